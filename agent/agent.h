@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * agent.h - sluiced's state: the endpoint registry (local pods and their
+ * namespaces), the identity table, the policies in force and what was last
+ * written to the datapath. Every change goes through agent_regenerate(),
+ * the one path from "what the user declared" to "what the maps hold".
+ */
+#ifndef SLUICE_AGENT_H
+#define SLUICE_AGENT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "sluice/datapath.h"
+#include "sluice/identity.h"
+#include "sluice/policy_api.h"
+#include "pod_net.h"
+
+struct agent_config {
+	const char *bpf_root;
+	const char *cgroup_root;
+	const char *socket_path;
+	const char *state_dir;
+	const char *pod_cidr;
+	const char *netns_prefix;
+	const char *policy_dir;
+	const char *metrics_addr;
+	const char *node_name;
+	unsigned flow_buffer;
+};
+
+struct agent_namespace {
+	char *name;
+	struct sluice_labels labels; /* includes kubernetes.io/metadata.name */
+};
+
+struct agent_pod {
+	char *ns;
+	char *name;
+	struct sluice_labels labels;
+	struct sluice_named_port *ports;
+	size_t nports;
+	uint32_t ep_id;
+	uint32_t identity;
+	struct pod_net net;
+	uint64_t created_ns;
+	/* what was last written to the datapath for this endpoint */
+	struct sluice_policy_map_entry *written;
+	size_t nwritten;
+	uint32_t written_flags;
+	uint32_t written_identity;
+	bool written_valid;
+};
+
+/* One policy document as the user gave it, kept for `policy get` and for
+ * re-loading after an agent restart. */
+struct agent_policy_src {
+	int kind;
+	char *ns;   /* NULL for clusterwide */
+	char *name;
+	char *file;
+	char *text; /* the YAML document */
+};
+
+struct agent {
+	struct agent_config cfg;
+	uv_loop_t *loop;
+	struct sluice_datapath *dp;
+	struct sluice_identity_table *idt;
+	struct pod_net_config podcfg;
+	char pod_cgroup_dir[4096];
+
+	struct agent_namespace *nss;
+	size_t nnss;
+	struct agent_pod **pods;
+	size_t npods;
+	uint32_t next_ep_id;
+	uint32_t next_ip_offset;
+
+	struct sluice_policy_set policies;
+	struct agent_policy_src *srcs;
+	size_t nsrcs;
+
+	uint8_t (*host_addrs)[16];
+	size_t nhost_addrs;
+
+	uint64_t started_ns;
+	uint64_t last_apply_ns;   /* duration of the last policy apply */
+	uint64_t regenerations;
+	bool adopted;             /* pinned state was adopted at start */
+};
+
+/* endpoints.c */
+struct agent_namespace *agent_ns_get(struct agent *a, const char *name, bool create);
+struct agent_pod *agent_pod_find(struct agent *a, const char *ns, const char *name);
+int agent_pod_create(struct agent *a, const char *ns, const char *name,
+		     const struct sluice_labels *labels, const struct sluice_named_port *ports,
+		     size_t nports, struct agent_pod **out, char **err);
+int agent_pod_delete(struct agent *a, const char *ns, const char *name, char **err);
+int agent_pod_relabel(struct agent *a, struct agent_pod *p, const struct sluice_labels *set,
+		      char *const *remove, size_t nremove, char **err);
+int agent_ns_relabel(struct agent *a, const char *ns, const struct sluice_labels *set,
+		     char *const *remove, size_t nremove, char **err);
+void agent_pods_delete_all(struct agent *a);
+int agent_refresh_host_addrs(struct agent *a);
+
+/* regenerate.c */
+int agent_regenerate(struct agent *a, char **err);
+
+/* policies.c */
+int agent_policy_apply(struct agent *a, json_t *files, bool dry_run, json_t *result, char **err);
+int agent_policy_delete(struct agent *a, const char *ref, char **err);
+json_t *agent_policy_list(struct agent *a);
+json_t *agent_policy_get(struct agent *a, const char *ref, char **err);
+
+/* state.c: persistence across agent restarts */
+int agent_state_save(struct agent *a);
+int agent_state_restore(struct agent *a, char **err);
+
+/* api.c */
+int agent_api_start(struct agent *a, char **err);
+void agent_api_stop(struct agent *a);
+
+#endif

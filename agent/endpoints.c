@@ -1,0 +1,355 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * endpoints.c - the endpoint registry: local pods, their namespaces, their
+ * identities and addresses. A pod's identity follows its labels (and its
+ * namespace's labels); its address only tells the datapath which identity a
+ * packet carries, through the ipcache map.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/util.h"
+#include "agent.h"
+
+#define NS_NAME_LABEL "kubernetes.io/metadata.name"
+
+struct agent_namespace *agent_ns_get(struct agent *a, const char *name, bool create)
+{
+	struct agent_namespace *ns;
+	size_t i;
+
+	for (i = 0; i < a->nnss; i++)
+		if (!strcmp(a->nss[i].name, name))
+			return &a->nss[i];
+	if (!create)
+		return NULL;
+	a->nss = realloc(a->nss, (a->nnss + 1) * sizeof(*a->nss));
+	if (!a->nss)
+		abort();
+	ns = &a->nss[a->nnss++];
+	memset(ns, 0, sizeof(*ns));
+	ns->name = sl_xstrdup(name);
+	sluice_labels_add(&ns->labels, "k8s", NS_NAME_LABEL, name);
+	return ns;
+}
+
+struct agent_pod *agent_pod_find(struct agent *a, const char *ns, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < a->npods; i++)
+		if (!strcmp(a->pods[i]->ns, ns) && !strcmp(a->pods[i]->name, name))
+			return a->pods[i];
+	return NULL;
+}
+
+static uint32_t pod_identity(struct agent *a, const char *ns, const struct sluice_labels *labels)
+{
+	struct agent_namespace *n = agent_ns_get(a, ns, true);
+	struct sluice_labels idl = { 0 };
+	uint32_t id;
+
+	if (sluice_pod_identity_labels(&idl, ns, labels, &n->labels))
+		return 0;
+	id = sluice_idt_acquire(a->idt, &idl);
+	sluice_labels_free(&idl);
+	return id;
+}
+
+/* Next-fit over the pod CIDR: a freed address is not handed out again at
+ * once, so a recreated pod gets a new IP (and keeps its identity). */
+static int ipam_next(struct agent *a, uint32_t *ip)
+{
+	uint32_t size = a->podcfg.cidr_prefixlen >= 31 ? 0 : 1u << (32 - a->podcfg.cidr_prefixlen);
+	uint32_t tries;
+
+	for (tries = 0; size > 4 && tries < size; tries++) {
+		uint32_t off = a->next_ip_offset;
+		uint32_t cand = a->podcfg.cidr_net + off;
+		size_t i;
+		bool used = false;
+
+		a->next_ip_offset = off + 1 >= size - 1 ? 2 : off + 1;
+		if (off < 2 || off >= size - 1)
+			continue; /* network, .1 (kept for the node) and broadcast */
+		for (i = 0; i < a->npods; i++)
+			used |= a->pods[i]->net.ip == cand;
+		if (!used) {
+			*ip = cand;
+			return 0;
+		}
+	}
+	return -ENOSPC;
+}
+
+static void pod_free(struct agent_pod *p)
+{
+	size_t i;
+
+	if (!p)
+		return;
+	free(p->ns);
+	free(p->name);
+	sluice_labels_free(&p->labels);
+	for (i = 0; i < p->nports; i++)
+		free(p->ports[i].name);
+	free(p->ports);
+	free(p->written);
+	free(p);
+}
+
+static void endpoint_record(const struct agent_pod *p, uint32_t flags, struct sluice_endpoint *ep)
+{
+	memset(ep, 0, sizeof(*ep));
+	ep->ep_id = p->ep_id;
+	ep->identity = p->identity;
+	ep->flags = flags;
+	sl_addr_from_ipv4(ep->addr, p->net.ip);
+}
+
+int agent_pod_create(struct agent *a, const char *ns, const char *name,
+		     const struct sluice_labels *labels, const struct sluice_named_port *ports,
+		     size_t nports, struct agent_pod **out, char **err)
+{
+	struct agent_pod *p;
+	struct sluice_endpoint ep;
+	uint8_t addr[16];
+	uint32_t ip;
+	size_t i;
+	int rc;
+
+	if (agent_pod_find(a, ns, name))
+		return sl_fail(err, EEXIST, "pod %s/%s already exists", ns, name);
+	rc = ipam_next(a, &ip);
+	if (rc)
+		return sl_fail(err, rc, "no free address left in pod CIDR %s", a->cfg.pod_cidr);
+	p = sl_xcalloc(1, sizeof(*p));
+	p->ns = sl_xstrdup(ns);
+	p->name = sl_xstrdup(name);
+	sluice_labels_copy(&p->labels, labels);
+	p->ports = sl_xcalloc(nports, sizeof(*p->ports));
+	for (i = 0; i < nports; i++) {
+		p->ports[i] = ports[i];
+		p->ports[i].name = sl_xstrdup(ports[i].name);
+	}
+	p->nports = nports;
+	p->ep_id = a->next_ep_id++;
+	p->created_ns = sl_now_ns();
+	p->identity = pod_identity(a, ns, labels);
+	if (!p->identity) {
+		rc = sl_fail(err, ENOSPC, "cannot allocate an identity");
+		goto fail;
+	}
+	rc = pod_net_create(&a->podcfg, p->ep_id, ip, &p->net, err);
+	if (rc)
+		goto fail_id;
+
+	a->pods = realloc(a->pods, (a->npods + 1) * sizeof(*a->pods));
+	if (!a->pods)
+		abort();
+	a->pods[a->npods++] = p;
+
+	sl_addr_from_ipv4(addr, ip);
+	rc = sluice_dp_ipcache_update(a->dp, addr, 128, p->identity, SLUICE_IPC_F_LOCAL_POD);
+	if (rc) {
+		sl_fail(err, rc, "ipcache update failed: %s", strerror(-rc));
+		goto fail_unlist;
+	}
+	/* Policy and endpoint record first, then the programs: the pod is never
+	 * attached without its policy in place. */
+	rc = agent_regenerate(a, err);
+	if (rc)
+		goto fail_unlist;
+	if (!p->written_valid) {
+		endpoint_record(p, 0, &ep);
+		sluice_dp_endpoint_update(a->dp, p->net.host_ifindex, &ep);
+	}
+	rc = sluice_dp_attach_endpoint(a->dp, p->net.host_ifindex, err);
+	if (rc)
+		goto fail_unlist;
+	*out = p;
+	agent_state_save(a);
+	return 0;
+
+fail_unlist:
+	a->npods--;
+	sluice_dp_ipcache_delete(a->dp, addr, 128);
+	sluice_dp_endpoint_delete(a->dp, p->net.host_ifindex);
+	sluice_dp_policy_delete(a->dp, p->ep_id);
+	pod_net_delete(&p->net);
+fail_id:
+	sluice_idt_release(a->idt, p->identity);
+fail:
+	pod_free(p);
+	return rc;
+}
+
+static void pod_teardown(struct agent *a, struct agent_pod *p)
+{
+	uint8_t addr[16];
+
+	sl_addr_from_ipv4(addr, p->net.ip);
+	if (p->net.host_ifindex > 0) {
+		sluice_dp_detach_endpoint(a->dp, p->net.host_ifindex);
+		sluice_dp_endpoint_delete(a->dp, p->net.host_ifindex);
+	}
+	sluice_dp_ipcache_delete(a->dp, addr, 128);
+	sluice_dp_policy_delete(a->dp, p->ep_id);
+	sluice_dp_ct_flush(a->dp, p->ep_id);
+	pod_net_delete(&p->net);
+	sluice_idt_release(a->idt, p->identity);
+}
+
+int agent_pod_delete(struct agent *a, const char *ns, const char *name, char **err)
+{
+	size_t i;
+
+	for (i = 0; i < a->npods; i++) {
+		struct agent_pod *p = a->pods[i];
+
+		if (strcmp(p->ns, ns) || strcmp(p->name, name))
+			continue;
+		pod_teardown(a, p);
+		memmove(&a->pods[i], &a->pods[i + 1], (a->npods - i - 1) * sizeof(*a->pods));
+		a->npods--;
+		pod_free(p);
+		agent_regenerate(a, NULL);
+		agent_state_save(a);
+		return 0;
+	}
+	return sl_fail(err, ENOENT, "pod %s/%s not found", ns, name);
+}
+
+void agent_pods_delete_all(struct agent *a)
+{
+	while (a->npods) {
+		struct agent_pod *p = a->pods[--a->npods];
+
+		pod_teardown(a, p);
+		pod_free(p);
+	}
+}
+
+/*
+ * Moves a pod to the identity of its new labels. Order matters for "traffic
+ * follows the new policy at once, without drops for what stays allowed":
+ * first every map learns about the new identity (regenerate with the new
+ * identity in the registry), then the pod's address switches to it in the
+ * ipcache, and only then is the old identity released and its entries
+ * removed.
+ */
+static int pod_set_identity(struct agent *a, struct agent_pod *p, uint32_t new_id, char **err)
+{
+	uint32_t old = p->identity;
+	uint8_t addr[16];
+	int rc;
+
+	if (new_id == old) {
+		sluice_idt_release(a->idt, new_id);
+		return 0;
+	}
+	p->identity = new_id;
+	rc = agent_regenerate(a, err);
+	if (rc) {
+		p->identity = old;
+		sluice_idt_release(a->idt, new_id);
+		agent_regenerate(a, NULL);
+		return rc;
+	}
+	sl_addr_from_ipv4(addr, p->net.ip);
+	sluice_dp_ipcache_update(a->dp, addr, 128, new_id, SLUICE_IPC_F_LOCAL_POD);
+	sluice_idt_release(a->idt, old);
+	return agent_regenerate(a, err);
+}
+
+int agent_pod_relabel(struct agent *a, struct agent_pod *p, const struct sluice_labels *set,
+		      char *const *remove, size_t nremove, char **err)
+{
+	size_t i;
+	uint32_t id;
+	int rc;
+
+	for (i = 0; i < set->n; i++)
+		sluice_labels_add(&p->labels, "k8s", set->v[i].key, set->v[i].value);
+	for (i = 0; i < nremove; i++)
+		sluice_labels_remove(&p->labels, "k8s", remove[i]);
+	id = pod_identity(a, p->ns, &p->labels);
+	if (!id)
+		return sl_fail(err, ENOSPC, "cannot allocate an identity");
+	rc = pod_set_identity(a, p, id, err);
+	agent_state_save(a);
+	return rc;
+}
+
+int agent_ns_relabel(struct agent *a, const char *name, const struct sluice_labels *set,
+		     char *const *remove, size_t nremove, char **err)
+{
+	struct agent_namespace *ns = agent_ns_get(a, name, true);
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < set->n; i++) {
+		if (!strcmp(set->v[i].key, NS_NAME_LABEL))
+			return sl_fail(err, EINVAL, "label %s is set by sluice", NS_NAME_LABEL);
+	}
+	for (i = 0; i < set->n; i++)
+		sluice_labels_add(&ns->labels, "k8s", set->v[i].key, set->v[i].value);
+	for (i = 0; i < nremove; i++)
+		if (strcmp(remove[i], NS_NAME_LABEL))
+			sluice_labels_remove(&ns->labels, "k8s", remove[i]);
+	for (i = 0; i < a->npods && !rc; i++) {
+		struct agent_pod *p = a->pods[i];
+		uint32_t id;
+
+		if (strcmp(p->ns, name))
+			continue;
+		id = pod_identity(a, p->ns, &p->labels);
+		if (!id)
+			return sl_fail(err, ENOSPC, "cannot allocate an identity");
+		rc = pod_set_identity(a, p, id, err);
+	}
+	agent_state_save(a);
+	return rc;
+}
+
+/* The host's own addresses carry the reserved "host" identity. */
+int agent_refresh_host_addrs(struct agent *a)
+{
+	struct ifaddrs *ifs = NULL, *it;
+	uint8_t (*addrs)[16] = NULL;
+	size_t n = 0, i, j;
+
+	if (getifaddrs(&ifs))
+		return -errno;
+	for (it = ifs; it; it = it->ifa_next) {
+		uint32_t ip;
+
+		if (!it->ifa_addr || it->ifa_addr->sa_family != AF_INET)
+			continue;
+		ip = ntohl(((struct sockaddr_in *)it->ifa_addr)->sin_addr.s_addr);
+		addrs = realloc(addrs, (n + 1) * sizeof(*addrs));
+		if (!addrs)
+			abort();
+		sl_addr_from_ipv4(addrs[n++], ip);
+	}
+	freeifaddrs(ifs);
+	for (i = 0; i < a->nhost_addrs; i++) {
+		bool keep = false;
+
+		for (j = 0; j < n; j++)
+			keep |= !memcmp(a->host_addrs[i], addrs[j], 16);
+		if (!keep)
+			sluice_dp_ipcache_delete(a->dp, a->host_addrs[i], 128);
+	}
+	for (j = 0; j < n; j++)
+		sluice_dp_ipcache_update(a->dp, addrs[j], 128, SLUICE_ID_HOST, 0);
+	free(a->host_addrs);
+	a->host_addrs = addrs;
+	a->nhost_addrs = n;
+	return 0;
+}

@@ -1,0 +1,700 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * flows.c - see flows.h.
+ *
+ * A flow is enriched when its event arrives, not when it is read: the ring
+ * keeps the pod name, namespace and labels that were true at that moment,
+ * so a flow still names a pod that has since been deleted. Flows are
+ * rendered to Hubble-style JSON by hand (snprintf), because at 100k events/s
+ * a general JSON library would cost more than everything else together.
+ */
+#include <errno.h>
+#include <pcre2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../common/util.h"
+#include "api.h"
+#include "flows.h"
+#include "metrics.h"
+
+struct flow_peer {
+	uint32_t identity;
+	char *ns, *pod;
+	char *labels; /* JSON array text: ["k8s:app=x",...] */
+};
+
+struct flow {
+	uint64_t time_ns;
+	uint8_t kind;         /* enum flow_kind */
+	uint8_t verdict;      /* enum sluice_verdict */
+	uint8_t direction;
+	uint8_t protocol;
+	uint8_t match_kind;
+	uint8_t tcp_flags;
+	uint16_t drop_reason;
+	uint8_t saddr[16], daddr[16];
+	uint16_t sport, dport;
+	struct flow_peer src, dst;
+	char *method, *url, *host, *http_protocol;
+	uint16_t code;
+	uint64_t latency_ns;
+};
+
+/* ---- filters ------------------------------------------------------------- */
+
+enum filter_field {
+	F_VERDICT, F_POD, F_FROM_POD, F_TO_POD, F_NAMESPACE, F_LABEL, F_FROM_LABEL, F_TO_LABEL,
+	F_IDENTITY, F_PORT, F_PROTOCOL, F_TYPE, F_HTTP_METHOD, F_HTTP_PATH, F_HTTP_STATUS,
+	F_MAX,
+};
+
+static const char *const filter_names[F_MAX] = {
+	"verdict", "pod", "from-pod", "to-pod", "namespace", "label", "from-label", "to-label",
+	"identity", "port", "protocol", "type", "http-method", "http-path", "http-status",
+};
+
+struct filter {
+	enum filter_field field;
+	bool negate;
+	char *value;
+	pcre2_code *re; /* http-path */
+};
+
+struct subscriber {
+	struct api_client *client;
+	struct filter *filters;
+	size_t nfilters;
+	uint64_t lost;
+	struct subscriber *next;
+};
+
+static struct flow *ring;
+static size_t ring_cap, ring_head, ring_count;
+static uint64_t mono_to_real;
+static struct flow_counters counters;
+static struct subscriber *subscribers;
+static struct agent *flows_agent;
+
+const struct flow_counters *flows_counters(void)
+{
+	return &counters;
+}
+
+static void peer_clear(struct flow_peer *p)
+{
+	free(p->ns);
+	free(p->pod);
+	free(p->labels);
+	memset(p, 0, sizeof(*p));
+}
+
+static void flow_clear(struct flow *f)
+{
+	peer_clear(&f->src);
+	peer_clear(&f->dst);
+	free(f->method);
+	free(f->url);
+	free(f->host);
+	free(f->http_protocol);
+	memset(f, 0, sizeof(*f));
+}
+
+/* Appends s to the buffer as a JSON string body (escaped, no quotes). */
+static size_t json_escape(char *out, size_t cap, const char *s)
+{
+	size_t n = 0;
+
+	for (; s && *s && n + 7 < cap; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\') {
+			out[n++] = '\\';
+			out[n++] = (char)c;
+		} else if (c < 0x20) {
+			n += (size_t)snprintf(out + n, cap - n, "\\u%04x", c);
+		} else {
+			out[n++] = (char)c;
+		}
+	}
+	out[n] = 0;
+	return n;
+}
+
+static char *labels_text(const struct sluice_labels *l)
+{
+	char buf[8192];
+	size_t n = 0, i;
+
+	buf[n++] = '[';
+	for (i = 0; l && i < l->n && n < sizeof(buf) - 600; i++) {
+		char tmp[1100];
+
+		snprintf(tmp, sizeof(tmp), "%s:%s%s%s", l->v[i].source, l->v[i].key,
+			 l->v[i].value[0] ? "=" : "", l->v[i].value);
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s\"", i ? "," : "");
+		n += json_escape(buf + n, sizeof(buf) - n - 4, tmp);
+		buf[n++] = '"';
+	}
+	buf[n++] = ']';
+	buf[n] = 0;
+	return sl_xstrdup(buf);
+}
+
+static void peer_fill(struct agent *a, struct flow_peer *p, const uint8_t addr[16], uint32_t identity)
+{
+	size_t i;
+
+	p->identity = identity;
+	if (sl_addr_is_ipv4(addr)) {
+		uint32_t ip = sl_addr_ipv4(addr);
+
+		for (i = 0; i < a->npods; i++) {
+			if (a->pods[i]->net.ip == ip) {
+				p->ns = sl_xstrdup(a->pods[i]->ns);
+				p->pod = sl_xstrdup(a->pods[i]->name);
+				break;
+			}
+		}
+	}
+	p->labels = labels_text(sluice_idt_labels(a->idt, identity));
+}
+
+/* ---- matching -------------------------------------------------------------- */
+
+static bool str_eq(const char *a, const char *b)
+{
+	return a && b && !strcmp(a, b);
+}
+
+static bool pod_matches(const struct flow_peer *p, const char *want)
+{
+	const char *slash = strchr(want, '/');
+
+	if (!p->pod)
+		return false;
+	if (!slash)
+		return !strcmp(p->pod, want);
+	return strlen(p->ns) == (size_t)(slash - want) && !strncmp(p->ns, want, slash - want) &&
+	       !strcmp(p->pod, slash + 1);
+}
+
+/* "k=v" matches a label of any source ("src:k=v" in the list); "k" matches
+ * presence of the key. */
+static bool label_matches(const struct flow_peer *p, const char *want)
+{
+	char pat[600];
+
+	if (!p->labels)
+		return false;
+	if (strchr(want, '='))
+		snprintf(pat, sizeof(pat), ":%s\"", want);
+	else
+		snprintf(pat, sizeof(pat), ":%s", want);
+	if (strstr(p->labels, pat))
+		return true;
+	if (!strchr(want, '=')) {
+		snprintf(pat, sizeof(pat), ":%s=", want);
+		return strstr(p->labels, pat) != NULL;
+	}
+	return false;
+}
+
+static const char *verdict_name(uint8_t v)
+{
+	switch (v) {
+	case SLUICE_VERDICT_FORWARDED: return "FORWARDED";
+	case SLUICE_VERDICT_DROPPED: return "DROPPED";
+	case SLUICE_VERDICT_REDIRECTED: return "REDIRECTED";
+	}
+	return "UNKNOWN";
+}
+
+static const char *proto_name(uint8_t p)
+{
+	switch (p) {
+	case 6: return "TCP";
+	case 17: return "UDP";
+	case 1: return "ICMPv4";
+	case 132: return "SCTP";
+	}
+	return "UNKNOWN";
+}
+
+static bool filter_one(const struct filter *fl, const struct flow *f)
+{
+	const char *v = fl->value;
+	char *end;
+
+	switch (fl->field) {
+	case F_VERDICT:
+		if (!strcasecmp(v, "ALLOWED"))
+			return f->verdict != SLUICE_VERDICT_DROPPED;
+		if (!strcasecmp(v, "DENIED"))
+			return f->verdict == SLUICE_VERDICT_DROPPED;
+		return !strcasecmp(v, verdict_name(f->verdict));
+	case F_POD: return pod_matches(&f->src, v) || pod_matches(&f->dst, v);
+	case F_FROM_POD: return pod_matches(&f->src, v);
+	case F_TO_POD: return pod_matches(&f->dst, v);
+	case F_NAMESPACE: return str_eq(f->src.ns, v) || str_eq(f->dst.ns, v);
+	case F_LABEL: return label_matches(&f->src, v) || label_matches(&f->dst, v);
+	case F_FROM_LABEL: return label_matches(&f->src, v);
+	case F_TO_LABEL: return label_matches(&f->dst, v);
+	case F_IDENTITY: {
+		unsigned long id = strtoul(v, &end, 10);
+
+		return f->src.identity == id || f->dst.identity == id;
+	}
+	case F_PORT: {
+		unsigned long port = strtoul(v, &end, 10);
+
+		return f->sport == port || f->dport == port;
+	}
+	case F_PROTOCOL:
+		if (!strcasecmp(v, "http"))
+			return f->kind != FLOW_L3L4;
+		if (!strcasecmp(v, "icmp"))
+			return f->protocol == 1;
+		return !strcasecmp(v, proto_name(f->protocol)) && f->kind == FLOW_L3L4;
+	case F_TYPE:
+		if (!strcasecmp(v, "l7"))
+			return f->kind != FLOW_L3L4;
+		if (!strcasecmp(v, "l3-l4") || !strcasecmp(v, "l3_l4"))
+			return f->kind == FLOW_L3L4;
+		if (!strcasecmp(v, "policy-verdict"))
+			return f->kind == FLOW_L3L4;
+		if (!strcasecmp(v, "drop"))
+			return f->verdict == SLUICE_VERDICT_DROPPED;
+		return false;
+	case F_HTTP_METHOD: return f->method && !strcasecmp(f->method, v);
+	case F_HTTP_PATH: {
+		pcre2_match_data *md;
+		int rc;
+
+		if (!f->url || !fl->re)
+			return false;
+		md = pcre2_match_data_create_from_pattern(fl->re, NULL);
+		rc = pcre2_match(fl->re, (PCRE2_SPTR)f->url, strlen(f->url), 0, 0, md, NULL);
+		pcre2_match_data_free(md);
+		return rc >= 0;
+	}
+	case F_HTTP_STATUS: {
+		/* "404", or a class such as "4+" / "4xx" */
+		if (!f->code)
+			return false;
+		if (strlen(v) >= 2 && (v[1] == '+' || v[1] == 'x' || v[1] == 'X'))
+			return f->code / 100 == (unsigned)(v[0] - '0');
+		return f->code == strtoul(v, &end, 10);
+	}
+	case F_MAX:
+		break;
+	}
+	return false;
+}
+
+/* Filters of the same field are ORed (as in Hubble: --pod a --pod b),
+ * different fields are ANDed; --not inverts one filter. */
+static bool flow_matches(const struct filter *fs, size_t n, const struct flow *f)
+{
+	int field;
+
+	for (field = 0; field < F_MAX; field++) {
+		bool any = false, hit = false;
+		size_t i;
+
+		for (i = 0; i < n; i++) {
+			bool m;
+
+			if (fs[i].field != (enum filter_field)field)
+				continue;
+			m = filter_one(&fs[i], f);
+			if (fs[i].negate) {
+				/* a negated filter must hold on its own */
+				if (m)
+					return false;
+				continue;
+			}
+			any = true;
+			hit |= m;
+		}
+		if (any && !hit)
+			return false;
+	}
+	return true;
+}
+
+/* ---- rendering --------------------------------------------------------------- */
+
+static const char *drop_reason_name(uint16_t r)
+{
+	switch (r) {
+	case SLUICE_DROP_POLICY_DENIED: return "POLICY_DENIED";
+	case SLUICE_DROP_POLICY_DENY: return "POLICY_DENY";
+	case SLUICE_DROP_UNSUPPORTED_L3: return "UNSUPPORTED_L3_PROTOCOL";
+	case SLUICE_DROP_NO_IDENTITY: return "NO_IDENTITY";
+	case SLUICE_DROP_PROXY_UNAVAILABLE: return "PROXY_UNAVAILABLE";
+	case SLUICE_DROP_INVALID_PACKET: return "INVALID_PACKET";
+	case 0: return "";
+	}
+	return "UNKNOWN_REASON";
+}
+
+static const char *match_kind_name(uint8_t m)
+{
+	switch (m) {
+	case SLUICE_MATCH_L3_ONLY: return "L3_ONLY";
+	case SLUICE_MATCH_L3_L4: return "L3_L4";
+	case SLUICE_MATCH_L4_ONLY: return "L4_ONLY";
+	case SLUICE_MATCH_ALL: return "ALL";
+	}
+	return "NONE";
+}
+
+static void fmt_time(uint64_t ns, char *buf, size_t len)
+{
+	time_t s = (time_t)(ns / 1000000000ull);
+	struct tm tm;
+
+	gmtime_r(&s, &tm);
+	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%09lluZ", tm.tm_year + 1900, tm.tm_mon + 1,
+		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (unsigned long long)(ns % 1000000000ull));
+}
+
+static size_t peer_json(char *out, size_t cap, const struct flow_peer *p)
+{
+	char ns[300], pod[300];
+
+	json_escape(ns, sizeof(ns), p->ns);
+	json_escape(pod, sizeof(pod), p->pod);
+	return (size_t)snprintf(out, cap,
+				"{\"identity\":%u,\"namespace\":\"%s\",\"labels\":%s,\"pod_name\":\"%s\"}",
+				p->identity, ns, p->labels ? p->labels : "[]", pod);
+}
+
+/* Renders a flow as one line of JSON with Hubble's field names. */
+static char *flow_json(const struct flow *f, const char *node)
+{
+	size_t cap = 4096 + (f->src.labels ? strlen(f->src.labels) : 0) +
+		     (f->dst.labels ? strlen(f->dst.labels) : 0) + (f->url ? 2 * strlen(f->url) : 0) + 2048;
+	char *out = malloc(cap), t[64], sip[64], dip[64];
+	size_t n = 0;
+
+	if (!out)
+		abort();
+	fmt_time(f->time_ns, t, sizeof(t));
+	sl_addr_str(f->saddr, sip, sizeof(sip));
+	sl_addr_str(f->daddr, dip, sizeof(dip));
+	n += (size_t)snprintf(out + n, cap - n,
+			      "{\"flow\":{\"time\":\"%s\",\"verdict\":\"%s\",", t, verdict_name(f->verdict));
+	if (f->verdict == SLUICE_VERDICT_DROPPED)
+		n += (size_t)snprintf(out + n, cap - n, "\"drop_reason\":%u,\"drop_reason_desc\":\"%s\",",
+				      f->drop_reason, drop_reason_name(f->drop_reason));
+	n += (size_t)snprintf(out + n, cap - n,
+			      "\"IP\":{\"source\":\"%s\",\"destination\":\"%s\",\"ipVersion\":\"%s\"},",
+			      sip, dip, sl_addr_is_ipv4(f->saddr) ? "IPv4" : "IPv6");
+	if (f->protocol == 6 || f->protocol == 17 || f->protocol == 132) {
+		n += (size_t)snprintf(out + n, cap - n,
+				      "\"l4\":{\"%s\":{\"source_port\":%u,\"destination_port\":%u",
+				      proto_name(f->protocol), f->sport, f->dport);
+		if (f->protocol == 6 && f->kind == FLOW_L3L4)
+			n += (size_t)snprintf(out + n, cap - n, ",\"flags\":{%s%s%s%s}",
+					      f->tcp_flags & 0x02 ? "\"SYN\":true" : "",
+					      (f->tcp_flags & 0x02) && (f->tcp_flags & 0x10) ? "," : "",
+					      f->tcp_flags & 0x10 ? "\"ACK\":true" : "",
+					      !(f->tcp_flags & 0x12) && (f->tcp_flags & 0x04) ? "\"RST\":true" : "");
+		n += (size_t)snprintf(out + n, cap - n, "}},");
+	} else if (f->protocol == 1) {
+		n += (size_t)snprintf(out + n, cap - n, "\"l4\":{\"ICMPv4\":{}},");
+	}
+	n += (size_t)snprintf(out + n, cap - n, "\"source\":");
+	n += peer_json(out + n, cap - n, &f->src);
+	n += (size_t)snprintf(out + n, cap - n, ",\"destination\":");
+	n += peer_json(out + n, cap - n, &f->dst);
+	n += (size_t)snprintf(out + n, cap - n, ",\"Type\":\"%s\",\"node_name\":\"%s\",",
+			      f->kind == FLOW_L3L4 ? "L3_L4" : "L7", node);
+	if (f->kind == FLOW_L3L4) {
+		n += (size_t)snprintf(out + n, cap - n,
+				      "\"event_type\":{\"type\":%d,\"sub_type\":0},\"policy_match_type\":\"%s\",",
+				      f->verdict == SLUICE_VERDICT_DROPPED ? 1 : 5, match_kind_name(f->match_kind));
+	} else {
+		char method[64], url[4096], host[512], proto[32];
+
+		json_escape(method, sizeof(method), f->method);
+		json_escape(url, sizeof(url), f->url);
+		json_escape(host, sizeof(host), f->host);
+		json_escape(proto, sizeof(proto), f->http_protocol);
+		n += (size_t)snprintf(out + n, cap - n,
+				      "\"event_type\":{\"type\":129},\"l7\":{\"type\":\"%s\",\"latency_ns\":%llu,"
+				      "\"http\":{\"code\":%u,\"method\":\"%s\",\"url\":\"%s\",\"host\":\"%s\","
+				      "\"protocol\":\"%s\"}},",
+				      f->kind == FLOW_L7_REQUEST ? "REQUEST" : "RESPONSE",
+				      (unsigned long long)f->latency_ns, f->code, method, url, host, proto);
+	}
+	n += (size_t)snprintf(out + n, cap - n, "\"traffic_direction\":\"%s\",\"Summary\":\"%s\"}}",
+			      f->direction == SLUICE_DIR_INGRESS ? "INGRESS" : "EGRESS",
+			      f->kind != FLOW_L3L4 ? "HTTP" : proto_name(f->protocol));
+	(void)n;
+	return out;
+}
+
+/* ---- ring and subscribers ------------------------------------------------------ */
+
+static void deliver(struct flow *f)
+{
+	struct subscriber *s;
+
+	for (s = subscribers; s; s = s->next) {
+		char *text;
+
+		if (!flow_matches(s->filters, s->nfilters, f))
+			continue;
+		/* a slow reader loses flows (counted) instead of growing the agent */
+		if (api_client_queued(s->client) > (16u << 20)) {
+			s->lost++;
+			counters.subscriber_lost++;
+			continue;
+		}
+		text = flow_json(f, flows_agent->cfg.node_name);
+		api_client_send_text(s->client, text);
+	}
+}
+
+static struct flow *ring_push(void)
+{
+	struct flow *f;
+
+	if (ring_count == ring_cap) {
+		flow_clear(&ring[ring_head]);
+		ring_head = (ring_head + 1) % ring_cap;
+		ring_count--;
+	}
+	f = &ring[(ring_head + ring_count) % ring_cap];
+	ring_count++;
+	counters.seen++;
+	return f;
+}
+
+static void on_datapath_event(void *ctx, const struct sluice_flow_event *ev)
+{
+	struct agent *a = ctx;
+	struct flow *f = ring_push();
+	bool ingress = ev->direction == SLUICE_DIR_INGRESS;
+
+	f->time_ns = ev->ts_ns + mono_to_real;
+	f->kind = FLOW_L3L4;
+	f->verdict = ev->verdict;
+	f->direction = ev->direction;
+	f->protocol = ev->protocol;
+	f->match_kind = ev->match_kind;
+	f->tcp_flags = ev->tcp_flags;
+	f->drop_reason = ev->drop_reason;
+	memcpy(f->saddr, ev->saddr, 16);
+	memcpy(f->daddr, ev->daddr, 16);
+	f->sport = ev->sport;
+	f->dport = ev->dport;
+	peer_fill(a, &f->src, ev->saddr, ingress ? ev->peer_identity : ev->ep_identity);
+	peer_fill(a, &f->dst, ev->daddr, ingress ? ev->ep_identity : ev->peer_identity);
+	counters.by_kind_verdict[FLOW_L3L4][ev->verdict & 3]++;
+	if (ev->verdict == SLUICE_VERDICT_DROPPED)
+		counters.drops_by_reason_dir[ev->drop_reason & 0xff][ev->direction & 1]++;
+	deliver(f);
+}
+
+void flows_drain_datapath(struct agent *a)
+{
+	sluice_dp_events_drain(a->dp, on_datapath_event, a);
+}
+
+void flows_add_l7(struct agent *a, const struct flow_l7 *ev)
+{
+	struct flow *f = ring_push();
+	uint8_t verdict = ev->allowed ? SLUICE_VERDICT_FORWARDED : SLUICE_VERDICT_DROPPED;
+
+	f->time_ns = ev->time_ns;
+	f->kind = ev->kind;
+	f->verdict = verdict;
+	f->direction = ev->direction;
+	f->protocol = 6;
+	memcpy(f->saddr, ev->saddr, 16);
+	memcpy(f->daddr, ev->daddr, 16);
+	f->sport = ev->sport;
+	f->dport = ev->dport;
+	f->method = ev->method ? sl_xstrdup(ev->method) : NULL;
+	f->url = ev->url ? sl_xstrdup(ev->url) : NULL;
+	f->host = ev->host ? sl_xstrdup(ev->host) : NULL;
+	f->http_protocol = sl_xstrdup(ev->protocol ? ev->protocol : "HTTP/1.1");
+	f->code = ev->code;
+	f->latency_ns = ev->latency_ns;
+	peer_fill(a, &f->src, ev->saddr, ev->src_identity);
+	peer_fill(a, &f->dst, ev->daddr, ev->dst_identity);
+	counters.by_kind_verdict[ev->kind & 3][verdict]++;
+	if (ev->kind == FLOW_L7_RESPONSE || !ev->allowed)
+		metrics_http_observe(ev->method, ev->code, ev->allowed, (double)ev->latency_ns / 1e9);
+	deliver(f);
+}
+
+/* ---- API: observe ---------------------------------------------------------------- */
+
+static void filters_free(struct filter *fs, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(fs[i].value);
+		if (fs[i].re)
+			pcre2_code_free(fs[i].re);
+	}
+	free(fs);
+}
+
+static int filters_parse(json_t *arr, struct filter **out, size_t *nout, char **err)
+{
+	struct filter *fs = sl_xcalloc(json_array_size(arr) + 1, sizeof(*fs));
+	size_t n = 0, i;
+	json_t *v;
+
+	json_array_foreach(arr, i, v) {
+		const char *name = json_string_value(json_object_get(v, "field"));
+		const char *value = json_string_value(json_object_get(v, "value"));
+		int field;
+
+		for (field = 0; field < F_MAX; field++)
+			if (name && !strcmp(name, filter_names[field]))
+				break;
+		if (field == F_MAX || !value) {
+			filters_free(fs, n);
+			return sl_fail(err, EINVAL, "unknown filter %s", name ? name : "?");
+		}
+		fs[n].field = (enum filter_field)field;
+		fs[n].negate = json_is_true(json_object_get(v, "not"));
+		fs[n].value = sl_xstrdup(value);
+		if (field == F_HTTP_PATH) {
+			int ec;
+			PCRE2_SIZE off;
+
+			fs[n].re = pcre2_compile((PCRE2_SPTR)value, PCRE2_ZERO_TERMINATED, 0, &ec, &off, NULL);
+			if (!fs[n].re) {
+				PCRE2_UCHAR msg[128];
+
+				pcre2_get_error_message(ec, msg, sizeof(msg));
+				n++;
+				filters_free(fs, n);
+				return sl_fail(err, EINVAL, "--http-path %s: %s at offset %zu", value, msg,
+					       (size_t)off);
+			}
+		}
+		n++;
+	}
+	*out = fs;
+	*nout = n;
+	return 0;
+}
+
+static json_t *cmd_observe(struct agent *a, struct api_client *c, json_t *req, char **err)
+{
+	struct filter *fs = NULL;
+	size_t nfs = 0, i, start, matched = 0;
+	bool follow = json_is_true(json_object_get(req, "follow"));
+	json_int_t last = json_integer_value(json_object_get(req, "last"));
+	uint64_t since = (uint64_t)json_integer_value(json_object_get(req, "since_ns"));
+	size_t *idx;
+
+	if (filters_parse(json_object_get(req, "filters"), &fs, &nfs, err))
+		return NULL;
+	if (!json_object_get(req, "last") && !since)
+		last = follow ? 0 : 20;
+	if (json_object_get(req, "last") && last < 0)
+		last = 0;
+	/* the history part: matching flows, newest `last` of them */
+	idx = sl_xcalloc(ring_count + 1, sizeof(*idx));
+	for (i = 0; i < ring_count; i++) {
+		struct flow *f = &ring[(ring_head + i) % ring_cap];
+
+		if (since && f->time_ns < since)
+			continue;
+		if (flow_matches(fs, nfs, f))
+			idx[matched++] = (ring_head + i) % ring_cap;
+	}
+	start = last && (size_t)last < matched ? matched - (size_t)last : 0;
+	if (!last && !since)
+		start = matched; /* follow without --last: new flows only */
+	for (i = start; i < matched; i++) {
+		api_client_send_text(c, flow_json(&ring[idx[i]], a->cfg.node_name));
+	}
+	free(idx);
+	if (!follow) {
+		filters_free(fs, nfs);
+		return json_pack("{s:b,s:b}", "ok", 1, "end", 1);
+	}
+	{
+		struct subscriber *s = sl_xcalloc(1, sizeof(*s));
+
+		s->client = c;
+		s->filters = fs;
+		s->nfilters = nfs;
+		s->next = subscribers;
+		subscribers = s;
+		*api_client_stream_ctx(c) = s;
+	}
+	return API_STREAMING;
+}
+
+json_t *api_dispatch_extra(struct agent *a, struct api_client *c, const char *cmd, json_t *req,
+			   char **err)
+{
+	if (!strcmp(cmd, "observe"))
+		return cmd_observe(a, c, req, err);
+	return NULL;
+}
+
+void api_stream_closed(struct api_client *c)
+{
+	struct subscriber **pp, *s = *api_client_stream_ctx(c);
+
+	if (!s)
+		return;
+	for (pp = &subscribers; *pp; pp = &(*pp)->next) {
+		if (*pp == s) {
+			*pp = s->next;
+			break;
+		}
+	}
+	filters_free(s->filters, s->nfilters);
+	free(s);
+}
+
+void api_status_extend(struct agent *a, json_t *status)
+{
+	uint64_t st[SLUICE_STAT_MAX] = { 0 };
+
+	sluice_dp_stats(a->dp, st);
+	json_object_set_new(status, "flows_buffered", json_integer((json_int_t)ring_count));
+	json_object_set_new(status, "flows_seen", json_integer((json_int_t)counters.seen));
+	json_object_set_new(status, "events_lost", json_integer((json_int_t)st[SLUICE_STAT_EVENTS_LOST]));
+	json_object_set_new(status, "flows_lost_by_slow_observers",
+			    json_integer((json_int_t)counters.subscriber_lost));
+}
+
+int flows_init(struct agent *a, char **err)
+{
+	(void)err;
+	flows_agent = a;
+	ring_cap = a->cfg.flow_buffer;
+	ring = sl_xcalloc(ring_cap, sizeof(*ring));
+	mono_to_real = sl_now_ns() - sl_mono_ns();
+	return 0;
+}
+
+void flows_stop(struct agent *a)
+{
+	size_t i;
+
+	(void)a;
+	for (i = 0; i < ring_count; i++)
+		flow_clear(&ring[(ring_head + i) % ring_cap]);
+	free(ring);
+	ring = NULL;
+	ring_count = 0;
+}

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * flows.h - the flow pipeline: datapath and proxy events, enriched at event
+ * time with pod names, namespaces and labels, kept in a ring of the last N
+ * flows, filtered and streamed to `sluice observe` clients, and counted for
+ * metrics.
+ */
+#ifndef SLUICE_FLOWS_H
+#define SLUICE_FLOWS_H
+
+#include "agent.h"
+
+enum flow_kind {
+	FLOW_L3L4 = 1,
+	FLOW_L7_REQUEST = 2,
+	FLOW_L7_RESPONSE = 3,
+};
+
+/* An L7 event as the proxy reports it. */
+struct flow_l7 {
+	uint64_t time_ns;        /* wall clock */
+	uint8_t kind;            /* FLOW_L7_REQUEST or FLOW_L7_RESPONSE */
+	uint8_t direction;       /* SLUICE_DIR_* of the enforcing endpoint */
+	bool allowed;
+	uint8_t saddr[16], daddr[16];
+	uint16_t sport, dport;
+	uint32_t src_identity, dst_identity;
+	const char *method, *url, *host, *protocol, *reason;
+	uint16_t code;
+	uint64_t latency_ns;
+};
+
+int flows_init(struct agent *a, char **err);
+void flows_stop(struct agent *a);
+/* Reads every pending record from the datapath's ring buffer. */
+void flows_drain_datapath(struct agent *a);
+void flows_add_l7(struct agent *a, const struct flow_l7 *ev);
+
+/* Counters for metrics. */
+struct flow_counters {
+	uint64_t by_kind_verdict[4][4]; /* [flow_kind][verdict] */
+	uint64_t drops_by_reason_dir[256][2];
+	uint64_t seen;
+	uint64_t subscriber_lost;
+};
+const struct flow_counters *flows_counters(void);
+
+#endif

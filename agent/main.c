@@ -1,0 +1,294 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * main.c - sluiced, the node agent: options, requirement checks, startup
+ * (load or adopt the datapath, restore state), the event loop, shutdown.
+ *
+ * Stopping the agent (SIGTERM, SIGINT, even SIGKILL) leaves the pinned maps
+ * and the attached programs enforcing the last policy; `sluiced --cleanup`
+ * is what removes pods, programs and pins.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <linux/magic.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include "../common/util.h"
+#include "agent.h"
+#include "flows.h"
+#include "metrics.h"
+
+static struct agent the_agent;
+static uv_signal_t sig_int, sig_term;
+static uv_timer_t host_timer;
+static uv_poll_t events_poll;
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: sluiced [OPTIONS]\n"
+		"The sluice node agent: loads the eBPF datapath, manages local pods,\n"
+		"identities and policies, and serves the local API used by `sluice`.\n\n"
+		"  --bpf-root DIR      pin directory on bpffs (default /sys/fs/bpf/sluice)\n"
+		"  --cgroup-root DIR   cgroup v2 directory the agent works under\n"
+		"                      (default /sys/fs/cgroup/unified)\n"
+		"  --socket PATH       API socket (default /run/sluice/sluice.sock)\n"
+		"  --state-dir DIR     where declared state is kept (default /run/sluice)\n"
+		"  --pod-cidr CIDR     addresses for local pods (default 10.244.0.0/16)\n"
+		"  --netns-prefix P    prefix of pod network namespace names (default sluice-)\n"
+		"  --node-name NAME    node name shown in flows (default: hostname)\n"
+		"  --flows N           flows kept in memory for `sluice observe` (default 4096)\n"
+		"  --metrics ADDR      Prometheus metrics address (default 127.0.0.1:9962, 'off')\n"
+		"  --policy-dir DIR    apply every policy file in DIR and watch it\n"
+		"  --cleanup           remove the pods, programs, pins and state of this\n"
+		"                      configuration, then exit\n"
+		"  -h, --help          this help\n");
+}
+
+static int check_fs(const char *path, long magic, const char *what, char **err)
+{
+	struct statfs st;
+	char buf[PATH_MAX];
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	/* the directory may not exist yet: check the nearest existing parent */
+	while (statfs(buf, &st)) {
+		char *slash = strrchr(buf, '/');
+
+		if (errno != ENOENT || !slash || slash == buf)
+			return sl_fail(err, errno, "%s: %s", path, strerror(errno));
+		*slash = 0;
+	}
+	if (st.f_type != magic)
+		return sl_fail(err, EINVAL, "%s is not on %s", path, what);
+	return 0;
+}
+
+static int check_requirements(struct agent *a, char **err)
+{
+	int rc;
+
+	if (geteuid() != 0)
+		return sl_fail(err, EPERM,
+			       "sluiced needs root (CAP_BPF, CAP_NET_ADMIN, CAP_SYS_ADMIN) to load eBPF programs and create pods");
+	rc = check_fs(a->cfg.bpf_root, BPF_FS_MAGIC, "a bpf filesystem (mount -t bpf bpf /sys/fs/bpf)", err);
+	if (rc)
+		return rc;
+	rc = check_fs(a->cfg.cgroup_root, CGROUP2_SUPER_MAGIC, "cgroup v2", err);
+	if (rc)
+		return rc;
+	if (access("/proc/self/ns/net", F_OK))
+		return sl_fail(err, ENOTSUP, "kernel has no network namespaces");
+	{
+		const char *argv[] = { "ip", "-V", NULL };
+
+		if (sl_run(NULL, argv))
+			return sl_fail(err, ENOENT, "iproute2 (`ip`) is required to create pods");
+	}
+	return 0;
+}
+
+static void on_signal(uv_signal_t *s, int sig)
+{
+	(void)sig;
+	fprintf(stderr, "sluiced: stopping (pinned programs and maps keep enforcing policy)\n");
+	uv_stop(s->loop);
+}
+
+static void on_host_timer(uv_timer_t *t)
+{
+	agent_refresh_host_addrs(t->data);
+}
+
+static void on_events(uv_poll_t *p, int status, int events)
+{
+	(void)status;
+	(void)events;
+	flows_drain_datapath(p->data);
+}
+
+static int parse_args(struct agent *a, int argc, char **argv, bool *cleanup)
+{
+	static const struct option opts[] = {
+		{ "bpf-root", required_argument, NULL, 'b' },
+		{ "cgroup-root", required_argument, NULL, 'c' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "state-dir", required_argument, NULL, 'S' },
+		{ "pod-cidr", required_argument, NULL, 'p' },
+		{ "netns-prefix", required_argument, NULL, 'n' },
+		{ "node-name", required_argument, NULL, 'N' },
+		{ "flows", required_argument, NULL, 'f' },
+		{ "metrics", required_argument, NULL, 'm' },
+		{ "policy-dir", required_argument, NULL, 'd' },
+		{ "cleanup", no_argument, NULL, 'C' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	static char host[256];
+	int c;
+
+	a->cfg.bpf_root = "/sys/fs/bpf/sluice";
+	a->cfg.cgroup_root = "/sys/fs/cgroup/unified";
+	a->cfg.socket_path = "/run/sluice/sluice.sock";
+	a->cfg.state_dir = "/run/sluice";
+	a->cfg.pod_cidr = "10.244.0.0/16";
+	a->cfg.netns_prefix = "sluice-";
+	a->cfg.metrics_addr = "127.0.0.1:9962";
+	a->cfg.flow_buffer = 4096;
+	gethostname(host, sizeof(host) - 1);
+	a->cfg.node_name = host;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'b': a->cfg.bpf_root = optarg; break;
+		case 'c': a->cfg.cgroup_root = optarg; break;
+		case 's': a->cfg.socket_path = optarg; break;
+		case 'S': a->cfg.state_dir = optarg; break;
+		case 'p': a->cfg.pod_cidr = optarg; break;
+		case 'n': a->cfg.netns_prefix = optarg; break;
+		case 'N': a->cfg.node_name = optarg; break;
+		case 'f': a->cfg.flow_buffer = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'm': a->cfg.metrics_addr = optarg; break;
+		case 'd': a->cfg.policy_dir = optarg; break;
+		case 'C': *cleanup = true; break;
+		case 'h': usage(stdout); exit(0);
+		default: usage(stderr); return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "sluiced: unexpected argument %s\n", argv[optind]);
+		return -EINVAL;
+	}
+	if (!a->cfg.flow_buffer)
+		a->cfg.flow_buffer = 1;
+	if (strlen(a->cfg.netns_prefix) > 32) {
+		fprintf(stderr, "sluiced: --netns-prefix is too long (32 characters at most)\n");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int setup(struct agent *a, char **err)
+{
+	unsigned plen;
+	int rc;
+
+	if (sl_parse_cidr4(a->cfg.pod_cidr, &a->podcfg.cidr_net, &plen) || plen > 28 || plen < 8)
+		return sl_fail(err, EINVAL, "--pod-cidr %s: want an IPv4 CIDR between /8 and /28",
+			       a->cfg.pod_cidr);
+	a->podcfg.cidr_prefixlen = plen;
+	a->podcfg.netns_prefix = a->cfg.netns_prefix;
+	snprintf(a->pod_cgroup_dir, sizeof(a->pod_cgroup_dir), "%s/%spods", a->cfg.cgroup_root,
+		 a->cfg.netns_prefix);
+	a->podcfg.cgroup_dir = a->pod_cgroup_dir;
+	a->next_ep_id = 1;
+	a->next_ip_offset = 2;
+	a->idt = sluice_idt_new();
+	if (!a->idt)
+		return sl_fail(err, ENOMEM, "out of memory");
+	rc = check_requirements(a, err);
+	if (rc)
+		return rc;
+	rc = sluice_dp_open(&a->dp, a->cfg.bpf_root, &a->adopted, err);
+	if (rc)
+		return rc;
+	if (*err) { /* a warning, e.g. an incompatible pin was replaced */
+		fprintf(stderr, "sluiced: %s\n", *err);
+		free(*err);
+		*err = NULL;
+	}
+	rc = pod_net_node_setup(&a->podcfg, err);
+	if (rc)
+		return rc;
+	agent_refresh_host_addrs(a);
+	return 0;
+}
+
+static int cleanup_all(struct agent *a)
+{
+	char *path;
+
+	agent_pods_delete_all(a);
+	sluice_dp_close(a->dp);
+	a->dp = NULL;
+	sluice_dp_unpin_all(a->cfg.bpf_root);
+	pod_net_node_teardown(&a->podcfg);
+	path = sl_strdupf("%s/state.json", a->cfg.state_dir);
+	unlink(path);
+	free(path);
+	unlink(a->cfg.socket_path);
+	fprintf(stderr, "sluiced: cleaned up pods, programs, pins and state\n");
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct agent *a = &the_agent;
+	bool cleanup = false;
+	char *err = NULL;
+	int rc;
+
+	signal(SIGPIPE, SIG_IGN);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (parse_args(a, argc, argv, &cleanup))
+		return 2;
+	a->loop = uv_default_loop();
+	a->started_ns = sl_now_ns();
+	rc = setup(a, &err);
+	if (rc)
+		goto fail;
+	rc = agent_state_restore(a, &err);
+	if (rc)
+		goto fail;
+	if (cleanup)
+		return cleanup_all(a);
+	if (a->adopted)
+		fprintf(stderr, "sluiced: adopted pinned datapath state under %s (%zu pods)\n",
+			a->cfg.bpf_root, a->npods);
+	rc = flows_init(a, &err);
+	if (rc)
+		goto fail;
+	rc = agent_api_start(a, &err);
+	if (rc)
+		goto fail;
+	rc = metrics_start(a, &err);
+	if (rc)
+		goto fail;
+
+	uv_signal_init(a->loop, &sig_int);
+	uv_signal_start(&sig_int, on_signal, SIGINT);
+	uv_signal_init(a->loop, &sig_term);
+	uv_signal_start(&sig_term, on_signal, SIGTERM);
+	uv_timer_init(a->loop, &host_timer);
+	host_timer.data = a;
+	uv_timer_start(&host_timer, on_host_timer, 2000, 2000);
+	uv_poll_init(a->loop, &events_poll, sluice_dp_events_fd(a->dp));
+	events_poll.data = a;
+	uv_poll_start(&events_poll, UV_READABLE, on_events);
+	agent_state_save(a);
+	fprintf(stderr, "sluiced: ready on %s (pins %s, cgroup %s, pods %s)\n", a->cfg.socket_path,
+		a->cfg.bpf_root, a->cfg.cgroup_root, a->cfg.pod_cidr);
+
+	uv_run(a->loop, UV_RUN_DEFAULT);
+
+	agent_api_stop(a);
+	flows_stop(a);
+	metrics_stop();
+	uv_close((uv_handle_t *)&sig_int, NULL);
+	uv_close((uv_handle_t *)&sig_term, NULL);
+	uv_close((uv_handle_t *)&host_timer, NULL);
+	uv_close((uv_handle_t *)&events_poll, NULL);
+	uv_run(a->loop, UV_RUN_NOWAIT);
+	agent_state_save(a);
+	sluice_dp_close(a->dp);
+	return 0;
+fail:
+	fprintf(stderr, "sluiced: %s\n", err ? err : strerror(-rc));
+	free(err);
+	return 1;
+}

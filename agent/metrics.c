@@ -1,0 +1,364 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * metrics.c - Prometheus metrics (text exposition format 0.0.4) on
+ * --metrics ADDR (default 127.0.0.1:9962), path /metrics. Names follow
+ * Prometheus conventions: counters end in _total, durations are _seconds.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/util.h"
+#include "flows.h"
+#include "metrics.h"
+
+#define NBUCKETS 12
+static const double buckets[NBUCKETS] = { 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+					   0.01,   0.025,   0.05,   0.1,   0.5,    1.0 };
+
+struct histogram {
+	uint64_t counts[NBUCKETS];
+	uint64_t count;
+	double sum;
+};
+
+struct http_series {
+	char method[16];
+	unsigned code;
+	bool allowed;
+	uint64_t count;
+};
+
+static struct http_series *http_series;
+static size_t nhttp_series;
+static struct histogram http_duration, apply_duration;
+static uv_tcp_t server;
+static bool server_started;
+static struct agent *metrics_agent;
+
+static void hist_observe(struct histogram *h, double v)
+{
+	int i;
+
+	for (i = 0; i < NBUCKETS; i++)
+		if (v <= buckets[i])
+			h->counts[i]++;
+	h->count++;
+	h->sum += v;
+}
+
+void metrics_http_observe(const char *method, unsigned code, bool allowed, double seconds)
+{
+	size_t i;
+	char m[16];
+
+	snprintf(m, sizeof(m), "%s", method && *method ? method : "UNKNOWN");
+	for (i = 0; i < nhttp_series; i++) {
+		if (!strcmp(http_series[i].method, m) && http_series[i].code == code &&
+		    http_series[i].allowed == allowed) {
+			http_series[i].count++;
+			goto hist;
+		}
+	}
+	if (nhttp_series < 4096) {
+		http_series = realloc(http_series, (nhttp_series + 1) * sizeof(*http_series));
+		if (!http_series)
+			abort();
+		memset(&http_series[nhttp_series], 0, sizeof(*http_series));
+		snprintf(http_series[nhttp_series].method, sizeof(m), "%s", m);
+		http_series[nhttp_series].code = code;
+		http_series[nhttp_series].allowed = allowed;
+		http_series[nhttp_series].count = 1;
+		nhttp_series++;
+	}
+hist:
+	hist_observe(&http_duration, seconds);
+}
+
+void metrics_apply_observe(double seconds)
+{
+	hist_observe(&apply_duration, seconds);
+}
+
+struct out {
+	char *buf;
+	size_t len, cap;
+};
+
+static void outf(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void outf(struct out *o, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(o->buf + o->len, o->cap - o->len, fmt, ap);
+		va_end(ap);
+		if (n >= 0 && (size_t)n < o->cap - o->len) {
+			o->len += (size_t)n;
+			return;
+		}
+		o->cap = o->cap ? o->cap * 2 : 16384;
+		o->buf = realloc(o->buf, o->cap);
+		if (!o->buf)
+			abort();
+	}
+}
+
+static void head(struct out *o, const char *name, const char *type, const char *help)
+{
+	outf(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void hist_render(struct out *o, const char *name, const struct histogram *h)
+{
+	int i;
+
+	for (i = 0; i < NBUCKETS; i++)
+		outf(o, "%s_bucket{le=\"%g\"} %llu\n", name, buckets[i], (unsigned long long)h->counts[i]);
+	outf(o, "%s_bucket{le=\"+Inf\"} %llu\n%s_sum %.9f\n%s_count %llu\n", name,
+	     (unsigned long long)h->count, name, h->sum, name, (unsigned long long)h->count);
+}
+
+static const char *reason_label(unsigned r)
+{
+	switch (r) {
+	case SLUICE_DROP_POLICY_DENIED: return "policy_denied";
+	case SLUICE_DROP_POLICY_DENY: return "policy_deny";
+	case SLUICE_DROP_UNSUPPORTED_L3: return "unsupported_l3_protocol";
+	case SLUICE_DROP_NO_IDENTITY: return "no_identity";
+	case SLUICE_DROP_PROXY_UNAVAILABLE: return "proxy_unavailable";
+	case SLUICE_DROP_INVALID_PACKET: return "invalid_packet";
+	}
+	return NULL;
+}
+
+char *metrics_render(struct agent *a)
+{
+	const struct flow_counters *fc = flows_counters();
+	static const char *kinds[4] = { NULL, "L3_L4", "L7", "L7" };
+	static const char *verdicts[4] = { NULL, "FORWARDED", "DROPPED", "REDIRECTED" };
+	uint64_t st[SLUICE_STAT_MAX] = { 0 };
+	struct sluice_dp_map_fill fill[16];
+	struct out o = { 0 };
+	int k, v, nmaps;
+	unsigned r;
+	size_t i;
+
+	sluice_dp_stats(a->dp, st);
+
+	head(&o, "sluice_flows_processed_total", "counter",
+	     "Flows seen by the agent, by type (L3_L4, L7) and verdict.");
+	for (k = 1; k < 3; k++)
+		for (v = 1; v < 4; v++) {
+			uint64_t n = fc->by_kind_verdict[k][v] + (k == 2 ? fc->by_kind_verdict[3][v] : 0);
+
+			outf(&o, "sluice_flows_processed_total{type=\"%s\",verdict=\"%s\"} %llu\n", kinds[k],
+			     verdicts[v], (unsigned long long)n);
+		}
+
+	head(&o, "sluice_drops_total", "counter",
+	     "Dropped flows reported by the datapath, by reason and direction (one per flow and second).");
+	for (r = 0; r < 256; r++) {
+		const char *name = reason_label(r);
+
+		if (!name)
+			continue;
+		outf(&o, "sluice_drops_total{reason=\"%s\",direction=\"ingress\"} %llu\n", name,
+		     (unsigned long long)fc->drops_by_reason_dir[r][SLUICE_DIR_INGRESS]);
+		outf(&o, "sluice_drops_total{reason=\"%s\",direction=\"egress\"} %llu\n", name,
+		     (unsigned long long)fc->drops_by_reason_dir[r][SLUICE_DIR_EGRESS]);
+	}
+
+	head(&o, "sluice_datapath_packets_total", "counter",
+	     "Packets judged by the datapath, by direction and verdict.");
+	outf(&o, "sluice_datapath_packets_total{direction=\"ingress\",verdict=\"forwarded\"} %llu\n",
+	     (unsigned long long)st[SLUICE_STAT_FORWARDED_INGRESS]);
+	outf(&o, "sluice_datapath_packets_total{direction=\"egress\",verdict=\"forwarded\"} %llu\n",
+	     (unsigned long long)st[SLUICE_STAT_FORWARDED_EGRESS]);
+	outf(&o, "sluice_datapath_packets_total{direction=\"ingress\",verdict=\"dropped\"} %llu\n",
+	     (unsigned long long)st[SLUICE_STAT_DROPPED_INGRESS]);
+	outf(&o, "sluice_datapath_packets_total{direction=\"egress\",verdict=\"dropped\"} %llu\n",
+	     (unsigned long long)st[SLUICE_STAT_DROPPED_EGRESS]);
+
+	head(&o, "sluice_datapath_drops_by_reason_total", "counter", "Dropped packets by reason.");
+	outf(&o, "sluice_datapath_drops_by_reason_total{reason=\"policy_denied\"} %llu\n",
+	     (unsigned long long)st[SLUICE_STAT_DROP_POLICY_DENIED]);
+	outf(&o, "sluice_datapath_drops_by_reason_total{reason=\"policy_deny\"} %llu\n",
+	     (unsigned long long)st[SLUICE_STAT_DROP_POLICY_DENY]);
+	outf(&o, "sluice_datapath_drops_by_reason_total{reason=\"proxy_unavailable\"} %llu\n",
+	     (unsigned long long)st[SLUICE_STAT_DROP_PROXY_UNAVAILABLE]);
+	outf(&o, "sluice_datapath_drops_by_reason_total{reason=\"other\"} %llu\n",
+	     (unsigned long long)st[SLUICE_STAT_DROP_OTHER]);
+
+	head(&o, "sluice_events_lost_total", "counter",
+	     "Datapath events lost because the ring buffer was full.");
+	outf(&o, "sluice_events_lost_total %llu\n", (unsigned long long)st[SLUICE_STAT_EVENTS_LOST]);
+	head(&o, "sluice_observer_flows_lost_total", "counter",
+	     "Flows not sent to a slow `sluice observe` client.");
+	outf(&o, "sluice_observer_flows_lost_total %llu\n", (unsigned long long)fc->subscriber_lost);
+	head(&o, "sluice_conntrack_created_total", "counter", "Connection-tracking entries created.");
+	outf(&o, "sluice_conntrack_created_total %llu\n", (unsigned long long)st[SLUICE_STAT_CT_CREATED]);
+
+	head(&o, "sluice_http_requests_total", "counter",
+	     "HTTP requests seen by the proxy, by method, status and verdict.");
+	for (i = 0; i < nhttp_series; i++)
+		outf(&o, "sluice_http_requests_total{method=\"%s\",status=\"%u\",verdict=\"%s\"} %llu\n",
+		     http_series[i].method, http_series[i].code,
+		     http_series[i].allowed ? "allowed" : "denied", (unsigned long long)http_series[i].count);
+	head(&o, "sluice_http_request_duration_seconds", "histogram",
+	     "Time from a request's first byte to its response, at the proxy.");
+	hist_render(&o, "sluice_http_request_duration_seconds", &http_duration);
+
+	head(&o, "sluice_endpoints", "gauge", "Local endpoints (pods).");
+	outf(&o, "sluice_endpoints %zu\n", a->npods);
+	head(&o, "sluice_identities", "gauge", "Security identities known, reserved ones included.");
+	outf(&o, "sluice_identities %zu\n", sluice_idt_count(a->idt));
+	head(&o, "sluice_policies", "gauge", "Policies in force.");
+	outf(&o, "sluice_policies %zu\n", a->policies.n);
+
+	nmaps = sluice_dp_map_fill(a->dp, fill, 16);
+	head(&o, "sluice_bpf_map_entries", "gauge", "Entries in each BPF map.");
+	for (k = 0; k < nmaps && k < 16; k++)
+		outf(&o, "sluice_bpf_map_entries{map=\"%s\"} %u\n", fill[k].name, fill[k].entries);
+	head(&o, "sluice_bpf_map_capacity", "gauge", "Maximum entries of each BPF map.");
+	for (k = 0; k < nmaps && k < 16; k++)
+		outf(&o, "sluice_bpf_map_capacity{map=\"%s\"} %u\n", fill[k].name, fill[k].max_entries);
+
+	head(&o, "sluice_policy_apply_duration_seconds", "histogram",
+	     "Time to validate, compile and write one policy apply.");
+	hist_render(&o, "sluice_policy_apply_duration_seconds", &apply_duration);
+	return o.buf;
+}
+
+/* ---- the HTTP side: one GET per connection, then close ------------------------ */
+
+struct mconn {
+	uv_tcp_t tcp;
+	char buf[2048];
+	size_t len;
+};
+
+static void mconn_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+static void mconn_written(uv_write_t *w, int status)
+{
+	(void)status;
+	free(w->data);
+	uv_close((uv_handle_t *)w->handle, mconn_closed);
+	free(w);
+}
+
+static void mconn_reply(struct mconn *c, const char *status, const char *ctype, char *body)
+{
+	char *resp = sl_strdupf("HTTP/1.1 %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+				"Connection: close\r\n\r\n%s", status, ctype, strlen(body), body);
+	uv_write_t *w = sl_xcalloc(1, sizeof(*w));
+	uv_buf_t b = uv_buf_init(resp, (unsigned)strlen(resp));
+
+	w->data = resp;
+	if (uv_write(w, (uv_stream_t *)&c->tcp, &b, 1, mconn_written)) {
+		free(resp);
+		free(w);
+		uv_close((uv_handle_t *)&c->tcp, mconn_closed);
+	}
+}
+
+static void mconn_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+	struct mconn *c = h->data;
+
+	(void)hint;
+	*buf = uv_buf_init(c->buf + c->len, (unsigned)(sizeof(c->buf) - c->len - 1));
+}
+
+static void mconn_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+	struct mconn *c = s->data;
+
+	(void)buf;
+	if (n < 0) {
+		uv_close((uv_handle_t *)s, mconn_closed);
+		return;
+	}
+	c->len += (size_t)n;
+	c->buf[c->len] = 0;
+	if (!strstr(c->buf, "\r\n\r\n") && !strstr(c->buf, "\n\n")) {
+		if (c->len >= sizeof(c->buf) - 1)
+			uv_close((uv_handle_t *)s, mconn_closed);
+		return;
+	}
+	uv_read_stop(s);
+	if (!strncmp(c->buf, "GET /metrics ", 13) || !strncmp(c->buf, "GET /metrics?", 13)) {
+		char *body = metrics_render(metrics_agent);
+
+		mconn_reply(c, "200 OK", "text/plain; version=0.0.4; charset=utf-8", body);
+		free(body);
+	} else if (!strncmp(c->buf, "GET / ", 6)) {
+		mconn_reply(c, "200 OK", "text/plain", "sluice metrics: /metrics\n");
+	} else {
+		mconn_reply(c, "404 Not Found", "text/plain", "not found\n");
+	}
+}
+
+static void on_metrics_conn(uv_stream_t *srv, int status)
+{
+	struct mconn *c;
+
+	if (status < 0)
+		return;
+	c = sl_xcalloc(1, sizeof(*c));
+	uv_tcp_init(srv->loop, &c->tcp);
+	c->tcp.data = c;
+	if (uv_accept(srv, (uv_stream_t *)&c->tcp)) {
+		uv_close((uv_handle_t *)&c->tcp, mconn_closed);
+		return;
+	}
+	uv_read_start((uv_stream_t *)&c->tcp, mconn_alloc, mconn_read);
+}
+
+int metrics_start(struct agent *a, char **err)
+{
+	char host[128];
+	const char *colon;
+	struct sockaddr_storage ss;
+	int port, rc;
+
+	metrics_agent = a;
+	if (!a->cfg.metrics_addr || !strcmp(a->cfg.metrics_addr, "off") || !*a->cfg.metrics_addr)
+		return 0;
+	colon = strrchr(a->cfg.metrics_addr, ':');
+	if (!colon || (size_t)(colon - a->cfg.metrics_addr) >= sizeof(host))
+		return sl_fail(err, EINVAL, "--metrics %s: want HOST:PORT", a->cfg.metrics_addr);
+	snprintf(host, sizeof(host), "%.*s", (int)(colon - a->cfg.metrics_addr), a->cfg.metrics_addr);
+	port = atoi(colon + 1);
+	if (uv_ip4_addr(host, port, (struct sockaddr_in *)&ss) &&
+	    uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss))
+		return sl_fail(err, EINVAL, "--metrics %s: bad address", a->cfg.metrics_addr);
+	uv_tcp_init(a->loop, &server);
+	rc = uv_tcp_bind(&server, (struct sockaddr *)&ss, 0);
+	if (!rc)
+		rc = uv_listen((uv_stream_t *)&server, 64, on_metrics_conn);
+	if (rc) {
+		uv_close((uv_handle_t *)&server, NULL);
+		return sl_fail(err, rc, "cannot serve metrics on %s: %s", a->cfg.metrics_addr, uv_strerror(rc));
+	}
+	server_started = true;
+	return 0;
+}
+
+void metrics_stop(void)
+{
+	if (server_started && !uv_is_closing((uv_handle_t *)&server))
+		uv_close((uv_handle_t *)&server, NULL);
+	server_started = false;
+	free(http_series);
+	http_series = NULL;
+	nhttp_series = 0;
+}

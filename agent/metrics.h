@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* metrics.h - Prometheus text-format metrics over HTTP (GET /metrics). */
+#ifndef SLUICE_METRICS_H
+#define SLUICE_METRICS_H
+
+#include "agent.h"
+
+int metrics_start(struct agent *a, char **err);
+void metrics_stop(void);
+void metrics_http_observe(const char *method, unsigned code, bool allowed, double seconds);
+void metrics_apply_observe(double seconds);
+/* Renders every metric; the caller frees. */
+char *metrics_render(struct agent *a);
+
+#endif

@@ -1,0 +1,387 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * policies.c - applying, deleting and listing policies.
+ *
+ * An apply is all-or-nothing: every file is parsed and validated first; then
+ * the new set is compiled for every endpoint and checked against the map
+ * sizes before anything is written. If any step fails, the set in force is
+ * restored and the datapath is not touched.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/util.h"
+#include "agent.h"
+#include "metrics.h"
+
+static const char *kind_name(int kind)
+{
+	switch (kind) {
+	case SLUICE_KIND_CNP: return "CiliumNetworkPolicy";
+	case SLUICE_KIND_CCNP: return "CiliumClusterwideNetworkPolicy";
+	case SLUICE_KIND_K8S: return "NetworkPolicy";
+	}
+	return "?";
+}
+
+static char *policy_ref(int kind, const char *ns, const char *name)
+{
+	return ns ? sl_strdupf("%s %s/%s", kind_name(kind), ns, name)
+		  : sl_strdupf("%s %s", kind_name(kind), name);
+}
+
+static bool same_key(int k1, const char *ns1, const char *n1, int k2, const char *ns2, const char *n2)
+{
+	if (k1 != k2 || strcmp(n1, n2))
+		return false;
+	if (!ns1 || !ns2)
+		return !ns1 && !ns2;
+	return !strcmp(ns1, ns2);
+}
+
+static struct agent_policy_src *src_find(struct agent *a, int kind, const char *ns, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < a->nsrcs; i++)
+		if (same_key(a->srcs[i].kind, a->srcs[i].ns, a->srcs[i].name, kind, ns, name))
+			return &a->srcs[i];
+	return NULL;
+}
+
+static void src_free(struct agent_policy_src *s)
+{
+	free(s->ns);
+	free(s->name);
+	free(s->file);
+	free(s->text);
+}
+
+/* The text of the YAML document of a file that holds line `line`. */
+static char *document_text(const char *text, int line)
+{
+	const char *p = text, *start = text, *end = NULL;
+	int cur = 1;
+
+	while (*p) {
+		const char *eol = strchr(p, '\n');
+		size_t len = eol ? (size_t)(eol - p) : strlen(p);
+		bool sep = len >= 3 && !strncmp(p, "---", 3) &&
+			   (len == 3 || p[3] == ' ' || p[3] == '\r' || p[3] == '\t');
+
+		if (sep) {
+			if (cur > line && start != p) {
+				end = p;
+				break;
+			}
+			if (cur <= line)
+				start = eol ? eol + 1 : p + len;
+		}
+		if (!eol)
+			break;
+		p = eol + 1;
+		cur++;
+	}
+	if (!end)
+		end = text + strlen(text);
+	if (end < start)
+		end = start;
+	return strndup(start, end - start);
+}
+
+static void diags_to_json(json_t *arr, const struct sluice_diags *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->n; i++)
+		json_array_append_new(arr, json_string(d->v[i].msg));
+}
+
+/* Re-parses stored sources into a set (used to restore replaced policies). */
+static int load_sources(struct agent_policy_src *const *srcs, size_t n, struct sluice_policy_set *out)
+{
+	struct sluice_diags e = { 0 }, w = { 0 };
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < n && !rc; i++)
+		rc = sluice_policy_load(srcs[i]->file, srcs[i]->text, strlen(srcs[i]->text), out, &e, &w);
+	sluice_diags_free(&e);
+	sluice_diags_free(&w);
+	return rc;
+}
+
+static void src_set(struct agent *a, const struct sluice_policy *p, const char *text)
+{
+	struct agent_policy_src *s = src_find(a, p->kind, p->namespace, p->name);
+
+	if (!s) {
+		a->srcs = realloc(a->srcs, (a->nsrcs + 1) * sizeof(*a->srcs));
+		if (!a->srcs)
+			abort();
+		s = &a->srcs[a->nsrcs++];
+		memset(s, 0, sizeof(*s));
+		s->kind = p->kind;
+		s->ns = p->namespace ? sl_xstrdup(p->namespace) : NULL;
+		s->name = sl_xstrdup(p->name);
+	}
+	free(s->file);
+	free(s->text);
+	s->file = sl_xstrdup(p->file);
+	s->text = sl_xstrdup(text);
+}
+
+static const char *file_content(json_t *files, const char *name)
+{
+	json_t *f;
+	size_t i;
+
+	json_array_foreach(files, i, f) {
+		const char *n = json_string_value(json_object_get(f, "name"));
+
+		if (n && !strcmp(n, name))
+			return json_string_value(json_object_get(f, "content"));
+	}
+	return "";
+}
+
+int agent_policy_apply(struct agent *a, json_t *files, bool dry_run, json_t *result, char **err)
+{
+	struct sluice_policy_set incoming = { 0 }, backup = { 0 };
+	struct sluice_diags errors = { 0 }, warnings = { 0 };
+	struct agent_policy_src **replaced = NULL;
+	char **texts = NULL, **refs = NULL;
+	bool *created = NULL;
+	size_t nreplaced = 0, n = 0, i;
+	json_t *jerr = json_array(), *jwarn = json_array(), *japplied = json_array();
+	json_t *f;
+	uint64_t t0 = sl_mono_ns();
+	int rc = 0;
+
+	json_object_set_new(result, "errors", jerr);
+	json_object_set_new(result, "warnings", jwarn);
+	json_object_set_new(result, "applied", japplied);
+
+	/* 1. parse and validate everything */
+	json_array_foreach(files, i, f) {
+		const char *name = json_string_value(json_object_get(f, "name"));
+		const char *text = json_string_value(json_object_get(f, "content"));
+
+		if (!name || !text) {
+			rc = sl_fail(err, EINVAL, "malformed request: files need name and content");
+			goto out;
+		}
+		if (sluice_policy_load(name, text, strlen(text), &incoming, &errors, &warnings))
+			rc = -EINVAL;
+	}
+	if (!rc && sluice_policy_set_check(&incoming, &errors))
+		rc = -EINVAL;
+	diags_to_json(jwarn, &warnings);
+	if (rc) {
+		diags_to_json(jerr, &errors);
+		sl_fail(err, EINVAL, "%s", errors.n ? errors.v[0].msg : "policy rejected");
+		if (!errors.n)
+			json_array_append_new(jerr, json_string(*err));
+		goto out;
+	}
+	if (incoming.n == 0) {
+		rc = sl_fail(err, EINVAL, "no policy found in the input");
+		json_array_append_new(jerr, json_string(*err));
+		goto out;
+	}
+
+	/* 2. remember what the documents replace, and their texts */
+	n = incoming.n;
+	replaced = sl_xcalloc(n, sizeof(*replaced));
+	texts = sl_xcalloc(n, sizeof(*texts));
+	refs = sl_xcalloc(n, sizeof(*refs));
+	created = sl_xcalloc(n, sizeof(*created));
+	for (i = 0; i < n; i++) {
+		struct sluice_policy *p = &incoming.v[i];
+		struct agent_policy_src *s = src_find(a, p->kind, p->namespace, p->name);
+
+		if (s)
+			replaced[nreplaced++] = s;
+		created[i] = !s;
+		texts[i] = document_text(file_content(files, p->file), p->line);
+		refs[i] = policy_ref(p->kind, p->namespace, p->name);
+	}
+	if (load_sources(replaced, nreplaced, &backup)) {
+		rc = sl_fail(err, EIO, "internal error: a stored policy no longer parses");
+		goto out;
+	}
+
+	/* 3. stage the new set, compile it and write what changed */
+	{
+		struct sluice_policy_set staged = incoming;
+		struct sluice_policy *keys = sl_xcalloc(n, sizeof(*keys));
+
+		for (i = 0; i < n; i++) {
+			keys[i].kind = incoming.v[i].kind;
+			keys[i].namespace = incoming.v[i].namespace ? sl_xstrdup(incoming.v[i].namespace) : NULL;
+			keys[i].name = sl_xstrdup(incoming.v[i].name);
+			keys[i].file = sl_xstrdup(incoming.v[i].file);
+			keys[i].line = incoming.v[i].line;
+		}
+		memset(&incoming, 0, sizeof(incoming));
+		sluice_policy_set_merge(&a->policies, &staged);
+		sluice_policy_set_free(&staged);
+		rc = dry_run ? 0 : agent_regenerate(a, err);
+		if (rc || dry_run) {
+			/* roll back: the set in force stays */
+			for (i = 0; i < n; i++)
+				sluice_policy_set_remove(&a->policies, keys[i].kind, keys[i].namespace,
+							 keys[i].name);
+			sluice_policy_set_merge(&a->policies, &backup);
+			if (rc) {
+				json_array_append_new(jerr, json_string(*err));
+				agent_regenerate(a, NULL);
+			}
+		} else {
+			for (i = 0; i < n; i++)
+				src_set(a, &keys[i], texts[i]);
+		}
+		if (!rc) {
+			for (i = 0; i < n; i++) {
+				char *line = sl_strdupf("%s %s%s", refs[i],
+							created[i] ? "created" : "configured",
+							dry_run ? " (dry run)" : "");
+
+				json_array_append_new(japplied, json_string(line));
+				free(line);
+			}
+		}
+		for (i = 0; i < n; i++) {
+			free(keys[i].namespace);
+			free(keys[i].name);
+			free(keys[i].file);
+		}
+		free(keys);
+	}
+	if (!rc && !dry_run)
+		agent_state_save(a);
+out:
+	for (i = 0; i < n; i++) {
+		free(texts[i]);
+		free(refs[i]);
+	}
+	free(texts);
+	free(refs);
+	free(created);
+	free(replaced);
+	sluice_policy_set_free(&incoming);
+	sluice_policy_set_free(&backup);
+	sluice_diags_free(&errors);
+	sluice_diags_free(&warnings);
+	if (!dry_run && !rc) {
+		a->last_apply_ns = sl_mono_ns() - t0;
+		metrics_apply_observe((double)a->last_apply_ns / 1e9);
+	}
+	return rc;
+}
+
+/* "NS/NAME" names a namespaced policy, "NAME" a clusterwide one. */
+static void split_ref(const char *ref, char **ns, char **name)
+{
+	const char *slash = strchr(ref, '/');
+
+	*ns = slash ? strndup(ref, slash - ref) : NULL;
+	*name = sl_xstrdup(slash ? slash + 1 : ref);
+}
+
+int agent_policy_delete(struct agent *a, const char *ref, char **err)
+{
+	char *ns, *name;
+	size_t i;
+	int found = 0, rc = 0;
+	struct sluice_policy_set backup = { 0 };
+	struct agent_policy_src **gone = sl_xcalloc(a->nsrcs + 1, sizeof(*gone));
+
+	split_ref(ref, &ns, &name);
+	for (i = 0; i < a->nsrcs; i++) {
+		struct agent_policy_src *s = &a->srcs[i];
+
+		if (!strcmp(s->name, name) && ((!ns && !s->ns) || (ns && s->ns && !strcmp(ns, s->ns))))
+			gone[found++] = s;
+	}
+	if (!found) {
+		rc = sl_fail(err, ENOENT, "policy %s not found", ref);
+		goto out;
+	}
+	load_sources(gone, found, &backup);
+	for (i = 0; i < (size_t)found; i++)
+		sluice_policy_set_remove(&a->policies, gone[i]->kind, gone[i]->ns, gone[i]->name);
+	rc = agent_regenerate(a, err);
+	if (rc) {
+		sluice_policy_set_merge(&a->policies, &backup);
+		agent_regenerate(a, NULL);
+		goto out;
+	}
+	for (i = 0; i < a->nsrcs;) {
+		struct agent_policy_src *s = &a->srcs[i];
+
+		if (!strcmp(s->name, name) && ((!ns && !s->ns) || (ns && s->ns && !strcmp(ns, s->ns)))) {
+			src_free(s);
+			memmove(s, s + 1, (a->nsrcs - i - 1) * sizeof(*s));
+			a->nsrcs--;
+		} else {
+			i++;
+		}
+	}
+	agent_state_save(a);
+out:
+	sluice_policy_set_free(&backup);
+	free(gone);
+	free(ns);
+	free(name);
+	return rc;
+}
+
+json_t *agent_policy_list(struct agent *a)
+{
+	json_t *arr = json_array();
+	size_t i;
+
+	for (i = 0; i < a->policies.n; i++) {
+		struct sluice_policy *p = &a->policies.v[i];
+		json_t *o = json_object();
+
+		json_object_set_new(o, "kind", json_string(kind_name(p->kind)));
+		json_object_set_new(o, "namespace", p->namespace ? json_string(p->namespace) : json_null());
+		json_object_set_new(o, "name", json_string(p->name));
+		json_object_set_new(o, "rules", json_integer((json_int_t)p->nrules));
+		json_object_set_new(o, "file", json_string(p->file ? p->file : ""));
+		json_array_append_new(arr, o);
+	}
+	return arr;
+}
+
+json_t *agent_policy_get(struct agent *a, const char *ref, char **err)
+{
+	char *ns, *name;
+	json_t *arr = json_array();
+	size_t i;
+
+	split_ref(ref, &ns, &name);
+	for (i = 0; i < a->nsrcs; i++) {
+		struct agent_policy_src *s = &a->srcs[i];
+
+		if (!strcmp(s->name, name) && ((!ns && !s->ns) || (ns && s->ns && !strcmp(ns, s->ns)))) {
+			json_t *o = json_object();
+
+			json_object_set_new(o, "kind", json_string(kind_name(s->kind)));
+			json_object_set_new(o, "file", json_string(s->file));
+			json_object_set_new(o, "yaml", json_string(s->text));
+			json_array_append_new(arr, o);
+		}
+	}
+	free(ns);
+	free(name);
+	if (!json_array_size(arr)) {
+		json_decref(arr);
+		sl_fail(err, ENOENT, "policy %s not found", ref);
+		return NULL;
+	}
+	return arr;
+}

@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * parse.h - turns the start of an Ethernet frame into a flow tuple.
+ *
+ * Headers are copied with bpf_skb_load_bytes() rather than read in place:
+ * it works whether or not the headers sit in the linear part of the skb
+ * (GRO'd packets on a veth may not), and keeps the verifier simple. The cost
+ * is a few dozen bytes copied per packet.
+ */
+#ifndef SLUICE_BPF_PARSE_H
+#define SLUICE_BPF_PARSE_H
+
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+
+#include "common.h"
+
+struct flow {
+	__u8 saddr[16];
+	__u8 daddr[16];
+	__u16 sport;     /* host order; 0 for protocols without ports */
+	__u16 dport;     /* host order */
+	__u8 protocol;
+	__u8 tcp_flags;  /* byte 13 of the TCP header: FIN 0x01 SYN 0x02 RST 0x04 ACK 0x10 */
+	__u16 pad;
+	__u32 len;
+} __attribute__((aligned(4)));
+
+#define TCP_FLAG_FIN 0x01
+#define TCP_FLAG_SYN 0x02
+#define TCP_FLAG_RST 0x04
+#define TCP_FLAG_ACK 0x10
+
+enum parse_result {
+	PARSE_IPV4 = 0,
+	PARSE_NOT_IP,   /* ARP and the like: not ours to judge */
+	PARSE_IPV6,     /* addresses filled, ports not */
+	PARSE_INVALID,
+};
+
+/*
+ * Fills fl from the packet. Only the first fragment of a fragmented datagram
+ * carries the L4 header: later fragments get ports 0, so only L3-only rules
+ * (and no conntrack entry) match them. Pods rarely fragment (PMTU discovery,
+ * TCP MSS); a fragment tracking map is the fix if that ever matters.
+ */
+static __always_inline int parse_packet(struct __sk_buff *skb, struct flow *fl)
+{
+	struct ethhdr eth;
+	struct iphdr ip;
+	__u32 l4_off;
+
+	fl->len = skb->len;
+	if (bpf_skb_load_bytes(skb, 0, &eth, sizeof(eth)) < 0)
+		return PARSE_INVALID;
+
+	if (eth.h_proto == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr ip6;
+
+		if (bpf_skb_load_bytes(skb, sizeof(eth), &ip6, sizeof(ip6)) < 0)
+			return PARSE_INVALID;
+		__builtin_memcpy(fl->saddr, &ip6.saddr, 16);
+		__builtin_memcpy(fl->daddr, &ip6.daddr, 16);
+		fl->protocol = ip6.nexthdr;
+		return PARSE_IPV6;
+	}
+	if (eth.h_proto != bpf_htons(ETH_P_IP))
+		return PARSE_NOT_IP;
+
+	if (bpf_skb_load_bytes(skb, sizeof(eth), &ip, sizeof(ip)) < 0)
+		return PARSE_INVALID;
+	if (ip.version != 4 || ip.ihl < 5)
+		return PARSE_INVALID;
+	addr_from_ipv4(fl->saddr, ip.saddr);
+	addr_from_ipv4(fl->daddr, ip.daddr);
+	fl->protocol = ip.protocol;
+
+	/* non-first fragment: no L4 header here */
+	if (ip.frag_off & bpf_htons(0x1fff))
+		return PARSE_IPV4;
+
+	l4_off = sizeof(eth) + ip.ihl * 4;
+	if (ip.protocol == IPPROTO_TCP || ip.protocol == IPPROTO_UDP) {
+		__be16 ports[2];
+
+		if (bpf_skb_load_bytes(skb, l4_off, ports, sizeof(ports)) < 0)
+			return PARSE_INVALID;
+		fl->sport = bpf_ntohs(ports[0]);
+		fl->dport = bpf_ntohs(ports[1]);
+		if (ip.protocol == IPPROTO_TCP &&
+		    bpf_skb_load_bytes(skb, l4_off + 13, &fl->tcp_flags, 1) < 0)
+			return PARSE_INVALID;
+	}
+	/* ICMP and everything else: a protocol with port 0 */
+	return PARSE_IPV4;
+}
+
+#endif /* SLUICE_BPF_PARSE_H */

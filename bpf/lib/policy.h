@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * policy.h - the L3/L4 policy decision for the first packet of a flow.
+ *
+ * Per endpoint, one LPM trie of sluice_policy_key (see abi.h for the bit
+ * layout) hangs off a hash-of-maps keyed by ep_id. The agent replaces an
+ * endpoint's whole trie in one update of the outer map, so a packet is
+ * judged either by the old policy or by the new one, never by a mix.
+ */
+#ifndef SLUICE_BPF_POLICY_H
+#define SLUICE_BPF_POLICY_H
+
+#include "common.h"
+
+/*
+ * The inner map template. Every trie the agent puts into the outer map must
+ * match it exactly (type, key/value size, flags, max_entries): the kernel
+ * checks this on insert, and the verifier checks our lookups against it.
+ * Sizes rather than __type(): clang emits only forward declarations for
+ * types reached through the outer map's pointer array, and libbpf 1.1 then
+ * cannot size the key ("can't determine key size").
+ */
+struct sluice_policy_inner {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, SLUICE_POLICY_INNER_MAX);
+	__uint(key_size, sizeof(struct sluice_policy_key));
+	__uint(value_size, sizeof(struct sluice_policy_entry));
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH_OF_MAPS);
+	__uint(max_entries, SLUICE_POLICY_OUTER_MAX);
+	__type(key, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__array(values, struct sluice_policy_inner);
+} sluice_pol_v1 SEC(".maps");
+
+enum policy_action {
+	POLICY_ALLOW = 0,
+	POLICY_DENY,     /* an explicit deny entry matched */
+	POLICY_DENIED,   /* nothing matched and the direction is enforced */
+	POLICY_REDIRECT, /* allowed at L4, the L7 proxy must see it */
+};
+
+struct policy_verdict {
+	__u8 action;      /* enum policy_action */
+	__u8 match_kind;  /* enum sluice_match_kind of the deciding entry */
+	__u16 proxy_port; /* for POLICY_REDIRECT */
+};
+
+static __always_inline void verdict_from(struct policy_verdict *v, __u8 action,
+					 const struct sluice_policy_entry *e)
+{
+	v->action = action;
+	v->match_kind = e->match_kind;
+	v->proxy_port = e->proxy_port;
+}
+
+/*
+ * Judges (peer identity, direction, protocol, dport) against an endpoint.
+ *
+ * Why two lookups: a rule can select its peers by identity (fromEndpoints,
+ * toEntities, toCIDR) or select every peer (an L4-only rule, toPorts without
+ * from/to). Writing the "every peer" entries once under identity ANY, rather
+ * than once per known identity, keeps the trie small and keeps it valid when
+ * new identities appear; the price is a second lookup, paid only on the first
+ * packet of a flow.
+ *
+ * Why deny wins across the lookups: the two tries answer different questions,
+ * and LPM only resolves precedence inside one (the compiler makes sure a deny
+ * covering a more specific allow is written as a deny there too). Across them
+ * an explicit deny must beat any allow, as in Cilium: a "deny world" rule
+ * must not be undone by an "allow any peer on port 80" rule. Redirect beats
+ * plain allow because an L7 rule on a port is a restriction: allowing the
+ * port at L4 elsewhere must not let traffic skip the proxy.
+ *
+ * Enforcement only changes what "no entry" means: an enforced direction
+ * drops (default deny), a direction no policy selects allows. Entries that
+ * are found apply either way, so an explicit deny still drops.
+ */
+static __always_inline void policy_decide(__u32 ep_id, __u32 peer_identity,
+					  __u8 direction, __u8 protocol,
+					  __u16 dport, int enforced,
+					  struct policy_verdict *v)
+{
+	struct sluice_policy_key key = {
+		.prefixlen = SLUICE_POLICY_PREFIX_FULL,
+		.identity_be = bpf_htonl(peer_identity),
+		.direction = direction,
+		.protocol = protocol,
+		.dport_be = bpf_htons(dport),
+	};
+	const struct sluice_policy_entry *by_peer = 0, *by_any = 0;
+	void *inner;
+
+	v->match_kind = SLUICE_MATCH_NONE;
+	v->proxy_port = 0;
+
+	inner = bpf_map_lookup_elem(&sluice_pol_v1, &ep_id);
+	if (inner) {
+		by_peer = bpf_map_lookup_elem(inner, &key);
+		key.identity_be = bpf_htonl(SLUICE_ID_ANY);
+		by_any = bpf_map_lookup_elem(inner, &key);
+	}
+
+	if (by_peer && (by_peer->flags & SLUICE_POL_F_DENY)) {
+		verdict_from(v, POLICY_DENY, by_peer);
+		return;
+	}
+	if (by_any && (by_any->flags & SLUICE_POL_F_DENY)) {
+		verdict_from(v, POLICY_DENY, by_any);
+		return;
+	}
+	if (by_peer && (by_peer->flags & SLUICE_POL_F_REDIRECT)) {
+		verdict_from(v, POLICY_REDIRECT, by_peer);
+		return;
+	}
+	if (by_any && (by_any->flags & SLUICE_POL_F_REDIRECT)) {
+		verdict_from(v, POLICY_REDIRECT, by_any);
+		return;
+	}
+	if (by_peer) {
+		verdict_from(v, POLICY_ALLOW, by_peer);
+		return;
+	}
+	if (by_any) {
+		verdict_from(v, POLICY_ALLOW, by_any);
+		return;
+	}
+	v->action = enforced ? POLICY_DENIED : POLICY_ALLOW;
+}
+
+/*
+ * Whether a flow that needs the L7 proxy can be steered to it. Not yet:
+ * the proxy steering is a later step. Until then L7 ports fail closed
+ * (PROXY_UNAVAILABLE) instead of silently skipping the HTTP rules. When the
+ * proxy lands, this reads its "listening" state (a map the proxy or agent
+ * writes per proxy_port) and the caller steers the flow and records
+ * SLUICE_CT_F_REDIRECT in the CT entry, so later packets follow it.
+ */
+static __always_inline int proxy_available(__u16 proxy_port)
+{
+	(void)proxy_port;
+	return 0;
+}
+
+#endif /* SLUICE_BPF_POLICY_H */

@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* client.h - the CLI's connection to the agent's API socket. */
+#ifndef SLUICE_CLI_CLIENT_H
+#define SLUICE_CLI_CLIENT_H
+
+#include <jansson.h>
+
+/* Socket path from --socket, else $SLUICE_SOCKET, else the default. */
+void client_set_socket(const char *path);
+const char *client_socket(void);
+/* Connects; returns an fd or -errno (with a one-line reason printed). */
+int client_connect(void);
+/* Sends one request, waits for one answer. NULL (reason printed) on failure. */
+json_t *client_call(json_t *req);
+/* Reads the next JSON line from fd; NULL at EOF or error. */
+json_t *client_read(int fd);
+int client_send(int fd, json_t *req);
+
+#endif

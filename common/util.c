@@ -1,0 +1,254 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* util.c - see util.h. */
+#include "util.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+static char *vstrdupf(const char *fmt, va_list ap)
+{
+	char *s = NULL;
+
+	if (vasprintf(&s, fmt, ap) < 0)
+		abort();
+	return s;
+}
+
+char *sl_strdupf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+
+	va_start(ap, fmt);
+	s = vstrdupf(fmt, ap);
+	va_end(ap);
+	return s;
+}
+
+void *sl_xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size ? size : 1);
+
+	if (!p)
+		abort();
+	return p;
+}
+
+char *sl_xstrdup(const char *s)
+{
+	char *d = strdup(s ? s : "");
+
+	if (!d)
+		abort();
+	return d;
+}
+
+int sl_fail(char **err, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err) {
+		free(*err);
+		va_start(ap, fmt);
+		*err = vstrdupf(fmt, ap);
+		va_end(ap);
+	}
+	return code > 0 ? -code : code;
+}
+
+static int run(char **err, const char *const argv[], bool quiet)
+{
+	posix_spawn_file_actions_t fa;
+	char tmpl[] = "/tmp/sluice-run-XXXXXX";
+	int fd = mkstemp(tmpl), status = 0, rc;
+	pid_t pid;
+
+	if (fd < 0)
+		return sl_fail(err, errno, "mkstemp: %s", strerror(errno));
+	unlink(tmpl);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, fd, 2);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	rc = posix_spawnp(&pid, argv[0], &fa, NULL, (char *const *)argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	if (rc) {
+		close(fd);
+		return quiet ? -rc : sl_fail(err, rc, "cannot run %s: %s", argv[0], strerror(rc));
+	}
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+		close(fd);
+		return 0;
+	}
+	if (!quiet) {
+		char buf[512] = "";
+		ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+
+		if (n > 0) {
+			buf[n] = 0;
+			while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+				buf[--n] = 0;
+		}
+		sl_fail(err, EIO, "%s %s %s failed: %s", argv[0], argv[1] ? argv[1] : "",
+			argv[1] && argv[2] ? argv[2] : "", buf[0] ? buf : "(no message)");
+	}
+	close(fd);
+	return -EIO;
+}
+
+int sl_run(char **err, const char *const argv[])
+{
+	return run(err, argv, false);
+}
+
+void sl_run_quiet(const char *const argv[])
+{
+	run(NULL, argv, true);
+}
+
+int sl_write_file(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	size_t len = strlen(text);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, text, len);
+	if (n < 0) {
+		int e = errno;
+
+		close(fd);
+		return -e;
+	}
+	close(fd);
+	return (size_t)n == len ? 0 : -EIO;
+}
+
+int sl_read_file(const char *path, size_t max, char **out, size_t *len)
+{
+	FILE *f = strcmp(path, "-") ? fopen(path, "re") : stdin;
+	size_t cap = 4096, n = 0;
+	char *buf;
+
+	if (!f)
+		return -errno;
+	buf = malloc(cap + 1);
+	if (!buf)
+		abort();
+	for (;;) {
+		size_t r;
+
+		if (n == cap) {
+			if (cap >= max) {
+				if (f != stdin)
+					fclose(f);
+				free(buf);
+				return -EFBIG;
+			}
+			cap *= 2;
+			buf = realloc(buf, cap + 1);
+			if (!buf)
+				abort();
+		}
+		r = fread(buf + n, 1, cap - n, f);
+		n += r;
+		if (r == 0)
+			break;
+	}
+	if (f != stdin)
+		fclose(f);
+	buf[n] = 0;
+	*out = buf;
+	if (len)
+		*len = n;
+	return 0;
+}
+
+void sl_addr_from_ipv4(uint8_t out[16], uint32_t ip)
+{
+	memset(out, 0, 16);
+	out[10] = 0xff;
+	out[11] = 0xff;
+	out[12] = ip >> 24;
+	out[13] = ip >> 16;
+	out[14] = ip >> 8;
+	out[15] = ip;
+}
+
+bool sl_addr_is_ipv4(const uint8_t a[16])
+{
+	static const uint8_t pfx[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+	return memcmp(a, pfx, 12) == 0;
+}
+
+uint32_t sl_addr_ipv4(const uint8_t a[16])
+{
+	return (uint32_t)a[12] << 24 | (uint32_t)a[13] << 16 | (uint32_t)a[14] << 8 | a[15];
+}
+
+const char *sl_addr_str(const uint8_t a[16], char *buf, size_t len)
+{
+	if (sl_addr_is_ipv4(a))
+		inet_ntop(AF_INET, a + 12, buf, len);
+	else
+		inet_ntop(AF_INET6, a, buf, len);
+	return buf;
+}
+
+int sl_parse_cidr4(const char *s, uint32_t *net, unsigned *prefixlen)
+{
+	char tmp[64];
+	char *slash, *end;
+	struct in_addr in;
+	unsigned long p;
+
+	if (strlen(s) >= sizeof(tmp))
+		return -EINVAL;
+	strcpy(tmp, s);
+	slash = strchr(tmp, '/');
+	if (!slash)
+		return -EINVAL;
+	*slash = 0;
+	if (inet_pton(AF_INET, tmp, &in) != 1)
+		return -EINVAL;
+	errno = 0;
+	p = strtoul(slash + 1, &end, 10);
+	if (errno || *end || end == slash + 1 || p > 32)
+		return -EINVAL;
+	*prefixlen = p;
+	*net = ntohl(in.s_addr) & (p ? ~0u << (32 - p) : 0);
+	return 0;
+}
+
+static uint64_t clock_ns(clockid_t c)
+{
+	struct timespec ts;
+
+	clock_gettime(c, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+uint64_t sl_now_ns(void)
+{
+	return clock_ns(CLOCK_REALTIME);
+}
+
+uint64_t sl_mono_ns(void)
+{
+	return clock_ns(CLOCK_MONOTONIC);
+}

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* util.h - small helpers shared by the agent and the CLI: messages, running
+ * commands without a shell, reading and writing small files, addresses. */
+#ifndef SLUICE_UTIL_H
+#define SLUICE_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* malloc'd printf; aborts on out-of-memory (a daemon that cannot allocate
+ * a message cannot do anything useful either). */
+char *sl_strdupf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void *sl_xcalloc(size_t n, size_t size);
+char *sl_xstrdup(const char *s);
+/* Replaces *err with a new message (frees the old one); returns -code. */
+int sl_fail(char **err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Runs argv (no shell), waits; on non-zero exit fills *err with argv[0..2]
+ * and the command's stderr. Returns 0 or -EIO / -errno. */
+int sl_run(char **err, const char *const argv[]);
+/* Same, but ignores failures (for best-effort cleanup). */
+void sl_run_quiet(const char *const argv[]);
+
+int sl_write_file(const char *path, const char *text);
+/* Reads a whole file (up to max bytes) into a malloc'd NUL-terminated buffer. */
+int sl_read_file(const char *path, size_t max, char **out, size_t *len);
+
+/* 16-byte IPv4-mapped address helpers. */
+void sl_addr_from_ipv4(uint8_t out[16], uint32_t ipv4_host_order);
+bool sl_addr_is_ipv4(const uint8_t a[16]);
+uint32_t sl_addr_ipv4(const uint8_t a[16]); /* host order */
+/* Formats into buf (>= 46 bytes); IPv4-mapped prints as dotted quad. */
+const char *sl_addr_str(const uint8_t a[16], char *buf, size_t len);
+int sl_parse_cidr4(const char *s, uint32_t *net, unsigned *prefixlen);
+
+uint64_t sl_now_ns(void);      /* CLOCK_REALTIME */
+uint64_t sl_mono_ns(void);     /* CLOCK_MONOTONIC (same clock as bpf_ktime_get_ns) */
+
+#endif

@@ -1,0 +1,225 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * abi.h - the contract between sluice's kernel programs and user space.
+ *
+ * Everything that both sides read or write lives here: map names, keys and
+ * values, event records, verdicts and drop reasons. A map whose key or value
+ * layout changes gets a new versioned name (SLUICE_MAP_*), so that an agent
+ * never reads a pinned map written with another layout.
+ *
+ * Addresses are always 16 bytes: IPv4 is stored as an IPv4-mapped IPv6
+ * address (::ffff:a.b.c.d), so keys are already IPv6-ready.
+ * Multi-byte integers are host byte order unless the field name ends in _be.
+ */
+#ifndef SLUICE_ABI_H
+#define SLUICE_ABI_H
+
+#include <linux/types.h>
+
+#define SLUICE_ABI_VERSION 1
+
+/* Map names, pinned under the agent's --bpf-root. */
+#define SLUICE_MAP_IPCACHE   "sluice_ipc_v1"
+#define SLUICE_MAP_ENDPOINTS "sluice_ep_v1"
+#define SLUICE_MAP_POLICY    "sluice_pol_v1"
+#define SLUICE_MAP_CT        "sluice_ct_v1"
+#define SLUICE_MAP_EVENTS    "sluice_ev_v1"
+#define SLUICE_MAP_STATS     "sluice_stat_v1"
+#define SLUICE_MAP_DROPAGG   "sluice_dagg_v1"
+/* One-slot array holding SLUICE_ABI_VERSION, written by the loader and
+ * compared on adopt; unversioned name on purpose. */
+#define SLUICE_MAP_ABI       "sluice_abi"
+
+#define SLUICE_IPCACHE_MAX      65536
+#define SLUICE_ENDPOINTS_MAX    4096
+#define SLUICE_POLICY_OUTER_MAX 4096
+#define SLUICE_POLICY_INNER_MAX 65536
+#define SLUICE_CT_MAX           262144
+#define SLUICE_DROPAGG_MAX      16384
+#define SLUICE_EVENTS_BYTES     (4u << 20)
+
+/* Reserved identities, numbered as Cilium numbers them. */
+enum sluice_reserved_identity {
+	SLUICE_ID_ANY = 0, /* wildcard peer in policy keys; "unknown" elsewhere */
+	SLUICE_ID_HOST = 1,
+	SLUICE_ID_WORLD = 2,
+	SLUICE_ID_UNMANAGED = 3,
+	SLUICE_ID_HEALTH = 4,
+	SLUICE_ID_INIT = 5,
+	SLUICE_ID_REMOTE_NODE = 6,
+	SLUICE_ID_KUBE_APISERVER = 7,
+	SLUICE_ID_INGRESS = 8,
+	SLUICE_ID_RESERVED_MAX = 255,
+	SLUICE_ID_CLUSTER_MIN = 256,     /* pod identities */
+	SLUICE_ID_LOCAL_MIN = 16777216,  /* CIDR identities (1 << 24) */
+};
+
+enum sluice_direction {
+	SLUICE_DIR_INGRESS = 0, /* traffic into the endpoint */
+	SLUICE_DIR_EGRESS = 1,  /* traffic out of the endpoint */
+};
+
+/*
+ * ipcache: LPM trie, peer address -> identity. A miss means "world".
+ * prefixlen counts bits of addr (IPv4 /32 = 96 + 32 = 128).
+ */
+struct sluice_ipcache_key {
+	__u32 prefixlen;
+	__u8 addr[16];
+};
+
+struct sluice_ipcache_value {
+	__u32 identity;
+	__u32 flags; /* SLUICE_IPC_F_* */
+};
+#define SLUICE_IPC_F_LOCAL_POD 0x1
+
+/* endpoints: hash, host-side veth ifindex -> endpoint. */
+struct sluice_endpoint {
+	__u32 ep_id;     /* key of the endpoint's inner policy map */
+	__u32 identity;  /* the pod's current security identity */
+	__u32 flags;     /* SLUICE_EP_F_* */
+	__u32 pad;
+	__u8 addr[16];   /* the pod's address */
+};
+#define SLUICE_EP_F_ENFORCE_INGRESS 0x1 /* default deny on ingress */
+#define SLUICE_EP_F_ENFORCE_EGRESS  0x2 /* default deny on egress */
+
+/*
+ * policy: HASH_OF_MAPS, ep_id -> inner LPM trie of sluice_policy_key.
+ * The data bits after prefixlen are identity(32) direction(8) protocol(8)
+ * dport(16), so one trie holds, for one peer identity and direction:
+ *   prefixlen 64       exact protocol and port
+ *   prefixlen 48 + k   protocol and a port block (port ranges split into
+ *                      aligned power-of-two blocks)
+ *   prefixlen 48       protocol, any port
+ *   prefixlen 40       any protocol, any port (L3 only)
+ * A lookup is made twice: for the peer identity and for SLUICE_ID_ANY.
+ * The compiler resolves deny precedence inside one trie (a more specific
+ * allow covered by a less specific deny is itself written as deny); across
+ * the two lookups deny wins, then redirect, then allow.
+ */
+struct sluice_policy_key {
+	__u32 prefixlen;
+	__u32 identity_be;  /* big-endian so that LPM prefix bits are in order */
+	__u8 direction;
+	__u8 protocol;      /* IPPROTO_*; 0 only with prefixlen <= 40 */
+	__u16 dport_be;     /* big-endian */
+};
+#define SLUICE_POLICY_PREFIX_FULL  64
+#define SLUICE_POLICY_PREFIX_PROTO 48
+#define SLUICE_POLICY_PREFIX_L3    40
+
+struct sluice_policy_entry {
+	__u8 flags;       /* SLUICE_POL_F_* */
+	__u8 match_kind;  /* enum sluice_match_kind */
+	__u16 proxy_port; /* host order, for SLUICE_POL_F_REDIRECT */
+	__u32 rule_ref;   /* opaque, for events */
+};
+#define SLUICE_POL_F_DENY     0x1
+#define SLUICE_POL_F_REDIRECT 0x2 /* L7 rules: the flow goes through the proxy */
+
+enum sluice_match_kind {
+	SLUICE_MATCH_NONE = 0,
+	SLUICE_MATCH_L3_ONLY = 1,
+	SLUICE_MATCH_L3_L4 = 2,
+	SLUICE_MATCH_L4_ONLY = 3,
+	SLUICE_MATCH_ALL = 4,
+};
+
+/* One key/value pair of an endpoint's inner policy map, as the compiler
+ * produces it and the datapath loader writes it. */
+struct sluice_policy_map_entry {
+	struct sluice_policy_key key;
+	struct sluice_policy_entry value;
+};
+
+/* ct: LRU hash, one entry per flow and endpoint, in the flow's first direction. */
+struct sluice_ct_key {
+	__u8 saddr[16];
+	__u8 daddr[16];
+	__u16 sport;      /* host order */
+	__u16 dport;      /* host order */
+	__u8 protocol;
+	__u8 direction;   /* direction of the first packet, seen from ep_id */
+	__u16 pad;
+	__u32 ep_id;
+};
+
+struct sluice_ct_entry {
+	__u64 created_ns;
+	__u64 last_seen_ns;
+	__u64 packets_fwd;
+	__u64 packets_rev;
+	__u64 bytes_fwd;
+	__u64 bytes_rev;
+	__u32 peer_identity;
+	__u8 flags;       /* SLUICE_CT_F_* */
+	__u8 match_kind;
+	__u16 proxy_port;
+};
+#define SLUICE_CT_F_REDIRECT 0x1
+#define SLUICE_CT_F_SEEN_FIN 0x2
+
+/* Verdicts and drop reasons. Drop reasons travel to user space as events. */
+enum sluice_verdict {
+	SLUICE_VERDICT_FORWARDED = 1,
+	SLUICE_VERDICT_DROPPED = 2,
+	SLUICE_VERDICT_REDIRECTED = 3, /* allowed at L4, handed to the proxy */
+};
+
+enum sluice_drop_reason {
+	SLUICE_DROP_NONE = 0,
+	SLUICE_DROP_INVALID_SOURCE = 132,   /* pod sent from an address not its own */
+	SLUICE_DROP_POLICY_DENIED = 133,    /* no rule allows it (default deny) */
+	SLUICE_DROP_UNSUPPORTED_L3 = 139,
+	SLUICE_DROP_POLICY_DENY = 181,      /* an explicit deny rule matched */
+	SLUICE_DROP_NO_IDENTITY = 190,
+	SLUICE_DROP_PROXY_UNAVAILABLE = 191, /* L7 port and no proxy to enforce it */
+	SLUICE_DROP_INVALID_PACKET = 134,
+};
+
+enum sluice_event_type {
+	SLUICE_EVENT_POLICY_VERDICT = 1, /* first packet of a flow, allowed */
+	SLUICE_EVENT_DROP = 2,
+};
+
+/* One record in the events ring buffer. */
+struct sluice_flow_event {
+	__u64 ts_ns;          /* bpf_ktime_get_ns() */
+	__u32 type;           /* enum sluice_event_type */
+	__u32 ep_id;
+	__u32 ep_identity;
+	__u32 peer_identity;
+	__u8 saddr[16];
+	__u8 daddr[16];
+	__u16 sport;
+	__u16 dport;
+	__u8 protocol;
+	__u8 direction;
+	__u8 verdict;         /* enum sluice_verdict */
+	__u8 match_kind;
+	__u16 drop_reason;    /* enum sluice_drop_reason */
+	__u8 tcp_flags;
+	__u8 pad;
+	__u32 ifindex;
+	__u32 len;
+};
+
+/* stats: per-CPU array of counters. */
+enum sluice_stat {
+	SLUICE_STAT_FORWARDED_INGRESS = 0,
+	SLUICE_STAT_FORWARDED_EGRESS,
+	SLUICE_STAT_DROPPED_INGRESS,
+	SLUICE_STAT_DROPPED_EGRESS,
+	SLUICE_STAT_DROP_POLICY_DENIED,
+	SLUICE_STAT_DROP_POLICY_DENY,
+	SLUICE_STAT_DROP_PROXY_UNAVAILABLE,
+	SLUICE_STAT_DROP_OTHER,
+	SLUICE_STAT_EVENTS_LOST,
+	SLUICE_STAT_CT_CREATED,
+	SLUICE_STAT_REDIRECTED,
+	SLUICE_STAT_MAX,
+};
+
+#endif /* SLUICE_ABI_H */

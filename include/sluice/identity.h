@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * identity.h - labels and the identity allocator.
+ *
+ * One numeric identity per distinct set of identity-relevant labels.
+ * Reserved identities 1..8 exist from the start with labels
+ * "reserved:host", "reserved:world", ... Pod identities are allocated from
+ * SLUICE_ID_CLUSTER_MIN up, reference counted, and the same label set always
+ * maps to the same identity while it is referenced. A released identity
+ * number is not reused before all higher numbers have been tried, so a
+ * stale flow record never names a newer, different identity by accident.
+ */
+#ifndef SLUICE_IDENTITY_H
+#define SLUICE_IDENTITY_H
+
+#include "sluice/policy.h"
+
+/* labels.c */
+int sluice_labels_add(struct sluice_labels *l, const char *source,
+		      const char *key, const char *value); /* keeps sorted; replaces */
+int sluice_labels_remove(struct sluice_labels *l, const char *source,
+			 const char *key);
+const struct sluice_label *sluice_labels_find(const struct sluice_labels *l,
+					      const char *source, const char *key);
+int sluice_labels_copy(struct sluice_labels *dst, const struct sluice_labels *src);
+int sluice_labels_equal(const struct sluice_labels *a, const struct sluice_labels *b);
+void sluice_labels_free(struct sluice_labels *l);
+/* "k8s:app=frontend,k8s:io.kubernetes.pod.namespace=default" (sorted) */
+char *sluice_labels_format(const struct sluice_labels *l);
+/* Parses "k=v,k2=v2" (source defaults to default_source). Returns 0 or -EINVAL. */
+int sluice_labels_parse(struct sluice_labels *out, const char *text,
+			const char *default_source, char **err);
+
+/*
+ * Builds the identity-relevant labels of a pod, as Cilium does: the pod's
+ * labels (source k8s), k8s:io.kubernetes.pod.namespace=NS,
+ * k8s:io.cilium.k8s.policy.cluster=default, and one
+ * k8s:io.cilium.k8s.namespace.labels.K=V per namespace label.
+ */
+int sluice_pod_identity_labels(struct sluice_labels *out, const char *ns,
+			       const struct sluice_labels *pod_labels,
+			       const struct sluice_labels *ns_labels);
+
+/* identity.c */
+struct sluice_identity_table;
+
+struct sluice_identity_table *sluice_idt_new(void);
+void sluice_idt_free(struct sluice_identity_table *t);
+/* Returns the identity for labels, allocating it or taking a reference. 0 on error. */
+uint32_t sluice_idt_acquire(struct sluice_identity_table *t,
+			    const struct sluice_labels *labels);
+/* Drops one reference; a pod identity without references is freed. */
+void sluice_idt_release(struct sluice_identity_table *t, uint32_t id);
+/* Labels of an identity, or NULL when unknown. */
+const struct sluice_labels *sluice_idt_labels(const struct sluice_identity_table *t,
+					      uint32_t id);
+uint32_t sluice_idt_refcount(const struct sluice_identity_table *t, uint32_t id);
+/* Iterates identities in ascending numeric order, reserved ones included. */
+size_t sluice_idt_count(const struct sluice_identity_table *t);
+uint32_t sluice_idt_at(const struct sluice_identity_table *t, size_t i);
+/* Restores an identity with a known number (agent restart). -EEXIST on clash. */
+int sluice_idt_restore(struct sluice_identity_table *t, uint32_t id,
+		       const struct sluice_labels *labels);
+
+/* selector.c */
+bool sluice_selector_matches(const struct sluice_selector *s,
+			     const struct sluice_labels *labels);
+bool sluice_selector_is_wildcard(const struct sluice_selector *s);
+
+#endif /* SLUICE_IDENTITY_H */

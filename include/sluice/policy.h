@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * policy.h - sluice's policy model: what the YAML loader produces and the
+ * compiler consumes. Parsing (policy/load_*.c) turns CiliumNetworkPolicy,
+ * CiliumClusterwideNetworkPolicy and Kubernetes NetworkPolicy documents into
+ * this one model, so the compiler knows a single set of semantics.
+ *
+ * Labels carry a source, as in Cilium: "k8s", "reserved", "any".
+ * A selector key "app" means "any:app" (matches any source); "k8s:app" only
+ * the k8s source.
+ */
+#ifndef SLUICE_POLICY_H
+#define SLUICE_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SLUICE_LABEL_NAMESPACE   "io.kubernetes.pod.namespace"
+#define SLUICE_LABEL_CLUSTER     "io.cilium.k8s.policy.cluster"
+#define SLUICE_LABEL_NS_PREFIX   "io.cilium.k8s.namespace.labels."
+#define SLUICE_CLUSTER_NAME      "default"
+
+struct sluice_label {
+	char *source; /* "k8s", "reserved", ... never NULL */
+	char *key;
+	char *value;  /* "" when the label has no value */
+};
+
+/* A sorted (by source, key), duplicate-free set of labels. */
+struct sluice_labels {
+	struct sluice_label *v;
+	size_t n;
+};
+
+enum sluice_sel_op {
+	SLUICE_SEL_IN,
+	SLUICE_SEL_NOT_IN,
+	SLUICE_SEL_EXISTS,
+	SLUICE_SEL_DOES_NOT_EXIST,
+};
+
+struct sluice_sel_req {
+	char *source;   /* "any" when the key had no "source:" prefix */
+	char *key;
+	enum sluice_sel_op op;
+	char **values;
+	size_t nvalues;
+};
+
+/* A label selector: requirements ANDed; none = selects everything. */
+struct sluice_selector {
+	struct sluice_sel_req *reqs;
+	size_t nreqs;
+};
+
+/* Entities, as a bit set. */
+enum sluice_entity {
+	SLUICE_ENTITY_WORLD = 1u << 0,
+	SLUICE_ENTITY_HOST = 1u << 1,
+	SLUICE_ENTITY_CLUSTER = 1u << 2,
+	SLUICE_ENTITY_ALL = 1u << 3,
+	SLUICE_ENTITY_REMOTE_NODE = 1u << 4,
+	SLUICE_ENTITY_INIT = 1u << 5,
+	SLUICE_ENTITY_HEALTH = 1u << 6,
+	SLUICE_ENTITY_UNMANAGED = 1u << 7,
+	SLUICE_ENTITY_KUBE_APISERVER = 1u << 8,
+	SLUICE_ENTITY_INGRESS = 1u << 9,
+};
+
+struct sluice_cidr {
+	uint8_t addr[16];  /* IPv4-mapped for IPv4 */
+	uint8_t prefixlen; /* in bits of the 16-byte form (IPv4 /24 = 120) */
+	struct sluice_cidr *except;
+	size_t nexcept;
+};
+
+/* One port or port range. protocol 0 = ANY (TCP, UDP and SCTP). */
+struct sluice_port {
+	uint16_t port;     /* 0 = all ports */
+	uint16_t end_port; /* 0 = single port */
+	uint8_t protocol;  /* IPPROTO_TCP, IPPROTO_UDP, IPPROTO_SCTP or 0 */
+	char *name;        /* named port (resolved per endpoint), or NULL */
+	int line;
+};
+
+struct sluice_http_rule {
+	char *method;  /* full-match regex or NULL */
+	char *path;    /* full-match regex or NULL */
+	char *host;    /* full-match regex or NULL */
+	char **headers; /* "Name" (presence) or "Name: value" (exact) */
+	size_t nheaders;
+	int line;
+};
+
+struct sluice_port_rule {
+	struct sluice_port *ports;  /* none = all ports */
+	size_t nports;
+	bool has_http;              /* rules.http present (even if empty) */
+	struct sluice_http_rule *http;
+	size_t nhttp;
+	int line;
+};
+
+/* One element of ingress / egress / ingressDeny / egressDeny. */
+struct sluice_peer_rule {
+	/* Peers. has_l3 == false means "any peer" (an L4-only rule). */
+	bool has_l3;
+	struct sluice_selector *endpoints; /* fromEndpoints / toEndpoints */
+	size_t nendpoints;
+	uint32_t entities;                 /* enum sluice_entity bits */
+	struct sluice_cidr *cidrs;         /* fromCIDR(Set) / ipBlock */
+	size_t ncidrs;
+	struct sluice_port_rule *to_ports; /* none = all ports */
+	size_t nto_ports;
+	int line;
+};
+
+enum sluice_tristate { SLUICE_UNSET = -1, SLUICE_FALSE = 0, SLUICE_TRUE = 1 };
+
+/* One rule (a Cilium "spec" or one of "specs", or one k8s NetworkPolicy). */
+struct sluice_rule {
+	struct sluice_selector subject; /* endpointSelector (namespace added) */
+	/* A section is "present" when the document had the key, even empty:
+	 * for k8s policies policyTypes makes a section present. */
+	bool has_ingress, has_egress, has_ingress_deny, has_egress_deny;
+	struct sluice_peer_rule *ingress, *egress, *ingress_deny, *egress_deny;
+	size_t ningress, negress, ningress_deny, negress_deny;
+	int default_deny_ingress; /* enum sluice_tristate (enableDefaultDeny) */
+	int default_deny_egress;
+	int line;
+};
+
+enum sluice_policy_kind {
+	SLUICE_KIND_CNP,   /* cilium.io/v2 CiliumNetworkPolicy */
+	SLUICE_KIND_CCNP,  /* cilium.io/v2 CiliumClusterwideNetworkPolicy */
+	SLUICE_KIND_K8S,   /* networking.k8s.io/v1 NetworkPolicy */
+};
+
+struct sluice_policy {
+	enum sluice_policy_kind kind;
+	char *name;
+	char *namespace;   /* NULL for clusterwide */
+	struct sluice_rule *rules;
+	size_t nrules;
+	char *file;        /* where it was loaded from */
+	int line;          /* line of the document start */
+};
+
+struct sluice_policy_set {
+	struct sluice_policy *v;
+	size_t n;
+};
+
+/* One warning or error, "file:line: field: reason". */
+struct sluice_diag {
+	char *msg;
+};
+
+struct sluice_diags {
+	struct sluice_diag *v;
+	size_t n;
+};
+
+#endif /* SLUICE_POLICY_H */

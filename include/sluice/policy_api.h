@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * policy_api.h - loading, validating and compiling policies.
+ *
+ * The loader is strict: an unknown field, a wrong type, a bad selector
+ * operator, an invalid port or regex, a duplicate name are errors that name
+ * "file:line: field: reason", e.g.
+ *   "deny.yaml:12: spec.ingress[0].toPorts[0].ports[0].port: invalid port \"80a\"".
+ * A load either succeeds whole or changes nothing.
+ */
+#ifndef SLUICE_POLICY_API_H
+#define SLUICE_POLICY_API_H
+
+#include "sluice/abi.h"
+#include "sluice/identity.h"
+#include "sluice/policy.h"
+
+/* diags.c */
+void sluice_diags_add(struct sluice_diags *d, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void sluice_diags_free(struct sluice_diags *d);
+
+/*
+ * load.c: parses one file's text (one or more YAML documents) and appends
+ * its policies to out. Returns 0, or -EINVAL with errors in diags and out
+ * unchanged. Warnings (e.g. a policy that selects endpoints but has no
+ * ingress or egress section and so denies nothing) go to warnings.
+ */
+int sluice_policy_load(const char *file, const char *text, size_t len,
+		       struct sluice_policy_set *out, struct sluice_diags *errors,
+		       struct sluice_diags *warnings);
+/* Rejects two policies with the same kind, namespace and name. */
+int sluice_policy_set_check(const struct sluice_policy_set *set,
+			    struct sluice_diags *errors);
+void sluice_policy_free(struct sluice_policy *p);
+void sluice_policy_set_free(struct sluice_policy_set *s);
+/* Moves policies of src into dst, replacing same kind/namespace/name. */
+int sluice_policy_set_merge(struct sluice_policy_set *dst, struct sluice_policy_set *src);
+/* Removes one policy; returns -ENOENT if absent. kind -1 = any kind. */
+int sluice_policy_set_remove(struct sluice_policy_set *s, int kind,
+			     const char *ns, const char *name);
+
+/* compile.c */
+struct sluice_named_port {
+	char *name;
+	uint16_t port;
+	uint8_t protocol;
+};
+
+/* An endpoint as the compiler sees it. */
+struct sluice_compile_endpoint {
+	uint32_t ep_id;
+	uint32_t identity;
+	const char *namespace;
+	const struct sluice_named_port *named_ports;
+	size_t nnamed_ports;
+};
+
+/*
+ * The L7 rules that apply to one (endpoint, direction, port, protocol, peer
+ * identity): the union of every http rule list from every rule that allows
+ * this peer on this port; allow_all is set when some rule allowing the peer
+ * on the port has no http rules (Cilium: an L4-only allow on an L7 port
+ * allows every request, still through the proxy).
+ */
+struct sluice_l7_policy {
+	uint32_t ep_id;
+	uint8_t direction;
+	uint8_t protocol;
+	uint16_t port;
+	uint32_t peer_identity; /* SLUICE_ID_ANY = any peer */
+	uint16_t end_port;      /* last port of the trie key's block (== port
+				 * for one port); the proxy uses the narrowest
+				 * entry containing the port, for the peer, else
+				 * for SLUICE_ID_ANY */
+	bool allow_all;
+	const struct sluice_http_rule **rules; /* point into the policy set */
+	size_t nrules;
+};
+
+struct sluice_ep_compiled {
+	uint32_t ep_id;
+	uint32_t flags; /* SLUICE_EP_F_ENFORCE_INGRESS / _EGRESS */
+	struct sluice_policy_map_entry *entries;
+	size_t nentries;
+	struct sluice_l7_policy *l7;
+	size_t nl7;
+};
+
+struct sluice_compiled {
+	struct sluice_ep_compiled *eps;
+	size_t neps;
+};
+
+/*
+ * Compiles the policy set for the given endpoints against the identities
+ * currently in the table. Deterministic: the same input gives the same
+ * entries in the same order (sorted by key bytes).
+ */
+int sluice_policy_compile(const struct sluice_policy_set *set,
+			  const struct sluice_identity_table *idt,
+			  const struct sluice_compile_endpoint *eps, size_t neps,
+			  struct sluice_compiled *out, struct sluice_diags *errors);
+void sluice_compiled_free(struct sluice_compiled *c);
+
+#endif /* SLUICE_POLICY_API_H */

@@ -1,0 +1,247 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * identity.c - the identity allocator: one number per distinct label set.
+ *
+ * Identities are kept in an array sorted by number (sluice_idt_at() walks
+ * it in order) and a map from the formatted label set to the number. New
+ * numbers come from a next-fit cursor that only wraps around to
+ * SLUICE_ID_CLUSTER_MIN after reaching the top, so a number that was just
+ * released is the last one to be handed out again.
+ */
+#include "internal.h"
+#include "hash.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define IDT_POD_MAX (SLUICE_ID_LOCAL_MIN - 1)
+
+struct idt_entry {
+	uint32_t id;
+	uint32_t refs;
+	bool reserved;
+	struct sluice_labels labels;
+	char *text; /* sluice_labels_format(labels): the map key */
+};
+
+struct sluice_identity_table {
+	struct idt_entry *v; /* sorted by id */
+	size_t n, cap;
+	struct strmap by_labels; /* text -> id */
+	uint32_t next;           /* next-fit cursor */
+};
+
+static const char *const idt_reserved_names[] = {
+	[SLUICE_ID_HOST] = "host",
+	[SLUICE_ID_WORLD] = "world",
+	[SLUICE_ID_UNMANAGED] = "unmanaged",
+	[SLUICE_ID_HEALTH] = "health",
+	[SLUICE_ID_INIT] = "init",
+	[SLUICE_ID_REMOTE_NODE] = "remote-node",
+	[SLUICE_ID_KUBE_APISERVER] = "kube-apiserver",
+	[SLUICE_ID_INGRESS] = "ingress",
+};
+
+static size_t idt_search(const struct sluice_identity_table *t, uint32_t id, bool *found)
+{
+	size_t lo = 0, hi = t->n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (t->v[mid].id == id) {
+			*found = true;
+			return mid;
+		}
+		if (t->v[mid].id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*found = false;
+	return lo;
+}
+
+static struct idt_entry *idt_find(const struct sluice_identity_table *t, uint32_t id)
+{
+	bool found;
+	size_t i = idt_search(t, id, &found);
+
+	return found ? &t->v[i] : NULL;
+}
+
+/* Inserts (id, copy of labels); the id must be free. */
+static int idt_insert(struct sluice_identity_table *t, uint32_t id,
+		      const struct sluice_labels *labels, bool reserved)
+{
+	struct idt_entry e = { .id = id, .refs = 1, .reserved = reserved };
+	bool found;
+	size_t i;
+
+	if (t->n == t->cap) {
+		size_t ncap = t->cap ? t->cap * 2 : 64;
+		struct idt_entry *v = realloc(t->v, ncap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		t->v = v;
+		t->cap = ncap;
+	}
+	if (sluice_labels_copy(&e.labels, labels))
+		return -ENOMEM;
+	e.text = sluice_labels_format(labels);
+	if (!e.text || strmap_put(&t->by_labels, e.text, id)) {
+		free(e.text);
+		sluice_labels_free(&e.labels);
+		return -ENOMEM;
+	}
+	i = idt_search(t, id, &found);
+	memmove(&t->v[i + 1], &t->v[i], (t->n - i) * sizeof(t->v[0]));
+	t->v[i] = e;
+	t->n++;
+	return 0;
+}
+
+struct sluice_identity_table *sluice_idt_new(void)
+{
+	struct sluice_identity_table *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	t->next = SLUICE_ID_CLUSTER_MIN;
+	for (uint32_t id = SLUICE_ID_HOST; id <= SLUICE_ID_INGRESS; id++) {
+		struct sluice_labels l = { 0 };
+		int rc = sluice_labels_add(&l, "reserved", idt_reserved_names[id], "");
+
+		if (!rc)
+			rc = idt_insert(t, id, &l, true);
+		sluice_labels_free(&l);
+		if (rc) {
+			sluice_idt_free(t);
+			return NULL;
+		}
+	}
+	return t;
+}
+
+void sluice_idt_free(struct sluice_identity_table *t)
+{
+	if (!t)
+		return;
+	for (size_t i = 0; i < t->n; i++) {
+		sluice_labels_free(&t->v[i].labels);
+		free(t->v[i].text);
+	}
+	free(t->v);
+	strmap_free(&t->by_labels);
+	free(t);
+}
+
+/* next free number at or after the cursor, wrapping once; 0 when full */
+static uint32_t idt_next_free(struct sluice_identity_table *t)
+{
+	uint32_t id = t->next;
+
+	for (uint64_t tries = 0; tries <= IDT_POD_MAX - SLUICE_ID_CLUSTER_MIN; tries++) {
+		if (id > IDT_POD_MAX || id < SLUICE_ID_CLUSTER_MIN)
+			id = SLUICE_ID_CLUSTER_MIN;
+		if (!idt_find(t, id))
+			return id;
+		id++;
+	}
+	return 0;
+}
+
+uint32_t sluice_idt_acquire(struct sluice_identity_table *t,
+			    const struct sluice_labels *labels)
+{
+	size_t *known;
+	char *text;
+	uint32_t id;
+
+	if (!t || !labels)
+		return 0;
+	text = sluice_labels_format(labels);
+	if (!text)
+		return 0;
+	known = strmap_get(&t->by_labels, text);
+	free(text);
+	if (known) {
+		struct idt_entry *e = idt_find(t, (uint32_t)*known);
+
+		if (e && !e->reserved)
+			e->refs++;
+		return (uint32_t)*known;
+	}
+	id = idt_next_free(t);
+	if (!id || idt_insert(t, id, labels, false))
+		return 0;
+	t->next = id + 1;
+	return id;
+}
+
+void sluice_idt_release(struct sluice_identity_table *t, uint32_t id)
+{
+	bool found;
+	size_t i;
+
+	if (!t)
+		return;
+	i = idt_search(t, id, &found);
+	if (!found || t->v[i].reserved || !t->v[i].refs)
+		return;
+	if (--t->v[i].refs)
+		return;
+	strmap_del(&t->by_labels, t->v[i].text);
+	free(t->v[i].text);
+	sluice_labels_free(&t->v[i].labels);
+	memmove(&t->v[i], &t->v[i + 1], (t->n - i - 1) * sizeof(t->v[0]));
+	t->n--;
+}
+
+const struct sluice_labels *sluice_idt_labels(const struct sluice_identity_table *t,
+					      uint32_t id)
+{
+	struct idt_entry *e = t ? idt_find(t, id) : NULL;
+
+	return e ? &e->labels : NULL;
+}
+
+uint32_t sluice_idt_refcount(const struct sluice_identity_table *t, uint32_t id)
+{
+	struct idt_entry *e = t ? idt_find(t, id) : NULL;
+
+	return e ? e->refs : 0;
+}
+
+size_t sluice_idt_count(const struct sluice_identity_table *t)
+{
+	return t ? t->n : 0;
+}
+
+uint32_t sluice_idt_at(const struct sluice_identity_table *t, size_t i)
+{
+	return t && i < t->n ? t->v[i].id : 0;
+}
+
+/* The restored identity holds one reference, like an acquire. */
+int sluice_idt_restore(struct sluice_identity_table *t, uint32_t id,
+		       const struct sluice_labels *labels)
+{
+	size_t *known;
+	char *text;
+
+	if (!t || !labels || id < SLUICE_ID_CLUSTER_MIN || id > IDT_POD_MAX)
+		return -EINVAL;
+	if (idt_find(t, id))
+		return -EEXIST;
+	text = sluice_labels_format(labels);
+	if (!text)
+		return -ENOMEM;
+	known = strmap_get(&t->by_labels, text);
+	free(text);
+	if (known)
+		return -EEXIST;
+	return idt_insert(t, id, labels, false);
+}

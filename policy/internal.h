@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * internal.h - helpers shared between the policy library's files; not part
+ * of the public interface in include/sluice.
+ */
+#ifndef SLUICE_POLICY_INTERNAL_H
+#define SLUICE_POLICY_INTERNAL_H
+
+#include "sluice/policy_api.h"
+
+#include <stdarg.h>
+
+/* labels.c */
+/* True when s[0..len) names a label source a selector key may carry
+ * ("k8s", "any", "reserved", "cidr", "unspec", "container"). */
+bool labels_is_known_source(const char *s, size_t len);
+/* Splits "src:key" at the first ':' when src is a known source; otherwise
+ * the whole text is the key and the source is default_source. */
+int labels_split_key(const char *text, const char *default_source,
+		     char **source, char **key);
+
+/* selector.c */
+void selector_free(struct sluice_selector *s);
+int selector_copy(struct sluice_selector *dst, const struct sluice_selector *src);
+/* Appends one requirement (copies its strings). */
+int selector_add_req(struct sluice_selector *s, const char *source,
+		     const char *key, enum sluice_sel_op op,
+		     const char *const *values, size_t nvalues);
+/* True when some requirement is on key (any source). */
+bool selector_has_key(const struct sluice_selector *s, const char *key);
+bool selector_has_source(const struct sluice_selector *s, const char *source);
+
+/* regex.c */
+/* Compiles re as a full-match regex; 0, or -EINVAL with *err set (malloc'd). */
+int regex_validate(const char *re, char **err);
+
+/* diags.c */
+void diags_vadd(struct sluice_diags *d, const char *fmt, va_list ap);
+
+/* load.c: frees the members of one rule (used by load_*.c on error) */
+void rule_free(struct sluice_rule *r);
+void peer_rule_free(struct sluice_peer_rule *p);
+
+#endif /* SLUICE_POLICY_INTERNAL_H */

@@ -1,0 +1,305 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * labels.c - label sets (sorted by source and key, one value per key) and
+ * the identity-relevant labels of a pod, built the way Cilium builds them.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const labels_sources[] = {
+	"k8s", "any", "reserved", "cidr", "unspec", "container",
+};
+
+bool labels_is_known_source(const char *s, size_t len)
+{
+	for (size_t i = 0; i < sizeof(labels_sources) / sizeof(labels_sources[0]); i++)
+		if (strlen(labels_sources[i]) == len && !strncmp(s, labels_sources[i], len))
+			return true;
+	return false;
+}
+
+int labels_split_key(const char *text, const char *default_source,
+		     char **source, char **key)
+{
+	const char *colon = strchr(text, ':');
+
+	if (colon && labels_is_known_source(text, (size_t)(colon - text))) {
+		*source = strndup(text, (size_t)(colon - text));
+		*key = strdup(colon + 1);
+	} else {
+		*source = strdup(default_source);
+		*key = strdup(text);
+	}
+	if (!*source || !*key) {
+		free(*source);
+		free(*key);
+		*source = *key = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static int labels_cmp(const char *s1, const char *k1, const char *s2, const char *k2)
+{
+	int c = strcmp(s1, s2);
+
+	return c ? c : strcmp(k1, k2);
+}
+
+/* index of (source, key) or of where it would be inserted */
+static size_t labels_search(const struct sluice_labels *l, const char *source,
+			    const char *key, bool *found)
+{
+	size_t lo = 0, hi = l->n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = labels_cmp(l->v[mid].source, l->v[mid].key, source, key);
+
+		if (c == 0) {
+			*found = true;
+			return mid;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*found = false;
+	return lo;
+}
+
+int sluice_labels_add(struct sluice_labels *l, const char *source,
+		      const char *key, const char *value)
+{
+	struct sluice_label nl = { 0 }, *v;
+	bool found;
+	size_t i;
+
+	if (!source || !key)
+		return -EINVAL;
+	i = labels_search(l, source, key, &found);
+	if (found) {
+		char *nv = strdup(value ? value : "");
+
+		if (!nv)
+			return -ENOMEM;
+		free(l->v[i].value);
+		l->v[i].value = nv;
+		return 0;
+	}
+	nl.source = strdup(source);
+	nl.key = strdup(key);
+	nl.value = strdup(value ? value : "");
+	v = realloc(l->v, (l->n + 1) * sizeof(*v));
+	if (!nl.source || !nl.key || !nl.value || !v) {
+		free(nl.source);
+		free(nl.key);
+		free(nl.value);
+		if (v)
+			l->v = v;
+		return -ENOMEM;
+	}
+	l->v = v;
+	memmove(&l->v[i + 1], &l->v[i], (l->n - i) * sizeof(*v));
+	l->v[i] = nl;
+	l->n++;
+	return 0;
+}
+
+int sluice_labels_remove(struct sluice_labels *l, const char *source, const char *key)
+{
+	bool found;
+	size_t i = labels_search(l, source, key, &found);
+
+	if (!found)
+		return -ENOENT;
+	free(l->v[i].source);
+	free(l->v[i].key);
+	free(l->v[i].value);
+	memmove(&l->v[i], &l->v[i + 1], (l->n - i - 1) * sizeof(l->v[0]));
+	l->n--;
+	return 0;
+}
+
+const struct sluice_label *sluice_labels_find(const struct sluice_labels *l,
+					      const char *source, const char *key)
+{
+	bool found;
+	size_t i = labels_search(l, source, key, &found);
+
+	return found ? &l->v[i] : NULL;
+}
+
+int sluice_labels_copy(struct sluice_labels *dst, const struct sluice_labels *src)
+{
+	struct sluice_labels n = { 0 };
+
+	if (src->n) {
+		n.v = calloc(src->n, sizeof(*n.v));
+		if (!n.v)
+			return -ENOMEM;
+	}
+	for (size_t i = 0; i < src->n; i++) {
+		n.v[i].source = strdup(src->v[i].source);
+		n.v[i].key = strdup(src->v[i].key);
+		n.v[i].value = strdup(src->v[i].value);
+		n.n++;
+		if (!n.v[i].source || !n.v[i].key || !n.v[i].value) {
+			sluice_labels_free(&n);
+			return -ENOMEM;
+		}
+	}
+	*dst = n;
+	return 0;
+}
+
+int sluice_labels_equal(const struct sluice_labels *a, const struct sluice_labels *b)
+{
+	if (a->n != b->n)
+		return 0;
+	for (size_t i = 0; i < a->n; i++)
+		if (strcmp(a->v[i].source, b->v[i].source) ||
+		    strcmp(a->v[i].key, b->v[i].key) ||
+		    strcmp(a->v[i].value, b->v[i].value))
+			return 0;
+	return 1;
+}
+
+void sluice_labels_free(struct sluice_labels *l)
+{
+	if (!l)
+		return;
+	for (size_t i = 0; i < l->n; i++) {
+		free(l->v[i].source);
+		free(l->v[i].key);
+		free(l->v[i].value);
+	}
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+/* A label without value prints as "source:key" (e.g. "reserved:host"). */
+char *sluice_labels_format(const struct sluice_labels *l)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (!f)
+		return NULL;
+	for (size_t i = 0; i < l->n; i++) {
+		fprintf(f, "%s%s:%s", i ? "," : "", l->v[i].source, l->v[i].key);
+		if (l->v[i].value[0])
+			fprintf(f, "=%s", l->v[i].value);
+	}
+	if (fclose(f)) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+int sluice_labels_parse(struct sluice_labels *out, const char *text,
+			const char *default_source, char **err)
+{
+	struct sluice_labels l = { 0 };
+	char *copy = strdup(text ? text : ""), *save = NULL, *tok;
+	int rc = 0;
+
+	if (err)
+		*err = NULL;
+	if (!copy)
+		return -ENOMEM;
+	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(tok, '='), *source = NULL, *key = NULL;
+		const char *value = "";
+
+		while (*tok == ' ')
+			tok++;
+		if (eq) {
+			*eq = '\0';
+			value = eq + 1;
+		}
+		if (!*tok) {
+			if (err && asprintf(err, "empty label key in \"%s\"", text) < 0)
+				*err = NULL;
+			rc = -EINVAL;
+			goto out;
+		}
+		rc = labels_split_key(tok, default_source ? default_source : "k8s",
+				      &source, &key);
+		if (!rc)
+			rc = sluice_labels_add(&l, source, key, value);
+		free(source);
+		free(key);
+		if (rc)
+			goto out;
+	}
+out:
+	free(copy);
+	if (rc) {
+		sluice_labels_free(&l);
+		return rc;
+	}
+	sluice_labels_free(out);
+	*out = l;
+	return 0;
+}
+
+/*
+ * Labels that Cilium's default label filter leaves out of identities because
+ * they differ per ReplicaSet, revision or pod and would only multiply
+ * identities without carrying meaning for policy.
+ */
+static bool labels_identity_relevant(const char *key)
+{
+	static const char *const skip[] = {
+		"pod-template-hash", "controller-revision-hash",
+		"pod-template-generation", "statefulset.kubernetes.io/pod-name",
+	};
+
+	for (size_t i = 0; i < sizeof(skip) / sizeof(skip[0]); i++)
+		if (!strcmp(key, skip[i]))
+			return false;
+	return true;
+}
+
+int sluice_pod_identity_labels(struct sluice_labels *out, const char *ns,
+			       const struct sluice_labels *pod_labels,
+			       const struct sluice_labels *ns_labels)
+{
+	struct sluice_labels l = { 0 };
+	int rc = 0;
+
+	for (size_t i = 0; pod_labels && i < pod_labels->n && !rc; i++)
+		if (labels_identity_relevant(pod_labels->v[i].key))
+			rc = sluice_labels_add(&l, "k8s", pod_labels->v[i].key,
+					       pod_labels->v[i].value);
+	for (size_t i = 0; ns_labels && i < ns_labels->n && !rc; i++) {
+		char *key;
+
+		if (asprintf(&key, "%s%s", SLUICE_LABEL_NS_PREFIX, ns_labels->v[i].key) < 0) {
+			rc = -ENOMEM;
+			break;
+		}
+		rc = sluice_labels_add(&l, "k8s", key, ns_labels->v[i].value);
+		free(key);
+	}
+	if (!rc)
+		rc = sluice_labels_add(&l, "k8s", SLUICE_LABEL_NAMESPACE, ns ? ns : "default");
+	if (!rc)
+		rc = sluice_labels_add(&l, "k8s", SLUICE_LABEL_CLUSTER, SLUICE_CLUSTER_NAME);
+	if (rc) {
+		sluice_labels_free(&l);
+		return rc;
+	}
+	sluice_labels_free(out);
+	*out = l;
+	return 0;
+}

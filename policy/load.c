@@ -1,0 +1,484 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * load.c - sluice_policy_load(): splits a file into YAML documents, checks
+ * the envelope (apiVersion, kind, metadata) and hands each document to the
+ * decoder of its kind. Also the policy set operations (check, merge,
+ * remove, free).
+ *
+ * A load is all-or-nothing: policies are decoded into a private set and
+ * only moved into the caller's set when the whole file had no error.
+ */
+#include "load.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *load_kind_name(enum sluice_policy_kind k)
+{
+	switch (k) {
+	case SLUICE_KIND_CNP:
+		return "CiliumNetworkPolicy";
+	case SLUICE_KIND_CCNP:
+		return "CiliumClusterwideNetworkPolicy";
+	case SLUICE_KIND_K8S:
+		return "NetworkPolicy";
+	}
+	return "?";
+}
+
+bool load_is_dns1123_label(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 63)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (!(islower(ch) || isdigit(ch) || (ch == '-' && i > 0 && i < n - 1)))
+			return false;
+	}
+	return true;
+}
+
+bool load_is_dns1123_subdomain(const char *s)
+{
+	size_t n = strlen(s);
+	const char *p = s;
+
+	if (n == 0 || n > 253)
+		return false;
+	for (;;) {
+		const char *dot = strchr(p, '.');
+		char label[254];
+		size_t len = dot ? (size_t)(dot - p) : strlen(p);
+
+		memcpy(label, p, len);
+		label[len] = '\0';
+		if (!load_is_dns1123_label(label))
+			return false;
+		if (!dot)
+			return true;
+		p = dot + 1;
+	}
+}
+
+/* IANA_SVC_NAME: 1-15 of [a-z0-9-], a letter somewhere, no "--", no '-' at the ends */
+bool load_is_iana_svc_name(const char *s)
+{
+	size_t n = strlen(s);
+	bool letter = false;
+
+	if (n == 0 || n > 15 || s[0] == '-' || s[n - 1] == '-' || strstr(s, "--"))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (islower(ch))
+			letter = true;
+		else if (!isdigit(ch) && ch != '-')
+			return false;
+	}
+	return letter;
+}
+
+int load_parse_uint16(const char *s, uint16_t *port)
+{
+	unsigned long v = 0;
+
+	if (!*s || strlen(s) > 5)
+		return -1;
+	for (const char *p = s; *p; p++) {
+		if (!isdigit((unsigned char)*p))
+			return -1;
+		v = v * 10 + (unsigned long)(*p - '0');
+	}
+	if (v > 65535)
+		return -1;
+	*port = (uint16_t)v;
+	return 0;
+}
+
+void load_metadata(struct yctx *c, yaml_node_t *root, struct sluice_policy *p,
+		   bool namespaced)
+{
+	static const char *const known[] = {
+		"name", "namespace", "labels", "annotations", "uid", "resourceVersion",
+		"generation", "creationTimestamp", "deletionTimestamp",
+		"deletionGracePeriodSeconds", "managedFields", "selfLink",
+		"finalizers", "ownerReferences", "generateName", NULL,
+	};
+	yaml_node_t *meta, *n;
+	int line = y_line(root);
+	size_t old = y_push_field(c, "metadata");
+	const char *s;
+
+	meta = y_field(c, root, "metadata", &line);
+	if (!meta) {
+		y_error(c, line, "missing required field");
+		goto out;
+	}
+	if (!y_mapping(c, meta))
+		goto out;
+	y_check_fields(c, meta, known, NULL);
+
+	y_push_field(c, "name");
+	n = y_field(c, meta, "name", &line);
+	if (!n || y_is_null(n)) {
+		y_error(c, n ? y_line(n) : y_line(meta), "missing required field");
+	} else if ((s = y_string(c, n))) {
+		if (!load_is_dns1123_subdomain(s))
+			y_error(c, y_line(n), "invalid name \"%s\" (want a DNS-1123 subdomain: lower case letters, digits, '-' and '.')", s);
+		else
+			p->name = y_strdup(c, s);
+	}
+	y_pop(c, old + strlen(".metadata"));
+
+	y_push_field(c, "namespace");
+	n = y_field(c, meta, "namespace", &line);
+	if (n && !y_is_null(n) && (s = y_string(c, n))) {
+		if (!namespaced)
+			y_error(c, y_line(n), "a %s has no namespace", load_kind_name(p->kind));
+		else if (!load_is_dns1123_label(s))
+			y_error(c, y_line(n), "invalid namespace \"%s\" (want a DNS-1123 label)", s);
+		else
+			p->namespace = y_strdup(c, s);
+	}
+	if (namespaced && !p->namespace && !(n && !y_is_null(n)))
+		p->namespace = y_strdup(c, "default");
+	y_pop(c, old + strlen(".metadata"));
+
+	/* labels and annotations: string to string maps, otherwise ignored */
+	const char *maps[] = { "labels", "annotations" };
+	for (size_t i = 0; i < 2; i++) {
+		yaml_node_pair_t *pr;
+
+		y_push_field(c, maps[i]);
+		n = y_field(c, meta, maps[i], &line);
+		if (n && !y_is_null(n) && y_mapping(c, n)) {
+			for (pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top; pr++) {
+				y_string(c, y_node(c, pr->key));
+				y_string(c, y_node(c, pr->value));
+			}
+		}
+		y_pop(c, old + strlen(".metadata"));
+	}
+out:
+	y_pop(c, old);
+}
+
+static void load_document(struct yctx *c, yaml_node_t *root, struct sluice_policy *p)
+{
+	static const char *const known[] = {
+		"apiVersion", "kind", "metadata", "spec", "specs", "status", NULL,
+	};
+	const char *api = NULL, *kind = NULL;
+	yaml_node_t *n;
+	int line;
+	size_t old;
+
+	if (!y_mapping(c, root))
+		return;
+	old = y_push_field(c, "apiVersion");
+	n = y_field(c, root, "apiVersion", &line);
+	if (!n)
+		y_error(c, y_line(root), "missing required field");
+	else
+		api = y_string(c, n);
+	y_pop(c, old);
+	y_push_field(c, "kind");
+	n = y_field(c, root, "kind", &line);
+	if (!n)
+		y_error(c, y_line(root), "missing required field");
+	else
+		kind = y_string(c, n);
+	if (!api || !kind) {
+		y_pop(c, old);
+		return;
+	}
+	if (!strcmp(kind, "CiliumNetworkPolicy")) {
+		p->kind = SLUICE_KIND_CNP;
+	} else if (!strcmp(kind, "CiliumClusterwideNetworkPolicy")) {
+		p->kind = SLUICE_KIND_CCNP;
+	} else if (!strcmp(kind, "NetworkPolicy")) {
+		p->kind = SLUICE_KIND_K8S;
+	} else {
+		y_error(c, y_line(n), "unsupported kind \"%s\" (want CiliumNetworkPolicy, CiliumClusterwideNetworkPolicy or NetworkPolicy)", kind);
+		y_pop(c, old);
+		return;
+	}
+	y_pop(c, old);
+	if (strcmp(api, p->kind == SLUICE_KIND_K8S ? "networking.k8s.io/v1" : "cilium.io/v2")) {
+		y_push_field(c, "apiVersion");
+		y_error(c, y_line(y_field(c, root, "apiVersion", NULL)),
+			"unsupported apiVersion \"%s\" for %s (want %s)", api, kind,
+			p->kind == SLUICE_KIND_K8S ? "networking.k8s.io/v1" : "cilium.io/v2");
+		y_pop(c, old);
+		return;
+	}
+	if (p->kind == SLUICE_KIND_K8S) {
+		k8s_load_document(c, root, p);
+		return;
+	}
+	y_check_fields(c, root, known, NULL);
+	load_metadata(c, root, p, p->kind == SLUICE_KIND_CNP);
+	cilium_load_document(c, root, p);
+}
+
+static int load_append(struct sluice_policy_set *s, struct sluice_policy *p)
+{
+	struct sluice_policy *v = realloc(s->v, (s->n + 1) * sizeof(*v));
+
+	if (!v)
+		return -ENOMEM;
+	s->v = v;
+	s->v[s->n++] = *p;
+	return 0;
+}
+
+static bool load_same_policy(const struct sluice_policy *a, const struct sluice_policy *b)
+{
+	return a->kind == b->kind && a->name && b->name && !strcmp(a->name, b->name) &&
+	       !strcmp(a->namespace ? a->namespace : "", b->namespace ? b->namespace : "");
+}
+
+static void load_report_duplicate(struct sluice_diags *errors, const struct sluice_policy *first,
+				  const struct sluice_policy *dup)
+{
+	sluice_diags_add(errors, "%s:%d: metadata.name: duplicate %s \"%s%s%s\" (first defined at %s:%d)",
+			 dup->file, dup->line, load_kind_name(dup->kind),
+			 dup->namespace ? dup->namespace : "", dup->namespace ? "/" : "",
+			 dup->name, first->file, first->line);
+}
+
+int sluice_policy_set_check(const struct sluice_policy_set *set, struct sluice_diags *errors)
+{
+	int rc = 0;
+
+	for (size_t i = 0; i < set->n; i++)
+		for (size_t j = 0; j < i; j++)
+			if (load_same_policy(&set->v[j], &set->v[i])) {
+				load_report_duplicate(errors, &set->v[j], &set->v[i]);
+				rc = -EINVAL;
+				break;
+			}
+	return rc;
+}
+
+int sluice_policy_load(const char *file, const char *text, size_t len,
+		       struct sluice_policy_set *out, struct sluice_diags *errors,
+		       struct sluice_diags *warnings)
+{
+	struct sluice_policy_set loaded = { 0 };
+	struct sluice_diags warns = { 0 };
+	yaml_parser_t parser;
+	struct yctx c = {
+		.file = file ? file : "<input>",
+		.errors = errors,
+		.warnings = &warns,
+	};
+	int rc = 0;
+
+	if (!yaml_parser_initialize(&parser))
+		return -ENOMEM;
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+	for (;;) {
+		struct sluice_policy p = { 0 };
+		yaml_document_t doc;
+		yaml_node_t *root;
+
+		if (!yaml_parser_load(&parser, &doc)) {
+			sluice_diags_add(errors, "%s:%zu: yaml syntax error: %s%s%s", c.file,
+					 parser.problem_mark.line + 1,
+					 parser.problem ? parser.problem : "unknown",
+					 parser.context ? " " : "",
+					 parser.context ? parser.context : "");
+			c.nerrors++;
+			break;
+		}
+		root = yaml_document_get_root_node(&doc);
+		if (!root) { /* end of stream */
+			yaml_document_delete(&doc);
+			break;
+		}
+		if (y_is_null(root)) { /* an empty document between two "---" */
+			yaml_document_delete(&doc);
+			continue;
+		}
+		c.doc = &doc;
+		c.plen = 0;
+		c.path[0] = '\0';
+		p.line = y_line(root);
+		p.file = strdup(c.file);
+		load_document(&c, root, &p);
+		yaml_document_delete(&doc);
+		if (!p.file || c.nerrors || load_append(&loaded, &p)) {
+			if (!p.file || (!c.nerrors && !rc))
+				rc = -ENOMEM;
+			sluice_policy_free(&p);
+		}
+	}
+	yaml_parser_delete(&parser);
+
+	if (!c.nerrors && !rc) {
+		for (size_t i = 0; i < loaded.n; i++)
+			for (size_t j = 0; j < i; j++)
+				if (load_same_policy(&loaded.v[j], &loaded.v[i])) {
+					load_report_duplicate(errors, &loaded.v[j], &loaded.v[i]);
+					c.nerrors++;
+					break;
+				}
+	}
+	if (c.nerrors || rc) {
+		sluice_policy_set_free(&loaded);
+		sluice_diags_free(&warns);
+		return c.nerrors ? -EINVAL : rc;
+	}
+	for (size_t i = 0; i < warns.n; i++)
+		sluice_diags_add(warnings, "%s", warns.v[i].msg);
+	sluice_diags_free(&warns);
+	for (size_t i = 0; i < loaded.n; i++) {
+		if (load_append(out, &loaded.v[i])) {
+			/* undo: out must stay unchanged */
+			out->n -= i;
+			sluice_policy_set_free(&loaded);
+			return -ENOMEM;
+		}
+	}
+	free(loaded.v);
+	return 0;
+}
+
+/* ---- freeing ---------------------------------------------------------- */
+
+static void load_cidrs_free(struct sluice_cidr *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		load_cidrs_free(v[i].except, v[i].nexcept);
+	free(v);
+}
+
+void peer_rule_free(struct sluice_peer_rule *p)
+{
+	for (size_t i = 0; i < p->nendpoints; i++)
+		selector_free(&p->endpoints[i]);
+	free(p->endpoints);
+	load_cidrs_free(p->cidrs, p->ncidrs);
+	for (size_t i = 0; i < p->nto_ports; i++) {
+		struct sluice_port_rule *pr = &p->to_ports[i];
+
+		for (size_t j = 0; j < pr->nports; j++)
+			free(pr->ports[j].name);
+		free(pr->ports);
+		for (size_t j = 0; j < pr->nhttp; j++) {
+			struct sluice_http_rule *h = &pr->http[j];
+
+			free(h->method);
+			free(h->path);
+			free(h->host);
+			for (size_t k = 0; k < h->nheaders; k++)
+				free(h->headers[k]);
+			free(h->headers);
+		}
+		free(pr->http);
+	}
+	free(p->to_ports);
+	memset(p, 0, sizeof(*p));
+}
+
+void rule_free(struct sluice_rule *r)
+{
+	struct sluice_peer_rule *lists[] = { r->ingress, r->egress, r->ingress_deny, r->egress_deny };
+	size_t counts[] = { r->ningress, r->negress, r->ningress_deny, r->negress_deny };
+
+	selector_free(&r->subject);
+	for (size_t l = 0; l < 4; l++) {
+		for (size_t i = 0; i < counts[l]; i++)
+			peer_rule_free(&lists[l][i]);
+		free(lists[l]);
+	}
+	memset(r, 0, sizeof(*r));
+}
+
+void sluice_policy_free(struct sluice_policy *p)
+{
+	if (!p)
+		return;
+	for (size_t i = 0; i < p->nrules; i++)
+		rule_free(&p->rules[i]);
+	free(p->rules);
+	free(p->name);
+	free(p->namespace);
+	free(p->file);
+	memset(p, 0, sizeof(*p));
+}
+
+void sluice_policy_set_free(struct sluice_policy_set *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->n; i++)
+		sluice_policy_free(&s->v[i]);
+	free(s->v);
+	s->v = NULL;
+	s->n = 0;
+}
+
+/* ---- set operations --------------------------------------------------- */
+
+int sluice_policy_set_merge(struct sluice_policy_set *dst, struct sluice_policy_set *src)
+{
+	size_t added = 0;
+	struct sluice_policy *v;
+
+	for (size_t i = 0; i < src->n; i++) {
+		bool found = false;
+
+		for (size_t j = 0; j < dst->n && !found; j++)
+			found = load_same_policy(&dst->v[j], &src->v[i]);
+		added += !found;
+	}
+	if (added) {
+		v = realloc(dst->v, (dst->n + added) * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		dst->v = v;
+	}
+	for (size_t i = 0; i < src->n; i++) {
+		size_t j;
+
+		for (j = 0; j < dst->n; j++)
+			if (load_same_policy(&dst->v[j], &src->v[i]))
+				break;
+		if (j < dst->n) {
+			sluice_policy_free(&dst->v[j]);
+			dst->v[j] = src->v[i];
+		} else {
+			dst->v[dst->n++] = src->v[i];
+		}
+	}
+	free(src->v);
+	src->v = NULL;
+	src->n = 0;
+	return 0;
+}
+
+int sluice_policy_set_remove(struct sluice_policy_set *s, int kind,
+			     const char *ns, const char *name)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		struct sluice_policy *p = &s->v[i];
+
+		if ((kind >= 0 && (int)p->kind != kind) || !p->name || strcmp(p->name, name) ||
+		    strcmp(p->namespace ? p->namespace : "", ns ? ns : ""))
+			continue;
+		sluice_policy_free(p);
+		memmove(&s->v[i], &s->v[i + 1], (s->n - i - 1) * sizeof(*p));
+		s->n--;
+		return 0;
+	}
+	return -ENOENT;
+}

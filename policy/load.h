@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * load.h - the pieces of the loader shared by the Cilium (load_cilium.c)
+ * and Kubernetes (load_k8s.c) decoders. Internal to the policy library.
+ *
+ * Decoders write into a zeroed struct sluice_policy and report every problem
+ * through y_error(); arrays are allocated with their final length first so
+ * that sluice_policy_free() can release a half-decoded policy.
+ */
+#ifndef SLUICE_POLICY_LOAD_H
+#define SLUICE_POLICY_LOAD_H
+
+#include "yaml.h"
+
+/* load_cilium.c */
+void cilium_load_document(struct yctx *c, yaml_node_t *root, struct sluice_policy *p);
+/* matchLabels / matchExpressions, keys with an optional "source:" prefix */
+void load_selector(struct yctx *c, yaml_node_t *n, struct sluice_selector *out);
+/* "10.0.0.0/8", "2001:db8::/32" or a bare address; false after an error */
+bool load_cidr(struct yctx *c, yaml_node_t *n, struct sluice_cidr *out);
+/* Cilium's namespace scoping of a peer selector (see load_cilium.c). */
+int load_scope_peer_selector(struct sluice_selector *s, const char *ns);
+
+/* load_k8s.c */
+void k8s_load_document(struct yctx *c, yaml_node_t *root, struct sluice_policy *p);
+
+/* load.c */
+/* metadata.name / .namespace; namespaced policies default to "default" */
+void load_metadata(struct yctx *c, yaml_node_t *root, struct sluice_policy *p,
+		   bool namespaced);
+bool load_is_dns1123_label(const char *s);
+bool load_is_dns1123_subdomain(const char *s);
+bool load_is_iana_svc_name(const char *s);
+/* "0".."65535" (or an int scalar) -> 0 and *port; else -1 */
+int load_parse_uint16(const char *s, uint16_t *port);
+
+#endif /* SLUICE_POLICY_LOAD_H */

@@ -1,0 +1,875 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * load_cilium.c - decoding of CiliumNetworkPolicy and
+ * CiliumClusterwideNetworkPolicy documents (cilium.io/v2) into the model of
+ * sluice/policy.h, with Cilium's validation rules and namespace scoping.
+ *
+ * Fields Cilium knows but sluice does not enforce (toFQDNs, icmps, ...) are
+ * errors, never silently ignored: a policy that loads is a policy that is
+ * enforced as written.
+ */
+#include "load.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- selectors -------------------------------------------------------- */
+
+static void cilium_match_labels(struct yctx *c, yaml_node_t *n, struct sluice_selector *out)
+{
+	yaml_node_pair_t *p;
+
+	if (y_is_null(n) || !y_mapping(c, n))
+		return;
+	for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = y_node(c, p->key), *v = y_node(c, p->value);
+		const char *key = y_string(c, k), *value;
+		char *source = NULL, *name = NULL;
+		size_t old;
+
+		if (!key)
+			continue;
+		old = y_push_field(c, key);
+		value = y_string(c, v);
+		if (!*key) {
+			y_error(c, y_line(k), "empty label key");
+		} else if (value) {
+			if (labels_split_key(key, "any", &source, &name) ||
+			    selector_add_req(out, source, name, SLUICE_SEL_IN, &value, 1))
+				y_error(c, y_line(k), "out of memory");
+		}
+		free(source);
+		free(name);
+		y_pop(c, old);
+	}
+}
+
+static void cilium_match_expression(struct yctx *c, yaml_node_t *n, struct sluice_selector *out)
+{
+	static const char *const known[] = { "key", "operator", "values", NULL };
+	static const char *const ops[] = { "In", "NotIn", "Exists", "DoesNotExist" };
+	yaml_node_t *kn, *on, *vn;
+	const char *key = NULL, *op = NULL;
+	const char **values = NULL;
+	long nvalues = 0;
+	int op_index = -1;
+	size_t base = c->plen;
+
+	if (!y_mapping(c, n))
+		return;
+	y_check_fields(c, n, known, NULL);
+	kn = y_field(c, n, "key", NULL);
+	on = y_field(c, n, "operator", NULL);
+	vn = y_field(c, n, "values", NULL);
+
+	y_push_field(c, "key");
+	if (!kn)
+		y_error(c, y_line(n), "missing required field");
+	else if ((key = y_string(c, kn)) && !*key) {
+		y_error(c, y_line(kn), "empty label key");
+		key = NULL;
+	}
+	y_pop(c, base);
+
+	y_push_field(c, "operator");
+	if (!on) {
+		y_error(c, y_line(n), "missing required field");
+	} else if ((op = y_string(c, on))) {
+		for (int i = 0; i < 4; i++)
+			if (!strcmp(op, ops[i]))
+				op_index = i;
+		if (op_index < 0)
+			y_error(c, y_line(on), "unknown operator \"%s\" (want In, NotIn, Exists, DoesNotExist)", op);
+	}
+	y_pop(c, base);
+
+	y_push_field(c, "values");
+	if (vn) {
+		nvalues = y_sequence(c, vn);
+		if (nvalues > 0)
+			values = calloc((size_t)nvalues, sizeof(*values));
+		for (long i = 0; i < nvalues && values; i++) {
+			size_t old = y_push_index(c, (size_t)i);
+
+			values[i] = y_string(c, y_item(c, vn, i));
+			y_pop(c, old);
+		}
+	}
+	if (op_index >= 0 && nvalues >= 0) {
+		int line = vn ? y_line(vn) : y_line(on);
+
+		if (op_index <= 1 && nvalues == 0)
+			y_error(c, line, "operator %s needs at least one value", op);
+		else if (op_index >= 2 && nvalues > 0)
+			y_error(c, line, "operator %s takes no values", op);
+	}
+	y_pop(c, base);
+
+	if (key && op_index >= 0 && !c->nerrors) {
+		char *source = NULL, *name = NULL;
+
+		if (labels_split_key(key, "any", &source, &name) ||
+		    selector_add_req(out, source, name, (enum sluice_sel_op)op_index,
+				     values, nvalues > 0 ? (size_t)nvalues : 0))
+			y_error(c, y_line(n), "out of memory");
+		free(source);
+		free(name);
+	}
+	free(values);
+}
+
+void load_selector(struct yctx *c, yaml_node_t *n, struct sluice_selector *out)
+{
+	static const char *const known[] = { "matchLabels", "matchExpressions", NULL };
+	yaml_node_t *ml, *me;
+	size_t base = c->plen;
+	long cnt;
+
+	if (y_is_null(n))
+		return;
+	if (!y_mapping(c, n))
+		return;
+	y_check_fields(c, n, known, NULL);
+	ml = y_field(c, n, "matchLabels", NULL);
+	me = y_field(c, n, "matchExpressions", NULL);
+	if (ml) {
+		y_push_field(c, "matchLabels");
+		cilium_match_labels(c, ml, out);
+		y_pop(c, base);
+	}
+	if (me) {
+		y_push_field(c, "matchExpressions");
+		cnt = y_sequence(c, me);
+		for (long i = 0; i < cnt; i++) {
+			size_t old = y_push_index(c, (size_t)i);
+
+			cilium_match_expression(c, y_item(c, me, i), out);
+			y_pop(c, old);
+		}
+		y_pop(c, base);
+	}
+}
+
+/*
+ * Cilium's scoping of peer selectors (getEndpointSelector() in Cilium's
+ * k8s utils): a selector on reserved labels is left alone, and so is one
+ * that already says something about the pod namespace. Otherwise a
+ * namespaced policy only selects peers in its own namespace, and a
+ * clusterwide one only selects peers that have a namespace at all, i.e.
+ * pods: "fromEndpoints: [{}]" in a CCNP means every pod of the cluster,
+ * never world or host.
+ */
+int load_scope_peer_selector(struct sluice_selector *s, const char *ns)
+{
+	if (selector_has_source(s, "reserved") || selector_has_key(s, SLUICE_LABEL_NAMESPACE))
+		return 0;
+	if (ns)
+		return selector_add_req(s, "k8s", SLUICE_LABEL_NAMESPACE, SLUICE_SEL_IN, &ns, 1);
+	return selector_add_req(s, "k8s", SLUICE_LABEL_NAMESPACE, SLUICE_SEL_EXISTS, NULL, 0);
+}
+
+/* ---- CIDRs ------------------------------------------------------------ */
+
+static bool cilium_parse_cidr(const char *s, struct sluice_cidr *out)
+{
+	char buf[INET6_ADDRSTRLEN + 8];
+	const char *slash = strchr(s, '/');
+	size_t alen = slash ? (size_t)(slash - s) : strlen(s);
+	unsigned int plen, max;
+	struct in_addr a4;
+
+	memset(out, 0, sizeof(*out));
+	if (alen >= sizeof(buf))
+		return false;
+	memcpy(buf, s, alen);
+	buf[alen] = '\0';
+	if (inet_pton(AF_INET, buf, &a4) == 1) {
+		out->addr[10] = out->addr[11] = 0xff;
+		memcpy(&out->addr[12], &a4, 4);
+		max = 32;
+	} else if (inet_pton(AF_INET6, buf, out->addr) == 1) {
+		max = 128;
+	} else {
+		return false;
+	}
+	plen = max;
+	if (slash) {
+		uint16_t v;
+
+		if (load_parse_uint16(slash + 1, &v) || v > max)
+			return false;
+		plen = v;
+	}
+	plen += 128 - max;
+	out->prefixlen = (uint8_t)plen;
+	/* clear host bits, as Go's net.ParseCIDR does */
+	for (unsigned int bit = plen; bit < 128; bit++)
+		out->addr[bit / 8] &= (uint8_t)~(0x80u >> (bit % 8));
+	return true;
+}
+
+static bool cilium_cidr_contains(const struct sluice_cidr *outer, const struct sluice_cidr *inner)
+{
+	if (inner->prefixlen < outer->prefixlen)
+		return false;
+	for (unsigned int bit = 0; bit < outer->prefixlen; bit++) {
+		uint8_t m = (uint8_t)(0x80u >> (bit % 8));
+
+		if ((outer->addr[bit / 8] & m) != (inner->addr[bit / 8] & m))
+			return false;
+	}
+	return true;
+}
+
+bool load_cidr(struct yctx *c, yaml_node_t *n, struct sluice_cidr *out)
+{
+	const char *s = y_string(c, n);
+
+	if (!s)
+		return false;
+	if (!cilium_parse_cidr(s, out)) {
+		y_error(c, y_line(n), "invalid CIDR \"%s\"", s);
+		return false;
+	}
+	return true;
+}
+
+static void cilium_cidr_set(struct yctx *c, yaml_node_t *n, struct sluice_cidr *out)
+{
+	static const char *const known[] = { "cidr", "except", NULL };
+	static const char *const unsupported[] = { "cidrGroupRef", "cidrGroupSelector", NULL };
+	yaml_node_t *cn, *en;
+	size_t base = c->plen;
+	bool ok = false;
+	long cnt;
+
+	if (!y_mapping(c, n))
+		return;
+	y_check_fields(c, n, known, unsupported);
+	cn = y_field(c, n, "cidr", NULL);
+	en = y_field(c, n, "except", NULL);
+	y_push_field(c, "cidr");
+	if (!cn)
+		y_error(c, y_line(n), "missing required field");
+	else
+		ok = load_cidr(c, cn, out);
+	y_pop(c, base);
+	if (!en)
+		return;
+	y_push_field(c, "except");
+	cnt = y_sequence(c, en);
+	if (cnt > 0 && (out->except = y_calloc(c, (size_t)cnt, sizeof(*out->except))))
+		out->nexcept = (size_t)cnt;
+	for (size_t i = 0; i < out->nexcept; i++) {
+		size_t old = y_push_index(c, i);
+		yaml_node_t *item = y_item(c, en, (long)i);
+
+		if (load_cidr(c, item, &out->except[i]) && ok &&
+		    !cilium_cidr_contains(out, &out->except[i]))
+			y_error(c, y_line(item), "\"%s\" is not inside cidr \"%s\"",
+				y_string(c, item), y_string(c, cn));
+		y_pop(c, old);
+	}
+	y_pop(c, base);
+}
+
+/* ---- ports and L7 rules ----------------------------------------------- */
+
+static void cilium_port(struct yctx *c, yaml_node_t *n, struct sluice_port *out)
+{
+	static const char *const known[] = { "port", "protocol", "endPort", NULL };
+	yaml_node_t *pn, *prn, *en;
+	size_t base = c->plen;
+	const char *s;
+	bool named = false, port_ok = false;
+
+	out->line = y_line(n);
+	if (!y_mapping(c, n))
+		return;
+	y_check_fields(c, n, known, NULL);
+	pn = y_field(c, n, "port", NULL);
+	prn = y_field(c, n, "protocol", NULL);
+	en = y_field(c, n, "endPort", NULL);
+
+	y_push_field(c, "port");
+	if (!pn) {
+		y_error(c, y_line(n), "missing required field");
+	} else if ((s = y_string(c, pn))) {
+		/* a port that starts with a digit is a number, never a name */
+		if (s[0] && isdigit((unsigned char)s[0])) {
+			if (load_parse_uint16(s, &out->port))
+				y_error(c, y_line(pn), "invalid port \"%s\"", s);
+			else
+				port_ok = true;
+		} else {
+			char lower[16];
+			size_t len = strlen(s);
+
+			for (size_t i = 0; i < len && i < sizeof(lower) - 1; i++)
+				lower[i] = (char)tolower((unsigned char)s[i]);
+			lower[len < sizeof(lower) - 1 ? len : sizeof(lower) - 1] = '\0';
+			if (len >= sizeof(lower) || !load_is_iana_svc_name(lower)) {
+				y_error(c, y_line(pn), "invalid port \"%s\"", s);
+			} else {
+				out->name = y_strdup(c, lower);
+				named = port_ok = true;
+			}
+		}
+	}
+	y_pop(c, base);
+
+	y_push_field(c, "protocol");
+	if (prn && (s = y_string(c, prn))) {
+		if (!strcmp(s, "TCP"))
+			out->protocol = IPPROTO_TCP;
+		else if (!strcmp(s, "UDP"))
+			out->protocol = IPPROTO_UDP;
+		else if (!strcmp(s, "SCTP"))
+			out->protocol = IPPROTO_SCTP;
+		else if (!strcmp(s, "ANY") || !*s)
+			out->protocol = 0;
+		else
+			y_error(c, y_line(prn), "unknown protocol \"%s\" (want TCP, UDP, SCTP or ANY)", s);
+	}
+	y_pop(c, base);
+
+	y_push_field(c, "endPort");
+	if (en && !y_is_null(en) && (s = y_string(c, en))) {
+		uint16_t end;
+
+		if (load_parse_uint16(s, &end))
+			y_error(c, y_line(en), "invalid endPort \"%s\"", s);
+		else if (end && named)
+			y_error(c, y_line(en), "endPort is not allowed with a named port");
+		else if (end && port_ok && out->port == 0)
+			y_error(c, y_line(en), "endPort needs a non-zero port");
+		else if (end && port_ok && end < out->port)
+			y_error(c, y_line(en), "endPort %u is lower than port %u", end, out->port);
+		else if (end > out->port)
+			out->end_port = end;
+	}
+	y_pop(c, base);
+}
+
+static bool cilium_is_tchar(unsigned char ch)
+{
+	return isalnum(ch) || strchr("!#$%&'*+-.^_`|~", ch);
+}
+
+/*
+ * Headers are "Name" (must be present) or "Name: value" (exact value);
+ * "Name:value" is normalized to "Name: value" so the proxy knows one form.
+ */
+static char *cilium_header(const char *s)
+{
+	const char *p = s, *value;
+	char *out;
+	size_t nlen;
+
+	while (*p && cilium_is_tchar((unsigned char)*p))
+		p++;
+	nlen = (size_t)(p - s);
+	if (!nlen)
+		return NULL;
+	if (!*p)
+		return strdup(s);
+	if (*p != ':')
+		return NULL;
+	p++;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	value = p;
+	for (; *p; p++)
+		if (*p == '\r' || *p == '\n')
+			return NULL;
+	if (!*value)
+		return strndup(s, nlen);
+	if (asprintf(&out, "%.*s: %s", (int)nlen, s, value) < 0)
+		return NULL;
+	return out;
+}
+
+static void cilium_http_rule(struct yctx *c, yaml_node_t *n, struct sluice_http_rule *out)
+{
+	static const char *const known[] = { "method", "path", "host", "headers", NULL };
+	static const char *const unsupported[] = { "headerMatches", NULL };
+	const char *names[] = { "method", "path", "host" };
+	char **dst[] = { &out->method, &out->path, &out->host };
+	size_t base = c->plen;
+	yaml_node_t *hn;
+	long cnt;
+
+	out->line = y_line(n);
+	if (y_is_null(n) || !y_mapping(c, n))
+		return;
+	y_check_fields(c, n, known, unsupported);
+	for (size_t i = 0; i < 3; i++) {
+		yaml_node_t *f = y_field(c, n, names[i], NULL);
+		const char *s;
+		char *err = NULL;
+
+		if (!f || y_is_null(f))
+			continue;
+		y_push_field(c, names[i]);
+		if ((s = y_string(c, f))) {
+			if (regex_validate(s, &err))
+				y_error(c, y_line(f), "invalid regex \"%s\": %s", s,
+					err ? err : "out of memory");
+			else
+				*dst[i] = y_strdup(c, s);
+			free(err);
+		}
+		y_pop(c, base);
+	}
+	hn = y_field(c, n, "headers", NULL);
+	if (!hn)
+		return;
+	y_push_field(c, "headers");
+	cnt = y_sequence(c, hn);
+	if (cnt > 0 && (out->headers = y_calloc(c, (size_t)cnt, sizeof(*out->headers))))
+		out->nheaders = (size_t)cnt;
+	for (size_t i = 0; i < out->nheaders; i++) {
+		yaml_node_t *item = y_item(c, hn, (long)i);
+		size_t old = y_push_index(c, i);
+		const char *s = y_string(c, item);
+
+		if (s && !(out->headers[i] = cilium_header(s)))
+			y_error(c, y_line(item), "invalid header \"%s\" (want \"Name\" or \"Name: value\")", s);
+		y_pop(c, old);
+	}
+	y_pop(c, base);
+}
+
+static void cilium_dns_rules(struct yctx *c, yaml_node_t *n)
+{
+	static const char *const known[] = { "matchName", "matchPattern", NULL };
+	bool wildcard = false;
+	long cnt = y_sequence(c, n);
+
+	for (long i = 0; i < cnt; i++) {
+		yaml_node_t *item = y_item(c, n, i), *pat;
+		size_t old = y_push_index(c, (size_t)i);
+
+		if (y_mapping(c, item)) {
+			y_check_fields(c, item, known, NULL);
+			pat = y_field(c, item, "matchPattern", NULL);
+			if (pat && pat->type == YAML_SCALAR_NODE &&
+			    !strcmp((const char *)pat->data.scalar.value, "*"))
+				wildcard = true;
+		}
+		y_pop(c, old);
+	}
+	if (!wildcard)
+		y_warn(c, y_line(n), "dns rules are not enforced by sluice: the port is allowed for every name");
+}
+
+static void cilium_port_rule(struct yctx *c, yaml_node_t *n, bool deny,
+			     struct sluice_port_rule *out)
+{
+	static const char *const known[] = { "ports", "rules", NULL };
+	static const char *const unsupported[] = {
+		"terminatingTLS", "originatingTLS", "serverNames", "listener", NULL,
+	};
+	static const char *const rules_known[] = { "http", "dns", NULL };
+	static const char *const rules_unsupported[] = { "kafka", "l7proto", "l7", NULL };
+	yaml_node_t *pn, *rn, *hn, *dn;
+	size_t base = c->plen;
+	int rules_line = 0;
+	long cnt;
+
+	out->line = y_line(n);
+	if (!y_mapping(c, n))
+		return;
+	y_check_fields(c, n, known, unsupported);
+	pn = y_field(c, n, "ports", NULL);
+	rn = y_field(c, n, "rules", &rules_line);
+	if (pn) {
+		y_push_field(c, "ports");
+		cnt = y_sequence(c, pn);
+		if (cnt > 0 && (out->ports = y_calloc(c, (size_t)cnt, sizeof(*out->ports))))
+			out->nports = (size_t)cnt;
+		for (size_t i = 0; i < out->nports; i++) {
+			size_t old = y_push_index(c, i);
+
+			cilium_port(c, y_item(c, pn, (long)i), &out->ports[i]);
+			y_pop(c, old);
+		}
+		y_pop(c, base);
+	}
+	if (!rn || y_is_null(rn))
+		return;
+	y_push_field(c, "rules");
+	if (deny) {
+		y_error(c, rules_line, "L7 rules are not allowed in a deny section");
+		goto out;
+	}
+	if (!y_mapping(c, rn))
+		goto out;
+	y_check_fields(c, rn, rules_known, rules_unsupported);
+	hn = y_field(c, rn, "http", NULL);
+	dn = y_field(c, rn, "dns", NULL);
+	if (dn) {
+		y_push_field(c, "dns");
+		cilium_dns_rules(c, dn);
+		y_pop(c, base + strlen(".rules"));
+	}
+	if (!hn)
+		goto out;
+	y_push_field(c, "http");
+	out->has_http = true;
+	cnt = y_sequence(c, hn);
+	if (cnt > 0 && (out->http = y_calloc(c, (size_t)cnt, sizeof(*out->http))))
+		out->nhttp = (size_t)cnt;
+	for (size_t i = 0; i < out->nhttp; i++) {
+		size_t old = y_push_index(c, i);
+
+		cilium_http_rule(c, y_item(c, hn, (long)i), &out->http[i]);
+		y_pop(c, old);
+	}
+	if (out->nhttp && !out->nports)
+		y_error(c, y_line(hn), "L7 rules need at least one port");
+	for (size_t j = 0; out->nhttp && j < out->nports; j++)
+			if (out->ports[j].protocol == IPPROTO_UDP ||
+			    out->ports[j].protocol == IPPROTO_SCTP)
+			y_error(c, y_line(hn), "L7 rules can only apply to TCP (ports[%zu] is %s)",
+				j, out->ports[j].protocol == IPPROTO_UDP ? "UDP" : "SCTP");
+out:
+	y_pop(c, base);
+}
+
+/* ---- peer rules ------------------------------------------------------- */
+
+static const struct {
+	const char *name;
+	uint32_t bit;
+} cilium_entities[] = {
+	{ "world", SLUICE_ENTITY_WORLD },
+	{ "world-ipv4", SLUICE_ENTITY_WORLD },
+	{ "world-ipv6", SLUICE_ENTITY_WORLD },
+	{ "host", SLUICE_ENTITY_HOST },
+	{ "cluster", SLUICE_ENTITY_CLUSTER },
+	{ "all", SLUICE_ENTITY_ALL },
+	{ "remote-node", SLUICE_ENTITY_REMOTE_NODE },
+	{ "init", SLUICE_ENTITY_INIT },
+	{ "health", SLUICE_ENTITY_HEALTH },
+	{ "unmanaged", SLUICE_ENTITY_UNMANAGED },
+	{ "kube-apiserver", SLUICE_ENTITY_KUBE_APISERVER },
+	{ "ingress", SLUICE_ENTITY_INGRESS },
+};
+
+static void cilium_entities_list(struct yctx *c, yaml_node_t *n, uint32_t *bits)
+{
+	long cnt = y_sequence(c, n);
+
+	for (long i = 0; i < cnt; i++) {
+		yaml_node_t *item = y_item(c, n, i);
+		size_t old = y_push_index(c, (size_t)i);
+		const char *s = y_string(c, item);
+		bool found = false;
+
+		for (size_t e = 0; s && e < sizeof(cilium_entities) / sizeof(cilium_entities[0]); e++) {
+			if (!strcmp(s, cilium_entities[e].name)) {
+				*bits |= cilium_entities[e].bit;
+				found = true;
+			}
+		}
+		if (s && !found)
+			y_error(c, y_line(item), "unknown entity \"%s\" (want world, host, cluster, all, remote-node, init, health, unmanaged, kube-apiserver or ingress)", s);
+		y_pop(c, old);
+	}
+}
+
+static void cilium_peer_rule(struct yctx *c, yaml_node_t *n, bool ingress, bool deny,
+			     const char *ns, struct sluice_peer_rule *out)
+{
+	static const char *const in_known[] = {
+		"fromEndpoints", "fromEntities", "fromCIDR", "fromCIDRSet", "toPorts", NULL,
+	};
+	static const char *const in_unsupported[] = {
+		"fromRequires", "fromGroups", "fromNodes", "icmps", "authentication", NULL,
+	};
+	static const char *const out_known[] = {
+		"toEndpoints", "toEntities", "toCIDR", "toCIDRSet", "toPorts", NULL,
+	};
+	static const char *const out_unsupported[] = {
+		"toRequires", "toServices", "toFQDNs", "toGroups", "toNodes", "icmps",
+		"authentication", NULL,
+	};
+	const char *f_ep = ingress ? "fromEndpoints" : "toEndpoints";
+	const char *f_ent = ingress ? "fromEntities" : "toEntities";
+	const char *f_cidr = ingress ? "fromCIDR" : "toCIDR";
+	const char *f_set = ingress ? "fromCIDRSet" : "toCIDRSet";
+	yaml_node_t *ep, *ent, *cidr, *set, *tp;
+	size_t base = c->plen;
+	long nep = 0, ncidr = 0, nset = 0, ntp = 0;
+
+	out->line = y_line(n);
+	if (y_is_null(n)) { /* "- " alone: an empty rule */
+		out->has_l3 = true;
+		return;
+	}
+	if (!y_mapping(c, n))
+		return;
+	y_check_fields(c, n, ingress ? in_known : out_known,
+		       ingress ? in_unsupported : out_unsupported);
+	ep = y_field(c, n, f_ep, NULL);
+	ent = y_field(c, n, f_ent, NULL);
+	cidr = y_field(c, n, f_cidr, NULL);
+	set = y_field(c, n, f_set, NULL);
+	tp = y_field(c, n, "toPorts", NULL);
+
+	if (ep) {
+		y_push_field(c, f_ep);
+		nep = y_sequence(c, ep);
+		if (nep > 0 && (out->endpoints = y_calloc(c, (size_t)nep, sizeof(*out->endpoints))))
+			out->nendpoints = (size_t)nep;
+		for (size_t i = 0; i < out->nendpoints; i++) {
+			size_t old = y_push_index(c, i);
+			yaml_node_t *item = y_item(c, ep, (long)i);
+
+			if (y_is_null(item) || y_mapping(c, item)) {
+				load_selector(c, item, &out->endpoints[i]);
+				if (load_scope_peer_selector(&out->endpoints[i], ns))
+					y_error(c, y_line(item), "out of memory");
+			}
+			y_pop(c, old);
+		}
+		y_pop(c, base);
+	}
+	if (ent) {
+		y_push_field(c, f_ent);
+		cilium_entities_list(c, ent, &out->entities);
+		y_pop(c, base);
+	}
+	if (cidr) {
+		y_push_field(c, f_cidr);
+		ncidr = y_sequence(c, cidr);
+		y_pop(c, base);
+	}
+	if (set) {
+		y_push_field(c, f_set);
+		nset = y_sequence(c, set);
+		y_pop(c, base);
+	}
+	if (ncidr + nset > 0 &&
+	    (out->cidrs = y_calloc(c, (size_t)(ncidr > 0 ? ncidr : 0) + (size_t)(nset > 0 ? nset : 0),
+				   sizeof(*out->cidrs)))) {
+		y_push_field(c, f_cidr);
+		for (long i = 0; i < ncidr; i++) {
+			size_t old = y_push_index(c, (size_t)i);
+
+			load_cidr(c, y_item(c, cidr, i), &out->cidrs[out->ncidrs++]);
+			y_pop(c, old);
+		}
+		y_pop(c, base);
+		y_push_field(c, f_set);
+		for (long i = 0; i < nset; i++) {
+			size_t old = y_push_index(c, (size_t)i);
+
+			cilium_cidr_set(c, y_item(c, set, i), &out->cidrs[out->ncidrs++]);
+			y_pop(c, old);
+		}
+		y_pop(c, base);
+	}
+	if (tp) {
+		y_push_field(c, "toPorts");
+		ntp = y_sequence(c, tp);
+		if (ntp > 0 && (out->to_ports = y_calloc(c, (size_t)ntp, sizeof(*out->to_ports))))
+			out->nto_ports = (size_t)ntp;
+		for (size_t i = 0; i < out->nto_ports; i++) {
+			size_t old = y_push_index(c, i);
+
+			cilium_port_rule(c, y_item(c, tp, (long)i), deny, &out->to_ports[i]);
+			y_pop(c, old);
+		}
+		y_pop(c, base);
+	}
+	/*
+	 * Cilium: a rule with ports but no peer selector applies to every
+	 * peer (an L4-only rule); a rule with neither ("- {}") selects no
+	 * peer at all, which is how "ingress: [{}]" denies everything.
+	 */
+	out->has_l3 = out->nendpoints || out->entities || out->ncidrs || !out->nto_ports;
+}
+
+/* ---- rules ------------------------------------------------------------ */
+
+static void cilium_section(struct yctx *c, yaml_node_t *rule, const char *name,
+			   bool ingress, bool deny, const char *ns,
+			   struct sluice_peer_rule **list, size_t *n, bool *present)
+{
+	yaml_node_t *s = y_field(c, rule, name, NULL);
+	size_t base = c->plen;
+	long cnt;
+
+	if (!s)
+		return;
+	y_push_field(c, name);
+	cnt = y_sequence(c, s);
+	if (cnt > 0 && (*list = y_calloc(c, (size_t)cnt, sizeof(**list))))
+		*n = (size_t)cnt;
+	for (size_t i = 0; i < *n; i++) {
+		size_t old = y_push_index(c, i);
+
+		cilium_peer_rule(c, y_item(c, s, (long)i), ingress, deny, ns, &(*list)[i]);
+		y_pop(c, old);
+	}
+	/* Cilium looks at len(): "ingress: []" is the same as no ingress */
+	*present = *n > 0;
+	y_pop(c, base);
+}
+
+static void cilium_rule_labels(struct yctx *c, yaml_node_t *n)
+{
+	static const char *const known[] = { "key", "value", "source", NULL };
+	long cnt = y_sequence(c, n);
+
+	for (long i = 0; i < cnt; i++) {
+		yaml_node_t *item = y_item(c, n, i);
+		size_t old = y_push_index(c, (size_t)i);
+
+		if (y_mapping(c, item)) {
+			yaml_node_pair_t *p;
+
+			y_check_fields(c, item, known, NULL);
+			for (p = item->data.mapping.pairs.start; p < item->data.mapping.pairs.top; p++)
+				y_string(c, y_node(c, p->value));
+		}
+		y_pop(c, old);
+	}
+}
+
+static void cilium_default_deny(struct yctx *c, yaml_node_t *n, struct sluice_rule *r)
+{
+	static const char *const known[] = { "ingress", "egress", NULL };
+	yaml_node_t *f;
+	size_t base = c->plen;
+
+	r->default_deny_ingress = r->default_deny_egress = SLUICE_UNSET;
+	if (!n || y_is_null(n) || !y_mapping(c, n))
+		return;
+	y_check_fields(c, n, known, NULL);
+	if ((f = y_field(c, n, "ingress", NULL)) && !y_is_null(f)) {
+		int v;
+
+		y_push_field(c, "ingress");
+		v = y_bool(c, f);
+		if (v >= 0)
+			r->default_deny_ingress = v;
+		y_pop(c, base);
+	}
+	if ((f = y_field(c, n, "egress", NULL)) && !y_is_null(f)) {
+		int v;
+
+		y_push_field(c, "egress");
+		v = y_bool(c, f);
+		if (v >= 0)
+			r->default_deny_egress = v;
+		y_pop(c, base);
+	}
+}
+
+static void cilium_rule(struct yctx *c, yaml_node_t *n, const char *ns, struct sluice_rule *r)
+{
+	static const char *const known[] = {
+		"endpointSelector", "ingress", "egress", "ingressDeny", "egressDeny",
+		"description", "labels", "enableDefaultDeny", "nodeSelector", NULL,
+	};
+	yaml_node_t *es, *ns_sel, *f;
+	size_t base = c->plen;
+	int line = 0;
+
+	r->line = y_line(n);
+	r->default_deny_ingress = r->default_deny_egress = SLUICE_UNSET;
+	if (!y_mapping(c, n))
+		return;
+	y_check_fields(c, n, known, NULL);
+	es = y_field(c, n, "endpointSelector", NULL);
+	ns_sel = y_field(c, n, "nodeSelector", &line);
+	if (ns_sel) {
+		y_push_field(c, "nodeSelector");
+		y_error(c, line, "host policies (nodeSelector) are not supported by sluice; use endpointSelector");
+		y_pop(c, base);
+	} else if (!es) {
+		y_push_field(c, "endpointSelector");
+		y_error(c, y_line(n), "missing required field");
+		y_pop(c, base);
+	} else {
+		y_push_field(c, "endpointSelector");
+		load_selector(c, es, &r->subject);
+		if (ns && selector_add_req(&r->subject, "k8s", SLUICE_LABEL_NAMESPACE,
+					   SLUICE_SEL_IN, &ns, 1))
+			y_error(c, y_line(es), "out of memory");
+		y_pop(c, base);
+	}
+	cilium_section(c, n, "ingress", true, false, ns, &r->ingress, &r->ningress, &r->has_ingress);
+	cilium_section(c, n, "egress", false, false, ns, &r->egress, &r->negress, &r->has_egress);
+	cilium_section(c, n, "ingressDeny", true, true, ns, &r->ingress_deny,
+		       &r->ningress_deny, &r->has_ingress_deny);
+	cilium_section(c, n, "egressDeny", false, true, ns, &r->egress_deny,
+		       &r->negress_deny, &r->has_egress_deny);
+	if ((f = y_field(c, n, "description", NULL))) {
+		y_push_field(c, "description");
+		y_string(c, f);
+		y_pop(c, base);
+	}
+	if ((f = y_field(c, n, "labels", NULL))) {
+		y_push_field(c, "labels");
+		cilium_rule_labels(c, f);
+		y_pop(c, base);
+	}
+	if ((f = y_field(c, n, "enableDefaultDeny", NULL))) {
+		y_push_field(c, "enableDefaultDeny");
+		cilium_default_deny(c, f, r);
+		y_pop(c, base);
+	}
+	if (!ns_sel && es && !r->has_ingress && !r->has_egress && !r->has_ingress_deny &&
+	    !r->has_egress_deny)
+		y_warn(c, r->line, "policy denies nothing: Cilium only enforces a direction that has an ingress or egress section (use `ingress: [{}]` to deny all ingress)");
+}
+
+void cilium_load_document(struct yctx *c, yaml_node_t *root, struct sluice_policy *p)
+{
+	yaml_node_t *spec = y_field(c, root, "spec", NULL);
+	yaml_node_t *specs = y_field(c, root, "specs", NULL);
+	const char *ns = p->kind == SLUICE_KIND_CNP ? p->namespace : NULL;
+	size_t base = c->plen, count = 0;
+	long nspecs = 0;
+
+	if (p->kind == SLUICE_KIND_CNP && !ns)
+		return; /* metadata had an error */
+	if (specs) {
+		y_push_field(c, "specs");
+		nspecs = y_sequence(c, specs);
+		y_pop(c, base);
+		if (nspecs < 0)
+			return;
+	}
+	if (spec && y_is_null(spec))
+		spec = NULL;
+	if (!spec && nspecs == 0) {
+		y_push_field(c, "spec");
+		y_error(c, y_line(root), "missing required field (spec or specs)");
+		y_pop(c, base);
+		return;
+	}
+	count = (spec ? 1 : 0) + (size_t)nspecs;
+	if (!(p->rules = y_calloc(c, count, sizeof(*p->rules))))
+		return;
+	p->nrules = count;
+	if (spec) {
+		y_push_field(c, "spec");
+		cilium_rule(c, spec, ns, &p->rules[0]);
+		y_pop(c, base);
+	}
+	for (long i = 0; i < nspecs; i++) {
+		y_push_field(c, "specs");
+		y_push_index(c, (size_t)i);
+		cilium_rule(c, y_item(c, specs, i), ns, &p->rules[(spec ? 1 : 0) + (size_t)i]);
+		y_pop(c, base);
+	}
+}

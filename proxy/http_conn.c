@@ -1,0 +1,1074 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * http_conn.c - per-connection HTTP/1.x state machine (see http_conn.h).
+ *
+ * Every request goes through two parsers on purpose: a strict byte scanner of
+ * our own that also copies the header section, then llhttp on the complete
+ * copy. Where the two could disagree (bare LF, obs-fold, "Host :", junk in
+ * the request line) the scanner has already said no, so llhttp's own
+ * leniencies never decide what a request means.
+ */
+#include "http_conn.h"
+
+#include <ctype.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "path.h"
+
+struct http_field {
+	uint32_t name_off;
+	uint32_t val_off;
+	uint16_t name_len;
+	uint16_t val_len;
+};
+
+/* One request's header section and what we learnt from it. */
+struct http_head {
+	char *raw;
+	uint32_t len, cap;
+	/* scanner bookkeeping (offsets into raw) */
+	uint32_t method_off, target_off, rl_end;
+	uint32_t tok_off;        /* start of the field name being scanned */
+	uint32_t val_start, val_end;
+	uint16_t method_len;
+	uint32_t target_len;
+	uint16_t name_len;
+	uint16_t nfields;
+	uint8_t minor;
+	bool val_started;
+	bool hdr_seen;           /* llhttp called on_headers_complete */
+	bool chunked;
+	uint8_t method;          /* llhttp method */
+	/* canonical target, stored in raw after the header section */
+	uint32_t canon_off, canon_len, path_len;
+	struct http_exchange x;
+	struct http_field f[HTTP_MAX_FIELDS];
+};
+
+enum scan_state {
+	SC_START, SC_START_LF, SC_METHOD, SC_TARGET, SC_VERSION, SC_RL_LF,
+	SC_LINE_START, SC_NAME, SC_VALUE, SC_VALUE_LF, SC_END_LF,
+};
+
+static const char *const http_reason_names[HTTP_R_COUNT] = {
+	[HTTP_R_NONE] = "",
+	[HTTP_R_POLICY_ALLOWED] = "policy_allowed",
+	[HTTP_R_POLICY_DENIED] = "policy_denied",
+	[HTTP_R_NO_POLICY] = "no_policy",
+	[HTTP_R_POLICY_INVALID] = "policy_invalid",
+	[HTTP_R_REGEX_LIMIT] = "regex_match_limit",
+	[HTTP_R_REQUEST_LINE] = "bad_request_line",
+	[HTTP_R_BARE_CR] = "bare_cr",
+	[HTTP_R_BARE_LF] = "bare_lf",
+	[HTTP_R_OBS_FOLD] = "obs_fold",
+	[HTTP_R_HEADER_NAME] = "bad_header_name",
+	[HTTP_R_HEADER_WHITESPACE] = "header_whitespace",
+	[HTTP_R_HEADER_CTL] = "header_control_byte",
+	[HTTP_R_VERSION] = "bad_version",
+	[HTTP_R_HOST] = "bad_host",
+	[HTTP_R_CL_TE] = "content_length_with_transfer_encoding",
+	[HTTP_R_TRANSFER_ENCODING] = "bad_transfer_encoding",
+	[HTTP_R_CONTENT_LENGTH] = "bad_content_length",
+	[HTTP_R_TARGET_FORM] = "bad_target_form",
+	[HTTP_R_FRAGMENT] = "fragment_in_target",
+	[HTTP_R_PATH] = "bad_path",
+	[HTTP_R_CHUNK] = "bad_chunk",
+	[HTTP_R_PARSER] = "parse_error",
+	[HTTP_R_UPGRADE_H2C] = "h2c_upgrade",
+	[HTTP_R_HEADERS_TOO_LARGE] = "headers_too_large",
+	[HTTP_R_TOO_MANY_FIELDS] = "too_many_headers",
+	[HTTP_R_HEADER_TIMEOUT] = "header_timeout",
+	[HTTP_R_DRAIN_LIMIT] = "drain_limit",
+	[HTTP_R_UPSTREAM_CONNECT] = "upstream_connect_error",
+	[HTTP_R_UPSTREAM_RESET] = "upstream_reset",
+	[HTTP_R_BAD_RESPONSE] = "bad_upstream_response",
+	[HTTP_R_CLIENT_CLOSED] = "client_closed",
+	[HTTP_R_TIMEOUT] = "timeout",
+};
+
+const char *http_reason_name(enum http_reason r)
+{
+	if ((unsigned)r >= HTTP_R_COUNT || !http_reason_names[r])
+		return "unknown";
+	return http_reason_names[r];
+}
+
+static uint64_t http_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* RFC 9110 tchar */
+static bool http_tchar(unsigned char c)
+{
+	static const char extra[] = "!#$%&'*+-.^_`|~";
+
+	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
+		return true;
+	return c && memchr(extra, c, sizeof(extra) - 1) != NULL;
+}
+
+/* ---- local responses ---------------------------------------------------- */
+
+static const char http_403_keep[] =
+	"HTTP/1.1 403 Forbidden\r\nContent-Length: 15\r\nContent-Type: text/plain\r\n\r\n"
+	"Access denied\r\n";
+static const char http_403_close[] =
+	"HTTP/1.1 403 Forbidden\r\nContent-Length: 15\r\nContent-Type: text/plain\r\n"
+	"Connection: close\r\n\r\nAccess denied\r\n";
+
+static void http_reply(struct http_conn *c, int status, bool close)
+{
+	const char *phrase, *body;
+	char buf[256];
+	int n;
+
+	switch (status) {
+	case 403:
+		if (close)
+			c->ops->to_client(c->ctx, http_403_close, sizeof(http_403_close) - 1);
+		else
+			c->ops->to_client(c->ctx, http_403_keep, sizeof(http_403_keep) - 1);
+		n = (int)(close ? sizeof(http_403_close) : sizeof(http_403_keep)) - 1;
+		goto account;
+	case 400: phrase = "Bad Request"; body = "Bad Request\r\n"; break;
+	case 408: phrase = "Request Timeout"; body = "Request Timeout\r\n"; break;
+	case 431: phrase = "Request Header Fields Too Large"; body = "Request Header Fields Too Large\r\n"; break;
+	case 502: phrase = "Bad Gateway"; body = "upstream reset\r\n"; break;
+	case 503: phrase = "Service Unavailable"; body = "upstream connect error\r\n"; break;
+	case 504: phrase = "Gateway Timeout"; body = "upstream timeout\r\n"; break;
+	default: phrase = "Error"; body = "Error\r\n"; break;
+	}
+	n = snprintf(buf, sizeof(buf),
+		     "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\nContent-Type: text/plain\r\n"
+		     "%s\r\n%s", status, phrase, strlen(body),
+		     close ? "Connection: close\r\n" : "", body);
+	c->ops->to_client(c->ctx, buf, (size_t)n);
+account:
+	c->resp_started = true;
+	if (c->head) {
+		c->head->x.status = status;
+		c->head->x.bytes_out += (uint64_t)n;
+	}
+}
+
+/* ---- exchange lifecycle -------------------------------------------------- */
+
+static bool http_head_start(struct http_conn *c)
+{
+	struct http_head *h = malloc(sizeof(*h));
+
+	if (!h)
+		return false;
+	/* only the fixed part needs clearing; fields are written before use */
+	memset(h, 0, offsetof(struct http_head, f));
+	h->cap = 1024;
+	h->raw = malloc(h->cap);
+	if (!h->raw) {
+		free(h);
+		return false;
+	}
+	h->x.start_ns = http_now_ns();
+	h->x.http_minor = 1;
+	c->head = h;
+	c->scan_state = SC_START;
+	c->scan_ver = 0;
+	c->allowed = false;
+	c->req_done = false;
+	c->resp_started = false;
+	c->resp_done = false;
+	c->req_upgrade = false;
+	c->last_chunk = false;
+	c->drained = 0;
+	c->chunk_ext = 0;
+	/* continue the parser after the previous message */
+	switch (llhttp_get_errno(&c->req)) {
+	case HPE_PAUSED:
+		llhttp_resume(&c->req);
+		break;
+	case HPE_PAUSED_UPGRADE:
+		llhttp_resume_after_upgrade(&c->req);
+		break;
+	default:
+		break;
+	}
+	return true;
+}
+
+static void http_head_free(struct http_conn *c)
+{
+	if (!c->head)
+		return;
+	free(c->head->raw);
+	free(c->head);
+	c->head = NULL;
+}
+
+/* Reports the exchange and moves on: next request or closing. */
+static void http_exchange_end(struct http_conn *c, bool close)
+{
+	struct http_head *h = c->head;
+
+	if (h) {
+		h->x.end_ns = http_now_ns();
+		if (c->ops->done)
+			c->ops->done(c->ctx, &h->x);
+		http_head_free(c);
+	}
+	if (close || c->client_eof || !c->keep_alive)
+		c->phase = HTTP_PH_CLOSING;
+	else
+		c->phase = HTTP_PH_IDLE;
+}
+
+/* Answers a request that failed a check, then closes. */
+static void http_reject(struct http_conn *c, int status, enum http_reason why)
+{
+	if (c->head) {
+		c->head->x.verdict = HTTP_VERDICT_ERROR;
+		c->head->x.reason = why;
+	}
+	if (!c->resp_started)
+		http_reply(c, status, true);
+	http_exchange_end(c, true);
+}
+
+/* ---- llhttp callbacks ---------------------------------------------------- */
+
+static int http_req_on_headers_complete(llhttp_t *p)
+{
+	struct http_conn *c = p->data;
+
+	if (c->head)
+		c->head->hdr_seen = true;
+	return 0;
+}
+
+static int http_req_on_body(llhttp_t *p, const char *at, size_t len)
+{
+	struct http_conn *c = p->data;
+
+	if (c->allowed) {
+		c->ops->to_upstream(c->ctx, at, len);
+		return 0;
+	}
+	c->drained += len;
+	if (c->drained > HTTP_DRAIN_MAX) {
+		llhttp_set_error_reason(p, "drain limit");
+		return HPE_USER;
+	}
+	return 0;
+}
+
+static int http_req_on_chunk_header(llhttp_t *p)
+{
+	struct http_conn *c = p->data;
+	char line[32];
+	int n;
+
+	c->chunk_ext = 0;
+	if (p->content_length == 0) {
+		c->last_chunk = true;
+		return 0;
+	}
+	if (c->allowed) {
+		n = snprintf(line, sizeof(line), "%llx\r\n", (unsigned long long)p->content_length);
+		c->ops->to_upstream(c->ctx, line, (size_t)n);
+	}
+	return 0;
+}
+
+static int http_req_on_chunk_ext(llhttp_t *p, const char *at, size_t len)
+{
+	struct http_conn *c = p->data;
+
+	(void)at;
+	c->chunk_ext += (uint32_t)len;
+	if (c->chunk_ext > HTTP_MAX_CHUNK_EXT) {
+		llhttp_set_error_reason(p, "chunk extensions too long");
+		return HPE_USER;
+	}
+	return 0;
+}
+
+static int http_req_on_chunk_complete(llhttp_t *p)
+{
+	struct http_conn *c = p->data;
+
+	if (c->allowed && !c->last_chunk)
+		c->ops->to_upstream(c->ctx, "\r\n", 2);
+	return 0;
+}
+
+static int http_req_on_message_complete(llhttp_t *p)
+{
+	struct http_conn *c = p->data;
+
+	if (c->allowed && c->head && c->head->chunked)
+		c->ops->to_upstream(c->ctx, "0\r\n\r\n", 5); /* trailers dropped */
+	/* an upgrade pauses by itself (HPE_PAUSED_UPGRADE) */
+	return p->upgrade ? 0 : HPE_PAUSED;
+}
+
+static int http_resp_on_headers_complete(llhttp_t *p)
+{
+	struct http_conn *c = p->data;
+	int status = p->status_code;
+
+	if (status >= 100 && status < 200 && status != 101)
+		return 0; /* interim: no body, another response follows */
+	if (c->head) {
+		c->head->x.status = status;
+		if (c->head->method == HTTP_HEAD)
+			return 1;
+		if (c->head->method == HTTP_CONNECT && status >= 200 && status < 300)
+			return 2; /* tunnel */
+	}
+	return 0;
+}
+
+static int http_resp_on_message_complete(llhttp_t *p)
+{
+	int status = p->status_code;
+
+	if (status >= 100 && status < 200 && status != 101)
+		return 0;
+	if (p->upgrade)
+		return 0;
+	return HPE_PAUSED;
+}
+
+static const llhttp_settings_t http_req_settings = {
+	.on_headers_complete = http_req_on_headers_complete,
+	.on_body = http_req_on_body,
+	.on_chunk_header = http_req_on_chunk_header,
+	.on_chunk_extension_name = http_req_on_chunk_ext,
+	.on_chunk_extension_value = http_req_on_chunk_ext,
+	.on_chunk_complete = http_req_on_chunk_complete,
+	.on_message_complete = http_req_on_message_complete,
+};
+
+static const llhttp_settings_t http_resp_settings = {
+	.on_headers_complete = http_resp_on_headers_complete,
+	.on_message_complete = http_resp_on_message_complete,
+};
+
+void http_conn_init(struct http_conn *c, const struct http_conn_ops *ops, void *ctx)
+{
+	memset(c, 0, sizeof(*c));
+	c->ops = ops;
+	c->ctx = ctx;
+	c->phase = HTTP_PH_IDLE;
+	c->keep_alive = true;
+	llhttp_init(&c->req, HTTP_REQUEST, &http_req_settings);
+	llhttp_init(&c->resp, HTTP_RESPONSE, &http_resp_settings);
+	c->req.data = c;
+	c->resp.data = c;
+}
+
+void http_conn_release(struct http_conn *c, enum http_reason why)
+{
+	struct http_head *h = c->head;
+
+	if (h && (h->nfields || h->method_len) && c->phase != HTTP_PH_HEAD) {
+		/* an exchange that started but never finished */
+		if (h->x.verdict == HTTP_VERDICT_ALLOWED && !c->resp_done) {
+			h->x.verdict = HTTP_VERDICT_ERROR;
+			h->x.reason = why;
+		}
+		h->x.end_ns = http_now_ns();
+		if (c->ops->done)
+			c->ops->done(c->ctx, &h->x);
+	}
+	http_head_free(c);
+	c->phase = HTTP_PH_CLOSING;
+}
+
+/* ---- the header scanner ------------------------------------------------- */
+
+/*
+ * Scans [p, p+n) as the continuation of the header section. Returns 1 when
+ * the section ended (*used = bytes up to and including its final LF), 0 when
+ * more is needed (*used = n), or a negative enum http_reason.
+ */
+static int http_head_scan(struct http_conn *c, const char *p, size_t n, size_t *used)
+{
+	struct http_head *h = c->head;
+	uint32_t base = h->len;
+	size_t i;
+	int ret = 0;
+	uint8_t st = c->scan_state;
+
+	for (i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)p[i];
+		uint32_t off = base + (uint32_t)i;
+
+		if (off >= HTTP_MAX_HEADER_BYTES) {
+			ret = -HTTP_R_HEADERS_TOO_LARGE;
+			break;
+		}
+		switch (st) {
+		case SC_START:
+			if (ch == '\r') {
+				st = SC_START_LF;
+			} else if (http_tchar(ch)) {
+				h->method_off = off;
+				st = SC_METHOD;
+			} else {
+				ret = -HTTP_R_REQUEST_LINE;
+			}
+			break;
+		case SC_START_LF:
+			if (ch == '\n')
+				st = SC_START;
+			else
+				ret = -HTTP_R_BARE_CR;
+			break;
+		case SC_METHOD:
+			if (ch == ' ') {
+				h->method_len = (uint16_t)(off - h->method_off);
+				h->target_off = off + 1;
+				st = SC_TARGET;
+			} else if (!http_tchar(ch)) {
+				ret = -HTTP_R_REQUEST_LINE;
+			}
+			break;
+		case SC_TARGET:
+			if (ch == ' ') {
+				h->target_len = off - h->target_off;
+				if (!h->target_len)
+					ret = -HTTP_R_REQUEST_LINE;
+				c->scan_ver = 0;
+				st = SC_VERSION;
+			} else if (ch <= 0x20 || ch == 0x7f) {
+				ret = -HTTP_R_REQUEST_LINE;
+			}
+			break;
+		case SC_VERSION: {
+			uint8_t k = c->scan_ver++;
+			if (k < 5) {
+				if (ch != (unsigned char)"HTTP/"[k])
+					ret = -HTTP_R_REQUEST_LINE;
+			} else if (k == 5) {
+				if (ch != '1')
+					ret = -HTTP_R_VERSION;
+			} else if (k == 6) {
+				if (ch != '.')
+					ret = -HTTP_R_VERSION;
+			} else if (k == 7) {
+				if (ch != '0' && ch != '1')
+					ret = -HTTP_R_VERSION;
+				h->minor = (uint8_t)(ch - '0');
+			} else if (ch == '\r') {
+				st = SC_RL_LF;
+			} else {
+				ret = -HTTP_R_REQUEST_LINE;
+			}
+			break;
+		}
+		case SC_RL_LF:
+			if (ch == '\n') {
+				h->rl_end = off + 1;
+				st = SC_LINE_START;
+			} else {
+				ret = -HTTP_R_BARE_CR;
+			}
+			break;
+		case SC_LINE_START:
+			if (ch == '\r') {
+				st = SC_END_LF;
+			} else if (ch == '\n') {
+				ret = -HTTP_R_BARE_LF;
+			} else if (ch == ' ' || ch == '\t') {
+				ret = h->nfields ? -HTTP_R_OBS_FOLD : -HTTP_R_HEADER_WHITESPACE;
+			} else if (http_tchar(ch)) {
+				if (h->nfields >= HTTP_MAX_FIELDS) {
+					ret = -HTTP_R_TOO_MANY_FIELDS;
+					break;
+				}
+				h->tok_off = off;
+				st = SC_NAME;
+			} else {
+				ret = -HTTP_R_HEADER_NAME;
+			}
+			break;
+		case SC_NAME:
+			if (ch == ':') {
+				h->name_len = (uint16_t)(off - h->tok_off);
+				h->val_started = false;
+				h->val_start = h->val_end = off + 1;
+				st = SC_VALUE;
+			} else if (ch == ' ' || ch == '\t') {
+				ret = -HTTP_R_HEADER_WHITESPACE;
+			} else if (ch == '\n') {
+				ret = -HTTP_R_BARE_LF;
+			} else if (!http_tchar(ch)) {
+				ret = -HTTP_R_HEADER_NAME;
+			}
+			break;
+		case SC_VALUE:
+			if (ch == '\r') {
+				st = SC_VALUE_LF;
+			} else if (ch == '\n') {
+				ret = -HTTP_R_BARE_LF;
+			} else if (ch == ' ' || ch == '\t') {
+				/* optional whitespace: trimmed at either end */
+			} else if (ch < 0x20 || ch == 0x7f) {
+				ret = -HTTP_R_HEADER_CTL;
+			} else {
+				if (!h->val_started) {
+					h->val_started = true;
+					h->val_start = off;
+				}
+				h->val_end = off + 1;
+			}
+			break;
+		case SC_VALUE_LF:
+			if (ch == '\n') {
+				struct http_field *f = &h->f[h->nfields++];
+				f->name_off = h->tok_off;
+				f->name_len = h->name_len;
+				f->val_off = h->val_start;
+				f->val_len = (uint16_t)(h->val_end - h->val_start);
+				st = SC_LINE_START;
+			} else {
+				ret = -HTTP_R_BARE_CR;
+			}
+			break;
+		case SC_END_LF:
+			if (ch == '\n')
+				ret = 1;
+			else
+				ret = -HTTP_R_BARE_CR;
+			break;
+		}
+		if (ret)
+			break;
+	}
+	c->scan_state = st;
+	if (ret < 0)
+		return ret;
+	*used = ret ? i + 1 : n;
+	/* keep a copy; the canonical target will need up to target_len more */
+	if (h->len + *used > h->cap) {
+		uint32_t ncap = h->cap;
+		char *nraw;
+		while (ncap < h->len + *used)
+			ncap *= 2;
+		nraw = realloc(h->raw, ncap);
+		if (!nraw)
+			return -HTTP_R_HEADERS_TOO_LARGE;
+		h->raw = nraw;
+		h->cap = ncap;
+	}
+	memcpy(h->raw + h->len, p, *used);
+	h->len += (uint32_t)*used;
+	return ret;
+}
+
+/* ---- semantic checks ---------------------------------------------------- */
+
+static bool http_name_is(const struct http_head *h, const struct http_field *f,
+			 const char *name, size_t len)
+{
+	return f->name_len == len && !strncasecmp(h->raw + f->name_off, name, len);
+}
+
+/* host = IP-literal / reg-name, optional ":" port (RFC 3986) */
+static bool http_authority_valid(const char *s, size_t n, bool need_port)
+{
+	size_t i = 0;
+
+	if (!n)
+		return false;
+	if (s[0] == '[') {
+		for (i = 1; i < n && s[i] != ']'; i++)
+			if (!(isxdigit((unsigned char)s[i]) || s[i] == ':' || s[i] == '.'))
+				return false;
+		if (i >= n || i == 1)
+			return false;
+		i++;
+	} else {
+		static const char ok[] = "-._~!$&'()*+,;=%";
+		for (; i < n && s[i] != ':'; i++) {
+			unsigned char ch = (unsigned char)s[i];
+			if (!isalnum(ch) && !memchr(ok, ch, sizeof(ok) - 1))
+				return false;
+		}
+		if (i == 0)
+			return false;
+	}
+	if (i == n)
+		return !need_port;
+	if (s[i] != ':' || i + 1 == n || n - i - 1 > 5)
+		return false;
+	for (i++; i < n; i++)
+		if (!isdigit((unsigned char)s[i]))
+			return false;
+	return true;
+}
+
+static bool http_token_list_has(const char *v, size_t n, const char *tok)
+{
+	size_t tl = strlen(tok);
+
+	for (size_t i = 0; i + tl <= n; i++)
+		if (!strncasecmp(v + i, tok, tl))
+			return true;
+	return false;
+}
+
+/* Returns 0 or a negative enum http_reason. Sets host/canonical target. */
+static int http_head_check(struct http_conn *c)
+{
+	struct http_head *h = c->head;
+	const struct http_field *host = NULL, *cl = NULL, *te = NULL;
+	unsigned nhost = 0, ncl = 0, nte = 0;
+	const char *target = h->raw + h->target_off;
+
+	h->x.http_minor = h->minor;
+	h->x.method = h->raw + h->method_off;
+	h->x.method_len = h->method_len;
+	for (unsigned i = 0; i < h->nfields; i++) {
+		const struct http_field *f = &h->f[i];
+		if (http_name_is(h, f, "host", 4)) {
+			host = f;
+			nhost++;
+		} else if (http_name_is(h, f, "content-length", 14)) {
+			cl = f;
+			ncl++;
+		} else if (http_name_is(h, f, "transfer-encoding", 17)) {
+			te = f;
+			nte++;
+		} else if (http_name_is(h, f, "upgrade", 7)) {
+			if (http_token_list_has(h->raw + f->val_off, f->val_len, "h2c"))
+				return -HTTP_R_UPGRADE_H2C;
+		} else if (http_name_is(h, f, "http2-settings", 14)) {
+			return -HTTP_R_UPGRADE_H2C;
+		}
+	}
+	if (nhost > 1 || (h->minor == 1 && nhost == 0))
+		return -HTTP_R_HOST;
+	if (host) {
+		if (!http_authority_valid(h->raw + host->val_off, host->val_len, false))
+			return -HTTP_R_HOST;
+		h->x.host = h->raw + host->val_off;
+		h->x.host_len = host->val_len;
+	} else {
+		h->x.host = "";
+	}
+	if (ncl && nte)
+		return -HTTP_R_CL_TE;
+	if (ncl > 1)
+		return -HTTP_R_CONTENT_LENGTH;
+	if (cl) {
+		if (!cl->val_len || cl->val_len > 18)
+			return -HTTP_R_CONTENT_LENGTH;
+		for (unsigned i = 0; i < cl->val_len; i++)
+			if (!isdigit((unsigned char)h->raw[cl->val_off + i]))
+				return -HTTP_R_CONTENT_LENGTH;
+	}
+	if (nte > 1 || (te && h->minor == 0))
+		return -HTTP_R_TRANSFER_ENCODING;
+	if (te) {
+		if (te->val_len != 7 || strncasecmp(h->raw + te->val_off, "chunked", 7))
+			return -HTTP_R_TRANSFER_ENCODING;
+		h->chunked = true;
+	}
+	if (memchr(target, '#', h->target_len))
+		return -HTTP_R_FRAGMENT;
+
+	/* the canonical target goes after the header section in raw */
+	if (h->cap < h->len + h->target_len) {
+		char *nraw = realloc(h->raw, h->len + h->target_len);
+		if (!nraw)
+			return -HTTP_R_HEADERS_TOO_LARGE;
+		h->raw = nraw;
+		h->cap = h->len + h->target_len;
+		target = h->raw + h->target_off;
+		h->x.method = h->raw + h->method_off;
+		if (host)
+			h->x.host = h->raw + host->val_off;
+	}
+	h->canon_off = h->len;
+	if (h->method_len == 7 && !memcmp(h->x.method, "CONNECT", 7)) {
+		if (!http_authority_valid(target, h->target_len, true))
+			return -HTTP_R_TARGET_FORM;
+		memcpy(h->raw + h->canon_off, target, h->target_len);
+		h->canon_len = h->target_len;
+		h->path_len = 0; /* rules see an empty path for CONNECT */
+	} else if (h->target_len == 1 && target[0] == '*') {
+		if (!(h->method_len == 7 && !memcmp(h->x.method, "OPTIONS", 7)))
+			return -HTTP_R_TARGET_FORM;
+		h->raw[h->canon_off] = '*';
+		h->canon_len = h->path_len = 1;
+	} else if (target[0] != '/') {
+		return -HTTP_R_TARGET_FORM; /* absolute-form, authority-form, junk */
+	} else {
+		size_t plen, tlen;
+		int rc = proxy_path_canon(target, h->target_len, h->raw + h->canon_off,
+					  h->target_len, &plen, &tlen);
+		if (rc == PROXY_PATH_ERR_FRAGMENT)
+			return -HTTP_R_FRAGMENT;
+		if (rc)
+			return -HTTP_R_PATH;
+		h->canon_len = (uint32_t)tlen;
+		h->path_len = (uint32_t)plen;
+	}
+	h->x.path = h->raw + h->canon_off;
+	h->x.path_len = h->path_len;
+	return 0;
+}
+
+static int http_reason_status(enum http_reason r)
+{
+	switch (r) {
+	case HTTP_R_HEADERS_TOO_LARGE:
+	case HTTP_R_TOO_MANY_FIELDS:
+		return 431;
+	default:
+		return 400;
+	}
+}
+
+static enum http_reason http_llhttp_reason(llhttp_errno_t e)
+{
+	switch (e) {
+	case HPE_UNEXPECTED_CONTENT_LENGTH: return HTTP_R_CL_TE;
+	case HPE_INVALID_CONTENT_LENGTH: return HTTP_R_CONTENT_LENGTH;
+	case HPE_INVALID_TRANSFER_ENCODING: return HTTP_R_TRANSFER_ENCODING;
+	case HPE_INVALID_CHUNK_SIZE: return HTTP_R_CHUNK;
+	case HPE_STRICT: return HTTP_R_CHUNK;
+	case HPE_USER: return HTTP_R_CHUNK;
+	default: return HTTP_R_PARSER;
+	}
+}
+
+static void http_request_complete(struct http_conn *c, llhttp_errno_t e)
+{
+	c->req_done = true;
+	c->req_upgrade = (e == HPE_PAUSED_UPGRADE);
+	if (!c->allowed) {
+		/* denied: the 403 is out; a denied CONNECT cannot continue */
+		http_exchange_end(c, c->req_upgrade && c->head &&
+				  c->head->method == HTTP_CONNECT);
+		return;
+	}
+	if (c->resp_done)
+		http_exchange_end(c, true); /* the upstream answered before the body ended */
+	else
+		c->phase = HTTP_PH_WAIT;
+}
+
+/* The header section is complete: check, decide, forward or answer. */
+static void http_head_complete(struct http_conn *c)
+{
+	struct http_head *h = c->head;
+	struct proxy_header hv[HTTP_MAX_FIELDS];
+	struct proxy_request_view view;
+	enum proxy_match m;
+	llhttp_errno_t e;
+	int rc;
+
+	rc = http_head_check(c);
+	if (rc) {
+		http_reject(c, http_reason_status((enum http_reason)-rc), (enum http_reason)-rc);
+		return;
+	}
+	e = llhttp_execute(&c->req, h->raw, h->len);
+	if ((e != HPE_OK && e != HPE_PAUSED && e != HPE_PAUSED_UPGRADE) || !h->hdr_seen ||
+	    (e != HPE_OK && llhttp_get_error_pos(&c->req) != h->raw + h->len)) {
+		http_reject(c, 400, e == HPE_OK || e == HPE_PAUSED ||
+			    e == HPE_PAUSED_UPGRADE ? HTTP_R_PARSER : http_llhttp_reason(e));
+		return;
+	}
+	h->method = llhttp_get_method(&c->req);
+	c->keep_alive = llhttp_should_keep_alive(&c->req);
+
+	for (unsigned i = 0; i < h->nfields; i++) {
+		hv[i].name = h->raw + h->f[i].name_off;
+		hv[i].name_len = h->f[i].name_len;
+		hv[i].value = h->raw + h->f[i].val_off;
+		hv[i].value_len = h->f[i].val_len;
+	}
+	view = (struct proxy_request_view){
+		.method = h->x.method, .method_len = h->x.method_len,
+		.path = h->x.path, .path_len = h->x.path_len,
+		.host = h->x.host, .host_len = h->x.host_len,
+		.headers = hv, .nheaders = h->nfields,
+	};
+	m = c->ops->decide(c->ctx, &view);
+	if (m == PROXY_MATCH_ALLOW) {
+		static const char v10[] = " HTTP/1.0\r\n", v11[] = " HTTP/1.1\r\n";
+		c->allowed = true;
+		h->x.verdict = HTTP_VERDICT_ALLOWED;
+		h->x.reason = HTTP_R_POLICY_ALLOWED;
+		c->ops->to_upstream(c->ctx, h->x.method, h->method_len + 1u);
+		c->ops->to_upstream(c->ctx, h->raw + h->canon_off, h->canon_len);
+		c->ops->to_upstream(c->ctx, h->minor ? v11 : v10, sizeof(v11) - 1);
+		c->ops->to_upstream(c->ctx, h->raw + h->rl_end, h->len - h->rl_end);
+		h->x.upstream_sent_ns = http_now_ns();
+	} else {
+		bool has_body = h->chunked || c->req.content_length > 0;
+		bool close = !c->keep_alive || h->method == HTTP_CONNECT ||
+			(has_body && !h->chunked && c->req.content_length > HTTP_DRAIN_MAX);
+		for (unsigned i = 0; i < h->nfields && has_body && !close; i++)
+			if (http_name_is(h, &h->f[i], "expect", 6))
+				close = true; /* the client may never send the body */
+		h->x.verdict = HTTP_VERDICT_DENIED;
+		h->x.reason = m == PROXY_MATCH_NO_POLICY ? HTTP_R_NO_POLICY :
+			      m == PROXY_MATCH_INVALID ? HTTP_R_POLICY_INVALID :
+			      m == PROXY_MATCH_REGEX_LIMIT ? HTTP_R_REGEX_LIMIT :
+			      HTTP_R_POLICY_DENIED;
+		http_reply(c, 403, close);
+		if (close) {
+			http_exchange_end(c, true);
+			return;
+		}
+	}
+	if (e == HPE_PAUSED || e == HPE_PAUSED_UPGRADE)
+		http_request_complete(c, e);
+	else
+		c->phase = HTTP_PH_BODY;
+}
+
+/* ---- feeding ------------------------------------------------------------ */
+
+size_t http_conn_feed_request(struct http_conn *c, const char *p, size_t n)
+{
+	size_t off = 0;
+
+	while (off < n) {
+		switch (c->phase) {
+		case HTTP_PH_IDLE:
+			if (!http_head_start(c)) {
+				c->phase = HTTP_PH_CLOSING;
+				return n;
+			}
+			c->phase = HTTP_PH_HEAD;
+			/* fall through */
+		case HTTP_PH_HEAD: {
+			size_t used = 0;
+			int rc = http_head_scan(c, p + off, n - off, &used);
+			if (rc < 0) {
+				c->head->x.bytes_in += n - off;
+				http_reject(c, http_reason_status((enum http_reason)-rc),
+					    (enum http_reason)-rc);
+				return n;
+			}
+			c->head->x.bytes_in += used;
+			off += used;
+			if (rc == 1)
+				http_head_complete(c);
+			break;
+		}
+		case HTTP_PH_BODY: {
+			llhttp_errno_t e = llhttp_execute(&c->req, p + off, n - off);
+			size_t used = n - off;
+
+			if (e == HPE_PAUSED || e == HPE_PAUSED_UPGRADE)
+				used = (size_t)(llhttp_get_error_pos(&c->req) - (p + off));
+			if (c->head)
+				c->head->x.bytes_in += used;
+			if (e != HPE_OK && e != HPE_PAUSED && e != HPE_PAUSED_UPGRADE) {
+				enum http_reason r = c->allowed ? http_llhttp_reason(e) :
+					c->drained > HTTP_DRAIN_MAX ? HTTP_R_DRAIN_LIMIT :
+					http_llhttp_reason(e);
+				if (c->allowed || !c->head) {
+					http_reject(c, 400, r);
+				} else {
+					/* denied and already answered: just close */
+					http_exchange_end(c, true);
+				}
+				return n;
+			}
+			off += used;
+			if (e != HPE_OK)
+				http_request_complete(c, e);
+			break;
+		}
+		case HTTP_PH_WAIT:
+			return off;
+		case HTTP_PH_TUNNEL:
+			c->ops->to_upstream(c->ctx, p + off, n - off);
+			return n;
+		case HTTP_PH_CLOSING:
+		default:
+			return n;
+		}
+	}
+	return off;
+}
+
+void http_conn_feed_response(struct http_conn *c, const char *p, size_t n)
+{
+	llhttp_errno_t e;
+	size_t fwd;
+
+	if (c->phase == HTTP_PH_TUNNEL) {
+		c->ops->to_client(c->ctx, p, n);
+		return;
+	}
+	if (c->phase == HTTP_PH_CLOSING || !n)
+		return;
+	if (!c->head || !c->allowed || c->resp_done) {
+		/* nobody asked: an upstream talking out of turn */
+		c->phase = HTTP_PH_CLOSING;
+		return;
+	}
+	if (!c->head->x.upstream_first_ns)
+		c->head->x.upstream_first_ns = http_now_ns();
+	e = llhttp_execute(&c->resp, p, n);
+	if (e != HPE_OK && e != HPE_PAUSED && e != HPE_PAUSED_UPGRADE) {
+		if (!c->resp_started) {
+			c->head->x.status = 0;
+			http_reject(c, 502, HTTP_R_BAD_RESPONSE);
+		} else {
+			c->head->x.verdict = HTTP_VERDICT_ERROR;
+			c->head->x.reason = HTTP_R_BAD_RESPONSE;
+			http_exchange_end(c, true);
+		}
+		return;
+	}
+	fwd = e == HPE_OK ? n : (size_t)(llhttp_get_error_pos(&c->resp) - p);
+	if (fwd) {
+		c->ops->to_client(c->ctx, p, fwd);
+		c->resp_started = true;
+		c->head->x.bytes_out += fwd;
+	}
+	if (e == HPE_OK)
+		return;
+	if (e == HPE_PAUSED_UPGRADE) {
+		int st = c->resp.status_code;
+		bool ok = c->req_upgrade &&
+			  (st == 101 || (c->head->method == HTTP_CONNECT && st >= 200 && st < 300));
+		if (!ok) {
+			c->head->x.verdict = HTTP_VERDICT_ERROR;
+			c->head->x.reason = HTTP_R_BAD_RESPONSE;
+			http_exchange_end(c, true);
+			return;
+		}
+		c->resp_done = true;
+		http_exchange_end(c, false);
+		c->phase = HTTP_PH_TUNNEL;
+		if (fwd < n)
+			c->ops->to_client(c->ctx, p + fwd, n - fwd);
+		return;
+	}
+	/* HPE_PAUSED: the final response is complete */
+	c->resp_done = true;
+	if (!llhttp_should_keep_alive(&c->resp))
+		c->keep_alive = false;
+	llhttp_resume(&c->resp);
+	if (fwd < n)
+		c->keep_alive = false; /* bytes beyond the response: do not reuse */
+	if (c->req_done)
+		http_exchange_end(c, false);
+	else
+		http_exchange_end(c, true);
+}
+
+bool http_conn_accepts_request_bytes(const struct http_conn *c)
+{
+	return c->phase != HTTP_PH_WAIT;
+}
+
+bool http_conn_request_pending(const struct http_conn *c)
+{
+	return c->head && c->allowed && !c->resp_done;
+}
+
+void http_conn_client_eof(struct http_conn *c)
+{
+	c->client_eof = true;
+	switch (c->phase) {
+	case HTTP_PH_IDLE:
+		c->phase = HTTP_PH_CLOSING;
+		break;
+	case HTTP_PH_HEAD:
+		/* a partial request: nothing to report */
+		http_head_free(c);
+		c->phase = HTTP_PH_CLOSING;
+		break;
+	case HTTP_PH_BODY:
+		if (c->head) {
+			if (c->allowed) {
+				c->head->x.verdict = HTTP_VERDICT_ERROR;
+				c->head->x.reason = HTTP_R_CLIENT_CLOSED;
+			}
+		}
+		http_exchange_end(c, true);
+		break;
+	case HTTP_PH_WAIT:
+		break; /* finish the response, then close */
+	default:
+		c->phase = HTTP_PH_CLOSING;
+		break;
+	}
+}
+
+void http_conn_upstream_eof(struct http_conn *c)
+{
+	if (c->phase == HTTP_PH_TUNNEL || !http_conn_request_pending(c)) {
+		c->phase = HTTP_PH_CLOSING;
+		return;
+	}
+	if (c->resp_started && llhttp_message_needs_eof(&c->resp)) {
+		llhttp_errno_t e = llhttp_finish(&c->resp);
+		if (e == HPE_OK || e == HPE_PAUSED) {
+			c->resp_done = true;
+			http_exchange_end(c, true);
+			return;
+		}
+	}
+	http_conn_upstream_error(c, HTTP_R_UPSTREAM_RESET);
+}
+
+void http_conn_upstream_error(struct http_conn *c, enum http_reason why)
+{
+	if (!http_conn_request_pending(c)) {
+		c->phase = HTTP_PH_CLOSING;
+		return;
+	}
+	if (!c->resp_started) {
+		c->head->x.status = 0;
+		http_reject(c, why == HTTP_R_UPSTREAM_CONNECT ? 503 :
+			       why == HTTP_R_TIMEOUT ? 504 : 502, why);
+		return;
+	}
+	c->head->x.verdict = HTTP_VERDICT_ERROR;
+	c->head->x.reason = why;
+	http_exchange_end(c, true);
+}
+
+void http_conn_timeout(struct http_conn *c)
+{
+	switch (c->phase) {
+	case HTTP_PH_HEAD:
+		http_reject(c, 408, HTTP_R_HEADER_TIMEOUT);
+		break;
+	case HTTP_PH_BODY:
+	case HTTP_PH_WAIT:
+		if (http_conn_request_pending(c)) {
+			http_conn_upstream_error(c, HTTP_R_TIMEOUT);
+			break;
+		}
+		if (c->head) {
+			c->head->x.verdict = HTTP_VERDICT_ERROR;
+			c->head->x.reason = HTTP_R_TIMEOUT;
+		}
+		http_exchange_end(c, true);
+		break;
+	default:
+		c->phase = HTTP_PH_CLOSING;
+		break;
+	}
+}

@@ -1,0 +1,268 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * main.c - sluice-proxy, the proxy as a standalone binary.
+ *
+ * Static mode (tests, demos): every connection goes to one upstream, the
+ * peer has one identity, rules come from a JSON file (rules_json.h):
+ *
+ *   sluice-proxy --listen 127.0.0.1:15001 --upstream 127.0.0.1:8080 \
+ *                --rules rules.json --peer-identity 4097
+ *
+ * SIGHUP reloads the rules file (a bad file keeps the old rules); SIGINT and
+ * SIGTERM close every connection and exit, printing counters to stderr.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proxy.h"
+#include "rules_json.h"
+
+struct main_ctx {
+	uv_loop_t *loop;
+	struct proxy_server *srv;
+	const char *rules_file;
+	struct proxy_rules_key key;
+	uv_signal_t sig_hup, sig_int, sig_term;
+};
+
+static int main_parse_addr(const char *s, union proxy_sockaddr *out)
+{
+	char host[128];
+	const char *colon;
+	size_t hl;
+	long port;
+	char *end;
+
+	memset(out, 0, sizeof(*out));
+	if (s[0] == '[') {
+		const char *rb = strchr(s, ']');
+		if (!rb || rb[1] != ':')
+			return -EINVAL;
+		hl = (size_t)(rb - s - 1);
+		if (hl >= sizeof(host))
+			return -EINVAL;
+		memcpy(host, s + 1, hl);
+		host[hl] = 0;
+		colon = rb + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon)
+			return -EINVAL;
+		hl = (size_t)(colon - s);
+		if (hl >= sizeof(host))
+			return -EINVAL;
+		memcpy(host, s, hl);
+		host[hl] = 0;
+	}
+	port = strtol(colon + 1, &end, 10);
+	if (*end || port < 0 || port > 65535)
+		return -EINVAL;
+	if (strchr(host, ':'))
+		return uv_ip6_addr(host, (int)port, &out->in6);
+	return uv_ip4_addr(host, (int)port, &out->in);
+}
+
+static int main_load_rules(struct main_ctx *m)
+{
+	struct proxy_rules_table *t = NULL;
+	char *err = NULL, *text = NULL;
+	size_t len = 0;
+	FILE *f = fopen(m->rules_file, "r");
+	int rc;
+
+	if (!f) {
+		fprintf(stderr, "sluice-proxy: %s: %s\n", m->rules_file, strerror(errno));
+		return -errno;
+	}
+	{
+		char buf[65536];
+		size_t n;
+		while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
+			char *nt = realloc(text, len + n);
+			if (!nt) {
+				free(text);
+				fclose(f);
+				return -ENOMEM;
+			}
+			text = nt;
+			memcpy(text + len, buf, n);
+			len += n;
+		}
+	}
+	fclose(f);
+	rc = proxy_rules_json_load(text ? text : "", len, &m->key, &t, &err);
+	free(text);
+	if (err)
+		fprintf(stderr, "sluice-proxy: %s: %s\n", m->rules_file, err);
+	free(err);
+	if (!t)
+		return rc ? rc : -EINVAL;
+	/* a table with a broken entry still loads: that entry denies (fail closed) */
+	proxy_server_set_rules(m->srv, t);
+	fprintf(stderr, "sluice-proxy: loaded %zu rule entries from %s\n",
+		proxy_rules_table_size(t), m->rules_file);
+	return 0;
+}
+
+static void main_print_counters(struct proxy_server *srv)
+{
+	struct proxy_counters c;
+
+	proxy_server_counters(srv, &c);
+	fprintf(stderr,
+		"sluice-proxy: counters conns_total=%" PRIu64 " conns_refused=%" PRIu64
+		" allowed=%" PRIu64 " denied=%" PRIu64 " errors=%" PRIu64
+		" bytes_in=%" PRIu64 " bytes_out=%" PRIu64 "\n",
+		c.conns_total, c.conns_refused, c.requests_allowed, c.requests_denied,
+		c.requests_error, c.bytes_from_clients, c.bytes_to_clients);
+}
+
+static void main_on_signal(uv_signal_t *s, int signum)
+{
+	struct main_ctx *m = s->data;
+
+	if (signum == SIGHUP) {
+		main_load_rules(m);
+		return;
+	}
+	main_print_counters(m->srv);
+	proxy_server_close(m->srv);
+	uv_close((uv_handle_t *)&m->sig_hup, NULL);
+	uv_close((uv_handle_t *)&m->sig_int, NULL);
+	uv_close((uv_handle_t *)&m->sig_term, NULL);
+}
+
+static void main_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: sluice-proxy --listen ADDR:PORT --upstream ADDR:PORT --rules FILE.json\n"
+		"                    [--peer-identity N] [--ep-id N] [--direction ingress|egress]\n"
+		"                    [--max-conns N] [--header-timeout-ms N] [--idle-timeout-ms N]\n"
+		"                    [--connect-timeout-ms N] [--stream-timeout-ms N]\n"
+		"                    [--buffer-cap BYTES] [--access-log stdout|off|FILE]\n"
+		"                    [--port-file FILE]\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "listen", required_argument, NULL, 'l' },
+		{ "upstream", required_argument, NULL, 'u' },
+		{ "rules", required_argument, NULL, 'r' },
+		{ "peer-identity", required_argument, NULL, 'i' },
+		{ "ep-id", required_argument, NULL, 'e' },
+		{ "direction", required_argument, NULL, 'd' },
+		{ "max-conns", required_argument, NULL, 'm' },
+		{ "header-timeout-ms", required_argument, NULL, 'H' },
+		{ "idle-timeout-ms", required_argument, NULL, 'I' },
+		{ "connect-timeout-ms", required_argument, NULL, 'C' },
+		{ "stream-timeout-ms", required_argument, NULL, 'S' },
+		{ "buffer-cap", required_argument, NULL, 'b' },
+		{ "access-log", required_argument, NULL, 'a' },
+		{ "port-file", required_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	struct main_ctx m = { 0 };
+	struct proxy_config cfg;
+	union proxy_sockaddr listen_addr, up_addr, bound;
+	const char *listen_s = NULL, *up_s = NULL, *log_s = "stdout", *port_file = NULL;
+	struct proxy_resolver *res;
+	char *err = NULL;
+	int c, rc;
+
+	proxy_config_defaults(&cfg);
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'l': listen_s = optarg; break;
+		case 'u': up_s = optarg; break;
+		case 'r': m.rules_file = optarg; break;
+		case 'i': m.key.peer_identity = (uint32_t)strtoul(optarg, NULL, 0); break;
+		case 'e': m.key.ep_id = (uint32_t)strtoul(optarg, NULL, 0); break;
+		case 'd':
+			if (!strcmp(optarg, "egress"))
+				m.key.direction = 1;
+			else if (!strcmp(optarg, "ingress"))
+				m.key.direction = 0;
+			else {
+				main_usage(stderr);
+				return 2;
+			}
+			break;
+		case 'm': cfg.max_conns = (uint32_t)strtoul(optarg, NULL, 0); break;
+		case 'H': cfg.header_timeout_ms = (uint32_t)strtoul(optarg, NULL, 0); break;
+		case 'I': cfg.idle_timeout_ms = (uint32_t)strtoul(optarg, NULL, 0); break;
+		case 'C': cfg.connect_timeout_ms = (uint32_t)strtoul(optarg, NULL, 0); break;
+		case 'S': cfg.stream_idle_timeout_ms = (uint32_t)strtoul(optarg, NULL, 0); break;
+		case 'b': cfg.buffer_cap = (uint32_t)strtoul(optarg, NULL, 0); break;
+		case 'a': log_s = optarg; break;
+		case 'p': port_file = optarg; break;
+		case 'h': main_usage(stdout); return 0;
+		default: main_usage(stderr); return 2;
+		}
+	}
+	if (!listen_s || !up_s || !m.rules_file) {
+		main_usage(stderr);
+		return 2;
+	}
+	if (main_parse_addr(listen_s, &listen_addr) || main_parse_addr(up_s, &up_addr)) {
+		fprintf(stderr, "sluice-proxy: bad address (want IP:PORT or [IPv6]:PORT)\n");
+		return 2;
+	}
+	if (!strcmp(log_s, "stdout")) {
+		static char logbuf[1 << 16];
+		setvbuf(stdout, logbuf, _IOFBF, sizeof(logbuf));
+		cfg.access_log = stdout;
+	} else if (strcmp(log_s, "off")) {
+		cfg.access_log = fopen(log_s, "a");
+		if (!cfg.access_log) {
+			fprintf(stderr, "sluice-proxy: %s: %s\n", log_s, strerror(errno));
+			return 1;
+		}
+	}
+	m.key.port = proxy_sockaddr_port(&up_addr);
+	m.loop = uv_default_loop();
+	res = proxy_resolver_static_new(&up_addr, m.key.ep_id, m.key.direction,
+					m.key.peer_identity);
+	m.srv = res ? proxy_server_new(m.loop, &cfg, res, &err) : NULL;
+	if (!m.srv) {
+		fprintf(stderr, "sluice-proxy: %s\n", err ? err : "out of memory");
+		return 1;
+	}
+	if (main_load_rules(&m) < 0) {
+		/* fail closed: no table means every request is denied */
+		fprintf(stderr, "sluice-proxy: no valid rules: denying everything\n");
+	}
+	rc = proxy_server_listen(m.srv, &listen_addr.sa);
+	if (rc) {
+		fprintf(stderr, "sluice-proxy: listen %s: %s\n", listen_s, uv_strerror(rc));
+		return 1;
+	}
+	proxy_server_address(m.srv, &bound);
+	fprintf(stderr, "sluice-proxy: listening on port %u, upstream %s\n",
+		proxy_sockaddr_port(&bound), up_s);
+	if (port_file) {
+		FILE *pf = fopen(port_file, "w");
+		if (pf) {
+			fprintf(pf, "%u\n", proxy_sockaddr_port(&bound));
+			fclose(pf);
+		}
+	}
+	uv_signal_init(m.loop, &m.sig_hup);
+	uv_signal_init(m.loop, &m.sig_int);
+	uv_signal_init(m.loop, &m.sig_term);
+	m.sig_hup.data = m.sig_int.data = m.sig_term.data = &m;
+	uv_signal_start(&m.sig_hup, main_on_signal, SIGHUP);
+	uv_signal_start(&m.sig_int, main_on_signal, SIGINT);
+	uv_signal_start(&m.sig_term, main_on_signal, SIGTERM);
+	uv_run(m.loop, UV_RUN_DEFAULT);
+	uv_loop_close(m.loop);
+	if (cfg.access_log && cfg.access_log != stdout)
+		fclose(cfg.access_log);
+	fflush(stdout);
+	return 0;
+}

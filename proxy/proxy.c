@@ -1,0 +1,903 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * proxy.c - the libuv side of the proxy: accept, resolve, connect upstream,
+ * move bytes with backpressure, timers, graceful close. All HTTP decisions
+ * are in http_conn.c; this file only moves bytes and keeps time.
+ *
+ * Memory: a connection is one struct (no buffers while idle). Reads land in
+ * one server-wide buffer and are consumed before the callback returns; only
+ * unparsed pipelined bytes are copied into a per-connection buffer. Output
+ * goes through a per-direction queue (pending + in-flight), written with
+ * uv_try_write first; queues and buffers are freed once empty between
+ * requests.
+ */
+#include "proxy.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "access_log.h"
+
+#define PROXY_READ_BUF (64u * 1024u)
+#define PROXY_CIN_MAX (64u * 1024u)
+#define PROXY_LINGER_MS 2000u
+#define PROXY_QUEUE_KEEP (64u * 1024u) /* keep queue buffers up to this while busy */
+
+struct proxy_outq {
+	char *buf;           /* pending */
+	size_t len, cap;
+	char *wbuf;          /* being written */
+	size_t wlen, wcap;
+	uv_write_t req;
+	bool writing;
+};
+
+enum proxy_up_state { UP_NONE, UP_CONNECTING, UP_CONNECTED, UP_CLOSING };
+enum proxy_close_state { CL_OPEN, CL_FLUSHING, CL_SHUTDOWN, CL_CLOSED };
+enum proxy_timer_kind { T_NONE, T_IDLE, T_HEADER, T_CONNECT, T_STREAM, T_LINGER };
+
+struct proxy_conn {
+	struct proxy_server *srv;
+	struct proxy_conn *prev, *next;
+	uv_tcp_t client;
+	uv_tcp_t up;
+	uv_timer_t timer;
+	uv_connect_t connect_req;
+	uv_shutdown_t shutdown_req;
+	struct proxy_outq to_client, to_up;
+	char *cin;                 /* unparsed client bytes */
+	uint32_t cin_len, cin_cap;
+	uint64_t last_activity_ms;
+	struct http_conn http;
+	struct proxy_flow flow;
+	uint8_t up_state, close_state, timer_kind;
+	uint8_t handles;
+	bool client_reading, up_reading, client_eof, oom;
+};
+
+struct proxy_server {
+	uv_loop_t *loop;
+	uv_tcp_t listener;
+	uv_async_t async;
+	uv_prepare_t prepare;
+	struct proxy_config cfg;
+	struct proxy_resolver *resolver;
+	struct proxy_rules_table *rules;
+	uv_mutex_t lock;
+	struct proxy_rules_table *pending; /* published, not yet installed */
+	bool has_pending;
+	proxy_event_cb ev_cb;
+	void *ev_ctx;
+	struct proxy_counters cnt;
+	struct proxy_conn *conns;
+	int handles;
+	bool listening, closing, log_dirty;
+	char readbuf[PROXY_READ_BUF];
+};
+
+static void proxy_after_event(struct proxy_conn *pc);
+static void proxy_close_all(struct proxy_conn *pc);
+static void proxy_server_maybe_free(struct proxy_server *srv);
+
+void proxy_config_defaults(struct proxy_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->max_conns = 50000;
+	cfg->header_timeout_ms = 10000;
+	cfg->idle_timeout_ms = 60000;
+	cfg->connect_timeout_ms = 2000;
+	cfg->stream_idle_timeout_ms = 300000;
+	cfg->buffer_cap = 64 * 1024;
+}
+
+/* ---- output queues ------------------------------------------------------ */
+
+static int proxy_outq_append(struct proxy_outq *q, const char *p, size_t n)
+{
+	if (q->len + n > q->cap) {
+		size_t ncap = q->cap ? q->cap : 4096;
+		char *nb;
+		while (ncap < q->len + n)
+			ncap *= 2;
+		nb = realloc(q->buf, ncap);
+		if (!nb)
+			return -ENOMEM;
+		q->buf = nb;
+		q->cap = ncap;
+	}
+	memcpy(q->buf + q->len, p, n);
+	q->len += n;
+	return 0;
+}
+
+static size_t proxy_outq_queued(const struct proxy_outq *q)
+{
+	return q->len + (q->writing ? q->wlen : 0);
+}
+
+/* Frees the buffers of an empty queue (always, or only oversized ones). */
+static void proxy_outq_trim(struct proxy_outq *q, bool all)
+{
+	if (q->len == 0 && (all || q->cap > PROXY_QUEUE_KEEP)) {
+		free(q->buf);
+		q->buf = NULL;
+		q->cap = 0;
+	}
+	if (!q->writing && (all || q->wcap > PROXY_QUEUE_KEEP)) {
+		free(q->wbuf);
+		q->wbuf = NULL;
+		q->wcap = 0;
+	}
+}
+
+static void proxy_on_write(uv_write_t *req, int status);
+
+/* Starts writing what is pending; < 0 on a write error. */
+static int proxy_outq_flush(struct proxy_conn *pc, struct proxy_outq *q, uv_stream_t *s)
+{
+	uv_buf_t b;
+	int r;
+	char *tmp;
+	size_t tcap;
+
+	if (q->writing || q->len == 0)
+		return 0;
+	b = uv_buf_init(q->buf, (unsigned)q->len);
+	r = uv_try_write(s, &b, 1);
+	if (r < 0 && r != UV_EAGAIN && r != UV_ENOSYS)
+		return r;
+	if (r > 0) {
+		if ((size_t)r == q->len) {
+			q->len = 0;
+			return 0;
+		}
+		memmove(q->buf, q->buf + r, q->len - (size_t)r);
+		q->len -= (size_t)r;
+	}
+	/* the rest goes through uv_write: swap pending and in-flight buffers */
+	tmp = q->wbuf;
+	tcap = q->wcap;
+	q->wbuf = q->buf;
+	q->wcap = q->cap;
+	q->wlen = q->len;
+	q->buf = tmp;
+	q->cap = tcap;
+	q->len = 0;
+	b = uv_buf_init(q->wbuf, (unsigned)q->wlen);
+	q->req.data = pc;
+	r = uv_write(&q->req, s, &b, 1, proxy_on_write);
+	if (r < 0)
+		return r;
+	q->writing = true;
+	return 0;
+}
+
+static void proxy_outq_free(struct proxy_outq *q)
+{
+	free(q->buf);
+	free(q->wbuf);
+	memset(q, 0, sizeof(*q));
+}
+
+/* ---- http_conn glue ----------------------------------------------------- */
+
+static void proxy_to_upstream(void *ctx, const char *p, size_t n)
+{
+	struct proxy_conn *pc = ctx;
+
+	if (proxy_outq_append(&pc->to_up, p, n))
+		pc->oom = true;
+}
+
+static void proxy_to_client(void *ctx, const char *p, size_t n)
+{
+	struct proxy_conn *pc = ctx;
+
+	if (proxy_outq_append(&pc->to_client, p, n))
+		pc->oom = true;
+	pc->srv->cnt.bytes_to_clients += n;
+}
+
+static enum proxy_match proxy_decide(void *ctx, const struct proxy_request_view *req)
+{
+	struct proxy_conn *pc = ctx;
+	struct proxy_rules_key key = {
+		.ep_id = pc->flow.ep_id,
+		.peer_identity = pc->flow.peer_identity,
+		.port = proxy_sockaddr_port(&pc->flow.orig_dst),
+		.direction = pc->flow.direction,
+	};
+
+	return proxy_rule_set_match(proxy_rules_lookup(pc->srv->rules, &key), req);
+}
+
+static int64_t proxy_wall_us(uint64_t mono_ns)
+{
+	struct timespec rt, mt;
+	int64_t now_rt, now_mt;
+
+	clock_gettime(CLOCK_REALTIME, &rt);
+	clock_gettime(CLOCK_MONOTONIC, &mt);
+	now_rt = (int64_t)rt.tv_sec * 1000000 + rt.tv_nsec / 1000;
+	now_mt = (int64_t)mt.tv_sec * 1000000 + mt.tv_nsec / 1000;
+	return now_rt - (now_mt - (int64_t)(mono_ns / 1000));
+}
+
+static void proxy_done(void *ctx, const struct http_exchange *x)
+{
+	struct proxy_conn *pc = ctx;
+	struct proxy_server *srv = pc->srv;
+	struct proxy_event ev = { .flow = &pc->flow, .x = x };
+
+	switch (x->verdict) {
+	case HTTP_VERDICT_ALLOWED: srv->cnt.requests_allowed++; break;
+	case HTTP_VERDICT_DENIED: srv->cnt.requests_denied++; break;
+	default: srv->cnt.requests_error++; break;
+	}
+	if ((unsigned)x->reason < HTTP_R_COUNT)
+		srv->cnt.by_reason[x->reason]++;
+	if (!srv->cfg.access_log && !srv->ev_cb)
+		return;
+	ev.wall_start_us = proxy_wall_us(x->start_ns);
+	if (srv->cfg.access_log) {
+		char line[4096];
+		size_t n = proxy_access_log_format(&ev, line, sizeof(line));
+		fwrite(line, 1, n, srv->cfg.access_log);
+		srv->log_dirty = true;
+	}
+	if (srv->ev_cb)
+		srv->ev_cb(srv->ev_ctx, &ev);
+}
+
+static const struct http_conn_ops proxy_http_ops = {
+	.to_upstream = proxy_to_upstream,
+	.to_client = proxy_to_client,
+	.decide = proxy_decide,
+	.done = proxy_done,
+};
+
+/* ---- connection lifecycle ----------------------------------------------- */
+
+static void proxy_conn_free(struct proxy_conn *pc)
+{
+	struct proxy_server *srv = pc->srv;
+
+	http_conn_release(&pc->http, HTTP_R_CLIENT_CLOSED);
+	if (srv->resolver->release)
+		srv->resolver->release(srv->resolver, &pc->flow);
+	proxy_outq_free(&pc->to_client);
+	proxy_outq_free(&pc->to_up);
+	free(pc->cin);
+	if (pc->prev)
+		pc->prev->next = pc->next;
+	else
+		srv->conns = pc->next;
+	if (pc->next)
+		pc->next->prev = pc->prev;
+	srv->cnt.conns_active--;
+	free(pc);
+	proxy_server_maybe_free(srv);
+}
+
+static void proxy_on_handle_close(uv_handle_t *h)
+{
+	struct proxy_conn *pc = h->data;
+
+	if (h == (uv_handle_t *)&pc->up) {
+		pc->up_state = UP_NONE;
+		pc->up_reading = false;
+		pc->to_up.writing = false;
+		pc->to_up.len = 0;
+	}
+	if (--pc->handles == 0) {
+		proxy_conn_free(pc);
+		return;
+	}
+	if (h == (uv_handle_t *)&pc->up && pc->close_state == CL_OPEN)
+		proxy_after_event(pc); /* maybe reconnect for a queued request */
+}
+
+static void proxy_up_close(struct proxy_conn *pc)
+{
+	if (pc->up_state != UP_CONNECTING && pc->up_state != UP_CONNECTED)
+		return;
+	pc->up_state = UP_CLOSING;
+	pc->up_reading = false;
+	pc->to_up.len = 0;
+	uv_close((uv_handle_t *)&pc->up, proxy_on_handle_close);
+}
+
+static void proxy_close_all(struct proxy_conn *pc)
+{
+	if (pc->close_state == CL_CLOSED)
+		return;
+	pc->close_state = CL_CLOSED;
+	proxy_up_close(pc);
+	uv_close((uv_handle_t *)&pc->timer, proxy_on_handle_close);
+	uv_close((uv_handle_t *)&pc->client, proxy_on_handle_close);
+}
+
+static void proxy_on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct proxy_conn *pc = h->data;
+
+	(void)suggested;
+	/* consumed (or copied) before the read callback returns */
+	*buf = uv_buf_init(pc->srv->readbuf, PROXY_READ_BUF);
+}
+
+static void proxy_on_client_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+static void proxy_on_up_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+
+static void proxy_set_reading(struct proxy_conn *pc, uv_stream_t *s, bool *state, bool want,
+			      uv_read_cb cb)
+{
+	if (want == *state)
+		return;
+	if (want)
+		uv_read_start(s, proxy_on_alloc, cb);
+	else
+		uv_read_stop(s);
+	*state = want;
+	(void)pc;
+}
+
+static void proxy_update_reading(struct proxy_conn *pc)
+{
+	uint32_t cap = pc->srv->cfg.buffer_cap;
+	bool want_client, want_up;
+
+	if (pc->close_state == CL_CLOSED)
+		return;
+	if (pc->close_state == CL_SHUTDOWN) {
+		want_client = !pc->client_eof; /* discard until EOF (lingering close) */
+	} else {
+		want_client = pc->close_state == CL_OPEN && !pc->client_eof &&
+			      http_conn_accepts_request_bytes(&pc->http) &&
+			      http_conn_phase(&pc->http) != HTTP_PH_CLOSING &&
+			      proxy_outq_queued(&pc->to_up) < cap && pc->cin_len < PROXY_CIN_MAX;
+	}
+	want_up = pc->close_state == CL_OPEN && pc->up_state == UP_CONNECTED &&
+		  proxy_outq_queued(&pc->to_client) < cap;
+	proxy_set_reading(pc, (uv_stream_t *)&pc->client, &pc->client_reading, want_client,
+			  proxy_on_client_read);
+	if (pc->up_state == UP_CONNECTED)
+		proxy_set_reading(pc, (uv_stream_t *)&pc->up, &pc->up_reading, want_up,
+				  proxy_on_up_read);
+}
+
+static void proxy_on_timer(uv_timer_t *t);
+
+static void proxy_update_timer(struct proxy_conn *pc)
+{
+	const struct proxy_config *cfg = &pc->srv->cfg;
+	enum proxy_timer_kind kind;
+	uint64_t ms;
+
+	if (pc->close_state == CL_CLOSED)
+		return;
+	if (pc->close_state == CL_SHUTDOWN)
+		kind = T_LINGER;
+	else if (pc->up_state == UP_CONNECTING)
+		kind = T_CONNECT;
+	else if (http_conn_phase(&pc->http) == HTTP_PH_IDLE)
+		kind = T_IDLE;
+	else if (http_conn_phase(&pc->http) == HTTP_PH_HEAD)
+		kind = T_HEADER;
+	else
+		kind = T_STREAM;
+	if (kind == pc->timer_kind)
+		return;
+	pc->timer_kind = (uint8_t)kind;
+	switch (kind) {
+	case T_LINGER: ms = PROXY_LINGER_MS; break;
+	case T_CONNECT: ms = cfg->connect_timeout_ms; break;
+	case T_IDLE: ms = cfg->idle_timeout_ms; break;
+	case T_HEADER: ms = cfg->header_timeout_ms; break;
+	default: ms = cfg->stream_idle_timeout_ms; break;
+	}
+	uv_timer_start(&pc->timer, proxy_on_timer, ms, 0);
+}
+
+static void proxy_on_shutdown(uv_shutdown_t *req, int status)
+{
+	struct proxy_conn *pc = req->data;
+
+	if (status < 0 && pc->close_state != CL_CLOSED)
+		proxy_close_all(pc);
+}
+
+/* The engine wants to close: flush to the client, FIN, linger, close. */
+static void proxy_progress_close(struct proxy_conn *pc)
+{
+	if (pc->close_state == CL_OPEN) {
+		pc->close_state = CL_FLUSHING;
+		proxy_up_close(pc);
+	}
+	if (pc->close_state == CL_FLUSHING) {
+		if (proxy_outq_flush(pc, &pc->to_client, (uv_stream_t *)&pc->client) < 0) {
+			proxy_close_all(pc);
+			return;
+		}
+		if (proxy_outq_queued(&pc->to_client))
+			return; /* wait for the write callback */
+		if (pc->client_eof) {
+			proxy_close_all(pc);
+			return;
+		}
+		pc->shutdown_req.data = pc;
+		if (uv_shutdown(&pc->shutdown_req, (uv_stream_t *)&pc->client,
+				proxy_on_shutdown) < 0) {
+			proxy_close_all(pc);
+			return;
+		}
+		pc->close_state = CL_SHUTDOWN;
+		proxy_outq_trim(&pc->to_client, true);
+		free(pc->cin);
+		pc->cin = NULL;
+		pc->cin_len = pc->cin_cap = 0;
+	}
+	proxy_update_reading(pc);
+	proxy_update_timer(pc);
+}
+
+static void proxy_on_connect(uv_connect_t *req, int status);
+
+static void proxy_connect(struct proxy_conn *pc)
+{
+	int r;
+
+	r = uv_tcp_init(pc->srv->loop, &pc->up);
+	if (r < 0)
+		goto fail;
+	pc->up.data = pc;
+	pc->handles++;
+	pc->up_state = UP_CONNECTING;
+	pc->connect_req.data = pc;
+	pc->srv->cnt.upstream_connects++;
+	r = uv_tcp_connect(&pc->connect_req, &pc->up, &pc->flow.orig_dst.sa, proxy_on_connect);
+	if (r < 0) {
+		proxy_up_close(pc);
+		goto fail;
+	}
+	return;
+fail:
+	pc->srv->cnt.upstream_connect_errors++;
+	http_conn_upstream_error(&pc->http, HTTP_R_UPSTREAM_CONNECT);
+}
+
+static void proxy_on_connect(uv_connect_t *req, int status)
+{
+	struct proxy_conn *pc = req->data;
+
+	if (status == UV_ECANCELED || pc->up_state != UP_CONNECTING)
+		return;
+	if (status < 0) {
+		pc->srv->cnt.upstream_connect_errors++;
+		proxy_up_close(pc);
+		http_conn_upstream_error(&pc->http, HTTP_R_UPSTREAM_CONNECT);
+	} else {
+		pc->up_state = UP_CONNECTED;
+		uv_tcp_nodelay(&pc->up, 1);
+	}
+	proxy_after_event(pc);
+}
+
+/* Runs after every event: feeds waiting bytes, connects, flushes, re-arms. */
+static void proxy_after_event(struct proxy_conn *pc)
+{
+	if (pc->close_state == CL_CLOSED)
+		return;
+	if (pc->close_state != CL_OPEN) {
+		proxy_progress_close(pc);
+		return;
+	}
+	while (pc->cin_len && http_conn_accepts_request_bytes(&pc->http) &&
+	       http_conn_phase(&pc->http) != HTTP_PH_CLOSING) {
+		size_t n = http_conn_feed_request(&pc->http, pc->cin, pc->cin_len);
+		if (!n)
+			break;
+		memmove(pc->cin, pc->cin + n, pc->cin_len - n);
+		pc->cin_len -= (uint32_t)n;
+	}
+	if (pc->oom)
+		http_conn_release(&pc->http, HTTP_R_NONE);
+	if (http_conn_phase(&pc->http) == HTTP_PH_CLOSING) {
+		proxy_progress_close(pc);
+		return;
+	}
+	if (pc->to_up.len && pc->up_state == UP_NONE)
+		proxy_connect(pc);
+	if (pc->up_state == UP_CONNECTED &&
+	    proxy_outq_flush(pc, &pc->to_up, (uv_stream_t *)&pc->up) < 0) {
+		proxy_up_close(pc);
+		http_conn_upstream_error(&pc->http, HTTP_R_UPSTREAM_RESET);
+	}
+	if (http_conn_phase(&pc->http) == HTTP_PH_CLOSING) {
+		proxy_progress_close(pc);
+		return;
+	}
+	if (proxy_outq_flush(pc, &pc->to_client, (uv_stream_t *)&pc->client) < 0) {
+		http_conn_release(&pc->http, HTTP_R_CLIENT_CLOSED);
+		proxy_close_all(pc);
+		return;
+	}
+	if (http_conn_phase(&pc->http) == HTTP_PH_IDLE) {
+		/* between requests: hold nothing */
+		proxy_outq_trim(&pc->to_client, true);
+		proxy_outq_trim(&pc->to_up, true);
+		if (!pc->cin_len) {
+			free(pc->cin);
+			pc->cin = NULL;
+			pc->cin_cap = 0;
+		}
+	} else {
+		proxy_outq_trim(&pc->to_client, false);
+		proxy_outq_trim(&pc->to_up, false);
+	}
+	proxy_update_reading(pc);
+	proxy_update_timer(pc);
+}
+
+static void proxy_on_write(uv_write_t *req, int status)
+{
+	struct proxy_conn *pc = req->data;
+	bool is_client = req == &pc->to_client.req;
+	struct proxy_outq *q = is_client ? &pc->to_client : &pc->to_up;
+
+	q->writing = false;
+	q->wlen = 0;
+	if (status == UV_ECANCELED || pc->close_state == CL_CLOSED)
+		return;
+	if (status < 0) {
+		if (is_client) {
+			http_conn_release(&pc->http, HTTP_R_CLIENT_CLOSED);
+			proxy_close_all(pc);
+			return;
+		}
+		proxy_up_close(pc);
+		http_conn_upstream_error(&pc->http, HTTP_R_UPSTREAM_RESET);
+	}
+	proxy_after_event(pc);
+}
+
+static int proxy_cin_append(struct proxy_conn *pc, const char *p, size_t n)
+{
+	if (pc->cin_len + n > pc->cin_cap) {
+		uint32_t ncap = pc->cin_cap ? pc->cin_cap : 4096;
+		char *nb;
+		while (ncap < pc->cin_len + n)
+			ncap *= 2;
+		nb = realloc(pc->cin, ncap);
+		if (!nb)
+			return -ENOMEM;
+		pc->cin = nb;
+		pc->cin_cap = ncap;
+	}
+	memcpy(pc->cin + pc->cin_len, p, n);
+	pc->cin_len += (uint32_t)n;
+	return 0;
+}
+
+static void proxy_on_client_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	struct proxy_conn *pc = s->data;
+
+	if (nread == 0)
+		return;
+	if (nread < 0) {
+		pc->client_eof = true;
+		pc->client_reading = false;
+		uv_read_stop(s);
+		if (pc->close_state != CL_OPEN || nread != UV_EOF) {
+			if (nread != UV_EOF)
+				http_conn_release(&pc->http, HTTP_R_CLIENT_CLOSED);
+			proxy_close_all(pc);
+			return;
+		}
+		http_conn_client_eof(&pc->http);
+		proxy_after_event(pc);
+		return;
+	}
+	pc->srv->cnt.bytes_from_clients += (uint64_t)nread;
+	pc->last_activity_ms = uv_now(pc->srv->loop);
+	if (pc->close_state != CL_OPEN)
+		return; /* lingering: discard */
+	if (pc->cin_len == 0) {
+		size_t used = http_conn_feed_request(&pc->http, buf->base, (size_t)nread);
+		if (used < (size_t)nread &&
+		    proxy_cin_append(pc, buf->base + used, (size_t)nread - used))
+			pc->oom = true;
+	} else if (proxy_cin_append(pc, buf->base, (size_t)nread)) {
+		pc->oom = true;
+	}
+	proxy_after_event(pc);
+}
+
+static void proxy_on_up_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	struct proxy_conn *pc = s->data;
+	bool in_use;
+
+	if (nread == 0)
+		return;
+	in_use = http_conn_phase(&pc->http) == HTTP_PH_TUNNEL ||
+		 http_conn_request_pending(&pc->http);
+	if (nread < 0) {
+		proxy_up_close(pc);
+		if (in_use) {
+			if (nread == UV_EOF)
+				http_conn_upstream_eof(&pc->http);
+			else
+				http_conn_upstream_error(&pc->http, HTTP_R_UPSTREAM_RESET);
+		}
+		/* not in use: the upstream closed an idle connection; the next
+		 * allowed request reconnects */
+		proxy_after_event(pc);
+		return;
+	}
+	pc->last_activity_ms = uv_now(pc->srv->loop);
+	http_conn_feed_response(&pc->http, buf->base, (size_t)nread);
+	proxy_after_event(pc);
+}
+
+static void proxy_on_timer(uv_timer_t *t)
+{
+	struct proxy_conn *pc = t->data;
+	enum proxy_timer_kind kind = pc->timer_kind;
+
+	pc->timer_kind = T_NONE;
+	switch (kind) {
+	case T_LINGER:
+		proxy_close_all(pc);
+		return;
+	case T_CONNECT:
+		pc->srv->cnt.upstream_connect_errors++;
+		proxy_up_close(pc);
+		http_conn_upstream_error(&pc->http, HTTP_R_UPSTREAM_CONNECT);
+		break;
+	case T_STREAM: {
+		uint64_t now = uv_now(pc->srv->loop);
+		uint64_t idle = pc->srv->cfg.stream_idle_timeout_ms;
+		if (now - pc->last_activity_ms < idle) {
+			pc->timer_kind = T_STREAM;
+			uv_timer_start(&pc->timer, proxy_on_timer,
+				       idle - (now - pc->last_activity_ms), 0);
+			return;
+		}
+		http_conn_timeout(&pc->http);
+		break;
+	}
+	default:
+		http_conn_timeout(&pc->http);
+		break;
+	}
+	proxy_after_event(pc);
+}
+
+/* ---- server ------------------------------------------------------------- */
+
+/* A connection refused before it was set up. */
+static void proxy_on_early_close(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+static void proxy_free_handle(uv_handle_t *h)
+{
+	free(h);
+}
+
+static void proxy_refuse(struct proxy_server *srv)
+{
+	uv_tcp_t *h = malloc(sizeof(*h));
+
+	srv->cnt.conns_refused++;
+	if (!h)
+		return;
+	uv_tcp_init(srv->loop, h);
+	if (uv_accept((uv_stream_t *)&srv->listener, (uv_stream_t *)h) == 0 &&
+	    uv_tcp_close_reset(h, proxy_free_handle) == 0)
+		return;
+	uv_close((uv_handle_t *)h, proxy_free_handle);
+}
+
+static void proxy_on_connection(uv_stream_t *ls, int status)
+{
+	struct proxy_server *srv = ls->data;
+	union proxy_sockaddr peer, local;
+	struct proxy_conn *pc;
+	int len, fd = -1;
+
+	if (status < 0 || srv->closing)
+		return;
+	if (srv->cnt.conns_active >= srv->cfg.max_conns) {
+		proxy_refuse(srv);
+		return;
+	}
+	pc = calloc(1, sizeof(*pc));
+	if (!pc) {
+		proxy_refuse(srv);
+		return;
+	}
+	pc->srv = srv;
+	uv_tcp_init(srv->loop, &pc->client);
+	pc->client.data = pc;
+	if (uv_accept(ls, (uv_stream_t *)&pc->client) < 0) {
+		uv_close((uv_handle_t *)&pc->client, proxy_on_early_close);
+		return;
+	}
+	len = sizeof(peer);
+	memset(&peer, 0, sizeof(peer));
+	memset(&local, 0, sizeof(local));
+	uv_tcp_getpeername(&pc->client, &peer.sa, &len);
+	len = sizeof(local);
+	uv_tcp_getsockname(&pc->client, &local.sa, &len);
+	uv_fileno((uv_handle_t *)&pc->client, &fd);
+	if (srv->resolver->resolve(srv->resolver, fd, &peer, &local, &pc->flow) < 0) {
+		srv->cnt.conns_refused++;
+		if (uv_tcp_close_reset(&pc->client, proxy_on_early_close) < 0)
+			uv_close((uv_handle_t *)&pc->client, proxy_on_early_close);
+		return;
+	}
+	uv_timer_init(srv->loop, &pc->timer);
+	pc->timer.data = pc;
+	pc->handles = 2;
+	pc->next = srv->conns;
+	if (srv->conns)
+		srv->conns->prev = pc;
+	srv->conns = pc;
+	srv->cnt.conns_total++;
+	srv->cnt.conns_active++;
+	http_conn_init(&pc->http, &proxy_http_ops, pc);
+	uv_tcp_nodelay(&pc->client, 1);
+	pc->last_activity_ms = uv_now(srv->loop);
+	proxy_update_reading(pc);
+	proxy_update_timer(pc);
+}
+
+static void proxy_on_prepare(uv_prepare_t *p)
+{
+	struct proxy_server *srv = p->data;
+
+	if (srv->log_dirty) {
+		fflush(srv->cfg.access_log);
+		srv->log_dirty = false;
+	}
+}
+
+static void proxy_on_async(uv_async_t *a)
+{
+	struct proxy_server *srv = a->data;
+	struct proxy_rules_table *t;
+	bool has;
+
+	uv_mutex_lock(&srv->lock);
+	t = srv->pending;
+	has = srv->has_pending;
+	srv->pending = NULL;
+	srv->has_pending = false;
+	uv_mutex_unlock(&srv->lock);
+	if (has)
+		proxy_server_set_rules(srv, t);
+}
+
+struct proxy_server *proxy_server_new(uv_loop_t *loop, const struct proxy_config *cfg,
+				      struct proxy_resolver *resolver, char **err)
+{
+	struct proxy_server *srv = calloc(1, sizeof(*srv));
+
+	if (!srv) {
+		if (err)
+			*err = strdup("out of memory");
+		return NULL;
+	}
+	srv->loop = loop;
+	srv->cfg = *cfg;
+	if (!srv->cfg.buffer_cap)
+		srv->cfg.buffer_cap = 64 * 1024;
+	srv->resolver = resolver;
+	uv_mutex_init(&srv->lock);
+	uv_tcp_init(loop, &srv->listener);
+	srv->listener.data = srv;
+	uv_async_init(loop, &srv->async, proxy_on_async);
+	srv->async.data = srv;
+	uv_unref((uv_handle_t *)&srv->async);
+	uv_prepare_init(loop, &srv->prepare);
+	srv->prepare.data = srv;
+	if (srv->cfg.access_log) {
+		uv_prepare_start(&srv->prepare, proxy_on_prepare);
+		uv_unref((uv_handle_t *)&srv->prepare);
+	}
+	srv->handles = 3;
+	return srv;
+}
+
+int proxy_server_listen(struct proxy_server *srv, const struct sockaddr *addr)
+{
+	int r = uv_tcp_bind(&srv->listener, addr, 0);
+
+	if (!r)
+		r = uv_listen((uv_stream_t *)&srv->listener, 1024, proxy_on_connection);
+	if (!r)
+		srv->listening = true;
+	return r;
+}
+
+int proxy_server_address(struct proxy_server *srv, union proxy_sockaddr *out)
+{
+	int len = sizeof(*out);
+
+	return uv_tcp_getsockname(&srv->listener, &out->sa, &len);
+}
+
+void proxy_server_set_rules(struct proxy_server *srv, struct proxy_rules_table *t)
+{
+	struct proxy_rules_table *old = srv->rules;
+
+	/* requests are evaluated synchronously, so nothing holds the old table */
+	srv->rules = t;
+	proxy_rules_table_free(old);
+}
+
+int proxy_server_publish_rules(struct proxy_server *srv, struct proxy_rules_table *t)
+{
+	struct proxy_rules_table *old;
+
+	uv_mutex_lock(&srv->lock);
+	old = srv->pending;
+	srv->pending = t;
+	srv->has_pending = true;
+	uv_mutex_unlock(&srv->lock);
+	proxy_rules_table_free(old); /* superseded before it was installed */
+	return uv_async_send(&srv->async);
+}
+
+void proxy_server_set_event_cb(struct proxy_server *srv, proxy_event_cb cb, void *ctx)
+{
+	srv->ev_cb = cb;
+	srv->ev_ctx = ctx;
+}
+
+void proxy_server_counters(const struct proxy_server *srv, struct proxy_counters *out)
+{
+	*out = srv->cnt;
+}
+
+static void proxy_server_maybe_free(struct proxy_server *srv)
+{
+	if (!srv->closing || srv->handles || srv->conns)
+		return;
+	if (srv->cfg.access_log)
+		fflush(srv->cfg.access_log);
+	proxy_rules_table_free(srv->rules);
+	proxy_rules_table_free(srv->pending);
+	uv_mutex_destroy(&srv->lock);
+	if (srv->resolver->destroy)
+		srv->resolver->destroy(srv->resolver);
+	free(srv);
+}
+
+static void proxy_on_server_handle_close(uv_handle_t *h)
+{
+	struct proxy_server *srv = h->data;
+
+	srv->handles--;
+	proxy_server_maybe_free(srv);
+}
+
+void proxy_server_close(struct proxy_server *srv)
+{
+	if (srv->closing)
+		return;
+	srv->closing = true;
+	for (struct proxy_conn *pc = srv->conns; pc; pc = pc->next) {
+		http_conn_release(&pc->http, HTTP_R_CLIENT_CLOSED);
+		proxy_close_all(pc);
+	}
+	uv_close((uv_handle_t *)&srv->listener, proxy_on_server_handle_close);
+	uv_close((uv_handle_t *)&srv->async, proxy_on_server_handle_close);
+	uv_close((uv_handle_t *)&srv->prepare, proxy_on_server_handle_close);
+}

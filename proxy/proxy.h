@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * proxy.h - sluice's node-local HTTP policy proxy, as a library
+ * (sluice_proxy_core). The agent can embed it in its own libuv loop, or run
+ * the sluice-proxy binary (main.c).
+ *
+ *   srv = proxy_server_new(loop, &cfg, resolver, &err);
+ *   proxy_server_set_rules(srv, table);     // or proxy_server_publish_rules()
+ *   proxy_server_listen(srv, &addr);
+ *   uv_run(loop, UV_RUN_DEFAULT);
+ *
+ * One upstream connection per client connection, opened at the first
+ * allowed request and reused for the following ones. Bytes are streamed both
+ * ways; when a side's output queue exceeds cfg.buffer_cap, reading from the
+ * other side stops until it drains. Idle connections hold no buffers.
+ */
+#ifndef SLUICE_PROXY_PROXY_H
+#define SLUICE_PROXY_PROXY_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <uv.h>
+
+#include "http_conn.h"
+#include "resolver.h"
+#include "rules.h"
+
+struct proxy_config {
+	uint32_t max_conns;              /* default 50000; beyond: reset at accept */
+	uint32_t header_timeout_ms;      /* first byte -> end of headers; 408. 10000 */
+	uint32_t idle_timeout_ms;        /* keep-alive idle; close. 60000 */
+	uint32_t connect_timeout_ms;     /* upstream connect; 503. 2000 */
+	uint32_t stream_idle_timeout_ms; /* no bytes either way mid-request; 300000 */
+	uint32_t buffer_cap;             /* per-direction queue cap, 65536 */
+	FILE *access_log;                /* JSON lines; NULL = none */
+};
+
+void proxy_config_defaults(struct proxy_config *cfg);
+
+struct proxy_counters {
+	uint64_t conns_total;
+	uint64_t conns_active;
+	uint64_t conns_refused;          /* over max_conns or resolver refused */
+	uint64_t requests_allowed;
+	uint64_t requests_denied;
+	uint64_t requests_error;
+	uint64_t by_reason[HTTP_R_COUNT];
+	uint64_t bytes_from_clients;
+	uint64_t bytes_to_clients;
+	uint64_t upstream_connects;
+	uint64_t upstream_connect_errors;
+};
+
+/* What the event hook and the access log see for each request. */
+struct proxy_event {
+	const struct proxy_flow *flow;
+	const struct http_exchange *x;
+	int64_t wall_start_us;           /* CLOCK_REALTIME of x->start_ns */
+};
+
+typedef void (*proxy_event_cb)(void *ctx, const struct proxy_event *ev);
+
+struct proxy_server;
+
+/* The server takes ownership of resolver (destroyed with the server). */
+struct proxy_server *proxy_server_new(uv_loop_t *loop, const struct proxy_config *cfg,
+				      struct proxy_resolver *resolver, char **err);
+int proxy_server_listen(struct proxy_server *srv, const struct sockaddr *addr);
+/* The bound address (after listen on port 0). */
+int proxy_server_address(struct proxy_server *srv, union proxy_sockaddr *out);
+
+/*
+ * Replaces the rules table (ownership passes; the old one is freed). Loop
+ * thread only. Takes effect at the next request of every connection.
+ */
+void proxy_server_set_rules(struct proxy_server *srv, struct proxy_rules_table *t);
+/* Same, from any thread: handed to the loop through a uv_async. */
+int proxy_server_publish_rules(struct proxy_server *srv, struct proxy_rules_table *t);
+
+/* One call per finished request (after the access log line). */
+void proxy_server_set_event_cb(struct proxy_server *srv, proxy_event_cb cb, void *ctx);
+
+void proxy_server_counters(const struct proxy_server *srv, struct proxy_counters *out);
+
+/* Stops listening, closes every connection; the server is freed once all
+ * handles are closed (run the loop until then). */
+void proxy_server_close(struct proxy_server *srv);
+
+#endif /* SLUICE_PROXY_PROXY_H */

@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * resolver.h - THE SEAM between the proxy and the datapath steering.
+ *
+ * For every accepted connection the proxy asks a resolver who is talking to
+ * whom: which endpoint the policy belongs to, in which direction, the peer's
+ * security identity, and where the connection was originally going. The
+ * proxy then connects upstream to flow.orig_dst and, per request, looks up
+ * rules under (ep_id, direction, orig_dst port, peer_identity).
+ *
+ * Implementations:
+ *  - static (resolver_static.c): one upstream, one peer identity; used by
+ *    `sluice-proxy --upstream ... --peer-identity N` and by the tests.
+ *  - datapath (LATER, by the steering author): with sk_lookup / cgroup
+ *    connect4 redirection the accepted socket's getsockname() (or a BPF map
+ *    keyed by the client's 4-tuple, filled by connect4) gives the original
+ *    destination; the peer identity comes from the ipcache map (the source
+ *    address on ingress, the original destination on egress); ep_id and the
+ *    pod names from the endpoints map and the agent's endpoint table.
+ *
+ * Contract:
+ *  - resolve() runs on the proxy's loop thread, synchronously, right after
+ *    accept(); it must not block. Returning < 0 refuses the connection (it is
+ *    reset, counted as refused): fail closed, e.g. for an unknown flow.
+ *  - Strings it puts in the flow (pod, namespace) must stay valid until
+ *    release() is called for that flow (at connection close). release() may
+ *    be NULL when nothing needs freeing.
+ *  - The peer identity is decided here, from the connection, never from
+ *    request headers such as X-Forwarded-For (cilium S6).
+ */
+#ifndef SLUICE_PROXY_RESOLVER_H
+#define SLUICE_PROXY_RESOLVER_H
+
+#include <netinet/in.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+union proxy_sockaddr {
+	struct sockaddr sa;
+	struct sockaddr_in in;
+	struct sockaddr_in6 in6;
+};
+
+/* One end of a flow, as the access log shows it. */
+struct proxy_flow_end {
+	const char *pod;       /* NULL = unknown */
+	const char *ns;
+	uint32_t identity;
+	union proxy_sockaddr addr;
+};
+
+struct proxy_flow {
+	uint32_t ep_id;          /* the endpoint whose policy applies */
+	uint8_t direction;       /* SLUICE_DIR_INGRESS / SLUICE_DIR_EGRESS */
+	uint32_t peer_identity;  /* the other side's identity */
+	union proxy_sockaddr orig_dst; /* where the upstream connection goes */
+	struct proxy_flow_end src, dst;
+	void *resolver_data;     /* for release() */
+};
+
+struct proxy_resolver {
+	int (*resolve)(struct proxy_resolver *r, int fd,
+		       const union proxy_sockaddr *peer,
+		       const union proxy_sockaddr *local,
+		       struct proxy_flow *out);
+	void (*release)(struct proxy_resolver *r, struct proxy_flow *flow);
+	void (*destroy)(struct proxy_resolver *r);
+};
+
+/* Port of a sockaddr, host order. */
+uint16_t proxy_sockaddr_port(const union proxy_sockaddr *a);
+
+/*
+ * resolver_static.c: every connection goes to upstream; the flow has the
+ * given ep_id, direction and peer identity; src is the client's address.
+ */
+struct proxy_resolver *proxy_resolver_static_new(const union proxy_sockaddr *upstream,
+						 uint32_t ep_id, uint8_t direction,
+						 uint32_t peer_identity);
+
+#endif /* SLUICE_PROXY_RESOLVER_H */

@@ -1,0 +1,478 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * rules.c - compiled HTTP rule sets (PCRE2, JIT, full match, match limits)
+ * and the sorted table they are looked up in. Semantics in rules.h.
+ */
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include "rules.h"
+
+#include <errno.h>
+#include <pcre2.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "sluice/policy_api.h"
+
+/* Backtracking budget per regex match; hitting it means "no match". */
+#define RULES_MATCH_LIMIT 100000u
+#define RULES_DEPTH_LIMIT 5000u
+
+struct rules_shared {
+	pcre2_match_context *mctx;
+	pcre2_match_data *md;
+};
+
+struct rules_header {
+	char *name;
+	size_t name_len;
+	char *value; /* NULL = presence only */
+	size_t value_len;
+};
+
+struct rules_rule {
+	pcre2_code *method, *path, *host;
+	struct rules_header *headers;
+	size_t nheaders;
+};
+
+struct proxy_rule_set {
+	bool allow_all;
+	bool invalid;
+	struct rules_rule *rules;
+	size_t nrules;
+	struct rules_shared *shared;
+};
+
+struct rules_entry {
+	struct proxy_rules_key key;
+	struct proxy_rule_set set;
+};
+
+struct proxy_rules_table {
+	struct rules_entry *v;
+	size_t n;
+	struct rules_shared *shared;
+};
+
+struct proxy_rules_builder {
+	struct proxy_rules_table t;
+	size_t cap;
+};
+
+static void rules_errf(char **err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void rules_errf(char **err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || *err)
+		return; /* keep the first message */
+	va_start(ap, fmt);
+	if (vasprintf(err, fmt, ap) < 0)
+		*err = NULL;
+	va_end(ap);
+}
+
+static struct rules_shared *rules_shared_new(void)
+{
+	struct rules_shared *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->mctx = pcre2_match_context_create(NULL);
+	s->md = pcre2_match_data_create(1, NULL);
+	if (!s->mctx || !s->md) {
+		pcre2_match_context_free(s->mctx);
+		pcre2_match_data_free(s->md);
+		free(s);
+		return NULL;
+	}
+	pcre2_set_match_limit(s->mctx, RULES_MATCH_LIMIT);
+	pcre2_set_depth_limit(s->mctx, RULES_DEPTH_LIMIT);
+	return s;
+}
+
+static void rules_shared_free(struct rules_shared *s)
+{
+	if (!s)
+		return;
+	pcre2_match_context_free(s->mctx);
+	pcre2_match_data_free(s->md);
+	free(s);
+}
+
+/* Compiles a full-match regex; NULL pattern = match anything (returns 0). */
+static int rules_regex_compile(const char *pattern, pcre2_code **out,
+			       const char *field, size_t rule_idx, char **err)
+{
+	int ecode;
+	PCRE2_SIZE eoff;
+	pcre2_code *re;
+
+	*out = NULL;
+	if (!pattern)
+		return 0;
+	re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
+			   PCRE2_ANCHORED | PCRE2_ENDANCHORED | PCRE2_NEVER_BACKSLASH_C,
+			   &ecode, &eoff, NULL);
+	if (!re) {
+		PCRE2_UCHAR msg[128];
+		pcre2_get_error_message(ecode, msg, sizeof(msg));
+		rules_errf(err, "rules[%zu].%s: invalid regex \"%s\" at offset %zu: %s",
+			   rule_idx, field, pattern, (size_t)eoff, (const char *)msg);
+		return -EINVAL;
+	}
+	/* JIT is an optimisation: without it (no exec memory) matching still works. */
+	(void)pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
+	*out = re;
+	return 0;
+}
+
+static int rules_header_parse(const char *spec, struct rules_header *h)
+{
+	const char *colon = strchr(spec, ':');
+	size_t nlen = colon ? (size_t)(colon - spec) : strlen(spec);
+
+	while (nlen && (spec[nlen - 1] == ' ' || spec[nlen - 1] == '\t'))
+		nlen--;
+	h->name = strndup(spec, nlen);
+	h->name_len = nlen;
+	if (!h->name)
+		return -ENOMEM;
+	if (colon) {
+		const char *v = colon + 1;
+		size_t vlen;
+		while (*v == ' ' || *v == '\t')
+			v++;
+		vlen = strlen(v);
+		while (vlen && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
+			vlen--;
+		h->value = strndup(v, vlen);
+		h->value_len = vlen;
+		if (!h->value)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static void rules_set_release(struct proxy_rule_set *rs)
+{
+	for (size_t i = 0; i < rs->nrules; i++) {
+		struct rules_rule *r = &rs->rules[i];
+		pcre2_code_free(r->method);
+		pcre2_code_free(r->path);
+		pcre2_code_free(r->host);
+		for (size_t k = 0; k < r->nheaders; k++) {
+			free(r->headers[k].name);
+			free(r->headers[k].value);
+		}
+		free(r->headers);
+	}
+	free(rs->rules);
+	rs->rules = NULL;
+	rs->nrules = 0;
+}
+
+struct proxy_rules_builder *proxy_rules_builder_new(void)
+{
+	struct proxy_rules_builder *b = calloc(1, sizeof(*b));
+
+	if (!b)
+		return NULL;
+	b->t.shared = rules_shared_new();
+	if (!b->t.shared) {
+		free(b);
+		return NULL;
+	}
+	return b;
+}
+
+int proxy_rules_builder_add(struct proxy_rules_builder *b,
+			    const struct proxy_rules_key *key, bool allow_all,
+			    const struct proxy_rule_spec *rules, size_t nrules,
+			    char **err)
+{
+	struct rules_entry *e;
+	int ret = 0;
+
+	if (b->t.n == b->cap) {
+		size_t ncap = b->cap ? b->cap * 2 : 8;
+		struct rules_entry *nv = realloc(b->t.v, ncap * sizeof(*nv));
+		if (!nv)
+			return -ENOMEM;
+		b->t.v = nv;
+		b->cap = ncap;
+	}
+	e = &b->t.v[b->t.n];
+	memset(e, 0, sizeof(*e));
+	e->key = *key;
+	e->set.allow_all = allow_all;
+	e->set.shared = b->t.shared;
+	b->t.n++;
+	if (allow_all || nrules == 0)
+		return 0; /* allow_all needs no rules; no rules and no allow_all = deny */
+	e->set.rules = calloc(nrules, sizeof(*e->set.rules));
+	if (!e->set.rules) {
+		e->set.invalid = true;
+		return -ENOMEM;
+	}
+	e->set.nrules = nrules;
+	for (size_t i = 0; i < nrules; i++) {
+		const struct proxy_rule_spec *sp = &rules[i];
+		struct rules_rule *r = &e->set.rules[i];
+		int rc;
+
+		rc = rules_regex_compile(sp->method, &r->method, "method", i, err);
+		if (!rc)
+			rc = rules_regex_compile(sp->path, &r->path, "path", i, err);
+		if (!rc)
+			rc = rules_regex_compile(sp->host, &r->host, "host", i, err);
+		if (!rc && sp->nheaders) {
+			r->headers = calloc(sp->nheaders, sizeof(*r->headers));
+			if (!r->headers) {
+				rc = -ENOMEM;
+			} else {
+				r->nheaders = sp->nheaders;
+				for (size_t k = 0; k < sp->nheaders && !rc; k++) {
+					rc = rules_header_parse(sp->headers[k], &r->headers[k]);
+					if (!rc && r->headers[k].name_len == 0) {
+						rules_errf(err, "rules[%zu].headers[%zu]: empty header name", i, k);
+						rc = -EINVAL;
+					}
+				}
+			}
+		}
+		if (rc) {
+			/* fail closed: the entry stays, denying everything */
+			e->set.invalid = true;
+			rules_set_release(&e->set);
+			ret = rc;
+			break;
+		}
+	}
+	return ret;
+}
+
+static int rules_key_cmp(const struct proxy_rules_key *a, const struct proxy_rules_key *b)
+{
+	if (a->ep_id != b->ep_id)
+		return a->ep_id < b->ep_id ? -1 : 1;
+	if (a->direction != b->direction)
+		return a->direction < b->direction ? -1 : 1;
+	if (a->port != b->port)
+		return a->port < b->port ? -1 : 1;
+	if (a->peer_identity != b->peer_identity)
+		return a->peer_identity < b->peer_identity ? -1 : 1;
+	return 0;
+}
+
+static int rules_entry_cmp(const void *a, const void *b)
+{
+	return rules_key_cmp(&((const struct rules_entry *)a)->key,
+			     &((const struct rules_entry *)b)->key);
+}
+
+int proxy_rules_builder_finish(struct proxy_rules_builder *b,
+			       struct proxy_rules_table **out, char **err)
+{
+	struct proxy_rules_table *t;
+
+	*out = NULL;
+	if (b->t.n > 1)
+		qsort(b->t.v, b->t.n, sizeof(*b->t.v), rules_entry_cmp);
+	for (size_t i = 1; i < b->t.n; i++) {
+		const struct proxy_rules_key *k = &b->t.v[i].key;
+		if (!rules_key_cmp(k, &b->t.v[i - 1].key)) {
+			rules_errf(err, "duplicate entry ep_id=%u direction=%u port=%u peer_identity=%u",
+				   k->ep_id, k->direction, k->port, k->peer_identity);
+			proxy_rules_builder_free(b);
+			return -EEXIST;
+		}
+	}
+	t = malloc(sizeof(*t));
+	if (!t) {
+		proxy_rules_builder_free(b);
+		return -ENOMEM;
+	}
+	*t = b->t;
+	free(b);
+	*out = t;
+	return 0;
+}
+
+void proxy_rules_builder_free(struct proxy_rules_builder *b)
+{
+	if (!b)
+		return;
+	for (size_t i = 0; i < b->t.n; i++)
+		rules_set_release(&b->t.v[i].set);
+	free(b->t.v);
+	rules_shared_free(b->t.shared);
+	free(b);
+}
+
+void proxy_rules_table_free(struct proxy_rules_table *t)
+{
+	if (!t)
+		return;
+	for (size_t i = 0; i < t->n; i++)
+		rules_set_release(&t->v[i].set);
+	free(t->v);
+	rules_shared_free(t->shared);
+	free(t);
+}
+
+size_t proxy_rules_table_size(const struct proxy_rules_table *t)
+{
+	return t ? t->n : 0;
+}
+
+int proxy_rules_table_from_l7(const struct sluice_l7_policy *pol, size_t n,
+			      struct proxy_rules_table **out, char **err)
+{
+	struct proxy_rules_builder *b = proxy_rules_builder_new();
+	int ret = 0;
+
+	*out = NULL;
+	if (!b)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		const struct sluice_l7_policy *p = &pol[i];
+		struct proxy_rules_key key = {
+			.ep_id = p->ep_id,
+			.peer_identity = p->peer_identity,
+			.port = p->port,
+			.direction = p->direction,
+		};
+		struct proxy_rule_spec *specs = NULL;
+		int rc;
+
+		if (p->nrules) {
+			specs = calloc(p->nrules, sizeof(*specs));
+			if (!specs) {
+				proxy_rules_builder_free(b);
+				return -ENOMEM;
+			}
+		}
+		for (size_t k = 0; k < p->nrules; k++) {
+			const struct sluice_http_rule *r = p->rules[k];
+			specs[k] = (struct proxy_rule_spec){
+				.method = r->method, .path = r->path, .host = r->host,
+				.headers = (const char *const *)r->headers,
+				.nheaders = r->nheaders,
+			};
+		}
+		rc = proxy_rules_builder_add(b, &key, p->allow_all, specs, p->nrules, err);
+		free(specs);
+		if (rc == -ENOMEM) {
+			proxy_rules_builder_free(b);
+			return rc;
+		}
+		if (rc && !ret)
+			ret = rc; /* keep going: the bad entry denies, the rest works */
+	}
+	{
+		int rc = proxy_rules_builder_finish(b, out, err);
+		if (rc)
+			return rc;
+	}
+	return ret;
+}
+
+const struct proxy_rule_set *proxy_rules_lookup(const struct proxy_rules_table *t,
+						const struct proxy_rules_key *key)
+{
+	struct rules_entry probe;
+	const struct rules_entry *e;
+
+	if (!t || !t->n)
+		return NULL;
+	probe.key = *key;
+	e = bsearch(&probe, t->v, t->n, sizeof(*t->v), rules_entry_cmp);
+	if (!e && key->peer_identity != 0) {
+		probe.key.peer_identity = 0;
+		e = bsearch(&probe, t->v, t->n, sizeof(*t->v), rules_entry_cmp);
+	}
+	return e ? &e->set : NULL;
+}
+
+/* 1 match, 0 no match, -1 match limit or error (treated as no match). */
+static int rules_regex_match(const struct rules_shared *sh, const pcre2_code *re,
+			     const char *s, size_t len)
+{
+	int rc;
+
+	if (!re)
+		return 1;
+	rc = pcre2_match(re, (PCRE2_SPTR)(s ? s : ""), len, 0, 0, sh->md, sh->mctx);
+	if (rc >= 0)
+		return 1;
+	if (rc == PCRE2_ERROR_NOMATCH)
+		return 0;
+	return -1;
+}
+
+static bool rules_header_match(const struct rules_header *h,
+			       const struct proxy_request_view *req)
+{
+	size_t pos = 0;
+	bool seen = false;
+
+	for (size_t i = 0; i < req->nheaders; i++) {
+		const struct proxy_header *rh = &req->headers[i];
+		if (rh->name_len != h->name_len ||
+		    strncasecmp(rh->name, h->name, h->name_len))
+			continue;
+		if (!h->value)
+			return true;
+		if (seen) {
+			if (pos >= h->value_len || h->value[pos] != ',')
+				return false;
+			pos++;
+		}
+		if (rh->value_len > h->value_len - pos ||
+		    memcmp(h->value + pos, rh->value, rh->value_len))
+			return false;
+		pos += rh->value_len;
+		seen = true;
+	}
+	return seen && pos == h->value_len;
+}
+
+enum proxy_match proxy_rule_set_match(const struct proxy_rule_set *rs,
+				      const struct proxy_request_view *req)
+{
+	bool limit = false;
+
+	if (!rs)
+		return PROXY_MATCH_NO_POLICY;
+	if (rs->invalid)
+		return PROXY_MATCH_INVALID;
+	if (rs->allow_all)
+		return PROXY_MATCH_ALLOW;
+	for (size_t i = 0; i < rs->nrules; i++) {
+		const struct rules_rule *r = &rs->rules[i];
+		int m;
+		size_t k;
+
+		m = rules_regex_match(rs->shared, r->method, req->method, req->method_len);
+		if (m == 1)
+			m = rules_regex_match(rs->shared, r->path, req->path, req->path_len);
+		if (m == 1)
+			m = rules_regex_match(rs->shared, r->host, req->host, req->host_len);
+		if (m < 0)
+			limit = true;
+		if (m != 1)
+			continue;
+		for (k = 0; k < r->nheaders; k++)
+			if (!rules_header_match(&r->headers[k], req))
+				break;
+		if (k == r->nheaders)
+			return PROXY_MATCH_ALLOW;
+	}
+	return limit ? PROXY_MATCH_REGEX_LIMIT : PROXY_MATCH_DENY;
+}

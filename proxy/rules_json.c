@@ -1,0 +1,330 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * rules_json.c - reading and writing the serialized rules table (format in
+ * rules_json.h) with jansson.
+ */
+#include "rules_json.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sluice/policy_api.h"
+
+static void rjson_errf(char **err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void rjson_errf(char **err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || *err)
+		return;
+	va_start(ap, fmt);
+	if (vasprintf(err, fmt, ap) < 0)
+		*err = NULL;
+	va_end(ap);
+}
+
+static int rjson_check_keys(json_t *obj, const char *const *allowed,
+			    const char *where, char **err)
+{
+	const char *k;
+	json_t *v;
+
+	json_object_foreach(obj, k, v) {
+		size_t i;
+		for (i = 0; allowed[i]; i++)
+			if (!strcmp(k, allowed[i]))
+				break;
+		if (!allowed[i]) {
+			rjson_errf(err, "%s.%s: unknown key", where, k);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* Optional string field: absent or null = NULL. */
+static int rjson_opt_str(json_t *obj, const char *key, const char **out,
+			 const char *where, char **err)
+{
+	json_t *v = json_object_get(obj, key);
+
+	*out = NULL;
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_string(v)) {
+		rjson_errf(err, "%s.%s: expected a string", where, key);
+		return -EINVAL;
+	}
+	*out = json_string_value(v);
+	return 0;
+}
+
+/* Parses one policy body and adds it to the builder. */
+static int rjson_add_policy(struct proxy_rules_builder *b, json_t *pol,
+			    const struct proxy_rules_key *key, const char *where,
+			    char **err, bool *compile_error)
+{
+	static const char *const rule_keys[] = { "method", "path", "host", "headers", NULL };
+	json_t *rules = json_object_get(pol, "rules");
+	json_t *aa = json_object_get(pol, "allow_all");
+	struct proxy_rule_spec *specs = NULL;
+	const char **hdrs = NULL;
+	size_t nrules = 0, nhdrs = 0, hi = 0;
+	int ret = 0;
+
+	if (aa && !json_is_boolean(aa)) {
+		rjson_errf(err, "%s.allow_all: expected a boolean", where);
+		return -EINVAL;
+	}
+	if (rules && !json_is_array(rules)) {
+		rjson_errf(err, "%s.rules: expected an array", where);
+		return -EINVAL;
+	}
+	nrules = rules ? json_array_size(rules) : 0;
+	for (size_t i = 0; i < nrules; i++) {
+		json_t *h = json_object_get(json_array_get(rules, i), "headers");
+		if (h && json_is_array(h))
+			nhdrs += json_array_size(h);
+	}
+	if (nrules && !(specs = calloc(nrules, sizeof(*specs))))
+		return -ENOMEM;
+	if (nhdrs && !(hdrs = calloc(nhdrs, sizeof(*hdrs)))) {
+		free(specs);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < nrules && !ret; i++) {
+		json_t *r = json_array_get(rules, i), *h;
+		char rw[96];
+
+		snprintf(rw, sizeof(rw), "%s.rules[%zu]", where, i);
+		if (!json_is_object(r)) {
+			rjson_errf(err, "%s: expected an object", rw);
+			ret = -EINVAL;
+			break;
+		}
+		ret = rjson_check_keys(r, rule_keys, rw, err);
+		if (!ret)
+			ret = rjson_opt_str(r, "method", &specs[i].method, rw, err);
+		if (!ret)
+			ret = rjson_opt_str(r, "path", &specs[i].path, rw, err);
+		if (!ret)
+			ret = rjson_opt_str(r, "host", &specs[i].host, rw, err);
+		h = json_object_get(r, "headers");
+		if (!ret && h && !json_is_null(h)) {
+			if (!json_is_array(h)) {
+				rjson_errf(err, "%s.headers: expected an array", rw);
+				ret = -EINVAL;
+				break;
+			}
+			specs[i].headers = hdrs + hi;
+			specs[i].nheaders = json_array_size(h);
+			for (size_t k = 0; k < specs[i].nheaders; k++) {
+				json_t *s = json_array_get(h, k);
+				if (!json_is_string(s)) {
+					rjson_errf(err, "%s.headers[%zu]: expected a string", rw, k);
+					ret = -EINVAL;
+					break;
+				}
+				hdrs[hi++] = json_string_value(s);
+			}
+		}
+	}
+	if (!ret) {
+		char *cerr = NULL;
+		ret = proxy_rules_builder_add(b, key, aa && json_is_true(aa), specs,
+					      nrules, &cerr);
+		if (ret == -EINVAL) {
+			*compile_error = true;
+			rjson_errf(err, "%s.%s", where, cerr ? cerr : "invalid rule");
+			ret = 0; /* the entry stays and denies */
+		}
+		free(cerr);
+	}
+	free(hdrs);
+	free(specs);
+	return ret;
+}
+
+static int rjson_uint(json_t *obj, const char *key, json_int_t max, uint32_t *out,
+		      const char *where, char **err)
+{
+	json_t *v = json_object_get(obj, key);
+
+	if (!v || !json_is_integer(v) || json_integer_value(v) < 0 ||
+	    json_integer_value(v) > max) {
+		rjson_errf(err, "%s.%s: expected an integer 0..%lld", where, key,
+			   (long long)max);
+		return -EINVAL;
+	}
+	*out = (uint32_t)json_integer_value(v);
+	return 0;
+}
+
+int proxy_rules_json_load(const char *text, size_t len,
+			  const struct proxy_rules_key *single_key,
+			  struct proxy_rules_table **out, char **err)
+{
+	static const char *const top_keys[] = { "version", "policies", NULL };
+	static const char *const single_keys[] = { "allow_all", "rules", NULL };
+	static const char *const pol_keys[] = { "ep_id", "direction", "port", "protocol",
+						"peer_identity", "allow_all", "rules", NULL };
+	struct proxy_rules_builder *b = NULL;
+	json_error_t jerr;
+	json_t *doc, *pols;
+	bool compile_error = false;
+	int ret = 0;
+
+	*out = NULL;
+	doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!doc) {
+		rjson_errf(err, "line %d: %s", jerr.line, jerr.text);
+		return -EINVAL;
+	}
+	if (!json_is_object(doc)) {
+		rjson_errf(err, "top level: expected an object");
+		ret = -EINVAL;
+		goto out;
+	}
+	b = proxy_rules_builder_new();
+	if (!b) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	pols = json_object_get(doc, "policies");
+	if (!pols && single_key) {
+		ret = rjson_check_keys(doc, single_keys, "", err);
+		if (!ret)
+			ret = rjson_add_policy(b, doc, single_key, "policy", err, &compile_error);
+		goto finish;
+	}
+	ret = rjson_check_keys(doc, top_keys, "", err);
+	if (ret)
+		goto out;
+	{
+		json_t *ver = json_object_get(doc, "version");
+		if (ver && (!json_is_integer(ver) || json_integer_value(ver) != 1)) {
+			rjson_errf(err, "version: only version 1 is supported");
+			ret = -EINVAL;
+			goto out;
+		}
+	}
+	if (!json_is_array(pols)) {
+		rjson_errf(err, "policies: expected an array");
+		ret = -EINVAL;
+		goto out;
+	}
+	for (size_t i = 0; i < json_array_size(pols) && !ret; i++) {
+		json_t *p = json_array_get(pols, i), *dir, *proto;
+		struct proxy_rules_key key = { 0 };
+		uint32_t port = 0;
+		char where[48];
+
+		snprintf(where, sizeof(where), "policies[%zu]", i);
+		if (!json_is_object(p)) {
+			rjson_errf(err, "%s: expected an object", where);
+			ret = -EINVAL;
+			break;
+		}
+		ret = rjson_check_keys(p, pol_keys, where, err);
+		if (!ret)
+			ret = rjson_uint(p, "ep_id", UINT32_MAX, &key.ep_id, where, err);
+		if (!ret)
+			ret = rjson_uint(p, "peer_identity", UINT32_MAX, &key.peer_identity, where, err);
+		if (!ret)
+			ret = rjson_uint(p, "port", 65535, &port, where, err);
+		if (ret)
+			break;
+		if (port == 0) {
+			rjson_errf(err, "%s.port: must be 1..65535", where);
+			ret = -EINVAL;
+			break;
+		}
+		key.port = (uint16_t)port;
+		dir = json_object_get(p, "direction");
+		if (json_is_string(dir) && !strcmp(json_string_value(dir), "ingress")) {
+			key.direction = 0;
+		} else if (json_is_string(dir) && !strcmp(json_string_value(dir), "egress")) {
+			key.direction = 1;
+		} else {
+			rjson_errf(err, "%s.direction: expected \"ingress\" or \"egress\"", where);
+			ret = -EINVAL;
+			break;
+		}
+		proto = json_object_get(p, "protocol");
+		if (proto && !(json_is_integer(proto) && json_integer_value(proto) == 6)) {
+			rjson_errf(err, "%s.protocol: only 6 (TCP) carries HTTP", where);
+			ret = -EINVAL;
+			break;
+		}
+		ret = rjson_add_policy(b, p, &key, where, err, &compile_error);
+	}
+finish:
+	if (ret)
+		goto out;
+	ret = proxy_rules_builder_finish(b, out, err);
+	b = NULL;
+	if (!ret && compile_error)
+		ret = -EINVAL;
+out:
+	proxy_rules_builder_free(b);
+	json_decref(doc);
+	return ret;
+}
+
+char *proxy_rules_json_from_l7(const struct sluice_l7_policy *pol, size_t n)
+{
+	json_t *doc = json_object(), *arr = json_array();
+	char *s = NULL;
+
+	if (!doc || !arr)
+		goto out;
+	json_object_set_new(doc, "version", json_integer(1));
+	json_object_set(doc, "policies", arr);
+	for (size_t i = 0; i < n; i++) {
+		const struct sluice_l7_policy *p = &pol[i];
+		json_t *o = json_object(), *rules = json_array();
+
+		if (!o || !rules) {
+			json_decref(o);
+			json_decref(rules);
+			goto out;
+		}
+		json_object_set_new(o, "ep_id", json_integer(p->ep_id));
+		json_object_set_new(o, "direction",
+				    json_string(p->direction ? "egress" : "ingress"));
+		json_object_set_new(o, "port", json_integer(p->port));
+		json_object_set_new(o, "peer_identity", json_integer(p->peer_identity));
+		json_object_set_new(o, "allow_all", json_boolean(p->allow_all));
+		for (size_t k = 0; k < p->nrules; k++) {
+			const struct sluice_http_rule *r = p->rules[k];
+			json_t *ro = json_object();
+
+			if (r->method)
+				json_object_set_new(ro, "method", json_string(r->method));
+			if (r->path)
+				json_object_set_new(ro, "path", json_string(r->path));
+			if (r->host)
+				json_object_set_new(ro, "host", json_string(r->host));
+			if (r->nheaders) {
+				json_t *h = json_array();
+				for (size_t j = 0; j < r->nheaders; j++)
+					json_array_append_new(h, json_string(r->headers[j]));
+				json_object_set_new(ro, "headers", h);
+			}
+			json_array_append_new(rules, ro);
+		}
+		json_object_set_new(o, "rules", rules);
+		json_array_append_new(arr, o);
+	}
+	s = json_dumps(doc, JSON_COMPACT);
+out:
+	json_decref(arr);
+	json_decref(doc);
+	return s;
+}

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * rules_json.h - the serialized form of a rules table (agent -> proxy).
+ *
+ *   {"version": 1,
+ *    "policies": [
+ *      {"ep_id": 12, "direction": "ingress", "port": 8080, "peer_identity": 4097,
+ *       "allow_all": false,
+ *       "rules": [{"method": "GET", "path": "/api/users/.*",
+ *                  "host": null, "headers": ["X-Token: 42"]}]}]}
+ *
+ * - one object per (ep_id, direction, port, peer_identity) holding the full
+ *   union of HTTP rules for it (struct sluice_l7_policy); peer_identity 0
+ *   means any peer; direction "ingress" or "egress"; port 1..65535;
+ * - a rule's method/path/host are full-match regexes, absent or null = any;
+ *   headers are "Name" (presence) or "Name: value" (exact);
+ * - allow_all true: every request is allowed (an L4-only allow on the port);
+ * - unknown keys are errors, so a producer/consumer mismatch is loud.
+ *
+ * The single-policy form, used by `sluice-proxy --rules` in static mode, is
+ * just one policy body: {"allow_all": false, "rules": [...]}.
+ */
+#ifndef SLUICE_PROXY_RULES_JSON_H
+#define SLUICE_PROXY_RULES_JSON_H
+
+#include <stddef.h>
+
+#include "rules.h"
+
+/*
+ * Parses a table document. When the document has no "policies" key and
+ * single_key is not NULL, it is read as the single-policy form under that
+ * key. Returns 0; -EINVAL with *err (malloc'd, "policies[3].rules[0].path:
+ * ...") for a malformed document (no table is built: the caller keeps the old
+ * one); an entry whose regex fails to compile is kept and denies everything,
+ * the call then returns -EINVAL too but *out is set.
+ */
+int proxy_rules_json_load(const char *text, size_t len,
+			  const struct proxy_rules_key *single_key,
+			  struct proxy_rules_table **out, char **err);
+
+/* Serializes the policy compiler's output; malloc'd string or NULL. */
+char *proxy_rules_json_from_l7(const struct sluice_l7_policy *pol, size_t n);
+
+#endif /* SLUICE_PROXY_RULES_JSON_H */

@@ -1,0 +1,142 @@
+# shellcheck shell=bash
+# standalone.sh - run a sluiced instance with its own pin directory, child
+# cgroup, socket, state directory, netns prefix and pod CIDR, and remove all
+# of it again. Sourced by the demo and by the integration tests.
+#
+#   sl_instance_init NAME CIDR   choose paths for an instance
+#   sl_agent_start [ARGS...]     start sluiced in the background, wait until ready
+#   sl_agent_kill [SIGNAL]       stop the agent (pinned state keeps enforcing)
+#   sl_cleanup                   remove pods, programs, pins, cgroups, routes
+#   sl ARGS...                   the CLI, talking to this instance
+
+SL_ROOT=${SL_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+SL_BUILD=${SL_BUILD:-$SL_ROOT/build}
+SL_CGROUP_BASE=${SL_CGROUP_BASE:-/sys/fs/cgroup/unified}
+SL_PIDS=()
+
+sl_instance_init() {
+	local name=$1
+	SL_ID="$name"
+	SL_CIDR=$2
+	SL_PIN=/sys/fs/bpf/sluice-$name
+	SL_CG=$SL_CGROUP_BASE/sluice-$name
+	SL_WORK=${SL_WORK:-/tmp/sluice-$name}
+	SL_SOCK=$SL_WORK/sluice.sock
+	SL_STATE=$SL_WORK/state
+	SL_NSPFX=${SL_NSPFX:-s${name:0:8}-}
+	SL_AGENT_LOG=$SL_WORK/agent.log
+	SL_AGENT_OUT=$SL_WORK/agent.stdout
+	mkdir -p "$SL_WORK"
+	if ! mount | grep -q ' /sys/fs/bpf type bpf'; then
+		mkdir -p /sys/fs/bpf && mount -t bpf bpf /sys/fs/bpf
+	fi
+	mkdir -p "$SL_CG"
+}
+
+sl_agent_args() {
+	echo --bpf-root "$SL_PIN" --cgroup-root "$SL_CG" --socket "$SL_SOCK" \
+		--state-dir "$SL_STATE" --pod-cidr "$SL_CIDR" --netns-prefix "$SL_NSPFX" \
+		--node-name "sluice-$SL_ID" --metrics "127.0.0.1:${SL_METRICS_PORT:-9962}"
+}
+
+sl() { "$SL_BUILD/cli/sluice" --socket "$SL_SOCK" "$@"; }
+
+sl_agent_start() {
+	# shellcheck disable=SC2046
+	"$SL_BUILD/agent/sluiced" $(sl_agent_args) "$@" >>"$SL_AGENT_OUT" 2>>"$SL_AGENT_LOG" &
+	SL_AGENT_PID=$!
+	SL_PIDS+=("$SL_AGENT_PID")
+	local i
+	for i in $(seq 1 100); do
+		if sl status >/dev/null 2>&1; then return 0; fi
+		if ! kill -0 "$SL_AGENT_PID" 2>/dev/null; then
+			echo "sluiced exited during startup:" >&2
+			tail -5 "$SL_AGENT_LOG" >&2
+			return 1
+		fi
+		sleep 0.05
+	done
+	echo "sluiced did not become ready in 5s" >&2
+	return 1
+}
+
+sl_agent_kill() {
+	local sig=${1:-TERM}
+	if [ -n "${SL_AGENT_PID:-}" ] && kill -0 "$SL_AGENT_PID" 2>/dev/null; then
+		kill -s "$sig" "$SL_AGENT_PID" 2>/dev/null
+		local i
+		for i in $(seq 1 100); do
+			kill -0 "$SL_AGENT_PID" 2>/dev/null || break
+			sleep 0.05
+		done
+		kill -KILL "$SL_AGENT_PID" 2>/dev/null || true
+		wait "$SL_AGENT_PID" 2>/dev/null || true
+	fi
+	SL_AGENT_PID=
+}
+
+# Runs a background command and remembers its PID for cleanup.
+sl_bg() {
+	"$@" &
+	SL_PIDS+=($!)
+}
+
+# Removes a cgroup and every cgroup below it, killing what runs there.
+sl_rm_cgroup() {
+	local cg=$1 d
+	[ -d "$cg" ] || return 0
+	for d in $(find "$cg" -mindepth 1 -maxdepth 1 -type d 2>/dev/null); do
+		sl_rm_cgroup "$d"
+	done
+	[ -e "$cg/cgroup.kill" ] && echo 1 >"$cg/cgroup.kill" 2>/dev/null
+	local i
+	for i in $(seq 1 50); do
+		rmdir "$cg" 2>/dev/null && return 0
+		sleep 0.02
+	done
+}
+
+sl_cleanup() {
+	local p ns
+	sl_agent_kill TERM
+	for p in "${SL_PIDS[@]}"; do
+		kill -KILL "$p" 2>/dev/null || true
+	done
+	for p in "${SL_PIDS[@]}"; do
+		wait "$p" 2>/dev/null || true
+	done
+	SL_PIDS=()
+	if [ -x "$SL_BUILD/agent/sluiced" ] && [ -n "${SL_PIN:-}" ]; then
+		# shellcheck disable=SC2046
+		timeout 30 "$SL_BUILD/agent/sluiced" $(sl_agent_args) --cleanup >>"$SL_AGENT_LOG" 2>&1 || true
+	fi
+	# whatever the agent could not remove
+	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^${SL_NSPFX}" || true); do
+		ip netns pids "$ns" 2>/dev/null | xargs -r kill -KILL 2>/dev/null || true
+		ip netns del "$ns" 2>/dev/null || true
+	done
+	[ -n "${SL_CG:-}" ] && sl_rm_cgroup "$SL_CG"
+	[ -n "${SL_PIN:-}" ] && rm -rf "$SL_PIN"
+	[ -n "${SL_CIDR:-}" ] && ip route del blackhole "$SL_CIDR" 2>/dev/null || true
+	return 0
+}
+
+# A network namespace that is not a pod: "the world" or "another node",
+# connected to the host by a veth in 192.0.2.0/24 (TEST-NET-1, never routed).
+# sl_world_create NAME INDEX -> prints its IP
+sl_world_create() {
+	local name=${SL_NSPFX}w$1 idx=$2
+	local host_ip=192.0.2.$((idx * 4 + 1)) world_ip=192.0.2.$((idx * 4 + 2))
+	local hif="slw${SL_ID:0:6}$idx"
+	ip route replace blackhole 192.0.2.0/24 2>/dev/null || true
+	ip netns add "$name"
+	ip link add "$hif" type veth peer name eth0 netns "$name"
+	ip addr add "$host_ip/30" dev "$hif"
+	ip link set "$hif" up
+	ip -n "$name" link set lo up
+	ip -n "$name" addr add "$world_ip/30" dev eth0
+	ip -n "$name" link set eth0 up
+	ip -n "$name" route add default via "$host_ip"
+	echo 0 >/proc/sys/net/ipv4/conf/"$hif"/rp_filter 2>/dev/null || true
+	echo "$world_ip"
+}

@@ -1,0 +1,110 @@
+# shellcheck shell=bash
+# lib.sh - helpers for integration scenarios: one agent per test with its
+# own pins, cgroup, namespaces and CIDR, real pods, real connections, and a
+# cleanup that runs on success, failure and interruption.
+set -u
+
+SL_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+SL_BUILD=${SL_BUILD:-$SL_ROOT/build}
+# shellcheck source=../../scripts/standalone.sh
+source "$SL_ROOT/scripts/standalone.sh"
+TOOLS=$SL_ROOT/tests/tools
+
+PASSED=0
+FAILED=0
+T_NAME=$(basename "$0" .sh)
+
+t_begin() {
+	local short=${T_NAME#test_}
+	local idx=$(( ($$ % 200) + 20 ))
+	SL_NSPFX="it${idx}-"
+	SL_METRICS_PORT=$((19000 + idx))
+	SL_WORK=/tmp/sluice-it-$short-$$
+	sl_instance_init "it-$short-$$" "10.244.$idx.0/24"
+	trap 't_end_trap' EXIT
+	trap 'exit 130' INT TERM
+	sl_agent_start "$@" || { echo "FAIL: agent did not start"; exit 1; }
+}
+
+t_end_trap() {
+	local rc=$?
+	if [ "$FAILED" -gt 0 ] || [ $rc -ne 0 ]; then
+		echo "--- agent log (last 30 lines) ---"
+		tail -30 "$SL_AGENT_LOG" 2>/dev/null
+	fi
+	sl_cleanup
+	rm -rf "$SL_WORK"
+}
+
+t_finish() {
+	echo "$T_NAME: $PASSED passed, $FAILED failed"
+	[ "$FAILED" -eq 0 ]
+	exit $?
+}
+
+pass() { PASSED=$((PASSED + 1)); echo "  ok   $*"; }
+fail() { FAILED=$((FAILED + 1)); echo "  FAIL $*"; }
+
+# check "description" command...: passes when the command succeeds
+check() {
+	local what=$1
+	shift
+	if "$@" >/dev/null 2>&1; then pass "$what"; else fail "$what"; fi
+}
+
+check_not() {
+	local what=$1
+	shift
+	if "$@" >/dev/null 2>&1; then fail "$what"; else pass "$what"; fi
+}
+
+# pod NS/NAME LABELS [--port ...] : creates a pod, sets IP_<name> variables
+pod() {
+	local ref=$1 labels=$2
+	shift 2
+	local ip
+	ip=$(sl pod create "$ref" --labels "$labels" "$@") || { fail "create pod $ref"; return 1; }
+	local var="IP_$(echo "${ref#*/}" | tr -c 'a-zA-Z0-9\n' '_')"
+	printf -v "$var" '%s' "$ip"
+}
+
+# serve NS/NAME tcp:80 udp:53 ... : starts the test server inside the pod
+serve() {
+	local ref=$1
+	shift
+	local log="$SL_WORK/server-$(echo "$ref" | tr '/' '_').log"
+	rm -f "$log.ready"
+	sl_bg sl pod exec "$ref" -- python3 "$TOOLS/podserver.py" "${ref#*/}" "$log" "$@"
+	local i
+	for i in $(seq 1 100); do
+		[ -e "$log.ready" ] && return 0
+		sleep 0.05
+	done
+	fail "server in $ref did not start"
+}
+
+server_log() { cat "$SL_WORK/server-$(echo "$1" | tr '/' '_').log" 2>/dev/null; }
+
+# can FROM_REF tcp|udp IP PORT : the connection gets through
+can() { sl pod exec "$1" -- python3 "$TOOLS/probe.py" "$2" "$3" "$4" 1.0; }
+# dropped FROM_REF tcp|udp IP PORT : the connection times out (packet dropped)
+dropped() {
+	sl pod exec "$1" -- python3 "$TOOLS/probe.py" "$2" "$3" "$4" 0.7
+	[ $? -eq 2 ]
+}
+
+# http FROM_REF URL [curl args] : prints the HTTP status (000 on failure)
+http() {
+	local from=$1 url=$2
+	shift 2
+	sl pod exec "$from" -- curl -s -o /dev/null -w '%{http_code}' --connect-timeout 1 -m 3 "$@" "$url"
+}
+
+apply() { sl policy apply -f "$@" >/dev/null; }
+
+# policy text from stdin, applied as a file named after the test
+apply_yaml() {
+	local f="$SL_WORK/policy-$RANDOM.yaml"
+	cat >"$f"
+	sl policy apply -f "$f"
+}

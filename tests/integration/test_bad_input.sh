@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# Bad policies are rejected with file:line: field: reason, whole, and the
+# policy in force stays.
+source "$(dirname "$0")/lib.sh"
+t_begin
+
+pod default/server app=server
+pod default/client app=client
+pod default/other app=other
+serve default/server tcp:80
+
+cat >"$SL_WORK/good.yaml" <<'YAML'
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: clients}
+spec:
+  endpointSelector: {matchLabels: {app: server}}
+  ingress:
+  - fromEndpoints: [{matchLabels: {app: client}}]
+YAML
+apply "$SL_WORK/good.yaml"
+
+expect_error() { # FILE EXPECTED-SUBSTRING
+	local out
+	if out=$(sl policy apply -f "$1" 2>&1); then
+		fail "$(basename "$1") accepted"
+		return
+	fi
+	if grep -qF -- "$2" <<<"$out"; then pass "$(basename "$1"): $2"; else fail "$(basename "$1"): want '$2', got: $out"; fi
+}
+
+cat >"$SL_WORK/unknown.yaml" <<'YAML'
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: clients}
+spec:
+  endpointSelector: {matchLabels: {app: server}}
+  ingres:
+  - fromEndpoints: [{matchLabels: {app: other}}]
+YAML
+expect_error "$SL_WORK/unknown.yaml" "unknown.yaml:6: spec.ingres"
+cat >"$SL_WORK/port.yaml" <<'YAML'
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: clients}
+spec:
+  endpointSelector: {matchLabels: {app: server}}
+  ingress:
+  - fromEndpoints: [{matchLabels: {app: other}}]
+    toPorts:
+    - ports:
+      - port: "99999"
+YAML
+expect_error "$SL_WORK/port.yaml" "port.yaml:10: spec.ingress[0].toPorts[0].ports[0].port"
+cat >"$SL_WORK/op.yaml" <<'YAML'
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: clients}
+spec:
+  endpointSelector: {matchLabels: {app: server}}
+  ingress:
+  - fromEndpoints:
+    - matchExpressions:
+      - {key: app, operator: Equals, values: [other]}
+YAML
+expect_error "$SL_WORK/op.yaml" "op.yaml:9: spec.ingress[0].fromEndpoints[0].matchExpressions[0].operator"
+cat >"$SL_WORK/regex.yaml" <<'YAML'
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: clients}
+spec:
+  endpointSelector: {matchLabels: {app: server}}
+  ingress:
+  - fromEndpoints: [{matchLabels: {app: other}}]
+    toPorts:
+    - ports: [{port: "80", protocol: TCP}]
+      rules:
+        http:
+        - method: GET
+          path: "/api/(users"
+YAML
+expect_error "$SL_WORK/regex.yaml" "regex.yaml:13: spec.ingress[0].toPorts[0].rules.http[0].path"
+cat >"$SL_WORK/type.yaml" <<'YAML'
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: clients}
+spec:
+  endpointSelector: {matchLabels: {app: server}}
+  ingress:
+    fromEndpoints: [{matchLabels: {app: other}}]
+YAML
+expect_error "$SL_WORK/type.yaml" "type.yaml:7: spec.ingress"
+printf 'apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: x\n' >"$SL_WORK/syntax.yaml"
+expect_error "$SL_WORK/syntax.yaml" "syntax.yaml:"
+cat >"$SL_WORK/dup.yaml" <<'YAML'
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: same}
+spec:
+  endpointSelector: {matchLabels: {app: server}}
+---
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: same}
+spec:
+  endpointSelector: {matchLabels: {app: server}}
+YAML
+expect_error "$SL_WORK/dup.yaml" "dup.yaml:"
+
+# all-or-nothing: a good and a bad file together change nothing
+cat >"$SL_WORK/open.yaml" <<'YAML'
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: clients}
+spec:
+  endpointSelector: {matchLabels: {app: server}}
+  ingress:
+  - fromEndpoints: [{matchLabels: {app: other}}]
+YAML
+check_not "good + bad file together are rejected" sl policy apply -f "$SL_WORK/open.yaml" -f "$SL_WORK/port.yaml"
+check "the policy in force stays: client allowed" can default/client tcp "$IP_server" 80
+check "the policy in force stays: other dropped" dropped default/other tcp "$IP_server" 80
+[ "$(sl policy get default/clients | grep -c 'app: client')" = 1 ] && pass "policy get shows the policy in force" || fail "policy get shows the policy in force"
+check "dry run of a good file succeeds" sl policy apply --dry-run -f "$SL_WORK/open.yaml"
+check "dry run changed nothing" dropped default/other tcp "$IP_server" 80
+check "lint without an agent finds the error" sh -c "! $SL_BUILD/cli/sluice --socket /nonexistent policy lint $SL_WORK/port.yaml"
+t_finish

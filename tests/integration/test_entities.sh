@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# fromEntities / toEntities: host, world (a namespace that is not a pod),
+# cluster and all.
+source "$(dirname "$0")/lib.sh"
+t_begin
+
+pod default/server app=server
+pod default/client app=client
+serve default/server tcp:80
+WORLD_IP=$(sl_world_create ext 1)
+WORLD_NS=${SL_NSPFX}wext
+from_world() { ip netns exec "$WORLD_NS" python3 "$TOOLS/probe.py" tcp "$1" "$2" "${3:-1.0}"; }
+from_host() { python3 "$TOOLS/probe.py" tcp "$1" "$2" "${3:-1.0}"; }
+sleep 2.2 # the agent refreshes host addresses every 2 s
+
+check "no policy: world reaches the pod" from_world "$IP_server" 80
+check "no policy: host reaches the pod" from_host "$IP_server" 80
+
+apply_yaml <<'YAML' >/dev/null
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: host-only}
+spec:
+  endpointSelector: {matchLabels: {app: server}}
+  ingress:
+  - fromEntities: [host]
+YAML
+check "fromEntities host: host allowed" from_host "$IP_server" 80
+check_not "fromEntities host: world dropped" from_world "$IP_server" 80 0.7
+check "fromEntities host: pod client dropped" dropped default/client tcp "$IP_server" 80
+
+apply_yaml <<'YAML' >/dev/null
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: host-only}
+spec:
+  endpointSelector: {matchLabels: {app: server}}
+  ingress:
+  - fromEntities: [world]
+YAML
+check "fromEntities world: world allowed" from_world "$IP_server" 80
+check "fromEntities world: pod client dropped" dropped default/client tcp "$IP_server" 80
+check_not "fromEntities world: host dropped" from_host "$IP_server" 80 0.7
+
+apply_yaml <<'YAML' >/dev/null
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: host-only}
+spec:
+  endpointSelector: {matchLabels: {app: server}}
+  ingress:
+  - fromEntities: [cluster]
+YAML
+check "fromEntities cluster: pod client allowed" can default/client tcp "$IP_server" 80
+check "fromEntities cluster: host allowed" from_host "$IP_server" 80
+check_not "fromEntities cluster: world dropped" from_world "$IP_server" 80 0.7
+
+apply_yaml <<'YAML' >/dev/null
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: host-only}
+spec:
+  endpointSelector: {matchLabels: {app: server}}
+  ingress:
+  - fromEntities: [all]
+YAML
+check "fromEntities all: world allowed" from_world "$IP_server" 80
+check "fromEntities all: pod allowed" can default/client tcp "$IP_server" 80
+
+apply_yaml <<'YAML' >/dev/null
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: client-egress}
+spec:
+  endpointSelector: {matchLabels: {app: client}}
+  egress:
+  - toEntities: [world]
+YAML
+WORLD_SRV=$SL_WORK/world.log
+sl_bg ip netns exec "$WORLD_NS" python3 "$TOOLS/podserver.py" world "$WORLD_SRV" tcp:8000
+for i in $(seq 1 60); do [ -e "$WORLD_SRV.ready" ] && break; sleep 0.05; done
+check "toEntities world: client reaches the world" can default/client tcp "$WORLD_IP" 8000
+check "toEntities world: client cannot reach a pod" dropped default/client tcp "$IP_server" 80
+t_finish

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# matchExpressions operators and namespace scoping.
+source "$(dirname "$0")/lib.sh"
+t_begin
+
+pod default/server app=server
+pod default/c-prod app=client,env=prod
+pod default/c-dev app=client,env=dev
+pod default/c-none app=client
+pod other/c-prod app=client,env=prod
+serve default/server tcp:80
+
+policy_expr() {
+	apply_yaml <<YAML >/dev/null
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: expr}
+spec:
+  endpointSelector: {matchLabels: {app: server}}
+  ingress:
+  - fromEndpoints:
+    - matchExpressions:
+      - $1
+YAML
+}
+policy_expr '{key: env, operator: In, values: [prod, staging]}'
+check "In: prod allowed" can default/c-prod tcp "$IP_server" 80
+check "In: dev dropped" dropped default/c-dev tcp "$IP_server" 80
+check "In: no env dropped" dropped default/c-none tcp "$IP_server" 80
+policy_expr '{key: env, operator: NotIn, values: [prod]}'
+check "NotIn: dev allowed" can default/c-dev tcp "$IP_server" 80
+check "NotIn: no env allowed" can default/c-none tcp "$IP_server" 80
+check "NotIn: prod dropped" dropped default/c-prod tcp "$IP_server" 80
+policy_expr '{key: env, operator: Exists}'
+check "Exists: dev allowed" can default/c-dev tcp "$IP_server" 80
+check "Exists: no env dropped" dropped default/c-none tcp "$IP_server" 80
+policy_expr '{key: env, operator: DoesNotExist}'
+check "DoesNotExist: no env allowed" can default/c-none tcp "$IP_server" 80
+check "DoesNotExist: prod dropped" dropped default/c-prod tcp "$IP_server" 80
+
+# namespace scoping: a namespaced policy only selects peers of its namespace
+policy_expr '{key: env, operator: In, values: [prod]}'
+check "scoped: other/c-prod dropped (other namespace)" dropped other/c-prod tcp "$IP_server" 80
+apply_yaml <<'YAML' >/dev/null
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: expr}
+spec:
+  endpointSelector: {matchLabels: {app: server}}
+  ingress:
+  - fromEndpoints:
+    - matchLabels: {env: prod, k8s:io.kubernetes.pod.namespace: other}
+YAML
+check "naming the namespace label: other/c-prod allowed" can other/c-prod tcp "$IP_server" 80
+check "naming the namespace label: default/c-prod dropped" dropped default/c-prod tcp "$IP_server" 80
+
+# namespace labels
+sl namespace label other team=blue >/dev/null
+apply_yaml <<'YAML' >/dev/null
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: expr}
+spec:
+  endpointSelector: {matchLabels: {app: server}}
+  ingress:
+  - fromEndpoints:
+    - matchLabels: {k8s:io.cilium.k8s.namespace.labels.team: blue}
+YAML
+check "namespace label selector: other/c-prod allowed" can other/c-prod tcp "$IP_server" 80
+sl namespace label other team- >/dev/null
+check "namespace label removed: other/c-prod dropped at once" dropped other/c-prod tcp "$IP_server" 80
+
+# a clusterwide policy is not scoped
+sl policy delete default/expr >/dev/null
+apply_yaml <<'YAML' >/dev/null
+apiVersion: cilium.io/v2
+kind: CiliumClusterwideNetworkPolicy
+metadata: {name: ccnp}
+spec:
+  endpointSelector: {matchLabels: {app: server}}
+  ingress:
+  - fromEndpoints: [{matchLabels: {env: prod}}]
+YAML
+check "CCNP: default/c-prod allowed" can default/c-prod tcp "$IP_server" 80
+check "CCNP: other/c-prod allowed" can other/c-prod tcp "$IP_server" 80
+check "CCNP: dev dropped" dropped default/c-dev tcp "$IP_server" 80
+t_finish

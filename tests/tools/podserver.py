@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""podserver.py - a small server for test pods.
+
+Listens on the given TCP ports (answers HTTP: 200 with a body naming the pod
+and echoing method and path; a non-HTTP line is echoed back) and UDP ports
+(echoes each datagram prefixed with the pod name). Every request it receives
+is appended to a log file, so tests can assert what reached the backend.
+
+usage: podserver.py NAME LOGFILE tcp:PORT|udp:PORT ...
+"""
+import os
+import socket
+import sys
+import threading
+
+NAME, LOG = sys.argv[1], sys.argv[2]
+lock = threading.Lock()
+
+
+def log(line):
+    with lock:
+        with open(LOG, "a") as f:
+            f.write(line + "\n")
+
+
+def serve_conn(conn, port):
+    conn.settimeout(30)
+    buf = b""
+    try:
+        while True:
+            while b"\n" not in buf:
+                data = conn.recv(65536)
+                if not data:
+                    return
+                buf += data
+            line, _, rest = buf.partition(b"\n")
+            words = line.decode("latin-1").strip().split(" ")
+            if len(words) == 3 and words[2].startswith("HTTP/"):
+                head, sep, rest2 = buf.partition(b"\r\n\r\n")
+                while not sep:
+                    data = conn.recv(65536)
+                    if not data:
+                        return
+                    buf += data
+                    head, sep, rest2 = buf.partition(b"\r\n\r\n")
+                headers = {}
+                for h in head.decode("latin-1").split("\r\n")[1:]:
+                    k, _, v = h.partition(":")
+                    headers[k.strip().lower()] = v.strip()
+                body = rest2
+                n = int(headers.get("content-length", "0") or 0)
+                while len(body) < n:
+                    data = conn.recv(65536)
+                    if not data:
+                        return
+                    body += data
+                buf = body[n:]
+                log("tcp:%d %s %s" % (port, words[0], words[1]))
+                payload = ("%s %s %s\n" % (NAME, words[0], words[1])).encode()
+                close = headers.get("connection", "").lower() == "close" or words[2] == "HTTP/1.0"
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n%s\r\n%s"
+                             % (len(payload), b"Connection: close\r\n" if close else b"", payload))
+                if close:
+                    return
+            else:
+                buf = rest
+                log("tcp:%d line %s" % (port, line.decode("latin-1").strip()))
+                conn.sendall(("%s %s\n" % (NAME, line.decode("latin-1").strip())).encode())
+    except OSError:
+        pass
+    finally:
+        conn.close()
+
+
+def tcp_server(port):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("0.0.0.0", port))
+    s.listen(512)
+    while True:
+        c, _ = s.accept()
+        threading.Thread(target=serve_conn, args=(c, port), daemon=True).start()
+
+
+def udp_server(port):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("0.0.0.0", port))
+    while True:
+        data, addr = s.recvfrom(65536)
+        log("udp:%d %s" % (port, data.decode("latin-1").strip()))
+        s.sendto(("%s %s" % (NAME, data.decode("latin-1").strip())).encode(), addr)
+
+
+threads = []
+for spec in sys.argv[3:]:
+    proto, _, port = spec.partition(":")
+    fn = tcp_server if proto == "tcp" else udp_server
+    t = threading.Thread(target=fn, args=(int(port),), daemon=True)
+    t.start()
+    threads.append(t)
+open(LOG + ".ready", "w").close()
+for t in threads:
+    t.join()

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* testutil.h - helpers shared by the policy unit tests. */
+#ifndef SLUICE_TEST_POLICY_UTIL_H
+#define SLUICE_TEST_POLICY_UTIL_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "sluice/policy_api.h"
+
+static inline void print_diags(const struct sluice_diags *d)
+{
+	for (size_t i = 0; i < d->n; i++)
+		fprintf(stderr, "  diag: %s\n", d->v[i].msg);
+}
+
+/* Loads yaml into set (appending); fails the test on error. */
+static inline void load_ok(struct sluice_policy_set *set, const char *yaml)
+{
+	struct sluice_diags errs = { 0 }, warns = { 0 };
+	int rc = sluice_policy_load("t.yaml", yaml, strlen(yaml), set, &errs, &warns);
+
+	if (rc)
+		print_diags(&errs);
+	assert_int_equal(rc, 0);
+	assert_int_equal(errs.n, 0);
+	sluice_diags_free(&errs);
+	sluice_diags_free(&warns);
+}
+
+static inline bool diags_have(const struct sluice_diags *d, const char *msg)
+{
+	for (size_t i = 0; i < d->n; i++)
+		if (!strcmp(d->v[i].msg, msg))
+			return true;
+	return false;
+}
+
+/* Loading yaml must fail with (at least) the error msg, leaving set alone. */
+static inline void load_fails(const char *yaml, const char *msg)
+{
+	struct sluice_policy_set set = { 0 };
+	struct sluice_diags errs = { 0 }, warns = { 0 };
+	int rc = sluice_policy_load("bad.yaml", yaml, strlen(yaml), &set, &errs, &warns);
+
+	if (rc != -22)
+		fprintf(stderr, "loaded without the error: %s\n", msg);
+	assert_int_equal(rc, -22);
+	assert_int_equal(set.n, 0);
+	if (!diags_have(&errs, msg)) {
+		fprintf(stderr, "want: %s\n", msg);
+		print_diags(&errs);
+		fail();
+	}
+	sluice_diags_free(&errs);
+	sluice_diags_free(&warns);
+}
+
+#endif
