@@ -336,6 +336,7 @@ static const char *drop_reason_name(uint16_t r)
 	case SLUICE_DROP_NO_IDENTITY: return "NO_IDENTITY";
 	case SLUICE_DROP_PROXY_UNAVAILABLE: return "PROXY_UNAVAILABLE";
 	case SLUICE_DROP_INVALID_PACKET: return "INVALID_PACKET";
+	case SLUICE_DROP_INVALID_SOURCE: return "INVALID_SOURCE_IP";
 	case 0: return "";
 	}
 	return "UNKNOWN_REASON";

@@ -132,6 +132,7 @@ static const char *reason_label(unsigned r)
 	case SLUICE_DROP_NO_IDENTITY: return "no_identity";
 	case SLUICE_DROP_PROXY_UNAVAILABLE: return "proxy_unavailable";
 	case SLUICE_DROP_INVALID_PACKET: return "invalid_packet";
+	case SLUICE_DROP_INVALID_SOURCE: return "invalid_source_ip";
 	}
 	return NULL;
 }

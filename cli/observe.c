@@ -91,6 +91,8 @@ static const char *drop_text(const char *desc)
 		return "Policy denied by deny rule";
 	if (!strcmp(desc, "PROXY_UNAVAILABLE"))
 		return "Proxy unavailable";
+	if (!strcmp(desc, "INVALID_SOURCE_IP"))
+		return "Invalid source IP";
 	if (!strcmp(desc, "UNSUPPORTED_L3_PROTOCOL"))
 		return "Unsupported L3 protocol";
 	return desc;
@@ -103,7 +105,7 @@ static void print_compact(json_t *flow)
 	const char *verdict = json_string_value(json_object_get(flow, "verdict"));
 	const char *t = json_string_value(json_object_get(flow, "time"));
 	bool denied = verdict && !strcmp(verdict, "DROPPED");
-	char src[300], dst[300], when[64] = "", detail[600], kind[32];
+	char src[300], dst[400], when[64] = "", detail[600], kind[32];
 	const char *proto = "ip";
 	json_int_t sport = 0, dport = 0;
 	const char *k;
@@ -129,9 +131,9 @@ static void print_compact(json_t *flow)
 	peer_name(json_object_get(flow, "source"), src, sizeof(src));
 	peer_name(json_object_get(flow, "destination"), dst, sizeof(dst));
 	if (!strncmp(dst, "identity", 8) || !strcmp(dst, "world") || !strcmp(dst, "host")) {
-		char tmp[300];
+		char tmp[400];
 
-		snprintf(tmp, sizeof(tmp), "%s(%s)", dst,
+		snprintf(tmp, sizeof(tmp), "%.300s(%.64s)", dst,
 			 json_string_value(json_object_get(ip, "destination")) ?: "?");
 		snprintf(dst, sizeof(dst), "%s", tmp);
 	}

@@ -12,13 +12,14 @@ if [ "$(id -u)" != 0 ]; then
 	exit 1
 fi
 bash scripts/install-deps.sh
-if [ ! -x build/agent/sluiced ] || [ ! -x build/cli/sluice ] || [ "${DEMO_REBUILD:-1}" = 1 ]; then
-	echo "demo: building..." >&2
-	cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-	cmake --build build -j"$(nproc)" >/dev/null
+BUILD=${SLUICE_BUILD_DIR:-$ROOT/build}
+if [ ! -x "$BUILD/agent/sluiced" ] || [ "${DEMO_REBUILD:-1}" = 1 ]; then
+	echo "demo: building in $BUILD..." >&2
+	cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake --build "$BUILD" -j"$(nproc)" --target sluiced sluice >/dev/null
 fi
 
-SL_BUILD=$ROOT/build
+SL_BUILD=$BUILD
 SL_NSPFX=demo-
 SL_WORK=/tmp/sluice-demo
 source scripts/standalone.sh

@@ -1168,15 +1168,54 @@ int sluice_policy_compile(const struct sluice_policy_set *set,
 	for (size_t i = 0; i < neps && !rc; i++) {
 		rc = compile_endpoint(&st, i, &res.eps[i]);
 		res.neps++;
+		/* fail closed: a policy that does not fit is not half applied */
+		if (!rc && res.eps[i].nentries > SLUICE_POLICY_INNER_MAX) {
+			sluice_diags_add(errors, "endpoint %u: %zu policy entries exceed the map size %u",
+					 res.eps[i].ep_id, res.eps[i].nentries,
+					 SLUICE_POLICY_INNER_MAX);
+			rc = -E2BIG;
+		}
 	}
 	compile_state_free(&st);
 	if (rc) {
-		sluice_diags_add(errors, "policy compile failed: %s", strerror(-rc));
+		if (rc != -E2BIG)
+			sluice_diags_add(errors, "policy compile failed: %s", strerror(-rc));
 		sluice_compiled_free(&res);
 		return rc;
 	}
 	*out = res;
 	return 0;
+}
+
+static const struct sluice_l7_policy *compile_l7_find(const struct sluice_ep_compiled *ep,
+						     uint8_t dir, uint8_t proto,
+						     uint16_t port, uint32_t id)
+{
+	const struct sluice_l7_policy *best = NULL;
+
+	for (size_t i = 0; i < ep->nl7; i++) {
+		const struct sluice_l7_policy *p = &ep->l7[i];
+
+		if (p->direction != dir || p->protocol != proto || p->peer_identity != id ||
+		    port < p->port || port > p->end_port)
+			continue;
+		if (!best || p->end_port - p->port < best->end_port - best->port)
+			best = p;
+	}
+	return best;
+}
+
+const struct sluice_l7_policy *sluice_l7_lookup(const struct sluice_ep_compiled *ep,
+						uint8_t direction, uint8_t protocol,
+						uint16_t port, uint32_t peer_identity)
+{
+	const struct sluice_l7_policy *p = NULL;
+
+	if (!ep)
+		return NULL;
+	if (peer_identity != SLUICE_ID_ANY)
+		p = compile_l7_find(ep, direction, protocol, port, peer_identity);
+	return p ? p : compile_l7_find(ep, direction, protocol, port, SLUICE_ID_ANY);
 }
 
 void sluice_compiled_free(struct sluice_compiled *c)

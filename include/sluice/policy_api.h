@@ -103,4 +103,13 @@ int sluice_policy_compile(const struct sluice_policy_set *set,
 			  struct sluice_compiled *out, struct sluice_diags *errors);
 void sluice_compiled_free(struct sluice_compiled *c);
 
+/*
+ * The L7 policy the proxy applies to a redirected flow: the entry for the
+ * peer identity with the narrowest port block containing port, else the
+ * one for SLUICE_ID_ANY; NULL when there is none (deny the request).
+ */
+const struct sluice_l7_policy *sluice_l7_lookup(const struct sluice_ep_compiled *ep,
+						uint8_t direction, uint8_t protocol,
+						uint16_t port, uint32_t peer_identity);
+
 #endif /* SLUICE_POLICY_API_H */

@@ -54,7 +54,8 @@ YAML
 check "naming the namespace label: other/c-prod allowed" can other/c-prod tcp "$IP_server" 80
 check "naming the namespace label: default/c-prod dropped" dropped default/c-prod tcp "$IP_server" 80
 
-# namespace labels
+# namespace labels: as in Cilium, a selector that does not name the pod
+# namespace key stays scoped to the policy's namespace...
 sl namespace label other team=blue >/dev/null
 apply_yaml <<'YAML' >/dev/null
 apiVersion: cilium.io/v2
@@ -66,7 +67,21 @@ spec:
   - fromEndpoints:
     - matchLabels: {k8s:io.cilium.k8s.namespace.labels.team: blue}
 YAML
-check "namespace label selector: other/c-prod allowed" can other/c-prod tcp "$IP_server" 80
+check "namespace label selector without the namespace key stays scoped: other/c-prod dropped" dropped other/c-prod tcp "$IP_server" 80
+# ...and with an Exists on it, selects across namespaces
+apply_yaml <<'YAML' >/dev/null
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: expr}
+spec:
+  endpointSelector: {matchLabels: {app: server}}
+  ingress:
+  - fromEndpoints:
+    - matchLabels: {k8s:io.cilium.k8s.namespace.labels.team: blue}
+      matchExpressions: [{key: io.kubernetes.pod.namespace, operator: Exists}]
+YAML
+check "namespace label selector across namespaces: other/c-prod allowed" can other/c-prod tcp "$IP_server" 80
+check "namespace label selector across namespaces: default/c-prod dropped" dropped default/c-prod tcp "$IP_server" 80
 sl namespace label other team- >/dev/null
 check "namespace label removed: other/c-prod dropped at once" dropped other/c-prod tcp "$IP_server" 80
 

@@ -420,6 +420,13 @@ static void test_redirect_covers_narrower_allow(void **state)
 	assert_string_equal(p->rules[0]->method, "GET");
 	/* client has no port-level key overlapping 443: ANY's entry applies */
 	assert_null(l7(e, IN, 443, f->client));
+	/* what the proxy looks up */
+	assert_ptr_equal(sluice_l7_lookup(e, IN, IPPROTO_TCP, 443, f->client), l7(e, IN, 443, 0));
+	assert_ptr_equal(sluice_l7_lookup(e, IN, IPPROTO_TCP, 443, f->clientb), l7(e, IN, 443, f->clientb));
+	assert_ptr_equal(sluice_l7_lookup(e, IN, IPPROTO_TCP, 80, f->client), l7(e, IN, 80, f->client));
+	assert_ptr_equal(sluice_l7_lookup(e, IN, IPPROTO_TCP, 100, f->client), l7(e, IN, 64, f->client));
+	assert_null(sluice_l7_lookup(e, IN, IPPROTO_TCP, 128, f->client));
+	assert_null(sluice_l7_lookup(e, EG, IPPROTO_TCP, 80, f->client));
 }
 
 static void test_named_ports(void **state)

@@ -1,0 +1,287 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Rule matching semantics (cilium S1, S2, S5, S7, S8, S11) and the JSON form. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "rules.h"
+#include "rules_json.h"
+#include "sluice/policy_api.h"
+
+#define KEY(ep, port, peer) (&(struct proxy_rules_key){ .ep_id = (ep), .port = (port), .peer_identity = (peer) })
+
+struct req {
+	const char *method, *path, *host;
+	const char *hdrs[8]; /* "Name", "value" pairs */
+};
+
+static enum proxy_match match(const struct proxy_rule_set *rs, const struct req *r)
+{
+	struct proxy_header h[4];
+	size_t n = 0;
+	struct proxy_request_view v = {
+		.method = r->method, .method_len = strlen(r->method),
+		.path = r->path, .path_len = strlen(r->path),
+		.host = r->host ? r->host : "", .host_len = r->host ? strlen(r->host) : 0,
+		.headers = h,
+	};
+	for (; n < 4 && r->hdrs[2 * n]; n++) {
+		h[n].name = r->hdrs[2 * n];
+		h[n].name_len = strlen(r->hdrs[2 * n]);
+		h[n].value = r->hdrs[2 * n + 1];
+		h[n].value_len = strlen(r->hdrs[2 * n + 1]);
+	}
+	v.nheaders = n;
+	return proxy_rule_set_match(rs, &v);
+}
+
+static struct proxy_rules_table *load(const char *json, int want_rc)
+{
+	struct proxy_rules_table *t = NULL;
+	char *err = NULL;
+	int rc = proxy_rules_json_load(json, strlen(json), KEY(1, 80, 7), &t, &err);
+
+	if (rc != want_rc)
+		fail_msg("load rc %d want %d: %s", rc, want_rc, err ? err : "");
+	free(err);
+	return t;
+}
+
+#define ALLOW(rs, ...) assert_int_equal(match(rs, &(struct req){ __VA_ARGS__ }), PROXY_MATCH_ALLOW)
+#define DENY(rs, ...) assert_int_equal(match(rs, &(struct req){ __VA_ARGS__ }), PROXY_MATCH_DENY)
+
+static void test_full_match(void **state)
+{
+	struct proxy_rules_table *t = load(
+		"{\"rules\":[{\"method\":\"GET\",\"path\":\"/public\"},"
+		"{\"method\":\"GET\",\"path\":\"/api/users/.*\"},"
+		"{\"path\":\".*public$\"},"
+		"{\"method\":\"PUT|POST\",\"path\":\"/w\"}]}", 0);
+	const struct proxy_rule_set *rs = proxy_rules_lookup(t, KEY(1, 80, 7));
+
+	(void)state;
+	assert_non_null(rs);
+	ALLOW(rs, "GET", "/public");
+	DENY(rs, "GET", "/public/x");      /* full match */
+	DENY(rs, "GET", "/publicx");
+	DENY(rs, "GET", "/xpublic/");
+	ALLOW(rs, "DELETE", "/maybe/public"); /* ".*public$" */
+	ALLOW(rs, "GET", "/api/users/");
+	ALLOW(rs, "GET", "/api/users/42");
+	DENY(rs, "GET", "/api/users");
+	DENY(rs, "POST", "/api/users/42");
+	DENY(rs, "GETX", "/api/users/42");
+	DENY(rs, "XGET", "/api/users/42");
+	ALLOW(rs, "PUT", "/w");
+	ALLOW(rs, "POST", "/w");
+	DENY(rs, "PATCH", "/w");
+	DENY(rs, "PUTPOST", "/w");
+	proxy_rules_table_free(t);
+}
+
+static void test_host_and_headers(void **state)
+{
+	struct proxy_rules_table *t = load(
+		"{\"rules\":[{\"method\":\"GET\",\"path\":\"/private\",\"headers\":[\"X-Very-Secret-Token: 42\"]},"
+		"{\"host\":\"api\\\\.example\\\\.com(:[0-9]+)?\",\"path\":\"/h\"},"
+		"{\"path\":\"/p\",\"headers\":[\"X-Present\",\"X-Two:  a b \"]}]}", 0);
+	const struct proxy_rule_set *rs = proxy_rules_lookup(t, KEY(1, 80, 7));
+
+	(void)state;
+	DENY(rs, "GET", "/private");
+	ALLOW(rs, "GET", "/private", NULL, { "X-Very-Secret-Token", "42" });
+	ALLOW(rs, "GET", "/private", NULL, { "x-very-secret-token", "42" }); /* names: any case */
+	DENY(rs, "GET", "/private", NULL, { "X-Very-Secret-Token", "43" });
+	DENY(rs, "GET", "/private", NULL, { "X-Very-Secret-Token", "420" });
+	DENY(rs, "GET", "/private", NULL, { "X-Very-Secret-Token", "4" });
+	/* two instances compare joined with ",": "42,42" != "42" */
+	DENY(rs, "GET", "/private", NULL, { "X-Very-Secret-Token", "42", "X-Very-Secret-Token", "42" });
+	DENY(rs, "POST", "/private", NULL, { "X-Very-Secret-Token", "42" });
+	ALLOW(rs, "GET", "/h", "api.example.com");
+	ALLOW(rs, "GET", "/h", "api.example.com:8080");
+	DENY(rs, "GET", "/h", "api.example.com.evil");
+	DENY(rs, "GET", "/h", "apixexample.com");
+	DENY(rs, "GET", "/h", NULL);
+	/* AND over header requirements; presence-only accepts any value */
+	ALLOW(rs, "GET", "/p", NULL, { "X-Present", "", "X-Two", "a b" });
+	DENY(rs, "GET", "/p", NULL, { "X-Present", "1" });
+	DENY(rs, "GET", "/p", NULL, { "X-Two", "a b" });
+	DENY(rs, "GET", "/p", NULL, { "X-Present", "1", "X-Two", "a  b" });
+	proxy_rules_table_free(t);
+}
+
+static void test_empty_rule_allow_all_and_deny(void **state)
+{
+	struct proxy_rules_table *t;
+	const struct proxy_rule_set *rs;
+
+	(void)state;
+	t = load("{\"rules\":[{}]}", 0);
+	rs = proxy_rules_lookup(t, KEY(1, 80, 7));
+	ALLOW(rs, "DELETE", "/anything");
+	proxy_rules_table_free(t);
+
+	t = load("{\"allow_all\":true}", 0);
+	rs = proxy_rules_lookup(t, KEY(1, 80, 7));
+	ALLOW(rs, "POST", "/x");
+	proxy_rules_table_free(t);
+
+	/* an entry with no rules and no allow_all denies */
+	t = load("{\"rules\":[]}", 0);
+	rs = proxy_rules_lookup(t, KEY(1, 80, 7));
+	DENY(rs, "GET", "/");
+	/* no entry at all: no policy, deny */
+	assert_null(proxy_rules_lookup(t, KEY(1, 81, 7)));
+	assert_int_equal(match(NULL, &(struct req){ "GET", "/" }), PROXY_MATCH_NO_POLICY);
+	proxy_rules_table_free(t);
+}
+
+static void test_table_keys_and_any_peer(void **state)
+{
+	/* peer 7 has its own entry (the agent's full union), others fall back to any */
+	struct proxy_rules_table *t = load(
+		"{\"version\":1,\"policies\":["
+		"{\"ep_id\":1,\"direction\":\"ingress\",\"port\":80,\"peer_identity\":7,"
+		" \"rules\":[{\"path\":\"/only-7\"}]},"
+		"{\"ep_id\":1,\"direction\":\"ingress\",\"port\":80,\"peer_identity\":0,"
+		" \"rules\":[{\"path\":\"/any\"}]},"
+		"{\"ep_id\":1,\"direction\":\"egress\",\"port\":80,\"peer_identity\":0,\"allow_all\":true},"
+		"{\"ep_id\":2,\"direction\":\"ingress\",\"port\":8080,\"peer_identity\":9,\"protocol\":6,"
+		" \"rules\":[{\"method\":\"GET\"}]}]}", 0);
+	struct proxy_rules_key k = { .ep_id = 1, .port = 80, .peer_identity = 7 };
+
+	(void)state;
+	assert_int_equal(proxy_rules_table_size(t), 4);
+	ALLOW(proxy_rules_lookup(t, &k), "GET", "/only-7");
+	/* S11: peer 7's rules are not widened by the any-peer entry */
+	DENY(proxy_rules_lookup(t, &k), "GET", "/any");
+	k.peer_identity = 8;
+	ALLOW(proxy_rules_lookup(t, &k), "GET", "/any");
+	DENY(proxy_rules_lookup(t, &k), "GET", "/only-7");
+	k.direction = 1;
+	ALLOW(proxy_rules_lookup(t, &k), "GET", "/whatever");
+	k = (struct proxy_rules_key){ .ep_id = 2, .port = 8080, .peer_identity = 9 };
+	ALLOW(proxy_rules_lookup(t, &k), "GET", "/x");
+	k.peer_identity = 10;
+	assert_null(proxy_rules_lookup(t, &k));
+	proxy_rules_table_free(t);
+}
+
+static void test_invalid_regex_fails_closed(void **state)
+{
+	/* S7: the broken entry denies everything, the others still work */
+	struct proxy_rules_table *t = load(
+		"{\"policies\":["
+		"{\"ep_id\":1,\"direction\":\"ingress\",\"port\":80,\"peer_identity\":0,"
+		" \"rules\":[{\"path\":\"/ok\"},{\"path\":\"/(unclosed\"}]},"
+		"{\"ep_id\":1,\"direction\":\"ingress\",\"port\":81,\"peer_identity\":0,"
+		" \"rules\":[{\"path\":\"/ok\"}]}]}", -EINVAL);
+
+	(void)state;
+	assert_non_null(t);
+	assert_int_equal(match(proxy_rules_lookup(t, KEY(1, 80, 0)), &(struct req){ "GET", "/ok" }),
+			 PROXY_MATCH_INVALID);
+	ALLOW(proxy_rules_lookup(t, KEY(1, 81, 0)), "GET", "/ok");
+	proxy_rules_table_free(t);
+}
+
+static void test_bad_documents(void **state)
+{
+	static const char *const bad[] = {
+		"",
+		"[]",
+		"{\"policies\":{}}",
+		"{\"policies\":[{\"ep_id\":1,\"direction\":\"sideways\",\"port\":80,\"peer_identity\":0}]}",
+		"{\"policies\":[{\"ep_id\":1,\"direction\":\"ingress\",\"port\":0,\"peer_identity\":0}]}",
+		"{\"policies\":[{\"ep_id\":1,\"direction\":\"ingress\",\"port\":70000,\"peer_identity\":0}]}",
+		"{\"policies\":[{\"ep_id\":1,\"direction\":\"ingress\",\"port\":80,\"peer_identity\":0,\"protocol\":17}]}",
+		"{\"policies\":[{\"ep_id\":1,\"direction\":\"ingress\",\"port\":80,\"peer_identity\":0,\"bogus\":1}]}",
+		"{\"policies\":[{\"ep_id\":1,\"direction\":\"ingress\",\"port\":80,\"peer_identity\":0,\"rules\":[{\"paht\":\"/\"}]}]}",
+		"{\"policies\":[{\"ep_id\":1,\"direction\":\"ingress\",\"port\":80,\"peer_identity\":0,\"rules\":[{\"headers\":[1]}]}]}",
+		"{\"policies\":[{\"ep_id\":1,\"direction\":\"ingress\",\"port\":80,\"peer_identity\":0},"
+		"{\"ep_id\":1,\"direction\":\"ingress\",\"port\":80,\"peer_identity\":0}]}",
+		"{\"version\":2,\"policies\":[]}",
+		"{\"rules\":[{\"method\":5}]}",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct proxy_rules_table *t = NULL;
+		char *err = NULL;
+		int rc = proxy_rules_json_load(bad[i], strlen(bad[i]), KEY(1, 80, 0), &t, &err);
+		if (rc == 0 || t)
+			fail_msg("case %zu accepted: %s", i, bad[i]);
+		assert_non_null(err);
+		free(err);
+	}
+}
+
+static void test_regex_limit(void **state)
+{
+	/* catastrophic backtracking hits the match limit: denied, not hung */
+	struct proxy_rules_table *t = load("{\"rules\":[{\"path\":\"/(a+)+b\"}]}", 0);
+	char path[64] = "/";
+	enum proxy_match m;
+
+	(void)state;
+	memset(path + 1, 'a', 40);
+	m = match(proxy_rules_lookup(t, KEY(1, 80, 7)), &(struct req){ "GET", path });
+	assert_true(m == PROXY_MATCH_REGEX_LIMIT || m == PROXY_MATCH_DENY);
+	proxy_rules_table_free(t);
+}
+
+static void test_from_l7_and_json_roundtrip(void **state)
+{
+	char *hdrs[] = { "X-Token: 42" };
+	struct sluice_http_rule r1 = { .method = "GET", .path = "/api/users/.*" };
+	struct sluice_http_rule r2 = { .method = "POST", .path = "/p", .headers = hdrs, .nheaders = 1 };
+	const struct sluice_http_rule *rules[] = { &r1, &r2 };
+	struct sluice_l7_policy pol[] = {
+		{ .ep_id = 3, .direction = SLUICE_DIR_EGRESS, .protocol = 6, .port = 8080,
+		  .peer_identity = 4097, .rules = rules, .nrules = 2 },
+		{ .ep_id = 3, .direction = SLUICE_DIR_INGRESS, .protocol = 6, .port = 80,
+		  .peer_identity = SLUICE_ID_ANY, .allow_all = true },
+	};
+	struct proxy_rules_key k = { .ep_id = 3, .direction = 1, .port = 8080, .peer_identity = 4097 };
+	struct proxy_rules_table *t = NULL;
+	char *err = NULL, *json;
+
+	(void)state;
+	assert_int_equal(proxy_rules_table_from_l7(pol, 2, &t, &err), 0);
+	ALLOW(proxy_rules_lookup(t, &k), "GET", "/api/users/1");
+	DENY(proxy_rules_lookup(t, &k), "POST", "/p");
+	ALLOW(proxy_rules_lookup(t, &k), "POST", "/p", NULL, { "X-Token", "42" });
+	proxy_rules_table_free(t);
+	t = NULL;
+
+	json = proxy_rules_json_from_l7(pol, 2);
+	assert_non_null(json);
+	assert_int_equal(proxy_rules_json_load(json, strlen(json), NULL, &t, &err), 0);
+	ALLOW(proxy_rules_lookup(t, &k), "GET", "/api/users/1");
+	DENY(proxy_rules_lookup(t, &k), "GET", "/api/users");
+	ALLOW(proxy_rules_lookup(t, &k), "POST", "/p", NULL, { "X-Token", "42" });
+	ALLOW(proxy_rules_lookup(t, KEY(3, 80, 55)), "DELETE", "/");
+	proxy_rules_table_free(t);
+	free(json);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_full_match),
+		cmocka_unit_test(test_host_and_headers),
+		cmocka_unit_test(test_empty_rule_allow_all_and_deny),
+		cmocka_unit_test(test_table_keys_and_any_peer),
+		cmocka_unit_test(test_invalid_regex_fails_closed),
+		cmocka_unit_test(test_bad_documents),
+		cmocka_unit_test(test_regex_limit),
+		cmocka_unit_test(test_from_l7_and_json_roundtrip),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
