@@ -5,17 +5,25 @@
  * maps pinned under --bpf-root, attaches the programs to pod veths as tc
  * filters, and writes endpoints, ipcache entries and policies into the maps.
  *
- * What outlives the agent: pinned maps and tc filters (filters are not bpf
- * links, they hold their program until removed). A restarted agent opens
- * the same pins, so conntrack, policy and counters carry over, and
- * re-attaching an endpoint replaces the old filter in place.
+ * What outlives the agent: pinned maps, tc filters (filters are not bpf
+ * links, they hold their program until removed), the bpf links of the L7
+ * steering, pinned under <bpf-root>/links/, and the sk_msg program attached
+ * to the socks map. A restarted agent opens the same pins, so conntrack,
+ * policy and counters carry over; re-attaching an endpoint replaces the old
+ * filter in place, and open() moves every pinned link to the new programs
+ * (bpf_link_update: the hook is never empty).
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <unistd.h>
@@ -26,6 +34,14 @@
 
 #include "sluice/datapath.h"
 #include "bpf_lxc.skel.h"
+#include "bpf_sklookup.skel.h"
+#include "bpf_connect.skel.h"
+#include "bpf_sockops.skel.h"
+#include "bpf_skmsg.skel.h"
+
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE 71
+#endif
 
 /*
  * Our tc filter's identity on a hook. Priority 1 so that we run before any
@@ -37,8 +53,21 @@
 
 #define DP_PIN_PREFIX "sluice_"
 
+/* Pinned links under <bpf-root>/DP_LINKS_DIR: connect4, sock_ops, sk_lookup_<ep_id>. */
+#define DP_LINKS_DIR        "links"
+#define DP_LINK_CONNECT4    "connect4"
+#define DP_LINK_SOCK_OPS    "sock_ops"
+#define DP_LINK_SK_LOOKUP   "sk_lookup_"
+
+#define DP_ROOT_CGROUP_ID 1 /* inode of a cgroup2 root: never attach connect4 there */
+
 struct sluice_datapath {
+	/* one object per hook; they share maps through their pins */
 	struct bpf_lxc *lxc;
+	struct bpf_sklookup *sklookup;
+	struct bpf_connect *connect;
+	struct bpf_sockops *sockops;
+	struct bpf_skmsg *skmsg;
 	char *bpf_root;
 	struct ring_buffer *events;
 	sluice_dp_event_cb event_cb; /* set only while draining */
@@ -86,6 +115,14 @@ static size_t dp_maps(struct sluice_datapath *dp, struct dp_map_ref *out, size_t
 		{ SLUICE_MAP_STATS, dp->lxc->maps.sluice_stat_v1 },
 		{ SLUICE_MAP_DROPAGG, dp->lxc->maps.sluice_dagg_v1 },
 		{ SLUICE_MAP_ABI, dp->lxc->maps.sluice_abi },
+		{ SLUICE_MAP_EP_ADDR, dp->lxc->maps.sluice_epip_v1 },
+		{ SLUICE_MAP_NETNS_EP, dp->lxc->maps.sluice_nsep_v1 },
+		{ SLUICE_MAP_PROXY_LISTENERS, dp->lxc->maps.sluice_plsn_v1 },
+		{ SLUICE_MAP_PROXY_STATE, dp->lxc->maps.sluice_pst_v1 },
+		{ SLUICE_MAP_ORIG_DST_SK, dp->lxc->maps.sluice_odsk_v1 },
+		{ SLUICE_MAP_ORIG_DST, dp->lxc->maps.sluice_odst_v1 },
+		{ SLUICE_MAP_PROXY_FLOWS, dp->lxc->maps.sluice_pflw_v1 },
+		{ SLUICE_MAP_SOCKS, dp->sockops->maps.sluice_sock_v1 },
 	};
 	size_t i, count = sizeof(all) / sizeof(all[0]);
 
@@ -94,7 +131,7 @@ static size_t dp_maps(struct sluice_datapath *dp, struct dp_map_ref *out, size_t
 	return count;
 }
 
-#define DP_MAPS_MAX 16
+#define DP_MAPS_MAX 24
 
 static int dp_root_prepare(const char *root, char **err)
 {
@@ -184,6 +221,21 @@ static int dp_inner_diff(int outer_fd, char *buf, size_t n)
 	return diff;
 }
 
+static int dp_skmsg_detach_all(const char *bpf_root);
+
+/*
+ * Unpins a map we will not adopt. The socks map and the sk_msg program
+ * attached to it hold each other: detach first, or both live forever.
+ */
+static int dp_unpin_map(struct sluice_datapath *dp, const char *name, const char *path)
+{
+	if (strcmp(name, SLUICE_MAP_SOCKS) == 0)
+		dp_skmsg_detach_all(dp->bpf_root);
+	if (unlink(path) < 0 && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
 /*
  * Before load: drops pins that libbpf could not reuse (it would fail the
  * whole load), so a layout change without a name change costs that map's
@@ -201,7 +253,7 @@ static int dp_check_pins(struct sluice_datapath *dp, char **warn, int *kept)
 		struct bpf_map_info info = {};
 		uint32_t len = sizeof(info);
 		char what[160];
-		int fd, diff;
+		int fd, diff, e;
 
 		if (!path)
 			continue;
@@ -227,8 +279,9 @@ static int dp_check_pins(struct sluice_datapath *dp, char **warn, int *kept)
 			(*kept)++;
 			continue;
 		}
-		if (unlink(path) < 0 && errno != ENOENT)
-			return -errno;
+		e = dp_unpin_map(dp, maps[i].name, path);
+		if (e)
+			return e;
 		dp_msg_add(warn, "replaced incompatible pinned map %s (%s)", maps[i].name, what);
 	}
 	return 0;
@@ -260,25 +313,55 @@ static int dp_check_abi_version(struct sluice_datapath *dp, char **warn)
 	for (i = 0; i < n; i++) {
 		const char *p = bpf_map__pin_path(maps[i].map);
 
-		if (p && unlink(p) < 0 && errno != ENOENT)
-			return -errno;
+		e = p ? dp_unpin_map(dp, maps[i].name, p) : 0;
+		if (e)
+			return e;
 	}
 	dp_msg_add(warn, "pinned maps have ABI version %u, this build %u: replaced all of them",
 		   version, SLUICE_ABI_VERSION);
 	return 0;
 }
 
-/* The BPF side names its maps by C identifier, abi.h by string: keep them equal. */
+static size_t dp_objects(struct sluice_datapath *dp, struct bpf_object **out)
+{
+	out[0] = dp->lxc->obj;
+	out[1] = dp->sklookup->obj;
+	out[2] = dp->connect->obj;
+	out[3] = dp->sockops->obj;
+	out[4] = dp->skmsg->obj;
+	return 5;
+}
+#define DP_OBJECTS_MAX 5
+
+/*
+ * The BPF side names its maps by C identifier, abi.h by string: keep them
+ * equal, and make sure every object's maps are in the list (the pin checks
+ * below only look at the list; a map missing there would escape them).
+ */
 static int dp_check_names(struct sluice_datapath *dp, char **err)
 {
 	struct dp_map_ref maps[DP_MAPS_MAX];
-	size_t i, n = dp_maps(dp, maps, DP_MAPS_MAX);
+	struct bpf_object *objs[DP_OBJECTS_MAX];
+	size_t i, j, n = dp_maps(dp, maps, DP_MAPS_MAX), nobj = dp_objects(dp, objs);
+	struct bpf_map *map;
 
 	for (i = 0; i < n; i++) {
 		if (strcmp(bpf_map__name(maps[i].map), maps[i].name) != 0) {
 			dp_msg_add(err, "build mismatch: BPF map %s is %s in abi.h",
 				   bpf_map__name(maps[i].map), maps[i].name);
 			return -EINVAL;
+		}
+	}
+	for (j = 0; j < nobj; j++) {
+		bpf_object__for_each_map(map, objs[j]) {
+			for (i = 0; i < n; i++)
+				if (strcmp(bpf_map__name(map), maps[i].name) == 0)
+					break;
+			if (i == n && !bpf_map__is_internal(map)) {
+				dp_msg_add(err, "build mismatch: BPF map %s of %s is not in abi.h",
+					   bpf_map__name(map), bpf_object__name(objs[j]));
+				return -EINVAL;
+			}
 		}
 	}
 	return 0;
@@ -291,6 +374,101 @@ static int dp_on_event(void *ctx, void *data, size_t size)
 	if (size < sizeof(struct sluice_flow_event) || !dp->event_cb)
 		return 0;
 	dp->event_cb(dp->event_ctx, data);
+	return 0;
+}
+
+/*
+ * sk_msg programs attach to the map, not through a link (libbpf 1.1), and
+ * stay attached while the map lives. Attaching replaces the previous
+ * program atomically, so a restarted agent takes over without a gap.
+ */
+static int dp_skmsg_attach(struct sluice_datapath *dp, char **err)
+{
+	int e = bpf_prog_attach(bpf_program__fd(dp->skmsg->progs.sk_msg_redirect),
+				bpf_map__fd(dp->sockops->maps.sluice_sock_v1),
+				BPF_SK_MSG_VERDICT, 0);
+
+	if (e < 0) {
+		e = -errno;
+		dp_msg_add(err, "attaching sk_msg_redirect to %s: %s", SLUICE_MAP_SOCKS,
+			   strerror(-e));
+	}
+	return e;
+}
+
+static int dp_links_dir(const char *bpf_root, char *buf, size_t n)
+{
+	if (snprintf(buf, n, "%s/%s", bpf_root, DP_LINKS_DIR) >= (int)n)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+static int dp_link_path(struct sluice_datapath *dp, const char *name, char *buf, size_t n)
+{
+	if (snprintf(buf, n, "%s/%s/%s", dp->bpf_root, DP_LINKS_DIR, name) >= (int)n)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+/* The program a pinned link of this name must run, or NULL if unknown. */
+static struct bpf_program *dp_link_program(struct sluice_datapath *dp, const char *name)
+{
+	if (strcmp(name, DP_LINK_CONNECT4) == 0)
+		return dp->connect->progs.sock_connect4;
+	if (strcmp(name, DP_LINK_SOCK_OPS) == 0)
+		return dp->sockops->progs.sock_ops_established;
+	if (strncmp(name, DP_LINK_SK_LOOKUP, strlen(DP_LINK_SK_LOOKUP)) == 0)
+		return dp->sklookup->progs.sk_lookup_proxy;
+	return NULL;
+}
+
+/*
+ * After an agent restart: every pinned link still runs the previous agent's
+ * program (enforcing, with the same maps). Move each to this build's program
+ * in place. A link whose cgroup or netns is gone cannot be updated: its pin
+ * is removed.
+ */
+static int dp_links_adopt(struct sluice_datapath *dp, char **warn)
+{
+	char dir[4096], path[4096];
+	struct dirent *de;
+	DIR *d;
+
+	if (dp_links_dir(dp->bpf_root, dir, sizeof(dir)))
+		return -ENAMETOOLONG;
+	d = opendir(dir);
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(d)) != NULL) {
+		struct bpf_program *prog;
+		int fd;
+
+		if (de->d_name[0] == '.')
+			continue;
+		if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >= (int)sizeof(path))
+			continue;
+		prog = dp_link_program(dp, de->d_name);
+		if (!prog) {
+			dp_msg_add(warn, "unknown pinned link %s left alone", path);
+			continue;
+		}
+		fd = bpf_obj_get(path);
+		if (fd < 0) {
+			dp_msg_add(warn, "opening pinned link %s: %s", path, strerror(errno));
+			continue;
+		}
+		if (bpf_link_update(fd, bpf_program__fd(prog), NULL) < 0) {
+			int u = errno;
+
+			/* ENOLINK: the cgroup or netns died with the link */
+			dp_msg_add(warn, "pinned link %s: update failed (%s): removed", path,
+				   strerror(u));
+			bpf_link_detach(fd);
+			unlink(path);
+		}
+		close(fd);
+	}
+	closedir(d);
 	return 0;
 }
 
@@ -320,9 +498,13 @@ int sluice_dp_open(struct sluice_datapath **out, const char *bpf_root, bool *ado
 
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = bpf_root);
 	dp->lxc = bpf_lxc__open_opts(&opts);
-	if (!dp->lxc) {
+	dp->sklookup = dp->lxc ? bpf_sklookup__open_opts(&opts) : NULL;
+	dp->connect = dp->sklookup ? bpf_connect__open_opts(&opts) : NULL;
+	dp->sockops = dp->connect ? bpf_sockops__open_opts(&opts) : NULL;
+	dp->skmsg = dp->sockops ? bpf_skmsg__open_opts(&opts) : NULL;
+	if (!dp->skmsg) {
 		e = -errno;
-		dp_msg_add(err, "opening BPF object bpf_lxc: %s", strerror(-e));
+		dp_msg_add(err, "opening BPF objects: %s", strerror(-e));
 		goto fail;
 	}
 
@@ -337,9 +519,22 @@ int sluice_dp_open(struct sluice_datapath **out, const char *bpf_root, bool *ado
 		goto fail;
 	}
 
+	/* bpf_lxc first: it creates (or adopts) the pins the others reuse */
 	e = bpf_lxc__load(dp->lxc);
 	if (e) {
 		dp_msg_add(err, "loading BPF object bpf_lxc: %s (verifier log on stderr)",
+			   strerror(-e));
+		goto fail;
+	}
+	e = bpf_sklookup__load(dp->sklookup);
+	if (!e)
+		e = bpf_connect__load(dp->connect);
+	if (!e)
+		e = bpf_sockops__load(dp->sockops);
+	if (!e)
+		e = bpf_skmsg__load(dp->skmsg);
+	if (e) {
+		dp_msg_add(err, "loading the L7 steering BPF objects: %s (verifier log on stderr)",
 			   strerror(-e));
 		goto fail;
 	}
@@ -348,6 +543,15 @@ int sluice_dp_open(struct sluice_datapath **out, const char *bpf_root, bool *ado
 	if (e) {
 		e = -errno;
 		dp_msg_add(err, "writing %s: %s", SLUICE_MAP_ABI, strerror(-e));
+		goto fail;
+	}
+
+	e = dp_skmsg_attach(dp, err);
+	if (e)
+		goto fail;
+	e = dp_links_adopt(dp, &warn);
+	if (e) {
+		dp_msg_add(err, "adopting pinned links under %s: %s", bpf_root, strerror(-e));
 		goto fail;
 	}
 
@@ -379,9 +583,79 @@ void sluice_dp_close(struct sluice_datapath *dp)
 	if (!dp)
 		return;
 	ring_buffer__free(dp->events);
+	bpf_skmsg__destroy(dp->skmsg);
+	bpf_sockops__destroy(dp->sockops);
+	bpf_connect__destroy(dp->connect);
+	bpf_sklookup__destroy(dp->sklookup);
 	bpf_lxc__destroy(dp->lxc);
 	free(dp->bpf_root);
 	free(dp);
+}
+
+/* Detaches every program attached to the socks map (it references the map,
+ * the map holds it: neither would ever be freed). */
+static int dp_skmsg_detach_all(const char *bpf_root)
+{
+	char path[4096];
+	uint32_t ids[8], cnt = 8, i;
+	int map_fd, e = 0;
+
+	if (snprintf(path, sizeof(path), "%s/%s", bpf_root, SLUICE_MAP_SOCKS) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	map_fd = bpf_obj_get(path);
+	if (map_fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (bpf_prog_query(map_fd, BPF_SK_MSG_VERDICT, 0, NULL, ids, &cnt) < 0) {
+		e = -errno;
+		goto out;
+	}
+	for (i = 0; i < cnt && i < 8; i++) {
+		int prog_fd = bpf_prog_get_fd_by_id(ids[i]);
+
+		if (prog_fd < 0)
+			continue;
+		if (bpf_prog_detach2(prog_fd, map_fd, BPF_SK_MSG_VERDICT) < 0 && !e)
+			e = -errno;
+		close(prog_fd);
+	}
+out:
+	close(map_fd);
+	return e;
+}
+
+/* Detaches and unpins every pinned link (the hooks go empty right away,
+ * even if some process still holds a link fd). */
+static int dp_links_remove_all(const char *bpf_root)
+{
+	char dir[4096], path[4096];
+	struct dirent *de;
+	DIR *d;
+	int e = 0;
+
+	if (dp_links_dir(bpf_root, dir, sizeof(dir)))
+		return -ENAMETOOLONG;
+	d = opendir(dir);
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(d)) != NULL) {
+		int fd;
+
+		if (de->d_name[0] == '.')
+			continue;
+		if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >= (int)sizeof(path))
+			continue;
+		fd = bpf_obj_get(path);
+		if (fd >= 0) {
+			bpf_link_detach(fd);
+			close(fd);
+		}
+		if (unlink(path) < 0 && errno != ENOENT && !e)
+			e = -errno;
+	}
+	closedir(d);
+	if (rmdir(dir) < 0 && errno != ENOENT && !e)
+		e = -errno;
+	return e;
 }
 
 int sluice_dp_unpin_all(const char *bpf_root)
@@ -389,11 +663,15 @@ int sluice_dp_unpin_all(const char *bpf_root)
 	char path[4096];
 	struct dirent *de;
 	DIR *dir;
-	int e = 0;
+	int e, e2;
 
+	e = dp_links_remove_all(bpf_root);
+	e2 = dp_skmsg_detach_all(bpf_root);
+	if (!e)
+		e = e2;
 	dir = opendir(bpf_root);
 	if (!dir)
-		return errno == ENOENT ? 0 : -errno;
+		return errno == ENOENT ? e : -errno;
 	while ((de = readdir(dir)) != NULL) {
 		if (strncmp(de->d_name, DP_PIN_PREFIX, strlen(DP_PIN_PREFIX)) != 0)
 			continue;
@@ -691,6 +969,294 @@ out:
 	return e;
 }
 
+/* L7 steering: links */
+
+/*
+ * Makes the pinned link <links>/<name> attach prog to target (a cgroup or a
+ * netns, identified by its inode: the cgroup id, the netns inode), idempotent:
+ * - pinned and on the same target: its program is replaced in place;
+ * - pinned on another target, or absent: a new link is created and pinned
+ *   over the old pin with rename(), so the hook is never left empty.
+ */
+static int dp_link_ensure(struct sluice_datapath *dp, const char *name, struct bpf_program *prog,
+			  enum bpf_attach_type type, int target_fd, uint64_t target_ino,
+			  char **err)
+{
+	char dir[4096], path[4096], tmp[4200];
+	struct bpf_link_info info = {};
+	uint32_t len = sizeof(info);
+	int fd, e = 0;
+
+	if (dp_links_dir(dp->bpf_root, dir, sizeof(dir)) || dp_link_path(dp, name, path, sizeof(path)))
+		return -ENAMETOOLONG;
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		e = -errno;
+		dp_msg_add(err, "creating %s: %s", dir, strerror(-e));
+		return e;
+	}
+
+	fd = bpf_obj_get(path);
+	if (fd >= 0) {
+		int same = 0;
+
+		if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0) {
+			if (type == BPF_SK_LOOKUP)
+				same = info.type == BPF_LINK_TYPE_NETNS &&
+				       info.netns.netns_ino == target_ino;
+			else
+				same = info.type == BPF_LINK_TYPE_CGROUP &&
+				       info.cgroup.cgroup_id == target_ino;
+		}
+		if (same && bpf_link_update(fd, bpf_program__fd(prog), NULL) == 0) {
+			close(fd);
+			return 0;
+		}
+		close(fd);
+	}
+
+	fd = bpf_link_create(bpf_program__fd(prog), target_fd, type, NULL);
+	if (fd < 0) {
+		e = -errno;
+		dp_msg_add(err, "attaching %s: %s", bpf_program__name(prog), strerror(-e));
+		return e;
+	}
+	snprintf(tmp, sizeof(tmp), "%s_new", path); /* no dots on bpffs */
+	unlink(tmp);
+	if (bpf_obj_pin(fd, tmp) < 0 || rename(tmp, path) < 0) {
+		e = -errno;
+		dp_msg_add(err, "pinning link %s: %s", path, strerror(-e));
+		unlink(tmp);
+		bpf_link_detach(fd);
+	}
+	close(fd);
+	return e;
+}
+
+/* Detaches now (whoever else holds the link) and removes the pin. */
+static int dp_link_remove(struct sluice_datapath *dp, const char *name)
+{
+	char path[4096];
+	int fd;
+
+	if (dp_link_path(dp, name, path, sizeof(path)))
+		return -ENAMETOOLONG;
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	bpf_link_detach(fd);
+	close(fd);
+	if (unlink(path) < 0 && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+static int dp_cgroup_open(const char *path, uint64_t *id, char **err)
+{
+	struct statfs fs;
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC), e;
+
+	if (fd < 0) {
+		e = -errno;
+		dp_msg_add(err, "cgroup %s: %s", path, strerror(-e));
+		return e;
+	}
+	if (fstatfs(fd, &fs) < 0 || (unsigned long)fs.f_type != (unsigned long)CGROUP2_SUPER_MAGIC ||
+	    fstat(fd, &st) < 0) {
+		dp_msg_add(err, "%s is not a cgroup v2 directory", path);
+		close(fd);
+		return -EINVAL;
+	}
+	*id = st.st_ino;
+	return fd;
+}
+
+int sluice_dp_attach_cgroups(struct sluice_datapath *dp, const char *pods_cgroup,
+			     const char *root_cgroup, char **err)
+{
+	uint64_t pods_id = 0, root_id = 0;
+	int pods_fd = -1, root_fd = -1, e;
+
+	if (err)
+		*err = NULL;
+	pods_fd = dp_cgroup_open(pods_cgroup, &pods_id, err);
+	if (pods_fd < 0)
+		return pods_fd;
+	if (pods_id == DP_ROOT_CGROUP_ID) {
+		/* it would redirect every connect() of the host, the proxy's too */
+		dp_msg_add(err, "refusing to attach connect4 to the root cgroup %s", pods_cgroup);
+		e = -EINVAL;
+		goto out;
+	}
+	root_fd = dp_cgroup_open(root_cgroup, &root_id, err);
+	if (root_fd < 0) {
+		e = root_fd;
+		goto out;
+	}
+	/* sock_ops first: sockets steered by connect4 need their orig_dst move */
+	e = dp_link_ensure(dp, DP_LINK_SOCK_OPS, dp->sockops->progs.sock_ops_established,
+			   BPF_CGROUP_SOCK_OPS, root_fd, root_id, err);
+	if (!e)
+		e = dp_link_ensure(dp, DP_LINK_CONNECT4, dp->connect->progs.sock_connect4,
+				   BPF_CGROUP_INET4_CONNECT, pods_fd, pods_id, err);
+out:
+	if (root_fd >= 0)
+		close(root_fd);
+	close(pods_fd);
+	return e;
+}
+
+int sluice_dp_detach_cgroups(struct sluice_datapath *dp)
+{
+	int e1 = dp_link_remove(dp, DP_LINK_CONNECT4);
+	int e2 = dp_link_remove(dp, DP_LINK_SOCK_OPS);
+
+	return e1 ? e1 : e2;
+}
+
+int sluice_dp_attach_netns(struct sluice_datapath *dp, uint32_t ep_id, const char *netns_path,
+			   char **err)
+{
+	char name[64];
+	struct stat st;
+	int fd, e;
+
+	if (err)
+		*err = NULL;
+	fd = open(netns_path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		e = -errno;
+		dp_msg_add(err, "endpoint %u: netns %s: %s", ep_id, netns_path, strerror(-e));
+		if (fd >= 0)
+			close(fd);
+		return e;
+	}
+	snprintf(name, sizeof(name), DP_LINK_SK_LOOKUP "%u", ep_id);
+	e = dp_link_ensure(dp, name, dp->sklookup->progs.sk_lookup_proxy, BPF_SK_LOOKUP, fd,
+			   st.st_ino, err);
+	close(fd);
+	return e;
+}
+
+int sluice_dp_detach_netns(struct sluice_datapath *dp, uint32_t ep_id)
+{
+	char name[64];
+	int e;
+
+	/* listener first: tc lets redirected flows in only while it is there,
+	 * and without sk_lookup they would reach the real server */
+	e = sluice_dp_proxy_listener_delete(dp, ep_id);
+	snprintf(name, sizeof(name), DP_LINK_SK_LOOKUP "%u", ep_id);
+	if (!e)
+		e = dp_link_remove(dp, name);
+	return e;
+}
+
+/* L7 steering: maps */
+
+int sluice_dp_ep_addr_update(struct sluice_datapath *dp, const uint8_t addr[16], uint32_t ep_id)
+{
+	return dp_errno(bpf_map_update_elem(bpf_map__fd(dp->lxc->maps.sluice_epip_v1), addr,
+					    &ep_id, BPF_ANY));
+}
+
+int sluice_dp_ep_addr_delete(struct sluice_datapath *dp, const uint8_t addr[16])
+{
+	return dp_delete(bpf_map__fd(dp->lxc->maps.sluice_epip_v1), addr);
+}
+
+int sluice_dp_netns_ep_update(struct sluice_datapath *dp, uint64_t netns_cookie, uint32_t ep_id)
+{
+	return dp_errno(bpf_map_update_elem(bpf_map__fd(dp->lxc->maps.sluice_nsep_v1),
+					    &netns_cookie, &ep_id, BPF_ANY));
+}
+
+int sluice_dp_netns_ep_delete(struct sluice_datapath *dp, uint64_t netns_cookie)
+{
+	return dp_delete(bpf_map__fd(dp->lxc->maps.sluice_nsep_v1), &netns_cookie);
+}
+
+int sluice_dp_proxy_listener_set(struct sluice_datapath *dp, uint32_t ep_id, int listen_fd)
+{
+	uint64_t value = (uint64_t)listen_fd;
+
+	return dp_errno(bpf_map_update_elem(bpf_map__fd(dp->lxc->maps.sluice_plsn_v1), &ep_id,
+					    &value, BPF_ANY));
+}
+
+int sluice_dp_proxy_listener_delete(struct sluice_datapath *dp, uint32_t ep_id)
+{
+	return dp_delete(bpf_map__fd(dp->lxc->maps.sluice_plsn_v1), &ep_id);
+}
+
+int sluice_dp_proxy_set_up(struct sluice_datapath *dp, bool up)
+{
+	struct sluice_proxy_state st = { .up = up ? 1 : 0 };
+	uint32_t zero = 0;
+
+	return dp_errno(bpf_map_update_elem(bpf_map__fd(dp->lxc->maps.sluice_pst_v1), &zero, &st,
+					    BPF_ANY));
+}
+
+/*
+ * Runs in the calling thread only: setns() changes the thread's netns, and
+ * a socket belongs for life to the netns it was created in.
+ */
+static int dp_socket_in_netns(int netns_fd, int type)
+{
+	int self, fd, e = 0;
+
+	self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (self < 0)
+		return -errno;
+	if (setns(netns_fd, CLONE_NEWNET) < 0) {
+		e = -errno;
+		close(self);
+		return e;
+	}
+	fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		e = -errno;
+	if (setns(self, CLONE_NEWNET) < 0) {
+		/* stuck in the pod's netns: nothing sane is left to do */
+		perror("sluice datapath: setns back to the agent's netns");
+		abort();
+	}
+	close(self);
+	return fd < 0 ? e : fd;
+}
+
+int sluice_dp_netns_cookie(int netns_fd, uint64_t *out)
+{
+	socklen_t len = sizeof(*out);
+	int fd = dp_socket_in_netns(netns_fd, SOCK_DGRAM), e = 0;
+
+	if (fd < 0)
+		return fd;
+	if (getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, out, &len) < 0)
+		e = -errno;
+	close(fd);
+	return e;
+}
+
+int sluice_dp_proxy_listen_in_netns(int netns_fd, uint16_t port, int *out_fd)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port),
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int fd = dp_socket_in_netns(netns_fd, SOCK_STREAM | SOCK_NONBLOCK), one = 1, e = 0;
+
+	if (fd < 0)
+		return fd;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 1024) < 0) {
+		e = -errno;
+		close(fd);
+		return e;
+	}
+	*out_fd = fd;
+	return 0;
+}
+
 /* events */
 
 int sluice_dp_events_fd(struct sluice_datapath *dp)
@@ -763,6 +1329,13 @@ int sluice_dp_map_fill(struct sluice_datapath *dp, struct sluice_dp_map_fill *ou
 		{ SLUICE_MAP_POLICY, dp->lxc->maps.sluice_pol_v1 },
 		{ SLUICE_MAP_CT, dp->lxc->maps.sluice_ct_v1 },
 		{ SLUICE_MAP_DROPAGG, dp->lxc->maps.sluice_dagg_v1 },
+		{ SLUICE_MAP_EP_ADDR, dp->lxc->maps.sluice_epip_v1 },
+		{ SLUICE_MAP_NETNS_EP, dp->lxc->maps.sluice_nsep_v1 },
+		{ SLUICE_MAP_PROXY_LISTENERS, dp->lxc->maps.sluice_plsn_v1 },
+		{ SLUICE_MAP_ORIG_DST_SK, dp->lxc->maps.sluice_odsk_v1 },
+		{ SLUICE_MAP_ORIG_DST, dp->lxc->maps.sluice_odst_v1 },
+		{ SLUICE_MAP_PROXY_FLOWS, dp->lxc->maps.sluice_pflw_v1 },
+		{ SLUICE_MAP_SOCKS, dp->sockops->maps.sluice_sock_v1 },
 	};
 	size_t i, count = sizeof(counted) / sizeof(counted[0]);
 
@@ -782,6 +1355,10 @@ int sluice_dp_programs(struct sluice_datapath *dp, char ***names, size_t *n)
 	} progs[] = {
 		{ dp->lxc->progs.from_container, "tc ingress of pod veths" },
 		{ dp->lxc->progs.to_container, "tc egress of pod veths" },
+		{ dp->sklookup->progs.sk_lookup_proxy, "sk_lookup of pod netns" },
+		{ dp->connect->progs.sock_connect4, "cgroup/connect4 of the pods cgroup" },
+		{ dp->sockops->progs.sock_ops_established, "sock_ops of the instance cgroup" },
+		{ dp->skmsg->progs.sk_msg_redirect, "sk_msg of " SLUICE_MAP_SOCKS },
 	};
 	size_t i, count = sizeof(progs) / sizeof(progs[0]);
 	char **out;
@@ -811,9 +1388,16 @@ int sluice_dp_programs(struct sluice_datapath *dp, char ***names, size_t *n)
 
 int sluice_dp_program_fd(struct sluice_datapath *dp, const char *name)
 {
-	struct bpf_program *prog = bpf_object__find_program_by_name(dp->lxc->obj, name);
+	struct bpf_object *objs[DP_OBJECTS_MAX];
+	size_t i, n = dp_objects(dp, objs);
 
-	return prog ? bpf_program__fd(prog) : -ENOENT;
+	for (i = 0; i < n; i++) {
+		struct bpf_program *prog = bpf_object__find_program_by_name(objs[i], name);
+
+		if (prog)
+			return bpf_program__fd(prog);
+	}
+	return -ENOENT;
 }
 
 int sluice_dp_map_fd(struct sluice_datapath *dp, const char *name)

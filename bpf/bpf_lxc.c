@@ -23,25 +23,54 @@
 #include "lib/ipcache.h"
 #include "lib/policy.h"
 #include "lib/conntrack.h"
+#include "lib/proxy.h"
 #include "lib/events.h"
 #include "lib/version.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
 /*
- * A flow allowed at L4 whose port has L7 rules. Fails closed: the HTTP rules
- * cannot be skipped, so without a proxy to enforce them the flow is dropped
- * with PROXY_UNAVAILABLE. The steering step plugs in here: when
- * proxy_available(), steer the packet to the proxy and record the flow with
- * SLUICE_CT_F_REDIRECT so its later packets follow.
+ * A flow allowed at L4 whose port has L7 rules: it must go through the proxy.
+ * Fails closed: when it cannot, the flow is dropped with PROXY_UNAVAILABLE,
+ * the HTTP rules are never skipped.
+ *
+ * INGRESS: tc does not steer, it only lets the packet on with a CT entry
+ * flagged REDIRECT; the sk_lookup program in the pod's netns (bpf_sklookup.c)
+ * finds that entry and hands the connection to the proxy's in-pod listener.
+ * So tc passes only when that listener exists and a proxy serves it, and
+ * only when the flagged CT entry could be written.
+ *
+ * EGRESS: a pod's TCP connect() needing the proxy was already rewritten to
+ * the in-pod proxy listener by cgroup/connect4 and never reaches this veth.
+ * What does reach it with a REDIRECT verdict is either the proxy's upstream
+ * leg (a connection the proxy opened from the pod's netns, with the pod's
+ * address, after checking the request; it registered the tuple in
+ * proxy_flows) or traffic that skipped connect4 (UDP, raw sockets, a socket
+ * connected before the hook was attached): the latter is dropped.
  */
 static __always_inline int lxc_redirect(const struct event_ctx *ec,
 					const struct policy_verdict *pv)
 {
-	if (proxy_available(pv->proxy_port)) {
-		/* not reachable yet: proxy_available() is always false */
-	}
-	return drop_packet(ec, SLUICE_DROP_PROXY_UNAVAILABLE, pv->match_kind);
+	const struct flow *fl = ec->fl;
+	int ok;
+
+	if (fl->protocol != IPPROTO_TCP)
+		ok = 0;
+	else if (ec->direction == SLUICE_DIR_INGRESS)
+		ok = proxy_ready(ec->ep_id);
+	else
+		ok = proxy_flow_known(fl);
+	if (!ok)
+		return drop_packet(ec, SLUICE_DROP_PROXY_UNAVAILABLE, pv->match_kind);
+
+	if (ct_create(fl, ec->direction, ec->ep_id, ec->peer_identity, pv->match_kind,
+		      SLUICE_CT_F_REDIRECT, pv->proxy_port) != 0)
+		return drop_packet(ec, SLUICE_DROP_PROXY_UNAVAILABLE, pv->match_kind);
+	stat_inc(SLUICE_STAT_CT_CREATED);
+	stat_inc(SLUICE_STAT_REDIRECTED);
+	event_emit(ec, SLUICE_EVENT_POLICY_VERDICT, SLUICE_VERDICT_REDIRECTED, pv->match_kind,
+		   SLUICE_DROP_NONE);
+	return forward_packet(ec->direction);
 }
 
 static __always_inline int lxc_handle(struct __sk_buff *skb, __u8 direction)
@@ -99,12 +128,12 @@ static __always_inline int lxc_handle(struct __sk_buff *skb, __u8 direction)
 	 * a connection that the current policy still allows survives a lost
 	 * conntrack. One that is no longer allowed breaks, as it should.
 	 */
-	ec.peer_identity = ipcache_identity(direction == SLUICE_DIR_EGRESS ? fl.daddr
-									   : fl.saddr);
 	enforce_flag = direction == SLUICE_DIR_EGRESS ? SLUICE_EP_F_ENFORCE_EGRESS
 						      : SLUICE_EP_F_ENFORCE_INGRESS;
-	policy_decide(ep->ep_id, ec.peer_identity, direction, fl.protocol, fl.dport,
-		      (ep->flags & enforce_flag) != 0, &pv);
+	ec.peer_identity = policy_judge(ep->ep_id,
+					direction == SLUICE_DIR_EGRESS ? fl.daddr : fl.saddr,
+					direction, fl.protocol, fl.dport,
+					(ep->flags & enforce_flag) != 0, &pv);
 
 	switch (pv.action) {
 	case POLICY_DENY:

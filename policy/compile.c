@@ -176,10 +176,25 @@ static int compile_index_init(struct compile_index *x, size_t cap)
 static const struct u32vec *compile_index_get(const struct compile_index *x,
 					      const char *key, const char *value)
 {
-	char *name = compile_index_name(key, value);
-	size_t *pos = name ? strmap_get(&x->by_kv, name) : NULL;
+	size_t kl = strlen(key), vl = value ? strlen(value) : 0;
+	char buf[256], *name = buf;
+	size_t *pos;
 
-	free(name);
+	if (kl + vl + 3 > sizeof(buf)) {
+		name = compile_index_name(key, value);
+		if (!name)
+			return NULL;
+	} else if (value) {
+		memcpy(buf, key, kl);
+		buf[kl] = '\x1f';
+		memcpy(buf + kl + 1, value, vl + 1);
+	} else {
+		buf[0] = '\x1e';
+		memcpy(buf + 1, key, kl + 1);
+	}
+	pos = strmap_get(&x->by_kv, name);
+	if (name != buf)
+		free(name);
 	return pos ? &x->lists[*pos] : NULL;
 }
 
@@ -507,7 +522,9 @@ struct cmap {
 	struct u64map index; /* key -> position in v */
 	struct centry *v;
 	size_t n, cap;
-	uint32_t plens; /* bit (plen - 40): prefix lengths present */
+	uint32_t deny_plens;  /* bit (plen - 40): prefix lengths with a deny */
+	uint32_t allow_plens; /* ... with an allow */
+	bool any_http;
 };
 
 static struct centry *cmap_get(const struct cmap *m, uint64_t key)
@@ -537,7 +554,6 @@ static struct centry *cmap_upsert(struct cmap *m, uint64_t key)
 	}
 	memset(&m->v[m->n], 0, sizeof(m->v[0]));
 	m->v[m->n].key = key;
-	m->plens |= 1u << (KEY_PLEN(key) - 40);
 	return &m->v[m->n++];
 }
 
@@ -568,10 +584,12 @@ static int compile_contribute(struct cmap *m, uint32_t id, uint64_t k, bool deny
 		return -ENOMEM;
 	if (deny) {
 		e->deny = true;
+		m->deny_plens |= 1u << (KEY_PLEN(k) - 40);
 		compile_ref(&e->deny_ref, ref);
 		return 0;
 	}
 	e->allow = true;
+	m->allow_plens |= 1u << (KEY_PLEN(k) - 40);
 	compile_ref(&e->allow_ref, ref);
 	if (!l7) {
 		if (KEY_PLEN(k) >= SLUICE_POLICY_PREFIX_PROTO)
@@ -579,6 +597,7 @@ static int compile_contribute(struct cmap *m, uint32_t id, uint64_t k, bool deny
 		return 0;
 	}
 	e->http = true;
+	m->any_http = true;
 	for (size_t i = 0; i < pr->nhttp; i++)
 		if (u32vec_push(&e->hord, http_base + (uint32_t)i))
 			return -ENOMEM;
@@ -662,10 +681,13 @@ static int compile_peer_rule(struct compile_state *st, struct cmap *m, size_t ep
 
 /* ---- precedence --------------------------------------------------------- */
 
-/* Calls fn for every key of identity id that covers k (less specific), and
- * for k itself when self is set. Stops when fn returns non-zero. */
+/*
+ * Iterates the keys of identity id that cover k (k itself included), from
+ * the least specific, starting at *plen and only at the prefix lengths in
+ * mask; NULL at the end.
+ */
 static struct centry *compile_cover_next(const struct cmap *m, uint64_t k, uint32_t id,
-					 unsigned int *plen)
+					 unsigned int *plen, uint32_t mask)
 {
 	uint8_t proto = KEY_PROTO(k);
 	uint16_t port = KEY_PORT(k);
@@ -675,7 +697,7 @@ static struct centry *compile_cover_next(const struct cmap *m, uint64_t k, uint3
 		unsigned int p = *plen;
 		struct centry *e;
 
-		if (!(m->plens & (1u << (p - 40))) || (p > 40 && p < 48))
+		if (!(mask & (1u << (p - 40))) || (p > 40 && p < 48))
 			continue;
 		e = cmap_get(m, p == 40 ? KEY_PACK(id, 0, 40, 0)
 				       : KEY_PACK(id, proto, p, compile_port_mask(port, p)));
@@ -739,6 +761,8 @@ static int compile_materialize(struct cmap *m)
 	size_t n = m->n;
 	int rc = 0;
 
+	if (!m->any_http)
+		return 0;
 	for (size_t i = 0; i < n && !rc; i++) {
 		const struct centry *e = &m->v[i];
 
@@ -807,7 +831,7 @@ static int compile_emit(struct compile_state *st, const struct sluice_compile_en
 		unsigned int plen;
 
 		/* 1: a less specific deny in the same trie */
-		for (plen = 40; !deny && (c = compile_cover_next(m, k, id, &plen));) {
+		for (plen = 40; !deny && (c = compile_cover_next(m, k, id, &plen, m->deny_plens));) {
 			if (c != e && c->deny) {
 				deny = true;
 				ref = c->deny_ref;
@@ -816,10 +840,10 @@ static int compile_emit(struct compile_state *st, const struct sluice_compile_en
 		hord.n = 0;
 		if (!deny) {
 			/* 2 and 3: port-level allows covering k, here and in ANY */
-			for (int pass = 0; pass < (id == SLUICE_ID_ANY ? 1 : 2); pass++) {
+			for (int pass = 0; m->any_http && pass < (id == SLUICE_ID_ANY ? 1 : 2); pass++) {
 				uint32_t cid = pass ? SLUICE_ID_ANY : id;
 
-				for (plen = 48; (c = compile_cover_next(m, k, cid, &plen));) {
+				for (plen = 48; (c = compile_cover_next(m, k, cid, &plen, m->allow_plens));) {
 					if (!c->allow)
 						continue;
 					if (!ref)
@@ -939,10 +963,12 @@ static int compile_direction(struct compile_state *st, size_t ep_index, bool ing
 	if (!rc && enabled && !default_deny) {
 		struct centry *e = cmap_upsert(&m, KEY_PACK(SLUICE_ID_ANY, 0, 40, 0));
 
-		if (!e)
+		if (!e) {
 			rc = -ENOMEM;
-		else
+		} else {
 			e->allow = true;
+			m.allow_plens |= 1u;
+		}
 	}
 	if (!rc && enabled)
 		*flags |= ingress ? SLUICE_EP_F_ENFORCE_INGRESS : SLUICE_EP_F_ENFORCE_EGRESS;

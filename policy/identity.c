@@ -6,7 +6,13 @@
  * it in order) and a map from the formatted label set to the number. New
  * numbers come from a next-fit cursor that only wraps around to
  * SLUICE_ID_CLUSTER_MIN after reaching the top, so a number that was just
- * released is the last one to be handed out again.
+ * released is the last one to be handed out again to other labels.
+ *
+ * A released identity leaves its number behind in a "freed" map: when the
+ * same label set comes back (a pod deleted and recreated, relabelled and
+ * labelled back) it gets its old number again if nobody took it meanwhile,
+ * as Cilium keeps an unused identity until it is garbage collected. This
+ * never makes a number name different labels earlier than next-fit would.
  */
 #include "internal.h"
 #include "hash.h"
@@ -29,8 +35,11 @@ struct sluice_identity_table {
 	struct idt_entry *v; /* sorted by id */
 	size_t n, cap;
 	struct strmap by_labels; /* text -> id */
+	struct strmap freed;     /* text -> id of released identities */
 	uint32_t next;           /* next-fit cursor */
 };
+
+#define IDT_FREED_MAX 65536 /* forget old numbers beyond this many */
 
 static const char *const idt_reserved_names[] = {
 	[SLUICE_ID_HOST] = "host",
@@ -135,6 +144,7 @@ void sluice_idt_free(struct sluice_identity_table *t)
 	}
 	free(t->v);
 	strmap_free(&t->by_labels);
+	strmap_free(&t->freed);
 	free(t);
 }
 
@@ -166,14 +176,24 @@ uint32_t sluice_idt_acquire(struct sluice_identity_table *t,
 	if (!text)
 		return 0;
 	known = strmap_get(&t->by_labels, text);
-	free(text);
 	if (known) {
 		struct idt_entry *e = idt_find(t, (uint32_t)*known);
 
+		free(text);
 		if (e && !e->reserved)
 			e->refs++;
 		return (uint32_t)*known;
 	}
+	known = strmap_get(&t->freed, text);
+	if (known && !idt_find(t, (uint32_t)*known)) {
+		id = (uint32_t)*known;
+		strmap_del(&t->freed, text);
+		free(text);
+		return idt_insert(t, id, labels, false) ? 0 : id;
+	}
+	if (known)
+		strmap_del(&t->freed, text);
+	free(text);
 	id = idt_next_free(t);
 	if (!id || idt_insert(t, id, labels, false))
 		return 0;
@@ -189,10 +209,13 @@ void sluice_idt_release(struct sluice_identity_table *t, uint32_t id)
 	if (!t)
 		return;
 	i = idt_search(t, id, &found);
-	if (!found || t->v[i].reserved || !t->v[i].refs)
+	if (!found || t->v[i].reserved)
 		return;
-	if (--t->v[i].refs)
+	if (t->v[i].refs && --t->v[i].refs)
 		return;
+	if (t->freed.n >= IDT_FREED_MAX)
+		strmap_free(&t->freed);
+	strmap_put(&t->freed, t->v[i].text, id); /* best effort */
 	strmap_del(&t->by_labels, t->v[i].text);
 	free(t->v[i].text);
 	sluice_labels_free(&t->v[i].labels);
@@ -225,12 +248,13 @@ uint32_t sluice_idt_at(const struct sluice_identity_table *t, size_t i)
 	return t && i < t->n ? t->v[i].id : 0;
 }
 
-/* The restored identity holds one reference, like an acquire. */
+/* The restored identity holds no reference until its labels are acquired. */
 int sluice_idt_restore(struct sluice_identity_table *t, uint32_t id,
 		       const struct sluice_labels *labels)
 {
 	size_t *known;
 	char *text;
+	int rc;
 
 	if (!t || !labels || id < SLUICE_ID_CLUSTER_MIN || id > IDT_POD_MAX)
 		return -EINVAL;
@@ -243,5 +267,8 @@ int sluice_idt_restore(struct sluice_identity_table *t, uint32_t id,
 	free(text);
 	if (known)
 		return -EEXIST;
-	return idt_insert(t, id, labels, false);
+	rc = idt_insert(t, id, labels, false);
+	if (!rc)
+		idt_find(t, id)->refs = 0;
+	return rc;
 }

@@ -38,7 +38,7 @@ int regex_validate(const char *re, char **err);
 void diags_vadd(struct sluice_diags *d, const char *fmt, va_list ap);
 
 /* load.c: frees the members of one rule (used by load_*.c on error) */
-void rule_free(struct sluice_rule *r);
-void peer_rule_free(struct sluice_peer_rule *p);
+void load_rule_free(struct sluice_rule *r);
+void load_peer_rule_free(struct sluice_peer_rule *p);
 
 #endif /* SLUICE_POLICY_INTERNAL_H */

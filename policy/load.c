@@ -9,6 +9,7 @@
  * only moved into the caller's set when the whole file had no error.
  */
 #include "load.h"
+#include "hash.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -239,12 +240,6 @@ static int load_append(struct sluice_policy_set *s, struct sluice_policy *p)
 	return 0;
 }
 
-static bool load_same_policy(const struct sluice_policy *a, const struct sluice_policy *b)
-{
-	return a->kind == b->kind && a->name && b->name && !strcmp(a->name, b->name) &&
-	       !strcmp(a->namespace ? a->namespace : "", b->namespace ? b->namespace : "");
-}
-
 static void load_report_duplicate(struct sluice_diags *errors, const struct sluice_policy *first,
 				  const struct sluice_policy *dup)
 {
@@ -254,18 +249,51 @@ static void load_report_duplicate(struct sluice_diags *errors, const struct slui
 			 dup->name, first->file, first->line);
 }
 
+/* "kind\x1fnamespace\x1fname": the identity of a policy in a set */
+static char *load_policy_key(const struct sluice_policy *p)
+{
+	char *k;
+
+	if (asprintf(&k, "%d\x1f%s\x1f%s", (int)p->kind, p->namespace ? p->namespace : "",
+		     p->name ? p->name : "") < 0)
+		return NULL;
+	return k;
+}
+
+/* Reports each policy that repeats an earlier one; returns how many. */
+static int load_find_duplicates(const struct sluice_policy_set *set, struct sluice_diags *errors)
+{
+	struct strmap seen = { 0 };
+	int dups = 0;
+
+	for (size_t i = 0; i < set->n; i++) {
+		char *k = load_policy_key(&set->v[i]);
+		size_t *first;
+
+		if (!k) {
+			dups = -ENOMEM;
+			break;
+		}
+		first = strmap_get(&seen, k);
+		if (first) {
+			load_report_duplicate(errors, &set->v[*first], &set->v[i]);
+			dups++;
+		} else if (strmap_put(&seen, k, i)) {
+			free(k);
+			dups = -ENOMEM;
+			break;
+		}
+		free(k);
+	}
+	strmap_free(&seen);
+	return dups;
+}
+
 int sluice_policy_set_check(const struct sluice_policy_set *set, struct sluice_diags *errors)
 {
-	int rc = 0;
+	int dups = load_find_duplicates(set, errors);
 
-	for (size_t i = 0; i < set->n; i++)
-		for (size_t j = 0; j < i; j++)
-			if (load_same_policy(&set->v[j], &set->v[i])) {
-				load_report_duplicate(errors, &set->v[j], &set->v[i]);
-				rc = -EINVAL;
-				break;
-			}
-	return rc;
+	return dups < 0 ? dups : dups ? -EINVAL : 0;
 }
 
 int sluice_policy_load(const char *file, const char *text, size_t len,
@@ -324,13 +352,12 @@ int sluice_policy_load(const char *file, const char *text, size_t len,
 	yaml_parser_delete(&parser);
 
 	if (!c.nerrors && !rc) {
-		for (size_t i = 0; i < loaded.n; i++)
-			for (size_t j = 0; j < i; j++)
-				if (load_same_policy(&loaded.v[j], &loaded.v[i])) {
-					load_report_duplicate(errors, &loaded.v[j], &loaded.v[i]);
-					c.nerrors++;
-					break;
-				}
+		int dups = load_find_duplicates(&loaded, errors);
+
+		if (dups < 0)
+			rc = dups;
+		else
+			c.nerrors += dups;
 	}
 	if (c.nerrors || rc) {
 		sluice_policy_set_free(&loaded);
@@ -361,7 +388,7 @@ static void load_cidrs_free(struct sluice_cidr *v, size_t n)
 	free(v);
 }
 
-void peer_rule_free(struct sluice_peer_rule *p)
+void load_peer_rule_free(struct sluice_peer_rule *p)
 {
 	for (size_t i = 0; i < p->nendpoints; i++)
 		selector_free(&p->endpoints[i]);
@@ -389,7 +416,7 @@ void peer_rule_free(struct sluice_peer_rule *p)
 	memset(p, 0, sizeof(*p));
 }
 
-void rule_free(struct sluice_rule *r)
+void load_rule_free(struct sluice_rule *r)
 {
 	struct sluice_peer_rule *lists[] = { r->ingress, r->egress, r->ingress_deny, r->egress_deny };
 	size_t counts[] = { r->ningress, r->negress, r->ningress_deny, r->negress_deny };
@@ -397,7 +424,7 @@ void rule_free(struct sluice_rule *r)
 	selector_free(&r->subject);
 	for (size_t l = 0; l < 4; l++) {
 		for (size_t i = 0; i < counts[l]; i++)
-			peer_rule_free(&lists[l][i]);
+			load_peer_rule_free(&lists[l][i]);
 		free(lists[l]);
 	}
 	memset(r, 0, sizeof(*r));
@@ -408,7 +435,7 @@ void sluice_policy_free(struct sluice_policy *p)
 	if (!p)
 		return;
 	for (size_t i = 0; i < p->nrules; i++)
-		rule_free(&p->rules[i]);
+		load_rule_free(&p->rules[i]);
 	free(p->rules);
 	free(p->name);
 	free(p->namespace);
@@ -431,34 +458,51 @@ void sluice_policy_set_free(struct sluice_policy_set *s)
 
 int sluice_policy_set_merge(struct sluice_policy_set *dst, struct sluice_policy_set *src)
 {
-	size_t added = 0;
+	struct strmap index = { 0 };
 	struct sluice_policy *v;
+	int rc = 0;
 
-	for (size_t i = 0; i < src->n; i++) {
-		bool found = false;
+	if (!src->n)
+		return 0;
+	v = realloc(dst->v, (dst->n + src->n) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	dst->v = v;
+	for (size_t i = 0; i < dst->n && !rc; i++) {
+		char *k = load_policy_key(&dst->v[i]);
 
-		for (size_t j = 0; j < dst->n && !found; j++)
-			found = load_same_policy(&dst->v[j], &src->v[i]);
-		added += !found;
+		rc = k ? strmap_put(&index, k, i) : -ENOMEM;
+		free(k);
 	}
-	if (added) {
-		v = realloc(dst->v, (dst->n + added) * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		dst->v = v;
-	}
-	for (size_t i = 0; i < src->n; i++) {
-		size_t j;
+	for (size_t i = 0; i < src->n && !rc; i++) {
+		char *k = load_policy_key(&src->v[i]);
+		size_t *at = k ? strmap_get(&index, k) : NULL;
 
-		for (j = 0; j < dst->n; j++)
-			if (load_same_policy(&dst->v[j], &src->v[i]))
-				break;
-		if (j < dst->n) {
-			sluice_policy_free(&dst->v[j]);
-			dst->v[j] = src->v[i];
+		if (!k) {
+			rc = -ENOMEM;
+		} else if (at) {
+			sluice_policy_free(&dst->v[*at]);
+			dst->v[*at] = src->v[i];
+			memset(&src->v[i], 0, sizeof(src->v[i]));
 		} else {
-			dst->v[dst->n++] = src->v[i];
+			rc = strmap_put(&index, k, dst->n);
+			if (!rc) {
+				dst->v[dst->n++] = src->v[i];
+				memset(&src->v[i], 0, sizeof(src->v[i]));
+			}
 		}
+		free(k);
+	}
+	strmap_free(&index);
+	if (rc) {
+		/* what was not moved stays in src (moved ones are zeroed there) */
+		size_t w = 0;
+
+		for (size_t i = 0; i < src->n; i++)
+			if (src->v[i].name)
+				src->v[w++] = src->v[i];
+		src->n = w;
+		return rc;
 	}
 	free(src->v);
 	src->v = NULL;

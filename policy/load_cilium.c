@@ -157,11 +157,14 @@ void load_selector(struct yctx *c, yaml_node_t *n, struct sluice_selector *out)
 /*
  * Cilium's scoping of peer selectors (getEndpointSelector() in Cilium's
  * k8s utils): a selector on reserved labels is left alone, and so is one
- * that already says something about the pod namespace. Otherwise a
- * namespaced policy only selects peers in its own namespace, and a
- * clusterwide one only selects peers that have a namespace at all, i.e.
- * pods: "fromEndpoints: [{}]" in a CCNP means every pod of the cluster,
- * never world or host.
+ * that already has a requirement on the pod namespace key. Otherwise a
+ * namespaced policy only selects peers in its own namespace (also when the
+ * selector names namespace labels: add an Exists on the namespace key to
+ * select across namespaces), and a clusterwide one only
+ * selects peers that have a namespace at all, i.e. pods:
+ * "fromEndpoints: [{}]" in a CCNP means every pod of the cluster, never
+ * world or host (Cilium does the same, so that a wildcard in a CCNP is
+ * never a true allow-all).
  */
 int load_scope_peer_selector(struct sluice_selector *s, const char *ns)
 {

@@ -357,14 +357,14 @@ void k8s_load_document(struct yctx *c, yaml_node_t *root, struct sluice_policy *
 	/* a direction not in policyTypes is not affected: drop its rules */
 	if (!want_in) {
 		for (size_t i = 0; i < r->ningress; i++)
-			peer_rule_free(&r->ingress[i]);
+			load_peer_rule_free(&r->ingress[i]);
 		free(r->ingress);
 		r->ingress = NULL;
 		r->ningress = 0;
 	}
 	if (!want_eg) {
 		for (size_t i = 0; i < r->negress; i++)
-			peer_rule_free(&r->egress[i]);
+			load_peer_rule_free(&r->egress[i]);
 		free(r->egress);
 		r->egress = NULL;
 		r->negress = 0;

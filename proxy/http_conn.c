@@ -118,27 +118,18 @@ static bool http_tchar(unsigned char c)
 
 /* ---- local responses ---------------------------------------------------- */
 
-static const char http_403_keep[] =
-	"HTTP/1.1 403 Forbidden\r\nContent-Length: 15\r\nContent-Type: text/plain\r\n\r\n"
-	"Access denied\r\n";
-static const char http_403_close[] =
-	"HTTP/1.1 403 Forbidden\r\nContent-Length: 15\r\nContent-Type: text/plain\r\n"
-	"Connection: close\r\n\r\nAccess denied\r\n";
-
+/* Local answers. A HEAD request gets the same header section, without the
+ * body, or the client would read the body as the next response. */
 static void http_reply(struct http_conn *c, int status, bool close)
 {
 	const char *phrase, *body;
 	char buf[256];
+	bool head_req = c->head && c->head->method_len == 4 &&
+			!memcmp(c->head->raw + c->head->method_off, "HEAD", 4);
 	int n;
 
 	switch (status) {
-	case 403:
-		if (close)
-			c->ops->to_client(c->ctx, http_403_close, sizeof(http_403_close) - 1);
-		else
-			c->ops->to_client(c->ctx, http_403_keep, sizeof(http_403_keep) - 1);
-		n = (int)(close ? sizeof(http_403_close) : sizeof(http_403_keep)) - 1;
-		goto account;
+	case 403: phrase = "Forbidden"; body = "Access denied\r\n"; break;
 	case 400: phrase = "Bad Request"; body = "Bad Request\r\n"; break;
 	case 408: phrase = "Request Timeout"; body = "Request Timeout\r\n"; break;
 	case 431: phrase = "Request Header Fields Too Large"; body = "Request Header Fields Too Large\r\n"; break;
@@ -150,9 +141,8 @@ static void http_reply(struct http_conn *c, int status, bool close)
 	n = snprintf(buf, sizeof(buf),
 		     "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\nContent-Type: text/plain\r\n"
 		     "%s\r\n%s", status, phrase, strlen(body),
-		     close ? "Connection: close\r\n" : "", body);
+		     close ? "Connection: close\r\n" : "", head_req ? "" : body);
 	c->ops->to_client(c->ctx, buf, (size_t)n);
-account:
 	c->resp_started = true;
 	if (c->head) {
 		c->head->x.status = status;
@@ -179,6 +169,7 @@ static bool http_head_start(struct http_conn *c)
 	h->x.start_ns = http_now_ns();
 	h->x.http_minor = 1;
 	c->head = h;
+	c->nreq++;
 	c->scan_state = SC_START;
 	c->scan_ver = 0;
 	c->allowed = false;
@@ -327,8 +318,8 @@ static int http_resp_on_headers_complete(llhttp_t *p)
 		return 0; /* interim: no body, another response follows */
 	if (c->head) {
 		c->head->x.status = status;
-		if (c->head->method == HTTP_HEAD)
-			return 1;
+		if (c->head->method == HTTP_HEAD || status == 204 || status == 304)
+			return 1; /* no body, whatever the headers say */
 		if (c->head->method == HTTP_CONNECT && status >= 200 && status < 300)
 			return 2; /* tunnel */
 	}

@@ -143,6 +143,7 @@ struct http_conn {
 	struct http_head *head;  /* the current request, NULL when idle */
 	uint64_t drained;
 	uint32_t chunk_ext;
+	uint32_t nreq;           /* requests started; timers re-arm per request */
 	uint8_t phase;           /* enum http_phase */
 	uint8_t scan_state;
 	uint8_t scan_ver;        /* position inside "HTTP/x.y" */

@@ -139,6 +139,14 @@ static long path_decode(const unsigned char *p, size_t n, char *out)
 		w += adv;
 		i += adv;
 	}
+	/* "%25" followed by two hex digits, also when the digits were escaped
+	 * themselves ("%25%34%31" -> "%2541"): a second decoding by the server
+	 * would turn it into another character */
+	for (size_t i = 0; i + 4 < w; i++)
+		if (out[i] == '%' && out[i + 1] == '2' && out[i + 2] == '5' &&
+		    path_hex((unsigned char)out[i + 3]) >= 0 &&
+		    path_hex((unsigned char)out[i + 4]) >= 0)
+			return PROXY_PATH_ERR_DOUBLE_ENCODING;
 	return (long)w;
 }
 

@@ -15,17 +15,20 @@
  *     hex digits uppercased ("%3b" -> "%3B").
  *  3. Rejected (the request gets 400): "%2F" (encoded '/'), "%5C" (encoded
  *     '\'), "%00", "%25" followed by two hex digits (double encoding, e.g.
- *     "%252e"), an invalid escape ("%zz", "%4"), a raw '\', '#' (fragment),
- *     control bytes and space, non-ASCII bytes that are not valid UTF-8
- *     (overlong forms and surrogates included), and a path segment whose part
- *     before ';' is "." or ".." ("/..;/admin", Tomcat-style path parameters
- *     that some servers resolve as "..").
+ *     "%252e"; checked after decoding, so "%25%34%31" counts too), an
+ *     invalid escape ("%zz", "%4"), a raw '\', '#' (fragment), control bytes
+ *     and space, non-ASCII bytes that are not valid UTF-8 (overlong forms and
+ *     surrogates included), and a path segment whose part before ';' is "."
+ *     or ".." ("/..;/admin", Tomcat-style path parameters that some servers
+ *     resolve as "..").
  *  4. Consecutive slashes are merged ("//a///b" -> "/a/b").
  *  5. "." and ".." segments (also decoded ones, "%2e%2E") are removed as in
  *     RFC 3986 5.2.4, never climbing above the root ("/../a" -> "/a").
  *     A trailing "." or ".." leaves a trailing slash ("/a/b/.." -> "/a/").
  *
- * The output is never longer than the input.
+ * The output is never longer than the input. (Through the proxy, raw
+ * non-ASCII bytes in a request target never get here: the strict parser
+ * rejects them, so UTF-8 paths must be percent-encoded.)
  */
 #ifndef SLUICE_PROXY_PATH_H
 #define SLUICE_PROXY_PATH_H

@@ -52,6 +52,7 @@ struct proxy_conn {
 	uint64_t last_activity_ms;
 	struct http_conn http;
 	struct proxy_flow flow;
+	uint32_t timer_req;        /* http.nreq when the timer was armed */
 	uint8_t up_state, close_state, timer_kind;
 	uint8_t handles;
 	bool client_reading, up_reading, client_eof, oom;
@@ -286,10 +287,10 @@ static void proxy_on_handle_close(uv_handle_t *h)
 	struct proxy_conn *pc = h->data;
 
 	if (h == (uv_handle_t *)&pc->up) {
+		/* what is queued now was queued for the next connection */
 		pc->up_state = UP_NONE;
 		pc->up_reading = false;
 		pc->to_up.writing = false;
-		pc->to_up.len = 0;
 	}
 	if (--pc->handles == 0) {
 		proxy_conn_free(pc);
@@ -354,8 +355,10 @@ static void proxy_update_reading(struct proxy_conn *pc)
 	if (pc->close_state == CL_SHUTDOWN) {
 		want_client = !pc->client_eof; /* discard until EOF (lingering close) */
 	} else {
+		/* while a response is awaited, early (pipelined) bytes are
+		 * buffered up to PROXY_CIN_MAX rather than toggling the poller
+		 * for every request */
 		want_client = pc->close_state == CL_OPEN && !pc->client_eof &&
-			      http_conn_accepts_request_bytes(&pc->http) &&
 			      http_conn_phase(&pc->http) != HTTP_PH_CLOSING &&
 			      proxy_outq_queued(&pc->to_up) < cap && pc->cin_len < PROXY_CIN_MAX;
 	}
@@ -388,9 +391,13 @@ static void proxy_update_timer(struct proxy_conn *pc)
 		kind = T_HEADER;
 	else
 		kind = T_STREAM;
-	if (kind == pc->timer_kind)
+	/* the idle and header deadlines restart with every request, even when
+	 * a whole request was handled within one read */
+	if (kind == pc->timer_kind &&
+	    !((kind == T_IDLE || kind == T_HEADER) && pc->timer_req != pc->http.nreq))
 		return;
 	pc->timer_kind = (uint8_t)kind;
+	pc->timer_req = pc->http.nreq;
 	switch (kind) {
 	case T_LINGER: ms = PROXY_LINGER_MS; break;
 	case T_CONNECT: ms = cfg->connect_timeout_ms; break;

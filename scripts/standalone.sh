@@ -75,9 +75,16 @@ sl_agent_kill() {
 	SL_AGENT_PID=
 }
 
-# Runs a background command and remembers its PID for cleanup.
+# Runs a background command and remembers its PID for cleanup. `sl_bg sl ...`
+# runs the CLI binary itself (not the shell function), so the PID is the
+# process to kill.
 sl_bg() {
-	"$@" &
+	if [ "$1" = sl ]; then
+		shift
+		"$SL_BUILD/cli/sluice" --socket "$SL_SOCK" "$@" &
+	else
+		"$@" &
+	fi
 	SL_PIDS+=($!)
 }
 

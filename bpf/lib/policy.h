@@ -11,6 +11,7 @@
 #define SLUICE_BPF_POLICY_H
 
 #include "common.h"
+#include "ipcache.h"
 
 /*
  * The inner map template. Every trie the agent puts into the outer map must
@@ -132,17 +133,20 @@ static __always_inline void policy_decide(__u32 ep_id, __u32 peer_identity,
 }
 
 /*
- * Whether a flow that needs the L7 proxy can be steered to it. Not yet:
- * the proxy steering is a later step. Until then L7 ports fail closed
- * (PROXY_UNAVAILABLE) instead of silently skipping the HTTP rules. When the
- * proxy lands, this reads its "listening" state (a map the proxy or agent
- * writes per proxy_port) and the caller steers the flow and records
- * SLUICE_CT_F_REDIRECT in the CT entry, so later packets follow it.
+ * The whole decision for one flow seen from an endpoint: the peer's identity
+ * (ipcache) and the policy verdict for it. tc (every first packet) and
+ * cgroup/connect4 (a pod's connect(), for L7 steering) share it, so a
+ * connect() is steered to the proxy exactly when tc would have asked for the
+ * proxy, deny still winning over redirect.
  */
-static __always_inline int proxy_available(__u16 proxy_port)
+static __always_inline __u32 policy_judge(__u32 ep_id, const __u8 peer_addr[16],
+					  __u8 direction, __u8 protocol, __u16 dport,
+					  int enforced, struct policy_verdict *v)
 {
-	(void)proxy_port;
-	return 0;
+	__u32 peer_identity = ipcache_identity(peer_addr);
+
+	policy_decide(ep_id, peer_identity, direction, protocol, dport, enforced, v);
+	return peer_identity;
 }
 
 #endif /* SLUICE_BPF_POLICY_H */

@@ -26,6 +26,18 @@
 #define SLUICE_MAP_EVENTS    "sluice_ev_v1"
 #define SLUICE_MAP_STATS     "sluice_stat_v1"
 #define SLUICE_MAP_DROPAGG   "sluice_dagg_v1"
+/*
+ * L7 steering and the socket fast path (see bpf/README.md, "why each hook").
+ * Kernel object names hold at most 15 characters, hence the short names.
+ */
+#define SLUICE_MAP_EP_ADDR         "sluice_epip_v1"  /* pod address -> ep_id */
+#define SLUICE_MAP_NETNS_EP        "sluice_nsep_v1"  /* pod netns cookie -> ep_id */
+#define SLUICE_MAP_PROXY_LISTENERS "sluice_plsn_v1"  /* ep_id -> in-pod proxy listener */
+#define SLUICE_MAP_PROXY_STATE     "sluice_pst_v1"   /* [0] = is a proxy serving */
+#define SLUICE_MAP_ORIG_DST_SK     "sluice_odsk_v1"  /* socket cookie -> original dst */
+#define SLUICE_MAP_ORIG_DST        "sluice_odst_v1"  /* client addr/port/netns -> original dst */
+#define SLUICE_MAP_PROXY_FLOWS     "sluice_pflw_v1"  /* proxy upstream tuples */
+#define SLUICE_MAP_SOCKS           "sluice_sock_v1"  /* SOCKHASH for sk_msg redirect */
 /* One-slot array holding SLUICE_ABI_VERSION, written by the loader and
  * compared on adopt; unversioned name on purpose. */
 #define SLUICE_MAP_ABI       "sluice_abi"
@@ -37,6 +49,19 @@
 #define SLUICE_CT_MAX           262144
 #define SLUICE_DROPAGG_MAX      16384
 #define SLUICE_EVENTS_BYTES     (4u << 20)
+#define SLUICE_EP_ADDR_MAX      4096
+#define SLUICE_NETNS_EP_MAX     4096
+#define SLUICE_PROXY_LISTENERS_MAX 4096
+#define SLUICE_ORIG_DST_MAX     65536
+#define SLUICE_PROXY_FLOWS_MAX  65536
+#define SLUICE_SOCKS_MAX        65536
+
+/*
+ * The node-local proxy's listener inside each pod netns: 127.0.0.1:PORT.
+ * Ingress is steered to it by sk_lookup (the packet keeps its destination),
+ * egress by cgroup/connect4 (the pod's connect() is rewritten to it).
+ */
+#define SLUICE_PROXY_PORT 15001
 
 /* Reserved identities, numbered as Cilium numbers them. */
 enum sluice_reserved_identity {
@@ -160,6 +185,75 @@ struct sluice_ct_entry {
 };
 #define SLUICE_CT_F_REDIRECT 0x1
 #define SLUICE_CT_F_SEEN_FIN 0x2
+
+/*
+ * L7 steering maps.
+ *
+ * ep_addr (hash): sluice_ipcache_key.addr layout, 16 bytes -> __u32 ep_id.
+ * netns_ep (hash): __u64 netns cookie (SO_NETNS_COOKIE) -> __u32 ep_id.
+ * proxy_listeners (SOCKHASH): __u32 ep_id -> the proxy's listening socket in
+ *   that endpoint's netns (value: the fd on update, the socket cookie on
+ *   lookup from user space).
+ * proxy_state (array[1]): struct sluice_proxy_state.
+ */
+struct sluice_proxy_state {
+	__u32 up;   /* 1 while a proxy serves the listeners; 0 = fail closed */
+	__u32 pad;
+};
+
+/* Where a redirected connection was going, and whose it was. */
+struct sluice_orig_dst {
+	__u8 addr[16];        /* original destination (IPv4-mapped) */
+	__u16 port;           /* host order */
+	__u16 pad;
+	__u32 ep_id;          /* the client endpoint */
+	__u32 peer_identity;  /* identity of addr, as judged at connect() */
+};
+
+/*
+ * orig_dst (LRU hash) key: the client socket as the proxy sees it on its
+ * accepted socket (getpeername() = 127.0.0.1:port) plus the netns cookie of
+ * the proxy's listener (SO_NETNS_COOKIE), since every pod has its own
+ * 127.0.0.1. orig_dst_sk (LRU hash) is keyed by the client's socket cookie
+ * (__u64) until sock_ops moves the entry here at ACTIVE_ESTABLISHED.
+ */
+struct sluice_orig_dst_key {
+	__u64 netns_cookie;
+	__u8 addr[16];
+	__u16 port;           /* host order */
+	__u16 pad;
+	__u32 pad2;
+};
+
+/*
+ * proxy_flows (LRU hash) key: a TCP connection the proxy opens from a pod's
+ * netns (the egress leg of a redirected connection), as from_container sees
+ * its packets: saddr = the pod, daddr = the original destination. Value:
+ * __u8, 1. Written by the proxy before connect(), deleted after close.
+ */
+struct sluice_proxy_flow_key {
+	__u8 saddr[16];
+	__u8 daddr[16];
+	__u16 sport;          /* host order */
+	__u16 dport;          /* host order */
+	__u8 protocol;
+	__u8 pad[3];
+};
+
+/*
+ * socks (SOCKHASH) key: an established TCP socket, from its own side. The
+ * netns cookie is set only when either address is a loopback one (127/8):
+ * those tuples repeat in every pod, other addresses are unique on the node
+ * and must match across namespaces (pod <-> pod, pod <-> host).
+ */
+struct sluice_sock_key {
+	__u8 local_addr[16];
+	__u8 remote_addr[16];
+	__u64 netns_cookie;
+	__u16 local_port;     /* host order */
+	__u16 remote_port;    /* host order */
+	__u32 pad;
+};
 
 /* Verdicts and drop reasons. Drop reasons travel to user space as events. */
 enum sluice_verdict {

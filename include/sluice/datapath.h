@@ -66,6 +66,62 @@ int sluice_dp_policy_delete(struct sluice_datapath *dp, uint32_t ep_id);
 /* Deletes CT entries of an endpoint (all of them when ep_id == 0). */
 int sluice_dp_ct_flush(struct sluice_datapath *dp, uint32_t ep_id);
 
+/*
+ * L7 steering (see bpf/README.md). What each piece is for:
+ *   ep_addr      pod address -> ep_id            (sk_lookup: whose netns is this)
+ *   netns_ep     pod netns cookie -> ep_id       (connect4: whose socket is this)
+ *   listener     ep_id -> the proxy's listening socket in the pod's netns,
+ *                127.0.0.1:SLUICE_PROXY_PORT (sluice_dp_proxy_listen_in_netns)
+ *   proxy up     whether a proxy serves the listeners; 0 = fail closed
+ *
+ * Order for a new pod (each step is idempotent):
+ *   1. sluice_dp_ep_addr_update, sluice_dp_netns_ep_update (cookie from
+ *      sluice_dp_netns_cookie), the endpoint, ipcache and policy as today;
+ *   2. sluice_dp_attach_netns (sk_lookup), then sluice_dp_proxy_listener_set:
+ *      tc lets a redirected flow in only while the listener is in the map,
+ *      so the listener must come after the steering that uses it;
+ *   3. once per agent: sluice_dp_attach_cgroups, sluice_dp_proxy_set_up(true)
+ *      when the proxy serves, (false) when it stops.
+ * Removal: sluice_dp_detach_netns (deletes the listener first), then the
+ * rest. Without step 2 or with the proxy down, L7 flows are dropped
+ * (ingress) or refused with EPERM (egress connect), never let through.
+ */
+
+/*
+ * connect4 on pods_cgroup (the parent of every pod's cgroup; refused on a
+ * cgroup2 root) and sock_ops on root_cgroup (an ancestor of pods_cgroup and
+ * of the cgroup the proxy runs in). Links pinned under bpf_root/links/;
+ * called again with the same cgroups it swaps programs in place, with
+ * another cgroup it moves the link without a gap.
+ */
+int sluice_dp_attach_cgroups(struct sluice_datapath *dp, const char *pods_cgroup,
+			     const char *root_cgroup, char **err);
+int sluice_dp_detach_cgroups(struct sluice_datapath *dp);
+
+/* sk_lookup in a pod's netns (netns_path: /proc/PID/ns/net or a bind
+ * mount), pinned as links/sk_lookup_<ep_id>. Detach also deletes the pod's
+ * proxy listener entry, first. Both idempotent. */
+int sluice_dp_attach_netns(struct sluice_datapath *dp, uint32_t ep_id, const char *netns_path,
+			   char **err);
+int sluice_dp_detach_netns(struct sluice_datapath *dp, uint32_t ep_id);
+
+int sluice_dp_ep_addr_update(struct sluice_datapath *dp, const uint8_t addr[16], uint32_t ep_id);
+int sluice_dp_ep_addr_delete(struct sluice_datapath *dp, const uint8_t addr[16]);
+int sluice_dp_netns_ep_update(struct sluice_datapath *dp, uint64_t netns_cookie, uint32_t ep_id);
+int sluice_dp_netns_ep_delete(struct sluice_datapath *dp, uint64_t netns_cookie);
+/* listen_fd: a listening TCP socket in the pod's netns. The map keeps its
+ * own reference; closing the socket everywhere removes the entry. */
+int sluice_dp_proxy_listener_set(struct sluice_datapath *dp, uint32_t ep_id, int listen_fd);
+int sluice_dp_proxy_listener_delete(struct sluice_datapath *dp, uint32_t ep_id);
+int sluice_dp_proxy_set_up(struct sluice_datapath *dp, bool up);
+
+/* The cookie (SO_NETNS_COOKIE) of the netns behind netns_fd. Enters it with
+ * setns() in the calling thread only, and returns. */
+int sluice_dp_netns_cookie(int netns_fd, uint64_t *out);
+/* A non-blocking TCP socket listening on 127.0.0.1:port inside the netns
+ * behind netns_fd (same setns dance): the proxy's in-pod listener. */
+int sluice_dp_proxy_listen_in_netns(int netns_fd, uint16_t port, int *out_fd);
+
 /* Events: fd to poll, and a drain call that invokes cb per record. */
 typedef void (*sluice_dp_event_cb)(void *ctx, const struct sluice_flow_event *ev);
 int sluice_dp_events_fd(struct sluice_datapath *dp);
@@ -87,7 +143,8 @@ int sluice_dp_programs(struct sluice_datapath *dp, char ***names, size_t *n);
 
 /*
  * Raw fds, for tests (BPF_PROG_TEST_RUN) and diagnostics (dumping CT):
- * a program by name ("from_container", "to_container"), a map by its
+ * a program by name ("from_container", "to_container", "sk_lookup_proxy",
+ * "sock_connect4", "sock_ops_established", "sk_msg_redirect"), a map by its
  * SLUICE_MAP_* name. -ENOENT if unknown. The fd stays owned by dp.
  */
 int sluice_dp_program_fd(struct sluice_datapath *dp, const char *name);

@@ -8,7 +8,9 @@
  * SLUICE_ID_CLUSTER_MIN up, reference counted, and the same label set always
  * maps to the same identity while it is referenced. A released identity
  * number is not reused before all higher numbers have been tried, so a
- * stale flow record never names a newer, different identity by accident.
+ * stale flow record never names a newer, different identity by accident;
+ * the same label set acquired again gets its old number back while that
+ * number is still free (a recreated pod keeps its identity).
  */
 #ifndef SLUICE_IDENTITY_H
 #define SLUICE_IDENTITY_H
@@ -58,7 +60,9 @@ uint32_t sluice_idt_refcount(const struct sluice_identity_table *t, uint32_t id)
 /* Iterates identities in ascending numeric order, reserved ones included. */
 size_t sluice_idt_count(const struct sluice_identity_table *t);
 uint32_t sluice_idt_at(const struct sluice_identity_table *t, size_t i);
-/* Restores an identity with a known number (agent restart). -EEXIST on clash. */
+/* Restores an identity with a known number (agent restart). -EEXIST on clash.
+ * It holds no reference: acquiring its labels takes the first one, and a
+ * release of an identity without references frees it. */
 int sluice_idt_restore(struct sluice_identity_table *t, uint32_t id,
 		       const struct sluice_labels *labels);
 

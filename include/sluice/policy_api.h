@@ -95,7 +95,10 @@ struct sluice_compiled {
 /*
  * Compiles the policy set for the given endpoints against the identities
  * currently in the table. Deterministic: the same input gives the same
- * entries in the same order (sorted by key bytes).
+ * entries in the same order (sorted by key bytes). Each entry's rule_ref
+ * is 1 + the index in set of the policy that decided its verdict (0 for
+ * the allow-all that enableDefaultDeny: false adds). The precedence rules
+ * are explained above compile_materialize() in policy/compile.c.
  */
 int sluice_policy_compile(const struct sluice_policy_set *set,
 			  const struct sluice_identity_table *idt,

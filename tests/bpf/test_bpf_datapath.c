@@ -648,6 +648,65 @@ static void test_redirect_fails_closed(void **state)
 	assert_int_equal(ingress(f, IPPROTO_TCP, OTHER_IP, 50000, 80, SYN), PASS);
 }
 
+/*
+ * With a proxy serving and its listener registered, to_container lets an
+ * L7 flow in with a CT entry flagged REDIRECT (sk_lookup steers it in the
+ * pod); from_container lets out only the proxy's registered upstream leg.
+ */
+static void test_redirect_when_proxy_ready(void **state)
+{
+	struct fx *f = *state;
+	struct sluice_policy_map_entry e[] = {
+		pe(PEER_ID, SLUICE_DIR_INGRESS, IPPROTO_TCP, 80, 64, SLUICE_POL_F_REDIRECT,
+		   SLUICE_MATCH_L3_L4),
+		pe(PEER_ID, SLUICE_DIR_EGRESS, IPPROTO_TCP, 80, 64, SLUICE_POL_F_REDIRECT,
+		   SLUICE_MATCH_L3_L4),
+	};
+	struct sluice_proxy_flow_key fk = { .sport = 40001, .dport = 80, .protocol = IPPROTO_TCP };
+	struct sluice_ct_entry ct;
+	uint8_t one = 1;
+	int lfd;
+
+	ep_set(f, SLUICE_EP_F_ENFORCE_INGRESS | SLUICE_EP_F_ENFORCE_EGRESS);
+	ipc_set(f, PEER_IP, 32, PEER_ID);
+	pol_set(f, e, 2);
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(lfd >= 0);
+	assert_int_equal(listen(lfd, 1), 0);
+
+	/* up without a listener, listener while down: still closed */
+	assert_int_equal(sluice_dp_proxy_set_up(f->dp, true), 0);
+	assert_int_equal(ingress(f, IPPROTO_TCP, PEER_IP, 50000, 80, SYN), DROP);
+	assert_int_equal(sluice_dp_proxy_listener_set(f->dp, EP_ID, lfd), 0);
+	assert_int_equal(sluice_dp_proxy_set_up(f->dp, false), 0);
+	assert_int_equal(ingress(f, IPPROTO_TCP, PEER_IP, 50001, 80, SYN), DROP);
+	drain(f);
+
+	assert_int_equal(sluice_dp_proxy_set_up(f->dp, true), 0);
+	assert_int_equal(ingress(f, IPPROTO_TCP, PEER_IP, 50002, 80, SYN), PASS);
+	assert_true(ct_has(f, PEER_IP, 50002, POD_IP, 80, IPPROTO_TCP, SLUICE_DIR_INGRESS, &ct));
+	assert_true(ct.flags & SLUICE_CT_F_REDIRECT);
+	assert_int_equal(ct.proxy_port, 15001);
+	assert_int_equal(drain(f), 1);
+	assert_int_equal(f->ev[0].type, SLUICE_EVENT_POLICY_VERDICT);
+	assert_int_equal(f->ev[0].verdict, SLUICE_VERDICT_REDIRECTED);
+	assert_int_equal(stat_get(f, SLUICE_STAT_REDIRECTED), 1);
+	/* UDP has no proxy */
+	assert_int_equal(ingress(f, IPPROTO_UDP, PEER_IP, 50002, 80, 0), DROP);
+
+	/* egress: only the proxy's registered tuple */
+	assert_int_equal(egress(f, IPPROTO_TCP, PEER_IP, 40001, 80, SYN), DROP);
+	addr_v4(fk.saddr, POD_IP);
+	addr_v4(fk.daddr, PEER_IP);
+	assert_int_equal(bpf_map_update_elem(sluice_dp_map_fd(f->dp, SLUICE_MAP_PROXY_FLOWS), &fk,
+					     &one, BPF_ANY), 0);
+	assert_int_equal(egress(f, IPPROTO_TCP, PEER_IP, 40001, 80, SYN), PASS);
+	assert_true(ct_has(f, POD_IP, 40001, PEER_IP, 80, IPPROTO_TCP, SLUICE_DIR_EGRESS, &ct));
+	assert_true(ct.flags & SLUICE_CT_F_REDIRECT);
+	assert_int_equal(egress(f, IPPROTO_TCP, PEER_IP, 40002, 80, SYN), DROP);
+	close(lfd);
+}
+
 static void test_drop_events_are_aggregated(void **state)
 {
 	struct fx *f = *state;
@@ -794,7 +853,7 @@ static void test_policy_replace_swaps(void **state)
 static void test_reopen_adopts_pins(void **state)
 {
 	struct fx *f = *state;
-	struct sluice_dp_map_fill fill[8];
+	struct sluice_dp_map_fill fill[16];
 	uint8_t a[16];
 	bool adopted = false;
 	char *err = NULL;
@@ -812,8 +871,8 @@ static void test_reopen_adopts_pins(void **state)
 	f->to_fd = sluice_dp_program_fd(f->dp, "to_container");
 	/* state carried over: the endpoint, the ipcache, the counters */
 	assert_int_equal(stat_get(f, SLUICE_STAT_DROPPED_EGRESS), 1);
-	n = sluice_dp_map_fill(f->dp, fill, 8);
-	assert_int_equal(n, 5);
+	n = sluice_dp_map_fill(f->dp, fill, 16);
+	assert_int_equal(n, 12); /* 5 L3/L4 maps + 7 of the L7 steering */
 	for (i = 0; i < n; i++) {
 		if (strcmp(fill[i].name, SLUICE_MAP_ENDPOINTS) == 0 ||
 		    strcmp(fill[i].name, SLUICE_MAP_IPCACHE) == 0 ||
@@ -933,7 +992,7 @@ static void test_attach_replace_detach(void **state)
 	assert_int_not_equal(id1, id2);
 
 	assert_int_equal(sluice_dp_programs(second, &names, &n), 0);
-	assert_int_equal(n, 2);
+	assert_int_equal(n, 6); /* 2 tc + sk_lookup, connect4, sock_ops, sk_msg */
 	assert_non_null(strstr(names[0], "from_container"));
 	for (i = 0; i < n; i++)
 		free(names[i]);
@@ -1183,6 +1242,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_ct_flush_scope, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_ct_idle_entry_expires, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_redirect_fails_closed, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_redirect_when_proxy_ready, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_drop_events_are_aggregated, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_events_lost_counted, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_non_endpoint_non_ip_and_ipv6, fx_setup,

@@ -36,6 +36,22 @@ static uint32_t pod(struct fixture *f, const char *ns, const char *labels)
 	return r;
 }
 
+static uint32_t pod_ns(struct fixture *f, const char *ns, const char *labels,
+		       const char *ns_labels)
+{
+	struct sluice_labels l = { 0 }, nl = { 0 }, id = { 0 };
+	uint32_t r;
+
+	assert_int_equal(sluice_labels_parse(&l, labels, "k8s", NULL), 0);
+	assert_int_equal(sluice_labels_parse(&nl, ns_labels, "k8s", NULL), 0);
+	assert_int_equal(sluice_pod_identity_labels(&id, ns, &l, &nl), 0);
+	r = sluice_idt_acquire(f->idt, &id);
+	sluice_labels_free(&l);
+	sluice_labels_free(&nl);
+	sluice_labels_free(&id);
+	return r;
+}
+
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
@@ -45,7 +61,7 @@ static int setup(void **state)
 	f->client = pod(f, "default", "app=client,other=client");
 	f->clientb = pod(f, "default", "app=clientb");
 	f->db = pod(f, "other", "app=db");
-	f->dns = pod(f, "kube-system", "k8s-app=kube-dns");
+	f->dns = pod_ns(f, "kube-system", "k8s-app=kube-dns", "team=dns");
 	f->web_ports[0] = (struct sluice_named_port){ "http-8080", 8080, IPPROTO_TCP };
 	f->eps[0] = (struct sluice_compile_endpoint){ 11, f->web, "default", f->web_ports, 1 };
 	f->eps[1] = (struct sluice_compile_endpoint){ 12, f->client, "default", NULL, 0 };
@@ -313,6 +329,18 @@ static void test_namespace_scoping(void **state)
 	assert_int_equal(count_dir(e, EG), 1);
 	/* every endpoint of the namespace is selected */
 	assert_int_equal(f->out.eps[2].flags, SLUICE_EP_F_ENFORCE_INGRESS | SLUICE_EP_F_ENFORCE_EGRESS);
+	/* namespaces chosen by their labels: still scoped to the own namespace */
+	e = compile_spec(f,
+		"  endpointSelector: {}\n"
+		"  ingress: [{fromEndpoints: [{matchLabels: {\"io.cilium.k8s.namespace.labels.team\": dns}}]}]\n");
+	assert_int_equal(count_dir(e, IN), 0);
+	/* ... unless the namespace key is named */
+	e = compile_spec(f,
+		"  endpointSelector: {}\n"
+		"  ingress: [{fromEndpoints: [{matchLabels: {\"io.cilium.k8s.namespace.labels.team\": dns},\n"
+		"                              matchExpressions: [{key: io.kubernetes.pod.namespace, operator: Exists}]}]}]\n");
+	assert_non_null(entry(e, IN, f->dns, 0, 40, 0));
+	assert_int_equal(count_dir(e, IN), 1);
 }
 
 static void test_l7_union_and_allow_all(void **state)

@@ -68,11 +68,16 @@ static void test_acquire_release(void **state)
 	assert_null(sluice_idt_labels(t, ia));
 	sluice_idt_release(t, ia); /* unknown: ignored */
 
-	/* a freed number is not reused right away */
+	/* a freed number is not given to other labels right away */
 	ic = sluice_idt_acquire(t, &c);
 	assert_int_equal(ic, 258);
+	/* but the same labels coming back get their number again */
+	assert_int_equal(sluice_idt_acquire(t, &a), 256);
+	sluice_idt_release(t, ic);
+	sluice_idt_release(t, 256);
 	ia = sluice_idt_acquire(t, &a);
-	assert_int_equal(ia, 259);
+	assert_int_equal(ia, 256);
+	assert_int_equal(sluice_idt_acquire(t, &c), 258);
 
 	/* restore: known number, clash detection */
 	struct sluice_labels d = L("app=d");
@@ -80,9 +85,16 @@ static void test_acquire_release(void **state)
 	assert_int_equal(sluice_idt_restore(t, 1000, &c), -17);
 	assert_int_equal(sluice_idt_restore(t, 1001, &d), -17);
 	assert_int_equal(sluice_idt_restore(t, 5, &d), -22);
+	assert_int_equal(sluice_idt_refcount(t, 1000), 0);
 	assert_int_equal(sluice_idt_acquire(t, &d), 1000);
-	assert_int_equal(sluice_idt_refcount(t, 1000), 2);
+	assert_int_equal(sluice_idt_refcount(t, 1000), 1);
 	assert_int_equal(sluice_idt_at(t, sluice_idt_count(t) - 1), 1000);
+	sluice_idt_release(t, 1000);
+	assert_null(sluice_idt_labels(t, 1000));
+	/* a restored identity nobody acquires is dropped by a release */
+	assert_int_equal(sluice_idt_restore(t, 2000, &d), 0);
+	sluice_idt_release(t, 2000);
+	assert_null(sluice_idt_labels(t, 2000));
 
 	sluice_labels_free(&a);
 	sluice_labels_free(&a2);

@@ -14,7 +14,7 @@
 #include "rules_json.h"
 #include "sluice/policy_api.h"
 
-#define KEY(ep, port, peer) (&(struct proxy_rules_key){ .ep_id = (ep), .port = (port), .peer_identity = (peer) })
+#define KEY(ep_, port_, peer_) (&(struct proxy_rules_key){ .ep_id = (ep_), .port = (port_), .peer_identity = (peer_) })
 
 struct req {
 	const char *method, *path, *host;

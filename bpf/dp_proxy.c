@@ -1,0 +1,286 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * dp_proxy.c - the proxy's side of the pinned datapath maps (dp_proxy.h).
+ *
+ * The proxy loads no programs: it opens the maps the agent pinned, by path,
+ * checks their layout against this build's abi.h (a mismatch means agent and
+ * proxy come from different builds), and reads or writes single entries.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+
+#include "sluice/dp_proxy.h"
+
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE 71
+#endif
+
+struct sluice_dp_proxy {
+	int ipcache_fd;
+	int orig_dst_fd;
+	int flows_fd;
+	int listeners_fd;
+};
+
+__attribute__((format(printf, 2, 3)))
+static void dpp_msg(char **err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err)
+		return;
+	free(*err);
+	*err = NULL;
+	va_start(ap, fmt);
+	if (vasprintf(err, fmt, ap) < 0)
+		*err = NULL;
+	va_end(ap);
+}
+
+static int dpp_map_open(const char *root, const char *name, uint32_t key_size,
+			uint32_t value_size, char **err)
+{
+	struct bpf_map_info info = {};
+	uint32_t len = sizeof(info);
+	char path[4096];
+	int fd, e;
+
+	if (snprintf(path, sizeof(path), "%s/%s", root, name) >= (int)sizeof(path)) {
+		dpp_msg(err, "bpf root %s: path too long", root);
+		return -ENAMETOOLONG;
+	}
+	fd = bpf_obj_get(path);
+	if (fd < 0) {
+		e = -errno;
+		dpp_msg(err, "opening %s: %s (is the agent running with this --bpf-root?)", path,
+			strerror(-e));
+		return e;
+	}
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) < 0 || info.key_size != key_size ||
+	    info.value_size != value_size) {
+		dpp_msg(err, "%s: key/value size %u/%u, this build expects %u/%u (agent and proxy "
+			"from different builds?)", path, info.key_size, info.value_size, key_size,
+			value_size);
+		close(fd);
+		return -EPROTO;
+	}
+	return fd;
+}
+
+int sluice_dp_proxy_open(struct sluice_dp_proxy **out, const char *bpf_root, char **err)
+{
+	struct sluice_dp_proxy *p = calloc(1, sizeof(*p));
+	int e;
+
+	*out = NULL;
+	if (err)
+		*err = NULL;
+	if (!p)
+		return -ENOMEM;
+	p->ipcache_fd = p->orig_dst_fd = p->flows_fd = p->listeners_fd = -1;
+	p->ipcache_fd = dpp_map_open(bpf_root, SLUICE_MAP_IPCACHE, sizeof(struct sluice_ipcache_key),
+				     sizeof(struct sluice_ipcache_value), err);
+	if (p->ipcache_fd < 0) {
+		e = p->ipcache_fd;
+		goto fail;
+	}
+	p->orig_dst_fd = dpp_map_open(bpf_root, SLUICE_MAP_ORIG_DST,
+				      sizeof(struct sluice_orig_dst_key),
+				      sizeof(struct sluice_orig_dst), err);
+	if (p->orig_dst_fd < 0) {
+		e = p->orig_dst_fd;
+		goto fail;
+	}
+	p->flows_fd = dpp_map_open(bpf_root, SLUICE_MAP_PROXY_FLOWS,
+				   sizeof(struct sluice_proxy_flow_key), sizeof(uint8_t), err);
+	if (p->flows_fd < 0) {
+		e = p->flows_fd;
+		goto fail;
+	}
+	p->listeners_fd = dpp_map_open(bpf_root, SLUICE_MAP_PROXY_LISTENERS, sizeof(uint32_t),
+				       sizeof(uint64_t), err);
+	if (p->listeners_fd < 0) {
+		e = p->listeners_fd;
+		goto fail;
+	}
+	*out = p;
+	return 0;
+fail:
+	sluice_dp_proxy_close(p);
+	return e;
+}
+
+void sluice_dp_proxy_close(struct sluice_dp_proxy *p)
+{
+	if (!p)
+		return;
+	if (p->ipcache_fd >= 0)
+		close(p->ipcache_fd);
+	if (p->orig_dst_fd >= 0)
+		close(p->orig_dst_fd);
+	if (p->flows_fd >= 0)
+		close(p->flows_fd);
+	if (p->listeners_fd >= 0)
+		close(p->listeners_fd);
+	free(p);
+}
+
+uint32_t sluice_dp_proxy_identity(struct sluice_dp_proxy *p, const uint8_t addr[16])
+{
+	struct sluice_ipcache_key key = { .prefixlen = 128 };
+	struct sluice_ipcache_value v;
+
+	memcpy(key.addr, addr, 16);
+	if (bpf_map_lookup_elem(p->ipcache_fd, &key, &v) < 0)
+		return SLUICE_ID_WORLD;
+	return v.identity;
+}
+
+int sluice_dp_proxy_orig_dst(struct sluice_dp_proxy *p, const uint8_t client_addr[16],
+			     uint16_t client_port, uint64_t netns_cookie,
+			     struct sluice_orig_dst *out)
+{
+	struct sluice_orig_dst_key key = { .netns_cookie = netns_cookie, .port = client_port };
+
+	memcpy(key.addr, client_addr, 16);
+	if (bpf_map_lookup_elem(p->orig_dst_fd, &key, out) < 0)
+		return -errno;
+	return 0;
+}
+
+int sluice_dp_proxy_flow_add(struct sluice_dp_proxy *p, const struct sluice_proxy_flow_key *k)
+{
+	uint8_t one = 1;
+
+	return bpf_map_update_elem(p->flows_fd, k, &one, BPF_ANY) < 0 ? -errno : 0;
+}
+
+int sluice_dp_proxy_flow_del(struct sluice_dp_proxy *p, const struct sluice_proxy_flow_key *k)
+{
+	if (bpf_map_delete_elem(p->flows_fd, k) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	return 0;
+}
+
+int sluice_dp_proxy_sock_netns_cookie(int fd, uint64_t *out)
+{
+	socklen_t len = sizeof(*out);
+
+	return getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, out, &len) < 0 ? -errno : 0;
+}
+
+/* A socket made in another netns by the calling thread, which comes back. */
+static int dpp_socket_in_netns(int netns_fd)
+{
+	int self, fd, e = 0;
+
+	self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (self < 0)
+		return -errno;
+	if (setns(netns_fd, CLONE_NEWNET) < 0) {
+		e = -errno;
+		close(self);
+		return e;
+	}
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		e = -errno;
+	if (setns(self, CLONE_NEWNET) < 0) {
+		perror("sluice dp_proxy: setns back to the proxy's netns");
+		abort();
+	}
+	close(self);
+	return fd < 0 ? e : fd;
+}
+
+int sluice_dp_proxy_listener_add(struct sluice_dp_proxy *p, uint32_t ep_id, int netns_fd,
+				 int *fd_out)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(SLUICE_PROXY_PORT),
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int fd = dpp_socket_in_netns(netns_fd), one = 1, e = 0;
+	uint64_t value;
+
+	if (fd < 0)
+		return fd;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 1024) < 0) {
+		e = -errno;
+		goto fail;
+	}
+	value = (uint64_t)fd;
+	if (bpf_map_update_elem(p->listeners_fd, &ep_id, &value, BPF_ANY) < 0) {
+		e = -errno;
+		goto fail;
+	}
+	*fd_out = fd;
+	return 0;
+fail:
+	close(fd);
+	return e;
+}
+
+int sluice_dp_proxy_listener_del(struct sluice_dp_proxy *p, uint32_t ep_id)
+{
+	if (bpf_map_delete_elem(p->listeners_fd, &ep_id) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	return 0;
+}
+
+static void dpp_addr_v4(uint8_t out[16], uint32_t ip_be)
+{
+	memset(out, 0, 16);
+	out[10] = 0xff;
+	out[11] = 0xff;
+	memcpy(out + 12, &ip_be, 4);
+}
+
+int sluice_dp_proxy_upstream_socket(struct sluice_dp_proxy *p, int netns_fd, uint32_t src_v4,
+				    uint32_t dst_v4, uint16_t dport, int *fd_out,
+				    struct sluice_proxy_flow_key *key_out)
+{
+	struct sockaddr_in src = { .sin_family = AF_INET, .sin_addr.s_addr = src_v4 };
+	struct sockaddr_in dst = { .sin_family = AF_INET, .sin_addr.s_addr = dst_v4,
+				   .sin_port = htons(dport) };
+	struct sluice_proxy_flow_key key = { .protocol = IPPROTO_TCP, .dport = dport };
+	socklen_t len = sizeof(src);
+	int fd = dpp_socket_in_netns(netns_fd), e = 0;
+
+	if (fd < 0)
+		return fd;
+
+	/* the port must be known before the SYN leaves: bind, then read it */
+	if (bind(fd, (struct sockaddr *)&src, sizeof(src)) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&src, &len) < 0) {
+		e = -errno;
+		goto fail;
+	}
+	dpp_addr_v4(key.saddr, src_v4);
+	dpp_addr_v4(key.daddr, dst_v4);
+	key.sport = ntohs(src.sin_port);
+	e = sluice_dp_proxy_flow_add(p, &key);
+	if (e)
+		goto fail;
+	if (connect(fd, (struct sockaddr *)&dst, sizeof(dst)) < 0 && errno != EINPROGRESS) {
+		e = -errno;
+		sluice_dp_proxy_flow_del(p, &key);
+		goto fail;
+	}
+	*fd_out = fd;
+	*key_out = key;
+	return 0;
+fail:
+	close(fd);
+	return e;
+}

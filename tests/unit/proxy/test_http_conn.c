@@ -1,0 +1,660 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The HTTP state machine on raw bytes: every hardening rule (the request is
+ * answered 400/431 and not one byte goes upstream), keep-alive, pipelining,
+ * bodies, response framing, upgrades, timeouts.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "http_conn.h"
+#include "rules_json.h"
+
+#define OUT_MAX (256 * 1024)
+
+struct harness {
+	struct http_conn c;
+	struct proxy_rules_table *rules;
+	char *up, *cl;
+	size_t uplen, cllen;
+	int ndecide, ndone;
+	struct http_exchange last;
+	char last_path[512];
+	char last_host[256];
+	char pending[OUT_MAX]; /* request bytes not consumed yet */
+	size_t npending;
+};
+
+static void h_to_up(void *ctx, const char *p, size_t n)
+{
+	struct harness *h = ctx;
+	assert_true(h->uplen + n <= OUT_MAX);
+	memcpy(h->up + h->uplen, p, n);
+	h->uplen += n;
+}
+
+static void h_to_client(void *ctx, const char *p, size_t n)
+{
+	struct harness *h = ctx;
+	assert_true(h->cllen + n <= OUT_MAX);
+	memcpy(h->cl + h->cllen, p, n);
+	h->cllen += n;
+}
+
+static enum proxy_match h_decide(void *ctx, const struct proxy_request_view *req)
+{
+	struct harness *h = ctx;
+	struct proxy_rules_key k = { .ep_id = 1, .port = 80, .peer_identity = 2 };
+	h->ndecide++;
+	return proxy_rule_set_match(proxy_rules_lookup(h->rules, &k), req);
+}
+
+static void h_done(void *ctx, const struct http_exchange *x)
+{
+	struct harness *h = ctx;
+	h->ndone++;
+	h->last = *x;
+	snprintf(h->last_path, sizeof(h->last_path), "%.*s", (int)x->path_len, x->path ? x->path : "");
+	snprintf(h->last_host, sizeof(h->last_host), "%.*s", (int)x->host_len, x->host ? x->host : "");
+	h->last.path = NULL;
+	h->last.host = NULL;
+	h->last.method = NULL;
+}
+
+static const struct http_conn_ops h_ops = {
+	.to_upstream = h_to_up, .to_client = h_to_client, .decide = h_decide, .done = h_done,
+};
+
+static const char *const h_rules_json =
+	"{\"rules\":["
+	"{\"method\":\"GET\",\"path\":\"/api/users/.*\"},"
+	"{\"method\":\"GET\",\"path\":\"/public\"},"
+	"{\"method\":\"HEAD\",\"path\":\"/public\"},"
+	"{\"method\":\"POST\",\"path\":\"/upload\"},"
+	"{\"method\":\"GET\",\"path\":\"/ws\",\"headers\":[\"Upgrade: websocket\"]},"
+	"{\"method\":\"CONNECT\",\"host\":\"allowed:443\"},"
+	"{\"method\":\"OPTIONS\",\"path\":\"\\\\*\"}]}";
+
+static int h_setup(void **state)
+{
+	struct harness *h = calloc(1, sizeof(*h));
+	struct proxy_rules_key k = { .ep_id = 1, .port = 80, .peer_identity = 2 };
+	char *err = NULL;
+
+	h->up = malloc(OUT_MAX);
+	h->cl = malloc(OUT_MAX);
+	if (proxy_rules_json_load(h_rules_json, strlen(h_rules_json), &k, &h->rules, &err))
+		fail_msg("rules: %s", err);
+	http_conn_init(&h->c, &h_ops, h);
+	*state = h;
+	return 0;
+}
+
+static int h_teardown(void **state)
+{
+	struct harness *h = *state;
+	http_conn_release(&h->c, HTTP_R_CLIENT_CLOSED);
+	proxy_rules_table_free(h->rules);
+	free(h->up);
+	free(h->cl);
+	free(h);
+	return 0;
+}
+
+static void h_reset(struct harness *h)
+{
+	http_conn_release(&h->c, HTTP_R_CLIENT_CLOSED);
+	http_conn_init(&h->c, &h_ops, h);
+	h->uplen = h->cllen = 0;
+	h->ndecide = h->ndone = 0;
+	h->npending = 0;
+	memset(&h->last, 0, sizeof(h->last));
+}
+
+/* Feeds like the proxy does: what is not consumed waits for the next call. */
+static void h_feed(struct harness *h, const char *p, size_t n)
+{
+	size_t used;
+
+	assert_true(h->npending + n <= sizeof(h->pending));
+	memcpy(h->pending + h->npending, p, n);
+	h->npending += n;
+	while (h->npending && http_conn_accepts_request_bytes(&h->c)) {
+		used = http_conn_feed_request(&h->c, h->pending, h->npending);
+		if (!used)
+			break;
+		memmove(h->pending, h->pending + used, h->npending - used);
+		h->npending -= used;
+	}
+}
+
+static void h_feed_s(struct harness *h, const char *s)
+{
+	h_feed(h, s, strlen(s));
+}
+
+static void h_resp(struct harness *h, const char *s)
+{
+	http_conn_feed_response(&h->c, s, strlen(s));
+	h_feed(h, "", 0); /* the proxy re-feeds waiting bytes after each event */
+}
+
+static bool h_client_has(struct harness *h, const char *s)
+{
+	return memmem(h->cl, h->cllen, s, strlen(s)) != NULL;
+}
+
+static bool h_up_is(struct harness *h, const char *s)
+{
+	return h->uplen == strlen(s) && !memcmp(h->up, s, h->uplen);
+}
+
+/* ---- hardening: each raw request is refused before anything goes upstream */
+
+struct bad_case {
+	const char *name;
+	const char *req;
+	size_t len; /* 0 = strlen */
+	int status;
+	enum http_reason reason; /* HTTP_R_NONE = any */
+};
+
+#define B(name, req, status, reason) { name, req, sizeof(req) - 1, status, reason }
+
+static const struct bad_case bad_cases[] = {
+	/* framing */
+	B("cl+te", "POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400, HTTP_R_CL_TE),
+	B("te+cl", "POST /upload HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n", 400, HTTP_R_CL_TE),
+	B("te gzip,chunked", "POST /upload HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 400, HTTP_R_TRANSFER_ENCODING),
+	B("te chunked,chunked", "POST /upload HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n", 400, HTTP_R_TRANSFER_ENCODING),
+	B("te gzip", "POST /upload HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", 400, HTTP_R_TRANSFER_ENCODING),
+	B("te identity", "POST /upload HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: identity\r\n\r\n", 400, HTTP_R_TRANSFER_ENCODING),
+	B("te twice", "POST /upload HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400, HTTP_R_TRANSFER_ENCODING),
+	B("te xchunked", "POST /upload HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: xchunked\r\n\r\n", 400, HTTP_R_TRANSFER_ENCODING),
+	B("te http/1.0", "POST /upload HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400, HTTP_R_TRANSFER_ENCODING),
+	B("cl twice same", "POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello", 400, HTTP_R_CONTENT_LENGTH),
+	B("cl twice differ", "POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!", 400, HTTP_R_CONTENT_LENGTH),
+	B("cl list", "POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 5,5\r\n\r\nhello", 400, HTTP_R_CONTENT_LENGTH),
+	B("cl plus", "POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: +5\r\n\r\nhello", 400, HTTP_R_CONTENT_LENGTH),
+	B("cl minus", "POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n", 400, HTTP_R_CONTENT_LENGTH),
+	B("cl hex", "POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 0x5\r\n\r\nhello", 400, HTTP_R_CONTENT_LENGTH),
+	B("cl space inside", "POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 5 5\r\n\r\nhello", 400, HTTP_R_CONTENT_LENGTH),
+	B("cl empty", "POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: \r\n\r\n", 400, HTTP_R_CONTENT_LENGTH),
+	B("cl overflow", "POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999999\r\n\r\n", 400, HTTP_R_CONTENT_LENGTH),
+	B("cl 2^64", "POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 18446744073709551616\r\n\r\n", 400, HTTP_R_CONTENT_LENGTH),
+	/* line endings */
+	B("bare lf everywhere", "GET /public HTTP/1.1\nHost: a\n\n", 400, HTTP_R_NONE),
+	B("bare lf in header", "GET /public HTTP/1.1\r\nHost: a\nX: b\r\n\r\n", 400, HTTP_R_BARE_LF),
+	B("bare lf end", "GET /public HTTP/1.1\r\nHost: a\r\n\n", 400, HTTP_R_BARE_LF),
+	B("bare cr in header", "GET /public HTTP/1.1\r\nHost: a\rX: b\r\n\r\n", 400, HTTP_R_BARE_CR),
+	B("bare cr request line", "GET /public HTTP/1.1\rHost: a\r\n\r\n", 400, HTTP_R_BARE_CR),
+	B("bare cr end", "GET /public HTTP/1.1\r\nHost: a\r\n\r\r\n", 400, HTTP_R_BARE_CR),
+	/* header syntax */
+	B("obs-fold", "GET /public HTTP/1.1\r\nHost: a\r\nX-A: b\r\n c\r\n\r\n", 400, HTTP_R_OBS_FOLD),
+	B("obs-fold tab", "GET /public HTTP/1.1\r\nHost: a\r\nX-A: b\r\n\tc\r\n\r\n", 400, HTTP_R_OBS_FOLD),
+	B("space before colon", "GET /public HTTP/1.1\r\nHost : a\r\n\r\n", 400, HTTP_R_HEADER_WHITESPACE),
+	B("tab before colon", "GET /public HTTP/1.1\r\nHost\t: a\r\n\r\n", 400, HTTP_R_HEADER_WHITESPACE),
+	B("space before colon te", "POST /upload HTTP/1.1\r\nHost: a\r\nTransfer-Encoding : chunked\r\nContent-Length: 3\r\n\r\nabc", 400, HTTP_R_HEADER_WHITESPACE),
+	B("leading ws first field", "GET /public HTTP/1.1\r\n Host: a\r\n\r\n", 400, HTTP_R_HEADER_WHITESPACE),
+	B("empty name", "GET /public HTTP/1.1\r\nHost: a\r\n: x\r\n\r\n", 400, HTTP_R_HEADER_NAME),
+	B("bad name char", "GET /public HTTP/1.1\r\nHost: a\r\nX(y): x\r\n\r\n", 400, HTTP_R_HEADER_NAME),
+	B("no colon", "GET /public HTTP/1.1\r\nHost: a\r\nJunk\r\n\r\n", 400, HTTP_R_HEADER_NAME),
+	B("ctl 0x01", "GET /public HTTP/1.1\r\nHost: a\r\nX: a\x01\r\n\r\n", 400, HTTP_R_HEADER_CTL),
+	B("ctl nul", "GET /public HTTP/1.1\r\nHost: a\r\nX: a\0b\r\n\r\n", 400, HTTP_R_HEADER_CTL),
+	B("ctl del", "GET /public HTTP/1.1\r\nHost: a\r\nX: a\x7f\r\n\r\n", 400, HTTP_R_HEADER_CTL),
+	B("ctl esc", "GET /public HTTP/1.1\r\nHost: a\r\nX: \x1b[31m\r\n\r\n", 400, HTTP_R_HEADER_CTL),
+	/* Host */
+	B("no host 1.1", "GET /public HTTP/1.1\r\nX: y\r\n\r\n", 400, HTTP_R_HOST),
+	B("two hosts", "GET /public HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400, HTTP_R_HOST),
+	B("two hosts 1.0", "GET /public HTTP/1.0\r\nHost: a\r\nHost: a\r\n\r\n", 400, HTTP_R_HOST),
+	B("empty host", "GET /public HTTP/1.1\r\nHost: \r\n\r\n", 400, HTTP_R_HOST),
+	B("host with space", "GET /public HTTP/1.1\r\nHost: a b\r\n\r\n", 400, HTTP_R_HOST),
+	B("host userinfo", "GET /public HTTP/1.1\r\nHost: evil@a\r\n\r\n", 400, HTTP_R_HOST),
+	B("host path", "GET /public HTTP/1.1\r\nHost: a/b\r\n\r\n", 400, HTTP_R_HOST),
+	B("host bad port", "GET /public HTTP/1.1\r\nHost: a:8x\r\n\r\n", 400, HTTP_R_HOST),
+	B("host bad v6", "GET /public HTTP/1.1\r\nHost: [::1\r\n\r\n", 400, HTTP_R_HOST),
+	/* targets */
+	B("absolute-form", "GET http://a/public HTTP/1.1\r\nHost: a\r\n\r\n", 400, HTTP_R_TARGET_FORM),
+	B("authority-form", "GET a:80 HTTP/1.1\r\nHost: a\r\n\r\n", 400, HTTP_R_TARGET_FORM),
+	B("asterisk-form GET", "GET * HTTP/1.1\r\nHost: a\r\n\r\n", 400, HTTP_R_TARGET_FORM),
+	B("connect origin-form", "CONNECT /x HTTP/1.1\r\nHost: a\r\n\r\n", 400, HTTP_R_TARGET_FORM),
+	B("connect no port", "CONNECT allowed HTTP/1.1\r\nHost: allowed\r\n\r\n", 400, HTTP_R_TARGET_FORM),
+	B("fragment", "GET /public#x HTTP/1.1\r\nHost: a\r\n\r\n", 400, HTTP_R_FRAGMENT),
+	B("fragment in query", "GET /public?a#x HTTP/1.1\r\nHost: a\r\n\r\n", 400, HTTP_R_FRAGMENT),
+	B("encoded slash", "GET /api/users%2f..%2f..%2fadmin HTTP/1.1\r\nHost: a\r\n\r\n", 400, HTTP_R_PATH),
+	B("encoded backslash", "GET /api/users/%5c..%5cadmin HTTP/1.1\r\nHost: a\r\n\r\n", 400, HTTP_R_PATH),
+	B("double encoding", "GET /api/users/%252e%252e/admin HTTP/1.1\r\nHost: a\r\n\r\n", 400, HTTP_R_PATH),
+	B("raw backslash", "GET /api/users/..\\admin HTTP/1.1\r\nHost: a\r\n\r\n", 400, HTTP_R_PATH),
+	B("nul escape", "GET /public%00 HTTP/1.1\r\nHost: a\r\n\r\n", 400, HTTP_R_PATH),
+	B("bad utf8", "GET /api/users/\xc0\xae HTTP/1.1\r\nHost: a\r\n\r\n", 400, HTTP_R_NONE),
+	B("dot param", "GET /api/users/..;/admin HTTP/1.1\r\nHost: a\r\n\r\n", 400, HTTP_R_PATH),
+	/* request line */
+	B("double space", "GET  /public HTTP/1.1\r\nHost: a\r\n\r\n", 400, HTTP_R_REQUEST_LINE),
+	B("space after version", "GET /public HTTP/1.1 \r\nHost: a\r\n\r\n", 400, HTTP_R_REQUEST_LINE),
+	B("tab separator", "GET\t/public HTTP/1.1\r\nHost: a\r\n\r\n", 400, HTTP_R_REQUEST_LINE),
+	B("http/0.9", "GET /public\r\n\r\n", 400, HTTP_R_REQUEST_LINE),
+	B("http/2.0", "GET /public HTTP/2.0\r\nHost: a\r\n\r\n", 400, HTTP_R_VERSION),
+	B("http/1.2", "GET /public HTTP/1.2\r\nHost: a\r\n\r\n", 400, HTTP_R_VERSION),
+	B("lowercase http", "GET /public http/1.1\r\nHost: a\r\n\r\n", 400, HTTP_R_REQUEST_LINE),
+	B("unknown method", "FOO /public HTTP/1.1\r\nHost: a\r\n\r\n", 400, HTTP_R_PARSER),
+	B("lowercase method", "get /public HTTP/1.1\r\nHost: a\r\n\r\n", 400, HTTP_R_PARSER),
+	B("junk", "\x01\x02\x03\r\n\r\n", 400, HTTP_R_REQUEST_LINE),
+	B("ctl in target", "GET /pub\x01lic HTTP/1.1\r\nHost: a\r\n\r\n", 400, HTTP_R_REQUEST_LINE),
+	B("pri", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 400, HTTP_R_VERSION),
+	B("h2c upgrade", "GET /public HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n", 400, HTTP_R_UPGRADE_H2C),
+	/* chunked body of an allowed request: head may go, the body never completes */
+	B("chunk ext ctl", "POST /upload HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5;a\x01\r\nhello\r\n0\r\n\r\n", 400, HTTP_R_CHUNK),
+	B("chunk size hex prefix", "POST /upload HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0x5\r\nhello\r\n0\r\n\r\n", 400, HTTP_R_CHUNK),
+	B("chunk size space", "POST /upload HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5 \r\nhello\r\n0\r\n\r\n", 400, HTTP_R_CHUNK),
+	B("chunk size bare lf", "POST /upload HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\r\n0\r\n\r\n", 400, HTTP_R_CHUNK),
+	B("chunk size overflow", "POST /upload HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffff\r\nhello\r\n0\r\n\r\n", 400, HTTP_R_CHUNK),
+	B("chunk no crlf after data", "POST /upload HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXX0\r\n\r\n", 400, HTTP_R_NONE),
+	B("chunk size negative", "POST /upload HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n-5\r\nhello\r\n0\r\n\r\n", 400, HTTP_R_CHUNK),
+	B("chunk trailer bare lf", "POST /upload HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nX: y\n\r\n", 400, HTTP_R_NONE),
+};
+
+static void test_hardening_table(void **state)
+{
+	struct harness *h = *state;
+
+	for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
+		const struct bad_case *bc = &bad_cases[i];
+		char status[32];
+		bool body_case = bc->reason == HTTP_R_CHUNK || !strncmp(bc->name, "chunk", 5);
+
+		h_reset(h);
+		h_feed(h, bc->req, bc->len);
+		snprintf(status, sizeof(status), "HTTP/1.1 %d ", bc->status);
+		if (h->cllen < strlen(status) || memcmp(h->cl, status, strlen(status)))
+			fail_msg("case \"%s\": client got \"%.*s\", want %d", bc->name,
+				 (int)(h->cllen > 40 ? 40 : h->cllen), h->cl, bc->status);
+		if (!h_client_has(h, "Connection: close\r\n"))
+			fail_msg("case \"%s\": no Connection: close", bc->name);
+		if (http_conn_phase(&h->c) != HTTP_PH_CLOSING)
+			fail_msg("case \"%s\": connection not closing", bc->name);
+		if (bc->reason != HTTP_R_NONE && h->last.reason != bc->reason)
+			fail_msg("case \"%s\": reason %s, want %s", bc->name,
+				 http_reason_name(h->last.reason), http_reason_name(bc->reason));
+		if (h->last.verdict != HTTP_VERDICT_ERROR || h->ndone != 1)
+			fail_msg("case \"%s\": verdict %d ndone %d", bc->name, h->last.verdict, h->ndone);
+		if (!body_case) {
+			if (h->uplen || h->ndecide)
+				fail_msg("case \"%s\": %zu bytes went upstream", bc->name, h->uplen);
+		} else {
+			/* the head of an allowed request went, but never a complete
+			 * message: the body terminator must not have been sent */
+			if (memmem(h->up, h->uplen, "0\r\n\r\n", 5))
+				fail_msg("case \"%s\": a complete body went upstream", bc->name);
+		}
+		/* also fed one byte at a time */
+		h_reset(h);
+		for (size_t k = 0; k < bc->len && http_conn_phase(&h->c) != HTTP_PH_CLOSING; k++)
+			h_feed(h, bc->req + k, 1);
+		if (h->cllen < strlen(status) || memcmp(h->cl, status, strlen(status)))
+			fail_msg("case \"%s\" (bytewise): client got \"%.*s\"", bc->name,
+				 (int)(h->cllen > 40 ? 40 : h->cllen), h->cl);
+		if (!body_case && h->uplen)
+			fail_msg("case \"%s\" (bytewise): bytes went upstream", bc->name);
+	}
+}
+
+static void test_header_limits(void **state)
+{
+	struct harness *h = *state;
+	char *req = malloc(80 * 1024);
+	size_t n;
+
+	/* 101 fields -> 431 */
+	n = (size_t)sprintf(req, "GET /public HTTP/1.1\r\nHost: a\r\n");
+	for (int i = 0; i < 100; i++)
+		n += (size_t)sprintf(req + n, "X-%d: v\r\n", i);
+	n += (size_t)sprintf(req + n, "\r\n");
+	h_reset(h);
+	h_feed(h, req, n);
+	assert_true(h_client_has(h, "HTTP/1.1 431 "));
+	assert_int_equal(h->last.reason, HTTP_R_TOO_MANY_FIELDS);
+	assert_int_equal(h->uplen, 0);
+
+	/* exactly 100 fields is fine */
+	n = (size_t)sprintf(req, "GET /public HTTP/1.1\r\nHost: a\r\n");
+	for (int i = 0; i < 99; i++)
+		n += (size_t)sprintf(req + n, "X-%d: v\r\n", i);
+	n += (size_t)sprintf(req + n, "\r\n");
+	h_reset(h);
+	h_feed(h, req, n);
+	assert_int_equal(h->cllen, 0);
+	assert_true(h->uplen > 0);
+
+	/* a header section over 60 KiB -> 431, even with few fields */
+	n = (size_t)sprintf(req, "GET /public HTTP/1.1\r\nHost: a\r\nX-Big: ");
+	memset(req + n, 'a', 61 * 1024);
+	n += 61 * 1024;
+	n += (size_t)sprintf(req + n, "\r\n\r\n");
+	h_reset(h);
+	h_feed(h, req, n);
+	assert_true(h_client_has(h, "HTTP/1.1 431 "));
+	assert_int_equal(h->last.reason, HTTP_R_HEADERS_TOO_LARGE);
+	assert_int_equal(h->uplen, 0);
+	free(req);
+}
+
+/* ---- normal operation --------------------------------------------------- */
+
+static void test_allowed_canonical_upstream(void **state)
+{
+	struct harness *h = *state;
+
+	h_reset(h);
+	h_feed_s(h, "GET /public/../api//users/%61%62?q=%2F..&x=1 HTTP/1.1\r\nHost: svc:80\r\nX-Forwarded-For: 1.2.3.4\r\n\r\n");
+	assert_true(h_up_is(h, "GET /api/users/ab?q=%2F..&x=1 HTTP/1.1\r\nHost: svc:80\r\nX-Forwarded-For: 1.2.3.4\r\n\r\n"));
+	assert_int_equal(h->cllen, 0);
+	assert_int_equal(http_conn_phase(&h->c), HTTP_PH_WAIT);
+	h_resp(h, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+	assert_true(h_client_has(h, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"));
+	assert_int_equal(h->ndone, 1);
+	assert_int_equal(h->last.status, 200);
+	assert_int_equal(h->last.verdict, HTTP_VERDICT_ALLOWED);
+	assert_string_equal(h->last_path, "/api/users/ab");
+	assert_string_equal(h->last_host, "svc:80");
+	assert_int_equal(http_conn_phase(&h->c), HTTP_PH_IDLE);
+}
+
+static void test_denied_403_keepalive(void **state)
+{
+	struct harness *h = *state;
+	static const char want403[] = "HTTP/1.1 403 Forbidden\r\nContent-Length: 15\r\n"
+		"Content-Type: text/plain\r\n\r\nAccess denied\r\n";
+
+	h_reset(h);
+	h_feed_s(h, "DELETE /api/users/1 HTTP/1.1\r\nHost: a\r\n\r\n");
+	assert_int_equal(h->cllen, sizeof(want403) - 1);
+	assert_memory_equal(h->cl, want403, h->cllen);
+	assert_int_equal(h->uplen, 0);
+	assert_int_equal(h->last.verdict, HTTP_VERDICT_DENIED);
+	assert_int_equal(h->last.reason, HTTP_R_POLICY_DENIED);
+	assert_int_equal(h->last.status, 403);
+	assert_int_equal(http_conn_phase(&h->c), HTTP_PH_IDLE);
+	/* the same connection then carries allowed and denied requests */
+	h->cllen = 0;
+	h_feed_s(h, "GET /api/users/2 HTTP/1.1\r\nHost: a\r\n\r\n");
+	assert_true(h->uplen > 0);
+	h_resp(h, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+	h_feed_s(h, "GET /admin HTTP/1.1\r\nHost: a\r\n\r\n");
+	assert_true(h_client_has(h, "HTTP/1.1 200 OK"));
+	assert_true(h_client_has(h, "Access denied"));
+	assert_int_equal(h->ndone, 3);
+	/* rules see the path without query: /public?x allowed, /public/x not */
+	h->uplen = 0;
+	h_feed_s(h, "GET /public?x=1 HTTP/1.1\r\nHost: a\r\n\r\n");
+	assert_true(h->uplen > 0);
+	h_resp(h, "HTTP/1.1 204 No Content\r\n\r\n");
+	h->uplen = 0;
+	h_feed_s(h, "GET /public/x HTTP/1.1\r\nHost: a\r\n\r\n");
+	assert_int_equal(h->uplen, 0);
+	assert_int_equal(h->last.status, 403);
+	/* a denied HEAD: the same header section, no body */
+	h->cllen = 0;
+	h_feed_s(h, "HEAD /admin HTTP/1.1\r\nHost: a\r\n\r\n");
+	assert_true(h_client_has(h, "HTTP/1.1 403 Forbidden\r\nContent-Length: 15\r\n"));
+	assert_false(h_client_has(h, "Access denied"));
+	assert_int_equal(http_conn_phase(&h->c), HTTP_PH_IDLE);
+	/* Connection: close on a denied request -> 403 with close */
+	h->cllen = 0;
+	h_feed_s(h, "GET /admin HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+	assert_true(h_client_has(h, "Connection: close\r\n"));
+	assert_int_equal(http_conn_phase(&h->c), HTTP_PH_CLOSING);
+}
+
+static void test_denied_body_drained(void **state)
+{
+	struct harness *h = *state;
+
+	h_reset(h);
+	h_feed_s(h, "POST /admin HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n01234");
+	assert_true(h_client_has(h, "403 Forbidden"));
+	assert_int_equal(http_conn_phase(&h->c), HTTP_PH_BODY);
+	h_feed_s(h, "56789GET /public HTTP/1.1\r\nHost: a\r\n\r\n");
+	assert_true(h_up_is(h, "GET /public HTTP/1.1\r\nHost: a\r\n\r\n"));
+	/* denied chunked body drained too */
+	h_resp(h, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+	h->uplen = 0;
+	h_feed_s(h, "POST /nope HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+		    "GET /public HTTP/1.1\r\nHost: a\r\n\r\n");
+	assert_true(h_up_is(h, "GET /public HTTP/1.1\r\nHost: a\r\n\r\n"));
+	/* too big to drain: 403 and close */
+	h_reset(h);
+	h_feed_s(h, "POST /admin HTTP/1.1\r\nHost: a\r\nContent-Length: 999999999\r\n\r\n");
+	assert_true(h_client_has(h, "Connection: close"));
+	assert_int_equal(http_conn_phase(&h->c), HTTP_PH_CLOSING);
+	/* Expect: 100-continue on a denied body: 403 and close */
+	h_reset(h);
+	h_feed_s(h, "POST /admin HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
+	assert_true(h_client_has(h, "Connection: close"));
+	assert_int_equal(h->uplen, 0);
+}
+
+static void test_pipelined(void **state)
+{
+	struct harness *h = *state;
+
+	h_reset(h);
+	h_feed_s(h, "GET /api/users/1 HTTP/1.1\r\nHost: a\r\n\r\n"
+		    "GET /admin HTTP/1.1\r\nHost: a\r\n\r\n"
+		    "GET /api/users/3 HTTP/1.1\r\nHost: a\r\n\r\n");
+	/* only the first went; the others wait for its response */
+	assert_true(h_up_is(h, "GET /api/users/1 HTTP/1.1\r\nHost: a\r\n\r\n"));
+	assert_int_equal(h->cllen, 0);
+	h->uplen = 0;
+	h_resp(h, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\none");
+	/* response 1, then the 403 for request 2, in order; request 3 forwarded */
+	{
+		const char *a = memmem(h->cl, h->cllen, "one", 3);
+		const char *b = memmem(h->cl, h->cllen, "Access denied", 13);
+		assert_non_null(a);
+		assert_non_null(b);
+		assert_true(a < b);
+	}
+	assert_true(h_up_is(h, "GET /api/users/3 HTTP/1.1\r\nHost: a\r\n\r\n"));
+	h_resp(h, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nthree");
+	assert_true(h_client_has(h, "three"));
+	assert_int_equal(h->ndone, 3);
+	assert_int_equal(http_conn_phase(&h->c), HTTP_PH_IDLE);
+}
+
+static void test_chunked_upload_rechunked(void **state)
+{
+	struct harness *h = *state;
+
+	h_reset(h);
+	h_feed_s(h, "POST /upload HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+		    "5;name=val\r\nhello\r\n");
+	h_feed_s(h, "1A\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\nX-Trailer: t\r\n\r\n");
+	assert_true(h_up_is(h, "POST /upload HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+			    "5\r\nhello\r\n1a\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\n\r\n"));
+	assert_int_equal(http_conn_phase(&h->c), HTTP_PH_WAIT);
+	h_resp(h, "HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n");
+	assert_int_equal(h->last.status, 201);
+	assert_int_equal(http_conn_phase(&h->c), HTTP_PH_IDLE);
+	/* Content-Length body streamed as is */
+	h->uplen = 0;
+	h_feed_s(h, "POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n\r\nab");
+	h_feed_s(h, "cd");
+	assert_true(h_up_is(h, "POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n\r\nabcd"));
+}
+
+static void test_response_framing(void **state)
+{
+	struct harness *h = *state;
+
+	h_reset(h);
+	/* HEAD: Content-Length without a body */
+	h_feed_s(h, "HEAD /public HTTP/1.1\r\nHost: a\r\n\r\n");
+	h_resp(h, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n");
+	assert_int_equal(h->ndone, 1);
+	assert_int_equal(http_conn_phase(&h->c), HTTP_PH_IDLE);
+	/* 304 and 204 end at the header section */
+	h_feed_s(h, "GET /public HTTP/1.1\r\nHost: a\r\n\r\n");
+	h_resp(h, "HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n");
+	assert_int_equal(h->ndone, 2);
+	assert_int_equal(h->last.status, 304);
+	/* 100 Continue is interim: forwarded, the exchange goes on */
+	h_feed_s(h, "POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n");
+	h_resp(h, "HTTP/1.1 100 Continue\r\n\r\n");
+	assert_true(h_client_has(h, "100 Continue"));
+	assert_int_equal(h->ndone, 2);
+	h_feed_s(h, "hi");
+	h_resp(h, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+	assert_int_equal(h->ndone, 3);
+	assert_int_equal(h->last.status, 200);
+	/* a response without length ends at upstream EOF, then we close */
+	h_feed_s(h, "GET /public HTTP/1.1\r\nHost: a\r\n\r\n");
+	h_resp(h, "HTTP/1.1 200 OK\r\n\r\nstream...");
+	assert_int_equal(h->ndone, 3);
+	http_conn_upstream_eof(&h->c);
+	assert_int_equal(h->ndone, 4);
+	assert_int_equal(h->last.verdict, HTTP_VERDICT_ALLOWED);
+	assert_int_equal(http_conn_phase(&h->c), HTTP_PH_CLOSING);
+	/* Connection: close from upstream closes after the response */
+	h_reset(h);
+	h_feed_s(h, "GET /public HTTP/1.1\r\nHost: a\r\n\r\n");
+	h_resp(h, "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 1\r\n\r\nx");
+	assert_int_equal(http_conn_phase(&h->c), HTTP_PH_CLOSING);
+	/* HTTP/1.0 without Host: allowed, host "", closes after */
+	h_reset(h);
+	h_feed_s(h, "GET /public HTTP/1.0\r\n\r\n");
+	assert_true(h_up_is(h, "GET /public HTTP/1.0\r\n\r\n"));
+	h_resp(h, "HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\nx");
+	assert_string_equal(h->last_host, "");
+	assert_int_equal(h->last.http_minor, 0);
+	assert_int_equal(http_conn_phase(&h->c), HTTP_PH_CLOSING);
+	/* a broken response before anything was sent: 502 */
+	h_reset(h);
+	h_feed_s(h, "GET /public HTTP/1.1\r\nHost: a\r\n\r\n");
+	h_resp(h, "HTTP/1.1 2x0 OK\r\n\r\n");
+	assert_true(h_client_has(h, "HTTP/1.1 502 "));
+	assert_int_equal(http_conn_phase(&h->c), HTTP_PH_CLOSING);
+	/* the upstream closes before answering: 502; cannot connect: 503 */
+	h_reset(h);
+	h_feed_s(h, "GET /public HTTP/1.1\r\nHost: a\r\n\r\n");
+	http_conn_upstream_eof(&h->c);
+	assert_true(h_client_has(h, "HTTP/1.1 502 "));
+	h_reset(h);
+	h_feed_s(h, "GET /public HTTP/1.1\r\nHost: a\r\n\r\n");
+	http_conn_upstream_error(&h->c, HTTP_R_UPSTREAM_CONNECT);
+	assert_true(h_client_has(h, "HTTP/1.1 503 "));
+	assert_int_equal(h->last.reason, HTTP_R_UPSTREAM_CONNECT);
+}
+
+static void test_upgrade_and_connect(void **state)
+{
+	struct harness *h = *state;
+
+	h_reset(h);
+	/* denied upgrade: 403, stays HTTP */
+	h_feed_s(h, "GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: other\r\n\r\n");
+	assert_true(h_client_has(h, "403"));
+	assert_int_equal(h->uplen, 0);
+	assert_int_equal(http_conn_phase(&h->c), HTTP_PH_IDLE);
+	h_feed_s(h, "GET /public HTTP/1.1\r\nHost: a\r\n\r\n");
+	assert_true(h->uplen > 0);
+	h_resp(h, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+	/* allowed websocket: 101, then a tunnel both ways */
+	h->uplen = h->cllen = 0;
+	h_feed_s(h, "GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\nEARLY");
+	assert_true(h_up_is(h, "GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"));
+	h_resp(h, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\nFROMSRV");
+	assert_int_equal(http_conn_phase(&h->c), HTTP_PH_TUNNEL);
+	assert_int_equal(h->last.status, 101);
+	assert_true(h_client_has(h, "FROMSRV"));
+	assert_non_null(memmem(h->up, h->uplen, "EARLY", 5));
+	h_feed_s(h, "\x81\x05 GET /admin HTTP/1.1\r\n");
+	assert_non_null(memmem(h->up, h->uplen, "GET /admin", 10));
+	h_resp(h, "more");
+	assert_true(h_client_has(h, "more"));
+
+	/* upgrade declined by the upstream: stays HTTP */
+	h_reset(h);
+	h_feed_s(h, "GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n");
+	h_resp(h, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+	assert_int_equal(http_conn_phase(&h->c), HTTP_PH_IDLE);
+	h->uplen = 0;
+	h_feed_s(h, "GET /admin HTTP/1.1\r\nHost: a\r\n\r\n");
+	assert_int_equal(h->uplen, 0);
+	assert_true(h_client_has(h, "403"));
+
+	/* CONNECT: allowed by host, tunnel after 200 */
+	h_reset(h);
+	h_feed_s(h, "CONNECT allowed:443 HTTP/1.1\r\nHost: allowed:443\r\n\r\n");
+	assert_true(h_up_is(h, "CONNECT allowed:443 HTTP/1.1\r\nHost: allowed:443\r\n\r\n"));
+	h_resp(h, "HTTP/1.1 200 Connection established\r\n\r\n");
+	assert_int_equal(http_conn_phase(&h->c), HTTP_PH_TUNNEL);
+	/* CONNECT denied: 403 and close */
+	h_reset(h);
+	h_feed_s(h, "CONNECT other:443 HTTP/1.1\r\nHost: other:443\r\n\r\n");
+	assert_true(h_client_has(h, "403"));
+	assert_int_equal(h->uplen, 0);
+	assert_int_equal(http_conn_phase(&h->c), HTTP_PH_CLOSING);
+	/* OPTIONS * is the only asterisk-form */
+	h_reset(h);
+	h_feed_s(h, "OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n");
+	assert_true(h_up_is(h, "OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n"));
+}
+
+static void test_timeouts_and_eof(void **state)
+{
+	struct harness *h = *state;
+
+	h_reset(h);
+	h_feed_s(h, "GET /public HTTP/1.1\r\nHo");
+	http_conn_timeout(&h->c);
+	assert_true(h_client_has(h, "HTTP/1.1 408 "));
+	assert_int_equal(h->last.reason, HTTP_R_HEADER_TIMEOUT);
+	assert_int_equal(http_conn_phase(&h->c), HTTP_PH_CLOSING);
+	assert_int_equal(h->uplen, 0);
+	/* idle: just close */
+	h_reset(h);
+	http_conn_timeout(&h->c);
+	assert_int_equal(h->cllen, 0);
+	assert_int_equal(http_conn_phase(&h->c), HTTP_PH_CLOSING);
+	/* client half-close after its request: the response still arrives */
+	h_reset(h);
+	h_feed_s(h, "GET /public HTTP/1.1\r\nHost: a\r\n\r\n");
+	http_conn_client_eof(&h->c);
+	assert_int_equal(http_conn_phase(&h->c), HTTP_PH_WAIT);
+	h_resp(h, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx");
+	assert_true(h_client_has(h, "200 OK"));
+	assert_int_equal(http_conn_phase(&h->c), HTTP_PH_CLOSING);
+	/* leading empty lines are tolerated (RFC 9112 2.2) */
+	h_reset(h);
+	h_feed_s(h, "\r\n\r\nGET /public HTTP/1.1\r\nHost: a\r\n\r\n");
+	assert_true(h_up_is(h, "GET /public HTTP/1.1\r\nHost: a\r\n\r\n"));
+	/* an upstream talking out of turn is cut off */
+	h_reset(h);
+	h_resp(h, "HTTP/1.1 200 OK\r\n\r\n");
+	assert_int_equal(h->cllen, 0);
+	assert_int_equal(http_conn_phase(&h->c), HTTP_PH_CLOSING);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_hardening_table, h_setup, h_teardown),
+		cmocka_unit_test_setup_teardown(test_header_limits, h_setup, h_teardown),
+		cmocka_unit_test_setup_teardown(test_allowed_canonical_upstream, h_setup, h_teardown),
+		cmocka_unit_test_setup_teardown(test_denied_403_keepalive, h_setup, h_teardown),
+		cmocka_unit_test_setup_teardown(test_denied_body_drained, h_setup, h_teardown),
+		cmocka_unit_test_setup_teardown(test_pipelined, h_setup, h_teardown),
+		cmocka_unit_test_setup_teardown(test_chunked_upload_rechunked, h_setup, h_teardown),
+		cmocka_unit_test_setup_teardown(test_response_framing, h_setup, h_teardown),
+		cmocka_unit_test_setup_teardown(test_upgrade_and_connect, h_setup, h_teardown),
+		cmocka_unit_test_setup_teardown(test_timeouts_and_eof, h_setup, h_teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
