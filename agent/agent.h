@@ -28,7 +28,10 @@ struct agent_config {
 	const char *policy_dir;
 	const char *metrics_addr;
 	const char *node_name;
+	const char *proxy_bin;
 	unsigned flow_buffer;
+	unsigned proxy_restart_delay_ms;
+	bool no_proxy;
 };
 
 struct agent_namespace {
@@ -46,6 +49,9 @@ struct agent_pod {
 	uint32_t identity;
 	struct pod_net net;
 	uint64_t created_ns;
+	bool remote;
+	uint64_t netns_cookie;
+	int proxy_listener_fd;    /* in-pod listener for the L7 proxy, or -1 */
 	/* what was last written to the datapath for this endpoint */
 	struct sluice_policy_map_entry *written;
 	size_t nwritten;
@@ -76,6 +82,9 @@ struct agent {
 	size_t nnss;
 	struct agent_pod **pods;
 	size_t npods;
+	/* pods on other nodes: only their identity and address are known here */
+	struct agent_pod **remotes;
+	size_t nremotes;
 	uint32_t next_ep_id;
 	uint32_t next_ip_offset;
 
@@ -86,10 +95,18 @@ struct agent {
 	uint8_t (*host_addrs)[16];
 	size_t nhost_addrs;
 
+	/* CIDR prefixes last written to the ipcache (cidr.c) */
+	struct sluice_cidr_ident *cidrs;
+	size_t ncidrs;
+	bool cidrs_checked;       /* leftovers of an earlier agent removed */
+
 	uint64_t started_ns;
 	uint64_t last_apply_ns;   /* duration of the last policy apply */
 	uint64_t regenerations;
 	bool adopted;             /* pinned state was adopted at start */
+	char cgroup_pods[4096];   /* <cgroup-root>/<prefix>pods: connect4 lives here */
+	char cgroup_system[4096]; /* <cgroup-root>/<prefix>system: agent and proxy */
+	struct proxy_ctl *proxy;
 };
 
 /* endpoints.c */
@@ -99,15 +116,24 @@ int agent_pod_create(struct agent *a, const char *ns, const char *name,
 		     const struct sluice_labels *labels, const struct sluice_named_port *ports,
 		     size_t nports, struct agent_pod **out, char **err);
 int agent_pod_delete(struct agent *a, const char *ns, const char *name, char **err);
+int agent_remote_create(struct agent *a, const char *ns, const char *name,
+			const struct sluice_labels *labels, uint32_t ip, struct agent_pod **out,
+			char **err);
+struct agent_pod *agent_remote_find(struct agent *a, const char *ns, const char *name);
 int agent_pod_relabel(struct agent *a, struct agent_pod *p, const struct sluice_labels *set,
 		      char *const *remove, size_t nremove, char **err);
 int agent_ns_relabel(struct agent *a, const char *ns, const struct sluice_labels *set,
 		     char *const *remove, size_t nremove, char **err);
 void agent_pods_delete_all(struct agent *a);
+int agent_pod_attach_steering(struct agent *a, struct agent_pod *p, char **err);
 int agent_refresh_host_addrs(struct agent *a);
 
 /* regenerate.c */
 int agent_regenerate(struct agent *a, char **err);
+
+/* cidr.c: writes the compiled CIDR identities into the ipcache, removes
+ * the ones no longer named */
+int agent_cidrs_sync(struct agent *a, const struct sluice_compiled *c, char **err);
 
 /* policies.c */
 int agent_policy_apply(struct agent *a, json_t *files, bool dry_run, json_t *result, char **err);

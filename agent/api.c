@@ -15,6 +15,7 @@
 #include "../common/util.h"
 #include "agent.h"
 #include "api.h"
+#include "proxy_ctl.h"
 
 #define API_MAX_REQUEST (64u << 20) /* policy files can be large */
 
@@ -61,6 +62,7 @@ static json_t *pod_json(struct agent *a, const struct agent_pod *p)
 	json_object_set_new(o, "ip", json_string(sl_addr_str(addr, ip, sizeof(ip))));
 	json_object_set_new(o, "identity", json_integer(p->identity));
 	json_object_set_new(o, "endpoint", json_integer(p->ep_id));
+	json_object_set_new(o, "remote", json_boolean(p->remote));
 	json_object_set_new(o, "labels", labels_json(&p->labels, false));
 	json_object_set_new(o, "netns", json_string(p->net.netns));
 	json_object_set_new(o, "netns_path", json_sprintf("/run/netns/%s", p->net.netns));
@@ -155,8 +157,20 @@ static json_t *cmd_pod_create(struct agent *a, json_t *req, char **err)
 		}
 		nports++;
 	}
-	if (agent_pod_create(a, ns, name, &labels, ports, nports, &p, err))
+	if (req_str(req, "remote_ip")) {
+		unsigned b[4];
+		char tail;
+
+		if (sscanf(req_str(req, "remote_ip"), "%u.%u.%u.%u%c", &b[0], &b[1], &b[2], &b[3], &tail) != 4 ||
+		    b[0] > 255 || b[1] > 255 || b[2] > 255 || b[3] > 255) {
+			sl_fail(err, EINVAL, "invalid --remote address %s", req_str(req, "remote_ip"));
+			goto out;
+		}
+		if (agent_remote_create(a, ns, name, &labels, b[0] << 24 | b[1] << 16 | b[2] << 8 | b[3], &p, err))
+			goto out;
+	} else if (agent_pod_create(a, ns, name, &labels, ports, nports, &p, err)) {
 		goto out;
+	}
 	res = pod_json(a, p);
 out:
 	free(ports);
@@ -171,13 +185,21 @@ static json_t *cmd_pod_list(struct agent *a)
 
 	for (i = 0; i < a->npods; i++)
 		json_array_append_new(arr, pod_json(a, a->pods[i]));
+	for (i = 0; i < a->nremotes; i++)
+		json_array_append_new(arr, pod_json(a, a->remotes[i]));
 	return json_pack("{s:o}", "pods", arr);
+}
+
+static struct agent_pod *find_any(struct agent *a, json_t *req)
+{
+	const char *ns = req_str(req, "namespace") ?: "", *name = req_str(req, "name") ?: "";
+
+	return agent_pod_find(a, ns, name) ?: agent_remote_find(a, ns, name);
 }
 
 static json_t *cmd_pod_get(struct agent *a, json_t *req, char **err)
 {
-	struct agent_pod *p = agent_pod_find(a, req_str(req, "namespace") ?: "",
-					     req_str(req, "name") ?: "");
+	struct agent_pod *p = find_any(a, req);
 
 	if (!p) {
 		sl_fail(err, ENOENT, "pod %s/%s not found", req_str(req, "namespace") ?: "",
@@ -189,8 +211,7 @@ static json_t *cmd_pod_get(struct agent *a, json_t *req, char **err)
 
 static json_t *cmd_pod_label(struct agent *a, json_t *req, char **err)
 {
-	struct agent_pod *p = agent_pod_find(a, req_str(req, "namespace") ?: "",
-					     req_str(req, "name") ?: "");
+	struct agent_pod *p = find_any(a, req);
 	struct sluice_labels set = { 0 };
 	char **rm = NULL;
 	size_t nrm = 0;
@@ -321,6 +342,7 @@ static json_t *cmd_status(struct agent *a)
 	json_object_set_new(o, "programs", progs);
 	json_object_set_new(o, "maps", maps);
 	json_object_set_new(o, "datapath", stats);
+	json_object_set_new(o, "proxy", proxy_ctl_status(a));
 	api_status_extend(a, o);
 	return o;
 }
@@ -369,6 +391,11 @@ static json_t *dispatch(struct api_client *c, json_t *req, char **err)
 	}
 	if (!strcmp(cmd, "policy.delete")) {
 		if (agent_policy_delete(a, req_str(req, "ref") ?: "", err))
+			return NULL;
+		return json_object();
+	}
+	if (!strcmp(cmd, "proxy.restart")) {
+		if (proxy_ctl_restart(a, err))
 			return NULL;
 		return json_object();
 	}

@@ -7,6 +7,8 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <ifaddrs.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -15,6 +17,7 @@
 
 #include "../common/util.h"
 #include "agent.h"
+#include "proxy_ctl.h"
 
 #define NS_NAME_LABEL "kubernetes.io/metadata.name"
 
@@ -103,6 +106,8 @@ static void pod_free(struct agent_pod *p)
 	free(p);
 }
 
+static void pod_detach_steering(struct agent *a, struct agent_pod *p);
+
 static void endpoint_record(const struct agent_pod *p, uint32_t flags, struct sluice_endpoint *ep)
 {
 	memset(ep, 0, sizeof(*ep));
@@ -140,6 +145,7 @@ int agent_pod_create(struct agent *a, const char *ns, const char *name,
 	p->nports = nports;
 	p->ep_id = a->next_ep_id++;
 	p->created_ns = sl_now_ns();
+	p->proxy_listener_fd = -1;
 	p->identity = pod_identity(a, ns, labels);
 	if (!p->identity) {
 		rc = sl_fail(err, ENOSPC, "cannot allocate an identity");
@@ -170,6 +176,8 @@ int agent_pod_create(struct agent *a, const char *ns, const char *name,
 		sluice_dp_endpoint_update(a->dp, p->net.host_ifindex, &ep);
 	}
 	rc = sluice_dp_attach_endpoint(a->dp, p->net.host_ifindex, err);
+	if (!rc)
+		rc = agent_pod_attach_steering(a, p, err);
 	if (rc)
 		goto fail_unlist;
 	*out = p;
@@ -178,6 +186,7 @@ int agent_pod_create(struct agent *a, const char *ns, const char *name,
 
 fail_unlist:
 	a->npods--;
+	pod_detach_steering(a, p);
 	sluice_dp_ipcache_delete(a->dp, addr, 128);
 	sluice_dp_endpoint_delete(a->dp, p->net.host_ifindex);
 	sluice_dp_policy_delete(a->dp, p->ep_id);
@@ -189,10 +198,57 @@ fail:
 	return rc;
 }
 
+/*
+ * The L7 steering state of a pod: its address and netns tell sk_lookup and
+ * connect4 which endpoint they run for, the sk_lookup link hands steered
+ * connections to the in-pod proxy listener (proxy_ctl.c makes it).
+ */
+int agent_pod_attach_steering(struct agent *a, struct agent_pod *p, char **err)
+{
+	char path[128];
+	uint8_t addr[16];
+	int nsfd, rc;
+
+	sl_addr_from_ipv4(addr, p->net.ip);
+	snprintf(path, sizeof(path), "/run/netns/%s", p->net.netns);
+	rc = sluice_dp_ep_addr_update(a->dp, addr, p->ep_id);
+	if (rc)
+		return sl_fail(err, rc, "endpoint address map: %s", strerror(-rc));
+	nsfd = open(path, O_RDONLY | O_CLOEXEC);
+	if (nsfd < 0)
+		return sl_fail(err, errno, "cannot open %s: %s", path, strerror(errno));
+	rc = sluice_dp_netns_cookie(nsfd, &p->netns_cookie);
+	close(nsfd);
+	if (rc)
+		return sl_fail(err, rc, "netns cookie of %s: %s", path, strerror(-rc));
+	rc = sluice_dp_netns_ep_update(a->dp, p->netns_cookie, p->ep_id);
+	if (rc)
+		return sl_fail(err, rc, "netns map: %s", strerror(-rc));
+	rc = sluice_dp_attach_netns(a->dp, p->ep_id, path, err);
+	if (rc)
+		return rc;
+	if (!a->cfg.no_proxy && p->proxy_listener_fd < 0 && a->proxy)
+		return proxy_ctl_pod_added(a, p, err);
+	return 0;
+}
+
+static void pod_detach_steering(struct agent *a, struct agent_pod *p)
+{
+	uint8_t addr[16];
+
+	sl_addr_from_ipv4(addr, p->net.ip);
+	sluice_dp_detach_netns(a->dp, p->ep_id);
+	if (p->netns_cookie)
+		sluice_dp_netns_ep_delete(a->dp, p->netns_cookie);
+	sluice_dp_ep_addr_delete(a->dp, addr);
+	proxy_ctl_pod_removed(a, p);
+}
+
 static void pod_teardown(struct agent *a, struct agent_pod *p)
 {
 	uint8_t addr[16];
 
+	pod_detach_steering(a, p);
 	sl_addr_from_ipv4(addr, p->net.ip);
 	if (p->net.host_ifindex > 0) {
 		sluice_dp_detach_endpoint(a->dp, p->net.host_ifindex);
@@ -205,9 +261,95 @@ static void pod_teardown(struct agent *a, struct agent_pod *p)
 	sluice_idt_release(a->idt, p->identity);
 }
 
+struct agent_pod *agent_remote_find(struct agent *a, const char *ns, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < a->nremotes; i++)
+		if (!strcmp(a->remotes[i]->ns, ns) && !strcmp(a->remotes[i]->name, name))
+			return a->remotes[i];
+	return NULL;
+}
+
+/*
+ * A pod on another node (standalone mode's stand-in for what a cluster
+ * agent learns from the API server): its identity and address go into the
+ * ipcache, so local policy can select it; nothing is enforced for it here.
+ */
+int agent_remote_create(struct agent *a, const char *ns, const char *name,
+			const struct sluice_labels *labels, uint32_t ip, struct agent_pod **out,
+			char **err)
+{
+	struct agent_pod *p;
+	uint8_t addr[16];
+	size_t i;
+	int rc;
+
+	if (agent_pod_find(a, ns, name) || agent_remote_find(a, ns, name))
+		return sl_fail(err, EEXIST, "pod %s/%s already exists", ns, name);
+	for (i = 0; i < a->npods; i++)
+		if (a->pods[i]->net.ip == ip)
+			return sl_fail(err, EEXIST, "address in use by pod %s/%s", a->pods[i]->ns,
+				       a->pods[i]->name);
+	for (i = 0; i < a->nremotes; i++)
+		if (a->remotes[i]->net.ip == ip)
+			return sl_fail(err, EEXIST, "address in use by pod %s/%s", a->remotes[i]->ns,
+				       a->remotes[i]->name);
+	p = sl_xcalloc(1, sizeof(*p));
+	p->ns = sl_xstrdup(ns);
+	p->name = sl_xstrdup(name);
+	p->remote = true;
+	p->proxy_listener_fd = -1;
+	p->created_ns = sl_now_ns();
+	p->net.ip = ip;
+	sluice_labels_copy(&p->labels, labels);
+	p->identity = pod_identity(a, ns, labels);
+	if (!p->identity) {
+		pod_free(p);
+		return sl_fail(err, ENOSPC, "cannot allocate an identity");
+	}
+	a->remotes = realloc(a->remotes, (a->nremotes + 1) * sizeof(*a->remotes));
+	if (!a->remotes)
+		abort();
+	a->remotes[a->nremotes++] = p;
+	/* maps first learn the identity, then the address carries it */
+	rc = agent_regenerate(a, err);
+	if (!rc) {
+		sl_addr_from_ipv4(addr, ip);
+		rc = sluice_dp_ipcache_update(a->dp, addr, 128, p->identity, 0);
+	}
+	if (rc) {
+		a->nremotes--;
+		sluice_idt_release(a->idt, p->identity);
+		pod_free(p);
+		agent_regenerate(a, NULL);
+		return rc;
+	}
+	*out = p;
+	agent_state_save(a);
+	return 0;
+}
+
 int agent_pod_delete(struct agent *a, const char *ns, const char *name, char **err)
 {
 	size_t i;
+
+	for (i = 0; i < a->nremotes; i++) {
+		struct agent_pod *p = a->remotes[i];
+		uint8_t addr[16];
+
+		if (strcmp(p->ns, ns) || strcmp(p->name, name))
+			continue;
+		sl_addr_from_ipv4(addr, p->net.ip);
+		sluice_dp_ipcache_delete(a->dp, addr, 128);
+		sluice_idt_release(a->idt, p->identity);
+		memmove(&a->remotes[i], &a->remotes[i + 1], (a->nremotes - i - 1) * sizeof(*a->remotes));
+		a->nremotes--;
+		pod_free(p);
+		agent_regenerate(a, NULL);
+		agent_state_save(a);
+		return 0;
+	}
 
 	for (i = 0; i < a->npods; i++) {
 		struct agent_pod *p = a->pods[i];
@@ -227,6 +369,12 @@ int agent_pod_delete(struct agent *a, const char *ns, const char *name, char **e
 
 void agent_pods_delete_all(struct agent *a)
 {
+	while (a->nremotes) {
+		struct agent_pod *p = a->remotes[--a->nremotes];
+
+		sluice_idt_release(a->idt, p->identity);
+		pod_free(p);
+	}
 	while (a->npods) {
 		struct agent_pod *p = a->pods[--a->npods];
 
@@ -262,7 +410,7 @@ static int pod_set_identity(struct agent *a, struct agent_pod *p, uint32_t new_i
 		return rc;
 	}
 	sl_addr_from_ipv4(addr, p->net.ip);
-	sluice_dp_ipcache_update(a->dp, addr, 128, new_id, SLUICE_IPC_F_LOCAL_POD);
+	sluice_dp_ipcache_update(a->dp, addr, 128, new_id, p->remote ? 0 : SLUICE_IPC_F_LOCAL_POD);
 	sluice_idt_release(a->idt, old);
 	return agent_regenerate(a, err);
 }
@@ -302,8 +450,8 @@ int agent_ns_relabel(struct agent *a, const char *name, const struct sluice_labe
 	for (i = 0; i < nremove; i++)
 		if (strcmp(remove[i], NS_NAME_LABEL))
 			sluice_labels_remove(&ns->labels, "k8s", remove[i]);
-	for (i = 0; i < a->npods && !rc; i++) {
-		struct agent_pod *p = a->pods[i];
+	for (i = 0; i < a->npods + a->nremotes && !rc; i++) {
+		struct agent_pod *p = i < a->npods ? a->pods[i] : a->remotes[i - a->npods];
 		uint32_t id;
 
 		if (strcmp(p->ns, name))

@@ -151,10 +151,12 @@ static void peer_fill(struct agent *a, struct flow_peer *p, const uint8_t addr[1
 	if (sl_addr_is_ipv4(addr)) {
 		uint32_t ip = sl_addr_ipv4(addr);
 
-		for (i = 0; i < a->npods; i++) {
-			if (a->pods[i]->net.ip == ip) {
-				p->ns = sl_xstrdup(a->pods[i]->ns);
-				p->pod = sl_xstrdup(a->pods[i]->name);
+		for (i = 0; i < a->npods + a->nremotes; i++) {
+			const struct agent_pod *pod = i < a->npods ? a->pods[i] : a->remotes[i - a->npods];
+
+			if (pod->net.ip == ip) {
+				p->ns = sl_xstrdup(pod->ns);
+				p->pod = sl_xstrdup(pod->name);
 				break;
 			}
 		}

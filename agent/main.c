@@ -23,6 +23,7 @@
 #include "agent.h"
 #include "flows.h"
 #include "metrics.h"
+#include "proxy_ctl.h"
 
 static struct agent the_agent;
 static uv_signal_t sig_int, sig_term;
@@ -46,6 +47,9 @@ static void usage(FILE *f)
 		"  --flows N           flows kept in memory for `sluice observe` (default 4096)\n"
 		"  --metrics ADDR      Prometheus metrics address (default 127.0.0.1:9962, 'off')\n"
 		"  --policy-dir DIR    apply every policy file in DIR and watch it\n"
+		"  --proxy-bin PATH    the L7 proxy (default: next to sluiced)\n"
+		"  --proxy-restart-delay MS  wait before restarting a dead proxy (default 1000)\n"
+		"  --no-proxy          no L7 proxy: L7 ports fail closed\n"
 		"  --cleanup           remove the pods, programs, pins and state of this\n"
 		"                      configuration, then exit\n"
 		"  -h, --help          this help\n");
@@ -127,6 +131,9 @@ static int parse_args(struct agent *a, int argc, char **argv, bool *cleanup)
 		{ "metrics", required_argument, NULL, 'm' },
 		{ "policy-dir", required_argument, NULL, 'd' },
 		{ "cleanup", no_argument, NULL, 'C' },
+		{ "proxy-bin", required_argument, NULL, 'P' },
+		{ "proxy-restart-delay", required_argument, NULL, 'R' },
+		{ "no-proxy", no_argument, NULL, 'X' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -141,6 +148,7 @@ static int parse_args(struct agent *a, int argc, char **argv, bool *cleanup)
 	a->cfg.netns_prefix = "sluice-";
 	a->cfg.metrics_addr = "127.0.0.1:9962";
 	a->cfg.flow_buffer = 4096;
+	a->cfg.proxy_restart_delay_ms = 1000;
 	gethostname(host, sizeof(host) - 1);
 	a->cfg.node_name = host;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -156,6 +164,9 @@ static int parse_args(struct agent *a, int argc, char **argv, bool *cleanup)
 		case 'm': a->cfg.metrics_addr = optarg; break;
 		case 'd': a->cfg.policy_dir = optarg; break;
 		case 'C': *cleanup = true; break;
+		case 'P': a->cfg.proxy_bin = optarg; break;
+		case 'R': a->cfg.proxy_restart_delay_ms = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'X': a->cfg.no_proxy = true; break;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); return -EINVAL;
 		}
@@ -186,6 +197,9 @@ static int setup(struct agent *a, char **err)
 	snprintf(a->pod_cgroup_dir, sizeof(a->pod_cgroup_dir), "%s/%spods", a->cfg.cgroup_root,
 		 a->cfg.netns_prefix);
 	a->podcfg.cgroup_dir = a->pod_cgroup_dir;
+	snprintf(a->cgroup_pods, sizeof(a->cgroup_pods), "%s", a->pod_cgroup_dir);
+	snprintf(a->cgroup_system, sizeof(a->cgroup_system), "%s/%ssystem", a->cfg.cgroup_root,
+		 a->cfg.netns_prefix);
 	a->next_ep_id = 1;
 	a->next_ip_offset = 2;
 	a->idt = sluice_idt_new();
@@ -209,15 +223,38 @@ static int setup(struct agent *a, char **err)
 	return 0;
 }
 
+/*
+ * The agent and its proxy live in <cgroup-root>/<prefix>system: inside the
+ * instance (so sock_ops, attached at the instance root, sees the proxy's
+ * sockets for the sk_msg fast path) but outside the pods' cgroup (where
+ * connect4 would steer the proxy's own upstream connections back into it).
+ */
+static int enter_system_cgroup(struct agent *a, char **err)
+{
+	char path[4200], pid[32];
+	int rc;
+
+	if (mkdir(a->cgroup_system, 0755) && errno != EEXIST)
+		return sl_fail(err, errno, "cannot create cgroup %s: %s", a->cgroup_system, strerror(errno));
+	snprintf(path, sizeof(path), "%s/cgroup.procs", a->cgroup_system);
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	rc = sl_write_file(path, pid);
+	if (rc)
+		return sl_fail(err, rc, "cannot join cgroup %s: %s", a->cgroup_system, strerror(-rc));
+	return sluice_dp_attach_cgroups(a->dp, a->cgroup_pods, a->cfg.cgroup_root, err);
+}
+
 static int cleanup_all(struct agent *a)
 {
 	char *path;
 
+	proxy_ctl_kill_stale(a);
 	agent_pods_delete_all(a);
 	sluice_dp_close(a->dp);
 	a->dp = NULL;
 	sluice_dp_unpin_all(a->cfg.bpf_root);
 	pod_net_node_teardown(&a->podcfg);
+	rmdir(a->cgroup_system); /* fails while this process is still in it; the caller removes it */
 	path = sl_strdupf("%s/state.json", a->cfg.state_dir);
 	unlink(path);
 	free(path);
@@ -242,6 +279,10 @@ int main(int argc, char **argv)
 	rc = setup(a, &err);
 	if (rc)
 		goto fail;
+	if (cleanup)
+		sluice_dp_detach_cgroups(a->dp);
+	else if ((rc = enter_system_cgroup(a, &err)))
+		goto fail;
 	rc = agent_state_restore(a, &err);
 	if (rc)
 		goto fail;
@@ -259,6 +300,10 @@ int main(int argc, char **argv)
 	rc = metrics_start(a, &err);
 	if (rc)
 		goto fail;
+	rc = proxy_ctl_start(a, &err);
+	if (rc)
+		goto fail;
+	agent_regenerate(a, NULL); /* hands the L7 table to the proxy */
 
 	uv_signal_init(a->loop, &sig_int);
 	uv_signal_start(&sig_int, on_signal, SIGINT);
@@ -277,6 +322,7 @@ int main(int argc, char **argv)
 	uv_run(a->loop, UV_RUN_DEFAULT);
 
 	agent_api_stop(a);
+	proxy_ctl_stop(a);
 	flows_stop(a);
 	metrics_stop();
 	uv_close((uv_handle_t *)&sig_int, NULL);

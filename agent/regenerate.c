@@ -15,6 +15,7 @@
 
 #include "../common/util.h"
 #include "agent.h"
+#include "proxy_ctl.h"
 
 static bool entries_equal(const struct sluice_policy_map_entry *a, size_t na,
 			  const struct sluice_policy_map_entry *b, size_t nb)
@@ -36,6 +37,7 @@ int agent_regenerate(struct agent *a, char **err)
 		eps[i].namespace = a->pods[i]->ns;
 		eps[i].named_ports = a->pods[i]->ports;
 		eps[i].nnamed_ports = a->pods[i]->nports;
+		sl_addr_from_ipv4(eps[i].addr, a->pods[i]->net.ip);
 	}
 	rc = sluice_policy_compile(&a->policies, a->idt, eps, a->npods, &out, &diags);
 	free(eps);
@@ -60,6 +62,11 @@ int agent_regenerate(struct agent *a, char **err)
 			goto out;
 		}
 	}
+
+	/* addresses learn their CIDR identities before policies name them */
+	rc = agent_cidrs_sync(a, &out, err);
+	if (rc)
+		goto out;
 
 	for (i = 0; i < a->npods; i++) {
 		struct agent_pod *p = a->pods[i];
@@ -100,6 +107,7 @@ int agent_regenerate(struct agent *a, char **err)
 		}
 		p->written_valid = true;
 	}
+	proxy_ctl_rules(a, &out);
 	a->regenerations++;
 	rc = 0;
 out:

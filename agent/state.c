@@ -71,6 +71,16 @@ int agent_state_save(struct agent *a)
 			p->net.netns, "interface", p->net.host_ifname, "cgroup", p->net.cgroup,
 			"created_ns", (json_int_t)p->created_ns));
 	}
+	{
+		json_t *remotes = json_array();
+
+		for (i = 0; i < a->nremotes; i++)
+			json_array_append_new(remotes, json_pack("{s:s,s:s,s:o,s:I}", "namespace", a->remotes[i]->ns,
+								 "name", a->remotes[i]->name, "labels",
+								 labels_array(&a->remotes[i]->labels), "ip",
+								 (json_int_t)a->remotes[i]->net.ip));
+		json_object_set_new(root, "remote_pods", remotes);
+	}
 	for (i = 0; i < sluice_idt_count(a->idt); i++) {
 		uint32_t id = sluice_idt_at(a->idt, i);
 
@@ -145,6 +155,7 @@ int agent_state_restore(struct agent *a, char **err)
 		p->ep_id = (uint32_t)json_integer_value(json_object_get(v, "endpoint"));
 		p->net.ip = (uint32_t)json_integer_value(json_object_get(v, "ip"));
 		p->created_ns = (uint64_t)json_integer_value(json_object_get(v, "created_ns"));
+		p->proxy_listener_fd = -1;
 		snprintf(p->net.netns, sizeof(p->net.netns), "%s", json_string_value(json_object_get(v, "netns")) ?: "");
 		snprintf(p->net.host_ifname, sizeof(p->net.host_ifname), "%s",
 			 json_string_value(json_object_get(v, "interface")) ?: "");
@@ -177,6 +188,24 @@ int agent_state_restore(struct agent *a, char **err)
 		sluice_labels_free(&idl);
 		a->pods = realloc(a->pods, (a->npods + 1) * sizeof(*a->pods));
 		a->pods[a->npods++] = p;
+	}
+	json_array_foreach(json_object_get(root, "remote_pods"), i, v) {
+		struct agent_pod *p = sl_xcalloc(1, sizeof(*p));
+		struct sluice_labels idl = { 0 };
+		struct agent_namespace *ns;
+
+		p->ns = sl_xstrdup(json_string_value(json_object_get(v, "namespace")));
+		p->name = sl_xstrdup(json_string_value(json_object_get(v, "name")));
+		labels_from_array(json_object_get(v, "labels"), &p->labels);
+		p->net.ip = (uint32_t)json_integer_value(json_object_get(v, "ip"));
+		p->remote = true;
+		p->proxy_listener_fd = -1;
+		ns = agent_ns_get(a, p->ns, true);
+		sluice_pod_identity_labels(&idl, p->ns, &p->labels, &ns->labels);
+		p->identity = sluice_idt_acquire(a->idt, &idl);
+		sluice_labels_free(&idl);
+		a->remotes = realloc(a->remotes, (a->nremotes + 1) * sizeof(*a->remotes));
+		a->remotes[a->nremotes++] = p;
 	}
 	json_array_foreach(json_object_get(root, "policies"), i, v) {
 		struct sluice_diags e = { 0 }, w = { 0 };
@@ -211,12 +240,20 @@ int agent_state_restore(struct agent *a, char **err)
 	/* Rewrite maps from the restored state (atomic swaps, same contents),
 	 * then re-attach the freshly loaded programs to every pod. */
 	rc = agent_regenerate(a, err);
+	for (i = 0; !rc && i < a->nremotes; i++) {
+		uint8_t addr[16];
+
+		sl_addr_from_ipv4(addr, a->remotes[i]->net.ip);
+		sluice_dp_ipcache_update(a->dp, addr, 128, a->remotes[i]->identity, 0);
+	}
 	for (i = 0; !rc && i < a->npods; i++) {
 		uint8_t addr[16];
 
 		sl_addr_from_ipv4(addr, a->pods[i]->net.ip);
 		sluice_dp_ipcache_update(a->dp, addr, 128, a->pods[i]->identity, SLUICE_IPC_F_LOCAL_POD);
 		rc = sluice_dp_attach_endpoint(a->dp, a->pods[i]->net.host_ifindex, err);
+		if (!rc)
+			rc = agent_pod_attach_steering(a, a->pods[i], err);
 	}
 	return rc;
 }

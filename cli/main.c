@@ -141,9 +141,11 @@ static int pod_create(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "labels", required_argument, NULL, 'l' },
 		{ "port", required_argument, NULL, 'p' },
+		{ "remote", required_argument, NULL, 'r' },
 		{ 0 },
 	};
 	json_t *labels = json_object(), *ports = json_array(), *res;
+	const char *remote = NULL;
 	const char *ns, *name;
 	char *buf;
 	int c;
@@ -154,6 +156,8 @@ static int pod_create(int argc, char **argv)
 			return 2;
 		if (c == 'p' && parse_port(optarg, ports))
 			return 2;
+		if (c == 'r')
+			remote = optarg;
 		if (c == '?')
 			return 2;
 	}
@@ -163,8 +167,14 @@ static int pod_create(int argc, char **argv)
 	}
 	if (cli_split_ref(argv[optind], &buf, &ns, &name))
 		return 2;
-	res = cli_request(json_pack("{s:s,s:s,s:s,s:o,s:o}", "cmd", "pod.create", "namespace", ns,
-				    "name", name, "labels", labels, "ports", ports));
+	{
+		json_t *req = json_pack("{s:s,s:s,s:s,s:o,s:o}", "cmd", "pod.create", "namespace", ns,
+					"name", name, "labels", labels, "ports", ports);
+
+		if (remote)
+			json_object_set_new(req, "remote_ip", json_string(remote));
+		res = cli_request(req);
+	}
 	free(buf);
 	if (!res)
 		return 1;
@@ -291,6 +301,10 @@ static int pod_exec(int argc, char **argv)
 	free(buf);
 	if (!res)
 		return 1;
+	if (json_is_true(json_object_get(res, "remote"))) {
+		fprintf(stderr, "sluice: pod %s runs on another node\n", argv[1]);
+		return 1;
+	}
 	netns = json_string_value(json_object_get(res, "netns_path"));
 	cgroup = json_string_value(json_object_get(res, "cgroup"));
 	nsfd = open(netns, O_RDONLY | O_CLOEXEC);
@@ -339,6 +353,9 @@ static int cmd_pod(int argc, char **argv)
 		       "Local pods: network namespaces with labels, an IP and a cgroup.\n\n"
 		       "  create NAMESPACE/NAME --labels k=v,... [--port NAME=PORT/PROTO]...\n"
 		       "                         create a pod; prints its IP\n"
+		       "  create NAMESPACE/NAME --labels k=v,... --remote IP\n"
+		       "                         register a pod running on another node: its\n"
+		       "                         identity and address become known here\n"
 		       "  exec NAMESPACE/NAME -- CMD [ARGS...]\n"
 		       "                         run a command in the pod; returns its status\n"
 		       "  delete NAMESPACE/NAME  delete a pod\n"
@@ -499,6 +516,24 @@ static int cmd_status(int argc, char **argv)
 	return 0;
 }
 
+static int cmd_proxy(int argc, char **argv)
+{
+	json_t *res;
+
+	if (argc < 2 || want_help(argc, argv) || strcmp(argv[1], "restart")) {
+		printf("Usage: sluice proxy restart\n\n"
+		       "Starts a new L7 proxy, hands it the listening sockets and rules, then lets\n"
+		       "the old one finish its requests and exit: no connection is refused.\n");
+		return argc < 2 || !want_help(argc, argv) ? 2 : 0;
+	}
+	res = cli_request(json_pack("{s:s}", "cmd", "proxy.restart"));
+	if (!res)
+		return 1;
+	printf("proxy restart started\n");
+	json_decref(res);
+	return 0;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -510,6 +545,7 @@ static void usage(FILE *f)
 		"  identity   list security identities\n"
 		"  policy     apply, delete, list, get, lint policies\n"
 		"  observe    watch flows and verdicts\n"
+		"  proxy      restart the L7 proxy without refusing connections\n"
 		"  status     agent health, programs, maps, counts\n\n"
 		"The agent's socket is --socket PATH, else $SLUICE_SOCKET, else\n"
 		"/run/sluice/sluice.sock. `sluice COMMAND --help` for details.\n");
@@ -554,6 +590,8 @@ int main(int argc, char **argv)
 		return cli_observe(argc, argv);
 	if (!strcmp(argv[0], "status"))
 		return cmd_status(argc, argv);
+	if (!strcmp(argv[0], "proxy"))
+		return cmd_proxy(argc, argv);
 	if (!strcmp(argv[0], "help")) {
 		usage(stdout);
 		return 0;

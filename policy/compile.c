@@ -20,6 +20,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -286,6 +287,9 @@ struct compile_state {
 	size_t npeer_sets, cappeer_sets;
 	struct u32vec cluster;        /* identities of the "cluster" entity */
 	bool cluster_done;
+	struct sluice_cidr_ident *cidrs; /* CIDR identities, sorted */
+	size_t ncidrs;
+	struct u64map cidr_cache;     /* struct sluice_cidr pointer -> index in peer_sets */
 	struct u64map http_base;      /* port rule pointer -> first ordinal */
 	const struct sluice_http_rule **http; /* by ordinal */
 	size_t nhttp;
@@ -349,14 +353,108 @@ static int compile_cluster_ids(struct compile_state *st)
 	return rc;
 }
 
+/* ---- CIDR peers ------------------------------------------------------- */
+
+/* addr/plen lies inside net/net_plen (both in the 16-byte form) */
+static bool compile_prefix_inside(const uint8_t *net, unsigned int net_plen,
+				  const uint8_t *addr, unsigned int plen)
+{
+	unsigned int full = net_plen / 8, rest = net_plen % 8;
+
+	if (plen < net_plen || memcmp(net, addr, full))
+		return false;
+	return !rest || !((net[full] ^ addr[full]) & (uint8_t)(0xffu << (8 - rest)));
+}
+
+/* 0.0.0.0/0 or ::/0: the whole (IPv4 or IPv6) world */
+static bool compile_cidr_is_world(const struct sluice_cidr *c)
+{
+	static const uint8_t v4[12] = { [10] = 0xff, [11] = 0xff };
+
+	return c->prefixlen == 0 || (c->prefixlen == 96 && !memcmp(c->addr, v4, 12));
+}
+
+static bool compile_cidr_selects(const struct sluice_cidr *c, const uint8_t *addr,
+				 unsigned int plen)
+{
+	if (!compile_prefix_inside(c->addr, c->prefixlen, addr, plen))
+		return false;
+	for (size_t i = 0; i < c->nexcept; i++)
+		if (compile_prefix_inside(c->except[i].addr, c->except[i].prefixlen, addr, plen))
+			return false;
+	return true;
+}
+
 /*
- * The identities a peer rule names. CIDR peers: sluice has no CIDR
- * identities yet, so 0.0.0.0/0 and ::/0 (without except) mean world,
- * other CIDRs allow nothing, and in a deny section any CIDR denies all
- * of world (failing closed rather than letting denied addresses through).
+ * The identities one CIDR (with its excepts) selects, cached per CIDR:
+ *   - world when it is 0.0.0.0/0 or ::/0: addresses without a more
+ *     specific ipcache entry are world (an except has its own entry);
+ *   - every CIDR identity whose prefix lies inside it and not inside an
+ *     except: LPM gives an address the identity of the most specific
+ *     prefix named by any policy, so selecting the prefixes inside is
+ *     exact, whatever other policies name;
+ *   - for a Kubernetes ipBlock (select_pods), every identity of local pods
+ *     whose addresses all lie inside it and outside the excepts. The
+ *     ipcache maps a pod's /32 to its identity, which wins over any CIDR,
+ *     and policy entries are per identity, not per address: when pods of
+ *     one identity are split (some inside, some outside), the identity is
+ *     not selected (an allow never reaches a pod the block does not name;
+ *     such a pod loses the allow instead). A pod without a known address
+ *     is never selected. Kubernetes' own conformance pods all have
+ *     distinct labels, hence distinct identities, so there it is exact.
  */
+static int compile_cidr_ids(struct compile_state *st, const struct sluice_cidr *c,
+			    bool select_pods, const struct u32vec **out)
+{
+	static const uint8_t zero[16];
+	bool inserted;
+	size_t *slot = u64map_upsert(&st->cidr_cache, (uint64_t)(uintptr_t)c, 0, &inserted);
+	struct u32vec *ids;
+	int rc = 0;
+
+	if (!slot)
+		return -ENOMEM;
+	if (!inserted) {
+		*out = &st->peer_sets[*slot];
+		return 0;
+	}
+	if (st->npeer_sets == st->cappeer_sets) {
+		size_t ncap = st->cappeer_sets ? st->cappeer_sets * 2 : 64;
+		struct u32vec *v = realloc(st->peer_sets, ncap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		st->peer_sets = v;
+		st->cappeer_sets = ncap;
+	}
+	*slot = st->npeer_sets++;
+	ids = &st->peer_sets[*slot];
+	memset(ids, 0, sizeof(*ids));
+	if (compile_cidr_is_world(c))
+		rc = u32vec_push(ids, SLUICE_ID_WORLD);
+	for (size_t i = 0; i < st->ncidrs && !rc; i++)
+		if (compile_cidr_selects(c, st->cidrs[i].addr, st->cidrs[i].prefixlen))
+			rc = u32vec_push(ids, st->cidrs[i].identity);
+	for (size_t i = 0; select_pods && i < st->local.n && !rc; i++) {
+		uint32_t id = st->local.ids[i];
+		size_t *first = u64map_get(&st->ep_by_identity, id);
+		bool all = first != NULL;
+
+		for (size_t e = first ? *first : SIZE_MAX; e != SIZE_MAX && all; e = st->ep_next[e])
+			all = memcmp(st->eps[e].addr, zero, 16) &&
+			      compile_cidr_selects(c, st->eps[e].addr, 128);
+		if (all)
+			rc = u32vec_push(ids, id);
+	}
+	*out = ids;
+	return rc;
+}
+
+/* ---- peers ------------------------------------------------------------ */
+
+/* The identities a peer rule names (sorted; ANY alone when it covers all). */
 static int compile_peer_ids(struct compile_state *st, const struct sluice_peer_rule *pr,
-			    bool deny, struct u32vec *out)
+			    struct u32vec *out)
 {
 	static const struct {
 		uint32_t bit, id;
@@ -386,18 +484,20 @@ static int compile_peer_ids(struct compile_state *st, const struct sluice_peer_r
 	for (size_t i = 0; i < sizeof(simple) / sizeof(simple[0]) && !rc; i++)
 		if (pr->entities & simple[i].bit)
 			rc = u32vec_push(out, simple[i].id);
+	/* world is every address outside the cluster: CIDR identities too */
+	for (size_t i = 0; (pr->entities & SLUICE_ENTITY_WORLD) && i < st->ncidrs && !rc; i++)
+		rc = u32vec_push(out, st->cidrs[i].identity);
 	if (!rc && (pr->entities & SLUICE_ENTITY_CLUSTER)) {
 		rc = compile_cluster_ids(st);
 		for (size_t j = 0; !rc && j < st->cluster.n; j++)
 			rc = u32vec_push(out, st->cluster.v[j]);
 	}
 	for (size_t i = 0; i < pr->ncidrs && !rc; i++) {
-		const struct sluice_cidr *c = &pr->cidrs[i];
-		bool all = !c->nexcept && (c->prefixlen == 0 || (c->prefixlen == 96 &&
-			    c->addr[10] == 0xff && c->addr[11] == 0xff));
+		const struct u32vec *ids;
 
-		if (deny || all)
-			rc = u32vec_push(out, SLUICE_ID_WORLD);
+		rc = compile_cidr_ids(st, &pr->cidrs[i], pr->cidrs_select_pods, &ids);
+		for (size_t j = 0; !rc && j < ids->n; j++)
+			rc = u32vec_push(out, ids->v[j]);
 	}
 	if (rc)
 		return rc;
@@ -647,7 +747,7 @@ static int compile_peer_rule(struct compile_state *st, struct cmap *m, size_t ep
 {
 	const struct sluice_compile_endpoint *ep = &st->eps[ep_index];
 	size_t nrules = prl->nto_ports ? prl->nto_ports : 1;
-	int rc = compile_peer_ids(st, prl, deny, peers);
+	int rc = compile_peer_ids(st, prl, peers);
 
 	for (size_t r = 0; r < nrules && !rc; r++) {
 		const struct sluice_port_rule *pr = prl->nto_ports ? &prl->to_ports[r] : NULL;
@@ -1066,12 +1166,119 @@ static int compile_http_ordinals(struct compile_state *st)
 	return 0;
 }
 
-static int compile_setup(struct compile_state *st)
+static int compile_cidr_cmp(const void *a, const void *b)
 {
-	size_t nid = sluice_idt_count(st->idt);
+	const struct sluice_cidr_ident *x = a, *y = b;
+	int c = memcmp(x->addr, y->addr, 16);
+
+	return c ? c : x->prefixlen < y->prefixlen ? -1 : x->prefixlen > y->prefixlen;
+}
+
+static int compile_cidr_push(struct compile_state *st, size_t *cap, const struct sluice_cidr *c)
+{
+	struct sluice_cidr_ident *ci;
+
+	if (compile_cidr_is_world(c))
+		return 0; /* the world identity itself */
+	if (st->ncidrs == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 16;
+		void *v = realloc(st->cidrs, ncap * sizeof(*st->cidrs));
+
+		if (!v)
+			return -ENOMEM;
+		st->cidrs = v;
+		*cap = ncap;
+	}
+	ci = &st->cidrs[st->ncidrs++];
+	memset(ci, 0, sizeof(*ci));
+	memcpy(ci->addr, c->addr, 16);
+	ci->prefixlen = c->prefixlen;
+	return 0;
+}
+
+/* "cidr:10.0.0.0/8,reserved:world"; IPv6 as Cilium writes it, ':' -> '-' */
+static int compile_cidr_labels(const struct sluice_cidr_ident *ci, struct sluice_labels *out)
+{
+	static const uint8_t v4[12] = { [10] = 0xff, [11] = 0xff };
+	char addr[INET6_ADDRSTRLEN], key[INET6_ADDRSTRLEN + 8];
+	bool is4 = ci->prefixlen >= 96 && !memcmp(ci->addr, v4, 12);
 	int rc;
 
-	rc = compile_index_init(&st->all, nid);
+	if (!inet_ntop(is4 ? AF_INET : AF_INET6, is4 ? ci->addr + 12 : ci->addr, addr, sizeof(addr)))
+		return -EINVAL;
+	snprintf(key, sizeof(key), "%s/%u", addr, is4 ? ci->prefixlen - 96u : ci->prefixlen);
+	for (char *p = key; *p; p++)
+		if (*p == ':')
+			*p = '-';
+	rc = sluice_labels_add(out, "cidr", key, "");
+	if (!rc)
+		rc = sluice_labels_add(out, "reserved", "world", "");
+	return rc;
+}
+
+/*
+ * Every prefix a policy names (peers and excepts, all sections) gets a
+ * CIDR identity in the table, the ones no longer named are released.
+ */
+static int compile_cidr_identities(struct compile_state *st, struct sluice_identity_table *idt)
+{
+	struct sluice_labels *labels = NULL;
+	uint32_t *ids = NULL;
+	size_t cap = 0, w = 0;
+	int rc = 0;
+
+	for (size_t pi = 0; pi < st->set->n && !rc; pi++) {
+		const struct sluice_policy *p = &st->set->v[pi];
+
+		for (size_t ri = 0; ri < p->nrules && !rc; ri++) {
+			const struct sluice_rule *r = &p->rules[ri];
+			const struct sluice_peer_rule *lists[] = { r->ingress, r->egress,
+								   r->ingress_deny, r->egress_deny };
+			size_t counts[] = { r->ningress, r->negress, r->ningress_deny, r->negress_deny };
+
+			for (size_t l = 0; l < 4 && !rc; l++)
+				for (size_t j = 0; j < counts[l] && !rc; j++)
+					for (size_t c = 0; c < lists[l][j].ncidrs && !rc; c++) {
+						const struct sluice_cidr *cidr = &lists[l][j].cidrs[c];
+
+						rc = compile_cidr_push(st, &cap, cidr);
+						for (size_t e = 0; e < cidr->nexcept && !rc; e++)
+							rc = compile_cidr_push(st, &cap, &cidr->except[e]);
+					}
+		}
+	}
+	if (!rc && st->ncidrs) {
+		qsort(st->cidrs, st->ncidrs, sizeof(*st->cidrs), compile_cidr_cmp);
+		for (size_t i = 1; i < st->ncidrs; i++)
+			if (compile_cidr_cmp(&st->cidrs[i], &st->cidrs[w]))
+				st->cidrs[++w] = st->cidrs[i];
+		st->ncidrs = w + 1;
+		labels = calloc(st->ncidrs, sizeof(*labels));
+		ids = calloc(st->ncidrs, sizeof(*ids));
+		rc = labels && ids ? 0 : -ENOMEM;
+	}
+	for (size_t i = 0; i < st->ncidrs && !rc; i++)
+		rc = compile_cidr_labels(&st->cidrs[i], &labels[i]);
+	if (!rc)
+		rc = idt_cidr_sync(idt, labels, st->ncidrs, ids);
+	for (size_t i = 0; i < st->ncidrs && !rc; i++)
+		st->cidrs[i].identity = ids[i];
+	for (size_t i = 0; labels && i < st->ncidrs; i++)
+		sluice_labels_free(&labels[i]);
+	free(labels);
+	free(ids);
+	return rc;
+}
+
+static int compile_setup(struct compile_state *st, struct sluice_identity_table *idt)
+{
+	size_t nid;
+	int rc;
+
+	rc = compile_cidr_identities(st, idt);
+	nid = sluice_idt_count(st->idt);
+	if (!rc)
+		rc = compile_index_init(&st->all, nid);
 	if (!rc)
 		rc = compile_index_init(&st->local, st->neps);
 	for (size_t i = 0; i < nid && !rc; i++) {
@@ -1168,6 +1375,8 @@ static void compile_state_free(struct compile_state *st)
 		free(st->peer_sets[i].v);
 	free(st->peer_sets);
 	free(st->cluster.v);
+	free(st->cidrs);
+	u64map_free(&st->cidr_cache);
 	u64map_free(&st->http_base);
 	free(st->http);
 	for (size_t i = 0; st->ep_rules && i < st->neps; i++)
@@ -1176,7 +1385,7 @@ static void compile_state_free(struct compile_state *st)
 }
 
 int sluice_policy_compile(const struct sluice_policy_set *set,
-			  const struct sluice_identity_table *idt,
+			  struct sluice_identity_table *idt,
 			  const struct sluice_compile_endpoint *eps, size_t neps,
 			  struct sluice_compiled *out, struct sluice_diags *errors)
 {
@@ -1186,7 +1395,7 @@ int sluice_policy_compile(const struct sluice_policy_set *set,
 
 	if (!set || !idt || (neps && !eps) || !out)
 		return -EINVAL;
-	rc = compile_setup(&st);
+	rc = compile_setup(&st, idt);
 	if (!rc)
 		rc = compile_subjects(&st);
 	if (!rc && neps && !(res.eps = calloc(neps, sizeof(*res.eps))))
@@ -1201,6 +1410,11 @@ int sluice_policy_compile(const struct sluice_policy_set *set,
 					 SLUICE_POLICY_INNER_MAX);
 			rc = -E2BIG;
 		}
+	}
+	if (!rc) {
+		res.cidrs = st.cidrs;
+		res.ncidrs = st.ncidrs;
+		st.cidrs = NULL;
 	}
 	compile_state_free(&st);
 	if (rc) {
@@ -1259,4 +1473,7 @@ void sluice_compiled_free(struct sluice_compiled *c)
 	free(c->eps);
 	c->eps = NULL;
 	c->neps = 0;
+	free(c->cidrs);
+	c->cidrs = NULL;
+	c->ncidrs = 0;
 }

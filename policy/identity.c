@@ -13,6 +13,11 @@
  * labelled back) it gets its old number again if nobody took it meanwhile,
  * as Cilium keeps an unused identity until it is garbage collected. This
  * never makes a number name different labels earlier than next-fit would.
+ *
+ * Label sets with a "cidr:" label are CIDR identities: numbered from
+ * SLUICE_ID_LOCAL_MIN with their own cursor, node-local as in Cilium, and
+ * owned by the compiler, which keeps exactly the ones the policy set
+ * references (idt_cidr_sync()).
  */
 #include "internal.h"
 #include "hash.h"
@@ -22,6 +27,7 @@
 #include <string.h>
 
 #define IDT_POD_MAX (SLUICE_ID_LOCAL_MIN - 1)
+#define IDT_LOCAL_MAX (SLUICE_ID_LOCAL_MIN + 0xffffffu)
 
 struct idt_entry {
 	uint32_t id;
@@ -37,6 +43,7 @@ struct sluice_identity_table {
 	struct strmap by_labels; /* text -> id */
 	struct strmap freed;     /* text -> id of released identities */
 	uint32_t next;           /* next-fit cursor */
+	uint32_t next_local;     /* next-fit cursor of CIDR identities */
 };
 
 #define IDT_FREED_MAX 65536 /* forget old numbers beyond this many */
@@ -119,6 +126,7 @@ struct sluice_identity_table *sluice_idt_new(void)
 	if (!t)
 		return NULL;
 	t->next = SLUICE_ID_CLUSTER_MIN;
+	t->next_local = SLUICE_ID_LOCAL_MIN;
 	for (uint32_t id = SLUICE_ID_HOST; id <= SLUICE_ID_INGRESS; id++) {
 		struct sluice_labels l = { 0 };
 		int rc = sluice_labels_add(&l, "reserved", idt_reserved_names[id], "");
@@ -148,14 +156,24 @@ void sluice_idt_free(struct sluice_identity_table *t)
 	free(t);
 }
 
-/* next free number at or after the cursor, wrapping once; 0 when full */
-static uint32_t idt_next_free(struct sluice_identity_table *t)
+static bool idt_labels_local(const struct sluice_labels *labels)
 {
-	uint32_t id = t->next;
+	for (size_t i = 0; i < labels->n; i++)
+		if (!strcmp(labels->v[i].source, "cidr"))
+			return true;
+	return false;
+}
 
-	for (uint64_t tries = 0; tries <= IDT_POD_MAX - SLUICE_ID_CLUSTER_MIN; tries++) {
-		if (id > IDT_POD_MAX || id < SLUICE_ID_CLUSTER_MIN)
-			id = SLUICE_ID_CLUSTER_MIN;
+/* next free number of the range at or after its cursor, wrapping once; 0 when full */
+static uint32_t idt_next_free(struct sluice_identity_table *t, bool local)
+{
+	uint32_t lo = local ? SLUICE_ID_LOCAL_MIN : SLUICE_ID_CLUSTER_MIN;
+	uint32_t hi = local ? IDT_LOCAL_MAX : IDT_POD_MAX;
+	uint32_t id = local ? t->next_local : t->next;
+
+	for (uint64_t tries = 0; tries <= hi - lo; tries++) {
+		if (id > hi || id < lo)
+			id = lo;
 		if (!idt_find(t, id))
 			return id;
 		id++;
@@ -169,6 +187,7 @@ uint32_t sluice_idt_acquire(struct sluice_identity_table *t,
 	size_t *known;
 	char *text;
 	uint32_t id;
+	bool local;
 
 	if (!t || !labels)
 		return 0;
@@ -194,10 +213,14 @@ uint32_t sluice_idt_acquire(struct sluice_identity_table *t,
 	if (known)
 		strmap_del(&t->freed, text);
 	free(text);
-	id = idt_next_free(t);
+	local = idt_labels_local(labels);
+	id = idt_next_free(t, local);
 	if (!id || idt_insert(t, id, labels, false))
 		return 0;
-	t->next = id + 1;
+	if (local)
+		t->next_local = id + 1;
+	else
+		t->next = id + 1;
 	return id;
 }
 
@@ -256,7 +279,9 @@ int sluice_idt_restore(struct sluice_identity_table *t, uint32_t id,
 	char *text;
 	int rc;
 
-	if (!t || !labels || id < SLUICE_ID_CLUSTER_MIN || id > IDT_POD_MAX)
+	if (!t || !labels || id < SLUICE_ID_CLUSTER_MIN ||
+	    id > (idt_labels_local(labels) ? IDT_LOCAL_MAX : IDT_POD_MAX) ||
+	    (idt_labels_local(labels) && id < SLUICE_ID_LOCAL_MIN))
 		return -EINVAL;
 	if (idt_find(t, id))
 		return -EEXIST;
@@ -270,5 +295,52 @@ int sluice_idt_restore(struct sluice_identity_table *t, uint32_t id,
 	rc = idt_insert(t, id, labels, false);
 	if (!rc)
 		idt_find(t, id)->refs = 0;
+	return rc;
+}
+
+static int idt_u32_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+int idt_cidr_sync(struct sluice_identity_table *t, const struct sluice_labels *want,
+		  size_t n, uint32_t *ids)
+{
+	uint32_t *keep = calloc(n ? n : 1, sizeof(*keep));
+	int rc = 0;
+
+	if (!keep)
+		return -ENOMEM;
+	for (size_t i = 0; i < n && !rc; i++) {
+		char *text = sluice_labels_format(&want[i]);
+		size_t *known = text ? strmap_get(&t->by_labels, text) : NULL;
+		struct idt_entry *e = known ? idt_find(t, (uint32_t)*known) : NULL;
+
+		free(text);
+		if (!text) {
+			rc = -ENOMEM;
+		} else if (e) {
+			if (!e->refs)
+				e->refs = 1; /* restored after an agent restart */
+			ids[i] = e->id;
+		} else {
+			ids[i] = sluice_idt_acquire(t, &want[i]);
+			rc = ids[i] >= SLUICE_ID_LOCAL_MIN ? 0 : -ENOSPC;
+		}
+		keep[i] = ids[i];
+	}
+	if (!rc) {
+		qsort(keep, n, sizeof(*keep), idt_u32_cmp);
+		/* the table is sorted: CIDR identities are at its end */
+		for (size_t i = t->n; i-- > 0 && t->v[i].id >= SLUICE_ID_LOCAL_MIN;) {
+			if (n && bsearch(&t->v[i].id, keep, n, sizeof(*keep), idt_u32_cmp))
+				continue;
+			t->v[i].refs = 1;
+			sluice_idt_release(t, t->v[i].id);
+		}
+	}
+	free(keep);
 	return rc;
 }

@@ -215,7 +215,7 @@ static bool cilium_parse_cidr(const char *s, struct sluice_cidr *out)
 	return true;
 }
 
-static bool cilium_cidr_contains(const struct sluice_cidr *outer, const struct sluice_cidr *inner)
+bool load_cidr_contains(const struct sluice_cidr *outer, const struct sluice_cidr *inner)
 {
 	if (inner->prefixlen < outer->prefixlen)
 		return false;
@@ -272,7 +272,7 @@ static void cilium_cidr_set(struct yctx *c, yaml_node_t *n, struct sluice_cidr *
 		yaml_node_t *item = y_item(c, en, (long)i);
 
 		if (load_cidr(c, item, &out->except[i]) && ok &&
-		    !cilium_cidr_contains(out, &out->except[i]))
+		    !load_cidr_contains(out, &out->except[i]))
 			y_error(c, y_line(item), "\"%s\" is not inside cidr \"%s\"",
 				y_string(c, item), y_string(c, cn));
 		y_pop(c, old);

@@ -12,7 +12,10 @@
  *   - a peer with podSelector and namespaceSelector selects the matching
  *     pods of the matching namespaces (one selector, ANDed). Namespace
  *     labels are matched through the k8s:io.cilium.k8s.namespace.labels.KEY
- *     labels the identities carry.
+ *     labels the identities carry;
+ *   - an ipBlock selects addresses outside the cluster through CIDR
+ *     identities and, unlike Cilium's fromCIDR, also local pods whose
+ *     addresses lie inside it (cidrs_select_pods; see compile.c).
  */
 #include "load.h"
 
@@ -90,6 +93,7 @@ static void k8s_peer(struct yctx *c, yaml_node_t *n, const char *ns,
 		static const char *const ib_known[] = { "cidr", "except", NULL };
 		struct sluice_cidr *cidr = &out->cidrs[(*ncidr)++];
 		yaml_node_t *cn, *en;
+		bool ok = false;
 		long cnt;
 
 		y_push_field(c, "ipBlock");
@@ -102,8 +106,9 @@ static void k8s_peer(struct yctx *c, yaml_node_t *n, const char *ns,
 		if (!cn)
 			y_error(c, y_line(ib), "missing required field");
 		else
-			load_cidr(c, cn, cidr);
+			ok = load_cidr(c, cn, cidr);
 		y_pop(c, base + strlen(".ipBlock"));
+		out->cidrs_select_pods = true;
 		if (en) {
 			y_push_field(c, "except");
 			cnt = y_sequence(c, en);
@@ -111,8 +116,15 @@ static void k8s_peer(struct yctx *c, yaml_node_t *n, const char *ns,
 				cidr->nexcept = (size_t)cnt;
 			for (size_t i = 0; i < cidr->nexcept; i++) {
 				size_t old = y_push_index(c, i);
+				yaml_node_t *item = y_item(c, en, (long)i);
+				struct sluice_cidr *ex = &cidr->except[i];
 
-				load_cidr(c, y_item(c, en, (long)i), &cidr->except[i]);
+				/* the API server rejects an except that is not a strict
+				 * subset of cidr */
+				if (load_cidr(c, item, ex) && ok &&
+				    (!load_cidr_contains(cidr, ex) || ex->prefixlen == cidr->prefixlen))
+					y_error(c, y_line(item), "\"%s\" is not a strict subset of cidr \"%s\"",
+						y_string(c, item), y_string(c, cn));
 				y_pop(c, old);
 			}
 		}

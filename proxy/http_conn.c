@@ -214,7 +214,7 @@ static void http_exchange_end(struct http_conn *c, bool close)
 			c->ops->done(c->ctx, &h->x);
 		http_head_free(c);
 	}
-	if (close || c->client_eof || !c->keep_alive)
+	if (close || c->client_eof || !c->keep_alive || c->draining)
 		c->phase = HTTP_PH_CLOSING;
 	else
 		c->phase = HTTP_PH_IDLE;
@@ -1062,4 +1062,11 @@ void http_conn_timeout(struct http_conn *c)
 		c->phase = HTTP_PH_CLOSING;
 		break;
 	}
+}
+
+void http_conn_drain(struct http_conn *c)
+{
+	c->draining = true;
+	if (c->phase == HTTP_PH_IDLE)
+		c->phase = HTTP_PH_CLOSING;
 }

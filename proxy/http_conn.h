@@ -155,6 +155,7 @@ struct http_conn {
 	bool keep_alive;         /* the client side may continue after this exchange */
 	bool last_chunk;
 	bool client_eof;
+	bool draining;           /* finish the current exchange, then close */
 };
 
 void http_conn_init(struct http_conn *c, const struct http_conn_ops *ops, void *ctx);
@@ -174,8 +175,8 @@ static inline enum http_phase http_conn_phase(const struct http_conn *c)
 {
 	return (enum http_phase)c->phase;
 }
-/* True when the request side is mid-request (the 2-s connect and header
- * deadlines apply to it) */
+/* True while an allowed request waits for (the rest of) its response, i.e.
+ * the upstream connection is in use and its loss is an error. */
 bool http_conn_request_pending(const struct http_conn *c);
 
 /* Events from the transport. */
@@ -184,5 +185,8 @@ void http_conn_upstream_eof(struct http_conn *c);
 void http_conn_upstream_error(struct http_conn *c, enum http_reason why);
 /* The header deadline (HTTP_PH_HEAD: 408) or an idle timeout (close). */
 void http_conn_timeout(struct http_conn *c);
+/* Shutting down: an idle connection closes now, a busy one after its
+ * current exchange. */
+void http_conn_drain(struct http_conn *c);
 
 #endif /* SLUICE_PROXY_HTTP_CONN_H */

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "access_log.h"
 
@@ -58,9 +59,16 @@ struct proxy_conn {
 	bool client_reading, up_reading, client_eof, oom;
 };
 
+struct proxy_listener {
+	struct proxy_server *srv;
+	struct proxy_listener *prev, *next;
+	uv_tcp_t h;
+	void *data;              /* for the resolver */
+};
+
 struct proxy_server {
 	uv_loop_t *loop;
-	uv_tcp_t listener;
+	struct proxy_listener *listeners;
 	uv_async_t async;
 	uv_prepare_t prepare;
 	struct proxy_config cfg;
@@ -74,7 +82,10 @@ struct proxy_server {
 	struct proxy_counters cnt;
 	struct proxy_conn *conns;
 	int handles;
-	bool listening, closing, log_dirty;
+	bool closing, draining, log_dirty;
+	uv_timer_t drain_timer;
+	void (*closed_cb)(void *ctx);
+	void *closed_ctx;
 	char readbuf[PROXY_READ_BUF];
 };
 
@@ -279,6 +290,8 @@ static void proxy_conn_free(struct proxy_conn *pc)
 		pc->next->prev = pc->prev;
 	srv->cnt.conns_active--;
 	free(pc);
+	if (srv->draining && !srv->closing && !srv->conns)
+		proxy_server_close(srv); /* the last busy connection is done */
 	proxy_server_maybe_free(srv);
 }
 
@@ -287,6 +300,9 @@ static void proxy_on_handle_close(uv_handle_t *h)
 	struct proxy_conn *pc = h->data;
 
 	if (h == (uv_handle_t *)&pc->up) {
+		struct proxy_resolver *res = pc->srv->resolver;
+		if (res->upstream_closed)
+			res->upstream_closed(res, &pc->flow);
 		/* what is queued now was queued for the next connection */
 		pc->up_state = UP_NONE;
 		pc->up_reading = false;
@@ -456,12 +472,23 @@ static void proxy_connect(struct proxy_conn *pc)
 {
 	int r;
 
+	struct proxy_resolver *res = pc->srv->resolver;
+	int sfd = res->upstream_socket ? res->upstream_socket(res, &pc->flow) : -1;
+
 	r = uv_tcp_init(pc->srv->loop, &pc->up);
-	if (r < 0)
+	if (r < 0) {
+		if (sfd >= 0)
+			close(sfd);
 		goto fail;
+	}
 	pc->up.data = pc;
 	pc->handles++;
 	pc->up_state = UP_CONNECTING;
+	if (sfd >= 0 && (r = uv_tcp_open(&pc->up, sfd)) < 0) {
+		close(sfd);
+		proxy_up_close(pc);
+		goto fail;
+	}
 	pc->connect_req.data = pc;
 	pc->srv->cnt.upstream_connects++;
 	r = uv_tcp_connect(&pc->connect_req, &pc->up, &pc->flow.orig_dst.sa, proxy_on_connect);
@@ -697,7 +724,7 @@ static void proxy_free_handle(uv_handle_t *h)
 	free(h);
 }
 
-static void proxy_refuse(struct proxy_server *srv)
+static void proxy_refuse(struct proxy_server *srv, uv_stream_t *ls)
 {
 	uv_tcp_t *h = malloc(sizeof(*h));
 
@@ -705,7 +732,7 @@ static void proxy_refuse(struct proxy_server *srv)
 	if (!h)
 		return;
 	uv_tcp_init(srv->loop, h);
-	if (uv_accept((uv_stream_t *)&srv->listener, (uv_stream_t *)h) == 0 &&
+	if (uv_accept(ls, (uv_stream_t *)h) == 0 &&
 	    uv_tcp_close_reset(h, proxy_free_handle) == 0)
 		return;
 	uv_close((uv_handle_t *)h, proxy_free_handle);
@@ -713,7 +740,8 @@ static void proxy_refuse(struct proxy_server *srv)
 
 static void proxy_on_connection(uv_stream_t *ls, int status)
 {
-	struct proxy_server *srv = ls->data;
+	struct proxy_listener *l = ls->data;
+	struct proxy_server *srv = l->srv;
 	union proxy_sockaddr peer, local;
 	struct proxy_conn *pc;
 	int len, fd = -1;
@@ -721,12 +749,12 @@ static void proxy_on_connection(uv_stream_t *ls, int status)
 	if (status < 0 || srv->closing)
 		return;
 	if (srv->cnt.conns_active >= srv->cfg.max_conns) {
-		proxy_refuse(srv);
+		proxy_refuse(srv, ls);
 		return;
 	}
 	pc = calloc(1, sizeof(*pc));
 	if (!pc) {
-		proxy_refuse(srv);
+		proxy_refuse(srv, ls);
 		return;
 	}
 	pc->srv = srv;
@@ -743,7 +771,7 @@ static void proxy_on_connection(uv_stream_t *ls, int status)
 	len = sizeof(local);
 	uv_tcp_getsockname(&pc->client, &local.sa, &len);
 	uv_fileno((uv_handle_t *)&pc->client, &fd);
-	if (srv->resolver->resolve(srv->resolver, fd, &peer, &local, &pc->flow) < 0) {
+	if (srv->resolver->resolve(srv->resolver, fd, l->data, &peer, &local, &pc->flow) < 0) {
 		srv->cnt.conns_refused++;
 		if (uv_tcp_close_reset(&pc->client, proxy_on_early_close) < 0)
 			uv_close((uv_handle_t *)&pc->client, proxy_on_early_close);
@@ -807,8 +835,6 @@ struct proxy_server *proxy_server_new(uv_loop_t *loop, const struct proxy_config
 		srv->cfg.buffer_cap = 64 * 1024;
 	srv->resolver = resolver;
 	uv_mutex_init(&srv->lock);
-	uv_tcp_init(loop, &srv->listener);
-	srv->listener.data = srv;
 	uv_async_init(loop, &srv->async, proxy_on_async);
 	srv->async.data = srv;
 	uv_unref((uv_handle_t *)&srv->async);
@@ -818,26 +844,110 @@ struct proxy_server *proxy_server_new(uv_loop_t *loop, const struct proxy_config
 		uv_prepare_start(&srv->prepare, proxy_on_prepare);
 		uv_unref((uv_handle_t *)&srv->prepare);
 	}
-	srv->handles = 3;
+	srv->handles = 2; /* async, prepare; listeners add theirs */
 	return srv;
+}
+
+static void proxy_on_listener_close(uv_handle_t *h)
+{
+	struct proxy_listener *l = h->data;
+	struct proxy_server *srv = l->srv;
+
+	free(l);
+	srv->handles--;
+	proxy_server_maybe_free(srv);
+}
+
+/* Takes an initialised, bound handle and starts accepting on it. */
+static int proxy_listener_start(struct proxy_listener *l, struct proxy_listener **out)
+{
+	struct proxy_server *srv = l->srv;
+	int r = uv_listen((uv_stream_t *)&l->h, 1024, proxy_on_connection);
+
+	if (r) {
+		srv->handles++;
+		uv_close((uv_handle_t *)&l->h, proxy_on_listener_close);
+		return r;
+	}
+	srv->handles++;
+	l->next = srv->listeners;
+	if (srv->listeners)
+		srv->listeners->prev = l;
+	srv->listeners = l;
+	if (out)
+		*out = l;
+	return 0;
+}
+
+static struct proxy_listener *proxy_listener_new(struct proxy_server *srv, void *data)
+{
+	struct proxy_listener *l = calloc(1, sizeof(*l));
+
+	if (!l)
+		return NULL;
+	l->srv = srv;
+	l->data = data;
+	uv_tcp_init(srv->loop, &l->h);
+	l->h.data = l;
+	return l;
 }
 
 int proxy_server_listen(struct proxy_server *srv, const struct sockaddr *addr)
 {
-	int r = uv_tcp_bind(&srv->listener, addr, 0);
+	struct proxy_listener *l = proxy_listener_new(srv, NULL);
+	int r;
 
-	if (!r)
-		r = uv_listen((uv_stream_t *)&srv->listener, 1024, proxy_on_connection);
-	if (!r)
-		srv->listening = true;
-	return r;
+	if (!l)
+		return UV_ENOMEM;
+	r = uv_tcp_bind(&l->h, addr, 0);
+	if (r) {
+		srv->handles++;
+		uv_close((uv_handle_t *)&l->h, proxy_on_listener_close);
+		return r;
+	}
+	return proxy_listener_start(l, NULL);
+}
+
+int proxy_server_listen_fd(struct proxy_server *srv, uv_os_sock_t fd, void *listener_data,
+			   struct proxy_listener **out)
+{
+	struct proxy_listener *l = proxy_listener_new(srv, listener_data);
+	int r;
+
+	if (!l)
+		return UV_ENOMEM;
+	r = uv_tcp_open(&l->h, fd);
+	if (r) {
+		srv->handles++;
+		uv_close((uv_handle_t *)&l->h, proxy_on_listener_close);
+		return r;
+	}
+	return proxy_listener_start(l, out);
+}
+
+void proxy_listener_close(struct proxy_listener *l)
+{
+	struct proxy_server *srv = l->srv;
+
+	if (l->prev)
+		l->prev->next = l->next;
+	else
+		srv->listeners = l->next;
+	if (l->next)
+		l->next->prev = l->prev;
+	uv_close((uv_handle_t *)&l->h, proxy_on_listener_close);
 }
 
 int proxy_server_address(struct proxy_server *srv, union proxy_sockaddr *out)
 {
 	int len = sizeof(*out);
+	struct proxy_listener *l = srv->listeners;
 
-	return uv_tcp_getsockname(&srv->listener, &out->sa, &len);
+	while (l && l->next)
+		l = l->next; /* the first one added */
+	if (!l)
+		return UV_ENOTCONN;
+	return uv_tcp_getsockname(&l->h, &out->sa, &len);
 }
 
 void proxy_server_set_rules(struct proxy_server *srv, struct proxy_rules_table *t)
@@ -884,6 +994,8 @@ static void proxy_server_maybe_free(struct proxy_server *srv)
 	uv_mutex_destroy(&srv->lock);
 	if (srv->resolver->destroy)
 		srv->resolver->destroy(srv->resolver);
+	if (srv->closed_cb)
+		srv->closed_cb(srv->closed_ctx);
 	free(srv);
 }
 
@@ -895,16 +1007,52 @@ static void proxy_on_server_handle_close(uv_handle_t *h)
 	proxy_server_maybe_free(srv);
 }
 
+void proxy_server_set_closed_cb(struct proxy_server *srv, void (*cb)(void *ctx), void *ctx)
+{
+	srv->closed_cb = cb;
+	srv->closed_ctx = ctx;
+}
+
+static void proxy_on_drain_timeout(uv_timer_t *t)
+{
+	proxy_server_close(t->data);
+}
+
+void proxy_server_drain(struct proxy_server *srv, uint32_t timeout_ms)
+{
+	if (srv->closing || srv->draining)
+		return;
+	srv->draining = true;
+	while (srv->listeners)
+		proxy_listener_close(srv->listeners);
+	uv_timer_init(srv->loop, &srv->drain_timer);
+	srv->drain_timer.data = srv;
+	srv->handles++;
+	uv_timer_start(&srv->drain_timer, proxy_on_drain_timeout, timeout_ms, 0);
+	if (!srv->conns) {
+		proxy_server_close(srv);
+		return;
+	}
+	for (struct proxy_conn *pc = srv->conns, *next; pc; pc = next) {
+		next = pc->next; /* pc may go away below */
+		http_conn_drain(&pc->http);
+		proxy_after_event(pc);
+	}
+}
+
 void proxy_server_close(struct proxy_server *srv)
 {
 	if (srv->closing)
 		return;
 	srv->closing = true;
+	if (srv->draining)
+		uv_close((uv_handle_t *)&srv->drain_timer, proxy_on_server_handle_close);
 	for (struct proxy_conn *pc = srv->conns; pc; pc = pc->next) {
 		http_conn_release(&pc->http, HTTP_R_CLIENT_CLOSED);
 		proxy_close_all(pc);
 	}
-	uv_close((uv_handle_t *)&srv->listener, proxy_on_server_handle_close);
+	while (srv->listeners)
+		proxy_listener_close(srv->listeners);
 	uv_close((uv_handle_t *)&srv->async, proxy_on_server_handle_close);
 	uv_close((uv_handle_t *)&srv->prepare, proxy_on_server_handle_close);
 }

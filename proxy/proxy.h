@@ -65,8 +65,21 @@ struct proxy_server;
 /* The server takes ownership of resolver (destroyed with the server). */
 struct proxy_server *proxy_server_new(uv_loop_t *loop, const struct proxy_config *cfg,
 				      struct proxy_resolver *resolver, char **err);
+struct proxy_listener;
+
+/* Binds and accepts on addr (the resolver sees listener_data NULL). */
 int proxy_server_listen(struct proxy_server *srv, const struct sockaddr *addr);
-/* The bound address (after listen on port 0). */
+/*
+ * Accepts on a socket made elsewhere, e.g. a per-pod listener the agent
+ * created inside the pod's netns and passed over SCM_RIGHTS; the proxy owns
+ * fd from now on. listener_data reaches resolver->resolve() for every
+ * connection accepted on it (e.g. the endpoint it belongs to).
+ */
+int proxy_server_listen_fd(struct proxy_server *srv, uv_os_sock_t fd, void *listener_data,
+			   struct proxy_listener **out);
+/* Stops accepting on one listener; its open connections carry on. */
+void proxy_listener_close(struct proxy_listener *l);
+/* The address of the first listener (after listen on port 0). */
 int proxy_server_address(struct proxy_server *srv, union proxy_sockaddr *out);
 
 /*
@@ -82,8 +95,18 @@ void proxy_server_set_event_cb(struct proxy_server *srv, proxy_event_cb cb, void
 
 void proxy_server_counters(const struct proxy_server *srv, struct proxy_counters *out);
 
+/* Called once the server is gone (from proxy_server_close() or a drain). */
+void proxy_server_set_closed_cb(struct proxy_server *srv, void (*cb)(void *ctx), void *ctx);
+
 /* Stops listening, closes every connection; the server is freed once all
  * handles are closed (run the loop until then). */
 void proxy_server_close(struct proxy_server *srv);
+
+/*
+ * Graceful shutdown: stops accepting, closes idle connections now and busy
+ * ones after their current exchange; whatever is left after timeout_ms is
+ * closed. Then as proxy_server_close().
+ */
+void proxy_server_drain(struct proxy_server *srv, uint32_t timeout_ms);
 
 #endif /* SLUICE_PROXY_PROXY_H */

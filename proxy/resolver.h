@@ -17,6 +17,10 @@
  *    destination; the peer identity comes from the ipcache map (the source
  *    address on ingress, the original destination on egress); ep_id and the
  *    pod names from the endpoints map and the agent's endpoint table.
+ *    Per-pod listeners made in the pod's netns are added with
+ *    proxy_server_listen_fd(srv, fd, endpoint, ...) (the endpoint comes
+ *    back as listener_data), and upstream sockets made in the pod's netns
+ *    come from the upstream_socket() hook.
  *
  * Contract:
  *  - resolve() runs on the proxy's loop thread, synchronously, right after
@@ -59,10 +63,21 @@ struct proxy_flow {
 };
 
 struct proxy_resolver {
-	int (*resolve)(struct proxy_resolver *r, int fd,
+	/* fd: the accepted socket; listener_data: what the listener was
+	 * registered with (proxy_server_listen_fd()), NULL otherwise. */
+	int (*resolve)(struct proxy_resolver *r, int fd, void *listener_data,
 		       const union proxy_sockaddr *peer,
 		       const union proxy_sockaddr *local,
 		       struct proxy_flow *out);
+	/* Optional. The socket for an upstream connection of flow, made by the
+	 * resolver: e.g. inside the pod's netns, bound to the pod IP, registered
+	 * where tc lets it out. Not connected yet; the proxy owns it and
+	 * connects it to flow->orig_dst. -1 (or no hook) = a plain socket.
+	 * Called for every (re)connect of the flow. */
+	int (*upstream_socket)(struct proxy_resolver *r, struct proxy_flow *flow);
+	/* Optional. That upstream connection is closed (unregister it). */
+	void (*upstream_closed)(struct proxy_resolver *r, struct proxy_flow *flow);
+	/* Optional. The client connection is closed: free what resolve() set. */
 	void (*release)(struct proxy_resolver *r, struct proxy_flow *flow);
 	void (*destroy)(struct proxy_resolver *r);
 };

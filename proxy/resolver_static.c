@@ -25,7 +25,7 @@ uint16_t proxy_sockaddr_port(const union proxy_sockaddr *a)
 	return 0;
 }
 
-static int resolver_static_resolve(struct proxy_resolver *r, int fd,
+static int resolver_static_resolve(struct proxy_resolver *r, int fd, void *listener_data,
 				   const union proxy_sockaddr *peer,
 				   const union proxy_sockaddr *local,
 				   struct proxy_flow *out)
@@ -33,6 +33,7 @@ static int resolver_static_resolve(struct proxy_resolver *r, int fd,
 	struct resolver_static *s = (struct resolver_static *)r;
 
 	(void)fd;
+	(void)listener_data;
 	(void)local;
 	memset(out, 0, sizeof(*out));
 	out->ep_id = s->ep_id;

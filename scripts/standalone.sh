@@ -118,6 +118,10 @@ sl_cleanup() {
 		timeout 30 "$SL_BUILD/agent/sluiced" $(sl_agent_args) --cleanup >>"$SL_AGENT_LOG" 2>&1 || true
 	fi
 	# whatever the agent could not remove
+	if [ -f "$SL_STATE/proxy.json" ]; then
+		p=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["pid"])' "$SL_STATE/proxy.json" 2>/dev/null)
+		[ -n "$p" ] && [ "$p" -gt 1 ] && kill -KILL "$p" 2>/dev/null
+	fi
 	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^${SL_NSPFX}" || true); do
 		ip netns pids "$ns" 2>/dev/null | xargs -r kill -KILL 2>/dev/null || true
 		ip netns del "$ns" 2>/dev/null || true

@@ -111,6 +111,9 @@ struct sluice_peer_rule {
 	uint32_t entities;                 /* enum sluice_entity bits */
 	struct sluice_cidr *cidrs;         /* fromCIDR(Set) / ipBlock */
 	size_t ncidrs;
+	/* Kubernetes ipBlock: the CIDRs also select local pods whose addresses
+	 * lie inside (Cilium's fromCIDR never selects managed pods). */
+	bool cidrs_select_pods;
 	struct sluice_port_rule *to_ports; /* none = all ports */
 	size_t nto_ports;
 	int line;

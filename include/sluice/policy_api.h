@@ -54,6 +54,8 @@ struct sluice_compile_endpoint {
 	const char *namespace;
 	const struct sluice_named_port *named_ports;
 	size_t nnamed_ports;
+	uint8_t addr[16]; /* the pod's address (IPv4-mapped); all zero = unknown.
+			   * Kubernetes ipBlock peers select pods by it. */
 };
 
 /*
@@ -87,21 +89,39 @@ struct sluice_ep_compiled {
 	size_t nl7;
 };
 
+/*
+ * A CIDR identity: the prefixes that policies name (fromCIDR, toCIDR,
+ * CIDR sets, ipBlock, and their excepts) each get one, labelled
+ * "cidr:10.0.0.0/8,reserved:world", numbered from SLUICE_ID_LOCAL_MIN and
+ * kept while the policy set names the prefix. The agent writes them into
+ * the ipcache; a pod's or the host's /32 there is more specific and wins.
+ */
+struct sluice_cidr_ident {
+	uint8_t addr[16];  /* IPv4-mapped for IPv4, host bits clear */
+	uint8_t prefixlen; /* bits of the 16-byte form (IPv4 /8 = 104) */
+	uint32_t identity;
+};
+
 struct sluice_compiled {
 	struct sluice_ep_compiled *eps;
 	size_t neps;
+	struct sluice_cidr_ident *cidrs; /* sorted by address, then prefixlen */
+	size_t ncidrs;
 };
 
 /*
  * Compiles the policy set for the given endpoints against the identities
- * currently in the table. Deterministic: the same input gives the same
+ * currently in the table. The table's CIDR identities are made to match
+ * the prefixes the set names (new ones allocated, unnamed ones released,
+ * the others keep their numbers), so recompiling an unchanged set changes
+ * nothing. Deterministic: the same input gives the same
  * entries in the same order (sorted by key bytes). Each entry's rule_ref
  * is 1 + the index in set of the policy that decided its verdict (0 for
  * the allow-all that enableDefaultDeny: false adds). The precedence rules
  * are explained above compile_materialize() in policy/compile.c.
  */
 int sluice_policy_compile(const struct sluice_policy_set *set,
-			  const struct sluice_identity_table *idt,
+			  struct sluice_identity_table *idt,
 			  const struct sluice_compile_endpoint *eps, size_t neps,
 			  struct sluice_compiled *out, struct sluice_diags *errors);
 void sluice_compiled_free(struct sluice_compiled *c);

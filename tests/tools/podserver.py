@@ -23,6 +23,28 @@ def log(line):
             f.write(line + "\n")
 
 
+def read_chunked(conn, buf):
+    """Decodes a chunked body; returns (data, rest) or (None, None) on EOF."""
+    out = b""
+    while True:
+        while b"\r\n" not in buf:
+            data = conn.recv(65536)
+            if not data:
+                return None, None
+            buf += data
+        line, _, buf = buf.partition(b"\r\n")
+        size = int(line.split(b";")[0], 16)
+        while len(buf) < size + 2:
+            data = conn.recv(65536)
+            if not data:
+                return None, None
+            buf += data
+        out += buf[:size]
+        buf = buf[size + 2:]
+        if size == 0:
+            return out, buf
+
+
 def serve_conn(conn, port):
     conn.settimeout(30)
     buf = b""
@@ -48,18 +70,37 @@ def serve_conn(conn, port):
                     k, _, v = h.partition(":")
                     headers[k.strip().lower()] = v.strip()
                 body = rest2
-                n = int(headers.get("content-length", "0") or 0)
-                while len(body) < n:
-                    data = conn.recv(65536)
-                    if not data:
+                if headers.get("transfer-encoding", "").lower() == "chunked":
+                    data_out, body = read_chunked(conn, body)
+                    if data_out is None:
                         return
-                    body += data
-                buf = body[n:]
-                log("tcp:%d %s %s" % (port, words[0], words[1]))
-                payload = ("%s %s %s\n" % (NAME, words[0], words[1])).encode()
+                    got = len(data_out)
+                    buf = body
+                else:
+                    n = int(headers.get("content-length", "0") or 0)
+                    while len(body) < n:
+                        data = conn.recv(65536)
+                        if not data:
+                            return
+                        body += data
+                    got = n
+                    buf = body[n:]
+                log("tcp:%d %s %s %s" % (port, words[0], words[1], headers.get("host", "")))
                 close = headers.get("connection", "").lower() == "close" or words[2] == "HTTP/1.0"
-                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n%s\r\n%s"
-                             % (len(payload), b"Connection: close\r\n" if close else b"", payload))
+                if words[1].startswith("/big/"):
+                    size = int(words[1][5:])
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: %d\r\n%s\r\n"
+                                 % (size, b"Connection: close\r\n" if close else b""))
+                    block = b"x" * 65536
+                    left = size
+                    while left > 0:
+                        chunk = block if left >= len(block) else block[:left]
+                        conn.sendall(chunk)
+                        left -= len(chunk)
+                else:
+                    payload = ("%s %s %s %d\n" % (NAME, words[0], words[1], got)).encode()
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n%s\r\n%s"
+                                 % (len(payload), b"Connection: close\r\n" if close else b"", payload))
                 if close:
                     return
             else:

@@ -63,9 +63,9 @@ static int setup(void **state)
 	f->db = pod(f, "other", "app=db");
 	f->dns = pod_ns(f, "kube-system", "k8s-app=kube-dns", "team=dns");
 	f->web_ports[0] = (struct sluice_named_port){ "http-8080", 8080, IPPROTO_TCP };
-	f->eps[0] = (struct sluice_compile_endpoint){ 11, f->web, "default", f->web_ports, 1 };
-	f->eps[1] = (struct sluice_compile_endpoint){ 12, f->client, "default", NULL, 0 };
-	f->eps[2] = (struct sluice_compile_endpoint){ 13, f->clientb, "default", NULL, 0 };
+	f->eps[0] = (struct sluice_compile_endpoint){ 11, f->web, "default", f->web_ports, 1, { 0 } };
+	f->eps[1] = (struct sluice_compile_endpoint){ 12, f->client, "default", NULL, 0, { 0 } };
+	f->eps[2] = (struct sluice_compile_endpoint){ 13, f->clientb, "default", NULL, 0, { 0 } };
 	*state = f;
 	return 0;
 }
@@ -309,7 +309,10 @@ static void test_entities(void **state)
 	assert_non_null(entry(e, EG, SLUICE_ID_REMOTE_NODE, 0, 40, 0));
 	assert_non_null(entry(e, EG, SLUICE_ID_KUBE_APISERVER, 0, 40, 0));
 	assert_non_null(entry(e, EG, SLUICE_ID_WORLD, 0, 40, 0)); /* 0.0.0.0/0 */
-	assert_int_equal(count_dir(e, EG), 5);
+	/* 10.0.0.0/8 is a CIDR identity of its own */
+	assert_int_equal(f->out.ncidrs, 1);
+	assert_non_null(entry(e, EG, f->out.cidrs[0].identity, 0, 40, 0));
+	assert_int_equal(count_dir(e, EG), 6);
 }
 
 static void test_namespace_scoping(void **state)
@@ -499,7 +502,7 @@ static void test_deterministic_and_perf(void **state)
 		snprintf(ns, sizeof(ns), "ns%d", i % 50);
 		uint32_t id = pod(f, ns, buf);
 		if (i < 50)
-			eps[i] = (struct sluice_compile_endpoint){ (uint32_t)i + 1, id, NULL, NULL, 0 };
+			eps[i] = (struct sluice_compile_endpoint){ (uint32_t)i + 1, id, NULL, NULL, 0, { 0 } };
 	}
 	/* 25000 rules in 5000 policies */
 	for (int i = 0; i < 5000; i++) {

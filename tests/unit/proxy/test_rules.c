@@ -204,8 +204,8 @@ static void test_bad_documents(void **state)
 		"{\"policies\":[{\"ep_id\":1,\"direction\":\"ingress\",\"port\":80,\"peer_identity\":0,\"bogus\":1}]}",
 		"{\"policies\":[{\"ep_id\":1,\"direction\":\"ingress\",\"port\":80,\"peer_identity\":0,\"rules\":[{\"paht\":\"/\"}]}]}",
 		"{\"policies\":[{\"ep_id\":1,\"direction\":\"ingress\",\"port\":80,\"peer_identity\":0,\"rules\":[{\"headers\":[1]}]}]}",
-		"{\"policies\":[{\"ep_id\":1,\"direction\":\"ingress\",\"port\":80,\"peer_identity\":0},"
-		"{\"ep_id\":1,\"direction\":\"ingress\",\"port\":80,\"peer_identity\":0}]}",
+		("{\"policies\":[{\"ep_id\":1,\"direction\":\"ingress\",\"port\":80,\"peer_identity\":0},"
+		 "{\"ep_id\":1,\"direction\":\"ingress\",\"port\":80,\"peer_identity\":0}]}"), /* duplicate key */
 		"{\"version\":2,\"policies\":[]}",
 		"{\"rules\":[{\"method\":5}]}",
 	};

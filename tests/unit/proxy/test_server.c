@@ -209,10 +209,204 @@ static void test_server_publish_rules(void **state)
 	free(t);
 }
 
+/* A resolver like the datapath one will be: per-listener data, its own
+ * upstream sockets. */
+struct hook_resolver {
+	struct proxy_resolver base;
+	union proxy_sockaddr up;
+	atomic_int resolved, sockets, closed, released;
+	void *seen_listener_data;
+};
+
+static int hook_resolve(struct proxy_resolver *r, int fd, void *listener_data,
+			const union proxy_sockaddr *peer, const union proxy_sockaddr *local,
+			struct proxy_flow *out)
+{
+	struct hook_resolver *h = (struct hook_resolver *)r;
+
+	(void)fd;
+	(void)local;
+	memset(out, 0, sizeof(*out));
+	out->ep_id = 9;
+	out->peer_identity = 4097;
+	out->orig_dst = h->up;
+	out->src.addr = *peer;
+	out->src.pod = "client-pod";
+	out->src.ns = "ns1";
+	h->seen_listener_data = listener_data;
+	atomic_fetch_add(&h->resolved, 1);
+	return 0;
+}
+
+static int hook_upstream_socket(struct proxy_resolver *r, struct proxy_flow *flow)
+{
+	struct hook_resolver *h = (struct hook_resolver *)r;
+
+	assert_int_equal(flow->ep_id, 9);
+	atomic_fetch_add(&h->sockets, 1);
+	return socket(AF_INET, SOCK_STREAM, 0);
+}
+
+static void hook_upstream_closed(struct proxy_resolver *r, struct proxy_flow *flow)
+{
+	(void)flow;
+	atomic_fetch_add(&((struct hook_resolver *)r)->closed, 1);
+}
+
+static void hook_release(struct proxy_resolver *r, struct proxy_flow *flow)
+{
+	(void)flow;
+	atomic_fetch_add(&((struct hook_resolver *)r)->released, 1);
+}
+
+static void hook_destroy(struct proxy_resolver *r)
+{
+	(void)r; /* the test frees it, after reading its counters */
+}
+
+static void test_server_listen_fd_and_hooks(void **state)
+{
+	struct srv_test *t = calloc(1, sizeof(*t));
+	struct hook_resolver *hr = calloc(1, sizeof(*hr));
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t alen = sizeof(a);
+	struct proxy_listener *l = NULL;
+	struct proxy_config cfg;
+	char *err = NULL, json[256];
+	int lfd, fd;
+	uint16_t lport;
+	static int endpoint_tag;
+
+	(void)state;
+	t->up_fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_int_equal(bind(t->up_fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(t->up_fd, 16), 0);
+	getsockname(t->up_fd, (struct sockaddr *)&a, &alen);
+	hr->up.in = a;
+	pthread_create(&t->up_thread, NULL, srv_upstream, t);
+
+	/* a listening socket made elsewhere (the agent, in a pod netns) */
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	a.sin_port = 0;
+	assert_int_equal(bind(lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(lfd, 16), 0);
+	alen = sizeof(a);
+	getsockname(lfd, (struct sockaddr *)&a, &alen);
+	lport = ntohs(a.sin_port);
+
+	hr->base.resolve = hook_resolve;
+	hr->base.upstream_socket = hook_upstream_socket;
+	hr->base.upstream_closed = hook_upstream_closed;
+	hr->base.release = hook_release;
+	hr->base.destroy = hook_destroy;
+	uv_loop_init(&t->loop);
+	proxy_config_defaults(&cfg);
+	t->srv = proxy_server_new(&t->loop, &cfg, &hr->base, &err);
+	snprintf(json, sizeof(json),
+		 "{\"policies\":[{\"ep_id\":9,\"direction\":\"ingress\",\"port\":%u,"
+		 "\"peer_identity\":0,\"rules\":[{\"path\":\"/a\"}]}]}",
+		 proxy_sockaddr_port(&hr->up));
+	proxy_server_set_rules(t->srv, srv_rules(json));
+	assert_int_equal(proxy_server_listen_fd(t->srv, lfd, &endpoint_tag, &l), 0);
+	assert_non_null(l);
+	uv_async_init(&t->loop, &t->stop, srv_on_stop);
+	t->stop.data = t;
+	pthread_create(&t->loop_thread, NULL, srv_loop, t);
+
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	a.sin_port = htons(lport);
+	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(srv_status(fd, "/a"), 200);
+	assert_int_equal(srv_status(fd, "/a"), 200);
+	assert_int_equal(srv_status(fd, "/x"), 403);
+	assert_ptr_equal(hr->seen_listener_data, &endpoint_tag);
+	assert_int_equal(atomic_load(&hr->resolved), 1);
+	assert_int_equal(atomic_load(&hr->sockets), 1); /* one upstream, reused */
+	close(fd);
+
+	uv_async_send(&t->stop);
+	pthread_join(t->loop_thread, NULL);
+	assert_int_equal(uv_loop_close(&t->loop), 0);
+	assert_int_equal(atomic_load(&hr->closed), atomic_load(&hr->sockets));
+	assert_int_equal(atomic_load(&hr->released), 1);
+	free(hr);
+	shutdown(t->up_fd, SHUT_RDWR);
+	close(t->up_fd);
+	pthread_join(t->up_thread, NULL);
+	free(t);
+}
+
+static void drain_on_stop(uv_async_t *a)
+{
+	struct srv_test *t = a->data;
+
+	proxy_server_drain(t->srv, 5000);
+	uv_close((uv_handle_t *)&t->stop, NULL);
+}
+
+static void drain_closed(void *ctx)
+{
+	atomic_store((atomic_int *)ctx, 1);
+}
+
+/* Drain: idle connections close at once, the server goes away, the loop ends. */
+static void test_server_drain(void **state)
+{
+	struct srv_test *t = calloc(1, sizeof(*t));
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t alen = sizeof(a);
+	union proxy_sockaddr up, bound, lst;
+	struct proxy_config cfg;
+	atomic_int closed = 0;
+	char *err = NULL, json[256], c;
+	int fd;
+
+	(void)state;
+	t->up_fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_int_equal(bind(t->up_fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(t->up_fd, 16), 0);
+	getsockname(t->up_fd, (struct sockaddr *)&a, &alen);
+	memset(&up, 0, sizeof(up));
+	up.in = a;
+	pthread_create(&t->up_thread, NULL, srv_upstream, t);
+	uv_loop_init(&t->loop);
+	proxy_config_defaults(&cfg);
+	t->srv = proxy_server_new(&t->loop, &cfg, proxy_resolver_static_new(&up, 7, 0, 4097), &err);
+	proxy_server_set_closed_cb(t->srv, drain_closed, &closed);
+	snprintf(json, sizeof(json),
+		 "{\"policies\":[{\"ep_id\":7,\"direction\":\"ingress\",\"port\":%u,"
+		 "\"peer_identity\":0,\"allow_all\":true}]}", proxy_sockaddr_port(&up));
+	proxy_server_set_rules(t->srv, srv_rules(json));
+	memset(&lst, 0, sizeof(lst));
+	uv_ip4_addr("127.0.0.1", 0, &lst.in);
+	assert_int_equal(proxy_server_listen(t->srv, &lst.sa), 0);
+	proxy_server_address(t->srv, &bound);
+	uv_async_init(&t->loop, &t->stop, drain_on_stop);
+	t->stop.data = t;
+	pthread_create(&t->loop_thread, NULL, srv_loop, t);
+
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	a.sin_port = htons(proxy_sockaddr_port(&bound));
+	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(srv_status(fd, "/anything"), 200);
+	uv_async_send(&t->stop);
+	assert_int_equal(read(fd, &c, 1), 0); /* the idle connection is closed */
+	pthread_join(t->loop_thread, NULL);   /* and the loop ends */
+	assert_int_equal(atomic_load(&closed), 1);
+	assert_int_equal(uv_loop_close(&t->loop), 0);
+	close(fd);
+	shutdown(t->up_fd, SHUT_RDWR);
+	close(t->up_fd);
+	pthread_join(t->up_thread, NULL);
+	free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_server_publish_rules),
+		cmocka_unit_test(test_server_listen_fd_and_hooks),
+		cmocka_unit_test(test_server_drain),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

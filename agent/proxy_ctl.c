@@ -1,0 +1,756 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * proxy_ctl.c - see proxy_ctl.h and docs/proxy-control.md.
+ *
+ * Lifetimes, the part that matters:
+ * - The in-pod listening sockets are made by the agent (setns into the pod,
+ *   bind 127.0.0.1:15001) and put in the proxy_listeners sockhash, which is
+ *   where sk_lookup and connect4 steer L7 flows. The agent keeps one fd of
+ *   each and the proxy another, so a proxy restart never closes a listener:
+ *   connections arriving meanwhile wait in its accept queue and are served
+ *   by the next proxy instead of being refused.
+ * - The proxy runs in its own session and outlives the agent; a restarted
+ *   agent reconnects to it and takes copies of the listeners back.
+ * - When the control connection breaks because the proxy died, the agent
+ *   clears proxy_state.up at once: new L7 flows are then dropped in the
+ *   kernel (fail closed) until a new proxy is ready.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../common/util.h"
+#include "flows.h"
+#include "proxy_ctl.h"
+
+#define MSG_MAX 65536
+
+struct proxy_ctl {
+	struct agent *agent;
+	int fd;                /* control connection, -1 when none */
+	uv_poll_t poll;
+	bool poll_active;
+	uv_timer_t timer;
+	pid_t pid;             /* the proxy we serve through, 0 if unknown */
+	unsigned generation;
+	char control[4200];
+	bool ready;
+	char *last_rules;      /* last table sent */
+	json_t *stats;
+	uint64_t spawned_ns;
+	unsigned failures;
+	/* a planned restart: the old proxy, drained once the new one is ready */
+	pid_t old_pid;
+	int old_fd;
+};
+
+static char *state_file(struct agent *a, const char *name)
+{
+	return sl_strdupf("%s/%s", a->cfg.state_dir, name);
+}
+
+static void save_proxy_state(struct proxy_ctl *pc)
+{
+	struct agent *a = pc->agent;
+	char *path = state_file(a, "proxy.json");
+	json_t *o = json_pack("{s:i,s:s,s:i}", "pid", (int)pc->pid, "control", pc->control,
+			      "generation", (int)pc->generation);
+
+	json_dump_file(o, path, JSON_COMPACT);
+	json_decref(o);
+	free(path);
+}
+
+static int send_msg(int fd, json_t *msg, const int *fds, int nfds)
+{
+	char *text = json_dumps(msg, JSON_COMPACT);
+	char cbuf[CMSG_SPACE(sizeof(int) * 4)];
+	struct iovec iov;
+	struct msghdr mh = { 0 };
+	ssize_t n;
+
+	if (!text)
+		return -ENOMEM;
+	iov.iov_base = text;
+	iov.iov_len = strlen(text);
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	if (nfds > 0) {
+		struct cmsghdr *cm;
+
+		memset(cbuf, 0, sizeof(cbuf));
+		mh.msg_control = cbuf;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+		memcpy(CMSG_DATA(cm), fds, sizeof(int) * (size_t)nfds);
+	}
+	do
+		n = sendmsg(fd, &mh, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	free(text);
+	return n < 0 ? -errno : 0;
+}
+
+static int open_netns(const struct agent_pod *p)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "/run/netns/%s", p->net.netns);
+	return open(path, O_RDONLY | O_CLOEXEC);
+}
+
+static void send_endpoint(struct proxy_ctl *pc, int fd, struct agent_pod *p)
+{
+	char ip[64];
+	uint8_t addr[16];
+	int fds[2], nsfd;
+	json_t *m;
+
+	if (fd < 0 || p->proxy_listener_fd < 0)
+		return;
+	nsfd = open_netns(p);
+	if (nsfd < 0)
+		return;
+	sl_addr_from_ipv4(addr, p->net.ip);
+	m = json_pack("{s:s,s:i,s:s,s:s,s:s,s:i}", "type", "endpoint", "ep_id", (int)p->ep_id,
+		      "namespace", p->ns, "pod", p->name, "ip", sl_addr_str(addr, ip, sizeof(ip)),
+		      "identity", (int)p->identity);
+	fds[0] = p->proxy_listener_fd;
+	fds[1] = nsfd;
+	send_msg(fd, m, fds, 2);
+	json_decref(m);
+	close(nsfd);
+	(void)pc;
+}
+
+static void send_names(struct proxy_ctl *pc, int fd)
+{
+	struct agent *a = pc->agent;
+	json_t *pods = json_array(), *m;
+	size_t i;
+
+	for (i = 0; i < a->npods; i++) {
+		char ip[64];
+		uint8_t addr[16];
+
+		sl_addr_from_ipv4(addr, a->pods[i]->net.ip);
+		json_array_append_new(pods, json_pack("{s:s,s:s,s:s}", "ip", sl_addr_str(addr, ip, sizeof(ip)),
+						      "namespace", a->pods[i]->ns, "pod", a->pods[i]->name));
+	}
+	m = json_pack("{s:s,s:o}", "type", "names", "pods", pods);
+	send_msg(fd, m, NULL, 0);
+	json_decref(m);
+}
+
+static void send_rules_text(int fd, const char *text)
+{
+	size_t len = strlen(text);
+	int mfd = memfd_create("sluice-l7-rules", MFD_CLOEXEC);
+	json_t *m;
+
+	if (mfd < 0)
+		return;
+	if (write(mfd, text, len) != (ssize_t)len) {
+		close(mfd);
+		return;
+	}
+	lseek(mfd, 0, SEEK_SET);
+	m = json_pack("{s:s,s:I}", "type", "rules", "size", (json_int_t)len);
+	send_msg(fd, m, &mfd, 1);
+	json_decref(m);
+	close(mfd);
+}
+
+/* ---- access records from the proxy --------------------------------------------- */
+
+static void addr_of(json_t *peer, uint8_t out[16])
+{
+	const char *ip = json_string_value(json_object_get(peer, "ip"));
+	unsigned b[4];
+
+	memset(out, 0, 16);
+	if (ip && sscanf(ip, "%u.%u.%u.%u", &b[0], &b[1], &b[2], &b[3]) == 4)
+		sl_addr_from_ipv4(out, b[0] << 24 | b[1] << 16 | b[2] << 8 | b[3]);
+}
+
+static void on_access(struct proxy_ctl *pc, json_t *m)
+{
+	struct agent *a = pc->agent;
+	json_t *src = json_object_get(m, "source"), *dst = json_object_get(m, "destination");
+	const char *verdict = json_string_value(json_object_get(m, "verdict"));
+	const char *dir = json_string_value(json_object_get(m, "direction"));
+	struct flow_l7 ev = { 0 };
+	char *line;
+
+	/* the access log line: the record without the channel's own keys */
+	json_object_del(m, "type");
+	line = json_dumps(m, JSON_COMPACT);
+	if (line) {
+		fputs(line, stdout);
+		fputc('\n', stdout);
+		free(line);
+	}
+	ev.time_ns = sl_now_ns();
+	ev.direction = dir && !strcmp(dir, "egress") ? SLUICE_DIR_EGRESS : SLUICE_DIR_INGRESS;
+	ev.allowed = verdict && !strcmp(verdict, "allowed");
+	addr_of(src, ev.saddr);
+	addr_of(dst, ev.daddr);
+	ev.sport = (uint16_t)json_integer_value(json_object_get(src, "port"));
+	ev.dport = (uint16_t)json_integer_value(json_object_get(dst, "port"));
+	ev.src_identity = (uint32_t)json_integer_value(json_object_get(src, "identity"));
+	ev.dst_identity = (uint32_t)json_integer_value(json_object_get(dst, "identity"));
+	ev.method = json_string_value(json_object_get(m, "method"));
+	ev.url = json_string_value(json_object_get(m, "path"));
+	ev.host = json_string_value(json_object_get(m, "host"));
+	ev.protocol = json_string_value(json_object_get(m, "protocol"));
+	ev.reason = json_string_value(json_object_get(m, "reason"));
+	ev.code = (uint16_t)json_integer_value(json_object_get(m, "status"));
+	ev.kind = FLOW_L7_REQUEST;
+	flows_add_l7(a, &ev);
+	if (ev.allowed) {
+		ev.kind = FLOW_L7_RESPONSE;
+		ev.latency_ns = (uint64_t)json_integer_value(json_object_get(m, "duration_us")) * 1000;
+		flows_add_l7(a, &ev);
+	}
+}
+
+/* ---- connection handling --------------------------------------------------------- */
+
+static void disconnect(struct proxy_ctl *pc, bool proxy_gone);
+static void schedule(struct proxy_ctl *pc, unsigned ms);
+
+static void adopt_listener(struct proxy_ctl *pc, uint32_t ep_id, int fd)
+{
+	struct agent *a = pc->agent;
+	size_t i;
+
+	for (i = 0; i < a->npods; i++) {
+		struct agent_pod *p = a->pods[i];
+
+		if (p->ep_id == ep_id && p->proxy_listener_fd < 0) {
+			p->proxy_listener_fd = fd;
+			sluice_dp_proxy_listener_set(a->dp, ep_id, fd);
+			return;
+		}
+	}
+	close(fd);
+}
+
+static void configure(struct proxy_ctl *pc)
+{
+	struct agent *a = pc->agent;
+	size_t i;
+	char *err = NULL;
+
+	/* every pod needs a listener: make the missing ones */
+	for (i = 0; i < a->npods; i++) {
+		struct agent_pod *p = a->pods[i];
+
+		if (p->proxy_listener_fd < 0 && proxy_ctl_pod_added(a, p, &err)) {
+			fprintf(stderr, "sluiced: proxy listener for %s/%s: %s\n", p->ns, p->name, err);
+			free(err);
+			err = NULL;
+		}
+	}
+	for (i = 0; i < a->npods; i++)
+		send_endpoint(pc, pc->fd, a->pods[i]);
+	send_names(pc, pc->fd);
+	if (pc->last_rules)
+		send_rules_text(pc->fd, pc->last_rules);
+	pc->ready = true;
+	pc->failures = 0;
+	sluice_dp_proxy_set_up(a->dp, true);
+	fprintf(stderr, "sluiced: L7 proxy ready (pid %d)\n", (int)pc->pid);
+	if (pc->old_fd >= 0) {
+		json_t *m = json_pack("{s:s}", "type", "drain");
+
+		send_msg(pc->old_fd, m, NULL, 0);
+		json_decref(m);
+		close(pc->old_fd);
+		pc->old_fd = -1;
+		pc->old_pid = 0;
+	}
+}
+
+static void handle(struct proxy_ctl *pc, json_t *m, int *fds, int nfds)
+{
+	const char *type = json_string_value(json_object_get(m, "type"));
+	int i;
+
+	if (!type)
+		goto close_fds;
+	if (!strcmp(type, "ready")) {
+		json_t *q;
+
+		pc->pid = (pid_t)json_integer_value(json_object_get(m, "pid"));
+		save_proxy_state(pc);
+		q = json_pack("{s:s}", "type", "listeners?");
+		send_msg(pc->fd, q, NULL, 0);
+		json_decref(q);
+	} else if (!strcmp(type, "listener") && nfds > 0) {
+		adopt_listener(pc, (uint32_t)json_integer_value(json_object_get(m, "ep_id")), fds[0]);
+		fds[0] = -1;
+	} else if (!strcmp(type, "listeners_end")) {
+		configure(pc);
+	} else if (!strcmp(type, "access")) {
+		on_access(pc, m);
+	} else if (!strcmp(type, "stats")) {
+		json_decref(pc->stats);
+		pc->stats = json_incref(m);
+	} else if (!strcmp(type, "rules_error")) {
+		fprintf(stderr, "sluiced: proxy rejected the L7 table: %s\n",
+			json_string_value(json_object_get(m, "error")) ?: "?");
+	}
+close_fds:
+	for (i = 0; i < nfds; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+}
+
+static void on_readable(uv_poll_t *h, int status, int events)
+{
+	struct proxy_ctl *pc = h->data;
+
+	(void)events;
+	if (status < 0) {
+		disconnect(pc, true);
+		return;
+	}
+	for (;;) {
+		char buf[MSG_MAX + 1], cbuf[CMSG_SPACE(sizeof(int) * 8)];
+		struct iovec iov = { .iov_base = buf, .iov_len = MSG_MAX };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+				     .msg_controllen = sizeof(cbuf) };
+		int fds[8], nfds = 0;
+		struct cmsghdr *cm;
+		ssize_t n = recvmsg(pc->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		json_t *m;
+
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n <= 0) {
+			disconnect(pc, true);
+			return;
+		}
+		for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+			if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+				int k = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+
+				for (; k > 0 && nfds < 8; k--, nfds++)
+					memcpy(&fds[nfds], CMSG_DATA(cm) + (size_t)nfds * sizeof(int), sizeof(int));
+			}
+		}
+		buf[n] = 0;
+		m = json_loads(buf, 0, NULL);
+		if (m) {
+			handle(pc, m, fds, nfds);
+			json_decref(m);
+		} else {
+			while (nfds > 0)
+				close(fds[--nfds]);
+		}
+		if (pc->fd < 0)
+			return;
+	}
+}
+
+static int try_connect(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		int e = errno;
+
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
+static bool pid_alive(pid_t pid)
+{
+	return pid > 0 && kill(pid, 0) == 0;
+}
+
+static const char *proxy_binary(struct agent *a)
+{
+	static char path[4096];
+	char self[4096];
+	ssize_t n;
+
+	if (a->cfg.proxy_bin)
+		return a->cfg.proxy_bin;
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n > 0) {
+		char *slash;
+
+		self[n] = 0;
+		slash = strrchr(self, '/');
+		if (slash) {
+			*slash = 0;
+			snprintf(path, sizeof(path), "%s/../proxy/sluice-proxy", self);
+			if (access(path, X_OK) == 0)
+				return path;
+			snprintf(path, sizeof(path), "%s/sluice-proxy", self);
+			if (access(path, X_OK) == 0)
+				return path;
+		}
+	}
+	return "sluice-proxy";
+}
+
+/* Starts a proxy in its own session (it must outlive the agent). */
+static pid_t spawn_proxy(struct proxy_ctl *pc)
+{
+	struct agent *a = pc->agent;
+	const char *bin = proxy_binary(a);
+	pid_t pid;
+
+	pc->generation++;
+	snprintf(pc->control, sizeof(pc->control), "%s/proxy.%u.sock", a->cfg.state_dir, pc->generation);
+	unlink(pc->control);
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDWR);
+
+		setsid();
+		if (null >= 0) {
+			dup2(null, 0);
+			dup2(null, 1);
+		}
+		execl(bin, "sluice-proxy", "--control", pc->control, "--bpf-root", a->cfg.bpf_root,
+		      "--node", a->cfg.node_name, (char *)NULL);
+		fprintf(stderr, "sluiced: cannot run %s: %s\n", bin, strerror(errno));
+		_exit(127);
+	}
+	pc->spawned_ns = sl_mono_ns();
+	return pid;
+}
+
+static void reap(void)
+{
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		;
+}
+
+static void connected(struct proxy_ctl *pc, int fd)
+{
+	json_t *hello;
+
+	pc->fd = fd;
+	uv_poll_init(pc->agent->loop, &pc->poll, fd);
+	pc->poll.data = pc;
+	uv_poll_start(&pc->poll, UV_READABLE | UV_DISCONNECT, on_readable);
+	pc->poll_active = true;
+	hello = json_pack("{s:s,s:s}", "type", "hello", "node", pc->agent->cfg.node_name);
+	send_msg(fd, hello, NULL, 0);
+	json_decref(hello);
+}
+
+/* The supervisor tick: connect to the proxy we know, or start one. */
+static void on_timer(uv_timer_t *t)
+{
+	struct proxy_ctl *pc = t->data;
+	int fd;
+
+	reap();
+	if (pc->fd >= 0)
+		return;
+	fd = try_connect(pc->control);
+	if (fd >= 0) {
+		connected(pc, fd);
+		return;
+	}
+	if (pid_alive(pc->pid) && sl_mono_ns() - pc->spawned_ns < 3000000000ull) {
+		schedule(pc, 20); /* still starting */
+		return;
+	}
+	if (pid_alive(pc->pid)) {
+		fprintf(stderr, "sluiced: proxy %d does not answer on %s, replacing it\n", (int)pc->pid,
+			pc->control);
+		kill(pc->pid, SIGKILL);
+	}
+	pc->pid = spawn_proxy(pc);
+	if (pc->pid < 0) {
+		pc->pid = 0;
+		schedule(pc, 1000);
+		return;
+	}
+	save_proxy_state(pc);
+	schedule(pc, 20);
+}
+
+static void schedule(struct proxy_ctl *pc, unsigned ms)
+{
+	uv_timer_start(&pc->timer, on_timer, ms, 0);
+}
+
+static void poll_closed(uv_handle_t *h)
+{
+	(void)h;
+}
+
+static void disconnect(struct proxy_ctl *pc, bool proxy_gone)
+{
+	struct agent *a = pc->agent;
+
+	if (pc->poll_active) {
+		uv_poll_stop(&pc->poll);
+		uv_close((uv_handle_t *)&pc->poll, poll_closed);
+		pc->poll_active = false;
+	}
+	if (pc->fd >= 0)
+		close(pc->fd);
+	pc->fd = -1;
+	pc->ready = false;
+	if (!proxy_gone)
+		return;
+	/* fail closed at once: new L7 flows are dropped until a proxy is back */
+	sluice_dp_proxy_set_up(a->dp, false);
+	fprintf(stderr, "sluiced: L7 proxy %d gone; L7 ports fail closed, restarting it in %u ms\n",
+		(int)pc->pid, a->cfg.proxy_restart_delay_ms);
+	pc->failures++;
+	if (pid_alive(pc->pid))
+		kill(pc->pid, SIGKILL);
+	reap();
+	pc->pid = 0;
+	schedule(pc, a->cfg.proxy_restart_delay_ms);
+}
+
+int proxy_ctl_start(struct agent *a, char **err)
+{
+	struct proxy_ctl *pc = sl_xcalloc(1, sizeof(*pc));
+	char *path = state_file(a, "proxy.json");
+	json_t *st;
+
+	(void)err;
+	pc->agent = a;
+	pc->fd = -1;
+	pc->old_fd = -1;
+	a->proxy = pc;
+	uv_timer_init(a->loop, &pc->timer);
+	pc->timer.data = pc;
+	mkdir(a->cfg.state_dir, 0700);
+	/* a proxy left by an earlier agent keeps serving: find it again */
+	st = json_load_file(path, 0, NULL);
+	free(path);
+	if (st) {
+		pc->pid = (pid_t)json_integer_value(json_object_get(st, "pid"));
+		pc->generation = (unsigned)json_integer_value(json_object_get(st, "generation"));
+		snprintf(pc->control, sizeof(pc->control), "%s",
+			 json_string_value(json_object_get(st, "control")) ?: "");
+		pc->spawned_ns = sl_mono_ns();
+		json_decref(st);
+	}
+	if (a->cfg.no_proxy)
+		return 0;
+	schedule(pc, 0);
+	return 0;
+}
+
+void proxy_ctl_stop(struct agent *a)
+{
+	struct proxy_ctl *pc = a->proxy;
+
+	if (!pc)
+		return;
+	/* the proxy keeps serving: only our side of the channel goes */
+	uv_timer_stop(&pc->timer);
+	uv_close((uv_handle_t *)&pc->timer, NULL);
+	disconnect(pc, false);
+	if (pc->old_fd >= 0)
+		close(pc->old_fd);
+	json_decref(pc->stats);
+	free(pc->last_rules);
+}
+
+void proxy_ctl_kill_stale(struct agent *a)
+{
+	char *path = state_file(a, "proxy.json");
+	json_t *st = json_load_file(path, 0, NULL);
+
+	if (st) {
+		pid_t pid = (pid_t)json_integer_value(json_object_get(st, "pid"));
+		const char *ctl = json_string_value(json_object_get(st, "control"));
+
+		if (pid_alive(pid)) {
+			kill(pid, SIGKILL);
+			usleep(50000);
+		}
+		if (ctl)
+			unlink(ctl);
+		json_decref(st);
+	}
+	unlink(path);
+	free(path);
+}
+
+int proxy_ctl_pod_added(struct agent *a, struct agent_pod *p, char **err)
+{
+	struct proxy_ctl *pc = a->proxy;
+	int nsfd = open_netns(p), fd = -1, rc;
+
+	if (nsfd < 0)
+		return sl_fail(err, errno, "cannot open netns %s: %s", p->net.netns, strerror(errno));
+	rc = sluice_dp_proxy_listen_in_netns(nsfd, SLUICE_PROXY_PORT, &fd);
+	close(nsfd);
+	if (rc)
+		return sl_fail(err, rc, "cannot listen in %s: %s", p->net.netns, strerror(-rc));
+	rc = sluice_dp_proxy_listener_set(a->dp, p->ep_id, fd);
+	if (rc) {
+		close(fd);
+		return sl_fail(err, rc, "proxy listener map: %s", strerror(-rc));
+	}
+	p->proxy_listener_fd = fd;
+	if (pc && pc->ready) {
+		send_endpoint(pc, pc->fd, p);
+		send_names(pc, pc->fd);
+	}
+	return 0;
+}
+
+void proxy_ctl_pod_removed(struct agent *a, struct agent_pod *p)
+{
+	struct proxy_ctl *pc = a->proxy;
+
+	if (pc && pc->ready) {
+		json_t *m = json_pack("{s:s,s:i}", "type", "endpoint_delete", "ep_id", (int)p->ep_id);
+
+		send_msg(pc->fd, m, NULL, 0);
+		json_decref(m);
+	}
+	sluice_dp_proxy_listener_delete(a->dp, p->ep_id);
+	if (p->proxy_listener_fd >= 0)
+		close(p->proxy_listener_fd);
+	p->proxy_listener_fd = -1;
+	if (pc && pc->ready)
+		send_names(pc, pc->fd);
+}
+
+static json_t *http_rule_json(const struct sluice_http_rule *r)
+{
+	json_t *o = json_object(), *h = json_array();
+	size_t i;
+
+	if (r->method)
+		json_object_set_new(o, "method", json_string(r->method));
+	if (r->path)
+		json_object_set_new(o, "path", json_string(r->path));
+	if (r->host)
+		json_object_set_new(o, "host", json_string(r->host));
+	for (i = 0; i < r->nheaders; i++)
+		json_array_append_new(h, json_string(r->headers[i]));
+	json_object_set_new(o, "headers", h);
+	return o;
+}
+
+void proxy_ctl_rules(struct agent *a, const struct sluice_compiled *c)
+{
+	struct proxy_ctl *pc = a->proxy;
+	json_t *doc, *pols = json_array();
+	size_t i, j, k;
+	char *text;
+
+	if (!pc)
+		return;
+	for (i = 0; i < c->neps; i++) {
+		for (j = 0; j < c->eps[i].nl7; j++) {
+			const struct sluice_l7_policy *l = &c->eps[i].l7[j];
+			json_t *rules = json_array(), *o;
+
+			for (k = 0; k < l->nrules; k++)
+				json_array_append_new(rules, http_rule_json(l->rules[k]));
+			o = json_pack("{s:i,s:s,s:i,s:i,s:i,s:I,s:b,s:o}", "ep_id", (int)l->ep_id, "direction",
+				      l->direction == SLUICE_DIR_EGRESS ? "egress" : "ingress", "port",
+				      (int)l->port, "end_port", (int)(l->end_port ? l->end_port : l->port),
+				      "protocol", (int)l->protocol, "peer_identity", (json_int_t)l->peer_identity,
+				      "allow_all", l->allow_all, "rules", rules);
+			json_array_append_new(pols, o);
+		}
+	}
+	doc = json_pack("{s:i,s:o}", "version", 1, "policies", pols);
+	text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(doc);
+	if (!text)
+		return;
+	if (pc->last_rules && !strcmp(pc->last_rules, text)) {
+		free(text);
+		return;
+	}
+	free(pc->last_rules);
+	pc->last_rules = text;
+	if (pc->ready)
+		send_rules_text(pc->fd, text);
+}
+
+int proxy_ctl_restart(struct agent *a, char **err)
+{
+	struct proxy_ctl *pc = a->proxy;
+
+	if (!pc || a->cfg.no_proxy)
+		return sl_fail(err, ENOTSUP, "this agent runs without an L7 proxy");
+	if (!pc->ready)
+		return sl_fail(err, EAGAIN, "the proxy is not ready yet");
+	/* keep the old one serving until the new one has everything */
+	if (pc->poll_active) {
+		uv_poll_stop(&pc->poll);
+		uv_close((uv_handle_t *)&pc->poll, poll_closed);
+		pc->poll_active = false;
+	}
+	pc->old_fd = pc->fd;
+	pc->old_pid = pc->pid;
+	pc->fd = -1;
+	pc->ready = false;
+	pc->pid = spawn_proxy(pc);
+	if (pc->pid < 0) {
+		pc->pid = 0;
+		return sl_fail(err, EIO, "cannot start a new proxy");
+	}
+	save_proxy_state(pc);
+	schedule(pc, 20);
+	return 0;
+}
+
+json_t *proxy_ctl_status(struct agent *a)
+{
+	struct proxy_ctl *pc = a->proxy;
+	json_t *o = json_object();
+
+	if (!pc || a->cfg.no_proxy) {
+		json_object_set_new(o, "state", json_string("disabled"));
+		return o;
+	}
+	json_object_set_new(o, "state", json_string(pc->ready ? "ready" : "starting"));
+	json_object_set_new(o, "pid", json_integer(pc->pid));
+	json_object_set_new(o, "restarts", json_integer(pc->failures));
+	if (pc->stats) {
+		const char *k;
+		json_t *v;
+
+		json_object_foreach(pc->stats, k, v)
+			if (strcmp(k, "type"))
+				json_object_set(o, k, v);
+	}
+	return o;
+}

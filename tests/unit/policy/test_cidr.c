@@ -1,0 +1,314 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * test_cidr.c - CIDR identities: every prefix a policy names gets one,
+ * stable across recompiles; a CIDR peer selects the identities of the
+ * prefixes inside it and not inside an except; world covers them all; a
+ * Kubernetes ipBlock also selects local pods by address, Cilium's
+ * fromCIDR does not.
+ */
+#include "testutil.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+
+#define IN SLUICE_DIR_INGRESS
+#define EG SLUICE_DIR_EGRESS
+
+struct world {
+	struct sluice_identity_table *idt;
+	uint32_t web, a, b, c;
+	struct sluice_compile_endpoint eps[5];
+	size_t neps;
+	struct sluice_policy_set set;
+	struct sluice_compiled out;
+};
+
+static uint32_t pod(struct world *w, const char *ns, const char *labels)
+{
+	struct sluice_labels l = { 0 }, id = { 0 };
+	uint32_t r;
+
+	assert_int_equal(sluice_labels_parse(&l, labels, "k8s", NULL), 0);
+	assert_int_equal(sluice_pod_identity_labels(&id, ns, &l, NULL), 0);
+	r = sluice_idt_acquire(w->idt, &id);
+	sluice_labels_free(&l);
+	sluice_labels_free(&id);
+	return r;
+}
+
+static void ep(struct world *w, uint32_t identity, const char *ip)
+{
+	struct sluice_compile_endpoint *e = &w->eps[w->neps];
+
+	memset(e, 0, sizeof(*e));
+	e->ep_id = (uint32_t)++w->neps;
+	e->identity = identity;
+	e->namespace = "shop";
+	if (ip) {
+		e->addr[10] = e->addr[11] = 0xff;
+		assert_int_equal(inet_pton(AF_INET, ip, &e->addr[12]), 1);
+	}
+}
+
+static int setup(void **state)
+{
+	struct world *w = calloc(1, sizeof(*w));
+
+	w->idt = sluice_idt_new();
+	w->web = pod(w, "shop", "app=web");
+	w->a = pod(w, "shop", "app=a");
+	w->b = pod(w, "shop", "app=b");
+	w->c = pod(w, "shop", "app=c");
+	ep(w, w->web, "10.244.0.2");
+	ep(w, w->a, "10.244.0.5");
+	ep(w, w->b, "10.244.1.7");
+	ep(w, w->c, NULL); /* address not known */
+	*state = w;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct world *w = *state;
+
+	sluice_compiled_free(&w->out);
+	sluice_policy_set_free(&w->set);
+	sluice_idt_free(w->idt);
+	free(w);
+	return 0;
+}
+
+static const struct sluice_ep_compiled *compile(struct world *w, const char *yaml)
+{
+	struct sluice_diags errs = { 0 };
+
+	sluice_compiled_free(&w->out);
+	sluice_policy_set_free(&w->set);
+	load_ok(&w->set, yaml);
+	assert_int_equal(sluice_policy_compile(&w->set, w->idt, w->eps, w->neps, &w->out, &errs), 0);
+	assert_int_equal(errs.n, 0);
+	return &w->out.eps[0];
+}
+
+static bool has(const struct sluice_ep_compiled *e, uint8_t dir, uint32_t id, bool deny)
+{
+	for (size_t i = 0; i < e->nentries; i++) {
+		const struct sluice_policy_map_entry *m = &e->entries[i];
+
+		if (m->key.direction == dir && ntohl(m->key.identity_be) == id &&
+		    !!(m->value.flags & SLUICE_POL_F_DENY) == deny)
+			return true;
+	}
+	return false;
+}
+
+static size_t count_dir(const struct sluice_ep_compiled *e, uint8_t dir)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < e->nentries; i++)
+		n += e->entries[i].key.direction == dir;
+	return n;
+}
+
+/* identity of the compiled prefix text/len, 0 when absent */
+static uint32_t cidr_id(const struct world *w, const char *text)
+{
+	struct sluice_labels want = { 0 };
+	uint32_t id = 0;
+
+	assert_int_equal(sluice_labels_add(&want, "cidr", text, ""), 0);
+	assert_int_equal(sluice_labels_add(&want, "reserved", "world", ""), 0);
+	for (size_t i = 0; i < w->out.ncidrs; i++) {
+		const struct sluice_labels *l = sluice_idt_labels(w->idt, w->out.cidrs[i].identity);
+
+		assert_non_null(l);
+		if (sluice_labels_equal(l, &want))
+			id = w->out.cidrs[i].identity;
+	}
+	sluice_labels_free(&want);
+	return id;
+}
+
+#define CNP "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: p, namespace: shop}\n"
+#define NP "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: np, namespace: shop}\n"
+
+static void test_cidr_identities(void **state)
+{
+	struct world *w = *state;
+	const struct sluice_ep_compiled *e = compile(w, CNP
+		"spec:\n"
+		"  endpointSelector: {matchLabels: {app: web}}\n"
+		"  egress:\n"
+		"  - toCIDR: [10.0.0.0/8]\n"
+		"  - toCIDRSet: [{cidr: 192.168.0.0/16, except: [192.168.1.0/24]}]\n"
+		"  ingressDeny:\n"
+		"  - fromCIDR: [172.16.0.0/12, \"2001:db8::/32\"]\n");
+	uint32_t ten = cidr_id(w, "10.0.0.0/8"), c192 = cidr_id(w, "192.168.0.0/16");
+	uint32_t ex = cidr_id(w, "192.168.1.0/24"), c172 = cidr_id(w, "172.16.0.0/12");
+	uint32_t v6 = cidr_id(w, "2001-db8--/32");
+
+	/* one identity per prefix, excepts included, sorted by address */
+	assert_int_equal(w->out.ncidrs, 5);
+	for (size_t i = 0; i < w->out.ncidrs; i++)
+		assert_true(w->out.cidrs[i].identity >= SLUICE_ID_LOCAL_MIN);
+	assert_true(ten && c192 && ex && c172 && v6);
+	assert_int_equal(w->out.cidrs[0].prefixlen, 96 + 8); /* ::ffff:10.0.0.0 first */
+	assert_int_equal(w->out.cidrs[0].addr[12], 10);
+	assert_int_equal(w->out.cidrs[0].identity, ten);
+	assert_int_equal(w->out.cidrs[4].prefixlen, 32); /* 2001:db8::/32 last */
+	assert_int_equal(w->out.cidrs[4].identity, v6);
+	/* the except is not allowed, and world is not named at all */
+	assert_true(has(e, EG, ten, false));
+	assert_true(has(e, EG, c192, false));
+	assert_false(has(e, EG, ex, false));
+	assert_false(has(e, EG, SLUICE_ID_WORLD, false));
+	assert_int_equal(count_dir(e, EG), 2);
+	/* a CIDR deny denies that prefix only (no more "all of world") */
+	assert_true(has(e, IN, c172, true));
+	assert_true(has(e, IN, v6, true));
+	assert_false(has(e, IN, SLUICE_ID_WORLD, true));
+	/* fromCIDR never selects managed pods, even when their address is inside */
+	compile(w, CNP
+		"spec:\n"
+		"  endpointSelector: {matchLabels: {app: web}}\n"
+		"  ingress: [{fromCIDR: [10.244.0.0/16]}]\n");
+	assert_int_equal(count_dir(&w->out.eps[0], IN), 1);
+	assert_true(has(&w->out.eps[0], IN, cidr_id(w, "10.244.0.0/16"), false));
+}
+
+static void test_stable_across_recompiles(void **state)
+{
+	struct world *w = *state;
+	uint32_t ten, c192, again;
+
+	compile(w, CNP "spec:\n  endpointSelector: {}\n  egress: [{toCIDR: [10.0.0.0/8, 192.168.0.0/16]}]\n");
+	ten = cidr_id(w, "10.0.0.0/8");
+	c192 = cidr_id(w, "192.168.0.0/16");
+	assert_int_equal(sluice_idt_refcount(w->idt, ten), 1);
+	/* the same set again: same numbers, still held once */
+	compile(w, CNP "spec:\n  endpointSelector: {}\n  egress: [{toCIDR: [10.0.0.0/8, 192.168.0.0/16]}]\n");
+	assert_int_equal(cidr_id(w, "10.0.0.0/8"), ten);
+	assert_int_equal(cidr_id(w, "192.168.0.0/16"), c192);
+	assert_int_equal(sluice_idt_refcount(w->idt, ten), 1);
+	/* a prefix added: the others keep theirs; one dropped: released */
+	compile(w, CNP "spec:\n  endpointSelector: {}\n  egress: [{toCIDR: [10.0.0.0/8, 10.1.0.0/16]}]\n");
+	assert_int_equal(cidr_id(w, "10.0.0.0/8"), ten);
+	assert_int_equal(w->out.ncidrs, 2);
+	assert_null(sluice_idt_labels(w->idt, c192));
+	/* named again: its old number comes back */
+	compile(w, CNP "spec:\n  endpointSelector: {}\n  egress: [{toCIDR: [192.168.0.0/16]}]\n");
+	again = cidr_id(w, "192.168.0.0/16");
+	assert_int_equal(again, c192);
+	/* pods never get numbers from the CIDR range */
+	assert_true(pod(w, "shop", "app=new") < SLUICE_ID_LOCAL_MIN);
+	/* no CIDR named: none left */
+	compile(w, CNP "spec:\n  endpointSelector: {}\n  egress: [{toEntities: [world]}]\n");
+	assert_int_equal(w->out.ncidrs, 0);
+	assert_null(sluice_idt_labels(w->idt, again));
+}
+
+static void test_world_covers_cidrs(void **state)
+{
+	struct world *w = *state;
+	const struct sluice_ep_compiled *e;
+	char y[2048];
+
+	snprintf(y, sizeof(y), "%s%s---\n%s%s", CNP,
+		 "spec:\n  endpointSelector: {matchLabels: {app: web}}\n  egress: [{toEntities: [world]}]\n",
+		 "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: q, namespace: shop}\n",
+		 "spec:\n  endpointSelector: {matchLabels: {app: a}}\n"
+		 "  egressDeny: [{toCIDRSet: [{cidr: 0.0.0.0/0, except: [10.0.0.0/8]}]}]\n"
+		 "  egress: [{toCIDR: [10.1.0.0/16]}]\n");
+	e = compile(w, y);
+	/* web: world is the reserved identity and every CIDR identity */
+	assert_true(has(e, EG, SLUICE_ID_WORLD, false));
+	assert_true(has(e, EG, cidr_id(w, "10.0.0.0/8"), false));
+	assert_true(has(e, EG, cidr_id(w, "10.1.0.0/16"), false));
+	assert_int_equal(count_dir(e, EG), 3);
+	/* a: 0.0.0.0/0 except 10/8 denies world, not 10/8 nor what lies inside */
+	e = &w->out.eps[1];
+	assert_true(has(e, EG, SLUICE_ID_WORLD, true));
+	assert_false(has(e, EG, cidr_id(w, "10.0.0.0/8"), true));
+	assert_true(has(e, EG, cidr_id(w, "10.1.0.0/16"), false));
+}
+
+static void test_ipblock_selects_pods(void **state)
+{
+	struct world *w = *state;
+	const struct sluice_ep_compiled *e = compile(w, NP
+		"spec:\n"
+		"  podSelector: {matchLabels: {app: web}}\n"
+		"  ingress:\n"
+		"  - from: [{ipBlock: {cidr: 10.244.0.0/16, except: [10.244.1.0/24]}}]\n");
+
+	/* a (10.244.0.5) is inside; b (10.244.1.7) is in the except; c has no
+	 * known address; web itself (10.244.0.2) is inside too */
+	assert_true(has(e, IN, w->a, false));
+	assert_true(has(e, IN, w->web, false));
+	assert_false(has(e, IN, w->b, false));
+	assert_false(has(e, IN, w->c, false));
+	assert_true(has(e, IN, cidr_id(w, "10.244.0.0/16"), false));
+	assert_false(has(e, IN, cidr_id(w, "10.244.1.0/24"), false));
+	assert_int_equal(count_dir(e, IN), 3);
+
+	/* a /32 block names one pod */
+	e = compile(w, NP "spec:\n  podSelector: {matchLabels: {app: web}}\n"
+		       "  ingress: [{from: [{ipBlock: {cidr: 10.244.1.7/32}}]}]\n");
+	assert_true(has(e, IN, w->b, false));
+	assert_false(has(e, IN, w->a, false));
+
+	/* 0.0.0.0/0: world, and every pod with a known address */
+	e = compile(w, NP "spec:\n  podSelector: {matchLabels: {app: web}}\n"
+		       "  ingress: [{from: [{ipBlock: {cidr: 0.0.0.0/0}}]}]\n");
+	assert_true(has(e, IN, SLUICE_ID_WORLD, false));
+	assert_true(has(e, IN, w->a, false) && has(e, IN, w->b, false));
+	assert_false(has(e, IN, w->c, false));
+	assert_int_equal(w->out.ncidrs, 0);
+}
+
+static void test_ipblock_split_identity(void **state)
+{
+	struct world *w = *state;
+	const struct sluice_ep_compiled *e;
+
+	/* a second pod with a's labels, outside the block */
+	ep(w, w->a, "10.245.0.9");
+	assert_int_equal(sluice_idt_acquire(w->idt, sluice_idt_labels(w->idt, w->a)), w->a);
+	e = compile(w, NP "spec:\n  podSelector: {matchLabels: {app: web}}\n"
+		       "  ingress: [{from: [{ipBlock: {cidr: 10.244.0.0/16}}]}]\n");
+	/* split: not selected (fail closed, documented in compile.c) */
+	assert_false(has(e, IN, w->a, false));
+	/* a block holding both selects it */
+	e = compile(w, NP "spec:\n  podSelector: {matchLabels: {app: web}}\n"
+		       "  ingress: [{from: [{ipBlock: {cidr: 10.0.0.0/8}}]}]\n");
+	assert_true(has(e, IN, w->a, false));
+}
+
+static void test_ipblock_errors(void **state)
+{
+	(void)state;
+	load_fails(NP "spec:\n  podSelector: {}\n"
+		   "  ingress: [{from: [{ipBlock: {cidr: 10.0.0.0/8, except: [11.0.0.0/16]}}]}]\n",
+		   "bad.yaml:6: spec.ingress[0].from[0].ipBlock.except[0]: \"11.0.0.0/16\" is not a strict subset of cidr \"10.0.0.0/8\"");
+	load_fails(NP "spec:\n  podSelector: {}\n"
+		   "  ingress: [{from: [{ipBlock: {cidr: 10.0.0.0/8, except: [10.0.0.0/8]}}]}]\n",
+		   "bad.yaml:6: spec.ingress[0].from[0].ipBlock.except[0]: \"10.0.0.0/8\" is not a strict subset of cidr \"10.0.0.0/8\"");
+	load_fails(NP "spec:\n  podSelector: {}\n  egress: [{to: [{ipBlock: {cidr: 10.0.0.0/40}}]}]\n",
+		   "bad.yaml:6: spec.egress[0].to[0].ipBlock.cidr: invalid CIDR \"10.0.0.0/40\"");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_cidr_identities, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stable_across_recompiles, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_world_covers_cidrs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ipblock_selects_pods, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ipblock_split_identity, setup, teardown),
+		cmocka_unit_test(test_ipblock_errors),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
