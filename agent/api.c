@@ -16,6 +16,7 @@
 #include "agent.h"
 #include "api.h"
 #include "proxy_ctl.h"
+#include "revalidate.h"
 
 #define API_MAX_REQUEST (64u << 20) /* policy files can be large */
 
@@ -343,6 +344,7 @@ static json_t *cmd_status(struct agent *a)
 	json_object_set_new(o, "maps", maps);
 	json_object_set_new(o, "datapath", stats);
 	json_object_set_new(o, "proxy", proxy_ctl_status(a));
+	json_object_set_new(o, "connections_cut", json_integer((json_int_t)revalidate_cut_total()));
 	api_status_extend(a, o);
 	return o;
 }

@@ -1410,3 +1410,105 @@ int sluice_dp_map_fd(struct sluice_datapath *dp, const char *name)
 			return bpf_map__fd(maps[i].map);
 	return -ENOENT;
 }
+
+/* Revalidation: user space asks the same questions the datapath asks */
+
+int sluice_dp_ipcache_lookup(struct sluice_datapath *dp, const uint8_t addr[16], uint32_t *identity)
+{
+	struct sluice_ipcache_key key = { .prefixlen = 128 };
+	struct sluice_ipcache_value val;
+
+	memcpy(key.addr, addr, 16);
+	if (bpf_map_lookup_elem(bpf_map__fd(dp->lxc->maps.sluice_ipc_v1), &key, &val))
+		*identity = SLUICE_ID_WORLD; /* a miss is the world, as in the datapath */
+	else
+		*identity = val.identity;
+	return 0;
+}
+
+/*
+ * The verdict the datapath would give a new flow now (policy_decide() in
+ * bpf/lib/policy.h, same order: deny, redirect, allow, then the default).
+ * Lookups go to the kernel's own tries, so longest-prefix semantics match.
+ */
+int sluice_dp_policy_verdict(struct sluice_datapath *dp, uint32_t ep_id, uint32_t peer_identity,
+			     uint8_t direction, uint8_t protocol, uint16_t dport, bool enforced,
+			     bool *allowed)
+{
+	struct sluice_policy_key key = {
+		.prefixlen = SLUICE_POLICY_PREFIX_FULL,
+		.identity_be = htonl(peer_identity),
+		.direction = direction,
+		.protocol = protocol,
+		.dport_be = htons(dport),
+	};
+	struct sluice_policy_entry by_peer, by_any;
+	bool have_peer = false, have_any = false;
+	uint32_t inner_id;
+	int inner_fd;
+
+	*allowed = !enforced;
+	if (bpf_map_lookup_elem(bpf_map__fd(dp->lxc->maps.sluice_pol_v1), &ep_id, &inner_id))
+		return 0;
+	inner_fd = bpf_map_get_fd_by_id(inner_id);
+	if (inner_fd < 0)
+		return -errno;
+	have_peer = bpf_map_lookup_elem(inner_fd, &key, &by_peer) == 0;
+	key.identity_be = htonl(SLUICE_ID_ANY);
+	have_any = bpf_map_lookup_elem(inner_fd, &key, &by_any) == 0;
+	close(inner_fd);
+	if ((have_peer && (by_peer.flags & SLUICE_POL_F_DENY)) ||
+	    (have_any && (by_any.flags & SLUICE_POL_F_DENY)))
+		*allowed = false;
+	else if (have_peer || have_any)
+		*allowed = true;
+	return 0;
+}
+
+int sluice_dp_ct_foreach(struct sluice_datapath *dp, sluice_dp_ct_cb cb, void *ctx)
+{
+	int fd = bpf_map__fd(dp->lxc->maps.sluice_ct_v1);
+	struct sluice_ct_key key, *keys = NULL, *grown;
+	size_t n = 0, cap = 0, i;
+	void *prev = NULL;
+	int e = 0;
+
+	/* collect first: the callback may delete, which would restart a walk */
+	while (bpf_map_get_next_key(fd, prev, &key) == 0 && n <= SLUICE_CT_MAX) {
+		prev = &key;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 1024;
+			grown = realloc(keys, cap * sizeof(*keys));
+			if (!grown) {
+				free(keys);
+				return -ENOMEM;
+			}
+			keys = grown;
+		}
+		keys[n++] = key;
+	}
+	for (i = 0; i < n; i++) {
+		struct sluice_ct_entry val;
+
+		if (bpf_map_lookup_elem(fd, &keys[i], &val))
+			continue;
+		if (cb(ctx, &keys[i], &val))
+			dp_delete(fd, &keys[i]);
+	}
+	free(keys);
+	return e;
+}
+
+/* Takes an established socket off the sk_msg fast path, so its next bytes
+ * go through the veth and tc again (and are judged there). */
+int sluice_dp_socks_delete(struct sluice_datapath *dp, const uint8_t local[16], uint16_t lport,
+			   const uint8_t remote[16], uint16_t rport)
+{
+	struct sluice_sock_key k = { 0 };
+
+	memcpy(k.local_addr, local, 16);
+	memcpy(k.remote_addr, remote, 16);
+	k.local_port = lport;
+	k.remote_port = rport;
+	return dp_delete(bpf_map__fd(dp->sockops->maps.sluice_sock_v1), &k);
+}

@@ -24,6 +24,8 @@
 #include "flows.h"
 #include "metrics.h"
 #include "proxy_ctl.h"
+#include "policy_dir.h"
+#include "revalidate.h"
 
 static struct agent the_agent;
 static uv_signal_t sig_int, sig_term;
@@ -304,6 +306,9 @@ int main(int argc, char **argv)
 	if (rc)
 		goto fail;
 	agent_regenerate(a, NULL); /* hands the L7 table to the proxy */
+	rc = policy_dir_start(a, &err);
+	if (rc)
+		goto fail;
 
 	uv_signal_init(a->loop, &sig_int);
 	uv_signal_start(&sig_int, on_signal, SIGINT);
@@ -322,6 +327,8 @@ int main(int argc, char **argv)
 	uv_run(a->loop, UV_RUN_DEFAULT);
 
 	agent_api_stop(a);
+	policy_dir_stop(a);
+	revalidate_stop();
 	proxy_ctl_stop(a);
 	flows_stop(a);
 	metrics_stop();

@@ -393,8 +393,8 @@ static bool pid_alive(pid_t pid)
 
 static const char *proxy_binary(struct agent *a)
 {
-	static char path[4096];
-	char self[4096];
+	static char path[4200];
+	char self[4000];
 	ssize_t n;
 
 	if (a->cfg.proxy_bin)

@@ -16,6 +16,7 @@
 #include "../common/util.h"
 #include "agent.h"
 #include "proxy_ctl.h"
+#include "revalidate.h"
 
 static bool entries_equal(const struct sluice_policy_map_entry *a, size_t na,
 			  const struct sluice_policy_map_entry *b, size_t nb)
@@ -108,6 +109,8 @@ int agent_regenerate(struct agent *a, char **err)
 		p->written_valid = true;
 	}
 	proxy_ctl_rules(a, &out);
+	if (a->loop)
+		revalidate_soon(a);
 	a->regenerations++;
 	rc = 0;
 out:

@@ -150,4 +150,20 @@ int sluice_dp_programs(struct sluice_datapath *dp, char ***names, size_t *n);
 int sluice_dp_program_fd(struct sluice_datapath *dp, const char *name);
 int sluice_dp_map_fd(struct sluice_datapath *dp, const char *name);
 
+/*
+ * Revalidation after a policy or identity change: the identity the datapath
+ * gives an address (a miss is world), the verdict it would give a new flow
+ * now, a walk over the conntrack entries (the callback returns true to
+ * delete one), and taking a socket off the sk_msg fast path.
+ */
+int sluice_dp_ipcache_lookup(struct sluice_datapath *dp, const uint8_t addr[16], uint32_t *identity);
+int sluice_dp_policy_verdict(struct sluice_datapath *dp, uint32_t ep_id, uint32_t peer_identity,
+			     uint8_t direction, uint8_t protocol, uint16_t dport, bool enforced,
+			     bool *allowed);
+typedef bool (*sluice_dp_ct_cb)(void *ctx, const struct sluice_ct_key *key,
+				const struct sluice_ct_entry *val);
+int sluice_dp_ct_foreach(struct sluice_datapath *dp, sluice_dp_ct_cb cb, void *ctx);
+int sluice_dp_socks_delete(struct sluice_datapath *dp, const uint8_t local[16], uint16_t lport,
+			   const uint8_t remote[16], uint16_t rport);
+
 #endif /* SLUICE_DATAPATH_H */

@@ -1,0 +1,13 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* revalidate.h - cut established connections whose right was revoked. */
+#ifndef SLUICE_REVALIDATE_H
+#define SLUICE_REVALIDATE_H
+
+#include "agent.h"
+
+/* Schedules a walk over conntrack right after the current change. */
+void revalidate_soon(struct agent *a);
+void revalidate_stop(void);
+uint64_t revalidate_cut_total(void);
+
+#endif
