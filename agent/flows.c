@@ -68,6 +68,9 @@ struct subscriber {
 	struct filter *filters;
 	size_t nfilters;
 	uint64_t lost;
+	/* lines waiting for the end of the current drain: one write per batch */
+	char *batch;
+	size_t batch_len, batch_cap;
 	struct subscriber *next;
 };
 
@@ -143,6 +146,39 @@ static char *labels_text(const struct sluice_labels *l)
 	return sl_xstrdup(buf);
 }
 
+/*
+ * Formatted labels per identity: an identity's labels never change while
+ * it exists, and formatting them per event would cost more than the rest
+ * of the event. The cache is dropped whenever identities may have changed.
+ */
+#define LABEL_CACHE 1024
+static struct {
+	uint32_t identity;
+	char *text;
+} label_cache[LABEL_CACHE];
+static uint64_t label_cache_gen = (uint64_t)-1;
+
+static const char *labels_cached(struct agent *a, uint32_t identity)
+{
+	unsigned slot = (identity * 2654435761u) % LABEL_CACHE;
+
+	if (label_cache_gen != a->regenerations) {
+		unsigned i;
+
+		for (i = 0; i < LABEL_CACHE; i++) {
+			free(label_cache[i].text);
+			label_cache[i].text = NULL;
+		}
+		label_cache_gen = a->regenerations;
+	}
+	if (!label_cache[slot].text || label_cache[slot].identity != identity) {
+		free(label_cache[slot].text);
+		label_cache[slot].identity = identity;
+		label_cache[slot].text = labels_text(sluice_idt_labels(a->idt, identity));
+	}
+	return label_cache[slot].text;
+}
+
 static void peer_fill(struct agent *a, struct flow_peer *p, const uint8_t addr[16], uint32_t identity)
 {
 	size_t i;
@@ -161,7 +197,7 @@ static void peer_fill(struct agent *a, struct flow_peer *p, const uint8_t addr[1
 			}
 		}
 	}
-	p->labels = labels_text(sluice_idt_labels(a->idt, identity));
+	p->labels = sl_xstrdup(labels_cached(a, identity));
 }
 
 /* ---- matching -------------------------------------------------------------- */
@@ -444,6 +480,9 @@ static char *flow_json(const struct flow *f, const char *node)
 
 /* ---- ring and subscribers ------------------------------------------------------ */
 
+static void batch_append(struct subscriber *s, const char *line);
+static void batch_flush(struct subscriber *s);
+
 static void deliver(struct flow *f)
 {
 	struct subscriber *s;
@@ -460,8 +499,46 @@ static void deliver(struct flow *f)
 			continue;
 		}
 		text = flow_json(f, flows_agent->cfg.node_name);
-		api_client_send_text(s->client, text);
+		batch_append(s, text);
+		free(text);
 	}
+}
+
+static void batch_append(struct subscriber *s, const char *line)
+{
+	size_t len = strlen(line);
+
+	if (s->batch_len + len + 2 > s->batch_cap) {
+		s->batch_cap = (s->batch_len + len + 2) * 2;
+		s->batch = realloc(s->batch, s->batch_cap);
+		if (!s->batch)
+			abort();
+	}
+	memcpy(s->batch + s->batch_len, line, len);
+	s->batch_len += len;
+	s->batch[s->batch_len++] = '\n';
+	s->batch[s->batch_len] = 0;
+	if (s->batch_len > (1u << 20))
+		batch_flush(s);
+}
+
+static void batch_flush(struct subscriber *s)
+{
+	if (!s->batch_len)
+		return;
+	/* api_client_send_text adds the final newline itself */
+	s->batch[--s->batch_len] = 0;
+	api_client_send_text(s->client, s->batch);
+	s->batch = NULL;
+	s->batch_len = s->batch_cap = 0;
+}
+
+static void flush_all(void)
+{
+	struct subscriber *s;
+
+	for (s = subscribers; s; s = s->next)
+		batch_flush(s);
 }
 
 static struct flow *ring_push(void)
@@ -508,6 +585,7 @@ static void on_datapath_event(void *ctx, const struct sluice_flow_event *ev)
 void flows_drain_datapath(struct agent *a)
 {
 	sluice_dp_events_drain(a->dp, on_datapath_event, a);
+	flush_all();
 }
 
 void flows_add_l7(struct agent *a, const struct flow_l7 *ev)
@@ -536,6 +614,7 @@ void flows_add_l7(struct agent *a, const struct flow_l7 *ev)
 	if (ev->kind == FLOW_L7_RESPONSE || !ev->allowed)
 		metrics_http_observe(ev->method, ev->code, ev->allowed, (double)ev->latency_ns / 1e9);
 	deliver(f);
+	flush_all();
 }
 
 /* ---- API: observe ---------------------------------------------------------------- */
@@ -665,6 +744,7 @@ void api_stream_closed(struct api_client *c)
 		}
 	}
 	filters_free(s->filters, s->nfilters);
+	free(s->batch);
 	free(s);
 }
 

@@ -15,7 +15,7 @@
 static const char *socket_path;
 /* A small per-process read buffer; the CLI talks to one agent at a time. */
 static char *rbuf;
-static size_t rlen, rcap;
+static size_t rlen, rcap, roff;
 
 void client_set_socket(const char *path)
 {
@@ -42,7 +42,7 @@ int client_connect(void)
 		return -ENAMETOOLONG;
 	}
 	strcpy(sa.sun_path, path);
-	rlen = 0; /* nothing left over from an earlier connection */
+	rlen = roff = 0; /* nothing left over from an earlier connection */
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
@@ -82,21 +82,27 @@ int client_send(int fd, json_t *req)
 }
 
 
-json_t *client_read(int fd)
+/* The next line (without its newline), valid until the next read; NULL at
+ * EOF. Output is flushed before blocking, so a pipe sees lines promptly. */
+const char *client_read_raw(int fd)
 {
+	/* lines are consumed from rbuf[roff..rlen); compacted only when the
+	 * buffer needs room, so a burst of lines costs no quadratic copying */
 	for (;;) {
-		char *nl = rlen ? memchr(rbuf, '\n', rlen) : NULL;
+		char *nl = rlen > roff ? memchr(rbuf + roff, '\n', rlen - roff) : NULL;
 		ssize_t n;
 
 		if (nl) {
-			json_error_t jerr;
-			json_t *j;
+			char *line = rbuf + roff;
 
 			*nl = 0;
-			j = json_loads(rbuf, 0, &jerr);
-			rlen -= (size_t)(nl + 1 - rbuf);
-			memmove(rbuf, nl + 1, rlen);
-			return j;
+			roff = (size_t)(nl + 1 - rbuf);
+			return line;
+		}
+		if (roff) {
+			memmove(rbuf, rbuf + roff, rlen - roff);
+			rlen -= roff;
+			roff = 0;
 		}
 		if (rcap - rlen < 65536) {
 			rcap = rcap ? rcap * 2 : 131072;
@@ -104,6 +110,7 @@ json_t *client_read(int fd)
 			if (!rbuf)
 				abort();
 		}
+		fflush(stdout);
 		n = read(fd, rbuf + rlen, rcap - rlen);
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -111,6 +118,13 @@ json_t *client_read(int fd)
 			return NULL;
 		rlen += (size_t)n;
 	}
+}
+
+json_t *client_read(int fd)
+{
+	const char *line = client_read_raw(fd);
+
+	return line ? json_loads(line, 0, NULL) : NULL;
 }
 
 json_t *client_call(json_t *req)
@@ -127,7 +141,7 @@ json_t *client_call(json_t *req)
 	}
 	res = client_read(fd);
 	close(fd);
-	rlen = 0;
+	rlen = roff = 0;
 	if (!res)
 		fprintf(stderr, "sluice: agent at %s closed the connection without an answer\n",
 			client_socket());

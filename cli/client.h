@@ -14,6 +14,7 @@ int client_connect(void);
 json_t *client_call(json_t *req);
 /* Reads the next JSON line from fd; NULL at EOF or error. */
 json_t *client_read(int fd);
+const char *client_read_raw(int fd);
 int client_send(int fd, json_t *req);
 
 #endif

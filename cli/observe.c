@@ -253,7 +253,8 @@ int cli_observe(int argc, char **argv)
 		return 2;
 	}
 	color = isatty(STDOUT_FILENO) && !json_out;
-	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (isatty(STDOUT_FILENO))
+		setvbuf(stdout, NULL, _IOLBF, 0);
 	for (;;) {
 		json_t *req = json_pack("{s:s,s:b,s:O}", "cmd", "observe", "follow", follow, "filters", filters);
 		json_t *msg;
@@ -277,8 +278,20 @@ int cli_observe(int argc, char **argv)
 			fprintf(stderr, "sluice: reconnected to the agent\n");
 		client_send(fd, req);
 		json_decref(req);
-		while ((msg = client_read(fd))) {
-			json_t *flow = json_object_get(msg, "flow");
+		for (;;) {
+			const char *raw = json_out ? client_read_raw(fd) : NULL;
+			json_t *flow;
+
+			/* -o json: a flow line is printed as the agent wrote it */
+			if (raw && !strncmp(raw, "{\"flow\":", 8)) {
+				fputs(raw, stdout);
+				fputc('\n', stdout);
+				continue;
+			}
+			msg = raw ? json_loads(raw, 0, NULL) : (json_out ? NULL : client_read(fd));
+			if (!msg)
+				break;
+			flow = json_object_get(msg, "flow");
 
 			if (flow) {
 				if (json_out) {

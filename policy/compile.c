@@ -2,7 +2,8 @@
 /*
  * compile.c - sluice_policy_compile(): turns the policy set into, for each
  * endpoint, the entries of its inner LPM trie (see abi.h) and the table of
- * L7 rules that the proxy enforces on redirected flows.
+ * L7 rules that the proxy enforces on redirected flows, plus the CIDR
+ * identities the agent writes into the ipcache.
  *
  * The work is split so that nothing is O(rules x identities x labels):
  *   1. identities are indexed by label key and by key=value, so a selector

@@ -40,6 +40,12 @@ int idt_cidr_sync(struct sluice_identity_table *t, const struct sluice_labels *w
 /* regex.c */
 /* Compiles re as a full-match regex; 0, or -EINVAL with *err set (malloc'd). */
 int regex_validate(const char *re, char **err);
+/* A warning (malloc'd) for a valid regex of http field "path", "method" or
+ * "host" that looks like a glob or can never match; NULL when it looks fine. */
+char *regex_lint(const char *field, const char *re);
+/* For an invalid regex that starts like a glob ("*", "*.example.com"): a
+ * hint to append to the error (malloc'd), else NULL. */
+char *regex_glob_hint(const char *field, const char *re);
 
 /* diags.c */
 void diags_vadd(struct sluice_diags *d, const char *fmt, va_list ap);

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* ---- selectors -------------------------------------------------------- */
 
@@ -419,11 +420,20 @@ static void cilium_http_rule(struct yctx *c, yaml_node_t *n, struct sluice_http_
 			continue;
 		y_push_field(c, names[i]);
 		if ((s = y_string(c, f))) {
-			if (regex_validate(s, &err))
-				y_error(c, y_line(f), "invalid regex \"%s\": %s", s,
-					err ? err : "out of memory");
-			else
+			if (regex_validate(s, &err)) {
+				char *hint = regex_glob_hint(names[i], s);
+
+				y_error(c, y_line(f), "invalid regex \"%s\": %s%s", s,
+					err ? err : "out of memory", hint ? hint : "");
+				free(hint);
+			} else {
+				char *warning = regex_lint(names[i], s);
+
+				if (warning)
+					y_warn(c, y_line(f), "%s", warning);
+				free(warning);
 				*dst[i] = y_strdup(c, s);
+			}
 			free(err);
 		}
 		y_pop(c, base);
@@ -699,6 +709,121 @@ static void cilium_peer_rule(struct yctx *c, yaml_node_t *n, bool ingress, bool 
 	out->has_l3 = out->nendpoints || out->entities || out->ncidrs || !out->nto_ports;
 }
 
+/* ---- lint: L7 rules that an L4 allow makes moot ---------------------- */
+
+static bool lint_selector_equal(const struct sluice_selector *a, const struct sluice_selector *b)
+{
+	if (a->nreqs != b->nreqs)
+		return false;
+	for (size_t i = 0; i < a->nreqs; i++) {
+		const struct sluice_sel_req *x = &a->reqs[i], *y = &b->reqs[i];
+
+		if (x->op != y->op || x->nvalues != y->nvalues || strcmp(x->source, y->source) ||
+		    strcmp(x->key, y->key))
+			return false;
+		for (size_t j = 0; j < x->nvalues; j++)
+			if (strcmp(x->values[j], y->values[j]))
+				return false;
+	}
+	return true;
+}
+
+/* every peer that l7 names is named by l4 too (compared as written) */
+static bool lint_peers_cover(const struct sluice_peer_rule *l4, const struct sluice_peer_rule *l7)
+{
+	if (!l4->has_l3 || (l4->entities & SLUICE_ENTITY_ALL))
+		return true;
+	if (!l7->has_l3 || (l7->entities & ~l4->entities))
+		return false;
+	for (size_t i = 0; i < l7->nendpoints; i++) {
+		bool found = false;
+
+		for (size_t j = 0; j < l4->nendpoints && !found; j++)
+			found = lint_selector_equal(&l7->endpoints[i], &l4->endpoints[j]);
+		if (!found)
+			return false;
+	}
+	for (size_t i = 0; i < l7->ncidrs; i++) {
+		bool found = false;
+
+		for (size_t j = 0; j < l4->ncidrs && !found; j++)
+			found = !l4->cidrs[j].nexcept &&
+				l4->cidrs[j].prefixlen <= l7->cidrs[i].prefixlen &&
+				load_cidr_contains(&l4->cidrs[j], &l7->cidrs[i]);
+		if (!found)
+			return false;
+	}
+	return true;
+}
+
+/* an L4 port-level allow (no http rules) in pr covers the L7 port p */
+static bool lint_port_covered(const struct sluice_port_rule *pr, const struct sluice_port *p)
+{
+	uint16_t lo = p->port, hi = p->end_port ? p->end_port : p->port;
+
+	if (pr->nhttp)
+		return false;
+	for (size_t i = 0; i < pr->nports; i++) {
+		const struct sluice_port *q = &pr->ports[i];
+
+		if (q->protocol && q->protocol != IPPROTO_TCP)
+			continue;
+		if (p->name || q->name) {
+			if (p->name && q->name && !strcasecmp(p->name, q->name))
+				return true;
+			continue;
+		}
+		if (q->port == 0 || (q->port <= lo && hi <= (q->end_port ? q->end_port : q->port)))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Cilium: when an allow without http rules names a port for some peers,
+ * requests from those peers on that port all pass the proxy, whatever the
+ * http rules of other allows say. Warned here when both are in one rule.
+ */
+static void cilium_lint_shadowed(struct yctx *c, const char *section,
+				 const struct sluice_peer_rule *v, size_t n)
+{
+	size_t base = c->plen;
+
+	for (size_t i = 0; i < n; i++)
+		for (size_t t = 0; t < v[i].nto_ports; t++) {
+			const struct sluice_port_rule *l7 = &v[i].to_ports[t];
+			bool warned = false;
+
+			for (size_t k = 0; l7->nhttp && k < l7->nports && !warned; k++)
+				for (size_t j = 0; j < n && !warned; j++)
+					for (size_t u = 0; u < v[j].nto_ports && !warned; u++) {
+						const struct sluice_port *p = &l7->ports[k];
+						char port[80];
+
+						if (!lint_port_covered(&v[j].to_ports[u], p) ||
+						    !lint_peers_cover(&v[j], &v[i]))
+							continue;
+						if (p->name)
+							snprintf(port, sizeof(port), "\"%s\"", p->name);
+						else if (p->end_port)
+							snprintf(port, sizeof(port), "%u-%u/TCP", p->port, p->end_port);
+						else
+							snprintf(port, sizeof(port), "%u/TCP", p->port);
+						y_push_field(c, section);
+						y_push_index(c, i);
+						y_push_field(c, "toPorts");
+						y_push_index(c, t);
+						y_push_field(c, "rules");
+						y_push_field(c, "http");
+						y_warn(c, l7->http[0].line,
+						       "these http rules restrict nothing on port %s: %s[%zu].toPorts[%zu] allows the same peers on that port without http rules, so every request passes the proxy (as in Cilium); add the http rules there too or drop the port from it",
+						       port, section, j, u);
+						y_pop(c, base);
+						warned = true;
+					}
+		}
+}
+
 /* ---- rules ------------------------------------------------------------ */
 
 static void cilium_section(struct yctx *c, yaml_node_t *rule, const char *name,
@@ -830,6 +955,8 @@ static void cilium_rule(struct yctx *c, yaml_node_t *n, const char *ns, struct s
 		cilium_default_deny(c, f, r);
 		y_pop(c, base);
 	}
+	cilium_lint_shadowed(c, "ingress", r->ingress, r->ningress);
+	cilium_lint_shadowed(c, "egress", r->egress, r->negress);
 	if (!ns_sel && es && !r->has_ingress && !r->has_egress && !r->has_ingress_deny &&
 	    !r->has_egress_deny)
 		y_warn(c, r->line, "policy denies nothing: Cilium only enforces a direction that has an ingress or egress section (use `ingress: [{}]` to deny all ingress)");

@@ -7,6 +7,7 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "internal.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <pcre2.h>
 #include <stdio.h>
@@ -42,4 +43,152 @@ int regex_validate(const char *re, char **err)
 	if (asprintf(err, "%s at offset %zu", (char *)msg, (size_t)off) < 0)
 		*err = NULL;
 	return -EINVAL;
+}
+
+/*
+ * Lint of valid http regexes: cheap, syntactic checks for mistakes that
+ * compile fine but do not do what their author meant. The scanner knows
+ * escapes ("\x") and character classes ("[...]") and nothing else, so it
+ * only speaks up on forms it can judge without a regex engine.
+ */
+struct regex_tok {
+	char c;
+	bool literal; /* escaped or inside a class */
+};
+
+static size_t regex_scan(const char *re, struct regex_tok *out)
+{
+	size_t n = 0;
+	bool in_class = false;
+
+	for (size_t i = 0; re[i]; i++) {
+		if (re[i] == '\\' && re[i + 1]) {
+			out[n++] = (struct regex_tok){ re[++i], true };
+			continue;
+		}
+		if (in_class) {
+			if (re[i] == ']')
+				in_class = false;
+			out[n++] = (struct regex_tok){ re[i], true };
+			continue;
+		}
+		if (re[i] == '[') {
+			in_class = true;
+			out[n++] = (struct regex_tok){ re[i], false };
+			if (re[i + 1] == '^')
+				out[n++] = (struct regex_tok){ re[++i], true };
+			if (re[i + 1] == ']') /* "[]...]": a literal ']' first */
+				out[n++] = (struct regex_tok){ re[++i], true };
+			continue;
+		}
+		out[n++] = (struct regex_tok){ re[i], false };
+	}
+	return n;
+}
+
+static bool regex_is_op(const struct regex_tok *t, char c)
+{
+	return !t->literal && t->c == c;
+}
+
+/* re with every glob-like '*' (first, or after '/') written as ".*" */
+static char *regex_glob_fix(const char *re, bool host)
+{
+	size_t len = strlen(re);
+	char *out = malloc(3 * len + 1), *w = out;
+
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < len; i++) {
+		if (re[i] == '*' && (i == 0 || re[i - 1] == '/' || host)) {
+			*w++ = '.';
+			*w++ = '*';
+		} else if (host && re[i] == '.') {
+			*w++ = '\\';
+			*w++ = '.';
+		} else {
+			*w++ = re[i];
+		}
+	}
+	*w = '\0';
+	return out;
+}
+
+char *regex_glob_hint(const char *field, const char *re)
+{
+	char *fix, *msg = NULL;
+
+	if (re[0] != '*')
+		return NULL;
+	fix = regex_glob_fix(re, !strcmp(field, "host"));
+	if (fix && asprintf(&msg, " (it looks like a glob: in a regex, \"any characters\" is \".*\"; did you mean \"%s\"?)",
+			    fix) < 0)
+		msg = NULL;
+	free(fix);
+	return msg;
+}
+
+char *regex_lint(const char *field, const char *re)
+{
+	size_t len = strlen(re), n;
+	struct regex_tok *t = calloc(len + 1, sizeof(*t));
+	char *msg = NULL;
+	bool method = !strcmp(field, "method"), path = !strcmp(field, "path");
+
+	if (!t)
+		return NULL;
+	n = regex_scan(re, t);
+	for (size_t i = 1; i < n && !msg; i++) {
+		if (path && regex_is_op(&t[i], '*') && t[i - 1].c == '/' && !t[i - 1].literal) {
+			char *fix = regex_glob_fix(re, false);
+			const char *star = strstr(re, "/*");
+
+			if (fix && asprintf(&msg, "\"%s\" looks like a glob: in a regex \"/*\" repeats the slash, so it matches \"%.*s\" followed by slashes only; did you mean \"%s\"?",
+					    re, (int)(star - re), re, fix) < 0)
+				msg = NULL;
+			free(fix);
+		}
+	}
+	for (size_t i = 0; i < n && !msg; i++) {
+		/* "$" then more pattern (not a quantifier, ')' or '|'): the
+		 * input cannot go on after its end (paths hold no newline) */
+		if (regex_is_op(&t[i], '$') && i + 1 < n &&
+		    !(t[i + 1].literal == false && strchr(")|?*+{", t[i + 1].c))) {
+			if (asprintf(&msg, "\"%s\" can never match: \"$\" (end of input) is followed by more pattern",
+				     re) < 0)
+				msg = NULL;
+		}
+		/* "^" after pattern (not after '(' or '|'): nothing can precede the start */
+		if (!msg && regex_is_op(&t[i], '^') && i > 0 &&
+		    !(t[i - 1].literal == false && strchr("(|:", t[i - 1].c))) {
+			if (asprintf(&msg, "\"%s\" can never match: \"^\" (start of input) follows other pattern",
+				     re) < 0)
+				msg = NULL;
+		}
+	}
+	if (!msg && path && n) {
+		size_t i = regex_is_op(&t[0], '^') ? 1 : 0;
+
+		/* a request path starts with '/': a literal first character that
+		 * is not '/' never matches (origin-form, RFC 9112 3.2.1) */
+		if (i < n && !t[i].literal &&
+		    (isalnum((unsigned char)t[i].c) || strchr("-_~%", t[i].c)) &&
+		    asprintf(&msg, "\"%s\" can never match: request paths start with \"/\"", re) < 0)
+			msg = NULL;
+	}
+	if (!msg && method && n) {
+		bool letters = true, lower = false;
+
+		for (size_t i = 0; i < n; i++) {
+			letters &= (!t[i].literal && isalpha((unsigned char)t[i].c)) ||
+				   regex_is_op(&t[i], '|');
+			lower |= islower((unsigned char)t[i].c) != 0;
+		}
+		if (letters && lower &&
+		    asprintf(&msg, "\"%s\" can never match: HTTP methods are case-sensitive (GET, not get)",
+			     re) < 0)
+			msg = NULL;
+	}
+	free(t);
+	return msg;
 }

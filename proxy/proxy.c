@@ -470,15 +470,23 @@ static void proxy_on_connect(uv_connect_t *req, int status);
 
 static void proxy_connect(struct proxy_conn *pc)
 {
-	int r;
-
 	struct proxy_resolver *res = pc->srv->resolver;
-	int sfd = res->upstream_socket ? res->upstream_socket(res, &pc->flow) : -1;
+	int sfd = -1, r;
 
+	if (res->upstream_socket) {
+		/* fail closed: a resolver that cannot make its socket (e.g. in
+		 * the pod's netns) never gets a plain one instead */
+		sfd = res->upstream_socket(res, &pc->flow);
+		if (sfd < 0)
+			goto fail;
+	}
 	r = uv_tcp_init(pc->srv->loop, &pc->up);
 	if (r < 0) {
-		if (sfd >= 0)
+		if (sfd >= 0) {
 			close(sfd);
+			if (res->upstream_closed)
+				res->upstream_closed(res, &pc->flow);
+		}
 		goto fail;
 	}
 	pc->up.data = pc;
@@ -918,6 +926,7 @@ int proxy_server_listen_fd(struct proxy_server *srv, uv_os_sock_t fd, void *list
 		return UV_ENOMEM;
 	r = uv_tcp_open(&l->h, fd);
 	if (r) {
+		close(fd); /* ours from now on, also on failure */
 		srv->handles++;
 		uv_close((uv_handle_t *)&l->h, proxy_on_listener_close);
 		return r;

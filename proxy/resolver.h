@@ -11,16 +11,12 @@
  * Implementations:
  *  - static (resolver_static.c): one upstream, one peer identity; used by
  *    `sluice-proxy --upstream ... --peer-identity N` and by the tests.
- *  - datapath (LATER, by the steering author): with sk_lookup / cgroup
- *    connect4 redirection the accepted socket's getsockname() (or a BPF map
- *    keyed by the client's 4-tuple, filled by connect4) gives the original
- *    destination; the peer identity comes from the ipcache map (the source
- *    address on ingress, the original destination on egress); ep_id and the
- *    pod names from the endpoints map and the agent's endpoint table.
- *    Per-pod listeners made in the pod's netns are added with
- *    proxy_server_listen_fd(srv, fd, endpoint, ...) (the endpoint comes
- *    back as listener_data), and upstream sockets made in the pod's netns
- *    come from the upstream_socket() hook.
+ *  - datapath (resolver_datapath.c): endpoints, listeners and names come
+ *    from the agent over the control channel (control.c); ingress flows
+ *    (sk_lookup, no NAT) are recognised by getsockname() = podIP:port,
+ *    egress flows (connect4) by 127.0.0.1:15001 and the original
+ *    destination the datapath recorded; identities come from the pinned
+ *    ipcache; upstream sockets are made inside the pod's netns.
  *
  * Contract:
  *  - resolve() runs on the proxy's loop thread, synchronously, right after
@@ -72,8 +68,10 @@ struct proxy_resolver {
 	/* Optional. The socket for an upstream connection of flow, made by the
 	 * resolver: e.g. inside the pod's netns, bound to the pod IP, registered
 	 * where tc lets it out. Not connected yet; the proxy owns it and
-	 * connects it to flow->orig_dst. -1 (or no hook) = a plain socket.
-	 * Called for every (re)connect of the flow. */
+	 * connects it to flow->orig_dst. A negative errno fails the request
+	 * (503, never a fallback to a plain socket); no hook = a plain socket.
+	 * Called for every (re)connect of the flow; upstream_closed() follows
+	 * every successful call. */
 	int (*upstream_socket)(struct proxy_resolver *r, struct proxy_flow *flow);
 	/* Optional. That upstream connection is closed (unregister it). */
 	void (*upstream_closed)(struct proxy_resolver *r, struct proxy_flow *flow);

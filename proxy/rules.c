@@ -207,9 +207,15 @@ int proxy_rules_builder_add(struct proxy_rules_builder *b,
 		b->t.v = nv;
 		b->cap = ncap;
 	}
+	if (key->end_port && key->end_port < key->port) {
+		rules_errf(err, "end_port %u below port %u", key->end_port, key->port);
+		return -ERANGE;
+	}
 	e = &b->t.v[b->t.n];
 	memset(e, 0, sizeof(*e));
 	e->key = *key;
+	if (!e->key.end_port)
+		e->key.end_port = e->key.port;
 	e->set.allow_all = allow_all;
 	e->set.shared = b->t.shared;
 	b->t.n++;
@@ -257,16 +263,28 @@ int proxy_rules_builder_add(struct proxy_rules_builder *b,
 	return ret;
 }
 
-static int rules_key_cmp(const struct proxy_rules_key *a, const struct proxy_rules_key *b)
+/* Order: (ep_id, direction, peer_identity) groups, by port range inside. */
+static int rules_group_cmp(const struct proxy_rules_key *a, const struct proxy_rules_key *b)
 {
 	if (a->ep_id != b->ep_id)
 		return a->ep_id < b->ep_id ? -1 : 1;
 	if (a->direction != b->direction)
 		return a->direction < b->direction ? -1 : 1;
-	if (a->port != b->port)
-		return a->port < b->port ? -1 : 1;
 	if (a->peer_identity != b->peer_identity)
 		return a->peer_identity < b->peer_identity ? -1 : 1;
+	return 0;
+}
+
+static int rules_key_cmp(const struct proxy_rules_key *a, const struct proxy_rules_key *b)
+{
+	int c = rules_group_cmp(a, b);
+
+	if (c)
+		return c;
+	if (a->port != b->port)
+		return a->port < b->port ? -1 : 1;
+	if (a->end_port != b->end_port)
+		return a->end_port < b->end_port ? -1 : 1;
 	return 0;
 }
 
@@ -287,8 +305,8 @@ int proxy_rules_builder_finish(struct proxy_rules_builder *b,
 	for (size_t i = 1; i < b->t.n; i++) {
 		const struct proxy_rules_key *k = &b->t.v[i].key;
 		if (!rules_key_cmp(k, &b->t.v[i - 1].key)) {
-			rules_errf(err, "duplicate entry ep_id=%u direction=%u port=%u peer_identity=%u",
-				   k->ep_id, k->direction, k->port, k->peer_identity);
+			rules_errf(err, "duplicate entry ep_id=%u direction=%u port=%u-%u peer_identity=%u",
+				   k->ep_id, k->direction, k->port, k->end_port, k->peer_identity);
 			proxy_rules_builder_free(b);
 			return -EEXIST;
 		}
@@ -347,6 +365,7 @@ int proxy_rules_table_from_l7(const struct sluice_l7_policy *pol, size_t n,
 			.peer_identity = p->peer_identity,
 			.port = p->port,
 			.direction = p->direction,
+			.end_port = p->end_port,
 		};
 		struct proxy_rule_spec *specs = NULL;
 		int rc;
@@ -383,24 +402,51 @@ int proxy_rules_table_from_l7(const struct sluice_l7_policy *pol, size_t n,
 	return ret;
 }
 
+/* The narrowest entry of one (ep_id, direction, peer) group containing port. */
+static const struct rules_entry *rules_lookup_group(const struct proxy_rules_table *t,
+						    const struct proxy_rules_key *key)
+{
+	const struct rules_entry *best = NULL;
+	size_t lo = 0, hi = t->n;
+
+	/* first entry of the group */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (rules_group_cmp(&t->v[mid].key, key) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (size_t i = lo; i < t->n; i++) {
+		const struct rules_entry *e = &t->v[i];
+
+		if (rules_group_cmp(&e->key, key) || e->key.port > key->port)
+			break;
+		if (key->port <= e->key.end_port &&
+		    (!best || e->key.end_port - e->key.port < best->key.end_port - best->key.port))
+			best = e;
+	}
+	return best;
+}
+
 const struct proxy_rule_set *proxy_rules_lookup(const struct proxy_rules_table *t,
 						const struct proxy_rules_key *key)
 {
-	struct rules_entry probe;
+	struct proxy_rules_key any;
 	const struct rules_entry *e;
 
 	if (!t || !t->n)
 		return NULL;
-	probe.key = *key;
-	e = bsearch(&probe, t->v, t->n, sizeof(*t->v), rules_entry_cmp);
+	e = rules_lookup_group(t, key);
 	if (!e && key->peer_identity != 0) {
-		probe.key.peer_identity = 0;
-		e = bsearch(&probe, t->v, t->n, sizeof(*t->v), rules_entry_cmp);
+		any = *key;
+		any.peer_identity = 0;
+		e = rules_lookup_group(t, &any);
 	}
 	return e ? &e->set : NULL;
 }
 
-/* 1 match, 0 no match, -1 match limit or error (treated as no match). */
 static int rules_regex_match(const struct rules_shared *sh, const pcre2_code *re,
 			     const char *s, size_t len)
 {

@@ -16,8 +16,9 @@
  *    optional whitespace, to equal value exactly. Several instances of one
  *    header are compared joined with "," (as Envoy does).
  *
- * A table maps (ep_id, direction, port, peer identity) to a rule set. A
- * lookup tries the exact peer identity first, then SLUICE_ID_ANY (0). The
+ * A table maps (ep_id, direction, port range, peer identity) to a rule set.
+ * A lookup takes the narrowest entry whose [port, end_port] contains the
+ * port, for the exact peer identity first, then for SLUICE_ID_ANY (0). The
  * table producer (the agent) must put the complete union of rules that apply
  * to a peer into that peer's entry; entries are never merged at lookup time,
  * so rules for one peer cannot widen another's (cilium S11). No entry means
@@ -64,6 +65,8 @@ struct proxy_rules_key {
 	uint32_t peer_identity; /* 0 (SLUICE_ID_ANY) = any peer */
 	uint16_t port;          /* destination port, host order */
 	uint8_t direction;      /* SLUICE_DIR_INGRESS / SLUICE_DIR_EGRESS */
+	uint16_t end_port;      /* entries: last port covered (a policy port
+				 * range); 0 = port alone. Ignored by lookup. */
 };
 
 /* One HTTP rule as input to the builder; NULL fields match anything. */
@@ -113,7 +116,8 @@ int proxy_rules_table_from_l7(const struct sluice_l7_policy *pol, size_t n,
 void proxy_rules_table_free(struct proxy_rules_table *t);
 size_t proxy_rules_table_size(const struct proxy_rules_table *t);
 
-/* Finds the rule set for key (exact peer, then any peer); NULL = none. */
+/* Finds the rule set for key->port (narrowest range containing it; exact
+ * peer, then any peer); NULL = none. */
 const struct proxy_rule_set *proxy_rules_lookup(const struct proxy_rules_table *t,
 						const struct proxy_rules_key *key);
 

@@ -172,8 +172,9 @@ int proxy_rules_json_load(const char *text, size_t len,
 {
 	static const char *const top_keys[] = { "version", "policies", NULL };
 	static const char *const single_keys[] = { "allow_all", "rules", NULL };
-	static const char *const pol_keys[] = { "ep_id", "direction", "port", "protocol",
-						"peer_identity", "allow_all", "rules", NULL };
+	static const char *const pol_keys[] = { "ep_id", "direction", "port", "end_port",
+						"protocol", "peer_identity", "allow_all",
+						"rules", NULL };
 	struct proxy_rules_builder *b = NULL;
 	json_error_t jerr;
 	json_t *doc, *pols;
@@ -222,7 +223,7 @@ int proxy_rules_json_load(const char *text, size_t len,
 	for (size_t i = 0; i < json_array_size(pols) && !ret; i++) {
 		json_t *p = json_array_get(pols, i), *dir, *proto;
 		struct proxy_rules_key key = { 0 };
-		uint32_t port = 0;
+		uint32_t port = 0, end_port = 0;
 		char where[48];
 
 		snprintf(where, sizeof(where), "policies[%zu]", i);
@@ -246,6 +247,16 @@ int proxy_rules_json_load(const char *text, size_t len,
 			break;
 		}
 		key.port = (uint16_t)port;
+		if (json_object_get(p, "end_port")) {
+			ret = rjson_uint(p, "end_port", 65535, &end_port, where, err);
+			if (!ret && end_port < port) {
+				rjson_errf(err, "%s.end_port: must be >= port", where);
+				ret = -EINVAL;
+			}
+			if (ret)
+				break;
+			key.end_port = (uint16_t)end_port;
+		}
 		dir = json_object_get(p, "direction");
 		if (json_is_string(dir) && !strcmp(json_string_value(dir), "ingress")) {
 			key.direction = 0;
@@ -299,6 +310,8 @@ char *proxy_rules_json_from_l7(const struct sluice_l7_policy *pol, size_t n)
 		json_object_set_new(o, "direction",
 				    json_string(p->direction ? "egress" : "ingress"));
 		json_object_set_new(o, "port", json_integer(p->port));
+		if (p->end_port > p->port)
+			json_object_set_new(o, "end_port", json_integer(p->end_port));
 		json_object_set_new(o, "peer_identity", json_integer(p->peer_identity));
 		json_object_set_new(o, "allow_all", json_boolean(p->allow_all));
 		for (size_t k = 0; k < p->nrules; k++) {

@@ -4,7 +4,8 @@
  *
  *   {"version": 1,
  *    "policies": [
- *      {"ep_id": 12, "direction": "ingress", "port": 8080, "peer_identity": 4097,
+ *      {"ep_id": 12, "direction": "ingress", "port": 8080, "end_port": 8080,
+ *       "protocol": 6, "peer_identity": 4097,
  *       "allow_all": false,
  *       "rules": [{"method": "GET", "path": "/api/users/.*",
  *                  "host": null, "headers": ["X-Token: 42"]}]}]}
@@ -12,6 +13,9 @@
  * - one object per (ep_id, direction, port, peer_identity) holding the full
  *   union of HTTP rules for it (struct sluice_l7_policy); peer_identity 0
  *   means any peer; direction "ingress" or "egress"; port 1..65535;
+ * - end_port (optional, >= port): the entry covers ports port..end_port (a
+ *   policy port range); a lookup takes the narrowest entry containing the
+ *   port, exact peer first, then peer 0; protocol (optional) must be 6;
  * - a rule's method/path/host are full-match regexes, absent or null = any;
  *   headers are "Name" (presence) or "Name: value" (exact);
  * - allow_all true: every request is allowed (an L4-only allow on the port);

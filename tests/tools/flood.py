@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """flood.py - many short connection attempts, bounded in count and time.
 
-usage: flood.py tcp|udp IP COUNT [SECONDS]
+usage: flood.py tcp|udp IP COUNT [SECONDS] [RATE]
 TCP: non-blocking connects to ports 1024.. (each a new flow), closed at once.
 UDP: one datagram per port. Prints how many were sent.
 """
@@ -11,12 +11,17 @@ import time
 
 proto, ip, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
 limit = float(sys.argv[4]) if len(sys.argv) > 4 else 20.0
-deadline = time.monotonic() + limit
+rate = float(sys.argv[5]) if len(sys.argv) > 5 else 0.0
+start = time.monotonic()
+deadline = start + limit
 sent = 0
 if proto == "udp":
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.setblocking(False)
     while sent < count and time.monotonic() < deadline:
+        if rate and sent > rate * (time.monotonic() - start):
+            time.sleep(0.0005)
+            continue
         try:
             s.sendto(b"x", (ip, 1024 + sent % 60000))
             sent += 1

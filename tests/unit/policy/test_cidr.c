@@ -209,6 +209,27 @@ static void test_stable_across_recompiles(void **state)
 	assert_null(sluice_idt_labels(w->idt, again));
 }
 
+/* an agent restart restores CIDR identities: the compiler takes them over */
+static void test_restored_cidr_identity(void **state)
+{
+	struct world *w = *state;
+	struct sluice_labels l = { 0 }, pod_l = { 0 };
+
+	assert_int_equal(sluice_labels_add(&l, "cidr", "10.0.0.0/8", ""), 0);
+	assert_int_equal(sluice_labels_add(&l, "reserved", "world", ""), 0);
+	assert_int_equal(sluice_labels_add(&pod_l, "k8s", "app", "x"), 0);
+	/* CIDR labels only in the CIDR range, pod labels never there */
+	assert_int_equal(sluice_idt_restore(w->idt, 300, &l), -22);
+	assert_int_equal(sluice_idt_restore(w->idt, SLUICE_ID_LOCAL_MIN + 1, &pod_l), -22);
+	assert_int_equal(sluice_idt_restore(w->idt, SLUICE_ID_LOCAL_MIN + 7, &l), 0);
+	compile(w, CNP "spec:\n  endpointSelector: {}\n  egress: [{toCIDR: [10.0.0.0/8, 11.0.0.0/8]}]\n");
+	assert_int_equal(cidr_id(w, "10.0.0.0/8"), SLUICE_ID_LOCAL_MIN + 7);
+	assert_int_equal(sluice_idt_refcount(w->idt, SLUICE_ID_LOCAL_MIN + 7), 1);
+	assert_int_equal(cidr_id(w, "11.0.0.0/8"), SLUICE_ID_LOCAL_MIN); /* new: from the bottom */
+	sluice_labels_free(&l);
+	sluice_labels_free(&pod_l);
+}
+
 static void test_world_covers_cidrs(void **state)
 {
 	struct world *w = *state;
@@ -304,6 +325,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_cidr_identities, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stable_across_recompiles, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restored_cidr_identity, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_world_covers_cidrs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ipblock_selects_pods, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ipblock_split_identity, setup, teardown),

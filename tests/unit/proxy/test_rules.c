@@ -173,6 +173,46 @@ static void test_table_keys_and_any_peer(void **state)
 	proxy_rules_table_free(t);
 }
 
+static void test_port_ranges(void **state)
+{
+	/* the agent's entries carry end_port (a policy port range): the
+	 * narrowest entry containing the port wins, exact peer before any */
+	struct proxy_rules_table *t = load(
+		"{\"version\":1,\"policies\":["
+		"{\"ep_id\":1,\"direction\":\"ingress\",\"port\":8000,\"end_port\":8999,"
+		" \"protocol\":6,\"peer_identity\":0,\"rules\":[{\"path\":\"/wide\"}]},"
+		"{\"ep_id\":1,\"direction\":\"ingress\",\"port\":8080,\"end_port\":8083,"
+		" \"protocol\":6,\"peer_identity\":0,\"rules\":[{\"path\":\"/narrow\"}]},"
+		"{\"ep_id\":1,\"direction\":\"ingress\",\"port\":8081,\"end_port\":8081,"
+		" \"protocol\":6,\"peer_identity\":0,\"rules\":[{\"path\":\"/one\"}]},"
+		"{\"ep_id\":1,\"direction\":\"ingress\",\"port\":7000,\"end_port\":9999,"
+		" \"protocol\":6,\"peer_identity\":7,\"rules\":[{\"path\":\"/seven\"}]}]}", 0);
+	struct proxy_rules_key k = { .ep_id = 1, .port = 8500 };
+
+	(void)state;
+	ALLOW(proxy_rules_lookup(t, &k), "GET", "/wide");
+	k.port = 8080;
+	ALLOW(proxy_rules_lookup(t, &k), "GET", "/narrow");
+	DENY(proxy_rules_lookup(t, &k), "GET", "/wide");
+	k.port = 8081;
+	ALLOW(proxy_rules_lookup(t, &k), "GET", "/one");
+	k.port = 8083;
+	ALLOW(proxy_rules_lookup(t, &k), "GET", "/narrow");
+	k.port = 8084;
+	ALLOW(proxy_rules_lookup(t, &k), "GET", "/wide");
+	k.port = 9000;
+	assert_null(proxy_rules_lookup(t, &k));
+	/* peer 7 has its own (wider) entry: it is used, never merged */
+	k.peer_identity = 7;
+	ALLOW(proxy_rules_lookup(t, &k), "GET", "/seven");
+	k.port = 8081;
+	ALLOW(proxy_rules_lookup(t, &k), "GET", "/seven");
+	DENY(proxy_rules_lookup(t, &k), "GET", "/one");
+	k.port = 6999;
+	assert_null(proxy_rules_lookup(t, &k));
+	proxy_rules_table_free(t);
+}
+
 static void test_invalid_regex_fails_closed(void **state)
 {
 	/* S7: the broken entry denies everything, the others still work */
@@ -207,6 +247,8 @@ static void test_bad_documents(void **state)
 		("{\"policies\":[{\"ep_id\":1,\"direction\":\"ingress\",\"port\":80,\"peer_identity\":0},"
 		 "{\"ep_id\":1,\"direction\":\"ingress\",\"port\":80,\"peer_identity\":0}]}"), /* duplicate key */
 		"{\"version\":2,\"policies\":[]}",
+		"{\"policies\":[{\"ep_id\":1,\"direction\":\"ingress\",\"port\":80,\"end_port\":79,\"peer_identity\":0}]}",
+		"{\"policies\":[{\"ep_id\":1,\"direction\":\"ingress\",\"port\":80,\"end_port\":70000,\"peer_identity\":0}]}",
 		"{\"rules\":[{\"method\":5}]}",
 	};
 
@@ -278,6 +320,7 @@ int main(void)
 		cmocka_unit_test(test_host_and_headers),
 		cmocka_unit_test(test_empty_rule_allow_all_and_deny),
 		cmocka_unit_test(test_table_keys_and_any_peer),
+		cmocka_unit_test(test_port_ranges),
 		cmocka_unit_test(test_invalid_regex_fails_closed),
 		cmocka_unit_test(test_bad_documents),
 		cmocka_unit_test(test_regex_limit),

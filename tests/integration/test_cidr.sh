@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# CIDR identities: fromCIDR / fromCIDRSet / ipBlock against real addresses
+# outside the cluster (two "world" namespaces in 192.0.2.0/24), excepts,
+# world covering CIDRs, deny by CIDR, and the difference between Cilium's
+# fromCIDR (never a managed pod) and Kubernetes' ipBlock (pods too).
+source "$(dirname "$0")/lib.sh"
+t_begin
+
+pod default/server app=server
+pod default/client app=client
+serve default/server tcp:80
+W1=$(sl_world_create one 1)   # 192.0.2.6, in 192.0.2.4/30
+W2=$(sl_world_create two 2)   # 192.0.2.10, in 192.0.2.8/30
+from_w() { ip netns exec "${SL_NSPFX}w$1" python3 "$TOOLS/probe.py" tcp "$IP_server" 80 "${2:-1.0}"; }
+sleep 2.2 # the agent refreshes host addresses every 2 s
+
+check "no policy: $W1 reaches the server" from_w one
+check "no policy: $W2 reaches the server" from_w two
+
+policy() {
+	apply_yaml >/dev/null || fail "apply"
+}
+
+policy <<'YAML'
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: server}
+spec:
+  endpointSelector: {matchLabels: {app: server}}
+  ingress:
+  - fromCIDR: [192.0.2.4/30]
+YAML
+check "fromCIDR 192.0.2.4/30: $W1 allowed" from_w one
+check_not "fromCIDR 192.0.2.4/30: $W2 dropped" from_w two 0.7
+check "fromCIDR 192.0.2.4/30: pod client dropped" dropped default/client tcp "$IP_server" 80
+check "the prefix has a CIDR identity" sh -c "'$SL_BUILD/cli/sluice' --socket '$SL_SOCK' identity list | grep -q 'cidr:192.0.2.4/30'"
+
+policy <<'YAML'
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: server}
+spec:
+  endpointSelector: {matchLabels: {app: server}}
+  ingress:
+  - fromCIDRSet: [{cidr: 192.0.2.0/24, except: [192.0.2.8/30]}]
+YAML
+check "fromCIDRSet /24 except 192.0.2.8/30: $W1 allowed" from_w one
+check_not "fromCIDRSet /24 except 192.0.2.8/30: $W2 dropped" from_w two 0.7
+check_not "192.0.2.4/30 is no longer named: its identity is gone" sh -c "'$SL_BUILD/cli/sluice' --socket '$SL_SOCK' identity list | grep -q 'cidr:192.0.2.4/30'"
+
+# world covers CIDR identities even when another policy names the prefix
+policy <<'YAML'
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: server}
+spec:
+  endpointSelector: {matchLabels: {app: server}}
+  ingress:
+  - fromEntities: [world]
+---
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: client}
+spec:
+  endpointSelector: {matchLabels: {app: client}}
+  egress:
+  - toCIDR: [192.0.2.0/24, 192.0.2.8/30]
+YAML
+check "fromEntities world while 192.0.2.0/24 is a CIDR identity: $W1 allowed" from_w one
+check "fromEntities world while 192.0.2.8/30 is a CIDR identity: $W2 allowed" from_w two
+
+# deny by CIDR wins over an allow of world
+policy <<'YAML'
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: server}
+spec:
+  endpointSelector: {matchLabels: {app: server}}
+  ingress:
+  - fromEntities: [world]
+  ingressDeny:
+  - fromCIDR: [192.0.2.8/30]
+YAML
+check "ingressDeny fromCIDR 192.0.2.8/30 + world allowed: $W1 allowed" from_w one
+check_not "ingressDeny fromCIDR 192.0.2.8/30: $W2 dropped" from_w two 0.7
+sl policy delete default/client >/dev/null
+
+# Kubernetes ipBlock: outside addresses and pod addresses alike
+apply_yaml >/dev/null <<YAML || fail "apply"
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: server-np}
+spec:
+  podSelector: {matchLabels: {app: server}}
+  ingress:
+  - from:
+    - ipBlock: {cidr: 192.0.2.0/24, except: [192.0.2.8/30]}
+    - ipBlock: {cidr: $SL_CIDR}
+YAML
+sl policy delete default/server >/dev/null
+check "ipBlock /24 except 192.0.2.8/30: $W1 allowed" from_w one
+check_not "ipBlock /24 except 192.0.2.8/30: $W2 dropped" from_w two 0.7
+check "ipBlock on the pod CIDR: pod client allowed" can default/client tcp "$IP_server" 80
+apply_yaml >/dev/null <<YAML || fail "apply"
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: server-cnp}
+spec:
+  endpointSelector: {matchLabels: {app: server}}
+  ingress:
+  - fromCIDR: [$SL_CIDR]
+YAML
+sl policy delete default/server-np >/dev/null
+check "fromCIDR on the pod CIDR: pod client still dropped (Cilium: never a managed pod)" dropped default/client tcp "$IP_server" 80
+sl policy delete default/server-cnp >/dev/null
+check "policies deleted: $W2 reaches the server again" from_w two
+
+# Across an agent restart: the CIDR identity keeps its number, and an
+# ipcache entry the new agent's policies no longer name is removed.
+ipc_has_w2_prefix() {
+	bpftool map dump pinned "$SL_PIN/sluice_ipc_v1" | grep -A1 '"prefixlen": 126' | grep -q '255,255,192,0,2,8$'
+}
+cidr_ident() { sl identity list | awk '/cidr:192.0.2.8\/30/ { print $1 }'; }
+policy <<'YAML'
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: server}
+spec:
+  endpointSelector: {matchLabels: {app: server}}
+  ingress:
+  - fromEntities: [world]
+  ingressDeny:
+  - fromCIDR: [192.0.2.8/30]
+YAML
+before=$(cidr_ident)
+check "192.0.2.8/30 is in the ipcache" ipc_has_w2_prefix
+sl_agent_kill KILL
+sl_agent_start
+check "after restart: the entry is still in the ipcache" ipc_has_w2_prefix
+check "after restart: the deny by CIDR still holds" sh -c "ip netns exec ${SL_NSPFX}wtwo python3 $TOOLS/probe.py tcp $IP_server 80 0.7; [ \$? -eq 2 ]"
+[ -n "$before" ] && [ "$(cidr_ident)" = "$before" ] && pass "after restart: same CIDR identity ($before)" ||
+	fail "after restart: CIDR identity $before became $(cidr_ident)"
+sl_agent_kill KILL
+python3 - "$SL_STATE/state.json" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+s["policies"] = []
+json.dump(s, open(sys.argv[1], "w"))
+PY
+sl_agent_start
+sl pod create default/nudge --labels app=nudge >/dev/null # runs a regeneration
+check_not "restart without the policy: the stale CIDR entry is removed" ipc_has_w2_prefix
+check "restart without the policy: $W2 reaches the server" from_w two
+t_finish

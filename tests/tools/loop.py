@@ -1,0 +1,72 @@
+#!/usr/bin/env python3
+"""loop.py - a client loop at full speed, for disruption tests.
+
+usage: loop.py IP PORT PATH SECONDS OUTFILE [keepalive|close] [STOPFILE]
+Sends HTTP GETs back to back (keep-alive: one connection, reconnecting
+after an error; close: a new connection per request) until SECONDS pass or
+STOPFILE exists. Writes a JSON summary to OUTFILE: ok, fail, the wall time
+of the first failure and of each failure's kind, so tests can assert zero
+failures or measure when a revocation took effect.
+"""
+import json
+import os
+import socket
+import sys
+import time
+
+ip, port, path, seconds, out = sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4]), sys.argv[5]
+mode = sys.argv[6] if len(sys.argv) > 6 else "close"
+stop = sys.argv[7] if len(sys.argv) > 7 else None
+req = ("GET %s HTTP/1.1\r\nHost: t\r\n%s\r\n" % (path, "" if mode == "keepalive" else "Connection: close\r\n")).encode()
+ok = fail = 0
+first_fail = None
+errors = []
+sock = None
+deadline = time.monotonic() + seconds
+
+
+def one():
+    global sock
+    if sock is None:
+        sock = socket.create_connection((ip, port), timeout=2)
+    sock.sendall(req)
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        d = sock.recv(65536)
+        if not d:
+            raise ConnectionError("closed before the response")
+        buf += d
+    head, _, body = buf.partition(b"\r\n\r\n")
+    status = int(head.split(b" ")[1])
+    n = 0
+    for line in head.split(b"\r\n")[1:]:
+        k, _, v = line.partition(b":")
+        if k.strip().lower() == b"content-length":
+            n = int(v)
+    while len(body) < n:
+        d = sock.recv(65536)
+        if not d:
+            raise ConnectionError("closed in the body")
+        body += d
+    if mode != "keepalive":
+        sock.close()
+        sock = None
+    if status != 200:
+        raise ConnectionError("status %d" % status)
+
+
+while time.monotonic() < deadline and not (stop and os.path.exists(stop)):
+    try:
+        one()
+        ok += 1
+    except Exception as e:  # noqa: BLE001 - every failure counts
+        fail += 1
+        if first_fail is None:
+            first_fail = time.time()
+        if len(errors) < 5:
+            errors.append("%.3f %s" % (time.time(), e))
+        if sock is not None:
+            sock.close()
+            sock = None
+        time.sleep(0.001)
+json.dump({"ok": ok, "fail": fail, "first_fail": first_fail, "errors": errors}, open(out, "w"))
