@@ -11,10 +11,10 @@
  *
  * Pods and the host have /32 entries of their own: LPM prefers them over
  * any shorter prefix, and a prefix that is exactly a pod's or the host's
- * address is not written at all (it would replace that entry). Every sync
- * writes every wanted entry again: a pod deleted from under a /32 prefix
- * took its entry with it, and the next sync (the pod's deletion runs one)
- * puts the prefix back.
+ * address is not written at all (it would replace that entry). A sync
+ * writes the entries that are new or changed, and every /32 again: a pod
+ * deleted from under a /32 prefix took the entry with it, and the next
+ * sync (the pod's deletion runs one) puts the prefix back.
  */
 #include <bpf/bpf.h>
 #include <errno.h>
@@ -44,13 +44,24 @@ static bool cidr_is_node_address(const struct agent *a, const struct sluice_cidr
 	return false;
 }
 
-static bool cidr_listed(const struct sluice_cidr_ident *v, size_t n, const uint8_t *addr,
-			unsigned prefixlen)
+static int cidr_cmp(const void *a, const void *b)
 {
-	for (size_t i = 0; i < n; i++)
-		if (v[i].prefixlen == prefixlen && !memcmp(v[i].addr, addr, 16))
-			return true;
-	return false;
+	const struct sluice_cidr_ident *x = a, *y = b;
+	int c = memcmp(x->addr, y->addr, 16);
+
+	return c ? c : x->prefixlen < y->prefixlen ? -1 : x->prefixlen > y->prefixlen;
+}
+
+/* v is sorted as the compiler sorts it (address, then prefix length) */
+static const struct sluice_cidr_ident *cidr_find(const struct sluice_cidr_ident *v, size_t n,
+						 const uint8_t *addr, unsigned prefixlen)
+{
+	struct sluice_cidr_ident key = { .prefixlen = (uint8_t)prefixlen };
+
+	if (!n || prefixlen > 128)
+		return NULL;
+	memcpy(key.addr, addr, 16);
+	return bsearch(&key, v, n, sizeof(*v), cidr_cmp);
 }
 
 /*
@@ -73,7 +84,7 @@ static void cidr_remove_leftovers(struct agent *a, const struct sluice_compiled 
 		key = next;
 		prev = &key;
 		if (bpf_map_lookup_elem(fd, &key, &val) || val.identity < SLUICE_ID_LOCAL_MIN ||
-		    cidr_listed(c->cidrs, c->ncidrs, key.addr, key.prefixlen))
+		    cidr_find(c->cidrs, c->ncidrs, key.addr, key.prefixlen))
 			continue;
 		sluice_dp_ipcache_delete(a->dp, key.addr, key.prefixlen);
 		prev = NULL; /* the walk restarts: the deleted key is gone */
@@ -91,6 +102,12 @@ int agent_cidrs_sync(struct agent *a, const struct sluice_compiled *c, char **er
 		a->cidrs_checked = true;
 	}
 	for (i = 0; i < c->ncidrs; i++) {
+		const struct sluice_cidr_ident *old = cidr_find(a->cidrs, a->ncidrs, c->cidrs[i].addr,
+								c->cidrs[i].prefixlen);
+
+		/* unchanged entries stay; a /32 may have been a pod's meanwhile */
+		if (old && old->identity == c->cidrs[i].identity && c->cidrs[i].prefixlen != 128)
+			continue;
 		if (cidr_is_node_address(a, &c->cidrs[i]))
 			continue;
 		rc = sluice_dp_ipcache_update(a->dp, c->cidrs[i].addr, c->cidrs[i].prefixlen,
@@ -101,7 +118,7 @@ int agent_cidrs_sync(struct agent *a, const struct sluice_compiled *c, char **er
 	for (i = 0; i < a->ncidrs; i++) {
 		const struct sluice_cidr_ident *old = &a->cidrs[i];
 
-		if (!cidr_listed(c->cidrs, c->ncidrs, old->addr, old->prefixlen) &&
+		if (!cidr_find(c->cidrs, c->ncidrs, old->addr, old->prefixlen) &&
 		    !cidr_is_node_address(a, old))
 			sluice_dp_ipcache_delete(a->dp, old->addr, old->prefixlen);
 	}

@@ -10,16 +10,32 @@
  *
  * SIGHUP reloads the rules file (a bad file keeps the old rules); SIGINT and
  * SIGTERM close every connection and exit, printing counters to stderr.
+ *
+ * Agent mode (started by sluiced; docs/proxy-control.md):
+ *
+ *   sluice-proxy --control PATH --bpf-root DIR [--node NAME] [--pid-file FILE]
+ *
+ * endpoints, names and rules arrive over the control socket, flows are
+ * resolved from the pinned datapath maps (resolver_datapath.c). SIGTERM,
+ * SIGINT and the agent's "drain" stop accepting, let requests in flight
+ * finish (at most 10 s) and exit 0.
  */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "control.h"
 #include "proxy.h"
+#include "resolver_datapath.h"
 #include "rules_json.h"
+#include "sluice/dp_proxy.h"
+
+#define MAIN_DRAIN_MS 10000u
 
 struct main_ctx {
 	uv_loop_t *loop;
@@ -27,6 +43,8 @@ struct main_ctx {
 	const char *rules_file;
 	struct proxy_rules_key key;
 	uv_signal_t sig_hup, sig_int, sig_term;
+	struct proxy_control *ctl;      /* agent mode */
+	bool draining;
 };
 
 static int main_parse_addr(const char *s, union proxy_sockaddr *out)
@@ -144,7 +162,108 @@ static void main_usage(FILE *f)
 		"                    [--max-conns N] [--header-timeout-ms N] [--idle-timeout-ms N]\n"
 		"                    [--connect-timeout-ms N] [--stream-timeout-ms N]\n"
 		"                    [--buffer-cap BYTES] [--access-log stdout|off|FILE]\n"
-		"                    [--port-file FILE]\n");
+		"                    [--port-file FILE]\n"
+		"       sluice-proxy --control PATH --bpf-root DIR [--node NAME] [--pid-file FILE]\n"
+		"                    [timeouts, --max-conns, --buffer-cap as above]\n");
+}
+
+/* ---- agent mode --------------------------------------------------------- */
+
+static void main_agent_closed(void *ctx)
+{
+	struct main_ctx *m = ctx;
+
+	/* the server (and its resolver) is gone: close the rest, the loop ends */
+	m->srv = NULL;
+	proxy_control_close(m->ctl);
+	uv_close((uv_handle_t *)&m->sig_hup, NULL);
+	uv_close((uv_handle_t *)&m->sig_int, NULL);
+	uv_close((uv_handle_t *)&m->sig_term, NULL);
+}
+
+static void main_agent_drain(void *ctx)
+{
+	struct main_ctx *m = ctx;
+
+	if (m->draining || !m->srv)
+		return;
+	m->draining = true;
+	fprintf(stderr, "sluice-proxy: draining (at most %u ms)\n", MAIN_DRAIN_MS);
+	proxy_control_draining(m->ctl);
+	main_print_counters(m->srv);
+	proxy_server_drain(m->srv, MAIN_DRAIN_MS);
+}
+
+static void main_agent_signal(uv_signal_t *s, int signum)
+{
+	if (signum != SIGHUP)
+		main_agent_drain(s->data);
+}
+
+static int main_agent(struct main_ctx *m, struct proxy_config *cfg, const char *control,
+		      const char *bpf_root, const char *node, const char *pid_file)
+{
+	struct sluice_dp_proxy *dp = NULL;
+	struct proxy_resolver *res;
+	char *err = NULL;
+	int rc;
+
+	signal(SIGPIPE, SIG_IGN);
+	rc = sluice_dp_proxy_open(&dp, bpf_root, &err);
+	if (rc) {
+		fprintf(stderr, "sluice-proxy: %s\n", err ? err : strerror(-rc));
+		free(err);
+		return 1;
+	}
+	res = proxy_resolver_datapath_new(dp);
+	if (!res) {
+		fprintf(stderr, "sluice-proxy: out of memory\n");
+		sluice_dp_proxy_close(dp);
+		return 1;
+	}
+	cfg->access_log = NULL; /* records go to the agent (control.c) */
+	m->loop = uv_default_loop();
+	m->srv = proxy_server_new(m->loop, cfg, res, &err);
+	if (!m->srv) {
+		fprintf(stderr, "sluice-proxy: %s\n", err ? err : "out of memory");
+		return 1;
+	}
+	rc = proxy_control_start(m->loop, m->srv, res, control, node, main_agent_drain, m,
+				 &m->ctl, &err);
+	if (rc) {
+		fprintf(stderr, "sluice-proxy: %s\n", err ? err : strerror(-rc));
+		return 1;
+	}
+	proxy_server_set_closed_cb(m->srv, main_agent_closed, m);
+	if (pid_file) {
+		FILE *pf = fopen(pid_file, "w");
+
+		if (pf) {
+			fprintf(pf, "%d\n", (int)getpid());
+			fclose(pf);
+		}
+	}
+	{
+		static char logbuf[1 << 16];
+
+		setvbuf(stdout, logbuf, _IOFBF, sizeof(logbuf));
+	}
+	uv_signal_init(m->loop, &m->sig_hup);
+	uv_signal_init(m->loop, &m->sig_int);
+	uv_signal_init(m->loop, &m->sig_term);
+	m->sig_hup.data = m->sig_int.data = m->sig_term.data = m;
+	uv_signal_start(&m->sig_hup, main_agent_signal, SIGHUP);
+	uv_signal_start(&m->sig_int, main_agent_signal, SIGINT);
+	uv_signal_start(&m->sig_term, main_agent_signal, SIGTERM);
+	fprintf(stderr, "sluice-proxy: pid %d, control socket %s, bpf root %s\n", (int)getpid(),
+		control, bpf_root);
+	uv_run(m->loop, UV_RUN_DEFAULT);
+	uv_loop_close(m->loop);
+	fflush(stdout);
+	if (pid_file)
+		unlink(pid_file);
+	fprintf(stderr, "sluice-proxy: drained, exiting\n");
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -164,6 +283,10 @@ int main(int argc, char **argv)
 		{ "buffer-cap", required_argument, NULL, 'b' },
 		{ "access-log", required_argument, NULL, 'a' },
 		{ "port-file", required_argument, NULL, 'p' },
+		{ "control", required_argument, NULL, 'c' },
+		{ "bpf-root", required_argument, NULL, 'B' },
+		{ "node", required_argument, NULL, 'n' },
+		{ "pid-file", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -171,6 +294,7 @@ int main(int argc, char **argv)
 	struct proxy_config cfg;
 	union proxy_sockaddr listen_addr, up_addr, bound;
 	const char *listen_s = NULL, *up_s = NULL, *log_s = "stdout", *port_file = NULL;
+	const char *control = NULL, *bpf_root = NULL, *node = NULL, *pid_file = NULL;
 	struct proxy_resolver *res;
 	char *err = NULL;
 	int c, rc;
@@ -201,9 +325,20 @@ int main(int argc, char **argv)
 		case 'b': cfg.buffer_cap = (uint32_t)strtoul(optarg, NULL, 0); break;
 		case 'a': log_s = optarg; break;
 		case 'p': port_file = optarg; break;
+		case 'c': control = optarg; break;
+		case 'B': bpf_root = optarg; break;
+		case 'n': node = optarg; break;
+		case 'P': pid_file = optarg; break;
 		case 'h': main_usage(stdout); return 0;
 		default: main_usage(stderr); return 2;
 		}
+	}
+	if (control || bpf_root) {
+		if (!control || !bpf_root || listen_s || up_s || m.rules_file) {
+			main_usage(stderr);
+			return 2;
+		}
+		return main_agent(&m, &cfg, control, bpf_root, node, pid_file);
 	}
 	if (!listen_s || !up_s || !m.rules_file) {
 		main_usage(stderr);

@@ -14,9 +14,34 @@ PASSED=0
 FAILED=0
 T_NAME=$(basename "$0" .sh)
 
+# Picks a free slot (netns prefix, pod CIDR, metrics port) for this test, so
+# scenarios running at the same time on one kernel never collide; a slot
+# whose owner died is taken over.
+t_claim_slot() {
+	local try idx lock owner
+	for try in $(seq 1 400); do
+		idx=$(( (RANDOM % 200) + 20 ))
+		lock=/tmp/sluice-it-slot-$idx
+		if mkdir "$lock" 2>/dev/null; then
+			echo $$ >"$lock/pid"
+			T_SLOT_LOCK=$lock
+			echo "$idx"
+			return 0
+		fi
+		owner=$(cat "$lock/pid" 2>/dev/null)
+		if [ -n "$owner" ] && ! kill -0 "$owner" 2>/dev/null; then
+			rm -rf "$lock"
+		fi
+	done
+	return 1
+}
+
 t_begin() {
 	local short=${T_NAME#test_}
-	local idx=$(( ($$ % 200) + 20 ))
+	local idx
+	idx=$(t_claim_slot) || { echo "FAIL: no free test slot"; exit 1; }
+	T_SLOT_LOCK=/tmp/sluice-it-slot-$idx
+	echo $$ >"$T_SLOT_LOCK/pid"
 	SL_NSPFX="it${idx}-"
 	SL_METRICS_PORT=$((19000 + idx))
 	SL_WORK=/tmp/sluice-it-$short-$$
@@ -34,6 +59,7 @@ t_end_trap() {
 	fi
 	sl_cleanup
 	rm -rf "$SL_WORK"
+	[ -n "${T_SLOT_LOCK:-}" ] && rm -rf "$T_SLOT_LOCK"
 }
 
 t_finish() {

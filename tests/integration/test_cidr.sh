@@ -9,8 +9,8 @@ t_begin
 pod default/server app=server
 pod default/client app=client
 serve default/server tcp:80
-W1=$(sl_world_create one 1)   # 192.0.2.6, in 192.0.2.4/30
-W2=$(sl_world_create two 2)   # 192.0.2.10, in 192.0.2.8/30
+W1=$(sl_world_create one 7)   # 192.0.2.30, in 192.0.2.28/30
+W2=$(sl_world_create two 8)   # 192.0.2.34, in 192.0.2.32/30
 from_w() { ip netns exec "${SL_NSPFX}w$1" python3 "$TOOLS/probe.py" tcp "$IP_server" 80 "${2:-1.0}"; }
 sleep 2.2 # the agent refreshes host addresses every 2 s
 
@@ -28,12 +28,12 @@ metadata: {name: server}
 spec:
   endpointSelector: {matchLabels: {app: server}}
   ingress:
-  - fromCIDR: [192.0.2.4/30]
+  - fromCIDR: [192.0.2.28/30]
 YAML
-check "fromCIDR 192.0.2.4/30: $W1 allowed" from_w one
-check_not "fromCIDR 192.0.2.4/30: $W2 dropped" from_w two 0.7
-check "fromCIDR 192.0.2.4/30: pod client dropped" dropped default/client tcp "$IP_server" 80
-check "the prefix has a CIDR identity" sh -c "'$SL_BUILD/cli/sluice' --socket '$SL_SOCK' identity list | grep -q 'cidr:192.0.2.4/30'"
+check "fromCIDR 192.0.2.28/30: $W1 allowed" from_w one
+check_not "fromCIDR 192.0.2.28/30: $W2 dropped" from_w two 0.7
+check "fromCIDR 192.0.2.28/30: pod client dropped" dropped default/client tcp "$IP_server" 80
+check "the prefix has a CIDR identity" sh -c "'$SL_BUILD/cli/sluice' --socket '$SL_SOCK' identity list | grep -q 'cidr:192.0.2.28/30'"
 
 policy <<'YAML'
 apiVersion: cilium.io/v2
@@ -42,11 +42,11 @@ metadata: {name: server}
 spec:
   endpointSelector: {matchLabels: {app: server}}
   ingress:
-  - fromCIDRSet: [{cidr: 192.0.2.0/24, except: [192.0.2.8/30]}]
+  - fromCIDRSet: [{cidr: 192.0.2.0/24, except: [192.0.2.32/30]}]
 YAML
-check "fromCIDRSet /24 except 192.0.2.8/30: $W1 allowed" from_w one
-check_not "fromCIDRSet /24 except 192.0.2.8/30: $W2 dropped" from_w two 0.7
-check_not "192.0.2.4/30 is no longer named: its identity is gone" sh -c "'$SL_BUILD/cli/sluice' --socket '$SL_SOCK' identity list | grep -q 'cidr:192.0.2.4/30'"
+check "fromCIDRSet /24 except 192.0.2.32/30: $W1 allowed" from_w one
+check_not "fromCIDRSet /24 except 192.0.2.32/30: $W2 dropped" from_w two 0.7
+check_not "192.0.2.28/30 is no longer named: its identity is gone" sh -c "'$SL_BUILD/cli/sluice' --socket '$SL_SOCK' identity list | grep -q 'cidr:192.0.2.28/30'"
 
 # world covers CIDR identities even when another policy names the prefix
 policy <<'YAML'
@@ -64,10 +64,10 @@ metadata: {name: client}
 spec:
   endpointSelector: {matchLabels: {app: client}}
   egress:
-  - toCIDR: [192.0.2.0/24, 192.0.2.8/30]
+  - toCIDR: [192.0.2.0/24, 192.0.2.32/30]
 YAML
 check "fromEntities world while 192.0.2.0/24 is a CIDR identity: $W1 allowed" from_w one
-check "fromEntities world while 192.0.2.8/30 is a CIDR identity: $W2 allowed" from_w two
+check "fromEntities world while 192.0.2.32/30 is a CIDR identity: $W2 allowed" from_w two
 
 # deny by CIDR wins over an allow of world
 policy <<'YAML'
@@ -79,10 +79,10 @@ spec:
   ingress:
   - fromEntities: [world]
   ingressDeny:
-  - fromCIDR: [192.0.2.8/30]
+  - fromCIDR: [192.0.2.32/30]
 YAML
-check "ingressDeny fromCIDR 192.0.2.8/30 + world allowed: $W1 allowed" from_w one
-check_not "ingressDeny fromCIDR 192.0.2.8/30: $W2 dropped" from_w two 0.7
+check "ingressDeny fromCIDR 192.0.2.32/30 + world allowed: $W1 allowed" from_w one
+check_not "ingressDeny fromCIDR 192.0.2.32/30: $W2 dropped" from_w two 0.7
 sl policy delete default/client >/dev/null
 
 # Kubernetes ipBlock: outside addresses and pod addresses alike
@@ -94,12 +94,12 @@ spec:
   podSelector: {matchLabels: {app: server}}
   ingress:
   - from:
-    - ipBlock: {cidr: 192.0.2.0/24, except: [192.0.2.8/30]}
+    - ipBlock: {cidr: 192.0.2.0/24, except: [192.0.2.32/30]}
     - ipBlock: {cidr: $SL_CIDR}
 YAML
 sl policy delete default/server >/dev/null
-check "ipBlock /24 except 192.0.2.8/30: $W1 allowed" from_w one
-check_not "ipBlock /24 except 192.0.2.8/30: $W2 dropped" from_w two 0.7
+check "ipBlock /24 except 192.0.2.32/30: $W1 allowed" from_w one
+check_not "ipBlock /24 except 192.0.2.32/30: $W2 dropped" from_w two 0.7
 check "ipBlock on the pod CIDR: pod client allowed" can default/client tcp "$IP_server" 80
 apply_yaml >/dev/null <<YAML || fail "apply"
 apiVersion: cilium.io/v2
@@ -115,12 +115,33 @@ check "fromCIDR on the pod CIDR: pod client still dropped (Cilium: never a manag
 sl policy delete default/server-cnp >/dev/null
 check "policies deleted: $W2 reaches the server again" from_w two
 
+# Egress by CIDR to servers outside the cluster
+for w in one two; do
+	sl_bg ip netns exec "${SL_NSPFX}w$w" python3 "$TOOLS/podserver.py" "$w" "$SL_WORK/w$w.log" tcp:8000
+done
+sleep 0.5
+check "no policy: client reaches $W2:8000" can default/client tcp "$W2" 8000
+policy <<'YAML'
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: client}
+spec:
+  endpointSelector: {matchLabels: {app: client}}
+  egress:
+  - toCIDRSet: [{cidr: 192.0.2.0/24, except: [192.0.2.32/30]}]
+    toPorts: [{ports: [{port: "8000", protocol: TCP}]}]
+YAML
+check "egress toCIDRSet except: client reaches $W1:8000" can default/client tcp "$W1" 8000
+check "egress toCIDRSet except: client dropped to $W2:8000" dropped default/client tcp "$W2" 8000
+check "egress toCIDRSet: client dropped to the server pod (not a CIDR peer)" dropped default/client tcp "$IP_server" 80
+sl policy delete default/client >/dev/null
+
 # Across an agent restart: the CIDR identity keeps its number, and an
 # ipcache entry the new agent's policies no longer name is removed.
 ipc_has_w2_prefix() {
-	bpftool map dump pinned "$SL_PIN/sluice_ipc_v1" | grep -A1 '"prefixlen": 126' | grep -q '255,255,192,0,2,8$'
+	bpftool map dump pinned "$SL_PIN/sluice_ipc_v1" | grep -A1 '"prefixlen": 126' | grep -q '255,255,192,0,2,32$'
 }
-cidr_ident() { sl identity list | awk '/cidr:192.0.2.8\/30/ { print $1 }'; }
+cidr_ident() { sl identity list | awk '/cidr:192.0.2.32\/30/ { print $1 }'; }
 policy <<'YAML'
 apiVersion: cilium.io/v2
 kind: CiliumNetworkPolicy
@@ -130,10 +151,10 @@ spec:
   ingress:
   - fromEntities: [world]
   ingressDeny:
-  - fromCIDR: [192.0.2.8/30]
+  - fromCIDR: [192.0.2.32/30]
 YAML
 before=$(cidr_ident)
-check "192.0.2.8/30 is in the ipcache" ipc_has_w2_prefix
+check "192.0.2.32/30 is in the ipcache" ipc_has_w2_prefix
 sl_agent_kill KILL
 sl_agent_start
 check "after restart: the entry is still in the ipcache" ipc_has_w2_prefix

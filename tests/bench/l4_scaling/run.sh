@@ -5,37 +5,50 @@
 #
 #   sudo tests/bench/l4_scaling/run.sh [BUILD_DIR]
 #
-# Environment: DUR (seconds per wrk run, default 3), RULES (default
+# Environment: DUR (seconds per wrk run, default 2), REPEAT (wrk runs per
+# figure, the fastest is kept: other load on the machine only ever slows a
+# run down; default 2), RULES (default
 # "1000 10000 25000"), KINDS (default "sluice iptables-legacy iptables-nft
-# ipset nft-set"), CPU_CLIENT / CPU_SERVER (vCPUs wrk and nginx are
-# pinned to, default 0 and 1; "" to not pin).
+# ipset nft-set"), CPU_CLIENT / CPU_SERVER (the vCPU wrk and nginx are
+# pinned to, default 1 and 1: one vCPU for both ends, the other one absorbs
+# the rest of the machine; "" to not pin), OUT (a directory to keep the raw
+# results and wrk outputs in).
 #
 # Topology: one sluice instance (its own pins, child cgroup, netns prefix
 # bn-, pod CIDR 10.244.240.0/24), pods bench/server (nginx, port 80),
-# bench/client (wrk) and bench/other (must always be refused: proves each
-# ruleset is really enforcing). Every ruleset protects the server's ingress:
-#   none          no policy, no rules (sluice's programs are attached, but
+# bench/client (wrk) and bench/other (must be refused under every ruleset:
+# proves the ruleset is really enforcing). "N rules" is defined once, in
+# gen_rules.py: N allow rules (source /32, port) that never match the
+# benchmark, one allowing the client, default deny. Rulesets:
+#   none          no policy, no rules (sluice's programs stay attached, but
 #                 nothing selects the server)
-#   sluice        a CiliumNetworkPolicy with N fromCIDR/32+port rules and the
-#                 client allowed by identity (gen_rules.py sluice)
-#   iptables-*    N `-A INPUT -s IP -p tcp --dport P -j ACCEPT`, the client's
-#                 ACCEPT, DROP, in the server pod's netns, every packet walks
-#                 the chain (no ESTABLISHED shortcut, as most generated rule
-#                 sets that are per-source)
-#   ipset         one hash:ip,port set of N+1 entries and one iptables rule
-#   nft-set       one ipv4_addr . inet_service set of N+1 elements
-# Each is measured three ways with wrk (1 thread): one keep-alive connection
-# (rate and unloaded latency), 16 keep-alive connections, and 16 connections
-# with "Connection: close" (a new flow, hence a policy decision, per request).
+#   sluice        a CiliumNetworkPolicy on the server
+#   iptables-*    the rules as a linear INPUT chain in the server pod's netns
+#                 (no ESTABLISHED shortcut: every packet walks the chain)
+#   ipset         one hash:ip,port set and one iptables rule
+#   nft-set       one ipv4_addr . inet_service set in an nft chain
+# Two phases, because sluice has two data paths:
+#   kernel path   nginx and wrk enter the pods with `ip netns exec` from this
+#                 script's cgroup, outside sluice's: every packet crosses the
+#                 veth, tc (sluice) and netfilter (the others). All rulesets.
+#   sluice pods   nginx and wrk enter the pods with `sluice pod exec` (the
+#                 pod's cgroup too): sluice's sock_ops/sk_msg fast path
+#                 carries established pod-to-pod bytes socket to socket.
+#                 none and sluice only.
+# Each configuration is measured three ways with wrk (1 thread): one
+# keep-alive connection (rate and unloaded latency), 16 keep-alive
+# connections, and 16 connections with "Connection: close" (a new flow,
+# hence a policy decision, per request).
 set -u
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 SL_ROOT=$(cd "$HERE/../../.." && pwd)
 SL_BUILD=$(cd "${1:-$SL_ROOT/build}" 2>/dev/null && pwd) || { echo "no build dir ${1:-}" >&2; exit 1; }
-DUR=${DUR:-3}
+DUR=${DUR:-2}
+REPEAT=${REPEAT:-2}
 RULES=${RULES:-"1000 10000 25000"}
 KINDS=${KINDS:-"sluice iptables-legacy iptables-nft ipset nft-set"}
-CPU_CLIENT=${CPU_CLIENT-0}
+CPU_CLIENT=${CPU_CLIENT-1}
 CPU_SERVER=${CPU_SERVER-1}
 GEN=$HERE/gen_rules.py
 
@@ -43,11 +56,14 @@ GEN=$HERE/gen_rules.py
 for b in "$SL_BUILD/agent/sluiced" "$SL_BUILD/cli/sluice"; do
 	[ -x "$b" ] || { echo "missing $b (build sluiced and sluice first)" >&2; exit 1; }
 done
-for t in wrk nginx iptables-legacy iptables-legacy-restore iptables-nft iptables-nft-restore ipset nft python3 curl; do
+for t in wrk nginx iptables-legacy iptables-legacy-restore iptables-nft iptables-nft-restore ipset nft python3 curl taskset; do
 	command -v "$t" >/dev/null || { echo "missing $t (apt-get install -y wrk nginx-light iptables ipset nftables)" >&2; exit 1; }
 done
-case "$DUR" in '' | *[!0-9]*) echo "DUR must be whole seconds" >&2; exit 1 ;; esac
-[ "$DUR" -ge 1 ] && [ "$DUR" -le 30 ] || { echo "DUR must be 1..30" >&2; exit 1; }
+for v in "$DUR" "$REPEAT"; do
+	case "$v" in '' | *[!0-9]*) echo "DUR and REPEAT are whole numbers" >&2; exit 1 ;; esac
+done
+[ "$DUR" -ge 1 ] && [ "$DUR" -le 30 ] && [ "$REPEAT" -ge 1 ] && [ "$REPEAT" -le 10 ] ||
+	{ echo "DUR 1..30, REPEAT 1..10" >&2; exit 1; }
 
 # shellcheck source=../../../scripts/standalone.sh
 source "$SL_ROOT/scripts/standalone.sh"
@@ -57,10 +73,11 @@ SL_WORK=/tmp/sluice-bench-l4-$$
 sl_instance_init bench-l4 10.244.240.0/24
 
 SERVER_NS=
+NGINX_PID=
 bench_cleanup() {
-	if [ -n "$SERVER_NS" ] && ip netns list | grep -qw "$SERVER_NS"; then
-		rules_clear
-	fi
+	[ -n "${OUT:-}" ] && mkdir -p "$OUT" && cp "$SL_WORK"/results "$SL_WORK"/wrk.log "$OUT"/ 2>/dev/null
+	server_stop
+	[ -n "$SERVER_NS" ] && ip netns list | grep -qw "$SERVER_NS" && rules_clear
 	sl_cleanup
 	rm -rf "$SL_WORK"
 }
@@ -69,15 +86,45 @@ trap 'exit 130' INT TERM
 
 sl_agent_start || exit 1
 
+pod_netns() { sl pod get "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["netns"])'; }
+SERVER_IP=$(sl pod create bench/server --labels app=bench-server --port http=80/TCP) || exit 1
+CLIENT_IP=$(sl pod create bench/client --labels app=bench-client) || exit 1
+sl pod create bench/other --labels app=bench-other >/dev/null || exit 1
+SERVER_NS=$(pod_netns bench/server)
+CLIENT_NS=$(pod_netns bench/client)
+OTHER_NS=$(pod_netns bench/other)
+[ -n "$SERVER_NS" ] && [ -n "$CLIENT_NS" ] && [ -n "$OTHER_NS" ] || { echo "pods without netns" >&2; exit 1; }
+nsx() { ip netns exec "$SERVER_NS" "$@"; }
+
+PATH_MODE=netns
+# pod_cmd server|client|other : sets POD_CMD to the prefix that runs a
+# command in that pod the phase's way (it execs: the PID is the command's)
+pod_cmd() {
+	if [ "$PATH_MODE" = pod ]; then
+		POD_CMD=("$SL_BUILD/cli/sluice" --socket "$SL_SOCK" pod exec "bench/$1" --)
+	else
+		case $1 in
+		server) POD_CMD=(ip netns exec "$SERVER_NS") ;;
+		client) POD_CMD=(ip netns exec "$CLIENT_NS") ;;
+		*) POD_CMD=(ip netns exec "$OTHER_NS") ;;
+		esac
+	fi
+}
+in_pod() {
+	pod_cmd "$1"
+	shift
+	"${POD_CMD[@]}" "$@"
+}
+
 # pin_args CPU : the command prefix that pins to that vCPU (nothing when unset)
 pin_args() { [ -n "$1" ] && echo taskset -c "$1"; }
 
-SERVER_IP=$(sl pod create bench/server --labels app=bench-server --port http=80/TCP) || exit 1
-CLIENT_IP=$(sl pod create bench/client --labels app=bench-client) || exit 1
-OTHER_IP=$(sl pod create bench/other --labels app=bench-other) || exit 1
-SERVER_NS=$(sl pod get bench/server | python3 -c 'import json,sys; print(json.load(sys.stdin)["netns"])')
-[ -n "$SERVER_NS" ] || { echo "no netns for bench/server" >&2; exit 1; }
-nsx() { ip netns exec "$SERVER_NS" "$@"; }
+# http_code FROM : status of one GET from that pod (000 when refused or dropped)
+http_code() {
+	in_pod "$1" curl -s -o /dev/null -w '%{http_code}' --connect-timeout 0.5 -m 2 "http://$SERVER_IP/"
+}
+
+# ---- the server -----------------------------------------------------------
 
 mkdir -p "$SL_WORK/nginx/tmp"
 cat >"$SL_WORK/nginx/nginx.conf" <<EOF
@@ -103,18 +150,38 @@ http {
 	}
 }
 EOF
-# shellcheck disable=SC2046
-sl_bg $(pin_args "$CPU_SERVER") "$SL_BUILD/cli/sluice" --socket "$SL_SOCK" pod exec bench/server -- \
-	nginx -e "$SL_WORK/nginx/error.log" -p "$SL_WORK/nginx" -c "$SL_WORK/nginx/nginx.conf"
-# http_code FROM : status of one GET from that pod (000 when refused or dropped)
-http_code() {
-	sl pod exec "$1" -- curl -s -o /dev/null -w '%{http_code}' --connect-timeout 0.5 -m 2 "http://$SERVER_IP/"
+
+server_stop() {
+	[ -n "$NGINX_PID" ] || return 0
+	kill -TERM "$NGINX_PID" 2>/dev/null
+	for _ in $(seq 1 40); do
+		kill -0 "$NGINX_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	kill -KILL "$NGINX_PID" 2>/dev/null
+	wait "$NGINX_PID" 2>/dev/null
+	NGINX_PID=
 }
-for _ in $(seq 1 100); do
-	[ "$(http_code bench/client)" = 200 ] && break
-	sleep 0.05
-done
-[ "$(http_code bench/client)" = 200 ] || { echo "nginx in bench/server does not answer" >&2; cat "$SL_WORK/nginx/error.log" >&2; exit 1; }
+
+# server_start : (re)starts nginx in bench/server the phase's way
+server_start() {
+	server_stop
+	# exec: the PID is nginx itself (taskset, ip netns exec and sluice pod
+	# exec all exec their command)
+	pod_cmd server
+	# shellcheck disable=SC2046
+	"${POD_CMD[@]}" $(pin_args "$CPU_SERVER") nginx -e "$SL_WORK/nginx/error.log" \
+		-p "$SL_WORK/nginx" -c "$SL_WORK/nginx/nginx.conf" &
+	NGINX_PID=$!
+	for _ in $(seq 1 100); do
+		[ "$(http_code client)" = 200 ] && return 0
+		kill -0 "$NGINX_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	echo "nginx in bench/server does not answer" >&2
+	cat "$SL_WORK/nginx/error.log" >&2
+	return 1
+}
 
 # ---- rulesets -------------------------------------------------------------
 
@@ -151,7 +218,21 @@ rules_install() {
 
 # ---- measurement ----------------------------------------------------------
 
-# wrk_run MODE : prints "req_per_s avg_us p99_us errors"
+# wrk_best MODE : the fastest of REPEAT wrk_run
+wrk_best() {
+	local i r best= 
+	for i in $(seq 1 "$REPEAT"); do
+		r=$(wrk_run "$1")
+		if [ -z "$best" ] || python3 -c 'import sys; sys.exit(not float(sys.argv[1]) > float(sys.argv[2]))' "${r%% *}" "${best%% *}"; then
+			best=$r
+		fi
+	done
+	echo "$best"
+}
+
+# wrk_run MODE : prints "req_per_s rtt_us p99_us errors"; rtt is the mean
+# time per request of the one-connection run (1 / rate: exact for a closed
+# loop), p99 as wrk reports it
 wrk_run() {
 	local mode=$1 args out
 	case $mode in
@@ -159,31 +240,29 @@ wrk_run() {
 	ka16) args=(-c16) ;;
 	close16) args=(-c16 -H "Connection: close") ;;
 	esac
+	pod_cmd client
 	# shellcheck disable=SC2046
-	out=$(timeout $((DUR + 15)) "$SL_BUILD/cli/sluice" --socket "$SL_SOCK" pod exec bench/client -- \
-		$(pin_args "$CPU_CLIENT") wrk -t1 "${args[@]}" -d"${DUR}s" --timeout 2s --latency \
-		"http://$SERVER_IP/" 2>&1)
-	echo "$out" >>"$SL_WORK/wrk.log"
+	out=$(timeout $((DUR + 15)) "${POD_CMD[@]}" $(pin_args "$CPU_CLIENT") wrk -t1 "${args[@]}" \
+		-d"${DUR}s" --timeout 2s --latency "http://$SERVER_IP/" 2>&1)
+	printf '== %s %s\n%s\n' "$PATH_MODE" "$mode" "$out" >>"$SL_WORK/wrk.log"
 	python3 - "$out" <<'PY'
 import re, sys
 out = sys.argv[1]
 def us(v):
     m = re.match(r"([\d.]+)(us|ms|s)$", v)
-    if not m:
-        return float("nan")
-    return float(m.group(1)) * {"us": 1, "ms": 1e3, "s": 1e6}[m.group(2)]
+    return float(m.group(1)) * {"us": 1, "ms": 1e3, "s": 1e6}[m.group(2)] if m else float("nan")
 rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
-avg = re.search(r"^\s+Latency\s+(\S+)", out, re.M)
 p99 = re.search(r"^\s+99%\s+(\S+)", out, re.M)
 errs = 0
 m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-if m:
+if m:  # read errors are the server closing "Connection: close" sockets
     errs += int(m.group(1)) + int(m.group(3)) + int(m.group(4))
 m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
 if m:
     errs += int(m.group(1))
+r = float(rate.group(1)) if rate else 0.0
 print("%s %s %s %d" % (rate.group(1) if rate else "0",
-                       "%.0f" % us(avg.group(1)) if avg else "nan",
+                       "%.1f" % (1e6 / r) if r else "nan",
                        "%.0f" % us(p99.group(1)) if p99 else "nan", errs))
 PY
 }
@@ -193,71 +272,91 @@ RESULTS=$SL_WORK/results
 
 # measure KIND N : installs, checks enforcement, runs the three modes
 measure() {
-	local kind=$1 n=$2 ka1 ka16 cl16 other
+	local kind=$1 n=$2 ka1 ka16 cl16 other why=
 	rules_clear
 	if ! rules_install "$kind" "$n"; then
-		echo "  $kind $n: could not install the ruleset" >&2
-		echo "$kind $n FAILED" >>"$RESULTS"
+		why="could not install the ruleset"
+	elif [ "$(http_code client)" != 200 ]; then
+		why="the client is refused: ruleset broken"
+	else
+		other=$(http_code other)
+		[ "$kind" != none ] && [ "$other" != 000 ] && why="bench/other got $other: ruleset not enforcing"
+	fi
+	if [ -n "$why" ]; then
+		echo "  $kind $n: $why" >&2
+		echo "$PATH_MODE $kind $n FAILED" >>"$RESULTS"
 		return
 	fi
-	if [ "$(http_code bench/client)" != 200 ]; then
-		echo "  $kind $n: the client is refused: ruleset broken" >&2
-		echo "$kind $n FAILED" >>"$RESULTS"
-		return
-	fi
-	other=$(http_code bench/other)
-	if [ "$kind" != none ] && [ "$other" != 000 ]; then
-		echo "  $kind $n: bench/other got $other: ruleset not enforcing" >&2
-		echo "$kind $n FAILED" >>"$RESULTS"
-		return
-	fi
-	ka1=$(wrk_run ka1)
-	ka16=$(wrk_run ka16)
-	cl16=$(wrk_run close16)
-	echo "$kind $n $ka1 $ka16 $cl16" >>"$RESULTS"
-	printf '  %-16s %6s  ka c1 %8.0f/s  ka c16 %8.0f/s  close c16 %8.0f/s\n' "$kind" "$n" \
+	ka1=$(wrk_best ka1)
+	ka16=$(wrk_best ka16)
+	cl16=$(wrk_best close16)
+	echo "$PATH_MODE $kind $n $ka1 $ka16 $cl16" >>"$RESULTS"
+	printf '  %-6s %-16s %6s  ka c1 %8.0f/s  ka c16 %8.0f/s  close c16 %8.0f/s\n' "$PATH_MODE" "$kind" "$n" \
 		"${ka1%% *}" "${ka16%% *}" "${cl16%% *}"
 }
 
-echo "sluice L4 scaling bench: server $SERVER_IP (nginx), client $CLIENT_IP (wrk), ${DUR}s per run"
-echo "machine: $(nproc) vCPU, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), kernel $(uname -r)"
+echo "sluice L4 scaling bench: server $SERVER_IP (nginx), client $CLIENT_IP (wrk), best of $REPEAT ${DUR}s runs," \
+	"wrk on vCPU ${CPU_CLIENT:-any}, nginx on vCPU ${CPU_SERVER:-any}"
+echo "machine: $(nproc) vCPU $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')," \
+	"$(free -g | awk '/Mem:/ {print $2}') GB, kernel $(uname -r), $(nginx -v 2>&1 | sed 's/.*: //'), $(wrk -v 2>&1 | head -1 | awk '{print $1, $2}')"
+echo "== phase 1: kernel path (ip netns exec: every packet crosses veth, tc, netfilter)"
+PATH_MODE=netns
+server_start || exit 1
 measure none 0
 for kind in $KINDS; do
 	[ "$kind" = sluice ] && measure sluice 0
 	for n in $RULES; do measure "$kind" "$n"; done
 done
 measure none 0
+case " $KINDS " in
+*" sluice "*)
+	echo "== phase 2: sluice pods (sluice pod exec: established bytes take the sk_msg fast path)"
+	PATH_MODE=pod
+	server_start || exit 1
+	measure none 0
+	measure sluice 0
+	for n in $RULES; do measure sluice "$n"; done
+	measure none 0
+	;;
+esac
 rules_clear
 
 python3 - "$RESULTS" <<'PY'
-import math, sys
+import sys
 rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
-base = [r for r in rows if r[0] == "none" and len(r) > 3]
-if not base:
-    sys.exit("no baseline measured")
-# the baseline is the mean of the first and last no-policy runs (drift check)
-b = [sum(float(r[2 + 4 * k]) for r in base) / len(base) for k in range(3)]
-def ratio(v, k):
-    return float(v) / b[k] if b[k] else float("nan")
-print()
-print("| ruleset | rules | keep-alive c1 req/s | latency avg / p99 (us) | keep-alive c16 req/s | close c16 req/s | vs none: ka c1 / ka c16 / close c16 |")
-print("|---|---:|---:|---:|---:|---:|---|")
-for r in rows:
-    if len(r) < 14:
-        print("| %s | %s | failed | | | | |" % (r[0], r[1]))
+titles = {"netns": "kernel path: every packet through veth, tc and netfilter",
+          "pod": "sluice pods: established bytes through sluice's sk_msg fast path"}
+for phase in ("netns", "pod"):
+    pr = [r[1:] for r in rows if r[0] == phase]
+    if not pr:
         continue
-    err = sum(int(r[5 + 4 * k]) for k in range(3))
-    print("| %s | %s | %.0f | %s / %s | %.0f | %.0f | %.2fx / %.2fx / %.2fx%s |" % (
-        r[0], r[1], float(r[2]), r[3], r[4], float(r[6]), float(r[10]),
-        ratio(r[2], 0), ratio(r[6], 1), ratio(r[10], 2),
-        "  (%d errors)" % err if err else ""))
-if len(base) == 2:
-    d = [abs(float(base[0][2 + 4 * k]) - float(base[1][2 + 4 * k])) / b[k] * 100 for k in range(3)]
-    print("\nno-policy drift between first and last run: %.1f%% / %.1f%% / %.1f%%" % tuple(d))
-sl = {r[1]: r for r in rows if r[0] == "sluice" and len(r) >= 14}
-top = max(sl, key=int) if sl else None
-if top:
-    worst = min(ratio(sl[top][2 + 4 * k], k) for k in range(3))
-    print("sluice at %s rules: %.2fx of no policy at worst (target >= 0.97x): %s" % (
-        top, worst, "met" if worst >= 0.97 else "NOT met"))
+    base = [r for r in pr if r[0] == "none" and len(r) > 3]
+    if not base:
+        print("\n%s: no baseline measured" % phase)
+        continue
+    # the baseline is the mean of the first and last no-policy runs
+    b = [sum(float(r[2 + 4 * k]) for r in base) / len(base) for k in range(3)]
+    def ratio(v, k):
+        return float(v) / b[k] if b[k] else float("nan")
+    print("\n%s\n" % titles[phase])
+    print("| ruleset | rules | keep-alive c1 req/s | c1 time per request / p99 (us) | keep-alive c16 req/s | close c16 req/s | vs none: ka c1 / ka c16 / close c16 |")
+    print("|---|---:|---:|---:|---:|---:|---|")
+    for r in pr:
+        if len(r) < 14:
+            print("| %s | %s | failed | | | | |" % (r[0], r[1]))
+            continue
+        err = sum(int(r[5 + 4 * k]) for k in range(3))
+        print("| %s | %s | %.0f | %s / %s | %.0f | %.0f | %.2fx / %.2fx / %.2fx%s |" % (
+            r[0], r[1], float(r[2]), r[3], r[4], float(r[6]), float(r[10]),
+            ratio(r[2], 0), ratio(r[6], 1), ratio(r[10], 2),
+            " (%d errors)" % err if err else ""))
+    if len(base) == 2:
+        d = [abs(float(base[0][2 + 4 * k]) - float(base[1][2 + 4 * k])) / b[k] * 100 for k in range(3)]
+        print("\nno-policy runs, first vs last: %.1f%% / %.1f%% / %.1f%% apart (the noise floor)" % tuple(d))
+    sl = {r[1]: r for r in pr if r[0] == "sluice" and len(r) >= 14}
+    if sl:
+        top = max(sl, key=int)
+        rs = [ratio(sl[top][2 + 4 * k], k) for k in range(3)]
+        print("sluice at %s rules vs no policy: %.2fx / %.2fx / %.2fx (target >= 0.97x): %s" % (
+            top, rs[0], rs[1], rs[2], "met" if min(rs) >= 0.97 else "NOT met"))
 PY

@@ -181,6 +181,18 @@ np_print() {
 	done
 }
 
+# what a prober printed besides results (a failed exec, a traceback)
+np_print_prober_errors() {
+	local from out
+	for from in "${NP_PODS[@]}"; do
+		out="$SL_WORK/probe-$(echo "$from" | tr '/' '_').out"
+		if grep -qvE '^[xyz]/[a-z]+ (tcp|udp)/[0-9]+ [.X!]$' "$out" 2>/dev/null; then
+			echo "    prober in $from said:"
+			grep -vE '^[xyz]/[a-z]+ (tcp|udp)/[0-9]+ [.X!]$' "$out" | head -5 | sed 's/^/      /'
+		fi
+	done
+}
+
 np_check() {
 	local what=$1 t0 t n
 	t0=$(date +%s.%N)
@@ -199,5 +211,6 @@ np_check() {
 	fail "$what: $n of ${#NP_EXP[@]} probes differ"
 	printf '    %-62s%s\n' "expected (cells: tcp/80 tcp/81 udp/80 udp/81)" "observed (* = differs)"
 	np_print
+	np_print_prober_errors
 	return 1
 }
