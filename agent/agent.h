@@ -58,6 +58,7 @@ struct agent_pod {
 	uint32_t written_flags;
 	uint32_t written_identity;
 	bool written_valid;
+	bool reval_dirty;         /* its policy changed: revalidate its flows */
 };
 
 /* One policy document as the user gave it, kept for `policy get` and for
@@ -104,6 +105,7 @@ struct agent {
 	uint64_t last_apply_ns;   /* duration of the last policy apply */
 	uint64_t regenerations;
 	bool adopted;             /* pinned state was adopted at start */
+	bool reval_all;           /* identities moved: revalidate every flow */
 	char cgroup_pods[4096];   /* <cgroup-root>/<prefix>pods: connect4 lives here */
 	char cgroup_system[4096]; /* <cgroup-root>/<prefix>system: agent and proxy */
 	struct proxy_ctl *proxy;

@@ -9,7 +9,7 @@
  * any more are removed. Called by agent_regenerate() before the policy
  * maps are written.
  *
- * Pods and the host have /32 entries of their own: LPM prefers them over
+ * Pods (of this node and others) and the host have /32 entries of their own: LPM prefers them over
  * any shorter prefix, and a prefix that is exactly a pod's or the host's
  * address is not written at all (it would replace that entry). A sync
  * writes the entries that are new or changed, and every /32 again: a pod
@@ -35,6 +35,11 @@ static bool cidr_is_node_address(const struct agent *a, const struct sluice_cidr
 		return false;
 	for (i = 0; i < a->npods; i++) {
 		sl_addr_from_ipv4(addr, a->pods[i]->net.ip);
+		if (!memcmp(addr, c->addr, 16))
+			return true;
+	}
+	for (i = 0; i < a->nremotes; i++) {
+		sl_addr_from_ipv4(addr, a->remotes[i]->net.ip);
 		if (!memcmp(addr, c->addr, 16))
 			return true;
 	}

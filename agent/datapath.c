@@ -123,6 +123,7 @@ static size_t dp_maps(struct sluice_datapath *dp, struct dp_map_ref *out, size_t
 		{ SLUICE_MAP_ORIG_DST, dp->lxc->maps.sluice_odst_v1 },
 		{ SLUICE_MAP_PROXY_FLOWS, dp->lxc->maps.sluice_pflw_v1 },
 		{ SLUICE_MAP_SOCKS, dp->sockops->maps.sluice_sock_v1 },
+		{ SLUICE_MAP_SOCK_SIDE, dp->sockops->maps.sluice_sdir_v1 },
 	};
 	size_t i, count = sizeof(all) / sizeof(all[0]);
 
@@ -1431,6 +1432,44 @@ int sluice_dp_ipcache_lookup(struct sluice_datapath *dp, const uint8_t addr[16],
  * bpf/lib/policy.h, same order: deny, redirect, allow, then the default).
  * Lookups go to the kernel's own tries, so longest-prefix semantics match.
  */
+int sluice_dp_policy_inner_fd(struct sluice_datapath *dp, uint32_t ep_id)
+{
+	uint32_t inner_id;
+	int fd;
+
+	if (bpf_map_lookup_elem(bpf_map__fd(dp->lxc->maps.sluice_pol_v1), &ep_id, &inner_id))
+		return -ENOENT;
+	fd = bpf_map_get_fd_by_id(inner_id);
+	return fd < 0 ? -errno : fd;
+}
+
+int sluice_dp_policy_verdict_fd(int inner_fd, uint32_t peer_identity, uint8_t direction,
+				uint8_t protocol, uint16_t dport, bool enforced, bool *allowed)
+{
+	struct sluice_policy_key key = {
+		.prefixlen = SLUICE_POLICY_PREFIX_FULL,
+		.identity_be = htonl(peer_identity),
+		.direction = direction,
+		.protocol = protocol,
+		.dport_be = htons(dport),
+	};
+	struct sluice_policy_entry by_peer, by_any;
+	bool have_peer, have_any;
+
+	*allowed = !enforced;
+	if (inner_fd < 0)
+		return 0;
+	have_peer = bpf_map_lookup_elem(inner_fd, &key, &by_peer) == 0;
+	key.identity_be = htonl(SLUICE_ID_ANY);
+	have_any = bpf_map_lookup_elem(inner_fd, &key, &by_any) == 0;
+	if ((have_peer && (by_peer.flags & SLUICE_POL_F_DENY)) ||
+	    (have_any && (by_any.flags & SLUICE_POL_F_DENY)))
+		*allowed = false;
+	else if (have_peer || have_any)
+		*allowed = true;
+	return 0;
+}
+
 int sluice_dp_policy_verdict(struct sluice_datapath *dp, uint32_t ep_id, uint32_t peer_identity,
 			     uint8_t direction, uint8_t protocol, uint16_t dport, bool enforced,
 			     bool *allowed)
@@ -1511,4 +1550,52 @@ int sluice_dp_socks_delete(struct sluice_datapath *dp, const uint8_t local[16], 
 	k.local_port = lport;
 	k.remote_port = rport;
 	return dp_delete(bpf_map__fd(dp->sockops->maps.sluice_sock_v1), &k);
+}
+
+int sluice_dp_sock_sides_foreach(struct sluice_datapath *dp, sluice_dp_sock_cb cb, void *ctx)
+{
+	int fd = bpf_map__fd(dp->sockops->maps.sluice_sdir_v1);
+	struct sluice_sock_key key, *keys = NULL, *grown;
+	size_t n = 0, cap = 0, i;
+	void *prev = NULL;
+
+	while (bpf_map_get_next_key(fd, prev, &key) == 0 && n <= SLUICE_SOCKS_MAX) {
+		prev = &key;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 256;
+			grown = realloc(keys, cap * sizeof(*keys));
+			if (!grown) {
+				free(keys);
+				return -ENOMEM;
+			}
+			keys = grown;
+		}
+		keys[n++] = key;
+	}
+	for (i = 0; i < n; i++) {
+		uint8_t side;
+
+		if (bpf_map_lookup_elem(fd, &keys[i], &side))
+			continue;
+		if (cb(ctx, &keys[i], side))
+			dp_delete(fd, &keys[i]);
+	}
+	free(keys);
+	return 0;
+}
+
+/* The socket cookie of an established fast-path socket (a SOCKHASH lookup
+ * from user space returns it), or -ENOENT once the socket is gone. */
+int sluice_dp_socks_cookie(struct sluice_datapath *dp, const uint8_t local[16], uint16_t lport,
+			   const uint8_t remote[16], uint16_t rport, uint64_t *cookie)
+{
+	struct sluice_sock_key k = { 0 };
+
+	memcpy(k.local_addr, local, 16);
+	memcpy(k.remote_addr, remote, 16);
+	k.local_port = lport;
+	k.remote_port = rport;
+	if (bpf_map_lookup_elem(bpf_map__fd(dp->sockops->maps.sluice_sock_v1), &k, cookie))
+		return -errno;
+	return 0;
 }

@@ -411,6 +411,7 @@ static int pod_set_identity(struct agent *a, struct agent_pod *p, uint32_t new_i
 	}
 	sl_addr_from_ipv4(addr, p->net.ip);
 	sluice_dp_ipcache_update(a->dp, addr, 128, new_id, p->remote ? 0 : SLUICE_IPC_F_LOCAL_POD);
+	a->reval_all = true; /* flows from or to this address changed identity */
 	sluice_idt_release(a->idt, old);
 	return agent_regenerate(a, err);
 }

@@ -26,7 +26,7 @@ static bool entries_equal(const struct sluice_policy_map_entry *a, size_t na,
 
 int agent_regenerate(struct agent *a, char **err)
 {
-	struct sluice_compile_endpoint *eps = sl_xcalloc(a->npods, sizeof(*eps));
+	struct sluice_compile_endpoint *eps = sl_xcalloc(a->npods + a->nremotes, sizeof(*eps));
 	struct sluice_compiled out = { 0 };
 	struct sluice_diags diags = { 0 };
 	size_t i, j;
@@ -40,7 +40,14 @@ int agent_regenerate(struct agent *a, char **err)
 		eps[i].nnamed_ports = a->pods[i]->nports;
 		sl_addr_from_ipv4(eps[i].addr, a->pods[i]->net.ip);
 	}
-	rc = sluice_policy_compile(&a->policies, a->idt, eps, a->npods, &out, &diags);
+	/* pods of other nodes: peers only (an ipBlock selects them by address) */
+	for (j = 0; j < a->nremotes; j++, i++) {
+		eps[i].identity = a->remotes[j]->identity;
+		eps[i].namespace = a->remotes[j]->ns;
+		eps[i].peer_only = true;
+		sl_addr_from_ipv4(eps[i].addr, a->remotes[j]->net.ip);
+	}
+	rc = sluice_policy_compile(&a->policies, a->idt, eps, i, &out, &diags);
 	free(eps);
 	if (rc) {
 		sl_fail(err, rc, "policy compilation failed: %s",
@@ -83,6 +90,7 @@ int agent_regenerate(struct agent *a, char **err)
 			rc = sluice_dp_policy_replace(a->dp, p->ep_id, c->entries, c->nentries, err);
 			if (rc)
 				goto out;
+			p->reval_dirty = true;
 			free(p->written);
 			p->written = sl_xcalloc(c->nentries, sizeof(*p->written));
 			if (c->nentries)
@@ -105,6 +113,7 @@ int agent_regenerate(struct agent *a, char **err)
 			}
 			p->written_flags = c->flags;
 			p->written_identity = p->identity;
+			p->reval_dirty = true;
 		}
 		p->written_valid = true;
 	}

@@ -12,14 +12,22 @@
  *  1. its conntrack entry is deleted, so its next packet is judged again
  *     (and dropped);
  *  2. its sockets leave the sk_msg fast path (whose bytes skip tc);
- *  3. the pod's socket is destroyed with SOCK_DESTROY (`ss -K` inside the
- *     pod's netns), which aborts it and resets the peer at once instead of
- *     leaving both ends to time out.
+ *  3. the pod's socket is destroyed with an inet_diag SOCK_DESTROY request
+ *     made from inside the pod's netns (what `ss -K` does), which aborts it
+ *     and resets the peer at once instead of leaving both ends to time out.
+ * Entries of flows that already closed (FIN/RST seen) are simply removed.
  * The walk runs right after the change is written (a zero timer), not inside
  * the apply call, so applying stays fast; it is bounded by the CT map size.
  */
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+#include <sched.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,6 +40,8 @@ static bool timer_ready;
 static uint64_t cut_total;
 
 struct cut {
+	bool mirror;      /* the peer pod's end of a cut flow */
+	uint64_t cookie;  /* the pod socket's cookie, 0 = unknown: never destroyed */
 	char netns[64];
 	uint8_t local[16], remote[16];
 	uint16_t lport, rport;
@@ -40,9 +50,30 @@ struct cut {
 
 struct walk {
 	struct agent *a;
+	bool all;
 	struct cut *cuts;
 	size_t ncuts;
+	/* inner policy map fds, one per endpoint, for the length of a walk */
+	uint32_t *fd_ep;
+	int *fds;
+	size_t nfds;
 };
+
+static int walk_inner_fd(struct walk *w, uint32_t ep_id)
+{
+	size_t i;
+
+	for (i = 0; i < w->nfds; i++)
+		if (w->fd_ep[i] == ep_id)
+			return w->fds[i];
+	w->fd_ep = realloc(w->fd_ep, (w->nfds + 1) * sizeof(*w->fd_ep));
+	w->fds = realloc(w->fds, (w->nfds + 1) * sizeof(*w->fds));
+	if (!w->fd_ep || !w->fds)
+		abort();
+	w->fd_ep[w->nfds] = ep_id;
+	w->fds[w->nfds] = sluice_dp_policy_inner_fd(w->a->dp, ep_id);
+	return w->fds[w->nfds++];
+}
 
 static struct agent_pod *pod_by_ep(struct agent *a, uint32_t ep_id)
 {
@@ -64,17 +95,29 @@ static bool check_entry(void *ctx, const struct sluice_ct_key *k, const struct s
 	uint32_t flag = ingress ? SLUICE_EP_F_ENFORCE_INGRESS : SLUICE_EP_F_ENFORCE_EGRESS;
 	struct cut *c;
 
-	(void)v;
-	if (!p)
-		return false; /* not ours (or the pod is being deleted) */
+	if (!p || !(w->all || p->reval_dirty))
+		return false; /* not ours, or nothing changed for it */
 	sluice_dp_ipcache_lookup(w->a->dp, peer, &identity);
-	if (sluice_dp_policy_verdict(w->a->dp, k->ep_id, identity, k->direction, k->protocol, k->dport,
-				     p->written_flags & flag, &allowed) || allowed)
+	if (sluice_dp_policy_verdict_fd(walk_inner_fd(w, k->ep_id), identity, k->direction, k->protocol,
+					k->dport, p->written_flags & flag, &allowed) || allowed)
 		return false;
+	if (v->flags & SLUICE_CT_F_SEEN_FIN)
+		return true; /* already closing: only the entry goes */
+	{
+		size_t i;
+		const uint8_t *local = ingress ? k->daddr : k->saddr, *remote = ingress ? k->saddr : k->daddr;
+		uint16_t lport = ingress ? k->dport : k->sport, rport = ingress ? k->sport : k->dport;
+
+		for (i = 0; i < w->ncuts; i++)
+			if (w->cuts[i].lport == lport && w->cuts[i].rport == rport &&
+			    !memcmp(w->cuts[i].local, local, 16) && !memcmp(w->cuts[i].remote, remote, 16))
+				return true; /* cut on the fast path already: only the entry goes */
+	}
 	w->cuts = realloc(w->cuts, (w->ncuts + 1) * sizeof(*w->cuts));
 	if (!w->cuts)
 		abort();
 	c = &w->cuts[w->ncuts++];
+	memset(c, 0, sizeof(*c));
 	snprintf(c->netns, sizeof(c->netns), "%s", p->net.netns);
 	c->protocol = k->protocol;
 	/* the pod's own side of the flow */
@@ -89,40 +132,225 @@ static bool check_entry(void *ctx, const struct sluice_ct_key *k, const struct s
 		memcpy(c->remote, k->daddr, 16);
 		c->rport = k->dport;
 	}
+	c->cookie = 0;
+	if (c->protocol == IPPROTO_TCP)
+		sluice_dp_socks_cookie(w->a->dp, c->local, c->lport, c->remote, c->rport, &c->cookie);
 	return true;
 }
 
-static void destroy_socket(const struct cut *c)
+/* One SOCK_DESTROY request for the pod's side of a TCP flow; nlfd is a
+ * NETLINK_SOCK_DIAG socket created inside the pod's netns. */
+static void destroy_socket(int nlfd, const struct cut *c)
 {
-	char l[80], r[80], la[64], ra[64];
+	struct {
+		struct nlmsghdr nh;
+		struct inet_diag_req_v2 req;
+	} msg = { 0 };
+	char ack[512];
 
-	snprintf(l, sizeof(l), "%s:%u", sl_addr_str(c->local, la, sizeof(la)), c->lport);
-	snprintf(r, sizeof(r), "%s:%u", sl_addr_str(c->remote, ra, sizeof(ra)), c->rport);
-	{
-		const char *argv[] = { "ip", "netns", "exec", c->netns, "ss", "-K", "-n",
-				       c->protocol == 17 ? "-u" : "-t", "src", l, "dst", r, NULL };
+	msg.nh.nlmsg_len = sizeof(msg);
+	msg.nh.nlmsg_type = SOCK_DESTROY;
+	msg.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+	msg.req.sdiag_family = AF_INET;
+	msg.req.sdiag_protocol = IPPROTO_TCP;
+	msg.req.idiag_states = ~0u;
+	msg.req.id.idiag_sport = htons(c->lport);
+	msg.req.id.idiag_dport = htons(c->rport);
+	memcpy(&msg.req.id.idiag_src[0], c->local + 12, 4);
+	memcpy(&msg.req.id.idiag_dst[0], c->remote + 12, 4);
+	/* with the exact cookie the kernel destroys that socket or nothing:
+	 * a tuple alone would fall back to the listener on the port */
+	msg.req.id.idiag_cookie[0] = (uint32_t)c->cookie;
+	msg.req.id.idiag_cookie[1] = (uint32_t)(c->cookie >> 32);
+	if (send(nlfd, &msg, sizeof(msg), 0) > 0)
+		(void)!recv(nlfd, ack, sizeof(ack), 0); /* the ack; ENOENT: already gone */
+}
 
-		sl_run_quiet(argv);
+/* Destroys the sockets of every cut flow, one netns at a time. */
+static void destroy_sockets(struct cut *cuts, size_t n)
+{
+	int self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	size_t i, j;
+
+	if (self < 0)
+		return;
+	for (i = 0; i < n; i++) {
+		char path[128];
+		int nsfd, nlfd;
+
+
+		if (!cuts[i].netns[0] || cuts[i].protocol != IPPROTO_TCP || !cuts[i].cookie)
+			continue;
+		snprintf(path, sizeof(path), "/run/netns/%s", cuts[i].netns);
+		nsfd = open(path, O_RDONLY | O_CLOEXEC);
+		if (nsfd < 0 || setns(nsfd, CLONE_NEWNET)) {
+			if (nsfd >= 0)
+				close(nsfd);
+			continue;
+		}
+		nlfd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+		setns(self, CLONE_NEWNET);
+		close(nsfd);
+		if (nlfd < 0)
+			continue;
+		{
+			struct timeval tv = { .tv_sec = 0, .tv_usec = 200000 };
+
+			setsockopt(nlfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		}
+		/* every later cut of the same pod goes through this socket */
+		for (j = i; j < n; j++) {
+			if (strcmp(cuts[j].netns, cuts[i].netns) || cuts[j].protocol != IPPROTO_TCP ||
+			    !cuts[j].cookie)
+				continue;
+			destroy_socket(nlfd, &cuts[j]);
+			if (j != i)
+				cuts[j].netns[0] = 0;
+		}
+		close(nlfd);
+	}
+	close(self);
+}
+
+static struct agent_pod *pod_by_addr(struct agent *a, const uint8_t addr[16])
+{
+	size_t i;
+
+	if (!sl_addr_is_ipv4(addr))
+		return NULL;
+	for (i = 0; i < a->npods; i++)
+		if (a->pods[i]->net.ip == sl_addr_ipv4(addr))
+			return a->pods[i];
+	return NULL;
+}
+
+static bool already_cut(const struct walk *w, const struct sluice_sock_key *k)
+{
+	size_t i;
+
+	for (i = 0; i < w->ncuts; i++)
+		if (w->cuts[i].lport == k->local_port && w->cuts[i].rport == k->remote_port &&
+		    !memcmp(w->cuts[i].local, k->local_addr, 16) && !memcmp(w->cuts[i].remote, k->remote_addr, 16))
+			return true;
+	return false;
+}
+
+/*
+ * The fast path's sockets, judged from their own side: an accepted socket
+ * is its pod's ingress (the port is its own), a connected one its egress
+ * (the port is the peer's). This finds accelerated flows whose conntrack
+ * entry was evicted while their bytes skipped tc.
+ */
+static bool check_sock(void *ctx, const struct sluice_sock_key *k, uint8_t side)
+{
+	struct walk *w = ctx;
+	struct agent_pod *p = k->netns_cookie ? NULL : pod_by_addr(w->a, k->local_addr);
+	bool ingress = side == SLUICE_SOCK_PASSIVE, allowed = true;
+	uint32_t identity, flag = ingress ? SLUICE_EP_F_ENFORCE_INGRESS : SLUICE_EP_F_ENFORCE_EGRESS;
+	struct cut *c;
+
+	uint64_t cookie = 0;
+
+	/* a pod talking to itself (the proxy's upstream leg for ingress is one)
+	 * never crosses the veth: no policy applies to it */
+	if (!p || !(w->all || p->reval_dirty) || !memcmp(k->remote_addr, k->local_addr, 16) ||
+	    already_cut(w, k))
+		return false;
+	/* closed sockets leave the sockhash by themselves: forget their side */
+	if (sluice_dp_socks_cookie(w->a->dp, k->local_addr, k->local_port, k->remote_addr, k->remote_port,
+				   &cookie))
+		return true;
+	sluice_dp_ipcache_lookup(w->a->dp, k->remote_addr, &identity);
+	if (sluice_dp_policy_verdict_fd(walk_inner_fd(w, p->ep_id), identity,
+					ingress ? SLUICE_DIR_INGRESS : SLUICE_DIR_EGRESS, IPPROTO_TCP,
+					ingress ? k->local_port : k->remote_port, p->written_flags & flag,
+					&allowed) || allowed)
+		return false;
+	w->cuts = realloc(w->cuts, (w->ncuts + 1) * sizeof(*w->cuts));
+	if (!w->cuts)
+		abort();
+	c = &w->cuts[w->ncuts++];
+	memset(c, 0, sizeof(*c));
+	snprintf(c->netns, sizeof(c->netns), "%s", p->net.netns);
+	c->protocol = IPPROTO_TCP;
+	memcpy(c->local, k->local_addr, 16);
+	memcpy(c->remote, k->remote_addr, 16);
+	c->lport = k->local_port;
+	c->rport = k->remote_port;
+	c->cookie = cookie;
+	return true;
+}
+
+/* Destroys the sockets of cuts[from..), their peers' too, and takes them
+ * off the fast path. */
+static void cut_flows(struct walk *w, size_t from)
+{
+	size_t i, n = w->ncuts;
+
+	/*
+	 * Both ends: when the peer is a local pod too, its socket is destroyed
+	 * as well, so neither application waits on a connection that is gone
+	 * (a reader on the sk_msg fast path is not always woken by an RST).
+	 */
+	for (i = from; i < n; i++) {
+		struct agent_pod *peer = pod_by_addr(w->a, w->cuts[i].remote);
+		uint64_t cookie = 0;
+		struct cut *m;
+
+		if (!peer || w->cuts[i].protocol != IPPROTO_TCP || !w->cuts[i].cookie ||
+		    sluice_dp_socks_cookie(w->a->dp, w->cuts[i].remote, w->cuts[i].rport, w->cuts[i].local,
+					   w->cuts[i].lport, &cookie))
+			continue;
+		w->cuts = realloc(w->cuts, (w->ncuts + 1) * sizeof(*w->cuts));
+		if (!w->cuts)
+			abort();
+		m = &w->cuts[w->ncuts++];
+		*m = w->cuts[i];
+		snprintf(m->netns, sizeof(m->netns), "%s", peer->net.netns);
+		memcpy(m->local, w->cuts[i].remote, 16);
+		memcpy(m->remote, w->cuts[i].local, 16);
+		m->lport = w->cuts[i].rport;
+		m->rport = w->cuts[i].lport;
+		m->cookie = cookie;
+		m->mirror = true;
+	}
+	destroy_sockets(w->cuts + from, w->ncuts - from);
+	for (i = from; i < w->ncuts; i++) {
+		const struct cut *c = &w->cuts[i];
+
+		sluice_dp_socks_delete(w->a->dp, c->local, c->lport, c->remote, c->rport);
 	}
 }
 
 static void run(uv_timer_t *t)
 {
 	struct walk w = { .a = t->data };
-	size_t i;
+	uint64_t t0 = sl_mono_ns();
+	size_t i, live = 0, after_socks;
 
+	w.all = w.a->reval_all;
+	/* 1. live fast-path sockets: few, and they include the long-lived
+	 *    accelerated flows, which a revocation is most about: cut at once */
+	sluice_dp_sock_sides_foreach(w.a->dp, check_sock, &w);
+	cut_flows(&w, 0);
+	after_socks = w.ncuts;
+	/* 2. conntrack: flows off the fast path (UDP, not yet established...) */
 	sluice_dp_ct_foreach(w.a->dp, check_entry, &w);
-	for (i = 0; i < w.ncuts; i++) {
-		const struct cut *c = &w.cuts[i];
-
-		sluice_dp_socks_delete(w.a->dp, c->local, c->lport, c->remote, c->rport);
-		sluice_dp_socks_delete(w.a->dp, c->remote, c->rport, c->local, c->lport);
-		if (c->protocol == 6)
-			destroy_socket(c);
-	}
-	if (w.ncuts)
-		fprintf(stderr, "sluiced: cut %zu connection(s) whose right was revoked\n", w.ncuts);
-	cut_total += w.ncuts;
+	cut_flows(&w, after_socks);
+	w.a->reval_all = false;
+	for (i = 0; i < w.a->npods; i++)
+		w.a->pods[i]->reval_dirty = false;
+	for (i = 0; i < w.nfds; i++)
+		if (w.fds[i] >= 0)
+			close(w.fds[i]);
+	free(w.fds);
+	free(w.fd_ep);
+	for (i = 0; i < w.ncuts; i++)
+		live += !w.cuts[i].mirror && (w.cuts[i].cookie != 0 || w.cuts[i].protocol != IPPROTO_TCP);
+	if (live)
+		fprintf(stderr, "sluiced: cut %zu connection(s) whose right was revoked (%.1f ms)\n", live,
+			(double)(sl_mono_ns() - t0) / 1e6);
+	cut_total += live;
 	free(w.cuts);
 }
 

@@ -48,15 +48,29 @@ int sock_ops_established(struct bpf_sock_ops *skops)
 	__u32 op = skops->op;
 
 	if (op != BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB &&
-	    op != BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB)
+	    op != BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB && op != BPF_SOCK_OPS_STATE_CB)
 		return 1;
 	if (skops->family != 2 /* AF_INET */)
 		return 1;
 	netns_cookie = bpf_get_netns_cookie(skops);
 	sock_key_fill(&key, skops->local_ip4, (__u16)skops->local_port, skops->remote_ip4,
 		      (__u16)bpf_ntohl(skops->remote_port), netns_cookie);
+	/* a closed socket leaves the sockhash by itself; its side record goes
+	 * with it here, so the agent's revocation walk only sees live flows */
+	if (op == BPF_SOCK_OPS_STATE_CB) {
+		if (skops->args[1] == BPF_TCP_CLOSE)
+			bpf_map_delete_elem(&sluice_sdir_v1, &key);
+		return 1;
+	}
+	bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG);
 	/* a failure only costs the fast path: bytes take the normal way */
 	bpf_sock_hash_update(skops, &sluice_sock_v1, &key, BPF_ANY);
+	{
+		__u8 side = op == BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB ? SLUICE_SOCK_ACTIVE
+								   : SLUICE_SOCK_PASSIVE;
+
+		bpf_map_update_elem(&sluice_sdir_v1, &key, &side, BPF_ANY);
+	}
 	if (op == BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB)
 		sockops_move_orig_dst(skops, netns_cookie);
 	return 1;

@@ -15,8 +15,8 @@ bash scripts/install-deps.sh
 BUILD=${SLUICE_BUILD_DIR:-$ROOT/build}
 if [ ! -x "$BUILD/agent/sluiced" ] || [ "${DEMO_REBUILD:-1}" = 1 ]; then
 	echo "demo: building in $BUILD..." >&2
-	cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-	cmake --build "$BUILD" -j"$(nproc)" --target sluiced sluice >/dev/null
+	cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSLUICE_TESTS=OFF >/dev/null
+	cmake --build "$BUILD" -j"$(nproc)" --target sluiced sluice sluice-proxy >/dev/null
 fi
 
 SL_BUILD=$BUILD
@@ -71,12 +71,25 @@ step "Applying the article's policies (demo/policies.yaml)"
 sl policy apply -f demo/policies.yaml
 
 step "With policy"
+sl_bg sl observe --follow >"$SL_WORK/observe.txt" 2>/dev/null
+sleep 0.3
 try frontend "http://$BACKEND:8080/api/users/42"
+try frontend "http://$BACKEND:8080/api/users" POST
+try frontend "http://$BACKEND:8080/api/users/1" DELETE
+try frontend "http://$BACKEND:8080/admin"
 try malicious "http://$BACKEND:8080/api/users/42"
 try malicious "http://$DATABASE:5432/"
 try frontend "http://$DATABASE:5432/"
+sleep 0.5
+
+step "What sluice observe --follow showed meanwhile"
+grep -E "http-request|DENIED" "$SL_WORK/observe.txt" | grep -v "host →" | head -20
+
+step "Access log (the agent's stdout, one JSON line per HTTP request)"
+head -2 "$SL_AGENT_OUT"
 
 step "Datapath counters"
 sl status | sed -n '/Datapath:/,$p'
 echo
-bold "Frontend reached the backend; malicious was dropped in the kernel on its first packet."
+bold "Frontend's GET reached the backend; its POST, DELETE and /admin got 403 from the proxy;"
+bold "malicious was dropped in the kernel on its first packet and never reached the proxy."

@@ -288,6 +288,7 @@ struct compile_state {
 	size_t npeer_sets, cappeer_sets;
 	struct u32vec cluster;        /* identities of the "cluster" entity */
 	bool cluster_done;
+	struct u32vec pod_ids;        /* identities of every endpoint, peer_only too */
 	struct sluice_cidr_ident *cidrs; /* CIDR identities, sorted */
 	size_t ncidrs;
 	struct u64map cidr_cache;     /* struct sluice_cidr pointer -> index in peer_sets */
@@ -394,10 +395,11 @@ static bool compile_cidr_selects(const struct sluice_cidr *c, const uint8_t *add
  *     except: LPM gives an address the identity of the most specific
  *     prefix named by any policy, so selecting the prefixes inside is
  *     exact, whatever other policies name;
- *   - for a Kubernetes ipBlock (select_pods), every identity of local pods
- *     whose addresses all lie inside it and outside the excepts. The
- *     ipcache maps a pod's /32 to its identity, which wins over any CIDR,
- *     and policy entries are per identity, not per address: when pods of
+ *   - for a Kubernetes ipBlock (select_pods), every identity of known pods
+ *     (this node's, and peer_only ones of other nodes) whose addresses all
+ *     lie inside it and outside the excepts. The ipcache maps a pod's /32
+ *     to its identity, which wins over any CIDR, and policy entries are
+ *     per identity, not per address: when pods of
  *     one identity are split (some inside, some outside), the identity is
  *     not selected (an allow never reaches a pod the block does not name;
  *     such a pod loses the allow instead). A pod without a known address
@@ -436,8 +438,8 @@ static int compile_cidr_ids(struct compile_state *st, const struct sluice_cidr *
 	for (size_t i = 0; i < st->ncidrs && !rc; i++)
 		if (compile_cidr_selects(c, st->cidrs[i].addr, st->cidrs[i].prefixlen))
 			rc = u32vec_push(ids, st->cidrs[i].identity);
-	for (size_t i = 0; select_pods && i < st->local.n && !rc; i++) {
-		uint32_t id = st->local.ids[i];
+	for (size_t i = 0; select_pods && i < st->pod_ids.n && !rc; i++) {
+		uint32_t id = st->pod_ids.v[i];
 		size_t *first = u64map_get(&st->ep_by_identity, id);
 		bool all = first != NULL;
 
@@ -1309,9 +1311,13 @@ static int compile_setup(struct compile_state *st, struct sluice_identity_table 
 	if (!rc) {
 		struct u32vec ids = { 0 };
 
-		for (size_t i = 0; i < st->neps && !rc; i++)
-			rc = u32vec_push(&ids, st->eps[i].identity);
+		for (size_t i = 0; i < st->neps && !rc; i++) {
+			rc = u32vec_push(&st->pod_ids, st->eps[i].identity);
+			if (!rc && !st->eps[i].peer_only)
+				rc = u32vec_push(&ids, st->eps[i].identity);
+		}
 		u32vec_sort_unique(&ids);
+		u32vec_sort_unique(&st->pod_ids);
 		for (size_t i = 0; i < ids.n && !rc; i++) {
 			const struct sluice_labels *l = sluice_idt_labels(st->idt, ids.v[i]);
 
@@ -1344,6 +1350,8 @@ static int compile_subjects(struct compile_state *st)
 				     e = st->ep_next[e]) {
 					struct compile_ep_rules *er = &st->ep_rules[e];
 
+					if (st->eps[e].peer_only)
+						continue;
 					if (er->n == er->cap) {
 						size_t ncap = er->cap ? er->cap * 2 : 8;
 						void *v = realloc(er->v, ncap * sizeof(*er->v));
@@ -1376,6 +1384,7 @@ static void compile_state_free(struct compile_state *st)
 		free(st->peer_sets[i].v);
 	free(st->peer_sets);
 	free(st->cluster.v);
+	free(st->pod_ids.v);
 	free(st->cidrs);
 	u64map_free(&st->cidr_cache);
 	u64map_free(&st->http_base);
@@ -1402,13 +1411,16 @@ int sluice_policy_compile(const struct sluice_policy_set *set,
 	if (!rc && neps && !(res.eps = calloc(neps, sizeof(*res.eps))))
 		rc = -ENOMEM;
 	for (size_t i = 0; i < neps && !rc; i++) {
-		rc = compile_endpoint(&st, i, &res.eps[i]);
+		struct sluice_ep_compiled *e = &res.eps[res.neps];
+
+		if (eps[i].peer_only)
+			continue;
+		rc = compile_endpoint(&st, i, e);
 		res.neps++;
 		/* fail closed: a policy that does not fit is not half applied */
-		if (!rc && res.eps[i].nentries > SLUICE_POLICY_INNER_MAX) {
+		if (!rc && e->nentries > SLUICE_POLICY_INNER_MAX) {
 			sluice_diags_add(errors, "endpoint %u: %zu policy entries exceed the map size %u",
-					 res.eps[i].ep_id, res.eps[i].nentries,
-					 SLUICE_POLICY_INNER_MAX);
+					 e->ep_id, e->nentries, SLUICE_POLICY_INNER_MAX);
 			rc = -E2BIG;
 		}
 	}

@@ -577,7 +577,8 @@ static void ctl_on_agent_event(uv_poll_t *h, int status, int events)
 	struct ctl_agent *a = h->data;
 
 	if (status < 0) {
-		ctl_agent_close(a, uv_strerror(status));
+		/* libuv reports POLLERR (e.g. the agent died) as UV_EBADF */
+		ctl_agent_close(a, "connection error");
 		return;
 	}
 	if ((events & UV_WRITABLE) && !ctl_agent_flush(a))

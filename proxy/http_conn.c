@@ -1067,6 +1067,11 @@ void http_conn_timeout(struct http_conn *c)
 void http_conn_drain(struct http_conn *c)
 {
 	c->draining = true;
-	if (c->phase == HTTP_PH_IDLE)
+	/* A connection that has not carried a request yet was accepted just
+	 * before the drain: its client is about to send one, so it is served
+	 * (and closed after the response) rather than closed under it. An idle
+	 * keep-alive connection is closed now; clients retry a request that
+	 * meets a connection closed between requests. */
+	if (c->phase == HTTP_PH_IDLE && c->nreq > 0)
 		c->phase = HTTP_PH_CLOSING;
 }

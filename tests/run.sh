@@ -11,7 +11,7 @@ JOBS=$(nproc)
 bash scripts/install-deps.sh
 
 echo "== build"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSLUICE_TESTS=ON >/dev/null
 cmake --build build -j"$JOBS"
 
 status=0
@@ -20,7 +20,7 @@ ctest --test-dir build --output-on-failure -j"$JOBS" || status=1
 
 if [ "${SLUICE_SKIP_ASAN:-0}" != 1 ]; then
 	echo "== unit tests under ASan/UBSan"
-	cmake -S . -B build-asan -DSLUICE_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+	cmake -S . -B build-asan -DSLUICE_SANITIZE=ON -DSLUICE_TESTS=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
 	cmake --build build-asan -j"$JOBS"
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		ctest --test-dir build-asan --output-on-failure -j"$JOBS" -E '^(it_|bpf_)' || status=1

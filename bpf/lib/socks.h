@@ -25,6 +25,14 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sluice_sock_v1 SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SLUICE_SOCKS_MAX);
+	__type(key, struct sluice_sock_key);
+	__type(value, __u8);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sluice_sdir_v1 SEC(".maps");
+
 /* Ports in host order; netns_cookie used only for loopback tuples. */
 static __always_inline void sock_key_fill(struct sluice_sock_key *k, __be32 local_ip,
 					  __u16 local_port, __be32 remote_ip,

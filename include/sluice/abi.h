@@ -38,6 +38,7 @@
 #define SLUICE_MAP_ORIG_DST        "sluice_odst_v1"  /* client addr/port/netns -> original dst */
 #define SLUICE_MAP_PROXY_FLOWS     "sluice_pflw_v1"  /* proxy upstream tuples */
 #define SLUICE_MAP_SOCKS           "sluice_sock_v1"  /* SOCKHASH for sk_msg redirect */
+#define SLUICE_MAP_SOCK_SIDE       "sluice_sdir_v1"  /* sock key -> SLUICE_SOCK_ACTIVE/PASSIVE */
 /* One-slot array holding SLUICE_ABI_VERSION, written by the loader and
  * compared on adopt; unversioned name on purpose. */
 #define SLUICE_MAP_ABI       "sluice_abi"
@@ -254,6 +255,16 @@ struct sluice_sock_key {
 	__u16 remote_port;    /* host order */
 	__u32 pad;
 };
+
+/*
+ * sock side (LRU hash, same key as socks): which side of its connection a
+ * socket is, written when it is established. Bytes on the sk_msg fast path
+ * skip tc, so a long-lived accelerated flow may lose its conntrack entry to
+ * LRU eviction; the agent then still finds the flow here (and its
+ * direction) when a policy change revokes it.
+ */
+#define SLUICE_SOCK_ACTIVE  1 /* this side connected (its endpoint's egress) */
+#define SLUICE_SOCK_PASSIVE 2 /* this side accepted (its endpoint's ingress) */
 
 /* Verdicts and drop reasons. Drop reasons travel to user space as events. */
 enum sluice_verdict {

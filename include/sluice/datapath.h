@@ -160,9 +160,20 @@ int sluice_dp_ipcache_lookup(struct sluice_datapath *dp, const uint8_t addr[16],
 int sluice_dp_policy_verdict(struct sluice_datapath *dp, uint32_t ep_id, uint32_t peer_identity,
 			     uint8_t direction, uint8_t protocol, uint16_t dport, bool enforced,
 			     bool *allowed);
+/* The same, against an inner map fd the caller keeps (one per endpoint for
+ * a whole walk); sluice_dp_policy_inner_fd returns a new fd, or -ENOENT. */
+int sluice_dp_policy_inner_fd(struct sluice_datapath *dp, uint32_t ep_id);
+int sluice_dp_policy_verdict_fd(int inner_fd, uint32_t peer_identity, uint8_t direction,
+				uint8_t protocol, uint16_t dport, bool enforced, bool *allowed);
 typedef bool (*sluice_dp_ct_cb)(void *ctx, const struct sluice_ct_key *key,
 				const struct sluice_ct_entry *val);
 int sluice_dp_ct_foreach(struct sluice_datapath *dp, sluice_dp_ct_cb cb, void *ctx);
+/* Walks the established sockets of the fast path with their side
+ * (SLUICE_SOCK_ACTIVE / _PASSIVE); the callback returns true to forget one. */
+typedef bool (*sluice_dp_sock_cb)(void *ctx, const struct sluice_sock_key *key, uint8_t side);
+int sluice_dp_sock_sides_foreach(struct sluice_datapath *dp, sluice_dp_sock_cb cb, void *ctx);
+int sluice_dp_socks_cookie(struct sluice_datapath *dp, const uint8_t local[16], uint16_t lport,
+			   const uint8_t remote[16], uint16_t rport, uint64_t *cookie);
 int sluice_dp_socks_delete(struct sluice_datapath *dp, const uint8_t local[16], uint16_t lport,
 			   const uint8_t remote[16], uint16_t rport);
 

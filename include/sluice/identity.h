@@ -11,6 +11,10 @@
  * stale flow record never names a newer, different identity by accident;
  * the same label set acquired again gets its old number back while that
  * number is still free (a recreated pod keeps its identity).
+ *
+ * Label sets with a "cidr:" label are CIDR identities, numbered from
+ * SLUICE_ID_LOCAL_MIN; sluice_policy_compile() keeps exactly the ones the
+ * policy set names. sluice_idt_restore() takes either range by labels.
  */
 #ifndef SLUICE_IDENTITY_H
 #define SLUICE_IDENTITY_H

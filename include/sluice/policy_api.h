@@ -56,6 +56,8 @@ struct sluice_compile_endpoint {
 	size_t nnamed_ports;
 	uint8_t addr[16]; /* the pod's address (IPv4-mapped); all zero = unknown.
 			   * Kubernetes ipBlock peers select pods by it. */
+	bool peer_only;   /* a pod on another node: only a peer (ipBlock by
+			   * address); no policy is compiled for it */
 };
 
 /*
@@ -103,7 +105,7 @@ struct sluice_cidr_ident {
 };
 
 struct sluice_compiled {
-	struct sluice_ep_compiled *eps;
+	struct sluice_ep_compiled *eps; /* one per endpoint that is not peer_only */
 	size_t neps;
 	struct sluice_cidr_ident *cidrs; /* sorted by address, then prefixlen */
 	size_t ncidrs;

@@ -136,6 +136,34 @@ check "egress toCIDRSet except: client dropped to $W2:8000" dropped default/clie
 check "egress toCIDRSet: client dropped to the server pod (not a CIDR peer)" dropped default/client tcp "$IP_server" 80
 sl policy delete default/client >/dev/null
 
+# A pod of another node at W1's address: Kubernetes' ipBlock selects it
+# (pods by address), Cilium's fromCIDR does not (its /32 carries the pod's
+# identity, which no CIDR peer names).
+sl pod create remote/elsewhere --labels app=elsewhere --remote "$W1" >/dev/null || fail "remote pod"
+apply_yaml >/dev/null <<'YAML' || fail "apply"
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: server-np}
+spec:
+  podSelector: {matchLabels: {app: server}}
+  ingress:
+  - from: [{ipBlock: {cidr: 192.0.2.28/30}}]
+YAML
+check "ipBlock holding a remote pod's address: the remote pod ($W1) allowed" from_w one
+apply_yaml >/dev/null <<'YAML' || fail "apply"
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: server-cnp}
+spec:
+  endpointSelector: {matchLabels: {app: server}}
+  ingress:
+  - fromCIDR: [192.0.2.28/30]
+YAML
+sl policy delete default/server-np >/dev/null
+check_not "fromCIDR holding a remote pod's address: the remote pod ($W1) dropped" from_w one 0.7
+sl policy delete default/server-cnp >/dev/null
+sl pod delete remote/elsewhere >/dev/null
+
 # Across an agent restart: the CIDR identity keeps its number, and an
 # ipcache entry the new agent's policies no longer name is removed.
 ipc_has_w2_prefix() {

@@ -103,22 +103,25 @@ loops_check "proxy restart"
 echo "# a revocation cuts the client within 100 ms"
 rm -f "$SL_WORK/stop"
 loop_start l4ka 8081 20 keepalive
+loop_start l4cl 8081 20 close
 sleep 1
-t0=$(python3 -c 'import time; print(time.time())')
 sed -i 's/port: "8081"/port: "8082"/' "$POLDIR/server.yaml"
+t0=$(python3 -c 'import time; print(time.time())')
 sl policy apply -f "$POLDIR/server.yaml" >/dev/null
-sleep 1
+sleep 3
 touch "$SL_WORK/stop"
-loop_wait l4ka
-ff=$(loop_field l4ka first_fail)
-if [ "$ff" != None ]; then
-	ms=$(python3 -c "print(int(($ff - $t0) * 1000))")
-	echo "  revocation took effect after $ms ms (apply issued at t0, first failed request at t0+$ms ms)"
-	[ "$ms" -le 100 ] && pass "revocation within 100 ms ($ms ms)" || fail "revocation within 100 ms ($ms ms)"
-else
-	fail "the revoked keep-alive connection kept working"
-fi
-check "the cut is counted" sh -c "$SL_BUILD/cli/sluice --socket $SL_SOCK status -o json | python3 -c 'import json,sys; assert json.load(sys.stdin)[\"connections_cut\"] >= 1'"
+for n in l4ka l4cl; do
+	loop_wait $n
+	ffs=$(loop_field $n first_fail_start)
+	if [ "$ffs" = None ]; then
+		fail "$n: the revoked client kept working"
+		continue
+	fi
+	ms=$(python3 -c "print(max(0, int(($ffs - $t0) * 1000)))")
+	echo "  $n: the first request that failed was sent $ms ms after the apply ($(loop_field $n errors | cut -c1-80))"
+	[ "$ms" -le 100 ] && pass "$n: revocation took effect within 100 ms ($ms ms)" || fail "$n: revocation took effect within 100 ms ($ms ms)"
+done
+check "the established connection was cut (counted)" sh -c "$SL_BUILD/cli/sluice --socket $SL_SOCK status -o json | python3 -c 'import json,sys; assert json.load(sys.stdin)[\"connections_cut\"] >= 1'"
 check "new connections to 8081 are dropped" dropped default/client tcp "$IP_server" 8081
 
 echo "# policy directory: a removed file deletes its policies"

@@ -83,7 +83,7 @@ before=$(proxy_stat connections_total)
 [ "$(proxy_stat connections_total)" = "$before" ] && pass "L4 drops never reached the proxy ($before connections)" || fail "L4 drops never reached the proxy ($before -> $(proxy_stat connections_total))"
 
 echo "# one connection, many requests"
-out=$(sl pod exec default/frontend -- curl -s -o /dev/null -w '%{http_code} ' -m 5 "$B/api/users/1" "$B/admin" "$B/api/users/2" "$B/secret" "$B/api/users/3")
+out=$(sl pod exec default/frontend -- curl -s -w '%{http_code} ' -m 5 -o /dev/null "$B/api/users/1" -o /dev/null "$B/admin" -o /dev/null "$B/api/users/2" -o /dev/null "$B/secret" -o /dev/null "$B/api/users/3")
 [ "$out" = "200 403 200 403 200 " ] && pass "keep-alive mixing allowed and denied: $out" || fail "keep-alive mixing allowed and denied: $out"
 raw() { sl pod exec "$1" -- python3 "$TOOLS/rawhttp.py" "$2" "$3" "${4:-1.5}"; }
 out=$(printf 'GET /api/users/1 HTTP/1.1\r\nHost: b\r\n\r\nGET /admin HTTP/1.1\r\nHost: b\r\n\r\nGET /api/users/2 HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n' | raw default/frontend "$IP_backend" 8080)

@@ -58,7 +58,7 @@ case_ "obs-fold" "400 closed" h11 "GET /api/users/h11 HTTP/1.1\r\n${H}X-A: a\r\n
 case_ "whitespace before the colon" "400 closed" h12 "GET /api/users/h12 HTTP/1.1\r\nHost : b\r\n\r\n"
 case_ "control byte in a value" "400 closed" h13 "GET /api/users/h13 HTTP/1.1\r\n${H}X-A: a\001b\r\n\r\n"
 case_ "invalid chunk size" "400 closed" h14 "POST /api/upload?h14 HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\nzz\r\nx\r\n0\r\n\r\n"
-case_ "smuggled request in a body stays a body" "200 closed" "/admin" "POST /api/upload HTTP/1.1\r\n${H}Content-Length: 32\r\nConnection: close\r\n\r\nGET /admin HTTP/1.1\r\nHost: b\r\n\r\n"
+case_ "smuggled request in a body stays a body" "200 closed" "GET /admin " "POST /api/upload HTTP/1.1\r\n${H}Content-Length: 32\r\nConnection: close\r\n\r\nGET /admin HTTP/1.1\r\nHost: b\r\n\r\n"
 
 echo "# host and target"
 case_ "no Host (HTTP/1.1)" "400 closed" h20 "GET /api/users/h20 HTTP/1.1\r\n\r\n"
@@ -70,8 +70,8 @@ case_ "junk after the version" "400 closed" h25 "GET /api/users/h25 HTTP/1.1 x\r
 case_ "HTTP/1.0 without Host is fine" "200 closed" "" "GET /api/users/h26 HTTP/1.0\r\n\r\n"
 
 echo "# paths are canonicalised before matching"
-case_ "dot segments resolve to a denied path" "403 closed" "/admin" "GET /api/users/../../admin HTTP/1.1\r\n${H}Connection: close\r\n\r\n"
-case_ "encoded dot segments too" "403 closed" "/admin" "GET /api/users/%2e%2e/%2E%2E/admin HTTP/1.1\r\n${H}Connection: close\r\n\r\n"
+case_ "dot segments resolve to a denied path" "403 closed" "GET /admin " "GET /api/users/../../admin HTTP/1.1\r\n${H}Connection: close\r\n\r\n"
+case_ "encoded dot segments too" "403 closed" "GET /admin " "GET /api/users/%2e%2e/%2E%2E/admin HTTP/1.1\r\n${H}Connection: close\r\n\r\n"
 case_ "merged slashes" "200 closed" "" "GET /api//users/h30 HTTP/1.1\r\n${H}Connection: close\r\n\r\n"
 check "backend got the canonical /api/users/h30" grep -q "GET /api/users/h30 " "$LOG"
 case_ "unreserved escapes decoded" "200 closed" "" "GET /%61pi/users/h31 HTTP/1.1\r\n${H}Connection: close\r\n\r\n"
@@ -93,6 +93,6 @@ echo "# methods, upgrades, CONNECT"
 case_ "denied method" "403 closed" h50 "DELETE /api/users/h50 HTTP/1.1\r\n${H}Connection: close\r\n\r\n"
 case_ "denied Upgrade" "403 closed" h51 "GET /ws/h51 HTTP/1.1\r\n${H}Connection: Upgrade, close\r\nUpgrade: websocket\r\n\r\n"
 case_ "denied CONNECT" "403 closed" h52 "CONNECT h52:443 HTTP/1.1\r\nHost: h52:443\r\nConnection: close\r\n\r\n"
-case_ "denied request on keep-alive, next one allowed" "403 200 closed" "/admin" "GET /admin HTTP/1.1\r\n${H}\r\nGET /api/users/h53 HTTP/1.1\r\n${H}Connection: close\r\n\r\n"
-case_ "XFF spoofing does not change the identity" "403 closed" "/admin" "GET /admin HTTP/1.1\r\n${H}X-Forwarded-For: 10.0.0.1\r\nConnection: close\r\n\r\n"
+case_ "denied request on keep-alive, next one allowed" "403 200 closed" "GET /admin " "GET /admin HTTP/1.1\r\n${H}\r\nGET /api/users/h53 HTTP/1.1\r\n${H}Connection: close\r\n\r\n"
+case_ "XFF spoofing does not change the identity" "403 closed" "GET /admin " "GET /admin HTTP/1.1\r\n${H}X-Forwarded-For: 10.0.0.1\r\nConnection: close\r\n\r\n"
 t_finish

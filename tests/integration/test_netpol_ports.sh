@@ -48,6 +48,21 @@ np_expect '*' 'y/*' '*' deny
 np_expect '*' 'y/*' 'udp/81' allow
 np_check "UDP-only: x/a takes any UDP port, y takes udp/81 only"
 
+# An SCTP port is not a TCP or UDP port of the same number (this kernel's
+# pods need not speak SCTP: only the TCP and UDP probes matter here).
+np_reset
+np_apply <<'YAML'
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: sctp80, namespace: x}
+spec:
+  podSelector: {matchLabels: {pod: a}}
+  ingress:
+  - ports: [{port: 80, protocol: SCTP}]
+YAML
+np_expect '*' 'x/a' '*' deny
+np_check "ports [{port: 80, protocol: SCTP}]: TCP and UDP 80 to x/a are not allowed"
+
 # Named ports: ingress "serve-81-tcp" is the policy pod's own port 81/TCP;
 # a name with a protocol that does not match the declared one matches
 # nothing.

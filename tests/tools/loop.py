@@ -20,22 +20,38 @@ stop = sys.argv[7] if len(sys.argv) > 7 else None
 req = ("GET %s HTTP/1.1\r\nHost: t\r\n%s\r\n" % (path, "" if mode == "keepalive" else "Connection: close\r\n")).encode()
 ok = fail = 0
 first_fail = None
+first_fail_start = None  # when the first failed request was sent
 errors = []
 sock = None
 deadline = time.monotonic() + seconds
 
 
+class Stale(Exception):
+    """A reused keep-alive connection closed before any response byte."""
+
+
 def one():
     global sock
+    reused = sock is not None
     if sock is None:
         sock = socket.create_connection((ip, port), timeout=2)
-    sock.sendall(req)
     buf = b""
-    while b"\r\n\r\n" not in buf:
-        d = sock.recv(65536)
-        if not d:
-            raise ConnectionError("closed before the response")
-        buf += d
+    try:
+        sock.sendall(req)
+        while b"\r\n\r\n" not in buf:
+            d = sock.recv(65536)
+            if not d:
+                raise ConnectionError("closed before the response")
+            buf += d
+    except (ConnectionError, OSError) as e:
+        # As HTTP clients do (RFC 9112 9.3.1, curl): a GET on a reused
+        # connection that the server closed between requests is retried once
+        # on a new connection; a failure on a new connection is a failure.
+        if reused and not buf and not isinstance(e, socket.timeout):
+            sock.close()
+            sock = None
+            raise Stale() from e
+        raise
     head, _, body = buf.partition(b"\r\n\r\n")
     status = int(head.split(b" ")[1])
     n = 0
@@ -48,7 +64,8 @@ def one():
         if not d:
             raise ConnectionError("closed in the body")
         body += d
-    if mode != "keepalive":
+    conn_close = any(l.lower().startswith(b"connection:") and b"close" in l.lower() for l in head.split(b"\r\n")[1:])
+    if mode != "keepalive" or conn_close:
         sock.close()
         sock = None
     if status != 200:
@@ -56,17 +73,23 @@ def one():
 
 
 while time.monotonic() < deadline and not (stop and os.path.exists(stop)):
+    started = time.time()
     try:
-        one()
+        try:
+            one()
+        except Stale:
+            one()
         ok += 1
     except Exception as e:  # noqa: BLE001 - every failure counts
         fail += 1
         if first_fail is None:
             first_fail = time.time()
+            first_fail_start = started
         if len(errors) < 5:
             errors.append("%.3f %s" % (time.time(), e))
         if sock is not None:
             sock.close()
             sock = None
         time.sleep(0.001)
-json.dump({"ok": ok, "fail": fail, "first_fail": first_fail, "errors": errors}, open(out, "w"))
+json.dump({"ok": ok, "fail": fail, "first_fail": first_fail, "first_fail_start": first_fail_start,
+           "errors": errors}, open(out, "w"))

@@ -7,7 +7,8 @@
 #
 # Environment: DUR (seconds per wrk run, default 2), REPEAT (wrk runs per
 # figure, the fastest is kept: other load on the machine only ever slows a
-# run down; default 2), RULES (default
+# run down; default 2), AB (rounds of the no-policy / sluice-at-most-rules
+# alternation behind the headline ratio, default 3), RULES (default
 # "1000 10000 25000"), KINDS (default "sluice iptables-legacy iptables-nft
 # ipset nft-set"), CPU_CLIENT / CPU_SERVER (the vCPU wrk and nginx are
 # pinned to, default 1 and 1: one vCPU for both ends, the other one absorbs
@@ -46,6 +47,7 @@ SL_ROOT=$(cd "$HERE/../../.." && pwd)
 SL_BUILD=$(cd "${1:-$SL_ROOT/build}" 2>/dev/null && pwd) || { echo "no build dir ${1:-}" >&2; exit 1; }
 DUR=${DUR:-2}
 REPEAT=${REPEAT:-2}
+AB=${AB:-3}
 RULES=${RULES:-"1000 10000 25000"}
 KINDS=${KINDS:-"sluice iptables-legacy iptables-nft ipset nft-set"}
 CPU_CLIENT=${CPU_CLIENT-1}
@@ -59,11 +61,11 @@ done
 for t in wrk nginx iptables-legacy iptables-legacy-restore iptables-nft iptables-nft-restore ipset nft python3 curl taskset; do
 	command -v "$t" >/dev/null || { echo "missing $t (apt-get install -y wrk nginx-light iptables ipset nftables)" >&2; exit 1; }
 done
-for v in "$DUR" "$REPEAT"; do
+for v in "$DUR" "$REPEAT" "$AB"; do
 	case "$v" in '' | *[!0-9]*) echo "DUR and REPEAT are whole numbers" >&2; exit 1 ;; esac
 done
-[ "$DUR" -ge 1 ] && [ "$DUR" -le 30 ] && [ "$REPEAT" -ge 1 ] && [ "$REPEAT" -le 10 ] ||
-	{ echo "DUR 1..30, REPEAT 1..10" >&2; exit 1; }
+[ "$DUR" -ge 1 ] && [ "$DUR" -le 30 ] && [ "$REPEAT" -ge 1 ] && [ "$REPEAT" -le 10 ] &&
+	[ "$AB" -le 10 ] || { echo "DUR 1..30, REPEAT 1..10, AB 0..10" >&2; exit 1; }
 
 # shellcheck source=../../../scripts/standalone.sh
 source "$SL_ROOT/scripts/standalone.sh"
@@ -174,7 +176,10 @@ server_start() {
 		-p "$SL_WORK/nginx" -c "$SL_WORK/nginx/nginx.conf" &
 	NGINX_PID=$!
 	for _ in $(seq 1 100); do
-		[ "$(http_code client)" = 200 ] && return 0
+		if [ "$(http_code client)" = 200 ]; then
+			wrk_run ka16 >/dev/null # warm-up, not counted
+			return 0
+		fi
 		kill -0 "$NGINX_PID" 2>/dev/null || break
 		sleep 0.05
 	done
@@ -295,6 +300,25 @@ measure() {
 		"${ka1%% *}" "${ka16%% *}" "${cl16%% *}"
 }
 
+# ab_check : alternates no policy, sluice with the client rule only and
+# sluice at the most rules, AB times; the headline ratios compare medians,
+# so slow drifts of the machine weigh on every side alike
+ab_check() {
+	local n=0 i kind m r
+	for r in $RULES; do [ "$r" -gt "$n" ] && n=$r; done
+	for i in $(seq 1 "$AB"); do
+		for kind in none:0 sluice:0 sluice:$n; do
+			rules_clear
+			rules_install "${kind%:*}" "${kind#*:}" || { echo "  a/b: cannot install $kind" >&2; return 1; }
+			[ "$(http_code client)" = 200 ] || { echo "  a/b: client refused under $kind" >&2; return 1; }
+			for m in ka1 ka16 close16; do
+				echo "ab-$PATH_MODE ${kind%:*} ${kind#*:} $m $(wrk_run $m)" >>"$RESULTS"
+			done
+		done
+	done
+	echo "  a/b ($PATH_MODE): $AB rounds of none / sluice 0 / sluice $n done"
+}
+
 echo "sluice L4 scaling bench: server $SERVER_IP (nginx), client $CLIENT_IP (wrk), best of $REPEAT ${DUR}s runs," \
 	"wrk on vCPU ${CPU_CLIENT:-any}, nginx on vCPU ${CPU_SERVER:-any}"
 echo "machine: $(nproc) vCPU $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')," \
@@ -308,6 +332,7 @@ for kind in $KINDS; do
 	for n in $RULES; do measure "$kind" "$n"; done
 done
 measure none 0
+case " $KINDS " in *" sluice "*) [ "$AB" -gt 0 ] && ab_check ;; esac
 case " $KINDS " in
 *" sluice "*)
 	echo "== phase 2: sluice pods (sluice pod exec: established bytes take the sk_msg fast path)"
@@ -317,12 +342,13 @@ case " $KINDS " in
 	measure sluice 0
 	for n in $RULES; do measure sluice "$n"; done
 	measure none 0
+	[ "$AB" -gt 0 ] && ab_check
 	;;
 esac
 rules_clear
 
 python3 - "$RESULTS" <<'PY'
-import sys
+import statistics, sys
 rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
 titles = {"netns": "kernel path: every packet through veth, tc and netfilter",
           "pod": "sluice pods: established bytes through sluice's sk_msg fast path"}
@@ -357,6 +383,27 @@ for phase in ("netns", "pod"):
     if sl:
         top = max(sl, key=int)
         rs = [ratio(sl[top][2 + 4 * k], k) for k in range(3)]
-        print("sluice at %s rules vs no policy: %.2fx / %.2fx / %.2fx (target >= 0.97x): %s" % (
-            top, rs[0], rs[1], rs[2], "met" if min(rs) >= 0.97 else "NOT met"))
+        print("sluice at %s rules vs no policy, in this table: %.2fx / %.2fx / %.2fx" % (top, rs[0], rs[1], rs[2]))
+    ab = [r[1:] for r in rows if r[0] == "ab-" + phase]
+    if ab:
+        n = ab[-1][1]
+        med = {}
+        for kind, rules in (("none", "0"), ("sluice", "0"), ("sluice", n)):
+            for m in ("ka1", "ka16", "close16"):
+                vs = [float(r[3]) for r in ab if r[0] == kind and r[1] == rules and r[2] == m]
+                med[kind, rules, m] = statistics.median(vs) if vs else float("nan")
+        rounds = len([r for r in ab if r[0] == "none" and r[2] == "ka1"])
+        print("\na/b: %d rounds alternating the three, median req/s:\n" % rounds)
+        print("| | keep-alive c1 | keep-alive c16 | close c16 |")
+        print("|---|---:|---:|---:|")
+        rs = []
+        for kind, rules in (("none", "0"), ("sluice", "0"), ("sluice", n)):
+            cells = []
+            for m in ("ka1", "ka16", "close16"):
+                v, b0 = med[kind, rules, m], med["none", "0", m]
+                cells.append("%.0f (%.3fx)" % (v, v / b0 if b0 else float("nan")))
+                if kind == "sluice" and rules == n:
+                    rs.append(v / b0 if b0 else float("nan"))
+            print("| %s | %s |" % ("no policy" if kind == "none" else "sluice, %s rules" % rules, " | ".join(cells)))
+        print("\nsluice at %s rules >= 0.97x no policy (a/b medians): %s" % (n, "met" if min(rs) >= 0.97 else "NOT met"))
 PY

@@ -11,8 +11,9 @@
 #   req/s        wrk -c16 -t2, keep-alive, GET /api/users/42
 #   cpu us/req   (utime+stime of the proxy process over the loaded run) / requests
 #   p50 us       wrk -c1 -t1 (unloaded), median latency
-#   anon kB      RssAnon of the proxy process, idle, right after start
-#   B/idle conn  RssAnon growth with N idle keep-alive connections (each has
+#   anon kB      anonymous memory of the proxy process (smaps_rollup),
+#                idle, right after start
+#   B/idle conn  its growth with N idle keep-alive connections (each has
 #                made one request), divided by N
 # Needs: wrk, haproxy (Debian package `haproxy`), python3.
 set -eu
@@ -23,7 +24,7 @@ if [ $# -gt 0 ] && [ "${1#--}" = "$1" ]; then
 	shift
 fi
 secs=8
-idle=1000
+idle=4000
 while [ $# -gt 0 ]; do
 	case $1 in
 	--seconds) secs=$2; shift 2 ;;
@@ -118,7 +119,7 @@ wait_port $SLP
 sleep 0.3
 
 # idle memory first, before any load touched the proxies
-anon_kb() { awk '/^RssAnon/ {print $2}' /proc/"$1"/status; }
+anon_kb() { awk '/^Anonymous:/ {print $2}' /proc/"$1"/smaps_rollup; }
 rss_kb() { awk '/^VmRSS/ {print $2}' /proc/"$1"/status; }
 declare -A ANON RSS
 ANON[haproxy]=$(anon_kb $HAP_PID); RSS[haproxy]=$(rss_kb $HAP_PID)
@@ -173,32 +174,41 @@ measure() { # NAME PORT PID(or -)
 	P50[$name]=$(echo "$out" | awk '{printf "%.1f", $3}')
 }
 
-# per idle connection: N keep-alive connections, one request each, then held
+# per idle connection: N keep-alive connections, each made one request (one
+# at a time: what is measured is what an idle connection keeps, not the
+# high-water mark of N requests in flight), then held open. Anonymous memory
+# from smaps_rollup (exact; RssAnon is updated lazily).
 idle_conn_bytes() { # PORT PID
 	python3 - "$1" "$2" "$idle" <<'PY'
 import socket, sys, time
 port, pid, n = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 def anon():
-    for l in open("/proc/%s/status" % pid):
-        if l.startswith("RssAnon"):
+    for l in open("/proc/%s/smaps_rollup" % pid):
+        if l.startswith("Anonymous:"):
             return int(l.split()[1])
+def one(s):
+    s.sendall(b"GET /api/users/1 HTTP/1.1\r\nHost: b\r\n\r\n")
+    buf = b""
+    while not (b"\r\n\r\n" in buf and buf.endswith(b"ok")):
+        d = s.recv(4096)
+        if not d:
+            raise SystemExit("connection closed")
+        buf += d
+# a first batch warms the allocator up, the second one is measured
+warm = [socket.create_connection(("127.0.0.1", port)) for i in range(64)]
+for s in warm:
+    one(s)
+time.sleep(0.2)
 before = anon()
 socks = []
 for i in range(n):
     s = socket.create_connection(("127.0.0.1", port))
-    s.sendall(b"GET /api/users/1 HTTP/1.1\r\nHost: b\r\n\r\n")
+    one(s)
     socks.append(s)
-for s in socks:
-    buf = b""
-    while b"\r\n\r\n" not in buf or not buf.endswith(b"ok"):
-        d = s.recv(4096)
-        if not d:
-            break
-        buf += d
 time.sleep(0.5)
 after = anon()
 print(int((after - before) * 1024 / n))
-for s in socks:
+for s in socks + warm:
     s.close()
 PY
 }

@@ -277,6 +277,9 @@ for key, label, how in series:
     if key == "sluice-cli":
         ref = {c: v for c, v in zip(ns + ["change"], [x[0] for x in cells])}
     print("| %s | %s | %s |" % (label, " | ".join(c[1] or "-" for c in cells), how))
+def fmt_ratio(r):
+    return "%.0f" % r if r >= 10 else "%.2f" % r if r >= 0.1 else "%.2g" % r
+
 print()
 print("ratios: time of the other tool / time of sluice end to end (above 1: sluice faster)\n")
 print("| | " + " | ".join("%s rules" % n for n in ns) + " | one rule changed at %s |" % nmax)
@@ -289,9 +292,9 @@ for key, label, how in series:
         us, text = cell(key, c)
         if us is None and text.startswith(">"):
             lim = float(text.split()[1])
-            out.append("> %.0fx" % (lim * 1e6 / ref[c]) if ref.get(c) else "-")
+            out.append("> %sx" % fmt_ratio(lim * 1e6 / ref[c]) if ref.get(c) else "-")
         elif us is not None and ref.get(c):
-            out.append("%.2fx" % (us / ref[c]))
+            out.append("%sx" % fmt_ratio(us / ref[c]))
         else:
             out.append("-")
     print("| %s | %s |" % (label, " | ".join(out)))

@@ -18,7 +18,7 @@
 struct world {
 	struct sluice_identity_table *idt;
 	uint32_t web, a, b, c;
-	struct sluice_compile_endpoint eps[5];
+	struct sluice_compile_endpoint eps[8];
 	size_t neps;
 	struct sluice_policy_set set;
 	struct sluice_compiled out;
@@ -307,6 +307,32 @@ static void test_ipblock_split_identity(void **state)
 	assert_true(has(e, IN, w->a, false));
 }
 
+/* pods of other nodes are peers only: selected by address, never compiled */
+static void test_ipblock_remote_pods(void **state)
+{
+	struct world *w = *state;
+	uint32_t remote = pod(w, "lab", "app=remote");
+	const struct sluice_ep_compiled *e;
+
+	ep(w, remote, "10.244.9.9");
+	w->eps[w->neps - 1].peer_only = true;
+	e = compile(w, NP "spec:\n  podSelector: {}\n"
+		       "  ingress: [{from: [{ipBlock: {cidr: 10.244.8.0/22}}]}]\n");
+	assert_int_equal(w->out.neps, 4); /* the local endpoints only */
+	for (size_t i = 0; i < w->out.neps; i++)
+		assert_int_not_equal(w->out.eps[i].ep_id, w->eps[w->neps - 1].ep_id);
+	assert_true(has(e, IN, remote, false));
+	assert_false(has(e, IN, w->a, false));
+	/* a's identity on another node, outside the block: a stays unselected
+	 * by a block holding only the local a */
+	ep(w, w->a, "10.99.0.1");
+	w->eps[w->neps - 1].peer_only = true;
+	e = compile(w, NP "spec:\n  podSelector: {}\n"
+		       "  ingress: [{from: [{ipBlock: {cidr: 10.244.0.0/24}}]}]\n");
+	assert_false(has(e, IN, w->a, false));
+	assert_true(has(e, IN, w->web, false));
+}
+
 static void test_ipblock_errors(void **state)
 {
 	(void)state;
@@ -329,6 +355,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_world_covers_cidrs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ipblock_selects_pods, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ipblock_split_identity, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ipblock_remote_pods, setup, teardown),
 		cmocka_unit_test(test_ipblock_errors),
 	};
 

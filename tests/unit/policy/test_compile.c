@@ -63,9 +63,10 @@ static int setup(void **state)
 	f->db = pod(f, "other", "app=db");
 	f->dns = pod_ns(f, "kube-system", "k8s-app=kube-dns", "team=dns");
 	f->web_ports[0] = (struct sluice_named_port){ "http-8080", 8080, IPPROTO_TCP };
-	f->eps[0] = (struct sluice_compile_endpoint){ 11, f->web, "default", f->web_ports, 1, { 0 } };
-	f->eps[1] = (struct sluice_compile_endpoint){ 12, f->client, "default", NULL, 0, { 0 } };
-	f->eps[2] = (struct sluice_compile_endpoint){ 13, f->clientb, "default", NULL, 0, { 0 } };
+	f->eps[0] = (struct sluice_compile_endpoint){
+		.ep_id = 11, .identity = f->web, .namespace = "default", .named_ports = f->web_ports, .nnamed_ports = 1 };
+	f->eps[1] = (struct sluice_compile_endpoint){ .ep_id = 12, .identity = f->client, .namespace = "default" };
+	f->eps[2] = (struct sluice_compile_endpoint){ .ep_id = 13, .identity = f->clientb, .namespace = "default" };
 	*state = f;
 	return 0;
 }
@@ -502,7 +503,7 @@ static void test_deterministic_and_perf(void **state)
 		snprintf(ns, sizeof(ns), "ns%d", i % 50);
 		uint32_t id = pod(f, ns, buf);
 		if (i < 50)
-			eps[i] = (struct sluice_compile_endpoint){ (uint32_t)i + 1, id, NULL, NULL, 0, { 0 } };
+			eps[i] = (struct sluice_compile_endpoint){ .ep_id = (uint32_t)i + 1, .identity = id };
 	}
 	/* 25000 rules in 5000 policies */
 	for (int i = 0; i < 5000; i++) {

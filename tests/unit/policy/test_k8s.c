@@ -44,8 +44,9 @@ static int setup(void **state)
 	w->other_ns_api = pod(w, "lab", "app=api", "kubernetes.io/metadata.name=lab,env=dev");
 	w->prod_db = pod(w, "data", "app=db", "kubernetes.io/metadata.name=data,env=prod");
 	w->web_ports[0] = (struct sluice_named_port){ "http", 8080, IPPROTO_TCP };
-	w->eps[0] = (struct sluice_compile_endpoint){ 1, w->web, "shop", w->web_ports, 1, { 0 } };
-	w->eps[1] = (struct sluice_compile_endpoint){ 2, w->api, "shop", NULL, 0, { 0 } };
+	w->eps[0] = (struct sluice_compile_endpoint){
+		.ep_id = 1, .identity = w->web, .namespace = "shop", .named_ports = w->web_ports, .nnamed_ports = 1 };
+	w->eps[1] = (struct sluice_compile_endpoint){ .ep_id = 2, .identity = w->api, .namespace = "shop" };
 	*state = w;
 	return 0;
 }
