@@ -72,7 +72,28 @@ MAL_ID=$(sl pod get default/malicious | python3 -c 'import json,sys; print(json.
 can default/frontend udp "$IP_backend" 8081 >/dev/null || true
 sleep 0.3
 [ "$(count --protocol udp)" -ge 1 ] && [ "$(sl observe --last 1000 --protocol udp | grep -vc ' udp ')" = 0 ] && pass "--protocol udp" || fail "--protocol udp"
-[ "$(count --type l3-l4)" = "$(count)" ] && [ "$(count --type l7)" = 0 ] && pass "--type" || fail "--type"
+# L7 flows: the demo policy gives 8080 HTTP rules
+http default/frontend "http://$IP_backend:8080/api/users/7" >/dev/null
+http default/frontend "http://$IP_backend:8080/admin" >/dev/null
+sleep 0.5
+l34=$(count --type l3-l4)
+l7=$(count --type l7)
+[ "$l7" -ge 3 ] && [ "$((l34 + l7))" = "$(count)" ] && pass "--type l3-l4 ($l34) and l7 ($l7) split the flows" || fail "--type l3-l4 ($l34) / l7 ($l7) / all $(count)"
+[ "$(sl observe --last 1000 --type l7 | grep -vc 'http-')" = 0 ] && pass "--type l7 shows only HTTP flows" || fail "--type l7 shows only HTTP flows"
+[ "$(count --http-method GET)" -ge 3 ] && [ "$(count --http-method POST)" = 0 ] && pass "--http-method" || fail "--http-method"
+[ "$(count --http-path '^/admin$')" -ge 1 ] && [ "$(sl observe --last 1000 --http-path '^/admin$' | grep -vc '/admin')" = 0 ] && pass "--http-path" || fail "--http-path"
+[ "$(count --http-status 403)" = 1 ] && [ "$(sl observe --last 1000 --http-status 403 | grep -c 'GET /admin')" = 1 ] && pass "--http-status 403" || fail "--http-status 403 ($(count --http-status 403))"
+[ "$(count --http-status 2xx)" -ge 1 ] && pass "--http-status 2xx" || fail "--http-status 2xx"
+check "compact L7 line: http-request DENIED (GET /admin)" sh -c "$SL_BUILD/cli/sluice --socket $SL_SOCK observe --last 1000 | grep -q 'default/frontend → default/backend:8080  http-request DENIED (GET /admin)'"
+check "compact L7 line: http-request ALLOWED (GET /api/users/7)" sh -c "$SL_BUILD/cli/sluice --socket $SL_SOCK observe --last 1000 | grep -q 'default/frontend → default/backend:8080  http-request ALLOWED (GET /api/users/7)'"
+check "json L7 flow fields" sh -c "$SL_BUILD/cli/sluice --socket $SL_SOCK observe --last 1000 -o json --http-status 403 | python3 -c '
+import json, sys
+f = json.loads(sys.stdin.readline())[\"flow\"]
+assert f[\"Type\"] == \"L7\" and f[\"verdict\"] == \"DROPPED\", f
+assert f[\"l7\"][\"http\"][\"method\"] == \"GET\" and f[\"l7\"][\"http\"][\"url\"] == \"/admin\" and f[\"l7\"][\"http\"][\"code\"] == 403, f
+assert f[\"l7\"][\"type\"] == \"REQUEST\" and \"latency_ns\" in f[\"l7\"], f
+assert f[\"source\"][\"pod_name\"] == \"frontend\" and f[\"destination\"][\"pod_name\"] == \"backend\", f
+'"
 [ "$(count --verdict DROPPED --pod malicious)" -le "$(count --pod malicious)" ] && [ "$(count --verdict DROPPED --to-pod default/backend)" -ge 1 ] && pass "filters combine as AND" || fail "filters combine as AND"
 [ "$(sl observe --last 2 | wc -l)" = 2 ] && pass "--last 2 gives 2 flows" || fail "--last 2 gives 2 flows"
 sleep 3
@@ -97,6 +118,9 @@ done
 sleep 0.5
 after=$(metric 'sluice_drops_total{reason="policy_denied",direction="ingress"}')
 [ "$((after - before))" = 3 ] && pass "3 new denied flows move sluice_drops_total by 3 ($before -> $after)" || fail "3 new denied flows move sluice_drops_total by 3 ($before -> $after)"
+[ "$(metric 'sluice_http_requests_total{method="GET",status="403",verdict="denied"}')" = 1 ] && pass "the one denied GET counted in sluice_http_requests_total" || fail "sluice_http_requests_total for the denied GET: $(metric 'sluice_http_requests_total{method="GET",status="403",verdict="denied"}')"
+# two L7 requests were refused: the raw "probe" line (400) and GET /admin (403)
+[ "$(metric 'sluice_flows_processed_total{type="L7",verdict="DROPPED"}')" = 2 ] && pass "two dropped L7 flows in sluice_flows_processed_total" || fail "L7 dropped flows: $(metric 'sluice_flows_processed_total{type="L7",verdict="DROPPED"}')"
 [ "$(metric sluice_endpoints)" = 5 ] && pass "sluice_endpoints = 5" || fail "sluice_endpoints = $(metric sluice_endpoints)"
 [ "$(metric sluice_policies)" = 2 ] && pass "sluice_policies = 2" || fail "sluice_policies"
 
@@ -110,4 +134,14 @@ check "datapath unaffected for other pods" can default/frontend tcp "$IP_backend
 lost=$(sl status -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["events_lost"])')
 [ -n "$lost" ] && pass "lost events reported in status ($lost)" || fail "lost events reported in status"
 [ -n "$(metric sluice_events_lost_total)" ] && pass "lost events in metrics ($(metric sluice_events_lost_total))" || fail "lost events in metrics"
+# --follow survives an agent restart
+sl_agent_kill KILL
+sleep 0.5
+sl_agent_start
+sleep 2
+lines_before=$(wc -l <"$OBS_C")
+dropped default/malicious tcp "$IP_database" 5432 >/dev/null
+sleep 0.5
+check "observe --follow said it reconnected" grep -q "reconnected" "$SL_WORK/observe.err"
+[ "$(wc -l <"$OBS_C")" -gt "$lines_before" ] && pass "observe --follow shows flows from the restarted agent" || fail "observe --follow shows flows from the restarted agent"
 t_finish
