@@ -106,6 +106,7 @@ struct agent {
 	uint64_t regenerations;
 	bool adopted;             /* pinned state was adopted at start */
 	bool reval_all;           /* identities moved: revalidate every flow */
+	bool cidr_pods_changed;   /* a pod address was freed: rewrite CIDR /32s */
 	char cgroup_pods[4096];   /* <cgroup-root>/<prefix>pods: connect4 lives here */
 	char cgroup_system[4096]; /* <cgroup-root>/<prefix>system: agent and proxy */
 	struct proxy_ctl *proxy;

@@ -110,8 +110,10 @@ int agent_cidrs_sync(struct agent *a, const struct sluice_compiled *c, char **er
 		const struct sluice_cidr_ident *old = cidr_find(a->cidrs, a->ncidrs, c->cidrs[i].addr,
 								c->cidrs[i].prefixlen);
 
-		/* unchanged entries stay; a /32 may have been a pod's meanwhile */
-		if (old && old->identity == c->cidrs[i].identity && c->cidrs[i].prefixlen != 128)
+		/* unchanged entries stay; a /32 may have been a pod's meanwhile,
+		 * so after a pod left, host-length entries are written again */
+		if (old && old->identity == c->cidrs[i].identity &&
+		    (c->cidrs[i].prefixlen != 128 || !a->cidr_pods_changed))
 			continue;
 		if (cidr_is_node_address(a, &c->cidrs[i]))
 			continue;
@@ -127,6 +129,7 @@ int agent_cidrs_sync(struct agent *a, const struct sluice_compiled *c, char **er
 		    !cidr_is_node_address(a, old))
 			sluice_dp_ipcache_delete(a->dp, old->addr, old->prefixlen);
 	}
+	a->cidr_pods_changed = false;
 	free(a->cidrs);
 	a->cidrs = sl_xcalloc(c->ncidrs, sizeof(*a->cidrs));
 	if (c->ncidrs)

@@ -342,6 +342,7 @@ int agent_pod_delete(struct agent *a, const char *ns, const char *name, char **e
 			continue;
 		sl_addr_from_ipv4(addr, p->net.ip);
 		sluice_dp_ipcache_delete(a->dp, addr, 128);
+		a->cidr_pods_changed = true;
 		sluice_idt_release(a->idt, p->identity);
 		memmove(&a->remotes[i], &a->remotes[i + 1], (a->nremotes - i - 1) * sizeof(*a->remotes));
 		a->nremotes--;
@@ -357,6 +358,7 @@ int agent_pod_delete(struct agent *a, const char *ns, const char *name, char **e
 		if (strcmp(p->ns, ns) || strcmp(p->name, name))
 			continue;
 		pod_teardown(a, p);
+		a->cidr_pods_changed = true;
 		memmove(&a->pods[i], &a->pods[i + 1], (a->npods - i - 1) * sizeof(*a->pods));
 		a->npods--;
 		pod_free(p);

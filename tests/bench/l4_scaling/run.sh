@@ -64,13 +64,15 @@ done
 for v in "$DUR" "$REPEAT" "$AB"; do
 	case "$v" in '' | *[!0-9]*) echo "DUR and REPEAT are whole numbers" >&2; exit 1 ;; esac
 done
-[ "$DUR" -ge 1 ] && [ "$DUR" -le 30 ] && [ "$REPEAT" -ge 1 ] && [ "$REPEAT" -le 10 ] &&
-	[ "$AB" -le 10 ] || { echo "DUR 1..30, REPEAT 1..10, AB 0..10" >&2; exit 1; }
+if [ "$DUR" -lt 1 ] || [ "$DUR" -gt 30 ] || [ "$REPEAT" -lt 1 ] || [ "$REPEAT" -gt 10 ] || [ "$AB" -gt 10 ]; then
+	echo "DUR 1..30, REPEAT 1..10, AB 0..10" >&2
+	exit 1
+fi
 
 # shellcheck source=../../../scripts/standalone.sh
 source "$SL_ROOT/scripts/standalone.sh"
-SL_NSPFX=bn-
-SL_METRICS_PORT=19240
+# shellcheck disable=SC2034 # read by standalone.sh
+SL_NSPFX=bn- SL_METRICS_PORT=19240
 SL_WORK=/tmp/sluice-bench-l4-$$
 sl_instance_init bench-l4 10.244.240.0/24
 
@@ -95,7 +97,10 @@ sl pod create bench/other --labels app=bench-other >/dev/null || exit 1
 SERVER_NS=$(pod_netns bench/server)
 CLIENT_NS=$(pod_netns bench/client)
 OTHER_NS=$(pod_netns bench/other)
-[ -n "$SERVER_NS" ] && [ -n "$CLIENT_NS" ] && [ -n "$OTHER_NS" ] || { echo "pods without netns" >&2; exit 1; }
+if [ -z "$SERVER_NS" ] || [ -z "$CLIENT_NS" ] || [ -z "$OTHER_NS" ]; then
+	echo "pods without netns" >&2
+	exit 1
+fi
 nsx() { ip netns exec "$SERVER_NS" "$@"; }
 
 PATH_MODE=netns
@@ -225,8 +230,8 @@ rules_install() {
 
 # wrk_best MODE : the fastest of REPEAT wrk_run
 wrk_best() {
-	local i r best= 
-	for i in $(seq 1 "$REPEAT"); do
+	local r best=
+	for _ in $(seq 1 "$REPEAT"); do
 		r=$(wrk_run "$1")
 		if [ -z "$best" ] || python3 -c 'import sys; sys.exit(not float(sys.argv[1]) > float(sys.argv[2]))' "${r%% *}" "${best%% *}"; then
 			best=$r
@@ -304,9 +309,9 @@ measure() {
 # sluice at the most rules, AB times; the headline ratios compare medians,
 # so slow drifts of the machine weigh on every side alike
 ab_check() {
-	local n=0 i kind m r
+	local n=0 kind m r
 	for r in $RULES; do [ "$r" -gt "$n" ] && n=$r; done
-	for i in $(seq 1 "$AB"); do
+	for _ in $(seq 1 "$AB"); do
 		for kind in none:0 sluice:0 sluice:$n; do
 			rules_clear
 			rules_install "${kind%:*}" "${kind#*:}" || { echo "  a/b: cannot install $kind" >&2; return 1; }

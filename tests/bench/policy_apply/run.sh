@@ -40,13 +40,15 @@ done
 for v in "$REPEAT" "$CMD_LIMIT"; do
 	case "$v" in '' | *[!0-9]*) echo "REPEAT and CMD_LIMIT are whole numbers" >&2; exit 1 ;; esac
 done
-[ "$REPEAT" -ge 1 ] && [ "$REPEAT" -le 20 ] && [ "$CMD_LIMIT" -ge 1 ] && [ "$CMD_LIMIT" -le 600 ] ||
-	{ echo "REPEAT 1..20, CMD_LIMIT 1..600" >&2; exit 1; }
+if [ "$REPEAT" -lt 1 ] || [ "$REPEAT" -gt 20 ] || [ "$CMD_LIMIT" -lt 1 ] || [ "$CMD_LIMIT" -gt 600 ]; then
+	echo "REPEAT 1..20, CMD_LIMIT 1..600" >&2
+	exit 1
+fi
 
 # shellcheck source=../../../scripts/standalone.sh
 source "$SL_ROOT/scripts/standalone.sh"
-SL_NSPFX=bnp-
-SL_METRICS_PORT=19243
+# shellcheck disable=SC2034 # read by standalone.sh
+SL_NSPFX=bnp- SL_METRICS_PORT=19243
 SL_WORK=/tmp/sluice-bench-apply-$$
 sl_instance_init bench-apply 10.244.243.0/24
 SCRATCH=bnp-scratch
