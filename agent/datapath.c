@@ -1504,38 +1504,87 @@ int sluice_dp_policy_verdict(struct sluice_datapath *dp, uint32_t ep_id, uint32_
 	return 0;
 }
 
+/*
+ * Reads every key and value of a hash map with BPF_MAP_LOOKUP_BATCH, which
+ * walks the buckets by index. A get_next_key walk restarts from the first
+ * key whenever the previous key vanished, which on a busy LRU map (flows
+ * come and go while we read) can keep it from ever reaching the end.
+ */
+static int dp_dump(int fd, size_t key_size, size_t value_size, size_t max, void **keys_out,
+		   void **vals_out, size_t *n_out)
+{
+	size_t cap = 4096, n = 0;
+	char *keys = malloc(cap * key_size), *vals = malloc(cap * value_size);
+	uint64_t in_batch = 0, out_batch = 0;
+	bool first = true;
+	int e = 0;
+
+	if (!keys || !vals) {
+		free(keys);
+		free(vals);
+		return -ENOMEM;
+	}
+	for (;;) {
+		__u32 count = 1024;
+		LIBBPF_OPTS(bpf_map_batch_opts, opts);
+		int rc;
+
+		if (cap - n < count) {
+			char *k2 = realloc(keys, cap * 2 * key_size), *v2;
+
+			if (!k2) {
+				e = -ENOMEM;
+				break;
+			}
+			keys = k2;
+			v2 = realloc(vals, cap * 2 * value_size);
+			if (!v2) {
+				e = -ENOMEM;
+				break;
+			}
+			vals = v2;
+			cap *= 2;
+		}
+		rc = bpf_map_lookup_batch(fd, first ? NULL : &in_batch, &out_batch, keys + n * key_size,
+					  vals + n * value_size, &count, &opts);
+		if (rc && errno != ENOENT) {
+			e = -errno;
+			break;
+		}
+		n += count;
+		first = false;
+		in_batch = out_batch;
+		if (rc || n >= max) /* ENOENT: that was the last bucket */
+			break;
+	}
+	if (e) {
+		free(keys);
+		free(vals);
+		return e;
+	}
+	*keys_out = keys;
+	*vals_out = vals;
+	*n_out = n;
+	return 0;
+}
+
 int sluice_dp_ct_foreach(struct sluice_datapath *dp, sluice_dp_ct_cb cb, void *ctx)
 {
 	int fd = bpf_map__fd(dp->lxc->maps.sluice_ct_v1);
-	struct sluice_ct_key key, *keys = NULL, *grown;
-	size_t n = 0, cap = 0, i;
-	void *prev = NULL;
-	int e = 0;
+	struct sluice_ct_key *keys;
+	struct sluice_ct_entry *vals;
+	size_t n, i;
+	int e = dp_dump(fd, sizeof(*keys), sizeof(*vals), SLUICE_CT_MAX, (void **)&keys, (void **)&vals, &n);
 
-	/* collect first: the callback may delete, which would restart a walk */
-	while (bpf_map_get_next_key(fd, prev, &key) == 0 && n <= SLUICE_CT_MAX) {
-		prev = &key;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 1024;
-			grown = realloc(keys, cap * sizeof(*keys));
-			if (!grown) {
-				free(keys);
-				return -ENOMEM;
-			}
-			keys = grown;
-		}
-		keys[n++] = key;
-	}
-	for (i = 0; i < n; i++) {
-		struct sluice_ct_entry val;
-
-		if (bpf_map_lookup_elem(fd, &keys[i], &val))
-			continue;
-		if (cb(ctx, &keys[i], &val))
+	if (e)
+		return e;
+	/* the callback may delete: done after the dump, never during it */
+	for (i = 0; i < n; i++)
+		if (cb(ctx, &keys[i], &vals[i]))
 			dp_delete(fd, &keys[i]);
-	}
 	free(keys);
-	return e;
+	free(vals);
+	return 0;
 }
 
 /* Takes an established socket off the sk_msg fast path, so its next bytes
@@ -1555,32 +1604,19 @@ int sluice_dp_socks_delete(struct sluice_datapath *dp, const uint8_t local[16], 
 int sluice_dp_sock_sides_foreach(struct sluice_datapath *dp, sluice_dp_sock_cb cb, void *ctx)
 {
 	int fd = bpf_map__fd(dp->sockops->maps.sluice_sdir_v1);
-	struct sluice_sock_key key, *keys = NULL, *grown;
-	size_t n = 0, cap = 0, i;
-	void *prev = NULL;
+	struct sluice_sock_key *keys;
+	uint8_t *sides;
+	size_t n, i;
+	int e = dp_dump(fd, sizeof(*keys), sizeof(*sides), SLUICE_SOCKS_MAX, (void **)&keys, (void **)&sides,
+			&n);
 
-	while (bpf_map_get_next_key(fd, prev, &key) == 0 && n <= SLUICE_SOCKS_MAX) {
-		prev = &key;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 256;
-			grown = realloc(keys, cap * sizeof(*keys));
-			if (!grown) {
-				free(keys);
-				return -ENOMEM;
-			}
-			keys = grown;
-		}
-		keys[n++] = key;
-	}
-	for (i = 0; i < n; i++) {
-		uint8_t side;
-
-		if (bpf_map_lookup_elem(fd, &keys[i], &side))
-			continue;
-		if (cb(ctx, &keys[i], side))
+	if (e)
+		return e;
+	for (i = 0; i < n; i++)
+		if (cb(ctx, &keys[i], sides[i]))
 			dp_delete(fd, &keys[i]);
-	}
 	free(keys);
+	free(sides);
 	return 0;
 }
 
