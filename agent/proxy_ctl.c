@@ -264,11 +264,13 @@ static void configure(struct proxy_ctl *pc)
 			err = NULL;
 		}
 	}
-	for (i = 0; i < a->npods; i++)
-		send_endpoint(pc, pc->fd, a->pods[i]);
-	send_names(pc, pc->fd);
+	/* rules first: a listener handed over starts accepting at once, and a
+	 * request must never meet a proxy that has no table yet */
 	if (pc->last_rules)
 		send_rules_text(pc->fd, pc->last_rules);
+	send_names(pc, pc->fd);
+	for (i = 0; i < a->npods; i++)
+		send_endpoint(pc, pc->fd, a->pods[i]);
 	pc->ready = true;
 	pc->failures = 0;
 	sluice_dp_proxy_set_up(a->dp, true);

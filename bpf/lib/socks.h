@@ -25,8 +25,11 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sluice_sock_v1 SEC(".maps");
 
+/* A plain hash, not LRU: its entries are idle by design (written once when a
+ * socket is established, removed when it closes), exactly what an LRU map
+ * evicts first, and losing one would let a revoked flow live on. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, SLUICE_SOCKS_MAX);
 	__type(key, struct sluice_sock_key);
 	__type(value, __u8);

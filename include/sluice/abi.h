@@ -257,7 +257,7 @@ struct sluice_sock_key {
 };
 
 /*
- * sock side (LRU hash, same key as socks): which side of its connection a
+ * sock side (hash, same key as socks): which side of its connection a
  * socket is, written when it is established. Bytes on the sk_msg fast path
  * skip tc, so a long-lived accelerated flow may lose its conntrack entry to
  * LRU eviction; the agent then still finds the flow here (and its
