@@ -123,6 +123,8 @@ int agent_remote_create(struct agent *a, const char *ns, const char *name,
 			const struct sluice_labels *labels, uint32_t ip, struct agent_pod **out,
 			char **err);
 struct agent_pod *agent_remote_find(struct agent *a, const char *ns, const char *name);
+/* The pod (local, or remote when with_remote) that has this address, or NULL. */
+struct agent_pod *agent_pod_by_addr(const struct agent *a, const uint8_t addr[16], bool with_remote);
 int agent_pod_relabel(struct agent *a, struct agent_pod *p, const struct sluice_labels *set,
 		      char *const *remove, size_t nremove, char **err);
 int agent_ns_relabel(struct agent *a, const char *ns, const struct sluice_labels *set,

@@ -28,21 +28,12 @@
 
 static bool cidr_is_node_address(const struct agent *a, const struct sluice_cidr_ident *c)
 {
-	uint8_t addr[16];
 	size_t i;
 
 	if (c->prefixlen != 128)
 		return false;
-	for (i = 0; i < a->npods; i++) {
-		sl_addr_from_ipv4(addr, a->pods[i]->net.ip);
-		if (!memcmp(addr, c->addr, 16))
-			return true;
-	}
-	for (i = 0; i < a->nremotes; i++) {
-		sl_addr_from_ipv4(addr, a->remotes[i]->net.ip);
-		if (!memcmp(addr, c->addr, 16))
-			return true;
-	}
+	if (agent_pod_by_addr(a, c->addr, true))
+		return true;
 	for (i = 0; i < a->nhost_addrs; i++)
 		if (!memcmp(a->host_addrs[i], c->addr, 16))
 			return true;

@@ -261,6 +261,23 @@ static void pod_teardown(struct agent *a, struct agent_pod *p)
 	sluice_idt_release(a->idt, p->identity);
 }
 
+struct agent_pod *agent_pod_by_addr(const struct agent *a, const uint8_t addr[16], bool with_remote)
+{
+	uint32_t ip;
+	size_t i;
+
+	if (!sl_addr_is_ipv4(addr))
+		return NULL;
+	ip = sl_addr_ipv4(addr);
+	for (i = 0; i < a->npods; i++)
+		if (a->pods[i]->net.ip == ip)
+			return a->pods[i];
+	for (i = 0; with_remote && i < a->nremotes; i++)
+		if (a->remotes[i]->net.ip == ip)
+			return a->remotes[i];
+	return NULL;
+}
+
 struct agent_pod *agent_remote_find(struct agent *a, const char *ns, const char *name)
 {
 	size_t i;
@@ -280,21 +297,16 @@ int agent_remote_create(struct agent *a, const char *ns, const char *name,
 			const struct sluice_labels *labels, uint32_t ip, struct agent_pod **out,
 			char **err)
 {
-	struct agent_pod *p;
+	struct agent_pod *p, *holder;
 	uint8_t addr[16];
-	size_t i;
 	int rc;
 
 	if (agent_pod_find(a, ns, name) || agent_remote_find(a, ns, name))
 		return sl_fail(err, EEXIST, "pod %s/%s already exists", ns, name);
-	for (i = 0; i < a->npods; i++)
-		if (a->pods[i]->net.ip == ip)
-			return sl_fail(err, EEXIST, "address in use by pod %s/%s", a->pods[i]->ns,
-				       a->pods[i]->name);
-	for (i = 0; i < a->nremotes; i++)
-		if (a->remotes[i]->net.ip == ip)
-			return sl_fail(err, EEXIST, "address in use by pod %s/%s", a->remotes[i]->ns,
-				       a->remotes[i]->name);
+	sl_addr_from_ipv4(addr, ip);
+	holder = agent_pod_by_addr(a, addr, true);
+	if (holder)
+		return sl_fail(err, EEXIST, "address in use by pod %s/%s", holder->ns, holder->name);
 	p = sl_xcalloc(1, sizeof(*p));
 	p->ns = sl_xstrdup(ns);
 	p->name = sl_xstrdup(name);
@@ -315,7 +327,6 @@ int agent_remote_create(struct agent *a, const char *ns, const char *name,
 	/* maps first learn the identity, then the address carries it */
 	rc = agent_regenerate(a, err);
 	if (!rc) {
-		sl_addr_from_ipv4(addr, ip);
 		rc = sluice_dp_ipcache_update(a->dp, addr, 128, p->identity, 0);
 	}
 	if (rc) {
@@ -497,8 +508,14 @@ int agent_refresh_host_addrs(struct agent *a)
 		if (!keep)
 			sluice_dp_ipcache_delete(a->dp, a->host_addrs[i], 128);
 	}
-	for (j = 0; j < n; j++)
-		sluice_dp_ipcache_update(a->dp, addrs[j], 128, SLUICE_ID_HOST, 0);
+	for (j = 0; j < n; j++) {
+		bool known = false;
+
+		for (i = 0; i < a->nhost_addrs && !known; i++)
+			known = !memcmp(a->host_addrs[i], addrs[j], 16);
+		if (!known)
+			sluice_dp_ipcache_update(a->dp, addrs[j], 128, SLUICE_ID_HOST, 0);
+	}
 	free(a->host_addrs);
 	a->host_addrs = addrs;
 	a->nhost_addrs = n;

@@ -181,21 +181,12 @@ static const char *labels_cached(struct agent *a, uint32_t identity)
 
 static void peer_fill(struct agent *a, struct flow_peer *p, const uint8_t addr[16], uint32_t identity)
 {
-	size_t i;
+	const struct agent_pod *pod = agent_pod_by_addr(a, addr, true);
 
 	p->identity = identity;
-	if (sl_addr_is_ipv4(addr)) {
-		uint32_t ip = sl_addr_ipv4(addr);
-
-		for (i = 0; i < a->npods + a->nremotes; i++) {
-			const struct agent_pod *pod = i < a->npods ? a->pods[i] : a->remotes[i - a->npods];
-
-			if (pod->net.ip == ip) {
-				p->ns = sl_xstrdup(pod->ns);
-				p->pod = sl_xstrdup(pod->name);
-				break;
-			}
-		}
+	if (pod) {
+		p->ns = sl_xstrdup(pod->ns);
+		p->pod = sl_xstrdup(pod->name);
 	}
 	p->labels = sl_xstrdup(labels_cached(a, identity));
 }

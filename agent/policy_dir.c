@@ -31,15 +31,6 @@ static uv_fs_event_t watcher;
 static uv_timer_t debounce, rescan;
 static struct agent *dir_agent;
 
-static bool policy_file(const char *name)
-{
-	size_t n = strlen(name);
-
-	return name[0] != '.' && ((n > 5 && !strcmp(name + n - 5, ".yaml")) ||
-				  (n > 4 && !strcmp(name + n - 4, ".yml")) ||
-				  (n > 5 && !strcmp(name + n - 5, ".json")));
-}
-
 static void free_refs(struct dir_file *f)
 {
 	size_t i;
@@ -111,7 +102,7 @@ static void scan(struct agent *a)
 		char *path, *text = NULL;
 		struct dir_file *f = NULL;
 
-		if (!policy_file(de->d_name))
+		if (!sl_is_policy_file(de->d_name))
 			continue;
 		path = sl_strdupf("%s/%s", a->cfg.policy_dir, de->d_name);
 		for (i = 0; i < nfiles; i++)

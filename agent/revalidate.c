@@ -212,18 +212,6 @@ static void destroy_sockets(struct cut *cuts, size_t n)
 	close(self);
 }
 
-static struct agent_pod *pod_by_addr(struct agent *a, const uint8_t addr[16])
-{
-	size_t i;
-
-	if (!sl_addr_is_ipv4(addr))
-		return NULL;
-	for (i = 0; i < a->npods; i++)
-		if (a->pods[i]->net.ip == sl_addr_ipv4(addr))
-			return a->pods[i];
-	return NULL;
-}
-
 static bool already_cut(const struct walk *w, const struct sluice_sock_key *k)
 {
 	size_t i;
@@ -244,7 +232,7 @@ static bool already_cut(const struct walk *w, const struct sluice_sock_key *k)
 static bool check_sock(void *ctx, const struct sluice_sock_key *k, uint8_t side)
 {
 	struct walk *w = ctx;
-	struct agent_pod *p = k->netns_cookie ? NULL : pod_by_addr(w->a, k->local_addr);
+	struct agent_pod *p = k->netns_cookie ? NULL : agent_pod_by_addr(w->a, k->local_addr, false);
 	bool ingress = side == SLUICE_SOCK_PASSIVE, allowed = true;
 	uint32_t identity, flag = ingress ? SLUICE_EP_F_ENFORCE_INGRESS : SLUICE_EP_F_ENFORCE_EGRESS;
 	struct cut *c;
@@ -293,7 +281,7 @@ static void cut_flows(struct walk *w, size_t from)
 	 * (a reader on the sk_msg fast path is not always woken by an RST).
 	 */
 	for (i = from; i < n; i++) {
-		struct agent_pod *peer = pod_by_addr(w->a, w->cuts[i].remote);
+		struct agent_pod *peer = agent_pod_by_addr(w->a, w->cuts[i].remote, false);
 		uint64_t cookie = 0;
 		struct cut *m;
 

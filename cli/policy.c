@@ -44,15 +44,6 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static bool is_policy_file(const char *name)
-{
-	size_t n = strlen(name);
-
-	return name[0] != '.' && ((n > 5 && !strcmp(name + n - 5, ".yaml")) ||
-				  (n > 4 && !strcmp(name + n - 4, ".yml")) ||
-				  (n > 5 && !strcmp(name + n - 5, ".json")));
-}
-
 static int add_path(json_t *files, const char *path)
 {
 	struct stat st;
@@ -70,7 +61,7 @@ static int add_path(json_t *files, const char *path)
 		return -errno;
 	}
 	while ((de = readdir(d))) {
-		if (!is_policy_file(de->d_name))
+		if (!sl_is_policy_file(de->d_name))
 			continue;
 		names = realloc(names, (n + 1) * sizeof(*names));
 		names[n++] = sl_strdupf("%s/%s", path, de->d_name);

@@ -235,6 +235,15 @@ int sl_parse_cidr4(const char *s, uint32_t *net, unsigned *prefixlen)
 	return 0;
 }
 
+bool sl_is_policy_file(const char *name)
+{
+	size_t n = strlen(name);
+
+	return name[0] != '.' && ((n > 5 && !strcmp(name + n - 5, ".yaml")) ||
+				  (n > 4 && !strcmp(name + n - 4, ".yml")) ||
+				  (n > 5 && !strcmp(name + n - 5, ".json")));
+}
+
 static uint64_t clock_ns(clockid_t c)
 {
 	struct timespec ts;

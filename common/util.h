@@ -34,6 +34,9 @@ uint32_t sl_addr_ipv4(const uint8_t a[16]); /* host order */
 const char *sl_addr_str(const uint8_t a[16], char *buf, size_t len);
 int sl_parse_cidr4(const char *s, uint32_t *net, unsigned *prefixlen);
 
+/* *.yaml, *.yml or *.json, not hidden: what a policy directory holds. */
+bool sl_is_policy_file(const char *name);
+
 uint64_t sl_now_ns(void);      /* CLOCK_REALTIME */
 uint64_t sl_mono_ns(void);     /* CLOCK_MONOTONIC (same clock as bpf_ktime_get_ns) */
 
