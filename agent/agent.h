@@ -71,6 +71,14 @@ struct agent_policy_src {
 	char *text; /* the YAML document */
 };
 
+#define AGENT_PHASES 10
+struct agent_phases {
+	uint64_t mark;
+	size_t n;
+	const char *name[AGENT_PHASES];
+	uint64_t ns[AGENT_PHASES];
+};
+
 struct agent {
 	struct agent_config cfg;
 	uv_loop_t *loop;
@@ -103,6 +111,8 @@ struct agent {
 
 	uint64_t started_ns;
 	uint64_t last_apply_ns;   /* duration of the last policy apply */
+	struct agent_phases phases;      /* of the apply in progress */
+	struct agent_phases last_phases; /* of the last policy apply */
 	uint64_t regenerations;
 	bool adopted;             /* pinned state was adopted at start */
 	bool reval_all;           /* identities moved: revalidate every flow */
@@ -111,6 +121,12 @@ struct agent {
 	char cgroup_system[4096]; /* <cgroup-root>/<prefix>system: agent and proxy */
 	struct proxy_ctl *proxy;
 };
+
+/* phases.c: where the time of a policy apply goes (`sluice status`) */
+void agent_phase_start(struct agent *a);
+/* adds the time since the previous mark to phase `name` */
+void agent_phase(struct agent *a, const char *name);
+json_t *agent_phases_json(const struct agent_phases *ph);
 
 /* endpoints.c */
 struct agent_namespace *agent_ns_get(struct agent *a, const char *name, bool create);

@@ -159,6 +159,7 @@ int agent_policy_apply(struct agent *a, json_t *files, bool dry_run, json_t *res
 	uint64_t t0 = sl_mono_ns();
 	int rc = 0;
 
+	agent_phase_start(a);
 	json_object_set_new(result, "errors", jerr);
 	json_object_set_new(result, "warnings", jwarn);
 	json_object_set_new(result, "applied", japplied);
@@ -178,6 +179,7 @@ int agent_policy_apply(struct agent *a, json_t *files, bool dry_run, json_t *res
 	if (!rc && sluice_policy_set_check(&incoming, &errors))
 		rc = -EINVAL;
 	diags_to_json(jwarn, &warnings);
+	agent_phase(a, "parse");
 	if (rc) {
 		diags_to_json(jerr, &errors);
 		sl_fail(err, EINVAL, "%s", errors.n ? errors.v[0].msg : "policy rejected");
@@ -211,6 +213,7 @@ int agent_policy_apply(struct agent *a, json_t *files, bool dry_run, json_t *res
 		rc = sl_fail(err, EIO, "internal error: a stored policy no longer parses");
 		goto out;
 	}
+	agent_phase(a, "backup");
 
 	/* 3. stage the new set, compile it and write what changed */
 	{
@@ -259,8 +262,10 @@ int agent_policy_apply(struct agent *a, json_t *files, bool dry_run, json_t *res
 		}
 		free(keys);
 	}
-	if (!rc && !dry_run)
+	if (!rc && !dry_run) {
 		agent_state_save(a);
+		agent_phase(a, "state_save");
+	}
 out:
 	for (i = 0; i < n; i++) {
 		free(texts[i]);
@@ -276,6 +281,7 @@ out:
 	sluice_diags_free(&warnings);
 	if (!dry_run && !rc) {
 		a->last_apply_ns = sl_mono_ns() - t0;
+		a->last_phases = a->phases;
 		metrics_apply_observe((double)a->last_apply_ns / 1e9);
 	}
 	return rc;

@@ -49,6 +49,7 @@ int agent_regenerate(struct agent *a, char **err)
 	}
 	rc = sluice_policy_compile(&a->policies, a->idt, eps, i, &out, &diags);
 	free(eps);
+	agent_phase(a, "compile");
 	if (rc) {
 		sl_fail(err, rc, "policy compilation failed: %s",
 			diags.n ? diags.v[0].msg : strerror(-rc));
@@ -73,6 +74,7 @@ int agent_regenerate(struct agent *a, char **err)
 
 	/* addresses learn their CIDR identities before policies name them */
 	rc = agent_cidrs_sync(a, &out, err);
+	agent_phase(a, "ipcache");
 	if (rc)
 		goto out;
 
@@ -117,12 +119,15 @@ int agent_regenerate(struct agent *a, char **err)
 		}
 		p->written_valid = true;
 	}
+	agent_phase(a, "policy_maps");
 	proxy_ctl_rules(a, &out);
+	agent_phase(a, "proxy_rules");
 	if (a->loop)
 		revalidate_soon(a);
 	a->regenerations++;
 	rc = 0;
 out:
 	sluice_compiled_free(&out);
+	agent_phase(a, "compile");
 	return rc;
 }
