@@ -69,6 +69,7 @@ struct agent_policy_src {
 	char *name;
 	char *file;
 	char *text; /* the YAML document */
+	char *text_file; /* where the state directory keeps it; NULL: not yet */
 };
 
 #define AGENT_PHASES 10
@@ -100,6 +101,13 @@ struct agent {
 	struct sluice_policy_set policies;
 	struct agent_policy_src *srcs;
 	size_t nsrcs;
+	/* state.c: policy texts are files of their own, written once; the ones
+	 * replaced are removed after the next save */
+	uint64_t next_text_id;
+	char **stale_texts;
+	size_t nstale_texts;
+	uint64_t saved_idt_generation; /* CIDR identities file is this recent */
+	bool saved_idt_valid;
 
 	uint8_t (*host_addrs)[16];
 	size_t nhost_addrs;
@@ -114,6 +122,8 @@ struct agent {
 	struct agent_phases phases;      /* of the apply in progress */
 	struct agent_phases last_phases; /* of the last policy apply */
 	uint64_t regenerations;
+	uint64_t policy_swaps;    /* inner policy maps swapped whole */
+	uint64_t policy_patches;  /* inner policy maps patched in place */
 	bool adopted;             /* pinned state was adopted at start */
 	bool reval_all;           /* identities moved: revalidate every flow */
 	bool cidr_pods_changed;   /* a pod address was freed: rewrite CIDR /32s */
@@ -148,6 +158,10 @@ int agent_ns_relabel(struct agent *a, const char *ns, const struct sluice_labels
 void agent_pods_delete_all(struct agent *a);
 int agent_pod_attach_steering(struct agent *a, struct agent_pod *p, char **err);
 int agent_refresh_host_addrs(struct agent *a);
+
+/* state.c */
+/* The text file of a policy source that is replaced or deleted goes. */
+void agent_state_forget_text(struct agent *a, struct agent_policy_src *s);
 
 /* regenerate.c */
 int agent_regenerate(struct agent *a, char **err);

@@ -339,6 +339,8 @@ static json_t *cmd_status(struct agent *a)
 	json_object_set_new(o, "identities", json_integer((json_int_t)sluice_idt_count(a->idt)));
 	json_object_set_new(o, "policies", json_integer((json_int_t)a->policies.n));
 	json_object_set_new(o, "regenerations", json_integer((json_int_t)a->regenerations));
+	json_object_set_new(o, "policy_map_swaps", json_integer((json_int_t)a->policy_swaps));
+	json_object_set_new(o, "policy_map_patches", json_integer((json_int_t)a->policy_patches));
 	json_object_set_new(o, "last_policy_apply_us", json_integer((json_int_t)(a->last_apply_ns / 1000)));
 	json_object_set_new(o, "last_policy_apply_phases_us", agent_phases_json(&a->last_phases));
 	json_object_set_new(o, "programs", progs);

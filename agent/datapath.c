@@ -928,6 +928,32 @@ out:
 	return e;
 }
 
+int sluice_dp_policy_patch(struct sluice_datapath *dp, uint32_t ep_id,
+			   const struct sluice_policy_key *dels, size_t ndels,
+			   const struct sluice_policy_map_entry *sets, size_t nsets, char **err)
+{
+	int fd = sluice_dp_policy_inner_fd(dp, ep_id), e = 0;
+	size_t i;
+
+	if (err)
+		*err = NULL;
+	if (fd < 0) {
+		dp_msg_add(err, "endpoint %u: no policy map to patch: %s", ep_id, strerror(-fd));
+		return fd;
+	}
+	/* deletions first: the trie never holds more than the new set */
+	for (i = 0; i < ndels && !e; i++)
+		if (bpf_map_delete_elem(fd, &dels[i]) < 0 && errno != ENOENT)
+			e = -errno;
+	for (i = 0; i < nsets && !e; i++)
+		if (bpf_map_update_elem(fd, &sets[i].key, &sets[i].value, BPF_ANY) < 0)
+			e = -errno;
+	if (e)
+		dp_msg_add(err, "endpoint %u: patching policy map: %s", ep_id, strerror(-e));
+	close(fd);
+	return e;
+}
+
 int sluice_dp_policy_delete(struct sluice_datapath *dp, uint32_t ep_id)
 {
 	return dp_delete(bpf_map__fd(dp->lxc->maps.sluice_pol_v1), &ep_id);

@@ -50,8 +50,9 @@ static struct agent_policy_src *src_find(struct agent *a, int kind, const char *
 	return NULL;
 }
 
-static void src_free(struct agent_policy_src *s)
+static void src_free(struct agent *a, struct agent_policy_src *s)
 {
+	agent_state_forget_text(a, s);
 	free(s->ns);
 	free(s->name);
 	free(s->file);
@@ -98,20 +99,6 @@ static void diags_to_json(json_t *arr, const struct sluice_diags *d)
 		json_array_append_new(arr, json_string(d->v[i].msg));
 }
 
-/* Re-parses stored sources into a set (used to restore replaced policies). */
-static int load_sources(struct agent_policy_src *const *srcs, size_t n, struct sluice_policy_set *out)
-{
-	struct sluice_diags e = { 0 }, w = { 0 };
-	size_t i;
-	int rc = 0;
-
-	for (i = 0; i < n && !rc; i++)
-		rc = sluice_policy_load(srcs[i]->file, srcs[i]->text, strlen(srcs[i]->text), out, &e, &w);
-	sluice_diags_free(&e);
-	sluice_diags_free(&w);
-	return rc;
-}
-
 static void src_set(struct agent *a, const struct sluice_policy *p, const char *text)
 {
 	struct agent_policy_src *s = src_find(a, p->kind, p->namespace, p->name);
@@ -126,6 +113,8 @@ static void src_set(struct agent *a, const struct sluice_policy *p, const char *
 		s->ns = p->namespace ? sl_xstrdup(p->namespace) : NULL;
 		s->name = sl_xstrdup(p->name);
 	}
+	if (!s->text || strcmp(s->text, text))
+		agent_state_forget_text(a, s); /* the new text gets a file of its own */
 	free(s->file);
 	free(s->text);
 	s->file = sl_xstrdup(p->file);
@@ -150,10 +139,9 @@ int agent_policy_apply(struct agent *a, json_t *files, bool dry_run, json_t *res
 {
 	struct sluice_policy_set incoming = { 0 }, backup = { 0 };
 	struct sluice_diags errors = { 0 }, warnings = { 0 };
-	struct agent_policy_src **replaced = NULL;
 	char **texts = NULL, **refs = NULL;
 	bool *created = NULL;
-	size_t nreplaced = 0, n = 0, i;
+	size_t n = 0, i;
 	json_t *jerr = json_array(), *jwarn = json_array(), *japplied = json_array();
 	json_t *f;
 	uint64_t t0 = sl_mono_ns();
@@ -193,27 +181,18 @@ int agent_policy_apply(struct agent *a, json_t *files, bool dry_run, json_t *res
 		goto out;
 	}
 
-	/* 2. remember what the documents replace, and their texts */
+	/* 2. the documents' texts (what they replace is kept aside in step 3) */
 	n = incoming.n;
-	replaced = sl_xcalloc(n, sizeof(*replaced));
 	texts = sl_xcalloc(n, sizeof(*texts));
 	refs = sl_xcalloc(n, sizeof(*refs));
 	created = sl_xcalloc(n, sizeof(*created));
 	for (i = 0; i < n; i++) {
 		struct sluice_policy *p = &incoming.v[i];
-		struct agent_policy_src *s = src_find(a, p->kind, p->namespace, p->name);
 
-		if (s)
-			replaced[nreplaced++] = s;
-		created[i] = !s;
+		created[i] = !src_find(a, p->kind, p->namespace, p->name);
 		texts[i] = document_text(file_content(files, p->file), p->line);
 		refs[i] = policy_ref(p->kind, p->namespace, p->name);
 	}
-	if (load_sources(replaced, nreplaced, &backup)) {
-		rc = sl_fail(err, EIO, "internal error: a stored policy no longer parses");
-		goto out;
-	}
-	agent_phase(a, "backup");
 
 	/* 3. stage the new set, compile it and write what changed */
 	{
@@ -228,7 +207,9 @@ int agent_policy_apply(struct agent *a, json_t *files, bool dry_run, json_t *res
 			keys[i].line = incoming.v[i].line;
 		}
 		memset(&incoming, 0, sizeof(incoming));
-		sluice_policy_set_merge(&a->policies, &staged);
+		/* the policies replaced move to backup, for a rollback */
+		if (sluice_policy_set_replace(&a->policies, &staged, &backup))
+			abort();
 		sluice_policy_set_free(&staged);
 		rc = dry_run ? 0 : agent_regenerate(a, err);
 		if (rc || dry_run) {
@@ -274,7 +255,6 @@ out:
 	free(texts);
 	free(refs);
 	free(created);
-	free(replaced);
 	sluice_policy_set_free(&incoming);
 	sluice_policy_set_free(&backup);
 	sluice_diags_free(&errors);
@@ -315,9 +295,10 @@ int agent_policy_delete(struct agent *a, const char *ref, char **err)
 		rc = sl_fail(err, ENOENT, "policy %s not found", ref);
 		goto out;
 	}
-	load_sources(gone, found, &backup);
 	for (i = 0; i < (size_t)found; i++)
-		sluice_policy_set_remove(&a->policies, gone[i]->kind, gone[i]->ns, gone[i]->name);
+		if (sluice_policy_set_take(&a->policies, gone[i]->kind, gone[i]->ns, gone[i]->name,
+					   &backup) == -ENOMEM)
+			abort();
 	rc = agent_regenerate(a, err);
 	if (rc) {
 		sluice_policy_set_merge(&a->policies, &backup);
@@ -328,7 +309,7 @@ int agent_policy_delete(struct agent *a, const char *ref, char **err)
 		struct agent_policy_src *s = &a->srcs[i];
 
 		if (!strcmp(s->name, name) && ((!ns && !s->ns) || (ns && s->ns && !strcmp(ns, s->ns)))) {
-			src_free(s);
+			src_free(a, s);
 			memmove(s, s + 1, (a->nsrcs - i - 1) * sizeof(*s));
 			a->nsrcs--;
 		} else {

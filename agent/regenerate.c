@@ -5,10 +5,13 @@
  * Compile the policy set for every local endpoint, then, endpoint by
  * endpoint, write only what changed: a changed rule set replaces the
  * endpoint's inner policy map in one atomic swap (sluice_dp_policy_replace),
- * a changed identity or default-deny flag rewrites its endpoint record. An
+ * or, when only a few keys changed and no packet depends on two of them,
+ * is patched in place key by key (regen_patch()); a changed identity or
+ * default-deny flag rewrites its endpoint record. An
  * endpoint whose compiled result did not change is not touched, so adding
  * a pod with an existing identity costs no map writes for the others.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +25,90 @@ static bool entries_equal(const struct sluice_policy_map_entry *a, size_t na,
 			  const struct sluice_policy_map_entry *b, size_t nb)
 {
 	return na == nb && (na == 0 || !memcmp(a, b, na * sizeof(*a)));
+}
+
+/* at most this many changed keys are patched in place */
+#define REGEN_PATCH_MAX 64
+
+static uint32_t key_proto_port(const struct sluice_policy_key *k)
+{
+	return (uint32_t)k->protocol << 16 | ntohs(k->dport_be);
+}
+
+/*
+ * Can one packet's verdict depend on both keys? The datapath looks up the
+ * peer's identity and SLUICE_ID_ANY, each time for the longest prefix over
+ * protocol and port: two keys meet when their directions are equal, their
+ * identities equal (or one is ANY) and one's protocol/port block contains
+ * the other's.
+ */
+static bool keys_meet(const struct sluice_policy_key *x, const struct sluice_policy_key *y)
+{
+	uint32_t ix = ntohl(x->identity_be), iy = ntohl(y->identity_be);
+	uint32_t plen = x->prefixlen < y->prefixlen ? x->prefixlen : y->prefixlen;
+	uint32_t mask;
+
+	if (plen < SLUICE_POLICY_PREFIX_L3 || plen > SLUICE_POLICY_PREFIX_FULL)
+		return true;
+	if (x->direction != y->direction)
+		return false;
+	if (ix != iy && ix != SLUICE_ID_ANY && iy != SLUICE_ID_ANY)
+		return false;
+	plen -= SLUICE_POLICY_PREFIX_L3; /* bits of protocol (8) and port (16) */
+	mask = plen ? (0xffffffu << (24 - plen)) & 0xffffffu : 0;
+	return (key_proto_port(x) & mask) == (key_proto_port(y) & mask);
+}
+
+static int entry_key_cmp(const struct sluice_policy_map_entry *x, const struct sluice_policy_map_entry *y)
+{
+	return memcmp(&x->key, &y->key, sizeof(x->key));
+}
+
+/*
+ * Writes a small change into the live trie instead of swapping in a new
+ * one (which costs a new map, every entry written again and an RCU grace
+ * period in the kernel). Safe only when every packet sees at most one of
+ * the changed keys: each single write is atomic, so such a packet is
+ * judged wholly by the old or wholly by the new policy. Returns 1 when
+ * patched, 0 when the change is not one for a patch.
+ */
+static int regen_patch(struct agent *a, struct agent_pod *p, const struct sluice_ep_compiled *c)
+{
+	struct sluice_policy_key dels[REGEN_PATCH_MAX];
+	struct sluice_policy_map_entry sets[REGEN_PATCH_MAX];
+	const struct sluice_policy_key *changed[REGEN_PATCH_MAX];
+	size_t i = 0, j = 0, nd = 0, ns = 0, nc = 0, x, y;
+
+	if (!p->written_valid)
+		return 0;
+	while (i < p->nwritten || j < c->nentries) {
+		int cmp = i == p->nwritten ? 1 : j == c->nentries ? -1
+			  : entry_key_cmp(&p->written[i], &c->entries[j]);
+
+		if (nc == REGEN_PATCH_MAX)
+			return 0;
+		if (cmp < 0) {
+			dels[nd] = p->written[i++].key;
+			changed[nc++] = &dels[nd++];
+		} else if (cmp > 0) {
+			sets[ns] = c->entries[j++];
+			changed[nc++] = &sets[ns++].key;
+		} else {
+			if (memcmp(&p->written[i].value, &c->entries[j].value, sizeof(c->entries[j].value))) {
+				sets[ns] = c->entries[j];
+				changed[nc++] = &sets[ns++].key;
+			}
+			i++;
+			j++;
+		}
+	}
+	for (x = 0; x < nc; x++)
+		for (y = x + 1; y < nc; y++)
+			if (keys_meet(changed[x], changed[y]))
+				return 0;
+	if (sluice_dp_policy_patch(a->dp, p->ep_id, dels, nd, sets, ns, NULL))
+		return 0; /* half written: the caller swaps in the whole new trie */
+	return 1;
 }
 
 int agent_regenerate(struct agent *a, char **err)
@@ -89,9 +176,14 @@ int agent_regenerate(struct agent *a, char **err)
 		if (!c)
 			c = (struct sluice_ep_compiled *)&empty;
 		if (!p->written_valid || !entries_equal(p->written, p->nwritten, c->entries, c->nentries)) {
-			rc = sluice_dp_policy_replace(a->dp, p->ep_id, c->entries, c->nentries, err);
-			if (rc)
-				goto out;
+			if (regen_patch(a, p, c) == 1) {
+				a->policy_patches++;
+			} else {
+				rc = sluice_dp_policy_replace(a->dp, p->ep_id, c->entries, c->nentries, err);
+				if (rc)
+					goto out;
+				a->policy_swaps++;
+			}
 			p->reval_dirty = true;
 			free(p->written);
 			p->written = sl_xcalloc(c->nentries, sizeof(*p->written));

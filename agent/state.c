@@ -4,10 +4,17 @@
  * restarted agent adopts the pods, identities and policies it left without
  * flushing the pinned maps that kept enforcing them meanwhile.
  *
- * The file is rewritten whole (write to a temporary file, then rename) after
- * every change, so a crash leaves either the old or the new state.
+ * state.json is rewritten whole (write to a temporary file, then rename)
+ * after every change, so a crash leaves either the old or the new state.
+ * What is big stays out of it and is written only when it changes: each
+ * policy text is a file of its own under policies/ (written once, named by
+ * a counter, removed after the save that no longer names it), and the
+ * CIDR identities (as many as the prefixes policies name) are lines of
+ * cidr-identities, rewritten when the identity table changed.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +50,175 @@ static void labels_from_array(json_t *arr, struct sluice_labels *out)
 static char *state_path(struct agent *a, const char *suffix)
 {
 	return sl_strdupf("%s/state.json%s", a->cfg.state_dir, suffix);
+}
+
+/* Writes a whole file under a temporary name, then renames it. */
+static int state_write(const char *path, const char *data, size_t len)
+{
+	char *tmp = sl_strdupf("%s.tmp", path);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	int rc = 0;
+
+	if (fd < 0) {
+		rc = -errno;
+		free(tmp);
+		return rc;
+	}
+	while (len && !rc) {
+		ssize_t n = write(fd, data, len);
+
+		if (n < 0 && errno != EINTR)
+			rc = -errno;
+		else if (n > 0) {
+			data += n;
+			len -= (size_t)n;
+		}
+	}
+	if (close(fd) && !rc)
+		rc = -errno;
+	if (!rc && rename(tmp, path))
+		rc = -errno;
+	if (rc)
+		unlink(tmp);
+	free(tmp);
+	return rc;
+}
+
+static char *text_path(struct agent *a, const char *name)
+{
+	return sl_strdupf("%s/policies/%s", a->cfg.state_dir, name);
+}
+
+void agent_state_forget_text(struct agent *a, struct agent_policy_src *s)
+{
+	if (!s->text_file)
+		return;
+	a->stale_texts = realloc(a->stale_texts, (a->nstale_texts + 1) * sizeof(*a->stale_texts));
+	if (!a->stale_texts)
+		abort();
+	a->stale_texts[a->nstale_texts++] = s->text_file;
+	s->text_file = NULL;
+}
+
+/* policy texts not written yet get their file */
+static int state_write_texts(struct agent *a)
+{
+	char *dir = sl_strdupf("%s/policies", a->cfg.state_dir);
+	size_t i;
+	int rc = 0;
+
+	mkdir(dir, 0700);
+	free(dir);
+	for (i = 0; i < a->nsrcs && !rc; i++) {
+		struct agent_policy_src *s = &a->srcs[i];
+		char *name, *path;
+
+		if (s->text_file)
+			continue;
+		name = sl_strdupf("%" PRIu64 ".yaml", a->next_text_id++);
+		path = text_path(a, name);
+		rc = state_write(path, s->text, strlen(s->text));
+		free(path);
+		if (rc)
+			free(name);
+		else
+			s->text_file = name;
+	}
+	return rc;
+}
+
+/* after a save: the texts it no longer names */
+static void state_remove_stale(struct agent *a)
+{
+	size_t i;
+
+	for (i = 0; i < a->nstale_texts; i++) {
+		char *path = text_path(a, a->stale_texts[i]);
+
+		unlink(path);
+		free(path);
+		free(a->stale_texts[i]);
+	}
+	free(a->stale_texts);
+	a->stale_texts = NULL;
+	a->nstale_texts = 0;
+}
+
+/* "ID LABELS\n" per CIDR identity, LABELS as sluice_labels_format() writes them */
+static int state_write_cidr_ids(struct agent *a)
+{
+	uint64_t gen = sluice_idt_generation(a->idt);
+	size_t i, n = sluice_idt_count(a->idt), len = 0, cap = 4096;
+	char *buf, *path;
+	int rc;
+
+	if (a->saved_idt_valid && a->saved_idt_generation == gen)
+		return 0;
+	buf = sl_xcalloc(1, cap);
+	for (i = 0; i < n; i++) {
+		uint32_t id = sluice_idt_at(a->idt, i);
+		char *text;
+		size_t need;
+
+		if (id < SLUICE_ID_LOCAL_MIN)
+			continue;
+		text = sluice_labels_format(sluice_idt_labels(a->idt, id));
+		if (!text)
+			abort();
+		need = strlen(text) + 16;
+		if (len + need >= cap) {
+			cap = (len + need) * 2;
+			buf = realloc(buf, cap);
+			if (!buf)
+				abort();
+		}
+		len += (size_t)snprintf(buf + len, cap - len, "%u %s\n", id, text);
+		free(text);
+	}
+	path = sl_strdupf("%s/cidr-identities", a->cfg.state_dir);
+	rc = state_write(path, buf, len);
+	free(path);
+	free(buf);
+	if (!rc) {
+		a->saved_idt_generation = gen;
+		a->saved_idt_valid = true;
+	}
+	return rc;
+}
+
+/* the inverse of state_write_cidr_ids() */
+static void state_restore_cidr_ids(struct agent *a)
+{
+	char *path = sl_strdupf("%s/cidr-identities", a->cfg.state_dir), *text = NULL, *line, *save;
+	size_t len;
+
+	if (sl_read_file(path, 1u << 30, &text, &len)) {
+		free(path);
+		return;
+	}
+	free(path);
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		struct sluice_labels l = { 0 };
+		char *sp = strchr(line, ' '), *item, *save2;
+		unsigned long id = strtoul(line, NULL, 10);
+
+		if (!sp || id < SLUICE_ID_LOCAL_MIN)
+			continue;
+		for (item = strtok_r(sp + 1, ",", &save2); item; item = strtok_r(NULL, ",", &save2)) {
+			char *colon = strchr(item, ':'), *eq;
+
+			if (!colon)
+				continue;
+			*colon = '\0';
+			eq = strchr(colon + 1, '=');
+			if (eq)
+				*eq = '\0';
+			sluice_labels_add(&l, item, colon + 1, eq ? eq + 1 : "");
+		}
+		sluice_idt_restore(a->idt, (uint32_t)id, &l);
+		sluice_labels_free(&l);
+	}
+	free(text);
 }
 
 int agent_state_save(struct agent *a)
@@ -84,26 +260,32 @@ int agent_state_save(struct agent *a)
 	for (i = 0; i < sluice_idt_count(a->idt); i++) {
 		uint32_t id = sluice_idt_at(a->idt, i);
 
-		if (id < SLUICE_ID_CLUSTER_MIN)
+		if (id < SLUICE_ID_CLUSTER_MIN || id >= SLUICE_ID_LOCAL_MIN)
 			continue;
 		json_array_append_new(ids, json_pack("{s:I,s:o}", "identity", (json_int_t)id, "labels",
 						     labels_array(sluice_idt_labels(a->idt, id))));
 	}
+	mkdir(a->cfg.state_dir, 0700);
+	rc = state_write_texts(a);
+	if (!rc)
+		rc = state_write_cidr_ids(a);
 	for (i = 0; i < a->nsrcs; i++)
-		json_array_append_new(pols, json_pack("{s:i,s:o,s:s,s:s,s:s}", "kind", a->srcs[i].kind,
+		json_array_append_new(pols, json_pack("{s:i,s:o,s:s,s:s,s:s*}", "kind", a->srcs[i].kind,
 						      "namespace", a->srcs[i].ns ? json_string(a->srcs[i].ns) : json_null(),
 						      "name", a->srcs[i].name, "file", a->srcs[i].file,
-						      "text", a->srcs[i].text));
+						      "text_file", a->srcs[i].text_file));
 	json_object_set_new(root, "version", json_integer(STATE_VERSION));
+	json_object_set_new(root, "next_text", json_integer((json_int_t)a->next_text_id));
 	json_object_set_new(root, "next_endpoint", json_integer(a->next_ep_id));
 	json_object_set_new(root, "next_ip_offset", json_integer(a->next_ip_offset));
 	json_object_set_new(root, "namespaces", nss);
 	json_object_set_new(root, "pods", pods);
 	json_object_set_new(root, "identities", ids);
 	json_object_set_new(root, "policies", pols);
-	mkdir(a->cfg.state_dir, 0700);
-	if (json_dump_file(root, tmp, JSON_COMPACT) || rename(tmp, final))
+	if (!rc && (json_dump_file(root, tmp, JSON_COMPACT) || rename(tmp, final)))
 		rc = -errno ? -errno : -EIO;
+	if (!rc)
+		state_remove_stale(a);
 	json_decref(root);
 	free(tmp);
 	free(final);
@@ -129,6 +311,8 @@ int agent_state_restore(struct agent *a, char **err)
 	}
 	a->next_ep_id = (uint32_t)json_integer_value(json_object_get(root, "next_endpoint")) ?: 1;
 	a->next_ip_offset = (uint32_t)json_integer_value(json_object_get(root, "next_ip_offset"));
+	a->next_text_id = (uint64_t)json_integer_value(json_object_get(root, "next_text"));
+	state_restore_cidr_ids(a);
 	json_array_foreach(json_object_get(root, "namespaces"), i, v) {
 		struct agent_namespace *ns = agent_ns_get(a, json_string_value(json_object_get(v, "name")) ?: "default", true);
 
@@ -210,8 +394,22 @@ int agent_state_restore(struct agent *a, char **err)
 	json_array_foreach(json_object_get(root, "policies"), i, v) {
 		struct sluice_diags e = { 0 }, w = { 0 };
 		const char *file = json_string_value(json_object_get(v, "file")) ?: "state";
-		const char *text = json_string_value(json_object_get(v, "text")) ?: "";
+		const char *text = json_string_value(json_object_get(v, "text"));
+		const char *text_file = json_string_value(json_object_get(v, "text_file"));
 		struct sluice_policy_set set = { 0 };
+		char *owned = NULL;
+
+		if (!text && text_file && !strchr(text_file, '/')) {
+			char *path = text_path(a, text_file);
+			size_t len;
+
+			if (sl_read_file(path, 256u << 20, &owned, &len))
+				fprintf(stderr, "sluiced: stored policy text %s is missing\n", path);
+			free(path);
+			text = owned;
+		}
+		if (!text)
+			text = "";
 
 		if (sluice_policy_load(file, text, strlen(text), &set, &e, &w) == 0) {
 			size_t k;
@@ -226,6 +424,8 @@ int agent_state_restore(struct agent *a, char **err)
 				s->name = sl_xstrdup(set.v[k].name);
 				s->file = sl_xstrdup(file);
 				s->text = sl_xstrdup(text);
+				/* the first document keeps the file; others write their own */
+				s->text_file = k == 0 && owned ? sl_xstrdup(text_file) : NULL;
 			}
 			sluice_policy_set_merge(&a->policies, &set);
 		} else {
@@ -235,6 +435,7 @@ int agent_state_restore(struct agent *a, char **err)
 		sluice_policy_set_free(&set);
 		sluice_diags_free(&e);
 		sluice_diags_free(&w);
+		free(owned);
 	}
 	json_decref(root);
 	/* Rewrite maps from the restored state (atomic swaps, same contents),

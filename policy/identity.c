@@ -44,6 +44,7 @@ struct sluice_identity_table {
 	struct strmap freed;     /* text -> id of released identities */
 	uint32_t next;           /* next-fit cursor */
 	uint32_t next_local;     /* next-fit cursor of CIDR identities */
+	uint64_t generation;     /* bumped when an identity comes or goes */
 };
 
 #define IDT_FREED_MAX 65536 /* forget old numbers beyond this many */
@@ -116,6 +117,7 @@ static int idt_insert(struct sluice_identity_table *t, uint32_t id,
 	memmove(&t->v[i + 1], &t->v[i], (t->n - i) * sizeof(t->v[0]));
 	t->v[i] = e;
 	t->n++;
+	t->generation++;
 	return 0;
 }
 
@@ -244,6 +246,12 @@ void sluice_idt_release(struct sluice_identity_table *t, uint32_t id)
 	sluice_labels_free(&t->v[i].labels);
 	memmove(&t->v[i], &t->v[i + 1], (t->n - i - 1) * sizeof(t->v[0]));
 	t->n--;
+	t->generation++;
+}
+
+uint64_t sluice_idt_generation(const struct sluice_identity_table *t)
+{
+	return t->generation;
 }
 
 const struct sluice_labels *sluice_idt_labels(const struct sluice_identity_table *t,

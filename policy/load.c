@@ -456,7 +456,25 @@ void sluice_policy_set_free(struct sluice_policy_set *s)
 
 /* ---- set operations --------------------------------------------------- */
 
+static int load_set_append(struct sluice_policy_set *s, struct sluice_policy *p)
+{
+	struct sluice_policy *v = realloc(s->v, (s->n + 1) * sizeof(*v));
+
+	if (!v)
+		return -ENOMEM;
+	s->v = v;
+	s->v[s->n++] = *p;
+	memset(p, 0, sizeof(*p));
+	return 0;
+}
+
 int sluice_policy_set_merge(struct sluice_policy_set *dst, struct sluice_policy_set *src)
+{
+	return sluice_policy_set_replace(dst, src, NULL);
+}
+
+int sluice_policy_set_replace(struct sluice_policy_set *dst, struct sluice_policy_set *src,
+			      struct sluice_policy_set *replaced)
 {
 	struct strmap index = { 0 };
 	struct sluice_policy *v;
@@ -481,7 +499,8 @@ int sluice_policy_set_merge(struct sluice_policy_set *dst, struct sluice_policy_
 		if (!k) {
 			rc = -ENOMEM;
 		} else if (at) {
-			sluice_policy_free(&dst->v[*at]);
+			if (!replaced || load_set_append(replaced, &dst->v[*at]))
+				sluice_policy_free(&dst->v[*at]);
 			dst->v[*at] = src->v[i];
 			memset(&src->v[i], 0, sizeof(src->v[i]));
 		} else {
@@ -520,6 +539,26 @@ int sluice_policy_set_remove(struct sluice_policy_set *s, int kind,
 		    strcmp(p->namespace ? p->namespace : "", ns ? ns : ""))
 			continue;
 		sluice_policy_free(p);
+		memmove(&s->v[i], &s->v[i + 1], (s->n - i - 1) * sizeof(*p));
+		s->n--;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+int sluice_policy_set_take(struct sluice_policy_set *s, int kind, const char *ns,
+			   const char *name, struct sluice_policy_set *out)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		struct sluice_policy *p = &s->v[i];
+		int rc;
+
+		if ((kind >= 0 && (int)p->kind != kind) || !p->name || strcmp(p->name, name) ||
+		    strcmp(p->namespace ? p->namespace : "", ns ? ns : ""))
+			continue;
+		rc = load_set_append(out, p);
+		if (rc)
+			return rc;
 		memmove(&s->v[i], &s->v[i + 1], (s->n - i - 1) * sizeof(*p));
 		s->n--;
 		return 0;

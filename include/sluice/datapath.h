@@ -61,6 +61,15 @@ int sluice_dp_ipcache_delete(struct sluice_datapath *dp, const uint8_t addr[16],
 int sluice_dp_policy_replace(struct sluice_datapath *dp, uint32_t ep_id,
 			     const struct sluice_policy_map_entry *entries,
 			     size_t n, char **err);
+/*
+ * Changes the endpoint's live trie entry by entry: dels removed, then sets
+ * written. Each write is atomic on its own, so the caller uses this only
+ * when no packet's verdict depends on two of the changed keys (see
+ * agent/regenerate.c); otherwise sluice_dp_policy_replace() swaps.
+ */
+int sluice_dp_policy_patch(struct sluice_datapath *dp, uint32_t ep_id,
+			   const struct sluice_policy_key *dels, size_t ndels,
+			   const struct sluice_policy_map_entry *sets, size_t nsets, char **err);
 int sluice_dp_policy_delete(struct sluice_datapath *dp, uint32_t ep_id);
 
 /* Deletes CT entries of an endpoint (all of them when ep_id == 0). */

@@ -64,6 +64,8 @@ uint32_t sluice_idt_refcount(const struct sluice_identity_table *t, uint32_t id)
 /* Iterates identities in ascending numeric order, reserved ones included. */
 size_t sluice_idt_count(const struct sluice_identity_table *t);
 uint32_t sluice_idt_at(const struct sluice_identity_table *t, size_t i);
+/* Changes whenever an identity is allocated or freed. */
+uint64_t sluice_idt_generation(const struct sluice_identity_table *t);
 /* Restores an identity with a known number (agent restart). -EEXIST on clash.
  * It holds no reference: acquiring its labels takes the first one, and a
  * release of an identity without references frees it. */

@@ -36,6 +36,13 @@ void sluice_policy_free(struct sluice_policy *p);
 void sluice_policy_set_free(struct sluice_policy_set *s);
 /* Moves policies of src into dst, replacing same kind/namespace/name. */
 int sluice_policy_set_merge(struct sluice_policy_set *dst, struct sluice_policy_set *src);
+/* The same, moving the policies src replaces into replaced (when not NULL)
+ * instead of freeing them. */
+int sluice_policy_set_replace(struct sluice_policy_set *dst, struct sluice_policy_set *src,
+			      struct sluice_policy_set *replaced);
+/* Moves one policy from s to the end of out; -ENOENT if absent. */
+int sluice_policy_set_take(struct sluice_policy_set *s, int kind, const char *ns,
+			   const char *name, struct sluice_policy_set *out);
 /* Removes one policy; returns -ENOENT if absent. kind -1 = any kind. */
 int sluice_policy_set_remove(struct sluice_policy_set *s, int kind,
 			     const char *ns, const char *name);
