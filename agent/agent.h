@@ -70,6 +70,8 @@ struct agent_policy_src {
 	char *file;
 	char *text; /* the YAML document */
 	char *text_file; /* where the state directory keeps it; NULL: not yet */
+	bool whole_file; /* text is all the file held, so the policy's item
+			  * spans are offsets into it (policy/edit.c) */
 };
 
 #define AGENT_PHASES 10

@@ -99,7 +99,7 @@ static void diags_to_json(json_t *arr, const struct sluice_diags *d)
 		json_array_append_new(arr, json_string(d->v[i].msg));
 }
 
-static void src_set(struct agent *a, const struct sluice_policy *p, const char *text)
+static void src_set(struct agent *a, const struct sluice_policy *p, const char *text, bool whole)
 {
 	struct agent_policy_src *s = src_find(a, p->kind, p->namespace, p->name);
 
@@ -119,6 +119,7 @@ static void src_set(struct agent *a, const struct sluice_policy *p, const char *
 	free(s->text);
 	s->file = sl_xstrdup(p->file);
 	s->text = sl_xstrdup(text);
+	s->whole_file = whole;
 }
 
 static const char *file_content(json_t *files, const char *name)
@@ -135,12 +136,103 @@ static const char *file_content(json_t *files, const char *name)
 	return "";
 }
 
+static struct sluice_policy *policy_of(struct agent *a, const struct agent_policy_src *s)
+{
+	size_t i;
+
+	for (i = 0; i < a->policies.n; i++) {
+		struct sluice_policy *p = &a->policies.v[i];
+
+		if (same_key((int)p->kind, p->namespace, p->name, s->kind, s->ns, s->name))
+			return p;
+	}
+	return NULL;
+}
+
+/*
+ * A file applied again that changes one list item of the one policy it
+ * holds: only that item is parsed, compiled with the rest and written
+ * (policy/edit.c). Returns 1 when done (*rc set), 0 when the whole apply
+ * must run.
+ */
+static int apply_edit(struct agent *a, json_t *f, bool dry_run, json_t *jerr, json_t *jwarn,
+		      json_t *japplied, char **err, int *rc)
+{
+	const char *name = json_string_value(json_object_get(f, "name"));
+	const char *text = json_string_value(json_object_get(f, "content"));
+	struct sluice_diags errors = { 0 }, warnings = { 0 };
+	struct agent_policy_src *s = NULL;
+	struct sluice_policy_edit e = { 0 };
+	struct sluice_policy *p = NULL;
+	char *ref, *line;
+	const char *how;
+	size_t i;
+	int r;
+
+	if (!name || !text)
+		return 0;
+	/* the policy whose stored text the new one edits: the file name does
+	 * not matter (an edited copy is the same policy), the texts decide */
+	r = 0;
+	for (i = 0; i < a->nsrcs && !r; i++) {
+		s = &a->srcs[i];
+		if (!s->whole_file || strncmp(s->text, text, 64) || !(p = policy_of(a, s)))
+			continue;
+		r = sluice_policy_edit_prepare(p, name, s->text, strlen(s->text), text, strlen(text), &e,
+					       &errors, &warnings);
+	}
+	if (r == 0) {
+		sluice_diags_free(&errors);
+		sluice_diags_free(&warnings);
+		return 0;
+	}
+	diags_to_json(jwarn, &warnings);
+	agent_phase(a, "parse");
+	if (r < 0) {
+		diags_to_json(jerr, &errors);
+		*rc = sl_fail(err, EINVAL, "%s", errors.n ? errors.v[0].msg : "policy rejected");
+		goto out;
+	}
+	*rc = 0;
+	how = e.unchanged ? "unchanged" : dry_run ? "configured (dry run)" : "configured";
+	if (!e.unchanged && !dry_run) {
+		sluice_policy_edit_swap(p, &e);
+		*rc = agent_regenerate(a, err);
+		if (*rc) {
+			/* roll back: the policy in force stays */
+			sluice_policy_edit_swap(p, &e);
+			json_array_append_new(jerr, json_string(*err));
+			agent_regenerate(a, NULL);
+			goto out;
+		}
+		agent_state_forget_text(a, s);
+		free(s->text);
+		s->text = sl_xstrdup(text);
+		free(s->file);
+		s->file = sl_xstrdup(name);
+		free(p->file);
+		p->file = sl_xstrdup(name);
+		agent_state_save(a);
+		agent_phase(a, "state_save");
+	}
+	ref = policy_ref(p->kind, p->namespace, p->name);
+	line = sl_strdupf("%s %s", ref, how);
+	json_array_append_new(japplied, json_string(line));
+	free(line);
+	free(ref);
+out:
+	sluice_policy_edit_free(&e);
+	sluice_diags_free(&errors);
+	sluice_diags_free(&warnings);
+	return 1;
+}
+
 int agent_policy_apply(struct agent *a, json_t *files, bool dry_run, json_t *result, char **err)
 {
 	struct sluice_policy_set incoming = { 0 }, backup = { 0 };
 	struct sluice_diags errors = { 0 }, warnings = { 0 };
 	char **texts = NULL, **refs = NULL;
-	bool *created = NULL;
+	bool *created = NULL, *whole = NULL;
 	size_t n = 0, i;
 	json_t *jerr = json_array(), *jwarn = json_array(), *japplied = json_array();
 	json_t *f;
@@ -151,6 +243,11 @@ int agent_policy_apply(struct agent *a, json_t *files, bool dry_run, json_t *res
 	json_object_set_new(result, "errors", jerr);
 	json_object_set_new(result, "warnings", jwarn);
 	json_object_set_new(result, "applied", japplied);
+
+	/* 0. one item of a policy changed: parse and write only that */
+	if (json_array_size(files) == 1 &&
+	    apply_edit(a, json_array_get(files, 0), dry_run, jerr, jwarn, japplied, err, &rc))
+		goto out;
 
 	/* 1. parse and validate everything */
 	json_array_foreach(files, i, f) {
@@ -186,11 +283,13 @@ int agent_policy_apply(struct agent *a, json_t *files, bool dry_run, json_t *res
 	texts = sl_xcalloc(n, sizeof(*texts));
 	refs = sl_xcalloc(n, sizeof(*refs));
 	created = sl_xcalloc(n, sizeof(*created));
+	whole = sl_xcalloc(n, sizeof(*whole));
 	for (i = 0; i < n; i++) {
 		struct sluice_policy *p = &incoming.v[i];
 
 		created[i] = !src_find(a, p->kind, p->namespace, p->name);
 		texts[i] = document_text(file_content(files, p->file), p->line);
+		whole[i] = strlen(texts[i]) == strlen(file_content(files, p->file));
 		refs[i] = policy_ref(p->kind, p->namespace, p->name);
 	}
 
@@ -224,7 +323,7 @@ int agent_policy_apply(struct agent *a, json_t *files, bool dry_run, json_t *res
 			}
 		} else {
 			for (i = 0; i < n; i++)
-				src_set(a, &keys[i], texts[i]);
+				src_set(a, &keys[i], texts[i], whole[i]);
 		}
 		if (!rc) {
 			for (i = 0; i < n; i++) {
@@ -255,6 +354,7 @@ out:
 	free(texts);
 	free(refs);
 	free(created);
+	free(whole);
 	sluice_policy_set_free(&incoming);
 	sluice_policy_set_free(&backup);
 	sluice_diags_free(&errors);

@@ -426,6 +426,7 @@ int agent_state_restore(struct agent *a, char **err)
 				s->text = sl_xstrdup(text);
 				/* the first document keeps the file; others write their own */
 				s->text_file = k == 0 && owned ? sl_xstrdup(text_file) : NULL;
+				s->whole_file = set.n == 1;
 			}
 			sluice_policy_set_merge(&a->policies, &set);
 		} else {

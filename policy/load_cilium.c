@@ -784,8 +784,8 @@ static bool lint_port_covered(const struct sluice_port_rule *pr, const struct sl
  * requests from those peers on that port all pass the proxy, whatever the
  * http rules of other allows say. Warned here when both are in one rule.
  */
-static void cilium_lint_shadowed(struct yctx *c, const char *section,
-				 const struct sluice_peer_rule *v, size_t n)
+void cilium_lint_shadowed(struct yctx *c, const char *section,
+			  const struct sluice_peer_rule *v, size_t n)
 {
 	size_t base = c->plen;
 
@@ -826,10 +826,22 @@ static void cilium_lint_shadowed(struct yctx *c, const char *section,
 
 /* ---- rules ------------------------------------------------------------ */
 
-static void cilium_section(struct yctx *c, yaml_node_t *rule, const char *name,
-			   bool ingress, bool deny, const char *ns,
+const char *const cilium_section_names[4] = { "ingress", "egress", "ingressDeny", "egressDeny" };
+
+void cilium_peer_item(struct yctx *c, yaml_node_t *n, int section, const char *ns,
+		      struct sluice_peer_rule *out)
+{
+	cilium_peer_rule(c, n, section == 0 || section == 2, section >= 2, ns, out);
+	if (n) {
+		out->src_start = n->start_mark.index;
+		out->src_end = n->end_mark.index;
+	}
+}
+
+static void cilium_section(struct yctx *c, yaml_node_t *rule, int section, const char *ns,
 			   struct sluice_peer_rule **list, size_t *n, bool *present)
 {
+	const char *name = cilium_section_names[section];
 	yaml_node_t *s = y_field(c, rule, name, NULL);
 	size_t base = c->plen;
 	long cnt;
@@ -843,7 +855,7 @@ static void cilium_section(struct yctx *c, yaml_node_t *rule, const char *name,
 	for (size_t i = 0; i < *n; i++) {
 		size_t old = y_push_index(c, i);
 
-		cilium_peer_rule(c, y_item(c, s, (long)i), ingress, deny, ns, &(*list)[i]);
+		cilium_peer_item(c, y_item(c, s, (long)i), section, ns, &(*list)[i]);
 		y_pop(c, old);
 	}
 	/* Cilium looks at len(): "ingress: []" is the same as no ingress */
@@ -934,12 +946,10 @@ static void cilium_rule(struct yctx *c, yaml_node_t *n, const char *ns, struct s
 			y_error(c, y_line(es), "out of memory");
 		y_pop(c, base);
 	}
-	cilium_section(c, n, "ingress", true, false, ns, &r->ingress, &r->ningress, &r->has_ingress);
-	cilium_section(c, n, "egress", false, false, ns, &r->egress, &r->negress, &r->has_egress);
-	cilium_section(c, n, "ingressDeny", true, true, ns, &r->ingress_deny,
-		       &r->ningress_deny, &r->has_ingress_deny);
-	cilium_section(c, n, "egressDeny", false, true, ns, &r->egress_deny,
-		       &r->negress_deny, &r->has_egress_deny);
+	cilium_section(c, n, 0, ns, &r->ingress, &r->ningress, &r->has_ingress);
+	cilium_section(c, n, 1, ns, &r->egress, &r->negress, &r->has_egress);
+	cilium_section(c, n, 2, ns, &r->ingress_deny, &r->ningress_deny, &r->has_ingress_deny);
+	cilium_section(c, n, 3, ns, &r->egress_deny, &r->negress_deny, &r->has_egress_deny);
 	if ((f = y_field(c, n, "description", NULL))) {
 		y_push_field(c, "description");
 		y_string(c, f);
@@ -994,12 +1004,14 @@ void cilium_load_document(struct yctx *c, yaml_node_t *root, struct sluice_polic
 	if (spec) {
 		y_push_field(c, "spec");
 		cilium_rule(c, spec, ns, &p->rules[0]);
+		p->rules[0].specs_index = -1;
 		y_pop(c, base);
 	}
 	for (long i = 0; i < nspecs; i++) {
 		y_push_field(c, "specs");
 		y_push_index(c, (size_t)i);
 		cilium_rule(c, y_item(c, specs, i), ns, &p->rules[(spec ? 1 : 0) + (size_t)i]);
+		p->rules[(spec ? 1 : 0) + (size_t)i].specs_index = (int)i;
 		y_pop(c, base);
 	}
 }

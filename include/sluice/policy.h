@@ -117,6 +117,9 @@ struct sluice_peer_rule {
 	struct sluice_port_rule *to_ports; /* none = all ports */
 	size_t nto_ports;
 	int line;
+	/* where the item's text lies in the document it was loaded from (byte
+	 * offsets; both 0 when unknown): sluice_policy_edit_prepare() */
+	size_t src_start, src_end;
 };
 
 enum sluice_tristate { SLUICE_UNSET = -1, SLUICE_FALSE = 0, SLUICE_TRUE = 1 };
@@ -132,6 +135,7 @@ struct sluice_rule {
 	int default_deny_ingress; /* enum sluice_tristate (enableDefaultDeny) */
 	int default_deny_egress;
 	int line;
+	int specs_index; /* -1: the document's "spec", else its index in "specs" */
 };
 
 enum sluice_policy_kind {

@@ -47,6 +47,37 @@ int sluice_policy_set_take(struct sluice_policy_set *s, int kind, const char *ns
 int sluice_policy_set_remove(struct sluice_policy_set *s, int kind,
 			     const char *ns, const char *name);
 
+/* edit.c: one list item of a policy changed (see policy/edit.c) */
+struct sluice_policy_edit {
+	bool unchanged;  /* the texts are equal: nothing to do */
+	size_t rule;     /* the item: p->rules[rule], list section (0 ingress, */
+	int section;     /* 1 egress, 2 ingressDeny, 3 egressDeny), index */
+	size_t index;
+	struct sluice_peer_rule item; /* the new item (the old one once swapped in) */
+	ptrdiff_t delta; /* text after the item moved by this many bytes */
+	int lines;       /* and by this many lines */
+	size_t old_end;  /* end of the item in the old text */
+	bool applied;
+};
+/*
+ * When new_text differs from old_text (the single document p was loaded
+ * from) only inside one item of a section list of a CiliumNetworkPolicy
+ * or CiliumClusterwideNetworkPolicy, parses that item alone: 1 with *e
+ * filled (or e->unchanged), -EINVAL with the errors a whole load of
+ * new_text would report for the item, or 0 when the change is not such an
+ * edit and the caller must load the whole text. Warnings for the item and
+ * its list go to warnings.
+ */
+int sluice_policy_edit_prepare(const struct sluice_policy *p, const char *file,
+			       const char *old_text, size_t old_len,
+			       const char *new_text, size_t new_len,
+			       struct sluice_policy_edit *e, struct sluice_diags *errors,
+			       struct sluice_diags *warnings);
+/* Puts the edit's item in place (and the old one into the edit); calling
+ * it again undoes it. */
+void sluice_policy_edit_swap(struct sluice_policy *p, struct sluice_policy_edit *e);
+void sluice_policy_edit_free(struct sluice_policy_edit *e);
+
 /* compile.c */
 struct sluice_named_port {
 	char *name;

@@ -1,0 +1,278 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * edit.c - a policy document applied again with one list item changed is
+ * parsed again only there.
+ *
+ * A user who changes one rule of a 25,000-rule policy re-applies the whole
+ * file; parsing it all again costs far more than the change. When the old
+ * and the new text differ only inside the text of one item of an ingress,
+ * egress, ingressDeny or egressDeny list (the spans the loader recorded),
+ * that item's lines are parsed on their own, with the same decoder and the
+ * same messages (file, line and field path as a whole parse gives), and
+ * swapped into the policy in force. Anything else (a change that touches
+ * two items, the list structure, the metadata, a flow-style list, anchors
+ * or aliases reaching across items, a Kubernetes NetworkPolicy) is left to
+ * a whole parse: prepare returns 0.
+ */
+#include "internal.h"
+#include "load.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static size_t edit_common_prefix(const char *a, const char *b, size_t n)
+{
+	size_t i = 0;
+
+	while (i + 64 <= n && !memcmp(a + i, b + i, 64))
+		i += 64;
+	while (i < n && a[i] == b[i])
+		i++;
+	return i;
+}
+
+static size_t edit_common_suffix(const char *a, size_t na, const char *b, size_t nb, size_t max)
+{
+	size_t i = 0;
+
+	while (i + 64 <= max && !memcmp(a + na - i - 64, b + nb - i - 64, 64))
+		i += 64;
+	while (i < max && a[na - i - 1] == b[nb - i - 1])
+		i++;
+	return i;
+}
+
+static struct sluice_peer_rule *edit_list(struct sluice_rule *r, int section, size_t *n)
+{
+	switch (section) {
+	case 0: *n = r->ningress; return r->ingress;
+	case 1: *n = r->negress; return r->egress;
+	case 2: *n = r->ningress_deny; return r->ingress_deny;
+	default: *n = r->negress_deny; return r->egress_deny;
+	}
+}
+
+/* the item whose span holds [lo, hi) of the old text */
+static bool edit_find(struct sluice_policy *p, size_t lo, size_t hi, struct sluice_policy_edit *e)
+{
+	for (size_t ri = 0; ri < p->nrules; ri++)
+		for (int s = 0; s < 4; s++) {
+			size_t n, a = 0, b;
+			struct sluice_peer_rule *v = edit_list(&p->rules[ri], s, &n);
+
+			/* items are in text order: the last one starting at or before lo */
+			b = n;
+			while (a < b) {
+				size_t m = a + (b - a) / 2;
+
+				if (v[m].src_start <= lo)
+					a = m + 1;
+				else
+					b = m;
+			}
+			if (!a || !v[a - 1].src_end)
+				continue;
+			if (v[a - 1].src_start <= lo && hi <= v[a - 1].src_end) {
+				e->rule = ri;
+				e->section = s;
+				e->index = a - 1;
+				return true;
+			}
+		}
+	return false;
+}
+
+static void edit_shift_lines(struct sluice_peer_rule *r, int dl)
+{
+	r->line += dl;
+	for (size_t i = 0; i < r->nto_ports; i++) {
+		struct sluice_port_rule *pr = &r->to_ports[i];
+
+		pr->line += dl;
+		for (size_t j = 0; j < pr->nports; j++)
+			pr->ports[j].line += dl;
+		for (size_t j = 0; j < pr->nhttp; j++)
+			pr->http[j].line += dl;
+	}
+}
+
+static int edit_count_lines(const char *s, size_t n)
+{
+	int lines = 0;
+
+	for (const char *q = s; (q = memchr(q, '\n', n - (size_t)(q - s))); q++)
+		lines++;
+	return lines;
+}
+
+int sluice_policy_edit_prepare(const struct sluice_policy *p, const char *file,
+			       const char *old_text, size_t old_len,
+			       const char *new_text, size_t new_len,
+			       struct sluice_policy_edit *e, struct sluice_diags *errors,
+			       struct sluice_diags *warnings)
+{
+	struct sluice_peer_rule *item;
+	size_t pre, suf, max, n, line_start, frag_end, k;
+	yaml_parser_t parser;
+	yaml_document_t doc;
+	yaml_node_t *root, *node;
+	struct yctx c = { .file = file ? file : "<input>", .errors = errors, .warnings = warnings };
+	bool have_doc = false;
+	int rc = 0;
+
+	memset(e, 0, sizeof(*e));
+	if (p->kind != SLUICE_KIND_CNP && p->kind != SLUICE_KIND_CCNP)
+		return 0;
+	if (old_len == new_len && !memcmp(old_text, new_text, old_len)) {
+		e->unchanged = true;
+		return 1;
+	}
+	max = old_len < new_len ? old_len : new_len;
+	pre = edit_common_prefix(old_text, new_text, max);
+	suf = edit_common_suffix(old_text, old_len, new_text, new_len, max - pre);
+	if (!edit_find((struct sluice_policy *)p, pre, old_len - suf, e))
+		return 0;
+	item = &edit_list(&p->rules[e->rule], e->section, &n)[e->index];
+	/* the item's line must read "<spaces>- <item>" up to its start */
+	for (line_start = item->src_start; line_start && old_text[line_start - 1] != '\n'; line_start--)
+		;
+	k = line_start;
+	while (k < item->src_start && old_text[k] == ' ')
+		k++;
+	if (k >= item->src_start || old_text[k] != '-' || pre < item->src_start)
+		return 0;
+	for (k++; k < item->src_start; k++)
+		if (old_text[k] != ' ')
+			return 0;
+	e->delta = (ptrdiff_t)new_len - (ptrdiff_t)old_len;
+	frag_end = (size_t)((ptrdiff_t)item->src_end + e->delta);
+	/* an anchor in the item may be used by others: they change too */
+	if (memchr(old_text + line_start, '&', item->src_end - line_start) ||
+	    memchr(new_text + line_start, '&', frag_end - line_start))
+		return 0;
+	e->lines = edit_count_lines(new_text + line_start, frag_end - line_start) -
+		   edit_count_lines(old_text + line_start, item->src_end - line_start);
+
+	/* the fragment alone: a block sequence with exactly one mapping */
+	if (!yaml_parser_initialize(&parser))
+		return -ENOMEM;
+	yaml_parser_set_input_string(&parser, (const unsigned char *)new_text + line_start,
+				     frag_end - line_start);
+	if (!yaml_parser_load(&parser, &doc))
+		goto whole; /* the whole parse gives the message, with its context */
+	have_doc = true;
+	root = yaml_document_get_root_node(&doc);
+	if (!root || root->type != YAML_SEQUENCE_NODE ||
+	    root->data.sequence.items.top - root->data.sequence.items.start != 1)
+		goto whole;
+	{
+		yaml_document_t next;
+		bool more;
+
+		if (!yaml_parser_load(&parser, &next))
+			goto whole;
+		more = yaml_document_get_root_node(&next) != NULL;
+		yaml_document_delete(&next);
+		if (more)
+			goto whole;
+	}
+	/* marks as if the fragment had been parsed in place */
+	for (node = doc.nodes.start; node < doc.nodes.top; node++) {
+		node->start_mark.line += (size_t)item->line - 1;
+		node->end_mark.line += (size_t)item->line - 1;
+		node->start_mark.index += line_start;
+		node->end_mark.index += line_start;
+	}
+	node = yaml_document_get_node(&doc, root->data.sequence.items.start[0]);
+	if (!node || node->type != YAML_MAPPING_NODE)
+		goto whole;
+	c.doc = &doc;
+	{
+		const struct sluice_rule *r = &p->rules[e->rule];
+		const char *ns = p->kind == SLUICE_KIND_CNP ? p->namespace : NULL;
+
+		if (r->specs_index < 0) {
+			y_push_field(&c, "spec");
+		} else {
+			y_push_field(&c, "specs");
+			y_push_index(&c, (size_t)r->specs_index);
+		}
+		y_push_field(&c, cilium_section_names[e->section]);
+		y_push_index(&c, e->index);
+		cilium_peer_item(&c, node, e->section, ns, &e->item);
+		c.plen = 0;
+		c.path[0] = '\0';
+		if (r->specs_index >= 0) {
+			y_push_field(&c, "specs");
+			y_push_index(&c, (size_t)r->specs_index);
+		} else {
+			y_push_field(&c, "spec");
+		}
+	}
+	if (c.nerrors) {
+		load_peer_rule_free(&e->item);
+		rc = -EINVAL;
+		goto out;
+	}
+	/* the list-wide lint, with the new item in its place */
+	{
+		struct sluice_peer_rule *v = edit_list(&p->rules[e->rule], e->section, &n);
+		struct sluice_peer_rule saved = v[e->index];
+
+		v[e->index] = e->item;
+		cilium_lint_shadowed(&c, cilium_section_names[e->section], v, n);
+		v[e->index] = saved;
+	}
+	e->old_end = item->src_end;
+	rc = 1;
+	goto out;
+whole:
+	memset(e, 0, sizeof(*e));
+	rc = 0;
+out:
+	if (have_doc)
+		yaml_document_delete(&doc);
+	yaml_parser_delete(&parser);
+	return rc;
+}
+
+void sluice_policy_edit_swap(struct sluice_policy *p, struct sluice_policy_edit *e)
+{
+	struct sluice_peer_rule *v, tmp;
+	size_t n, end;
+
+	if (e->unchanged)
+		return;
+	v = edit_list(&p->rules[e->rule], e->section, &n);
+	tmp = v[e->index];
+	v[e->index] = e->item;
+	e->item = tmp;
+	/* what follows the item moves by delta bytes and lines; swapping back
+	 * moves it back */
+	end = e->applied ? (size_t)((ptrdiff_t)e->old_end + e->delta) : e->old_end;
+	for (size_t ri = 0; ri < p->nrules; ri++) {
+		struct sluice_rule *r = &p->rules[ri];
+
+		for (int s = 0; s < 4; s++) {
+			struct sluice_peer_rule *w = edit_list(r, s, &n);
+
+			for (size_t i = 0; i < n; i++) {
+				if (&w[i] == &v[e->index] || w[i].src_start < end)
+					continue;
+				w[i].src_start = (size_t)((ptrdiff_t)w[i].src_start +
+							  (e->applied ? -e->delta : e->delta));
+				w[i].src_end = (size_t)((ptrdiff_t)w[i].src_end +
+							(e->applied ? -e->delta : e->delta));
+				edit_shift_lines(&w[i], e->applied ? -e->lines : e->lines);
+			}
+		}
+	}
+	e->applied = !e->applied;
+}
+
+void sluice_policy_edit_free(struct sluice_policy_edit *e)
+{
+	load_peer_rule_free(&e->item);
+	memset(e, 0, sizeof(*e));
+}

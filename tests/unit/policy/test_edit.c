@@ -1,0 +1,304 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * test_edit.c - a document applied again with one list item changed is
+ * parsed again only there (policy/edit.c). Every edit is checked against a
+ * whole load of the new text: the compiled entries and L7 tables, the
+ * errors (file, line, field path) and, after several edits in a row, the
+ * line numbers that later messages use.
+ */
+#include "testutil.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char base[] =
+	"apiVersion: cilium.io/v2\n"
+	"kind: CiliumNetworkPolicy\n"
+	"metadata:\n"
+	"  name: edits\n"
+	"  namespace: default\n"
+	"spec:\n"
+	"  endpointSelector:\n"
+	"    matchLabels:\n"
+	"      app: web\n"
+	"  ingress:\n"
+	"  - fromEndpoints:\n"
+	"    - matchLabels:\n"
+	"        app: client\n"
+	"    toPorts:\n"
+	"    - ports:\n"
+	"      - port: \"80\"\n"
+	"        protocol: TCP\n"
+	"      rules:\n"
+	"        http:\n"
+	"        - method: GET\n"
+	"          path: \"/api/.*\"\n"
+	"  - fromCIDR:\n"
+	"    - 10.250.0.1/32\n"
+	"    toPorts:\n"
+	"    - ports:\n"
+	"      - port: \"10001\"\n"
+	"        protocol: TCP\n"
+	"  - fromCIDR:\n"
+	"    - 10.250.0.2/32\n"
+	"    toPorts:\n"
+	"    - ports:\n"
+	"      - port: \"10002\"\n"
+	"        protocol: TCP\n"
+	"  egress:\n"
+	"  - toEndpoints:\n"
+	"    - matchLabels:\n"
+	"        app: db\n"
+	"    toPorts:\n"
+	"    - ports:\n"
+	"      - port: \"5432\"\n"
+	"        protocol: TCP\n";
+
+struct fixture {
+	struct sluice_identity_table *idt;
+	struct sluice_compile_endpoint eps[3];
+	char *text; /* the text the policy in force was loaded (or edited) from */
+	struct sluice_policy_set set;
+};
+
+static uint32_t pod(struct sluice_identity_table *t, const char *labels)
+{
+	struct sluice_labels l = { 0 }, id = { 0 };
+	uint32_t r;
+
+	assert_int_equal(sluice_labels_parse(&l, labels, "k8s", NULL), 0);
+	assert_int_equal(sluice_pod_identity_labels(&id, "default", &l, NULL), 0);
+	r = sluice_idt_acquire(t, &id);
+	sluice_labels_free(&l);
+	sluice_labels_free(&id);
+	return r;
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	f->idt = sluice_idt_new();
+	f->eps[0] = (struct sluice_compile_endpoint){ .ep_id = 1, .identity = pod(f->idt, "app=web"),
+						      .namespace = "default" };
+	f->eps[1] = (struct sluice_compile_endpoint){ .ep_id = 2, .identity = pod(f->idt, "app=client"),
+						      .namespace = "default" };
+	f->eps[2] = (struct sluice_compile_endpoint){ .ep_id = 3, .identity = pod(f->idt, "app=db"),
+						      .namespace = "default" };
+	f->text = strdup(base);
+	load_ok(&f->set, f->text);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	sluice_policy_set_free(&f->set);
+	sluice_idt_free(f->idt);
+	free(f->text);
+	free(f);
+	return 0;
+}
+
+/* the compiled form of two sets is the same */
+static void assert_same_compiled(struct fixture *f, const struct sluice_policy_set *a,
+				 const struct sluice_policy_set *b)
+{
+	struct sluice_compiled ca = { 0 }, cb = { 0 };
+	struct sluice_diags e = { 0 };
+
+	assert_int_equal(sluice_policy_compile(a, f->idt, f->eps, 3, &ca, &e), 0);
+	assert_int_equal(sluice_policy_compile(b, f->idt, f->eps, 3, &cb, &e), 0);
+	assert_int_equal(ca.neps, cb.neps);
+	for (size_t i = 0; i < ca.neps; i++) {
+		assert_int_equal(ca.eps[i].flags, cb.eps[i].flags);
+		assert_int_equal(ca.eps[i].nentries, cb.eps[i].nentries);
+		assert_memory_equal(ca.eps[i].entries, cb.eps[i].entries,
+				    ca.eps[i].nentries * sizeof(*ca.eps[i].entries));
+		assert_int_equal(ca.eps[i].nl7, cb.eps[i].nl7);
+		for (size_t j = 0; j < ca.eps[i].nl7; j++) {
+			assert_int_equal(ca.eps[i].l7[j].port, cb.eps[i].l7[j].port);
+			assert_int_equal(ca.eps[i].l7[j].nrules, cb.eps[i].l7[j].nrules);
+			assert_int_equal(ca.eps[i].l7[j].allow_all, cb.eps[i].l7[j].allow_all);
+		}
+	}
+	assert_int_equal(ca.ncidrs, cb.ncidrs);
+	sluice_compiled_free(&ca);
+	sluice_compiled_free(&cb);
+	sluice_diags_free(&e);
+}
+
+/* text with the first occurrence of from replaced by to */
+static char *subst(const char *text, const char *from, const char *to)
+{
+	const char *at = strstr(text, from);
+	size_t n;
+	char *out;
+
+	assert_non_null(at);
+	n = strlen(text) - strlen(from) + strlen(to);
+	out = malloc(n + 1);
+	memcpy(out, text, (size_t)(at - text));
+	strcpy(out + (at - text), to);
+	strcat(out, at + strlen(from));
+	return out;
+}
+
+/* edits f's policy into new_text: must be a one-item edit that a whole
+ * load agrees with */
+static void edit_ok(struct fixture *f, char *new_text)
+{
+	struct sluice_diags e = { 0 }, w = { 0 };
+	struct sluice_policy_edit ed;
+	struct sluice_policy_set whole = { 0 };
+
+	assert_int_equal(sluice_policy_edit_prepare(&f->set.v[0], "p.yaml", f->text, strlen(f->text),
+						    new_text, strlen(new_text), &ed, &e, &w),
+			 1);
+	assert_int_equal(e.n, 0);
+	sluice_policy_edit_swap(&f->set.v[0], &ed);
+	sluice_policy_edit_free(&ed);
+	load_ok(&whole, new_text);
+	assert_same_compiled(f, &f->set, &whole);
+	sluice_policy_set_free(&whole);
+	sluice_diags_free(&e);
+	sluice_diags_free(&w);
+	free(f->text);
+	f->text = new_text;
+}
+
+/* the edit is rejected with the message a whole load gives */
+static void edit_rejected(struct fixture *f, char *new_text)
+{
+	struct sluice_diags e = { 0 }, w = { 0 }, we = { 0 }, ww = { 0 };
+	struct sluice_policy_edit ed;
+	struct sluice_policy_set whole = { 0 };
+
+	assert_int_equal(sluice_policy_edit_prepare(&f->set.v[0], "p.yaml", f->text, strlen(f->text),
+						    new_text, strlen(new_text), &ed, &e, &w),
+			 -EINVAL);
+	assert_int_equal(sluice_policy_load("p.yaml", new_text, strlen(new_text), &whole, &we, &ww),
+			 -EINVAL);
+	assert_int_equal(e.n, we.n);
+	for (size_t i = 0; i < e.n; i++)
+		assert_string_equal(e.v[i].msg, we.v[i].msg);
+	sluice_diags_free(&e);
+	sluice_diags_free(&w);
+	sluice_diags_free(&we);
+	sluice_diags_free(&ww);
+	free(new_text);
+}
+
+/* not a one-item edit: the caller must load the whole text */
+static void edit_declined(struct fixture *f, char *new_text)
+{
+	struct sluice_diags e = { 0 }, w = { 0 };
+	struct sluice_policy_edit ed;
+
+	assert_int_equal(sluice_policy_edit_prepare(&f->set.v[0], "p.yaml", f->text, strlen(f->text),
+						    new_text, strlen(new_text), &ed, &e, &w),
+			 0);
+	assert_int_equal(e.n, 0);
+	sluice_diags_free(&e);
+	sluice_diags_free(&w);
+	free(new_text);
+}
+
+static void test_one_port(void **state)
+{
+	struct fixture *f = *state;
+
+	edit_ok(f, subst(f->text, "\"10001\"", "\"9000\""));
+	/* and back, and the other CIDR rule, one after the other */
+	edit_ok(f, subst(f->text, "\"9000\"", "\"10001\""));
+	edit_ok(f, subst(f->text, "10.250.0.2/32", "10.250.7.0/24"));
+	edit_ok(f, subst(f->text, "\"5432\"", "\"5433\""));
+}
+
+static void test_unchanged(void **state)
+{
+	struct fixture *f = *state;
+	struct sluice_diags e = { 0 }, w = { 0 };
+	struct sluice_policy_edit ed;
+
+	assert_int_equal(sluice_policy_edit_prepare(&f->set.v[0], "p.yaml", f->text, strlen(f->text),
+						    f->text, strlen(f->text), &ed, &e, &w),
+			 1);
+	assert_true(ed.unchanged);
+	sluice_policy_edit_free(&ed);
+}
+
+/* an item that grows by lines moves the lines of what follows: a later
+ * error must name the line a whole load names */
+static void test_lines_move(void **state)
+{
+	struct fixture *f = *state;
+
+	edit_ok(f, subst(f->text, "    - 10.250.0.1/32\n",
+			 "    - 10.250.0.1/32\n    - 10.250.0.3/32\n    - 10.250.0.4/32\n"));
+	edit_ok(f, subst(f->text, "          path: \"/api/.*\"\n",
+			 "          path: \"/api/.*\"\n        - method: POST\n          path: \"/upload\"\n"));
+	edit_rejected(f, subst(f->text, "\"10002\"", "\"70000\""));
+	edit_rejected(f, subst(f->text, "app: db", "app: [db]"));
+	edit_rejected(f, subst(f->text, "path: \"/upload\"", "path: \"/up(load\""));
+	edit_rejected(f, subst(f->text, "    - 10.250.0.3/32\n", "    - 10.250.0.300/32\n"));
+	edit_rejected(f, subst(f->text, "      - port: \"10002\"\n", "      - port: \"10002\"\n        bogus: 1\n"));
+	/* the one in force is unchanged by the rejections, and still edits */
+	edit_ok(f, subst(f->text, "\"10002\"", "\"10003\""));
+}
+
+static void test_specs_path(void **state)
+{
+	struct fixture *f = *state;
+	char *text = subst(base, "spec:\n  endpointSelector:",
+			   "specs:\n- endpointSelector:\n    matchLabels:\n      app: db\n"
+			   "  ingress:\n  - {}\n- endpointSelector:");
+
+	/* indentation of the second spec stays as it is: YAML allows it */
+	sluice_policy_set_free(&f->set);
+	free(f->text);
+	f->text = text;
+	load_ok(&f->set, f->text);
+	edit_ok(f, subst(f->text, "\"10001\"", "\"10011\""));
+	edit_rejected(f, subst(f->text, "\"10011\"", "\"-1\""));
+}
+
+static void test_declined(void **state)
+{
+	struct fixture *f = *state;
+
+	/* a new item, an item gone, two items, metadata, the selector */
+	edit_declined(f, subst(f->text, "  egress:\n",
+			       "  - fromCIDR:\n    - 10.250.0.9/32\n  egress:\n"));
+	edit_declined(f, subst(f->text, "  - fromCIDR:\n    - 10.250.0.2/32\n    toPorts:\n    - ports:\n"
+				       "      - port: \"10002\"\n        protocol: TCP\n", ""));
+	{
+		char *t = subst(f->text, "\"10001\"", "\"1\"");
+		char *t2 = subst(t, "\"10002\"", "\"2\"");
+
+		free(t);
+		edit_declined(f, t2);
+	}
+	edit_declined(f, subst(f->text, "name: edits", "name: other"));
+	edit_declined(f, subst(f->text, "      app: web\n", "      app: web2\n"));
+	/* an anchor in the item, a dedent that ends the list inside the item */
+	edit_declined(f, subst(f->text, "    - 10.250.0.1/32\n", "    - &a 10.250.0.1/32\n"));
+	edit_declined(f, subst(f->text, "    toPorts:\n    - ports:\n      - port: \"10001\"",
+			       "  egressDeny: []\n    toPorts:\n    - ports:\n      - port: \"10001\""));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_one_port, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unchanged, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lines_move, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_specs_path, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_declined, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
