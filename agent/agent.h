@@ -126,6 +126,7 @@ struct agent {
 	uint64_t regenerations;
 	uint64_t policy_swaps;    /* inner policy maps swapped whole */
 	uint64_t policy_patches;  /* inner policy maps patched in place */
+	uint64_t policy_edits;    /* applies that parsed one changed item only */
 	bool adopted;             /* pinned state was adopted at start */
 	bool reval_all;           /* identities moved: revalidate every flow */
 	bool cidr_pods_changed;   /* a pod address was freed: rewrite CIDR /32s */

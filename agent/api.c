@@ -341,6 +341,7 @@ static json_t *cmd_status(struct agent *a)
 	json_object_set_new(o, "regenerations", json_integer((json_int_t)a->regenerations));
 	json_object_set_new(o, "policy_map_swaps", json_integer((json_int_t)a->policy_swaps));
 	json_object_set_new(o, "policy_map_patches", json_integer((json_int_t)a->policy_patches));
+	json_object_set_new(o, "policy_item_edits", json_integer((json_int_t)a->policy_edits));
 	json_object_set_new(o, "last_policy_apply_us", json_integer((json_int_t)(a->last_apply_ns / 1000)));
 	json_object_set_new(o, "last_policy_apply_phases_us", agent_phases_json(&a->last_phases));
 	json_object_set_new(o, "programs", progs);

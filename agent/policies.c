@@ -212,6 +212,7 @@ static int apply_edit(struct agent *a, json_t *f, bool dry_run, json_t *jerr, js
 		s->file = sl_xstrdup(name);
 		free(p->file);
 		p->file = sl_xstrdup(name);
+		a->policy_edits++;
 		agent_state_save(a);
 		agent_phase(a, "state_save");
 	}

@@ -68,5 +68,9 @@ PY
 	check "round $round: new connections on the revoked port are dropped" dropped default/client tcp "$IP_server" 8081
 	sed -i 's/port: "8089"/port: "8081"/' "$SL_WORK/p.yaml"
 done
+# each change of one item was parsed alone and patched into the live trie
+fast=$(sl status -o json | python3 -c 'import json,sys; s = json.load(sys.stdin); print(s["policy_item_edits"], s["policy_map_patches"], s["policy_map_swaps"])')
+read -r edits patches swaps <<<"$fast"
+[ "$edits" -ge 5 ] && [ "$patches" -ge 5 ] && pass "one-item changes took the fast paths: $edits item parses, $patches in-place trie patches ($swaps whole swaps)" || fail "fast paths not taken: $edits item parses, $patches patches, $swaps swaps"
 check "cuts are counted" sh -c "$SL_BUILD/cli/sluice --socket $SL_SOCK status -o json | python3 -c 'import json,sys; assert json.load(sys.stdin)[\"connections_cut\"] >= 3'"
 t_finish
