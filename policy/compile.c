@@ -1252,7 +1252,6 @@ static int compile_cidr_labels(const struct sluice_cidr_ident *ci, struct sluice
  */
 static int compile_cidr_identities(struct compile_state *st, struct sluice_identity_table *idt)
 {
-	struct sluice_labels *labels = NULL;
 	uint32_t *ids = NULL;
 	size_t cap = 0, w = 0;
 	int rc = 0;
@@ -1283,21 +1282,51 @@ static int compile_cidr_identities(struct compile_state *st, struct sluice_ident
 			if (compile_cidr_cmp(&st->cidrs[i], &st->cidrs[w]))
 				st->cidrs[++w] = st->cidrs[i];
 		st->ncidrs = w + 1;
-		labels = calloc(st->ncidrs, sizeof(*labels));
 		ids = calloc(st->ncidrs, sizeof(*ids));
-		rc = labels && ids ? 0 : -ENOMEM;
+		rc = ids ? 0 : -ENOMEM;
 	}
-	for (size_t i = 0; i < st->ncidrs && !rc; i++)
-		rc = compile_cidr_labels(&st->cidrs[i], &labels[i]);
 	if (!rc)
-		rc = idt_cidr_sync(idt, labels, st->ncidrs, ids);
+		rc = idt_cidr_sync(idt, st->cidrs, st->ncidrs, ids, compile_cidr_labels);
 	for (size_t i = 0; i < st->ncidrs && !rc; i++)
 		st->cidrs[i].identity = ids[i];
-	for (size_t i = 0; labels && i < st->ncidrs; i++)
-		sluice_labels_free(&labels[i]);
-	free(labels);
 	free(ids);
 	return rc;
+}
+
+static bool compile_selector_may_pick_cidr(const struct sluice_selector *s)
+{
+	for (size_t i = 0; i < s->nreqs; i++)
+		if (!strcmp(s->reqs[i].key, "world") || strchr(s->reqs[i].key, '/') ||
+		    !strcmp(s->reqs[i].source, "cidr"))
+			return true;
+	return false;
+}
+
+/*
+ * CIDR identities carry the labels cidr:<prefix> and reserved:world. Only a
+ * selector with a requirement on such a key can pick one through the
+ * label index; without one, they are left out of the index lists (with
+ * tens of thousands of prefixes that is most of the index's cost) and
+ * still checked by selectors without an In or Exists requirement.
+ */
+static bool compile_index_cidrs(const struct sluice_policy_set *set)
+{
+	for (size_t pi = 0; pi < set->n; pi++)
+		for (size_t ri = 0; ri < set->v[pi].nrules; ri++) {
+			const struct sluice_rule *r = &set->v[pi].rules[ri];
+			const struct sluice_peer_rule *lists[] = { r->ingress, r->egress,
+								   r->ingress_deny, r->egress_deny };
+			size_t counts[] = { r->ningress, r->negress, r->ningress_deny, r->negress_deny };
+
+			if (compile_selector_may_pick_cidr(&r->subject))
+				return true;
+			for (size_t l = 0; l < 4; l++)
+				for (size_t j = 0; j < counts[l]; j++)
+					for (size_t k = 0; k < lists[l][j].nendpoints; k++)
+						if (compile_selector_may_pick_cidr(&lists[l][j].endpoints[k]))
+							return true;
+		}
+	return false;
 }
 
 static int compile_setup(struct compile_state *st, struct sluice_identity_table *idt)
@@ -1311,12 +1340,18 @@ static int compile_setup(struct compile_state *st, struct sluice_identity_table 
 		rc = compile_index_init(&st->all, nid);
 	if (!rc)
 		rc = compile_index_init(&st->local, st->neps);
+	bool index_cidrs = compile_index_cidrs(st->set);
+
 	for (size_t i = 0; i < nid && !rc; i++) {
 		uint32_t id = sluice_idt_at(st->idt, i);
 		const struct sluice_labels *l = sluice_idt_labels(st->idt, id);
 
-		if (l)
+		if (l && id >= SLUICE_ID_LOCAL_MIN && !index_cidrs) {
+			st->all.ids[st->all.n] = id;
+			st->all.labels[st->all.n++] = l;
+		} else if (l) {
 			rc = compile_index_add(&st->all, id, l);
+		}
 	}
 	st->ep_next = calloc(st->neps ? st->neps : 1, sizeof(*st->ep_next));
 	st->ep_rules = calloc(st->neps ? st->neps : 1, sizeof(*st->ep_rules));

@@ -35,6 +35,9 @@ struct idt_entry {
 	bool reserved;
 	struct sluice_labels labels;
 	char *text; /* sluice_labels_format(labels): the map key */
+	uint8_t prefix[17]; /* CIDR identities: address and prefix length */
+	bool has_prefix;
+	uint64_t mark;      /* last idt_cidr_sync() that named it */
 };
 
 struct sluice_identity_table {
@@ -45,6 +48,9 @@ struct sluice_identity_table {
 	uint32_t next;           /* next-fit cursor */
 	uint32_t next_local;     /* next-fit cursor of CIDR identities */
 	uint64_t generation;     /* bumped when an identity comes or goes */
+	struct u64map by_prefix; /* hash of a CIDR identity's prefix -> id
+				  * (checked against the entry: may be stale) */
+	uint64_t mark;
 };
 
 #define IDT_FREED_MAX 65536 /* forget old numbers beyond this many */
@@ -155,6 +161,7 @@ void sluice_idt_free(struct sluice_identity_table *t)
 	free(t->v);
 	strmap_free(&t->by_labels);
 	strmap_free(&t->freed);
+	u64map_free(&t->by_prefix);
 	free(t);
 }
 
@@ -306,49 +313,78 @@ int sluice_idt_restore(struct sluice_identity_table *t, uint32_t id,
 	return rc;
 }
 
-static int idt_u32_cmp(const void *a, const void *b)
+/* the CIDR identity of want, by prefix (no labels formatted), or NULL */
+static struct idt_entry *idt_cidr_lookup(struct sluice_identity_table *t, const uint8_t *pfx,
+					 uint64_t h)
 {
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	size_t *at = u64map_get(&t->by_prefix, h);
+	struct idt_entry *e = at ? idt_find(t, (uint32_t)*at) : NULL;
 
-	return x < y ? -1 : x > y;
+	return e && e->has_prefix && !memcmp(e->prefix, pfx, sizeof(e->prefix)) ? e : NULL;
 }
 
-int idt_cidr_sync(struct sluice_identity_table *t, const struct sluice_labels *want,
-		  size_t n, uint32_t *ids)
+int idt_cidr_sync(struct sluice_identity_table *t, const struct sluice_cidr_ident *want, size_t n,
+		  uint32_t *ids, int (*labels_of)(const struct sluice_cidr_ident *, struct sluice_labels *))
 {
-	uint32_t *keep = calloc(n ? n : 1, sizeof(*keep));
+	uint64_t mark = ++t->mark;
 	int rc = 0;
 
-	if (!keep)
-		return -ENOMEM;
 	for (size_t i = 0; i < n && !rc; i++) {
-		char *text = sluice_labels_format(&want[i]);
-		size_t *known = text ? strmap_get(&t->by_labels, text) : NULL;
-		struct idt_entry *e = known ? idt_find(t, (uint32_t)*known) : NULL;
+		uint8_t pfx[17];
+		uint64_t h;
+		struct idt_entry *e;
 
-		free(text);
-		if (!text) {
-			rc = -ENOMEM;
-		} else if (e) {
+		memcpy(pfx, want[i].addr, 16);
+		pfx[16] = want[i].prefixlen;
+		h = hash_bytes(pfx, sizeof(pfx));
+		e = idt_cidr_lookup(t, pfx, h);
+		if (!e) {
+			/* first time in this table: by labels (an identity restored
+			 * after an agent restart has them), else a new one */
+			struct sluice_labels l = { 0 };
+			char *text = NULL;
+			size_t *known = NULL;
+			bool inserted;
+			uint32_t id = 0;
+
+			rc = labels_of(&want[i], &l);
+			if (!rc && !(text = sluice_labels_format(&l)))
+				rc = -ENOMEM;
+			if (!rc && (known = strmap_get(&t->by_labels, text)) &&
+			    (e = idt_find(t, (uint32_t)*known))) {
+				id = e->id;
+			} else if (!rc) {
+				id = sluice_idt_acquire(t, &l);
+				e = id >= SLUICE_ID_LOCAL_MIN ? idt_find(t, id) : NULL;
+				if (!e)
+					rc = -ENOSPC;
+			}
+			free(text);
+			sluice_labels_free(&l);
+			if (rc)
+				break;
+			memcpy(e->prefix, pfx, sizeof(pfx));
+			e->has_prefix = true;
+			if (!u64map_upsert(&t->by_prefix, h, id, &inserted))
+				rc = -ENOMEM;
+			else if (!inserted)
+				*u64map_get(&t->by_prefix, h) = id;
+		}
+		if (!rc) {
 			if (!e->refs)
 				e->refs = 1; /* restored after an agent restart */
+			e->mark = mark;
 			ids[i] = e->id;
-		} else {
-			ids[i] = sluice_idt_acquire(t, &want[i]);
-			rc = ids[i] >= SLUICE_ID_LOCAL_MIN ? 0 : -ENOSPC;
 		}
-		keep[i] = ids[i];
 	}
 	if (!rc) {
-		qsort(keep, n, sizeof(*keep), idt_u32_cmp);
 		/* the table is sorted: CIDR identities are at its end */
 		for (size_t i = t->n; i-- > 0 && t->v[i].id >= SLUICE_ID_LOCAL_MIN;) {
-			if (n && bsearch(&t->v[i].id, keep, n, sizeof(*keep), idt_u32_cmp))
+			if (t->v[i].mark == mark)
 				continue;
 			t->v[i].refs = 1;
 			sluice_idt_release(t, t->v[i].id);
 		}
 	}
-	free(keep);
 	return rc;
 }

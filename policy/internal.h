@@ -31,11 +31,13 @@ bool selector_has_key(const struct sluice_selector *s, const char *key);
 bool selector_has_source(const struct sluice_selector *s, const char *source);
 
 /* identity.c: makes the CIDR identities (labels with a "cidr:" label) of t
- * exactly those of want[0..n), each held once, keeping the numbers of
- * those already there; ids[i] is the identity of want[i]. Others are
- * released (their numbers are remembered for their labels). */
-int idt_cidr_sync(struct sluice_identity_table *t, const struct sluice_labels *want,
-		  size_t n, uint32_t *ids);
+ * exactly those of the prefixes want[0..n), each held once, keeping the
+ * numbers of those already there; ids[i] is the identity of want[i].
+ * labels_of gives the labels of a prefix the table does not know by its
+ * prefix yet. Others are released (their numbers are remembered for their
+ * labels). */
+int idt_cidr_sync(struct sluice_identity_table *t, const struct sluice_cidr_ident *want, size_t n,
+		  uint32_t *ids, int (*labels_of)(const struct sluice_cidr_ident *, struct sluice_labels *));
 
 /* regex.c */
 /* Compiles re as a full-match regex; 0, or -EINVAL with *err set (malloc'd). */

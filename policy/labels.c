@@ -187,21 +187,35 @@ void sluice_labels_free(struct sluice_labels *l)
 /* A label without value prints as "source:key" (e.g. "reserved:host"). */
 char *sluice_labels_format(const struct sluice_labels *l)
 {
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
+	size_t len = 1, i;
+	char *buf, *w;
 
-	if (!f)
+	for (i = 0; i < l->n; i++)
+		len += strlen(l->v[i].source) + strlen(l->v[i].key) + strlen(l->v[i].value) + 3;
+	buf = malloc(len);
+	if (!buf)
 		return NULL;
-	for (size_t i = 0; i < l->n; i++) {
-		fprintf(f, "%s%s:%s", i ? "," : "", l->v[i].source, l->v[i].key);
-		if (l->v[i].value[0])
-			fprintf(f, "=%s", l->v[i].value);
+	w = buf;
+	for (i = 0; i < l->n; i++) {
+		size_t n;
+
+		if (i)
+			*w++ = ',';
+		n = strlen(l->v[i].source);
+		memcpy(w, l->v[i].source, n);
+		w += n;
+		*w++ = ':';
+		n = strlen(l->v[i].key);
+		memcpy(w, l->v[i].key, n);
+		w += n;
+		if (l->v[i].value[0]) {
+			*w++ = '=';
+			n = strlen(l->v[i].value);
+			memcpy(w, l->v[i].value, n);
+			w += n;
+		}
 	}
-	if (fclose(f)) {
-		free(buf);
-		return NULL;
-	}
+	*w = '\0';
 	return buf;
 }
 

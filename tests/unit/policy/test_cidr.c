@@ -255,6 +255,39 @@ static void test_world_covers_cidrs(void **state)
 	assert_true(has(e, EG, cidr_id(w, "10.1.0.0/16"), false));
 }
 
+static size_t count_id(const struct sluice_ep_compiled *e, uint8_t dir, uint32_t id)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < e->nentries; i++)
+		n += e->entries[i].key.direction == dir && ntohl(e->entries[i].key.identity_be) == id;
+	return n;
+}
+
+/* label selectors reach CIDR identities by their labels, as in Cilium (the
+ * compiler leaves them out of its label index unless a selector asks) */
+static void test_selectors_pick_cidr_identities(void **state)
+{
+	struct world *w = *state;
+	const char *ccnp = "apiVersion: cilium.io/v2\nkind: CiliumClusterwideNetworkPolicy\n"
+			   "metadata: {name: c}\nspec:\n  endpointSelector: {matchLabels: {app: web}}\n"
+			   "  ingress:\n  - fromCIDR: [10.9.0.0/16]\n"
+			   "    toPorts: [{ports: [{port: \"80\", protocol: TCP}]}]\n"
+			   "  - fromEndpoints: [{matchLabels: {%s: \"\"}}]\n"
+			   "    toPorts: [{ports: [{port: \"81\", protocol: TCP}]}]\n";
+	const char *keys[] = { "\"reserved:world\"", "app" };
+	size_t want[] = { 2, 1 };
+
+	for (size_t i = 0; i < 2; i++) {
+		char yaml[1024];
+		const struct sluice_ep_compiled *e;
+
+		snprintf(yaml, sizeof(yaml), ccnp, keys[i]);
+		e = compile(w, yaml);
+		assert_int_equal(count_id(e, IN, cidr_id(w, "10.9.0.0/16")), want[i]);
+	}
+}
+
 static void test_ipblock_selects_pods(void **state)
 {
 	struct world *w = *state;
@@ -353,6 +386,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stable_across_recompiles, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restored_cidr_identity, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_world_covers_cidrs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_selectors_pick_cidr_identities, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ipblock_selects_pods, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ipblock_split_identity, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ipblock_remote_pods, setup, teardown),
