@@ -49,7 +49,10 @@ static __always_inline int sklookup_needs_proxy(struct bpf_sk_lookup *ctx, __u32
 	key.direction = SLUICE_DIR_INGRESS;
 	key.ep_id = ep_id;
 	e = bpf_map_lookup_elem(&sluice_ct_v1, &key);
-	if (e && ct_is_live(e, IPPROTO_TCP, bpf_ktime_get_ns()))
+	/* a closed flow's entry says nothing about a new connection on its
+	 * tuple (tc normally replaced it already: see ct_carries) */
+	if (e && ct_is_live(e, IPPROTO_TCP, bpf_ktime_get_ns()) &&
+	    !(e->flags & SLUICE_CT_F_SEEN_FIN))
 		return (e->flags & SLUICE_CT_F_REDIRECT) != 0;
 
 	if (ipv4_is_loopback(ctx->remote_ip4) || ctx->remote_ip4 == ctx->local_ip4)

@@ -84,12 +84,37 @@ static __always_inline void ct_account(struct sluice_ct_entry *e, const struct f
 }
 
 /*
+ * Whether entry e carries this packet. A closed entry (FIN or RST seen) stays
+ * live for CT_LIFETIME_CLOSED_NS, for the flow's last packets; a SYN without
+ * ACK on it is not one of them but a new connection that reuses the tuple
+ * (the client's ephemeral port came round again, which happens within
+ * seconds when a client opens connections to one server in a loop and the
+ * server closes first). Such a SYN must be judged by today's policy like
+ * any new flow, not ride on the closed flow's verdict: the agent's
+ * revocation walk removes closed entries only as it reaches them, and a
+ * connection established meanwhile on such an entry (a client reconnecting
+ * the moment its revoked connection was cut) would otherwise skip policy
+ * and, once on the sk_msg fast path, never be seen by tc again.
+ */
+static __always_inline int ct_carries(const struct sluice_ct_entry *e, const struct flow *fl,
+				      __u64 now)
+{
+	if (!e || !ct_is_live(e, fl->protocol, now))
+		return 0;
+	if (fl->protocol == IPPROTO_TCP && (e->flags & SLUICE_CT_F_SEEN_FIN) &&
+	    (fl->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_SYN)
+		return 0;
+	return 1;
+}
+
+/*
  * Direction handling: a packet at from_container is the endpoint's EGRESS.
  * It either continues a flow the endpoint started ({ep, EGRESS, tuple}) or
  * answers a flow a peer started ({ep, INGRESS, reversed tuple}, the key that
  * flow's first packet created at to_container). to_container is the mirror
  * image. A SYN is looked up too: a retransmitted SYN of an allowed flow must
- * keep passing even if the policy changed in between, like its first copy.
+ * keep passing even if the policy changed in between, like its first copy
+ * (a SYN on a closed flow's entry is a new connection: see ct_carries).
  */
 static __always_inline int ct_lookup(const struct flow *fl, __u8 direction, __u32 ep_id,
 				     struct sluice_ct_entry **out)
@@ -100,14 +125,14 @@ static __always_inline int ct_lookup(const struct flow *fl, __u8 direction, __u3
 
 	ct_key_fill(&key, fl, direction, ep_id, 0);
 	e = bpf_map_lookup_elem(&sluice_ct_v1, &key);
-	if (e && ct_is_live(e, fl->protocol, now)) {
+	if (ct_carries(e, fl, now)) {
 		ct_account(e, fl, 0, now);
 		*out = e;
 		return CT_ESTABLISHED;
 	}
 	ct_key_fill(&key, fl, direction ^ 1, ep_id, 1);
 	e = bpf_map_lookup_elem(&sluice_ct_v1, &key);
-	if (e && ct_is_live(e, fl->protocol, now)) {
+	if (ct_carries(e, fl, now)) {
 		ct_account(e, fl, 1, now);
 		*out = e;
 		return CT_REPLY;

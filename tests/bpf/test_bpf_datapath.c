@@ -576,6 +576,41 @@ static void test_tcp_without_syn_is_judged(void **state)
 	assert_int_equal(ingress(f, IPPROTO_TCP, OTHER_IP, 51000, 443, ACK), DROP);
 }
 
+/* A SYN on a tuple whose flow closed is a new connection: judged again. */
+static void test_ct_closed_tuple_reuse_is_judged(void **state)
+{
+	struct fx *f = *state;
+	struct sluice_policy_map_entry e[] = {
+		pe(PEER_ID, SLUICE_DIR_INGRESS, IPPROTO_TCP, 8081, 64, 0, SLUICE_MATCH_L3_L4),
+	};
+	struct sluice_ct_entry ct;
+
+	ep_set(f, SLUICE_EP_F_ENFORCE_INGRESS);
+	ipc_set(f, PEER_IP, 32, PEER_ID);
+	pol_set(f, e, 1);
+
+	/* a connection, closed by the pod (FIN) and the peer (FIN) */
+	assert_int_equal(ingress(f, IPPROTO_TCP, PEER_IP, 41356, 8081, SYN), PASS);
+	assert_int_equal(egress(f, IPPROTO_TCP, PEER_IP, 8081, 41356, SYN | ACK), PASS);
+	assert_int_equal(egress(f, IPPROTO_TCP, PEER_IP, 8081, 41356, 0x01 | ACK), PASS);
+	assert_int_equal(ingress(f, IPPROTO_TCP, PEER_IP, 41356, 8081, 0x01 | ACK), PASS);
+	assert_true(ct_has(f, PEER_IP, 41356, POD_IP, 8081, IPPROTO_TCP, SLUICE_DIR_INGRESS, &ct));
+	assert_true(ct.flags & SLUICE_CT_F_SEEN_FIN);
+	/* the closed flow's last packets still pass on its entry after a revocation */
+	pol_set(f, NULL, 0);
+	assert_int_equal(ingress(f, IPPROTO_TCP, PEER_IP, 41356, 8081, ACK), PASS);
+	/* a new connection on the same tuple does not ride on the old verdict */
+	assert_int_equal(ingress(f, IPPROTO_TCP, PEER_IP, 41356, 8081, SYN), DROP);
+	/* allowed again: judged, passes, and gets an entry of its own */
+	pol_set(f, e, 1);
+	assert_int_equal(ingress(f, IPPROTO_TCP, PEER_IP, 41356, 8081, SYN), PASS);
+	assert_true(ct_has(f, PEER_IP, 41356, POD_IP, 8081, IPPROTO_TCP, SLUICE_DIR_INGRESS, &ct));
+	assert_false(ct.flags & SLUICE_CT_F_SEEN_FIN);
+	/* and its retransmitted SYN passes on that entry after a revocation */
+	pol_set(f, NULL, 0);
+	assert_int_equal(ingress(f, IPPROTO_TCP, PEER_IP, 41356, 8081, SYN), PASS);
+}
+
 static void test_ct_flush_scope(void **state)
 {
 	struct fx *f = *state;
@@ -1243,6 +1278,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_default_deny, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_ct_reply_and_established, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_tcp_without_syn_is_judged, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_ct_closed_tuple_reuse_is_judged, fx_setup,
+						fx_teardown),
 		cmocka_unit_test_setup_teardown(test_ct_flush_scope, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_ct_idle_entry_expires, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_redirect_fails_closed, fx_setup, fx_teardown),
