@@ -70,6 +70,7 @@ struct agent_policy_src {
 	char *file;
 	char *text; /* the YAML document */
 	char *text_file; /* where the state directory keeps it; NULL: not yet */
+	size_t journal_bytes; /* edits appended to text_file's journal */
 	bool whole_file; /* text is all the file held, so the policy's item
 			  * spans are offsets into it (policy/edit.c) */
 };
@@ -165,6 +166,11 @@ int agent_refresh_host_addrs(struct agent *a);
 /* state.c */
 /* The text file of a policy source that is replaced or deleted goes. */
 void agent_state_forget_text(struct agent *a, struct agent_policy_src *s);
+/* Records that s->text[at, +old_len) became repl[0, len) (s->text is still
+ * the old text): appended to the text file's journal instead of writing
+ * the whole text again, while the journal stays small. */
+void agent_state_journal_edit(struct agent *a, struct agent_policy_src *s, size_t at,
+			      size_t old_len, const char *repl, size_t len);
 
 /* regenerate.c */
 int agent_regenerate(struct agent *a, char **err);

@@ -90,36 +90,52 @@ static void cidr_remove_leftovers(struct agent *a, const struct sluice_compiled 
 
 int agent_cidrs_sync(struct agent *a, const struct sluice_compiled *c, char **err)
 {
-	size_t i;
+	uint8_t (*addrs)[16] = sl_xcalloc(c->ncidrs + 1, sizeof(*addrs));
+	uint8_t *plens = sl_xcalloc(c->ncidrs + 1, 1);
+	uint32_t *ids = sl_xcalloc(c->ncidrs + 1, sizeof(*ids));
+	size_t *gone = sl_xcalloc(a->ncidrs + 1, sizeof(*gone));
+	size_t i = 0, j = 0, n = 0, ngone = 0;
 	int rc;
 
 	if (!a->cidrs_checked) {
 		cidr_remove_leftovers(a, c);
 		a->cidrs_checked = true;
 	}
-	for (i = 0; i < c->ncidrs; i++) {
-		const struct sluice_cidr_ident *old = cidr_find(a->cidrs, a->ncidrs, c->cidrs[i].addr,
-								c->cidrs[i].prefixlen);
+	/* both lists are sorted the same way: one merge finds what is new,
+	 * changed or gone */
+	while (i < c->ncidrs || j < a->ncidrs) {
+		int cmp = i == c->ncidrs ? 1 : j == a->ncidrs ? -1 : cidr_cmp(&c->cidrs[i], &a->cidrs[j]);
 
+		if (cmp > 0) {
+			gone[ngone++] = j++; /* no policy names it any more */
+			continue;
+		}
 		/* unchanged entries stay; a /32 may have been a pod's meanwhile,
 		 * so after a pod left, host-length entries are written again */
-		if (old && old->identity == c->cidrs[i].identity &&
-		    (c->cidrs[i].prefixlen != 128 || !a->cidr_pods_changed))
-			continue;
-		if (cidr_is_node_address(a, &c->cidrs[i]))
-			continue;
-		rc = sluice_dp_ipcache_update(a->dp, c->cidrs[i].addr, c->cidrs[i].prefixlen,
-					      c->cidrs[i].identity, 0);
-		if (rc)
-			return sl_fail(err, rc, "ipcache update for a CIDR failed: %s", strerror(-rc));
+		if (cmp < 0 || a->cidrs[j].identity != c->cidrs[i].identity ||
+		    (c->cidrs[i].prefixlen == 128 && a->cidr_pods_changed)) {
+			if (!cidr_is_node_address(a, &c->cidrs[i])) {
+				memcpy(addrs[n], c->cidrs[i].addr, 16);
+				plens[n] = c->cidrs[i].prefixlen;
+				ids[n++] = c->cidrs[i].identity;
+			}
+		}
+		if (cmp == 0)
+			j++;
+		i++;
 	}
-	for (i = 0; i < a->ncidrs; i++) {
-		const struct sluice_cidr_ident *old = &a->cidrs[i];
-
-		if (!cidr_find(c->cidrs, c->ncidrs, old->addr, old->prefixlen) &&
-		    !cidr_is_node_address(a, old))
-			sluice_dp_ipcache_delete(a->dp, old->addr, old->prefixlen);
-	}
+	rc = sluice_dp_ipcache_update_many(a->dp, (const uint8_t (*)[16])addrs, plens, ids, n);
+	/* removed after the new ones are in: an address never lacks a prefix
+	 * that both the old and the new policy name */
+	for (i = 0; !rc && i < ngone; i++)
+		if (!cidr_is_node_address(a, &a->cidrs[gone[i]]))
+			sluice_dp_ipcache_delete(a->dp, a->cidrs[gone[i]].addr, a->cidrs[gone[i]].prefixlen);
+	free(addrs);
+	free(plens);
+	free(ids);
+	free(gone);
+	if (rc)
+		return sl_fail(err, rc, "ipcache update for a CIDR failed: %s", strerror(-rc));
 	a->cidr_pods_changed = false;
 	free(a->cidrs);
 	a->cidrs = sl_xcalloc(c->ncidrs, sizeof(*a->cidrs));

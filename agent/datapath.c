@@ -833,6 +833,44 @@ int sluice_dp_ipcache_update(struct sluice_datapath *dp, const uint8_t addr[16],
 					    BPF_ANY));
 }
 
+int sluice_dp_ipcache_update_many(struct sluice_datapath *dp, const uint8_t (*addrs)[16],
+				  const uint8_t *prefixlens, const uint32_t *identities, size_t n)
+{
+	int fd = bpf_map__fd(dp->lxc->maps.sluice_ipc_v1), e = 0;
+	struct sluice_ipcache_key *keys;
+	struct sluice_ipcache_value *values;
+	uint32_t count = (uint32_t)n;
+	size_t i;
+
+	if (n == 0)
+		return 0;
+	keys = calloc(n, sizeof(*keys));
+	values = calloc(n, sizeof(*values));
+	if (!keys || !values) {
+		e = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < n && !e; i++) {
+		e = dp_ipcache_key(&keys[i], addrs[i], prefixlens[i]);
+		values[i].identity = identities[i];
+	}
+	if (e)
+		goto out;
+
+	LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = BPF_ANY);
+
+	/* a batch stops at its first failure: the rest one by one */
+	if (bpf_map_update_batch(fd, keys, values, &count, &opts) == 0 && count == n)
+		goto out;
+	for (i = count < n ? count : 0; i < n && !e; i++)
+		if (bpf_map_update_elem(fd, &keys[i], &values[i], BPF_ANY) < 0)
+			e = -errno;
+out:
+	free(keys);
+	free(values);
+	return e;
+}
+
 int sluice_dp_ipcache_delete(struct sluice_datapath *dp, const uint8_t addr[16],
 			     unsigned prefixlen)
 {

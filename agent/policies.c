@@ -205,7 +205,8 @@ static int apply_edit(struct agent *a, json_t *f, bool dry_run, json_t *jerr, js
 			agent_regenerate(a, NULL);
 			goto out;
 		}
-		agent_state_forget_text(a, s);
+		agent_state_journal_edit(a, s, e.text_at, e.text_old_len, text + e.text_at,
+					 e.text_new_len);
 		free(s->text);
 		s->text = sl_xstrdup(text);
 		free(s->file);

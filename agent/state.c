@@ -8,7 +8,8 @@
  * after every change, so a crash leaves either the old or the new state.
  * What is big stays out of it and is written only when it changes: each
  * policy text is a file of its own under policies/ (written once, named by
- * a counter, removed after the save that no longer names it), and the
+ * a counter, removed after the save that no longer names it; a one-item
+ * edit is appended to its journal, NAME.edits, replayed on restore), and the
  * CIDR identities (as many as the prefixes policies name) are lines of
  * cidr-identities, rewritten when the identity table changed.
  */
@@ -98,6 +99,67 @@ void agent_state_forget_text(struct agent *a, struct agent_policy_src *s)
 		abort();
 	a->stale_texts[a->nstale_texts++] = s->text_file;
 	s->text_file = NULL;
+	s->journal_bytes = 0;
+}
+
+/* "EDIT AT OLDLEN LEN\n" and LEN bytes: one record of a text's journal */
+void agent_state_journal_edit(struct agent *a, struct agent_policy_src *s, size_t at,
+			      size_t old_len, const char *repl, size_t len)
+{
+	char head[96], *path;
+	int fd, n;
+	bool ok;
+
+	if (!s->text_file || s->journal_bytes + len + sizeof(head) > strlen(s->text) / 4 + 4096) {
+		agent_state_forget_text(a, s); /* the whole text again, journal gone */
+		return;
+	}
+	path = sl_strdupf("%s/policies/%s.edits", a->cfg.state_dir, s->text_file);
+	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	free(path);
+	n = snprintf(head, sizeof(head), "EDIT %zu %zu %zu\n", at, old_len, len);
+	ok = fd >= 0 && write(fd, head, (size_t)n) == n && write(fd, repl, len) == (ssize_t)len;
+	if (fd >= 0 && close(fd))
+		ok = false;
+	if (!ok) {
+		agent_state_forget_text(a, s);
+		return;
+	}
+	s->journal_bytes += len + (size_t)n;
+}
+
+/* Replays NAME.edits over text (malloc'd, replaced); a torn last record is
+ * ignored, a record that does not fit stops the replay. */
+static char *state_replay_journal(struct agent *a, const char *name, char *text, size_t *journal)
+{
+	char *path = sl_strdupf("%s/policies/%s.edits", a->cfg.state_dir, name), *j = NULL, *p;
+	size_t jlen = 0;
+
+	*journal = 0;
+	if (sl_read_file(path, 1u << 30, &j, &jlen)) {
+		free(path);
+		return text;
+	}
+	free(path);
+	p = j;
+	while ((size_t)(p - j) < jlen) {
+		size_t at, old_len, len, tlen = strlen(text);
+		char *nl = memchr(p, '\n', jlen - (size_t)(p - j)), *out;
+
+		if (!nl || sscanf(p, "EDIT %zu %zu %zu", &at, &old_len, &len) != 3 ||
+		    len > jlen - (size_t)(nl + 1 - j) || at > tlen || old_len > tlen - at)
+			break;
+		out = sl_xcalloc(1, tlen - old_len + len + 1);
+		memcpy(out, text, at);
+		memcpy(out + at, nl + 1, len);
+		memcpy(out + at + len, text + at + old_len, tlen - at - old_len);
+		free(text);
+		text = out;
+		p = nl + 1 + len;
+	}
+	*journal = (size_t)(p - j);
+	free(j);
+	return text;
 }
 
 /* policy texts not written yet get their file */
@@ -133,10 +195,12 @@ static void state_remove_stale(struct agent *a)
 	size_t i;
 
 	for (i = 0; i < a->nstale_texts; i++) {
-		char *path = text_path(a, a->stale_texts[i]);
+		char *path = text_path(a, a->stale_texts[i]), *journal = sl_strdupf("%s.edits", path);
 
 		unlink(path);
+		unlink(journal);
 		free(path);
+		free(journal);
 		free(a->stale_texts[i]);
 	}
 	free(a->stale_texts);
@@ -398,6 +462,7 @@ int agent_state_restore(struct agent *a, char **err)
 		const char *text_file = json_string_value(json_object_get(v, "text_file"));
 		struct sluice_policy_set set = { 0 };
 		char *owned = NULL;
+		size_t journal = 0;
 
 		if (!text && text_file && !strchr(text_file, '/')) {
 			char *path = text_path(a, text_file);
@@ -405,6 +470,8 @@ int agent_state_restore(struct agent *a, char **err)
 
 			if (sl_read_file(path, 256u << 20, &owned, &len))
 				fprintf(stderr, "sluiced: stored policy text %s is missing\n", path);
+			else
+				owned = state_replay_journal(a, text_file, owned, &journal);
 			free(path);
 			text = owned;
 		}
@@ -427,6 +494,7 @@ int agent_state_restore(struct agent *a, char **err)
 				/* the first document keeps the file; others write their own */
 				s->text_file = k == 0 && owned ? sl_xstrdup(text_file) : NULL;
 				s->whole_file = set.n == 1;
+				s->journal_bytes = k == 0 && owned ? journal : 0;
 			}
 			sluice_policy_set_merge(&a->policies, &set);
 		} else {

@@ -225,6 +225,9 @@ int sluice_policy_edit_prepare(const struct sluice_policy *p, const char *file,
 		v[e->index] = saved;
 	}
 	e->old_end = item->src_end;
+	e->text_at = pre;
+	e->text_old_len = old_len - suf - pre;
+	e->text_new_len = new_len - suf - pre;
 	rc = 1;
 	goto out;
 whole:

@@ -50,6 +50,9 @@ int sluice_dp_endpoint_delete(struct sluice_datapath *dp, int ifindex);
 
 int sluice_dp_ipcache_update(struct sluice_datapath *dp, const uint8_t addr[16],
 			     unsigned prefixlen, uint32_t identity, uint32_t flags);
+/* n entries (flags 0) in one batch where the kernel allows, else one by one */
+int sluice_dp_ipcache_update_many(struct sluice_datapath *dp, const uint8_t (*addrs)[16],
+				  const uint8_t *prefixlens, const uint32_t *identities, size_t n);
 int sluice_dp_ipcache_delete(struct sluice_datapath *dp, const uint8_t addr[16],
 			     unsigned prefixlen);
 

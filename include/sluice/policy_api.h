@@ -58,6 +58,9 @@ struct sluice_policy_edit {
 	int lines;       /* and by this many lines */
 	size_t old_end;  /* end of the item in the old text */
 	bool applied;
+	/* the text change: old_text[text_at, +text_old_len) became
+	 * new_text[text_at, +text_new_len) */
+	size_t text_at, text_old_len, text_new_len;
 };
 /*
  * When new_text differs from old_text (the single document p was loaded

@@ -35,6 +35,28 @@ check "restarted agent adopted pinned state" sh -c "$SL_BUILD/cli/sluice --socke
 check "after restart: client allowed" can default/client tcp "$IP_server" 80
 check "after restart: evil dropped" dropped default/evil tcp "$IP_server" 80
 
+# A one-item change is parsed alone and kept as an edit in the stored
+# text's journal; a restarted agent replays it and enforces the edited policy.
+apply_yaml <<'YAML' >/dev/null
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: clients}
+spec:
+  endpointSelector: {matchLabels: {app: server}}
+  ingress:
+  - fromEndpoints: [{matchLabels: {app: evil}}]
+YAML
+edits=$(sl status -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["policy_item_edits"])')
+[ "$edits" = 1 ] && pass "the change was parsed as one item edit" || fail "item edits: $edits"
+check "edit journal written" sh -c "ls $SL_STATE/policies/*.edits"
+check "edited: evil allowed" can default/evil tcp "$IP_server" 80
+check "edited: client dropped" dropped default/client tcp "$IP_server" 80
+sl_agent_kill KILL
+sl_agent_start
+check "restart after the edit: stored policy is the edited one" sh -c "$SL_BUILD/cli/sluice --socket $SL_SOCK policy get default/clients | grep -q 'app: evil'"
+check "restart after the edit: evil allowed" can default/evil tcp "$IP_server" 80
+check "restart after the edit: client dropped" dropped default/client tcp "$IP_server" 80
+
 sl_cleanup
 check_not "no netns left" sh -c "ip netns list | grep -q '^$SL_NSPFX'"
 check_not "no pins left" test -e "$SL_PIN"
