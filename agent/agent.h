@@ -75,6 +75,14 @@ struct agent_policy_src {
 			  * spans are offsets into it (policy/edit.c) */
 };
 
+/* What a one-item edit changed: item index of list section of rule ri of
+ * policies.v[pi], which held old_item before. */
+struct agent_edit_hint {
+	size_t pi, ri, index;
+	int section;
+	const struct sluice_peer_rule *old_item;
+};
+
 #define AGENT_PHASES 10
 struct agent_phases {
 	uint64_t mark;
@@ -102,6 +110,11 @@ struct agent {
 	uint32_t next_ip_offset;
 
 	struct sluice_policy_set policies;
+	/* the last compile's result, for the next one-item edit to update
+	 * (sluice_policy_compile_edit); invalid when the set changed otherwise */
+	struct sluice_compiled compiled;
+	bool compiled_valid;
+	const struct agent_edit_hint *edit_hint; /* set around an edit's regenerate */
 	struct agent_policy_src *srcs;
 	size_t nsrcs;
 	/* state.c: policy texts are files of their own, written once; the ones
@@ -128,6 +141,7 @@ struct agent {
 	uint64_t policy_swaps;    /* inner policy maps swapped whole */
 	uint64_t policy_patches;  /* inner policy maps patched in place */
 	uint64_t policy_edits;    /* applies that parsed one changed item only */
+	uint64_t compile_edits;   /* compiles that updated the last result only */
 	bool adopted;             /* pinned state was adopted at start */
 	bool reval_all;           /* identities moved: revalidate every flow */
 	bool cidr_pods_changed;   /* a pod address was freed: rewrite CIDR /32s */

@@ -28,6 +28,9 @@ struct api_client {
 	bool closing;
 	struct api_client *next;
 	void *stream_ctx;  /* set while a streaming command (observe) runs */
+	size_t scan;       /* buf[0..scan) holds no newline */
+	json_t *pending;   /* a request waiting for its attachments */
+	size_t need;       /* ... of this many bytes */
 };
 
 static uv_pipe_t api_server;
@@ -342,6 +345,7 @@ static json_t *cmd_status(struct agent *a)
 	json_object_set_new(o, "policy_map_swaps", json_integer((json_int_t)a->policy_swaps));
 	json_object_set_new(o, "policy_map_patches", json_integer((json_int_t)a->policy_patches));
 	json_object_set_new(o, "policy_item_edits", json_integer((json_int_t)a->policy_edits));
+	json_object_set_new(o, "policy_compile_edits", json_integer((json_int_t)a->compile_edits));
 	json_object_set_new(o, "last_policy_apply_us", json_integer((json_int_t)(a->last_apply_ns / 1000)));
 	json_object_set_new(o, "last_policy_apply_phases_us", agent_phases_json(&a->last_phases));
 	json_object_set_new(o, "programs", progs);
@@ -432,6 +436,7 @@ static void on_close(uv_handle_t *h)
 			break;
 		}
 	api_stream_closed(c);
+	json_decref(c->pending);
 	free(c->buf);
 	free(c);
 }
@@ -499,18 +504,11 @@ void **api_client_stream_ctx(struct api_client *c)
 	return &c->stream_ctx;
 }
 
-static void handle_line(struct api_client *c, char *line)
+static void answer(struct api_client *c, json_t *req)
 {
-	json_error_t jerr;
-	json_t *req = json_loads(line, 0, &jerr), *res;
+	json_t *res;
 	char *err = NULL;
 
-	if (!req) {
-		res = json_pack("{s:b,s:s}", "ok", 0, "error", "malformed request");
-		api_client_send(c, res);
-		json_decref(res);
-		return;
-	}
 	res = dispatch(c, req, &err);
 	json_decref(req);
 	if (res == API_STREAMING)
@@ -522,6 +520,99 @@ static void handle_line(struct api_client *c, char *line)
 	api_client_send(c, res);
 	json_decref(res);
 	free(err);
+}
+
+static void answer_error(struct api_client *c, const char *msg)
+{
+	json_t *res = json_pack("{s:b,s:s}", "ok", 0, "error", msg);
+
+	api_client_send(c, res);
+	json_decref(res);
+}
+
+/*
+ * A request line may announce attachments: "attach": [LEN, ...], whose
+ * bytes follow the line back to back (policy texts: sent as they are, not
+ * escaped into the JSON line, which costs more than applying a one-rule
+ * change). Returns the bytes still to wait for, or -1 after answering an
+ * error.
+ */
+static long attachments_size(struct api_client *c, json_t *req)
+{
+	json_t *lens = json_object_get(req, "attach"), *v;
+	size_t i, total = 0;
+
+	if (!lens)
+		return 0;
+	if (!json_is_array(lens))
+		goto bad;
+	json_array_foreach(lens, i, v) {
+		if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+		    (size_t)json_integer_value(v) > API_MAX_REQUEST - total)
+			goto bad;
+		total += (size_t)json_integer_value(v);
+	}
+	return (long)total;
+bad:
+	answer_error(c, "malformed request: attach");
+	return -1;
+}
+
+/* files[].content_attachment = K becomes files[].content = the K-th
+ * attachment; false after answering an error */
+static bool attachments_bind(struct api_client *c, json_t *req, const char *data)
+{
+	json_t *lens = json_object_get(req, "attach"), *f;
+	size_t i, n = json_array_size(lens), *offs = calloc(n + 1, sizeof(*offs));
+
+	if (!offs)
+		abort();
+	for (i = 0; i < n; i++)
+		offs[i + 1] = offs[i] + (size_t)json_integer_value(json_array_get(lens, i));
+	json_array_foreach(json_object_get(req, "files"), i, f) {
+		json_t *k = json_object_get(f, "content_attachment");
+		size_t at;
+
+		if (!k)
+			continue;
+		at = (size_t)json_integer_value(k);
+		if (!json_is_integer(k) || json_integer_value(k) < 0 || at >= n) {
+			answer_error(c, "malformed request: content_attachment");
+			free(offs);
+			return false;
+		}
+		if (memchr(data + offs[at], '\0', offs[at + 1] - offs[at])) {
+			answer_error(c, "a policy file contains a NUL byte: not a YAML file");
+			free(offs);
+			return false;
+		}
+		/* UTF-8 is checked by the YAML parser, with line numbers */
+		json_object_set_new(f, "content", json_stringn_nocheck(data + offs[at], offs[at + 1] - offs[at]));
+	}
+	free(offs);
+	return true;
+}
+
+/* One request line: answered now, or kept until its attachments are in. */
+static void handle_line(struct api_client *c, char *line)
+{
+	json_error_t jerr;
+	json_t *req = json_loads(line, 0, &jerr);
+	long need;
+
+	if (!req) {
+		answer_error(c, "malformed request");
+		return;
+	}
+	need = attachments_size(c, req);
+	if (need < 0) {
+		json_decref(req);
+	} else if (need > 0) {
+		c->pending = req;
+		c->need = (size_t)need;
+	} else {
+		answer(c, req);
+	}
 }
 
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
@@ -554,11 +645,36 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 		return;
 	}
 	start = c->buf;
-	while (!c->closing && (nl = memchr(start, '\n', c->len - (size_t)(start - c->buf)))) {
+	while (!c->closing) {
+		char *line;
+
+		if (c->pending) {
+			json_t *req = c->pending;
+
+			if (c->len - (size_t)(start - c->buf) < c->need)
+				break;
+			c->pending = NULL;
+			if (attachments_bind(c, req, start))
+				answer(c, req);
+			else
+				json_decref(req);
+			start += c->need;
+			continue;
+		}
+		/* buf[0..scan) was searched for a newline before */
+		if (c->scan < (size_t)(start - c->buf))
+			c->scan = (size_t)(start - c->buf);
+		nl = memchr(c->buf + c->scan, '\n', c->len - c->scan);
+		if (!nl) {
+			c->scan = c->len;
+			break;
+		}
 		*nl = 0;
-		handle_line(c, start);
+		line = start;
 		start = nl + 1;
+		handle_line(c, line);
 	}
+	c->scan = c->scan > (size_t)(start - c->buf) ? c->scan - (size_t)(start - c->buf) : 0;
 	c->len -= (size_t)(start - c->buf);
 	memmove(c->buf, start, c->len);
 }

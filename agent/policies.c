@@ -196,8 +196,15 @@ static int apply_edit(struct agent *a, json_t *f, bool dry_run, json_t *jerr, js
 	*rc = 0;
 	how = e.unchanged ? "unchanged" : dry_run ? "configured (dry run)" : "configured";
 	if (!e.unchanged && !dry_run) {
+		struct agent_edit_hint hint = {
+			.pi = (size_t)(p - a->policies.v), .ri = e.rule, .section = e.section,
+			.index = e.index, .old_item = &e.item,
+		};
+
 		sluice_policy_edit_swap(p, &e);
+		a->edit_hint = &hint;
 		*rc = agent_regenerate(a, err);
+		a->edit_hint = NULL;
 		if (*rc) {
 			/* roll back: the policy in force stays */
 			sluice_policy_edit_swap(p, &e);
@@ -207,8 +214,15 @@ static int apply_edit(struct agent *a, json_t *f, bool dry_run, json_t *jerr, js
 		}
 		agent_state_journal_edit(a, s, e.text_at, e.text_old_len, text + e.text_at,
 					 e.text_new_len);
-		free(s->text);
-		s->text = sl_xstrdup(text);
+		agent_phase(a, "journal");
+		if (e.text_old_len == e.text_new_len) {
+			/* the same length: the stored text is changed in place */
+			memcpy(s->text + e.text_at, text + e.text_at, e.text_new_len);
+		} else {
+			free(s->text);
+			s->text = sl_xstrdup(text);
+		}
+		agent_phase(a, "text");
 		free(s->file);
 		s->file = sl_xstrdup(name);
 		free(p->file);
@@ -313,6 +327,8 @@ int agent_policy_apply(struct agent *a, json_t *files, bool dry_run, json_t *res
 			abort();
 		sluice_policy_set_free(&staged);
 		rc = dry_run ? 0 : agent_regenerate(a, err);
+		if (dry_run)
+			a->compiled_valid = false; /* the set is put back in another order */
 		if (rc || dry_run) {
 			/* roll back: the set in force stays */
 			for (i = 0; i < n; i++)

@@ -134,7 +134,19 @@ int agent_regenerate(struct agent *a, char **err)
 		eps[i].peer_only = true;
 		sl_addr_from_ipv4(eps[i].addr, a->remotes[j]->net.ip);
 	}
-	rc = sluice_policy_compile(&a->policies, a->idt, eps, i, &out, &diags);
+	rc = 0;
+	if (a->edit_hint && a->compiled_valid) {
+		const struct agent_edit_hint *h = a->edit_hint;
+
+		rc = sluice_policy_compile_edit(&a->policies, a->idt, eps, i, &a->compiled, h->pi, h->ri,
+						h->section, h->index, h->old_item, &out, &diags);
+		if (rc == 1)
+			a->compile_edits++;
+	}
+	if (rc == 0)
+		rc = sluice_policy_compile(&a->policies, a->idt, eps, i, &out, &diags);
+	else if (rc == 1)
+		rc = 0;
 	free(eps);
 	agent_phase(a, "compile");
 	if (rc) {
@@ -218,7 +230,14 @@ int agent_regenerate(struct agent *a, char **err)
 		revalidate_soon(a);
 	a->regenerations++;
 	rc = 0;
+	/* kept for the next one-item edit */
+	sluice_compiled_free(&a->compiled);
+	a->compiled = out;
+	a->compiled_valid = true;
+	memset(&out, 0, sizeof(out));
 out:
+	if (rc)
+		a->compiled_valid = false;
 	sluice_compiled_free(&out);
 	agent_phase(a, "compile");
 	return rc;

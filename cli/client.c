@@ -57,28 +57,35 @@ int client_connect(void)
 	return fd;
 }
 
+static int send_all(int fd, const char *p, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
 int client_send(int fd, json_t *req)
 {
 	char *text = json_dumps(req, JSON_COMPACT);
-	size_t len, off = 0;
+	size_t len;
+	int rc;
 
 	if (!text)
 		return -ENOMEM;
 	len = strlen(text);
 	text[len] = '\n'; /* the NUL becomes the line end; it is not sent */
-	while (off < len + 1) {
-		ssize_t n = write(fd, text + off, len + 1 - off);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			free(text);
-			return -errno;
-		}
-		off += (size_t)n;
-	}
+	rc = send_all(fd, text, len + 1);
 	free(text);
-	return 0;
+	return rc;
 }
 
 
@@ -129,12 +136,28 @@ json_t *client_read(int fd)
 
 json_t *client_call(json_t *req)
 {
-	int fd = client_connect();
+	return client_call_attached(req, NULL, NULL, 0);
+}
+
+json_t *client_call_attached(json_t *req, char *const *data, const size_t *lens, size_t n)
+{
+	int fd = client_connect(), rc;
 	json_t *res;
+	size_t i;
 
 	if (fd < 0)
 		return NULL;
-	if (client_send(fd, req)) {
+	if (n) {
+		json_t *arr = json_array();
+
+		for (i = 0; i < n; i++)
+			json_array_append_new(arr, json_integer((json_int_t)lens[i]));
+		json_object_set_new(req, "attach", arr);
+	}
+	rc = client_send(fd, req);
+	for (i = 0; i < n && !rc; i++)
+		rc = send_all(fd, data[i], lens[i]);
+	if (rc) {
 		fprintf(stderr, "sluice: cannot send request to %s\n", client_socket());
 		close(fd);
 		return NULL;

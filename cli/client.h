@@ -12,6 +12,9 @@ const char *client_socket(void);
 int client_connect(void);
 /* Sends one request, waits for one answer. NULL (reason printed) on failure. */
 json_t *client_call(json_t *req);
+/* The same with n attachments: raw bytes sent after the request line, which
+ * names their lengths ("attach"); see agent/api.c. */
+json_t *client_call_attached(json_t *req, char *const *data, const size_t *lens, size_t n);
 /* Reads the next JSON line from fd; NULL at EOF or error. */
 json_t *client_read(int fd);
 const char *client_read_raw(int fd);

@@ -17,6 +17,10 @@
 
 #define POLICY_MAX_FILE (32u << 20)
 
+/* file texts travel as attachments, not escaped into the request line */
+static char **texts;
+static size_t *text_lens, ntexts;
+
 static int add_file(json_t *files, const char *path)
 {
 	char *text = NULL;
@@ -33,9 +37,15 @@ static int add_file(json_t *files, const char *path)
 		free(text);
 		return -EINVAL;
 	}
-	json_array_append_new(files, json_pack("{s:s,s:s}", "name", !strcmp(path, "-") ? "<stdin>" : path,
-					       "content", text));
-	free(text);
+	texts = realloc(texts, (ntexts + 1) * sizeof(*texts));
+	text_lens = realloc(text_lens, (ntexts + 1) * sizeof(*text_lens));
+	if (!texts || !text_lens)
+		abort();
+	texts[ntexts] = text;
+	text_lens[ntexts] = len;
+	json_array_append_new(files, json_pack("{s:s,s:I}", "name", !strcmp(path, "-") ? "<stdin>" : path,
+					       "content_attachment", (json_int_t)ntexts));
+	ntexts++;
 	return 0;
 }
 
@@ -116,8 +126,12 @@ static int policy_apply(int argc, char **argv)
 	{
 		json_t *req = json_pack("{s:s,s:o,s:b}", "cmd", "policy.apply", "files", files, "dry_run", dry);
 
-		res = client_call(req);
+		res = client_call_attached(req, texts, text_lens, ntexts);
 		json_decref(req);
+		for (size_t k = 0; k < ntexts; k++)
+			free(texts[k]);
+		free(texts);
+		free(text_lens);
 	}
 	if (!res)
 		return 1;

@@ -770,14 +770,15 @@ static bool compile_rule_has_named(const struct sluice_port_rule *pr)
 	return false;
 }
 
-/* Adds one peer rule's contributions to the map of one direction. */
-static int compile_peer_rule(struct compile_state *st, struct cmap *m, size_t ep_index,
-			     const struct sluice_peer_rule *prl, bool ingress, bool deny,
-			     uint32_t ref, struct u32vec *peers, struct compile_keys *keys)
+/* Adds one peer rule's contributions, for the peers given, to the map of
+ * one direction. */
+static int compile_peer_rule_for(struct compile_state *st, struct cmap *m, size_t ep_index,
+				 const struct sluice_peer_rule *prl, bool ingress, bool deny,
+				 uint32_t ref, const struct u32vec *peers, struct compile_keys *keys)
 {
 	const struct sluice_compile_endpoint *ep = &st->eps[ep_index];
 	size_t nrules = prl->nto_ports ? prl->nto_ports : 1;
-	int rc = compile_peer_ids(st, prl, peers);
+	int rc = 0;
 
 	for (size_t r = 0; r < nrules && !rc; r++) {
 		const struct sluice_port_rule *pr = prl->nto_ports ? &prl->to_ports[r] : NULL;
@@ -807,6 +808,16 @@ static int compile_peer_rule(struct compile_state *st, struct cmap *m, size_t ep
 				rc = compile_contribute(m, peers->v[i], keys->v[k], deny, pr, hb, ref);
 	}
 	return rc;
+}
+
+/* Adds one peer rule's contributions to the map of one direction. */
+static int compile_peer_rule(struct compile_state *st, struct cmap *m, size_t ep_index,
+			     const struct sluice_peer_rule *prl, bool ingress, bool deny,
+			     uint32_t ref, struct u32vec *peers, struct compile_keys *keys)
+{
+	int rc = compile_peer_ids(st, prl, peers);
+
+	return rc ? rc : compile_peer_rule_for(st, m, ep_index, prl, ingress, deny, ref, peers, keys);
 }
 
 /* ---- precedence --------------------------------------------------------- */
@@ -1051,8 +1062,27 @@ static int compile_emit(struct compile_state *st, const struct sluice_compile_en
 
 /* ---- one endpoint ----------------------------------------------------- */
 
+/* The peers of one item: compile_peer_ids(), or for an edit only those it
+ * recompiles (compile_edit_peers()). */
+struct compile_peers_fn {
+	int (*fn)(struct compile_state *st, const struct sluice_peer_rule *pr, struct u32vec *out,
+		  const void *ctx);
+	const void *ctx;
+};
+
+static int compile_direction_with(struct compile_state *st, size_t ep_index, bool ingress,
+				  struct compile_out *out, uint32_t *flags,
+				  const struct compile_peers_fn *only);
+
 static int compile_direction(struct compile_state *st, size_t ep_index, bool ingress,
 			     struct compile_out *out, uint32_t *flags)
+{
+	return compile_direction_with(st, ep_index, ingress, out, flags, NULL);
+}
+
+static int compile_direction_with(struct compile_state *st, size_t ep_index, bool ingress,
+				  struct compile_out *out, uint32_t *flags,
+				  const struct compile_peers_fn *only)
 {
 	const struct compile_ep_rules *er = &st->ep_rules[ep_index];
 	struct u32vec peers = { 0 };
@@ -1078,12 +1108,19 @@ static int compile_direction(struct compile_state *st, size_t ep_index, bool ing
 		enabled = true;
 		if (dd != SLUICE_FALSE)
 			default_deny = true;
-		for (size_t j = 0; j < nallow && !rc; j++)
-			rc = compile_peer_rule(st, &m, ep_index, &allow[j], ingress, false, ref,
-					       &peers, &keys);
-		for (size_t j = 0; j < ndeny && !rc; j++)
-			rc = compile_peer_rule(st, &m, ep_index, &deny[j], ingress, true, ref,
-					       &peers, &keys);
+		for (size_t j = 0; j < nallow + ndeny && !rc; j++) {
+			const struct sluice_peer_rule *item = j < nallow ? &allow[j] : &deny[j - nallow];
+
+			if (!only) {
+				rc = compile_peer_rule(st, &m, ep_index, item, ingress, j >= nallow, ref,
+						       &peers, &keys);
+				continue;
+			}
+			rc = only->fn(st, item, &peers, only->ctx);
+			if (!rc && peers.n)
+				rc = compile_peer_rule_for(st, &m, ep_index, item, ingress, j >= nallow,
+							   ref, &peers, &keys);
+		}
 	}
 	/*
 	 * Cilium: when every rule that turns a direction on says
@@ -1329,30 +1366,12 @@ static bool compile_index_cidrs(const struct sluice_policy_set *set)
 	return false;
 }
 
-static int compile_setup(struct compile_state *st, struct sluice_identity_table *idt)
+/* What the endpoints given need: by identity, the local index, the http
+ * ordinals. */
+static int compile_setup_endpoints(struct compile_state *st)
 {
-	size_t nid;
-	int rc;
+	int rc = compile_index_init(&st->local, st->neps);
 
-	rc = compile_cidr_identities(st, idt);
-	nid = sluice_idt_count(st->idt);
-	if (!rc)
-		rc = compile_index_init(&st->all, nid);
-	if (!rc)
-		rc = compile_index_init(&st->local, st->neps);
-	bool index_cidrs = compile_index_cidrs(st->set);
-
-	for (size_t i = 0; i < nid && !rc; i++) {
-		uint32_t id = sluice_idt_at(st->idt, i);
-		const struct sluice_labels *l = sluice_idt_labels(st->idt, id);
-
-		if (l && id >= SLUICE_ID_LOCAL_MIN && !index_cidrs) {
-			st->all.ids[st->all.n] = id;
-			st->all.labels[st->all.n++] = l;
-		} else if (l) {
-			rc = compile_index_add(&st->all, id, l);
-		}
-	}
 	st->ep_next = calloc(st->neps ? st->neps : 1, sizeof(*st->ep_next));
 	st->ep_rules = calloc(st->neps ? st->neps : 1, sizeof(*st->ep_rules));
 	if (!rc && (!st->ep_next || !st->ep_rules))
@@ -1391,6 +1410,30 @@ static int compile_setup(struct compile_state *st, struct sluice_identity_table 
 	if (!rc)
 		rc = compile_http_ordinals(st);
 	return rc;
+}
+
+static int compile_setup(struct compile_state *st, struct sluice_identity_table *idt)
+{
+	size_t nid;
+	int rc;
+	bool index_cidrs = compile_index_cidrs(st->set);
+
+	rc = compile_cidr_identities(st, idt);
+	nid = sluice_idt_count(st->idt);
+	if (!rc)
+		rc = compile_index_init(&st->all, nid);
+	for (size_t i = 0; i < nid && !rc; i++) {
+		uint32_t id = sluice_idt_at(st->idt, i);
+		const struct sluice_labels *l = sluice_idt_labels(st->idt, id);
+
+		if (l && id >= SLUICE_ID_LOCAL_MIN && !index_cidrs) {
+			st->all.ids[st->all.n] = id;
+			st->all.labels[st->all.n++] = l;
+		} else if (l) {
+			rc = compile_index_add(&st->all, id, l);
+		}
+	}
+	return rc ? rc : compile_setup_endpoints(st);
 }
 
 /* Gives every endpoint the list of rules whose subject selects it. */
@@ -1500,6 +1543,373 @@ int sluice_policy_compile(const struct sluice_policy_set *set,
 	}
 	*out = res;
 	return 0;
+}
+
+/* ---- one item changed --------------------------------------------------- */
+
+/*
+ * sluice_policy_compile_edit(): after one list item of a policy changed
+ * (policy/edit.c), the previous result is updated instead of compiling
+ * everything again. The trie keys are per peer identity, and a key's
+ * verdict depends only on the keys of its own identity and of ANY; an item
+ * whose peers are CIDRs changes the keys of the CIDR identities inside its
+ * old and new prefixes and of no other identity. So those identities are
+ * recompiled (every item of the endpoint's rules is asked only for them,
+ * and for ANY, whose keys take part in resolving theirs), and their
+ * entries replace the old ones; everything else is copied. Only the
+ * endpoints the rule selects are touched, in the item's direction, unless
+ * a prefix starts or stops being named: then the set of CIDR identities
+ * changed, which other rules' world or CIDR peers may see, and every
+ * endpoint is updated in both directions (still only for those
+ * identities). Items with other peers, excepts or http rules are left to
+ * the whole compile.
+ */
+
+static bool compile_edit_item_ok(const struct sluice_peer_rule *it)
+{
+	if (!it->has_l3 || it->nendpoints || it->entities || !it->ncidrs || it->cidrs_select_pods)
+		return false;
+	for (size_t i = 0; i < it->ncidrs; i++)
+		if (it->cidrs[i].nexcept || compile_cidr_is_world(&it->cidrs[i]))
+			return false;
+	for (size_t i = 0; i < it->nto_ports; i++)
+		if (it->to_ports[i].has_http || it->to_ports[i].nhttp)
+			return false;
+	return true;
+}
+
+struct compile_edit_ctx {
+	const struct sluice_cidr_ident *ids; /* the identities recompiled */
+	const struct sluice_labels **labels; /* ... and their labels */
+	size_t n;
+};
+
+/* The recompiled identities an item names, or ANY (see compile_peer_ids()). */
+static int compile_edit_peers(struct compile_state *st, const struct sluice_peer_rule *pr,
+			      struct u32vec *out, const void *ctx)
+{
+	const struct compile_edit_ctx *c = ctx;
+	int rc = 0;
+
+	(void)st;
+	out->n = 0;
+	if (!pr->has_l3 || (pr->entities & SLUICE_ENTITY_ALL))
+		return u32vec_push(out, SLUICE_ID_ANY);
+	for (size_t k = 0; k < pr->nendpoints; k++)
+		if (sluice_selector_is_wildcard(&pr->endpoints[k]))
+			return u32vec_push(out, SLUICE_ID_ANY); /* ANY covers the others */
+	for (size_t i = 0; i < c->n && !rc; i++) {
+		const struct sluice_labels *l = c->labels[i];
+		bool sel = (pr->entities & SLUICE_ENTITY_WORLD) != 0;
+
+		for (size_t k = 0; k < pr->ncidrs && !sel; k++)
+			sel = compile_cidr_selects(&pr->cidrs[k], c->ids[i].addr, c->ids[i].prefixlen);
+		for (size_t k = 0; k < pr->nendpoints && !sel && l; k++)
+			sel = sluice_selector_matches(&pr->endpoints[k], l);
+		if (sel)
+			rc = u32vec_push(out, c->ids[i].identity);
+	}
+	return rc;
+}
+
+static const struct sluice_peer_rule *compile_edit_list(const struct sluice_rule *r, int section,
+							size_t *n)
+{
+	switch (section) {
+	case 0: *n = r->ningress; return r->ingress;
+	case 1: *n = r->negress; return r->egress;
+	case 2: *n = r->ningress_deny; return r->ingress_deny;
+	default: *n = r->negress_deny; return r->egress_deny;
+	}
+}
+
+/* adds the item's prefixes to v (no duplicates) */
+static int compile_edit_prefixes(const struct sluice_peer_rule *it, struct sluice_cidr_ident *v,
+				 size_t *n, size_t cap)
+{
+	for (size_t i = 0; i < it->ncidrs; i++) {
+		struct sluice_cidr_ident ci = { .prefixlen = it->cidrs[i].prefixlen };
+		size_t k;
+
+		memcpy(ci.addr, it->cidrs[i].addr, 16);
+		for (k = 0; k < *n && compile_cidr_cmp(&v[k], &ci); k++)
+			;
+		if (k < *n)
+			continue;
+		if (*n == cap)
+			return -E2BIG;
+		v[(*n)++] = ci;
+	}
+	return 0;
+}
+
+static bool compile_edit_has_id(const struct sluice_cidr_ident *v, size_t n, uint32_t id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i].identity == id)
+			return true;
+	return false;
+}
+
+#define EDIT_MAX_PREFIXES 64
+
+/* first position of v (sorted by compile_cidr_cmp) not before x */
+static size_t compile_cidr_lower_bound(const struct sluice_cidr_ident *v, size_t n,
+				       const struct sluice_cidr_ident *x)
+{
+	size_t a = 0, b = n;
+
+	while (a < b) {
+		size_t m = a + (b - a) / 2;
+
+		if (compile_cidr_cmp(&v[m], x) < 0)
+			a = m + 1;
+		else
+			b = m;
+	}
+	return a;
+}
+
+/* ep's previous result with the entries (and L7 entries) of the identities
+ * in ids, direction dir (both when dir is 0xff), replaced by o's */
+static int compile_edit_merge(const struct sluice_ep_compiled *prev, uint8_t dir,
+			      const struct sluice_cidr_ident *ids, size_t nids,
+			      struct compile_out *o, struct sluice_ep_compiled *out)
+{
+	size_t ne = 0, nl = 0;
+
+	out->ep_id = prev->ep_id;
+	out->flags = prev->flags;
+	out->entries = calloc(prev->nentries + o->nentries + 1, sizeof(*out->entries));
+	out->l7 = calloc(prev->nl7 + o->nl7 + 1, sizeof(*out->l7));
+	if (!out->entries || !out->l7)
+		return -ENOMEM;
+	/* both sides are sorted: one merge, the recompiled identities' old
+	 * entries left out */
+	if (o->nentries)
+		qsort(o->entries, o->nentries, sizeof(*o->entries), compile_entry_cmp);
+	for (size_t i = 0, j = 0; i < prev->nentries || j < o->nentries;) {
+		const struct sluice_policy_map_entry *e;
+
+		if (j == o->nentries ||
+		    (i < prev->nentries && compile_entry_cmp(&prev->entries[i], &o->entries[j]) < 0)) {
+			e = &prev->entries[i++];
+			if ((dir == 0xff || e->key.direction == dir) &&
+			    compile_edit_has_id(ids, nids, ntohl(e->key.identity_be)))
+				continue;
+		} else {
+			e = &o->entries[j++];
+			if (!compile_edit_has_id(ids, nids, ntohl(e->key.identity_be)))
+				continue;
+		}
+		out->entries[ne++] = *e;
+	}
+	for (size_t i = 0; i < prev->nl7; i++) {
+		const struct sluice_l7_policy *l = &prev->l7[i];
+
+		if ((dir == 0xff || l->direction == dir) && compile_edit_has_id(ids, nids, l->peer_identity))
+			continue;
+		out->l7[nl] = *l;
+		out->l7[nl].rules = NULL;
+		if (l->nrules) {
+			out->l7[nl].rules = calloc(l->nrules, sizeof(*l->rules));
+			if (!out->l7[nl].rules)
+				return -ENOMEM;
+			memcpy(out->l7[nl].rules, l->rules, l->nrules * sizeof(*l->rules));
+		}
+		nl++;
+	}
+	for (size_t i = 0; i < o->nl7; i++) {
+		if (!compile_edit_has_id(ids, nids, o->l7[i].peer_identity))
+			continue;
+		out->l7[nl++] = o->l7[i]; /* takes its rules array */
+		o->l7[i].rules = NULL;
+	}
+	out->nentries = ne;
+	out->nl7 = nl;
+	if (nl)
+		qsort(out->l7, nl, sizeof(*out->l7), compile_l7_cmp);
+	return 0;
+}
+
+static void compile_out_free(struct compile_out *o)
+{
+	for (size_t i = 0; i < o->nl7; i++)
+		free(o->l7[i].rules);
+	free(o->l7);
+	free(o->entries);
+	memset(o, 0, sizeof(*o));
+}
+
+int sluice_policy_compile_edit(const struct sluice_policy_set *set,
+			       struct sluice_identity_table *idt,
+			       const struct sluice_compile_endpoint *eps, size_t neps,
+			       const struct sluice_compiled *prev, size_t pi, size_t ri, int section,
+			       size_t index, const struct sluice_peer_rule *old_item,
+			       struct sluice_compiled *out, struct sluice_diags *errors)
+{
+	struct sluice_cidr_ident changed[EDIT_MAX_PREFIXES], ids[2 * EDIT_MAX_PREFIXES];
+	struct sluice_cidr_ident gone[EDIT_MAX_PREFIXES];
+	size_t counts[EDIT_MAX_PREFIXES] = { 0 }, nchanged = 0, nids = 0, ngone = 0, nlist, k;
+	const struct sluice_peer_rule *new_item, *list;
+	struct compile_state st = { .set = set, .idt = idt, .eps = eps, .neps = neps };
+	const struct sluice_labels *labels[2 * EDIT_MAX_PREFIXES];
+	struct compile_edit_ctx ctx = { .labels = labels };
+	struct compile_peers_fn fn = { compile_edit_peers, &ctx };
+	struct sluice_compiled res = { 0 };
+	bool idset_changed = false;
+	uint8_t dir = section == 0 || section == 2 ? SLUICE_DIR_INGRESS : SLUICE_DIR_EGRESS;
+	int rc = 0;
+
+	if (!set || !idt || !prev || !out || pi >= set->n || ri >= set->v[pi].nrules ||
+	    section < 0 || section > 3)
+		return 0;
+	list = compile_edit_list(&set->v[pi].rules[ri], section, &nlist);
+	if (index >= nlist)
+		return 0;
+	new_item = &list[index];
+	if (!compile_edit_item_ok(old_item) || !compile_edit_item_ok(new_item))
+		return 0;
+	/* the previous result must be for these endpoints, in this order */
+	for (size_t i = 0; i < neps; i++)
+		if (!eps[i].peer_only && (nchanged >= prev->neps || prev->eps[nchanged++].ep_id != eps[i].ep_id))
+			return 0;
+	if (nchanged != prev->neps)
+		return 0;
+	nchanged = 0;
+	if (compile_edit_prefixes(old_item, changed, &nchanged, EDIT_MAX_PREFIXES) ||
+	    compile_edit_prefixes(new_item, changed, &nchanged, EDIT_MAX_PREFIXES))
+		return 0;
+
+	/* how many CIDRs of the new set name each changed prefix exactly */
+	for (size_t p = 0; p < set->n; p++)
+		for (size_t r = 0; r < set->v[p].nrules; r++)
+			for (int sec = 0; sec < 4; sec++) {
+				const struct sluice_peer_rule *v = compile_edit_list(&set->v[p].rules[r], sec, &nlist);
+
+				for (size_t i = 0; i < nlist; i++)
+					for (size_t c = 0; c < v[i].ncidrs; c++) {
+						const struct sluice_cidr *cd = &v[i].cidrs[c];
+
+						for (size_t x = 0; x <= cd->nexcept; x++) {
+							const struct sluice_cidr *e = x ? &cd->except[x - 1] : cd;
+
+							for (k = 0; k < nchanged; k++)
+								if (e->prefixlen == changed[k].prefixlen &&
+								    !memcmp(e->addr, changed[k].addr, 16))
+									counts[k]++;
+						}
+					}
+			}
+
+	/* the new list of CIDR identities: prefixes named for the first time
+	 * get one, prefixes no longer named lose theirs */
+	res.cidrs = calloc(prev->ncidrs + nchanged + 1, sizeof(*res.cidrs));
+	if (!res.cidrs)
+		return -ENOMEM;
+	memcpy(res.cidrs, prev->cidrs, prev->ncidrs * sizeof(*res.cidrs));
+	res.ncidrs = prev->ncidrs;
+	for (k = 0; k < nchanged && !rc; k++) {
+		size_t at = compile_cidr_lower_bound(res.cidrs, res.ncidrs, &changed[k]);
+		bool named = at < res.ncidrs && !compile_cidr_cmp(&res.cidrs[at], &changed[k]);
+
+		if (named && !counts[k]) {
+			gone[ngone++] = res.cidrs[at]; /* its entries go */
+			memmove(&res.cidrs[at], &res.cidrs[at + 1], (res.ncidrs - at - 1) * sizeof(*res.cidrs));
+			res.ncidrs--;
+			idset_changed = true;
+		} else if (!named && counts[k]) {
+			changed[k].identity = idt_cidr_add(idt, &changed[k], compile_cidr_labels);
+			if (!changed[k].identity)
+				rc = -ENOSPC;
+			memmove(&res.cidrs[at + 1], &res.cidrs[at], (res.ncidrs - at) * sizeof(*res.cidrs));
+			res.cidrs[at] = changed[k];
+			res.ncidrs++;
+			idset_changed = true;
+		}
+	}
+	if (rc)
+		goto fail;
+	for (size_t i = 0; i < ngone; i++)
+		idt_cidr_drop(idt, gone[i].identity);
+	/* the identities recompiled: every named prefix inside a changed one
+	 * (a contiguous run of the sorted list, from the prefix's first address) */
+	for (k = 0; k < nchanged; k++) {
+		struct sluice_cidr_ident first = { .prefixlen = 0 };
+
+		for (unsigned int b = 0; b < 16; b++) {
+			unsigned int plen = changed[k].prefixlen, bits = plen >= (b + 1) * 8 ? 8
+							: plen > b * 8 ? plen - b * 8 : 0;
+
+			first.addr[b] = changed[k].addr[b] & (uint8_t)(bits ? 0xffu << (8 - bits) : 0);
+		}
+		for (size_t i = compile_cidr_lower_bound(res.cidrs, res.ncidrs, &first);
+		     i < res.ncidrs && compile_prefix_inside(changed[k].addr, changed[k].prefixlen,
+							     res.cidrs[i].addr, 128); i++) {
+			if (!compile_prefix_inside(changed[k].addr, changed[k].prefixlen, res.cidrs[i].addr,
+						   res.cidrs[i].prefixlen) ||
+			    compile_edit_has_id(ids, nids, res.cidrs[i].identity))
+				continue;
+			if (nids == EDIT_MAX_PREFIXES) {
+				rc = -E2BIG;
+				goto fail;
+			}
+			ids[nids++] = res.cidrs[i];
+		}
+	}
+	/* items are asked about the live ones; the entries of all go */
+	ctx.ids = ids;
+	ctx.n = nids;
+	for (size_t i = 0; i < nids; i++)
+		labels[i] = sluice_idt_labels(idt, ids[i].identity);
+	memcpy(ids + nids, gone, ngone * sizeof(*gone));
+	nids += ngone;
+
+	st.cidrs = res.cidrs;
+	st.ncidrs = res.ncidrs;
+	rc = compile_setup_endpoints(&st);
+	if (!rc)
+		rc = compile_subjects(&st);
+	if (!rc && !(res.eps = calloc(prev->neps + 1, sizeof(*res.eps))))
+		rc = -ENOMEM;
+	for (size_t i = 0, j = 0; i < neps && !rc; i++) {
+		const struct sluice_compile_endpoint *ep = &eps[i];
+		const struct compile_ep_rules *er = &st.ep_rules[i];
+		struct compile_out o = { 0 };
+		uint32_t flags = 0;
+		bool touched = idset_changed;
+
+		if (ep->peer_only)
+			continue;
+		for (size_t x = 0; x < er->n && !touched; x++)
+			touched = er->v[x].policy == pi && er->v[x].rule == ri;
+		if (touched && (idset_changed || dir == SLUICE_DIR_INGRESS))
+			rc = compile_direction_with(&st, i, true, &o, &flags, &fn);
+		if (!rc && touched && (idset_changed || dir == SLUICE_DIR_EGRESS))
+			rc = compile_direction_with(&st, i, false, &o, &flags, &fn);
+		if (!rc)
+			rc = compile_edit_merge(&prev->eps[j], touched ? (idset_changed ? 0xff : dir) : 0,
+						ids, touched ? nids : 0, &o, &res.eps[j]);
+		compile_out_free(&o);
+		res.neps = ++j;
+		if (!rc && res.eps[j - 1].nentries > SLUICE_POLICY_INNER_MAX) {
+			sluice_diags_add(errors, "endpoint %u: %zu policy entries exceed the map size %u",
+					 res.eps[j - 1].ep_id, res.eps[j - 1].nentries, SLUICE_POLICY_INNER_MAX);
+			rc = -E2BIG;
+		}
+	}
+	st.cidrs = NULL;
+	compile_state_free(&st);
+	if (rc)
+		goto fail;
+	*out = res;
+	return 1;
+fail:
+	st.cidrs = NULL;
+	if (rc != -E2BIG)
+		sluice_diags_add(errors, "policy compile failed: %s", strerror(-rc));
+	sluice_compiled_free(&res);
+	return rc;
 }
 
 static const struct sluice_l7_policy *compile_l7_find(const struct sluice_ep_compiled *ep,

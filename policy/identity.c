@@ -323,6 +323,59 @@ static struct idt_entry *idt_cidr_lookup(struct sluice_identity_table *t, const 
 	return e && e->has_prefix && !memcmp(e->prefix, pfx, sizeof(e->prefix)) ? e : NULL;
 }
 
+/* The CIDR identity of one prefix, found or made; NULL with *rc on failure. */
+static struct idt_entry *idt_cidr_get(struct sluice_identity_table *t,
+				      const struct sluice_cidr_ident *want,
+				      int (*labels_of)(const struct sluice_cidr_ident *,
+						       struct sluice_labels *),
+				      int *rc)
+{
+	uint8_t pfx[17];
+	uint64_t h;
+	struct idt_entry *e;
+	struct sluice_labels l = { 0 };
+	char *text = NULL;
+	size_t *known = NULL;
+	bool inserted;
+	uint32_t id = 0;
+
+	memcpy(pfx, want->addr, 16);
+	pfx[16] = want->prefixlen;
+	h = hash_bytes(pfx, sizeof(pfx));
+	e = idt_cidr_lookup(t, pfx, h);
+	if (e)
+		goto found;
+	/* first time in this table: by labels (an identity restored after an
+	 * agent restart has them), else a new one */
+	*rc = labels_of(want, &l);
+	if (!*rc && !(text = sluice_labels_format(&l)))
+		*rc = -ENOMEM;
+	if (!*rc && (known = strmap_get(&t->by_labels, text)) && (e = idt_find(t, (uint32_t)*known))) {
+		id = e->id;
+	} else if (!*rc) {
+		id = sluice_idt_acquire(t, &l);
+		e = id >= SLUICE_ID_LOCAL_MIN ? idt_find(t, id) : NULL;
+		if (!e)
+			*rc = -ENOSPC;
+	}
+	free(text);
+	sluice_labels_free(&l);
+	if (*rc)
+		return NULL;
+	memcpy(e->prefix, pfx, sizeof(pfx));
+	e->has_prefix = true;
+	if (!u64map_upsert(&t->by_prefix, h, id, &inserted)) {
+		*rc = -ENOMEM;
+		return NULL;
+	}
+	if (!inserted)
+		*u64map_get(&t->by_prefix, h) = id;
+found:
+	if (!e->refs)
+		e->refs = 1; /* restored after an agent restart */
+	return e;
+}
+
 int idt_cidr_sync(struct sluice_identity_table *t, const struct sluice_cidr_ident *want, size_t n,
 		  uint32_t *ids, int (*labels_of)(const struct sluice_cidr_ident *, struct sluice_labels *))
 {
@@ -330,49 +383,9 @@ int idt_cidr_sync(struct sluice_identity_table *t, const struct sluice_cidr_iden
 	int rc = 0;
 
 	for (size_t i = 0; i < n && !rc; i++) {
-		uint8_t pfx[17];
-		uint64_t h;
-		struct idt_entry *e;
+		struct idt_entry *e = idt_cidr_get(t, &want[i], labels_of, &rc);
 
-		memcpy(pfx, want[i].addr, 16);
-		pfx[16] = want[i].prefixlen;
-		h = hash_bytes(pfx, sizeof(pfx));
-		e = idt_cidr_lookup(t, pfx, h);
-		if (!e) {
-			/* first time in this table: by labels (an identity restored
-			 * after an agent restart has them), else a new one */
-			struct sluice_labels l = { 0 };
-			char *text = NULL;
-			size_t *known = NULL;
-			bool inserted;
-			uint32_t id = 0;
-
-			rc = labels_of(&want[i], &l);
-			if (!rc && !(text = sluice_labels_format(&l)))
-				rc = -ENOMEM;
-			if (!rc && (known = strmap_get(&t->by_labels, text)) &&
-			    (e = idt_find(t, (uint32_t)*known))) {
-				id = e->id;
-			} else if (!rc) {
-				id = sluice_idt_acquire(t, &l);
-				e = id >= SLUICE_ID_LOCAL_MIN ? idt_find(t, id) : NULL;
-				if (!e)
-					rc = -ENOSPC;
-			}
-			free(text);
-			sluice_labels_free(&l);
-			if (rc)
-				break;
-			memcpy(e->prefix, pfx, sizeof(pfx));
-			e->has_prefix = true;
-			if (!u64map_upsert(&t->by_prefix, h, id, &inserted))
-				rc = -ENOMEM;
-			else if (!inserted)
-				*u64map_get(&t->by_prefix, h) = id;
-		}
-		if (!rc) {
-			if (!e->refs)
-				e->refs = 1; /* restored after an agent restart */
+		if (e) {
 			e->mark = mark;
 			ids[i] = e->id;
 		}
@@ -387,4 +400,23 @@ int idt_cidr_sync(struct sluice_identity_table *t, const struct sluice_cidr_iden
 		}
 	}
 	return rc;
+}
+
+uint32_t idt_cidr_add(struct sluice_identity_table *t, const struct sluice_cidr_ident *want,
+		      int (*labels_of)(const struct sluice_cidr_ident *, struct sluice_labels *))
+{
+	int rc = 0;
+	struct idt_entry *e = idt_cidr_get(t, want, labels_of, &rc);
+
+	return e ? e->id : 0;
+}
+
+void idt_cidr_drop(struct sluice_identity_table *t, uint32_t id)
+{
+	struct idt_entry *e = idt_find(t, id);
+
+	if (!e || id < SLUICE_ID_LOCAL_MIN)
+		return;
+	e->refs = 1;
+	sluice_idt_release(t, id);
 }

@@ -38,6 +38,10 @@ bool selector_has_source(const struct sluice_selector *s, const char *source);
  * labels). */
 int idt_cidr_sync(struct sluice_identity_table *t, const struct sluice_cidr_ident *want, size_t n,
 		  uint32_t *ids, int (*labels_of)(const struct sluice_cidr_ident *, struct sluice_labels *));
+/* One CIDR identity more (0 on failure), or one less (an edit). */
+uint32_t idt_cidr_add(struct sluice_identity_table *t, const struct sluice_cidr_ident *want,
+		      int (*labels_of)(const struct sluice_cidr_ident *, struct sluice_labels *));
+void idt_cidr_drop(struct sluice_identity_table *t, uint32_t id);
 
 /* regex.c */
 /* Compiles re as a full-match regex; 0, or -EINVAL with *err set (malloc'd). */

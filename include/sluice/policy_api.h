@@ -170,6 +170,23 @@ int sluice_policy_compile(const struct sluice_policy_set *set,
 void sluice_compiled_free(struct sluice_compiled *c);
 
 /*
+ * After item `index` of list `section` (0 ingress, 1 egress, 2 ingressDeny,
+ * 3 egressDeny) of rule ri of policy pi in set changed from old_item (see
+ * sluice_policy_edit_swap()), computes into out what
+ * sluice_policy_compile() would give, from prev (the result for the set
+ * before the change, the same endpoints and identities), touching only
+ * what the item can change. Returns 1 when done, 0 when the change is not
+ * one it handles (the caller compiles the whole set; nothing was changed),
+ * or a negative errno with errors. See policy/compile.c.
+ */
+int sluice_policy_compile_edit(const struct sluice_policy_set *set,
+			       struct sluice_identity_table *idt,
+			       const struct sluice_compile_endpoint *eps, size_t neps,
+			       const struct sluice_compiled *prev, size_t pi, size_t ri, int section,
+			       size_t index, const struct sluice_peer_rule *old_item,
+			       struct sluice_compiled *out, struct sluice_diags *errors);
+
+/*
  * The L7 policy the proxy applies to a redirected flow: the entry for the
  * peer identity with the narrowest port block containing port, else the
  * one for SLUICE_ID_ANY; NULL when there is none (deny the request).
