@@ -123,6 +123,7 @@ struct agent {
 	char **stale_texts;
 	size_t nstale_texts;
 	uint64_t saved_idt_generation; /* CIDR identities file is this recent */
+	bool pods_saved;               /* pods.json written by this agent */
 	bool saved_idt_valid;
 
 	uint8_t (*host_addrs)[16];
@@ -167,6 +168,12 @@ int agent_remote_create(struct agent *a, const char *ns, const char *name,
 			const struct sluice_labels *labels, uint32_t ip, struct agent_pod **out,
 			char **err);
 struct agent_pod *agent_remote_find(struct agent *a, const char *ns, const char *name);
+struct agent_remote_spec {
+	const char *ns, *name;
+	const struct sluice_labels *labels;
+	uint32_t ip;
+};
+int agent_remotes_create(struct agent *a, const struct agent_remote_spec *v, size_t n, char **err);
 /* The pod (local, or remote when with_remote) that has this address, or NULL. */
 struct agent_pod *agent_pod_by_addr(const struct agent *a, const uint8_t addr[16], bool with_remote);
 int agent_pod_relabel(struct agent *a, struct agent_pod *p, const struct sluice_labels *set,
@@ -177,7 +184,11 @@ void agent_pods_delete_all(struct agent *a);
 int agent_pod_attach_steering(struct agent *a, struct agent_pod *p, char **err);
 int agent_refresh_host_addrs(struct agent *a);
 
-/* state.c */
+/* state.c: agent_state_save() after any change, agent_state_save_policies()
+ * after a change of policies only (pods.json is not written again) */
+int agent_state_save_policies(struct agent *a);
+/* removes every file the agent keeps in its state directory */
+void agent_state_remove(struct agent *a);
 /* The text file of a policy source that is replaced or deleted goes. */
 void agent_state_forget_text(struct agent *a, struct agent_policy_src *s);
 /* Records that s->text[at, +old_len) became repl[0, len) (s->text is still

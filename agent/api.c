@@ -182,6 +182,56 @@ out:
 	return res;
 }
 
+static int parse_ipv4(const char *s, uint32_t *ip)
+{
+	unsigned b[4];
+	char tail;
+
+	if (!s || sscanf(s, "%u.%u.%u.%u%c", &b[0], &b[1], &b[2], &b[3], &tail) != 4 || b[0] > 255 ||
+	    b[1] > 255 || b[2] > 255 || b[3] > 255)
+		return -EINVAL;
+	*ip = b[0] << 24 | b[1] << 16 | b[2] << 8 | b[3];
+	return 0;
+}
+
+/* pods of other nodes, many at once: {"pods": [{namespace, name, labels, ip}]} */
+static json_t *cmd_pod_import(struct agent *a, json_t *req, char **err)
+{
+	json_t *pods = json_object_get(req, "pods"), *jp, *res = NULL;
+	size_t n = json_array_size(pods), i;
+	struct agent_remote_spec *v = sl_xcalloc(n + 1, sizeof(*v));
+	struct sluice_labels *labels = sl_xcalloc(n + 1, sizeof(*labels));
+
+	if (!json_is_array(pods) || !n) {
+		sl_fail(err, EINVAL, "pod import needs a list of pods");
+		goto out;
+	}
+	json_array_foreach(pods, i, jp) {
+		v[i].ns = req_str(jp, "namespace");
+		v[i].name = req_str(jp, "name");
+		v[i].labels = &labels[i];
+		if (!v[i].ns || !v[i].name || !*v[i].ns || !*v[i].name) {
+			sl_fail(err, EINVAL, "pod %zu: needs NAMESPACE/NAME", i + 1);
+			goto out;
+		}
+		if (parse_ipv4(req_str(jp, "ip"), &v[i].ip)) {
+			sl_fail(err, EINVAL, "pod %s/%s: invalid address %s", v[i].ns, v[i].name,
+				req_str(jp, "ip") ?: "(none)");
+			goto out;
+		}
+		if (json_labels(json_object_get(jp, "labels"), &labels[i], err))
+			goto out;
+	}
+	if (!agent_remotes_create(a, v, n, err))
+		res = json_pack("{s:I}", "created", (json_int_t)n);
+out:
+	for (i = 0; i < n; i++)
+		sluice_labels_free(&labels[i]);
+	free(labels);
+	free(v);
+	return res;
+}
+
 static json_t *cmd_pod_list(struct agent *a)
 {
 	json_t *arr = json_array();
@@ -370,6 +420,8 @@ static json_t *dispatch(struct api_client *c, json_t *req, char **err)
 		return cmd_status(a);
 	if (!strcmp(cmd, "pod.create"))
 		return cmd_pod_create(a, req, err);
+	if (!strcmp(cmd, "pod.import"))
+		return cmd_pod_import(a, req, err);
 	if (!strcmp(cmd, "pod.delete")) {
 		if (agent_pod_delete(a, req_str(req, "namespace") ?: "", req_str(req, "name") ?: "", err))
 			return NULL;

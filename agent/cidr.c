@@ -26,14 +26,46 @@
 #include "../common/util.h"
 #include "agent.h"
 
-static bool cidr_is_node_address(const struct agent *a, const struct sluice_cidr_ident *c)
+/* The IPv4 addresses of pods (of this node and others), sorted: a sync
+ * asks about every /32 a policy names, and there may be thousands of each. */
+struct node_addrs {
+	uint32_t *v;
+	size_t n;
+};
+
+static int u32_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void node_addrs_build(const struct agent *a, struct node_addrs *na)
+{
+	size_t i;
+
+	na->v = sl_xcalloc(a->npods + a->nremotes + 1, sizeof(*na->v));
+	na->n = 0;
+	for (i = 0; i < a->npods; i++)
+		na->v[na->n++] = a->pods[i]->net.ip;
+	for (i = 0; i < a->nremotes; i++)
+		na->v[na->n++] = a->remotes[i]->net.ip;
+	qsort(na->v, na->n, sizeof(*na->v), u32_cmp);
+}
+
+static bool cidr_is_node_address(const struct agent *a, const struct node_addrs *na,
+				 const struct sluice_cidr_ident *c)
 {
 	size_t i;
 
 	if (c->prefixlen != 128)
 		return false;
-	if (agent_pod_by_addr(a, c->addr, true))
-		return true;
+	if (sl_addr_is_ipv4(c->addr)) {
+		uint32_t ip = sl_addr_ipv4(c->addr);
+
+		if (bsearch(&ip, na->v, na->n, sizeof(*na->v), u32_cmp))
+			return true;
+	}
 	for (i = 0; i < a->nhost_addrs; i++)
 		if (!memcmp(a->host_addrs[i], c->addr, 16))
 			return true;
@@ -95,8 +127,10 @@ int agent_cidrs_sync(struct agent *a, const struct sluice_compiled *c, char **er
 	uint32_t *ids = sl_xcalloc(c->ncidrs + 1, sizeof(*ids));
 	size_t *gone = sl_xcalloc(a->ncidrs + 1, sizeof(*gone));
 	size_t i = 0, j = 0, n = 0, ngone = 0;
+	struct node_addrs na;
 	int rc;
 
+	node_addrs_build(a, &na);
 	if (!a->cidrs_checked) {
 		cidr_remove_leftovers(a, c);
 		a->cidrs_checked = true;
@@ -114,7 +148,7 @@ int agent_cidrs_sync(struct agent *a, const struct sluice_compiled *c, char **er
 		 * so after a pod left, host-length entries are written again */
 		if (cmp < 0 || a->cidrs[j].identity != c->cidrs[i].identity ||
 		    (c->cidrs[i].prefixlen == 128 && a->cidr_pods_changed)) {
-			if (!cidr_is_node_address(a, &c->cidrs[i])) {
+			if (!cidr_is_node_address(a, &na, &c->cidrs[i])) {
 				memcpy(addrs[n], c->cidrs[i].addr, 16);
 				plens[n] = c->cidrs[i].prefixlen;
 				ids[n++] = c->cidrs[i].identity;
@@ -128,12 +162,13 @@ int agent_cidrs_sync(struct agent *a, const struct sluice_compiled *c, char **er
 	/* removed after the new ones are in: an address never lacks a prefix
 	 * that both the old and the new policy name */
 	for (i = 0; !rc && i < ngone; i++)
-		if (!cidr_is_node_address(a, &a->cidrs[gone[i]]))
+		if (!cidr_is_node_address(a, &na, &a->cidrs[gone[i]]))
 			sluice_dp_ipcache_delete(a->dp, a->cidrs[gone[i]].addr, a->cidrs[gone[i]].prefixlen);
 	free(addrs);
 	free(plens);
 	free(ids);
 	free(gone);
+	free(na.v);
 	if (rc)
 		return sl_fail(err, rc, "ipcache update for a CIDR failed: %s", strerror(-rc));
 	a->cidr_pods_changed = false;

@@ -297,48 +297,92 @@ int agent_remote_create(struct agent *a, const char *ns, const char *name,
 			const struct sluice_labels *labels, uint32_t ip, struct agent_pod **out,
 			char **err)
 {
-	struct agent_pod *p, *holder;
-	uint8_t addr[16];
-	int rc;
+	struct agent_remote_spec spec = { .ns = ns, .name = name, .labels = labels, .ip = ip };
+	int rc = agent_remotes_create(a, &spec, 1, err);
 
-	if (agent_pod_find(a, ns, name) || agent_remote_find(a, ns, name))
-		return sl_fail(err, EEXIST, "pod %s/%s already exists", ns, name);
-	sl_addr_from_ipv4(addr, ip);
-	holder = agent_pod_by_addr(a, addr, true);
-	if (holder)
-		return sl_fail(err, EEXIST, "address in use by pod %s/%s", holder->ns, holder->name);
-	p = sl_xcalloc(1, sizeof(*p));
-	p->ns = sl_xstrdup(ns);
-	p->name = sl_xstrdup(name);
-	p->remote = true;
-	p->proxy_listener_fd = -1;
-	p->created_ns = sl_now_ns();
-	p->net.ip = ip;
-	sluice_labels_copy(&p->labels, labels);
-	p->identity = pod_identity(a, ns, labels);
-	if (!p->identity) {
-		pod_free(p);
-		return sl_fail(err, ENOSPC, "cannot allocate an identity");
-	}
-	a->remotes = realloc(a->remotes, (a->nremotes + 1) * sizeof(*a->remotes));
+	if (!rc)
+		*out = a->remotes[a->nremotes - 1];
+	return rc;
+}
+
+/*
+ * Pods of other nodes, all or none: each is checked (name and address
+ * free, also among the others given), gets its identity, then the policy is
+ * regenerated once (maps learn the identities before addresses carry them),
+ * the addresses go into the ipcache in one batch and the state is saved
+ * once: registering thousands costs one regeneration, not one each.
+ */
+int agent_remotes_create(struct agent *a, const struct agent_remote_spec *v, size_t n, char **err)
+{
+	size_t base = a->nremotes, i, j;
+	uint8_t (*addrs)[16] = sl_xcalloc(n + 1, sizeof(*addrs));
+	uint8_t *plens = sl_xcalloc(n + 1, 1);
+	uint32_t *ids = sl_xcalloc(n + 1, sizeof(*ids));
+	int rc = 0;
+
+	a->remotes = realloc(a->remotes, (a->nremotes + n + 1) * sizeof(*a->remotes));
 	if (!a->remotes)
 		abort();
-	a->remotes[a->nremotes++] = p;
-	/* maps first learn the identity, then the address carries it */
-	rc = agent_regenerate(a, err);
+	for (i = 0; i < n && !rc; i++) {
+		struct agent_pod *p, *holder;
+
+		if (agent_pod_find(a, v[i].ns, v[i].name) || agent_remote_find(a, v[i].ns, v[i].name)) {
+			rc = sl_fail(err, EEXIST, "pod %s/%s already exists", v[i].ns, v[i].name);
+			break;
+		}
+		sl_addr_from_ipv4(addrs[i], v[i].ip);
+		holder = agent_pod_by_addr(a, addrs[i], true);
+		if (holder) {
+			rc = sl_fail(err, EEXIST, "%s/%s: address in use by pod %s/%s", v[i].ns, v[i].name,
+				     holder->ns, holder->name);
+			break;
+		}
+		p = sl_xcalloc(1, sizeof(*p));
+		p->ns = sl_xstrdup(v[i].ns);
+		p->name = sl_xstrdup(v[i].name);
+		p->remote = true;
+		p->proxy_listener_fd = -1;
+		p->created_ns = sl_now_ns();
+		p->net.ip = v[i].ip;
+		sluice_labels_copy(&p->labels, v[i].labels);
+		p->identity = pod_identity(a, v[i].ns, v[i].labels);
+		if (!p->identity) {
+			pod_free(p);
+			rc = sl_fail(err, ENOSPC, "cannot allocate an identity");
+			break;
+		}
+		/* registered now, so the next ones see its name and address */
+		a->remotes[a->nremotes++] = p;
+		plens[i] = 128;
+		ids[i] = p->identity;
+	}
+	/* maps first learn the identities, then the addresses carry them */
+	if (!rc)
+		rc = agent_regenerate(a, err);
 	if (!rc) {
-		rc = sluice_dp_ipcache_update(a->dp, addr, 128, p->identity, 0);
+		rc = sluice_dp_ipcache_update_many(a->dp, (const uint8_t (*)[16])addrs, plens, ids, n);
+		if (rc)
+			sl_fail(err, rc, "ipcache update failed: %s", strerror(-rc));
 	}
 	if (rc) {
-		a->nremotes--;
-		sluice_idt_release(a->idt, p->identity);
-		pod_free(p);
+		for (j = base; j < a->nremotes; j++) {
+			uint8_t addr[16];
+
+			sl_addr_from_ipv4(addr, a->remotes[j]->net.ip);
+			sluice_dp_ipcache_delete(a->dp, addr, 128);
+			sluice_idt_release(a->idt, a->remotes[j]->identity);
+			pod_free(a->remotes[j]);
+		}
+		a->nremotes = base;
+		a->cidr_pods_changed = true; /* a CIDR /32 may have been one of them */
 		agent_regenerate(a, NULL);
-		return rc;
+	} else {
+		agent_state_save(a);
 	}
-	*out = p;
-	agent_state_save(a);
-	return 0;
+	free(addrs);
+	free(plens);
+	free(ids);
+	return rc;
 }
 
 int agent_pod_delete(struct agent *a, const char *ns, const char *name, char **err)

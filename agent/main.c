@@ -248,8 +248,6 @@ static int enter_system_cgroup(struct agent *a, char **err)
 
 static int cleanup_all(struct agent *a)
 {
-	char *path;
-
 	proxy_ctl_kill_stale(a);
 	agent_pods_delete_all(a);
 	sluice_dp_close(a->dp);
@@ -257,9 +255,7 @@ static int cleanup_all(struct agent *a)
 	sluice_dp_unpin_all(a->cfg.bpf_root);
 	pod_net_node_teardown(&a->podcfg);
 	rmdir(a->cgroup_system); /* fails while this process is still in it; the caller removes it */
-	path = sl_strdupf("%s/state.json", a->cfg.state_dir);
-	unlink(path);
-	free(path);
+	agent_state_remove(a);
 	unlink(a->cfg.socket_path);
 	fprintf(stderr, "sluiced: cleaned up pods, programs, pins and state\n");
 	return 0;

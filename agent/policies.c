@@ -228,7 +228,7 @@ static int apply_edit(struct agent *a, json_t *f, bool dry_run, json_t *jerr, js
 		free(p->file);
 		p->file = sl_xstrdup(name);
 		a->policy_edits++;
-		agent_state_save(a);
+		agent_state_save_policies(a);
 		agent_phase(a, "state_save");
 	}
 	ref = policy_ref(p->kind, p->namespace, p->name);
@@ -361,7 +361,7 @@ int agent_policy_apply(struct agent *a, json_t *files, bool dry_run, json_t *res
 		free(keys);
 	}
 	if (!rc && !dry_run) {
-		agent_state_save(a);
+		agent_state_save_policies(a);
 		agent_phase(a, "state_save");
 	}
 out:
@@ -434,7 +434,7 @@ int agent_policy_delete(struct agent *a, const char *ref, char **err)
 			i++;
 		}
 	}
-	agent_state_save(a);
+	agent_state_save_policies(a);
 out:
 	sluice_policy_set_free(&backup);
 	free(gone);

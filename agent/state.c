@@ -13,6 +13,7 @@
  * CIDR identities (as many as the prefixes policies name) are lines of
  * cidr-identities, rewritten when the identity table changed.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -285,11 +286,14 @@ static void state_restore_cidr_ids(struct agent *a)
 	free(text);
 }
 
-int agent_state_save(struct agent *a)
+/* pods.json: namespaces, pods (local and remote), their identities and
+ * the counters that number them; written when pods changed */
+static int state_save_pods(struct agent *a)
 {
 	json_t *root = json_object(), *nss = json_array(), *pods = json_array(), *ids = json_array();
-	json_t *pols = json_array();
-	char *tmp = state_path(a, ".tmp"), *final = state_path(a, "");
+	json_t *remotes = json_array();
+	char *tmp = sl_strdupf("%s/pods.json.tmp", a->cfg.state_dir);
+	char *final = sl_strdupf("%s/pods.json", a->cfg.state_dir);
 	size_t i, j;
 	int rc = 0;
 
@@ -311,16 +315,11 @@ int agent_state_save(struct agent *a)
 			p->net.netns, "interface", p->net.host_ifname, "cgroup", p->net.cgroup,
 			"created_ns", (json_int_t)p->created_ns));
 	}
-	{
-		json_t *remotes = json_array();
-
-		for (i = 0; i < a->nremotes; i++)
-			json_array_append_new(remotes, json_pack("{s:s,s:s,s:o,s:I}", "namespace", a->remotes[i]->ns,
-								 "name", a->remotes[i]->name, "labels",
-								 labels_array(&a->remotes[i]->labels), "ip",
-								 (json_int_t)a->remotes[i]->net.ip));
-		json_object_set_new(root, "remote_pods", remotes);
-	}
+	for (i = 0; i < a->nremotes; i++)
+		json_array_append_new(remotes, json_pack("{s:s,s:s,s:o,s:I}", "namespace", a->remotes[i]->ns,
+							 "name", a->remotes[i]->name, "labels",
+							 labels_array(&a->remotes[i]->labels), "ip",
+							 (json_int_t)a->remotes[i]->net.ip));
 	for (i = 0; i < sluice_idt_count(a->idt); i++) {
 		uint32_t id = sluice_idt_at(a->idt, i);
 
@@ -329,7 +328,31 @@ int agent_state_save(struct agent *a)
 		json_array_append_new(ids, json_pack("{s:I,s:o}", "identity", (json_int_t)id, "labels",
 						     labels_array(sluice_idt_labels(a->idt, id))));
 	}
-	mkdir(a->cfg.state_dir, 0700);
+	json_object_set_new(root, "version", json_integer(STATE_VERSION));
+	json_object_set_new(root, "next_endpoint", json_integer(a->next_ep_id));
+	json_object_set_new(root, "next_ip_offset", json_integer(a->next_ip_offset));
+	json_object_set_new(root, "namespaces", nss);
+	json_object_set_new(root, "pods", pods);
+	json_object_set_new(root, "remote_pods", remotes);
+	json_object_set_new(root, "identities", ids);
+	if (json_dump_file(root, tmp, JSON_COMPACT) || rename(tmp, final))
+		rc = -errno ? -errno : -EIO;
+	else
+		a->pods_saved = true;
+	json_decref(root);
+	free(tmp);
+	free(final);
+	return rc;
+}
+
+/* state.json: the policies (their texts are files of their own) */
+static int state_save_policies(struct agent *a)
+{
+	json_t *root = json_object(), *pols = json_array();
+	char *tmp = state_path(a, ".tmp"), *final = state_path(a, "");
+	size_t i;
+	int rc;
+
 	rc = state_write_texts(a);
 	if (!rc)
 		rc = state_write_cidr_ids(a);
@@ -340,11 +363,6 @@ int agent_state_save(struct agent *a)
 						      "text_file", a->srcs[i].text_file));
 	json_object_set_new(root, "version", json_integer(STATE_VERSION));
 	json_object_set_new(root, "next_text", json_integer((json_int_t)a->next_text_id));
-	json_object_set_new(root, "next_endpoint", json_integer(a->next_ep_id));
-	json_object_set_new(root, "next_ip_offset", json_integer(a->next_ip_offset));
-	json_object_set_new(root, "namespaces", nss);
-	json_object_set_new(root, "pods", pods);
-	json_object_set_new(root, "identities", ids);
 	json_object_set_new(root, "policies", pols);
 	if (!rc && (json_dump_file(root, tmp, JSON_COMPACT) || rename(tmp, final)))
 		rc = -errno ? -errno : -EIO;
@@ -354,6 +372,52 @@ int agent_state_save(struct agent *a)
 	free(tmp);
 	free(final);
 	return rc;
+}
+
+void agent_state_remove(struct agent *a)
+{
+	static const char *const files[] = { "state.json", "pods.json", "cidr-identities" };
+	char *dir = sl_strdupf("%s/policies", a->cfg.state_dir);
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	size_t i;
+
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		char *path = sl_strdupf("%s/%s", a->cfg.state_dir, files[i]);
+
+		unlink(path);
+		free(path);
+	}
+	while (d && (de = readdir(d))) {
+		char *path;
+
+		if (de->d_name[0] == '.')
+			continue;
+		path = sl_strdupf("%s/%s", dir, de->d_name);
+		unlink(path);
+		free(path);
+	}
+	if (d)
+		closedir(d);
+	rmdir(dir);
+	free(dir);
+}
+
+int agent_state_save(struct agent *a)
+{
+	int rc;
+
+	mkdir(a->cfg.state_dir, 0700);
+	rc = state_save_pods(a);
+	return rc ? rc : state_save_policies(a);
+}
+
+int agent_state_save_policies(struct agent *a)
+{
+	mkdir(a->cfg.state_dir, 0700);
+	if (!a->pods_saved)
+		return agent_state_save(a);
+	return state_save_policies(a);
 }
 
 int agent_state_restore(struct agent *a, char **err)
@@ -368,6 +432,21 @@ int agent_state_restore(struct agent *a, char **err)
 	free(path);
 	if (!root)
 		return 0; /* nothing to adopt */
+	{
+		/* pods, namespaces and their identities live in pods.json (older
+		 * state files held them in state.json) */
+		char *ppath = sl_strdupf("%s/pods.json", a->cfg.state_dir);
+		json_t *pods = json_load_file(ppath, 0, &jerr);
+		const char *key;
+		json_t *val;
+
+		free(ppath);
+		if (pods && json_integer_value(json_object_get(pods, "version")) == STATE_VERSION)
+			json_object_foreach(pods, key, val)
+				if (strcmp(key, "version"))
+					json_object_set(root, key, val);
+		json_decref(pods);
+	}
 	if (json_integer_value(json_object_get(root, "version")) != STATE_VERSION) {
 		json_decref(root);
 		fprintf(stderr, "sluiced: ignoring state file of another version\n");

@@ -183,6 +183,74 @@ static int pod_create(int argc, char **argv)
 	return 0;
 }
 
+/*
+ * `sluice pod import FILE|-`: pods of other nodes, one per line,
+ * "NAMESPACE/NAME IP [k=v,...]" (# starts a comment), registered all or
+ * none with one request.
+ */
+static int pod_import(int argc, char **argv)
+{
+	json_t *pods = json_array(), *res, *req;
+	char *text = NULL, *line, *save = NULL;
+	size_t len, lineno = 0;
+	int rc;
+
+	if (argc != 2) {
+		fprintf(stderr, "sluice: usage: sluice pod import FILE|- (lines: NAMESPACE/NAME IP [k=v,...])\n");
+		return 2;
+	}
+	rc = sl_read_file(argv[1], 64u << 20, &text, &len);
+	if (rc) {
+		fprintf(stderr, "sluice: cannot read %s: %s\n", argv[1], strerror(-rc));
+		return 1;
+	}
+	for (line = text; line; line = save) {
+		char *nl = strchr(line, '\n'), *ref, *ip, *lab, *hash, *buf;
+		const char *ns, *name;
+		json_t *labels = json_object();
+
+		save = nl ? nl + 1 : NULL;
+		if (nl)
+			*nl = '\0';
+		lineno++;
+		if ((hash = strchr(line, '#')))
+			*hash = '\0';
+		ref = strtok(line, " \t\r");
+		if (!ref) {
+			json_decref(labels);
+			continue;
+		}
+		ip = strtok(NULL, " \t\r");
+		lab = strtok(NULL, " \t\r");
+		if (!ip || strtok(NULL, " \t\r") || cli_split_ref(ref, &buf, &ns, &name)) {
+			fprintf(stderr, "sluice: %s:%zu: want NAMESPACE/NAME IP [k=v,...]\n", argv[1], lineno);
+			json_decref(labels);
+			json_decref(pods);
+			free(text);
+			return 2;
+		}
+		if (lab && cli_parse_labels(lab, labels, NULL)) {
+			fprintf(stderr, "sluice: %s:%zu: invalid labels\n", argv[1], lineno);
+			free(buf);
+			json_decref(labels);
+			json_decref(pods);
+			free(text);
+			return 2;
+		}
+		json_array_append_new(pods, json_pack("{s:s,s:s,s:s,s:o}", "namespace", ns, "name", name,
+						       "ip", ip, "labels", labels));
+		free(buf);
+	}
+	free(text);
+	req = json_pack("{s:s,s:o}", "cmd", "pod.import", "pods", pods);
+	res = cli_request(req);
+	if (!res)
+		return 1;
+	printf("%lld pods registered\n", (long long)json_integer_value(json_object_get(res, "created")));
+	json_decref(res);
+	return 0;
+}
+
 static int pod_simple(const char *cmd, int argc, char **argv)
 {
 	const char *ns, *name;
@@ -356,6 +424,8 @@ static int cmd_pod(int argc, char **argv)
 		       "  create NAMESPACE/NAME --labels k=v,... --remote IP\n"
 		       "                         register a pod running on another node: its\n"
 		       "                         identity and address become known here\n"
+		       "  import FILE|-          register many pods of other nodes at once, all\n"
+		       "                         or none: lines NAMESPACE/NAME IP [k=v,...]\n"
 		       "  exec NAMESPACE/NAME -- CMD [ARGS...]\n"
 		       "                         run a command in the pod; returns its status\n"
 		       "  delete NAMESPACE/NAME  delete a pod\n"
@@ -369,6 +439,8 @@ static int cmd_pod(int argc, char **argv)
 		return pod_create(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "exec"))
 		return pod_exec(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "import"))
+		return pod_import(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "delete"))
 		return pod_simple("pod.delete", argc - 1, argv + 1);
 	if (!strcmp(argv[1], "get"))

@@ -1565,12 +1565,17 @@ int sluice_policy_compile(const struct sluice_policy_set *set,
  * the whole compile.
  */
 
+/* An item this path handles: CIDR peers (no excepts, not the world) and
+ * label selectors (not the wildcard), no entities, no http rules. */
 static bool compile_edit_item_ok(const struct sluice_peer_rule *it)
 {
-	if (!it->has_l3 || it->nendpoints || it->entities || !it->ncidrs || it->cidrs_select_pods)
+	if (!it->has_l3 || it->entities || it->cidrs_select_pods || (!it->ncidrs && !it->nendpoints))
 		return false;
 	for (size_t i = 0; i < it->ncidrs; i++)
 		if (it->cidrs[i].nexcept || compile_cidr_is_world(&it->cidrs[i]))
+			return false;
+	for (size_t i = 0; i < it->nendpoints; i++)
+		if (sluice_selector_is_wildcard(&it->endpoints[i]))
 			return false;
 	for (size_t i = 0; i < it->nto_ports; i++)
 		if (it->to_ports[i].has_http || it->to_ports[i].nhttp)
@@ -1578,11 +1583,58 @@ static bool compile_edit_item_ok(const struct sluice_peer_rule *it)
 	return true;
 }
 
+/* prefixlen of a recompiled identity that is not a CIDR identity */
+#define EDIT_NOT_CIDR 0xff
+
 struct compile_edit_ctx {
 	const struct sluice_cidr_ident *ids; /* the identities recompiled */
 	const struct sluice_labels **labels; /* ... and their labels */
 	size_t n;
+	struct sluice_selector cluster;      /* what the cluster entity selects */
 };
+
+/* reserved identities the entities name (as compile_peer_ids() does) */
+static bool compile_edit_entity_names(uint32_t entities, uint32_t id)
+{
+	static const struct {
+		uint32_t bit, id;
+	} simple[] = {
+		{ SLUICE_ENTITY_WORLD, SLUICE_ID_WORLD },
+		{ SLUICE_ENTITY_HOST, SLUICE_ID_HOST },
+		{ SLUICE_ENTITY_REMOTE_NODE, SLUICE_ID_REMOTE_NODE },
+		{ SLUICE_ENTITY_INIT, SLUICE_ID_INIT },
+		{ SLUICE_ENTITY_HEALTH, SLUICE_ID_HEALTH },
+		{ SLUICE_ENTITY_UNMANAGED, SLUICE_ID_UNMANAGED },
+		{ SLUICE_ENTITY_KUBE_APISERVER, SLUICE_ID_KUBE_APISERVER },
+		{ SLUICE_ENTITY_INGRESS, SLUICE_ID_INGRESS },
+	};
+	static const uint32_t cluster_reserved[] = {
+		SLUICE_ID_HOST, SLUICE_ID_UNMANAGED, SLUICE_ID_HEALTH, SLUICE_ID_INIT,
+		SLUICE_ID_REMOTE_NODE, SLUICE_ID_KUBE_APISERVER, SLUICE_ID_INGRESS,
+	};
+
+	for (size_t i = 0; i < sizeof(simple) / sizeof(simple[0]); i++)
+		if ((entities & simple[i].bit) && simple[i].id == id)
+			return true;
+	for (size_t i = 0; (entities & SLUICE_ENTITY_CLUSTER) && i < sizeof(cluster_reserved) / sizeof(cluster_reserved[0]); i++)
+		if (cluster_reserved[i] == id)
+			return true;
+	return false;
+}
+
+/* A Kubernetes ipBlock selects a pod identity when every endpoint of it
+ * has a known address inside (see compile_cidr_ids()). */
+static bool compile_edit_block_selects_pods(struct compile_state *st, const struct sluice_cidr *c,
+					    uint32_t id)
+{
+	static const uint8_t zero[16];
+	size_t *first = u64map_get(&st->ep_by_identity, id);
+	bool all = first != NULL;
+
+	for (size_t e = first ? *first : SIZE_MAX; e != SIZE_MAX && all; e = st->ep_next[e])
+		all = memcmp(st->eps[e].addr, zero, 16) && compile_cidr_selects(c, st->eps[e].addr, 128);
+	return all;
+}
 
 /* The recompiled identities an item names, or ANY (see compile_peer_ids()). */
 static int compile_edit_peers(struct compile_state *st, const struct sluice_peer_rule *pr,
@@ -1591,7 +1643,6 @@ static int compile_edit_peers(struct compile_state *st, const struct sluice_peer
 	const struct compile_edit_ctx *c = ctx;
 	int rc = 0;
 
-	(void)st;
 	out->n = 0;
 	if (!pr->has_l3 || (pr->entities & SLUICE_ENTITY_ALL))
 		return u32vec_push(out, SLUICE_ID_ANY);
@@ -1599,15 +1650,26 @@ static int compile_edit_peers(struct compile_state *st, const struct sluice_peer
 		if (sluice_selector_is_wildcard(&pr->endpoints[k]))
 			return u32vec_push(out, SLUICE_ID_ANY); /* ANY covers the others */
 	for (size_t i = 0; i < c->n && !rc; i++) {
+		const struct sluice_cidr_ident *x = &c->ids[i];
 		const struct sluice_labels *l = c->labels[i];
-		bool sel = (pr->entities & SLUICE_ENTITY_WORLD) != 0;
+		bool cidr_id = x->prefixlen != EDIT_NOT_CIDR, sel;
 
-		for (size_t k = 0; k < pr->ncidrs && !sel; k++)
-			sel = compile_cidr_selects(&pr->cidrs[k], c->ids[i].addr, c->ids[i].prefixlen);
+		sel = cidr_id ? (pr->entities & SLUICE_ENTITY_WORLD) != 0
+			      : compile_edit_entity_names(pr->entities, x->identity);
+		if (!sel && !cidr_id && (pr->entities & SLUICE_ENTITY_CLUSTER) && l)
+			sel = sluice_selector_matches(&c->cluster, l);
+		for (size_t k = 0; k < pr->ncidrs && !sel; k++) {
+			if (cidr_id)
+				sel = compile_cidr_selects(&pr->cidrs[k], x->addr, x->prefixlen);
+			else if (x->identity == SLUICE_ID_WORLD)
+				sel = compile_cidr_is_world(&pr->cidrs[k]);
+			else if (pr->cidrs_select_pods && x->identity >= SLUICE_ID_CLUSTER_MIN)
+				sel = compile_edit_block_selects_pods(st, &pr->cidrs[k], x->identity);
+		}
 		for (size_t k = 0; k < pr->nendpoints && !sel && l; k++)
 			sel = sluice_selector_matches(&pr->endpoints[k], l);
 		if (sel)
-			rc = u32vec_push(out, c->ids[i].identity);
+			rc = u32vec_push(out, x->identity);
 	}
 	return rc;
 }
@@ -1651,7 +1713,19 @@ static bool compile_edit_has_id(const struct sluice_cidr_ident *v, size_t n, uin
 	return false;
 }
 
+/* the recompiled identities, sorted, for the merge's membership tests */
+struct compile_idset {
+	uint32_t *v;
+	size_t n;
+};
+
+static bool compile_idset_has(const struct compile_idset *s, uint32_t id)
+{
+	return s->n && bsearch(&id, s->v, s->n, sizeof(*s->v), compile_u32_cmp);
+}
+
 #define EDIT_MAX_PREFIXES 64
+#define EDIT_MAX_IDS 4096 /* pod identities an edit may recompile */
 
 /* first position of v (sorted by compile_cidr_cmp) not before x */
 static size_t compile_cidr_lower_bound(const struct sluice_cidr_ident *v, size_t n,
@@ -1673,7 +1747,7 @@ static size_t compile_cidr_lower_bound(const struct sluice_cidr_ident *v, size_t
 /* ep's previous result with the entries (and L7 entries) of the identities
  * in ids, direction dir (both when dir is 0xff), replaced by o's */
 static int compile_edit_merge(const struct sluice_ep_compiled *prev, uint8_t dir,
-			      const struct sluice_cidr_ident *ids, size_t nids,
+			      const struct compile_idset *ids,
 			      struct compile_out *o, struct sluice_ep_compiled *out)
 {
 	size_t ne = 0, nl = 0;
@@ -1695,11 +1769,11 @@ static int compile_edit_merge(const struct sluice_ep_compiled *prev, uint8_t dir
 		    (i < prev->nentries && compile_entry_cmp(&prev->entries[i], &o->entries[j]) < 0)) {
 			e = &prev->entries[i++];
 			if ((dir == 0xff || e->key.direction == dir) &&
-			    compile_edit_has_id(ids, nids, ntohl(e->key.identity_be)))
+			    compile_idset_has(ids, ntohl(e->key.identity_be)))
 				continue;
 		} else {
 			e = &o->entries[j++];
-			if (!compile_edit_has_id(ids, nids, ntohl(e->key.identity_be)))
+			if (!compile_idset_has(ids, ntohl(e->key.identity_be)))
 				continue;
 		}
 		out->entries[ne++] = *e;
@@ -1707,7 +1781,7 @@ static int compile_edit_merge(const struct sluice_ep_compiled *prev, uint8_t dir
 	for (size_t i = 0; i < prev->nl7; i++) {
 		const struct sluice_l7_policy *l = &prev->l7[i];
 
-		if ((dir == 0xff || l->direction == dir) && compile_edit_has_id(ids, nids, l->peer_identity))
+		if ((dir == 0xff || l->direction == dir) && compile_idset_has(ids, l->peer_identity))
 			continue;
 		out->l7[nl] = *l;
 		out->l7[nl].rules = NULL;
@@ -1720,7 +1794,7 @@ static int compile_edit_merge(const struct sluice_ep_compiled *prev, uint8_t dir
 		nl++;
 	}
 	for (size_t i = 0; i < o->nl7; i++) {
-		if (!compile_edit_has_id(ids, nids, o->l7[i].peer_identity))
+		if (!compile_idset_has(ids, o->l7[i].peer_identity))
 			continue;
 		out->l7[nl++] = o->l7[i]; /* takes its rules array */
 		o->l7[i].rules = NULL;
@@ -1748,13 +1822,14 @@ int sluice_policy_compile_edit(const struct sluice_policy_set *set,
 			       size_t index, const struct sluice_peer_rule *old_item,
 			       struct sluice_compiled *out, struct sluice_diags *errors)
 {
-	struct sluice_cidr_ident changed[EDIT_MAX_PREFIXES], ids[2 * EDIT_MAX_PREFIXES];
+	struct sluice_cidr_ident changed[EDIT_MAX_PREFIXES], *ids = NULL;
 	struct sluice_cidr_ident gone[EDIT_MAX_PREFIXES];
-	size_t counts[EDIT_MAX_PREFIXES] = { 0 }, nchanged = 0, nids = 0, ngone = 0, nlist, k;
+	size_t counts[EDIT_MAX_PREFIXES] = { 0 }, nchanged = 0, nids = 0, ngone = 0, nsel = 0, nlist, k;
 	const struct sluice_peer_rule *new_item, *list;
 	struct compile_state st = { .set = set, .idt = idt, .eps = eps, .neps = neps };
-	const struct sluice_labels *labels[2 * EDIT_MAX_PREFIXES];
-	struct compile_edit_ctx ctx = { .labels = labels };
+	const struct sluice_labels **labels = NULL;
+	struct compile_edit_ctx ctx = { 0 };
+	struct compile_idset idset = { 0 }, noids = { 0 };
 	struct compile_peers_fn fn = { compile_edit_peers, &ctx };
 	struct sluice_compiled res = { 0 };
 	bool idset_changed = false;
@@ -1780,6 +1855,41 @@ int sluice_policy_compile_edit(const struct sluice_policy_set *set,
 	if (compile_edit_prefixes(old_item, changed, &nchanged, EDIT_MAX_PREFIXES) ||
 	    compile_edit_prefixes(new_item, changed, &nchanged, EDIT_MAX_PREFIXES))
 		return 0;
+	ids = calloc(EDIT_MAX_IDS + EDIT_MAX_PREFIXES, sizeof(*ids));
+	labels = calloc(EDIT_MAX_IDS + EDIT_MAX_PREFIXES, sizeof(*labels));
+	if (!ids || !labels)
+		goto declined;
+	/* the pod (and reserved) identities the old and the new selectors pick;
+	 * found before anything changes, so that declining leaves all as it was */
+	for (int which = 0; which < 2; which++) {
+		const struct sluice_peer_rule *it = which ? new_item : old_item;
+
+		for (size_t e = 0; e < it->nendpoints; e++)
+			if (compile_selector_may_pick_cidr(&it->endpoints[e]))
+				goto declined;
+	}
+	for (size_t i = 0; i < sluice_idt_count(idt); i++) {
+		uint32_t id = sluice_idt_at(idt, i);
+		const struct sluice_labels *l;
+		bool sel = false;
+
+		if (id >= SLUICE_ID_LOCAL_MIN)
+			break; /* ascending: CIDR identities last */
+		l = sluice_idt_labels(idt, id);
+		for (int which = 0; which < 2 && l && !sel; which++) {
+			const struct sluice_peer_rule *it = which ? new_item : old_item;
+
+			for (size_t e = 0; e < it->nendpoints && !sel; e++)
+				sel = sluice_selector_matches(&it->endpoints[e], l);
+		}
+		if (!sel)
+			continue;
+		if (nsel == EDIT_MAX_IDS)
+			goto declined;
+		ids[nsel] = (struct sluice_cidr_ident){ .identity = id, .prefixlen = EDIT_NOT_CIDR };
+		nsel++;
+	}
+	nids = nsel;
 
 	/* how many CIDRs of the new set name each changed prefix exactly */
 	for (size_t p = 0; p < set->n; p++)
@@ -1805,8 +1915,10 @@ int sluice_policy_compile_edit(const struct sluice_policy_set *set,
 	/* the new list of CIDR identities: prefixes named for the first time
 	 * get one, prefixes no longer named lose theirs */
 	res.cidrs = calloc(prev->ncidrs + nchanged + 1, sizeof(*res.cidrs));
-	if (!res.cidrs)
-		return -ENOMEM;
+	if (!res.cidrs) {
+		rc = -ENOMEM;
+		goto fail;
+	}
 	memcpy(res.cidrs, prev->cidrs, prev->ncidrs * sizeof(*res.cidrs));
 	res.ncidrs = prev->ncidrs;
 	for (k = 0; k < nchanged && !rc; k++) {
@@ -1850,7 +1962,7 @@ int sluice_policy_compile_edit(const struct sluice_policy_set *set,
 						   res.cidrs[i].prefixlen) ||
 			    compile_edit_has_id(ids, nids, res.cidrs[i].identity))
 				continue;
-			if (nids == EDIT_MAX_PREFIXES) {
+			if (nids - nsel == EDIT_MAX_PREFIXES) {
 				rc = -E2BIG;
 				goto fail;
 			}
@@ -1859,11 +1971,28 @@ int sluice_policy_compile_edit(const struct sluice_policy_set *set,
 	}
 	/* items are asked about the live ones; the entries of all go */
 	ctx.ids = ids;
+	ctx.labels = labels;
 	ctx.n = nids;
 	for (size_t i = 0; i < nids; i++)
 		labels[i] = sluice_idt_labels(idt, ids[i].identity);
 	memcpy(ids + nids, gone, ngone * sizeof(*gone));
 	nids += ngone;
+	idset.v = calloc(nids + 1, sizeof(*idset.v));
+	if (!idset.v) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	for (size_t i = 0; i < nids; i++)
+		idset.v[idset.n++] = ids[i].identity;
+	qsort(idset.v, idset.n, sizeof(*idset.v), compile_u32_cmp);
+	{
+		const char *v = SLUICE_CLUSTER_NAME;
+
+		if (selector_add_req(&ctx.cluster, "k8s", SLUICE_LABEL_CLUSTER, SLUICE_SEL_IN, &v, 1)) {
+			rc = -ENOMEM;
+			goto fail;
+		}
+	}
 
 	st.cidrs = res.cidrs;
 	st.ncidrs = res.ncidrs;
@@ -1889,7 +2018,7 @@ int sluice_policy_compile_edit(const struct sluice_policy_set *set,
 			rc = compile_direction_with(&st, i, false, &o, &flags, &fn);
 		if (!rc)
 			rc = compile_edit_merge(&prev->eps[j], touched ? (idset_changed ? 0xff : dir) : 0,
-						ids, touched ? nids : 0, &o, &res.eps[j]);
+						touched ? &idset : &noids, &o, &res.eps[j]);
 		compile_out_free(&o);
 		res.neps = ++j;
 		if (!rc && res.eps[j - 1].nentries > SLUICE_POLICY_INNER_MAX) {
@@ -1902,10 +2031,22 @@ int sluice_policy_compile_edit(const struct sluice_policy_set *set,
 	compile_state_free(&st);
 	if (rc)
 		goto fail;
+	selector_free(&ctx.cluster);
+	free(idset.v);
+	free(ids);
+	free(labels);
 	*out = res;
 	return 1;
+declined:
+	free(ids);
+	free(labels);
+	return 0;
 fail:
 	st.cidrs = NULL;
+	selector_free(&ctx.cluster);
+	free(idset.v);
+	free(ids);
+	free(labels);
 	if (rc != -E2BIG)
 		sluice_diags_add(errors, "policy compile failed: %s", strerror(-rc));
 	sluice_compiled_free(&res);

@@ -24,8 +24,8 @@ sl_agent_kill KILL
 check_not "CLI fails when the agent is down" sl status
 out=$(sl status 2>&1); [ "$(echo "$out" | wc -l)" = 1 ] && pass "one-line reason: $out" || fail "one-line reason: $out"
 # pod exec needs the agent, so probe from inside the netns directly
-NSC=$(python3 -c 'import json; s=json.load(open("'"$SL_STATE"'/state.json")); print([p["netns"] for p in s["pods"] if p["name"]=="client"][0])')
-NSE=$(python3 -c 'import json; s=json.load(open("'"$SL_STATE"'/state.json")); print([p["netns"] for p in s["pods"] if p["name"]=="evil"][0])')
+NSC=$(python3 -c 'import json; s=json.load(open("'"$SL_STATE"'/pods.json")); print([p["netns"] for p in s["pods"] if p["name"]=="client"][0])')
+NSE=$(python3 -c 'import json; s=json.load(open("'"$SL_STATE"'/pods.json")); print([p["netns"] for p in s["pods"] if p["name"]=="evil"][0])')
 check "agent killed: client still allowed" ip netns exec "$NSC" python3 "$TOOLS/probe.py" tcp "$IP_server" 80
 check "agent killed: evil still dropped" sh -c "ip netns exec $NSE python3 $TOOLS/probe.py tcp $IP_server 80 0.7; [ \$? -eq 2 ]"
 

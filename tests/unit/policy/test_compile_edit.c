@@ -31,6 +31,8 @@ static const char web_policy[] =
 	"  - toPorts:\n"
 	"    - ports: [{port: \"8080\", protocol: TCP}]\n"
 	"      rules: {http: [{method: GET}]}\n"
+	"  - fromEntities: [cluster]\n"
+	"    toPorts: [{ports: [{port: \"7070\", protocol: TCP}]}]\n"
 	"  ingressDeny:\n"
 	"  - fromCIDR: [10.3.0.0/24]\n"
 	"    toPorts: [{ports: [{port: \"83\", protocol: TCP}]}]\n"
@@ -99,9 +101,9 @@ static int setup(void **state)
 	f->idt = sluice_idt_new();
 	f->eps[0] = (struct sluice_compile_endpoint){ .ep_id = 1, .identity = pod(f->idt, "app=web"),
 						      .namespace = "default" };
-	f->eps[1] = (struct sluice_compile_endpoint){ .ep_id = 2, .identity = pod(f->idt, "app=db"),
+	f->eps[1] = (struct sluice_compile_endpoint){ .ep_id = 2, .identity = pod(f->idt, "app=db,tier=back"),
 						      .namespace = "default" };
-	f->eps[2] = (struct sluice_compile_endpoint){ .ep_id = 3, .identity = pod(f->idt, "app=other"),
+	f->eps[2] = (struct sluice_compile_endpoint){ .ep_id = 3, .identity = pod(f->idt, "app=other,tier=back"),
 						      .namespace = "default" };
 	f->text = strdup(web_policy);
 	load_ok(&f->set, f->text);
@@ -243,13 +245,33 @@ static void test_prefix_change(void **state)
 	edit(f, subst(f->text, "[10.2.0.1/32, 10.2.0.2/32]", "[10.2.0.1/32]"), 1);
 }
 
+/* items with label selectors: the pod identities they pick are recompiled */
+static void test_selector_change(void **state)
+{
+	struct fixture *f = *state;
+
+	edit(f, subst(f->text, "  - fromCIDR: [10.2.0.1/32]\n", "  - fromEndpoints: [{matchLabels: {app: other}}]\n"), 1);
+	edit(f, subst(f->text, "{app: other}", "{app: db}"), 1);
+	edit(f, subst(f->text, "{app: db}", "{tier: back}"), 1); /* two identities */
+	/* onto the port the cluster entity opens, and onto the proxy's port */
+	edit(f, subst(f->text, "[{port: \"82\", protocol: TCP}]", "[{port: \"7070\", protocol: TCP}]"), 1);
+	edit(f, subst(f->text, "[{port: \"7070\", protocol: TCP}]}]\n  - toPorts", "[{port: \"8080\", protocol: TCP}]}]\n  - toPorts"), 1);
+	/* selectors and CIDRs in one item, and back to CIDRs alone */
+	edit(f, subst(f->text, "  - fromEndpoints: [{matchLabels: {tier: back}}]\n",
+		      "  - fromEndpoints: [{matchLabels: {tier: back}}]\n    fromCIDR: [10.2.0.5/32]\n"), 1);
+	edit(f, subst(f->text, "  - fromEndpoints: [{matchLabels: {tier: back}}]\n    fromCIDR: [10.2.0.5/32]\n",
+		      "  - fromCIDR: [10.2.0.5/32]\n"), 1);
+	/* the egress item: a selector on a named peer */
+	edit(f, subst(f->text, "  - toCIDR: [192.168.0.1/32]\n", "  - toEndpoints: [{matchLabels: {app: db}}]\n"), 1);
+}
+
 static void test_not_handled(void **state)
 {
 	struct fixture *f = *state;
 
-	/* an item with http rules, an item with endpoint peers: whole compile */
+	/* an item with http rules, an item with entities: whole compile */
 	edit(f, subst(f->text, "{method: GET}", "{method: POST}"), 0);
-	edit(f, subst(f->text, "  - fromCIDR: [10.2.0.1/32]\n", "  - fromEndpoints: [{matchLabels: {app: other}}]\n"), 0);
+	edit(f, subst(f->text, "  - fromCIDR: [10.2.0.1/32]\n", "  - fromEntities: [host]\n"), 0);
 }
 
 int main(void)
@@ -257,6 +279,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_port_change, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prefix_change, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_selector_change, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_handled, setup, teardown),
 	};
 
