@@ -3,6 +3,7 @@
  * main.c - sluice, the command line: talks to sluiced over its socket.
  * Every command answers --help; a failure prints one line and exits 1.
  */
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -222,7 +223,8 @@ static int pod_import(int argc, char **argv)
 		}
 		ip = strtok(NULL, " \t\r");
 		lab = strtok(NULL, " \t\r");
-		if (!ip || strtok(NULL, " \t\r") || cli_split_ref(ref, &buf, &ns, &name)) {
+		if (!ip || strtok(NULL, " \t\r") || !inet_pton(AF_INET, ip, &(struct in_addr){ 0 }) ||
+		    cli_split_ref(ref, &buf, &ns, &name)) {
 			fprintf(stderr, "sluice: %s:%zu: want NAMESPACE/NAME IP [k=v,...]\n", argv[1], lineno);
 			json_decref(labels);
 			json_decref(pods);

@@ -164,6 +164,35 @@ check_not "fromCIDR holding a remote pod's address: the remote pod ($W1) dropped
 sl policy delete default/server-cnp >/dev/null
 sl pod delete remote/elsewhere >/dev/null
 
+# Pods of other nodes in bulk: `sluice pod import`, all or none.
+cat >"$SL_WORK/pods.txt" <<EOF
+# namespace/name address labels
+remote/imported-a $W2 app=imported,tier=back
+remote/imported-b 198.51.100.7 app=imported
+EOF
+check "pod import registers the pods of a file" sl pod import "$SL_WORK/pods.txt"
+[ "$(sl pod list | grep -c 'remote/imported-')" = 2 ] && pass "both imported pods are listed" || fail "imported pods: $(sl pod list | grep remote/)"
+apply_yaml >/dev/null <<'YAML' || fail "apply"
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: from-imported}
+spec:
+  endpointSelector: {matchLabels: {app: server}}
+  ingress:
+  - fromEndpoints: [{matchLabels: {app: imported, k8s:io.kubernetes.pod.namespace: remote}}]
+YAML
+check "an imported pod is a peer by its labels ($W2 allowed)" from_w two
+check_not "an address that is no imported pod ($W1) dropped" from_w one 0.7
+printf 'remote/imported-c 198.51.100.8 app=imported\nremote/imported-a 198.51.100.9 app=imported\n' >"$SL_WORK/dup.txt"
+check_not "an import naming an existing pod is rejected" sl pod import "$SL_WORK/dup.txt"
+check_not "... whole: its other pod is not registered" sh -c "$SL_BUILD/cli/sluice --socket $SL_SOCK pod list | grep -q imported-c"
+printf 'remote/imported-d not-an-address\n' >"$SL_WORK/bad.txt"
+out=$(sl pod import "$SL_WORK/bad.txt" 2>&1)
+case $out in *bad.txt:1:*) pass "a bad line is reported with its line: $out" ;; *) fail "bad line: $out" ;; esac
+sl policy delete default/from-imported >/dev/null
+sl pod delete remote/imported-a >/dev/null
+sl pod delete remote/imported-b >/dev/null
+
 # Across an agent restart: the CIDR identity keeps its number, and an
 # ipcache entry the new agent's policies no longer name is removed.
 ipc_has_w2_prefix() {
