@@ -23,6 +23,11 @@ FORMAT:
   nft-chain     an `nft -f` file: the same N rules as a linear chain
   nft-set       an `nft -f` file: one concatenated set of N+1 elements
 
+  pods          N pods of other nodes for `sluice pod import`: bench/peer-i
+                at 10.251.i/256.i%256 with labels app=peer-i (N identities)
+  sluice-ids    a CiliumNetworkPolicy on app=bench-server (name bench-ids):
+                N rules, rule i admitting app=peer-i to port 10000 + i
+
 --change alters one rule (the one in the middle gets another port): the
 "change one rule" case of the apply bench.
 """
@@ -59,6 +64,16 @@ def main():
         for ip, port in rules(n, change):
             w('  - fromCIDR:\n    - %s/32\n    toPorts:\n    - ports:\n'
               '      - port: "%d"\n        protocol: TCP\n' % (ip, port))
+    elif fmt == "pods":
+        for i in range(n):
+            w("bench/peer-%d 10.251.%d.%d app=peer-%d\n" % (i, i >> 8, i & 255, i))
+    elif fmt == "sluice-ids":
+        w('apiVersion: "cilium.io/v2"\nkind: CiliumNetworkPolicy\nmetadata:\n'
+          '  name: bench-ids\n  namespace: bench\nspec:\n  endpointSelector:\n'
+          '    matchLabels:\n      app: bench-server\n  ingress:\n')
+        for i, (_, port) in enumerate(rules(n, change)):
+            w('  - fromEndpoints:\n    - matchLabels:\n        app: peer-%d\n    toPorts:\n'
+              '    - ports:\n      - port: "%d"\n        protocol: TCP\n' % (i, port))
     elif fmt in ("iptables", "iptables-cmds"):
         lines = ["-A INPUT -s %s/32 -p tcp -m tcp --dport %d -j ACCEPT" % r
                  for r in rules(n, change)]

@@ -6,7 +6,8 @@
 #   sudo tests/bench/policy_apply/run.sh [BUILD_DIR]
 #
 # Environment: RULES (default "1000 10000 25000"; the one-rule change is
-# made at the largest), REPEAT (runs per measurement, the median is shown,
+# made at the largest), IDS (pod identities of the sluice-only part, default
+# 5000), REPEAT (runs per measurement, the median is shown,
 # default 3), CMD_LIMIT (seconds one "command per rule" series may take
 # before it is stopped and reported as "> CMD_LIMIT s", default 60), OUT (a
 # directory to keep the raw results in).
@@ -27,6 +28,7 @@ SL_ROOT=$(cd "$HERE/../../.." && pwd)
 SL_BUILD=$(cd "${1:-$SL_ROOT/build}" 2>/dev/null && pwd) || { echo "no build dir ${1:-}" >&2; exit 1; }
 RULES=${RULES:-"1000 10000 25000"}
 REPEAT=${REPEAT:-3}
+IDS=${IDS:-5000}
 CMD_LIMIT=${CMD_LIMIT:-60}
 GEN=$SL_ROOT/tests/bench/l4_scaling/gen_rules.py
 
@@ -121,9 +123,10 @@ timed() {
 
 # ---- sluice ----------------------------------------------------------------
 
-sluice_apply() { # sluice_apply FILE CASE : timed apply, plus the agent's figure
-	timed "sluice-cli" "$2" sl policy apply -f "$1" || return 1
-	record "sluice-agent" "$2" "$(sl status -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["last_policy_apply_us"])')"
+sluice_apply() { # sluice_apply FILE CASE [SERIES] : timed apply, plus the agent's figure
+	local series=${3:-sluice}
+	timed "$series-cli" "$2" sl policy apply -f "$1" || return 1
+	record "$series-agent" "$2" "$(sl status -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["last_policy_apply_us"])')"
 }
 
 echo "sluice policy apply bench: $(nproc) vCPU $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), kernel $(uname -r)"
@@ -142,7 +145,45 @@ for i in $(seq 1 "$REPEAT"); do
 	sluice_apply "$f" change || exit 1
 done
 sl policy delete bench/bench-rules >/dev/null 2>&1
+# the same change at 10 rules, for scale
+python3 "$GEN" sluice 10 "$CLIENT_IP" 80 >"$F/sluice.10" || exit 1
+python3 "$GEN" sluice 10 "$CLIENT_IP" 80 --change >"$F/sluice.10.change" || exit 1
+sl policy apply -f "$F/sluice.10" >/dev/null || exit 1
+for i in $(seq 1 "$REPEAT"); do
+	if [ $((i % 2)) = 1 ]; then f=$F/sluice.10.change; else f=$F/sluice.10; fi
+	sluice_apply "$f" change10 || exit 1
+done
+sl policy delete bench/bench-rules >/dev/null 2>&1
 echo "  sluice one-rule change: done"
+
+# ---- sluice with IDS pod identities -----------------------------------------
+# IDS pods of other nodes (one identity each), imported in one request; a
+# policy of IDS rules naming them by label; then the NMAX CIDR rules on top
+# (NMAX + IDS rules, NMAX + IDS + 2 identities), and one rule of each changed.
+python3 "$GEN" pods "$IDS" "$CLIENT_IP" 80 >"$F/pods.$IDS" || exit 1
+python3 "$GEN" sluice-ids "$IDS" "$CLIENT_IP" 80 >"$F/sluice-ids.$IDS" || exit 1
+python3 "$GEN" sluice-ids "$IDS" "$CLIENT_IP" 80 --change >"$F/sluice-ids.$IDS.change" || exit 1
+timed sluice-ids-cli import sl pod import "$F/pods.$IDS" || exit 1
+for _ in $(seq 1 "$REPEAT"); do
+	sl policy delete bench/bench-ids >/dev/null 2>&1
+	sluice_apply "$F/sluice-ids.$IDS" ids sluice-ids || exit 1
+done
+for i in $(seq 1 "$REPEAT"); do
+	if [ $((i % 2)) = 1 ]; then f=$F/sluice-ids.$IDS.change; else f=$F/sluice-ids.$IDS; fi
+	sluice_apply "$f" ids-change sluice-ids || exit 1
+done
+sl policy apply -f "$F/sluice-ids.$IDS" >/dev/null || exit 1
+for _ in $(seq 1 "$REPEAT"); do
+	sl policy delete bench/bench-rules >/dev/null 2>&1
+	sluice_apply "$F/sluice.$NMAX" all sluice-ids || exit 1
+done
+for i in $(seq 1 "$REPEAT"); do
+	if [ $((i % 2)) = 1 ]; then f=$F/sluice.$NMAX.change; else f=$F/sluice.$NMAX; fi
+	sluice_apply "$f" all-change sluice-ids || exit 1
+done
+sl policy delete bench/bench-rules >/dev/null 2>&1
+sl policy delete bench/bench-ids >/dev/null 2>&1
+echo "  sluice with $IDS pod identities: done"
 
 # ---- iptables-restore, nft -f, ipset restore --------------------------------
 
@@ -237,7 +278,7 @@ for tool in iptables-legacy iptables-nft; do
 done
 rules_clear
 
-python3 - "$RESULTS" "$RULES" "$NMAX" <<'PY'
+python3 - "$RESULTS" "$RULES" "$NMAX" "$IDS" <<'PY'
 import statistics, sys
 rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
 ns = sys.argv[2].split()
@@ -300,6 +341,22 @@ for key, label, how in series:
         else:
             out.append("-")
     print("| %s | %s |" % (label, " | ".join(out)))
+ids = sys.argv[4]
+cases = [("import", "import %s pods (one `sluice pod import`)" % ids),
+         ("ids", "%s rules naming them by label" % ids),
+         ("ids-change", "one of those rules changed"),
+         ("all", "+ %s CIDR rules (%d rules in all)" % (nmax, int(nmax) + int(ids))),
+         ("all-change", "one CIDR rule changed (of %d)" % (int(nmax) + int(ids)))]
+if data.get(("sluice-ids-cli", "ids")):
+    print("\nsluice with %s pod identities (pods of other nodes, one identity each):\n" % ids)
+    print("| | " + " | ".join(c[1] for c in cases) + " |")
+    print("|---|" + "---:|" * len(cases))
+    for key, label in (("sluice-ids-agent", "agent (last_policy_apply_us)"),
+                       ("sluice-ids-cli", "end to end")):
+        print("| %s | %s |" % (label, " | ".join(cell(key, c)[1] or "-" for c, _ in cases)))
+t = [cell(k, "change10")[1] for k in ("sluice-agent", "sluice-cli")]
+if all(t):
+    print("\nsluice, the same one-rule change at 10 rules: agent %s, end to end %s" % tuple(t))
 a = data.get(("sluice-agent", nmax))
 c = data.get(("sluice-agent", "change"))
 if a and c:
