@@ -97,6 +97,16 @@ static void edit_shift_lines(struct sluice_peer_rule *r, int dl)
 	}
 }
 
+/* only indentation lies between the last line start before end and end */
+static bool edit_ends_line(const char *text, size_t len, size_t end)
+{
+	if (end > len)
+		return false;
+	while (end > 0 && text[end - 1] == ' ')
+		end--;
+	return end == 0 || text[end - 1] == '\n';
+}
+
 static int edit_count_lines(const char *s, size_t n)
 {
 	int lines = 0;
@@ -147,6 +157,11 @@ int sluice_policy_edit_prepare(const struct sluice_policy *p, const char *file,
 			return 0;
 	e->delta = (ptrdiff_t)new_len - (ptrdiff_t)old_len;
 	frag_end = (size_t)((ptrdiff_t)item->src_end + e->delta);
+	/* the item must end where a line of the next token starts, in both
+	 * texts: a fragment cut inside a line would parse differently alone */
+	if (!edit_ends_line(old_text, old_len, item->src_end) ||
+	    !edit_ends_line(new_text, new_len, frag_end))
+		return 0;
 	/* an anchor in the item may be used by others: they change too */
 	if (memchr(old_text + line_start, '&', item->src_end - line_start) ||
 	    memchr(new_text + line_start, '&', frag_end - line_start))

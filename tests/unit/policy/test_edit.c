@@ -284,6 +284,9 @@ static void test_declined(void **state)
 	}
 	edit_declined(f, subst(f->text, "name: edits", "name: other"));
 	edit_declined(f, subst(f->text, "      app: web\n", "      app: web2\n"));
+	/* a change that swallows the next item's line into this one (found by
+	 * fuzz_policy_edit): parsed alone, the item would look fine */
+	edit_declined(f, subst(f->text, "\"10001\"\n        protocol: TCP\n", "\"10009\"\n        protocol: TCPJ"));
 	/* an anchor in the item, a dedent that ends the list inside the item */
 	edit_declined(f, subst(f->text, "    - 10.250.0.1/32\n", "    - &a 10.250.0.1/32\n"));
 	edit_declined(f, subst(f->text, "    toPorts:\n    - ports:\n      - port: \"10001\"",
