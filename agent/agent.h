@@ -69,6 +69,7 @@ struct agent_policy_src {
 	char *name;
 	char *file;
 	char *text; /* the YAML document */
+	size_t text_len;
 	char *text_file; /* where the state directory keeps it; NULL: not yet */
 	size_t journal_bytes; /* edits appended to text_file's journal */
 	bool whole_file; /* text is all the file held, so the policy's item

@@ -119,6 +119,7 @@ static void src_set(struct agent *a, const struct sluice_policy *p, const char *
 	free(s->text);
 	s->file = sl_xstrdup(p->file);
 	s->text = sl_xstrdup(text);
+	s->text_len = strlen(text);
 	s->whole_file = whole;
 }
 
@@ -160,6 +161,7 @@ static int apply_edit(struct agent *a, json_t *f, bool dry_run, json_t *jerr, js
 {
 	const char *name = json_string_value(json_object_get(f, "name"));
 	const char *text = json_string_value(json_object_get(f, "content"));
+	size_t text_len = json_string_length(json_object_get(f, "content"));
 	struct sluice_diags errors = { 0 }, warnings = { 0 };
 	struct agent_policy_src *s = NULL;
 	struct sluice_policy_edit e = { 0 };
@@ -169,6 +171,7 @@ static int apply_edit(struct agent *a, json_t *f, bool dry_run, json_t *jerr, js
 	size_t i;
 	int r;
 
+	/* no NUL inside: jansson refuses \u0000, attachments are checked */
 	if (!name || !text)
 		return 0;
 	/* the policy whose stored text the new one edits: the file name does
@@ -178,7 +181,7 @@ static int apply_edit(struct agent *a, json_t *f, bool dry_run, json_t *jerr, js
 		s = &a->srcs[i];
 		if (!s->whole_file || strncmp(s->text, text, 64) || !(p = policy_of(a, s)))
 			continue;
-		r = sluice_policy_edit_prepare(p, name, s->text, strlen(s->text), text, strlen(text), &e,
+		r = sluice_policy_edit_prepare(p, name, s->text, s->text_len, text, text_len, &e,
 					       &errors, &warnings);
 	}
 	if (r == 0) {
@@ -215,13 +218,17 @@ static int apply_edit(struct agent *a, json_t *f, bool dry_run, json_t *jerr, js
 		agent_state_journal_edit(a, s, e.text_at, e.text_old_len, text + e.text_at,
 					 e.text_new_len);
 		agent_phase(a, "journal");
-		if (e.text_old_len == e.text_new_len) {
-			/* the same length: the stored text is changed in place */
-			memcpy(s->text + e.text_at, text + e.text_at, e.text_new_len);
-		} else {
-			free(s->text);
-			s->text = sl_xstrdup(text);
+		/* the stored text is changed in place: only the bytes after the
+		 * change move */
+		if (e.text_new_len > e.text_old_len) {
+			s->text = realloc(s->text, text_len + 1);
+			if (!s->text)
+				abort();
 		}
+		memmove(s->text + e.text_at + e.text_new_len, s->text + e.text_at + e.text_old_len,
+			s->text_len - e.text_at - e.text_old_len + 1);
+		memcpy(s->text + e.text_at, text + e.text_at, e.text_new_len);
+		s->text_len = text_len;
 		agent_phase(a, "text");
 		free(s->file);
 		s->file = sl_xstrdup(name);
@@ -272,6 +279,11 @@ int agent_policy_apply(struct agent *a, json_t *files, bool dry_run, json_t *res
 
 		if (!name || !text) {
 			rc = sl_fail(err, EINVAL, "malformed request: files need name and content");
+			goto out;
+		}
+		if (strlen(text) != json_string_length(json_object_get(f, "content"))) {
+			rc = sl_fail(err, EINVAL, "%s: contains a NUL byte, not a YAML file", name);
+			json_array_append_new(jerr, json_string(*err));
 			goto out;
 		}
 		if (sluice_policy_load(name, text, strlen(text), &incoming, &errors, &warnings))

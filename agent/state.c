@@ -111,7 +111,7 @@ void agent_state_journal_edit(struct agent *a, struct agent_policy_src *s, size_
 	int fd, n;
 	bool ok;
 
-	if (!s->text_file || s->journal_bytes + len + sizeof(head) > strlen(s->text) / 4 + 4096) {
+	if (!s->text_file || s->journal_bytes + len + sizeof(head) > s->text_len / 4 + 4096) {
 		agent_state_forget_text(a, s); /* the whole text again, journal gone */
 		return;
 	}
@@ -180,7 +180,7 @@ static int state_write_texts(struct agent *a)
 			continue;
 		name = sl_strdupf("%" PRIu64 ".yaml", a->next_text_id++);
 		path = text_path(a, name);
-		rc = state_write(path, s->text, strlen(s->text));
+		rc = state_write(path, s->text, s->text_len);
 		free(path);
 		if (rc)
 			free(name);
@@ -570,6 +570,7 @@ int agent_state_restore(struct agent *a, char **err)
 				s->name = sl_xstrdup(set.v[k].name);
 				s->file = sl_xstrdup(file);
 				s->text = sl_xstrdup(text);
+				s->text_len = strlen(text);
 				/* the first document keeps the file; others write their own */
 				s->text_file = k == 0 && owned ? sl_xstrdup(text_file) : NULL;
 				s->whole_file = set.n == 1;

@@ -293,6 +293,7 @@ struct compile_state {
 	size_t ncidrs;
 	struct u64map cidr_cache;     /* struct sluice_cidr pointer -> index in peer_sets */
 	struct u64map http_base;      /* port rule pointer -> first ordinal */
+	bool http_done;               /* built on the first http rule met */
 	const struct sluice_http_rule **http; /* by ordinal */
 	size_t nhttp;
 	struct compile_ep_rules *ep_rules;
@@ -770,6 +771,8 @@ static bool compile_rule_has_named(const struct sluice_port_rule *pr)
 	return false;
 }
 
+static int compile_http_ordinals(struct compile_state *st);
+
 /* Adds one peer rule's contributions, for the peers given, to the map of
  * one direction. */
 static int compile_peer_rule_for(struct compile_state *st, struct cmap *m, size_t ep_index,
@@ -782,8 +785,17 @@ static int compile_peer_rule_for(struct compile_state *st, struct cmap *m, size_
 
 	for (size_t r = 0; r < nrules && !rc; r++) {
 		const struct sluice_port_rule *pr = prl->nto_ports ? &prl->to_ports[r] : NULL;
-		size_t *base = pr ? u64map_get(&st->http_base, (uint64_t)(uintptr_t)pr) : NULL;
-		uint32_t hb = base ? (uint32_t)*base : 0;
+		size_t *base;
+		uint32_t hb;
+
+		if (pr && pr->nhttp && !st->http_done) {
+			rc = compile_http_ordinals(st);
+			st->http_done = true;
+			if (rc)
+				break;
+		}
+		base = pr ? u64map_get(&st->http_base, (uint64_t)(uintptr_t)pr) : NULL;
+		hb = base ? (uint32_t)*base : 0;
 
 		if (!ingress && compile_rule_has_named(pr)) {
 			/* egress: a named port is resolved on each peer endpoint */
@@ -1407,8 +1419,6 @@ static int compile_setup_endpoints(struct compile_state *st)
 		}
 		free(ids.v);
 	}
-	if (!rc)
-		rc = compile_http_ordinals(st);
 	return rc;
 }
 
@@ -1891,7 +1901,21 @@ int sluice_policy_compile_edit(const struct sluice_policy_set *set,
 	}
 	nids = nsel;
 
-	/* how many CIDRs of the new set name each changed prefix exactly */
+	/* how many CIDRs of the new set name each changed prefix exactly; when
+	 * the item names the same prefixes as before (a port changed), all stay */
+	{
+		/* equal sets: the union is as large as each of them */
+		struct sluice_cidr_ident tmp[EDIT_MAX_PREFIXES];
+		size_t nold = 0, nnew = 0;
+
+		compile_edit_prefixes(old_item, tmp, &nold, EDIT_MAX_PREFIXES);
+		compile_edit_prefixes(new_item, tmp, &nnew, EDIT_MAX_PREFIXES);
+		if (nold == nchanged && nnew == nchanged) {
+			for (k = 0; k < nchanged; k++)
+				counts[k] = 1;
+			goto counted;
+		}
+	}
 	for (size_t p = 0; p < set->n; p++)
 		for (size_t r = 0; r < set->v[p].nrules; r++)
 			for (int sec = 0; sec < 4; sec++) {
@@ -1911,6 +1935,7 @@ int sluice_policy_compile_edit(const struct sluice_policy_set *set,
 						}
 					}
 			}
+counted:
 
 	/* the new list of CIDR identities: prefixes named for the first time
 	 * get one, prefixes no longer named lose theirs */

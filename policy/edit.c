@@ -25,6 +25,8 @@ static size_t edit_common_prefix(const char *a, const char *b, size_t n)
 {
 	size_t i = 0;
 
+	while (i + 4096 <= n && !memcmp(a + i, b + i, 4096))
+		i += 4096;
 	while (i + 64 <= n && !memcmp(a + i, b + i, 64))
 		i += 64;
 	while (i < n && a[i] == b[i])
@@ -36,6 +38,8 @@ static size_t edit_common_suffix(const char *a, size_t na, const char *b, size_t
 {
 	size_t i = 0;
 
+	while (i + 4096 <= max && !memcmp(a + na - i - 4096, b + nb - i - 4096, 4096))
+		i += 4096;
 	while (i + 64 <= max && !memcmp(a + na - i - 64, b + nb - i - 64, 64))
 		i += 64;
 	while (i < max && a[na - i - 1] == b[nb - i - 1])
@@ -230,8 +234,8 @@ int sluice_policy_edit_prepare(const struct sluice_policy *p, const char *file,
 		rc = -EINVAL;
 		goto out;
 	}
-	/* the list-wide lint, with the new item in its place */
-	{
+	/* the list-wide lint (about http rules), with the new item in its place */
+	if (p->has_http || cilium_item_has_http(&e->item)) {
 		struct sluice_peer_rule *v = edit_list(&p->rules[e->rule], e->section, &n);
 		struct sluice_peer_rule saved = v[e->index];
 
@@ -266,10 +270,12 @@ void sluice_policy_edit_swap(struct sluice_policy *p, struct sluice_policy_edit 
 	tmp = v[e->index];
 	v[e->index] = e->item;
 	e->item = tmp;
+	if (cilium_item_has_http(&v[e->index]))
+		p->has_http = true;
 	/* what follows the item moves by delta bytes and lines; swapping back
 	 * moves it back */
 	end = e->applied ? (size_t)((ptrdiff_t)e->old_end + e->delta) : e->old_end;
-	for (size_t ri = 0; ri < p->nrules; ri++) {
+	for (size_t ri = 0; (e->delta || e->lines) && ri < p->nrules; ri++) {
 		struct sluice_rule *r = &p->rules[ri];
 
 		for (int s = 0; s < 4; s++) {

@@ -31,6 +31,7 @@ void cilium_peer_item(struct yctx *c, yaml_node_t *n, int section, const char *n
 void cilium_lint_shadowed(struct yctx *c, const char *section,
 			  const struct sluice_peer_rule *v, size_t n);
 extern const char *const cilium_section_names[4];
+bool cilium_item_has_http(const struct sluice_peer_rule *it);
 
 /* load_k8s.c */
 void k8s_load_document(struct yctx *c, yaml_node_t *root, struct sluice_policy *p);

@@ -826,6 +826,14 @@ void cilium_lint_shadowed(struct yctx *c, const char *section,
 
 /* ---- rules ------------------------------------------------------------ */
 
+bool cilium_item_has_http(const struct sluice_peer_rule *it)
+{
+	for (size_t t = 0; t < it->nto_ports; t++)
+		if (it->to_ports[t].has_http)
+			return true;
+	return false;
+}
+
 const char *const cilium_section_names[4] = { "ingress", "egress", "ingressDeny", "egressDeny" };
 
 void cilium_peer_item(struct yctx *c, yaml_node_t *n, int section, const char *ns,
@@ -1013,5 +1021,14 @@ void cilium_load_document(struct yctx *c, yaml_node_t *root, struct sluice_polic
 		cilium_rule(c, y_item(c, specs, i), ns, &p->rules[(spec ? 1 : 0) + (size_t)i]);
 		p->rules[(spec ? 1 : 0) + (size_t)i].specs_index = (int)i;
 		y_pop(c, base);
+	}
+	for (size_t r = 0; r < p->nrules && !p->has_http; r++) {
+		const struct sluice_rule *ru = &p->rules[r];
+		const struct sluice_peer_rule *lists[] = { ru->ingress, ru->egress };
+		size_t counts[] = { ru->ningress, ru->negress };
+
+		for (size_t l = 0; l < 2 && !p->has_http; l++)
+			for (size_t j = 0; j < counts[l] && !p->has_http; j++)
+				p->has_http = cilium_item_has_http(&lists[l][j]);
 	}
 }

@@ -152,6 +152,7 @@ struct sluice_policy {
 	size_t nrules;
 	char *file;        /* where it was loaded from */
 	int line;          /* line of the document start */
+	bool has_http;     /* some rule has http rules (the edit path's lint) */
 };
 
 struct sluice_policy_set {
