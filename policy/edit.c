@@ -111,6 +111,16 @@ static bool edit_ends_line(const char *text, size_t len, size_t end)
 	return end == 0 || text[end - 1] == '\n';
 }
 
+/* spaces right before end */
+static size_t edit_indent_before(const char *text, size_t end)
+{
+	size_t n = 0;
+
+	while (end > n && text[end - n - 1] == ' ')
+		n++;
+	return n;
+}
+
 static int edit_count_lines(const char *s, size_t n)
 {
 	int lines = 0;
@@ -165,6 +175,10 @@ int sluice_policy_edit_prepare(const struct sluice_policy *p, const char *file,
 	 * texts: a fragment cut inside a line would parse differently alone */
 	if (!edit_ends_line(old_text, old_len, item->src_end) ||
 	    !edit_ends_line(new_text, new_len, frag_end))
+		return 0;
+	/* ... and the next token's indentation must be as it was (what follows
+	 * it is the common suffix) */
+	if (edit_indent_before(old_text, item->src_end) != edit_indent_before(new_text, frag_end))
 		return 0;
 	/* an anchor in the item may be used by others: they change too */
 	if (memchr(old_text + line_start, '&', item->src_end - line_start) ||

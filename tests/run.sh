@@ -25,4 +25,26 @@ if [ "${SLUICE_SKIP_ASAN:-0}" != 1 ]; then
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		ctest --test-dir build-asan --output-on-failure -j"$JOBS" -E '^(it_|bpf_)' || status=1
 fi
+if [ "${SLUICE_SKIP_FUZZ:-0}" != 1 ] && command -v clang >/dev/null; then
+	# the libFuzzer targets build, and a bounded run from the seeds in
+	# tests/fuzz finds nothing (FUZZ_SECONDS each, default 30)
+	echo "== fuzz targets (libFuzzer, ${FUZZ_SECONDS:-30} s each)"
+	CC=clang cmake -S . -B build-fuzz -DSLUICE_FUZZ=ON -DSLUICE_TESTS=OFF -DCMAKE_BUILD_TYPE=Debug >/dev/null
+	cmake --build build-fuzz -j"$JOBS" --target fuzz_policy_edit fuzz_http_request
+	for t in policy/fuzz_policy_edit:policy_edit proxy/fuzz_http_request:http_request; do
+		bin=build-fuzz/${t%%:*}
+		work=$(mktemp -d)
+		cp tests/fuzz/"${t##*:}"/* "$work"/
+		if ! (cd "$work" && timeout $((${FUZZ_SECONDS:-30} + 60)) "$ROOT/$bin" -max_total_time="${FUZZ_SECONDS:-30}" \
+			-max_len=4096 "$work" >"$work.log" 2>&1); then
+			echo "fuzz ${t%%:*}: failed"
+			tail -30 "$work.log"
+			ls "$work"/crash-* 2>/dev/null
+			status=1
+		else
+			echo "fuzz ${t%%:*}: $(grep -o 'Done [0-9]* runs in [0-9]* second(s)' "$work.log")"
+		fi
+		rm -rf "$work" "$work.log"
+	done
+fi
 exit $status

@@ -287,6 +287,10 @@ static void test_declined(void **state)
 	/* a change that swallows the next item's line into this one (found by
 	 * fuzz_policy_edit): parsed alone, the item would look fine */
 	edit_declined(f, subst(f->text, "\"10001\"\n        protocol: TCP\n", "\"10009\"\n        protocol: TCPJ"));
+	/* a change inside the item that also moves the next item's "- " one
+	 * column left (found by fuzz_policy_edit) */
+	edit_declined(f, subst(f->text, "        protocol: TCP\n  - fromCIDR:\n    - 10.250.0.2/32",
+			       "        protocol:  TCP\n - fromCIDR:\n    - 10.250.0.2/32"));
 	/* an anchor in the item, a dedent that ends the list inside the item */
 	edit_declined(f, subst(f->text, "    - 10.250.0.1/32\n", "    - &a 10.250.0.1/32\n"));
 	edit_declined(f, subst(f->text, "    toPorts:\n    - ports:\n      - port: \"10001\"",
