@@ -833,13 +833,36 @@ int sluice_dp_ipcache_update(struct sluice_datapath *dp, const uint8_t addr[16],
 					    BPF_ANY));
 }
 
+/*
+ * n keys and values (arrays of ksize and vsize bytes each) into a map: one
+ * batch call where the kernel allows it (LPM tries too), else, and from
+ * where a batch stopped, one call per entry.
+ */
+static int dp_update_many(int fd, const void *keys, size_t ksize, const void *values, size_t vsize,
+			  size_t n)
+{
+	uint32_t count = (uint32_t)n;
+	size_t i;
+
+	LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = BPF_ANY);
+
+	if (n == 0)
+		return 0;
+	if (bpf_map_update_batch(fd, keys, values, &count, &opts) == 0 && count == n)
+		return 0;
+	for (i = count < n ? count : 0; i < n; i++)
+		if (bpf_map_update_elem(fd, (const char *)keys + i * ksize,
+					(const char *)values + i * vsize, BPF_ANY) < 0)
+			return -errno;
+	return 0;
+}
+
 int sluice_dp_ipcache_update_many(struct sluice_datapath *dp, const uint8_t (*addrs)[16],
 				  const uint8_t *prefixlens, const uint32_t *identities, size_t n)
 {
 	int fd = bpf_map__fd(dp->lxc->maps.sluice_ipc_v1), e = 0;
 	struct sluice_ipcache_key *keys;
 	struct sluice_ipcache_value *values;
-	uint32_t count = (uint32_t)n;
 	size_t i;
 
 	if (n == 0)
@@ -854,17 +877,8 @@ int sluice_dp_ipcache_update_many(struct sluice_datapath *dp, const uint8_t (*ad
 		e = dp_ipcache_key(&keys[i], addrs[i], prefixlens[i]);
 		values[i].identity = identities[i];
 	}
-	if (e)
-		goto out;
-
-	LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = BPF_ANY);
-
-	/* a batch stops at its first failure: the rest one by one */
-	if (bpf_map_update_batch(fd, keys, values, &count, &opts) == 0 && count == n)
-		goto out;
-	for (i = count < n ? count : 0; i < n && !e; i++)
-		if (bpf_map_update_elem(fd, &keys[i], &values[i], BPF_ANY) < 0)
-			e = -errno;
+	if (!e)
+		e = dp_update_many(fd, keys, sizeof(*keys), values, sizeof(*values), n);
 out:
 	free(keys);
 	free(values);
@@ -882,8 +896,7 @@ int sluice_dp_ipcache_delete(struct sluice_datapath *dp, const uint8_t addr[16],
 	return dp_delete(bpf_map__fd(dp->lxc->maps.sluice_ipc_v1), &key);
 }
 
-/* Writes entries into a fresh inner map: one batch call when the kernel
- * supports batches for LPM tries, else one call per entry. */
+/* Writes entries into a fresh inner map (dp_update_many). */
 static int dp_policy_fill(int fd, const struct sluice_policy_map_entry *entries, size_t n)
 {
 	struct sluice_policy_key *keys = NULL;
@@ -903,18 +916,7 @@ static int dp_policy_fill(int fd, const struct sluice_policy_map_entry *entries,
 		keys[i] = entries[i].key;
 		values[i] = entries[i].value;
 	}
-
-	LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = BPF_ANY);
-	uint32_t count = (uint32_t)n;
-
-	if (bpf_map_update_batch(fd, keys, values, &count, &opts) == 0 && count == n)
-		goto out;
-	for (i = 0; i < n; i++) {
-		if (bpf_map_update_elem(fd, &keys[i], &values[i], BPF_ANY) < 0) {
-			e = -errno;
-			goto out;
-		}
-	}
+	e = dp_update_many(fd, keys, sizeof(*keys), values, sizeof(*values), n);
 out:
 	free(keys);
 	free(values);

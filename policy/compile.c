@@ -333,20 +333,21 @@ static int compile_selector_ids(struct compile_state *st, const struct sluice_se
 	return rc;
 }
 
+/* the reserved identities the cluster entity holds, besides its pods */
+static const uint32_t compile_cluster_reserved[] = {
+	SLUICE_ID_HOST, SLUICE_ID_UNMANAGED, SLUICE_ID_HEALTH, SLUICE_ID_INIT,
+	SLUICE_ID_REMOTE_NODE, SLUICE_ID_KUBE_APISERVER, SLUICE_ID_INGRESS,
+};
+
 static int compile_cluster_ids(struct compile_state *st)
-{
-	static const uint32_t reserved[] = {
-		SLUICE_ID_HOST, SLUICE_ID_UNMANAGED, SLUICE_ID_HEALTH, SLUICE_ID_INIT,
-		SLUICE_ID_REMOTE_NODE, SLUICE_ID_KUBE_APISERVER, SLUICE_ID_INGRESS,
-	};
-	struct sluice_selector sel = { 0 };
+{	struct sluice_selector sel = { 0 };
 	const char *v = SLUICE_CLUSTER_NAME;
 	int rc = 0;
 
 	if (st->cluster_done)
 		return 0;
-	for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]) && !rc; i++)
-		rc = u32vec_push(&st->cluster, reserved[i]);
+	for (size_t i = 0; i < sizeof(compile_cluster_reserved) / sizeof(compile_cluster_reserved[0]) && !rc; i++)
+		rc = u32vec_push(&st->cluster, compile_cluster_reserved[i]);
 	if (!rc)
 		rc = selector_add_req(&sel, "k8s", SLUICE_LABEL_CLUSTER, SLUICE_SEL_IN, &v, 1);
 	if (!rc)
@@ -483,23 +484,25 @@ static int compile_cidr_ids(struct compile_state *st, const struct sluice_cidr *
 
 /* ---- peers ------------------------------------------------------------ */
 
+/* the identities of the entities that name one identity each */
+static const struct {
+	uint32_t bit, id;
+} compile_entity_ids[] = {
+	{ SLUICE_ENTITY_WORLD, SLUICE_ID_WORLD },
+	{ SLUICE_ENTITY_HOST, SLUICE_ID_HOST },
+	{ SLUICE_ENTITY_ALL, SLUICE_ID_ANY },
+	{ SLUICE_ENTITY_REMOTE_NODE, SLUICE_ID_REMOTE_NODE },
+	{ SLUICE_ENTITY_INIT, SLUICE_ID_INIT },
+	{ SLUICE_ENTITY_HEALTH, SLUICE_ID_HEALTH },
+	{ SLUICE_ENTITY_UNMANAGED, SLUICE_ID_UNMANAGED },
+	{ SLUICE_ENTITY_KUBE_APISERVER, SLUICE_ID_KUBE_APISERVER },
+	{ SLUICE_ENTITY_INGRESS, SLUICE_ID_INGRESS },
+};
+
 /* The identities a peer rule names (sorted; ANY alone when it covers all). */
 static int compile_peer_ids(struct compile_state *st, const struct sluice_peer_rule *pr,
 			    struct u32vec *out)
 {
-	static const struct {
-		uint32_t bit, id;
-	} simple[] = {
-		{ SLUICE_ENTITY_WORLD, SLUICE_ID_WORLD },
-		{ SLUICE_ENTITY_HOST, SLUICE_ID_HOST },
-		{ SLUICE_ENTITY_ALL, SLUICE_ID_ANY },
-		{ SLUICE_ENTITY_REMOTE_NODE, SLUICE_ID_REMOTE_NODE },
-		{ SLUICE_ENTITY_INIT, SLUICE_ID_INIT },
-		{ SLUICE_ENTITY_HEALTH, SLUICE_ID_HEALTH },
-		{ SLUICE_ENTITY_UNMANAGED, SLUICE_ID_UNMANAGED },
-		{ SLUICE_ENTITY_KUBE_APISERVER, SLUICE_ID_KUBE_APISERVER },
-		{ SLUICE_ENTITY_INGRESS, SLUICE_ID_INGRESS },
-	};
 	int rc = 0;
 
 	out->n = 0;
@@ -512,9 +515,9 @@ static int compile_peer_ids(struct compile_state *st, const struct sluice_peer_r
 		for (size_t j = 0; !rc && j < ids->n; j++)
 			rc = u32vec_push(out, ids->v[j]);
 	}
-	for (size_t i = 0; i < sizeof(simple) / sizeof(simple[0]) && !rc; i++)
-		if (pr->entities & simple[i].bit)
-			rc = u32vec_push(out, simple[i].id);
+	for (size_t i = 0; i < sizeof(compile_entity_ids) / sizeof(compile_entity_ids[0]) && !rc; i++)
+		if (pr->entities & compile_entity_ids[i].bit)
+			rc = u32vec_push(out, compile_entity_ids[i].id);
 	/* world is every address outside the cluster: CIDR identities too */
 	for (size_t i = 0; (pr->entities & SLUICE_ENTITY_WORLD) && i < st->ncidrs && !rc; i++)
 		rc = u32vec_push(out, st->cidrs[i].identity);
@@ -1606,28 +1609,13 @@ struct compile_edit_ctx {
 /* reserved identities the entities name (as compile_peer_ids() does) */
 static bool compile_edit_entity_names(uint32_t entities, uint32_t id)
 {
-	static const struct {
-		uint32_t bit, id;
-	} simple[] = {
-		{ SLUICE_ENTITY_WORLD, SLUICE_ID_WORLD },
-		{ SLUICE_ENTITY_HOST, SLUICE_ID_HOST },
-		{ SLUICE_ENTITY_REMOTE_NODE, SLUICE_ID_REMOTE_NODE },
-		{ SLUICE_ENTITY_INIT, SLUICE_ID_INIT },
-		{ SLUICE_ENTITY_HEALTH, SLUICE_ID_HEALTH },
-		{ SLUICE_ENTITY_UNMANAGED, SLUICE_ID_UNMANAGED },
-		{ SLUICE_ENTITY_KUBE_APISERVER, SLUICE_ID_KUBE_APISERVER },
-		{ SLUICE_ENTITY_INGRESS, SLUICE_ID_INGRESS },
-	};
-	static const uint32_t cluster_reserved[] = {
-		SLUICE_ID_HOST, SLUICE_ID_UNMANAGED, SLUICE_ID_HEALTH, SLUICE_ID_INIT,
-		SLUICE_ID_REMOTE_NODE, SLUICE_ID_KUBE_APISERVER, SLUICE_ID_INGRESS,
-	};
-
-	for (size_t i = 0; i < sizeof(simple) / sizeof(simple[0]); i++)
-		if ((entities & simple[i].bit) && simple[i].id == id)
+	for (size_t i = 0; i < sizeof(compile_entity_ids) / sizeof(compile_entity_ids[0]); i++)
+		if ((entities & compile_entity_ids[i].bit) && compile_entity_ids[i].id == id &&
+		    id != SLUICE_ID_ANY)
 			return true;
-	for (size_t i = 0; (entities & SLUICE_ENTITY_CLUSTER) && i < sizeof(cluster_reserved) / sizeof(cluster_reserved[0]); i++)
-		if (cluster_reserved[i] == id)
+	for (size_t i = 0; (entities & SLUICE_ENTITY_CLUSTER) &&
+			   i < sizeof(compile_cluster_reserved) / sizeof(compile_cluster_reserved[0]); i++)
+		if (compile_cluster_reserved[i] == id)
 			return true;
 	return false;
 }

@@ -73,19 +73,6 @@ struct fixture {
 	struct sluice_compiled prev;
 };
 
-static uint32_t pod(struct sluice_identity_table *t, const char *labels)
-{
-	struct sluice_labels l = { 0 }, id = { 0 };
-	uint32_t r;
-
-	assert_int_equal(sluice_labels_parse(&l, labels, "k8s", NULL), 0);
-	assert_int_equal(sluice_pod_identity_labels(&id, "default", &l, NULL), 0);
-	r = sluice_idt_acquire(t, &id);
-	sluice_labels_free(&l);
-	sluice_labels_free(&id);
-	return r;
-}
-
 static void compile_all(struct fixture *f, struct sluice_compiled *out)
 {
 	struct sluice_diags e = { 0 };
@@ -99,11 +86,11 @@ static int setup(void **state)
 	struct fixture *f = calloc(1, sizeof(*f));
 
 	f->idt = sluice_idt_new();
-	f->eps[0] = (struct sluice_compile_endpoint){ .ep_id = 1, .identity = pod(f->idt, "app=web"),
+	f->eps[0] = (struct sluice_compile_endpoint){ .ep_id = 1, .identity = pod_identity(f->idt, "app=web"),
 						      .namespace = "default" };
-	f->eps[1] = (struct sluice_compile_endpoint){ .ep_id = 2, .identity = pod(f->idt, "app=db,tier=back"),
+	f->eps[1] = (struct sluice_compile_endpoint){ .ep_id = 2, .identity = pod_identity(f->idt, "app=db,tier=back"),
 						      .namespace = "default" };
-	f->eps[2] = (struct sluice_compile_endpoint){ .ep_id = 3, .identity = pod(f->idt, "app=other,tier=back"),
+	f->eps[2] = (struct sluice_compile_endpoint){ .ep_id = 3, .identity = pod_identity(f->idt, "app=other,tier=back"),
 						      .namespace = "default" };
 	f->text = strdup(web_policy);
 	load_ok(&f->set, f->text);
@@ -150,19 +137,6 @@ static void assert_same(const struct sluice_compiled *a, const struct sluice_com
 	}
 	assert_int_equal(a->ncidrs, b->ncidrs);
 	assert_memory_equal(a->cidrs, b->cidrs, a->ncidrs * sizeof(*a->cidrs));
-}
-
-static char *subst(const char *text, const char *from, const char *to)
-{
-	const char *at = strstr(text, from);
-	char *out;
-
-	assert_non_null(at);
-	out = malloc(strlen(text) - strlen(from) + strlen(to) + 1);
-	memcpy(out, text, (size_t)(at - text));
-	strcpy(out + (at - text), to);
-	strcat(out, at + strlen(from));
-	return out;
 }
 
 /* edits the web policy into new_text; want: what compile_edit must return */

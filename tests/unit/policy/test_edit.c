@@ -62,29 +62,16 @@ struct fixture {
 	struct sluice_policy_set set;
 };
 
-static uint32_t pod(struct sluice_identity_table *t, const char *labels)
-{
-	struct sluice_labels l = { 0 }, id = { 0 };
-	uint32_t r;
-
-	assert_int_equal(sluice_labels_parse(&l, labels, "k8s", NULL), 0);
-	assert_int_equal(sluice_pod_identity_labels(&id, "default", &l, NULL), 0);
-	r = sluice_idt_acquire(t, &id);
-	sluice_labels_free(&l);
-	sluice_labels_free(&id);
-	return r;
-}
-
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 
 	f->idt = sluice_idt_new();
-	f->eps[0] = (struct sluice_compile_endpoint){ .ep_id = 1, .identity = pod(f->idt, "app=web"),
+	f->eps[0] = (struct sluice_compile_endpoint){ .ep_id = 1, .identity = pod_identity(f->idt, "app=web"),
 						      .namespace = "default" };
-	f->eps[1] = (struct sluice_compile_endpoint){ .ep_id = 2, .identity = pod(f->idt, "app=client"),
+	f->eps[1] = (struct sluice_compile_endpoint){ .ep_id = 2, .identity = pod_identity(f->idt, "app=client"),
 						      .namespace = "default" };
-	f->eps[2] = (struct sluice_compile_endpoint){ .ep_id = 3, .identity = pod(f->idt, "app=db"),
+	f->eps[2] = (struct sluice_compile_endpoint){ .ep_id = 3, .identity = pod_identity(f->idt, "app=db"),
 						      .namespace = "default" };
 	f->text = strdup(base);
 	load_ok(&f->set, f->text);
@@ -132,21 +119,6 @@ static void assert_same_compiled(struct fixture *f, const struct sluice_policy_s
 }
 
 /* text with the first occurrence of from replaced by to */
-static char *subst(const char *text, const char *from, const char *to)
-{
-	const char *at = strstr(text, from);
-	size_t n;
-	char *out;
-
-	assert_non_null(at);
-	n = strlen(text) - strlen(from) + strlen(to);
-	out = malloc(n + 1);
-	memcpy(out, text, (size_t)(at - text));
-	strcpy(out + (at - text), to);
-	strcat(out, at + strlen(from));
-	return out;
-}
-
 /* edits f's policy into new_text: must be a one-item edit that a whole
  * load agrees with */
 static void edit_ok(struct fixture *f, char *new_text)

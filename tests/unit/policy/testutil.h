@@ -8,9 +8,11 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
+#include "sluice/identity.h"
 #include "sluice/policy_api.h"
 
 static inline void print_diags(const struct sluice_diags *d)
@@ -59,6 +61,35 @@ static inline void load_fails(const char *yaml, const char *msg)
 	}
 	sluice_diags_free(&errs);
 	sluice_diags_free(&warns);
+}
+
+/* A pod identity in namespace default with labels "k=v,..." (source k8s). */
+static inline uint32_t pod_identity(struct sluice_identity_table *t, const char *labels)
+{
+	struct sluice_labels l = { 0 }, id = { 0 };
+	uint32_t r;
+
+	assert_int_equal(sluice_labels_parse(&l, labels, "k8s", NULL), 0);
+	assert_int_equal(sluice_pod_identity_labels(&id, "default", &l, NULL), 0);
+	r = sluice_idt_acquire(t, &id);
+	sluice_labels_free(&l);
+	sluice_labels_free(&id);
+	return r;
+}
+
+/* text with the first occurrence of from replaced by to (malloc'd) */
+static inline char *subst(const char *text, const char *from, const char *to)
+{
+	const char *at = strstr(text, from);
+	char *out;
+
+	assert_non_null(at);
+	out = malloc(strlen(text) - strlen(from) + strlen(to) + 1);
+	assert_non_null(out);
+	memcpy(out, text, (size_t)(at - text));
+	strcpy(out + (at - text), to);
+	strcat(out, at + strlen(from));
+	return out;
 }
 
 #endif
