@@ -115,7 +115,6 @@ struct agent {
 	 * (sluice_policy_compile_edit); invalid when the set changed otherwise */
 	struct sluice_compiled compiled;
 	bool compiled_valid;
-	const struct agent_edit_hint *edit_hint; /* set around an edit's regenerate */
 	struct agent_policy_src *srcs;
 	size_t nsrcs;
 	/* state.c: policy texts are files of their own, written once; the ones
@@ -192,14 +191,16 @@ int agent_state_save_policies(struct agent *a);
 void agent_state_remove(struct agent *a);
 /* The text file of a policy source that is replaced or deleted goes. */
 void agent_state_forget_text(struct agent *a, struct agent_policy_src *s);
-/* Records that s->text[at, +old_len) became repl[0, len) (s->text is still
- * the old text): appended to the text file's journal instead of writing
- * the whole text again, while the journal stays small. */
-void agent_state_journal_edit(struct agent *a, struct agent_policy_src *s, size_t at,
-			      size_t old_len, const char *repl, size_t len);
+/* s->text[at, +old_len) becomes repl[0, len): changed in memory and
+ * appended to the text file's journal (instead of the whole text written
+ * again) while the journal stays small. */
+void agent_state_edit_text(struct agent *a, struct agent_policy_src *s, size_t at, size_t old_len,
+			   const char *repl, size_t len);
 
 /* regenerate.c */
 int agent_regenerate(struct agent *a, char **err);
+/* The same after a one-item edit: the last compile is updated when it can be. */
+int agent_regenerate_edit(struct agent *a, const struct agent_edit_hint *h, char **err);
 
 /* cidr.c: writes the compiled CIDR identities into the ipcache, removes
  * the ones no longer named */

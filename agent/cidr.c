@@ -72,14 +72,6 @@ static bool cidr_is_node_address(const struct agent *a, const struct node_addrs 
 	return false;
 }
 
-static int cidr_cmp(const void *a, const void *b)
-{
-	const struct sluice_cidr_ident *x = a, *y = b;
-	int c = memcmp(x->addr, y->addr, 16);
-
-	return c ? c : x->prefixlen < y->prefixlen ? -1 : x->prefixlen > y->prefixlen;
-}
-
 /* v is sorted as the compiler sorts it (address, then prefix length) */
 static const struct sluice_cidr_ident *cidr_find(const struct sluice_cidr_ident *v, size_t n,
 						 const uint8_t *addr, unsigned prefixlen)
@@ -89,7 +81,7 @@ static const struct sluice_cidr_ident *cidr_find(const struct sluice_cidr_ident 
 	if (!n || prefixlen > 128)
 		return NULL;
 	memcpy(key.addr, addr, 16);
-	return bsearch(&key, v, n, sizeof(*v), cidr_cmp);
+	return bsearch(&key, v, n, sizeof(*v), sluice_cidr_ident_cmp);
 }
 
 /*
@@ -138,7 +130,7 @@ int agent_cidrs_sync(struct agent *a, const struct sluice_compiled *c, char **er
 	/* both lists are sorted the same way: one merge finds what is new,
 	 * changed or gone */
 	while (i < c->ncidrs || j < a->ncidrs) {
-		int cmp = i == c->ncidrs ? 1 : j == a->ncidrs ? -1 : cidr_cmp(&c->cidrs[i], &a->cidrs[j]);
+		int cmp = i == c->ncidrs ? 1 : j == a->ncidrs ? -1 : sluice_cidr_ident_cmp(&c->cidrs[i], &a->cidrs[j]);
 
 		if (cmp > 0) {
 			gone[ngone++] = j++; /* no policy names it any more */

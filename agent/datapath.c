@@ -1540,34 +1540,16 @@ int sluice_dp_policy_verdict(struct sluice_datapath *dp, uint32_t ep_id, uint32_
 			     uint8_t direction, uint8_t protocol, uint16_t dport, bool enforced,
 			     bool *allowed)
 {
-	struct sluice_policy_key key = {
-		.prefixlen = SLUICE_POLICY_PREFIX_FULL,
-		.identity_be = htonl(peer_identity),
-		.direction = direction,
-		.protocol = protocol,
-		.dport_be = htons(dport),
-	};
-	struct sluice_policy_entry by_peer, by_any;
-	bool have_peer = false, have_any = false;
-	uint32_t inner_id;
-	int inner_fd;
+	int fd = sluice_dp_policy_inner_fd(dp, ep_id), rc;
 
 	*allowed = !enforced;
-	if (bpf_map_lookup_elem(bpf_map__fd(dp->lxc->maps.sluice_pol_v1), &ep_id, &inner_id))
-		return 0;
-	inner_fd = bpf_map_get_fd_by_id(inner_id);
-	if (inner_fd < 0)
-		return -errno;
-	have_peer = bpf_map_lookup_elem(inner_fd, &key, &by_peer) == 0;
-	key.identity_be = htonl(SLUICE_ID_ANY);
-	have_any = bpf_map_lookup_elem(inner_fd, &key, &by_any) == 0;
-	close(inner_fd);
-	if ((have_peer && (by_peer.flags & SLUICE_POL_F_DENY)) ||
-	    (have_any && (by_any.flags & SLUICE_POL_F_DENY)))
-		*allowed = false;
-	else if (have_peer || have_any)
-		*allowed = true;
-	return 0;
+	if (fd == -ENOENT)
+		return 0; /* no policy map: the endpoint's flag decides */
+	if (fd < 0)
+		return fd;
+	rc = sluice_dp_policy_verdict_fd(fd, peer_identity, direction, protocol, dport, enforced, allowed);
+	close(fd);
+	return rc;
 }
 
 /*

@@ -205,9 +205,7 @@ static int apply_edit(struct agent *a, json_t *f, bool dry_run, json_t *jerr, js
 		};
 
 		sluice_policy_edit_swap(p, &e);
-		a->edit_hint = &hint;
-		*rc = agent_regenerate(a, err);
-		a->edit_hint = NULL;
+		*rc = agent_regenerate_edit(a, &hint, err);
 		if (*rc) {
 			/* roll back: the policy in force stays */
 			sluice_policy_edit_swap(p, &e);
@@ -215,21 +213,8 @@ static int apply_edit(struct agent *a, json_t *f, bool dry_run, json_t *jerr, js
 			agent_regenerate(a, NULL);
 			goto out;
 		}
-		agent_state_journal_edit(a, s, e.text_at, e.text_old_len, text + e.text_at,
-					 e.text_new_len);
-		agent_phase(a, "journal");
-		/* the stored text is changed in place: only the bytes after the
-		 * change move */
-		if (e.text_new_len > e.text_old_len) {
-			s->text = realloc(s->text, text_len + 1);
-			if (!s->text)
-				abort();
-		}
-		memmove(s->text + e.text_at + e.text_new_len, s->text + e.text_at + e.text_old_len,
-			s->text_len - e.text_at - e.text_old_len + 1);
-		memcpy(s->text + e.text_at, text + e.text_at, e.text_new_len);
-		s->text_len = text_len;
-		agent_phase(a, "text");
+		agent_state_edit_text(a, s, e.text_at, e.text_old_len, text + e.text_at, e.text_new_len);
+		agent_phase(a, "stored_text");
 		free(s->file);
 		s->file = sl_xstrdup(name);
 		free(p->file);

@@ -113,6 +113,11 @@ static int regen_patch(struct agent *a, struct agent_pod *p, const struct sluice
 
 int agent_regenerate(struct agent *a, char **err)
 {
+	return agent_regenerate_edit(a, NULL, err);
+}
+
+int agent_regenerate_edit(struct agent *a, const struct agent_edit_hint *h, char **err)
+{
 	struct sluice_compile_endpoint *eps = sl_xcalloc(a->npods + a->nremotes, sizeof(*eps));
 	struct sluice_compiled out = { 0 };
 	struct sluice_diags diags = { 0 };
@@ -135,9 +140,7 @@ int agent_regenerate(struct agent *a, char **err)
 		sl_addr_from_ipv4(eps[i].addr, a->remotes[j]->net.ip);
 	}
 	rc = 0;
-	if (a->edit_hint && a->compiled_valid) {
-		const struct agent_edit_hint *h = a->edit_hint;
-
+	if (h && a->compiled_valid) {
 		rc = sluice_policy_compile_edit(&a->policies, a->idt, eps, i, &a->compiled, h->pi, h->ri,
 						h->section, h->index, h->old_item, &out, &diags);
 		if (rc == 1)

@@ -85,21 +85,44 @@ static struct agent_pod *pod_by_ep(struct agent *a, uint32_t ep_id)
 	return NULL;
 }
 
+/* Does the endpoint's policy, as written now, deny this flow? */
+static bool walk_denied(struct walk *w, const struct agent_pod *p, const uint8_t *peer,
+			uint8_t direction, uint8_t protocol, uint16_t port)
+{
+	uint32_t identity, flag = direction == SLUICE_DIR_INGRESS ? SLUICE_EP_F_ENFORCE_INGRESS
+								  : SLUICE_EP_F_ENFORCE_EGRESS;
+	bool allowed = true;
+
+	sluice_dp_ipcache_lookup(w->a->dp, peer, &identity);
+	return !sluice_dp_policy_verdict_fd(walk_inner_fd(w, p->ep_id), identity, direction, protocol,
+					    port, p->written_flags & flag, &allowed) && !allowed;
+}
+
+/* a new cut of one of pod p's flows, the rest to be filled in */
+static struct cut *walk_add_cut(struct walk *w, const struct agent_pod *p, uint8_t protocol)
+{
+	struct cut *c;
+
+	w->cuts = realloc(w->cuts, (w->ncuts + 1) * sizeof(*w->cuts));
+	if (!w->cuts)
+		abort();
+	c = &w->cuts[w->ncuts++];
+	memset(c, 0, sizeof(*c));
+	snprintf(c->netns, sizeof(c->netns), "%s", p->net.netns);
+	c->protocol = protocol;
+	return c;
+}
+
 static bool check_entry(void *ctx, const struct sluice_ct_key *k, const struct sluice_ct_entry *v)
 {
 	struct walk *w = ctx;
 	struct agent_pod *p = pod_by_ep(w->a, k->ep_id);
-	bool ingress = k->direction == SLUICE_DIR_INGRESS, allowed = true;
-	const uint8_t *peer = ingress ? k->saddr : k->daddr;
-	uint32_t identity;
-	uint32_t flag = ingress ? SLUICE_EP_F_ENFORCE_INGRESS : SLUICE_EP_F_ENFORCE_EGRESS;
+	bool ingress = k->direction == SLUICE_DIR_INGRESS;
 	struct cut *c;
 
 	if (!p || !(w->all || p->reval_dirty))
 		return false; /* not ours, or nothing changed for it */
-	sluice_dp_ipcache_lookup(w->a->dp, peer, &identity);
-	if (sluice_dp_policy_verdict_fd(walk_inner_fd(w, k->ep_id), identity, k->direction, k->protocol,
-					k->dport, p->written_flags & flag, &allowed) || allowed)
+	if (!walk_denied(w, p, ingress ? k->saddr : k->daddr, k->direction, k->protocol, k->dport))
 		return false;
 	if (v->flags & SLUICE_CT_F_SEEN_FIN)
 		return true; /* already closing: only the entry goes */
@@ -113,13 +136,7 @@ static bool check_entry(void *ctx, const struct sluice_ct_key *k, const struct s
 			    !memcmp(w->cuts[i].local, local, 16) && !memcmp(w->cuts[i].remote, remote, 16))
 				return true; /* cut on the fast path already: only the entry goes */
 	}
-	w->cuts = realloc(w->cuts, (w->ncuts + 1) * sizeof(*w->cuts));
-	if (!w->cuts)
-		abort();
-	c = &w->cuts[w->ncuts++];
-	memset(c, 0, sizeof(*c));
-	snprintf(c->netns, sizeof(c->netns), "%s", p->net.netns);
-	c->protocol = k->protocol;
+	c = walk_add_cut(w, p, k->protocol);
 	/* the pod's own side of the flow */
 	if (ingress) {
 		memcpy(c->local, k->daddr, 16);
@@ -233,11 +250,9 @@ static bool check_sock(void *ctx, const struct sluice_sock_key *k, uint8_t side)
 {
 	struct walk *w = ctx;
 	struct agent_pod *p = k->netns_cookie ? NULL : agent_pod_by_addr(w->a, k->local_addr, false);
-	bool ingress = side == SLUICE_SOCK_PASSIVE, allowed = true;
-	uint32_t identity, flag = ingress ? SLUICE_EP_F_ENFORCE_INGRESS : SLUICE_EP_F_ENFORCE_EGRESS;
-	struct cut *c;
-
+	bool ingress = side == SLUICE_SOCK_PASSIVE;
 	uint64_t cookie = 0;
+	struct cut *c;
 
 	/* a pod talking to itself (the proxy's upstream leg for ingress is one)
 	 * never crosses the veth: no policy applies to it */
@@ -248,19 +263,10 @@ static bool check_sock(void *ctx, const struct sluice_sock_key *k, uint8_t side)
 	if (sluice_dp_socks_cookie(w->a->dp, k->local_addr, k->local_port, k->remote_addr, k->remote_port,
 				   &cookie))
 		return true;
-	sluice_dp_ipcache_lookup(w->a->dp, k->remote_addr, &identity);
-	if (sluice_dp_policy_verdict_fd(walk_inner_fd(w, p->ep_id), identity,
-					ingress ? SLUICE_DIR_INGRESS : SLUICE_DIR_EGRESS, IPPROTO_TCP,
-					ingress ? k->local_port : k->remote_port, p->written_flags & flag,
-					&allowed) || allowed)
+	if (!walk_denied(w, p, k->remote_addr, ingress ? SLUICE_DIR_INGRESS : SLUICE_DIR_EGRESS,
+			 IPPROTO_TCP, ingress ? k->local_port : k->remote_port))
 		return false;
-	w->cuts = realloc(w->cuts, (w->ncuts + 1) * sizeof(*w->cuts));
-	if (!w->cuts)
-		abort();
-	c = &w->cuts[w->ncuts++];
-	memset(c, 0, sizeof(*c));
-	snprintf(c->netns, sizeof(c->netns), "%s", p->net.netns);
-	c->protocol = IPPROTO_TCP;
+	c = walk_add_cut(w, p, IPPROTO_TCP);
 	memcpy(c->local, k->local_addr, 16);
 	memcpy(c->remote, k->remote_addr, 16);
 	c->lport = k->local_port;

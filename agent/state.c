@@ -103,9 +103,24 @@ void agent_state_forget_text(struct agent *a, struct agent_policy_src *s)
 	s->journal_bytes = 0;
 }
 
-/* "EDIT AT OLDLEN LEN\n" and LEN bytes: one record of a text's journal */
-void agent_state_journal_edit(struct agent *a, struct agent_policy_src *s, size_t at,
-			      size_t old_len, const char *repl, size_t len)
+/* text[at, +old_len) of the tlen bytes becomes repl[0, len), in place (the
+ * buffer grows when needed); returns the buffer */
+static char *text_splice(char *text, size_t tlen, size_t at, size_t old_len, const char *repl,
+			 size_t len)
+{
+	if (len > old_len) {
+		text = realloc(text, tlen - old_len + len + 1);
+		if (!text)
+			abort();
+	}
+	memmove(text + at + len, text + at + old_len, tlen - at - old_len + 1);
+	memcpy(text + at, repl, len);
+	return text;
+}
+
+/* The journal: "EDIT AT OLDLEN LEN\n" and LEN bytes per edit. */
+static void state_journal_append(struct agent *a, struct agent_policy_src *s, size_t at,
+				 size_t old_len, const char *repl, size_t len)
 {
 	char head[96], *path;
 	int fd, n;
@@ -129,6 +144,14 @@ void agent_state_journal_edit(struct agent *a, struct agent_policy_src *s, size_
 	s->journal_bytes += len + (size_t)n;
 }
 
+void agent_state_edit_text(struct agent *a, struct agent_policy_src *s, size_t at, size_t old_len,
+			   const char *repl, size_t len)
+{
+	state_journal_append(a, s, at, old_len, repl, len);
+	s->text = text_splice(s->text, s->text_len, at, old_len, repl, len);
+	s->text_len = s->text_len - old_len + len;
+}
+
 /* Replays NAME.edits over text (malloc'd, replaced); a torn last record is
  * ignored, a record that does not fit stops the replay. */
 static char *state_replay_journal(struct agent *a, const char *name, char *text, size_t *journal)
@@ -145,17 +168,12 @@ static char *state_replay_journal(struct agent *a, const char *name, char *text,
 	p = j;
 	while ((size_t)(p - j) < jlen) {
 		size_t at, old_len, len, tlen = strlen(text);
-		char *nl = memchr(p, '\n', jlen - (size_t)(p - j)), *out;
+		char *nl = memchr(p, '\n', jlen - (size_t)(p - j));
 
 		if (!nl || sscanf(p, "EDIT %zu %zu %zu", &at, &old_len, &len) != 3 ||
 		    len > jlen - (size_t)(nl + 1 - j) || at > tlen || old_len > tlen - at)
 			break;
-		out = sl_xcalloc(1, tlen - old_len + len + 1);
-		memcpy(out, text, at);
-		memcpy(out + at, nl + 1, len);
-		memcpy(out + at + len, text + at + old_len, tlen - at - old_len);
-		free(text);
-		text = out;
+		text = text_splice(text, tlen, at, old_len, nl + 1, len);
 		p = nl + 1 + len;
 	}
 	*journal = (size_t)(p - j);

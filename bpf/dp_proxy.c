@@ -11,7 +11,6 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <sched.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +19,7 @@
 
 #include <bpf/bpf.h>
 
+#include "../common/util.h"
 #include "sluice/dp_proxy.h"
 
 #ifndef SO_NETNS_COOKIE
@@ -33,21 +33,6 @@ struct sluice_dp_proxy {
 	int listeners_fd;
 };
 
-__attribute__((format(printf, 2, 3)))
-static void dpp_msg(char **err, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err)
-		return;
-	free(*err);
-	*err = NULL;
-	va_start(ap, fmt);
-	if (vasprintf(err, fmt, ap) < 0)
-		*err = NULL;
-	va_end(ap);
-}
-
 static int dpp_map_open(const char *root, const char *name, uint32_t key_size,
 			uint32_t value_size, char **err)
 {
@@ -57,19 +42,19 @@ static int dpp_map_open(const char *root, const char *name, uint32_t key_size,
 	int fd, e;
 
 	if (snprintf(path, sizeof(path), "%s/%s", root, name) >= (int)sizeof(path)) {
-		dpp_msg(err, "bpf root %s: path too long", root);
+		sl_fail(err, 0, "bpf root %s: path too long", root);
 		return -ENAMETOOLONG;
 	}
 	fd = bpf_obj_get(path);
 	if (fd < 0) {
 		e = -errno;
-		dpp_msg(err, "opening %s: %s (is the agent running with this --bpf-root?)", path,
+		sl_fail(err, 0, "opening %s: %s (is the agent running with this --bpf-root?)", path,
 			strerror(-e));
 		return e;
 	}
 	if (bpf_obj_get_info_by_fd(fd, &info, &len) < 0 || info.key_size != key_size ||
 	    info.value_size != value_size) {
-		dpp_msg(err, "%s: key/value size %u/%u, this build expects %u/%u (agent and proxy "
+		sl_fail(err, 0, "%s: key/value size %u/%u, this build expects %u/%u (agent and proxy "
 			"from different builds?)", path, info.key_size, info.value_size, key_size,
 			value_size);
 		close(fd);

@@ -301,16 +301,19 @@ struct compile_state {
 
 /* ---- peers ------------------------------------------------------------ */
 
-static int compile_selector_ids(struct compile_state *st, const struct sluice_selector *s,
-				const struct u32vec **out)
+/*
+ * The cached peer set of key (a selector's or a CIDR's address) in cache:
+ * *out is the set; *fresh says it is new and empty, to be filled by the
+ * caller. 0 or -ENOMEM.
+ */
+static int compile_peer_set(struct compile_state *st, struct u64map *cache, const void *key,
+			    struct u32vec **out, bool *fresh)
 {
-	bool inserted;
-	size_t *slot = u64map_upsert(&st->peer_cache, (uint64_t)(uintptr_t)s, 0, &inserted);
-	int rc;
+	size_t *slot = u64map_upsert(cache, (uint64_t)(uintptr_t)key, 0, fresh);
 
 	if (!slot)
 		return -ENOMEM;
-	if (!inserted) {
+	if (!*fresh) {
 		*out = &st->peer_sets[*slot];
 		return 0;
 	}
@@ -325,12 +328,23 @@ static int compile_selector_ids(struct compile_state *st, const struct sluice_se
 	}
 	memset(&st->peer_sets[st->npeer_sets], 0, sizeof(st->peer_sets[0]));
 	*slot = st->npeer_sets++;
-	if (sluice_selector_is_wildcard(s))
-		rc = u32vec_push(&st->peer_sets[*slot], SLUICE_ID_ANY);
-	else
-		rc = compile_select(&st->all, s, &st->peer_sets[*slot]);
 	*out = &st->peer_sets[*slot];
-	return rc;
+	return 0;
+}
+
+static int compile_selector_ids(struct compile_state *st, const struct sluice_selector *s,
+				const struct u32vec **out)
+{
+	struct u32vec *ids;
+	bool fresh;
+	int rc = compile_peer_set(st, &st->peer_cache, s, &ids, &fresh);
+
+	*out = ids;
+	if (rc || !fresh)
+		return rc;
+	if (sluice_selector_is_wildcard(s))
+		return u32vec_push(ids, SLUICE_ID_ANY);
+	return compile_select(&st->all, s, ids);
 }
 
 /* the reserved identities the cluster entity holds, besides its pods */
@@ -412,29 +426,13 @@ static int compile_cidr_ids(struct compile_state *st, const struct sluice_cidr *
 			    bool select_pods, const struct u32vec **out)
 {
 	static const uint8_t zero[16];
-	bool inserted;
-	size_t *slot = u64map_upsert(&st->cidr_cache, (uint64_t)(uintptr_t)c, 0, &inserted);
-	struct u32vec *ids;
-	int rc = 0;
+	struct u32vec *ids = NULL;
+	bool fresh;
+	int rc = compile_peer_set(st, &st->cidr_cache, c, &ids, &fresh);
 
-	if (!slot)
-		return -ENOMEM;
-	if (!inserted) {
-		*out = &st->peer_sets[*slot];
-		return 0;
-	}
-	if (st->npeer_sets == st->cappeer_sets) {
-		size_t ncap = st->cappeer_sets ? st->cappeer_sets * 2 : 64;
-		struct u32vec *v = realloc(st->peer_sets, ncap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		st->peer_sets = v;
-		st->cappeer_sets = ncap;
-	}
-	*slot = st->npeer_sets++;
-	ids = &st->peer_sets[*slot];
-	memset(ids, 0, sizeof(*ids));
+	*out = ids;
+	if (rc || !fresh)
+		return rc;
 	if (compile_cidr_is_world(c))
 		rc = u32vec_push(ids, SLUICE_ID_WORLD);
 	{
@@ -478,7 +476,6 @@ static int compile_cidr_ids(struct compile_state *st, const struct sluice_cidr *
 		if (all)
 			rc = u32vec_push(ids, id);
 	}
-	*out = ids;
 	return rc;
 }
 
@@ -1248,7 +1245,7 @@ static int compile_http_ordinals(struct compile_state *st)
 	return 0;
 }
 
-static int compile_cidr_cmp(const void *a, const void *b)
+int sluice_cidr_ident_cmp(const void *a, const void *b)
 {
 	const struct sluice_cidr_ident *x = a, *y = b;
 	int c = memcmp(x->addr, y->addr, 16);
@@ -1329,9 +1326,9 @@ static int compile_cidr_identities(struct compile_state *st, struct sluice_ident
 		}
 	}
 	if (!rc && st->ncidrs) {
-		qsort(st->cidrs, st->ncidrs, sizeof(*st->cidrs), compile_cidr_cmp);
+		qsort(st->cidrs, st->ncidrs, sizeof(*st->cidrs), sluice_cidr_ident_cmp);
 		for (size_t i = 1; i < st->ncidrs; i++)
-			if (compile_cidr_cmp(&st->cidrs[i], &st->cidrs[w]))
+			if (sluice_cidr_ident_cmp(&st->cidrs[i], &st->cidrs[w]))
 				st->cidrs[++w] = st->cidrs[i];
 		st->ncidrs = w + 1;
 		ids = calloc(st->ncidrs, sizeof(*ids));
@@ -1366,17 +1363,18 @@ static bool compile_index_cidrs(const struct sluice_policy_set *set)
 	for (size_t pi = 0; pi < set->n; pi++)
 		for (size_t ri = 0; ri < set->v[pi].nrules; ri++) {
 			const struct sluice_rule *r = &set->v[pi].rules[ri];
-			const struct sluice_peer_rule *lists[] = { r->ingress, r->egress,
-								   r->ingress_deny, r->egress_deny };
-			size_t counts[] = { r->ningress, r->negress, r->ningress_deny, r->negress_deny };
 
 			if (compile_selector_may_pick_cidr(&r->subject))
 				return true;
-			for (size_t l = 0; l < 4; l++)
-				for (size_t j = 0; j < counts[l]; j++)
-					for (size_t k = 0; k < lists[l][j].nendpoints; k++)
-						if (compile_selector_may_pick_cidr(&lists[l][j].endpoints[k]))
+			for (int sec = 0; sec < 4; sec++) {
+				size_t n;
+				const struct sluice_peer_rule *v = rule_section(r, sec, &n);
+
+				for (size_t j = 0; j < n; j++)
+					for (size_t k = 0; k < v[j].nendpoints; k++)
+						if (compile_selector_may_pick_cidr(&v[j].endpoints[k]))
 							return true;
+			}
 		}
 	return false;
 }
@@ -1672,17 +1670,6 @@ static int compile_edit_peers(struct compile_state *st, const struct sluice_peer
 	return rc;
 }
 
-static const struct sluice_peer_rule *compile_edit_list(const struct sluice_rule *r, int section,
-							size_t *n)
-{
-	switch (section) {
-	case 0: *n = r->ningress; return r->ingress;
-	case 1: *n = r->negress; return r->egress;
-	case 2: *n = r->ningress_deny; return r->ingress_deny;
-	default: *n = r->negress_deny; return r->egress_deny;
-	}
-}
-
 /* adds the item's prefixes to v (no duplicates) */
 static int compile_edit_prefixes(const struct sluice_peer_rule *it, struct sluice_cidr_ident *v,
 				 size_t *n, size_t cap)
@@ -1692,7 +1679,7 @@ static int compile_edit_prefixes(const struct sluice_peer_rule *it, struct sluic
 		size_t k;
 
 		memcpy(ci.addr, it->cidrs[i].addr, 16);
-		for (k = 0; k < *n && compile_cidr_cmp(&v[k], &ci); k++)
+		for (k = 0; k < *n && sluice_cidr_ident_cmp(&v[k], &ci); k++)
 			;
 		if (k < *n)
 			continue;
@@ -1725,7 +1712,7 @@ static bool compile_idset_has(const struct compile_idset *s, uint32_t id)
 #define EDIT_MAX_PREFIXES 64
 #define EDIT_MAX_IDS 4096 /* pod identities an edit may recompile */
 
-/* first position of v (sorted by compile_cidr_cmp) not before x */
+/* first position of v (sorted by sluice_cidr_ident_cmp) not before x */
 static size_t compile_cidr_lower_bound(const struct sluice_cidr_ident *v, size_t n,
 				       const struct sluice_cidr_ident *x)
 {
@@ -1734,7 +1721,7 @@ static size_t compile_cidr_lower_bound(const struct sluice_cidr_ident *v, size_t
 	while (a < b) {
 		size_t m = a + (b - a) / 2;
 
-		if (compile_cidr_cmp(&v[m], x) < 0)
+		if (sluice_cidr_ident_cmp(&v[m], x) < 0)
 			a = m + 1;
 		else
 			b = m;
@@ -1837,7 +1824,7 @@ int sluice_policy_compile_edit(const struct sluice_policy_set *set,
 	if (!set || !idt || !prev || !out || pi >= set->n || ri >= set->v[pi].nrules ||
 	    section < 0 || section > 3)
 		return 0;
-	list = compile_edit_list(&set->v[pi].rules[ri], section, &nlist);
+	list = rule_section(&set->v[pi].rules[ri], section, &nlist);
 	if (index >= nlist)
 		return 0;
 	new_item = &list[index];
@@ -1907,7 +1894,7 @@ int sluice_policy_compile_edit(const struct sluice_policy_set *set,
 	for (size_t p = 0; p < set->n; p++)
 		for (size_t r = 0; r < set->v[p].nrules; r++)
 			for (int sec = 0; sec < 4; sec++) {
-				const struct sluice_peer_rule *v = compile_edit_list(&set->v[p].rules[r], sec, &nlist);
+				const struct sluice_peer_rule *v = rule_section(&set->v[p].rules[r], sec, &nlist);
 
 				for (size_t i = 0; i < nlist; i++)
 					for (size_t c = 0; c < v[i].ncidrs; c++) {
@@ -1936,7 +1923,7 @@ counted:
 	res.ncidrs = prev->ncidrs;
 	for (k = 0; k < nchanged && !rc; k++) {
 		size_t at = compile_cidr_lower_bound(res.cidrs, res.ncidrs, &changed[k]);
-		bool named = at < res.ncidrs && !compile_cidr_cmp(&res.cidrs[at], &changed[k]);
+		bool named = at < res.ncidrs && !sluice_cidr_ident_cmp(&res.cidrs[at], &changed[k]);
 
 		if (named && !counts[k]) {
 			gone[ngone++] = res.cidrs[at]; /* its entries go */

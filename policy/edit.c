@@ -47,23 +47,13 @@ static size_t edit_common_suffix(const char *a, size_t na, const char *b, size_t
 	return i;
 }
 
-static struct sluice_peer_rule *edit_list(struct sluice_rule *r, int section, size_t *n)
-{
-	switch (section) {
-	case 0: *n = r->ningress; return r->ingress;
-	case 1: *n = r->negress; return r->egress;
-	case 2: *n = r->ningress_deny; return r->ingress_deny;
-	default: *n = r->negress_deny; return r->egress_deny;
-	}
-}
-
 /* the item whose span holds [lo, hi) of the old text */
-static bool edit_find(struct sluice_policy *p, size_t lo, size_t hi, struct sluice_policy_edit *e)
+static bool edit_find(const struct sluice_policy *p, size_t lo, size_t hi, struct sluice_policy_edit *e)
 {
 	for (size_t ri = 0; ri < p->nrules; ri++)
 		for (int s = 0; s < 4; s++) {
 			size_t n, a = 0, b;
-			struct sluice_peer_rule *v = edit_list(&p->rules[ri], s, &n);
+			struct sluice_peer_rule *v = rule_section(&p->rules[ri], s, &n);
 
 			/* items are in text order: the last one starting at or before lo */
 			b = n;
@@ -155,9 +145,9 @@ int sluice_policy_edit_prepare(const struct sluice_policy *p, const char *file,
 	max = old_len < new_len ? old_len : new_len;
 	pre = edit_common_prefix(old_text, new_text, max);
 	suf = edit_common_suffix(old_text, old_len, new_text, new_len, max - pre);
-	if (!edit_find((struct sluice_policy *)p, pre, old_len - suf, e))
+	if (!edit_find(p, pre, old_len - suf, e))
 		return 0;
-	item = &edit_list(&p->rules[e->rule], e->section, &n)[e->index];
+	item = &rule_section(&p->rules[e->rule], e->section, &n)[e->index];
 	/* the item's line must read "<spaces>- <item>" up to its start */
 	for (line_start = item->src_start; line_start && old_text[line_start - 1] != '\n'; line_start--)
 		;
@@ -250,7 +240,7 @@ int sluice_policy_edit_prepare(const struct sluice_policy *p, const char *file,
 	}
 	/* the list-wide lint (about http rules), with the new item in its place */
 	if (p->has_http || cilium_item_has_http(&e->item)) {
-		struct sluice_peer_rule *v = edit_list(&p->rules[e->rule], e->section, &n);
+		struct sluice_peer_rule *v = rule_section(&p->rules[e->rule], e->section, &n);
 		struct sluice_peer_rule saved = v[e->index];
 
 		v[e->index] = e->item;
@@ -280,7 +270,7 @@ void sluice_policy_edit_swap(struct sluice_policy *p, struct sluice_policy_edit 
 
 	if (e->unchanged)
 		return;
-	v = edit_list(&p->rules[e->rule], e->section, &n);
+	v = rule_section(&p->rules[e->rule], e->section, &n);
 	tmp = v[e->index];
 	v[e->index] = e->item;
 	e->item = tmp;
@@ -293,7 +283,7 @@ void sluice_policy_edit_swap(struct sluice_policy *p, struct sluice_policy_edit 
 		struct sluice_rule *r = &p->rules[ri];
 
 		for (int s = 0; s < 4; s++) {
-			struct sluice_peer_rule *w = edit_list(r, s, &n);
+			struct sluice_peer_rule *w = rule_section(r, s, &n);
 
 			for (size_t i = 0; i < n; i++) {
 				if (&w[i] == &v[e->index] || w[i].src_start < end)

@@ -454,6 +454,16 @@ void sluice_policy_set_free(struct sluice_policy_set *s)
 	s->n = 0;
 }
 
+struct sluice_peer_rule *rule_section(const struct sluice_rule *r, int section, size_t *n)
+{
+	switch (section) {
+	case 0: *n = r->ningress; return r->ingress;
+	case 1: *n = r->negress; return r->egress;
+	case 2: *n = r->ningress_deny; return r->ingress_deny;
+	default: *n = r->negress_deny; return r->egress_deny;
+	}
+}
+
 /* ---- set operations --------------------------------------------------- */
 
 static int load_set_append(struct sluice_policy_set *s, struct sluice_policy *p)

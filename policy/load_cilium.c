@@ -1022,13 +1022,12 @@ void cilium_load_document(struct yctx *c, yaml_node_t *root, struct sluice_polic
 		p->rules[(spec ? 1 : 0) + (size_t)i].specs_index = (int)i;
 		y_pop(c, base);
 	}
-	for (size_t r = 0; r < p->nrules && !p->has_http; r++) {
-		const struct sluice_rule *ru = &p->rules[r];
-		const struct sluice_peer_rule *lists[] = { ru->ingress, ru->egress };
-		size_t counts[] = { ru->ningress, ru->negress };
+	for (size_t r = 0; r < p->nrules && !p->has_http; r++)
+		for (int sec = 0; sec < 2 && !p->has_http; sec++) { /* deny lists have no http */
+			size_t n;
+			const struct sluice_peer_rule *v = rule_section(&p->rules[r], sec, &n);
 
-		for (size_t l = 0; l < 2 && !p->has_http; l++)
-			for (size_t j = 0; j < counts[l] && !p->has_http; j++)
-				p->has_http = cilium_item_has_http(&lists[l][j]);
-	}
+			for (size_t j = 0; j < n && !p->has_http; j++)
+				p->has_http = cilium_item_has_http(&v[j]);
+		}
 }

@@ -12,11 +12,12 @@
  */
 #include "resolver_datapath.h"
 
+#include "../common/util.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,20 +64,6 @@ struct resolver_datapath {
 	size_t neps, cap;
 	struct dpr_names *names;
 };
-
-__attribute__((format(printf, 2, 3)))
-static void dpr_errf(char **err, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err)
-		return;
-	free(*err);
-	va_start(ap, fmt);
-	if (vasprintf(err, fmt, ap) < 0)
-		*err = NULL;
-	va_end(ap);
-}
 
 static void dpr_endpoint_unref(struct dpr_endpoint *ep)
 {
@@ -360,7 +347,7 @@ int proxy_resolver_datapath_endpoint_set(struct proxy_resolver *r, struct proxy_
 	if (!ep || !(ep->ns = strdup(info->ns ? info->ns : "")) ||
 	    !(ep->pod = strdup(info->pod ? info->pod : ""))) {
 		e = -ENOMEM;
-		dpr_errf(err, "out of memory");
+		sl_fail(err, 0, "out of memory");
 		goto fail;
 	}
 	ep->refs = 1;
@@ -371,7 +358,7 @@ int proxy_resolver_datapath_endpoint_set(struct proxy_resolver *r, struct proxy_
 	netns_fd = -1;
 	e = sluice_dp_proxy_sock_netns_cookie(listener_fd, &ep->netns_cookie);
 	if (e) {
-		dpr_errf(err, "listener of endpoint %u: netns cookie: %s", info->ep_id, strerror(-e));
+		sl_fail(err, 0, "listener of endpoint %u: netns cookie: %s", info->ep_id, strerror(-e));
 		goto fail;
 	}
 	old = dpr_endpoint_index(d, info->ep_id);
@@ -381,7 +368,7 @@ int proxy_resolver_datapath_endpoint_set(struct proxy_resolver *r, struct proxy_
 
 		if (!nv) {
 			e = -ENOMEM;
-			dpr_errf(err, "out of memory");
+			sl_fail(err, 0, "out of memory");
 			goto fail;
 		}
 		d->eps = nv;
@@ -391,7 +378,7 @@ int proxy_resolver_datapath_endpoint_set(struct proxy_resolver *r, struct proxy_
 	e = proxy_server_listen_fd(srv, listener_fd, ep, &ep->listener);
 	listener_fd = -1; /* the server's now, also on failure */
 	if (e) {
-		dpr_errf(err, "accepting on the listener of endpoint %u: %s", info->ep_id,
+		sl_fail(err, 0, "accepting on the listener of endpoint %u: %s", info->ep_id,
 			 uv_strerror(e));
 		e = -EINVAL;
 		goto fail;

@@ -145,6 +145,9 @@ struct sluice_cidr_ident {
 	uint32_t identity;
 };
 
+/* The order of sluice_compiled.cidrs: address, then prefix length (qsort). */
+int sluice_cidr_ident_cmp(const void *a, const void *b);
+
 struct sluice_compiled {
 	struct sluice_ep_compiled *eps; /* one per endpoint that is not peer_only */
 	size_t neps;
