@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * client.h - a small Kubernetes API client on the agent's libuv loop:
+ * configuration (kubeconfig or in-cluster), one-shot requests, and
+ * reflectors (LIST then WATCH of one collection, with a cache).
+ *
+ * This header is the contract between the client library (k8s/) and the
+ * agent's Kubernetes source (agent/k8s_*.c). HTTPS with OpenSSL, HTTP/1.1
+ * with llhttp, JSON with jansson; nothing here ever blocks the loop.
+ *
+ * Errors follow the project convention: functions return 0 or -errno and
+ * fill *err with a malloc'd message for people (sl_fail).
+ */
+#ifndef SLUICE_K8S_CLIENT_H
+#define SLUICE_K8S_CLIENT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+/* Where the API server is and who we are. Every string is malloc'd or NULL. */
+struct k8s_config {
+	char *server;     /* "https://host:port" (http:// allowed for tests) */
+	char *ca_file;    /* PEM bundle to verify the server; NULL: system roots */
+	char *ca_data;    /* or the PEM itself (kubeconfig certificate-authority-data) */
+	char *token_file; /* bearer token re-read at least every minute and on 401 */
+	char *token;      /* or a fixed bearer token */
+	char *cert_file, *key_file; /* client certificate (PEM files) */
+	char *cert_data, *key_data; /* or the PEM itself (kubeconfig *-data) */
+	char *namespace;  /* the pod's own namespace in-cluster, else "default" */
+	bool insecure;    /* insecure-skip-tls-verify */
+};
+
+/* kubeconfig: current-context (or `context` when not NULL), its cluster and
+ * user; errors name the file and the field. */
+int k8s_config_from_kubeconfig(const char *path, const char *context,
+			       struct k8s_config *out, char **err);
+/* KUBERNETES_SERVICE_HOST/_PORT and /var/run/secrets/kubernetes.io/
+ * serviceaccount/{token,ca.crt,namespace}; `sa_dir` overrides that folder
+ * (tests), NULL for the default. */
+int k8s_config_in_cluster(const char *sa_dir, struct k8s_config *out, char **err);
+void k8s_config_free(struct k8s_config *cfg);
+
+struct k8s_client;
+int k8s_client_new(uv_loop_t *loop, const struct k8s_config *cfg,
+		   struct k8s_client **out, char **err);
+/* Stops every watch and request of this client (their callbacks are not
+ * called any more) and frees it once the loop has closed its handles. */
+void k8s_client_free(struct k8s_client *c);
+
+/* One request. `status` is the HTTP status, 0 when no answer came
+ * (`errmsg` says why); `body` is the parsed JSON answer or NULL, borrowed for
+ * the duration of the callback. `body_in` may be NULL; content_type NULL
+ * means application/json (use "application/merge-patch+json" for PATCH). */
+typedef void (*k8s_response_cb)(void *ctx, int status, json_t *body, const char *errmsg);
+int k8s_request(struct k8s_client *c, const char *method, const char *path,
+		const char *content_type, json_t *body_in, k8s_response_cb cb, void *ctx);
+
+/* Reflector: LIST (resourceVersion=0), then WATCH from the list's
+ * resourceVersion with allowWatchBookmarks and a randomised timeoutSeconds;
+ * a clean end re-watches from the last resourceVersion; an in-stream ERROR
+ * 410 or an HTTP 410 re-LISTs and diffs the list against the cache
+ * (synthetic DELETED for what is gone); transport errors back off
+ * exponentially with jitter and a cap; a 401 re-reads the token. */
+enum k8s_event_type { K8S_ADDED, K8S_MODIFIED, K8S_DELETED };
+
+struct k8s_watch_ops {
+	/* obj is borrowed: json_incref it to keep it. For DELETED it is the
+	 * last state known. */
+	void (*event)(void *ctx, enum k8s_event_type type, json_t *obj);
+	/* every (re)list has been delivered in full, deletions included: the
+	 * cache equals the server's state at that resourceVersion */
+	void (*synced)(void *ctx);
+	/* optional: the collection is not served (404) or forbidden (403) */
+	void (*failed)(void *ctx, int status, const char *msg);
+};
+
+struct k8s_watch;
+/* path: a collection, e.g. "/api/v1/pods" or "/apis/cilium.io/v2/
+ * ciliumnetworkpolicies"; query: extra selectors ("fieldSelector=
+ * spec.nodeName%3Dnode1") or NULL. */
+int k8s_watch_start(struct k8s_client *c, const char *path, const char *query,
+		    const struct k8s_watch_ops *ops, void *ctx,
+		    struct k8s_watch **out, char **err);
+void k8s_watch_stop(struct k8s_watch *w);
+/* The cache: the object ns/name (ns NULL for cluster-scoped) or NULL; borrowed. */
+json_t *k8s_watch_get(struct k8s_watch *w, const char *ns, const char *name);
+/* Calls fn for every cached object. */
+void k8s_watch_foreach(struct k8s_watch *w, void (*fn)(void *ctx, json_t *obj), void *ctx);
+bool k8s_watch_synced(const struct k8s_watch *w);
+
+/* Counters for `sluice status` and metrics. */
+struct k8s_client_stats {
+	uint64_t requests, errors, relists, rewatches, events, token_reloads;
+};
+void k8s_client_stats(const struct k8s_client *c, struct k8s_client_stats *out);
+
+#endif
