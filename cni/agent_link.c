@@ -32,22 +32,7 @@ static int64_t now_ms(void)
 
 int agent_connect(const char *socket_path)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd;
-
-	if (strlen(socket_path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, socket_path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
-		int e = errno;
-
-		close(fd);
-		return -e;
-	}
-	return fd;
+	return sl_unix_connect(socket_path, SOCK_STREAM);
 }
 
 int agent_call(const char *socket_path, json_t *req, int timeout_ms, json_t **res)
