@@ -137,8 +137,11 @@ static void check_all_synced(struct agent_k8s *k)
 	for (i = 0; i < K8S_C_MAX; i++)
 		if (!k->coll[i].synced && !k->coll[i].absent)
 			return;
-	if (!k->all_synced)
+	if (!k->all_synced) {
 		fprintf(stderr, "sluiced: kubernetes: every collection synced\n");
+		/* CNI ADD waits until now: no pod starts before its policy */
+		k->a->sources_syncing--;
+	}
 	k->all_synced = true;
 }
 
@@ -211,6 +214,7 @@ int agent_k8s_start(struct agent *a, const struct agent_k8s_options *opt, char *
 	k->id_by_id = json_object();
 	k->id_unmarking = json_object();
 	a->k8s = k;
+	a->sources_syncing++;
 	rc = load_config(k, &cfg, err);
 	if (rc)
 		goto fail;
@@ -267,6 +271,8 @@ void agent_k8s_stop(struct agent *a)
 		return;
 	k->stopping = true;
 	a->pod_meta = NULL;
+	if (!k->all_synced)
+		a->sources_syncing--;
 	k8s_gc_stop(k);
 	for (i = 0; i < K8S_C_MAX; i++) {
 		if (k->coll[i].w)
