@@ -438,12 +438,10 @@ static int64_t make_known(struct agent_k8s *k, uint32_t id, const struct sluice_
 		sluice_idt_release(a->idt, other); /* frees an unreferenced entry */
 		other = 0;
 	}
-	if (other) {
-		/* pods here still carry an older number for these labels (two
-		 * nodes raced; the oldest object won): keep it until they move */
-		return other;
-	}
-	rc = sluice_idt_restore(a->idt, id, idl);
+	/* pods here may still carry another number for these labels (two
+	 * nodes allocated them at once, the oldest object won): new acquires
+	 * get the winner, the pods move on the next commit (k8s_pods.c) */
+	rc = other ? sluice_idt_rebind(a->idt, id, idl) : sluice_idt_restore(a->idt, id, idl);
 	if (rc) {
 		k8s_note_error(k, "identity %u: the local table refuses it (%s)", id, strerror(-rc));
 		return rc;

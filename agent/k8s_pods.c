@@ -180,13 +180,28 @@ static void pod_sync(struct agent_k8s *k, struct agent_pod *p, json_t *obj)
 	char **remove = NULL;
 	size_t nremove = 0, i;
 	char *err = NULL;
+	int64_t id;
 
 	pod_labels(obj, &want);
-	if (sluice_labels_equal(&want, &p->labels))
-		goto out;
 	sluice_pod_identity_labels(&idl, p->ns, &want, &rn->labels);
-	if (k8s_identity_resolve(k, &idl) <= 0)
+	id = k8s_identity_resolve(k, &idl);
+	if (id <= 0)
 		goto out; /* the commit after the allocation comes back here */
+	if (sluice_labels_equal(&want, &p->labels)) {
+		struct sluice_labels none = { 0 };
+
+		if ((uint32_t)id == p->identity)
+			goto out;
+		/* same labels, another number: the cluster's oldest object for
+		 * them won over the one this pod got; it moves */
+		fprintf(stderr, "sluiced: kubernetes: pod %s/%s moves from identity %u to %u (the older object for its labels)\n",
+			p->ns, p->name, p->identity, (uint32_t)id);
+		if (agent_pod_relabel(a, p, &none, NULL, 0, &err)) {
+			k8s_note_error(k, "pod %s/%s: %s", p->ns, p->name, err);
+			free(err);
+		}
+		goto out;
+	}
 	remove = sl_xcalloc(p->labels.n + 1, sizeof(*remove));
 	for (i = 0; i < p->labels.n; i++)
 		if (!sluice_labels_find(&want, "k8s", p->labels.v[i].key))

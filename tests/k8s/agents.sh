@@ -31,7 +31,7 @@ source "$KA_ROOT/tests/integration/lib.sh"
 source "$KA_ROOT/tests/k8s/lib.sh"
 
 KA_NODES=()
-declare -A KA_IDX KA_PID KA_NAME KA_POD_N
+declare -A KA_IDX KA_PID KA_NAME
 KA_ARGS=()
 
 # the standalone.sh globals of one node's instance
@@ -69,7 +69,6 @@ ka_begin() {
 		echo $$ >"/tmp/sluice-it-slot-$idx/pid"
 		KA_IDX[$n]=$idx
 		KA_NAME[$n]=node-$n-$idx
-		KA_POD_N[$n]=0
 		KA_NODES+=("$n")
 	done
 	kc apply -f "$KA_ROOT/deploy/kubernetes/crds/" >/dev/null || { echo "FAIL: CRDs"; exit 1; }
@@ -177,8 +176,8 @@ _ka_cni() {
 kpod() {
 	local n=$1 ref=$2 labels=$3 ports=${4:-} ns=${2%%/*} name=${2#*/}
 	local idx=${KA_IDX[$1]} k ip netns hif cid lbl='' prt='' kv p
-	k=$((KA_POD_N[$n] + 2))
-	KA_POD_N[$n]=$((KA_POD_N[$n] + 1))
+	# a counter file: kpod may run in parallel subshells
+	k=$(flock "$KA_WORK/$n.lock" bash -c 'c=$(cat "$1" 2>/dev/null); c=${c:-2}; echo $((c + 1)) >"$1"; echo "$c"' _ "$KA_WORK/$n.count")
 	ip=10.244.$idx.$k
 	netns=k${idx}-p$k
 	hif=k${idx}h$k
