@@ -605,7 +605,8 @@ static void conf_tick(uv_timer_t *t)
 		if (changed)
 			fprintf(stderr, "sluiced: cni: sluice-cni chained in %s\n", path);
 		c->installed = true;
-		c->warned = false;
+		/* once: a preStop `sluiced --cni-uninstall` must not be undone */
+		uv_timer_stop(t);
 	}
 	free(err);
 	free(path);
@@ -619,8 +620,8 @@ void agent_cni_start(struct agent *a)
 	a->cnis = sl_xcalloc(1, sizeof(*a->cnis));
 	uv_timer_init(a->loop, &a->cnis->timer);
 	a->cnis->timer.data = a;
-	/* written once ready, then kept: a primary CNI that rewrites its
-	 * config (or one that appears later) gets the entry again */
+	/* written once the agent is ready; retried until a primary network
+	 * configuration exists */
 	uv_timer_start(&a->cnis->timer, conf_tick, 0, CONF_RETRY_MS);
 }
 
