@@ -30,34 +30,21 @@ export CNIRUN_CACHE=$SL_WORK/results
 QUEUE=$SL_WORK/cni-delete-queue
 CNIRUN=$SL_ROOT/tests/cni/cnirun.py
 innode() { nsenter --net=/run/netns/"$NODE" "$@"; }
+# Debian's python3, not a version-manager shim that costs a second under load
+PY=python3
+[ -x /usr/bin/python3 ] && PY=/usr/bin/python3
 
 cleanup() {
-	local rc=$? p ns
+	local rc=$?
 	if [ "$FAILED" -gt 0 ] || [ $rc -ne 0 ]; then
 		echo "--- agent log (last 40 lines) ---"
 		tail -40 "$SL_AGENT_LOG" 2>/dev/null
 	fi
-	sl_agent_kill TERM
-	for p in "${SL_PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
-	for p in "${SL_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-	SL_PIDS=()
-	# the agent's own cleanup runs where the agent ran: in the node netns
-	if [ -e /run/netns/"$NODE" ]; then
-		# shellcheck disable=SC2046
-		timeout 30 nsenter --net=/run/netns/"$NODE" "$SL_BUILD/agent/sluiced" $(sl_agent_args) \
-			--cleanup >>"$SL_AGENT_LOG" 2>&1 || true
-	fi
-	if [ -f "$SL_STATE/proxy.json" ]; then
-		p=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["pid"])' "$SL_STATE/proxy.json" 2>/dev/null)
-		[ -n "$p" ] && [ "$p" -gt 1 ] && kill -KILL "$p" 2>/dev/null
-	fi
-	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^${SL_NSPFX}" || true); do
-		ip netns pids "$ns" 2>/dev/null | xargs -r kill -KILL 2>/dev/null || true
-		ip netns del "$ns" 2>/dev/null || true
-	done
-	sl_rm_cgroup "$SL_CG"
-	rm -rf "$SL_PIN" "$SL_WORK"
-	rm -rf "$T_SLOT_LOCK"
+	# the agent's own cleanup runs where the agent ran (SL_AGENT_PREFIX);
+	# then every netns of the prefix goes: pods, handles, the node
+	[ -e /run/netns/"$NODE" ] || SL_AGENT_PREFIX=true
+	sl_cleanup
+	rm -rf "$SL_WORK" "$T_SLOT_LOCK"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -80,27 +67,14 @@ EOF
 echo '{"cniVersion": "1.0.0", "name": "decoy", "plugins": [{"type": "loopback"}]}' >"$CONF/20-decoy.conflist"
 cp "$CONF/20-decoy.conflist" "$SL_WORK/decoy.orig"
 
-agent_start() {
-	# nsenter execs sluiced (no --fork): $! is the agent itself
-	# shellcheck disable=SC2046
-	nsenter --net=/run/netns/"$NODE" "$SL_BUILD/agent/sluiced" $(sl_agent_args) --cni-conf-dir "$CONF" --cni-remove-on-exit \
-		"$@" >>"$SL_AGENT_OUT" 2>>"$SL_AGENT_LOG" &
-	SL_AGENT_PID=$!
-	SL_PIDS+=("$SL_AGENT_PID")
-	local i
-	for i in $(seq 1 200); do
-		sl status >/dev/null 2>&1 && return 0
-		kill -0 "$SL_AGENT_PID" 2>/dev/null || return 1
-		sleep 0.05
-	done
-	return 1
-}
+SL_AGENT_PREFIX="nsenter --net=/run/netns/$NODE"
+agent_start() { sl_agent_start --cni-conf-dir "$CONF" --cni-remove-on-exit; }
 
 LIST=$CONF/10-$NET.conflist
 wait_conflist() {
 	local i
 	for i in $(seq 1 100); do
-		[ -f "$LIST" ] && python3 -c 'import json,sys; p=json.load(open(sys.argv[1]))["plugins"]; sys.exit(0 if p[-1]["type"]=="sluice-cni" else 1)' "$LIST" 2>/dev/null && return 0
+		[ -f "$LIST" ] && "$PY" -c 'import json,sys; p=json.load(open(sys.argv[1]))["plugins"]; sys.exit(0 if p[-1]["type"]=="sluice-cni" else 1)' "$LIST" 2>/dev/null && return 0
 		sleep 0.1
 	done
 	return 1
@@ -110,7 +84,7 @@ wait_conflist() {
 pod_ns() { echo "${SL_NSPFX}p$1"; }
 cni() { # cni ADD|CHECK|DEL NAME: runs the chain for pod default/NAME
 	local cmd=$1 name=$2
-	innode python3 "$CNIRUN" "$cmd" "$LIST" "cid${idx}x$name" "/run/netns/$(pod_ns "$name")" eth0 \
+	innode "$PY" "$CNIRUN" "$cmd" "$LIST" "cid${idx}x$name" "/run/netns/$(pod_ns "$name")" eth0 \
 		"IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=$name;K8S_POD_INFRA_CONTAINER_ID=cid${idx}x$name"
 }
 new_pod() { ip netns add "$(pod_ns "$1")" && ip -n "$(pod_ns "$1")" link set lo up; }
@@ -124,7 +98,7 @@ plugin() { # plugin COMMAND CONFIG_JSON [VAR=VALUE...]
 }
 # pod_field NAME FIELD: a field of pod default/NAME from `sluice pod list -o json`
 pod_field() {
-	"$SL_BUILD/cli/sluice" --socket "$SL_SOCK" pod list -o json 2>/dev/null | python3 -c '
+	"$SL_BUILD/cli/sluice" --socket "$SL_SOCK" pod list -o json 2>/dev/null | "$PY" -c '
 import json,sys
 for p in json.load(sys.stdin):
     if p["namespace"] == "default" and p["name"] == sys.argv[1]:
@@ -132,7 +106,7 @@ for p in json.load(sys.stdin):
 sys.exit(1)' "$1" "$2"
 }
 has_pod() { pod_field "$1" name >/dev/null; }
-code_of() { python3 -c 'import json,sys; print(json.loads(sys.stdin.read())["code"])' 2>/dev/null; }
+code_of() { "$PY" -c 'import json,sys; print(json.loads(sys.stdin.read())["code"])' 2>/dev/null; }
 SOCKCONF="\"socket\": \"$SL_SOCK\""
 
 echo "== agent in the node netns, conflist entry once ready"
@@ -153,7 +127,7 @@ for p in server client1 client2; do
 	fi
 done
 echo "$out" >"$SL_WORK/add-result.json"
-check "ADD prints prevResult in the config's version (1.0.0, no ips[].version)" python3 -c '
+check "ADD prints prevResult in the config's version (1.0.0, no ips[].version)" "$PY" -c '
 import json,sys; r=json.load(open(sys.argv[1])); assert r["cniVersion"]=="1.0.0"
 assert any(i.get("sandbox") for i in r["interfaces"]) and all("version" not in x for x in r["ips"])' "$SL_WORK/add-result.json"
 IP_server=$(pod_ip server)
@@ -175,10 +149,10 @@ sl pod label default/server app=server >/dev/null
 sl pod label default/client1 app=client >/dev/null
 sl pod label default/client2 app=other >/dev/null
 rm -f "$SL_WORK/server.log.ready"
-ip netns exec "$(pod_ns server)" python3 "$TOOLS/podserver.py" server "$SL_WORK/server.log" tcp:8080 tcp:9000 &
+ip netns exec "$(pod_ns server)" "$PY" "$TOOLS/podserver.py" server "$SL_WORK/server.log" tcp:8080 tcp:9000 &
 SL_PIDS+=($!)
 for i in $(seq 1 100); do [ -e "$SL_WORK/server.log.ready" ] && break; sleep 0.05; done
-check "before policy client2 connects" inpod client2 python3 "$TOOLS/probe.py" tcp "$IP_server" 9000 1.0
+check "before policy client2 connects" inpod client2 "$PY" "$TOOLS/probe.py" tcp "$IP_server" 9000 1.0
 apply_yaml <<'YAML' >/dev/null
 apiVersion: cilium.io/v2
 kind: CiliumNetworkPolicy
@@ -193,8 +167,8 @@ spec:
       rules:
         http: [{method: GET, path: "/public/.*"}]
 YAML
-check "client1 (allowed) connects to the server" inpod client1 python3 "$TOOLS/probe.py" tcp "$IP_server" 9000 1.0
-inpod client2 python3 "$TOOLS/probe.py" tcp "$IP_server" 9000 0.7
+check "client1 (allowed) connects to the server" inpod client1 "$PY" "$TOOLS/probe.py" tcp "$IP_server" 9000 1.0
+inpod client2 "$PY" "$TOOLS/probe.py" tcp "$IP_server" 9000 0.7
 check "client2 (not allowed) is dropped in the kernel" test $? -eq 2
 code=$(inpod client1 curl -s -o /dev/null -w '%{http_code}' --connect-timeout 1 -m 3 "http://$IP_server:8080/public/x")
 check "L7: GET /public/x is allowed (200, through the proxy)" test "$code" = 200
@@ -205,7 +179,7 @@ check "the drop is visible in sluice observe" sh -c "'$SL_BUILD/cli/sluice' --so
 echo "== agent restart adopts the pods"
 sl_agent_kill TERM
 check "stopping the agent took the conflist entry out (the .conf is back)" test -f "$CONF/10-$NET.conf" -a ! -f "$LIST"
-inpod client2 python3 "$TOOLS/probe.py" tcp "$IP_server" 9000 0.7
+inpod client2 "$PY" "$TOOLS/probe.py" tcp "$IP_server" 9000 0.7
 check "while the agent is down, enforcement holds" test $? -eq 2
 out=$(plugin STATUS "{\"cniVersion\": \"1.1.0\", \"name\": \"$NET\", \"type\": \"sluice-cni\", $SOCKCONF}")
 check "STATUS with the agent down: code 50" test "$(echo "$out" | code_of)" = 50
@@ -235,7 +209,7 @@ out=$(plugin STATUS "{\"cniVersion\": \"1.1.0\", \"name\": \"$NET\", \"type\": \
 check "STATUS with the agent up: exit 0, no output" test $? -eq 0 -a -z "$out"
 check "ADD retried once the agent is up succeeds" cni ADD late
 check "CHECK after restart passes" cni CHECK server
-check "client1 still allowed after restart" inpod client1 python3 "$TOOLS/probe.py" tcp "$IP_server" 9000 1.0
+check "client1 still allowed after restart" inpod client1 "$PY" "$TOOLS/probe.py" tcp "$IP_server" 9000 1.0
 code=$(inpod client1 curl -s -o /dev/null -w '%{http_code}' --connect-timeout 1 -m 3 "http://$IP_server:8080/admin")
 check "L7 403 after restart" test "$code" = 403
 
@@ -274,12 +248,13 @@ check "invalid socket field: code 7" test "$(echo "$out" | code_of)" = 7
 out=$(plugin ADD '{"cniVersion": "7.3.0", "name": "n", "type": "sluice-cni"}' $E)
 check "unknown cniVersion: code 1" test "$(echo "$out" | code_of)" = 1
 out=$(plugin ADD '{"cniVersion": "1.0.0", "name": "n", "type": "sluice-cni"}' CNI_IFNAME=eth0)
-check "missing CNI_CONTAINERID and CNI_NETNS: code 4 naming them" sh -c "echo '$out' | grep -q CNI_NETNS && test \"\$(echo '$out' | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"code\"])')\" = 4"
+code4_names() { [ "$(echo "$out" | code_of)" = 4 ] && echo "$out" | grep -q "CNI_CONTAINERID CNI_NETNS"; }
+check "missing CNI_CONTAINERID and CNI_NETNS: code 4 naming them" code4_names
 # shellcheck disable=SC2086
 out=$(plugin ADD '{"cniVersion": "1.0.0", "name": "n", "type": "sluice-cni"}' $E)
 check "ADD without prevResult: code 7" test "$(echo "$out" | code_of)" = 7
 out=$(plugin VERSION '{"cniVersion": "1.0.0"}')
-check "VERSION lists 0.3.1 0.4.0 1.0.0 1.1.0" python3 -c '
+check "VERSION lists 0.3.1 0.4.0 1.0.0 1.1.0" "$PY" -c '
 import json,sys; v=json.loads(sys.argv[1]); assert v["cniVersion"]=="1.0.0"
 assert {"0.3.1","0.4.0","1.0.0","1.1.0"} <= set(v["supportedVersions"])' "$out"
 
@@ -288,7 +263,7 @@ LIST=$SL_WORK/chain040.conflist
 sed 's/"cniVersion": "1.0.0"/"cniVersion": "0.4.0"/' "$SL_WORK/chain.conflist" >"$LIST"
 new_pod old
 out=$(cni ADD old)
-check "ADD in a 0.4.0 chain" python3 -c '
+check "ADD in a 0.4.0 chain" "$PY" -c '
 import json,sys; r=json.loads(sys.argv[1]); assert r["cniVersion"]=="0.4.0" and all(x["version"]=="4" for x in r["ips"])' "$out"
 check "CHECK in a 0.4.0 chain" cni CHECK old
 check "DEL in a 0.4.0 chain" cni DEL old
