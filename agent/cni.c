@@ -220,7 +220,8 @@ int agent_endpoint_attach(struct agent *a, const struct agent_attach_req *req,
 		return 0;
 	}
 
-	if (a->pod_meta) {
+	/* labels from the Kubernetes source, for pods Kubernetes made */
+	if (a->pod_meta && req->name && *req->name) {
 		rc = a->pod_meta(a, ns, name, &labels, &ports, &nports);
 		if (rc == -EAGAIN) {
 			sl_fail(err, EAGAIN, "pod %s/%s is not known to the Kubernetes source yet", ns, name);
@@ -475,6 +476,17 @@ json_t *agent_cni_api(struct agent *a, const char *cmd, json_t *req, char **err)
 	}
 	sl_fail(err, EINVAL, "unknown command %s", cmd);
 	return NULL;
+}
+
+int agent_cni_refuse_delete(struct agent *a, const char *ns, const char *name, char **err)
+{
+	struct agent_pod *p = agent_pod_find(a, ns, name);
+
+	if (!p || !p->cni)
+		return 0;
+	return sl_fail(err, EPERM,
+		       "pod %s/%s belongs to container %s of the container runtime (CNI): it goes when the runtime deletes its sandbox (CNI DEL or GC)",
+		       ns, name, p->cni->container_id);
 }
 
 void agent_cni_pod_json(const struct agent_pod *p, json_t *o)
