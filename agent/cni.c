@@ -276,6 +276,10 @@ int agent_endpoint_attach(struct agent *a, const struct agent_attach_req *req,
 		agent_pod_free(p);
 		goto out;
 	}
+	/* the main plugin may just have given the node an address (bridge's
+	 * gateway on its first pod): host traffic to the pod must carry the
+	 * host identity from the start, not after the next periodic refresh */
+	agent_refresh_host_addrs(a);
 	rc = agent_pod_enroll(a, p, err);
 	if (!rc) {
 		fprintf(stderr, "sluiced: cni: attached %s/%s (container %.12s, %s, endpoint %u, identity %u)\n",

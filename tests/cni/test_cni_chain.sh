@@ -278,6 +278,8 @@ check "missing CNI_CONTAINERID and CNI_NETNS: code 4 naming them" code4_names
 # shellcheck disable=SC2086
 out=$(plugin ADD '{"cniVersion": "1.0.0", "name": "n", "type": "sluice-cni"}' $E)
 check "ADD without prevResult: code 7" test "$(echo "$out" | code_of)" = 7
+out=$(plugin STATUS '{"cniVersion": "1.0.0", "name": "n", "type": "sluice-cni"}')
+check "STATUS in a 1.0.0 config: code 1 (STATUS came with 1.1.0)" test "$(echo "$out" | code_of)" = 1
 out=$(plugin VERSION '{"cniVersion": "1.0.0"}')
 check "VERSION lists 0.3.1 0.4.0 1.0.0 1.1.0" "$PY" -c '
 import json,sys; v=json.loads(sys.argv[1]); assert v["cniVersion"]=="1.0.0"
