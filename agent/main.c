@@ -54,7 +54,8 @@ static void usage(FILE *f)
 		"  --no-proxy          no L7 proxy: L7 ports fail closed\n"
 		"  --cleanup           remove the pods, programs, pins and state of this\n"
 		"                      configuration, then exit\n"
-		"  -h, --help          this help\n");
+		"  -h, --help          this help\n"
+		"      --version       the version and the datapath ABI version\n");
 }
 
 static int check_fs(const char *path, long magic, const char *what, char **err)
@@ -137,6 +138,7 @@ static int parse_args(struct agent *a, int argc, char **argv, bool *cleanup)
 		{ "proxy-restart-delay", required_argument, NULL, 'R' },
 		{ "no-proxy", no_argument, NULL, 'X' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
 	};
 	static char host[256];
@@ -170,6 +172,9 @@ static int parse_args(struct agent *a, int argc, char **argv, bool *cleanup)
 		case 'R': a->cfg.proxy_restart_delay_ms = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'X': a->cfg.no_proxy = true; break;
 		case 'h': usage(stdout); exit(0);
+		case 'V':
+			printf("sluiced %s (datapath ABI %d)\n", SLUICE_VERSION, SLUICE_ABI_VERSION);
+			exit(0);
 		default: usage(stderr); return -EINVAL;
 		}
 	}

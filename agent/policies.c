@@ -271,8 +271,17 @@ int agent_policy_apply(struct agent *a, json_t *files, bool dry_run, json_t *res
 			json_array_append_new(jerr, json_string(*err));
 			goto out;
 		}
-		if (sluice_policy_load(name, text, strlen(text), &incoming, &errors, &warnings))
-			rc = -EINVAL;
+		{
+			size_t before = incoming.n, nerr = errors.n;
+
+			if (sluice_policy_load(name, text, strlen(text), &incoming, &errors, &warnings))
+				rc = -EINVAL;
+			/* an empty file (or only "---") is a mistake worth naming */
+			else if (incoming.n == before && errors.n == nerr)
+				sluice_diags_add(&errors, "%s: no policy found", name);
+			if (errors.n > nerr)
+				rc = -EINVAL;
+		}
 	}
 	if (!rc && sluice_policy_set_check(&incoming, &errors))
 		rc = -EINVAL;

@@ -47,7 +47,8 @@ struct proxy_ctl {
 	char *last_rules;      /* last table sent */
 	json_t *stats;
 	uint64_t spawned_ns;
-	unsigned failures;
+	unsigned failures;     /* consecutive, for the backoff; reset when ready */
+	unsigned restarts;     /* every replacement since the agent started */
 	/* a planned restart: the old proxy, drained once the new one is ready */
 	pid_t old_pid;
 	int old_fd;
@@ -533,6 +534,7 @@ static void disconnect(struct proxy_ctl *pc, bool proxy_gone)
 	fprintf(stderr, "sluiced: L7 proxy %d gone; L7 ports fail closed, restarting it in %u ms\n",
 		(int)pc->pid, a->cfg.proxy_restart_delay_ms);
 	pc->failures++;
+	pc->restarts++;
 	if (pid_alive(pc->pid))
 		kill(pc->pid, SIGKILL);
 	reap();
@@ -724,6 +726,7 @@ int proxy_ctl_restart(struct agent *a, char **err)
 	pc->old_pid = pc->pid;
 	pc->fd = -1;
 	pc->ready = false;
+	pc->restarts++;
 	pc->pid = spawn_proxy(pc);
 	if (pc->pid < 0) {
 		pc->pid = 0;
@@ -745,7 +748,8 @@ json_t *proxy_ctl_status(struct agent *a)
 	}
 	json_object_set_new(o, "state", json_string(pc->ready ? "ready" : "starting"));
 	json_object_set_new(o, "pid", json_integer(pc->pid));
-	json_object_set_new(o, "restarts", json_integer(pc->failures));
+	json_object_set_new(o, "restarts", json_integer(pc->restarts));
+	json_object_set_new(o, "consecutive_failures", json_integer(pc->failures));
 	if (pc->stats) {
 		const char *k;
 		json_t *v;

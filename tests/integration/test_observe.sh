@@ -66,7 +66,7 @@ all=$(count)
 [ "$(count --namespace other)" = 0 ] && [ "$(count --namespace default)" = "$all" ] && pass "--namespace" || fail "--namespace"
 [ "$(count --label app=malicious)" = "$(count --pod malicious)" ] && pass "--label" || fail "--label"
 [ "$(count --from-label app=frontend)" -ge 1 ] && [ "$(count --to-label app=frontend)" = 0 ] && pass "--from-label / --to-label" || fail "--from-label / --to-label"
-MAL_ID=$(sl pod get default/malicious | python3 -c 'import json,sys; print(json.load(sys.stdin)["identity"])')
+MAL_ID=$(sl pod get default/malicious -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["identity"])')
 [ "$(count --identity "$MAL_ID")" = "$(count --pod malicious)" ] && pass "--identity" || fail "--identity"
 [ "$(count --port 5432)" -ge 1 ] && [ "$(sl observe --last 1000 --port 5432 | grep -vc ':5432')" = 0 ] && pass "--port" || fail "--port"
 can default/frontend udp "$IP_backend" 8081 >/dev/null || true
