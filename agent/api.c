@@ -405,11 +405,9 @@ static json_t *cmd_status(struct agent *a)
 	char **names = NULL;
 	size_t nnames = 0, i;
 	int nmaps = sluice_dp_map_fill(a->dp, fill, 16);
-	static const char *stat_names[SLUICE_STAT_MAX] = {
-		"forwarded_ingress", "forwarded_egress", "dropped_ingress", "dropped_egress",
-		"drop_policy_denied", "drop_policy_deny", "drop_proxy_unavailable", "drop_other",
-		"events_lost", "ct_created", "redirected",
-	};
+#define STAT_NAME_(name, status, family, labels) status,
+	static const char *const stat_names[SLUICE_STAT_MAX] = { SLUICE_STATS(STAT_NAME_) };
+#undef STAT_NAME_
 
 	for (i = 0; nmaps > 0 && i < (size_t)nmaps && i < 16; i++)
 		json_array_append_new(maps, json_pack("{s:s,s:i,s:i}", "name", fill[i].name, "entries",

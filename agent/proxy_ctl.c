@@ -16,6 +16,7 @@
  *   kernel (fail closed) until a new proxy is ready.
  */
 #include <errno.h>
+#include <time.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -186,6 +187,22 @@ static void addr_of(json_t *peer, uint8_t out[16])
 		sl_addr_from_ipv4(out, b[0] << 24 | b[1] << 16 | b[2] << 8 | b[3]);
 }
 
+/* The record's "time" (RFC 3339, UTC, microseconds): when the request
+ * began; now if it is missing or unreadable. */
+static uint64_t record_time_ns(const char *t)
+{
+	struct tm tm = { 0 };
+	unsigned us = 0;
+	int n = 0;
+
+	if (!t || sscanf(t, "%4d-%2d-%2dT%2d:%2d:%2d.%6uZ%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+			 &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &us, &n) != 7 || !n)
+		return sl_now_ns();
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	return (uint64_t)timegm(&tm) * 1000000000ull + (uint64_t)us * 1000ull;
+}
+
 static void on_access(struct proxy_ctl *pc, json_t *m)
 {
 	struct agent *a = pc->agent;
@@ -203,7 +220,7 @@ static void on_access(struct proxy_ctl *pc, json_t *m)
 		fputc('\n', stdout);
 		free(line);
 	}
-	ev.time_ns = sl_now_ns();
+	ev.time_ns = record_time_ns(json_string_value(json_object_get(m, "time")));
 	ev.direction = dir && !strcmp(dir, "egress") ? SLUICE_DIR_EGRESS : SLUICE_DIR_INGRESS;
 	ev.allowed = verdict && !strcmp(verdict, "allowed");
 	addr_of(src, ev.saddr);
@@ -218,13 +235,14 @@ static void on_access(struct proxy_ctl *pc, json_t *m)
 	ev.protocol = json_string_value(json_object_get(m, "protocol"));
 	ev.reason = json_string_value(json_object_get(m, "reason"));
 	ev.code = (uint16_t)json_integer_value(json_object_get(m, "status"));
+	ev.latency_ns = (uint64_t)json_integer_value(json_object_get(m, "latency_ns"));
+	if (!ev.latency_ns)
+		ev.latency_ns = (uint64_t)json_integer_value(json_object_get(m, "duration_us")) * 1000;
+	/* the request, then its response (the server's, or the proxy's 403/4xx) */
 	ev.kind = FLOW_L7_REQUEST;
 	flows_add_l7(a, &ev);
-	if (ev.allowed) {
-		ev.kind = FLOW_L7_RESPONSE;
-		ev.latency_ns = (uint64_t)json_integer_value(json_object_get(m, "duration_us")) * 1000;
-		flows_add_l7(a, &ev);
-	}
+	ev.kind = FLOW_L7_RESPONSE;
+	flows_add_l7(a, &ev);
 }
 
 /* ---- connection handling --------------------------------------------------------- */
