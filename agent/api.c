@@ -7,6 +7,7 @@
  * is root-only (0600): whoever can talk to it can change the node's policy.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -540,6 +541,10 @@ static void on_close(uv_handle_t *h)
 	api_stream_closed(c);
 	json_decref(c->pending);
 	free(c->buf);
+	/* a large request (a policy set) is garbage now, with what parsing
+	 * it cost: give it back instead of keeping it for the next one */
+	if (c->cap >= (1u << 20))
+		malloc_trim(0);
 	free(c);
 }
 
