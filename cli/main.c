@@ -390,7 +390,7 @@ static int pod_delete(int argc, char **argv)
 
 static void pod_table_head(bool wide)
 {
-	printf("%-30s %-15s %-9s %s", "NAME", "IP", "IDENTITY", "LABELS");
+	printf("%-30s %-15s %-9s %-14s %s", "NAME", "IP", "IDENTITY", "CONTAINER", "LABELS");
 	if (wide)
 		printf("  %-8s %-6s %-12s %-10s %s", "ENDPOINT", "NODE", "INTERFACE", "ENFORCING", "PORTS");
 	printf("\n");
@@ -403,8 +403,12 @@ static void pod_table_row(json_t *p, bool wide)
 	snprintf(full, sizeof(full), "%s/%s",
 		 cli_cell(json_string_value(json_object_get(p, "namespace")), nsb, sizeof(nsb)),
 		 cli_cell(json_string_value(json_object_get(p, "name")), nb, sizeof(nb)));
-	printf("%-30s %-15s %-9lld ", full, json_string_value(json_object_get(p, "ip")) ?: "",
-	       (long long)json_integer_value(json_object_get(p, "identity")));
+	/* CONTAINER: the CNI container id of a pod the plugin attached,
+	 * "-" for the agent's own pods, "remote" for other nodes' */
+	printf("%-30s %-15s %-9lld %-14.12s ", full, json_string_value(json_object_get(p, "ip")) ?: "",
+	       (long long)json_integer_value(json_object_get(p, "identity")),
+	       json_string_value(json_object_get(p, "container_id")) ?:
+	       json_is_true(json_object_get(p, "remote")) ? "remote" : "-");
 	print_labels(json_object_get(p, "labels"));
 	if (wide) {
 		bool in = json_is_true(json_object_get(p, "ingress_enforced"));
@@ -574,7 +578,8 @@ static int pod_exec(int argc, char **argv)
 		signal(SIGINT, SIG_DFL);
 		signal(SIGTERM, SIG_DFL);
 		snprintf(pidbuf, sizeof(pidbuf), "%d", getpid());
-		if (sl_write_file(path, pidbuf)) {
+		/* a pod attached by CNI has no cgroup of the agent's: netns only */
+		if (cgroup && *cgroup && sl_write_file(path, pidbuf)) {
 			fprintf(stderr, "sluice: cannot join cgroup %s\n", cgroup);
 			_exit(126);
 		}
@@ -877,6 +882,30 @@ static int cmd_status(int argc, char **argv)
 	printf("Endpoints:     %lld\nIdentities:    %lld\nPolicies:      %lld\n", jint(res, "endpoints"),
 	       jint(res, "identities"), jint(res, "policies"));
 	printf("Last apply:    %lld us\n", jint(res, "last_policy_apply_us"));
+	if (json_is_object(json_object_get(res, "kubernetes"))) {
+		/* Kubernetes mode: the API server source */
+		json_t *kube = json_object_get(res, "kubernetes"), *cl = json_object_get(kube, "client");
+
+		printf("Kubernetes:    %s (%s), node %s, namespace %s\n",
+		       json_string_value(json_object_get(kube, "server")),
+		       json_is_true(json_object_get(kube, "synced")) ? "synced" : "syncing",
+		       json_string_value(json_object_get(kube, "node")),
+		       json_string_value(json_object_get(kube, "namespace")));
+		printf("  requests %lld, errors %lld, events %lld, relists %lld, rewatches %lld, token reloads %lld\n",
+		       jint(cl, "requests"), jint(cl, "errors"), jint(cl, "events"), jint(cl, "relists"),
+		       jint(cl, "rewatches"), jint(cl, "token_reloads"));
+		json_object_foreach(json_object_get(kube, "collections"), k, p) {
+			const char *e = json_string_value(json_object_get(p, "last_error"));
+
+			printf("  %-34s %-8s %6lld events%s%s\n", k,
+			       json_is_true(json_object_get(p, "synced")) ? "synced"
+			       : json_is_true(json_object_get(p, "absent")) ? "absent" : "syncing",
+			       jint(p, "events"), e ? "  last error: " : "", e ? e : "");
+		}
+		printf("  policy load failures %lld, identities allocated %lld, GC leader %s\n",
+		       jint(kube, "policy_load_failures"), jint(json_object_get(kube, "identities"), "allocated"),
+		       json_is_true(json_object_get(json_object_get(kube, "identity_gc"), "leader")) ? "yes" : "no");
+	}
 	print_proxy_status(json_object_get(res, "proxy"));
 	printf("Programs:     ");
 	json_array_foreach(json_object_get(res, "programs"), i, p)

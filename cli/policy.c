@@ -200,19 +200,22 @@ static json_t *doc_object(json_t *doc, const char *ns)
 
 static void policy_table_head(void)
 {
-	printf("%-32s %-40s %-6s %s\n", "KIND", "NAME", "RULES", "FILE");
+	printf("%-32s %-40s %-6s %-48s %s\n", "KIND", "NAME", "RULES", "FILE", "STATUS");
 }
 
 static void policy_table_row(json_t *p)
 {
-	char name[600], nb[300], fb[600];
+	char name[600], nb[300], fb[600], sb[600];
 	const char *ns = json_string_value(json_object_get(p, "namespace"));
+	const char *status = json_string_value(json_object_get(p, "status"));
 
 	snprintf(name, sizeof(name), "%s%s%s", ns ? ns : "", ns ? "/" : "",
 		 cli_cell(json_string_value(json_object_get(p, "name")), nb, sizeof(nb)));
-	printf("%-32s %-40s %-6lld %s\n", json_string_value(json_object_get(p, "kind")), name,
+	/* STATUS: "ok", or why the object's current version is not in force */
+	printf("%-32s %-40s %-6lld %-48s %s\n", json_string_value(json_object_get(p, "kind")), name,
 	       (long long)json_integer_value(json_object_get(p, "rules")),
-	       cli_cell(json_string_value(json_object_get(p, "file")), fb, sizeof(fb)));
+	       cli_cell(json_string_value(json_object_get(p, "file")), fb, sizeof(fb)),
+	       status ? cli_cell(status, sb, sizeof(sb)) : "ok");
 }
 
 static json_t *policy_entries(void)
