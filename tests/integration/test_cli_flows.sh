@@ -10,31 +10,22 @@ source "$(dirname "$0")/lib.sh"
 t_begin
 
 SLB=$SL_BUILD/cli/sluice
-ERR_OUT=
-rc() {
-	local want=$1 what=$2
-	shift 2
-	local got
-	ERR_OUT=$("$@" 2>&1 >/dev/null)
-	got=$?
-	if [ "$got" = "$want" ]; then pass "$what (exit $got)"; else fail "$what: exit $got, want $want: $ERR_OUT"; fi
-}
 
 # ---- item 9: filters are checked ----------------------------------------
-rc 2 "--verdict BOGUS" sl observe --verdict BOGUS
-rc 2 "--type trace" sl observe --type trace
-rc 2 "--identity foo" sl observe --identity foo
-rc 2 "--port 99999" sl observe --port 99999
-rc 2 "--last abc" sl observe --last abc
-rc 2 "--last -5" sl observe --last -5
-rc 2 "--since 5x" sl observe --since 5x
-rc 2 "--http-status 99" sl observe --http-status 99
-rc 2 "--protocol foo" sl observe --protocol foo
-rc 2 "-o bogus" sl observe -o bogus
-rc 2 "--reconnect without --follow" sl observe --reconnect
-rc 2 "--not with no filter after it" sl observe --not
-rc 0 "good filters pass" sl observe --verdict dropped --type l7 --identity 2 --port 80 --last 0 --http-status 4xx --protocol tcp
-rc 0 "--last 0" sl observe --last 0
+check_exit 2 "--verdict BOGUS" sl observe --verdict BOGUS
+check_exit 2 "--type trace" sl observe --type trace
+check_exit 2 "--identity foo" sl observe --identity foo
+check_exit 2 "--port 99999" sl observe --port 99999
+check_exit 2 "--last abc" sl observe --last abc
+check_exit 2 "--last -5" sl observe --last -5
+check_exit 2 "--since 5x" sl observe --since 5x
+check_exit 2 "--http-status 99" sl observe --http-status 99
+check_exit 2 "--protocol foo" sl observe --protocol foo
+check_exit 2 "-o bogus" sl observe -o bogus
+check_exit 2 "--reconnect without --follow" sl observe --reconnect
+check_exit 2 "--not with no filter after it" sl observe --not
+check_exit 0 "good filters pass" sl observe --verdict dropped --type l7 --identity 2 --port 80 --last 0 --http-status 4xx --protocol tcp
+check_exit 0 "--last 0" sl observe --last 0
 
 # ---- item 10: one allowed L7 request, as Hubble prints it ------------------
 pod default/frontend app=frontend,security.level=trusted

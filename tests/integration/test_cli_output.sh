@@ -9,50 +9,38 @@ source "$(dirname "$0")/lib.sh"
 t_begin
 
 SLB=$SL_BUILD/cli/sluice
-# rc WANT DESC CMD...: the command exits WANT; its stderr is in $ERR_OUT
-ERR_OUT=
-rc() {
-	local want=$1 what=$2
-	shift 2
-	local got
-	ERR_OUT=$("$@" 2>&1 >/dev/null)
-	got=$?
-	if [ "$got" = "$want" ]; then pass "$what (exit $got)"; else fail "$what: exit $got, want $want: $ERR_OUT"; fi
-}
-# says TEXT: the last command's stderr names TEXT
-says() { if printf '%s' "$ERR_OUT" | grep -qF -- "$1"; then pass "  ... message names \"${1:0:40}\""; else fail "  ... message should name \"$1\": $ERR_OUT"; fi; }
 
 # ---- item 6: names and labels ------------------------------------------
 long64=$(printf 'a%.0s' $(seq 1 64))
 long63=$(printf 'b%.0s' $(seq 1 63))
 name253="$long63.$long63.$long63.$(printf 'c%.0s' $(seq 1 61))"
-rc 1 "uppercase namespace refused" sl pod create Default/web --labels app=web; says '"Default"'
-rc 1 "64-character namespace refused" sl pod create "$long64/web" --labels app=web; says "no more than 63"
-rc 1 "namespace with a dot refused" sl pod create a.b/web --labels app=web; says '"a.b"'
-rc 1 "uppercase pod name refused" sl pod create default/Web --labels app=web; says '"Web"'
-rc 1 "254-character pod name refused" sl pod create "default/${name253}x" --labels app=web; says "no more than 253"
-rc 1 "pod name with underscore refused" sl pod create default/we_b --labels app=web
-rc 1 "label key with \$ refused" sl pod create default/web --labels 'a$=1'; says 'a$'
-rc 1 "label key with a space refused" sl pod create default/web --labels 'a b=1'; says '"a b"'
-rc 1 "label key with ü refused" sl pod create default/web --labels 'ü=1'
-rc 1 "70-character label key refused" sl pod create default/web --labels "$(printf 'k%.0s' $(seq 1 70))=1"; says "63"
-rc 1 "reserved:host=x refused" sl pod create default/web --labels 'reserved:host=x'; says "reserved:"
-rc 1 "k8s:app=x refused" sl pod create default/web --labels 'k8s:app=x'
-rc 1 "label value with = refused" sl pod create default/web --labels 'app=a=b'; says '"a=b"'
-rc 1 "label value with a space refused" sl pod create default/web --labels 'app=a b'
-rc 1 "64-character label value refused" sl pod create default/web --labels "app=$long64"
-rc 1 "label value with a newline refused" sl pod create default/web --labels "app=x
-evil 1.2.3.4 999"; says 'x\nevil'
-rc 1 "bad prefix refused" sl pod create default/web --labels 'Example.com/app=x'
+check_exit 1 "uppercase namespace refused" sl pod create Default/web --labels app=web; check_said '"Default"'
+check_exit 1 "64-character namespace refused" sl pod create "$long64/web" --labels app=web; check_said "no more than 63"
+check_exit 1 "namespace with a dot refused" sl pod create a.b/web --labels app=web; check_said '"a.b"'
+check_exit 1 "uppercase pod name refused" sl pod create default/Web --labels app=web; check_said '"Web"'
+check_exit 1 "254-character pod name refused" sl pod create "default/${name253}x" --labels app=web; check_said "no more than 253"
+check_exit 1 "pod name with underscore refused" sl pod create default/we_b --labels app=web
+check_exit 1 "label key with \$ refused" sl pod create default/web --labels 'a$=1'; check_said 'a$'
+check_exit 1 "label key with a space refused" sl pod create default/web --labels 'a b=1'; check_said '"a b"'
+check_exit 1 "label key with ü refused" sl pod create default/web --labels 'ü=1'
+check_exit 1 "70-character label key refused" sl pod create default/web --labels "$(printf 'k%.0s' $(seq 1 70))=1"; check_said "63"
+check_exit 1 "reserved:host=x refused" sl pod create default/web --labels 'reserved:host=x'; check_said "reserved:"
+check_exit 1 "k8s:app=x refused" sl pod create default/web --labels 'k8s:app=x'
+check_exit 1 "label value with = refused" sl pod create default/web --labels 'app=a=b'; check_said '"a=b"'
+check_exit 1 "label value with a space refused" sl pod create default/web --labels 'app=a b'
+check_exit 1 "64-character label value refused" sl pod create default/web --labels "app=$long64"
+check_exit 1 "label value with a newline refused" sl pod create default/web --labels "app=x
+evil 1.2.3.4 999"; check_said 'x\nevil'
+check_exit 1 "bad prefix refused" sl pod create default/web --labels 'Example.com/app=x'
 check_not "no pod was created by any of these" sh -c "$SLB --socket $SL_SOCK pod list | grep -q web"
-rc 0 "valid: prefixed key, empty value, 63-character value" sl pod create default/web --labels "example.com/app_1.x=ok,empty=,long=$long63"
-rc 0 "valid: 253-character pod name" sl pod create "default/$name253" --labels app=long
-rc 0 "valid: dotted pod name" sl pod create default/web.v1 --labels app=web
-rc 1 "pod label: bad value refused" sl pod label default/web 'app=no good'; says '"no good"'
-rc 1 "pod label: reserved key refused" sl pod label default/web 'reserved:world=1'
-rc 1 "namespace label: bad namespace refused" sl namespace label Prod team=x
-rc 1 "namespace label: bad value refused" sl namespace label default 'team=$x'
-rc 1 "pod import: bad name refused" sh -c "echo 'Remote/x 10.9.0.1 app=a' | $SLB --socket $SL_SOCK pod import -"
+check_exit 0 "valid: prefixed key, empty value, 63-character value" sl pod create default/web --labels "example.com/app_1.x=ok,empty=,long=$long63"
+check_exit 0 "valid: 253-character pod name" sl pod create "default/$name253" --labels app=long
+check_exit 0 "valid: dotted pod name" sl pod create default/web.v1 --labels app=web
+check_exit 1 "pod label: bad value refused" sl pod label default/web 'app=no good'; check_said '"no good"'
+check_exit 1 "pod label: reserved key refused" sl pod label default/web 'reserved:world=1'
+check_exit 1 "namespace label: bad namespace refused" sl namespace label Prod team=x
+check_exit 1 "namespace label: bad value refused" sl namespace label default 'team=$x'
+check_exit 1 "pod import: bad name refused" sh -c "echo 'Remote/x 10.9.0.1 app=a' | $SLB --socket $SL_SOCK pod import -"
 
 # the agent enforces the same rules when the CLI is bypassed (the API is the trust boundary)
 api() { python3 - "$SL_SOCK" "$1" <<'PY'
@@ -104,14 +92,14 @@ for fmt in json yaml; do
 done
 for cmd in "pod list" "pod get default/web" "policy list" "policy get default/secure-api" "identity list" "identity get $WEB_ID" "namespace list" "namespace get default" "status"; do
 	# shellcheck disable=SC2086
-	rc 2 "$cmd -o bogus" sl $cmd -o bogus; says 'output format "bogus"'
+	check_exit 2 "$cmd -o bogus" sl $cmd -o bogus; check_said 'output format "bogus"'
 	# shellcheck disable=SC2086
-	rc 0 "$cmd (table)" sl $cmd
+	check_exit 0 "$cmd (table)" sl $cmd
 done
-rc 2 "status -o wide is not a format status has" sl status -o wide
-rc 2 "-o without a value" sl pod list -o
-rc 0 "--output=json form" sl pod list --output=json
-rc 0 "-ojson form" sl pod list -ojson
+check_exit 2 "status -o wide is not a format status has" sl status -o wide
+check_exit 2 "-o without a value" sl pod list -o
+check_exit 0 "--output=json form" sl pod list --output=json
+check_exit 0 "-ojson form" sl pod list -ojson
 check "pod list -o wide adds columns" sh -c "$SLB --socket $SL_SOCK pod list -o wide | head -1 | grep -q 'ENDPOINT.*INTERFACE.*PORTS'"
 check "pod list (table) has no wide columns" sh -c "! $SLB --socket $SL_SOCK pod list | head -1 | grep -q ENDPOINT"
 check "pod list -o wide: a row per pod" sh -c "[ \$($SLB --socket $SL_SOCK pod list -o wide | grep -c '^default/') = 3 ]"
@@ -129,21 +117,21 @@ PY
 check "policy get -o json equals -o yaml" bash -c "diff <($SLB --socket $SL_SOCK policy get default/secure-api -o json | jq -S .) <($SLB --socket $SL_SOCK policy get default/secure-api -o yaml | python3 -c 'import yaml,json,sys; print(json.dumps(yaml.safe_load(sys.stdin), sort_keys=True, indent=2))' | jq -S .)"
 check "policy list -o json: items are the stored objects" sh -c "$SLB --socket $SL_SOCK policy list -o json | jq -e '[.items[].metadata.name] | sort == [\"database-from-backend\", \"secure-api\"]'"
 check "status -o json: proxy, memory, version" sh -c "$SLB --socket $SL_SOCK status -o json | jq -e '.proxy.state and .memory.rss_bytes > 0 and .version and .datapath_abi >= 1'"
-rc 1 "policy get of a missing policy" sl policy get default/nope -o yaml
-rc 1 "pod get of a missing pod" sl pod get default/nope -o json
-rc 1 "identity get of a missing identity" sl identity get 99999 -o json
-rc 2 "identity get of a non-number" sl identity get abc
+check_exit 1 "policy get of a missing policy" sl policy get default/nope -o yaml
+check_exit 1 "pod get of a missing pod" sl pod get default/nope -o json
+check_exit 1 "identity get of a missing identity" sl identity get 99999 -o json
+check_exit 2 "identity get of a non-number" sl identity get abc
 
 # ---- item 11: empty input -----------------------------------------------
 : >"$SL_WORK/empty.yaml"
 printf -- '---\n' >"$SL_WORK/dashes.yaml"
 printf -- '# only a comment\n---\n---\n' >"$SL_WORK/comment.yaml"
 for f in empty dashes comment; do
-	rc 1 "apply of $f.yaml" sl policy apply -f "$SL_WORK/$f.yaml"; says "$SL_WORK/$f.yaml: no policy found"
+	check_exit 1 "apply of $f.yaml" sl policy apply -f "$SL_WORK/$f.yaml"; check_said "$SL_WORK/$f.yaml: no policy found"
 	check_not "  ... never the malformed-request message" sh -c "printf '%s' \"$ERR_OUT\" | grep -q malformed"
-	rc 1 "lint of $f.yaml" bash -c "$SLB policy lint $SL_WORK/$f.yaml 2>&1 | grep -F '$SL_WORK/$f.yaml: no policy found' >&2; exit \${PIPESTATUS[0]}"
+	check_exit 1 "lint of $f.yaml" bash -c "$SLB policy lint $SL_WORK/$f.yaml 2>&1 | grep -F '$SL_WORK/$f.yaml: no policy found' >&2; exit \${PIPESTATUS[0]}"
 done
-rc 1 "apply from an empty stdin" sh -c "$SLB --socket $SL_SOCK policy apply -f - </dev/null"; says "<stdin>: no policy found"
+check_exit 1 "apply from an empty stdin" sh -c "$SLB --socket $SL_SOCK policy apply -f - </dev/null"; check_said "<stdin>: no policy found"
 check "policies in force are unchanged" sh -c "[ \$($SLB --socket $SL_SOCK policy list | tail -n +2 | wc -l) = 2 ]"
 
 # ---- item 12: --help and --version everywhere -----------------------------
@@ -158,9 +146,9 @@ for c in "${helps[@]}"; do
 	if [ $r = 0 ] && printf '%s' "$first" | grep -q "^Usage: sluice $c"; then pass "sluice $c --help"; else fail "sluice $c --help: exit $r: $first"; fi
 done
 out=$($SLB pod exec default/web --help 2>&1); [ $? = 0 ] && pass "sluice pod exec NS/NAME --help exits 0" || fail "pod exec NS/NAME --help: $out"
-rc 0 "sluice pod exec NS/NAME -- cmd --help runs the command's --help" sl pod exec default/web -- true --help
-rc 2 "unknown subcommand exits 2" sl pod frobnicate
-rc 2 "no subcommand exits 2" sl pod
+check_exit 0 "sluice pod exec NS/NAME -- cmd --help runs the command's --help" sl pod exec default/web -- true --help
+check_exit 2 "unknown subcommand exits 2" sl pod frobnicate
+check_exit 2 "no subcommand exits 2" sl pod
 for bin in "$SLB" "$SL_BUILD/agent/sluiced" "$SL_BUILD/proxy/sluice-proxy"; do
 	v=$("$bin" --version); r=$?
 	[ $r = 0 ] && printf '%s' "$v" | grep -qE "^$(basename "$bin") [0-9]+\.[0-9]+\.[0-9]+ \(datapath ABI [0-9]+\)$" \
