@@ -21,7 +21,9 @@
 
 #include "../common/util.h"
 #include "agent.h"
+#include "config_dir.h"
 #include "flows.h"
+#include "health.h"
 #include "metrics.h"
 #include "proxy_ctl.h"
 #include "policy_dir.h"
@@ -48,10 +50,14 @@ static void usage(FILE *f)
 		"  --node-name NAME    node name shown in flows (default: hostname)\n"
 		"  --flows N           flows kept in memory for `sluice observe` (default 4096)\n"
 		"  --metrics ADDR      Prometheus metrics address (default 127.0.0.1:9962, 'off')\n"
+		"  --health ADDR       /healthz and /readyz for probes, e.g. 127.0.0.1:9877\n"
+		"                      (default off)\n"
 		"  --policy-dir DIR    apply every policy file in DIR and watch it\n"
 		"  --proxy-bin PATH    the L7 proxy (default: next to sluiced)\n"
 		"  --proxy-restart-delay MS  wait before restarting a dead proxy (default 1000)\n"
 		"  --no-proxy          no L7 proxy: L7 ports fail closed\n"
+		"  --config-dir DIR    options from DIR, one file per long option (a mounted\n"
+		"                      ConfigMap): \"true\" = flag on; the command line wins\n"
 		"  --cleanup           remove the pods, programs, pins and state of this\n"
 		"                      configuration, then exit\n"
 		"  -h, --help          this help\n");
@@ -131,6 +137,7 @@ static int parse_args(struct agent *a, int argc, char **argv, bool *cleanup)
 		{ "node-name", required_argument, NULL, 'N' },
 		{ "flows", required_argument, NULL, 'f' },
 		{ "metrics", required_argument, NULL, 'm' },
+		{ "health", required_argument, NULL, 'H' },
 		{ "policy-dir", required_argument, NULL, 'd' },
 		{ "cleanup", no_argument, NULL, 'C' },
 		{ "proxy-bin", required_argument, NULL, 'P' },
@@ -164,6 +171,7 @@ static int parse_args(struct agent *a, int argc, char **argv, bool *cleanup)
 		case 'N': a->cfg.node_name = optarg; break;
 		case 'f': a->cfg.flow_buffer = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'm': a->cfg.metrics_addr = optarg; break;
+		case 'H': a->cfg.health_addr = optarg; break;
 		case 'd': a->cfg.policy_dir = optarg; break;
 		case 'C': *cleanup = true; break;
 		case 'P': a->cfg.proxy_bin = optarg; break;
@@ -264,14 +272,26 @@ static int cleanup_all(struct agent *a)
 int main(int argc, char **argv)
 {
 	struct agent *a = &the_agent;
+	struct config_argv cfg_argv; /* lives as long as main(): cfg points into it */
 	bool cleanup = false;
 	char *err = NULL;
 	int rc;
 
 	signal(SIGPIPE, SIG_IGN);
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (parse_args(a, argc, argv, &cleanup))
+	if (config_dir_expand(argc, argv, &cfg_argv, &err)) {
+		fprintf(stderr, "sluiced: %s\n", err);
+		free(err);
 		return 2;
+	}
+	if (parse_args(a, cfg_argv.argc, cfg_argv.argv, &cleanup)) {
+		for (int i = 0; i < cfg_argv.nowned; i++)
+			fprintf(stderr, "%s%s", i ? " " : "sluiced: options read from --config-dir: ",
+				cfg_argv.owned[i]);
+		if (cfg_argv.nowned)
+			fputc('\n', stderr);
+		return 2;
+	}
 	a->loop = uv_default_loop();
 	a->started_ns = sl_now_ns();
 	rc = setup(a, &err);
@@ -305,6 +325,9 @@ int main(int argc, char **argv)
 	rc = policy_dir_start(a, &err);
 	if (rc)
 		goto fail;
+	rc = health_start(a, &err); /* last: answering means started */
+	if (rc)
+		goto fail;
 
 	uv_signal_init(a->loop, &sig_int);
 	uv_signal_start(&sig_int, on_signal, SIGINT);
@@ -322,6 +345,7 @@ int main(int argc, char **argv)
 
 	uv_run(a->loop, UV_RUN_DEFAULT);
 
+	health_stop(a);
 	agent_api_stop(a);
 	policy_dir_stop(a);
 	revalidate_stop();
