@@ -2,8 +2,9 @@
 /*
  * health.c - /healthz and /readyz (see health.h). Readiness is computed on
  * each request from the agent's state, so a probe never sees a stale answer:
- * the datapath handle, the proxy's state (proxy_ctl_status) and the checks
- * other parts registered.
+ * the datapath handle, the agent's own "serving and every source synced"
+ * (agent_not_ready, the same test CNI ADD and the conflist writer use) and
+ * the proxy's state (proxy_ctl_status).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -11,36 +12,13 @@
 #include <string.h>
 
 #include "../common/util.h"
+#include "cni.h"
 #include "health.h"
 #include "proxy_ctl.h"
 
-struct health_check {
-	const char *name;
-	health_check_fn fn;
-};
-
 struct health {
-	struct health_check *checks;
-	size_t nchecks;
 	struct http_local *srv;
 };
-
-static struct health *health_of(struct agent *a)
-{
-	if (!a->health)
-		a->health = sl_xcalloc(1, sizeof(*a->health));
-	return a->health;
-}
-
-void health_add_check(struct agent *a, const char *name, health_check_fn fn)
-{
-	struct health *h = health_of(a);
-
-	h->checks = realloc(h->checks, (h->nchecks + 1) * sizeof(*h->checks));
-	if (!h->checks)
-		abort();
-	h->checks[h->nchecks++] = (struct health_check){ name, fn };
-}
 
 static void add_reason(char **why, const char *name, const char *reason)
 {
@@ -66,27 +44,17 @@ static int proxy_check(struct agent *a, char **why)
 
 bool health_ready(struct agent *a, char **why)
 {
-	struct health *h = health_of(a);
-	size_t i;
+	const char *starting = agent_not_ready(a); /* serving, sources synced (cni.c) */
+	char *r = NULL;
 
 	*why = NULL;
 	if (!a->dp)
 		add_reason(why, "datapath", "not loaded");
-	{
-		char *r = NULL;
-
-		if (proxy_check(a, &r)) {
-			add_reason(why, "proxy", r ? r : "not ready");
-			free(r);
-		}
-	}
-	for (i = 0; i < h->nchecks; i++) {
-		char *r = NULL;
-
-		if (h->checks[i].fn(a, &r)) {
-			add_reason(why, h->checks[i].name, r ? r : "not ready");
-			free(r);
-		}
+	if (starting)
+		add_reason(why, "agent", starting);
+	if (proxy_check(a, &r)) {
+		add_reason(why, "proxy", r ? r : "not ready");
+		free(r);
 	}
 	return *why == NULL;
 }
@@ -120,12 +88,18 @@ int health_route(void *agent, const char *method, const char *path, struct http_
 
 int health_start(struct agent *a, char **err)
 {
-	struct health *h = health_of(a);
 	const char *addr = a->cfg.health_addr;
+	int rc;
 
 	if (!addr || !*addr || !strcmp(addr, "off"))
 		return 0;
-	return http_local_start(a->loop, addr, "--health", health_route, a, &h->srv, err);
+	a->health = sl_xcalloc(1, sizeof(*a->health));
+	rc = http_local_start(a->loop, addr, "--health", health_route, a, &a->health->srv, err);
+	if (rc) {
+		free(a->health);
+		a->health = NULL;
+	}
+	return rc;
 }
 
 void health_stop(struct agent *a)
@@ -135,7 +109,6 @@ void health_stop(struct agent *a)
 	if (!h)
 		return;
 	http_local_stop(h->srv);
-	free(h->checks);
 	free(h);
 	a->health = NULL;
 }
