@@ -28,6 +28,7 @@ struct agent_config {
 	const char *policy_dir;
 	const char *metrics_addr;
 	const char *health_addr;  /* --health: /healthz, /readyz (health.c) */
+	const char *log_format;   /* --log-format text|json (log_format.c) */
 	const char *node_name;
 	const char *proxy_bin;
 	unsigned flow_buffer;

@@ -25,6 +25,7 @@
 #include "config_dir.h"
 #include "flows.h"
 #include "health.h"
+#include "log_format.h"
 #include "metrics.h"
 #include "proxy_ctl.h"
 #include "policy_dir.h"
@@ -51,6 +52,7 @@ static void usage(FILE *f)
 		"  --node-name NAME    node name shown in flows (default: hostname)\n"
 		"  --flows N           flows kept in memory for `sluice observe` (default 4096)\n"
 		"  --metrics ADDR      Prometheus metrics address (default 127.0.0.1:9962, 'off')\n"
+		"  --log-format FMT    text (default) or json: one JSON object per log line\n"
 		"  --health ADDR       /healthz and /readyz for probes, e.g. 127.0.0.1:9877\n"
 		"                      (default off)\n"
 		"  --policy-dir DIR    apply every policy file in DIR and watch it\n"
@@ -145,6 +147,7 @@ static int parse_args(struct agent *a, int argc, char **argv, bool *cleanup, boo
 		{ "flows", required_argument, NULL, 'f' },
 		{ "metrics", required_argument, NULL, 'm' },
 		{ "health", required_argument, NULL, 'H' },
+		{ "log-format", required_argument, NULL, 'L' },
 		{ "policy-dir", required_argument, NULL, 'd' },
 		{ "cleanup", no_argument, NULL, 'C' },
 		{ "proxy-bin", required_argument, NULL, 'P' },
@@ -183,6 +186,7 @@ static int parse_args(struct agent *a, int argc, char **argv, bool *cleanup, boo
 		case 'f': a->cfg.flow_buffer = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'm': a->cfg.metrics_addr = optarg; break;
 		case 'H': a->cfg.health_addr = optarg; break;
+		case 'L': a->cfg.log_format = optarg; break;
 		case 'd': a->cfg.policy_dir = optarg; break;
 		case 'C': *cleanup = true; break;
 		case 'P': a->cfg.proxy_bin = optarg; break;
@@ -305,6 +309,11 @@ int main(int argc, char **argv)
 				cfg_argv.owned[i]);
 		if (cfg_argv.nowned)
 			fputc('\n', stderr);
+		return 2;
+	}
+	if (log_format_start(a->cfg.log_format, &err)) {
+		fprintf(stderr, "sluiced: %s\n", err);
+		free(err);
 		return 2;
 	}
 	if (cni_uninstall) { /* a preStop hook: no datapath needed */

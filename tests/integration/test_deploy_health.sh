@@ -5,7 +5,8 @@
 #   - an agent whose L7 proxy never comes up: /healthz 200, /readyz 503
 #     naming the proxy;
 #   - the same agent restarted with the real proxy: /readyz 200 "ready";
-#   - an unknown path or another method is a 404.
+#   - an unknown path or another method is a 404;
+#   - --log-format json (also from the config dir): agent log lines are JSON.
 source "$(dirname "$0")/lib.sh"
 
 HPORT=
@@ -43,7 +44,7 @@ t_begin_cfg() {
 	trap 'exit 130' INT TERM
 }
 t_begin_cfg
-cfg_dir "$SL_CFG" "health=127.0.0.1:$HPORT" "proxy-restart-delay=60000"
+cfg_dir "$SL_CFG" "health=127.0.0.1:$HPORT" "proxy-restart-delay=60000" "log-format=json"
 sl_agent_start --config-dir "$SL_CFG" --proxy-bin "$FAKE" || { echo "FAIL: agent did not start"; exit 1; }
 
 code=$(get /healthz)
@@ -77,4 +78,17 @@ fi
 code=$(get /healthz)
 [ "$code" = 200 ] && pass "/healthz 200" || fail "/healthz after restart: $code"
 
+# --log-format json (from the config dir): every agent log line is a JSON object
+if python3 - "$SL_AGENT_LOG" <<'EOF'
+import json, sys
+lines = [l for l in open(sys.argv[1]) if l.strip()]
+objs = [json.loads(l) for l in lines]
+assert objs and all({"time", "level", "msg"} <= set(o) for o in objs), objs
+assert any("ready on" in o["msg"] for o in objs)
+EOF
+then
+	pass "--log-format json: $(wc -l <"$SL_AGENT_LOG") agent log lines, each one JSON object"
+else
+	fail "--log-format json: $(head -3 "$SL_AGENT_LOG")"
+fi
 t_finish
