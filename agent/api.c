@@ -425,7 +425,8 @@ static json_t *dispatch(struct api_client *c, json_t *req, char **err)
 	if (!strcmp(cmd, "pod.import"))
 		return cmd_pod_import(a, req, err);
 	if (!strcmp(cmd, "pod.delete")) {
-		if (agent_pod_delete(a, req_str(req, "namespace") ?: "", req_str(req, "name") ?: "", err))
+		if (agent_cni_refuse_delete(a, req_str(req, "namespace") ?: "", req_str(req, "name") ?: "", err) ||
+		    agent_pod_delete(a, req_str(req, "namespace") ?: "", req_str(req, "name") ?: "", err))
 			return NULL;
 		return json_object();
 	}

@@ -290,14 +290,18 @@ static int pod_list(int argc, char **argv)
 		json_decref(res);
 		return 0;
 	}
-	printf("%-30s %-15s %-9s %s\n", "NAME", "IP", "IDENTITY", "LABELS");
+	printf("%-30s %-15s %-9s %-14s %s\n", "NAME", "IP", "IDENTITY", "CONTAINER", "LABELS");
 	json_array_foreach(json_object_get(res, "pods"), i, p) {
 		char full[256];
 
 		snprintf(full, sizeof(full), "%s/%s", json_string_value(json_object_get(p, "namespace")),
 			 json_string_value(json_object_get(p, "name")));
-		printf("%-30s %-15s %-9lld ", full, json_string_value(json_object_get(p, "ip")),
-		       (long long)json_integer_value(json_object_get(p, "identity")));
+		/* CONTAINER: the CNI container id of a pod the plugin attached,
+		 * "-" for the agent's own pods, "remote" for other nodes' */
+		printf("%-30s %-15s %-9lld %-14.12s ", full, json_string_value(json_object_get(p, "ip")),
+		       (long long)json_integer_value(json_object_get(p, "identity")),
+		       json_string_value(json_object_get(p, "container_id")) ?:
+		       json_is_true(json_object_get(p, "remote")) ? "remote" : "-");
 		print_labels(json_object_get(p, "labels"));
 		printf("\n");
 	}
@@ -394,7 +398,8 @@ static int pod_exec(int argc, char **argv)
 		signal(SIGINT, SIG_DFL);
 		signal(SIGTERM, SIG_DFL);
 		snprintf(pidbuf, sizeof(pidbuf), "%d", getpid());
-		if (sl_write_file(path, pidbuf)) {
+		/* a pod attached by CNI has no cgroup of the agent's: netns only */
+		if (cgroup && *cgroup && sl_write_file(path, pidbuf)) {
 			fprintf(stderr, "sluice: cannot join cgroup %s\n", cgroup);
 			_exit(126);
 		}

@@ -38,7 +38,7 @@ enum {
 	E_NOT_IN_PLACE = 102 /* CHECK: the attachment is missing or broken */
 };
 
-static const char *const supported[] = { "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0" };
+static const char *const supported[] = { SLUICE_CNI_VERSIONS };
 #define NSUPPORTED (sizeof(supported) / sizeof(supported[0]))
 #define LATEST "1.1.0"
 #define DEFAULT_TIMEOUT_S 30
