@@ -144,6 +144,8 @@ check "the agent sees the bridge address as a host address" sh -c "ip -n '$NODE'
 check "the pod CIDR blackhole route is in the node netns" sh -c "ip -n '$NODE' route | grep -q 'blackhole 10.244.$idx.0/24'"
 check "CHECK passes" cni CHECK server
 
+cni_status() { sl status -o json 2>/dev/null | "$PY" -c 'import json,sys; c=json.load(sys.stdin)["cni"]; print(c["ready"], c["attachments"], c["chained"])'; }
+check "sluice status: CNI ready, 3 attachments, conflist chained" test "$(cni_status)" = "True 3 True"
 check_not "sluice pod delete refuses a pod of the runtime" sl pod delete default/server
 check "... which stays attached" has_pod server
 
