@@ -160,6 +160,8 @@ struct agent {
 	char cgroup_system[4096]; /* <cgroup-root>/<prefix>system: agent and proxy */
 	struct proxy_ctl *proxy;
 	struct health *health;    /* health.c */
+	/* Kubernetes mode (k8s_source.c), NULL in standalone mode */
+	struct agent_k8s *k8s;
 
 	/*
 	 * Kubernetes mode: the labels and named ports of a local pod come from
@@ -203,6 +205,7 @@ struct agent_remote_spec {
 	const char *ns, *name;
 	const struct sluice_labels *labels;
 	uint32_t ip;
+	uint32_t identity; /* a cluster identity the table knows; 0: from labels */
 };
 int agent_remotes_create(struct agent *a, const struct agent_remote_spec *v, size_t n, char **err);
 /* The pod (local, or remote when with_remote) that has this address, or NULL. */
@@ -276,6 +279,8 @@ int agent_cidrs_sync(struct agent *a, const struct sluice_compiled *c, char **er
 /* policies.c */
 int agent_policy_apply(struct agent *a, json_t *files, bool dry_run, json_t *result, char **err);
 int agent_policy_delete(struct agent *a, const char *ref, char **err);
+/* one policy of one kind (ns NULL: clusterwide) */
+int agent_policy_delete_kind(struct agent *a, int kind, const char *ns, const char *name, char **err);
 json_t *agent_policy_list(struct agent *a);
 json_t *agent_policy_get(struct agent *a, const char *ref, char **err);
 

@@ -276,6 +276,10 @@ int agent_endpoint_attach(struct agent *a, const struct agent_attach_req *req,
 		agent_pod_free(p);
 		goto out;
 	}
+	/* the main plugin may just have given the node an address (bridge's
+	 * gateway on its first pod): host traffic to the pod must carry the
+	 * host identity from the start, not after the next periodic refresh */
+	agent_refresh_host_addrs(a);
 	rc = agent_pod_enroll(a, p, err);
 	if (!rc) {
 		fprintf(stderr, "sluiced: cni: attached %s/%s (container %.12s, %s, endpoint %u, identity %u)\n",
@@ -487,6 +491,18 @@ int agent_cni_refuse_delete(struct agent *a, const char *ns, const char *name, c
 	return sl_fail(err, EPERM,
 		       "pod %s/%s belongs to container %s of the container runtime (CNI): it goes when the runtime deletes its sandbox (CNI DEL or GC)",
 		       ns, name, p->cni->container_id);
+}
+
+json_t *agent_cni_status_json(struct agent *a)
+{
+	const char *why = agent_not_ready(a);
+	size_t i, n = 0;
+
+	for (i = 0; i < a->npods; i++)
+		n += a->pods[i]->cni != NULL;
+	return json_pack("{s:b,s:s*,s:I,s:s*,s:b}", "ready", !why, "not_ready_reason", why,
+			 "attachments", (json_int_t)n, "conf_dir", a->cfg.cni_conf_dir,
+			 "chained", a->cnis && a->cnis->installed);
 }
 
 void agent_cni_pod_json(const struct agent_pod *p, json_t *o)

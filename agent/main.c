@@ -25,6 +25,7 @@
 #include "config_dir.h"
 #include "flows.h"
 #include "health.h"
+#include "k8s.h"
 #include "log_format.h"
 #include "metrics.h"
 #include "proxy_ctl.h"
@@ -32,6 +33,7 @@
 #include "revalidate.h"
 
 static struct agent the_agent;
+static struct agent_k8s_options k8s_opt;
 static uv_signal_t sig_int, sig_term;
 static uv_timer_t host_timer;
 static uv_poll_t events_poll;
@@ -49,7 +51,8 @@ static void usage(FILE *f)
 		"  --state-dir DIR     where declared state is kept (default /run/sluice)\n"
 		"  --pod-cidr CIDR     addresses for local pods (default 10.244.0.0/16)\n"
 		"  --netns-prefix P    prefix of pod network namespace names (default sluice-)\n"
-		"  --node-name NAME    node name shown in flows (default: hostname)\n"
+		"  --node-name NAME    this node's name (default: $K8S_NODE_NAME, else the\n"
+		"                      hostname)\n"
 		"  --flows N           flows kept in memory for `sluice observe` (default 4096)\n"
 		"  --metrics ADDR      Prometheus metrics address (default 127.0.0.1:9962, 'off')\n"
 		"  --log-format FMT    text (default) or json: one JSON object per log line\n"
@@ -61,6 +64,14 @@ static void usage(FILE *f)
 		"  --no-proxy          no L7 proxy: L7 ports fail closed\n"
 		"  --config-dir DIR    options from DIR, one file per long option (a mounted\n"
 		"                      ConfigMap): \"true\" = flag on; the command line wins\n"
+		"  --kubernetes        Kubernetes mode, in-cluster config: pods, namespaces,\n"
+		"                      policies and identities come from the API server\n"
+		"  --kubeconfig FILE   Kubernetes mode with the server and credentials of FILE\n"
+		"  --identity-gc-interval S  identity GC period in Kubernetes mode (default 900)\n"
+		"  --identity-gc-grace S     an unused identity is marked this long before it\n"
+		"                      is deleted (default 1800)\n"
+		"  --k8s-endpoint-throttle MS  SluiceEndpoint writes at most this often\n"
+		"                      (default 500)\n"
 		"  --cni-conf-dir DIR  once ready, chain sluice-cni as the last plugin of the\n"
 		"                      primary network's conflist in DIR (/etc/cni/net.d)\n"
 		"  --cni-chain-target NAME  that conflist: a file or network name, or auto\n"
@@ -153,6 +164,12 @@ static int parse_args(struct agent *a, int argc, char **argv, bool *cleanup, boo
 		{ "proxy-bin", required_argument, NULL, 'P' },
 		{ "proxy-restart-delay", required_argument, NULL, 'R' },
 		{ "no-proxy", no_argument, NULL, 'X' },
+		{ "kubernetes", no_argument, NULL, 'K' },
+		{ "kubeconfig", required_argument, NULL, 'k' },
+		{ "k8s-sa-dir", required_argument, NULL, 1001 },
+		{ "identity-gc-interval", required_argument, NULL, 1002 },
+		{ "identity-gc-grace", required_argument, NULL, 1003 },
+		{ "k8s-endpoint-throttle", required_argument, NULL, 1004 },
 		{ "cni-conf-dir", required_argument, NULL, 0x100 },
 		{ "cni-chain-target", required_argument, NULL, 0x101 },
 		{ "cni-remove-on-exit", no_argument, NULL, 0x102 },
@@ -173,7 +190,8 @@ static int parse_args(struct agent *a, int argc, char **argv, bool *cleanup, boo
 	a->cfg.flow_buffer = 4096;
 	a->cfg.proxy_restart_delay_ms = 1000;
 	gethostname(host, sizeof(host) - 1);
-	a->cfg.node_name = host;
+	a->cfg.node_name = getenv("K8S_NODE_NAME") && *getenv("K8S_NODE_NAME") ? getenv("K8S_NODE_NAME")
+									       : host;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'b': a->cfg.bpf_root = optarg; break;
@@ -192,6 +210,12 @@ static int parse_args(struct agent *a, int argc, char **argv, bool *cleanup, boo
 		case 'P': a->cfg.proxy_bin = optarg; break;
 		case 'R': a->cfg.proxy_restart_delay_ms = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'X': a->cfg.no_proxy = true; break;
+		case 'K': k8s_opt.in_cluster = true; break;
+		case 'k': k8s_opt.kubeconfig = optarg; break;
+		case 1001: k8s_opt.sa_dir = optarg; break;
+		case 1002: k8s_opt.gc_interval_s = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 1003: k8s_opt.gc_grace_s = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 1004: k8s_opt.ep_throttle_ms = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 0x100: a->cfg.cni_conf_dir = optarg; break;
 		case 0x101: a->cfg.cni_chain_target = optarg; break;
 		case 0x102: a->cfg.cni_remove_on_exit = true; break;
@@ -357,6 +381,11 @@ int main(int argc, char **argv)
 	rc = policy_dir_start(a, &err);
 	if (rc)
 		goto fail;
+	if (k8s_opt.in_cluster || k8s_opt.kubeconfig) {
+		rc = agent_k8s_start(a, &k8s_opt, &err);
+		if (rc)
+			goto fail;
+	}
 	rc = health_start(a, &err); /* last: answering means started */
 	if (rc)
 		goto fail;
@@ -380,6 +409,7 @@ int main(int argc, char **argv)
 	agent_cni_stop(a);
 
 	health_stop(a);
+	agent_k8s_stop(a);
 	agent_api_stop(a);
 	policy_dir_stop(a);
 	revalidate_stop();

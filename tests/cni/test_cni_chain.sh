@@ -144,6 +144,8 @@ check "the agent sees the bridge address as a host address" sh -c "ip -n '$NODE'
 check "the pod CIDR blackhole route is in the node netns" sh -c "ip -n '$NODE' route | grep -q 'blackhole 10.244.$idx.0/24'"
 check "CHECK passes" cni CHECK server
 
+cni_status() { sl status -o json 2>/dev/null | "$PY" -c 'import json,sys; c=json.load(sys.stdin)["cni"]; print(c["ready"], c["attachments"], c["chained"])'; }
+check "sluice status: CNI ready, 3 attachments, conflist chained" test "$(cni_status)" = "True 3 True"
 check_not "sluice pod delete refuses a pod of the runtime" sl pod delete default/server
 check "... which stays attached" has_pod server
 
@@ -278,6 +280,8 @@ check "missing CNI_CONTAINERID and CNI_NETNS: code 4 naming them" code4_names
 # shellcheck disable=SC2086
 out=$(plugin ADD '{"cniVersion": "1.0.0", "name": "n", "type": "sluice-cni"}' $E)
 check "ADD without prevResult: code 7" test "$(echo "$out" | code_of)" = 7
+out=$(plugin STATUS '{"cniVersion": "1.0.0", "name": "n", "type": "sluice-cni"}')
+check "STATUS in a 1.0.0 config: code 1 (STATUS came with 1.1.0)" test "$(echo "$out" | code_of)" = 1
 out=$(plugin VERSION '{"cniVersion": "1.0.0"}')
 check "VERSION lists 0.3.1 0.4.0 1.0.0 1.1.0" "$PY" -c '
 import json,sys; v=json.loads(sys.argv[1]); assert v["cniVersion"]=="1.0.0"
