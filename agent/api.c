@@ -453,6 +453,7 @@ static json_t *cmd_status(struct agent *a)
 	json_object_set_new(o, "datapath", stats);
 	json_object_set_new(o, "proxy", proxy_ctl_status(a));
 	json_object_set_new(o, "connections_cut", json_integer((json_int_t)revalidate_cut_total()));
+	json_object_set_new(o, "cni", agent_cni_status_json(a));
 	if (a->k8s)
 		json_object_set_new(o, "kubernetes", agent_k8s_status(a));
 	api_status_extend(a, o);

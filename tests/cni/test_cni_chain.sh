@@ -27,6 +27,7 @@ CONF=$SL_WORK/net.d
 PLUGINS=$SL_WORK/bin
 export CNI_PATH=$PLUGINS
 export CNIRUN_CACHE=$SL_WORK/results
+export CNIRUN_TIMES=$SL_WORK/times
 QUEUE=$SL_WORK/cni-delete-queue
 CNIRUN=$SL_ROOT/tests/cni/cnirun.py
 innode() { nsenter --net=/run/netns/"$NODE" "$@"; }
@@ -120,8 +121,9 @@ check "no temp files left in the conf dir" test -z "$(ls -A "$CONF" | grep -v -e
 echo "== ADD through the chain"
 for p in server client1 client2; do
 	new_pod "$p"
+	t0=$(date +%s%N)
 	if out=$(cni ADD "$p"); then
-		pass "ADD $p: bridge + host-local + sluice-cni"
+		pass "ADD $p: bridge + host-local + sluice-cni ($(( ($(date +%s%N) - t0) / 1000000 )) ms for the chain)"
 	else
 		fail "ADD $p: $out"
 	fi
@@ -144,6 +146,8 @@ check "the agent sees the bridge address as a host address" sh -c "ip -n '$NODE'
 check "the pod CIDR blackhole route is in the node netns" sh -c "ip -n '$NODE' route | grep -q 'blackhole 10.244.$idx.0/24'"
 check "CHECK passes" cni CHECK server
 
+cni_status() { sl status -o json 2>/dev/null | "$PY" -c 'import json,sys; c=json.load(sys.stdin)["cni"]; print(c["ready"], c["attachments"], c["chained"])'; }
+check "sluice status: CNI ready, 3 attachments, conflist chained" test "$(cni_status)" = "True 3 True"
 check_not "sluice pod delete refuses a pod of the runtime" sl pod delete default/server
 check "... which stays attached" has_pod server
 
@@ -197,8 +201,8 @@ inpod client2 "$PY" "$TOOLS/probe.py" tcp "$IP_server" 9000 0.7
 check "client2 (not allowed) is dropped in the kernel" test $? -eq 2
 code=$(inpod client1 curl -s -o /dev/null -w '%{http_code}' --connect-timeout 1 -m 3 "http://$IP_server:8080/public/x")
 check "L7: GET /public/x is allowed (200, through the proxy)" test "$code" = 200
-code=$(inpod client1 curl -s -o /dev/null -w '%{http_code}' --connect-timeout 1 -m 3 "http://$IP_server:8080/admin")
-check "L7: GET /admin gets 403 (sk_lookup steering works in the node netns)" test "$code" = 403
+code=$(sl pod exec default/client1 -- curl -s -o /dev/null -w '%{http_code}' --connect-timeout 1 -m 3 "http://$IP_server:8080/admin")
+check "L7: GET /admin gets 403 (sk_lookup steering works in the node netns; via sluice pod exec)" test "$code" = 403
 check "the drop is visible in sluice observe" sh -c "'$SL_BUILD/cli/sluice' --socket '$SL_SOCK' observe --last 200 --verdict DROPPED 2>/dev/null | grep -q client2"
 
 echo "== agent restart adopts the pods"
@@ -237,6 +241,17 @@ check "CHECK after restart passes" cni CHECK server
 check "client1 still allowed after restart" inpod client1 "$PY" "$TOOLS/probe.py" tcp "$IP_server" 9000 1.0
 code=$(inpod client1 curl -s -o /dev/null -w '%{http_code}' --connect-timeout 1 -m 3 "http://$IP_server:8080/admin")
 check "L7 403 after restart" test "$code" = 403
+
+# how long each plugin took (cnirun.py records every run)
+"$PY" - "$CNIRUN_TIMES" <<'PYEOF'
+import sys, collections
+t = collections.defaultdict(list)
+for line in open(sys.argv[1]):
+    cmd, plugin, ms = line.split()
+    t[(cmd, plugin)].append(float(ms))
+print("  plugin times (median ms): " + ", ".join(
+    "%s %s %.0f (n=%d)" % (c, p, sorted(v)[len(v) // 2], len(v)) for (c, p), v in sorted(t.items())))
+PYEOF
 
 echo "== GC, DEL, DEL again"
 out=$(plugin GC "{\"cniVersion\": \"1.1.0\", \"name\": \"$NET\", \"type\": \"sluice-cni\", $SOCKCONF,
