@@ -27,6 +27,8 @@ struct agent_config {
 	const char *netns_prefix;
 	const char *policy_dir;
 	const char *metrics_addr;
+	const char *health_addr;  /* --health: /healthz, /readyz (health.c) */
+	const char *log_format;   /* --log-format text|json (log_format.c) */
 	const char *node_name;
 	const char *proxy_bin;
 	unsigned flow_buffer;
@@ -158,6 +160,7 @@ struct agent {
 	char cgroup_pods[4096];   /* <cgroup-root>/<prefix>pods: connect4 lives here */
 	char cgroup_system[4096]; /* <cgroup-root>/<prefix>system: agent and proxy */
 	struct proxy_ctl *proxy;
+	struct health *health;    /* health.c */
 	/* Kubernetes mode (k8s_source.c), NULL in standalone mode */
 	struct agent_k8s *k8s;
 

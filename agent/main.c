@@ -22,8 +22,11 @@
 #include "../common/util.h"
 #include "agent.h"
 #include "cni.h"
+#include "config_dir.h"
 #include "flows.h"
+#include "health.h"
 #include "k8s.h"
+#include "log_format.h"
 #include "metrics.h"
 #include "proxy_ctl.h"
 #include "policy_dir.h"
@@ -52,10 +55,15 @@ static void usage(FILE *f)
 		"                      hostname)\n"
 		"  --flows N           flows kept in memory for `sluice observe` (default 4096)\n"
 		"  --metrics ADDR      Prometheus metrics address (default 127.0.0.1:9962, 'off')\n"
+		"  --log-format FMT    text (default) or json: one JSON object per log line\n"
+		"  --health ADDR       /healthz and /readyz for probes, e.g. 127.0.0.1:9877\n"
+		"                      (default off)\n"
 		"  --policy-dir DIR    apply every policy file in DIR and watch it\n"
 		"  --proxy-bin PATH    the L7 proxy (default: next to sluiced)\n"
 		"  --proxy-restart-delay MS  wait before restarting a dead proxy (default 1000)\n"
 		"  --no-proxy          no L7 proxy: L7 ports fail closed\n"
+		"  --config-dir DIR    options from DIR, one file per long option (a mounted\n"
+		"                      ConfigMap): \"true\" = flag on; the command line wins\n"
 		"  --kubernetes        Kubernetes mode, in-cluster config: pods, namespaces,\n"
 		"                      policies and identities come from the API server\n"
 		"  --kubeconfig FILE   Kubernetes mode with the server and credentials of FILE\n"
@@ -153,6 +161,8 @@ static int parse_args(struct agent *a, int argc, char **argv, bool *cleanup, boo
 		{ "node-name", required_argument, NULL, 'N' },
 		{ "flows", required_argument, NULL, 'f' },
 		{ "metrics", required_argument, NULL, 'm' },
+		{ "health", required_argument, NULL, 'H' },
+		{ "log-format", required_argument, NULL, 'L' },
 		{ "policy-dir", required_argument, NULL, 'd' },
 		{ "cleanup", no_argument, NULL, 'C' },
 		{ "proxy-bin", required_argument, NULL, 'P' },
@@ -198,6 +208,8 @@ static int parse_args(struct agent *a, int argc, char **argv, bool *cleanup, boo
 		case 'N': a->cfg.node_name = optarg; break;
 		case 'f': a->cfg.flow_buffer = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'm': a->cfg.metrics_addr = optarg; break;
+		case 'H': a->cfg.health_addr = optarg; break;
+		case 'L': a->cfg.log_format = optarg; break;
 		case 'd': a->cfg.policy_dir = optarg; break;
 		case 'C': *cleanup = true; break;
 		case 'P': a->cfg.proxy_bin = optarg; break;
@@ -311,14 +323,31 @@ static int cleanup_all(struct agent *a)
 int main(int argc, char **argv)
 {
 	struct agent *a = &the_agent;
+	struct config_argv cfg_argv; /* lives as long as main(): cfg points into it */
 	bool cleanup = false, cni_uninstall = false;
 	char *err = NULL;
 	int rc;
 
 	signal(SIGPIPE, SIG_IGN);
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (parse_args(a, argc, argv, &cleanup, &cni_uninstall))
+	if (config_dir_expand(argc, argv, &cfg_argv, &err)) {
+		fprintf(stderr, "sluiced: %s\n", err);
+		free(err);
 		return 2;
+	}
+	if (parse_args(a, cfg_argv.argc, cfg_argv.argv, &cleanup, &cni_uninstall)) {
+		for (int i = 0; i < cfg_argv.nowned; i++)
+			fprintf(stderr, "%s%s", i ? " " : "sluiced: options read from --config-dir: ",
+				cfg_argv.owned[i]);
+		if (cfg_argv.nowned)
+			fputc('\n', stderr);
+		return 2;
+	}
+	if (log_format_start(a->cfg.log_format, &err)) {
+		fprintf(stderr, "sluiced: %s\n", err);
+		free(err);
+		return 2;
+	}
 	if (cni_uninstall) { /* a preStop hook: no datapath needed */
 		if (!a->cfg.cni_conf_dir || cni_conf_uninstall(a->cfg.cni_conf_dir, &err)) {
 			fprintf(stderr, "sluiced: %s\n", err ?: "--cni-uninstall needs --cni-conf-dir");
@@ -365,6 +394,9 @@ int main(int argc, char **argv)
 		if (rc)
 			goto fail;
 	}
+	rc = health_start(a, &err); /* last: answering means started */
+	if (rc)
+		goto fail;
 
 	uv_signal_init(a->loop, &sig_int);
 	uv_signal_start(&sig_int, on_signal, SIGINT);
@@ -384,6 +416,7 @@ int main(int argc, char **argv)
 	uv_run(a->loop, UV_RUN_DEFAULT);
 	agent_cni_stop(a);
 
+	health_stop(a);
 	agent_k8s_stop(a);
 	agent_api_stop(a);
 	policy_dir_stop(a);
