@@ -138,7 +138,40 @@ for f in "$HERE"/bad-values/*.yaml; do
 	must_fail "helm lint --strict" "$f" "$HELM" lint --strict "$CHART" -f "$f"
 done
 
-# 7. NOTES.txt tells how to watch flows
+# 7. every option the chart gives the agent is one sluiced takes: the
+# rendered ConfigMap as the kubelet mounts it, the DaemonSet's args, and the
+# preStop command line (--cni-uninstall parses everything, then only edits
+# the CNI conf dir: a scratch one here)
+BUILD=${SL_BUILD:-$ROOT/build}
+if [ -x "$BUILD/agent/sluiced" ]; then
+	for v in "${variants[@]}"; do
+		[ -f "$WORK/$v.yaml" ] || continue
+		mkdir -p "$WORK/cfg-$v" "$WORK/cni-$v"
+		mapfile -t args < <("$PY" - "$WORK/$v.yaml" "$WORK/cfg-$v" <<'EOF'
+import os, sys, yaml
+objs = [o for o in yaml.safe_load_all(open(sys.argv[1])) if o]
+cm = [o for o in objs if o["kind"] == "ConfigMap"][0]
+for k, val in cm["data"].items():
+    open(os.path.join(sys.argv[2], k), "w").write(val)
+ds = [o for o in objs if o["kind"] == "DaemonSet"][0]
+agent = [c for c in ds["spec"]["template"]["spec"]["containers"] if c["name"] == "agent"][0]
+for a in agent.get("args", []):
+    if not a.startswith("--config-dir"):
+        print(a.replace("$(K8S_NODE_NAME)", "node-1"))
+EOF
+		)
+		if "$BUILD/agent/sluiced" --config-dir "$WORK/cfg-$v" "${args[@]}" \
+			--cni-conf-dir="$WORK/cni-$v" --cni-uninstall >"$WORK/out" 2>&1; then
+			ok "sluiced takes every option of the ConfigMap and the args ($v): $(ls "$WORK/cfg-$v" | tr '\n' ' ')"
+		else
+			bad "sluiced refuses the chart's options ($v): $(tail -2 "$WORK/out")"
+		fi
+	done
+else
+	bad "no $BUILD/agent/sluiced to check the chart's options against"
+fi
+
+# 8. NOTES.txt tells how to watch flows
 if grep -q 'kubectl -n {{ .Release.Namespace }} exec ds/sluice -- sluice observe -f' "$CHART/templates/NOTES.txt"; then
 	ok "NOTES.txt: kubectl -n kube-system exec ds/sluice -- sluice observe -f"
 else
