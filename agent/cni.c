@@ -493,6 +493,18 @@ int agent_cni_refuse_delete(struct agent *a, const char *ns, const char *name, c
 		       ns, name, p->cni->container_id);
 }
 
+json_t *agent_cni_status_json(struct agent *a)
+{
+	const char *why = agent_not_ready(a);
+	size_t i, n = 0;
+
+	for (i = 0; i < a->npods; i++)
+		n += a->pods[i]->cni != NULL;
+	return json_pack("{s:b,s:s*,s:I,s:s*,s:b}", "ready", !why, "not_ready_reason", why,
+			 "attachments", (json_int_t)n, "conf_dir", a->cfg.cni_conf_dir,
+			 "chained", a->cnis && a->cnis->installed);
+}
+
 void agent_cni_pod_json(const struct agent_pod *p, json_t *o)
 {
 	if (!p->cni)
