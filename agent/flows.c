@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../common/flow_filter.h"
 #include "../common/util.h"
 #include "api.h"
 #include "flows.h"
@@ -681,51 +682,6 @@ static void filters_free(struct filter *fs, size_t n)
 	free(fs);
 }
 
-static bool digits(const char *v, size_t max)
-{
-	size_t n = strspn(v, "0123456789");
-
-	return n && !v[n] && n <= max;
-}
-
-/* The API checks what the CLI checks: a value a filter cannot mean. */
-static bool filter_value_bad(int field, const char *v)
-{
-	static const char *const verdicts[] = { "FORWARDED", "DROPPED", "REDIRECTED", "ERROR", "AUDIT",
-						"ALLOWED", "DENIED" };
-	static const char *const types[] = { "l3-l4", "l3_l4", "l7", "policy-verdict", "drop" };
-	static const char *const protocols[] = { "tcp", "udp", "sctp", "icmp", "icmpv4", "http" };
-	size_t i;
-
-	switch (field) {
-	case F_VERDICT:
-		for (i = 0; i < sizeof(verdicts) / sizeof(*verdicts); i++)
-			if (!strcasecmp(v, verdicts[i]))
-				return false;
-		return true;
-	case F_TYPE:
-		for (i = 0; i < sizeof(types) / sizeof(*types); i++)
-			if (!strcasecmp(v, types[i]))
-				return false;
-		return true;
-	case F_PROTOCOL:
-		for (i = 0; i < sizeof(protocols) / sizeof(*protocols); i++)
-			if (!strcasecmp(v, protocols[i]))
-				return false;
-		return true;
-	case F_IDENTITY:
-		return !digits(v, 10) || strtoull(v, NULL, 10) > UINT32_MAX;
-	case F_PORT:
-		return !digits(v, 5) || strtoul(v, NULL, 10) > 65535;
-	case F_HTTP_STATUS:
-		return !(digits(v, 3) && strlen(v) == 3) &&
-		       !(strlen(v) >= 2 && v[0] >= '1' && v[0] <= '5' &&
-			 (!strcmp(v + 1, "+") || !strcasecmp(v + 1, "xx")));
-	default:
-		return false;
-	}
-}
-
 static int filters_parse(json_t *arr, struct filter **out, size_t *nout, char **err)
 {
 	struct filter *fs = sl_xcalloc(json_array_size(arr) + 1, sizeof(*fs));
@@ -744,9 +700,10 @@ static int filters_parse(json_t *arr, struct filter **out, size_t *nout, char **
 			filters_free(fs, n);
 			return sl_fail(err, EINVAL, "unknown filter %s", name ? name : "?");
 		}
-		if (filter_value_bad(field, value)) {
+		if (sl_flow_filter_check(name, value)) {
 			filters_free(fs, n);
-			return sl_fail(err, EINVAL, "invalid --%s \"%.200s\"", name, value);
+			return sl_fail(err, EINVAL, "invalid --%s \"%.200s\": %s", name, value,
+				       sl_flow_filter_check(name, value));
 		}
 		fs[n].field = (enum filter_field)field;
 		fs[n].negate = json_is_true(json_object_get(v, "not"));

@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/flow_filter.h"
+#include "../common/names.h"
 #include "../common/util.h"
 #include "sluice/abi.h"
 #include "cli.h"
@@ -71,14 +73,6 @@ static int parse_duration(const char *s, uint64_t *ns)
 	return 0;
 }
 
-static bool one_of(const char *v, const char *const *set)
-{
-	for (; *set; set++)
-		if (!strcasecmp(v, *set))
-			return true;
-	return false;
-}
-
 static bool all_digits(const char *v)
 {
 	return *v && strspn(v, "0123456789") == strlen(v);
@@ -87,30 +81,8 @@ static bool all_digits(const char *v)
 /* A filter value the agent can use, or exit 2 with why (as hubble does). */
 static int check_filter(const char *field, const char *v)
 {
-	static const char *const verdicts[] = { "FORWARDED", "DROPPED", "REDIRECTED", "ERROR", "AUDIT",
-						"ALLOWED", "DENIED", NULL };
-	static const char *const types[] = { "l3-l4", "l3_l4", "l7", "policy-verdict", "drop", NULL };
-	static const char *const protocols[] = { "tcp", "udp", "sctp", "icmp", "icmpv4", "http", NULL };
-	const char *why = NULL;
+	const char *why = sl_flow_filter_check(field, v);
 
-	if (!strcmp(field, "verdict") && !one_of(v, verdicts))
-		why = "want FORWARDED, DROPPED, REDIRECTED, ERROR, AUDIT, ALLOWED or DENIED";
-	else if (!strcmp(field, "type") && !one_of(v, types))
-		why = "want l3-l4, l7, policy-verdict or drop (sluice has no trace, capture or debug events)";
-	else if (!strcmp(field, "protocol") && !one_of(v, protocols))
-		why = "want tcp, udp, sctp, icmp or http";
-	else if (!strcmp(field, "identity") && (!all_digits(v) || strlen(v) > 10 || strtoull(v, NULL, 10) > UINT32_MAX))
-		why = "want a numeric identity";
-	else if (!strcmp(field, "port") && (!all_digits(v) || strlen(v) > 5 || atoi(v) > 65535))
-		why = "want a port number 0-65535";
-	else if (!strcmp(field, "http-status") &&
-		 !((all_digits(v) && strlen(v) == 3) ||
-		   (strlen(v) >= 2 && v[0] >= '1' && v[0] <= '5' &&
-		    (!strcmp(v + 1, "+") || !strcasecmp(v + 1, "xx")))))
-		why = "want a status code (403) or a class (4xx, 4+)";
-	else if ((!strcmp(field, "pod") || !strcmp(field, "from-pod") || !strcmp(field, "to-pod") ||
-		  !strcmp(field, "namespace") || !strcmp(field, "http-method")) && !*v)
-		why = "must not be empty";
 	if (!why)
 		return 0;
 	fprintf(stderr, "sluice: invalid --%s \"%s\": %s\n", field, v, why);
@@ -123,9 +95,11 @@ static const char *peer_name(json_t *p, char *buf, size_t len)
 	const char *pod = json_string_value(json_object_get(p, "pod_name"));
 	json_int_t id = json_integer_value(json_object_get(p, "identity"));
 
-	if (pod && *pod)
-		snprintf(buf, len, "%s/%s", ns, pod);
-	else if (id == 1)
+	if (pod && *pod) {
+		char nb[140], pb[280];
+
+		snprintf(buf, len, "%s/%s", sl_escape_ctl(ns, nb, sizeof(nb)), sl_escape_ctl(pod, pb, sizeof(pb)));
+	} else if (id == 1)
 		snprintf(buf, len, "host");
 	else if (id == 2)
 		snprintf(buf, len, "world");
@@ -198,22 +172,25 @@ static void print_compact(json_t *flow)
 		const char *type = json_string_value(json_object_get(l7, "type"));
 		const char *url = json_string_value(json_object_get(http, "url")) ?: "";
 		const char *path = url;
+		char pathbuf[520], methbuf[64];
+		const char *method = sl_escape_ctl(json_string_value(json_object_get(http, "method")), methbuf,
+						   sizeof(methbuf));
 		bool resp = type && !strcmp(type, "RESPONSE");
 
 		/* the compact line shows the path; -o json has Hubble's absolute URL */
 		if (!strncmp(url, "http://", 7) && strchr(url + 7, '/'))
 			path = strchr(url + 7, '/');
+		/* what a client sent never reaches the terminal raw */
+		path = sl_escape_ctl(path, pathbuf, sizeof(pathbuf));
 		snprintf(kind, sizeof(kind), "http-%s", resp ? "response" : "request");
 		if (resp) {
 			const char *lat = json_string_value(json_object_get(l7, "latency_ns"));
 			double ms = lat ? strtod(lat, NULL) / 1e6 : (double)json_integer_value(json_object_get(l7, "latency_ns")) / 1e6;
 
-			snprintf(detail, sizeof(detail), "%s %.500s => %lld, %.1f ms",
-				 json_string_value(json_object_get(http, "method")) ?: "", path,
+			snprintf(detail, sizeof(detail), "%s %.500s => %lld, %.1f ms", method, path,
 				 (long long)json_integer_value(json_object_get(http, "code")), ms);
 		} else {
-			snprintf(detail, sizeof(detail), "%s %.500s",
-				 json_string_value(json_object_get(http, "method")) ?: "", path);
+			snprintf(detail, sizeof(detail), "%s %.500s", method, path);
 		}
 	} else {
 		const char *dir = json_string_value(json_object_get(flow, "traffic_direction"));
