@@ -565,10 +565,15 @@ static void watch_on_done(void *ctx, int status, const char *errmsg)
 		watch_relist(w, why);
 		return;
 	}
-	if (status == 401 && !w->retried_401 && k8s_token_reload(&w->c->token)) {
-		w->retried_401 = true;
-		watch_watch(w);
-		return;
+	if (status == 401) {
+		/* re-read the token on every 401 (it may rotate while we back
+		 * off); retry at once only the first time */
+		bool have_file = k8s_token_reload(&w->c->token);
+		if (have_file && !w->retried_401) {
+			w->retried_401 = true;
+			watch_watch(w);
+			return;
+		}
 	}
 	if (status == 403 || status == 404) {
 		/* lost access, or the CRD went away: the LIST path reports it */
