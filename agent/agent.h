@@ -31,6 +31,7 @@ struct agent_config {
 	const char *proxy_bin;
 	unsigned flow_buffer;
 	unsigned proxy_restart_delay_ms;
+	unsigned proxy_orphan_grace_ms; /* a proxy without an agent fails closed after */
 	bool no_proxy;
 };
 

@@ -51,6 +51,8 @@ static void usage(FILE *f)
 		"  --policy-dir DIR    apply every policy file in DIR and watch it\n"
 		"  --proxy-bin PATH    the L7 proxy (default: next to sluiced)\n"
 		"  --proxy-restart-delay MS  wait before restarting a dead proxy (default 1000)\n"
+		"  --proxy-orphan-grace MS   a proxy left without an agent keeps serving this\n"
+		"                      long, then fails closed (default 30000, 0 = never)\n"
 		"  --no-proxy          no L7 proxy: L7 ports fail closed\n"
 		"  --cleanup           remove the pods, programs, pins and state of this\n"
 		"                      configuration, then exit\n"
@@ -135,6 +137,7 @@ static int parse_args(struct agent *a, int argc, char **argv, bool *cleanup)
 		{ "cleanup", no_argument, NULL, 'C' },
 		{ "proxy-bin", required_argument, NULL, 'P' },
 		{ "proxy-restart-delay", required_argument, NULL, 'R' },
+		{ "proxy-orphan-grace", required_argument, NULL, 'G' },
 		{ "no-proxy", no_argument, NULL, 'X' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -151,6 +154,7 @@ static int parse_args(struct agent *a, int argc, char **argv, bool *cleanup)
 	a->cfg.metrics_addr = "127.0.0.1:9962";
 	a->cfg.flow_buffer = 4096;
 	a->cfg.proxy_restart_delay_ms = 1000;
+	a->cfg.proxy_orphan_grace_ms = 30000;
 	gethostname(host, sizeof(host) - 1);
 	a->cfg.node_name = host;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -168,6 +172,7 @@ static int parse_args(struct agent *a, int argc, char **argv, bool *cleanup)
 		case 'C': *cleanup = true; break;
 		case 'P': a->cfg.proxy_bin = optarg; break;
 		case 'R': a->cfg.proxy_restart_delay_ms = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'G': a->cfg.proxy_orphan_grace_ms = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'X': a->cfg.no_proxy = true; break;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); return -EINVAL;
