@@ -22,6 +22,7 @@
 #include "../common/util.h"
 #include "agent.h"
 #include "flows.h"
+#include "instance.h"
 #include "metrics.h"
 #include "proxy_ctl.h"
 #include "policy_dir.h"
@@ -42,7 +43,8 @@ static void usage(FILE *f)
 		"  --cgroup-root DIR   cgroup v2 directory the agent works under\n"
 		"                      (default /sys/fs/cgroup/unified)\n"
 		"  --socket PATH       API socket (default /run/sluice/sluice.sock)\n"
-		"  --state-dir DIR     where declared state is kept (default /run/sluice)\n"
+		"  --state-dir DIR     where declared state is kept (default /run/sluice/NAME,\n"
+		"                      NAME the last component of --bpf-root)\n"
 		"  --pod-cidr CIDR     addresses for local pods (default 10.244.0.0/16)\n"
 		"  --netns-prefix P    prefix of pod network namespace names (default sluice-)\n"
 		"  --node-name NAME    node name shown in flows (default: hostname)\n"
@@ -54,8 +56,8 @@ static void usage(FILE *f)
 		"  --proxy-orphan-grace MS   a proxy left without an agent keeps serving this\n"
 		"                      long, then fails closed (default 30000, 0 = never)\n"
 		"  --no-proxy          no L7 proxy: L7 ports fail closed\n"
-		"  --cleanup           remove the pods, programs, pins and state of this\n"
-		"                      configuration, then exit\n"
+		"  --cleanup           remove whatever exists of this instance (proxies, pods,\n"
+		"                      programs, pins, route, cgroups, state), say what, exit\n"
 		"  -h, --help          this help\n");
 }
 
@@ -148,7 +150,7 @@ static int parse_args(struct agent *a, int argc, char **argv, bool *cleanup)
 	a->cfg.bpf_root = "/sys/fs/bpf/sluice";
 	a->cfg.cgroup_root = "/sys/fs/cgroup/unified";
 	a->cfg.socket_path = "/run/sluice/sluice.sock";
-	a->cfg.state_dir = "/run/sluice";
+	a->cfg.state_dir = NULL; /* derived from --bpf-root unless given */
 	a->cfg.pod_cidr = "10.244.0.0/16";
 	a->cfg.netns_prefix = "sluice-";
 	a->cfg.metrics_addr = "127.0.0.1:9962";
@@ -182,6 +184,14 @@ static int parse_args(struct agent *a, int argc, char **argv, bool *cleanup)
 		fprintf(stderr, "sluiced: unexpected argument %s\n", argv[optind]);
 		return -EINVAL;
 	}
+	if (!a->cfg.state_dir) {
+		static char derived[PATH_MAX];
+		char *d = instance_default_state_dir(a->cfg.bpf_root);
+
+		snprintf(derived, sizeof(derived), "%s", d);
+		free(d);
+		a->cfg.state_dir = derived;
+	}
 	if (!a->cfg.flow_buffer)
 		a->cfg.flow_buffer = 1;
 	if (strlen(a->cfg.netns_prefix) > 32) {
@@ -191,7 +201,11 @@ static int parse_args(struct agent *a, int argc, char **argv, bool *cleanup)
 	return 0;
 }
 
-static int setup(struct agent *a, char **err)
+/*
+ * Everything that can be checked, and the instance lock, before anything is
+ * created: a start refused here leaves nothing behind.
+ */
+static int prepare(struct agent *a, bool cleanup, char **err)
 {
 	unsigned plen;
 	int rc;
@@ -215,6 +229,15 @@ static int setup(struct agent *a, char **err)
 	rc = check_requirements(a, err);
 	if (rc)
 		return rc;
+	if (!cleanup && (rc = instance_check_options(a, err)))
+		return rc;
+	return instance_lock(a, cleanup, err);
+}
+
+static int setup(struct agent *a, char **err)
+{
+	int rc;
+
 	rc = sluice_dp_open(&a->dp, a->cfg.bpf_root, &a->adopted, err);
 	if (rc)
 		return rc;
@@ -251,25 +274,10 @@ static int enter_system_cgroup(struct agent *a, char **err)
 	return sluice_dp_attach_cgroups(a->dp, a->cgroup_pods, a->cfg.cgroup_root, err);
 }
 
-static int cleanup_all(struct agent *a)
-{
-	proxy_ctl_kill_stale(a);
-	agent_pods_delete_all(a);
-	sluice_dp_close(a->dp);
-	a->dp = NULL;
-	sluice_dp_unpin_all(a->cfg.bpf_root);
-	pod_net_node_teardown(&a->podcfg);
-	rmdir(a->cgroup_system); /* fails while this process is still in it; the caller removes it */
-	agent_state_remove(a);
-	unlink(a->cfg.socket_path);
-	fprintf(stderr, "sluiced: cleaned up pods, programs, pins and state\n");
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	struct agent *a = &the_agent;
-	bool cleanup = false;
+	bool cleanup = false, api_started = false;
 	char *err = NULL;
 	int rc;
 
@@ -279,18 +287,19 @@ int main(int argc, char **argv)
 		return 2;
 	a->loop = uv_default_loop();
 	a->started_ns = sl_now_ns();
+	rc = prepare(a, cleanup, &err);
+	if (rc)
+		goto refused;
+	if (cleanup)
+		return instance_cleanup(a) ? 1 : 0;
 	rc = setup(a, &err);
 	if (rc)
 		goto fail;
-	if (cleanup)
-		sluice_dp_detach_cgroups(a->dp);
-	else if ((rc = enter_system_cgroup(a, &err)))
+	if ((rc = enter_system_cgroup(a, &err)))
 		goto fail;
 	rc = agent_state_restore(a, &err);
 	if (rc)
 		goto fail;
-	if (cleanup)
-		return cleanup_all(a);
 	if (a->adopted)
 		fprintf(stderr, "sluiced: adopted pinned datapath state under %s (%zu pods)\n",
 			a->cfg.bpf_root, a->npods);
@@ -300,6 +309,7 @@ int main(int argc, char **argv)
 	rc = agent_api_start(a, &err);
 	if (rc)
 		goto fail;
+	api_started = true;
 	rc = metrics_start(a, &err);
 	if (rc)
 		goto fail;
@@ -342,6 +352,14 @@ int main(int argc, char **argv)
 	sluice_dp_close(a->dp);
 	return 0;
 fail:
+	/* a start that fails undoes what it did */
+	fprintf(stderr, "sluiced: %s\n", err ? err : strerror(-rc));
+	free(err);
+	if (api_started)
+		agent_api_stop(a);
+	instance_undo_start(a);
+	return 1;
+refused:
 	fprintf(stderr, "sluiced: %s\n", err ? err : strerror(-rc));
 	free(err);
 	return 1;

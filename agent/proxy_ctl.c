@@ -833,25 +833,48 @@ void proxy_ctl_stop(struct agent *a)
 	free(pc->last_rules);
 }
 
-void proxy_ctl_kill_stale(struct agent *a)
+int proxy_ctl_kill_stale(struct agent *a)
 {
 	char *path = state_file(a, "proxy.json");
-	json_t *st = json_load_file(path, 0, NULL);
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	int killed = 0;
 
-	if (st) {
-		pid_t pid = (pid_t)json_integer_value(json_object_get(st, "pid"));
-		const char *ctl = json_string_value(json_object_get(st, "control"));
+	/* every sluice-proxy whose control socket is in our state directory */
+	while (d && (e = readdir(d))) {
+		char *end;
+		long pid = strtol(e->d_name, &end, 10);
 
-		if (pid_alive(pid)) {
-			kill(pid, SIGKILL);
-			usleep(50000);
+		if (*end || pid <= 1 || pid == getpid() || !instance_proxy(a, (pid_t)pid))
+			continue;
+		if (kill((pid_t)pid, SIGKILL) == 0) {
+			printf("removed: proxy process %ld\n", pid);
+			killed++;
 		}
-		if (ctl)
-			unlink(ctl);
-		json_decref(st);
 	}
-	unlink(path);
+	if (d)
+		closedir(d);
+	if (unlink(path) == 0)
+		printf("removed: %s\n", path);
 	free(path);
+	/* control sockets of every generation */
+	d = opendir(a->cfg.state_dir);
+	while (d && (e = readdir(d))) {
+		size_t n = strlen(e->d_name);
+
+		if (!strncmp(e->d_name, "proxy.", 6) && n > 11 && !strcmp(e->d_name + n - 5, ".sock")) {
+			char *sock = sl_strdupf("%s/%s", a->cfg.state_dir, e->d_name);
+
+			if (unlink(sock) == 0)
+				printf("removed: %s\n", sock);
+			free(sock);
+		}
+	}
+	if (d)
+		closedir(d);
+	if (killed)
+		usleep(50000);
+	return killed;
 }
 
 int proxy_ctl_pod_added(struct agent *a, struct agent_pod *p, char **err)
