@@ -14,7 +14,9 @@
 
 #include "../common/util.h"
 #include "agent.h"
+#include "k8s.h"
 #include "api.h"
+#include "cni.h"
 #include "proxy_ctl.h"
 #include "revalidate.h"
 
@@ -89,6 +91,7 @@ static json_t *pod_json(struct agent *a, const struct agent_pod *p)
 		json_array_append_new(ports, po);
 	}
 	json_object_set_new(o, "ports", ports);
+	agent_cni_pod_json(p, o);
 	return o;
 }
 
@@ -403,6 +406,9 @@ static json_t *cmd_status(struct agent *a)
 	json_object_set_new(o, "datapath", stats);
 	json_object_set_new(o, "proxy", proxy_ctl_status(a));
 	json_object_set_new(o, "connections_cut", json_integer((json_int_t)revalidate_cut_total()));
+	json_object_set_new(o, "cni", agent_cni_status_json(a));
+	if (a->k8s)
+		json_object_set_new(o, "kubernetes", agent_k8s_status(a));
 	api_status_extend(a, o);
 	return o;
 }
@@ -423,7 +429,8 @@ static json_t *dispatch(struct api_client *c, json_t *req, char **err)
 	if (!strcmp(cmd, "pod.import"))
 		return cmd_pod_import(a, req, err);
 	if (!strcmp(cmd, "pod.delete")) {
-		if (agent_pod_delete(a, req_str(req, "namespace") ?: "", req_str(req, "name") ?: "", err))
+		if (agent_cni_refuse_delete(a, req_str(req, "namespace") ?: "", req_str(req, "name") ?: "", err) ||
+		    agent_pod_delete(a, req_str(req, "namespace") ?: "", req_str(req, "name") ?: "", err))
 			return NULL;
 		return json_object();
 	}
@@ -468,6 +475,8 @@ static json_t *dispatch(struct api_client *c, json_t *req, char **err)
 
 		return docs ? json_pack("{s:o}", "documents", docs) : NULL;
 	}
+	if (!strncmp(cmd, "cni.", 4))
+		return agent_cni_api(a, cmd, req, err);
 	{
 		json_t *res = api_dispatch_extra(a, c, cmd, req, err);
 

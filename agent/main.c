@@ -21,14 +21,17 @@
 
 #include "../common/util.h"
 #include "agent.h"
+#include "cni.h"
 #include "flows.h"
 #include "instance.h"
+#include "k8s.h"
 #include "metrics.h"
 #include "proxy_ctl.h"
 #include "policy_dir.h"
 #include "revalidate.h"
 
 static struct agent the_agent;
+static struct agent_k8s_options k8s_opt;
 static uv_signal_t sig_int, sig_term;
 static uv_timer_t host_timer;
 static uv_poll_t events_poll;
@@ -47,7 +50,8 @@ static void usage(FILE *f)
 		"                      NAME the last component of --bpf-root)\n"
 		"  --pod-cidr CIDR     addresses for local pods (default 10.244.0.0/16)\n"
 		"  --netns-prefix P    prefix of pod network namespace names (default sluice-)\n"
-		"  --node-name NAME    node name shown in flows (default: hostname)\n"
+		"  --node-name NAME    this node's name (default: $K8S_NODE_NAME, else the\n"
+		"                      hostname)\n"
 		"  --flows N           flows kept in memory for `sluice observe` (default 4096)\n"
 		"  --metrics ADDR      Prometheus metrics address (default 127.0.0.1:9962, 'off')\n"
 		"  --policy-dir DIR    apply every policy file in DIR and watch it\n"
@@ -56,6 +60,20 @@ static void usage(FILE *f)
 		"  --proxy-orphan-grace MS   a proxy left without an agent keeps serving this\n"
 		"                      long, then fails closed (default 30000, 0 = never)\n"
 		"  --no-proxy          no L7 proxy: L7 ports fail closed\n"
+		"  --kubernetes        Kubernetes mode, in-cluster config: pods, namespaces,\n"
+		"                      policies and identities come from the API server\n"
+		"  --kubeconfig FILE   Kubernetes mode with the server and credentials of FILE\n"
+		"  --identity-gc-interval S  identity GC period in Kubernetes mode (default 900)\n"
+		"  --identity-gc-grace S     an unused identity is marked this long before it\n"
+		"                      is deleted (default 1800)\n"
+		"  --k8s-endpoint-throttle MS  SluiceEndpoint writes at most this often\n"
+		"                      (default 500)\n"
+		"  --cni-conf-dir DIR  once ready, chain sluice-cni as the last plugin of the\n"
+		"                      primary network's conflist in DIR (/etc/cni/net.d)\n"
+		"  --cni-chain-target NAME  that conflist: a file or network name, or auto\n"
+		"                      (default: the lexically first config file)\n"
+		"  --cni-remove-on-exit  take the sluice-cni entry out again on stop\n"
+		"  --cni-uninstall     take the sluice-cni entry out of --cni-conf-dir, exit\n"
 		"  --cleanup           remove whatever exists of this instance (proxies, pods,\n"
 		"                      programs, pins, route, cgroups, state), say what, exit\n"
 		"  -h, --help          this help\n");
@@ -123,7 +141,7 @@ static void on_events(uv_poll_t *p, int status, int events)
 	flows_drain_datapath(p->data);
 }
 
-static int parse_args(struct agent *a, int argc, char **argv, bool *cleanup)
+static int parse_args(struct agent *a, int argc, char **argv, bool *cleanup, bool *cni_uninstall)
 {
 	static const struct option opts[] = {
 		{ "bpf-root", required_argument, NULL, 'b' },
@@ -141,6 +159,16 @@ static int parse_args(struct agent *a, int argc, char **argv, bool *cleanup)
 		{ "proxy-restart-delay", required_argument, NULL, 'R' },
 		{ "proxy-orphan-grace", required_argument, NULL, 'G' },
 		{ "no-proxy", no_argument, NULL, 'X' },
+		{ "kubernetes", no_argument, NULL, 'K' },
+		{ "kubeconfig", required_argument, NULL, 'k' },
+		{ "k8s-sa-dir", required_argument, NULL, 1001 },
+		{ "identity-gc-interval", required_argument, NULL, 1002 },
+		{ "identity-gc-grace", required_argument, NULL, 1003 },
+		{ "k8s-endpoint-throttle", required_argument, NULL, 1004 },
+		{ "cni-conf-dir", required_argument, NULL, 0x100 },
+		{ "cni-chain-target", required_argument, NULL, 0x101 },
+		{ "cni-remove-on-exit", no_argument, NULL, 0x102 },
+		{ "cni-uninstall", no_argument, NULL, 0x103 },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -158,7 +186,8 @@ static int parse_args(struct agent *a, int argc, char **argv, bool *cleanup)
 	a->cfg.proxy_restart_delay_ms = 1000;
 	a->cfg.proxy_orphan_grace_ms = 30000;
 	gethostname(host, sizeof(host) - 1);
-	a->cfg.node_name = host;
+	a->cfg.node_name = getenv("K8S_NODE_NAME") && *getenv("K8S_NODE_NAME") ? getenv("K8S_NODE_NAME")
+									       : host;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'b': a->cfg.bpf_root = optarg; break;
@@ -176,6 +205,16 @@ static int parse_args(struct agent *a, int argc, char **argv, bool *cleanup)
 		case 'R': a->cfg.proxy_restart_delay_ms = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'G': a->cfg.proxy_orphan_grace_ms = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'X': a->cfg.no_proxy = true; break;
+		case 'K': k8s_opt.in_cluster = true; break;
+		case 'k': k8s_opt.kubeconfig = optarg; break;
+		case 1001: k8s_opt.sa_dir = optarg; break;
+		case 1002: k8s_opt.gc_interval_s = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 1003: k8s_opt.gc_grace_s = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 1004: k8s_opt.ep_throttle_ms = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 0x100: a->cfg.cni_conf_dir = optarg; break;
+		case 0x101: a->cfg.cni_chain_target = optarg; break;
+		case 0x102: a->cfg.cni_remove_on_exit = true; break;
+		case 0x103: *cni_uninstall = true; break;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); return -EINVAL;
 		}
@@ -277,14 +316,21 @@ static int enter_system_cgroup(struct agent *a, char **err)
 int main(int argc, char **argv)
 {
 	struct agent *a = &the_agent;
-	bool cleanup = false, api_started = false;
+	bool cleanup = false, cni_uninstall = false, api_started = false;
 	char *err = NULL;
 	int rc;
 
 	signal(SIGPIPE, SIG_IGN);
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (parse_args(a, argc, argv, &cleanup))
+	if (parse_args(a, argc, argv, &cleanup, &cni_uninstall))
 		return 2;
+	if (cni_uninstall) { /* a preStop hook: no datapath needed */
+		if (!a->cfg.cni_conf_dir || cni_conf_uninstall(a->cfg.cni_conf_dir, &err)) {
+			fprintf(stderr, "sluiced: %s\n", err ?: "--cni-uninstall needs --cni-conf-dir");
+			return 1;
+		}
+		return 0;
+	}
 	a->loop = uv_default_loop();
 	a->started_ns = sl_now_ns();
 	rc = prepare(a, cleanup, &err);
@@ -310,6 +356,7 @@ int main(int argc, char **argv)
 	if (rc)
 		goto fail;
 	api_started = true;
+	agent_cni_drain_queue(a);
 	rc = metrics_start(a, &err);
 	if (rc)
 		goto fail;
@@ -320,6 +367,11 @@ int main(int argc, char **argv)
 	rc = policy_dir_start(a, &err);
 	if (rc)
 		goto fail;
+	if (k8s_opt.in_cluster || k8s_opt.kubeconfig) {
+		rc = agent_k8s_start(a, &k8s_opt, &err);
+		if (rc)
+			goto fail;
+	}
 
 	uv_signal_init(a->loop, &sig_int);
 	uv_signal_start(&sig_int, on_signal, SIGINT);
@@ -335,8 +387,11 @@ int main(int argc, char **argv)
 	fprintf(stderr, "sluiced: ready on %s (pins %s, cgroup %s, pods %s)\n", a->cfg.socket_path,
 		a->cfg.bpf_root, a->cfg.cgroup_root, a->cfg.pod_cidr);
 
+	agent_cni_start(a);
 	uv_run(a->loop, UV_RUN_DEFAULT);
+	agent_cni_stop(a);
 
+	agent_k8s_stop(a);
 	agent_api_stop(a);
 	policy_dir_stop(a);
 	revalidate_stop();
