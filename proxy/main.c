@@ -36,6 +36,7 @@
 #include "proxy.h"
 #include "resolver_datapath.h"
 #include "rules_json.h"
+#include "sluice/abi.h"
 #include "sluice/dp_proxy.h"
 
 #define MAIN_DRAIN_MS 10000u
@@ -169,7 +170,8 @@ static void main_usage(FILE *f)
 		"                    [--port-file FILE]\n"
 		"       sluice-proxy --control PATH --bpf-root DIR [--node NAME] [--pid-file FILE]\n"
 		"                    [--orphan-grace-ms MS]\n"
-		"                    [timeouts, --max-conns, --buffer-cap as above]\n");
+		"                    [timeouts, --max-conns, --buffer-cap as above]\n"
+		"       sluice-proxy --version | --help\n");
 }
 
 /* ---- agent mode --------------------------------------------------------- */
@@ -296,6 +298,7 @@ int main(int argc, char **argv)
 		{ "pid-file", required_argument, NULL, 'P' },
 		{ "orphan-grace-ms", required_argument, NULL, 'O' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ 0 }
 	};
 	struct main_ctx m = { 0 };
@@ -326,6 +329,9 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'V':
+			printf("sluice-proxy %s (datapath ABI %d)\n", SLUICE_VERSION, SLUICE_ABI_VERSION);
+			return 0;
 		case 'm': cfg.max_conns = (uint32_t)strtoul(optarg, NULL, 0); break;
 		case 'H': cfg.header_timeout_ms = (uint32_t)strtoul(optarg, NULL, 0); break;
 		case 'I': cfg.idle_timeout_ms = (uint32_t)strtoul(optarg, NULL, 0); break;
