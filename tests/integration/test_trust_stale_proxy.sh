@@ -35,31 +35,6 @@ spec:
 YAML
 }
 
-proxy_field() { sl status -o json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["proxy"].get(sys.argv[1], ""))' "$1" 2>/dev/null; }
-# waits until the proxy is ready with a pid other than $1; prints the pid
-wait_ready_pid() {
-	local i pid
-	for i in $(seq 1 200); do
-		pid=$(proxy_field pid)
-		if [ "$(proxy_field state)" = ready ] && [ -n "$pid" ] && [ "$pid" != 0 ] && [ "$pid" != "$1" ]; then
-			echo "$pid"
-			return 0
-		fi
-		sleep 0.1
-	done
-	return 1
-}
-# gone PID SECONDS: the process exits within SECONDS
-gone() {
-	local i
-	for i in $(seq 1 $(($2 * 10))); do
-		[ -d "/proc/$1" ] || return 0
-		# a zombie has exited; its parent reaps it (checked elsewhere)
-		[ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" = Z ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
 # every sluice-proxy of this instance (by its control socket in our state dir)
 instance_proxies() {
 	local p
@@ -78,18 +53,18 @@ get50() {
 }
 
 policy GET
-P1=$(wait_ready_pid 0) || fail "first proxy ready"
+P1=$(proxy_wait_ready 0) || fail "first proxy ready"
 check "GET allowed under the first policy" test "$(http default/client "http://$IP_server:8080/a")" = 200
 
 echo "# kill -9 the proxy; the agent starts another"
 kill -KILL "$P1"
-P2=$(wait_ready_pid "$P1") || fail "second proxy ready"
+P2=$(proxy_wait_ready "$P1") || fail "second proxy ready"
 check "GET allowed through the second proxy" test "$(http default/client "http://$IP_server:8080/b")" = 200
 
 echo "# kill -9 the agent, start it again with the same flags"
 sl_agent_kill KILL
 sl_agent_start --proxy-restart-delay 200 --proxy-orphan-grace "$GRACE_MS" || fail "agent restarted"
-P2b=$(wait_ready_pid 0) || fail "proxy ready after the agent restart"
+P2b=$(proxy_wait_ready 0) || fail "proxy ready after the agent restart"
 check "the restarted agent adopted the running proxy ($P2 = $P2b)" test "$P2" = "$P2b"
 
 echo "# sluice proxy restart, with requests flowing through the old proxy meanwhile"
@@ -101,7 +76,7 @@ rm -f "$SL_WORK/stop"
 SL_PIDS+=($!)
 sleep 1
 check "proxy restart requested" sl proxy restart
-P3=$(wait_ready_pid "$P2") || fail "third proxy ready"
+P3=$(proxy_wait_ready "$P2") || fail "third proxy ready"
 sleep 1
 touch "$SL_WORK/stop"
 wait "${SL_PIDS[-1]}" 2>/dev/null
@@ -112,8 +87,8 @@ sleep 0.5
 read -r n403 others <<<"$(get50)"
 echo "  50 GETs: $n403 got 403, others:$others"
 check "all 50 GETs answered 403 under the new rules" test "$n403" = 50
-check "the replaced proxy ($P2) drained and exited within its 10 s limit" gone "$P2" 15
-check "the killed proxy ($P1) is gone" gone "$P1" 1
+check "the replaced proxy ($P2) drained and exited within its 10 s limit" pid_gone "$P2" 15
+check "the killed proxy ($P1) is gone" pid_gone "$P1" 1
 n=$(instance_proxies | wc -l)
 check "exactly one proxy of this instance runs (found $n)" test "$n" = 1
 check "it is the agent's proxy ($P3)" test "$(instance_proxies)" = "$P3"
@@ -130,7 +105,7 @@ nscurl() { ip netns exec "$CLIENT_NS" curl -s -o /dev/null -w '%{http_code}' --c
 sl_agent_kill KILL
 t0=$(date +%s%N)
 check "within the grace period the orphaned proxy still serves" test "$(nscurl "http://$IP_server:8080/d")" = 200
-check "after the grace period the orphaned proxy exits" gone "$P3" 20
+check "after the grace period the orphaned proxy exits" pid_gone "$P3" 20
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 echo "  the orphaned proxy exited $ms ms after the agent was killed (grace $GRACE_MS ms)"
 check "it did not exit before the grace period" test "$ms" -ge $((GRACE_MS - 500))
