@@ -2,10 +2,12 @@
 # A real kube-apiserver (with etcd) for tests, built offline from Debian's
 # "kubernetes" source package (1.20.2) and cached outside the checkout.
 #
-#   apiserver.sh build       build (or reuse) kube-apiserver, kubelet,
+#   apiserver.sh build [apiserver]
+#                            build (or reuse) kube-apiserver, kubelet,
 #                            kube-scheduler, kube-controller-manager and unpack
 #                            etcd, kubectl 1.20 and Go into the cache;
-#                            idempotent: a second run returns in seconds
+#                            idempotent: a second run returns in seconds;
+#                            "apiserver": only what `up` needs
 #   apiserver.sh up DIR      start etcd + kube-apiserver on 127.0.0.1 (free
 #                            ports), state in DIR; writes DIR/env and
 #                            DIR/admin.kubeconfig, waits for /readyz
@@ -32,7 +34,6 @@ BIN=$CACHE/bin              # the built kube-* binaries
 GOROOT_DIR=$ROOT/usr/lib/go-1.19
 KUBECTL=$ROOT/usr/bin/kubectl
 ETCD=$ROOT/usr/bin/etcd
-STAMP=$CACHE/stamp
 KUBE_CMDS=(kube-apiserver kubelet kube-scheduler kube-controller-manager)
 DEBS=(golang-1.19-go golang-1.19-src etcd-server etcd-client kubernetes-client
       golang-github-modern-go-reflect2-dev golang-github-json-iterator-go-dev)
@@ -172,50 +173,67 @@ go_env() {
 }
 
 stamp_text() {
-  echo "recipe=$RECIPE version=$K8S_VERSION cmds=${KUBE_CMDS[*]}"
+  echo "recipe=$RECIPE version=$K8S_VERSION cmds=$*"
 }
 
+# built [CMD...]: the named commands (default: all) are built by this recipe.
 built() {
-  [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$(stamp_text)" ] || return 1
-  local c
-  for c in "${KUBE_CMDS[@]}"; do [ -x "$BIN/$c" ] || return 1; done
+  local cmds=("$@") c
+  [ ${#cmds[@]} -gt 0 ] || cmds=("${KUBE_CMDS[@]}")
+  for c in "${cmds[@]}"; do
+    [ -x "$BIN/$c" ] && [ -f "$BIN/.stamp.$c" ] && [ "$(cat "$BIN/.stamp.$c")" = "$(stamp_text "$c")" ] || return 1
+  done
   [ -x "$ETCD" ] && [ -x "$KUBECTL" ]
 }
 
+go_build() { # CMD...: one `go build` of these commands into $BIN
+  local vpkg=k8s.io/kubernetes/vendor/k8s.io p
+  local ld="-s -w"
+  for p in "$vpkg/component-base/version" "$vpkg/client-go/pkg/version"; do
+    ld+=" -X $p.gitVersion=$K8S_VERSION -X $p.gitMajor=1 -X $p.gitMinor=20"
+    ld+=" -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z"
+  done
+  local pkgs=()
+  for p in "$@"; do pkgs+=("k8s.io/kubernetes/cmd/$p"); done
+  log "go build $* (GOPATH mode, nice 10)"
+  rm -rf "$BIN.new"
+  mkdir -p "$BIN.new" "$BIN"
+  (cd "$CACHE/gopath/src/k8s.io/kubernetes" &&
+     nice -n 10 go build -trimpath -ldflags "$ld" -o "$BIN.new/" "${pkgs[@]}") >&2
+  for p in "$@"; do
+    [ -x "$BIN.new/$p" ] || die "go build did not produce $p"
+    mv -f "$BIN.new/$p" "$BIN/$p"
+    stamp_text "$p" >"$BIN/.stamp.$p"
+  done
+  rm -rf "$BIN.new"
+}
+
+# build [apiserver]: everything, or only what a bare API server needs. The
+# kube-apiserver goes first (one go invocation), then kubelet, scheduler and
+# controller-manager (a second one) reuse its GOCACHE.
 cmd_build() {
+  local want=("${KUBE_CMDS[@]}")
+  [ "${1:-}" != apiserver ] || want=(kube-apiserver)
   mkdir -p "$CACHE"
-  built && return 0
+  built "${want[@]}" && return 0
   # One builder per machine: concurrent callers wait for it, then reuse.
   exec 9>"$CACHE/.lock"
   if ! flock -n 9; then
     log "another build holds $CACHE/.lock; waiting"
     flock 9
   fi
-  built && return 0
+  built "${want[@]}" && return 0
   local t0=$SECONDS
   bash "$(dirname "${BASH_SOURCE[0]}")/../../scripts/install-k8s-deps.sh"
   apt_setup
   fetch_debs
   prepare_source
   go_env
-  local vpkg=k8s.io/kubernetes/vendor/k8s.io
-  local ld="-s -w"
-  local p
-  for p in "$vpkg/component-base/version" "$vpkg/client-go/pkg/version"; do
-    ld+=" -X $p.gitVersion=$K8S_VERSION -X $p.gitMajor=1 -X $p.gitMinor=20"
-    ld+=" -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z"
-  done
-  local pkgs=()
-  for p in "${KUBE_CMDS[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$p"); done
-  log "go build ${KUBE_CMDS[*]} (GOPATH mode; ~10 min of CPU when cold)"
-  mkdir -p "$BIN.new"
-  (cd "$CACHE/gopath/src/k8s.io/kubernetes" &&
-     nice -n 10 go build -trimpath -ldflags "$ld" -o "$BIN.new/" "${pkgs[@]}") >&2
-  for p in "${KUBE_CMDS[@]}"; do [ -x "$BIN.new/$p" ] || die "go build did not produce $p"; done
-  rm -rf "$BIN"
-  mv "$BIN.new" "$BIN"
+  built kube-apiserver || go_build kube-apiserver
+  local rest=() c
+  for c in "${want[@]}"; do built "$c" || rest+=("$c"); done
+  [ ${#rest[@]} -eq 0 ] || go_build "${rest[@]}"
   "$BIN/kube-apiserver" --version >&2
-  stamp_text > "$STAMP"
   log "build done in $((SECONDS - t0)) s"
 }
 
@@ -311,7 +329,7 @@ write_kubeconfig() { # OUT SERVER CA USER token TOKEN | OUT SERVER CA USER cert 
 #   K8S_NETNS             run both inside this network namespace (cluster.sh)
 cmd_up() {
   local dir=${1:?usage: up DIR}
-  built || die "not built: run '$0 build' first"
+  built kube-apiserver || die "not built: run '$0 build apiserver' first"
   [ ! -e "$dir/env" ] || die "$dir already holds an instance ($dir/env)"
   mkdir -p "$dir"
   dir=$(cd "$dir" && pwd)
@@ -444,7 +462,7 @@ cmd_env() {
 [ "${BASH_SOURCE[0]}" = "$0" ] || return 0
 
 case ${1:-} in
-  build) cmd_build ;;
+  build) cmd_build "${2:-}" ;;
   paths) cmd_paths ;;
   fetch) shift; cmd_fetch "$@" ;;
   up) cmd_up "${2:-}" ;;

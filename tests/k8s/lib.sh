@@ -65,11 +65,12 @@ _k8s_exit_trap() {
 	exit $rc
 }
 
-k8s_build() { bash "$K8S_APISERVER_SH" build; }
+# k8s_build [apiserver]: everything (cluster), or only what k8s_up needs.
+k8s_build() { bash "$K8S_APISERVER_SH" build "$@"; }
 
 k8s_up() {
 	local dir=${1:-}
-	k8s_build || return 1
+	k8s_build apiserver || return 1
 	if [ -z "$dir" ]; then
 		dir=$(mktemp -d /tmp/sluice-k8s-XXXXXX) || return 1
 	fi

@@ -23,7 +23,7 @@ k8s_at_exit 'rm -rf "$WORK"'
 [ -n "${K8S_SMOKE_B:-}" ] || K8S_SMOKE_B=$WORK/b
 k8s_at_exit 'bash "$K8S_APISERVER_SH" down "$K8S_SMOKE_B"'
 
-k8s_build || { echo "FAIL: build"; exit 1; }
+k8s_build apiserver || { echo "FAIL: build"; exit 1; }
 
 # Two instances starting at the same time must not collide.
 t0=$SECONDS
