@@ -15,6 +15,7 @@
 #include "../common/util.h"
 #include "agent.h"
 #include "api.h"
+#include "cni.h"
 #include "proxy_ctl.h"
 #include "revalidate.h"
 
@@ -89,6 +90,7 @@ static json_t *pod_json(struct agent *a, const struct agent_pod *p)
 		json_array_append_new(ports, po);
 	}
 	json_object_set_new(o, "ports", ports);
+	agent_cni_pod_json(p, o);
 	return o;
 }
 
@@ -468,6 +470,8 @@ static json_t *dispatch(struct api_client *c, json_t *req, char **err)
 
 		return docs ? json_pack("{s:o}", "documents", docs) : NULL;
 	}
+	if (!strncmp(cmd, "cni.", 4))
+		return agent_cni_api(a, cmd, req, err);
 	{
 		json_t *res = api_dispatch_extra(a, c, cmd, req, err);
 

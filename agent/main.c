@@ -21,6 +21,7 @@
 
 #include "../common/util.h"
 #include "agent.h"
+#include "cni.h"
 #include "flows.h"
 #include "metrics.h"
 #include "proxy_ctl.h"
@@ -52,6 +53,12 @@ static void usage(FILE *f)
 		"  --proxy-bin PATH    the L7 proxy (default: next to sluiced)\n"
 		"  --proxy-restart-delay MS  wait before restarting a dead proxy (default 1000)\n"
 		"  --no-proxy          no L7 proxy: L7 ports fail closed\n"
+		"  --cni-conf-dir DIR  once ready, chain sluice-cni as the last plugin of the\n"
+		"                      primary network's conflist in DIR (/etc/cni/net.d)\n"
+		"  --cni-chain-target NAME  that conflist: a file or network name, or auto\n"
+		"                      (default: the lexically first config file)\n"
+		"  --cni-remove-on-exit  take the sluice-cni entry out again on stop\n"
+		"  --cni-uninstall     take the sluice-cni entry out of --cni-conf-dir, exit\n"
 		"  --cleanup           remove the pods, programs, pins and state of this\n"
 		"                      configuration, then exit\n"
 		"  -h, --help          this help\n");
@@ -119,7 +126,7 @@ static void on_events(uv_poll_t *p, int status, int events)
 	flows_drain_datapath(p->data);
 }
 
-static int parse_args(struct agent *a, int argc, char **argv, bool *cleanup)
+static int parse_args(struct agent *a, int argc, char **argv, bool *cleanup, bool *cni_uninstall)
 {
 	static const struct option opts[] = {
 		{ "bpf-root", required_argument, NULL, 'b' },
@@ -136,6 +143,10 @@ static int parse_args(struct agent *a, int argc, char **argv, bool *cleanup)
 		{ "proxy-bin", required_argument, NULL, 'P' },
 		{ "proxy-restart-delay", required_argument, NULL, 'R' },
 		{ "no-proxy", no_argument, NULL, 'X' },
+		{ "cni-conf-dir", required_argument, NULL, 0x100 },
+		{ "cni-chain-target", required_argument, NULL, 0x101 },
+		{ "cni-remove-on-exit", no_argument, NULL, 0x102 },
+		{ "cni-uninstall", no_argument, NULL, 0x103 },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -169,6 +180,10 @@ static int parse_args(struct agent *a, int argc, char **argv, bool *cleanup)
 		case 'P': a->cfg.proxy_bin = optarg; break;
 		case 'R': a->cfg.proxy_restart_delay_ms = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'X': a->cfg.no_proxy = true; break;
+		case 0x100: a->cfg.cni_conf_dir = optarg; break;
+		case 0x101: a->cfg.cni_chain_target = optarg; break;
+		case 0x102: a->cfg.cni_remove_on_exit = true; break;
+		case 0x103: *cni_uninstall = true; break;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); return -EINVAL;
 		}
@@ -264,14 +279,21 @@ static int cleanup_all(struct agent *a)
 int main(int argc, char **argv)
 {
 	struct agent *a = &the_agent;
-	bool cleanup = false;
+	bool cleanup = false, cni_uninstall = false;
 	char *err = NULL;
 	int rc;
 
 	signal(SIGPIPE, SIG_IGN);
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (parse_args(a, argc, argv, &cleanup))
+	if (parse_args(a, argc, argv, &cleanup, &cni_uninstall))
 		return 2;
+	if (cni_uninstall) { /* a preStop hook: no datapath needed */
+		if (!a->cfg.cni_conf_dir || cni_conf_uninstall(a->cfg.cni_conf_dir, &err)) {
+			fprintf(stderr, "sluiced: %s\n", err ?: "--cni-uninstall needs --cni-conf-dir");
+			return 1;
+		}
+		return 0;
+	}
 	a->loop = uv_default_loop();
 	a->started_ns = sl_now_ns();
 	rc = setup(a, &err);
@@ -295,6 +317,7 @@ int main(int argc, char **argv)
 	rc = agent_api_start(a, &err);
 	if (rc)
 		goto fail;
+	agent_cni_drain_queue(a);
 	rc = metrics_start(a, &err);
 	if (rc)
 		goto fail;
@@ -320,7 +343,9 @@ int main(int argc, char **argv)
 	fprintf(stderr, "sluiced: ready on %s (pins %s, cgroup %s, pods %s)\n", a->cfg.socket_path,
 		a->cfg.bpf_root, a->cfg.cgroup_root, a->cfg.pod_cidr);
 
+	agent_cni_start(a);
 	uv_run(a->loop, UV_RUN_DEFAULT);
+	agent_cni_stop(a);
 
 	agent_api_stop(a);
 	policy_dir_stop(a);

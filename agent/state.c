@@ -25,6 +25,7 @@
 
 #include "../common/util.h"
 #include "agent.h"
+#include "cni.h"
 
 #define STATE_VERSION 1
 
@@ -327,11 +328,11 @@ static int state_save_pods(struct agent *a)
 							       "port", (json_int_t)p->ports[j].port,
 							       "protocol", (json_int_t)p->ports[j].protocol));
 		json_array_append_new(pods, json_pack(
-			"{s:s,s:s,s:o,s:o,s:I,s:I,s:I,s:s,s:s,s:s,s:I}", "namespace", p->ns, "name", p->name,
+			"{s:s,s:s,s:o,s:o,s:I,s:I,s:I,s:s,s:s,s:s,s:I,s:o*}", "namespace", p->ns, "name", p->name,
 			"labels", labels_array(&p->labels), "ports", ports, "endpoint", (json_int_t)p->ep_id,
 			"identity", (json_int_t)p->identity, "ip", (json_int_t)p->net.ip, "netns",
 			p->net.netns, "interface", p->net.host_ifname, "cgroup", p->net.cgroup,
-			"created_ns", (json_int_t)p->created_ns));
+			"created_ns", (json_int_t)p->created_ns, "cni", agent_cni_state_json(p)));
 	}
 	for (i = 0; i < a->nremotes; i++)
 		json_array_append_new(remotes, json_pack("{s:s,s:s,s:o,s:I}", "namespace", a->remotes[i]->ns,
@@ -512,19 +513,14 @@ int agent_state_restore(struct agent *a, char **err)
 			p->ports[k].protocol = (uint8_t)json_integer_value(json_object_get(jp, "protocol"));
 			p->nports++;
 		}
+		agent_cni_state_restore(p, json_object_get(v, "cni"));
 		snprintf(nspath, sizeof(nspath), "/run/netns/%s", p->net.netns);
 		p->net.host_ifindex = pod_net_host_ifindex(&p->net);
 		if (access(nspath, F_OK) || p->net.host_ifindex <= 0) {
 			fprintf(stderr, "sluiced: pod %s/%s is gone (netns %s), dropping it\n", p->ns, p->name,
 				p->net.netns);
 			pod_net_delete(&p->net);
-			sluice_labels_free(&p->labels);
-			for (k = 0; k < p->nports; k++)
-				free(p->ports[k].name);
-			free(p->ports);
-			free(p->ns);
-			free(p->name);
-			free(p);
+			agent_pod_free(p);
 			continue;
 		}
 		ns = agent_ns_get(a, p->ns, true);

@@ -30,8 +30,9 @@ if [ "${SLUICE_SKIP_FUZZ:-0}" != 1 ] && command -v clang >/dev/null; then
 	# tests/fuzz finds nothing (FUZZ_SECONDS each, default 30)
 	echo "== fuzz targets (libFuzzer, ${FUZZ_SECONDS:-30} s each)"
 	CC=clang cmake -S . -B build-fuzz -DSLUICE_FUZZ=ON -DSLUICE_TESTS=OFF -DCMAKE_BUILD_TYPE=Debug >/dev/null
-	cmake --build build-fuzz -j"$JOBS" --target fuzz_policy_edit fuzz_http_request
-	for t in policy/fuzz_policy_edit:policy_edit proxy/fuzz_http_request:http_request; do
+	cmake --build build-fuzz -j"$JOBS" --target fuzz_policy_edit fuzz_http_request fuzz_watch_stream
+	for t in policy/fuzz_policy_edit:policy_edit proxy/fuzz_http_request:http_request \
+		k8s/fuzz_watch_stream:watch_stream; do
 		bin=build-fuzz/${t%%:*}
 		work=$(mktemp -d)
 		cp tests/fuzz/"${t##*:}"/* "$work"/
