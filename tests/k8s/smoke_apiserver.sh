@@ -18,6 +18,21 @@ check() {
 	if "$@" >/dev/null 2>&1; then pass "$what"; else fail "$what"; fi
 }
 
+# A PID is gone once it no longer exists or is a zombie waiting for init to
+# reap it (orphans of the harness are reparented to PID 1).
+procs_gone() {
+	local p i
+	for i in $(seq 1 50); do
+		for p in "$@"; do
+			[ -d "/proc/$p" ] && ! grep -q '^State:.*Z' "/proc/$p/status" 2>/dev/null && break
+			p=
+		done
+		[ -z "$p" ] && return 0
+		sleep 0.2
+	done
+	return 1
+}
+
 WORK=$(mktemp -d /tmp/sluice-k8s-smoke-XXXXXX)
 k8s_at_exit 'rm -rf "$WORK"'
 [ -n "${K8S_SMOKE_B:-}" ] || K8S_SMOKE_B=$WORK/b
@@ -40,9 +55,8 @@ if [ $b_rc = 0 ]; then
 	pass "instance B started at the same time"
 	check "A and B on different ports" test "$B_PORT" != "$K8S_PORT"
 	bash "$K8S_APISERVER_SH" down "$K8S_SMOKE_B"
-	gone=1
-	for p in $B_PIDS; do [ -d /proc/$p ] && gone=0; done
-	check "down B: its processes are gone" test $gone = 1
+	# shellcheck disable=SC2086
+	check "down B: its processes are gone" procs_gone $B_PIDS
 	check "down B: its directory is gone" test ! -e "$K8S_SMOKE_B"
 	check "down B does not touch A" curl -fsS --cacert "$K8S_CA" -H "Authorization: Bearer $K8S_TOKEN" "$K8S_SERVER/readyz"
 else
@@ -157,9 +171,8 @@ fi
 A_DIR=$K8S_DIR
 A_PIDS="$K8S_ETCD_PID $K8S_APISERVER_PID"
 k8s_down
-gone=1
-for p in $A_PIDS; do [ -d /proc/$p ] && gone=0; done
-check "down: etcd and kube-apiserver are gone" test $gone = 1
+# shellcheck disable=SC2086
+check "down: etcd and kube-apiserver are gone" procs_gone $A_PIDS
 check "down: the instance directory is gone" test ! -e "$A_DIR"
 check "down: the port is closed" bash -c "! curl -sk -m 2 https://127.0.0.1:$K8S_PORT/ >/dev/null 2>&1"
 
