@@ -27,11 +27,14 @@ struct agent_config {
 	const char *netns_prefix;
 	const char *policy_dir;
 	const char *metrics_addr;
+	const char *health_addr;  /* --health: /healthz, /readyz (health.c) */
+	const char *log_format;   /* --log-format text|json (log_format.c) */
 	const char *node_name;
 	const char *proxy_bin;
 	unsigned flow_buffer;
 	unsigned proxy_restart_delay_ms;
 	bool no_proxy;
+	const char *pods_cgroup; /* where connect4 attaches; NULL: <cgroup-root>/<prefix>pods */
 	/* CNI (agent/cni*.c): the conflist to chain sluice-cni into, and
 	 * whether to take the entry out again when the agent stops */
 	const char *cni_conf_dir;
@@ -157,6 +160,9 @@ struct agent {
 	char cgroup_pods[4096];   /* <cgroup-root>/<prefix>pods: connect4 lives here */
 	char cgroup_system[4096]; /* <cgroup-root>/<prefix>system: agent and proxy */
 	struct proxy_ctl *proxy;
+	struct health *health;    /* health.c */
+	/* Kubernetes mode (k8s_source.c), NULL in standalone mode */
+	struct agent_k8s *k8s;
 
 	/*
 	 * Kubernetes mode: the labels and named ports of a local pod come from
@@ -200,6 +206,7 @@ struct agent_remote_spec {
 	const char *ns, *name;
 	const struct sluice_labels *labels;
 	uint32_t ip;
+	uint32_t identity; /* a cluster identity the table knows; 0: from labels */
 };
 int agent_remotes_create(struct agent *a, const struct agent_remote_spec *v, size_t n, char **err);
 /* The pod (local, or remote when with_remote) that has this address, or NULL. */
@@ -273,6 +280,8 @@ int agent_cidrs_sync(struct agent *a, const struct sluice_compiled *c, char **er
 /* policies.c */
 int agent_policy_apply(struct agent *a, json_t *files, bool dry_run, json_t *result, char **err);
 int agent_policy_delete(struct agent *a, const char *ref, char **err);
+/* one policy of one kind (ns NULL: clusterwide) */
+int agent_policy_delete_kind(struct agent *a, int kind, const char *ns, const char *name, char **err);
 json_t *agent_policy_list(struct agent *a);
 json_t *agent_policy_get(struct agent *a, const char *ref, char **err);
 

@@ -14,6 +14,7 @@
 
 #include "../common/util.h"
 #include "agent.h"
+#include "k8s.h"
 #include "api.h"
 #include "cni.h"
 #include "proxy_ctl.h"
@@ -405,6 +406,9 @@ static json_t *cmd_status(struct agent *a)
 	json_object_set_new(o, "datapath", stats);
 	json_object_set_new(o, "proxy", proxy_ctl_status(a));
 	json_object_set_new(o, "connections_cut", json_integer((json_int_t)revalidate_cut_total()));
+	json_object_set_new(o, "cni", agent_cni_status_json(a));
+	if (a->k8s)
+		json_object_set_new(o, "kubernetes", agent_k8s_status(a));
 	api_status_extend(a, o);
 	return o;
 }
@@ -425,7 +429,8 @@ static json_t *dispatch(struct api_client *c, json_t *req, char **err)
 	if (!strcmp(cmd, "pod.import"))
 		return cmd_pod_import(a, req, err);
 	if (!strcmp(cmd, "pod.delete")) {
-		if (agent_pod_delete(a, req_str(req, "namespace") ?: "", req_str(req, "name") ?: "", err))
+		if (agent_cni_refuse_delete(a, req_str(req, "namespace") ?: "", req_str(req, "name") ?: "", err) ||
+		    agent_pod_delete(a, req_str(req, "namespace") ?: "", req_str(req, "name") ?: "", err))
 			return NULL;
 		return json_object();
 	}

@@ -220,7 +220,8 @@ int agent_endpoint_attach(struct agent *a, const struct agent_attach_req *req,
 		return 0;
 	}
 
-	if (a->pod_meta) {
+	/* labels from the Kubernetes source, for pods Kubernetes made */
+	if (a->pod_meta && req->name && *req->name) {
 		rc = a->pod_meta(a, ns, name, &labels, &ports, &nports);
 		if (rc == -EAGAIN) {
 			sl_fail(err, EAGAIN, "pod %s/%s is not known to the Kubernetes source yet", ns, name);
@@ -275,6 +276,10 @@ int agent_endpoint_attach(struct agent *a, const struct agent_attach_req *req,
 		agent_pod_free(p);
 		goto out;
 	}
+	/* the main plugin may just have given the node an address (bridge's
+	 * gateway on its first pod): host traffic to the pod must carry the
+	 * host identity from the start, not after the next periodic refresh */
+	agent_refresh_host_addrs(a);
 	rc = agent_pod_enroll(a, p, err);
 	if (!rc) {
 		fprintf(stderr, "sluiced: cni: attached %s/%s (container %.12s, %s, endpoint %u, identity %u)\n",
@@ -477,6 +482,29 @@ json_t *agent_cni_api(struct agent *a, const char *cmd, json_t *req, char **err)
 	return NULL;
 }
 
+int agent_cni_refuse_delete(struct agent *a, const char *ns, const char *name, char **err)
+{
+	struct agent_pod *p = agent_pod_find(a, ns, name);
+
+	if (!p || !p->cni)
+		return 0;
+	return sl_fail(err, EPERM,
+		       "pod %s/%s belongs to container %s of the container runtime (CNI): it goes when the runtime deletes its sandbox (CNI DEL or GC)",
+		       ns, name, p->cni->container_id);
+}
+
+json_t *agent_cni_status_json(struct agent *a)
+{
+	const char *why = agent_not_ready(a);
+	size_t i, n = 0;
+
+	for (i = 0; i < a->npods; i++)
+		n += a->pods[i]->cni != NULL;
+	return json_pack("{s:b,s:s*,s:I,s:s*,s:b}", "ready", !why, "not_ready_reason", why,
+			 "attachments", (json_int_t)n, "conf_dir", a->cfg.cni_conf_dir,
+			 "chained", a->cnis && a->cnis->installed);
+}
+
 void agent_cni_pod_json(const struct agent_pod *p, json_t *o)
 {
 	if (!p->cni)
@@ -605,7 +633,8 @@ static void conf_tick(uv_timer_t *t)
 		if (changed)
 			fprintf(stderr, "sluiced: cni: sluice-cni chained in %s\n", path);
 		c->installed = true;
-		c->warned = false;
+		/* once: a preStop `sluiced --cni-uninstall` must not be undone */
+		uv_timer_stop(t);
 	}
 	free(err);
 	free(path);
@@ -619,8 +648,8 @@ void agent_cni_start(struct agent *a)
 	a->cnis = sl_xcalloc(1, sizeof(*a->cnis));
 	uv_timer_init(a->loop, &a->cnis->timer);
 	a->cnis->timer.data = a;
-	/* written once ready, then kept: a primary CNI that rewrites its
-	 * config (or one that appears later) gets the entry again */
+	/* written once the agent is ready; retried until a primary network
+	 * configuration exists */
 	uv_timer_start(&a->cnis->timer, conf_tick, 0, CONF_RETRY_MS);
 }
 

@@ -25,6 +25,12 @@ struct agent_cni_attachment {
 
 /* api.c hands every "cni.*" command here */
 json_t *agent_cni_api(struct agent *a, const char *cmd, json_t *req, char **err);
+/* `sluice pod delete` of a pod the plugin attached would leave it running
+ * unmanaged: -EPERM with a message; the runtime's DEL (or GC) removes it */
+int agent_cni_refuse_delete(struct agent *a, const char *ns, const char *name, char **err);
+/* `sluice status`: ready for CNI pods (and why not), attachments, the
+ * conflist writer's state */
+json_t *agent_cni_status_json(struct agent *a);
 /* adds the CNI fields of a pod to its API record */
 void agent_cni_pod_json(const struct agent_pod *p, json_t *o);
 

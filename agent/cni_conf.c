@@ -127,6 +127,22 @@ static json_t *our_entry(const char *socket)
 	return e;
 }
 
+/* Versions before 0.3.0 have no chaining (no prevResult); sluice-cni
+ * supports 0.3.0 to 1.1.0. A list without cniVersion (1.1.0's cniVersions
+ * only) is left to the runtime. */
+static bool version_chainable(const char *v)
+{
+	static const char *const ok[] = { SLUICE_CNI_VERSIONS };
+	size_t i;
+
+	if (!v)
+		return true;
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+		if (!strcmp(v, ok[i]))
+			return true;
+	return false;
+}
+
 /* the file the runtime uses for the primary network */
 static int pick_target(const char *dir, const char *target, char **names, size_t n, size_t *at,
 		       char **err)
@@ -204,6 +220,12 @@ int cni_conf_install(const char *dir, const char *target, const char *socket, bo
 	}
 	if (!json_is_array(plugins)) {
 		rc = sl_fail(err, EINVAL, "%s/%s: \"plugins\" is not a list", dir, names[at]);
+		goto out;
+	}
+	if (!version_chainable(json_string_value(json_object_get(j, "cniVersion")))) {
+		/* every pod would fail with "incompatible CNI versions" */
+		rc = sl_fail(err, ENOTSUP, "%s/%s: cniVersion %s cannot chain sluice-cni (0.3.0 and later can)",
+			     dir, names[at], json_string_value(json_object_get(j, "cniVersion")) ?: "(none)");
 		goto out;
 	}
 	last = json_array_get(plugins, json_array_size(plugins) - 1);

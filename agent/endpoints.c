@@ -368,7 +368,11 @@ int agent_remotes_create(struct agent *a, const struct agent_remote_spec *v, siz
 		p->created_ns = sl_now_ns();
 		p->net.ip = v[i].ip;
 		sluice_labels_copy(&p->labels, v[i].labels);
-		p->identity = pod_identity(a, v[i].ns, v[i].labels);
+		if (v[i].identity && sluice_idt_labels(a->idt, v[i].identity))
+			/* a cluster identity: its labels take a reference on it */
+			p->identity = sluice_idt_acquire(a->idt, sluice_idt_labels(a->idt, v[i].identity));
+		else
+			p->identity = pod_identity(a, v[i].ns, v[i].labels);
 		if (!p->identity) {
 			agent_pod_free(p);
 			rc = sl_fail(err, ENOSPC, "cannot allocate an identity");

@@ -22,13 +22,18 @@
 #include "../common/util.h"
 #include "agent.h"
 #include "cni.h"
+#include "config_dir.h"
 #include "flows.h"
+#include "health.h"
+#include "k8s.h"
+#include "log_format.h"
 #include "metrics.h"
 #include "proxy_ctl.h"
 #include "policy_dir.h"
 #include "revalidate.h"
 
 static struct agent the_agent;
+static struct agent_k8s_options k8s_opt;
 static uv_signal_t sig_int, sig_term;
 static uv_timer_t host_timer;
 static uv_poll_t events_poll;
@@ -46,13 +51,31 @@ static void usage(FILE *f)
 		"  --state-dir DIR     where declared state is kept (default /run/sluice)\n"
 		"  --pod-cidr CIDR     addresses for local pods (default 10.244.0.0/16)\n"
 		"  --netns-prefix P    prefix of pod network namespace names (default sluice-)\n"
-		"  --node-name NAME    node name shown in flows (default: hostname)\n"
+		"  --node-name NAME    this node's name (default: $K8S_NODE_NAME, else the\n"
+		"                      hostname)\n"
 		"  --flows N           flows kept in memory for `sluice observe` (default 4096)\n"
 		"  --metrics ADDR      Prometheus metrics address (default 127.0.0.1:9962, 'off')\n"
+		"  --log-format FMT    text (default) or json: one JSON object per log line\n"
+		"  --health ADDR       /healthz and /readyz for probes, e.g. 127.0.0.1:9877\n"
+		"                      (default off)\n"
 		"  --policy-dir DIR    apply every policy file in DIR and watch it\n"
 		"  --proxy-bin PATH    the L7 proxy (default: next to sluiced)\n"
 		"  --proxy-restart-delay MS  wait before restarting a dead proxy (default 1000)\n"
 		"  --no-proxy          no L7 proxy: L7 ports fail closed\n"
+		"  --config-dir DIR    options from DIR, one file per long option (a mounted\n"
+		"                      ConfigMap): \"true\" = flag on; the command line wins\n"
+		"  --kubernetes        Kubernetes mode, in-cluster config: pods, namespaces,\n"
+		"                      policies and identities come from the API server\n"
+		"  --kubeconfig FILE   Kubernetes mode with the server and credentials of FILE\n"
+		"  --identity-gc-interval S  identity GC period in Kubernetes mode (default 900)\n"
+		"  --identity-gc-grace S     an unused identity is marked this long before it\n"
+		"                      is deleted (default 1800)\n"
+		"  --k8s-endpoint-throttle MS  SluiceEndpoint writes at most this often\n"
+		"                      (default 500)\n"
+		"  --pods-cgroup DIR   the cgroup holding the pods' processes, where egress L7\n"
+		"                      steering (connect4) attaches (default\n"
+		"                      <cgroup-root>/<netns-prefix>pods; on Kubernetes the\n"
+		"                      kubelet's kubepods cgroup, e.g. <root>/kubepods.slice)\n"
 		"  --cni-conf-dir DIR  once ready, chain sluice-cni as the last plugin of the\n"
 		"                      primary network's conflist in DIR (/etc/cni/net.d)\n"
 		"  --cni-chain-target NAME  that conflist: a file or network name, or auto\n"
@@ -138,11 +161,20 @@ static int parse_args(struct agent *a, int argc, char **argv, bool *cleanup, boo
 		{ "node-name", required_argument, NULL, 'N' },
 		{ "flows", required_argument, NULL, 'f' },
 		{ "metrics", required_argument, NULL, 'm' },
+		{ "health", required_argument, NULL, 'H' },
+		{ "log-format", required_argument, NULL, 'L' },
 		{ "policy-dir", required_argument, NULL, 'd' },
 		{ "cleanup", no_argument, NULL, 'C' },
 		{ "proxy-bin", required_argument, NULL, 'P' },
 		{ "proxy-restart-delay", required_argument, NULL, 'R' },
 		{ "no-proxy", no_argument, NULL, 'X' },
+		{ "kubernetes", no_argument, NULL, 'K' },
+		{ "kubeconfig", required_argument, NULL, 'k' },
+		{ "k8s-sa-dir", required_argument, NULL, 1001 },
+		{ "identity-gc-interval", required_argument, NULL, 1002 },
+		{ "identity-gc-grace", required_argument, NULL, 1003 },
+		{ "k8s-endpoint-throttle", required_argument, NULL, 1004 },
+		{ "pods-cgroup", required_argument, NULL, 0x104 },
 		{ "cni-conf-dir", required_argument, NULL, 0x100 },
 		{ "cni-chain-target", required_argument, NULL, 0x101 },
 		{ "cni-remove-on-exit", no_argument, NULL, 0x102 },
@@ -163,7 +195,8 @@ static int parse_args(struct agent *a, int argc, char **argv, bool *cleanup, boo
 	a->cfg.flow_buffer = 4096;
 	a->cfg.proxy_restart_delay_ms = 1000;
 	gethostname(host, sizeof(host) - 1);
-	a->cfg.node_name = host;
+	a->cfg.node_name = getenv("K8S_NODE_NAME") && *getenv("K8S_NODE_NAME") ? getenv("K8S_NODE_NAME")
+									       : host;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'b': a->cfg.bpf_root = optarg; break;
@@ -175,11 +208,20 @@ static int parse_args(struct agent *a, int argc, char **argv, bool *cleanup, boo
 		case 'N': a->cfg.node_name = optarg; break;
 		case 'f': a->cfg.flow_buffer = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'm': a->cfg.metrics_addr = optarg; break;
+		case 'H': a->cfg.health_addr = optarg; break;
+		case 'L': a->cfg.log_format = optarg; break;
 		case 'd': a->cfg.policy_dir = optarg; break;
 		case 'C': *cleanup = true; break;
 		case 'P': a->cfg.proxy_bin = optarg; break;
 		case 'R': a->cfg.proxy_restart_delay_ms = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'X': a->cfg.no_proxy = true; break;
+		case 'K': k8s_opt.in_cluster = true; break;
+		case 'k': k8s_opt.kubeconfig = optarg; break;
+		case 1001: k8s_opt.sa_dir = optarg; break;
+		case 1002: k8s_opt.gc_interval_s = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 1003: k8s_opt.gc_grace_s = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 1004: k8s_opt.ep_throttle_ms = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 0x104: a->cfg.pods_cgroup = optarg; break;
 		case 0x100: a->cfg.cni_conf_dir = optarg; break;
 		case 0x101: a->cfg.cni_chain_target = optarg; break;
 		case 0x102: a->cfg.cni_remove_on_exit = true; break;
@@ -214,7 +256,9 @@ static int setup(struct agent *a, char **err)
 	snprintf(a->pod_cgroup_dir, sizeof(a->pod_cgroup_dir), "%s/%spods", a->cfg.cgroup_root,
 		 a->cfg.netns_prefix);
 	a->podcfg.cgroup_dir = a->pod_cgroup_dir;
-	snprintf(a->cgroup_pods, sizeof(a->cgroup_pods), "%s", a->pod_cgroup_dir);
+	/* pods the agent did not make (CNI) run in the runtime's cgroups */
+	snprintf(a->cgroup_pods, sizeof(a->cgroup_pods), "%s",
+		 a->cfg.pods_cgroup ? a->cfg.pods_cgroup : a->pod_cgroup_dir);
 	snprintf(a->cgroup_system, sizeof(a->cgroup_system), "%s/%ssystem", a->cfg.cgroup_root,
 		 a->cfg.netns_prefix);
 	a->next_ep_id = 1;
@@ -279,14 +323,31 @@ static int cleanup_all(struct agent *a)
 int main(int argc, char **argv)
 {
 	struct agent *a = &the_agent;
+	struct config_argv cfg_argv; /* lives as long as main(): cfg points into it */
 	bool cleanup = false, cni_uninstall = false;
 	char *err = NULL;
 	int rc;
 
 	signal(SIGPIPE, SIG_IGN);
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (parse_args(a, argc, argv, &cleanup, &cni_uninstall))
+	if (config_dir_expand(argc, argv, &cfg_argv, &err)) {
+		fprintf(stderr, "sluiced: %s\n", err);
+		free(err);
 		return 2;
+	}
+	if (parse_args(a, cfg_argv.argc, cfg_argv.argv, &cleanup, &cni_uninstall)) {
+		for (int i = 0; i < cfg_argv.nowned; i++)
+			fprintf(stderr, "%s%s", i ? " " : "sluiced: options read from --config-dir: ",
+				cfg_argv.owned[i]);
+		if (cfg_argv.nowned)
+			fputc('\n', stderr);
+		return 2;
+	}
+	if (log_format_start(a->cfg.log_format, &err)) {
+		fprintf(stderr, "sluiced: %s\n", err);
+		free(err);
+		return 2;
+	}
 	if (cni_uninstall) { /* a preStop hook: no datapath needed */
 		if (!a->cfg.cni_conf_dir || cni_conf_uninstall(a->cfg.cni_conf_dir, &err)) {
 			fprintf(stderr, "sluiced: %s\n", err ?: "--cni-uninstall needs --cni-conf-dir");
@@ -328,6 +389,14 @@ int main(int argc, char **argv)
 	rc = policy_dir_start(a, &err);
 	if (rc)
 		goto fail;
+	if (k8s_opt.in_cluster || k8s_opt.kubeconfig) {
+		rc = agent_k8s_start(a, &k8s_opt, &err);
+		if (rc)
+			goto fail;
+	}
+	rc = health_start(a, &err); /* last: answering means started */
+	if (rc)
+		goto fail;
 
 	uv_signal_init(a->loop, &sig_int);
 	uv_signal_start(&sig_int, on_signal, SIGINT);
@@ -347,6 +416,8 @@ int main(int argc, char **argv)
 	uv_run(a->loop, UV_RUN_DEFAULT);
 	agent_cni_stop(a);
 
+	health_stop(a);
+	agent_k8s_stop(a);
 	agent_api_stop(a);
 	policy_dir_stop(a);
 	revalidate_stop();

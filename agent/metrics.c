@@ -12,6 +12,7 @@
 
 #include "../common/util.h"
 #include "flows.h"
+#include "k8s.h"
 #include "metrics.h"
 
 #define NBUCKETS 12
@@ -232,6 +233,12 @@ char *metrics_render(struct agent *a)
 	head(&o, "sluice_policy_apply_duration_seconds", "histogram",
 	     "Time to validate, compile and write one policy apply.");
 	hist_render(&o, "sluice_policy_apply_duration_seconds", &apply_duration);
+	if (a->k8s) {
+		char *k8s = agent_k8s_metrics(a);
+
+		outf(&o, "%s", k8s);
+		free(k8s);
+	}
 	return o.buf;
 }
 

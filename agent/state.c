@@ -335,10 +335,11 @@ static int state_save_pods(struct agent *a)
 			"created_ns", (json_int_t)p->created_ns, "cni", agent_cni_state_json(p)));
 	}
 	for (i = 0; i < a->nremotes; i++)
-		json_array_append_new(remotes, json_pack("{s:s,s:s,s:o,s:I}", "namespace", a->remotes[i]->ns,
+		json_array_append_new(remotes, json_pack("{s:s,s:s,s:o,s:I,s:I}", "namespace", a->remotes[i]->ns,
 							 "name", a->remotes[i]->name, "labels",
 							 labels_array(&a->remotes[i]->labels), "ip",
-							 (json_int_t)a->remotes[i]->net.ip));
+							 (json_int_t)a->remotes[i]->net.ip, "identity",
+							 (json_int_t)a->remotes[i]->identity));
 	for (i = 0; i < sluice_idt_count(a->idt); i++) {
 		uint32_t id = sluice_idt_at(a->idt, i);
 
@@ -534,6 +535,7 @@ int agent_state_restore(struct agent *a, char **err)
 		struct agent_pod *p = sl_xcalloc(1, sizeof(*p));
 		struct sluice_labels idl = { 0 };
 		struct agent_namespace *ns;
+		uint32_t id;
 
 		p->ns = sl_xstrdup(json_string_value(json_object_get(v, "namespace")));
 		p->name = sl_xstrdup(json_string_value(json_object_get(v, "name")));
@@ -543,7 +545,12 @@ int agent_state_restore(struct agent *a, char **err)
 		p->proxy_listener_fd = -1;
 		ns = agent_ns_get(a, p->ns, true);
 		sluice_pod_identity_labels(&idl, p->ns, &p->labels, &ns->labels);
-		p->identity = sluice_idt_acquire(a->idt, &idl);
+		id = (uint32_t)json_integer_value(json_object_get(v, "identity"));
+		/* a cluster identity (Kubernetes mode) is kept by number */
+		if (id && sluice_idt_labels(a->idt, id))
+			p->identity = sluice_idt_acquire(a->idt, sluice_idt_labels(a->idt, id));
+		else
+			p->identity = sluice_idt_acquire(a->idt, &idl);
 		sluice_labels_free(&idl);
 		a->remotes = realloc(a->remotes, (a->nremotes + 1) * sizeof(*a->remotes));
 		a->remotes[a->nremotes++] = p;

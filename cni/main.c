@@ -38,7 +38,7 @@ enum {
 	E_NOT_IN_PLACE = 102 /* CHECK: the attachment is missing or broken */
 };
 
-static const char *const supported[] = { "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0" };
+static const char *const supported[] = { SLUICE_CNI_VERSIONS };
 #define NSUPPORTED (sizeof(supported) / sizeof(supported[0]))
 #define LATEST "1.1.0"
 #define DEFAULT_TIMEOUT_S 30
@@ -133,9 +133,23 @@ static bool version_supported(const char *v)
 	return false;
 }
 
+/* v >= want, both MAJOR.MINOR.PATCH */
+static bool version_ge(const char *v, const char *want)
+{
+	unsigned a[3] = { 0 }, b[3] = { 0 };
+	int i;
+
+	sscanf(v, "%u.%u.%u", &a[0], &a[1], &a[2]);
+	sscanf(want, "%u.%u.%u", &b[0], &b[1], &b[2]);
+	for (i = 0; i < 3; i++)
+		if (a[i] != b[i])
+			return a[i] > b[i];
+	return true;
+}
+
 static bool version_at_least_1(const char *v)
 {
-	return v[0] >= '1' || (v[0] != '0' && v[1] != '.');
+	return version_ge(v, "1.0.0");
 }
 
 static char *read_stdin(size_t *len)
@@ -386,16 +400,14 @@ static int cmd_del(struct conf *c)
 	int rc;
 
 	rc = agent_call(c->socket, req, c->timeout_s * 1000, &res);
-	if (rc == -ECONNREFUSED || rc == -ENOENT) {
+	if (rc) {
+		/* down, or died or hung on the way: the queue keeps the deletion */
 		rc = queue_delete(c->socket, cid, ifname, req, &answered, &err);
 		if (rc)
 			die(E_TRY_AGAIN, "the sluice agent is down and the deletion cannot be queued",
 			    "%s", err);
 		if (!answered)
 			fprintf(stderr, "sluice-cni: agent down, deletion of %s queued\n", cid);
-	} else if (rc) {
-		fprintf(stderr, "sluice-cni: DEL %s: agent did not answer: %s (ignored)\n", cid,
-			strerror(-rc));
 	} else if (!json_is_true(json_object_get(res, "ok"))) {
 		fprintf(stderr, "sluice-cni: DEL %s: %s (ignored)\n", cid, answer_error(res));
 	}
@@ -545,6 +557,12 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "VERSION"))
 		return cmd_version(text, len);
 	load_conf(&c, text, len);
+	/* as libcni: the commands exist from the version that brought them */
+	if (!strcmp(cmd, "CHECK") && !version_ge(c.version, "0.4.0"))
+		die(E_INCOMPATIBLE, "config version does not allow CHECK", "cniVersion %s", c.version);
+	if ((!strcmp(cmd, "STATUS") || !strcmp(cmd, "GC")) && !version_ge(c.version, "1.1.0"))
+		die(E_INCOMPATIBLE, "config version does not allow STATUS or GC", "cniVersion %s (1.1.0 needed)",
+		    c.version);
 	if (!strcmp(cmd, "ADD"))
 		rc = cmd_add(&c);
 	else if (!strcmp(cmd, "DEL"))

@@ -12,5 +12,8 @@
 #define SLUICE_CNI_DEFAULT_SOCKET "/run/sluice/sluice.sock"
 #define SLUICE_CNI_QUEUE_NAME "cni-delete-queue"
 #define SLUICE_CNI_QUEUE_MAX 256
+/* the spec versions sluice-cni speaks: chaining (prevResult) exists from
+ * 0.3.0 on */
+#define SLUICE_CNI_VERSIONS "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"
 
 #endif

@@ -7,7 +7,7 @@
  *                  [--watch PATH[?QUERY]]... [--state DIR]
  *
  * Prints one line per thing that happens, on stdout:
- *   EVENT i ADDED|MODIFIED|DELETED ns/name rv   (watch number i, from 0)
+ *   EVENT i ADDED|MODIFIED|DELETED ns/name rv kind   (watch i, from 0)
  *   SYNCED i count
  *   FAILED i status message
  *   RESPONSE n status body-or-message          (the n-th command, from 1)
@@ -60,8 +60,9 @@ static void print_obj_line(const char *what, int i, json_t *obj)
 	const char *ns = json_string_value(json_object_get(md, "namespace"));
 	const char *name = json_string_value(json_object_get(md, "name"));
 	const char *rv = json_string_value(json_object_get(md, "resourceVersion"));
-	printf("EVENT %d %s %s%s%s %s\n", i, what, ns ? ns : "", ns ? "/" : "", name ? name : "?",
-	       rv ? rv : "?");
+	const char *kind = json_string_value(json_object_get(obj, "kind"));
+	printf("EVENT %d %s %s%s%s %s %s\n", i, what, ns ? ns : "", ns ? "/" : "", name ? name : "?",
+	       rv ? rv : "?", kind ? kind : "-");
 }
 
 static void on_event(void *ctx, enum k8s_event_type type, json_t *obj)
