@@ -5,18 +5,12 @@
 # pod status subresource patch, the fault-injecting relay, and `down` leaves
 # no process and no directory behind.
 set -u
+# pass/fail/check/t_finish as in the integration scenarios.
+# shellcheck source=../integration/lib.sh
+source "$(dirname "$0")/../integration/lib.sh"
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
-
-PASSED=0
-FAILED=0
-pass() { PASSED=$((PASSED + 1)); echo "  ok   $*"; }
-fail() { FAILED=$((FAILED + 1)); echo "  FAIL $*"; }
-check() {
-	local what=$1
-	shift
-	if "$@" >/dev/null 2>&1; then pass "$what"; else fail "$what"; fi
-}
+T_NAME=k8s_apiserver_smoke
 
 # A PID is gone once it no longer exists or is a zombie waiting for init to
 # reap it (orphans of the harness are reparented to PID 1).
@@ -176,5 +170,4 @@ check "down: etcd and kube-apiserver are gone" procs_gone $A_PIDS
 check "down: the instance directory is gone" test ! -e "$A_DIR"
 check "down: the port is closed" bash -c "! curl -sk -m 2 https://127.0.0.1:$K8S_PORT/ >/dev/null 2>&1"
 
-echo "k8s_apiserver_smoke: $PASSED passed, $FAILED failed"
-[ "$FAILED" -eq 0 ]
+t_finish

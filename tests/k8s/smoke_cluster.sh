@@ -4,18 +4,12 @@
 # exec` and `logs` work, pod-to-pod HTTP works, and `down` leaves nothing:
 # no process, netns, mount, cgroup, route, changed sysctl or host directory.
 set -u
+# pass/fail/check/t_finish as in the integration scenarios.
+# shellcheck source=../integration/lib.sh
+source "$(dirname "$0")/../integration/lib.sh"
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
-
-PASSED=0
-FAILED=0
-pass() { PASSED=$((PASSED + 1)); echo "  ok   $*"; }
-fail() { FAILED=$((FAILED + 1)); echo "  FAIL $*"; }
-check() {
-	local what=$1
-	shift
-	if "$@" >/dev/null 2>&1; then pass "$what"; else fail "$what"; fi
-}
+T_NAME=k8s_cluster_smoke
 
 # (Only what no other session changes: other tests make netns, routes and
 # /var/lib/cni entries at the same time.)
@@ -105,5 +99,4 @@ else
 	diff <(echo "$BEFORE") <(echo "$AFTER")
 fi
 
-echo "k8s_cluster_smoke: $PASSED passed, $FAILED failed"
-[ "$FAILED" -eq 0 ]
+t_finish
