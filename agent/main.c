@@ -84,7 +84,8 @@ static void usage(FILE *f)
 		"  --cni-uninstall     take the sluice-cni entry out of --cni-conf-dir, exit\n"
 		"  --cleanup           remove the pods, programs, pins and state of this\n"
 		"                      configuration, then exit\n"
-		"  -h, --help          this help\n");
+		"  -h, --help          this help\n"
+		"      --version       the version and the datapath ABI version\n");
 }
 
 static int check_fs(const char *path, long magic, const char *what, char **err)
@@ -180,6 +181,7 @@ static int parse_args(struct agent *a, int argc, char **argv, bool *cleanup, boo
 		{ "cni-remove-on-exit", no_argument, NULL, 0x102 },
 		{ "cni-uninstall", no_argument, NULL, 0x103 },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
 	};
 	static char host[256];
@@ -227,6 +229,9 @@ static int parse_args(struct agent *a, int argc, char **argv, bool *cleanup, boo
 		case 0x102: a->cfg.cni_remove_on_exit = true; break;
 		case 0x103: *cni_uninstall = true; break;
 		case 'h': usage(stdout); exit(0);
+		case 'V':
+			printf("sluiced %s (datapath ABI %d)\n", SLUICE_VERSION, SLUICE_ABI_VERSION);
+			exit(0);
 		default: usage(stderr); return -EINVAL;
 		}
 	}

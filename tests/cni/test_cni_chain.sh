@@ -104,7 +104,7 @@ plugin() { # plugin COMMAND CONFIG_JSON [VAR=VALUE...]
 pod_field() {
 	"$SL_BUILD/cli/sluice" --socket "$SL_SOCK" pod list -o json 2>/dev/null | "$PY" -c '
 import json,sys
-for p in json.load(sys.stdin):
+for p in json.load(sys.stdin)["items"]:
     if p["namespace"] == "default" and p["name"] == sys.argv[1]:
         print(p.get(sys.argv[2], "")); sys.exit(0)
 sys.exit(1)' "$1" "$2"
