@@ -34,6 +34,7 @@ struct agent_config {
 	unsigned flow_buffer;
 	unsigned proxy_restart_delay_ms;
 	bool no_proxy;
+	const char *pods_cgroup; /* where connect4 attaches; NULL: <cgroup-root>/<prefix>pods */
 	/* CNI (agent/cni*.c): the conflist to chain sluice-cni into, and
 	 * whether to take the entry out again when the agent stops */
 	const char *cni_conf_dir;

@@ -72,6 +72,10 @@ static void usage(FILE *f)
 		"                      is deleted (default 1800)\n"
 		"  --k8s-endpoint-throttle MS  SluiceEndpoint writes at most this often\n"
 		"                      (default 500)\n"
+		"  --pods-cgroup DIR   the cgroup holding the pods' processes, where egress L7\n"
+		"                      steering (connect4) attaches (default\n"
+		"                      <cgroup-root>/<netns-prefix>pods; on Kubernetes the\n"
+		"                      kubelet's kubepods cgroup, e.g. <root>/kubepods.slice)\n"
 		"  --cni-conf-dir DIR  once ready, chain sluice-cni as the last plugin of the\n"
 		"                      primary network's conflist in DIR (/etc/cni/net.d)\n"
 		"  --cni-chain-target NAME  that conflist: a file or network name, or auto\n"
@@ -80,7 +84,8 @@ static void usage(FILE *f)
 		"  --cni-uninstall     take the sluice-cni entry out of --cni-conf-dir, exit\n"
 		"  --cleanup           remove the pods, programs, pins and state of this\n"
 		"                      configuration, then exit\n"
-		"  -h, --help          this help\n");
+		"  -h, --help          this help\n"
+		"      --version       the version and the datapath ABI version\n");
 }
 
 static int check_fs(const char *path, long magic, const char *what, char **err)
@@ -170,11 +175,13 @@ static int parse_args(struct agent *a, int argc, char **argv, bool *cleanup, boo
 		{ "identity-gc-interval", required_argument, NULL, 1002 },
 		{ "identity-gc-grace", required_argument, NULL, 1003 },
 		{ "k8s-endpoint-throttle", required_argument, NULL, 1004 },
+		{ "pods-cgroup", required_argument, NULL, 0x104 },
 		{ "cni-conf-dir", required_argument, NULL, 0x100 },
 		{ "cni-chain-target", required_argument, NULL, 0x101 },
 		{ "cni-remove-on-exit", no_argument, NULL, 0x102 },
 		{ "cni-uninstall", no_argument, NULL, 0x103 },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
 	};
 	static char host[256];
@@ -216,11 +223,15 @@ static int parse_args(struct agent *a, int argc, char **argv, bool *cleanup, boo
 		case 1002: k8s_opt.gc_interval_s = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 1003: k8s_opt.gc_grace_s = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 1004: k8s_opt.ep_throttle_ms = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 0x104: a->cfg.pods_cgroup = optarg; break;
 		case 0x100: a->cfg.cni_conf_dir = optarg; break;
 		case 0x101: a->cfg.cni_chain_target = optarg; break;
 		case 0x102: a->cfg.cni_remove_on_exit = true; break;
 		case 0x103: *cni_uninstall = true; break;
 		case 'h': usage(stdout); exit(0);
+		case 'V':
+			printf("sluiced %s (datapath ABI %d)\n", SLUICE_VERSION, SLUICE_ABI_VERSION);
+			exit(0);
 		default: usage(stderr); return -EINVAL;
 		}
 	}
@@ -250,7 +261,9 @@ static int setup(struct agent *a, char **err)
 	snprintf(a->pod_cgroup_dir, sizeof(a->pod_cgroup_dir), "%s/%spods", a->cfg.cgroup_root,
 		 a->cfg.netns_prefix);
 	a->podcfg.cgroup_dir = a->pod_cgroup_dir;
-	snprintf(a->cgroup_pods, sizeof(a->cgroup_pods), "%s", a->pod_cgroup_dir);
+	/* pods the agent did not make (CNI) run in the runtime's cgroups */
+	snprintf(a->cgroup_pods, sizeof(a->cgroup_pods), "%s",
+		 a->cfg.pods_cgroup ? a->cfg.pods_cgroup : a->pod_cgroup_dir);
 	snprintf(a->cgroup_system, sizeof(a->cgroup_system), "%s/%ssystem", a->cfg.cgroup_root,
 		 a->cfg.netns_prefix);
 	a->next_ep_id = 1;

@@ -69,7 +69,10 @@ echo '{"cniVersion": "1.0.0", "name": "decoy", "plugins": [{"type": "loopback"}]
 cp "$CONF/20-decoy.conflist" "$SL_WORK/decoy.orig"
 
 SL_AGENT_PREFIX="nsenter --net=/run/netns/$NODE"
-agent_start() { sl_agent_start --cni-conf-dir "$CONF" --cni-remove-on-exit; }
+# the runtime's cgroups, as kubelet's kubepods: egress L7 steering attaches there
+KUBEPODS=$SL_CG/kubepods
+mkdir -p "$KUBEPODS"
+agent_start() { sl_agent_start --cni-conf-dir "$CONF" --cni-remove-on-exit --pods-cgroup "$KUBEPODS"; }
 
 LIST=$CONF/10-$NET.conflist
 wait_conflist() {
@@ -101,7 +104,7 @@ plugin() { # plugin COMMAND CONFIG_JSON [VAR=VALUE...]
 pod_field() {
 	"$SL_BUILD/cli/sluice" --socket "$SL_SOCK" pod list -o json 2>/dev/null | "$PY" -c '
 import json,sys
-for p in json.load(sys.stdin):
+for p in json.load(sys.stdin)["items"]:
     if p["namespace"] == "default" and p["name"] == sys.argv[1]:
         print(p.get(sys.argv[2], "")); sys.exit(0)
 sys.exit(1)' "$1" "$2"
@@ -178,7 +181,7 @@ sl pod label default/server app=server >/dev/null
 sl pod label default/client1 app=client >/dev/null
 sl pod label default/client2 app=other >/dev/null
 rm -f "$SL_WORK/server.log.ready"
-ip netns exec "$(pod_ns server)" "$PY" "$TOOLS/podserver.py" server "$SL_WORK/server.log" tcp:8080 tcp:9000 &
+ip netns exec "$(pod_ns server)" "$PY" "$TOOLS/podserver.py" server "$SL_WORK/server.log" tcp:8080 tcp:9000 tcp:9090 &
 SL_PIDS+=($!)
 for i in $(seq 1 100); do [ -e "$SL_WORK/server.log.ready" ] && break; sleep 0.05; done
 check "before policy client2 connects" inpod client2 "$PY" "$TOOLS/probe.py" tcp "$IP_server" 9000 1.0
@@ -191,7 +194,7 @@ spec:
   ingress:
   - fromEndpoints: [{matchLabels: {app: client}}]
     toPorts:
-    - ports: [{port: "9000", protocol: TCP}]
+    - ports: [{port: "9000", protocol: TCP}, {port: "9090", protocol: TCP}]
     - ports: [{port: "8080", protocol: TCP}]
       rules:
         http: [{method: GET, path: "/public/.*"}]
@@ -203,6 +206,34 @@ code=$(inpod client1 curl -s -o /dev/null -w '%{http_code}' --connect-timeout 1 
 check "L7: GET /public/x is allowed (200, through the proxy)" test "$code" = 200
 code=$(sl pod exec default/client1 -- curl -s -o /dev/null -w '%{http_code}' --connect-timeout 1 -m 3 "http://$IP_server:8080/admin")
 check "L7: GET /admin gets 403 (sk_lookup steering works in the node netns; via sluice pod exec)" test "$code" = 403
+# egress L7 from a CNI pod: its processes must be where connect4 runs (the
+# runtime's pod cgroup, under --pods-cgroup)
+apply_yaml <<'YAML' >/dev/null
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: cni-client-egress}
+spec:
+  endpointSelector: {matchLabels: {app: client}}
+  egress:
+  - toEndpoints: [{matchLabels: {app: server}}]
+    toPorts:
+    - ports: [{port: "9000", protocol: TCP}, {port: "8080", protocol: TCP}]
+    - ports: [{port: "9090", protocol: TCP}]
+      rules:
+        http: [{method: GET, path: "/ok/.*"}]
+YAML
+mkdir -p "$KUBEPODS/client1"
+incg() { # incg POD CMD...: like the runtime, the pod's processes in its cgroup
+	local n=$1; shift
+	sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$KUBEPODS/$n" ip netns exec "$(pod_ns "$n")" "$@"
+}
+code=$(incg client1 curl -s -o /dev/null -w '%{http_code}' --connect-timeout 1 -m 3 "http://$IP_server:9090/ok/1")
+check "egress L7 from a CNI pod: GET /ok/1 allowed (200)" test "$code" = 200
+code=$(incg client1 curl -s -o /dev/null -w '%{http_code}' --connect-timeout 1 -m 3 "http://$IP_server:9090/secret")
+check "egress L7 from a CNI pod: GET /secret gets 403 from the proxy" test "$code" = 403
+code=$(inpod client1 curl -s -o /dev/null -w '%{http_code}' --connect-timeout 1 -m 3 "http://$IP_server:9090/ok/1")
+check "egress L7 from outside the pods cgroup fails closed (never unfiltered)" test "$code" != 200
+check "egress policy keeps client1's L4 port" inpod client1 "$PY" "$TOOLS/probe.py" tcp "$IP_server" 9000 1.0
 check "the drop is visible in sluice observe" sh -c "'$SL_BUILD/cli/sluice' --socket '$SL_SOCK' observe --last 200 --verdict DROPPED 2>/dev/null | grep -q client2"
 
 echo "== agent restart adopts the pods"
