@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../common/flow_filter.h"
 #include "../common/util.h"
 #include "api.h"
 #include "flows.h"
@@ -698,6 +699,11 @@ static int filters_parse(json_t *arr, struct filter **out, size_t *nout, char **
 		if (field == F_MAX || !value) {
 			filters_free(fs, n);
 			return sl_fail(err, EINVAL, "unknown filter %s", name ? name : "?");
+		}
+		if (sl_flow_filter_check(name, value)) {
+			filters_free(fs, n);
+			return sl_fail(err, EINVAL, "invalid --%s \"%.200s\": %s", name, value,
+				       sl_flow_filter_check(name, value));
 		}
 		fs[n].field = (enum filter_field)field;
 		fs[n].negate = json_is_true(json_object_get(v, "not"));

@@ -81,7 +81,8 @@ static void usage(FILE *f)
 		"  --cni-chain-target NAME  that conflist: a file or network name, or auto\n"
 		"                      (default: the lexically first config file)\n"
 		"  --cni-remove-on-exit  take the sluice-cni entry out again on stop\n"
-		"  --cni-uninstall     take the sluice-cni entry out of --cni-conf-dir, exit\n"
+		"  --cni-uninstall     take the sluice-cni entry out of --cni-conf-dir (the\n"
+		"                      running agent stops putting it back), exit\n"
 		"  --cleanup           remove the pods, programs, pins and state of this\n"
 		"                      configuration, then exit\n"
 		"  -h, --help          this help\n"
@@ -353,13 +354,8 @@ int main(int argc, char **argv)
 		free(err);
 		return 2;
 	}
-	if (cni_uninstall) { /* a preStop hook: no datapath needed */
-		if (!a->cfg.cni_conf_dir || cni_conf_uninstall(a->cfg.cni_conf_dir, &err)) {
-			fprintf(stderr, "sluiced: %s\n", err ?: "--cni-uninstall needs --cni-conf-dir");
-			return 1;
-		}
-		return 0;
-	}
+	if (cni_uninstall) /* a preStop hook: no datapath needed */
+		return agent_cni_uninstall_cmd(a);
 	a->loop = uv_default_loop();
 	a->started_ns = sl_now_ns();
 	rc = setup(a, &err);

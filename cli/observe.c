@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/flow_filter.h"
 #include "../common/util.h"
 #include "sluice/abi.h"
 #include "cli.h"
@@ -71,14 +72,6 @@ static int parse_duration(const char *s, uint64_t *ns)
 	return 0;
 }
 
-static bool one_of(const char *v, const char *const *set)
-{
-	for (; *set; set++)
-		if (!strcasecmp(v, *set))
-			return true;
-	return false;
-}
-
 static bool all_digits(const char *v)
 {
 	return *v && strspn(v, "0123456789") == strlen(v);
@@ -87,30 +80,8 @@ static bool all_digits(const char *v)
 /* A filter value the agent can use, or exit 2 with why (as hubble does). */
 static int check_filter(const char *field, const char *v)
 {
-	static const char *const verdicts[] = { "FORWARDED", "DROPPED", "REDIRECTED", "ERROR", "AUDIT",
-						"ALLOWED", "DENIED", NULL };
-	static const char *const types[] = { "l3-l4", "l3_l4", "l7", "policy-verdict", "drop", NULL };
-	static const char *const protocols[] = { "tcp", "udp", "sctp", "icmp", "icmpv4", "http", NULL };
-	const char *why = NULL;
+	const char *why = sl_flow_filter_check(field, v);
 
-	if (!strcmp(field, "verdict") && !one_of(v, verdicts))
-		why = "want FORWARDED, DROPPED, REDIRECTED, ERROR, AUDIT, ALLOWED or DENIED";
-	else if (!strcmp(field, "type") && !one_of(v, types))
-		why = "want l3-l4, l7, policy-verdict or drop (sluice has no trace, capture or debug events)";
-	else if (!strcmp(field, "protocol") && !one_of(v, protocols))
-		why = "want tcp, udp, sctp, icmp or http";
-	else if (!strcmp(field, "identity") && (!all_digits(v) || strlen(v) > 10 || strtoull(v, NULL, 10) > UINT32_MAX))
-		why = "want a numeric identity";
-	else if (!strcmp(field, "port") && (!all_digits(v) || strlen(v) > 5 || atoi(v) > 65535))
-		why = "want a port number 0-65535";
-	else if (!strcmp(field, "http-status") &&
-		 !((all_digits(v) && strlen(v) == 3) ||
-		   (strlen(v) >= 2 && v[0] >= '1' && v[0] <= '5' &&
-		    (!strcmp(v + 1, "+") || !strcasecmp(v + 1, "xx")))))
-		why = "want a status code (403) or a class (4xx, 4+)";
-	else if ((!strcmp(field, "pod") || !strcmp(field, "from-pod") || !strcmp(field, "to-pod") ||
-		  !strcmp(field, "namespace") || !strcmp(field, "http-method")) && !*v)
-		why = "must not be empty";
 	if (!why)
 		return 0;
 	fprintf(stderr, "sluice: invalid --%s \"%s\": %s\n", field, v, why);

@@ -342,7 +342,22 @@ check "CHECK in a 0.4.0 chain" cni CHECK old
 check "DEL in a 0.4.0 chain" cni DEL old
 LIST=$LIST_SAVED
 
-echo "== conflist removal"
+echo "== the conflist entry is kept, and removed"
+# a primary CNI that rewrites its config (Calico, flannel) drops our entry
+"$PY" -c '
+import json,sys; j=json.load(open(sys.argv[1])); j["plugins"]=[p for p in j["plugins"] if p["type"]!="sluice-cni"]
+open(sys.argv[1]+".tmp","w").write(json.dumps(j))' "$LIST" && mv "$LIST.tmp" "$LIST"
+check "a primary CNI's rewrite loses the entry; the agent puts it back" wait_conflist
+# preStop: sluiced --cni-uninstall while the agent runs
+innode "$SL_BUILD/agent/sluiced" --socket "$SL_SOCK" --cni-conf-dir "$CONF" --cni-uninstall
+check "--cni-uninstall (agent running) exits 0" test $? -eq 0
+check "... the .conf is back, the conflist gone" test -f "$CONF/10-$NET.conf" -a ! -f "$LIST"
+sleep 2.5
+check "... and the running agent does not put it back" test ! -f "$LIST"
+sl_agent_kill TERM
+check "on exit nothing is left of sluice in the conf dir" test -f "$CONF/10-$NET.conf" -a ! -f "$LIST" -a ! -f "$CONF/10-$NET.conf.sluice_bak"
+agent_start || fail "agent start"
+check "a new agent chains it again" wait_conflist
 sl_agent_kill TERM
 check "on exit (--cni-remove-on-exit) the .conf is restored as it was" test -f "$CONF/10-$NET.conf" -a ! -f "$LIST" -a ! -f "$CONF/10-$NET.conf.sluice_bak"
 innode "$SL_BUILD/agent/sluiced" --cni-conf-dir "$CONF" --cni-uninstall

@@ -26,6 +26,14 @@ check_exit 2 "--reconnect without --follow" sl observe --reconnect
 check_exit 2 "--not with no filter after it" sl observe --not
 check_exit 0 "good filters pass" sl observe --verdict dropped --type l7 --identity 2 --port 80 --last 0 --http-status 4xx --protocol tcp
 check_exit 0 "--last 0" sl observe --last 0
+check "the agent refuses a bad filter too (the API is the trust boundary)" python3 - "$SL_SOCK" <<'PY'
+import json, socket, sys
+for field, value in (("port", "99999"), ("verdict", "BOGUS"), ("type", "trace"), ("identity", "foo")):
+    s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+    s.sendall(json.dumps({"cmd": "observe", "filters": [{"field": field, "value": value}]}).encode() + b"\n")
+    r = json.loads(s.makefile().readline())
+    assert r.get("ok") is False and value in r.get("error", ""), (field, r)
+PY
 
 # ---- item 10: one allowed L7 request, as Hubble prints it ------------------
 pod default/frontend app=frontend,security.level=trusted
