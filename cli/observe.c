@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "../common/flow_filter.h"
+#include "../common/names.h"
 #include "../common/util.h"
 #include "sluice/abi.h"
 #include "cli.h"
@@ -94,9 +95,11 @@ static const char *peer_name(json_t *p, char *buf, size_t len)
 	const char *pod = json_string_value(json_object_get(p, "pod_name"));
 	json_int_t id = json_integer_value(json_object_get(p, "identity"));
 
-	if (pod && *pod)
-		snprintf(buf, len, "%s/%s", ns, pod);
-	else if (id == 1)
+	if (pod && *pod) {
+		char nb[140], pb[280];
+
+		snprintf(buf, len, "%s/%s", sl_escape_ctl(ns, nb, sizeof(nb)), sl_escape_ctl(pod, pb, sizeof(pb)));
+	} else if (id == 1)
 		snprintf(buf, len, "host");
 	else if (id == 2)
 		snprintf(buf, len, "world");
@@ -169,22 +172,25 @@ static void print_compact(json_t *flow)
 		const char *type = json_string_value(json_object_get(l7, "type"));
 		const char *url = json_string_value(json_object_get(http, "url")) ?: "";
 		const char *path = url;
+		char pathbuf[520], methbuf[64];
+		const char *method = sl_escape_ctl(json_string_value(json_object_get(http, "method")), methbuf,
+						   sizeof(methbuf));
 		bool resp = type && !strcmp(type, "RESPONSE");
 
 		/* the compact line shows the path; -o json has Hubble's absolute URL */
 		if (!strncmp(url, "http://", 7) && strchr(url + 7, '/'))
 			path = strchr(url + 7, '/');
+		/* what a client sent never reaches the terminal raw */
+		path = sl_escape_ctl(path, pathbuf, sizeof(pathbuf));
 		snprintf(kind, sizeof(kind), "http-%s", resp ? "response" : "request");
 		if (resp) {
 			const char *lat = json_string_value(json_object_get(l7, "latency_ns"));
 			double ms = lat ? strtod(lat, NULL) / 1e6 : (double)json_integer_value(json_object_get(l7, "latency_ns")) / 1e6;
 
-			snprintf(detail, sizeof(detail), "%s %.500s => %lld, %.1f ms",
-				 json_string_value(json_object_get(http, "method")) ?: "", path,
+			snprintf(detail, sizeof(detail), "%s %.500s => %lld, %.1f ms", method, path,
 				 (long long)json_integer_value(json_object_get(http, "code")), ms);
 		} else {
-			snprintf(detail, sizeof(detail), "%s %.500s",
-				 json_string_value(json_object_get(http, "method")) ?: "", path);
+			snprintf(detail, sizeof(detail), "%s %.500s", method, path);
 		}
 	} else {
 		const char *dir = json_string_value(json_object_get(flow, "traffic_direction"));

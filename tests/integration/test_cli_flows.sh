@@ -132,6 +132,24 @@ sleep 0.4
 lines=$(sl observe --last 100 --to-pod default/database --protocol tcp)
 [ "$(printf '%s\n' "$lines" | grep -c 'tcp-connect')" = 1 ] && pass "one tcp-connect line (database's ingress decided)" || fail "tcp-connect lines: $lines"
 printf '%s' "$lines" | grep -q "tcp-connect ALLOWED (L3_L4, ingress policy of default/database)" && pass "the line says which side decided" || fail "which side decided: $lines"
+# both ends enforce (the backend gets an egress policy): two lines, one per enforcement point, each naming its side
+apply_yaml >/dev/null <<'YAML'
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: backend-egress, namespace: default}
+spec:
+  endpointSelector: {matchLabels: {app: backend}}
+  egress:
+  - toEndpoints: [{matchLabels: {app: database}}]
+    toPorts: [{ports: [{port: "5432", protocol: TCP}]}]
+YAML
+can default/backend tcp "$IP_database" 5432 >/dev/null
+sleep 0.4
+lines=$(sl observe --last 2 --to-pod default/database --protocol tcp)
+printf '%s' "$lines" | grep -q "tcp-connect ALLOWED (L3_L4, egress policy of default/backend)" &&
+	printf '%s' "$lines" | grep -q "tcp-connect ALLOWED (L3_L4, ingress policy of default/database)" &&
+	pass "both ends enforce: one line each, naming its side" || fail "both ends: $lines"
+sl policy delete default/backend-egress >/dev/null
 skipped=$(sl status -o json | jq .flows_near_duplicates_skipped)
 [ "${skipped:-0}" -ge 2 ] && pass "unenforced ends are counted, not shown ($skipped)" || fail "near duplicates skipped: $skipped"
 
