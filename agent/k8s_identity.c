@@ -221,6 +221,7 @@ void k8s_identity_event(struct agent_k8s *k, int type, json_t *obj)
 
 	if (!id)
 		return; /* not one of ours: a name that is no number in range */
+	k->remotes_dirty = true; /* remote pods may wait for this identity */
 	if (type == K8S_DELETED) {
 		index_remove(k, id);
 		/* an identity that local pods still use must exist for the other
