@@ -27,11 +27,14 @@ struct agent_config {
 	const char *netns_prefix;
 	const char *policy_dir;
 	const char *metrics_addr;
+	const char *health_addr;  /* --health: /healthz, /readyz (health.c) */
+	const char *log_format;   /* --log-format text|json (log_format.c) */
 	const char *node_name;
 	const char *proxy_bin;
 	unsigned flow_buffer;
 	unsigned proxy_restart_delay_ms;
 	bool no_proxy;
+	const char *pods_cgroup; /* where connect4 attaches; NULL: <cgroup-root>/<prefix>pods */
 	/* CNI (agent/cni*.c): the conflist to chain sluice-cni into, and
 	 * whether to take the entry out again when the agent stops */
 	const char *cni_conf_dir;
@@ -157,6 +160,7 @@ struct agent {
 	char cgroup_pods[4096];   /* <cgroup-root>/<prefix>pods: connect4 lives here */
 	char cgroup_system[4096]; /* <cgroup-root>/<prefix>system: agent and proxy */
 	struct proxy_ctl *proxy;
+	struct health *health;    /* health.c */
 	/* Kubernetes mode (k8s_source.c), NULL in standalone mode */
 	struct agent_k8s *k8s;
 

@@ -28,6 +28,9 @@ json_t *agent_cni_api(struct agent *a, const char *cmd, json_t *req, char **err)
 /* `sluice pod delete` of a pod the plugin attached would leave it running
  * unmanaged: -EPERM with a message; the runtime's DEL (or GC) removes it */
 int agent_cni_refuse_delete(struct agent *a, const char *ns, const char *name, char **err);
+/* `sluice status`: ready for CNI pods (and why not), attachments, the
+ * conflist writer's state */
+json_t *agent_cni_status_json(struct agent *a);
 /* adds the CNI fields of a pod to its API record */
 void agent_cni_pod_json(const struct agent_pod *p, json_t *o);
 
@@ -44,6 +47,9 @@ void agent_cni_drain_queue(struct agent *a);
  * writer when --cni-conf-dir is set. stop: on shutdown. */
 void agent_cni_start(struct agent *a);
 void agent_cni_stop(struct agent *a);
+/* `sluiced --cni-uninstall`: asks the running agent to take its entry out
+ * and stop keeping it, else removes it here; the exit status */
+int agent_cni_uninstall_cmd(struct agent *a);
 
 /* cni_conf.c: the conflist writer.
  * Install: sluice-cni (with this socket unless it is the default) becomes

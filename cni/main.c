@@ -400,16 +400,14 @@ static int cmd_del(struct conf *c)
 	int rc;
 
 	rc = agent_call(c->socket, req, c->timeout_s * 1000, &res);
-	if (rc == -ECONNREFUSED || rc == -ENOENT) {
+	if (rc) {
+		/* down, or died or hung on the way: the queue keeps the deletion */
 		rc = queue_delete(c->socket, cid, ifname, req, &answered, &err);
 		if (rc)
 			die(E_TRY_AGAIN, "the sluice agent is down and the deletion cannot be queued",
 			    "%s", err);
 		if (!answered)
 			fprintf(stderr, "sluice-cni: agent down, deletion of %s queued\n", cid);
-	} else if (rc) {
-		fprintf(stderr, "sluice-cni: DEL %s: agent did not answer: %s (ignored)\n", cid,
-			strerror(-rc));
 	} else if (!json_is_true(json_object_get(res, "ok"))) {
 		fprintf(stderr, "sluice-cni: DEL %s: %s (ignored)\n", cid, answer_error(res));
 	}

@@ -142,10 +142,10 @@ static void watch_schedule(struct k8s_watch *w, enum watch_next next, uint64_t d
 	uv_timer_start(&w->timer, watch_on_timer, delay_ms, 0);
 }
 
-/* A failure: count it and try again after the next backoff step. */
+/* A failure (counted where it was seen): try again after the next backoff
+ * step. */
 static void watch_retry_later(struct k8s_watch *w, enum watch_next next, const char *why)
 {
-	w->c->stats.errors++;
 	k8s_client_debug(w->c, "%s: %s", w->path, why);
 	/* without a resourceVersion there is nothing to watch from */
 	if (!w->rv)
@@ -229,14 +229,12 @@ static void watch_on_list(void *ctx, int status, json_t *body, const char *errms
 	if (status == 410) {
 		/* a continue token (or the resourceVersion) expired: start over
 		 * with a consistent read */
-		w->c->stats.relists++;
 		w->consistent = true;
-		json_array_clear(w->pages);
+		w->listed_once = true;
 		watch_list(w);
 		return;
 	}
 	if (status == 403 || status == 404) {
-		w->c->stats.errors++;
 		if (w->ops.failed)
 			w->ops.failed(w->ctx, status, errmsg ? errmsg : "");
 		if (!w->stopped)
@@ -253,6 +251,7 @@ static void watch_on_list(void *ctx, int status, json_t *body, const char *errms
 	json_t *items = json_object_get(body, "items");
 	json_t *md = json_object_get(body, "metadata");
 	if (!json_is_object(body) || !(json_is_array(items) || json_is_null(items) || !items)) {
+		w->c->stats.errors++;
 		watch_retry_later(w, WATCH_NEXT_LIST, "list: the answer is not a List");
 		return;
 	}
@@ -272,10 +271,18 @@ static void watch_on_list(void *ctx, int status, json_t *body, const char *errms
 		watch_list_page(w, cont);
 		return;
 	}
+	const char *list_rv = json_string_value(json_object_get(md, "resourceVersion"));
+	if (!list_rv || !*list_rv) {
+		/* nothing to watch from: a loop of LISTs unless we wait */
+		w->c->stats.errors++;
+		json_array_clear(w->pages);
+		watch_retry_later(w, WATCH_NEXT_LIST, "list: no metadata.resourceVersion");
+		return;
+	}
 	json_t *all = w->pages;
 	w->pages = json_array();
 	watch_fill_kind(w, all);
-	watch_list_complete(w, all, json_string_value(json_object_get(md, "resourceVersion")));
+	watch_list_complete(w, all, list_rv);
 	json_decref(all);
 	if (w->stopped)
 		return;
@@ -305,8 +312,10 @@ static void watch_list_page(struct k8s_watch *w, const char *cont)
 	k8s_client_debug(w->c, "GET %s", url);
 	w->call = k8s_call_start(w->c, "GET", url, NULL, NULL, watch_on_list, w);
 	free(url);
-	if (!w->call)
+	if (!w->call) {
+		w->c->stats.errors++;
 		watch_retry_later(w, WATCH_NEXT_LIST, "list: cannot start the request");
+	}
 }
 
 static void watch_list(struct k8s_watch *w)
@@ -319,7 +328,8 @@ static void watch_list(struct k8s_watch *w)
 		watch_watch(w);
 		return;
 	}
-	if (w->listed_once)
+	/* a LIST after the cache was complete once is a relist */
+	if (w->synced)
 		w->c->stats.relists++;
 	w->listed_once = true;
 	json_array_clear(w->pages);
@@ -346,6 +356,25 @@ static void watch_fallback_to_list(struct k8s_watch *w, const char *why)
 	w->c->watchlist = K8S_WATCHLIST_NO;
 	w->streaming = false;
 	watch_list(w);
+}
+
+/* Our resourceVersion is gone from the server's history: LIST again (a
+ * consistent read) and diff. At once, unless the watch that said so was
+ * itself empty and brief: a server (or proxy) answering 410 to every watch
+ * must not be met with a relist loop at full speed. */
+static void watch_relist(struct k8s_watch *w, const char *why)
+{
+	bool healthy = w->events > 0 || sl_mono_ns() - w->started_ns >= WATCH_MIN_HEALTHY_NS;
+	k8s_client_debug(w->c, "%s: %s: relist", w->path, why);
+	w->consistent = true;
+	w->listed_once = true; /* a LIST, even after a streaming list */
+	if (healthy) {
+		k8s_backoff_reset(&w->backoff);
+		watch_list(w);
+	} else {
+		w->c->stats.errors++;
+		watch_schedule(w, WATCH_NEXT_LIST, k8s_backoff_next(&w->backoff));
+	}
 }
 
 static int watch_on_object(void *ctx, json_t *ev)
@@ -393,6 +422,7 @@ static int watch_on_object(void *ctx, json_t *ev)
 			k8s_backoff_reset(&w->backoff);
 			return w->stopped ? WATCH_STOP_STOPPED : 0;
 		}
+		k8s_client_debug(w->c, "%s: bookmark %s", w->path, rv ? rv : "?");
 		watch_set_rv(w, rv);
 		return 0;
 	}
@@ -469,16 +499,12 @@ static int watch_on_body(void *ctx, const char *data, size_t len)
 		return 1;
 	}
 	if (r == WATCH_STOP_RELIST) {
-		k8s_client_debug(w->c, "%s: %s: relist", w->path, w->stop_msg);
 		w->streaming = false;
-		w->consistent = true;
-		w->listed_once = true; /* a relist, even after a streaming list */
-		w->c->stats.relists++;
-		json_array_clear(w->pages);
-		watch_list_page(w, NULL);
+		watch_relist(w, w->stop_msg);
 	} else if (r == WATCH_STOP_FALLBACK && was_streaming) {
 		watch_fallback_to_list(w, w->stop_msg);
 	} else {
+		w->c->stats.errors++;
 		watch_retry_later(w, WATCH_NEXT_WATCH, err ? err : w->stop_msg);
 	}
 	free(err);
@@ -504,6 +530,8 @@ static void watch_on_done(void *ctx, int status, const char *errmsg)
 	if (w->stopped)
 		return;
 	w->streaming = false;
+	if (errmsg || status != 200)
+		w->c->stats.errors++;
 
 	if (status == 200 && initial && !errmsg) {
 		/* ended cleanly before the initial events did: not usable */
@@ -514,6 +542,7 @@ static void watch_on_done(void *ctx, int status, const char *errmsg)
 		/* the server's timeoutSeconds: resume from where we are, unless it
 		 * ended at once and empty, which is a failure in disguise */
 		if (w->events == 0 && lasted < WATCH_MIN_HEALTHY_NS) {
+			w->c->stats.errors++;
 			watch_retry_later(w, WATCH_NEXT_WATCH, "watch ended at once without events");
 			return;
 		}
@@ -533,12 +562,7 @@ static void watch_on_done(void *ctx, int status, const char *errmsg)
 		return;
 	}
 	if (status == 410) {
-		k8s_client_debug(w->c, "%s: %s: relist", w->path, why);
-		w->consistent = true;
-		w->c->stats.relists++;
-		w->listed_once = true;
-		json_array_clear(w->pages);
-		watch_list_page(w, NULL);
+		watch_relist(w, why);
 		return;
 	}
 	if (status == 401 && !w->retried_401 && k8s_token_reload(&w->c->token)) {
