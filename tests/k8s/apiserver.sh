@@ -258,11 +258,11 @@ free_port() {
 
 # Kill a PID we recorded, but only if it still runs the binary we started
 # (PIDs get reused) and only after a bounded wait for a clean exit.
-kill_recorded() {
-  local pid=$1 exe=$2 i
+kill_recorded() { # PID EXE [SIGNAL]
+  local pid=$1 exe=$2 sig=${3:-TERM} i
   [ -n "$pid" ] && [ -d "/proc/$pid" ] || return 0
   [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$(readlink -f "$exe")" ] || return 0
-  kill -TERM "$pid" 2>/dev/null || return 0
+  kill -"$sig" "$pid" 2>/dev/null || return 0
   for i in $(seq 1 100); do
     [ -d "/proc/$pid" ] || return 0
     # A zombie child of ours is gone for our purpose.

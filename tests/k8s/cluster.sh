@@ -15,13 +15,16 @@
 #   cluster.sh exec DIR CMD.. run CMD in the node netns with KUBECONFIG set
 #                             (kubectl, helm, curl to pods, ...)
 #   cluster.sh kubectl DIR .. Debian's kubectl 1.20 against the cluster
-#   cluster.sh import DIR TAR..  import docker-archive/OCI tars into the
-#                             node's containerd (namespace k8s.io)
+#   cluster.sh import DIR [--ctr-flag..] TAR..  import docker-archive/OCI
+#                             tars into the node's containerd (namespace
+#                             k8s.io); "--x=y" arguments go to ctr, e.g.
+#                             --base-name=NAME for OCI archives tagged only
+#   cluster.sh images DIR     list the node's images (ctr -n k8s.io images ls)
 #
 # Options for `up` (environment):
 #   K8S_NODE_NAME     node name (default sluice-node)
 #   K8S_POD_CIDR      pod subnet of the bridge (default 10.89.0.0/24)
-#   K8S_NODE_IP       the node's InternalIP, on a dummy link in the netns
+#   K8S_NODE_IP       the node's InternalIP, on the netns' loopback
 #                     (default 10.89.1.1)
 #   K8S_CNI_CONF_DIR  the CNI conf dir containerd uses (default DIR/cni/net.d);
 #                     cluster.sh writes 10-sluice-node.conflist (bridge) there
@@ -197,12 +200,11 @@ cmd_up() {
   touch "$DIR/pre.dirs" "$DIR/pre.entries"
   for s in "${SYSCTLS[@]}"; do echo "$s=$(sysctl -n "$s")" >>"$DIR/sysctl.saved"; done
 
-  # The node netns: loopback, a dummy link carrying the node IP.
+  # The node netns: loopback only, also carrying the node IP (kubelet refuses
+  # a 127/8 node IP; the API server reaches the kubelet there).
   ip netns add "$NODE_NETNS"
   nsx ip link set lo up
-  nsx ip link add slk8s-node type dummy
-  nsx ip addr add "$NODE_IP/32" dev slk8s-node
-  nsx ip link set slk8s-node up
+  nsx ip addr add "$NODE_IP/32" dev lo
   # Nothing of the node's addresses is ever routed out of the host.
   ip route add blackhole "$POD_CIDR" && state_set ROUTE_POD 1
   ip route add blackhole "$NODE_IP/32" && state_set ROUTE_NODE 1
@@ -330,9 +332,9 @@ cluster_alive() {
 
 # --- down ----------------------------------------------------------------------
 
-cgroup_pids() { # every PID in our cgroup tree (any v1 hierarchy)
+cgroup_pids() { # every PID in our cgroup tree (any hierarchy)
   local h
-  for h in $(cgroup_hierarchies); do
+  for h in $(cgroup_hierarchies) $(findmnt -rn -t cgroup2 -o TARGET); do
     [ -d "$h/$CGROUP_NAME" ] || continue
     find "$h/$CGROUP_NAME" -name cgroup.procs -exec cat {} + 2>/dev/null
   done | sort -u
@@ -343,8 +345,9 @@ do_down() {
   load_state
   local n
   # Control plane first, then the kubelet: nothing restarts pods meanwhile.
+  # SIGKILL: their state dies with DIR anyway, and a graceful stop is slow.
   for n in kube-controller-manager kube-scheduler kubelet; do
-    [ -f "$DIR/pids/$n" ] && kill_recorded "$(cat "$DIR/pids/$n")" "$BIN/$n"
+    [ -f "$DIR/pids/$n" ] && kill_recorded "$(cat "$DIR/pids/$n")" "$BIN/$n" KILL
   done
   # Pods' processes: everything in our cgroup tree.
   if [ -n "$CGROUP_NAME" ]; then
@@ -377,8 +380,9 @@ do_down() {
     for p in $m; do umount "$p" 2>/dev/null || umount -l "$p" 2>/dev/null || true; done
   done
   if [ -n "$CGROUP_NAME" ]; then
+    # (runc also mirrors the tree into the v2 hierarchy of this hybrid host.)
     local h
-    for h in $(cgroup_hierarchies); do
+    for h in $(cgroup_hierarchies) $(findmnt -rn -t cgroup2 -o TARGET); do
       [ -d "$h/$CGROUP_NAME" ] && find "$h/$CGROUP_NAME" -depth -type d -exec rmdir {} \; 2>/dev/null || true
     done
   fi
@@ -415,7 +419,9 @@ cmd_down() {
   [ -d "$dir" ] || return 0
   dir=$(cd "$dir" && pwd)
   [ -f "$dir/state" ] || die "$dir is not a cluster directory (no state file)"
-  do_down "$dir"
+  # Best effort all the way (errexit is off inside an || list): one step
+  # failing must not leave the rest behind.
+  do_down "$dir" || true
 }
 
 cmd_exec() {
@@ -426,13 +432,21 @@ cmd_exec() {
   KUBECONFIG=$DIR/admin.kubeconfig nsx "$@"
 }
 
+# import DIR [--ctr-flag...] TAR...: arguments starting with "--" go to
+# `ctr images import` for every tar, e.g. --base-name docker.io/sluice/sluice
+# for an OCI archive whose index names only a tag.
 cmd_import() {
-  DIR=${1:?usage: import DIR TAR...}
+  DIR=${1:?usage: import DIR [--ctr-flag...] TAR...}
   shift
   load_state
-  local t
+  local t flags=() tars=()
   for t in "$@"; do
-    nsx "$ROOT/usr/bin/ctr" -a "$DIR/containerd/containerd.sock" -n k8s.io images import "$t" >&2 ||
+    case $t in --*) flags+=("$t") ;; *) tars+=("$t") ;; esac
+  done
+  [ ${#tars[@]} -gt 0 ] || die "import: no image file given"
+  for t in "${tars[@]}"; do
+    [ -f "$t" ] || die "import: $t: no such file"
+    nsx "$ROOT/usr/bin/ctr" -a "$DIR/containerd/containerd.sock" -n k8s.io images import "${flags[@]}" "$t" >&2 ||
       die "ctr images import $t failed"
   done
 }
@@ -444,5 +458,6 @@ case ${1:-} in
   exec) shift; cmd_exec "$@" ;;
   kubectl) d=${2:?usage: kubectl DIR ARGS}; shift 2; cmd_exec "$d" "$KUBECTL" --kubeconfig "$d/admin.kubeconfig" "$@" ;;
   import) shift; cmd_import "$@" ;;
+  images) DIR=${2:?usage: images DIR}; load_state; nsx "$ROOT/usr/bin/ctr" -a "$DIR/containerd/containerd.sock" -n k8s.io images ls -q ;;
   *) echo "usage: $0 up DIR|down DIR|env DIR|exec DIR CMD...|kubectl DIR ARGS...|import DIR TAR..." >&2; exit 2 ;;
 esac
