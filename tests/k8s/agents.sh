@@ -62,7 +62,8 @@ ka_begin() {
 	local n idx
 	export KA_WORK=/tmp/sluice-k8s-$T_NAME-$$
 	mkdir -p "$KA_WORK"
-	k8s_up "$KA_WORK/api" || { echo "FAIL: API server did not start"; exit 1; }
+	# its own folder (k8s_down removes it after ka_cleanup ran)
+	k8s_up || { echo "FAIL: API server did not start"; exit 1; }
 	k8s_at_exit ka_cleanup
 	for n in "$@"; do
 		idx=$(t_claim_slot) || { echo "FAIL: no free test slot"; exit 1; }
