@@ -23,7 +23,7 @@ if [ "${SLUICE_SKIP_ASAN:-0}" != 1 ]; then
 	cmake -S . -B build-asan -DSLUICE_SANITIZE=ON -DSLUICE_TESTS=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
 	cmake --build build-asan -j"$JOBS"
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-		ctest --test-dir build-asan --output-on-failure -j"$JOBS" -E '^(it_|bpf_)' || status=1
+		ctest --test-dir build-asan --output-on-failure -j"$JOBS" -E '^(it_|bpf_)' -LE '^k8s$' || status=1
 fi
 if [ "${SLUICE_SKIP_FUZZ:-0}" != 1 ] && command -v clang >/dev/null; then
 	# the libFuzzer targets build, and a bounded run from the seeds in

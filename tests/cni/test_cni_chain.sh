@@ -260,8 +260,12 @@ cni DEL late >/dev/null # the runtime tears the failed sandbox down
 out=$(cni DEL client2)
 check "DEL with the agent down succeeds" test $? -eq 0
 check "... and is queued for the agent" test -f "$QUEUE/cid${idx}xclient2.eth0.delete"
+LONGID=$(printf 'a%.0s' $(seq 1 250))
+plugin DEL "{\"cniVersion\": \"1.0.0\", \"name\": \"$NET\", \"type\": \"sluice-cni\", $SOCKCONF}" \
+	CNI_CONTAINERID="$LONGID" CNI_IFNAME=eth0 >/dev/null
+check "DEL of a 250-character container id is queued too (file name within NAME_MAX)" test "$(ls "$QUEUE" | grep -c '^aaaa.*\.delete$')" = 1
 agent_start || fail "agent restart"
-check "the restarted agent drained the queue" test ! -e "$QUEUE/cid${idx}xclient2.eth0.delete"
+check "the restarted agent drained the queue" test -z "$(ls "$QUEUE" | grep '\.delete$')"
 check_not "client2's deletion was applied on start" has_pod client2
 check "server adopted after restart" has_pod server
 check "the conflist entry is back once ready" wait_conflist
