@@ -35,9 +35,12 @@
 #include "agent.h"
 #include "revalidate.h"
 
-static uv_timer_t timer;
-static bool timer_ready;
-static uint64_t cut_total;
+/* a->reval: the zero timer a walk runs from (created on first use, freed
+ * when closed); the walks' count is a->counters.connections_cut. */
+struct revalidate {
+	uv_timer_t timer;
+	struct agent *agent;
+};
 
 struct cut {
 	bool mirror;      /* the peer pod's end of a cut flow */
@@ -318,7 +321,7 @@ static void cut_flows(struct walk *w, size_t from)
 
 static void run(uv_timer_t *t)
 {
-	struct walk w = { .a = t->data };
+	struct walk w = { .a = ((struct revalidate *)t->data)->agent };
 	uint64_t t0 = sl_mono_ns();
 	size_t i, live = 0, after_socks;
 
@@ -344,30 +347,31 @@ static void run(uv_timer_t *t)
 	if (live)
 		fprintf(stderr, "sluiced: cut %zu connection(s) whose right was revoked (%.1f ms)\n", live,
 			(double)(sl_mono_ns() - t0) / 1e6);
-	cut_total += live;
+	w.a->counters.connections_cut += live;
 	free(w.cuts);
 }
 
 void revalidate_soon(struct agent *a)
 {
-	if (!timer_ready) {
-		uv_timer_init(a->loop, &timer);
-		timer.data = a;
-		timer_ready = true;
+	if (!a->reval) {
+		a->reval = sl_xcalloc(1, sizeof(*a->reval));
+		a->reval->agent = a;
+		uv_timer_init(a->loop, &a->reval->timer);
+		a->reval->timer.data = a->reval;
 	}
-	uv_timer_start(&timer, run, 0, 0);
+	uv_timer_start(&a->reval->timer, run, 0, 0);
 }
 
-void revalidate_stop(void)
+static void on_timer_closed(uv_handle_t *h)
 {
-	if (timer_ready) {
-		uv_timer_stop(&timer);
-		uv_close((uv_handle_t *)&timer, NULL);
-		timer_ready = false;
-	}
+	free(h->data);
 }
 
-uint64_t revalidate_cut_total(void)
+void revalidate_stop(struct agent *a)
 {
-	return cut_total;
+	if (a->reval) {
+		uv_timer_stop(&a->reval->timer);
+		uv_close((uv_handle_t *)&a->reval->timer, on_timer_closed);
+		a->reval = NULL;
+	}
 }
