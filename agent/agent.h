@@ -32,6 +32,11 @@ struct agent_config {
 	unsigned flow_buffer;
 	unsigned proxy_restart_delay_ms;
 	bool no_proxy;
+	/* CNI (agent/cni*.c): the conflist to chain sluice-cni into, and
+	 * whether to take the entry out again when the agent stops */
+	const char *cni_conf_dir;
+	const char *cni_chain_target; /* file or network name; NULL/"auto": lexically first */
+	bool cni_remove_on_exit;
 };
 
 struct agent_namespace {
@@ -59,6 +64,9 @@ struct agent_pod {
 	uint32_t written_identity;
 	bool written_valid;
 	bool reval_dirty;         /* its policy changed: revalidate its flows */
+	/* set for a pod attached by the CNI plugin (agent_endpoint_attach):
+	 * its netns and veth belong to the container runtime */
+	struct agent_cni_attachment *cni;
 };
 
 /* One policy document as the user gave it, kept for `policy get` and for
@@ -176,6 +184,28 @@ struct agent {
 	struct metrics *metrics;
 	struct policy_dir *policy_dir;
 	struct revalidate *reval;
+	/* Kubernetes mode (k8s_source.c), NULL in standalone mode */
+	struct agent_k8s *k8s;
+
+	/*
+	 * Kubernetes mode: the labels and named ports of a local pod come from
+	 * the API. Set by the Kubernetes source; NULL in standalone mode (a pod
+	 * attached by CNI then has no labels until `sluice pod label`). Returns
+	 * 0 and fills the outputs (the caller frees them), -EAGAIN while the
+	 * pod is not yet in the watch cache (CNI ADD waits, bounded, and
+	 * retries), another -errno on error.
+	 */
+	int (*pod_meta)(struct agent *a, const char *ns, const char *name,
+			struct sluice_labels *labels_out, struct sluice_named_port **ports_out,
+			size_t *nports_out);
+	void *pod_meta_ctx;
+	/* Sources still loading their initial state (e.g. the Kubernetes
+	 * source before its first lists): while > 0 the agent is not ready,
+	 * CNI ADD waits and CNI STATUS fails, so no pod starts without its
+	 * policy. */
+	unsigned sources_syncing;
+	bool serving;             /* the event loop runs: startup is over */
+	struct agent_cni *cnis;   /* cni.c: conflist writer state */
 };
 
 /* phases.c: where the time of a policy apply goes (`sluice status`) */
@@ -199,6 +229,7 @@ struct agent_remote_spec {
 	const char *ns, *name;
 	const struct sluice_labels *labels;
 	uint32_t ip;
+	uint32_t identity; /* a cluster identity the table knows; 0: from labels */
 };
 int agent_remotes_create(struct agent *a, const struct agent_remote_spec *v, size_t n, char **err);
 /* The pod (local, or remote when with_remote) that has this address, or NULL. */
@@ -208,8 +239,44 @@ int agent_pod_relabel(struct agent *a, struct agent_pod *p, const struct sluice_
 int agent_ns_relabel(struct agent *a, const char *ns, const struct sluice_labels *set,
 		     char *const *remove, size_t nremove, char **err);
 void agent_pods_delete_all(struct agent *a);
+/* A new pod record (not yet registered), and the registration of a pod
+ * whose network is in place (p->net filled): identity, registry, ipcache,
+ * policy, programs, steering, state. On failure p's network is released
+ * (pod_net_delete) and p freed. */
+struct agent_pod *agent_pod_new(const char *ns, const char *name, const struct sluice_labels *labels,
+				const struct sluice_named_port *ports, size_t nports);
+int agent_pod_enroll(struct agent *a, struct agent_pod *p, char **err);
+void agent_pod_free(struct agent_pod *p);
 int agent_pod_attach_steering(struct agent *a, struct agent_pod *p, char **err);
 int agent_refresh_host_addrs(struct agent *a);
+
+/* cni.c: pods that the agent did not create (CNI plugin, Kubernetes). */
+struct agent_attach_req {
+	const char *container_id; /* CNI_CONTAINERID */
+	const char *network;      /* the CNI network name ("" if unknown) */
+	const char *netns_path;   /* CNI_NETNS: /var/run/netns/..., /proc/PID/ns/net */
+	const char *ifname;       /* CNI_IFNAME, inside the pod */
+	const char *host_ifname;  /* the host side of the pod's veth */
+	uint32_t ip;              /* the pod's IPv4 address, host order */
+	const char *ns, *name;    /* K8S_POD_NAMESPACE / K8S_POD_NAME */
+};
+/*
+ * Puts a pod that lives in a netns and veth someone else made into the
+ * registry, exactly like a standalone pod: tc programs on the host-side
+ * veth, sk_lookup steering in its netns, identity, policy. Returns once the
+ * datapath is in place; idempotent for the same container and interface.
+ * -EAGAIN: the pod's metadata is not known yet (pod_meta), try again.
+ * Persisted: a restarted agent adopts it; agent_endpoint_detach() removes
+ * it (never the netns or the veth, which belong to the runtime).
+ */
+int agent_endpoint_attach(struct agent *a, const struct agent_attach_req *req,
+			  struct agent_pod **out, char **err);
+/* 0 also when there is no such attachment; ifname NULL: any */
+int agent_endpoint_detach(struct agent *a, const char *container_id, const char *ifname,
+			  char **err);
+void agent_cni_attachment_free(struct agent_cni_attachment *c);
+/* NULL when ready to attach pods, else why not */
+const char *agent_not_ready(const struct agent *a);
 
 /* state.c: agent_state_save() after any change, agent_state_save_policies()
  * after a change of policies only (pods.json is not written again) */
@@ -240,6 +307,8 @@ int agent_cidrs_sync(struct agent *a, const struct sluice_compiled *c, char **er
 /* policies.c */
 int agent_policy_apply(struct agent *a, json_t *files, bool dry_run, json_t *result, char **err);
 int agent_policy_delete(struct agent *a, const char *ref, char **err);
+/* one policy of one kind (ns NULL: clusterwide) */
+int agent_policy_delete_kind(struct agent *a, int kind, const char *ns, const char *name, char **err);
 json_t *agent_policy_list(struct agent *a);
 json_t *agent_policy_get(struct agent *a, const char *ref, char **err);
 

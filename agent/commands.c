@@ -14,7 +14,9 @@
 #include "../common/util.h"
 #include "agent.h"
 #include "api.h"
+#include "cni.h"
 #include "flows.h"
+#include "k8s.h"
 #include "proxy_ctl.h"
 
 static json_t *labels_json(const struct sluice_labels *l, bool with_source)
@@ -69,6 +71,7 @@ static json_t *pod_json(struct agent *a, const struct agent_pod *p)
 		json_array_append_new(ports, po);
 	}
 	json_object_set_new(o, "ports", ports);
+	agent_cni_pod_json(p, o);
 	return o;
 }
 
@@ -410,6 +413,9 @@ static json_t *cmd_status(struct agent *a, struct api_client *c, json_t *req, ch
 	json_object_set_new(o, "proxy", proxy_ctl_status(a));
 	json_object_set_new(o, "connections_cut", json_integer((json_int_t)a->counters.connections_cut));
 	json_object_set_new(o, "rollbacks_failed", json_integer((json_int_t)a->counters.rollbacks_failed));
+	json_object_set_new(o, "cni", agent_cni_status_json(a));
+	if (a->k8s)
+		json_object_set_new(o, "kubernetes", agent_k8s_status(a));
 	flows_status(a, o);
 	return o;
 }
@@ -417,7 +423,8 @@ static json_t *cmd_status(struct agent *a, struct api_client *c, json_t *req, ch
 static json_t *cmd_pod_delete(struct agent *a, struct api_client *c, json_t *req, char **err)
 {
 	(void)c;
-	if (agent_pod_delete(a, req_str(req, "namespace") ?: "", req_str(req, "name") ?: "", err))
+	if (agent_cni_refuse_delete(a, req_str(req, "namespace") ?: "", req_str(req, "name") ?: "", err) ||
+	    agent_pod_delete(a, req_str(req, "namespace") ?: "", req_str(req, "name") ?: "", err))
 		return NULL;
 	return json_object();
 }
@@ -470,6 +477,13 @@ static json_t *cmd_proxy_restart(struct agent *a, struct api_client *c, json_t *
 	return json_object();
 }
 
+/* cni.* commands: sluice-cni's calls (cni.c) */
+static json_t *cmd_cni(struct agent *a, struct api_client *c, json_t *req, char **err)
+{
+	(void)c;
+	return agent_cni_api(a, json_string_value(json_object_get(req, "cmd")), req, err);
+}
+
 /* Adding a command: a handler above (or in the module that owns the data,
  * declared in its header), one line here, the CLI verb in cli/, and a test
  * (docs/maintainer.md). */
@@ -490,5 +504,11 @@ const struct api_command agent_commands[] = {
 	{ "policy.get", cmd_policy_get, 0 },
 	{ "proxy.restart", cmd_proxy_restart, 0 },
 	{ "observe", flows_cmd_observe, API_CMD_STREAMING },
+	{ "cni.status", cmd_cni, 0 },
+	{ "cni.attach", cmd_cni, 0 },
+	{ "cni.detach", cmd_cni, 0 },
+	{ "cni.check", cmd_cni, 0 },
+	{ "cni.gc", cmd_cni, 0 },
+	{ "cni.list", cmd_cni, 0 },
 };
 const size_t agent_ncommands = sizeof(agent_commands) / sizeof(agent_commands[0]);

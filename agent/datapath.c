@@ -772,6 +772,38 @@ int sluice_dp_detach_endpoint(struct sluice_datapath *dp, int ifindex)
 	return e1 ? e1 : e2;
 }
 
+/* 1 when our filter on ifindex runs the program prog_fd, else 0 */
+static int dp_tc_runs(int ifindex, enum bpf_tc_attach_point point, int prog_fd)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = point);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = DP_TC_HANDLE, .priority = DP_TC_PRIORITY);
+	struct bpf_prog_info info = { 0 };
+	__u32 len = sizeof(info);
+	libbpf_print_fn_t print;
+	int e;
+
+	print = libbpf_set_print(dp_libbpf_quiet);
+	e = bpf_tc_query(&hook, &opts);
+	libbpf_set_print(print);
+	if (e)
+		return 0;
+	if (bpf_obj_get_info_by_fd(prog_fd, &info, &len))
+		return -errno;
+	return opts.prog_id == info.id;
+}
+
+int sluice_dp_endpoint_attached(struct sluice_datapath *dp, int ifindex)
+{
+	int in = dp_tc_runs(ifindex, BPF_TC_INGRESS, bpf_program__fd(dp->lxc->progs.from_container));
+	int eg = dp_tc_runs(ifindex, BPF_TC_EGRESS, bpf_program__fd(dp->lxc->progs.to_container));
+
+	if (in < 0)
+		return in;
+	if (eg < 0)
+		return eg;
+	return in && eg;
+}
+
 /* map writes */
 
 static int dp_errno(int ret)

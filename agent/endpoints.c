@@ -90,7 +90,7 @@ static int ipam_next(struct agent *a, uint32_t *ip)
 	return -ENOSPC;
 }
 
-static void pod_free(struct agent_pod *p)
+void agent_pod_free(struct agent_pod *p)
 {
 	size_t i;
 
@@ -103,6 +103,7 @@ static void pod_free(struct agent_pod *p)
 		free(p->ports[i].name);
 	free(p->ports);
 	free(p->written);
+	agent_cni_attachment_free(p->cni);
 	free(p);
 }
 
@@ -117,15 +118,33 @@ static void endpoint_record(const struct agent_pod *p, uint32_t flags, struct sl
 	sl_addr_from_ipv4(ep->addr, p->net.ip);
 }
 
+struct agent_pod *agent_pod_new(const char *ns, const char *name, const struct sluice_labels *labels,
+				const struct sluice_named_port *ports, size_t nports)
+{
+	struct agent_pod *p = sl_xcalloc(1, sizeof(*p));
+	size_t i;
+
+	p->ns = sl_xstrdup(ns);
+	p->name = sl_xstrdup(name);
+	if (labels)
+		sluice_labels_copy(&p->labels, labels);
+	p->ports = sl_xcalloc(nports + 1, sizeof(*p->ports));
+	for (i = 0; i < nports; i++) {
+		p->ports[i] = ports[i];
+		p->ports[i].name = sl_xstrdup(ports[i].name);
+	}
+	p->nports = nports;
+	p->created_ns = sl_now_ns();
+	p->proxy_listener_fd = -1;
+	return p;
+}
+
 int agent_pod_create(struct agent *a, const char *ns, const char *name,
 		     const struct sluice_labels *labels, const struct sluice_named_port *ports,
 		     size_t nports, struct agent_pod **out, char **err)
 {
 	struct agent_pod *p;
-	struct sluice_endpoint ep;
-	uint8_t addr[16];
 	uint32_t ip;
-	size_t i;
 	int rc;
 
 	if (agent_pod_find(a, ns, name))
@@ -133,34 +152,38 @@ int agent_pod_create(struct agent *a, const char *ns, const char *name,
 	rc = ipam_next(a, &ip);
 	if (rc)
 		return sl_fail(err, rc, "no free address left in pod CIDR %s", a->cfg.pod_cidr);
-	p = sl_xcalloc(1, sizeof(*p));
-	p->ns = sl_xstrdup(ns);
-	p->name = sl_xstrdup(name);
-	sluice_labels_copy(&p->labels, labels);
-	p->ports = sl_xcalloc(nports, sizeof(*p->ports));
-	for (i = 0; i < nports; i++) {
-		p->ports[i] = ports[i];
-		p->ports[i].name = sl_xstrdup(ports[i].name);
-	}
-	p->nports = nports;
+	p = agent_pod_new(ns, name, labels, ports, nports);
 	p->ep_id = a->next_ep_id++;
-	p->created_ns = sl_now_ns();
-	p->proxy_listener_fd = -1;
-	p->identity = pod_identity(a, ns, labels);
+	rc = pod_net_create(&a->podcfg, p->ep_id, ip, &p->net, err);
+	if (rc) {
+		agent_pod_free(p);
+		return rc;
+	}
+	rc = agent_pod_enroll(a, p, err);
+	if (!rc)
+		*out = p;
+	return rc;
+}
+
+int agent_pod_enroll(struct agent *a, struct agent_pod *p, char **err)
+{
+	struct sluice_endpoint ep;
+	uint8_t addr[16];
+	int rc;
+
+	p->identity = pod_identity(a, p->ns, &p->labels);
 	if (!p->identity) {
 		rc = sl_fail(err, ENOSPC, "cannot allocate an identity");
-		goto fail;
+		pod_net_delete(&p->net);
+		agent_pod_free(p);
+		return rc;
 	}
-	rc = pod_net_create(&a->podcfg, p->ep_id, ip, &p->net, err);
-	if (rc)
-		goto fail_id;
-
 	a->pods = realloc(a->pods, (a->npods + 1) * sizeof(*a->pods));
 	if (!a->pods)
 		abort();
 	a->pods[a->npods++] = p;
 
-	sl_addr_from_ipv4(addr, ip);
+	sl_addr_from_ipv4(addr, p->net.ip);
 	rc = sluice_dp_ipcache_update(a->dp, addr, 128, p->identity, SLUICE_IPC_F_LOCAL_POD);
 	if (rc) {
 		sl_fail(err, rc, "ipcache update failed: %s", strerror(-rc));
@@ -180,21 +203,21 @@ int agent_pod_create(struct agent *a, const char *ns, const char *name,
 		rc = agent_pod_attach_steering(a, p, err);
 	if (rc)
 		goto fail_unlist;
-	*out = p;
 	agent_state_save(a);
 	return 0;
 
 fail_unlist:
 	a->npods--;
 	pod_detach_steering(a, p);
+	if (p->net.host_ifindex > 0) {
+		sluice_dp_detach_endpoint(a->dp, p->net.host_ifindex);
+		sluice_dp_endpoint_delete(a->dp, p->net.host_ifindex);
+	}
 	sluice_dp_ipcache_delete(a->dp, addr, 128);
-	sluice_dp_endpoint_delete(a->dp, p->net.host_ifindex);
 	sluice_dp_policy_delete(a->dp, p->ep_id);
 	pod_net_delete(&p->net);
-fail_id:
 	sluice_idt_release(a->idt, p->identity);
-fail:
-	pod_free(p);
+	agent_pod_free(p);
 	return rc;
 }
 
@@ -345,9 +368,13 @@ int agent_remotes_create(struct agent *a, const struct agent_remote_spec *v, siz
 		p->created_ns = sl_now_ns();
 		p->net.ip = v[i].ip;
 		sluice_labels_copy(&p->labels, v[i].labels);
-		p->identity = pod_identity(a, v[i].ns, v[i].labels);
+		if (v[i].identity && sluice_idt_labels(a->idt, v[i].identity))
+			/* a cluster identity: its labels take a reference on it */
+			p->identity = sluice_idt_acquire(a->idt, sluice_idt_labels(a->idt, v[i].identity));
+		else
+			p->identity = pod_identity(a, v[i].ns, v[i].labels);
 		if (!p->identity) {
-			pod_free(p);
+			agent_pod_free(p);
 			rc = sl_fail(err, ENOSPC, "cannot allocate an identity");
 			break;
 		}
@@ -371,7 +398,7 @@ int agent_remotes_create(struct agent *a, const struct agent_remote_spec *v, siz
 			sl_addr_from_ipv4(addr, a->remotes[j]->net.ip);
 			sluice_dp_ipcache_delete(a->dp, addr, 128);
 			sluice_idt_release(a->idt, a->remotes[j]->identity);
-			pod_free(a->remotes[j]);
+			agent_pod_free(a->remotes[j]);
 		}
 		a->nremotes = base;
 		a->cidr_pods_changed = true; /* a CIDR /32 may have been one of them */
@@ -401,7 +428,7 @@ int agent_pod_delete(struct agent *a, const char *ns, const char *name, char **e
 		sluice_idt_release(a->idt, p->identity);
 		memmove(&a->remotes[i], &a->remotes[i + 1], (a->nremotes - i - 1) * sizeof(*a->remotes));
 		a->nremotes--;
-		pod_free(p);
+		agent_pod_free(p);
 		agent_regenerate_after(a, "remote pod delete", false);
 		agent_state_save(a);
 		return 0;
@@ -416,7 +443,7 @@ int agent_pod_delete(struct agent *a, const char *ns, const char *name, char **e
 		a->cidr_pods_changed = true;
 		memmove(&a->pods[i], &a->pods[i + 1], (a->npods - i - 1) * sizeof(*a->pods));
 		a->npods--;
-		pod_free(p);
+		agent_pod_free(p);
 		agent_regenerate_after(a, "pod delete", false);
 		agent_state_save(a);
 		return 0;
@@ -430,13 +457,13 @@ void agent_pods_delete_all(struct agent *a)
 		struct agent_pod *p = a->remotes[--a->nremotes];
 
 		sluice_idt_release(a->idt, p->identity);
-		pod_free(p);
+		agent_pod_free(p);
 	}
 	while (a->npods) {
 		struct agent_pod *p = a->pods[--a->npods];
 
 		pod_teardown(a, p);
-		pod_free(p);
+		agent_pod_free(p);
 	}
 }
 

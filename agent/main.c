@@ -21,13 +21,16 @@
 
 #include "../common/util.h"
 #include "agent.h"
+#include "cni.h"
 #include "flows.h"
+#include "k8s.h"
 #include "metrics.h"
 #include "proxy_ctl.h"
 #include "policy_dir.h"
 #include "revalidate.h"
 
 static struct agent the_agent;
+static struct agent_k8s_options k8s_opt;
 static uv_signal_t sig_int, sig_term;
 static uv_timer_t host_timer;
 static uv_poll_t events_poll;
@@ -45,13 +48,28 @@ static void usage(FILE *f)
 		"  --state-dir DIR     where declared state is kept (default /run/sluice)\n"
 		"  --pod-cidr CIDR     addresses for local pods (default 10.244.0.0/16)\n"
 		"  --netns-prefix P    prefix of pod network namespace names (default sluice-)\n"
-		"  --node-name NAME    node name shown in flows (default: hostname)\n"
+		"  --node-name NAME    this node's name (default: $K8S_NODE_NAME, else the\n"
+		"                      hostname)\n"
 		"  --flows N           flows kept in memory for `sluice observe` (default 4096)\n"
 		"  --metrics ADDR      Prometheus metrics address (default 127.0.0.1:9962, 'off')\n"
 		"  --policy-dir DIR    apply every policy file in DIR and watch it\n"
 		"  --proxy-bin PATH    the L7 proxy (default: next to sluiced)\n"
 		"  --proxy-restart-delay MS  wait before restarting a dead proxy (default 1000)\n"
 		"  --no-proxy          no L7 proxy: L7 ports fail closed\n"
+		"  --kubernetes        Kubernetes mode, in-cluster config: pods, namespaces,\n"
+		"                      policies and identities come from the API server\n"
+		"  --kubeconfig FILE   Kubernetes mode with the server and credentials of FILE\n"
+		"  --identity-gc-interval S  identity GC period in Kubernetes mode (default 900)\n"
+		"  --identity-gc-grace S     an unused identity is marked this long before it\n"
+		"                      is deleted (default 1800)\n"
+		"  --k8s-endpoint-throttle MS  SluiceEndpoint writes at most this often\n"
+		"                      (default 500)\n"
+		"  --cni-conf-dir DIR  once ready, chain sluice-cni as the last plugin of the\n"
+		"                      primary network's conflist in DIR (/etc/cni/net.d)\n"
+		"  --cni-chain-target NAME  that conflist: a file or network name, or auto\n"
+		"                      (default: the lexically first config file)\n"
+		"  --cni-remove-on-exit  take the sluice-cni entry out again on stop\n"
+		"  --cni-uninstall     take the sluice-cni entry out of --cni-conf-dir, exit\n"
 		"  --cleanup           remove the pods, programs, pins and state of this\n"
 		"                      configuration, then exit\n"
 		"  -h, --help          this help\n");
@@ -119,7 +137,7 @@ static void on_events(uv_poll_t *p, int status, int events)
 	flows_drain_datapath(p->data);
 }
 
-static int parse_args(struct agent *a, int argc, char **argv, bool *cleanup)
+static int parse_args(struct agent *a, int argc, char **argv, bool *cleanup, bool *cni_uninstall)
 {
 	static const struct option opts[] = {
 		{ "bpf-root", required_argument, NULL, 'b' },
@@ -136,6 +154,16 @@ static int parse_args(struct agent *a, int argc, char **argv, bool *cleanup)
 		{ "proxy-bin", required_argument, NULL, 'P' },
 		{ "proxy-restart-delay", required_argument, NULL, 'R' },
 		{ "no-proxy", no_argument, NULL, 'X' },
+		{ "kubernetes", no_argument, NULL, 'K' },
+		{ "kubeconfig", required_argument, NULL, 'k' },
+		{ "k8s-sa-dir", required_argument, NULL, 1001 },
+		{ "identity-gc-interval", required_argument, NULL, 1002 },
+		{ "identity-gc-grace", required_argument, NULL, 1003 },
+		{ "k8s-endpoint-throttle", required_argument, NULL, 1004 },
+		{ "cni-conf-dir", required_argument, NULL, 0x100 },
+		{ "cni-chain-target", required_argument, NULL, 0x101 },
+		{ "cni-remove-on-exit", no_argument, NULL, 0x102 },
+		{ "cni-uninstall", no_argument, NULL, 0x103 },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -152,7 +180,8 @@ static int parse_args(struct agent *a, int argc, char **argv, bool *cleanup)
 	a->cfg.flow_buffer = 4096;
 	a->cfg.proxy_restart_delay_ms = 1000;
 	gethostname(host, sizeof(host) - 1);
-	a->cfg.node_name = host;
+	a->cfg.node_name = getenv("K8S_NODE_NAME") && *getenv("K8S_NODE_NAME") ? getenv("K8S_NODE_NAME")
+									       : host;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'b': a->cfg.bpf_root = optarg; break;
@@ -169,6 +198,16 @@ static int parse_args(struct agent *a, int argc, char **argv, bool *cleanup)
 		case 'P': a->cfg.proxy_bin = optarg; break;
 		case 'R': a->cfg.proxy_restart_delay_ms = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'X': a->cfg.no_proxy = true; break;
+		case 'K': k8s_opt.in_cluster = true; break;
+		case 'k': k8s_opt.kubeconfig = optarg; break;
+		case 1001: k8s_opt.sa_dir = optarg; break;
+		case 1002: k8s_opt.gc_interval_s = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 1003: k8s_opt.gc_grace_s = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 1004: k8s_opt.ep_throttle_ms = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 0x100: a->cfg.cni_conf_dir = optarg; break;
+		case 0x101: a->cfg.cni_chain_target = optarg; break;
+		case 0x102: a->cfg.cni_remove_on_exit = true; break;
+		case 0x103: *cni_uninstall = true; break;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); return -EINVAL;
 		}
@@ -264,14 +303,21 @@ static int cleanup_all(struct agent *a)
 int main(int argc, char **argv)
 {
 	struct agent *a = &the_agent;
-	bool cleanup = false;
+	bool cleanup = false, cni_uninstall = false;
 	char *err = NULL;
 	int rc;
 
 	signal(SIGPIPE, SIG_IGN);
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (parse_args(a, argc, argv, &cleanup))
+	if (parse_args(a, argc, argv, &cleanup, &cni_uninstall))
 		return 2;
+	if (cni_uninstall) { /* a preStop hook: no datapath needed */
+		if (!a->cfg.cni_conf_dir || cni_conf_uninstall(a->cfg.cni_conf_dir, &err)) {
+			fprintf(stderr, "sluiced: %s\n", err ?: "--cni-uninstall needs --cni-conf-dir");
+			return 1;
+		}
+		return 0;
+	}
 	a->loop = uv_default_loop();
 	a->started_ns = sl_now_ns();
 	rc = setup(a, &err);
@@ -295,6 +341,7 @@ int main(int argc, char **argv)
 	rc = agent_api_start(a, &err);
 	if (rc)
 		goto fail;
+	agent_cni_drain_queue(a);
 	rc = metrics_start(a, &err);
 	if (rc)
 		goto fail;
@@ -305,6 +352,11 @@ int main(int argc, char **argv)
 	rc = policy_dir_start(a, &err);
 	if (rc)
 		goto fail;
+	if (k8s_opt.in_cluster || k8s_opt.kubeconfig) {
+		rc = agent_k8s_start(a, &k8s_opt, &err);
+		if (rc)
+			goto fail;
+	}
 
 	uv_signal_init(a->loop, &sig_int);
 	uv_signal_start(&sig_int, on_signal, SIGINT);
@@ -320,8 +372,11 @@ int main(int argc, char **argv)
 	fprintf(stderr, "sluiced: ready on %s (pins %s, cgroup %s, pods %s)\n", a->cfg.socket_path,
 		a->cfg.bpf_root, a->cfg.cgroup_root, a->cfg.pod_cidr);
 
+	agent_cni_start(a);
 	uv_run(a->loop, UV_RUN_DEFAULT);
+	agent_cni_stop(a);
 
+	agent_k8s_stop(a);
 	agent_api_stop(a);
 	policy_dir_stop(a);
 	revalidate_stop(a);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "../common/util.h"
+#include "k8s.h"
 #include "metrics.h"
 
 #define NBUCKETS 12
@@ -241,6 +242,12 @@ char *metrics_render(struct agent *a)
 	head(&o, "sluice_policy_apply_duration_seconds", "histogram",
 	     "Time to validate, compile and write one policy apply.");
 	hist_render(&o, "sluice_policy_apply_duration_seconds", &mx->apply_duration);
+	if (a->k8s) {
+		char *k8s = agent_k8s_metrics(a);
+
+		outf(&o, "%s", k8s);
+		free(k8s);
+	}
 	return o.buf;
 }
 

@@ -210,6 +210,15 @@ static void kill_cgroup(const char *cg)
 
 void pod_net_delete(const struct pod_net *p)
 {
+	if (p->foreign) {
+		/* `ip netns del` of a handle: umount and unlink, the netns lives on */
+		if (p->netns[0]) {
+			const char *argv[] = { "ip", "netns", "del", p->netns, NULL };
+
+			sl_run_quiet(argv);
+		}
+		return;
+	}
 	if (p->cgroup[0]) {
 		kill_cgroup(p->cgroup);
 		rmdir(p->cgroup);

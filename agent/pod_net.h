@@ -8,6 +8,7 @@
 #define SLUICE_POD_NET_H
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 struct pod_net_config {
@@ -23,6 +24,10 @@ struct pod_net {
 	int host_ifindex;
 	uint32_t ip;           /* host order */
 	char cgroup[PATH_MAX];
+	/* the netns and the veth belong to someone else (a CNI runtime):
+	 * netns is then only the agent's own handle on it (a bind mount), and
+	 * deleting the pod drops that handle, never the veth or the netns */
+	bool foreign;
 };
 
 /* Node-wide setup: IPv4 forwarding, and a blackhole route for the pod CIDR
@@ -34,7 +39,8 @@ void pod_net_node_teardown(const struct pod_net_config *cfg);
  * everything created so far is removed. */
 int pod_net_create(const struct pod_net_config *cfg, uint32_t ep_id, uint32_t ip,
 		   struct pod_net *out, char **err);
-/* Kills the pod's processes and removes its cgroup, netns and veth. */
+/* Kills the pod's processes and removes its cgroup, netns and veth (for a
+ * foreign pod: only the agent's netns handle). */
 void pod_net_delete(const struct pod_net *p);
 /* ifindex of the host-side veth, or -1 if it is gone. */
 int pod_net_host_ifindex(const struct pod_net *p);

@@ -13,6 +13,7 @@
 
 #include "../common/util.h"
 #include "agent.h"
+#include "k8s.h"
 #include "metrics.h"
 
 static const char *kind_name(int kind)
@@ -391,21 +392,24 @@ static void split_ref(const char *ref, char **ns, char **name)
 	*name = sl_xstrdup(slash ? slash + 1 : ref);
 }
 
-int agent_policy_delete(struct agent *a, const char *ref, char **err)
+/* kind -1: every kind; ns NULL: clusterwide */
+static bool ref_matches(const struct agent_policy_src *s, int kind, const char *ns, const char *name)
 {
-	char *ns, *name;
+	return (kind < 0 || s->kind == kind) && !strcmp(s->name, name) &&
+	       ((!ns && !s->ns) || (ns && s->ns && !strcmp(ns, s->ns)));
+}
+
+static int policy_delete(struct agent *a, int kind, const char *ns, const char *name,
+			 const char *ref, char **err)
+{
 	size_t i;
 	int found = 0, rc = 0;
 	struct sluice_policy_set backup = { 0 };
 	struct agent_policy_src **gone = sl_xcalloc(a->nsrcs + 1, sizeof(*gone));
 
-	split_ref(ref, &ns, &name);
-	for (i = 0; i < a->nsrcs; i++) {
-		struct agent_policy_src *s = &a->srcs[i];
-
-		if (!strcmp(s->name, name) && ((!ns && !s->ns) || (ns && s->ns && !strcmp(ns, s->ns))))
-			gone[found++] = s;
-	}
+	for (i = 0; i < a->nsrcs; i++)
+		if (ref_matches(&a->srcs[i], kind, ns, name))
+			gone[found++] = &a->srcs[i];
 	if (!found) {
 		rc = sl_fail(err, ENOENT, "policy %s not found", ref);
 		goto out;
@@ -423,7 +427,7 @@ int agent_policy_delete(struct agent *a, const char *ref, char **err)
 	for (i = 0; i < a->nsrcs;) {
 		struct agent_policy_src *s = &a->srcs[i];
 
-		if (!strcmp(s->name, name) && ((!ns && !s->ns) || (ns && s->ns && !strcmp(ns, s->ns)))) {
+		if (ref_matches(s, kind, ns, name)) {
 			src_free(a, s);
 			memmove(s, s + 1, (a->nsrcs - i - 1) * sizeof(*s));
 			a->nsrcs--;
@@ -435,8 +439,27 @@ int agent_policy_delete(struct agent *a, const char *ref, char **err)
 out:
 	sluice_policy_set_free(&backup);
 	free(gone);
+	return rc;
+}
+
+int agent_policy_delete(struct agent *a, const char *ref, char **err)
+{
+	char *ns, *name;
+	int rc;
+
+	split_ref(ref, &ns, &name);
+	rc = policy_delete(a, -1, ns, name, ref, err);
 	free(ns);
 	free(name);
+	return rc;
+}
+
+int agent_policy_delete_kind(struct agent *a, int kind, const char *ns, const char *name, char **err)
+{
+	char *ref = policy_ref(kind, ns, name);
+	int rc = policy_delete(a, kind, ns, name, ref, err);
+
+	free(ref);
 	return rc;
 }
 
@@ -454,8 +477,16 @@ json_t *agent_policy_list(struct agent *a)
 		json_object_set_new(o, "name", json_string(p->name));
 		json_object_set_new(o, "rules", json_integer((json_int_t)p->nrules));
 		json_object_set_new(o, "file", json_string(p->file ? p->file : ""));
+		{
+			/* a policy from the API whose newer version failed to load */
+			const char *e = a->k8s ? k8s_policy_error(a->k8s, p->kind, p->namespace, p->name) : NULL;
+
+			json_object_set_new(o, "status", json_string(e ? e : "ok"));
+		}
 		json_array_append_new(arr, o);
 	}
+	if (a->k8s)
+		k8s_policies_list_failed(a->k8s, arr);
 	return arr;
 }
 

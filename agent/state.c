@@ -25,6 +25,7 @@
 
 #include "../common/util.h"
 #include "agent.h"
+#include "cni.h"
 #include "journal.h"
 
 #define STATE_VERSION 1
@@ -302,17 +303,18 @@ static int state_save_pods(struct agent *a)
 							       "port", (json_int_t)p->ports[j].port,
 							       "protocol", (json_int_t)p->ports[j].protocol));
 		json_array_append_new(pods, json_pack(
-			"{s:s,s:s,s:o,s:o,s:I,s:I,s:I,s:s,s:s,s:s,s:I}", "namespace", p->ns, "name", p->name,
+			"{s:s,s:s,s:o,s:o,s:I,s:I,s:I,s:s,s:s,s:s,s:I,s:o*}", "namespace", p->ns, "name", p->name,
 			"labels", labels_array(&p->labels), "ports", ports, "endpoint", (json_int_t)p->ep_id,
 			"identity", (json_int_t)p->identity, "ip", (json_int_t)p->net.ip, "netns",
 			p->net.netns, "interface", p->net.host_ifname, "cgroup", p->net.cgroup,
-			"created_ns", (json_int_t)p->created_ns));
+			"created_ns", (json_int_t)p->created_ns, "cni", agent_cni_state_json(p)));
 	}
 	for (i = 0; i < a->nremotes; i++)
-		json_array_append_new(remotes, json_pack("{s:s,s:s,s:o,s:I}", "namespace", a->remotes[i]->ns,
+		json_array_append_new(remotes, json_pack("{s:s,s:s,s:o,s:I,s:I}", "namespace", a->remotes[i]->ns,
 							 "name", a->remotes[i]->name, "labels",
 							 labels_array(&a->remotes[i]->labels), "ip",
-							 (json_int_t)a->remotes[i]->net.ip));
+							 (json_int_t)a->remotes[i]->net.ip, "identity",
+							 (json_int_t)a->remotes[i]->identity));
 	for (i = 0; i < sluice_idt_count(a->idt); i++) {
 		uint32_t id = sluice_idt_at(a->idt, i);
 
@@ -487,19 +489,14 @@ int agent_state_restore(struct agent *a, char **err)
 			p->ports[k].protocol = (uint8_t)json_integer_value(json_object_get(jp, "protocol"));
 			p->nports++;
 		}
+		agent_cni_state_restore(p, json_object_get(v, "cni"));
 		snprintf(nspath, sizeof(nspath), "/run/netns/%s", p->net.netns);
 		p->net.host_ifindex = pod_net_host_ifindex(&p->net);
 		if (access(nspath, F_OK) || p->net.host_ifindex <= 0) {
 			fprintf(stderr, "sluiced: pod %s/%s is gone (netns %s), dropping it\n", p->ns, p->name,
 				p->net.netns);
 			pod_net_delete(&p->net);
-			sluice_labels_free(&p->labels);
-			for (k = 0; k < p->nports; k++)
-				free(p->ports[k].name);
-			free(p->ports);
-			free(p->ns);
-			free(p->name);
-			free(p);
+			agent_pod_free(p);
 			continue;
 		}
 		ns = agent_ns_get(a, p->ns, true);
@@ -513,6 +510,7 @@ int agent_state_restore(struct agent *a, char **err)
 		struct agent_pod *p = sl_xcalloc(1, sizeof(*p));
 		struct sluice_labels idl = { 0 };
 		struct agent_namespace *ns;
+		uint32_t id;
 
 		p->ns = sl_xstrdup(json_string_value(json_object_get(v, "namespace")));
 		p->name = sl_xstrdup(json_string_value(json_object_get(v, "name")));
@@ -522,7 +520,12 @@ int agent_state_restore(struct agent *a, char **err)
 		p->proxy_listener_fd = -1;
 		ns = agent_ns_get(a, p->ns, true);
 		sluice_pod_identity_labels(&idl, p->ns, &p->labels, &ns->labels);
-		p->identity = sluice_idt_acquire(a->idt, &idl);
+		id = (uint32_t)json_integer_value(json_object_get(v, "identity"));
+		/* a cluster identity (Kubernetes mode) is kept by number */
+		if (id && sluice_idt_labels(a->idt, id))
+			p->identity = sluice_idt_acquire(a->idt, sluice_idt_labels(a->idt, id));
+		else
+			p->identity = sluice_idt_acquire(a->idt, &idl);
 		sluice_labels_free(&idl);
 		a->remotes = realloc(a->remotes, (a->nremotes + 1) * sizeof(*a->remotes));
 		a->remotes[a->nremotes++] = p;

@@ -290,14 +290,18 @@ static int pod_list(int argc, char **argv)
 		json_decref(res);
 		return 0;
 	}
-	printf("%-30s %-15s %-9s %s\n", "NAME", "IP", "IDENTITY", "LABELS");
+	printf("%-30s %-15s %-9s %-14s %s\n", "NAME", "IP", "IDENTITY", "CONTAINER", "LABELS");
 	json_array_foreach(json_object_get(res, "pods"), i, p) {
 		char full[256];
 
 		snprintf(full, sizeof(full), "%s/%s", json_string_value(json_object_get(p, "namespace")),
 			 json_string_value(json_object_get(p, "name")));
-		printf("%-30s %-15s %-9lld ", full, json_string_value(json_object_get(p, "ip")),
-		       (long long)json_integer_value(json_object_get(p, "identity")));
+		/* CONTAINER: the CNI container id of a pod the plugin attached,
+		 * "-" for the agent's own pods, "remote" for other nodes' */
+		printf("%-30s %-15s %-9lld %-14.12s ", full, json_string_value(json_object_get(p, "ip")),
+		       (long long)json_integer_value(json_object_get(p, "identity")),
+		       json_string_value(json_object_get(p, "container_id")) ?:
+		       json_is_true(json_object_get(p, "remote")) ? "remote" : "-");
 		print_labels(json_object_get(p, "labels"));
 		printf("\n");
 	}
@@ -394,7 +398,8 @@ static int pod_exec(int argc, char **argv)
 		signal(SIGINT, SIG_DFL);
 		signal(SIGTERM, SIG_DFL);
 		snprintf(pidbuf, sizeof(pidbuf), "%d", getpid());
-		if (sl_write_file(path, pidbuf)) {
+		/* a pod attached by CNI has no cgroup of the agent's: netns only */
+		if (cgroup && *cgroup && sl_write_file(path, pidbuf)) {
 			fprintf(stderr, "sluice: cannot join cgroup %s\n", cgroup);
 			_exit(126);
 		}
@@ -567,6 +572,36 @@ static int cmd_status(int argc, char **argv)
 	       (long long)json_integer_value(json_object_get(res, "policies")));
 	printf("Last apply:    %lld us\n",
 	       (long long)json_integer_value(json_object_get(res, "last_policy_apply_us")));
+	if (json_is_object(json_object_get(res, "kubernetes"))) {
+		/* Kubernetes mode: the API server source */
+		json_t *kube = json_object_get(res, "kubernetes"), *cl = json_object_get(kube, "client");
+
+		printf("Kubernetes:    %s (%s), node %s, namespace %s\n",
+		       json_string_value(json_object_get(kube, "server")),
+		       json_is_true(json_object_get(kube, "synced")) ? "synced" : "syncing",
+		       json_string_value(json_object_get(kube, "node")),
+		       json_string_value(json_object_get(kube, "namespace")));
+		printf("  requests %lld, errors %lld, events %lld, relists %lld, rewatches %lld, token reloads %lld\n",
+		       (long long)json_integer_value(json_object_get(cl, "requests")),
+		       (long long)json_integer_value(json_object_get(cl, "errors")),
+		       (long long)json_integer_value(json_object_get(cl, "events")),
+		       (long long)json_integer_value(json_object_get(cl, "relists")),
+		       (long long)json_integer_value(json_object_get(cl, "rewatches")),
+		       (long long)json_integer_value(json_object_get(cl, "token_reloads")));
+		json_object_foreach(json_object_get(kube, "collections"), k, p) {
+			const char *e = json_string_value(json_object_get(p, "last_error"));
+
+			printf("  %-34s %-8s %6lld events%s%s\n", k,
+			       json_is_true(json_object_get(p, "synced")) ? "synced"
+			       : json_is_true(json_object_get(p, "absent")) ? "absent" : "syncing",
+			       (long long)json_integer_value(json_object_get(p, "events")),
+			       e ? "  last error: " : "", e ? e : "");
+		}
+		printf("  policy load failures %lld, identities allocated %lld, GC leader %s\n",
+		       (long long)json_integer_value(json_object_get(kube, "policy_load_failures")),
+		       (long long)json_integer_value(json_object_get(json_object_get(kube, "identities"), "allocated")),
+		       json_is_true(json_object_get(json_object_get(kube, "identity_gc"), "leader")) ? "yes" : "no");
+	}
 	printf("Programs:     ");
 	json_array_foreach(json_object_get(res, "programs"), i, p)
 		printf(" %s", json_string_value(p));

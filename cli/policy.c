@@ -183,16 +183,18 @@ static int policy_list(void)
 
 	if (!res)
 		return 1;
-	printf("%-32s %-40s %-6s %s\n", "KIND", "NAME", "RULES", "FILE");
+	printf("%-32s %-40s %-6s %-48s %s\n", "KIND", "NAME", "RULES", "FILE", "STATUS");
 	json_array_foreach(json_object_get(res, "policies"), i, p) {
 		char name[256];
 		const char *ns = json_string_value(json_object_get(p, "namespace"));
+		const char *status = json_string_value(json_object_get(p, "status"));
 
 		snprintf(name, sizeof(name), "%s%s%s", ns ? ns : "", ns ? "/" : "",
 			 json_string_value(json_object_get(p, "name")));
-		printf("%-32s %-40s %-6lld %s\n", json_string_value(json_object_get(p, "kind")), name,
+		/* STATUS: "ok", or why the object's current version is not in force */
+		printf("%-32s %-40s %-6lld %-48s %s\n", json_string_value(json_object_get(p, "kind")), name,
 		       (long long)json_integer_value(json_object_get(p, "rules")),
-		       json_string_value(json_object_get(p, "file")));
+		       json_string_value(json_object_get(p, "file")), status ? status : "ok");
 	}
 	json_decref(res);
 	return 0;

@@ -38,6 +38,8 @@ int sl_parse_cidr4(const char *s, uint32_t *net, unsigned *prefixlen);
 bool sl_is_policy_file(const char *name);
 
 uint64_t sl_now_ns(void);      /* CLOCK_REALTIME */
+/* A connected unix socket of this type (SOCK_STREAM, ...) or -errno. */
+int sl_unix_connect(const char *path, int type);
 uint64_t sl_mono_ns(void);     /* CLOCK_MONOTONIC (same clock as bpf_ktime_get_ns) */
 
 #endif

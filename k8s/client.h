@@ -50,8 +50,10 @@ int k8s_client_new(uv_loop_t *loop, const struct k8s_config *cfg,
 void k8s_client_free(struct k8s_client *c);
 
 /* One request. `status` is the HTTP status, 0 when no answer came
- * (`errmsg` says why); `body` is the parsed JSON answer or NULL, borrowed for
- * the duration of the callback. `body_in` may be NULL; content_type NULL
+ * (`errmsg` says why; for a status >= 400 it holds "HTTP 409: <the Status
+ * message>"); `body` is the parsed JSON answer or NULL, borrowed for
+ * the duration of the callback. The callback never runs before k8s_request
+ * returns; a 401 re-reads a token file and retries once. `body_in` may be NULL; content_type NULL
  * means application/json (use "application/merge-patch+json" for PATCH). */
 typedef void (*k8s_response_cb)(void *ctx, int status, json_t *body, const char *errmsg);
 int k8s_request(struct k8s_client *c, const char *method, const char *path,
@@ -67,7 +69,9 @@ enum k8s_event_type { K8S_ADDED, K8S_MODIFIED, K8S_DELETED };
 
 struct k8s_watch_ops {
 	/* obj is borrowed: json_incref it to keep it. For DELETED it is the
-	 * last state known. */
+	 * last state known. Objects from a LIST get the list's kind and
+	 * apiVersion filled in, so they look like watch events' objects. ADDED
+	 * means a key the cache did not hold, MODIFIED one it did. */
 	void (*event)(void *ctx, enum k8s_event_type type, json_t *obj);
 	/* every (re)list has been delivered in full, deletions included: the
 	 * cache equals the server's state at that resourceVersion */
@@ -90,7 +94,11 @@ json_t *k8s_watch_get(struct k8s_watch *w, const char *ns, const char *name);
 void k8s_watch_foreach(struct k8s_watch *w, void (*fn)(void *ctx, json_t *obj), void *ctx);
 bool k8s_watch_synced(const struct k8s_watch *w);
 
-/* Counters for `sluice status` and metrics. */
+/* Counters for `sluice status` and metrics.
+ * Test knobs, read by k8s_client_new from the environment:
+ * SLUICE_K8S_WATCH_TIMEOUT=N (every watch asks timeoutSeconds=N instead of a
+ * random 300-600), SLUICE_K8S_PAGE_SIZE=N (LIST limit, default 500),
+ * SLUICE_K8S_DEBUG=1 (each request and watch transition on stderr). */
 struct k8s_client_stats {
 	uint64_t requests, errors, relists, rewatches, events, token_reloads;
 };

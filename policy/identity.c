@@ -248,7 +248,13 @@ void sluice_idt_release(struct sluice_identity_table *t, uint32_t id)
 	if (t->freed.n >= IDT_FREED_MAX)
 		strmap_free(&t->freed);
 	strmap_put(&t->freed, t->v[i].text, id); /* best effort */
-	strmap_del(&t->by_labels, t->v[i].text);
+	{
+		/* a rebound label set maps to its newer number: keep that */
+		size_t *cur = strmap_get(&t->by_labels, t->v[i].text);
+
+		if (cur && *cur == id)
+			strmap_del(&t->by_labels, t->v[i].text);
+	}
 	free(t->v[i].text);
 	sluice_labels_free(&t->v[i].labels);
 	memmove(&t->v[i], &t->v[i + 1], (t->n - i - 1) * sizeof(t->v[0]));
@@ -307,6 +313,22 @@ int sluice_idt_restore(struct sluice_identity_table *t, uint32_t id,
 	free(text);
 	if (known)
 		return -EEXIST;
+	rc = idt_insert(t, id, labels, false);
+	if (!rc)
+		idt_find(t, id)->refs = 0;
+	return rc;
+}
+
+int sluice_idt_rebind(struct sluice_identity_table *t, uint32_t id,
+		      const struct sluice_labels *labels)
+{
+	int rc;
+
+	if (!t || !labels || id < SLUICE_ID_CLUSTER_MIN || id > IDT_POD_MAX || idt_labels_local(labels))
+		return -EINVAL;
+	if (idt_find(t, id))
+		return -EEXIST;
+	/* idt_insert maps the labels to id, the old entry stays as it is */
 	rc = idt_insert(t, id, labels, false);
 	if (!rc)
 		idt_find(t, id)->refs = 0;

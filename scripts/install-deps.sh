@@ -8,7 +8,7 @@ pkgs=(
   libuv1-dev libssl-dev libyaml-dev libjansson-dev libpcre2-dev libcmocka-dev
   node-llhttp
   iproute2 iptables ipset nftables curl wrk socat netcat-openbsd python3 procps
-  libclang-rt-14-dev prometheus
+  libclang-rt-14-dev prometheus containernetworking-plugins
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -8,6 +8,10 @@
 #   sl_agent_kill [SIGNAL]       stop the agent (pinned state keeps enforcing)
 #   sl_cleanup                   remove pods, programs, pins, cgroups, routes
 #   sl ARGS...                   the CLI, talking to this instance
+#
+# SL_AGENT_PREFIX, if set, is a command the agent runs under, e.g.
+# "nsenter --net=/run/netns/NODE" for an agent in a throwaway node netns
+# (tests/cni); it must exec the agent (nsenter without --fork does).
 
 SL_ROOT=${SL_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 SL_BUILD=${SL_BUILD:-$SL_ROOT/build}
@@ -43,7 +47,7 @@ sl() { "$SL_BUILD/cli/sluice" --socket "$SL_SOCK" "$@"; }
 
 sl_agent_start() {
 	# shellcheck disable=SC2046
-	"$SL_BUILD/agent/sluiced" $(sl_agent_args) "$@" >>"$SL_AGENT_OUT" 2>>"$SL_AGENT_LOG" &
+	${SL_AGENT_PREFIX:-} "$SL_BUILD/agent/sluiced" $(sl_agent_args) "$@" >>"$SL_AGENT_OUT" 2>>"$SL_AGENT_LOG" &
 	SL_AGENT_PID=$!
 	SL_PIDS+=("$SL_AGENT_PID")
 	local i
@@ -115,7 +119,7 @@ sl_cleanup() {
 	SL_PIDS=()
 	if [ -x "$SL_BUILD/agent/sluiced" ] && [ -n "${SL_PIN:-}" ]; then
 		# shellcheck disable=SC2046
-		timeout 30 "$SL_BUILD/agent/sluiced" $(sl_agent_args) --cleanup >>"$SL_AGENT_LOG" 2>&1 || true
+		timeout 30 ${SL_AGENT_PREFIX:-} "$SL_BUILD/agent/sluiced" $(sl_agent_args) --cleanup >>"$SL_AGENT_LOG" 2>&1 || true
 	fi
 	# whatever the agent could not remove
 	if [ -f "$SL_STATE/proxy.json" ]; then

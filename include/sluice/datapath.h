@@ -43,6 +43,8 @@ int sluice_dp_unpin_all(const char *bpf_root);
  */
 int sluice_dp_attach_endpoint(struct sluice_datapath *dp, int ifindex, char **err);
 int sluice_dp_detach_endpoint(struct sluice_datapath *dp, int ifindex);
+/* 1 when both programs of this datapath are attached to ifindex, else 0 */
+int sluice_dp_endpoint_attached(struct sluice_datapath *dp, int ifindex);
 
 int sluice_dp_endpoint_update(struct sluice_datapath *dp, int ifindex,
 			      const struct sluice_endpoint *ep);

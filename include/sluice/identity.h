@@ -72,6 +72,13 @@ uint64_t sluice_idt_generation(const struct sluice_identity_table *t);
 int sluice_idt_restore(struct sluice_identity_table *t, uint32_t id,
 		       const struct sluice_labels *labels);
 
+/* Kubernetes mode: labels the table holds under another number get id
+ * (two nodes allocated them at once; the cluster's oldest object won).
+ * Later acquires of the labels return id; the old number keeps its
+ * references until they are released. -EEXIST if id is taken. */
+int sluice_idt_rebind(struct sluice_identity_table *t, uint32_t id,
+		      const struct sluice_labels *labels);
+
 /* selector.c */
 bool sluice_selector_matches(const struct sluice_selector *s,
 			     const struct sluice_labels *labels);

@@ -131,12 +131,44 @@ static void test_many(void **state)
 	sluice_idt_free(t);
 }
 
+/* Kubernetes mode: the cluster's number for labels the table holds under
+ * another one (two nodes raced); pods move one by one. */
+static void test_rebind(void **state)
+{
+	(void)state;
+	struct sluice_identity_table *t = sluice_idt_new();
+	struct sluice_labels a = L("app=a"), b = L("app=b");
+	uint32_t old = sluice_idt_acquire(t, &a);
+
+	assert_int_equal(sluice_idt_acquire(t, &a), old); /* two pods */
+	assert_int_equal(sluice_idt_rebind(t, old, &a), -17);
+	assert_int_equal(sluice_idt_rebind(t, 5, &a), -22);
+	assert_int_equal(sluice_idt_rebind(t, 4000, &a), 0);
+	assert_int_equal(sluice_idt_refcount(t, 4000), 0);
+	/* new acquires get the winner; the old number keeps its references */
+	assert_int_equal(sluice_idt_acquire(t, &a), 4000);
+	assert_int_equal(sluice_idt_refcount(t, old), 2);
+	sluice_idt_release(t, old);
+	sluice_idt_release(t, old);
+	assert_null(sluice_idt_labels(t, old));
+	/* releasing the old number did not unmap the winner */
+	assert_int_equal(sluice_idt_acquire(t, &a), 4000);
+	assert_int_equal(sluice_idt_refcount(t, 4000), 2);
+	/* labels the table does not hold: a plain restore */
+	assert_int_equal(sluice_idt_rebind(t, 4001, &b), 0);
+	assert_int_equal(sluice_idt_acquire(t, &b), 4001);
+	sluice_labels_free(&a);
+	sluice_labels_free(&b);
+	sluice_idt_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_reserved),
 		cmocka_unit_test(test_acquire_release),
 		cmocka_unit_test(test_many),
+		cmocka_unit_test(test_rebind),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# The article's scenario entirely through the Kubernetes API: Pods,
+# Namespaces and CiliumNetworkPolicy objects applied with kubectl against a
+# real kube-apiserver (RBAC on; the agent runs as deploy's ServiceAccount),
+# then a relabel with `kubectl label`, a policy version that does not load
+# (the previous one stays, the failure shows in `sluice policy list`, the
+# metric and an Event), the policy's deletion, and a NetworkPolicy from the
+# upstream e2e suite (namespaceSelector) with a namespace relabelled.
+source "$(dirname "$0")/agents.sh"
+ka_begin a
+ka_start a || { fail "agent starts in Kubernetes mode and syncs"; t_finish; }
+pass "agent starts with --kubeconfig (ServiceAccount token, RBAC enforced) and syncs"
+
+kpod a default/frontend app=frontend,security.level=trusted
+kpod a default/frontend-untrusted app=frontend
+kpod a default/backend app=backend http=8080/TCP
+kpod a default/database app=database pg=5432/TCP
+kpod a default/malicious app=malicious
+kserve a default/backend tcp:8080
+kserve a default/database tcp:5432
+check "five pods attached with their API labels" \
+	bash -c "[ \$(ka a pod list -o json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))') = 5 ]"
+check "the pod's labels come from the API" bash -c "ka a pod list | grep default/frontend-untrusted | grep -q app=frontend"
+check "before any policy, malicious reaches the database" kcan a default/malicious tcp "$IP_database" 5432
+
+kapply <<'YAML'
+apiVersion: "cilium.io/v2"
+kind: CiliumNetworkPolicy
+metadata:
+  name: backend-ingress
+spec:
+  endpointSelector:
+    matchLabels:
+      app: backend
+  ingress:
+  - fromEndpoints:
+    - matchLabels:
+        app: frontend
+        security.level: trusted
+    toPorts:
+    - ports:
+      - port: "8080"
+        protocol: TCP
+---
+apiVersion: "cilium.io/v2"
+kind: CiliumNetworkPolicy
+metadata:
+  name: database-ingress
+spec:
+  endpointSelector:
+    matchLabels:
+      app: database
+  ingress:
+  - fromEndpoints:
+    - matchLabels:
+        app: backend
+    toPorts:
+    - ports:
+      - port: pg
+YAML
+check "both policies in force from the API" kwait 20 bash -c "ka a policy list | grep -c 'k8s:ciliumnetworkpolicies/default' | grep -qx 2"
+check "frontend (trusted) -> backend:8080 allowed" kcan a default/frontend tcp "$IP_backend" 8080
+check "frontend without security.level -> backend dropped" kdropped a default/frontend-untrusted tcp "$IP_backend" 8080
+check "malicious -> backend dropped" kdropped a default/malicious tcp "$IP_backend" 8080
+check "malicious -> database dropped" kdropped a default/malicious tcp "$IP_database" 5432
+check "backend -> database allowed (named port from the Pod spec)" kcan a default/backend tcp "$IP_database" 5432
+check "frontend -> database dropped" kdropped a default/frontend tcp "$IP_database" 5432
+
+# relabel through the API: access follows
+before=$(kident a default/frontend-untrusted)
+kc label pod frontend-untrusted security.level=trusted >/dev/null
+check "kubectl label: frontend-untrusted moves to a new identity" \
+	kwait 20 bash -c "[ \"\$(kident a default/frontend-untrusted)\" != '$before' ]"
+check "kubectl label: frontend-untrusted -> backend now allowed" kcan a default/frontend-untrusted tcp "$IP_backend" 8080
+kc label pod frontend security.level- >/dev/null
+check "kubectl label (remove): frontend -> backend now dropped" \
+	kwait 20 kdropped a default/frontend tcp "$IP_backend" 8080
+check "identity numbers are cluster objects (SluiceIdentity)" \
+	kc get sluiceidentity "$(kident a default/frontend-untrusted)"
+
+# a version that does not load: the previous one stays in force
+kapply <<'YAML'
+apiVersion: "cilium.io/v2"
+kind: CiliumNetworkPolicy
+metadata:
+  name: backend-ingress
+spec:
+  endpointSelector:
+    matchLabels:
+      app: backend
+  ingress:
+  - fromEndpoints:
+    - matchLabels:
+        app: malicious
+    toPorts:
+    - ports:
+      - port: "80a"
+        protocol: TCP
+YAML
+check "the failure shows in sluice policy list" kwait 20 bash -c "ka a policy list | grep backend-ingress | grep -q 'invalid port'"
+check "the previous version stays: trusted frontend -> backend allowed" kcan a default/frontend-untrusted tcp "$IP_backend" 8080
+check "the previous version stays: malicious -> backend dropped" kdropped a default/malicious tcp "$IP_backend" 8080
+check "the failure is counted in a metric" bash -c \
+	"curl -s http://127.0.0.1:$((19000 + KA_IDX[a]))/metrics | grep -Eq '^sluice_k8s_policy_load_failures_total [1-9]'"
+check "the failure is an Event on the object" kwait 20 bash -c \
+	"kc get events -n default --field-selector involvedObject.name=backend-ingress,reason=PolicyLoadFailed -o name | grep -q ."
+# fixed again: loads
+kapply <<'YAML'
+apiVersion: "cilium.io/v2"
+kind: CiliumNetworkPolicy
+metadata:
+  name: backend-ingress
+spec:
+  endpointSelector:
+    matchLabels:
+      app: backend
+  ingress:
+  - fromEndpoints:
+    - matchLabels:
+        app: frontend
+    toPorts:
+    - ports:
+      - port: "8080"
+        protocol: TCP
+YAML
+check "a good version loads again (status ok)" kwait 20 bash -c "ka a policy list | grep backend-ingress | grep -q ' ok$'"
+check "  and is in force: frontend (any) -> backend allowed" kwait 10 kcan a default/frontend tcp "$IP_backend" 8080
+
+# deleting the policy restores access
+kc delete cnp backend-ingress >/dev/null
+check "kubectl delete cnp: the policy is gone from the agent" kwait 20 bash -c "! ka a policy list | grep -q backend-ingress"
+check "kubectl delete cnp: malicious -> backend allowed again" kcan a default/malicious tcp "$IP_backend" 8080
+
+# a NetworkPolicy from the upstream e2e suite ("should enforce policy to
+# allow traffic only from a pod in a different namespace based on its
+# namespace label"), with the namespace relabelled through the API
+kc create namespace e2e-server >/dev/null
+kc create namespace e2e-a >/dev/null
+kc create namespace e2e-b >/dev/null
+kc label namespace e2e-a ns-name=e2e-a >/dev/null
+kc label namespace e2e-b ns-name=e2e-b >/dev/null
+kpod a e2e-server/server pod-name=server
+kpod a e2e-a/client-a pod-name=client-a
+kpod a e2e-b/client-b pod-name=client-b
+kserve a e2e-server/server tcp:80
+kapply <<'YAML'
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: allow-ns-a-via-namespace-selector
+  namespace: e2e-server
+spec:
+  podSelector:
+    matchLabels:
+      pod-name: server
+  ingress:
+  - from:
+    - namespaceSelector:
+        matchLabels:
+          ns-name: e2e-a
+YAML
+check "NetworkPolicy from the API in force" kwait 20 bash -c "ka a policy list | grep -q allow-ns-a-via-namespace-selector"
+check "NetworkPolicy: client in e2e-a -> server allowed" kcan a e2e-a/client-a tcp "$IP_server" 80
+check "NetworkPolicy: client in e2e-b -> server dropped" kdropped a e2e-b/client-b tcp "$IP_server" 80
+kc label namespace e2e-b ns-name=e2e-a --overwrite >/dev/null
+check "namespace relabelled through the API: client in e2e-b -> server allowed" \
+	kwait 20 kcan a e2e-b/client-b tcp "$IP_server" 80
+
+check "sluice status shows the Kubernetes source" bash -c "ka a status | grep -q '^Kubernetes: .*synced'"
+t_finish

@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# Two nodes on one kernel: two agents (own pins, cgroup roots, state, pod
+# CIDRs, node names) watch the same API server. A pod on node A reaching a
+# pod on node B is judged by identity on both sides (B's ingress policy
+# knows A's pods through their SluiceEndpoints, A's egress policy knows B's);
+# both agents use the same numbers; 20 pods created at once with new label
+# sets on both nodes (each set on both) never give two numbers for one set
+# nor one number for two.
+source "$(dirname "$0")/agents.sh"
+ka_begin a b
+ka_start a || { fail "agent a syncs"; t_finish; }
+ka_start b || { fail "agent b syncs"; t_finish; }
+pass "two agents in Kubernetes mode, one API server"
+
+kpod a default/client-a app=client
+kpod a default/other-a app=other
+kpod b default/server-b app=server http=8080/TCP
+kserve b default/server-b tcp:8080
+
+remote_known() { # NODE NS/NAME: the agent has the pod of the other node
+	ka "$1" pod list -o json | python3 -c '
+import json,sys
+ns,name=sys.argv[1].split("/")
+sys.exit(0 if any(p["namespace"]==ns and p["name"]==name and p["remote"] and p["identity"]>0 for p in json.load(sys.stdin)) else 1)' "$2"
+}
+export -f remote_known
+check "node a knows server-b (remote, by identity)" kwait 20 remote_known a default/server-b
+check "node b knows client-a and other-a (remote, by identity)" \
+	kwait 20 bash -c "remote_known b default/client-a && remote_known b default/other-a"
+for p in default/client-a default/other-a default/server-b; do
+	check "same identity for $p on both nodes" \
+		bash -c "[ -n \"\$(kident a $p)\" ] && [ \"\$(kident a $p)\" = \"\$(kident b $p)\" ]"
+done
+check "SluiceEndpoint objects published for the pods of both nodes" \
+	bash -c "[ \$(kc get sluiceendpoints -n default -o name | wc -l) -ge 3 ]"
+check "before policy: other-a -> server-b allowed" kcan a default/other-a tcp "$IP_server_b" 8080
+
+# ingress on node B, by the identity of node A's pods
+kapply <<'YAML'
+apiVersion: "cilium.io/v2"
+kind: CiliumNetworkPolicy
+metadata:
+  name: server-ingress
+spec:
+  endpointSelector:
+    matchLabels:
+      app: server
+  ingress:
+  - fromEndpoints:
+    - matchLabels:
+        app: client
+    toPorts:
+    - ports:
+      - port: http
+YAML
+check "both agents have the policy" kwait 20 bash -c "ka a policy list | grep -q server-ingress && ka b policy list | grep -q server-ingress"
+check "B's ingress: client-a -> server-b allowed" kwait 10 kcan a default/client-a tcp "$IP_server_b" 8080
+check "B's ingress: other-a -> server-b dropped" kdropped a default/other-a tcp "$IP_server_b" 8080
+dropped_pkts() { # NODE DIRECTION: packets its datapath dropped
+	curl -s "http://127.0.0.1:$((19000 + KA_IDX[$1]))/metrics" |
+		awk -v d="$2" '$1 == "sluice_datapath_packets_total{direction=\""d"\",verdict=\"dropped\"}" {print $2}'
+}
+check "  judged on node B: B dropped at ingress" bash -c "[ \"$(dropped_pkts b ingress)\" -gt 0 ]"
+check "  and not on node A (A dropped nothing at egress)" bash -c "[ \"$(dropped_pkts a egress)\" = 0 ]"
+
+# egress on node A, by the identity of node B's pod
+kapply <<'YAML'
+apiVersion: "cilium.io/v2"
+kind: CiliumNetworkPolicy
+metadata:
+  name: server-ingress
+spec:
+  endpointSelector:
+    matchLabels:
+      app: server
+  ingress:
+  - fromEndpoints:
+    - matchLabels:
+        app: client
+    - matchLabels:
+        app: other
+---
+apiVersion: "cilium.io/v2"
+kind: CiliumNetworkPolicy
+metadata:
+  name: client-egress
+spec:
+  endpointSelector:
+    matchLabels:
+      app: client
+  egress:
+  - toEndpoints:
+    - matchLabels:
+        app: nothing-here
+---
+apiVersion: "cilium.io/v2"
+kind: CiliumNetworkPolicy
+metadata:
+  name: other-egress
+spec:
+  endpointSelector:
+    matchLabels:
+      app: other
+  egress:
+  - toEndpoints:
+    - matchLabels:
+        app: server
+YAML
+check "policies in force on node a" kwait 20 bash -c "ka a policy list | grep -q other-egress && ka a policy list | grep -q client-egress"
+check "A's egress (toEndpoints app=server): other-a -> server-b allowed" kwait 10 kcan a default/other-a tcp "$IP_server_b" 8080
+b_before=$(dropped_pkts b ingress)
+check "A's egress (nothing allowed): client-a -> server-b dropped" kdropped a default/client-a tcp "$IP_server_b" 8080
+check "  judged on node A: A dropped at egress" bash -c "[ \"$(dropped_pkts a egress)\" -gt 0 ]"
+check "  the packet never reached node B's pod (B's ingress drops unchanged)" bash -c "[ \"$(dropped_pkts b ingress)\" = '$b_before' ]"
+
+# 20 pods at once, new label sets, each set on both nodes
+pids=()
+for i in $(seq 1 10); do
+	(kpod a default/ca-$i grp=g$i,tier=t$i >/dev/null) &
+	pids+=($!)
+	(kpod b default/cb-$i grp=g$i,tier=t$i >/dev/null) &
+	pids+=($!)
+done
+for p in "${pids[@]}"; do wait "$p"; done
+all_attached() {
+	local n
+	for n in a b; do
+		[ "$(ka $n pod list -o json | python3 -c 'import json,sys; print(sum(1 for p in json.load(sys.stdin) if p["name"].startswith(("ca-","cb-")) and not p["remote"]))')" = 10 ] || return 1
+	done
+}
+export -f all_attached
+check "20 pods attached (10 per node)" kwait 60 all_attached
+consistent() {
+	python3 - "$(ka a pod list -o json)" "$(ka b pod list -o json)" <<'PY'
+import json,sys
+seen={}
+for d in sys.argv[1:]:
+    for p in json.loads(d):
+        if not p["name"].startswith(("ca-","cb-")): continue
+        g=p["name"].split("-")[1]
+        seen.setdefault(g,set()).add(p["identity"])
+if len(seen)!=10: sys.exit(1)
+for g,ids in seen.items():
+    if len(ids)!=1 or 0 in ids: sys.exit(2)   # two numbers for one label set
+nums=[next(iter(i)) for i in seen.values()]
+if len(set(nums))!=10: sys.exit(3)           # one number for two sets
+PY
+}
+export -f consistent
+check "one number per label set and one label set per number, on both nodes (local and remote views)" \
+	kwait 30 consistent
+check "every number is a SluiceIdentity holding its labels" bash -c '
+	for id in $(ka a pod list -o json | python3 -c "import json,sys; print(\" \".join(str(p[\"identity\"]) for p in json.load(sys.stdin) if p[\"name\"].startswith(\"ca-\")))"); do
+		kc get sluiceidentity $id -o jsonpath="{.security-labels}" | grep -q grp || exit 1
+	done'
+t_finish
