@@ -32,6 +32,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "../common/util.h"
 #include "sluice/datapath.h"
 #include "bpf_lxc.skel.h"
 #include "bpf_sklookup.skel.h"
@@ -1297,38 +1298,10 @@ int sluice_dp_proxy_set_up(struct sluice_datapath *dp, bool up)
 					    BPF_ANY));
 }
 
-/*
- * Runs in the calling thread only: setns() changes the thread's netns, and
- * a socket belongs for life to the netns it was created in.
- */
-static int dp_socket_in_netns(int netns_fd, int type)
-{
-	int self, fd, e = 0;
-
-	self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-	if (self < 0)
-		return -errno;
-	if (setns(netns_fd, CLONE_NEWNET) < 0) {
-		e = -errno;
-		close(self);
-		return e;
-	}
-	fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		e = -errno;
-	if (setns(self, CLONE_NEWNET) < 0) {
-		/* stuck in the pod's netns: nothing sane is left to do */
-		perror("sluice datapath: setns back to the agent's netns");
-		abort();
-	}
-	close(self);
-	return fd < 0 ? e : fd;
-}
-
 int sluice_dp_netns_cookie(int netns_fd, uint64_t *out)
 {
 	socklen_t len = sizeof(*out);
-	int fd = dp_socket_in_netns(netns_fd, SOCK_DGRAM), e = 0;
+	int fd = sl_socket_in_netns(netns_fd, -1, AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), e = 0;
 
 	if (fd < 0)
 		return fd;
@@ -1342,7 +1315,7 @@ int sluice_dp_proxy_listen_in_netns(int netns_fd, uint16_t port, int *out_fd)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port),
 				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	int fd = dp_socket_in_netns(netns_fd, SOCK_STREAM | SOCK_NONBLOCK), one = 1, e = 0;
+	int fd = sl_socket_in_netns(netns_fd, -1, AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1, e = 0;
 
 	if (fd < 0)
 		return fd;

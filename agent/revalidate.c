@@ -203,13 +203,11 @@ static void destroy_sockets(struct cut *cuts, size_t n)
 			continue;
 		snprintf(path, sizeof(path), "/run/netns/%s", cuts[i].netns);
 		nsfd = open(path, O_RDONLY | O_CLOEXEC);
-		if (nsfd < 0 || setns(nsfd, CLONE_NEWNET)) {
-			if (nsfd >= 0)
-				close(nsfd);
+		if (nsfd < 0)
 			continue;
-		}
-		nlfd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-		setns(self, CLONE_NEWNET);
+		/* SOCK_DESTROY acts on the netns the netlink socket was made in */
+		nlfd = sl_socket_in_netns(nsfd, self, AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC,
+					  NETLINK_SOCK_DIAG);
 		close(nsfd);
 		if (nlfd < 0)
 			continue;
