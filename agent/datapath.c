@@ -34,6 +34,7 @@
 
 #include "../common/util.h"
 #include "sluice/datapath.h"
+#include "sluice/verdict.h"
 #include "bpf_lxc.skel.h"
 #include "bpf_sklookup.skel.h"
 #include "bpf_connect.skel.h"
@@ -1525,7 +1526,9 @@ int sluice_dp_policy_verdict_fd(int inner_fd, uint32_t peer_identity, uint8_t di
 		.dport_be = htons(dport),
 	};
 	struct sluice_policy_entry by_peer, by_any;
+	const struct sluice_policy_entry *deciding;
 	bool have_peer, have_any;
+	__u8 action;
 
 	*allowed = !enforced;
 	if (inner_fd < 0)
@@ -1533,11 +1536,10 @@ int sluice_dp_policy_verdict_fd(int inner_fd, uint32_t peer_identity, uint8_t di
 	have_peer = bpf_map_lookup_elem(inner_fd, &key, &by_peer) == 0;
 	key.identity_be = htonl(SLUICE_ID_ANY);
 	have_any = bpf_map_lookup_elem(inner_fd, &key, &by_any) == 0;
-	if ((have_peer && (by_peer.flags & SLUICE_POL_F_DENY)) ||
-	    (have_any && (by_any.flags & SLUICE_POL_F_DENY)))
-		*allowed = false;
-	else if (have_peer || have_any)
-		*allowed = true;
+	/* the kernel's order (include/sluice/verdict.h); a redirect is allowed */
+	action = sluice_policy_order(have_peer ? &by_peer : NULL, have_any ? &by_any : NULL,
+				     enforced, &deciding);
+	*allowed = action == SLUICE_POLICY_ALLOW || action == SLUICE_POLICY_REDIRECT;
 	return 0;
 }
 
