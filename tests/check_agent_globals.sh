@@ -17,6 +17,7 @@ allow=(
 	# main.c: the process's root object and the loop handles main() owns;
 	# everything else reaches the agent through a pointer
 	"main.c:the_agent"
+	"main.c:k8s_opt" # the Kubernetes options as parsed, handed to the source
 	"main.c:sig_int"
 	"main.c:sig_term"
 	"main.c:host_timer"
