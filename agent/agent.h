@@ -27,11 +27,14 @@ struct agent_config {
 	const char *netns_prefix;
 	const char *policy_dir;
 	const char *metrics_addr;
+	const char *health_addr;  /* --health: /healthz, /readyz (health.c) */
+	const char *log_format;   /* --log-format text|json (log_format.c) */
 	const char *node_name;
 	const char *proxy_bin;
 	unsigned flow_buffer;
 	unsigned proxy_restart_delay_ms;
 	bool no_proxy;
+	const char *pods_cgroup; /* where connect4 attaches; NULL: <cgroup-root>/<prefix>pods */
 	/* CNI (agent/cni*.c): the conflist to chain sluice-cni into, and
 	 * whether to take the entry out again when the agent stops */
 	const char *cni_conf_dir;
@@ -116,6 +119,7 @@ struct agent_counters {
 	uint64_t flows_by_kind_verdict[4][4];
 	uint64_t drops_by_reason_dir[256][2];
 	uint64_t observer_flows_lost; /* not sent to a slow `sluice observe` */
+	uint64_t flows_near_duplicates; /* unenforced ends of flows another end judged */
 };
 
 /* Module state the agent owns (each defined in its own .c file, created
@@ -184,6 +188,7 @@ struct agent {
 	struct metrics *metrics;
 	struct policy_dir *policy_dir;
 	struct revalidate *reval;
+	struct health *health;    /* health.c */
 	/* Kubernetes mode (k8s_source.c), NULL in standalone mode */
 	struct agent_k8s *k8s;
 

@@ -7,6 +7,7 @@
  * is root-only (0600): whoever can talk to it can change the node's policy.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -99,6 +100,10 @@ static void on_close(uv_handle_t *h)
 		c->stream_closed(c->stream_ctx);
 	json_decref(c->pending);
 	free(c->buf);
+	/* a large request (a policy set) is garbage now, with what parsing
+	 * it cost: give it back instead of keeping it for the next one */
+	if (c->cap >= (1u << 20))
+		malloc_trim(0);
 	free(c);
 	server_unref(srv);
 }
@@ -270,6 +275,12 @@ static void handle_line(struct api_client *c, char *line)
 	need = attachments_size(c, req);
 	if (need < 0) {
 		json_decref(req);
+	} else if (need == 0 && json_object_get(req, "attach")) {
+		/* only empty attachments (an empty file): bind them all the same */
+		if (attachments_bind(c, req, ""))
+			answer(c, req);
+		else
+			json_decref(req);
 	} else if (need > 0) {
 		c->pending = req;
 		c->need = (size_t)need;

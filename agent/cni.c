@@ -23,7 +23,9 @@
 #include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <unistd.h>
 #include <dirent.h>
 #include <arpa/inet.h>
@@ -447,6 +449,8 @@ static json_t *cmd_gc(struct agent *a, json_t *req, char **err)
 	return json_pack("{s:o}", "removed", removed);
 }
 
+static json_t *cmd_conf_uninstall(struct agent *a, char **err);
+
 json_t *agent_cni_api(struct agent *a, const char *cmd, json_t *req, char **err)
 {
 	if (!strcmp(cmd, "cni.status")) {
@@ -469,6 +473,8 @@ json_t *agent_cni_api(struct agent *a, const char *cmd, json_t *req, char **err)
 		return cmd_check(a, req, err);
 	if (!strcmp(cmd, "cni.gc"))
 		return cmd_gc(a, req, err);
+	if (!strcmp(cmd, "cni.uninstall"))
+		return cmd_conf_uninstall(a, err);
 	if (!strcmp(cmd, "cni.list")) {
 		json_t *arr = json_array();
 		size_t i;
@@ -630,11 +636,11 @@ static void conf_tick(uv_timer_t *t)
 				a->cfg.cni_conf_dir, err ?: strerror(-rc));
 		c->warned = true;
 	} else {
+		/* again when a primary CNI rewrote its config without our entry */
 		if (changed)
 			fprintf(stderr, "sluiced: cni: sluice-cni chained in %s\n", path);
 		c->installed = true;
-		/* once: a preStop `sluiced --cni-uninstall` must not be undone */
-		uv_timer_stop(t);
+		c->warned = false;
 	}
 	free(err);
 	free(path);
@@ -648,9 +654,64 @@ void agent_cni_start(struct agent *a)
 	a->cnis = sl_xcalloc(1, sizeof(*a->cnis));
 	uv_timer_init(a->loop, &a->cnis->timer);
 	a->cnis->timer.data = a;
-	/* written once the agent is ready; retried until a primary network
-	 * configuration exists */
+	/* written once the agent is ready, then kept (cheap when nothing
+	 * changed: the directory and one file are read) until
+	 * `sluiced --cni-uninstall` or the agent stops */
 	uv_timer_start(&a->cnis->timer, conf_tick, 0, CONF_RETRY_MS);
+}
+
+static void conf_writer_stop(struct agent *a)
+{
+	if (!a->cnis)
+		return;
+	uv_timer_stop(&a->cnis->timer);
+	uv_close((uv_handle_t *)&a->cnis->timer, (uv_close_cb)free);
+	a->cnis = NULL;
+}
+
+/* cni.uninstall: a preStop hook's `sluiced --cni-uninstall` asks the
+ * running agent first, so that it stops keeping the entry, which it would
+ * otherwise put back before it gets its SIGTERM */
+static json_t *cmd_conf_uninstall(struct agent *a, char **err)
+{
+	conf_writer_stop(a);
+	if (a->cfg.cni_conf_dir && cni_conf_uninstall(a->cfg.cni_conf_dir, err))
+		return NULL;
+	fprintf(stderr, "sluiced: cni: sluice-cni taken out of %s on request\n",
+		a->cfg.cni_conf_dir ?: "(no --cni-conf-dir)");
+	return json_object();
+}
+
+int agent_cni_uninstall_cmd(struct agent *a)
+{
+	char *err = NULL, line[4096];
+	struct timeval tv = { .tv_sec = 10 };
+	int fd = sl_unix_connect(a->cfg.socket_path, SOCK_STREAM), rc;
+	static const char req[] = "{\"cmd\":\"cni.uninstall\"}\n";
+	ssize_t n = -1;
+
+	if (fd >= 0) {
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		if (write(fd, req, sizeof(req) - 1) == (ssize_t)sizeof(req) - 1)
+			n = read(fd, line, sizeof(line) - 1);
+		close(fd);
+		if (n > 0) {
+			line[n] = 0;
+			if (strstr(line, "\"ok\":true"))
+				return 0;
+			fprintf(stderr, "sluiced: the agent at %s: %s", a->cfg.socket_path, line);
+		}
+	}
+	/* no agent (or an old one): do it here */
+	if (!a->cfg.cni_conf_dir) {
+		fprintf(stderr, "sluiced: --cni-uninstall needs --cni-conf-dir\n");
+		return 1;
+	}
+	rc = cni_conf_uninstall(a->cfg.cni_conf_dir, &err);
+	if (rc)
+		fprintf(stderr, "sluiced: %s\n", err);
+	free(err);
+	return rc ? 1 : 0;
 }
 
 void agent_cni_stop(struct agent *a)
@@ -660,9 +721,7 @@ void agent_cni_stop(struct agent *a)
 	a->serving = false;
 	if (!a->cnis)
 		return;
-	uv_timer_stop(&a->cnis->timer);
-	uv_close((uv_handle_t *)&a->cnis->timer, (uv_close_cb)free);
-	a->cnis = NULL;
+	conf_writer_stop(a);
 	if (a->cfg.cni_remove_on_exit) {
 		if (cni_conf_uninstall(a->cfg.cni_conf_dir, &err))
 			fprintf(stderr, "sluiced: cni: %s\n", err);

@@ -47,6 +47,9 @@ void agent_cni_drain_queue(struct agent *a);
  * writer when --cni-conf-dir is set. stop: on shutdown. */
 void agent_cni_start(struct agent *a);
 void agent_cni_stop(struct agent *a);
+/* `sluiced --cni-uninstall`: asks the running agent to take its entry out
+ * and stop keeping it, else removes it here; the exit status */
+int agent_cni_uninstall_cmd(struct agent *a);
 
 /* cni_conf.c: the conflist writer.
  * Install: sluice-cni (with this socket unless it is the default) becomes

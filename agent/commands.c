@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../common/names.h"
 #include "../common/util.h"
 #include "agent.h"
 #include "api.h"
@@ -75,7 +76,8 @@ static json_t *pod_json(struct agent *a, const struct agent_pod *p)
 	return o;
 }
 
-/* Reads {"k": "v", ...} into labels; values must be strings. */
+/* Reads {"k": "v", ...} into labels; keys and values must follow
+ * Kubernetes' label syntax (common/names.h): this is the trust boundary. */
 static int json_labels(json_t *obj, struct sluice_labels *out, char **err)
 {
 	const char *k;
@@ -86,11 +88,26 @@ static int json_labels(json_t *obj, struct sluice_labels *out, char **err)
 	if (!json_is_object(obj))
 		return sl_fail(err, EINVAL, "labels must be an object");
 	json_object_foreach(obj, k, v) {
+		int rc;
+
 		if (!json_is_string(v))
 			return sl_fail(err, EINVAL, "label %s: value must be a string", k);
+		rc = sl_check_label_key(k, err);
+		if (!rc)
+			rc = sl_check_label_value(k, json_string_value(v), err);
+		if (rc)
+			return rc;
 		sluice_labels_add(out, "k8s", k, json_string_value(v));
 	}
 	return 0;
+}
+
+/* A namespace and pod name as Kubernetes accepts them. */
+static int check_pod_ref(const char *ns, const char *name, char **err)
+{
+	int rc = sl_check_namespace(ns, err);
+
+	return rc ? rc : sl_check_pod_name(name, err);
 }
 
 static int json_strings(json_t *arr, char ***out, size_t *n)
@@ -129,6 +146,8 @@ static json_t *cmd_pod_create(struct agent *a, struct api_client *c, json_t *req
 		sl_fail(err, EINVAL, "pod create needs NAMESPACE/NAME");
 		return NULL;
 	}
+	if (check_pod_ref(ns, name, err))
+		return NULL;
 	if (json_labels(json_object_get(req, "labels"), &labels, err))
 		goto out;
 	ports = sl_xcalloc(json_array_size(json_object_get(req, "ports")) + 1, sizeof(*ports));
@@ -197,6 +216,13 @@ static json_t *cmd_pod_import(struct agent *a, struct api_client *c, json_t *req
 		v[i].labels = &labels[i];
 		if (!v[i].ns || !v[i].name || !*v[i].ns || !*v[i].name) {
 			sl_fail(err, EINVAL, "pod %zu: needs NAMESPACE/NAME", i + 1);
+			goto out;
+		}
+		if (check_pod_ref(v[i].ns, v[i].name, err)) {
+			char *m = *err;
+
+			*err = sl_strdupf("pod %zu: %s", i + 1, m);
+			free(m);
 			goto out;
 		}
 		if (parse_ipv4(req_str(jp, "ip"), &v[i].ip)) {
@@ -291,6 +317,8 @@ static json_t *cmd_ns_label(struct agent *a, struct api_client *c, json_t *req, 
 		sl_fail(err, EINVAL, "namespace label needs a NAMESPACE");
 		return NULL;
 	}
+	if (sl_check_namespace(ns, err))
+		return NULL;
 	if (json_labels(json_object_get(req, "set"), &set, err))
 		goto out;
 	json_strings(json_object_get(req, "remove"), &rm, &nrm);
@@ -347,6 +375,23 @@ static json_t *cmd_identity_list(struct agent *a, struct api_client *c, json_t *
 	return json_pack("{s:o}", "identities", arr);
 }
 
+/* The agent's resident memory (VmRSS, VmHWM), from /proc/self/status. */
+static json_t *memory_json(void)
+{
+	char *text = NULL, *line;
+	size_t len = 0;
+	long long rss = 0, hwm = 0;
+
+	if (sl_read_file("/proc/self/status", 1u << 16, &text, &len) == 0) {
+		if ((line = strstr(text, "\nVmRSS:")))
+			rss = strtoll(line + 8, NULL, 10) * 1024;
+		if ((line = strstr(text, "\nVmHWM:")))
+			hwm = strtoll(line + 8, NULL, 10) * 1024;
+	}
+	free(text);
+	return json_pack("{s:I,s:I}", "rss_bytes", (json_int_t)rss, "rss_peak_bytes", (json_int_t)hwm);
+}
+
 static json_t *cmd_status(struct agent *a, struct api_client *c, json_t *req, char **err)
 {
 	json_t *o = json_object(), *maps = json_array(), *progs = json_array(), *stats = json_object();
@@ -355,11 +400,9 @@ static json_t *cmd_status(struct agent *a, struct api_client *c, json_t *req, ch
 	char **names = NULL;
 	size_t nnames = 0, i;
 	int nmaps = sluice_dp_map_fill(a->dp, fill, 16);
-	static const char *stat_names[SLUICE_STAT_MAX] = {
-		"forwarded_ingress", "forwarded_egress", "dropped_ingress", "dropped_egress",
-		"drop_policy_denied", "drop_policy_deny", "drop_proxy_unavailable", "drop_other",
-		"events_lost", "ct_created", "redirected",
-	};
+#define STAT_NAME_(name, status, family, labels) status,
+	static const char *const stat_names[SLUICE_STAT_MAX] = { SLUICE_STATS(STAT_NAME_) };
+#undef STAT_NAME_
 
 	(void)c;
 	(void)req;
@@ -380,6 +423,9 @@ static json_t *cmd_status(struct agent *a, struct api_client *c, json_t *req, ch
 		if (stat_names[i])
 			json_object_set_new(stats, stat_names[i], json_integer((json_int_t)st[i]));
 	json_object_set_new(o, "health", json_string("ok"));
+	json_object_set_new(o, "version", json_string(SLUICE_VERSION));
+	json_object_set_new(o, "datapath_abi", json_integer(SLUICE_ABI_VERSION));
+	json_object_set_new(o, "memory", memory_json());
 	json_object_set_new(o, "node", json_string(a->cfg.node_name));
 	json_object_set_new(o, "pid", json_integer(getpid()));
 	json_object_set_new(o, "uptime_seconds",
@@ -509,6 +555,7 @@ const struct api_command agent_commands[] = {
 	{ "cni.detach", cmd_cni, 0 },
 	{ "cni.check", cmd_cni, 0 },
 	{ "cni.gc", cmd_cni, 0 },
+	{ "cni.uninstall", cmd_cni, 0 },
 	{ "cni.list", cmd_cni, 0 },
 };
 const size_t agent_ncommands = sizeof(agent_commands) / sizeof(agent_commands[0]);

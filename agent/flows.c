@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../common/flow_filter.h"
 #include "../common/util.h"
 #include "api.h"
 #include "flows.h"
@@ -34,6 +35,7 @@ struct flow {
 	uint8_t protocol;
 	uint8_t match_kind;
 	uint8_t tcp_flags;
+	bool is_reply;        /* an L7 response: source is the server */
 	uint16_t drop_reason;
 	uint8_t saddr[16], daddr[16];
 	uint16_t sport, dport;
@@ -360,30 +362,16 @@ static bool flow_matches(const struct filter *fs, size_t n, const struct flow *f
 
 /* ---- rendering --------------------------------------------------------------- */
 
+/* Hubble's name for a drop reason (abi.h's one list) */
 static const char *drop_reason_name(uint16_t r)
 {
+#define DROP_NAME_(name, num, hubble, metric, text) case num: return hubble;
 	switch (r) {
-	case SLUICE_DROP_POLICY_DENIED: return "POLICY_DENIED";
-	case SLUICE_DROP_POLICY_DENY: return "POLICY_DENY";
-	case SLUICE_DROP_UNSUPPORTED_L3: return "UNSUPPORTED_L3_PROTOCOL";
-	case SLUICE_DROP_NO_IDENTITY: return "NO_IDENTITY";
-	case SLUICE_DROP_PROXY_UNAVAILABLE: return "PROXY_UNAVAILABLE";
-	case SLUICE_DROP_INVALID_PACKET: return "INVALID_PACKET";
-	case SLUICE_DROP_INVALID_SOURCE: return "INVALID_SOURCE_IP";
-	case 0: return "";
+	SLUICE_DROP_REASONS(DROP_NAME_)
+	case 0: return "DROP_REASON_UNKNOWN";
 	}
-	return "UNKNOWN_REASON";
-}
-
-static const char *match_kind_name(uint8_t m)
-{
-	switch (m) {
-	case SLUICE_MATCH_L3_ONLY: return "L3_ONLY";
-	case SLUICE_MATCH_L3_L4: return "L3_L4";
-	case SLUICE_MATCH_L4_ONLY: return "L4_ONLY";
-	case SLUICE_MATCH_ALL: return "ALL";
-	}
-	return "NONE";
+#undef DROP_NAME_
+	return "DROP_REASON_UNKNOWN";
 }
 
 static void fmt_time(uint64_t ns, char *buf, size_t len)
@@ -407,13 +395,18 @@ static size_t peer_json(char *out, size_t cap, const struct flow_peer *p)
 				p->identity, ns, p->labels ? p->labels : "[]", pod);
 }
 
-/* Renders a flow as one line of JSON with Hubble's field names. */
+/* Renders a flow as one line of JSON with Hubble's field names and shapes
+ * (api/v1/flow/flow.proto as protojson prints it): an L7 REQUEST carries no
+ * code and no latency, its RESPONSE carries both and is a reply (source =
+ * the server); policy_match_type is Cilium's number. */
 static char *flow_json(const struct flow *f, const char *node)
 {
 	size_t cap = 4096 + (f->src.labels ? strlen(f->src.labels) : 0) +
-		     (f->dst.labels ? strlen(f->dst.labels) : 0) + (f->url ? 2 * strlen(f->url) : 0) + 2048;
+		     (f->dst.labels ? strlen(f->dst.labels) : 0) + (f->url ? 2 * strlen(f->url) : 0) +
+		     (f->host ? 2 * strlen(f->host) : 0) + 2048;
 	char *out = malloc(cap), t[64], sip[64], dip[64];
 	size_t n = 0;
+	bool l7 = f->kind != FLOW_L3L4;
 
 	if (!out)
 		abort();
@@ -422,7 +415,7 @@ static char *flow_json(const struct flow *f, const char *node)
 	sl_addr_str(f->daddr, dip, sizeof(dip));
 	n += (size_t)snprintf(out + n, cap - n,
 			      "{\"flow\":{\"time\":\"%s\",\"verdict\":\"%s\",", t, verdict_name(f->verdict));
-	if (f->verdict == SLUICE_VERDICT_DROPPED)
+	if (f->verdict == SLUICE_VERDICT_DROPPED && !l7)
 		n += (size_t)snprintf(out + n, cap - n, "\"drop_reason\":%u,\"drop_reason_desc\":\"%s\",",
 				      f->drop_reason, drop_reason_name(f->drop_reason));
 	n += (size_t)snprintf(out + n, cap - n,
@@ -447,28 +440,57 @@ static char *flow_json(const struct flow *f, const char *node)
 	n += (size_t)snprintf(out + n, cap - n, ",\"destination\":");
 	n += peer_json(out + n, cap - n, &f->dst);
 	n += (size_t)snprintf(out + n, cap - n, ",\"Type\":\"%s\",\"node_name\":\"%s\",",
-			      f->kind == FLOW_L3L4 ? "L3_L4" : "L7", node);
-	if (f->kind == FLOW_L3L4) {
+			      l7 ? "L7" : "L3_L4", node);
+	if (!l7) {
+		/* Cilium's monitor types: 1 drop (sub_type = reason), 5 policy verdict */
+		bool drop = f->verdict == SLUICE_VERDICT_DROPPED;
+
 		n += (size_t)snprintf(out + n, cap - n,
-				      "\"event_type\":{\"type\":%d,\"sub_type\":0},\"policy_match_type\":\"%s\",",
-				      f->verdict == SLUICE_VERDICT_DROPPED ? 1 : 5, match_kind_name(f->match_kind));
+				      "\"event_type\":{\"type\":%d,\"sub_type\":%u},\"policy_match_type\":%u,"
+				      "\"is_reply\":false,",
+				      drop ? 1 : 5, drop ? f->drop_reason : 0, f->match_kind);
 	} else {
-		char method[64], url[4096], host[512], proto[32];
+		char method[64], url[4096], host[512], proto[32], code[32] = "", lat[48] = "";
+		bool resp = f->kind == FLOW_L7_RESPONSE;
 
 		json_escape(method, sizeof(method), f->method);
 		json_escape(url, sizeof(url), f->url);
 		json_escape(host, sizeof(host), f->host);
 		json_escape(proto, sizeof(proto), f->http_protocol);
+		if (resp) {
+			snprintf(code, sizeof(code), "\"code\":%u,", f->code);
+			snprintf(lat, sizeof(lat), "\"latency_ns\":\"%llu\",", (unsigned long long)f->latency_ns);
+		}
+		/* Hubble's url is absolute: http://HOST/PATH */
 		n += (size_t)snprintf(out + n, cap - n,
-				      "\"event_type\":{\"type\":129},\"l7\":{\"type\":\"%s\",\"latency_ns\":%llu,"
-				      "\"http\":{\"code\":%u,\"method\":\"%s\",\"url\":\"%s\",\"host\":\"%s\","
-				      "\"protocol\":\"%s\"}},",
-				      f->kind == FLOW_L7_REQUEST ? "REQUEST" : "RESPONSE",
-				      (unsigned long long)f->latency_ns, f->code, method, url, host, proto);
+				      "\"event_type\":{\"type\":129},\"l7\":{\"type\":\"%s\",%s"
+				      "\"http\":{%s\"method\":\"%s\",\"url\":\"http://%s%s\",\"protocol\":\"%s\"}},"
+				      "\"is_reply\":%s,",
+				      resp ? "RESPONSE" : "REQUEST", lat, code, method,
+				      host[0] ? host : (resp ? sip : dip), url, proto, resp ? "true" : "false");
 	}
-	n += (size_t)snprintf(out + n, cap - n, "\"traffic_direction\":\"%s\",\"Summary\":\"%s\"}}",
-			      f->direction == SLUICE_DIR_INGRESS ? "INGRESS" : "EGRESS",
-			      f->kind != FLOW_L3L4 ? "HTTP" : proto_name(f->protocol));
+	n += (size_t)snprintf(out + n, cap - n, "\"traffic_direction\":\"%s\",",
+			      f->direction == SLUICE_DIR_INGRESS ? "INGRESS" : "EGRESS");
+	/* Summary as Hubble writes it (the URL absolute, as in l7.http.url) */
+	if (l7) {
+		char method[64], url[4096], host[512];
+		const char *proto = f->http_protocol ? f->http_protocol : "HTTP/1.1";
+
+		json_escape(method, sizeof(method), f->method);
+		json_escape(url, sizeof(url), f->url);
+		json_escape(host, sizeof(host), f->host);
+		if (!host[0])
+			snprintf(host, sizeof(host), "%s", f->kind == FLOW_L7_RESPONSE ? sip : dip);
+		if (f->kind == FLOW_L7_RESPONSE)
+			n += (size_t)snprintf(out + n, cap - n, "\"Summary\":\"%s %u %llums (%s http://%s%s)\"}}",
+					      proto, f->code, (unsigned long long)(f->latency_ns / 1000000), method,
+					      host, url);
+		else
+			n += (size_t)snprintf(out + n, cap - n, "\"Summary\":\"%s %s http://%s%s\"}}", proto,
+					      method, host, url);
+	} else {
+		n += (size_t)snprintf(out + n, cap - n, "\"Summary\":\"%s\"}}", proto_name(f->protocol));
+	}
 	(void)n;
 	return out;
 }
@@ -551,11 +573,40 @@ static struct flow *ring_push(struct flows *fl)
 	return f;
 }
 
+/*
+ * One line per enforcement point: an allowed flow that matched no rule
+ * (match NONE: its direction is not enforced there) is a near-duplicate
+ * when the other end is a local pod that judges the same connection. The
+ * client's unenforced egress gives way to the server's ingress; the
+ * server's unenforced ingress gives way to a client whose egress is
+ * enforced. A flow no local policy judged at all still shows once (at the
+ * destination, or at the only local end).
+ */
+static bool near_duplicate(struct agent *a, const struct sluice_flow_event *ev)
+{
+	const struct agent_pod *peer;
+
+	if (ev->verdict == SLUICE_VERDICT_DROPPED || ev->match_kind != SLUICE_MATCH_NONE)
+		return false;
+	peer = agent_pod_by_addr(a, ev->direction == SLUICE_DIR_EGRESS ? ev->daddr : ev->saddr, false);
+	if (!peer || peer->remote)
+		return false;
+	if (ev->direction == SLUICE_DIR_EGRESS)
+		return true;
+	return (peer->written_flags & SLUICE_EP_F_ENFORCE_EGRESS) != 0;
+}
+
 static void on_datapath_event(void *ctx, const struct sluice_flow_event *ev)
 {
 	struct agent *a = ctx;
-	struct flow *f = ring_push(a->flows);
+	struct flow *f;
 	bool ingress = ev->direction == SLUICE_DIR_INGRESS;
+
+	if (near_duplicate(a, ev)) {
+		a->counters.flows_near_duplicates++;
+		return;
+	}
+	f = ring_push(a->flows);
 
 	f->time_ns = ev->ts_ns + a->flows->mono_to_real;
 	f->kind = FLOW_L3L4;
@@ -586,27 +637,36 @@ void flows_drain_datapath(struct agent *a)
 void flows_add_l7(struct agent *a, const struct flow_l7 *ev)
 {
 	struct flow *f = ring_push(a->flows);
-	uint8_t verdict = ev->allowed ? SLUICE_VERDICT_FORWARDED : SLUICE_VERDICT_DROPPED;
+	bool resp = ev->kind == FLOW_L7_RESPONSE;
 
-	f->time_ns = ev->time_ns;
+	/* as Hubble: a request is judged (forwarded or dropped); its response,
+	 * the server's or the proxy's own 403, is forwarded back to the client */
+	f->verdict = resp || ev->allowed ? SLUICE_VERDICT_FORWARDED : SLUICE_VERDICT_DROPPED;
+	f->time_ns = ev->time_ns + (resp ? ev->latency_ns : 0);
 	f->kind = ev->kind;
-	f->verdict = verdict;
 	f->direction = ev->direction;
 	f->protocol = 6;
-	memcpy(f->saddr, ev->saddr, 16);
-	memcpy(f->daddr, ev->daddr, 16);
-	f->sport = ev->sport;
-	f->dport = ev->dport;
+	f->is_reply = resp;
+	/* a reply goes from the server to the client */
+	memcpy(f->saddr, resp ? ev->daddr : ev->saddr, 16);
+	memcpy(f->daddr, resp ? ev->saddr : ev->daddr, 16);
+	f->sport = resp ? ev->dport : ev->sport;
+	f->dport = resp ? ev->sport : ev->dport;
 	f->method = ev->method ? sl_xstrdup(ev->method) : NULL;
 	f->url = ev->url ? sl_xstrdup(ev->url) : NULL;
 	f->host = ev->host ? sl_xstrdup(ev->host) : NULL;
 	f->http_protocol = sl_xstrdup(ev->protocol ? ev->protocol : "HTTP/1.1");
-	f->code = ev->code;
-	f->latency_ns = ev->latency_ns;
-	peer_fill(a, &f->src, ev->saddr, ev->src_identity);
-	peer_fill(a, &f->dst, ev->daddr, ev->dst_identity);
-	a->counters.flows_by_kind_verdict[ev->kind & 3][verdict]++;
-	if (ev->kind == FLOW_L7_RESPONSE || !ev->allowed)
+	f->code = resp ? ev->code : 0;
+	f->latency_ns = resp ? ev->latency_ns : 0;
+	if (resp) {
+		peer_fill(a, &f->src, ev->daddr, ev->dst_identity);
+		peer_fill(a, &f->dst, ev->saddr, ev->src_identity);
+	} else {
+		peer_fill(a, &f->src, ev->saddr, ev->src_identity);
+		peer_fill(a, &f->dst, ev->daddr, ev->dst_identity);
+	}
+	a->counters.flows_by_kind_verdict[ev->kind & 3][f->verdict & 3]++;
+	if (resp)
 		metrics_http_observe(a, ev->method, ev->code, ev->allowed, (double)ev->latency_ns / 1e9);
 	deliver(a->flows, f);
 	flush_all(a->flows);
@@ -643,6 +703,11 @@ static int filters_parse(json_t *arr, struct filter **out, size_t *nout, char **
 		if (field == F_MAX || !value) {
 			filters_free(fs, n);
 			return sl_fail(err, EINVAL, "unknown filter %s", name ? name : "?");
+		}
+		if (sl_flow_filter_check(name, value)) {
+			filters_free(fs, n);
+			return sl_fail(err, EINVAL, "invalid --%s \"%.200s\": %s", name, value,
+				       sl_flow_filter_check(name, value));
 		}
 		fs[n].field = (enum filter_field)field;
 		fs[n].negate = json_is_true(json_object_get(v, "not"));
@@ -746,6 +811,8 @@ void flows_status(struct agent *a, json_t *status)
 	json_object_set_new(status, "events_lost", json_integer(lost ? json_integer_value(lost) : 0));
 	json_object_set_new(status, "flows_lost_by_slow_observers",
 			    json_integer((json_int_t)a->counters.observer_flows_lost));
+	json_object_set_new(status, "flows_near_duplicates_skipped",
+			    json_integer((json_int_t)a->counters.flows_near_duplicates));
 }
 
 int flows_init(struct agent *a, char **err)

@@ -16,12 +16,17 @@ enum flow_kind {
 	FLOW_L7_RESPONSE = 3,
 };
 
-/* An L7 event as the proxy reports it. */
+/*
+ * An L7 event as the proxy reports it: one exchange, added twice, as its
+ * REQUEST (time = the request's first byte, no code) and its RESPONSE
+ * (time + latency, code, source and destination swapped), as Hubble has
+ * them.
+ */
 struct flow_l7 {
-	uint64_t time_ns;        /* wall clock */
+	uint64_t time_ns;        /* wall clock of the request's first byte */
 	uint8_t kind;            /* FLOW_L7_REQUEST or FLOW_L7_RESPONSE */
 	uint8_t direction;       /* SLUICE_DIR_* of the enforcing endpoint */
-	bool allowed;
+	bool allowed;            /* the request's verdict */
 	uint8_t saddr[16], daddr[16];
 	uint16_t sport, dport;
 	uint32_t src_identity, dst_identity;

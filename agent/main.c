@@ -22,8 +22,11 @@
 #include "../common/util.h"
 #include "agent.h"
 #include "cni.h"
+#include "config_dir.h"
 #include "flows.h"
+#include "health.h"
 #include "k8s.h"
+#include "log_format.h"
 #include "metrics.h"
 #include "proxy_ctl.h"
 #include "policy_dir.h"
@@ -52,10 +55,15 @@ static void usage(FILE *f)
 		"                      hostname)\n"
 		"  --flows N           flows kept in memory for `sluice observe` (default 4096)\n"
 		"  --metrics ADDR      Prometheus metrics address (default 127.0.0.1:9962, 'off')\n"
+		"  --log-format FMT    text (default) or json: one JSON object per log line\n"
+		"  --health ADDR       /healthz and /readyz for probes, e.g. 127.0.0.1:9877\n"
+		"                      (default off)\n"
 		"  --policy-dir DIR    apply every policy file in DIR and watch it\n"
 		"  --proxy-bin PATH    the L7 proxy (default: next to sluiced)\n"
 		"  --proxy-restart-delay MS  wait before restarting a dead proxy (default 1000)\n"
 		"  --no-proxy          no L7 proxy: L7 ports fail closed\n"
+		"  --config-dir DIR    options from DIR, one file per long option (a mounted\n"
+		"                      ConfigMap): \"true\" = flag on; the command line wins\n"
 		"  --kubernetes        Kubernetes mode, in-cluster config: pods, namespaces,\n"
 		"                      policies and identities come from the API server\n"
 		"  --kubeconfig FILE   Kubernetes mode with the server and credentials of FILE\n"
@@ -64,15 +72,21 @@ static void usage(FILE *f)
 		"                      is deleted (default 1800)\n"
 		"  --k8s-endpoint-throttle MS  SluiceEndpoint writes at most this often\n"
 		"                      (default 500)\n"
+		"  --pods-cgroup DIR   the cgroup holding the pods' processes, where egress L7\n"
+		"                      steering (connect4) attaches (default\n"
+		"                      <cgroup-root>/<netns-prefix>pods; on Kubernetes the\n"
+		"                      kubelet's kubepods cgroup, e.g. <root>/kubepods.slice)\n"
 		"  --cni-conf-dir DIR  once ready, chain sluice-cni as the last plugin of the\n"
 		"                      primary network's conflist in DIR (/etc/cni/net.d)\n"
 		"  --cni-chain-target NAME  that conflist: a file or network name, or auto\n"
 		"                      (default: the lexically first config file)\n"
 		"  --cni-remove-on-exit  take the sluice-cni entry out again on stop\n"
-		"  --cni-uninstall     take the sluice-cni entry out of --cni-conf-dir, exit\n"
+		"  --cni-uninstall     take the sluice-cni entry out of --cni-conf-dir (the\n"
+		"                      running agent stops putting it back), exit\n"
 		"  --cleanup           remove the pods, programs, pins and state of this\n"
 		"                      configuration, then exit\n"
-		"  -h, --help          this help\n");
+		"  -h, --help          this help\n"
+		"      --version       the version and the datapath ABI version\n");
 }
 
 static int check_fs(const char *path, long magic, const char *what, char **err)
@@ -149,6 +163,8 @@ static int parse_args(struct agent *a, int argc, char **argv, bool *cleanup, boo
 		{ "node-name", required_argument, NULL, 'N' },
 		{ "flows", required_argument, NULL, 'f' },
 		{ "metrics", required_argument, NULL, 'm' },
+		{ "health", required_argument, NULL, 'H' },
+		{ "log-format", required_argument, NULL, 'L' },
 		{ "policy-dir", required_argument, NULL, 'd' },
 		{ "cleanup", no_argument, NULL, 'C' },
 		{ "proxy-bin", required_argument, NULL, 'P' },
@@ -160,11 +176,13 @@ static int parse_args(struct agent *a, int argc, char **argv, bool *cleanup, boo
 		{ "identity-gc-interval", required_argument, NULL, 1002 },
 		{ "identity-gc-grace", required_argument, NULL, 1003 },
 		{ "k8s-endpoint-throttle", required_argument, NULL, 1004 },
+		{ "pods-cgroup", required_argument, NULL, 0x104 },
 		{ "cni-conf-dir", required_argument, NULL, 0x100 },
 		{ "cni-chain-target", required_argument, NULL, 0x101 },
 		{ "cni-remove-on-exit", no_argument, NULL, 0x102 },
 		{ "cni-uninstall", no_argument, NULL, 0x103 },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
 	};
 	static char host[256];
@@ -193,6 +211,8 @@ static int parse_args(struct agent *a, int argc, char **argv, bool *cleanup, boo
 		case 'N': a->cfg.node_name = optarg; break;
 		case 'f': a->cfg.flow_buffer = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'm': a->cfg.metrics_addr = optarg; break;
+		case 'H': a->cfg.health_addr = optarg; break;
+		case 'L': a->cfg.log_format = optarg; break;
 		case 'd': a->cfg.policy_dir = optarg; break;
 		case 'C': *cleanup = true; break;
 		case 'P': a->cfg.proxy_bin = optarg; break;
@@ -204,11 +224,15 @@ static int parse_args(struct agent *a, int argc, char **argv, bool *cleanup, boo
 		case 1002: k8s_opt.gc_interval_s = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 1003: k8s_opt.gc_grace_s = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 1004: k8s_opt.ep_throttle_ms = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 0x104: a->cfg.pods_cgroup = optarg; break;
 		case 0x100: a->cfg.cni_conf_dir = optarg; break;
 		case 0x101: a->cfg.cni_chain_target = optarg; break;
 		case 0x102: a->cfg.cni_remove_on_exit = true; break;
 		case 0x103: *cni_uninstall = true; break;
 		case 'h': usage(stdout); exit(0);
+		case 'V':
+			printf("sluiced %s (datapath ABI %d)\n", SLUICE_VERSION, SLUICE_ABI_VERSION);
+			exit(0);
 		default: usage(stderr); return -EINVAL;
 		}
 	}
@@ -238,7 +262,9 @@ static int setup(struct agent *a, char **err)
 	snprintf(a->pod_cgroup_dir, sizeof(a->pod_cgroup_dir), "%s/%spods", a->cfg.cgroup_root,
 		 a->cfg.netns_prefix);
 	a->podcfg.cgroup_dir = a->pod_cgroup_dir;
-	snprintf(a->cgroup_pods, sizeof(a->cgroup_pods), "%s", a->pod_cgroup_dir);
+	/* pods the agent did not make (CNI) run in the runtime's cgroups */
+	snprintf(a->cgroup_pods, sizeof(a->cgroup_pods), "%s",
+		 a->cfg.pods_cgroup ? a->cfg.pods_cgroup : a->pod_cgroup_dir);
 	snprintf(a->cgroup_system, sizeof(a->cgroup_system), "%s/%ssystem", a->cfg.cgroup_root,
 		 a->cfg.netns_prefix);
 	a->next_ep_id = 1;
@@ -303,21 +329,33 @@ static int cleanup_all(struct agent *a)
 int main(int argc, char **argv)
 {
 	struct agent *a = &the_agent;
+	struct config_argv cfg_argv; /* lives as long as main(): cfg points into it */
 	bool cleanup = false, cni_uninstall = false;
 	char *err = NULL;
 	int rc;
 
 	signal(SIGPIPE, SIG_IGN);
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (parse_args(a, argc, argv, &cleanup, &cni_uninstall))
+	if (config_dir_expand(argc, argv, &cfg_argv, &err)) {
+		fprintf(stderr, "sluiced: %s\n", err);
+		free(err);
 		return 2;
-	if (cni_uninstall) { /* a preStop hook: no datapath needed */
-		if (!a->cfg.cni_conf_dir || cni_conf_uninstall(a->cfg.cni_conf_dir, &err)) {
-			fprintf(stderr, "sluiced: %s\n", err ?: "--cni-uninstall needs --cni-conf-dir");
-			return 1;
-		}
-		return 0;
 	}
+	if (parse_args(a, cfg_argv.argc, cfg_argv.argv, &cleanup, &cni_uninstall)) {
+		for (int i = 0; i < cfg_argv.nowned; i++)
+			fprintf(stderr, "%s%s", i ? " " : "sluiced: options read from --config-dir: ",
+				cfg_argv.owned[i]);
+		if (cfg_argv.nowned)
+			fputc('\n', stderr);
+		return 2;
+	}
+	if (log_format_start(a->cfg.log_format, &err)) {
+		fprintf(stderr, "sluiced: %s\n", err);
+		free(err);
+		return 2;
+	}
+	if (cni_uninstall) /* a preStop hook: no datapath needed */
+		return agent_cni_uninstall_cmd(a);
 	a->loop = uv_default_loop();
 	a->started_ns = sl_now_ns();
 	rc = setup(a, &err);
@@ -357,6 +395,9 @@ int main(int argc, char **argv)
 		if (rc)
 			goto fail;
 	}
+	rc = health_start(a, &err); /* last: answering means started */
+	if (rc)
+		goto fail;
 
 	uv_signal_init(a->loop, &sig_int);
 	uv_signal_start(&sig_int, on_signal, SIGINT);
@@ -376,6 +417,7 @@ int main(int argc, char **argv)
 	uv_run(a->loop, UV_RUN_DEFAULT);
 	agent_cni_stop(a);
 
+	health_stop(a);
 	agent_k8s_stop(a);
 	agent_api_stop(a);
 	policy_dir_stop(a);

@@ -134,16 +134,48 @@ static void hist_render(struct out *o, const char *name, const struct histogram 
 
 static const char *reason_label(unsigned r)
 {
+#define REASON_LABEL_(name, num, hubble, metric, text) case num: return metric;
 	switch (r) {
-	case SLUICE_DROP_POLICY_DENIED: return "policy_denied";
-	case SLUICE_DROP_POLICY_DENY: return "policy_deny";
-	case SLUICE_DROP_UNSUPPORTED_L3: return "unsupported_l3_protocol";
-	case SLUICE_DROP_NO_IDENTITY: return "no_identity";
-	case SLUICE_DROP_PROXY_UNAVAILABLE: return "proxy_unavailable";
-	case SLUICE_DROP_INVALID_PACKET: return "invalid_packet";
-	case SLUICE_DROP_INVALID_SOURCE: return "invalid_source_ip";
+	SLUICE_DROP_REASONS(REASON_LABEL_)
 	}
+#undef REASON_LABEL_
 	return NULL;
+}
+
+/* HELP text of each datapath counter family (names come from SLUICE_STATS) */
+static const char *stat_family_help(const char *family)
+{
+	if (!strcmp(family, "sluice_datapath_packets_total"))
+		return "Packets judged by the datapath, by direction and verdict.";
+	if (!strcmp(family, "sluice_datapath_drops_by_reason_total"))
+		return "Dropped packets by reason.";
+	if (!strcmp(family, "sluice_events_lost_total"))
+		return "Datapath events lost because the ring buffer was full.";
+	if (!strcmp(family, "sluice_conntrack_created_total"))
+		return "Connection-tracking entries created.";
+	if (!strcmp(family, "sluice_datapath_redirected_total"))
+		return "New flows handed to the L7 proxy.";
+	return "Datapath counter.";
+}
+
+/* Every datapath counter, grouped by family, from the one list in abi.h. */
+static void render_stats(struct out *o, const uint64_t st[SLUICE_STAT_MAX])
+{
+#define STAT_ROW_(name, status, family, labels) { family, labels },
+	static const struct {
+		const char *family, *labels;
+	} rows[SLUICE_STAT_MAX] = { SLUICE_STATS(STAT_ROW_) };
+#undef STAT_ROW_
+	size_t i;
+
+	for (i = 0; i < SLUICE_STAT_MAX; i++) {
+		if (!i || strcmp(rows[i].family, rows[i - 1].family))
+			head(o, rows[i].family, "counter", stat_family_help(rows[i].family));
+		if (rows[i].labels[0])
+			outf(o, "%s{%s} %llu\n", rows[i].family, rows[i].labels, (unsigned long long)st[i]);
+		else
+			outf(o, "%s %llu\n", rows[i].family, (unsigned long long)st[i]);
+	}
 }
 
 char *metrics_render(struct agent *a)
@@ -184,35 +216,10 @@ char *metrics_render(struct agent *a)
 		     (unsigned long long)fc->drops_by_reason_dir[r][SLUICE_DIR_EGRESS]);
 	}
 
-	head(&o, "sluice_datapath_packets_total", "counter",
-	     "Packets judged by the datapath, by direction and verdict.");
-	outf(&o, "sluice_datapath_packets_total{direction=\"ingress\",verdict=\"forwarded\"} %llu\n",
-	     (unsigned long long)st[SLUICE_STAT_FORWARDED_INGRESS]);
-	outf(&o, "sluice_datapath_packets_total{direction=\"egress\",verdict=\"forwarded\"} %llu\n",
-	     (unsigned long long)st[SLUICE_STAT_FORWARDED_EGRESS]);
-	outf(&o, "sluice_datapath_packets_total{direction=\"ingress\",verdict=\"dropped\"} %llu\n",
-	     (unsigned long long)st[SLUICE_STAT_DROPPED_INGRESS]);
-	outf(&o, "sluice_datapath_packets_total{direction=\"egress\",verdict=\"dropped\"} %llu\n",
-	     (unsigned long long)st[SLUICE_STAT_DROPPED_EGRESS]);
-
-	head(&o, "sluice_datapath_drops_by_reason_total", "counter", "Dropped packets by reason.");
-	outf(&o, "sluice_datapath_drops_by_reason_total{reason=\"policy_denied\"} %llu\n",
-	     (unsigned long long)st[SLUICE_STAT_DROP_POLICY_DENIED]);
-	outf(&o, "sluice_datapath_drops_by_reason_total{reason=\"policy_deny\"} %llu\n",
-	     (unsigned long long)st[SLUICE_STAT_DROP_POLICY_DENY]);
-	outf(&o, "sluice_datapath_drops_by_reason_total{reason=\"proxy_unavailable\"} %llu\n",
-	     (unsigned long long)st[SLUICE_STAT_DROP_PROXY_UNAVAILABLE]);
-	outf(&o, "sluice_datapath_drops_by_reason_total{reason=\"other\"} %llu\n",
-	     (unsigned long long)st[SLUICE_STAT_DROP_OTHER]);
-
-	head(&o, "sluice_events_lost_total", "counter",
-	     "Datapath events lost because the ring buffer was full.");
-	outf(&o, "sluice_events_lost_total %llu\n", (unsigned long long)st[SLUICE_STAT_EVENTS_LOST]);
+	render_stats(&o, st);
 	head(&o, "sluice_observer_flows_lost_total", "counter",
 	     "Flows not sent to a slow `sluice observe` client.");
 	outf(&o, "sluice_observer_flows_lost_total %llu\n", (unsigned long long)fc->observer_flows_lost);
-	head(&o, "sluice_conntrack_created_total", "counter", "Connection-tracking entries created.");
-	outf(&o, "sluice_conntrack_created_total %llu\n", (unsigned long long)st[SLUICE_STAT_CT_CREATED]);
 
 	head(&o, "sluice_http_requests_total", "counter",
 	     "HTTP requests seen by the proxy, by method, status and verdict.");

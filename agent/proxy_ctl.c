@@ -16,6 +16,7 @@
  *   kernel (fail closed) until a new proxy is ready.
  */
 #include <errno.h>
+#include <time.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -47,7 +48,8 @@ struct proxy_ctl {
 	char *last_rules;      /* last table sent */
 	json_t *stats;
 	uint64_t spawned_ns;
-	unsigned failures;
+	unsigned failures;     /* consecutive, for the backoff; reset when ready */
+	unsigned restarts;     /* every replacement since the agent started */
 	/* a planned restart: the old proxy, drained once the new one is ready */
 	pid_t old_pid;
 	int old_fd;
@@ -185,6 +187,22 @@ static void addr_of(json_t *peer, uint8_t out[16])
 		sl_addr_from_ipv4(out, b[0] << 24 | b[1] << 16 | b[2] << 8 | b[3]);
 }
 
+/* The record's "time" (RFC 3339, UTC, microseconds): when the request
+ * began; now if it is missing or unreadable. */
+static uint64_t record_time_ns(const char *t)
+{
+	struct tm tm = { 0 };
+	unsigned us = 0;
+	int n = 0;
+
+	if (!t || sscanf(t, "%4d-%2d-%2dT%2d:%2d:%2d.%6uZ%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+			 &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &us, &n) != 7 || !n)
+		return sl_now_ns();
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	return (uint64_t)timegm(&tm) * 1000000000ull + (uint64_t)us * 1000ull;
+}
+
 static void on_access(struct proxy_ctl *pc, json_t *m)
 {
 	struct agent *a = pc->agent;
@@ -202,7 +220,7 @@ static void on_access(struct proxy_ctl *pc, json_t *m)
 		fputc('\n', stdout);
 		free(line);
 	}
-	ev.time_ns = sl_now_ns();
+	ev.time_ns = record_time_ns(json_string_value(json_object_get(m, "time")));
 	ev.direction = dir && !strcmp(dir, "egress") ? SLUICE_DIR_EGRESS : SLUICE_DIR_INGRESS;
 	ev.allowed = verdict && !strcmp(verdict, "allowed");
 	addr_of(src, ev.saddr);
@@ -217,13 +235,14 @@ static void on_access(struct proxy_ctl *pc, json_t *m)
 	ev.protocol = json_string_value(json_object_get(m, "protocol"));
 	ev.reason = json_string_value(json_object_get(m, "reason"));
 	ev.code = (uint16_t)json_integer_value(json_object_get(m, "status"));
+	ev.latency_ns = (uint64_t)json_integer_value(json_object_get(m, "latency_ns"));
+	if (!ev.latency_ns)
+		ev.latency_ns = (uint64_t)json_integer_value(json_object_get(m, "duration_us")) * 1000;
+	/* the request, then its response (the server's, or the proxy's 403/4xx) */
 	ev.kind = FLOW_L7_REQUEST;
 	flows_add_l7(a, &ev);
-	if (ev.allowed) {
-		ev.kind = FLOW_L7_RESPONSE;
-		ev.latency_ns = (uint64_t)json_integer_value(json_object_get(m, "duration_us")) * 1000;
-		flows_add_l7(a, &ev);
-	}
+	ev.kind = FLOW_L7_RESPONSE;
+	flows_add_l7(a, &ev);
 }
 
 /* ---- connection handling --------------------------------------------------------- */
@@ -520,6 +539,7 @@ static void disconnect(struct proxy_ctl *pc, bool proxy_gone)
 	fprintf(stderr, "sluiced: L7 proxy %d gone; L7 ports fail closed, restarting it in %u ms\n",
 		(int)pc->pid, a->cfg.proxy_restart_delay_ms);
 	pc->failures++;
+	pc->restarts++;
 	if (pid_alive(pc->pid))
 		kill(pc->pid, SIGKILL);
 	reap();
@@ -711,6 +731,7 @@ int proxy_ctl_restart(struct agent *a, char **err)
 	pc->old_pid = pc->pid;
 	pc->fd = -1;
 	pc->ready = false;
+	pc->restarts++;
 	pc->pid = spawn_proxy(pc);
 	if (pc->pid < 0) {
 		pc->pid = 0;
@@ -732,7 +753,8 @@ json_t *proxy_ctl_status(struct agent *a)
 	}
 	json_object_set_new(o, "state", json_string(pc->ready ? "ready" : "starting"));
 	json_object_set_new(o, "pid", json_integer(pc->pid));
-	json_object_set_new(o, "restarts", json_integer(pc->failures));
+	json_object_set_new(o, "restarts", json_integer(pc->restarts));
+	json_object_set_new(o, "consecutive_failures", json_integer(pc->failures));
 	if (pc->stats) {
 		const char *k;
 		json_t *v;

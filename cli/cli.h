@@ -4,10 +4,31 @@
 #define SLUICE_CLI_H
 
 #include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
 
 json_t *cli_request(json_t *req);
 int cli_split_ref(const char *ref, char **buf, const char **ns, const char **name);
 int cli_parse_labels(const char *text, json_t *set, json_t *remove);
+/* -h or --help among argv[1..] (before a "--") */
+bool cli_want_help(int argc, char **argv);
+
+/*
+ * Subcommands of a command family: each has its usage line and help, so
+ * `sluice pod exec --help` is exec's own help (exit 0).
+ */
+struct subcmd {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *usage; /* after "sluice FAMILY " */
+	const char *help;
+};
+
+/* Runs argv[1]'s subcommand (argv[0] is the family), or prints help. */
+int cli_dispatch(const char *family, const char *about, const struct subcmd *cmds, size_t n, int argc,
+		 char **argv);
+/* "sluice: usage: sluice FAMILY SUB USAGE" on stderr; returns 2. */
+int usage_error(const char *family, const char *sub, const char *usage);
 
 int cli_policy(int argc, char **argv);  /* policy.c */
 int cli_observe(int argc, char **argv); /* observe.c */

@@ -3,6 +3,7 @@
 #include "client.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +32,7 @@ const char *client_socket(void)
 	return DEFAULT_SOCKET;
 }
 
-int client_connect(void)
+static int do_connect(bool quiet)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	const char *path = client_socket();
@@ -49,12 +50,23 @@ int client_connect(void)
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
 		int e = errno;
 
-		fprintf(stderr, "sluice: agent not reachable at %s: %s (is sluiced running?)\n", path,
-			strerror(e));
+		if (!quiet)
+			fprintf(stderr, "sluice: agent not reachable at %s: %s (is sluiced running?)\n", path,
+				strerror(e));
 		close(fd);
 		return -e;
 	}
 	return fd;
+}
+
+int client_connect(void)
+{
+	return do_connect(false);
+}
+
+int client_connect_quiet(void)
+{
+	return do_connect(true);
 }
 
 static int send_all(int fd, const char *p, size_t len)

@@ -10,6 +10,8 @@ void client_set_socket(const char *path);
 const char *client_socket(void);
 /* Connects; returns an fd or -errno (with a one-line reason printed). */
 int client_connect(void);
+/* The same without the printed reason (retry loops). */
+int client_connect_quiet(void);
 /* Sends one request, waits for one answer. NULL (reason printed) on failure. */
 json_t *client_call(json_t *req);
 /* The same with n attachments: raw bytes sent after the request line, which

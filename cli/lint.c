@@ -15,10 +15,8 @@ int cli_policy_lint(int argc, char **argv)
 {
 	int i, bad = 0;
 
-	if (argc < 2) {
-		fprintf(stderr, "sluice: usage: sluice policy lint FILE...\n");
-		return 2;
-	}
+	if (argc < 2)
+		return usage_error("policy", "lint", "FILE...");
 	for (i = 1; i < argc; i++) {
 		struct sluice_policy_set set = { 0 };
 		struct sluice_diags errors = { 0 }, warnings = { 0 };
@@ -33,6 +31,10 @@ int cli_policy_lint(int argc, char **argv)
 		if (sluice_policy_load(argv[i], text, len, &set, &errors, &warnings) ||
 		    sluice_policy_set_check(&set, &errors))
 			bad = 1;
+		if (!errors.n && !set.n) {
+			sluice_diags_add(&errors, "%s: no policy found", argv[i]);
+			bad = 1;
+		}
 		for (k = 0; k < errors.n; k++)
 			printf("error: %s\n", errors.v[k].msg);
 		for (k = 0; k < warnings.n; k++)

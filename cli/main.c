@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * main.c - sluice, the command line: talks to sluiced over its socket.
- * Every command answers --help; a failure prints one line and exits 1.
+ * Every command and subcommand answers --help (exit 0); a usage error
+ * exits 2, a refused or failed request prints one line and exits 1.
+ * Gets and lists print a table, or -o json / -o yaml (format.h).
  */
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -17,9 +19,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../common/names.h"
 #include "../common/util.h"
+#include "sluice/abi.h"
 #include "client.h"
 #include "cli.h"
+#include "format.h"
 
 static int fail_answer(json_t *res)
 {
@@ -45,7 +50,14 @@ json_t *cli_request(json_t *req)
 	return res;
 }
 
-static bool want_help(int argc, char **argv)
+/* The answer without the API's envelope: what a user sees in -o json. */
+static json_t *strip_envelope(json_t *res)
+{
+	json_object_del(res, "ok");
+	return res;
+}
+
+bool cli_want_help(int argc, char **argv)
 {
 	int i;
 
@@ -66,7 +78,10 @@ int cli_split_ref(const char *ref, char **buf, const char **ns, const char **nam
 	*buf = sl_xstrdup(ref);
 	slash = strchr(*buf, '/');
 	if (!slash || slash == *buf || !slash[1] || strchr(slash + 1, '/')) {
-		fprintf(stderr, "sluice: expected NAMESPACE/NAME, got \"%s\"\n", ref);
+		char shown[300];
+
+		fprintf(stderr, "sluice: expected NAMESPACE/NAME, got \"%s\"\n",
+			sl_escape_ctl(ref, shown, sizeof(shown)));
 		free(*buf);
 		return -EINVAL;
 	}
@@ -74,6 +89,49 @@ int cli_split_ref(const char *ref, char **buf, const char **ns, const char **nam
 	*ns = *buf;
 	*name = slash + 1;
 	return 0;
+}
+
+/* Kubernetes' rules for a pod reference; prints why not. */
+static int check_pod_ref(const char *ns, const char *name)
+{
+	char *err = NULL;
+	int rc = sl_check_namespace(ns, &err);
+
+	if (!rc)
+		rc = sl_check_pod_name(name, &err);
+	if (rc) {
+		fprintf(stderr, "sluice: %s\n", err);
+		free(err);
+	}
+	return rc;
+}
+
+/* Kubernetes' label syntax for every key (and value) of set and remove. */
+static int check_labels(json_t *set, json_t *remove)
+{
+	const char *k;
+	json_t *v;
+	size_t i;
+	char *err = NULL;
+	int rc = 0;
+
+	json_object_foreach(set, k, v) {
+		rc = sl_check_label_key(k, &err);
+		if (!rc)
+			rc = sl_check_label_value(k, json_string_value(v), &err);
+		if (rc)
+			break;
+	}
+	json_array_foreach(remove, i, v) {
+		if (rc)
+			break;
+		rc = sl_check_label_key(json_string_value(v), &err);
+	}
+	if (rc) {
+		fprintf(stderr, "sluice: %s\n", err);
+		free(err);
+	}
+	return rc;
 }
 
 /* Parses "k=v,k2=v2" (or several such arguments) into a JSON object; "k-"
@@ -93,8 +151,10 @@ int cli_parse_labels(const char *text, json_t *set, json_t *remove)
 			continue;
 		}
 		if (!eq || eq == tok) {
-			fprintf(stderr, "sluice: invalid label \"%s\" (want key=value%s)\n", tok,
-				remove ? " or key-" : "");
+			char shown[300];
+
+			fprintf(stderr, "sluice: invalid label \"%s\" (want key=value%s)\n",
+				sl_escape_ctl(tok, shown, sizeof(shown)), remove ? " or key-" : "");
 			rc = -EINVAL;
 			break;
 		}
@@ -105,31 +165,78 @@ int cli_parse_labels(const char *text, json_t *set, json_t *remove)
 	return rc;
 }
 
+/* k=v,k2=v2 with control characters escaped; "<none>" when empty. */
 static void print_labels(json_t *labels)
 {
 	const char *k;
 	json_t *v;
 	bool first = true;
+	char kb[300], vb[300];
 
 	json_object_foreach(labels, k, v) {
-		printf("%s%s=%s", first ? "" : ",", k, json_string_value(v));
+		printf("%s%s=%s", first ? "" : ",", cli_cell(k, kb, sizeof(kb)),
+		       cli_cell(json_string_value(v), vb, sizeof(vb)));
 		first = false;
 	}
 	if (first)
 		printf("<none>");
 }
 
+static void subcmd_help(FILE *f, const char *family, const struct subcmd *sc)
+{
+	fprintf(f, "Usage: sluice %s %s\n\n%s", family, sc->usage, sc->help);
+}
+
+int cli_dispatch(const char *family, const char *about, const struct subcmd *cmds, size_t n, int argc,
+		 char **argv)
+{
+	size_t i;
+	FILE *f;
+
+	if (argc >= 2) {
+		for (i = 0; i < n; i++) {
+			if (strcmp(argv[1], cmds[i].name))
+				continue;
+			if (cli_want_help(argc - 1, argv + 1)) {
+				subcmd_help(stdout, family, &cmds[i]);
+				return 0;
+			}
+			return cmds[i].run(argc - 1, argv + 1);
+		}
+		if (strcmp(argv[1], "-h") && strcmp(argv[1], "--help") && strcmp(argv[1], "help")) {
+			fprintf(stderr, "sluice: unknown %s command \"%s\" (see sluice %s --help)\n", family,
+				argv[1], family);
+			return 2;
+		}
+	}
+	f = argc < 2 ? stderr : stdout;
+	fprintf(f, "Usage: sluice %s COMMAND\n\n%s\n\nCommands:\n", family, about);
+	for (i = 0; i < n; i++)
+		fprintf(f, "  %s %s\n", family, cmds[i].usage);
+	fprintf(f, "\n`sluice %s COMMAND --help` for details.\n", family);
+	return argc < 2 ? 2 : 0;
+}
+
+int usage_error(const char *family, const char *sub, const char *usage)
+{
+	fprintf(stderr, "sluice: usage: sluice %s %s %s\n", family, sub, usage);
+	return 2;
+}
+
 /* ---- pod ---------------------------------------------------------------- */
 
 static int parse_port(const char *spec, json_t *ports)
 {
-	char name[64], proto[8] = "TCP";
+	char name[64], proto[8] = "TCP", tail;
 	unsigned port;
-	int n = sscanf(spec, "%63[^=]=%u/%7s", name, &port, proto);
+	int n = sscanf(spec, "%63[^=]=%u/%7[A-Z]%c", name, &port, proto, &tail);
 
-	if (n < 2 || port == 0 || port > 65535 ||
+	if (n < 2 || n > 3 || port == 0 || port > 65535 ||
 	    (strcmp(proto, "TCP") && strcmp(proto, "UDP") && strcmp(proto, "SCTP"))) {
-		fprintf(stderr, "sluice: invalid --port \"%s\" (want NAME=PORT/TCP|UDP|SCTP)\n", spec);
+		char shown[300];
+
+		fprintf(stderr, "sluice: invalid --port \"%s\" (want NAME=PORT/TCP|UDP|SCTP)\n",
+			sl_escape_ctl(spec, shown, sizeof(shown)));
 		return -EINVAL;
 	}
 	json_array_append_new(ports, json_pack("{s:s,s:i,s:s}", "name", name, "port", (int)port,
@@ -152,6 +259,7 @@ static int pod_create(int argc, char **argv)
 	int c;
 
 	optind = 1;
+	opterr = 1;
 	while ((c = getopt_long(argc, argv, "l:p:", opts, NULL)) != -1) {
 		if (c == 'l' && cli_parse_labels(optarg, labels, NULL))
 			return 2;
@@ -162,12 +270,14 @@ static int pod_create(int argc, char **argv)
 		if (c == '?')
 			return 2;
 	}
-	if (optind != argc - 1) {
-		fprintf(stderr, "sluice: usage: sluice pod create NAMESPACE/NAME --labels k=v,... [--port NAME=PORT/PROTO]\n");
-		return 2;
-	}
+	if (optind != argc - 1)
+		return usage_error("pod", "create", "NAMESPACE/NAME --labels k=v,... [--port NAME=PORT/PROTO]");
 	if (cli_split_ref(argv[optind], &buf, &ns, &name))
 		return 2;
+	if (check_pod_ref(ns, name) || check_labels(labels, NULL)) {
+		free(buf);
+		return 1;
+	}
 	{
 		json_t *req = json_pack("{s:s,s:s,s:s,s:o,s:o}", "cmd", "pod.create", "namespace", ns,
 					"name", name, "labels", labels, "ports", ports);
@@ -196,10 +306,8 @@ static int pod_import(int argc, char **argv)
 	size_t len, lineno = 0;
 	int rc;
 
-	if (argc != 2) {
-		fprintf(stderr, "sluice: usage: sluice pod import FILE|- (lines: NAMESPACE/NAME IP [k=v,...])\n");
-		return 2;
-	}
+	if (argc != 2)
+		return usage_error("pod", "import", "FILE|- (lines: NAMESPACE/NAME IP [k=v,...])");
 	rc = sl_read_file(argv[1], 64u << 20, &text, &len);
 	if (rc) {
 		fprintf(stderr, "sluice: cannot read %s: %s\n", argv[1], strerror(-rc));
@@ -239,6 +347,14 @@ static int pod_import(int argc, char **argv)
 			free(text);
 			return 2;
 		}
+		if (check_pod_ref(ns, name) || check_labels(labels, NULL)) {
+			fprintf(stderr, "sluice: %s:%zu: pod rejected\n", argv[1], lineno);
+			free(buf);
+			json_decref(labels);
+			json_decref(pods);
+			free(text);
+			return 1;
+		}
 		json_array_append_new(pods, json_pack("{s:s,s:s,s:s,s:o}", "namespace", ns, "name", name,
 						       "ip", ip, "labels", labels));
 		free(buf);
@@ -253,58 +369,122 @@ static int pod_import(int argc, char **argv)
 	return 0;
 }
 
-static int pod_simple(const char *cmd, int argc, char **argv)
+static int pod_delete(int argc, char **argv)
 {
 	const char *ns, *name;
 	char *buf;
 	json_t *res;
 
-	if (argc != 2) {
-		fprintf(stderr, "sluice: usage: sluice pod %s NAMESPACE/NAME\n", cmd + 4);
-		return 2;
-	}
+	if (argc != 2)
+		return usage_error("pod", "delete", "NAMESPACE/NAME");
 	if (cli_split_ref(argv[1], &buf, &ns, &name))
 		return 2;
-	res = cli_request(json_pack("{s:s,s:s,s:s}", "cmd", cmd, "namespace", ns, "name", name));
+	res = cli_request(json_pack("{s:s,s:s,s:s}", "cmd", "pod.delete", "namespace", ns, "name", name));
 	free(buf);
 	if (!res)
 		return 1;
-	if (!strcmp(cmd, "pod.get"))
-		printf("%s\n", json_dumps(res, JSON_INDENT(2) | JSON_SORT_KEYS));
+	printf("pod %s deleted\n", argv[1]);
+	json_decref(res);
+	return 0;
+}
+
+static void pod_table_head(bool wide)
+{
+	printf("%-30s %-15s %-9s %-14s %s", "NAME", "IP", "IDENTITY", "CONTAINER", "LABELS");
+	if (wide)
+		printf("  %-8s %-6s %-12s %-10s %s", "ENDPOINT", "NODE", "INTERFACE", "ENFORCING", "PORTS");
+	printf("\n");
+}
+
+static void pod_table_row(json_t *p, bool wide)
+{
+	char full[600], nsb[300], nb[300];
+
+	snprintf(full, sizeof(full), "%s/%s",
+		 cli_cell(json_string_value(json_object_get(p, "namespace")), nsb, sizeof(nsb)),
+		 cli_cell(json_string_value(json_object_get(p, "name")), nb, sizeof(nb)));
+	/* CONTAINER: the CNI container id of a pod the plugin attached,
+	 * "-" for the agent's own pods, "remote" for other nodes' */
+	printf("%-30s %-15s %-9lld %-14.12s ", full, json_string_value(json_object_get(p, "ip")) ?: "",
+	       (long long)json_integer_value(json_object_get(p, "identity")),
+	       json_string_value(json_object_get(p, "container_id")) ?:
+	       json_is_true(json_object_get(p, "remote")) ? "remote" : "-");
+	print_labels(json_object_get(p, "labels"));
+	if (wide) {
+		bool in = json_is_true(json_object_get(p, "ingress_enforced"));
+		bool eg = json_is_true(json_object_get(p, "egress_enforced"));
+		json_t *port;
+		size_t i;
+
+		printf("  %-8lld %-6s %-12s %-10s ", (long long)json_integer_value(json_object_get(p, "endpoint")),
+		       json_is_true(json_object_get(p, "remote")) ? "remote" : "local",
+		       json_string_value(json_object_get(p, "interface")) ?: "-",
+		       in && eg ? "both" : in ? "ingress" : eg ? "egress" : "none");
+		json_array_foreach(json_object_get(p, "ports"), i, port)
+			printf("%s%s=%lld/%s", i ? "," : "",
+			       cli_cell(json_string_value(json_object_get(port, "name")), nb, sizeof(nb)),
+			       (long long)json_integer_value(json_object_get(port, "port")),
+			       json_string_value(json_object_get(port, "protocol")) ?: "");
+		if (!json_array_size(json_object_get(p, "ports")))
+			printf("<none>");
+	}
+	printf("\n");
+}
+
+static int pod_get(int argc, char **argv)
+{
+	enum cli_fmt fmt;
+	const char *ns, *name;
+	char *buf;
+	json_t *res;
+	int rc = cli_take_output(&argc, argv, CLI_FMT_DATA | CLI_FMT_WIDE, &fmt);
+
+	if (rc)
+		return rc;
+	if (argc != 2)
+		return usage_error("pod", "get", "NAMESPACE/NAME [-o json|yaml|wide]");
+	if (cli_split_ref(argv[1], &buf, &ns, &name))
+		return 2;
+	res = cli_request(json_pack("{s:s,s:s,s:s}", "cmd", "pod.get", "namespace", ns, "name", name));
+	free(buf);
+	if (!res)
+		return 1;
+	strip_envelope(res);
+	if (fmt == CLI_FMT_JSON || fmt == CLI_FMT_YAML) {
+		cli_print(res, fmt);
+	} else {
+		pod_table_head(fmt == CLI_FMT_WIDE);
+		pod_table_row(res, fmt == CLI_FMT_WIDE);
+	}
 	json_decref(res);
 	return 0;
 }
 
 static int pod_list(int argc, char **argv)
 {
-	json_t *res = cli_request(json_pack("{s:s}", "cmd", "pod.list")), *p;
+	enum cli_fmt fmt;
+	json_t *res, *p;
 	size_t i;
+	int rc = cli_take_output(&argc, argv, CLI_FMT_DATA | CLI_FMT_WIDE, &fmt);
 
+	if (rc)
+		return rc;
+	if (argc != 1)
+		return usage_error("pod", "list", "[-o json|yaml|wide]");
+	res = cli_request(json_pack("{s:s}", "cmd", "pod.list"));
 	if (!res)
 		return 1;
-	if (argc > 2 && !strcmp(argv[1], "-o") && !strcmp(argv[2], "json")) {
-		char *s = json_dumps(json_object_get(res, "pods"), JSON_INDENT(2));
+	if (fmt == CLI_FMT_JSON || fmt == CLI_FMT_YAML) {
+		json_t *list = cli_list(json_incref(json_object_get(res, "pods")));
 
-		printf("%s\n", s);
-		free(s);
+		cli_print(list, fmt);
+		json_decref(list);
 		json_decref(res);
 		return 0;
 	}
-	printf("%-30s %-15s %-9s %-14s %s\n", "NAME", "IP", "IDENTITY", "CONTAINER", "LABELS");
-	json_array_foreach(json_object_get(res, "pods"), i, p) {
-		char full[256];
-
-		snprintf(full, sizeof(full), "%s/%s", json_string_value(json_object_get(p, "namespace")),
-			 json_string_value(json_object_get(p, "name")));
-		/* CONTAINER: the CNI container id of a pod the plugin attached,
-		 * "-" for the agent's own pods, "remote" for other nodes' */
-		printf("%-30s %-15s %-9lld %-14.12s ", full, json_string_value(json_object_get(p, "ip")),
-		       (long long)json_integer_value(json_object_get(p, "identity")),
-		       json_string_value(json_object_get(p, "container_id")) ?:
-		       json_is_true(json_object_get(p, "remote")) ? "remote" : "-");
-		print_labels(json_object_get(p, "labels"));
-		printf("\n");
-	}
+	pod_table_head(fmt == CLI_FMT_WIDE);
+	json_array_foreach(json_object_get(res, "pods"), i, p)
+		pod_table_row(p, fmt == CLI_FMT_WIDE);
 	json_decref(res);
 	return 0;
 }
@@ -329,15 +509,17 @@ static int pod_label(int argc, char **argv)
 	const char *ns, *name;
 	char *buf;
 
-	if (argc < 3) {
-		fprintf(stderr, "sluice: usage: sluice pod label NAMESPACE/NAME k=v... [k-...]\n");
-		return 2;
-	}
+	if (argc < 3)
+		return usage_error("pod", "label", "NAMESPACE/NAME k=v... [k-...]");
 	if (cli_split_ref(argv[1], &buf, &ns, &name))
 		return 2;
 	if (label_args(2, argc, argv, set, rm)) {
 		free(buf);
 		return 2;
+	}
+	if (check_labels(set, rm)) {
+		free(buf);
+		return 1;
 	}
 	res = cli_request(json_pack("{s:s,s:s,s:s,s:o,s:o}", "cmd", "pod.label", "namespace", ns,
 				    "name", name, "set", set, "remove", rm));
@@ -365,10 +547,8 @@ static int pod_exec(int argc, char **argv)
 
 	for (i = 1; i < argc && strcmp(argv[i], "--"); i++)
 		;
-	if (i != 2 || i + 1 >= argc) {
-		fprintf(stderr, "sluice: usage: sluice pod exec NAMESPACE/NAME -- CMD [ARGS...]\n");
-		return 2;
-	}
+	if (i != 2 || i + 1 >= argc)
+		return usage_error("pod", "exec", "NAMESPACE/NAME -- CMD [ARGS...]");
 	if (cli_split_ref(argv[1], &buf, &ns, &name))
 		return 2;
 	res = cli_request(json_pack("{s:s,s:s,s:s}", "cmd", "pod.get", "namespace", ns, "name", name));
@@ -421,157 +601,287 @@ static int pod_exec(int argc, char **argv)
 	return 128 + WTERMSIG(status);
 }
 
+static const struct subcmd pod_cmds[] = {
+	{ "create", pod_create, "create NAMESPACE/NAME --labels k=v,... [--port NAME=PORT/PROTO]... [--remote IP]",
+	  "Creates a local pod (network namespace, veth, IP, cgroup) and prints its IP.\n"
+	  "With --remote IP, registers a pod running on another node instead: its\n"
+	  "identity and address become known here.\n\n"
+	  "  -l, --labels k=v,...        the pod's labels (Kubernetes label syntax)\n"
+	  "  -p, --port NAME=PORT/PROTO  a named container port (TCP, UDP or SCTP)\n"
+	  "      --remote IP             a pod of another node\n\n"
+	  "Names follow Kubernetes: the namespace is a DNS-1123 label (63 characters),\n"
+	  "the name a DNS-1123 subdomain (253).\n" },
+	{ "import", pod_import, "import FILE|-",
+	  "Registers many pods of other nodes at once, all or none. One pod per line:\n"
+	  "NAMESPACE/NAME IP [k=v,...]; # starts a comment.\n" },
+	{ "exec", pod_exec, "exec NAMESPACE/NAME -- CMD [ARGS...]",
+	  "Runs a command inside the pod (its cgroup and network namespace) and\n"
+	  "returns its exit status.\n" },
+	{ "delete", pod_delete, "delete NAMESPACE/NAME", "Deletes a pod.\n" },
+	{ "list", pod_list, "list [-o json|yaml|wide]",
+	  "Every pod: name, IP, identity and labels; -o wide adds the endpoint,\n"
+	  "node, interface, enforced directions and ports. -o json and -o yaml print\n"
+	  "a kubectl-style List whose items are the agent's pod records.\n" },
+	{ "get", pod_get, "get NAMESPACE/NAME [-o json|yaml|wide]",
+	  "One pod, as a table row, or everything the agent knows of it (-o json,\n"
+	  "-o yaml).\n" },
+	{ "label", pod_label, "label NAMESPACE/NAME k=v... [k-...]",
+	  "Sets (k=v) or removes (k-) labels; the pod moves to its new identity at once.\n" },
+};
+
 static int cmd_pod(int argc, char **argv)
 {
-	if (argc < 2 || (want_help(argc, argv) && (argc < 2 || strcmp(argv[1], "exec")))) {
-		printf("Usage: sluice pod COMMAND\n\n"
-		       "Local pods: network namespaces with labels, an IP and a cgroup.\n\n"
-		       "  create NAMESPACE/NAME --labels k=v,... [--port NAME=PORT/PROTO]...\n"
-		       "                         create a pod; prints its IP\n"
-		       "  create NAMESPACE/NAME --labels k=v,... --remote IP\n"
-		       "                         register a pod running on another node: its\n"
-		       "                         identity and address become known here\n"
-		       "  import FILE|-          register many pods of other nodes at once, all\n"
-		       "                         or none: lines NAMESPACE/NAME IP [k=v,...]\n"
-		       "  exec NAMESPACE/NAME -- CMD [ARGS...]\n"
-		       "                         run a command in the pod; returns its status\n"
-		       "  delete NAMESPACE/NAME  delete a pod\n"
-		       "  list [-o json]         name, IP, identity and labels of every pod\n"
-		       "  get NAMESPACE/NAME     everything the agent knows of a pod (JSON)\n"
-		       "  label NAMESPACE/NAME k=v... [k-...]\n"
-		       "                         set or remove labels (the identity follows)\n");
-		return argc < 2 ? 2 : 0;
-	}
-	if (!strcmp(argv[1], "create"))
-		return pod_create(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "exec"))
-		return pod_exec(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "import"))
-		return pod_import(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "delete"))
-		return pod_simple("pod.delete", argc - 1, argv + 1);
-	if (!strcmp(argv[1], "get"))
-		return pod_simple("pod.get", argc - 1, argv + 1);
-	if (!strcmp(argv[1], "list"))
-		return pod_list(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "label"))
-		return pod_label(argc - 1, argv + 1);
-	fprintf(stderr, "sluice: unknown pod command \"%s\" (see sluice pod --help)\n", argv[1]);
-	return 2;
+	return cli_dispatch("pod", "Local pods: network namespaces with labels, an IP and a cgroup.", pod_cmds,
+			    sizeof(pod_cmds) / sizeof(pod_cmds[0]), argc, argv);
 }
 
-/* ---- namespace, identity, status ------------------------------------------ */
+/* ---- namespace ----------------------------------------------------------- */
 
-static int cmd_namespace(int argc, char **argv)
+static void ns_row(json_t *n)
 {
-	json_t *set = json_object(), *rm = json_array(), *res, *n;
-	size_t i;
+	char b[300];
 
-	if (argc < 2 || want_help(argc, argv)) {
-		printf("Usage: sluice namespace COMMAND\n\n"
-		       "  label NAMESPACE k=v... [k-...]  set or remove namespace labels\n"
-		       "                                  (namespace selectors match them)\n"
-		       "  list                            namespaces and their labels\n");
-		return argc < 2 ? 2 : 0;
-	}
-	if (!strcmp(argv[1], "list")) {
-		res = cli_request(json_pack("{s:s}", "cmd", "namespace.list"));
-		if (!res)
+	printf("%-20s ", cli_cell(json_string_value(json_object_get(n, "name")), b, sizeof(b)));
+	print_labels(json_object_get(n, "labels"));
+	printf("\n");
+}
+
+static int ns_list_get(int argc, char **argv, bool get)
+{
+	enum cli_fmt fmt;
+	json_t *res, *n, *found = NULL;
+	size_t i;
+	int rc = cli_take_output(&argc, argv, CLI_FMT_DATA, &fmt);
+
+	if (rc)
+		return rc;
+	if (argc != (get ? 2 : 1))
+		return get ? usage_error("namespace", "get", "NAMESPACE [-o json|yaml]")
+			   : usage_error("namespace", "list", "[-o json|yaml]");
+	res = cli_request(json_pack("{s:s}", "cmd", "namespace.list"));
+	if (!res)
+		return 1;
+	if (get) {
+		json_array_foreach(json_object_get(res, "namespaces"), i, n)
+			if (!strcmp(json_string_value(json_object_get(n, "name")) ?: "", argv[1]))
+				found = n;
+		if (!found) {
+			fprintf(stderr, "sluice: namespace %s not found\n", argv[1]);
+			json_decref(res);
 			return 1;
-		json_array_foreach(json_object_get(res, "namespaces"), i, n) {
-			printf("%-20s ", json_string_value(json_object_get(n, "name")));
-			print_labels(json_object_get(n, "labels"));
-			printf("\n");
 		}
-		json_decref(res);
-		return 0;
 	}
-	if (strcmp(argv[1], "label") || argc < 4) {
-		fprintf(stderr, "sluice: usage: sluice namespace label NAMESPACE k=v... [k-...]\n");
-		return 2;
+	if (fmt != CLI_FMT_TABLE) {
+		json_t *out = get ? json_incref(found) : cli_list(json_incref(json_object_get(res, "namespaces")));
+
+		cli_print(out, fmt);
+		json_decref(out);
+	} else {
+		printf("%-20s %s\n", "NAME", "LABELS");
+		if (get)
+			ns_row(found);
+		else
+			json_array_foreach(json_object_get(res, "namespaces"), i, n)
+				ns_row(n);
 	}
-	if (label_args(3, argc, argv, set, rm))
+	json_decref(res);
+	return 0;
+}
+
+static int ns_list(int argc, char **argv) { return ns_list_get(argc, argv, false); }
+static int ns_get(int argc, char **argv) { return ns_list_get(argc, argv, true); }
+
+static int ns_label(int argc, char **argv)
+{
+	json_t *set = json_object(), *rm = json_array(), *res;
+	char *err = NULL;
+
+	if (argc < 3)
+		return usage_error("namespace", "label", "NAMESPACE k=v... [k-...]");
+	if (label_args(2, argc, argv, set, rm))
 		return 2;
-	res = cli_request(json_pack("{s:s,s:s,s:o,s:o}", "cmd", "namespace.label", "namespace", argv[2],
+	if (sl_check_namespace(argv[1], &err)) {
+		fprintf(stderr, "sluice: %s\n", err);
+		free(err);
+		return 1;
+	}
+	if (check_labels(set, rm))
+		return 1;
+	res = cli_request(json_pack("{s:s,s:s,s:o,s:o}", "cmd", "namespace.label", "namespace", argv[1],
 				    "set", set, "remove", rm));
 	if (!res)
 		return 1;
-	printf("namespace %s labelled: ", argv[2]);
+	printf("namespace %s labelled: ", argv[1]);
 	print_labels(json_object_get(res, "labels"));
 	printf("\n");
 	json_decref(res);
 	return 0;
 }
 
-static int cmd_identity(int argc, char **argv)
-{
-	json_t *res, *id, *l;
-	size_t i, k;
+static const struct subcmd ns_cmds[] = {
+	{ "label", ns_label, "label NAMESPACE k=v... [k-...]",
+	  "Sets (k=v) or removes (k-) namespace labels; namespace selectors\n"
+	  "(k8s:io.cilium.k8s.namespace.labels.K) match them.\n" },
+	{ "list", ns_list, "list [-o json|yaml]", "Namespaces and their labels.\n" },
+	{ "get", ns_get, "get NAMESPACE [-o json|yaml]", "One namespace and its labels.\n" },
+};
 
-	if (argc < 2 || want_help(argc, argv) || strcmp(argv[1], "list")) {
-		printf("Usage: sluice identity list [-o json]\n\n"
-		       "Numeric security identities and their labels, reserved ones included.\n");
-		return argc < 2 || !want_help(argc, argv) ? 2 : 0;
+static int cmd_namespace(int argc, char **argv)
+{
+	return cli_dispatch("namespace", "Namespaces and their labels.", ns_cmds,
+			    sizeof(ns_cmds) / sizeof(ns_cmds[0]), argc, argv);
+}
+
+/* ---- identity ------------------------------------------------------------ */
+
+static void id_row(json_t *id)
+{
+	json_t *l;
+	size_t k;
+	char b[600];
+
+	printf("%-10lld ", (long long)json_integer_value(json_object_get(id, "identity")));
+	json_array_foreach(json_object_get(id, "labels"), k, l)
+		printf("%s%s", k ? "\n           " : "", cli_cell(json_string_value(l), b, sizeof(b)));
+	printf("\n");
+}
+
+static int id_list_get(int argc, char **argv, bool get)
+{
+	enum cli_fmt fmt;
+	json_t *res, *id, *found = NULL;
+	size_t i;
+	char *end = NULL;
+	unsigned long want = 0;
+	int rc = cli_take_output(&argc, argv, CLI_FMT_DATA, &fmt);
+
+	if (rc)
+		return rc;
+	if (argc != (get ? 2 : 1))
+		return get ? usage_error("identity", "get", "ID [-o json|yaml]")
+			   : usage_error("identity", "list", "[-o json|yaml]");
+	if (get) {
+		errno = 0;
+		want = strtoul(argv[1], &end, 10);
+		if (!*argv[1] || *end || errno || argv[1][0] == '-' || want > UINT32_MAX) {
+			fprintf(stderr, "sluice: invalid identity \"%s\" (want a number)\n", argv[1]);
+			return 2;
+		}
 	}
 	res = cli_request(json_pack("{s:s}", "cmd", "identity.list"));
 	if (!res)
 		return 1;
-	if (argc > 3 && !strcmp(argv[2], "-o") && !strcmp(argv[3], "json")) {
-		char *s = json_dumps(json_object_get(res, "identities"), JSON_INDENT(2));
-
-		printf("%s\n", s);
-		free(s);
-		json_decref(res);
-		return 0;
+	if (get) {
+		json_array_foreach(json_object_get(res, "identities"), i, id)
+			if ((unsigned long)json_integer_value(json_object_get(id, "identity")) == want)
+				found = id;
+		if (!found) {
+			fprintf(stderr, "sluice: identity %lu not found\n", want);
+			json_decref(res);
+			return 1;
+		}
 	}
-	printf("%-10s %s\n", "ID", "LABELS");
-	json_array_foreach(json_object_get(res, "identities"), i, id) {
-		printf("%-10lld ", (long long)json_integer_value(json_object_get(id, "identity")));
-		json_array_foreach(json_object_get(id, "labels"), k, l)
-			printf("%s%s", k ? "\n           " : "", json_string_value(l));
-		printf("\n");
+	if (fmt != CLI_FMT_TABLE) {
+		json_t *out = get ? json_incref(found) : cli_list(json_incref(json_object_get(res, "identities")));
+
+		cli_print(out, fmt);
+		json_decref(out);
+	} else {
+		printf("%-10s %s\n", "ID", "LABELS");
+		if (get)
+			id_row(found);
+		else
+			json_array_foreach(json_object_get(res, "identities"), i, id)
+				id_row(id);
 	}
 	json_decref(res);
 	return 0;
 }
 
+static int id_list(int argc, char **argv) { return id_list_get(argc, argv, false); }
+static int id_get(int argc, char **argv) { return id_list_get(argc, argv, true); }
+
+static const struct subcmd id_cmds[] = {
+	{ "list", id_list, "list [-o json|yaml]",
+	  "Numeric security identities and their labels, reserved ones included\n"
+	  "(1 host, 2 world, ...; pods from 256; CIDR identities from 16777216).\n" },
+	{ "get", id_get, "get ID [-o json|yaml]", "One identity and its labels.\n" },
+};
+
+static int cmd_identity(int argc, char **argv)
+{
+	return cli_dispatch("identity", "Security identities.", id_cmds, sizeof(id_cmds) / sizeof(id_cmds[0]),
+			    argc, argv);
+}
+
+/* ---- status -------------------------------------------------------------- */
+
+static long long jint(json_t *o, const char *k)
+{
+	return (long long)json_integer_value(json_object_get(o, k));
+}
+
+static void print_proxy_status(json_t *px)
+{
+	const char *state = json_string_value(json_object_get(px, "state")) ?: "unknown";
+
+	if (!strcmp(state, "disabled")) {
+		printf("Proxy:         disabled (--no-proxy)\n");
+		return;
+	}
+	printf("Proxy:         %s (pid %lld, restarts %lld)\n", state, jint(px, "pid"), jint(px, "restarts"));
+	printf("  connections  %lld active, %lld total, %lld refused\n", jint(px, "connections_active"),
+	       jint(px, "connections_total"), jint(px, "connections_refused"));
+	printf("  requests     %lld allowed, %lld denied, %lld errors\n", jint(px, "requests_allowed"),
+	       jint(px, "requests_denied"), jint(px, "requests_error"));
+}
+
 static int cmd_status(int argc, char **argv)
 {
-	json_t *res, *m, *p;
+	enum cli_fmt fmt;
+	json_t *res, *m, *p, *mem;
 	const char *k;
 	size_t i;
+	int rc;
 
-	if (want_help(argc, argv)) {
-		printf("Usage: sluice status [-o json]\n\n"
-		       "Agent health, attached programs, map fill levels and counts.\n");
+	if (cli_want_help(argc, argv)) {
+		printf("Usage: sluice status [-o json|yaml]\n\n"
+		       "Agent health, memory, attached programs, map fill levels, the L7 proxy\n"
+		       "(pid, state, restarts, connections, requests) and counters.\n");
 		return 0;
+	}
+	rc = cli_take_output(&argc, argv, CLI_FMT_DATA, &fmt);
+	if (rc)
+		return rc;
+	if (argc != 1) {
+		fprintf(stderr, "sluice: usage: sluice status [-o json|yaml]\n");
+		return 2;
 	}
 	res = cli_request(json_pack("{s:s}", "cmd", "status"));
 	if (!res)
 		return 1;
-	if (argc > 2 && !strcmp(argv[1], "-o") && !strcmp(argv[2], "json")) {
-		char *s = json_dumps(res, JSON_INDENT(2));
-
-		printf("%s\n", s);
-		free(s);
+	strip_envelope(res);
+	if (fmt != CLI_FMT_TABLE) {
+		cli_print(res, fmt);
 		json_decref(res);
 		return 0;
 	}
 	printf("Health:        %s (pid %lld, up %llds, node %s)\n",
-	       json_string_value(json_object_get(res, "health")),
-	       (long long)json_integer_value(json_object_get(res, "pid")),
-	       (long long)json_integer_value(json_object_get(res, "uptime_seconds")),
+	       json_string_value(json_object_get(res, "health")), jint(res, "pid"), jint(res, "uptime_seconds"),
 	       json_string_value(json_object_get(res, "node")));
+	printf("Version:       %s (datapath ABI %lld)\n", json_string_value(json_object_get(res, "version")) ?: "?",
+	       jint(res, "datapath_abi"));
+	mem = json_object_get(res, "memory");
+	if (mem)
+		printf("Memory:        %.1f MiB resident (peak %.1f MiB)\n", jint(mem, "rss_bytes") / 1048576.0,
+		       jint(mem, "rss_peak_bytes") / 1048576.0);
 	printf("Pins:          %s\nCgroup root:   %s\nPod CIDR:      %s\n",
 	       json_string_value(json_object_get(res, "bpf_root")),
 	       json_string_value(json_object_get(res, "cgroup_root")),
 	       json_string_value(json_object_get(res, "pod_cidr")));
-	printf("Endpoints:     %lld\nIdentities:    %lld\nPolicies:      %lld\n",
-	       (long long)json_integer_value(json_object_get(res, "endpoints")),
-	       (long long)json_integer_value(json_object_get(res, "identities")),
-	       (long long)json_integer_value(json_object_get(res, "policies")));
-	printf("Last apply:    %lld us\n",
-	       (long long)json_integer_value(json_object_get(res, "last_policy_apply_us")));
+	printf("Endpoints:     %lld\nIdentities:    %lld\nPolicies:      %lld\n", jint(res, "endpoints"),
+	       jint(res, "identities"), jint(res, "policies"));
+	printf("Last apply:    %lld us\n", jint(res, "last_policy_apply_us"));
 	if (json_is_object(json_object_get(res, "kubernetes"))) {
 		/* Kubernetes mode: the API server source */
 		json_t *kube = json_object_get(res, "kubernetes"), *cl = json_object_get(kube, "client");
@@ -582,34 +892,28 @@ static int cmd_status(int argc, char **argv)
 		       json_string_value(json_object_get(kube, "node")),
 		       json_string_value(json_object_get(kube, "namespace")));
 		printf("  requests %lld, errors %lld, events %lld, relists %lld, rewatches %lld, token reloads %lld\n",
-		       (long long)json_integer_value(json_object_get(cl, "requests")),
-		       (long long)json_integer_value(json_object_get(cl, "errors")),
-		       (long long)json_integer_value(json_object_get(cl, "events")),
-		       (long long)json_integer_value(json_object_get(cl, "relists")),
-		       (long long)json_integer_value(json_object_get(cl, "rewatches")),
-		       (long long)json_integer_value(json_object_get(cl, "token_reloads")));
+		       jint(cl, "requests"), jint(cl, "errors"), jint(cl, "events"), jint(cl, "relists"),
+		       jint(cl, "rewatches"), jint(cl, "token_reloads"));
 		json_object_foreach(json_object_get(kube, "collections"), k, p) {
 			const char *e = json_string_value(json_object_get(p, "last_error"));
 
 			printf("  %-34s %-8s %6lld events%s%s\n", k,
 			       json_is_true(json_object_get(p, "synced")) ? "synced"
 			       : json_is_true(json_object_get(p, "absent")) ? "absent" : "syncing",
-			       (long long)json_integer_value(json_object_get(p, "events")),
-			       e ? "  last error: " : "", e ? e : "");
+			       jint(p, "events"), e ? "  last error: " : "", e ? e : "");
 		}
 		printf("  policy load failures %lld, identities allocated %lld, GC leader %s\n",
-		       (long long)json_integer_value(json_object_get(kube, "policy_load_failures")),
-		       (long long)json_integer_value(json_object_get(json_object_get(kube, "identities"), "allocated")),
+		       jint(kube, "policy_load_failures"), jint(json_object_get(kube, "identities"), "allocated"),
 		       json_is_true(json_object_get(json_object_get(kube, "identity_gc"), "leader")) ? "yes" : "no");
 	}
+	print_proxy_status(json_object_get(res, "proxy"));
 	printf("Programs:     ");
 	json_array_foreach(json_object_get(res, "programs"), i, p)
 		printf(" %s", json_string_value(p));
 	printf("\nMaps:\n");
 	json_array_foreach(json_object_get(res, "maps"), i, m)
-		printf("  %-16s %8lld / %lld\n", json_string_value(json_object_get(m, "name")),
-		       (long long)json_integer_value(json_object_get(m, "entries")),
-		       (long long)json_integer_value(json_object_get(m, "max_entries")));
+		printf("  %-16s %8lld / %lld\n", json_string_value(json_object_get(m, "name")), jint(m, "entries"),
+		       jint(m, "max_entries"));
 	printf("Datapath:\n");
 	json_object_foreach(json_object_get(res, "datapath"), k, p)
 		printf("  %-24s %lld\n", k, (long long)json_integer_value(p));
@@ -617,7 +921,7 @@ static int cmd_status(int argc, char **argv)
 		json_t *v;
 
 		json_object_foreach(res, k, v) {
-			if (!strncmp(k, "flows_", 6) || !strncmp(k, "proxy_", 6) || !strncmp(k, "events_", 7))
+			if (!strncmp(k, "flows_", 6) || !strncmp(k, "events_", 7))
 				printf("%-14s %lld\n", k, (long long)json_integer_value(v));
 		}
 	}
@@ -625,16 +929,15 @@ static int cmd_status(int argc, char **argv)
 	return 0;
 }
 
-static int cmd_proxy(int argc, char **argv)
+/* ---- proxy --------------------------------------------------------------- */
+
+static int proxy_restart(int argc, char **argv)
 {
 	json_t *res;
 
-	if (argc < 2 || want_help(argc, argv) || strcmp(argv[1], "restart")) {
-		printf("Usage: sluice proxy restart\n\n"
-		       "Starts a new L7 proxy, hands it the listening sockets and rules, then lets\n"
-		       "the old one finish its requests and exit: no connection is refused.\n");
-		return argc < 2 || !want_help(argc, argv) ? 2 : 0;
-	}
+	(void)argv;
+	if (argc != 1)
+		return usage_error("proxy", "restart", "");
 	res = cli_request(json_pack("{s:s}", "cmd", "proxy.restart"));
 	if (!res)
 		return 1;
@@ -643,21 +946,44 @@ static int cmd_proxy(int argc, char **argv)
 	return 0;
 }
 
+static const struct subcmd proxy_cmds[] = {
+	{ "restart", proxy_restart, "restart",
+	  "Starts a new L7 proxy, hands it the listening sockets and rules, then lets\n"
+	  "the old one finish its requests and exit: no connection is refused.\n" },
+};
+
+static int cmd_proxy(int argc, char **argv)
+{
+	return cli_dispatch("proxy", "The node's L7 proxy.", proxy_cmds, 1, argc, argv);
+}
+
+/* ---- main ---------------------------------------------------------------- */
+
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: sluice [--socket PATH] COMMAND ...\n\n"
 		"Identity-based, HTTP-aware network policy for local pods.\n\n"
 		"Commands:\n"
-		"  pod        create, exec, delete, list, label local pods\n"
-		"  namespace  label namespaces\n"
-		"  identity   list security identities\n"
+		"  pod        create, exec, delete, list, get, label, import pods\n"
+		"  namespace  label, list, get namespaces\n"
+		"  identity   list, get security identities\n"
 		"  policy     apply, delete, list, get, lint policies\n"
 		"  observe    watch flows and verdicts\n"
 		"  proxy      restart the L7 proxy without refusing connections\n"
-		"  status     agent health, programs, maps, counts\n\n"
-		"The agent's socket is --socket PATH, else $SLUICE_SOCKET, else\n"
-		"/run/sluice/sluice.sock. `sluice COMMAND --help` for details.\n");
+		"  status     agent health, memory, proxy, programs, maps, counts\n"
+		"  version    the CLI's version and datapath ABI\n\n"
+		"Options:\n"
+		"  --socket PATH  the agent's socket (else $SLUICE_SOCKET, else\n"
+		"                 /run/sluice/sluice.sock)\n"
+		"  --version      print the version\n\n"
+		"`sluice COMMAND --help` for details. Gets and lists take -o json|yaml.\n");
+}
+
+static int print_version(void)
+{
+	printf("sluice %s (datapath ABI %d)\n", SLUICE_VERSION, SLUICE_ABI_VERSION);
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -675,6 +1001,8 @@ int main(int argc, char **argv)
 		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			usage(stdout);
 			return 0;
+		} else if (!strcmp(argv[i], "--version") || !strcmp(argv[i], "-v")) {
+			return print_version();
 		} else {
 			fprintf(stderr, "sluice: unknown option %s\n", argv[i]);
 			usage(stderr);
@@ -687,7 +1015,7 @@ int main(int argc, char **argv)
 	}
 	argc -= i;
 	argv += i;
-	if (!strcmp(argv[0], "pod"))
+	if (!strcmp(argv[0], "pod") || !strcmp(argv[0], "pods"))
 		return cmd_pod(argc, argv);
 	if (!strcmp(argv[0], "namespace") || !strcmp(argv[0], "ns"))
 		return cmd_namespace(argc, argv);
@@ -701,6 +1029,13 @@ int main(int argc, char **argv)
 		return cmd_status(argc, argv);
 	if (!strcmp(argv[0], "proxy"))
 		return cmd_proxy(argc, argv);
+	if (!strcmp(argv[0], "version")) {
+		if (cli_want_help(argc, argv)) {
+			printf("Usage: sluice version\n\nPrints the CLI's version and the datapath ABI version.\n");
+			return 0;
+		}
+		return print_version();
+	}
 	if (!strcmp(argv[0], "help")) {
 		usage(stdout);
 		return 0;

@@ -2,7 +2,10 @@
 /*
  * observe.c - `sluice observe`: flows from the agent, as compact lines or
  * Hubble-style JSON. Filtering happens in the agent, so a follow stream
- * carries only what was asked for. --follow survives agent restarts.
+ * carries only what was asked for. Filters are checked here first (a bad
+ * value exits 2). Like `hubble observe`, --follow ends with an error
+ * (exit 1) when it loses the agent; with --reconnect it waits for the
+ * agent, asks for the flows since the loss and reports the gap.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -12,7 +15,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/flow_filter.h"
+#include "../common/names.h"
 #include "../common/util.h"
+#include "sluice/abi.h"
 #include "cli.h"
 #include "client.h"
 
@@ -23,19 +29,22 @@ static void usage(FILE *f)
 	fprintf(f,
 		"Usage: sluice observe [OPTIONS]\n\n"
 		"Flows and verdicts, from the kernel and the L7 proxy.\n\n"
-		"  -f, --follow            keep streaming new flows\n"
+		"  -f, --follow            keep streaming new flows; exits 1 if the agent goes away\n"
+		"      --reconnect         with --follow: wait for the agent to come back and\n"
+		"                          report the gap instead of exiting\n"
 		"      --last N            the last N matching flows (default 20 without --follow)\n"
 		"      --since DURATION    flows of the last DURATION (e.g. 30s, 5m, 1h)\n"
 		"  -o, --output FORMAT     compact (default) or json\n"
 		"Filters (same filter repeated: OR; different filters: AND):\n"
-		"      --verdict V         FORWARDED, DROPPED, REDIRECTED (also ALLOWED, DENIED)\n"
+		"      --verdict V         FORWARDED, DROPPED, REDIRECTED, ERROR, AUDIT\n"
+		"                          (also ALLOWED = not dropped, DENIED = DROPPED)\n"
 		"      --pod [NS/]NAME     either side     --from-pod, --to-pod\n"
 		"      --namespace NS      either side\n"
 		"      --label K=V         either side     --from-label, --to-label\n"
-		"      --identity N        either side\n"
-		"      --port N            either side\n"
-		"      --protocol P        tcp, udp, icmp, http\n"
-		"      --type T            l3-l4, l7, policy-verdict\n"
+		"      --identity N        either side (a number)\n"
+		"      --port N            either side (0-65535)\n"
+		"      --protocol P        tcp, udp, sctp, icmp, http\n"
+		"      --type T            l3-l4, l7, policy-verdict, drop\n"
 		"      --http-method M     --http-path REGEX     --http-status CODE|4xx\n"
 		"      --not               invert the next filter\n");
 }
@@ -64,15 +73,33 @@ static int parse_duration(const char *s, uint64_t *ns)
 	return 0;
 }
 
+static bool all_digits(const char *v)
+{
+	return *v && strspn(v, "0123456789") == strlen(v);
+}
+
+/* A filter value the agent can use, or exit 2 with why (as hubble does). */
+static int check_filter(const char *field, const char *v)
+{
+	const char *why = sl_flow_filter_check(field, v);
+
+	if (!why)
+		return 0;
+	fprintf(stderr, "sluice: invalid --%s \"%s\": %s\n", field, v, why);
+	return 2;
+}
+
 static const char *peer_name(json_t *p, char *buf, size_t len)
 {
 	const char *ns = json_string_value(json_object_get(p, "namespace"));
 	const char *pod = json_string_value(json_object_get(p, "pod_name"));
 	json_int_t id = json_integer_value(json_object_get(p, "identity"));
 
-	if (pod && *pod)
-		snprintf(buf, len, "%s/%s", ns, pod);
-	else if (id == 1)
+	if (pod && *pod) {
+		char nb[140], pb[280];
+
+		snprintf(buf, len, "%s/%s", sl_escape_ctl(ns, nb, sizeof(nb)), sl_escape_ctl(pod, pb, sizeof(pb)));
+	} else if (id == 1)
 		snprintf(buf, len, "host");
 	else if (id == 2)
 		snprintf(buf, len, "world");
@@ -81,21 +108,23 @@ static const char *peer_name(json_t *p, char *buf, size_t len)
 	return buf;
 }
 
+/* The text of a drop reason, from abi.h's one list (by Hubble's name). */
 static const char *drop_text(const char *desc)
 {
+#define DROP_TEXT_(name, num, hubble, metric, text) if (!strcmp(desc, hubble)) return text;
 	if (!desc)
 		return "Dropped";
-	if (!strcmp(desc, "POLICY_DENIED"))
-		return "Policy denied";
-	if (!strcmp(desc, "POLICY_DENY"))
-		return "Policy denied by deny rule";
-	if (!strcmp(desc, "PROXY_UNAVAILABLE"))
-		return "Proxy unavailable";
-	if (!strcmp(desc, "INVALID_SOURCE_IP"))
-		return "Invalid source IP";
-	if (!strcmp(desc, "UNSUPPORTED_L3_PROTOCOL"))
-		return "Unsupported L3 protocol";
+	SLUICE_DROP_REASONS(DROP_TEXT_)
+#undef DROP_TEXT_
 	return desc;
+}
+
+/* Cilium's policy match types, by number */
+static const char *match_text(json_int_t m)
+{
+	static const char *const names[] = { "no rule", "L3_ONLY", "L3_L4", "L4_ONLY", "ALL" };
+
+	return m >= 0 && m <= 4 ? names[m] : "?";
 }
 
 static void print_compact(json_t *flow)
@@ -105,6 +134,8 @@ static void print_compact(json_t *flow)
 	const char *verdict = json_string_value(json_object_get(flow, "verdict"));
 	const char *t = json_string_value(json_object_get(flow, "time"));
 	bool denied = verdict && !strcmp(verdict, "DROPPED");
+	bool redirected = verdict && !strcmp(verdict, "REDIRECTED");
+	bool reply = json_is_true(json_object_get(flow, "is_reply"));
 	char src[300], dst[400], when[64] = "", detail[600], kind[32];
 	const char *proto = "ip";
 	json_int_t sport = 0, dport = 0;
@@ -116,7 +147,6 @@ static void print_compact(json_t *flow)
 		sport = json_integer_value(json_object_get(v, "source_port"));
 		dport = json_integer_value(json_object_get(v, "destination_port"));
 	}
-	(void)sport;
 	if (t) {
 		struct tm tm = { 0 };
 		static const char *mon[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
@@ -140,20 +170,33 @@ static void print_compact(json_t *flow)
 	if (l7) {
 		json_t *http = json_object_get(l7, "http");
 		const char *type = json_string_value(json_object_get(l7, "type"));
+		const char *url = json_string_value(json_object_get(http, "url")) ?: "";
+		const char *path = url;
+		char pathbuf[520], methbuf[64];
+		const char *method = sl_escape_ctl(json_string_value(json_object_get(http, "method")), methbuf,
+						   sizeof(methbuf));
 		bool resp = type && !strcmp(type, "RESPONSE");
 
+		/* the compact line shows the path; -o json has Hubble's absolute URL */
+		if (!strncmp(url, "http://", 7) && strchr(url + 7, '/'))
+			path = strchr(url + 7, '/');
+		/* what a client sent never reaches the terminal raw */
+		path = sl_escape_ctl(path, pathbuf, sizeof(pathbuf));
 		snprintf(kind, sizeof(kind), "http-%s", resp ? "response" : "request");
-		if (resp)
-			snprintf(detail, sizeof(detail), "%s %s => %lld",
-				 json_string_value(json_object_get(http, "method")) ?: "",
-				 json_string_value(json_object_get(http, "url")) ?: "",
-				 (long long)json_integer_value(json_object_get(http, "code")));
-		else
-			snprintf(detail, sizeof(detail), "%s %s",
-				 json_string_value(json_object_get(http, "method")) ?: "",
-				 json_string_value(json_object_get(http, "url")) ?: "");
+		if (resp) {
+			const char *lat = json_string_value(json_object_get(l7, "latency_ns"));
+			double ms = lat ? strtod(lat, NULL) / 1e6 : (double)json_integer_value(json_object_get(l7, "latency_ns")) / 1e6;
+
+			snprintf(detail, sizeof(detail), "%s %.500s => %lld, %.1f ms", method, path,
+				 (long long)json_integer_value(json_object_get(http, "code")), ms);
+		} else {
+			snprintf(detail, sizeof(detail), "%s %.500s", method, path);
+		}
 	} else {
 		const char *dir = json_string_value(json_object_get(flow, "traffic_direction"));
+		bool in = dir && !strcmp(dir, "INGRESS");
+		/* which end decided: the destination on ingress, the source on egress */
+		const char *decider = in ? dst : src;
 
 		if (!strcmp(proto, "TCP"))
 			snprintf(kind, sizeof(kind), "tcp-connect");
@@ -167,18 +210,35 @@ static void print_compact(json_t *flow)
 			snprintf(detail, sizeof(detail), "%s",
 				 drop_text(json_string_value(json_object_get(flow, "drop_reason_desc"))));
 		else
-			snprintf(detail, sizeof(detail), "%s %s",
-				 json_string_value(json_object_get(flow, "policy_match_type")) ?: "",
-				 dir ? dir : "");
+			snprintf(detail, sizeof(detail), "%s%s, %s policy of %.300s",
+				 redirected ? "to-proxy, " : "",
+				 match_text(json_integer_value(json_object_get(flow, "policy_match_type"))),
+				 in ? "ingress" : "egress", decider);
 	}
-	if (dport)
-		printf("%s  %s → %s:%lld  %s %s%s%s (%s)\n", when, src, dst, (long long)dport, kind,
-		       color ? (denied ? "\033[31m" : "\033[32m") : "", denied ? "DENIED" : "ALLOWED",
-		       color ? "\033[0m" : "", detail);
-	else
-		printf("%s  %s → %s  %s %s%s%s (%s)\n", when, src, dst, kind,
-		       color ? (denied ? "\033[31m" : "\033[32m") : "", denied ? "DENIED" : "ALLOWED",
-		       color ? "\033[0m" : "", detail);
+	{
+		const char *word = denied ? "DENIED" : redirected ? "REDIRECTED" : reply ? "FORWARDED" : "ALLOWED";
+		const char *col = !color ? "" : denied ? "\033[31m" : redirected ? "\033[33m" : "\033[32m";
+		char port[16] = "";
+
+		if (dport)
+			snprintf(port, sizeof(port), ":%lld", (long long)dport);
+		if (reply) /* as Hubble prints a reply: client <- server */
+			printf("%s  %s ← %s:%lld  %s %s%s%s (%s)\n", when, dst, src, (long long)sport, kind, col,
+			       word, color ? "\033[0m" : "", detail);
+		else
+			printf("%s  %s → %s%s  %s %s%s%s (%s)\n", when, src, dst, port, kind, col, word,
+			       color ? "\033[0m" : "", detail);
+	}
+}
+
+static const char *clock_str(uint64_t ns, char *buf, size_t len)
+{
+	time_t t = (time_t)(ns / 1000000000ull);
+	struct tm tm;
+
+	localtime_r(&t, &tm);
+	strftime(buf, len, "%H:%M:%S", &tm);
+	return buf;
 }
 
 int cli_observe(int argc, char **argv)
@@ -204,6 +264,7 @@ int cli_observe(int argc, char **argv)
 		{ "http-method", required_argument, NULL, 1012 },
 		{ "http-path", required_argument, NULL, 1013 },
 		{ "http-status", required_argument, NULL, 1014 },
+		{ "reconnect", no_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -211,7 +272,8 @@ int cli_observe(int argc, char **argv)
 					"from-label", "to-label", "identity", "port", "protocol",
 					"type", "http-method", "http-path", "http-status" };
 	json_t *filters = json_array();
-	bool follow = false, json_out = false, negate = false, reconnecting = false;
+	bool follow = false, json_out = false, negate = false, reconnecting = false, reconnect = false;
+	uint64_t lost_at = 0;
 	json_int_t last = -1;
 	uint64_t since = 0;
 	int c;
@@ -220,7 +282,19 @@ int cli_observe(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "fo:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f': follow = true; break;
-		case 'L': last = atoll(optarg); break;
+		case 'L': {
+			char *end;
+
+			errno = 0;
+			last = strtoll(optarg, &end, 10);
+			if (!all_digits(optarg) || *end || errno) {
+				fprintf(stderr, "sluice: invalid --last \"%s\": want a number of flows (0 or more)\n",
+					optarg);
+				return 2;
+			}
+			break;
+		}
+		case 'R': reconnect = true; break;
 		case 'S':
 			if (parse_duration(optarg, &since)) {
 				fprintf(stderr, "sluice: invalid --since \"%s\" (e.g. 30s, 5m, 1h)\n", optarg);
@@ -239,6 +313,8 @@ int cli_observe(int argc, char **argv)
 		case 'h': usage(stdout); return 0;
 		default:
 			if (c >= 1000 && c <= 1014) {
+				if (check_filter(fields[c - 1000], optarg))
+					return 2;
 				json_array_append_new(filters, json_pack("{s:s,s:s,s:b}", "field", fields[c - 1000],
 									  "value", optarg, "not", negate));
 				negate = false;
@@ -250,6 +326,14 @@ int cli_observe(int argc, char **argv)
 	}
 	if (optind < argc) {
 		fprintf(stderr, "sluice: unexpected argument \"%s\"\n", argv[optind]);
+		return 2;
+	}
+	if (negate) {
+		fprintf(stderr, "sluice: --not must come before a filter\n");
+		return 2;
+	}
+	if (reconnect && !follow) {
+		fprintf(stderr, "sluice: --reconnect needs --follow\n");
 		return 2;
 	}
 	color = isatty(STDOUT_FILENO) && !json_out;
@@ -264,9 +348,9 @@ int cli_observe(int argc, char **argv)
 			json_object_set_new(req, "last", json_integer(last));
 		if (since && !reconnecting)
 			json_object_set_new(req, "since_ns", json_integer((json_int_t)(sl_now_ns() - since)));
-		if (reconnecting) /* nothing old again: new flows only */
-			json_object_set_new(req, "last", json_integer(0));
-		fd = client_connect();
+		if (reconnecting) /* what the agent still holds from the moment it was lost */
+			json_object_set_new(req, "since_ns", json_integer((json_int_t)lost_at));
+		fd = reconnecting ? client_connect_quiet() : client_connect();
 		if (fd < 0) {
 			json_decref(req);
 			if (!reconnecting)
@@ -274,8 +358,16 @@ int cli_observe(int argc, char **argv)
 			sleep(1);
 			continue;
 		}
-		if (reconnecting)
-			fprintf(stderr, "sluice: reconnected to the agent\n");
+		if (reconnecting) {
+			char t1[32], t2[32];
+
+			fprintf(stderr,
+				"sluice: reconnected to the agent at %s after losing it at %s (%.1f s): flows of "
+				"that gap the agent no longer holds are missing\n",
+				clock_str(sl_now_ns(), t2, sizeof(t2)), clock_str(lost_at, t1, sizeof(t1)),
+				(double)(sl_now_ns() - lost_at) / 1e9);
+			reconnecting = false;
+		}
 		client_send(fd, req);
 		json_decref(req);
 		for (;;) {
@@ -316,8 +408,16 @@ int cli_observe(int argc, char **argv)
 			json_decref(msg);
 		}
 		close(fd);
-		if (!follow)
-			return 0;
+		if (!follow) {
+			fprintf(stderr, "sluice: the agent closed the connection before the end of the flows\n");
+			return 1;
+		}
+		lost_at = sl_now_ns();
+		if (!reconnect) {
+			fprintf(stderr, "sluice: lost the connection to the agent at %s (use --reconnect to wait "
+					"for it)\n", client_socket());
+			return 1;
+		}
 		fprintf(stderr, "sluice: lost the agent, reconnecting...\n");
 		reconnecting = true;
 		sleep(1);

@@ -14,6 +14,7 @@
 #include "../common/util.h"
 #include "cli.h"
 #include "client.h"
+#include "format.h"
 
 #define POLICY_MAX_FILE (32u << 20)
 
@@ -110,15 +111,12 @@ static int policy_apply(int argc, char **argv)
 		} else if (!strcmp(argv[i], "--dry-run")) {
 			dry = true;
 		} else {
-			fprintf(stderr, "sluice: unexpected argument \"%s\" (usage: sluice policy apply -f FILE|DIR|- [--dry-run])\n",
-				argv[i]);
-			return 2;
+			fprintf(stderr, "sluice: unexpected argument \"%s\"\n", argv[i]);
+			return usage_error("policy", "apply", "-f FILE|DIR|- [--dry-run]");
 		}
 	}
-	if (!nfiles) {
-		fprintf(stderr, "sluice: usage: sluice policy apply -f FILE|DIR|- [--dry-run]\n");
-		return 2;
-	}
+	if (!nfiles)
+		return usage_error("policy", "apply", "-f FILE|DIR|- [--dry-run]");
 	if (!json_array_size(files)) {
 		fprintf(stderr, "sluice: no policy files found\n");
 		return 1;
@@ -152,82 +150,234 @@ static int policy_apply(int argc, char **argv)
 	return 0;
 }
 
-static int policy_ref_cmd(const char *cmd, int argc, char **argv)
+/* Stored documents of a policy reference ("NS/NAME" or "NAME"); NULL printed. */
+static json_t *policy_docs(const char *ref)
 {
-	json_t *res, *d;
-	size_t i;
+	json_t *res = cli_request(json_pack("{s:s,s:s}", "cmd", "policy.get", "ref", ref)), *docs;
 
-	if (argc != 2) {
-		fprintf(stderr, "sluice: usage: sluice policy %s NAMESPACE/NAME (or NAME for clusterwide)\n",
-			cmd + 7);
-		return 2;
+	if (!res)
+		return NULL;
+	docs = json_incref(json_object_get(res, "documents"));
+	json_decref(res);
+	return docs;
+}
+
+/*
+ * A stored document as kubectl shows an object: parsed, with
+ * apiVersion, kind and metadata first and metadata.namespace filled in.
+ */
+static json_t *doc_object(json_t *doc, const char *ns)
+{
+	const char *yaml = json_string_value(json_object_get(doc, "yaml")) ?: "";
+	char *err = NULL;
+	json_t *parsed = cli_yaml_load(yaml, strlen(yaml), &err), *out, *meta, *v;
+	const char *k;
+
+	if (!json_is_object(parsed)) {
+		free(err);
+		json_decref(parsed);
+		return json_pack("{s:s}", "text", yaml);
 	}
-	res = cli_request(json_pack("{s:s,s:s}", "cmd", cmd, "ref", argv[1]));
+	out = json_object();
+	if ((v = json_object_get(parsed, "apiVersion")))
+		json_object_set(out, "apiVersion", v);
+	if ((v = json_object_get(parsed, "kind")))
+		json_object_set(out, "kind", v);
+	meta = json_object_get(parsed, "metadata");
+	if (!json_is_object(meta)) {
+		meta = json_object();
+		json_object_set_new(parsed, "metadata", meta);
+	}
+	if (ns && !json_object_get(meta, "namespace"))
+		json_object_set_new(meta, "namespace", json_string(ns));
+	json_object_set(out, "metadata", meta);
+	json_object_foreach(parsed, k, v)
+		if (!json_object_get(out, k))
+			json_object_set(out, k, v);
+	json_decref(parsed);
+	return out;
+}
+
+static void policy_table_head(void)
+{
+	printf("%-32s %-40s %-6s %-48s %s\n", "KIND", "NAME", "RULES", "FILE", "STATUS");
+}
+
+static void policy_table_row(json_t *p)
+{
+	char name[600], nb[300], fb[600], sb[600];
+	const char *ns = json_string_value(json_object_get(p, "namespace"));
+	const char *status = json_string_value(json_object_get(p, "status"));
+
+	snprintf(name, sizeof(name), "%s%s%s", ns ? ns : "", ns ? "/" : "",
+		 cli_cell(json_string_value(json_object_get(p, "name")), nb, sizeof(nb)));
+	/* STATUS: "ok", or why the object's current version is not in force */
+	printf("%-32s %-40s %-6lld %-48s %s\n", json_string_value(json_object_get(p, "kind")), name,
+	       (long long)json_integer_value(json_object_get(p, "rules")),
+	       cli_cell(json_string_value(json_object_get(p, "file")), fb, sizeof(fb)),
+	       status ? cli_cell(status, sb, sizeof(sb)) : "ok");
+}
+
+static json_t *policy_entries(void)
+{
+	json_t *res = cli_request(json_pack("{s:s}", "cmd", "policy.list")), *l;
+
+	if (!res)
+		return NULL;
+	l = json_incref(json_object_get(res, "policies"));
+	json_decref(res);
+	return l;
+}
+
+static int policy_get(int argc, char **argv)
+{
+	enum cli_fmt fmt;
+	json_t *docs, *d, *entries, *p;
+	const char *slash;
+	char *ns = NULL;
+	size_t i;
+	int rc = cli_take_output(&argc, argv, CLI_FMT_DATA, &fmt);
+
+	if (rc)
+		return rc;
+	if (argc != 2)
+		return usage_error("policy", "get", "NAMESPACE/NAME|NAME [-o json|yaml]");
+	if (fmt == CLI_FMT_TABLE) {
+		bool any = false;
+
+		entries = policy_entries();
+		if (!entries)
+			return 1;
+		json_array_foreach(entries, i, p) {
+			const char *pns = json_string_value(json_object_get(p, "namespace"));
+			char *ref = sl_strdupf("%s%s%s", pns ? pns : "", pns ? "/" : "",
+					       json_string_value(json_object_get(p, "name")));
+
+			if (!strcmp(ref, argv[1])) {
+				if (!any)
+					policy_table_head();
+				policy_table_row(p);
+				any = true;
+			}
+			free(ref);
+		}
+		json_decref(entries);
+		if (!any) {
+			fprintf(stderr, "sluice: policy %s not found\n", argv[1]);
+			return 1;
+		}
+		return 0;
+	}
+	docs = policy_docs(argv[1]);
+	if (!docs)
+		return 1;
+	slash = strchr(argv[1], '/');
+	if (slash)
+		ns = strndup(argv[1], (size_t)(slash - argv[1]));
+	if (json_array_size(docs) == 1) {
+		json_t *o = doc_object(json_array_get(docs, 0), ns);
+
+		cli_print(o, fmt);
+		json_decref(o);
+	} else { /* the same name in two kinds: both, as a list */
+		json_t *items = json_array();
+
+		json_array_foreach(docs, i, d)
+			json_array_append_new(items, doc_object(d, ns));
+		d = cli_list(items);
+		cli_print(d, fmt);
+		json_decref(d);
+	}
+	free(ns);
+	json_decref(docs);
+	return 0;
+}
+
+static int policy_delete(int argc, char **argv)
+{
+	json_t *res;
+
+	if (argc != 2)
+		return usage_error("policy", "delete", "NAMESPACE/NAME|NAME");
+	res = cli_request(json_pack("{s:s,s:s}", "cmd", "policy.delete", "ref", argv[1]));
 	if (!res)
 		return 1;
-	if (!strcmp(cmd, "policy.delete"))
-		printf("policy %s deleted\n", argv[1]);
-	json_array_foreach(json_object_get(res, "documents"), i, d) {
-		const char *y = json_string_value(json_object_get(d, "yaml"));
-
-		printf("%s%s%s", i ? "---\n" : "", y, y[0] && y[strlen(y) - 1] != '\n' ? "\n" : "");
-	}
+	printf("policy %s deleted\n", argv[1]);
 	json_decref(res);
 	return 0;
 }
 
-static int policy_list(void)
+static int policy_list(int argc, char **argv)
 {
-	json_t *res = cli_request(json_pack("{s:s}", "cmd", "policy.list")), *p;
+	enum cli_fmt fmt;
+	json_t *entries, *p;
 	size_t i;
+	int rc = cli_take_output(&argc, argv, CLI_FMT_DATA, &fmt);
 
-	if (!res)
+	if (rc)
+		return rc;
+	if (argc != 1)
+		return usage_error("policy", "list", "[-o json|yaml]");
+	entries = policy_entries();
+	if (!entries)
 		return 1;
-	printf("%-32s %-40s %-6s %-48s %s\n", "KIND", "NAME", "RULES", "FILE", "STATUS");
-	json_array_foreach(json_object_get(res, "policies"), i, p) {
-		char name[256];
-		const char *ns = json_string_value(json_object_get(p, "namespace"));
-		const char *status = json_string_value(json_object_get(p, "status"));
+	if (fmt == CLI_FMT_TABLE) {
+		policy_table_head();
+		json_array_foreach(entries, i, p)
+			policy_table_row(p);
+	} else {
+		/* the stored objects, one per entry (a reference names all its kinds once) */
+		json_t *items = json_array(), *seen = json_object(), *list;
 
-		snprintf(name, sizeof(name), "%s%s%s", ns ? ns : "", ns ? "/" : "",
-			 json_string_value(json_object_get(p, "name")));
-		/* STATUS: "ok", or why the object's current version is not in force */
-		printf("%-32s %-40s %-6lld %-48s %s\n", json_string_value(json_object_get(p, "kind")), name,
-		       (long long)json_integer_value(json_object_get(p, "rules")),
-		       json_string_value(json_object_get(p, "file")), status ? status : "ok");
+		json_array_foreach(entries, i, p) {
+			const char *pns = json_string_value(json_object_get(p, "namespace"));
+			char *ref = sl_strdupf("%s%s%s", pns ? pns : "", pns ? "/" : "",
+					       json_string_value(json_object_get(p, "name")));
+			json_t *docs, *d;
+			size_t k;
+
+			if (!json_object_get(seen, ref)) {
+				json_object_set_new(seen, ref, json_true());
+				docs = policy_docs(ref);
+				json_array_foreach(docs, k, d)
+					json_array_append_new(items, doc_object(d, pns));
+				json_decref(docs);
+			}
+			free(ref);
+		}
+		list = cli_list(items);
+		cli_print(list, fmt);
+		json_decref(list);
+		json_decref(seen);
 	}
-	json_decref(res);
+	json_decref(entries);
 	return 0;
 }
 
 int cli_policy_lint(int argc, char **argv);
 
+static const struct subcmd policy_cmds[] = {
+	{ "apply", policy_apply, "apply -f FILE|DIR|- [--dry-run]",
+	  "Creates or replaces the policies in the files (a directory: its *.yaml,\n"
+	  "*.yml and *.json files), all or none. --dry-run checks without applying.\n"
+	  "A file with no policy in it is an error.\n" },
+	{ "delete", policy_delete, "delete NAMESPACE/NAME|NAME",
+	  "Deletes a policy (NAME alone for a clusterwide one).\n" },
+	{ "list", policy_list, "list [-o json|yaml]",
+	  "Policies in force: kind, name, rules, file. -o json and -o yaml print a\n"
+	  "kubectl-style List of the stored objects.\n" },
+	{ "get", policy_get, "get NAMESPACE/NAME|NAME [-o json|yaml]",
+	  "A policy in force: a table row, or the stored object (-o yaml, -o json)\n"
+	  "as kubectl get prints it.\n" },
+	{ "lint", cli_policy_lint, "lint FILE...",
+	  "Checks files without an agent, with the agent's loader: errors, and\n"
+	  "regexes that look like globs. Exit 1 when a file has errors.\n" },
+};
+
 int cli_policy(int argc, char **argv)
 {
-	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
-	    (argc > 2 && (!strcmp(argv[2], "-h") || !strcmp(argv[2], "--help")))) {
-		printf("Usage: sluice policy COMMAND\n\n"
-		       "CiliumNetworkPolicy, CiliumClusterwideNetworkPolicy and Kubernetes\n"
-		       "NetworkPolicy documents, applied live.\n\n"
-		       "  apply -f FILE|DIR|- [--dry-run]  create or replace the policies in the\n"
-		       "                                   files, all or none\n"
-		       "  delete NAMESPACE/NAME            delete a policy (NAME for clusterwide)\n"
-		       "  list                             policies in force\n"
-		       "  get NAMESPACE/NAME               the YAML of a policy in force\n"
-		       "  lint FILE...                     check files without an agent: errors,\n"
-		       "                                   and regexes that look like globs\n");
-		return argc < 2 ? 2 : 0;
-	}
-	if (!strcmp(argv[1], "apply"))
-		return policy_apply(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "delete"))
-		return policy_ref_cmd("policy.delete", argc - 1, argv + 1);
-	if (!strcmp(argv[1], "get"))
-		return policy_ref_cmd("policy.get", argc - 1, argv + 1);
-	if (!strcmp(argv[1], "list"))
-		return policy_list();
-	if (!strcmp(argv[1], "lint"))
-		return cli_policy_lint(argc - 1, argv + 1);
-	fprintf(stderr, "sluice: unknown policy command \"%s\" (see sluice policy --help)\n", argv[1]);
-	return 2;
+	return cli_dispatch("policy",
+			    "CiliumNetworkPolicy, CiliumClusterwideNetworkPolicy and Kubernetes\n"
+			    "NetworkPolicy documents, applied live.",
+			    policy_cmds, sizeof(policy_cmds) / sizeof(policy_cmds[0]), argc, argv);
 }

@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <stdint.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -139,11 +140,23 @@ int queue_delete(const char *socket_path, const char *container_id, const char *
 		 json_t *detach_req, bool *answered, char **err)
 {
 	char *dir = queue_dir_for(socket_path), *lock = sl_strdupf("%s/lock", dir);
-	char *name = sl_strdupf("%s/%s.%s.delete", dir, container_id, ifname);
-	char *tmp = sl_strdupf("%s/.%s.%s.tmp", dir, container_id, ifname);
+	char *name, *tmp, key[256];
+	uint32_t h = 2166136261u;
+	const char *c;
 	json_t *res = NULL, *entry;
 	int fd = -1, i, rc = 0;
 
+	/* a file name fits NAME_MAX whatever the id's length (the spec sets
+	 * none): a long id is cut and a hash of the whole added; the file's
+	 * content names the attachment */
+	for (c = container_id; *c; c++)
+		h = (h ^ (uint8_t)*c) * 16777619u;
+	if (strlen(container_id) > 160)
+		snprintf(key, sizeof(key), "%.160s-%08x.%s", container_id, h, ifname);
+	else
+		snprintf(key, sizeof(key), "%s.%s", container_id, ifname);
+	name = sl_strdupf("%s/%s.delete", dir, key);
+	tmp = sl_strdupf("%s/.%s.tmp", dir, key);
 	*answered = false;
 	if (mkdir(dir, 0700) && errno != EEXIST) {
 		rc = sl_fail(err, errno, "cannot create %s: %s", dir, strerror(errno));

@@ -33,6 +33,7 @@
 #include "proxy.h"
 #include "resolver_datapath.h"
 #include "rules_json.h"
+#include "sluice/abi.h"
 #include "sluice/dp_proxy.h"
 
 #define MAIN_DRAIN_MS 10000u
@@ -164,7 +165,8 @@ static void main_usage(FILE *f)
 		"                    [--buffer-cap BYTES] [--access-log stdout|off|FILE]\n"
 		"                    [--port-file FILE]\n"
 		"       sluice-proxy --control PATH --bpf-root DIR [--node NAME] [--pid-file FILE]\n"
-		"                    [timeouts, --max-conns, --buffer-cap as above]\n");
+		"                    [timeouts, --max-conns, --buffer-cap as above]\n"
+		"       sluice-proxy --version | --help\n");
 }
 
 /* ---- agent mode --------------------------------------------------------- */
@@ -288,6 +290,7 @@ int main(int argc, char **argv)
 		{ "node", required_argument, NULL, 'n' },
 		{ "pid-file", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ 0 }
 	};
 	struct main_ctx m = { 0 };
@@ -317,6 +320,9 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'V':
+			printf("sluice-proxy %s (datapath ABI %d)\n", SLUICE_VERSION, SLUICE_ABI_VERSION);
+			return 0;
 		case 'm': cfg.max_conns = (uint32_t)strtoul(optarg, NULL, 0); break;
 		case 'H': cfg.header_timeout_ms = (uint32_t)strtoul(optarg, NULL, 0); break;
 		case 'I': cfg.idle_timeout_ms = (uint32_t)strtoul(optarg, NULL, 0); break;

@@ -16,7 +16,8 @@
 
 #include <linux/types.h>
 
-#define SLUICE_ABI_VERSION 1
+/* 2: drop reason numbers no longer collide with Cilium's (PROXY_UNAVAILABLE 250) */
+#define SLUICE_ABI_VERSION 2
 
 /* Map names, pinned under the agent's --bpf-root. */
 #define SLUICE_MAP_IPCACHE   "sluice_ipc_v1"
@@ -273,16 +274,31 @@ enum sluice_verdict {
 	SLUICE_VERDICT_REDIRECTED = 3, /* allowed at L4, handed to the proxy */
 };
 
+/*
+ * Drop reasons: one list for the kernel (the enum below), the agent's flows
+ * (drop_reason_desc, as Hubble names the reason), `sluice observe`'s text
+ * and the metrics' reason label, so the tables cannot drift apart.
+ * Numbers are Cilium's where the meaning is Cilium's (api/v1/flow/flow.proto,
+ * DropReason); sluice's own reasons are numbered outside Cilium's table
+ * (250 and up), so Hubble tooling never reads them as something else.
+ *   X(NAME, number, Hubble's name, metric label, text)
+ */
+#define SLUICE_DROP_REASONS(X)                                                                        \
+	X(INVALID_SOURCE, 132, "INVALID_SOURCE_IP", "invalid_source_ip", "Invalid source ip")         \
+	X(POLICY_DENIED, 133, "POLICY_DENIED", "policy_denied", "Policy denied")                     \
+	X(INVALID_PACKET, 134, "INVALID_PACKET_DROPPED", "invalid_packet", "Invalid packet")         \
+	X(UNSUPPORTED_L3, 139, "UNSUPPORTED_L3_PROTOCOL", "unsupported_l3_protocol",                 \
+	  "Unsupported L3 protocol")                                                                  \
+	X(POLICY_DENY, 181, "POLICY_DENY", "policy_deny", "Policy denied by denylist")               \
+	/* an L7 port and no proxy to enforce its rules: fail closed */                              \
+	X(PROXY_UNAVAILABLE, 250, "PROXY_UNAVAILABLE", "proxy_unavailable", "Proxy unavailable")
+
+#define SLUICE_DROP_ENUM_(name, num, hubble, metric, text) SLUICE_DROP_##name = num,
 enum sluice_drop_reason {
 	SLUICE_DROP_NONE = 0,
-	SLUICE_DROP_INVALID_SOURCE = 132,   /* pod sent from an address not its own */
-	SLUICE_DROP_POLICY_DENIED = 133,    /* no rule allows it (default deny) */
-	SLUICE_DROP_UNSUPPORTED_L3 = 139,
-	SLUICE_DROP_POLICY_DENY = 181,      /* an explicit deny rule matched */
-	SLUICE_DROP_NO_IDENTITY = 190,
-	SLUICE_DROP_PROXY_UNAVAILABLE = 191, /* L7 port and no proxy to enforce it */
-	SLUICE_DROP_INVALID_PACKET = 134,
+	SLUICE_DROP_REASONS(SLUICE_DROP_ENUM_)
 };
+#undef SLUICE_DROP_ENUM_
 
 enum sluice_event_type {
 	SLUICE_EVENT_POLICY_VERDICT = 1, /* first packet of a flow, allowed */
@@ -311,20 +327,37 @@ struct sluice_flow_event {
 	__u32 len;
 };
 
-/* stats: per-CPU array of counters. */
+/*
+ * stats: per-CPU array of counters. One list for the kernel's indexes, the
+ * names `sluice status` shows and the metrics (family and labels), so the
+ * three cannot drift apart.
+ *   X(NAME, status name, metric family, metric labels)
+ */
+#define SLUICE_STATS(X)                                                                               \
+	X(FORWARDED_INGRESS, "forwarded_ingress", "sluice_datapath_packets_total",                    \
+	  "direction=\"ingress\",verdict=\"forwarded\"")                                              \
+	X(FORWARDED_EGRESS, "forwarded_egress", "sluice_datapath_packets_total",                      \
+	  "direction=\"egress\",verdict=\"forwarded\"")                                               \
+	X(DROPPED_INGRESS, "dropped_ingress", "sluice_datapath_packets_total",                        \
+	  "direction=\"ingress\",verdict=\"dropped\"")                                                \
+	X(DROPPED_EGRESS, "dropped_egress", "sluice_datapath_packets_total",                          \
+	  "direction=\"egress\",verdict=\"dropped\"")                                                 \
+	X(DROP_POLICY_DENIED, "drop_policy_denied", "sluice_datapath_drops_by_reason_total",          \
+	  "reason=\"policy_denied\"")                                                                 \
+	X(DROP_POLICY_DENY, "drop_policy_deny", "sluice_datapath_drops_by_reason_total",              \
+	  "reason=\"policy_deny\"")                                                                   \
+	X(DROP_PROXY_UNAVAILABLE, "drop_proxy_unavailable", "sluice_datapath_drops_by_reason_total",  \
+	  "reason=\"proxy_unavailable\"")                                                             \
+	X(DROP_OTHER, "drop_other", "sluice_datapath_drops_by_reason_total", "reason=\"other\"")       \
+	X(EVENTS_LOST, "events_lost", "sluice_events_lost_total", "")                                 \
+	X(CT_CREATED, "ct_created", "sluice_conntrack_created_total", "")                             \
+	X(REDIRECTED, "redirected", "sluice_datapath_redirected_total", "")
+
+#define SLUICE_STAT_ENUM_(name, status, family, labels) SLUICE_STAT_##name,
 enum sluice_stat {
-	SLUICE_STAT_FORWARDED_INGRESS = 0,
-	SLUICE_STAT_FORWARDED_EGRESS,
-	SLUICE_STAT_DROPPED_INGRESS,
-	SLUICE_STAT_DROPPED_EGRESS,
-	SLUICE_STAT_DROP_POLICY_DENIED,
-	SLUICE_STAT_DROP_POLICY_DENY,
-	SLUICE_STAT_DROP_PROXY_UNAVAILABLE,
-	SLUICE_STAT_DROP_OTHER,
-	SLUICE_STAT_EVENTS_LOST,
-	SLUICE_STAT_CT_CREATED,
-	SLUICE_STAT_REDIRECTED,
+	SLUICE_STATS(SLUICE_STAT_ENUM_)
 	SLUICE_STAT_MAX,
 };
+#undef SLUICE_STAT_ENUM_
 
 #endif /* SLUICE_ABI_H */

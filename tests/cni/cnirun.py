@@ -16,6 +16,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 
 def find_plugin(name):
@@ -27,8 +28,13 @@ def find_plugin(name):
 
 
 def run(plugin, conf, env):
+    t0 = time.monotonic()
     p = subprocess.run([find_plugin(plugin["type"])], input=json.dumps(conf).encode(),
                        env=env, stdout=subprocess.PIPE, timeout=120)
+    if os.environ.get("CNIRUN_TIMES"):
+        with open(os.environ["CNIRUN_TIMES"], "a") as f:
+            f.write("%s %s %.1f\n" % (env["CNI_COMMAND"], plugin["type"],
+                                       (time.monotonic() - t0) * 1000))
     return p.returncode, p.stdout.decode()
 
 

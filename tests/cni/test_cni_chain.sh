@@ -27,6 +27,7 @@ CONF=$SL_WORK/net.d
 PLUGINS=$SL_WORK/bin
 export CNI_PATH=$PLUGINS
 export CNIRUN_CACHE=$SL_WORK/results
+export CNIRUN_TIMES=$SL_WORK/times
 QUEUE=$SL_WORK/cni-delete-queue
 CNIRUN=$SL_ROOT/tests/cni/cnirun.py
 innode() { nsenter --net=/run/netns/"$NODE" "$@"; }
@@ -68,7 +69,10 @@ echo '{"cniVersion": "1.0.0", "name": "decoy", "plugins": [{"type": "loopback"}]
 cp "$CONF/20-decoy.conflist" "$SL_WORK/decoy.orig"
 
 SL_AGENT_PREFIX="nsenter --net=/run/netns/$NODE"
-agent_start() { sl_agent_start --cni-conf-dir "$CONF" --cni-remove-on-exit; }
+# the runtime's cgroups, as kubelet's kubepods: egress L7 steering attaches there
+KUBEPODS=$SL_CG/kubepods
+mkdir -p "$KUBEPODS"
+agent_start() { sl_agent_start --cni-conf-dir "$CONF" --cni-remove-on-exit --pods-cgroup "$KUBEPODS"; }
 
 LIST=$CONF/10-$NET.conflist
 wait_conflist() {
@@ -100,7 +104,7 @@ plugin() { # plugin COMMAND CONFIG_JSON [VAR=VALUE...]
 pod_field() {
 	"$SL_BUILD/cli/sluice" --socket "$SL_SOCK" pod list -o json 2>/dev/null | "$PY" -c '
 import json,sys
-for p in json.load(sys.stdin):
+for p in json.load(sys.stdin)["items"]:
     if p["namespace"] == "default" and p["name"] == sys.argv[1]:
         print(p.get(sys.argv[2], "")); sys.exit(0)
 sys.exit(1)' "$1" "$2"
@@ -120,8 +124,9 @@ check "no temp files left in the conf dir" test -z "$(ls -A "$CONF" | grep -v -e
 echo "== ADD through the chain"
 for p in server client1 client2; do
 	new_pod "$p"
+	t0=$(date +%s%N)
 	if out=$(cni ADD "$p"); then
-		pass "ADD $p: bridge + host-local + sluice-cni"
+		pass "ADD $p: bridge + host-local + sluice-cni ($(( ($(date +%s%N) - t0) / 1000000 )) ms for the chain)"
 	else
 		fail "ADD $p: $out"
 	fi
@@ -176,7 +181,7 @@ sl pod label default/server app=server >/dev/null
 sl pod label default/client1 app=client >/dev/null
 sl pod label default/client2 app=other >/dev/null
 rm -f "$SL_WORK/server.log.ready"
-ip netns exec "$(pod_ns server)" "$PY" "$TOOLS/podserver.py" server "$SL_WORK/server.log" tcp:8080 tcp:9000 &
+ip netns exec "$(pod_ns server)" "$PY" "$TOOLS/podserver.py" server "$SL_WORK/server.log" tcp:8080 tcp:9000 tcp:9090 &
 SL_PIDS+=($!)
 for i in $(seq 1 100); do [ -e "$SL_WORK/server.log.ready" ] && break; sleep 0.05; done
 check "before policy client2 connects" inpod client2 "$PY" "$TOOLS/probe.py" tcp "$IP_server" 9000 1.0
@@ -189,7 +194,7 @@ spec:
   ingress:
   - fromEndpoints: [{matchLabels: {app: client}}]
     toPorts:
-    - ports: [{port: "9000", protocol: TCP}]
+    - ports: [{port: "9000", protocol: TCP}, {port: "9090", protocol: TCP}]
     - ports: [{port: "8080", protocol: TCP}]
       rules:
         http: [{method: GET, path: "/public/.*"}]
@@ -199,8 +204,36 @@ inpod client2 "$PY" "$TOOLS/probe.py" tcp "$IP_server" 9000 0.7
 check "client2 (not allowed) is dropped in the kernel" test $? -eq 2
 code=$(inpod client1 curl -s -o /dev/null -w '%{http_code}' --connect-timeout 1 -m 3 "http://$IP_server:8080/public/x")
 check "L7: GET /public/x is allowed (200, through the proxy)" test "$code" = 200
-code=$(inpod client1 curl -s -o /dev/null -w '%{http_code}' --connect-timeout 1 -m 3 "http://$IP_server:8080/admin")
-check "L7: GET /admin gets 403 (sk_lookup steering works in the node netns)" test "$code" = 403
+code=$(sl pod exec default/client1 -- curl -s -o /dev/null -w '%{http_code}' --connect-timeout 1 -m 3 "http://$IP_server:8080/admin")
+check "L7: GET /admin gets 403 (sk_lookup steering works in the node netns; via sluice pod exec)" test "$code" = 403
+# egress L7 from a CNI pod: its processes must be where connect4 runs (the
+# runtime's pod cgroup, under --pods-cgroup)
+apply_yaml <<'YAML' >/dev/null
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: cni-client-egress}
+spec:
+  endpointSelector: {matchLabels: {app: client}}
+  egress:
+  - toEndpoints: [{matchLabels: {app: server}}]
+    toPorts:
+    - ports: [{port: "9000", protocol: TCP}, {port: "8080", protocol: TCP}]
+    - ports: [{port: "9090", protocol: TCP}]
+      rules:
+        http: [{method: GET, path: "/ok/.*"}]
+YAML
+mkdir -p "$KUBEPODS/client1"
+incg() { # incg POD CMD...: like the runtime, the pod's processes in its cgroup
+	local n=$1; shift
+	sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$KUBEPODS/$n" ip netns exec "$(pod_ns "$n")" "$@"
+}
+code=$(incg client1 curl -s -o /dev/null -w '%{http_code}' --connect-timeout 1 -m 3 "http://$IP_server:9090/ok/1")
+check "egress L7 from a CNI pod: GET /ok/1 allowed (200)" test "$code" = 200
+code=$(incg client1 curl -s -o /dev/null -w '%{http_code}' --connect-timeout 1 -m 3 "http://$IP_server:9090/secret")
+check "egress L7 from a CNI pod: GET /secret gets 403 from the proxy" test "$code" = 403
+code=$(inpod client1 curl -s -o /dev/null -w '%{http_code}' --connect-timeout 1 -m 3 "http://$IP_server:9090/ok/1")
+check "egress L7 from outside the pods cgroup fails closed (never unfiltered)" test "$code" != 200
+check "egress policy keeps client1's L4 port" inpod client1 "$PY" "$TOOLS/probe.py" tcp "$IP_server" 9000 1.0
 check "the drop is visible in sluice observe" sh -c "'$SL_BUILD/cli/sluice' --socket '$SL_SOCK' observe --last 200 --verdict DROPPED 2>/dev/null | grep -q client2"
 
 echo "== agent restart adopts the pods"
@@ -227,8 +260,12 @@ cni DEL late >/dev/null # the runtime tears the failed sandbox down
 out=$(cni DEL client2)
 check "DEL with the agent down succeeds" test $? -eq 0
 check "... and is queued for the agent" test -f "$QUEUE/cid${idx}xclient2.eth0.delete"
+LONGID=$(printf 'a%.0s' $(seq 1 250))
+plugin DEL "{\"cniVersion\": \"1.0.0\", \"name\": \"$NET\", \"type\": \"sluice-cni\", $SOCKCONF}" \
+	CNI_CONTAINERID="$LONGID" CNI_IFNAME=eth0 >/dev/null
+check "DEL of a 250-character container id is queued too (file name within NAME_MAX)" test "$(ls "$QUEUE" | grep -c '^aaaa.*\.delete$')" = 1
 agent_start || fail "agent restart"
-check "the restarted agent drained the queue" test ! -e "$QUEUE/cid${idx}xclient2.eth0.delete"
+check "the restarted agent drained the queue" test -z "$(ls "$QUEUE" | grep '\.delete$')"
 check_not "client2's deletion was applied on start" has_pod client2
 check "server adopted after restart" has_pod server
 check "the conflist entry is back once ready" wait_conflist
@@ -239,6 +276,17 @@ check "CHECK after restart passes" cni CHECK server
 check "client1 still allowed after restart" inpod client1 "$PY" "$TOOLS/probe.py" tcp "$IP_server" 9000 1.0
 code=$(inpod client1 curl -s -o /dev/null -w '%{http_code}' --connect-timeout 1 -m 3 "http://$IP_server:8080/admin")
 check "L7 403 after restart" test "$code" = 403
+
+# how long each plugin took (cnirun.py records every run)
+"$PY" - "$CNIRUN_TIMES" <<'PYEOF'
+import sys, collections
+t = collections.defaultdict(list)
+for line in open(sys.argv[1]):
+    cmd, plugin, ms = line.split()
+    t[(cmd, plugin)].append(float(ms))
+print("  plugin times (median ms): " + ", ".join(
+    "%s %s %.0f (n=%d)" % (c, p, sorted(v)[len(v) // 2], len(v)) for (c, p), v in sorted(t.items())))
+PYEOF
 
 echo "== GC, DEL, DEL again"
 out=$(plugin GC "{\"cniVersion\": \"1.1.0\", \"name\": \"$NET\", \"type\": \"sluice-cni\", $SOCKCONF,
@@ -298,7 +346,22 @@ check "CHECK in a 0.4.0 chain" cni CHECK old
 check "DEL in a 0.4.0 chain" cni DEL old
 LIST=$LIST_SAVED
 
-echo "== conflist removal"
+echo "== the conflist entry is kept, and removed"
+# a primary CNI that rewrites its config (Calico, flannel) drops our entry
+"$PY" -c '
+import json,sys; j=json.load(open(sys.argv[1])); j["plugins"]=[p for p in j["plugins"] if p["type"]!="sluice-cni"]
+open(sys.argv[1]+".tmp","w").write(json.dumps(j))' "$LIST" && mv "$LIST.tmp" "$LIST"
+check "a primary CNI's rewrite loses the entry; the agent puts it back" wait_conflist
+# preStop: sluiced --cni-uninstall while the agent runs
+innode "$SL_BUILD/agent/sluiced" --socket "$SL_SOCK" --cni-conf-dir "$CONF" --cni-uninstall
+check "--cni-uninstall (agent running) exits 0" test $? -eq 0
+check "... the .conf is back, the conflist gone" test -f "$CONF/10-$NET.conf" -a ! -f "$LIST"
+sleep 2.5
+check "... and the running agent does not put it back" test ! -f "$LIST"
+sl_agent_kill TERM
+check "on exit nothing is left of sluice in the conf dir" test -f "$CONF/10-$NET.conf" -a ! -f "$LIST" -a ! -f "$CONF/10-$NET.conf.sluice_bak"
+agent_start || fail "agent start"
+check "a new agent chains it again" wait_conflist
 sl_agent_kill TERM
 check "on exit (--cni-remove-on-exit) the .conf is restored as it was" test -f "$CONF/10-$NET.conf" -a ! -f "$LIST" -a ! -f "$CONF/10-$NET.conf.sluice_bak"
 innode "$SL_BUILD/agent/sluiced" --cni-conf-dir "$CONF" --cni-uninstall

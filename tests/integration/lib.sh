@@ -84,6 +84,23 @@ check_not() {
 	if "$@" >/dev/null 2>&1; then fail "$what"; else pass "$what"; fi
 }
 
+# check_exit WANT "description" command...: passes when the command exits
+# with WANT; its stderr is kept in $ERR_OUT for check_said
+ERR_OUT=
+check_exit() {
+	local want=$1 what=$2 got
+	shift 2
+	ERR_OUT=$("$@" 2>&1 >/dev/null)
+	got=$?
+	if [ "$got" = "$want" ]; then pass "$what (exit $got)"; else fail "$what: exit $got, want $want: $ERR_OUT"; fi
+}
+
+# check_said TEXT: the last check_exit's stderr contains TEXT
+check_said() {
+	if printf '%s' "$ERR_OUT" | grep -qF -- "$1"; then pass "  ... message names \"${1:0:40}\""
+	else fail "  ... message should name \"$1\": $ERR_OUT"; fi
+}
+
 # pod NS/NAME LABELS [--port ...] : creates a pod, sets IP_<name> variables
 pod() {
 	local ref=$1 labels=$2

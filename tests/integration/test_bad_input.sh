@@ -120,7 +120,7 @@ YAML
 check_not "good + bad file together are rejected" sl policy apply -f "$SL_WORK/open.yaml" -f "$SL_WORK/port.yaml"
 check "the policy in force stays: client allowed" can default/client tcp "$IP_server" 80
 check "the policy in force stays: other dropped" dropped default/other tcp "$IP_server" 80
-[ "$(sl policy get default/clients | grep -c 'app: client')" = 1 ] && pass "policy get shows the policy in force" || fail "policy get shows the policy in force"
+[ "$(sl policy get default/clients -o yaml | grep -c 'app: client')" = 1 ] && pass "policy get shows the policy in force" || fail "policy get shows the policy in force"
 check "dry run of a good file succeeds" sl policy apply --dry-run -f "$SL_WORK/open.yaml"
 check "dry run changed nothing" dropped default/other tcp "$IP_server" 80
 check "lint without an agent finds the error" sh -c "! $SL_BUILD/cli/sluice --socket /nonexistent policy lint $SL_WORK/port.yaml"

@@ -18,7 +18,7 @@ spec:
   ingress:
   - fromEndpoints: [{matchLabels: {app: client}}]
 YAML
-id_of() { sl pod get "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["identity"])'; }
+id_of() { sl pod get "$1" -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["identity"])'; }
 ID1=$(id_of default/client)
 OLD_IP=$IP_client
 check "client allowed" can default/client tcp "$IP_server" 80

@@ -53,7 +53,7 @@ check "edited: evil allowed" can default/evil tcp "$IP_server" 80
 check "edited: client dropped" dropped default/client tcp "$IP_server" 80
 sl_agent_kill KILL
 sl_agent_start
-check "restart after the edit: stored policy is the edited one" sh -c "$SL_BUILD/cli/sluice --socket $SL_SOCK policy get default/clients | grep -q 'app: evil'"
+check "restart after the edit: stored policy is the edited one" sh -c "$SL_BUILD/cli/sluice --socket $SL_SOCK policy get default/clients -o yaml | grep -q 'app: evil'"
 check "restart after the edit: evil allowed" can default/evil tcp "$IP_server" 80
 check "restart after the edit: client dropped" dropped default/client tcp "$IP_server" 80
 

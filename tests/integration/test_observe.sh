@@ -17,7 +17,7 @@ apply "$SL_ROOT/demo/policies.yaml"
 
 OBS_C=$SL_WORK/observe.compact
 OBS_J=$SL_WORK/observe.json
-sl_bg sl observe --follow >"$OBS_C" 2>"$SL_WORK/observe.err"
+sl_bg sl observe --follow --reconnect >"$OBS_C" 2>"$SL_WORK/observe.err"
 sl_bg sl observe --follow -o json >"$OBS_J"
 sleep 0.3
 
@@ -26,9 +26,11 @@ dropped default/malicious tcp "$IP_backend" 8080 >/dev/null
 dropped default/malicious tcp "$IP_database" 5432 >/dev/null
 sleep 0.5
 
-check "compact: frontend → backend ALLOWED" grep -q "default/frontend → default/backend:8080  tcp-connect ALLOWED" "$OBS_C"
+# 8080 carries HTTP rules: the connection is handed to the proxy (REDIRECTED, once, by the backend's ingress)
+check "compact: frontend → backend REDIRECTED" grep -q "default/frontend → default/backend:8080  tcp-connect REDIRECTED (to-proxy, L3_L4, ingress policy of default/backend)" "$OBS_C"
+[ "$(grep -c "default/frontend → default/backend:8080  tcp-connect" "$OBS_C")" = 1 ] && pass "one tcp-connect line for one connection" || fail "one tcp-connect line for one connection: $(grep "tcp-connect" "$OBS_C")"
 check "compact: malicious → database DENIED (Policy denied)" grep -q "default/malicious → default/database:5432  tcp-connect DENIED (Policy denied)" "$OBS_C"
-first_allowed=$(grep -n "frontend → default/backend:8080  tcp-connect ALLOWED" "$OBS_C" | head -1 | cut -d: -f1)
+first_allowed=$(grep -n "frontend → default/backend:8080  tcp-connect REDIRECTED" "$OBS_C" | head -1 | cut -d: -f1)
 first_denied=$(grep -n "malicious → default/database:5432  tcp-connect DENIED" "$OBS_C" | head -1 | cut -d: -f1)
 [ -n "$first_allowed" ] && [ -n "$first_denied" ] && [ "$first_allowed" -lt "$first_denied" ] \
 	&& pass "compact lines come in order" || fail "compact lines come in order"
@@ -49,7 +51,7 @@ assert "k8s:app=malicious" in f["source"]["labels"]
 assert f["destination"]["pod_name"] == "database" and f["destination"]["identity"] >= 256
 assert f["traffic_direction"] == "INGRESS"
 assert f["node_name"].startswith("sluice-")
-a = [x for x in flows if x["verdict"] == "FORWARDED" and x["IP"]["destination"] != sys.argv[3]]
+a = [x for x in flows if x["verdict"] == "REDIRECTED" and x["IP"]["destination"] != sys.argv[3]]
 assert a and a[0]["source"]["pod_name"] == "frontend", a[:1]
 PY
 
@@ -73,8 +75,9 @@ only_lines "--from-pod" 'default/malicious →' --from-pod default/malicious
 [ "$(count --not --pod malicious | tr -d ' ')" = "$((all - $(count --pod malicious)))" ] && pass "--not inverts" || fail "--not inverts"
 [ "$(count --namespace other)" = 0 ] && [ "$(count --namespace default)" = "$all" ] && pass "--namespace" || fail "--namespace"
 [ "$(count --label app=malicious)" = "$(count --pod malicious)" ] && pass "--label" || fail "--label"
-[ "$(count --from-label app=frontend)" -ge 1 ] && [ "$(count --to-label app=frontend)" = 0 ] && pass "--from-label / --to-label" || fail "--from-label / --to-label"
-MAL_ID=$(sl pod get default/malicious | python3 -c 'import json,sys; print(json.load(sys.stdin)["identity"])')
+# (L7 replies go to the frontend, as in Hubble: the probe on 8080 got the proxy's 400)
+[ "$(count --from-label app=frontend)" -ge 1 ] && [ "$(count --to-label app=frontend --type l3-l4)" = 0 ] && pass "--from-label / --to-label" || fail "--from-label / --to-label"
+MAL_ID=$(sl pod get default/malicious -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["identity"])')
 [ "$(count --identity "$MAL_ID")" = "$(count --pod malicious)" ] && pass "--identity" || fail "--identity"
 [ "$(count --port 5432)" -ge 1 ] && [ "$(sl observe --last 1000 --port 5432 | grep -vc ':5432')" = 0 ] && pass "--port" || fail "--port"
 can default/frontend udp "$IP_backend" 8081 >/dev/null || true
@@ -97,10 +100,11 @@ check "compact L7 line: http-request ALLOWED (GET /api/users/7)" sh -c "$SL_BUIL
 check "json L7 flow fields" sh -c "$SL_BUILD/cli/sluice --socket $SL_SOCK observe --last 1000 -o json --http-status 403 | python3 -c '
 import json, sys
 f = json.loads(sys.stdin.readline())[\"flow\"]
-assert f[\"Type\"] == \"L7\" and f[\"verdict\"] == \"DROPPED\", f
-assert f[\"l7\"][\"http\"][\"method\"] == \"GET\" and f[\"l7\"][\"http\"][\"url\"] == \"/admin\" and f[\"l7\"][\"http\"][\"code\"] == 403, f
-assert f[\"l7\"][\"type\"] == \"REQUEST\" and \"latency_ns\" in f[\"l7\"], f
-assert f[\"source\"][\"pod_name\"] == \"frontend\" and f[\"destination\"][\"pod_name\"] == \"backend\", f
+# as Hubble: the 403 is the RESPONSE (the proxy answered it), a reply from the backend
+assert f[\"Type\"] == \"L7\" and f[\"verdict\"] == \"FORWARDED\" and f[\"is_reply\"] is True, f
+assert f[\"l7\"][\"http\"][\"method\"] == \"GET\" and f[\"l7\"][\"http\"][\"url\"].endswith(\":8080/admin\") and f[\"l7\"][\"http\"][\"code\"] == 403, f
+assert f[\"l7\"][\"type\"] == \"RESPONSE\" and \"latency_ns\" in f[\"l7\"], f
+assert f[\"source\"][\"pod_name\"] == \"backend\" and f[\"destination\"][\"pod_name\"] == \"frontend\", f
 '"
 [ "$(count --verdict DROPPED --pod malicious)" -le "$(count --pod malicious)" ] && [ "$(count --verdict DROPPED --to-pod default/backend)" -ge 1 ] && pass "filters combine as AND" || fail "filters combine as AND"
 [ "$(sl observe --last 2 | wc -l)" = 2 ] && pass "--last 2 gives 2 flows" || fail "--last 2 gives 2 flows"
@@ -142,7 +146,7 @@ check "datapath unaffected for other pods" can default/frontend tcp "$IP_backend
 lost=$(sl status -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["events_lost"])')
 [ -n "$lost" ] && pass "lost events reported in status ($lost)" || fail "lost events reported in status"
 [ -n "$(metric sluice_events_lost_total)" ] && pass "lost events in metrics ($(metric sluice_events_lost_total))" || fail "lost events in metrics"
-# --follow survives an agent restart
+# --follow --reconnect survives an agent restart (plain --follow exits: test_cli_flows)
 sl_agent_kill KILL
 sleep 0.5
 sl_agent_start

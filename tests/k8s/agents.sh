@@ -254,7 +254,7 @@ kident() { ka "$1" pod list -o json 2>/dev/null | python3 -c '
 import json,sys
 ns,name=sys.argv[1].split("/")
 d=json.load(sys.stdin)
-pods=d if isinstance(d,list) else d.get("pods",[])
+pods=d if isinstance(d,list) else d.get("items",d.get("pods",[]))
 for p in pods:
     if p["namespace"]==ns and p["name"]==name: print(p["identity"]); break' "$2"; }
 

@@ -19,7 +19,7 @@ kpod a default/malicious app=malicious
 kserve a default/backend tcp:8080
 kserve a default/database tcp:5432
 check "five pods attached with their API labels" \
-	bash -c "[ \$(ka a pod list -o json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))') = 5 ]"
+	bash -c "[ \$(ka a pod list -o json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)[\"items\"]))') = 5 ]"
 check "the pod's labels come from the API" bash -c "ka a pod list | grep default/frontend-untrusted | grep -q app=frontend"
 check "before any policy, malicious reaches the database" kcan a default/malicious tcp "$IP_database" 5432
 

@@ -21,7 +21,7 @@ remote_known() { # NODE NS/NAME: the agent has the pod of the other node
 	ka "$1" pod list -o json | python3 -c '
 import json,sys
 ns,name=sys.argv[1].split("/")
-sys.exit(0 if any(p["namespace"]==ns and p["name"]==name and p["remote"] and p["identity"]>0 for p in json.load(sys.stdin)) else 1)' "$2"
+sys.exit(0 if any(p["namespace"]==ns and p["name"]==name and p["remote"] and p["identity"]>0 for p in json.load(sys.stdin)["items"]) else 1)' "$2"
 }
 export -f remote_known
 check "node a knows server-b (remote, by identity)" kwait 20 remote_known a default/server-b
@@ -125,7 +125,7 @@ for p in "${pids[@]}"; do wait "$p"; done
 all_attached() {
 	local n
 	for n in a b; do
-		[ "$(ka $n pod list -o json | python3 -c 'import json,sys; print(sum(1 for p in json.load(sys.stdin) if p["name"].startswith(("ca-","cb-")) and not p["remote"]))')" = 10 ] || return 1
+		[ "$(ka $n pod list -o json | python3 -c 'import json,sys; print(sum(1 for p in json.load(sys.stdin)["items"] if p["name"].startswith(("ca-","cb-")) and not p["remote"]))')" = 10 ] || return 1
 	done
 }
 export -f all_attached
@@ -135,7 +135,7 @@ consistent() {
 import json,sys
 seen={}
 for d in sys.argv[1:]:
-    for p in json.loads(d):
+    for p in json.loads(d)["items"]:
         if not p["name"].startswith(("ca-","cb-")): continue
         g=p["name"].split("-")[1]
         seen.setdefault(g,set()).add(p["identity"])
@@ -150,7 +150,7 @@ export -f consistent
 check "one number per label set and one label set per number, on both nodes (local and remote views)" \
 	kwait 30 consistent
 check "every number is a SluiceIdentity holding its labels" bash -c '
-	for id in $(ka a pod list -o json | python3 -c "import json,sys; print(\" \".join(str(p[\"identity\"]) for p in json.load(sys.stdin) if p[\"name\"].startswith(\"ca-\")))"); do
+	for id in $(ka a pod list -o json | python3 -c "import json,sys; print(\" \".join(str(p[\"identity\"]) for p in json.load(sys.stdin)[\"items\"] if p[\"name\"].startswith(\"ca-\")))"); do
 		kc get sluiceidentity $id -o jsonpath="{.security-labels}" | grep -q grp || exit 1
 	done'
 t_finish

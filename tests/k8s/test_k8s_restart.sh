@@ -45,7 +45,7 @@ check "policies in force" kwait 20 bash -c "ka a policy list | grep -q doomed-in
 check "client -> server allowed" kcan a default/client tcp "$IP_server" 8080
 check "other -> server dropped" kdropped a default/other tcp "$IP_server" 8080
 server_id=$(kident a default/server)
-doomed_ep=$(ka a pod list -o json | python3 -c 'import json,sys; print([p["interface"] for p in json.load(sys.stdin) if p["name"]=="doomed"][0])')
+doomed_ep=$(ka a pod list -o json | python3 -c 'import json,sys; print([p["interface"] for p in json.load(sys.stdin)["items"] if p["name"]=="doomed"][0])')
 
 ka_kill a KILL
 pass "agent killed (SIGKILL)"

@@ -90,7 +90,7 @@ trap 'exit 130' INT TERM
 
 sl_agent_start || exit 1
 
-pod_netns() { sl pod get "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["netns"])'; }
+pod_netns() { sl pod get "$1" -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["netns"])'; }
 SERVER_IP=$(sl pod create bench/server --labels app=bench-server --port http=80/TCP) || exit 1
 CLIENT_IP=$(sl pod create bench/client --labels app=bench-client) || exit 1
 sl pod create bench/other --labels app=bench-other >/dev/null || exit 1

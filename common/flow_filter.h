@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * flow_filter.h - which values an observe filter accepts, one rule for the
+ * CLI (which exits 2 before asking) and the agent (whose API is the trust
+ * boundary): verdicts and types by name, identities and ports as numbers in
+ * range, HTTP status as a code or a class.
+ */
+#ifndef SLUICE_FLOW_FILTER_H
+#define SLUICE_FLOW_FILTER_H
+
+/* NULL when value suits the filter named field ("verdict", "port", ...),
+ * else why not (a static string). Fields without a rule accept anything
+ * but an empty value. */
+const char *sl_flow_filter_check(const char *field, const char *value);
+
+#endif

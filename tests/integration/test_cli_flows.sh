@@ -1,0 +1,213 @@
+#!/usr/bin/env bash
+# Observe like Hubble (issue #10, items 9 and 10): bad filters exit 2,
+# --follow exits 1 when it loses the agent and --reconnect reports the gap;
+# the flows of one allowed L7 request are compared field by field with what
+# Hubble prints for the same exchange (policy verdict REDIRECTED once, the
+# REQUEST without code or latency, the RESPONSE as a reply with code and
+# latency); drop reasons carry Cilium's numbers and names; metrics and
+# flows name drops from the same list.
+source "$(dirname "$0")/lib.sh"
+t_begin
+
+SLB=$SL_BUILD/cli/sluice
+
+# ---- item 9: filters are checked ----------------------------------------
+check_exit 2 "--verdict BOGUS" sl observe --verdict BOGUS
+check_exit 2 "--type trace" sl observe --type trace
+check_exit 2 "--identity foo" sl observe --identity foo
+check_exit 2 "--port 99999" sl observe --port 99999
+check_exit 2 "--last abc" sl observe --last abc
+check_exit 2 "--last -5" sl observe --last -5
+check_exit 2 "--since 5x" sl observe --since 5x
+check_exit 2 "--http-status 99" sl observe --http-status 99
+check_exit 2 "--protocol foo" sl observe --protocol foo
+check_exit 2 "-o bogus" sl observe -o bogus
+check_exit 2 "--reconnect without --follow" sl observe --reconnect
+check_exit 2 "--not with no filter after it" sl observe --not
+check_exit 0 "good filters pass" sl observe --verdict dropped --type l7 --identity 2 --port 80 --last 0 --http-status 4xx --protocol tcp
+check_exit 0 "--last 0" sl observe --last 0
+check "the agent refuses a bad filter too (the API is the trust boundary)" python3 - "$SL_SOCK" <<'PY'
+import json, socket, sys
+for field, value in (("port", "99999"), ("verdict", "BOGUS"), ("type", "trace"), ("identity", "foo")):
+    s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+    s.sendall(json.dumps({"cmd": "observe", "filters": [{"field": field, "value": value}]}).encode() + b"\n")
+    r = json.loads(s.makefile().readline())
+    assert r.get("ok") is False and value in r.get("error", ""), (field, r)
+PY
+
+# ---- item 10: one allowed L7 request, as Hubble prints it ------------------
+pod default/frontend app=frontend,security.level=trusted
+pod default/backend app=backend --port http=8080/TCP
+pod default/database app=database --port pg=5432/TCP
+serve default/backend tcp:8080
+serve default/database tcp:5432
+apply "$SL_ROOT/demo/policies.yaml"
+sleep 0.3
+code=$(http default/frontend "http://$IP_backend:8080/api/users/7")
+[ "$code" = 200 ] && pass "GET /api/users/7 answered 200" || fail "GET /api/users/7: $code"
+sleep 0.5
+sl observe --last 1000 -o json --pod default/frontend >"$SL_WORK/flows.json"
+check "the flows of one allowed L7 request match Hubble's, field by field" python3 - "$SL_WORK/flows.json" "$IP_frontend" "$IP_backend" <<'PY'
+import json, sys
+flows = [json.loads(l)["flow"] for l in open(sys.argv[1]) if l.strip()]
+fe, be = sys.argv[2], sys.argv[3]
+ANY, INT, U64S = object(), object(), object()   # placeholders
+ABSENT = object()                               # Hubble leaves the field out (proto3 default)
+
+def compare(got, want, path="flow"):
+    if want is ANY:
+        return
+    if want is INT:
+        assert isinstance(got, int) and got > 0, f"{path}: want a positive integer, got {got!r}"
+        return
+    if want is U64S:  # protojson prints uint64 as a decimal string
+        assert isinstance(got, str) and got.isdigit() and int(got) > 0, f"{path}: want a uint64 string, got {got!r}"
+        return
+    if isinstance(want, dict):
+        assert isinstance(got, dict), f"{path}: want an object, got {got!r}"
+        for k, v in want.items():
+            if v is ABSENT:
+                assert k not in got or got[k] in (0, "0", None), f"{path}.{k}: Hubble has no such field here, got {got[k]!r}"
+            else:
+                assert k in got, f"{path}.{k}: missing"
+                compare(got[k], v, f"{path}.{k}")
+        return
+    assert got == want, f"{path}: want {want!r}, got {got!r}"
+
+def endpoint(pod, app):
+    return {"identity": INT, "namespace": "default", "pod_name": pod, "labels": ANY}
+
+# What Hubble prints for the same exchange (api/v1/flow/flow.proto, as
+# `hubble observe -o json` prints it with proto names):
+# 1. the policy verdict at the backend's ingress: redirected to the proxy
+verdict = {
+    "verdict": "REDIRECTED", "Type": "L3_L4", "event_type": {"type": 5},
+    "IP": {"source": fe, "destination": be, "ipVersion": "IPv4"},
+    "l4": {"TCP": {"source_port": INT, "destination_port": 8080, "flags": {"SYN": True}}},
+    "source": endpoint("frontend", "frontend"), "destination": endpoint("backend", "backend"),
+    "traffic_direction": "INGRESS", "is_reply": False, "policy_match_type": 2,
+    "drop_reason_desc": ABSENT, "l7": ABSENT,
+}
+# 2. the REQUEST: no code, no latency, the absolute URL
+request = {
+    "verdict": "FORWARDED", "Type": "L7", "event_type": {"type": 129},
+    "IP": {"source": fe, "destination": be, "ipVersion": "IPv4"},
+    "l4": {"TCP": {"source_port": INT, "destination_port": 8080}},
+    "source": endpoint("frontend", "frontend"), "destination": endpoint("backend", "backend"),
+    "l7": {"type": "REQUEST", "latency_ns": ABSENT,
+           "http": {"code": ABSENT, "method": "GET", "url": f"http://{be}:8080/api/users/7", "protocol": "HTTP/1.1"}},
+    "is_reply": False, "traffic_direction": "INGRESS",
+    "Summary": f"HTTP/1.1 GET http://{be}:8080/api/users/7",
+}
+# 3. the RESPONSE: a reply (source = the server), with code and latency
+response = {
+    "verdict": "FORWARDED", "Type": "L7", "event_type": {"type": 129},
+    "IP": {"source": be, "destination": fe, "ipVersion": "IPv4"},
+    "l4": {"TCP": {"source_port": 8080, "destination_port": INT}},
+    "source": endpoint("backend", "backend"), "destination": endpoint("frontend", "frontend"),
+    "l7": {"type": "RESPONSE", "latency_ns": U64S,
+           "http": {"code": 200, "method": "GET", "url": f"http://{be}:8080/api/users/7", "protocol": "HTTP/1.1"}},
+    "is_reply": True, "traffic_direction": "INGRESS",
+}
+l34 = [f for f in flows if f["Type"] == "L3_L4" and f["l4"]["TCP"]["destination_port"] == 8080]
+l7 = [f for f in flows if f["Type"] == "L7"]
+assert len(l34) == 1, f"one tcp-connect flow per enforcement point, got {len(l34)}: {[ (f['verdict'], f['traffic_direction']) for f in l34]}"
+assert len(l7) == 2, f"a REQUEST and a RESPONSE, got {[f['l7']['type'] for f in l7]}"
+compare(l34[0], verdict, "policy-verdict")
+req = [f for f in l7 if f["l7"]["type"] == "REQUEST"][0]
+resp = [f for f in l7 if f["l7"]["type"] == "RESPONSE"][0]
+compare(req, request, "request")
+compare(resp, response, "response")
+assert resp["l4"]["TCP"]["destination_port"] == req["l4"]["TCP"]["source_port"], "the reply goes back to the client's port"
+assert resp["Summary"].startswith("HTTP/1.1 200 ") and resp["Summary"].endswith(f"ms (GET http://{be}:8080/api/users/7)"), resp["Summary"]
+# their own times: the request when it began, the response when it ended
+assert req["time"] != resp["time"] and req["time"] < resp["time"], (req["time"], resp["time"])
+PY
+check "compact: the response is a reply (client ← server) with code and latency" sh -c "$SLB --socket $SL_SOCK observe --last 100 --type l7 | grep -qE 'default/frontend ← default/backend:8080  http-response FORWARDED \(GET /api/users/7 => 200, [0-9.]+ ms\)'"
+check "compact: the request has no code" sh -c "$SLB --socket $SL_SOCK observe --last 100 --type l7 | grep 'http-request' | grep -v '=>' | grep -q 'ALLOWED (GET /api/users/7)'"
+
+# both ends local, L4 only: one line, naming the side that decided
+can default/backend tcp "$IP_database" 5432 >/dev/null
+sleep 0.4
+lines=$(sl observe --last 100 --to-pod default/database --protocol tcp)
+[ "$(printf '%s\n' "$lines" | grep -c 'tcp-connect')" = 1 ] && pass "one tcp-connect line (database's ingress decided)" || fail "tcp-connect lines: $lines"
+printf '%s' "$lines" | grep -q "tcp-connect ALLOWED (L3_L4, ingress policy of default/database)" && pass "the line says which side decided" || fail "which side decided: $lines"
+# both ends enforce (the backend gets an egress policy): two lines, one per enforcement point, each naming its side
+apply_yaml >/dev/null <<'YAML'
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: backend-egress, namespace: default}
+spec:
+  endpointSelector: {matchLabels: {app: backend}}
+  egress:
+  - toEndpoints: [{matchLabels: {app: database}}]
+    toPorts: [{ports: [{port: "5432", protocol: TCP}]}]
+YAML
+can default/backend tcp "$IP_database" 5432 >/dev/null
+sleep 0.4
+lines=$(sl observe --last 2 --to-pod default/database --protocol tcp)
+printf '%s' "$lines" | grep -q "tcp-connect ALLOWED (L3_L4, egress policy of default/backend)" &&
+	printf '%s' "$lines" | grep -q "tcp-connect ALLOWED (L3_L4, ingress policy of default/database)" &&
+	pass "both ends enforce: one line each, naming its side" || fail "both ends: $lines"
+sl policy delete default/backend-egress >/dev/null
+skipped=$(sl status -o json | jq .flows_near_duplicates_skipped)
+[ "${skipped:-0}" -ge 2 ] && pass "unenforced ends are counted, not shown ($skipped)" || fail "near duplicates skipped: $skipped"
+
+# a denied L7 request: REQUEST dropped (no code), RESPONSE 403
+http default/frontend "http://$IP_backend:8080/admin" >/dev/null
+sleep 0.4
+check "denied request: REQUEST DROPPED without code, RESPONSE 403" sh -c "$SLB --socket $SL_SOCK observe --last 100 -o json --http-path '^/admin\$' | python3 -c '
+import json, sys
+fs = [json.loads(l)[\"flow\"] for l in sys.stdin]
+req = [f for f in fs if f[\"l7\"][\"type\"] == \"REQUEST\"]
+resp = [f for f in fs if f[\"l7\"][\"type\"] == \"RESPONSE\"]
+assert len(req) == 1 and len(resp) == 1, fs
+assert req[0][\"verdict\"] == \"DROPPED\" and \"code\" not in req[0][\"l7\"][\"http\"], req
+assert resp[0][\"l7\"][\"http\"][\"code\"] == 403 and resp[0][\"is_reply\"] is True, resp
+'"
+
+# drop reasons: Cilium's numbers and names, the same list in flows and metrics
+pod default/mallory app=mallory
+dropped default/mallory tcp "$IP_database" 5432 >/dev/null
+sleep 0.4
+check "a policy drop is 133 POLICY_DENIED, as in Cilium (sub_type too)" sh -c "$SLB --socket $SL_SOCK observe --last 100 -o json --verdict DROPPED --from-pod default/mallory | jq -e 'select(.flow.drop_reason == 133 and .flow.drop_reason_desc == \"POLICY_DENIED\" and .flow.event_type.type == 1 and .flow.event_type.sub_type == 133)' >/dev/null"
+M=http://127.0.0.1:$SL_METRICS_PORT/metrics
+curl -s "$M" >"$SL_WORK/metrics.txt"
+check "metrics: the drop by its reason label" grep -qE '^sluice_drops_total\{reason="policy_denied",direction="ingress"\} [1-9]' "$SL_WORK/metrics.txt"
+check "metrics: every datapath counter is exported" sh -c "for f in sluice_datapath_packets_total sluice_datapath_drops_by_reason_total sluice_events_lost_total sluice_conntrack_created_total sluice_datapath_redirected_total; do grep -q \"^# TYPE \$f counter\" $SL_WORK/metrics.txt || exit 1; done"
+check "metrics: the redirected flows are counted" grep -qE '^sluice_datapath_redirected_total [1-9]' "$SL_WORK/metrics.txt"
+check_not "no reason numbered 190 or 191 (Cilium's CT_NO_MAP_FOUND, SNAT_NO_MAP_FOUND)" grep -qE '"drop_reason":(190|191)' "$SL_WORK/flows.json"
+if command -v promtool >/dev/null; then
+	check "promtool check metrics" sh -c "promtool check metrics <$SL_WORK/metrics.txt"
+fi
+check "status text names the proxy counters" sh -c "$SLB --socket $SL_SOCK status | grep -qE '^  requests +[0-9]+ allowed, [1-9][0-9]* denied'"
+
+# ---- item 9: --follow loses the agent -------------------------------------
+"$SLB" --socket "$SL_SOCK" observe --follow >"$SL_WORK/f1.out" 2>"$SL_WORK/f1.err" &
+F1=$!
+SL_PIDS+=("$F1")
+sleep 0.4
+sl_agent_kill TERM
+for i in $(seq 1 50); do kill -0 "$F1" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$F1" 2>/dev/null; then fail "--follow keeps running without its agent"; else
+	wait "$F1"; r=$?
+	[ "$r" = 1 ] && pass "--follow exits 1 when it loses the agent" || fail "--follow exit $r"
+	grep -q "lost the connection to the agent" "$SL_WORK/f1.err" && pass "  ... with a message" || fail "  ... message: $(cat "$SL_WORK/f1.err")"
+fi
+sl_agent_start || fail "agent restarts"
+"$SLB" --socket "$SL_SOCK" observe --follow --reconnect >"$SL_WORK/f2.out" 2>"$SL_WORK/f2.err" &
+F2=$!
+SL_PIDS+=("$F2")
+sleep 0.4
+sl_agent_kill TERM
+sleep 1.5
+kill -0 "$F2" 2>/dev/null && pass "--reconnect waits for the agent" || fail "--reconnect exited: $(cat "$SL_WORK/f2.err")"
+sl_agent_start || fail "agent restarts again"
+for i in $(seq 1 40); do grep -q reconnected "$SL_WORK/f2.err" && break; sleep 0.1; done
+grep -qE "reconnected to the agent at .* after losing it at .* \([0-9.]+ s\)" "$SL_WORK/f2.err" && pass "--reconnect reports the gap" || fail "gap: $(cat "$SL_WORK/f2.err")"
+dropped default/mallory tcp "$IP_database" 5432 >/dev/null
+sleep 0.5
+grep -q "default/mallory → default/database:5432  tcp-connect DENIED" "$SL_WORK/f2.out" && pass "flows after the reconnect arrive" || fail "no flow after the reconnect: $(tail -3 "$SL_WORK/f2.out")"
+kill "$F2" 2>/dev/null
+
+t_finish

@@ -1,0 +1,354 @@
+#!/usr/bin/env bash
+# test_k8s_client.sh - the k8s client library (k8s/) against a real
+# kube-apiserver 1.20, directly and through the fault-injecting relay.
+# k8s_watch_tool runs reflectors and requests and keeps each watch's cache in
+# a state file ("ns/name resourceVersion" lines); every case ends when that
+# file equals what `kubectl get` shows, within a bound.
+#
+# Cases: LIST+WATCH (streaming lists refused by 1.20 -> fallback), field
+# selectors, add/modify/delete; 404 then the CRD appears; 403; a watch across
+# server-side timeouts with bookmarks moving the resourceVersion; through the
+# relay: connections cut mid-stream, every byte in its own TLS record, an
+# in-stream 410 with a deletion missed meanwhile (relist, paginated, and a
+# synthetic DELETED), 401 after token rotation (kubelet-style symlink swap)
+# for watches and for requests, a slow API.
+set -u
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
+SL_ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+TOOL=${SL_BUILD:-$SL_ROOT/build}/tests/k8s/k8s_watch_tool
+[ -x "$TOOL" ] || { echo "FAIL: $TOOL not built"; exit 1; }
+
+PASSED=0
+FAILED=0
+pass() { PASSED=$((PASSED + 1)); echo "  ok   $*"; }
+fail() { FAILED=$((FAILED + 1)); echo "  FAIL $*"; }
+check() {
+	local what=$1
+	shift
+	if "$@"; then pass "$what"; else fail "$what"; fi
+}
+
+WORK=$(mktemp -d /tmp/sluice-k8s-client-XXXXXX)
+k8s_at_exit 'rm -rf "$WORK"'
+k8s_up "$WORK/api" >"$WORK/up.log" 2>&1 || { echo "FAIL: k8s_up: $(tail -5 "$WORK/up.log")"; exit 1; }
+
+# --- the tool -----------------------------------------------------------------
+# tool_start NAME KUBECONFIG WATCH...: runs k8s_watch_tool in the background
+# (extra environment from TOOL_ENV), stdin from a FIFO we keep open.
+TOOL_ENV=()
+declare -A TOOL_FD
+tool_start() {
+	local name=$1 cfg=$2 w fd
+	shift 2
+	local d=$WORK/$name args=()
+	mkdir -p "$d/state"
+	mkfifo "$d/in"
+	for w in "$@"; do args+=(--watch "$w"); done
+	env SLUICE_K8S_DEBUG=1 "${TOOL_ENV[@]}" "$TOOL" --kubeconfig "$cfg" --state "$d/state" \
+		"${args[@]}" <"$d/in" >"$d/out" 2>"$d/err" &
+	echo $! >"$d/pid"
+	exec {fd}>"$d/in"
+	TOOL_FD[$name]=$fd
+	k8s_at_exit "tool_stop $name"
+}
+tool_cmd() { echo "$2" >&"${TOOL_FD[$1]}"; }
+# tool_stop NAME: QUIT, and the tool must exit 0 (no handle left on its loop)
+tool_stop() {
+	local d=$WORK/$1 pid i
+	[ -f "$d/pid" ] || return 0
+	pid=$(cat "$d/pid")
+	rm -f "$d/pid"
+	tool_cmd "$1" QUIT 2>/dev/null
+	eval "exec ${TOOL_FD[$1]}>&-"
+	for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	if kill -0 "$pid" 2>/dev/null; then
+		kill "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+		return 1
+	fi
+	wait "$pid"
+}
+# tool_stats NAME KEY: one counter (asks the tool, waits for the answer)
+tool_stats() {
+	local d=$WORK/$1 n
+	n=$(grep -c '^STATS' "$d/out")
+	tool_cmd "$1" STATS
+	k8s_wait 10 test "$(grep -c '^STATS' "$d/out")" -gt "$n" || { echo -1; return; }
+	grep '^STATS' "$d/out" | tail -1 | tr ' ' '\n' | sed -n "s/^$2=//p"
+}
+# tool_request NAME LINE: one request; prints "STATUS BODY-OR-MESSAGE"
+TOOL_REQS=()
+tool_request() {
+	local d=$WORK/$1 n
+	n=$(grep -c '^RESPONSE' "$d/out")
+	tool_cmd "$1" "$2"
+	n=$((n + 1))
+	k8s_wait 60 grep -q "^RESPONSE $n " "$d/out" || { echo "0 no answer"; return; }
+	grep "^RESPONSE $n " "$d/out" | cut -d' ' -f3-
+}
+
+# expected STATE-KUBECTL-ARGS...: what kubectl shows, as the tool writes it
+expected() {
+	kc get "$@" -o jsonpath='{range .items[*]}{.metadata.namespace}{"/"}{.metadata.name}{" "}{.metadata.resourceVersion}{"\n"}{end}' |
+		sed 's#^/##' | sort
+}
+# converged NAME IDX KUBECTL-ARGS...: the tool's cache equals kubectl's view
+converged() {
+	local f=$WORK/$1/state/$2
+	shift 2
+	[ -f "$f" ] && [ "$(cat "$f")" = "$(expected "$@")" ]
+}
+wait_converged() {
+	local name=$1 idx=$2 what=$3
+	shift 3
+	if k8s_wait 60 converged "$name" "$idx" "$@"; then
+		pass "$what"
+	else
+		fail "$what"
+		echo "    tool:    $(tr '\n' ',' <"$WORK/$name/state/$idx" 2>/dev/null)"
+		echo "    kubectl: $(expected "$@" | tr '\n' ',')"
+		tail -5 "$WORK/$name/err" | sed 's/^/    /'
+	fi
+}
+cm() { kc -n "$1" create configmap "$2" --from-literal=v="${3:-1}" >/dev/null; }
+cm_set() { kc -n "$1" patch configmap "$2" --type merge -p "{\"data\":{\"v\":\"$3\"}}" >/dev/null; }
+cm_del() { kc -n "$1" delete configmap "$2" >/dev/null; }
+synced_count() { cat "$WORK/$1/state/$2.synced" 2>/dev/null || echo 0; }
+
+for ns in kct kct-b kct-bm kct-relay kct-tok; do kc create namespace $ns >/dev/null; done
+
+# --- 1. LIST+WATCH, field selector, events, streaming-list fallback ------------
+echo "== direct: LIST+WATCH"
+cm kct a
+cm kct b
+kc apply -f - >/dev/null <<'YAML'
+apiVersion: v1
+kind: List
+items:
+- {apiVersion: v1, kind: Pod, metadata: {name: p1, namespace: kct}, spec: {nodeName: node-a, containers: [{name: c, image: busybox}]}}
+- {apiVersion: v1, kind: Pod, metadata: {name: p2, namespace: kct-b}, spec: {nodeName: node-a, containers: [{name: c, image: busybox}]}}
+- {apiVersion: v1, kind: Pod, metadata: {name: p3, namespace: kct}, spec: {nodeName: node-b, containers: [{name: c, image: busybox}]}}
+YAML
+tool_start direct "$K8S_KUBECONFIG" /api/v1/namespaces/kct/configmaps \
+	'/api/v1/pods?fieldSelector=spec.nodeName%3Dnode-a' /apis/example.sluice.io/v1/widgets
+k8s_wait 30 grep -q '^SYNCED 0' "$WORK/direct/out"
+wait_converged direct 0 "initial LIST: configmaps as kubectl shows them" configmaps -n kct
+wait_converged direct 1 "pods of node-a only (fieldSelector)" pods -A --field-selector spec.nodeName=node-a
+check "1.20 refuses streaming lists: fallback to LIST+WATCH" \
+	grep -q 'no streaming lists (watch: HTTP 422' "$WORK/direct/err"
+cm kct c
+cm_set kct a 2
+cm_del kct b
+wait_converged direct 0 "watch: add, modify, delete" configmaps -n kct
+check "events arrived as ADDED/MODIFIED/DELETED" \
+	bash -c "grep -q '^EVENT 0 ADDED kct/c ' '$WORK/direct/out' && grep -q '^EVENT 0 MODIFIED kct/a ' '$WORK/direct/out' && grep -q '^EVENT 0 DELETED kct/b ' '$WORK/direct/out'"
+kc -n kct delete pod p1 --grace-period=0 --force >/dev/null 2>&1
+k8s_set_pod_ip kct-b p2 10.244.0.7
+wait_converged direct 1 "pod deleted / pod status patched" pods -A --field-selector spec.nodeName=node-a
+check "list items carry the list's kind (ConfigMap, Pod)" \
+	bash -c "grep -q '^EVENT 0 ADDED kct/a [0-9]* ConfigMap$' '$WORK/direct/out' && grep -q '^EVENT 1 ADDED kct-b/p2 [0-9]* Pod$' '$WORK/direct/out'"
+
+# --- 2. 404 until the CRD exists; 403 -----------------------------------------
+echo "== a collection not served yet, a forbidden one"
+check "404 on LIST -> failed" k8s_wait 30 grep -q '^FAILED 2 404 ' "$WORK/direct/out"
+kc apply -f - >/dev/null <<'YAML'
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: widgets.example.sluice.io}
+spec:
+  group: example.sluice.io
+  names: {kind: Widget, plural: widgets, singular: widget}
+  scope: Namespaced
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
+YAML
+k8s_wait 30 kc get --raw /apis/example.sluice.io/v1/widgets
+kc apply -f - >/dev/null <<'YAML'
+{"apiVersion": "example.sluice.io/v1", "kind": "Widget", "metadata": {"name": "w1", "namespace": "kct"}, "spec": {"size": 3}}
+YAML
+wait_converged direct 2 "the CRD installed later: the watch syncs and sees its objects" widgets.example.sluice.io -A
+check "the widget arrived with its kind" bash -c "grep -q '^EVENT 2 ADDED kct/w1 ' '$WORK/direct/out'"
+r=$(tool_request direct "GET /api/v1/namespaces/kct/configmaps/a")
+check "k8s_request GET: 200 with the object" bash -c "[[ '$r' == 200*'\"name\":\"a\"'* ]]"
+r=$(tool_request direct "POST /api/v1/namespaces/kct/configmaps {\"metadata\":{\"name\":\"posted\"},\"data\":{\"k\":\"v\"}}")
+check "k8s_request POST: 201" bash -c "[[ '$r' == 201* ]]"
+r=$(tool_request direct "POST /api/v1/namespaces/kct/configmaps {\"metadata\":{\"name\":\"posted\"}}")
+check "k8s_request POST again: 409 with the server's message" bash -c "[[ '$r' == '409 HTTP 409: configmaps \"posted\" already exists' ]]"
+r=$(tool_request direct "PATCH /api/v1/namespaces/kct/configmaps/posted {\"data\":{\"k\":\"w\"}}")
+check "k8s_request PATCH (merge patch): 200" bash -c "[[ '$r' == 200*'\"k\":\"w\"'* ]]"
+r=$(tool_request direct "DELETE /api/v1/namespaces/kct/configmaps/posted")
+check "k8s_request DELETE: 200" bash -c "[[ '$r' == 200* ]]"
+wait_converged direct 0 "requests' changes seen by the watch" configmaps -n kct
+tool_start nobody "$K8S_DIR/nobody.kubeconfig" /api/v1/namespaces/kct/configmaps
+check "403 on LIST -> failed, with the server's message" \
+	k8s_wait 30 grep -q '^FAILED 0 403 HTTP 403: configmaps is forbidden' "$WORK/nobody/out"
+check "tool exits cleanly (no handle left)" tool_stop nobody
+
+# --- 2b. TLS: names, client certificates ------------------------------------
+echo "== TLS: server name and address checks, client certificate"
+tls_get() { # KUBECONFIG -> the answer line of one GET through a fresh tool
+	local name=tls$RANDOM
+	tool_start "$name" "$1"
+	tool_request "$name" "GET /api/v1/namespaces/kct"
+	tool_stop "$name" || echo "(tool did not exit cleanly)"
+}
+sed "s#server: .*#server: https://localhost:$K8S_PORT#" "$K8S_KUBECONFIG" >"$WORK/localhost.kubeconfig"
+r=$(tls_get "$WORK/localhost.kubeconfig")
+check "https://localhost: SNI and DNS name verified (::1 refused, 127.0.0.1 tried next)" \
+	bash -c "[[ '$r' == 200* ]]"
+r=$(tls_get "$K8S_DIR/admin-cert.kubeconfig")
+check "client certificate authentication" bash -c "[[ '$r' == 200* ]]"
+# the same server at an address its certificate does not name
+socat TCP-LISTEN:0,bind=127.0.0.2,reuseaddr,fork TCP:127.0.0.1:"$K8S_PORT" 2>/dev/null &
+socat_pid=$!
+k8s_at_exit "kill $socat_pid 2>/dev/null"
+sport=
+for i in $(seq 1 50); do
+	sport=$(ss -Hltnp 2>/dev/null | grep "pid=$socat_pid," | awk '{print $4}' | sed 's/.*://' | head -1)
+	[ -n "$sport" ] && break
+	sleep 0.1
+done
+sed "s#server: .*#server: https://127.0.0.2:$sport#" "$K8S_KUBECONFIG" >"$WORK/wrongip.kubeconfig"
+r=$(tls_get "$WORK/wrongip.kubeconfig")
+check "an address the certificate does not name is refused ($r)" \
+	bash -c "[[ '$r' == '0 '*'not trusted'*'IP address mismatch'* ]]"
+kill $socat_pid 2>/dev/null
+
+# --- 3. server-side timeouts and bookmarks ------------------------------------
+echo "== a watch across server-side timeouts (timeoutSeconds=5), bookmarks"
+TOOL_ENV=(SLUICE_K8S_WATCH_TIMEOUT=5)
+cm kct-bm one
+tool_start timeout "$K8S_KUBECONFIG" /api/v1/namespaces/kct-bm/configmaps
+k8s_wait 30 grep -q '^SYNCED 0' "$WORK/timeout/out"
+# other namespaces move the server's resourceVersion meanwhile
+for i in $(seq 1 7); do cm kct-b "tick$i"; sleep 2; done
+cm kct-bm two
+wait_converged timeout 0 "changes after two timeouts still arrive" configmaps -n kct-bm
+rw=$(tool_stats timeout rewatches)
+rl=$(tool_stats timeout relists)
+check "the watch was resumed after each timeout ($rw re-watches), never re-listed ($rl)" \
+	test "$rw" -ge 2 -a "$rl" = 0
+check "timeoutSeconds=5 was asked for" grep -q 'timeoutSeconds=5$' "$WORK/timeout/err"
+bms=$(sed -n 's/.*: bookmark \([0-9]*\)$/\1/p' "$WORK/timeout/err")
+check "bookmarks arrived ($(echo $bms))" test -n "$bms"
+# a bookmark's resourceVersion that no event of this watch carried, used to
+# resume: only the bookmark can have moved it there
+from_bookmark() {
+	local rv
+	for rv in $bms; do
+		grep -q "^EVENT 0 [A-Z]* [^ ]* $rv " "$WORK/timeout/out" && continue
+		grep -q "watch=1&resourceVersion=$rv&" "$WORK/timeout/err" && return 0
+	done
+	return 1
+}
+check "a re-watch resumed from a bookmark's resourceVersion" from_bookmark
+check "tool exits cleanly" tool_stop timeout
+TOOL_ENV=()
+
+# --- 4. through the relay -----------------------------------------------------
+echo "== through the fault relay"
+k8s_relay_start r1 >/dev/null || { fail "relay start"; exit 1; }
+for i in $(seq 1 7); do cm kct-relay "c$i"; done
+# a ServiceAccount and bound tokens, for the rotation case later
+kc -n kct-tok create serviceaccount client >/dev/null
+kc create clusterrolebinding kct-client --clusterrole=cluster-admin --serviceaccount=kct-tok:client >/dev/null
+mkdir -p "$WORK/sa/..v1"
+k8s_sa_token kct-tok client >"$WORK/sa/..v1/token"
+ln -s ..v1 "$WORK/sa/..data"
+ln -s ..data/token "$WORK/sa/token"
+{
+	printf 'apiVersion: v1\nkind: Config\ncurrent-context: t\n'
+	printf 'clusters:\n- name: relay\n  cluster: {server: "%s", certificate-authority: "%s"}\n' "$K8S_RELAY_URL" "$K8S_CA"
+	printf 'users:\n- name: sa\n  user: {tokenFile: sa/token}\n'
+	printf 'contexts:\n- name: t\n  context: {cluster: relay, user: sa}\n'
+} >"$WORK/relay.kubeconfig"
+TOOL_ENV=(SLUICE_K8S_PAGE_SIZE=3)
+tool_start relay "$WORK/relay.kubeconfig" /api/v1/namespaces/kct-relay/configmaps
+k8s_wait 30 grep -q '^SYNCED 0' "$WORK/relay/out"
+wait_converged relay 0 "synced through the relay (tokenFile, relative path)" configmaps -n kct-relay
+
+# 4a. connections cut in the middle of the stream
+k8s_relay_set r1 '{"cut_after_events": 1, "fault_times": 3}'
+cm kct-relay cut1
+sleep 0.5
+cm_set kct-relay c1 x
+sleep 0.5
+cm_del kct-relay c2
+cm kct-relay cut2
+wait_converged relay 0 "connections cut mid-stream: converges" configmaps -n kct-relay
+check "the relay did cut ($(k8s_relay_stat r1 cuts) cuts)" test "$(k8s_relay_stat r1 cuts)" -ge 2
+check "cuts re-watch from the last resourceVersion, no relist" test "$(tool_stats relay relists)" = 0
+
+# 4b. every byte of the answers in its own TLS record
+k8s_relay_set r1 '{"split": true}'
+cm_set kct-relay c3 split
+cm kct-relay split1
+cm_del kct-relay c4
+wait_converged relay 0 "answers split at every byte: converges" configmaps -n kct-relay
+r=$(tool_request relay "GET /api/v1/namespaces/kct-relay/configmaps")
+check "a LIST split at every byte parses" bash -c "[[ '$r' == 200*'\"kind\":\"ConfigMapList\"'* ]]"
+
+# 4c. an in-stream 410 while a deletion is missed: the rewatch after the
+# cut is held 2 s by the relay (latency) and then answered ERROR 410 without
+# asking the server; the deletion made meanwhile reaches no watch, only the
+# relist (paginated: limit=3) and its diff.
+sync_before=$(synced_count relay 0)
+k8s_relay_set r1 '{"cut_after_events": 1, "expire_after_events": 0, "latency_ms": 2000, "fault_times": 2}'
+cm kct-relay trigger
+sleep 0.3
+cm_del kct-relay c5
+cm_set kct-relay c6 missed
+wait_converged relay 0 "in-stream 410: relist converges" configmaps -n kct-relay
+check "the relay sent the 410 ($(k8s_relay_stat r1 expired))" test "$(k8s_relay_stat r1 expired)" -ge 1
+check "the missed deletion came as a synthetic DELETED" grep -q '^EVENT 0 DELETED kct-relay/c5 ' "$WORK/relay/out"
+check "the relist synced again" test "$(synced_count relay 0)" -gt "$sync_before"
+check "the relist was paginated (limit=3 with continue tokens)" \
+	test "$(grep -c 'configmaps?limit=3&continue=' "$WORK/relay/err")" -ge 2
+check "relists counted" test "$(tool_stats relay relists)" -ge 1
+
+# 4d. token rotation: the old token is refused (401); kubelet swaps the
+# projected volume's ..data symlink to a new token
+k8s_relay_set r1 '{}'
+rot() {
+	mkdir "$WORK/sa/..$1"
+	k8s_sa_token kct-tok client >"$WORK/sa/..$1/token"
+	ln -s "..$1" "$WORK/sa/..data.tmp"
+	mv -T "$WORK/sa/..data.tmp" "$WORK/sa/..data"
+}
+old=$(cat "$WORK/sa/..v1/token")
+rot v2
+k8s_relay_set r1 "{\"reject_tokens\": [\"$old\"], \"cut_after_events\": 1, \"fault_times\": 1}"
+reloads0=$(tool_stats relay token_reloads)
+cm kct-relay after-rotation
+wait_converged relay 0 "401 on the re-watch after rotation: token re-read, converges" configmaps -n kct-relay
+check "the relay refused the old token" test "$(k8s_relay_stat r1 rejected)" -ge 1
+old=$(cat "$WORK/sa/..v2/token")
+rot v3
+k8s_relay_set r1 "{\"reject_tokens\": [\"$old\"]}"
+r=$(tool_request relay "GET /api/v1/namespaces/kct-relay/configmaps/c1")
+check "401 on a request after rotation: re-read, retried, 200" bash -c "[[ '$r' == 200* ]]"
+check "token reloads counted ($(tool_stats relay token_reloads))" \
+	test "$(tool_stats relay token_reloads)" -ge $((reloads0 + 2))
+r=$(tool_request relay "GET /api/v1/namespaces/kct-relay/configmaps/c1")
+check "the next request goes straight through" bash -c "[[ '$r' == 200* ]]"
+
+# 4e. a slow API
+k8s_relay_set r1 '{"latency_ms": 1500, "chunk_latency_ms": 300, "cut_after_events": 2, "fault_times": 1}'
+cm kct-relay slow1
+cm_set kct-relay c7 slow
+cm_del kct-relay c6
+r=$(tool_request relay "GET /api/v1/namespaces/kct-relay/configmaps/c7")
+check "a request on the slow API answers" bash -c "[[ '$r' == 200* ]]"
+wait_converged relay 0 "slow API: converges" configmaps -n kct-relay
+k8s_relay_set r1 '{}'
+echo "  (relay: $(cat "$K8S_DIR/relay-r1/stats.json"))"
+echo "  (tool: $(tool_stats relay requests) requests, $(tool_stats relay errors) errors)"
+check "relay tool exits cleanly" tool_stop relay
+check "direct tool exits cleanly" tool_stop direct
+
+echo "k8s client: $PASSED passed, $FAILED failed"
+[ "$FAILED" = 0 ]
