@@ -33,6 +33,7 @@ struct agent_config {
 	const char *proxy_bin;
 	unsigned flow_buffer;
 	unsigned proxy_restart_delay_ms;
+	unsigned proxy_orphan_grace_ms; /* a proxy without an agent fails closed after */
 	bool no_proxy;
 	const char *pods_cgroup; /* where connect4 attaches; NULL: <cgroup-root>/<prefix>pods */
 	/* CNI (agent/cni*.c): the conflist to chain sluice-cni into, and

@@ -25,6 +25,7 @@
 #include "config_dir.h"
 #include "flows.h"
 #include "health.h"
+#include "instance.h"
 #include "k8s.h"
 #include "log_format.h"
 #include "metrics.h"
@@ -48,7 +49,8 @@ static void usage(FILE *f)
 		"  --cgroup-root DIR   cgroup v2 directory the agent works under\n"
 		"                      (default /sys/fs/cgroup/unified)\n"
 		"  --socket PATH       API socket (default /run/sluice/sluice.sock)\n"
-		"  --state-dir DIR     where declared state is kept (default /run/sluice)\n"
+		"  --state-dir DIR     where declared state is kept (default /run/sluice/NAME,\n"
+		"                      NAME the last component of --bpf-root)\n"
 		"  --pod-cidr CIDR     addresses for local pods (default 10.244.0.0/16)\n"
 		"  --netns-prefix P    prefix of pod network namespace names (default sluice-)\n"
 		"  --node-name NAME    this node's name (default: $K8S_NODE_NAME, else the\n"
@@ -61,6 +63,8 @@ static void usage(FILE *f)
 		"  --policy-dir DIR    apply every policy file in DIR and watch it\n"
 		"  --proxy-bin PATH    the L7 proxy (default: next to sluiced)\n"
 		"  --proxy-restart-delay MS  wait before restarting a dead proxy (default 1000)\n"
+		"  --proxy-orphan-grace MS   a proxy left without an agent keeps serving this\n"
+		"                      long, then fails closed (default 30000, 0 = never)\n"
 		"  --no-proxy          no L7 proxy: L7 ports fail closed\n"
 		"  --config-dir DIR    options from DIR, one file per long option (a mounted\n"
 		"                      ConfigMap): \"true\" = flag on; the command line wins\n"
@@ -83,8 +87,8 @@ static void usage(FILE *f)
 		"  --cni-remove-on-exit  take the sluice-cni entry out again on stop\n"
 		"  --cni-uninstall     take the sluice-cni entry out of --cni-conf-dir (the\n"
 		"                      running agent stops putting it back), exit\n"
-		"  --cleanup           remove the pods, programs, pins and state of this\n"
-		"                      configuration, then exit\n"
+		"  --cleanup           remove whatever exists of this instance (proxies, pods,\n"
+		"                      programs, pins, route, cgroups, state), say what, exit\n"
 		"  -h, --help          this help\n"
 		"      --version       the version and the datapath ABI version\n");
 }
@@ -169,6 +173,7 @@ static int parse_args(struct agent *a, int argc, char **argv, bool *cleanup, boo
 		{ "cleanup", no_argument, NULL, 'C' },
 		{ "proxy-bin", required_argument, NULL, 'P' },
 		{ "proxy-restart-delay", required_argument, NULL, 'R' },
+		{ "proxy-orphan-grace", required_argument, NULL, 'G' },
 		{ "no-proxy", no_argument, NULL, 'X' },
 		{ "kubernetes", no_argument, NULL, 'K' },
 		{ "kubeconfig", required_argument, NULL, 'k' },
@@ -191,12 +196,13 @@ static int parse_args(struct agent *a, int argc, char **argv, bool *cleanup, boo
 	a->cfg.bpf_root = "/sys/fs/bpf/sluice";
 	a->cfg.cgroup_root = "/sys/fs/cgroup/unified";
 	a->cfg.socket_path = "/run/sluice/sluice.sock";
-	a->cfg.state_dir = "/run/sluice";
+	a->cfg.state_dir = NULL; /* derived from --bpf-root unless given */
 	a->cfg.pod_cidr = "10.244.0.0/16";
 	a->cfg.netns_prefix = "sluice-";
 	a->cfg.metrics_addr = "127.0.0.1:9962";
 	a->cfg.flow_buffer = 4096;
 	a->cfg.proxy_restart_delay_ms = 1000;
+	a->cfg.proxy_orphan_grace_ms = 30000;
 	gethostname(host, sizeof(host) - 1);
 	a->cfg.node_name = getenv("K8S_NODE_NAME") && *getenv("K8S_NODE_NAME") ? getenv("K8S_NODE_NAME")
 									       : host;
@@ -217,6 +223,7 @@ static int parse_args(struct agent *a, int argc, char **argv, bool *cleanup, boo
 		case 'C': *cleanup = true; break;
 		case 'P': a->cfg.proxy_bin = optarg; break;
 		case 'R': a->cfg.proxy_restart_delay_ms = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'G': a->cfg.proxy_orphan_grace_ms = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'X': a->cfg.no_proxy = true; break;
 		case 'K': k8s_opt.in_cluster = true; break;
 		case 'k': k8s_opt.kubeconfig = optarg; break;
@@ -240,6 +247,14 @@ static int parse_args(struct agent *a, int argc, char **argv, bool *cleanup, boo
 		fprintf(stderr, "sluiced: unexpected argument %s\n", argv[optind]);
 		return -EINVAL;
 	}
+	if (!a->cfg.state_dir) {
+		static char derived[PATH_MAX];
+		char *d = instance_default_state_dir(a->cfg.bpf_root);
+
+		snprintf(derived, sizeof(derived), "%s", d);
+		free(d);
+		a->cfg.state_dir = derived;
+	}
 	if (!a->cfg.flow_buffer)
 		a->cfg.flow_buffer = 1;
 	if (strlen(a->cfg.netns_prefix) > 32) {
@@ -249,7 +264,11 @@ static int parse_args(struct agent *a, int argc, char **argv, bool *cleanup, boo
 	return 0;
 }
 
-static int setup(struct agent *a, char **err)
+/*
+ * Everything that can be checked, and the instance lock, before anything is
+ * created: a start refused here leaves nothing behind.
+ */
+static int prepare(struct agent *a, bool cleanup, char **err)
 {
 	unsigned plen;
 	int rc;
@@ -275,6 +294,15 @@ static int setup(struct agent *a, char **err)
 	rc = check_requirements(a, err);
 	if (rc)
 		return rc;
+	if (!cleanup && (rc = instance_check_options(a, err)))
+		return rc;
+	return instance_lock(a, cleanup, err);
+}
+
+static int setup(struct agent *a, char **err)
+{
+	int rc;
+
 	rc = sluice_dp_open(&a->dp, a->cfg.bpf_root, &a->adopted, err);
 	if (rc)
 		return rc;
@@ -311,26 +339,11 @@ static int enter_system_cgroup(struct agent *a, char **err)
 	return sluice_dp_attach_cgroups(a->dp, a->cgroup_pods, a->cfg.cgroup_root, err);
 }
 
-static int cleanup_all(struct agent *a)
-{
-	proxy_ctl_kill_stale(a);
-	agent_pods_delete_all(a);
-	sluice_dp_close(a->dp);
-	a->dp = NULL;
-	sluice_dp_unpin_all(a->cfg.bpf_root);
-	pod_net_node_teardown(&a->podcfg);
-	rmdir(a->cgroup_system); /* fails while this process is still in it; the caller removes it */
-	agent_state_remove(a);
-	unlink(a->cfg.socket_path);
-	fprintf(stderr, "sluiced: cleaned up pods, programs, pins and state\n");
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	struct agent *a = &the_agent;
 	struct config_argv cfg_argv; /* lives as long as main(): cfg points into it */
-	bool cleanup = false, cni_uninstall = false;
+	bool cleanup = false, cni_uninstall = false, api_started = false;
 	char *err = NULL;
 	int rc;
 
@@ -358,18 +371,19 @@ int main(int argc, char **argv)
 		return agent_cni_uninstall_cmd(a);
 	a->loop = uv_default_loop();
 	a->started_ns = sl_now_ns();
+	rc = prepare(a, cleanup, &err);
+	if (rc)
+		goto refused;
+	if (cleanup)
+		return instance_cleanup(a) ? 1 : 0;
 	rc = setup(a, &err);
 	if (rc)
 		goto fail;
-	if (cleanup)
-		sluice_dp_detach_cgroups(a->dp);
-	else if ((rc = enter_system_cgroup(a, &err)))
+	if ((rc = enter_system_cgroup(a, &err)))
 		goto fail;
 	rc = agent_state_restore(a, &err);
 	if (rc)
 		goto fail;
-	if (cleanup)
-		return cleanup_all(a);
 	if (a->adopted)
 		fprintf(stderr, "sluiced: adopted pinned datapath state under %s (%zu pods)\n",
 			a->cfg.bpf_root, a->npods);
@@ -379,6 +393,7 @@ int main(int argc, char **argv)
 	rc = agent_api_start(a, &err);
 	if (rc)
 		goto fail;
+	api_started = true;
 	agent_cni_drain_queue(a);
 	rc = metrics_start(a, &err);
 	if (rc)
@@ -434,6 +449,14 @@ int main(int argc, char **argv)
 	sluice_dp_close(a->dp);
 	return 0;
 fail:
+	/* a start that fails undoes what it did */
+	fprintf(stderr, "sluiced: %s\n", err ? err : strerror(-rc));
+	free(err);
+	if (api_started)
+		agent_api_stop(a);
+	instance_undo_start(a);
+	return 1;
+refused:
 	fprintf(stderr, "sluiced: %s\n", err ? err : strerror(-rc));
 	free(err);
 	return 1;

@@ -14,10 +14,22 @@
  * - When the control connection breaks because the proxy died, the agent
  *   clears proxy_state.up at once: new L7 flows are then dropped in the
  *   kernel (fail closed) until a new proxy is ready.
+ * - Every proxy the agent stops serving through is "retired": it is told to
+ *   drain (or killed), its control connection is kept open and read until it
+ *   exits (closing it with its datagrams unread resets the connection, and a
+ *   proxy once lost the "drain" that way and served old rules for ever), it
+ *   is killed if it outlives the drain limit, and reaped if it is our child.
+ *   A starting agent drains every proxy of its state directory but the one
+ *   it adopts, so no proxy serves outside the agent's knowledge.
+ * - A proxy left without an agent fails closed after the orphan grace
+ *   period (--proxy-orphan-grace): an agent restart is no outage, an agent
+ *   gone for good does not leave stale rules enforced.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <time.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +37,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -34,6 +47,20 @@
 #include "proxy_ctl.h"
 
 #define MSG_MAX 65536
+/* the proxy's own drain limit (proxy/main.c), and how long past it we wait */
+#define PROXY_DRAIN_MS 10000u
+#define PROXY_KILL_MARGIN_MS 3000u
+
+/* A proxy we no longer serve through, followed until it has exited. */
+struct retired {
+	pid_t pid;
+	int pidfd;        /* -1 if pidfd_open failed (then kill(pid, 0)) */
+	int fd;           /* its control connection, read until it ends; -1 */
+	bool child;       /* ours to reap */
+	bool drain_sent;
+	bool killed;
+	uint64_t deadline_ns; /* killed after this; 0: not draining yet */
+};
 
 struct proxy_ctl {
 	struct agent *agent;
@@ -50,9 +77,12 @@ struct proxy_ctl {
 	uint64_t spawned_ns;
 	unsigned failures;     /* consecutive, for the backoff; reset when ready */
 	unsigned restarts;     /* every replacement since the agent started */
-	/* a planned restart: the old proxy, drained once the new one is ready */
-	pid_t old_pid;
-	int old_fd;
+	bool child;            /* pid is our child (we spawned it) */
+	/* replaced proxies: drained once the new one is ready, then followed
+	 * until they exit (killed past the drain limit, reaped) */
+	struct retired *retired;
+	size_t nretired;
+	uv_timer_t retire_timer;
 };
 
 static char *state_file(struct agent *a, const char *name)
@@ -245,6 +275,222 @@ static void on_access(struct proxy_ctl *pc, json_t *m)
 	flows_add_l7(a, &ev);
 }
 
+
+/* ---- replaced proxies ----------------------------------------------------------- */
+
+static bool pid_alive(pid_t pid)
+{
+	return pid > 0 && kill(pid, 0) == 0;
+}
+
+/*
+ * Whether pid is a sluice-proxy of this instance: its --control socket is in
+ * our state directory (the instance lock makes that directory ours alone).
+ * Checked before signalling a pid read from a file, which may have been
+ * reused by an unrelated process since.
+ */
+static bool instance_proxy(struct agent *a, pid_t pid)
+{
+	char path[64], buf[8192], prefix[4200];
+	ssize_t n;
+	size_t off = 0;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = 0;
+	snprintf(prefix, sizeof(prefix), "%s/proxy.", a->cfg.state_dir);
+	while (off < (size_t)n) {
+		const char *arg = buf + off;
+
+		off += strlen(arg) + 1;
+		if (!strcmp(arg, "--control") && off < (size_t)n)
+			return !strncmp(buf + off, prefix, strlen(prefix));
+	}
+	return false;
+}
+
+static void retire_tick(uv_timer_t *t);
+
+static void retire_add(struct proxy_ctl *pc, pid_t pid, int fd, bool child)
+{
+	struct retired *r;
+
+	if (pid <= 0) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	pc->retired = realloc(pc->retired, (pc->nretired + 1) * sizeof(*pc->retired));
+	r = &pc->retired[pc->nretired++];
+	memset(r, 0, sizeof(*r));
+	r->pid = pid;
+	r->fd = fd;
+	r->child = child;
+	r->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (!uv_is_active((uv_handle_t *)&pc->retire_timer))
+		uv_timer_start(&pc->retire_timer, retire_tick, 100, 100);
+}
+
+static void retire_signal(struct retired *r, int sig)
+{
+	if (r->pidfd >= 0 && syscall(SYS_pidfd_send_signal, r->pidfd, sig, NULL, 0) == 0)
+		return;
+	if (r->pidfd < 0)
+		kill(r->pid, sig);
+}
+
+/* Tells a retired proxy to drain: over its channel, or by SIGTERM. */
+static void retire_drain(struct retired *r)
+{
+	if (r->drain_sent)
+		return;
+	r->drain_sent = true;
+	r->deadline_ns = sl_mono_ns() + (uint64_t)(PROXY_DRAIN_MS + PROXY_KILL_MARGIN_MS) * 1000000ull;
+	if (r->fd >= 0) {
+		json_t *m = json_pack("{s:s}", "type", "drain");
+		int rc = send_msg(r->fd, m, NULL, 0);
+
+		json_decref(m);
+		if (!rc)
+			return;
+	}
+	retire_signal(r, SIGTERM);
+}
+
+static void retire_kill(struct proxy_ctl *pc, pid_t pid, int fd, bool child)
+{
+	retire_add(pc, pid, fd, child);
+	if (pid > 0) {
+		struct retired *r = &pc->retired[pc->nretired - 1];
+
+		r->drain_sent = r->killed = true;
+		retire_signal(r, SIGKILL);
+	}
+}
+
+static bool retire_exited(struct retired *r)
+{
+	if (r->child) {
+		pid_t w = waitpid(r->pid, NULL, WNOHANG);
+
+		return w == r->pid || (w < 0 && errno == ECHILD);
+	}
+	if (r->pidfd >= 0) {
+		struct pollfd p = { .fd = r->pidfd, .events = POLLIN };
+
+		return poll(&p, 1, 0) > 0;
+	}
+	return !pid_alive(r->pid);
+}
+
+/* Reads what a retired proxy still says: its last access records count. */
+static void retire_read(struct proxy_ctl *pc, struct retired *r)
+{
+	while (r->fd >= 0) {
+		char buf[MSG_MAX + 1], cbuf[CMSG_SPACE(sizeof(int) * 8)];
+		struct iovec iov = { .iov_base = buf, .iov_len = MSG_MAX };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+				     .msg_controllen = sizeof(cbuf) };
+		struct cmsghdr *cm;
+		ssize_t n = recvmsg(r->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		json_t *m;
+
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n <= 0) {
+			close(r->fd);
+			r->fd = -1;
+			return;
+		}
+		for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+			if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+				size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int), i;
+
+				for (i = 0; i < k; i++) {
+					int fd;
+
+					memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+					close(fd);
+				}
+			}
+		}
+		buf[n] = 0;
+		m = json_loads(buf, 0, NULL);
+		if (m && !strcmp(json_string_value(json_object_get(m, "type")) ?: "", "access"))
+			on_access(pc, m);
+		json_decref(m);
+	}
+}
+
+static void retire_tick(uv_timer_t *t)
+{
+	struct proxy_ctl *pc = t->data;
+	uint64_t now = sl_mono_ns();
+	size_t i = 0;
+
+	while (i < pc->nretired) {
+		struct retired *r = &pc->retired[i];
+
+		retire_read(pc, r);
+		if (retire_exited(r)) {
+			if (r->fd >= 0)
+				close(r->fd);
+			if (r->pidfd >= 0)
+				close(r->pidfd);
+			pc->retired[i] = pc->retired[--pc->nretired];
+			continue;
+		}
+		if (r->deadline_ns && now > r->deadline_ns && !r->killed) {
+			fprintf(stderr, "sluiced: replaced proxy %d did not drain within %u ms, killing it\n",
+				(int)r->pid, PROXY_DRAIN_MS);
+			r->killed = true;
+			retire_signal(r, SIGKILL);
+		}
+		i++;
+	}
+	if (!pc->nretired)
+		uv_timer_stop(t);
+}
+
+/*
+ * Every proxy of this instance but `keep` is drained: a proxy this agent
+ * does not know about must not serve (e.g. one replaced while an earlier
+ * agent was being killed).
+ */
+static void retire_strays(struct proxy_ctl *pc, pid_t keep)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		char *end;
+		long pid = strtol(e->d_name, &end, 10);
+		size_t i;
+		bool known = false;
+
+		if (*end || pid <= 1 || pid == keep || pid == getpid() ||
+		    !instance_proxy(pc->agent, (pid_t)pid))
+			continue;
+		for (i = 0; i < pc->nretired; i++)
+			known |= pc->retired[i].pid == pid;
+		if (known)
+			continue;
+		fprintf(stderr, "sluiced: proxy %ld of this instance has no agent: draining it\n", pid);
+		retire_add(pc, (pid_t)pid, -1, false);
+		retire_drain(&pc->retired[pc->nretired - 1]);
+	}
+	closedir(d);
+}
+
 /* ---- connection handling --------------------------------------------------------- */
 
 static void disconnect(struct proxy_ctl *pc, bool proxy_gone);
@@ -294,15 +540,9 @@ static void configure(struct proxy_ctl *pc)
 	pc->failures = 0;
 	sluice_dp_proxy_set_up(a->dp, true);
 	fprintf(stderr, "sluiced: L7 proxy ready (pid %d)\n", (int)pc->pid);
-	if (pc->old_fd >= 0) {
-		json_t *m = json_pack("{s:s}", "type", "drain");
-
-		send_msg(pc->old_fd, m, NULL, 0);
-		json_decref(m);
-		close(pc->old_fd);
-		pc->old_fd = -1;
-		pc->old_pid = 0;
-	}
+	/* the new one has everything: the replaced ones drain now */
+	for (i = 0; i < pc->nretired; i++)
+		retire_drain(&pc->retired[i]);
 }
 
 static void handle(struct proxy_ctl *pc, json_t *m, int *fds, int nfds)
@@ -392,11 +632,6 @@ static int try_connect(const char *path)
 	return sl_unix_connect(path, SOCK_SEQPACKET);
 }
 
-static bool pid_alive(pid_t pid)
-{
-	return pid > 0 && kill(pid, 0) == 0;
-}
-
 /* The proxy's path: --proxy-bin, or next to sluiced; path[] is the
  * caller's buffer. */
 static const char *proxy_binary(struct agent *a, char *path, size_t len)
@@ -433,8 +668,11 @@ static pid_t spawn_proxy(struct proxy_ctl *pc)
 	const char *bin = proxy_binary(a, binbuf, sizeof(binbuf));
 	pid_t pid;
 
+	char grace[32];
+
 	pc->generation++;
 	snprintf(pc->control, sizeof(pc->control), "%s/proxy.%u.sock", a->cfg.state_dir, pc->generation);
+	snprintf(grace, sizeof(grace), "%u", a->cfg.proxy_orphan_grace_ms);
 	unlink(pc->control);
 	pid = fork();
 	if (pid < 0)
@@ -448,18 +686,13 @@ static pid_t spawn_proxy(struct proxy_ctl *pc)
 			dup2(null, 1);
 		}
 		execl(bin, "sluice-proxy", "--control", pc->control, "--bpf-root", a->cfg.bpf_root,
-		      "--node", a->cfg.node_name, (char *)NULL);
+		      "--node", a->cfg.node_name, "--orphan-grace-ms", grace, (char *)NULL);
 		fprintf(stderr, "sluiced: cannot run %s: %s\n", bin, strerror(errno));
 		_exit(127);
 	}
 	pc->spawned_ns = sl_mono_ns();
+	pc->child = true;
 	return pid;
-}
-
-static void reap(void)
-{
-	while (waitpid(-1, NULL, WNOHANG) > 0)
-		;
 }
 
 static void connected(struct proxy_ctl *pc, int fd)
@@ -482,7 +715,6 @@ static void on_timer(uv_timer_t *t)
 	struct proxy_ctl *pc = t->data;
 	int fd;
 
-	reap();
 	if (pc->fd >= 0)
 		return;
 	fd = try_connect(pc->control);
@@ -497,7 +729,9 @@ static void on_timer(uv_timer_t *t)
 	if (pid_alive(pc->pid)) {
 		fprintf(stderr, "sluiced: proxy %d does not answer on %s, replacing it\n", (int)pc->pid,
 			pc->control);
-		kill(pc->pid, SIGKILL);
+		retire_kill(pc, pc->pid, -1, pc->child);
+	} else if (pc->pid > 0) {
+		retire_add(pc, pc->pid, -1, pc->child); /* reaped if ours */
 	}
 	pc->pid = spawn_proxy(pc);
 	if (pc->pid < 0) {
@@ -540,9 +774,7 @@ static void disconnect(struct proxy_ctl *pc, bool proxy_gone)
 		(int)pc->pid, a->cfg.proxy_restart_delay_ms);
 	pc->failures++;
 	pc->restarts++;
-	if (pid_alive(pc->pid))
-		kill(pc->pid, SIGKILL);
-	reap();
+	retire_kill(pc, pc->pid, -1, pc->child); /* killed if still there, reaped */
 	pc->pid = 0;
 	schedule(pc, a->cfg.proxy_restart_delay_ms);
 }
@@ -556,10 +788,11 @@ int proxy_ctl_start(struct agent *a, char **err)
 	(void)err;
 	pc->agent = a;
 	pc->fd = -1;
-	pc->old_fd = -1;
 	a->proxy = pc;
 	uv_timer_init(a->loop, &pc->timer);
 	pc->timer.data = pc;
+	uv_timer_init(a->loop, &pc->retire_timer);
+	pc->retire_timer.data = pc;
 	mkdir(a->cfg.state_dir, 0700);
 	/* a proxy left by an earlier agent keeps serving: find it again */
 	st = json_load_file(path, 0, NULL);
@@ -571,7 +804,12 @@ int proxy_ctl_start(struct agent *a, char **err)
 			 json_string_value(json_object_get(st, "control")) ?: "");
 		pc->spawned_ns = sl_mono_ns();
 		json_decref(st);
+		if (pc->pid > 0 && !instance_proxy(a, pc->pid))
+			pc->pid = 0; /* gone, or the pid now names another process */
 	}
+	/* the one we adopt is not our child: its exit is not ours to reap */
+	pc->child = false;
+	retire_strays(pc, a->cfg.no_proxy ? 0 : pc->pid);
 	if (a->cfg.no_proxy)
 		return 0;
 	schedule(pc, 0);
@@ -588,31 +826,62 @@ void proxy_ctl_stop(struct agent *a)
 	uv_timer_stop(&pc->timer);
 	uv_close((uv_handle_t *)&pc->timer, NULL);
 	disconnect(pc, false);
-	if (pc->old_fd >= 0)
-		close(pc->old_fd);
+	/* replaced proxies were told to drain (or will be by the next agent) */
+	for (size_t i = 0; i < pc->nretired; i++) {
+		if (pc->retired[i].fd >= 0)
+			close(pc->retired[i].fd);
+		if (pc->retired[i].pidfd >= 0)
+			close(pc->retired[i].pidfd);
+	}
+	free(pc->retired);
+	uv_timer_stop(&pc->retire_timer);
+	uv_close((uv_handle_t *)&pc->retire_timer, NULL);
 	json_decref(pc->stats);
 	free(pc->last_rules);
 }
 
-void proxy_ctl_kill_stale(struct agent *a)
+int proxy_ctl_kill_stale(struct agent *a)
 {
 	char *path = state_file(a, "proxy.json");
-	json_t *st = json_load_file(path, 0, NULL);
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	int killed = 0;
 
-	if (st) {
-		pid_t pid = (pid_t)json_integer_value(json_object_get(st, "pid"));
-		const char *ctl = json_string_value(json_object_get(st, "control"));
+	/* every sluice-proxy whose control socket is in our state directory */
+	while (d && (e = readdir(d))) {
+		char *end;
+		long pid = strtol(e->d_name, &end, 10);
 
-		if (pid_alive(pid)) {
-			kill(pid, SIGKILL);
-			usleep(50000);
+		if (*end || pid <= 1 || pid == getpid() || !instance_proxy(a, (pid_t)pid))
+			continue;
+		if (kill((pid_t)pid, SIGKILL) == 0) {
+			printf("removed: proxy process %ld\n", pid);
+			killed++;
 		}
-		if (ctl)
-			unlink(ctl);
-		json_decref(st);
 	}
-	unlink(path);
+	if (d)
+		closedir(d);
+	if (unlink(path) == 0)
+		printf("removed: %s\n", path);
 	free(path);
+	/* control sockets of every generation */
+	d = opendir(a->cfg.state_dir);
+	while (d && (e = readdir(d))) {
+		size_t n = strlen(e->d_name);
+
+		if (!strncmp(e->d_name, "proxy.", 6) && n > 11 && !strcmp(e->d_name + n - 5, ".sock")) {
+			char *sock = sl_strdupf("%s/%s", a->cfg.state_dir, e->d_name);
+
+			if (unlink(sock) == 0)
+				printf("removed: %s\n", sock);
+			free(sock);
+		}
+	}
+	if (d)
+		closedir(d);
+	if (killed)
+		usleep(50000);
+	return killed;
 }
 
 int proxy_ctl_pod_added(struct agent *a, struct agent_pod *p, char **err)
@@ -727,14 +996,14 @@ int proxy_ctl_restart(struct agent *a, char **err)
 		uv_close((uv_handle_t *)&pc->poll, poll_closed);
 		pc->poll_active = false;
 	}
-	pc->old_fd = pc->fd;
-	pc->old_pid = pc->pid;
+	retire_add(pc, pc->pid, pc->fd, pc->child);
 	pc->fd = -1;
 	pc->ready = false;
 	pc->restarts++;
 	pc->pid = spawn_proxy(pc);
 	if (pc->pid < 0) {
 		pc->pid = 0;
+		schedule(pc, 1000); /* the old one serves until a new one is ready */
 		return sl_fail(err, EIO, "cannot start a new proxy");
 	}
 	save_proxy_state(pc);

@@ -19,8 +19,9 @@ void proxy_ctl_pod_removed(struct agent *a, struct agent_pod *p);
 void proxy_ctl_rules(struct agent *a, const struct sluice_compiled *c);
 /* Starts a new proxy, hands it everything, then drains the old one. */
 int proxy_ctl_restart(struct agent *a, char **err);
-/* Kills a proxy left by this configuration (cleanup). */
-void proxy_ctl_kill_stale(struct agent *a);
+/* Kills every proxy of this instance and removes its control sockets and
+ * record (cleanup), printing what it removed; returns the number killed. */
+int proxy_ctl_kill_stale(struct agent *a);
 json_t *proxy_ctl_status(struct agent *a);
 
 #endif

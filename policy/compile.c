@@ -735,9 +735,11 @@ static int compile_contribute(struct cmap *m, uint32_t id, uint64_t k, bool deny
 	return 0;
 }
 
-/* Keys of one port rule for ingress (named ports of the endpoint itself). */
+/* Keys of one port rule; named ports are resolved on named_from (the
+ * endpoint itself for ingress, the destination pod for egress) and skipped
+ * without it; with named_only, numeric ports are skipped. */
 static int compile_rule_keys(const struct sluice_port_rule *pr,
-			     const struct sluice_compile_endpoint *named_from,
+			     const struct sluice_compile_endpoint *named_from, bool named_only,
 			     struct compile_keys *k)
 {
 	bool l7 = pr && pr->nhttp;
@@ -756,7 +758,7 @@ static int compile_rule_keys(const struct sluice_port_rule *pr,
 				continue;
 			rc = compile_port_keys(k, p->protocol ? p->protocol : np->protocol,
 					       np->port, 0, l7);
-		} else {
+		} else if (!named_only) {
 			rc = compile_port_keys(k, p->protocol, p->port, p->end_port, l7);
 		}
 	}
@@ -798,23 +800,37 @@ static int compile_peer_rule_for(struct compile_state *st, struct cmap *m, size_
 		hb = base ? (uint32_t)*base : 0;
 
 		if (!ingress && compile_rule_has_named(pr)) {
-			/* egress: a named port is resolved on each peer endpoint */
+			/*
+			 * egress: numeric ports apply to the peers as given; a
+			 * named port is each destination pod's own port of that
+			 * name. Without a peer restriction (ANY) that is every
+			 * pod that declares the name, at its port (upstream e2e
+			 * "should allow egress access on one named port").
+			 */
+			keys->n = 0;
+			rc = compile_rule_keys(pr, NULL, false, keys);
+			for (size_t i = 0; i < peers->n && !rc; i++)
+				for (size_t k = 0; k < keys->n && !rc; k++)
+					rc = compile_contribute(m, peers->v[i], keys->v[k], deny, pr,
+								hb, ref);
 			for (size_t i = 0; i < peers->n && !rc; i++) {
-				size_t *first = u64map_get(&st->ep_by_identity, peers->v[i]);
+				bool any = peers->v[i] == SLUICE_ID_ANY;
+				size_t *first = any ? NULL : u64map_get(&st->ep_by_identity, peers->v[i]);
+				size_t e = any ? 0 : first ? *first : SIZE_MAX;
 
-				for (size_t e = first ? *first : SIZE_MAX; e != SIZE_MAX && !rc;
-				     e = st->ep_next[e]) {
+				for (; !rc && (any ? e < st->neps : e != SIZE_MAX);
+				     e = any ? e + 1 : st->ep_next[e]) {
 					keys->n = 0;
-					rc = compile_rule_keys(pr, &st->eps[e], keys);
+					rc = compile_rule_keys(pr, &st->eps[e], true, keys);
 					for (size_t k = 0; k < keys->n && !rc; k++)
-						rc = compile_contribute(m, peers->v[i], keys->v[k],
-									deny, pr, hb, ref);
+						rc = compile_contribute(m, st->eps[e].identity,
+									keys->v[k], deny, pr, hb, ref);
 				}
 			}
 			continue;
 		}
 		keys->n = 0;
-		rc = compile_rule_keys(pr, ingress ? ep : NULL, keys);
+		rc = compile_rule_keys(pr, ingress ? ep : NULL, false, keys);
 		for (size_t i = 0; i < peers->n && !rc; i++)
 			for (size_t k = 0; k < keys->n && !rc; k++)
 				rc = compile_contribute(m, peers->v[i], keys->v[k], deny, pr, hb, ref);

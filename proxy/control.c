@@ -14,6 +14,11 @@
  *
  * "latency_ns" in an access record is the request's duration, first request
  * byte to last response byte (or to the verdict, for a denied one).
+ *
+ * Without an agent the proxy keeps serving with the configuration it has
+ * for the orphan grace period (an agent restart is no outage), then fails
+ * closed: it drains and exits, and with its listeners gone the kernel drops
+ * new L7 connections. The rules it holds are only as fresh as its agent.
  */
 #include "control.h"
 
@@ -58,6 +63,7 @@ struct ctl_agent {
 	int events;
 	struct ctl_out *head, *tail;
 	size_t queued;
+	bool reset_seen;
 };
 
 struct proxy_control {
@@ -71,6 +77,8 @@ struct proxy_control {
 	struct ctl_agent *agent;
 	uv_timer_t tick;
 	uv_timer_t soon;         /* stats shortly after a change */
+	uv_timer_t orphan;       /* runs while no agent is connected */
+	uint32_t orphan_grace_ms; /* 0: serve without an agent forever */
 	uv_prepare_t watch;      /* notices changes, once per loop iteration */
 	struct proxy_counters sent; /* as of the last stats message */
 	int handles;
@@ -535,6 +543,16 @@ static bool ctl_agent_read(struct ctl_agent *a)
 		n = recvmsg(a->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return true;
+		/*
+		 * An agent that closes its end with our datagrams unread (stats
+		 * it never read) makes the kernel report ECONNRESET once, before
+		 * the datagrams it sent us last: typically "drain". Losing that
+		 * one left a replaced proxy serving old rules (#10), so read on.
+		 */
+		if (n < 0 && errno == ECONNRESET && !a->reset_seen) {
+			a->reset_seen = true;
+			continue;
+		}
 		if (n <= 0) {
 			ctl_agent_close(a, n == 0 ? "closed" : strerror(errno));
 			return false;
@@ -577,8 +595,10 @@ static void ctl_on_agent_event(uv_poll_t *h, int status, int events)
 	struct ctl_agent *a = h->data;
 
 	if (status < 0) {
-		/* libuv reports POLLERR (e.g. the agent died) as UV_EBADF */
-		ctl_agent_close(a, "connection error");
+		/* libuv reports POLLERR (e.g. the agent died, or closed with our
+		 * datagrams unread) as UV_EBADF: what it sent before still counts */
+		if (ctl_agent_read(a))
+			ctl_agent_close(a, "connection error");
 		return;
 	}
 	if ((events & UV_WRITABLE) && !ctl_agent_flush(a))
@@ -620,6 +640,36 @@ static void ctl_on_agent_closed(uv_handle_t *h)
 	}
 }
 
+/* No agent: fail closed once the grace period is over (see the top). */
+static void ctl_on_orphan(uv_timer_t *t)
+{
+	struct proxy_control *c = t->data;
+
+	if (c->agent || c->draining || c->closing || !c->on_drain)
+		return;
+	ctl_log("no agent for %u ms: failing closed (draining, then exiting; the kernel drops new "
+		"L7 connections)", c->orphan_grace_ms);
+	c->on_drain(c->drain_ctx);
+}
+
+static void ctl_orphan_arm(struct proxy_control *c)
+{
+	if (c->closing || c->draining || !c->orphan_grace_ms)
+		return;
+	uv_timer_start(&c->orphan, ctl_on_orphan, c->orphan_grace_ms, 0);
+}
+
+void proxy_control_set_orphan_grace(struct proxy_control *c, uint32_t ms)
+{
+	c->orphan_grace_ms = ms;
+	if (c->agent)
+		return;
+	if (ms)
+		ctl_orphan_arm(c);
+	else
+		uv_timer_stop(&c->orphan);
+}
+
 static void ctl_agent_close(struct ctl_agent *a, const char *why)
 {
 	struct proxy_control *c = a->c;
@@ -627,8 +677,12 @@ static void ctl_agent_close(struct ctl_agent *a, const char *why)
 	if (c->agent != a)
 		return;
 	c->agent = NULL;
-	if (!c->closing)
-		ctl_log("agent disconnected (%s): serving with the last configuration", why);
+	if (!c->closing && !c->draining)
+		ctl_log("agent disconnected (%s): serving with the last configuration for %u ms",
+			why, c->orphan_grace_ms);
+	else if (!c->closing)
+		ctl_log("agent disconnected (%s) while draining", why);
+	ctl_orphan_arm(c);
 	uv_close((uv_handle_t *)&a->poll, ctl_on_agent_closed);
 }
 
@@ -664,6 +718,7 @@ static void ctl_on_listen(uv_poll_t *h, int status, int events)
 	a->poll.data = a;
 	c->handles++;
 	c->agent = a;
+	uv_timer_stop(&c->orphan);
 	memset(&c->sent, 0, sizeof(c->sent)); /* the new agent knows nothing yet */
 	ctl_agent_update_poll(a);
 }
@@ -721,11 +776,13 @@ int proxy_control_start(uv_loop_t *loop, struct proxy_server *srv, struct proxy_
 	uv_timer_start(&c->tick, ctl_on_tick, 1000, 1000);
 	uv_timer_init(loop, &c->soon);
 	c->soon.data = c;
+	uv_timer_init(loop, &c->orphan);
+	c->orphan.data = c;
 	uv_prepare_init(loop, &c->watch);
 	c->watch.data = c;
 	uv_prepare_start(&c->watch, ctl_on_watch);
 	uv_unref((uv_handle_t *)&c->watch);
-	c->handles = 4;
+	c->handles = 5;
 	proxy_server_set_event_cb(srv, ctl_on_event, c);
 	*out = c;
 	return 0;
@@ -751,6 +808,7 @@ static void ctl_stop_listening(struct proxy_control *c)
 void proxy_control_draining(struct proxy_control *c)
 {
 	c->draining = true;
+	uv_timer_stop(&c->orphan);
 	/* the server closes the listeners itself */
 	proxy_resolver_datapath_forget_listeners(c->res);
 	ctl_stop_listening(c);
@@ -771,6 +829,7 @@ void proxy_control_close(struct proxy_control *c)
 	}
 	uv_close((uv_handle_t *)&c->tick, ctl_on_handle_closed);
 	uv_close((uv_handle_t *)&c->soon, ctl_on_handle_closed);
+	uv_close((uv_handle_t *)&c->orphan, ctl_on_handle_closed);
 	uv_close((uv_handle_t *)&c->watch, ctl_on_handle_closed);
 	fflush(stdout);
 }

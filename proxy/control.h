@@ -9,7 +9,8 @@
  * resolver and the server); the proxy answers, and sends one "access"
  * record per request and "stats" every second. Without an agent the access
  * records go to stdout as plain access-log lines (nothing is lost silently),
- * and the configuration in place keeps serving until the next agent.
+ * and the configuration in place keeps serving until the next agent or the
+ * end of the orphan grace period, whichever comes first.
  */
 #ifndef SLUICE_PROXY_CONTROL_H
 #define SLUICE_PROXY_CONTROL_H
@@ -30,6 +31,14 @@ struct proxy_control;
 int proxy_control_start(uv_loop_t *loop, struct proxy_server *srv, struct proxy_resolver *res,
 			const char *path, const char *node, void (*on_drain)(void *ctx),
 			void *drain_ctx, struct proxy_control **out, char **err);
+
+/*
+ * Without an agent for ms milliseconds (from now if none is connected, or
+ * from the moment one disconnects) the proxy fails closed: on_drain is
+ * called, as for the agent's "drain". 0 (the default) serves without an
+ * agent forever.
+ */
+void proxy_control_set_orphan_grace(struct proxy_control *c, uint32_t ms);
 
 /* The server is draining: configuration messages are ignored from now on,
  * new agents are not accepted; access records and stats still flow. */

@@ -14,11 +14,14 @@
  * Agent mode (started by sluiced; docs/proxy-control.md):
  *
  *   sluice-proxy --control PATH --bpf-root DIR [--node NAME] [--pid-file FILE]
+ *                [--orphan-grace-ms MS]
  *
  * endpoints, names and rules arrive over the control socket, flows are
  * resolved from the pinned datapath maps (resolver_datapath.c). SIGTERM,
  * SIGINT and the agent's "drain" stop accepting, let requests in flight
- * finish (at most 10 s) and exit 0.
+ * finish (at most 10 s) and exit 0. So does a proxy left without an agent
+ * for --orphan-grace-ms (default 30000, 0 = forever): it fails closed rather
+ * than enforce rules nobody updates.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -37,6 +40,7 @@
 #include "sluice/dp_proxy.h"
 
 #define MAIN_DRAIN_MS 10000u
+#define MAIN_ORPHAN_GRACE_MS 30000u
 
 struct main_ctx {
 	uv_loop_t *loop;
@@ -165,6 +169,7 @@ static void main_usage(FILE *f)
 		"                    [--buffer-cap BYTES] [--access-log stdout|off|FILE]\n"
 		"                    [--port-file FILE]\n"
 		"       sluice-proxy --control PATH --bpf-root DIR [--node NAME] [--pid-file FILE]\n"
+		"                    [--orphan-grace-ms MS]\n"
 		"                    [timeouts, --max-conns, --buffer-cap as above]\n"
 		"       sluice-proxy --version | --help\n");
 }
@@ -203,7 +208,8 @@ static void main_agent_signal(uv_signal_t *s, int signum)
 }
 
 static int main_agent(struct main_ctx *m, struct proxy_config *cfg, const char *control,
-		      const char *bpf_root, const char *node, const char *pid_file)
+		      const char *bpf_root, const char *node, const char *pid_file,
+		      uint32_t orphan_grace_ms)
 {
 	struct sluice_dp_proxy *dp = NULL;
 	struct proxy_resolver *res;
@@ -237,6 +243,7 @@ static int main_agent(struct main_ctx *m, struct proxy_config *cfg, const char *
 		return 1;
 	}
 	proxy_server_set_closed_cb(m->srv, main_agent_closed, m);
+	proxy_control_set_orphan_grace(m->ctl, orphan_grace_ms);
 	if (pid_file) {
 		FILE *pf = fopen(pid_file, "w");
 
@@ -289,6 +296,7 @@ int main(int argc, char **argv)
 		{ "bpf-root", required_argument, NULL, 'B' },
 		{ "node", required_argument, NULL, 'n' },
 		{ "pid-file", required_argument, NULL, 'P' },
+		{ "orphan-grace-ms", required_argument, NULL, 'O' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 }
@@ -300,6 +308,7 @@ int main(int argc, char **argv)
 	const char *control = NULL, *bpf_root = NULL, *node = NULL, *pid_file = NULL;
 	struct proxy_resolver *res;
 	char *err = NULL;
+	uint32_t orphan_grace_ms = MAIN_ORPHAN_GRACE_MS;
 	int c, rc;
 
 	proxy_config_defaults(&cfg);
@@ -335,6 +344,7 @@ int main(int argc, char **argv)
 		case 'B': bpf_root = optarg; break;
 		case 'n': node = optarg; break;
 		case 'P': pid_file = optarg; break;
+		case 'O': orphan_grace_ms = (uint32_t)strtoul(optarg, NULL, 0); break;
 		case 'h': main_usage(stdout); return 0;
 		default: main_usage(stderr); return 2;
 		}
@@ -344,7 +354,7 @@ int main(int argc, char **argv)
 			main_usage(stderr);
 			return 2;
 		}
-		return main_agent(&m, &cfg, control, bpf_root, node, pid_file);
+		return main_agent(&m, &cfg, control, bpf_root, node, pid_file, orphan_grace_ms);
 	}
 	if (!listen_s || !up_s || !m.rules_file) {
 		main_usage(stderr);

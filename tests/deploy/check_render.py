@@ -84,6 +84,8 @@ def daemonset(os_, variant):
           "/var/run/netns HostToContainer")
     cm = one(os_, "ConfigMap", "sluice-config")
     check(cm is not None and cm["data"].get("cgroup-root") == cg, f"ConfigMap cgroup-root {cg}")
+    pods = cg + ("/kubepods" if variant == "custom-paths" else "/kubepods.slice")
+    check(cm is not None and cm["data"].get("pods-cgroup") == pods, f"ConfigMap pods-cgroup {pods}")
     check(any(v.get("configMap", {}).get("name") == "sluice-config" for v in vols.values()),
           "ConfigMap mounted")
     # the CNI plugin: atomic install

@@ -85,7 +85,7 @@ t0=$SECONDS
 if k8s_nsx "$HELM" --kubeconfig "$K8S_KUBECONFIG" install sluice "$ROOT/deploy/helm/sluice" \
 	--namespace kube-system --wait=false \
 	--set image.repository="${IMAGE%:*}" --set image.tag="${IMAGE##*:}" --set image.pullPolicy=Never \
-	--set cgroup.root="$CG" --set bpf.pinDir="$PIN_DIR" --set runPath="$RUN" \
+	--set cgroup.root="$CG" --set cgroup.pods=kubepods --set bpf.pinDir="$PIN_DIR" --set runPath="$RUN" \
 	--set "netnsPaths={$K8S_CLUSTER_DIR/containerd/state}" \
 	--set cni.confPath="$K8S_CNI_CONF_DIR" --set cni.binPath="$K8S_CNI_BIN_DIR" \
 	--set cni.uninstall=true \

@@ -171,11 +171,17 @@ else
 	bad "no $BUILD/agent/sluiced to check the chart's options against"
 fi
 
-# 8. NOTES.txt tells how to watch flows
-if grep -q 'kubectl -n {{ .Release.Namespace }} exec ds/sluice -- sluice observe -f' "$CHART/templates/NOTES.txt"; then
-	ok "NOTES.txt: kubectl -n kube-system exec ds/sluice -- sluice observe -f"
+# 8. NOTES.txt tells how to watch flows (rendered by helm's template engine:
+# a copy of the chart where NOTES.txt is an ordinary template)
+cp -r "$CHART" "$WORK/notes-chart"
+{ echo "notes: |"; sed 's/^/  /' "$CHART/templates/NOTES.txt"; } >"$WORK/notes-chart/templates/zz-notes.yaml"
+"$HELM" template sluice "$WORK/notes-chart" --namespace kube-system \
+	--show-only templates/zz-notes.yaml >"$WORK/notes.txt" 2>&1 || true
+if grep -q 'kubectl -n kube-system exec ds/sluice -- sluice observe -f' "$WORK/notes.txt" &&
+	grep -q 'register-with-taints=sluice.io/agent-not-ready=:NoExecute' "$WORK/notes.txt"; then
+	ok "NOTES.txt: kubectl -n kube-system exec ds/sluice -- sluice observe -f, the taint"
 else
-	bad "NOTES.txt does not tell how to watch flows"
+	bad "NOTES.txt does not tell how to watch flows: $(head -5 "$WORK/notes.txt")"
 fi
 
 echo "$pass passed, $fail failed"

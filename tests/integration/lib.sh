@@ -226,3 +226,33 @@ wait_host_addr() {
 	fail "the agent learnt host address $1"
 	return 1
 }
+
+# proxy_field KEY: a field of `sluice status -o json`'s "proxy" object
+proxy_field() { sl status -o json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["proxy"].get(sys.argv[1], ""))' "$1" 2>/dev/null; }
+
+# proxy_wait_ready OLD_PID: waits (20 s at most) for a ready proxy with
+# another pid than OLD_PID (0: any) and prints its pid
+proxy_wait_ready() {
+	local i pid
+	for i in $(seq 1 200); do
+		pid=$(proxy_field pid)
+		if [ "$(proxy_field state)" = ready ] && [ -n "$pid" ] && [ "$pid" != 0 ] && [ "$pid" != "$1" ]; then
+			echo "$pid"
+			return 0
+		fi
+		sleep 0.1
+	done
+	return 1
+}
+
+# pid_gone PID SECONDS: the process exits within SECONDS (a zombie has
+# exited; whether it is reaped is the caller's question)
+pid_gone() {
+	local i
+	for i in $(seq 1 $(($2 * 10))); do
+		[ -d "/proc/$1" ] || return 0
+		[ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" = Z ] && return 0
+		sleep 0.1
+	done
+	return 1
+}

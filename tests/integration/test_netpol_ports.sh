@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Kubernetes NetworkPolicy ports and ipBlock: port numbers and the TCP
 # default protocol, UDP-only rules, named container ports (resolved on the
-# policy's pods for ingress, on the peer pods for egress), endPort ranges,
+# policy's pods for ingress, on the peer pods for egress, with or without a "to"), endPort ranges,
 # and ipBlock with except on pod addresses (egress by pod IP, no DNS).
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/netpol/lib.sh"
@@ -107,6 +107,39 @@ YAML
 np_expect 'x/a' '*' '*' deny
 np_expect 'x/a' 'y/*' 'udp/81' allow
 np_check "egress named port: x/a reaches y on serve-81-udp only"
+
+# Egress on a named port with no "to" (upstream e2e "should allow egress
+# access on one named port"): every pod declares serve-80-tcp=80/TCP, so
+# x/a reaches every pod on tcp/80, and nothing else.
+np_reset
+np_apply <<'YAML'
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: egress-named-any, namespace: x}
+spec:
+  podSelector: {matchLabels: {pod: a}}
+  policyTypes: [Egress]
+  egress:
+  - ports: [{port: serve-80-tcp}]
+YAML
+np_expect 'x/a' '*' '*' deny
+np_expect 'x/a' '*' 'tcp/80' allow
+np_check "egress named port, no to: x/a reaches every pod on serve-80-tcp (tcp/80) only"
+
+# The same as a CiliumNetworkPolicy: toPorts with a named port, no peers.
+np_reset
+np_apply <<'YAML'
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: egress-named-any-cnp, namespace: x}
+spec:
+  endpointSelector: {matchLabels: {pod: a}}
+  egress:
+  - toPorts: [{ports: [{port: serve-81-udp, protocol: UDP}]}]
+YAML
+np_expect 'x/a' '*' '*' deny
+np_expect 'x/a' '*' 'udp/81' allow
+np_check "CNP egress named port, no peers: x/a reaches every pod on serve-81-udp (udp/81) only"
 
 # endPort: port..endPort inclusive, TCP by default.
 np_reset

@@ -8,7 +8,7 @@
  *
  * Prints one line per thing that happens, on stdout:
  *   EVENT i ADDED|MODIFIED|DELETED ns/name rv kind   (watch i, from 0)
- *   SYNCED i count
+ *   SYNCED i count ms                        (ms: since the tool started)
  *   FAILED i status message
  *   RESPONSE n status body-or-message          (the n-th command, from 1)
  *   STATS requests=.. errors=.. relists=.. rewatches=.. events=.. token_reloads=..
@@ -52,6 +52,7 @@ struct tool {
 	size_t line_len;
 	int ncommands;
 	bool quitting;
+	uint64_t start_ms;
 };
 
 static void print_obj_line(const char *what, int i, json_t *obj)
@@ -153,7 +154,8 @@ static void on_synced(void *ctx)
 	for (size_t i = 0; i < c.n; i++)
 		free(c.lines[i]);
 	free(c.lines);
-	printf("SYNCED %d %zu\n", tw->index, n);
+	printf("SYNCED %d %zu %llu\n", tw->index, n,
+	       (unsigned long long)(uv_now(tw->t->loop) - tw->t->start_ms));
 	fflush(stdout);
 	tw->dirty = true;
 }
@@ -340,6 +342,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	t.loop = uv_default_loop();
+	t.start_ms = uv_now(t.loop);
 	r = k8s_client_new(t.loop, &cfg, &t.c, &err);
 	k8s_config_free(&cfg);
 	if (r) {

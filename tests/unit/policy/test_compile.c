@@ -483,6 +483,55 @@ static void test_named_ports(void **state)
 	assert_int_equal(count_dir(&f->out.eps[1], EG), 1);
 }
 
+/*
+ * Egress named ports without a peer restriction (#10 item 7; upstream e2e
+ * "should allow egress access on one named port"): the name resolves on
+ * every destination pod that declares it, at its own port; numeric ports
+ * of the same rule stay open to any peer.
+ */
+static void test_named_ports_egress_any(void **state)
+{
+	struct fixture *f = *state;
+	const struct sluice_ep_compiled *c;
+	struct sluice_diags errs = { 0 };
+
+	compile_spec(f,
+		"  endpointSelector: {matchLabels: {app: client}}\n"
+		"  egress:\n"
+		"  - toPorts: [{ports: [{port: http-8080}, {port: \"9090\", protocol: TCP}]}]\n");
+	c = &f->out.eps[1];
+	assert_non_null(entry(c, EG, f->web, IPPROTO_TCP, 64, 8080));
+	assert_non_null(entry(c, EG, SLUICE_ID_ANY, IPPROTO_TCP, 64, 9090));
+	/* no other pod declares the name, and no wildcard port 8080 */
+	assert_null(entry(c, EG, SLUICE_ID_ANY, IPPROTO_TCP, 64, 8080));
+	assert_null(entry(c, EG, f->clientb, IPPROTO_TCP, 64, 8080));
+	assert_int_equal(count_dir(c, EG), 2);
+
+	/* the same as a Kubernetes NetworkPolicy: egress: [{ports: [{port: name}]}] */
+	sluice_compiled_free(&f->out);
+	sluice_policy_set_free(&f->set);
+	load_ok(&f->set,
+		"apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n"
+		"metadata: {name: np, namespace: default}\n"
+		"spec:\n"
+		"  podSelector: {matchLabels: {app: client}}\n"
+		"  policyTypes: [Egress]\n"
+		"  egress:\n"
+		"  - ports: [{port: http-8080}]\n");
+	assert_int_equal(sluice_policy_compile(&f->set, f->idt, f->eps, 3, &f->out, &errs), 0);
+	c = &f->out.eps[1];
+	assert_non_null(entry(c, EG, f->web, IPPROTO_TCP, 64, 8080));
+	assert_null(entry(c, EG, SLUICE_ID_ANY, IPPROTO_TCP, 64, 8080));
+	assert_int_equal(count_dir(c, EG), 1);
+
+	/* a declared name with another protocol than the rule's: no entry */
+	compile_spec(f,
+		"  endpointSelector: {matchLabels: {app: client}}\n"
+		"  egress:\n"
+		"  - toPorts: [{ports: [{port: http-8080, protocol: UDP}]}]\n");
+	assert_int_equal(count_dir(&f->out.eps[1], EG), 0);
+}
+
 static void test_deterministic_and_perf(void **state)
 {
 	struct fixture *f = *state;
@@ -555,6 +604,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cve_s11, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_redirect_covers_narrower_allow, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_named_ports, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_named_ports_egress_any, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deterministic_and_perf, setup, teardown),
 	};
 
