@@ -12,13 +12,15 @@ serve default/server tcp:80
 W1=$(sl_world_create one 7)   # 192.0.2.30, in 192.0.2.28/30
 W2=$(sl_world_create two 8)   # 192.0.2.34, in 192.0.2.32/30
 from_w() { ip netns exec "${SL_NSPFX}w$1" python3 "$TOOLS/probe.py" tcp "$IP_server" 80 "${2:-1.0}"; }
-sleep 2.2 # the agent refreshes host addresses every 2 s
+# the worlds' host-side addresses must carry the host identity first
+wait_host_addr "$(sl_world_host_ip 7)"
+wait_host_addr "$(sl_world_host_ip 8)"
 
 check "no policy: $W1 reaches the server" from_w one
 check "no policy: $W2 reaches the server" from_w two
 
 policy() {
-	apply_yaml >/dev/null || fail "apply"
+	apply_yaml >/dev/null
 }
 
 policy <<'YAML'
@@ -86,7 +88,7 @@ check_not "ingressDeny fromCIDR 192.0.2.32/30: $W2 dropped" from_w two 0.7
 sl policy delete default/client >/dev/null
 
 # Kubernetes ipBlock: outside addresses and pod addresses alike
-apply_yaml >/dev/null <<YAML || fail "apply"
+apply_yaml >/dev/null <<YAML
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
 metadata: {name: server-np}
@@ -101,7 +103,7 @@ sl policy delete default/server >/dev/null
 check "ipBlock /24 except 192.0.2.32/30: $W1 allowed" from_w one
 check_not "ipBlock /24 except 192.0.2.32/30: $W2 dropped" from_w two 0.7
 check "ipBlock on the pod CIDR: pod client allowed" can default/client tcp "$IP_server" 80
-apply_yaml >/dev/null <<YAML || fail "apply"
+apply_yaml >/dev/null <<YAML
 apiVersion: cilium.io/v2
 kind: CiliumNetworkPolicy
 metadata: {name: server-cnp}
@@ -140,7 +142,7 @@ sl policy delete default/client >/dev/null
 # (pods by address), Cilium's fromCIDR does not (its /32 carries the pod's
 # identity, which no CIDR peer names).
 sl pod create remote/elsewhere --labels app=elsewhere --remote "$W1" >/dev/null || fail "remote pod"
-apply_yaml >/dev/null <<'YAML' || fail "apply"
+apply_yaml >/dev/null <<'YAML'
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
 metadata: {name: server-np}
@@ -150,7 +152,7 @@ spec:
   - from: [{ipBlock: {cidr: 192.0.2.28/30}}]
 YAML
 check "ipBlock holding a remote pod's address: the remote pod ($W1) allowed" from_w one
-apply_yaml >/dev/null <<'YAML' || fail "apply"
+apply_yaml >/dev/null <<'YAML'
 apiVersion: cilium.io/v2
 kind: CiliumNetworkPolicy
 metadata: {name: server-cnp}
@@ -172,7 +174,7 @@ remote/imported-b 198.51.100.7 app=imported
 EOF
 check "pod import registers the pods of a file" sl pod import "$SL_WORK/pods.txt"
 [ "$(sl pod list | grep -c 'remote/imported-')" = 2 ] && pass "both imported pods are listed" || fail "imported pods: $(sl pod list | grep remote/)"
-apply_yaml >/dev/null <<'YAML' || fail "apply"
+apply_yaml >/dev/null <<'YAML'
 apiVersion: cilium.io/v2
 kind: CiliumNetworkPolicy
 metadata: {name: from-imported}
