@@ -418,7 +418,11 @@ cmd_down() {
   local dir=${1:?usage: down DIR}
   [ -d "$dir" ] || return 0
   dir=$(cd "$dir" && pwd)
-  [ -f "$dir/state" ] || die "$dir is not a cluster directory (no state file)"
+  if [ ! -f "$dir/state" ]; then
+    # `up` failed before writing anything (e.g. k8s_cluster_up's mktemp dir).
+    if [ -z "$(ls -A "$dir")" ]; then rmdir "$dir"; return 0; fi
+    die "$dir is not a cluster directory (no state file)"
+  fi
   # Best effort all the way (errexit is off inside an || list): one step
   # failing must not leave the rest behind.
   do_down "$dir" || true
