@@ -104,6 +104,33 @@ struct agent_phases {
 	uint64_t ns[AGENT_PHASES];
 };
 
+/* Every counter the agent keeps, in one place: `sluice status` and
+ * /metrics read them here; the modules that count write them here. */
+struct agent_counters {
+	uint64_t regenerations;
+	uint64_t policy_swaps;     /* inner policy maps swapped whole */
+	uint64_t policy_patches;   /* inner policy maps patched in place */
+	uint64_t policy_edits;     /* applies that parsed one changed item only */
+	uint64_t compile_edits;    /* compiles that updated the last result only */
+	uint64_t rollbacks_failed; /* a failed change whose undo failed too */
+	uint64_t connections_cut;  /* revalidate.c */
+	/* flows.c: every flow seen, by [enum flow_kind][verdict], and the
+	 * datapath's drops by [reason][direction] */
+	uint64_t flows_seen;
+	uint64_t flows_by_kind_verdict[4][4];
+	uint64_t drops_by_reason_dir[256][2];
+	uint64_t observer_flows_lost; /* not sent to a slow `sluice observe` */
+	uint64_t flows_near_duplicates; /* unenforced ends of flows another end judged */
+};
+
+/* Module state the agent owns (each defined in its own .c file, created
+ * by its *_start, freed when its handles are closed). */
+struct api_server;
+struct flows;
+struct metrics;
+struct policy_dir;
+struct revalidate;
+
 struct agent {
 	struct agent_config cfg;
 	uv_loop_t *loop;
@@ -150,17 +177,18 @@ struct agent {
 	uint64_t last_apply_ns;   /* duration of the last policy apply */
 	struct agent_phases phases;      /* of the apply in progress */
 	struct agent_phases last_phases; /* of the last policy apply */
-	uint64_t regenerations;
-	uint64_t policy_swaps;    /* inner policy maps swapped whole */
-	uint64_t policy_patches;  /* inner policy maps patched in place */
-	uint64_t policy_edits;    /* applies that parsed one changed item only */
-	uint64_t compile_edits;   /* compiles that updated the last result only */
+	struct agent_counters counters;
 	bool adopted;             /* pinned state was adopted at start */
 	bool reval_all;           /* identities moved: revalidate every flow */
 	bool cidr_pods_changed;   /* a pod address was freed: rewrite CIDR /32s */
 	char cgroup_pods[4096];   /* <cgroup-root>/<prefix>pods: connect4 lives here */
 	char cgroup_system[4096]; /* <cgroup-root>/<prefix>system: agent and proxy */
 	struct proxy_ctl *proxy;
+	struct api_server *api;
+	struct flows *flows;
+	struct metrics *metrics;
+	struct policy_dir *policy_dir;
+	struct revalidate *reval;
 	struct health *health;    /* health.c */
 	/* Kubernetes mode (k8s_source.c), NULL in standalone mode */
 	struct agent_k8s *k8s;
@@ -271,6 +299,10 @@ void agent_state_edit_text(struct agent *a, struct agent_policy_src *s, size_t a
 
 /* regenerate.c */
 int agent_regenerate(struct agent *a, char **err);
+/* Regenerates where no caller can be told of a failure: after a rollback
+ * (rollback: counted in status as rollbacks_failed) or after a removal that
+ * is already done; a failure is logged loudly. */
+void agent_regenerate_after(struct agent *a, const char *what, bool rollback);
 /* The same after a one-item edit: the last compile is updated when it can be. */
 int agent_regenerate_edit(struct agent *a, const struct agent_edit_hint *h, char **err);
 
@@ -290,7 +322,7 @@ json_t *agent_policy_get(struct agent *a, const char *ref, char **err);
 int agent_state_save(struct agent *a);
 int agent_state_restore(struct agent *a, char **err);
 
-/* api.c */
+/* api.c: the local API server (commands in commands.c) */
 int agent_api_start(struct agent *a, char **err);
 void agent_api_stop(struct agent *a);
 

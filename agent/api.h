@@ -1,5 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* api.h - what other agent parts (observe, metrics) need from the API server. */
+/*
+ * api.h - the agent's local API server: newline-delimited JSON over a unix
+ * socket, dispatched through one command table (commands.c). A handler
+ * answers with one JSON object; a streaming command (observe) keeps the
+ * client and writes to it until the client goes, which calls the close
+ * callback the command registered.
+ */
 #ifndef SLUICE_AGENT_API_H
 #define SLUICE_AGENT_API_H
 
@@ -8,23 +14,32 @@
 
 struct api_client;
 
-/* A command handler returns this when it answers by streaming. */
+/* A streaming handler returns this once it registered the stream. */
 #define API_STREAMING ((json_t *)1)
+
+enum api_command_flags {
+	API_CMD_STREAMING = 1u << 0, /* may answer API_STREAMING (api_client_stream) */
+};
+
+struct api_command {
+	const char *name; /* "pod.create", ... */
+	/* The answer (an object; "ok" is added), or NULL with *err set. */
+	json_t *(*handler)(struct agent *a, struct api_client *c, json_t *req, char **err);
+	unsigned flags;   /* enum api_command_flags */
+};
+
+/* commands.c: the table the server dispatches through */
+extern const struct api_command agent_commands[];
+extern const size_t agent_ncommands;
+
 
 int api_client_send(struct api_client *c, json_t *msg);
 /* Sends a malloc'd JSON text as one line; takes ownership. */
 int api_client_send_text(struct api_client *c, char *text);
 size_t api_client_queued(struct api_client *c);
 void api_client_close(struct api_client *c);
-void **api_client_stream_ctx(struct api_client *c);
-
-/* Implemented by the parts that add commands (flows.c): returns NULL with
- * *err unset when the command is not theirs. */
-json_t *api_dispatch_extra(struct agent *a, struct api_client *c, const char *cmd,
-			   json_t *req, char **err);
-/* Called when a client goes away, so a stream can stop. */
-void api_stream_closed(struct api_client *c);
-/* Adds the extra parts' fields to `sluice status`. */
-void api_status_extend(struct agent *a, json_t *status);
+/* Makes c a stream: on_close(ctx) runs once when the client goes away
+ * (disconnects, or the agent stops). */
+void api_client_stream(struct api_client *c, void *ctx, void (*on_close)(void *ctx));
 
 #endif

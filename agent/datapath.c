@@ -32,7 +32,9 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "../common/util.h"
 #include "sluice/datapath.h"
+#include "sluice/verdict.h"
 #include "bpf_lxc.skel.h"
 #include "bpf_sklookup.skel.h"
 #include "bpf_connect.skel.h"
@@ -1297,38 +1299,10 @@ int sluice_dp_proxy_set_up(struct sluice_datapath *dp, bool up)
 					    BPF_ANY));
 }
 
-/*
- * Runs in the calling thread only: setns() changes the thread's netns, and
- * a socket belongs for life to the netns it was created in.
- */
-static int dp_socket_in_netns(int netns_fd, int type)
-{
-	int self, fd, e = 0;
-
-	self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-	if (self < 0)
-		return -errno;
-	if (setns(netns_fd, CLONE_NEWNET) < 0) {
-		e = -errno;
-		close(self);
-		return e;
-	}
-	fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		e = -errno;
-	if (setns(self, CLONE_NEWNET) < 0) {
-		/* stuck in the pod's netns: nothing sane is left to do */
-		perror("sluice datapath: setns back to the agent's netns");
-		abort();
-	}
-	close(self);
-	return fd < 0 ? e : fd;
-}
-
 int sluice_dp_netns_cookie(int netns_fd, uint64_t *out)
 {
 	socklen_t len = sizeof(*out);
-	int fd = dp_socket_in_netns(netns_fd, SOCK_DGRAM), e = 0;
+	int fd = sl_socket_in_netns(netns_fd, -1, AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), e = 0;
 
 	if (fd < 0)
 		return fd;
@@ -1342,7 +1316,7 @@ int sluice_dp_proxy_listen_in_netns(int netns_fd, uint16_t port, int *out_fd)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port),
 				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	int fd = dp_socket_in_netns(netns_fd, SOCK_STREAM | SOCK_NONBLOCK), one = 1, e = 0;
+	int fd = sl_socket_in_netns(netns_fd, -1, AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1, e = 0;
 
 	if (fd < 0)
 		return fd;
@@ -1552,7 +1526,9 @@ int sluice_dp_policy_verdict_fd(int inner_fd, uint32_t peer_identity, uint8_t di
 		.dport_be = htons(dport),
 	};
 	struct sluice_policy_entry by_peer, by_any;
+	const struct sluice_policy_entry *deciding;
 	bool have_peer, have_any;
+	__u8 action;
 
 	*allowed = !enforced;
 	if (inner_fd < 0)
@@ -1560,11 +1536,10 @@ int sluice_dp_policy_verdict_fd(int inner_fd, uint32_t peer_identity, uint8_t di
 	have_peer = bpf_map_lookup_elem(inner_fd, &key, &by_peer) == 0;
 	key.identity_be = htonl(SLUICE_ID_ANY);
 	have_any = bpf_map_lookup_elem(inner_fd, &key, &by_any) == 0;
-	if ((have_peer && (by_peer.flags & SLUICE_POL_F_DENY)) ||
-	    (have_any && (by_any.flags & SLUICE_POL_F_DENY)))
-		*allowed = false;
-	else if (have_peer || have_any)
-		*allowed = true;
+	/* the kernel's order (include/sluice/verdict.h); a redirect is allowed */
+	action = sluice_policy_order(have_peer ? &by_peer : NULL, have_any ? &by_any : NULL,
+				     enforced, &deciding);
+	*allowed = action == SLUICE_POLICY_ALLOW || action == SLUICE_POLICY_REDIRECT;
 	return 0;
 }
 

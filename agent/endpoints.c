@@ -402,7 +402,7 @@ int agent_remotes_create(struct agent *a, const struct agent_remote_spec *v, siz
 		}
 		a->nremotes = base;
 		a->cidr_pods_changed = true; /* a CIDR /32 may have been one of them */
-		agent_regenerate(a, NULL);
+		agent_regenerate_after(a, "pod import", true);
 	} else {
 		agent_state_save(a);
 	}
@@ -429,7 +429,7 @@ int agent_pod_delete(struct agent *a, const char *ns, const char *name, char **e
 		memmove(&a->remotes[i], &a->remotes[i + 1], (a->nremotes - i - 1) * sizeof(*a->remotes));
 		a->nremotes--;
 		agent_pod_free(p);
-		agent_regenerate(a, NULL);
+		agent_regenerate_after(a, "remote pod delete", false);
 		agent_state_save(a);
 		return 0;
 	}
@@ -444,7 +444,7 @@ int agent_pod_delete(struct agent *a, const char *ns, const char *name, char **e
 		memmove(&a->pods[i], &a->pods[i + 1], (a->npods - i - 1) * sizeof(*a->pods));
 		a->npods--;
 		agent_pod_free(p);
-		agent_regenerate(a, NULL);
+		agent_regenerate_after(a, "pod delete", false);
 		agent_state_save(a);
 		return 0;
 	}
@@ -490,7 +490,7 @@ static int pod_set_identity(struct agent *a, struct agent_pod *p, uint32_t new_i
 	if (rc) {
 		p->identity = old;
 		sluice_idt_release(a->idt, new_id);
-		agent_regenerate(a, NULL);
+		agent_regenerate_after(a, "pod relabel", true);
 		return rc;
 	}
 	sl_addr_from_ipv4(addr, p->net.ip);

@@ -66,6 +66,7 @@ struct filter {
 };
 
 struct subscriber {
+	struct flows *flows; /* NULL once the pipeline stopped */
 	struct api_client *client;
 	struct filter *filters;
 	size_t nfilters;
@@ -76,17 +77,26 @@ struct subscriber {
 	struct subscriber *next;
 };
 
-static struct flow *ring;
-static size_t ring_cap, ring_head, ring_count;
-static uint64_t mono_to_real;
-static struct flow_counters counters;
-static struct subscriber *subscribers;
-static struct agent *flows_agent;
+/*
+ * Formatted labels per identity: an identity's labels never change while
+ * it exists, and formatting them per event would cost more than the rest
+ * of the event. The cache is dropped whenever identities may have changed.
+ */
+#define LABEL_CACHE 1024
 
-const struct flow_counters *flows_counters(void)
-{
-	return &counters;
-}
+/* The pipeline's state (a->flows); its counters are a->counters.flows_*. */
+struct flows {
+	struct agent *agent;
+	struct flow *ring;
+	size_t ring_cap, ring_head, ring_count;
+	uint64_t mono_to_real;
+	struct subscriber *subscribers;
+	struct {
+		uint32_t identity;
+		char *text;
+	} label_cache[LABEL_CACHE];
+	uint64_t label_cache_gen;
+};
 
 static void peer_clear(struct flow_peer *p)
 {
@@ -148,37 +158,31 @@ static char *labels_text(const struct sluice_labels *l)
 	return sl_xstrdup(buf);
 }
 
-/*
- * Formatted labels per identity: an identity's labels never change while
- * it exists, and formatting them per event would cost more than the rest
- * of the event. The cache is dropped whenever identities may have changed.
- */
-#define LABEL_CACHE 1024
-static struct {
-	uint32_t identity;
-	char *text;
-} label_cache[LABEL_CACHE];
-static uint64_t label_cache_gen = (uint64_t)-1;
+static void label_cache_clear(struct flows *fl)
+{
+	unsigned i;
+
+	for (i = 0; i < LABEL_CACHE; i++) {
+		free(fl->label_cache[i].text);
+		fl->label_cache[i].text = NULL;
+	}
+}
 
 static const char *labels_cached(struct agent *a, uint32_t identity)
 {
+	struct flows *fl = a->flows;
 	unsigned slot = (identity * 2654435761u) % LABEL_CACHE;
 
-	if (label_cache_gen != a->regenerations) {
-		unsigned i;
-
-		for (i = 0; i < LABEL_CACHE; i++) {
-			free(label_cache[i].text);
-			label_cache[i].text = NULL;
-		}
-		label_cache_gen = a->regenerations;
+	if (fl->label_cache_gen != a->counters.regenerations) {
+		label_cache_clear(fl);
+		fl->label_cache_gen = a->counters.regenerations;
 	}
-	if (!label_cache[slot].text || label_cache[slot].identity != identity) {
-		free(label_cache[slot].text);
-		label_cache[slot].identity = identity;
-		label_cache[slot].text = labels_text(sluice_idt_labels(a->idt, identity));
+	if (!fl->label_cache[slot].text || fl->label_cache[slot].identity != identity) {
+		free(fl->label_cache[slot].text);
+		fl->label_cache[slot].identity = identity;
+		fl->label_cache[slot].text = labels_text(sluice_idt_labels(a->idt, identity));
 	}
-	return label_cache[slot].text;
+	return fl->label_cache[slot].text;
 }
 
 static void peer_fill(struct agent *a, struct flow_peer *p, const uint8_t addr[16], uint32_t identity)
@@ -496,11 +500,11 @@ static char *flow_json(const struct flow *f, const char *node)
 static void batch_append(struct subscriber *s, const char *line);
 static void batch_flush(struct subscriber *s);
 
-static void deliver(struct flow *f)
+static void deliver(struct flows *fl, struct flow *f)
 {
 	struct subscriber *s;
 
-	for (s = subscribers; s; s = s->next) {
+	for (s = fl->subscribers; s; s = s->next) {
 		char *text;
 
 		if (!flow_matches(s->filters, s->nfilters, f))
@@ -508,10 +512,10 @@ static void deliver(struct flow *f)
 		/* a slow reader loses flows (counted) instead of growing the agent */
 		if (api_client_queued(s->client) > (16u << 20)) {
 			s->lost++;
-			counters.subscriber_lost++;
+			fl->agent->counters.observer_flows_lost++;
 			continue;
 		}
-		text = flow_json(f, flows_agent->cfg.node_name);
+		text = flow_json(f, fl->agent->cfg.node_name);
 		batch_append(s, text);
 		free(text);
 	}
@@ -546,26 +550,26 @@ static void batch_flush(struct subscriber *s)
 	s->batch_len = s->batch_cap = 0;
 }
 
-static void flush_all(void)
+static void flush_all(struct flows *fl)
 {
 	struct subscriber *s;
 
-	for (s = subscribers; s; s = s->next)
+	for (s = fl->subscribers; s; s = s->next)
 		batch_flush(s);
 }
 
-static struct flow *ring_push(void)
+static struct flow *ring_push(struct flows *fl)
 {
 	struct flow *f;
 
-	if (ring_count == ring_cap) {
-		flow_clear(&ring[ring_head]);
-		ring_head = (ring_head + 1) % ring_cap;
-		ring_count--;
+	if (fl->ring_count == fl->ring_cap) {
+		flow_clear(&fl->ring[fl->ring_head]);
+		fl->ring_head = (fl->ring_head + 1) % fl->ring_cap;
+		fl->ring_count--;
 	}
-	f = &ring[(ring_head + ring_count) % ring_cap];
-	ring_count++;
-	counters.seen++;
+	f = &fl->ring[(fl->ring_head + fl->ring_count) % fl->ring_cap];
+	fl->ring_count++;
+	fl->agent->counters.flows_seen++;
 	return f;
 }
 
@@ -599,12 +603,12 @@ static void on_datapath_event(void *ctx, const struct sluice_flow_event *ev)
 	bool ingress = ev->direction == SLUICE_DIR_INGRESS;
 
 	if (near_duplicate(a, ev)) {
-		counters.near_duplicates++;
+		a->counters.flows_near_duplicates++;
 		return;
 	}
-	f = ring_push();
+	f = ring_push(a->flows);
 
-	f->time_ns = ev->ts_ns + mono_to_real;
+	f->time_ns = ev->ts_ns + a->flows->mono_to_real;
 	f->kind = FLOW_L3L4;
 	f->verdict = ev->verdict;
 	f->direction = ev->direction;
@@ -618,21 +622,21 @@ static void on_datapath_event(void *ctx, const struct sluice_flow_event *ev)
 	f->dport = ev->dport;
 	peer_fill(a, &f->src, ev->saddr, ingress ? ev->peer_identity : ev->ep_identity);
 	peer_fill(a, &f->dst, ev->daddr, ingress ? ev->ep_identity : ev->peer_identity);
-	counters.by_kind_verdict[FLOW_L3L4][ev->verdict & 3]++;
+	a->counters.flows_by_kind_verdict[FLOW_L3L4][ev->verdict & 3]++;
 	if (ev->verdict == SLUICE_VERDICT_DROPPED)
-		counters.drops_by_reason_dir[ev->drop_reason & 0xff][ev->direction & 1]++;
-	deliver(f);
+		a->counters.drops_by_reason_dir[ev->drop_reason & 0xff][ev->direction & 1]++;
+	deliver(a->flows, f);
 }
 
 void flows_drain_datapath(struct agent *a)
 {
 	sluice_dp_events_drain(a->dp, on_datapath_event, a);
-	flush_all();
+	flush_all(a->flows);
 }
 
 void flows_add_l7(struct agent *a, const struct flow_l7 *ev)
 {
-	struct flow *f = ring_push();
+	struct flow *f = ring_push(a->flows);
 	bool resp = ev->kind == FLOW_L7_RESPONSE;
 
 	/* as Hubble: a request is judged (forwarded or dropped); its response,
@@ -661,11 +665,11 @@ void flows_add_l7(struct agent *a, const struct flow_l7 *ev)
 		peer_fill(a, &f->src, ev->saddr, ev->src_identity);
 		peer_fill(a, &f->dst, ev->daddr, ev->dst_identity);
 	}
-	counters.by_kind_verdict[ev->kind & 3][f->verdict & 3]++;
+	a->counters.flows_by_kind_verdict[ev->kind & 3][f->verdict & 3]++;
 	if (resp)
-		metrics_http_observe(ev->method, ev->code, ev->allowed, (double)ev->latency_ns / 1e9);
-	deliver(f);
-	flush_all();
+		metrics_http_observe(a, ev->method, ev->code, ev->allowed, (double)ev->latency_ns / 1e9);
+	deliver(a->flows, f);
+	flush_all(a->flows);
 }
 
 /* ---- API: observe ---------------------------------------------------------------- */
@@ -730,8 +734,24 @@ static int filters_parse(json_t *arr, struct filter **out, size_t *nout, char **
 	return 0;
 }
 
-static json_t *cmd_observe(struct agent *a, struct api_client *c, json_t *req, char **err)
+static void subscriber_closed(void *ctx)
 {
+	struct subscriber **pp, *s = ctx;
+
+	for (pp = s->flows ? &s->flows->subscribers : NULL; pp && *pp; pp = &(*pp)->next) {
+		if (*pp == s) {
+			*pp = s->next;
+			break;
+		}
+	}
+	filters_free(s->filters, s->nfilters);
+	free(s->batch);
+	free(s);
+}
+
+json_t *flows_cmd_observe(struct agent *a, struct api_client *c, json_t *req, char **err)
+{
+	struct flows *fl = a->flows;
 	struct filter *fs = NULL;
 	size_t nfs = 0, i, start, matched = 0;
 	bool follow = json_is_true(json_object_get(req, "follow"));
@@ -746,20 +766,20 @@ static json_t *cmd_observe(struct agent *a, struct api_client *c, json_t *req, c
 	if (json_object_get(req, "last") && last < 0)
 		last = 0;
 	/* the history part: matching flows, newest `last` of them */
-	idx = sl_xcalloc(ring_count + 1, sizeof(*idx));
-	for (i = 0; i < ring_count; i++) {
-		struct flow *f = &ring[(ring_head + i) % ring_cap];
+	idx = sl_xcalloc(fl->ring_count + 1, sizeof(*idx));
+	for (i = 0; i < fl->ring_count; i++) {
+		struct flow *f = &fl->ring[(fl->ring_head + i) % fl->ring_cap];
 
 		if (since && f->time_ns < since)
 			continue;
 		if (flow_matches(fs, nfs, f))
-			idx[matched++] = (ring_head + i) % ring_cap;
+			idx[matched++] = (fl->ring_head + i) % fl->ring_cap;
 	}
 	start = last && (size_t)last < matched ? matched - (size_t)last : 0;
 	if (!last && !since)
 		start = matched; /* follow without --last: new flows only */
 	for (i = start; i < matched; i++) {
-		api_client_send_text(c, flow_json(&ring[idx[i]], a->cfg.node_name));
+		api_client_send_text(c, flow_json(&fl->ring[idx[i]], a->cfg.node_name));
 	}
 	free(idx);
 	if (!follow) {
@@ -769,74 +789,61 @@ static json_t *cmd_observe(struct agent *a, struct api_client *c, json_t *req, c
 	{
 		struct subscriber *s = sl_xcalloc(1, sizeof(*s));
 
+		s->flows = fl;
 		s->client = c;
 		s->filters = fs;
 		s->nfilters = nfs;
-		s->next = subscribers;
-		subscribers = s;
-		*api_client_stream_ctx(c) = s;
+		s->next = fl->subscribers;
+		fl->subscribers = s;
+		api_client_stream(c, s, subscriber_closed);
 	}
 	return API_STREAMING;
 }
 
-json_t *api_dispatch_extra(struct agent *a, struct api_client *c, const char *cmd, json_t *req,
-			   char **err)
-{
-	if (!strcmp(cmd, "observe"))
-		return cmd_observe(a, c, req, err);
-	return NULL;
-}
-
-void api_stream_closed(struct api_client *c)
-{
-	struct subscriber **pp, *s = *api_client_stream_ctx(c);
-
-	if (!s)
-		return;
-	for (pp = &subscribers; *pp; pp = &(*pp)->next) {
-		if (*pp == s) {
-			*pp = s->next;
-			break;
-		}
-	}
-	filters_free(s->filters, s->nfilters);
-	free(s->batch);
-	free(s);
-}
-
-void api_status_extend(struct agent *a, json_t *status)
+void flows_status(struct agent *a, json_t *status)
 {
 	/* the datapath counters were just read for the status: reuse them */
 	json_t *lost = json_object_get(json_object_get(status, "datapath"), "events_lost");
 
-	(void)a;
-	json_object_set_new(status, "flows_buffered", json_integer((json_int_t)ring_count));
-	json_object_set_new(status, "flows_seen", json_integer((json_int_t)counters.seen));
+	json_object_set_new(status, "flows_buffered",
+			    json_integer((json_int_t)(a->flows ? a->flows->ring_count : 0)));
+	json_object_set_new(status, "flows_seen", json_integer((json_int_t)a->counters.flows_seen));
 	json_object_set_new(status, "events_lost", json_integer(lost ? json_integer_value(lost) : 0));
 	json_object_set_new(status, "flows_lost_by_slow_observers",
-			    json_integer((json_int_t)counters.subscriber_lost));
+			    json_integer((json_int_t)a->counters.observer_flows_lost));
 	json_object_set_new(status, "flows_near_duplicates_skipped",
-			    json_integer((json_int_t)counters.near_duplicates));
+			    json_integer((json_int_t)a->counters.flows_near_duplicates));
 }
 
 int flows_init(struct agent *a, char **err)
 {
+	struct flows *fl = sl_xcalloc(1, sizeof(*fl));
+
 	(void)err;
-	flows_agent = a;
-	ring_cap = a->cfg.flow_buffer;
-	ring = sl_xcalloc(ring_cap, sizeof(*ring));
-	mono_to_real = sl_now_ns() - sl_mono_ns();
+	fl->agent = a;
+	fl->ring_cap = a->cfg.flow_buffer;
+	fl->ring = sl_xcalloc(fl->ring_cap, sizeof(*fl->ring));
+	fl->mono_to_real = sl_now_ns() - sl_mono_ns();
+	fl->label_cache_gen = (uint64_t)-1;
+	a->flows = fl;
 	return 0;
 }
 
 void flows_stop(struct agent *a)
 {
+	struct flows *fl = a->flows;
+	struct subscriber *s;
 	size_t i;
 
-	(void)a;
-	for (i = 0; i < ring_count; i++)
-		flow_clear(&ring[(ring_head + i) % ring_cap]);
-	free(ring);
-	ring = NULL;
-	ring_count = 0;
+	if (!fl)
+		return;
+	/* streams still open end with their clients, after this */
+	for (s = fl->subscribers; s; s = s->next)
+		s->flows = NULL;
+	for (i = 0; i < fl->ring_count; i++)
+		flow_clear(&fl->ring[(fl->ring_head + i) % fl->ring_cap]);
+	free(fl->ring);
+	label_cache_clear(fl);
+	free(fl);
+	a->flows = NULL;
 }

@@ -3,7 +3,7 @@
  * flows.h - the flow pipeline: datapath and proxy events, enriched at event
  * time with pod names, namespaces and labels, kept in a ring of the last N
  * flows, filtered and streamed to `sluice observe` clients, and counted for
- * metrics.
+ * metrics (in a->counters).
  */
 #ifndef SLUICE_FLOWS_H
 #define SLUICE_FLOWS_H
@@ -41,14 +41,10 @@ void flows_stop(struct agent *a);
 void flows_drain_datapath(struct agent *a);
 void flows_add_l7(struct agent *a, const struct flow_l7 *ev);
 
-/* Counters for metrics. */
-struct flow_counters {
-	uint64_t by_kind_verdict[4][4]; /* [flow_kind][verdict] */
-	uint64_t drops_by_reason_dir[256][2];
-	uint64_t seen;
-	uint64_t subscriber_lost;
-	uint64_t near_duplicates; /* unenforced ends of flows another end judged */
-};
-const struct flow_counters *flows_counters(void);
+/* The `observe` command (streaming: see commands.c). */
+struct api_client;
+json_t *flows_cmd_observe(struct agent *a, struct api_client *c, json_t *req, char **err);
+/* Adds the pipeline's fields to `sluice status`. */
+void flows_status(struct agent *a, json_t *status);
 
 #endif

@@ -170,7 +170,7 @@ static void remotes_commit(struct agent_k8s *k)
 
 void k8s_endpoints_commit(struct agent_k8s *k)
 {
-	if (k->remotes_dirty || !k->coll[K8S_C_ENDPOINTS].synced || k->commits % 16 == 0)
+	if (k->remotes_dirty)
 		remotes_commit(k);
 }
 

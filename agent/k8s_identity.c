@@ -221,6 +221,7 @@ void k8s_identity_event(struct agent_k8s *k, int type, json_t *obj)
 
 	if (!id)
 		return; /* not one of ours: a name that is no number in range */
+	k->remotes_dirty = true; /* remote pods may wait for this identity */
 	if (type == K8S_DELETED) {
 		index_remove(k, id);
 		/* an identity that local pods still use must exist for the other
@@ -288,8 +289,8 @@ static uint32_t random_free_id(struct agent_k8s *k)
 static json_t *identity_object(uint32_t id, const struct sluice_labels *idl)
 {
 	const struct sluice_label *ns = sluice_labels_find(idl, "k8s", SLUICE_LABEL_NAMESPACE);
-	json_t *o = json_pack("{s:s,s:s,s:{s:s++},s:o}", "apiVersion", "sluice.io/v1alpha1", "kind",
-			      "SluiceIdentity", "metadata", "name", "", "", "security-labels",
+	json_t *o = json_pack("{s:s,s:s,s:{s:s},s:o}", "apiVersion", "sluice.io/v1alpha1", "kind",
+			      "SluiceIdentity", "metadata", "name", "", "security-labels",
 			      labels_to_security(idl));
 	char ids[16];
 

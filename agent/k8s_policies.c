@@ -160,7 +160,7 @@ static void on_event_posted(void *ctx, int status, json_t *body, const char *err
 		return;
 	if (status == 201)
 		k->events_posted++;
-	else if (status != 403) /* RBAC may not allow it: the status and metric still tell */
+	else /* 403: RBAC may not allow it; the status and metric still tell */
 		k8s_note_error(k, "posting an Event: HTTP %d %s", status, errmsg ? errmsg : "");
 }
 

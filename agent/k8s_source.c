@@ -153,6 +153,8 @@ static void on_synced(void *ctx)
 		fprintf(stderr, "sluiced: kubernetes: %s synced (%zu events)\n", cs->name,
 			(size_t)cs->events);
 	cs->synced = true;
+	/* a (re)list may have removed things: every consumer looks again */
+	cs->k->remotes_dirty = cs->k->pods_dirty = cs->k->nss_dirty = true;
 	if (cs->id == K8S_C_IDENTITIES)
 		k8s_identity_synced(cs->k);
 	check_all_synced(cs->k);

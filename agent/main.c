@@ -436,10 +436,10 @@ int main(int argc, char **argv)
 	agent_k8s_stop(a);
 	agent_api_stop(a);
 	policy_dir_stop(a);
-	revalidate_stop();
+	revalidate_stop(a);
 	proxy_ctl_stop(a);
 	flows_stop(a);
-	metrics_stop();
+	metrics_stop(a);
 	uv_close((uv_handle_t *)&sig_int, NULL);
 	uv_close((uv_handle_t *)&sig_term, NULL);
 	uv_close((uv_handle_t *)&host_timer, NULL);

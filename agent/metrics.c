@@ -11,7 +11,6 @@
 #include <string.h>
 
 #include "../common/util.h"
-#include "flows.h"
 #include "k8s.h"
 #include "metrics.h"
 
@@ -32,12 +31,16 @@ struct http_series {
 	uint64_t count;
 };
 
-static struct http_series *http_series;
-static size_t nhttp_series;
-static struct histogram http_duration, apply_duration;
-static uv_tcp_t server;
-static bool server_started;
-static struct agent *metrics_agent;
+/* a->metrics: the series only metrics keep (the counters are in
+ * a->counters), and the HTTP server. Freed when its server is closed. */
+struct metrics {
+	struct agent *agent;
+	struct http_series *http_series;
+	size_t nhttp_series;
+	struct histogram http_duration, apply_duration;
+	uv_tcp_t server;
+	bool serving;
+};
 
 static void hist_observe(struct histogram *h, double v)
 {
@@ -50,37 +53,42 @@ static void hist_observe(struct histogram *h, double v)
 	h->sum += v;
 }
 
-void metrics_http_observe(const char *method, unsigned code, bool allowed, double seconds)
+void metrics_http_observe(struct agent *a, const char *method, unsigned code, bool allowed,
+			  double seconds)
 {
+	struct metrics *mx = a->metrics;
 	size_t i;
 	char m[16];
 
+	if (!mx)
+		return;
 	snprintf(m, sizeof(m), "%s", method && *method ? method : "UNKNOWN");
-	for (i = 0; i < nhttp_series; i++) {
-		if (!strcmp(http_series[i].method, m) && http_series[i].code == code &&
-		    http_series[i].allowed == allowed) {
-			http_series[i].count++;
+	for (i = 0; i < mx->nhttp_series; i++) {
+		if (!strcmp(mx->http_series[i].method, m) && mx->http_series[i].code == code &&
+		    mx->http_series[i].allowed == allowed) {
+			mx->http_series[i].count++;
 			goto hist;
 		}
 	}
-	if (nhttp_series < 4096) {
-		http_series = realloc(http_series, (nhttp_series + 1) * sizeof(*http_series));
-		if (!http_series)
+	if (mx->nhttp_series < 4096) {
+		mx->http_series = realloc(mx->http_series, (mx->nhttp_series + 1) * sizeof(*mx->http_series));
+		if (!mx->http_series)
 			abort();
-		memset(&http_series[nhttp_series], 0, sizeof(*http_series));
-		snprintf(http_series[nhttp_series].method, sizeof(m), "%s", m);
-		http_series[nhttp_series].code = code;
-		http_series[nhttp_series].allowed = allowed;
-		http_series[nhttp_series].count = 1;
-		nhttp_series++;
+		memset(&mx->http_series[mx->nhttp_series], 0, sizeof(*mx->http_series));
+		snprintf(mx->http_series[mx->nhttp_series].method, sizeof(m), "%s", m);
+		mx->http_series[mx->nhttp_series].code = code;
+		mx->http_series[mx->nhttp_series].allowed = allowed;
+		mx->http_series[mx->nhttp_series].count = 1;
+		mx->nhttp_series++;
 	}
 hist:
-	hist_observe(&http_duration, seconds);
+	hist_observe(&mx->http_duration, seconds);
 }
 
-void metrics_apply_observe(double seconds)
+void metrics_apply_observe(struct agent *a, double seconds)
 {
-	hist_observe(&apply_duration, seconds);
+	if (a->metrics)
+		hist_observe(&a->metrics->apply_duration, seconds);
 }
 
 struct out {
@@ -172,7 +180,8 @@ static void render_stats(struct out *o, const uint64_t st[SLUICE_STAT_MAX])
 
 char *metrics_render(struct agent *a)
 {
-	const struct flow_counters *fc = flows_counters();
+	const struct agent_counters *fc = &a->counters;
+	struct metrics *mx = a->metrics;
 	static const char *kinds[4] = { NULL, "L3_L4", "L7", "L7" };
 	static const char *verdicts[4] = { NULL, "FORWARDED", "DROPPED", "REDIRECTED" };
 	uint64_t st[SLUICE_STAT_MAX] = { 0 };
@@ -188,7 +197,7 @@ char *metrics_render(struct agent *a)
 	     "Flows seen by the agent, by type (L3_L4, L7) and verdict.");
 	for (k = 1; k < 3; k++)
 		for (v = 1; v < 4; v++) {
-			uint64_t n = fc->by_kind_verdict[k][v] + (k == 2 ? fc->by_kind_verdict[3][v] : 0);
+			uint64_t n = fc->flows_by_kind_verdict[k][v] + (k == 2 ? fc->flows_by_kind_verdict[3][v] : 0);
 
 			outf(&o, "sluice_flows_processed_total{type=\"%s\",verdict=\"%s\"} %llu\n", kinds[k],
 			     verdicts[v], (unsigned long long)n);
@@ -210,17 +219,17 @@ char *metrics_render(struct agent *a)
 	render_stats(&o, st);
 	head(&o, "sluice_observer_flows_lost_total", "counter",
 	     "Flows not sent to a slow `sluice observe` client.");
-	outf(&o, "sluice_observer_flows_lost_total %llu\n", (unsigned long long)fc->subscriber_lost);
+	outf(&o, "sluice_observer_flows_lost_total %llu\n", (unsigned long long)fc->observer_flows_lost);
 
 	head(&o, "sluice_http_requests_total", "counter",
 	     "HTTP requests seen by the proxy, by method, status and verdict.");
-	for (i = 0; i < nhttp_series; i++)
+	for (i = 0; i < mx->nhttp_series; i++)
 		outf(&o, "sluice_http_requests_total{method=\"%s\",status=\"%u\",verdict=\"%s\"} %llu\n",
-		     http_series[i].method, http_series[i].code,
-		     http_series[i].allowed ? "allowed" : "denied", (unsigned long long)http_series[i].count);
+		     mx->http_series[i].method, mx->http_series[i].code,
+		     mx->http_series[i].allowed ? "allowed" : "denied", (unsigned long long)mx->http_series[i].count);
 	head(&o, "sluice_http_request_duration_seconds", "histogram",
 	     "Time from a request's first byte to its response, at the proxy.");
-	hist_render(&o, "sluice_http_request_duration_seconds", &http_duration);
+	hist_render(&o, "sluice_http_request_duration_seconds", &mx->http_duration);
 
 	head(&o, "sluice_endpoints", "gauge", "Local endpoints (pods).");
 	outf(&o, "sluice_endpoints %zu\n", a->npods);
@@ -239,7 +248,7 @@ char *metrics_render(struct agent *a)
 
 	head(&o, "sluice_policy_apply_duration_seconds", "histogram",
 	     "Time to validate, compile and write one policy apply.");
-	hist_render(&o, "sluice_policy_apply_duration_seconds", &apply_duration);
+	hist_render(&o, "sluice_policy_apply_duration_seconds", &mx->apply_duration);
 	if (a->k8s) {
 		char *k8s = agent_k8s_metrics(a);
 
@@ -253,6 +262,7 @@ char *metrics_render(struct agent *a)
 
 struct mconn {
 	uv_tcp_t tcp;
+	struct metrics *mx;
 	char buf[2048];
 	size_t len;
 };
@@ -311,7 +321,7 @@ static void mconn_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 	}
 	uv_read_stop(s);
 	if (!strncmp(c->buf, "GET /metrics ", 13) || !strncmp(c->buf, "GET /metrics?", 13)) {
-		char *body = metrics_render(metrics_agent);
+		char *body = metrics_render(c->mx->agent);
 
 		mconn_reply(c, "200 OK", "text/plain; version=0.0.4; charset=utf-8", body);
 		free(body);
@@ -329,6 +339,7 @@ static void on_metrics_conn(uv_stream_t *srv, int status)
 	if (status < 0)
 		return;
 	c = sl_xcalloc(1, sizeof(*c));
+	c->mx = srv->data;
 	uv_tcp_init(srv->loop, &c->tcp);
 	c->tcp.data = c;
 	if (uv_accept(srv, (uv_stream_t *)&c->tcp)) {
@@ -338,14 +349,27 @@ static void on_metrics_conn(uv_stream_t *srv, int status)
 	uv_read_start((uv_stream_t *)&c->tcp, mconn_alloc, mconn_read);
 }
 
+static void metrics_free(struct metrics *mx)
+{
+	free(mx->http_series);
+	free(mx);
+}
+
+static void on_server_closed(uv_handle_t *h)
+{
+	metrics_free(h->data);
+}
+
 int metrics_start(struct agent *a, char **err)
 {
+	struct metrics *mx = sl_xcalloc(1, sizeof(*mx));
 	char host[128];
 	const char *colon;
 	struct sockaddr_storage ss;
 	int port, rc;
 
-	metrics_agent = a;
+	mx->agent = a;
+	a->metrics = mx; /* series are kept even when not served */
 	if (!a->cfg.metrics_addr || !strcmp(a->cfg.metrics_addr, "off") || !*a->cfg.metrics_addr)
 		return 0;
 	colon = strrchr(a->cfg.metrics_addr, ':');
@@ -356,24 +380,26 @@ int metrics_start(struct agent *a, char **err)
 	if (uv_ip4_addr(host, port, (struct sockaddr_in *)&ss) &&
 	    uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss))
 		return sl_fail(err, EINVAL, "--metrics %s: bad address", a->cfg.metrics_addr);
-	uv_tcp_init(a->loop, &server);
-	rc = uv_tcp_bind(&server, (struct sockaddr *)&ss, 0);
+	uv_tcp_init(a->loop, &mx->server);
+	mx->server.data = mx;
+	mx->serving = true;
+	rc = uv_tcp_bind(&mx->server, (struct sockaddr *)&ss, 0);
 	if (!rc)
-		rc = uv_listen((uv_stream_t *)&server, 64, on_metrics_conn);
-	if (rc) {
-		uv_close((uv_handle_t *)&server, NULL);
+		rc = uv_listen((uv_stream_t *)&mx->server, 64, on_metrics_conn);
+	if (rc)
 		return sl_fail(err, rc, "cannot serve metrics on %s: %s", a->cfg.metrics_addr, uv_strerror(rc));
-	}
-	server_started = true;
 	return 0;
 }
 
-void metrics_stop(void)
+void metrics_stop(struct agent *a)
 {
-	if (server_started && !uv_is_closing((uv_handle_t *)&server))
-		uv_close((uv_handle_t *)&server, NULL);
-	server_started = false;
-	free(http_series);
-	http_series = NULL;
-	nhttp_series = 0;
+	struct metrics *mx = a->metrics;
+
+	if (!mx)
+		return;
+	a->metrics = NULL;
+	if (mx->serving)
+		uv_close((uv_handle_t *)&mx->server, on_server_closed);
+	else
+		metrics_free(mx);
 }

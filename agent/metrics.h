@@ -6,9 +6,10 @@
 #include "agent.h"
 
 int metrics_start(struct agent *a, char **err);
-void metrics_stop(void);
-void metrics_http_observe(const char *method, unsigned code, bool allowed, double seconds);
-void metrics_apply_observe(double seconds);
+void metrics_stop(struct agent *a);
+void metrics_http_observe(struct agent *a, const char *method, unsigned code, bool allowed,
+			  double seconds);
+void metrics_apply_observe(struct agent *a, double seconds);
 /* Renders every metric; the caller frees. */
 char *metrics_render(struct agent *a);
 

@@ -212,7 +212,7 @@ static int apply_edit(struct agent *a, json_t *f, bool dry_run, json_t *jerr, js
 			/* roll back: the policy in force stays */
 			sluice_policy_edit_swap(p, &e);
 			json_array_append_new(jerr, json_string(*err));
-			agent_regenerate(a, NULL);
+			agent_regenerate_after(a, "policy edit", true);
 			goto out;
 		}
 		agent_state_edit_text(a, s, e.text_at, e.text_old_len, text + e.text_at, e.text_new_len);
@@ -221,7 +221,7 @@ static int apply_edit(struct agent *a, json_t *f, bool dry_run, json_t *jerr, js
 		s->file = sl_xstrdup(name);
 		free(p->file);
 		p->file = sl_xstrdup(name);
-		a->policy_edits++;
+		a->counters.policy_edits++;
 		agent_state_save_policies(a);
 		agent_phase(a, "state_save");
 	}
@@ -364,7 +364,7 @@ int agent_policy_apply(struct agent *a, json_t *files, bool dry_run, json_t *res
 			sluice_policy_set_merge(&a->policies, &backup);
 			if (rc) {
 				json_array_append_new(jerr, json_string(*err));
-				agent_regenerate(a, NULL);
+				agent_regenerate_after(a, "policy apply", true);
 			}
 		} else {
 			for (i = 0; i < n; i++)
@@ -407,7 +407,7 @@ out:
 	if (!dry_run && !rc) {
 		a->last_apply_ns = sl_mono_ns() - t0;
 		a->last_phases = a->phases;
-		metrics_apply_observe((double)a->last_apply_ns / 1e9);
+		metrics_apply_observe(a, (double)a->last_apply_ns / 1e9);
 	}
 	release_memory(files, rc || dry_run);
 	return rc;
@@ -451,7 +451,7 @@ static int policy_delete(struct agent *a, int kind, const char *ns, const char *
 	rc = agent_regenerate(a, err);
 	if (rc) {
 		sluice_policy_set_merge(&a->policies, &backup);
-		agent_regenerate(a, NULL);
+		agent_regenerate_after(a, "policy delete", true);
 		goto out;
 	}
 	for (i = 0; i < a->nsrcs;) {

@@ -25,11 +25,16 @@ struct dir_file {
 	bool seen;
 };
 
-static struct dir_file *files;
-static size_t nfiles;
-static uv_fs_event_t watcher;
-static uv_timer_t debounce, rescan;
-static struct agent *dir_agent;
+/* a->policy_dir: the files as last applied, the watcher and its timers.
+ * Freed when its three handles have closed. */
+struct policy_dir {
+	struct agent *agent;
+	struct dir_file *files;
+	size_t nfiles;
+	uv_fs_event_t watcher;
+	uv_timer_t debounce, rescan;
+	unsigned open_handles;
+};
 
 static void free_refs(struct dir_file *f)
 {
@@ -88,16 +93,17 @@ static void delete_refs(struct agent *a, char **refs, size_t n, char **keep, siz
 }
 
 /* Reads the directory and applies what changed since the last scan. */
-static void scan(struct agent *a)
+static void scan(struct policy_dir *pd)
 {
+	struct agent *a = pd->agent;
 	DIR *d = opendir(a->cfg.policy_dir);
 	struct dirent *de;
 	size_t i;
 
 	if (!d)
 		return;
-	for (i = 0; i < nfiles; i++)
-		files[i].seen = false;
+	for (i = 0; i < pd->nfiles; i++)
+		pd->files[i].seen = false;
 	while ((de = readdir(d))) {
 		char *path, *text = NULL;
 		struct dir_file *f = NULL;
@@ -105,18 +111,18 @@ static void scan(struct agent *a)
 		if (!sl_is_policy_file(de->d_name))
 			continue;
 		path = sl_strdupf("%s/%s", a->cfg.policy_dir, de->d_name);
-		for (i = 0; i < nfiles; i++)
-			if (!strcmp(files[i].path, path))
-				f = &files[i];
+		for (i = 0; i < pd->nfiles; i++)
+			if (!strcmp(pd->files[i].path, path))
+				f = &pd->files[i];
 		if (sl_read_file(path, 32u << 20, &text, NULL)) {
 			free(path);
 			continue;
 		}
 		if (!f) {
-			files = realloc(files, (nfiles + 1) * sizeof(*files));
-			if (!files)
+			pd->files = realloc(pd->files, (pd->nfiles + 1) * sizeof(*pd->files));
+			if (!pd->files)
 				abort();
-			f = &files[nfiles++];
+			f = &pd->files[pd->nfiles++];
 			memset(f, 0, sizeof(*f));
 			f->path = path;
 		} else {
@@ -158,18 +164,18 @@ static void scan(struct agent *a)
 		}
 	}
 	closedir(d);
-	for (i = 0; i < nfiles;) {
-		if (files[i].seen) {
+	for (i = 0; i < pd->nfiles;) {
+		if (pd->files[i].seen) {
 			i++;
 			continue;
 		}
-		fprintf(stderr, "sluiced: policy-dir: %s removed\n", files[i].path);
-		delete_refs(a, files[i].refs, files[i].nrefs, NULL, 0);
-		free_refs(&files[i]);
-		free(files[i].path);
-		free(files[i].content);
-		memmove(&files[i], &files[i + 1], (nfiles - i - 1) * sizeof(*files));
-		nfiles--;
+		fprintf(stderr, "sluiced: policy-dir: %s removed\n", pd->files[i].path);
+		delete_refs(a, pd->files[i].refs, pd->files[i].nrefs, NULL, 0);
+		free_refs(&pd->files[i]);
+		free(pd->files[i].path);
+		free(pd->files[i].content);
+		memmove(&pd->files[i], &pd->files[i + 1], (pd->nfiles - i - 1) * sizeof(*pd->files));
+		pd->nfiles--;
 	}
 }
 
@@ -180,52 +186,67 @@ static void on_debounce(uv_timer_t *t)
 
 static void on_event(uv_fs_event_t *h, const char *name, int events, int status)
 {
+	struct policy_dir *pd = h->data;
+
 	(void)name;
 	(void)events;
 	(void)status;
 	/* editors write in bursts: apply once the burst is over */
-	uv_timer_start(&debounce, on_debounce, 100, 0);
-	(void)h;
+	uv_timer_start(&pd->debounce, on_debounce, 100, 0);
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+	struct policy_dir *pd = h->data;
+	size_t i;
+
+	if (--pd->open_handles)
+		return;
+	for (i = 0; i < pd->nfiles; i++) {
+		free_refs(&pd->files[i]);
+		free(pd->files[i].path);
+		free(pd->files[i].content);
+	}
+	free(pd->files);
+	free(pd);
 }
 
 int policy_dir_start(struct agent *a, char **err)
 {
+	struct policy_dir *pd;
 	int rc;
 
 	if (!a->cfg.policy_dir)
 		return 0;
-	dir_agent = a;
-	uv_timer_init(a->loop, &debounce);
-	debounce.data = a;
-	uv_timer_init(a->loop, &rescan);
-	rescan.data = a;
-	uv_fs_event_init(a->loop, &watcher);
-	rc = uv_fs_event_start(&watcher, on_event, a->cfg.policy_dir, 0);
+	pd = sl_xcalloc(1, sizeof(*pd));
+	pd->agent = a;
+	a->policy_dir = pd;
+	uv_timer_init(a->loop, &pd->debounce);
+	pd->debounce.data = pd;
+	uv_timer_init(a->loop, &pd->rescan);
+	pd->rescan.data = pd;
+	uv_fs_event_init(a->loop, &pd->watcher);
+	pd->watcher.data = pd;
+	pd->open_handles = 3;
+	rc = uv_fs_event_start(&pd->watcher, on_event, a->cfg.policy_dir, 0);
 	if (rc)
 		return sl_fail(err, rc, "--policy-dir %s: %s", a->cfg.policy_dir, uv_strerror(rc));
-	scan(a);
-	uv_timer_start(&rescan, on_debounce, 1000, 1000);
+	scan(pd);
+	uv_timer_start(&pd->rescan, on_debounce, 1000, 1000);
 	return 0;
 }
 
 void policy_dir_stop(struct agent *a)
 {
-	size_t i;
+	struct policy_dir *pd = a->policy_dir;
 
-	if (!a->cfg.policy_dir || !dir_agent)
+	if (!pd)
 		return;
-	uv_fs_event_stop(&watcher);
-	uv_close((uv_handle_t *)&watcher, NULL);
-	uv_timer_stop(&debounce);
-	uv_close((uv_handle_t *)&debounce, NULL);
-	uv_timer_stop(&rescan);
-	uv_close((uv_handle_t *)&rescan, NULL);
-	for (i = 0; i < nfiles; i++) {
-		free_refs(&files[i]);
-		free(files[i].path);
-		free(files[i].content);
-	}
-	free(files);
-	files = NULL;
-	nfiles = 0;
+	a->policy_dir = NULL;
+	uv_fs_event_stop(&pd->watcher);
+	uv_close((uv_handle_t *)&pd->watcher, on_handle_closed);
+	uv_timer_stop(&pd->debounce);
+	uv_close((uv_handle_t *)&pd->debounce, on_handle_closed);
+	uv_timer_stop(&pd->rescan);
+	uv_close((uv_handle_t *)&pd->rescan, on_handle_closed);
 }

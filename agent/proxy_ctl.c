@@ -632,9 +632,10 @@ static int try_connect(const char *path)
 	return sl_unix_connect(path, SOCK_SEQPACKET);
 }
 
-static const char *proxy_binary(struct agent *a)
+/* The proxy's path: --proxy-bin, or next to sluiced; path[] is the
+ * caller's buffer. */
+static const char *proxy_binary(struct agent *a, char *path, size_t len)
 {
-	static char path[4200];
 	char self[4000];
 	ssize_t n;
 
@@ -648,10 +649,10 @@ static const char *proxy_binary(struct agent *a)
 		slash = strrchr(self, '/');
 		if (slash) {
 			*slash = 0;
-			snprintf(path, sizeof(path), "%s/../proxy/sluice-proxy", self);
+			snprintf(path, len, "%s/../proxy/sluice-proxy", self);
 			if (access(path, X_OK) == 0)
 				return path;
-			snprintf(path, sizeof(path), "%s/sluice-proxy", self);
+			snprintf(path, len, "%s/sluice-proxy", self);
 			if (access(path, X_OK) == 0)
 				return path;
 		}
@@ -663,7 +664,8 @@ static const char *proxy_binary(struct agent *a)
 static pid_t spawn_proxy(struct proxy_ctl *pc)
 {
 	struct agent *a = pc->agent;
-	const char *bin = proxy_binary(a);
+	char binbuf[4200];
+	const char *bin = proxy_binary(a, binbuf, sizeof(binbuf));
 	pid_t pid;
 
 	char grace[32];

@@ -13,11 +13,13 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../common/util.h"
 #include "agent.h"
+#include "patch_plan.h"
 #include "proxy_ctl.h"
 #include "revalidate.h"
 
@@ -27,93 +29,43 @@ static bool entries_equal(const struct sluice_policy_map_entry *a, size_t na,
 	return na == nb && (na == 0 || !memcmp(a, b, na * sizeof(*a)));
 }
 
-/* at most this many changed keys are patched in place */
-#define REGEN_PATCH_MAX 64
-
-static uint32_t key_proto_port(const struct sluice_policy_key *k)
-{
-	return (uint32_t)k->protocol << 16 | ntohs(k->dport_be);
-}
-
-/*
- * Can one packet's verdict depend on both keys? The datapath looks up the
- * peer's identity and SLUICE_ID_ANY, each time for the longest prefix over
- * protocol and port: two keys meet when their directions are equal, their
- * identities equal (or one is ANY) and one's protocol/port block contains
- * the other's.
- */
-static bool keys_meet(const struct sluice_policy_key *x, const struct sluice_policy_key *y)
-{
-	uint32_t ix = ntohl(x->identity_be), iy = ntohl(y->identity_be);
-	uint32_t plen = x->prefixlen < y->prefixlen ? x->prefixlen : y->prefixlen;
-	uint32_t mask;
-
-	if (plen < SLUICE_POLICY_PREFIX_L3 || plen > SLUICE_POLICY_PREFIX_FULL)
-		return true;
-	if (x->direction != y->direction)
-		return false;
-	if (ix != iy && ix != SLUICE_ID_ANY && iy != SLUICE_ID_ANY)
-		return false;
-	plen -= SLUICE_POLICY_PREFIX_L3; /* bits of protocol (8) and port (16) */
-	mask = plen ? (0xffffffu << (24 - plen)) & 0xffffffu : 0;
-	return (key_proto_port(x) & mask) == (key_proto_port(y) & mask);
-}
-
-static int entry_key_cmp(const struct sluice_policy_map_entry *x, const struct sluice_policy_map_entry *y)
-{
-	return memcmp(&x->key, &y->key, sizeof(x->key));
-}
-
 /*
  * Writes a small change into the live trie instead of swapping in a new
- * one (which costs a new map, every entry written again and an RCU grace
- * period in the kernel). Safe only when every packet sees at most one of
- * the changed keys: each single write is atomic, so such a packet is
- * judged wholly by the old or wholly by the new policy. Returns 1 when
- * patched, 0 when the change is not one for a patch.
+ * one, when patch_plan() says every packet sees at most one changed key.
+ * True when patched; false: the caller swaps in the whole new trie.
  */
-static int regen_patch(struct agent *a, struct agent_pod *p, const struct sluice_ep_compiled *c)
+static bool regen_patch(struct agent *a, struct agent_pod *p, const struct sluice_ep_compiled *c)
 {
-	struct sluice_policy_key dels[REGEN_PATCH_MAX];
-	struct sluice_policy_map_entry sets[REGEN_PATCH_MAX];
-	const struct sluice_policy_key *changed[REGEN_PATCH_MAX];
-	size_t i = 0, j = 0, nd = 0, ns = 0, nc = 0, x, y;
+	struct patch_plan plan;
 
 	if (!p->written_valid)
-		return 0;
-	while (i < p->nwritten || j < c->nentries) {
-		int cmp = i == p->nwritten ? 1 : j == c->nentries ? -1
-			  : entry_key_cmp(&p->written[i], &c->entries[j]);
-
-		if (nc == REGEN_PATCH_MAX)
-			return 0;
-		if (cmp < 0) {
-			dels[nd] = p->written[i++].key;
-			changed[nc++] = &dels[nd++];
-		} else if (cmp > 0) {
-			sets[ns] = c->entries[j++];
-			changed[nc++] = &sets[ns++].key;
-		} else {
-			if (memcmp(&p->written[i].value, &c->entries[j].value, sizeof(c->entries[j].value))) {
-				sets[ns] = c->entries[j];
-				changed[nc++] = &sets[ns++].key;
-			}
-			i++;
-			j++;
-		}
-	}
-	for (x = 0; x < nc; x++)
-		for (y = x + 1; y < nc; y++)
-			if (keys_meet(changed[x], changed[y]))
-				return 0;
-	if (sluice_dp_policy_patch(a->dp, p->ep_id, dels, nd, sets, ns, NULL))
-		return 0; /* half written: the caller swaps in the whole new trie */
-	return 1;
+		return false;
+	if (patch_plan(p->written, p->nwritten, c->entries, c->nentries, &plan) != PATCH_KEYS)
+		return false;
+	/* half written on failure: the swap that follows replaces it all */
+	return sluice_dp_policy_patch(a->dp, p->ep_id, plan.dels, plan.ndels, plan.sets, plan.nsets,
+				      NULL) == 0;
 }
 
 int agent_regenerate(struct agent *a, char **err)
 {
 	return agent_regenerate_edit(a, NULL, err);
+}
+
+void agent_regenerate_after(struct agent *a, const char *what, bool rollback)
+{
+	char *err = NULL;
+
+	if (!agent_regenerate(a, &err))
+		return;
+	/* Nobody can be told: say it loudly. After a failed rollback the
+	 * datapath holds what the failed change wrote (each map whole, old or
+	 * new), not what the registry and the policy set say. */
+	fprintf(stderr, "sluiced: ERROR: %s: %s failed: %s; the datapath may not match the declared state until the next successful change\n",
+		what, rollback ? "rollback" : "regeneration", err ? err : "unknown error");
+	if (rollback)
+		a->counters.rollbacks_failed++;
+	free(err);
 }
 
 int agent_regenerate_edit(struct agent *a, const struct agent_edit_hint *h, char **err)
@@ -144,7 +96,7 @@ int agent_regenerate_edit(struct agent *a, const struct agent_edit_hint *h, char
 		rc = sluice_policy_compile_edit(&a->policies, a->idt, eps, i, &a->compiled, h->pi, h->ri,
 						h->section, h->index, h->old_item, &out, &diags);
 		if (rc == 1)
-			a->compile_edits++;
+			a->counters.compile_edits++;
 	}
 	if (rc == 0)
 		rc = sluice_policy_compile(&a->policies, a->idt, eps, i, &out, &diags);
@@ -191,13 +143,13 @@ int agent_regenerate_edit(struct agent *a, const struct agent_edit_hint *h, char
 		if (!c)
 			c = (struct sluice_ep_compiled *)&empty;
 		if (!p->written_valid || !entries_equal(p->written, p->nwritten, c->entries, c->nentries)) {
-			if (regen_patch(a, p, c) == 1) {
-				a->policy_patches++;
+			if (regen_patch(a, p, c)) {
+				a->counters.policy_patches++;
 			} else {
 				rc = sluice_dp_policy_replace(a->dp, p->ep_id, c->entries, c->nentries, err);
 				if (rc)
 					goto out;
-				a->policy_swaps++;
+				a->counters.policy_swaps++;
 			}
 			p->reval_dirty = true;
 			free(p->written);
@@ -231,7 +183,7 @@ int agent_regenerate_edit(struct agent *a, const struct agent_edit_hint *h, char
 	agent_phase(a, "proxy_rules");
 	if (a->loop)
 		revalidate_soon(a);
-	a->regenerations++;
+	a->counters.regenerations++;
 	rc = 0;
 	/* kept for the next one-item edit */
 	sluice_compiled_free(&a->compiled);

@@ -35,9 +35,12 @@
 #include "agent.h"
 #include "revalidate.h"
 
-static uv_timer_t timer;
-static bool timer_ready;
-static uint64_t cut_total;
+/* a->reval: the zero timer a walk runs from (created on first use, freed
+ * when closed); the walks' count is a->counters.connections_cut. */
+struct revalidate {
+	uv_timer_t timer;
+	struct agent *agent;
+};
 
 struct cut {
 	bool mirror;      /* the peer pod's end of a cut flow */
@@ -200,13 +203,11 @@ static void destroy_sockets(struct cut *cuts, size_t n)
 			continue;
 		snprintf(path, sizeof(path), "/run/netns/%s", cuts[i].netns);
 		nsfd = open(path, O_RDONLY | O_CLOEXEC);
-		if (nsfd < 0 || setns(nsfd, CLONE_NEWNET)) {
-			if (nsfd >= 0)
-				close(nsfd);
+		if (nsfd < 0)
 			continue;
-		}
-		nlfd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-		setns(self, CLONE_NEWNET);
+		/* SOCK_DESTROY acts on the netns the netlink socket was made in */
+		nlfd = sl_socket_in_netns(nsfd, self, AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC,
+					  NETLINK_SOCK_DIAG);
 		close(nsfd);
 		if (nlfd < 0)
 			continue;
@@ -318,7 +319,7 @@ static void cut_flows(struct walk *w, size_t from)
 
 static void run(uv_timer_t *t)
 {
-	struct walk w = { .a = t->data };
+	struct walk w = { .a = ((struct revalidate *)t->data)->agent };
 	uint64_t t0 = sl_mono_ns();
 	size_t i, live = 0, after_socks;
 
@@ -344,30 +345,31 @@ static void run(uv_timer_t *t)
 	if (live)
 		fprintf(stderr, "sluiced: cut %zu connection(s) whose right was revoked (%.1f ms)\n", live,
 			(double)(sl_mono_ns() - t0) / 1e6);
-	cut_total += live;
+	w.a->counters.connections_cut += live;
 	free(w.cuts);
 }
 
 void revalidate_soon(struct agent *a)
 {
-	if (!timer_ready) {
-		uv_timer_init(a->loop, &timer);
-		timer.data = a;
-		timer_ready = true;
+	if (!a->reval) {
+		a->reval = sl_xcalloc(1, sizeof(*a->reval));
+		a->reval->agent = a;
+		uv_timer_init(a->loop, &a->reval->timer);
+		a->reval->timer.data = a->reval;
 	}
-	uv_timer_start(&timer, run, 0, 0);
+	uv_timer_start(&a->reval->timer, run, 0, 0);
 }
 
-void revalidate_stop(void)
+static void on_timer_closed(uv_handle_t *h)
 {
-	if (timer_ready) {
-		uv_timer_stop(&timer);
-		uv_close((uv_handle_t *)&timer, NULL);
-		timer_ready = false;
-	}
+	free(h->data);
 }
 
-uint64_t revalidate_cut_total(void)
+void revalidate_stop(struct agent *a)
 {
-	return cut_total;
+	if (a->reval) {
+		uv_timer_stop(&a->reval->timer);
+		uv_close((uv_handle_t *)&a->reval->timer, on_timer_closed);
+		a->reval = NULL;
+	}
 }

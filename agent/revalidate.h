@@ -7,7 +7,6 @@
 
 /* Schedules a walk over conntrack right after the current change. */
 void revalidate_soon(struct agent *a);
-void revalidate_stop(void);
-uint64_t revalidate_cut_total(void);
+void revalidate_stop(struct agent *a);
 
 #endif

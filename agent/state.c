@@ -26,6 +26,7 @@
 #include "../common/util.h"
 #include "agent.h"
 #include "cni.h"
+#include "journal.h"
 
 #define STATE_VERSION 1
 
@@ -104,21 +105,6 @@ void agent_state_forget_text(struct agent *a, struct agent_policy_src *s)
 	s->journal_bytes = 0;
 }
 
-/* text[at, +old_len) of the tlen bytes becomes repl[0, len), in place (the
- * buffer grows when needed); returns the buffer */
-static char *text_splice(char *text, size_t tlen, size_t at, size_t old_len, const char *repl,
-			 size_t len)
-{
-	if (len > old_len) {
-		text = realloc(text, tlen - old_len + len + 1);
-		if (!text)
-			abort();
-	}
-	memmove(text + at + len, text + at + old_len, tlen - at - old_len + 1);
-	memcpy(text + at, repl, len);
-	return text;
-}
-
 /* The journal: "EDIT AT OLDLEN LEN\n" and LEN bytes per edit. */
 static void state_journal_append(struct agent *a, struct agent_policy_src *s, size_t at,
 				 size_t old_len, const char *repl, size_t len)
@@ -134,7 +120,7 @@ static void state_journal_append(struct agent *a, struct agent_policy_src *s, si
 	path = sl_strdupf("%s/policies/%s.edits", a->cfg.state_dir, s->text_file);
 	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	free(path);
-	n = snprintf(head, sizeof(head), "EDIT %zu %zu %zu\n", at, old_len, len);
+	n = journal_record_head(head, sizeof(head), at, old_len, len);
 	ok = fd >= 0 && write(fd, head, (size_t)n) == n && write(fd, repl, len) == (ssize_t)len;
 	if (fd >= 0 && close(fd))
 		ok = false;
@@ -149,7 +135,7 @@ void agent_state_edit_text(struct agent *a, struct agent_policy_src *s, size_t a
 			   const char *repl, size_t len)
 {
 	state_journal_append(a, s, at, old_len, repl, len);
-	s->text = text_splice(s->text, s->text_len, at, old_len, repl, len);
+	s->text = journal_splice(s->text, s->text_len, at, old_len, repl, len);
 	s->text_len = s->text_len - old_len + len;
 }
 
@@ -157,7 +143,7 @@ void agent_state_edit_text(struct agent *a, struct agent_policy_src *s, size_t a
  * ignored, a record that does not fit stops the replay. */
 static char *state_replay_journal(struct agent *a, const char *name, char *text, size_t *journal)
 {
-	char *path = sl_strdupf("%s/policies/%s.edits", a->cfg.state_dir, name), *j = NULL, *p;
+	char *path = sl_strdupf("%s/policies/%s.edits", a->cfg.state_dir, name), *j = NULL;
 	size_t jlen = 0;
 
 	*journal = 0;
@@ -166,18 +152,7 @@ static char *state_replay_journal(struct agent *a, const char *name, char *text,
 		return text;
 	}
 	free(path);
-	p = j;
-	while ((size_t)(p - j) < jlen) {
-		size_t at, old_len, len, tlen = strlen(text);
-		char *nl = memchr(p, '\n', jlen - (size_t)(p - j));
-
-		if (!nl || sscanf(p, "EDIT %zu %zu %zu", &at, &old_len, &len) != 3 ||
-		    len > jlen - (size_t)(nl + 1 - j) || at > tlen || old_len > tlen - at)
-			break;
-		text = text_splice(text, tlen, at, old_len, nl + 1, len);
-		p = nl + 1 + len;
-	}
-	*journal = (size_t)(p - j);
+	text = journal_replay(text, j, jlen, journal);
 	free(j);
 	return text;
 }

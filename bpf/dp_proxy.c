@@ -165,36 +165,12 @@ int sluice_dp_proxy_sock_netns_cookie(int fd, uint64_t *out)
 	return getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, out, &len) < 0 ? -errno : 0;
 }
 
-/* A socket made in another netns by the calling thread, which comes back. */
-static int dpp_socket_in_netns(int netns_fd)
-{
-	int self, fd, e = 0;
-
-	self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-	if (self < 0)
-		return -errno;
-	if (setns(netns_fd, CLONE_NEWNET) < 0) {
-		e = -errno;
-		close(self);
-		return e;
-	}
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		e = -errno;
-	if (setns(self, CLONE_NEWNET) < 0) {
-		perror("sluice dp_proxy: setns back to the proxy's netns");
-		abort();
-	}
-	close(self);
-	return fd < 0 ? e : fd;
-}
-
 int sluice_dp_proxy_listener_add(struct sluice_dp_proxy *p, uint32_t ep_id, int netns_fd,
 				 int *fd_out)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(SLUICE_PROXY_PORT),
 				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	int fd = dpp_socket_in_netns(netns_fd), one = 1, e = 0;
+	int fd = sl_socket_in_netns(netns_fd, -1, AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1, e = 0;
 	uint64_t value;
 
 	if (fd < 0)
@@ -240,7 +216,7 @@ int sluice_dp_proxy_upstream_socket(struct sluice_dp_proxy *p, int netns_fd, uin
 				   .sin_port = htons(dport) };
 	struct sluice_proxy_flow_key key = { .protocol = IPPROTO_TCP, .dport = dport };
 	socklen_t len = sizeof(src);
-	int fd = dpp_socket_in_netns(netns_fd), e = 0;
+	int fd = sl_socket_in_netns(netns_fd, -1, AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), e = 0;
 
 	if (fd < 0)
 		return fd;

@@ -651,13 +651,13 @@ static int ns_list_get(int argc, char **argv, bool get)
 	enum cli_fmt fmt;
 	json_t *res, *n, *found = NULL;
 	size_t i;
-	int rc = cli_take_output(&argc, argv, CLI_FMT_DATA, &fmt);
+	int rc = cli_take_output(&argc, argv, CLI_FMT_DATA | CLI_FMT_WIDE, &fmt);
 
 	if (rc)
 		return rc;
 	if (argc != (get ? 2 : 1))
-		return get ? usage_error("namespace", "get", "NAMESPACE [-o json|yaml]")
-			   : usage_error("namespace", "list", "[-o json|yaml]");
+		return get ? usage_error("namespace", "get", "NAMESPACE [-o json|yaml|wide]")
+			   : usage_error("namespace", "list", "[-o json|yaml|wide]");
 	res = cli_request(json_pack("{s:s}", "cmd", "namespace.list"));
 	if (!res)
 		return 1;
@@ -671,7 +671,7 @@ static int ns_list_get(int argc, char **argv, bool get)
 			return 1;
 		}
 	}
-	if (fmt != CLI_FMT_TABLE) {
+	if (fmt == CLI_FMT_JSON || fmt == CLI_FMT_YAML) {
 		json_t *out = get ? json_incref(found) : cli_list(json_incref(json_object_get(res, "namespaces")));
 
 		cli_print(out, fmt);
@@ -722,8 +722,8 @@ static const struct subcmd ns_cmds[] = {
 	{ "label", ns_label, "label NAMESPACE k=v... [k-...]",
 	  "Sets (k=v) or removes (k-) namespace labels; namespace selectors\n"
 	  "(k8s:io.cilium.k8s.namespace.labels.K) match them.\n" },
-	{ "list", ns_list, "list [-o json|yaml]", "Namespaces and their labels.\n" },
-	{ "get", ns_get, "get NAMESPACE [-o json|yaml]", "One namespace and its labels.\n" },
+	{ "list", ns_list, "list [-o json|yaml|wide]", "Namespaces and their labels.\n" },
+	{ "get", ns_get, "get NAMESPACE [-o json|yaml|wide]", "One namespace and its labels.\n" },
 };
 
 static int cmd_namespace(int argc, char **argv)
@@ -734,15 +734,18 @@ static int cmd_namespace(int argc, char **argv)
 
 /* ---- identity ------------------------------------------------------------ */
 
-static void id_row(json_t *id)
+static void id_row(json_t *id, bool wide)
 {
 	json_t *l;
 	size_t k;
 	char b[600];
 
 	printf("%-10lld ", (long long)json_integer_value(json_object_get(id, "identity")));
+	if (wide)
+		printf("%-10lld ", (long long)json_integer_value(json_object_get(id, "references")));
 	json_array_foreach(json_object_get(id, "labels"), k, l)
-		printf("%s%s", k ? "\n           " : "", cli_cell(json_string_value(l), b, sizeof(b)));
+		printf("%s%s", k ? (wide ? "\n                      " : "\n           ") : "",
+		       cli_cell(json_string_value(l), b, sizeof(b)));
 	printf("\n");
 }
 
@@ -753,13 +756,13 @@ static int id_list_get(int argc, char **argv, bool get)
 	size_t i;
 	char *end = NULL;
 	unsigned long want = 0;
-	int rc = cli_take_output(&argc, argv, CLI_FMT_DATA, &fmt);
+	int rc = cli_take_output(&argc, argv, CLI_FMT_DATA | CLI_FMT_WIDE, &fmt);
 
 	if (rc)
 		return rc;
 	if (argc != (get ? 2 : 1))
-		return get ? usage_error("identity", "get", "ID [-o json|yaml]")
-			   : usage_error("identity", "list", "[-o json|yaml]");
+		return get ? usage_error("identity", "get", "ID [-o json|yaml|wide]")
+			   : usage_error("identity", "list", "[-o json|yaml|wide]");
 	if (get) {
 		errno = 0;
 		want = strtoul(argv[1], &end, 10);
@@ -781,18 +784,21 @@ static int id_list_get(int argc, char **argv, bool get)
 			return 1;
 		}
 	}
-	if (fmt != CLI_FMT_TABLE) {
+	if (fmt == CLI_FMT_JSON || fmt == CLI_FMT_YAML) {
 		json_t *out = get ? json_incref(found) : cli_list(json_incref(json_object_get(res, "identities")));
 
 		cli_print(out, fmt);
 		json_decref(out);
 	} else {
-		printf("%-10s %s\n", "ID", "LABELS");
+		if (fmt == CLI_FMT_WIDE)
+			printf("%-10s %-10s %s\n", "ID", "REFS", "LABELS");
+		else
+			printf("%-10s %s\n", "ID", "LABELS");
 		if (get)
-			id_row(found);
+			id_row(found, fmt == CLI_FMT_WIDE);
 		else
 			json_array_foreach(json_object_get(res, "identities"), i, id)
-				id_row(id);
+				id_row(id, fmt == CLI_FMT_WIDE);
 	}
 	json_decref(res);
 	return 0;
@@ -802,10 +808,11 @@ static int id_list(int argc, char **argv) { return id_list_get(argc, argv, false
 static int id_get(int argc, char **argv) { return id_list_get(argc, argv, true); }
 
 static const struct subcmd id_cmds[] = {
-	{ "list", id_list, "list [-o json|yaml]",
+	{ "list", id_list, "list [-o json|yaml|wide]",
 	  "Numeric security identities and their labels, reserved ones included\n"
-	  "(1 host, 2 world, ...; pods from 256; CIDR identities from 16777216).\n" },
-	{ "get", id_get, "get ID [-o json|yaml]", "One identity and its labels.\n" },
+	  "(1 host, 2 world, ...; pods from 256; CIDR identities from 16777216);\n"
+	  "-o wide adds how many pods and policies refer to each.\n" },
+	{ "get", id_get, "get ID [-o json|yaml|wide]", "One identity and its labels.\n" },
 };
 
 static int cmd_identity(int argc, char **argv)

@@ -236,13 +236,13 @@ static int policy_get(int argc, char **argv)
 	const char *slash;
 	char *ns = NULL;
 	size_t i;
-	int rc = cli_take_output(&argc, argv, CLI_FMT_DATA, &fmt);
+	int rc = cli_take_output(&argc, argv, CLI_FMT_DATA | CLI_FMT_WIDE, &fmt);
 
 	if (rc)
 		return rc;
 	if (argc != 2)
-		return usage_error("policy", "get", "NAMESPACE/NAME|NAME [-o json|yaml]");
-	if (fmt == CLI_FMT_TABLE) {
+		return usage_error("policy", "get", "NAMESPACE/NAME|NAME [-o json|yaml|wide]");
+	if (fmt == CLI_FMT_TABLE || fmt == CLI_FMT_WIDE) {
 		bool any = false;
 
 		entries = policy_entries();
@@ -312,16 +312,16 @@ static int policy_list(int argc, char **argv)
 	enum cli_fmt fmt;
 	json_t *entries, *p;
 	size_t i;
-	int rc = cli_take_output(&argc, argv, CLI_FMT_DATA, &fmt);
+	int rc = cli_take_output(&argc, argv, CLI_FMT_DATA | CLI_FMT_WIDE, &fmt);
 
 	if (rc)
 		return rc;
 	if (argc != 1)
-		return usage_error("policy", "list", "[-o json|yaml]");
+		return usage_error("policy", "list", "[-o json|yaml|wide]");
 	entries = policy_entries();
 	if (!entries)
 		return 1;
-	if (fmt == CLI_FMT_TABLE) {
+	if (fmt == CLI_FMT_TABLE || fmt == CLI_FMT_WIDE) {
 		policy_table_head();
 		json_array_foreach(entries, i, p)
 			policy_table_row(p);
@@ -363,10 +363,10 @@ static const struct subcmd policy_cmds[] = {
 	  "A file with no policy in it is an error.\n" },
 	{ "delete", policy_delete, "delete NAMESPACE/NAME|NAME",
 	  "Deletes a policy (NAME alone for a clusterwide one).\n" },
-	{ "list", policy_list, "list [-o json|yaml]",
+	{ "list", policy_list, "list [-o json|yaml|wide]",
 	  "Policies in force: kind, name, rules, file. -o json and -o yaml print a\n"
 	  "kubectl-style List of the stored objects.\n" },
-	{ "get", policy_get, "get NAMESPACE/NAME|NAME [-o json|yaml]",
+	{ "get", policy_get, "get NAMESPACE/NAME|NAME [-o json|yaml|wide]",
 	  "A policy in force: a table row, or the stored object (-o yaml, -o json)\n"
 	  "as kubectl get prints it.\n" },
 	{ "lint", cli_policy_lint, "lint FILE...",

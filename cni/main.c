@@ -554,8 +554,11 @@ int main(int argc, char **argv)
 			die(E_ENV, "invalid CNI_IFNAME", "CNI_IFNAME=%s: not a valid interface name", s);
 	}
 	text = read_stdin(&len);
-	if (!strcmp(cmd, "VERSION"))
-		return cmd_version(text, len);
+	if (!strcmp(cmd, "VERSION")) {
+		rc = cmd_version(text, len);
+		free(text);
+		return rc;
+	}
 	load_conf(&c, text, len);
 	/* as libcni: the commands exist from the version that brought them */
 	if (!strcmp(cmd, "CHECK") && !version_ge(c.version, "0.4.0"))

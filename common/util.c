@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -282,4 +283,31 @@ int sl_unix_connect(const char *path, int type)
 		return -e;
 	}
 	return fd;
+}
+
+int sl_socket_in_netns(int netns_fd, int self_netns_fd, int domain, int type, int protocol)
+{
+	int self = self_netns_fd, fd, e = 0;
+
+	if (self < 0) {
+		self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+		if (self < 0)
+			return -errno;
+	}
+	if (setns(netns_fd, CLONE_NEWNET) < 0) {
+		e = -errno;
+		if (self != self_netns_fd)
+			close(self);
+		return e;
+	}
+	fd = socket(domain, type, protocol);
+	if (fd < 0)
+		e = -errno;
+	if (setns(self, CLONE_NEWNET) < 0) {
+		perror("sluice: setns back to this thread's own network namespace");
+		abort();
+	}
+	if (self != self_netns_fd)
+		close(self);
+	return fd < 0 ? e : fd;
 }

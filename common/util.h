@@ -42,4 +42,14 @@ uint64_t sl_now_ns(void);      /* CLOCK_REALTIME */
 int sl_unix_connect(const char *path, int type);
 uint64_t sl_mono_ns(void);     /* CLOCK_MONOTONIC (same clock as bpf_ktime_get_ns) */
 
+/*
+ * A socket(domain, type, protocol) made inside the network namespace
+ * netns_fd, or -errno. The calling thread enters that netns and comes back
+ * to self_netns_fd (its own netns; -1: opened here for the call). A socket
+ * belongs for life to the netns it was made in, so this is how the agent
+ * and the proxy reach into pods. If the thread cannot come back it aborts:
+ * every later socket would silently land in the pod.
+ */
+int sl_socket_in_netns(int netns_fd, int self_netns_fd, int domain, int type, int protocol);
+
 #endif

@@ -209,24 +209,6 @@ refuse:
 	return -ENOENT;
 }
 
-/* A socket made inside netns_fd by this thread, which then comes back. */
-static int dpr_socket_in_netns(struct resolver_datapath *d, int netns_fd)
-{
-	int fd, e = 0;
-
-	if (setns(netns_fd, CLONE_NEWNET) < 0)
-		return -errno;
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		e = -errno;
-	if (setns(d->self_netns_fd, CLONE_NEWNET) < 0) {
-		/* every later socket would land in the pod: never carry on */
-		perror("sluice-proxy: setns back to the proxy's netns");
-		abort();
-	}
-	return fd < 0 ? e : fd;
-}
-
 static int dpr_upstream_socket(struct proxy_resolver *r, struct proxy_flow *flow)
 {
 	struct resolver_datapath *d = (struct resolver_datapath *)r;
@@ -235,7 +217,7 @@ static int dpr_upstream_socket(struct proxy_resolver *r, struct proxy_flow *flow
 	socklen_t len = sizeof(src);
 	int fd, e;
 
-	fd = dpr_socket_in_netns(d, c->ep->netns_fd);
+	fd = sl_socket_in_netns(c->ep->netns_fd, d->self_netns_fd, AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0 || flow->direction == SLUICE_DIR_INGRESS)
 		return fd; /* connects to podIP:port inside the pod: never crosses tc */
 

@@ -137,13 +137,24 @@ sl_cleanup() {
 }
 
 # A network namespace that is not a pod: "the world" or "another node",
-# connected to the host by a veth in 192.0.2.0/24 (TEST-NET-1, never routed).
+# connected to the host by a veth in 198.51.100.0/24 (TEST-NET-2, never routed; TEST-NET-1 is some machines' uplink).
 # sl_world_create NAME INDEX -> prints its IP
+# sl_world_host_ip INDEX     -> the host's side of world INDEX
+sl_world_host_ip() { echo "198.51.100.$(($1 * 4 + 1))"; }
 sl_world_create() {
 	local name=${SL_NSPFX}w$1 idx=$2
-	local host_ip=192.0.2.$((idx * 4 + 1)) world_ip=192.0.2.$((idx * 4 + 2))
+	local host_ip world_ip=198.51.100.$((idx * 4 + 2))
 	local hif="slw${SL_ID:0:6}$idx"
-	ip route replace blackhole 192.0.2.0/24 2>/dev/null || true
+	host_ip=$(sl_world_host_ip "$idx")
+	# A blackhole for the rest of the range, unless the range is already
+	# routed: `replace` would swap a host interface's connected route
+	# (some machines have their uplink in a TEST-NET) for the blackhole
+	# and cut the machine off. The worlds' /30s are more specific anyway.
+	if ip -4 route show exact 198.51.100.0/24 | grep -qv '^blackhole'; then
+		echo "sl_world_create: 198.51.100.0/24 is routed on this machine; refusing to put test worlds there" >&2
+		return 1
+	fi
+	ip route add blackhole 198.51.100.0/24 2>/dev/null || true
 	ip netns add "$name"
 	ip link add "$hif" type veth peer name eth0 netns "$name"
 	ip addr add "$host_ip/30" dev "$hif"

@@ -12,6 +12,7 @@
 
 #include "common.h"
 #include "ipcache.h"
+#include "sluice/verdict.h"
 
 /*
  * The inner map template. Every trie the agent puts into the outer map must
@@ -37,11 +38,12 @@ struct {
 	__array(values, struct sluice_policy_inner);
 } sluice_pol_v1 SEC(".maps");
 
+/* the actions of include/sluice/verdict.h, under the datapath's names */
 enum policy_action {
-	POLICY_ALLOW = 0,
-	POLICY_DENY,     /* an explicit deny entry matched */
-	POLICY_DENIED,   /* nothing matched and the direction is enforced */
-	POLICY_REDIRECT, /* allowed at L4, the L7 proxy must see it */
+	POLICY_ALLOW = SLUICE_POLICY_ALLOW,
+	POLICY_DENY = SLUICE_POLICY_DENY,
+	POLICY_DENIED = SLUICE_POLICY_DENIED,
+	POLICY_REDIRECT = SLUICE_POLICY_REDIRECT,
 };
 
 struct policy_verdict {
@@ -49,14 +51,6 @@ struct policy_verdict {
 	__u8 match_kind;  /* enum sluice_match_kind of the deciding entry */
 	__u16 proxy_port; /* for POLICY_REDIRECT */
 };
-
-static __always_inline void verdict_from(struct policy_verdict *v, __u8 action,
-					 const struct sluice_policy_entry *e)
-{
-	v->action = action;
-	v->match_kind = e->match_kind;
-	v->proxy_port = e->proxy_port;
-}
 
 /*
  * Judges (peer identity, direction, protocol, dport) against an endpoint.
@@ -68,17 +62,9 @@ static __always_inline void verdict_from(struct policy_verdict *v, __u8 action,
  * new identities appear; the price is a second lookup, paid only on the first
  * packet of a flow.
  *
- * Why deny wins across the lookups: the two tries answer different questions,
- * and LPM only resolves precedence inside one (the compiler makes sure a deny
- * covering a more specific allow is written as a deny there too). Across them
- * an explicit deny must beat any allow, as in Cilium: a "deny world" rule
- * must not be undone by an "allow any peer on port 80" rule. Redirect beats
- * plain allow because an L7 rule on a port is a restriction: allowing the
- * port at L4 elsewhere must not let traffic skip the proxy.
- *
- * Enforcement only changes what "no entry" means: an enforced direction
- * drops (default deny), a direction no policy selects allows. Entries that
- * are found apply either way, so an explicit deny still drops.
+ * Which entry decides, and how (deny, then redirect, then allow; no entry:
+ * the enforcement flag): sluice_policy_order() in include/sluice/verdict.h,
+ * shared with user space.
  */
 static __always_inline void policy_decide(__u32 ep_id, __u32 peer_identity,
 					  __u8 direction, __u8 protocol,
@@ -92,7 +78,7 @@ static __always_inline void policy_decide(__u32 ep_id, __u32 peer_identity,
 		.protocol = protocol,
 		.dport_be = bpf_htons(dport),
 	};
-	const struct sluice_policy_entry *by_peer = 0, *by_any = 0;
+	const struct sluice_policy_entry *by_peer = 0, *by_any = 0, *deciding;
 	void *inner;
 
 	v->match_kind = SLUICE_MATCH_NONE;
@@ -105,31 +91,11 @@ static __always_inline void policy_decide(__u32 ep_id, __u32 peer_identity,
 		by_any = bpf_map_lookup_elem(inner, &key);
 	}
 
-	if (by_peer && (by_peer->flags & SLUICE_POL_F_DENY)) {
-		verdict_from(v, POLICY_DENY, by_peer);
-		return;
+	v->action = sluice_policy_order(by_peer, by_any, enforced, &deciding);
+	if (deciding) {
+		v->match_kind = deciding->match_kind;
+		v->proxy_port = deciding->proxy_port;
 	}
-	if (by_any && (by_any->flags & SLUICE_POL_F_DENY)) {
-		verdict_from(v, POLICY_DENY, by_any);
-		return;
-	}
-	if (by_peer && (by_peer->flags & SLUICE_POL_F_REDIRECT)) {
-		verdict_from(v, POLICY_REDIRECT, by_peer);
-		return;
-	}
-	if (by_any && (by_any->flags & SLUICE_POL_F_REDIRECT)) {
-		verdict_from(v, POLICY_REDIRECT, by_any);
-		return;
-	}
-	if (by_peer) {
-		verdict_from(v, POLICY_ALLOW, by_peer);
-		return;
-	}
-	if (by_any) {
-		verdict_from(v, POLICY_ALLOW, by_any);
-		return;
-	}
-	v->action = enforced ? POLICY_DENIED : POLICY_ALLOW;
 }
 
 /*

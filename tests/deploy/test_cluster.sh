@@ -56,6 +56,9 @@ cleanup() {
 	# (the node's netns, veths and cgroups are gone: removing the pins
 	# releases the programs and maps)
 	rm -rf "/sys/fs/bpf/$PIN_DIR"
+	if [ -d "/sys/fs/cgroup/unified/sluice-deploy-test-$$" ]; then
+		find "/sys/fs/cgroup/unified/sluice-deploy-test-$$" -depth -type d -exec rmdir {} + 2>/dev/null
+	fi
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -77,7 +80,10 @@ if ! K8S_NODE_TAINTS="sluice.io/agent-not-ready=:NoExecute" k8s_cluster_up; then
 fi
 ok "cluster up in $((SECONDS - t0)) s (node $K8S_NODE_NAME, taint sluice.io/agent-not-ready)"
 k8s_import "$TAR" >/dev/null && ok "image imported into the node's containerd" || bad "import"
-CG=/sys/fs/cgroup/unified${K8S_CGROUP_ROOT}
+# the agent's cgroup v2 root: a child of the host's unified hierarchy made
+# for this test (on this hybrid host the kubelet's cgroups are v1 only)
+CG=/sys/fs/cgroup/unified/sluice-deploy-test-$$
+mkdir -p "$CG/pods"
 APIPORT=$(sed -n 's#.*server: https://[^:]*:\([0-9]*\).*#\1#p' "$K8S_KUBECONFIG" | head -1)
 
 # 2. helm install
@@ -85,7 +91,7 @@ t0=$SECONDS
 if k8s_nsx "$HELM" --kubeconfig "$K8S_KUBECONFIG" install sluice "$ROOT/deploy/helm/sluice" \
 	--namespace kube-system --wait=false \
 	--set image.repository="${IMAGE%:*}" --set image.tag="${IMAGE##*:}" --set image.pullPolicy=Never \
-	--set cgroup.root="$CG" --set cgroup.pods=kubepods --set bpf.pinDir="$PIN_DIR" --set runPath="$RUN" \
+	--set cgroup.root="$CG" --set cgroup.pods=pods --set bpf.pinDir="$PIN_DIR" --set runPath="$RUN" \
 	--set "netnsPaths={$K8S_CLUSTER_DIR/containerd/state}" \
 	--set cni.confPath="$K8S_CNI_CONF_DIR" --set cni.binPath="$K8S_CNI_BIN_DIR" \
 	--set cni.uninstall=true \

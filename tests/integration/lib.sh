@@ -143,13 +143,88 @@ http() {
 	sl pod exec "$from" -- curl -s -o /dev/null -w '%{http_code}' --connect-timeout 1 -m 3 "$@" "$url"
 }
 
-apply() { sl policy apply -f "$@" >/dev/null; }
+# apply FILE... : applies policy files; a rejected apply fails the test
+apply() {
+	local out
+	out=$(sl policy apply -f "$@" 2>&1 >/dev/null) || { fail "apply $*: ${out:-rejected}"; return 1; }
+	[ -n "$out" ] && echo "$out" >&2
+	return 0
+}
 
-# policy text from stdin, applied as a file named after the test
+# Policy text from stdin, applied as a file of its own. Prints what apply
+# prints (stdout and warnings on stderr); a rejected apply fails the test
+# (and returns 1), with the agent's error.
 apply_yaml() {
-	local f="$SL_WORK/policy-$RANDOM.yaml"
+	local f="$SL_WORK/policy-$RANDOM.yaml" out rc
 	cat >"$f"
-	sl policy apply -f "$f"
+	out=$(sl policy apply -f "$f" 2>"$f.err")
+	rc=$?
+	[ -n "$out" ] && echo "$out"
+	cat "$f.err" >&2
+	if [ $rc -ne 0 ]; then
+		fail "apply_yaml: $(head -c 300 "$f.err")"
+		return 1
+	fi
+	return 0
+}
+
+# expect_eq "description" EXPECTED ACTUAL : passes when the two are equal,
+# and says both when they are not
+expect_eq() {
+	if [ "$2" = "$3" ]; then pass "$1"; else fail "$1 (expected '$2', got '$3')"; fi
+}
+
+# status_field KEY [SUBKEY]: one field of `sluice status -o json`
+status_field() {
+	sl status -o json 2>/dev/null | python3 -c '
+import json, sys
+v = json.load(sys.stdin)
+for k in sys.argv[1:]:
+    v = v.get(k, "") if isinstance(v, dict) else ""
+print(v)' "$@"
+}
+
+# wait_until TRIES INTERVAL command... : retries the command until it
+# succeeds (bounded); returns 1 when it never did
+wait_until() {
+	local tries=$1 interval=$2 i
+	shift 2
+	for i in $(seq 1 "$tries"); do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep "$interval"
+	done
+	return 1
+}
+
+# wait_loops_started OUTFILE... : waits (bounded, 30 s) until each
+# tests/tools/loop.py writing to OUTFILE has sent its first request
+wait_loops_started() {
+	local f
+	for f in "$@"; do
+		wait_until 300 0.1 test -e "$f.started" || { fail "loop $(basename "$f") did not start"; return 1; }
+	done
+}
+
+# wait_proxy_ready [SECONDS]: waits until the agent reports its L7 proxy
+# ready (default 10 s); fails the test when it never does
+proxy_ready() { [ "$(status_field proxy state)" = ready ]; }
+wait_proxy_ready() {
+	wait_until $(( ${1:-10} * 10 )) 0.1 proxy_ready && return 0
+	fail "L7 proxy ready (state: $(status_field proxy state))"
+	return 1
+}
+
+# wait_host_addr IP: waits until the agent knows IP as an address of this
+# host (it rescans host addresses on its own; the test must not guess when)
+host_addr_known() {
+	sl status -o json 2>/dev/null | python3 -c '
+import json, sys
+sys.exit(0 if sys.argv[1] in json.load(sys.stdin).get("host_addresses", []) else 1)' "$1"
+}
+wait_host_addr() {
+	wait_until 100 0.05 host_addr_known "$1" && return 0
+	fail "the agent learnt host address $1"
+	return 1
 }
 
 # proxy_field KEY: a field of `sluice status -o json`'s "proxy" object

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # CIDR identities: fromCIDR / fromCIDRSet / ipBlock against real addresses
-# outside the cluster (two "world" namespaces in 192.0.2.0/24), excepts,
+# outside the cluster (two "world" namespaces in 198.51.100.0/24), excepts,
 # world covering CIDRs, deny by CIDR, and the difference between Cilium's
 # fromCIDR (never a managed pod) and Kubernetes' ipBlock (pods too).
 source "$(dirname "$0")/lib.sh"
@@ -9,16 +9,18 @@ t_begin
 pod default/server app=server
 pod default/client app=client
 serve default/server tcp:80
-W1=$(sl_world_create one 7)   # 192.0.2.30, in 192.0.2.28/30
-W2=$(sl_world_create two 8)   # 192.0.2.34, in 192.0.2.32/30
+W1=$(sl_world_create one 7)   # 198.51.100.30, in 198.51.100.28/30
+W2=$(sl_world_create two 8)   # 198.51.100.34, in 198.51.100.32/30
 from_w() { ip netns exec "${SL_NSPFX}w$1" python3 "$TOOLS/probe.py" tcp "$IP_server" 80 "${2:-1.0}"; }
-sleep 2.2 # the agent refreshes host addresses every 2 s
+# the worlds' host-side addresses must carry the host identity first
+wait_host_addr "$(sl_world_host_ip 7)"
+wait_host_addr "$(sl_world_host_ip 8)"
 
 check "no policy: $W1 reaches the server" from_w one
 check "no policy: $W2 reaches the server" from_w two
 
 policy() {
-	apply_yaml >/dev/null || fail "apply"
+	apply_yaml >/dev/null
 }
 
 policy <<'YAML'
@@ -28,12 +30,12 @@ metadata: {name: server}
 spec:
   endpointSelector: {matchLabels: {app: server}}
   ingress:
-  - fromCIDR: [192.0.2.28/30]
+  - fromCIDR: [198.51.100.28/30]
 YAML
-check "fromCIDR 192.0.2.28/30: $W1 allowed" from_w one
-check_not "fromCIDR 192.0.2.28/30: $W2 dropped" from_w two 0.7
-check "fromCIDR 192.0.2.28/30: pod client dropped" dropped default/client tcp "$IP_server" 80
-check "the prefix has a CIDR identity" sh -c "'$SL_BUILD/cli/sluice' --socket '$SL_SOCK' identity list | grep -q 'cidr:192.0.2.28/30'"
+check "fromCIDR 198.51.100.28/30: $W1 allowed" from_w one
+check_not "fromCIDR 198.51.100.28/30: $W2 dropped" from_w two 0.7
+check "fromCIDR 198.51.100.28/30: pod client dropped" dropped default/client tcp "$IP_server" 80
+check "the prefix has a CIDR identity" sh -c "'$SL_BUILD/cli/sluice' --socket '$SL_SOCK' identity list | grep -q 'cidr:198.51.100.28/30'"
 
 policy <<'YAML'
 apiVersion: cilium.io/v2
@@ -42,11 +44,11 @@ metadata: {name: server}
 spec:
   endpointSelector: {matchLabels: {app: server}}
   ingress:
-  - fromCIDRSet: [{cidr: 192.0.2.0/24, except: [192.0.2.32/30]}]
+  - fromCIDRSet: [{cidr: 198.51.100.0/24, except: [198.51.100.32/30]}]
 YAML
-check "fromCIDRSet /24 except 192.0.2.32/30: $W1 allowed" from_w one
-check_not "fromCIDRSet /24 except 192.0.2.32/30: $W2 dropped" from_w two 0.7
-check_not "192.0.2.28/30 is no longer named: its identity is gone" sh -c "'$SL_BUILD/cli/sluice' --socket '$SL_SOCK' identity list | grep -q 'cidr:192.0.2.28/30'"
+check "fromCIDRSet /24 except 198.51.100.32/30: $W1 allowed" from_w one
+check_not "fromCIDRSet /24 except 198.51.100.32/30: $W2 dropped" from_w two 0.7
+check_not "198.51.100.28/30 is no longer named: its identity is gone" sh -c "'$SL_BUILD/cli/sluice' --socket '$SL_SOCK' identity list | grep -q 'cidr:198.51.100.28/30'"
 
 # world covers CIDR identities even when another policy names the prefix
 policy <<'YAML'
@@ -64,10 +66,10 @@ metadata: {name: client}
 spec:
   endpointSelector: {matchLabels: {app: client}}
   egress:
-  - toCIDR: [192.0.2.0/24, 192.0.2.32/30]
+  - toCIDR: [198.51.100.0/24, 198.51.100.32/30]
 YAML
-check "fromEntities world while 192.0.2.0/24 is a CIDR identity: $W1 allowed" from_w one
-check "fromEntities world while 192.0.2.32/30 is a CIDR identity: $W2 allowed" from_w two
+check "fromEntities world while 198.51.100.0/24 is a CIDR identity: $W1 allowed" from_w one
+check "fromEntities world while 198.51.100.32/30 is a CIDR identity: $W2 allowed" from_w two
 
 # deny by CIDR wins over an allow of world
 policy <<'YAML'
@@ -79,14 +81,14 @@ spec:
   ingress:
   - fromEntities: [world]
   ingressDeny:
-  - fromCIDR: [192.0.2.32/30]
+  - fromCIDR: [198.51.100.32/30]
 YAML
-check "ingressDeny fromCIDR 192.0.2.32/30 + world allowed: $W1 allowed" from_w one
-check_not "ingressDeny fromCIDR 192.0.2.32/30: $W2 dropped" from_w two 0.7
+check "ingressDeny fromCIDR 198.51.100.32/30 + world allowed: $W1 allowed" from_w one
+check_not "ingressDeny fromCIDR 198.51.100.32/30: $W2 dropped" from_w two 0.7
 sl policy delete default/client >/dev/null
 
 # Kubernetes ipBlock: outside addresses and pod addresses alike
-apply_yaml >/dev/null <<YAML || fail "apply"
+apply_yaml >/dev/null <<YAML
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
 metadata: {name: server-np}
@@ -94,14 +96,14 @@ spec:
   podSelector: {matchLabels: {app: server}}
   ingress:
   - from:
-    - ipBlock: {cidr: 192.0.2.0/24, except: [192.0.2.32/30]}
+    - ipBlock: {cidr: 198.51.100.0/24, except: [198.51.100.32/30]}
     - ipBlock: {cidr: $SL_CIDR}
 YAML
 sl policy delete default/server >/dev/null
-check "ipBlock /24 except 192.0.2.32/30: $W1 allowed" from_w one
-check_not "ipBlock /24 except 192.0.2.32/30: $W2 dropped" from_w two 0.7
+check "ipBlock /24 except 198.51.100.32/30: $W1 allowed" from_w one
+check_not "ipBlock /24 except 198.51.100.32/30: $W2 dropped" from_w two 0.7
 check "ipBlock on the pod CIDR: pod client allowed" can default/client tcp "$IP_server" 80
-apply_yaml >/dev/null <<YAML || fail "apply"
+apply_yaml >/dev/null <<YAML
 apiVersion: cilium.io/v2
 kind: CiliumNetworkPolicy
 metadata: {name: server-cnp}
@@ -128,7 +130,7 @@ metadata: {name: client}
 spec:
   endpointSelector: {matchLabels: {app: client}}
   egress:
-  - toCIDRSet: [{cidr: 192.0.2.0/24, except: [192.0.2.32/30]}]
+  - toCIDRSet: [{cidr: 198.51.100.0/24, except: [198.51.100.32/30]}]
     toPorts: [{ports: [{port: "8000", protocol: TCP}]}]
 YAML
 check "egress toCIDRSet except: client reaches $W1:8000" can default/client tcp "$W1" 8000
@@ -140,24 +142,24 @@ sl policy delete default/client >/dev/null
 # (pods by address), Cilium's fromCIDR does not (its /32 carries the pod's
 # identity, which no CIDR peer names).
 sl pod create remote/elsewhere --labels app=elsewhere --remote "$W1" >/dev/null || fail "remote pod"
-apply_yaml >/dev/null <<'YAML' || fail "apply"
+apply_yaml >/dev/null <<'YAML'
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
 metadata: {name: server-np}
 spec:
   podSelector: {matchLabels: {app: server}}
   ingress:
-  - from: [{ipBlock: {cidr: 192.0.2.28/30}}]
+  - from: [{ipBlock: {cidr: 198.51.100.28/30}}]
 YAML
 check "ipBlock holding a remote pod's address: the remote pod ($W1) allowed" from_w one
-apply_yaml >/dev/null <<'YAML' || fail "apply"
+apply_yaml >/dev/null <<'YAML'
 apiVersion: cilium.io/v2
 kind: CiliumNetworkPolicy
 metadata: {name: server-cnp}
 spec:
   endpointSelector: {matchLabels: {app: server}}
   ingress:
-  - fromCIDR: [192.0.2.28/30]
+  - fromCIDR: [198.51.100.28/30]
 YAML
 sl policy delete default/server-np >/dev/null
 check_not "fromCIDR holding a remote pod's address: the remote pod ($W1) dropped" from_w one 0.7
@@ -172,7 +174,7 @@ remote/imported-b 198.51.100.7 app=imported
 EOF
 check "pod import registers the pods of a file" sl pod import "$SL_WORK/pods.txt"
 [ "$(sl pod list | grep -c 'remote/imported-')" = 2 ] && pass "both imported pods are listed" || fail "imported pods: $(sl pod list | grep remote/)"
-apply_yaml >/dev/null <<'YAML' || fail "apply"
+apply_yaml >/dev/null <<'YAML'
 apiVersion: cilium.io/v2
 kind: CiliumNetworkPolicy
 metadata: {name: from-imported}
@@ -198,7 +200,7 @@ sl pod delete remote/imported-b >/dev/null
 ipc_has_w2_prefix() {
 	bpftool map dump pinned "$SL_PIN/sluice_ipc_v1" | grep -A1 '"prefixlen": 126' | grep -q '255,255,192,0,2,32$'
 }
-cidr_ident() { sl identity list | awk '/cidr:192.0.2.32\/30/ { print $1 }'; }
+cidr_ident() { sl identity list | awk '/cidr:198.51.100.32\/30/ { print $1 }'; }
 policy <<'YAML'
 apiVersion: cilium.io/v2
 kind: CiliumNetworkPolicy
@@ -208,10 +210,10 @@ spec:
   ingress:
   - fromEntities: [world]
   ingressDeny:
-  - fromCIDR: [192.0.2.32/30]
+  - fromCIDR: [198.51.100.32/30]
 YAML
 before=$(cidr_ident)
-check "192.0.2.32/30 is in the ipcache" ipc_has_w2_prefix
+check "198.51.100.32/30 is in the ipcache" ipc_has_w2_prefix
 sl_agent_kill KILL
 sl_agent_start
 check "after restart: the entry is still in the ipcache" ipc_has_w2_prefix

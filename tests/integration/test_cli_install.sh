@@ -28,6 +28,7 @@ done
 check "sluice from PATH prints its version" sh -c "PATH='$PREFIX/bin':/usr/bin:/bin sluice --version | grep -q 'datapath ABI'"
 
 t_begin
+trap 't_end_trap; rm -rf "$PREFIX" "$PREFIX.log"' EXIT # t_begin set its own
 check "the installed agent runs" sh -c "readlink /proc/$SL_AGENT_PID/exe | grep -q '^$PREFIX/bin/sluiced'"
 for i in $(seq 1 60); do [ "$(sl status -o json | jq -r .proxy.state)" = ready ] && break; sleep 0.1; done
 ppid_=$(sl status -o json | jq -r .proxy.pid)

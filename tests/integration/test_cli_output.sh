@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # CLI habits (issue #10, items 8 and 11): every get and list prints a
 # table, -o json or -o yaml (kubectl's List for lists, no API envelope),
-# -o wide on pods, and an unknown -o exits 2; `policy get -o yaml` is the
+# -o wide on every get and list, and an unknown -o exits 2; `policy get -o yaml` is the
 # stored object as kubectl prints it; empty policy files are named, by
 # apply and by lint.
 source "$(dirname "$0")/lib.sh"
@@ -39,7 +39,11 @@ for cmd in "pod list" "pod get default/web" "policy list" "policy get default/se
 	check_exit 2 "$cmd -o bogus" sl $cmd -o bogus; check_said 'output format "bogus"'
 	# shellcheck disable=SC2086
 	check_exit 0 "$cmd (table)" sl $cmd
+	# as in kubectl, every get and list takes -o wide (status is no get)
+	# shellcheck disable=SC2086
+	[ "$cmd" != status ] && check_exit 0 "$cmd -o wide" sl $cmd -o wide
 done
+check "identity list -o wide adds the references" sh -c "$SLB --socket $SL_SOCK identity list -o wide | head -1 | grep -q 'ID *REFS *LABELS'"
 check_exit 2 "status -o wide is not a format status has" sl status -o wide
 check_exit 2 "-o without a value" sl pod list -o
 check_exit 0 "--output=json form" sl pod list --output=json

@@ -32,12 +32,12 @@ spec:
 YAML
 for i in $(seq 1 30); do sl policy get default/server >/dev/null 2>&1 && break; sleep 0.1; done
 check "policy directory applied within 3 s" sl policy get default/server
-for i in $(seq 1 60); do [ "$(sl status -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["proxy"]["state"])')" = ready ] && break; sleep 0.1; done
+wait_proxy_ready
 
 # loops KIND PORT SECONDS: runs a keep-alive and a connection-per-request loop
 loop_start() {
 	local name=$1 port=$2 secs=$3 mode=$4
-	rm -f "$SL_WORK/$name.json"
+	rm -f "$SL_WORK/$name.json" "$SL_WORK/$name.json.started"
 	sl_bg sl pod exec default/client -- python3 "$TOOLS/loop.py" "$IP_server" "$port" /x "$secs" "$SL_WORK/$name.json" "$mode" "$SL_WORK/stop"
 }
 loop_wait() {
@@ -63,6 +63,7 @@ all_loops() { # SECONDS
 	loop_start l4cl 8081 "$1" close
 	loop_start l7ka 8080 "$1" keepalive
 	loop_start l7cl 8080 "$1" close
+	wait_loops_started "$SL_WORK"/{l4ka,l4cl,l7ka,l7cl}.json
 	sleep 0.5
 }
 
@@ -95,7 +96,7 @@ loops_check "agent SIGKILL + restart"
 echo "# the proxy restarts"
 all_loops 30
 check "proxy restart requested" sl proxy restart
-for i in $(seq 1 60); do [ "$(sl status -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["proxy"]["state"])')" = ready ] && break; sleep 0.1; done
+wait_proxy_ready
 sleep 1
 touch "$SL_WORK/stop"
 loops_check "proxy restart"
@@ -108,6 +109,7 @@ echo "# a revocation cuts the client within 100 ms"
 revoke() { # PORT-FROM PORT-TO LOOP MODE
 	rm -f "$SL_WORK/stop"
 	loop_start "$3" "$1" 20 "$4"
+	wait_loops_started "$SL_WORK/$3.json"
 	sleep 1
 	sed -i "s/port: \"$1\"/port: \"$2\"/" "$POLDIR/server.yaml"
 	t0=$(python3 -c 'import time; print(time.time())')

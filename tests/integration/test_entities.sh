@@ -11,7 +11,8 @@ WORLD_IP=$(sl_world_create ext 1)
 WORLD_NS=${SL_NSPFX}wext
 from_world() { ip netns exec "$WORLD_NS" python3 "$TOOLS/probe.py" tcp "$1" "$2" "${3:-1.0}"; }
 from_host() { python3 "$TOOLS/probe.py" tcp "$1" "$2" "${3:-1.0}"; }
-sleep 2.2 # the agent refreshes host addresses every 2 s
+# the world's host-side address must carry the host identity first
+wait_host_addr "$(sl_world_host_ip 1)"
 
 check "no policy: world reaches the pod" from_world "$IP_server" 80
 check "no policy: host reaches the pod" from_host "$IP_server" 80

@@ -17,7 +17,8 @@ serve default/backend tcp:8080 tcp:8081
 serve default/echo tcp:9090
 WORLD_IP=$(sl_world_create ext 2)
 WORLD_NS=${SL_NSPFX}wext
-sleep 2.2 # host addresses are refreshed every 2 s
+# the world's host-side address must carry the host identity first
+wait_host_addr "$(sl_world_host_ip 2)"
 
 apply_yaml <<'YAML' >/dev/null
 apiVersion: cilium.io/v2
@@ -66,7 +67,7 @@ YAML
 B=http://$IP_backend:8080
 code() { http "$@"; }
 proxy_stat() { sl status -o json | python3 -c "import json,sys; print(json.load(sys.stdin)['proxy'].get('$1', 0))"; }
-for i in $(seq 1 60); do [ "$(sl status -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["proxy"]["state"])')" = ready ] && break; sleep 0.1; done
+wait_proxy_ready
 
 echo "# the article's scenario"
 [ "$(code default/frontend "$B/api/users/42")" = 200 ] && pass "frontend GET /api/users/42 -> 200" || fail "frontend GET /api/users/42 -> 200"
@@ -150,7 +151,7 @@ kill -KILL "$(proxy_stat pid)"
 sleep 0.3
 [ "$(code default/frontend "$B/api/users/1")" = 000 ] && pass "proxy down: L7 port refuses (fails closed)" || fail "proxy down: L7 port refuses"
 check "proxy down: L4 port still works" can default/frontend tcp "$IP_backend" 8081
-for i in $(seq 1 80); do [ "$(sl status -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["proxy"]["state"])')" = ready ] && break; sleep 0.1; done
+wait_proxy_ready 8
 [ "$(code default/frontend "$B/api/users/1")" = 200 ] && pass "proxy back: L7 works again" || fail "proxy back: L7 works again"
 [ "$(code default/frontend "$B/admin")" = 403 ] && pass "proxy back: still enforcing" || fail "proxy back: still enforcing"
 t_finish

@@ -23,7 +23,7 @@ spec:
         - {method: GET, path: "/api/users/.*"}
         - {method: POST, path: "/api/upload"}
 YAML
-for i in $(seq 1 60); do [ "$(sl status -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["proxy"]["state"])')" = ready ] && break; sleep 0.1; done
+wait_proxy_ready
 LOG=$SL_WORK/server-default_backend.log
 
 # case NAME EXPECTED MARKER BYTES...: sends the bytes, expects "EXPECTED"

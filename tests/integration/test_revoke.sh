@@ -26,10 +26,10 @@ spec:
       rules: {http: [{method: GET, path: "/.*"}]}
 YAML
 sl policy apply -f "$SL_WORK/p.yaml" >/dev/null
-for i in $(seq 1 60); do [ "$(sl status -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["proxy"]["state"])')" = ready ] && break; sleep 0.1; done
+wait_proxy_ready
 
 start_loop() { # FROM NAME PORT MODE
-	rm -f "$SL_WORK/$2.json"
+	rm -f "$SL_WORK/$2.json" "$SL_WORK/$2.json.started"
 	sl_bg sl pod exec "$1" -- python3 "$TOOLS/loop.py" "$IP_server" "$3" /x 20 "$SL_WORK/$2.json" "$4" "$SL_WORK/stop"
 }
 field() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$SL_WORK/$1.json" "$2"; }
@@ -42,6 +42,7 @@ for round in 1 2 3; do
 	start_loop default/client ka 8081 keepalive
 	start_loop default/other keep 8081 keepalive
 	start_loop default/client l7 8080 keepalive
+	wait_loops_started "$SL_WORK"/{ka,keep,l7}.json
 	sleep 1
 	# the client loses 8081; "other" keeps it; the client keeps its L7 port
 	python3 - "$SL_WORK/p.yaml" <<'PY'

@@ -23,9 +23,10 @@ PIN2=/sys/fs/bpf/sluice-it2-$$
 CG2=$SL_CG/second
 SOCK2=$SL_WORK/second.sock
 mkdir -p "$CG2"
+CIDR2=10.243.$((RANDOM % 200)).0/24
 second() { # extra args...
 	"$SL_BUILD/agent/sluiced" --bpf-root "$PIN2" --cgroup-root "$CG2" --socket "$SOCK2" \
-		--pod-cidr 10.243.$((RANDOM % 200)).0/24 --netns-prefix "${SL_NSPFX}b-" \
+		--pod-cidr "$CIDR2" --netns-prefix "${SL_NSPFX}b-" \
 		--metrics off --no-proxy "$@"
 }
 cleanup2() {
@@ -33,11 +34,11 @@ cleanup2() {
 	rm -rf "$PIN2"
 	rmdir "$CG2" 2>/dev/null
 }
-trap 'rc=$?; cleanup2; rm -rf "$STATE2"; (exit $rc); t_end_trap' EXIT
+trap 'rc=$?; cleanup2; rm -rf "$STATE2"; ip route del blackhole "$CIDR2" 2>/dev/null; (exit $rc); t_end_trap' EXIT
 STATE2=/run/sluice/sluice-it2-$$
 
 echo "# another pin directory, the same --state-dir"
-timeout 30 bash -c "$(declare -f second); SL_BUILD=$SL_BUILD PIN2=$PIN2 CG2=$CG2 SOCK2=$SOCK2 SL_NSPFX=$SL_NSPFX second --state-dir '$SL_STATE'" >"$SL_WORK/b.out" 2>"$SL_WORK/b.err"
+timeout 30 bash -c "$(declare -f second); SL_BUILD=$SL_BUILD PIN2=$PIN2 CG2=$CG2 SOCK2=$SOCK2 CIDR2=$CIDR2 SL_NSPFX=$SL_NSPFX second --state-dir '$SL_STATE'" >"$SL_WORK/b.out" 2>"$SL_WORK/b.err"
 rc=$?
 echo "  second instance: exit $rc: $(head -1 "$SL_WORK/b.err")"
 check "refused with exit 1" test "$rc" = 1

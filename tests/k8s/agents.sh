@@ -62,7 +62,8 @@ ka_begin() {
 	local n idx
 	export KA_WORK=/tmp/sluice-k8s-$T_NAME-$$
 	mkdir -p "$KA_WORK"
-	k8s_up "$KA_WORK/api" || { echo "FAIL: API server did not start"; exit 1; }
+	# its own folder (k8s_down removes it after ka_cleanup ran)
+	k8s_up || { echo "FAIL: API server did not start"; exit 1; }
 	k8s_at_exit ka_cleanup
 	for n in "$@"; do
 		idx=$(t_claim_slot) || { echo "FAIL: no free test slot"; exit 1; }
@@ -102,15 +103,30 @@ ka_cleanup() {
 	rm -rf "$KA_WORK"
 }
 
-# sl_agent_args (standalone.sh) plus what this node needs
+# sl_agent_args (standalone.sh) plus what this node needs; KA_IN_CLUSTER=1:
+# --kubernetes with the service account files of a pod (--k8s-sa-dir) and
+# KUBERNETES_SERVICE_HOST/PORT, as in a DaemonSet
 ka_start() {
-	local n=$1 i
+	local n=$1 i hostport
 	shift
 	ka_use "$n"
-	# shellcheck disable=SC2046
-	"$SL_BUILD/agent/sluiced" $(sl_agent_args) --node-name "${KA_NAME[$n]}" \
-		--kubeconfig "$KA_WORK/agent.kubeconfig" --k8s-endpoint-throttle 100 "$@" \
-		>>"$SL_AGENT_OUT" 2>>"$SL_AGENT_LOG" &
+	if [ "${KA_IN_CLUSTER:-0}" = 1 ]; then
+		mkdir -p "$KA_WORK/sa"
+		cp "$KA_WORK/agent.kubeconfig.token" "$KA_WORK/sa/token"
+		cp "$K8S_CA" "$KA_WORK/sa/ca.crt"
+		echo kube-system >"$KA_WORK/sa/namespace"
+		hostport=${K8S_SERVER#https://}
+		# shellcheck disable=SC2046
+		KUBERNETES_SERVICE_HOST=${hostport%:*} KUBERNETES_SERVICE_PORT=${hostport##*:} \
+			K8S_NODE_NAME=${KA_NAME[$n]} "$SL_BUILD/agent/sluiced" $(sl_agent_args | sed 's/--node-name [^ ]*//') \
+			--kubernetes --k8s-sa-dir "$KA_WORK/sa" --k8s-endpoint-throttle 100 "$@" \
+			>>"$SL_AGENT_OUT" 2>>"$SL_AGENT_LOG" &
+	else
+		# shellcheck disable=SC2046
+		${KA_WRAP:-} "$SL_BUILD/agent/sluiced" $(sl_agent_args) --node-name "${KA_NAME[$n]}" \
+			--kubeconfig "$KA_WORK/agent.kubeconfig" --k8s-endpoint-throttle 100 "$@" \
+			>>"$SL_AGENT_OUT" 2>>"$SL_AGENT_LOG" &
+	fi
 	KA_PID[$n]=$!
 	for i in $(seq 1 300); do
 		if ka "$n" status -o json 2>/dev/null | python3 -c \
@@ -261,6 +277,7 @@ for p in pods:
 # waits until CMD succeeds, bounded (seconds)
 kwait() { k8s_wait "$@"; }
 
-# for `bash -c` in checks and waits
-export -f ka kident kc kcan kdropped kexec _ka_netns_of _ka_pod_line jq_py
+# for `bash -c` in checks and waits: every helper (kc needs lib.sh's)
+# shellcheck disable=SC2046
+export -f $(compgen -A function)
 export SL_BUILD TOOLS

@@ -15,8 +15,11 @@
 #   cluster.sh exec DIR CMD.. run CMD in the node netns with KUBECONFIG set
 #                             (kubectl, helm, curl to pods, ...)
 #   cluster.sh kubectl DIR .. Debian's kubectl 1.20 against the cluster
-#   cluster.sh import DIR TAR..  import docker-archive/OCI tars into the
-#                             node's containerd (namespace k8s.io)
+#   cluster.sh import DIR [--ctr-flag..] TAR..  import docker-archive/OCI
+#                             tars into the node's containerd (namespace
+#                             k8s.io); "--x=y" arguments go to ctr, e.g.
+#                             --base-name=NAME for OCI archives tagged only
+#   cluster.sh images DIR     list the node's images (ctr -n k8s.io images ls)
 #
 # Options for `up` (environment):
 #   K8S_NODE_NAME     node name (default sluice-node)
@@ -415,7 +418,11 @@ cmd_down() {
   local dir=${1:?usage: down DIR}
   [ -d "$dir" ] || return 0
   dir=$(cd "$dir" && pwd)
-  [ -f "$dir/state" ] || die "$dir is not a cluster directory (no state file)"
+  if [ ! -f "$dir/state" ]; then
+    # `up` failed before writing anything (e.g. k8s_cluster_up's mktemp dir).
+    if [ -z "$(ls -A "$dir")" ]; then rmdir "$dir"; return 0; fi
+    die "$dir is not a cluster directory (no state file)"
+  fi
   # Best effort all the way (errexit is off inside an || list): one step
   # failing must not leave the rest behind.
   do_down "$dir" || true
@@ -429,13 +436,21 @@ cmd_exec() {
   KUBECONFIG=$DIR/admin.kubeconfig nsx "$@"
 }
 
+# import DIR [--ctr-flag...] TAR...: arguments starting with "--" go to
+# `ctr images import` for every tar, e.g. --base-name docker.io/sluice/sluice
+# for an OCI archive whose index names only a tag.
 cmd_import() {
-  DIR=${1:?usage: import DIR TAR...}
+  DIR=${1:?usage: import DIR [--ctr-flag...] TAR...}
   shift
   load_state
-  local t
+  local t flags=() tars=()
   for t in "$@"; do
-    nsx "$ROOT/usr/bin/ctr" -a "$DIR/containerd/containerd.sock" -n k8s.io images import "$t" >&2 ||
+    case $t in --*) flags+=("$t") ;; *) tars+=("$t") ;; esac
+  done
+  [ ${#tars[@]} -gt 0 ] || die "import: no image file given"
+  for t in "${tars[@]}"; do
+    [ -f "$t" ] || die "import: $t: no such file"
+    nsx "$ROOT/usr/bin/ctr" -a "$DIR/containerd/containerd.sock" -n k8s.io images import "${flags[@]}" "$t" >&2 ||
       die "ctr images import $t failed"
   done
 }
@@ -447,5 +462,6 @@ case ${1:-} in
   exec) shift; cmd_exec "$@" ;;
   kubectl) d=${2:?usage: kubectl DIR ARGS}; shift 2; cmd_exec "$d" "$KUBECTL" --kubeconfig "$d/admin.kubeconfig" "$@" ;;
   import) shift; cmd_import "$@" ;;
+  images) DIR=${2:?usage: images DIR}; load_state; nsx "$ROOT/usr/bin/ctr" -a "$DIR/containerd/containerd.sock" -n k8s.io images ls -q ;;
   *) echo "usage: $0 up DIR|down DIR|env DIR|exec DIR CMD...|kubectl DIR ARGS...|import DIR TAR..." >&2; exit 2 ;;
 esac

@@ -79,6 +79,13 @@ check "kubectl logs works" kc logs server
 check "the bridge turned forwarding on in the node netns" bash -c "[ \"\$(nsenter --net=/run/netns/$NETNS cat /proc/sys/net/ipv4/ip_forward)\" = 1 ]"
 check "the host cannot reach the pod network" bash -c "! curl -s -m 3 http://$SIP:8080/ >/dev/null 2>&1"
 
+# Importing an image built elsewhere (what the deploy test does with sluice's).
+mkdir -p "$CDIR/extra-root" && echo extra >"$CDIR/extra-root/hello"
+python3 "$K8S_LIB_DIR/images/mkimage.py" --tag sluice-test/extra:1 --root "$CDIR/extra-root" \
+	--cmd '["/hello"]' --out "$CDIR/extra.tar"
+check "k8s_import loads an image into the node's containerd" k8s_import "$CDIR/extra.tar"
+check "the node lists the imported image" bash -c "bash '$K8S_CLUSTER_SH' images '$CDIR' | grep -qx docker.io/sluice-test/extra:1"
+
 t2=$SECONDS
 k8s_down
 echo "  (cluster down in $((SECONDS - t2)) s)"

@@ -8,8 +8,19 @@
 # upstream e2e suite (namespaceSelector) with a namespace relabelled.
 source "$(dirname "$0")/agents.sh"
 ka_begin a
+# the node registered with the agent-not-ready taint (no kubelet here)
+kapply <<EOF
+{"apiVersion": "v1", "kind": "Node", "metadata": {"name": "${KA_NAME[a]}"},
+ "spec": {"taints": [{"key": "sluice.io/agent-not-ready", "value": "true", "effect": "NoSchedule"},
+                     {"key": "example.com/other", "value": "x", "effect": "NoSchedule"}]}}
+EOF
 ka_start a || { fail "agent starts in Kubernetes mode and syncs"; t_finish; }
 pass "agent starts with --kubeconfig (ServiceAccount token, RBAC enforced) and syncs"
+taints() { kc get node "$1" -o jsonpath='{.spec.taints[*].key}'; }
+export -f taints
+check "once synced, the agent removes its node's agent-not-ready taint" \
+	kwait 20 bash -c "! taints ${KA_NAME[a]} | grep -q agent-not-ready"
+check "  and keeps the node's other taints" bash -c "taints ${KA_NAME[a]} | grep -q example.com/other"
 
 kpod a default/frontend app=frontend,security.level=trusted
 kpod a default/frontend-untrusted app=frontend

@@ -6,7 +6,10 @@
 source "$(dirname "$0")/agents.sh"
 ka_begin a b
 ka_start a --identity-gc-interval 1 --identity-gc-grace 4 || { fail "agent a syncs"; t_finish; }
-ka_start b --identity-gc-interval 1 --identity-gc-grace 4 || { fail "agent b syncs"; t_finish; }
+# node b as in a DaemonSet: --kubernetes, in-cluster config, $K8S_NODE_NAME
+KA_IN_CLUSTER=1 ka_start b --identity-gc-interval 1 --identity-gc-grace 4 ||
+	{ fail "agent b syncs (in-cluster config)"; t_finish; }
+check "in-cluster agent named after \$K8S_NODE_NAME" bash -c "ka b status | grep -q 'node ${KA_NAME[b]}'"
 
 leaders() {
 	local n c=0

@@ -4,7 +4,9 @@
 usage: loop.py IP PORT PATH SECONDS OUTFILE [keepalive|close] [STOPFILE]
 Sends HTTP GETs back to back (keep-alive: one connection, reconnecting
 after an error; close: a new connection per request) until SECONDS pass or
-STOPFILE exists. Writes a JSON summary to OUTFILE: ok, fail, the wall time
+STOPFILE exists. OUTFILE.started appears once the first request got an
+answer or failed (tests wait for it instead of guessing how long python
+takes to start in a pod). Writes a JSON summary to OUTFILE: ok, fail, the wall time
 of the first failure and of each failure's kind, so tests can assert zero
 failures or measure when a revocation took effect.
 """
@@ -91,5 +93,7 @@ while time.monotonic() < deadline and not (stop and os.path.exists(stop)):
             sock.close()
             sock = None
         time.sleep(0.001)
+    if ok + fail == 1:
+        open(out + ".started", "w").close()
 json.dump({"ok": ok, "fail": fail, "first_fail": first_fail, "first_fail_start": first_fail_start,
            "errors": errors}, open(out, "w"))

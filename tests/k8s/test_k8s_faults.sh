@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Agent-level watch faults through the relay (the client library's own
+# cases are in tests/unit/k8s and k8sclient's tests): while policies are
+# created and deleted through the API, the agent's watches are cut
+# mid-stream, expire with an in-stream 410 and get an HTTP 410; every case
+# converges: the policies `sluice policy list` shows are the ones
+# `kubectl get` shows, deletions missed meanwhile included.
+source "$(dirname "$0")/agents.sh"
+ka_begin a
+k8s_relay_start faults
+sed "s#server: .*#server: $K8S_RELAY_URL#" "$KA_WORK/agent.kubeconfig" >"$KA_WORK/agent.relay"
+cp "$KA_WORK/agent.kubeconfig" "$KA_WORK/agent.direct"
+cp "$KA_WORK/agent.relay" "$KA_WORK/agent.kubeconfig"
+SLUICE_K8S_WATCH_TIMEOUT=5 ka_start a || { fail "agent syncs through the relay"; t_finish; }
+
+cnp() { # NAME APP
+	kapply <<EOF
+{"apiVersion": "cilium.io/v2", "kind": "CiliumNetworkPolicy",
+ "metadata": {"name": "$1", "namespace": "default"},
+ "spec": {"endpointSelector": {"matchLabels": {"app": "$2"}},
+          "ingress": [{"fromEndpoints": [{"matchLabels": {"app": "x$2"}}]}]}}
+EOF
+}
+same() { # the agent's CNPs == the API's
+	diff <(ka a policy list | awk '$1 == "CiliumNetworkPolicy" {print $2}' | sort) \
+		<(kc get cnp -A -o jsonpath='{range .items[*]}{.metadata.namespace}/{.metadata.name}{"\n"}{end}' | sort) >/dev/null
+}
+export -f same
+
+round() { # NAME FAULT-JSON
+	local name=$1 i
+	k8s_relay_set faults "$2"
+	for i in 1 2 3 4; do cnp "$name-$i" "$name$i"; done
+	kc delete cnp "$name-2" >/dev/null
+	sleep 1
+	kc delete cnp "$name-3" >/dev/null
+	cnp "$name-5" "$name"5
+	check "$name: converges to the API's policies" kwait 60 same
+	k8s_relay_set faults '{}'
+}
+round cut '{"cut_after_events": 1, "fault_times": 6, "match": "ciliumnetworkpolicies"}'
+round expire '{"expire_after_events": 1, "fault_times": 4, "match": "ciliumnetworkpolicies"}'
+round gone '{"gone_watch": true, "fault_times": 3, "match": "ciliumnetworkpolicies"}'
+round split '{"split": true}'
+check "the relay's faults fired (cuts, 410s)" bash -c \
+	"[ $(k8s_relay_stat faults cuts) -gt 0 ] && [ $(k8s_relay_stat faults expired) -gt 0 ] && [ $(k8s_relay_stat faults gone) -gt 0 ]"
+check "the agent relisted (sluice status)" bash -c \
+	"ka a status -o json | python3 -c 'import json,sys; sys.exit(0 if json.load(sys.stdin)[\"kubernetes\"][\"client\"][\"relists\"] > 0 else 1)'"
+t_finish
