@@ -261,7 +261,10 @@ free_port() {
 kill_recorded() { # PID EXE [SIGNAL]
   local pid=$1 exe=$2 sig=${3:-TERM} i
   [ -n "$pid" ] && [ -d "/proc/$pid" ] || return 0
-  [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$(readlink -f "$exe")" ] || return 0
+  # A rebuilt binary shows as "PATH (deleted)": still ours.
+  local running
+  running=$(readlink "/proc/$pid/exe" 2>/dev/null)
+  [ "${running% (deleted)}" = "$(readlink -f "$exe")" ] || return 0
   kill -"$sig" "$pid" 2>/dev/null || return 0
   for i in $(seq 1 100); do
     [ -d "/proc/$pid" ] || return 0
