@@ -198,7 +198,7 @@ sl pod delete remote/imported-b >/dev/null
 # Across an agent restart: the CIDR identity keeps its number, and an
 # ipcache entry the new agent's policies no longer name is removed.
 ipc_has_w2_prefix() {
-	bpftool map dump pinned "$SL_PIN/sluice_ipc_v1" | grep -A1 '"prefixlen": 126' | grep -q '255,255,192,0,2,32$'
+	bpftool map dump pinned "$SL_PIN/sluice_ipc_v1" | grep -A1 '"prefixlen": 126' | grep -q '255,255,198,51,100,32$'
 }
 cidr_ident() { sl identity list | awk '/cidr:198.51.100.32\/30/ { print $1 }'; }
 policy <<'YAML'
