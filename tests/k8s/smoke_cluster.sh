@@ -89,8 +89,24 @@ check "the node lists the imported image" bash -c "bash '$K8S_CLUSTER_SH' images
 t2=$SECONDS
 k8s_down
 echo "  (cluster down in $((SECONDS - t2)) s)"
-alive=''
-for p in $PIDS; do [ -d "/proc/$p" ] && alive+=" $p"; done
+# A killed process may take a moment to be reaped (or stay a zombie of a
+# parent that has not waited yet): gone for our purpose. Bounded wait.
+still_alive() {
+	local p out=''
+	for p in $PIDS; do
+		[ -d "/proc/$p" ] || continue
+		grep -q '^State:.*Z' "/proc/$p/status" 2>/dev/null && continue
+		out+=" $p"
+	done
+	echo "$out"
+}
+alive=$(still_alive)
+for _ in $(seq 1 50); do
+	[ -z "$alive" ] && break
+	sleep 0.1
+	alive=$(still_alive)
+done
+[ -n "$alive" ] && for p in $alive; do echo "  (alive: $p $(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | cut -c1-120))"; done
 check "down: no process left${alive:+ (alive:$alive)}" test -z "$alive"
 check "down: netns $NETNS gone" test ! -e "/run/netns/$NETNS"
 check "down: no mount left under $CDIR" bash -c "! findmnt -rn -o TARGET | grep -qF '$CDIR'"
