@@ -95,7 +95,18 @@ k8s_down() {
 		return 0
 	fi
 	[ -n "${K8S_DIR:-}" ] || return 0
-	bash "$K8S_APISERVER_SH" down "$K8S_DIR" || true
+	if [ -d "$K8S_DIR" ]; then
+		bash "$K8S_APISERVER_SH" down "$K8S_DIR" || true
+	else
+		# An exit command removed the folder (and its env) first: stop the
+		# PIDs k8s_load_env exported, if they still run what we started.
+		local p
+		for p in ${K8S_APISERVER_PID:-} ${K8S_ETCD_PID:-}; do
+			case "$(cat "/proc/$p/comm" 2>/dev/null)" in
+			kube-apiserver | etcd) kill -KILL "$p" 2>/dev/null || true ;;
+			esac
+		done
+	fi
 	K8S_DIR=
 }
 
