@@ -12,6 +12,7 @@
 
 #include "../common/util.h"
 #include "k8s.h"
+#include "http_local.h"
 #include "metrics.h"
 
 #define NBUCKETS 12
@@ -32,14 +33,13 @@ struct http_series {
 };
 
 /* a->metrics: the series only metrics keep (the counters are in
- * a->counters), and the HTTP server. Freed when its server is closed. */
+ * a->counters), and the HTTP server (http_local). Freed by metrics_stop. */
 struct metrics {
 	struct agent *agent;
 	struct http_series *http_series;
 	size_t nhttp_series;
 	struct histogram http_duration, apply_duration;
-	uv_tcp_t server;
-	bool serving;
+	struct http_local *http; /* NULL: not served */
 };
 
 static void hist_observe(struct histogram *h, double v)
@@ -258,137 +258,39 @@ char *metrics_render(struct agent *a)
 	return o.buf;
 }
 
-/* ---- the HTTP side: one GET per connection, then close ------------------------ */
+/* ---- the HTTP side: agent/http_local.c serves, this routes ---------------- */
 
-struct mconn {
-	uv_tcp_t tcp;
-	struct metrics *mx;
-	char buf[2048];
-	size_t len;
-};
-
-static void mconn_closed(uv_handle_t *h)
+static int metrics_route(void *ctx, const char *method, const char *path, struct http_reply *r)
 {
-	free(h->data);
-}
+	struct agent *a = ctx;
 
-static void mconn_written(uv_write_t *w, int status)
-{
-	(void)status;
-	free(w->data);
-	uv_close((uv_handle_t *)w->handle, mconn_closed);
-	free(w);
-}
-
-static void mconn_reply(struct mconn *c, const char *status, const char *ctype, char *body)
-{
-	char *resp = sl_strdupf("HTTP/1.1 %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-				"Connection: close\r\n\r\n%s", status, ctype, strlen(body), body);
-	uv_write_t *w = sl_xcalloc(1, sizeof(*w));
-	uv_buf_t b = uv_buf_init(resp, (unsigned)strlen(resp));
-
-	w->data = resp;
-	if (uv_write(w, (uv_stream_t *)&c->tcp, &b, 1, mconn_written)) {
-		free(resp);
-		free(w);
-		uv_close((uv_handle_t *)&c->tcp, mconn_closed);
+	if (strcmp(method, "GET") || !a->metrics)
+		return -ENOENT;
+	if (!strcmp(path, "/metrics")) {
+		r->status = "200 OK";
+		r->ctype = "text/plain; version=0.0.4; charset=utf-8";
+		r->body = metrics_render(a);
+		return 0;
 	}
-}
-
-static void mconn_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
-{
-	struct mconn *c = h->data;
-
-	(void)hint;
-	*buf = uv_buf_init(c->buf + c->len, (unsigned)(sizeof(c->buf) - c->len - 1));
-}
-
-static void mconn_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
-{
-	struct mconn *c = s->data;
-
-	(void)buf;
-	if (n < 0) {
-		uv_close((uv_handle_t *)s, mconn_closed);
-		return;
+	if (!strcmp(path, "/")) {
+		r->status = "200 OK";
+		r->ctype = "text/plain";
+		r->body = sl_xstrdup("sluice metrics: /metrics\n");
+		return 0;
 	}
-	c->len += (size_t)n;
-	c->buf[c->len] = 0;
-	if (!strstr(c->buf, "\r\n\r\n") && !strstr(c->buf, "\n\n")) {
-		if (c->len >= sizeof(c->buf) - 1)
-			uv_close((uv_handle_t *)s, mconn_closed);
-		return;
-	}
-	uv_read_stop(s);
-	if (!strncmp(c->buf, "GET /metrics ", 13) || !strncmp(c->buf, "GET /metrics?", 13)) {
-		char *body = metrics_render(c->mx->agent);
-
-		mconn_reply(c, "200 OK", "text/plain; version=0.0.4; charset=utf-8", body);
-		free(body);
-	} else if (!strncmp(c->buf, "GET / ", 6)) {
-		mconn_reply(c, "200 OK", "text/plain", "sluice metrics: /metrics\n");
-	} else {
-		mconn_reply(c, "404 Not Found", "text/plain", "not found\n");
-	}
-}
-
-static void on_metrics_conn(uv_stream_t *srv, int status)
-{
-	struct mconn *c;
-
-	if (status < 0)
-		return;
-	c = sl_xcalloc(1, sizeof(*c));
-	c->mx = srv->data;
-	uv_tcp_init(srv->loop, &c->tcp);
-	c->tcp.data = c;
-	if (uv_accept(srv, (uv_stream_t *)&c->tcp)) {
-		uv_close((uv_handle_t *)&c->tcp, mconn_closed);
-		return;
-	}
-	uv_read_start((uv_stream_t *)&c->tcp, mconn_alloc, mconn_read);
-}
-
-static void metrics_free(struct metrics *mx)
-{
-	free(mx->http_series);
-	free(mx);
-}
-
-static void on_server_closed(uv_handle_t *h)
-{
-	metrics_free(h->data);
+	return -ENOENT;
 }
 
 int metrics_start(struct agent *a, char **err)
 {
 	struct metrics *mx = sl_xcalloc(1, sizeof(*mx));
-	char host[128];
-	const char *colon;
-	struct sockaddr_storage ss;
-	int port, rc;
 
 	mx->agent = a;
 	a->metrics = mx; /* series are kept even when not served */
 	if (!a->cfg.metrics_addr || !strcmp(a->cfg.metrics_addr, "off") || !*a->cfg.metrics_addr)
 		return 0;
-	colon = strrchr(a->cfg.metrics_addr, ':');
-	if (!colon || (size_t)(colon - a->cfg.metrics_addr) >= sizeof(host))
-		return sl_fail(err, EINVAL, "--metrics %s: want HOST:PORT", a->cfg.metrics_addr);
-	snprintf(host, sizeof(host), "%.*s", (int)(colon - a->cfg.metrics_addr), a->cfg.metrics_addr);
-	port = atoi(colon + 1);
-	if (uv_ip4_addr(host, port, (struct sockaddr_in *)&ss) &&
-	    uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss))
-		return sl_fail(err, EINVAL, "--metrics %s: bad address", a->cfg.metrics_addr);
-	uv_tcp_init(a->loop, &mx->server);
-	mx->server.data = mx;
-	mx->serving = true;
-	rc = uv_tcp_bind(&mx->server, (struct sockaddr *)&ss, 0);
-	if (!rc)
-		rc = uv_listen((uv_stream_t *)&mx->server, 64, on_metrics_conn);
-	if (rc)
-		return sl_fail(err, rc, "cannot serve metrics on %s: %s", a->cfg.metrics_addr, uv_strerror(rc));
-	return 0;
+	return http_local_start(a->loop, a->cfg.metrics_addr, "--metrics", metrics_route, a,
+				&mx->http, err);
 }
 
 void metrics_stop(struct agent *a)
@@ -397,9 +299,8 @@ void metrics_stop(struct agent *a)
 
 	if (!mx)
 		return;
-	a->metrics = NULL;
-	if (mx->serving)
-		uv_close((uv_handle_t *)&mx->server, on_server_closed);
-	else
-		metrics_free(mx);
+	a->metrics = NULL; /* a request still in flight gets a 404 */
+	http_local_stop(mx->http);
+	free(mx->http_series);
+	free(mx);
 }

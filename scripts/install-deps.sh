@@ -10,16 +10,9 @@ pkgs=(
   iproute2 iptables ipset nftables curl wrk socat netcat-openbsd python3 procps
   libclang-rt-14-dev prometheus containernetworking-plugins
 )
-missing=()
-for p in "${pkgs[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "install-deps: installing ${missing[*]}" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+# shellcheck source=apt-missing.sh
+source "$(dirname "${BASH_SOURCE[0]}")/apt-missing.sh"
+apt_install_missing install-deps "${pkgs[@]}"
 # bpffs is needed for pins.
 if ! mount | grep -q ' /sys/fs/bpf type bpf'; then
   mkdir -p /sys/fs/bpf && mount -t bpf bpf /sys/fs/bpf

@@ -12,13 +12,6 @@ pkgs=(
   dpkg-dev make openssl ca-certificates curl python3 gcc libc6-dev
   util-linux iproute2 procps debian-archive-keyring xz-utils
 )
-missing=()
-for p in "${pkgs[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "install-k8s-deps: installing ${missing[*]}" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+# shellcheck source=apt-missing.sh
+source "$(dirname "${BASH_SOURCE[0]}")/apt-missing.sh"
+apt_install_missing install-k8s-deps "${pkgs[@]}"
