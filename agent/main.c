@@ -333,7 +333,7 @@ static int setup(struct agent *a, char **err)
 		*err = NULL;
 	}
 	rc = pod_net_node_setup(&a->podcfg, err);
-	if (!rc && !k8s_opt.in_cluster && !k8s_opt.kubeconfig)
+	if (!rc && a->podcfg.node_routing) /* standalone: ClusterIPs routed nowhere */
 		rc = agent_services_node_setup(a, err);
 	if (rc)
 		return rc;

@@ -580,10 +580,6 @@ int agent_services_sync(struct agent *a, char **err)
 			if (rc)
 				return rc;
 		}
-	if (!S->map_checked && a->dp) {
-		S->map_checked = true;
-		services_map_gc(a);
-	}
 	return 0;
 }
 
@@ -917,7 +913,9 @@ static struct agent_service *service_from_spec(struct agent_services *S,
 		p->protocol = sp->ports[i].protocol;
 		p->target_port = sp->ports[i].target_name ? 0 : sp->ports[i].target_port;
 		p->target_name = sp->ports[i].target_name ? sl_xstrdup(sp->ports[i].target_name) : NULL;
-		p->svc_id = S->next_svc_id++;
+		p->svc_id = sp->ports[i].id ? sp->ports[i].id : S->next_svc_id++;
+		if (p->svc_id >= S->next_svc_id)
+			S->next_svc_id = p->svc_id + 1;
 	}
 	s->created_ns = sl_now_ns();
 	return s;
@@ -1019,6 +1017,7 @@ int agent_service_upsert(struct agent *a, const struct agent_svc_spec *sp, char 
 	}
 	for (i = 0; i < s->nports; i++)
 		by_id_set(S, s->ports[i].svc_id, s, i);
+	agent_services_save_later(a);
 	return 0;
 undo:
 	for (i = 0; i < s->nports; i++) {
@@ -1061,6 +1060,7 @@ int agent_service_delete(struct agent *a, const char *ns, const char *name, char
 	ip_give_back(S, s);
 	*slot = S->v[--S->n];
 	service_free(s);
+	agent_services_save_later(a);
 	return 0;
 }
 
@@ -1108,6 +1108,8 @@ int agent_service_set_endpoints(struct agent *a, const char *ns, const char *nam
 	for (i = 0; i < old_n; i++)
 		free(old_eps[i].port_name);
 	free(old_eps);
+	if (!rc)
+		agent_services_save_later(a);
 	return rc;
 }
 
@@ -1382,6 +1384,8 @@ static int service_from_json(struct agent *a, json_t *req, bool create_only, cha
 		json_int_t port = json_integer_value(json_object_get(jp, "port"));
 
 		ps[i].name = json_string_value(json_object_get(jp, "name"));
+		if (!create_only) /* the state file: same frontend ids as before */
+			ps[i].id = (uint32_t)json_integer_value(json_object_get(jp, "id"));
 		if (port < 1 || port > 65535) {
 			rc = sl_fail(err, EINVAL, "service %s/%s: spec.ports[%zu].port: %lld: must be "
 				     "between 1 and 65535", ns, name, i, (long long)port);
@@ -1435,6 +1439,10 @@ int agent_services_restore(struct agent *a, char **err)
 	arr = json_object_get(root, "services");
 	if (!S || !json_is_array(arr)) {
 		json_decref(root);
+		if (S && a->dp && !S->map_checked) {
+			S->map_checked = true;
+			services_map_gc(a);
+		}
 		return 0;
 	}
 	json_array_foreach(arr, i, o) {
@@ -1474,8 +1482,15 @@ int agent_services_restore(struct agent *a, char **err)
 
 		*err = sl_strdupf("restoring services from %s/services.json: %s", a->cfg.state_dir, m);
 		free(m);
+		return rc;
 	}
-	return rc;
+	/* only now: until the restore rewrote them, the old entries kept
+	 * translating (an agent restart is no gap for ClusterIP clients) */
+	if (a->dp && !S->map_checked) {
+		S->map_checked = true;
+		services_map_gc(a);
+	}
+	return 0;
 }
 
 /* ---- API commands -------------------------------------------------------- */
@@ -1488,7 +1503,6 @@ json_t *services_cmd_create(struct agent *a, struct api_client *c, json_t *req, 
 	(void)c;
 	if (service_from_json(a, req, true, err))
 		return NULL;
-	agent_services_save_later(a);
 	/* toServices rules may name it: their peers change */
 	if (a->services->policies_use_services)
 		agent_regenerate_after(a, "service create", false);
@@ -1501,7 +1515,6 @@ json_t *services_cmd_delete(struct agent *a, struct api_client *c, json_t *req, 
 	if (agent_service_delete(a, json_string_value(json_object_get(req, "namespace")),
 				 json_string_value(json_object_get(req, "name")), err))
 		return NULL;
-	agent_services_save_later(a);
 	/* toServices rules may have named it: their peers change */
 	if (a->services->policies_use_services)
 		agent_regenerate_after(a, "service delete", false);

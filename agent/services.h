@@ -32,6 +32,7 @@ struct agent_svc_port_spec {
 	uint8_t protocol;        /* IPPROTO_TCP or IPPROTO_UDP */
 	uint16_t target_port;    /* 0: target_name */
 	const char *target_name; /* a named container port of the backends */
+	uint32_t id;             /* 0: a new one (restore keeps the old ids) */
 };
 
 struct agent_svc_spec {

@@ -16,8 +16,8 @@ for p in backend-1 backend-2 other; do serve default/$p tcp:8080 udp:5353; done
 
 CIP=$(sl service create default/api --selector app=backend --port http=80:http/TCP --port echo=53:5353/UDP)
 check "service create prints a ClusterIP in the slot's range" test "${CIP%.*}" = "${SL_SERVICE_CIDR%.*}"
-expect_eq "service get shows two backends" 2 \
-	"$(sl service get default/api -o json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["backends"]))')"
+expect_eq "service get shows two backends per port" "backend-1 backend-2" \
+	"$(sl service get default/api -o json | python3 -c 'import json,sys; print(" ".join(sorted(b["pod"].split("/")[1] for b in json.load(sys.stdin)["backends"] if b["port_name"] == "http")))')"
 check "service list shows it" sh -c "$(declare -f sl); SL_BUILD='$SL_BUILD' SL_SOCK='$SL_SOCK'; sl service list | grep -q 'default/api .*$CIP .*80:http/TCP,53:5353/UDP'"
 
 # requests N: N new connections through the ClusterIP, one per request;
@@ -64,7 +64,7 @@ check_not "dig did not see a reply from an unexpected source" sh -c "echo '$full
 check "dig names the ClusterIP as its server" sh -c "echo '$full' | grep -q 'SERVER: $DNSIP#53'"
 
 echo "== a service with no backend refuses at once"
-EIP=$(sl service create default/empty --selector app=nobody --port 80:8080/TCP --port u=53:53/UDP)
+EIP=$(sl service create default/empty --selector app=nobody --port t=80:8080/TCP --port u=53:53/UDP)
 res=$(sl pod exec default/client -- python3 -c "
 import errno, socket, time
 t = time.monotonic()
@@ -109,11 +109,12 @@ expect_eq "service get shows the backend port" 9090 \
 	"$(sl service get default/nine -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["backends"][0]["port"])')"
 
 echo "== metrics and status"
-m=$(curl -s "http://127.0.0.1:$SL_METRICS_PORT/metrics")
-check "metrics count services" sh -c "echo '$m' | grep -Eq '^sluice_services [1-9]'"
-check "metrics count backends" sh -c "echo '$m' | grep -Eq '^sluice_service_backends [1-9]'"
-check "metrics count translations" sh -c "echo '$m' | grep -Eq '^sluice_service_translations_total\{protocol=\"TCP\"\} [1-9]'"
-check "metrics count refusals without backend" sh -c "echo '$m' | grep -Eq '^sluice_service_no_backend_total\{protocol=\"TCP\"\} [1-9]'"
+curl -s "http://127.0.0.1:$SL_METRICS_PORT/metrics" >"$SL_WORK/metrics"
+check "metrics count services" grep -Eq '^sluice_services [1-9]' "$SL_WORK/metrics"
+check "metrics count backends" grep -Eq '^sluice_service_backends [1-9]' "$SL_WORK/metrics"
+check "metrics count translations" grep -Eq '^sluice_service_translations_total\{protocol="TCP"\} [1-9]' "$SL_WORK/metrics"
+check "metrics count refusals without backend" grep -Eq '^sluice_service_no_backend_total\{protocol="TCP"\} [1-9]' "$SL_WORK/metrics"
+check "status shows the service maps" test "$(status_field services services)" -ge 3
 
 echo "== services survive an agent restart"
 sl_agent_kill TERM
