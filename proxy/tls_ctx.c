@@ -60,16 +60,12 @@ struct tls_sess_cache {
 
 static int tls_sess_idx = -1;
 
-static void tls_errstr(char *buf, size_t len)
+/* OpenSSL's reason for the last failure (the queue is cleared by callers). */
+static const char *tls_reason(void)
 {
-	unsigned long e, last = 0;
+	const char *r = ERR_reason_error_string(ERR_peek_last_error());
 
-	while ((e = ERR_get_error()))
-		last = e;
-	if (last)
-		ERR_error_string_n(last, buf, len);
-	else
-		snprintf(buf, len, "unknown TLS error");
+	return r ? r : "unknown TLS error";
 }
 
 /* ---- specs -------------------------------------------------------------- */
@@ -387,12 +383,10 @@ static int tls_use_chain(SSL_CTX *ctx, const struct proxy_secret_item *it, const
 {
 	BIO *bio = BIO_new_mem_buf(it->data, (int)it->len);
 	X509 *x = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
-	char e[200];
 	int r = 0;
 
 	if (!x || SSL_CTX_use_certificate(ctx, x) != 1) {
-		tls_errstr(e, sizeof(e));
-		r = sl_fail(err, EINVAL, "%s: not a PEM certificate: %s", where, e);
+		r = sl_fail(err, EINVAL, "%s: not a PEM certificate: %s", where, tls_reason());
 		goto out;
 	}
 	for (X509 *extra; (extra = PEM_read_bio_X509(bio, NULL, NULL, NULL));)
@@ -413,15 +407,12 @@ static int tls_use_key(SSL_CTX *ctx, const struct proxy_secret_item *it, const c
 {
 	BIO *bio = BIO_new_mem_buf(it->data, (int)it->len);
 	EVP_PKEY *k = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
-	char e[200];
 	int r = 0;
 
 	if (!k || SSL_CTX_use_PrivateKey(ctx, k) != 1) {
-		tls_errstr(e, sizeof(e));
-		r = sl_fail(err, EINVAL, "%s: not a PEM private key: %s", where, e);
+		r = sl_fail(err, EINVAL, "%s: not a PEM private key: %s", where, tls_reason());
 	} else if (SSL_CTX_check_private_key(ctx) != 1) {
-		tls_errstr(e, sizeof(e));
-		r = sl_fail(err, EINVAL, "%s: the key does not match the certificate: %s", where, e);
+		r = sl_fail(err, EINVAL, "%s: the key does not match the certificate: %s", where, tls_reason());
 	}
 	ERR_clear_error();
 	EVP_PKEY_free(k);
@@ -436,11 +427,9 @@ static int tls_use_ca(SSL_CTX *ctx, const struct proxy_secret_item *it, const ch
 	STACK_OF(X509_INFO) *infos = bio ? PEM_X509_INFO_read_bio(bio, NULL, NULL, NULL) : NULL;
 	X509_STORE *store = SSL_CTX_get_cert_store(ctx);
 	int n = 0, r = 0;
-	char e[200];
 
 	if (!infos) {
-		tls_errstr(e, sizeof(e));
-		r = sl_fail(err, EINVAL, "%s: not a PEM certificate bundle: %s", where, e);
+		r = sl_fail(err, EINVAL, "%s: not a PEM certificate bundle: %s", where, tls_reason());
 		goto out;
 	}
 	for (int i = 0; i < sk_X509_INFO_num(infos); i++) {

@@ -124,11 +124,16 @@ def serve_conn(conn, port, tag=None):
         conn.close()
 
 
-def tcp_server(port):
+def listener(port):
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind(("0.0.0.0", port))
     s.listen(512)
+    return s
+
+
+def tcp_server(port):
+    s = listener(port)
     while True:
         c, _ = s.accept()
         threading.Thread(target=serve_conn, args=(c, port), daemon=True).start()
@@ -143,10 +148,7 @@ def tls_server(port, certdir):
     def on_sni(sock, name, _ctx):
         sock.sni = name
     ctx.sni_callback = on_sni
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("0.0.0.0", port))
-    s.listen(512)
+    s = listener(port)
     while True:
         c, _ = s.accept()
         t = ctx.wrap_socket(c, server_side=True, do_handshake_on_connect=False)
