@@ -324,7 +324,12 @@ static int setup(struct agent *a, char **err)
 {
 	int rc;
 
-	rc = sluice_dp_open(&a->dp, a->cfg.bpf_root, &a->adopted, err);
+	struct sluice_dp_options dpo = {
+		.service_max_entries = a->cfg.service_max_entries,
+		.backend_max_entries = a->cfg.backend_max_entries,
+	};
+
+	rc = sluice_dp_open_opts(&a->dp, a->cfg.bpf_root, &dpo, &a->adopted, err);
 	if (rc)
 		return rc;
 	if (*err) { /* a warning, e.g. an incompatible pin was replaced */
