@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/stat.h>
 
@@ -1324,13 +1325,11 @@ static int json_to_labels(json_t *o, struct sluice_labels *out, const char *what
 
 static int parse_ip(const char *s, uint32_t *ip)
 {
-	unsigned b[4];
-	char tail;
+	struct in_addr in;
 
-	if (!s || sscanf(s, "%u.%u.%u.%u%c", &b[0], &b[1], &b[2], &b[3], &tail) != 4 || b[0] > 255 ||
-	    b[1] > 255 || b[2] > 255 || b[3] > 255)
+	if (!s || inet_pton(AF_INET, s, &in) != 1)
 		return -EINVAL;
-	*ip = b[0] << 24 | b[1] << 16 | b[2] << 8 | b[3];
+	*ip = ntohl(in.s_addr);
 	return 0;
 }
 
