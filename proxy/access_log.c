@@ -152,6 +152,44 @@ static void alog_end(struct alog_buf *b, const char *key, const struct proxy_flo
 	alog_raw(b, "}", 1);
 }
 
+static void alog_opt_str(struct alog_buf *b, const char *key, const char *v)
+{
+	alog_raw(b, "\"", 1);
+	alog_lit(b, key);
+	alog_lit(b, "\":");
+	if (v)
+		alog_str(b, v, strlen(v));
+	else
+		alog_lit(b, "null");
+}
+
+/* ,"tls":{"version","sni","upstream":{"version","sni","verify"}}: only
+ * for TLS connections (either side) */
+static void alog_tls(struct alog_buf *b, const struct proxy_event *ev)
+{
+	const struct proxy_tls_info *c = ev->tls, *u = ev->upstream_tls;
+
+	if (!c && !u)
+		return;
+	alog_lit(b, ",\"tls\":{");
+	alog_opt_str(b, "version", c ? c->version : NULL);
+	alog_lit(b, ",");
+	alog_opt_str(b, "sni", c ? c->sni : NULL);
+	alog_lit(b, ",\"upstream\":");
+	if (u) {
+		alog_lit(b, "{");
+		alog_opt_str(b, "version", u->version);
+		alog_lit(b, ",");
+		alog_opt_str(b, "sni", u->sni);
+		alog_lit(b, ",");
+		alog_opt_str(b, "verify", u->verify);
+		alog_lit(b, "}");
+	} else {
+		alog_lit(b, "null");
+	}
+	alog_lit(b, "}");
+}
+
 size_t proxy_access_log_format(const struct proxy_event *ev, char *buf, size_t cap)
 {
 	static const char *const verdicts[] = { "allowed", "denied", "error" };
@@ -175,6 +213,7 @@ size_t proxy_access_log_format(const struct proxy_event *ev, char *buf, size_t c
 	alog_str(&b, x->host ? x->host : "", x->host ? x->host_len : 0);
 	if (x->upstream_sent_ns && x->upstream_first_ns > x->upstream_sent_ns)
 		lat = (x->upstream_first_ns - x->upstream_sent_ns) / 1000;
+	alog_tls(&b, ev);
 	alog_lit(&b, ",\"protocol\":\"HTTP/1.");
 	alog_u64(&b, x->http_minor);
 	alog_lit(&b, "\",\"status\":");
