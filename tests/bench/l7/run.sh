@@ -106,55 +106,17 @@ in_pod() { local p=$1; shift; "$SL_BUILD/cli/sluice" --socket "$SL_SOCK" pod exe
 
 # ---- servers ----------------------------------------------------------------
 
-mkdir -p "$SL_WORK/nginx/tmp"
-cat >"$SL_WORK/nginx/nginx.conf" <<EOF
-worker_processes 1;
-master_process off;
-daemon off;
-pid $SL_WORK/nginx/nginx.pid;
-error_log $SL_WORK/nginx/error.log warn;
-events { worker_connections 8192; }
-http {
-	access_log off;
-	keepalive_requests 100000000;
-	keepalive_timeout 300s;
-	client_body_temp_path $SL_WORK/nginx/tmp;
-	proxy_temp_path $SL_WORK/nginx/tmp;
-	fastcgi_temp_path $SL_WORK/nginx/tmp;
-	uwsgi_temp_path $SL_WORK/nginx/tmp;
-	scgi_temp_path $SL_WORK/nginx/tmp;
-	server {
-		listen 80 backlog=4096;
-		default_type text/plain;
-		location / { return 200 "ok\n"; }
-	}
-}
-EOF
-# the ACL sluice's rule expresses: GET, and the path fully matching
-# /api/users/.* (sluice anchors its regexes at both ends)
-cat >"$SL_WORK/haproxy.cfg" <<EOF
-global
-  nbthread 1
-  maxconn 8000
-defaults
-  mode http
-  timeout connect 2s
-  timeout client 60s
-  timeout server 60s
-  option http-keep-alive
-frontend fe
-  bind $SERVER_IP:8080
-  acl allowed_path path_reg ^/api/users/.*\$
-  http-request deny deny_status 403 unless METH_GET allowed_path
-  default_backend be
-backend be
-  server nginx 127.0.0.1:80
-EOF
+# shellcheck source=../lib.sh
+source "$HERE/../lib.sh"
+bench_nginx_conf "$SL_WORK/nginx" 80
+# HAProxy as a sidecar: on the pod's address, port 8080, to nginx on loopback
+bench_haproxy_acl "$SERVER_IP:8080" 127.0.0.1:80 >"$SL_WORK/haproxy.cfg"
 
 code_of() { # URL -> HTTP status seen from the client pod (000: none)
 	in_pod client curl -s -o /dev/null -w '%{http_code}' --connect-timeout 1 -m 3 "$1"
 }
-# `sluice pod exec` execs its command: these PIDs are nginx's and HAProxy's
+# `sluice pod exec` forks its command and waits: HAProxy's own PID (for its
+# CPU time) is the child of HAP_PID
 "$SL_BUILD/cli/sluice" --socket "$SL_SOCK" pod exec bench/server -- \
 	nginx -e "$SL_WORK/nginx/error.log" -p "$SL_WORK/nginx" -c "$SL_WORK/nginx/nginx.conf" &
 NGINX_PID=$!
@@ -168,6 +130,8 @@ for _ in $(seq 1 100); do
 	sleep 0.1
 done
 [ -n "$up" ] || { echo "nginx or haproxy in bench/server does not answer:" >&2; cat "$SL_WORK/haproxy.log" "$SL_WORK/nginx/error.log" >&2; exit 1; }
+HAP_PROC=$(pgrep -P "$HAP_PID" haproxy | head -1)
+[ -n "$HAP_PROC" ] || { echo "no haproxy process under $HAP_PID" >&2; exit 1; }
 
 # ---- policies -----------------------------------------------------------------
 
@@ -247,7 +211,7 @@ PY
 measure() {
 	local conf=$1 load=$2 ppid a0 a1 p0 p1 out
 	CONF=$conf
-	if [ "$conf" = haproxy ]; then ppid=$HAP_PID; else ppid=$(proxy_pid); fi
+	if [ "$conf" = haproxy ]; then ppid=$HAP_PROC; else ppid=$(proxy_pid); fi
 	a0=$(ticks "$SL_AGENT_PID")
 	p0=$(ticks "$ppid")
 	out=$(wrk_run "$load")

@@ -79,26 +79,9 @@ frontend origin
   http-request return status 200 content-type text/plain string "ok"
 EOF
 
-# the ACL sluice's rules express: method GET and the path fully matching
-# /api/users/.* (sluice anchors its regexes at both ends)
-cat >"$work/haproxy.cfg" <<EOF
-global
-  nbthread 1
-  maxconn 8000
-defaults
-  mode http
-  timeout connect 2s
-  timeout client 60s
-  timeout server 60s
-  option http-keep-alive
-frontend fe
-  bind 127.0.0.1:$HAP
-  acl allowed_path path_reg ^/api/users/.*\$
-  http-request deny deny_status 403 unless METH_GET allowed_path
-  default_backend be
-backend be
-  server origin 127.0.0.1:$ORIGIN
-EOF
+# shellcheck source=../lib.sh
+source "$here/../lib.sh"
+bench_haproxy_acl 127.0.0.1:$HAP 127.0.0.1:$ORIGIN >"$work/haproxy.cfg"
 
 cat >"$work/rules.json" <<'EOF'
 {"rules": [{"method": "GET", "path": "/api/users/.*"}]}
