@@ -37,6 +37,7 @@ struct flow {
 	uint8_t tcp_flags;
 	bool is_reply;        /* an L7 response: source is the server */
 	uint16_t drop_reason;
+	bool https;           /* L7 over TLS: the URL's scheme */
 	uint8_t saddr[16], daddr[16];
 	uint16_t sport, dport;
 	struct flow_peer src, dst;
@@ -464,9 +465,9 @@ static char *flow_json(const struct flow *f, const char *node)
 		/* Hubble's url is absolute: http://HOST/PATH */
 		n += (size_t)snprintf(out + n, cap - n,
 				      "\"event_type\":{\"type\":129},\"l7\":{\"type\":\"%s\",%s"
-				      "\"http\":{%s\"method\":\"%s\",\"url\":\"http://%s%s\",\"protocol\":\"%s\"}},"
+				      "\"http\":{%s\"method\":\"%s\",\"url\":\"%s://%s%s\",\"protocol\":\"%s\"}},"
 				      "\"is_reply\":%s,",
-				      resp ? "RESPONSE" : "REQUEST", lat, code, method,
+				      resp ? "RESPONSE" : "REQUEST", lat, code, method, f->https ? "https" : "http",
 				      host[0] ? host : (resp ? sip : dip), url, proto, resp ? "true" : "false");
 	}
 	n += (size_t)snprintf(out + n, cap - n, "\"traffic_direction\":\"%s\",",
@@ -482,12 +483,12 @@ static char *flow_json(const struct flow *f, const char *node)
 		if (!host[0])
 			snprintf(host, sizeof(host), "%s", f->kind == FLOW_L7_RESPONSE ? sip : dip);
 		if (f->kind == FLOW_L7_RESPONSE)
-			n += (size_t)snprintf(out + n, cap - n, "\"Summary\":\"%s %u %llums (%s http://%s%s)\"}}",
+			n += (size_t)snprintf(out + n, cap - n, "\"Summary\":\"%s %u %llums (%s %s://%s%s)\"}}",
 					      proto, f->code, (unsigned long long)(f->latency_ns / 1000000), method,
-					      host, url);
+					      f->https ? "https" : "http", host, url);
 		else
-			n += (size_t)snprintf(out + n, cap - n, "\"Summary\":\"%s %s http://%s%s\"}}", proto,
-					      method, host, url);
+			n += (size_t)snprintf(out + n, cap - n, "\"Summary\":\"%s %s %s://%s%s\"}}", proto,
+					      method, f->https ? "https" : "http", host, url);
 	} else {
 		n += (size_t)snprintf(out + n, cap - n, "\"Summary\":\"%s\"}}", proto_name(f->protocol));
 	}
@@ -654,6 +655,7 @@ void flows_add_l7(struct agent *a, const struct flow_l7 *ev)
 	f->dport = resp ? ev->sport : ev->dport;
 	f->method = ev->method ? sl_xstrdup(ev->method) : NULL;
 	f->url = ev->url ? sl_xstrdup(ev->url) : NULL;
+	f->https = ev->https;
 	f->host = ev->host ? sl_xstrdup(ev->host) : NULL;
 	f->http_protocol = sl_xstrdup(ev->protocol ? ev->protocol : "HTTP/1.1");
 	f->code = resp ? ev->code : 0;
