@@ -53,6 +53,7 @@ struct flow {
 	uint8_t tcp_flags;
 	bool is_reply;        /* an L7 response: source is the server */
 	uint16_t drop_reason;
+	bool https;           /* L7 over TLS: the URL's scheme */
 	uint8_t saddr[16], daddr[16];
 	uint16_t sport, dport;
 	struct flow_peer src, dst;
@@ -543,9 +544,9 @@ static char *flow_json(const struct flow *f, const char *node)
 		/* Hubble's url is absolute: http://HOST/PATH */
 		n += (size_t)snprintf(out + n, cap - n,
 				      "\"event_type\":{\"type\":129},\"l7\":{\"type\":\"%s\",%s"
-				      "\"http\":{%s\"method\":\"%s\",\"url\":\"http://%s%s\",\"protocol\":\"%s\"}},"
+				      "\"http\":{%s\"method\":\"%s\",\"url\":\"%s://%s%s\",\"protocol\":\"%s\"}},"
 				      "\"is_reply\":%s,",
-				      resp ? "RESPONSE" : "REQUEST", lat, code, method,
+				      resp ? "RESPONSE" : "REQUEST", lat, code, method, f->https ? "https" : "http",
 				      host[0] ? host : (resp ? sip : dip), url, proto, resp ? "true" : "false");
 	}
 	n += (size_t)snprintf(out + n, cap - n, "\"traffic_direction\":\"%s\",",
@@ -561,12 +562,12 @@ static char *flow_json(const struct flow *f, const char *node)
 		if (!host[0])
 			snprintf(host, sizeof(host), "%s", f->kind == FLOW_L7_RESPONSE ? sip : dip);
 		if (f->kind == FLOW_L7_RESPONSE)
-			n += (size_t)snprintf(out + n, cap - n, "\"Summary\":\"%s %u %llums (%s http://%s%s)\"}}",
+			n += (size_t)snprintf(out + n, cap - n, "\"Summary\":\"%s %u %llums (%s %s://%s%s)\"}}",
 					      proto, f->code, (unsigned long long)(f->latency_ns / 1000000), method,
-					      host, url);
+					      f->https ? "https" : "http", host, url);
 		else
-			n += (size_t)snprintf(out + n, cap - n, "\"Summary\":\"%s %s http://%s%s\"}}", proto,
-					      method, host, url);
+			n += (size_t)snprintf(out + n, cap - n, "\"Summary\":\"%s %s %s://%s%s\"}}", proto,
+					      method, f->https ? "https" : "http", host, url);
 	} else {
 		n += (size_t)snprintf(out + n, cap - n, "\"Summary\":\"%s\"}}", proto_name(f->protocol));
 	}
@@ -751,6 +752,7 @@ void flows_add_l7(struct agent *a, const struct flow_l7 *ev)
 	memcpy(f->daddr, resp ? ev->saddr : ev->daddr, 16);
 	f->sport = resp ? ev->dport : ev->sport;
 	f->dport = resp ? ev->sport : ev->dport;
+	f->https = ev->https;
 	{
 		/* one allocation for the four strings */
 		const char *src[4] = { ev->method, ev->url, ev->host,

@@ -390,6 +390,7 @@ static void ctl_batch_add(struct proxy_control *c, const struct proxy_event *ev)
 	r.path_len = (uint16_t)pl;
 	r.src_port = proxy_sockaddr_port(&ev->flow->src.addr);
 	r.dst_port = proxy_sockaddr_port(&ev->flow->dst.addr);
+	r.flags = ev->tls && ev->tls->version ? SLUICE_ACCESS_F_TLS : 0;
 	r.src_identity = ev->flow->src.identity;
 	r.dst_identity = ev->flow->dst.identity;
 	ctl_addr16(r.src_addr, &ev->flow->src.addr);
@@ -657,6 +658,13 @@ static void ctl_on_rules(struct proxy_control *c, json_t *m, int *fds, int nfds)
 		goto out;
 	}
 	rc = proxy_rules_json_load(text, size, NULL, &t, &err);
+	/* the secrets the table names go in first, so that its first
+	 * connection finds them */
+	if (t && proxy_rules_json_secrets(text, size, proxy_server_tls_store(c->srv), &err) < 0) {
+		proxy_rules_table_free(t);
+		t = NULL;
+		rc = -EINVAL;
+	}
 	if (!t) {
 		/* a malformed table changes nothing: the old one keeps serving */
 		ctl_rules_error(c, err ? err : strerror(-rc), json_pack("{s:b}", "installed", 0));
