@@ -166,6 +166,26 @@ echo "$rec" | grep -q '"verify":"certificate verify failed' && pass "access log:
 obs=$(sl observe --last 200 -o json 2>/dev/null | grep -c '"url":"https://server.test:8443/api/users/42"')
 [ "$obs" -ge 1 ] && pass "observe: https://server.test:8443/api/users/42" || fail "observe has no https URL"
 
+echo "# TLS sockets stay out of the sk_msg redirect"
+sl_bg sl pod exec default/client -- sh -c "sleep 5 | openssl s_client -connect $IP_server:8443 -servername server.test >/dev/null 2>&1"
+sleep 2
+socks=$(bpftool map dump pinned "$SL_PIN/sluice_sock_v1" -j 2>/dev/null | python3 -c '
+import ipaddress, json, sys
+server, client = sys.argv[1], sys.argv[2]
+proxy_side = client_side = 0
+for e in json.load(sys.stdin):
+    k = bytes(int(b, 16) for b in e["key"])
+    local, remote = str(ipaddress.ip_address(k[12:16])), str(ipaddress.ip_address(k[28:32]))
+    lport, rport = int.from_bytes(k[40:42], "little"), int.from_bytes(k[42:44], "little")
+    if local == server and lport == 8443 and remote == client:
+        proxy_side += 1
+    if local == client and remote == server and rport == 8443:
+        client_side += 1
+print(proxy_side, client_side)' "$IP_server" "$IP_client")
+[ "${socks% *}" = 0 ] && [ "${socks#* }" -ge 1 ] &&
+	pass "the proxy's TLS socket is not in the sockhash (the client's own is: ${socks#* })" ||
+	fail "sockhash: proxy-side TLS sockets / client sockets = $socks"
+
 echo "# a changed secret reaches the next connection"
 "$SL_ROOT/certs/make-leaf.sh" "$C/ca" "$C/front2" server.test >/dev/null
 check "secret replaced" sl secret create tls default/front --cert "$C/front2/tls.crt" --key "$C/front2/tls.key" --overwrite
