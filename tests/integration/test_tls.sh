@@ -203,11 +203,12 @@ echo "$out" | grep -q "closed=1 of=1" && pass "truncated ClientHello: closed at 
 out=$(flood plain 1 12)
 echo "$out" | grep -q "closed=1 of=1 first_bytes=$(printf 'HTTP/1.1 400' | od -An -tx1 | tr -d ' \n')" &&
 	pass "plain HTTP: 400 and close" || fail "plain HTTP: $out"
-flood halfopen 1000 25 >"$SL_WORK/halfopen.out" 2>&1 &
+flood halfopen 1000 25 >"$SL_WORK/halfopen.out" 2>"$SL_WORK/halfopen.err" &
 FLOOD_PID=$!
 SL_PIDS+=($FLOOD_PID)
-sleep 3
-expect_eq "a real client is served during 1,000 half-open handshakes" 200 "$(https default/client "$IP_server" 8443 /api/users/5)"
+# all 1,000 are open (and waiting) before the real client comes
+wait_until 200 0.1 grep -q "opened 1000" "$SL_WORK/halfopen.err" || fail "flood did not open 1,000: $(cat "$SL_WORK/halfopen.err")"
+expect_eq "a real client is served during 1,000 half-open handshakes" 200 "$(https default/client "$IP_server" 8443 /api/users/5 -m 10)"
 wait "$FLOOD_PID"
 out=$(cat "$SL_WORK/halfopen.out")
 echo "$out" | grep -q "halfopen closed=1000 of=1000" && pass "every half-open handshake was closed (bounded)" || fail "half-open: $out"
