@@ -17,6 +17,7 @@
 #include "sluice/identity.h"
 #include "sluice/policy_api.h"
 #include "pod_net.h"
+#include "registry.h"
 
 struct agent_config {
 	const char *bpf_root;
@@ -41,36 +42,6 @@ struct agent_config {
 	const char *cni_conf_dir;
 	const char *cni_chain_target; /* file or network name; NULL/"auto": lexically first */
 	bool cni_remove_on_exit;
-};
-
-struct agent_namespace {
-	char *name;
-	struct sluice_labels labels; /* includes kubernetes.io/metadata.name */
-};
-
-struct agent_pod {
-	char *ns;
-	char *name;
-	struct sluice_labels labels;
-	struct sluice_named_port *ports;
-	size_t nports;
-	uint32_t ep_id;
-	uint32_t identity;
-	struct pod_net net;
-	uint64_t created_ns;
-	bool remote;
-	uint64_t netns_cookie;
-	int proxy_listener_fd;    /* in-pod listener for the L7 proxy, or -1 */
-	/* what was last written to the datapath for this endpoint */
-	struct sluice_policy_map_entry *written;
-	size_t nwritten;
-	uint32_t written_flags;
-	uint32_t written_identity;
-	bool written_valid;
-	bool reval_dirty;         /* its policy changed: revalidate its flows */
-	/* set for a pod attached by the CNI plugin (agent_endpoint_attach):
-	 * its netns and veth belong to the container runtime */
-	struct agent_cni_attachment *cni;
 };
 
 /* One policy document as the user gave it, kept for `policy get` and for
@@ -135,19 +106,11 @@ struct agent {
 	struct agent_config cfg;
 	uv_loop_t *loop;
 	struct sluice_datapath *dp;
-	struct sluice_identity_table *idt;
 	struct pod_net_config podcfg;
 	char pod_cgroup_dir[4096];
 
-	struct agent_namespace *nss;
-	size_t nnss;
-	struct agent_pod **pods;
-	size_t npods;
-	/* pods on other nodes: only their identity and address are known here */
-	struct agent_pod **remotes;
-	size_t nremotes;
-	uint32_t next_ep_id;
-	uint32_t next_ip_offset;
+	/* namespaces, pods, remote endpoints, identities (registry.c) */
+	struct agent_registry reg;
 
 	struct sluice_policy_set policies;
 	/* the last compile's result, for the next one-item edit to update
@@ -220,9 +183,8 @@ void agent_phase_start(struct agent *a);
 void agent_phase(struct agent *a, const char *name);
 json_t *agent_phases_json(const struct agent_phases *ph);
 
-/* endpoints.c */
-struct agent_namespace *agent_ns_get(struct agent *a, const char *name, bool create);
-struct agent_pod *agent_pod_find(struct agent *a, const char *ns, const char *name);
+/* endpoints.c: the endpoint lifecycle (registry change, then the datapath);
+ * lookups are in registry.h */
 int agent_pod_create(struct agent *a, const char *ns, const char *name,
 		     const struct sluice_labels *labels, const struct sluice_named_port *ports,
 		     size_t nports, struct agent_pod **out, char **err);
@@ -230,7 +192,6 @@ int agent_pod_delete(struct agent *a, const char *ns, const char *name, char **e
 int agent_remote_create(struct agent *a, const char *ns, const char *name,
 			const struct sluice_labels *labels, uint32_t ip, struct agent_pod **out,
 			char **err);
-struct agent_pod *agent_remote_find(struct agent *a, const char *ns, const char *name);
 struct agent_remote_spec {
 	const char *ns, *name;
 	const struct sluice_labels *labels;
@@ -238,21 +199,16 @@ struct agent_remote_spec {
 	uint32_t identity; /* a cluster identity the table knows; 0: from labels */
 };
 int agent_remotes_create(struct agent *a, const struct agent_remote_spec *v, size_t n, char **err);
-/* The pod (local, or remote when with_remote) that has this address, or NULL. */
-struct agent_pod *agent_pod_by_addr(const struct agent *a, const uint8_t addr[16], bool with_remote);
 int agent_pod_relabel(struct agent *a, struct agent_pod *p, const struct sluice_labels *set,
 		      char *const *remove, size_t nremove, char **err);
 int agent_ns_relabel(struct agent *a, const char *ns, const struct sluice_labels *set,
 		     char *const *remove, size_t nremove, char **err);
 void agent_pods_delete_all(struct agent *a);
-/* A new pod record (not yet registered), and the registration of a pod
- * whose network is in place (p->net filled): identity, registry, ipcache,
- * policy, programs, steering, state. On failure p's network is released
+/* The registration of a pod record (registry_pod_new) whose network is in
+ * place (p->net filled): identity, registry, ipcache, policy, programs,
+ * steering, state. On failure p's network is released
  * (pod_net_delete) and p freed. */
-struct agent_pod *agent_pod_new(const char *ns, const char *name, const struct sluice_labels *labels,
-				const struct sluice_named_port *ports, size_t nports);
 int agent_pod_enroll(struct agent *a, struct agent_pod *p, char **err);
-void agent_pod_free(struct agent_pod *p);
 int agent_pod_attach_steering(struct agent *a, struct agent_pod *p, char **err);
 int agent_refresh_host_addrs(struct agent *a);
 
@@ -280,7 +236,6 @@ int agent_endpoint_attach(struct agent *a, const struct agent_attach_req *req,
 /* 0 also when there is no such attachment; ifname NULL: any */
 int agent_endpoint_detach(struct agent *a, const char *container_id, const char *ifname,
 			  char **err);
-void agent_cni_attachment_free(struct agent_cni_attachment *c);
 /* NULL when ready to attach pods, else why not */
 const char *agent_not_ready(const struct agent *a);
 

@@ -14,13 +14,8 @@
 #include "sluice/cni.h"
 #include "agent.h"
 
-/* What the agent keeps about a pod the plugin attached. */
-struct agent_cni_attachment {
-	char *container_id;
-	char *network;      /* the CNI network name, for GC */
-	char *ifname;       /* the pod-side interface */
-	char *netns_source; /* CNI_NETNS as the runtime gave it */
-};
+/* struct agent_cni_attachment, what the agent keeps about a pod the plugin
+ * attached, is part of the pod record (registry.h). */
 
 
 /* api.c hands every "cni.*" command here */

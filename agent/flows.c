@@ -180,14 +180,14 @@ static const char *labels_cached(struct agent *a, uint32_t identity)
 	if (!fl->label_cache[slot].text || fl->label_cache[slot].identity != identity) {
 		free(fl->label_cache[slot].text);
 		fl->label_cache[slot].identity = identity;
-		fl->label_cache[slot].text = labels_text(sluice_idt_labels(a->idt, identity));
+		fl->label_cache[slot].text = labels_text(sluice_idt_labels(a->reg.idt, identity));
 	}
 	return fl->label_cache[slot].text;
 }
 
 static void peer_fill(struct agent *a, struct flow_peer *p, const uint8_t addr[16], uint32_t identity)
 {
-	const struct agent_pod *pod = agent_pod_by_addr(a, addr, true);
+	const struct agent_pod *pod = registry_pod_by_addr(&a->reg, addr, true);
 
 	p->identity = identity;
 	if (pod) {
@@ -588,7 +588,7 @@ static bool near_duplicate(struct agent *a, const struct sluice_flow_event *ev)
 
 	if (ev->verdict == SLUICE_VERDICT_DROPPED || ev->match_kind != SLUICE_MATCH_NONE)
 		return false;
-	peer = agent_pod_by_addr(a, ev->direction == SLUICE_DIR_EGRESS ? ev->daddr : ev->saddr, false);
+	peer = registry_pod_by_addr(&a->reg, ev->direction == SLUICE_DIR_EGRESS ? ev->daddr : ev->saddr, false);
 	if (!peer || peer->remote)
 		return false;
 	if (ev->direction == SLUICE_DIR_EGRESS)

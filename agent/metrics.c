@@ -232,9 +232,9 @@ char *metrics_render(struct agent *a)
 	hist_render(&o, "sluice_http_request_duration_seconds", &mx->http_duration);
 
 	head(&o, "sluice_endpoints", "gauge", "Local endpoints (pods).");
-	outf(&o, "sluice_endpoints %zu\n", a->npods);
+	outf(&o, "sluice_endpoints %zu\n", a->reg.npods);
 	head(&o, "sluice_identities", "gauge", "Security identities known, reserved ones included.");
-	outf(&o, "sluice_identities %zu\n", sluice_idt_count(a->idt));
+	outf(&o, "sluice_identities %zu\n", sluice_idt_count(a->reg.idt));
 	head(&o, "sluice_policies", "gauge", "Policies in force.");
 	outf(&o, "sluice_policies %zu\n", a->policies.n);
 

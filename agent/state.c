@@ -206,8 +206,8 @@ static void state_remove_stale(struct agent *a)
 /* "ID LABELS\n" per CIDR identity, LABELS as sluice_labels_format() writes them */
 static int state_write_cidr_ids(struct agent *a)
 {
-	uint64_t gen = sluice_idt_generation(a->idt);
-	size_t i, n = sluice_idt_count(a->idt), len = 0, cap = 4096;
+	uint64_t gen = sluice_idt_generation(a->reg.idt);
+	size_t i, n = sluice_idt_count(a->reg.idt), len = 0, cap = 4096;
 	char *buf, *path;
 	int rc;
 
@@ -215,13 +215,13 @@ static int state_write_cidr_ids(struct agent *a)
 		return 0;
 	buf = sl_xcalloc(1, cap);
 	for (i = 0; i < n; i++) {
-		uint32_t id = sluice_idt_at(a->idt, i);
+		uint32_t id = sluice_idt_at(a->reg.idt, i);
 		char *text;
 		size_t need;
 
 		if (id < SLUICE_ID_LOCAL_MIN)
 			continue;
-		text = sluice_labels_format(sluice_idt_labels(a->idt, id));
+		text = sluice_labels_format(sluice_idt_labels(a->reg.idt, id));
 		if (!text)
 			abort();
 		need = strlen(text) + 16;
@@ -274,7 +274,7 @@ static void state_restore_cidr_ids(struct agent *a)
 				*eq = '\0';
 			sluice_labels_add(&l, item, colon + 1, eq ? eq + 1 : "");
 		}
-		sluice_idt_restore(a->idt, (uint32_t)id, &l);
+		sluice_idt_restore(a->reg.idt, (uint32_t)id, &l);
 		sluice_labels_free(&l);
 	}
 	free(text);
@@ -291,11 +291,11 @@ static int state_save_pods(struct agent *a)
 	size_t i, j;
 	int rc = 0;
 
-	for (i = 0; i < a->nnss; i++)
-		json_array_append_new(nss, json_pack("{s:s,s:o}", "name", a->nss[i].name, "labels",
-						     labels_array(&a->nss[i].labels)));
-	for (i = 0; i < a->npods; i++) {
-		struct agent_pod *p = a->pods[i];
+	for (i = 0; i < a->reg.nnss; i++)
+		json_array_append_new(nss, json_pack("{s:s,s:o}", "name", a->reg.nss[i].name, "labels",
+						     labels_array(&a->reg.nss[i].labels)));
+	for (i = 0; i < a->reg.npods; i++) {
+		struct agent_pod *p = a->reg.pods[i];
 		json_t *ports = json_array();
 
 		for (j = 0; j < p->nports; j++)
@@ -309,23 +309,23 @@ static int state_save_pods(struct agent *a)
 			p->net.netns, "interface", p->net.host_ifname, "cgroup", p->net.cgroup,
 			"created_ns", (json_int_t)p->created_ns, "cni", agent_cni_state_json(p)));
 	}
-	for (i = 0; i < a->nremotes; i++)
-		json_array_append_new(remotes, json_pack("{s:s,s:s,s:o,s:I,s:I}", "namespace", a->remotes[i]->ns,
-							 "name", a->remotes[i]->name, "labels",
-							 labels_array(&a->remotes[i]->labels), "ip",
-							 (json_int_t)a->remotes[i]->net.ip, "identity",
-							 (json_int_t)a->remotes[i]->identity));
-	for (i = 0; i < sluice_idt_count(a->idt); i++) {
-		uint32_t id = sluice_idt_at(a->idt, i);
+	for (i = 0; i < a->reg.nremotes; i++)
+		json_array_append_new(remotes, json_pack("{s:s,s:s,s:o,s:I,s:I}", "namespace", a->reg.remotes[i]->ns,
+							 "name", a->reg.remotes[i]->name, "labels",
+							 labels_array(&a->reg.remotes[i]->labels), "ip",
+							 (json_int_t)a->reg.remotes[i]->net.ip, "identity",
+							 (json_int_t)a->reg.remotes[i]->identity));
+	for (i = 0; i < sluice_idt_count(a->reg.idt); i++) {
+		uint32_t id = sluice_idt_at(a->reg.idt, i);
 
 		if (id < SLUICE_ID_CLUSTER_MIN || id >= SLUICE_ID_LOCAL_MIN)
 			continue;
 		json_array_append_new(ids, json_pack("{s:I,s:o}", "identity", (json_int_t)id, "labels",
-						     labels_array(sluice_idt_labels(a->idt, id))));
+						     labels_array(sluice_idt_labels(a->reg.idt, id))));
 	}
 	json_object_set_new(root, "version", json_integer(STATE_VERSION));
-	json_object_set_new(root, "next_endpoint", json_integer(a->next_ep_id));
-	json_object_set_new(root, "next_ip_offset", json_integer(a->next_ip_offset));
+	json_object_set_new(root, "next_endpoint", json_integer(a->reg.next_ep_id));
+	json_object_set_new(root, "next_ip_offset", json_integer(a->reg.next_ip_offset));
 	json_object_set_new(root, "namespaces", nss);
 	json_object_set_new(root, "pods", pods);
 	json_object_set_new(root, "remote_pods", remotes);
@@ -447,12 +447,12 @@ int agent_state_restore(struct agent *a, char **err)
 		fprintf(stderr, "sluiced: ignoring state file of another version\n");
 		return 0;
 	}
-	a->next_ep_id = (uint32_t)json_integer_value(json_object_get(root, "next_endpoint")) ?: 1;
-	a->next_ip_offset = (uint32_t)json_integer_value(json_object_get(root, "next_ip_offset"));
+	a->reg.next_ep_id = (uint32_t)json_integer_value(json_object_get(root, "next_endpoint")) ?: 1;
+	a->reg.next_ip_offset = (uint32_t)json_integer_value(json_object_get(root, "next_ip_offset"));
 	a->next_text_id = (uint64_t)json_integer_value(json_object_get(root, "next_text"));
 	state_restore_cidr_ids(a);
 	json_array_foreach(json_object_get(root, "namespaces"), i, v) {
-		struct agent_namespace *ns = agent_ns_get(a, json_string_value(json_object_get(v, "name")) ?: "default", true);
+		struct agent_namespace *ns = registry_ns_get(&a->reg, json_string_value(json_object_get(v, "name")) ?: "default", true);
 
 		labels_from_array(json_object_get(v, "labels"), &ns->labels);
 	}
@@ -460,13 +460,11 @@ int agent_state_restore(struct agent *a, char **err)
 		struct sluice_labels l = { 0 };
 
 		labels_from_array(json_object_get(v, "labels"), &l);
-		sluice_idt_restore(a->idt, (uint32_t)json_integer_value(json_object_get(v, "identity")), &l);
+		sluice_idt_restore(a->reg.idt, (uint32_t)json_integer_value(json_object_get(v, "identity")), &l);
 		sluice_labels_free(&l);
 	}
 	json_array_foreach(json_object_get(root, "pods"), i, v) {
 		struct agent_pod *p = sl_xcalloc(1, sizeof(*p));
-		struct sluice_labels idl = { 0 };
-		struct agent_namespace *ns;
 		json_t *jp;
 		size_t k;
 		char nspath[128];
@@ -496,20 +494,14 @@ int agent_state_restore(struct agent *a, char **err)
 			fprintf(stderr, "sluiced: pod %s/%s is gone (netns %s), dropping it\n", p->ns, p->name,
 				p->net.netns);
 			pod_net_delete(&p->net);
-			agent_pod_free(p);
+			registry_pod_free(p);
 			continue;
 		}
-		ns = agent_ns_get(a, p->ns, true);
-		sluice_pod_identity_labels(&idl, p->ns, &p->labels, &ns->labels);
-		p->identity = sluice_idt_acquire(a->idt, &idl);
-		sluice_labels_free(&idl);
-		a->pods = realloc(a->pods, (a->npods + 1) * sizeof(*a->pods));
-		a->pods[a->npods++] = p;
+		p->identity = registry_identity(&a->reg, p->ns, &p->labels);
+		registry_pod_add(&a->reg, p);
 	}
 	json_array_foreach(json_object_get(root, "remote_pods"), i, v) {
 		struct agent_pod *p = sl_xcalloc(1, sizeof(*p));
-		struct sluice_labels idl = { 0 };
-		struct agent_namespace *ns;
 		uint32_t id;
 
 		p->ns = sl_xstrdup(json_string_value(json_object_get(v, "namespace")));
@@ -518,17 +510,10 @@ int agent_state_restore(struct agent *a, char **err)
 		p->net.ip = (uint32_t)json_integer_value(json_object_get(v, "ip"));
 		p->remote = true;
 		p->proxy_listener_fd = -1;
-		ns = agent_ns_get(a, p->ns, true);
-		sluice_pod_identity_labels(&idl, p->ns, &p->labels, &ns->labels);
 		id = (uint32_t)json_integer_value(json_object_get(v, "identity"));
 		/* a cluster identity (Kubernetes mode) is kept by number */
-		if (id && sluice_idt_labels(a->idt, id))
-			p->identity = sluice_idt_acquire(a->idt, sluice_idt_labels(a->idt, id));
-		else
-			p->identity = sluice_idt_acquire(a->idt, &idl);
-		sluice_labels_free(&idl);
-		a->remotes = realloc(a->remotes, (a->nremotes + 1) * sizeof(*a->remotes));
-		a->remotes[a->nremotes++] = p;
+		p->identity = registry_identity_of(&a->reg, p, id);
+		registry_pod_add(&a->reg, p);
 	}
 	json_array_foreach(json_object_get(root, "policies"), i, v) {
 		struct sluice_diags e = { 0 }, w = { 0 };
@@ -586,20 +571,20 @@ int agent_state_restore(struct agent *a, char **err)
 	/* Rewrite maps from the restored state (atomic swaps, same contents),
 	 * then re-attach the freshly loaded programs to every pod. */
 	rc = agent_regenerate(a, err);
-	for (i = 0; !rc && i < a->nremotes; i++) {
+	for (i = 0; !rc && i < a->reg.nremotes; i++) {
 		uint8_t addr[16];
 
-		sl_addr_from_ipv4(addr, a->remotes[i]->net.ip);
-		sluice_dp_ipcache_update(a->dp, addr, 128, a->remotes[i]->identity, 0);
+		sl_addr_from_ipv4(addr, a->reg.remotes[i]->net.ip);
+		sluice_dp_ipcache_update(a->dp, addr, 128, a->reg.remotes[i]->identity, 0);
 	}
-	for (i = 0; !rc && i < a->npods; i++) {
+	for (i = 0; !rc && i < a->reg.npods; i++) {
 		uint8_t addr[16];
 
-		sl_addr_from_ipv4(addr, a->pods[i]->net.ip);
-		sluice_dp_ipcache_update(a->dp, addr, 128, a->pods[i]->identity, SLUICE_IPC_F_LOCAL_POD);
-		rc = sluice_dp_attach_endpoint(a->dp, a->pods[i]->net.host_ifindex, err);
+		sl_addr_from_ipv4(addr, a->reg.pods[i]->net.ip);
+		sluice_dp_ipcache_update(a->dp, addr, 128, a->reg.pods[i]->identity, SLUICE_IPC_F_LOCAL_POD);
+		rc = sluice_dp_attach_endpoint(a->dp, a->reg.pods[i]->net.host_ifindex, err);
 		if (!rc)
-			rc = agent_pod_attach_steering(a, a->pods[i], err);
+			rc = agent_pod_attach_steering(a, a->reg.pods[i], err);
 	}
 	return rc;
 }
