@@ -84,6 +84,8 @@ struct agent_counters {
 	uint64_t policy_edits;     /* applies that parsed one changed item only */
 	uint64_t compile_edits;    /* compiles that updated the last result only */
 	uint64_t rollbacks_failed; /* a failed change whose undo failed too */
+	uint64_t commits;          /* commit.c: commits that saved state */
+	uint64_t state_save_failures;
 	uint64_t connections_cut;  /* revalidate.c */
 	/* flows.c: every flow seen, by [enum flow_kind][verdict], and the
 	 * datapath's drops by [reason][direction] */
@@ -141,6 +143,11 @@ struct agent {
 	struct agent_phases phases;      /* of the apply in progress */
 	struct agent_phases last_phases; /* of the last policy apply */
 	struct agent_counters counters;
+	/* commit.c: open batches, and what their commits will do at the end */
+	struct {
+		unsigned depth;
+		unsigned pending; /* enum agent_commit_what */
+	} commit;
 	bool adopted;             /* pinned state was adopted at start */
 	bool reval_all;           /* identities moved: revalidate every flow */
 	bool cidr_pods_changed;   /* a pod address was freed: rewrite CIDR /32s */
@@ -239,8 +246,27 @@ int agent_endpoint_detach(struct agent *a, const char *container_id, const char 
 /* NULL when ready to attach pods, else why not */
 const char *agent_not_ready(const struct agent *a);
 
-/* state.c: agent_state_save() after any change, agent_state_save_policies()
- * after a change of policies only (pods.json is not written again) */
+/*
+ * commit.c: the one step after a change of the registry or the policy set:
+ * regenerate (datapath, proxy sync, revalidate) and save the state. The
+ * source says what it changed; inside a batch (begin ... end, nestable) the
+ * commits are merged into one at the end. err NULL: the change is done and
+ * nobody can be told of a failed regeneration (it is logged loudly). A
+ * failed regeneration saves nothing and returns the error: rolling back is
+ * the caller's, and so is committing again.
+ */
+enum agent_commit_what {
+	AGENT_COMMIT_REGENERATE = 1u << 0,     /* the datapath must follow */
+	AGENT_COMMIT_SAVE_REGISTRY = 1u << 1,  /* pods.json (and state.json) */
+	AGENT_COMMIT_SAVE_POLICIES = 1u << 2,  /* state.json and policy texts */
+};
+int agent_commit(struct agent *a, unsigned what, const char *why, char **err);
+void agent_commit_begin(struct agent *a);
+int agent_commit_end(struct agent *a, const char *why, char **err);
+
+/* state.c: agent_state_save() writes pods.json and state.json,
+ * agent_state_save_policies() state.json only (pods.json when never
+ * written); the commit calls them */
 int agent_state_save_policies(struct agent *a);
 /* removes every file the agent keeps in its state directory */
 void agent_state_remove(struct agent *a);

@@ -512,27 +512,11 @@ void agent_cni_pod_json(const struct agent_pod *p, json_t *o)
 
 /* ---- state ---- */
 
-json_t *agent_cni_state_json(const struct agent_pod *p)
-{
-	if (!p->cni)
-		return NULL;
-	return json_pack("{s:s,s:s,s:s,s:s}", "container_id", p->cni->container_id, "network",
-			 p->cni->network, "ifname", p->cni->ifname, "netns", p->cni->netns_source);
-}
-
-void agent_cni_state_restore(struct agent_pod *p, json_t *cni)
+void agent_cni_revive(struct agent_pod *p)
 {
 	char *err = NULL;
 
-	if (!json_is_object(cni))
-		return;
-	p->cni = sl_xcalloc(1, sizeof(*p->cni));
-	p->cni->container_id = sl_xstrdup(req_str(cni, "container_id") ?: "");
-	p->cni->network = sl_xstrdup(req_str(cni, "network") ?: "");
-	p->cni->ifname = sl_xstrdup(req_str(cni, "ifname") ?: "");
-	p->cni->netns_source = sl_xstrdup(req_str(cni, "netns") ?: "");
-	p->net.foreign = true;
-	if (netns_handle_ok(p->net.netns) || !*p->cni->netns_source)
+	if (!p->cni || netns_handle_ok(p->net.netns) || !*p->cni->netns_source)
 		return;
 	if (netns_bind(p->cni->netns_source, p->net.netns, &err) == 0)
 		fprintf(stderr, "sluiced: cni: netns handle of %s/%s made again from %s\n", p->ns,

@@ -459,6 +459,8 @@ static json_t *cmd_status(struct agent *a, struct api_client *c, json_t *req, ch
 	json_object_set_new(o, "proxy", proxy_ctl_status(a));
 	json_object_set_new(o, "connections_cut", json_integer((json_int_t)a->counters.connections_cut));
 	json_object_set_new(o, "rollbacks_failed", json_integer((json_int_t)a->counters.rollbacks_failed));
+	json_object_set_new(o, "commits", json_integer((json_int_t)a->counters.commits));
+	json_object_set_new(o, "state_save_failures", json_integer((json_int_t)a->counters.state_save_failures));
 	json_object_set_new(o, "cni", agent_cni_status_json(a));
 	if (a->k8s)
 		json_object_set_new(o, "kubernetes", agent_k8s_status(a));

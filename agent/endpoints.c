@@ -92,7 +92,7 @@ int agent_pod_enroll(struct agent *a, struct agent_pod *p, char **err)
 		rc = agent_pod_attach_steering(a, p, err);
 	if (rc)
 		goto fail_unlist;
-	agent_state_save(a);
+	agent_commit(a, AGENT_COMMIT_SAVE_REGISTRY, "pod create", NULL);
 	return 0;
 
 fail_unlist:
@@ -254,7 +254,7 @@ int agent_remotes_create(struct agent *a, const struct agent_remote_spec *v, siz
 		a->cidr_pods_changed = true; /* a CIDR /32 may have been one of them */
 		agent_regenerate_after(a, "pod import", true);
 	} else {
-		agent_state_save(a);
+		agent_commit(a, AGENT_COMMIT_SAVE_REGISTRY, "pod import", NULL);
 	}
 	free(addrs);
 	free(plens);
@@ -278,8 +278,7 @@ int agent_pod_delete(struct agent *a, const char *ns, const char *name, char **e
 		registry_identity_release(&a->reg, p->identity);
 		registry_pod_remove(&a->reg, p);
 		registry_pod_free(p);
-		agent_regenerate_after(a, "remote pod delete", false);
-		agent_state_save(a);
+		agent_commit(a, AGENT_COMMIT_REGENERATE | AGENT_COMMIT_SAVE_REGISTRY, "remote pod delete", NULL);
 		return 0;
 	}
 
@@ -292,8 +291,7 @@ int agent_pod_delete(struct agent *a, const char *ns, const char *name, char **e
 		a->cidr_pods_changed = true;
 		registry_pod_remove(&a->reg, p);
 		registry_pod_free(p);
-		agent_regenerate_after(a, "pod delete", false);
-		agent_state_save(a);
+		agent_commit(a, AGENT_COMMIT_REGENERATE | AGENT_COMMIT_SAVE_REGISTRY, "pod delete", NULL);
 		return 0;
 	}
 	return sl_fail(err, ENOENT, "pod %s/%s not found", ns, name);
@@ -359,7 +357,7 @@ int agent_pod_relabel(struct agent *a, struct agent_pod *p, const struct sluice_
 	if (!id)
 		return sl_fail(err, ENOSPC, "cannot allocate an identity");
 	rc = pod_set_identity(a, p, id, err);
-	agent_state_save(a);
+	agent_commit(a, AGENT_COMMIT_SAVE_REGISTRY, "pod relabel", NULL);
 	return rc;
 }
 
@@ -382,7 +380,7 @@ int agent_ns_relabel(struct agent *a, const char *name, const struct sluice_labe
 			return sl_fail(err, ENOSPC, "cannot allocate an identity");
 		rc = pod_set_identity(a, p, id, err);
 	}
-	agent_state_save(a);
+	agent_commit(a, AGENT_COMMIT_SAVE_REGISTRY, "namespace relabel", NULL);
 	return rc;
 }
 

@@ -246,6 +246,13 @@ char *metrics_render(struct agent *a)
 	for (k = 0; k < nmaps && k < 16; k++)
 		outf(&o, "sluice_bpf_map_capacity{map=\"%s\"} %u\n", fill[k].name, fill[k].max_entries);
 
+	head(&o, "sluice_agent_rollbacks_failed_total", "counter",
+	     "Failed changes whose undo failed too: the datapath may not match the declared state.");
+	outf(&o, "sluice_agent_rollbacks_failed_total %llu\n", (unsigned long long)fc->rollbacks_failed);
+	head(&o, "sluice_agent_state_save_failures_total", "counter",
+	     "State directory writes that failed (a restart would adopt older state).");
+	outf(&o, "sluice_agent_state_save_failures_total %llu\n", (unsigned long long)fc->state_save_failures);
+
 	head(&o, "sluice_policy_apply_duration_seconds", "histogram",
 	     "Time to validate, compile and write one policy apply.");
 	hist_render(&o, "sluice_policy_apply_duration_seconds", &mx->apply_duration);

@@ -222,7 +222,7 @@ static int apply_edit(struct agent *a, json_t *f, bool dry_run, json_t *jerr, js
 		free(p->file);
 		p->file = sl_xstrdup(name);
 		a->counters.policy_edits++;
-		agent_state_save_policies(a);
+		agent_commit(a, AGENT_COMMIT_SAVE_POLICIES, "policy change", NULL);
 		agent_phase(a, "state_save");
 	}
 	ref = policy_ref(p->kind, p->namespace, p->name);
@@ -388,7 +388,7 @@ int agent_policy_apply(struct agent *a, json_t *files, bool dry_run, json_t *res
 		free(keys);
 	}
 	if (!rc && !dry_run) {
-		agent_state_save_policies(a);
+		agent_commit(a, AGENT_COMMIT_SAVE_POLICIES, "policy change", NULL);
 		agent_phase(a, "state_save");
 	}
 out:
@@ -465,7 +465,7 @@ static int policy_delete(struct agent *a, int kind, const char *ns, const char *
 			i++;
 		}
 	}
-	agent_state_save_policies(a);
+	agent_commit(a, AGENT_COMMIT_SAVE_POLICIES, "policy change", NULL);
 out:
 	sluice_policy_set_free(&backup);
 	free(gone);
