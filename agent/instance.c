@@ -235,6 +235,8 @@ static bool route_exists(const struct agent *a)
 	bool found = false;
 	char line[256];
 
+	if (!a->podcfg.node_routing)
+		return false; /* Kubernetes mode: never ours */
 	snprintf(net, sizeof(net), "%u.%u.%u.%u", n >> 24, (n >> 16) & 255, (n >> 8) & 255, n & 255);
 	snprintf(cmd, sizeof(cmd), "ip route show type blackhole %s/%u 2>/dev/null", net,
 		 a->podcfg.cidr_prefixlen);

@@ -323,13 +323,14 @@ json_t *agent_k8s_status(struct agent *a)
 					      "events", (json_int_t)cs->events, "last_error",
 					      cs->last_error));
 	}
-	o = json_pack("{s:s,s:s,s:s,s:b,s:o,s:{s:I,s:I,s:I,s:I,s:I,s:I},s:I,s:I}", "server", k->server,
-		      "node", k->node, "namespace", k->namespace, "synced", k->all_synced, "collections",
-		      colls_j, "client", "requests", (json_int_t)st.requests, "errors",
-		      (json_int_t)st.errors, "relists", (json_int_t)st.relists, "rewatches",
-		      (json_int_t)st.rewatches, "events", (json_int_t)st.events, "token_reloads",
-		      (json_int_t)st.token_reloads, "commits", (json_int_t)k->commits, "errors",
-		      (json_int_t)k->errors);
+	o = json_pack("{s:s,s:s,s:s,s:b,s:o,s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I},s:I,s:I}",
+		      "server", k->server, "node", k->node, "namespace", k->namespace, "synced",
+		      k->all_synced, "collections", colls_j, "client", "requests",
+		      (json_int_t)st.requests, "errors", (json_int_t)st.errors, "relists",
+		      (json_int_t)st.relists, "rewatches", (json_int_t)st.rewatches, "events",
+		      (json_int_t)st.events, "token_reloads", (json_int_t)st.token_reloads,
+		      "connections", (json_int_t)st.connections, "reused", (json_int_t)st.reused,
+		      "commits", (json_int_t)k->commits, "errors", (json_int_t)k->errors);
 	json_object_set_new(o, "identities",
 			    json_pack("{s:I,s:I,s:I}", "allocated", (json_int_t)k->ids_allocated, "conflicts",
 				      (json_int_t)k->id_conflicts, "errors", (json_int_t)k->id_alloc_errors));

@@ -277,6 +277,7 @@ static int prepare(struct agent *a, bool cleanup, char **err)
 		return sl_fail(err, EINVAL, "--pod-cidr %s: want an IPv4 CIDR between /8 and /28",
 			       a->cfg.pod_cidr);
 	a->podcfg.cidr_prefixlen = plen;
+	a->podcfg.node_routing = !(k8s_opt.in_cluster || k8s_opt.kubeconfig);
 	a->podcfg.netns_prefix = a->cfg.netns_prefix;
 	snprintf(a->pod_cgroup_dir, sizeof(a->pod_cgroup_dir), "%s/%spods", a->cfg.cgroup_root,
 		 a->cfg.netns_prefix);

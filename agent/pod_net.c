@@ -42,13 +42,13 @@ int pod_net_node_setup(const struct pod_net_config *cfg, char **err)
 	char net[32], cidr[48], pfx[8];
 	int rc;
 
-	rc = write_sysctl("/proc/sys/net/ipv4/ip_forward", "1");
-	if (rc)
-		return sl_fail(err, rc, "cannot enable IPv4 forwarding: %s", strerror(-rc));
-	ipstr(cfg->cidr_net, net, sizeof(net));
-	snprintf(pfx, sizeof(pfx), "%u", cfg->cidr_prefixlen);
-	snprintf(cidr, sizeof(cidr), "%s/%s", net, pfx);
-	{
+	if (cfg->node_routing) {
+		rc = write_sysctl("/proc/sys/net/ipv4/ip_forward", "1");
+		if (rc)
+			return sl_fail(err, rc, "cannot enable IPv4 forwarding: %s", strerror(-rc));
+		ipstr(cfg->cidr_net, net, sizeof(net));
+		snprintf(pfx, sizeof(pfx), "%u", cfg->cidr_prefixlen);
+		snprintf(cidr, sizeof(cidr), "%s/%s", net, pfx);
 		const char *argv[] = { "ip", "route", "replace", "blackhole", cidr, NULL };
 
 		rc = sl_run(err, argv);
@@ -65,11 +65,13 @@ void pod_net_node_teardown(const struct pod_net_config *cfg)
 {
 	char net[32], cidr[48];
 
-	ipstr(cfg->cidr_net, net, sizeof(net));
-	snprintf(cidr, sizeof(cidr), "%s/%u", net, cfg->cidr_prefixlen);
-	const char *argv[] = { "ip", "route", "del", "blackhole", cidr, NULL };
+	if (cfg->node_routing) {
+		ipstr(cfg->cidr_net, net, sizeof(net));
+		snprintf(cidr, sizeof(cidr), "%s/%u", net, cfg->cidr_prefixlen);
+		const char *argv[] = { "ip", "route", "del", "blackhole", cidr, NULL };
 
-	sl_run_quiet(argv);
+		sl_run_quiet(argv);
+	}
 	rmdir(cfg->cgroup_dir);
 }
 

@@ -16,6 +16,10 @@ struct pod_net_config {
 	const char *cgroup_dir;   /* <cgroup-root>/sluice-pods */
 	uint32_t cidr_net;        /* host order */
 	unsigned cidr_prefixlen;
+	/* standalone: the agent is the node's pod network, so it turns on
+	 * forwarding and blackholes the pod CIDR. Kubernetes: the CNI plugins
+	 * and the node own both; the agent touches neither. */
+	bool node_routing;
 };
 
 struct pod_net {
@@ -30,8 +34,9 @@ struct pod_net {
 	bool foreign;
 };
 
-/* Node-wide setup: IPv4 forwarding, and a blackhole route for the pod CIDR
- * so that traffic for a pod that is gone never leaves the machine. */
+/* Node-wide setup: the pods' cgroup; with node_routing also IPv4
+ * forwarding and a blackhole route for the pod CIDR, so that traffic for a
+ * pod that is gone never leaves the machine. */
 int pod_net_node_setup(const struct pod_net_config *cfg, char **err);
 void pod_net_node_teardown(const struct pod_net_config *cfg);
 

@@ -37,6 +37,7 @@ void k8s_client_unref(struct k8s_client *c)
 {
 	if (--c->refs > 0)
 		return;
+	k8s_http_pool_close(&c->pool);
 	if (c->ssl_ctx)
 		SSL_CTX_free(c->ssl_ctx);
 	k8s_token_free(&c->token);
@@ -135,6 +136,7 @@ int k8s_client_new(uv_loop_t *loop, const struct k8s_config *cfg, struct k8s_cli
 	if (r)
 		goto fail;
 	k8s_backoff_init(&c->rng, 0, 0, 0);
+	k8s_http_pool_init(&c->pool, K8S_POOL_MAX_IDLE, K8S_POOL_IDLE_MS);
 	c->watch_timeout_s = client_env_uint("SLUICE_K8S_WATCH_TIMEOUT", 0, 86400);
 	c->page_size = client_env_uint("SLUICE_K8S_PAGE_SIZE", 500, 100000);
 	c->debug = client_env_uint("SLUICE_K8S_DEBUG", 0, 1) == 1;
@@ -153,6 +155,7 @@ void k8s_client_free(struct k8s_client *c)
 	while (c->calls)
 		k8s_call_cancel(c->calls);
 	k8s_watch_stop_all(c);
+	k8s_http_pool_close(&c->pool);
 	k8s_client_unref(c);
 }
 
@@ -160,11 +163,13 @@ void k8s_client_stats(const struct k8s_client *c, struct k8s_client_stats *out)
 {
 	*out = c->stats;
 	out->token_reloads = c->token.reloads;
+	out->connections = c->pool.opened;
+	out->reused = c->pool.reused;
 }
 
 char *k8s_client_build_request(struct k8s_client *c, const char *method, const char *path,
 			       const char *content_type, const char *body, size_t body_len,
-			       size_t *len_out)
+			       bool keepalive, size_t *len_out)
 {
 	const char *token = k8s_token_get(&c->token);
 	char *auth = token ? sl_strdupf("Authorization: Bearer %s\r\n", token) : sl_xstrdup("");
@@ -175,9 +180,9 @@ char *k8s_client_build_request(struct k8s_client *c, const char *method, const c
 				"Host: %s\r\n"
 				"User-Agent: sluice/" SLUICE_K8S_VERSION "\r\n"
 				"Accept: application/json\r\n"
-				"%s%s"
-				"Connection: close\r\n\r\n",
-				method, c->base_path, path, c->host_header, auth, ctype);
+				"%s%s%s\r\n",
+				method, c->base_path, path, c->host_header, auth, ctype,
+				keepalive ? "" : "Connection: close\r\n");
 	size_t hl = strlen(head);
 	char *req = realloc(head, hl + body_len + 1);
 	if (!req)
@@ -193,13 +198,14 @@ char *k8s_client_build_request(struct k8s_client *c, const char *method, const c
 
 int k8s_client_http(struct k8s_client *c, const char *method, const char *path,
 		    const char *content_type, const char *body, size_t body_len,
-		    uint64_t idle_ms, const struct k8s_http_ops *ops, void *ctx,
+		    bool keepalive, uint64_t idle_ms, const struct k8s_http_ops *ops, void *ctx,
 		    struct k8s_http **out, char **err)
 {
 	size_t len;
-	char *req = k8s_client_build_request(c, method, path, content_type, body, body_len, &len);
+	char *req = k8s_client_build_request(c, method, path, content_type, body, body_len,
+					     keepalive, &len);
 	struct k8s_http_target t = {.host = c->host, .port = c->port, .tls = c->ssl_ctx,
-				    .verify = c->verify};
+				    .verify = c->verify, .pool = keepalive ? &c->pool : NULL};
 	c->stats.requests++;
 	int r = k8s_http_start(c->loop, &t, req, len, idle_ms, ops, ctx, out, err);
 	if (r)

@@ -100,7 +100,10 @@ bool k8s_watch_synced(const struct k8s_watch *w);
  * random 300-600), SLUICE_K8S_PAGE_SIZE=N (LIST limit, default 500),
  * SLUICE_K8S_DEBUG=1 (each request and watch transition on stderr). */
 struct k8s_client_stats {
-	uint64_t requests, errors, relists, rewatches, events, token_reloads;
+	uint64_t requests, errors, relists, rewatches, events;
+	uint64_t token_reloads; /* re-reads of the token file that found a new token */
+	uint64_t connections;   /* one-shot requests that opened a connection */
+	uint64_t reused;        /* one-shot requests sent on a kept-alive one */
 };
 void k8s_client_stats(const struct k8s_client *c, struct k8s_client_stats *out);
 

@@ -15,6 +15,11 @@
 
 /* Idle limit of one-shot requests (no byte for that long fails them). */
 #define K8S_REQUEST_IDLE_MS 60000
+/* Kept-alive connections for one-shot requests: how many, how long idle
+ * (below the API server's own idle timeout, so that it rarely closes one
+ * under a request). */
+#define K8S_POOL_MAX_IDLE 4
+#define K8S_POOL_IDLE_MS 30000
 /* Largest response body a one-shot request buffers. */
 #define K8S_MAX_BODY ((size_t)1 << 30)
 
@@ -39,20 +44,23 @@ struct k8s_client {
 	enum k8s_watchlist_support watchlist;
 	bool debug;               /* SLUICE_K8S_DEBUG: transitions on stderr */
 	struct k8s_call *calls;   /* one-shot calls in flight */
+	struct k8s_http_pool pool; /* their kept-alive connections */
 	struct k8s_watch *watches;
 };
 
 void k8s_client_ref(struct k8s_client *c);
 void k8s_client_unref(struct k8s_client *c);
 
-/* The complete request bytes (method, path, headers, body); malloc'd. */
+/* The complete request bytes (method, path, headers, body); malloc'd.
+ * keepalive false adds "Connection: close". */
 char *k8s_client_build_request(struct k8s_client *c, const char *method, const char *path,
 			       const char *content_type, const char *body, size_t body_len,
-			       size_t *len_out);
-/* Starts an exchange to the client's server. */
+			       bool keepalive, size_t *len_out);
+/* Starts an exchange to the client's server; keepalive: on a pooled
+ * connection (one-shot requests), else on one of its own (watches). */
 int k8s_client_http(struct k8s_client *c, const char *method, const char *path,
 		    const char *content_type, const char *body, size_t body_len,
-		    uint64_t idle_ms, const struct k8s_http_ops *ops, void *ctx,
+		    bool keepalive, uint64_t idle_ms, const struct k8s_http_ops *ops, void *ctx,
 		    struct k8s_http **out, char **err);
 
 /* A one-shot call with the whole body parsed, retried once after a 401

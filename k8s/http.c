@@ -1,15 +1,30 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * http.c - one HTTP/1.1 exchange per connection (see http.h).
+ * http.c - HTTP/1.1 exchanges and their connections (see http.h).
  *
  * Life of an exchange: getaddrinfo (libuv's thread pool, so a slow DNS
  * never blocks the loop), connect to each address in turn, TLS on memory
  * BIOs when the target has a context, write the request, feed every byte
  * of the answer to llhttp (which removes the chunked framing), end on
- * on_message_complete or on a close. The request says `Connection: close`:
- * watches hold their connection for minutes anyway, and a fresh connection
- * per one-shot request means a request never races a server that is
- * closing an idle keep-alive connection (a POST must not be sent twice).
+ * on_message_complete or on a close.
+ *
+ * Keep-alive (one-shot requests; watches hold their connection for minutes
+ * and say `Connection: close`): the struct below is the exchange and the
+ * connection at once. When a response completes and the server allows
+ * keep-alive, the object is "parked" in its pool before on_done runs (so
+ * a pool closed from on_done finds it), becomes idle on the next loop turn
+ * (never re-entering llhttp from inside its own callback), and the next
+ * k8s_http_start with that pool re-arms it with a new request, sent on a
+ * later loop turn. A new TLS connection costs the API server a handshake
+ * (tens of ms here); a reused one costs nothing.
+ *
+ * The race every keep-alive client has: the server closes an idle
+ * connection just as a request is written on it. A server that closes an
+ * idle connection never read that request, so when a reused connection
+ * ends before any byte of the answer, the same object reconnects and sends
+ * the request again, once, as Go's net/http transport does. Any other
+ * failure, or any failure on a fresh connection, is reported: a POST is
+ * never sent twice otherwise.
  *
  * Lifetime: callbacks may cancel the exchange (and usually do, indirectly,
  * by stopping a watch) while we are deep inside llhttp_execute. Cancelling
@@ -58,6 +73,15 @@ struct k8s_http {
 	int status;
 	bool head_done;
 
+	/* keep-alive */
+	struct k8s_http_pool *pool;        /* NULL: one exchange, then close */
+	struct k8s_http *pool_prev, *pool_next;
+	enum { HTTP_BUSY, HTTP_PARKED, HTTP_IDLE } pstate;
+	bool in_pool;
+	bool reused;          /* this exchange runs on a kept-alive connection */
+	bool got_bytes;       /* bytes of this exchange's answer arrived */
+	bool spoiled;         /* bytes after the answer: not reusable */
+
 	bool gai_active, tcp_open, connected;
 	bool closing;         /* handles are being closed */
 	bool finished;        /* on_done called or cancelled: no more callbacks */
@@ -86,6 +110,34 @@ static void http_maybe_free(struct k8s_http *h)
 	free(h);
 }
 
+static void pool_add(struct k8s_http *h)
+{
+	struct k8s_http_pool *p = h->pool;
+	h->pool_prev = NULL;
+	h->pool_next = p->conns;
+	if (p->conns)
+		p->conns->pool_prev = h;
+	p->conns = h;
+	p->nconns++;
+	h->in_pool = true;
+}
+
+static void pool_remove(struct k8s_http *h)
+{
+	struct k8s_http_pool *p = h->pool;
+	if (!h->in_pool)
+		return;
+	if (h->pool_prev)
+		h->pool_prev->pool_next = h->pool_next;
+	else
+		p->conns = h->pool_next;
+	if (h->pool_next)
+		h->pool_next->pool_prev = h->pool_prev;
+	h->pool_prev = h->pool_next = NULL;
+	p->nconns--;
+	h->in_pool = false;
+}
+
 static void http_on_close(uv_handle_t *handle)
 {
 	struct k8s_http *h = handle->data;
@@ -98,6 +150,7 @@ static void http_teardown(struct k8s_http *h)
 	if (h->closing)
 		return;
 	h->closing = true;
+	pool_remove(h);
 	if (h->gai_active)
 		uv_cancel((uv_req_t *)&h->gai);
 	h->pending_closes++;
@@ -142,6 +195,7 @@ void k8s_http_cancel(struct k8s_http *h)
 }
 
 static void http_arm_timer(struct k8s_http *h);
+static bool http_retry_stale(struct k8s_http *h);
 
 static void http_on_timeout(uv_timer_t *t)
 {
@@ -166,7 +220,8 @@ static void http_on_write(uv_write_t *req, int status)
 	struct k8s_http *h = req->data;
 	free(w->buf);
 	free(w);
-	if (status < 0 && status != UV_ECANCELED && !h->closing)
+	if (status < 0 && status != UV_ECANCELED && !h->closing && h->pstate == HTTP_BUSY &&
+	    !http_retry_stale(h))
 		http_failf(h, "%s:%s: write: %s", h->host, h->port, uv_strerror(status));
 }
 
@@ -225,11 +280,41 @@ static int http_on_body(llhttp_t *p, const char *at, size_t len)
 	return h->closing ? HPE_PAUSED : 0;
 }
 
+static void http_on_idle_timeout(uv_timer_t *t)
+{
+	http_teardown(t->data);
+}
+
+/* The loop turn after a response completed: the connection becomes idle,
+ * unless something is left in it that no request asked for. */
+static void http_on_parked(uv_timer_t *t)
+{
+	struct k8s_http *h = t->data;
+	if (h->closing)
+		return;
+	if (h->spoiled || (h->use_tls && SSL_pending(h->tls.ssl) > 0)) {
+		http_teardown(h);
+		return;
+	}
+	h->pstate = HTTP_IDLE;
+	uv_timer_start(&h->timer, http_on_idle_timeout, h->pool->idle_ms, 0);
+}
+
 static int http_on_message_complete(llhttp_t *p)
 {
 	struct k8s_http *h = p->data;
-	if (!h->closing)
+	if (h->closing)
+		return HPE_PAUSED;
+	if (!h->pool || !llhttp_should_keep_alive(p) || h->pool->nconns >= h->pool->max_idle) {
 		http_finish(h, NULL);
+		return HPE_PAUSED;
+	}
+	/* parked before on_done: a pool closed from there closes it too */
+	h->finished = true;
+	h->pstate = HTTP_PARKED;
+	pool_add(h);
+	uv_timer_start(&h->timer, http_on_parked, 0, 0);
+	h->ops->on_done(h->ctx, h->status, NULL);
 	return HPE_PAUSED;
 }
 
@@ -237,9 +322,19 @@ static void http_parse(struct k8s_http *h, const char *data, size_t len)
 {
 	if (h->closing)
 		return;
+	if (len)
+		h->got_bytes = true;
 	llhttp_errno_t e = llhttp_execute(&h->parser, data, len);
 	if (h->closing)
 		return;
+	if (h->pstate != HTTP_BUSY) {
+		/* the answer is complete: anything after it spoils the connection */
+		const char *pos = llhttp_get_error_pos(&h->parser);
+		if (e != HPE_PAUSED || !pos || pos < data || pos > data + len ||
+		    (size_t)(pos - data) < len)
+			h->spoiled = true;
+		return;
+	}
 	if (e != HPE_OK)
 		http_failf(h, "%s:%s: bad HTTP response: %s", h->host, h->port,
 			   llhttp_get_error_reason(&h->parser) ? llhttp_get_error_reason(&h->parser)
@@ -249,7 +344,7 @@ static void http_parse(struct k8s_http *h, const char *data, size_t len)
 /* The peer closed (TCP EOF or TLS close_notify). */
 static void http_on_eof(struct k8s_http *h)
 {
-	if (h->closing)
+	if (h->closing || http_retry_stale(h))
 		return;
 	/* a body delimited by the close ends here: llhttp completes it */
 	if (h->head_done && llhttp_message_needs_eof(&h->parser)) {
@@ -294,7 +389,7 @@ static void http_tls_pump(struct k8s_http *h)
 	http_flush_tls(h);
 	/* the ciphertext in readbuf is already inside the BIO: the buffer is
 	 * free to receive plaintext */
-	while (!h->closing) {
+	while (!h->closing && h->pstate == HTTP_BUSY) {
 		int n = k8s_tls_read(&h->tls, h->readbuf, sizeof(h->readbuf), &err);
 		if (n == -EPIPE) {
 			http_flush_tls(h);
@@ -315,12 +410,38 @@ fail:
 	free(err);
 }
 
+/* Bytes or a close on a parked or idle connection: a close (the server's
+ * idle timeout) or anything unasked ends it; TLS records that carry no
+ * data (session tickets, key updates) are fine. */
+static void http_idle_read(struct k8s_http *h, ssize_t n)
+{
+	char *err = NULL;
+	if (n == 0)
+		return;
+	if (n < 0 || !h->use_tls || k8s_tls_feed(&h->tls, h->readbuf, (size_t)n, &err)) {
+		free(err);
+		http_teardown(h);
+		return;
+	}
+	int r = k8s_tls_read(&h->tls, h->readbuf, sizeof(h->readbuf), &err);
+	free(err);
+	if (r != 0) {
+		http_teardown(h);
+		return;
+	}
+	http_flush_tls(h);
+}
+
 static void http_on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
 	struct k8s_http *h = s->data;
 	(void)buf;
 	if (h->closing)
 		return;
+	if (h->pstate != HTTP_BUSY) {
+		http_idle_read(h, n);
+		return;
+	}
 	if (n == UV_EOF) {
 		if (h->use_tls && !h->tls.established)
 			http_failf(h, "%s:%s: connection closed during the TLS handshake", h->host,
@@ -330,7 +451,8 @@ static void http_on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 		return;
 	}
 	if (n < 0) {
-		http_failf(h, "%s:%s: read: %s", h->host, h->port, uv_strerror((int)n));
+		if (!http_retry_stale(h))
+			http_failf(h, "%s:%s: read: %s", h->host, h->port, uv_strerror((int)n));
 		return;
 	}
 	if (n == 0)
@@ -351,6 +473,21 @@ static void http_on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 
 static void http_connect_next(struct k8s_http *h);
 
+/* The request onto the connection (through TLS, which may still need its
+ * handshake). */
+static void http_send_request(struct k8s_http *h)
+{
+	if (h->use_tls) {
+		http_tls_pump(h);
+		return;
+	}
+	char *copy = malloc(h->request_len);
+	if (!copy)
+		abort();
+	memcpy(copy, h->request, h->request_len);
+	http_send(h, copy, h->request_len);
+}
+
 /* A failed socket must be closed before the handle can be initialised for
  * the next address: the next attempt starts from its close callback. */
 static void http_on_failed_tcp_closed(uv_handle_t *handle)
@@ -369,6 +506,25 @@ static void http_drop_tcp(struct k8s_http *h, const char *why)
 	h->pending_closes++;
 	h->tcp_open = false;
 	uv_close((uv_handle_t *)&h->tcp, http_on_failed_tcp_closed);
+}
+
+/* A kept-alive connection that ended before any byte of the answer (see
+ * the top of the file): the same exchange connects again and resends. */
+static bool http_retry_stale(struct k8s_http *h)
+{
+	if (!h->reused || h->got_bytes || h->closing || h->finished || !h->tcp_open)
+		return false;
+	h->reused = false;
+	h->pool->stale++;
+	k8s_tls_free(&h->tls);
+	h->request_off = 0;
+	h->connected = false;
+	llhttp_init(&h->parser, HTTP_RESPONSE, &h->settings);
+	h->parser.data = h;
+	h->next_addr = h->addrs;
+	http_arm_timer(h);
+	http_drop_tcp(h, "kept-alive connection closed");
+	return true;
 }
 
 static void http_on_connect(uv_connect_t *req, int status)
@@ -394,14 +550,8 @@ static void http_on_connect(uv_connect_t *req, int status)
 			free(err);
 			return;
 		}
-		http_tls_pump(h);
-	} else {
-		char *copy = malloc(h->request_len);
-		if (!copy)
-			abort();
-		memcpy(copy, h->request, h->request_len);
-		http_send(h, copy, h->request_len);
 	}
+	http_send_request(h);
 }
 
 /* Tries the next resolved address (last_error says what went wrong with the
@@ -449,11 +599,74 @@ static void http_on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo 
 	http_connect_next(h);
 }
 
+void k8s_http_pool_init(struct k8s_http_pool *p, unsigned max_idle, uint64_t idle_ms)
+{
+	memset(p, 0, sizeof(*p));
+	p->max_idle = max_idle;
+	p->idle_ms = idle_ms;
+}
+
+void k8s_http_pool_close(struct k8s_http_pool *p)
+{
+	while (p->conns)
+		http_teardown(p->conns); /* unlinks it */
+}
+
+/* The loop turn after a reused connection was given its request. */
+static void http_on_kick(uv_timer_t *t)
+{
+	struct k8s_http *h = t->data;
+	if (h->closing)
+		return;
+	http_arm_timer(h);
+	http_send_request(h);
+}
+
+/* An idle connection of the pool, or NULL. */
+static struct k8s_http *http_take_idle(struct k8s_http_pool *p)
+{
+	for (struct k8s_http *h = p->conns; h; h = h->pool_next) {
+		if (h->pstate == HTTP_IDLE) {
+			pool_remove(h);
+			return h;
+		}
+	}
+	return NULL;
+}
+
 int k8s_http_start(uv_loop_t *loop, const struct k8s_http_target *target, char *request,
 		   size_t request_len, uint64_t idle_ms, const struct k8s_http_ops *ops,
 		   void *ctx, struct k8s_http **out, char **err)
 {
-	struct k8s_http *h = sl_xcalloc(1, sizeof(*h));
+	struct k8s_http *h = target->pool ? http_take_idle(target->pool) : NULL;
+	if (h) {
+		/* same pool, same server: only the exchange's state is new */
+		free(h->request);
+		h->request = request;
+		h->request_len = request_len;
+		h->request_off = 0;
+		h->idle_ms = idle_ms;
+		h->ops = ops;
+		h->ctx = ctx;
+		h->status = 0;
+		h->head_done = false;
+		h->finished = false;
+		h->got_bytes = false;
+		h->reused = true;
+		h->pstate = HTTP_BUSY;
+		llhttp_init(&h->parser, HTTP_RESPONSE, &h->settings);
+		h->parser.data = h;
+		target->pool->reused++;
+		/* sent from the loop: callbacks never run before this returns */
+		uv_timer_start(&h->timer, http_on_kick, 0, 0);
+		*out = h;
+		return 0;
+	}
+	h = sl_xcalloc(1, sizeof(*h));
+	if (target->pool) {
+		h->pool = target->pool;
+		h->pool->opened++;
+	}
 	size_t hl = strlen(target->host);
 
 	h->loop = loop;

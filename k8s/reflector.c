@@ -629,7 +629,7 @@ static void watch_watch(struct k8s_watch *w)
 	k8s_json_stream_reset(&w->stream);
 	/* the server closes at timeoutSeconds; silence well past that is a
 	 * dead connection (bookmarks keep a healthy one talking) */
-	int r = k8s_client_http(w->c, "GET", url, NULL, NULL, 0, (timeout + 60ull) * 1000,
+	int r = k8s_client_http(w->c, "GET", url, NULL, NULL, 0, false, (timeout + 60ull) * 1000,
 				&watch_http_ops, w, &w->http, &err);
 	free(url);
 	if (r) {

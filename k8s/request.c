@@ -173,8 +173,8 @@ static int call_send(struct k8s_call *call, char **err)
 	call->resp_len = 0;
 	call->too_big = false;
 	return k8s_client_http(call->c, call->method, call->path, call->content_type, call->body,
-			       call->body_len, K8S_REQUEST_IDLE_MS, &call_ops, call, &call->http,
-			       err);
+			       call->body_len, true, K8S_REQUEST_IDLE_MS, &call_ops, call,
+			       &call->http, err);
 }
 
 struct k8s_call *k8s_call_start(struct k8s_client *c, const char *method, const char *path,

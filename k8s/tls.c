@@ -236,6 +236,7 @@ void k8s_tls_free(struct k8s_tls *t)
 		SSL_free(t->ssl);
 	t->ssl = NULL;
 	t->in = t->out = NULL;
+	t->established = false;
 }
 
 int k8s_tls_feed(struct k8s_tls *t, const char *data, size_t len, char **err)

@@ -89,6 +89,42 @@ static void alog_end(struct alog_buf *b, const char *key, const struct proxy_flo
 	alog_fmt(b, ",\"identity\":%" PRIu32 ",\"ip\":\"%s\",\"port\":%u}", e->identity, ip, port);
 }
 
+static void alog_opt_str(struct alog_buf *b, const char *key, const char *v)
+{
+	alog_fmt(b, "\"%s\":", key);
+	if (v)
+		alog_str(b, v, strlen(v));
+	else
+		alog_lit(b, "null");
+}
+
+/* ,"tls":{"version","sni","upstream":{"version","sni","verify"}}: only
+ * for TLS connections (either side) */
+static void alog_tls(struct alog_buf *b, const struct proxy_event *ev)
+{
+	const struct proxy_tls_info *c = ev->tls, *u = ev->upstream_tls;
+
+	if (!c && !u)
+		return;
+	alog_lit(b, ",\"tls\":{");
+	alog_opt_str(b, "version", c ? c->version : NULL);
+	alog_lit(b, ",");
+	alog_opt_str(b, "sni", c ? c->sni : NULL);
+	alog_lit(b, ",\"upstream\":");
+	if (u) {
+		alog_lit(b, "{");
+		alog_opt_str(b, "version", u->version);
+		alog_lit(b, ",");
+		alog_opt_str(b, "sni", u->sni);
+		alog_lit(b, ",");
+		alog_opt_str(b, "verify", u->verify);
+		alog_lit(b, "}");
+	} else {
+		alog_lit(b, "null");
+	}
+	alog_lit(b, "}");
+}
+
 size_t proxy_access_log_format(const struct proxy_event *ev, char *buf, size_t cap)
 {
 	static const char *const verdicts[] = { "allowed", "denied", "error" };
@@ -115,6 +151,7 @@ size_t proxy_access_log_format(const struct proxy_event *ev, char *buf, size_t c
 	alog_str(&b, x->host ? x->host : "", x->host ? x->host_len : 0);
 	if (x->upstream_sent_ns && x->upstream_first_ns > x->upstream_sent_ns)
 		lat = (x->upstream_first_ns - x->upstream_sent_ns) / 1000;
+	alog_tls(&b, ev);
 	alog_fmt(&b, ",\"protocol\":\"HTTP/1.%u\",\"status\":%d,\"verdict\":\"%s\","
 		 "\"reason\":\"%s\",\"bytes_in\":%" PRIu64 ",\"bytes_out\":%" PRIu64
 		 ",\"duration_us\":%" PRIu64 ",\"upstream_latency_us\":%" PRIu64 "}\n",

@@ -12,6 +12,11 @@
  * pod/namespace are null when unknown; status 0 = no response was sent.
  * upstream_latency_us: request head sent -> first response byte (0 if the
  * request never went upstream).
+ * TLS connections add, after "host":
+ *  "tls":{"version":"TLSv1.3","sni":"api.example.com",
+ *         "upstream":{"version":"TLSv1.3","sni":"api.example.com","verify":"ok"}}
+ * (the client's session, then the upstream's or null when it is plaintext;
+ * verify is "ok" or why verification failed).
  */
 #ifndef SLUICE_PROXY_ACCESS_LOG_H
 #define SLUICE_PROXY_ACCESS_LOG_H

@@ -89,6 +89,7 @@ static const char *const http_reason_names[HTTP_R_COUNT] = {
 	[HTTP_R_BAD_RESPONSE] = "bad_upstream_response",
 	[HTTP_R_CLIENT_CLOSED] = "client_closed",
 	[HTTP_R_TIMEOUT] = "timeout",
+	[HTTP_R_UPSTREAM_TLS] = "upstream_tls",
 };
 
 const char *http_reason_name(enum http_reason r)
@@ -133,7 +134,10 @@ static void http_reply(struct http_conn *c, int status, bool close)
 	case 400: phrase = "Bad Request"; body = "Bad Request\r\n"; break;
 	case 408: phrase = "Request Timeout"; body = "Request Timeout\r\n"; break;
 	case 431: phrase = "Request Header Fields Too Large"; body = "Request Header Fields Too Large\r\n"; break;
-	case 502: phrase = "Bad Gateway"; body = "upstream reset\r\n"; break;
+	case 502: phrase = "Bad Gateway";
+		body = c->head && c->head->x.reason == HTTP_R_UPSTREAM_TLS ?
+		       "upstream TLS error\r\n" : "upstream reset\r\n";
+		break;
 	case 503: phrase = "Service Unavailable"; body = "upstream connect error\r\n"; break;
 	case 504: phrase = "Gateway Timeout"; body = "upstream timeout\r\n"; break;
 	default: phrase = "Error"; body = "Error\r\n"; break;
@@ -1062,6 +1066,12 @@ void http_conn_timeout(struct http_conn *c)
 		c->phase = HTTP_PH_CLOSING;
 		break;
 	}
+}
+
+void http_conn_tunnel(struct http_conn *c)
+{
+	if (c->phase == HTTP_PH_IDLE && !c->head)
+		c->phase = HTTP_PH_TUNNEL;
 }
 
 void http_conn_drain(struct http_conn *c)

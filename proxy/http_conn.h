@@ -82,6 +82,7 @@ enum http_reason {
 	HTTP_R_BAD_RESPONSE,      /* 502 or close */
 	HTTP_R_CLIENT_CLOSED,
 	HTTP_R_TIMEOUT,
+	HTTP_R_UPSTREAM_TLS,      /* 502: upstream TLS handshake or verification */
 	HTTP_R_COUNT
 };
 
@@ -178,6 +179,11 @@ static inline enum http_phase http_conn_phase(const struct http_conn *c)
 /* True while an allowed request waits for (the rest of) its response, i.e.
  * the upstream connection is in use and its loss is an error. */
 bool http_conn_request_pending(const struct http_conn *c);
+
+/* A connection that carries no HTTP (TLS passed through after its
+ * ClientHello was checked): bytes both ways from now on. Only before the
+ * first request. */
+void http_conn_tunnel(struct http_conn *c);
 
 /* Events from the transport. */
 void http_conn_client_eof(struct http_conn *c);

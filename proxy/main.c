@@ -8,6 +8,11 @@
  *   sluice-proxy --listen 127.0.0.1:15001 --upstream 127.0.0.1:8080 \
  *                --rules rules.json --peer-identity 4097
  *
+ * TLS in static mode: `--secret NS/NAME:KEY=FILE[,KEY=FILE...]` (repeatable)
+ * loads a secret from PEM files, and the rules file's "tls" object names
+ * it (rules_json.h), e.g. {"allow_all": true, "tls": {"terminating":
+ * {"secret": "demo/site"}}}. SIGHUP reloads the secret files too.
+ *
  * SIGHUP reloads the rules file (a bad file keeps the old rules); SIGINT and
  * SIGTERM close every connection and exit, printing counters to stderr.
  *
@@ -50,7 +55,80 @@ struct main_ctx {
 	uv_signal_t sig_hup, sig_int, sig_term;
 	struct proxy_control *ctl;      /* agent mode */
 	bool draining;
+	const char *secrets[16];        /* --secret specs, static mode */
+	size_t nsecrets;
 };
+
+static char *main_read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	size_t cap = 0, n;
+
+	*len = 0;
+	if (!f)
+		return NULL;
+	for (;;) {
+		if (*len + 4096 > cap) {
+			char *nb = realloc(buf, cap = cap ? cap * 2 : 8192);
+			if (!nb) {
+				free(buf);
+				fclose(f);
+				return NULL;
+			}
+			buf = nb;
+		}
+		n = fread(buf + *len, 1, cap - *len, f);
+		if (!n)
+			break;
+		*len += n;
+	}
+	fclose(f);
+	return buf;
+}
+
+/* "ns/name:key=file,key=file" into the proxy's secret store. */
+static int main_load_secret(struct main_ctx *m, const char *spec)
+{
+	struct proxy_secret_item items[8];
+	char *copy = strdup(spec), *colon, *tok, *save = NULL;
+	size_t n = 0;
+	int rc = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	colon = strchr(copy, ':');
+	if (!colon || !strchr(copy, '/')) {
+		fprintf(stderr, "sluice-proxy: --secret %s: want NS/NAME:KEY=FILE[,KEY=FILE]\n", spec);
+		free(copy);
+		return -EINVAL;
+	}
+	*colon = '\0';
+	for (tok = strtok_r(colon + 1, ",", &save); tok && n < 8; tok = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(tok, '=');
+
+		if (!eq) {
+			fprintf(stderr, "sluice-proxy: --secret %s: %s: want KEY=FILE\n", spec, tok);
+			rc = -EINVAL;
+			break;
+		}
+		*eq = '\0';
+		items[n].key = tok;
+		if (!(items[n].data = main_read_file(eq + 1, &items[n].len))) {
+			fprintf(stderr, "sluice-proxy: --secret %s: %s: %s\n", spec, eq + 1,
+				strerror(errno));
+			rc = -errno;
+			break;
+		}
+		n++;
+	}
+	if (!rc)
+		rc = proxy_tls_store_set(proxy_server_tls_store(m->srv), copy, items, n);
+	for (size_t i = 0; i < n; i++)
+		free((char *)items[i].data);
+	free(copy);
+	return rc;
+}
 
 static int main_parse_addr(const char *s, union proxy_sockaddr *out)
 {
@@ -142,6 +220,14 @@ static void main_print_counters(struct proxy_server *srv)
 		" bytes_in=%" PRIu64 " bytes_out=%" PRIu64 "\n",
 		c.conns_total, c.conns_refused, c.requests_allowed, c.requests_denied,
 		c.requests_error, c.bytes_from_clients, c.bytes_to_clients);
+	if (c.tls_handshakes || c.tls_handshake_errors || c.tls_upstream_handshakes ||
+	    c.tls_upstream_errors)
+		fprintf(stderr,
+			"sluice-proxy: tls handshakes=%" PRIu64 " resumed=%" PRIu64
+			" errors=%" PRIu64 " sni_denied=%" PRIu64 " upstream_handshakes=%" PRIu64
+			" upstream_resumed=%" PRIu64 " upstream_errors=%" PRIu64 "\n",
+			c.tls_handshakes, c.tls_resumed, c.tls_handshake_errors, c.tls_sni_denied,
+			c.tls_upstream_handshakes, c.tls_upstream_resumed, c.tls_upstream_errors);
 }
 
 static void main_on_signal(uv_signal_t *s, int signum)
@@ -149,6 +235,8 @@ static void main_on_signal(uv_signal_t *s, int signum)
 	struct main_ctx *m = s->data;
 
 	if (signum == SIGHUP) {
+		for (size_t i = 0; i < m->nsecrets; i++)
+			main_load_secret(m, m->secrets[i]);
 		main_load_rules(m);
 		return;
 	}
@@ -167,7 +255,8 @@ static void main_usage(FILE *f)
 		"                    [--max-conns N] [--header-timeout-ms N] [--idle-timeout-ms N]\n"
 		"                    [--connect-timeout-ms N] [--stream-timeout-ms N]\n"
 		"                    [--buffer-cap BYTES] [--access-log stdout|off|FILE]\n"
-		"                    [--port-file FILE]\n"
+		"                    [--port-file FILE] [--secret NS/NAME:KEY=FILE[,KEY=FILE]]...\n"
+		"                    [--tls-handshake-timeout-ms N] [--tls-max-handshakes N]\n"
 		"       sluice-proxy --control PATH --bpf-root DIR [--node NAME] [--pid-file FILE]\n"
 		"                    [--orphan-grace-ms MS]\n"
 		"                    [timeouts, --max-conns, --buffer-cap as above]\n"
@@ -297,6 +386,9 @@ int main(int argc, char **argv)
 		{ "node", required_argument, NULL, 'n' },
 		{ "pid-file", required_argument, NULL, 'P' },
 		{ "orphan-grace-ms", required_argument, NULL, 'O' },
+		{ "secret", required_argument, NULL, 's' },
+		{ "tls-handshake-timeout-ms", required_argument, NULL, 'T' },
+		{ "tls-max-handshakes", required_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 }
@@ -345,6 +437,15 @@ int main(int argc, char **argv)
 		case 'n': node = optarg; break;
 		case 'P': pid_file = optarg; break;
 		case 'O': orphan_grace_ms = (uint32_t)strtoul(optarg, NULL, 0); break;
+		case 's':
+			if (m.nsecrets == sizeof(m.secrets) / sizeof(m.secrets[0])) {
+				fprintf(stderr, "sluice-proxy: too many --secret\n");
+				return 2;
+			}
+			m.secrets[m.nsecrets++] = optarg;
+			break;
+		case 'T': cfg.tls_handshake_timeout_ms = (uint32_t)strtoul(optarg, NULL, 0); break;
+		case 'M': cfg.tls_max_handshakes = (uint32_t)strtoul(optarg, NULL, 0); break;
 		case 'h': main_usage(stdout); return 0;
 		default: main_usage(stderr); return 2;
 		}
@@ -384,6 +485,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sluice-proxy: %s\n", err ? err : "out of memory");
 		return 1;
 	}
+	for (size_t i = 0; i < m.nsecrets; i++)
+		if (main_load_secret(&m, m.secrets[i]) < 0)
+			return 1;
 	if (main_load_rules(&m) < 0) {
 		/* fail closed: no table means every request is denied */
 		fprintf(stderr, "sluice-proxy: no valid rules: denying everything\n");

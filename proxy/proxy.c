@@ -10,12 +10,19 @@
  * goes through a per-direction queue (pending + in-flight), written with
  * uv_try_write first; queues and buffers are freed once empty between
  * requests.
+ *
+ * TLS (tls.h) is a transport hook on either side: a side with a session
+ * reads ciphertext into it and hands the plaintext on as before; plaintext
+ * for it is held by the session and sealed into records right before the
+ * queue is flushed (proxy_tls_seal()).
  */
 #include "proxy.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -37,7 +44,15 @@ struct proxy_outq {
 
 enum proxy_up_state { UP_NONE, UP_CONNECTING, UP_CONNECTED, UP_CLOSING };
 enum proxy_close_state { CL_OPEN, CL_FLUSHING, CL_SHUTDOWN, CL_CLOSED };
-enum proxy_timer_kind { T_NONE, T_IDLE, T_HEADER, T_CONNECT, T_STREAM, T_LINGER };
+enum proxy_timer_kind { T_NONE, T_IDLE, T_HEADER, T_CONNECT, T_STREAM, T_LINGER, T_HANDSHAKE };
+
+/* What the access log shows of the upstream session, kept past its close
+ * (a verification failure is logged after the connection is gone). */
+struct proxy_up_tls_info {
+	char version[16];
+	char sni[PROXY_TLS_MAX_NAME + 1];
+	char verify[160];
+};
 
 struct proxy_conn {
 	struct proxy_server *srv;
@@ -57,6 +72,13 @@ struct proxy_conn {
 	uint8_t up_state, close_state, timer_kind;
 	uint8_t handles;
 	bool client_reading, up_reading, client_eof, oom;
+	/* TLS (NULL: plaintext on that side) */
+	struct proxy_tls_spec *tls_spec;
+	struct proxy_tls_conn *ctls, *utls;
+	struct proxy_conn *hs_prev, *hs_next; /* in srv's handshake list */
+	bool hs_listed, passthrough;
+	char req_host[PROXY_TLS_MAX_NAME + 1]; /* Host of the current request, no port */
+	struct proxy_up_tls_info up_info;
 };
 
 struct proxy_listener {
@@ -86,7 +108,11 @@ struct proxy_server {
 	uv_timer_t drain_timer;
 	void (*closed_cb)(void *ctx);
 	void *closed_ctx;
+	struct proxy_tls_store *tls;
+	struct proxy_conn *hs_head, *hs_tail; /* client handshakes, newest first */
+	uint32_t hs_count;
 	char readbuf[PROXY_READ_BUF];
+	char tlsbuf[PROXY_READ_BUF];          /* plaintext out of / ciphertext into sessions */
 };
 
 static void proxy_after_event(struct proxy_conn *pc);
@@ -102,6 +128,8 @@ void proxy_config_defaults(struct proxy_config *cfg)
 	cfg->connect_timeout_ms = 2000;
 	cfg->stream_idle_timeout_ms = 300000;
 	cfg->buffer_cap = 64 * 1024;
+	cfg->tls_handshake_timeout_ms = 10000;
+	cfg->tls_max_handshakes = 512;
 }
 
 /* ---- output queues ------------------------------------------------------ */
@@ -145,6 +173,7 @@ static void proxy_outq_trim(struct proxy_outq *q, bool all)
 }
 
 static void proxy_on_write(uv_write_t *req, int status);
+static int proxy_tls_seal(struct proxy_conn *pc, struct proxy_outq *q);
 
 /* Starts writing what is pending; < 0 on a write error. */
 static int proxy_outq_flush(struct proxy_conn *pc, struct proxy_outq *q, uv_stream_t *s)
@@ -154,6 +183,8 @@ static int proxy_outq_flush(struct proxy_conn *pc, struct proxy_outq *q, uv_stre
 	char *tmp;
 	size_t tcap;
 
+	if (proxy_tls_seal(pc, q) < 0)
+		return UV_EPROTO;
 	if (q->writing || q->len == 0)
 		return 0;
 	b = uv_buf_init(q->buf, (unsigned)q->len);
@@ -199,7 +230,7 @@ static void proxy_to_upstream(void *ctx, const char *p, size_t n)
 {
 	struct proxy_conn *pc = ctx;
 
-	if (proxy_outq_append(&pc->to_up, p, n))
+	if (pc->utls ? proxy_tls_conn_queue(pc->utls, p, n) : proxy_outq_append(&pc->to_up, p, n))
 		pc->oom = true;
 }
 
@@ -207,10 +238,13 @@ static void proxy_to_client(void *ctx, const char *p, size_t n)
 {
 	struct proxy_conn *pc = ctx;
 
-	if (proxy_outq_append(&pc->to_client, p, n))
+	if (pc->ctls ? proxy_tls_conn_queue(pc->ctls, p, n) :
+		       proxy_outq_append(&pc->to_client, p, n))
 		pc->oom = true;
 	pc->srv->cnt.bytes_to_clients += n;
 }
+
+static void proxy_tls_request_host(struct proxy_conn *pc, const struct proxy_request_view *req);
 
 static enum proxy_match proxy_decide(void *ctx, const struct proxy_request_view *req)
 {
@@ -222,6 +256,8 @@ static enum proxy_match proxy_decide(void *ctx, const struct proxy_request_view 
 		.direction = pc->flow.direction,
 	};
 
+	if (pc->tls_spec && pc->tls_spec->orig.secret)
+		proxy_tls_request_host(pc, req);
 	return proxy_rule_set_match(proxy_rules_lookup(pc->srv->rules, &key), req);
 }
 
@@ -242,6 +278,7 @@ static void proxy_done(void *ctx, const struct http_exchange *x)
 	struct proxy_conn *pc = ctx;
 	struct proxy_server *srv = pc->srv;
 	struct proxy_event ev = { .flow = &pc->flow, .x = x };
+	struct proxy_tls_info ctls_info, uinfo;
 
 	switch (x->verdict) {
 	case HTTP_VERDICT_ALLOWED: srv->cnt.requests_allowed++; break;
@@ -253,6 +290,14 @@ static void proxy_done(void *ctx, const struct http_exchange *x)
 	if (!srv->cfg.access_log && !srv->ev_cb)
 		return;
 	ev.wall_start_us = proxy_wall_us(x->start_ns);
+	if (pc->ctls)
+		proxy_tls_conn_info(pc->ctls, &ctls_info), ev.tls = &ctls_info;
+	if (pc->tls_spec && pc->tls_spec->orig.secret && !pc->passthrough) {
+		uinfo.version = pc->up_info.version[0] ? pc->up_info.version : NULL;
+		uinfo.sni = pc->up_info.sni[0] ? pc->up_info.sni : NULL;
+		uinfo.verify = pc->up_info.verify[0] ? pc->up_info.verify : NULL;
+		ev.upstream_tls = &uinfo;
+	}
 	if (srv->cfg.access_log) {
 		char line[4096];
 		size_t n = proxy_access_log_format(&ev, line, sizeof(line));
@@ -272,11 +317,28 @@ static const struct http_conn_ops proxy_http_ops = {
 
 /* ---- connection lifecycle ----------------------------------------------- */
 
+static void proxy_hs_unlist(struct proxy_conn *pc);
+
+/* Frees one side's session (the client's also leaves the handshake list). */
+static void proxy_tls_conn_end(struct proxy_conn *pc, struct proxy_tls_conn **t)
+{
+	if (!*t)
+		return;
+	if (*t == pc->ctls)
+		proxy_hs_unlist(pc);
+	proxy_tls_conn_free(*t);
+	free(*t);
+	*t = NULL;
+}
+
 static void proxy_conn_free(struct proxy_conn *pc)
 {
 	struct proxy_server *srv = pc->srv;
 
 	http_conn_release(&pc->http, HTTP_R_CLIENT_CLOSED);
+	proxy_tls_conn_end(pc, &pc->ctls);
+	proxy_tls_conn_end(pc, &pc->utls);
+	proxy_tls_spec_unref(pc->tls_spec);
 	if (srv->resolver->release)
 		srv->resolver->release(srv->resolver, &pc->flow);
 	proxy_outq_free(&pc->to_client);
@@ -323,6 +385,7 @@ static void proxy_up_close(struct proxy_conn *pc)
 	pc->up_state = UP_CLOSING;
 	pc->up_reading = false;
 	pc->to_up.len = 0;
+	proxy_tls_conn_end(pc, &pc->utls); /* tickets were kept as they came */
 	uv_close((uv_handle_t *)&pc->up, proxy_on_handle_close);
 }
 
@@ -376,7 +439,9 @@ static void proxy_update_reading(struct proxy_conn *pc)
 		 * for every request */
 		want_client = pc->close_state == CL_OPEN && !pc->client_eof &&
 			      http_conn_phase(&pc->http) != HTTP_PH_CLOSING &&
-			      proxy_outq_queued(&pc->to_up) < cap && pc->cin_len < PROXY_CIN_MAX;
+			      proxy_outq_queued(&pc->to_up) +
+			      (pc->utls ? proxy_tls_conn_held(pc->utls) : 0) < cap &&
+			      pc->cin_len < PROXY_CIN_MAX;
 	}
 	want_up = pc->close_state == CL_OPEN && pc->up_state == UP_CONNECTED &&
 		  proxy_outq_queued(&pc->to_client) < cap;
@@ -399,8 +464,11 @@ static void proxy_update_timer(struct proxy_conn *pc)
 		return;
 	if (pc->close_state == CL_SHUTDOWN)
 		kind = T_LINGER;
-	else if (pc->up_state == UP_CONNECTING)
-		kind = T_CONNECT;
+	else if (pc->ctls && pc->ctls->state == PROXY_TLS_HANDSHAKE)
+		kind = T_HANDSHAKE;
+	else if (pc->up_state == UP_CONNECTING ||
+		 (pc->utls && pc->utls->state == PROXY_TLS_HANDSHAKE))
+		kind = T_CONNECT; /* the upstream handshake is part of connecting */
 	else if (http_conn_phase(&pc->http) == HTTP_PH_IDLE)
 		kind = T_IDLE;
 	else if (http_conn_phase(&pc->http) == HTTP_PH_HEAD)
@@ -417,6 +485,7 @@ static void proxy_update_timer(struct proxy_conn *pc)
 	switch (kind) {
 	case T_LINGER: ms = PROXY_LINGER_MS; break;
 	case T_CONNECT: ms = cfg->connect_timeout_ms; break;
+	case T_HANDSHAKE: ms = cfg->tls_handshake_timeout_ms; break;
 	case T_IDLE: ms = cfg->idle_timeout_ms; break;
 	case T_HEADER: ms = cfg->header_timeout_ms; break;
 	default: ms = cfg->stream_idle_timeout_ms; break;
@@ -438,6 +507,8 @@ static void proxy_progress_close(struct proxy_conn *pc)
 	if (pc->close_state == CL_OPEN) {
 		pc->close_state = CL_FLUSHING;
 		proxy_up_close(pc);
+		if (pc->ctls && proxy_tls_seal(pc, &pc->to_client) == 0)
+			proxy_tls_conn_shutdown(pc->ctls); /* after what is queued */
 	}
 	if (pc->close_state == CL_FLUSHING) {
 		if (proxy_outq_flush(pc, &pc->to_client, (uv_stream_t *)&pc->client) < 0) {
@@ -467,6 +538,7 @@ static void proxy_progress_close(struct proxy_conn *pc)
 }
 
 static void proxy_on_connect(uv_connect_t *req, int status);
+static int proxy_up_tls_start(struct proxy_conn *pc);
 
 static void proxy_connect(struct proxy_conn *pc)
 {
@@ -523,6 +595,12 @@ static void proxy_on_connect(uv_connect_t *req, int status)
 	} else {
 		pc->up_state = UP_CONNECTED;
 		uv_tcp_nodelay(&pc->up, 1);
+		if (pc->tls_spec && pc->tls_spec->orig.secret && !pc->passthrough &&
+		    proxy_up_tls_start(pc) < 0) {
+			pc->srv->cnt.tls_upstream_errors++;
+			proxy_up_close(pc);
+			http_conn_upstream_error(&pc->http, HTTP_R_UPSTREAM_TLS);
+		}
 	}
 	proxy_after_event(pc);
 }
@@ -623,6 +701,21 @@ static int proxy_cin_append(struct proxy_conn *pc, const char *p, size_t n)
 	return 0;
 }
 
+/* Plaintext from the client: to the engine, the rest kept for later. */
+static void proxy_client_plain(struct proxy_conn *pc, const char *p, size_t n)
+{
+	if (pc->cin_len == 0) {
+		size_t used = http_conn_feed_request(&pc->http, p, n);
+		if (used < n && proxy_cin_append(pc, p + used, n - used))
+			pc->oom = true;
+	} else if (proxy_cin_append(pc, p, n)) {
+		pc->oom = true;
+	}
+}
+
+static void proxy_client_tls_in(struct proxy_conn *pc, const char *p, size_t n);
+static void proxy_up_tls_in(struct proxy_conn *pc, const char *p, size_t n);
+
 static void proxy_on_client_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
 	struct proxy_conn *pc = s->data;
@@ -647,14 +740,11 @@ static void proxy_on_client_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *
 	pc->last_activity_ms = uv_now(pc->srv->loop);
 	if (pc->close_state != CL_OPEN)
 		return; /* lingering: discard */
-	if (pc->cin_len == 0) {
-		size_t used = http_conn_feed_request(&pc->http, buf->base, (size_t)nread);
-		if (used < (size_t)nread &&
-		    proxy_cin_append(pc, buf->base + used, (size_t)nread - used))
-			pc->oom = true;
-	} else if (proxy_cin_append(pc, buf->base, (size_t)nread)) {
-		pc->oom = true;
+	if (pc->ctls) {
+		proxy_client_tls_in(pc, buf->base, (size_t)nread);
+		return;
 	}
+	proxy_client_plain(pc, buf->base, (size_t)nread);
 	proxy_after_event(pc);
 }
 
@@ -681,6 +771,10 @@ static void proxy_on_up_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		return;
 	}
 	pc->last_activity_ms = uv_now(pc->srv->loop);
+	if (pc->utls) {
+		proxy_up_tls_in(pc, buf->base, (size_t)nread);
+		return;
+	}
 	http_conn_feed_response(&pc->http, buf->base, (size_t)nread);
 	proxy_after_event(pc);
 }
@@ -693,6 +787,10 @@ static void proxy_on_timer(uv_timer_t *t)
 	pc->timer_kind = T_NONE;
 	switch (kind) {
 	case T_LINGER:
+		proxy_close_all(pc);
+		return;
+	case T_HANDSHAKE:
+		pc->srv->cnt.tls_handshake_errors++;
 		proxy_close_all(pc);
 		return;
 	case T_CONNECT:
@@ -718,6 +816,272 @@ static void proxy_on_timer(uv_timer_t *t)
 	}
 	proxy_after_event(pc);
 }
+
+/* ---- TLS transport hook (tls.h) ----------------------------------------- */
+
+static void proxy_hs_unlist(struct proxy_conn *pc)
+{
+	struct proxy_server *srv = pc->srv;
+
+	if (!pc->hs_listed)
+		return;
+	if (pc->hs_prev)
+		pc->hs_prev->hs_next = pc->hs_next;
+	else
+		srv->hs_head = pc->hs_next;
+	if (pc->hs_next)
+		pc->hs_next->hs_prev = pc->hs_prev;
+	else
+		srv->hs_tail = pc->hs_prev;
+	pc->hs_prev = pc->hs_next = NULL;
+	pc->hs_listed = false;
+	srv->hs_count--;
+}
+
+/*
+ * A new client handshake. Beyond the cap the OLDEST handshake in progress
+ * is closed, not the new one: a flood of half-open handshakes then only
+ * ever delays a real client by one eviction, it never locks it out.
+ */
+static void proxy_hs_list(struct proxy_conn *pc)
+{
+	struct proxy_server *srv = pc->srv;
+
+	while (srv->hs_count >= srv->cfg.tls_max_handshakes && srv->hs_tail) {
+		struct proxy_conn *old = srv->hs_tail;
+
+		proxy_hs_unlist(old);
+		srv->cnt.tls_handshake_errors++;
+		proxy_close_all(old);
+	}
+	pc->hs_next = srv->hs_head;
+	if (srv->hs_head)
+		srv->hs_head->hs_prev = pc;
+	else
+		srv->hs_tail = pc;
+	srv->hs_head = pc;
+	pc->hs_listed = true;
+	srv->hs_count++;
+}
+
+/* Right after accept: a port with terminatingTLS or serverNames gets a
+ * server session. No context (e.g. the secret is gone): refused. */
+static int proxy_tls_accept(struct proxy_conn *pc)
+{
+	struct proxy_server *srv = pc->srv;
+	struct proxy_rules_key key = {
+		.ep_id = pc->flow.ep_id,
+		.peer_identity = pc->flow.peer_identity,
+		.port = proxy_sockaddr_port(&pc->flow.orig_dst),
+		.direction = pc->flow.direction,
+	};
+	struct proxy_tls_spec *spec = proxy_rule_set_tls(proxy_rules_lookup(srv->rules, &key));
+	char *err = NULL;
+	SSL_CTX *ctx;
+
+	if (!spec)
+		return 0;
+	pc->tls_spec = proxy_tls_spec_ref(spec);
+	if (!proxy_tls_spec_client_side(spec))
+		return 0;
+	ctx = proxy_tls_server_ctx(srv->tls, spec, &err);
+	if (!ctx || !(pc->ctls = calloc(1, sizeof(*pc->ctls))) ||
+	    proxy_tls_conn_server(pc->ctls, ctx, spec, &err) < 0) {
+		/* the loader refuses policies naming missing secrets, so this
+		 * is a secret deleted or broken since: fail closed */
+		fprintf(stderr, "sluice-proxy: TLS on port %u refused: %s\n", key.port,
+			err ? err : "out of memory");
+		free(err);
+		free(pc->ctls);
+		pc->ctls = NULL;
+		SSL_CTX_free(ctx);
+		return -EPROTO;
+	}
+	SSL_CTX_free(ctx); /* the session holds it */
+	proxy_hs_list(pc);
+	return 0;
+}
+
+/* Moves a side's sealed records into its socket queue. */
+static int proxy_tls_seal(struct proxy_conn *pc, struct proxy_outq *q)
+{
+	struct proxy_tls_conn *t = q == &pc->to_client ? pc->ctls : pc->utls;
+	size_t n;
+
+	if (!t)
+		return 0;
+	if (proxy_tls_conn_seal(t) < 0)
+		return -EPROTO;
+	while ((n = proxy_tls_conn_take(t, pc->srv->tlsbuf, sizeof(pc->srv->tlsbuf))))
+		if (proxy_outq_append(q, pc->srv->tlsbuf, n))
+			return -ENOMEM;
+	return 0;
+}
+
+/* The upstream name: the request's Host without its port (brackets of an
+ * IPv6 literal dropped). Another name than the open session's: reconnect. */
+static void proxy_tls_request_host(struct proxy_conn *pc, const struct proxy_request_view *req)
+{
+	const char *h = req->host;
+	size_t n = req->host_len;
+	const char *colon;
+
+	if (n && h[0] == '[') {
+		const char *rb = memchr(h, ']', n);
+		n = rb ? (size_t)(rb - h - 1) : 0;
+		h++;
+	} else if ((colon = memchr(h, ':', n))) {
+		n = (size_t)(colon - h);
+	}
+	if (n > PROXY_TLS_MAX_NAME)
+		n = 0; /* no such name: the certificate check fails on the address */
+	memcpy(pc->req_host, h, n);
+	pc->req_host[n] = '\0';
+	if (pc->utls && strcasecmp(pc->utls->sni, pc->req_host) &&
+	    !(pc->req_host[0] == '\0' && pc->up_info.sni[0] == '\0'))
+		proxy_up_close(pc); /* nothing of this request is queued yet */
+}
+
+static int proxy_up_tls_start(struct proxy_conn *pc)
+{
+	struct proxy_server *srv = pc->srv;
+	char addr[INET6_ADDRSTRLEN] = "", key[PROXY_TLS_MAX_NAME + 48];
+	const char *host = pc->req_host;
+	char *err = NULL;
+	SSL_CTX *ctx;
+	int r = -ENOMEM;
+
+	if (pc->flow.orig_dst.sa.sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &pc->flow.orig_dst.in6.sin6_addr, addr, sizeof(addr));
+	else
+		inet_ntop(AF_INET, &pc->flow.orig_dst.in.sin_addr, addr, sizeof(addr));
+	if (!host[0])
+		host = addr; /* no Host (HTTP/1.0): the certificate must name the address */
+	memset(&pc->up_info, 0, sizeof(pc->up_info));
+	snprintf(pc->up_info.sni, sizeof(pc->up_info.sni), "%s", host);
+	snprintf(key, sizeof(key), "%s:%u/%s", addr, proxy_sockaddr_port(&pc->flow.orig_dst), host);
+	ctx = proxy_tls_client_ctx(srv->tls, pc->tls_spec, &err);
+	if (ctx && (pc->utls = calloc(1, sizeof(*pc->utls))))
+		r = proxy_tls_conn_client(pc->utls, ctx, host, key, &err);
+	SSL_CTX_free(ctx);
+	if (r < 0) {
+		snprintf(pc->up_info.verify, sizeof(pc->up_info.verify), "%s",
+			 err ? err : "out of memory");
+		free(pc->utls);
+		pc->utls = NULL;
+		free(err);
+		return r;
+	}
+	/* what the engine queued before the connection was up goes in first */
+	if (pc->to_up.len) {
+		if (proxy_tls_conn_queue(pc->utls, pc->to_up.buf, pc->to_up.len))
+			pc->oom = true;
+		pc->to_up.len = 0;
+	}
+	return 0;
+}
+
+/* Ciphertext from the upstream. */
+static void proxy_up_tls_in(struct proxy_conn *pc, const char *p, size_t n)
+{
+	struct proxy_server *srv = pc->srv;
+	struct proxy_tls_conn *t = pc->utls;
+	bool was_hs = t->state == PROXY_TLS_HANDSHAKE;
+	int r = proxy_tls_conn_feed(t, p, n);
+
+	while (r >= 0 && pc->utls == t && pc->up_state == UP_CONNECTED) {
+		r = proxy_tls_conn_read(t, srv->tlsbuf, sizeof(srv->tlsbuf));
+		if (was_hs && t->state == PROXY_TLS_ESTABLISHED) {
+			was_hs = false;
+			srv->cnt.tls_upstream_handshakes++;
+			srv->cnt.tls_upstream_resumed += t->resumed;
+			snprintf(pc->up_info.version, sizeof(pc->up_info.version), "%s",
+				 SSL_get_version(t->ssl));
+			snprintf(pc->up_info.verify, sizeof(pc->up_info.verify), "ok");
+		}
+		if (r <= 0)
+			break;
+		http_conn_feed_response(&pc->http, srv->tlsbuf, (size_t)r);
+	}
+	if (pc->utls == t && r == -EPIPE) {
+		/* close_notify: as an EOF */
+		bool in_use = http_conn_phase(&pc->http) == HTTP_PH_TUNNEL ||
+			      http_conn_request_pending(&pc->http);
+		proxy_up_close(pc);
+		if (in_use)
+			http_conn_upstream_eof(&pc->http);
+	} else if (pc->utls == t && r < 0) {
+		srv->cnt.tls_upstream_errors++;
+		snprintf(pc->up_info.verify, sizeof(pc->up_info.verify), "%s",
+			 r == -ENOMEM ? "out of memory" : t->reason);
+		/* never passed on unverified or in clear: 502 with the reason */
+		proxy_up_close(pc);
+		http_conn_upstream_error(&pc->http, HTTP_R_UPSTREAM_TLS);
+	}
+	proxy_after_event(pc);
+}
+
+/* The client's TLS session failed or was refused: its alert (if any) goes
+ * out, then the connection closes. */
+static void proxy_client_tls_fail(struct proxy_conn *pc)
+{
+	struct proxy_tls_conn *t = pc->ctls;
+	static const char plain400[] =
+		"HTTP/1.1 400 Bad Request\r\nContent-Length: 39\r\nContent-Type: text/plain\r\n"
+		"Connection: close\r\n\r\nThis port expects TLS (an https:// URL)\n";
+
+	pc->srv->cnt.tls_handshake_errors++;
+	pc->srv->cnt.tls_sni_denied += t->sni_denied;
+	proxy_hs_unlist(pc);
+	if (t->plain_http)
+		proxy_outq_append(&pc->to_client, plain400, sizeof(plain400) - 1);
+	http_conn_release(&pc->http, HTTP_R_CLIENT_CLOSED);
+	proxy_progress_close(pc);
+}
+
+/* Ciphertext from the client. */
+static void proxy_client_tls_in(struct proxy_conn *pc, const char *p, size_t n)
+{
+	struct proxy_server *srv = pc->srv;
+	struct proxy_tls_conn *t = pc->ctls;
+	bool was_hs = t->state == PROXY_TLS_HANDSHAKE;
+	int r = proxy_tls_conn_feed(t, p, n);
+
+	if (r < 0)
+		pc->oom = true;
+	while (r >= 0 && pc->close_state == CL_OPEN) {
+		r = proxy_tls_conn_read(t, srv->tlsbuf, sizeof(srv->tlsbuf));
+		if (was_hs && t->state == PROXY_TLS_ESTABLISHED) {
+			was_hs = false;
+			proxy_hs_unlist(pc);
+			srv->cnt.tls_handshakes++;
+			srv->cnt.tls_resumed += t->resumed;
+		}
+		if (r <= 0)
+			break;
+		proxy_client_plain(pc, srv->tlsbuf, (size_t)r);
+	}
+	if (pc->close_state != CL_OPEN) {
+		/* closed meanwhile */
+	} else if (t->state == PROXY_TLS_SNIFFED) {
+		/* serverNames without interception: the ClientHello passed,
+		 * everything from here on (and it) goes through as is */
+		proxy_hs_unlist(pc);
+		pc->passthrough = true;
+		pc->ctls = NULL;
+		http_conn_tunnel(&pc->http);
+		proxy_to_upstream(pc, t->sniff, t->sniff_len);
+		proxy_tls_conn_free(t);
+		free(t);
+	} else if (t->state == PROXY_TLS_FAILED) {
+		proxy_client_tls_fail(pc);
+		return;
+	} else if (r == -EPIPE) {
+		http_conn_client_eof(&pc->http); /* close_notify */
+	}
+	proxy_after_event(pc);
+}
+
 
 /* ---- server ------------------------------------------------------------- */
 
@@ -795,6 +1159,11 @@ static void proxy_on_connection(uv_stream_t *ls, int status)
 	srv->cnt.conns_total++;
 	srv->cnt.conns_active++;
 	http_conn_init(&pc->http, &proxy_http_ops, pc);
+	if (proxy_tls_accept(pc) < 0) {
+		srv->cnt.conns_refused++;
+		proxy_close_all(pc);
+		return;
+	}
 	uv_tcp_nodelay(&pc->client, 1);
 	pc->last_activity_ms = uv_now(srv->loop);
 	proxy_update_reading(pc);
@@ -842,6 +1211,16 @@ struct proxy_server *proxy_server_new(uv_loop_t *loop, const struct proxy_config
 	if (!srv->cfg.buffer_cap)
 		srv->cfg.buffer_cap = 64 * 1024;
 	srv->resolver = resolver;
+	if (!srv->cfg.tls_max_handshakes)
+		srv->cfg.tls_max_handshakes = 512;
+	if (!srv->cfg.tls_handshake_timeout_ms)
+		srv->cfg.tls_handshake_timeout_ms = 10000;
+	if (!(srv->tls = proxy_tls_store_new())) {
+		free(srv);
+		if (err)
+			*err = strdup("out of memory");
+		return NULL;
+	}
 	uv_mutex_init(&srv->lock);
 	uv_async_init(loop, &srv->async, proxy_on_async);
 	srv->async.data = srv;
@@ -987,6 +1366,11 @@ void proxy_server_set_event_cb(struct proxy_server *srv, proxy_event_cb cb, void
 	srv->ev_ctx = ctx;
 }
 
+struct proxy_tls_store *proxy_server_tls_store(struct proxy_server *srv)
+{
+	return srv->tls;
+}
+
 void proxy_server_counters(const struct proxy_server *srv, struct proxy_counters *out)
 {
 	*out = srv->cnt;
@@ -1000,6 +1384,7 @@ static void proxy_server_maybe_free(struct proxy_server *srv)
 		fflush(srv->cfg.access_log);
 	proxy_rules_table_free(srv->rules);
 	proxy_rules_table_free(srv->pending);
+	proxy_tls_store_free(srv->tls);
 	uv_mutex_destroy(&srv->lock);
 	if (srv->resolver->destroy)
 		srv->resolver->destroy(srv->resolver);

@@ -24,6 +24,7 @@
 #include "http_conn.h"
 #include "resolver.h"
 #include "rules.h"
+#include "tls.h"
 
 struct proxy_config {
 	uint32_t max_conns;              /* default 50000; beyond: reset at accept */
@@ -33,6 +34,9 @@ struct proxy_config {
 	uint32_t stream_idle_timeout_ms; /* no bytes either way mid-request; 300000 */
 	uint32_t buffer_cap;             /* per-direction queue cap, 65536 */
 	FILE *access_log;                /* JSON lines; NULL = none */
+	uint32_t tls_handshake_timeout_ms; /* client-side TLS handshake; close. 10000 */
+	uint32_t tls_max_handshakes;     /* concurrent client-side handshakes; beyond,
+					  * the oldest is closed. 512 */
 };
 
 void proxy_config_defaults(struct proxy_config *cfg);
@@ -49,6 +53,13 @@ struct proxy_counters {
 	uint64_t bytes_to_clients;
 	uint64_t upstream_connects;
 	uint64_t upstream_connect_errors;
+	uint64_t tls_handshakes;         /* client side, completed */
+	uint64_t tls_resumed;            /* of which resumed (tickets) */
+	uint64_t tls_handshake_errors;   /* client side: failed, timed out, evicted */
+	uint64_t tls_sni_denied;         /* serverNames said no (or no SNI) */
+	uint64_t tls_upstream_handshakes;
+	uint64_t tls_upstream_resumed;
+	uint64_t tls_upstream_errors;    /* verification or handshake failures: 502 */
 };
 
 /* What the event hook and the access log see for each request. */
@@ -56,6 +67,8 @@ struct proxy_event {
 	const struct proxy_flow *flow;
 	const struct http_exchange *x;
 	int64_t wall_start_us;           /* CLOCK_REALTIME of x->start_ns */
+	const struct proxy_tls_info *tls;          /* client side; NULL: plaintext */
+	const struct proxy_tls_info *upstream_tls; /* NULL: plaintext upstream */
 };
 
 typedef void (*proxy_event_cb)(void *ctx, const struct proxy_event *ev);
@@ -89,6 +102,12 @@ int proxy_server_address(struct proxy_server *srv, union proxy_sockaddr *out);
 void proxy_server_set_rules(struct proxy_server *srv, struct proxy_rules_table *t);
 /* Same, from any thread: handed to the loop through a uv_async. */
 int proxy_server_publish_rules(struct proxy_server *srv, struct proxy_rules_table *t);
+
+/*
+ * The secrets TLS contexts are built from (tls.h). Loop thread only; a
+ * change applies to the next connection.
+ */
+struct proxy_tls_store *proxy_server_tls_store(struct proxy_server *srv);
 
 /* One call per finished request (after the access log line). */
 void proxy_server_set_event_cb(struct proxy_server *srv, proxy_event_cb cb, void *ctx);

@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include "sluice/policy_api.h"
+#include "tls.h"
 
 /* Backtracking budget per regex match; hitting it means "no match". */
 #define RULES_MATCH_LIMIT 100000u
@@ -44,6 +45,7 @@ struct proxy_rule_set {
 	struct rules_rule *rules;
 	size_t nrules;
 	struct rules_shared *shared;
+	struct proxy_tls_spec *tls;  /* NULL: plaintext both ways */
 };
 
 struct rules_entry {
@@ -175,6 +177,8 @@ static void rules_set_release(struct proxy_rule_set *rs)
 	free(rs->rules);
 	rs->rules = NULL;
 	rs->nrules = 0;
+	proxy_tls_spec_unref(rs->tls);
+	rs->tls = NULL;
 }
 
 struct proxy_rules_builder *proxy_rules_builder_new(void)
@@ -261,6 +265,23 @@ int proxy_rules_builder_add(struct proxy_rules_builder *b,
 		}
 	}
 	return ret;
+}
+
+int proxy_rules_builder_set_tls(struct proxy_rules_builder *b, struct proxy_tls_spec *spec)
+{
+	struct proxy_rule_set *rs;
+
+	if (!b->t.n)
+		return -EINVAL;
+	rs = &b->t.v[b->t.n - 1].set;
+	proxy_tls_spec_unref(rs->tls);
+	rs->tls = proxy_tls_spec_ref(spec);
+	return 0;
+}
+
+struct proxy_tls_spec *proxy_rule_set_tls(const struct proxy_rule_set *rs)
+{
+	return rs ? rs->tls : NULL;
 }
 
 /* Order: (ep_id, direction, peer_identity) groups, by port range inside. */

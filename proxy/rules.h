@@ -101,6 +101,9 @@ int proxy_rules_builder_add(struct proxy_rules_builder *b,
 			    const struct proxy_rules_key *key, bool allow_all,
 			    const struct proxy_rule_spec *rules, size_t nrules,
 			    char **err);
+/* Attaches a TLS spec (tls.h; a new reference) to the entry added last. */
+struct proxy_tls_spec;
+int proxy_rules_builder_set_tls(struct proxy_rules_builder *b, struct proxy_tls_spec *spec);
 /*
  * Consumes the builder (also on error). Returns 0 and the table, -EEXIST
  * when two entries have the same key (*err names it), or -ENOMEM.
@@ -120,6 +123,9 @@ size_t proxy_rules_table_size(const struct proxy_rules_table *t);
  * peer, then any peer); NULL = none. */
 const struct proxy_rule_set *proxy_rules_lookup(const struct proxy_rules_table *t,
 						const struct proxy_rules_key *key);
+
+/* The entry's TLS spec (terminating / originating / serverNames), or NULL. */
+struct proxy_tls_spec *proxy_rule_set_tls(const struct proxy_rule_set *rs);
 
 /* Evaluates a request; rs NULL gives PROXY_MATCH_NO_POLICY. */
 enum proxy_match proxy_rule_set_match(const struct proxy_rule_set *rs,

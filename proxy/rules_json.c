@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "sluice/policy_api.h"
+#include "tls.h"
 
 static void rjson_errf(char **err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -63,6 +64,84 @@ static int rjson_opt_str(json_t *obj, const char *key, const char **out,
 	}
 	*out = json_string_value(v);
 	return 0;
+}
+
+/* {"secret": "ns/name", "trustedCA"|"certificate"|"privateKey": key} */
+static int rjson_tls_ref(json_t *obj, struct proxy_tls_ref *ref, const char *where, char **err)
+{
+	static const char *const keys[] = { "secret", "trustedCA", "certificate", "privateKey", NULL };
+	const char *secret, *ca, *crt, *key;
+	int ret;
+
+	if (!json_is_object(obj)) {
+		rjson_errf(err, "%s: expected an object", where);
+		return -EINVAL;
+	}
+	ret = rjson_check_keys(obj, keys, where, err);
+	if (!ret)
+		ret = rjson_opt_str(obj, "secret", &secret, where, err);
+	if (!ret)
+		ret = rjson_opt_str(obj, "trustedCA", &ca, where, err);
+	if (!ret)
+		ret = rjson_opt_str(obj, "certificate", &crt, where, err);
+	if (!ret)
+		ret = rjson_opt_str(obj, "privateKey", &key, where, err);
+	if (ret)
+		return ret;
+	if (!secret || !*secret) {
+		rjson_errf(err, "%s.secret: required", where);
+		return -EINVAL;
+	}
+	return proxy_tls_ref_set(ref, secret, ca, crt, key);
+}
+
+/* The entry's "tls" object, attached to the entry added last. */
+static int rjson_tls(struct proxy_rules_builder *b, json_t *tls, const char *where, char **err)
+{
+	static const char *const keys[] = { "terminating", "originating", "server_names", NULL };
+	struct proxy_tls_spec *spec;
+	json_t *v;
+	char w[160];
+	int ret;
+
+	if (!json_is_object(tls)) {
+		rjson_errf(err, "%s.tls: expected an object", where);
+		return -EINVAL;
+	}
+	snprintf(w, sizeof(w), "%s.tls", where);
+	if ((ret = rjson_check_keys(tls, keys, w, err)))
+		return ret;
+	if (!(spec = proxy_tls_spec_new()))
+		return -ENOMEM;
+	if ((v = json_object_get(tls, "terminating")) && !json_is_null(v)) {
+		snprintf(w, sizeof(w), "%s.tls.terminating", where);
+		ret = rjson_tls_ref(v, &spec->term, w, err);
+	}
+	if (!ret && (v = json_object_get(tls, "originating")) && !json_is_null(v)) {
+		snprintf(w, sizeof(w), "%s.tls.originating", where);
+		ret = rjson_tls_ref(v, &spec->orig, w, err);
+	}
+	if (!ret && (v = json_object_get(tls, "server_names")) && !json_is_null(v)) {
+		if (!json_is_array(v)) {
+			rjson_errf(err, "%s.tls.server_names: expected an array", where);
+			ret = -EINVAL;
+		}
+		for (size_t i = 0; !ret && i < json_array_size(v); i++) {
+			const char *n = json_string_value(json_array_get(v, i));
+
+			if (!n || !proxy_tls_sni_pattern_valid(n)) {
+				rjson_errf(err, "%s.tls.server_names[%zu]: expected a server name pattern",
+					   where, i);
+				ret = -EINVAL;
+			} else {
+				ret = proxy_tls_spec_add_server_name(spec, n);
+			}
+		}
+	}
+	if (!ret)
+		ret = proxy_rules_builder_set_tls(b, spec);
+	proxy_tls_spec_unref(spec);
+	return ret;
 }
 
 /* Parses one policy body and adds it to the builder. */
@@ -146,6 +225,8 @@ static int rjson_add_policy(struct proxy_rules_builder *b, json_t *pol,
 		}
 		free(cerr);
 	}
+	if (!ret && json_object_get(pol, "tls") && !json_is_null(json_object_get(pol, "tls")))
+		ret = rjson_tls(b, json_object_get(pol, "tls"), where, err);
 	free(hdrs);
 	free(specs);
 	return ret;
@@ -171,10 +252,10 @@ int proxy_rules_json_load(const char *text, size_t len,
 			  struct proxy_rules_table **out, char **err)
 {
 	static const char *const top_keys[] = { "version", "policies", NULL };
-	static const char *const single_keys[] = { "allow_all", "rules", NULL };
+	static const char *const single_keys[] = { "allow_all", "rules", "tls", NULL };
 	static const char *const pol_keys[] = { "ep_id", "direction", "port", "end_port",
 						"protocol", "peer_identity", "allow_all",
-						"rules", NULL };
+						"rules", "tls", NULL };
 	struct proxy_rules_builder *b = NULL;
 	json_error_t jerr;
 	json_t *doc, *pols;

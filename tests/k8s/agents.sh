@@ -33,6 +33,7 @@ source "$KA_ROOT/tests/k8s/lib.sh"
 KA_NODES=()
 declare -A KA_IDX KA_PID KA_NAME
 KA_ARGS=()
+KA_ROUTE_METRIC=4077
 
 # the standalone.sh globals of one node's instance
 ka_use() {
@@ -71,6 +72,10 @@ ka_begin() {
 		KA_IDX[$n]=$idx
 		KA_NAME[$n]=node-$n-$idx
 		KA_NODES+=("$n")
+		# the safety net of every test CIDR (the agent adds none in
+		# Kubernetes mode: routing is the CNI's and the node's); a
+		# metric of its own tells it apart
+		ip route replace blackhole "10.244.$idx.0/24" metric "$KA_ROUTE_METRIC"
 	done
 	kc apply -f "$KA_ROOT/deploy/kubernetes/crds/" >/dev/null || { echo "FAIL: CRDs"; exit 1; }
 	k8s_wait 30 kc get sluiceidentities || { echo "FAIL: CRDs not served"; exit 1; }
@@ -95,6 +100,7 @@ ka_cleanup() {
 		idx=${KA_IDX[$n]}
 		ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | sed 's/@.*//' |
 			grep "^k${idx}h" | xargs -r -n1 ip link del 2>/dev/null || true
+		ip route del blackhole "10.244.$idx.0/24" metric "$KA_ROUTE_METRIC" 2>/dev/null
 		rm -rf "/tmp/sluice-it-slot-$idx"
 	done
 	for p in "${KA_BG[@]:-}"; do
@@ -153,6 +159,11 @@ ka_kill() {
 }
 
 ka_status() { ka "$1" status -o json; }
+
+# NODE's agent added no route for its pod CIDR (only the test's own is there)
+ka_no_agent_route() {
+	! ip -o route show type blackhole "10.244.${KA_IDX[$1]}.0/24" | grep -vq "metric $KA_ROUTE_METRIC"
+}
 
 # json FIELD.PATH from stdin (python expression on d)
 jq_py() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }

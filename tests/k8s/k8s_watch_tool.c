@@ -12,6 +12,7 @@
  *   FAILED i status message
  *   RESPONSE n status body-or-message          (the n-th command, from 1)
  *   STATS requests=.. errors=.. relists=.. rewatches=.. events=.. token_reloads=..
+ *         connections=.. reused=..
  * With --state DIR, DIR/i holds watch i's cache as sorted "ns/name rv"
  * lines (rewritten atomically, at most every 50 ms) and DIR/i.synced the
  * number of times it synced, so scripts can compare it with kubectl.
@@ -178,10 +179,11 @@ static void print_stats(struct tool *t)
 	struct k8s_client_stats s;
 	k8s_client_stats(t->c, &s);
 	printf("STATS requests=%llu errors=%llu relists=%llu rewatches=%llu events=%llu "
-	       "token_reloads=%llu\n",
+	       "token_reloads=%llu connections=%llu reused=%llu\n",
 	       (unsigned long long)s.requests, (unsigned long long)s.errors,
 	       (unsigned long long)s.relists, (unsigned long long)s.rewatches,
-	       (unsigned long long)s.events, (unsigned long long)s.token_reloads);
+	       (unsigned long long)s.events, (unsigned long long)s.token_reloads,
+	       (unsigned long long)s.connections, (unsigned long long)s.reused);
 	fflush(stdout);
 }
 

@@ -34,15 +34,24 @@ every response chunk):
   --reject-token T     "reject_tokens": [T, ...]. Answer 401 Unauthorized (a
                        Kubernetes Status) to requests bearing token T, until
                        the control file drops it (token rotation tests).
+  --drop-reused        "drop_reused": true. A request that arrives on a
+                       connection that already carried one is not answered:
+                       the connection closes at once, as when a server times
+                       out an idle keep-alive connection just as the client
+                       writes on it (counts with fault_times).
   --fault-times N      "fault_times": N. The cut/expire/gone faults fire N
                        times in total, then the relay passes everything.
   --match S            "match": S. The cut/expire/gone faults apply only to
                        requests whose path contains S.
+  --hold S             "hold": S. Requests whose path contains S wait (before
+                       anything is sent upstream) until the control file no
+                       longer says so: a collection the client cannot list
+                       yet, for as long as a test needs.
 A watch request is one whose query has watch=1 or watch=true.
 
 Stats: with --stats F, a JSON object of counters is rewritten (atomically)
 on every change: connections, requests, watches, events, cuts, expired, gone,
-rejected, bytes_down. Tests use it to check that a fault really fired.
+rejected, dropped, bytes_down. Tests use it to check that a fault really fired.
 
 Example (lib.sh wraps this as k8s_relay_start):
   relay.py --upstream "$K8S_SERVER" --upstream-ca "$K8S_CA" \
@@ -74,6 +83,8 @@ FAULT_KEYS = {
     "reject_tokens": [],
     "fault_times": None,
     "match": None,
+    "hold": None,
+    "drop_reused": False,
 }
 
 
@@ -138,7 +149,7 @@ class Stats:
         self.path = path
         self.lock = threading.Lock()
         self.c = dict(connections=0, requests=0, watches=0, events=0, cuts=0,
-                      expired=0, gone=0, rejected=0, bytes_down=0)
+                      expired=0, gone=0, rejected=0, dropped=0, bytes_down=0)
 
     def add(self, key, n=1, flush=True):
         with self.lock:
@@ -259,10 +270,16 @@ class Relay:
             client = Conn(self.server_ctx.wrap_socket(raw, server_side=True))
             client.sock.settimeout(None)
             sent = [0]  # response bytes sent on this connection
+            nreq = 0
             while True:
                 try:
                     start, headers, head = read_head(client)
                 except EOFError:
+                    return
+                nreq += 1
+                cfg = self.cfg.get()
+                if nreq > 1 and cfg.get("drop_reused") and self.cfg.may_fire(cfg):
+                    self.stats.add("dropped")
                     return
                 if not self.request(client, start, headers, head, sent):
                     return
@@ -349,6 +366,9 @@ class Relay:
 
         if cfg.get("latency_ms"):
             time.sleep(cfg["latency_ms"] / 1000.0)
+        while cfg.get("hold") and cfg["hold"] in target:
+            time.sleep(0.1)
+            cfg = self.cfg.get()
 
         auth = header(headers, "authorization") or ""
         tok = auth[7:].strip() if auth.lower().startswith("bearer ") else None
@@ -519,6 +539,8 @@ def main():
     ap.add_argument("--reject-token", action="append", default=[])
     ap.add_argument("--fault-times", type=int)
     ap.add_argument("--match")
+    ap.add_argument("--hold")
+    ap.add_argument("--drop-reused", action="store_true")
     args = ap.parse_args()
 
     initial = dict(FAULT_KEYS)
@@ -528,7 +550,8 @@ def main():
                    cut_after_events=args.cut_after_events,
                    expire_after_events=args.expire_after_events,
                    gone_watch=args.gone_watch, reject_tokens=args.reject_token,
-                   fault_times=args.fault_times, match=args.match)
+                   fault_times=args.fault_times, match=args.match,
+                   hold=args.hold, drop_reused=args.drop_reused)
     cfg = Config(initial, args.control)
     stats = Stats(args.stats)
     stats.add("connections", 0)

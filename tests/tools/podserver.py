@@ -6,7 +6,12 @@ and echoing method and path; a non-HTTP line is echoed back) and UDP ports
 (echoes each datagram prefixed with the pod name). Every request it receives
 is appended to a log file, so tests can assert what reached the backend.
 
-usage: podserver.py NAME LOGFILE tcp:PORT|udp:PORT ...
+A tls:PORT:CERTDIR spec serves the same HTTP over TLS with CERTDIR/tls.crt
+and tls.key; its log lines start with "tls:PORT <version> sni=<name>
+reused=0|1" (the server's own record of the TLS session, SNI "-" when none
+was sent, reused=1 for a resumed session).
+
+usage: podserver.py NAME LOGFILE tcp:PORT|udp:PORT|tls:PORT:CERTDIR ...
 """
 import os
 import socket
@@ -45,10 +50,16 @@ def read_chunked(conn, buf):
             return out, buf
 
 
-def serve_conn(conn, port):
+def serve_conn(conn, port, tag=None):
     conn.settimeout(30)
     buf = b""
+    if tag is None:
+        tag = "tcp:%d" % port
     try:
+        if hasattr(conn, "do_handshake"):
+            conn.do_handshake()
+            tag = "tls:%d %s sni=%s reused=%d" % (port, conn.version(), getattr(conn, "sni", None) or "-",
+                                                 conn.session_reused)
         while True:
             while b"\n" not in buf:
                 data = conn.recv(65536)
@@ -85,7 +96,7 @@ def serve_conn(conn, port):
                         body += data
                     got = n
                     buf = body[n:]
-                log("tcp:%d %s %s %s" % (port, words[0], words[1], headers.get("host", "")))
+                log("%s %s %s %s" % (tag, words[0], words[1], headers.get("host", "")))
                 close = headers.get("connection", "").lower() == "close" or words[2] == "HTTP/1.0"
                 if words[1].startswith("/big/"):
                     size = int(words[1][5:])
@@ -105,22 +116,43 @@ def serve_conn(conn, port):
                     return
             else:
                 buf = rest
-                log("tcp:%d line %s" % (port, line.decode("latin-1").strip()))
+                log("%s line %s" % (tag, line.decode("latin-1").strip()))
                 conn.sendall(("%s %s\n" % (NAME, line.decode("latin-1").strip())).encode())
-    except OSError:
+    except (OSError, ValueError):
         pass
     finally:
         conn.close()
 
 
-def tcp_server(port):
+def listener(port):
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind(("0.0.0.0", port))
     s.listen(512)
+    return s
+
+
+def tcp_server(port):
+    s = listener(port)
     while True:
         c, _ = s.accept()
         threading.Thread(target=serve_conn, args=(c, port), daemon=True).start()
+
+
+def tls_server(port, certdir):
+    import ssl
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(os.path.join(certdir, "tls.crt"), os.path.join(certdir, "tls.key"))
+    ctx.set_alpn_protocols(["http/1.1"])
+
+    def on_sni(sock, name, _ctx):
+        sock.sni = name
+    ctx.sni_callback = on_sni
+    s = listener(port)
+    while True:
+        c, _ = s.accept()
+        t = ctx.wrap_socket(c, server_side=True, do_handshake_on_connect=False)
+        threading.Thread(target=serve_conn, args=(t, port), daemon=True).start()
 
 
 def udp_server(port):
@@ -135,8 +167,12 @@ def udp_server(port):
 threads = []
 for spec in sys.argv[3:]:
     proto, _, port = spec.partition(":")
-    fn = tcp_server if proto == "tcp" else udp_server
-    t = threading.Thread(target=fn, args=(int(port),), daemon=True)
+    if proto == "tls":
+        port, _, certdir = port.partition(":")
+        t = threading.Thread(target=tls_server, args=(int(port), certdir), daemon=True)
+    else:
+        fn = tcp_server if proto == "tcp" else udp_server
+        t = threading.Thread(target=fn, args=(int(port),), daemon=True)
     t.start()
     threads.append(t)
 open(LOG + ".ready", "w").close()

@@ -27,10 +27,17 @@ static struct k8s_client *client(const char *server, const char *token)
 	return c;
 }
 
-static char *request(struct k8s_client *c, const char *method, const char *path, const char *body)
+static char *request_ka(struct k8s_client *c, const char *method, const char *path,
+			const char *body, bool keepalive)
 {
 	size_t len;
-	return k8s_client_build_request(c, method, path, NULL, body, body ? strlen(body) : 0, &len);
+	return k8s_client_build_request(c, method, path, NULL, body, body ? strlen(body) : 0,
+					keepalive, &len);
+}
+
+static char *request(struct k8s_client *c, const char *method, const char *path, const char *body)
+{
+	return request_ka(c, method, path, body, false);
 }
 
 static void test_request_bytes(void **state)
@@ -44,6 +51,11 @@ static void test_request_bytes(void **state)
 			       "Accept: application/json\r\n"
 			       "Authorization: Bearer tok\r\n"
 			       "Connection: close\r\n\r\n");
+	free(r);
+	/* one-shot requests keep the connection (HTTP/1.1's default) */
+	r = request_ka(c, "GET", "/api/v1/pods", NULL, true);
+	assert_null(strstr(r, "Connection:"));
+	assert_non_null(strstr(r, "Authorization: Bearer tok\r\n\r\n"));
 	free(r);
 	r = request(c, "POST", "/api/v1/namespaces", "{\"a\":1}");
 	assert_non_null(strstr(r, "Content-Type: application/json\r\nContent-Length: 7\r\n"));
