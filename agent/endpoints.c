@@ -107,6 +107,8 @@ fail_unlist:
 	pod_net_delete(&p->net);
 	registry_identity_release(&a->reg, p->identity);
 	registry_pod_free(p);
+	/* other pods' maps may have learnt its identity */
+	agent_regenerate_after(a, "pod create", true);
 	return rc;
 }
 

@@ -155,10 +155,10 @@ static struct sluice_policy *policy_of(struct agent *a, const struct agent_polic
 /*
  * A file applied again that changes one list item of the one policy it
  * holds: only that item is parsed, compiled with the rest and written
- * (policy/edit.c). Returns 1 when done (*rc set), 0 when the whole apply
- * must run.
+ * (policy/edit.c). True when it handled the apply (its result in *rc),
+ * false when the whole apply must run.
  */
-static int apply_edit(struct agent *a, json_t *f, bool dry_run, json_t *jerr, json_t *jwarn,
+static bool apply_edit(struct agent *a, json_t *f, bool dry_run, json_t *jerr, json_t *jwarn,
 		      json_t *japplied, char **err, int *rc)
 {
 	const char *name = json_string_value(json_object_get(f, "name"));
@@ -175,7 +175,7 @@ static int apply_edit(struct agent *a, json_t *f, bool dry_run, json_t *jerr, js
 
 	/* no NUL inside: jansson refuses \u0000, attachments are checked */
 	if (!name || !text)
-		return 0;
+		return false;
 	/* the policy whose stored text the new one edits: the file name does
 	 * not matter (an edited copy is the same policy), the texts decide */
 	r = 0;
@@ -189,7 +189,7 @@ static int apply_edit(struct agent *a, json_t *f, bool dry_run, json_t *jerr, js
 	if (r == 0) {
 		sluice_diags_free(&errors);
 		sluice_diags_free(&warnings);
-		return 0;
+		return false;
 	}
 	diags_to_json(jwarn, &warnings);
 	agent_phase(a, "parse");
@@ -234,7 +234,7 @@ out:
 	sluice_policy_edit_free(&e);
 	sluice_diags_free(&errors);
 	sluice_diags_free(&warnings);
-	return 1;
+	return true;
 }
 
 /*
