@@ -12,6 +12,7 @@
  *   k8s_endpoints.c  SluiceEndpoint: publish local pods, learn remote ones
  *   k8s_gc.c         identity garbage collection under a Lease
  *   k8s_node.c       the node's agent-not-ready taint
+ *   k8s_services.c   Services and EndpointSlices (v1 or v1beta1, discovered)
  *
  * Everything lives in struct agent_k8s, owned by struct agent (a->k8s).
  */
@@ -48,6 +49,8 @@ enum k8s_coll {
 	K8S_C_CCNP,
 	K8S_C_IDENTITIES,
 	K8S_C_ENDPOINTS,
+	K8S_C_SERVICES,
+	K8S_C_EPSLICES,   /* started once discovery chose the API version */
 	K8S_C_MAX,
 };
 
@@ -130,6 +133,12 @@ struct agent_k8s {
 	/* node taint */
 	bool taint_done;
 
+	/* services */
+	const char *slice_version; /* "discovery.k8s.io/v1" or "/v1beta1", NULL: not yet */
+	size_t slice_try;          /* the version discovery asks about */
+	uv_timer_t slice_timer;
+	bool services_dirty;
+
 	uint64_t errors;
 };
 
@@ -148,6 +157,11 @@ char *k8s_key(const char *ns, const char *name);
 /* RFC 3339 "2026-12-05T09:45:01Z" -> seconds since the epoch, 0 if bad */
 int64_t k8s_time_parse(const char *s);
 char *k8s_time_now(void);
+/* starts the reflector of a collection whose path is known only later */
+int k8s_start_collection(struct agent_k8s *k, struct k8s_coll_state *cs, const char *path,
+			 const char *query, char **err);
+/* the server does not serve this collection: synced and empty */
+void k8s_coll_absent(struct agent_k8s *k, struct k8s_coll_state *cs, const char *why);
 
 /* k8s_pods.c */
 void k8s_pods_event(struct agent_k8s *k, int type, json_t *obj);
@@ -191,6 +205,12 @@ void k8s_endpoints_free(struct agent_k8s *k);
 /* k8s_gc.c */
 int k8s_gc_start(struct agent_k8s *k);
 void k8s_gc_stop(struct agent_k8s *k);
+
+/* k8s_services.c */
+int k8s_services_start(struct agent_k8s *k);
+void k8s_services_stop(struct agent_k8s *k);
+void k8s_services_event(struct agent_k8s *k, int type, json_t *obj);
+json_t *k8s_services_status(struct agent_k8s *k);
 
 /* k8s_node.c */
 void k8s_node_ready(struct agent_k8s *k);

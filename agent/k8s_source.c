@@ -37,6 +37,9 @@ static const struct {
 			 "/apis/cilium.io/v2/ciliumclusterwidenetworkpolicies", false },
 	[K8S_C_IDENTITIES] = { "sluiceidentities", "/apis/sluice.io/v1alpha1/sluiceidentities", false },
 	[K8S_C_ENDPOINTS] = { "sluiceendpoints", "/apis/sluice.io/v1alpha1/sluiceendpoints", false },
+	[K8S_C_SERVICES] = { "services", "/api/v1/services", false },
+	/* the path comes from discovery (k8s_services.c) */
+	[K8S_C_EPSLICES] = { "endpointslices", NULL, false },
 };
 
 const char *k8s_meta(json_t *obj, const char *field)
@@ -125,6 +128,8 @@ static void on_event(void *ctx, enum k8s_event_type type, json_t *obj)
 	case K8S_C_CCNP: k8s_policies_event(k, SLUICE_KIND_CCNP, type, obj); break;
 	case K8S_C_IDENTITIES: k8s_identity_event(k, type, obj); break;
 	case K8S_C_ENDPOINTS: k8s_endpoints_event(k, type, obj); break;
+	case K8S_C_SERVICES:
+	case K8S_C_EPSLICES: k8s_services_event(k, type, obj); break;
 	case K8S_C_MAX: break;
 	}
 	k8s_schedule_commit(k);
@@ -177,11 +182,26 @@ static void on_failed(void *ctx, int status, const char *msg)
 	}
 }
 
+void k8s_coll_absent(struct agent_k8s *k, struct k8s_coll_state *cs, const char *why)
+{
+	free(cs->last_error);
+	cs->last_error = sl_xstrdup(why);
+	cs->absent = true;
+	check_all_synced(k);
+	k8s_schedule_commit(k);
+}
+
 static const struct k8s_watch_ops watch_ops = {
 	.event = on_event,
 	.synced = on_synced,
 	.failed = on_failed,
 };
+
+int k8s_start_collection(struct agent_k8s *k, struct k8s_coll_state *cs, const char *path,
+			 const char *query, char **err)
+{
+	return k8s_watch_start(k->client, path, query, &watch_ops, cs, &cs->w, err);
+}
 
 static int load_config(struct agent_k8s *k, struct k8s_config *cfg, char **err)
 {
@@ -240,6 +260,8 @@ int agent_k8s_start(struct agent *a, const struct agent_k8s_options *opt, char *
 		cs->k = k;
 		cs->id = (enum k8s_coll)i;
 		cs->name = colls[i].name;
+		if (!colls[i].path)
+			continue;
 		if (colls[i].node_scoped)
 			query = sl_strdupf("fieldSelector=spec.nodeName%%3D%s", k->node);
 		rc = k8s_watch_start(k->client, colls[i].path, query, &watch_ops, cs, &cs->w, err);
@@ -247,6 +269,7 @@ int agent_k8s_start(struct agent *a, const struct agent_k8s_options *opt, char *
 		if (rc)
 			goto fail;
 	}
+	k8s_services_start(k);
 	rc = k8s_gc_start(k);
 	if (rc) {
 		sl_fail(err, rc, "identity GC timer: %s", strerror(-rc));
@@ -276,6 +299,7 @@ void agent_k8s_stop(struct agent *a)
 	if (!k->all_synced)
 		a->sources_syncing--;
 	k8s_gc_stop(k);
+	k8s_services_stop(k);
 	for (i = 0; i < K8S_C_MAX; i++) {
 		if (k->coll[i].w)
 			k8s_watch_stop(k->coll[i].w);
@@ -287,6 +311,8 @@ void agent_k8s_stop(struct agent *a)
 		uv_close((uv_handle_t *)&k->commit_timer, on_timer_closed);
 		uv_close((uv_handle_t *)&k->ep_timer, on_timer_closed);
 		uv_close((uv_handle_t *)&k->gc_timer, on_timer_closed);
+		if (k->slice_timer.loop)
+			uv_close((uv_handle_t *)&k->slice_timer, on_timer_closed);
 		uv_run(a->loop, UV_RUN_NOWAIT);
 	}
 	k8s_policies_free(k);
@@ -331,6 +357,7 @@ json_t *agent_k8s_status(struct agent *a)
 		      (json_int_t)st.events, "token_reloads", (json_int_t)st.token_reloads,
 		      "connections", (json_int_t)st.connections, "reused", (json_int_t)st.reused,
 		      "commits", (json_int_t)k->commits, "errors", (json_int_t)k->errors);
+	json_object_set_new(o, "services", k8s_services_status(k));
 	json_object_set_new(o, "identities",
 			    json_pack("{s:I,s:I,s:I}", "allocated", (json_int_t)k->ids_allocated, "conflicts",
 				      (json_int_t)k->id_conflicts, "errors", (json_int_t)k->id_alloc_errors));

@@ -15,7 +15,7 @@
  *     labels the identities carry;
  *   - an ipBlock selects addresses outside the cluster through CIDR
  *     identities and, unlike Cilium's fromCIDR, also local pods whose
- *     addresses lie inside it (cidrs_select_pods; see compile.c).
+ *     addresses lie inside it (cidrs_select_pods; see compile_peers.c).
  */
 #include "load.h"
 

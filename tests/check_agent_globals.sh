@@ -8,7 +8,7 @@
 set -euo pipefail
 BUILD=${1:-build}
 objs=$(find "$BUILD/agent/CMakeFiles/sluiced.dir" "$BUILD/agent/CMakeFiles/sluice_agent_core.dir" \
-	"$BUILD/bpf/CMakeFiles/sluice_datapath.dir" \
+	"$BUILD/datapath/CMakeFiles/sluice_datapath.dir" \
 	-name '*.c.o' 2>/dev/null | sort)
 [ -n "$objs" ] || { echo "no agent objects under $BUILD (build first)"; exit 1; }
 

@@ -164,7 +164,7 @@ struct sluice_compiled {
  * entries in the same order (sorted by key bytes). Each entry's rule_ref
  * is 1 + the index in set of the policy that decided its verdict (0 for
  * the allow-all that enableDefaultDeny: false adds). The precedence rules
- * are explained above compile_materialize() in policy/compile.c.
+ * are explained above compile_materialize() in policy/compile_emit.c.
  */
 int sluice_policy_compile(const struct sluice_policy_set *set,
 			  struct sluice_identity_table *idt,
@@ -180,7 +180,7 @@ void sluice_compiled_free(struct sluice_compiled *c);
  * before the change, the same endpoints and identities), touching only
  * what the item can change. Returns 1 when done, 0 when the change is not
  * one it handles (the caller compiles the whole set; nothing was changed),
- * or a negative errno with errors. See policy/compile.c.
+ * or a negative errno with errors. See policy/compile_edit.c.
  */
 int sluice_policy_compile_edit(const struct sluice_policy_set *set,
 			       struct sluice_identity_table *idt,

@@ -3,7 +3,7 @@
  * verdict.h - the verdict order: which of an endpoint's two policy lookups
  * (the peer's identity, and SLUICE_ID_ANY) decides, and how. One copy,
  * used by the kernel (bpf/lib/policy.h, on a flow's first packet) and by
- * user space (agent/datapath.c, when revalidation asks the same question
+ * user space (datapath/query.c, when revalidation asks the same question
  * of an established flow), so the two can never disagree.
  *
  * Deny wins across the lookups: the two tries answer different questions,

@@ -2,16 +2,17 @@
 # Agent-level watch faults through the relay (the client library's own
 # cases are in tests/unit/k8s and k8sclient's tests): while policies are
 # created and deleted through the API, the agent's watches are cut
-# mid-stream, expire with an in-stream 410 and get an HTTP 410; every case
-# converges: the policies `sluice policy list` shows are the ones
-# `kubectl get` shows, deletions missed meanwhile included.
+# mid-stream, expire with an in-stream 410, get an HTTP 410, get every byte
+# in its own TLS record, go through a slow API, and get 401s after their
+# ServiceAccount token rotated; every case converges: the policies
+# `sluice policy list` shows are the ones `kubectl get` shows, deletions
+# missed meanwhile included. The agent runs as in a DaemonSet (in-cluster
+# config, token file), its API server address being the relay's.
 source "$(dirname "$0")/agents.sh"
 ka_begin a
 k8s_relay_start faults
-sed "s#server: .*#server: $K8S_RELAY_URL#" "$KA_WORK/agent.kubeconfig" >"$KA_WORK/agent.relay"
-cp "$KA_WORK/agent.kubeconfig" "$KA_WORK/agent.direct"
-cp "$KA_WORK/agent.relay" "$KA_WORK/agent.kubeconfig"
-SLUICE_K8S_WATCH_TIMEOUT=5 ka_start a || { fail "agent syncs through the relay"; t_finish; }
+SLUICE_K8S_WATCH_TIMEOUT=5 K8S_SERVER=$K8S_RELAY_URL KA_IN_CLUSTER=1 ka_start a ||
+	{ fail "agent syncs through the relay"; t_finish; }
 
 cnp() { # NAME APP
 	kapply <<EOF
@@ -42,6 +43,16 @@ round cut '{"cut_after_events": 1, "fault_times": 6, "match": "ciliumnetworkpoli
 round expire '{"expire_after_events": 1, "fault_times": 4, "match": "ciliumnetworkpolicies"}'
 round gone '{"gone_watch": true, "fault_times": 3, "match": "ciliumnetworkpolicies"}'
 round split '{"split": true}'
+round slow '{"latency_ms": 1000, "chunk_latency_ms": 200}'
+# the kubelet writes a new token; the relay refuses the old one, as the
+# server does once it expired; the CNP watch is cut so that it asks again
+old=$(cat "$KA_WORK/sa/token")
+k8s_sa_token kube-system sluice >"$KA_WORK/sa/token.new" && mv "$KA_WORK/sa/token.new" "$KA_WORK/sa/token"
+round rotated "{\"reject_tokens\": [\"$old\"], \"cut_after_events\": 1, \"fault_times\": 2, \"match\": \"ciliumnetworkpolicies\"}"
+check "the relay refused the old token ($(k8s_relay_stat faults rejected) times)" \
+	test "$(k8s_relay_stat faults rejected)" -ge 1
+check "the agent re-read its token file (sluice status: token_reloads)" bash -c \
+	"ka a status -o json | python3 -c 'import json,sys; sys.exit(0 if json.load(sys.stdin)[\"kubernetes\"][\"client\"][\"token_reloads\"] >= 1 else 1)'"
 check "the relay's faults fired (cuts, 410s)" bash -c \
 	"[ $(k8s_relay_stat faults cuts) -gt 0 ] && [ $(k8s_relay_stat faults expired) -gt 0 ] && [ $(k8s_relay_stat faults gone) -gt 0 ]"
 check "the agent relisted (sluice status)" bash -c \

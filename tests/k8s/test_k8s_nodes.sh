@@ -35,6 +35,41 @@ for p in default/client-a default/other-a default/server-b; do
 done
 check "SluiceEndpoint objects published for the pods of both nodes" \
 	bash -c "[ \$(kc get sluiceendpoints -n default -o name | wc -l) -ge 3 ]"
+# Services and EndpointSlices: the API version is discovered (1.20 serves
+# only discovery.k8s.io/v1beta1); both agents watch them
+svc_view() { ka "$1" status -o json | python3 -c 'import json,sys; s=json.load(sys.stdin)["kubernetes"]["services"]; print(s["endpointslice_api"], s["services"], s["endpointslices"], s["ready_addresses"])'; }
+export -f svc_view
+check "EndpointSlice API discovered: discovery.k8s.io/v1beta1 on Kubernetes 1.20" \
+	bash -c "svc_view a | grep -q '^discovery.k8s.io/v1beta1 ' && svc_view b | grep -q '^discovery.k8s.io/v1beta1 '"
+# the API server's own "kubernetes" Service (and its slice) are there too
+read -r _ svc0 sl0 rd0 <<<"$(svc_view a)"
+kapply <<YAML
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: default}
+spec:
+  ports: [{name: http, port: 80, targetPort: http}]
+  selector: {app: server}
+---
+apiVersion: discovery.k8s.io/v1beta1
+kind: EndpointSlice
+metadata:
+  name: web-1
+  namespace: default
+  labels: {kubernetes.io/service-name: web}
+addressType: IPv4
+ports: [{name: http, port: 8080, protocol: TCP}]
+endpoints:
+- addresses: ["$IP_server_b"]
+  conditions: {ready: true}
+- addresses: ["10.244.${KA_IDX[b]}.250"]
+  conditions: {ready: false}
+YAML
+check "both agents see the Service and its EndpointSlice (1 ready address of 2)" \
+	kwait 20 bash -c "[ \"\$(svc_view a | cut -d' ' -f2-)\" = '$((svc0 + 1)) $((sl0 + 1)) $((rd0 + 1))' ] && [ \"\$(svc_view b | cut -d' ' -f2-)\" = '$((svc0 + 1)) $((sl0 + 1)) $((rd0 + 1))' ]"
+kc delete endpointslices.discovery.k8s.io web-1 >/dev/null
+check "  the slice deleted: gone from both" \
+	kwait 20 bash -c "[ \"\$(svc_view a | cut -d' ' -f3)\" = $sl0 ] && [ \"\$(svc_view b | cut -d' ' -f3)\" = $sl0 ]"
 check "before policy: other-a -> server-b allowed" kcan a default/other-a tcp "$IP_server_b" 8080
 
 # ingress on node B, by the identity of node A's pods

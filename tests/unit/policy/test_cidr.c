@@ -332,7 +332,7 @@ static void test_ipblock_split_identity(void **state)
 	assert_int_equal(sluice_idt_acquire(w->idt, sluice_idt_labels(w->idt, w->a)), w->a);
 	e = compile(w, NP "spec:\n  podSelector: {matchLabels: {app: web}}\n"
 		       "  ingress: [{from: [{ipBlock: {cidr: 10.244.0.0/16}}]}]\n");
-	/* split: not selected (fail closed, documented in compile.c) */
+	/* split: not selected (fail closed, documented in compile_peers.c) */
 	assert_false(has(e, IN, w->a, false));
 	/* a block holding both selects it */
 	e = compile(w, NP "spec:\n  podSelector: {matchLabels: {app: web}}\n"

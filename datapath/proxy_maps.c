@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * dp_proxy.c - the proxy's side of the pinned datapath maps (dp_proxy.h).
+ * proxy_maps.c - the proxy's side of the pinned datapath maps (dp_proxy.h).
  *
  * The proxy loads no programs: it opens the maps the agent pinned, by path,
  * checks their layout against this build's abi.h (a mismatch means agent and

@@ -1,0 +1,201 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * maps.c - the map table: every map of every BPF object with the name
+ * abi.h gives it (the loader checks pins against it, `sluice status`
+ * counts its entries, tests find maps in it by name), and the generic
+ * helpers the writers and readers share (batch update, batch dump).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "internal.h"
+#include "bpf_lxc.skel.h"
+#include "bpf_sklookup.skel.h"
+#include "bpf_connect.skel.h"
+#include "bpf_sockops.skel.h"
+#include "bpf_skmsg.skel.h"
+
+/* The maps of all objects, with the names abi.h promises. */
+size_t dp_maps(struct sluice_datapath *dp, struct dp_map_ref *out, size_t n)
+{
+	const struct dp_map_ref all[] = {
+		{ SLUICE_MAP_ENDPOINTS, dp->lxc->maps.sluice_ep_v1 },
+		{ SLUICE_MAP_IPCACHE, dp->lxc->maps.sluice_ipc_v1 },
+		{ SLUICE_MAP_POLICY, dp->lxc->maps.sluice_pol_v1 },
+		{ SLUICE_MAP_CT, dp->lxc->maps.sluice_ct_v1 },
+		{ SLUICE_MAP_EVENTS, dp->lxc->maps.sluice_ev_v1 },
+		{ SLUICE_MAP_STATS, dp->lxc->maps.sluice_stat_v1 },
+		{ SLUICE_MAP_DROPAGG, dp->lxc->maps.sluice_dagg_v1 },
+		{ SLUICE_MAP_ABI, dp->lxc->maps.sluice_abi },
+		{ SLUICE_MAP_EP_ADDR, dp->lxc->maps.sluice_epip_v1 },
+		{ SLUICE_MAP_NETNS_EP, dp->lxc->maps.sluice_nsep_v1 },
+		{ SLUICE_MAP_PROXY_LISTENERS, dp->lxc->maps.sluice_plsn_v1 },
+		{ SLUICE_MAP_PROXY_STATE, dp->lxc->maps.sluice_pst_v1 },
+		{ SLUICE_MAP_ORIG_DST_SK, dp->lxc->maps.sluice_odsk_v1 },
+		{ SLUICE_MAP_ORIG_DST, dp->lxc->maps.sluice_odst_v1 },
+		{ SLUICE_MAP_PROXY_FLOWS, dp->lxc->maps.sluice_pflw_v1 },
+		{ SLUICE_MAP_SOCKS, dp->sockops->maps.sluice_sock_v1 },
+		{ SLUICE_MAP_SOCK_SIDE, dp->sockops->maps.sluice_sdir_v1 },
+	};
+	size_t i, count = sizeof(all) / sizeof(all[0]);
+
+	for (i = 0; i < count && i < n; i++)
+		out[i] = all[i];
+	return count;
+}
+
+size_t dp_objects(struct sluice_datapath *dp, struct bpf_object **out)
+{
+	out[0] = dp->lxc->obj;
+	out[1] = dp->sklookup->obj;
+	out[2] = dp->connect->obj;
+	out[3] = dp->sockops->obj;
+	out[4] = dp->skmsg->obj;
+	return 5;
+}
+
+/*
+ * n keys and values (arrays of ksize and vsize bytes each) into a map: one
+ * batch call where the kernel allows it (LPM tries too), else, and from
+ * where a batch stopped, one call per entry.
+ */
+int dp_update_many(int fd, const void *keys, size_t ksize, const void *values, size_t vsize,
+		   size_t n)
+{
+	uint32_t count = (uint32_t)n;
+	size_t i;
+
+	LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = BPF_ANY);
+
+	if (n == 0)
+		return 0;
+	if (bpf_map_update_batch(fd, keys, values, &count, &opts) == 0 && count == n)
+		return 0;
+	for (i = count < n ? count : 0; i < n; i++)
+		if (bpf_map_update_elem(fd, (const char *)keys + i * ksize,
+					(const char *)values + i * vsize, BPF_ANY) < 0)
+			return -errno;
+	return 0;
+}
+
+static uint32_t dp_count_keys(struct bpf_map *map)
+{
+	char key[64], next[64];
+	uint32_t n = 0, max = bpf_map__max_entries(map);
+	int fd = bpf_map__fd(map);
+	void *prev = NULL;
+
+	if (bpf_map__key_size(map) > sizeof(key))
+		return 0;
+	while (n <= max && bpf_map_get_next_key(fd, prev, next) == 0) {
+		memcpy(key, next, sizeof(key));
+		prev = key;
+		n++;
+	}
+	return n;
+}
+
+int sluice_dp_map_fill(struct sluice_datapath *dp, struct sluice_dp_map_fill *out, size_t n)
+{
+	const struct dp_map_ref counted[] = {
+		{ SLUICE_MAP_ENDPOINTS, dp->lxc->maps.sluice_ep_v1 },
+		{ SLUICE_MAP_IPCACHE, dp->lxc->maps.sluice_ipc_v1 },
+		{ SLUICE_MAP_POLICY, dp->lxc->maps.sluice_pol_v1 },
+		{ SLUICE_MAP_CT, dp->lxc->maps.sluice_ct_v1 },
+		{ SLUICE_MAP_DROPAGG, dp->lxc->maps.sluice_dagg_v1 },
+		{ SLUICE_MAP_EP_ADDR, dp->lxc->maps.sluice_epip_v1 },
+		{ SLUICE_MAP_NETNS_EP, dp->lxc->maps.sluice_nsep_v1 },
+		{ SLUICE_MAP_PROXY_LISTENERS, dp->lxc->maps.sluice_plsn_v1 },
+		{ SLUICE_MAP_ORIG_DST_SK, dp->lxc->maps.sluice_odsk_v1 },
+		{ SLUICE_MAP_ORIG_DST, dp->lxc->maps.sluice_odst_v1 },
+		{ SLUICE_MAP_PROXY_FLOWS, dp->lxc->maps.sluice_pflw_v1 },
+		{ SLUICE_MAP_SOCKS, dp->sockops->maps.sluice_sock_v1 },
+	};
+	size_t i, count = sizeof(counted) / sizeof(counted[0]);
+
+	for (i = 0; i < count && i < n; i++) {
+		out[i].name = counted[i].name;
+		out[i].entries = dp_count_keys(counted[i].map);
+		out[i].max_entries = bpf_map__max_entries(counted[i].map);
+	}
+	return (int)count;
+}
+
+int sluice_dp_map_fd(struct sluice_datapath *dp, const char *name)
+{
+	struct dp_map_ref maps[DP_MAPS_MAX];
+	size_t i, n = dp_maps(dp, maps, DP_MAPS_MAX);
+
+	for (i = 0; i < n; i++)
+		if (strcmp(maps[i].name, name) == 0)
+			return bpf_map__fd(maps[i].map);
+	return -ENOENT;
+}
+
+/*
+ * Reads every key and value of a hash map with BPF_MAP_LOOKUP_BATCH, which
+ * walks the buckets by index. A get_next_key walk restarts from the first
+ * key whenever the previous key vanished, which on a busy LRU map (flows
+ * come and go while we read) can keep it from ever reaching the end.
+ */
+int dp_dump(int fd, size_t key_size, size_t value_size, size_t max, void **keys_out,
+	    void **vals_out, size_t *n_out)
+{
+	size_t cap = 4096, n = 0;
+	char *keys = malloc(cap * key_size), *vals = malloc(cap * value_size);
+	uint64_t in_batch = 0, out_batch = 0;
+	bool first = true;
+	int e = 0;
+
+	if (!keys || !vals) {
+		free(keys);
+		free(vals);
+		return -ENOMEM;
+	}
+	for (;;) {
+		__u32 count = 1024;
+		LIBBPF_OPTS(bpf_map_batch_opts, opts);
+		int rc;
+
+		if (cap - n < count) {
+			char *k2 = realloc(keys, cap * 2 * key_size), *v2;
+
+			if (!k2) {
+				e = -ENOMEM;
+				break;
+			}
+			keys = k2;
+			v2 = realloc(vals, cap * 2 * value_size);
+			if (!v2) {
+				e = -ENOMEM;
+				break;
+			}
+			vals = v2;
+			cap *= 2;
+		}
+		rc = bpf_map_lookup_batch(fd, first ? NULL : &in_batch, &out_batch, keys + n * key_size,
+					  vals + n * value_size, &count, &opts);
+		if (rc && errno != ENOENT) {
+			e = -errno;
+			break;
+		}
+		n += count;
+		first = false;
+		in_batch = out_batch;
+		if (rc || n >= max) /* ENOENT: that was the last bucket */
+			break;
+	}
+	if (e) {
+		free(keys);
+		free(vals);
+		return e;
+	}
+	*keys_out = keys;
+	*vals_out = vals;
+	*n_out = n;
+	return 0;
+}

@@ -1,0 +1,496 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * compile_edit.c - sluice_policy_compile_edit(): the incremental path, when
+ * one list item of a policy changed (see the comment below).
+ */
+#include "compile.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- one item changed --------------------------------------------------- */
+
+/*
+ * sluice_policy_compile_edit(): after one list item of a policy changed
+ * (policy/edit.c), the previous result is updated instead of compiling
+ * everything again. The trie keys are per peer identity, and a key's
+ * verdict depends only on the keys of its own identity and of ANY; an item
+ * whose peers are CIDRs changes the keys of the CIDR identities inside its
+ * old and new prefixes and of no other identity. So those identities are
+ * recompiled (every item of the endpoint's rules is asked only for them,
+ * and for ANY, whose keys take part in resolving theirs), and their
+ * entries replace the old ones; everything else is copied. Only the
+ * endpoints the rule selects are touched, in the item's direction, unless
+ * a prefix starts or stops being named: then the set of CIDR identities
+ * changed, which other rules' world or CIDR peers may see, and every
+ * endpoint is updated in both directions (still only for those
+ * identities). Items with other peers, excepts or http rules are left to
+ * the whole compile.
+ */
+
+/* An item this path handles: CIDR peers (no excepts, not the world) and
+ * label selectors (not the wildcard), no entities, no http rules. */
+static bool compile_edit_item_ok(const struct sluice_peer_rule *it)
+{
+	if (!it->has_l3 || it->entities || it->cidrs_select_pods || (!it->ncidrs && !it->nendpoints))
+		return false;
+	for (size_t i = 0; i < it->ncidrs; i++)
+		if (it->cidrs[i].nexcept || compile_cidr_is_world(&it->cidrs[i]))
+			return false;
+	for (size_t i = 0; i < it->nendpoints; i++)
+		if (sluice_selector_is_wildcard(&it->endpoints[i]))
+			return false;
+	for (size_t i = 0; i < it->nto_ports; i++)
+		if (it->to_ports[i].has_http || it->to_ports[i].nhttp)
+			return false;
+	return true;
+}
+
+/* prefixlen of a recompiled identity that is not a CIDR identity */
+#define EDIT_NOT_CIDR 0xff
+
+struct compile_edit_ctx {
+	const struct sluice_cidr_ident *ids; /* the identities recompiled */
+	const struct sluice_labels **labels; /* ... and their labels */
+	size_t n;
+	struct sluice_selector cluster;      /* what the cluster entity selects */
+};
+
+/* A Kubernetes ipBlock selects a pod identity when every endpoint of it
+ * has a known address inside (see compile_cidr_ids()). */
+static bool compile_edit_block_selects_pods(struct compile_state *st, const struct sluice_cidr *c,
+					    uint32_t id)
+{
+	static const uint8_t zero[16];
+	size_t *first = u64map_get(&st->ep_by_identity, id);
+	bool all = first != NULL;
+
+	for (size_t e = first ? *first : SIZE_MAX; e != SIZE_MAX && all; e = st->ep_next[e])
+		all = memcmp(st->eps[e].addr, zero, 16) && compile_cidr_selects(c, st->eps[e].addr, 128);
+	return all;
+}
+
+/* The recompiled identities an item names, or ANY (see compile_peer_ids()). */
+static int compile_edit_peers(struct compile_state *st, const struct sluice_peer_rule *pr,
+			      struct u32vec *out, const void *ctx)
+{
+	const struct compile_edit_ctx *c = ctx;
+	int rc = 0;
+
+	out->n = 0;
+	if (!pr->has_l3 || (pr->entities & SLUICE_ENTITY_ALL))
+		return u32vec_push(out, SLUICE_ID_ANY);
+	for (size_t k = 0; k < pr->nendpoints; k++)
+		if (sluice_selector_is_wildcard(&pr->endpoints[k]))
+			return u32vec_push(out, SLUICE_ID_ANY); /* ANY covers the others */
+	for (size_t i = 0; i < c->n && !rc; i++) {
+		const struct sluice_cidr_ident *x = &c->ids[i];
+		const struct sluice_labels *l = c->labels[i];
+		bool cidr_id = x->prefixlen != EDIT_NOT_CIDR, sel;
+
+		sel = cidr_id ? (pr->entities & SLUICE_ENTITY_WORLD) != 0
+			      : compile_edit_entity_names(pr->entities, x->identity);
+		if (!sel && !cidr_id && (pr->entities & SLUICE_ENTITY_CLUSTER) && l)
+			sel = sluice_selector_matches(&c->cluster, l);
+		for (size_t k = 0; k < pr->ncidrs && !sel; k++) {
+			if (cidr_id)
+				sel = compile_cidr_selects(&pr->cidrs[k], x->addr, x->prefixlen);
+			else if (x->identity == SLUICE_ID_WORLD)
+				sel = compile_cidr_is_world(&pr->cidrs[k]);
+			else if (pr->cidrs_select_pods && x->identity >= SLUICE_ID_CLUSTER_MIN)
+				sel = compile_edit_block_selects_pods(st, &pr->cidrs[k], x->identity);
+		}
+		for (size_t k = 0; k < pr->nendpoints && !sel && l; k++)
+			sel = sluice_selector_matches(&pr->endpoints[k], l);
+		if (sel)
+			rc = u32vec_push(out, x->identity);
+	}
+	return rc;
+}
+
+/* adds the item's prefixes to v (no duplicates) */
+static int compile_edit_prefixes(const struct sluice_peer_rule *it, struct sluice_cidr_ident *v,
+				 size_t *n, size_t cap)
+{
+	for (size_t i = 0; i < it->ncidrs; i++) {
+		struct sluice_cidr_ident ci = { .prefixlen = it->cidrs[i].prefixlen };
+		size_t k;
+
+		memcpy(ci.addr, it->cidrs[i].addr, 16);
+		for (k = 0; k < *n && sluice_cidr_ident_cmp(&v[k], &ci); k++)
+			;
+		if (k < *n)
+			continue;
+		if (*n == cap)
+			return -E2BIG;
+		v[(*n)++] = ci;
+	}
+	return 0;
+}
+
+static bool compile_edit_has_id(const struct sluice_cidr_ident *v, size_t n, uint32_t id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i].identity == id)
+			return true;
+	return false;
+}
+
+/* the recompiled identities, sorted, for the merge's membership tests */
+struct compile_idset {
+	uint32_t *v;
+	size_t n;
+};
+
+static bool compile_idset_has(const struct compile_idset *s, uint32_t id)
+{
+	return s->n && bsearch(&id, s->v, s->n, sizeof(*s->v), compile_u32_cmp);
+}
+
+#define EDIT_MAX_PREFIXES 64
+#define EDIT_MAX_IDS 4096 /* pod identities an edit may recompile */
+
+/* first position of v (sorted by sluice_cidr_ident_cmp) not before x */
+static size_t compile_cidr_lower_bound(const struct sluice_cidr_ident *v, size_t n,
+				       const struct sluice_cidr_ident *x)
+{
+	size_t a = 0, b = n;
+
+	while (a < b) {
+		size_t m = a + (b - a) / 2;
+
+		if (sluice_cidr_ident_cmp(&v[m], x) < 0)
+			a = m + 1;
+		else
+			b = m;
+	}
+	return a;
+}
+
+/* ep's previous result with the entries (and L7 entries) of the identities
+ * in ids, direction dir (both when dir is 0xff), replaced by o's */
+static int compile_edit_merge(const struct sluice_ep_compiled *prev, uint8_t dir,
+			      const struct compile_idset *ids,
+			      struct compile_out *o, struct sluice_ep_compiled *out)
+{
+	size_t ne = 0, nl = 0;
+
+	out->ep_id = prev->ep_id;
+	out->flags = prev->flags;
+	out->entries = calloc(prev->nentries + o->nentries + 1, sizeof(*out->entries));
+	out->l7 = calloc(prev->nl7 + o->nl7 + 1, sizeof(*out->l7));
+	if (!out->entries || !out->l7)
+		return -ENOMEM;
+	/* both sides are sorted: one merge, the recompiled identities' old
+	 * entries left out */
+	if (o->nentries)
+		qsort(o->entries, o->nentries, sizeof(*o->entries), compile_entry_cmp);
+	for (size_t i = 0, j = 0; i < prev->nentries || j < o->nentries;) {
+		const struct sluice_policy_map_entry *e;
+
+		if (j == o->nentries ||
+		    (i < prev->nentries && compile_entry_cmp(&prev->entries[i], &o->entries[j]) < 0)) {
+			e = &prev->entries[i++];
+			if ((dir == 0xff || e->key.direction == dir) &&
+			    compile_idset_has(ids, ntohl(e->key.identity_be)))
+				continue;
+		} else {
+			e = &o->entries[j++];
+			if (!compile_idset_has(ids, ntohl(e->key.identity_be)))
+				continue;
+		}
+		out->entries[ne++] = *e;
+	}
+	for (size_t i = 0; i < prev->nl7; i++) {
+		const struct sluice_l7_policy *l = &prev->l7[i];
+
+		if ((dir == 0xff || l->direction == dir) && compile_idset_has(ids, l->peer_identity))
+			continue;
+		out->l7[nl] = *l;
+		out->l7[nl].rules = NULL;
+		if (l->nrules) {
+			out->l7[nl].rules = calloc(l->nrules, sizeof(*l->rules));
+			if (!out->l7[nl].rules)
+				return -ENOMEM;
+			memcpy(out->l7[nl].rules, l->rules, l->nrules * sizeof(*l->rules));
+		}
+		nl++;
+	}
+	for (size_t i = 0; i < o->nl7; i++) {
+		if (!compile_idset_has(ids, o->l7[i].peer_identity))
+			continue;
+		out->l7[nl++] = o->l7[i]; /* takes its rules array */
+		o->l7[i].rules = NULL;
+	}
+	out->nentries = ne;
+	out->nl7 = nl;
+	if (nl)
+		qsort(out->l7, nl, sizeof(*out->l7), compile_l7_cmp);
+	return 0;
+}
+
+static void compile_out_free(struct compile_out *o)
+{
+	for (size_t i = 0; i < o->nl7; i++)
+		free(o->l7[i].rules);
+	free(o->l7);
+	free(o->entries);
+	memset(o, 0, sizeof(*o));
+}
+
+int sluice_policy_compile_edit(const struct sluice_policy_set *set,
+			       struct sluice_identity_table *idt,
+			       const struct sluice_compile_endpoint *eps, size_t neps,
+			       const struct sluice_compiled *prev, size_t pi, size_t ri, int section,
+			       size_t index, const struct sluice_peer_rule *old_item,
+			       struct sluice_compiled *out, struct sluice_diags *errors)
+{
+	struct sluice_cidr_ident changed[EDIT_MAX_PREFIXES], *ids = NULL;
+	struct sluice_cidr_ident gone[EDIT_MAX_PREFIXES];
+	size_t counts[EDIT_MAX_PREFIXES] = { 0 }, nchanged = 0, nids = 0, ngone = 0, nsel = 0, nlist, k;
+	const struct sluice_peer_rule *new_item, *list;
+	struct compile_state st = { .set = set, .idt = idt, .eps = eps, .neps = neps };
+	const struct sluice_labels **labels = NULL;
+	struct compile_edit_ctx ctx = { 0 };
+	struct compile_idset idset = { 0 }, noids = { 0 };
+	struct compile_peers_fn fn = { compile_edit_peers, &ctx };
+	struct sluice_compiled res = { 0 };
+	bool idset_changed = false;
+	uint8_t dir = section == 0 || section == 2 ? SLUICE_DIR_INGRESS : SLUICE_DIR_EGRESS;
+	int rc = 0;
+
+	if (!set || !idt || !prev || !out || pi >= set->n || ri >= set->v[pi].nrules ||
+	    section < 0 || section > 3)
+		return 0;
+	list = rule_section(&set->v[pi].rules[ri], section, &nlist);
+	if (index >= nlist)
+		return 0;
+	new_item = &list[index];
+	if (!compile_edit_item_ok(old_item) || !compile_edit_item_ok(new_item))
+		return 0;
+	/* the previous result must be for these endpoints, in this order */
+	for (size_t i = 0; i < neps; i++)
+		if (!eps[i].peer_only && (nchanged >= prev->neps || prev->eps[nchanged++].ep_id != eps[i].ep_id))
+			return 0;
+	if (nchanged != prev->neps)
+		return 0;
+	nchanged = 0;
+	if (compile_edit_prefixes(old_item, changed, &nchanged, EDIT_MAX_PREFIXES) ||
+	    compile_edit_prefixes(new_item, changed, &nchanged, EDIT_MAX_PREFIXES))
+		return 0;
+	ids = calloc(EDIT_MAX_IDS + EDIT_MAX_PREFIXES, sizeof(*ids));
+	labels = calloc(EDIT_MAX_IDS + EDIT_MAX_PREFIXES, sizeof(*labels));
+	if (!ids || !labels)
+		goto declined;
+	/* the pod (and reserved) identities the old and the new selectors pick;
+	 * found before anything changes, so that declining leaves all as it was */
+	for (int which = 0; which < 2; which++) {
+		const struct sluice_peer_rule *it = which ? new_item : old_item;
+
+		for (size_t e = 0; e < it->nendpoints; e++)
+			if (compile_selector_may_pick_cidr(&it->endpoints[e]))
+				goto declined;
+	}
+	for (size_t i = 0; i < sluice_idt_count(idt); i++) {
+		uint32_t id = sluice_idt_at(idt, i);
+		const struct sluice_labels *l;
+		bool sel = false;
+
+		if (id >= SLUICE_ID_LOCAL_MIN)
+			break; /* ascending: CIDR identities last */
+		l = sluice_idt_labels(idt, id);
+		for (int which = 0; which < 2 && l && !sel; which++) {
+			const struct sluice_peer_rule *it = which ? new_item : old_item;
+
+			for (size_t e = 0; e < it->nendpoints && !sel; e++)
+				sel = sluice_selector_matches(&it->endpoints[e], l);
+		}
+		if (!sel)
+			continue;
+		if (nsel == EDIT_MAX_IDS)
+			goto declined;
+		ids[nsel] = (struct sluice_cidr_ident){ .identity = id, .prefixlen = EDIT_NOT_CIDR };
+		nsel++;
+	}
+	nids = nsel;
+
+	/* how many CIDRs of the new set name each changed prefix exactly; when
+	 * the item names the same prefixes as before (a port changed), all stay */
+	{
+		/* equal sets: the union is as large as each of them */
+		struct sluice_cidr_ident tmp[EDIT_MAX_PREFIXES];
+		size_t nold = 0, nnew = 0;
+
+		compile_edit_prefixes(old_item, tmp, &nold, EDIT_MAX_PREFIXES);
+		compile_edit_prefixes(new_item, tmp, &nnew, EDIT_MAX_PREFIXES);
+		if (nold == nchanged && nnew == nchanged) {
+			for (k = 0; k < nchanged; k++)
+				counts[k] = 1;
+			goto counted;
+		}
+	}
+	for (size_t p = 0; p < set->n; p++)
+		for (size_t r = 0; r < set->v[p].nrules; r++)
+			for (int sec = 0; sec < 4; sec++) {
+				const struct sluice_peer_rule *v = rule_section(&set->v[p].rules[r], sec, &nlist);
+
+				for (size_t i = 0; i < nlist; i++)
+					for (size_t c = 0; c < v[i].ncidrs; c++) {
+						const struct sluice_cidr *cd = &v[i].cidrs[c];
+
+						for (size_t x = 0; x <= cd->nexcept; x++) {
+							const struct sluice_cidr *e = x ? &cd->except[x - 1] : cd;
+
+							for (k = 0; k < nchanged; k++)
+								if (e->prefixlen == changed[k].prefixlen &&
+								    !memcmp(e->addr, changed[k].addr, 16))
+									counts[k]++;
+						}
+					}
+			}
+counted:
+
+	/* the new list of CIDR identities: prefixes named for the first time
+	 * get one, prefixes no longer named lose theirs */
+	res.cidrs = calloc(prev->ncidrs + nchanged + 1, sizeof(*res.cidrs));
+	if (!res.cidrs) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	memcpy(res.cidrs, prev->cidrs, prev->ncidrs * sizeof(*res.cidrs));
+	res.ncidrs = prev->ncidrs;
+	for (k = 0; k < nchanged && !rc; k++) {
+		size_t at = compile_cidr_lower_bound(res.cidrs, res.ncidrs, &changed[k]);
+		bool named = at < res.ncidrs && !sluice_cidr_ident_cmp(&res.cidrs[at], &changed[k]);
+
+		if (named && !counts[k]) {
+			gone[ngone++] = res.cidrs[at]; /* its entries go */
+			memmove(&res.cidrs[at], &res.cidrs[at + 1], (res.ncidrs - at - 1) * sizeof(*res.cidrs));
+			res.ncidrs--;
+			idset_changed = true;
+		} else if (!named && counts[k]) {
+			changed[k].identity = idt_cidr_add(idt, &changed[k], compile_cidr_labels);
+			if (!changed[k].identity)
+				rc = -ENOSPC;
+			memmove(&res.cidrs[at + 1], &res.cidrs[at], (res.ncidrs - at) * sizeof(*res.cidrs));
+			res.cidrs[at] = changed[k];
+			res.ncidrs++;
+			idset_changed = true;
+		}
+	}
+	if (rc)
+		goto fail;
+	for (size_t i = 0; i < ngone; i++)
+		idt_cidr_drop(idt, gone[i].identity);
+	/* the identities recompiled: every named prefix inside a changed one
+	 * (a contiguous run of the sorted list, from the prefix's first address) */
+	for (k = 0; k < nchanged; k++) {
+		struct sluice_cidr_ident first = { .prefixlen = 0 };
+
+		for (unsigned int b = 0; b < 16; b++) {
+			unsigned int plen = changed[k].prefixlen, bits = plen >= (b + 1) * 8 ? 8
+							: plen > b * 8 ? plen - b * 8 : 0;
+
+			first.addr[b] = changed[k].addr[b] & (uint8_t)(bits ? 0xffu << (8 - bits) : 0);
+		}
+		for (size_t i = compile_cidr_lower_bound(res.cidrs, res.ncidrs, &first);
+		     i < res.ncidrs && compile_prefix_inside(changed[k].addr, changed[k].prefixlen,
+							     res.cidrs[i].addr, 128); i++) {
+			if (!compile_prefix_inside(changed[k].addr, changed[k].prefixlen, res.cidrs[i].addr,
+						   res.cidrs[i].prefixlen) ||
+			    compile_edit_has_id(ids, nids, res.cidrs[i].identity))
+				continue;
+			if (nids - nsel == EDIT_MAX_PREFIXES) {
+				rc = -E2BIG;
+				goto fail;
+			}
+			ids[nids++] = res.cidrs[i];
+		}
+	}
+	/* items are asked about the live ones; the entries of all go */
+	ctx.ids = ids;
+	ctx.labels = labels;
+	ctx.n = nids;
+	for (size_t i = 0; i < nids; i++)
+		labels[i] = sluice_idt_labels(idt, ids[i].identity);
+	memcpy(ids + nids, gone, ngone * sizeof(*gone));
+	nids += ngone;
+	idset.v = calloc(nids + 1, sizeof(*idset.v));
+	if (!idset.v) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	for (size_t i = 0; i < nids; i++)
+		idset.v[idset.n++] = ids[i].identity;
+	qsort(idset.v, idset.n, sizeof(*idset.v), compile_u32_cmp);
+	{
+		const char *v = SLUICE_CLUSTER_NAME;
+
+		if (selector_add_req(&ctx.cluster, "k8s", SLUICE_LABEL_CLUSTER, SLUICE_SEL_IN, &v, 1)) {
+			rc = -ENOMEM;
+			goto fail;
+		}
+	}
+
+	st.cidrs = res.cidrs;
+	st.ncidrs = res.ncidrs;
+	rc = compile_setup_endpoints(&st);
+	if (!rc)
+		rc = compile_subjects(&st);
+	if (!rc && !(res.eps = calloc(prev->neps + 1, sizeof(*res.eps))))
+		rc = -ENOMEM;
+	for (size_t i = 0, j = 0; i < neps && !rc; i++) {
+		const struct sluice_compile_endpoint *ep = &eps[i];
+		const struct compile_ep_rules *er = &st.ep_rules[i];
+		struct compile_out o = { 0 };
+		uint32_t flags = 0;
+		bool touched = idset_changed;
+
+		if (ep->peer_only)
+			continue;
+		for (size_t x = 0; x < er->n && !touched; x++)
+			touched = er->v[x].policy == pi && er->v[x].rule == ri;
+		if (touched && (idset_changed || dir == SLUICE_DIR_INGRESS))
+			rc = compile_direction_with(&st, i, true, &o, &flags, &fn);
+		if (!rc && touched && (idset_changed || dir == SLUICE_DIR_EGRESS))
+			rc = compile_direction_with(&st, i, false, &o, &flags, &fn);
+		if (!rc)
+			rc = compile_edit_merge(&prev->eps[j], touched ? (idset_changed ? 0xff : dir) : 0,
+						touched ? &idset : &noids, &o, &res.eps[j]);
+		compile_out_free(&o);
+		res.neps = ++j;
+		if (!rc && res.eps[j - 1].nentries > SLUICE_POLICY_INNER_MAX) {
+			sluice_diags_add(errors, "endpoint %u: %zu policy entries exceed the map size %u",
+					 res.eps[j - 1].ep_id, res.eps[j - 1].nentries, SLUICE_POLICY_INNER_MAX);
+			rc = -E2BIG;
+		}
+	}
+	st.cidrs = NULL;
+	compile_state_free(&st);
+	if (rc)
+		goto fail;
+	selector_free(&ctx.cluster);
+	free(idset.v);
+	free(ids);
+	free(labels);
+	*out = res;
+	return 1;
+declined:
+	free(ids);
+	free(labels);
+	return 0;
+fail:
+	st.cidrs = NULL;
+	selector_free(&ctx.cluster);
+	free(idset.v);
+	free(ids);
+	free(labels);
+	if (rc != -E2BIG)
+		sluice_diags_add(errors, "policy compile failed: %s", strerror(-rc));
+	sluice_compiled_free(&res);
+	return rc;
+}
