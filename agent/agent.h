@@ -42,6 +42,11 @@ struct agent_config {
 	const char *cni_conf_dir;
 	const char *cni_chain_target; /* file or network name; NULL/"auto": lexically first */
 	bool cni_remove_on_exit;
+	/* Services (services.c): ClusterIPs come from service_cidr; the
+	 * service and backend maps are sized by the two limits */
+	const char *service_cidr;
+	uint32_t service_max_entries;
+	uint32_t backend_max_entries;
 };
 
 /* One policy document as the user gave it, kept for `policy get` and for
@@ -68,6 +73,7 @@ struct agent_edit_hint {
 };
 
 #define AGENT_PHASES 10
+struct agent_services;
 struct agent_phases {
 	uint64_t mark;
 	size_t n;
@@ -183,6 +189,7 @@ struct agent {
 	unsigned sources_syncing;
 	bool serving;             /* the event loop runs: startup is over */
 	struct agent_cni *cnis;   /* cni.c: conflist writer state */
+	struct agent_services *services; /* services.c: the Service registry */
 	struct agent_secrets *secrets; /* secrets.c: what TLS contexts name */
 };
 
