@@ -896,6 +896,9 @@ static int cmd_status(int argc, char **argv)
 		       jint(sv, "services"), jint(sv, "frontends"), jint(sv, "backends"),
 		       jint(sv, "map_entries"), jint(sv, "map_max_entries"));
 	}
+	if (jint(res, "rollbacks_failed") || jint(res, "state_save_failures"))
+		printf("WARNING:       %lld failed rollbacks (the datapath may not match the declared state), %lld failed state saves\n",
+		       jint(res, "rollbacks_failed"), jint(res, "state_save_failures"));
 	if (json_is_object(json_object_get(res, "kubernetes"))) {
 		/* Kubernetes mode: the API server source */
 		json_t *kube = json_object_get(res, "kubernetes"), *cl = json_object_get(kube, "client");
