@@ -41,6 +41,11 @@ struct agent_config {
 	const char *cni_conf_dir;
 	const char *cni_chain_target; /* file or network name; NULL/"auto": lexically first */
 	bool cni_remove_on_exit;
+	/* Services (services.c): ClusterIPs come from service_cidr; the
+	 * service and backend maps are sized by the two limits */
+	const char *service_cidr;
+	uint32_t service_max_entries;
+	uint32_t backend_max_entries;
 };
 
 struct agent_namespace {
@@ -97,6 +102,7 @@ struct agent_edit_hint {
 };
 
 #define AGENT_PHASES 10
+struct agent_services;
 struct agent_phases {
 	uint64_t mark;
 	size_t n;
@@ -130,6 +136,7 @@ struct flows;
 struct metrics;
 struct policy_dir;
 struct revalidate;
+struct agent_secrets;
 
 struct agent {
 	struct agent_config cfg;
@@ -212,6 +219,8 @@ struct agent {
 	unsigned sources_syncing;
 	bool serving;             /* the event loop runs: startup is over */
 	struct agent_cni *cnis;   /* cni.c: conflist writer state */
+	struct agent_services *services; /* services.c: the Service registry */
+	struct agent_secrets *secrets; /* secrets.c: what TLS contexts name */
 };
 
 /* phases.c: where the time of a policy apply goes (`sluice status`) */

@@ -19,6 +19,8 @@
 #include "flows.h"
 #include "k8s.h"
 #include "proxy_ctl.h"
+#include "secrets.h"
+#include "services.h"
 
 static json_t *labels_json(const struct sluice_labels *l, bool with_source)
 {
@@ -395,11 +397,11 @@ static json_t *memory_json(void)
 static json_t *cmd_status(struct agent *a, struct api_client *c, json_t *req, char **err)
 {
 	json_t *o = json_object(), *maps = json_array(), *progs = json_array(), *stats = json_object();
-	struct sluice_dp_map_fill fill[16];
+	struct sluice_dp_map_fill fill[32];
 	uint64_t st[SLUICE_STAT_MAX] = { 0 };
 	char **names = NULL;
 	size_t nnames = 0, i;
-	int nmaps = sluice_dp_map_fill(a->dp, fill, 16);
+	int nmaps = sluice_dp_map_fill(a->dp, fill, 32);
 #define STAT_NAME_(name, status, family, labels) status,
 	static const char *const stat_names[SLUICE_STAT_MAX] = { SLUICE_STATS(STAT_NAME_) };
 #undef STAT_NAME_
@@ -407,7 +409,7 @@ static json_t *cmd_status(struct agent *a, struct api_client *c, json_t *req, ch
 	(void)c;
 	(void)req;
 	(void)err;
-	for (i = 0; nmaps > 0 && i < (size_t)nmaps && i < 16; i++)
+	for (i = 0; nmaps > 0 && i < (size_t)nmaps && i < 32; i++)
 		json_array_append_new(maps, json_pack("{s:s,s:i,s:i}", "name", fill[i].name, "entries",
 						      (json_int_t)fill[i].entries, "max_entries",
 						      (json_int_t)fill[i].max_entries));
@@ -446,6 +448,17 @@ static json_t *cmd_status(struct agent *a, struct api_client *c, json_t *req, ch
 	json_object_set_new(o, "endpoints", json_integer((json_int_t)a->npods));
 	json_object_set_new(o, "identities", json_integer((json_int_t)sluice_idt_count(a->idt)));
 	json_object_set_new(o, "policies", json_integer((json_int_t)a->policies.n));
+	{
+		struct agent_services_counts sc;
+
+		agent_services_counts(a, &sc);
+		json_object_set_new(o, "services", json_pack("{s:I,s:I,s:I,s:I,s:I}", "services",
+							   (json_int_t)sc.services, "frontends",
+							   (json_int_t)sc.frontends, "backends",
+							   (json_int_t)sc.backends, "map_entries",
+							   (json_int_t)sc.entries, "map_max_entries",
+							   (json_int_t)sc.max_entries));
+	}
 	json_object_set_new(o, "regenerations", json_integer((json_int_t)a->counters.regenerations));
 	json_object_set_new(o, "policy_map_swaps", json_integer((json_int_t)a->counters.policy_swaps));
 	json_object_set_new(o, "policy_map_patches", json_integer((json_int_t)a->counters.policy_patches));
@@ -549,6 +562,14 @@ const struct api_command agent_commands[] = {
 	{ "policy.list", cmd_policy_list, 0 },
 	{ "policy.get", cmd_policy_get, 0 },
 	{ "proxy.restart", cmd_proxy_restart, 0 },
+	{ "service.create", services_cmd_create, 0 },
+	{ "service.delete", services_cmd_delete, 0 },
+	{ "service.list", services_cmd_list, 0 },
+	{ "service.get", services_cmd_get, 0 },
+	{ "secret.create", agent_secrets_cmd, 0 },
+	{ "secret.list", agent_secrets_cmd, 0 },
+	{ "secret.get", agent_secrets_cmd, 0 },
+	{ "secret.delete", agent_secrets_cmd, 0 },
 	{ "observe", flows_cmd_observe, API_CMD_STREAMING },
 	{ "cni.status", cmd_cni, 0 },
 	{ "cni.attach", cmd_cni, 0 },

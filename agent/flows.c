@@ -20,6 +20,7 @@
 #include "api.h"
 #include "flows.h"
 #include "metrics.h"
+#include "services.h"
 
 /*
  * What a flow knows of one of its ends, shared by every flow of the same
@@ -52,6 +53,7 @@ struct flow {
 	uint8_t tcp_flags;
 	bool is_reply;        /* an L7 response: source is the server */
 	uint16_t drop_reason;
+	bool https;           /* L7 over TLS: the URL's scheme */
 	uint8_t saddr[16], daddr[16];
 	uint16_t sport, dport;
 	struct flow_peer src, dst;
@@ -60,6 +62,9 @@ struct flow {
 	char *strs;
 	uint16_t code;
 	uint64_t latency_ns;
+	/* the service the client went through (Hubble's destination_service) */
+	char *svc_ns, *svc_name;
+	uint16_t svc_port;
 };
 
 /* ---- filters ------------------------------------------------------------- */
@@ -142,6 +147,8 @@ static void flow_clear(struct flow *f)
 	peer_clear(&f->src);
 	peer_clear(&f->dst);
 	free(f->strs);
+	free(f->svc_ns);
+	free(f->svc_name);
 	memset(f, 0, sizeof(*f));
 }
 
@@ -503,6 +510,15 @@ static char *flow_json(const struct flow *f, const char *node)
 	n += peer_json(out + n, cap - n, &f->src);
 	n += (size_t)snprintf(out + n, cap - n, ",\"destination\":");
 	n += peer_json(out + n, cap - n, &f->dst);
+	if (f->svc_name) {
+		char sns[300], sname[300];
+
+		json_escape(sns, sizeof(sns), f->svc_ns);
+		json_escape(sname, sizeof(sname), f->svc_name);
+		n += (size_t)snprintf(out + n, cap - n,
+				      ",\"destination_service\":{\"name\":\"%s\",\"namespace\":\"%s\"},"
+				      "\"destination_service_port\":%u", sname, sns, f->svc_port);
+	}
 	n += (size_t)snprintf(out + n, cap - n, ",\"Type\":\"%s\",\"node_name\":\"%s\",",
 			      l7 ? "L7" : "L3_L4", node);
 	if (!l7) {
@@ -528,9 +544,9 @@ static char *flow_json(const struct flow *f, const char *node)
 		/* Hubble's url is absolute: http://HOST/PATH */
 		n += (size_t)snprintf(out + n, cap - n,
 				      "\"event_type\":{\"type\":129},\"l7\":{\"type\":\"%s\",%s"
-				      "\"http\":{%s\"method\":\"%s\",\"url\":\"http://%s%s\",\"protocol\":\"%s\"}},"
+				      "\"http\":{%s\"method\":\"%s\",\"url\":\"%s://%s%s\",\"protocol\":\"%s\"}},"
 				      "\"is_reply\":%s,",
-				      resp ? "RESPONSE" : "REQUEST", lat, code, method,
+				      resp ? "RESPONSE" : "REQUEST", lat, code, method, f->https ? "https" : "http",
 				      host[0] ? host : (resp ? sip : dip), url, proto, resp ? "true" : "false");
 	}
 	n += (size_t)snprintf(out + n, cap - n, "\"traffic_direction\":\"%s\",",
@@ -546,17 +562,36 @@ static char *flow_json(const struct flow *f, const char *node)
 		if (!host[0])
 			snprintf(host, sizeof(host), "%s", f->kind == FLOW_L7_RESPONSE ? sip : dip);
 		if (f->kind == FLOW_L7_RESPONSE)
-			n += (size_t)snprintf(out + n, cap - n, "\"Summary\":\"%s %u %llums (%s http://%s%s)\"}}",
+			n += (size_t)snprintf(out + n, cap - n, "\"Summary\":\"%s %u %llums (%s %s://%s%s)\"}}",
 					      proto, f->code, (unsigned long long)(f->latency_ns / 1000000), method,
-					      host, url);
+					      f->https ? "https" : "http", host, url);
 		else
-			n += (size_t)snprintf(out + n, cap - n, "\"Summary\":\"%s %s http://%s%s\"}}", proto,
-					      method, host, url);
+			n += (size_t)snprintf(out + n, cap - n, "\"Summary\":\"%s %s %s://%s%s\"}}", proto,
+					      method, f->https ? "https" : "http", host, url);
 	} else {
 		n += (size_t)snprintf(out + n, cap - n, "\"Summary\":\"%s\"}}", proto_name(f->protocol));
 	}
 	(void)n;
 	return out;
+}
+
+/* Names the service a client reached this backend through, if any. */
+static void flow_service(struct agent *a, struct flow *f, const uint8_t client[16],
+			 const uint8_t backend[16], uint16_t bport, uint32_t client_ep)
+{
+	const struct agent_service *s;
+	const struct agent_pod *c;
+	uint16_t port = 0;
+
+	if (!client_ep) {
+		c = agent_pod_by_addr(a, client, false);
+		client_ep = c ? c->ep_id : 0;
+	}
+	if (!agent_service_for_flow(a, client_ep, backend, bport, f->protocol, &s, &port))
+		return;
+	f->svc_ns = sl_xstrdup(agent_service_ns(s));
+	f->svc_name = sl_xstrdup(agent_service_name(s));
+	f->svc_port = port;
 }
 
 /* ---- ring and subscribers ------------------------------------------------------ */
@@ -686,6 +721,7 @@ static void on_datapath_event(void *ctx, const struct sluice_flow_event *ev)
 	f->dport = ev->dport;
 	peer_fill(a, &f->src, ev->saddr, ingress ? ev->peer_identity : ev->ep_identity);
 	peer_fill(a, &f->dst, ev->daddr, ingress ? ev->ep_identity : ev->peer_identity);
+	flow_service(a, f, ev->saddr, ev->daddr, ev->dport, ingress ? 0 : ev->ep_id);
 	a->counters.flows_by_kind_verdict[FLOW_L3L4][ev->verdict & 3]++;
 	if (ev->verdict == SLUICE_VERDICT_DROPPED)
 		a->counters.drops_by_reason_dir[ev->drop_reason & 0xff][ev->direction & 1]++;
@@ -716,6 +752,7 @@ void flows_add_l7(struct agent *a, const struct flow_l7 *ev)
 	memcpy(f->daddr, resp ? ev->saddr : ev->daddr, 16);
 	f->sport = resp ? ev->dport : ev->sport;
 	f->dport = resp ? ev->sport : ev->dport;
+	f->https = ev->https;
 	{
 		/* one allocation for the four strings */
 		const char *src[4] = { ev->method, ev->url, ev->host,
@@ -747,6 +784,8 @@ void flows_add_l7(struct agent *a, const struct flow_l7 *ev)
 		peer_fill(a, &f->src, ev->saddr, ev->src_identity);
 		peer_fill(a, &f->dst, ev->daddr, ev->dst_identity);
 	}
+	/* the request's client and backend, whichever way this record points */
+	flow_service(a, f, ev->saddr, ev->daddr, ev->dport, 0);
 	a->counters.flows_by_kind_verdict[ev->kind & 3][f->verdict & 3]++;
 	if (resp)
 		metrics_http_observe(a, ev->method, ev->code, ev->allowed, (double)ev->latency_ns / 1e9);

@@ -27,6 +27,7 @@ struct flow_l7 {
 	uint8_t kind;            /* FLOW_L7_REQUEST or FLOW_L7_RESPONSE */
 	uint8_t direction;       /* SLUICE_DIR_* of the enforcing endpoint */
 	bool allowed;            /* the request's verdict */
+	bool https;              /* the client spoke TLS to the proxy */
 	uint8_t saddr[16], daddr[16];
 	uint16_t sport, dport;
 	uint32_t src_identity, dst_identity;

@@ -14,6 +14,7 @@
 #include "k8s.h"
 #include "http_local.h"
 #include "metrics.h"
+#include "services.h"
 
 #define NBUCKETS 12
 static const double buckets[NBUCKETS] = { 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
@@ -155,6 +156,10 @@ static const char *stat_family_help(const char *family)
 		return "Connection-tracking entries created.";
 	if (!strcmp(family, "sluice_datapath_redirected_total"))
 		return "New flows handed to the L7 proxy.";
+	if (!strcmp(family, "sluice_service_translations_total"))
+		return "connect()/sendto() to a ClusterIP translated to a backend, by protocol.";
+	if (!strcmp(family, "sluice_service_no_backend_total"))
+		return "connect()/sendto() to a service without backends, refused, by protocol.";
 	return "Datapath counter.";
 }
 
@@ -185,7 +190,7 @@ char *metrics_render(struct agent *a)
 	static const char *kinds[4] = { NULL, "L3_L4", "L7", "L7" };
 	static const char *verdicts[4] = { NULL, "FORWARDED", "DROPPED", "REDIRECTED" };
 	uint64_t st[SLUICE_STAT_MAX] = { 0 };
-	struct sluice_dp_map_fill fill[16];
+	struct sluice_dp_map_fill fill[32];
 	struct out o = { 0 };
 	int k, v, nmaps;
 	unsigned r;
@@ -235,15 +240,27 @@ char *metrics_render(struct agent *a)
 	outf(&o, "sluice_endpoints %zu\n", a->npods);
 	head(&o, "sluice_identities", "gauge", "Security identities known, reserved ones included.");
 	outf(&o, "sluice_identities %zu\n", sluice_idt_count(a->idt));
+	{
+		struct agent_services_counts sc;
+
+		agent_services_counts(a, &sc);
+		head(&o, "sluice_services", "gauge", "ClusterIP services.");
+		outf(&o, "sluice_services %llu\n", (unsigned long long)sc.services);
+		head(&o, "sluice_service_frontends", "gauge",
+		     "Service ports (ClusterIP, port, protocol) the datapath translates.");
+		outf(&o, "sluice_service_frontends %llu\n", (unsigned long long)sc.frontends);
+		head(&o, "sluice_service_backends", "gauge", "Distinct backends (address, port) of services.");
+		outf(&o, "sluice_service_backends %llu\n", (unsigned long long)sc.backends);
+	}
 	head(&o, "sluice_policies", "gauge", "Policies in force.");
 	outf(&o, "sluice_policies %zu\n", a->policies.n);
 
-	nmaps = sluice_dp_map_fill(a->dp, fill, 16);
+	nmaps = sluice_dp_map_fill(a->dp, fill, 32);
 	head(&o, "sluice_bpf_map_entries", "gauge", "Entries in each BPF map.");
-	for (k = 0; k < nmaps && k < 16; k++)
+	for (k = 0; k < nmaps && k < 32; k++)
 		outf(&o, "sluice_bpf_map_entries{map=\"%s\"} %u\n", fill[k].name, fill[k].entries);
 	head(&o, "sluice_bpf_map_capacity", "gauge", "Maximum entries of each BPF map.");
-	for (k = 0; k < nmaps && k < 16; k++)
+	for (k = 0; k < nmaps && k < 32; k++)
 		outf(&o, "sluice_bpf_map_capacity{map=\"%s\"} %u\n", fill[k].name, fill[k].max_entries);
 
 	head(&o, "sluice_policy_apply_duration_seconds", "histogram",

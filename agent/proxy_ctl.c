@@ -45,6 +45,7 @@
 #include "../common/util.h"
 #include "flows.h"
 #include "proxy_ctl.h"
+#include "secrets.h"
 #include "sluice/access_record.h"
 
 #define MSG_MAX 65536
@@ -264,6 +265,8 @@ static void on_access(struct proxy_ctl *pc, json_t *m)
 	ev.url = json_string_value(json_object_get(m, "path"));
 	ev.host = json_string_value(json_object_get(m, "host"));
 	ev.protocol = json_string_value(json_object_get(m, "protocol"));
+	ev.https = json_is_object(json_object_get(m, "tls")) &&
+		   json_is_string(json_object_get(json_object_get(m, "tls"), "version"));
 	ev.reason = json_string_value(json_object_get(m, "reason"));
 	ev.code = (uint16_t)json_integer_value(json_object_get(m, "status"));
 	ev.latency_ns = (uint64_t)json_integer_value(json_object_get(m, "latency_ns"));
@@ -319,6 +322,7 @@ static void on_access_batch(struct proxy_ctl *pc, const void *buf, size_t n)
 		ev.url = url;
 		ev.host = host;
 		ev.protocol = protocols[r->http_minor ? 1 : 0];
+		ev.https = r->flags & SLUICE_ACCESS_F_TLS;
 		ev.code = r->status;
 		ev.latency_ns = r->duration_ns;
 		ev.kind = FLOW_L7_REQUEST;
@@ -1051,10 +1055,15 @@ void proxy_ctl_rules(struct agent *a, const struct sluice_compiled *c)
 				      (int)l->port, "end_port", (int)(l->end_port ? l->end_port : l->port),
 				      "protocol", (int)l->protocol, "peer_identity", (json_int_t)l->peer_identity,
 				      "allow_all", l->allow_all, "rules", rules);
+			if (l->tls)
+				json_object_set_new(o, "tls", agent_secrets_tls_json(l->tls));
 			json_array_append_new(pols, o);
 		}
 	}
-	doc = json_pack("{s:i,s:o}", "version", 1, "policies", pols);
+	/* the secrets the table names travel with it (the memfd and the 0600
+	 * control socket), so a table and its secrets change together */
+	doc = json_pack("{s:i,s:o,s:o}", "version", 1, "policies", pols, "secrets",
+			agent_secrets_proxy_json(a, c));
 	text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(doc);
 	if (!text)

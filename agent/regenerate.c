@@ -22,6 +22,7 @@
 #include "patch_plan.h"
 #include "proxy_ctl.h"
 #include "revalidate.h"
+#include "services.h"
 
 static bool entries_equal(const struct sluice_policy_map_entry *a, size_t na,
 			  const struct sluice_policy_map_entry *b, size_t nb)
@@ -76,6 +77,14 @@ int agent_regenerate_edit(struct agent *a, const struct agent_edit_hint *h, char
 	size_t i, j;
 	int rc;
 
+	/* backends follow pods at once, and toServices below sees them */
+	rc = agent_services_sync(a, err);
+	if (rc) {
+		free(eps);
+		return rc;
+	}
+	if (agent_services_resolve_policies(a))
+		h = NULL; /* resolved peers may have moved: compile whole */
 	for (i = 0; i < a->npods; i++) {
 		eps[i].ep_id = a->pods[i]->ep_id;
 		eps[i].identity = a->pods[i]->identity;

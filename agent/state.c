@@ -371,7 +371,7 @@ static int state_save_policies(struct agent *a)
 
 void agent_state_remove(struct agent *a)
 {
-	static const char *const files[] = { "state.json", "pods.json", "cidr-identities" };
+	static const char *const files[] = { "state.json", "pods.json", "cidr-identities", "services.json" };
 	char *dir = sl_strdupf("%s/policies", a->cfg.state_dir);
 	DIR *d = opendir(dir);
 	struct dirent *de;

@@ -976,7 +976,9 @@ static void usage(FILE *f)
 		"  namespace  label, list, get namespaces\n"
 		"  identity   list, get security identities\n"
 		"  policy     apply, delete, list, get, lint policies\n"
+		"  service    create, delete, list, get ClusterIP services\n"
 		"  observe    watch flows and verdicts\n"
+		"  secret     create, list, get, delete secrets for TLS interception\n"
 		"  proxy      restart the L7 proxy without refusing connections\n"
 		"  status     agent health, memory, proxy, programs, maps, counts\n"
 		"  version    the CLI's version and datapath ABI\n\n"
@@ -1030,8 +1032,12 @@ int main(int argc, char **argv)
 		return cmd_identity(argc, argv);
 	if (!strcmp(argv[0], "policy"))
 		return cli_policy(argc, argv);
+	if (!strcmp(argv[0], "service") || !strcmp(argv[0], "services") || !strcmp(argv[0], "svc"))
+		return cli_service(argc, argv);
 	if (!strcmp(argv[0], "observe"))
 		return cli_observe(argc, argv);
+	if (!strcmp(argv[0], "secret") || !strcmp(argv[0], "secrets"))
+		return cli_secret(argc, argv);
 	if (!strcmp(argv[0], "status"))
 		return cmd_status(argc, argv);
 	if (!strcmp(argv[0], "proxy"))

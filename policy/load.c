@@ -388,12 +388,31 @@ static void load_cidrs_free(struct sluice_cidr *v, size_t n)
 	free(v);
 }
 
+void load_tls_context_free(struct sluice_tls_context *t)
+{
+	if (!t)
+		return;
+	free(t->secret_ns);
+	free(t->secret_name);
+	free(t->trusted_ca);
+	free(t->certificate);
+	free(t->private_key);
+	free(t->where);
+	free(t);
+}
+
 void load_peer_rule_free(struct sluice_peer_rule *p)
 {
 	for (size_t i = 0; i < p->nendpoints; i++)
 		selector_free(&p->endpoints[i]);
 	free(p->endpoints);
 	load_cidrs_free(p->cidrs, p->ncidrs);
+	for (size_t i = 0; i < p->nservices; i++) {
+		free(p->services[i].name);
+		free(p->services[i].namespace);
+		selector_free(&p->services[i].selector);
+	}
+	free(p->services);
 	for (size_t i = 0; i < p->nto_ports; i++) {
 		struct sluice_port_rule *pr = &p->to_ports[i];
 
@@ -411,6 +430,11 @@ void load_peer_rule_free(struct sluice_peer_rule *p)
 			free(h->headers);
 		}
 		free(pr->http);
+		load_tls_context_free(pr->terminating_tls);
+		load_tls_context_free(pr->originating_tls);
+		for (size_t j = 0; j < pr->nserver_names; j++)
+			free(pr->server_names[j]);
+		free(pr->server_names);
 	}
 	free(p->to_ports);
 	memset(p, 0, sizeof(*p));

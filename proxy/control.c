@@ -613,6 +613,13 @@ static void ctl_on_rules(struct proxy_control *c, json_t *m, int *fds, int nfds)
 		goto out;
 	}
 	rc = proxy_rules_json_load(text, size, NULL, &t, &err);
+	/* the secrets the table names go in first, so that its first
+	 * connection finds them */
+	if (t && proxy_rules_json_secrets(text, size, proxy_server_tls_store(c->srv), &err) < 0) {
+		proxy_rules_table_free(t);
+		t = NULL;
+		rc = -EINVAL;
+	}
 	if (!t) {
 		/* a malformed table changes nothing: the old one keeps serving */
 		ctl_rules_error(c, err ? err : strerror(-rc), json_pack("{s:b}", "installed", 0));

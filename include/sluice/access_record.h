@@ -45,6 +45,9 @@ enum sluice_access_verdict {
 	SLUICE_ACCESS_ERROR = 2,
 };
 
+/* the client spoke TLS to the proxy (flows show https://) */
+#define SLUICE_ACCESS_F_TLS 0x1u
+
 struct sluice_access_rec {
 	uint16_t size;            /* this record with its strings, multiple of 8 */
 	uint8_t direction;        /* SLUICE_DIR_* of the enforcing endpoint */
@@ -55,7 +58,7 @@ struct sluice_access_rec {
 	uint32_t ep_id;
 	uint16_t method_len, host_len, path_len;
 	uint16_t src_port, dst_port;
-	uint16_t pad;
+	uint16_t flags;           /* SLUICE_ACCESS_F_* */
 	uint32_t src_identity, dst_identity;
 	uint8_t src_addr[16], dst_addr[16]; /* IPv4-mapped IPv6 for IPv4 */
 	uint64_t time_us;         /* CLOCK_REALTIME of the request's first byte */

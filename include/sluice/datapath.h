@@ -29,6 +29,13 @@ struct sluice_datapath;
  */
 int sluice_dp_open(struct sluice_datapath **out, const char *bpf_root,
 		   bool *adopted, char **err);
+/* The same with the sizes of the maps the agent chooses (0: the default). */
+struct sluice_dp_options {
+	uint32_t service_max_entries; /* SLUICE_MAP_SERVICES */
+	uint32_t backend_max_entries; /* SLUICE_MAP_BACKENDS */
+};
+int sluice_dp_open_opts(struct sluice_datapath **out, const char *bpf_root,
+			const struct sluice_dp_options *opts, bool *adopted, char **err);
 /* Closes fds; pins and tc filters stay, so enforcement continues. */
 void sluice_dp_close(struct sluice_datapath *dp);
 /* Removes every pin under bpf_root (used by tests and `sluiced --cleanup`). */

@@ -93,12 +93,49 @@ struct sluice_http_rule {
 	int line;
 };
 
+/*
+ * Cilium's TLSContext (toPorts[].terminatingTLS / originatingTLS): a secret
+ * and the names of its keys. Key names are NULL when not written (defaults
+ * ca.crt, tls.crt, tls.key). Whether the secret exists and holds the keys is
+ * checked where secrets are known (the agent, at apply).
+ */
+struct sluice_tls_context {
+	char *secret_ns;            /* defaults to the policy's namespace */
+	char *secret_name;
+	char *trusted_ca, *certificate, *private_key;
+	char *where;                /* "file:line: field.path", for messages */
+	int line;
+};
+
 struct sluice_port_rule {
 	struct sluice_port *ports;  /* none = all ports */
 	size_t nports;
 	bool has_http;              /* rules.http present (even if empty) */
 	struct sluice_http_rule *http;
 	size_t nhttp;
+	int line;
+	/* TLS interception and SNI rules; any of them sends the port to the
+	 * proxy, even without http rules */
+	struct sluice_tls_context *terminating_tls, *originating_tls;
+	char **server_names;        /* serverNames (patterns), n == 0: none */
+	size_t nserver_names;
+};
+
+static inline bool sluice_port_rule_has_tls(const struct sluice_port_rule *pr)
+{
+	return pr && (pr->terminating_tls || pr->originating_tls || pr->nserver_names);
+}
+
+/*
+ * A toServices entry: one Service by name (k8sService), or the Services
+ * whose own labels a selector matches (k8sServiceSelector). namespace NULL:
+ * any namespace (a clusterwide policy without one).
+ */
+struct sluice_service_ref {
+	bool by_selector;
+	char *name;                      /* k8sService.serviceName */
+	char *namespace;
+	struct sluice_selector selector; /* k8sServiceSelector.selector */
 	int line;
 };
 
@@ -114,6 +151,17 @@ struct sluice_peer_rule {
 	/* Kubernetes ipBlock: the CIDRs also select local pods whose addresses
 	 * lie inside (Cilium's fromCIDR never selects managed pods). */
 	bool cidrs_select_pods;
+	/*
+	 * toServices. The compiler does not know services: before each
+	 * compile the agent resolves them (agent/services.c) into peers it
+	 * appends to endpoints and cidrs, as Cilium does: a service with a
+	 * selector stands for the pods it selects in its namespace, one
+	 * without (endpoints given) for its endpoints' addresses. nsvc_* count
+	 * those appended entries (the last ones), replaced at each resolve.
+	 */
+	struct sluice_service_ref *services;
+	size_t nservices;
+	size_t nsvc_endpoints, nsvc_cidrs;
 	struct sluice_port_rule *to_ports; /* none = all ports */
 	size_t nto_ports;
 	int line;
