@@ -210,6 +210,7 @@ void k8s_gc_stop(struct agent_k8s *k);
 int k8s_services_start(struct agent_k8s *k);
 void k8s_services_stop(struct agent_k8s *k);
 void k8s_services_event(struct agent_k8s *k, int type, json_t *obj);
+void k8s_services_commit(struct agent_k8s *k);
 json_t *k8s_services_status(struct agent_k8s *k);
 
 /* k8s_node.c */
