@@ -78,8 +78,12 @@ export -f svc_reg
 web_ip=$(kc get service web -o jsonpath='{.spec.clusterIP}')
 check "  the service registries: ClusterIP $web_ip, backend $IP_server_b:8080 (ready only)" \
 	kwait 20 bash -c "[ \"\$(svc_reg a)\" = '$web_ip $IP_server_b:8080' ] && [ \"\$(svc_reg b)\" = '$web_ip $IP_server_b:8080' ]"
+# the ClusterIP itself is routed nowhere (the test's own route): only the
+# translation at the socket can reach a backend, nothing leaks to the LAN
+ip route replace blackhole "$web_ip/32" metric "$KA_ROUTE_METRIC"
 check "  client-a (node a) -> ClusterIP $web_ip:80 reaches server-b (translated at the socket)" \
 	kwait 10 kcan_cg a default/client-a tcp "$web_ip" 80
+ip route del blackhole "$web_ip/32" metric "$KA_ROUTE_METRIC"
 kc delete endpointslices.discovery.k8s.io web-1 >/dev/null
 check "  the slice deleted: no backend left" \
 	kwait 20 bash -c "[ \"\$(svc_reg a)\" = '$web_ip -' ] && [ \"\$(svc_reg b)\" = '$web_ip -' ]"
