@@ -81,9 +81,10 @@ check "  the service registries: ClusterIP $web_ip, backend $IP_server_b:8080 (r
 # the ClusterIP itself is routed nowhere (the test's own route): only the
 # translation at the socket can reach a backend, nothing leaks to the LAN
 ip route replace blackhole "$web_ip/32" metric "$KA_ROUTE_METRIC"
+k8s_at_exit "ip route del blackhole $web_ip/32 metric $KA_ROUTE_METRIC 2>/dev/null"
 check "  client-a (node a) -> ClusterIP $web_ip:80 reaches server-b (translated at the socket)" \
 	kwait 10 kcan_cg a default/client-a tcp "$web_ip" 80
-ip route del blackhole "$web_ip/32" metric "$KA_ROUTE_METRIC"
+ip route del blackhole "$web_ip/32" metric "$KA_ROUTE_METRIC" 2>/dev/null
 kc delete endpointslices.discovery.k8s.io web-1 >/dev/null
 check "  the slice deleted: no backend left" \
 	kwait 20 bash -c "[ \"\$(svc_reg a)\" = '$web_ip -' ] && [ \"\$(svc_reg b)\" = '$web_ip -' ]"
