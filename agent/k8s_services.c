@@ -118,16 +118,6 @@ static uint8_t svc_proto(const char *p)
 	return p && !strcmp(p, "UDP") ? IPPROTO_UDP : IPPROTO_TCP;
 }
 
-static void labels_of(json_t *map, struct sluice_labels *out)
-{
-	const char *key;
-	json_t *v;
-
-	json_object_foreach(map, key, v)
-		if (json_is_string(v))
-			sluice_labels_add(out, "k8s", key, json_string_value(v));
-}
-
 struct slice_collect {
 	const char *ns, *name;
 	struct agent_svc_endpoint *eps;
@@ -221,8 +211,8 @@ static void svc_apply(struct agent_k8s *k, json_t *svc)
 		};
 		n++;
 	}
-	labels_of(json_object_get(json_object_get(svc, "metadata"), "labels"), &labels);
-	labels_of(json_object_get(spec, "selector"), &selector);
+	k8s_labels_from_json(json_object_get(json_object_get(svc, "metadata"), "labels"), &labels);
+	k8s_labels_from_json(json_object_get(spec, "selector"), &selector);
 	struct agent_svc_spec s = {
 		.ns = ns, .name = name, .cluster_ip = ntohl(in.s_addr), .labels = &labels,
 		.selector = selector.n ? &selector : NULL, .ports = ports, .nports = n,
