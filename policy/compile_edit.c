@@ -245,7 +245,8 @@ static void compile_out_free(struct compile_out *o)
 int sluice_policy_compile_edit(const struct sluice_policy_set *set,
 			       struct sluice_identity_table *idt,
 			       const struct sluice_compile_endpoint *eps, size_t neps,
-			       const struct sluice_compiled *prev, size_t pi, size_t ri, int section,
+			       const struct sluice_compiled *prev, size_t pi, size_t ri,
+			       enum sluice_section section,
 			       size_t index, const struct sluice_peer_rule *old_item,
 			       struct sluice_compiled *out, struct sluice_diags *errors)
 {
@@ -260,11 +261,11 @@ int sluice_policy_compile_edit(const struct sluice_policy_set *set,
 	struct compile_peers_fn fn = { compile_edit_peers, &ctx };
 	struct sluice_compiled res = { 0 };
 	bool idset_changed = false;
-	uint8_t dir = section == 0 || section == 2 ? SLUICE_DIR_INGRESS : SLUICE_DIR_EGRESS;
+	uint8_t dir = sluice_section_is_ingress(section) ? SLUICE_DIR_INGRESS : SLUICE_DIR_EGRESS;
 	int rc = 0;
 
 	if (!set || !idt || !prev || !out || pi >= set->n || ri >= set->v[pi].nrules ||
-	    section < 0 || section > 3)
+	    !sluice_section_valid((int)section))
 		return 0;
 	list = rule_section(&set->v[pi].rules[ri], section, &nlist);
 	if (index >= nlist)
@@ -335,7 +336,7 @@ int sluice_policy_compile_edit(const struct sluice_policy_set *set,
 	}
 	for (size_t p = 0; p < set->n; p++)
 		for (size_t r = 0; r < set->v[p].nrules; r++)
-			for (int sec = 0; sec < 4; sec++) {
+			for (enum sluice_section sec = 0; sec < SLUICE_SECTION_COUNT; sec++) {
 				const struct sluice_peer_rule *v = rule_section(&set->v[p].rules[r], sec, &nlist);
 
 				for (size_t i = 0; i < nlist; i++)
