@@ -130,6 +130,7 @@ struct flows;
 struct metrics;
 struct policy_dir;
 struct revalidate;
+struct agent_secrets;
 
 struct agent {
 	struct agent_config cfg;
@@ -212,6 +213,7 @@ struct agent {
 	unsigned sources_syncing;
 	bool serving;             /* the event loop runs: startup is over */
 	struct agent_cni *cnis;   /* cni.c: conflist writer state */
+	struct agent_secrets *secrets; /* secrets.c: what TLS contexts name */
 };
 
 /* phases.c: where the time of a policy apply goes (`sluice status`) */

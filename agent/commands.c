@@ -19,6 +19,7 @@
 #include "flows.h"
 #include "k8s.h"
 #include "proxy_ctl.h"
+#include "secrets.h"
 
 static json_t *labels_json(const struct sluice_labels *l, bool with_source)
 {
@@ -549,6 +550,10 @@ const struct api_command agent_commands[] = {
 	{ "policy.list", cmd_policy_list, 0 },
 	{ "policy.get", cmd_policy_get, 0 },
 	{ "proxy.restart", cmd_proxy_restart, 0 },
+	{ "secret.create", agent_secrets_cmd, 0 },
+	{ "secret.list", agent_secrets_cmd, 0 },
+	{ "secret.get", agent_secrets_cmd, 0 },
+	{ "secret.delete", agent_secrets_cmd, 0 },
 	{ "observe", flows_cmd_observe, API_CMD_STREAMING },
 	{ "cni.status", cmd_cni, 0 },
 	{ "cni.attach", cmd_cni, 0 },

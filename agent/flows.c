@@ -21,10 +21,25 @@
 #include "flows.h"
 #include "metrics.h"
 
+/*
+ * What a flow knows of one of its ends, shared by every flow of the same
+ * (address, identity) since the cache was last rebuilt (peer_cache): an L7
+ * request costs a lookup and a reference, not six string copies.
+ */
+struct peer_info {
+	unsigned refs;
+	uint32_t identity;
+	uint8_t addr[16];
+	char *ns, *pod;       /* NULL: not a known pod */
+	char *labels;         /* JSON array text: ["k8s:app=x",...] */
+};
+
+/* The strings point into info (NULL when the flow has none). */
 struct flow_peer {
 	uint32_t identity;
-	char *ns, *pod;
-	char *labels; /* JSON array text: ["k8s:app=x",...] */
+	const char *ns, *pod;
+	const char *labels;
+	struct peer_info *info;
 };
 
 struct flow {
@@ -37,10 +52,13 @@ struct flow {
 	uint8_t tcp_flags;
 	bool is_reply;        /* an L7 response: source is the server */
 	uint16_t drop_reason;
+	bool https;           /* L7 over TLS: the URL's scheme */
 	uint8_t saddr[16], daddr[16];
 	uint16_t sport, dport;
 	struct flow_peer src, dst;
-	char *method, *url, *host, *http_protocol;
+	/* L7: point into strs, one allocation per flow */
+	const char *method, *url, *host, *http_protocol;
+	char *strs;
 	uint16_t code;
 	uint64_t latency_ns;
 };
@@ -83,6 +101,10 @@ struct subscriber {
  * of the event. The cache is dropped whenever identities may have changed.
  */
 #define LABEL_CACHE 1024
+/* peer_info per (address, identity); rebuilt with every regeneration and
+ * at least once a second, so a name is never staler than that */
+#define PEER_CACHE 1024
+#define PEER_CACHE_MAX_AGE_NS 1000000000ull
 
 /* The pipeline's state (a->flows); its counters are a->counters.flows_*. */
 struct flows {
@@ -96,13 +118,23 @@ struct flows {
 		char *text;
 	} label_cache[LABEL_CACHE];
 	uint64_t label_cache_gen;
+	struct peer_info *peer_cache[PEER_CACHE];
+	uint64_t peer_cache_gen, peer_cache_born_ns;
 };
+
+static void peer_info_unref(struct peer_info *pi)
+{
+	if (!pi || --pi->refs)
+		return;
+	free(pi->ns);
+	free(pi->pod);
+	free(pi->labels);
+	free(pi);
+}
 
 static void peer_clear(struct flow_peer *p)
 {
-	free(p->ns);
-	free(p->pod);
-	free(p->labels);
+	peer_info_unref(p->info);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -110,10 +142,7 @@ static void flow_clear(struct flow *f)
 {
 	peer_clear(&f->src);
 	peer_clear(&f->dst);
-	free(f->method);
-	free(f->url);
-	free(f->host);
-	free(f->http_protocol);
+	free(f->strs);
 	memset(f, 0, sizeof(*f));
 }
 
@@ -185,16 +214,52 @@ static const char *labels_cached(struct agent *a, uint32_t identity)
 	return fl->label_cache[slot].text;
 }
 
+static void peer_cache_clear(struct flows *fl)
+{
+	for (unsigned i = 0; i < PEER_CACHE; i++) {
+		peer_info_unref(fl->peer_cache[i]);
+		fl->peer_cache[i] = NULL;
+	}
+}
+
+/* Enriched at event time (see the top): names of that moment, cached. */
 static void peer_fill(struct agent *a, struct flow_peer *p, const uint8_t addr[16], uint32_t identity)
 {
-	const struct agent_pod *pod = agent_pod_by_addr(a, addr, true);
+	struct flows *fl = a->flows;
+	uint32_t h = identity * 2654435761u;
+	struct peer_info *pi;
+	uint64_t now = sl_mono_ns();
 
-	p->identity = identity;
-	if (pod) {
-		p->ns = sl_xstrdup(pod->ns);
-		p->pod = sl_xstrdup(pod->name);
+	if (fl->peer_cache_gen != a->counters.regenerations ||
+	    now - fl->peer_cache_born_ns > PEER_CACHE_MAX_AGE_NS) {
+		peer_cache_clear(fl);
+		fl->peer_cache_gen = a->counters.regenerations;
+		fl->peer_cache_born_ns = now;
 	}
-	p->labels = sl_xstrdup(labels_cached(a, identity));
+	for (unsigned i = 0; i < 16; i++)
+		h = (h ^ addr[i]) * 16777619u;
+	pi = fl->peer_cache[h % PEER_CACHE];
+	if (!pi || pi->identity != identity || memcmp(pi->addr, addr, 16)) {
+		const struct agent_pod *pod = agent_pod_by_addr(a, addr, true);
+
+		pi = sl_xcalloc(1, sizeof(*pi));
+		pi->refs = 1; /* the cache's */
+		pi->identity = identity;
+		memcpy(pi->addr, addr, 16);
+		if (pod) {
+			pi->ns = sl_xstrdup(pod->ns);
+			pi->pod = sl_xstrdup(pod->name);
+		}
+		pi->labels = sl_xstrdup(labels_cached(a, identity));
+		peer_info_unref(fl->peer_cache[h % PEER_CACHE]);
+		fl->peer_cache[h % PEER_CACHE] = pi;
+	}
+	pi->refs++;
+	p->info = pi;
+	p->identity = identity;
+	p->ns = pi->ns;
+	p->pod = pi->pod;
+	p->labels = pi->labels;
 }
 
 /* ---- matching -------------------------------------------------------------- */
@@ -464,9 +529,9 @@ static char *flow_json(const struct flow *f, const char *node)
 		/* Hubble's url is absolute: http://HOST/PATH */
 		n += (size_t)snprintf(out + n, cap - n,
 				      "\"event_type\":{\"type\":129},\"l7\":{\"type\":\"%s\",%s"
-				      "\"http\":{%s\"method\":\"%s\",\"url\":\"http://%s%s\",\"protocol\":\"%s\"}},"
+				      "\"http\":{%s\"method\":\"%s\",\"url\":\"%s://%s%s\",\"protocol\":\"%s\"}},"
 				      "\"is_reply\":%s,",
-				      resp ? "RESPONSE" : "REQUEST", lat, code, method,
+				      resp ? "RESPONSE" : "REQUEST", lat, code, method, f->https ? "https" : "http",
 				      host[0] ? host : (resp ? sip : dip), url, proto, resp ? "true" : "false");
 	}
 	n += (size_t)snprintf(out + n, cap - n, "\"traffic_direction\":\"%s\",",
@@ -482,12 +547,12 @@ static char *flow_json(const struct flow *f, const char *node)
 		if (!host[0])
 			snprintf(host, sizeof(host), "%s", f->kind == FLOW_L7_RESPONSE ? sip : dip);
 		if (f->kind == FLOW_L7_RESPONSE)
-			n += (size_t)snprintf(out + n, cap - n, "\"Summary\":\"%s %u %llums (%s http://%s%s)\"}}",
+			n += (size_t)snprintf(out + n, cap - n, "\"Summary\":\"%s %u %llums (%s %s://%s%s)\"}}",
 					      proto, f->code, (unsigned long long)(f->latency_ns / 1000000), method,
-					      host, url);
+					      f->https ? "https" : "http", host, url);
 		else
-			n += (size_t)snprintf(out + n, cap - n, "\"Summary\":\"%s %s http://%s%s\"}}", proto,
-					      method, host, url);
+			n += (size_t)snprintf(out + n, cap - n, "\"Summary\":\"%s %s %s://%s%s\"}}", proto,
+					      method, f->https ? "https" : "http", host, url);
 	} else {
 		n += (size_t)snprintf(out + n, cap - n, "\"Summary\":\"%s\"}}", proto_name(f->protocol));
 	}
@@ -652,10 +717,29 @@ void flows_add_l7(struct agent *a, const struct flow_l7 *ev)
 	memcpy(f->daddr, resp ? ev->saddr : ev->daddr, 16);
 	f->sport = resp ? ev->dport : ev->sport;
 	f->dport = resp ? ev->sport : ev->dport;
-	f->method = ev->method ? sl_xstrdup(ev->method) : NULL;
-	f->url = ev->url ? sl_xstrdup(ev->url) : NULL;
-	f->host = ev->host ? sl_xstrdup(ev->host) : NULL;
-	f->http_protocol = sl_xstrdup(ev->protocol ? ev->protocol : "HTTP/1.1");
+	f->https = ev->https;
+	{
+		/* one allocation for the four strings */
+		const char *src[4] = { ev->method, ev->url, ev->host,
+				       ev->protocol ? ev->protocol : "HTTP/1.1" };
+		const char **dst[4] = { &f->method, &f->url, &f->host, &f->http_protocol };
+		size_t len[4], total = 0, off = 0;
+
+		for (int i = 0; i < 4; i++) {
+			len[i] = src[i] ? strlen(src[i]) + 1 : 0;
+			total += len[i];
+		}
+		f->strs = malloc(total);
+		if (!f->strs)
+			abort();
+		for (int i = 0; i < 4; i++) {
+			if (!src[i])
+				continue;
+			memcpy(f->strs + off, src[i], len[i]);
+			*dst[i] = f->strs + off;
+			off += len[i];
+		}
+	}
 	f->code = resp ? ev->code : 0;
 	f->latency_ns = resp ? ev->latency_ns : 0;
 	if (resp) {
@@ -669,6 +753,10 @@ void flows_add_l7(struct agent *a, const struct flow_l7 *ev)
 	if (resp)
 		metrics_http_observe(a, ev->method, ev->code, ev->allowed, (double)ev->latency_ns / 1e9);
 	deliver(a->flows, f);
+}
+
+void flows_flush(struct agent *a)
+{
 	flush_all(a->flows);
 }
 
@@ -844,6 +932,7 @@ void flows_stop(struct agent *a)
 		flow_clear(&fl->ring[(fl->ring_head + i) % fl->ring_cap]);
 	free(fl->ring);
 	label_cache_clear(fl);
+	peer_cache_clear(fl);
 	free(fl);
 	a->flows = NULL;
 }

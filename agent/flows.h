@@ -27,6 +27,7 @@ struct flow_l7 {
 	uint8_t kind;            /* FLOW_L7_REQUEST or FLOW_L7_RESPONSE */
 	uint8_t direction;       /* SLUICE_DIR_* of the enforcing endpoint */
 	bool allowed;            /* the request's verdict */
+	bool https;              /* the client spoke TLS to the proxy */
 	uint8_t saddr[16], daddr[16];
 	uint16_t sport, dport;
 	uint32_t src_identity, dst_identity;
@@ -39,7 +40,10 @@ int flows_init(struct agent *a, char **err);
 void flows_stop(struct agent *a);
 /* Reads every pending record from the datapath's ring buffer. */
 void flows_drain_datapath(struct agent *a);
+/* Adds one L7 flow; the observers get it at the next flows_flush(). */
 void flows_add_l7(struct agent *a, const struct flow_l7 *ev);
+/* Sends what the observers are owed (one write per observer). */
+void flows_flush(struct agent *a);
 
 /* The `observe` command (streaming: see commands.c). */
 struct api_client;

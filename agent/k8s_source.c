@@ -405,11 +405,18 @@ char *agent_k8s_metrics(struct agent *a)
 		"# HELP sluice_k8s_identities_allocated_total Cluster identities created by this agent.\n"
 		"# TYPE sluice_k8s_identities_allocated_total counter\n"
 		"sluice_k8s_identities_allocated_total %llu\n"
+		"# HELP sluice_k8s_api_connections_total Connections opened for one-shot requests (the others reuse a kept-alive one).\n"
+		"# TYPE sluice_k8s_api_connections_total counter\n"
+		"sluice_k8s_api_connections_total %llu\n"
+		"# HELP sluice_k8s_token_reloads_total Re-reads of the token file that found a new token.\n"
+		"# TYPE sluice_k8s_token_reloads_total counter\n"
+		"sluice_k8s_token_reloads_total %llu\n"
 		"# HELP sluice_k8s_synced Whether every watched collection has been listed.\n"
 		"# TYPE sluice_k8s_synced gauge\n"
 		"sluice_k8s_synced %d\n",
 		(unsigned long long)k->policy_failures, failing, (unsigned long long)st.requests,
 		(unsigned long long)st.errors, (unsigned long long)st.relists, (unsigned long long)st.events,
-		(unsigned long long)k->ids_allocated, k->all_synced ? 1 : 0);
+		(unsigned long long)k->ids_allocated, (unsigned long long)st.connections,
+		(unsigned long long)st.token_reloads, k->all_synced ? 1 : 0);
 	return out;
 }

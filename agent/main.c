@@ -32,6 +32,7 @@
 #include "proxy_ctl.h"
 #include "policy_dir.h"
 #include "revalidate.h"
+#include "secrets.h"
 
 static struct agent the_agent;
 static struct agent_k8s_options k8s_opt;
@@ -381,6 +382,9 @@ int main(int argc, char **argv)
 	if (rc)
 		goto fail;
 	if ((rc = enter_system_cgroup(a, &err)))
+		goto fail;
+	/* before the policies: their TLS contexts name secrets */
+	if ((rc = agent_secrets_load(a, &err)))
 		goto fail;
 	rc = agent_state_restore(a, &err);
 	if (rc)

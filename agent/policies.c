@@ -16,6 +16,7 @@
 #include "agent.h"
 #include "k8s.h"
 #include "metrics.h"
+#include "secrets.h"
 
 static const char *kind_name(int kind)
 {
@@ -191,6 +192,8 @@ static int apply_edit(struct agent *a, json_t *f, bool dry_run, json_t *jerr, js
 		sluice_diags_free(&warnings);
 		return 0;
 	}
+	if (r > 0 && !e.unchanged && agent_secrets_check_item(a, &e.item, &errors))
+		r = -1;
 	diags_to_json(jwarn, &warnings);
 	agent_phase(a, "parse");
 	if (r < 0) {
@@ -305,6 +308,9 @@ int agent_policy_apply(struct agent *a, json_t *files, bool dry_run, json_t *res
 		}
 	}
 	if (!rc && sluice_policy_set_check(&incoming, &errors))
+		rc = -EINVAL;
+	/* a TLS context naming a missing secret (or key) rejects the apply whole */
+	if (!rc && agent_secrets_check(a, &incoming, &errors))
 		rc = -EINVAL;
 	diags_to_json(jwarn, &warnings);
 	agent_phase(a, "parse");

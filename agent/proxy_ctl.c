@@ -45,6 +45,8 @@
 #include "../common/util.h"
 #include "flows.h"
 #include "proxy_ctl.h"
+#include "secrets.h"
+#include "sluice/access_record.h"
 
 #define MSG_MAX 65536
 /* the proxy's own drain limit (proxy/main.c), and how long past it we wait */
@@ -263,6 +265,8 @@ static void on_access(struct proxy_ctl *pc, json_t *m)
 	ev.url = json_string_value(json_object_get(m, "path"));
 	ev.host = json_string_value(json_object_get(m, "host"));
 	ev.protocol = json_string_value(json_object_get(m, "protocol"));
+	ev.https = json_is_object(json_object_get(m, "tls")) &&
+		   json_is_string(json_object_get(json_object_get(m, "tls"), "version"));
 	ev.reason = json_string_value(json_object_get(m, "reason"));
 	ev.code = (uint16_t)json_integer_value(json_object_get(m, "status"));
 	ev.latency_ns = (uint64_t)json_integer_value(json_object_get(m, "latency_ns"));
@@ -273,6 +277,75 @@ static void on_access(struct proxy_ctl *pc, json_t *m)
 	flows_add_l7(a, &ev);
 	ev.kind = FLOW_L7_RESPONSE;
 	flows_add_l7(a, &ev);
+	flows_flush(a);
+}
+
+/*
+ * A batch of binary access records (sluice/access_record.h): what an agent
+ * that said "access":"binary" in its hello gets instead of "access"
+ * messages. The proxy wrote their access-log lines itself, so here they
+ * only become flows (the ring, observers, metrics).
+ */
+static void on_access_batch(struct proxy_ctl *pc, const void *buf, size_t n)
+{
+	static const char *const protocols[] = { "HTTP/1.0", "HTTP/1.1" };
+	const struct sluice_access_batch *b = buf;
+	const struct sluice_access_rec *r;
+	size_t off = 0;
+	uint32_t seen = 0;
+
+	while ((r = sluice_access_next(b + 1, n - sizeof(*b), &off))) {
+		const char *s = (const char *)(r + 1);
+		char method[SLUICE_ACCESS_METHOD_MAX + 1], host[SLUICE_ACCESS_HOST_MAX + 1];
+		char url[SLUICE_ACCESS_PATH_MAX + 1];
+		struct flow_l7 ev = { 0 };
+
+		if (r->method_len > SLUICE_ACCESS_METHOD_MAX || r->host_len > SLUICE_ACCESS_HOST_MAX ||
+		    r->path_len > SLUICE_ACCESS_PATH_MAX)
+			break;
+		memcpy(method, s, r->method_len);
+		method[r->method_len] = 0;
+		memcpy(host, s + r->method_len, r->host_len);
+		host[r->host_len] = 0;
+		memcpy(url, s + r->method_len + r->host_len, r->path_len);
+		url[r->path_len] = 0;
+		ev.time_ns = r->time_us * 1000ull;
+		ev.direction = r->direction == SLUICE_DIR_EGRESS ? SLUICE_DIR_EGRESS : SLUICE_DIR_INGRESS;
+		ev.allowed = r->verdict == SLUICE_ACCESS_ALLOWED;
+		memcpy(ev.saddr, r->src_addr, 16);
+		memcpy(ev.daddr, r->dst_addr, 16);
+		ev.sport = r->src_port;
+		ev.dport = r->dst_port;
+		ev.src_identity = r->src_identity;
+		ev.dst_identity = r->dst_identity;
+		ev.method = method;
+		ev.url = url;
+		ev.host = host;
+		ev.protocol = protocols[r->http_minor ? 1 : 0];
+		ev.https = r->flags & SLUICE_ACCESS_F_TLS;
+		ev.code = r->status;
+		ev.latency_ns = r->duration_ns;
+		ev.kind = FLOW_L7_REQUEST;
+		flows_add_l7(pc->agent, &ev);
+		ev.kind = FLOW_L7_RESPONSE;
+		flows_add_l7(pc->agent, &ev);
+		seen++;
+	}
+	if (seen != b->count)
+		fprintf(stderr, "sluiced: malformed access batch from the proxy (%u of %u records read)\n",
+			seen, b->count);
+	flows_flush(pc->agent);
+}
+
+/* An access batch, or NULL-terminated JSON (buf has room for the NUL). */
+static bool is_access_batch(const char *buf, size_t n)
+{
+	uint32_t magic;
+
+	if (n < sizeof(struct sluice_access_batch))
+		return false;
+	memcpy(&magic, buf, sizeof(magic));
+	return magic == SLUICE_ACCESS_MAGIC;
 }
 
 
@@ -394,7 +467,8 @@ static bool retire_exited(struct retired *r)
 static void retire_read(struct proxy_ctl *pc, struct retired *r)
 {
 	while (r->fd >= 0) {
-		char buf[MSG_MAX + 1], cbuf[CMSG_SPACE(sizeof(int) * 8)];
+		_Alignas(8) char buf[MSG_MAX + 1];
+		char cbuf[CMSG_SPACE(sizeof(int) * 8)];
 		struct iovec iov = { .iov_base = buf, .iov_len = MSG_MAX };
 		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
 				     .msg_controllen = sizeof(cbuf) };
@@ -420,6 +494,10 @@ static void retire_read(struct proxy_ctl *pc, struct retired *r)
 					close(fd);
 				}
 			}
+		}
+		if (is_access_batch(buf, (size_t)n)) {
+			on_access_batch(pc, buf, (size_t)n);
+			continue;
 		}
 		buf[n] = 0;
 		m = json_loads(buf, 0, NULL);
@@ -590,7 +668,8 @@ static void on_readable(uv_poll_t *h, int status, int events)
 		return;
 	}
 	for (;;) {
-		char buf[MSG_MAX + 1], cbuf[CMSG_SPACE(sizeof(int) * 8)];
+		_Alignas(8) char buf[MSG_MAX + 1];
+		char cbuf[CMSG_SPACE(sizeof(int) * 8)];
 		struct iovec iov = { .iov_base = buf, .iov_len = MSG_MAX };
 		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
 				     .msg_controllen = sizeof(cbuf) };
@@ -612,6 +691,12 @@ static void on_readable(uv_poll_t *h, int status, int events)
 				for (; k > 0 && nfds < 8; k--, nfds++)
 					memcpy(&fds[nfds], CMSG_DATA(cm) + (size_t)nfds * sizeof(int), sizeof(int));
 			}
+		}
+		if (is_access_batch(buf, (size_t)n)) {
+			while (nfds > 0)
+				close(fds[--nfds]);
+			on_access_batch(pc, buf, (size_t)n);
+			continue;
 		}
 		buf[n] = 0;
 		m = json_loads(buf, 0, NULL);
@@ -698,14 +783,20 @@ static pid_t spawn_proxy(struct proxy_ctl *pc)
 static void connected(struct proxy_ctl *pc, int fd)
 {
 	json_t *hello;
+	bool out_ok;
 
 	pc->fd = fd;
 	uv_poll_init(pc->agent->loop, &pc->poll, fd);
 	pc->poll.data = pc;
 	uv_poll_start(&pc->poll, UV_READABLE | UV_DISCONNECT, on_readable);
 	pc->poll_active = true;
-	hello = json_pack("{s:s,s:s}", "type", "hello", "node", pc->agent->cfg.node_name);
-	send_msg(fd, hello, NULL, 0);
+	/* access records in batches, and the access log written by the proxy
+	 * itself, on our stdout (it has the names; see access_record.h) */
+	fflush(stdout);
+	out_ok = fcntl(STDOUT_FILENO, F_GETFD) >= 0;
+	hello = json_pack("{s:s,s:s,s:s,s:b}", "type", "hello", "node", pc->agent->cfg.node_name,
+			  "access", "binary", "access_log", out_ok);
+	send_msg(fd, hello, (int[]){ STDOUT_FILENO }, out_ok ? 1 : 0);
 	json_decref(hello);
 }
 
@@ -964,10 +1055,15 @@ void proxy_ctl_rules(struct agent *a, const struct sluice_compiled *c)
 				      (int)l->port, "end_port", (int)(l->end_port ? l->end_port : l->port),
 				      "protocol", (int)l->protocol, "peer_identity", (json_int_t)l->peer_identity,
 				      "allow_all", l->allow_all, "rules", rules);
+			if (l->tls)
+				json_object_set_new(o, "tls", agent_secrets_tls_json(l->tls));
 			json_array_append_new(pols, o);
 		}
 	}
-	doc = json_pack("{s:i,s:o}", "version", 1, "policies", pols);
+	/* the secrets the table names travel with it (the memfd and the 0600
+	 * control socket), so a table and its secrets change together */
+	doc = json_pack("{s:i,s:o,s:o}", "version", 1, "policies", pols, "secrets",
+			agent_secrets_proxy_json(a, c));
 	text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(doc);
 	if (!text)

@@ -977,6 +977,7 @@ static void usage(FILE *f)
 		"  identity   list, get security identities\n"
 		"  policy     apply, delete, list, get, lint policies\n"
 		"  observe    watch flows and verdicts\n"
+		"  secret     create, list, get, delete secrets for TLS interception\n"
 		"  proxy      restart the L7 proxy without refusing connections\n"
 		"  status     agent health, memory, proxy, programs, maps, counts\n"
 		"  version    the CLI's version and datapath ABI\n\n"
@@ -1032,6 +1033,8 @@ int main(int argc, char **argv)
 		return cli_policy(argc, argv);
 	if (!strcmp(argv[0], "observe"))
 		return cli_observe(argc, argv);
+	if (!strcmp(argv[0], "secret") || !strcmp(argv[0], "secrets"))
+		return cli_secret(argc, argv);
 	if (!strcmp(argv[0], "status"))
 		return cmd_status(argc, argv);
 	if (!strcmp(argv[0], "proxy"))

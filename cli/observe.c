@@ -180,6 +180,8 @@ static void print_compact(json_t *flow)
 		/* the compact line shows the path; -o json has Hubble's absolute URL */
 		if (!strncmp(url, "http://", 7) && strchr(url + 7, '/'))
 			path = strchr(url + 7, '/');
+		else if (!strncmp(url, "https://", 8) && strchr(url + 8, '/'))
+			path = strchr(url + 8, '/');
 		/* what a client sent never reaches the terminal raw */
 		path = sl_escape_ctl(path, pathbuf, sizeof(pathbuf));
 		snprintf(kind, sizeof(kind), "http-%s", resp ? "response" : "request");

@@ -131,6 +131,7 @@ bool compile_index_cidrs(const struct sluice_policy_set *set);
 struct centry {
 	uint64_t key;
 	bool deny, allow, allow_l4, http;
+	const struct sluice_port_rule *tls; /* the first contribution with TLS fields */
 	uint32_t deny_ref, allow_ref; /* 1 + policy index, smallest wins */
 	struct u32vec hord;            /* http rule ordinals contributed here */
 };

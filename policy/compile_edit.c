@@ -45,7 +45,8 @@ static bool compile_edit_item_ok(const struct sluice_peer_rule *it)
 		if (sluice_selector_is_wildcard(&it->endpoints[i]))
 			return false;
 	for (size_t i = 0; i < it->nto_ports; i++)
-		if (it->to_ports[i].has_http || it->to_ports[i].nhttp)
+		if (it->to_ports[i].has_http || it->to_ports[i].nhttp ||
+		    sluice_port_rule_has_tls(&it->to_ports[i]))
 			return false;
 	return true;
 }

@@ -66,7 +66,8 @@ static int compile_contribute(struct cmap *m, uint32_t id, uint64_t k, bool deny
 			      uint32_t ref)
 {
 	struct centry *e = cmap_upsert(m, k | ((uint64_t)id << 32));
-	bool l7 = pr && pr->nhttp;
+	bool tls = sluice_port_rule_has_tls(pr);
+	bool l7 = pr && (pr->nhttp || tls);
 
 	if (!e)
 		return -ENOMEM;
@@ -86,6 +87,14 @@ static int compile_contribute(struct cmap *m, uint32_t id, uint64_t k, bool deny
 	}
 	e->http = true;
 	m->any_http = true;
+	if (tls) {
+		/* TLS sends the port to the proxy; without http rules every
+		 * request passes (a TLS-aware TCP proxy, as in Cilium) */
+		if (!e->tls)
+			e->tls = pr;
+		if (!pr->nhttp)
+			e->allow_l4 = true;
+	}
 	for (size_t i = 0; i < pr->nhttp; i++)
 		if (u32vec_push(&e->hord, http_base + (uint32_t)i))
 			return -ENOMEM;
@@ -304,6 +313,7 @@ int compile_emit(struct compile_state *st, const struct sluice_compile_endpoint 
 		uint64_t k = e->key;
 		uint32_t id = KEY_ID(k);
 		bool deny = e->deny, redirect = false, allow_all = false;
+		const struct sluice_port_rule *tls = NULL;
 		uint32_t ref = e->deny ? e->deny_ref : e->allow_ref;
 		struct sluice_policy_map_entry *me;
 		const struct centry *c;
@@ -329,6 +339,8 @@ int compile_emit(struct compile_state *st, const struct sluice_compile_endpoint 
 						ref = c->allow_ref;
 					redirect |= c->http;
 					allow_all |= c->allow_l4;
+					if (!tls)
+						tls = c->tls;
 					for (size_t h = 0; h < c->hord.n && !rc; h++)
 						rc = u32vec_push(&hord, c->hord.v[h]);
 				}
@@ -382,6 +394,7 @@ int compile_emit(struct compile_state *st, const struct sluice_compile_endpoint 
 		l7->end_port = KEY_PLEN(k) == 64 ? KEY_PORT(k) : compile_block_end(k);
 		l7->peer_identity = id;
 		l7->allow_all = allow_all;
+		l7->tls = tls;
 		u32vec_sort_unique(&hord);
 		if (hord.n) {
 			l7->rules = calloc(hord.n, sizeof(*l7->rules));

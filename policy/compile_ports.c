@@ -111,7 +111,7 @@ int compile_rule_keys(const struct sluice_port_rule *pr,
 		      const struct sluice_compile_endpoint *named_from, bool named_only,
 		      struct compile_keys *k)
 {
-	bool l7 = pr && pr->nhttp;
+	bool l7 = pr && (pr->nhttp || sluice_port_rule_has_tls(pr));
 	int rc = 0;
 
 	if (!pr || !pr->nports)

@@ -88,6 +88,12 @@ static void edit_shift_lines(struct sluice_peer_rule *r, int dl)
 			pr->ports[j].line += dl;
 		for (size_t j = 0; j < pr->nhttp; j++)
 			pr->http[j].line += dl;
+		/* "where" keeps its text: a TLS context's line in messages is
+		 * that of the edit's own document */
+		if (pr->terminating_tls)
+			pr->terminating_tls->line += dl;
+		if (pr->originating_tls)
+			pr->originating_tls->line += dl;
 	}
 }
 

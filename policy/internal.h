@@ -59,6 +59,7 @@ void diags_vadd(struct sluice_diags *d, const char *fmt, va_list ap);
 /* load.c: frees the members of one rule (used by load_*.c on error) */
 void load_rule_free(struct sluice_rule *r);
 void load_peer_rule_free(struct sluice_peer_rule *p);
+void load_tls_context_free(struct sluice_tls_context *t);
 /* List `section` of r and its length. */
 struct sluice_peer_rule *rule_section(const struct sluice_rule *r, enum sluice_section section,
 				      size_t *n);

@@ -388,6 +388,19 @@ static void load_cidrs_free(struct sluice_cidr *v, size_t n)
 	free(v);
 }
 
+void load_tls_context_free(struct sluice_tls_context *t)
+{
+	if (!t)
+		return;
+	free(t->secret_ns);
+	free(t->secret_name);
+	free(t->trusted_ca);
+	free(t->certificate);
+	free(t->private_key);
+	free(t->where);
+	free(t);
+}
+
 void load_peer_rule_free(struct sluice_peer_rule *p)
 {
 	for (size_t i = 0; i < p->nendpoints; i++)
@@ -411,6 +424,11 @@ void load_peer_rule_free(struct sluice_peer_rule *p)
 			free(h->headers);
 		}
 		free(pr->http);
+		load_tls_context_free(pr->terminating_tls);
+		load_tls_context_free(pr->originating_tls);
+		for (size_t j = 0; j < pr->nserver_names; j++)
+			free(pr->server_names[j]);
+		free(pr->server_names);
 	}
 	free(p->to_ports);
 	memset(p, 0, sizeof(*p));

@@ -457,6 +457,28 @@ static void cilium_http_rule(struct yctx *c, yaml_node_t *n, struct sluice_http_
 	y_pop(c, base);
 }
 
+/* The CRD's serverNames pattern, ^([-a-zA-Z0-9_*]+[.]?)+$, at most 253 bytes. */
+static bool tls_server_name_valid(const char *s)
+{
+	size_t len = strlen(s);
+	bool label = false;
+
+	if (!len || len > 253)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] == '.') {
+			if (!label)
+				return false;
+			label = false;
+		} else if (isalnum((unsigned char)s[i]) || strchr("-_*", s[i])) {
+			label = true;
+		} else {
+			return false;
+		}
+	}
+	return true;
+}
+
 static void cilium_dns_rules(struct yctx *c, yaml_node_t *n)
 {
 	static const char *const known[] = { "matchName", "matchPattern", NULL };
@@ -480,13 +502,97 @@ static void cilium_dns_rules(struct yctx *c, yaml_node_t *n)
 		y_warn(c, y_line(n), "dns rules are not enforced by sluice: the port is allowed for every name");
 }
 
-static void cilium_port_rule(struct yctx *c, yaml_node_t *n, bool deny,
+/*
+ * terminatingTLS / originatingTLS: {secret: {namespace, name}, trustedCA,
+ * certificate, privateKey}. Only the shape is checked here; the secret's
+ * existence and keys are checked by the agent, which knows the secrets.
+ */
+static struct sluice_tls_context *cilium_tls_context(struct yctx *c, yaml_node_t *n,
+						     const char *field, const char *ns)
+{
+	static const char *const known[] = {
+		"secret", "trustedCA", "certificate", "privateKey", NULL,
+	};
+	static const char *const secret_known[] = { "namespace", "name", NULL };
+	static const char *const keys[] = { "trustedCA", "certificate", "privateKey" };
+	struct sluice_tls_context *t;
+	yaml_node_t *sn, *f;
+	size_t base = y_push_field(c, field);
+	const char *s;
+
+	if (!y_mapping(c, n) || !(t = y_calloc(c, 1, sizeof(*t)))) {
+		y_pop(c, base);
+		return NULL;
+	}
+	t->line = y_line(n);
+	if (asprintf(&t->where, "%s:%d: %s", c->file, t->line, c->path[0] ? c->path + 1 : "") < 0)
+		t->where = NULL;
+	y_check_fields(c, n, known, NULL);
+	for (size_t i = 0; i < 3; i++) {
+		char **dst[] = { &t->trusted_ca, &t->certificate, &t->private_key };
+		size_t old;
+
+		if (!(f = y_field(c, n, keys[i], NULL)) || y_is_null(f))
+			continue;
+		old = y_push_field(c, keys[i]);
+		if ((s = y_string(c, f))) {
+			if (!*s || strchr(s, '/'))
+				y_error(c, y_line(f), "invalid key name \"%s\"", s);
+			else
+				*dst[i] = y_strdup(c, s);
+		}
+		y_pop(c, old);
+	}
+	sn = y_field(c, n, "secret", NULL);
+	y_push_field(c, "secret");
+	if (!sn || y_is_null(sn)) {
+		y_error(c, t->line, "missing required field");
+	} else if (y_mapping(c, sn)) {
+		y_check_fields(c, sn, secret_known, NULL);
+		if ((f = y_field(c, sn, "name", NULL)) && (s = y_string(c, f)) && *s)
+			t->secret_name = y_strdup(c, s);
+		else
+			y_error(c, y_line(sn), "name: missing required field");
+		if ((f = y_field(c, sn, "namespace", NULL)) && !y_is_null(f) &&
+		    (s = y_string(c, f)) && *s)
+			t->secret_ns = y_strdup(c, s);
+		else
+			t->secret_ns = y_strdup(c, ns ? ns : "default");
+	}
+	y_pop(c, base);
+	return t;
+}
+
+static void cilium_server_names(struct yctx *c, yaml_node_t *n, struct sluice_port_rule *out)
+{
+	size_t base = y_push_field(c, "serverNames");
+	long cnt = y_sequence(c, n);
+
+	if (cnt > 0 && (out->server_names = y_calloc(c, (size_t)cnt, sizeof(char *))))
+		out->nserver_names = (size_t)cnt;
+	for (size_t i = 0; i < out->nserver_names; i++) {
+		yaml_node_t *item = y_item(c, n, (long)i);
+		size_t old = y_push_index(c, i);
+		const char *s = y_string(c, item);
+
+		/* the CRD's pattern: ^([-a-zA-Z0-9_*]+[.]?)+$ */
+		if (s && !tls_server_name_valid(s))
+			y_error(c, y_line(item), "invalid server name \"%s\" (letters, digits, '-', '_', '*' and dots)", s);
+		else if (s)
+			out->server_names[i] = y_strdup(c, s);
+		y_pop(c, old);
+	}
+	y_pop(c, base);
+}
+
+static void cilium_port_rule(struct yctx *c, yaml_node_t *n, bool deny, const char *ns,
 			     struct sluice_port_rule *out)
 {
-	static const char *const known[] = { "ports", "rules", NULL };
-	static const char *const unsupported[] = {
-		"terminatingTLS", "originatingTLS", "serverNames", "listener", NULL,
+	static const char *const known[] = {
+		"ports", "rules", "terminatingTLS", "originatingTLS", "serverNames", NULL,
 	};
+	static const char *const unsupported[] = { "listener", NULL };
+	static const char *const tls_fields[] = { "terminatingTLS", "originatingTLS", "serverNames" };
 	static const char *const rules_known[] = { "http", "dns", NULL };
 	static const char *const rules_unsupported[] = { "kafka", "l7proto", "l7", NULL };
 	yaml_node_t *pn, *rn, *hn, *dn;
@@ -500,6 +606,23 @@ static void cilium_port_rule(struct yctx *c, yaml_node_t *n, bool deny,
 	y_check_fields(c, n, known, unsupported);
 	pn = y_field(c, n, "ports", NULL);
 	rn = y_field(c, n, "rules", &rules_line);
+	for (size_t i = 0; i < 3; i++) {
+		int kl = 0;
+		yaml_node_t *tn = y_field(c, n, tls_fields[i], &kl);
+
+		if (!tn || y_is_null(tn))
+			continue;
+		if (deny) {
+			size_t old = y_push_field(c, tls_fields[i]);
+			y_error(c, kl, "TLS is not allowed in a deny section");
+			y_pop(c, old);
+		} else if (i == 2) {
+			cilium_server_names(c, tn, out);
+		} else {
+			struct sluice_tls_context *t = cilium_tls_context(c, tn, tls_fields[i], ns);
+			*(i == 0 ? &out->terminating_tls : &out->originating_tls) = t;
+		}
+	}
 	if (pn) {
 		y_push_field(c, "ports");
 		cnt = y_sequence(c, pn);
@@ -512,6 +635,17 @@ static void cilium_port_rule(struct yctx *c, yaml_node_t *n, bool deny,
 			y_pop(c, old);
 		}
 		y_pop(c, base);
+	}
+	if (sluice_port_rule_has_tls(out)) {
+		/* as for http rules: TLS lives on TCP ports */
+		if (!out->nports)
+			y_error(c, out->line, "TLS (terminatingTLS, originatingTLS, serverNames) needs at least one port");
+		for (size_t j = 0; j < out->nports; j++)
+			if (out->ports[j].protocol == IPPROTO_UDP || out->ports[j].protocol == IPPROTO_SCTP)
+				y_error(c, out->line, "TLS can only apply to TCP (ports[%zu] is %s)", j,
+					out->ports[j].protocol == IPPROTO_UDP ? "UDP" : "SCTP");
+		if (out->nserver_names && out->originating_tls && !out->terminating_tls)
+			y_error(c, out->line, "serverNames with originatingTLS needs terminatingTLS too (the proxy cannot read the SNI of a connection it does not terminate and then re-encrypt it)");
 	}
 	if (!rn || y_is_null(rn))
 		return;
@@ -696,7 +830,7 @@ static void cilium_peer_rule(struct yctx *c, yaml_node_t *n, bool ingress, bool 
 		for (size_t i = 0; i < out->nto_ports; i++) {
 			size_t old = y_push_index(c, i);
 
-			cilium_port_rule(c, y_item(c, tp, (long)i), deny, &out->to_ports[i]);
+			cilium_port_rule(c, y_item(c, tp, (long)i), deny, ns, &out->to_ports[i]);
 			y_pop(c, old);
 		}
 		y_pop(c, base);
@@ -829,8 +963,8 @@ void cilium_lint_shadowed(struct yctx *c, const char *section,
 bool cilium_item_has_http(const struct sluice_peer_rule *it)
 {
 	for (size_t t = 0; t < it->nto_ports; t++)
-		if (it->to_ports[t].has_http)
-			return true;
+		if (it->to_ports[t].has_http || sluice_port_rule_has_tls(&it->to_ports[t]))
+			return true; /* TLS sends the port to the proxy as http rules do */
 	return false;
 }
 

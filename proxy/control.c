@@ -15,6 +15,15 @@
  * "latency_ns" in an access record is the request's duration, first request
  * byte to last response byte (or to the verdict, for a denied one).
  *
+ * Access records, the per-request part: an agent that says "access":"binary"
+ * in its hello gets them as binary batches (sluice/access_record.h), sent
+ * CTL_ACCESS_FLUSH_MS after the first record of a batch (or when it is
+ * full): one wake-up of the agent per batch, not per request. With
+ * "access_log":true and an fd (its stdout), the proxy writes the access-log
+ * lines there itself, at the same moments (whole lines; at most PIPE_BUF per
+ * write to a pipe, so two proxies draining into one pipe never interleave
+ * within a line). Other agents get one JSON "access" message per request.
+ *
  * Without an agent the proxy keeps serving with the configuration it has
  * for the orphan grace period (an agent restart is no outage), then fails
  * closed: it drains and exits, and with its listeners gone the kernel drops
@@ -27,6 +36,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,12 +50,16 @@
 #include "resolver_datapath.h"
 #include "rules_json.h"
 #include "sluice/abi.h"
+#include "sluice/access_record.h"
 
 #define CTL_MSG_MAX (64u * 1024u)
 #define CTL_QUEUE_MAX (8u << 20)
 #define CTL_RULES_MAX (256u << 20)
 #define CTL_MAX_FDS 8
 #define CTL_STATS_SOON_MS 5
+#define CTL_ALOG_FLUSH (256u * 1024u) /* write access-log lines before the timer */
+#define CTL_ACCESS_FLUSH_MS 5
+#define CTL_LINE_MAX 4096u
 
 /* One datagram waiting for the socket. */
 struct ctl_out {
@@ -78,6 +92,7 @@ struct proxy_control {
 	uv_timer_t tick;
 	uv_timer_t soon;         /* stats shortly after a change */
 	uv_timer_t orphan;       /* runs while no agent is connected */
+	uv_timer_t access_timer; /* sends the access batch, writes the log */
 	uint32_t orphan_grace_ms; /* 0: serve without an agent forever */
 	uv_prepare_t watch;      /* notices changes, once per loop iteration */
 	struct proxy_counters sent; /* as of the last stats message */
@@ -86,6 +101,15 @@ struct proxy_control {
 	uint64_t access_dropped;
 	void (*on_drain)(void *ctx);
 	void *drain_ctx;
+	/* this agent's access records: binary batches, the log written here */
+	bool binary;
+	int log_fd;              /* the agent's access log (its stdout); -1 */
+	bool log_is_pipe;
+	char *alog;              /* lines waiting for the end of the loop iteration */
+	size_t alog_len, alog_cap;
+	size_t batch_len;        /* 0: empty; else header included */
+	uint32_t batch_count;
+	_Alignas(8) char batch[SLUICE_ACCESS_BATCH_MAX];
 	char rbuf[CTL_MSG_MAX + 1];
 };
 
@@ -186,10 +210,11 @@ static bool ctl_agent_flush(struct ctl_agent *a)
 
 /*
  * Sends one datagram to the agent, now or later (in order); takes fd. A
- * droppable message (an access record) is dropped when the queue is full.
+ * droppable message (access records, stats) is dropped when the queue is
+ * full; the access records it carried are counted as dropped.
  */
 static void ctl_send(struct proxy_control *c, const char *data, size_t len, int fd,
-		     bool droppable)
+		     bool droppable, uint32_t records)
 {
 	struct ctl_agent *a = c->agent;
 	struct ctl_out *o;
@@ -210,12 +235,12 @@ static void ctl_send(struct proxy_control *c, const char *data, size_t len, int 
 		}
 	}
 	if (droppable && a->queued > CTL_QUEUE_MAX) {
-		c->access_dropped++;
+		c->access_dropped += records;
 		goto drop;
 	}
 	o = malloc(sizeof(*o) + len);
 	if (!o) {
-		c->access_dropped += droppable;
+		c->access_dropped += records;
 		goto drop;
 	}
 	o->next = NULL;
@@ -240,7 +265,7 @@ static void ctl_send_json(struct proxy_control *c, json_t *m, int fd)
 	char *text = m ? json_dumps(m, JSON_COMPACT) : NULL;
 
 	if (text)
-		ctl_send(c, text, strlen(text), fd, false);
+		ctl_send(c, text, strlen(text), fd, false, 0);
 	else if (fd >= 0)
 		close(fd);
 	free(text);
@@ -249,13 +274,189 @@ static void ctl_send_json(struct proxy_control *c, json_t *m, int fd)
 
 /* ---- what the proxy reports ------------------------------------------- */
 
-static void ctl_on_event(void *ctx, const struct proxy_event *ev)
+/* Writes the waiting access-log lines (see the top). */
+static void ctl_log_write(struct proxy_control *c)
 {
-	struct proxy_control *c = ctx;
-	char line[4096], msg[4096 + 160];
+	size_t off = 0;
+
+	while (off < c->alog_len && c->log_fd >= 0) {
+		size_t n = c->alog_len - off;
+		ssize_t w;
+
+		if (c->log_is_pipe && n > PIPE_BUF) {
+			const char *nl = memrchr(c->alog + off, '\n', PIPE_BUF);
+
+			n = nl ? (size_t)(nl - (c->alog + off)) + 1 : n;
+		}
+		w = write(c->log_fd, c->alog + off, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			/* the agent's stdout is gone: count what is lost */
+			for (size_t i = off; i < c->alog_len; i++)
+				c->access_dropped += c->alog[i] == '\n';
+			break;
+		}
+		off += (size_t)w;
+	}
+	c->alog_len = 0;
+	if (c->alog_cap > CTL_ALOG_FLUSH * 4) {
+		free(c->alog);
+		c->alog = NULL;
+		c->alog_cap = 0;
+	}
+}
+
+static void ctl_log_set(struct proxy_control *c, int fd)
+{
+	struct stat st;
+
+	ctl_log_write(c);
+	if (c->log_fd >= 0)
+		close(c->log_fd);
+	c->log_fd = fd;
+	c->log_is_pipe = fd >= 0 && fstat(fd, &st) == 0 && !S_ISREG(st.st_mode);
+}
+
+/* The line the agent's access log carries: the access-log object plus the
+ * channel's "ep_id", "direction" and "latency_ns" first. */
+static size_t ctl_access_line(const struct proxy_event *ev, char *msg, size_t cap)
+{
+	char line[CTL_LINE_MAX];
 	size_t n = proxy_access_log_format(ev, line, sizeof(line));
 	int p;
 
+	if (n < 2 || line[0] != '{' || cap < sizeof(line) + 160)
+		return 0;
+	p = snprintf(msg, cap,
+		     "{\"ep_id\":%" PRIu32 ",\"direction\":\"%s\",\"latency_ns\":%" PRIu64 ",",
+		     ev->flow->ep_id, ev->flow->direction == SLUICE_DIR_EGRESS ? "egress" : "ingress",
+		     ev->x->end_ns > ev->x->start_ns ? ev->x->end_ns - ev->x->start_ns : 0);
+	memcpy(msg + p, line + 1, n - 1);
+	return (size_t)p + n - 1;
+}
+
+static void ctl_addr16(uint8_t out[16], const union proxy_sockaddr *a)
+{
+	memset(out, 0, 16);
+	if (a->sa.sa_family == AF_INET) {
+		out[10] = out[11] = 0xff;
+		memcpy(out + 12, &a->in.sin_addr, 4);
+	} else if (a->sa.sa_family == AF_INET6) {
+		memcpy(out, &a->in6.sin6_addr, 16);
+	}
+}
+
+static void ctl_batch_flush(struct proxy_control *c)
+{
+	struct sluice_access_batch h = { .magic = SLUICE_ACCESS_MAGIC, .count = c->batch_count };
+
+	if (!c->batch_count)
+		return;
+	memcpy(c->batch, &h, sizeof(h));
+	ctl_send(c, c->batch, c->batch_len, -1, true, c->batch_count);
+	c->batch_len = 0;
+	c->batch_count = 0;
+}
+
+/* Appends ev's binary record to the batch (sent at the loop iteration's end). */
+static void ctl_batch_add(struct proxy_control *c, const struct proxy_event *ev)
+{
+	const struct http_exchange *x = ev->x;
+	size_t ml = x->method ? x->method_len : 0, hl = x->host ? x->host_len : 0;
+	size_t pl = x->path ? x->path_len : 0, size;
+	struct sluice_access_rec r = { 0 };
+	char *p;
+
+	ml = ml < SLUICE_ACCESS_METHOD_MAX ? ml : SLUICE_ACCESS_METHOD_MAX;
+	hl = hl < SLUICE_ACCESS_HOST_MAX ? hl : SLUICE_ACCESS_HOST_MAX;
+	pl = pl < SLUICE_ACCESS_PATH_MAX ? pl : SLUICE_ACCESS_PATH_MAX;
+	size = sluice_access_rec_size(ml, hl, pl);
+	if (c->batch_len + size > sizeof(c->batch))
+		ctl_batch_flush(c);
+	if (!c->batch_len)
+		c->batch_len = sizeof(struct sluice_access_batch);
+	r.size = (uint16_t)size;
+	r.direction = ev->flow->direction;
+	r.verdict = x->verdict == HTTP_VERDICT_ALLOWED  ? SLUICE_ACCESS_ALLOWED
+		    : x->verdict == HTTP_VERDICT_DENIED ? SLUICE_ACCESS_DENIED
+							: SLUICE_ACCESS_ERROR;
+	r.http_minor = x->http_minor;
+	r.reason = (uint8_t)x->reason;
+	r.status = (uint16_t)(x->status > 0 ? x->status : 0);
+	r.ep_id = ev->flow->ep_id;
+	r.method_len = (uint16_t)ml;
+	r.host_len = (uint16_t)hl;
+	r.path_len = (uint16_t)pl;
+	r.src_port = proxy_sockaddr_port(&ev->flow->src.addr);
+	r.dst_port = proxy_sockaddr_port(&ev->flow->dst.addr);
+	r.flags = ev->tls && ev->tls->version ? SLUICE_ACCESS_F_TLS : 0;
+	r.src_identity = ev->flow->src.identity;
+	r.dst_identity = ev->flow->dst.identity;
+	ctl_addr16(r.src_addr, &ev->flow->src.addr);
+	ctl_addr16(r.dst_addr, &ev->flow->dst.addr);
+	r.time_us = (uint64_t)ev->wall_start_us;
+	r.duration_ns = x->end_ns > x->start_ns ? x->end_ns - x->start_ns : 0;
+	if (x->upstream_sent_ns && x->upstream_first_ns > x->upstream_sent_ns)
+		r.upstream_latency_ns = x->upstream_first_ns - x->upstream_sent_ns;
+	r.bytes_in = x->bytes_in;
+	r.bytes_out = x->bytes_out;
+	p = c->batch + c->batch_len;
+	memcpy(p, &r, sizeof(r));
+	p += sizeof(r);
+	memcpy(p, x->method, ml);
+	memcpy(p + ml, x->host, hl);
+	memcpy(p + ml + hl, x->path, pl);
+	memset(p + ml + hl + pl, 0, size - sizeof(r) - ml - hl - pl);
+	c->batch_len += size;
+	c->batch_count++;
+}
+
+/* Sends the batch and writes the log lines (see the top for when). */
+static void ctl_access_flush(struct proxy_control *c)
+{
+	if (c->batch_count)
+		ctl_batch_flush(c);
+	if (c->alog_len)
+		ctl_log_write(c);
+}
+
+static void ctl_on_access_timer(uv_timer_t *t)
+{
+	ctl_access_flush(t->data);
+}
+
+static void ctl_on_event(void *ctx, const struct proxy_event *ev)
+{
+	struct proxy_control *c = ctx;
+	char line[CTL_LINE_MAX], msg[CTL_LINE_MAX + 160];
+	size_t n;
+	int p;
+
+	if (c->agent && c->binary) {
+		if (c->log_fd >= 0) {
+			if (c->alog_len + sizeof(msg) > c->alog_cap) {
+				size_t cap = c->alog_cap ? c->alog_cap * 2 : 64 * 1024;
+				char *nb = realloc(c->alog, cap);
+
+				if (!nb) {
+					c->access_dropped++;
+					goto record;
+				}
+				c->alog = nb;
+				c->alog_cap = cap;
+			}
+			c->alog_len += ctl_access_line(ev, c->alog + c->alog_len, sizeof(msg));
+			if (c->alog_len > CTL_ALOG_FLUSH)
+				ctl_log_write(c);
+		}
+record:
+		ctl_batch_add(c, ev);
+		if (!uv_is_active((uv_handle_t *)&c->access_timer))
+			uv_timer_start(&c->access_timer, ctl_on_access_timer, CTL_ACCESS_FLUSH_MS, 0);
+		return;
+	}
+	n = proxy_access_log_format(ev, line, sizeof(line));
 	if (!c->agent) {
 		/* nobody to tell: the plain access log, on stdout */
 		fwrite(line, 1, n, stdout);
@@ -272,7 +473,7 @@ static void ctl_on_event(void *ctx, const struct proxy_event *ev)
 		     ev->flow->ep_id, ev->flow->direction == SLUICE_DIR_EGRESS ? "egress" : "ingress",
 		     ev->x->end_ns > ev->x->start_ns ? ev->x->end_ns - ev->x->start_ns : 0);
 	memcpy(msg + p, line + 1, n - 1);
-	ctl_send(c, msg, (size_t)p + n - 1, -1, true);
+	ctl_send(c, msg, (size_t)p + n - 1, -1, true, 1);
 }
 
 static void ctl_send_stats(struct proxy_control *c)
@@ -292,7 +493,7 @@ static void ctl_send_stats(struct proxy_control *c)
 		     k.conns_active, k.conns_total, k.conns_refused, k.requests_allowed,
 		     k.requests_denied, k.requests_error, c->access_dropped,
 		     c->draining ? (size_t)0 : proxy_resolver_datapath_endpoint_count(c->res));
-	ctl_send(c, msg, (size_t)n, -1, true);
+	ctl_send(c, msg, (size_t)n, -1, true, 0);
 }
 
 static void ctl_on_soon(uv_timer_t *t)
@@ -339,10 +540,19 @@ static void ctl_add_endpoint_id(void *ctx, uint32_t ep_id, int listener_fd)
 	json_array_append_new(ctx, json_integer(ep_id));
 }
 
-static void ctl_on_hello(struct proxy_control *c, json_t *m)
+static void ctl_on_hello(struct proxy_control *c, json_t *m, int *fds, int nfds)
 {
 	const char *node = json_string_value(json_object_get(m, "node"));
+	const char *access = json_string_value(json_object_get(m, "access"));
 	json_t *ids = json_array();
+
+	c->binary = access && !strcmp(access, "binary");
+	if (c->binary && json_is_true(json_object_get(m, "access_log")) && nfds > 0) {
+		ctl_log_set(c, fds[0]);
+		fds[0] = -1; /* taken */
+	} else {
+		ctl_log_set(c, -1);
+	}
 
 	if (node && c->node && strcmp(node, c->node))
 		ctl_log("agent of node %s, this proxy was started for node %s", node, c->node);
@@ -448,6 +658,13 @@ static void ctl_on_rules(struct proxy_control *c, json_t *m, int *fds, int nfds)
 		goto out;
 	}
 	rc = proxy_rules_json_load(text, size, NULL, &t, &err);
+	/* the secrets the table names go in first, so that its first
+	 * connection finds them */
+	if (t && proxy_rules_json_secrets(text, size, proxy_server_tls_store(c->srv), &err) < 0) {
+		proxy_rules_table_free(t);
+		t = NULL;
+		rc = -EINVAL;
+	}
 	if (!t) {
 		/* a malformed table changes nothing: the old one keeps serving */
 		ctl_rules_error(c, err ? err : strerror(-rc), json_pack("{s:b}", "installed", 0));
@@ -495,7 +712,7 @@ static void ctl_handle(struct proxy_control *c, json_t *m, int *fds, int nfds)
 	if (!type) {
 		ctl_log("control message without a type");
 	} else if (!strcmp(type, "hello")) {
-		ctl_on_hello(c, m);
+		ctl_on_hello(c, m, fds, nfds);
 	} else if (!strcmp(type, "drain")) {
 		if (!c->draining && c->on_drain)
 			c->on_drain(c->drain_ctx);
@@ -607,15 +824,21 @@ static void ctl_on_agent_event(uv_poll_t *h, int status, int events)
 		ctl_agent_read(a);
 }
 
+static void ctl_free(struct proxy_control *c)
+{
+	ctl_log_set(c, -1);
+	free(c->alog);
+	free(c->path);
+	free(c->node);
+	free(c);
+}
+
 static void ctl_on_handle_closed(uv_handle_t *h)
 {
 	struct proxy_control *c = h->data;
 
-	if (--c->handles == 0 && c->closing) {
-		free(c->path);
-		free(c->node);
-		free(c);
-	}
+	if (--c->handles == 0 && c->closing)
+		ctl_free(c);
 }
 
 static void ctl_on_agent_closed(uv_handle_t *h)
@@ -633,11 +856,8 @@ static void ctl_on_agent_closed(uv_handle_t *h)
 	}
 	close(a->fd);
 	free(a);
-	if (--c->handles == 0 && c->closing) {
-		free(c->path);
-		free(c->node);
-		free(c);
-	}
+	if (--c->handles == 0 && c->closing)
+		ctl_free(c);
 }
 
 /* No agent: fail closed once the grace period is over (see the top). */
@@ -677,6 +897,13 @@ static void ctl_agent_close(struct ctl_agent *a, const char *why)
 	if (c->agent != a)
 		return;
 	c->agent = NULL;
+	/* records not sent yet go with the connection (counted); the lines
+	 * waiting for its log are still written */
+	c->access_dropped += c->batch_count;
+	c->batch_len = 0;
+	c->batch_count = 0;
+	ctl_log_set(c, -1);
+	c->binary = false;
 	if (!c->closing && !c->draining)
 		ctl_log("agent disconnected (%s): serving with the last configuration for %u ms",
 			why, c->orphan_grace_ms);
@@ -748,6 +975,7 @@ int proxy_control_start(uv_loop_t *loop, struct proxy_server *srv, struct proxy_
 	c->loop = loop;
 	c->srv = srv;
 	c->res = res;
+	c->log_fd = -1;
 	c->on_drain = on_drain;
 	c->drain_ctx = drain_ctx;
 	strcpy(sa.sun_path, path);
@@ -778,11 +1006,13 @@ int proxy_control_start(uv_loop_t *loop, struct proxy_server *srv, struct proxy_
 	c->soon.data = c;
 	uv_timer_init(loop, &c->orphan);
 	c->orphan.data = c;
+	uv_timer_init(loop, &c->access_timer);
+	c->access_timer.data = c;
 	uv_prepare_init(loop, &c->watch);
 	c->watch.data = c;
 	uv_prepare_start(&c->watch, ctl_on_watch);
 	uv_unref((uv_handle_t *)&c->watch);
-	c->handles = 5;
+	c->handles = 6;
 	proxy_server_set_event_cb(srv, ctl_on_event, c);
 	*out = c;
 	return 0;
@@ -822,6 +1052,7 @@ void proxy_control_close(struct proxy_control *c)
 	c->srv = NULL;
 	c->res = NULL;
 	ctl_stop_listening(c);
+	ctl_access_flush(c);
 	if (c->agent) {
 		ctl_agent_flush(c->agent); /* a last try for what is queued */
 		if (c->agent)
@@ -830,6 +1061,7 @@ void proxy_control_close(struct proxy_control *c)
 	uv_close((uv_handle_t *)&c->tick, ctl_on_handle_closed);
 	uv_close((uv_handle_t *)&c->soon, ctl_on_handle_closed);
 	uv_close((uv_handle_t *)&c->orphan, ctl_on_handle_closed);
+	uv_close((uv_handle_t *)&c->access_timer, ctl_on_handle_closed);
 	uv_close((uv_handle_t *)&c->watch, ctl_on_handle_closed);
 	fflush(stdout);
 }

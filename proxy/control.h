@@ -6,8 +6,10 @@
  * datagram, fds as SCM_RIGHTS.
  *
  * The agent configures endpoints, names and rules (into the datapath
- * resolver and the server); the proxy answers, and sends one "access"
- * record per request and "stats" every second. Without an agent the access
+ * resolver and the server); the proxy answers, sends the access records
+ * (binary batches, or one "access" message per request to an agent that did
+ * not ask for batches), writes the access log on the fd the agent gave it,
+ * and sends "stats" every second. Without an agent the access
  * records go to stdout as plain access-log lines (nothing is lost silently),
  * and the configuration in place keeps serving until the next agent or the
  * end of the orphan grace period, whichever comes first.

@@ -247,11 +247,61 @@ static int rjson_uint(json_t *obj, const char *key, json_int_t max, uint32_t *ou
 	return 0;
 }
 
+int proxy_rules_json_secrets(const char *text, size_t len, struct proxy_tls_store *st,
+			     char **err)
+{
+	json_t *doc = json_loadb(text, len, 0, NULL), *secrets, *items, *v;
+	const char **names = NULL;
+	const char *name, *key;
+	size_t n = 0;
+	int ret = 0;
+
+	if (!doc)
+		return 0; /* proxy_rules_json_load() reports it */
+	secrets = json_object_get(doc, "secrets");
+	if (secrets && !json_is_object(secrets)) {
+		rjson_errf(err, "secrets: expected an object");
+		ret = -EINVAL;
+		goto out;
+	}
+	if (secrets && !(names = calloc(json_object_size(secrets) + 1, sizeof(*names)))) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	json_object_foreach(secrets, name, items) {
+		struct proxy_secret_item it[16];
+		size_t ni = 0;
+
+		if (!json_is_object(items) || json_object_size(items) > 16) {
+			rjson_errf(err, "secrets.%s: expected an object of at most 16 keys", name);
+			ret = -EINVAL;
+			goto out;
+		}
+		json_object_foreach(items, key, v) {
+			if (!json_is_string(v)) {
+				rjson_errf(err, "secrets.%s.%s: expected a string", name, key);
+				ret = -EINVAL;
+				goto out;
+			}
+			it[ni++] = (struct proxy_secret_item){ key, json_string_value(v),
+							       json_string_length(v) };
+		}
+		if ((ret = proxy_tls_store_set(st, name, it, ni)))
+			goto out;
+		names[n++] = name;
+	}
+	ret = proxy_tls_store_retain(st, names, n);
+out:
+	free(names);
+	json_decref(doc);
+	return ret;
+}
+
 int proxy_rules_json_load(const char *text, size_t len,
 			  const struct proxy_rules_key *single_key,
 			  struct proxy_rules_table **out, char **err)
 {
-	static const char *const top_keys[] = { "version", "policies", NULL };
+	static const char *const top_keys[] = { "version", "policies", "secrets", NULL };
 	static const char *const single_keys[] = { "allow_all", "rules", "tls", NULL };
 	static const char *const pol_keys[] = { "ep_id", "direction", "port", "end_port",
 						"protocol", "peer_identity", "allow_all",

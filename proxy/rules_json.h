@@ -21,6 +21,12 @@
  * - allow_all true: every request is allowed (an L4-only allow on the port);
  * - unknown keys are errors, so a producer/consumer mismatch is loud.
  *
+ * TLS: a policy may carry "tls": {"terminating": {"secret": "ns/name",
+ * "certificate": "tls.crt", "privateKey": "tls.key"}, "originating":
+ * {"secret": "ns/name", "trustedCA": "ca.crt"}, "server_names": ["*.x.com"]}
+ * (key names optional); the table document may carry the secrets named:
+ * "secrets": {"ns/name": {"tls.crt": "PEM...", "tls.key": "PEM..."}}.
+ *
  * The single-policy form, used by `sluice-proxy --rules` in static mode, is
  * just one policy body: {"allow_all": false, "rules": [...]}.
  */
@@ -42,6 +48,15 @@
 int proxy_rules_json_load(const char *text, size_t len,
 			  const struct proxy_rules_key *single_key,
 			  struct proxy_rules_table **out, char **err);
+
+/*
+ * The document's "secrets" into the store: each one set (unchanged ones
+ * keep their contexts), every other secret of the store deleted. 0, or
+ * -EINVAL with *err for a malformed "secrets".
+ */
+struct proxy_tls_store;
+int proxy_rules_json_secrets(const char *text, size_t len, struct proxy_tls_store *st,
+			     char **err);
 
 /* Serializes the policy compiler's output; malloc'd string or NULL. */
 char *proxy_rules_json_from_l7(const struct sluice_l7_policy *pol, size_t n);

@@ -98,14 +98,16 @@ struct proxy_tls_limits {
 struct proxy_tls_store *proxy_tls_store_new(void);
 void proxy_tls_store_free(struct proxy_tls_store *st);
 /*
- * Adds or replaces a secret. Contexts built from the previous version are
+ * Adds or replaces a secret (identical data: nothing changes, contexts
+ * stay). Contexts built from the previous version are
  * dropped from the cache (connections holding them keep them); the next
  * connection builds its context from the new data.
  */
 int proxy_tls_store_set(struct proxy_tls_store *st, const char *name,
 			const struct proxy_secret_item *items, size_t n);
-/* Replaces every secret at once (the agent's full snapshot). */
 int proxy_tls_store_clear(struct proxy_tls_store *st);
+/* Deletes every secret not named (after a full snapshot was set). */
+int proxy_tls_store_retain(struct proxy_tls_store *st, const char *const *names, size_t n);
 int proxy_tls_store_delete(struct proxy_tls_store *st, const char *name);
 size_t proxy_tls_store_size(const struct proxy_tls_store *st);
 

@@ -192,6 +192,32 @@ static struct tls_secret *tls_store_find(struct proxy_tls_store *st, const char 
 	return NULL;
 }
 
+static bool tls_secret_equal(const struct tls_secret *a, const struct tls_secret *b)
+{
+	if (a->n != b->n)
+		return false;
+	for (size_t i = 0; i < a->n; i++)
+		if (strcmp(a->items[i].key, b->items[i].key) || a->items[i].len != b->items[i].len ||
+		    memcmp(a->items[i].data, b->items[i].data, a->items[i].len))
+			return false;
+	return true;
+}
+
+int proxy_tls_store_retain(struct proxy_tls_store *st, const char *const *names, size_t n)
+{
+	for (size_t i = 0; i < st->nsecrets;) {
+		bool keep = false;
+
+		for (size_t j = 0; j < n && !keep; j++)
+			keep = !strcmp(st->secrets[i].name, names[j]);
+		if (keep)
+			i++;
+		else
+			proxy_tls_store_delete(st, st->secrets[i].name);
+	}
+	return 0;
+}
+
 int proxy_tls_store_set(struct proxy_tls_store *st, const char *name,
 			const struct proxy_secret_item *items, size_t n)
 {
@@ -211,8 +237,13 @@ int proxy_tls_store_set(struct proxy_tls_store *st, const char *name,
 		d[items[i].len] = '\0';
 		ns.items[i].len = items[i].len;
 	}
+	if ((old = tls_store_find(st, name)) && tls_secret_equal(old, &ns)) {
+		/* unchanged: keep its contexts (and their ticket keys) */
+		tls_secret_clear(&ns);
+		return 0;
+	}
 	tls_cache_drop(st, name);
-	if ((old = tls_store_find(st, name))) {
+	if (old) {
 		tls_secret_clear(old);
 		*old = ns;
 		return 0;

@@ -93,6 +93,20 @@ struct sluice_http_rule {
 	int line;
 };
 
+/*
+ * Cilium's TLSContext (toPorts[].terminatingTLS / originatingTLS): a secret
+ * and the names of its keys. Key names are NULL when not written (defaults
+ * ca.crt, tls.crt, tls.key). Whether the secret exists and holds the keys is
+ * checked where secrets are known (the agent, at apply).
+ */
+struct sluice_tls_context {
+	char *secret_ns;            /* defaults to the policy's namespace */
+	char *secret_name;
+	char *trusted_ca, *certificate, *private_key;
+	char *where;                /* "file:line: field.path", for messages */
+	int line;
+};
+
 struct sluice_port_rule {
 	struct sluice_port *ports;  /* none = all ports */
 	size_t nports;
@@ -100,7 +114,17 @@ struct sluice_port_rule {
 	struct sluice_http_rule *http;
 	size_t nhttp;
 	int line;
+	/* TLS interception and SNI rules; any of them sends the port to the
+	 * proxy, even without http rules */
+	struct sluice_tls_context *terminating_tls, *originating_tls;
+	char **server_names;        /* serverNames (patterns), n == 0: none */
+	size_t nserver_names;
 };
+
+static inline bool sluice_port_rule_has_tls(const struct sluice_port_rule *pr)
+{
+	return pr && (pr->terminating_tls || pr->originating_tls || pr->nserver_names);
+}
 
 /* One element of ingress / egress / ingressDeny / egressDeny. */
 struct sluice_peer_rule {

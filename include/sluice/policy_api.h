@@ -121,6 +121,9 @@ struct sluice_l7_policy {
 	bool allow_all;
 	const struct sluice_http_rule **rules; /* point into the policy set */
 	size_t nrules;
+	/* the port rule whose terminatingTLS / originatingTLS / serverNames
+	 * apply (into the policy set), NULL = plaintext */
+	const struct sluice_port_rule *tls;
 };
 
 struct sluice_ep_compiled {

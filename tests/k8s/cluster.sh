@@ -32,6 +32,12 @@
 #                     plugins; add chained plugins there)
 #   K8S_NODE_TAINTS   kubelet --register-with-taints
 #   K8S_UP_TIMEOUT    seconds to wait for the node Ready (default 180)
+# containerd and the kubelet run in a mount namespace of the node's own in
+# which every mount is shared, as on a systemd host (this VM's are private):
+# hostPath volumes with mount propagation (a DaemonSet's /sys/fs/bpf) work,
+# and the host's propagation is not changed. The env also has
+# K8S_CGROUP2_ROOT: the cluster's cgroup in the v2 hierarchy, where runc
+# mirrors the pods on this hybrid host (pods under its kubepods).
 # Images loaded at start: k8s.gcr.io/pause:3.2, sluice-test/curl:1,
 # sluice-test/http:1 (tests/k8s/images/build.sh). One cluster per machine:
 # kubelet writes /var/log/pods and /var/lib/kubelet/device-plugins.
@@ -49,18 +55,49 @@ SYSCTLS=(vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_oops
 
 nsx() { nsenter "--net=/run/netns/$NODE_NETNS" "$@"; }
 
-# Start a daemon in the node netns, detached, and record its PID.
+# Start a daemon in the node netns, detached, and record its PID. The node's
+# own daemons (containerd, kubelet) also run in the node's mount namespace
+# (start_daemon_node).
 start_daemon() { # NAME LOG CMD...
   local name=$1 logf=$2
   shift 2
   setsid nsenter "--net=/run/netns/$NODE_NETNS" "$@" >"$logf" 2>&1 </dev/null &
   echo "$!" >"$DIR/pids/$name"
 }
+start_daemon_node() { # NAME LOG CMD...
+  local name=$1 logf=$2
+  shift 2
+  setsid nsenter "--mount=/proc/$(cat "$DIR/pids/mntns")/ns/mnt" "--net=/run/netns/$NODE_NETNS" \
+    "$@" >"$logf" 2>&1 </dev/null &
+  echo "$!" >"$DIR/pids/$name"
+}
+
+# The node's mount namespace: a copy of the host's in which every mount is
+# shared (rshared /), as on a systemd host. Mount propagation needs it:
+# containerd refuses a hostPath with HostToContainer propagation (the
+# DaemonSet's /sys/fs/bpf, pod netns directories) on a private mount, and
+# this VM's mounts are all private. Made in a namespace of the node's own,
+# the host's propagation is left alone; the node still sees the host's
+# bpffs (the same superblock: pins made by a pod land on the host's
+# /sys/fs/bpf), and what containerd and the kubelet mount (netns files,
+# rootfs, volumes) stays in there and goes with the namespace at `down`.
+# A holder process keeps it while the daemons come and go.
+start_mount_ns() {
+  setsid unshare --mount --propagation shared sleep infinity </dev/null >/dev/null 2>&1 &
+  echo "$!" >"$DIR/pids/mntns"
+  local i
+  for i in $(seq 1 50); do
+    [ "$(readlink "/proc/$!/ns/mnt")" != "$(readlink /proc/self/ns/mnt)" ] &&
+      [ "$(readlink "/proc/$!/exe")" = "$(readlink -f "$(command -v sleep)")" ] && return 0
+    sleep 0.1
+  done
+  die "could not make the node's mount namespace"
+}
 
 state_set() { echo "$1=$2" >>"$DIR/state"; }
 
 load_state() {
-  NODE_NETNS='' CGROUP_NAME='' POD_CIDR='' NODE_IP=''
+  NODE_NETNS='' CGROUP_NAME='' POD_CIDR='' NODE_IP='' CGROUP2=''
   # shellcheck disable=SC1091
   [ -f "$DIR/state" ] && . "$DIR/state"
   return 0
@@ -218,11 +255,21 @@ cmd_up() {
       cat "$h/cpuset.mems" >"$h/$CGROUP_NAME/cpuset.mems"
     fi
   done
+  # On a hybrid host runc also puts every container into the same path of
+  # the cgroup v2 hierarchy (the kubelet itself only manages v1): make the
+  # pods' v2 cgroup up front, so that cgroup programs (sluiced's
+  # --pods-cgroup: egress L7 steering) can attach before the first pod.
+  CGROUP2=$(findmnt -rn -t cgroup2 -o TARGET | head -1)
+  if [ -n "$CGROUP2" ]; then
+    mkdir -p "$CGROUP2/$CGROUP_NAME/kubepods"
+    state_set CGROUP2 "$CGROUP2"
+  fi
 
   write_cni_config
   write_containerd_config
+  start_mount_ns
   local sock=$DIR/containerd/containerd.sock
-  PATH=$ROOT/usr/bin:$ROOT/usr/sbin:$PATH start_daemon containerd "$DIR/log/containerd.log" \
+  PATH=$ROOT/usr/bin:$ROOT/usr/sbin:$PATH start_daemon_node containerd "$DIR/log/containerd.log" \
     "$ROOT/usr/bin/containerd" --config "$DIR/containerd/config.toml"
 
   # The API server (in the netns) while containerd starts.
@@ -252,7 +299,7 @@ cmd_up() {
   mkdir -p "$DIR/kubelet" "$DIR/manifests" "$DIR/flex"
   local taints=()
   [ -z "${K8S_NODE_TAINTS:-}" ] || taints=(--register-with-taints="$K8S_NODE_TAINTS")
-  start_daemon kubelet "$DIR/log/kubelet.log" "$BIN/kubelet" \
+  start_daemon_node kubelet "$DIR/log/kubelet.log" "$BIN/kubelet" \
     --kubeconfig="$kcfg" \
     --hostname-override="$NODE_NAME" --node-ip="$NODE_IP" \
     --address="$NODE_IP" --healthz-bind-address=127.0.0.1 --read-only-port=0 \
@@ -316,6 +363,7 @@ K8S_CNI_BIN_DIR=$CNI_BIN_DIR
 K8S_CONTAINERD_SOCK=$DIR/containerd/containerd.sock
 K8S_CTR=$ROOT/usr/bin/ctr
 K8S_CGROUP_ROOT=/$CGROUP_NAME
+K8S_CGROUP2_ROOT=${CGROUP2:+$CGROUP2/$CGROUP_NAME}
 K8S_KUBELET_ROOT=$DIR/kubelet
 K8S_MANIFESTS=$DIR/manifests
 K8S_KUBELET_PID=$(cat "$DIR/pids/kubelet")
@@ -370,6 +418,9 @@ do_down() {
     done
   fi
   [ -f "$DIR/pids/containerd" ] && kill_recorded "$(cat "$DIR/pids/containerd")" "$ROOT/usr/bin/containerd"
+  # The node's mount namespace goes with its last process: its mounts
+  # (netns files, overlays, volumes) are released with it.
+  [ -f "$DIR/pids/mntns" ] && kill_recorded "$(cat "$DIR/pids/mntns")" "$(command -v sleep)" KILL
   [ -f "$DIR/api/env" ] && bash "$HERE/apiserver.sh" down "$DIR/api"
 
   # Mounts under DIR (volumes, netns files, overlay rootfs), deepest first.

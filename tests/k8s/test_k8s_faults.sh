@@ -53,6 +53,8 @@ check "the relay refused the old token ($(k8s_relay_stat faults rejected) times)
 	test "$(k8s_relay_stat faults rejected)" -ge 1
 check "the agent re-read its token file (sluice status: token_reloads)" bash -c \
 	"ka a status -o json | python3 -c 'import json,sys; sys.exit(0 if json.load(sys.stdin)[\"kubernetes\"][\"client\"][\"token_reloads\"] >= 1 else 1)'"
+check "  and counted it (metric sluice_k8s_token_reloads_total)" bash -c \
+	"curl -s http://127.0.0.1:$((19000 + KA_IDX[a]))/metrics | awk '\$1 == \"sluice_k8s_token_reloads_total\" && \$2 >= 1 {f = 1} END {exit !f}'"
 check "the relay's faults fired (cuts, 410s)" bash -c \
 	"[ $(k8s_relay_stat faults cuts) -gt 0 ] && [ $(k8s_relay_stat faults expired) -gt 0 ] && [ $(k8s_relay_stat faults gone) -gt 0 ]"
 check "the agent relisted (sluice status)" bash -c \

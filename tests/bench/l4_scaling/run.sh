@@ -133,30 +133,9 @@ http_code() {
 
 # ---- the server -----------------------------------------------------------
 
-mkdir -p "$SL_WORK/nginx/tmp"
-cat >"$SL_WORK/nginx/nginx.conf" <<EOF
-worker_processes 1;
-master_process off;
-daemon off;
-pid $SL_WORK/nginx/nginx.pid;
-error_log $SL_WORK/nginx/error.log warn;
-events { worker_connections 4096; }
-http {
-	access_log off;
-	keepalive_requests 100000000;
-	keepalive_timeout 300s;
-	client_body_temp_path $SL_WORK/nginx/tmp;
-	proxy_temp_path $SL_WORK/nginx/tmp;
-	fastcgi_temp_path $SL_WORK/nginx/tmp;
-	uwsgi_temp_path $SL_WORK/nginx/tmp;
-	scgi_temp_path $SL_WORK/nginx/tmp;
-	server {
-		listen $SERVER_IP:80 backlog=4096;
-		default_type text/plain;
-		location / { return 200 "ok\n"; }
-	}
-}
-EOF
+# shellcheck source=../lib.sh
+source "$HERE/../lib.sh"
+bench_nginx_conf "$SL_WORK/nginx" "$SERVER_IP:80"
 
 server_stop() {
 	[ -n "$NGINX_PID" ] || return 0

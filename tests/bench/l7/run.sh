@@ -1,240 +1,364 @@
 #!/usr/bin/env bash
-# L7 proxy benchmark (not in ctest): sluice-proxy (static mode) against
-# HAProxy 2.6 with the same ACL (GET on /api/users/.* allowed, 403
-# otherwise) and against no proxy at all, on loopback, in one run.
+# run.sh - the L7 path as users pay for it (not in ctest): client pod ->
+# server pod through the real path, against the same nginx, in one run.
 #
-#   tests/bench/l7/run.sh [BUILD_DIR] [--seconds N] [--idle-conns N]
+#   sudo tests/bench/l7/run.sh [BUILD_DIR]
 #
-# The origin is a second HAProxy answering 200 "ok" by itself (C, one
-# thread): the same for all three. Both proxies run one thread, no access
-# log, keep-alive on both sides. Per target it prints:
-#   req/s        wrk -c16 -t2, keep-alive, GET /api/users/42
-#   cpu us/req   (utime+stime of the proxy process over the loaded run) / requests
-#   p50 us       wrk -c1 -t1 (unloaded), median latency
-#   anon kB      anonymous memory of the proxy process (smaps_rollup),
-#                idle, right after start
-#   B/idle conn  its growth with N idle keep-alive connections (each has
-#                made one request), divided by N
-# Needs: wrk, haproxy (Debian package `haproxy`), python3.
-set -eu
-here=$(cd "$(dirname "$0")" && pwd)
-build=$here/../../../build
-if [ $# -gt 0 ] && [ "${1#--}" = "$1" ]; then
-	build=$1
-	shift
-fi
-secs=8
-idle=4000
-while [ $# -gt 0 ]; do
-	case $1 in
-	--seconds) secs=$2; shift 2 ;;
-	--idle-conns) idle=$2; shift 2 ;;
-	*) echo "usage: $0 [BUILD_DIR] [--seconds N] [--idle-conns N]" >&2; exit 2 ;;
-	esac
-done
-proxy=$build/proxy/sluice-proxy
-[ -x "$proxy" ] || cmake --build "$build" --target sluice-proxy
-for t in wrk haproxy python3; do
-	command -v $t >/dev/null || { echo "$0: $t not found (apt-get install $t)" >&2; exit 1; }
-done
-ulimit -n 20000 2>/dev/null || true
+# Topology: one sluice instance started as the README starts it (agent
+# mode: sluiced spawns sluice-proxy; steering by sk_lookup/connect4, the
+# sk_msg fast path on; access logs on, on the agent's stdout), its own test
+# slot (netns prefix, pod CIDR, metrics port: tests/integration/lib.sh),
+# pins, child cgroup. Pods bench/client (wrk) and bench/server (nginx, one
+# worker, `return 200`, port 80; HAProxy on port 8080 as a sidecar), both
+# entered with `sluice pod exec`, i.e. as sluice pods.
+#
+# Configurations, interleaved in ROUNDS rounds (medians reported):
+#   none      no policy
+#   l4        a CiliumNetworkPolicy allowing the client to port 80 (L4 only)
+#   l7        the same with an HTTP rule `GET /api/users/.*` (the proxy)
+#   haproxy   no sluice policy; HAProxy 2.6 (Debian) in the server pod with
+#             the equivalent ACL, one thread, keep-alive to nginx on
+#             127.0.0.1:80 (a sidecar; its own access log off)
+# Loads (wrk -t1, GET /api/users/42):
+#   ka16      16 keep-alive connections, DUR s: req/s
+#   c1        one keep-alive connection, DUR s: p50 / p99 latency (wrk)
+#   close16   16 connections, `Connection: close`: one connection per request
+# CPU per request of the proxy (sluice-proxy, or HAProxy) and of sluiced,
+# separately: utime+stime from /proc/PID/stat over the ka16 run / requests.
+#
+# Then the lossless check (OBSERVE=1, the default): the l7 configuration
+# again under ka16 with `sluice observe -o json --follow` attached and
+# writing to a file, access logs streamed to the agent's stdout file; the
+# requests the proxy counted, the access-log lines, and the L7 request
+# flows observe received are compared (they must be equal), plus the
+# drop counters (access_dropped, flows lost by slow observers).
+#
+# STATIC=1 also runs static.sh (the proxy alone in static mode on loopback,
+# against HAProxy and direct): the second table of docs/performance.md.
+#
+# Environment: DUR (s per wrk run, default 4), ROUNDS (default 3), CONFIGS
+# (default "none l4 l7 haproxy"), LOADS (default "ka16 c1 close16"),
+# OBSERVE (default 1), STATIC (default 0), OUT (a directory to keep the raw
+# results, wrk outputs and agent logs in), PERF=1 (`perf record -a -g` during one
+# extra l7 ka16 run, into OUT/perf.data).
+# Needs: wrk, nginx (nginx-light), haproxy, python3, curl.
+set -u
 
-work=$(mktemp -d /tmp/sluice-bench-l7-XXXXXX)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	rm -rf "$work"
-}
-trap cleanup EXIT
+HERE=$(cd "$(dirname "$0")" && pwd)
+SL_ROOT=$(cd "$HERE/../../.." && pwd)
+SL_BUILD=$(cd "${1:-$SL_ROOT/build}" 2>/dev/null && pwd) || { echo "no build dir ${1:-}" >&2; exit 1; }
+export SL_BUILD
+DUR=${DUR:-4}
+ROUNDS=${ROUNDS:-3}
+CONFIGS=${CONFIGS:-"none l4 l7 haproxy"}
+LOADS=${LOADS:-"ka16 c1 close16"}
+OBSERVE=${OBSERVE:-1}
+STATIC=${STATIC:-0}
 
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-wait_port() {
-	local i
-	for i in $(seq 1 100); do
-		python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$1),0.2)" 2>/dev/null && return 0
-		sleep 0.05
-	done
-	echo "$0: nothing listens on $1" >&2
+[ "$(id -u)" = 0 ] || { echo "run as root" >&2; exit 1; }
+for b in "$SL_BUILD/agent/sluiced" "$SL_BUILD/cli/sluice" "$SL_BUILD/proxy/sluice-proxy"; do
+	[ -x "$b" ] || { echo "missing $b (cmake --build BUILD --target sluiced sluice sluice-proxy)" >&2; exit 1; }
+done
+for t in wrk nginx haproxy python3 curl; do
+	command -v "$t" >/dev/null || { echo "missing $t (apt-get install -y wrk nginx-light haproxy curl)" >&2; exit 1; }
+done
+for v in "$DUR" "$ROUNDS"; do
+	case "$v" in '' | *[!0-9]*) echo "DUR and ROUNDS are whole numbers" >&2; exit 1 ;; esac
+done
+if [ "$DUR" -lt 1 ] || [ "$DUR" -gt 60 ] || [ "$ROUNDS" -lt 1 ] || [ "$ROUNDS" -gt 20 ]; then
+	echo "DUR 1..60, ROUNDS 1..20" >&2
 	exit 1
+fi
+ulimit -n 65536 2>/dev/null || true
+
+# a test slot, as the integration tests take one (tests/integration/lib.sh)
+# shellcheck source=../../integration/lib.sh
+source "$SL_ROOT/tests/integration/lib.sh"
+IDX=$(t_claim_slot) || { echo "no free test slot" >&2; exit 1; }
+T_SLOT_LOCK=/tmp/sluice-it-slot-$IDX
+echo $$ >"$T_SLOT_LOCK/pid"
+# shellcheck disable=SC2034 # read by standalone.sh
+SL_NSPFX="bl${IDX}-"
+SL_METRICS_PORT=$((19000 + IDX))
+SL_WORK=/tmp/sluice-bench-l7-$$
+sl_instance_init "bench-l7-$$" "10.244.$IDX.0/24"
+
+NGINX_PID=
+HAP_PID=
+bench_cleanup() {
+	if [ -n "${OUT:-}" ]; then
+		mkdir -p "$OUT"
+		cp "$SL_WORK"/results "$SL_WORK"/wrk.log "$SL_AGENT_LOG" "$SL_WORK"/observe.* "$SL_WORK"/haproxy.log "$SL_WORK"/nginx/error.log "$OUT"/ 2>/dev/null
+	fi
+	for p in $NGINX_PID $HAP_PID; do kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+	sl_cleanup
+	rm -rf "$SL_WORK"
+	rm -rf "$T_SLOT_LOCK"
 }
+trap bench_cleanup EXIT
+trap 'exit 130' INT TERM
 
-ORIGIN=$(free_port)
-HAP=$(free_port)
-SLP=$(free_port)
+sl_agent_start || exit 1
 
-cat >"$work/origin.cfg" <<EOF
-global
-  nbthread 1
-  maxconn 8000
-defaults
-  mode http
-  timeout connect 2s
-  timeout client 60s
-  timeout server 60s
-frontend origin
-  bind 127.0.0.1:$ORIGIN
-  http-request return status 200 content-type text/plain string "ok"
-EOF
+SERVER_IP=$(sl pod create bench/server --labels app=bench-server --port http=80/TCP) || exit 1
+CLIENT_IP=$(sl pod create bench/client --labels app=bench-client) || exit 1
+in_pod() { local p=$1; shift; "$SL_BUILD/cli/sluice" --socket "$SL_SOCK" pod exec "bench/$p" -- "$@"; }
 
-# the ACL sluice's rules express: method GET and the path fully matching
-# /api/users/.* (sluice anchors its regexes at both ends)
-cat >"$work/haproxy.cfg" <<EOF
-global
-  nbthread 1
-  maxconn 8000
-defaults
-  mode http
-  timeout connect 2s
-  timeout client 60s
-  timeout server 60s
-  option http-keep-alive
-frontend fe
-  bind 127.0.0.1:$HAP
-  acl allowed_path path_reg ^/api/users/.*\$
-  http-request deny deny_status 403 unless METH_GET allowed_path
-  default_backend be
-backend be
-  server origin 127.0.0.1:$ORIGIN
-EOF
+# ---- servers ----------------------------------------------------------------
 
-cat >"$work/rules.json" <<'EOF'
-{"rules": [{"method": "GET", "path": "/api/users/.*"}]}
-EOF
+# shellcheck source=../lib.sh
+source "$HERE/../lib.sh"
+bench_nginx_conf "$SL_WORK/nginx" 80
+# HAProxy as a sidecar: on the pod's address, port 8080, to nginx on loopback
+bench_haproxy_acl "$SERVER_IP:8080" 127.0.0.1:80 >"$SL_WORK/haproxy.cfg"
 
-haproxy -db -f "$work/origin.cfg" >"$work/origin.log" 2>&1 &
-pids+=($!)
-haproxy -db -f "$work/haproxy.cfg" >"$work/haproxy.log" 2>&1 &
+code_of() { # URL -> HTTP status seen from the client pod (000: none)
+	in_pod client curl -s -o /dev/null -w '%{http_code}' --connect-timeout 1 -m 3 "$1"
+}
+# `sluice pod exec` forks its command and waits: HAProxy's own PID (for its
+# CPU time) is the child of HAP_PID
+"$SL_BUILD/cli/sluice" --socket "$SL_SOCK" pod exec bench/server -- \
+	nginx -e "$SL_WORK/nginx/error.log" -p "$SL_WORK/nginx" -c "$SL_WORK/nginx/nginx.conf" &
+NGINX_PID=$!
+"$SL_BUILD/cli/sluice" --socket "$SL_SOCK" pod exec bench/server -- \
+	haproxy -db -f "$SL_WORK/haproxy.cfg" >"$SL_WORK/haproxy.log" 2>&1 &
 HAP_PID=$!
-pids+=($HAP_PID)
-"$proxy" --listen 127.0.0.1:$SLP --upstream 127.0.0.1:$ORIGIN --rules "$work/rules.json" \
-	--access-log off >"$work/sluice.log" 2>&1 &
-SL_PID=$!
-pids+=($SL_PID)
-wait_port $ORIGIN
-wait_port $HAP
-wait_port $SLP
-sleep 0.3
-
-# idle memory first, before any load touched the proxies
-anon_kb() { awk '/^Anonymous:/ {print $2}' /proc/"$1"/smaps_rollup; }
-rss_kb() { awk '/^VmRSS/ {print $2}' /proc/"$1"/status; }
-declare -A ANON RSS
-ANON[haproxy]=$(anon_kb $HAP_PID); RSS[haproxy]=$(rss_kb $HAP_PID)
-ANON[sluice]=$(anon_kb $SL_PID); RSS[sluice]=$(rss_kb $SL_PID)
-
-# sanity: the ACL is the same on both
-for p in $HAP $SLP; do
-	a=$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$p/api/users/42)
-	d=$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$p/admin)
-	x=$(curl -s -o /dev/null -w '%{http_code}' -X POST http://127.0.0.1:$p/api/users/42)
-	if [ "$a $d $x" != "200 403 403" ]; then
-		echo "$0: port $p answers '$a $d $x', want '200 403 403'" >&2
-		exit 1
-	fi
+up=
+for _ in $(seq 1 100); do
+	[ "$(code_of "http://$SERVER_IP/api/users/42")" = 200 ] &&
+		[ "$(code_of "http://$SERVER_IP:8080/api/users/42")" = 200 ] && { up=1; break; }
+	sleep 0.1
 done
+[ -n "$up" ] || { echo "nginx or haproxy in bench/server does not answer:" >&2; cat "$SL_WORK/haproxy.log" "$SL_WORK/nginx/error.log" >&2; exit 1; }
+HAP_PROC=$(pgrep -P "$HAP_PID" haproxy | head -1)
+[ -n "$HAP_PROC" ] || { echo "no haproxy process under $HAP_PID" >&2; exit 1; }
 
-cpu_ticks() { awk '{print $14 + $15}' /proc/"$1"/stat; }
-hz=$(getconf CLK_TCK)
+# ---- policies -----------------------------------------------------------------
 
-# wrk_run PORT ARGS... -> "REQS RPS P50_US"
+policy_yaml() { # l4|l7
+	cat <<EOF
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: bench, namespace: bench}
+spec:
+  endpointSelector: {matchLabels: {app: bench-server}}
+  ingress:
+  - fromEndpoints: [{matchLabels: {app: bench-client}}]
+    toPorts:
+    - ports: [{port: "80", protocol: TCP}, {port: "8080", protocol: TCP}]
+EOF
+	[ "$1" = l7 ] && cat <<'EOF'
+      rules:
+        http:
+        - {method: GET, path: "/api/users/.*"}
+EOF
+	return 0
+}
+
+# config_set NAME : puts the configuration in force and checks that it is
+# the one enforcing (the ACL answers 200/403 where it should)
+config_set() {
+	local want_admin=200 url_base="http://$SERVER_IP"
+	case $1 in
+	none | haproxy) sl policy delete bench/bench >/dev/null 2>&1 ;;
+	l4) policy_yaml l4 | sl policy apply -f - >/dev/null || return 1 ;;
+	l7) policy_yaml l7 | sl policy apply -f - >/dev/null || return 1; want_admin=403 ;;
+	esac
+	[ "$1" = haproxy ] && { url_base="http://$SERVER_IP:8080"; want_admin=403; }
+	URL="$url_base/api/users/42"
+	local a d
+	for _ in $(seq 1 50); do
+		a=$(code_of "$URL")
+		d=$(code_of "$url_base/admin")
+		[ "$a $d" = "200 $want_admin" ] && return 0
+		sleep 0.1
+	done
+	echo "config $1: GET /api/users/42 -> $a, /admin -> $d (want 200 $want_admin)" >&2
+	return 1
+}
+
+proxy_pid() { sl status -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["proxy"].get("pid",0))'; }
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+HZ=$(getconf CLK_TCK)
+
+# wrk_run LOAD : prints "requests req_per_s p50_us p99_us errors"
 wrk_run() {
-	local port=$1
-	shift
-	wrk "$@" --latency "http://127.0.0.1:$port/api/users/42" >"$work/wrk.out" 2>&1
-	python3 - "$work/wrk.out" <<'PY'
+	local args out
+	case $1 in
+	ka16) args=(-c16) ;;
+	c1) args=(-c1) ;;
+	close16) args=(-c16 -H "Connection: close") ;;
+	esac
+	out=$(timeout $((DUR + 20)) "$SL_BUILD/cli/sluice" --socket "$SL_SOCK" pod exec bench/client -- \
+		wrk -t1 "${args[@]}" -d"${DUR}s" --timeout 2s --latency "$URL" 2>&1)
+	printf '== %s %s\n%s\n' "$CONF" "$1" "$out" >>"$SL_WORK/wrk.log"
+	python3 - "$out" <<'PY'
 import re, sys
-t = open(sys.argv[1]).read()
-reqs = int(re.search(r"(\d+) requests in", t).group(1))
-rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
-m = re.search(r"^\s+50%\s+([\d.]+)(us|ms|s)\s*$", t, re.M)
-mult = {"us": 1, "ms": 1000, "s": 1000000}[m.group(2)]
-errs = re.search(r"Non-2xx or 3xx responses: (\d+)|Socket errors: (.*)", t)
-if errs:
-    sys.stderr.write("wrk: " + errs.group(0) + "\n")
-print(reqs, rps, float(m.group(1)) * mult)
+t = sys.argv[1]
+def lat(p):
+    m = re.search(r"^\s+%s%%\s+([\d.]+)(us|ms|s)\s*$" % p, t, re.M)
+    return float(m.group(1)) * {"us": 1, "ms": 1e3, "s": 1e6}[m.group(2)] if m else -1
+m = re.search(r"(\d+) requests in", t)
+r = re.search(r"Requests/sec:\s+([\d.]+)", t)
+e = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
+s = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", t)
+errs = (int(e.group(1)) if e else 0) + (sum(int(x) for x in s.groups()) if s else 0)
+print(m.group(1) if m else 0, r.group(1) if r else 0, lat(50), lat(99), errs)
 PY
 }
 
-declare -A RPS CPU P50 PERCONN
-measure() { # NAME PORT PID(or -)
-	local name=$1 port=$2 pid=$3 c0 c1 out reqs
-	wrk -c16 -t2 -d1s "http://127.0.0.1:$port/api/users/42" >/dev/null 2>&1 # warm-up
-	[ "$pid" != - ] && c0=$(cpu_ticks "$pid")
-	out=$(wrk_run "$port" -c16 -t2 -d"${secs}s")
-	[ "$pid" != - ] && c1=$(cpu_ticks "$pid")
-	reqs=${out%% *}
-	RPS[$name]=$(echo "$out" | awk '{printf "%.0f", $2}')
-	if [ "$pid" != - ]; then
-		CPU[$name]=$(awk -v d=$((c1 - c0)) -v hz="$hz" -v n="$reqs" 'BEGIN {printf "%.2f", d * 1e6 / hz / n}')
-	fi
-	out=$(wrk_run "$port" -c1 -t1 -d"$((secs / 2 > 2 ? secs / 2 : 2))s")
-	P50[$name]=$(echo "$out" | awk '{printf "%.1f", $3}')
+# measure CONF LOAD : one wrk run, with CPU of the proxy and the agent
+measure() {
+	local conf=$1 load=$2 ppid a0 a1 p0 p1 out
+	CONF=$conf
+	if [ "$conf" = haproxy ]; then ppid=$HAP_PROC; else ppid=$(proxy_pid); fi
+	a0=$(ticks "$SL_AGENT_PID")
+	p0=$(ticks "$ppid")
+	out=$(wrk_run "$load")
+	a1=$(ticks "$SL_AGENT_PID")
+	p1=$(ticks "$ppid")
+	# conf load round requests rps p50 p99 errors proxy_ticks agent_ticks
+	echo "$conf $load $ROUND $out $((p1 - p0)) $((a1 - a0))" >>"$SL_WORK/results"
 }
 
-# per idle connection: N keep-alive connections, each made one request (one
-# at a time: what is measured is what an idle connection keeps, not the
-# high-water mark of N requests in flight), then held open. Anonymous memory
-# from smaps_rollup (exact; RssAnon is updated lazily).
-idle_conn_bytes() { # PORT PID
-	python3 - "$1" "$2" "$idle" <<'PY'
-import socket, sys, time
-port, pid, n = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
-def anon():
-    for l in open("/proc/%s/smaps_rollup" % pid):
-        if l.startswith("Anonymous:"):
-            return int(l.split()[1])
-def one(s):
-    s.sendall(b"GET /api/users/1 HTTP/1.1\r\nHost: b\r\n\r\n")
-    buf = b""
-    while not (b"\r\n\r\n" in buf and buf.endswith(b"ok")):
-        d = s.recv(4096)
-        if not d:
-            raise SystemExit("connection closed")
-        buf += d
-# a first batch warms the allocator up, the second one is measured
-warm = [socket.create_connection(("127.0.0.1", port)) for i in range(64)]
-for s in warm:
-    one(s)
-time.sleep(0.2)
-before = anon()
-socks = []
-for i in range(n):
-    s = socket.create_connection(("127.0.0.1", port))
-    one(s)
-    socks.append(s)
-time.sleep(0.5)
-after = anon()
-print(int((after - before) * 1024 / n))
-for s in socks + warm:
-    s.close()
-PY
-}
-
-echo "sluice L7 bench: wrk -c16 -t2 ${secs}s keep-alive, origin = haproxy 'return 200', $(nproc) CPUs"
-PERCONN[haproxy]=$(idle_conn_bytes $HAP $HAP_PID)
-PERCONN[sluice]=$(idle_conn_bytes $SLP $SL_PID)
-sleep 1
-measure direct $ORIGIN -
-measure haproxy $HAP $HAP_PID
-measure sluice $SLP $SL_PID
-
-printf '\n%-8s %10s %12s %10s %10s %10s %14s\n' target req/s "cpu us/req" "p50 us" "anon kB" "rss kB" "B/idle conn"
-printf '%-8s %10s %12s %10s %10s %10s %14s\n' direct "${RPS[direct]}" - "${P50[direct]}" - - -
-for n in haproxy sluice; do
-	printf '%-8s %10s %12s %10s %10s %10s %14s\n' $n "${RPS[$n]}" "${CPU[$n]}" "${P50[$n]}" \
-		"${ANON[$n]}" "${RSS[$n]}" "${PERCONN[$n]}"
+echo "sluice L7 bench: $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), DUR=${DUR}s, ROUNDS=$ROUNDS, $(date -u +%FT%TZ)"
+echo "server pod $SERVER_IP (nginx $(nginx -v 2>&1 | sed 's/.*\///'), haproxy $(haproxy -v | head -1 | awk '{print $3}')), client pod $CLIENT_IP"
+: >"$SL_WORK/results"
+for ROUND in $(seq 1 "$ROUNDS"); do
+	for conf in $CONFIGS; do
+		config_set "$conf" || exit 1
+		# warm-up, not counted
+		CONF=$conf wrk_run ka16 >/dev/null
+		for load in $LOADS; do
+			measure "$conf" "$load"
+		done
+	done
+	echo "round $ROUND done (load $(cut -d' ' -f1 /proc/loadavg))"
 done
-echo
-awk -v s="${RPS[sluice]}" -v h="${RPS[haproxy]}" -v d="${RPS[direct]}" \
-	-v ps="${P50[sluice]}" -v pd="${P50[direct]}" -v cs="${CPU[sluice]}" \
-	-v as="${ANON[sluice]}" -v bs="${PERCONN[sluice]}" 'BEGIN {
-	printf "sluice/haproxy req/s: %.2fx (target >= 1.5x)\n", s / h
-	printf "sluice/direct  req/s: %.2fx, haproxy/direct: %.2fx\n", s / d, h / d
-	printf "sluice cpu/request: %.2f us (target <= 8)\n", cs
-	printf "sluice unloaded p50 over direct: %+.1f us (target <= +5)\n", ps - pd
-	printf "sluice idle anonymous memory: %d kB (target <= 4096)\n", as
-	printf "sluice per idle connection: %d B (target <= 4096)\n", bs
-}'
+
+if [ "${PERF:-0}" = 1 ] && [ -n "${OUT:-}" ] && command -v perf >/dev/null; then
+	mkdir -p "$OUT"
+	config_set l7 || exit 1
+	CONF=l7
+	# the whole machine (kernel work lands on the process it is done for);
+	# read with: perf report -i OUT/perf.data --comm sluice-proxy (or sluiced)
+	perf record -a -g -o "$OUT/perf.data" -- sleep "$DUR" >/dev/null 2>&1 &
+	pp=$!
+	wrk_run ka16 >/dev/null
+	wait $pp
+fi
+
+if [ "${STRACE:-0}" = 1 ] && [ -n "${OUT:-}" ] && command -v strace >/dev/null; then
+	mkdir -p "$OUT"
+	config_set l7 || exit 1
+	CONF=l7
+	timeout -s INT $((DUR + 1)) strace -c -o "$OUT/strace.proxy.txt" -p "$(proxy_pid)" &
+	sp=$!
+	timeout -s INT $((DUR + 1)) strace -c -o "$OUT/strace.agent.txt" -p "$SL_AGENT_PID" &
+	sa=$!
+	sleep 0.3
+	out=$(wrk_run ka16)
+	wait $sp $sa
+	echo "strace -c during $DUR s of l7 ka16 ($out): syscalls per request"
+	for w in proxy agent; do
+		awk -v n="${out%% *}" -v w=$w '$NF ~ /^[a-z_0-9]+$/ && $4 ~ /^[0-9]+$/ && $NF != "total" {printf "  %s %s %.3f\n", w, $NF, $4 / n}
+			/total/ {printf "  %s total %.3f\n", w, $3 / n}' "$OUT/strace.$w.txt"
+	done
+fi
+
+python3 - "$SL_WORK/results" "$HZ" "$CONFIGS" "$LOADS" <<'PY'
+import statistics as st, sys
+rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
+hz = float(sys.argv[2]); confs = sys.argv[3].split(); loads = sys.argv[4].split()
+def med(xs): return st.median(xs) if xs else float("nan")
+R = {}
+for c, load, rnd, n, rps, p50, p99, errs, pt, at in rows:
+    R.setdefault((c, load), []).append(dict(n=int(n), rps=float(rps), p50=float(p50), p99=float(p99),
+                                            errs=int(errs), pt=int(pt), at=int(at)))
+def cell(c, load, k):
+    return med([r[k] for r in R.get((c, load), [])])
+def cpu(c, which):
+    # µs of CPU per request over the keep-alive c16 runs (sum of ticks / sum of requests)
+    rs = R.get((c, "ka16"), [])
+    n = sum(r["n"] for r in rs)
+    return sum(r[which] for r in rs) * 1e6 / hz / n if n else float("nan")
+names = {"none": "no policy", "l4": "L4 policy only", "l7": "L7 rule GET /api/users/.* (sluice proxy)",
+         "haproxy": "HAProxy sidecar in the server pod, same ACL"}
+base = lambda load: cell("none", load, "rps")
+print()
+print("| path | ka c16 req/s | vs no policy | close c16 req/s | vs no policy | c1 p50 / p99 (us) | proxy CPU us/req | agent CPU us/req | errors |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+for c in confs:
+    ka, cl = cell(c, "ka16", "rps"), cell(c, "close16", "rps")
+    errs = sum(r["errs"] for k, v in R.items() if k[0] == c for r in v)
+    pc = cpu(c, "pt") if c in ("l7", "haproxy") else float("nan")
+    ac = cpu(c, "at")
+    print("| %s | %.0f | %.2f | %.0f | %.2f | %.0f / %.0f | %s | %.2f | %d |" % (
+        names.get(c, c), ka, ka / base("ka16") if "ka16" in loads else float("nan"),
+        cl, cl / base("close16") if "close16" in loads else float("nan"),
+        cell(c, "c1", "p50"), cell(c, "c1", "p99"),
+        "-" if pc != pc else "%.2f" % pc, ac, errs))
+print()
+if "l7" in confs and "none" in confs:
+    l7, no = cell("l7", "ka16", "rps"), cell("none", "ka16", "rps")
+    print("targets: L7 ka c16 >= 0.75x no policy: %.2fx" % (l7 / no))
+    if "haproxy" in confs:
+        print("         L7 vs HAProxy sidecar (ka c16): %.2fx (>= 1.5x wanted)" % (l7 / cell("haproxy", "ka16", "rps")))
+    print("         proxy + agent CPU per L7 request: %.2f us (<= 8 wanted)" % (cpu("l7", "pt") + cpu("l7", "at")))
+    print("         unloaded p50 over no policy: %+.0f us (<= +10 wanted)" % (cell("l7", "c1", "p50") - cell("none", "c1", "p50")))
+PY
+
+# ---- nothing lost: access log, observe and the proxy's counters -------------------
+if [ "$OBSERVE" = 1 ]; then
+	config_set l7 || exit 1
+	CONF=l7
+	sleep 1.2 # the proxy's stats are at most 1 s old
+	px0=$(sl status -o json | python3 -c 'import json,sys; p=json.load(sys.stdin)["proxy"]; print(p.get("requests_allowed",0)+p.get("requests_denied",0)+p.get("requests_error",0))')
+	log0=$(grep -c '"method"' "$SL_AGENT_OUT")
+	"$SL_BUILD/cli/sluice" --socket "$SL_SOCK" observe -o json --follow --type l7 >"$SL_WORK/observe.json" 2>"$SL_WORK/observe.err" &
+	OBS_PID=$!
+	SL_PIDS+=("$OBS_PID")
+	sleep 0.5
+	out=$(wrk_run ka16)
+	sleep 2 # let the stats, the log and the stream settle
+	st=$(sl status -o json)
+	kill -TERM "$OBS_PID" 2>/dev/null
+	wait "$OBS_PID" 2>/dev/null
+	python3 - "$st" "$px0" "$log0" "$SL_AGENT_OUT" "$SL_WORK/observe.json" "$out" "$DUR" <<'PY'
+import json, sys
+st = json.loads(sys.argv[1]); px0 = int(sys.argv[2]); log0 = int(sys.argv[3])
+p = st["proxy"]
+proxy_n = p.get("requests_allowed", 0) + p.get("requests_denied", 0) + p.get("requests_error", 0) - px0
+log_n = sum(1 for l in open(sys.argv[4]) if '"method"' in l) - log0
+req = resp = bad = 0
+for l in open(sys.argv[5]):
+    try:
+        f = json.loads(l)["flow"]
+    except Exception:
+        bad += 1
+        continue
+    t = f.get("l7", {}).get("type")
+    req += t == "REQUEST"
+    resp += t == "RESPONSE"
+wrk_n, rps = int(sys.argv[6].split()[0]), float(sys.argv[6].split()[1])
+print()
+print("lossless check (L7 rule, ka c16, observe -o json --follow attached, %s s):" % sys.argv[7])
+print("  wrk completed %d requests (%.0f req/s)" % (wrk_n, rps))
+print("  proxy counted %d, access log lines %d, observe REQUEST flows %d, RESPONSE flows %d%s" % (
+    proxy_n, log_n, req, resp, ", %d unreadable lines" % bad if bad else ""))
+print("  access_dropped %s, flows lost by slow observers %s, datapath events lost %s" % (
+    p.get("access_dropped"), st.get("flows_lost_by_slow_observers"), st.get("events_lost")))
+ok = proxy_n == log_n == req == resp and proxy_n >= wrk_n and not p.get("access_dropped") \
+    and not st.get("flows_lost_by_slow_observers") and not bad
+print("  " + ("nothing lost" if ok else "RECORDS LOST OR MISCOUNTED"))
+sys.exit(0 if ok else 3)
+PY
+	LOSSLESS=$?
+fi
+
+if [ "$STATIC" = 1 ]; then
+	echo
+	echo "static mode (the proxy alone, loopback):"
+	"$HERE/static.sh" "$SL_BUILD" --seconds "$DUR"
+fi
+exit "${LOSSLESS:-0}"

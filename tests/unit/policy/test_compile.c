@@ -386,6 +386,41 @@ static void test_l7_union_and_allow_all(void **state)
 	assert_string_equal(p->rules[0]->method, "POST");
 }
 
+/* TLS fields send the port to the proxy (issue #15): with http rules the
+ * entry carries both; TLS alone allows every request (a TLS-aware TCP proxy) */
+static void test_tls_redirect(void **state)
+{
+	struct fixture *f = *state;
+	const struct sluice_ep_compiled *e = compile_spec(f,
+		"  endpointSelector: {matchLabels: {app: web}}\n"
+		"  ingress:\n"
+		"  - fromEndpoints: [{matchLabels: {app: client}}]\n"
+		"    toPorts:\n"
+		"    - ports: [{port: \"443\", protocol: TCP}]\n"
+		"      terminatingTLS: {secret: {name: front}}\n"
+		"      rules: {http: [{method: GET}]}\n"
+		"  - fromEndpoints: [{matchLabels: {app: clientb}}]\n"
+		"    toPorts:\n"
+		"    - ports: [{port: \"8443\", protocol: TCP}]\n"
+		"      serverNames: [a.example.com]\n");
+	const struct sluice_l7_policy *p;
+
+	assert_int_equal(entry(e, IN, f->client, IPPROTO_TCP, 64, 443)->flags, SLUICE_POL_F_REDIRECT);
+	assert_int_equal(entry(e, IN, f->clientb, IPPROTO_TCP, 64, 8443)->flags, SLUICE_POL_F_REDIRECT);
+	p = l7(e, IN, 443, f->client);
+	assert_non_null(p);
+	assert_non_null(p->tls);
+	assert_string_equal(p->tls->terminating_tls->secret_name, "front");
+	assert_false(p->allow_all);
+	assert_int_equal(p->nrules, 1);
+	p = l7(e, IN, 8443, f->clientb);
+	assert_non_null(p);
+	assert_non_null(p->tls);
+	assert_int_equal(p->tls->nserver_names, 1);
+	assert_true(p->allow_all);
+	assert_null(l7(e, IN, 443, f->clientb));
+}
+
 /* CVE-2023-30851: an L3 allow of peer B must not widen the L7 rules of A or B */
 static void test_cve_s11(void **state)
 {
@@ -601,6 +636,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_entities, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_namespace_scoping, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_l7_union_and_allow_all, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tls_redirect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cve_s11, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_redirect_covers_narrower_allow, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_named_ports, setup, teardown),

@@ -409,6 +409,49 @@ static void test_warning_denies_nothing(void **state)
 	sluice_policy_set_free(&set);
 }
 
+/* terminatingTLS / originatingTLS / serverNames (issue #15) */
+static void test_tls_fields(void **state)
+{
+	struct sluice_policy_set set = { 0 };
+	const struct sluice_port_rule *pr;
+
+	(void)state;
+	load_ok(&set,
+		"apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: p, namespace: web}\n"
+		"spec:\n  endpointSelector: {}\n"
+		"  egress:\n"
+		"  - toPorts:\n"
+		"    - ports: [{port: \"443\", protocol: TCP}]\n"
+		"      terminatingTLS: {secret: {name: front}, certificate: my.crt}\n"
+		"      originatingTLS: {secret: {namespace: ops, name: ca}}\n"
+		"      serverNames: [\"api.example.com\", \"*.example.com\", \"**.deep.test\"]\n");
+	pr = &set.v[0].rules[0].egress[0].to_ports[0];
+	assert_true(sluice_port_rule_has_tls(pr));
+	assert_string_equal(pr->terminating_tls->secret_ns, "web"); /* the policy's namespace */
+	assert_string_equal(pr->terminating_tls->secret_name, "front");
+	assert_string_equal(pr->terminating_tls->certificate, "my.crt");
+	assert_null(pr->terminating_tls->private_key); /* default tls.key */
+	assert_string_equal(pr->originating_tls->secret_ns, "ops");
+	assert_int_equal(pr->nserver_names, 3);
+	assert_non_null(strstr(pr->terminating_tls->where, "spec.egress[0].toPorts[0].terminatingTLS"));
+	sluice_policy_set_free(&set);
+
+	load_fails(HDR "  ingress: [{toPorts: [{ports: [{port: \"443\"}], terminatingTLS: {}}]}]\n",
+		   "bad.yaml:7: spec.ingress[0].toPorts[0].terminatingTLS.secret: missing required field");
+	load_fails(HDR "  ingress: [{toPorts: [{ports: [{port: \"443\"}], originatingTLS: {secret: {namespace: x}}}]}]\n",
+		   "bad.yaml:7: spec.ingress[0].toPorts[0].originatingTLS.secret: name: missing required field");
+	load_fails(HDR "  ingress: [{toPorts: [{ports: [{port: \"443\"}], serverNames: [\"a b\"]}]}]\n",
+		   "bad.yaml:7: spec.ingress[0].toPorts[0].serverNames[0]: invalid server name \"a b\" (letters, digits, '-', '_', '*' and dots)");
+	load_fails(HDR "  ingress: [{toPorts: [{serverNames: [a.com]}]}]\n",
+		   "bad.yaml:7: spec.ingress[0].toPorts[0]: TLS (terminatingTLS, originatingTLS, serverNames) needs at least one port");
+	load_fails(HDR "  ingress: [{toPorts: [{ports: [{port: \"53\", protocol: UDP}], serverNames: [a.com]}]}]\n",
+		   "bad.yaml:7: spec.ingress[0].toPorts[0]: TLS can only apply to TCP (ports[0] is UDP)");
+	load_fails(HDR "  ingressDeny: [{toPorts: [{ports: [{port: \"443\"}], serverNames: [a.com]}]}]\n",
+		   "bad.yaml:7: spec.ingressDeny[0].toPorts[0].serverNames: TLS is not allowed in a deny section");
+	load_fails(HDR "  ingress: [{toPorts: [{ports: [{port: \"443\"}], terminatingTLS: {secret: {name: a}, bogus: 1}}]}]\n",
+		   "bad.yaml:7: spec.ingress[0].toPorts[0].terminatingTLS.bogus: unknown field");
+}
+
 static void test_accepts_cilium_extras(void **state)
 {
 	(void)state;
@@ -455,6 +498,7 @@ int main(void)
 		cmocka_unit_test(test_duplicates),
 		cmocka_unit_test(test_warning_denies_nothing),
 		cmocka_unit_test(test_accepts_cilium_extras),
+		cmocka_unit_test(test_tls_fields),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,200 @@
+#!/usr/bin/env bash
+# TLS interception (issue #15) with real pods, both directions.
+#
+# Fresh keys every run (certs/ scripts): a CA the clients trust, a CA
+# nobody trusts, the proxy's certificate for server.test (terminatingTLS),
+# HTTPS servers in pods (their own certificates; podserver.py logs each TLS
+# session as the server saw it). Then:
+#  - ingress: client -> https://server.test:8443 (TLS terminated for the
+#    server pod, re-originated to it): GET allowed over TLS on both legs,
+#    DELETE 403 over TLS, an untrusting client fails the handshake;
+#  - egress: eclient -> server.test:9443 (the client pod calling out):
+#    the same, and an upstream with another CA's certificate gives 502;
+#  - serverNames without interception (egress 7443): allowed SNI passes to
+#    the server's own certificate, another and a missing SNI are closed,
+#    wildcards;
+#  - a policy naming a missing secret is a load error naming file, line
+#    and field; a changed secret reaches the next connection;
+#  - bad input on the TLS port: garbage, truncated ClientHello, plain HTTP,
+#    1,000 half-open handshakes: bounded, and the proxy keeps serving;
+#  - observe shows https://server.test/... and the access log the TLS
+#    version, SNI and upstream verification.
+source "$(dirname "$0")/lib.sh"
+t_begin
+
+C=$SL_WORK/certs
+mkdir -p "$C"
+"$SL_ROOT/certs/make-ca.sh" "$C/ca" --name "test interception CA" >/dev/null || fail "make CA"
+"$SL_ROOT/certs/make-ca.sh" "$C/ca2" --name "untrusted CA" >/dev/null || fail "make CA 2"
+"$SL_ROOT/certs/make-leaf.sh" "$C/ca" "$C/front" server.test >/dev/null || fail "proxy certificate"
+
+pod default/server app=server
+pod default/evil app=evil
+pod default/client app=client
+pod default/eclient app=eclient
+pod default/stranger app=stranger
+"$SL_ROOT/certs/make-leaf.sh" "$C/ca" "$C/server" server.test '*.wild.test' "$IP_server" >/dev/null
+"$SL_ROOT/certs/make-leaf.sh" "$C/ca2" "$C/evil" server.test "$IP_evil" >/dev/null
+serve default/server "tls:8443:$C/server" "tls:9443:$C/server" "tls:7443:$C/server"
+serve default/evil "tls:8443:$C/evil"
+
+echo "# secrets"
+check "secret create tls" sl secret create tls default/front --cert "$C/front/tls.crt" --key "$C/front/tls.key"
+check "secret create generic (CA bundle)" sl secret create generic default/upstream-ca --from-file=ca.crt="$C/ca/ca.crt"
+check_exit 1 "secret create tls with a key of another certificate" \
+	sl secret create tls default/mismatch --cert "$C/front/tls.crt" --key "$C/server/tls.key"
+check_said "does not belong"
+check_exit 1 "secret create twice" sl secret create tls default/front --cert "$C/front/tls.crt" --key "$C/front/tls.key"
+check_said "already exists"
+out=$(sl secret list)
+echo "$out" | grep -qE '^default +front +kubernetes.io/tls +2 ' && pass "secret list: NAMESPACE NAME TYPE DATA AGE" || fail "secret list: $out"
+out=$(sl secret get default/front -o yaml)
+if echo "$out" | grep -q "tls.crt:" && ! echo "$out" | grep -q "PRIVATE" && ! echo "$out" | grep -q "^  tls.key:" &&
+	! echo "$out" | grep -q "$(base64 -w0 "$C/front/tls.key" | head -c 40)"; then
+	pass "secret get -o yaml shows the certificate, never the private key"
+else
+	fail "secret get -o yaml: $out"
+fi
+mode=$(find "$SL_STATE/secrets" -name 'front.json' -printf '%m' 2>/dev/null)
+expect_eq "the secret file is 0600" 600 "$mode"
+
+echo "# a missing secret is a load error"
+cat >"$SL_WORK/missing.yaml" <<'YAML'
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: missing-secret}
+spec:
+  endpointSelector: {matchLabels: {app: server}}
+  ingress:
+  - toPorts:
+    - ports: [{port: "8443", protocol: TCP}]
+      terminatingTLS:
+        secret: {name: nope}
+YAML
+check_exit 1 "a policy naming a missing secret is rejected" sl policy apply -f "$SL_WORK/missing.yaml"
+check_said "missing.yaml:10: spec.ingress[0].toPorts[0].terminatingTLS.secret: secret default/nope not found"
+check_not "and nothing of it was applied" sh -c "sl policy list | grep -q missing-secret"
+
+apply_yaml <<'YAML' >/dev/null
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: server-https}
+spec:
+  endpointSelector: {matchLabels: {app: server}}
+  ingress:
+  - fromEndpoints: [{matchLabels: {app: client}}, {matchLabels: {app: stranger}}]
+    toPorts:
+    - ports: [{port: "8443", protocol: TCP}]
+      terminatingTLS: {secret: {name: front}}
+      originatingTLS: {secret: {name: upstream-ca}}
+      rules:
+        http: [{method: GET, path: "/api/users/.*"}]
+  - fromEndpoints: [{matchLabels: {app: eclient}}]
+    toPorts:
+    - ports: [{port: "9443", protocol: TCP}, {port: "7443", protocol: TCP}]
+---
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: eclient-https}
+spec:
+  endpointSelector: {matchLabels: {app: eclient}}
+  egress:
+  - toEndpoints: [{matchLabels: {app: server}}, {matchLabels: {app: evil}}]
+    toPorts:
+    - ports: [{port: "9443", protocol: TCP}, {port: "8443", protocol: TCP}]
+      terminatingTLS: {secret: {namespace: default, name: front}}
+      originatingTLS: {secret: {namespace: default, name: upstream-ca}}
+      rules:
+        http: [{method: GET, path: "/api/.*"}]
+  - toEndpoints: [{matchLabels: {app: server}}]
+    toPorts:
+    - ports: [{port: "7443", protocol: TCP}]
+      serverNames: ["server.test", "*.wild.test"]
+YAML
+wait_proxy_ready
+
+# https FROM PORT PATH [curl args]: status code (000 when TLS failed)
+https() {
+	local from=$1 ip=$2 port=$3 path=$4
+	shift 4
+	sl pod exec "$from" -- curl -s -o /dev/null -w '%{http_code}' -m 5 --cacert "$C/ca/ca.crt" \
+		--resolve "server.test:$port:$ip" "$@" "https://server.test:$port$path"
+}
+
+echo "# ingress: TLS terminated for the server pod"
+expect_eq "client GET /api/users/42 over TLS -> 200" 200 "$(https default/client "$IP_server" 8443 /api/users/42)"
+check "the server's own log: TLS session, SNI from Host" \
+	sh -c "grep -q 'tls:8443 TLSv1.3 sni=server.test reused=[01] GET /api/users/42' $SL_WORK/server-default_server.log"
+expect_eq "DELETE -> 403 over TLS" 403 "$(https default/client "$IP_server" 8443 /api/users/42 -X DELETE)"
+body=$(sl pod exec default/client -- curl -s -m 5 --cacert "$C/ca/ca.crt" --resolve "server.test:8443:$IP_server" https://server.test:8443/admin)
+expect_eq "403 body over TLS" "Access denied" "$(printf '%s' "$body" | tr -d '\r\n')"
+check_not "the server never saw the denied requests" sh -c "grep -qE 'DELETE|/admin' $SL_WORK/server-default_server.log"
+sl pod exec default/client -- curl -s -o /dev/null -m 5 --resolve "server.test:8443:$IP_server" https://server.test:8443/api/users/1
+expect_eq "a client that does not trust the CA fails the handshake (curl 60)" 60 "$?"
+
+echo "# egress: a client pod calling out"
+expect_eq "eclient GET /api/x over TLS -> 200" 200 "$(https default/eclient "$IP_server" 9443 /api/x)"
+check "the server's own log (egress leg)" \
+	sh -c "grep -q 'tls:9443 TLSv1.3 sni=server.test reused=[01] GET /api/x' $SL_WORK/server-default_server.log"
+expect_eq "egress DELETE -> 403" 403 "$(https default/eclient "$IP_server" 9443 /api/x -X DELETE)"
+expect_eq "an upstream certificate from another CA -> 502" 502 "$(https default/eclient "$IP_evil" 8443 /api/x)"
+check_not "nothing reached the unverified upstream" sh -c "grep -q 'GET /api/x' $SL_WORK/server-default_evil.log"
+
+echo "# serverNames without interception (egress 7443)"
+sni() {
+	sl pod exec default/eclient -- sh -c "sleep 0.3 | timeout 5 openssl s_client -connect $IP_server:7443 $1 -CAfile $C/ca/ca.crt 2>&1"
+}
+out=$(sni "-servername server.test")
+echo "$out" | grep -q "Verify return code: 0 (ok)" && echo "$out" | grep -q "CN = server.test" &&
+	pass "allowed SNI: the server's own certificate, verified" || fail "allowed SNI: $(echo "$out" | tail -5)"
+out=$(sni "-servername a.wild.test")
+echo "$out" | grep -qE "Cipher is TLS|New, TLS" && pass "wildcard *.wild.test passes" || fail "wildcard: $(echo "$out" | tail -3)"
+out=$(sni "-servername a.b.wild.test")
+echo "$out" | grep -qE "Cipher is TLS|New, TLS" && fail "a.b.wild.test must not match *.wild.test" || pass "a.b.wild.test is closed (* is one label)"
+out=$(sni "-servername other.test")
+echo "$out" | grep -qE "Cipher is TLS|New, TLS" && fail "another SNI must be closed" || pass "another SNI is closed"
+out=$(sni "-noservername")
+echo "$out" | grep -qE "Cipher is TLS|New, TLS" && fail "a missing SNI must be closed" || pass "a missing SNI is closed"
+
+echo "# access log and observe"
+sleep 1
+rec=$(grep '"path":"/api/users/42"' "$SL_AGENT_OUT" | grep '"status":200' | tail -1)
+echo "$rec" | grep -q '"tls":{"version":"TLSv1.3","sni":"server.test","upstream":{"version":"TLSv1.3","sni":"server.test","verify":"ok"}}' &&
+	pass "access log: TLS version, SNI, upstream verification" || fail "access log: $rec"
+rec=$(grep '"status":502' "$SL_AGENT_OUT" | tail -1)
+echo "$rec" | grep -q '"verify":"certificate verify failed' && pass "access log: the 502's reason" || fail "502 record: $rec"
+obs=$(sl observe --last 200 -o json 2>/dev/null | grep -c '"url":"https://server.test:8443/api/users/42"')
+[ "$obs" -ge 1 ] && pass "observe: https://server.test:8443/api/users/42" || fail "observe has no https URL"
+
+echo "# a changed secret reaches the next connection"
+"$SL_ROOT/certs/make-leaf.sh" "$C/ca" "$C/front2" server.test >/dev/null
+check "secret replaced" sl secret create tls default/front --cert "$C/front2/tls.crt" --key "$C/front2/tls.key" --overwrite
+want=$(openssl x509 -in "$C/front2/tls.crt" -noout -serial)
+got=$(sl pod exec default/client -- sh -c "sleep 0.3 | timeout 5 openssl s_client -connect $IP_server:8443 -servername server.test 2>/dev/null" | openssl x509 -noout -serial 2>/dev/null)
+expect_eq "the proxy presents the new certificate" "$want" "$got"
+expect_eq "and requests still pass" 200 "$(https default/client "$IP_server" 8443 /api/users/7)"
+
+echo "# bad input on the TLS port (ingress 8443)"
+flood() { sl pod exec default/stranger -- python3 "$TOOLS/tls_flood.py" "$IP_server" 8443 "$@"; }
+out=$(flood garbage 1 12)
+echo "$out" | grep -q "closed=1 of=1" && pass "garbage: closed" || fail "garbage: $out"
+out=$(flood truncated 1 15)
+echo "$out" | grep -q "closed=1 of=1" && pass "truncated ClientHello: closed at the deadline" || fail "truncated: $out"
+out=$(flood plain 1 12)
+echo "$out" | grep -q "closed=1 of=1 first_bytes=$(printf 'HTTP/1.1 400' | od -An -tx1 | tr -d ' \n')" &&
+	pass "plain HTTP: 400 and close" || fail "plain HTTP: $out"
+flood halfopen 1000 25 >"$SL_WORK/halfopen.out" 2>&1 &
+FLOOD_PID=$!
+SL_PIDS+=($FLOOD_PID)
+sleep 3
+expect_eq "a real client is served during 1,000 half-open handshakes" 200 "$(https default/client "$IP_server" 8443 /api/users/5)"
+wait "$FLOOD_PID"
+out=$(cat "$SL_WORK/halfopen.out")
+echo "$out" | grep -q "halfopen closed=1000 of=1000" && pass "every half-open handshake was closed (bounded)" || fail "half-open: $out"
+expect_eq "the proxy keeps serving afterwards" 200 "$(https default/client "$IP_server" 8443 /api/users/6)"
+
+echo "# deleting a secret: its port fails closed"
+check "secret delete" sl secret delete default/upstream-ca
+code=$(https default/client "$IP_server" 8443 /api/users/8)
+[ "$code" != 200 ] && pass "no upstream CA: the request is not passed unverified ($code)" || fail "passed without a CA"
+t_finish
