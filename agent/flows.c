@@ -20,6 +20,7 @@
 #include "api.h"
 #include "flows.h"
 #include "metrics.h"
+#include "services.h"
 
 /*
  * What a flow knows of one of its ends, shared by every flow of the same
@@ -61,6 +62,9 @@ struct flow {
 	char *strs;
 	uint16_t code;
 	uint64_t latency_ns;
+	/* the service the client went through (Hubble's destination_service) */
+	char *svc_ns, *svc_name;
+	uint16_t svc_port;
 };
 
 /* ---- filters ------------------------------------------------------------- */
@@ -143,6 +147,8 @@ static void flow_clear(struct flow *f)
 	peer_clear(&f->src);
 	peer_clear(&f->dst);
 	free(f->strs);
+	free(f->svc_ns);
+	free(f->svc_name);
 	memset(f, 0, sizeof(*f));
 }
 
@@ -209,7 +215,7 @@ static const char *labels_cached(struct agent *a, uint32_t identity)
 	if (!fl->label_cache[slot].text || fl->label_cache[slot].identity != identity) {
 		free(fl->label_cache[slot].text);
 		fl->label_cache[slot].identity = identity;
-		fl->label_cache[slot].text = labels_text(sluice_idt_labels(a->idt, identity));
+		fl->label_cache[slot].text = labels_text(sluice_idt_labels(a->reg.idt, identity));
 	}
 	return fl->label_cache[slot].text;
 }
@@ -240,7 +246,7 @@ static void peer_fill(struct agent *a, struct flow_peer *p, const uint8_t addr[1
 		h = (h ^ addr[i]) * 16777619u;
 	pi = fl->peer_cache[h % PEER_CACHE];
 	if (!pi || pi->identity != identity || memcmp(pi->addr, addr, 16)) {
-		const struct agent_pod *pod = agent_pod_by_addr(a, addr, true);
+		const struct agent_pod *pod = registry_pod_by_addr(&a->reg, addr, true);
 
 		pi = sl_xcalloc(1, sizeof(*pi));
 		pi->refs = 1; /* the cache's */
@@ -504,6 +510,15 @@ static char *flow_json(const struct flow *f, const char *node)
 	n += peer_json(out + n, cap - n, &f->src);
 	n += (size_t)snprintf(out + n, cap - n, ",\"destination\":");
 	n += peer_json(out + n, cap - n, &f->dst);
+	if (f->svc_name) {
+		char sns[300], sname[300];
+
+		json_escape(sns, sizeof(sns), f->svc_ns);
+		json_escape(sname, sizeof(sname), f->svc_name);
+		n += (size_t)snprintf(out + n, cap - n,
+				      ",\"destination_service\":{\"name\":\"%s\",\"namespace\":\"%s\"},"
+				      "\"destination_service_port\":%u", sname, sns, f->svc_port);
+	}
 	n += (size_t)snprintf(out + n, cap - n, ",\"Type\":\"%s\",\"node_name\":\"%s\",",
 			      l7 ? "L7" : "L3_L4", node);
 	if (!l7) {
@@ -558,6 +573,25 @@ static char *flow_json(const struct flow *f, const char *node)
 	}
 	(void)n;
 	return out;
+}
+
+/* Names the service a client reached this backend through, if any. */
+static void flow_service(struct agent *a, struct flow *f, const uint8_t client[16],
+			 const uint8_t backend[16], uint16_t bport, uint32_t client_ep)
+{
+	const struct agent_service *s;
+	const struct agent_pod *c;
+	uint16_t port = 0;
+
+	if (!client_ep) {
+		c = registry_pod_by_addr(&a->reg, client, false);
+		client_ep = c ? c->ep_id : 0;
+	}
+	if (!agent_service_for_flow(a, client_ep, backend, bport, f->protocol, &s, &port))
+		return;
+	f->svc_ns = sl_xstrdup(agent_service_ns(s));
+	f->svc_name = sl_xstrdup(agent_service_name(s));
+	f->svc_port = port;
 }
 
 /* ---- ring and subscribers ------------------------------------------------------ */
@@ -653,7 +687,7 @@ static bool near_duplicate(struct agent *a, const struct sluice_flow_event *ev)
 
 	if (ev->verdict == SLUICE_VERDICT_DROPPED || ev->match_kind != SLUICE_MATCH_NONE)
 		return false;
-	peer = agent_pod_by_addr(a, ev->direction == SLUICE_DIR_EGRESS ? ev->daddr : ev->saddr, false);
+	peer = registry_pod_by_addr(&a->reg, ev->direction == SLUICE_DIR_EGRESS ? ev->daddr : ev->saddr, false);
 	if (!peer || peer->remote)
 		return false;
 	if (ev->direction == SLUICE_DIR_EGRESS)
@@ -687,6 +721,7 @@ static void on_datapath_event(void *ctx, const struct sluice_flow_event *ev)
 	f->dport = ev->dport;
 	peer_fill(a, &f->src, ev->saddr, ingress ? ev->peer_identity : ev->ep_identity);
 	peer_fill(a, &f->dst, ev->daddr, ingress ? ev->ep_identity : ev->peer_identity);
+	flow_service(a, f, ev->saddr, ev->daddr, ev->dport, ingress ? 0 : ev->ep_id);
 	a->counters.flows_by_kind_verdict[FLOW_L3L4][ev->verdict & 3]++;
 	if (ev->verdict == SLUICE_VERDICT_DROPPED)
 		a->counters.drops_by_reason_dir[ev->drop_reason & 0xff][ev->direction & 1]++;
@@ -749,6 +784,8 @@ void flows_add_l7(struct agent *a, const struct flow_l7 *ev)
 		peer_fill(a, &f->src, ev->saddr, ev->src_identity);
 		peer_fill(a, &f->dst, ev->daddr, ev->dst_identity);
 	}
+	/* the request's client and backend, whichever way this record points */
+	flow_service(a, f, ev->saddr, ev->daddr, ev->dport, 0);
 	a->counters.flows_by_kind_verdict[ev->kind & 3][f->verdict & 3]++;
 	if (resp)
 		metrics_http_observe(a, ev->method, ev->code, ev->allowed, (double)ev->latency_ns / 1e9);

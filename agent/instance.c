@@ -28,6 +28,7 @@
 #include "instance.h"
 #include "pod_net.h"
 #include "proxy_ctl.h"
+#include "services.h"
 
 #define INSTANCE_FILE "instance.json"
 #define LOCK_FILE "sluiced.lock"
@@ -306,6 +307,8 @@ void instance_undo_start(struct agent *a)
 	}
 	if (count_pins(a->cfg.bpf_root) > 0 || !access(a->cfg.bpf_root, F_OK))
 		sluice_dp_unpin_all(a->cfg.bpf_root);
+	if (!a->adopted)
+		agent_services_node_teardown(a, false);
 	if (a->podcfg.cidr_prefixlen && route_exists(a))
 		pod_net_node_teardown(&a->podcfg);
 	else if (a->pod_cgroup_dir[0])
@@ -398,6 +401,7 @@ int instance_cleanup(struct agent *a)
 		printf("removed: blackhole route %s\n", a->cfg.pod_cidr);
 		n++;
 	}
+	agent_services_node_teardown(a, true);
 	if (rm_cgroup(a->pod_cgroup_dir)) {
 		printf("removed: cgroup %s\n", a->pod_cgroup_dir);
 		n++;

@@ -33,6 +33,7 @@
 #include "policy_dir.h"
 #include "revalidate.h"
 #include "secrets.h"
+#include "services.h"
 
 static struct agent the_agent;
 static struct agent_k8s_options k8s_opt;
@@ -53,6 +54,12 @@ static void usage(FILE *f)
 		"  --state-dir DIR     where declared state is kept (default /run/sluice/NAME,\n"
 		"                      NAME the last component of --bpf-root)\n"
 		"  --pod-cidr CIDR     addresses for local pods (default 10.244.0.0/16)\n"
+		"  --service-cidr CIDR ClusterIPs of `sluice service create` (default\n"
+		"                      10.96.0.0/16; standalone: a blackhole route, like the\n"
+		"                      pod CIDR: translated at the socket, never routed)\n"
+		"  --service-max-entries N  service map size: one entry per service port plus\n"
+		"                      one per backend of it (default 65536)\n"
+		"  --backend-max-entries N  backend map size (default 65536)\n"
 		"  --netns-prefix P    prefix of pod network namespace names (default sluice-)\n"
 		"  --node-name NAME    this node's name (default: $K8S_NODE_NAME, else the\n"
 		"                      hostname)\n"
@@ -183,6 +190,9 @@ static int parse_args(struct agent *a, int argc, char **argv, bool *cleanup, boo
 		{ "identity-gc-grace", required_argument, NULL, 1003 },
 		{ "k8s-endpoint-throttle", required_argument, NULL, 1004 },
 		{ "pods-cgroup", required_argument, NULL, 0x104 },
+		{ "service-cidr", required_argument, NULL, 0x110 },
+		{ "service-max-entries", required_argument, NULL, 0x111 },
+		{ "backend-max-entries", required_argument, NULL, 0x112 },
 		{ "cni-conf-dir", required_argument, NULL, 0x100 },
 		{ "cni-chain-target", required_argument, NULL, 0x101 },
 		{ "cni-remove-on-exit", no_argument, NULL, 0x102 },
@@ -199,6 +209,9 @@ static int parse_args(struct agent *a, int argc, char **argv, bool *cleanup, boo
 	a->cfg.socket_path = "/run/sluice/sluice.sock";
 	a->cfg.state_dir = NULL; /* derived from --bpf-root unless given */
 	a->cfg.pod_cidr = "10.244.0.0/16";
+	a->cfg.service_cidr = "10.96.0.0/16";
+	a->cfg.service_max_entries = SLUICE_SERVICES_MAX;
+	a->cfg.backend_max_entries = SLUICE_BACKENDS_MAX;
 	a->cfg.netns_prefix = "sluice-";
 	a->cfg.metrics_addr = "127.0.0.1:9962";
 	a->cfg.flow_buffer = 4096;
@@ -233,6 +246,9 @@ static int parse_args(struct agent *a, int argc, char **argv, bool *cleanup, boo
 		case 1003: k8s_opt.gc_grace_s = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 1004: k8s_opt.ep_throttle_ms = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 0x104: a->cfg.pods_cgroup = optarg; break;
+		case 0x110: a->cfg.service_cidr = optarg; break;
+		case 0x111: a->cfg.service_max_entries = (uint32_t)strtoul(optarg, NULL, 10); break;
+		case 0x112: a->cfg.backend_max_entries = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case 0x100: a->cfg.cni_conf_dir = optarg; break;
 		case 0x101: a->cfg.cni_chain_target = optarg; break;
 		case 0x102: a->cfg.cni_remove_on_exit = true; break;
@@ -288,11 +304,12 @@ static int prepare(struct agent *a, bool cleanup, char **err)
 		 a->cfg.pods_cgroup ? a->cfg.pods_cgroup : a->pod_cgroup_dir);
 	snprintf(a->cgroup_system, sizeof(a->cgroup_system), "%s/%ssystem", a->cfg.cgroup_root,
 		 a->cfg.netns_prefix);
-	a->next_ep_id = 1;
-	a->next_ip_offset = 2;
-	a->idt = sluice_idt_new();
-	if (!a->idt)
-		return sl_fail(err, ENOMEM, "out of memory");
+	registry_init(&a->reg);
+	a->reg.next_ip_offset = 2;
+	rc = agent_services_init(a, a->cfg.service_cidr, a->cfg.service_max_entries,
+				 a->cfg.backend_max_entries, err);
+	if (rc)
+		return rc;
 	rc = check_requirements(a, err);
 	if (rc)
 		return rc;
@@ -305,7 +322,12 @@ static int setup(struct agent *a, char **err)
 {
 	int rc;
 
-	rc = sluice_dp_open(&a->dp, a->cfg.bpf_root, &a->adopted, err);
+	struct sluice_dp_options dpo = {
+		.service_max_entries = a->cfg.service_max_entries,
+		.backend_max_entries = a->cfg.backend_max_entries,
+	};
+
+	rc = sluice_dp_open_opts(&a->dp, a->cfg.bpf_root, &dpo, &a->adopted, err);
 	if (rc)
 		return rc;
 	if (*err) { /* a warning, e.g. an incompatible pin was replaced */
@@ -314,6 +336,8 @@ static int setup(struct agent *a, char **err)
 		*err = NULL;
 	}
 	rc = pod_net_node_setup(&a->podcfg, err);
+	if (!rc && a->podcfg.node_routing) /* standalone: ClusterIPs routed nowhere */
+		rc = agent_services_node_setup(a, err);
 	if (rc)
 		return rc;
 	agent_refresh_host_addrs(a);
@@ -387,11 +411,13 @@ int main(int argc, char **argv)
 	if ((rc = agent_secrets_load(a, &err)))
 		goto fail;
 	rc = agent_state_restore(a, &err);
+	if (!rc)
+		rc = agent_services_restore(a, &err);
 	if (rc)
 		goto fail;
 	if (a->adopted)
 		fprintf(stderr, "sluiced: adopted pinned datapath state under %s (%zu pods)\n",
-			a->cfg.bpf_root, a->npods);
+			a->cfg.bpf_root, a->reg.npods);
 	rc = flows_init(a, &err);
 	if (rc)
 		goto fail;
@@ -451,6 +477,7 @@ int main(int argc, char **argv)
 	uv_close((uv_handle_t *)&events_poll, NULL);
 	uv_run(a->loop, UV_RUN_NOWAIT);
 	agent_state_save(a);
+	agent_services_free(a); /* writes services.json if a save is pending */
 	sluice_dp_close(a->dp);
 	return 0;
 fail:

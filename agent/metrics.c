@@ -14,6 +14,7 @@
 #include "k8s.h"
 #include "http_local.h"
 #include "metrics.h"
+#include "services.h"
 
 #define NBUCKETS 12
 static const double buckets[NBUCKETS] = { 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
@@ -155,6 +156,10 @@ static const char *stat_family_help(const char *family)
 		return "Connection-tracking entries created.";
 	if (!strcmp(family, "sluice_datapath_redirected_total"))
 		return "New flows handed to the L7 proxy.";
+	if (!strcmp(family, "sluice_service_translations_total"))
+		return "connect()/sendto() to a ClusterIP translated to a backend, by protocol.";
+	if (!strcmp(family, "sluice_service_no_backend_total"))
+		return "connect()/sendto() to a service without backends, refused, by protocol.";
 	return "Datapath counter.";
 }
 
@@ -232,9 +237,21 @@ char *metrics_render(struct agent *a)
 	hist_render(&o, "sluice_http_request_duration_seconds", &mx->http_duration);
 
 	head(&o, "sluice_endpoints", "gauge", "Local endpoints (pods).");
-	outf(&o, "sluice_endpoints %zu\n", a->npods);
+	outf(&o, "sluice_endpoints %zu\n", a->reg.npods);
 	head(&o, "sluice_identities", "gauge", "Security identities known, reserved ones included.");
-	outf(&o, "sluice_identities %zu\n", sluice_idt_count(a->idt));
+	outf(&o, "sluice_identities %zu\n", sluice_idt_count(a->reg.idt));
+	{
+		struct agent_services_counts sc;
+
+		agent_services_counts(a, &sc);
+		head(&o, "sluice_services", "gauge", "ClusterIP services.");
+		outf(&o, "sluice_services %llu\n", (unsigned long long)sc.services);
+		head(&o, "sluice_service_frontends", "gauge",
+		     "Service ports (ClusterIP, port, protocol) the datapath translates.");
+		outf(&o, "sluice_service_frontends %llu\n", (unsigned long long)sc.frontends);
+		head(&o, "sluice_service_backends", "gauge", "Distinct backends (address, port) of services.");
+		outf(&o, "sluice_service_backends %llu\n", (unsigned long long)sc.backends);
+	}
 	head(&o, "sluice_policies", "gauge", "Policies in force.");
 	outf(&o, "sluice_policies %zu\n", a->policies.n);
 
@@ -245,6 +262,13 @@ char *metrics_render(struct agent *a)
 	head(&o, "sluice_bpf_map_capacity", "gauge", "Maximum entries of each BPF map.");
 	for (k = 0; k < nmaps && k < SLUICE_DP_MAPS_MAX; k++)
 		outf(&o, "sluice_bpf_map_capacity{map=\"%s\"} %u\n", fill[k].name, fill[k].max_entries);
+
+	head(&o, "sluice_agent_rollbacks_failed_total", "counter",
+	     "Failed changes whose undo failed too: the datapath may not match the declared state.");
+	outf(&o, "sluice_agent_rollbacks_failed_total %llu\n", (unsigned long long)fc->rollbacks_failed);
+	head(&o, "sluice_agent_state_save_failures_total", "counter",
+	     "State directory writes that failed (a restart would adopt older state).");
+	outf(&o, "sluice_agent_state_save_failures_total %llu\n", (unsigned long long)fc->state_save_failures);
 
 	head(&o, "sluice_policy_apply_duration_seconds", "histogram",
 	     "Time to validate, compile and write one policy apply.");

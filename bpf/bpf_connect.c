@@ -17,6 +17,12 @@
  * before and reports it. The original destination goes to orig_dst_sk under
  * the socket cookie; sock_ops moves it at ACTIVE_ESTABLISHED to a key the
  * proxy can build from its accepted socket (bpf_sockops.c).
+ *
+ * Services come first (lib/service.h): a ClusterIP:port is replaced by one
+ * of its backends, so the policy question below is asked about the backend
+ * pod, and an L7 port of the backend is steered like a direct connection
+ * (the proxy sees the backend as the original destination). A service with
+ * no backend refuses with ECONNREFUSED at once.
  */
 #include "lib/common.h"
 #include "lib/parse.h"
@@ -24,6 +30,7 @@
 #include "lib/policy.h"
 #include "lib/events.h"
 #include "lib/proxy.h"
+#include "lib/service.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -55,24 +62,37 @@ int sock_connect4(struct bpf_sock_addr *ctx)
 	struct sluice_orig_dst od = {};
 	struct policy_verdict pv;
 	__u64 netns_cookie, sock_cookie;
+	__u8 backend[16], protocol;
 	__be32 dst = ctx->user_ip4;
+	__u32 svc_id = 0, svc_port = 0;
 	const __u32 *ep;
 	__u32 peer_identity, ep_id;
-	__u16 dport;
+	__u16 dport, bport = 0;
+	enum svc_result svc;
 
-	if (ctx->protocol != IPPROTO_TCP)
+	if (ctx->protocol != IPPROTO_TCP && ctx->protocol != IPPROTO_UDP)
 		return CONNECT_GO;
+	protocol = (__u8)ctx->protocol;
+	svc_port = ctx->user_port;
+	svc = svc_translate(ctx, protocol, &svc_id, backend, &bport);
+	if (svc == SVC_NO_BACKEND)
+		return svc_refuse(protocol);
+
 	/* the pod's own loopback never crosses its veth: not policy's business */
-	if (ipv4_is_loopback(dst))
+	if (ipv4_is_loopback(ctx->user_ip4))
 		return CONNECT_GO;
 	netns_cookie = bpf_get_netns_cookie(ctx);
 	ep = bpf_map_lookup_elem(&sluice_nsep_v1, &netns_cookie);
 	if (!ep)
 		return CONNECT_GO;
 	ep_id = *ep;
+	if (svc == SVC_TRANSLATED)
+		svc_flow_note(ep_id, backend, bport, protocol, svc_id);
+	if (protocol != IPPROTO_TCP)
+		return CONNECT_GO;
 
 	dport = bpf_ntohs((__u16)ctx->user_port);
-	addr_from_ipv4(od.addr, dst);
+	addr_from_ipv4(od.addr, ctx->user_ip4);
 	peer_identity = policy_judge(ep_id, od.addr, SLUICE_DIR_EGRESS, IPPROTO_TCP, dport, 0,
 				     &pv);
 	if (pv.action != POLICY_REDIRECT)
@@ -93,5 +113,9 @@ int sock_connect4(struct bpf_sock_addr *ctx)
 	}
 	ctx->user_ip4 = bpf_htonl(0x7f000001);
 	ctx->user_port = bpf_htons(SLUICE_PROXY_PORT);
+	/* getpeername() shows where the pod meant to go, not the proxy */
+	if (svc == SVC_TRANSLATED)
+		svc_revnat_note(sock_cookie, ctx->user_ip4, SLUICE_PROXY_PORT, dst,
+				bpf_ntohs((__u16)svc_port), svc_id);
 	return CONNECT_GO;
 }

@@ -32,6 +32,7 @@ int usage_error(const char *family, const char *sub, const char *usage);
 
 int cli_policy(int argc, char **argv);  /* policy.c */
 int cli_observe(int argc, char **argv); /* observe.c */
+int cli_service(int argc, char **argv); /* service.c */
 int cli_secret(int argc, char **argv);  /* secret.c */
 
 #endif

@@ -889,6 +889,9 @@ static int cmd_status(int argc, char **argv)
 	printf("Endpoints:     %lld\nIdentities:    %lld\nPolicies:      %lld\n", jint(res, "endpoints"),
 	       jint(res, "identities"), jint(res, "policies"));
 	printf("Last apply:    %lld us\n", jint(res, "last_policy_apply_us"));
+	if (jint(res, "rollbacks_failed") || jint(res, "state_save_failures"))
+		printf("WARNING:       %lld failed rollbacks (the datapath may not match the declared state), %lld failed state saves\n",
+		       jint(res, "rollbacks_failed"), jint(res, "state_save_failures"));
 	if (json_is_object(json_object_get(res, "kubernetes"))) {
 		/* Kubernetes mode: the API server source */
 		json_t *kube = json_object_get(res, "kubernetes"), *cl = json_object_get(kube, "client");
@@ -976,6 +979,7 @@ static void usage(FILE *f)
 		"  namespace  label, list, get namespaces\n"
 		"  identity   list, get security identities\n"
 		"  policy     apply, delete, list, get, lint policies\n"
+		"  service    create, delete, list, get ClusterIP services\n"
 		"  observe    watch flows and verdicts\n"
 		"  secret     create, list, get, delete secrets for TLS interception\n"
 		"  proxy      restart the L7 proxy without refusing connections\n"
@@ -1031,6 +1035,8 @@ int main(int argc, char **argv)
 		return cmd_identity(argc, argv);
 	if (!strcmp(argv[0], "policy"))
 		return cli_policy(argc, argv);
+	if (!strcmp(argv[0], "service") || !strcmp(argv[0], "services") || !strcmp(argv[0], "svc"))
+		return cli_service(argc, argv);
 	if (!strcmp(argv[0], "observe"))
 		return cli_observe(argc, argv);
 	if (!strcmp(argv[0], "secret") || !strcmp(argv[0], "secrets"))

@@ -222,14 +222,25 @@ static void print_compact(json_t *flow)
 		const char *col = !color ? "" : denied ? "\033[31m" : redirected ? "\033[33m" : "\033[32m";
 		char port[16] = "";
 
+		json_t *svc = json_object_get(flow, "destination_service");
+		char svcbuf[600] = "";
+
 		if (dport)
 			snprintf(port, sizeof(port), ":%lld", (long long)dport);
+		if (json_is_object(svc)) {
+			char nb[140], sb[280];
+
+			snprintf(svcbuf, sizeof(svcbuf), " (svc %s/%s:%lld)",
+				 sl_escape_ctl(json_string_value(json_object_get(svc, "namespace")), nb, sizeof(nb)),
+				 sl_escape_ctl(json_string_value(json_object_get(svc, "name")), sb, sizeof(sb)),
+				 (long long)json_integer_value(json_object_get(flow, "destination_service_port")));
+		}
 		if (reply) /* as Hubble prints a reply: client <- server */
-			printf("%s  %s ← %s:%lld  %s %s%s%s (%s)\n", when, dst, src, (long long)sport, kind, col,
-			       word, color ? "\033[0m" : "", detail);
+			printf("%s  %s ← %s:%lld%s  %s %s%s%s (%s)\n", when, dst, src, (long long)sport, svcbuf,
+			       kind, col, word, color ? "\033[0m" : "", detail);
 		else
-			printf("%s  %s → %s%s  %s %s%s%s (%s)\n", when, src, dst, port, kind, col, word,
-			       color ? "\033[0m" : "", detail);
+			printf("%s  %s → %s%s%s  %s %s%s%s (%s)\n", when, src, dst, port, svcbuf, kind, col,
+			       word, color ? "\033[0m" : "", detail);
 	}
 }
 

@@ -201,3 +201,56 @@ int sl_check_label_value(const char *key, const char *value, char **err)
 			       sl_escape_ctl(key, kshown, sizeof(kshown)), SHOW(value));
 	return 0;
 }
+
+int sl_check_service_name(const char *name, char **err)
+{
+	char shown[400];
+	size_t n = name ? strlen(name) : 0;
+
+	if (!n)
+		return sl_fail(err, EINVAL, "service name: must not be empty");
+	if (n > DNS1123_LABEL_MAX)
+		return sl_fail(err, EINVAL, "service name \"%s\": must be no more than 63 characters (has %zu)",
+			       SHOW(name), n);
+	if (!dns_label_ok(name, n) || !(name[0] >= 'a' && name[0] <= 'z'))
+		return sl_fail(err, EINVAL,
+			       "service name \"%s\": a DNS-1035 label must consist of lower case "
+			       "alphanumeric characters or '-', start with an alphabetic character, and end "
+			       "with an alphanumeric character (regex '[a-z]([-a-z0-9]*[a-z0-9])?')",
+			       SHOW(name));
+	return 0;
+}
+
+int sl_check_port_name(const char *what, const char *name, char **err)
+{
+	char shown[400];
+	size_t n = name ? strlen(name) : 0;
+
+	if (n > DNS1123_LABEL_MAX || (n && !dns_label_ok(name, n)))
+		return sl_fail(err, EINVAL,
+			       "%s \"%s\": must be a lowercase RFC 1123 label of at most 63 characters "
+			       "(regex '[a-z0-9]([-a-z0-9]*[a-z0-9])?')", what, SHOW(name));
+	return 0;
+}
+
+int sl_check_target_port_name(const char *name, char **err)
+{
+	char shown[400];
+	size_t n = name ? strlen(name) : 0, i;
+	bool letter = false, ok = n > 0 && n <= 15 && name[0] != '-' && name[n - 1] != '-';
+
+	for (i = 0; ok && i < n; i++) {
+		if (name[i] >= 'a' && name[i] <= 'z')
+			letter = true;
+		else if (name[i] == '-')
+			ok = i == 0 || name[i - 1] != '-';
+		else if (!(name[i] >= '0' && name[i] <= '9'))
+			ok = false;
+	}
+	if (!ok || !letter)
+		return sl_fail(err, EINVAL,
+			       "target port \"%s\": want a port number (1-65535) or a port name "
+			       "(IANA_SVC_NAME: at most 15 characters of a-z, 0-9 and '-', with at least "
+			       "one letter, no '-' at either end and no '--')", SHOW(name));
+	return 0;
+}

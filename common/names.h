@@ -25,6 +25,17 @@ int sl_check_pod_name(const char *name, char **err);
 int sl_check_label_key(const char *key, char **err);
 int sl_check_label_value(const char *key, const char *value, char **err);
 
+/*
+ * Services (Kubernetes' rules again):
+ *   service name       DNS-1035 label: [a-z]([-a-z0-9]*[a-z0-9])?, <= 63
+ *   service port name  DNS-1123 label (as above for namespaces)
+ *   named target port  IANA_SVC_NAME: <= 15 of [a-z0-9-], at least one
+ *                      letter, no leading, trailing or doubled '-'
+ */
+int sl_check_service_name(const char *name, char **err);
+int sl_check_port_name(const char *what, const char *name, char **err);
+int sl_check_target_port_name(const char *name, char **err);
+
 /* Copies s into buf (always NUL-terminated) with control characters, DEL
  * and backslash written as C escapes (\n, \t, \x1b, \\), so that a table
  * line can never be split or recoloured by what a user typed. */

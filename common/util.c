@@ -67,6 +67,10 @@ int sl_fail(char **err, int code, const char *fmt, ...)
 		*err = vstrdupf(fmt, ap);
 		va_end(ap);
 	}
+	/* never "success with a message": a caller passing errno that
+	 * happens to be 0 still reports a failure */
+	if (!code)
+		return -EIO;
 	return code > 0 ? -code : code;
 }
 

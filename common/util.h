@@ -13,7 +13,8 @@
 char *sl_strdupf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void *sl_xcalloc(size_t n, size_t size);
 char *sl_xstrdup(const char *s);
-/* Replaces *err with a new message (frees the old one); returns -code. */
+/* Replaces *err with a new message (frees the old one); returns -code,
+ * always negative (-EIO for a code of 0). */
 int sl_fail(char **err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Runs argv (no shell), waits; on non-zero exit fills *err with argv[0..2]

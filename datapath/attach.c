@@ -24,6 +24,7 @@
 #include "bpf_lxc.skel.h"
 #include "bpf_sklookup.skel.h"
 #include "bpf_connect.skel.h"
+#include "bpf_sock_svc.skel.h"
 #include "bpf_sockops.skel.h"
 #include "bpf_skmsg.skel.h"
 
@@ -65,6 +66,12 @@ static struct bpf_program *dp_link_program(struct sluice_datapath *dp, const cha
 {
 	if (strcmp(name, DP_LINK_CONNECT4) == 0)
 		return dp->connect->progs.sock_connect4;
+	if (strcmp(name, DP_LINK_SENDMSG4) == 0)
+		return dp->socksvc->progs.sock_sendmsg4;
+	if (strcmp(name, DP_LINK_RECVMSG4) == 0)
+		return dp->socksvc->progs.sock_recvmsg4;
+	if (strcmp(name, DP_LINK_GETPEERNAME4) == 0)
+		return dp->socksvc->progs.sock_getpeername4;
 	if (strcmp(name, DP_LINK_SOCK_OPS) == 0)
 		return dp->sockops->progs.sock_ops_established;
 	if (strncmp(name, DP_LINK_SK_LOOKUP, strlen(DP_LINK_SK_LOOKUP)) == 0)
@@ -435,6 +442,16 @@ int sluice_dp_attach_cgroups(struct sluice_datapath *dp, const char *pods_cgroup
 	if (!e)
 		e = dp_link_ensure(dp, DP_LINK_CONNECT4, dp->connect->progs.sock_connect4,
 				   BPF_CGROUP_INET4_CONNECT, pods_fd, pods_id, err);
+	/* services: UDP sendto() and what replies and getpeername() show */
+	if (!e)
+		e = dp_link_ensure(dp, DP_LINK_SENDMSG4, dp->socksvc->progs.sock_sendmsg4,
+				   BPF_CGROUP_UDP4_SENDMSG, pods_fd, pods_id, err);
+	if (!e)
+		e = dp_link_ensure(dp, DP_LINK_RECVMSG4, dp->socksvc->progs.sock_recvmsg4,
+				   BPF_CGROUP_UDP4_RECVMSG, pods_fd, pods_id, err);
+	if (!e)
+		e = dp_link_ensure(dp, DP_LINK_GETPEERNAME4, dp->socksvc->progs.sock_getpeername4,
+				   BPF_CGROUP_INET4_GETPEERNAME, pods_fd, pods_id, err);
 out:
 	if (root_fd >= 0)
 		close(root_fd);
@@ -446,6 +463,10 @@ int sluice_dp_detach_cgroups(struct sluice_datapath *dp)
 {
 	int e1 = dp_link_remove(dp, DP_LINK_CONNECT4);
 	int e2 = dp_link_remove(dp, DP_LINK_SOCK_OPS);
+
+	dp_link_remove(dp, DP_LINK_SENDMSG4);
+	dp_link_remove(dp, DP_LINK_RECVMSG4);
+	dp_link_remove(dp, DP_LINK_GETPEERNAME4);
 
 	return e1 ? e1 : e2;
 }

@@ -47,6 +47,10 @@
 #define DP_LINK_CONNECT4    "connect4"
 #define DP_LINK_SOCK_OPS    "sock_ops"
 #define DP_LINK_SK_LOOKUP   "sk_lookup_"
+/* Services (bpf_sock_svc.c), on the pods cgroup beside connect4 */
+#define DP_LINK_SENDMSG4    "sendmsg4"
+#define DP_LINK_RECVMSG4    "recvmsg4"
+#define DP_LINK_GETPEERNAME4 "getpeername4"
 
 #define DP_ROOT_CGROUP_ID 1 /* inode of a cgroup2 root: never attach connect4 there */
 
@@ -55,6 +59,7 @@ struct bpf_sklookup;
 struct bpf_connect;
 struct bpf_sockops;
 struct bpf_skmsg;
+struct bpf_sock_svc;
 
 struct sluice_datapath {
 	/* one object per hook; they share maps through their pins */
@@ -63,6 +68,7 @@ struct sluice_datapath {
 	struct bpf_connect *connect;
 	struct bpf_sockops *sockops;
 	struct bpf_skmsg *skmsg;
+	struct bpf_sock_svc *socksvc;
 	char *bpf_root;
 	struct ring_buffer *events;
 	sluice_dp_event_cb event_cb; /* set only while draining */
@@ -81,7 +87,7 @@ struct dp_map_ref {
 };
 #define DP_MAPS_MAX SLUICE_DP_MAPS_MAX
 size_t dp_maps(struct sluice_datapath *dp, struct dp_map_ref *out, size_t n);
-#define DP_OBJECTS_MAX 5
+#define DP_OBJECTS_MAX 6
 size_t dp_objects(struct sluice_datapath *dp, struct bpf_object **out);
 int dp_update_many(int fd, const void *keys, size_t ksize, const void *values, size_t vsize,
 		   size_t n);

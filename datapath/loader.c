@@ -34,6 +34,7 @@
 #include "bpf_connect.skel.h"
 #include "bpf_sockops.skel.h"
 #include "bpf_skmsg.skel.h"
+#include "bpf_sock_svc.skel.h"
 
 /* Appends one formatted line to a malloc'd message (*msg may be NULL). */
 __attribute__((format(printf, 2, 3)))
@@ -280,7 +281,34 @@ static int dp_check_names(struct sluice_datapath *dp, char **err)
 	return 0;
 }
 
+/*
+ * The sizes the agent chose for the service and backend maps, before load:
+ * both objects that declare them must agree (libbpf reuses a pin only when
+ * its size matches), and a pin of another size is replaced by the pin check.
+ */
+static int dp_set_limits(struct sluice_datapath *dp, const struct sluice_dp_options *o, char **err)
+{
+	struct bpf_map *svc[] = { dp->connect->maps.sluice_svc_v1, dp->socksvc->maps.sluice_svc_v1 };
+	struct bpf_map *be[] = { dp->connect->maps.sluice_be_v1, dp->socksvc->maps.sluice_be_v1 };
+	size_t i;
+
+	for (i = 0; o && i < 2; i++) {
+		if ((o->service_max_entries && bpf_map__set_max_entries(svc[i], o->service_max_entries)) ||
+		    (o->backend_max_entries && bpf_map__set_max_entries(be[i], o->backend_max_entries))) {
+			dp_msg_add(err, "sizing the service maps: %s", strerror(errno));
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 int sluice_dp_open(struct sluice_datapath **out, const char *bpf_root, bool *adopted, char **err)
+{
+	return sluice_dp_open_opts(out, bpf_root, NULL, adopted, err);
+}
+
+int sluice_dp_open_opts(struct sluice_datapath **out, const char *bpf_root,
+			const struct sluice_dp_options *o, bool *adopted, char **err)
 {
 	struct sluice_datapath *dp = NULL;
 	char *warn = NULL;
@@ -310,13 +338,16 @@ int sluice_dp_open(struct sluice_datapath **out, const char *bpf_root, bool *ado
 	dp->connect = dp->sklookup ? bpf_connect__open_opts(&opts) : NULL;
 	dp->sockops = dp->connect ? bpf_sockops__open_opts(&opts) : NULL;
 	dp->skmsg = dp->sockops ? bpf_skmsg__open_opts(&opts) : NULL;
-	if (!dp->skmsg) {
+	dp->socksvc = dp->skmsg ? bpf_sock_svc__open_opts(&opts) : NULL;
+	if (!dp->socksvc) {
 		e = -errno;
 		dp_msg_add(err, "opening BPF objects: %s", strerror(-e));
 		goto fail;
 	}
 
 	e = dp_check_names(dp, err);
+	if (!e)
+		e = dp_set_limits(dp, o, err);
 	if (e)
 		goto fail;
 	e = dp_check_abi_version(dp, &warn);
@@ -341,6 +372,8 @@ int sluice_dp_open(struct sluice_datapath **out, const char *bpf_root, bool *ado
 		e = bpf_sockops__load(dp->sockops);
 	if (!e)
 		e = bpf_skmsg__load(dp->skmsg);
+	if (!e)
+		e = bpf_sock_svc__load(dp->socksvc);
 	if (e) {
 		dp_msg_add(err, "loading the L7 steering BPF objects: %s (verifier log on stderr)",
 			   strerror(-e));
@@ -391,6 +424,7 @@ void sluice_dp_close(struct sluice_datapath *dp)
 	if (!dp)
 		return;
 	ring_buffer__free(dp->events);
+	bpf_sock_svc__destroy(dp->socksvc);
 	bpf_skmsg__destroy(dp->skmsg);
 	bpf_sockops__destroy(dp->sockops);
 	bpf_connect__destroy(dp->connect);

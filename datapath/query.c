@@ -22,6 +22,7 @@
 #include "bpf_connect.skel.h"
 #include "bpf_sockops.skel.h"
 #include "bpf_skmsg.skel.h"
+#include "bpf_sock_svc.skel.h"
 
 /* status */
 
@@ -63,6 +64,9 @@ int sluice_dp_programs(struct sluice_datapath *dp, char ***names, size_t *n)
 		{ dp->connect->progs.sock_connect4, "cgroup/connect4 of the pods cgroup" },
 		{ dp->sockops->progs.sock_ops_established, "sock_ops of the instance cgroup" },
 		{ dp->skmsg->progs.sk_msg_redirect, "sk_msg of " SLUICE_MAP_SOCKS },
+		{ dp->socksvc->progs.sock_sendmsg4, "cgroup/sendmsg4 of the pods cgroup" },
+		{ dp->socksvc->progs.sock_recvmsg4, "cgroup/recvmsg4 of the pods cgroup" },
+		{ dp->socksvc->progs.sock_getpeername4, "cgroup/getpeername4 of the pods cgroup" },
 	};
 	size_t i, count = sizeof(progs) / sizeof(progs[0]);
 	char **out;

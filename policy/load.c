@@ -407,6 +407,12 @@ void load_peer_rule_free(struct sluice_peer_rule *p)
 		selector_free(&p->endpoints[i]);
 	free(p->endpoints);
 	load_cidrs_free(p->cidrs, p->ncidrs);
+	for (size_t i = 0; i < p->nservices; i++) {
+		free(p->services[i].name);
+		free(p->services[i].namespace);
+		selector_free(&p->services[i].selector);
+	}
+	free(p->services);
 	for (size_t i = 0; i < p->nto_ports; i++) {
 		struct sluice_port_rule *pr = &p->to_ports[i];
 

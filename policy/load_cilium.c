@@ -281,6 +281,77 @@ static void cilium_cidr_set(struct yctx *c, yaml_node_t *n, struct sluice_cidr *
 	y_pop(c, base);
 }
 
+/*
+ * toServices: [{k8sService: {serviceName, namespace}} | {k8sServiceSelector:
+ * {selector, namespace}}]. A missing namespace is the policy's own (any
+ * namespace in a clusterwide policy), as Cilium scopes it.
+ */
+static void cilium_service_ref(struct yctx *c, yaml_node_t *n, const char *ns,
+			       struct sluice_service_ref *out)
+{
+	static const char *const known[] = { "k8sService", "k8sServiceSelector", NULL };
+	static const char *const svc_known[] = { "serviceName", "namespace", NULL };
+	static const char *const sel_known[] = { "selector", "namespace", NULL };
+	yaml_node_t *byname, *bysel, *v;
+	size_t base = c->plen;
+	const char *s;
+
+	out->line = y_line(n);
+	if (!y_mapping(c, n))
+		return;
+	y_check_fields(c, n, known, NULL);
+	byname = y_field(c, n, "k8sService", NULL);
+	bysel = y_field(c, n, "k8sServiceSelector", NULL);
+	if (!byname == !bysel) {
+		y_error(c, y_line(n), "want exactly one of k8sService and k8sServiceSelector");
+		return;
+	}
+	if (byname) {
+		y_push_field(c, "k8sService");
+		if (y_mapping(c, byname)) {
+			size_t lvl = c->plen;
+
+			y_check_fields(c, byname, svc_known, NULL);
+			v = y_field(c, byname, "serviceName", NULL);
+			y_push_field(c, "serviceName");
+			if (!v)
+				y_error(c, y_line(byname), "missing required field");
+			else if ((s = y_string(c, v)) && !*s)
+				y_error(c, y_line(v), "must not be empty");
+			else if (s)
+				out->name = y_strdup(c, s);
+			y_pop(c, lvl);
+			v = y_field(c, byname, "namespace", NULL);
+			if (v && (s = y_string(c, v)) && *s)
+				out->namespace = y_strdup(c, s);
+		}
+		y_pop(c, base);
+	} else {
+		out->by_selector = true;
+		y_push_field(c, "k8sServiceSelector");
+		if (y_mapping(c, bysel)) {
+			y_check_fields(c, bysel, sel_known, NULL);
+			v = y_field(c, bysel, "selector", NULL);
+			if (!v) {
+				y_error(c, y_line(bysel), "selector: missing required field");
+			} else {
+				size_t old = c->plen;
+
+				y_push_field(c, "selector");
+				if (y_is_null(v) || y_mapping(c, v))
+					load_selector(c, v, &out->selector);
+				y_pop(c, old);
+			}
+			v = y_field(c, bysel, "namespace", NULL);
+			if (v && (s = y_string(c, v)) && *s)
+				out->namespace = y_strdup(c, s);
+		}
+		y_pop(c, base);
+	}
+	if (!out->namespace && ns)
+		out->namespace = y_strdup(c, ns);
+}
+
 /* ---- ports and L7 rules ----------------------------------------------- */
 
 static void cilium_port(struct yctx *c, yaml_node_t *n, struct sluice_port *out)
@@ -740,19 +811,18 @@ static void cilium_peer_rule(struct yctx *c, yaml_node_t *n, bool ingress, bool 
 		"fromRequires", "fromGroups", "fromNodes", "icmps", "authentication", NULL,
 	};
 	static const char *const out_known[] = {
-		"toEndpoints", "toEntities", "toCIDR", "toCIDRSet", "toPorts", NULL,
+		"toEndpoints", "toEntities", "toCIDR", "toCIDRSet", "toServices", "toPorts", NULL,
 	};
 	static const char *const out_unsupported[] = {
-		"toRequires", "toServices", "toFQDNs", "toGroups", "toNodes", "icmps",
-		"authentication", NULL,
+		"toRequires", "toFQDNs", "toGroups", "toNodes", "icmps", "authentication", NULL,
 	};
 	const char *f_ep = ingress ? "fromEndpoints" : "toEndpoints";
 	const char *f_ent = ingress ? "fromEntities" : "toEntities";
 	const char *f_cidr = ingress ? "fromCIDR" : "toCIDR";
 	const char *f_set = ingress ? "fromCIDRSet" : "toCIDRSet";
-	yaml_node_t *ep, *ent, *cidr, *set, *tp;
+	yaml_node_t *ep, *ent, *cidr, *set, *tp, *svc = NULL;
 	size_t base = c->plen;
-	long nep = 0, ncidr = 0, nset = 0, ntp = 0;
+	long nep = 0, ncidr = 0, nset = 0, ntp = 0, nsvc = 0;
 
 	out->line = y_line(n);
 	if (y_is_null(n)) { /* "- " alone: an empty rule */
@@ -768,7 +838,22 @@ static void cilium_peer_rule(struct yctx *c, yaml_node_t *n, bool ingress, bool 
 	cidr = y_field(c, n, f_cidr, NULL);
 	set = y_field(c, n, f_set, NULL);
 	tp = y_field(c, n, "toPorts", NULL);
+	if (!ingress)
+		svc = y_field(c, n, "toServices", NULL);
 
+	if (svc) {
+		y_push_field(c, "toServices");
+		nsvc = y_sequence(c, svc);
+		if (nsvc > 0 && (out->services = y_calloc(c, (size_t)nsvc, sizeof(*out->services))))
+			out->nservices = (size_t)nsvc;
+		for (size_t i = 0; i < out->nservices; i++) {
+			size_t old = y_push_index(c, i);
+
+			cilium_service_ref(c, y_item(c, svc, (long)i), ns, &out->services[i]);
+			y_pop(c, old);
+		}
+		y_pop(c, base);
+	}
 	if (ep) {
 		y_push_field(c, f_ep);
 		nep = y_sequence(c, ep);
@@ -840,7 +925,8 @@ static void cilium_peer_rule(struct yctx *c, yaml_node_t *n, bool ingress, bool 
 	 * peer (an L4-only rule); a rule with neither ("- {}") selects no
 	 * peer at all, which is how "ingress: [{}]" denies everything.
 	 */
-	out->has_l3 = out->nendpoints || out->entities || out->ncidrs || !out->nto_ports;
+	out->has_l3 = out->nendpoints || out->entities || out->ncidrs || out->nservices ||
+		      !out->nto_ports;
 }
 
 /* ---- lint: L7 rules that an L4 allow makes moot ---------------------- */

@@ -7,8 +7,9 @@ pkgs=(
   libbpf-dev libelf-dev zlib1g-dev bpftool linux-libc-dev
   libuv1-dev libssl-dev libyaml-dev libjansson-dev libpcre2-dev libcmocka-dev
   node-llhttp
-  iproute2 iptables ipset nftables curl wrk socat netcat-openbsd python3 procps
+  iproute2 iptables ipset nftables curl wrk socat netcat-openbsd python3 procps dnsutils
   libclang-rt-14-dev prometheus containernetworking-plugins
+  openssl haproxy nginx-light
 )
 # shellcheck source=apt-missing.sh
 source "$(dirname "${BASH_SOURCE[0]}")/apt-missing.sh"

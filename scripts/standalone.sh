@@ -40,7 +40,8 @@ sl_instance_init() {
 sl_agent_args() {
 	echo --bpf-root "$SL_PIN" --cgroup-root "$SL_CG" --socket "$SL_SOCK" \
 		--state-dir "$SL_STATE" --pod-cidr "$SL_CIDR" --netns-prefix "$SL_NSPFX" \
-		--node-name "sluice-$SL_ID" --metrics "127.0.0.1:${SL_METRICS_PORT:-9962}"
+		--node-name "sluice-$SL_ID" --metrics "127.0.0.1:${SL_METRICS_PORT:-9962}" \
+		${SL_SERVICE_CIDR:+--service-cidr "$SL_SERVICE_CIDR"}
 }
 
 sl() { "$SL_BUILD/cli/sluice" --socket "$SL_SOCK" "$@"; }

@@ -40,6 +40,15 @@
 #define SLUICE_MAP_PROXY_FLOWS     "sluice_pflw_v1"  /* proxy upstream tuples */
 #define SLUICE_MAP_SOCKS           "sluice_sock_v1"  /* SOCKHASH for sk_msg redirect */
 #define SLUICE_MAP_SOCK_SIDE       "sluice_sdir_v1"  /* sock key -> SLUICE_SOCK_ACTIVE/PASSIVE */
+/*
+ * Services (ClusterIP translated at the socket, see bpf/README.md): the
+ * frontends and their backend slots, the backends, and per socket what it
+ * was translated from (for replies and getpeername()).
+ */
+#define SLUICE_MAP_SERVICES        "sluice_svc_v1"   /* frontend + slot -> service / backend id */
+#define SLUICE_MAP_BACKENDS        "sluice_be_v1"    /* backend id -> address */
+#define SLUICE_MAP_SVC_REVNAT      "sluice_srev_v1"  /* socket cookie + backend -> frontend */
+#define SLUICE_MAP_SVC_FLOWS       "sluice_sflw_v1"  /* endpoint + backend -> frontend (observe) */
 /* One-slot array holding SLUICE_ABI_VERSION, written by the loader and
  * compared on adopt; unversioned name on purpose. */
 #define SLUICE_MAP_ABI       "sluice_abi"
@@ -57,6 +66,11 @@
 #define SLUICE_ORIG_DST_MAX     65536
 #define SLUICE_PROXY_FLOWS_MAX  65536
 #define SLUICE_SOCKS_MAX        65536
+/* defaults of the agent's --service-max-entries / --backend-max-entries */
+#define SLUICE_SERVICES_MAX     65536
+#define SLUICE_BACKENDS_MAX     65536
+#define SLUICE_SVC_REVNAT_MAX   65536
+#define SLUICE_SVC_FLOWS_MAX    16384
 
 /*
  * The node-local proxy's listener inside each pod netns: 127.0.0.1:PORT.
@@ -267,6 +281,72 @@ struct sluice_sock_key {
 #define SLUICE_SOCK_ACTIVE  1 /* this side connected (its endpoint's egress) */
 #define SLUICE_SOCK_PASSIVE 2 /* this side accepted (its endpoint's ingress) */
 
+/*
+ * services (hash). One frontend (ClusterIP, port, protocol) takes
+ * 1 + count keys: slot 0 holds the service, slots 1..count the ids of its
+ * backends. connect4/sendmsg4 read slot 0, pick a slot at random and read
+ * that backend. The agent writes backend slots before the count that makes
+ * them reachable, and lowers the count before it deletes slots, so a reader
+ * never picks a slot that is not there.
+ */
+struct sluice_svc_key {
+	__u8 addr[16];        /* the ClusterIP (IPv4-mapped) */
+	__u16 port;           /* host order */
+	__u8 protocol;        /* IPPROTO_TCP / IPPROTO_UDP */
+	__u8 pad;
+	__u16 slot;           /* 0: the service; 1..count: a backend */
+	__u16 pad2;
+};
+
+struct sluice_svc_entry {
+	__u32 svc_id;         /* slot 0: the frontend's id (observe, metrics) */
+	__u32 backend_id;     /* slot > 0: key of the backends map */
+	__u16 count;          /* slot 0: number of backends (0: refuse) */
+	__u16 flags;
+	__u32 pad;
+};
+
+/* backends (hash): __u32 backend id -> where a backend listens */
+struct sluice_backend {
+	__u8 addr[16];        /* IPv4-mapped */
+	__u16 port;           /* host order */
+	__u8 protocol;
+	__u8 pad;
+	__u32 pad2;
+};
+
+/*
+ * svc_revnat (LRU hash): what a socket was translated from, so that UDP
+ * replies (recvmsg4) and getpeername4 show the ClusterIP, not the backend.
+ * Keyed by the socket's cookie and the address it was sent to.
+ */
+struct sluice_svc_revnat_key {
+	__u64 cookie;
+	__u8 addr[16];        /* the backend (or the L7 proxy's listener) */
+	__u16 port;           /* host order */
+	__u16 pad;
+	__u32 pad2;
+};
+
+struct sluice_svc_revnat {
+	__u8 addr[16];        /* the frontend */
+	__u16 port;           /* host order */
+	__u16 pad;
+	__u32 svc_id;
+};
+
+/*
+ * svc_flows (LRU hash): the last service an endpoint reached a backend
+ * through, for observe (tc sees only the backend). Value: __u32 svc_id.
+ */
+struct sluice_svc_flow_key {
+	__u8 addr[16];        /* the backend */
+	__u32 ep_id;          /* the client endpoint */
+	__u16 port;           /* host order */
+	__u8 protocol;
+	__u8 pad;
+};
+
 /* Verdicts and drop reasons. Drop reasons travel to user space as events. */
 enum sluice_verdict {
 	SLUICE_VERDICT_FORWARDED = 1,
@@ -351,7 +431,15 @@ struct sluice_flow_event {
 	X(DROP_OTHER, "drop_other", "sluice_datapath_drops_by_reason_total", "reason=\"other\"")       \
 	X(EVENTS_LOST, "events_lost", "sluice_events_lost_total", "")                                 \
 	X(CT_CREATED, "ct_created", "sluice_conntrack_created_total", "")                             \
-	X(REDIRECTED, "redirected", "sluice_datapath_redirected_total", "")
+	X(REDIRECTED, "redirected", "sluice_datapath_redirected_total", "")                           \
+	X(SVC_TRANSLATED_TCP, "service_translations_tcp", "sluice_service_translations_total",         \
+	  "protocol=\"TCP\"")                                                                          \
+	X(SVC_TRANSLATED_UDP, "service_translations_udp", "sluice_service_translations_total",         \
+	  "protocol=\"UDP\"")                                                                          \
+	X(SVC_NO_BACKEND_TCP, "service_no_backend_tcp", "sluice_service_no_backend_total",             \
+	  "protocol=\"TCP\"")                                                                          \
+	X(SVC_NO_BACKEND_UDP, "service_no_backend_udp", "sluice_service_no_backend_total",             \
+	  "protocol=\"UDP\"")
 
 #define SLUICE_STAT_ENUM_(name, status, family, labels) SLUICE_STAT_##name,
 enum sluice_stat {

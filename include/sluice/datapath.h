@@ -29,6 +29,13 @@ struct sluice_datapath;
  */
 int sluice_dp_open(struct sluice_datapath **out, const char *bpf_root,
 		   bool *adopted, char **err);
+/* The same with the sizes of the maps the agent chooses (0: the default). */
+struct sluice_dp_options {
+	uint32_t service_max_entries; /* SLUICE_MAP_SERVICES */
+	uint32_t backend_max_entries; /* SLUICE_MAP_BACKENDS */
+};
+int sluice_dp_open_opts(struct sluice_datapath **out, const char *bpf_root,
+			const struct sluice_dp_options *opts, bool *adopted, char **err);
 /* Closes fds; pins and tc filters stay, so enforcement continues. */
 void sluice_dp_close(struct sluice_datapath *dp);
 /* Removes every pin under bpf_root (used by tests and `sluiced --cleanup`). */
@@ -151,7 +158,7 @@ struct sluice_dp_map_fill {
 };
 /* Fills up to n records; returns the number of maps (never more than
  * SLUICE_DP_MAPS_MAX, the size for a caller's array). */
-#define SLUICE_DP_MAPS_MAX 24
+#define SLUICE_DP_MAPS_MAX 32
 int sluice_dp_map_fill(struct sluice_datapath *dp, struct sluice_dp_map_fill *out, size_t n);
 
 /* Names of attached programs, for `sluice status`. */

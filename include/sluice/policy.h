@@ -126,6 +126,19 @@ static inline bool sluice_port_rule_has_tls(const struct sluice_port_rule *pr)
 	return pr && (pr->terminating_tls || pr->originating_tls || pr->nserver_names);
 }
 
+/*
+ * A toServices entry: one Service by name (k8sService), or the Services
+ * whose own labels a selector matches (k8sServiceSelector). namespace NULL:
+ * any namespace (a clusterwide policy without one).
+ */
+struct sluice_service_ref {
+	bool by_selector;
+	char *name;                      /* k8sService.serviceName */
+	char *namespace;
+	struct sluice_selector selector; /* k8sServiceSelector.selector */
+	int line;
+};
+
 /* One element of ingress / egress / ingressDeny / egressDeny. */
 struct sluice_peer_rule {
 	/* Peers. has_l3 == false means "any peer" (an L4-only rule). */
@@ -138,6 +151,17 @@ struct sluice_peer_rule {
 	/* Kubernetes ipBlock: the CIDRs also select local pods whose addresses
 	 * lie inside (Cilium's fromCIDR never selects managed pods). */
 	bool cidrs_select_pods;
+	/*
+	 * toServices. The compiler does not know services: before each
+	 * compile the agent resolves them (agent/services.c) into peers it
+	 * appends to endpoints and cidrs, as Cilium does: a service with a
+	 * selector stands for the pods it selects in its namespace, one
+	 * without (endpoints given) for its endpoints' addresses. nsvc_* count
+	 * those appended entries (the last ones), replaced at each resolve.
+	 */
+	struct sluice_service_ref *services;
+	size_t nservices;
+	size_t nsvc_endpoints, nsvc_cidrs;
 	struct sluice_port_rule *to_ports; /* none = all ports */
 	size_t nto_ports;
 	int line;

@@ -1031,7 +1031,8 @@ static void test_attach_replace_detach(void **state)
 	assert_int_not_equal(id1, id2);
 
 	assert_int_equal(sluice_dp_programs(second, &names, &n), 0);
-	assert_int_equal(n, 6); /* 2 tc + sk_lookup, connect4, sock_ops, sk_msg */
+	/* 2 tc + sk_lookup, connect4, sock_ops, sk_msg, sendmsg4, recvmsg4, getpeername4 */
+	assert_int_equal(n, 9);
 	assert_non_null(strstr(names[0], "from_container"));
 	for (i = 0; i < n; i++)
 		free(names[i]);

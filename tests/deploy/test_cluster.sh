@@ -22,9 +22,10 @@
 #      connection carries every line across the restart, no request ever gets
 #      a verdict it should not (/private never 200, the intruder never
 #      answered), and enforcement holds after it;
-#   6. `helm upgrade --set cni.uninstall=true`, then `helm uninstall`: the
-#      conflist no longer has sluice-cni, and a pod created afterwards starts
-#      and serves.
+#   6. `helm upgrade --set cni.uninstall=true,privileged=true` (the agent
+#      adopts the pins and enforces as before), then `helm uninstall`: the
+#      conflist no longer has sluice-cni, an old pod is deleted, and a pod
+#      created afterwards starts and serves.
 # The node's pods run in cgroup v1 hierarchies (cgroupfs driver) that runc
 # mirrors into the host's cgroup v2 hierarchy (hybrid host): the agent's
 # cgroup root is the cluster's own v2 cgroup and --pods-cgroup the kubelet's
@@ -337,14 +338,22 @@ fi
 # 6. helm uninstall: CNI config removed, the node still works. The install
 # kept the default cni.uninstall=false (the entry stays over restarts and
 # upgrades); to uninstall cleanly, turn it on first (docs/kubernetes.md).
+# The same upgrade switches the agent to the chart's privileged variant
+# (Bidirectional /sys/fs/bpf): it adopts the pins and keeps enforcing.
 t0=$SECONDS
 if k8s_nsx "$HELM" --kubeconfig "$K8S_KUBECONFIG" upgrade sluice "$ROOT/deploy/helm/sluice" -n kube-system \
-	--reuse-values --set cni.uninstall=true >"$WORK/helm.log" 2>&1 &&
+	--reuse-values --set cni.uninstall=true --set privileged=true >"$WORK/helm.log" 2>&1 &&
 	kc -n kube-system rollout status ds/sluice --timeout=240s >/dev/null 2>&1; then
-	ok "helm upgrade --set cni.uninstall=true rolled out ($((SECONDS - t0)) s)"
+	ok "helm upgrade --set cni.uninstall=true,privileged=true rolled out ($((SECONDS - t0)) s)"
 else
 	bad "helm upgrade: $(tail -3 "$WORK/helm.log")"
 fi
+priv=$(kc -n kube-system get pods -l k8s-app=sluice -o jsonpath='{.items[0].spec.containers[0].securityContext.privileged}')
+[ "$priv" = true ] && ok "the agent now runs privileged" || bad "agent privileged: $priv"
+c=$(code intruder /public)
+c2=$(code client /private)
+[ "$c" = 000 ] && [ "$c2" = 403 ] && ok "the privileged agent enforces the same policy (intruder dropped, /private 403)" ||
+	bad "after the upgrade: intruder $c, /private $c2"
 k8s_nsx "$HELM" --kubeconfig "$K8S_KUBECONFIG" uninstall sluice -n kube-system >/dev/null 2>&1 && ok "helm uninstall" ||
 	bad "helm uninstall"
 for _ in $(seq 1 60); do
@@ -355,6 +364,13 @@ if grep -l '"sluice-cni"' "$K8S_CNI_CONF_DIR"/* >/dev/null 2>&1; then
 	bad "sluice-cni still in the conflist after uninstall (cni.uninstall=true)"
 else
 	ok "conflist without sluice-cni after uninstall: $(ls "$K8S_CNI_CONF_DIR" | tr '\n' ' ')"
+fi
+# pods started under sluice are deleted normally (their DEL no longer
+# involves sluice-cni)
+if kc -n demo delete pod intruder --timeout=60s >/dev/null 2>&1; then
+	ok "a pod from before the uninstall is deleted"
+else
+	bad "deleting a pod after the uninstall"
 fi
 kc -n demo run after --image=sluice-test/http:1 --image-pull-policy=Never --restart=Never >/dev/null 2>&1
 if kc -n demo wait --for=condition=Ready pod/after --timeout=90s >/dev/null 2>&1; then

@@ -44,6 +44,8 @@ t_begin() {
 	echo $$ >"$T_SLOT_LOCK/pid"
 	SL_NSPFX="it${idx}-"
 	SL_METRICS_PORT=$((19000 + idx))
+	# ClusterIPs of this slot (a test may ask for a smaller range)
+	SL_SERVICE_CIDR="10.96.$idx.0/${SL_SERVICE_PLEN:-24}"
 	SL_WORK=/tmp/sluice-it-$short-$$
 	sl_instance_init "it-$short-$$" "10.244.$idx.0/24"
 	trap 't_end_trap' EXIT
