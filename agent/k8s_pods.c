@@ -24,7 +24,7 @@
 
 #define NS_NAME_LABEL "kubernetes.io/metadata.name"
 
-static void labels_from_json(json_t *map, struct sluice_labels *out)
+void k8s_labels_from_json(json_t *map, struct sluice_labels *out)
 {
 	const char *key;
 	json_t *v;
@@ -36,12 +36,12 @@ static void labels_from_json(json_t *map, struct sluice_labels *out)
 
 static void pod_labels(json_t *pod, struct sluice_labels *out)
 {
-	labels_from_json(json_object_get(json_object_get(pod, "metadata"), "labels"), out);
+	k8s_labels_from_json(json_object_get(json_object_get(pod, "metadata"), "labels"), out);
 }
 
 static void ns_labels(json_t *ns, struct sluice_labels *out)
 {
-	labels_from_json(json_object_get(json_object_get(ns, "metadata"), "labels"), out);
+	k8s_labels_from_json(json_object_get(json_object_get(ns, "metadata"), "labels"), out);
 	sluice_labels_add(out, "k8s", NS_NAME_LABEL, k8s_meta(ns, "name") ?: "");
 }
 

@@ -1055,8 +1055,15 @@ void proxy_ctl_rules(struct agent *a, const struct sluice_compiled *c)
 				      (int)l->port, "end_port", (int)(l->end_port ? l->end_port : l->port),
 				      "protocol", (int)l->protocol, "peer_identity", (json_int_t)l->peer_identity,
 				      "allow_all", l->allow_all, "rules", rules);
-			if (l->tls)
-				json_object_set_new(o, "tls", agent_secrets_tls_json(l->tls));
+			if (l->tls) {
+				json_t *t = agent_secrets_tls_json(l->tls);
+
+				/* no HTTP rules at all for this peer and port: a
+				 * TLS-aware TCP proxy, as Cilium does */
+				if (t && !l->nrules)
+					json_object_set_new(t, "tcp", json_true());
+				json_object_set_new(o, "tls", t);
+			}
 			json_array_append_new(pols, o);
 		}
 	}
