@@ -52,5 +52,9 @@ uint64_t sl_mono_ns(void);     /* CLOCK_MONOTONIC (same clock as bpf_ktime_get_n
  * every later socket would silently land in the pod.
  */
 int sl_socket_in_netns(int netns_fd, int self_netns_fd, int domain, int type, int protocol);
+/* The same for n sockets at once (one netns round trip): how many were
+ * made into out[] (at least 1), or -errno. */
+int sl_sockets_in_netns(int netns_fd, int self_netns_fd, int domain, int type, int protocol,
+			int *out, int n);
 
 #endif
