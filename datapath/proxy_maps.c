@@ -31,6 +31,7 @@ struct sluice_dp_proxy {
 	int orig_dst_fd;
 	int flows_fd;
 	int listeners_fd;
+	int socks_fd;      /* the sk_msg SOCKHASH; -1 when the agent has none */
 };
 
 static int dpp_map_open(const char *root, const char *name, uint32_t key_size,
@@ -73,7 +74,7 @@ int sluice_dp_proxy_open(struct sluice_dp_proxy **out, const char *bpf_root, cha
 		*err = NULL;
 	if (!p)
 		return -ENOMEM;
-	p->ipcache_fd = p->orig_dst_fd = p->flows_fd = p->listeners_fd = -1;
+	p->ipcache_fd = p->orig_dst_fd = p->flows_fd = p->listeners_fd = p->socks_fd = -1;
 	p->ipcache_fd = dpp_map_open(bpf_root, SLUICE_MAP_IPCACHE, sizeof(struct sluice_ipcache_key),
 				     sizeof(struct sluice_ipcache_value), err);
 	if (p->ipcache_fd < 0) {
@@ -99,6 +100,20 @@ int sluice_dp_proxy_open(struct sluice_dp_proxy **out, const char *bpf_root, cha
 		e = p->listeners_fd;
 		goto fail;
 	}
+	{
+		/* optional: without the fast path there is nothing to leave */
+		char path[4096];
+		struct bpf_map_info info = {};
+		uint32_t len = sizeof(info);
+
+		snprintf(path, sizeof(path), "%s/%s", bpf_root, SLUICE_MAP_SOCKS);
+		p->socks_fd = bpf_obj_get(path);
+		if (p->socks_fd >= 0 && (bpf_obj_get_info_by_fd(p->socks_fd, &info, &len) < 0 ||
+					 info.key_size != sizeof(struct sluice_sock_key))) {
+			close(p->socks_fd);
+			p->socks_fd = -1;
+		}
+	}
 	*out = p;
 	return 0;
 fail:
@@ -118,7 +133,38 @@ void sluice_dp_proxy_close(struct sluice_dp_proxy *p)
 		close(p->flows_fd);
 	if (p->listeners_fd >= 0)
 		close(p->listeners_fd);
+	if (p->socks_fd >= 0)
+		close(p->socks_fd);
 	free(p);
+}
+
+int sluice_dp_proxy_sock_forget(struct sluice_dp_proxy *p, int fd)
+{
+	struct sockaddr_in local, remote;
+	socklen_t ll = sizeof(local), rl = sizeof(remote);
+	struct sluice_sock_key key = {};
+	uint64_t cookie = 0;
+	socklen_t cl = sizeof(cookie);
+
+	if (p->socks_fd < 0)
+		return 0;
+	if (getsockname(fd, (struct sockaddr *)&local, &ll) || getpeername(fd, (struct sockaddr *)&remote, &rl))
+		return -errno;
+	if (local.sin_family != AF_INET || remote.sin_family != AF_INET)
+		return 0; /* the fast path is IPv4 only */
+	sl_addr_from_ipv4(key.local_addr, ntohl(local.sin_addr.s_addr));
+	sl_addr_from_ipv4(key.remote_addr, ntohl(remote.sin_addr.s_addr));
+	key.local_port = ntohs(local.sin_port);
+	key.remote_port = ntohs(remote.sin_port);
+	/* as bpf/lib/socks.h: the netns cookie only for loopback tuples */
+	if ((ntohl(local.sin_addr.s_addr) >> 24) == 127 || (ntohl(remote.sin_addr.s_addr) >> 24) == 127) {
+		if (getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &cl))
+			return -errno;
+		key.netns_cookie = cookie;
+	}
+	if (bpf_map_delete_elem(p->socks_fd, &key) && errno != ENOENT)
+		return -errno;
+	return 0;
 }
 
 uint32_t sluice_dp_proxy_identity(struct sluice_dp_proxy *p, const uint8_t addr[16])

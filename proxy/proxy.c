@@ -77,6 +77,7 @@ struct proxy_conn {
 	struct proxy_tls_conn *ctls, *utls;
 	struct proxy_conn *hs_prev, *hs_next; /* in srv's handshake list */
 	bool hs_listed, passthrough;
+	bool client_out_of_fastpath;  /* see proxy_tls_seal() */
 	char req_host[PROXY_TLS_MAX_NAME + 1]; /* Host of the current request, no port */
 	struct proxy_up_tls_info up_info;
 };
@@ -539,6 +540,7 @@ static void proxy_progress_close(struct proxy_conn *pc)
 
 static void proxy_on_connect(uv_connect_t *req, int status);
 static int proxy_up_tls_start(struct proxy_conn *pc);
+static void proxy_tls_socket(struct proxy_conn *pc, uv_handle_t *h);
 
 static void proxy_connect(struct proxy_conn *pc)
 {
@@ -595,6 +597,8 @@ static void proxy_on_connect(uv_connect_t *req, int status)
 	} else {
 		pc->up_state = UP_CONNECTED;
 		uv_tcp_nodelay(&pc->up, 1);
+		if (pc->passthrough)
+			proxy_tls_socket(pc, (uv_handle_t *)&pc->up); /* the client's TLS */
 		if (pc->tls_spec && pc->tls_spec->orig.secret && !pc->passthrough &&
 		    proxy_up_tls_start(pc) < 0) {
 			pc->srv->cnt.tls_upstream_errors++;
@@ -864,6 +868,16 @@ static void proxy_hs_list(struct proxy_conn *pc)
 	srv->hs_count++;
 }
 
+/* A socket carrying TLS leaves the sk_msg fast path (resolver.h). */
+static void proxy_tls_socket(struct proxy_conn *pc, uv_handle_t *h)
+{
+	struct proxy_resolver *res = pc->srv->resolver;
+	uv_os_fd_t fd;
+
+	if (res->tls_socket && uv_fileno(h, &fd) == 0)
+		res->tls_socket(res, fd);
+}
+
 /* Right after accept: a port with terminatingTLS or serverNames gets a
  * server session. No context (e.g. the secret is gone): refused. */
 static int proxy_tls_accept(struct proxy_conn *pc)
@@ -910,6 +924,17 @@ static int proxy_tls_seal(struct proxy_conn *pc, struct proxy_outq *q)
 
 	if (!t)
 		return 0;
+	/*
+	 * The client's socket leaves the sk_msg fast path before the first
+	 * byte we send it, not at accept: bytes the client sent meanwhile may
+	 * sit in the socket's sk_msg queue, and taking it out of the map then
+	 * would drop them. At our first reply the client has sent its
+	 * ClientHello (read already) and waits for us.
+	 */
+	if (q == &pc->to_client && !pc->client_out_of_fastpath) {
+		pc->client_out_of_fastpath = true;
+		proxy_tls_socket(pc, (uv_handle_t *)&pc->client);
+	}
 	if (proxy_tls_conn_seal(t) < 0)
 		return -EPROTO;
 	while ((n = proxy_tls_conn_take(t, pc->srv->tlsbuf, sizeof(pc->srv->tlsbuf))))
@@ -972,6 +997,7 @@ static int proxy_up_tls_start(struct proxy_conn *pc)
 		free(err);
 		return r;
 	}
+	proxy_tls_socket(pc, (uv_handle_t *)&pc->up);
 	/* what the engine queued before the connection was up goes in first */
 	if (pc->to_up.len) {
 		if (proxy_tls_conn_queue(pc->utls, pc->to_up.buf, pc->to_up.len))
@@ -1068,6 +1094,9 @@ static void proxy_client_tls_in(struct proxy_conn *pc, const char *p, size_t n)
 		 * everything from here on (and it) goes through as is */
 		proxy_hs_unlist(pc);
 		pc->passthrough = true;
+		/* the client waits for the server's answer now (see proxy_tls_seal) */
+		pc->client_out_of_fastpath = true;
+		proxy_tls_socket(pc, (uv_handle_t *)&pc->client);
 		pc->ctls = NULL;
 		http_conn_tunnel(&pc->http);
 		proxy_to_upstream(pc, t->sniff, t->sniff_len);

@@ -75,6 +75,10 @@ struct proxy_resolver {
 	int (*upstream_socket)(struct proxy_resolver *r, struct proxy_flow *flow);
 	/* Optional. That upstream connection is closed (unregister it). */
 	void (*upstream_closed)(struct proxy_resolver *r, struct proxy_flow *flow);
+	/* Optional. fd (the client's or an upstream socket) carries TLS: take
+	 * it out of any kernel fast path that would move its bytes around the
+	 * session (the sk_msg redirect). */
+	void (*tls_socket)(struct proxy_resolver *r, int fd);
 	/* Optional. The client connection is closed: free what resolve() set. */
 	void (*release)(struct proxy_resolver *r, struct proxy_flow *flow);
 	void (*destroy)(struct proxy_resolver *r);

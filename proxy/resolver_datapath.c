@@ -287,6 +287,15 @@ static void dpr_destroy(struct proxy_resolver *r)
 	free(d);
 }
 
+static void dpr_tls_socket(struct proxy_resolver *r, int fd)
+{
+	struct resolver_datapath *d = (struct resolver_datapath *)r;
+	int rc = sluice_dp_proxy_sock_forget(d->dp, fd);
+
+	if (rc)
+		fprintf(stderr, "sluice-proxy: TLS socket left in the sk_msg map: %s\n", strerror(-rc));
+}
+
 struct proxy_resolver *proxy_resolver_datapath_new(struct sluice_dp_proxy *dp)
 {
 	struct resolver_datapath *d = calloc(1, sizeof(*d));
@@ -302,6 +311,7 @@ struct proxy_resolver *proxy_resolver_datapath_new(struct sluice_dp_proxy *dp)
 	d->base.resolve = dpr_resolve;
 	d->base.upstream_socket = dpr_upstream_socket;
 	d->base.upstream_closed = dpr_upstream_closed;
+	d->base.tls_socket = dpr_tls_socket;
 	d->base.release = dpr_release;
 	d->base.destroy = dpr_destroy;
 	return &d->base;

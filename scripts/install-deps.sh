@@ -9,6 +9,7 @@ pkgs=(
   node-llhttp
   iproute2 iptables ipset nftables curl wrk socat netcat-openbsd python3 procps dnsutils
   libclang-rt-14-dev prometheus containernetworking-plugins
+  openssl haproxy nginx-light
 )
 # shellcheck source=apt-missing.sh
 source "$(dirname "${BASH_SOURCE[0]}")/apt-missing.sh"

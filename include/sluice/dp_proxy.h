@@ -55,6 +55,14 @@ int sluice_dp_proxy_listener_add(struct sluice_dp_proxy *p, uint32_t ep_id, int 
 				 int *fd_out);
 int sluice_dp_proxy_listener_del(struct sluice_dp_proxy *p, uint32_t ep_id);
 
+/*
+ * Takes a connected socket of the proxy out of the sk_msg fast path (the
+ * socks SOCKHASH), e.g. one that carries TLS: the redirect must never be
+ * a way around encryption (with kTLS it would see plaintext). 0 when it is
+ * out (or the agent runs without the fast path), -errno otherwise.
+ */
+int sluice_dp_proxy_sock_forget(struct sluice_dp_proxy *p, int fd);
+
 /* The netns cookie of the netns a socket lives in (e.g. a pod listener). */
 int sluice_dp_proxy_sock_netns_cookie(int fd, uint64_t *out);
 

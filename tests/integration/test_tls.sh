@@ -166,6 +166,26 @@ echo "$rec" | grep -q '"verify":"certificate verify failed' && pass "access log:
 obs=$(sl observe --last 200 -o json 2>/dev/null | grep -c '"url":"https://server.test:8443/api/users/42"')
 [ "$obs" -ge 1 ] && pass "observe: https://server.test:8443/api/users/42" || fail "observe has no https URL"
 
+echo "# TLS sockets stay out of the sk_msg redirect"
+sl_bg sl pod exec default/client -- sh -c "sleep 5 | openssl s_client -connect $IP_server:8443 -servername server.test >/dev/null 2>&1"
+sleep 2
+socks=$(bpftool map dump pinned "$SL_PIN/sluice_sock_v1" -j 2>/dev/null | python3 -c '
+import ipaddress, json, sys
+server, client = sys.argv[1], sys.argv[2]
+proxy_side = client_side = 0
+for e in json.load(sys.stdin):
+    k = bytes(int(b, 16) for b in e["key"])
+    local, remote = str(ipaddress.ip_address(k[12:16])), str(ipaddress.ip_address(k[28:32]))
+    lport, rport = int.from_bytes(k[40:42], "little"), int.from_bytes(k[42:44], "little")
+    if local == server and lport == 8443 and remote == client:
+        proxy_side += 1
+    if local == client and remote == server and rport == 8443:
+        client_side += 1
+print(proxy_side, client_side)' "$IP_server" "$IP_client")
+[ "${socks% *}" = 0 ] && [ "${socks#* }" -ge 1 ] &&
+	pass "the proxy's TLS socket is not in the sockhash (the client's own is: ${socks#* })" ||
+	fail "sockhash: proxy-side TLS sockets / client sockets = $socks"
+
 echo "# a changed secret reaches the next connection"
 "$SL_ROOT/certs/make-leaf.sh" "$C/ca" "$C/front2" server.test >/dev/null
 check "secret replaced" sl secret create tls default/front --cert "$C/front2/tls.crt" --key "$C/front2/tls.key" --overwrite
@@ -183,11 +203,12 @@ echo "$out" | grep -q "closed=1 of=1" && pass "truncated ClientHello: closed at 
 out=$(flood plain 1 12)
 echo "$out" | grep -q "closed=1 of=1 first_bytes=$(printf 'HTTP/1.1 400' | od -An -tx1 | tr -d ' \n')" &&
 	pass "plain HTTP: 400 and close" || fail "plain HTTP: $out"
-flood halfopen 1000 25 >"$SL_WORK/halfopen.out" 2>&1 &
+flood halfopen 1000 25 >"$SL_WORK/halfopen.out" 2>"$SL_WORK/halfopen.err" &
 FLOOD_PID=$!
 SL_PIDS+=($FLOOD_PID)
-sleep 3
-expect_eq "a real client is served during 1,000 half-open handshakes" 200 "$(https default/client "$IP_server" 8443 /api/users/5)"
+# all 1,000 are open (and waiting) before the real client comes
+wait_until 200 0.1 grep -q "opened 1000" "$SL_WORK/halfopen.err" || fail "flood did not open 1,000: $(cat "$SL_WORK/halfopen.err")"
+expect_eq "a real client is served during 1,000 half-open handshakes" 200 "$(https default/client "$IP_server" 8443 /api/users/5 -m 10)"
 wait "$FLOOD_PID"
 out=$(cat "$SL_WORK/halfopen.out")
 echo "$out" | grep -q "halfopen closed=1000 of=1000" && pass "every half-open handshake was closed (bounded)" || fail "half-open: $out"

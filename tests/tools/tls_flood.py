@@ -37,6 +37,7 @@ for _ in range(count):
         socks.append(s)
     except OSError:
         break
+print("opened %d" % len(socks), file=sys.stderr, flush=True)
 open_ = {s.fileno(): s for s in socks}
 poller = select.poll()
 for fd in open_:
