@@ -17,6 +17,7 @@
 #include "sluice/identity.h"
 #include "sluice/policy_api.h"
 #include "pod_net.h"
+#include "registry.h"
 
 struct agent_config {
 	const char *bpf_root;
@@ -46,36 +47,6 @@ struct agent_config {
 	const char *service_cidr;
 	uint32_t service_max_entries;
 	uint32_t backend_max_entries;
-};
-
-struct agent_namespace {
-	char *name;
-	struct sluice_labels labels; /* includes kubernetes.io/metadata.name */
-};
-
-struct agent_pod {
-	char *ns;
-	char *name;
-	struct sluice_labels labels;
-	struct sluice_named_port *ports;
-	size_t nports;
-	uint32_t ep_id;
-	uint32_t identity;
-	struct pod_net net;
-	uint64_t created_ns;
-	bool remote;
-	uint64_t netns_cookie;
-	int proxy_listener_fd;    /* in-pod listener for the L7 proxy, or -1 */
-	/* what was last written to the datapath for this endpoint */
-	struct sluice_policy_map_entry *written;
-	size_t nwritten;
-	uint32_t written_flags;
-	uint32_t written_identity;
-	bool written_valid;
-	bool reval_dirty;         /* its policy changed: revalidate its flows */
-	/* set for a pod attached by the CNI plugin (agent_endpoint_attach):
-	 * its netns and veth belong to the container runtime */
-	struct agent_cni_attachment *cni;
 };
 
 /* One policy document as the user gave it, kept for `policy get` and for
@@ -119,6 +90,8 @@ struct agent_counters {
 	uint64_t policy_edits;     /* applies that parsed one changed item only */
 	uint64_t compile_edits;    /* compiles that updated the last result only */
 	uint64_t rollbacks_failed; /* a failed change whose undo failed too */
+	uint64_t commits;          /* commit.c: commits that saved state */
+	uint64_t state_save_failures;
 	uint64_t connections_cut;  /* revalidate.c */
 	/* flows.c: every flow seen, by [enum flow_kind][verdict], and the
 	 * datapath's drops by [reason][direction] */
@@ -142,19 +115,11 @@ struct agent {
 	struct agent_config cfg;
 	uv_loop_t *loop;
 	struct sluice_datapath *dp;
-	struct sluice_identity_table *idt;
 	struct pod_net_config podcfg;
 	char pod_cgroup_dir[4096];
 
-	struct agent_namespace *nss;
-	size_t nnss;
-	struct agent_pod **pods;
-	size_t npods;
-	/* pods on other nodes: only their identity and address are known here */
-	struct agent_pod **remotes;
-	size_t nremotes;
-	uint32_t next_ep_id;
-	uint32_t next_ip_offset;
+	/* namespaces, pods, remote endpoints, identities (registry.c) */
+	struct agent_registry reg;
 
 	struct sluice_policy_set policies;
 	/* the last compile's result, for the next one-item edit to update
@@ -185,6 +150,11 @@ struct agent {
 	struct agent_phases phases;      /* of the apply in progress */
 	struct agent_phases last_phases; /* of the last policy apply */
 	struct agent_counters counters;
+	/* commit.c: open batches, and what their commits will do at the end */
+	struct {
+		unsigned depth;
+		unsigned pending; /* enum agent_commit_what */
+	} commit;
 	bool adopted;             /* pinned state was adopted at start */
 	bool reval_all;           /* identities moved: revalidate every flow */
 	bool cidr_pods_changed;   /* a pod address was freed: rewrite CIDR /32s */
@@ -229,9 +199,8 @@ void agent_phase_start(struct agent *a);
 void agent_phase(struct agent *a, const char *name);
 json_t *agent_phases_json(const struct agent_phases *ph);
 
-/* endpoints.c */
-struct agent_namespace *agent_ns_get(struct agent *a, const char *name, bool create);
-struct agent_pod *agent_pod_find(struct agent *a, const char *ns, const char *name);
+/* endpoints.c: the endpoint lifecycle (registry change, then the datapath);
+ * lookups are in registry.h */
 int agent_pod_create(struct agent *a, const char *ns, const char *name,
 		     const struct sluice_labels *labels, const struct sluice_named_port *ports,
 		     size_t nports, struct agent_pod **out, char **err);
@@ -239,7 +208,6 @@ int agent_pod_delete(struct agent *a, const char *ns, const char *name, char **e
 int agent_remote_create(struct agent *a, const char *ns, const char *name,
 			const struct sluice_labels *labels, uint32_t ip, struct agent_pod **out,
 			char **err);
-struct agent_pod *agent_remote_find(struct agent *a, const char *ns, const char *name);
 struct agent_remote_spec {
 	const char *ns, *name;
 	const struct sluice_labels *labels;
@@ -247,21 +215,16 @@ struct agent_remote_spec {
 	uint32_t identity; /* a cluster identity the table knows; 0: from labels */
 };
 int agent_remotes_create(struct agent *a, const struct agent_remote_spec *v, size_t n, char **err);
-/* The pod (local, or remote when with_remote) that has this address, or NULL. */
-struct agent_pod *agent_pod_by_addr(const struct agent *a, const uint8_t addr[16], bool with_remote);
 int agent_pod_relabel(struct agent *a, struct agent_pod *p, const struct sluice_labels *set,
 		      char *const *remove, size_t nremove, char **err);
 int agent_ns_relabel(struct agent *a, const char *ns, const struct sluice_labels *set,
 		     char *const *remove, size_t nremove, char **err);
 void agent_pods_delete_all(struct agent *a);
-/* A new pod record (not yet registered), and the registration of a pod
- * whose network is in place (p->net filled): identity, registry, ipcache,
- * policy, programs, steering, state. On failure p's network is released
+/* The registration of a pod record (registry_pod_new) whose network is in
+ * place (p->net filled): identity, registry, ipcache, policy, programs,
+ * steering, state. On failure p's network is released
  * (pod_net_delete) and p freed. */
-struct agent_pod *agent_pod_new(const char *ns, const char *name, const struct sluice_labels *labels,
-				const struct sluice_named_port *ports, size_t nports);
 int agent_pod_enroll(struct agent *a, struct agent_pod *p, char **err);
-void agent_pod_free(struct agent_pod *p);
 int agent_pod_attach_steering(struct agent *a, struct agent_pod *p, char **err);
 int agent_refresh_host_addrs(struct agent *a);
 
@@ -289,12 +252,30 @@ int agent_endpoint_attach(struct agent *a, const struct agent_attach_req *req,
 /* 0 also when there is no such attachment; ifname NULL: any */
 int agent_endpoint_detach(struct agent *a, const char *container_id, const char *ifname,
 			  char **err);
-void agent_cni_attachment_free(struct agent_cni_attachment *c);
 /* NULL when ready to attach pods, else why not */
 const char *agent_not_ready(const struct agent *a);
 
-/* state.c: agent_state_save() after any change, agent_state_save_policies()
- * after a change of policies only (pods.json is not written again) */
+/*
+ * commit.c: the one step after a change of the registry or the policy set:
+ * regenerate (datapath, proxy sync, revalidate) and save the state. The
+ * source says what it changed; inside a batch (begin ... end, nestable) the
+ * commits are merged into one at the end. err NULL: the change is done and
+ * nobody can be told of a failed regeneration (it is logged loudly). A
+ * failed regeneration saves nothing and returns the error: rolling back is
+ * the caller's, and so is committing again.
+ */
+enum agent_commit_what {
+	AGENT_COMMIT_REGENERATE = 1u << 0,     /* the datapath must follow */
+	AGENT_COMMIT_SAVE_REGISTRY = 1u << 1,  /* pods.json (and state.json) */
+	AGENT_COMMIT_SAVE_POLICIES = 1u << 2,  /* state.json and policy texts */
+};
+int agent_commit(struct agent *a, unsigned what, const char *why, char **err);
+void agent_commit_begin(struct agent *a);
+int agent_commit_end(struct agent *a, const char *why, char **err);
+
+/* state.c: agent_state_save() writes pods.json and state.json,
+ * agent_state_save_policies() state.json only (pods.json when never
+ * written); the commit calls them */
 int agent_state_save_policies(struct agent *a);
 /* removes every file the agent keeps in its state directory */
 void agent_state_remove(struct agent *a);

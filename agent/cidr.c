@@ -44,12 +44,12 @@ static void node_addrs_build(const struct agent *a, struct node_addrs *na)
 {
 	size_t i;
 
-	na->v = sl_xcalloc(a->npods + a->nremotes + 1, sizeof(*na->v));
+	na->v = sl_xcalloc(a->reg.npods + a->reg.nremotes + 1, sizeof(*na->v));
 	na->n = 0;
-	for (i = 0; i < a->npods; i++)
-		na->v[na->n++] = a->pods[i]->net.ip;
-	for (i = 0; i < a->nremotes; i++)
-		na->v[na->n++] = a->remotes[i]->net.ip;
+	for (i = 0; i < a->reg.npods; i++)
+		na->v[na->n++] = a->reg.pods[i]->net.ip;
+	for (i = 0; i < a->reg.nremotes; i++)
+		na->v[na->n++] = a->reg.remotes[i]->net.ip;
 	qsort(na->v, na->n, sizeof(*na->v), u32_cmp);
 }
 

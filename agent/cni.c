@@ -44,17 +44,6 @@ struct agent_cni {
 	bool warned;
 };
 
-void agent_cni_attachment_free(struct agent_cni_attachment *c)
-{
-	if (!c)
-		return;
-	free(c->container_id);
-	free(c->network);
-	free(c->ifname);
-	free(c->netns_source);
-	free(c);
-}
-
 const char *agent_not_ready(const struct agent *a)
 {
 	if (!a->serving)
@@ -147,8 +136,8 @@ static struct agent_pod *find_attachment(struct agent *a, const char *container_
 {
 	size_t i;
 
-	for (i = 0; i < a->npods; i++) {
-		struct agent_pod *p = a->pods[i];
+	for (i = 0; i < a->reg.npods; i++) {
+		struct agent_pod *p = a->reg.pods[i];
 
 		if (p->cni && !strcmp(p->cni->container_id, container_id) &&
 		    (!ifname || !strcmp(p->cni->ifname, ifname)))
@@ -240,19 +229,19 @@ int agent_endpoint_attach(struct agent *a, const struct agent_attach_req *req,
 	 * never came (a standalone pod is never replaced) */
 	if (p && (rc = detach_pod(a, p, "attached again", err)))
 		goto out;
-	other = agent_pod_find(a, ns, name);
+	other = registry_pod_find(&a->reg, ns, name);
 	if (other && !other->cni) {
 		rc = sl_fail(err, EEXIST, "pod %s/%s already exists and was not made by CNI", ns, name);
 		goto out;
 	}
 	if (other && (rc = detach_pod(a, other, "replaced by a new sandbox of the same pod", err)))
 		goto out;
-	if (agent_remote_find(a, ns, name)) {
+	if (registry_remote_find(&a->reg, ns, name)) {
 		rc = sl_fail(err, EEXIST, "pod %s/%s is registered as a pod of another node", ns, name);
 		goto out;
 	}
 	sl_addr_from_ipv4(addr, req->ip);
-	other = agent_pod_by_addr(a, addr, true);
+	other = registry_pod_by_addr(&a->reg, addr, true);
 	if (other && !other->cni) {
 		rc = sl_fail(err, EEXIST, "address %s is used by pod %s/%s",
 			     sl_addr_str(addr, ipbuf, sizeof(ipbuf)), other->ns, other->name);
@@ -261,8 +250,8 @@ int agent_endpoint_attach(struct agent *a, const struct agent_attach_req *req,
 	if (other && (rc = detach_pod(a, other, "its address went to a new pod", err)))
 		goto out;
 
-	p = agent_pod_new(ns, name, &labels, ports, nports);
-	p->ep_id = a->next_ep_id++;
+	p = registry_pod_new(ns, name, &labels, ports, nports);
+	p->ep_id = a->reg.next_ep_id++;
 	p->net.foreign = true;
 	p->net.ip = req->ip;
 	p->net.host_ifindex = ifindex;
@@ -275,7 +264,7 @@ int agent_endpoint_attach(struct agent *a, const struct agent_attach_req *req,
 	p->cni->netns_source = sl_xstrdup(req->netns_path);
 	rc = netns_bind(req->netns_path, p->net.netns, err);
 	if (rc) {
-		agent_pod_free(p);
+		registry_pod_free(p);
 		goto out;
 	}
 	/* the main plugin may just have given the node an address (bridge's
@@ -423,8 +412,8 @@ static json_t *cmd_gc(struct agent *a, json_t *req, char **err)
 		json_decref(removed);
 		return NULL;
 	}
-	for (i = 0; i < a->npods;) {
-		struct agent_pod *p = a->pods[i];
+	for (i = 0; i < a->reg.npods;) {
+		struct agent_pod *p = a->reg.pods[i];
 		bool keep = !p->cni || strcmp(p->cni->network, network);
 
 		json_array_foreach(valid, k, v) {
@@ -479,9 +468,9 @@ json_t *agent_cni_api(struct agent *a, const char *cmd, json_t *req, char **err)
 		json_t *arr = json_array();
 		size_t i;
 
-		for (i = 0; i < a->npods; i++)
-			if (a->pods[i]->cni)
-				json_array_append_new(arr, attachment_json(a->pods[i]));
+		for (i = 0; i < a->reg.npods; i++)
+			if (a->reg.pods[i]->cni)
+				json_array_append_new(arr, attachment_json(a->reg.pods[i]));
 		return json_pack("{s:o}", "attachments", arr);
 	}
 	sl_fail(err, EINVAL, "unknown command %s", cmd);
@@ -490,7 +479,7 @@ json_t *agent_cni_api(struct agent *a, const char *cmd, json_t *req, char **err)
 
 int agent_cni_refuse_delete(struct agent *a, const char *ns, const char *name, char **err)
 {
-	struct agent_pod *p = agent_pod_find(a, ns, name);
+	struct agent_pod *p = registry_pod_find(&a->reg, ns, name);
 
 	if (!p || !p->cni)
 		return 0;
@@ -504,8 +493,8 @@ json_t *agent_cni_status_json(struct agent *a)
 	const char *why = agent_not_ready(a);
 	size_t i, n = 0;
 
-	for (i = 0; i < a->npods; i++)
-		n += a->pods[i]->cni != NULL;
+	for (i = 0; i < a->reg.npods; i++)
+		n += a->reg.pods[i]->cni != NULL;
 	return json_pack("{s:b,s:s*,s:I,s:s*,s:b}", "ready", !why, "not_ready_reason", why,
 			 "attachments", (json_int_t)n, "conf_dir", a->cfg.cni_conf_dir,
 			 "chained", a->cnis && a->cnis->installed);
@@ -523,27 +512,11 @@ void agent_cni_pod_json(const struct agent_pod *p, json_t *o)
 
 /* ---- state ---- */
 
-json_t *agent_cni_state_json(const struct agent_pod *p)
-{
-	if (!p->cni)
-		return NULL;
-	return json_pack("{s:s,s:s,s:s,s:s}", "container_id", p->cni->container_id, "network",
-			 p->cni->network, "ifname", p->cni->ifname, "netns", p->cni->netns_source);
-}
-
-void agent_cni_state_restore(struct agent_pod *p, json_t *cni)
+void agent_cni_revive(struct agent_pod *p)
 {
 	char *err = NULL;
 
-	if (!json_is_object(cni))
-		return;
-	p->cni = sl_xcalloc(1, sizeof(*p->cni));
-	p->cni->container_id = sl_xstrdup(req_str(cni, "container_id") ?: "");
-	p->cni->network = sl_xstrdup(req_str(cni, "network") ?: "");
-	p->cni->ifname = sl_xstrdup(req_str(cni, "ifname") ?: "");
-	p->cni->netns_source = sl_xstrdup(req_str(cni, "netns") ?: "");
-	p->net.foreign = true;
-	if (netns_handle_ok(p->net.netns) || !*p->cni->netns_source)
+	if (!p->cni || netns_handle_ok(p->net.netns) || !*p->cni->netns_source)
 		return;
 	if (netns_bind(p->cni->netns_source, p->net.netns, &err) == 0)
 		fprintf(stderr, "sluiced: cni: netns handle of %s/%s made again from %s\n", p->ns,

@@ -14,13 +14,8 @@
 #include "sluice/cni.h"
 #include "agent.h"
 
-/* What the agent keeps about a pod the plugin attached. */
-struct agent_cni_attachment {
-	char *container_id;
-	char *network;      /* the CNI network name, for GC */
-	char *ifname;       /* the pod-side interface */
-	char *netns_source; /* CNI_NETNS as the runtime gave it */
-};
+/* struct agent_cni_attachment, what the agent keeps about a pod the plugin
+ * attached, is part of the pod record (registry.h). */
 
 
 /* api.c hands every "cni.*" command here */
@@ -34,11 +29,11 @@ json_t *agent_cni_status_json(struct agent *a);
 /* adds the CNI fields of a pod to its API record */
 void agent_cni_pod_json(const struct agent_pod *p, json_t *o);
 
-/* state.c: the CNI fields of a pod in pods.json; restore also makes the
- * agent's netns handle again when it is gone (e.g. the agent's mount
- * namespace was new) while the runtime's netns still exists */
-json_t *agent_cni_state_json(const struct agent_pod *p);
-void agent_cni_state_restore(struct agent_pod *p, json_t *cni);
+/* state.c: a restored pod the plugin attached (its CNI fields are in
+ * pods.json, state_codec.c) gets the agent's netns handle again when it is
+ * gone (e.g. the agent's mount namespace was new) while the runtime's netns
+ * still exists */
+void agent_cni_revive(struct agent_pod *p);
 
 /* main.c: at start, once the API listens, detach what the plugin queued
  * while the agent was down */

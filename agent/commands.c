@@ -253,10 +253,10 @@ static json_t *cmd_pod_list(struct agent *a, struct api_client *c, json_t *req, 
 	(void)c;
 	(void)req;
 	(void)err;
-	for (i = 0; i < a->npods; i++)
-		json_array_append_new(arr, pod_json(a, a->pods[i]));
-	for (i = 0; i < a->nremotes; i++)
-		json_array_append_new(arr, pod_json(a, a->remotes[i]));
+	for (i = 0; i < a->reg.npods; i++)
+		json_array_append_new(arr, pod_json(a, a->reg.pods[i]));
+	for (i = 0; i < a->reg.nremotes; i++)
+		json_array_append_new(arr, pod_json(a, a->reg.remotes[i]));
 	return json_pack("{s:o}", "pods", arr);
 }
 
@@ -264,7 +264,7 @@ static struct agent_pod *find_any(struct agent *a, json_t *req)
 {
 	const char *ns = req_str(req, "namespace") ?: "", *name = req_str(req, "name") ?: "";
 
-	return agent_pod_find(a, ns, name) ?: agent_remote_find(a, ns, name);
+	return registry_pod_find(&a->reg, ns, name) ?: registry_remote_find(&a->reg, ns, name);
 }
 
 static json_t *cmd_pod_get(struct agent *a, struct api_client *c, json_t *req, char **err)
@@ -327,7 +327,7 @@ static json_t *cmd_ns_label(struct agent *a, struct api_client *c, json_t *req, 
 	if (agent_ns_relabel(a, ns, &set, rm, nrm, err))
 		goto out;
 	res = json_pack("{s:s,s:o}", "namespace", ns, "labels",
-			labels_json(&agent_ns_get(a, ns, true)->labels, false));
+			labels_json(&registry_ns_get(&a->reg, ns, true)->labels, false));
 out:
 	free(rm);
 	sluice_labels_free(&set);
@@ -342,23 +342,23 @@ static json_t *cmd_ns_list(struct agent *a, struct api_client *c, json_t *req, c
 	(void)c;
 	(void)req;
 	(void)err;
-	for (i = 0; i < a->nnss; i++)
-		json_array_append_new(arr, json_pack("{s:s,s:o}", "name", a->nss[i].name, "labels",
-						     labels_json(&a->nss[i].labels, false)));
+	for (i = 0; i < a->reg.nnss; i++)
+		json_array_append_new(arr, json_pack("{s:s,s:o}", "name", a->reg.nss[i].name, "labels",
+						     labels_json(&a->reg.nss[i].labels, false)));
 	return json_pack("{s:o}", "namespaces", arr);
 }
 
 static json_t *cmd_identity_list(struct agent *a, struct api_client *c, json_t *req, char **err)
 {
 	json_t *arr = json_array();
-	size_t i, n = sluice_idt_count(a->idt);
+	size_t i, n = sluice_idt_count(a->reg.idt);
 
 	(void)c;
 	(void)req;
 	(void)err;
 	for (i = 0; i < n; i++) {
-		uint32_t id = sluice_idt_at(a->idt, i);
-		const struct sluice_labels *l = sluice_idt_labels(a->idt, id);
+		uint32_t id = sluice_idt_at(a->reg.idt, i);
+		const struct sluice_labels *l = sluice_idt_labels(a->reg.idt, id);
 		json_t *labels = json_array();
 		size_t k;
 
@@ -372,7 +372,7 @@ static json_t *cmd_identity_list(struct agent *a, struct api_client *c, json_t *
 		}
 		json_array_append_new(arr, json_pack("{s:i,s:o,s:i}", "identity", (json_int_t)id,
 						     "labels", labels, "references",
-						     (json_int_t)sluice_idt_refcount(a->idt, id)));
+						     (json_int_t)sluice_idt_refcount(a->reg.idt, id)));
 	}
 	return json_pack("{s:o}", "identities", arr);
 }
@@ -445,8 +445,8 @@ static json_t *cmd_status(struct agent *a, struct api_client *c, json_t *req, ch
 			json_array_append_new(ha, json_string(sl_addr_str(a->host_addrs[i], ip, sizeof(ip))));
 		json_object_set_new(o, "host_addresses", ha);
 	}
-	json_object_set_new(o, "endpoints", json_integer((json_int_t)a->npods));
-	json_object_set_new(o, "identities", json_integer((json_int_t)sluice_idt_count(a->idt)));
+	json_object_set_new(o, "endpoints", json_integer((json_int_t)a->reg.npods));
+	json_object_set_new(o, "identities", json_integer((json_int_t)sluice_idt_count(a->reg.idt)));
 	json_object_set_new(o, "policies", json_integer((json_int_t)a->policies.n));
 	{
 		struct agent_services_counts sc;
@@ -472,6 +472,8 @@ static json_t *cmd_status(struct agent *a, struct api_client *c, json_t *req, ch
 	json_object_set_new(o, "proxy", proxy_ctl_status(a));
 	json_object_set_new(o, "connections_cut", json_integer((json_int_t)a->counters.connections_cut));
 	json_object_set_new(o, "rollbacks_failed", json_integer((json_int_t)a->counters.rollbacks_failed));
+	json_object_set_new(o, "commits", json_integer((json_int_t)a->counters.commits));
+	json_object_set_new(o, "state_save_failures", json_integer((json_int_t)a->counters.state_save_failures));
 	json_object_set_new(o, "cni", agent_cni_status_json(a));
 	if (a->k8s)
 		json_object_set_new(o, "kubernetes", agent_k8s_status(a));

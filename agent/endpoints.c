@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * endpoints.c - the endpoint registry: local pods, their namespaces, their
- * identities and addresses. A pod's identity follows its labels (and its
- * namespace's labels); its address only tells the datapath which identity a
- * packet carries, through the ipcache map.
+ * endpoints.c - the endpoint lifecycle: what a pod's creation, deletion or
+ * relabelling does to the registry (registry.c, data only) and then, in the
+ * order that keeps traffic correct, to the datapath. A pod's identity
+ * follows its labels (and its namespace's labels); its address only tells
+ * the datapath which identity a packet carries, through the ipcache map.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -19,94 +20,6 @@
 #include "agent.h"
 #include "proxy_ctl.h"
 
-#define NS_NAME_LABEL "kubernetes.io/metadata.name"
-
-struct agent_namespace *agent_ns_get(struct agent *a, const char *name, bool create)
-{
-	struct agent_namespace *ns;
-	size_t i;
-
-	for (i = 0; i < a->nnss; i++)
-		if (!strcmp(a->nss[i].name, name))
-			return &a->nss[i];
-	if (!create)
-		return NULL;
-	a->nss = realloc(a->nss, (a->nnss + 1) * sizeof(*a->nss));
-	if (!a->nss)
-		abort();
-	ns = &a->nss[a->nnss++];
-	memset(ns, 0, sizeof(*ns));
-	ns->name = sl_xstrdup(name);
-	sluice_labels_add(&ns->labels, "k8s", NS_NAME_LABEL, name);
-	return ns;
-}
-
-struct agent_pod *agent_pod_find(struct agent *a, const char *ns, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < a->npods; i++)
-		if (!strcmp(a->pods[i]->ns, ns) && !strcmp(a->pods[i]->name, name))
-			return a->pods[i];
-	return NULL;
-}
-
-static uint32_t pod_identity(struct agent *a, const char *ns, const struct sluice_labels *labels)
-{
-	struct agent_namespace *n = agent_ns_get(a, ns, true);
-	struct sluice_labels idl = { 0 };
-	uint32_t id;
-
-	if (sluice_pod_identity_labels(&idl, ns, labels, &n->labels))
-		return 0;
-	id = sluice_idt_acquire(a->idt, &idl);
-	sluice_labels_free(&idl);
-	return id;
-}
-
-/* Next-fit over the pod CIDR: a freed address is not handed out again at
- * once, so a recreated pod gets a new IP (and keeps its identity). */
-static int ipam_next(struct agent *a, uint32_t *ip)
-{
-	uint32_t size = a->podcfg.cidr_prefixlen >= 31 ? 0 : 1u << (32 - a->podcfg.cidr_prefixlen);
-	uint32_t tries;
-
-	for (tries = 0; size > 4 && tries < size; tries++) {
-		uint32_t off = a->next_ip_offset;
-		uint32_t cand = a->podcfg.cidr_net + off;
-		size_t i;
-		bool used = false;
-
-		a->next_ip_offset = off + 1 >= size - 1 ? 2 : off + 1;
-		if (off < 2 || off >= size - 1)
-			continue; /* network, .1 (kept for the node) and broadcast */
-		for (i = 0; i < a->npods; i++)
-			used |= a->pods[i]->net.ip == cand;
-		if (!used) {
-			*ip = cand;
-			return 0;
-		}
-	}
-	return -ENOSPC;
-}
-
-void agent_pod_free(struct agent_pod *p)
-{
-	size_t i;
-
-	if (!p)
-		return;
-	free(p->ns);
-	free(p->name);
-	sluice_labels_free(&p->labels);
-	for (i = 0; i < p->nports; i++)
-		free(p->ports[i].name);
-	free(p->ports);
-	free(p->written);
-	agent_cni_attachment_free(p->cni);
-	free(p);
-}
-
 static void pod_detach_steering(struct agent *a, struct agent_pod *p);
 
 static void endpoint_record(const struct agent_pod *p, uint32_t flags, struct sluice_endpoint *ep)
@@ -118,27 +31,6 @@ static void endpoint_record(const struct agent_pod *p, uint32_t flags, struct sl
 	sl_addr_from_ipv4(ep->addr, p->net.ip);
 }
 
-struct agent_pod *agent_pod_new(const char *ns, const char *name, const struct sluice_labels *labels,
-				const struct sluice_named_port *ports, size_t nports)
-{
-	struct agent_pod *p = sl_xcalloc(1, sizeof(*p));
-	size_t i;
-
-	p->ns = sl_xstrdup(ns);
-	p->name = sl_xstrdup(name);
-	if (labels)
-		sluice_labels_copy(&p->labels, labels);
-	p->ports = sl_xcalloc(nports + 1, sizeof(*p->ports));
-	for (i = 0; i < nports; i++) {
-		p->ports[i] = ports[i];
-		p->ports[i].name = sl_xstrdup(ports[i].name);
-	}
-	p->nports = nports;
-	p->created_ns = sl_now_ns();
-	p->proxy_listener_fd = -1;
-	return p;
-}
-
 int agent_pod_create(struct agent *a, const char *ns, const char *name,
 		     const struct sluice_labels *labels, const struct sluice_named_port *ports,
 		     size_t nports, struct agent_pod **out, char **err)
@@ -147,16 +39,16 @@ int agent_pod_create(struct agent *a, const char *ns, const char *name,
 	uint32_t ip;
 	int rc;
 
-	if (agent_pod_find(a, ns, name))
+	if (registry_pod_find(&a->reg, ns, name))
 		return sl_fail(err, EEXIST, "pod %s/%s already exists", ns, name);
-	rc = ipam_next(a, &ip);
+	rc = registry_ipam_next(&a->reg, a->podcfg.cidr_net, a->podcfg.cidr_prefixlen, &ip);
 	if (rc)
 		return sl_fail(err, rc, "no free address left in pod CIDR %s", a->cfg.pod_cidr);
-	p = agent_pod_new(ns, name, labels, ports, nports);
-	p->ep_id = a->next_ep_id++;
+	p = registry_pod_new(ns, name, labels, ports, nports);
+	p->ep_id = a->reg.next_ep_id++;
 	rc = pod_net_create(&a->podcfg, p->ep_id, ip, &p->net, err);
 	if (rc) {
-		agent_pod_free(p);
+		registry_pod_free(p);
 		return rc;
 	}
 	rc = agent_pod_enroll(a, p, err);
@@ -171,17 +63,14 @@ int agent_pod_enroll(struct agent *a, struct agent_pod *p, char **err)
 	uint8_t addr[16];
 	int rc;
 
-	p->identity = pod_identity(a, p->ns, &p->labels);
+	p->identity = registry_identity(&a->reg, p->ns, &p->labels);
 	if (!p->identity) {
 		rc = sl_fail(err, ENOSPC, "cannot allocate an identity");
 		pod_net_delete(&p->net);
-		agent_pod_free(p);
+		registry_pod_free(p);
 		return rc;
 	}
-	a->pods = realloc(a->pods, (a->npods + 1) * sizeof(*a->pods));
-	if (!a->pods)
-		abort();
-	a->pods[a->npods++] = p;
+	registry_pod_add(&a->reg, p);
 
 	sl_addr_from_ipv4(addr, p->net.ip);
 	rc = sluice_dp_ipcache_update(a->dp, addr, 128, p->identity, SLUICE_IPC_F_LOCAL_POD);
@@ -203,11 +92,11 @@ int agent_pod_enroll(struct agent *a, struct agent_pod *p, char **err)
 		rc = agent_pod_attach_steering(a, p, err);
 	if (rc)
 		goto fail_unlist;
-	agent_state_save(a);
+	agent_commit(a, AGENT_COMMIT_SAVE_REGISTRY, "pod create", NULL);
 	return 0;
 
 fail_unlist:
-	a->npods--;
+	registry_pod_remove(&a->reg, p);
 	pod_detach_steering(a, p);
 	if (p->net.host_ifindex > 0) {
 		sluice_dp_detach_endpoint(a->dp, p->net.host_ifindex);
@@ -216,8 +105,10 @@ fail_unlist:
 	sluice_dp_ipcache_delete(a->dp, addr, 128);
 	sluice_dp_policy_delete(a->dp, p->ep_id);
 	pod_net_delete(&p->net);
-	sluice_idt_release(a->idt, p->identity);
-	agent_pod_free(p);
+	registry_identity_release(&a->reg, p->identity);
+	registry_pod_free(p);
+	/* other pods' maps may have learnt its identity */
+	agent_regenerate_after(a, "pod create", true);
 	return rc;
 }
 
@@ -281,34 +172,7 @@ static void pod_teardown(struct agent *a, struct agent_pod *p)
 	sluice_dp_policy_delete(a->dp, p->ep_id);
 	sluice_dp_ct_flush(a->dp, p->ep_id);
 	pod_net_delete(&p->net);
-	sluice_idt_release(a->idt, p->identity);
-}
-
-struct agent_pod *agent_pod_by_addr(const struct agent *a, const uint8_t addr[16], bool with_remote)
-{
-	uint32_t ip;
-	size_t i;
-
-	if (!sl_addr_is_ipv4(addr))
-		return NULL;
-	ip = sl_addr_ipv4(addr);
-	for (i = 0; i < a->npods; i++)
-		if (a->pods[i]->net.ip == ip)
-			return a->pods[i];
-	for (i = 0; with_remote && i < a->nremotes; i++)
-		if (a->remotes[i]->net.ip == ip)
-			return a->remotes[i];
-	return NULL;
-}
-
-struct agent_pod *agent_remote_find(struct agent *a, const char *ns, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < a->nremotes; i++)
-		if (!strcmp(a->remotes[i]->ns, ns) && !strcmp(a->remotes[i]->name, name))
-			return a->remotes[i];
-	return NULL;
+	registry_identity_release(&a->reg, p->identity);
 }
 
 /*
@@ -324,7 +188,7 @@ int agent_remote_create(struct agent *a, const char *ns, const char *name,
 	int rc = agent_remotes_create(a, &spec, 1, err);
 
 	if (!rc)
-		*out = a->remotes[a->nremotes - 1];
+		*out = a->reg.remotes[a->reg.nremotes - 1];
 	return rc;
 }
 
@@ -337,49 +201,37 @@ int agent_remote_create(struct agent *a, const char *ns, const char *name,
  */
 int agent_remotes_create(struct agent *a, const struct agent_remote_spec *v, size_t n, char **err)
 {
-	size_t base = a->nremotes, i, j;
+	size_t base = a->reg.nremotes, i, j;
 	uint8_t (*addrs)[16] = sl_xcalloc(n + 1, sizeof(*addrs));
 	uint8_t *plens = sl_xcalloc(n + 1, 1);
 	uint32_t *ids = sl_xcalloc(n + 1, sizeof(*ids));
 	int rc = 0;
 
-	a->remotes = realloc(a->remotes, (a->nremotes + n + 1) * sizeof(*a->remotes));
-	if (!a->remotes)
-		abort();
 	for (i = 0; i < n && !rc; i++) {
 		struct agent_pod *p, *holder;
 
-		if (agent_pod_find(a, v[i].ns, v[i].name) || agent_remote_find(a, v[i].ns, v[i].name)) {
+		if (registry_pod_find(&a->reg, v[i].ns, v[i].name) || registry_remote_find(&a->reg, v[i].ns, v[i].name)) {
 			rc = sl_fail(err, EEXIST, "pod %s/%s already exists", v[i].ns, v[i].name);
 			break;
 		}
 		sl_addr_from_ipv4(addrs[i], v[i].ip);
-		holder = agent_pod_by_addr(a, addrs[i], true);
+		holder = registry_pod_by_addr(&a->reg, addrs[i], true);
 		if (holder) {
 			rc = sl_fail(err, EEXIST, "%s/%s: address in use by pod %s/%s", v[i].ns, v[i].name,
 				     holder->ns, holder->name);
 			break;
 		}
-		p = sl_xcalloc(1, sizeof(*p));
-		p->ns = sl_xstrdup(v[i].ns);
-		p->name = sl_xstrdup(v[i].name);
+		p = registry_pod_new(v[i].ns, v[i].name, v[i].labels, NULL, 0);
 		p->remote = true;
-		p->proxy_listener_fd = -1;
-		p->created_ns = sl_now_ns();
 		p->net.ip = v[i].ip;
-		sluice_labels_copy(&p->labels, v[i].labels);
-		if (v[i].identity && sluice_idt_labels(a->idt, v[i].identity))
-			/* a cluster identity: its labels take a reference on it */
-			p->identity = sluice_idt_acquire(a->idt, sluice_idt_labels(a->idt, v[i].identity));
-		else
-			p->identity = pod_identity(a, v[i].ns, v[i].labels);
+		p->identity = registry_identity_of(&a->reg, p, v[i].identity);
 		if (!p->identity) {
-			agent_pod_free(p);
+			registry_pod_free(p);
 			rc = sl_fail(err, ENOSPC, "cannot allocate an identity");
 			break;
 		}
 		/* registered now, so the next ones see its name and address */
-		a->remotes[a->nremotes++] = p;
+		registry_pod_add(&a->reg, p);
 		plens[i] = 128;
 		ids[i] = p->identity;
 	}
@@ -392,19 +244,19 @@ int agent_remotes_create(struct agent *a, const struct agent_remote_spec *v, siz
 			sl_fail(err, rc, "ipcache update failed: %s", strerror(-rc));
 	}
 	if (rc) {
-		for (j = base; j < a->nremotes; j++) {
+		for (j = base; j < a->reg.nremotes; j++) {
 			uint8_t addr[16];
 
-			sl_addr_from_ipv4(addr, a->remotes[j]->net.ip);
+			sl_addr_from_ipv4(addr, a->reg.remotes[j]->net.ip);
 			sluice_dp_ipcache_delete(a->dp, addr, 128);
-			sluice_idt_release(a->idt, a->remotes[j]->identity);
-			agent_pod_free(a->remotes[j]);
+			registry_identity_release(&a->reg, a->reg.remotes[j]->identity);
+			registry_pod_free(a->reg.remotes[j]);
 		}
-		a->nremotes = base;
+		a->reg.nremotes = base;
 		a->cidr_pods_changed = true; /* a CIDR /32 may have been one of them */
 		agent_regenerate_after(a, "pod import", true);
 	} else {
-		agent_state_save(a);
+		agent_commit(a, AGENT_COMMIT_SAVE_REGISTRY, "pod import", NULL);
 	}
 	free(addrs);
 	free(plens);
@@ -416,8 +268,8 @@ int agent_pod_delete(struct agent *a, const char *ns, const char *name, char **e
 {
 	size_t i;
 
-	for (i = 0; i < a->nremotes; i++) {
-		struct agent_pod *p = a->remotes[i];
+	for (i = 0; i < a->reg.nremotes; i++) {
+		struct agent_pod *p = a->reg.remotes[i];
 		uint8_t addr[16];
 
 		if (strcmp(p->ns, ns) || strcmp(p->name, name))
@@ -425,27 +277,23 @@ int agent_pod_delete(struct agent *a, const char *ns, const char *name, char **e
 		sl_addr_from_ipv4(addr, p->net.ip);
 		sluice_dp_ipcache_delete(a->dp, addr, 128);
 		a->cidr_pods_changed = true;
-		sluice_idt_release(a->idt, p->identity);
-		memmove(&a->remotes[i], &a->remotes[i + 1], (a->nremotes - i - 1) * sizeof(*a->remotes));
-		a->nremotes--;
-		agent_pod_free(p);
-		agent_regenerate_after(a, "remote pod delete", false);
-		agent_state_save(a);
+		registry_identity_release(&a->reg, p->identity);
+		registry_pod_remove(&a->reg, p);
+		registry_pod_free(p);
+		agent_commit(a, AGENT_COMMIT_REGENERATE | AGENT_COMMIT_SAVE_REGISTRY, "remote pod delete", NULL);
 		return 0;
 	}
 
-	for (i = 0; i < a->npods; i++) {
-		struct agent_pod *p = a->pods[i];
+	for (i = 0; i < a->reg.npods; i++) {
+		struct agent_pod *p = a->reg.pods[i];
 
 		if (strcmp(p->ns, ns) || strcmp(p->name, name))
 			continue;
 		pod_teardown(a, p);
 		a->cidr_pods_changed = true;
-		memmove(&a->pods[i], &a->pods[i + 1], (a->npods - i - 1) * sizeof(*a->pods));
-		a->npods--;
-		agent_pod_free(p);
-		agent_regenerate_after(a, "pod delete", false);
-		agent_state_save(a);
+		registry_pod_remove(&a->reg, p);
+		registry_pod_free(p);
+		agent_commit(a, AGENT_COMMIT_REGENERATE | AGENT_COMMIT_SAVE_REGISTRY, "pod delete", NULL);
 		return 0;
 	}
 	return sl_fail(err, ENOENT, "pod %s/%s not found", ns, name);
@@ -453,17 +301,17 @@ int agent_pod_delete(struct agent *a, const char *ns, const char *name, char **e
 
 void agent_pods_delete_all(struct agent *a)
 {
-	while (a->nremotes) {
-		struct agent_pod *p = a->remotes[--a->nremotes];
+	while (a->reg.nremotes) {
+		struct agent_pod *p = a->reg.remotes[--a->reg.nremotes];
 
-		sluice_idt_release(a->idt, p->identity);
-		agent_pod_free(p);
+		registry_identity_release(&a->reg, p->identity);
+		registry_pod_free(p);
 	}
-	while (a->npods) {
-		struct agent_pod *p = a->pods[--a->npods];
+	while (a->reg.npods) {
+		struct agent_pod *p = a->reg.pods[--a->reg.npods];
 
 		pod_teardown(a, p);
-		agent_pod_free(p);
+		registry_pod_free(p);
 	}
 }
 
@@ -482,71 +330,59 @@ static int pod_set_identity(struct agent *a, struct agent_pod *p, uint32_t new_i
 	int rc;
 
 	if (new_id == old) {
-		sluice_idt_release(a->idt, new_id);
+		registry_identity_release(&a->reg, new_id);
 		return 0;
 	}
 	p->identity = new_id;
 	rc = agent_regenerate(a, err);
 	if (rc) {
 		p->identity = old;
-		sluice_idt_release(a->idt, new_id);
+		registry_identity_release(&a->reg, new_id);
 		agent_regenerate_after(a, "pod relabel", true);
 		return rc;
 	}
 	sl_addr_from_ipv4(addr, p->net.ip);
 	sluice_dp_ipcache_update(a->dp, addr, 128, new_id, p->remote ? 0 : SLUICE_IPC_F_LOCAL_POD);
 	a->reval_all = true; /* flows from or to this address changed identity */
-	sluice_idt_release(a->idt, old);
+	registry_identity_release(&a->reg, old);
 	return agent_regenerate(a, err);
 }
 
 int agent_pod_relabel(struct agent *a, struct agent_pod *p, const struct sluice_labels *set,
 		      char *const *remove, size_t nremove, char **err)
 {
-	size_t i;
 	uint32_t id;
 	int rc;
 
-	for (i = 0; i < set->n; i++)
-		sluice_labels_add(&p->labels, "k8s", set->v[i].key, set->v[i].value);
-	for (i = 0; i < nremove; i++)
-		sluice_labels_remove(&p->labels, "k8s", remove[i]);
-	id = pod_identity(a, p->ns, &p->labels);
+	registry_labels_edit(&p->labels, set, remove, nremove);
+	id = registry_identity(&a->reg, p->ns, &p->labels);
 	if (!id)
 		return sl_fail(err, ENOSPC, "cannot allocate an identity");
 	rc = pod_set_identity(a, p, id, err);
-	agent_state_save(a);
+	agent_commit(a, AGENT_COMMIT_SAVE_REGISTRY, "pod relabel", NULL);
 	return rc;
 }
 
 int agent_ns_relabel(struct agent *a, const char *name, const struct sluice_labels *set,
 		     char *const *remove, size_t nremove, char **err)
 {
-	struct agent_namespace *ns = agent_ns_get(a, name, true);
 	size_t i;
-	int rc = 0;
+	int rc = registry_ns_labels_edit(&a->reg, name, set, remove, nremove, err);
 
-	for (i = 0; i < set->n; i++) {
-		if (!strcmp(set->v[i].key, NS_NAME_LABEL))
-			return sl_fail(err, EINVAL, "label %s is set by sluice", NS_NAME_LABEL);
-	}
-	for (i = 0; i < set->n; i++)
-		sluice_labels_add(&ns->labels, "k8s", set->v[i].key, set->v[i].value);
-	for (i = 0; i < nremove; i++)
-		if (strcmp(remove[i], NS_NAME_LABEL))
-			sluice_labels_remove(&ns->labels, "k8s", remove[i]);
-	for (i = 0; i < a->npods + a->nremotes && !rc; i++) {
-		struct agent_pod *p = i < a->npods ? a->pods[i] : a->remotes[i - a->npods];
+	if (rc)
+		return rc;
+	for (i = 0; i < a->reg.npods + a->reg.nremotes && !rc; i++) {
+		struct agent_pod *p = registry_at(&a->reg, i);
 		uint32_t id;
 
 		if (strcmp(p->ns, name))
 			continue;
-		id = pod_identity(a, p->ns, &p->labels);
+		id = registry_identity(&a->reg, p->ns, &p->labels);
 		if (!id)
 			return sl_fail(err, ENOSPC, "cannot allocate an identity");
 		rc = pod_set_identity(a, p, id, err);
 	}
-	agent_state_save(a);
+	agent_commit(a, AGENT_COMMIT_SAVE_REGISTRY, "namespace relabel", NULL);
 	return rc;
 }
 

@@ -215,7 +215,7 @@ static const char *labels_cached(struct agent *a, uint32_t identity)
 	if (!fl->label_cache[slot].text || fl->label_cache[slot].identity != identity) {
 		free(fl->label_cache[slot].text);
 		fl->label_cache[slot].identity = identity;
-		fl->label_cache[slot].text = labels_text(sluice_idt_labels(a->idt, identity));
+		fl->label_cache[slot].text = labels_text(sluice_idt_labels(a->reg.idt, identity));
 	}
 	return fl->label_cache[slot].text;
 }
@@ -246,7 +246,7 @@ static void peer_fill(struct agent *a, struct flow_peer *p, const uint8_t addr[1
 		h = (h ^ addr[i]) * 16777619u;
 	pi = fl->peer_cache[h % PEER_CACHE];
 	if (!pi || pi->identity != identity || memcmp(pi->addr, addr, 16)) {
-		const struct agent_pod *pod = agent_pod_by_addr(a, addr, true);
+		const struct agent_pod *pod = registry_pod_by_addr(&a->reg, addr, true);
 
 		pi = sl_xcalloc(1, sizeof(*pi));
 		pi->refs = 1; /* the cache's */
@@ -584,7 +584,7 @@ static void flow_service(struct agent *a, struct flow *f, const uint8_t client[1
 	uint16_t port = 0;
 
 	if (!client_ep) {
-		c = agent_pod_by_addr(a, client, false);
+		c = registry_pod_by_addr(&a->reg, client, false);
 		client_ep = c ? c->ep_id : 0;
 	}
 	if (!agent_service_for_flow(a, client_ep, backend, bport, f->protocol, &s, &port))
@@ -687,7 +687,7 @@ static bool near_duplicate(struct agent *a, const struct sluice_flow_event *ev)
 
 	if (ev->verdict == SLUICE_VERDICT_DROPPED || ev->match_kind != SLUICE_MATCH_NONE)
 		return false;
-	peer = agent_pod_by_addr(a, ev->direction == SLUICE_DIR_EGRESS ? ev->daddr : ev->saddr, false);
+	peer = registry_pod_by_addr(&a->reg, ev->direction == SLUICE_DIR_EGRESS ? ev->daddr : ev->saddr, false);
 	if (!peer || peer->remote)
 		return false;
 	if (ev->direction == SLUICE_DIR_EGRESS)

@@ -164,6 +164,8 @@ int k8s_start_collection(struct agent_k8s *k, struct k8s_coll_state *cs, const c
 void k8s_coll_absent(struct agent_k8s *k, struct k8s_coll_state *cs, const char *why);
 
 /* k8s_pods.c */
+/* a Kubernetes label map ({"app": "web"}) as "k8s" labels, added to out */
+void k8s_labels_from_json(json_t *map, struct sluice_labels *out);
 void k8s_pods_event(struct agent_k8s *k, int type, json_t *obj);
 void k8s_namespaces_event(struct agent_k8s *k, int type, json_t *obj);
 void k8s_pods_commit(struct agent_k8s *k);
@@ -210,6 +212,7 @@ void k8s_gc_stop(struct agent_k8s *k);
 int k8s_services_start(struct agent_k8s *k);
 void k8s_services_stop(struct agent_k8s *k);
 void k8s_services_event(struct agent_k8s *k, int type, json_t *obj);
+void k8s_services_commit(struct agent_k8s *k);
 json_t *k8s_services_status(struct agent_k8s *k);
 
 /* k8s_node.c */

@@ -96,7 +96,7 @@ static void remote_want(void *ctx, json_t *obj)
 	if (!ns || !name || !node || !strcmp(node, k->node) || !ep_address(obj, &ip) || id <= 0 ||
 	    id >= SLUICE_ID_LOCAL_MIN)
 		return;
-	p = agent_remote_find(a, ns, name);
+	p = registry_remote_find(&a->reg, ns, name);
 	if (p && p->net.ip == ip && p->identity == (uint32_t)id)
 		return;
 	idl = k8s_identity_labels(k, (uint32_t)id);
@@ -107,7 +107,7 @@ static void remote_want(void *ctx, json_t *obj)
 		free(err);
 		return;
 	}
-	if (agent_pod_find(a, ns, name))
+	if (registry_pod_find(&a->reg, ns, name))
 		return; /* a local pod of that name: the API is mid-move */
 	rc->specs = realloc(rc->specs, (rc->n + 1) * sizeof(*rc->specs));
 	rc->labels = realloc(rc->labels, (rc->n + 1) * sizeof(*rc->labels));
@@ -133,8 +133,8 @@ static void remotes_commit(struct agent_k8s *k)
 		return;
 	k->remotes_dirty = false;
 	/* gone from the API (only once the list is complete) */
-	for (i = 0; cs->synced && i < a->nremotes;) {
-		struct agent_pod *p = a->remotes[i];
+	for (i = 0; cs->synced && i < a->reg.nremotes;) {
+		struct agent_pod *p = a->reg.remotes[i];
 		json_t *obj = k8s_watch_get(cs->w, p->ns, p->name);
 		const char *node = obj ? ep_node(obj) : NULL;
 
@@ -337,7 +337,7 @@ static void find_stale(void *ctx, json_t *obj)
 
 	if (!node || strcmp(node, sc->k->node) || !ns || !name)
 		return;
-	if (!agent_pod_find(sc->k->a, ns, name))
+	if (!registry_pod_find(&sc->k->a->reg, ns, name))
 		json_array_append_new(sc->gone, json_pack("[ss]", ns, name));
 }
 
@@ -351,8 +351,8 @@ static void on_ep_timer(uv_timer_t *t)
 	if (k->stopping)
 		return;
 	/* local pods: write what changed */
-	for (i = 0; i < a->npods; i++) {
-		struct agent_pod *p = a->pods[i];
+	for (i = 0; i < a->reg.npods; i++) {
+		struct agent_pod *p = a->reg.pods[i];
 		struct k8s_published *pub = pub_find(k, p->ns, p->name, true);
 		json_t *spec = endpoint_spec(k, p);
 		char *js = json_dumps(spec, JSON_COMPACT | JSON_SORT_KEYS);
@@ -385,7 +385,7 @@ static void on_ep_timer(uv_timer_t *t)
 	for (i = 0; i < k->npubs;) {
 		struct k8s_published *pub = &k->pubs[i];
 
-		if (agent_pod_find(a, pub->ns, pub->name) || pub->inflight) {
+		if (registry_pod_find(&a->reg, pub->ns, pub->name) || pub->inflight) {
 			i++;
 			continue;
 		}

@@ -164,8 +164,8 @@ bool k8s_identity_used_locally(struct agent_k8s *k, uint32_t id)
 	struct agent *a = k->a;
 	size_t i;
 
-	for (i = 0; i < a->npods; i++)
-		if (a->pods[i]->identity == id)
+	for (i = 0; i < a->reg.npods; i++)
+		if (a->reg.pods[i]->identity == id)
 			return true;
 	return false;
 }
@@ -226,8 +226,8 @@ void k8s_identity_event(struct agent_k8s *k, int type, json_t *obj)
 		index_remove(k, id);
 		/* an identity that local pods still use must exist for the other
 		 * nodes: put it back, as Cilium's agents re-create missing keys */
-		if (k8s_identity_used_locally(k, id) && sluice_idt_labels(k->a->idt, id))
-			recreate(k, id, sluice_idt_labels(k->a->idt, id));
+		if (k8s_identity_used_locally(k, id) && sluice_idt_labels(k->a->reg.idt, id))
+			recreate(k, id, sluice_idt_labels(k->a->reg.idt, id));
 		return;
 	}
 	if (labels_from_security(json_object_get(obj, "security-labels"), &l)) {
@@ -249,13 +249,13 @@ void k8s_identity_synced(struct agent_k8s *k)
 	size_t i;
 
 	/* identities deleted while this agent was down, still used here */
-	for (i = 0; i < a->npods; i++) {
+	for (i = 0; i < a->reg.npods; i++) {
 		char ids[16];
-		const struct sluice_labels *l = sluice_idt_labels(a->idt, a->pods[i]->identity);
+		const struct sluice_labels *l = sluice_idt_labels(a->reg.idt, a->reg.pods[i]->identity);
 
-		snprintf(ids, sizeof(ids), "%u", a->pods[i]->identity);
-		if (l && !json_object_get(k->id_by_id, ids) && a->pods[i]->identity < SLUICE_ID_LOCAL_MIN)
-			recreate(k, a->pods[i]->identity, l);
+		snprintf(ids, sizeof(ids), "%u", a->reg.pods[i]->identity);
+		if (l && !json_object_get(k->id_by_id, ids) && a->reg.pods[i]->identity < SLUICE_ID_LOCAL_MIN)
+			recreate(k, a->reg.pods[i]->identity, l);
 	}
 }
 
@@ -276,7 +276,7 @@ static uint32_t random_free_id(struct agent_k8s *k)
 			r = (uint32_t)rand();
 		id = ID_MIN + r % (ID_MAX - ID_MIN + 1);
 		snprintf(ids, sizeof(ids), "%u", id);
-		if (json_object_get(k->id_by_id, ids) || sluice_idt_labels(k->a->idt, id))
+		if (json_object_get(k->id_by_id, ids) || sluice_idt_labels(k->a->reg.idt, id))
 			continue;
 		json_object_foreach(k->id_local, key, v)
 			mine |= json_integer_value(v) == id;
@@ -408,15 +408,15 @@ static void recreate(struct agent_k8s *k, uint32_t id, const struct sluice_label
 /* the number this node's table has for the labels, 0 if none */
 static uint32_t local_number(struct agent *a, const struct sluice_labels *idl)
 {
-	size_t i, n = sluice_idt_count(a->idt);
+	size_t i, n = sluice_idt_count(a->reg.idt);
 
 	for (i = 0; i < n; i++) {
-		uint32_t id = sluice_idt_at(a->idt, i);
+		uint32_t id = sluice_idt_at(a->reg.idt, i);
 		const struct sluice_labels *l;
 
 		if (id < SLUICE_ID_CLUSTER_MIN || id >= SLUICE_ID_LOCAL_MIN)
 			continue;
-		l = sluice_idt_labels(a->idt, id);
+		l = sluice_idt_labels(a->reg.idt, id);
 		if (l && sluice_labels_equal(l, idl))
 			return id;
 	}
@@ -428,21 +428,21 @@ static uint32_t local_number(struct agent *a, const struct sluice_labels *idl)
 static int64_t make_known(struct agent_k8s *k, uint32_t id, const struct sluice_labels *idl)
 {
 	struct agent *a = k->a;
-	const struct sluice_labels *have = sluice_idt_labels(a->idt, id);
+	const struct sluice_labels *have = sluice_idt_labels(a->reg.idt, id);
 	uint32_t other;
 	int rc;
 
 	if (have)
 		return sluice_labels_equal(have, idl) ? (int64_t)id : -EEXIST;
 	other = local_number(a, idl);
-	if (other && sluice_idt_refcount(a->idt, other) == 0) {
-		sluice_idt_release(a->idt, other); /* frees an unreferenced entry */
+	if (other && sluice_idt_refcount(a->reg.idt, other) == 0) {
+		sluice_idt_release(a->reg.idt, other); /* frees an unreferenced entry */
 		other = 0;
 	}
 	/* pods here may still carry another number for these labels (two
 	 * nodes allocated them at once, the oldest object won): new acquires
 	 * get the winner, the pods move on the next commit (k8s_pods.c) */
-	rc = other ? sluice_idt_rebind(a->idt, id, idl) : sluice_idt_restore(a->idt, id, idl);
+	rc = other ? sluice_idt_rebind(a->reg.idt, id, idl) : sluice_idt_restore(a->reg.idt, id, idl);
 	if (rc) {
 		k8s_note_error(k, "identity %u: the local table refuses it (%s)", id, strerror(-rc));
 		return rc;
@@ -504,7 +504,7 @@ const struct sluice_labels *k8s_identity_labels(struct agent_k8s *k, uint32_t id
 	char ids[16];
 	json_t *obj;
 	struct sluice_labels l = { 0 };
-	const struct sluice_labels *have = sluice_idt_labels(k->a->idt, id);
+	const struct sluice_labels *have = sluice_idt_labels(k->a->reg.idt, id);
 
 	if (have)
 		return have;
@@ -516,7 +516,7 @@ const struct sluice_labels *k8s_identity_labels(struct agent_k8s *k, uint32_t id
 	}
 	make_known(k, id, &l);
 	sluice_labels_free(&l);
-	return sluice_idt_labels(k->a->idt, id);
+	return sluice_idt_labels(k->a->reg.idt, id);
 }
 
 void k8s_identity_free(struct agent_k8s *k)

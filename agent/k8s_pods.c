@@ -24,7 +24,7 @@
 
 #define NS_NAME_LABEL "kubernetes.io/metadata.name"
 
-static void labels_from_json(json_t *map, struct sluice_labels *out)
+void k8s_labels_from_json(json_t *map, struct sluice_labels *out)
 {
 	const char *key;
 	json_t *v;
@@ -36,12 +36,12 @@ static void labels_from_json(json_t *map, struct sluice_labels *out)
 
 static void pod_labels(json_t *pod, struct sluice_labels *out)
 {
-	labels_from_json(json_object_get(json_object_get(pod, "metadata"), "labels"), out);
+	k8s_labels_from_json(json_object_get(json_object_get(pod, "metadata"), "labels"), out);
 }
 
 static void ns_labels(json_t *ns, struct sluice_labels *out)
 {
-	labels_from_json(json_object_get(json_object_get(ns, "metadata"), "labels"), out);
+	k8s_labels_from_json(json_object_get(json_object_get(ns, "metadata"), "labels"), out);
 	sluice_labels_add(out, "k8s", NS_NAME_LABEL, k8s_meta(ns, "name") ?: "");
 }
 
@@ -134,13 +134,13 @@ static bool ns_sync(struct agent_k8s *k, const char *name)
 	if (!nso)
 		return false;
 	ns_labels(nso, &want);
-	rn = agent_ns_get(a, name, true);
+	rn = registry_ns_get(&a->reg, name, true);
 	if (sluice_labels_equal(&rn->labels, &want)) {
 		sluice_labels_free(&want);
 		return true;
 	}
-	for (i = 0; i < a->npods && ready; i++) {
-		struct agent_pod *p = a->pods[i];
+	for (i = 0; i < a->reg.npods && ready; i++) {
+		struct agent_pod *p = a->reg.pods[i];
 		struct sluice_labels idl = { 0 };
 
 		if (strcmp(p->ns, name))
@@ -155,8 +155,8 @@ static bool ns_sync(struct agent_k8s *k, const char *name)
 	}
 	sluice_labels_free(&rn->labels);
 	rn->labels = want;
-	for (i = 0; i < a->npods; i++) {
-		struct agent_pod *p = a->pods[i];
+	for (i = 0; i < a->reg.npods; i++) {
+		struct agent_pod *p = a->reg.pods[i];
 		struct sluice_labels none = { 0 };
 		char *err = NULL;
 
@@ -175,7 +175,7 @@ static bool ns_sync(struct agent_k8s *k, const char *name)
 static void pod_sync(struct agent_k8s *k, struct agent_pod *p, json_t *obj)
 {
 	struct agent *a = k->a;
-	struct agent_namespace *rn = agent_ns_get(a, p->ns, true);
+	struct agent_namespace *rn = registry_ns_get(&a->reg, p->ns, true);
 	struct sluice_labels want = { 0 }, idl = { 0 };
 	char **remove = NULL;
 	size_t nremove = 0, i;
@@ -227,14 +227,14 @@ void k8s_pods_commit(struct agent_k8s *k)
 		return;
 	k->nss_dirty = false;
 	k->pods_dirty = false;
-	for (i = 0; i < a->nnss; i++) {
-		char *name = sl_xstrdup(a->nss[i].name);
+	for (i = 0; i < a->reg.nnss; i++) {
+		char *name = sl_xstrdup(a->reg.nss[i].name);
 
-		ns_sync(k, name); /* may grow a->nss: the name is a copy */
+		ns_sync(k, name); /* may grow a->reg.nss: the name is a copy */
 		free(name);
 	}
-	for (i = 0; i < a->npods;) {
-		struct agent_pod *p = a->pods[i];
+	for (i = 0; i < a->reg.npods;) {
+		struct agent_pod *p = a->reg.pods[i];
 		json_t *obj = k8s_watch_get(k->coll[K8S_C_PODS].w, p->ns, p->name);
 		char *err = NULL;
 

@@ -1,7 +1,16 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * k8s_services.c - Services and EndpointSlices: the watches, and which
- * EndpointSlice API the server serves.
+ * k8s_services.c - Services and EndpointSlices from the API into the
+ * service registry (services.h), and which EndpointSlice API the server
+ * serves.
+ *
+ * A Service with an IPv4 ClusterIP becomes a registry service of the same
+ * address and ports (targetPort a number or a container port's name); its
+ * backends are the ready IPv4 addresses of the EndpointSlices labelled
+ * kubernetes.io/service-name=<name>, as kube-proxy and Cilium read them (no
+ * slices: no backends). Only a server without any EndpointSlice API leaves
+ * selector Services to the registry's own pod matching. Headless and
+ * ExternalName Services have nothing to translate.
  *
  * EndpointSlice moved from discovery.k8s.io/v1beta1 (Kubernetes 1.17-1.24)
  * to discovery.k8s.io/v1 (1.21+). The agent asks the server's discovery
@@ -13,7 +22,9 @@
  * A discovery request that gets no answer is asked again after a pause;
  * until then the collection is not synced.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +33,7 @@
 #include "../k8s/client.h"
 #include "agent.h"
 #include "k8s.h"
+#include "services.h"
 
 #define DISCOVERY_RETRY_MS 2000
 
@@ -99,6 +111,169 @@ static void discover(struct agent_k8s *k)
 	free(path);
 }
 
+/* ---- into the service registry ---------------------------------------------- */
+
+static uint8_t svc_proto(const char *p)
+{
+	return p && !strcmp(p, "UDP") ? IPPROTO_UDP : IPPROTO_TCP;
+}
+
+struct slice_collect {
+	const char *ns, *name;
+	struct agent_svc_endpoint *eps;
+	size_t n, cap;
+	bool any;        /* some slice names this service */
+};
+
+/* The ready IPv4 addresses of one slice of the service, for each port. */
+static void collect_slice(void *ctx, json_t *slice)
+{
+	struct slice_collect *c = ctx;
+	json_t *lbl = json_object_get(json_object_get(slice, "metadata"), "labels");
+	const char *svc = json_string_value(json_object_get(lbl, "kubernetes.io/service-name"));
+	const char *at = json_string_value(json_object_get(slice, "addressType"));
+	json_t *ep, *port, *addr;
+	size_t i, j, m;
+
+	if (!svc || strcmp(svc, c->name) || strcmp(k8s_meta(slice, "namespace") ?: "", c->ns))
+		return;
+	c->any = true;
+	if (!at || strcmp(at, "IPv4"))
+		return; /* the datapath translates IPv4 */
+	json_array_foreach(json_object_get(slice, "endpoints"), i, ep) {
+		if (json_is_false(json_object_get(json_object_get(ep, "conditions"), "ready")))
+			continue;
+		json_array_foreach(json_object_get(ep, "addresses"), j, addr) {
+			struct in_addr in;
+			const char *text = json_string_value(addr);
+
+			if (!text || inet_pton(AF_INET, text, &in) != 1)
+				continue;
+			json_array_foreach(json_object_get(slice, "ports"), m, port) {
+				json_int_t pn = json_integer_value(json_object_get(port, "port"));
+
+				if (pn <= 0 || pn > 65535)
+					continue;
+				if (c->n == c->cap) {
+					c->cap = c->cap ? c->cap * 2 : 16;
+					c->eps = realloc(c->eps, c->cap * sizeof(*c->eps));
+					if (!c->eps)
+						abort();
+				}
+				c->eps[c->n++] = (struct agent_svc_endpoint){
+					.ip = ntohl(in.s_addr),
+					.port_name = json_string_value(json_object_get(port, "name")) ?: "",
+					.port = (uint16_t)pn,
+					.protocol = svc_proto(json_string_value(json_object_get(port, "protocol"))),
+				};
+			}
+		}
+	}
+}
+
+/* One Service into the registry: its spec, then its slices' ready
+ * addresses (when slices name it; else the registry's selector backends). */
+static void svc_apply(struct agent_k8s *k, json_t *svc)
+{
+	struct agent *a = k->a;
+	json_t *spec = json_object_get(svc, "spec"), *p;
+	const char *ns = k8s_meta(svc, "namespace"), *name = k8s_meta(svc, "name");
+	const char *cip = json_string_value(json_object_get(spec, "clusterIP"));
+	struct sluice_labels labels = { 0 }, selector = { 0 };
+	struct agent_svc_port_spec *ports;
+	struct slice_collect sc = { .ns = ns, .name = name };
+	struct in_addr in;
+	size_t i, n = 0;
+	char *err = NULL;
+
+	if (!cip || inet_pton(AF_INET, cip, &in) != 1) {
+		/* headless, ExternalName, IPv6: nothing to translate */
+		if (agent_service_find(a, ns, name) && agent_service_delete(a, ns, name, &err)) {
+			k8s_note_error(k, "service %s/%s: %s", ns, name, err);
+			free(err);
+		}
+		return;
+	}
+	ports = sl_xcalloc(json_array_size(json_object_get(spec, "ports")) + 1, sizeof(*ports));
+	json_array_foreach(json_object_get(spec, "ports"), i, p) {
+		json_t *tp = json_object_get(p, "targetPort");
+		json_int_t port = json_integer_value(json_object_get(p, "port"));
+
+		if (port <= 0 || port > 65535)
+			continue;
+		ports[n] = (struct agent_svc_port_spec){
+			.name = json_string_value(json_object_get(p, "name")) ?: "",
+			.port = (uint16_t)port,
+			.protocol = svc_proto(json_string_value(json_object_get(p, "protocol"))),
+			.target_port = json_is_integer(tp) ? (uint16_t)json_integer_value(tp)
+			             : tp ? 0 : (uint16_t)port,
+			.target_name = json_string_value(tp),
+		};
+		n++;
+	}
+	k8s_labels_from_json(json_object_get(json_object_get(svc, "metadata"), "labels"), &labels);
+	k8s_labels_from_json(json_object_get(spec, "selector"), &selector);
+	struct agent_svc_spec s = {
+		.ns = ns, .name = name, .cluster_ip = ntohl(in.s_addr), .labels = &labels,
+		.selector = selector.n ? &selector : NULL, .ports = ports, .nports = n,
+	};
+	if (agent_service_upsert(a, &s, &err)) {
+		k8s_note_error(k, "service %s/%s: %s", ns, name, err);
+		free(err);
+		err = NULL;
+	} else if (k->coll[K8S_C_EPSLICES].w) {
+		/* the slices are the endpoints, as for kube-proxy: none, none */
+		k8s_watch_foreach(k->coll[K8S_C_EPSLICES].w, collect_slice, &sc);
+		if (agent_service_set_endpoints(a, ns, name, sc.eps, sc.n, &err)) {
+			k8s_note_error(k, "service %s/%s endpoints: %s", ns, name, err);
+			free(err);
+		}
+	}
+	free(sc.eps);
+	free(ports);
+	sluice_labels_free(&labels);
+	sluice_labels_free(&selector);
+}
+
+/* Registry services the API no longer has (deleted while the agent was
+ * down included): in Kubernetes mode the API is the source of truth. */
+static void svc_reconcile(struct agent_k8s *k)
+{
+	json_t *list = agent_services_list_json(k->a), *o;
+	size_t i;
+
+	json_array_foreach(list, i, o) {
+		const char *ns = json_string_value(json_object_get(o, "namespace"));
+		const char *name = json_string_value(json_object_get(o, "name"));
+		char *err = NULL;
+
+		if (!ns || !name || k8s_watch_get(k->coll[K8S_C_SERVICES].w, ns, name))
+			continue;
+		if (agent_service_delete(k->a, ns, name, &err)) {
+			k8s_note_error(k, "service %s/%s: %s", ns, name, err);
+			free(err);
+		}
+	}
+	json_decref(list);
+}
+
+static void svc_apply_cb(void *ctx, json_t *svc)
+{
+	svc_apply(ctx, svc);
+}
+
+void k8s_services_commit(struct agent_k8s *k)
+{
+	struct k8s_coll_state *svcs = &k->coll[K8S_C_SERVICES], *slices = &k->coll[K8S_C_EPSLICES];
+
+	/* nothing before both first lists: a restart keeps what it restored */
+	if (!k->a->services || !k->services_dirty || !svcs->synced || !(slices->synced || slices->absent))
+		return;
+	k->services_dirty = false;
+	k8s_watch_foreach(svcs->w, svc_apply_cb, k);
+	svc_reconcile(k);
+}
+
 int k8s_services_start(struct agent_k8s *k)
 {
 	uv_timer_init(k->a->loop, &k->slice_timer);
@@ -118,6 +293,8 @@ void k8s_services_event(struct agent_k8s *k, int type, json_t *obj)
 {
 	(void)type;
 	(void)obj;
+	/* a commit applies every Service again: a slice names its Service
+	 * only by a label, and the registry skips what did not change */
 	k->services_dirty = true;
 }
 

@@ -98,6 +98,7 @@ static void on_commit(uv_timer_t *t)
 	 * selects its new labels already in force */
 	k8s_policies_commit(k);
 	k8s_pods_commit(k);
+	k8s_services_commit(k);
 	k8s_endpoints_commit(k);
 	k8s_endpoints_schedule(k);
 	if (k->all_synced)

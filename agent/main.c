@@ -304,15 +304,12 @@ static int prepare(struct agent *a, bool cleanup, char **err)
 		 a->cfg.pods_cgroup ? a->cfg.pods_cgroup : a->pod_cgroup_dir);
 	snprintf(a->cgroup_system, sizeof(a->cgroup_system), "%s/%ssystem", a->cfg.cgroup_root,
 		 a->cfg.netns_prefix);
-	a->next_ep_id = 1;
-	a->next_ip_offset = 2;
+	registry_init(&a->reg);
+	a->reg.next_ip_offset = 2;
 	rc = agent_services_init(a, a->cfg.service_cidr, a->cfg.service_max_entries,
 				 a->cfg.backend_max_entries, err);
 	if (rc)
 		return rc;
-	a->idt = sluice_idt_new();
-	if (!a->idt)
-		return sl_fail(err, ENOMEM, "out of memory");
 	rc = check_requirements(a, err);
 	if (rc)
 		return rc;
@@ -420,7 +417,7 @@ int main(int argc, char **argv)
 		goto fail;
 	if (a->adopted)
 		fprintf(stderr, "sluiced: adopted pinned datapath state under %s (%zu pods)\n",
-			a->cfg.bpf_root, a->npods);
+			a->cfg.bpf_root, a->reg.npods);
 	rc = flows_init(a, &err);
 	if (rc)
 		goto fail;

@@ -237,9 +237,9 @@ char *metrics_render(struct agent *a)
 	hist_render(&o, "sluice_http_request_duration_seconds", &mx->http_duration);
 
 	head(&o, "sluice_endpoints", "gauge", "Local endpoints (pods).");
-	outf(&o, "sluice_endpoints %zu\n", a->npods);
+	outf(&o, "sluice_endpoints %zu\n", a->reg.npods);
 	head(&o, "sluice_identities", "gauge", "Security identities known, reserved ones included.");
-	outf(&o, "sluice_identities %zu\n", sluice_idt_count(a->idt));
+	outf(&o, "sluice_identities %zu\n", sluice_idt_count(a->reg.idt));
 	{
 		struct agent_services_counts sc;
 
@@ -262,6 +262,13 @@ char *metrics_render(struct agent *a)
 	head(&o, "sluice_bpf_map_capacity", "gauge", "Maximum entries of each BPF map.");
 	for (k = 0; k < nmaps && k < 32; k++)
 		outf(&o, "sluice_bpf_map_capacity{map=\"%s\"} %u\n", fill[k].name, fill[k].max_entries);
+
+	head(&o, "sluice_agent_rollbacks_failed_total", "counter",
+	     "Failed changes whose undo failed too: the datapath may not match the declared state.");
+	outf(&o, "sluice_agent_rollbacks_failed_total %llu\n", (unsigned long long)fc->rollbacks_failed);
+	head(&o, "sluice_agent_state_save_failures_total", "counter",
+	     "State directory writes that failed (a restart would adopt older state).");
+	outf(&o, "sluice_agent_state_save_failures_total %llu\n", (unsigned long long)fc->state_save_failures);
 
 	head(&o, "sluice_policy_apply_duration_seconds", "histogram",
 	     "Time to validate, compile and write one policy apply.");

@@ -156,10 +156,10 @@ static struct sluice_policy *policy_of(struct agent *a, const struct agent_polic
 /*
  * A file applied again that changes one list item of the one policy it
  * holds: only that item is parsed, compiled with the rest and written
- * (policy/edit.c). Returns 1 when done (*rc set), 0 when the whole apply
- * must run.
+ * (policy/edit.c). True when it handled the apply (its result in *rc),
+ * false when the whole apply must run.
  */
-static int apply_edit(struct agent *a, json_t *f, bool dry_run, json_t *jerr, json_t *jwarn,
+static bool apply_edit(struct agent *a, json_t *f, bool dry_run, json_t *jerr, json_t *jwarn,
 		      json_t *japplied, char **err, int *rc)
 {
 	const char *name = json_string_value(json_object_get(f, "name"));
@@ -176,7 +176,7 @@ static int apply_edit(struct agent *a, json_t *f, bool dry_run, json_t *jerr, js
 
 	/* no NUL inside: jansson refuses \u0000, attachments are checked */
 	if (!name || !text)
-		return 0;
+		return false;
 	/* the policy whose stored text the new one edits: the file name does
 	 * not matter (an edited copy is the same policy), the texts decide */
 	r = 0;
@@ -190,7 +190,7 @@ static int apply_edit(struct agent *a, json_t *f, bool dry_run, json_t *jerr, js
 	if (r == 0) {
 		sluice_diags_free(&errors);
 		sluice_diags_free(&warnings);
-		return 0;
+		return false;
 	}
 	if (r > 0 && !e.unchanged && agent_secrets_check_item(a, &e.item, &errors))
 		r = -1;
@@ -225,7 +225,7 @@ static int apply_edit(struct agent *a, json_t *f, bool dry_run, json_t *jerr, js
 		free(p->file);
 		p->file = sl_xstrdup(name);
 		a->counters.policy_edits++;
-		agent_state_save_policies(a);
+		agent_commit(a, AGENT_COMMIT_SAVE_POLICIES, "policy change", NULL);
 		agent_phase(a, "state_save");
 	}
 	ref = policy_ref(p->kind, p->namespace, p->name);
@@ -237,7 +237,7 @@ out:
 	sluice_policy_edit_free(&e);
 	sluice_diags_free(&errors);
 	sluice_diags_free(&warnings);
-	return 1;
+	return true;
 }
 
 /*
@@ -394,7 +394,7 @@ int agent_policy_apply(struct agent *a, json_t *files, bool dry_run, json_t *res
 		free(keys);
 	}
 	if (!rc && !dry_run) {
-		agent_state_save_policies(a);
+		agent_commit(a, AGENT_COMMIT_SAVE_POLICIES, "policy change", NULL);
 		agent_phase(a, "state_save");
 	}
 out:
@@ -471,7 +471,7 @@ static int policy_delete(struct agent *a, int kind, const char *ns, const char *
 			i++;
 		}
 	}
-	agent_state_save_policies(a);
+	agent_commit(a, AGENT_COMMIT_SAVE_POLICIES, "policy change", NULL);
 out:
 	sluice_policy_set_free(&backup);
 	free(gone);

@@ -175,13 +175,13 @@ static void send_names(struct proxy_ctl *pc, int fd)
 	json_t *pods = json_array(), *m;
 	size_t i;
 
-	for (i = 0; i < a->npods; i++) {
+	for (i = 0; i < a->reg.npods; i++) {
 		char ip[64];
 		uint8_t addr[16];
 
-		sl_addr_from_ipv4(addr, a->pods[i]->net.ip);
+		sl_addr_from_ipv4(addr, a->reg.pods[i]->net.ip);
 		json_array_append_new(pods, json_pack("{s:s,s:s,s:s}", "ip", sl_addr_str(addr, ip, sizeof(ip)),
-						      "namespace", a->pods[i]->ns, "pod", a->pods[i]->name));
+						      "namespace", a->reg.pods[i]->ns, "pod", a->reg.pods[i]->name));
 	}
 	m = json_pack("{s:s,s:o}", "type", "names", "pods", pods);
 	send_msg(fd, m, NULL, 0);
@@ -579,8 +579,8 @@ static void adopt_listener(struct proxy_ctl *pc, uint32_t ep_id, int fd)
 	struct agent *a = pc->agent;
 	size_t i;
 
-	for (i = 0; i < a->npods; i++) {
-		struct agent_pod *p = a->pods[i];
+	for (i = 0; i < a->reg.npods; i++) {
+		struct agent_pod *p = a->reg.pods[i];
 
 		if (p->ep_id == ep_id && p->proxy_listener_fd < 0) {
 			p->proxy_listener_fd = fd;
@@ -598,8 +598,8 @@ static void configure(struct proxy_ctl *pc)
 	char *err = NULL;
 
 	/* every pod needs a listener: make the missing ones */
-	for (i = 0; i < a->npods; i++) {
-		struct agent_pod *p = a->pods[i];
+	for (i = 0; i < a->reg.npods; i++) {
+		struct agent_pod *p = a->reg.pods[i];
 
 		if (p->proxy_listener_fd < 0 && proxy_ctl_pod_added(a, p, &err)) {
 			fprintf(stderr, "sluiced: proxy listener for %s/%s: %s\n", p->ns, p->name, err);
@@ -612,8 +612,8 @@ static void configure(struct proxy_ctl *pc)
 	if (pc->last_rules)
 		send_rules_text(pc->fd, pc->last_rules);
 	send_names(pc, pc->fd);
-	for (i = 0; i < a->npods; i++)
-		send_endpoint(pc, pc->fd, a->pods[i]);
+	for (i = 0; i < a->reg.npods; i++)
+		send_endpoint(pc, pc->fd, a->reg.pods[i]);
 	pc->ready = true;
 	pc->failures = 0;
 	sluice_dp_proxy_set_up(a->dp, true);
@@ -1055,8 +1055,15 @@ void proxy_ctl_rules(struct agent *a, const struct sluice_compiled *c)
 				      (int)l->port, "end_port", (int)(l->end_port ? l->end_port : l->port),
 				      "protocol", (int)l->protocol, "peer_identity", (json_int_t)l->peer_identity,
 				      "allow_all", l->allow_all, "rules", rules);
-			if (l->tls)
-				json_object_set_new(o, "tls", agent_secrets_tls_json(l->tls));
+			if (l->tls) {
+				json_t *t = agent_secrets_tls_json(l->tls);
+
+				/* no HTTP rules at all for this peer and port: a
+				 * TLS-aware TCP proxy, as Cilium does */
+				if (t && !l->nrules)
+					json_object_set_new(t, "tcp", json_true());
+				json_object_set_new(o, "tls", t);
+			}
 			json_array_append_new(pols, o);
 		}
 	}

@@ -71,7 +71,7 @@ void agent_regenerate_after(struct agent *a, const char *what, bool rollback)
 
 int agent_regenerate_edit(struct agent *a, const struct agent_edit_hint *h, char **err)
 {
-	struct sluice_compile_endpoint *eps = sl_xcalloc(a->npods + a->nremotes, sizeof(*eps));
+	struct sluice_compile_endpoint *eps = sl_xcalloc(a->reg.npods + a->reg.nremotes, sizeof(*eps));
 	struct sluice_compiled out = { 0 };
 	struct sluice_diags diags = { 0 };
 	size_t i, j;
@@ -85,30 +85,30 @@ int agent_regenerate_edit(struct agent *a, const struct agent_edit_hint *h, char
 	}
 	if (agent_services_resolve_policies(a))
 		h = NULL; /* resolved peers may have moved: compile whole */
-	for (i = 0; i < a->npods; i++) {
-		eps[i].ep_id = a->pods[i]->ep_id;
-		eps[i].identity = a->pods[i]->identity;
-		eps[i].namespace = a->pods[i]->ns;
-		eps[i].named_ports = a->pods[i]->ports;
-		eps[i].nnamed_ports = a->pods[i]->nports;
-		sl_addr_from_ipv4(eps[i].addr, a->pods[i]->net.ip);
+	for (i = 0; i < a->reg.npods; i++) {
+		eps[i].ep_id = a->reg.pods[i]->ep_id;
+		eps[i].identity = a->reg.pods[i]->identity;
+		eps[i].namespace = a->reg.pods[i]->ns;
+		eps[i].named_ports = a->reg.pods[i]->ports;
+		eps[i].nnamed_ports = a->reg.pods[i]->nports;
+		sl_addr_from_ipv4(eps[i].addr, a->reg.pods[i]->net.ip);
 	}
 	/* pods of other nodes: peers only (an ipBlock selects them by address) */
-	for (j = 0; j < a->nremotes; j++, i++) {
-		eps[i].identity = a->remotes[j]->identity;
-		eps[i].namespace = a->remotes[j]->ns;
+	for (j = 0; j < a->reg.nremotes; j++, i++) {
+		eps[i].identity = a->reg.remotes[j]->identity;
+		eps[i].namespace = a->reg.remotes[j]->ns;
 		eps[i].peer_only = true;
-		sl_addr_from_ipv4(eps[i].addr, a->remotes[j]->net.ip);
+		sl_addr_from_ipv4(eps[i].addr, a->reg.remotes[j]->net.ip);
 	}
 	rc = 0;
 	if (h && a->compiled_valid) {
-		rc = sluice_policy_compile_edit(&a->policies, a->idt, eps, i, &a->compiled, h->pi, h->ri,
+		rc = sluice_policy_compile_edit(&a->policies, a->reg.idt, eps, i, &a->compiled, h->pi, h->ri,
 						h->section, h->index, h->old_item, &out, &diags);
 		if (rc == 1)
 			a->counters.compile_edits++;
 	}
 	if (rc == 0)
-		rc = sluice_policy_compile(&a->policies, a->idt, eps, i, &out, &diags);
+		rc = sluice_policy_compile(&a->policies, a->reg.idt, eps, i, &out, &diags);
 	else if (rc == 1)
 		rc = 0;
 	free(eps);
@@ -125,11 +125,11 @@ int agent_regenerate_edit(struct agent *a, const struct agent_edit_hint *h, char
 	 * rejected whole and the one in force stays. */
 	for (j = 0; j < out.neps; j++) {
 		if (out.eps[j].nentries > SLUICE_POLICY_INNER_MAX) {
-			for (i = 0; i < a->npods && a->pods[i]->ep_id != out.eps[j].ep_id; i++)
+			for (i = 0; i < a->reg.npods && a->reg.pods[i]->ep_id != out.eps[j].ep_id; i++)
 				;
 			rc = sl_fail(err, ENOSPC,
 				     "policy map full: endpoint %s/%s would need %zu entries, the map holds %u",
-				     i < a->npods ? a->pods[i]->ns : "?", i < a->npods ? a->pods[i]->name : "?",
+				     i < a->reg.npods ? a->reg.pods[i]->ns : "?", i < a->reg.npods ? a->reg.pods[i]->name : "?",
 				     out.eps[j].nentries, SLUICE_POLICY_INNER_MAX);
 			goto out;
 		}
@@ -141,8 +141,8 @@ int agent_regenerate_edit(struct agent *a, const struct agent_edit_hint *h, char
 	if (rc)
 		goto out;
 
-	for (i = 0; i < a->npods; i++) {
-		struct agent_pod *p = a->pods[i];
+	for (i = 0; i < a->reg.npods; i++) {
+		struct agent_pod *p = a->reg.pods[i];
 		struct sluice_ep_compiled *c = NULL;
 		static const struct sluice_ep_compiled empty;
 

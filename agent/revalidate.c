@@ -82,9 +82,9 @@ static struct agent_pod *pod_by_ep(struct agent *a, uint32_t ep_id)
 {
 	size_t i;
 
-	for (i = 0; i < a->npods; i++)
-		if (a->pods[i]->ep_id == ep_id)
-			return a->pods[i];
+	for (i = 0; i < a->reg.npods; i++)
+		if (a->reg.pods[i]->ep_id == ep_id)
+			return a->reg.pods[i];
 	return NULL;
 }
 
@@ -250,7 +250,7 @@ static bool already_cut(const struct walk *w, const struct sluice_sock_key *k)
 static bool check_sock(void *ctx, const struct sluice_sock_key *k, uint8_t side)
 {
 	struct walk *w = ctx;
-	struct agent_pod *p = k->netns_cookie ? NULL : agent_pod_by_addr(w->a, k->local_addr, false);
+	struct agent_pod *p = k->netns_cookie ? NULL : registry_pod_by_addr(&w->a->reg, k->local_addr, false);
 	bool ingress = side == SLUICE_SOCK_PASSIVE;
 	uint64_t cookie = 0;
 	struct cut *c;
@@ -288,7 +288,7 @@ static void cut_flows(struct walk *w, size_t from)
 	 * (a reader on the sk_msg fast path is not always woken by an RST).
 	 */
 	for (i = from; i < n; i++) {
-		struct agent_pod *peer = agent_pod_by_addr(w->a, w->cuts[i].remote, false);
+		struct agent_pod *peer = registry_pod_by_addr(&w->a->reg, w->cuts[i].remote, false);
 		uint64_t cookie = 0;
 		struct cut *m;
 
@@ -333,8 +333,8 @@ static void run(uv_timer_t *t)
 	sluice_dp_ct_foreach(w.a->dp, check_entry, &w);
 	cut_flows(&w, after_socks);
 	w.a->reval_all = false;
-	for (i = 0; i < w.a->npods; i++)
-		w.a->pods[i]->reval_dirty = false;
+	for (i = 0; i < w.a->reg.npods; i++)
+		w.a->reg.pods[i]->reval_dirty = false;
 	for (i = 0; i < w.nfds; i++)
 		if (w.fds[i] >= 0)
 			close(w.fds[i]);

@@ -450,8 +450,8 @@ static size_t port_targets(const struct agent *a, const struct agent_service *s,
 				ADD_(s->eps[i].ip, s->eps[i].port);
 	} else if (s->has_selector) {
 		for (k = 0; k < 2; k++) {
-			struct agent_pod *const *pods = k ? a->remotes : a->pods;
-			size_t np = k ? a->nremotes : a->npods;
+			struct agent_pod *const *pods = k ? a->reg.remotes : a->reg.pods;
+			size_t np = k ? a->reg.nremotes : a->reg.npods;
 
 			for (i = 0; i < np; i++) {
 				const struct agent_pod *pod = pods[i];
@@ -1165,7 +1165,7 @@ json_t *agent_service_json(const struct agent *a, const struct agent_service *s)
 				continue;
 			ip_str(b->ip, ip, sizeof(ip));
 			sl_addr_from_ipv4(addr, b->ip);
-			pod = agent_pod_by_addr(a, addr, true);
+			pod = registry_pod_by_addr(&a->reg, addr, true);
 			bo = json_pack("{s:s,s:i,s:s,s:s}", "ip", ip, "port", (int)b->port, "protocol",
 				       proto_name(b->protocol), "port_name", p->name);
 			if (pod)

@@ -27,29 +27,7 @@
 #include "agent.h"
 #include "cni.h"
 #include "journal.h"
-
-#define STATE_VERSION 1
-
-static json_t *labels_array(const struct sluice_labels *l)
-{
-	json_t *arr = json_array();
-	size_t i;
-
-	for (i = 0; i < l->n; i++)
-		json_array_append_new(arr, json_pack("[sss]", l->v[i].source, l->v[i].key, l->v[i].value));
-	return arr;
-}
-
-static void labels_from_array(json_t *arr, struct sluice_labels *out)
-{
-	json_t *v;
-	size_t i;
-
-	json_array_foreach(arr, i, v)
-		sluice_labels_add(out, json_string_value(json_array_get(v, 0)) ?: "k8s",
-				  json_string_value(json_array_get(v, 1)) ?: "",
-				  json_string_value(json_array_get(v, 2)) ?: "");
-}
+#include "state_codec.h"
 
 static char *state_path(struct agent *a, const char *suffix)
 {
@@ -206,8 +184,8 @@ static void state_remove_stale(struct agent *a)
 /* "ID LABELS\n" per CIDR identity, LABELS as sluice_labels_format() writes them */
 static int state_write_cidr_ids(struct agent *a)
 {
-	uint64_t gen = sluice_idt_generation(a->idt);
-	size_t i, n = sluice_idt_count(a->idt), len = 0, cap = 4096;
+	uint64_t gen = sluice_idt_generation(a->reg.idt);
+	size_t i, n = sluice_idt_count(a->reg.idt), len = 0, cap = 4096;
 	char *buf, *path;
 	int rc;
 
@@ -215,13 +193,13 @@ static int state_write_cidr_ids(struct agent *a)
 		return 0;
 	buf = sl_xcalloc(1, cap);
 	for (i = 0; i < n; i++) {
-		uint32_t id = sluice_idt_at(a->idt, i);
+		uint32_t id = sluice_idt_at(a->reg.idt, i);
 		char *text;
 		size_t need;
 
 		if (id < SLUICE_ID_LOCAL_MIN)
 			continue;
-		text = sluice_labels_format(sluice_idt_labels(a->idt, id));
+		text = sluice_labels_format(sluice_idt_labels(a->reg.idt, id));
 		if (!text)
 			abort();
 		need = strlen(text) + 16;
@@ -274,62 +252,20 @@ static void state_restore_cidr_ids(struct agent *a)
 				*eq = '\0';
 			sluice_labels_add(&l, item, colon + 1, eq ? eq + 1 : "");
 		}
-		sluice_idt_restore(a->idt, (uint32_t)id, &l);
+		sluice_idt_restore(a->reg.idt, (uint32_t)id, &l);
 		sluice_labels_free(&l);
 	}
 	free(text);
 }
 
-/* pods.json: namespaces, pods (local and remote), their identities and
- * the counters that number them; written when pods changed */
+/* pods.json: the registry (state_codec.c); written when it changed */
 static int state_save_pods(struct agent *a)
 {
-	json_t *root = json_object(), *nss = json_array(), *pods = json_array(), *ids = json_array();
-	json_t *remotes = json_array();
+	json_t *root = state_registry_json(&a->reg);
 	char *tmp = sl_strdupf("%s/pods.json.tmp", a->cfg.state_dir);
 	char *final = sl_strdupf("%s/pods.json", a->cfg.state_dir);
-	size_t i, j;
 	int rc = 0;
 
-	for (i = 0; i < a->nnss; i++)
-		json_array_append_new(nss, json_pack("{s:s,s:o}", "name", a->nss[i].name, "labels",
-						     labels_array(&a->nss[i].labels)));
-	for (i = 0; i < a->npods; i++) {
-		struct agent_pod *p = a->pods[i];
-		json_t *ports = json_array();
-
-		for (j = 0; j < p->nports; j++)
-			json_array_append_new(ports, json_pack("{s:s,s:i,s:i}", "name", p->ports[j].name,
-							       "port", (json_int_t)p->ports[j].port,
-							       "protocol", (json_int_t)p->ports[j].protocol));
-		json_array_append_new(pods, json_pack(
-			"{s:s,s:s,s:o,s:o,s:I,s:I,s:I,s:s,s:s,s:s,s:I,s:o*}", "namespace", p->ns, "name", p->name,
-			"labels", labels_array(&p->labels), "ports", ports, "endpoint", (json_int_t)p->ep_id,
-			"identity", (json_int_t)p->identity, "ip", (json_int_t)p->net.ip, "netns",
-			p->net.netns, "interface", p->net.host_ifname, "cgroup", p->net.cgroup,
-			"created_ns", (json_int_t)p->created_ns, "cni", agent_cni_state_json(p)));
-	}
-	for (i = 0; i < a->nremotes; i++)
-		json_array_append_new(remotes, json_pack("{s:s,s:s,s:o,s:I,s:I}", "namespace", a->remotes[i]->ns,
-							 "name", a->remotes[i]->name, "labels",
-							 labels_array(&a->remotes[i]->labels), "ip",
-							 (json_int_t)a->remotes[i]->net.ip, "identity",
-							 (json_int_t)a->remotes[i]->identity));
-	for (i = 0; i < sluice_idt_count(a->idt); i++) {
-		uint32_t id = sluice_idt_at(a->idt, i);
-
-		if (id < SLUICE_ID_CLUSTER_MIN || id >= SLUICE_ID_LOCAL_MIN)
-			continue;
-		json_array_append_new(ids, json_pack("{s:I,s:o}", "identity", (json_int_t)id, "labels",
-						     labels_array(sluice_idt_labels(a->idt, id))));
-	}
-	json_object_set_new(root, "version", json_integer(STATE_VERSION));
-	json_object_set_new(root, "next_endpoint", json_integer(a->next_ep_id));
-	json_object_set_new(root, "next_ip_offset", json_integer(a->next_ip_offset));
-	json_object_set_new(root, "namespaces", nss);
-	json_object_set_new(root, "pods", pods);
-	json_object_set_new(root, "remote_pods", remotes);
-	json_object_set_new(root, "identities", ids);
 	if (json_dump_file(root, tmp, JSON_COMPACT) || rename(tmp, final))
 		rc = -errno ? -errno : -EIO;
 	else
@@ -340,11 +276,12 @@ static int state_save_pods(struct agent *a)
 	return rc;
 }
 
-/* state.json: the policies (their texts are files of their own) */
+/* state.json: the policy sources (their texts are files of their own) */
 static int state_save_policies(struct agent *a)
 {
-	json_t *root = json_object(), *pols = json_array();
+	struct state_policy_ref *refs = sl_xcalloc(a->nsrcs + 1, sizeof(*refs));
 	char *tmp = state_path(a, ".tmp"), *final = state_path(a, "");
+	json_t *root;
 	size_t i;
 	int rc;
 
@@ -352,18 +289,16 @@ static int state_save_policies(struct agent *a)
 	if (!rc)
 		rc = state_write_cidr_ids(a);
 	for (i = 0; i < a->nsrcs; i++)
-		json_array_append_new(pols, json_pack("{s:i,s:o,s:s,s:s,s:s*}", "kind", a->srcs[i].kind,
-						      "namespace", a->srcs[i].ns ? json_string(a->srcs[i].ns) : json_null(),
-						      "name", a->srcs[i].name, "file", a->srcs[i].file,
-						      "text_file", a->srcs[i].text_file));
-	json_object_set_new(root, "version", json_integer(STATE_VERSION));
-	json_object_set_new(root, "next_text", json_integer((json_int_t)a->next_text_id));
-	json_object_set_new(root, "policies", pols);
+		refs[i] = (struct state_policy_ref){ .kind = a->srcs[i].kind, .ns = a->srcs[i].ns,
+						     .name = a->srcs[i].name, .file = a->srcs[i].file,
+						     .text_file = a->srcs[i].text_file };
+	root = state_policies_json(refs, a->nsrcs, a->next_text_id);
 	if (!rc && (json_dump_file(root, tmp, JSON_COMPACT) || rename(tmp, final)))
 		rc = -errno ? -errno : -EIO;
 	if (!rc)
 		state_remove_stale(a);
 	json_decref(root);
+	free(refs);
 	free(tmp);
 	free(final);
 	return rc;
@@ -415,11 +350,93 @@ int agent_state_save_policies(struct agent *a)
 	return state_save_policies(a);
 }
 
+/* A restored pod whose netns or veth is gone is dropped (with what is
+ * left of its network); true when it is still there. */
+static bool state_pod_alive(struct agent_pod *p)
+{
+	char nspath[128];
+
+	if (p->cni)
+		agent_cni_revive(p);
+	snprintf(nspath, sizeof(nspath), "/run/netns/%s", p->net.netns);
+	p->net.host_ifindex = pod_net_host_ifindex(&p->net);
+	if (!access(nspath, F_OK) && p->net.host_ifindex > 0)
+		return true;
+	fprintf(stderr, "sluiced: pod %s/%s is gone (netns %s), dropping it\n", p->ns, p->name, p->net.netns);
+	pod_net_delete(&p->net);
+	return false;
+}
+
+/* The policy sources of state.json, their texts read back (and their
+ * journals replayed), loaded into the policy set. */
+static void state_restore_policies(struct agent *a, json_t *root)
+{
+	struct state_policy_ref *refs = NULL;
+	size_t n = 0, i;
+
+	if (state_policies_parse(root, &refs, &n, &a->next_text_id, NULL))
+		return;
+	for (i = 0; i < n; i++) {
+		struct sluice_diags e = { 0 }, w = { 0 };
+		const char *file = refs[i].file, *text = refs[i].text, *text_file = refs[i].text_file;
+		struct sluice_policy_set set = { 0 };
+		char *owned = NULL;
+		size_t journal = 0;
+
+		if (!text && text_file && !strchr(text_file, '/')) {
+			char *path = text_path(a, text_file);
+			size_t len;
+
+			if (sl_read_file(path, 256u << 20, &owned, &len))
+				fprintf(stderr, "sluiced: stored policy text %s is missing\n", path);
+			else
+				owned = state_replay_journal(a, text_file, owned, &journal);
+			free(path);
+			text = owned;
+		}
+		if (!text)
+			text = "";
+
+		if (sluice_policy_load(file, text, strlen(text), &set, &e, &w) == 0) {
+			size_t k;
+
+			for (k = 0; k < set.n; k++) {
+				struct agent_policy_src *s;
+
+				a->srcs = realloc(a->srcs, (a->nsrcs + 1) * sizeof(*a->srcs));
+				if (!a->srcs)
+					abort();
+				s = &a->srcs[a->nsrcs++];
+				memset(s, 0, sizeof(*s));
+				s->kind = set.v[k].kind;
+				s->ns = set.v[k].namespace ? sl_xstrdup(set.v[k].namespace) : NULL;
+				s->name = sl_xstrdup(set.v[k].name);
+				s->file = sl_xstrdup(file);
+				s->text = sl_xstrdup(text);
+				s->text_len = strlen(text);
+				/* the first document keeps the file; others write their own */
+				s->text_file = k == 0 && owned ? sl_xstrdup(text_file) : NULL;
+				s->whole_file = set.n == 1;
+				s->journal_bytes = k == 0 && owned ? journal : 0;
+			}
+			sluice_policy_set_merge(&a->policies, &set);
+		} else {
+			fprintf(stderr, "sluiced: stored policy from %s no longer parses: %s\n", file,
+				e.n ? e.v[0].msg : "?");
+		}
+		sluice_policy_set_free(&set);
+		sluice_diags_free(&e);
+		sluice_diags_free(&w);
+		free(owned);
+	}
+	free(refs);
+}
+
 int agent_state_restore(struct agent *a, char **err)
 {
 	char *path = state_path(a, "");
 	json_error_t jerr;
-	json_t *root, *v;
+	json_t *root;
 	size_t i;
 	int rc = 0;
 
@@ -447,159 +464,41 @@ int agent_state_restore(struct agent *a, char **err)
 		fprintf(stderr, "sluiced: ignoring state file of another version\n");
 		return 0;
 	}
-	a->next_ep_id = (uint32_t)json_integer_value(json_object_get(root, "next_endpoint")) ?: 1;
-	a->next_ip_offset = (uint32_t)json_integer_value(json_object_get(root, "next_ip_offset"));
-	a->next_text_id = (uint64_t)json_integer_value(json_object_get(root, "next_text"));
+	/* the registry as it was, through the registry: CIDR identities and
+	 * the cluster's by number, then the records; pods whose network is gone
+	 * are dropped before any identity is claimed for them */
 	state_restore_cidr_ids(a);
-	json_array_foreach(json_object_get(root, "namespaces"), i, v) {
-		struct agent_namespace *ns = agent_ns_get(a, json_string_value(json_object_get(v, "name")) ?: "default", true);
+	state_registry_parse(root, &a->reg, NULL);
+	for (i = 0; i < a->reg.npods;) {
+		struct agent_pod *p = a->reg.pods[i];
 
-		labels_from_array(json_object_get(v, "labels"), &ns->labels);
-	}
-	json_array_foreach(json_object_get(root, "identities"), i, v) {
-		struct sluice_labels l = { 0 };
-
-		labels_from_array(json_object_get(v, "labels"), &l);
-		sluice_idt_restore(a->idt, (uint32_t)json_integer_value(json_object_get(v, "identity")), &l);
-		sluice_labels_free(&l);
-	}
-	json_array_foreach(json_object_get(root, "pods"), i, v) {
-		struct agent_pod *p = sl_xcalloc(1, sizeof(*p));
-		struct sluice_labels idl = { 0 };
-		struct agent_namespace *ns;
-		json_t *jp;
-		size_t k;
-		char nspath[128];
-
-		p->ns = sl_xstrdup(json_string_value(json_object_get(v, "namespace")));
-		p->name = sl_xstrdup(json_string_value(json_object_get(v, "name")));
-		labels_from_array(json_object_get(v, "labels"), &p->labels);
-		p->ep_id = (uint32_t)json_integer_value(json_object_get(v, "endpoint"));
-		p->net.ip = (uint32_t)json_integer_value(json_object_get(v, "ip"));
-		p->created_ns = (uint64_t)json_integer_value(json_object_get(v, "created_ns"));
-		p->proxy_listener_fd = -1;
-		snprintf(p->net.netns, sizeof(p->net.netns), "%s", json_string_value(json_object_get(v, "netns")) ?: "");
-		snprintf(p->net.host_ifname, sizeof(p->net.host_ifname), "%s",
-			 json_string_value(json_object_get(v, "interface")) ?: "");
-		snprintf(p->net.cgroup, sizeof(p->net.cgroup), "%s", json_string_value(json_object_get(v, "cgroup")) ?: "");
-		p->ports = sl_xcalloc(json_array_size(json_object_get(v, "ports")) + 1, sizeof(*p->ports));
-		json_array_foreach(json_object_get(v, "ports"), k, jp) {
-			p->ports[k].name = sl_xstrdup(json_string_value(json_object_get(jp, "name")));
-			p->ports[k].port = (uint16_t)json_integer_value(json_object_get(jp, "port"));
-			p->ports[k].protocol = (uint8_t)json_integer_value(json_object_get(jp, "protocol"));
-			p->nports++;
-		}
-		agent_cni_state_restore(p, json_object_get(v, "cni"));
-		snprintf(nspath, sizeof(nspath), "/run/netns/%s", p->net.netns);
-		p->net.host_ifindex = pod_net_host_ifindex(&p->net);
-		if (access(nspath, F_OK) || p->net.host_ifindex <= 0) {
-			fprintf(stderr, "sluiced: pod %s/%s is gone (netns %s), dropping it\n", p->ns, p->name,
-				p->net.netns);
-			pod_net_delete(&p->net);
-			agent_pod_free(p);
+		if (state_pod_alive(p)) {
+			i++;
 			continue;
 		}
-		ns = agent_ns_get(a, p->ns, true);
-		sluice_pod_identity_labels(&idl, p->ns, &p->labels, &ns->labels);
-		p->identity = sluice_idt_acquire(a->idt, &idl);
-		sluice_labels_free(&idl);
-		a->pods = realloc(a->pods, (a->npods + 1) * sizeof(*a->pods));
-		a->pods[a->npods++] = p;
+		registry_pod_remove(&a->reg, p);
+		registry_pod_free(p);
 	}
-	json_array_foreach(json_object_get(root, "remote_pods"), i, v) {
-		struct agent_pod *p = sl_xcalloc(1, sizeof(*p));
-		struct sluice_labels idl = { 0 };
-		struct agent_namespace *ns;
-		uint32_t id;
-
-		p->ns = sl_xstrdup(json_string_value(json_object_get(v, "namespace")));
-		p->name = sl_xstrdup(json_string_value(json_object_get(v, "name")));
-		labels_from_array(json_object_get(v, "labels"), &p->labels);
-		p->net.ip = (uint32_t)json_integer_value(json_object_get(v, "ip"));
-		p->remote = true;
-		p->proxy_listener_fd = -1;
-		ns = agent_ns_get(a, p->ns, true);
-		sluice_pod_identity_labels(&idl, p->ns, &p->labels, &ns->labels);
-		id = (uint32_t)json_integer_value(json_object_get(v, "identity"));
-		/* a cluster identity (Kubernetes mode) is kept by number */
-		if (id && sluice_idt_labels(a->idt, id))
-			p->identity = sluice_idt_acquire(a->idt, sluice_idt_labels(a->idt, id));
-		else
-			p->identity = sluice_idt_acquire(a->idt, &idl);
-		sluice_labels_free(&idl);
-		a->remotes = realloc(a->remotes, (a->nremotes + 1) * sizeof(*a->remotes));
-		a->remotes[a->nremotes++] = p;
-	}
-	json_array_foreach(json_object_get(root, "policies"), i, v) {
-		struct sluice_diags e = { 0 }, w = { 0 };
-		const char *file = json_string_value(json_object_get(v, "file")) ?: "state";
-		const char *text = json_string_value(json_object_get(v, "text"));
-		const char *text_file = json_string_value(json_object_get(v, "text_file"));
-		struct sluice_policy_set set = { 0 };
-		char *owned = NULL;
-		size_t journal = 0;
-
-		if (!text && text_file && !strchr(text_file, '/')) {
-			char *path = text_path(a, text_file);
-			size_t len;
-
-			if (sl_read_file(path, 256u << 20, &owned, &len))
-				fprintf(stderr, "sluiced: stored policy text %s is missing\n", path);
-			else
-				owned = state_replay_journal(a, text_file, owned, &journal);
-			free(path);
-			text = owned;
-		}
-		if (!text)
-			text = "";
-
-		if (sluice_policy_load(file, text, strlen(text), &set, &e, &w) == 0) {
-			size_t k;
-
-			for (k = 0; k < set.n; k++) {
-				struct agent_policy_src *s;
-
-				a->srcs = realloc(a->srcs, (a->nsrcs + 1) * sizeof(*a->srcs));
-				s = &a->srcs[a->nsrcs++];
-				s->kind = set.v[k].kind;
-				s->ns = set.v[k].namespace ? sl_xstrdup(set.v[k].namespace) : NULL;
-				s->name = sl_xstrdup(set.v[k].name);
-				s->file = sl_xstrdup(file);
-				s->text = sl_xstrdup(text);
-				s->text_len = strlen(text);
-				/* the first document keeps the file; others write their own */
-				s->text_file = k == 0 && owned ? sl_xstrdup(text_file) : NULL;
-				s->whole_file = set.n == 1;
-				s->journal_bytes = k == 0 && owned ? journal : 0;
-			}
-			sluice_policy_set_merge(&a->policies, &set);
-		} else {
-			fprintf(stderr, "sluiced: stored policy from %s no longer parses: %s\n", file,
-				e.n ? e.v[0].msg : "?");
-		}
-		sluice_policy_set_free(&set);
-		sluice_diags_free(&e);
-		sluice_diags_free(&w);
-		free(owned);
-	}
+	state_registry_claim(&a->reg);
+	state_restore_policies(a, root);
 	json_decref(root);
 	/* Rewrite maps from the restored state (atomic swaps, same contents),
 	 * then re-attach the freshly loaded programs to every pod. */
 	rc = agent_regenerate(a, err);
-	for (i = 0; !rc && i < a->nremotes; i++) {
+	for (i = 0; !rc && i < a->reg.nremotes; i++) {
 		uint8_t addr[16];
 
-		sl_addr_from_ipv4(addr, a->remotes[i]->net.ip);
-		sluice_dp_ipcache_update(a->dp, addr, 128, a->remotes[i]->identity, 0);
+		sl_addr_from_ipv4(addr, a->reg.remotes[i]->net.ip);
+		sluice_dp_ipcache_update(a->dp, addr, 128, a->reg.remotes[i]->identity, 0);
 	}
-	for (i = 0; !rc && i < a->npods; i++) {
+	for (i = 0; !rc && i < a->reg.npods; i++) {
 		uint8_t addr[16];
 
-		sl_addr_from_ipv4(addr, a->pods[i]->net.ip);
-		sluice_dp_ipcache_update(a->dp, addr, 128, a->pods[i]->identity, SLUICE_IPC_F_LOCAL_POD);
-		rc = sluice_dp_attach_endpoint(a->dp, a->pods[i]->net.host_ifindex, err);
+		sl_addr_from_ipv4(addr, a->reg.pods[i]->net.ip);
+		sluice_dp_ipcache_update(a->dp, addr, 128, a->reg.pods[i]->identity, SLUICE_IPC_F_LOCAL_POD);
+		rc = sluice_dp_attach_endpoint(a->dp, a->reg.pods[i]->net.host_ifindex, err);
 		if (!rc)
-			rc = agent_pod_attach_steering(a, a->pods[i], err);
+			rc = agent_pod_attach_steering(a, a->reg.pods[i], err);
 	}
 	return rc;
 }

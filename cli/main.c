@@ -889,6 +889,9 @@ static int cmd_status(int argc, char **argv)
 	printf("Endpoints:     %lld\nIdentities:    %lld\nPolicies:      %lld\n", jint(res, "endpoints"),
 	       jint(res, "identities"), jint(res, "policies"));
 	printf("Last apply:    %lld us\n", jint(res, "last_policy_apply_us"));
+	if (jint(res, "rollbacks_failed") || jint(res, "state_save_failures"))
+		printf("WARNING:       %lld failed rollbacks (the datapath may not match the declared state), %lld failed state saves\n",
+		       jint(res, "rollbacks_failed"), jint(res, "state_save_failures"));
 	if (json_is_object(json_object_get(res, "kubernetes"))) {
 		/* Kubernetes mode: the API server source */
 		json_t *kube = json_object_get(res, "kubernetes"), *cl = json_object_get(kube, "client");

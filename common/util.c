@@ -67,6 +67,10 @@ int sl_fail(char **err, int code, const char *fmt, ...)
 		*err = vstrdupf(fmt, ap);
 		va_end(ap);
 	}
+	/* never "success with a message": a caller passing errno that
+	 * happens to be 0 still reports a failure */
+	if (!code)
+		return -EIO;
 	return code > 0 ? -code : code;
 }
 
@@ -285,9 +289,10 @@ int sl_unix_connect(const char *path, int type)
 	return fd;
 }
 
-int sl_socket_in_netns(int netns_fd, int self_netns_fd, int domain, int type, int protocol)
+int sl_sockets_in_netns(int netns_fd, int self_netns_fd, int domain, int type, int protocol,
+			int *out, int n)
 {
-	int self = self_netns_fd, fd, e = 0;
+	int self = self_netns_fd, made = 0, e = 0;
 
 	if (self < 0) {
 		self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
@@ -300,14 +305,27 @@ int sl_socket_in_netns(int netns_fd, int self_netns_fd, int domain, int type, in
 			close(self);
 		return e;
 	}
-	fd = socket(domain, type, protocol);
-	if (fd < 0)
-		e = -errno;
+	while (made < n) {
+		int fd = socket(domain, type, protocol);
+
+		if (fd < 0) {
+			e = -errno;
+			break;
+		}
+		out[made++] = fd;
+	}
 	if (setns(self, CLONE_NEWNET) < 0) {
 		perror("sluice: setns back to this thread's own network namespace");
 		abort();
 	}
 	if (self != self_netns_fd)
 		close(self);
-	return fd < 0 ? e : fd;
+	return made ? made : e;
+}
+
+int sl_socket_in_netns(int netns_fd, int self_netns_fd, int domain, int type, int protocol)
+{
+	int fd, r = sl_sockets_in_netns(netns_fd, self_netns_fd, domain, type, protocol, &fd, 1);
+
+	return r < 0 ? r : fd;
 }

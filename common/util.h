@@ -13,7 +13,8 @@
 char *sl_strdupf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void *sl_xcalloc(size_t n, size_t size);
 char *sl_xstrdup(const char *s);
-/* Replaces *err with a new message (frees the old one); returns -code. */
+/* Replaces *err with a new message (frees the old one); returns -code,
+ * always negative (-EIO for a code of 0). */
 int sl_fail(char **err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Runs argv (no shell), waits; on non-zero exit fills *err with argv[0..2]
@@ -51,5 +52,9 @@ uint64_t sl_mono_ns(void);     /* CLOCK_MONOTONIC (same clock as bpf_ktime_get_n
  * every later socket would silently land in the pod.
  */
 int sl_socket_in_netns(int netns_fd, int self_netns_fd, int domain, int type, int protocol);
+/* The same for n sockets at once (one netns round trip): how many were
+ * made into out[] (at least 1), or -errno. */
+int sl_sockets_in_netns(int netns_fd, int self_netns_fd, int domain, int type, int protocol,
+			int *out, int n);
 
 #endif

@@ -47,6 +47,7 @@
 #include <unistd.h>
 
 #include "access_log.h"
+#include "access_record.h"
 #include "resolver_datapath.h"
 #include "rules_json.h"
 #include "sluice/abi.h"
@@ -336,17 +337,6 @@ static size_t ctl_access_line(const struct proxy_event *ev, char *msg, size_t ca
 	return (size_t)p + n - 1;
 }
 
-static void ctl_addr16(uint8_t out[16], const union proxy_sockaddr *a)
-{
-	memset(out, 0, 16);
-	if (a->sa.sa_family == AF_INET) {
-		out[10] = out[11] = 0xff;
-		memcpy(out + 12, &a->in.sin_addr, 4);
-	} else if (a->sa.sa_family == AF_INET6) {
-		memcpy(out, &a->in6.sin6_addr, 16);
-	}
-}
-
 static void ctl_batch_flush(struct proxy_control *c)
 {
 	struct sluice_access_batch h = { .magic = SLUICE_ACCESS_MAGIC, .count = c->batch_count };
@@ -359,57 +349,22 @@ static void ctl_batch_flush(struct proxy_control *c)
 	c->batch_count = 0;
 }
 
-/* Appends ev's binary record to the batch (sent at the loop iteration's end). */
+/* Appends ev's binary record to the batch (sent by the access timer). */
 static void ctl_batch_add(struct proxy_control *c, const struct proxy_event *ev)
 {
-	const struct http_exchange *x = ev->x;
-	size_t ml = x->method ? x->method_len : 0, hl = x->host ? x->host_len : 0;
-	size_t pl = x->path ? x->path_len : 0, size;
-	struct sluice_access_rec r = { 0 };
-	char *p;
+	size_t n;
 
-	ml = ml < SLUICE_ACCESS_METHOD_MAX ? ml : SLUICE_ACCESS_METHOD_MAX;
-	hl = hl < SLUICE_ACCESS_HOST_MAX ? hl : SLUICE_ACCESS_HOST_MAX;
-	pl = pl < SLUICE_ACCESS_PATH_MAX ? pl : SLUICE_ACCESS_PATH_MAX;
-	size = sluice_access_rec_size(ml, hl, pl);
-	if (c->batch_len + size > sizeof(c->batch))
-		ctl_batch_flush(c);
 	if (!c->batch_len)
 		c->batch_len = sizeof(struct sluice_access_batch);
-	r.size = (uint16_t)size;
-	r.direction = ev->flow->direction;
-	r.verdict = x->verdict == HTTP_VERDICT_ALLOWED  ? SLUICE_ACCESS_ALLOWED
-		    : x->verdict == HTTP_VERDICT_DENIED ? SLUICE_ACCESS_DENIED
-							: SLUICE_ACCESS_ERROR;
-	r.http_minor = x->http_minor;
-	r.reason = (uint8_t)x->reason;
-	r.status = (uint16_t)(x->status > 0 ? x->status : 0);
-	r.ep_id = ev->flow->ep_id;
-	r.method_len = (uint16_t)ml;
-	r.host_len = (uint16_t)hl;
-	r.path_len = (uint16_t)pl;
-	r.src_port = proxy_sockaddr_port(&ev->flow->src.addr);
-	r.dst_port = proxy_sockaddr_port(&ev->flow->dst.addr);
-	r.flags = ev->tls && ev->tls->version ? SLUICE_ACCESS_F_TLS : 0;
-	r.src_identity = ev->flow->src.identity;
-	r.dst_identity = ev->flow->dst.identity;
-	ctl_addr16(r.src_addr, &ev->flow->src.addr);
-	ctl_addr16(r.dst_addr, &ev->flow->dst.addr);
-	r.time_us = (uint64_t)ev->wall_start_us;
-	r.duration_ns = x->end_ns > x->start_ns ? x->end_ns - x->start_ns : 0;
-	if (x->upstream_sent_ns && x->upstream_first_ns > x->upstream_sent_ns)
-		r.upstream_latency_ns = x->upstream_first_ns - x->upstream_sent_ns;
-	r.bytes_in = x->bytes_in;
-	r.bytes_out = x->bytes_out;
-	p = c->batch + c->batch_len;
-	memcpy(p, &r, sizeof(r));
-	p += sizeof(r);
-	memcpy(p, x->method, ml);
-	memcpy(p + ml, x->host, hl);
-	memcpy(p + ml + hl, x->path, pl);
-	memset(p + ml + hl + pl, 0, size - sizeof(r) - ml - hl - pl);
-	c->batch_len += size;
-	c->batch_count++;
+	n = proxy_access_record_put(ev, c->batch + c->batch_len, sizeof(c->batch) - c->batch_len);
+	if (!n) {
+		ctl_batch_flush(c); /* full: send it, start the next one */
+		c->batch_len = sizeof(struct sluice_access_batch);
+		n = proxy_access_record_put(ev, c->batch + c->batch_len,
+					    sizeof(c->batch) - c->batch_len);
+	}
+	c->batch_len += n;
+	c->batch_count += n > 0;
 }
 
 /* Sends the batch and writes the log lines (see the top for when). */

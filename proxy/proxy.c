@@ -868,6 +868,15 @@ static void proxy_hs_list(struct proxy_conn *pc)
 	srv->hs_count++;
 }
 
+/* A TLS port without HTTP rules: bytes both ways from now on, the upstream
+ * connected at once (the server may speak first). */
+static void proxy_tls_tcp_start(struct proxy_conn *pc)
+{
+	http_conn_tunnel(&pc->http);
+	if (pc->up_state == UP_NONE)
+		proxy_connect(pc);
+}
+
 /* A socket carrying TLS leaves the sk_msg fast path (resolver.h). */
 static void proxy_tls_socket(struct proxy_conn *pc, uv_handle_t *h)
 {
@@ -896,8 +905,11 @@ static int proxy_tls_accept(struct proxy_conn *pc)
 	if (!spec)
 		return 0;
 	pc->tls_spec = proxy_tls_spec_ref(spec);
-	if (!proxy_tls_spec_client_side(spec))
+	if (!proxy_tls_spec_client_side(spec)) {
+		if (spec->tcp)
+			proxy_tls_tcp_start(pc); /* plaintext in, TLS out */
 		return 0;
+	}
 	ctx = proxy_tls_server_ctx(srv->tls, spec, &err);
 	if (!ctx || !(pc->ctls = calloc(1, sizeof(*pc->ctls))) ||
 	    proxy_tls_conn_server(pc->ctls, ctx, spec, &err) < 0) {
@@ -980,6 +992,8 @@ static int proxy_up_tls_start(struct proxy_conn *pc)
 		inet_ntop(AF_INET6, &pc->flow.orig_dst.in6.sin6_addr, addr, sizeof(addr));
 	else
 		inet_ntop(AF_INET, &pc->flow.orig_dst.in.sin_addr, addr, sizeof(addr));
+	if (!host[0] && pc->ctls && pc->ctls->sni[0])
+		host = pc->ctls->sni; /* no HTTP (tcp): the name the client asked for */
 	if (!host[0])
 		host = addr; /* no Host (HTTP/1.0): the certificate must name the address */
 	memset(&pc->up_info, 0, sizeof(pc->up_info));
@@ -1082,6 +1096,8 @@ static void proxy_client_tls_in(struct proxy_conn *pc, const char *p, size_t n)
 			proxy_hs_unlist(pc);
 			srv->cnt.tls_handshakes++;
 			srv->cnt.tls_resumed += t->resumed;
+			if (pc->tls_spec->tcp)
+				proxy_tls_tcp_start(pc);
 		}
 		if (r <= 0)
 			break;

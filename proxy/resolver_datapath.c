@@ -25,6 +25,8 @@
 
 #include "sluice/dp_proxy.h"
 
+#define DPR_SPARES 8
+
 struct dpr_endpoint {
 	unsigned refs;
 	uint32_t ep_id;
@@ -35,6 +37,11 @@ struct dpr_endpoint {
 	uint64_t netns_cookie;    /* of the listener: the orig_dst key */
 	struct proxy_listener *listener;
 	char *ns, *pod;
+	/* upstream sockets made ahead in the pod's netns: entering a netns
+	 * and coming back costs more than the socket itself, so it is done
+	 * once per DPR_SPARES connections, not per connection */
+	int spare[DPR_SPARES];
+	unsigned nspare;
 };
 
 struct dpr_name {
@@ -71,6 +78,8 @@ static void dpr_endpoint_unref(struct dpr_endpoint *ep)
 		return;
 	if (ep->netns_fd >= 0)
 		close(ep->netns_fd);
+	while (ep->nspare)
+		close(ep->spare[--ep->nspare]);
 	free(ep->ns);
 	free(ep->pod);
 	free(ep);
@@ -217,8 +226,17 @@ static int dpr_upstream_socket(struct proxy_resolver *r, struct proxy_flow *flow
 	socklen_t len = sizeof(src);
 	int fd, e;
 
-	fd = sl_socket_in_netns(c->ep->netns_fd, d->self_netns_fd, AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0 || flow->direction == SLUICE_DIR_INGRESS)
+	if (!c->ep->nspare) {
+		int n = sl_sockets_in_netns(c->ep->netns_fd, d->self_netns_fd, AF_INET,
+					    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, c->ep->spare,
+					    DPR_SPARES);
+
+		if (n < 0)
+			return n;
+		c->ep->nspare = (unsigned)n;
+	}
+	fd = c->ep->spare[--c->ep->nspare];
+	if (flow->direction == SLUICE_DIR_INGRESS)
 		return fd; /* connects to podIP:port inside the pod: never crosses tc */
 
 	/*

@@ -98,7 +98,7 @@ static int rjson_tls_ref(json_t *obj, struct proxy_tls_ref *ref, const char *whe
 /* The entry's "tls" object, attached to the entry added last. */
 static int rjson_tls(struct proxy_rules_builder *b, json_t *tls, const char *where, char **err)
 {
-	static const char *const keys[] = { "terminating", "originating", "server_names", NULL };
+	static const char *const keys[] = { "terminating", "originating", "server_names", "tcp", NULL };
 	struct proxy_tls_spec *spec;
 	json_t *v;
 	char w[160];
@@ -137,6 +137,13 @@ static int rjson_tls(struct proxy_rules_builder *b, json_t *tls, const char *whe
 				ret = proxy_tls_spec_add_server_name(spec, n);
 			}
 		}
+	}
+	if (!ret && (v = json_object_get(tls, "tcp")) && !json_is_null(v)) {
+		if (!json_is_boolean(v)) {
+			rjson_errf(err, "%s.tls.tcp: expected a boolean", where);
+			ret = -EINVAL;
+		}
+		spec->tcp = json_is_true(v);
 	}
 	if (!ret)
 		ret = proxy_rules_builder_set_tls(b, spec);

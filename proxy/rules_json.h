@@ -24,7 +24,9 @@
  * TLS: a policy may carry "tls": {"terminating": {"secret": "ns/name",
  * "certificate": "tls.crt", "privateKey": "tls.key"}, "originating":
  * {"secret": "ns/name", "trustedCA": "ca.crt"}, "server_names": ["*.x.com"]}
- * (key names optional); the table document may carry the secrets named:
+ * (key names optional; "tcp": true when the entry has no HTTP rules: after
+ * the handshakes the proxy passes bytes both ways instead of parsing HTTP);
+ * the table document may carry the secrets named:
  * "secrets": {"ns/name": {"tls.crt": "PEM...", "tls.key": "PEM..."}}.
  *
  * The single-policy form, used by `sluice-proxy --rules` in static mode, is

@@ -73,6 +73,8 @@ struct proxy_tls_spec {
 	struct proxy_tls_ref orig;   /* originatingTLS: the upstream session */
 	char **server_names;         /* serverNames; n == 0: any SNI (or none) */
 	size_t nserver_names;
+	bool tcp;                    /* no HTTP rules: after TLS, bytes both ways
+				      * (a TLS-aware TCP proxy, as Cilium) */
 };
 
 struct proxy_tls_spec *proxy_tls_spec_new(void);

@@ -107,6 +107,8 @@ void proxy_tls_conn_free(struct proxy_tls_conn *t)
 
 int proxy_tls_conn_feed(struct proxy_tls_conn *t, const char *p, size_t n)
 {
+	if (!n)
+		return 0; /* realloc(sniff, len + 0) could free it (found by the fuzzer) */
 	if (t->sniff_only && t->state == PROXY_TLS_HANDSHAKE) {
 		/* keep the bytes as sent: they are forwarded once allowed */
 		char *v;

@@ -35,7 +35,7 @@ pod default/eclient app=eclient
 pod default/stranger app=stranger
 "$SL_ROOT/certs/make-leaf.sh" "$C/ca" "$C/server" server.test '*.wild.test' "$IP_server" >/dev/null
 "$SL_ROOT/certs/make-leaf.sh" "$C/ca2" "$C/evil" server.test "$IP_evil" >/dev/null
-serve default/server "tls:8443:$C/server" "tls:9443:$C/server" "tls:7443:$C/server"
+serve default/server "tls:8443:$C/server" "tls:9443:$C/server" "tls:7443:$C/server" "tls:6443:$C/server"
 serve default/evil "tls:8443:$C/evil"
 
 echo "# secrets"
@@ -91,7 +91,7 @@ spec:
         http: [{method: GET, path: "/api/users/.*"}]
   - fromEndpoints: [{matchLabels: {app: eclient}}]
     toPorts:
-    - ports: [{port: "9443", protocol: TCP}, {port: "7443", protocol: TCP}]
+    - ports: [{port: "9443", protocol: TCP}, {port: "7443", protocol: TCP}, {port: "6443", protocol: TCP}]
 ---
 apiVersion: cilium.io/v2
 kind: CiliumNetworkPolicy
@@ -110,6 +110,11 @@ spec:
     toPorts:
     - ports: [{port: "7443", protocol: TCP}]
       serverNames: ["server.test", "*.wild.test"]
+  - toEndpoints: [{matchLabels: {app: server}}]
+    toPorts:
+    - ports: [{port: "6443", protocol: TCP}]
+      terminatingTLS: {secret: {name: front}}
+      originatingTLS: {secret: {name: upstream-ca}}
 YAML
 wait_proxy_ready
 
@@ -155,6 +160,12 @@ out=$(sni "-servername other.test")
 echo "$out" | grep -qE "Cipher is TLS|New, TLS" && fail "another SNI must be closed" || pass "another SNI is closed"
 out=$(sni "-noservername")
 echo "$out" | grep -qE "Cipher is TLS|New, TLS" && fail "a missing SNI must be closed" || pass "a missing SNI is closed"
+
+echo "# TLS without http rules: a TLS-aware TCP proxy (egress 6443)"
+out=$(sl pod exec default/eclient -- sh -c "(printf 'hello over tls\n'; sleep 1) | timeout 5 openssl s_client -quiet -connect $IP_server:6443 -servername server.test -CAfile $C/ca/ca.crt 2>/dev/null")
+echo "$out" | grep -q "^server hello over tls" && pass "a non-HTTP line passes both TLS legs and comes back" || fail "tcp over TLS: '$out'"
+check "the server saw it over TLS, with the client's SNI" \
+	sh -c "grep -q 'tls:6443 TLSv1.3 sni=server.test reused=[01] line hello over tls' $SL_WORK/server-default_server.log"
 
 echo "# access log and observe"
 sleep 1

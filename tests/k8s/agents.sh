@@ -19,6 +19,7 @@
 #   kpod_del NODE NS/NAME  sluice-cni DEL, the netns goes, the Pod is deleted
 #   kserve NODE NS/NAME tcp:PORT...   a server in the pod
 #   kcan NODE NS/NAME tcp IP PORT / kdropped ...   probes from a pod
+#   kcan_cg ...           kcan from the pods' cgroup too (socket programs)
 #   kapply            kubectl apply -f - (stdin)
 #   pass/fail/check/check_not/t_finish as in tests/integration/lib.sh
 set -u
@@ -271,6 +272,14 @@ kexec() {
 	ip netns exec "$(_ka_netns_of "$n" "$ns" "$name")" "$@"
 }
 kcan() { kexec "$1" "$2" python3 "$TOOLS/probe.py" "$3" "$4" "$5" 1.0; }
+# kcan from the pods' cgroup as well as the pod's netns, where a container
+# runs: the agent's socket programs (ClusterIP translation) see it there
+kcan_cg() {
+	local n=$1 ns=${2%%/*} name=${2#*/} idx=${KA_IDX[$1]}
+	bash -c 'echo $$ >"$1/cgroup.procs" || exit 3; shift; exec ip netns exec "$@"' _ \
+		"$SL_CGROUP_BASE/sluice-k8s-$idx/k$idx-pods" "$(_ka_netns_of "$n" "$ns" "$name")" \
+		python3 "$TOOLS/probe.py" "$3" "$4" "$5" 1.0
+}
 kdropped() {
 	kexec "$1" "$2" python3 "$TOOLS/probe.py" "$3" "$4" "$5" 0.7
 	[ $? -eq 2 ]

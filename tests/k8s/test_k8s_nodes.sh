@@ -67,9 +67,32 @@ endpoints:
 YAML
 check "both agents see the Service and its EndpointSlice (1 ready address of 2)" \
 	kwait 20 bash -c "[ \"\$(svc_view a | cut -d' ' -f2-)\" = '$((svc0 + 1)) $((sl0 + 1)) $((rd0 + 1))' ] && [ \"\$(svc_view b | cut -d' ' -f2-)\" = '$((svc0 + 1)) $((sl0 + 1)) $((rd0 + 1))' ]"
+# ... and into each agent's service registry: the API's ClusterIP, the
+# slice's ready address as the only backend
+svc_reg() { ka "$1" service get default/web -o json | python3 -c '
+import json,sys
+d=json.load(sys.stdin)
+d=d.get("service",d)
+print(d["cluster_ip"], " ".join(sorted("%s:%d" % (b["ip"], b["port"]) for b in d["backends"])) or "-")'; }
+export -f svc_reg
+web_ip=$(kc get service web -o jsonpath='{.spec.clusterIP}')
+check "  the service registries: ClusterIP $web_ip, backend $IP_server_b:8080 (ready only)" \
+	kwait 20 bash -c "[ \"\$(svc_reg a)\" = '$web_ip $IP_server_b:8080' ] && [ \"\$(svc_reg b)\" = '$web_ip $IP_server_b:8080' ]"
+# the ClusterIP itself is routed nowhere (the test's own route): only the
+# translation at the socket can reach a backend, nothing leaks to the LAN
+ip route replace blackhole "$web_ip/32" metric "$KA_ROUTE_METRIC"
+k8s_at_exit "ip route del blackhole $web_ip/32 metric $KA_ROUTE_METRIC 2>/dev/null"
+check "  client-a (node a) -> ClusterIP $web_ip:80 reaches server-b (translated at the socket)" \
+	kwait 10 kcan_cg a default/client-a tcp "$web_ip" 80
+ip route del blackhole "$web_ip/32" metric "$KA_ROUTE_METRIC" 2>/dev/null
 kc delete endpointslices.discovery.k8s.io web-1 >/dev/null
+check "  the slice deleted: no backend left" \
+	kwait 20 bash -c "[ \"\$(svc_reg a)\" = '$web_ip -' ] && [ \"\$(svc_reg b)\" = '$web_ip -' ]"
 check "  the slice deleted: gone from both" \
 	kwait 20 bash -c "[ \"\$(svc_view a | cut -d' ' -f3)\" = $sl0 ] && [ \"\$(svc_view b | cut -d' ' -f3)\" = $sl0 ]"
+kc delete service web >/dev/null
+check "  the Service deleted: gone from both registries" \
+	kwait 20 bash -c "! ka a service get default/web >/dev/null 2>&1 && ! ka b service get default/web >/dev/null 2>&1"
 check "before policy: other-a -> server-b allowed" kcan a default/other-a tcp "$IP_server_b" 8080
 
 # ingress on node B, by the identity of node A's pods

@@ -166,6 +166,32 @@ static void test_store_errors(void **state)
 	proxy_tls_store_free(st);
 }
 
+/* a sniff-mode session fed nothing, then bytes (the fuzzer's first find:
+ * realloc(sniff, len + 0) freed the buffer) */
+static void test_sniff_empty_feed(void **state)
+{
+	struct proxy_tls_store *st = proxy_tls_store_new();
+	struct proxy_tls_spec *spec = proxy_tls_spec_new();
+	struct proxy_tls_conn t;
+	SSL_CTX *ctx;
+	char buf[64];
+
+	(void)state;
+	assert_int_equal(proxy_tls_spec_add_server_name(spec, "a.test"), 0);
+	ctx = proxy_tls_server_ctx(st, spec, NULL);
+	assert_non_null(ctx);
+	assert_int_equal(proxy_tls_conn_server(&t, ctx, spec, NULL), 0);
+	SSL_CTX_free(ctx);
+	assert_int_equal(proxy_tls_conn_feed(&t, "", 0), 0);
+	assert_int_equal(proxy_tls_conn_feed(&t, "\x16\x03\x01", 3), 0);
+	assert_int_equal(proxy_tls_conn_feed(&t, "", 0), 0);
+	assert_int_equal(t.sniff_len, 3);
+	assert_int_equal(proxy_tls_conn_read(&t, buf, sizeof(buf)), 0); /* waits for more */
+	proxy_tls_conn_free(&t);
+	proxy_tls_spec_unref(spec);
+	proxy_tls_store_free(st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -174,6 +200,7 @@ int main(void)
 		cmocka_unit_test(test_sni_parse),
 		cmocka_unit_test(test_rules_json_tls),
 		cmocka_unit_test(test_store_errors),
+		cmocka_unit_test(test_sniff_empty_feed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

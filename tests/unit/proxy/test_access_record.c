@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Binary access records (proxy/access_record.c, read by the agent with
+ * sluice_access_next()): fields survive the trip, long strings are cut,
+ * a full buffer is refused, malformed records stop the walk.
+ */
+#include <arpa/inet.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "access_record.h"
+
+struct rec_case {
+	struct proxy_flow flow;
+	struct http_exchange x;
+	struct proxy_event ev;
+};
+
+static void rec_case_init(struct rec_case *c, const char *path, int status)
+{
+	memset(c, 0, sizeof(*c));
+	c->flow.ep_id = 7;
+	c->flow.direction = 1;
+	c->flow.src.identity = 4097;
+	c->flow.src.addr.in.sin_family = AF_INET;
+	c->flow.src.addr.in.sin_port = htons(41234);
+	inet_pton(AF_INET, "10.244.0.3", &c->flow.src.addr.in.sin_addr);
+	c->flow.dst.identity = 4098;
+	c->flow.dst.addr.in.sin_family = AF_INET;
+	c->flow.dst.addr.in.sin_port = htons(8080);
+	inet_pton(AF_INET, "10.244.0.2", &c->flow.dst.addr.in.sin_addr);
+	c->x.method = "GET";
+	c->x.method_len = 3;
+	c->x.host = "backend:8080";
+	c->x.host_len = strlen(c->x.host);
+	c->x.path = path;
+	c->x.path_len = strlen(path);
+	c->x.http_minor = 1;
+	c->x.status = status;
+	c->x.verdict = status == 403 ? HTTP_VERDICT_DENIED : HTTP_VERDICT_ALLOWED;
+	c->x.start_ns = 1000;
+	c->x.end_ns = 43000;
+	c->x.upstream_sent_ns = 2000;
+	c->x.upstream_first_ns = 12000;
+	c->x.bytes_in = 78;
+	c->x.bytes_out = 98;
+	c->ev.flow = &c->flow;
+	c->ev.x = &c->x;
+	c->ev.wall_start_us = 1764950000123456;
+}
+
+static void test_round_trip(void **state)
+{
+	_Alignas(8) char buf[SLUICE_ACCESS_BATCH_MAX];
+	struct rec_case a, b;
+	const struct sluice_access_rec *r;
+	size_t len = 0, off = 0, n;
+	char *long_path = malloc(SLUICE_ACCESS_PATH_MAX + 100);
+
+	(void)state;
+	memset(long_path, 'x', SLUICE_ACCESS_PATH_MAX + 99);
+	long_path[0] = '/';
+	long_path[SLUICE_ACCESS_PATH_MAX + 99] = 0;
+	rec_case_init(&a, "/api/users/1", 200);
+	rec_case_init(&b, long_path, 403);
+	n = proxy_access_record_put(&a.ev, buf, sizeof(buf));
+	assert_true(n > 0 && n % 8 == 0);
+	len += n;
+	n = proxy_access_record_put(&b.ev, buf + len, sizeof(buf) - len);
+	assert_int_equal(n, sluice_access_rec_size(3, 12, SLUICE_ACCESS_PATH_MAX));
+	len += n;
+
+	r = sluice_access_next(buf, len, &off);
+	assert_non_null(r);
+	assert_int_equal(r->ep_id, 7);
+	assert_int_equal(r->direction, 1);
+	assert_int_equal(r->verdict, SLUICE_ACCESS_ALLOWED);
+	assert_int_equal(r->status, 200);
+	assert_int_equal(r->http_minor, 1);
+	assert_int_equal(r->src_identity, 4097);
+	assert_int_equal(r->dst_identity, 4098);
+	assert_int_equal(r->src_port, 41234);
+	assert_int_equal(r->dst_port, 8080);
+	assert_int_equal(r->src_addr[10], 0xff);
+	assert_int_equal(r->src_addr[15], 3);
+	assert_int_equal(r->dst_addr[15], 2);
+	assert_int_equal(r->time_us, 1764950000123456ull);
+	assert_int_equal(r->duration_ns, 42000);
+	assert_int_equal(r->upstream_latency_ns, 10000);
+	assert_int_equal(r->bytes_in, 78);
+	assert_int_equal(r->bytes_out, 98);
+	assert_memory_equal((const char *)(r + 1), "GETbackend:8080/api/users/1", 27);
+	assert_int_equal(r->path_len, 12);
+
+	r = sluice_access_next(buf, len, &off);
+	assert_non_null(r);
+	assert_int_equal(r->verdict, SLUICE_ACCESS_DENIED);
+	assert_int_equal(r->path_len, SLUICE_ACCESS_PATH_MAX); /* cut */
+	assert_null(sluice_access_next(buf, len, &off));
+	assert_int_equal(off, len);
+
+	/* no room: nothing written */
+	assert_int_equal(proxy_access_record_put(&a.ev, buf, 64), 0);
+	free(long_path);
+}
+
+static void test_malformed(void **state)
+{
+	_Alignas(8) char buf[1024];
+	struct rec_case a;
+	struct sluice_access_rec *r = (struct sluice_access_rec *)buf;
+	size_t n, off;
+
+	(void)state;
+	rec_case_init(&a, "/x", 200);
+	n = proxy_access_record_put(&a.ev, buf, sizeof(buf));
+	/* cut short */
+	off = 0;
+	assert_null(sluice_access_next(buf, n - 8, &off));
+	/* a size that does not match the strings */
+	r->size = (uint16_t)(n + 8);
+	off = 0;
+	assert_null(sluice_access_next(buf, sizeof(buf), &off));
+	/* not a multiple of 8 */
+	r->size = (uint16_t)(n - 1);
+	off = 0;
+	assert_null(sluice_access_next(buf, sizeof(buf), &off));
+	/* a string length beyond the record */
+	r->size = (uint16_t)n;
+	r->path_len = 900;
+	off = 0;
+	assert_null(sluice_access_next(buf, sizeof(buf), &off));
+	assert_int_equal(off, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_malformed),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
