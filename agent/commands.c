@@ -435,6 +435,7 @@ static json_t *cmd_status(struct agent *a, struct api_client *c, json_t *req, ch
 	json_object_set_new(o, "bpf_root", json_string(a->cfg.bpf_root));
 	json_object_set_new(o, "cgroup_root", json_string(a->cfg.cgroup_root));
 	json_object_set_new(o, "pod_cidr", json_string(a->cfg.pod_cidr));
+	json_object_set_new(o, "service_cidr", json_string(a->cfg.service_cidr));
 	json_object_set_new(o, "adopted_pinned_state", json_boolean(a->adopted));
 	{
 		/* the addresses that carry the host identity, as last scanned */

@@ -1452,8 +1452,16 @@ int agent_services_restore(struct agent *a, char **err)
 		size_t j;
 
 		rc = service_from_json(a, o, false, err);
-		if (rc)
-			break;
+		if (rc) {
+			/* e.g. smaller map limits than before: that service is
+			 * lost, loudly, the others and the agent carry on */
+			fprintf(stderr, "sluiced: service %s/%s not restored: %s\n", ns ? ns : "?",
+				name ? name : "?", *err ? *err : strerror(-rc));
+			free(*err);
+			*err = NULL;
+			rc = 0;
+			continue;
+		}
 		slot = find_slot(S, ns, name);
 		if (!slot)
 			continue;

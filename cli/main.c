@@ -889,6 +889,13 @@ static int cmd_status(int argc, char **argv)
 	printf("Endpoints:     %lld\nIdentities:    %lld\nPolicies:      %lld\n", jint(res, "endpoints"),
 	       jint(res, "identities"), jint(res, "policies"));
 	printf("Last apply:    %lld us\n", jint(res, "last_policy_apply_us"));
+	if (json_is_object(json_object_get(res, "services"))) {
+		json_t *sv = json_object_get(res, "services");
+
+		printf("Services:      %lld (%lld ports, %lld backends; service map %lld/%lld)\n",
+		       jint(sv, "services"), jint(sv, "frontends"), jint(sv, "backends"),
+		       jint(sv, "map_entries"), jint(sv, "map_max_entries"));
+	}
 	if (jint(res, "rollbacks_failed") || jint(res, "state_save_failures"))
 		printf("WARNING:       %lld failed rollbacks (the datapath may not match the declared state), %lld failed state saves\n",
 		       jint(res, "rollbacks_failed"), jint(res, "state_save_failures"));
