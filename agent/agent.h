@@ -68,7 +68,7 @@ struct agent_policy_src {
  * policies.v[pi], which held old_item before. */
 struct agent_edit_hint {
 	size_t pi, ri, index;
-	int section;
+	enum sluice_section section;
 	const struct sluice_peer_rule *old_item;
 };
 

@@ -397,11 +397,11 @@ static json_t *memory_json(void)
 static json_t *cmd_status(struct agent *a, struct api_client *c, json_t *req, char **err)
 {
 	json_t *o = json_object(), *maps = json_array(), *progs = json_array(), *stats = json_object();
-	struct sluice_dp_map_fill fill[32];
+	struct sluice_dp_map_fill fill[SLUICE_DP_MAPS_MAX];
 	uint64_t st[SLUICE_STAT_MAX] = { 0 };
 	char **names = NULL;
 	size_t nnames = 0, i;
-	int nmaps = sluice_dp_map_fill(a->dp, fill, 32);
+	int nmaps = sluice_dp_map_fill(a->dp, fill, SLUICE_DP_MAPS_MAX);
 #define STAT_NAME_(name, status, family, labels) status,
 	static const char *const stat_names[SLUICE_STAT_MAX] = { SLUICE_STATS(STAT_NAME_) };
 #undef STAT_NAME_
@@ -409,7 +409,7 @@ static json_t *cmd_status(struct agent *a, struct api_client *c, json_t *req, ch
 	(void)c;
 	(void)req;
 	(void)err;
-	for (i = 0; nmaps > 0 && i < (size_t)nmaps && i < 32; i++)
+	for (i = 0; nmaps > 0 && i < (size_t)nmaps && i < SLUICE_DP_MAPS_MAX; i++)
 		json_array_append_new(maps, json_pack("{s:s,s:i,s:i}", "name", fill[i].name, "entries",
 						      (json_int_t)fill[i].entries, "max_entries",
 						      (json_int_t)fill[i].max_entries));

@@ -190,7 +190,7 @@ char *metrics_render(struct agent *a)
 	static const char *kinds[4] = { NULL, "L3_L4", "L7", "L7" };
 	static const char *verdicts[4] = { NULL, "FORWARDED", "DROPPED", "REDIRECTED" };
 	uint64_t st[SLUICE_STAT_MAX] = { 0 };
-	struct sluice_dp_map_fill fill[32];
+	struct sluice_dp_map_fill fill[SLUICE_DP_MAPS_MAX];
 	struct out o = { 0 };
 	int k, v, nmaps;
 	unsigned r;
@@ -255,12 +255,12 @@ char *metrics_render(struct agent *a)
 	head(&o, "sluice_policies", "gauge", "Policies in force.");
 	outf(&o, "sluice_policies %zu\n", a->policies.n);
 
-	nmaps = sluice_dp_map_fill(a->dp, fill, 32);
+	nmaps = sluice_dp_map_fill(a->dp, fill, SLUICE_DP_MAPS_MAX);
 	head(&o, "sluice_bpf_map_entries", "gauge", "Entries in each BPF map.");
-	for (k = 0; k < nmaps && k < 32; k++)
+	for (k = 0; k < nmaps && k < SLUICE_DP_MAPS_MAX; k++)
 		outf(&o, "sluice_bpf_map_entries{map=\"%s\"} %u\n", fill[k].name, fill[k].entries);
 	head(&o, "sluice_bpf_map_capacity", "gauge", "Maximum entries of each BPF map.");
-	for (k = 0; k < nmaps && k < 32; k++)
+	for (k = 0; k < nmaps && k < SLUICE_DP_MAPS_MAX; k++)
 		outf(&o, "sluice_bpf_map_capacity{map=\"%s\"} %u\n", fill[k].name, fill[k].max_entries);
 
 	head(&o, "sluice_agent_rollbacks_failed_total", "counter",

@@ -11,7 +11,6 @@
 #include <fcntl.h>
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
-#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -27,8 +26,9 @@ struct link_info {
 	char kind[32];      /* IFLA_INFO_KIND */
 };
 
-/* RTM_GETLINK for one device, by name (ifindex 0) or by index */
-static int get_link(const char *name, int ifindex, struct link_info *out)
+/* RTM_GETLINK for one device, by name (ifindex 0) or by index, asked in
+ * the netns behind netns_fd (-1: this thread's) */
+static int get_link(int netns_fd, const char *name, int ifindex, struct link_info *out)
 {
 	struct {
 		struct nlmsghdr nh;
@@ -60,9 +60,12 @@ static int get_link(const char *name, int ifindex, struct link_info *out)
 		memcpy(RTA_DATA(rta), name, l);
 		req.nh.nlmsg_len = NLMSG_ALIGN(req.nh.nlmsg_len) + RTA_ALIGN(rta->rta_len);
 	}
-	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	/* a netlink socket answers for the netns it was made in */
+	fd = netns_fd < 0 ? socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE)
+			  : sl_socket_in_netns(netns_fd, -1, AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC,
+					       NETLINK_ROUTE);
 	if (fd < 0)
-		return -errno;
+		return netns_fd < 0 ? -errno : fd;
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	if (send(fd, &req, req.nh.nlmsg_len, 0) < 0) {
 		rc = -errno;
@@ -115,27 +118,12 @@ int veth_host_peer(const char *netns_path, const char *ifname, char host_if[IF_N
 		   char **err)
 {
 	struct link_info pod, host;
-	int self, target, rc;
+	int target, rc;
 
-	self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-	if (self < 0)
-		return sl_fail(err, errno, "cannot open own netns: %s", strerror(errno));
 	target = open(netns_path, O_RDONLY | O_CLOEXEC);
-	if (target < 0) {
-		rc = sl_fail(err, errno, "cannot open netns %s: %s", netns_path, strerror(errno));
-		close(self);
-		return rc;
-	}
-	if (setns(target, CLONE_NEWNET)) {
-		rc = sl_fail(err, errno, "cannot enter netns %s: %s", netns_path, strerror(errno));
-		goto out;
-	}
-	rc = get_link(ifname, 0, &pod);
-	if (setns(self, CLONE_NEWNET)) {
-		/* cannot happen for root; continuing in the pod's netns would be wrong */
-		rc = sl_fail(err, errno, "cannot return to own netns: %s", strerror(errno));
-		goto out;
-	}
+	if (target < 0)
+		return sl_fail(err, errno, "cannot open netns %s: %s", netns_path, strerror(errno));
+	rc = get_link(target, ifname, 0, &pod);
 	if (rc) {
 		rc = sl_fail(err, -rc, "no interface %s in netns %s: %s", ifname, netns_path,
 			     strerror(-rc));
@@ -146,7 +134,7 @@ int veth_host_peer(const char *netns_path, const char *ifname, char host_if[IF_N
 			     pod.kind[0] ? pod.kind : "device of unknown kind");
 		goto out;
 	}
-	rc = get_link(NULL, pod.peer, &host);
+	rc = get_link(-1, NULL, pod.peer, &host);
 	if (rc || strcmp(host.kind, "veth") || host.peer != pod.ifindex) {
 		rc = sl_fail(err, ENODEV,
 			     "the peer of %s (netns %s) is not a veth in this network namespace",
@@ -157,6 +145,5 @@ int veth_host_peer(const char *netns_path, const char *ifname, char host_if[IF_N
 	rc = 0;
 out:
 	close(target);
-	close(self);
 	return rc;
 }

@@ -83,8 +83,9 @@ void dp_msg_add(char **msg, const char *fmt, ...);
 struct dp_map_ref {
 	const char *name;
 	struct bpf_map *map;
+	bool fill; /* sluice_dp_map_fill() reports its fill level */
 };
-#define DP_MAPS_MAX 24
+#define DP_MAPS_MAX SLUICE_DP_MAPS_MAX
 size_t dp_maps(struct sluice_datapath *dp, struct dp_map_ref *out, size_t n);
 #define DP_OBJECTS_MAX 6
 size_t dp_objects(struct sluice_datapath *dp, struct bpf_object **out);

@@ -24,6 +24,7 @@
 
 #include "internal.h"
 #include "hash.h"
+#include "compile_ports.h"
 
 /* ---- small vectors (compile_index.c) --------------------------------- */
 
@@ -123,38 +124,7 @@ int compile_cidr_identities(struct compile_state *st, struct sluice_identity_tab
 bool compile_selector_may_pick_cidr(const struct sluice_selector *s);
 bool compile_index_cidrs(const struct sluice_policy_set *set);
 
-/* ---- trie keys (compile_ports.c) ------------------------------------- */
-
-/* A key of a direction's map: (peer identity, protocol, prefix length, port)
- * packed in 64 bits, in the trie's order. */
-#define KEY_PACK(id, proto, plen, port) \
-	(((uint64_t)(id) << 32) | ((uint64_t)(proto) << 24) | ((uint64_t)(plen) << 16) | (uint64_t)(port))
-#define KEY_ID(k)    ((uint32_t)((k) >> 32))
-#define KEY_PROTO(k) ((uint8_t)((k) >> 24))
-#define KEY_PLEN(k)  ((uint8_t)((k) >> 16))
-#define KEY_PORT(k)  ((uint16_t)(k))
-
-struct compile_keys {
-	uint64_t *v; /* packed with id 0 */
-	size_t n, cap;
-};
-
-/* port with only the first (plen - 48) bits kept */
-uint16_t compile_port_mask(uint16_t port, unsigned int plen);
-/* last port of the block of key k */
-uint16_t compile_block_end(uint64_t k);
-int compile_keys_push(struct compile_keys *k, uint8_t proto, uint8_t plen, uint16_t port);
-/* [lo, hi] as aligned power-of-two blocks, largest first */
-int compile_range_keys(struct compile_keys *k, uint8_t proto, uint32_t lo, uint32_t hi);
-/* Keys for one port (number, range or resolved name) and protocol. */
-int compile_port_keys(struct compile_keys *k, uint8_t protocol, uint16_t port, uint16_t end,
-		      bool l7);
-/* Keys of one port rule; named ports are resolved on named_from and skipped
- * without it; with named_only, numeric ports are skipped. */
-int compile_rule_keys(const struct sluice_port_rule *pr,
-		      const struct sluice_compile_endpoint *named_from, bool named_only,
-		      struct compile_keys *k);
-bool compile_rule_has_named(const struct sluice_port_rule *pr);
+/* ---- trie keys: compile_ports.h ------------------------------------ */
 
 /* ---- the per-direction map, precedence, emit (compile_emit.c) -------- */
 

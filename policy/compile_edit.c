@@ -243,58 +243,63 @@ static void compile_out_free(struct compile_out *o)
 	memset(o, 0, sizeof(*o));
 }
 
-int sluice_policy_compile_edit(const struct sluice_policy_set *set,
-			       struct sluice_identity_table *idt,
-			       const struct sluice_compile_endpoint *eps, size_t neps,
-			       const struct sluice_compiled *prev, size_t pi, size_t ri, int section,
-			       size_t index, const struct sluice_peer_rule *old_item,
-			       struct sluice_compiled *out, struct sluice_diags *errors)
-{
-	struct sluice_cidr_ident changed[EDIT_MAX_PREFIXES], *ids = NULL;
-	struct sluice_cidr_ident gone[EDIT_MAX_PREFIXES];
-	size_t counts[EDIT_MAX_PREFIXES] = { 0 }, nchanged = 0, nids = 0, ngone = 0, nsel = 0, nlist, k;
-	const struct sluice_peer_rule *new_item, *list;
-	struct compile_state st = { .set = set, .idt = idt, .eps = eps, .neps = neps };
-	const struct sluice_labels **labels = NULL;
-	struct compile_edit_ctx ctx = { 0 };
-	struct compile_idset idset = { 0 }, noids = { 0 };
-	struct compile_peers_fn fn = { compile_edit_peers, &ctx };
-	struct sluice_compiled res = { 0 };
-	bool idset_changed = false;
-	uint8_t dir = section == 0 || section == 2 ? SLUICE_DIR_INGRESS : SLUICE_DIR_EGRESS;
-	int rc = 0;
+/* What one edit works with, from the check to the merge. */
+struct compile_edit {
+	const struct sluice_peer_rule *old_item, *new_item;
+	uint8_t dir; /* the item's direction */
+	/* the prefixes of the old and the new item, and how many CIDRs of the
+	 * new set name each exactly (0: no longer named) */
+	struct sluice_cidr_ident changed[EDIT_MAX_PREFIXES];
+	size_t counts[EDIT_MAX_PREFIXES];
+	size_t nchanged;
+	struct sluice_cidr_ident gone[EDIT_MAX_PREFIXES]; /* CIDR identities released */
+	size_t ngone;
+	bool idset_changed; /* a prefix started or stopped being named */
+	/* the identities recompiled: ids[0, nsel) pod (and reserved) ones, then
+	 * CIDR ones up to nids (then the gone ones, for the merge) */
+	struct sluice_cidr_ident *ids;
+	const struct sluice_labels **labels;
+	size_t nsel, nids;
+};
 
-	if (!set || !idt || !prev || !out || pi >= set->n || ri >= set->v[pi].nrules ||
-	    section < 0 || section > 3)
-		return 0;
+/* The item the edit changed, when this path handles it and prev is the
+ * result for these endpoints, in this order; NULL to decline. */
+static const struct sluice_peer_rule *
+compile_edit_item(const struct sluice_policy_set *set, const struct sluice_compile_endpoint *eps,
+		  size_t neps, const struct sluice_compiled *prev, size_t pi, size_t ri,
+		  enum sluice_section section, size_t index, const struct sluice_peer_rule *old_item)
+{
+	const struct sluice_peer_rule *list, *new_item;
+	size_t nlist, j = 0;
+
+	if (pi >= set->n || ri >= set->v[pi].nrules || !sluice_section_valid((int)section))
+		return NULL;
 	list = rule_section(&set->v[pi].rules[ri], section, &nlist);
 	if (index >= nlist)
-		return 0;
+		return NULL;
 	new_item = &list[index];
 	if (!compile_edit_item_ok(old_item) || !compile_edit_item_ok(new_item))
-		return 0;
-	/* the previous result must be for these endpoints, in this order */
+		return NULL;
 	for (size_t i = 0; i < neps; i++)
-		if (!eps[i].peer_only && (nchanged >= prev->neps || prev->eps[nchanged++].ep_id != eps[i].ep_id))
-			return 0;
-	if (nchanged != prev->neps)
-		return 0;
-	nchanged = 0;
-	if (compile_edit_prefixes(old_item, changed, &nchanged, EDIT_MAX_PREFIXES) ||
-	    compile_edit_prefixes(new_item, changed, &nchanged, EDIT_MAX_PREFIXES))
-		return 0;
-	ids = calloc(EDIT_MAX_IDS + EDIT_MAX_PREFIXES, sizeof(*ids));
-	labels = calloc(EDIT_MAX_IDS + EDIT_MAX_PREFIXES, sizeof(*labels));
-	if (!ids || !labels)
-		goto declined;
-	/* the pod (and reserved) identities the old and the new selectors pick;
-	 * found before anything changes, so that declining leaves all as it was */
+		if (!eps[i].peer_only && (j >= prev->neps || prev->eps[j++].ep_id != eps[i].ep_id))
+			return NULL;
+	return j == prev->neps ? new_item : NULL;
+}
+
+/*
+ * The pod (and reserved) identities the old and the new selectors pick,
+ * into ed->ids; found before anything changes, so that declining leaves
+ * all as it was. false: decline (a selector that may pick CIDR
+ * identities, or more identities than an edit recompiles).
+ */
+static bool compile_edit_pick_pods(struct sluice_identity_table *idt, struct compile_edit *ed)
+{
 	for (int which = 0; which < 2; which++) {
-		const struct sluice_peer_rule *it = which ? new_item : old_item;
+		const struct sluice_peer_rule *it = which ? ed->new_item : ed->old_item;
 
 		for (size_t e = 0; e < it->nendpoints; e++)
 			if (compile_selector_may_pick_cidr(&it->endpoints[e]))
-				goto declined;
+				return false;
 	}
 	for (size_t i = 0; i < sluice_idt_count(idt); i++) {
 		uint32_t id = sluice_idt_at(idt, i);
@@ -305,38 +310,41 @@ int sluice_policy_compile_edit(const struct sluice_policy_set *set,
 			break; /* ascending: CIDR identities last */
 		l = sluice_idt_labels(idt, id);
 		for (int which = 0; which < 2 && l && !sel; which++) {
-			const struct sluice_peer_rule *it = which ? new_item : old_item;
+			const struct sluice_peer_rule *it = which ? ed->new_item : ed->old_item;
 
 			for (size_t e = 0; e < it->nendpoints && !sel; e++)
 				sel = sluice_selector_matches(&it->endpoints[e], l);
 		}
 		if (!sel)
 			continue;
-		if (nsel == EDIT_MAX_IDS)
-			goto declined;
-		ids[nsel] = (struct sluice_cidr_ident){ .identity = id, .prefixlen = EDIT_NOT_CIDR };
-		nsel++;
+		if (ed->nsel == EDIT_MAX_IDS)
+			return false;
+		ed->ids[ed->nsel] = (struct sluice_cidr_ident){ .identity = id,
+								 .prefixlen = EDIT_NOT_CIDR };
+		ed->nsel++;
 	}
-	nids = nsel;
+	ed->nids = ed->nsel;
+	return true;
+}
 
-	/* how many CIDRs of the new set name each changed prefix exactly; when
-	 * the item names the same prefixes as before (a port changed), all stay */
-	{
-		/* equal sets: the union is as large as each of them */
-		struct sluice_cidr_ident tmp[EDIT_MAX_PREFIXES];
-		size_t nold = 0, nnew = 0;
+/* How many CIDRs of the new set name each changed prefix exactly; when the
+ * item names the same prefixes as before (a port changed), all stay. */
+static void compile_edit_count(const struct sluice_policy_set *set, struct compile_edit *ed)
+{
+	/* equal sets: the union is as large as each of them */
+	struct sluice_cidr_ident tmp[EDIT_MAX_PREFIXES];
+	size_t nold = 0, nnew = 0, nlist, k;
 
-		compile_edit_prefixes(old_item, tmp, &nold, EDIT_MAX_PREFIXES);
-		compile_edit_prefixes(new_item, tmp, &nnew, EDIT_MAX_PREFIXES);
-		if (nold == nchanged && nnew == nchanged) {
-			for (k = 0; k < nchanged; k++)
-				counts[k] = 1;
-			goto counted;
-		}
+	compile_edit_prefixes(ed->old_item, tmp, &nold, EDIT_MAX_PREFIXES);
+	compile_edit_prefixes(ed->new_item, tmp, &nnew, EDIT_MAX_PREFIXES);
+	if (nold == ed->nchanged && nnew == ed->nchanged) {
+		for (k = 0; k < ed->nchanged; k++)
+			ed->counts[k] = 1;
+		return;
 	}
 	for (size_t p = 0; p < set->n; p++)
 		for (size_t r = 0; r < set->v[p].nrules; r++)
-			for (int sec = 0; sec < 4; sec++) {
+			for (enum sluice_section sec = 0; sec < SLUICE_SECTION_COUNT; sec++) {
 				const struct sluice_peer_rule *v = rule_section(&set->v[p].rules[r], sec, &nlist);
 
 				for (size_t i = 0; i < nlist; i++)
@@ -346,150 +354,210 @@ int sluice_policy_compile_edit(const struct sluice_policy_set *set,
 						for (size_t x = 0; x <= cd->nexcept; x++) {
 							const struct sluice_cidr *e = x ? &cd->except[x - 1] : cd;
 
-							for (k = 0; k < nchanged; k++)
-								if (e->prefixlen == changed[k].prefixlen &&
-								    !memcmp(e->addr, changed[k].addr, 16))
-									counts[k]++;
+							for (k = 0; k < ed->nchanged; k++)
+								if (e->prefixlen == ed->changed[k].prefixlen &&
+								    !memcmp(e->addr, ed->changed[k].addr, 16))
+									ed->counts[k]++;
 						}
 					}
 			}
-counted:
+}
 
-	/* the new list of CIDR identities: prefixes named for the first time
-	 * get one, prefixes no longer named lose theirs */
-	res.cidrs = calloc(prev->ncidrs + nchanged + 1, sizeof(*res.cidrs));
-	if (!res.cidrs) {
-		rc = -ENOMEM;
-		goto fail;
-	}
-	memcpy(res.cidrs, prev->cidrs, prev->ncidrs * sizeof(*res.cidrs));
-	res.ncidrs = prev->ncidrs;
-	for (k = 0; k < nchanged && !rc; k++) {
-		size_t at = compile_cidr_lower_bound(res.cidrs, res.ncidrs, &changed[k]);
-		bool named = at < res.ncidrs && !sluice_cidr_ident_cmp(&res.cidrs[at], &changed[k]);
+/* The new list of CIDR identities, into res: prefixes named for the first
+ * time get one, prefixes no longer named lose theirs (into ed->gone). */
+static int compile_edit_cidrs(const struct sluice_compiled *prev, struct sluice_identity_table *idt,
+			      struct compile_edit *ed, struct sluice_compiled *res)
+{
+	int rc = 0;
 
-		if (named && !counts[k]) {
-			gone[ngone++] = res.cidrs[at]; /* its entries go */
-			memmove(&res.cidrs[at], &res.cidrs[at + 1], (res.ncidrs - at - 1) * sizeof(*res.cidrs));
-			res.ncidrs--;
-			idset_changed = true;
-		} else if (!named && counts[k]) {
-			changed[k].identity = idt_cidr_add(idt, &changed[k], compile_cidr_labels);
-			if (!changed[k].identity)
+	res->cidrs = calloc(prev->ncidrs + ed->nchanged + 1, sizeof(*res->cidrs));
+	if (!res->cidrs)
+		return -ENOMEM;
+	memcpy(res->cidrs, prev->cidrs, prev->ncidrs * sizeof(*res->cidrs));
+	res->ncidrs = prev->ncidrs;
+	for (size_t k = 0; k < ed->nchanged && !rc; k++) {
+		struct sluice_cidr_ident *ch = &ed->changed[k];
+		size_t at = compile_cidr_lower_bound(res->cidrs, res->ncidrs, ch);
+		bool named = at < res->ncidrs && !sluice_cidr_ident_cmp(&res->cidrs[at], ch);
+
+		if (named && !ed->counts[k]) {
+			ed->gone[ed->ngone++] = res->cidrs[at]; /* its entries go */
+			memmove(&res->cidrs[at], &res->cidrs[at + 1],
+				(res->ncidrs - at - 1) * sizeof(*res->cidrs));
+			res->ncidrs--;
+			ed->idset_changed = true;
+		} else if (!named && ed->counts[k]) {
+			ch->identity = idt_cidr_add(idt, ch, compile_cidr_labels);
+			if (!ch->identity)
 				rc = -ENOSPC;
-			memmove(&res.cidrs[at + 1], &res.cidrs[at], (res.ncidrs - at) * sizeof(*res.cidrs));
-			res.cidrs[at] = changed[k];
-			res.ncidrs++;
-			idset_changed = true;
+			memmove(&res->cidrs[at + 1], &res->cidrs[at],
+				(res->ncidrs - at) * sizeof(*res->cidrs));
+			res->cidrs[at] = *ch;
+			res->ncidrs++;
+			ed->idset_changed = true;
 		}
 	}
 	if (rc)
-		goto fail;
-	for (size_t i = 0; i < ngone; i++)
-		idt_cidr_drop(idt, gone[i].identity);
-	/* the identities recompiled: every named prefix inside a changed one
-	 * (a contiguous run of the sorted list, from the prefix's first address) */
-	for (k = 0; k < nchanged; k++) {
+		return rc;
+	for (size_t i = 0; i < ed->ngone; i++)
+		idt_cidr_drop(idt, ed->gone[i].identity);
+	return 0;
+}
+
+/* The CIDR identities recompiled, after the pod ones in ed->ids: every
+ * named prefix inside a changed one (a contiguous run of the sorted list,
+ * from the prefix's first address). */
+static int compile_edit_inside(const struct sluice_compiled *res, struct compile_edit *ed)
+{
+	for (size_t k = 0; k < ed->nchanged; k++) {
+		const struct sluice_cidr_ident *ch = &ed->changed[k];
 		struct sluice_cidr_ident first = { .prefixlen = 0 };
 
 		for (unsigned int b = 0; b < 16; b++) {
-			unsigned int plen = changed[k].prefixlen, bits = plen >= (b + 1) * 8 ? 8
+			unsigned int plen = ch->prefixlen, bits = plen >= (b + 1) * 8 ? 8
 							: plen > b * 8 ? plen - b * 8 : 0;
 
-			first.addr[b] = changed[k].addr[b] & (uint8_t)(bits ? 0xffu << (8 - bits) : 0);
+			first.addr[b] = ch->addr[b] & (uint8_t)(bits ? 0xffu << (8 - bits) : 0);
 		}
-		for (size_t i = compile_cidr_lower_bound(res.cidrs, res.ncidrs, &first);
-		     i < res.ncidrs && compile_prefix_inside(changed[k].addr, changed[k].prefixlen,
-							     res.cidrs[i].addr, 128); i++) {
-			if (!compile_prefix_inside(changed[k].addr, changed[k].prefixlen, res.cidrs[i].addr,
-						   res.cidrs[i].prefixlen) ||
-			    compile_edit_has_id(ids, nids, res.cidrs[i].identity))
+		for (size_t i = compile_cidr_lower_bound(res->cidrs, res->ncidrs, &first);
+		     i < res->ncidrs && compile_prefix_inside(ch->addr, ch->prefixlen,
+							      res->cidrs[i].addr, 128); i++) {
+			if (!compile_prefix_inside(ch->addr, ch->prefixlen, res->cidrs[i].addr,
+						   res->cidrs[i].prefixlen) ||
+			    compile_edit_has_id(ed->ids, ed->nids, res->cidrs[i].identity))
 				continue;
-			if (nids - nsel == EDIT_MAX_PREFIXES) {
-				rc = -E2BIG;
-				goto fail;
-			}
-			ids[nids++] = res.cidrs[i];
+			if (ed->nids - ed->nsel == EDIT_MAX_PREFIXES)
+				return -E2BIG;
+			ed->ids[ed->nids++] = res->cidrs[i];
 		}
 	}
-	/* items are asked about the live ones; the entries of all go */
-	ctx.ids = ids;
-	ctx.labels = labels;
-	ctx.n = nids;
-	for (size_t i = 0; i < nids; i++)
-		labels[i] = sluice_idt_labels(idt, ids[i].identity);
-	memcpy(ids + nids, gone, ngone * sizeof(*gone));
-	nids += ngone;
-	idset.v = calloc(nids + 1, sizeof(*idset.v));
-	if (!idset.v) {
-		rc = -ENOMEM;
-		goto fail;
-	}
-	for (size_t i = 0; i < nids; i++)
-		idset.v[idset.n++] = ids[i].identity;
-	qsort(idset.v, idset.n, sizeof(*idset.v), compile_u32_cmp);
-	{
-		const char *v = SLUICE_CLUSTER_NAME;
+	return 0;
+}
 
-		if (selector_add_req(&ctx.cluster, "k8s", SLUICE_LABEL_CLUSTER, SLUICE_SEL_IN, &v, 1)) {
-			rc = -ENOMEM;
-			goto fail;
-		}
-	}
+/*
+ * Every endpoint's result into res: the endpoints the edited rule selects
+ * (all of them when the CIDR identities changed) are recompiled, in the
+ * item's direction (both when they changed), for the identities in idset
+ * only, and merged into their previous result; the others are copied.
+ */
+static int compile_edit_endpoints(struct compile_state *st, const struct sluice_compiled *prev,
+				  size_t pi, size_t ri, const struct compile_edit *ed,
+				  const struct compile_peers_fn *fn, const struct compile_idset *idset,
+				  struct sluice_compiled *res, struct sluice_diags *errors)
+{
+	const struct compile_idset noids = { 0 };
+	int rc = compile_setup_endpoints(st);
 
-	st.cidrs = res.cidrs;
-	st.ncidrs = res.ncidrs;
-	rc = compile_setup_endpoints(&st);
 	if (!rc)
-		rc = compile_subjects(&st);
-	if (!rc && !(res.eps = calloc(prev->neps + 1, sizeof(*res.eps))))
+		rc = compile_subjects(st);
+	if (!rc && !(res->eps = calloc(prev->neps + 1, sizeof(*res->eps))))
 		rc = -ENOMEM;
-	for (size_t i = 0, j = 0; i < neps && !rc; i++) {
-		const struct sluice_compile_endpoint *ep = &eps[i];
-		const struct compile_ep_rules *er = &st.ep_rules[i];
+	for (size_t i = 0, j = 0; i < st->neps && !rc; i++) {
+		const struct compile_ep_rules *er = &st->ep_rules[i];
 		struct compile_out o = { 0 };
 		uint32_t flags = 0;
-		bool touched = idset_changed;
+		bool touched = ed->idset_changed;
 
-		if (ep->peer_only)
+		if (st->eps[i].peer_only)
 			continue;
 		for (size_t x = 0; x < er->n && !touched; x++)
 			touched = er->v[x].policy == pi && er->v[x].rule == ri;
-		if (touched && (idset_changed || dir == SLUICE_DIR_INGRESS))
-			rc = compile_direction_with(&st, i, true, &o, &flags, &fn);
-		if (!rc && touched && (idset_changed || dir == SLUICE_DIR_EGRESS))
-			rc = compile_direction_with(&st, i, false, &o, &flags, &fn);
+		if (touched && (ed->idset_changed || ed->dir == SLUICE_DIR_INGRESS))
+			rc = compile_direction_with(st, i, true, &o, &flags, fn);
+		if (!rc && touched && (ed->idset_changed || ed->dir == SLUICE_DIR_EGRESS))
+			rc = compile_direction_with(st, i, false, &o, &flags, fn);
 		if (!rc)
-			rc = compile_edit_merge(&prev->eps[j], touched ? (idset_changed ? 0xff : dir) : 0,
-						touched ? &idset : &noids, &o, &res.eps[j]);
+			rc = compile_edit_merge(&prev->eps[j],
+						touched ? (ed->idset_changed ? 0xff : ed->dir) : 0,
+						touched ? idset : &noids, &o, &res->eps[j]);
 		compile_out_free(&o);
-		res.neps = ++j;
-		if (!rc && res.eps[j - 1].nentries > SLUICE_POLICY_INNER_MAX) {
+		res->neps = ++j;
+		if (!rc && res->eps[j - 1].nentries > SLUICE_POLICY_INNER_MAX) {
 			sluice_diags_add(errors, "endpoint %u: %zu policy entries exceed the map size %u",
-					 res.eps[j - 1].ep_id, res.eps[j - 1].nentries, SLUICE_POLICY_INNER_MAX);
+					 res->eps[j - 1].ep_id, res->eps[j - 1].nentries,
+					 SLUICE_POLICY_INNER_MAX);
 			rc = -E2BIG;
 		}
 	}
-	st.cidrs = NULL;
+	return rc;
+}
+
+int sluice_policy_compile_edit(const struct sluice_policy_set *set,
+			       struct sluice_identity_table *idt,
+			       const struct sluice_compile_endpoint *eps, size_t neps,
+			       const struct sluice_compiled *prev, size_t pi, size_t ri,
+			       enum sluice_section section, size_t index,
+			       const struct sluice_peer_rule *old_item,
+			       struct sluice_compiled *out, struct sluice_diags *errors)
+{
+	struct compile_state st = { .set = set, .idt = idt, .eps = eps, .neps = neps };
+	struct compile_edit ed = { .old_item = old_item };
+	struct compile_edit_ctx ctx = { 0 };
+	struct compile_idset idset = { 0 };
+	struct compile_peers_fn fn = { compile_edit_peers, &ctx };
+	struct sluice_compiled res = { 0 };
+	const char *cluster = SLUICE_CLUSTER_NAME;
+	int rc;
+
+	if (!set || !idt || !prev || !out)
+		return 0;
+	ed.new_item = compile_edit_item(set, eps, neps, prev, pi, ri, section, index, old_item);
+	if (!ed.new_item)
+		return 0;
+	ed.dir = sluice_section_is_ingress(section) ? SLUICE_DIR_INGRESS : SLUICE_DIR_EGRESS;
+	if (compile_edit_prefixes(old_item, ed.changed, &ed.nchanged, EDIT_MAX_PREFIXES) ||
+	    compile_edit_prefixes(ed.new_item, ed.changed, &ed.nchanged, EDIT_MAX_PREFIXES))
+		return 0;
+	ed.ids = calloc(EDIT_MAX_IDS + EDIT_MAX_PREFIXES, sizeof(*ed.ids));
+	ed.labels = calloc(EDIT_MAX_IDS + EDIT_MAX_PREFIXES, sizeof(*ed.labels));
+	if (!ed.ids || !ed.labels || !compile_edit_pick_pods(idt, &ed)) {
+		free(ed.ids);
+		free(ed.labels);
+		return 0;
+	}
+	compile_edit_count(set, &ed);
+
+	rc = compile_edit_cidrs(prev, idt, &ed, &res);
+	if (!rc)
+		rc = compile_edit_inside(&res, &ed);
+	if (rc)
+		goto fail;
+	/* items are asked about the live ones; the entries of all go */
+	ctx.ids = ed.ids;
+	ctx.labels = ed.labels;
+	ctx.n = ed.nids;
+	for (size_t i = 0; i < ed.nids; i++)
+		ed.labels[i] = sluice_idt_labels(idt, ed.ids[i].identity);
+	memcpy(ed.ids + ed.nids, ed.gone, ed.ngone * sizeof(*ed.gone));
+	ed.nids += ed.ngone;
+	idset.v = calloc(ed.nids + 1, sizeof(*idset.v));
+	if (!idset.v ||
+	    selector_add_req(&ctx.cluster, "k8s", SLUICE_LABEL_CLUSTER, SLUICE_SEL_IN, &cluster, 1)) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	for (size_t i = 0; i < ed.nids; i++)
+		idset.v[idset.n++] = ed.ids[i].identity;
+	qsort(idset.v, idset.n, sizeof(*idset.v), compile_u32_cmp);
+
+	st.cidrs = res.cidrs;
+	st.ncidrs = res.ncidrs;
+	rc = compile_edit_endpoints(&st, prev, pi, ri, &ed, &fn, &idset, &res, errors);
+	st.cidrs = NULL; /* res's */
 	compile_state_free(&st);
 	if (rc)
 		goto fail;
 	selector_free(&ctx.cluster);
 	free(idset.v);
-	free(ids);
-	free(labels);
+	free(ed.ids);
+	free(ed.labels);
 	*out = res;
 	return 1;
-declined:
-	free(ids);
-	free(labels);
-	return 0;
 fail:
-	st.cidrs = NULL;
 	selector_free(&ctx.cluster);
 	free(idset.v);
-	free(ids);
-	free(labels);
+	free(ed.ids);
+	free(ed.labels);
 	if (rc != -E2BIG)
 		sluice_diags_add(errors, "policy compile failed: %s", strerror(-rc));
 	sluice_compiled_free(&res);

@@ -388,7 +388,7 @@ bool compile_index_cidrs(const struct sluice_policy_set *set)
 
 			if (compile_selector_may_pick_cidr(&r->subject))
 				return true;
-			for (int sec = 0; sec < 4; sec++) {
+			for (enum sluice_section sec = 0; sec < SLUICE_SECTION_COUNT; sec++) {
 				size_t n;
 				const struct sluice_peer_rule *v = rule_section(r, sec, &n);
 

@@ -6,7 +6,7 @@
  * become aligned power-of-two blocks. Pure: tested alone in
  * tests/unit/policy/test_port_keys.c.
  */
-#include "compile.h"
+#include "compile_ports.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -48,7 +48,8 @@ int compile_keys_push(struct compile_keys *k, uint8_t proto, uint8_t plen, uint1
 	return 0;
 }
 
-/* [lo, hi] as aligned power-of-two blocks, largest first */
+/* [lo, hi] as aligned power-of-two blocks, from lo up, each the largest
+ * aligned block that starts there and fits */
 int compile_range_keys(struct compile_keys *k, uint8_t proto, uint32_t lo, uint32_t hi)
 {
 	int rc = 0;

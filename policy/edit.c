@@ -51,7 +51,7 @@ static size_t edit_common_suffix(const char *a, size_t na, const char *b, size_t
 static bool edit_find(const struct sluice_policy *p, size_t lo, size_t hi, struct sluice_policy_edit *e)
 {
 	for (size_t ri = 0; ri < p->nrules; ri++)
-		for (int s = 0; s < 4; s++) {
+		for (enum sluice_section s = 0; s < SLUICE_SECTION_COUNT; s++) {
 			size_t n, a = 0, b;
 			struct sluice_peer_rule *v = rule_section(&p->rules[ri], s, &n);
 
@@ -227,7 +227,7 @@ int sluice_policy_edit_prepare(const struct sluice_policy *p, const char *file,
 			y_push_field(&c, "specs");
 			y_push_index(&c, (size_t)r->specs_index);
 		}
-		y_push_field(&c, cilium_section_names[e->section]);
+		y_push_field(&c, sluice_section_name(e->section));
 		y_push_index(&c, e->index);
 		cilium_peer_item(&c, node, e->section, ns, &e->item);
 		c.plen = 0;
@@ -250,7 +250,7 @@ int sluice_policy_edit_prepare(const struct sluice_policy *p, const char *file,
 		struct sluice_peer_rule saved = v[e->index];
 
 		v[e->index] = e->item;
-		cilium_lint_shadowed(&c, cilium_section_names[e->section], v, n);
+		cilium_lint_shadowed(&c, sluice_section_name(e->section), v, n);
 		v[e->index] = saved;
 	}
 	e->old_end = item->src_end;
@@ -288,7 +288,7 @@ void sluice_policy_edit_swap(struct sluice_policy *p, struct sluice_policy_edit 
 	for (size_t ri = 0; (e->delta || e->lines) && ri < p->nrules; ri++) {
 		struct sluice_rule *r = &p->rules[ri];
 
-		for (int s = 0; s < 4; s++) {
+		for (enum sluice_section s = 0; s < SLUICE_SECTION_COUNT; s++) {
 			struct sluice_peer_rule *w = rule_section(r, s, &n);
 
 			for (size_t i = 0; i < n; i++) {

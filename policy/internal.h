@@ -60,8 +60,8 @@ void diags_vadd(struct sluice_diags *d, const char *fmt, va_list ap);
 void load_rule_free(struct sluice_rule *r);
 void load_peer_rule_free(struct sluice_peer_rule *p);
 void load_tls_context_free(struct sluice_tls_context *t);
-/* List `section` of r (0 ingress, 1 egress, 2 ingressDeny, 3 egressDeny)
- * and its length. */
-struct sluice_peer_rule *rule_section(const struct sluice_rule *r, int section, size_t *n);
+/* List `section` of r and its length. */
+struct sluice_peer_rule *rule_section(const struct sluice_rule *r, enum sluice_section section,
+				      size_t *n);
 
 #endif /* SLUICE_POLICY_INTERNAL_H */

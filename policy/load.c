@@ -478,12 +478,13 @@ void sluice_policy_set_free(struct sluice_policy_set *s)
 	s->n = 0;
 }
 
-struct sluice_peer_rule *rule_section(const struct sluice_rule *r, int section, size_t *n)
+struct sluice_peer_rule *rule_section(const struct sluice_rule *r, enum sluice_section section,
+				      size_t *n)
 {
 	switch (section) {
-	case 0: *n = r->ningress; return r->ingress;
-	case 1: *n = r->negress; return r->egress;
-	case 2: *n = r->ningress_deny; return r->ingress_deny;
+	case SLUICE_SECTION_INGRESS: *n = r->ningress; return r->ingress;
+	case SLUICE_SECTION_EGRESS: *n = r->negress; return r->egress;
+	case SLUICE_SECTION_INGRESS_DENY: *n = r->ningress_deny; return r->ingress_deny;
 	default: *n = r->negress_deny; return r->egress_deny;
 	}
 }

@@ -23,14 +23,13 @@ bool load_cidr_contains(const struct sluice_cidr *outer, const struct sluice_cid
 /* Cilium's namespace scoping of a peer selector (see load_cilium.c). */
 int load_scope_peer_selector(struct sluice_selector *s, const char *ns);
 
-/* One item of a rule's ingress (section 0), egress (1), ingressDeny (2) or
- * egressDeny (3) list, its text span recorded. */
-void cilium_peer_item(struct yctx *c, yaml_node_t *n, int section, const char *ns,
+/* One item of a rule's ingress, egress, ingressDeny or egressDeny list,
+ * its text span recorded. */
+void cilium_peer_item(struct yctx *c, yaml_node_t *n, enum sluice_section section, const char *ns,
 		      struct sluice_peer_rule *out);
 /* the warning for http rules an L4 allow of the same list makes useless */
 void cilium_lint_shadowed(struct yctx *c, const char *section,
 			  const struct sluice_peer_rule *v, size_t n);
-extern const char *const cilium_section_names[4];
 bool cilium_item_has_http(const struct sluice_peer_rule *it);
 
 /* load_k8s.c */

@@ -1054,22 +1054,21 @@ bool cilium_item_has_http(const struct sluice_peer_rule *it)
 	return false;
 }
 
-const char *const cilium_section_names[4] = { "ingress", "egress", "ingressDeny", "egressDeny" };
-
-void cilium_peer_item(struct yctx *c, yaml_node_t *n, int section, const char *ns,
+void cilium_peer_item(struct yctx *c, yaml_node_t *n, enum sluice_section section, const char *ns,
 		      struct sluice_peer_rule *out)
 {
-	cilium_peer_rule(c, n, section == 0 || section == 2, section >= 2, ns, out);
+	cilium_peer_rule(c, n, sluice_section_is_ingress(section), sluice_section_is_deny(section), ns,
+			 out);
 	if (n) {
 		out->src_start = n->start_mark.index;
 		out->src_end = n->end_mark.index;
 	}
 }
 
-static void cilium_section(struct yctx *c, yaml_node_t *rule, int section, const char *ns,
-			   struct sluice_peer_rule **list, size_t *n, bool *present)
+static void cilium_section(struct yctx *c, yaml_node_t *rule, enum sluice_section section,
+			   const char *ns, struct sluice_peer_rule **list, size_t *n, bool *present)
 {
-	const char *name = cilium_section_names[section];
+	const char *name = sluice_section_name(section);
 	yaml_node_t *s = y_field(c, rule, name, NULL);
 	size_t base = c->plen;
 	long cnt;
@@ -1174,10 +1173,12 @@ static void cilium_rule(struct yctx *c, yaml_node_t *n, const char *ns, struct s
 			y_error(c, y_line(es), "out of memory");
 		y_pop(c, base);
 	}
-	cilium_section(c, n, 0, ns, &r->ingress, &r->ningress, &r->has_ingress);
-	cilium_section(c, n, 1, ns, &r->egress, &r->negress, &r->has_egress);
-	cilium_section(c, n, 2, ns, &r->ingress_deny, &r->ningress_deny, &r->has_ingress_deny);
-	cilium_section(c, n, 3, ns, &r->egress_deny, &r->negress_deny, &r->has_egress_deny);
+	cilium_section(c, n, SLUICE_SECTION_INGRESS, ns, &r->ingress, &r->ningress, &r->has_ingress);
+	cilium_section(c, n, SLUICE_SECTION_EGRESS, ns, &r->egress, &r->negress, &r->has_egress);
+	cilium_section(c, n, SLUICE_SECTION_INGRESS_DENY, ns, &r->ingress_deny, &r->ningress_deny,
+		       &r->has_ingress_deny);
+	cilium_section(c, n, SLUICE_SECTION_EGRESS_DENY, ns, &r->egress_deny, &r->negress_deny,
+		       &r->has_egress_deny);
 	if ((f = y_field(c, n, "description", NULL))) {
 		y_push_field(c, "description");
 		y_string(c, f);
@@ -1243,7 +1244,8 @@ void cilium_load_document(struct yctx *c, yaml_node_t *root, struct sluice_polic
 		y_pop(c, base);
 	}
 	for (size_t r = 0; r < p->nrules && !p->has_http; r++)
-		for (int sec = 0; sec < 2 && !p->has_http; sec++) { /* deny lists have no http */
+		for (enum sluice_section sec = SLUICE_SECTION_INGRESS;
+		     sec <= SLUICE_SECTION_EGRESS && !p->has_http; sec++) { /* deny lists have no http */
 			size_t n;
 			const struct sluice_peer_rule *v = rule_section(&p->rules[r], sec, &n);
 

@@ -434,7 +434,7 @@ record:
 static void ctl_send_stats(struct proxy_control *c)
 {
 	struct proxy_counters k;
-	char msg[512];
+	char msg[1024];
 	int n;
 
 	proxy_server_counters(c->srv, &k);
@@ -444,10 +444,17 @@ static void ctl_send_stats(struct proxy_control *c)
 		     ",\"connections_total\":%" PRIu64 ",\"connections_refused\":%" PRIu64
 		     ",\"requests_allowed\":%" PRIu64 ",\"requests_denied\":%" PRIu64
 		     ",\"requests_error\":%" PRIu64 ",\"access_dropped\":%" PRIu64
-		     ",\"endpoints\":%zu}",
+		     ",\"endpoints\":%zu"
+		     /* TLS (issue #15): client side, then upstream */
+		     ",\"tls_handshakes\":%" PRIu64 ",\"tls_resumed\":%" PRIu64
+		     ",\"tls_handshake_errors\":%" PRIu64 ",\"tls_sni_denied\":%" PRIu64
+		     ",\"tls_upstream_handshakes\":%" PRIu64 ",\"tls_upstream_resumed\":%" PRIu64
+		     ",\"tls_upstream_errors\":%" PRIu64 "}",
 		     k.conns_active, k.conns_total, k.conns_refused, k.requests_allowed,
 		     k.requests_denied, k.requests_error, c->access_dropped,
-		     c->draining ? (size_t)0 : proxy_resolver_datapath_endpoint_count(c->res));
+		     c->draining ? (size_t)0 : proxy_resolver_datapath_endpoint_count(c->res),
+		     k.tls_handshakes, k.tls_resumed, k.tls_handshake_errors, k.tls_sni_denied,
+		     k.tls_upstream_handshakes, k.tls_upstream_resumed, k.tls_upstream_errors);
 	ctl_send(c, msg, (size_t)n, -1, true, 0);
 }
 
@@ -471,7 +478,9 @@ static void ctl_on_watch(uv_prepare_t *p)
 	    k.conns_refused != c->sent.conns_refused ||
 	    k.requests_allowed != c->sent.requests_allowed ||
 	    k.requests_denied != c->sent.requests_denied ||
-	    k.requests_error != c->sent.requests_error)
+	    k.requests_error != c->sent.requests_error ||
+	    k.tls_handshake_errors != c->sent.tls_handshake_errors ||
+	    k.tls_upstream_errors != c->sent.tls_upstream_errors)
 		uv_timer_start(&c->soon, ctl_on_soon, CTL_STATS_SOON_MS, 0);
 }
 

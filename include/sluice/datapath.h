@@ -156,7 +156,9 @@ struct sluice_dp_map_fill {
 	uint32_t entries;
 	uint32_t max_entries;
 };
-/* Fills up to n records; returns the number of maps. */
+/* Fills up to n records; returns the number of maps (never more than
+ * SLUICE_DP_MAPS_MAX, the size for a caller's array). */
+#define SLUICE_DP_MAPS_MAX 32
 int sluice_dp_map_fill(struct sluice_datapath *dp, struct sluice_dp_map_fill *out, size_t n);
 
 /* Names of attached programs, for `sluice status`. */

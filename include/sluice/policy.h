@@ -172,6 +172,42 @@ struct sluice_peer_rule {
 
 enum sluice_tristate { SLUICE_UNSET = -1, SLUICE_FALSE = 0, SLUICE_TRUE = 1 };
 
+/* The four peer-rule lists of a rule (its "sections"), in the order the
+ * API and the state files number them. */
+enum sluice_section {
+	SLUICE_SECTION_INGRESS = 0,
+	SLUICE_SECTION_EGRESS = 1,
+	SLUICE_SECTION_INGRESS_DENY = 2,
+	SLUICE_SECTION_EGRESS_DENY = 3,
+};
+#define SLUICE_SECTION_COUNT 4
+
+/* A number read from outside (state files, the API) that names a section. */
+static inline bool sluice_section_valid(int s)
+{
+	return s >= 0 && s < SLUICE_SECTION_COUNT;
+}
+
+static inline bool sluice_section_is_ingress(enum sluice_section s)
+{
+	return s == SLUICE_SECTION_INGRESS || s == SLUICE_SECTION_INGRESS_DENY;
+}
+
+static inline bool sluice_section_is_deny(enum sluice_section s)
+{
+	return s == SLUICE_SECTION_INGRESS_DENY || s == SLUICE_SECTION_EGRESS_DENY;
+}
+
+/* The YAML key: "ingress", "egress", "ingressDeny", "egressDeny"; "?" when
+ * s is not a section. */
+static inline const char *sluice_section_name(enum sluice_section s)
+{
+	static const char *const names[SLUICE_SECTION_COUNT] = { "ingress", "egress", "ingressDeny",
+								  "egressDeny" };
+
+	return sluice_section_valid((int)s) ? names[s] : "?";
+}
+
 /* One rule (a Cilium "spec" or one of "specs", or one k8s NetworkPolicy). */
 struct sluice_rule {
 	struct sluice_selector subject; /* endpointSelector (namespace added) */

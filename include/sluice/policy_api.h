@@ -50,8 +50,8 @@ int sluice_policy_set_remove(struct sluice_policy_set *s, int kind,
 /* edit.c: one list item of a policy changed (see policy/edit.c) */
 struct sluice_policy_edit {
 	bool unchanged;  /* the texts are equal: nothing to do */
-	size_t rule;     /* the item: p->rules[rule], list section (0 ingress, */
-	int section;     /* 1 egress, 2 ingressDeny, 3 egressDeny), index */
+	size_t rule;     /* the item: p->rules[rule], list section, index */
+	enum sluice_section section;
 	size_t index;
 	struct sluice_peer_rule item; /* the new item (the old one once swapped in) */
 	ptrdiff_t delta; /* text after the item moved by this many bytes */
@@ -176,8 +176,8 @@ int sluice_policy_compile(const struct sluice_policy_set *set,
 void sluice_compiled_free(struct sluice_compiled *c);
 
 /*
- * After item `index` of list `section` (0 ingress, 1 egress, 2 ingressDeny,
- * 3 egressDeny) of rule ri of policy pi in set changed from old_item (see
+ * After item `index` of list `section` of rule ri of policy pi in set
+ * changed from old_item (see
  * sluice_policy_edit_swap()), computes into out what
  * sluice_policy_compile() would give, from prev (the result for the set
  * before the change, the same endpoints and identities), touching only
@@ -188,7 +188,8 @@ void sluice_compiled_free(struct sluice_compiled *c);
 int sluice_policy_compile_edit(const struct sluice_policy_set *set,
 			       struct sluice_identity_table *idt,
 			       const struct sluice_compile_endpoint *eps, size_t neps,
-			       const struct sluice_compiled *prev, size_t pi, size_t ri, int section,
+			       const struct sluice_compiled *prev, size_t pi, size_t ri,
+			       enum sluice_section section,
 			       size_t index, const struct sluice_peer_rule *old_item,
 			       struct sluice_compiled *out, struct sluice_diags *errors);
 

@@ -224,6 +224,14 @@ wait "$FLOOD_PID"
 out=$(cat "$SL_WORK/halfopen.out")
 echo "$out" | grep -q "halfopen closed=1000 of=1000" && pass "every half-open handshake was closed (bounded)" || fail "half-open: $out"
 expect_eq "the proxy keeps serving afterwards" 200 "$(https default/client "$IP_server" 8443 /api/users/6)"
+sleep 1.2 # stats reach the agent every second
+hs=$(status_field proxy tls_handshakes)
+herr=$(status_field proxy tls_handshake_errors)
+sni_no=$(status_field proxy tls_sni_denied)
+uperr=$(status_field proxy tls_upstream_errors)
+[ "${hs:-0}" -ge 5 ] && [ "${herr:-0}" -ge 1000 ] && [ "${sni_no:-0}" -ge 3 ] && [ "${uperr:-0}" -ge 1 ] &&
+	pass "sluice status: TLS counters (handshakes $hs, errors $herr, SNI denied $sni_no, upstream errors $uperr)" ||
+	fail "sluice status TLS counters: handshakes=$hs errors=$herr sni_denied=$sni_no upstream_errors=$uperr"
 
 echo "# deleting a secret: its port fails closed"
 check "secret delete" sl secret delete default/upstream-ca
