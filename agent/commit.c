@@ -12,8 +12,8 @@
  * policy texts when the policy set did).
  *
  * A batch (agent_commit_begin/_end) defers the commits inside it to one at
- * its end: a source applying many changes at once (an initial list, an
- * import) regenerates and saves once. Changes whose order matters to
+ * its end: a source applying many changes at once (a policy-dir scan, a
+ * Kubernetes relist) regenerates and saves once. Changes whose order matters to
  * traffic regenerate at that point themselves and tell the commit only
  * what is left (AGENT_COMMIT_SAVE_*): a pod's programs are attached only
  * once its policy is in place, and an identity is known to every map before

@@ -102,6 +102,9 @@ static void scan(struct policy_dir *pd)
 
 	if (!d)
 		return;
+	/* one scan, one commit: each file still applies whole or not at all,
+	 * the state is saved once at the end */
+	agent_commit_begin(a);
 	for (i = 0; i < pd->nfiles; i++)
 		pd->files[i].seen = false;
 	while ((de = readdir(d))) {
@@ -177,6 +180,7 @@ static void scan(struct policy_dir *pd)
 		memmove(&pd->files[i], &pd->files[i + 1], (pd->nfiles - i - 1) * sizeof(*pd->files));
 		pd->nfiles--;
 	}
+	agent_commit_end(a, "policy-dir scan", NULL);
 }
 
 static void on_debounce(uv_timer_t *t)

@@ -43,6 +43,13 @@ t_begin() {
 	T_SLOT_LOCK=/tmp/sluice-it-slot-$idx
 	echo $$ >"$T_SLOT_LOCK/pid"
 	SL_NSPFX="it${idx}-"
+	# The slot is ours now: namespaces left under its prefix by a run that
+	# was killed before its cleanup (SIGKILL, a reboot of the agent's
+	# cgroup) are stale and would make `ip netns add` fail.
+	local ns
+	for ns in $(ip netns list 2>/dev/null | awk '{print $1}'); do
+		case $ns in "$SL_NSPFX"*) ip netns del "$ns" 2>/dev/null ;; esac
+	done
 	SL_METRICS_PORT=$((19000 + idx))
 	# ClusterIPs of this slot (a test may ask for a smaller range)
 	SL_SERVICE_CIDR="10.96.$idx.0/${SL_SERVICE_PLEN:-24}"
