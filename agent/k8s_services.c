@@ -272,6 +272,10 @@ void k8s_services_commit(struct agent_k8s *k)
 	k->services_dirty = false;
 	k8s_watch_foreach(svcs->w, svc_apply_cb, k);
 	svc_reconcile(k);
+	/* toServices peers follow the backends (one regeneration: the
+	 * Kubernetes source commits in a batch) */
+	if (agent_services_named_by_policies(k->a))
+		agent_commit(k->a, AGENT_COMMIT_REGENERATE, "kubernetes services", NULL);
 }
 
 int k8s_services_start(struct agent_k8s *k)

@@ -94,12 +94,16 @@ static void on_commit(uv_timer_t *t)
 	if (k->stopping)
 		return;
 	k->commits++;
+	/* one batch (commit.c): what the steps below leave to the commit
+	 * (saves, the services' regeneration) happens once, at its end */
+	agent_commit_begin(k->a);
 	/* policies first: a pod that moves identity finds the policy that
 	 * selects its new labels already in force */
 	k8s_policies_commit(k);
 	k8s_pods_commit(k);
 	k8s_services_commit(k);
 	k8s_endpoints_commit(k);
+	agent_commit_end(k->a, "kubernetes", NULL);
 	k8s_endpoints_schedule(k);
 	if (k->all_synced)
 		k8s_node_ready(k);

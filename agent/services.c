@@ -1502,6 +1502,11 @@ int agent_services_restore(struct agent *a, char **err)
 
 /* ---- API commands -------------------------------------------------------- */
 
+bool agent_services_named_by_policies(const struct agent *a)
+{
+	return a->services && a->services->policies_use_services;
+}
+
 json_t *services_cmd_create(struct agent *a, struct api_client *c, json_t *req, char **err)
 {
 	const char *ns = json_string_value(json_object_get(req, "namespace"));

@@ -84,6 +84,9 @@ int agent_services_sync(struct agent *a, char **err);
  * a service change knows to regenerate.
  */
 bool agent_services_resolve_policies(struct agent *a);
+/* Whether some policy names services (toServices): a service change from
+ * a source (Kubernetes) must then regenerate. */
+bool agent_services_named_by_policies(const struct agent *a);
 
 /*
  * For the policy compiler (toServices): the backend addresses of the

@@ -16,6 +16,9 @@
 #      the kernel;
 #      A pod with an egress L7 policy gets 200/403 from the proxy its
 #      connections are steered to (connect4 on the pods' cgroup v2);
+#   3b. Services from the API through sluice alone (no kube-proxy on the
+#      node): a Service over server and server2, curl to its ClusterIP gets
+#      200/403 from both backends, the intruder is dropped, observe names it;
 #   4. `kubectl exec ds/sluice -- sluice observe` shows the flows (the drop,
 #      the L7 requests), `kubectl logs` the access log (ingress and egress);
 #   5. `kubectl rollout restart ds/sluice` under traffic: an established L4
@@ -176,6 +179,15 @@ spec:
     # an echo service for a long-lived L4 connection
     - {name: echo, image: sluice-test/http:1, imagePullPolicy: Never, command: [/bin/nc, -ll, -p, "9000", -e, /bin/cat]}
 ---
+# a second backend of the Service (3b); the server's policy selects it too
+apiVersion: v1
+kind: Pod
+metadata: {name: server2, namespace: demo, labels: {app: server}}
+spec:
+  terminationGracePeriodSeconds: 0
+  containers:
+    - {name: http, image: sluice-test/http:1, imagePullPolicy: Never, ports: [{name: http, containerPort: 8080}]}
+---
 apiVersion: v1
 kind: Pod
 metadata: {name: client, namespace: demo, labels: {app: client}}
@@ -209,15 +221,15 @@ fi
 SERVER_IP=$(kc -n demo get pod server -o jsonpath='{.status.podIP}')
 attached=$(kc -n kube-system exec "$POD" -c agent -- sluice pod list 2>&1)
 n=0
-for p in server client egress intruder; do echo "$attached" | grep -q "$p" && n=$((n + 1)); done
-[ "$n" = 4 ] && ok "sluice-cni attached the 4 pods (sluice pod list)" || bad "pods not attached: $attached"
+for p in server server2 client egress intruder; do echo "$attached" | grep -q "$p" && n=$((n + 1)); done
+[ "$n" = 5 ] && ok "sluice-cni attached the 5 pods (sluice pod list)" || bad "pods not attached: $attached"
 ids=
 for _ in $(seq 1 20); do
 	ids=$(kc -n demo get sluiceendpoints -o jsonpath='{range .items[*]}{.metadata.name}={.spec.identity} {end}' 2>/dev/null)
-	[ "$(echo "$ids" | wc -w)" = 4 ] && break
+	[ "$(echo "$ids" | wc -w)" = 5 ] && break
 	sleep 0.5
 done
-[ "$(echo "$ids" | wc -w)" = 4 ] && ok "every pod has an identity (SluiceEndpoints: $ids)" || bad "SluiceEndpoints: $ids"
+[ "$(echo "$ids" | wc -w)" = 5 ] && ok "every pod has an identity (SluiceEndpoints: $ids)" || bad "SluiceEndpoints: $ids"
 cat >"$WORK/cnp.yaml" <<EOF
 apiVersion: cilium.io/v2
 kind: CiliumNetworkPolicy
@@ -267,6 +279,49 @@ c=$(code egress /public)
 [ "$c" = 200 ] && ok "egress pod GET /public: 200" || bad "egress pod /public: $c"
 c=$(code egress /private)
 [ "$c" = 403 ] && ok "egress pod GET /private: 403 (its egress L7 policy)" || bad "egress pod /private: $c"
+
+# 3b. Services from the API through sluice alone (issue #14): the node runs
+# no kube-proxy; the agent watches Services and EndpointSlices and
+# translates the ClusterIP in the client's connect() (cgroup sock_addr on
+# the pods' cgroup v2), so the server's policy judges the real client and
+# the L7 rules apply as to the pod address.
+cat >"$WORK/svc.yaml" <<YAML
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: demo}
+spec:
+  selector: {app: server}
+  ports: [{name: http, port: 80, targetPort: http, protocol: TCP}]
+YAML
+kc apply -f "$WORK/svc.yaml" >/dev/null && ok "kubectl apply Service demo/web" || bad "apply Service"
+CIP=$(kc -n demo get service web -o jsonpath='{.spec.clusterIP}')
+svc_code() { # POD PATH
+	kc -n demo exec "$1" -- curl -s -o /dev/null -w '%{http_code}' --max-time 3 "http://$CIP$2" 2>/dev/null
+}
+c=
+for _ in $(seq 1 20); do
+	c=$(svc_code client /public)
+	[ "$c" = 200 ] && break
+	sleep 0.5
+done
+[ "$c" = 200 ] && ok "client GET http://$CIP/public (ClusterIP, no kube-proxy): 200" || bad "ClusterIP /public: $c"
+c=$(svc_code client /private)
+[ "$c" = 403 ] && ok "client GET via the ClusterIP /private: 403 (the server's L7 policy)" || bad "ClusterIP /private: $c"
+# both backends: busybox httpd -v logs one line per request; only the
+# ClusterIP leads to server2, nothing above reached it directly
+b1=$(kc -n demo logs server -c http 2>/dev/null | grep -c .)
+b2=$(kc -n demo logs server2 -c http 2>/dev/null | grep -c .)
+n200=0
+for _ in $(seq 1 12); do [ "$(svc_code client /public)" = 200 ] && n200=$((n200 + 1)); done
+d1=$(($(kc -n demo logs server -c http 2>/dev/null | grep -c .) - b1))
+d2=$(($(kc -n demo logs server2 -c http 2>/dev/null | grep -c .) - b2))
+[ "$n200" = 12 ] && [ "$d1" -gt 0 ] && [ "$d2" -gt 0 ] &&
+	ok "12 requests via the ClusterIP: all 200, both backends served (log lines: server +$d1, server2 +$d2)" ||
+	bad "12 requests via the ClusterIP: $n200 x 200, server +$d1, server2 +$d2 log lines"
+c=$(svc_code intruder /public)
+[ "$c" = 000 ] && ok "intruder via the ClusterIP: no answer (judged as the server's peer)" || bad "intruder via ClusterIP: $c"
+svcflow=$(kc -n kube-system exec ds/sluice -c agent -- sluice observe --last 200 2>&1 | grep 'svc demo/web' | tail -1)
+[ -n "$svcflow" ] && ok "sluice observe names the service: $svcflow" || bad "no flow naming svc demo/web in observe"
 
 # 4. observe and logs
 obs=$(kc -n kube-system exec ds/sluice -c agent -- sluice observe --last 500 2>&1)
