@@ -982,7 +982,7 @@ static void proxy_tls_request_host(struct proxy_conn *pc, const struct proxy_req
 static int proxy_up_tls_start(struct proxy_conn *pc)
 {
 	struct proxy_server *srv = pc->srv;
-	char addr[INET6_ADDRSTRLEN] = "", key[PROXY_TLS_MAX_NAME + 48];
+	char addr[INET6_ADDRSTRLEN] = "", key[PROXY_TLS_SESS_KEY_MAX];
 	const char *host = pc->req_host;
 	char *err = NULL;
 	SSL_CTX *ctx;

@@ -27,6 +27,9 @@
 #include <openssl/ssl.h>
 
 #define PROXY_TLS_MAX_NAME 253u          /* a DNS name */
+/* "ADDR:PORT/NAME", the client-side resumption key: an IPv6 text address
+ * (46 with its NUL), a colon, a port (5), a slash and a name */
+#define PROXY_TLS_SESS_KEY_MAX (PROXY_TLS_MAX_NAME + 64u)
 #define PROXY_TLS_SNIFF_MAX (16u * 1024u) /* ClientHello bytes held when not terminating */
 
 /* ---- serverNames (tls_sni.c) ------------------------------------------ */
@@ -158,7 +161,7 @@ struct proxy_tls_conn {
 	char *sniff;                    /* ClientHello bytes as received (sniff mode) */
 	size_t sniff_len;
 	char sni[PROXY_TLS_MAX_NAME + 1];
-	char sess_key[PROXY_TLS_MAX_NAME + 48]; /* client side: resumption cache key */
+	char sess_key[PROXY_TLS_SESS_KEY_MAX]; /* client side: resumption cache key */
 	char reason[160];               /* why it failed */
 	uint8_t state;                  /* enum proxy_tls_state */
 	bool server, sniff_only, sni_denied, resumed, verify_failed;
