@@ -21,6 +21,7 @@ static void fz_run(const uint8_t *data, size_t size, size_t cut)
 {
 	struct proxy_tls_conn t;
 	char buf[4096];
+	size_t fed;
 	SSL_CTX *ctx = proxy_tls_server_ctx(fz_store, fz_spec, NULL);
 
 	if (!ctx || proxy_tls_conn_server(&t, ctx, fz_spec, NULL)) {
@@ -30,11 +31,17 @@ static void fz_run(const uint8_t *data, size_t size, size_t cut)
 	SSL_CTX_free(ctx);
 	proxy_tls_conn_feed(&t, (const char *)data, cut);
 	proxy_tls_conn_read(&t, buf, sizeof(buf));
-	proxy_tls_conn_feed(&t, (const char *)data + cut, size - cut);
-	proxy_tls_conn_read(&t, buf, sizeof(buf));
+	fed = cut;
+	/* as proxy_client_tls_in does: once sniffed (or failed) the session is
+	 * handed over and sees no more bytes */
+	if (t.state == PROXY_TLS_HANDSHAKE) {
+		proxy_tls_conn_feed(&t, (const char *)data + cut, size - cut);
+		proxy_tls_conn_read(&t, buf, sizeof(buf));
+		fed = size;
+	}
 	while (proxy_tls_conn_take(&t, buf, sizeof(buf)))
 		;
-	if (t.state == PROXY_TLS_SNIFFED && t.sniff_len != size)
+	if (t.state == PROXY_TLS_SNIFFED && t.sniff_len != fed)
 		abort(); /* sniff mode must keep every byte it was given */
 	proxy_tls_conn_free(&t);
 }

@@ -31,7 +31,7 @@ if [ "${SLUICE_SKIP_FUZZ:-0}" != 1 ] && command -v clang >/dev/null; then
 	# tests/fuzz finds nothing (FUZZ_SECONDS each, default 30)
 	echo "== fuzz targets (libFuzzer, ${FUZZ_SECONDS:-30} s each)"
 	CC=clang cmake -S . -B build-fuzz -DSLUICE_FUZZ=ON -DSLUICE_TESTS=OFF -DCMAKE_BUILD_TYPE=Debug >/dev/null
-	cmake --build build-fuzz -j"$JOBS" --target fuzz_policy_edit fuzz_http_request fuzz_watch_stream
+	cmake --build build-fuzz -j"$JOBS" --target fuzz_policy_edit fuzz_http_request fuzz_watch_stream fuzz_tls_client_hello
 	# the targets at once, each from a copy of its seeds
 	fuzz_one() { # BIN:SEEDS
 		local t=$1 bin work
@@ -51,7 +51,7 @@ if [ "${SLUICE_SKIP_FUZZ:-0}" != 1 ] && command -v clang >/dev/null; then
 	}
 	pids=()
 	for t in policy/fuzz_policy_edit:policy_edit proxy/fuzz_http_request:http_request \
-		k8s/fuzz_watch_stream:watch_stream; do
+		k8s/fuzz_watch_stream:watch_stream proxy/fuzz_tls_client_hello:tls_client_hello; do
 		fuzz_one "$t" &
 		pids+=($!)
 	done
