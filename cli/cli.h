@@ -30,6 +30,17 @@ int cli_dispatch(const char *family, const char *about, const struct subcmd *cmd
 /* "sluice: usage: sluice FAMILY SUB USAGE" on stderr; returns 2. */
 int usage_error(const char *family, const char *sub, const char *usage);
 
+/* A kind whose get/list print a table (see cli_resource_get/_list):
+ * family names the API commands ("pod" -> pod.get, pod.list) and the usage,
+ * items the array in the list answer. */
+struct cli_kind {
+	const char *family, *items;
+	void (*head)(bool wide);
+	void (*row)(json_t *item, bool wide);
+};
+int cli_resource_get(int argc, char **argv, const struct cli_kind *k);
+int cli_resource_list(int argc, char **argv, const struct cli_kind *k);
+
 int cli_policy(int argc, char **argv);  /* policy.c */
 int cli_observe(int argc, char **argv); /* observe.c */
 int cli_service(int argc, char **argv); /* service.c */

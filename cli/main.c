@@ -431,21 +431,25 @@ static void pod_table_row(json_t *p, bool wide)
 	printf("\n");
 }
 
-static int pod_get(int argc, char **argv)
+/* get and list of a kind with a table (pods, services): the same flags,
+ * the same request shape and the same -o json|yaml|wide handling. */
+int cli_resource_get(int argc, char **argv, const struct cli_kind *k)
 {
 	enum cli_fmt fmt;
 	const char *ns, *name;
-	char *buf;
 	json_t *res;
+	char *buf;
+	char cmd[64];
 	int rc = cli_take_output(&argc, argv, CLI_FMT_DATA | CLI_FMT_WIDE, &fmt);
 
 	if (rc)
 		return rc;
 	if (argc != 2)
-		return usage_error("pod", "get", "NAMESPACE/NAME [-o json|yaml|wide]");
+		return usage_error(k->family, "get", "NAMESPACE/NAME [-o json|yaml|wide]");
 	if (cli_split_ref(argv[1], &buf, &ns, &name))
 		return 2;
-	res = cli_request(json_pack("{s:s,s:s,s:s}", "cmd", "pod.get", "namespace", ns, "name", name));
+	snprintf(cmd, sizeof(cmd), "%s.get", k->family);
+	res = cli_request(json_pack("{s:s,s:s,s:s}", "cmd", cmd, "namespace", ns, "name", name));
 	free(buf);
 	if (!res)
 		return 1;
@@ -453,41 +457,48 @@ static int pod_get(int argc, char **argv)
 	if (fmt == CLI_FMT_JSON || fmt == CLI_FMT_YAML) {
 		cli_print(res, fmt);
 	} else {
-		pod_table_head(fmt == CLI_FMT_WIDE);
-		pod_table_row(res, fmt == CLI_FMT_WIDE);
+		k->head(fmt == CLI_FMT_WIDE);
+		k->row(res, fmt == CLI_FMT_WIDE);
 	}
 	json_decref(res);
 	return 0;
 }
 
-static int pod_list(int argc, char **argv)
+int cli_resource_list(int argc, char **argv, const struct cli_kind *k)
 {
 	enum cli_fmt fmt;
-	json_t *res, *p;
+	json_t *res, *item;
 	size_t i;
+	char cmd[64];
 	int rc = cli_take_output(&argc, argv, CLI_FMT_DATA | CLI_FMT_WIDE, &fmt);
 
 	if (rc)
 		return rc;
 	if (argc != 1)
-		return usage_error("pod", "list", "[-o json|yaml|wide]");
-	res = cli_request(json_pack("{s:s}", "cmd", "pod.list"));
+		return usage_error(k->family, "list", "[-o json|yaml|wide]");
+	snprintf(cmd, sizeof(cmd), "%s.list", k->family);
+	res = cli_request(json_pack("{s:s}", "cmd", cmd));
 	if (!res)
 		return 1;
 	if (fmt == CLI_FMT_JSON || fmt == CLI_FMT_YAML) {
-		json_t *list = cli_list(json_incref(json_object_get(res, "pods")));
+		json_t *list = cli_list(json_incref(json_object_get(res, k->items)));
 
 		cli_print(list, fmt);
 		json_decref(list);
 		json_decref(res);
 		return 0;
 	}
-	pod_table_head(fmt == CLI_FMT_WIDE);
-	json_array_foreach(json_object_get(res, "pods"), i, p)
-		pod_table_row(p, fmt == CLI_FMT_WIDE);
+	k->head(fmt == CLI_FMT_WIDE);
+	json_array_foreach(json_object_get(res, k->items), i, item)
+		k->row(item, fmt == CLI_FMT_WIDE);
 	json_decref(res);
 	return 0;
 }
+
+static const struct cli_kind pod_kind = { "pod", "pods", pod_table_head, pod_table_row };
+
+static int pod_get(int argc, char **argv) { return cli_resource_get(argc, argv, &pod_kind); }
+static int pod_list(int argc, char **argv) { return cli_resource_list(argc, argv, &pod_kind); }
 
 static int label_args(int first, int argc, char **argv, json_t *set, json_t *remove)
 {

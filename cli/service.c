@@ -313,63 +313,10 @@ static void table_row(json_t *s, bool wide)
 	printf("\n");
 }
 
-static int svc_get(int argc, char **argv)
-{
-	enum cli_fmt fmt;
-	const char *ns, *name;
-	char *buf;
-	json_t *res;
-	int rc = cli_take_output(&argc, argv, CLI_FMT_DATA | CLI_FMT_WIDE, &fmt);
+static const struct cli_kind svc_kind = { "service", "services", table_head, table_row };
 
-	if (rc)
-		return rc;
-	if (argc != 2)
-		return usage_error("service", "get", "NAMESPACE/NAME [-o json|yaml|wide]");
-	if (cli_split_ref(argv[1], &buf, &ns, &name))
-		return 2;
-	res = cli_request(json_pack("{s:s,s:s,s:s}", "cmd", "service.get", "namespace", ns, "name", name));
-	free(buf);
-	if (!res)
-		return 1;
-	json_object_del(res, "ok");
-	if (fmt == CLI_FMT_JSON || fmt == CLI_FMT_YAML) {
-		cli_print(res, fmt);
-	} else {
-		table_head(fmt == CLI_FMT_WIDE);
-		table_row(res, fmt == CLI_FMT_WIDE);
-	}
-	json_decref(res);
-	return 0;
-}
-
-static int svc_list(int argc, char **argv)
-{
-	enum cli_fmt fmt;
-	json_t *res, *s;
-	size_t i;
-	int rc = cli_take_output(&argc, argv, CLI_FMT_DATA | CLI_FMT_WIDE, &fmt);
-
-	if (rc)
-		return rc;
-	if (argc != 1)
-		return usage_error("service", "list", "[-o json|yaml|wide]");
-	res = cli_request(json_pack("{s:s}", "cmd", "service.list"));
-	if (!res)
-		return 1;
-	if (fmt == CLI_FMT_JSON || fmt == CLI_FMT_YAML) {
-		json_t *list = cli_list(json_incref(json_object_get(res, "services")));
-
-		cli_print(list, fmt);
-		json_decref(list);
-		json_decref(res);
-		return 0;
-	}
-	table_head(fmt == CLI_FMT_WIDE);
-	json_array_foreach(json_object_get(res, "services"), i, s)
-		table_row(s, fmt == CLI_FMT_WIDE);
-	json_decref(res);
-	return 0;
-}
+static int svc_get(int argc, char **argv) { return cli_resource_get(argc, argv, &svc_kind); }
+static int svc_list(int argc, char **argv) { return cli_resource_list(argc, argv, &svc_kind); }
 
 static const struct subcmd svc_cmds[] = {
 	{ "create", svc_create,
