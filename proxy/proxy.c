@@ -302,7 +302,7 @@ static void proxy_done(void *ctx, const struct http_exchange *x)
 	if (srv->cfg.access_log) {
 		char line[4096];
 		size_t n = proxy_access_log_format(&ev, line, sizeof(line));
-		fwrite(line, 1, n, srv->cfg.access_log);
+		proxy_log_sink_put(srv->cfg.access_log, line, n);
 		srv->log_dirty = true;
 	}
 	if (srv->ev_cb)
@@ -1220,7 +1220,7 @@ static void proxy_on_prepare(uv_prepare_t *p)
 	struct proxy_server *srv = p->data;
 
 	if (srv->log_dirty) {
-		fflush(srv->cfg.access_log);
+		proxy_log_sink_flush(srv->cfg.access_log);
 		srv->log_dirty = false;
 	}
 }
@@ -1425,8 +1425,7 @@ static void proxy_server_maybe_free(struct proxy_server *srv)
 {
 	if (!srv->closing || srv->handles || srv->conns)
 		return;
-	if (srv->cfg.access_log)
-		fflush(srv->cfg.access_log);
+	proxy_log_sink_flush(srv->cfg.access_log);
 	proxy_rules_table_free(srv->rules);
 	proxy_rules_table_free(srv->pending);
 	proxy_tls_store_free(srv->tls);
