@@ -131,7 +131,9 @@ for _ in $(seq 1 100); do
 done
 [ -n "$up" ] || { echo "nginx or haproxy in bench/server does not answer:" >&2; cat "$SL_WORK/haproxy.log" "$SL_WORK/nginx/error.log" >&2; exit 1; }
 HAP_PROC=$HAP_PID
-[ "$(cat "/proc/$HAP_PROC/comm" 2>/dev/null)" = haproxy ] || { echo "process $HAP_PID is not haproxy" >&2; exit 1; }
+# (a build from before pod exec exec'd: HAProxy is its child)
+[ "$(cat "/proc/$HAP_PROC/comm" 2>/dev/null)" = haproxy ] || HAP_PROC=$(pgrep -P "$HAP_PID" haproxy | head -1)
+[ -n "$HAP_PROC" ] || { echo "no haproxy process at or under $HAP_PID" >&2; exit 1; }
 
 # ---- policies -----------------------------------------------------------------
 
