@@ -33,7 +33,19 @@
 #define PROXY_LINGER_MS 2000u
 #define PROXY_QUEUE_KEEP (64u * 1024u) /* keep queue buffers up to this while busy */
 
+#define PROXY_SPARE_SIZE 4096u
+#define PROXY_SPARES 32u
+
+/* Queue buffers of the first size, kept by the server between requests:
+ * an idle connection holds none, and a busy one does not pay a malloc and
+ * a free per direction per request. */
+struct proxy_spares {
+	char *buf[PROXY_SPARES];
+	unsigned n;
+};
+
 struct proxy_outq {
+	struct proxy_spares *sp;
 	char *buf;           /* pending */
 	size_t len, cap;
 	char *wbuf;          /* being written */
@@ -69,6 +81,8 @@ struct proxy_conn {
 	struct http_conn http;
 	struct proxy_flow flow;
 	uint32_t timer_req;        /* http.nreq when the timer was armed */
+	uint64_t deadline_ms;      /* loop time when timer_kind's deadline passes */
+	uint64_t timer_due_ms;     /* loop time the uv timer is armed for */
 	uint8_t up_state, close_state, timer_kind;
 	uint8_t handles;
 	bool client_reading, up_reading, client_eof, oom;
@@ -112,6 +126,7 @@ struct proxy_server {
 	struct proxy_tls_store *tls;
 	struct proxy_conn *hs_head, *hs_tail; /* client handshakes, newest first */
 	uint32_t hs_count;
+	struct proxy_spares spares;
 	char readbuf[PROXY_READ_BUF];
 	char tlsbuf[PROXY_READ_BUF];          /* plaintext out of / ciphertext into sessions */
 };
@@ -135,10 +150,22 @@ void proxy_config_defaults(struct proxy_config *cfg)
 
 /* ---- output queues ------------------------------------------------------ */
 
+static void proxy_buf_release(struct proxy_spares *sp, char *b, size_t cap)
+{
+	if (b && sp && cap == PROXY_SPARE_SIZE && sp->n < PROXY_SPARES)
+		sp->buf[sp->n++] = b;
+	else
+		free(b);
+}
+
 static int proxy_outq_append(struct proxy_outq *q, const char *p, size_t n)
 {
+	if (!q->cap && q->sp && q->sp->n) {
+		q->buf = q->sp->buf[--q->sp->n];
+		q->cap = PROXY_SPARE_SIZE;
+	}
 	if (q->len + n > q->cap) {
-		size_t ncap = q->cap ? q->cap : 4096;
+		size_t ncap = q->cap ? q->cap : PROXY_SPARE_SIZE;
 		char *nb;
 		while (ncap < q->len + n)
 			ncap *= 2;
@@ -162,12 +189,12 @@ static size_t proxy_outq_queued(const struct proxy_outq *q)
 static void proxy_outq_trim(struct proxy_outq *q, bool all)
 {
 	if (q->len == 0 && (all || q->cap > PROXY_QUEUE_KEEP)) {
-		free(q->buf);
+		proxy_buf_release(q->sp, q->buf, q->cap);
 		q->buf = NULL;
 		q->cap = 0;
 	}
 	if (!q->writing && (all || q->wcap > PROXY_QUEUE_KEEP)) {
-		free(q->wbuf);
+		proxy_buf_release(q->sp, q->wbuf, q->wcap);
 		q->wbuf = NULL;
 		q->wcap = 0;
 	}
@@ -220,8 +247,11 @@ static int proxy_outq_flush(struct proxy_conn *pc, struct proxy_outq *q, uv_stre
 
 static void proxy_outq_free(struct proxy_outq *q)
 {
-	free(q->buf);
-	free(q->wbuf);
+	proxy_buf_release(q->sp, q->buf, q->cap);
+	if (!q->writing)
+		proxy_buf_release(q->sp, q->wbuf, q->wcap);
+	else
+		free(q->wbuf); /* a write may still name it: never reused */
 	memset(q, 0, sizeof(*q));
 }
 
@@ -274,20 +304,14 @@ static int64_t proxy_wall_us(uint64_t mono_ns)
 	return now_rt - (now_mt - (int64_t)(mono_ns / 1000));
 }
 
-static void proxy_done(void *ctx, const struct http_exchange *x)
+/* The access-log line and the event hook for one exchange (or, refused,
+ * for a connection that never carried a request). */
+static void proxy_report(struct proxy_conn *pc, const struct http_exchange *x, bool refused)
 {
-	struct proxy_conn *pc = ctx;
 	struct proxy_server *srv = pc->srv;
-	struct proxy_event ev = { .flow = &pc->flow, .x = x };
+	struct proxy_event ev = { .flow = &pc->flow, .x = x, .refused = refused };
 	struct proxy_tls_info ctls_info, uinfo;
 
-	switch (x->verdict) {
-	case HTTP_VERDICT_ALLOWED: srv->cnt.requests_allowed++; break;
-	case HTTP_VERDICT_DENIED: srv->cnt.requests_denied++; break;
-	default: srv->cnt.requests_error++; break;
-	}
-	if ((unsigned)x->reason < HTTP_R_COUNT)
-		srv->cnt.by_reason[x->reason]++;
 	if (!srv->cfg.access_log && !srv->ev_cb)
 		return;
 	ev.wall_start_us = proxy_wall_us(x->start_ns);
@@ -302,11 +326,26 @@ static void proxy_done(void *ctx, const struct http_exchange *x)
 	if (srv->cfg.access_log) {
 		char line[4096];
 		size_t n = proxy_access_log_format(&ev, line, sizeof(line));
-		fwrite(line, 1, n, srv->cfg.access_log);
+		proxy_log_sink_put(srv->cfg.access_log, line, n);
 		srv->log_dirty = true;
 	}
 	if (srv->ev_cb)
 		srv->ev_cb(srv->ev_ctx, &ev);
+}
+
+static void proxy_done(void *ctx, const struct http_exchange *x)
+{
+	struct proxy_conn *pc = ctx;
+	struct proxy_server *srv = pc->srv;
+
+	switch (x->verdict) {
+	case HTTP_VERDICT_ALLOWED: srv->cnt.requests_allowed++; break;
+	case HTTP_VERDICT_DENIED: srv->cnt.requests_denied++; break;
+	default: srv->cnt.requests_error++; break;
+	}
+	if ((unsigned)x->reason < HTTP_R_COUNT)
+		srv->cnt.by_reason[x->reason]++;
+	proxy_report(pc, x, false);
 }
 
 static const struct http_conn_ops proxy_http_ops = {
@@ -491,6 +530,14 @@ static void proxy_update_timer(struct proxy_conn *pc)
 	case T_HEADER: ms = cfg->header_timeout_ms; break;
 	default: ms = cfg->stream_idle_timeout_ms; break;
 	}
+	pc->deadline_ms = uv_now(pc->srv->loop) + ms;
+	/* A later deadline than the armed one (the next request's idle or
+	 * stream deadline, every request of a keep-alive connection) leaves
+	 * the timer as it is: it fires early, finds the deadline moved and
+	 * re-arms. No timer-heap work per request. */
+	if (uv_is_active((uv_handle_t *)&pc->timer) && pc->timer_due_ms <= pc->deadline_ms)
+		return;
+	pc->timer_due_ms = pc->deadline_ms;
 	uv_timer_start(&pc->timer, proxy_on_timer, ms, 0);
 }
 
@@ -730,6 +777,10 @@ static void proxy_on_client_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *
 		pc->client_eof = true;
 		pc->client_reading = false;
 		uv_read_stop(s);
+		if (pc->ctls && pc->ctls->state == PROXY_TLS_HANDSHAKE && pc->close_state == CL_OPEN) {
+			pc->srv->cnt.tls_handshake_errors++;
+			pc->srv->cnt.tls_hs_closed++;
+		}
 		if (pc->close_state != CL_OPEN || nread != UV_EOF) {
 			if (nread != UV_EOF)
 				http_conn_release(&pc->http, HTTP_R_CLIENT_CLOSED);
@@ -787,7 +838,14 @@ static void proxy_on_timer(uv_timer_t *t)
 {
 	struct proxy_conn *pc = t->data;
 	enum proxy_timer_kind kind = pc->timer_kind;
+	uint64_t now = uv_now(pc->srv->loop);
 
+	if (kind != T_NONE && now < pc->deadline_ms) {
+		/* armed for an earlier deadline that has moved (see above) */
+		pc->timer_due_ms = pc->deadline_ms;
+		uv_timer_start(&pc->timer, proxy_on_timer, pc->deadline_ms - now, 0);
+		return;
+	}
 	pc->timer_kind = T_NONE;
 	switch (kind) {
 	case T_LINGER:
@@ -795,6 +853,7 @@ static void proxy_on_timer(uv_timer_t *t)
 		return;
 	case T_HANDSHAKE:
 		pc->srv->cnt.tls_handshake_errors++;
+		pc->srv->cnt.tls_hs_timeout++;
 		proxy_close_all(pc);
 		return;
 	case T_CONNECT:
@@ -803,10 +862,10 @@ static void proxy_on_timer(uv_timer_t *t)
 		http_conn_upstream_error(&pc->http, HTTP_R_UPSTREAM_CONNECT);
 		break;
 	case T_STREAM: {
-		uint64_t now = uv_now(pc->srv->loop);
 		uint64_t idle = pc->srv->cfg.stream_idle_timeout_ms;
 		if (now - pc->last_activity_ms < idle) {
 			pc->timer_kind = T_STREAM;
+			pc->deadline_ms = pc->timer_due_ms = pc->last_activity_ms + idle;
 			uv_timer_start(&pc->timer, proxy_on_timer,
 				       idle - (now - pc->last_activity_ms), 0);
 			return;
@@ -856,6 +915,7 @@ static void proxy_hs_list(struct proxy_conn *pc)
 
 		proxy_hs_unlist(old);
 		srv->cnt.tls_handshake_errors++;
+		srv->cnt.tls_hs_evicted++;
 		proxy_close_all(old);
 	}
 	pc->hs_next = srv->hs_head;
@@ -1052,6 +1112,7 @@ static void proxy_up_tls_in(struct proxy_conn *pc, const char *p, size_t n)
 			http_conn_upstream_eof(&pc->http);
 	} else if (pc->utls == t && r < 0) {
 		srv->cnt.tls_upstream_errors++;
+		srv->cnt.tls_upstream_verify_failed += t->verify_failed;
 		snprintf(pc->up_info.verify, sizeof(pc->up_info.verify), "%s",
 			 r == -ENOMEM ? "out of memory" : t->reason);
 		/* never passed on unverified or in clear: 502 with the reason */
@@ -1059,6 +1120,30 @@ static void proxy_up_tls_in(struct proxy_conn *pc, const char *p, size_t n)
 		http_conn_upstream_error(&pc->http, HTTP_R_UPSTREAM_TLS);
 	}
 	proxy_after_event(pc);
+}
+
+/*
+ * serverNames closed the connection: it shows in the access log and in
+ * observe as a denied exchange with no request in it (the SNI as the host,
+ * reason tls_server_name), as any other denial does.
+ */
+static void proxy_tls_report_refusal(struct proxy_conn *pc)
+{
+	const char *sni = pc->ctls->sni;
+	uint64_t now = uv_hrtime();
+	struct http_exchange x = {
+		.start_ns = now,
+		.end_ns = now,
+		.method = "",
+		.path = "",
+		.host = sni,
+		.host_len = strlen(sni),
+		.http_minor = 1,
+		.verdict = HTTP_VERDICT_DENIED,
+		.reason = HTTP_R_TLS_SERVER_NAME,
+	};
+
+	proxy_report(pc, &x, true);
 }
 
 /* The client's TLS session failed or was refused: its alert (if any) goes
@@ -1070,9 +1155,20 @@ static void proxy_client_tls_fail(struct proxy_conn *pc)
 		"HTTP/1.1 400 Bad Request\r\nContent-Length: 39\r\nContent-Type: text/plain\r\n"
 		"Connection: close\r\n\r\nThis port expects TLS (an https:// URL)\n";
 
-	pc->srv->cnt.tls_handshake_errors++;
-	pc->srv->cnt.tls_sni_denied += t->sni_denied;
+	struct proxy_counters *k = &pc->srv->cnt;
+
+	k->tls_handshake_errors++;
+	if (t->sni_denied)
+		k->tls_sni_denied++;
+	else if (t->plain_http)
+		k->tls_hs_plain_http++;
+	else if (t->peer_untrusted)
+		k->tls_hs_untrusted++;
+	else
+		k->tls_hs_protocol++;
 	proxy_hs_unlist(pc);
+	if (t->sni_denied)
+		proxy_tls_report_refusal(pc);
 	if (t->plain_http)
 		proxy_outq_append(&pc->to_client, plain400, sizeof(plain400) - 1);
 	http_conn_release(&pc->http, HTTP_R_CLIENT_CLOSED);
@@ -1175,6 +1271,7 @@ static void proxy_on_connection(uv_stream_t *ls, int status)
 		return;
 	}
 	pc->srv = srv;
+	pc->to_client.sp = pc->to_up.sp = &srv->spares;
 	uv_tcp_init(srv->loop, &pc->client);
 	pc->client.data = pc;
 	if (uv_accept(ls, (uv_stream_t *)&pc->client) < 0) {
@@ -1220,7 +1317,7 @@ static void proxy_on_prepare(uv_prepare_t *p)
 	struct proxy_server *srv = p->data;
 
 	if (srv->log_dirty) {
-		fflush(srv->cfg.access_log);
+		proxy_log_sink_flush(srv->cfg.access_log);
 		srv->log_dirty = false;
 	}
 }
@@ -1425,11 +1522,12 @@ static void proxy_server_maybe_free(struct proxy_server *srv)
 {
 	if (!srv->closing || srv->handles || srv->conns)
 		return;
-	if (srv->cfg.access_log)
-		fflush(srv->cfg.access_log);
+	proxy_log_sink_flush(srv->cfg.access_log);
 	proxy_rules_table_free(srv->rules);
 	proxy_rules_table_free(srv->pending);
 	proxy_tls_store_free(srv->tls);
+	while (srv->spares.n)
+		free(srv->spares.buf[--srv->spares.n]);
 	uv_mutex_destroy(&srv->lock);
 	if (srv->resolver->destroy)
 		srv->resolver->destroy(srv->resolver);
