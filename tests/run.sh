@@ -23,6 +23,9 @@
 # CPUs; the CPU-heavy scenarios have PROCESSORS 2, so two of them at most run
 # at once).
 set -euo pipefail
+# Debian's tools first (python3 above all: a pyenv shim costs ~10 forked
+# scripts per call, and the tests call python3 hundreds of times)
+export PATH=/usr/bin:/bin:/usr/sbin:/sbin:$PATH
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 JOBS=$(nproc)
