@@ -33,6 +33,39 @@ struct http_series {
 	uint64_t count;
 };
 
+/*
+ * The proxy's TLS counters (issue #15), from its "stats" messages
+ * (proxy/control.c): one row per series, the key it has there. A proxy
+ * that restarts counts from zero again: a value lower than the last one
+ * adds the last one to the base, so the series never go down.
+ */
+static const struct tls_series {
+	const char *family, *labels, *key;
+} tls_series[] = {
+	{ "sluice_tls_handshakes_total", "side=\"client\"", "tls_handshakes" },
+	{ "sluice_tls_handshakes_total", "side=\"upstream\"", "tls_upstream_handshakes" },
+	{ "sluice_tls_sessions_resumed_total", "side=\"client\"", "tls_resumed" },
+	{ "sluice_tls_sessions_resumed_total", "side=\"upstream\"", "tls_upstream_resumed" },
+	{ "sluice_tls_handshake_failures_total", "side=\"client\",reason=\"timeout\"",
+	  "tls_handshake_timeouts" },
+	{ "sluice_tls_handshake_failures_total", "side=\"client\",reason=\"server_name\"",
+	  "tls_sni_denied" },
+	{ "sluice_tls_handshake_failures_total", "side=\"client\",reason=\"untrusted\"",
+	  "tls_handshake_untrusted" },
+	{ "sluice_tls_handshake_failures_total", "side=\"client\",reason=\"plain_http\"",
+	  "tls_handshake_plain_http" },
+	{ "sluice_tls_handshake_failures_total", "side=\"client\",reason=\"protocol\"",
+	  "tls_handshake_protocol" },
+	{ "sluice_tls_handshake_failures_total", "side=\"client\",reason=\"closed\"",
+	  "tls_handshake_closed" },
+	{ "sluice_tls_handshake_failures_total", "side=\"upstream\",reason=\"verify\"",
+	  "tls_upstream_verify_failed" },
+	{ "sluice_tls_handshake_failures_total", "side=\"upstream\",reason=\"other\"",
+	  NULL /* tls_upstream_errors - tls_upstream_verify_failed */ },
+	{ "sluice_tls_handshakes_evicted_total", "", "tls_handshake_evicted" },
+};
+#define TLS_NSERIES (sizeof(tls_series) / sizeof(tls_series[0]))
+
 /* a->metrics: the series only metrics keep (the counters are in
  * a->counters), and the HTTP server (http_local). Freed by metrics_stop. */
 struct metrics {
@@ -41,6 +74,7 @@ struct metrics {
 	size_t nhttp_series;
 	struct histogram http_duration, apply_duration;
 	struct http_local *http; /* NULL: not served */
+	uint64_t tls_base[TLS_NSERIES], tls_last[TLS_NSERIES];
 };
 
 static void hist_observe(struct histogram *h, double v)
@@ -92,6 +126,30 @@ void metrics_apply_observe(struct agent *a, double seconds)
 		hist_observe(&a->metrics->apply_duration, seconds);
 }
 
+void metrics_proxy_stats(struct agent *a, json_t *stats)
+{
+	struct metrics *mx = a->metrics;
+
+	if (!mx)
+		return;
+	for (size_t i = 0; i < TLS_NSERIES; i++) {
+		const char *key = tls_series[i].key;
+		json_int_t v;
+
+		if (key) {
+			v = json_integer_value(json_object_get(stats, key));
+		} else {
+			v = json_integer_value(json_object_get(stats, "tls_upstream_errors")) -
+			    json_integer_value(json_object_get(stats, "tls_upstream_verify_failed"));
+		}
+		if (v < 0)
+			v = 0;
+		if ((uint64_t)v < mx->tls_last[i])
+			mx->tls_base[i] += mx->tls_last[i]; /* a new proxy */
+		mx->tls_last[i] = (uint64_t)v;
+	}
+}
+
 struct out {
 	char *buf;
 	size_t len, cap;
@@ -141,6 +199,30 @@ static const char *reason_label(unsigned r)
 	}
 #undef REASON_LABEL_
 	return NULL;
+}
+
+static void render_tls(struct out *o, const struct metrics *mx)
+{
+	for (size_t i = 0; i < TLS_NSERIES; i++) {
+		const struct tls_series *t = &tls_series[i];
+		uint64_t v = mx->tls_base[i] + mx->tls_last[i];
+
+		if (!i || strcmp(t->family, tls_series[i - 1].family)) {
+			const char *help =
+				!strcmp(t->family, "sluice_tls_handshakes_total") ?
+				"TLS handshakes the L7 proxy completed, with clients (terminatingTLS) and upstreams (originatingTLS)." :
+				!strcmp(t->family, "sluice_tls_sessions_resumed_total") ?
+				"Of those, the ones that resumed a session (ticket) instead of a full handshake." :
+				!strcmp(t->family, "sluice_tls_handshake_failures_total") ?
+				"TLS handshakes that failed, by side and reason (server_name: SNI missing or not in serverNames; untrusted: the client rejected the certificate; verify: the upstream's certificate failed verification)." :
+				"Client TLS handshakes closed at the concurrent-handshake cap (the oldest in progress makes room).";
+			head(o, t->family, "counter", help);
+		}
+		if (t->labels[0])
+			outf(o, "%s{%s} %llu\n", t->family, t->labels, (unsigned long long)v);
+		else
+			outf(o, "%s %llu\n", t->family, (unsigned long long)v);
+	}
 }
 
 /* HELP text of each datapath counter family (names come from SLUICE_STATS) */
@@ -235,6 +317,7 @@ char *metrics_render(struct agent *a)
 	head(&o, "sluice_http_request_duration_seconds", "histogram",
 	     "Time from a request's first byte to its response, at the proxy.");
 	hist_render(&o, "sluice_http_request_duration_seconds", &mx->http_duration);
+	render_tls(&o, mx);
 
 	head(&o, "sluice_endpoints", "gauge", "Local endpoints (pods).");
 	outf(&o, "sluice_endpoints %zu\n", a->reg.npods);

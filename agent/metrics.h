@@ -10,6 +10,9 @@ void metrics_stop(struct agent *a);
 void metrics_http_observe(struct agent *a, const char *method, unsigned code, bool allowed,
 			  double seconds);
 void metrics_apply_observe(struct agent *a, double seconds);
+/* The proxy's latest "stats" message (its counters since it started):
+ * the TLS counters are kept monotonic across proxy restarts. */
+void metrics_proxy_stats(struct agent *a, json_t *stats);
 /* Renders every metric; the caller frees. */
 char *metrics_render(struct agent *a);
 

@@ -52,6 +52,7 @@
 
 #include "../common/util.h"
 #include "flows.h"
+#include "metrics.h"
 #include "proxy_ctl.h"
 #include "secrets.h"
 #include "sluice/access_record.h"
@@ -286,7 +287,8 @@ static void on_access(struct proxy_ctl *pc, json_t *m)
 	ev.kind = FLOW_L7_REQUEST;
 	flows_add_l7(a, &ev);
 	ev.kind = FLOW_L7_RESPONSE;
-	flows_add_l7(a, &ev);
+	if (!ev.reason || strcmp(ev.reason, "tls_server_name")) /* refused: no response */
+		flows_add_l7(a, &ev);
 	flows_flush(a);
 }
 
@@ -338,7 +340,8 @@ static void on_access_batch(struct proxy_ctl *pc, const void *buf, size_t n)
 		ev.kind = FLOW_L7_REQUEST;
 		flows_add_l7(pc->agent, &ev);
 		ev.kind = FLOW_L7_RESPONSE;
-		flows_add_l7(pc->agent, &ev);
+		if (!(r->flags & SLUICE_ACCESS_F_REFUSED)) /* nothing answered */
+			flows_add_l7(pc->agent, &ev);
 		seen++;
 	}
 	if (seen != b->count)
@@ -664,6 +667,7 @@ static void handle(struct proxy_ctl *pc, json_t *m, int *fds, int nfds)
 	} else if (!strcmp(type, "stats")) {
 		json_decref(pc->stats);
 		pc->stats = json_incref(m);
+		metrics_proxy_stats(pc->agent, m);
 	} else if (!strcmp(type, "rules_error")) {
 		fprintf(stderr, "sluiced: proxy rejected the L7 table: %s\n",
 			json_string_value(json_object_get(m, "error")) ?: "?");

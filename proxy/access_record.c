@@ -49,6 +49,8 @@ size_t proxy_access_record_put(const struct proxy_event *ev, char *buf, size_t c
 	r.src_port = proxy_sockaddr_port(&ev->flow->src.addr);
 	r.dst_port = proxy_sockaddr_port(&ev->flow->dst.addr);
 	r.flags = ev->tls && ev->tls->version ? SLUICE_ACCESS_F_TLS : 0;
+	if (ev->refused)
+		r.flags |= SLUICE_ACCESS_F_TLS | SLUICE_ACCESS_F_REFUSED;
 	r.src_identity = ev->flow->src.identity;
 	r.dst_identity = ev->flow->dst.identity;
 	rec_addr16(r.src_addr, &ev->flow->src.addr);

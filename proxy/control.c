@@ -435,7 +435,7 @@ record:
 static void ctl_send_stats(struct proxy_control *c)
 {
 	struct proxy_counters k;
-	char msg[1024];
+	char msg[2048];
 	int n;
 
 	proxy_server_counters(c->srv, &k);
@@ -450,12 +450,20 @@ static void ctl_send_stats(struct proxy_control *c)
 		     ",\"tls_handshakes\":%" PRIu64 ",\"tls_resumed\":%" PRIu64
 		     ",\"tls_handshake_errors\":%" PRIu64 ",\"tls_sni_denied\":%" PRIu64
 		     ",\"tls_upstream_handshakes\":%" PRIu64 ",\"tls_upstream_resumed\":%" PRIu64
-		     ",\"tls_upstream_errors\":%" PRIu64 "}",
+		     ",\"tls_upstream_errors\":%" PRIu64
+		     /* the client-side failures by reason (tls_handshake_errors is
+		      * their sum with tls_sni_denied) */
+		     ",\"tls_handshake_timeouts\":%" PRIu64 ",\"tls_handshake_untrusted\":%" PRIu64
+		     ",\"tls_handshake_plain_http\":%" PRIu64 ",\"tls_handshake_protocol\":%" PRIu64
+		     ",\"tls_handshake_closed\":%" PRIu64 ",\"tls_handshake_evicted\":%" PRIu64
+		     ",\"tls_upstream_verify_failed\":%" PRIu64 "}",
 		     k.conns_active, k.conns_total, k.conns_refused, k.requests_allowed,
 		     k.requests_denied, k.requests_error, c->access_dropped,
 		     c->draining ? (size_t)0 : proxy_resolver_datapath_endpoint_count(c->res),
 		     k.tls_handshakes, k.tls_resumed, k.tls_handshake_errors, k.tls_sni_denied,
-		     k.tls_upstream_handshakes, k.tls_upstream_resumed, k.tls_upstream_errors);
+		     k.tls_upstream_handshakes, k.tls_upstream_resumed, k.tls_upstream_errors,
+		     k.tls_hs_timeout, k.tls_hs_untrusted, k.tls_hs_plain_http, k.tls_hs_protocol,
+		     k.tls_hs_closed, k.tls_hs_evicted, k.tls_upstream_verify_failed);
 	ctl_send(c, msg, (size_t)n, -1, true, 0);
 }
 

@@ -90,6 +90,7 @@ static const char *const http_reason_names[HTTP_R_COUNT] = {
 	[HTTP_R_CLIENT_CLOSED] = "client_closed",
 	[HTTP_R_TIMEOUT] = "timeout",
 	[HTTP_R_UPSTREAM_TLS] = "upstream_tls",
+	[HTTP_R_TLS_SERVER_NAME] = "tls_server_name",
 };
 
 const char *http_reason_name(enum http_reason r)

@@ -83,6 +83,7 @@ enum http_reason {
 	HTTP_R_CLIENT_CLOSED,
 	HTTP_R_TIMEOUT,
 	HTTP_R_UPSTREAM_TLS,      /* 502: upstream TLS handshake or verification */
+	HTTP_R_TLS_SERVER_NAME,   /* connection closed: SNI missing or not in serverNames */
 	HTTP_R_COUNT
 };
 

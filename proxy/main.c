@@ -234,9 +234,14 @@ static void main_print_counters(struct proxy_server *srv)
 		fprintf(stderr,
 			"sluice-proxy: tls handshakes=%" PRIu64 " resumed=%" PRIu64
 			" errors=%" PRIu64 " sni_denied=%" PRIu64 " upstream_handshakes=%" PRIu64
-			" upstream_resumed=%" PRIu64 " upstream_errors=%" PRIu64 "\n",
+			" upstream_resumed=%" PRIu64 " upstream_errors=%" PRIu64
+			" (timeout=%" PRIu64 " untrusted=%" PRIu64 " plain_http=%" PRIu64
+			" protocol=%" PRIu64 " closed=%" PRIu64 " evicted=%" PRIu64
+			" upstream_verify=%" PRIu64 ")\n",
 			c.tls_handshakes, c.tls_resumed, c.tls_handshake_errors, c.tls_sni_denied,
-			c.tls_upstream_handshakes, c.tls_upstream_resumed, c.tls_upstream_errors);
+			c.tls_upstream_handshakes, c.tls_upstream_resumed, c.tls_upstream_errors,
+			c.tls_hs_timeout, c.tls_hs_untrusted, c.tls_hs_plain_http, c.tls_hs_protocol,
+			c.tls_hs_closed, c.tls_hs_evicted, c.tls_upstream_verify_failed);
 }
 
 static void main_on_signal(uv_signal_t *s, int signum)

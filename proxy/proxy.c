@@ -274,20 +274,14 @@ static int64_t proxy_wall_us(uint64_t mono_ns)
 	return now_rt - (now_mt - (int64_t)(mono_ns / 1000));
 }
 
-static void proxy_done(void *ctx, const struct http_exchange *x)
+/* The access-log line and the event hook for one exchange (or, refused,
+ * for a connection that never carried a request). */
+static void proxy_report(struct proxy_conn *pc, const struct http_exchange *x, bool refused)
 {
-	struct proxy_conn *pc = ctx;
 	struct proxy_server *srv = pc->srv;
-	struct proxy_event ev = { .flow = &pc->flow, .x = x };
+	struct proxy_event ev = { .flow = &pc->flow, .x = x, .refused = refused };
 	struct proxy_tls_info ctls_info, uinfo;
 
-	switch (x->verdict) {
-	case HTTP_VERDICT_ALLOWED: srv->cnt.requests_allowed++; break;
-	case HTTP_VERDICT_DENIED: srv->cnt.requests_denied++; break;
-	default: srv->cnt.requests_error++; break;
-	}
-	if ((unsigned)x->reason < HTTP_R_COUNT)
-		srv->cnt.by_reason[x->reason]++;
 	if (!srv->cfg.access_log && !srv->ev_cb)
 		return;
 	ev.wall_start_us = proxy_wall_us(x->start_ns);
@@ -307,6 +301,21 @@ static void proxy_done(void *ctx, const struct http_exchange *x)
 	}
 	if (srv->ev_cb)
 		srv->ev_cb(srv->ev_ctx, &ev);
+}
+
+static void proxy_done(void *ctx, const struct http_exchange *x)
+{
+	struct proxy_conn *pc = ctx;
+	struct proxy_server *srv = pc->srv;
+
+	switch (x->verdict) {
+	case HTTP_VERDICT_ALLOWED: srv->cnt.requests_allowed++; break;
+	case HTTP_VERDICT_DENIED: srv->cnt.requests_denied++; break;
+	default: srv->cnt.requests_error++; break;
+	}
+	if ((unsigned)x->reason < HTTP_R_COUNT)
+		srv->cnt.by_reason[x->reason]++;
+	proxy_report(pc, x, false);
 }
 
 static const struct http_conn_ops proxy_http_ops = {
@@ -730,6 +739,10 @@ static void proxy_on_client_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *
 		pc->client_eof = true;
 		pc->client_reading = false;
 		uv_read_stop(s);
+		if (pc->ctls && pc->ctls->state == PROXY_TLS_HANDSHAKE && pc->close_state == CL_OPEN) {
+			pc->srv->cnt.tls_handshake_errors++;
+			pc->srv->cnt.tls_hs_closed++;
+		}
 		if (pc->close_state != CL_OPEN || nread != UV_EOF) {
 			if (nread != UV_EOF)
 				http_conn_release(&pc->http, HTTP_R_CLIENT_CLOSED);
@@ -795,6 +808,7 @@ static void proxy_on_timer(uv_timer_t *t)
 		return;
 	case T_HANDSHAKE:
 		pc->srv->cnt.tls_handshake_errors++;
+		pc->srv->cnt.tls_hs_timeout++;
 		proxy_close_all(pc);
 		return;
 	case T_CONNECT:
@@ -856,6 +870,7 @@ static void proxy_hs_list(struct proxy_conn *pc)
 
 		proxy_hs_unlist(old);
 		srv->cnt.tls_handshake_errors++;
+		srv->cnt.tls_hs_evicted++;
 		proxy_close_all(old);
 	}
 	pc->hs_next = srv->hs_head;
@@ -1052,6 +1067,7 @@ static void proxy_up_tls_in(struct proxy_conn *pc, const char *p, size_t n)
 			http_conn_upstream_eof(&pc->http);
 	} else if (pc->utls == t && r < 0) {
 		srv->cnt.tls_upstream_errors++;
+		srv->cnt.tls_upstream_verify_failed += t->verify_failed;
 		snprintf(pc->up_info.verify, sizeof(pc->up_info.verify), "%s",
 			 r == -ENOMEM ? "out of memory" : t->reason);
 		/* never passed on unverified or in clear: 502 with the reason */
@@ -1059,6 +1075,30 @@ static void proxy_up_tls_in(struct proxy_conn *pc, const char *p, size_t n)
 		http_conn_upstream_error(&pc->http, HTTP_R_UPSTREAM_TLS);
 	}
 	proxy_after_event(pc);
+}
+
+/*
+ * serverNames closed the connection: it shows in the access log and in
+ * observe as a denied exchange with no request in it (the SNI as the host,
+ * reason tls_server_name), as any other denial does.
+ */
+static void proxy_tls_report_refusal(struct proxy_conn *pc)
+{
+	const char *sni = pc->ctls->sni;
+	uint64_t now = uv_hrtime();
+	struct http_exchange x = {
+		.start_ns = now,
+		.end_ns = now,
+		.method = "",
+		.path = "",
+		.host = sni,
+		.host_len = strlen(sni),
+		.http_minor = 1,
+		.verdict = HTTP_VERDICT_DENIED,
+		.reason = HTTP_R_TLS_SERVER_NAME,
+	};
+
+	proxy_report(pc, &x, true);
 }
 
 /* The client's TLS session failed or was refused: its alert (if any) goes
@@ -1070,9 +1110,20 @@ static void proxy_client_tls_fail(struct proxy_conn *pc)
 		"HTTP/1.1 400 Bad Request\r\nContent-Length: 39\r\nContent-Type: text/plain\r\n"
 		"Connection: close\r\n\r\nThis port expects TLS (an https:// URL)\n";
 
-	pc->srv->cnt.tls_handshake_errors++;
-	pc->srv->cnt.tls_sni_denied += t->sni_denied;
+	struct proxy_counters *k = &pc->srv->cnt;
+
+	k->tls_handshake_errors++;
+	if (t->sni_denied)
+		k->tls_sni_denied++;
+	else if (t->plain_http)
+		k->tls_hs_plain_http++;
+	else if (t->peer_untrusted)
+		k->tls_hs_untrusted++;
+	else
+		k->tls_hs_protocol++;
 	proxy_hs_unlist(pc);
+	if (t->sni_denied)
+		proxy_tls_report_refusal(pc);
 	if (t->plain_http)
 		proxy_outq_append(&pc->to_client, plain400, sizeof(plain400) - 1);
 	http_conn_release(&pc->http, HTTP_R_CLIENT_CLOSED);

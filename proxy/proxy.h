@@ -55,11 +55,20 @@ struct proxy_counters {
 	uint64_t upstream_connect_errors;
 	uint64_t tls_handshakes;         /* client side, completed */
 	uint64_t tls_resumed;            /* of which resumed (tickets) */
-	uint64_t tls_handshake_errors;   /* client side: failed, timed out, evicted */
+	uint64_t tls_handshake_errors;   /* client side: failed, timed out, evicted
+					  * (the sum of the reasons below) */
 	uint64_t tls_sni_denied;         /* serverNames said no (or no SNI) */
+	uint64_t tls_hs_timeout;         /* past the handshake deadline */
+	uint64_t tls_hs_untrusted;       /* the client rejected our certificate */
+	uint64_t tls_hs_plain_http;      /* plaintext HTTP on the TLS port: 400 */
+	uint64_t tls_hs_protocol;        /* anything else: not TLS, no common
+					  * version or cipher, malformed */
+	uint64_t tls_hs_closed;          /* the client went away mid-handshake */
+	uint64_t tls_hs_evicted;         /* closed at the concurrent-handshake cap */
 	uint64_t tls_upstream_handshakes;
 	uint64_t tls_upstream_resumed;
 	uint64_t tls_upstream_errors;    /* verification or handshake failures: 502 */
+	uint64_t tls_upstream_verify_failed; /* of which the certificate check */
 };
 
 /* What the event hook and the access log see for each request. */
@@ -69,6 +78,9 @@ struct proxy_event {
 	int64_t wall_start_us;           /* CLOCK_REALTIME of x->start_ns */
 	const struct proxy_tls_info *tls;          /* client side; NULL: plaintext */
 	const struct proxy_tls_info *upstream_tls; /* NULL: plaintext upstream */
+	bool refused;                    /* a connection closed before any request
+					  * (serverNames): x says why, and there
+					  * is no response */
 };
 
 typedef void (*proxy_event_cb)(void *ctx, const struct proxy_event *ev);

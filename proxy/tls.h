@@ -166,6 +166,8 @@ struct proxy_tls_conn {
 	uint8_t state;                  /* enum proxy_tls_state */
 	bool server, sniff_only, sni_denied, resumed, verify_failed;
 	bool plain_http;                /* the client sent plaintext HTTP */
+	bool peer_untrusted;            /* server side: the client rejected our
+					 * certificate (a certificate alert) */
 };
 
 /*

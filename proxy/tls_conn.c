@@ -136,6 +136,21 @@ int proxy_tls_conn_feed(struct proxy_tls_conn *t, const char *p, size_t n)
 	return 0;
 }
 
+/*
+ * Whether an error reason is an alert a client sends when it does not
+ * accept the server's certificate (OpenSSL reports a received alert as
+ * SSL_AD_REASON_OFFSET + its code): bad_certificate (42) through
+ * certificate_unknown (46), and unknown_ca (48), which is what a client
+ * without the interception CA in its trust store sends.
+ */
+static bool tls_alert_untrusted(int reason)
+{
+	int alert = reason - SSL_AD_REASON_OFFSET;
+
+	return (alert >= SSL3_AD_BAD_CERTIFICATE && alert <= SSL3_AD_CERTIFICATE_UNKNOWN) ||
+	       alert == TLS1_AD_UNKNOWN_CA;
+}
+
 /* Records why the session failed. */
 static int tls_conn_fail(struct proxy_tls_conn *t, int ssl_err)
 {
@@ -148,6 +163,12 @@ static int tls_conn_fail(struct proxy_tls_conn *t, int ssl_err)
 	} else if (t->server && ERR_GET_REASON(e) == SSL_R_HTTP_REQUEST) {
 		t->plain_http = true;
 		snprintf(t->reason, sizeof(t->reason), "plain HTTP request on a TLS port");
+	} else if (t->server && tls_alert_untrusted(ERR_GET_REASON(e))) {
+		char buf[120];
+
+		t->peer_untrusted = true;
+		ERR_error_string_n(e, buf, sizeof(buf));
+		snprintf(t->reason, sizeof(t->reason), "the client rejected the certificate: %s", buf);
 	} else if (vr != X509_V_OK) {
 		t->verify_failed = true;
 		snprintf(t->reason, sizeof(t->reason), "certificate verify failed: %s",

@@ -47,6 +47,9 @@ enum sluice_access_verdict {
 
 /* the client spoke TLS to the proxy (flows show https://) */
 #define SLUICE_ACCESS_F_TLS 0x1u
+/* no request: the connection was closed at its TLS handshake (serverNames);
+ * one denied flow, no response */
+#define SLUICE_ACCESS_F_REFUSED 0x2u
 
 struct sluice_access_rec {
 	uint16_t size;            /* this record with its strings, multiple of 8 */

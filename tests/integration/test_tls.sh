@@ -18,7 +18,10 @@
 #  - bad input on the TLS port: garbage, truncated ClientHello, plain HTTP,
 #    1,000 half-open handshakes: bounded, and the proxy keeps serving;
 #  - observe shows https://server.test/... and the access log the TLS
-#    version, SNI and upstream verification.
+#    version, SNI and upstream verification; a serverNames refusal is a
+#    denied access-log record (with the SNI seen) and a DROPPED flow;
+#  - /metrics: TLS handshakes, resumptions, failures by reason, evictions
+#    at the concurrent-handshake cap, upstream verification failures.
 source "$(dirname "$0")/lib.sh"
 t_begin
 
@@ -176,6 +179,35 @@ rec=$(grep '"status":502' "$SL_AGENT_OUT" | tail -1)
 echo "$rec" | grep -q '"verify":"certificate verify failed' && pass "access log: the 502's reason" || fail "502 record: $rec"
 obs=$(sl observe --last 200 -o json 2>/dev/null | grep -c '"url":"https://server.test:8443/api/users/42"')
 [ "$obs" -ge 1 ] && pass "observe: https://server.test:8443/api/users/42" || fail "observe has no https URL"
+# serverNames refusals are denials like any other: one access-log record
+# each (the SNI seen, reason tls_server_name) and one DROPPED flow, with no
+# response flow (nothing was answered)
+rec=$(grep '"reason":"tls_server_name"' "$SL_AGENT_OUT" | grep '"sni":"other.test"' | tail -1)
+echo "$rec" | grep -q '"host":"other.test","tls":{"version":null,"sni":"other.test","upstream":null},"protocol":"HTTP/1.1","status":0,"verdict":"denied"' &&
+	echo "$rec" | grep -q "\"destination\":{\"pod\":\"server\",\"namespace\":\"default\",[^}]*\"port\":7443}" &&
+	pass "access log: another SNI is a denied record with the SNI seen" || fail "SNI refusal record: '$rec'"
+rec=$(grep '"reason":"tls_server_name"' "$SL_AGENT_OUT" | grep -c '"host":"","tls":{"version":null,"sni":null')
+[ "$rec" -ge 1 ] && pass "access log: a missing SNI is a denied record (sni null)" || fail "no record for the missing SNI"
+rec=$(grep '"reason":"tls_server_name"' "$SL_AGENT_OUT" | grep -c '"sni":"a.b.wild.test"')
+expect_eq "access log: a.b.wild.test refused once" 1 "$rec"
+sl observe --last 500 -o json 2>/dev/null >"$SL_WORK/observe.json"
+python3 - "$SL_WORK/observe.json" "$IP_server" <<'PY' && pass "observe: the SNI refusals are DROPPED egress flows (https://other.test, no response)" || fail "observe: SNI refusal flows"
+import json, sys
+req = resp = nosni = 0
+for line in open(sys.argv[1]):
+    f = json.loads(line)["flow"]
+    http = f.get("l7", {}).get("http", {})
+    if http.get("url") == "https://other.test":
+        if f["l7"]["type"] == "REQUEST" and f["verdict"] == "DROPPED" and f["traffic_direction"] == "EGRESS" \
+                and f["source"]["pod_name"] == "eclient" and f["destination"]["pod_name"] == "server":
+            req += 1
+        else:
+            resp += 1
+    if http.get("url") == "https://" + sys.argv[2] and f["verdict"] == "DROPPED" and f["l4"]["TCP"]["destination_port"] == 7443:
+        nosni += 1
+print("other.test requests %d, other %d, no SNI %d" % (req, resp, nosni))
+sys.exit(0 if req == 1 and resp == 0 and nosni >= 1 else 1)
+PY
 
 echo "# TLS sockets stay out of the sk_msg redirect"
 sl_bg sl pod exec default/client -- sh -c "sleep 5 | openssl s_client -connect $IP_server:8443 -servername server.test >/dev/null 2>&1"
@@ -232,6 +264,38 @@ uperr=$(status_field proxy tls_upstream_errors)
 [ "${hs:-0}" -ge 5 ] && [ "${herr:-0}" -ge 1000 ] && [ "${sni_no:-0}" -ge 3 ] && [ "${uperr:-0}" -ge 1 ] &&
 	pass "sluice status: TLS counters (handshakes $hs, errors $herr, SNI denied $sni_no, upstream errors $uperr)" ||
 	fail "sluice status TLS counters: handshakes=$hs errors=$herr sni_denied=$sni_no upstream_errors=$uperr"
+
+echo "# TLS counters on /metrics"
+# a resumed client session: the ticket of a first handshake, offered again
+sl pod exec default/client -- sh -c "sleep 0.5 | timeout 5 openssl s_client -connect $IP_server:8443 -servername server.test -CAfile $C/ca/ca.crt -sess_out $SL_WORK/client.sess >/dev/null 2>&1"
+out=$(sl pod exec default/client -- sh -c "sleep 0.5 | timeout 5 openssl s_client -connect $IP_server:8443 -servername server.test -CAfile $C/ca/ca.crt -sess_in $SL_WORK/client.sess 2>&1")
+echo "$out" | grep -q "^Reused, TLSv1.3" && pass "a client resumes its session with the proxy's ticket" ||
+	fail "client resumption: $(echo "$out" | grep -E '^(New|Reused)')"
+sleep 1.2 # stats reach the agent every second
+curl -s "http://127.0.0.1:$SL_METRICS_PORT/metrics" >"$SL_WORK/metrics"
+m() { awk -v k="$1" '$1 == k {print $2}' "$SL_WORK/metrics"; }
+fails() { m "sluice_tls_handshake_failures_total{side=\"$1\",reason=\"$2\"}"; }
+atleast() { # NAME MIN VALUE
+	[ -n "$3" ] && [ "$3" -ge "$2" ] && pass "metrics: $1 = $3 (>= $2)" || fail "metrics: $1 = '${3}' (want >= $2)"
+}
+check "metrics: the TLS families have HELP and TYPE" sh -c "grep -q '^# TYPE sluice_tls_handshake_failures_total counter' $SL_WORK/metrics && grep -q '^# HELP sluice_tls_handshakes_total ' $SL_WORK/metrics"
+atleast "handshakes, client side" 8 "$(m 'sluice_tls_handshakes_total{side="client"}')"
+atleast "handshakes, upstream side" 3 "$(m 'sluice_tls_handshakes_total{side="upstream"}')"
+atleast "sessions resumed, client side" 1 "$(m 'sluice_tls_sessions_resumed_total{side="client"}')"
+atleast "failures: no or another SNI (other, missing, a.b.wild)" 3 "$(fails client server_name)"
+atleast "failures: the client did not trust the certificate" 1 "$(fails client untrusted)"
+atleast "failures: plain HTTP" 1 "$(fails client plain_http)"
+atleast "failures: garbage (protocol)" 1 "$(fails client protocol)"
+atleast "failures: past the handshake deadline (truncated, half-open)" 1 "$(fails client timeout)"
+# 1,000 half-open against a cap of 512 concurrent handshakes
+atleast "handshakes evicted at the concurrent-handshake cap" 488 "$(m sluice_tls_handshakes_evicted_total)"
+hs_out=$(( $(fails client timeout) + $(m sluice_tls_handshakes_evicted_total) ))
+atleast "half-open and truncated handshakes all ended (timeout + evicted)" 1001 "$hs_out"
+atleast "failures: upstream verification (the other CA's server)" 1 "$(fails upstream verify)"
+sum=0
+for r in timeout server_name untrusted plain_http protocol closed; do sum=$((sum + $(fails client "$r"))); done
+sum=$((sum + $(m sluice_tls_handshakes_evicted_total)))
+expect_eq "metrics: client failures by reason + evictions = the proxy's handshake errors" "$(status_field proxy tls_handshake_errors)" "$sum"
 
 echo "# deleting a secret: its port fails closed"
 check "secret delete" sl secret delete default/upstream-ca

@@ -234,6 +234,12 @@ def scenario_server_names(env):
         out = env.s_client(p.port, sni)
         ok = "Cipher is TLS" in out or "Cipher is ECDHE" in out
         check(ok == want, "serverNames (intercepted): SNI %s %s" % (sni, "passes" if want else "is closed"))
+    # each refusal is one denied access-log record with the SNI the client sent
+    refused = [(r["tls"]["sni"], r["verdict"], r["status"])
+               for r in env.access(p) if r.get("reason") == "tls_server_name"]
+    check(sorted(refused, key=str) == sorted([("a.b.wild.test", "denied", 0), ("deep.test", "denied", 0),
+                                              ("other.test", "denied", 0), (None, "denied", 0)], key=str),
+          "serverNames refusals are in the access log, with the SNI seen: %s" % refused)
     # without interception: the ClientHello is read and passed on as is
     pol = {"allow_all": True, "tls": {"server_names": ["up.test", "*.svc.test"]}}
     q = env.proxy("sniff", env.up_port, pol)
@@ -246,6 +252,9 @@ def scenario_server_names(env):
     out = env.s_client(q.port, None)
     check("Cipher is (NONE)" in out or "unrecognized name" in out,
           "serverNames without interception: a missing SNI is closed")
+    refused = [(r["tls"]["sni"], r["host"]) for r in env.access(q) if r.get("reason") == "tls_server_name"]
+    check(sorted(refused, key=str) == sorted([("evil.test", "evil.test"), (None, "")], key=str),
+          "serverNames without interception: the refusals are in the access log: %s" % refused)
 
 
 def closed_within(sock, seconds):
