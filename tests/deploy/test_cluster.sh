@@ -140,6 +140,11 @@ else
 	bad "sluice-proxy did not become Ready"
 	kc -n kube-system describe pods -l k8s-app=sluice-proxy | tail -30
 fi
+# it waited for the agent's pins instead of failing on a missing one
+r=$(kc -n kube-system get pods -l k8s-app=sluice-proxy -o jsonpath='{.items[0].status.containerStatuses[0].restartCount}')
+[ "$r" = 0 ] && ok "the proxy pod started once (no restart while the agent made its pins)" ||
+	bad "the proxy container restarted $r time(s): $(kc -n kube-system logs ds/sluice-proxy --previous 2>&1 | tail -2)"
+
 POD=$(kc -n kube-system get pods -l k8s-app=sluice -o jsonpath='{.items[0].metadata.name}')
 st=$(kc -n kube-system exec "$POD" -c agent -- sluice status 2>&1)
 echo "$st" | grep -qi kubernetes && ok "sluice status in the agent's container answers" ||
@@ -419,7 +424,7 @@ proxy_pod() {
 proxy_proc() {
 	local p
 	for p in /proc/[0-9]*; do
-		tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q -- "--control=$RUN/sluice-proxy.sock" || continue
+		tr '\0' ' ' 2>/dev/null <"$p/cmdline" | grep -q -- "--control=$RUN/sluice-proxy.sock" || continue
 		echo "pid ${p#/proc/} start $(awk '{print $22}' "$p/stat" 2>/dev/null)"
 	done
 }
