@@ -13,6 +13,7 @@
  *   k8s_gc.c         identity garbage collection under a Lease
  *   k8s_node.c       the node's agent-not-ready taint
  *   k8s_services.c   Services and EndpointSlices (v1 or v1beta1, discovered)
+ *   k8s_secrets.c    the Secrets TLS policies name, one watch each
  *
  * Everything lives in struct agent_k8s, owned by struct agent (a->k8s).
  */
@@ -68,6 +69,8 @@ struct k8s_coll_state {
 
 /* an identity allocation in flight: the labels, who waits for it */
 struct k8s_id_alloc;
+/* the watch of one Secret a TLS policy names (k8s_secrets.c) */
+struct k8s_secret_watch;
 
 /* the last SluiceEndpoint this agent wrote for one local pod */
 struct k8s_published {
@@ -138,6 +141,11 @@ struct agent_k8s {
 	size_t slice_try;          /* the version discovery asks about */
 	uv_timer_t slice_timer;
 	bool services_dirty;
+
+	/* Secrets named by TLS policies */
+	struct k8s_secret_watch **secrets;
+	size_t nsecrets;
+	uint64_t secret_events, secret_watch_starts, secret_watch_stops;
 
 	uint64_t errors;
 };
@@ -214,6 +222,15 @@ void k8s_services_stop(struct agent_k8s *k);
 void k8s_services_event(struct agent_k8s *k, int type, json_t *obj);
 void k8s_services_commit(struct agent_k8s *k);
 json_t *k8s_services_status(struct agent_k8s *k);
+
+/* k8s_secrets.c */
+/* starts a watch for each Secret the policy caches name, stops the others */
+void k8s_secrets_sync(struct agent_k8s *k);
+/* Whether every Secret the policy object names has been listed (or refused):
+ * false means wait. *why (malloc'd, may be NULL): what is wrong with one. */
+bool k8s_secrets_ready(struct agent_k8s *k, json_t *obj, char **why);
+json_t *k8s_secrets_status(struct agent_k8s *k);
+void k8s_secrets_free(struct agent_k8s *k);
 
 /* k8s_node.c */
 void k8s_node_ready(struct agent_k8s *k);

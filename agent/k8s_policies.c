@@ -266,7 +266,18 @@ static int apply_files(struct agent *a, json_t *files, char **err)
 struct staged {
 	const struct kind_info *ki;
 	json_t *obj;
+	char *why;   /* a Secret it names is missing or refused (k8s_secrets.c) */
 };
+
+/* the loader's or the apply's message, and why a Secret it names is missing */
+static void failed_why(struct agent_k8s *k, const struct kind_info *ki, json_t *obj, const char *msg,
+		       const char *why)
+{
+	char *full = why ? sl_strdupf("%s (%s)", msg, why) : NULL;
+
+	failed(k, ki, obj, full ? full : msg);
+	free(full);
+}
 
 static void remove_policy(struct agent_k8s *k, int kind, const char *ns, const char *name)
 {
@@ -320,7 +331,7 @@ static void reconcile(struct agent_k8s *k)
 void k8s_policies_commit(struct agent_k8s *k)
 {
 	struct agent *a = k->a;
-	json_t *files = json_array(), *obj;
+	json_t *files = json_array(), *deferred = json_object(), *obj;
 	struct staged *st = sl_xcalloc(json_object_size(k->policy_pending) + 1, sizeof(*st));
 	size_t nst = 0, i;
 	const char *key;
@@ -334,7 +345,7 @@ void k8s_policies_commit(struct agent_k8s *k)
 		struct sluice_policy_set set = { 0 };
 		struct sluice_diags errors = { 0 }, warnings = { 0 };
 		const struct agent_policy_src *old;
-		char *text, *file;
+		char *text, *file, *why = NULL;
 
 		if (json_is_null(obj)) {
 			char *dup = sl_xstrdup(key), *pns = strchr(dup, '|') + 1, *pname = strchr(pns, '|');
@@ -342,6 +353,13 @@ void k8s_policies_commit(struct agent_k8s *k)
 			*pname++ = 0;
 			remove_policy(k, kind, *pns ? pns : NULL, pname);
 			free(dup);
+			continue;
+		}
+		/* a Secret it names is still being listed: wait for it rather
+		 * than fail (k8s_secrets.c re-queues it when the list is in) */
+		if (!k8s_secrets_ready(k, obj, &why)) {
+			json_object_set(deferred, key, obj);
+			free(why);
 			continue;
 		}
 		ns = k8s_meta(obj, "namespace");
@@ -353,13 +371,16 @@ void k8s_policies_commit(struct agent_k8s *k)
 			loaded(k, kind, ns, name); /* unchanged (a relist): nothing to do */
 		} else if (sluice_policy_load(file, text, strlen(text), &set, &errors, &warnings) ||
 			   set.n != 1) {
-			failed(k, ki, obj, errors.n ? errors.v[0].msg : "not exactly one policy");
+			failed_why(k, ki, obj, errors.n ? errors.v[0].msg : "not exactly one policy", why);
 		} else {
 			json_array_append_new(files, json_pack("{s:s,s:s}", "name", file, "content", text));
 			st[nst].ki = ki;
 			st[nst].obj = json_incref(obj);
+			st[nst].why = why;
+			why = NULL;
 			nst++;
 		}
+		free(why);
 		sluice_policy_set_free(&set);
 		sluice_diags_free(&errors);
 		sluice_diags_free(&warnings);
@@ -367,6 +388,8 @@ void k8s_policies_commit(struct agent_k8s *k)
 		free(file);
 	}
 	json_object_clear(k->policy_pending);
+	json_object_update(k->policy_pending, deferred);
+	json_decref(deferred);
 
 	if (nst) {
 		rc = apply_files(a, files, &err);
@@ -383,7 +406,8 @@ void k8s_policies_commit(struct agent_k8s *k)
 
 				json_array_append(one, json_array_get(files, i));
 				if (apply_files(a, one, &err)) {
-					failed(k, st[i].ki, st[i].obj, err ? err : "apply failed");
+					failed_why(k, st[i].ki, st[i].obj, err ? err : "apply failed",
+						   st[i].why);
 					free(err);
 					err = NULL;
 				} else {
@@ -394,8 +418,10 @@ void k8s_policies_commit(struct agent_k8s *k)
 			}
 		}
 	}
-	for (i = 0; i < nst; i++)
+	for (i = 0; i < nst; i++) {
 		json_decref(st[i].obj);
+		free(st[i].why);
+	}
 	free(st);
 	json_decref(files);
 	reconcile(k);

@@ -98,12 +98,17 @@ static void on_commit(uv_timer_t *t)
 	/* one batch (commit.c): what the steps below leave to the commit
 	 * (saves, the services' regeneration) happens once, at its end */
 	agent_commit_begin(k->a);
+	/* the Secrets the policies name: watches follow the policy caches */
+	k8s_secrets_sync(k);
 	/* policies first: a pod that moves identity finds the policy that
 	 * selects its new labels already in force */
 	k8s_policies_commit(k);
 	k8s_pods_commit(k);
 	k8s_services_commit(k);
 	k8s_endpoints_commit(k);
+	/* and again: a policy gone (or replaced) with this commit may have
+	 * been the last to name a Secret */
+	k8s_secrets_sync(k);
 	agent_commit_end(k->a, "kubernetes", NULL);
 	k8s_endpoints_schedule(k);
 	/* the taint goes once the node enforces and new pods are chained
@@ -308,6 +313,7 @@ void agent_k8s_stop(struct agent *a)
 		a->sources_syncing--;
 	k8s_gc_stop(k);
 	k8s_services_stop(k);
+	k8s_secrets_free(k);
 	for (i = 0; i < K8S_C_MAX; i++) {
 		if (k->coll[i].w)
 			k8s_watch_stop(k->coll[i].w);
@@ -366,6 +372,7 @@ json_t *agent_k8s_status(struct agent *a)
 		      "connections", (json_int_t)st.connections, "reused", (json_int_t)st.reused,
 		      "commits", (json_int_t)k->commits, "errors", (json_int_t)k->errors);
 	json_object_set_new(o, "services", k8s_services_status(k));
+	json_object_set_new(o, "secrets", k8s_secrets_status(k));
 	json_object_set_new(o, "identities",
 			    json_pack("{s:I,s:I,s:I}", "allocated", (json_int_t)k->ids_allocated, "conflicts",
 				      (json_int_t)k->id_conflicts, "errors", (json_int_t)k->id_alloc_errors));
@@ -419,12 +426,15 @@ char *agent_k8s_metrics(struct agent *a)
 		"# HELP sluice_k8s_token_reloads_total Re-reads of the token file that found a new token.\n"
 		"# TYPE sluice_k8s_token_reloads_total counter\n"
 		"sluice_k8s_token_reloads_total %llu\n"
+		"# HELP sluice_k8s_secret_watches Secrets watched because a TLS policy names them.\n"
+		"# TYPE sluice_k8s_secret_watches gauge\n"
+		"sluice_k8s_secret_watches %zu\n"
 		"# HELP sluice_k8s_synced Whether every watched collection has been listed.\n"
 		"# TYPE sluice_k8s_synced gauge\n"
 		"sluice_k8s_synced %d\n",
 		(unsigned long long)k->policy_failures, failing, (unsigned long long)st.requests,
 		(unsigned long long)st.errors, (unsigned long long)st.relists, (unsigned long long)st.events,
 		(unsigned long long)k->ids_allocated, (unsigned long long)st.connections,
-		(unsigned long long)st.token_reloads, k->all_synced ? 1 : 0);
+		(unsigned long long)st.token_reloads, k->nsecrets, k->all_synced ? 1 : 0);
 	return out;
 }

@@ -14,6 +14,7 @@
 #include "k8s.h"
 #include "http_local.h"
 #include "metrics.h"
+#include "proxy_ctl.h"
 #include "services.h"
 
 #define NBUCKETS 12
@@ -308,6 +309,20 @@ char *metrics_render(struct agent *a)
 	     "Flows not sent to a slow `sluice observe` client.");
 	outf(&o, "sluice_observer_flows_lost_total %llu\n", (unsigned long long)fc->observer_flows_lost);
 
+	{
+		/* the proxy's own losses (its stats, at most a second old) */
+		json_t *px = proxy_ctl_status(a);
+
+		head(&o, "sluice_proxy_access_records_dropped_total", "counter",
+		     "Access records the proxy could not hand to the agent (queue full).");
+		outf(&o, "sluice_proxy_access_records_dropped_total %lld\n",
+		     (long long)json_integer_value(json_object_get(px, "access_dropped")));
+		head(&o, "sluice_proxy_access_log_dropped_total", "counter",
+		     "Access-log lines the proxy dropped because stdout did not keep up.");
+		outf(&o, "sluice_proxy_access_log_dropped_total %lld\n",
+		     (long long)json_integer_value(json_object_get(px, "access_log_dropped")));
+		json_decref(px);
+	}
 	head(&o, "sluice_http_requests_total", "counter",
 	     "HTTP requests seen by the proxy, by method, status and verdict.");
 	for (i = 0; i < mx->nhttp_series; i++)

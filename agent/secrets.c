@@ -420,9 +420,11 @@ static size_t check_context(struct agent *a, const struct sluice_tls_context *t,
 		return 0;
 	s = agent_secret_find(a, t->secret_ns ? t->secret_ns : "default", t->secret_name);
 	if (!s) {
-		sluice_diags_add(errors, "%s.secret: secret %s/%s not found (create it first: sluice secret create ...)",
+		/* in Kubernetes mode the Secret comes from the API (k8s_secrets.c) */
+		sluice_diags_add(errors, "%s.secret: secret %s/%s not found%s",
 				 t->where ? t->where : "?", t->secret_ns ? t->secret_ns : "default",
-				 t->secret_name);
+				 t->secret_name,
+				 a->k8s ? "" : " (create it first: sluice secret create ...)");
 		return 1;
 	}
 	if (terminating) {

@@ -546,15 +546,18 @@ static int pod_label(int argc, char **argv)
 
 /*
  * Runs a command inside the pod: joins its cgroup first (so cgroup hooks and
- * `pod delete` see the process), then its network namespace, then execs.
+ * `pod delete` see the process), then its network namespace, then execs
+ * itself into the command (no fork: the command has this process's PID, so
+ * whoever started `sluice pod exec` can signal it, wait for it and read its
+ * /proc entry). Exit status: the command's; 126 when the pod cannot be
+ * entered, 127 when the command cannot be run.
  */
 static int pod_exec(int argc, char **argv)
 {
 	const char *ns, *name, *netns, *cgroup;
-	char *buf, path[4200];
+	char *buf, path[4200], pidbuf[32];
 	json_t *res;
-	int i, status, nsfd;
-	pid_t pid;
+	int i, nsfd;
 
 	for (i = 1; i < argc && strcmp(argv[i], "--"); i++)
 		;
@@ -568,48 +571,38 @@ static int pod_exec(int argc, char **argv)
 		return 1;
 	if (json_is_true(json_object_get(res, "remote"))) {
 		fprintf(stderr, "sluice: pod %s runs on another node\n", argv[1]);
+		json_decref(res);
 		return 1;
 	}
 	netns = json_string_value(json_object_get(res, "netns_path"));
 	cgroup = json_string_value(json_object_get(res, "cgroup"));
-	nsfd = open(netns, O_RDONLY | O_CLOEXEC);
+	nsfd = netns ? open(netns, O_RDONLY | O_CLOEXEC) : -1;
 	if (nsfd < 0) {
-		fprintf(stderr, "sluice: cannot open %s: %s\n", netns, strerror(errno));
+		fprintf(stderr, "sluice: cannot open %s: %s\n", netns ? netns : "(no netns)",
+			strerror(netns ? errno : ENOENT));
+		json_decref(res);
 		return 1;
 	}
-	snprintf(path, sizeof(path), "%s/cgroup.procs", cgroup);
-	pid = fork();
-	if (pid < 0) {
-		perror("sluice: fork");
-		return 1;
-	}
-	if (pid == 0) {
-		char pidbuf[32];
-
-		signal(SIGINT, SIG_DFL);
-		signal(SIGTERM, SIG_DFL);
-		snprintf(pidbuf, sizeof(pidbuf), "%d", getpid());
-		/* a pod attached by CNI has no cgroup of the agent's: netns only */
-		if (cgroup && *cgroup && sl_write_file(path, pidbuf)) {
+	snprintf(pidbuf, sizeof(pidbuf), "%d", getpid());
+	/* a pod attached by CNI has no cgroup of the agent's: netns only */
+	if (cgroup && *cgroup) {
+		snprintf(path, sizeof(path), "%s/cgroup.procs", cgroup);
+		if (sl_write_file(path, pidbuf)) {
 			fprintf(stderr, "sluice: cannot join cgroup %s\n", cgroup);
-			_exit(126);
+			return 126;
 		}
-		if (setns(nsfd, CLONE_NEWNET)) {
-			fprintf(stderr, "sluice: cannot enter %s: %s\n", netns, strerror(errno));
-			_exit(126);
-		}
-		execvp(argv[3], &argv[3]);
-		fprintf(stderr, "sluice: cannot run %s: %s\n", argv[3], strerror(errno));
-		_exit(127);
+	}
+	if (setns(nsfd, CLONE_NEWNET)) {
+		fprintf(stderr, "sluice: cannot enter %s: %s\n", netns, strerror(errno));
+		return 126;
 	}
 	close(nsfd);
 	json_decref(res);
-	signal(SIGINT, SIG_IGN); /* the child gets the terminal's signals */
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (WIFEXITED(status))
-		return WEXITSTATUS(status);
-	return 128 + WTERMSIG(status);
+	fflush(NULL);
+	signal(SIGPIPE, SIG_DFL); /* ignored by the CLI, not by what it runs */
+	execvp(argv[3], &argv[3]);
+	fprintf(stderr, "sluice: cannot run %s: %s\n", argv[3], strerror(errno));
+	return 127;
 }
 
 static const struct subcmd pod_cmds[] = {

@@ -140,6 +140,11 @@ int k8s_client_new(uv_loop_t *loop, const struct k8s_config *cfg, struct k8s_cli
 	c->watch_timeout_s = client_env_uint("SLUICE_K8S_WATCH_TIMEOUT", 0, 86400);
 	c->page_size = client_env_uint("SLUICE_K8S_PAGE_SIZE", 500, 100000);
 	c->debug = client_env_uint("SLUICE_K8S_DEBUG", 0, 1) == 1;
+	/* tests that rotate tokens need the 401 path, not a periodic re-read
+	 * that may or may not fall between the rotation and the next request */
+	unsigned age = client_env_uint("SLUICE_K8S_TOKEN_MAX_AGE", 0, 86400);
+	if (age)
+		c->token.max_age_ns = (uint64_t)age * 1000000000ull;
 	*out = c;
 	return 0;
 fail:

@@ -41,6 +41,10 @@ int k8s_config_from_kubeconfig(const char *path, const char *context,
  * (tests), NULL for the default. */
 int k8s_config_in_cluster(const char *sa_dir, struct k8s_config *out, char **err);
 void k8s_config_free(struct k8s_config *cfg);
+/* Decodes base64 as the API serialises []byte (kubeconfig *-data, Secret
+ * data; whitespace allowed, padding optional) into a NUL-terminated
+ * malloc'd buffer; NULL when it is not base64. */
+char *k8s_b64_decode(const char *in, size_t *len_out);
 
 struct k8s_client;
 int k8s_client_new(uv_loop_t *loop, const struct k8s_config *cfg,
@@ -98,7 +102,9 @@ bool k8s_watch_synced(const struct k8s_watch *w);
  * Test knobs, read by k8s_client_new from the environment:
  * SLUICE_K8S_WATCH_TIMEOUT=N (every watch asks timeoutSeconds=N instead of a
  * random 300-600), SLUICE_K8S_PAGE_SIZE=N (LIST limit, default 500),
- * SLUICE_K8S_DEBUG=1 (each request and watch transition on stderr). */
+ * SLUICE_K8S_DEBUG=1 (each request and watch transition on stderr),
+ * SLUICE_K8S_TOKEN_MAX_AGE=N (re-read the token file every N s instead of
+ * 60 s; a 401 still re-reads it at once). */
 struct k8s_client_stats {
 	uint64_t requests, errors, relists, rewatches, events;
 	uint64_t token_reloads; /* re-reads of the token file that found a new token */

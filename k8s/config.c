@@ -61,9 +61,7 @@ static int b64_value(int ch)
 	return -1;
 }
 
-/* Decodes standard base64 (whitespace allowed, padding optional) into a
- * NUL-terminated buffer; NULL when it is not base64. */
-static char *b64_decode(const char *in, size_t *len_out)
+char *k8s_b64_decode(const char *in, size_t *len_out)
 {
 	size_t n = strlen(in), o = 0;
 	char *out = malloc(n / 4 * 3 + 4);
@@ -252,7 +250,7 @@ static int kc_data(struct kubeconfig *kc, yaml_node_t *map, const char *key, con
 	if (r || !b64)
 		return r;
 	size_t len = 0;
-	*out = b64_decode(b64, &len);
+	*out = k8s_b64_decode(b64, &len);
 	free(b64);
 	if (!*out)
 		return kc_fail(kc, kc_get(kc, map, key), field, "not valid base64");

@@ -20,9 +20,10 @@
  * CTL_ACCESS_FLUSH_MS after the first record of a batch (or when it is
  * full): one wake-up of the agent per batch, not per request. With
  * "access_log":true and an fd (its stdout), the proxy writes the access-log
- * lines there itself, at the same moments (whole lines; at most PIPE_BUF per
- * write to a pipe, so two proxies draining into one pipe never interleave
- * within a line). Other agents get one JSON "access" message per request.
+ * lines there itself, at the same moments, through a log sink (log_sink.h:
+ * whole lines, never blocking; a stalled reader costs lines, counted as
+ * "access_log_dropped" in stats, never request serving). Other agents get
+ * one JSON "access" message per request.
  *
  * Without an agent the proxy keeps serving with the configuration it has
  * for the orphan grace period (an agent restart is no outage), then fails
@@ -48,6 +49,7 @@
 
 #include "access_log.h"
 #include "access_record.h"
+#include "log_sink.h"
 #include "resolver_datapath.h"
 #include "rules_json.h"
 #include "sluice/abi.h"
@@ -58,7 +60,6 @@
 #define CTL_RULES_MAX (256u << 20)
 #define CTL_MAX_FDS 8
 #define CTL_STATS_SOON_MS 5
-#define CTL_ALOG_FLUSH (256u * 1024u) /* write access-log lines before the timer */
 #define CTL_ACCESS_FLUSH_MS 5
 #define CTL_LINE_MAX 4096u
 
@@ -98,17 +99,16 @@ struct proxy_control {
 	uv_prepare_t watch;      /* notices changes, once per loop iteration */
 	struct proxy_counters sent; /* as of the last stats message */
 	int handles;
-	bool draining, closing, stdout_dirty;
-	bool configured;         /* an agent sent a rules table (readiness) */
-	uint64_t access_dropped;
+	bool draining, closing;
+	bool configured;           /* an agent sent a rules table (readiness) */
+	uint64_t access_dropped;   /* records the agent did not get */
+	uint64_t log_dropped_past; /* lines dropped by sinks since replaced */
 	void (*on_drain)(void *ctx);
 	void *drain_ctx;
 	/* this agent's access records: binary batches, the log written here */
 	bool binary;
-	int log_fd;              /* the agent's access log (its stdout); -1 */
-	bool log_is_pipe;
-	char *alog;              /* lines waiting for the end of the loop iteration */
-	size_t alog_len, alog_cap;
+	struct proxy_log_sink *log;  /* the agent's access log (its stdout) */
+	struct proxy_log_sink *out;  /* ours, while no agent is connected */
 	size_t batch_len;        /* 0: empty; else header included */
 	uint32_t batch_count;
 	_Alignas(8) char batch[SLUICE_ACCESS_BATCH_MAX];
@@ -276,48 +276,23 @@ static void ctl_send_json(struct proxy_control *c, json_t *m, int fd)
 
 /* ---- what the proxy reports ------------------------------------------- */
 
-/* Writes the waiting access-log lines (see the top). */
-static void ctl_log_write(struct proxy_control *c)
+static uint64_t ctl_log_dropped(const struct proxy_control *c)
 {
-	size_t off = 0;
-
-	while (off < c->alog_len && c->log_fd >= 0) {
-		size_t n = c->alog_len - off;
-		ssize_t w;
-
-		if (c->log_is_pipe && n > PIPE_BUF) {
-			const char *nl = memrchr(c->alog + off, '\n', PIPE_BUF);
-
-			n = nl ? (size_t)(nl - (c->alog + off)) + 1 : n;
-		}
-		w = write(c->log_fd, c->alog + off, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			/* the agent's stdout is gone: count what is lost */
-			for (size_t i = off; i < c->alog_len; i++)
-				c->access_dropped += c->alog[i] == '\n';
-			break;
-		}
-		off += (size_t)w;
-	}
-	c->alog_len = 0;
-	if (c->alog_cap > CTL_ALOG_FLUSH * 4) {
-		free(c->alog);
-		c->alog = NULL;
-		c->alog_cap = 0;
-	}
+	return c->log_dropped_past + proxy_log_sink_dropped(c->log) +
+	       proxy_log_sink_dropped(c->out);
 }
 
-static void ctl_log_set(struct proxy_control *c, int fd)
+/* A new access-log fd from the agent (-1: none); the old sink's last lines
+ * get a short chance to go out. */
+static void ctl_log_set(struct proxy_control *c, int fd, unsigned wait_ms)
 {
-	struct stat st;
-
-	ctl_log_write(c);
-	if (c->log_fd >= 0)
-		close(c->log_fd);
-	c->log_fd = fd;
-	c->log_is_pipe = fd >= 0 && fstat(fd, &st) == 0 && !S_ISREG(st.st_mode);
+	if (c->log) {
+		proxy_log_sink_close(c->log, wait_ms);
+		c->log_dropped_past += proxy_log_sink_dropped(c->log);
+		c->log = NULL;
+	}
+	if (fd >= 0 && !(c->log = proxy_log_sink_new(c->loop, fd, 0)))
+		c->log_dropped_past++; /* no memory: say so */
 }
 
 /* The line the agent's access log carries: the access-log object plus the
@@ -373,8 +348,8 @@ static void ctl_access_flush(struct proxy_control *c)
 {
 	if (c->batch_count)
 		ctl_batch_flush(c);
-	if (c->alog_len)
-		ctl_log_write(c);
+	proxy_log_sink_flush(c->log);
+	proxy_log_sink_flush(c->out);
 }
 
 static void ctl_on_access_timer(uv_timer_t *t)
@@ -390,23 +365,8 @@ static void ctl_on_event(void *ctx, const struct proxy_event *ev)
 	int p;
 
 	if (c->agent && c->binary) {
-		if (c->log_fd >= 0) {
-			if (c->alog_len + sizeof(msg) > c->alog_cap) {
-				size_t cap = c->alog_cap ? c->alog_cap * 2 : 64 * 1024;
-				char *nb = realloc(c->alog, cap);
-
-				if (!nb) {
-					c->access_dropped++;
-					goto record;
-				}
-				c->alog = nb;
-				c->alog_cap = cap;
-			}
-			c->alog_len += ctl_access_line(ev, c->alog + c->alog_len, sizeof(msg));
-			if (c->alog_len > CTL_ALOG_FLUSH)
-				ctl_log_write(c);
-		}
-record:
+		if (c->log)
+			proxy_log_sink_put(c->log, msg, ctl_access_line(ev, msg, sizeof(msg)));
 		ctl_batch_add(c, ev);
 		if (!uv_is_active((uv_handle_t *)&c->access_timer))
 			uv_timer_start(&c->access_timer, ctl_on_access_timer, CTL_ACCESS_FLUSH_MS, 0);
@@ -414,9 +374,19 @@ record:
 	}
 	n = proxy_access_log_format(ev, line, sizeof(line));
 	if (!c->agent) {
-		/* nobody to tell: the plain access log, on stdout */
-		fwrite(line, 1, n, stdout);
-		c->stdout_dirty = true;
+		/* nobody to tell: the plain access log, on our stdout */
+		if (!c->out) {
+			int fd = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+
+			c->out = fd >= 0 ? proxy_log_sink_new(c->loop, fd, 0) : NULL;
+			if (!c->out) {
+				c->log_dropped_past++;
+				return;
+			}
+		}
+		proxy_log_sink_put(c->out, line, n);
+		if (!uv_is_active((uv_handle_t *)&c->access_timer))
+			uv_timer_start(&c->access_timer, ctl_on_access_timer, CTL_ACCESS_FLUSH_MS, 0);
 		return;
 	}
 	if (n < 2 || line[0] != '{')
@@ -445,6 +415,7 @@ static void ctl_send_stats(struct proxy_control *c)
 		     ",\"connections_total\":%" PRIu64 ",\"connections_refused\":%" PRIu64
 		     ",\"requests_allowed\":%" PRIu64 ",\"requests_denied\":%" PRIu64
 		     ",\"requests_error\":%" PRIu64 ",\"access_dropped\":%" PRIu64
+		     ",\"access_log_dropped\":%" PRIu64
 		     ",\"endpoints\":%zu"
 		     /* TLS (issue #15): client side, then upstream */
 		     ",\"tls_handshakes\":%" PRIu64 ",\"tls_resumed\":%" PRIu64
@@ -458,7 +429,7 @@ static void ctl_send_stats(struct proxy_control *c)
 		     ",\"tls_handshake_closed\":%" PRIu64 ",\"tls_handshake_evicted\":%" PRIu64
 		     ",\"tls_upstream_verify_failed\":%" PRIu64 "}",
 		     k.conns_active, k.conns_total, k.conns_refused, k.requests_allowed,
-		     k.requests_denied, k.requests_error, c->access_dropped,
+		     k.requests_denied, k.requests_error, c->access_dropped, ctl_log_dropped(c),
 		     c->draining ? (size_t)0 : proxy_resolver_datapath_endpoint_count(c->res),
 		     k.tls_handshakes, k.tls_resumed, k.tls_handshake_errors, k.tls_sni_denied,
 		     k.tls_upstream_handshakes, k.tls_upstream_resumed, k.tls_upstream_errors,
@@ -497,10 +468,6 @@ static void ctl_on_tick(uv_timer_t *t)
 {
 	struct proxy_control *c = t->data;
 
-	if (c->stdout_dirty) {
-		fflush(stdout);
-		c->stdout_dirty = false;
-	}
 	if (c->agent && c->srv)
 		ctl_send_stats(c);
 }
@@ -521,10 +488,10 @@ static void ctl_on_hello(struct proxy_control *c, json_t *m, int *fds, int nfds)
 
 	c->binary = access && !strcmp(access, "binary");
 	if (c->binary && json_is_true(json_object_get(m, "access_log")) && nfds > 0) {
-		ctl_log_set(c, fds[0]);
+		ctl_log_set(c, fds[0], 0);
 		fds[0] = -1; /* taken */
 	} else {
-		ctl_log_set(c, -1);
+		ctl_log_set(c, -1, 0);
 	}
 
 	if (node && c->node && strcmp(node, c->node))
@@ -800,8 +767,7 @@ static void ctl_on_agent_event(uv_poll_t *h, int status, int events)
 
 static void ctl_free(struct proxy_control *c)
 {
-	ctl_log_set(c, -1);
-	free(c->alog);
+	ctl_log_set(c, -1, 0);
 	free(c->path);
 	free(c->node);
 	free(c);
@@ -876,7 +842,7 @@ static void ctl_agent_close(struct ctl_agent *a, const char *why)
 	c->access_dropped += c->batch_count;
 	c->batch_len = 0;
 	c->batch_count = 0;
-	ctl_log_set(c, -1);
+	ctl_log_set(c, -1, 0);
 	c->binary = false;
 	if (!c->closing && !c->draining)
 		ctl_log("agent disconnected (%s): serving with the last configuration for %u ms",
@@ -949,7 +915,6 @@ int proxy_control_start(uv_loop_t *loop, struct proxy_server *srv, struct proxy_
 	c->loop = loop;
 	c->srv = srv;
 	c->res = res;
-	c->log_fd = -1;
 	c->on_drain = on_drain;
 	c->drain_ctx = drain_ctx;
 	strcpy(sa.sun_path, path);
@@ -1052,5 +1017,9 @@ void proxy_control_close(struct proxy_control *c)
 	uv_close((uv_handle_t *)&c->orphan, ctl_on_handle_closed);
 	uv_close((uv_handle_t *)&c->access_timer, ctl_on_handle_closed);
 	uv_close((uv_handle_t *)&c->watch, ctl_on_handle_closed);
-	fflush(stdout);
+	/* a last chance for the lines still queued (a live reader takes them
+	 * at once; a stalled one costs the exit at most this long) */
+	ctl_log_set(c, -1, 500);
+	proxy_log_sink_close(c->out, 500);
+	c->out = NULL;
 }

@@ -48,7 +48,11 @@ struct http_head {
 	uint32_t canon_off, canon_len, path_len;
 	struct http_exchange x;
 	struct http_field f[HTTP_MAX_FIELDS];
+	char inl[];              /* raw's first HTTP_HEAD_INLINE bytes, same block */
 };
+
+/* Most header sections fit: one allocation per request, not two. */
+#define HTTP_HEAD_INLINE 1024u
 
 enum scan_state {
 	SC_START, SC_START_LF, SC_METHOD, SC_TARGET, SC_VERSION, SC_RL_LF,
@@ -159,18 +163,14 @@ static void http_reply(struct http_conn *c, int status, bool close)
 
 static bool http_head_start(struct http_conn *c)
 {
-	struct http_head *h = malloc(sizeof(*h));
+	struct http_head *h = malloc(sizeof(*h) + HTTP_HEAD_INLINE);
 
 	if (!h)
 		return false;
 	/* only the fixed part needs clearing; fields are written before use */
 	memset(h, 0, offsetof(struct http_head, f));
-	h->cap = 1024;
-	h->raw = malloc(h->cap);
-	if (!h->raw) {
-		free(h);
-		return false;
-	}
+	h->cap = HTTP_HEAD_INLINE;
+	h->raw = h->inl;
 	h->x.start_ns = http_now_ns();
 	h->x.http_minor = 1;
 	c->head = h;
@@ -203,7 +203,8 @@ static void http_head_free(struct http_conn *c)
 {
 	if (!c->head)
 		return;
-	free(c->head->raw);
+	if (c->head->raw != c->head->inl)
+		free(c->head->raw);
 	free(c->head);
 	c->head = NULL;
 }
@@ -390,6 +391,25 @@ void http_conn_release(struct http_conn *c, enum http_reason why)
 
 /* ---- the header scanner ------------------------------------------------- */
 
+/* raw to ncap bytes (out of the inline part the first time); keeps len */
+static bool http_raw_grow(struct http_head *h, uint32_t ncap)
+{
+	char *n;
+
+	if (h->raw == h->inl) {
+		n = malloc(ncap);
+		if (n)
+			memcpy(n, h->raw, h->len);
+	} else {
+		n = realloc(h->raw, ncap);
+	}
+	if (!n)
+		return false;
+	h->raw = n;
+	h->cap = ncap;
+	return true;
+}
+
 /*
  * Scans [p, p+n) as the continuation of the header section. Returns 1 when
  * the section ended (*used = bytes up to and including its final LF), 0 when
@@ -556,14 +576,10 @@ static int http_head_scan(struct http_conn *c, const char *p, size_t n, size_t *
 	/* keep a copy; the canonical target will need up to target_len more */
 	if (h->len + *used > h->cap) {
 		uint32_t ncap = h->cap;
-		char *nraw;
 		while (ncap < h->len + *used)
 			ncap *= 2;
-		nraw = realloc(h->raw, ncap);
-		if (!nraw)
+		if (!http_raw_grow(h, ncap))
 			return -HTTP_R_HEADERS_TOO_LARGE;
-		h->raw = nraw;
-		h->cap = ncap;
 	}
 	memcpy(h->raw + h->len, p, *used);
 	h->len += (uint32_t)*used;
@@ -684,11 +700,8 @@ static int http_head_check(struct http_conn *c)
 
 	/* the canonical target goes after the header section in raw */
 	if (h->cap < h->len + h->target_len) {
-		char *nraw = realloc(h->raw, h->len + h->target_len);
-		if (!nraw)
+		if (!http_raw_grow(h, h->len + h->target_len))
 			return -HTTP_R_HEADERS_TOO_LARGE;
-		h->raw = nraw;
-		h->cap = h->len + h->target_len;
 		target = h->raw + h->target_off;
 		h->x.method = h->raw + h->method_off;
 		if (host)

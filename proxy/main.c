@@ -35,6 +35,7 @@
  * than enforce rules nobody updates.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <inttypes.h>
@@ -269,6 +270,7 @@ static void main_usage(FILE *f)
 		"                    [--max-conns N] [--header-timeout-ms N] [--idle-timeout-ms N]\n"
 		"                    [--connect-timeout-ms N] [--stream-timeout-ms N]\n"
 		"                    [--buffer-cap BYTES] [--access-log stdout|off|FILE]\n"
+		"                    [--access-log-queue BYTES]\n"
 		"                    [--port-file FILE] [--secret NS/NAME:KEY=FILE[,KEY=FILE]]...\n"
 		"                    [--tls-handshake-timeout-ms N] [--tls-max-handshakes N]\n"
 		"       sluice-proxy --control PATH --bpf-root DIR [--node NAME] [--pid-file FILE]\n"
@@ -427,6 +429,7 @@ int main(int argc, char **argv)
 		{ "stream-timeout-ms", required_argument, NULL, 'S' },
 		{ "buffer-cap", required_argument, NULL, 'b' },
 		{ "access-log", required_argument, NULL, 'a' },
+		{ "access-log-queue", required_argument, NULL, 'q' },
 		{ "port-file", required_argument, NULL, 'p' },
 		{ "control", required_argument, NULL, 'c' },
 		{ "bpf-root", required_argument, NULL, 'B' },
@@ -451,6 +454,7 @@ int main(int argc, char **argv)
 	struct proxy_resolver *res;
 	char *err = NULL;
 	uint32_t orphan_grace_ms = MAIN_ORPHAN_GRACE_MS;
+	size_t log_queue = 0;
 	int c, rc;
 
 	proxy_config_defaults(&cfg);
@@ -481,6 +485,7 @@ int main(int argc, char **argv)
 		case 'S': cfg.stream_idle_timeout_ms = (uint32_t)strtoul(optarg, NULL, 0); break;
 		case 'b': cfg.buffer_cap = (uint32_t)strtoul(optarg, NULL, 0); break;
 		case 'a': log_s = optarg; break;
+		case 'q': log_queue = (size_t)strtoull(optarg, NULL, 0); break;
 		case 'p': port_file = optarg; break;
 		case 'c': control = optarg; break;
 		case 'B': bpf_root = optarg; break;
@@ -518,19 +523,24 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sluice-proxy: bad address (want IP:PORT or [IPv6]:PORT)\n");
 		return 2;
 	}
-	if (!strcmp(log_s, "stdout")) {
-		static char logbuf[1 << 16];
-		setvbuf(stdout, logbuf, _IOFBF, sizeof(logbuf));
-		cfg.access_log = stdout;
-	} else if (strcmp(log_s, "off")) {
-		cfg.access_log = fopen(log_s, "a");
-		if (!cfg.access_log) {
+	signal(SIGPIPE, SIG_IGN); /* a log reader or a client gone is an error, not a death */
+	m.loop = uv_default_loop();
+	if (strcmp(log_s, "off")) {
+		/* never blocks the loop: a stalled reader costs lines, counted */
+		int fd = !strcmp(log_s, "stdout") ? fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3) :
+			 open(log_s, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+
+		if (fd < 0) {
 			fprintf(stderr, "sluice-proxy: %s: %s\n", log_s, strerror(errno));
+			return 1;
+		}
+		cfg.access_log = proxy_log_sink_new(m.loop, fd, log_queue);
+		if (!cfg.access_log) {
+			fprintf(stderr, "sluice-proxy: out of memory\n");
 			return 1;
 		}
 	}
 	m.key.port = proxy_sockaddr_port(&up_addr);
-	m.loop = uv_default_loop();
 	res = proxy_resolver_static_new(&up_addr, m.key.ep_id, m.key.direction,
 					m.key.peer_identity);
 	m.srv = res ? proxy_server_new(m.loop, &cfg, res, &err) : NULL;
@@ -568,9 +578,15 @@ int main(int argc, char **argv)
 	uv_signal_start(&m.sig_int, main_on_signal, SIGINT);
 	uv_signal_start(&m.sig_term, main_on_signal, SIGTERM);
 	uv_run(m.loop, UV_RUN_DEFAULT);
+	if (cfg.access_log) {
+		uint64_t lost = proxy_log_sink_close(cfg.access_log, 1000);
+
+		uv_run(m.loop, UV_RUN_DEFAULT); /* the sink's handle */
+		if (lost)
+			fprintf(stderr, "sluice-proxy: access log: %" PRIu64
+				" lines dropped (the reader did not keep up)\n", lost);
+	}
 	uv_loop_close(m.loop);
-	if (cfg.access_log && cfg.access_log != stdout)
-		fclose(cfg.access_log);
 	fflush(stdout);
 	return 0;
 }

@@ -33,7 +33,19 @@
 #define PROXY_LINGER_MS 2000u
 #define PROXY_QUEUE_KEEP (64u * 1024u) /* keep queue buffers up to this while busy */
 
+#define PROXY_SPARE_SIZE 4096u
+#define PROXY_SPARES 32u
+
+/* Queue buffers of the first size, kept by the server between requests:
+ * an idle connection holds none, and a busy one does not pay a malloc and
+ * a free per direction per request. */
+struct proxy_spares {
+	char *buf[PROXY_SPARES];
+	unsigned n;
+};
+
 struct proxy_outq {
+	struct proxy_spares *sp;
 	char *buf;           /* pending */
 	size_t len, cap;
 	char *wbuf;          /* being written */
@@ -69,6 +81,8 @@ struct proxy_conn {
 	struct http_conn http;
 	struct proxy_flow flow;
 	uint32_t timer_req;        /* http.nreq when the timer was armed */
+	uint64_t deadline_ms;      /* loop time when timer_kind's deadline passes */
+	uint64_t timer_due_ms;     /* loop time the uv timer is armed for */
 	uint8_t up_state, close_state, timer_kind;
 	uint8_t handles;
 	bool client_reading, up_reading, client_eof, oom;
@@ -112,6 +126,7 @@ struct proxy_server {
 	struct proxy_tls_store *tls;
 	struct proxy_conn *hs_head, *hs_tail; /* client handshakes, newest first */
 	uint32_t hs_count;
+	struct proxy_spares spares;
 	char readbuf[PROXY_READ_BUF];
 	char tlsbuf[PROXY_READ_BUF];          /* plaintext out of / ciphertext into sessions */
 };
@@ -135,10 +150,22 @@ void proxy_config_defaults(struct proxy_config *cfg)
 
 /* ---- output queues ------------------------------------------------------ */
 
+static void proxy_buf_release(struct proxy_spares *sp, char *b, size_t cap)
+{
+	if (b && sp && cap == PROXY_SPARE_SIZE && sp->n < PROXY_SPARES)
+		sp->buf[sp->n++] = b;
+	else
+		free(b);
+}
+
 static int proxy_outq_append(struct proxy_outq *q, const char *p, size_t n)
 {
+	if (!q->cap && q->sp && q->sp->n) {
+		q->buf = q->sp->buf[--q->sp->n];
+		q->cap = PROXY_SPARE_SIZE;
+	}
 	if (q->len + n > q->cap) {
-		size_t ncap = q->cap ? q->cap : 4096;
+		size_t ncap = q->cap ? q->cap : PROXY_SPARE_SIZE;
 		char *nb;
 		while (ncap < q->len + n)
 			ncap *= 2;
@@ -162,12 +189,12 @@ static size_t proxy_outq_queued(const struct proxy_outq *q)
 static void proxy_outq_trim(struct proxy_outq *q, bool all)
 {
 	if (q->len == 0 && (all || q->cap > PROXY_QUEUE_KEEP)) {
-		free(q->buf);
+		proxy_buf_release(q->sp, q->buf, q->cap);
 		q->buf = NULL;
 		q->cap = 0;
 	}
 	if (!q->writing && (all || q->wcap > PROXY_QUEUE_KEEP)) {
-		free(q->wbuf);
+		proxy_buf_release(q->sp, q->wbuf, q->wcap);
 		q->wbuf = NULL;
 		q->wcap = 0;
 	}
@@ -220,8 +247,11 @@ static int proxy_outq_flush(struct proxy_conn *pc, struct proxy_outq *q, uv_stre
 
 static void proxy_outq_free(struct proxy_outq *q)
 {
-	free(q->buf);
-	free(q->wbuf);
+	proxy_buf_release(q->sp, q->buf, q->cap);
+	if (!q->writing)
+		proxy_buf_release(q->sp, q->wbuf, q->wcap);
+	else
+		free(q->wbuf); /* a write may still name it: never reused */
 	memset(q, 0, sizeof(*q));
 }
 
@@ -296,7 +326,7 @@ static void proxy_report(struct proxy_conn *pc, const struct http_exchange *x, b
 	if (srv->cfg.access_log) {
 		char line[4096];
 		size_t n = proxy_access_log_format(&ev, line, sizeof(line));
-		fwrite(line, 1, n, srv->cfg.access_log);
+		proxy_log_sink_put(srv->cfg.access_log, line, n);
 		srv->log_dirty = true;
 	}
 	if (srv->ev_cb)
@@ -500,6 +530,14 @@ static void proxy_update_timer(struct proxy_conn *pc)
 	case T_HEADER: ms = cfg->header_timeout_ms; break;
 	default: ms = cfg->stream_idle_timeout_ms; break;
 	}
+	pc->deadline_ms = uv_now(pc->srv->loop) + ms;
+	/* A later deadline than the armed one (the next request's idle or
+	 * stream deadline, every request of a keep-alive connection) leaves
+	 * the timer as it is: it fires early, finds the deadline moved and
+	 * re-arms. No timer-heap work per request. */
+	if (uv_is_active((uv_handle_t *)&pc->timer) && pc->timer_due_ms <= pc->deadline_ms)
+		return;
+	pc->timer_due_ms = pc->deadline_ms;
 	uv_timer_start(&pc->timer, proxy_on_timer, ms, 0);
 }
 
@@ -800,7 +838,14 @@ static void proxy_on_timer(uv_timer_t *t)
 {
 	struct proxy_conn *pc = t->data;
 	enum proxy_timer_kind kind = pc->timer_kind;
+	uint64_t now = uv_now(pc->srv->loop);
 
+	if (kind != T_NONE && now < pc->deadline_ms) {
+		/* armed for an earlier deadline that has moved (see above) */
+		pc->timer_due_ms = pc->deadline_ms;
+		uv_timer_start(&pc->timer, proxy_on_timer, pc->deadline_ms - now, 0);
+		return;
+	}
 	pc->timer_kind = T_NONE;
 	switch (kind) {
 	case T_LINGER:
@@ -817,10 +862,10 @@ static void proxy_on_timer(uv_timer_t *t)
 		http_conn_upstream_error(&pc->http, HTTP_R_UPSTREAM_CONNECT);
 		break;
 	case T_STREAM: {
-		uint64_t now = uv_now(pc->srv->loop);
 		uint64_t idle = pc->srv->cfg.stream_idle_timeout_ms;
 		if (now - pc->last_activity_ms < idle) {
 			pc->timer_kind = T_STREAM;
+			pc->deadline_ms = pc->timer_due_ms = pc->last_activity_ms + idle;
 			uv_timer_start(&pc->timer, proxy_on_timer,
 				       idle - (now - pc->last_activity_ms), 0);
 			return;
@@ -1226,6 +1271,7 @@ static void proxy_on_connection(uv_stream_t *ls, int status)
 		return;
 	}
 	pc->srv = srv;
+	pc->to_client.sp = pc->to_up.sp = &srv->spares;
 	uv_tcp_init(srv->loop, &pc->client);
 	pc->client.data = pc;
 	if (uv_accept(ls, (uv_stream_t *)&pc->client) < 0) {
@@ -1271,7 +1317,7 @@ static void proxy_on_prepare(uv_prepare_t *p)
 	struct proxy_server *srv = p->data;
 
 	if (srv->log_dirty) {
-		fflush(srv->cfg.access_log);
+		proxy_log_sink_flush(srv->cfg.access_log);
 		srv->log_dirty = false;
 	}
 }
@@ -1476,11 +1522,12 @@ static void proxy_server_maybe_free(struct proxy_server *srv)
 {
 	if (!srv->closing || srv->handles || srv->conns)
 		return;
-	if (srv->cfg.access_log)
-		fflush(srv->cfg.access_log);
+	proxy_log_sink_flush(srv->cfg.access_log);
 	proxy_rules_table_free(srv->rules);
 	proxy_rules_table_free(srv->pending);
 	proxy_tls_store_free(srv->tls);
+	while (srv->spares.n)
+		free(srv->spares.buf[--srv->spares.n]);
 	uv_mutex_destroy(&srv->lock);
 	if (srv->resolver->destroy)
 		srv->resolver->destroy(srv->resolver);

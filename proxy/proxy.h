@@ -22,6 +22,7 @@
 #include <uv.h>
 
 #include "http_conn.h"
+#include "log_sink.h"
 #include "resolver.h"
 #include "rules.h"
 #include "tls.h"
@@ -33,7 +34,7 @@ struct proxy_config {
 	uint32_t connect_timeout_ms;     /* upstream connect; 503. 2000 */
 	uint32_t stream_idle_timeout_ms; /* no bytes either way mid-request; 300000 */
 	uint32_t buffer_cap;             /* per-direction queue cap, 65536 */
-	FILE *access_log;                /* JSON lines; NULL = none */
+	struct proxy_log_sink *access_log; /* JSON lines (log_sink.h); NULL = none */
 	uint32_t tls_handshake_timeout_ms; /* client-side TLS handshake; close. 10000 */
 	uint32_t tls_max_handshakes;     /* concurrent client-side handshakes; beyond,
 					  * the oldest is closed. 512 */

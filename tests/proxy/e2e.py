@@ -51,7 +51,7 @@ def check(cond, msg):
 
 
 class Proxy:
-    def __init__(self, binary, up_port, rules=RULES, extra=()):
+    def __init__(self, binary, up_port, rules=RULES, extra=(), stdout=None):
         self.dir = tempfile.mkdtemp(prefix="sluice-e2e-")
         self.rules_path = os.path.join(self.dir, "rules.json")
         self.write_rules(rules)
@@ -62,7 +62,7 @@ class Proxy:
             [binary, "--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:%d" % up_port,
              "--rules", self.rules_path, "--peer-identity", "4097", "--port-file", port_file]
             + list(extra),
-            stdout=open(self.out_path, "w"), stderr=open(self.err_path, "w"),
+            stdout=stdout or open(self.out_path, "w"), stderr=open(self.err_path, "w"),
             preexec_fn=_die_with_parent)
         PROCS.append(self.proc)
         deadline = time.time() + 5
@@ -518,6 +518,47 @@ def test_perf(px, rec):
           % (denied, n, allowed, n2))
 
 
+def test_stalled_log_reader(binary, up_port):
+    """The access log goes to a pipe nobody reads: requests are still all
+    served, and the lines that did not fit are dropped and counted (the
+    proxy says how many at exit), never half-written."""
+    import fcntl
+    n, batch = 5000, 100
+    px = Proxy(binary, up_port, extra=["--access-log-queue", "65536"], stdout=subprocess.PIPE)
+    try:
+        fcntl.fcntl(px.proc.stdout.fileno(), 1031, 4096)  # F_SETPIPE_SZ: one page
+        c = Conn(px.port, timeout=10)
+        got = 0
+        try:
+            for _ in range(n // batch):
+                c.send(req("/denied-path") * batch)
+                for _ in range(batch):
+                    got += c.response()[0] == 403
+        except (OSError, EOFError) as e:
+            print("info stalled log reader: %r after %d responses" % (e, got), flush=True)
+        c.close()
+        check(got == n, "stdout not read: all %d requests answered (%d)" % (n, got))
+    finally:
+        px.proc.send_signal(signal.SIGTERM)
+        try:
+            out, _ = px.proc.communicate(timeout=20)  # reads the pipe only now
+        except subprocess.TimeoutExpired:
+            px.proc.kill()
+            out, _ = px.proc.communicate()
+    err = open(px.err_path).read()
+    lines = out.decode("latin-1").split("\n")
+    tail = lines.pop()  # after the last '\n': must be empty (whole lines only)
+    whole = sum(1 for ln in lines if ln.startswith("{") and ln.endswith("}"))
+    import re
+    m = re.search(r"access log: (\d+) lines dropped", err)
+    dropped = int(m.group(1)) if m else 0
+    check(px.proc.returncode == 0, "proxy with a stalled stdout exited cleanly (rc %s)"
+          % px.proc.returncode)
+    check(tail == "" and whole == len(lines) and dropped > 0 and whole + dropped == n,
+          "stalled stdout: %d lines written whole + %d dropped and counted = %d requests"
+          % (whole, dropped, n))
+
+
 def test_idle_memory(px):
     base = px.rss_kb()
     anon = px.rss_kb("RssAnon:")
@@ -663,6 +704,7 @@ def main():
             test_perf(px, rec)
         check(px.proc.poll() is None, "proxy still running after all scenarios")
         test_timeouts_and_limits(a.proxy, up_port, rec)
+        test_stalled_log_reader(a.proxy, up_port)
     except Exception as e:  # a crash in the test is a failure, not a hang
         import traceback
         traceback.print_exc()

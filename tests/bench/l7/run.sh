@@ -31,7 +31,8 @@
 # writing to a file, access logs streamed to the agent's stdout file; the
 # requests the proxy counted, the access-log lines, and the L7 request
 # flows observe received are compared (they must be equal), plus the
-# drop counters (access_dropped, flows lost by slow observers).
+# drop counters (access_dropped, access_log_dropped, flows lost by slow
+# observers).
 #
 # STATIC=1 also runs static.sh (the proxy alone in static mode on loopback,
 # against HAProxy and direct): the second table of docs/performance.md.
@@ -115,8 +116,7 @@ bench_haproxy_acl "$SERVER_IP:8080" 127.0.0.1:80 >"$SL_WORK/haproxy.cfg"
 code_of() { # URL -> HTTP status seen from the client pod (000: none)
 	in_pod client curl -s -o /dev/null -w '%{http_code}' --connect-timeout 1 -m 3 "$1"
 }
-# `sluice pod exec` forks its command and waits: HAProxy's own PID (for its
-# CPU time) is the child of HAP_PID
+# `sluice pod exec` execs its command: HAP_PID is HAProxy itself (its CPU time)
 "$SL_BUILD/cli/sluice" --socket "$SL_SOCK" pod exec bench/server -- \
 	nginx -e "$SL_WORK/nginx/error.log" -p "$SL_WORK/nginx" -c "$SL_WORK/nginx/nginx.conf" &
 NGINX_PID=$!
@@ -130,8 +130,8 @@ for _ in $(seq 1 100); do
 	sleep 0.1
 done
 [ -n "$up" ] || { echo "nginx or haproxy in bench/server does not answer:" >&2; cat "$SL_WORK/haproxy.log" "$SL_WORK/nginx/error.log" >&2; exit 1; }
-HAP_PROC=$(pgrep -P "$HAP_PID" haproxy | head -1)
-[ -n "$HAP_PROC" ] || { echo "no haproxy process under $HAP_PID" >&2; exit 1; }
+HAP_PROC=$HAP_PID
+[ "$(cat "/proc/$HAP_PROC/comm" 2>/dev/null)" = haproxy ] || { echo "process $HAP_PID is not haproxy" >&2; exit 1; }
 
 # ---- policies -----------------------------------------------------------------
 
@@ -346,9 +346,11 @@ print("lossless check (L7 rule, ka c16, observe -o json --follow attached, %s s)
 print("  wrk completed %d requests (%.0f req/s)" % (wrk_n, rps))
 print("  proxy counted %d, access log lines %d, observe REQUEST flows %d, RESPONSE flows %d%s" % (
     proxy_n, log_n, req, resp, ", %d unreadable lines" % bad if bad else ""))
-print("  access_dropped %s, flows lost by slow observers %s, datapath events lost %s" % (
-    p.get("access_dropped"), st.get("flows_lost_by_slow_observers"), st.get("events_lost")))
+print("  access_dropped %s, access_log_dropped %s, flows lost by slow observers %s, datapath events lost %s" % (
+    p.get("access_dropped"), p.get("access_log_dropped"), st.get("flows_lost_by_slow_observers"),
+    st.get("events_lost")))
 ok = proxy_n == log_n == req == resp and proxy_n >= wrk_n and not p.get("access_dropped") \
+    and not p.get("access_log_dropped") \
     and not st.get("flows_lost_by_slow_observers") and not bad
 print("  " + ("nothing lost" if ok else "RECORDS LOST OR MISCOUNTED"))
 sys.exit(0 if ok else 3)

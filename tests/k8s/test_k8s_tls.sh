@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# TLS policies in Kubernetes mode: the Secrets they name come from the API.
+# The agent runs as deploy's ServiceAccount with RBAC enforced: the
+# ClusterRole grants no Secret; deploy/kubernetes/rbac-secrets.yaml (the
+# chart's tls.secretsNamespaces) grants get/list/watch in one namespace.
+#  - `kubectl create secret tls` + a CNP with terminatingTLS applied with
+#    kubectl: HTTPS through the proxy from a client pod (curl --cacert, a CA
+#    made now by certs/), 200 or 403 by rule, the proxy's certificate is the
+#    Secret's;
+#  - the Secret rotated (kubectl apply): a new connection presents the new
+#    certificate (SHA-256 fingerprints);
+#  - a version of the policy naming a Secret in a namespace without the Role:
+#    load error (policy list, metric, Event), the previous version stays;
+#  - a policy naming a Secret that does not exist yet: load error, then the
+#    Secret is created and the policy loads;
+#  - deleting the policies stops their Secrets' watches.
+source "$(dirname "$0")/agents.sh"
+ka_begin a
+ROOT=$KA_ROOT
+kc create namespace tls-secrets >/dev/null
+kc create namespace no-role >/dev/null
+sed 's/namespace: sluice-secrets/namespace: tls-secrets/' "$ROOT/deploy/kubernetes/rbac-secrets.yaml" | kc apply -f - >/dev/null ||
+	fail "apply deploy/kubernetes/rbac-secrets.yaml for tls-secrets"
+SA=system:serviceaccount:kube-system:sluice
+check "RBAC: the agent may watch Secrets in tls-secrets (the Role)" \
+	bash -c "[ \"\$(kc auth can-i watch secrets -n tls-secrets --as=$SA)\" = yes ]"
+check "RBAC: and nowhere else (the ClusterRole has no Secret)" \
+	bash -c "[ \"\$(kc auth can-i list secrets -n no-role --as=$SA)\" = no ]"
+
+ka_start a || { fail "agent starts in Kubernetes mode and syncs"; t_finish; }
+
+C=$KA_WORK/certs
+mkdir -p "$C"
+"$ROOT/certs/make-ca.sh" "$C/ca" --name "k8s tls test CA" >/dev/null || fail "make CA"
+"$ROOT/certs/make-leaf.sh" "$C/ca" "$C/front" server.test >/dev/null || fail "proxy certificate"
+"$ROOT/certs/make-leaf.sh" "$C/ca" "$C/front2" server.test >/dev/null || fail "rotated proxy certificate"
+kpod a default/server app=server https=8443/TCP
+kpod a default/client app=client
+"$ROOT/certs/make-leaf.sh" "$C/ca" "$C/server" server.test "$IP_server" >/dev/null || fail "server certificate"
+kserve a default/server "tls:8443:$C/server"
+
+kc -n tls-secrets create secret tls front --cert "$C/front/tls.crt" --key "$C/front/tls.key" >/dev/null
+kc -n tls-secrets create secret generic upstream-ca --from-file=ca.crt="$C/ca/ca.crt" >/dev/null
+# cnp NAME SECRET-NS METHODS: terminatingTLS with SECRET-NS/front
+cnp() {
+	kapply <<EOF
+{"apiVersion": "cilium.io/v2", "kind": "CiliumNetworkPolicy",
+ "metadata": {"name": "$1", "namespace": "default"},
+ "spec": {"endpointSelector": {"matchLabels": {"app": "server"}},
+  "ingress": [{"fromEndpoints": [{"matchLabels": {"app": "client"}}],
+   "toPorts": [{"ports": [{"port": "8443", "protocol": "TCP"}],
+     "terminatingTLS": {"secret": {"namespace": "$2", "name": "front"}},
+     "originatingTLS": {"secret": {"namespace": "tls-secrets", "name": "upstream-ca"}},
+     "rules": {"http": [$3]}}]}]}}
+EOF
+}
+cnp server-https tls-secrets '{"method": "GET", "path": "/api/.*"}'
+loaded() { ka a policy list | grep "$1" | grep -v -qiE 'error|not found|forbidden|fail'; }
+listed() { ka a policy list | grep -q "$1"; }
+export -f loaded listed
+check "the TLS policy loads once its Secrets are read from the API" \
+	kwait 30 bash -c "listed server-https && loaded server-https"
+
+# https PATH [curl args]: the status code (000 when TLS failed)
+https() {
+	local path=$1
+	shift
+	kexec a default/client curl -s -o /dev/null -w '%{http_code}' -m 5 --cacert "$C/ca/ca.crt" \
+		--resolve "server.test:8443:$IP_server" "$@" "https://server.test:8443$path"
+}
+# the SHA-256 fingerprint of the certificate a new connection is shown
+presented() {
+	kexec a default/client sh -c "timeout 5 openssl s_client -connect $IP_server:8443 -servername server.test </dev/null 2>/dev/null" |
+		openssl x509 -noout -fingerprint -sha256 2>/dev/null
+}
+fp() { openssl x509 -noout -fingerprint -sha256 -in "$1"; }
+ok=0
+for _ in $(seq 1 50); do [ "$(https /api/x)" = 200 ] && { ok=1; break; }; sleep 0.2; done
+expect_eq "client GET /api/x over TLS through the proxy -> 200" 1 "$ok"
+expect_eq "client DELETE /api/x -> 403 (by rule)" 403 "$(https /api/x -X DELETE)"
+check "the server saw the allowed request over TLS (re-originated)" \
+	grep -q 'tls:8443 TLSv1.3 sni=server.test .*GET /api/x' "$KA_WORK/server-default-server.log"
+expect_eq "the proxy presents the Secret's certificate" "$(fp "$C/front/tls.crt")" "$(presented)"
+sec() { ka a status -o json | python3 -c '
+import json, sys
+for s in json.load(sys.stdin)["kubernetes"]["secrets"]:
+    print("%s/%s present=%s" % (s["namespace"], s["name"], s["present"]))' | sort | tr '\n' ' '; }
+export -f sec
+store_has() { local out; out=$(ka a secret list -A) || return 2; grep -qE "$1" <<<"$out"; }
+export -f store_has
+check "the API's Secrets are in the agent's store (sluice secret list)" store_has '^tls-secrets +front +kubernetes.io/tls'
+expect_eq "the agent watches exactly the Secrets the policy names" \
+	"tls-secrets/front present=True tls-secrets/upstream-ca present=True " "$(sec)"
+
+echo "# rotation"
+kc -n tls-secrets create secret tls front --cert "$C/front2/tls.crt" --key "$C/front2/tls.key" \
+	--dry-run=client -o yaml | kc apply -f - >/dev/null
+presents() { [ "$(presented)" = "$1" ]; }
+check "a new connection presents the rotated certificate" kwait 30 presents "$(fp "$C/front2/tls.crt")"
+check_not "  not the old one" presents "$(fp "$C/front/tls.crt")"
+expect_eq "GET /api/x after rotation -> 200" 200 "$(https /api/x)"
+
+echo "# a Secret in a namespace without the Role"
+kc -n no-role create secret tls front --cert "$C/front/tls.crt" --key "$C/front/tls.key" >/dev/null
+fails0=$(curl -s "http://127.0.0.1:$((19000 + KA_IDX[a]))/metrics" | awk '$1 == "sluice_k8s_policy_load_failures_total" {print $2}')
+cnp server-https no-role '{"method": "GET"}, {"method": "DELETE"}'
+check "load error in sluice policy list (the Secret may not be read)" \
+	kwait 30 bash -c "ka a policy list | grep server-https | grep -qi forbidden"
+ka a policy list | grep server-https | sed 's/^/    /'
+check "  counted (sluice_k8s_policy_load_failures_total $fails0 -> more, sluice_k8s_policies_failing 1)" bash -c \
+	"curl -s http://127.0.0.1:$((19000 + KA_IDX[a]))/metrics | awk '(\$1 == \"sluice_k8s_policy_load_failures_total\" && \$2 > $fails0) {f++} (\$1 == \"sluice_k8s_policies_failing\" && \$2 == 1) {f++} END {exit f != 2}'"
+check "  an Event on the object" kwait 20 bash -c \
+	"kc get events -n default --field-selector involvedObject.name=server-https,reason=PolicyLoadFailed -o jsonpath='{.items[*].message}' | grep -qi forbidden"
+expect_eq "the previous version stays: DELETE still 403" 403 "$(https /api/x -X DELETE)"
+expect_eq "  GET still 200, with the tls-secrets certificate" 200 "$(https /api/x)"
+expect_eq "  which is still the rotated one" "$(fp "$C/front2/tls.crt")" "$(presented)"
+
+echo "# a Secret created after the policy"
+kapply <<'EOF'
+{"apiVersion": "cilium.io/v2", "kind": "CiliumNetworkPolicy",
+ "metadata": {"name": "late", "namespace": "default"},
+ "spec": {"endpointSelector": {"matchLabels": {"app": "nobody"}},
+  "ingress": [{"toPorts": [{"ports": [{"port": "9443", "protocol": "TCP"}],
+     "terminatingTLS": {"secret": {"namespace": "tls-secrets", "name": "late"}}}]}]}}
+EOF
+check "a policy naming a missing Secret: load error (not found)" \
+	kwait 30 bash -c "ka a policy list | grep late | grep -q 'not found'"
+kc -n tls-secrets create secret tls late --cert "$C/front/tls.crt" --key "$C/front/tls.key" >/dev/null
+check "the Secret created: the policy loads" kwait 30 bash -c "listed late && loaded late"
+
+echo "# deleting the policies stops the watches"
+kc delete cnp late >/dev/null
+check "late deleted: its Secret's watch stops" kwait 20 bash -c "! sec | grep -q tls-secrets/late"
+expect_eq "  the others stay" "no-role/front present=False tls-secrets/front present=True tls-secrets/upstream-ca present=True " "$(sec)"
+kc delete cnp server-https >/dev/null
+nsec() { ka a status -o json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["kubernetes"]["secrets"]))'; }
+nsec_is() { [ "$(nsec)" = "$1" ]; }
+check "server-https deleted: no Secret is watched" kwait 20 nsec_is 0
+check "  (metric sluice_k8s_secret_watches 0)" bash -c \
+	"curl -s http://127.0.0.1:$((19000 + KA_IDX[a]))/metrics | grep -qx 'sluice_k8s_secret_watches 0'"
+check "  and the API's Secrets left the agent's store" bash -c "store_has 'tls-secrets|no-role'; [ \$? = 1 ]"
+t_finish
