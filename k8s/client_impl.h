@@ -23,7 +23,16 @@
 /* Largest response body a one-shot request buffers. */
 #define K8S_MAX_BODY ((size_t)1 << 30)
 
-enum k8s_watchlist_support { K8S_WATCHLIST_UNKNOWN, K8S_WATCHLIST_YES, K8S_WATCHLIST_NO };
+/* Streaming lists: UNKNOWN until /version answers (ASKING meanwhile); a
+ * server from 1.27 on is worth a TRY, which its first initial-events-end
+ * bookmark turns into YES and any sign of ignorance into NO. */
+enum k8s_watchlist_support {
+	K8S_WATCHLIST_UNKNOWN,
+	K8S_WATCHLIST_ASKING,
+	K8S_WATCHLIST_TRY,
+	K8S_WATCHLIST_YES,
+	K8S_WATCHLIST_NO,
+};
 
 struct k8s_call;
 

@@ -23,8 +23,14 @@
  *     installed later): `failed`, then retry slowly.
  *
  * Streaming lists (sendInitialEvents=true) replace the LIST when the server
- * has them: the first watch of a client tries, and any 4xx (1.20 answers
- * 422) turns them off for the client for good.
+ * has them. Whether it does cannot be learnt from an error alone: servers
+ * before 1.27 may ignore the parameters they do not know and start a plain
+ * watch. So the client asks /version once, before its first list: only a
+ * server from 1.27 on gets a streaming try, and that try counts only once a
+ * BOOKMARK carries the k8s.io/initial-events-end annotation; any 4xx, a
+ * bookmark without it or a stream that ends first turns streaming lists
+ * off for the client for good (LIST+WATCH). A failed /version means
+ * LIST+WATCH too.
  *
  * Callbacks may stop the watch (or free the client): after each one we
  * check w->stopped; the memory itself goes in the timer's close callback.
@@ -86,6 +92,7 @@ struct k8s_watch {
 	uint64_t events;   /* events of the current watch */
 	bool retried_401;
 	bool watched_once;
+	bool awaiting_version; /* its first list waits for /version */
 	char *errbody;
 	size_t errbody_len;
 	char stop_msg[256];
@@ -318,11 +325,68 @@ static void watch_list_page(struct k8s_watch *w, const char *cont)
 	}
 }
 
+/* "1", "27+" -> 1.27; false when the server does not say */
+static bool version_parse(json_t *body, unsigned *major, unsigned *minor)
+{
+	const char *ma = json_string_value(json_object_get(body, "major"));
+	const char *mi = json_string_value(json_object_get(body, "minor"));
+	char *end;
+
+	if (!ma || !mi)
+		return false;
+	*major = (unsigned)strtoul(ma, &end, 10);
+	if (end == ma)
+		return false;
+	*minor = (unsigned)strtoul(mi, &end, 10);
+	return end != mi;
+}
+
+static void on_version(void *ctx, int status, json_t *body, const char *errmsg)
+{
+	struct k8s_client *c = ctx;
+	unsigned major = 0, minor = 0;
+	bool known = status == 200 && version_parse(body, &major, &minor);
+
+	if (known && (major > 1 || (major == 1 && minor >= 27))) {
+		c->watchlist = K8S_WATCHLIST_TRY;
+		k8s_client_debug(c, "server v%u.%u: trying streaming lists", major, minor);
+	} else {
+		c->watchlist = K8S_WATCHLIST_NO;
+		if (known)
+			k8s_client_debug(c, "no streaming lists (server v%u.%u, before 1.27): LIST+WATCH",
+					 major, minor);
+		else
+			k8s_client_debug(c, "no streaming lists (/version: HTTP %d %s): LIST+WATCH", status,
+					 errmsg ? errmsg : "");
+	}
+	/* the watches that waited list now (a callback may stop the next) */
+	for (struct k8s_watch *w = c->watches, *next; w; w = next) {
+		next = w->next;
+		if (w->awaiting_version) {
+			w->awaiting_version = false;
+			watch_list(w);
+		}
+	}
+}
+
 static void watch_list(struct k8s_watch *w)
 {
 	if (w->stopped)
 		return;
-	if (w->c->watchlist != K8S_WATCHLIST_NO && !w->listed_once) {
+	if (!w->listed_once && (w->c->watchlist == K8S_WATCHLIST_UNKNOWN ||
+				w->c->watchlist == K8S_WATCHLIST_ASKING)) {
+		w->awaiting_version = true;
+		if (w->c->watchlist == K8S_WATCHLIST_ASKING)
+			return;
+		w->c->watchlist = K8S_WATCHLIST_ASKING;
+		if (k8s_request(w->c, "GET", "/version", NULL, NULL, on_version, w->c) == 0)
+			return;
+		/* cannot even ask: LIST+WATCH */
+		w->c->watchlist = K8S_WATCHLIST_NO;
+		w->awaiting_version = false;
+	}
+	if ((w->c->watchlist == K8S_WATCHLIST_TRY || w->c->watchlist == K8S_WATCHLIST_YES) &&
+	    !w->listed_once) {
 		/* try a streaming list first */
 		w->streaming = true;
 		watch_watch(w);

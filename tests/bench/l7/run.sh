@@ -41,7 +41,9 @@
 # (default "none l4 l7 haproxy"), LOADS (default "ka16 c1 close16"),
 # OBSERVE (default 1), STATIC (default 0), OUT (a directory to keep the raw
 # results, wrk outputs and agent logs in), PERF=1 (`perf record -a -g` during one
-# extra l7 ka16 run, into OUT/perf.data).
+# extra l7 ka16 run, into OUT/perf.data), STRACE=1 (syscalls per request of the
+# proxy and the agent during one more l7 ka16 run: perf's syscall
+# tracepoints, else strace -c; raw counts in OUT/syscalls.*.txt).
 # Needs: wrk, nginx (nginx-light), haproxy, python3, curl.
 set -u
 
@@ -131,7 +133,9 @@ for _ in $(seq 1 100); do
 done
 [ -n "$up" ] || { echo "nginx or haproxy in bench/server does not answer:" >&2; cat "$SL_WORK/haproxy.log" "$SL_WORK/nginx/error.log" >&2; exit 1; }
 HAP_PROC=$HAP_PID
-[ "$(cat "/proc/$HAP_PROC/comm" 2>/dev/null)" = haproxy ] || { echo "process $HAP_PID is not haproxy" >&2; exit 1; }
+# (a build from before pod exec exec'd: HAProxy is its child)
+[ "$(cat "/proc/$HAP_PROC/comm" 2>/dev/null)" = haproxy ] || HAP_PROC=$(pgrep -P "$HAP_PID" haproxy | head -1)
+[ -n "$HAP_PROC" ] || { echo "no haproxy process at or under $HAP_PID" >&2; exit 1; }
 
 # ---- policies -----------------------------------------------------------------
 
@@ -242,27 +246,69 @@ if [ "${PERF:-0}" = 1 ] && [ -n "${OUT:-}" ] && command -v perf >/dev/null; then
 	CONF=l7
 	# the whole machine (kernel work lands on the process it is done for);
 	# read with: perf report -i OUT/perf.data --comm sluice-proxy (or sluiced)
-	perf record -a -g -o "$OUT/perf.data" -- sleep "$DUR" >/dev/null 2>&1 &
+	# (it covers the wrk run with a margin: perf takes a while to start
+	# on a loaded machine)
+	perf record -a -g -o "$OUT/perf.data" -- sleep $((DUR + 6)) >/dev/null 2>&1 &
 	pp=$!
+	sleep 3
 	wrk_run ka16 >/dev/null
 	wait $pp
 fi
 
-if [ "${STRACE:-0}" = 1 ] && [ -n "${OUT:-}" ] && command -v strace >/dev/null; then
+if [ "${STRACE:-0}" = 1 ] && [ -n "${OUT:-}" ]; then
+	# Syscalls per request of the proxy and the agent during one l7 ka16
+	# run: counted by the kernel's syscall tracepoints (perf stat -p: exact,
+	# and without ptrace's slowdown, which changes how much each epoll
+	# wake-up batches), else by strace -c -f.
 	mkdir -p "$OUT"
 	config_set l7 || exit 1
 	CONF=l7
-	timeout -s INT $((DUR + 1)) strace -c -o "$OUT/strace.proxy.txt" -p "$(proxy_pid)" &
-	sp=$!
-	timeout -s INT $((DUR + 1)) strace -c -o "$OUT/strace.agent.txt" -p "$SL_AGENT_PID" &
-	sa=$!
-	sleep 0.3
+	# per request = calls / the requests wrk made. The counters run for a
+	# fixed time that covers the whole wrk run with a margin each side (a
+	# backgrounded tracer is not stopped reliably by SIGINT from a script,
+	# and perf can take seconds to set up on a loaded machine); the idle
+	# proxy and agent make a few calls a second, against thousands.
+	if command -v perf >/dev/null && perf stat -e raw_syscalls:sys_enter -- true >/dev/null 2>&1; then
+		how="perf stat, syscall tracepoints"
+		ev=raw_syscalls:sys_enter
+		for sc in read write readv writev epoll_wait sendmsg recvmsg sendto recvfrom bpf; do
+			ev=$ev,syscalls:sys_enter_$sc
+		done
+		perf stat -x, -e "$ev" -o "$OUT/syscalls.proxy.txt" -p "$(proxy_pid)" -- sleep $((DUR + 8)) &
+		sp=$!
+		perf stat -x, -e "$ev" -o "$OUT/syscalls.agent.txt" -p "$SL_AGENT_PID" -- sleep $((DUR + 8)) &
+		sa=$!
+	else
+		how="strace -c -f"
+		timeout -s INT $((DUR + 8)) strace -f -c -o "$OUT/syscalls.proxy.txt" -p "$(proxy_pid)" &
+		sp=$!
+		timeout -s INT $((DUR + 8)) strace -f -c -o "$OUT/syscalls.agent.txt" -p "$SL_AGENT_PID" &
+		sa=$!
+	fi
+	sleep 4
 	out=$(wrk_run ka16)
 	wait $sp $sa
-	echo "strace -c during $DUR s of l7 ka16 ($out): syscalls per request"
+	echo "syscalls during l7 ka16 ($how; wrk made ${out%% *} requests), per request:"
 	for w in proxy agent; do
-		awk -v n="${out%% *}" -v w=$w '$NF ~ /^[a-z_0-9]+$/ && $4 ~ /^[0-9]+$/ && $NF != "total" {printf "  %s %s %.3f\n", w, $NF, $4 / n}
-			/total/ {printf "  %s total %.3f\n", w, $3 / n}' "$OUT/strace.$w.txt"
+		python3 - "$OUT/syscalls.$w.txt" "${out%% *}" "$w" <<'PY'
+import sys
+path, n, who = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+rows = []
+for l in open(path):
+    f = l.split(",")
+    if len(f) > 2 and f[0].strip().isdigit():  # perf stat -x,
+        name = f[2].split(":")[-1].replace("sys_enter_", "").replace("sys_enter", "all syscalls")
+        rows.append((name, int(f[0])))
+    else:  # strace -c
+        g = l.split()
+        if len(g) >= 5 and g[3].isdigit() and g[-1] != "total":
+            rows.append((g[-1], int(g[3])))
+        elif len(g) >= 4 and g[-1] == "total":
+            rows.append(("all syscalls", int(g[-2] if not g[-2].isdigit() or len(g) == 4 else g[3])))
+for name, k in rows:
+    if k:
+        print("  %s %-14s %.3f" % (who, name, k / n if n else float("nan")))
+PY
 	done
 fi
 
