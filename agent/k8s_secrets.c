@@ -393,8 +393,9 @@ static void ready_ref(void *ctx, const char *ns, const char *name)
 	struct k8s_secret_watch *sw = sw_find(r->k, ns, name);
 
 	if (!sw) {
-		/* named by a version the cache does not hold yet: the next
-		 * commit's sync starts its watch */
+		/* named by a version the caches do not hold (any more): watch
+		 * it anyway; its list re-queues the policy */
+		sw_start(r->k, ns, name);
 		r->ready = false;
 		return;
 	}
