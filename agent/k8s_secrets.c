@@ -353,6 +353,8 @@ static void want_obj(void *ctx, json_t *obj)
 
 void k8s_secrets_sync(struct agent_k8s *k)
 {
+	const char *key;
+	json_t *obj;
 	size_t i;
 
 	if (k->stopping)
@@ -364,6 +366,10 @@ void k8s_secrets_sync(struct agent_k8s *k)
 	if (k->coll[K8S_C_CCNP].w)
 		k8s_watch_foreach(k->coll[K8S_C_CCNP].w, want_obj, k);
 	in_force_refs(k->a, want_ref, k);
+	/* and what waits in the commit queue (deferred for its Secrets) */
+	json_object_foreach(k->policy_pending, key, obj)
+		if (!json_is_null(obj))
+			policy_refs(obj, want_ref, k);
 	for (i = 0; i < k->nsecrets;) {
 		struct k8s_secret_watch *sw = k->secrets[i];
 
