@@ -112,7 +112,10 @@ class Env:
         d = self.dir
         p = spawn([self.proxy_bin, "--listen", "127.0.0.1:%d" % port,
                    "--upstream", "127.0.0.1:%d" % upstream, "--rules", rules,
-                   "--secret", "demo/front:tls.crt=%s/front/tls.crt,tls.key=%s/front/tls.key" % (d, d),
+                   # the terminating secret holds a ca.crt too: it must not
+                   # make the proxy ask clients for certificates (cilium#31761)
+                   "--secret", "demo/front:tls.crt=%s/front/tls.crt,tls.key=%s/front/tls.key,"
+                   "ca.crt=%s/ca/ca.crt" % (d, d, d),
                    "--secret", "demo/ca:ca.crt=%s/ca/ca.crt" % d] + list(extra), out=log, err=err)
         if not wait_port(port):
             raise SystemExit("proxy %s did not start: %s" % (name, open(err.name).read()))
@@ -193,9 +196,18 @@ def scenario_interception(env):
     # ALPN: only http/1.1, even when a client offers h2 first
     out = env.s_client(p.port, "front.test", ["-alpn", "h2,http/1.1"])
     check("ALPN protocol: http/1.1" in out, "ALPN: http/1.1 is what the proxy selects")
-    # no client certificate requested, even though demo/ca holds a ca.crt
+    # no client certificate requested, even though the terminating secret
+    # (demo/front) holds a ca.crt
     check("No client certificate CA names sent" in out1 and "Acceptable client certificate" not in out1,
-          "no CertificateRequest (cilium#31761)")
+          "no CertificateRequest although the terminating secret has a ca.crt (cilium#31761)")
+    # TLS 1.2 and 1.3, nothing older
+    out = env.s_client(p.port, "front.test", ["-tls1_2"])
+    check(handshake_ok(out) and "Protocol  : TLSv1.2" in out, "a TLS 1.2 client is served")
+    out = env.s_client(p.port, "front.test", ["-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0"])
+    # (SECLEVEL=0 lets the client offer TLS 1.1: the refusal must be the proxy's)
+    check("CONNECTED" in out and "no protocols available" not in out and
+          ("alert protocol version" in out or "unsupported protocol" in out),
+          "TLS 1.1 is refused by the proxy: %s" % [l for l in out.splitlines() if "error" in l][:1])
     # a changed secret: new connections get the new certificate, no restart
     serial1 = run("openssl", "x509", "-in", env.dir + "/front/tls.crt", "-noout", "-serial").stdout
     run(CERTS + "/make-leaf.sh", env.dir + "/ca", env.dir + "/front", "front.test", "*.wild.test")
