@@ -32,6 +32,9 @@ struct agent_config {
 	const char *log_format;   /* --log-format text|json (log_format.c) */
 	const char *node_name;
 	const char *proxy_bin;
+	/* --proxy-control: the proxy runs on its own (the chart's sluice-proxy
+	 * DaemonSet) at this control socket; never started or signalled here */
+	const char *proxy_control;
 	unsigned flow_buffer;
 	unsigned proxy_restart_delay_ms;
 	unsigned proxy_orphan_grace_ms; /* a proxy without an agent fails closed after */

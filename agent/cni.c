@@ -34,6 +34,7 @@
 #include "../common/util.h"
 #include "agent.h"
 #include "cni.h"
+#include "k8s.h"
 
 #define NETNS_DIR "/run/netns"
 #define CONF_RETRY_MS 2000
@@ -591,6 +592,17 @@ out:
 
 /* ---- the conflist writer ---- */
 
+const char *agent_cni_conf_pending(const struct agent *a)
+{
+	if (!a->cfg.cni_conf_dir)
+		return NULL;
+	if (!a->cnis)
+		return "sluice-cni is not chained yet (the conflist is written once the agent is ready)";
+	if (!a->cnis->installed)
+		return "sluice-cni could not be chained in the CNI config directory yet (see the agent's log)";
+	return NULL;
+}
+
 static void conf_tick(uv_timer_t *t)
 {
 	struct agent *a = t->data;
@@ -614,6 +626,10 @@ static void conf_tick(uv_timer_t *t)
 			fprintf(stderr, "sluiced: cni: sluice-cni chained in %s\n", path);
 		c->installed = true;
 		c->warned = false;
+		/* the node can enforce and new pods go through us: now the
+		 * agent-not-ready taint may go (k8s_node.c; once per run) */
+		if (a->k8s)
+			k8s_node_ready(a->k8s);
 	}
 	free(err);
 	free(path);

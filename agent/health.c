@@ -3,8 +3,10 @@
  * health.c - /healthz and /readyz (see health.h). Readiness is computed on
  * each request from the agent's state, so a probe never sees a stale answer:
  * the datapath handle, the agent's own "serving and every source synced"
- * (agent_not_ready, the same test CNI ADD and the conflist writer use) and
- * the proxy's state (proxy_ctl_status).
+ * (agent_not_ready, the same test CNI ADD and the conflist writer use),
+ * the conflist entry (written only once that test passes; ready means the
+ * chain is installed, so Ready never comes before it) and the proxy's state
+ * (proxy_ctl_status).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -52,6 +54,8 @@ bool health_ready(struct agent *a, char **why)
 		add_reason(why, "datapath", "not loaded");
 	if (starting)
 		add_reason(why, "agent", starting);
+	else if ((starting = agent_cni_conf_pending(a)))
+		add_reason(why, "cni", starting);
 	if (proxy_check(a, &r)) {
 		add_reason(why, "proxy", r ? r : "not ready");
 		free(r);

@@ -21,6 +21,7 @@
 #include "../common/util.h"
 #include "../k8s/client.h"
 #include "agent.h"
+#include "cni.h"
 #include "k8s.h"
 
 #define COMMIT_DELAY_MS 5
@@ -110,7 +111,9 @@ static void on_commit(uv_timer_t *t)
 	k8s_secrets_sync(k);
 	agent_commit_end(k->a, "kubernetes", NULL);
 	k8s_endpoints_schedule(k);
-	if (k->all_synced)
+	/* the taint goes once the node enforces and new pods are chained
+	 * through sluice-cni (cni.c calls this again when it has chained) */
+	if (k->all_synced && !agent_cni_conf_pending(k->a))
 		k8s_node_ready(k);
 }
 

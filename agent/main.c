@@ -73,6 +73,11 @@ static void usage(FILE *f)
 		"  --proxy-restart-delay MS  wait before restarting a dead proxy (default 1000)\n"
 		"  --proxy-orphan-grace MS   a proxy left without an agent keeps serving this\n"
 		"                      long, then fails closed (default 30000, 0 = never)\n"
+		"  --proxy-control PATH  the L7 proxy runs on its own (its own container,\n"
+		"                      e.g. the chart's sluice-proxy DaemonSet) listening on\n"
+		"                      this control socket: never start or signal one, connect\n"
+		"                      to it and reconnect when it restarts (L7 ports fail\n"
+		"                      closed meanwhile)\n"
 		"  --no-proxy          no L7 proxy: L7 ports fail closed\n"
 		"  --config-dir DIR    options from DIR, one file per long option (a mounted\n"
 		"                      ConfigMap): \"true\" = flag on; the command line wins\n"
@@ -183,6 +188,7 @@ static int parse_args(struct agent *a, int argc, char **argv, bool *cleanup, boo
 		{ "proxy-restart-delay", required_argument, NULL, 'R' },
 		{ "proxy-orphan-grace", required_argument, NULL, 'G' },
 		{ "no-proxy", no_argument, NULL, 'X' },
+		{ "proxy-control", required_argument, NULL, 0x120 },
 		{ "kubernetes", no_argument, NULL, 'K' },
 		{ "kubeconfig", required_argument, NULL, 'k' },
 		{ "k8s-sa-dir", required_argument, NULL, 1001 },
@@ -239,6 +245,7 @@ static int parse_args(struct agent *a, int argc, char **argv, bool *cleanup, boo
 		case 'R': a->cfg.proxy_restart_delay_ms = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'G': a->cfg.proxy_orphan_grace_ms = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'X': a->cfg.no_proxy = true; break;
+		case 0x120: a->cfg.proxy_control = *optarg ? optarg : NULL; break;
 		case 'K': k8s_opt.in_cluster = true; break;
 		case 'k': k8s_opt.kubeconfig = optarg; break;
 		case 1001: k8s_opt.sa_dir = optarg; break;
@@ -456,8 +463,17 @@ int main(int argc, char **argv)
 	events_poll.data = a;
 	uv_poll_start(&events_poll, UV_READABLE, on_events);
 	agent_state_save(a);
-	fprintf(stderr, "sluiced: ready on %s (pins %s, cgroup %s, pods %s)\n", a->cfg.socket_path,
-		a->cfg.bpf_root, a->cfg.cgroup_root, a->cfg.pod_cidr);
+	if (k8s_opt.in_cluster || k8s_opt.kubeconfig)
+		/* pods get their addresses from the primary CNI: --pod-cidr is
+		 * unused, what matters is where egress steering attaches */
+		fprintf(stderr,
+			"sluiced: ready on %s (kubernetes, node %s; pins %s, cgroup %s, pods cgroup %s, "
+			"pod addresses from the primary CNI)\n",
+			a->cfg.socket_path, a->cfg.node_name, a->cfg.bpf_root, a->cfg.cgroup_root,
+			a->cgroup_pods);
+	else
+		fprintf(stderr, "sluiced: ready on %s (pins %s, cgroup %s, pods %s)\n", a->cfg.socket_path,
+			a->cfg.bpf_root, a->cfg.cgroup_root, a->cfg.pod_cidr);
 
 	agent_cni_start(a);
 	uv_run(a->loop, UV_RUN_DEFAULT);

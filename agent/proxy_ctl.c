@@ -24,6 +24,14 @@
  * - A proxy left without an agent fails closed after the orphan grace
  *   period (--proxy-orphan-grace): an agent restart is no outage, an agent
  *   gone for good does not leave stale rules enforced.
+ * - External proxy (--proxy-control PATH, the chart's sluice-proxy
+ *   DaemonSet): the proxy lives in another container, so that it outlives
+ *   the agent's. The agent never starts, signals or reaps it (its pid is in
+ *   another PID namespace: a kill() here could hit an unrelated process); it
+ *   connects to PATH, adopts it exactly as above (listeners back, full
+ *   configuration), and when the connection breaks it fails closed at once
+ *   and reconnects to whatever proxy listens on PATH next. The proxy's own
+ *   orphan grace and its pod's restart policy do the rest.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -81,6 +89,8 @@ struct proxy_ctl {
 	unsigned failures;     /* consecutive, for the backoff; reset when ready */
 	unsigned restarts;     /* every replacement since the agent started */
 	bool child;            /* pid is our child (we spawned it) */
+	bool external;         /* --proxy-control: not ours to start or signal */
+	bool waiting_logged;   /* said once that we wait for the external proxy */
 	/* replaced proxies: drained once the new one is ready, then followed
 	 * until they exit (killed past the drain limit, reaped) */
 	struct retired *retired;
@@ -620,7 +630,12 @@ static void configure(struct proxy_ctl *pc)
 	pc->ready = true;
 	pc->failures = 0;
 	sluice_dp_proxy_set_up(a->dp, true);
-	fprintf(stderr, "sluiced: L7 proxy ready (pid %d)\n", (int)pc->pid);
+	if (pc->external)
+		fprintf(stderr, "sluiced: L7 proxy ready (external proxy at %s, its pid %d)\n",
+			pc->control, (int)pc->pid);
+	else
+		fprintf(stderr, "sluiced: L7 proxy ready (pid %d)\n", (int)pc->pid);
+	pc->waiting_logged = false;
 	/* the new one has everything: the replaced ones drain now */
 	for (i = 0; i < pc->nretired; i++)
 		retire_drain(&pc->retired[i]);
@@ -637,7 +652,8 @@ static void handle(struct proxy_ctl *pc, json_t *m, int *fds, int nfds)
 		json_t *q;
 
 		pc->pid = (pid_t)json_integer_value(json_object_get(m, "pid"));
-		save_proxy_state(pc);
+		if (!pc->external)
+			save_proxy_state(pc);
 		q = json_pack("{s:s}", "type", "listeners?");
 		send_msg(pc->fd, q, NULL, 0);
 		json_decref(q);
@@ -817,6 +833,15 @@ static void on_timer(uv_timer_t *t)
 		connected(pc, fd);
 		return;
 	}
+	if (pc->external) {
+		/* someone else runs it: wait for it (L7 ports stay closed) */
+		if (!pc->waiting_logged)
+			fprintf(stderr, "sluiced: waiting for the L7 proxy at %s (L7 ports fail closed until it answers)\n",
+				pc->control);
+		pc->waiting_logged = true;
+		schedule(pc, 200);
+		return;
+	}
 	if (pid_alive(pc->pid) && sl_mono_ns() - pc->spawned_ns < 3000000000ull) {
 		schedule(pc, 20); /* still starting */
 		return;
@@ -865,6 +890,15 @@ static void disconnect(struct proxy_ctl *pc, bool proxy_gone)
 		return;
 	/* fail closed at once: new L7 flows are dropped until a proxy is back */
 	sluice_dp_proxy_set_up(a->dp, false);
+	if (pc->external) {
+		fprintf(stderr, "sluiced: L7 proxy at %s gone; L7 ports fail closed until it is back\n",
+			pc->control);
+		pc->failures++;
+		pc->restarts++;
+		pc->pid = 0;
+		schedule(pc, 200);
+		return;
+	}
 	fprintf(stderr, "sluiced: L7 proxy %d gone; L7 ports fail closed, restarting it in %u ms\n",
 		(int)pc->pid, a->cfg.proxy_restart_delay_ms);
 	pc->failures++;
@@ -889,6 +923,13 @@ int proxy_ctl_start(struct agent *a, char **err)
 	uv_timer_init(a->loop, &pc->retire_timer);
 	pc->retire_timer.data = pc;
 	mkdir(a->cfg.state_dir, 0700);
+	if (a->cfg.proxy_control && !a->cfg.no_proxy) {
+		free(path);
+		pc->external = true;
+		snprintf(pc->control, sizeof(pc->control), "%s", a->cfg.proxy_control);
+		schedule(pc, 0);
+		return 0;
+	}
 	/* a proxy left by an earlier agent keeps serving: find it again */
 	st = json_load_file(path, 0, NULL);
 	free(path);
@@ -1095,6 +1136,11 @@ int proxy_ctl_restart(struct agent *a, char **err)
 
 	if (!pc || a->cfg.no_proxy)
 		return sl_fail(err, ENOTSUP, "this agent runs without an L7 proxy");
+	if (pc->external)
+		return sl_fail(err, ENOTSUP,
+			       "the L7 proxy runs on its own (--proxy-control %s): restart it there, e.g. "
+			       "kubectl -n kube-system rollout restart ds/sluice-proxy (its L7 connections drop)",
+			       pc->control);
 	if (!pc->ready)
 		return sl_fail(err, EAGAIN, "the proxy is not ready yet");
 	/* keep the old one serving until the new one has everything */
@@ -1130,6 +1176,9 @@ json_t *proxy_ctl_status(struct agent *a)
 	json_object_set_new(o, "state", json_string(pc->ready ? "ready" : "starting"));
 	json_object_set_new(o, "pid", json_integer(pc->pid));
 	json_object_set_new(o, "restarts", json_integer(pc->restarts));
+	json_object_set_new(o, "mode", json_string(pc->external ? "external" : "embedded"));
+	if (pc->external)
+		json_object_set_new(o, "control", json_string(pc->control));
 	json_object_set_new(o, "consecutive_failures", json_integer(pc->failures));
 	if (pc->stats) {
 		const char *k;

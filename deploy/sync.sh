@@ -44,7 +44,7 @@ cp -r "$tmp/chart/crds" "$tmp/render/crds"
 	echo "# Install: kubectl apply -f deploy/kubernetes/crds/ -f deploy/kubernetes/rbac.yaml -f deploy/kubernetes/sluice.yaml"
 	"$HELM" template sluice "$tmp/render" --namespace kube-system --skip-crds \
 		--show-only templates/configmap.yaml --show-only templates/service.yaml \
-		--show-only templates/daemonset.yaml
+		--show-only templates/daemonset.yaml --show-only templates/proxy-daemonset.yaml
 } >"$tmp/sluice.yaml"
 
 status=0

@@ -100,6 +100,7 @@ struct proxy_control {
 	struct proxy_counters sent; /* as of the last stats message */
 	int handles;
 	bool draining, closing;
+	bool configured;           /* an agent sent a rules table (readiness) */
 	uint64_t access_dropped;   /* records the agent did not get */
 	uint64_t log_dropped_past; /* lines dropped by sinks since replaced */
 	void (*on_drain)(void *ctx);
@@ -669,6 +670,7 @@ static void ctl_handle(struct proxy_control *c, json_t *m, int *fds, int nfds)
 		ctl_on_names(c, m);
 	} else if (!strcmp(type, "rules")) {
 		ctl_on_rules(c, m, fds, nfds);
+		c->configured = true;
 	} else if (!strcmp(type, "listeners?")) {
 		proxy_resolver_datapath_endpoints(c->res, ctl_send_listener, c);
 		ctl_send_json(c, json_pack("{s:s}", "type", "listeners_end"), -1);
@@ -960,6 +962,21 @@ fail:
 	free(c->path);
 	free(c);
 	return e;
+}
+
+bool proxy_control_ready(void *ctx, const char **why)
+{
+	struct proxy_control *c = ctx;
+
+	if (c->draining || c->closing)
+		*why = "draining";
+	else if (!c->configured)
+		*why = "no agent has configured this proxy yet";
+	else if (!c->agent)
+		*why = "no agent connected (serving the last configuration for the orphan grace period)";
+	else
+		return true;
+	return false;
 }
 
 static void ctl_stop_listening(struct proxy_control *c)

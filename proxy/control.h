@@ -42,6 +42,10 @@ int proxy_control_start(uv_loop_t *loop, struct proxy_server *srv, struct proxy_
  */
 void proxy_control_set_orphan_grace(struct proxy_control *c, uint32_t ms);
 
+/* For the proxy's /readyz (health.h): serving a configuration that a
+ * connected agent gave it; otherwise *why says what is missing. */
+bool proxy_control_ready(void *ctx, const char **why);
+
 /* The server is draining: configuration messages are ignored from now on,
  * new agents are not accepted; access records and stats still flow. */
 void proxy_control_draining(struct proxy_control *c);

@@ -19,7 +19,13 @@
  * Agent mode (started by sluiced; docs/proxy-control.md):
  *
  *   sluice-proxy --control PATH --bpf-root DIR [--node NAME] [--pid-file FILE]
- *                [--orphan-grace-ms MS]
+ *                [--orphan-grace-ms MS] [--cgroup DIR] [--health ADDR]
+ *
+ * --cgroup and --health are for a proxy that runs in its own container (the
+ * chart's sluice-proxy DaemonSet, the agent started with --proxy-control):
+ * it joins the agent's system cgroup itself (outside the pods' cgroup,
+ * where connect4 would steer its own upstream connections back into it),
+ * and serves /healthz and /readyz for its probes.
  *
  * endpoints, names and rules arrive over the control socket, flows are
  * resolved from the pinned datapath maps (resolver_datapath.c). SIGTERM,
@@ -36,9 +42,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "control.h"
+#include "health.h"
 #include "proxy.h"
 #include "resolver_datapath.h"
 #include "rules_json.h"
@@ -55,6 +63,7 @@ struct main_ctx {
 	struct proxy_rules_key key;
 	uv_signal_t sig_hup, sig_int, sig_term;
 	struct proxy_control *ctl;      /* agent mode */
+	struct proxy_health *health;    /* agent mode, --health */
 	bool draining;
 	const char *secrets[16];        /* --secret specs, static mode */
 	size_t nsecrets;
@@ -265,7 +274,7 @@ static void main_usage(FILE *f)
 		"                    [--port-file FILE] [--secret NS/NAME:KEY=FILE[,KEY=FILE]]...\n"
 		"                    [--tls-handshake-timeout-ms N] [--tls-max-handshakes N]\n"
 		"       sluice-proxy --control PATH --bpf-root DIR [--node NAME] [--pid-file FILE]\n"
-		"                    [--orphan-grace-ms MS]\n"
+		"                    [--orphan-grace-ms MS] [--cgroup DIR] [--health IP:PORT]\n"
 		"                    [timeouts, --max-conns, --buffer-cap as above]\n"
 		"       sluice-proxy --version | --help\n");
 }
@@ -278,6 +287,8 @@ static void main_agent_closed(void *ctx)
 
 	/* the server (and its resolver) is gone: close the rest, the loop ends */
 	m->srv = NULL;
+	proxy_health_stop(m->health);
+	m->health = NULL;
 	proxy_control_close(m->ctl);
 	uv_close((uv_handle_t *)&m->sig_hup, NULL);
 	uv_close((uv_handle_t *)&m->sig_int, NULL);
@@ -303,9 +314,31 @@ static void main_agent_signal(uv_signal_t *s, int signum)
 		main_agent_drain(s->data);
 }
 
+/* Moves this process into cgroup v2 directory dir (made if missing): every
+ * socket it makes from now on belongs there. */
+static int main_join_cgroup(const char *dir)
+{
+	char path[4200], pid[32];
+	FILE *f;
+	int e = 0;
+
+	if (mkdir(dir, 0755) && errno != EEXIST)
+		return -errno;
+	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+	snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+	f = fopen(path, "w");
+	if (!f)
+		return -errno;
+	if (fputs(pid, f) < 0)
+		e = -errno;
+	if (fclose(f) && !e)
+		e = -errno;
+	return e;
+}
+
 static int main_agent(struct main_ctx *m, struct proxy_config *cfg, const char *control,
 		      const char *bpf_root, const char *node, const char *pid_file,
-		      uint32_t orphan_grace_ms)
+		      uint32_t orphan_grace_ms, const char *cgroup, const char *health)
 {
 	struct sluice_dp_proxy *dp = NULL;
 	struct proxy_resolver *res;
@@ -313,6 +346,10 @@ static int main_agent(struct main_ctx *m, struct proxy_config *cfg, const char *
 	int rc;
 
 	signal(SIGPIPE, SIG_IGN);
+	if (cgroup && (rc = main_join_cgroup(cgroup))) {
+		fprintf(stderr, "sluice-proxy: cannot join cgroup %s: %s\n", cgroup, strerror(-rc));
+		return 1;
+	}
 	rc = sluice_dp_proxy_open(&dp, bpf_root, &err);
 	if (rc) {
 		fprintf(stderr, "sluice-proxy: %s\n", err ? err : strerror(-rc));
@@ -340,6 +377,11 @@ static int main_agent(struct main_ctx *m, struct proxy_config *cfg, const char *
 	}
 	proxy_server_set_closed_cb(m->srv, main_agent_closed, m);
 	proxy_control_set_orphan_grace(m->ctl, orphan_grace_ms);
+	if (health && (rc = proxy_health_start(m->loop, health, proxy_control_ready, m->ctl, &m->health,
+					       &err))) {
+		fprintf(stderr, "sluice-proxy: %s\n", err ? err : strerror(-rc));
+		return 1;
+	}
 	if (pid_file) {
 		FILE *pf = fopen(pid_file, "w");
 
@@ -394,6 +436,8 @@ int main(int argc, char **argv)
 		{ "node", required_argument, NULL, 'n' },
 		{ "pid-file", required_argument, NULL, 'P' },
 		{ "orphan-grace-ms", required_argument, NULL, 'O' },
+		{ "cgroup", required_argument, NULL, 'G' },
+		{ "health", required_argument, NULL, 'Z' },
 		{ "secret", required_argument, NULL, 's' },
 		{ "tls-handshake-timeout-ms", required_argument, NULL, 'T' },
 		{ "tls-max-handshakes", required_argument, NULL, 'M' },
@@ -406,6 +450,7 @@ int main(int argc, char **argv)
 	union proxy_sockaddr listen_addr, up_addr, bound;
 	const char *listen_s = NULL, *up_s = NULL, *log_s = "stdout", *port_file = NULL;
 	const char *control = NULL, *bpf_root = NULL, *node = NULL, *pid_file = NULL;
+	const char *cgroup = NULL, *health = NULL;
 	struct proxy_resolver *res;
 	char *err = NULL;
 	uint32_t orphan_grace_ms = MAIN_ORPHAN_GRACE_MS;
@@ -447,6 +492,8 @@ int main(int argc, char **argv)
 		case 'n': node = optarg; break;
 		case 'P': pid_file = optarg; break;
 		case 'O': orphan_grace_ms = (uint32_t)strtoul(optarg, NULL, 0); break;
+		case 'G': cgroup = optarg; break;
+		case 'Z': health = optarg; break;
 		case 's':
 			if (m.nsecrets == sizeof(m.secrets) / sizeof(m.secrets[0])) {
 				fprintf(stderr, "sluice-proxy: too many --secret\n");
@@ -465,7 +512,8 @@ int main(int argc, char **argv)
 			main_usage(stderr);
 			return 2;
 		}
-		return main_agent(&m, &cfg, control, bpf_root, node, pid_file, orphan_grace_ms);
+		return main_agent(&m, &cfg, control, bpf_root, node, pid_file, orphan_grace_ms, cgroup,
+				  health);
 	}
 	if (!listen_s || !up_s || !m.rules_file) {
 		main_usage(stderr);

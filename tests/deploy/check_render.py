@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """check_render.py - what a rendering of the sluice chart must say.
 
-  check_render.py defaults|privileged|no-taint|custom-paths RENDERED.yaml
+  check_render.py defaults|privileged|no-taint|custom-paths|embedded-proxy RENDERED.yaml
   check_render.py rbac RENDERED.yaml deploy/kubernetes/rbac.yaml
 
 The first form checks the DaemonSet's contract (issue #13 section 2) for one
@@ -123,6 +123,64 @@ def daemonset(os_, variant):
         check(taint in pod["tolerations"], "tolerates its own taint")
 
 
+def proxy(os_, variant):
+    """The L7 proxy: its own DaemonSet by default (it outlives the agent's
+    container), the agent's child with proxy.mode=embedded."""
+    cm = one(os_, "ConfigMap", "sluice-config")
+    px = one(os_, "DaemonSet", "sluice-proxy")
+    data = cm["data"] if cm else {}
+    if variant == "embedded-proxy":
+        check(px is None, "proxy.mode embedded: no sluice-proxy DaemonSet")
+        check("proxy-control" not in data, "proxy.mode embedded: the agent starts its own proxy (no proxy-control)")
+        return
+    check(px is not None, "one DaemonSet sluice-proxy (proxy.mode separate, the default)")
+    if px is None:
+        return
+    ds = one(os_, "DaemonSet", "sluice")
+    sel = px["spec"]["selector"]["matchLabels"]
+    plabels = px["spec"]["template"]["metadata"]["labels"]
+    if ds:
+        asel = ds["spec"]["selector"]["matchLabels"]
+        check(not all(plabels.get(k) == v for k, v in asel.items()),
+              "the proxy's pods do not match the agent's selector")
+        check(not all(ds["spec"]["template"]["metadata"]["labels"].get(k) == v for k, v in sel.items()),
+              "the agent's pods do not match the proxy's selector")
+    check(px["spec"]["updateStrategy"]["type"] == "RollingUpdate", "proxy RollingUpdate")
+    pod = px["spec"]["template"]["spec"]
+    check(pod.get("hostNetwork") is True, "proxy hostNetwork")
+    check(pod.get("automountServiceAccountToken") is False, "proxy without API credentials")
+    check(pod.get("priorityClassName") == "system-node-critical", "proxy system-node-critical")
+    check(len(pod["containers"]) == 1, "one proxy container")
+    c = pod["containers"][0]
+    args = c.get("args", [])
+    ctl = [a.split("=", 1)[1] for a in args if a.startswith("--control=")]
+    check(ctl and data.get("proxy-control") == ctl[0],
+          f"the agent's proxy-control is the proxy's --control (agent {data.get('proxy-control')}, proxy {ctl})")
+    check(ctl and ctl[0].startswith("/run/sluice/"), "the control socket in runPath, shared with the agent")
+    check(any(a.startswith("--health=127.0.0.1:") for a in args), "proxy --health on 127.0.0.1")
+    check(any(a.startswith("--cgroup=") and a.endswith("/sluice-system") for a in args),
+          "the proxy joins the agent's system cgroup")
+    check(any(a.startswith("--bpf-root=") for a in args), "proxy --bpf-root")
+    for probe, path in (("startupProbe", "/healthz"), ("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
+        hg = c.get(probe, {}).get("httpGet", {})
+        check(hg.get("path") == path and hg.get("host") == "127.0.0.1", f"proxy {probe} on 127.0.0.1{path}")
+    sc = c.get("securityContext", {})
+    if variant == "privileged":
+        check(sc.get("privileged") is True, "privileged: the proxy too")
+    else:
+        check(sc.get("privileged") is False, "proxy not privileged")
+        caps = sc.get("capabilities", {})
+        check(caps.get("add") == ["BPF", "SYS_ADMIN"], f"proxy capabilities BPF SYS_ADMIN (got {caps.get('add')})")
+        check(caps.get("drop") == ["ALL"], "proxy capabilities drop ALL")
+    vols = {v["name"]: v for v in pod.get("volumes", [])}
+    host = {m["mountPath"]: vols[m["name"]].get("hostPath", {}).get("path") for m in c.get("volumeMounts", [])
+            if "hostPath" in vols.get(m["name"], {})}
+    check(host.get("/run/sluice") == "/run/sluice", "proxy mounts /run/sluice")
+    check(host.get("/sys/fs/bpf") == "/sys/fs/bpf", "proxy mounts /sys/fs/bpf")
+    check(not any(p in host.values() for p in ("/proc", "/etc/cni/net.d", "/opt/cni/bin")),
+          "the proxy mounts nothing it does not use (no /proc, no CNI directories)")
+
+
 def norm(o):
     o = dict(o)
     md = dict(o.get("metadata", {}))
@@ -150,6 +208,7 @@ def main():
         rbac(sys.argv[2], sys.argv[3])
     else:
         daemonset(objs(sys.argv[2]), sys.argv[1])
+        proxy(objs(sys.argv[2]), sys.argv[1])
     for f in fails:
         print(f"check_render {sys.argv[1]}: FAILED: {f}")
     return 1 if fails else 0

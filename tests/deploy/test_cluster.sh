@@ -22,8 +22,12 @@
 #   4. `kubectl exec ds/sluice -- sluice observe` shows the flows (the drop,
 #      the L7 requests), `kubectl logs` the access log (ingress and egress);
 #   5. `kubectl rollout restart ds/sluice` under traffic: an established L4
-#      connection carries every line across the restart, no request ever gets
-#      a verdict it should not (/private never 200, the intruder never
+#      connection carries every line across the restart, an established
+#      keep-alive L7 connection (one TCP connection through the proxy, many
+#      requests) keeps getting 200/403 with no reset: the proxy is its own
+#      DaemonSet (sluice-proxy, the chart's default) and its pod and process
+#      are unchanged, the new agent adopts it; no request ever gets a
+#      verdict it should not (/private never 200, the intruder never
 #      answered), and enforcement holds after it;
 #   6. `helm upgrade --set cni.uninstall=true,privileged=true` (the agent
 #      adopts the pins and enforces as before), then `helm uninstall`: the
@@ -63,6 +67,7 @@ finish() {
 final_cleanup() {
 	[ -n "${LOAD_PID:-}" ] && kill "$LOAD_PID" 2>/dev/null
 	[ -n "${CONN_PID:-}" ] && kill "$CONN_PID" 2>/dev/null
+	[ -n "${KA_PID:-}" ] && kill "$KA_PID" 2>/dev/null
 	rm -rf "/sys/fs/bpf/$PIN_DIR"
 	rm -rf "$WORK"
 }
@@ -72,6 +77,8 @@ diagnostics() {
 	[ "$fail" = 0 ] && return 0
 	echo "--- agent log (last 40 lines) ---"
 	kc -n kube-system logs ds/sluice -c agent --tail=40 2>/dev/null
+	echo "--- proxy log (last 20 lines) ---"
+	kc -n kube-system logs ds/sluice-proxy --tail=20 2>/dev/null
 	kc get pods -A -o wide 2>/dev/null
 	kc get events -A 2>/dev/null | tail -20
 }
@@ -124,12 +131,36 @@ if kc -n kube-system rollout status ds/sluice --timeout=240s >/dev/null 2>&1; th
 else
 	bad "the agent did not become Ready"
 	kc -n kube-system describe pods -l k8s-app=sluice | tail -40
+	kc -n kube-system describe pods -l k8s-app=sluice-proxy | tail -30
 	finish
 fi
+if kc -n kube-system rollout status ds/sluice-proxy --timeout=120s >/dev/null 2>&1; then
+	ok "DaemonSet sluice-proxy rolled out (the L7 proxy in its own pod, Ready)"
+else
+	bad "sluice-proxy did not become Ready"
+	kc -n kube-system describe pods -l k8s-app=sluice-proxy | tail -30
+fi
+# it waited for the agent's pins instead of failing on a missing one
+r=$(kc -n kube-system get pods -l k8s-app=sluice-proxy -o jsonpath='{.items[0].status.containerStatuses[0].restartCount}')
+[ "$r" = 0 ] && ok "the proxy pod started once (no restart while the agent made its pins)" ||
+	bad "the proxy container restarted $r time(s): $(kc -n kube-system logs ds/sluice-proxy --previous 2>&1 | tail -2)"
+
 POD=$(kc -n kube-system get pods -l k8s-app=sluice -o jsonpath='{.items[0].metadata.name}')
 st=$(kc -n kube-system exec "$POD" -c agent -- sluice status 2>&1)
 echo "$st" | grep -qi kubernetes && ok "sluice status in the agent's container answers" ||
 	bad "sluice status: $(echo "$st" | head -5)"
+pst=$(kc -n kube-system exec "$POD" -c agent -- sluice status -o json 2>/dev/null |
+	python3 -c 'import json,sys; p=json.load(sys.stdin)["proxy"]; print(p.get("state"), p.get("mode"), p.get("control"))' 2>/dev/null)
+[ "$pst" = "ready external $RUN/sluice-proxy.sock" ] && ok "the agent adopted the sluice-proxy pod's proxy ($pst)" ||
+	bad "agent's proxy: $pst"
+# the start line says what Kubernetes mode uses, not the standalone pod CIDR
+sl=$(kc -n kube-system logs "$POD" -c agent 2>/dev/null | grep 'sluiced: ready on' | tail -1)
+case $sl in
+*"(kubernetes, node $K8S_NODE_NAME;"*"pods cgroup $CG/kubepods, pod addresses from the primary CNI)"*)
+	echo "$sl" | grep -q '10\.244\.0\.0/16' && bad "start line names the unused pod CIDR: $sl" ||
+		ok "the start line says what it uses: ${sl#*sluiced: }" ;;
+*) bad "start line: $sl" ;;
+esac
 # the agent's pins are on the host's bpffs (the mount propagated into the
 # container): they outlive the container
 [ -d "/sys/fs/bpf/$PIN_DIR" ] && [ -n "$(ls "/sys/fs/bpf/$PIN_DIR")" ] &&
@@ -178,6 +209,25 @@ spec:
     - {name: http, image: sluice-test/http:1, imagePullPolicy: Never, ports: [{name: http, containerPort: 8080}]}
     # an echo service for a long-lived L4 connection
     - {name: echo, image: sluice-test/http:1, imagePullPolicy: Never, command: [/bin/nc, -ll, -p, "9000", -e, /bin/cat]}
+    # a keep-alive HTTP server (busybox httpd closes every connection): each
+    # connection answers request after request with 200 "ok"
+    - name: keepalive
+      image: sluice-test/http:1
+      imagePullPolicy: Never
+      command:
+        - /bin/nc
+        - -ll
+        - -p
+        - "8081"
+        - -e
+        - /bin/sh
+        - -c
+        - |
+          CR=\$(printf '\\r')
+          while read -r l; do
+            while read -r h; do [ "\$h" = "\$CR" ] || [ -z "\$h" ] && break; done
+            printf 'HTTP/1.1 200 OK\\r\\nContent-Type: text/plain\\r\\nContent-Length: 3\\r\\n\\r\\nok\\n'
+          done
 ---
 # a second backend of the Service (3b); the server's policy selects it too
 apiVersion: v1
@@ -243,6 +293,9 @@ spec:
           rules:
             http: [{method: GET, path: "/public"}]
         - ports: [{port: "9000", protocol: TCP}]
+        - ports: [{port: "8081", protocol: TCP}]
+          rules:
+            http: [{method: GET, path: "/public"}]
     - fromEndpoints: [{matchLabels: {app: egress}}]
       toPorts:
         - ports: [{port: "8080", protocol: TCP}]
@@ -279,6 +332,8 @@ c=$(code egress /public)
 [ "$c" = 200 ] && ok "egress pod GET /public: 200" || bad "egress pod /public: $c"
 c=$(code egress /private)
 [ "$c" = 403 ] && ok "egress pod GET /private: 403 (its egress L7 policy)" || bad "egress pod /private: $c"
+c=$(kc -n demo exec client -- curl -s -o /dev/null -w '%{http_code}' --max-time 3 "http://$SERVER_IP:8081/private" 2>/dev/null)
+[ "$c" = 403 ] && ok "client GET :8081/private (the keep-alive server): 403" || bad "client :8081/private: $c"
 
 # 3b. Services from the API through sluice alone (issue #14): the node runs
 # no kube-proxy; the agent watches Services and EndpointSlices and
@@ -349,6 +404,34 @@ LOAD_PID=$!
 kc -n demo exec intruder -- sh -c "i=0; while [ \$i -lt 40 ]; do curl -s -o /dev/null -w 'intruder %{http_code}\n' --max-time 1 http://$SERVER_IP:8080/public; i=\$((i+1)); sleep 0.3; done" \
 	>"$WORK/intruder.log" 2>&1 &
 INTR_PID=$!
+# an established keep-alive L7 connection through the proxy: one curl, one
+# TCP connection, /public and /private in turn, 4 a second for 90 s
+KA_N=360
+ka_args=()
+for _ in $(seq 1 $((KA_N / 2))); do
+	ka_args+=(-o /dev/null "http://$SERVER_IP:8081/public" -o /dev/null "http://$SERVER_IP:8081/private")
+done
+kc -n demo exec client -- curl -s --rate 4/s -w '%{http_code} %{num_connects}\n' --max-time 150 "${ka_args[@]}" \
+	>"$WORK/ka.log" 2>"$WORK/ka.err" &
+KA_PID=$!
+# the proxy's pod and process before the restart: uid, restarts, start
+# time; the process on the node (found by its control socket, unique to
+# this run) and its start time in clock ticks since boot
+proxy_pod() {
+	kc -n kube-system get pods -l k8s-app=sluice-proxy \
+		-o jsonpath='{.items[0].metadata.uid} restarts={.items[0].status.containerStatuses[0].restartCount} started={.items[0].status.containerStatuses[0].state.running.startedAt}'
+}
+proxy_proc() {
+	local p
+	for p in /proc/[0-9]*; do
+		tr '\0' ' ' 2>/dev/null <"$p/cmdline" | grep -q -- "--control=$RUN/sluice-proxy.sock" || continue
+		echo "pid ${p#/proc/} start $(awk '{print $22}' "$p/stat" 2>/dev/null)"
+	done
+}
+PX_POD=$(proxy_pod)
+PX_PROC=$(proxy_proc)
+[ -n "$PX_PROC" ] && [ "$(echo "$PX_PROC" | wc -l)" = 1 ] && ok "the proxy process on the node: $PX_PROC (pod $PX_POD)" ||
+	bad "proxy process on the node: '$PX_PROC'"
 sleep 3
 t0=$SECONDS
 kc -n kube-system rollout restart ds/sluice >/dev/null
@@ -359,9 +442,34 @@ else
 fi
 NEWPOD=$(kc -n kube-system get pods -l k8s-app=sluice -o jsonpath='{.items[0].metadata.name}')
 [ "$NEWPOD" != "$POD" ] && ok "a new agent pod: $NEWPOD (was $POD)" || bad "the agent pod was not replaced"
+kill -0 "$KA_PID" 2>/dev/null && ok "the keep-alive L7 client was still sending when the new agent was Ready" ||
+	bad "the keep-alive client ended before the restart was over: it did not span it"
+pst=
+for _ in $(seq 1 30); do
+	pst=$(kc -n kube-system exec "$NEWPOD" -c agent -- sluice status -o json 2>/dev/null |
+		python3 -c 'import json,sys; p=json.load(sys.stdin)["proxy"]; print(p.get("state"), p.get("mode"))' 2>/dev/null)
+	[ "$pst" = "ready external" ] && break
+	sleep 1
+done
+[ "$pst" = "ready external" ] && ok "the new agent adopted the running proxy ($pst)" || bad "new agent's proxy: $pst"
+px_pod=$(proxy_pod)
+px_proc=$(proxy_proc)
+[ "$px_pod" = "$PX_POD" ] && ok "the proxy pod is unchanged ($px_pod)" || bad "the proxy pod changed: $PX_POD -> $px_pod"
+[ "$px_proc" = "$PX_PROC" ] && ok "the proxy process is unchanged ($px_proc)" || bad "the proxy process changed: $PX_PROC -> $px_proc"
 wait "$LOAD_PID" "$INTR_PID"
 wait "$CONN_PID"
-LOAD_PID= CONN_PID=
+wait "$KA_PID"
+ka_rc=$?
+LOAD_PID= CONN_PID= KA_PID=
+ka_lines=$(grep -c . "$WORK/ka.log")
+ka_wrong=$(awk 'NR % 2 == 1 && $1 != 200 {b++} NR % 2 == 0 && $1 != 403 {b++} END {print b + 0}' "$WORK/ka.log")
+ka_conns=$(awk '{s += $2} END {print s + 0}' "$WORK/ka.log")
+echo "     (keep-alive L7: $ka_lines responses, $ka_wrong wrong, $ka_conns TCP connection(s), curl exit $ka_rc)"
+[ "$ka_lines" = "$KA_N" ] && [ "$ka_wrong" = 0 ] && [ "$ka_rc" = 0 ] &&
+	ok "the established keep-alive L7 connection got all $KA_N verdicts across the restart (200 /public, 403 /private)" ||
+	bad "keep-alive L7 across the restart: $ka_lines of $KA_N, $ka_wrong wrong, curl exit $ka_rc ($(tail -c 200 "$WORK/ka.err"))"
+[ "$ka_conns" = 1 ] && ok "one TCP connection carried them all: no reset, no reconnect" ||
+	bad "the keep-alive client needed $ka_conns connections (reset across the restart)"
 lines=$(grep -c '^line' "$WORK/conn.log")
 [ "$lines" = 80 ] && ok "the established L4 connection carried all 80 lines across the restart" ||
 	bad "the established connection: $lines of 80 lines ($(tail -2 "$WORK/conn.log" | tr '\n' ' '))"

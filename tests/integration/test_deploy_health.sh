@@ -4,7 +4,10 @@
 # as the DaemonSet mounts it: keys are symlinks to ..data/KEY):
 #   - an agent whose L7 proxy never comes up: /healthz 200, /readyz 503
 #     naming the proxy;
-#   - the same agent restarted with the real proxy: /readyz 200 "ready";
+#   - the same agent restarted with the real proxy and --cni-conf-dir on a
+#     directory with no primary network: /readyz 503 naming cni (readiness
+#     waits for the conflist entry); once a primary conflist appears the
+#     agent chains sluice-cni, and /readyz turns 200 only after that;
 #   - an unknown path or another method is a 404;
 #   - --log-format json (also from the config dir): agent log lines are JSON.
 source "$(dirname "$0")/lib.sh"
@@ -61,20 +64,49 @@ code=$(get /nope)
 code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -X POST "http://127.0.0.1:$HPORT/readyz")
 [ "$code" = 404 ] && pass "POST /readyz: 404" || fail "POST /readyz: $code"
 
-# the same agent (adopting its pins) with the real proxy: ready
+# the same agent (adopting its pins) with the real proxy and a CNI config
+# directory that has no primary network yet: the proxy gets ready, but the
+# agent cannot chain sluice-cni, so it is not ready (issue #13: Ready means
+# the chain is installed, never before)
+CNI_DIR=/tmp/sluice-it-health-$$/net.d
+mkdir -p "$CNI_DIR"
 sl_agent_kill TERM
-sl_agent_start --config-dir "$SL_CFG" || { echo "FAIL: agent did not restart"; exit 1; }
-ready=
+sl_agent_start --config-dir "$SL_CFG" --cni-conf-dir "$CNI_DIR" || { echo "FAIL: agent did not restart"; exit 1; }
 for _ in $(seq 1 100); do
-	code=$(get /readyz)
-	if [ "$code" = 200 ]; then ready=1; break; fi
+	[ "$(sl status -o json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["proxy"]["state"])' 2>/dev/null)" = ready ] && break
 	sleep 0.1
 done
-if [ -n "$ready" ] && grep -q '^ready' "$SL_WORK/body"; then
-	pass "/readyz 200 once the datapath is loaded and the proxy ready"
+sleep 2.5 # more than one retry of the conflist writer (2 s)
+code=$(get /readyz)
+if [ "$code" = 503 ] && grep -q 'cni: ' "$SL_WORK/body" && ! grep -q 'proxy' "$SL_WORK/body"; then
+	pass "/readyz 503 while sluice-cni cannot be chained (proxy ready): $(cat "$SL_WORK/body")"
 else
-	fail "/readyz with the real proxy: $code $(cat "$SL_WORK/body")"
+	fail "/readyz with no conflist written: $code $(cat "$SL_WORK/body")"
 fi
+# the node's primary network appears: the agent chains onto it, then is ready
+cat >"$CNI_DIR/10-bridge.conflist" <<'JSON'
+{"cniVersion": "1.0.0", "name": "cbr0", "plugins": [{"type": "bridge", "bridge": "cni0", "ipam": {"type": "host-local", "subnet": "10.99.0.0/24"}}]}
+JSON
+ready=
+chained_at_ready=
+for _ in $(seq 1 100); do
+	code=$(get /readyz)
+	if [ "$code" = 200 ]; then
+		ready=1
+		# the conflist as it was when Ready was first answered
+		chained_at_ready=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["plugins"][-1]["type"])' \
+			"$CNI_DIR/10-bridge.conflist" 2>/dev/null)
+		break
+	fi
+	sleep 0.05
+done
+if [ -n "$ready" ] && grep -q '^ready' "$SL_WORK/body"; then
+	pass "/readyz 200 once the datapath is loaded, the proxy ready and sluice-cni chained"
+else
+	fail "/readyz with the real proxy and a primary network: $code $(cat "$SL_WORK/body")"
+fi
+[ "$chained_at_ready" = sluice-cni ] && pass "at the first 200 of /readyz the conflist already ended with sluice-cni" ||
+	fail "/readyz answered 200 before the conflist was chained (last plugin: ${chained_at_ready:-none})"
 code=$(get /healthz)
 [ "$code" = 200 ] && pass "/healthz 200" || fail "/healthz after restart: $code"
 

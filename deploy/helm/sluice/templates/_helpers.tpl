@@ -30,3 +30,20 @@ app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 off
 {{- end -}}
 {{- end -}}
+
+{{- /* the separate proxy's DaemonSet: its own selector, never the agent's */ -}}
+{{- define "sluice.proxySelectorLabels" -}}
+k8s-app: sluice-proxy
+app.kubernetes.io/name: sluice-proxy
+{{- end -}}
+
+{{- define "sluice.proxyLabels" -}}
+{{ include "sluice.proxySelectorLabels" . }}
+app.kubernetes.io/part-of: sluice
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+{{- end -}}
+
+{{- /* the separate proxy's control socket, shared through runPath */ -}}
+{{- define "sluice.proxyControl" -}}
+{{ trimSuffix "/" .Values.runPath }}/sluice-proxy.sock
+{{- end -}}
