@@ -157,6 +157,15 @@ struct agent {
 	struct {
 		unsigned depth;
 		unsigned pending; /* enum agent_commit_what */
+		/* pods relabelled inside the batch (endpoints.c): each carries
+		 * its new identity in the registry while its address still
+		 * carries the old one (held here) in the ipcache, until the
+		 * batch's end moves them all with two regenerations */
+		struct agent_relabel {
+			struct agent_pod *pod;
+			uint32_t old;
+		} *relabels;
+		size_t nrelabels;
 	} commit;
 	bool adopted;             /* pinned state was adopted at start */
 	bool reval_all;           /* identities moved: revalidate every flow */
@@ -275,6 +284,9 @@ enum agent_commit_what {
 int agent_commit(struct agent *a, unsigned what, const char *why, char **err);
 void agent_commit_begin(struct agent *a);
 int agent_commit_end(struct agent *a, const char *why, char **err);
+/* endpoints.c: the relabels a batch deferred, done at its end (commit.c
+ * calls it before the batch's commit, which it asks to regenerate) */
+int agent_relabels_finish(struct agent *a, char **err);
 
 /* state.c: agent_state_save() writes pods.json and state.json,
  * agent_state_save_policies() state.json only (pods.json when never
