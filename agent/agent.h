@@ -266,6 +266,12 @@ int agent_endpoint_detach(struct agent *a, const char *container_id, const char 
 			  char **err);
 /* NULL when ready to attach pods, else why not */
 const char *agent_not_ready(const struct agent *a);
+/* cni.c: NULL once the conflist entry is in place (or no --cni-conf-dir),
+ * else why not: readiness and the node's taint wait for it, so a Ready
+ * agent always has its chain. Here rather than in cni.h: the Kubernetes
+ * source asks it, and cni.c calls that source's k8s_node_ready() (an
+ * include of cni.h from k8s_source.c made a cycle, see maintainer.md) */
+const char *agent_cni_conf_pending(const struct agent *a);
 
 /*
  * commit.c: the one step after a change of the registry or the policy set:
