@@ -14,7 +14,6 @@
 #include "k8s.h"
 #include "http_local.h"
 #include "metrics.h"
-#include "proxy_ctl.h"
 #include "services.h"
 
 #define NBUCKETS 12
@@ -76,6 +75,9 @@ struct metrics {
 	struct histogram http_duration, apply_duration;
 	struct http_local *http; /* NULL: not served */
 	uint64_t tls_base[TLS_NSERIES], tls_last[TLS_NSERIES];
+	/* the proxy's own losses, from its last stats message (at most a
+	 * second old; what proxy_ctl.c hands to metrics_proxy_stats) */
+	json_int_t access_dropped, access_log_dropped;
 };
 
 static void hist_observe(struct histogram *h, double v)
@@ -133,6 +135,8 @@ void metrics_proxy_stats(struct agent *a, json_t *stats)
 
 	if (!mx)
 		return;
+	mx->access_dropped = json_integer_value(json_object_get(stats, "access_dropped"));
+	mx->access_log_dropped = json_integer_value(json_object_get(stats, "access_log_dropped"));
 	for (size_t i = 0; i < TLS_NSERIES; i++) {
 		const char *key = tls_series[i].key;
 		json_int_t v;
@@ -309,20 +313,13 @@ char *metrics_render(struct agent *a)
 	     "Flows not sent to a slow `sluice observe` client.");
 	outf(&o, "sluice_observer_flows_lost_total %llu\n", (unsigned long long)fc->observer_flows_lost);
 
-	{
-		/* the proxy's own losses (its stats, at most a second old) */
-		json_t *px = proxy_ctl_status(a);
-
-		head(&o, "sluice_proxy_access_records_dropped_total", "counter",
-		     "Access records the proxy could not hand to the agent (queue full).");
-		outf(&o, "sluice_proxy_access_records_dropped_total %lld\n",
-		     (long long)json_integer_value(json_object_get(px, "access_dropped")));
-		head(&o, "sluice_proxy_access_log_dropped_total", "counter",
-		     "Access-log lines the proxy dropped because stdout did not keep up.");
-		outf(&o, "sluice_proxy_access_log_dropped_total %lld\n",
-		     (long long)json_integer_value(json_object_get(px, "access_log_dropped")));
-		json_decref(px);
-	}
+	/* the proxy's own losses (its stats, at most a second old) */
+	head(&o, "sluice_proxy_access_records_dropped_total", "counter",
+	     "Access records the proxy could not hand to the agent (queue full).");
+	outf(&o, "sluice_proxy_access_records_dropped_total %lld\n", (long long)mx->access_dropped);
+	head(&o, "sluice_proxy_access_log_dropped_total", "counter",
+	     "Access-log lines the proxy dropped because stdout did not keep up.");
+	outf(&o, "sluice_proxy_access_log_dropped_total %lld\n", (long long)mx->access_log_dropped);
 	head(&o, "sluice_http_requests_total", "counter",
 	     "HTTP requests seen by the proxy, by method, status and verdict.");
 	for (i = 0; i < mx->nhttp_series; i++)
