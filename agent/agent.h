@@ -157,6 +157,15 @@ struct agent {
 	struct {
 		unsigned depth;
 		unsigned pending; /* enum agent_commit_what */
+		/* pods relabelled inside the batch (endpoints.c): each carries
+		 * its new identity in the registry while its address still
+		 * carries the old one (held here) in the ipcache, until the
+		 * batch's end moves them all with two regenerations */
+		struct agent_relabel {
+			struct agent_pod *pod;
+			uint32_t old;
+		} *relabels;
+		size_t nrelabels;
 	} commit;
 	bool adopted;             /* pinned state was adopted at start */
 	bool reval_all;           /* identities moved: revalidate every flow */
@@ -257,6 +266,12 @@ int agent_endpoint_detach(struct agent *a, const char *container_id, const char 
 			  char **err);
 /* NULL when ready to attach pods, else why not */
 const char *agent_not_ready(const struct agent *a);
+/* cni.c: NULL once the conflist entry is in place (or no --cni-conf-dir),
+ * else why not: readiness and the node's taint wait for it, so a Ready
+ * agent always has its chain. Here rather than in cni.h: the Kubernetes
+ * source asks it, and cni.c calls that source's k8s_node_ready() (an
+ * include of cni.h from k8s_source.c made a cycle, see maintainer.md) */
+const char *agent_cni_conf_pending(const struct agent *a);
 
 /*
  * commit.c: the one step after a change of the registry or the policy set:
@@ -275,6 +290,9 @@ enum agent_commit_what {
 int agent_commit(struct agent *a, unsigned what, const char *why, char **err);
 void agent_commit_begin(struct agent *a);
 int agent_commit_end(struct agent *a, const char *why, char **err);
+/* endpoints.c: the relabels a batch deferred, done at its end (commit.c
+ * calls it before the batch's commit, which it asks to regenerate) */
+int agent_relabels_finish(struct agent *a, char **err);
 
 /* state.c: agent_state_save() writes pods.json and state.json,
  * agent_state_save_policies() state.json only (pods.json when never

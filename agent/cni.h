@@ -41,9 +41,8 @@ void agent_cni_drain_queue(struct agent *a);
 /* main.c: the loop is about to run (the agent serves); starts the conflist
  * writer when --cni-conf-dir is set. stop: on shutdown. */
 void agent_cni_start(struct agent *a);
-/* NULL once the conflist entry is in place (or no --cni-conf-dir), else
- * why not: readiness waits for it, so a Ready agent always has its chain */
-const char *agent_cni_conf_pending(const struct agent *a);
+/* agent_cni_conf_pending(): in agent.h (the Kubernetes source asks it,
+ * and cni.c tells that source when the chain is in place) */
 void agent_cni_stop(struct agent *a);
 /* `sluiced --cni-uninstall`: asks the running agent to take its entry out
  * and stop keeping it, else removes it here; the exit status */

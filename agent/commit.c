@@ -17,7 +17,11 @@
  * traffic regenerate at that point themselves and tell the commit only
  * what is left (AGENT_COMMIT_SAVE_*): a pod's programs are attached only
  * once its policy is in place, and an identity is known to every map before
- * an address carries it (endpoints.c).
+ * an address carries it (endpoints.c). Relabels inside a batch keep that
+ * order for all of them at once: the batch's end regenerates with every new
+ * identity (the old ones still held), moves the addresses, releases the old
+ * identities, and its commit regenerates them away: two regenerations for
+ * any number of pods (agent_relabels_finish).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,14 +38,24 @@ void agent_commit_begin(struct agent *a)
 int agent_commit_end(struct agent *a, const char *why, char **err)
 {
 	unsigned pending;
+	int rc;
 
 	if (!a->commit.depth)
 		abort(); /* an end without its begin: a bug in the caller */
 	if (--a->commit.depth)
 		return 0;
+	/* relabels first: they add what the commit below must do (and a
+	 * failed one has rolled itself back, the rest still commits) */
+	rc = a->commit.nrelabels ? agent_relabels_finish(a, err) : 0;
 	pending = a->commit.pending;
 	a->commit.pending = 0;
-	return pending ? agent_commit(a, pending, why, err) : 0;
+	if (pending) {
+		int crc = agent_commit(a, pending, why, rc ? NULL : err);
+
+		if (!rc)
+			rc = crc;
+	}
+	return rc;
 }
 
 /* Saves what the commit says changed; a failure is logged (the datapath

@@ -21,6 +21,7 @@
 #include "proxy_ctl.h"
 
 static void pod_detach_steering(struct agent *a, struct agent_pod *p);
+static void relabel_forget(struct agent *a, const struct agent_pod *p);
 
 static void endpoint_record(const struct agent_pod *p, uint32_t flags, struct sluice_endpoint *ep)
 {
@@ -277,6 +278,7 @@ int agent_pod_delete(struct agent *a, const char *ns, const char *name, char **e
 		sl_addr_from_ipv4(addr, p->net.ip);
 		sluice_dp_ipcache_delete(a->dp, addr, 128);
 		a->cidr_pods_changed = true;
+		relabel_forget(a, p);
 		registry_identity_release(&a->reg, p->identity);
 		registry_pod_remove(&a->reg, p);
 		registry_pod_free(p);
@@ -289,6 +291,7 @@ int agent_pod_delete(struct agent *a, const char *ns, const char *name, char **e
 
 		if (strcmp(p->ns, ns) || strcmp(p->name, name))
 			continue;
+		relabel_forget(a, p);
 		pod_teardown(a, p);
 		a->cidr_pods_changed = true;
 		registry_pod_remove(&a->reg, p);
@@ -323,6 +326,85 @@ void agent_pods_delete_all(struct agent *a)
  * ipcache, and only then is the old identity released and its entries
  * removed.
  */
+static struct agent_relabel *relabel_pending(struct agent *a, const struct agent_pod *p)
+{
+	for (size_t i = 0; i < a->commit.nrelabels; i++)
+		if (a->commit.relabels[i].pod == p)
+			return &a->commit.relabels[i];
+	return NULL;
+}
+
+/* A pod leaves the registry inside a batch: its deferred relabel goes,
+ * with the old identity it held (its address leaves the ipcache). */
+static void relabel_forget(struct agent *a, const struct agent_pod *p)
+{
+	struct agent_relabel *r = relabel_pending(a, p);
+
+	if (!r)
+		return;
+	registry_identity_release(&a->reg, r->old);
+	*r = a->commit.relabels[--a->commit.nrelabels];
+}
+
+/*
+ * Inside a batch the move is deferred (agent_relabels_finish at its end):
+ * the pod carries new_id in the registry at once, its address keeps the
+ * old identity, held, until then. A pod relabelled twice in one batch keeps
+ * its first old identity; the one in between never reached the ipcache.
+ */
+static void pod_defer_identity(struct agent *a, struct agent_pod *p, uint32_t new_id)
+{
+	struct agent_relabel *r = relabel_pending(a, p);
+
+	if (r) {
+		registry_identity_release(&a->reg, p->identity);
+	} else {
+		a->commit.relabels = realloc(a->commit.relabels,
+					     (a->commit.nrelabels + 1) * sizeof(*a->commit.relabels));
+		if (!a->commit.relabels)
+			abort();
+		a->commit.relabels[a->commit.nrelabels++] = (struct agent_relabel){ p, p->identity };
+	}
+	p->identity = new_id;
+}
+
+int agent_relabels_finish(struct agent *a, char **err)
+{
+	size_t i, n = a->commit.nrelabels;
+	struct agent_relabel *v = a->commit.relabels;
+	uint8_t addr[16];
+	int rc;
+
+	a->commit.relabels = NULL;
+	a->commit.nrelabels = 0;
+	/* every map learns the new identities; the old ones are still held */
+	rc = agent_regenerate(a, err);
+	if (rc) {
+		for (i = 0; i < n; i++) {
+			registry_identity_release(&a->reg, v[i].pod->identity);
+			v[i].pod->identity = v[i].old;
+		}
+		free(v);
+		agent_regenerate_after(a, "pod relabel", true);
+		return rc;
+	}
+	for (i = 0; i < n; i++) {
+		struct agent_pod *p = v[i].pod;
+
+		if (p->identity != v[i].old) {
+			sl_addr_from_ipv4(addr, p->net.ip);
+			sluice_dp_ipcache_update(a->dp, addr, 128, p->identity,
+						 p->remote ? 0 : SLUICE_IPC_F_LOCAL_POD);
+			a->reval_all = true; /* flows from or to it changed identity */
+		}
+		registry_identity_release(&a->reg, v[i].old);
+	}
+	free(v);
+	/* the batch's commit regenerates the old identities away, and saves */
+	a->commit.pending |= AGENT_COMMIT_REGENERATE | AGENT_COMMIT_SAVE_REGISTRY;
+	return 0;
+}
+
 static int pod_set_identity(struct agent *a, struct agent_pod *p, uint32_t new_id, char **err)
 {
 	uint32_t old = p->identity;
@@ -331,6 +413,10 @@ static int pod_set_identity(struct agent *a, struct agent_pod *p, uint32_t new_i
 
 	if (new_id == old) {
 		registry_identity_release(&a->reg, new_id);
+		return 0;
+	}
+	if (a->commit.depth) {
+		pod_defer_identity(a, p, new_id);
 		return 0;
 	}
 	p->identity = new_id;
@@ -367,10 +453,13 @@ int agent_ns_relabel(struct agent *a, const char *name, const struct sluice_labe
 		     char *const *remove, size_t nremove, char **err)
 {
 	size_t i;
-	int rc = registry_ns_labels_edit(&a->reg, name, set, remove, nremove, err);
+	int rc = registry_ns_labels_edit(&a->reg, name, set, remove, nremove, err), erc;
 
 	if (rc)
 		return rc;
+	/* one batch: every pod of the namespace moves with two regenerations
+	 * in all, not two each */
+	agent_commit_begin(a);
 	for (i = 0; i < a->reg.npods + a->reg.nremotes && !rc; i++) {
 		struct agent_pod *p = registry_at(&a->reg, i);
 		uint32_t id;
@@ -378,12 +467,15 @@ int agent_ns_relabel(struct agent *a, const char *name, const struct sluice_labe
 		if (strcmp(p->ns, name))
 			continue;
 		id = registry_identity(&a->reg, p->ns, &p->labels);
-		if (!id)
-			return sl_fail(err, ENOSPC, "cannot allocate an identity");
+		if (!id) {
+			rc = sl_fail(err, ENOSPC, "cannot allocate an identity");
+			break;
+		}
 		rc = pod_set_identity(a, p, id, err);
 	}
 	agent_commit(a, AGENT_COMMIT_SAVE_REGISTRY, "namespace relabel", NULL);
-	return rc;
+	erc = agent_commit_end(a, "namespace relabel", rc ? NULL : err);
+	return rc ? rc : erc;
 }
 
 /* The host's own addresses carry the reserved "host" identity. */

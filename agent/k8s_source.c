@@ -21,7 +21,6 @@
 #include "../common/util.h"
 #include "../k8s/client.h"
 #include "agent.h"
-#include "cni.h"
 #include "k8s.h"
 
 #define COMMIT_DELAY_MS 5

@@ -334,13 +334,14 @@ static int setup(struct agent *a, char **err)
 		.backend_max_entries = a->cfg.backend_max_entries,
 	};
 
-	rc = sluice_dp_open_opts(&a->dp, a->cfg.bpf_root, &dpo, &a->adopted, err);
+	char *warnings = NULL;
+
+	rc = sluice_dp_open_opts(&a->dp, a->cfg.bpf_root, &dpo, &a->adopted, &warnings, err);
 	if (rc)
 		return rc;
-	if (*err) { /* a warning, e.g. an incompatible pin was replaced */
-		fprintf(stderr, "sluiced: %s\n", *err);
-		free(*err);
-		*err = NULL;
+	if (warnings) { /* e.g. an incompatible pin was replaced */
+		fprintf(stderr, "sluiced: %s\n", warnings);
+		free(warnings);
 	}
 	rc = pod_net_node_setup(&a->podcfg, err);
 	if (!rc && a->podcfg.node_routing) /* standalone: ClusterIPs routed nowhere */

@@ -14,7 +14,6 @@
 #include "k8s.h"
 #include "http_local.h"
 #include "metrics.h"
-#include "proxy_ctl.h"
 #include "services.h"
 
 #define NBUCKETS 12

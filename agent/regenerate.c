@@ -74,6 +74,7 @@ int agent_regenerate_edit(struct agent *a, const struct agent_edit_hint *h, char
 	struct sluice_compile_endpoint *eps = sl_xcalloc(a->reg.npods + a->reg.nremotes, sizeof(*eps));
 	struct sluice_compiled out = { 0 };
 	struct sluice_diags diags = { 0 };
+	bool edited = false;
 	size_t i, j;
 	int rc;
 
@@ -103,14 +104,12 @@ int agent_regenerate_edit(struct agent *a, const struct agent_edit_hint *h, char
 	rc = 0;
 	if (h && a->compiled_valid) {
 		rc = sluice_policy_compile_edit(&a->policies, a->reg.idt, eps, i, &a->compiled, h->pi, h->ri,
-						h->section, h->index, h->old_item, &out, &diags);
-		if (rc == 1)
+						h->section, h->index, h->old_item, &out, &edited, &diags);
+		if (!rc && edited)
 			a->counters.compile_edits++;
 	}
-	if (rc == 0)
+	if (!rc && !edited) /* no edit to follow, or one the edit path declined */
 		rc = sluice_policy_compile(&a->policies, a->reg.idt, eps, i, &out, &diags);
-	else if (rc == 1)
-		rc = 0;
 	free(eps);
 	agent_phase(a, "compile");
 	if (rc) {

@@ -20,6 +20,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "../common/util.h"
 #include "internal.h"
 #include "bpf_lxc.skel.h"
 #include "bpf_sklookup.skel.h"
@@ -41,8 +42,8 @@ int dp_skmsg_attach(struct sluice_datapath *dp, char **err)
 
 	if (e < 0) {
 		e = -errno;
-		dp_msg_add(err, "attaching sk_msg_redirect to %s: %s", SLUICE_MAP_SOCKS,
-			   strerror(-e));
+		sl_fail(err, e, "attaching sk_msg_redirect to %s: %s", SLUICE_MAP_SOCKS,
+			strerror(-e));
 	}
 	return e;
 }
@@ -106,19 +107,19 @@ int dp_links_adopt(struct sluice_datapath *dp, char **warn)
 			continue;
 		prog = dp_link_program(dp, de->d_name);
 		if (!prog) {
-			dp_msg_add(warn, "unknown pinned link %s left alone", path);
+			dp_warn(warn, "unknown pinned link %s left alone", path);
 			continue;
 		}
 		fd = bpf_obj_get(path);
 		if (fd < 0) {
-			dp_msg_add(warn, "opening pinned link %s: %s", path, strerror(errno));
+			dp_warn(warn, "opening pinned link %s: %s", path, strerror(errno));
 			continue;
 		}
 		if (bpf_link_update(fd, bpf_program__fd(prog), NULL) < 0) {
 			int u = errno;
 
 			/* ENOLINK: the cgroup or netns died with the link */
-			dp_msg_add(warn, "pinned link %s: update failed (%s): removed", path,
+			dp_warn(warn, "pinned link %s: update failed (%s): removed", path,
 				   strerror(u));
 			bpf_link_detach(fd);
 			unlink(path);
@@ -236,16 +237,14 @@ int sluice_dp_attach_endpoint(struct sluice_datapath *dp, int ifindex, char **er
 		*err = NULL;
 	e = dp_tc_attach_one(ifindex, BPF_TC_INGRESS, bpf_program__fd(dp->lxc->progs.from_container));
 	if (e) {
-		dp_msg_add(err, "attaching from_container to tc ingress of ifindex %d: %s", ifindex,
-			   strerror(-e));
-		return e;
+		return sl_fail(err, e, "attaching from_container to tc ingress of ifindex %d: %s",
+			       ifindex, strerror(-e));
 	}
 	e = dp_tc_attach_one(ifindex, BPF_TC_EGRESS, bpf_program__fd(dp->lxc->progs.to_container));
 	if (e) {
 		/* from_container stays: half the enforcement beats none; retry */
-		dp_msg_add(err, "attaching to_container to tc egress of ifindex %d: %s", ifindex,
-			   strerror(-e));
-		return e;
+		return sl_fail(err, e, "attaching to_container to tc egress of ifindex %d: %s",
+			       ifindex, strerror(-e));
 	}
 	return 0;
 }
@@ -333,9 +332,8 @@ static int dp_link_ensure(struct sluice_datapath *dp, const char *name, struct b
 	if (dp_links_dir(dp->bpf_root, dir, sizeof(dir)) || dp_link_path(dp, name, path, sizeof(path)))
 		return -ENAMETOOLONG;
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-		e = -errno;
-		dp_msg_add(err, "creating %s: %s", dir, strerror(-e));
-		return e;
+		e = errno;
+		return sl_fail(err, e, "creating %s: %s", dir, strerror(e));
 	}
 
 	fd = bpf_obj_get(path);
@@ -359,15 +357,14 @@ static int dp_link_ensure(struct sluice_datapath *dp, const char *name, struct b
 
 	fd = bpf_link_create(bpf_program__fd(prog), target_fd, type, NULL);
 	if (fd < 0) {
-		e = -errno;
-		dp_msg_add(err, "attaching %s: %s", bpf_program__name(prog), strerror(-e));
-		return e;
+		e = errno;
+		return sl_fail(err, e, "attaching %s: %s", bpf_program__name(prog), strerror(e));
 	}
 	snprintf(tmp, sizeof(tmp), "%s_new", path); /* no dots on bpffs */
 	unlink(tmp);
 	if (bpf_obj_pin(fd, tmp) < 0 || rename(tmp, path) < 0) {
 		e = -errno;
-		dp_msg_add(err, "pinning link %s: %s", path, strerror(-e));
+		sl_fail(err, e, "pinning link %s: %s", path, strerror(-e));
 		unlink(tmp);
 		bpf_link_detach(fd);
 	}
@@ -400,15 +397,13 @@ static int dp_cgroup_open(const char *path, uint64_t *id, char **err)
 	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC), e;
 
 	if (fd < 0) {
-		e = -errno;
-		dp_msg_add(err, "cgroup %s: %s", path, strerror(-e));
-		return e;
+		e = errno;
+		return sl_fail(err, e, "cgroup %s: %s", path, strerror(e));
 	}
 	if (fstatfs(fd, &fs) < 0 || (unsigned long)fs.f_type != (unsigned long)CGROUP2_SUPER_MAGIC ||
 	    fstat(fd, &st) < 0) {
-		dp_msg_add(err, "%s is not a cgroup v2 directory", path);
 		close(fd);
-		return -EINVAL;
+		return sl_fail(err, EINVAL, "%s is not a cgroup v2 directory", path);
 	}
 	*id = st.st_ino;
 	return fd;
@@ -427,8 +422,8 @@ int sluice_dp_attach_cgroups(struct sluice_datapath *dp, const char *pods_cgroup
 		return pods_fd;
 	if (pods_id == DP_ROOT_CGROUP_ID) {
 		/* it would redirect every connect() of the host, the proxy's too */
-		dp_msg_add(err, "refusing to attach connect4 to the root cgroup %s", pods_cgroup);
-		e = -EINVAL;
+		e = sl_fail(err, EINVAL, "refusing to attach connect4 to the root cgroup %s",
+			    pods_cgroup);
 		goto out;
 	}
 	root_fd = dp_cgroup_open(root_cgroup, &root_id, err);
@@ -483,7 +478,7 @@ int sluice_dp_attach_netns(struct sluice_datapath *dp, uint32_t ep_id, const cha
 	fd = open(netns_path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		e = -errno;
-		dp_msg_add(err, "endpoint %u: netns %s: %s", ep_id, netns_path, strerror(-e));
+		sl_fail(err, e, "endpoint %u: netns %s: %s", ep_id, netns_path, strerror(-e));
 		if (fd >= 0)
 			close(fd);
 		return e;

@@ -75,9 +75,10 @@ struct sluice_datapath {
 	void *event_ctx;
 };
 
-/* Appends one formatted line to a malloc'd message (*msg may be NULL). */
+/* Appends one formatted warning line to a malloc'd list of lines (*msg may
+ * be NULL: the warning is dropped). Errors use sl_fail (common/util.h). */
 __attribute__((format(printf, 2, 3)))
-void dp_msg_add(char **msg, const char *fmt, ...);
+void dp_warn(char **msg, const char *fmt, ...);
 
 /* maps.c: the maps of all objects, with the names abi.h promises */
 struct dp_map_ref {

@@ -36,9 +36,10 @@
 #include "bpf_skmsg.skel.h"
 #include "bpf_sock_svc.skel.h"
 
-/* Appends one formatted line to a malloc'd message (*msg may be NULL). */
+/* Appends one formatted warning line to a malloc'd list of lines (*msg may
+ * be NULL). Errors never go through here: they replace *err (sl_fail). */
 __attribute__((format(printf, 2, 3)))
-void dp_msg_add(char **msg, const char *fmt, ...)
+void dp_warn(char **msg, const char *fmt, ...)
 {
 	char line[512], *joined;
 	size_t have, len;
@@ -67,8 +68,7 @@ static int dp_root_prepare(const char *root, char **err)
 	size_t i, len = strlen(root);
 
 	if (len == 0 || len >= sizeof(path)) {
-		dp_msg_add(err, "bpf root '%s': bad path", root);
-		return -EINVAL;
+		return sl_fail(err, EINVAL, "bpf root '%s': bad path", root);
 	}
 	memcpy(path, root, len + 1);
 	for (i = 1; i <= len; i++) {
@@ -76,23 +76,21 @@ static int dp_root_prepare(const char *root, char **err)
 			continue;
 		path[i] = '\0';
 		if (mkdir(path, 0700) < 0 && errno != EEXIST) {
-			int e = -errno;
+			int e = errno;
 
-			dp_msg_add(err, "creating %s: %s", path, strerror(-e));
-			return e;
+			return sl_fail(err, e, "creating %s: %s", path, strerror(e));
 		}
 		path[i] = root[i];
 	}
 	if (statfs(root, &fs) < 0) {
-		int e = -errno;
+		int e = errno;
 
-		dp_msg_add(err, "bpf root %s: %s", root, strerror(-e));
-		return e;
+		return sl_fail(err, e, "bpf root %s: %s", root, strerror(e));
 	}
 	if ((unsigned long)fs.f_type != (unsigned long)BPF_FS_MAGIC) {
-		dp_msg_add(err, "bpf root %s is not on a bpf filesystem (mount -t bpf bpf /sys/fs/bpf)",
-			   root);
-		return -EINVAL;
+		return sl_fail(err, EINVAL,
+			       "bpf root %s is not on a bpf filesystem (mount -t bpf bpf /sys/fs/bpf)",
+			       root);
 	}
 	return 0;
 }
@@ -207,7 +205,7 @@ static int dp_check_pins(struct sluice_datapath *dp, char **warn, int *kept)
 		e = dp_unpin_map(dp, maps[i].name, path);
 		if (e)
 			return e;
-		dp_msg_add(warn, "replaced incompatible pinned map %s (%s)", maps[i].name, what);
+		dp_warn(warn, "replaced incompatible pinned map %s (%s)", maps[i].name, what);
 	}
 	return 0;
 }
@@ -242,7 +240,7 @@ static int dp_check_abi_version(struct sluice_datapath *dp, char **warn)
 		if (e)
 			return e;
 	}
-	dp_msg_add(warn, "pinned maps have ABI version %u, this build %u: replaced all of them",
+	dp_warn(warn, "pinned maps have ABI version %u, this build %u: replaced all of them",
 		   version, SLUICE_ABI_VERSION);
 	return 0;
 }
@@ -261,9 +259,8 @@ static int dp_check_names(struct sluice_datapath *dp, char **err)
 
 	for (i = 0; i < n; i++) {
 		if (strcmp(bpf_map__name(maps[i].map), maps[i].name) != 0) {
-			dp_msg_add(err, "build mismatch: BPF map %s is %s in abi.h",
-				   bpf_map__name(maps[i].map), maps[i].name);
-			return -EINVAL;
+			return sl_fail(err, EINVAL, "build mismatch: BPF map %s is %s in abi.h",
+				       bpf_map__name(maps[i].map), maps[i].name);
 		}
 	}
 	for (j = 0; j < nobj; j++) {
@@ -272,9 +269,8 @@ static int dp_check_names(struct sluice_datapath *dp, char **err)
 				if (strcmp(bpf_map__name(map), maps[i].name) == 0)
 					break;
 			if (i == n && !bpf_map__is_internal(map)) {
-				dp_msg_add(err, "build mismatch: BPF map %s of %s is not in abi.h",
-					   bpf_map__name(map), bpf_object__name(objs[j]));
-				return -EINVAL;
+				return sl_fail(err, EINVAL, "build mismatch: BPF map %s of %s is not in abi.h",
+					       bpf_map__name(map), bpf_object__name(objs[j]));
 			}
 		}
 	}
@@ -295,20 +291,21 @@ static int dp_set_limits(struct sluice_datapath *dp, const struct sluice_dp_opti
 	for (i = 0; o && i < 2; i++) {
 		if ((o->service_max_entries && bpf_map__set_max_entries(svc[i], o->service_max_entries)) ||
 		    (o->backend_max_entries && bpf_map__set_max_entries(be[i], o->backend_max_entries))) {
-			dp_msg_add(err, "sizing the service maps: %s", strerror(errno));
-			return -EINVAL;
+			return sl_fail(err, EINVAL, "sizing the service maps: %s", strerror(errno));
 		}
 	}
 	return 0;
 }
 
-int sluice_dp_open(struct sluice_datapath **out, const char *bpf_root, bool *adopted, char **err)
+int sluice_dp_open(struct sluice_datapath **out, const char *bpf_root, bool *adopted,
+		   char **warnings, char **err)
 {
-	return sluice_dp_open_opts(out, bpf_root, NULL, adopted, err);
+	return sluice_dp_open_opts(out, bpf_root, NULL, adopted, warnings, err);
 }
 
 int sluice_dp_open_opts(struct sluice_datapath **out, const char *bpf_root,
-			const struct sluice_dp_options *o, bool *adopted, char **err)
+			const struct sluice_dp_options *o, bool *adopted, char **warnings,
+			char **err)
 {
 	struct sluice_datapath *dp = NULL;
 	char *warn = NULL;
@@ -318,8 +315,8 @@ int sluice_dp_open_opts(struct sluice_datapath **out, const char *bpf_root,
 	*out = NULL;
 	if (adopted)
 		*adopted = false;
-	if (err)
-		*err = NULL;
+	if (warnings)
+		*warnings = NULL;
 
 	e = dp_root_prepare(bpf_root, err);
 	if (e)
@@ -328,7 +325,7 @@ int sluice_dp_open_opts(struct sluice_datapath **out, const char *bpf_root,
 	dp = calloc(1, sizeof(*dp));
 	if (!dp || !(dp->bpf_root = strdup(bpf_root))) {
 		e = -ENOMEM;
-		dp_msg_add(err, "out of memory");
+		sl_fail(err, ENOMEM, "out of memory");
 		goto fail;
 	}
 
@@ -341,7 +338,7 @@ int sluice_dp_open_opts(struct sluice_datapath **out, const char *bpf_root,
 	dp->socksvc = dp->skmsg ? bpf_sock_svc__open_opts(&opts) : NULL;
 	if (!dp->socksvc) {
 		e = -errno;
-		dp_msg_add(err, "opening BPF objects: %s", strerror(-e));
+		sl_fail(err, e, "opening BPF objects: %s", strerror(-e));
 		goto fail;
 	}
 
@@ -354,15 +351,15 @@ int sluice_dp_open_opts(struct sluice_datapath **out, const char *bpf_root,
 	if (!e)
 		e = dp_check_pins(dp, &warn, &kept);
 	if (e) {
-		dp_msg_add(err, "checking pinned maps under %s: %s", bpf_root, strerror(-e));
+		sl_fail(err, e, "checking pinned maps under %s: %s", bpf_root, strerror(-e));
 		goto fail;
 	}
 
 	/* bpf_lxc first: it creates (or adopts) the pins the others reuse */
 	e = bpf_lxc__load(dp->lxc);
 	if (e) {
-		dp_msg_add(err, "loading BPF object bpf_lxc: %s (verifier log on stderr)",
-			   strerror(-e));
+		sl_fail(err, e, "loading BPF object bpf_lxc: %s (verifier log on stderr)",
+			strerror(-e));
 		goto fail;
 	}
 	e = bpf_sklookup__load(dp->sklookup);
@@ -375,15 +372,15 @@ int sluice_dp_open_opts(struct sluice_datapath **out, const char *bpf_root,
 	if (!e)
 		e = bpf_sock_svc__load(dp->socksvc);
 	if (e) {
-		dp_msg_add(err, "loading the L7 steering BPF objects: %s (verifier log on stderr)",
-			   strerror(-e));
+		sl_fail(err, e, "loading the L7 steering BPF objects: %s (verifier log on stderr)",
+			strerror(-e));
 		goto fail;
 	}
 
 	e = bpf_map_update_elem(bpf_map__fd(dp->lxc->maps.sluice_abi), &key, &version, BPF_ANY);
 	if (e) {
 		e = -errno;
-		dp_msg_add(err, "writing %s: %s", SLUICE_MAP_ABI, strerror(-e));
+		sl_fail(err, e, "writing %s: %s", SLUICE_MAP_ABI, strerror(-e));
 		goto fail;
 	}
 
@@ -392,7 +389,7 @@ int sluice_dp_open_opts(struct sluice_datapath **out, const char *bpf_root,
 		goto fail;
 	e = dp_links_adopt(dp, &warn);
 	if (e) {
-		dp_msg_add(err, "adopting pinned links under %s: %s", bpf_root, strerror(-e));
+		sl_fail(err, e, "adopting pinned links under %s: %s", bpf_root, strerror(-e));
 		goto fail;
 	}
 
@@ -400,14 +397,14 @@ int sluice_dp_open_opts(struct sluice_datapath **out, const char *bpf_root,
 				      NULL);
 	if (!dp->events) {
 		e = -errno;
-		dp_msg_add(err, "opening ring buffer %s: %s", SLUICE_MAP_EVENTS, strerror(-e));
+		sl_fail(err, e, "opening ring buffer %s: %s", SLUICE_MAP_EVENTS, strerror(-e));
 		goto fail;
 	}
 
 	if (adopted)
 		*adopted = kept > 0;
-	if (err)
-		*err = warn;
+	if (warnings)
+		*warnings = warn;
 	else
 		free(warn);
 	*out = dp;

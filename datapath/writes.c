@@ -12,6 +12,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "../common/util.h"
 #include "internal.h"
 #include "bpf_lxc.skel.h"
 #include "bpf_sklookup.skel.h"
@@ -142,35 +143,32 @@ int sluice_dp_policy_replace(struct sluice_datapath *dp, uint32_t ep_id,
 	if (err)
 		*err = NULL;
 	if (n > SLUICE_POLICY_INNER_MAX) {
-		dp_msg_add(err, "endpoint %u: %zu policy entries, at most %u fit", ep_id, n,
-			   SLUICE_POLICY_INNER_MAX);
-		return -E2BIG;
+		return sl_fail(err, E2BIG, "endpoint %u: %zu policy entries, at most %u fit", ep_id,
+			       n, SLUICE_POLICY_INNER_MAX);
 	}
 	for (i = 0; i < n; i++) {
 		if (entries[i].key.prefixlen > SLUICE_POLICY_PREFIX_FULL) {
-			dp_msg_add(err, "endpoint %u: policy entry %zu has prefixlen %u > %u", ep_id,
-				   i, entries[i].key.prefixlen, SLUICE_POLICY_PREFIX_FULL);
-			return -EINVAL;
+			return sl_fail(err, EINVAL, "endpoint %u: policy entry %zu has prefixlen %u > %u",
+				       ep_id, i, entries[i].key.prefixlen, SLUICE_POLICY_PREFIX_FULL);
 		}
 	}
 
 	fd = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, "sluice_pol_in", sizeof(struct sluice_policy_key),
 			    sizeof(struct sluice_policy_entry), SLUICE_POLICY_INNER_MAX, &copts);
 	if (fd < 0) {
-		e = -errno;
-		dp_msg_add(err, "endpoint %u: creating policy map: %s", ep_id, strerror(-e));
-		return e;
+		e = errno;
+		return sl_fail(err, e, "endpoint %u: creating policy map: %s", ep_id, strerror(e));
 	}
 	e = dp_policy_fill(fd, entries, n);
 	if (e) {
-		dp_msg_add(err, "endpoint %u: filling policy map: %s", ep_id, strerror(-e));
+		sl_fail(err, e, "endpoint %u: filling policy map: %s", ep_id, strerror(-e));
 		goto out;
 	}
 	/* the swap: from here on new flows see the new trie; the old one is
 	 * freed by the kernel once no program holds it */
 	if (bpf_map_update_elem(bpf_map__fd(dp->lxc->maps.sluice_pol_v1), &ep_id, &fd, BPF_ANY) < 0) {
 		e = -errno;
-		dp_msg_add(err, "endpoint %u: installing policy map: %s", ep_id, strerror(-e));
+		sl_fail(err, e, "endpoint %u: installing policy map: %s", ep_id, strerror(-e));
 	}
 out:
 	close(fd);
@@ -187,8 +185,8 @@ int sluice_dp_policy_patch(struct sluice_datapath *dp, uint32_t ep_id,
 	if (err)
 		*err = NULL;
 	if (fd < 0) {
-		dp_msg_add(err, "endpoint %u: no policy map to patch: %s", ep_id, strerror(-fd));
-		return fd;
+		return sl_fail(err, fd, "endpoint %u: no policy map to patch: %s", ep_id,
+			       strerror(-fd));
 	}
 	/* deletions first: the trie never holds more than the new set */
 	for (i = 0; i < ndels && !e; i++)
@@ -198,7 +196,7 @@ int sluice_dp_policy_patch(struct sluice_datapath *dp, uint32_t ep_id,
 		if (bpf_map_update_elem(fd, &sets[i].key, &sets[i].value, BPF_ANY) < 0)
 			e = -errno;
 	if (e)
-		dp_msg_add(err, "endpoint %u: patching policy map: %s", ep_id, strerror(-e));
+		sl_fail(err, e, "endpoint %u: patching policy map: %s", ep_id, strerror(-e));
 	close(fd);
 	return e;
 }

@@ -488,7 +488,8 @@ int sluice_policy_compile_edit(const struct sluice_policy_set *set,
 			       const struct sluice_compiled *prev, size_t pi, size_t ri,
 			       enum sluice_section section, size_t index,
 			       const struct sluice_peer_rule *old_item,
-			       struct sluice_compiled *out, struct sluice_diags *errors)
+			       struct sluice_compiled *out, bool *handled,
+			       struct sluice_diags *errors)
 {
 	struct compile_state st = { .set = set, .idt = idt, .eps = eps, .neps = neps };
 	struct compile_edit ed = { .old_item = old_item };
@@ -499,6 +500,7 @@ int sluice_policy_compile_edit(const struct sluice_policy_set *set,
 	const char *cluster = SLUICE_CLUSTER_NAME;
 	int rc;
 
+	*handled = false;
 	if (!set || !idt || !prev || !out)
 		return 0;
 	ed.new_item = compile_edit_item(set, eps, neps, prev, pi, ri, section, index, old_item);
@@ -552,7 +554,8 @@ int sluice_policy_compile_edit(const struct sluice_policy_set *set,
 	free(ed.ids);
 	free(ed.labels);
 	*out = res;
-	return 1;
+	*handled = true;
+	return 0;
 fail:
 	selector_free(&ctx.cluster);
 	free(idset.v);

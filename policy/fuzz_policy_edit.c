@@ -112,8 +112,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (wrc || whole.n != 1)
 			abort();
 		sluice_policy_edit_swap(&set.v[0], &ed);
+		bool handled = false;
+
 		if (sluice_policy_compile_edit(&set, idt, eps, 2, &prev, 0, ed.rule, ed.section, ed.index,
-					       &ed.item, &inc, &e) == 1) {
+					       &ed.item, &inc, &handled, &e) == 0 &&
+		    handled) {
 			if (sluice_policy_compile(&whole, idt, eps, 2, &full, &we))
 				abort();
 			fz_same(&inc, &full);

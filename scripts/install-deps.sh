@@ -7,7 +7,7 @@ pkgs=(
   libbpf-dev libelf-dev zlib1g-dev bpftool linux-libc-dev
   libuv1-dev libssl-dev libyaml-dev libjansson-dev libpcre2-dev libcmocka-dev
   node-llhttp
-  iproute2 iptables ipset nftables curl wrk socat netcat-openbsd python3 procps dnsutils
+  iproute2 iptables ipset nftables curl wrk socat netcat-openbsd python3 python3-yaml python3-jsonschema procps dnsutils
   libclang-rt-14-dev prometheus containernetworking-plugins
   openssl haproxy nginx-light
 )

@@ -21,21 +21,24 @@ struct sluice_datapath;
 /*
  * Loads the programs and creates or adopts the pinned maps under bpf_root
  * (a directory on bpffs, created if missing). Pinned maps whose layout
- * does not match this build's are detected, reported in *err as a warning
- * line, and replaced: on success *err is NULL or holds warnings (log them,
- * free them). *adopted tells whether existing pins were reused. After open,
- * re-attach every endpoint: filters left by a previous agent still run the
- * previous programs until replaced.
+ * does not match this build's are detected, replaced, and reported as a
+ * warning line: on success *warnings (when not NULL) is NULL or holds
+ * newline-separated warnings for the caller to log and free; a failure
+ * returns -errno with the reason in *err and never sets *warnings.
+ * *adopted tells whether existing pins were reused. After open, re-attach
+ * every endpoint: filters left by a previous agent still run the previous
+ * programs until replaced.
  */
 int sluice_dp_open(struct sluice_datapath **out, const char *bpf_root,
-		   bool *adopted, char **err);
+		   bool *adopted, char **warnings, char **err);
 /* The same with the sizes of the maps the agent chooses (0: the default). */
 struct sluice_dp_options {
 	uint32_t service_max_entries; /* SLUICE_MAP_SERVICES */
 	uint32_t backend_max_entries; /* SLUICE_MAP_BACKENDS */
 };
 int sluice_dp_open_opts(struct sluice_datapath **out, const char *bpf_root,
-			const struct sluice_dp_options *opts, bool *adopted, char **err);
+			const struct sluice_dp_options *opts, bool *adopted, char **warnings,
+			char **err);
 /* Closes fds; pins and tc filters stay, so enforcement continues. */
 void sluice_dp_close(struct sluice_datapath *dp);
 /* Removes every pin under bpf_root (used by tests and `sluiced --cleanup`). */

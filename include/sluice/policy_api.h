@@ -181,9 +181,10 @@ void sluice_compiled_free(struct sluice_compiled *c);
  * sluice_policy_edit_swap()), computes into out what
  * sluice_policy_compile() would give, from prev (the result for the set
  * before the change, the same endpoints and identities), touching only
- * what the item can change. Returns 1 when done, 0 when the change is not
- * one it handles (the caller compiles the whole set; nothing was changed),
- * or a negative errno with errors. See policy/compile_edit.c.
+ * what the item can change. Returns 0 or a negative errno (errors say
+ * why). *handled says which of the two successes it was: true, out holds
+ * the result; false, the change is not one it handles (the caller compiles
+ * the whole set; out and prev are untouched). See policy/compile_edit.c.
  */
 int sluice_policy_compile_edit(const struct sluice_policy_set *set,
 			       struct sluice_identity_table *idt,
@@ -191,7 +192,8 @@ int sluice_policy_compile_edit(const struct sluice_policy_set *set,
 			       const struct sluice_compiled *prev, size_t pi, size_t ri,
 			       enum sluice_section section,
 			       size_t index, const struct sluice_peer_rule *old_item,
-			       struct sluice_compiled *out, struct sluice_diags *errors);
+			       struct sluice_compiled *out, bool *handled,
+			       struct sluice_diags *errors);
 
 /*
  * The L7 policy the proxy applies to a redirected flow: the entry for the

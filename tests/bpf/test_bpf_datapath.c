@@ -98,17 +98,17 @@ static void addr_v4(uint8_t out[16], const char *ip)
 static int fx_setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	char *err = NULL;
+	char *err = NULL, *warn = NULL;
 	bool adopted = true;
 	int e;
 
 	assert_non_null(f);
 	snprintf(f->root, sizeof(f->root), "%s/t%d", g_base, g_counter++);
-	e = sluice_dp_open(&f->dp, f->root, &adopted, &err);
+	e = sluice_dp_open(&f->dp, f->root, &adopted, &warn, &err);
 	if (e)
 		fprintf(stderr, "sluice_dp_open: %s\n", err ? err : "?");
 	assert_int_equal(e, 0);
-	assert_null(err);
+	assert_null(warn);
 	assert_false(adopted);
 	f->from_fd = sluice_dp_program_fd(f->dp, "from_container");
 	f->to_fd = sluice_dp_program_fd(f->dp, "to_container");
@@ -895,7 +895,7 @@ static void test_reopen_adopts_pins(void **state)
 	struct sluice_dp_map_fill fill[16];
 	uint8_t a[16];
 	bool adopted = false;
-	char *err = NULL;
+	char *err = NULL, *warn = NULL;
 	int n, i;
 
 	ep_set(f, SLUICE_EP_F_ENFORCE_EGRESS);
@@ -903,8 +903,8 @@ static void test_reopen_adopts_pins(void **state)
 	assert_int_equal(egress(f, IPPROTO_TCP, PEER_IP, 40000, 80, SYN), DROP);
 	sluice_dp_close(f->dp);
 
-	assert_int_equal(sluice_dp_open(&f->dp, f->root, &adopted, &err), 0);
-	assert_null(err);
+	assert_int_equal(sluice_dp_open(&f->dp, f->root, &adopted, &warn, &err), 0);
+	assert_null(warn);
 	assert_true(adopted);
 	f->from_fd = sluice_dp_program_fd(f->dp, "from_container");
 	f->to_fd = sluice_dp_program_fd(f->dp, "to_container");
@@ -933,7 +933,7 @@ static void test_reopen_adopts_pins(void **state)
 static void test_incompatible_pin_replaced(void **state)
 {
 	struct fx *f = *state;
-	char path[256], *err = NULL;
+	char path[256], *err = NULL, *warn = NULL;
 	bool adopted = false;
 	int fd;
 	struct bpf_map_info info = {};
@@ -950,10 +950,11 @@ static void test_incompatible_pin_replaced(void **state)
 	assert_int_equal(bpf_obj_pin(fd, path), 0);
 	close(fd);
 
-	assert_int_equal(sluice_dp_open(&f->dp, f->root, &adopted, &err), 0);
-	assert_non_null(err);
-	assert_non_null(strstr(err, "replaced incompatible pinned map sluice_ct_v1 (key size 40 != 44)"));
-	free(err);
+	assert_int_equal(sluice_dp_open(&f->dp, f->root, &adopted, &warn, &err), 0);
+	assert_non_null(warn);
+	assert_non_null(strstr(warn, "replaced incompatible pinned map sluice_ct_v1 (key size 40 != 44)"));
+	assert_null(err); /* a warning is not an error */
+	free(warn);
 	assert_true(adopted); /* the other maps were kept */
 	f->from_fd = sluice_dp_program_fd(f->dp, "from_container");
 	f->to_fd = sluice_dp_program_fd(f->dp, "to_container");
@@ -970,7 +971,7 @@ static void test_abi_version_mismatch_replaces_all(void **state)
 {
 	struct fx *f = *state;
 	uint32_t key = 0, version = SLUICE_ABI_VERSION + 1;
-	char *err = NULL;
+	char *err = NULL, *warn = NULL;
 	bool adopted = true;
 
 	ep_set(f, 0);
@@ -979,10 +980,11 @@ static void test_abi_version_mismatch_replaces_all(void **state)
 	sluice_dp_close(f->dp);
 	f->dp = NULL;
 
-	assert_int_equal(sluice_dp_open(&f->dp, f->root, &adopted, &err), 0);
-	assert_non_null(err);
-	assert_non_null(strstr(err, "ABI version"));
-	free(err);
+	assert_int_equal(sluice_dp_open(&f->dp, f->root, &adopted, &warn, &err), 0);
+	assert_non_null(warn);
+	assert_non_null(strstr(warn, "ABI version"));
+	assert_null(err);
+	free(warn);
 	assert_false(adopted);
 	assert_int_equal(bpf_map_lookup_elem(sluice_dp_map_fd(f->dp, SLUICE_MAP_ABI), &key, &version),
 			 0);
@@ -1023,9 +1025,7 @@ static void test_attach_replace_detach(void **state)
 	assert_int_equal(sluice_dp_attach_endpoint(f->dp, g_ifindex, &err), 0);
 
 	/* a restarted agent (new programs) replaces the filter in place */
-	assert_int_equal(sluice_dp_open(&second, f->root, NULL, &err), 0);
-	free(err);
-	err = NULL;
+	assert_int_equal(sluice_dp_open(&second, f->root, NULL, NULL, &err), 0);
 	assert_int_equal(sluice_dp_attach_endpoint(second, g_ifindex, &err), 0);
 	assert_true(tc_has_our_filter(g_ifindex, BPF_TC_INGRESS, &id2));
 	assert_int_not_equal(id1, id2);

@@ -537,7 +537,7 @@ static int fx_setup(void **state)
 
 	assert_non_null(f);
 	snprintf(f->root, sizeof(f->root), "%s/t%d", g_base, ++g_counter);
-	e = sluice_dp_open(&f->dp, f->root, NULL, &err);
+	e = sluice_dp_open(&f->dp, f->root, NULL, NULL, &err);
 	if (e)
 		fprintf(stderr, "sluice_dp_open: %s\n", err ? err : "?");
 	assert_int_equal(e, 0);
@@ -966,8 +966,7 @@ static void test_links_adopted_on_reopen(void **state)
 
 	/* a new agent: same links, new programs, no detach in between */
 	sluice_dp_close(f->dp);
-	assert_int_equal(sluice_dp_open(&f->dp, f->root, NULL, &err), 0);
-	free(err);
+	assert_int_equal(sluice_dp_open(&f->dp, f->root, NULL, NULL, &err), 0);
 	assert_int_equal(link_prog_id(path[0]),
 			 prog_id(sluice_dp_program_fd(f->dp, "sock_connect4")));
 	assert_int_equal(link_prog_id(path[1]),

@@ -4,6 +4,14 @@
 # cleanup that runs on success, failure and interruption.
 set -u
 
+# Debian's python3 (and tools) before anything a user put first: a pyenv
+# shim forks about ten scripts per call (1.6 s under load against 0.23 s),
+# and a scenario calls python3 hundreds of times (probe.py per check)
+case ":$PATH:" in
+:/usr/bin:*) ;;
+*) PATH=/usr/bin:/bin:/usr/sbin:/sbin:$PATH ;;
+esac
+
 SL_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 SL_BUILD=${SL_BUILD:-$SL_ROOT/build}
 # shellcheck source=../../scripts/standalone.sh

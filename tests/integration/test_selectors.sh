@@ -99,4 +99,29 @@ YAML
 check "CCNP: default/c-prod allowed" can default/c-prod tcp "$IP_server" 80
 check "CCNP: other/c-prod allowed" can other/c-prod tcp "$IP_server" 80
 check "CCNP: dev dropped" dropped default/c-dev tcp "$IP_server" 80
+
+# a namespace relabel moves its four pods in one batch: two regenerations
+# in all (every map learns the new identities, then the old ones go), not
+# two per pod; and the traffic follows
+default_ids() { # NAME=IDENTITY of default's pods, from the agent
+	sl pod list -o json 2>/dev/null | python3 -c '
+import json, sys
+v = json.load(sys.stdin)
+items = v.get("items", []) if isinstance(v, dict) else v
+print(" ".join(sorted("%s=%s" % (p.get("name"), p.get("identity"))
+                      for p in items if p.get("namespace") == "default")))'
+}
+ids_before=$(default_ids)
+before=$(status_field regenerations)
+sl namespace label default tier=web >/dev/null || fail "label default"
+after=$(status_field regenerations)
+expect_eq "namespace relabel of 4 pods: 2 regenerations, not 2 per pod" 2 $((after - before))
+expect_eq "the 4 pods of default all moved to new identities" 4 "$(python3 -c '
+import sys
+a = dict(x.split("=") for x in sys.argv[1].split())
+b = dict(x.split("=") for x in sys.argv[2].split())
+print(sum(1 for k in a if k in b and a[k] != b[k]))' "$ids_before" "$(default_ids)")"
+check "after the namespace relabel: default/c-prod allowed" can default/c-prod tcp "$IP_server" 80
+check "after the namespace relabel: dev dropped" dropped default/c-dev tcp "$IP_server" 80
+check "after the namespace relabel: other/c-prod allowed" can other/c-prod tcp "$IP_server" 80
 t_finish

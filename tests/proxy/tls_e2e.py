@@ -22,11 +22,13 @@ tls:PORT:DIR, which logs its own view of every TLS session). Then:
 Every process started here is killed by PID on exit.
 """
 import argparse
+import http.client
 import json
 import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -193,6 +195,21 @@ def scenario_interception(env):
     with open(env.up_log) as f:
         check("sni=up.test reused=1 GET /api/users/7" in f.read(),
               "upstream side: the proxy resumes its session to the upstream")
+    # a keep-alive connection idle past the proxy's buffer release (1 s):
+    # both sessions give their record buffers back and take them again
+    ctx = ssl.create_default_context(cafile=env.dir + "/ca/ca.crt")
+    conn = http.client.HTTPSConnection("front.test", p.port, context=ctx, timeout=10)
+    conn.sock = ctx.wrap_socket(socket.create_connection(("127.0.0.1", p.port), 10),
+                                server_hostname="front.test")
+    codes = []
+    for i in range(3):
+        conn.request("GET", "/api/users/%d" % (100 + i), headers={"Host": "up.test"})
+        r = conn.getresponse()
+        codes.append((r.status, r.read().decode().strip()))
+        time.sleep(2.2 if i < 2 else 0)
+    conn.close()
+    check([c for c, _ in codes] == [200, 200, 200] and all("GET /api/users/10" in b for _, b in codes),
+          "one keep-alive connection, idle 2.2 s between requests: all served (%s)" % codes)
     # ALPN: only http/1.1, even when a client offers h2 first
     out = env.s_client(p.port, "front.test", ["-alpn", "h2,http/1.1"])
     check("ALPN protocol: http/1.1" in out, "ALPN: http/1.1 is what the proxy selects")

@@ -327,7 +327,7 @@ int main(int argc, char **argv)
 		goto out;
 
 	snprintf(g_root, sizeof(g_root), "/sys/fs/bpf/slbt-bench-%d", (int)getpid());
-	if (sluice_dp_open(&dp, g_root, NULL, &err) != 0) {
+	if (sluice_dp_open(&dp, g_root, NULL, NULL, &err) != 0) {
 		fprintf(stderr, "bench: open: %s\n", err ? err : "?");
 		goto out;
 	}

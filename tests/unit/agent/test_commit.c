@@ -20,7 +20,7 @@
 
 /* what the steps were asked to do, and how they answer */
 static struct {
-	int regenerations, regenerations_after, saves, policy_saves;
+	int regenerations, regenerations_after, saves, policy_saves, relabel_finishes;
 	int regenerate_rc, save_rc;
 	char order[16];
 } calls;
@@ -66,6 +66,19 @@ int agent_state_save_policies(struct agent *a)
 	calls.policy_saves++;
 	step('P');
 	return calls.save_rc;
+}
+
+/* endpoints.c's deferred relabels: stands in for what the real one leaves
+ * to the commit (it regenerates the new identities in itself: 'L') */
+int agent_relabels_finish(struct agent *a, char **err)
+{
+	(void)err;
+	calls.relabel_finishes++;
+	step('L');
+	a->commit.relabels = NULL;
+	a->commit.nrelabels = 0;
+	a->commit.pending |= AGENT_COMMIT_REGENERATE | AGENT_COMMIT_SAVE_REGISTRY;
+	return 0;
 }
 
 static int setup(void **state)
@@ -130,6 +143,33 @@ static void test_batch(void **state)
 	assert_int_equal(a->counters.commits, 1);
 }
 
+/* pods relabelled in a batch move together at its outermost end: the
+ * relabel step once, then one commit (one regeneration, one save) */
+static void test_batch_relabels(void **state)
+{
+	struct agent *a = *state;
+	struct agent_relabel r[3] = { { NULL, 0 } };
+	int i;
+
+	agent_commit_begin(a);
+	a->commit.relabels = r; /* as endpoints.c leaves three deferred relabels */
+	a->commit.nrelabels = 3;
+	for (i = 0; i < 3; i++)
+		assert_int_equal(agent_commit(a, AGENT_COMMIT_SAVE_REGISTRY, "pod relabel", NULL), 0);
+	agent_commit_begin(a);
+	assert_int_equal(agent_commit_end(a, "inner", NULL), 0);
+	assert_string_equal(calls.order, "");
+	assert_int_equal(agent_commit_end(a, "batch", NULL), 0);
+	assert_string_equal(calls.order, "LAS");
+	assert_int_equal(calls.relabel_finishes, 1);
+	assert_int_equal(a->commit.nrelabels, 0);
+	/* a batch without relabels never calls the step */
+	agent_commit_begin(a);
+	assert_int_equal(agent_commit(a, AGENT_COMMIT_SAVE_REGISTRY, "pod", NULL), 0);
+	assert_int_equal(agent_commit_end(a, "batch", NULL), 0);
+	assert_int_equal(calls.relabel_finishes, 1);
+}
+
 static void test_batch_reports_failure(void **state)
 {
 	struct agent *a = *state;
@@ -181,6 +221,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_kinds, setup),
 		cmocka_unit_test_setup(test_batch, setup),
+		cmocka_unit_test_setup(test_batch_relabels, setup),
 		cmocka_unit_test_setup(test_batch_reports_failure, setup),
 		cmocka_unit_test_setup(test_regenerate_failure, setup),
 		cmocka_unit_test_setup(test_save_failure_counted, setup),
