@@ -135,9 +135,10 @@ class Env:
         body, _, code = r.stdout.rpartition("\n")
         return r.returncode, code, body
 
-    def s_client(self, port, sni, extra=(), linger=0.3):
+    def s_client(self, port, sni, extra=(), linger=0.3, stdin=""):
         """openssl s_client; stdin stays open for linger seconds so that
-        TLS 1.3 tickets (sent after the handshake) arrive before it quits."""
+        TLS 1.3 tickets (sent after the handshake) arrive before it quits,
+        then gets `stdin` (s_client reads a line "R" as "renegotiate")."""
         argv = ["openssl", "s_client", "-connect", "127.0.0.1:%d" % port,
                 "-CAfile", self.dir + "/ca/ca.crt"]
         argv += ["-noservername"] if sni is None else ["-servername", sni]
@@ -145,7 +146,7 @@ class Env:
                              stderr=subprocess.STDOUT, text=True)
         time.sleep(linger)
         try:
-            out, _ = p.communicate("", timeout=15)
+            out, _ = p.communicate(stdin, timeout=15)
         except subprocess.TimeoutExpired:
             p.kill()
             out, _ = p.communicate()
@@ -220,6 +221,12 @@ def scenario_interception(env):
     # TLS 1.2 and 1.3, nothing older
     out = env.s_client(p.port, "front.test", ["-tls1_2"])
     check(handshake_ok(out) and "Protocol  : TLSv1.2" in out, "a TLS 1.2 client is served")
+    # no renegotiation: a TLS 1.2 client that asks for one (s_client's "R")
+    # is refused by the proxy's no_renegotiation alert, not served again
+    out = env.s_client(p.port, "front.test", ["-tls1_2"], linger=0.5, stdin="R\n")
+    check(handshake_ok(out) and "RENEGOTIATING" in out and "no renegotiation" in out,
+          "TLS 1.2 renegotiation is refused by the proxy: %s" %
+          [l for l in out.splitlines() if "RENEGOTIATING" in l or "error" in l][:2])
     out = env.s_client(p.port, "front.test", ["-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0"])
     # (SECLEVEL=0 lets the client offer TLS 1.1: the refusal must be the proxy's)
     check("CONNECTED" in out and "no protocols available" not in out and
