@@ -353,6 +353,8 @@ static void want_obj(void *ctx, json_t *obj)
 
 void k8s_secrets_sync(struct agent_k8s *k)
 {
+	const char *key;
+	json_t *obj;
 	size_t i;
 
 	if (k->stopping)
@@ -364,6 +366,10 @@ void k8s_secrets_sync(struct agent_k8s *k)
 	if (k->coll[K8S_C_CCNP].w)
 		k8s_watch_foreach(k->coll[K8S_C_CCNP].w, want_obj, k);
 	in_force_refs(k->a, want_ref, k);
+	/* and what waits in the commit queue (deferred for its Secrets) */
+	json_object_foreach(k->policy_pending, key, obj)
+		if (!json_is_null(obj))
+			policy_refs(obj, want_ref, k);
 	for (i = 0; i < k->nsecrets;) {
 		struct k8s_secret_watch *sw = k->secrets[i];
 
@@ -393,8 +399,9 @@ static void ready_ref(void *ctx, const char *ns, const char *name)
 	struct k8s_secret_watch *sw = sw_find(r->k, ns, name);
 
 	if (!sw) {
-		/* named by a version the cache does not hold yet: the next
-		 * commit's sync starts its watch */
+		/* named by a version the caches do not hold (any more): watch
+		 * it anyway; its list re-queues the policy */
+		sw_start(r->k, ns, name);
 		r->ready = false;
 		return;
 	}

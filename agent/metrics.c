@@ -75,10 +75,24 @@ struct metrics {
 	struct histogram http_duration, apply_duration;
 	struct http_local *http; /* NULL: not served */
 	uint64_t tls_base[TLS_NSERIES], tls_last[TLS_NSERIES];
-	/* the proxy's own losses, from its last stats message (at most a
-	 * second old; what proxy_ctl.c hands to metrics_proxy_stats) */
-	json_int_t access_dropped, access_log_dropped;
+	/* the proxy's drop counters, carried the same way */
+	uint64_t drop_base[2], drop_last[2];
 };
+
+/* The proxy's drop counters on /metrics (stats keys), monotonic across
+ * proxy restarts like the TLS series. */
+static const char *const drop_keys[2] = { "access_dropped", "access_log_dropped" };
+
+/* v is a counter of the current proxy: a value lower than the last one
+ * means a new proxy, whose count starts again from zero. */
+static void carry(uint64_t *base, uint64_t *last, json_int_t v)
+{
+	if (v < 0)
+		v = 0;
+	if ((uint64_t)v < *last)
+		*base += *last;
+	*last = (uint64_t)v;
+}
 
 static void hist_observe(struct histogram *h, double v)
 {
@@ -135,8 +149,6 @@ void metrics_proxy_stats(struct agent *a, json_t *stats)
 
 	if (!mx)
 		return;
-	mx->access_dropped = json_integer_value(json_object_get(stats, "access_dropped"));
-	mx->access_log_dropped = json_integer_value(json_object_get(stats, "access_log_dropped"));
 	for (size_t i = 0; i < TLS_NSERIES; i++) {
 		const char *key = tls_series[i].key;
 		json_int_t v;
@@ -147,12 +159,11 @@ void metrics_proxy_stats(struct agent *a, json_t *stats)
 			v = json_integer_value(json_object_get(stats, "tls_upstream_errors")) -
 			    json_integer_value(json_object_get(stats, "tls_upstream_verify_failed"));
 		}
-		if (v < 0)
-			v = 0;
-		if ((uint64_t)v < mx->tls_last[i])
-			mx->tls_base[i] += mx->tls_last[i]; /* a new proxy */
-		mx->tls_last[i] = (uint64_t)v;
+		carry(&mx->tls_base[i], &mx->tls_last[i], v);
 	}
+	for (size_t i = 0; i < 2; i++)
+		carry(&mx->drop_base[i], &mx->drop_last[i],
+		      json_integer_value(json_object_get(stats, drop_keys[i])));
 }
 
 struct out {
@@ -313,13 +324,16 @@ char *metrics_render(struct agent *a)
 	     "Flows not sent to a slow `sluice observe` client.");
 	outf(&o, "sluice_observer_flows_lost_total %llu\n", (unsigned long long)fc->observer_flows_lost);
 
-	/* the proxy's own losses (its stats, at most a second old) */
+	/* the proxy's own losses (its stats, at most a second old), summed
+	 * over the proxies this agent ran (metrics_proxy_stats) */
 	head(&o, "sluice_proxy_access_records_dropped_total", "counter",
 	     "Access records the proxy could not hand to the agent (queue full).");
-	outf(&o, "sluice_proxy_access_records_dropped_total %lld\n", (long long)mx->access_dropped);
+	outf(&o, "sluice_proxy_access_records_dropped_total %llu\n",
+	     (unsigned long long)(mx->drop_base[0] + mx->drop_last[0]));
 	head(&o, "sluice_proxy_access_log_dropped_total", "counter",
 	     "Access-log lines the proxy dropped because stdout did not keep up.");
-	outf(&o, "sluice_proxy_access_log_dropped_total %lld\n", (long long)mx->access_log_dropped);
+	outf(&o, "sluice_proxy_access_log_dropped_total %llu\n",
+	     (unsigned long long)(mx->drop_base[1] + mx->drop_last[1]));
 	head(&o, "sluice_http_requests_total", "counter",
 	     "HTTP requests seen by the proxy, by method, status and verdict.");
 	for (i = 0; i < mx->nhttp_series; i++)

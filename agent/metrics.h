@@ -11,7 +11,7 @@ void metrics_http_observe(struct agent *a, const char *method, unsigned code, bo
 			  double seconds);
 void metrics_apply_observe(struct agent *a, double seconds);
 /* The proxy's latest "stats" message (its counters since it started):
- * the TLS counters are kept monotonic across proxy restarts. */
+ * the TLS and drop counters are kept monotonic across proxy restarts. */
 void metrics_proxy_stats(struct agent *a, json_t *stats);
 /* Renders every metric; the caller frees. */
 char *metrics_render(struct agent *a);

@@ -96,6 +96,10 @@ struct proxy_ctl {
 	struct retired *retired;
 	size_t nretired;
 	uv_timer_t retire_timer;
+	/* pods whose in-pod listener could not be made (e.g. 127.0.0.1:15001
+	 * still held by a proxy that is draining) are retried every second:
+	 * until then their L7 ports fail closed */
+	uv_timer_t listen_timer;
 };
 
 static char *state_file(struct agent *a, const char *name)
@@ -604,6 +608,35 @@ static void adopt_listener(struct proxy_ctl *pc, uint32_t ep_id, int fd)
 	close(fd);
 }
 
+static void listen_retry(uv_timer_t *t)
+{
+	struct proxy_ctl *pc = t->data;
+	struct agent *a = pc->agent;
+	size_t i, missing = 0;
+	char *err = NULL;
+
+	for (i = 0; i < a->reg.npods; i++) {
+		struct agent_pod *p = a->reg.pods[i];
+
+		if (p->proxy_listener_fd >= 0)
+			continue;
+		if (proxy_ctl_pod_added(a, p, &err))
+			missing++;
+		else
+			fprintf(stderr, "sluiced: proxy listener for %s/%s made on retry\n", p->ns, p->name);
+		free(err);
+		err = NULL;
+	}
+	if (!missing)
+		uv_timer_stop(t);
+}
+
+static void listen_retry_arm(struct proxy_ctl *pc)
+{
+	if (!uv_is_active((uv_handle_t *)&pc->listen_timer))
+		uv_timer_start(&pc->listen_timer, listen_retry, 1000, 1000);
+}
+
 static void configure(struct proxy_ctl *pc)
 {
 	struct agent *a = pc->agent;
@@ -922,6 +955,8 @@ int proxy_ctl_start(struct agent *a, char **err)
 	pc->timer.data = pc;
 	uv_timer_init(a->loop, &pc->retire_timer);
 	pc->retire_timer.data = pc;
+	uv_timer_init(a->loop, &pc->listen_timer);
+	pc->listen_timer.data = pc;
 	mkdir(a->cfg.state_dir, 0700);
 	if (a->cfg.proxy_control && !a->cfg.no_proxy) {
 		free(path);
@@ -972,6 +1007,8 @@ void proxy_ctl_stop(struct agent *a)
 	free(pc->retired);
 	uv_timer_stop(&pc->retire_timer);
 	uv_close((uv_handle_t *)&pc->retire_timer, NULL);
+	uv_timer_stop(&pc->listen_timer);
+	uv_close((uv_handle_t *)&pc->listen_timer, NULL);
 	json_decref(pc->stats);
 	free(pc->last_rules);
 }
@@ -1029,8 +1066,11 @@ int proxy_ctl_pod_added(struct agent *a, struct agent_pod *p, char **err)
 		return sl_fail(err, errno, "cannot open netns %s: %s", p->net.netns, strerror(errno));
 	rc = sluice_dp_proxy_listen_in_netns(nsfd, SLUICE_PROXY_PORT, &fd);
 	close(nsfd);
-	if (rc)
+	if (rc) {
+		if (pc)
+			listen_retry_arm(pc);
 		return sl_fail(err, rc, "cannot listen in %s: %s", p->net.netns, strerror(-rc));
+	}
 	rc = sluice_dp_proxy_listener_set(a->dp, p->ep_id, fd);
 	if (rc) {
 		close(fd);

@@ -32,6 +32,7 @@
 #define PROXY_CIN_MAX (64u * 1024u)
 #define PROXY_LINGER_MS 2000u
 #define PROXY_QUEUE_KEEP (64u * 1024u) /* keep queue buffers up to this while busy */
+#define PROXY_TLS_RELEASE_MS 1000u /* TLS record buffers of connections idle this long are freed */
 
 #define PROXY_SPARE_SIZE 4096u
 #define PROXY_SPARES 32u
@@ -92,6 +93,7 @@ struct proxy_conn {
 	struct proxy_conn *hs_prev, *hs_next; /* in srv's handshake list */
 	bool hs_listed, passthrough;
 	bool client_out_of_fastpath;  /* see proxy_tls_seal() */
+	bool tls_bufs;                /* sessions may hold record buffers (proxy_tls_sweep) */
 	char req_host[PROXY_TLS_MAX_NAME + 1]; /* Host of the current request, no port */
 	struct proxy_up_tls_info up_info;
 };
@@ -125,6 +127,7 @@ struct proxy_server {
 	void *closed_ctx;
 	struct proxy_tls_store *tls;
 	struct proxy_conn *hs_head, *hs_tail; /* client handshakes, newest first */
+	uv_timer_t tls_sweep;                 /* frees idle sessions' buffers */
 	uint32_t hs_count;
 	struct proxy_spares spares;
 	char readbuf[PROXY_READ_BUF];
@@ -947,6 +950,35 @@ static void proxy_tls_socket(struct proxy_conn *pc, uv_handle_t *h)
 		res->tls_socket(res, fd);
 }
 
+/*
+ * Once a second while TLS connections exist: the sessions of connections
+ * that saw no bytes for PROXY_TLS_RELEASE_MS give their record buffers
+ * back, so idle keep-alive connections hold no TLS buffers while busy ones
+ * keep theirs from one request to the next.
+ */
+static void proxy_tls_sweep(uv_timer_t *h)
+{
+	struct proxy_server *srv = h->data;
+	uint64_t now = uv_now(srv->loop);
+
+	for (struct proxy_conn *pc = srv->conns; pc; pc = pc->next) {
+		bool c, u;
+
+		if (!pc->tls_bufs || now - pc->last_activity_ms < PROXY_TLS_RELEASE_MS)
+			continue;
+		c = !pc->ctls || proxy_tls_conn_release(pc->ctls);
+		u = !pc->utls || proxy_tls_conn_release(pc->utls);
+		pc->tls_bufs = !(c && u);
+	}
+}
+
+static void proxy_tls_sweep_start(struct proxy_server *srv)
+{
+	if (!uv_is_active((uv_handle_t *)&srv->tls_sweep) && !srv->closing)
+		uv_timer_start(&srv->tls_sweep, proxy_tls_sweep, PROXY_TLS_RELEASE_MS,
+			       PROXY_TLS_RELEASE_MS);
+}
+
 /* Right after accept: a port with terminatingTLS or serverNames gets a
  * server session. No context (e.g. the secret is gone): refused. */
 static int proxy_tls_accept(struct proxy_conn *pc)
@@ -985,6 +1017,7 @@ static int proxy_tls_accept(struct proxy_conn *pc)
 	}
 	SSL_CTX_free(ctx); /* the session holds it */
 	proxy_hs_list(pc);
+	proxy_tls_sweep_start(srv);
 	return 0;
 }
 
@@ -1007,6 +1040,7 @@ static int proxy_tls_seal(struct proxy_conn *pc, struct proxy_outq *q)
 		pc->client_out_of_fastpath = true;
 		proxy_tls_socket(pc, (uv_handle_t *)&pc->client);
 	}
+	pc->tls_bufs = true;
 	if (proxy_tls_conn_seal(t) < 0)
 		return -EPROTO;
 	while ((n = proxy_tls_conn_take(t, pc->srv->tlsbuf, sizeof(pc->srv->tlsbuf))))
@@ -1072,6 +1106,7 @@ static int proxy_up_tls_start(struct proxy_conn *pc)
 		return r;
 	}
 	proxy_tls_socket(pc, (uv_handle_t *)&pc->up);
+	proxy_tls_sweep_start(srv);
 	/* what the engine queued before the connection was up goes in first */
 	if (pc->to_up.len) {
 		if (proxy_tls_conn_queue(pc->utls, pc->to_up.buf, pc->to_up.len))
@@ -1088,6 +1123,8 @@ static void proxy_up_tls_in(struct proxy_conn *pc, const char *p, size_t n)
 	struct proxy_tls_conn *t = pc->utls;
 	bool was_hs = t->state == PROXY_TLS_HANDSHAKE;
 	int r = proxy_tls_conn_feed(t, p, n);
+
+	pc->tls_bufs = true;
 
 	while (r >= 0 && pc->utls == t && pc->up_state == UP_CONNECTED) {
 		r = proxy_tls_conn_read(t, srv->tlsbuf, sizeof(srv->tlsbuf));
@@ -1183,6 +1220,7 @@ static void proxy_client_tls_in(struct proxy_conn *pc, const char *p, size_t n)
 	bool was_hs = t->state == PROXY_TLS_HANDSHAKE;
 	int r = proxy_tls_conn_feed(t, p, n);
 
+	pc->tls_bufs = true;
 	if (r < 0)
 		pc->oom = true;
 	while (r >= 0 && pc->close_state == CL_OPEN) {
@@ -1373,7 +1411,10 @@ struct proxy_server *proxy_server_new(uv_loop_t *loop, const struct proxy_config
 		uv_prepare_start(&srv->prepare, proxy_on_prepare);
 		uv_unref((uv_handle_t *)&srv->prepare);
 	}
-	srv->handles = 2; /* async, prepare; listeners add theirs */
+	uv_timer_init(loop, &srv->tls_sweep);
+	srv->tls_sweep.data = srv;
+	uv_unref((uv_handle_t *)&srv->tls_sweep);
+	srv->handles = 3; /* async, prepare, tls_sweep; listeners add theirs */
 	return srv;
 }
 
@@ -1592,4 +1633,5 @@ void proxy_server_close(struct proxy_server *srv)
 		proxy_listener_close(srv->listeners);
 	uv_close((uv_handle_t *)&srv->async, proxy_on_server_handle_close);
 	uv_close((uv_handle_t *)&srv->prepare, proxy_on_server_handle_close);
+	uv_close((uv_handle_t *)&srv->tls_sweep, proxy_on_server_handle_close);
 }

@@ -207,6 +207,14 @@ static inline size_t proxy_tls_conn_held(const struct proxy_tls_conn *t)
 int proxy_tls_conn_seal(struct proxy_tls_conn *t);
 /* Queues close_notify. */
 void proxy_tls_conn_shutdown(struct proxy_tls_conn *t);
+/*
+ * Frees an established session's record buffers (about 17 KB each way);
+ * the next record allocates them again. False while a partial record is
+ * held (try again later). The proxy calls it for connections idle a while,
+ * instead of SSL_MODE_RELEASE_BUFFERS, which freed and allocated them
+ * again for every request of a busy keep-alive connection.
+ */
+bool proxy_tls_conn_release(struct proxy_tls_conn *t);
 /* Ciphertext waiting to be written, and taking it. */
 size_t proxy_tls_conn_out_pending(const struct proxy_tls_conn *t);
 size_t proxy_tls_conn_take(struct proxy_tls_conn *t, char *dst, size_t cap);

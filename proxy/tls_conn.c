@@ -296,6 +296,13 @@ void proxy_tls_conn_shutdown(struct proxy_tls_conn *t)
 	}
 }
 
+bool proxy_tls_conn_release(struct proxy_tls_conn *t)
+{
+	if (!t->ssl || t->state != PROXY_TLS_ESTABLISHED)
+		return true; /* a handshake keeps its buffers until it ends */
+	return SSL_free_buffers(t->ssl) == 1;
+}
+
 size_t proxy_tls_conn_out_pending(const struct proxy_tls_conn *t)
 {
 	return t->net_out ? (size_t)BIO_ctrl_pending(t->net_out) : 0;

@@ -131,6 +131,7 @@ sl_cleanup() {
 		ip netns pids "$ns" 2>/dev/null | xargs -r kill -KILL 2>/dev/null || true
 		ip netns del "$ns" 2>/dev/null || true
 	done
+	sl_world_release # after the netns: the worlds' links went with them
 	[ -n "${SL_CG:-}" ] && sl_rm_cgroup "$SL_CG"
 	[ -n "${SL_PIN:-}" ] && rm -rf "$SL_PIN"
 	[ -n "${SL_CIDR:-}" ] && ip route del blackhole "$SL_CIDR" 2>/dev/null || true
@@ -140,13 +141,73 @@ sl_cleanup() {
 # A network namespace that is not a pod: "the world" or "another node",
 # connected to the host by a veth in 198.51.100.0/24 (TEST-NET-2, never routed; TEST-NET-1 is some machines' uplink).
 # sl_world_create NAME INDEX -> prints its IP
+#
+# A world's addresses are fixed by its INDEX (scenarios name them in
+# policies), so two runs of one scenario at the same time (two sessions, or a
+# session and CI, on one kernel) would put the same /30 on two host links:
+# the host then routes the pods' replies into the other run's world, and the
+# later run's world traffic times out. A run therefore owns the indexes it
+# uses: /tmp/sluice-world-INDEX holds the owner's pid (taken over when that
+# pid is gone, released by sl_cleanup), and a second run waits for it,
+# bounded by SL_WORLD_WAIT seconds (default 400: one scenario's length).
+sl_world_claim() {
+	local idx=$1 lock=/tmp/sluice-world-$1 owner i dev stale=false
+	local tries=$(( ${SL_WORLD_WAIT:-400} * 5 )) host_ip
+	host_ip=$(sl_world_host_ip "$idx")
+	for ((i = 0; i < tries; i++)); do
+		if mkdir "$lock" 2>/dev/null; then
+			echo $$ >"$lock/pid"
+		fi
+		owner=$(cat "$lock/pid" 2>/dev/null)
+		if [ "$owner" = $$ ]; then
+			# the /30 must be free on the host too: a run that died before
+			# its cleanup leaves its world (netns and link); a run of an
+			# older checkout holds it without the lock, until it ends
+			$stale || [ -z "$(ip -4 -o addr show to "$host_ip")" ] && break
+		elif [ -n "$owner" ] && ! kill -0 "$owner" 2>/dev/null; then
+			rm -rf "$lock"
+			stale=true
+			continue
+		fi
+		if [ "$i" = 0 ]; then
+			if [ "$owner" = $$ ]; then
+				echo "sl_world_create: $host_ip is on a host link already (a run of an older checkout?); waiting" >&2
+			else
+				echo "sl_world_create: world $idx ($host_ip) is in use by pid ${owner:-?} (another run of this scenario); waiting" >&2
+			fi
+		fi
+		sleep 0.2
+	done
+	if [ "$(cat "$lock/pid" 2>/dev/null)" != $$ ] || { ! $stale && [ -n "$(ip -4 -o addr show to "$host_ip")" ]; }; then
+		echo "sl_world_create: world $idx ($host_ip) still in use after ${SL_WORLD_WAIT:-400} s" >&2
+		return 1
+	fi
+	# taken over from a dead owner: its world's link is ours to remove
+	for dev in $(ip -4 -o addr show to "$host_ip" | awk '{print $2}'); do
+		case $dev in slw*) ip link del dev "$dev" 2>/dev/null ;; esac
+	done
+	return 0
+}
+
+# sl_world_release: gives back the world indexes this run owns
+sl_world_release() {
+	local lock
+	for lock in /tmp/sluice-world-*; do
+		[ -d "$lock" ] && [ "$(cat "$lock/pid" 2>/dev/null)" = $$ ] && rm -rf "$lock"
+	done
+	return 0
+}
 # sl_world_host_ip INDEX     -> the host's side of world INDEX
 sl_world_host_ip() { echo "198.51.100.$(($1 * 4 + 1))"; }
 sl_world_create() {
 	local name=${SL_NSPFX}w$1 idx=$2
 	local host_ip world_ip=198.51.100.$((idx * 4 + 2))
-	local hif="slw${SL_ID:0:6}$idx"
+	# the host-side link: unique per run (two runs of one scenario share
+	# SL_ID's first letters, and an `ip link add` that fails leaves the
+	# world without its eth0)
+	local hif="slw$(printf '%s' "$SL_ID" | cksum | cut -c1-8)$idx"
 	host_ip=$(sl_world_host_ip "$idx")
+	sl_world_claim "$idx" || return 1
 	# A blackhole for the rest of the range, unless the range is already
 	# routed: `replace` would swap a host interface's connected route
 	# (some machines have their uplink in a TEST-NET) for the blackhole
@@ -156,14 +217,15 @@ sl_world_create() {
 		return 1
 	fi
 	ip route add blackhole 198.51.100.0/24 2>/dev/null || true
-	ip netns add "$name"
-	ip link add "$hif" type veth peer name eth0 netns "$name"
-	ip addr add "$host_ip/30" dev "$hif"
-	ip link set "$hif" up
-	ip -n "$name" link set lo up
-	ip -n "$name" addr add "$world_ip/30" dev eth0
-	ip -n "$name" link set eth0 up
-	ip -n "$name" route add default via "$host_ip"
+	{ ip netns add "$name" &&
+		ip link add "$hif" type veth peer name eth0 netns "$name" &&
+		ip addr add "$host_ip/30" dev "$hif" &&
+		ip link set "$hif" up &&
+		ip -n "$name" link set lo up &&
+		ip -n "$name" addr add "$world_ip/30" dev eth0 &&
+		ip -n "$name" link set eth0 up &&
+		ip -n "$name" route add default via "$host_ip"; } ||
+		{ echo "sl_world_create: cannot set up world $1 ($world_ip)" >&2; return 1; }
 	echo 0 >/proc/sys/net/ipv4/conf/"$hif"/rp_filter 2>/dev/null || true
 	echo "$world_ip"
 }

@@ -29,8 +29,9 @@
 #      are unchanged, the new agent adopts it; no request ever gets a
 #      verdict it should not (/private never 200, the intruder never
 #      answered), and enforcement holds after it;
-#   6. `helm upgrade --set cni.uninstall=true,privileged=true` (the agent
-#      adopts the pins and enforces as before), then `helm uninstall`: the
+#   6. `helm upgrade --set cni.uninstall=true,privileged=true,proxy.mode=embedded`
+#      (the sluice-proxy DaemonSet goes, the agent adopts the pins, starts
+#      its own proxy and enforces as before, L7 included), then `helm uninstall`: the
 #      conflist no longer has sluice-cni, an old pod is deleted, and a pod
 #      created afterwards starts and serves.
 # The node's pods run in cgroup v1 hierarchies (cgroupfs driver) that runc
@@ -405,13 +406,14 @@ kc -n demo exec intruder -- sh -c "i=0; while [ \$i -lt 40 ]; do curl -s -o /dev
 	>"$WORK/intruder.log" 2>&1 &
 INTR_PID=$!
 # an established keep-alive L7 connection through the proxy: one curl, one
-# TCP connection, /public and /private in turn, 4 a second for 90 s
-KA_N=360
+# TCP connection, /public and /private in turn, 4 a second for 120 s (a
+# rollout restart took up to 83 s on a busy node)
+KA_N=480
 ka_args=()
 for _ in $(seq 1 $((KA_N / 2))); do
 	ka_args+=(-o /dev/null "http://$SERVER_IP:8081/public" -o /dev/null "http://$SERVER_IP:8081/private")
 done
-kc -n demo exec client -- curl -s --rate 4/s -w '%{http_code} %{num_connects}\n' --max-time 150 "${ka_args[@]}" \
+kc -n demo exec client -- curl -s --rate 4/s -w '%{http_code} %{num_connects}\n' --max-time 200 "${ka_args[@]}" \
 	>"$WORK/ka.log" 2>"$WORK/ka.err" &
 KA_PID=$!
 # the proxy's pod and process before the restart: uid, restarts, start
@@ -502,20 +504,32 @@ fi
 # kept the default cni.uninstall=false (the entry stays over restarts and
 # upgrades); to uninstall cleanly, turn it on first (docs/kubernetes.md).
 # The same upgrade switches the agent to the chart's privileged variant
-# (Bidirectional /sys/fs/bpf): it adopts the pins and keeps enforcing.
+# (Bidirectional /sys/fs/bpf) and to proxy.mode=embedded (the sluice-proxy
+# DaemonSet goes, the agent starts its own proxy): it adopts the pins and
+# keeps enforcing, L7 included.
 t0=$SECONDS
 if k8s_nsx "$HELM" --kubeconfig "$K8S_KUBECONFIG" upgrade sluice "$ROOT/deploy/helm/sluice" -n kube-system \
-	--reuse-values --set cni.uninstall=true --set privileged=true >"$WORK/helm.log" 2>&1 &&
+	--reuse-values --set cni.uninstall=true --set privileged=true --set proxy.mode=embedded >"$WORK/helm.log" 2>&1 &&
 	kc -n kube-system rollout status ds/sluice --timeout=240s >/dev/null 2>&1; then
-	ok "helm upgrade --set cni.uninstall=true,privileged=true rolled out ($((SECONDS - t0)) s)"
+	ok "helm upgrade --set cni.uninstall=true,privileged=true,proxy.mode=embedded rolled out ($((SECONDS - t0)) s)"
 else
 	bad "helm upgrade: $(tail -3 "$WORK/helm.log")"
 fi
 priv=$(kc -n kube-system get pods -l k8s-app=sluice -o jsonpath='{.items[0].spec.containers[0].securityContext.privileged}')
 [ "$priv" = true ] && ok "the agent now runs privileged" || bad "agent privileged: $priv"
+kc -n kube-system get ds sluice-proxy >/dev/null 2>&1 && bad "proxy.mode=embedded: the sluice-proxy DaemonSet is still there" ||
+	ok "proxy.mode=embedded: no sluice-proxy DaemonSet"
+pst=
+for _ in $(seq 1 30); do
+	pst=$(kc -n kube-system exec ds/sluice -c agent -- sluice status -o json 2>/dev/null |
+		python3 -c 'import json,sys; p=json.load(sys.stdin)["proxy"]; print(p.get("state"), p.get("mode"))' 2>/dev/null)
+	[ "$pst" = "ready embedded" ] && break
+	sleep 1
+done
+[ "$pst" = "ready embedded" ] && ok "the agent runs its own proxy now ($pst)" || bad "embedded proxy: $pst"
 c=$(code intruder /public)
 c2=$(code client /private)
-[ "$c" = 000 ] && [ "$c2" = 403 ] && ok "the privileged agent enforces the same policy (intruder dropped, /private 403)" ||
+[ "$c" = 000 ] && [ "$c2" = 403 ] && ok "the privileged agent enforces the same policy (intruder dropped, /private 403 from its embedded proxy)" ||
 	bad "after the upgrade: intruder $c, /private $c2"
 k8s_nsx "$HELM" --kubeconfig "$K8S_KUBECONFIG" uninstall sluice -n kube-system >/dev/null 2>&1 && ok "helm uninstall" ||
 	bad "helm uninstall"

@@ -9,8 +9,8 @@ t_begin
 pod default/server app=server
 pod default/client app=client
 serve default/server tcp:80
-W1=$(sl_world_create one 7)   # 198.51.100.30, in 198.51.100.28/30
-W2=$(sl_world_create two 8)   # 198.51.100.34, in 198.51.100.32/30
+W1=$(sl_world_create one 7) || { fail "world one"; t_finish; } # 198.51.100.30, in 198.51.100.28/30
+W2=$(sl_world_create two 8) || { fail "world two"; t_finish; } # 198.51.100.34, in 198.51.100.32/30
 from_w() { ip netns exec "${SL_NSPFX}w$1" python3 "$TOOLS/probe.py" tcp "$IP_server" 80 "${2:-1.0}"; }
 # the worlds' host-side addresses must carry the host identity first
 wait_host_addr "$(sl_world_host_ip 7)"

@@ -7,7 +7,7 @@ t_begin
 pod default/server app=server
 pod default/client app=client
 serve default/server tcp:80
-WORLD_IP=$(sl_world_create ext 1)
+WORLD_IP=$(sl_world_create ext 1) || { fail "world ext"; t_finish; }
 WORLD_NS=${SL_NSPFX}wext
 from_world() { ip netns exec "$WORLD_NS" python3 "$TOOLS/probe.py" tcp "$1" "$2" "${3:-1.0}"; }
 from_host() { python3 "$TOOLS/probe.py" tcp "$1" "$2" "${3:-1.0}"; }

@@ -15,7 +15,7 @@ pod default/echo app=echo
 pod default/egress-client app=egress-client
 serve default/backend tcp:8080 tcp:8081
 serve default/echo tcp:9090
-WORLD_IP=$(sl_world_create ext 2)
+WORLD_IP=$(sl_world_create ext 2) || { fail "world ext"; t_finish; }
 WORLD_NS=${SL_NSPFX}wext
 # the world's host-side address must carry the host identity first
 wait_host_addr "$(sl_world_host_ip 2)"
@@ -147,6 +147,42 @@ for k in ("time", "path", "host", "protocol", "bytes_in", "bytes_out", "duration
 PY
 
 echo "# the proxy goes away"
+# /metrics' proxy drop counters are the agent's sums over the proxies it
+# ran: a new proxy counts from zero again, the series never go down. Some
+# drops first: with the agent stopped, the proxy's queue of access records
+# for it (8 MB) overflows within ~2000 denied requests of 4.5 kB records.
+kill -STOP "$SL_AGENT_PID"
+flood=$(/usr/bin/python3 - "$IP_backend" <<'PY' 2>&1
+import socket, sys, time
+s = socket.create_connection((sys.argv[1], 8080), timeout=10)
+f = s.makefile("rb")
+req = ("GET /flood/" + "x" * 4000 + " HTTP/1.1\r\nHost: " + "h" * 500 + "\r\n\r\n").encode()
+n, end = 0, time.time() + 60
+while n < 3000 and time.time() < end:
+    s.sendall(req * 20) # 20 pipelined, then their 20 answers
+    for _ in range(20):
+        assert f.readline().startswith(b"HTTP/1.1 403"), "not a 403"
+        length = 0
+        while True:
+            h = f.readline()
+            if h in (b"\r\n", b""):
+                break
+            if h.lower().startswith(b"content-length:"):
+                length = int(h.split(b":")[1])
+        f.read(length)
+        n += 1
+print(n)
+PY
+)
+kill -CONT "$SL_AGENT_PID"
+echo "  $flood denied requests while the agent was stopped"
+access_dropped_seen() { [ "$(proxy_stat access_dropped)" -gt 0 ]; }
+check "the proxy dropped access records while the agent was stopped" wait_until 100 0.1 access_dropped_seen
+metric() { curl -s -m 3 "http://127.0.0.1:$SL_METRICS_PORT/metrics" | awk -v k="$1" '$1 == k {print $2}'; }
+DROPS="sluice_proxy_access_records_dropped_total:access_dropped sluice_proxy_access_log_dropped_total:access_log_dropped"
+declare -A drops_before
+for d in $DROPS; do drops_before[${d%%:*}]=$(metric "${d%%:*}"); done
+[ "${drops_before[sluice_proxy_access_records_dropped_total]:-0}" -gt 0 ] && pass "metrics show the drops (${drops_before[sluice_proxy_access_records_dropped_total]})" || fail "metrics show the drops ('${drops_before[sluice_proxy_access_records_dropped_total]}')"
 kill -KILL "$(proxy_stat pid)"
 sleep 0.3
 [ "$(code default/frontend "$B/api/users/1")" = 000 ] && pass "proxy down: L7 port refuses (fails closed)" || fail "proxy down: L7 port refuses"
@@ -154,4 +190,12 @@ check "proxy down: L4 port still works" can default/frontend tcp "$IP_backend" 8
 wait_proxy_ready 8
 [ "$(code default/frontend "$B/api/users/1")" = 200 ] && pass "proxy back: L7 works again" || fail "proxy back: L7 works again"
 [ "$(code default/frontend "$B/admin")" = 403 ] && pass "proxy back: still enforcing" || fail "proxy back: still enforcing"
+sleep 0.3 # the new proxy's stats reach the agent a few ms after a change
+for d in $DROPS; do
+	k=${d%%:*} b=${drops_before[${d%%:*}]} now=$(metric "${d%%:*}") new=$(proxy_stat "${d#*:}")
+	# (>=: the agent may have read the old proxy's last stats after "before")
+	[ -n "$b" ] && [ -n "$now" ] && [ "$now" -ge $((b + new)) ] &&
+		pass "proxy back: $k = $now (>= $b before + $new of the new proxy)" ||
+		fail "proxy back: $k '$now' (want >= ${b:-?} before + ${new:-?} of the new proxy)"
+done
 t_finish

@@ -10,7 +10,9 @@
 #     its verdict (no reset, no reconnect), and the proxy is the same process;
 #   - `sluice proxy restart` is refused (the proxy is not the agent's);
 #   - the proxy dies: L7 fails closed at once; a new proxy at PATH is adopted;
-#   - the agent goes for good: the proxy fails closed after its orphan grace.
+#   - the agent goes for good: the proxy fails closed after its orphan grace;
+#   - an in-pod listener the agent cannot make (the port still held) is
+#     retried every second; the pod's L7 port fails closed until then.
 source "$(dirname "$0")/lib.sh"
 GRACE_MS=8000
 CTL=/tmp/sluice-it-${T_NAME#test_}-$$/proxy-ext.sock
@@ -65,13 +67,13 @@ for _ in $(seq 1 50); do [ "$(hget /readyz)" = 200 ] && break; sleep 0.1; done
 check "proxy /readyz 200 once configured by a connected agent" test "$(hget /readyz)" = 200
 
 echo "# one keep-alive connection across an agent kill -9 and restart"
-N=80
+N=200
 urls=()
 for i in $(seq 1 $((N / 2))); do
 	urls+=(-o /dev/null "http://$IP_server:8080/public" -o /dev/null "http://$IP_server:8080/private")
 done
 ip netns exec "$CLIENT_NS" curl -s --rate 10/s -w '%{http_code} %{num_connects}\n' \
-	-m 60 "${urls[@]}" >"$SL_WORK/ka.log" 2>&1 &
+	-m 90 "${urls[@]}" >"$SL_WORK/ka.log" 2>&1 &
 KA=$!
 SL_PIDS+=("$KA")
 sleep 1.5
@@ -114,4 +116,33 @@ sl_agent_kill KILL
 check "within the grace period the proxy still serves" test "$(nscurl /public)" = 200
 check "after the grace period ($GRACE_MS ms) the proxy exits" pid_gone "$PROXY_PID" 20
 check "with no agent and no proxy the L7 port fails closed" test "$(nscurl /public)" = 000
+
+echo "# an in-pod listener that cannot be made is retried; its L7 port fails closed meanwhile"
+SERVER_NS=$(for ns in $(ip netns list | awk '{print $1}' | grep "^$SL_NSPFX"); do
+	ip -n "$ns" -4 addr show 2>/dev/null | grep -q "inet $IP_server/" && echo "$ns"; done)
+# something else holds the proxy port inside the server's netns (as a proxy
+# that is still draining would)
+ip netns exec "$SERVER_NS" /usr/bin/python3 -c '
+import socket, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", 15001)); s.listen(); time.sleep(60)' &
+HOLD=$!
+SL_PIDS+=("$HOLD")
+sleep 0.5
+sl_agent_start --proxy-control "$CTL" || fail "agent restarted"
+start_proxy
+proxy_wait_ready 0 >/dev/null || fail "proxy ready"
+check "the agent says it cannot make the server's listener" grep -q "proxy listener for default/server: cannot listen" "$SL_AGENT_LOG"
+check "meanwhile the server's L7 port fails closed" test "$(nscurl /public)" = 000
+kill "$HOLD"
+wait "$HOLD" 2>/dev/null
+code=
+for _ in $(seq 1 50); do
+	code=$(nscurl /public)
+	[ "$code" = 200 ] && break
+	sleep 0.2
+done
+check "once the port is free the listener is made on retry: GET /public 200" test "$code" = 200
+check "  GET /private 403" test "$(nscurl /private)" = 403
+check "  and the agent says so" grep -q "proxy listener for default/server made on retry" "$SL_AGENT_LOG"
 t_finish

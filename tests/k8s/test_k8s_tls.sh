@@ -11,6 +11,7 @@
 #    certificate (SHA-256 fingerprints);
 #  - a version of the policy naming a Secret in a namespace without the Role:
 #    load error (policy list, metric, Event), the previous version stays;
+#    the Role granted later: the new version loads;
 #  - a policy naming a Secret that does not exist yet: load error, then the
 #    Secret is created and the policy loads;
 #  - deleting the policies stops their Secrets' watches.
@@ -114,6 +115,12 @@ check "  an Event on the object" kwait 20 bash -c \
 expect_eq "the previous version stays: DELETE still 403" 403 "$(https /api/x -X DELETE)"
 expect_eq "  GET still 200, with the tls-secrets certificate" 200 "$(https /api/x)"
 expect_eq "  which is still the rotated one" "$(fp "$C/front2/tls.crt")" "$(presented)"
+sed 's/namespace: sluice-secrets/namespace: no-role/' "$ROOT/deploy/kubernetes/rbac-secrets.yaml" | kc apply -f - >/dev/null ||
+	fail "apply deploy/kubernetes/rbac-secrets.yaml for no-role"
+check "the Role granted later: the new version loads (the agent lists again)" \
+	kwait 40 bash -c "listed server-https && loaded server-https"
+expect_eq "  DELETE now 200 (the new version allows it)" 200 "$(https /api/x -X DELETE)"
+expect_eq "  with no-role/front's certificate" "$(fp "$C/front/tls.crt")" "$(presented)"
 
 echo "# a Secret created after the policy"
 kapply <<'EOF'
@@ -131,7 +138,8 @@ check "the Secret created: the policy loads" kwait 30 bash -c "listed late && lo
 echo "# deleting the policies stops the watches"
 kc delete cnp late >/dev/null
 check "late deleted: its Secret's watch stops" kwait 20 bash -c "! sec | grep -q tls-secrets/late"
-expect_eq "  the others stay" "no-role/front present=False tls-secrets/front present=True tls-secrets/upstream-ca present=True " "$(sec)"
+expect_eq "  the others stay (tls-secrets/front went with the version that named it)" \
+	"no-role/front present=True tls-secrets/upstream-ca present=True " "$(sec)"
 kc delete cnp server-https >/dev/null
 nsec() { ka a status -o json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["kubernetes"]["secrets"]))'; }
 nsec_is() { [ "$(nsec)" = "$1" ]; }

@@ -22,11 +22,13 @@ tls:PORT:DIR, which logs its own view of every TLS session). Then:
 Every process started here is killed by PID on exit.
 """
 import argparse
+import http.client
 import json
 import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -133,9 +135,10 @@ class Env:
         body, _, code = r.stdout.rpartition("\n")
         return r.returncode, code, body
 
-    def s_client(self, port, sni, extra=(), linger=0.3):
+    def s_client(self, port, sni, extra=(), linger=0.3, stdin=""):
         """openssl s_client; stdin stays open for linger seconds so that
-        TLS 1.3 tickets (sent after the handshake) arrive before it quits."""
+        TLS 1.3 tickets (sent after the handshake) arrive before it quits,
+        then gets `stdin` (s_client reads a line "R" as "renegotiate")."""
         argv = ["openssl", "s_client", "-connect", "127.0.0.1:%d" % port,
                 "-CAfile", self.dir + "/ca/ca.crt"]
         argv += ["-noservername"] if sni is None else ["-servername", sni]
@@ -143,7 +146,7 @@ class Env:
                              stderr=subprocess.STDOUT, text=True)
         time.sleep(linger)
         try:
-            out, _ = p.communicate("", timeout=15)
+            out, _ = p.communicate(stdin, timeout=15)
         except subprocess.TimeoutExpired:
             p.kill()
             out, _ = p.communicate()
@@ -193,6 +196,21 @@ def scenario_interception(env):
     with open(env.up_log) as f:
         check("sni=up.test reused=1 GET /api/users/7" in f.read(),
               "upstream side: the proxy resumes its session to the upstream")
+    # a keep-alive connection idle past the proxy's buffer release (1 s):
+    # both sessions give their record buffers back and take them again
+    ctx = ssl.create_default_context(cafile=env.dir + "/ca/ca.crt")
+    conn = http.client.HTTPSConnection("front.test", p.port, context=ctx, timeout=10)
+    conn.sock = ctx.wrap_socket(socket.create_connection(("127.0.0.1", p.port), 10),
+                                server_hostname="front.test")
+    codes = []
+    for i in range(3):
+        conn.request("GET", "/api/users/%d" % (100 + i), headers={"Host": "up.test"})
+        r = conn.getresponse()
+        codes.append((r.status, r.read().decode().strip()))
+        time.sleep(2.2 if i < 2 else 0)
+    conn.close()
+    check([c for c, _ in codes] == [200, 200, 200] and all("GET /api/users/10" in b for _, b in codes),
+          "one keep-alive connection, idle 2.2 s between requests: all served (%s)" % codes)
     # ALPN: only http/1.1, even when a client offers h2 first
     out = env.s_client(p.port, "front.test", ["-alpn", "h2,http/1.1"])
     check("ALPN protocol: http/1.1" in out, "ALPN: http/1.1 is what the proxy selects")
@@ -203,6 +221,12 @@ def scenario_interception(env):
     # TLS 1.2 and 1.3, nothing older
     out = env.s_client(p.port, "front.test", ["-tls1_2"])
     check(handshake_ok(out) and "Protocol  : TLSv1.2" in out, "a TLS 1.2 client is served")
+    # no renegotiation: a TLS 1.2 client that asks for one (s_client's "R")
+    # is refused by the proxy's no_renegotiation alert, not served again
+    out = env.s_client(p.port, "front.test", ["-tls1_2"], linger=0.5, stdin="R\n")
+    check(handshake_ok(out) and "RENEGOTIATING" in out and "no renegotiation" in out,
+          "TLS 1.2 renegotiation is refused by the proxy: %s" %
+          [l for l in out.splitlines() if "RENEGOTIATING" in l or "error" in l][:2])
     out = env.s_client(p.port, "front.test", ["-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0"])
     # (SECLEVEL=0 lets the client offer TLS 1.1: the refusal must be the proxy's)
     check("CONNECTED" in out and "no protocols available" not in out and

@@ -2,7 +2,8 @@
 /*
  * Binary access records (proxy/access_record.c, read by the agent with
  * sluice_access_next()): fields survive the trip, long strings are cut,
- * a full buffer is refused, malformed records stop the walk.
+ * a full buffer is refused, malformed records stop the walk, a serverNames
+ * refusal is flagged.
  */
 #include <arpa/inet.h>
 #include <setjmp.h>
@@ -110,6 +111,43 @@ static void test_round_trip(void **state)
 	free(long_path);
 }
 
+/* A connection serverNames closed: one denied record, flagged TLS (the
+ * flow shows https://) and refused (the agent makes no response flow). */
+static void test_refused(void **state)
+{
+	_Alignas(8) char buf[1024];
+	struct proxy_tls_info tls = { .sni = "other.test" };
+	const struct sluice_access_rec *r;
+	struct rec_case a;
+	size_t off = 0, n;
+
+	(void)state;
+	rec_case_init(&a, "", 0);
+	a.x.method = "";
+	a.x.method_len = 0;
+	a.x.host = "other.test";
+	a.x.host_len = 10;
+	a.x.verdict = HTTP_VERDICT_DENIED;
+	a.x.reason = HTTP_R_TLS_SERVER_NAME;
+	a.ev.tls = &tls; /* no version: the handshake never finished */
+	n = proxy_access_record_put(&a.ev, buf, sizeof(buf));
+	r = sluice_access_next(buf, n, &off);
+	assert_non_null(r);
+	assert_int_equal(r->flags, 0); /* not refused: no flag, and no version: not TLS */
+	a.ev.refused = true;
+	off = 0;
+	n = proxy_access_record_put(&a.ev, buf, sizeof(buf));
+	r = sluice_access_next(buf, n, &off);
+	assert_non_null(r);
+	assert_int_equal(r->flags, SLUICE_ACCESS_F_TLS | SLUICE_ACCESS_F_REFUSED);
+	assert_int_equal(r->verdict, SLUICE_ACCESS_DENIED);
+	assert_int_equal(r->reason, HTTP_R_TLS_SERVER_NAME);
+	assert_int_equal(r->status, 0);
+	assert_int_equal(r->method_len, 0);
+	assert_memory_equal((const char *)(r + 1), "other.test", 10);
+	assert_string_equal(http_reason_name(HTTP_R_TLS_SERVER_NAME), "tls_server_name");
+}
+
 static void test_malformed(void **state)
 {
 	_Alignas(8) char buf[1024];
@@ -143,6 +181,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_malformed),
 	};
 
