@@ -94,13 +94,21 @@ print(r.group(1) if r and (not n or bad * 10 < int(n.group(1))) else "0")' "$out
 }
 
 # best_pair MODE URL_A URL_B PREFIX...: alternates A and B REPEAT times and
-# prints the best rate of each
+# prints the best rate of each. The order flips every round (A B, B A, ...):
+# a run pays for what the one before it left (its connections in TIME_WAIT,
+# to the same backend address after translation, for "new"), so a fixed
+# order would favour whichever side always goes first.
 best_pair() {
 	local mode=$1 a=$2 b=$3 i ra rb besta=0 bestb=0
 	shift 3
 	for i in $(seq 1 "$REPEAT"); do
-		ra=$(wrk_rate "$mode" "$a" "$@")
-		rb=$(wrk_rate "$mode" "$b" "$@")
+		if [ $((i % 2)) = 1 ]; then
+			ra=$(wrk_rate "$mode" "$a" "$@")
+			rb=$(wrk_rate "$mode" "$b" "$@")
+		else
+			rb=$(wrk_rate "$mode" "$b" "$@")
+			ra=$(wrk_rate "$mode" "$a" "$@")
+		fi
 		besta=$(python3 -c "print(max($besta, $ra))")
 		bestb=$(python3 -c "print(max($bestb, $rb))")
 	done
