@@ -16,7 +16,7 @@ struct proxy_health;
 /* ready(ctx, &why): true when /readyz answers 200; why says what is missing */
 typedef bool (*proxy_health_ready_fn)(void *ctx, const char **why);
 
-/* Listens on ADDR (IPv4 "127.0.0.1:PORT"); 0 or -errno with *err set. */
+/* Listens on ADDR (HOST:PORT, as http_local_start); 0 or -errno with *err set. */
 int proxy_health_start(uv_loop_t *loop, const char *addr, proxy_health_ready_fn ready, void *ctx,
 		       struct proxy_health **out, char **err);
 /* Closes the listener (connections in flight are closed too). */

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * http_local.h - the agent's small HTTP/1.1 servers (/metrics, /healthz,
- * /readyz): one GET per connection, answered from a route callback, then
- * closed. Meant for scrapers and kubelet probes, not for browsers.
+ * http_local.h - small local HTTP/1.1 servers (the agent's /metrics, /healthz,
+ * /readyz; the proxy's --health): one GET per connection, answered from a
+ * route callback, then closed. Meant for scrapers and kubelet probes, not
+ * for browsers.
  */
 #ifndef SLUICE_HTTP_LOCAL_H
 #define SLUICE_HTTP_LOCAL_H
