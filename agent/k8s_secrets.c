@@ -90,34 +90,29 @@ static void policy_refs(json_t *obj, ref_fn fn, void *ctx)
 
 /* the Secrets of the API's policies in force: a new version that does not
  * load leaves the previous one, which still needs its Secrets */
+struct force_walk {
+	ref_fn fn;
+	void *ctx;
+};
+
+static void force_ref(void *ctx, const struct sluice_tls_context *t, bool terminating)
+{
+	struct force_walk *w = ctx;
+
+	(void)terminating;
+	if (t && t->secret_name)
+		w->fn(w->ctx, t->secret_ns ? t->secret_ns : "default", t->secret_name);
+}
+
 static void in_force_refs(struct agent *a, ref_fn fn, void *ctx)
 {
+	struct force_walk w = { fn, ctx };
+
 	for (size_t p = 0; p < a->policies.n; p++) {
 		const struct sluice_policy *pol = &a->policies.v[p];
 
-		if (!pol->file || strncmp(pol->file, "k8s:", 4))
-			continue;
-		for (size_t r = 0; r < pol->nrules; r++) {
-			const struct sluice_rule *rule = &pol->rules[r];
-			const struct sluice_peer_rule *lists[2] = { rule->ingress, rule->egress };
-			size_t counts[2] = { rule->ningress, rule->negress };
-
-			for (size_t l = 0; l < 2; l++)
-				for (size_t i = 0; i < counts[l]; i++)
-					for (size_t t = 0; t < lists[l][i].nto_ports; t++) {
-						const struct sluice_port_rule *pr = &lists[l][i].to_ports[t];
-						const struct sluice_tls_context *ctxs[2] = {
-							pr->terminating_tls, pr->originating_tls
-						};
-
-						for (size_t c = 0; c < 2; c++)
-							if (ctxs[c] && ctxs[c]->secret_name)
-								fn(ctx,
-								   ctxs[c]->secret_ns ? ctxs[c]->secret_ns
-										      : "default",
-								   ctxs[c]->secret_name);
-					}
-		}
+		if (pol->file && !strncmp(pol->file, "k8s:", 4))
+			agent_secrets_walk(pol, force_ref, &w);
 	}
 }
 

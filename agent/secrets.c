@@ -444,33 +444,57 @@ static size_t check_context(struct agent *a, const struct sluice_tls_context *t,
 	return bad;
 }
 
+/* calls fn for both TLS contexts of every port of one allow item */
+static void walk_item(const struct sluice_peer_rule *item, agent_secret_ref_fn fn, void *ctx)
+{
+	for (size_t i = 0; i < item->nto_ports; i++) {
+		fn(ctx, item->to_ports[i].terminating_tls, true);
+		fn(ctx, item->to_ports[i].originating_tls, false);
+	}
+}
+
+void agent_secrets_walk(const struct sluice_policy *p, agent_secret_ref_fn fn, void *ctx)
+{
+	for (size_t r = 0; r < p->nrules; r++) {
+		const struct sluice_rule *rule = &p->rules[r];
+
+		for (size_t i = 0; i < rule->ningress; i++)
+			walk_item(&rule->ingress[i], fn, ctx);
+		for (size_t i = 0; i < rule->negress; i++)
+			walk_item(&rule->egress[i], fn, ctx);
+	}
+}
+
+struct check_walk {
+	struct agent *a;
+	struct sluice_diags *errors;
+	size_t bad;
+};
+
+static void check_one(void *ctx, const struct sluice_tls_context *t, bool terminating)
+{
+	struct check_walk *w = ctx;
+
+	w->bad += check_context(w->a, t, terminating, w->errors);
+}
+
 size_t agent_secrets_check_item(struct agent *a, const struct sluice_peer_rule *item,
 				struct sluice_diags *errors)
 {
-	size_t bad = 0;
+	struct check_walk w = { a, errors, 0 };
 
-	for (size_t i = 0; i < item->nto_ports; i++) {
-		bad += check_context(a, item->to_ports[i].terminating_tls, true, errors);
-		bad += check_context(a, item->to_ports[i].originating_tls, false, errors);
-	}
-	return bad;
+	walk_item(item, check_one, &w);
+	return w.bad;
 }
 
 size_t agent_secrets_check(struct agent *a, const struct sluice_policy_set *set,
 			   struct sluice_diags *errors)
 {
-	size_t bad = 0;
+	struct check_walk w = { a, errors, 0 };
 
 	for (size_t p = 0; p < set->n; p++)
-		for (size_t r = 0; r < set->v[p].nrules; r++) {
-			const struct sluice_rule *rule = &set->v[p].rules[r];
-
-			for (size_t i = 0; i < rule->ningress; i++)
-				bad += agent_secrets_check_item(a, &rule->ingress[i], errors);
-			for (size_t i = 0; i < rule->negress; i++)
-				bad += agent_secrets_check_item(a, &rule->egress[i], errors);
-		}
-	return bad;
+		agent_secrets_walk(&set->v[p], check_one, &w);
+	return w.bad;
 }
 
 /* ---- the proxy feed ----------------------------------------------------- */

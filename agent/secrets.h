@@ -68,6 +68,13 @@ size_t agent_secrets_check(struct agent *a, const struct sluice_policy_set *set,
 size_t agent_secrets_check_item(struct agent *a, const struct sluice_peer_rule *item,
 				struct sluice_diags *errors);
 
+/* Calls fn for both TLS contexts (terminating, originating; either may be
+ * NULL) of every port of every allow rule of p: the one walk of "which
+ * secrets does this policy name". */
+typedef void (*agent_secret_ref_fn)(void *ctx, const struct sluice_tls_context *t,
+				    bool terminating);
+void agent_secrets_walk(const struct sluice_policy *p, agent_secret_ref_fn fn, void *ctx);
+
 /* The proxy feed: "tls" of one L7 entry (NULL when it has none), and the
  * "secrets" object with every secret the compiled table names. */
 json_t *agent_secrets_tls_json(const struct sluice_port_rule *pr);
