@@ -153,6 +153,16 @@ dropped() {
 	[ $? -eq 2 ]
 }
 
+# pod_netns IP : the netns of this run's pod with that address, found
+# without the agent (for probes while it is down or killed)
+pod_netns() {
+	local ns
+	for ns in $(ip netns list | awk '{print $1}' | grep "^$SL_NSPFX"); do
+		ip -n "$ns" -4 addr show 2>/dev/null | grep -q "inet $1/" && echo "$ns" && return 0
+	done
+	return 1
+}
+
 # http FROM_REF URL [curl args] : prints the HTTP status (000 on failure)
 http() {
 	local from=$1 url=$2

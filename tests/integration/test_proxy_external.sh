@@ -35,8 +35,7 @@ spec:
       rules:
         http: [{method: GET, path: "/public"}]
 YAML
-CLIENT_NS=$(for ns in $(ip netns list | awk '{print $1}' | grep "^$SL_NSPFX"); do
-	ip -n "$ns" -4 addr show 2>/dev/null | grep -q "inet $IP_client/" && echo "$ns"; done)
+CLIENT_NS=$(pod_netns "$IP_client")
 nscurl() { ip netns exec "$CLIENT_NS" curl -s -o /dev/null -w '%{http_code}' --connect-timeout 1 -m 3 "http://$IP_server:8080$1"; }
 hget() { curl -s -o "$SL_WORK/hbody" -w '%{http_code}' -m 3 "http://127.0.0.1:$HP$1"; }
 start_proxy() {
@@ -118,8 +117,7 @@ check "after the grace period ($GRACE_MS ms) the proxy exits" pid_gone "$PROXY_P
 check "with no agent and no proxy the L7 port fails closed" test "$(nscurl /public)" = 000
 
 echo "# an in-pod listener that cannot be made is retried; its L7 port fails closed meanwhile"
-SERVER_NS=$(for ns in $(ip netns list | awk '{print $1}' | grep "^$SL_NSPFX"); do
-	ip -n "$ns" -4 addr show 2>/dev/null | grep -q "inet $IP_server/" && echo "$ns"; done)
+SERVER_NS=$(pod_netns "$IP_server")
 # something else holds the proxy port inside the server's netns (as a proxy
 # that is still draining would)
 ip netns exec "$SERVER_NS" /usr/bin/python3 -c '

@@ -98,9 +98,7 @@ policy GET
 sleep 0.5
 check "GET allowed again" test "$(http default/client "http://$IP_server:8080/c")" = 200
 # without an agent, `sluice pod exec` is gone: curl from the client's netns
-CLIENT_NS=$(for ns in $(ip netns list | awk '{print $1}' | grep "^$SL_NSPFX"); do
-	ip -n "$ns" -4 addr show 2>/dev/null | grep -q "inet $IP_server/" || \
-	{ ip -n "$ns" -4 addr show 2>/dev/null | grep -q "inet $IP_client/" && echo "$ns"; }; done)
+CLIENT_NS=$(pod_netns "$IP_client")
 nscurl() { ip netns exec "$CLIENT_NS" curl -s -o /dev/null -w '%{http_code}' --connect-timeout 1 -m 3 "$1"; }
 sl_agent_kill KILL
 t0=$(date +%s%N)
