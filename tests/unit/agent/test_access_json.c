@@ -16,54 +16,32 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "../proxy/access_case.h"
 #include "access_json.h"
 #include "access_log.h"
 
-struct rec {
-	struct proxy_flow flow;
-	struct http_exchange x;
-	struct proxy_event ev;
-	char line[4096];
-};
-
-static void rec_init(struct rec *c, const char *method, const char *path, int status)
+/* rec_case_init's exchange, as an egress request to server.test:8443 */
+static void rec_init(struct rec_case *c, const char *method, const char *path, int status)
 {
-	memset(c, 0, sizeof(*c));
-	c->flow.ep_id = 7;
+	rec_case_init(c, path, status);
 	c->flow.direction = SLUICE_DIR_EGRESS;
-	c->flow.src.identity = 4097;
-	c->flow.src.addr.in.sin_family = AF_INET;
-	c->flow.src.addr.in.sin_port = htons(41234);
-	inet_pton(AF_INET, "10.244.0.3", &c->flow.src.addr.in.sin_addr);
-	c->flow.dst.identity = 4098;
-	c->flow.dst.addr.in.sin_family = AF_INET;
 	c->flow.dst.addr.in.sin_port = htons(8443);
-	inet_pton(AF_INET, "10.244.0.2", &c->flow.dst.addr.in.sin_addr);
 	c->x.method = method;
 	c->x.method_len = strlen(method);
 	c->x.host = "server.test";
 	c->x.host_len = strlen(c->x.host);
-	c->x.path = path;
-	c->x.path_len = strlen(path);
-	c->x.http_minor = 1;
-	c->x.status = status;
 	c->x.verdict = status == 200 ? HTTP_VERDICT_ALLOWED : HTTP_VERDICT_DENIED;
-	c->x.start_ns = 1000;
-	c->x.end_ns = 43000;
-	c->ev.flow = &c->flow;
-	c->ev.x = &c->x;
-	c->ev.wall_start_us = 1764950000123456;
 }
 
 /* the record as the proxy's control channel sends it: the log line plus
  * the channel's keys (proxy/control.c) */
-static json_t *rec_json(struct rec *c)
+static json_t *rec_json(struct rec_case *c, char *line, size_t cap)
 {
-	size_t n = proxy_access_log_format(&c->ev, c->line, sizeof(c->line));
+	size_t n = proxy_access_log_format(&c->ev, line, cap);
 	json_t *m;
 
 	assert_true(n > 2);
-	m = json_loadb(c->line, n, 0, NULL);
+	m = json_loadb(line, n, 0, NULL);
 	assert_non_null(m);
 	json_object_set_new(m, "type", json_string("access"));
 	json_object_set_new(m, "direction", json_string("egress"));
@@ -75,13 +53,14 @@ static void test_tls_request(void **state)
 {
 	struct proxy_tls_info tls = { .version = "TLSv1.3", .sni = "server.test" };
 	struct flow_l7 ev = { 0 };
-	struct rec c;
+	struct rec_case c;
+	char line[4096];
 	json_t *m;
 
 	(void)state;
 	rec_init(&c, "GET", "/api/users/42", 200);
 	c.ev.tls = &tls;
-	m = rec_json(&c);
+	m = rec_json(&c, line, sizeof(line));
 	assert_true(access_json_flow(m, &ev));
 	assert_true(ev.https);
 	assert_true(ev.allowed);
@@ -107,7 +86,8 @@ static void test_refusal(void **state)
 {
 	struct proxy_tls_info tls = { .sni = "other.test" };
 	struct flow_l7 ev = { 0 };
-	struct rec c;
+	struct rec_case c;
+	char line[4096];
 	json_t *m;
 
 	(void)state;
@@ -117,7 +97,7 @@ static void test_refusal(void **state)
 	c.x.reason = HTTP_R_TLS_SERVER_NAME;
 	c.ev.tls = &tls;
 	c.ev.refused = true;
-	m = rec_json(&c);
+	m = rec_json(&c, line, sizeof(line));
 	assert_true(json_is_null(json_object_get(json_object_get(m, "tls"), "version")));
 	assert_false(access_json_flow(m, &ev));
 	assert_true(ev.https);
@@ -130,7 +110,7 @@ static void test_refusal(void **state)
 	tls.sni = NULL;
 	c.x.host = "";
 	c.x.host_len = 0;
-	m = rec_json(&c);
+	m = rec_json(&c, line, sizeof(line));
 	memset(&ev, 0, sizeof(ev));
 	assert_false(access_json_flow(m, &ev));
 	assert_true(ev.https);
@@ -142,19 +122,20 @@ static void test_plain_client(void **state)
 {
 	struct proxy_tls_info up = { .version = "TLSv1.3", .sni = "server.test", .verify = "ok" };
 	struct flow_l7 ev = { 0 };
-	struct rec c;
+	struct rec_case c;
+	char line[4096];
 	json_t *m;
 
 	(void)state;
 	rec_init(&c, "DELETE", "/api/x", 403);
-	m = rec_json(&c);
+	m = rec_json(&c, line, sizeof(line));
 	assert_true(access_json_flow(m, &ev));
 	assert_false(ev.https);
 	assert_false(ev.allowed);
 	assert_int_equal(ev.code, 403);
 	json_decref(m);
 	c.ev.upstream_tls = &up;
-	m = rec_json(&c);
+	m = rec_json(&c, line, sizeof(line));
 	assert_non_null(json_object_get(m, "tls"));
 	memset(&ev, 0, sizeof(ev));
 	assert_true(access_json_flow(m, &ev));
