@@ -65,6 +65,28 @@ t_claim_slot() {
 	return 1
 }
 
+# t_reclaim_dead_slots: every slot whose owner died is reclaimed and given
+# back (tests/run.sh after ctest: a scenario killed by ctest's timeout
+# leaves its slot until that index is drawn again, which may be never).
+# Prints what it removed.
+t_reclaim_dead_slots() {
+	local lock idx owner fd
+	exec {fd}>>"$T_SLOTS_LOCK"
+	for lock in /tmp/sluice-it-slot-*; do
+		idx=${lock#/tmp/sluice-it-slot-}
+		[[ $idx =~ ^[0-9]+$ ]] && [ -d "$lock" ] || continue
+		flock -w 60 "$fd" || continue
+		owner=$(cat "$lock/pid" 2>/dev/null)
+		if [ -n "$owner" ] && ! t_owner_alive "$lock"; then
+			t_slot_reclaim "$idx" "$lock/owns" "$owner"
+			rm -rf "$lock"
+		fi
+		flock -u "$fd"
+	done
+	exec {fd}>&-
+	return 0
+}
+
 # The owner of a slot or world lock DIR: DIR/pid (only the PID: older
 # checkouts read it so), and DIR/start, the process's start time in clock
 # ticks (/proc/PID/stat field 22), so that a PID used again by another

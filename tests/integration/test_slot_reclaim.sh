@@ -21,6 +21,10 @@ cleanup() {
 	for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
 	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
 	[ -n "${IDX:-}" ] && t_slot_reclaim "$IDX" "$WORK/none" "${DEAD:-x}" >/dev/null 2>&1
+	if [ -n "${IDX2:-}" ]; then
+		ip netns del "it$IDX2-pod1" 2>/dev/null
+		[ "$(cat "/tmp/sluice-it-slot-$IDX2/pid" 2>/dev/null)" = "${DEAD:-x}" ] && rm -rf "/tmp/sluice-it-slot-$IDX2"
+	fi
 	[ -n "${DEAD:-}" ] && rm -rf "/sys/fs/bpf/sluice-it-reclaim-$DEAD" "/tmp/sluice-it-reclaim-$DEAD" &&
 		sl_rm_cgroup "$SL_CGROUP_BASE/sluice-it-reclaim-$DEAD"
 	ip netns pids "$DECOY_NS" 2>/dev/null | xargs -r kill -KILL 2>/dev/null
@@ -144,6 +148,19 @@ check_not "the dead run's record is gone" test -e "$LOCK/owns.dead"
 # a live owner's slot is never taken
 check_exit 1 "a live owner's slot is not claimed" t_claim_slot "$IDX"
 expect_eq "  ... and stays its owner's" "$$" "$(cat "$LOCK/pid")"
+
+# a sweep (tests/run.sh after ctest) reclaims every dead owner's slot, and
+# only those: here a second slot, given a dead owner and a netns
+IDX2=$(t_claim_slot) || { echo "FAIL: no second test slot"; exit 1; }
+ip netns add "it$IDX2-pod1"
+echo "$DEAD" >"/tmp/sluice-it-slot-$IDX2/pid"
+rm -f "/tmp/sluice-it-slot-$IDX2/start"
+echo "nspfx it$IDX2-" >"/tmp/sluice-it-slot-$IDX2/owns"
+out=$(t_reclaim_dead_slots 2>&1)
+check "the sweep says what it removed" sh -c "echo '$out' | grep -q 'reclaimed slot $IDX2: netns it$IDX2-pod1'"
+check_not "  ... the dead slot's netns" test -e "/run/netns/it$IDX2-pod1"
+check_not "  ... and gives the slot back" test -e "/tmp/sluice-it-slot-$IDX2"
+expect_eq "  ... a live owner's slot stays" "$$" "$(cat "$LOCK/pid" 2>/dev/null)"
 
 # the record a run makes: sl_instance_init, the agent, sl_bg
 T_SLOT_LOCK=$LOCK
