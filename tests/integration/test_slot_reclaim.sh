@@ -30,6 +30,7 @@ cleanup() {
 	ip netns pids "$DECOY_NS" 2>/dev/null | xargs -r kill -KILL 2>/dev/null
 	ip netns del "$DECOY_NS" 2>/dev/null
 	rm -rf "$DECOY_PIN" "$LIVE_PIN" "$WORK"
+	[ -n "${IDX:-}" ] && rm -rf "/sys/fs/bpf/sluice-k8s-$IDX"
 	rmdir "$SL_CGROUP_BASE/sluice-it-reclaim-$$" 2>/dev/null
 	if [ -n "$WORLD" ] && [ "$(cat "/tmp/sluice-world-$WORLD/pid" 2>/dev/null)" = "${DEAD:-x}" ]; then
 		sl_world_reclaim "/tmp/sluice-world-$WORLD" 2>/dev/null
@@ -62,7 +63,7 @@ PIDS+=($!)
 NS_PROC=$!
 mkdir -p "$PIN"
 bpftool map create "$PIN/sluice_test_v1" type array key 4 value 4 entries 1 name sl_reclaim
-mkdir -p "$CG/child"
+mkdir -p "$CG/child" "/sys/fs/bpf/sluice-k8s-$IDX" # tests/k8s names pins after the slot
 sleep 601 &
 PIDS+=($!)
 CG_PROC=$!
@@ -103,6 +104,7 @@ rm -f "$LOCK/start"
 cat >"$LOCK/owns" <<EOF
 nspfx $PFX
 pin $PIN
+pin /sys/fs/bpf/sluice-k8s-$IDX
 cgroup $CG
 work $DWORK
 route 10.244.$IDX.0/24
@@ -128,6 +130,7 @@ check_not "its netns is gone" sh -c "ip netns list | grep -q '^${PFX}'"
 check_not "  ... with the veth's host side" ip link show "slr${IDX}h"
 check "  ... and the process in it" pid_gone "$NS_PROC" 5
 check_not "the pin directory is gone" test -e "$PIN"
+check_not "  ... and one named after the slot (tests/k8s)" test -e "/sys/fs/bpf/sluice-k8s-$IDX"
 check_not "the cgroup is gone" test -e "$CG"
 check "  ... and the process in it" pid_gone "$CG_PROC" 5
 check_not "the pod CIDR's blackhole route is gone" sh -c "ip route show type blackhole 10.244.$IDX.0/24 | grep -q ."
