@@ -39,32 +39,12 @@ for t in valgrind callgrind_control callgrind_annotate wrk nginx python3; do
 	command -v $t >/dev/null || { echo "$0: $t not found" >&2; exit 1; }
 done
 
-work=$(mktemp -d /tmp/sluice-bench-cg-XXXXXX)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	rm -rf "$work"
-}
-trap cleanup EXIT
-
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-wait_port() {
-	local i
-	for i in $(seq 1 600); do
-		python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$1),0.2)" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	echo "$0: nothing listens on $1" >&2
-	exit 1
-}
-
 # shellcheck source=../lib.sh
 source "$here/../lib.sh"
-ORIGIN=$(free_port)
-SLP=$(free_port)
+bench_workdir sluice-bench-cg
+
+ORIGIN=$(bench_free_port)
+SLP=$(bench_free_port)
 bench_nginx_conf "$work/nginx" "127.0.0.1:$ORIGIN"
 cat >"$work/rules.json" <<'EOF'
 {"rules": [{"method": "GET", "path": "/api/users/.*"}]}
@@ -77,8 +57,8 @@ valgrind --tool=callgrind --callgrind-out-file="$work/cg.out" \
 	--access-log "$work/access.log" >"$work/proxy.log" 2>&1 &
 VG=$!
 pids+=($VG)
-wait_port $ORIGIN
-wait_port $SLP
+bench_wait_port $ORIGIN
+bench_wait_port $SLP 1200
 lines() { wc -l <"$work/access.log"; }
 
 url="http://127.0.0.1:$SLP/api/users/42"
