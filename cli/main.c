@@ -464,22 +464,69 @@ int cli_resource_get(int argc, char **argv, const struct cli_kind *k)
 	return 0;
 }
 
+int cli_take_namespace(int *argc, char **argv, const char **ns)
+{
+	int i, j, used;
+
+	*ns = NULL;
+	for (i = 1; i < *argc; i++) {
+		used = 1;
+		if (!strcmp(argv[i], "--"))
+			break;
+		if (!strcmp(argv[i], "-A") || !strcmp(argv[i], "--all-namespaces")) {
+			*ns = NULL;
+		} else if (!strcmp(argv[i], "-n") || !strcmp(argv[i], "--namespace")) {
+			if (i + 1 >= *argc) {
+				fprintf(stderr, "sluice: %s needs a namespace\n", argv[i]);
+				return 2;
+			}
+			*ns = argv[i + 1];
+			used = 2;
+		} else if (!strncmp(argv[i], "--namespace=", 12)) {
+			*ns = argv[i] + 12;
+		} else {
+			continue;
+		}
+		for (j = i; j + used <= *argc; j++)
+			argv[j] = argv[j + used];
+		*argc -= used;
+		i--;
+	}
+	return 0;
+}
+
+bool cli_in_namespace(json_t *item, const char *ns)
+{
+	const char *v = json_string_value(json_object_get(item, "namespace"));
+
+	return !ns || (v && !strcmp(v, ns));
+}
+
 int cli_resource_list(int argc, char **argv, const struct cli_kind *k)
 {
 	enum cli_fmt fmt;
-	json_t *res, *item;
+	json_t *res, *item, *items;
+	const char *ns;
 	size_t i;
 	char cmd[64];
 	int rc = cli_take_output(&argc, argv, CLI_FMT_GET, &fmt);
 
+	if (!rc)
+		rc = cli_take_namespace(&argc, argv, &ns);
 	if (rc)
 		return rc;
 	if (argc != 1)
-		return usage_error(k->family, "list", "[-o json|yaml|wide|name]");
+		return usage_error(k->family, "list", "[-n NAMESPACE|-A] [-o json|yaml|wide|name]");
 	snprintf(cmd, sizeof(cmd), "%s.list", k->family);
 	res = cli_request(json_pack("{s:s}", "cmd", cmd));
 	if (!res)
 		return 1;
+	/* -n: the namespace's items only (the agent lists them all) */
+	items = json_array();
+	json_array_foreach(json_object_get(res, k->items), i, item)
+		if (cli_in_namespace(item, ns))
+			json_array_append(items, item);
+	json_object_set_new(res, k->items, items);
 	if (fmt & CLI_FMT_OBJECT) {
 		json_t *list = cli_list(json_incref(json_object_get(res, k->items)));
 
@@ -622,7 +669,7 @@ static const struct subcmd pod_cmds[] = {
 	  "Runs a command inside the pod (its cgroup and network namespace) and\n"
 	  "returns its exit status.\n" },
 	{ "delete", pod_delete, "delete NAMESPACE/NAME", "Deletes a pod.\n" },
-	{ "list", pod_list, "list [-o json|yaml|wide|name]",
+	{ "list", pod_list, "list [-n NAMESPACE|-A] [-o json|yaml|wide|name]",
 	  "Every pod: name, IP, identity and labels; -o wide adds the endpoint,\n"
 	  "node, interface, enforced directions and ports. -o json and -o yaml print\n"
 	  "a kubectl-style List whose items are the agent's pod records.\n" },
@@ -890,12 +937,23 @@ static void print_proxy_status(json_t *px)
 		return;
 	}
 	printf("Proxy:         %s (pid %lld, restarts %lld)\n", state, jint(px, "pid"), jint(px, "restarts"));
+	/* as cilium status says "Envoy: external": the agent's child, or the
+	 * sluice-proxy DaemonSet's it connects to */
+	if (json_is_string(json_object_get(px, "mode")))
+		printf("  mode         %s%s%s%s\n", json_string_value(json_object_get(px, "mode")),
+		       json_is_string(json_object_get(px, "control")) ? " (control " : "",
+		       json_string_value(json_object_get(px, "control")) ?: "",
+		       json_is_string(json_object_get(px, "control")) ? ")" : "");
 	printf("  connections  %lld active, %lld total, %lld refused\n", jint(px, "connections_active"),
 	       jint(px, "connections_total"), jint(px, "connections_refused"));
 	printf("  requests     %lld allowed, %lld denied, %lld errors\n", jint(px, "requests_allowed"),
 	       jint(px, "requests_denied"), jint(px, "requests_error"));
 	if (json_object_get(px, "tls_handshakes")) /* a proxy that reported its counters */
 		print_proxy_tls(px);
+	/* lost on the way (a slow agent, a full stdout): said only when it happened */
+	if (jint(px, "access_dropped") || jint(px, "access_log_dropped"))
+		printf("  dropped      %lld access records (to the agent), %lld access-log lines\n",
+		       jint(px, "access_dropped"), jint(px, "access_log_dropped"));
 }
 
 static int cmd_status(int argc, char **argv)

@@ -218,16 +218,12 @@ static int secret_list(int argc, char **argv)
 	size_t i;
 	int rc = cli_take_output(&argc, argv, CLI_FMT_GET, &fmt);
 
+	if (!rc)
+		rc = cli_take_namespace(&argc, argv, &ns);
 	if (rc)
 		return rc;
-	for (int k = 1; k < argc; k++) {
-		if ((!strcmp(argv[k], "-n") || !strcmp(argv[k], "--namespace")) && k + 1 < argc)
-			ns = argv[++k];
-		else if (!strcmp(argv[k], "-A") || !strcmp(argv[k], "--all-namespaces"))
-			ns = NULL;
-		else
-			return usage_error("secret", "list", "[-n NAMESPACE|-A] [-o json|yaml|wide|name]");
-	}
+	if (argc != 1)
+		return usage_error("secret", "list", "[-n NAMESPACE|-A] [-o json|yaml|wide|name]");
 	req = json_pack("{s:s}", "cmd", "secret.list");
 	if (ns)
 		json_object_set_new(req, "namespace", json_string(ns));

@@ -69,6 +69,20 @@ check "secret list -o wide is the table" sh -c "[ \"\$($SLB --socket $SL_SOCK se
 check_exit 0 "secret get -o wide" sl secret get default/web-tls -o wide
 check_exit 1 "secret get -o name of a missing secret" sl secret get default/nope -o name
 check_exit 2 "status -o name is not a format status has" sl status -o name
+# lists of namespaced objects take -n NS / -A, as kubectl get does (all
+# namespaces when neither is given)
+sl pod create other/x --labels app=x >/dev/null
+expect_eq "pod list -n other" "pod/x " "$(names pod list -n other)"
+expect_eq "pod list --namespace=default" "pod/long pod/web pod/web.v1 " "$(names pod list --namespace=default)"
+expect_eq "pod list -A" "pod/long pod/web pod/web.v1 pod/x " "$(names pod list -A)"
+check "pod list -n other (table): its row only" sh -c "[ \"\$($SLB --socket $SL_SOCK pod list -n other | tail -n +2 | awk '{print \$1}')\" = other/x ]"
+expect_eq "policy list -n default" "ciliumnetworkpolicy.cilium.io/database-from-backend ciliumnetworkpolicy.cilium.io/secure-api " "$(names policy list -n default)"
+expect_eq "policy list -n other: none" "" "$(names policy list -n other)"
+expect_eq "service list -n other: none" "" "$(names service list -n other)"
+expect_eq "secret list -n default" "secret/web-tls " "$(names secret list -n default)"
+check "pod list -n other -o json: a List of its pods" sh -c "$SLB --socket $SL_SOCK pod list -n other -o json | jq -e '[.items[].namespace] == [\"other\"]'"
+check_exit 2 "-n without a namespace" sl pod list -n
+sl pod delete other/x >/dev/null
 # version: -o json|yaml as kubectl version has them, anything else refused
 check "version -o json: clientVersion" sh -c "$SLB version -o json | jq -e '.clientVersion.version and .clientVersion.datapathABI >= 1'"
 check "version -o yaml parses" sh -c "$SLB version -o yaml | python3 -c 'import yaml,sys; assert yaml.safe_load(sys.stdin)[\"clientVersion\"][\"version\"]'"
@@ -97,6 +111,8 @@ check "policy list -o json: items are the stored objects" sh -c "$SLB --socket $
 # the text form has the proxy's TLS counters too (none here: no TLS policy)
 wait_proxy_ready 20
 wait_until 50 0.1 sh -c "$SLB --socket $SL_SOCK status -o json | jq -e '.proxy.tls_handshakes == 0'" || fail "the proxy's counters reached the agent"
+check "status (text): the proxy's mode (the agent's own child here)" sh -c "$SLB --socket $SL_SOCK status | grep -qx '  mode         embedded'"
+check_not "status (text): no dropped line while nothing was dropped" sh -c "$SLB --socket $SL_SOCK status | grep -q '^  dropped '"
 check "status (text): TLS counters of both sides, like the other proxy counters" sh -c "$SLB --socket $SL_SOCK status | grep -qx '  tls clients  0 handshakes (0 resumed), 0 failed' && $SLB --socket $SL_SOCK status | grep -qx '  tls upstream 0 handshakes (0 resumed), 0 failed'"
 check "status -o json: proxy, memory, version" sh -c "$SLB --socket $SL_SOCK status -o json | jq -e '.proxy.state and .memory.rss_bytes > 0 and .version and .datapath_abi >= 1'"
 check_exit 1 "policy get of a missing policy" sl policy get default/nope -o yaml
