@@ -335,27 +335,6 @@ static bool label_matches(const struct flow_peer *p, const char *want)
 	return false;
 }
 
-static const char *verdict_name(uint8_t v)
-{
-	switch (v) {
-	case SLUICE_VERDICT_FORWARDED: return "FORWARDED";
-	case SLUICE_VERDICT_DROPPED: return "DROPPED";
-	case SLUICE_VERDICT_REDIRECTED: return "REDIRECTED";
-	}
-	return "UNKNOWN";
-}
-
-static const char *proto_name(uint8_t p)
-{
-	switch (p) {
-	case 6: return "TCP";
-	case 17: return "UDP";
-	case 1: return "ICMPv4";
-	case 132: return "SCTP";
-	}
-	return "UNKNOWN";
-}
-
 static bool filter_one(const struct filter *fl, const struct flow *f)
 {
 	const char *v = fl->value;
@@ -367,7 +346,7 @@ static bool filter_one(const struct filter *fl, const struct flow *f)
 			return f->verdict != SLUICE_VERDICT_DROPPED;
 		if (!strcasecmp(v, "DENIED"))
 			return f->verdict == SLUICE_VERDICT_DROPPED;
-		return !strcasecmp(v, verdict_name(f->verdict));
+		return !strcasecmp(v, sl_flow_verdict_name(f->verdict));
 	case F_POD: return pod_matches(&f->src, v) || pod_matches(&f->dst, v);
 	case F_FROM_POD: return pod_matches(&f->src, v);
 	case F_TO_POD: return pod_matches(&f->dst, v);
@@ -390,7 +369,7 @@ static bool filter_one(const struct filter *fl, const struct flow *f)
 			return f->kind != FLOW_L3L4;
 		if (!strcasecmp(v, "icmp"))
 			return f->protocol == 1;
-		return !strcasecmp(v, proto_name(f->protocol)) && f->kind == FLOW_L3L4;
+		return !strcasecmp(v, sl_flow_proto_name(f->protocol)) && f->kind == FLOW_L3L4;
 	case F_TYPE:
 		if (!strcasecmp(v, "l7"))
 			return f->kind != FLOW_L3L4;

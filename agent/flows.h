@@ -8,12 +8,13 @@
 #ifndef SLUICE_FLOWS_H
 #define SLUICE_FLOWS_H
 
+#include "../common/flow_json.h"
 #include "agent.h"
 
 enum flow_kind {
-	FLOW_L3L4 = 1,
-	FLOW_L7_REQUEST = 2,
-	FLOW_L7_RESPONSE = 3,
+	FLOW_L3L4 = SL_FLOW_L3L4,
+	FLOW_L7_REQUEST = SL_FLOW_L7_REQUEST,
+	FLOW_L7_RESPONSE = SL_FLOW_L7_RESPONSE,
 };
 
 /*

@@ -138,7 +138,7 @@ static void put_time(struct out *o, uint64_t ns)
 	*o->p++ = 'Z';
 }
 
-static const char *verdict_name(uint8_t v)
+const char *sl_flow_verdict_name(uint8_t v)
 {
 	switch (v) {
 	case SLUICE_VERDICT_FORWARDED: return "FORWARDED";
@@ -148,7 +148,7 @@ static const char *verdict_name(uint8_t v)
 	return "UNKNOWN";
 }
 
-static const char *proto_name(uint8_t p)
+const char *sl_flow_proto_name(uint8_t p)
 {
 	switch (p) {
 	case 6: return "TCP";
@@ -213,7 +213,7 @@ size_t sl_flow_json(const struct sl_flow_view *f, const char *node, char *out)
 	PUT(&o, "{\"flow\":{\"time\":\"");
 	put_time(&o, f->time_ns);
 	PUT(&o, "\",\"verdict\":\"");
-	puts_(&o, verdict_name(f->verdict));
+	puts_(&o, sl_flow_verdict_name(f->verdict));
 	PUT(&o, "\",");
 	if (f->verdict == SLUICE_VERDICT_DROPPED && !l7) {
 		PUT(&o, "\"drop_reason\":");
@@ -231,7 +231,7 @@ size_t sl_flow_json(const struct sl_flow_view *f, const char *node, char *out)
 	PUT(&o, "\"},");
 	if (f->protocol == 6 || f->protocol == 17 || f->protocol == 132) {
 		PUT(&o, "\"l4\":{\"");
-		puts_(&o, proto_name(f->protocol));
+		puts_(&o, sl_flow_proto_name(f->protocol));
 		PUT(&o, "\":{\"source_port\":");
 		put_u64(&o, f->sport);
 		PUT(&o, ",\"destination_port\":");
@@ -322,7 +322,7 @@ size_t sl_flow_json(const struct sl_flow_view *f, const char *node, char *out)
 		if (resp)
 			PUT(&o, ")");
 	} else {
-		puts_(&o, proto_name(f->protocol));
+		puts_(&o, sl_flow_proto_name(f->protocol));
 	}
 	PUT(&o, "\"}}");
 	*o.p = 0;

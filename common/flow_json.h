@@ -49,6 +49,11 @@ struct sl_flow_view {
 	uint16_t svc_port;
 };
 
+/* Hubble's names: FORWARDED, DROPPED, REDIRECTED (else UNKNOWN); TCP, UDP,
+ * ICMPv4, SCTP (else UNKNOWN). */
+const char *sl_flow_verdict_name(uint8_t verdict);
+const char *sl_flow_proto_name(uint8_t protocol);
+
 /* An upper bound of the line's length for sl_flow_json (with its NUL). */
 size_t sl_flow_json_max(const struct sl_flow_view *f, const char *node);
 /* Writes the line (no newline, NUL-terminated) into out, which has room for
