@@ -19,7 +19,9 @@
  *     path canonicalisation (path.h). Any failure answers 400 (431 for size)
  *     and closes; nothing reaches the upstream.
  *  2. ops->decide() gives the verdict. Allowed: the head is rebuilt with the
- *     canonical target and sent upstream, the body follows as llhttp
+ *     canonical target and without the hop-by-hop fields (Connection and
+ *     what it names, Keep-Alive, TE...: http_conn.c) and sent upstream,
+ *     the body follows as llhttp
  *     validates it (chunked bodies are re-chunked: extensions and trailers
  *     are dropped). Denied: 403 "Access denied\r\n"; the body is drained
  *     (up to HTTP_DRAIN_MAX, else the connection closes) and the connection

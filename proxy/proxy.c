@@ -687,6 +687,18 @@ static void proxy_pool_flush(struct proxy_server *srv)
 	uv_timer_stop(&srv->pool_sweep);
 }
 
+void proxy_server_upstream_forget(struct proxy_server *srv, const void *scope)
+{
+	struct proxy_pool_entry *e = proxy_pool_oldest(&srv->pool), *next;
+
+	for (; e; e = next) {
+		next = e->newer;
+		if (e->key.scope == scope)
+			proxy_up_close_idle((struct proxy_upstream *)((char *)e -
+								     offsetof(struct proxy_upstream, pool)));
+	}
+}
+
 /* Whether this connection's upstream connections may be pooled and taken
  * from the pool: plain HTTP both ways. TLS-originating upstreams (their
  * session is per name and trust), passed-through TLS and TCP tunnels are

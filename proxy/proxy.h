@@ -136,6 +136,14 @@ void proxy_server_set_event_cb(struct proxy_server *srv, proxy_event_cb cb, void
 
 void proxy_server_counters(const struct proxy_server *srv, struct proxy_counters *out);
 
+/* Closes the idle upstream connections made for scope (proxy_flow.up_scope):
+ * the resolver calls it when that scope goes away (an endpoint deleted or
+ * replaced), so idle sockets do not keep a gone pod's netns and source
+ * ports. A connection in use at that moment finishes its request and may
+ * still serve the old scope's open client connections (it holds its own
+ * reference) until the idle timeout. */
+void proxy_server_upstream_forget(struct proxy_server *srv, const void *scope);
+
 /* Called once the server is gone (from proxy_server_close() or a drain). */
 void proxy_server_set_closed_cb(struct proxy_server *srv, void (*cb)(void *ctx), void *ctx);
 

@@ -77,6 +77,7 @@ struct resolver_datapath {
 	struct dpr_endpoint **eps;
 	size_t neps, cap;
 	struct dpr_names *names;
+	struct proxy_server *srv;     /* of the listeners, for its upstream pool */
 };
 
 static void dpr_endpoint_unref(struct dpr_endpoint *ep)
@@ -403,6 +404,7 @@ int proxy_resolver_datapath_endpoint_set(struct proxy_resolver *r, struct proxy_
 		d->cap = ncap;
 	}
 	ep->listener_fd = listener_fd;
+	d->srv = srv;
 	e = proxy_server_listen_fd(srv, listener_fd, ep, &ep->listener);
 	listener_fd = -1; /* the server's now, also on failure */
 	if (e) {
@@ -417,6 +419,7 @@ int proxy_resolver_datapath_endpoint_set(struct proxy_resolver *r, struct proxy_
 
 		if (prev->listener)
 			proxy_listener_close(prev->listener);
+		proxy_server_upstream_forget(srv, prev); /* new flows get new sockets */
 		d->eps[old] = ep;
 		dpr_endpoint_unref(prev);
 	} else {
@@ -447,6 +450,8 @@ int proxy_resolver_datapath_endpoint_delete(struct proxy_resolver *r, uint32_t e
 	if (ep->listener)
 		proxy_listener_close(ep->listener);
 	ep->listener = NULL;
+	if (d->srv)
+		proxy_server_upstream_forget(d->srv, ep); /* the pod is gone */
 	d->eps[i] = d->eps[--d->neps];
 	dpr_endpoint_unref(ep);
 	return 0;
