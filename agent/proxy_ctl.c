@@ -51,6 +51,7 @@
 #include <unistd.h>
 
 #include "../common/util.h"
+#include "access_json.h"
 #include "flows.h"
 #include "metrics.h"
 #include "proxy_ctl.h"
@@ -224,39 +225,11 @@ static void send_rules_text(int fd, const char *text)
 
 /* ---- access records from the proxy --------------------------------------------- */
 
-static void addr_of(json_t *peer, uint8_t out[16])
-{
-	const char *ip = json_string_value(json_object_get(peer, "ip"));
-	unsigned b[4];
-
-	memset(out, 0, 16);
-	if (ip && sscanf(ip, "%u.%u.%u.%u", &b[0], &b[1], &b[2], &b[3]) == 4)
-		sl_addr_from_ipv4(out, b[0] << 24 | b[1] << 16 | b[2] << 8 | b[3]);
-}
-
-/* The record's "time" (RFC 3339, UTC, microseconds): when the request
- * began; now if it is missing or unreadable. */
-static uint64_t record_time_ns(const char *t)
-{
-	struct tm tm = { 0 };
-	unsigned us = 0;
-	int n = 0;
-
-	if (!t || sscanf(t, "%4d-%2d-%2dT%2d:%2d:%2d.%6uZ%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-			 &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &us, &n) != 7 || !n)
-		return sl_now_ns();
-	tm.tm_year -= 1900;
-	tm.tm_mon -= 1;
-	return (uint64_t)timegm(&tm) * 1000000000ull + (uint64_t)us * 1000ull;
-}
-
 static void on_access(struct proxy_ctl *pc, json_t *m)
 {
 	struct agent *a = pc->agent;
-	json_t *src = json_object_get(m, "source"), *dst = json_object_get(m, "destination");
-	const char *verdict = json_string_value(json_object_get(m, "verdict"));
-	const char *dir = json_string_value(json_object_get(m, "direction"));
 	struct flow_l7 ev = { 0 };
+	bool answered;
 	char *line;
 
 	/* the access log line: the record without the channel's own keys */
@@ -267,31 +240,12 @@ static void on_access(struct proxy_ctl *pc, json_t *m)
 		fputc('\n', stdout);
 		free(line);
 	}
-	ev.time_ns = record_time_ns(json_string_value(json_object_get(m, "time")));
-	ev.direction = dir && !strcmp(dir, "egress") ? SLUICE_DIR_EGRESS : SLUICE_DIR_INGRESS;
-	ev.allowed = verdict && !strcmp(verdict, "allowed");
-	addr_of(src, ev.saddr);
-	addr_of(dst, ev.daddr);
-	ev.sport = (uint16_t)json_integer_value(json_object_get(src, "port"));
-	ev.dport = (uint16_t)json_integer_value(json_object_get(dst, "port"));
-	ev.src_identity = (uint32_t)json_integer_value(json_object_get(src, "identity"));
-	ev.dst_identity = (uint32_t)json_integer_value(json_object_get(dst, "identity"));
-	ev.method = json_string_value(json_object_get(m, "method"));
-	ev.url = json_string_value(json_object_get(m, "path"));
-	ev.host = json_string_value(json_object_get(m, "host"));
-	ev.protocol = json_string_value(json_object_get(m, "protocol"));
-	ev.https = json_is_object(json_object_get(m, "tls")) &&
-		   json_is_string(json_object_get(json_object_get(m, "tls"), "version"));
-	ev.reason = json_string_value(json_object_get(m, "reason"));
-	ev.code = (uint16_t)json_integer_value(json_object_get(m, "status"));
-	ev.latency_ns = (uint64_t)json_integer_value(json_object_get(m, "latency_ns"));
-	if (!ev.latency_ns)
-		ev.latency_ns = (uint64_t)json_integer_value(json_object_get(m, "duration_us")) * 1000;
+	answered = access_json_flow(m, &ev);
 	/* the request, then its response (the server's, or the proxy's 403/4xx) */
 	ev.kind = FLOW_L7_REQUEST;
 	flows_add_l7(a, &ev);
 	ev.kind = FLOW_L7_RESPONSE;
-	if (!ev.reason || strcmp(ev.reason, "tls_server_name")) /* refused: no response */
+	if (answered) /* refused: no response */
 		flows_add_l7(a, &ev);
 	flows_flush(a);
 }

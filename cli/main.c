@@ -832,6 +832,55 @@ static long long jint(json_t *o, const char *k)
 	return (long long)json_integer_value(json_object_get(o, k));
 }
 
+/*
+ * "n failed (a reason1, b reason2)": the reasons that happened, by the names
+ * /metrics gives them (sluice_tls_handshake_failures_total's reason label).
+ */
+static void print_tls_failures(long long total, json_t *px, const char *const (*why)[2], size_t n)
+{
+	const char *sep = " (";
+	size_t i;
+
+	printf("%lld failed", total);
+	for (i = 0; i < n; i++) {
+		long long v = jint(px, why[i][0]);
+
+		if (v) {
+			printf("%s%lld %s", sep, v, why[i][1]);
+			sep = ", ";
+		}
+	}
+	if (strcmp(sep, " ("))
+		printf(")");
+}
+
+/* The proxy's TLS counters (terminatingTLS: clients; originatingTLS:
+ * upstreams), as `-o json` and /metrics have them */
+static void print_proxy_tls(json_t *px)
+{
+	static const char *const client_why[][2] = {
+		{ "tls_sni_denied", "server_name" },        { "tls_handshake_untrusted", "untrusted" },
+		{ "tls_handshake_timeouts", "timeout" },    { "tls_handshake_plain_http", "plain_http" },
+		{ "tls_handshake_protocol", "protocol" },   { "tls_handshake_closed", "closed" },
+		/* closed at the concurrent-handshake cap to make room */
+		{ "tls_handshake_evicted", "evicted" },
+	};
+	long long up_verify = jint(px, "tls_upstream_verify_failed");
+	long long up_other = jint(px, "tls_upstream_errors") - up_verify;
+	json_t *up_why = json_pack("{s:I,s:I}", "verify", (json_int_t)up_verify, "other",
+				   (json_int_t)(up_other > 0 ? up_other : 0));
+	static const char *const upstream_why[][2] = { { "verify", "verify" }, { "other", "other" } };
+
+	printf("  tls clients  %lld handshakes (%lld resumed), ", jint(px, "tls_handshakes"), jint(px, "tls_resumed"));
+	print_tls_failures(jint(px, "tls_handshake_errors"), px, client_why, sizeof(client_why) / sizeof(client_why[0]));
+	printf("\n");
+	printf("  tls upstream %lld handshakes (%lld resumed), ", jint(px, "tls_upstream_handshakes"),
+	       jint(px, "tls_upstream_resumed"));
+	print_tls_failures(jint(px, "tls_upstream_errors"), up_why, upstream_why, 2);
+	printf("\n");
+	json_decref(up_why);
+}
+
 static void print_proxy_status(json_t *px)
 {
 	const char *state = json_string_value(json_object_get(px, "state")) ?: "unknown";
@@ -845,6 +894,8 @@ static void print_proxy_status(json_t *px)
 	       jint(px, "connections_total"), jint(px, "connections_refused"));
 	printf("  requests     %lld allowed, %lld denied, %lld errors\n", jint(px, "requests_allowed"),
 	       jint(px, "requests_denied"), jint(px, "requests_error"));
+	if (json_object_get(px, "tls_handshakes")) /* a proxy that reported its counters */
+		print_proxy_tls(px);
 }
 
 static int cmd_status(int argc, char **argv)

@@ -191,6 +191,10 @@ static void print_compact(json_t *flow)
 
 			snprintf(detail, sizeof(detail), "%s %.500s => %lld, %.1f ms", method, path,
 				 (long long)json_integer_value(json_object_get(http, "code")), ms);
+		} else if (!*method) {
+			/* no request: a connection refused at its TLS handshake
+			 * (serverNames), shown by its URL (https://SNI) */
+			snprintf(detail, sizeof(detail), "%.500s", path);
 		} else {
 			snprintf(detail, sizeof(detail), "%s %.500s", method, path);
 		}

@@ -35,6 +35,23 @@ sl_instance_init() {
 		mkdir -p /sys/fs/bpf && mount -t bpf bpf /sys/fs/bpf
 	fi
 	mkdir -p "$SL_CG"
+	# a test's slot records what this run makes (tests/integration/lib.sh:
+	# a run killed before its cleanup is cleaned up by the slot's next owner)
+	if declare -F t_slot_own >/dev/null; then
+		t_slot_own nspfx "$SL_NSPFX"
+		t_slot_own pin "$SL_PIN"
+		t_slot_own cgroup "$SL_CG"
+		t_slot_own work "$SL_WORK"
+		t_slot_own route "$SL_CIDR"
+		[ -n "${SL_SERVICE_CIDR:-}" ] && t_slot_own route "$SL_SERVICE_CIDR"
+	fi
+	return 0
+}
+
+# sl_own_proc PID CMDLINE-PART: a process of this run, for the slot's record
+sl_own_proc() {
+	declare -F t_slot_own >/dev/null && t_slot_own proc "$1" "$2"
+	return 0
 }
 
 sl_agent_args() {
@@ -51,6 +68,7 @@ sl_agent_start() {
 	${SL_AGENT_PREFIX:-} "$SL_BUILD/agent/sluiced" $(sl_agent_args) "$@" >>"$SL_AGENT_OUT" 2>>"$SL_AGENT_LOG" &
 	SL_AGENT_PID=$!
 	SL_PIDS+=("$SL_AGENT_PID")
+	sl_own_proc "$SL_AGENT_PID" "--socket $SL_SOCK"
 	local i
 	for i in $(seq 1 100); do
 		if sl status >/dev/null 2>&1; then return 0; fi
@@ -87,8 +105,10 @@ sl_bg() {
 	if [ "$1" = sl ]; then
 		shift
 		"$SL_BUILD/cli/sluice" --socket "$SL_SOCK" "$@" &
+		sl_own_proc $! "--socket $SL_SOCK"
 	else
 		"$@" &
+		sl_own_proc $! "$*"
 	fi
 	SL_PIDS+=($!)
 }
@@ -134,7 +154,8 @@ sl_cleanup() {
 	sl_world_release # after the netns: the worlds' links went with them
 	[ -n "${SL_CG:-}" ] && sl_rm_cgroup "$SL_CG"
 	[ -n "${SL_PIN:-}" ] && rm -rf "$SL_PIN"
-	[ -n "${SL_CIDR:-}" ] && ip route del blackhole "$SL_CIDR" 2>/dev/null || true
+	[ -n "${SL_CIDR:-}" ] && ip route del blackhole "$SL_CIDR" 2>/dev/null
+	[ -n "${SL_SERVICE_CIDR:-}" ] && ip route del blackhole "$SL_SERVICE_CIDR" 2>/dev/null
 	return 0
 }
 
@@ -165,6 +186,7 @@ sl_world_claim() {
 			# older checkout holds it without the lock, until it ends
 			$stale || [ -z "$(ip -4 -o addr show to "$host_ip")" ] && break
 		elif [ -n "$owner" ] && ! kill -0 "$owner" 2>/dev/null; then
+			sl_world_reclaim "$lock"
 			rm -rf "$lock"
 			stale=true
 			continue
@@ -189,6 +211,26 @@ sl_world_claim() {
 	return 0
 }
 
+# sl_world_reclaim LOCK: removes the world a dead owner of LOCK recorded in
+# LOCK/owns (its netns, with what runs there, and its host link), when the
+# names are a world's (<prefix>w<name>, slw<digits>)
+sl_world_reclaim() {
+	local key a
+	[ -f "$1/owns" ] || return 0
+	while read -r key a; do
+		case $key in
+		netns)
+			[[ $a =~ ^[a-z]+[0-9]*-w[A-Za-z0-9_-]*$ ]] && [ -e "/run/netns/$a" ] || continue
+			echo "reclaimed world $(basename "$1"): netns $a" >&2
+			ip netns pids "$a" 2>/dev/null | xargs -r kill -KILL 2>/dev/null
+			ip netns del "$a" 2>/dev/null ;;
+		link)
+			[[ $a =~ ^slw[0-9]+$ ]] && ip link del dev "$a" 2>/dev/null ;;
+		esac
+	done <"$1/owns"
+	return 0
+}
+
 # sl_world_release: gives back the world indexes this run owns
 sl_world_release() {
 	local lock
@@ -208,6 +250,8 @@ sl_world_create() {
 	local hif="slw$(printf '%s' "$SL_ID" | cksum | cut -c1-8)$idx"
 	host_ip=$(sl_world_host_ip "$idx")
 	sl_world_claim "$idx" || return 1
+	# what the next owner removes should this run die before its cleanup
+	printf 'netns %s\nlink %s\n' "$name" "$hif" >"/tmp/sluice-world-$idx/owns"
 	# A blackhole for the rest of the range, unless the range is already
 	# routed: `replace` would swap a host interface's connected route
 	# (some machines have their uplink in a TEST-NET) for the blackhole

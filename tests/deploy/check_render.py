@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """check_render.py - what a rendering of the sluice chart must say.
 
-  check_render.py defaults|privileged|no-taint|custom-paths|embedded-proxy RENDERED.yaml
+  check_render.py defaults|privileged|no-taint|custom-paths|embedded-proxy|netns-prefix-args RENDERED.yaml
   check_render.py rbac RENDERED.yaml deploy/kubernetes/rbac.yaml
 
 The first form checks the DaemonSet's contract (issue #13 section 2) for one
@@ -28,6 +28,10 @@ def objs(path):
 def one(os_, kind, name=None):
     found = [o for o in os_ if o.get("kind") == kind and (name is None or o["metadata"]["name"] == name)]
     return found[0] if len(found) == 1 else None
+
+
+# the agent's --netns-prefix in each variant (ci/*-values.yaml)
+PREFIX = {"custom-paths": "node2-", "netns-prefix-args": "args-"}
 
 
 def daemonset(os_, variant):
@@ -88,6 +92,12 @@ def daemonset(os_, variant):
     check(cm is not None and cm["data"].get("pods-cgroup") == pods, f"ConfigMap pods-cgroup {pods}")
     check(any(v.get("configMap", {}).get("name") == "sluice-config" for v in vols.values()),
           "ConfigMap mounted")
+    if variant == "netns-prefix-args":
+        check(cm is not None and cm["data"].get("netns-prefix") == "cfg-", "extraConfig netns-prefix in the ConfigMap")
+        check("--netns-prefix=args-" in a.get("args", []), "extraArgs --netns-prefix on the agent")
+    else:
+        pfx = PREFIX.get(variant, "sluice-")
+        check(cm is not None and cm["data"].get("netns-prefix") == pfx, f"ConfigMap netns-prefix {pfx}")
     # the CNI plugin: atomic install
     inst = inits.get("install-cni-plugin")
     check(inst is not None, "install-cni-plugin init container")
@@ -158,8 +168,11 @@ def proxy(os_, variant):
           f"the agent's proxy-control is the proxy's --control (agent {data.get('proxy-control')}, proxy {ctl})")
     check(ctl and ctl[0].startswith("/run/sluice/"), "the control socket in runPath, shared with the agent")
     check(any(a.startswith("--health=127.0.0.1:") for a in args), "proxy --health on 127.0.0.1")
-    check(any(a.startswith("--cgroup=") and a.endswith("/sluice-system") for a in args),
-          "the proxy joins the agent's system cgroup")
+    # the agent's system cgroup: <cgroup-root>/<netns-prefix>system, with the
+    # prefix the agent ends up with (netnsPrefix, extraConfig, extraArgs)
+    syscg = data.get("cgroup-root", "").rstrip("/") + "/" + PREFIX.get(variant, "sluice-") + "system"
+    check(f"--cgroup={syscg}" in args,
+          f"the proxy joins the agent's system cgroup {syscg} (got {[a for a in args if a.startswith('--cgroup')]})")
     check(any(a.startswith("--bpf-root=") for a in args), "proxy --bpf-root")
     for probe, path in (("startupProbe", "/healthz"), ("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
         hg = c.get(probe, {}).get("httpGet", {})

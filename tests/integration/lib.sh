@@ -24,24 +24,148 @@ T_NAME=$(basename "$0" .sh)
 
 # Picks a free slot (netns prefix, pod CIDR, metrics port) for this test, so
 # scenarios running at the same time on one kernel never collide; a slot
-# whose owner died is taken over.
+# whose owner died is taken over, and what the dead run left (a run killed
+# by a ctest timeout never reaches its cleanup) is removed first
+# (t_slot_reclaim). The check-and-take runs under one lock, so two claimers
+# never reclaim, or take, the same slot. t_claim_slot IDX tries only IDX
+# (tests/integration/test_slot_reclaim.sh).
+T_SLOTS_LOCK=/tmp/sluice-it-slots.lock
 t_claim_slot() {
-	local try idx lock owner
-	for try in $(seq 1 400); do
-		idx=$(( (RANDOM % 200) + 20 ))
+	local try idx lock owner fd tries=400
+	[ -n "${1:-}" ] && tries=1
+	exec {fd}>>"$T_SLOTS_LOCK"
+	for try in $(seq 1 "$tries"); do
+		idx=${1:-$(( (RANDOM % 200) + 20 ))}
 		lock=/tmp/sluice-it-slot-$idx
+		flock -w 60 "$fd" || continue
 		if mkdir "$lock" 2>/dev/null; then
-			echo $$ >"$lock/pid"
-			T_SLOT_LOCK=$lock
+			t_slot_owner "$lock"
+			flock -u "$fd"
+			exec {fd}>&-
 			echo "$idx"
 			return 0
 		fi
 		owner=$(cat "$lock/pid" 2>/dev/null)
-		if [ -n "$owner" ] && ! kill -0 "$owner" 2>/dev/null; then
-			rm -rf "$lock"
+		if [ -n "$owner" ] && ! t_owner_alive "$lock"; then
+			# ours now: the pid first (a claimer that does not take the
+			# lock, an older checkout's, sees a live owner), then the
+			# dead run's leftovers
+			mv -f "$lock/owns" "$lock/owns.dead" 2>/dev/null
+			t_slot_owner "$lock"
+			t_slot_reclaim "$idx" "$lock/owns.dead" "$owner" >&2
+			rm -f "$lock/owns.dead"
+			flock -u "$fd"
+			exec {fd}>&-
+			echo "$idx"
+			return 0
 		fi
+		flock -u "$fd"
 	done
+	exec {fd}>&-
 	return 1
+}
+
+# The owner of a slot or world lock DIR: DIR/pid (only the PID: older
+# checkouts read it so), and DIR/start, the process's start time in clock
+# ticks (/proc/PID/stat field 22), so that a PID used again by another
+# process does not keep a dead run's lock alive. Older locks have no start.
+t_slot_owner() {
+	rm -f "$1/start"
+	echo $$ >"$1/pid"
+	t_pid_start $$ >"$1/start"
+}
+t_pid_start() { awk '{sub(/^.*\) /, ""); print $20}' "/proc/$1/stat" 2>/dev/null; }
+t_owner_alive() {
+	local pid start
+	pid=$(cat "$1/pid" 2>/dev/null)
+	start=$(cat "$1/start" 2>/dev/null)
+	[[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || return 1
+	[ -z "$start" ] || [ "$(t_pid_start "$pid")" = "$start" ]
+}
+
+# t_slot_own KEY VALUE...: records in this run's slot what it made, for
+# t_slot_reclaim should the run die before its cleanup: nspfx PREFIX,
+# pin DIR, cgroup DIR, work DIR, route CIDR, proc PID CMDLINE-PART.
+t_slot_own() {
+	[ -n "${T_SLOT_LOCK:-}" ] && [ -d "$T_SLOT_LOCK" ] || return 0
+	[ "$(cat "$T_SLOT_LOCK/pid" 2>/dev/null)" = $$ ] || return 0
+	echo "$*" >>"$T_SLOT_LOCK/owns"
+}
+
+# pid_cmdline PID: the process's arguments, separated by spaces
+pid_cmdline() { tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null; }
+
+# kill_recorded PID CMDLINE-PART: SIGKILL to PID only while its command line
+# still has CMDLINE-PART (the PID may be another process's by now)
+kill_recorded() {
+	[[ $1 =~ ^[0-9]+$ ]] && [ "$1" -gt 1 ] && [ -n "$2" ] || return 0
+	case "$(pid_cmdline "$1")" in *"$2"*) kill -KILL "$1" 2>/dev/null ;; esac
+	return 0
+}
+
+# t_slot_reclaim IDX OWNS DEAD_PID: removes what the dead run that held slot
+# IDX recorded in OWNS (t_slot_own), and only what carries that slot's own
+# names: netns under its prefix (which ends in IDX-), pin, cgroup and work
+# directories named after the dead PID, blackhole routes of 10.244.IDX and
+# 10.96.IDX, processes by recorded PID whose command line still matches, and
+# the world indexes (sl_world_claim) the dead PID held. A slot of an older
+# checkout has no OWNS: its prefix it<IDX>- and its routes are still known.
+t_slot_reclaim() {
+	local idx=$1 owns=$2 dead=$3 key a rest ns p cidr i lock
+	local pfx=() pins=() cgs=() works=() routes=("10.244.$idx.0/24" "10.96.$idx.0/24")
+	[[ $dead =~ ^[0-9]+$ ]] || return 0
+	if [ -f "$owns" ]; then
+		while read -r key a rest; do
+			case $key in
+			nspfx) [[ $a =~ ^[a-z]+$idx-$ ]] && pfx+=("$a") ;;
+			pin) [[ $a =~ ^/sys/fs/bpf/sluice-[A-Za-z0-9._-]+-$dead$ ]] && pins+=("$a") ;;
+			cgroup) [[ $a =~ ^/sys/fs/cgroup(/unified)?/sluice-[A-Za-z0-9._-]+-$dead$ ]] && cgs+=("$a") ;;
+			work) [[ $a =~ ^/tmp/sluice-[A-Za-z0-9._-]+-$dead$ ]] && works+=("$a") ;;
+			route) [[ $a =~ ^10\.(244|96)\.$idx\.0/[0-9]+$ ]] && routes+=("$a") ;;
+			proc) kill_recorded "$a" "$rest" ;;
+			esac
+		done <"$owns"
+	else
+		pfx=("it$idx-")
+	fi
+	# the L7 proxy the dead agent started (its pid in the state directory;
+	# its command line names the run's pin directory)
+	for a in "${works[@]}"; do
+		p=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["pid"])' "$a/state/proxy.json" 2>/dev/null)
+		for i in "${pins[@]}"; do kill_recorded "$p" "$i"; done
+	done
+	for lock in /tmp/sluice-world-*; do
+		[ -d "$lock" ] && [ "$(cat "$lock/pid" 2>/dev/null)" = "$dead" ] || continue
+		sl_world_reclaim "$lock"
+		rm -rf "$lock"
+	done
+	for ns in $(ip netns list 2>/dev/null | awk '{print $1}'); do
+		for a in "${pfx[@]}"; do
+			case $ns in "$a"*)
+				echo "reclaimed slot $idx: netns $ns"
+				ip netns pids "$ns" 2>/dev/null | xargs -r kill -KILL 2>/dev/null
+				ip netns del "$ns" 2>/dev/null ;;
+			esac
+		done
+	done
+	for a in "${cgs[@]}"; do
+		[ -d "$a" ] && echo "reclaimed slot $idx: cgroup $a" && sl_rm_cgroup "$a"
+	done
+	for a in "${pins[@]}"; do
+		[ -d "$a" ] && echo "reclaimed slot $idx: pins $a" && rm -rf "$a"
+	done
+	for cidr in "${routes[@]}"; do
+		# every metric (tests/k8s adds its own)
+		for i in 1 2 3 4; do
+			ip -4 route show type blackhole "$cidr" 2>/dev/null | grep -q . || break
+			echo "reclaimed slot $idx: blackhole $cidr"
+			ip route del blackhole "$cidr" $(ip -4 route show type blackhole "$cidr" | sed -n '1s/.*\(metric [0-9]*\).*/\1/p') 2>/dev/null || break
+		done
+	done
+	for a in "${works[@]}"; do
+		[ -d "$a" ] && echo "reclaimed slot $idx: $a" && rm -rf "$a"
+	done
+	return 0
 }
 
 t_begin() {
@@ -49,7 +173,6 @@ t_begin() {
 	local idx
 	idx=$(t_claim_slot) || { echo "FAIL: no free test slot"; exit 1; }
 	T_SLOT_LOCK=/tmp/sluice-it-slot-$idx
-	echo $$ >"$T_SLOT_LOCK/pid"
 	SL_NSPFX="it${idx}-"
 	# The slot is ours now: namespaces left under its prefix by a run that
 	# was killed before its cleanup (SIGKILL, a reboot of the agent's

@@ -64,6 +64,10 @@ assert out.startswith("apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmeta
 PY
 check "policy get -o json equals -o yaml" bash -c "diff <($SLB --socket $SL_SOCK policy get default/secure-api -o json | jq -S .) <($SLB --socket $SL_SOCK policy get default/secure-api -o yaml | python3 -c 'import yaml,json,sys; print(json.dumps(yaml.safe_load(sys.stdin), sort_keys=True, indent=2))' | jq -S .)"
 check "policy list -o json: items are the stored objects" sh -c "$SLB --socket $SL_SOCK policy list -o json | jq -e '[.items[].metadata.name] | sort == [\"database-from-backend\", \"secure-api\"]'"
+# the text form has the proxy's TLS counters too (none here: no TLS policy)
+wait_proxy_ready 20
+wait_until 50 0.1 sh -c "$SLB --socket $SL_SOCK status -o json | jq -e '.proxy.tls_handshakes == 0'" || fail "the proxy's counters reached the agent"
+check "status (text): TLS counters of both sides, like the other proxy counters" sh -c "$SLB --socket $SL_SOCK status | grep -qx '  tls clients  0 handshakes (0 resumed), 0 failed' && $SLB --socket $SL_SOCK status | grep -qx '  tls upstream 0 handshakes (0 resumed), 0 failed'"
 check "status -o json: proxy, memory, version" sh -c "$SLB --socket $SL_SOCK status -o json | jq -e '.proxy.state and .memory.rss_bytes > 0 and .version and .datapath_abi >= 1'"
 check_exit 1 "policy get of a missing policy" sl policy get default/nope -o yaml
 check_exit 1 "pod get of a missing pod" sl pod get default/nope -o json

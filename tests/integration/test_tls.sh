@@ -208,6 +208,9 @@ for line in open(sys.argv[1]):
 print("other.test requests %d, other %d, no SNI %d" % (req, resp, nosni))
 sys.exit(0 if req == 1 and resp == 0 and nosni >= 1 else 1)
 PY
+sl observe --last 500 >"$SL_WORK/observe.txt" 2>&1
+check "observe (compact): the refusal is shown by its https:// URL" \
+	grep -q 'default/eclient → default/server:7443  http-request DENIED (https://other.test)' "$SL_WORK/observe.txt"
 
 echo "# TLS sockets stay out of the sk_msg redirect"
 sl_bg sl pod exec default/client -- sh -c "sleep 5 | openssl s_client -connect $IP_server:8443 -servername server.test >/dev/null 2>&1"
@@ -296,6 +299,40 @@ sum=0
 for r in timeout server_name untrusted plain_http protocol closed; do sum=$((sum + $(fails client "$r"))); done
 sum=$((sum + $(m sluice_tls_handshakes_evicted_total)))
 expect_eq "metrics: client failures by reason + evictions = the proxy's handshake errors" "$(status_field proxy tls_handshake_errors)" "$sum"
+
+echo "# TLS counters in the text form of sluice status"
+# (no TLS traffic since the metrics were read: the counters stand still)
+sl status >"$SL_WORK/status.txt" 2>&1
+sl status -o json >"$SL_WORK/status.json" 2>&1
+python3 - "$SL_WORK/status.txt" "$SL_WORK/status.json" <<'PY' && pass "status (text): the TLS lines say what -o json says, failures by reason" || fail "status (text) TLS lines: $(grep -i tls "$SL_WORK/status.txt")"
+import json, re, sys
+text = open(sys.argv[1]).read()
+px = json.load(open(sys.argv[2]))["proxy"]
+def line(side):
+    m = re.search(r"^  tls %s +(\d+) handshakes \((\d+) resumed\), (\d+) failed(?: \((.*)\))?$" % side, text, re.M)
+    assert m, "no 'tls %s' line in:\n%s" % (side, text)
+    why = {}
+    for part in (m.group(4) or "").split(", "):
+        if part:
+            n, r = part.split(" ", 1)
+            why[r] = int(n)
+    return int(m.group(1)), int(m.group(2)), int(m.group(3)), why
+hs, res, failed, why = line("clients")
+assert (hs, res, failed) == (px["tls_handshakes"], px["tls_resumed"], px["tls_handshake_errors"]), (hs, res, failed)
+want = {"server_name": px["tls_sni_denied"], "untrusted": px["tls_handshake_untrusted"],
+        "timeout": px["tls_handshake_timeouts"], "plain_http": px["tls_handshake_plain_http"],
+        "protocol": px["tls_handshake_protocol"], "closed": px["tls_handshake_closed"],
+        "evicted": px["tls_handshake_evicted"]}
+assert why == {k: v for k, v in want.items() if v}, (why, want)
+assert sum(why.values()) == failed, (why, failed)
+for r in ("server_name", "untrusted", "timeout", "plain_http", "protocol", "evicted"):
+    assert why.get(r, 0) >= 1, r
+hs, res, failed, why = line("upstream")
+assert (hs, res, failed) == (px["tls_upstream_handshakes"], px["tls_upstream_resumed"], px["tls_upstream_errors"])
+assert why.get("verify", 0) == px["tls_upstream_verify_failed"] >= 1, why
+assert sum(why.values()) == failed, (why, failed)
+print("\n".join(l for l in text.splitlines() if l.startswith("  tls ")))
+PY
 
 echo "# deleting a secret: its port fails closed"
 check "secret delete" sl secret delete default/upstream-ca

@@ -47,3 +47,28 @@ app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 {{- define "sluice.proxyControl" -}}
 {{ trimSuffix "/" .Values.runPath }}/sluice-proxy.sock
 {{- end -}}
+
+{{- /*
+The agent's --netns-prefix: its pods' netns names in standalone mode and its
+cgroups under cgroup.root (<prefix>system, <prefix>pods). The one the agent
+ends up with: an extraArgs option (the command line wins), else extraConfig's
+"netns-prefix", else netnsPrefix. The proxy joins <prefix>system with it.
+*/ -}}
+{{- define "sluice.netnsPrefix" -}}
+{{- $p := .Values.netnsPrefix -}}
+{{- if hasKey .Values.extraConfig "netns-prefix" -}}
+{{- $p = index .Values.extraConfig "netns-prefix" | toString -}}
+{{- end -}}
+{{- /* extraArgs items are single "--option=value" words (the schema) */ -}}
+{{- range .Values.extraArgs -}}
+{{- if hasPrefix "--netns-prefix=" (toString .) -}}
+{{- $p = trimPrefix "--netns-prefix=" (toString .) -}}
+{{- end -}}
+{{- end -}}
+{{ $p }}
+{{- end -}}
+
+{{- /* the agent's system cgroup, which the separate proxy joins */ -}}
+{{- define "sluice.systemCgroup" -}}
+{{ trimSuffix "/" .Values.cgroup.root }}/{{ include "sluice.netnsPrefix" . }}system
+{{- end -}}
