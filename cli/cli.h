@@ -27,6 +27,14 @@ struct subcmd {
 /* Runs argv[1]'s subcommand (argv[0] is the family), or prints help. */
 int cli_dispatch(const char *family, const char *about, const struct subcmd *cmds, size_t n, int argc,
 		 char **argv);
+/*
+ * Finds -n NS, --namespace NS, --namespace=NS, -A or --all-namespaces among
+ * argv[1..] (before a "--"), removes them and sets *ns (NULL: every
+ * namespace, also when absent). Returns 0, or 2 after printing why.
+ */
+int cli_take_namespace(int *argc, char **argv, const char **ns);
+/* Whether a list item (with a "namespace" field) is in ns (NULL: any). */
+bool cli_in_namespace(json_t *item, const char *ns);
 /* "sluice: usage: sluice FAMILY SUB USAGE" on stderr; returns 2. */
 int usage_error(const char *family, const char *sub, const char *usage);
 

@@ -19,6 +19,7 @@ static const struct {
 	{ "json", CLI_FMT_JSON },
 	{ "yaml", CLI_FMT_YAML },
 	{ "wide", CLI_FMT_WIDE },
+	{ "name", CLI_FMT_NAME },
 };
 
 static int bad_output(const char *value, unsigned allowed)
@@ -54,7 +55,8 @@ int cli_take_output(int *argc, char **argv, unsigned allowed, enum cli_fmt *fmt)
 		if (!strcmp(argv[i], "-o") || !strcmp(argv[i], "--output")) {
 			if (i + 1 >= *argc) {
 				fprintf(stderr, "sluice: %s needs a format (%s)\n", argv[i],
-					allowed & CLI_FMT_WIDE ? "json, yaml or wide" : "json or yaml");
+					allowed & CLI_FMT_NAME ? "json, yaml, wide or name"
+					: allowed & CLI_FMT_WIDE ? "json, yaml or wide" : "json or yaml");
 				return 2;
 			}
 			value = argv[i + 1];
@@ -88,8 +90,58 @@ json_t *cli_list(json_t *items)
 			 "metadata", "resourceVersion", "");
 }
 
+/* one -o name line: RESOURCE/NAME */
+static void print_name(json_t *o, const char *resource)
+{
+	const char *kind = json_string_value(json_object_get(o, "kind"));
+	const char *api = json_string_value(json_object_get(o, "apiVersion"));
+	const char *name = json_string_value(json_object_get(json_object_get(o, "metadata"), "name"));
+	const char *slash = api ? strchr(api, '/') : NULL;
+	char nb[300], kb[200];
+	size_t i;
+
+	if (!name)
+		name = json_string_value(json_object_get(o, "name"));
+	if (!name && json_is_integer(json_object_get(o, "identity"))) {
+		snprintf(nb, sizeof(nb), "%lld", (long long)json_integer_value(json_object_get(o, "identity")));
+		name = nb;
+	} else {
+		name = cli_cell(name ? name : "", nb, sizeof(nb));
+	}
+	if (kind && api) { /* kubectl: the kind in lower case, then the API group */
+		for (i = 0; kind[i] && i + 1 < sizeof(kb); i++)
+			kb[i] = (char)tolower((unsigned char)kind[i]);
+		kb[i] = 0;
+		printf("%s%s%.*s/%s\n", kb, slash ? "." : "", slash ? (int)(slash - api) : 0, api, name);
+	} else {
+		printf("%s/%s\n", resource ? resource : "object", name);
+	}
+}
+
+void cli_print_as(json_t *obj, enum cli_fmt fmt, const char *resource)
+{
+	const char *kind = json_string_value(json_object_get(obj, "kind"));
+	json_t *item;
+	size_t i;
+
+	if (fmt != CLI_FMT_NAME) {
+		cli_print(obj, fmt);
+		return;
+	}
+	if (kind && !strcmp(kind, "List") && json_is_array(json_object_get(obj, "items"))) {
+		json_array_foreach(json_object_get(obj, "items"), i, item)
+			print_name(item, resource);
+		return;
+	}
+	print_name(obj, resource);
+}
+
 void cli_print(json_t *obj, enum cli_fmt fmt)
 {
+	if (fmt == CLI_FMT_NAME) {
+		cli_print_as(obj, fmt, NULL);
+		return;
+	}
 	if (fmt == CLI_FMT_YAML) {
 		cli_yaml_dump(stdout, obj);
 		return;

@@ -432,7 +432,7 @@ static void pod_table_row(json_t *p, bool wide)
 }
 
 /* get and list of a kind with a table (pods, services): the same flags,
- * the same request shape and the same -o json|yaml|wide handling. */
+ * the same request shape and the same -o json|yaml|wide|name handling. */
 int cli_resource_get(int argc, char **argv, const struct cli_kind *k)
 {
 	enum cli_fmt fmt;
@@ -440,12 +440,12 @@ int cli_resource_get(int argc, char **argv, const struct cli_kind *k)
 	json_t *res;
 	char *buf;
 	char cmd[64];
-	int rc = cli_take_output(&argc, argv, CLI_FMT_DATA | CLI_FMT_WIDE, &fmt);
+	int rc = cli_take_output(&argc, argv, CLI_FMT_GET, &fmt);
 
 	if (rc)
 		return rc;
 	if (argc != 2)
-		return usage_error(k->family, "get", "NAMESPACE/NAME [-o json|yaml|wide]");
+		return usage_error(k->family, "get", "NAMESPACE/NAME [-o json|yaml|wide|name]");
 	if (cli_split_ref(argv[1], &buf, &ns, &name))
 		return 2;
 	snprintf(cmd, sizeof(cmd), "%s.get", k->family);
@@ -454,8 +454,8 @@ int cli_resource_get(int argc, char **argv, const struct cli_kind *k)
 	if (!res)
 		return 1;
 	strip_envelope(res);
-	if (fmt == CLI_FMT_JSON || fmt == CLI_FMT_YAML) {
-		cli_print(res, fmt);
+	if (fmt & CLI_FMT_OBJECT) {
+		cli_print_as(res, fmt, k->family);
 	} else {
 		k->head(fmt == CLI_FMT_WIDE);
 		k->row(res, fmt == CLI_FMT_WIDE);
@@ -464,26 +464,73 @@ int cli_resource_get(int argc, char **argv, const struct cli_kind *k)
 	return 0;
 }
 
+int cli_take_namespace(int *argc, char **argv, const char **ns)
+{
+	int i, j, used;
+
+	*ns = NULL;
+	for (i = 1; i < *argc; i++) {
+		used = 1;
+		if (!strcmp(argv[i], "--"))
+			break;
+		if (!strcmp(argv[i], "-A") || !strcmp(argv[i], "--all-namespaces")) {
+			*ns = NULL;
+		} else if (!strcmp(argv[i], "-n") || !strcmp(argv[i], "--namespace")) {
+			if (i + 1 >= *argc) {
+				fprintf(stderr, "sluice: %s needs a namespace\n", argv[i]);
+				return 2;
+			}
+			*ns = argv[i + 1];
+			used = 2;
+		} else if (!strncmp(argv[i], "--namespace=", 12)) {
+			*ns = argv[i] + 12;
+		} else {
+			continue;
+		}
+		for (j = i; j + used <= *argc; j++)
+			argv[j] = argv[j + used];
+		*argc -= used;
+		i--;
+	}
+	return 0;
+}
+
+bool cli_in_namespace(json_t *item, const char *ns)
+{
+	const char *v = json_string_value(json_object_get(item, "namespace"));
+
+	return !ns || (v && !strcmp(v, ns));
+}
+
 int cli_resource_list(int argc, char **argv, const struct cli_kind *k)
 {
 	enum cli_fmt fmt;
-	json_t *res, *item;
+	json_t *res, *item, *items;
+	const char *ns;
 	size_t i;
 	char cmd[64];
-	int rc = cli_take_output(&argc, argv, CLI_FMT_DATA | CLI_FMT_WIDE, &fmt);
+	int rc = cli_take_output(&argc, argv, CLI_FMT_GET, &fmt);
 
+	if (!rc)
+		rc = cli_take_namespace(&argc, argv, &ns);
 	if (rc)
 		return rc;
 	if (argc != 1)
-		return usage_error(k->family, "list", "[-o json|yaml|wide]");
+		return usage_error(k->family, "list", "[-n NAMESPACE|-A] [-o json|yaml|wide|name]");
 	snprintf(cmd, sizeof(cmd), "%s.list", k->family);
 	res = cli_request(json_pack("{s:s}", "cmd", cmd));
 	if (!res)
 		return 1;
-	if (fmt == CLI_FMT_JSON || fmt == CLI_FMT_YAML) {
+	/* -n: the namespace's items only (the agent lists them all) */
+	items = json_array();
+	json_array_foreach(json_object_get(res, k->items), i, item)
+		if (cli_in_namespace(item, ns))
+			json_array_append(items, item);
+	json_object_set_new(res, k->items, items);
+	if (fmt & CLI_FMT_OBJECT) {
 		json_t *list = cli_list(json_incref(json_object_get(res, k->items)));
 
-		cli_print(list, fmt);
+		cli_print_as(list, fmt, k->family);
 		json_decref(list);
 		json_decref(res);
 		return 0;
@@ -622,11 +669,11 @@ static const struct subcmd pod_cmds[] = {
 	  "Runs a command inside the pod (its cgroup and network namespace) and\n"
 	  "returns its exit status.\n" },
 	{ "delete", pod_delete, "delete NAMESPACE/NAME", "Deletes a pod.\n" },
-	{ "list", pod_list, "list [-o json|yaml|wide]",
+	{ "list", pod_list, "list [-n NAMESPACE|-A] [-o json|yaml|wide|name]",
 	  "Every pod: name, IP, identity and labels; -o wide adds the endpoint,\n"
 	  "node, interface, enforced directions and ports. -o json and -o yaml print\n"
 	  "a kubectl-style List whose items are the agent's pod records.\n" },
-	{ "get", pod_get, "get NAMESPACE/NAME [-o json|yaml|wide]",
+	{ "get", pod_get, "get NAMESPACE/NAME [-o json|yaml|wide|name]",
 	  "One pod, as a table row, or everything the agent knows of it (-o json,\n"
 	  "-o yaml).\n" },
 	{ "label", pod_label, "label NAMESPACE/NAME k=v... [k-...]",
@@ -655,13 +702,13 @@ static int ns_list_get(int argc, char **argv, bool get)
 	enum cli_fmt fmt;
 	json_t *res, *n, *found = NULL;
 	size_t i;
-	int rc = cli_take_output(&argc, argv, CLI_FMT_DATA | CLI_FMT_WIDE, &fmt);
+	int rc = cli_take_output(&argc, argv, CLI_FMT_GET, &fmt);
 
 	if (rc)
 		return rc;
 	if (argc != (get ? 2 : 1))
-		return get ? usage_error("namespace", "get", "NAMESPACE [-o json|yaml|wide]")
-			   : usage_error("namespace", "list", "[-o json|yaml|wide]");
+		return get ? usage_error("namespace", "get", "NAMESPACE [-o json|yaml|wide|name]")
+			   : usage_error("namespace", "list", "[-o json|yaml|wide|name]");
 	res = cli_request(json_pack("{s:s}", "cmd", "namespace.list"));
 	if (!res)
 		return 1;
@@ -675,10 +722,10 @@ static int ns_list_get(int argc, char **argv, bool get)
 			return 1;
 		}
 	}
-	if (fmt == CLI_FMT_JSON || fmt == CLI_FMT_YAML) {
+	if (fmt & CLI_FMT_OBJECT) {
 		json_t *out = get ? json_incref(found) : cli_list(json_incref(json_object_get(res, "namespaces")));
 
-		cli_print(out, fmt);
+		cli_print_as(out, fmt, "namespace");
 		json_decref(out);
 	} else {
 		printf("%-20s %s\n", "NAME", "LABELS");
@@ -726,8 +773,8 @@ static const struct subcmd ns_cmds[] = {
 	{ "label", ns_label, "label NAMESPACE k=v... [k-...]",
 	  "Sets (k=v) or removes (k-) namespace labels; namespace selectors\n"
 	  "(k8s:io.cilium.k8s.namespace.labels.K) match them.\n" },
-	{ "list", ns_list, "list [-o json|yaml|wide]", "Namespaces and their labels.\n" },
-	{ "get", ns_get, "get NAMESPACE [-o json|yaml|wide]", "One namespace and its labels.\n" },
+	{ "list", ns_list, "list [-o json|yaml|wide|name]", "Namespaces and their labels.\n" },
+	{ "get", ns_get, "get NAMESPACE [-o json|yaml|wide|name]", "One namespace and its labels.\n" },
 };
 
 static int cmd_namespace(int argc, char **argv)
@@ -760,13 +807,13 @@ static int id_list_get(int argc, char **argv, bool get)
 	size_t i;
 	char *end = NULL;
 	unsigned long want = 0;
-	int rc = cli_take_output(&argc, argv, CLI_FMT_DATA | CLI_FMT_WIDE, &fmt);
+	int rc = cli_take_output(&argc, argv, CLI_FMT_GET, &fmt);
 
 	if (rc)
 		return rc;
 	if (argc != (get ? 2 : 1))
-		return get ? usage_error("identity", "get", "ID [-o json|yaml|wide]")
-			   : usage_error("identity", "list", "[-o json|yaml|wide]");
+		return get ? usage_error("identity", "get", "ID [-o json|yaml|wide|name]")
+			   : usage_error("identity", "list", "[-o json|yaml|wide|name]");
 	if (get) {
 		errno = 0;
 		want = strtoul(argv[1], &end, 10);
@@ -788,10 +835,10 @@ static int id_list_get(int argc, char **argv, bool get)
 			return 1;
 		}
 	}
-	if (fmt == CLI_FMT_JSON || fmt == CLI_FMT_YAML) {
+	if (fmt & CLI_FMT_OBJECT) {
 		json_t *out = get ? json_incref(found) : cli_list(json_incref(json_object_get(res, "identities")));
 
-		cli_print(out, fmt);
+		cli_print_as(out, fmt, "identity");
 		json_decref(out);
 	} else {
 		if (fmt == CLI_FMT_WIDE)
@@ -812,11 +859,11 @@ static int id_list(int argc, char **argv) { return id_list_get(argc, argv, false
 static int id_get(int argc, char **argv) { return id_list_get(argc, argv, true); }
 
 static const struct subcmd id_cmds[] = {
-	{ "list", id_list, "list [-o json|yaml|wide]",
+	{ "list", id_list, "list [-o json|yaml|wide|name]",
 	  "Numeric security identities and their labels, reserved ones included\n"
 	  "(1 host, 2 world, ...; pods from 256; CIDR identities from 16777216);\n"
 	  "-o wide adds how many pods and policies refer to each.\n" },
-	{ "get", id_get, "get ID [-o json|yaml|wide]", "One identity and its labels.\n" },
+	{ "get", id_get, "get ID [-o json|yaml|wide|name]", "One identity and its labels.\n" },
 };
 
 static int cmd_identity(int argc, char **argv)
@@ -890,12 +937,23 @@ static void print_proxy_status(json_t *px)
 		return;
 	}
 	printf("Proxy:         %s (pid %lld, restarts %lld)\n", state, jint(px, "pid"), jint(px, "restarts"));
+	/* as cilium status says "Envoy: external": the agent's child, or the
+	 * sluice-proxy DaemonSet's it connects to */
+	if (json_is_string(json_object_get(px, "mode")))
+		printf("  mode         %s%s%s%s\n", json_string_value(json_object_get(px, "mode")),
+		       json_is_string(json_object_get(px, "control")) ? " (control " : "",
+		       json_string_value(json_object_get(px, "control")) ?: "",
+		       json_is_string(json_object_get(px, "control")) ? ")" : "");
 	printf("  connections  %lld active, %lld total, %lld refused\n", jint(px, "connections_active"),
 	       jint(px, "connections_total"), jint(px, "connections_refused"));
 	printf("  requests     %lld allowed, %lld denied, %lld errors\n", jint(px, "requests_allowed"),
 	       jint(px, "requests_denied"), jint(px, "requests_error"));
 	if (json_object_get(px, "tls_handshakes")) /* a proxy that reported its counters */
 		print_proxy_tls(px);
+	/* lost on the way (a slow agent, a full stdout): said only when it happened */
+	if (jint(px, "access_dropped") || jint(px, "access_log_dropped"))
+		printf("  dropped      %lld access records (to the agent), %lld access-log lines\n",
+		       jint(px, "access_dropped"), jint(px, "access_log_dropped"));
 }
 
 static int cmd_status(int argc, char **argv)
@@ -1051,12 +1109,40 @@ static void usage(FILE *f)
 		"  --socket PATH  the agent's socket (else $SLUICE_SOCKET, else\n"
 		"                 /run/sluice/sluice.sock)\n"
 		"  --version      print the version\n\n"
-		"`sluice COMMAND --help` for details. Gets and lists take -o json|yaml.\n");
+		"`sluice COMMAND --help` for details. Gets and lists take -o json|yaml|wide|name.\n");
 }
 
 static int print_version(void)
 {
 	printf("sluice %s (datapath ABI %d)\n", SLUICE_VERSION, SLUICE_ABI_VERSION);
+	return 0;
+}
+
+/* `sluice version [-o json|yaml]`: as kubectl version -o json names it,
+ * {"clientVersion": {...}} */
+static int cmd_version(int argc, char **argv)
+{
+	enum cli_fmt fmt;
+	json_t *v;
+	int rc;
+
+	if (cli_want_help(argc, argv)) {
+		printf("Usage: sluice version [-o json|yaml]\n\nPrints the CLI's version and the datapath ABI version.\n");
+		return 0;
+	}
+	rc = cli_take_output(&argc, argv, CLI_FMT_DATA, &fmt);
+	if (rc)
+		return rc;
+	if (argc != 1) {
+		fprintf(stderr, "sluice: usage: sluice version [-o json|yaml]\n");
+		return 2;
+	}
+	if (fmt == CLI_FMT_TABLE)
+		return print_version();
+	v = json_pack("{s:{s:s,s:i}}", "clientVersion", "version", SLUICE_VERSION, "datapathABI",
+		      SLUICE_ABI_VERSION);
+	cli_print(v, fmt);
+	json_decref(v);
 	return 0;
 }
 
@@ -1107,13 +1193,8 @@ int main(int argc, char **argv)
 		return cmd_status(argc, argv);
 	if (!strcmp(argv[0], "proxy"))
 		return cmd_proxy(argc, argv);
-	if (!strcmp(argv[0], "version")) {
-		if (cli_want_help(argc, argv)) {
-			printf("Usage: sluice version\n\nPrints the CLI's version and the datapath ABI version.\n");
-			return 0;
-		}
-		return print_version();
-	}
+	if (!strcmp(argv[0], "version"))
+		return cmd_version(argc, argv);
 	if (!strcmp(argv[0], "help")) {
 		usage(stdout);
 		return 0;

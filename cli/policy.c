@@ -236,12 +236,12 @@ static int policy_get(int argc, char **argv)
 	const char *slash;
 	char *ns = NULL;
 	size_t i;
-	int rc = cli_take_output(&argc, argv, CLI_FMT_DATA | CLI_FMT_WIDE, &fmt);
+	int rc = cli_take_output(&argc, argv, CLI_FMT_GET, &fmt);
 
 	if (rc)
 		return rc;
 	if (argc != 2)
-		return usage_error("policy", "get", "NAMESPACE/NAME|NAME [-o json|yaml|wide]");
+		return usage_error("policy", "get", "NAMESPACE/NAME|NAME [-o json|yaml|wide|name]");
 	if (fmt == CLI_FMT_TABLE || fmt == CLI_FMT_WIDE) {
 		bool any = false;
 
@@ -312,15 +312,27 @@ static int policy_list(int argc, char **argv)
 	enum cli_fmt fmt;
 	json_t *entries, *p;
 	size_t i;
-	int rc = cli_take_output(&argc, argv, CLI_FMT_DATA | CLI_FMT_WIDE, &fmt);
+	const char *ns;
+	int rc = cli_take_output(&argc, argv, CLI_FMT_GET, &fmt);
 
+	if (!rc)
+		rc = cli_take_namespace(&argc, argv, &ns);
 	if (rc)
 		return rc;
 	if (argc != 1)
-		return usage_error("policy", "list", "[-o json|yaml|wide]");
+		return usage_error("policy", "list", "[-n NAMESPACE|-A] [-o json|yaml|wide|name]");
 	entries = policy_entries();
 	if (!entries)
 		return 1;
+	if (ns) { /* -n: that namespace's policies (clusterwide ones have none) */
+		json_t *in = json_array();
+
+		json_array_foreach(entries, i, p)
+			if (cli_in_namespace(p, ns))
+				json_array_append(in, p);
+		json_decref(entries);
+		entries = in;
+	}
 	if (fmt == CLI_FMT_TABLE || fmt == CLI_FMT_WIDE) {
 		policy_table_head();
 		json_array_foreach(entries, i, p)
@@ -363,10 +375,10 @@ static const struct subcmd policy_cmds[] = {
 	  "A file with no policy in it is an error.\n" },
 	{ "delete", policy_delete, "delete NAMESPACE/NAME|NAME",
 	  "Deletes a policy (NAME alone for a clusterwide one).\n" },
-	{ "list", policy_list, "list [-o json|yaml|wide]",
+	{ "list", policy_list, "list [-n NAMESPACE|-A] [-o json|yaml|wide|name]",
 	  "Policies in force: kind, name, rules, file. -o json and -o yaml print a\n"
 	  "kubectl-style List of the stored objects.\n" },
-	{ "get", policy_get, "get NAMESPACE/NAME|NAME [-o json|yaml|wide]",
+	{ "get", policy_get, "get NAMESPACE/NAME|NAME [-o json|yaml|wide|name]",
 	  "A policy in force: a table row, or the stored object (-o yaml, -o json)\n"
 	  "as kubectl get prints it.\n" },
 	{ "lint", cli_policy_lint, "lint FILE...",

@@ -5,8 +5,8 @@
  *
  *   sluice secret create tls NS/NAME --cert FILE --key FILE [--ca FILE]
  *   sluice secret create generic NS/NAME --from-file=[KEY=]FILE...
- *   sluice secret list [-n NS] [-o json|yaml]
- *   sluice secret get NS/NAME [-o json|yaml]
+ *   sluice secret list [-n NS] [-o json|yaml|wide|name]
+ *   sluice secret get NS/NAME [-o json|yaml|wide|name]
  *   sluice secret delete NS/NAME
  *
  * Files are read here and sent base64-encoded to the agent, which checks
@@ -216,25 +216,21 @@ static int secret_list(int argc, char **argv)
 	const char *ns = NULL;
 	json_t *res, *items, *s, *req;
 	size_t i;
-	int rc = cli_take_output(&argc, argv, CLI_FMT_DATA, &fmt);
+	int rc = cli_take_output(&argc, argv, CLI_FMT_GET, &fmt);
 
+	if (!rc)
+		rc = cli_take_namespace(&argc, argv, &ns);
 	if (rc)
 		return rc;
-	for (int k = 1; k < argc; k++) {
-		if ((!strcmp(argv[k], "-n") || !strcmp(argv[k], "--namespace")) && k + 1 < argc)
-			ns = argv[++k];
-		else if (!strcmp(argv[k], "-A") || !strcmp(argv[k], "--all-namespaces"))
-			ns = NULL;
-		else
-			return usage_error("secret", "list", "[-n NAMESPACE|-A] [-o json|yaml]");
-	}
+	if (argc != 1)
+		return usage_error("secret", "list", "[-n NAMESPACE|-A] [-o json|yaml|wide|name]");
 	req = json_pack("{s:s}", "cmd", "secret.list");
 	if (ns)
 		json_object_set_new(req, "namespace", json_string(ns));
 	res = cli_request(req);
 	if (!res)
 		return 1;
-	if (fmt == CLI_FMT_TABLE) {
+	if (fmt == CLI_FMT_TABLE || fmt == CLI_FMT_WIDE) { /* kubectl's -o wide: the same columns */
 		if (!json_array_size(json_object_get(res, "secrets")))
 			fprintf(stderr, "No resources found%s%s.\n", ns ? " in " : "", ns ? ns : "");
 		else
@@ -259,19 +255,19 @@ static int secret_get(int argc, char **argv)
 	const char *ns, *name;
 	json_t *res, *arr;
 	char *buf;
-	int rc = cli_take_output(&argc, argv, CLI_FMT_DATA, &fmt);
+	int rc = cli_take_output(&argc, argv, CLI_FMT_GET, &fmt);
 
 	if (rc)
 		return rc;
 	if (argc != 2)
-		return usage_error("secret", "get", "NAMESPACE/NAME [-o json|yaml]");
+		return usage_error("secret", "get", "NAMESPACE/NAME [-o json|yaml|wide|name]");
 	if (cli_split_ref(argv[1], &buf, &ns, &name))
 		return 2;
 	res = cli_request(json_pack("{s:s,s:s,s:s}", "cmd", "secret.get", "namespace", ns, "name", name));
 	free(buf);
 	if (!res)
 		return 1;
-	if (fmt == CLI_FMT_TABLE) {
+	if (fmt == CLI_FMT_TABLE || fmt == CLI_FMT_WIDE) { /* kubectl's -o wide: the same columns */
 		arr = json_array();
 		json_array_append(arr, res);
 		table(arr, false);
@@ -311,10 +307,10 @@ static const struct subcmd secret_cmds[] = {
 	  "any keys, e.g. --from-file=ca.crt=bundle.pem for originatingTLS.\n"
 	  "--overwrite replaces an existing secret; new connections use the new data.\n"
 	  "Making the files: certs/README.md.\n" },
-	{ "list", secret_list, "list [-n NAMESPACE|-A] [-o json|yaml]",
+	{ "list", secret_list, "list [-n NAMESPACE|-A] [-o json|yaml|wide|name]",
 	  "Secrets: name, type, number of keys, age. -o json|yaml prints a\n"
 	  "kubectl-style List (private keys are never printed).\n" },
-	{ "get", secret_get, "get NAMESPACE/NAME [-o json|yaml]",
+	{ "get", secret_get, "get NAMESPACE/NAME [-o json|yaml|wide|name]",
 	  "One secret; -o yaml|json shows the object with its public data\n"
 	  "(base64); private keys are left out and named in an annotation.\n" },
 	{ "delete", secret_delete, "delete NAMESPACE/NAME",

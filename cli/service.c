@@ -335,10 +335,10 @@ static const struct subcmd svc_cmds[] = {
 	  "      --cluster-ip IP      this address instead of the next free one\n\n"
 	  "A service without backends refuses connections at once (ECONNREFUSED).\n" },
 	{ "delete", svc_delete, "delete NAMESPACE/NAME", "Deletes a service.\n" },
-	{ "list", svc_list, "list [-o json|yaml|wide]",
+	{ "list", svc_list, "list [-n NAMESPACE|-A] [-o json|yaml|wide|name]",
 	  "Every service: cluster IP, ports, number of backends; -o wide adds the\n"
 	  "selector. -o json and -o yaml print a kubectl-style List.\n" },
-	{ "get", svc_get, "get NAMESPACE/NAME [-o json|yaml|wide]",
+	{ "get", svc_get, "get NAMESPACE/NAME [-o json|yaml|wide|name]",
 	  "One service, with its backends (pod, address, port) in -o json and -o yaml.\n" },
 };
 

@@ -126,6 +126,9 @@ struct proxy_conn {
 	bool tls_bufs;                /* sessions may hold record buffers (proxy_tls_sweep) */
 	char req_host[PROXY_TLS_MAX_NAME + 1]; /* Host of the current request, no port */
 	struct proxy_up_tls_info up_info;
+	char *log_ends;            /* the flow's ends as access lines show them */
+	uint16_t log_ends_len;     /* (rendered at the first request) */
+	bool log_ends_tried;
 };
 
 struct proxy_listener {
@@ -351,6 +354,19 @@ static void proxy_report(struct proxy_conn *pc, const struct http_exchange *x, b
 	if (!srv->cfg.access_log && !srv->ev_cb)
 		return;
 	ev.wall_start_us = proxy_wall_us(x->start_ns);
+	if (!pc->log_ends_tried) {
+		/* the same for every request of the connection: rendered once */
+		char ends[1024];
+		size_t n = proxy_access_log_ends(&pc->flow, ends, sizeof(ends));
+
+		pc->log_ends_tried = true;
+		if (n && (pc->log_ends = malloc(n))) {
+			memcpy(pc->log_ends, ends, n);
+			pc->log_ends_len = (uint16_t)n;
+		}
+	}
+	ev.ends = pc->log_ends;
+	ev.ends_len = pc->log_ends_len;
 	if (pc->ctls)
 		proxy_tls_conn_info(pc->ctls, &ctls_info), ev.tls = &ctls_info;
 	if (pc->tls_spec && pc->tls_spec->orig.secret && !pc->passthrough) {
@@ -420,6 +436,7 @@ static void proxy_conn_free(struct proxy_conn *pc)
 	proxy_outq_free(&pc->to_client);
 	proxy_outq_free(&pc->to_up);
 	free(pc->cin);
+	free(pc->log_ends);
 	if (pc->prev)
 		pc->prev->next = pc->next;
 	else

@@ -91,6 +91,11 @@ struct proxy_event {
 	bool refused;                    /* a connection closed before any request
 					  * (serverNames): x says why, and there
 					  * is no response */
+	const char *ends;                /* optional: flow's ends as the access
+					  * log renders them (proxy_access_log_ends()),
+					  * the same for every request of a
+					  * connection; NULL: rendered per line */
+	size_t ends_len;
 };
 
 typedef void (*proxy_event_cb)(void *ctx, const struct proxy_event *ev);

@@ -159,6 +159,14 @@ else
 	ctest --test-dir build --output-on-failure -j"$TEST_JOBS" -LE '^(k8s|deploy)$' || status=1
 fi
 echo "== ctest done ($(since))"
+# a scenario killed by ctest's timeout (SIGKILL) never ran its cleanup: its
+# slot's leftovers (netns, pins, cgroups, routes, processes) go now, and
+# only those of slots whose owner is dead (tests/integration/lib.sh)
+reclaimed=$(bash -c 'source tests/integration/lib.sh && t_reclaim_dead_slots' 2>&1 || true)
+if [ -n "$reclaimed" ]; then
+	echo "== leftovers of killed tests removed:"
+	echo "$reclaimed"
+fi
 
 wait "$side_pid" || true
 side_pid=

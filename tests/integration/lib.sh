@@ -65,6 +65,28 @@ t_claim_slot() {
 	return 1
 }
 
+# t_reclaim_dead_slots: every slot whose owner died is reclaimed and given
+# back (tests/run.sh after ctest: a scenario killed by ctest's timeout
+# leaves its slot until that index is drawn again, which may be never).
+# Prints what it removed.
+t_reclaim_dead_slots() {
+	local lock idx owner fd
+	exec {fd}>>"$T_SLOTS_LOCK"
+	for lock in /tmp/sluice-it-slot-*; do
+		idx=${lock#/tmp/sluice-it-slot-}
+		[[ $idx =~ ^[0-9]+$ ]] && [ -d "$lock" ] || continue
+		flock -w 60 "$fd" || continue
+		owner=$(cat "$lock/pid" 2>/dev/null)
+		if [ -n "$owner" ] && ! t_owner_alive "$lock"; then
+			t_slot_reclaim "$idx" "$lock/owns" "$owner"
+			rm -rf "$lock"
+		fi
+		flock -u "$fd"
+	done
+	exec {fd}>&-
+	return 0
+}
+
 # The owner of a slot or world lock DIR: DIR/pid (only the PID: older
 # checkouts read it so), and DIR/start, the process's start time in clock
 # ticks (/proc/PID/stat field 22), so that a PID used again by another
@@ -105,8 +127,9 @@ kill_recorded() {
 
 # t_slot_reclaim IDX OWNS DEAD_PID: removes what the dead run that held slot
 # IDX recorded in OWNS (t_slot_own), and only what carries that slot's own
-# names: netns under its prefix (which ends in IDX-), pin, cgroup and work
-# directories named after the dead PID, blackhole routes of 10.244.IDX and
+# names: netns under its prefix (which ends in IDX-), pin and cgroup
+# directories named after the dead PID or IDX, work directories after the
+# dead PID, blackhole routes of 10.244.IDX and
 # 10.96.IDX, processes by recorded PID whose command line still matches, and
 # the world indexes (sl_world_claim) the dead PID held. A slot of an older
 # checkout has no OWNS: its prefix it<IDX>- and its routes are still known.
@@ -118,8 +141,8 @@ t_slot_reclaim() {
 		while read -r key a rest; do
 			case $key in
 			nspfx) [[ $a =~ ^[a-z]+$idx-$ ]] && pfx+=("$a") ;;
-			pin) [[ $a =~ ^/sys/fs/bpf/sluice-[A-Za-z0-9._-]+-$dead$ ]] && pins+=("$a") ;;
-			cgroup) [[ $a =~ ^/sys/fs/cgroup(/unified)?/sluice-[A-Za-z0-9._-]+-$dead$ ]] && cgs+=("$a") ;;
+			pin) [[ $a =~ ^/sys/fs/bpf/sluice-[A-Za-z0-9._-]+-($dead|$idx)$ ]] && pins+=("$a") ;;
+			cgroup) [[ $a =~ ^/sys/fs/cgroup(/unified)?/sluice-[A-Za-z0-9._-]+-($dead|$idx)$ ]] && cgs+=("$a") ;;
 			work) [[ $a =~ ^/tmp/sluice-[A-Za-z0-9._-]+-$dead$ ]] && works+=("$a") ;;
 			route) [[ $a =~ ^10\.(244|96)\.$idx\.0/[0-9]+$ ]] && routes+=("$a") ;;
 			proc) kill_recorded "$a" "$rest" ;;

@@ -45,6 +45,50 @@ for cmd in "pod list" "pod get default/web" "policy list" "policy get default/se
 done
 check "identity list -o wide adds the references" sh -c "$SLB --socket $SL_SOCK identity list -o wide | head -1 | grep -q 'ID *REFS *LABELS'"
 check_exit 2 "status -o wide is not a format status has" sl status -o wide
+# -o name, as kubectl get prints it: RESOURCE/NAME, the kind and API group
+# for objects that have them
+sl service create default/websvc --selector app=web --port 80:80/TCP >/dev/null
+"$SL_ROOT/certs/make-ca.sh" "$SL_WORK/ca" --name "cli test CA" >/dev/null
+"$SL_ROOT/certs/make-leaf.sh" "$SL_WORK/ca" "$SL_WORK/leaf" web.test >/dev/null
+sl secret create tls default/web-tls --cert "$SL_WORK/leaf/tls.crt" --key "$SL_WORK/leaf/tls.key" >/dev/null
+names() { sl "$@" -o name 2>&1 | sort | tr '\n' ' '; }
+expect_eq "pod list -o name" "pod/long pod/web pod/web.v1 " "$(names pod list)"
+expect_eq "pod get -o name" "pod/web " "$(names pod get default/web)"
+expect_eq "policy list -o name" "ciliumnetworkpolicy.cilium.io/database-from-backend ciliumnetworkpolicy.cilium.io/secure-api " "$(names policy list)"
+expect_eq "policy get -o name" "ciliumnetworkpolicy.cilium.io/secure-api " "$(names policy get default/secure-api)"
+expect_eq "identity get -o name" "identity/$WEB_ID " "$(names identity get "$WEB_ID")"
+check "identity list -o name: one line per identity" sh -c "[ \$($SLB --socket $SL_SOCK identity list -o name | grep -c '^identity/[0-9]*\$') = \$($SLB --socket $SL_SOCK identity list -o json | jq '.items | length') ]"
+expect_eq "namespace list -o name" "namespace/default " "$(names namespace list)"
+expect_eq "namespace get -o name" "namespace/default " "$(names namespace get default)"
+expect_eq "service list -o name" "service/websvc " "$(names service list)"
+expect_eq "service get -o name" "service/websvc " "$(names service get default/websvc)"
+expect_eq "secret list -o name" "secret/web-tls " "$(names secret list)"
+expect_eq "secret get -o name" "secret/web-tls " "$(names secret get default/web-tls)"
+# secrets take -o wide like every other get and list (kubectl: the same columns)
+check "secret list -o wide is the table" sh -c "[ \"\$($SLB --socket $SL_SOCK secret list -o wide)\" = \"\$($SLB --socket $SL_SOCK secret list)\" ] && $SLB --socket $SL_SOCK secret list -o wide | grep -q web-tls"
+check_exit 0 "secret get -o wide" sl secret get default/web-tls -o wide
+check_exit 1 "secret get -o name of a missing secret" sl secret get default/nope -o name
+check_exit 2 "status -o name is not a format status has" sl status -o name
+# lists of namespaced objects take -n NS / -A, as kubectl get does (all
+# namespaces when neither is given)
+sl pod create other/x --labels app=x >/dev/null
+expect_eq "pod list -n other" "pod/x " "$(names pod list -n other)"
+expect_eq "pod list --namespace=default" "pod/long pod/web pod/web.v1 " "$(names pod list --namespace=default)"
+expect_eq "pod list -A" "pod/long pod/web pod/web.v1 pod/x " "$(names pod list -A)"
+check "pod list -n other (table): its row only" sh -c "[ \"\$($SLB --socket $SL_SOCK pod list -n other | tail -n +2 | awk '{print \$1}')\" = other/x ]"
+expect_eq "policy list -n default" "ciliumnetworkpolicy.cilium.io/database-from-backend ciliumnetworkpolicy.cilium.io/secure-api " "$(names policy list -n default)"
+expect_eq "policy list -n other: none" "" "$(names policy list -n other)"
+expect_eq "service list -n other: none" "" "$(names service list -n other)"
+expect_eq "secret list -n default" "secret/web-tls " "$(names secret list -n default)"
+check "pod list -n other -o json: a List of its pods" sh -c "$SLB --socket $SL_SOCK pod list -n other -o json | jq -e '[.items[].namespace] == [\"other\"]'"
+check_exit 2 "-n without a namespace" sl pod list -n
+sl pod delete other/x >/dev/null
+# version: -o json|yaml as kubectl version has them, anything else refused
+check "version -o json: clientVersion" sh -c "$SLB version -o json | jq -e '.clientVersion.version and .clientVersion.datapathABI >= 1'"
+check "version -o yaml parses" sh -c "$SLB version -o yaml | python3 -c 'import yaml,sys; assert yaml.safe_load(sys.stdin)[\"clientVersion\"][\"version\"]'"
+check "version (text)" sh -c "$SLB version | grep -q '^sluice [0-9.]* (datapath ABI [0-9]*)\$'"
+check_exit 2 "version with an argument" sl version extra
+check_exit 2 "version -o wide" sl version -o wide
 check_exit 2 "-o without a value" sl pod list -o
 check_exit 0 "--output=json form" sl pod list --output=json
 check_exit 0 "-ojson form" sl pod list -ojson
@@ -67,6 +111,8 @@ check "policy list -o json: items are the stored objects" sh -c "$SLB --socket $
 # the text form has the proxy's TLS counters too (none here: no TLS policy)
 wait_proxy_ready 20
 wait_until 50 0.1 sh -c "$SLB --socket $SL_SOCK status -o json | jq -e '.proxy.tls_handshakes == 0'" || fail "the proxy's counters reached the agent"
+check "status (text): the proxy's mode (the agent's own child here)" sh -c "$SLB --socket $SL_SOCK status | grep -qx '  mode         embedded'"
+check_not "status (text): no dropped line while nothing was dropped" sh -c "$SLB --socket $SL_SOCK status | grep -q '^  dropped '"
 check "status (text): TLS counters of both sides, like the other proxy counters" sh -c "$SLB --socket $SL_SOCK status | grep -qx '  tls clients  0 handshakes (0 resumed), 0 failed' && $SLB --socket $SL_SOCK status | grep -qx '  tls upstream 0 handshakes (0 resumed), 0 failed'"
 check "status -o json: proxy, memory, version" sh -c "$SLB --socket $SL_SOCK status -o json | jq -e '.proxy.state and .memory.rss_bytes > 0 and .version and .datapath_abi >= 1'"
 check_exit 1 "policy get of a missing policy" sl policy get default/nope -o yaml

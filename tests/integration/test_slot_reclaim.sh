@@ -21,11 +21,16 @@ cleanup() {
 	for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
 	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
 	[ -n "${IDX:-}" ] && t_slot_reclaim "$IDX" "$WORK/none" "${DEAD:-x}" >/dev/null 2>&1
+	if [ -n "${IDX2:-}" ]; then
+		ip netns del "it$IDX2-pod1" 2>/dev/null
+		[ "$(cat "/tmp/sluice-it-slot-$IDX2/pid" 2>/dev/null)" = "${DEAD:-x}" ] && rm -rf "/tmp/sluice-it-slot-$IDX2"
+	fi
 	[ -n "${DEAD:-}" ] && rm -rf "/sys/fs/bpf/sluice-it-reclaim-$DEAD" "/tmp/sluice-it-reclaim-$DEAD" &&
 		sl_rm_cgroup "$SL_CGROUP_BASE/sluice-it-reclaim-$DEAD"
 	ip netns pids "$DECOY_NS" 2>/dev/null | xargs -r kill -KILL 2>/dev/null
 	ip netns del "$DECOY_NS" 2>/dev/null
 	rm -rf "$DECOY_PIN" "$LIVE_PIN" "$WORK"
+	[ -n "${IDX:-}" ] && rm -rf "/sys/fs/bpf/sluice-k8s-$IDX"
 	rmdir "$SL_CGROUP_BASE/sluice-it-reclaim-$$" 2>/dev/null
 	if [ -n "$WORLD" ] && [ "$(cat "/tmp/sluice-world-$WORLD/pid" 2>/dev/null)" = "${DEAD:-x}" ]; then
 		sl_world_reclaim "/tmp/sluice-world-$WORLD" 2>/dev/null
@@ -58,7 +63,7 @@ PIDS+=($!)
 NS_PROC=$!
 mkdir -p "$PIN"
 bpftool map create "$PIN/sluice_test_v1" type array key 4 value 4 entries 1 name sl_reclaim
-mkdir -p "$CG/child"
+mkdir -p "$CG/child" "/sys/fs/bpf/sluice-k8s-$IDX" # tests/k8s names pins after the slot
 sleep 601 &
 PIDS+=($!)
 CG_PROC=$!
@@ -99,6 +104,7 @@ rm -f "$LOCK/start"
 cat >"$LOCK/owns" <<EOF
 nspfx $PFX
 pin $PIN
+pin /sys/fs/bpf/sluice-k8s-$IDX
 cgroup $CG
 work $DWORK
 route 10.244.$IDX.0/24
@@ -124,6 +130,7 @@ check_not "its netns is gone" sh -c "ip netns list | grep -q '^${PFX}'"
 check_not "  ... with the veth's host side" ip link show "slr${IDX}h"
 check "  ... and the process in it" pid_gone "$NS_PROC" 5
 check_not "the pin directory is gone" test -e "$PIN"
+check_not "  ... and one named after the slot (tests/k8s)" test -e "/sys/fs/bpf/sluice-k8s-$IDX"
 check_not "the cgroup is gone" test -e "$CG"
 check "  ... and the process in it" pid_gone "$CG_PROC" 5
 check_not "the pod CIDR's blackhole route is gone" sh -c "ip route show type blackhole 10.244.$IDX.0/24 | grep -q ."
@@ -144,6 +151,19 @@ check_not "the dead run's record is gone" test -e "$LOCK/owns.dead"
 # a live owner's slot is never taken
 check_exit 1 "a live owner's slot is not claimed" t_claim_slot "$IDX"
 expect_eq "  ... and stays its owner's" "$$" "$(cat "$LOCK/pid")"
+
+# a sweep (tests/run.sh after ctest) reclaims every dead owner's slot, and
+# only those: here a second slot, given a dead owner and a netns
+IDX2=$(t_claim_slot) || { echo "FAIL: no second test slot"; exit 1; }
+ip netns add "it$IDX2-pod1"
+echo "$DEAD" >"/tmp/sluice-it-slot-$IDX2/pid"
+rm -f "/tmp/sluice-it-slot-$IDX2/start"
+echo "nspfx it$IDX2-" >"/tmp/sluice-it-slot-$IDX2/owns"
+out=$(t_reclaim_dead_slots 2>&1)
+check "the sweep says what it removed" sh -c "echo '$out' | grep -q 'reclaimed slot $IDX2: netns it$IDX2-pod1'"
+check_not "  ... the dead slot's netns" test -e "/run/netns/it$IDX2-pod1"
+check_not "  ... and gives the slot back" test -e "/tmp/sluice-it-slot-$IDX2"
+expect_eq "  ... a live owner's slot stays" "$$" "$(cat "$LOCK/pid" 2>/dev/null)"
 
 # the record a run makes: sl_instance_init, the agent, sl_bg
 T_SLOT_LOCK=$LOCK

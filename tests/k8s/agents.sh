@@ -70,6 +70,10 @@ ka_begin() {
 	for n in "$@"; do
 		idx=$(t_claim_slot) || { echo "FAIL: no free test slot"; exit 1; }
 		echo $$ >"/tmp/sluice-it-slot-$idx/pid"
+		# what the slot's next owner removes should this run be killed
+		# before ka_cleanup (t_slot_reclaim in tests/integration/lib.sh)
+		printf 'nspfx k%s-\npin /sys/fs/bpf/sluice-k8s-%s\ncgroup %s/sluice-k8s-%s\nwork %s\n' \
+			"$idx" "$idx" "$SL_CGROUP_BASE" "$idx" "$KA_WORK" >"/tmp/sluice-it-slot-$idx/owns"
 		KA_IDX[$n]=$idx
 		KA_NAME[$n]=node-$n-$idx
 		KA_NODES+=("$n")
