@@ -48,21 +48,27 @@ http {
 NGINX
 sl_bg sl pod exec default/server -- nginx -e "$NG/error.log" -p "$NG" -c "$NG/nginx.conf"
 
-apply_yaml <<'YAML' >/dev/null
+# server_policy LABELS: the server's ingress, L7 on 8080 and 8092 for the
+# clients LABELS selects (the revocation below narrows it to client2)
+server_policy() {
+	cat <<YAML
 apiVersion: cilium.io/v2
 kind: CiliumNetworkPolicy
 metadata: {name: server-l7}
 spec:
   endpointSelector: {matchLabels: {app: server}}
   ingress:
-  - fromEndpoints: [{matchLabels: {app: client}}]
+  - fromEndpoints: [{matchLabels: {$1}}]
     toPorts:
     - ports: [{port: "8080", protocol: TCP}, {port: "8092", protocol: TCP}]
       rules:
         http: [{method: GET, path: "/api/.*"}]
   - fromEndpoints: [{matchLabels: {app: client}}]
     toPorts: [{ports: [{port: "8090", protocol: TCP}]}]
----
+YAML
+}
+server_policy "app: client" | apply_yaml >/dev/null
+apply_yaml <<'YAML' >/dev/null
 apiVersion: cilium.io/v2
 kind: CiliumNetworkPolicy
 metadata: {name: client-egress}
@@ -153,21 +159,7 @@ start_loop default/client2 c2cl /api/c2cl close
 wait_loops_started "$SL_WORK"/{c1ka,c1cl,c2cl}.json
 sleep 1
 t0=$(python3 -c 'import time; print(time.time())')
-apply_yaml <<'YAML' >/dev/null
-apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
-metadata: {name: server-l7}
-spec:
-  endpointSelector: {matchLabels: {app: server}}
-  ingress:
-  - fromEndpoints: [{matchLabels: {app: client, n: "2"}}]
-    toPorts:
-    - ports: [{port: "8080", protocol: TCP}, {port: "8092", protocol: TCP}]
-      rules:
-        http: [{method: GET, path: "/api/.*"}]
-  - fromEndpoints: [{matchLabels: {app: client}}]
-    toPorts: [{ports: [{port: "8090", protocol: TCP}]}]
-YAML
+server_policy 'app: client, n: "2"' | apply_yaml >/dev/null
 sleep 2.5
 touch "$SL_WORK/stop"
 wait_json c1ka; wait_json c1cl; wait_json c2cl
