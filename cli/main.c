@@ -937,12 +937,23 @@ static void print_proxy_status(json_t *px)
 		return;
 	}
 	printf("Proxy:         %s (pid %lld, restarts %lld)\n", state, jint(px, "pid"), jint(px, "restarts"));
+	/* as cilium status says "Envoy: external": the agent's child, or the
+	 * sluice-proxy DaemonSet's it connects to */
+	if (json_is_string(json_object_get(px, "mode")))
+		printf("  mode         %s%s%s%s\n", json_string_value(json_object_get(px, "mode")),
+		       json_is_string(json_object_get(px, "control")) ? " (control " : "",
+		       json_string_value(json_object_get(px, "control")) ?: "",
+		       json_is_string(json_object_get(px, "control")) ? ")" : "");
 	printf("  connections  %lld active, %lld total, %lld refused\n", jint(px, "connections_active"),
 	       jint(px, "connections_total"), jint(px, "connections_refused"));
 	printf("  requests     %lld allowed, %lld denied, %lld errors\n", jint(px, "requests_allowed"),
 	       jint(px, "requests_denied"), jint(px, "requests_error"));
 	if (json_object_get(px, "tls_handshakes")) /* a proxy that reported its counters */
 		print_proxy_tls(px);
+	/* lost on the way (a slow agent, a full stdout): said only when it happened */
+	if (jint(px, "access_dropped") || jint(px, "access_log_dropped"))
+		printf("  dropped      %lld access records (to the agent), %lld access-log lines\n",
+		       jint(px, "access_dropped"), jint(px, "access_log_dropped"));
 }
 
 static int cmd_status(int argc, char **argv)

@@ -11,76 +11,108 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "sluice/abi.h"
+
+/* Where the line goes: p the next byte, end the last byte a line may use
+ * (the NUL's place). Appends that fit are plain stores; one that does not
+ * is cut and everything after it is dropped, so a long line is its first
+ * cap - 2 bytes and a '\n'. */
 struct alog_buf {
-	char *p;
-	size_t len, cap;
+	char *p, *end;
 };
 
-static void alog_raw(struct alog_buf *b, const char *s, size_t n)
+static void alog_raw_cut(struct alog_buf *b, const char *s, size_t n)
 {
-	if (b->len + n >= b->cap)
-		n = b->cap - 1 - b->len;
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
+	size_t room = (size_t)(b->end - b->p);
+
+	n = n < room ? n : room;
+	memcpy(b->p, s, n);
+	b->p += n;
 }
 
-static void alog_cstr(struct alog_buf *b, const char *s)
+/* inline so that a literal's memcpy has a constant size (a few moves, no
+ * call): a line is about fifty appends */
+static inline __attribute__((always_inline)) void alog_raw(struct alog_buf *b, const char *s,
+							   size_t n)
 {
-	alog_raw(b, s, strlen(s));
+	if (__builtin_expect((size_t)(b->end - b->p) >= n, 1)) {
+		memcpy(b->p, s, n);
+		b->p += n;
+	} else {
+		alog_raw_cut(b, s, n);
+	}
 }
 
 /* a string literal: its length is known at compile time */
 #define alog_lit(b, s) alog_raw((b), "" s, sizeof(s) - 1)
 
-/* two digits at a time (a line has about twenty numbers) */
-static void alog_u64(struct alog_buf *b, uint64_t v)
-{
-	static const char d2[] =
-		"00010203040506070809101112131415161718192021222324252627282930313233343536373839"
-		"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
-		"8081828384858687888990919293949596979899";
-	char t[20];
-	size_t i = sizeof(t);
+static const char alog_d2[] =
+	"00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+	"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+	"8081828384858687888990919293949596979899";
 
+/* v written right-aligned ending at t (exclusive), two digits at a time;
+ * returns its first byte */
+static char *alog_digits(char *t, uint64_t v)
+{
 	while (v >= 100) {
 		unsigned r = (unsigned)(v % 100);
 
 		v /= 100;
-		t[--i] = d2[2 * r + 1];
-		t[--i] = d2[2 * r];
+		t -= 2;
+		memcpy(t, alog_d2 + 2 * r, 2);
 	}
 	if (v >= 10) {
-		t[--i] = d2[2 * v + 1];
-		t[--i] = d2[2 * v];
+		t -= 2;
+		memcpy(t, alog_d2 + 2 * v, 2);
 	} else {
-		t[--i] = (char)('0' + v);
+		*--t = (char)('0' + v);
 	}
-	alog_raw(b, t + i, sizeof(t) - i);
+	return t;
 }
 
-/* v in exactly width digits, zero-padded */
-static void alog_pad(struct alog_buf *b, unsigned v, unsigned width)
+/* counts the digits first, then writes them in place */
+static void alog_u64(struct alog_buf *b, uint64_t v)
 {
-	char t[10];
+	static const uint64_t p10[19] = {
+		10ull, 100ull, 1000ull, 10000ull, 100000ull, 1000000ull, 10000000ull,
+		100000000ull, 1000000000ull, 10000000000ull, 100000000000ull,
+		1000000000000ull, 10000000000000ull, 100000000000000ull,
+		1000000000000000ull, 10000000000000000ull, 100000000000000000ull,
+		1000000000000000000ull, 10000000000000000000ull,
+	};
+	size_t n = 1;
 
-	for (unsigned i = width; i-- > 0; v /= 10)
-		t[i] = (char)('0' + v % 10);
-	alog_raw(b, t, width);
+	while (n < 20 && v >= p10[n - 1])
+		n++;
+	if ((size_t)(b->end - b->p) < n) {
+		char t[20], *s = alog_digits(t + sizeof(t), v);
+
+		alog_raw_cut(b, s, n);
+		return;
+	}
+	alog_digits(b->p + n, v);
+	b->p += n;
 }
 
-/* A JSON string; bytes >= 0x80 and controls are escaped as \u00XX so the
- * line stays valid JSON whatever a client sent. Runs of plain bytes are
- * copied at once. */
+/* Bytes a JSON string cannot carry as they are: '"', '\\', controls, DEL
+ * and everything >= 0x80 (escaped as \u00XX so the line stays valid JSON
+ * (and ASCII) whatever a client sent). */
+static const unsigned char alog_esc[256] = {
+	[0x00 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1, [0x7f ... 0xff] = 1,
+};
+
+/* A JSON string. Runs of plain bytes are copied at once. */
 static void alog_str(struct alog_buf *b, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
 	size_t run = 0;
 
-	alog_raw(b, "\"", 1);
+	alog_lit(b, "\"");
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 
-		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
+		if (!alog_esc[c])
 			continue;
 		alog_raw(b, s + run, i - run);
 		run = i + 1;
@@ -93,18 +125,31 @@ static void alog_str(struct alog_buf *b, const char *s, size_t n)
 		}
 	}
 	alog_raw(b, s + run, n - run);
-	alog_raw(b, "\"", 1);
+	alog_lit(b, "\"");
+}
+
+static void alog_cstr_or_null(struct alog_buf *b, const char *s)
+{
+	if (s)
+		alog_str(b, s, strlen(s));
+	else
+		alog_lit(b, "null");
 }
 
 static void alog_ipv4(struct alog_buf *b, const struct in_addr *a)
 {
 	const unsigned char *o = (const unsigned char *)&a->s_addr;
+	char t[16], *w = t;
 
 	for (int i = 0; i < 4; i++) {
+		char d[3], *s = alog_digits(d + 3, o[i]);
+
 		if (i)
-			alog_raw(b, ".", 1);
-		alog_u64(b, o[i]);
+			*w++ = '.';
+		while (s < d + 3)
+			*w++ = *s++;
 	}
+	alog_raw(b, t, (size_t)(w - t));
 }
 
 /* "YYYY-MM-DDTHH:MM:SS.uuuuuuZ" from microseconds since the epoch (UTC;
@@ -119,41 +164,45 @@ static void alog_time(struct alog_buf *b, int64_t us)
 	unsigned mp = (5 * doy + 2) / 153, d = doy - (153 * mp + 2) / 5 + 1;
 	unsigned m = mp < 10 ? mp + 3 : mp - 9;
 	int64_t y = (int64_t)yoe + era * 400 + (m <= 2);
+	unsigned frac = (unsigned)(us % 1000000);
+	char t[27];
 
 	if (us < 0 || rem < 0) {
 		alog_lit(b, "1970-01-01T00:00:00.000000Z");
 		return;
 	}
-	alog_pad(b, (unsigned)y, 4);
-	alog_raw(b, "-", 1);
-	alog_pad(b, m, 2);
-	alog_raw(b, "-", 1);
-	alog_pad(b, d, 2);
-	alog_raw(b, "T", 1);
-	alog_pad(b, (unsigned)(rem / 3600), 2);
-	alog_raw(b, ":", 1);
-	alog_pad(b, (unsigned)(rem / 60 % 60), 2);
-	alog_raw(b, ":", 1);
-	alog_pad(b, (unsigned)(rem % 60), 2);
-	alog_raw(b, ".", 1);
-	alog_pad(b, (unsigned)(us % 1000000), 6);
-	alog_raw(b, "Z", 1);
+	memcpy(t, alog_d2 + 2 * (y / 100 % 100), 2);
+	memcpy(t + 2, alog_d2 + 2 * (y % 100), 2);
+	t[4] = '-';
+	memcpy(t + 5, alog_d2 + 2 * m, 2);
+	t[7] = '-';
+	memcpy(t + 8, alog_d2 + 2 * d, 2);
+	t[10] = 'T';
+	memcpy(t + 11, alog_d2 + 2 * (rem / 3600), 2);
+	t[13] = ':';
+	memcpy(t + 14, alog_d2 + 2 * (rem / 60 % 60), 2);
+	t[16] = ':';
+	memcpy(t + 17, alog_d2 + 2 * (rem % 60), 2);
+	t[19] = '.';
+	memcpy(t + 20, alog_d2 + 2 * (frac / 10000), 2);
+	memcpy(t + 22, alog_d2 + 2 * (frac / 100 % 100), 2);
+	memcpy(t + 24, alog_d2 + 2 * (frac % 100), 2);
+	t[26] = 'Z';
+	alog_raw(b, t, sizeof(t));
 }
 
-static void alog_end(struct alog_buf *b, const char *key, const struct proxy_flow_end *e)
+/* "key":{"pod":..,"namespace":..,"identity":..,"ip":"..","port":..}; key
+ * comes with its quotes and colon */
+#define alog_end(b, key, e) \
+	alog_end_((b), "\"" key "\":{\"pod\":", sizeof("\"" key "\":{\"pod\":") - 1, (e))
+
+static void alog_end_(struct alog_buf *b, const char *key, size_t key_len,
+		      const struct proxy_flow_end *e)
 {
-	alog_raw(b, "\"", 1);
-	alog_cstr(b, key);
-	alog_lit(b, "\":{\"pod\":");
-	if (e->pod)
-		alog_str(b, e->pod, strlen(e->pod));
-	else
-		alog_lit(b, "null");
+	alog_raw(b, key, key_len);
+	alog_cstr_or_null(b, e->pod);
 	alog_lit(b, ",\"namespace\":");
-	if (e->ns)
-		alog_str(b, e->ns, strlen(e->ns));
-	else
-		alog_lit(b, "null");
+	alog_cstr_or_null(b, e->ns);
 	alog_lit(b, ",\"identity\":");
 	alog_u64(b, e->identity);
 	alog_lit(b, ",\"ip\":\"");
@@ -163,23 +212,15 @@ static void alog_end(struct alog_buf *b, const char *key, const struct proxy_flo
 		char ip[INET6_ADDRSTRLEN] = "";
 
 		inet_ntop(AF_INET6, &e->addr.in6.sin6_addr, ip, sizeof(ip));
-		alog_cstr(b, ip);
+		alog_raw(b, ip, strlen(ip));
 	}
 	alog_lit(b, "\",\"port\":");
 	alog_u64(b, proxy_sockaddr_port(&e->addr));
-	alog_raw(b, "}", 1);
+	alog_lit(b, "}");
 }
 
-static void alog_opt_str(struct alog_buf *b, const char *key, const char *v)
-{
-	alog_raw(b, "\"", 1);
-	alog_cstr(b, key);
-	alog_lit(b, "\":");
-	if (v)
-		alog_str(b, v, strlen(v));
-	else
-		alog_lit(b, "null");
-}
+/* "key":"v" or "key":null; key comes with its quotes and colon */
+#define alog_opt_str(b, key, v) do { alog_lit((b), "\"" key "\":"); alog_cstr_or_null((b), (v)); } while (0)
 
 /* ,"tls":{"version","sni","upstream":{"version","sni","verify"}}: only
  * for TLS connections (either side) */
@@ -208,54 +249,102 @@ static void alog_tls(struct alog_buf *b, const struct proxy_event *ev)
 	alog_lit(b, "}");
 }
 
+/* The line after its opening '{' (the caller wrote it and maybe more). */
+static size_t alog_line(const struct proxy_event *ev, struct alog_buf *b, char *buf)
+{
+	static const struct { const char *s; size_t n; } verdicts[] = {
+		{ "allowed\",\"reason\":\"", 19 }, { "denied\",\"reason\":\"", 18 },
+		{ "error\",\"reason\":\"", 17 },
+	};
+	const struct http_exchange *x = ev->x;
+	const char *reason = http_reason_name(x->reason);
+	uint64_t lat = 0;
+
+	alog_lit(b, "\"time\":\"");
+	alog_time(b, ev->wall_start_us);
+	alog_lit(b, "\",");
+	if (ev->ends) {
+		alog_raw(b, ev->ends, ev->ends_len);
+	} else {
+		alog_end(b, "source", &ev->flow->src);
+		alog_lit(b, ",");
+		alog_end(b, "destination", &ev->flow->dst);
+	}
+	alog_lit(b, ",\"method\":");
+	alog_str(b, x->method ? x->method : "", x->method ? x->method_len : 0);
+	alog_lit(b, ",\"path\":");
+	alog_str(b, x->path ? x->path : "", x->path ? x->path_len : 0);
+	alog_lit(b, ",\"host\":");
+	alog_str(b, x->host ? x->host : "", x->host ? x->host_len : 0);
+	if (x->upstream_sent_ns && x->upstream_first_ns > x->upstream_sent_ns)
+		lat = (x->upstream_first_ns - x->upstream_sent_ns) / 1000;
+	alog_tls(b, ev);
+	alog_lit(b, ",\"protocol\":\"HTTP/1.");
+	alog_u64(b, x->http_minor);
+	alog_lit(b, "\",\"status\":");
+	if (x->status < 0) {
+		alog_lit(b, "-");
+		alog_u64(b, (uint64_t)-(int64_t)x->status);
+	} else {
+		alog_u64(b, (uint64_t)x->status);
+	}
+	alog_lit(b, ",\"verdict\":\"");
+	alog_raw(b, verdicts[x->verdict % 3].s, verdicts[x->verdict % 3].n);
+	alog_raw(b, reason, strlen(reason));
+	alog_lit(b, "\",\"bytes_in\":");
+	alog_u64(b, x->bytes_in);
+	alog_lit(b, ",\"bytes_out\":");
+	alog_u64(b, x->bytes_out);
+	alog_lit(b, ",\"duration_us\":");
+	alog_u64(b, x->end_ns > x->start_ns ? (x->end_ns - x->start_ns) / 1000 : 0);
+	alog_lit(b, ",\"upstream_latency_us\":");
+	alog_u64(b, lat);
+	alog_lit(b, "}\n");
+	if (b->p > buf && b->p[-1] != '\n')
+		b->p[-1] = '\n'; /* truncated: still one line */
+	*b->p = '\0';
+	return (size_t)(b->p - buf);
+}
+
 size_t proxy_access_log_format(const struct proxy_event *ev, char *buf, size_t cap)
 {
-	static const char *const verdicts[] = { "allowed", "denied", "error" };
-	const struct http_exchange *x = ev->x;
-	struct alog_buf b = { buf, 0, cap };
-	uint64_t lat = 0;
+	struct alog_buf b = { buf, buf + cap - 1 };
 
 	if (cap < 2)
 		return 0;
-	alog_lit(&b, "{\"time\":\"");
-	alog_time(&b, ev->wall_start_us);
-	alog_lit(&b, "\",");
-	alog_end(&b, "source", &ev->flow->src);
+	alog_lit(&b, "{");
+	return alog_line(ev, &b, buf);
+}
+
+size_t proxy_access_log_ends(const struct proxy_flow *flow, char *buf, size_t cap)
+{
+	struct alog_buf b = { buf, buf + cap - 1 };
+
+	if (cap < 2)
+		return 0;
+	alog_end(&b, "source", &flow->src);
 	alog_lit(&b, ",");
-	alog_end(&b, "destination", &ev->flow->dst);
-	alog_lit(&b, ",\"method\":");
-	alog_str(&b, x->method ? x->method : "", x->method ? x->method_len : 0);
-	alog_lit(&b, ",\"path\":");
-	alog_str(&b, x->path ? x->path : "", x->path ? x->path_len : 0);
-	alog_lit(&b, ",\"host\":");
-	alog_str(&b, x->host ? x->host : "", x->host ? x->host_len : 0);
-	if (x->upstream_sent_ns && x->upstream_first_ns > x->upstream_sent_ns)
-		lat = (x->upstream_first_ns - x->upstream_sent_ns) / 1000;
-	alog_tls(&b, ev);
-	alog_lit(&b, ",\"protocol\":\"HTTP/1.");
-	alog_u64(&b, x->http_minor);
-	alog_lit(&b, "\",\"status\":");
-	if (x->status < 0) {
-		alog_raw(&b, "-", 1);
-		alog_u64(&b, (uint64_t)-(int64_t)x->status);
-	} else {
-		alog_u64(&b, (uint64_t)x->status);
-	}
-	alog_lit(&b, ",\"verdict\":\"");
-	alog_cstr(&b, verdicts[x->verdict % 3]);
-	alog_lit(&b, "\",\"reason\":\"");
-	alog_cstr(&b, http_reason_name(x->reason));
-	alog_lit(&b, "\",\"bytes_in\":");
-	alog_u64(&b, x->bytes_in);
-	alog_lit(&b, ",\"bytes_out\":");
-	alog_u64(&b, x->bytes_out);
-	alog_lit(&b, ",\"duration_us\":");
-	alog_u64(&b, x->end_ns > x->start_ns ? (x->end_ns - x->start_ns) / 1000 : 0);
-	alog_lit(&b, ",\"upstream_latency_us\":");
-	alog_u64(&b, lat);
-	alog_lit(&b, "}\n");
-	if (b.len && buf[b.len - 1] != '\n')
-		buf[b.len - 1] = '\n'; /* truncated: still one line */
-	buf[b.len] = '\0';
-	return b.len;
+	alog_end(&b, "destination", &flow->dst);
+	if (b.p == b.end)
+		return 0; /* maybe cut */
+	*b.p = '\0';
+	return (size_t)(b.p - buf);
+}
+
+size_t proxy_access_log_format_agent(const struct proxy_event *ev, char *buf, size_t cap)
+{
+	const struct http_exchange *x = ev->x;
+	struct alog_buf b = { buf, buf + cap - 1 };
+
+	if (cap < 2)
+		return 0;
+	alog_lit(&b, "{\"ep_id\":");
+	alog_u64(&b, ev->flow->ep_id);
+	if (ev->flow->direction == SLUICE_DIR_EGRESS)
+		alog_lit(&b, ",\"direction\":\"egress\",\"latency_ns\":");
+	else
+		alog_lit(&b, ",\"direction\":\"ingress\",\"latency_ns\":");
+	alog_u64(&b, x->end_ns > x->start_ns ? x->end_ns - x->start_ns : 0);
+	alog_lit(&b, ",");
+	return alog_line(ev, &b, buf);
 }

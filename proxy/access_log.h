@@ -28,4 +28,14 @@
 /* Formats one line (with '\n'); returns its length, truncated to cap - 1. */
 size_t proxy_access_log_format(const struct proxy_event *ev, char *buf, size_t cap);
 
+/* The flow's two ends as a line shows them, '"source":{...},"destination":
+ * {...}': the same for every request of a connection, so a caller may
+ * render them once and pass them in proxy_event.ends. 0 unless cap is at
+ * least their length + 2. */
+size_t proxy_access_log_ends(const struct proxy_flow *flow, char *buf, size_t cap);
+
+/* The line the agent's access log carries: the same object with the
+ * control channel's "ep_id", "direction" and "latency_ns" first. */
+size_t proxy_access_log_format_agent(const struct proxy_event *ev, char *buf, size_t cap);
+
 #endif /* SLUICE_PROXY_ACCESS_LOG_H */

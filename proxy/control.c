@@ -295,24 +295,6 @@ static void ctl_log_set(struct proxy_control *c, int fd, unsigned wait_ms)
 		c->log_dropped_past++; /* no memory: say so */
 }
 
-/* The line the agent's access log carries: the access-log object plus the
- * channel's "ep_id", "direction" and "latency_ns" first. */
-static size_t ctl_access_line(const struct proxy_event *ev, char *msg, size_t cap)
-{
-	char line[CTL_LINE_MAX];
-	size_t n = proxy_access_log_format(ev, line, sizeof(line));
-	int p;
-
-	if (n < 2 || line[0] != '{' || cap < sizeof(line) + 160)
-		return 0;
-	p = snprintf(msg, cap,
-		     "{\"ep_id\":%" PRIu32 ",\"direction\":\"%s\",\"latency_ns\":%" PRIu64 ",",
-		     ev->flow->ep_id, ev->flow->direction == SLUICE_DIR_EGRESS ? "egress" : "ingress",
-		     ev->x->end_ns > ev->x->start_ns ? ev->x->end_ns - ev->x->start_ns : 0);
-	memcpy(msg + p, line + 1, n - 1);
-	return (size_t)p + n - 1;
-}
-
 static void ctl_batch_flush(struct proxy_control *c)
 {
 	struct sluice_access_batch h = { .magic = SLUICE_ACCESS_MAGIC, .count = c->batch_count };
@@ -366,7 +348,8 @@ static void ctl_on_event(void *ctx, const struct proxy_event *ev)
 
 	if (c->agent && c->binary) {
 		if (c->log)
-			proxy_log_sink_put(c->log, msg, ctl_access_line(ev, msg, sizeof(msg)));
+			proxy_log_sink_put(c->log, msg,
+					   proxy_access_log_format_agent(ev, msg, sizeof(msg)));
 		ctl_batch_add(c, ev);
 		if (!uv_is_active((uv_handle_t *)&c->access_timer))
 			uv_timer_start(&c->access_timer, ctl_on_access_timer, CTL_ACCESS_FLUSH_MS, 0);
@@ -427,14 +410,19 @@ static void ctl_send_stats(struct proxy_control *c)
 		     ",\"tls_handshake_timeouts\":%" PRIu64 ",\"tls_handshake_untrusted\":%" PRIu64
 		     ",\"tls_handshake_plain_http\":%" PRIu64 ",\"tls_handshake_protocol\":%" PRIu64
 		     ",\"tls_handshake_closed\":%" PRIu64 ",\"tls_handshake_evicted\":%" PRIu64
-		     ",\"tls_upstream_verify_failed\":%" PRIu64 "}",
+		     ",\"tls_upstream_verify_failed\":%" PRIu64
+		     /* upstream connections (issue #16): new ones, requests on
+		      * pooled ones, retries after a reused one failed, idle now */
+		     ",\"upstream_connects\":%" PRIu64 ",\"upstream_reused\":%" PRIu64
+		     ",\"upstream_retries\":%" PRIu64 ",\"upstream_idle\":%" PRIu64 "}",
 		     k.conns_active, k.conns_total, k.conns_refused, k.requests_allowed,
 		     k.requests_denied, k.requests_error, c->access_dropped, ctl_log_dropped(c),
 		     c->draining ? (size_t)0 : proxy_resolver_datapath_endpoint_count(c->res),
 		     k.tls_handshakes, k.tls_resumed, k.tls_handshake_errors, k.tls_sni_denied,
 		     k.tls_upstream_handshakes, k.tls_upstream_resumed, k.tls_upstream_errors,
 		     k.tls_hs_timeout, k.tls_hs_untrusted, k.tls_hs_plain_http, k.tls_hs_protocol,
-		     k.tls_hs_closed, k.tls_hs_evicted, k.tls_upstream_verify_failed);
+		     k.tls_hs_closed, k.tls_hs_evicted, k.tls_upstream_verify_failed,
+		     k.upstream_connects, k.upstream_reused, k.upstream_retries, k.upstream_idle);
 	ctl_send(c, msg, (size_t)n, -1, true, 0);
 }
 

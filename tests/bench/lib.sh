@@ -10,6 +10,11 @@
 #                                    thread) of sluice's rule `GET
 #                                    /api/users/.*`: 403 otherwise, keep-alive,
 #                                    to SERVER (host:port)
+#   bench_workdir PREFIX             $work: a new /tmp/PREFIX-XXXXXX; $pids:
+#                                    processes killed (and $work removed) on exit
+#   bench_free_port                  prints a free TCP port on 127.0.0.1
+#   bench_wait_port PORT [TRIES]     waits until 127.0.0.1:PORT accepts (TRIES
+#                                    x 0.05 s at most, default 100), else exits 1
 
 bench_nginx_conf() {
 	local dir=$1 listen=$2
@@ -60,4 +65,31 @@ frontend fe
 backend be
   server origin $2
 HAP
+}
+
+bench_workdir() {
+	work=$(mktemp -d "/tmp/$1-XXXXXX")
+	pids=()
+	trap bench_cleanup EXIT
+}
+
+bench_cleanup() {
+	local p
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	rm -rf "$work"
+}
+
+bench_free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+bench_wait_port() {
+	local i
+	for i in $(seq 1 "${2:-100}"); do
+		python3 -c "import socket; socket.create_connection(('127.0.0.1',$1),0.2)" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	echo "$0: nothing listens on $1" >&2
+	exit 1
 }

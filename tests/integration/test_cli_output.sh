@@ -111,6 +111,8 @@ check "policy list -o json: items are the stored objects" sh -c "$SLB --socket $
 # the text form has the proxy's TLS counters too (none here: no TLS policy)
 wait_proxy_ready 20
 wait_until 50 0.1 sh -c "$SLB --socket $SL_SOCK status -o json | jq -e '.proxy.tls_handshakes == 0'" || fail "the proxy's counters reached the agent"
+check "status (text): the proxy's mode (the agent's own child here)" sh -c "$SLB --socket $SL_SOCK status | grep -qx '  mode         embedded'"
+check_not "status (text): no dropped line while nothing was dropped" sh -c "$SLB --socket $SL_SOCK status | grep -q '^  dropped '"
 check "status (text): TLS counters of both sides, like the other proxy counters" sh -c "$SLB --socket $SL_SOCK status | grep -qx '  tls clients  0 handshakes (0 resumed), 0 failed' && $SLB --socket $SL_SOCK status | grep -qx '  tls upstream 0 handshakes (0 resumed), 0 failed'"
 check "status -o json: proxy, memory, version" sh -c "$SLB --socket $SL_SOCK status -o json | jq -e '.proxy.state and .memory.rss_bytes > 0 and .version and .datapath_abi >= 1'"
 check_exit 1 "policy get of a missing policy" sl policy get default/nope -o yaml

@@ -57,6 +57,8 @@ echo "# the external proxy starts"
 start_proxy
 P=$(proxy_wait_ready 0) || fail "external proxy ready"
 check "the agent adopted the external proxy (pid $P = $PROXY_PID)" test "$P" = "$PROXY_PID"
+check "status (text) says the proxy is external, and its control socket" \
+	sh -c "$SL_BUILD/cli/sluice --socket $SL_SOCK status | grep -qxF '  mode         external (control $CTL)'"
 cg=$(awk -F: '$1 == 0 {print $3}' "/proc/$PROXY_PID/cgroup")
 check "the proxy joined the agent's system cgroup ($cg)" test "/sys/fs/cgroup/unified$cg" = "$SL_CG/${SL_NSPFX}system"
 check "GET /public: 200 through the external proxy" test "$(nscurl /public)" = 200

@@ -39,31 +39,13 @@ for t in wrk haproxy python3; do
 done
 ulimit -n 20000 2>/dev/null || true
 
-work=$(mktemp -d /tmp/sluice-bench-l7-XXXXXX)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	rm -rf "$work"
-}
-trap cleanup EXIT
+# shellcheck source=../lib.sh
+source "$here/../lib.sh"
+bench_workdir sluice-bench-l7
 
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-wait_port() {
-	local i
-	for i in $(seq 1 100); do
-		python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$1),0.2)" 2>/dev/null && return 0
-		sleep 0.05
-	done
-	echo "$0: nothing listens on $1" >&2
-	exit 1
-}
-
-ORIGIN=$(free_port)
-HAP=$(free_port)
-SLP=$(free_port)
+ORIGIN=$(bench_free_port)
+HAP=$(bench_free_port)
+SLP=$(bench_free_port)
 
 cat >"$work/origin.cfg" <<EOF
 global
@@ -79,8 +61,6 @@ frontend origin
   http-request return status 200 content-type text/plain string "ok"
 EOF
 
-# shellcheck source=../lib.sh
-source "$here/../lib.sh"
 bench_haproxy_acl 127.0.0.1:$HAP 127.0.0.1:$ORIGIN >"$work/haproxy.cfg"
 
 cat >"$work/rules.json" <<'EOF'
@@ -96,9 +76,9 @@ pids+=($HAP_PID)
 	--access-log off >"$work/sluice.log" 2>&1 &
 SL_PID=$!
 pids+=($SL_PID)
-wait_port $ORIGIN
-wait_port $HAP
-wait_port $SLP
+bench_wait_port $ORIGIN
+bench_wait_port $HAP
+bench_wait_port $SLP
 sleep 0.3
 
 # idle memory first, before any load touched the proxies
