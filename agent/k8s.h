@@ -63,6 +63,7 @@ struct k8s_coll_state {
 	struct k8s_watch *w;
 	bool synced;       /* the first list was delivered */
 	bool absent;       /* 404/403: not served or not allowed */
+	bool refused;      /* the last LIST was answered 403/404 (logged once) */
 	uint64_t events;
 	char *last_error;
 };

@@ -292,7 +292,9 @@ static void on_secret_synced(void *ctx)
 	sw->refused = false;
 	if (was_refused)
 		retry_namespace(sw);
-	if (!sw->in_store && !sw->error)
+	/* absent (a refusal's message is stale now; a Secret the store
+	 * refused keeps its reason) */
+	if (!sw->in_store && (was_refused || !sw->error))
 		sw_seterr(sw, sl_strdupf("Secret %s/%s not found", sw->ns, sw->name));
 	/* the policies that waited for this list (or failed without it) */
 	requeue(sw->k, sw->ns, sw->name);

@@ -172,6 +172,7 @@ static void on_synced(void *ctx)
 		fprintf(stderr, "sluiced: kubernetes: %s synced (%zu events)\n", cs->name,
 			(size_t)cs->events);
 	cs->synced = true;
+	cs->refused = false;
 	/* a (re)list may have removed things: every consumer looks again */
 	cs->k->remotes_dirty = cs->k->pods_dirty = cs->k->nss_dirty = true;
 	if (cs->id == K8S_C_IDENTITIES)
@@ -183,10 +184,15 @@ static void on_synced(void *ctx)
 static void on_failed(void *ctx, int status, const char *msg)
 {
 	struct k8s_coll_state *cs = ctx;
+	char *e = sl_strdupf("HTTP %d: %s", status, msg ? msg : "");
 
+	/* said once: the reflector retries with backoff, and the same
+	 * refusal every 30 s is not news (the client's counters count each) */
+	if (!cs->refused || !cs->last_error || strcmp(cs->last_error, e))
+		k8s_note_error(cs->k, "%s: %s", cs->name, e);
+	cs->refused = true;
 	free(cs->last_error);
-	cs->last_error = sl_strdupf("HTTP %d: %s", status, msg ? msg : "");
-	k8s_note_error(cs->k, "%s: %s", cs->name, cs->last_error);
+	cs->last_error = e;
 	/* a collection the server does not serve (no Cilium CRDs) holds
 	 * nothing: treat it as synced and empty */
 	if (status == 404) {
