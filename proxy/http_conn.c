@@ -49,6 +49,10 @@ struct http_head {
 	bool hdr_seen;           /* llhttp called on_headers_complete */
 	bool chunked;
 	bool llhttp_fields;      /* a field llhttp interprets (http_head_plain()) */
+	bool hop;                /* has hop-by-hop fields to drop (http_forward_head) */
+	bool has_body;           /* Content-Length > 0 or chunked */
+	bool retried;            /* sent again once (http_conn_retry) */
+	bool upgrade;            /* llhttp: an upgrade request (not CONNECT's) */
 	uint8_t method;          /* llhttp method */
 	/* canonical target, stored in raw after the header section */
 	uint32_t canon_off, canon_len, path_len;
@@ -197,6 +201,7 @@ static bool http_head_start(struct http_conn *c)
 	c->resp_started = false;
 	c->resp_done = false;
 	c->req_upgrade = false;
+	c->up_reusable = false;
 	c->last_chunk = false;
 	c->drained = 0;
 	c->chunk_ext = 0;
@@ -673,6 +678,126 @@ static bool http_token_list_has(const char *v, size_t n, const char *tok)
 	return false;
 }
 
+/* ---- hop-by-hop fields (RFC 9110 7.6.1) ---------------------------------- */
+
+/*
+ * The client's connection is not the upstream's: an upstream connection
+ * outlives the client connection that opened it and carries other clients'
+ * requests (proxy.c's pool), so the fields that describe one connection are
+ * not passed on: Connection and the fields it names, Keep-Alive,
+ * Proxy-Connection, TE (but "TE: trailers", which says something end to
+ * end), Trailer (trailers of requests are dropped when re-chunking), and
+ * Upgrade unless this request is an upgrade being proxied (then Connection
+ * and Upgrade go through as they are, and the connection becomes a tunnel
+ * that is never reused). Host, Content-Length and Transfer-Encoding are the
+ * framing this proxy itself relies on: never dropped, even when Connection
+ * names them. The client's own "Connection: close" still closes the client
+ * connection after its response (c->keep_alive, from llhttp).
+ */
+static bool http_hop_fixed(const struct http_head *h, const struct http_field *f)
+{
+	switch (f->name_len) {
+	case 2:
+		/* TE: "trailers" alone is end to end */
+		return http_name_is(h, f, "te", 2) &&
+		       !(f->val_len == 8 && !strncasecmp(h->raw + f->val_off, "trailers", 8));
+	case 7:
+		return http_name_is(h, f, "trailer", 7);
+	case 10:
+		return http_name_is(h, f, "connection", 10) || http_name_is(h, f, "keep-alive", 10);
+	case 16:
+		return http_name_is(h, f, "proxy-connection", 16);
+	default:
+		return false;
+	}
+}
+
+/* Is field f's name one of the tokens of a Connection field? */
+static bool http_named_by_connection(const struct http_head *h, const struct http_field *f)
+{
+	for (unsigned i = 0; i < h->nfields; i++) {
+		const struct http_field *cf = &h->f[i];
+		const char *v = h->raw + cf->val_off, *end = v + cf->val_len;
+
+		if (!http_name_is(h, cf, "connection", 10))
+			continue;
+		while (v < end) {
+			const char *t;
+
+			while (v < end && (*v == ',' || *v == ' ' || *v == '\t'))
+				v++;
+			t = v;
+			while (v < end && *v != ',' && *v != ' ' && *v != '\t')
+				v++;
+			if ((size_t)(v - t) == f->name_len &&
+			    !strncasecmp(t, h->raw + f->name_off, f->name_len))
+				return true;
+		}
+	}
+	return false;
+}
+
+/* Whether field i stays in the request sent upstream. */
+static bool http_field_forwarded(const struct http_conn *c, unsigned i)
+{
+	const struct http_head *h = c->head;
+	const struct http_field *f = &h->f[i];
+	bool upgrade = h->upgrade && h->method != HTTP_CONNECT;
+
+	if (http_name_is(h, f, "host", 4) || http_name_is(h, f, "content-length", 14) ||
+	    http_name_is(h, f, "transfer-encoding", 17))
+		return true; /* our own framing: see above */
+	if (upgrade && (http_name_is(h, f, "connection", 10) || http_name_is(h, f, "upgrade", 7)))
+		return true;
+	if (http_name_is(h, f, "upgrade", 7))
+		return false;
+	return !http_hop_fixed(h, f) && !http_named_by_connection(h, f);
+}
+
+/*
+ * The request head as it goes upstream: the canonical target, then the
+ * header section without its hop-by-hop fields (runs of kept lines are
+ * passed as they are). Also what a retry sends again.
+ */
+static void http_forward_head(struct http_conn *c)
+{
+	static const char v10[] = " HTTP/1.0\r\n", v11[] = " HTTP/1.1\r\n";
+	struct http_head *h = c->head;
+	uint32_t run = h->rl_end; /* start of the lines not yet sent */
+
+	if (!h->hop && h->method_off == 0 && h->canon_len == h->target_len &&
+	    !memcmp(h->raw + h->canon_off, h->raw + h->target_off, h->target_len)) {
+		/* nothing to drop and the target is canonical already: the
+		 * scanner's copy is what would be rebuilt, byte for byte */
+		c->ops->to_upstream(c->ctx, h->raw, h->len);
+		return;
+	}
+	c->ops->to_upstream(c->ctx, h->x.method, h->method_len + 1u);
+	c->ops->to_upstream(c->ctx, h->raw + h->canon_off, h->canon_len);
+	c->ops->to_upstream(c->ctx, h->minor ? v11 : v10, sizeof(v11) - 1);
+	if (h->hop) {
+		for (unsigned i = 0; i < h->nfields; i++) {
+			uint32_t start = h->f[i].name_off;
+			uint32_t end = i + 1 < h->nfields ? h->f[i + 1].name_off : h->len - 2;
+
+			if (http_field_forwarded(c, i))
+				continue;
+			if (start > run)
+				c->ops->to_upstream(c->ctx, h->raw + run, start - run);
+			run = end;
+		}
+	}
+	if (h->minor == 0 && c->keep_alive && h->hop) {
+		/* an HTTP/1.0 client's keep-alive, dropped above, is also what
+		 * the upstream must see to keep its connection open */
+		static const char ka[] = "Connection: keep-alive\r\n\r\n";
+		c->ops->to_upstream(c->ctx, h->raw + run, h->len - 2 - run);
+		c->ops->to_upstream(c->ctx, ka, sizeof(ka) - 1);
+		return;
+	}
+	c->ops->to_upstream(c->ctx, h->raw + run, h->len - run);
+}
+
 /* Returns 0 or a negative enum http_reason. Sets host/canonical target. */
 static int http_head_check(struct http_conn *c)
 {
@@ -700,12 +825,15 @@ static int http_head_check(struct http_conn *c)
 		} else if (http_name_is(h, f, "upgrade", 7)) {
 			if (http_token_list_has(h->raw + f->val_off, f->val_len, "h2c"))
 				return -HTTP_R_UPGRADE_H2C;
+			h->hop = true;
 			h->llhttp_fields = true;
 		} else if (http_name_is(h, f, "http2-settings", 14)) {
 			return -HTTP_R_UPGRADE_H2C;
-		} else if (http_name_is(h, f, "connection", 10) ||
-			   http_name_is(h, f, "proxy-connection", 16)) {
-			h->llhttp_fields = true;
+		} else if (http_hop_fixed(h, f)) {
+			h->hop = true;
+			if (f->name_len >= 10 && (http_name_is(h, f, "connection", 10) ||
+						  http_name_is(h, f, "proxy-connection", 16)))
+				h->llhttp_fields = true;
 		}
 	}
 	if (nhost > 1 || (h->minor == 1 && nhost == 0))
@@ -880,7 +1008,9 @@ static void http_head_complete(struct http_conn *c)
 		h->method = llhttp_get_method(&c->req);
 		c->keep_alive = llhttp_should_keep_alive(&c->req);
 		content_length = c->req.content_length;
+		h->upgrade = c->req.upgrade;
 	}
+	h->has_body = h->chunked || content_length > 0;
 
 	for (unsigned i = 0; i < h->nfields; i++) {
 		hv[i].name = h->raw + h->f[i].name_off;
@@ -896,24 +1026,13 @@ static void http_head_complete(struct http_conn *c)
 	};
 	m = c->ops->decide(c->ctx, &view);
 	if (m == PROXY_MATCH_ALLOW) {
-		static const char v10[] = " HTTP/1.0\r\n", v11[] = " HTTP/1.1\r\n";
 		c->allowed = true;
 		h->x.verdict = HTTP_VERDICT_ALLOWED;
 		h->x.reason = HTTP_R_POLICY_ALLOWED;
-		if (h->method_off == 0 && h->canon_len == h->target_len &&
-		    !memcmp(h->raw + h->canon_off, h->raw + h->target_off, h->target_len)) {
-			/* the target is canonical already: the scanner's request
-			 * line is what would be rebuilt, byte for byte */
-			c->ops->to_upstream(c->ctx, h->raw, h->len);
-		} else {
-			c->ops->to_upstream(c->ctx, h->x.method, h->method_len + 1u);
-			c->ops->to_upstream(c->ctx, h->raw + h->canon_off, h->canon_len);
-			c->ops->to_upstream(c->ctx, h->minor ? v11 : v10, sizeof(v11) - 1);
-			c->ops->to_upstream(c->ctx, h->raw + h->rl_end, h->len - h->rl_end);
-		}
+		http_forward_head(c);
 		h->x.upstream_sent_ns = http_now_ns();
 	} else {
-		bool has_body = h->chunked || content_length > 0;
+		bool has_body = h->has_body;
 		bool close = !c->keep_alive || h->method == HTTP_CONNECT ||
 			(has_body && !h->chunked && content_length > HTTP_DRAIN_MAX);
 		for (unsigned i = 0; i < h->nfields && has_body && !close; i++)
@@ -1061,6 +1180,10 @@ void http_conn_feed_response(struct http_conn *c, const char *p, size_t n)
 	}
 	/* HPE_PAUSED: the final response is complete */
 	c->resp_done = true;
+	/* the upstream connection may serve another request (of any client):
+	 * framed response (not close-delimited), no close from the server,
+	 * nothing beyond it, and the whole request was sent */
+	c->up_reusable = llhttp_should_keep_alive(&c->resp) && fwd == n && c->req_done;
 	if (!llhttp_should_keep_alive(&c->resp))
 		c->keep_alive = false;
 	llhttp_resume(&c->resp);
@@ -1167,6 +1290,33 @@ void http_conn_timeout(struct http_conn *c)
 		c->phase = HTTP_PH_CLOSING;
 		break;
 	}
+}
+
+/*
+ * A reused upstream connection failed before the first byte of the response
+ * (the server closed it as the request went out: keep-alive races are
+ * normal). Sending the request again on a fresh connection is safe only when
+ * the method is idempotent (RFC 9110 9.2.2) and it had no body (nothing of
+ * it is held any more); once per request.
+ */
+bool http_conn_retry(struct http_conn *c)
+{
+	struct http_head *h = c->head;
+
+	if (!h || !c->allowed || !c->req_done || c->resp_started || c->resp_done ||
+	    h->x.upstream_first_ns || h->has_body || h->retried || c->req_upgrade)
+		return false;
+	switch (h->method) {
+	case HTTP_GET: case HTTP_HEAD: case HTTP_OPTIONS: case HTTP_TRACE:
+	case HTTP_PUT: case HTTP_DELETE:
+		break;
+	default:
+		return false;
+	}
+	h->retried = true;
+	http_forward_head(c);
+	h->x.upstream_sent_ns = http_now_ns();
+	return true;
 }
 
 void http_conn_tunnel(struct http_conn *c)

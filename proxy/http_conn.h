@@ -23,7 +23,9 @@
  *     kept alive unless it is HTTP/1.0 (http_head_plain()). Any failure
  *     answers 400 (431 for size) and closes; nothing reaches the upstream.
  *  2. ops->decide() gives the verdict. Allowed: the head is rebuilt with the
- *     canonical target and sent upstream, the body follows as llhttp
+ *     canonical target and without the hop-by-hop fields (Connection and
+ *     what it names, Keep-Alive, TE...: http_conn.c) and sent upstream,
+ *     the body follows as llhttp
  *     validates it (chunked bodies are re-chunked: extensions and trailers
  *     are dropped). Denied: 403 "Access denied\r\n"; the body is drained
  *     (up to HTTP_DRAIN_MAX, else the connection closes) and the connection
@@ -159,6 +161,8 @@ struct http_conn {
 	bool resp_done;
 	bool req_upgrade;        /* llhttp paused for upgrade / CONNECT */
 	bool keep_alive;         /* the client side may continue after this exchange */
+	bool up_reusable;        /* the last response left the upstream connection
+				  * clean: it may carry another request */
 	bool last_chunk;
 	bool client_eof;
 	bool draining;           /* finish the current exchange, then close */
@@ -191,6 +195,12 @@ static inline enum http_phase http_conn_phase(const struct http_conn *c)
 /* True while an allowed request waits for (the rest of) its response, i.e.
  * the upstream connection is in use and its loss is an error. */
 bool http_conn_request_pending(const struct http_conn *c);
+
+/* The upstream connection of the pending request failed before any
+ * response byte: true when the request was queued again (to_upstream) for a
+ * fresh connection (idempotent method, no body, once); else the caller
+ * reports the failure as before. */
+bool http_conn_retry(struct http_conn *c);
 
 /* A connection that carries no HTTP (TLS passed through after its
  * ClientHello was checked): bytes both ways from now on. Only before the

@@ -40,6 +40,10 @@ t_claim_slot() {
 		flock -w 60 "$fd" || continue
 		if mkdir "$lock" 2>/dev/null; then
 			t_slot_owner "$lock"
+			# a free index may still have a dead run's netns and routes:
+			# an older checkout's claimer removes a dead owner's lock
+			# without its leftovers (what carries the index is ours now)
+			t_slot_reclaim "$idx" "$lock/owns.none" 0 >&2
 			flock -u "$fd"
 			exec {fd}>&-
 			echo "$idx"
@@ -197,13 +201,8 @@ t_begin() {
 	idx=$(t_claim_slot) || { echo "FAIL: no free test slot"; exit 1; }
 	T_SLOT_LOCK=/tmp/sluice-it-slot-$idx
 	SL_NSPFX="it${idx}-"
-	# The slot is ours now: namespaces left under its prefix by a run that
-	# was killed before its cleanup (SIGKILL, a reboot of the agent's
-	# cgroup) are stale and would make `ip netns add` fail.
-	local ns
-	for ns in $(ip netns list 2>/dev/null | awk '{print $1}'); do
-		case $ns in "$SL_NSPFX"*) ip netns del "$ns" 2>/dev/null ;; esac
-	done
+	# (what a run killed before its cleanup left under this prefix went at
+	# the claim: t_slot_reclaim)
 	SL_METRICS_PORT=$((19000 + idx))
 	# ClusterIPs of this slot (a test may ask for a smaller range)
 	SL_SERVICE_CIDR="10.96.$idx.0/${SL_SERVICE_PLEN:-24}"

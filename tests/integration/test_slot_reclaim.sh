@@ -27,6 +27,7 @@ cleanup() {
 	fi
 	[ -n "${DEAD:-}" ] && rm -rf "/sys/fs/bpf/sluice-it-reclaim-$DEAD" "/tmp/sluice-it-reclaim-$DEAD" &&
 		sl_rm_cgroup "$SL_CGROUP_BASE/sluice-it-reclaim-$DEAD"
+	[ -n "${IDX:-}" ] && ip netns del "it$IDX-old" 2>/dev/null
 	ip netns pids "$DECOY_NS" 2>/dev/null | xargs -r kill -KILL 2>/dev/null
 	ip netns del "$DECOY_NS" 2>/dev/null
 	rm -rf "$DECOY_PIN" "$LIVE_PIN" "$WORK"
@@ -151,6 +152,16 @@ check_not "the dead run's record is gone" test -e "$LOCK/owns.dead"
 # a live owner's slot is never taken
 check_exit 1 "a live owner's slot is not claimed" t_claim_slot "$IDX"
 expect_eq "  ... and stays its owner's" "$$" "$(cat "$LOCK/pid")"
+
+# a free index whose lock an older checkout removed without the leftovers:
+# what carries the index goes at its claim too
+rm -rf "$LOCK"
+ip netns add "${PFX}old"
+ip route add blackhole "10.96.$IDX.0/24"
+got=$(t_claim_slot "$IDX" 2>/dev/null)
+expect_eq "a free index is claimed" "$IDX" "$got"
+check_not "  ... without the netns left under its prefix" test -e "/run/netns/${PFX}old"
+check_not "  ... nor the blackhole route of its service CIDR" sh -c "ip route show type blackhole 10.96.$IDX.0/24 | grep -q ."
 
 # a sweep (tests/run.sh after ctest) reclaims every dead owner's slot, and
 # only those: here a second slot, given a dead owner and a netns

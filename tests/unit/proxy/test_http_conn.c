@@ -673,7 +673,8 @@ static void h_same(struct harness *a, struct harness *b, const char *req, size_t
 	    memcmp(a->up, b->up, a->uplen) || a->ndone != b->ndone || a->ndecide != b->ndecide ||
 	    a->last.verdict != b->last.verdict || a->last.reason != b->last.reason ||
 	    a->last.status != b->last.status || a->last.bytes_in != b->last.bytes_in ||
-	    http_conn_phase(&a->c) != http_conn_phase(&b->c) || a->c.keep_alive != b->c.keep_alive)
+	    http_conn_phase(&a->c) != http_conn_phase(&b->c) || a->c.keep_alive != b->c.keep_alive ||
+	    a->c.up_reusable != b->c.up_reusable)
 		fail_msg("\"%.*s\"%s: one parse: %d %s to client %zu up %zu; llhttp too: %d %s "
 			 "to client %zu up %zu", (int)(len > 120 ? 120 : len), req,
 			 bytewise ? " (bytewise)" : "", a->last.status,
@@ -694,7 +695,8 @@ static void test_one_parse_same(void **state)
 		"Proxy-Connection: close\r\n", "Proxy-Connection: keep-alive\r\n",
 		"Content-Length: 0\r\n", "Content-Length: 2\r\n", "Transfer-Encoding: chunked\r\n",
 		"Expect: 100-continue\r\n", "Upgrade: websocket\r\n", "Connectio: close\r\n",
-		"X-Connection: close\r\n", "Content-Lengths: 5\r\n",
+		"X-Connection: close\r\n", "Content-Lengths: 5\r\n", "TE: trailers\r\n",
+		"TE: gzip\r\nTrailer: X-T\r\n",
 	};
 	struct harness *a = *state, *b;
 	char req[512];
@@ -740,6 +742,70 @@ static void test_one_parse_same(void **state)
 	h_teardown((void **)&b);
 }
 
+/* Hop-by-hop fields (RFC 9110 7.6.1) stay on the client's connection: the
+ * upstream connection is the proxy's own and may carry other requests. */
+static void test_hop_by_hop(void **state)
+{
+	struct harness *h = *state;
+
+	/* Connection: close closes the client after its response, but is not
+	 * what the upstream sees */
+	h_reset(h);
+	h_feed_s(h, "GET /public HTTP/1.1\r\nHost: a\r\nConnection: close\r\nX-A: 1\r\n\r\n");
+	assert_true(h_up_is(h, "GET /public HTTP/1.1\r\nHost: a\r\nX-A: 1\r\n\r\n"));
+	h_resp(h, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx");
+	assert_true(h->c.up_reusable);
+	assert_int_equal(http_conn_phase(&h->c), HTTP_PH_CLOSING);
+	/* the fields Connection names, Keep-Alive, Proxy-Connection, TE (but
+	 * "trailers"), Trailer, Upgrade without an upgrade; not the framing */
+	h_reset(h);
+	h_feed_s(h, "GET /public HTTP/1.1\r\nConnection: keep-alive, X-Hop,content-length\r\n"
+		    "Host: a\r\nX-Hop: secret\r\nKeep-Alive: timeout=5\r\nX-Keep: 1\r\n"
+		    "Proxy-Connection: keep-alive\r\nTE: gzip\r\nTrailer: X-T\r\n"
+		    "Upgrade: websocket\r\nContent-Length: 0\r\nx-hop: again\r\n\r\n");
+	assert_true(h_up_is(h, "GET /public HTTP/1.1\r\nHost: a\r\nX-Keep: 1\r\n"
+			       "Content-Length: 0\r\n\r\n"));
+	h_resp(h, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx");
+	assert_int_equal(http_conn_phase(&h->c), HTTP_PH_IDLE);
+	h->uplen = 0;
+	h_feed_s(h, "GET /public HTTP/1.1\r\nHost: a\r\nTE: trailers\r\n\r\n");
+	assert_true(h_up_is(h, "GET /public HTTP/1.1\r\nHost: a\r\nTE: trailers\r\n\r\n"));
+	/* a server's close: the upstream connection is not reused, and the
+	 * client (which sees that Connection: close) is closed too */
+	h_resp(h, "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 1\r\n\r\nx");
+	assert_false(h->c.up_reusable);
+	assert_int_equal(http_conn_phase(&h->c), HTTP_PH_CLOSING);
+	/* close-delimited: never reused */
+	h_reset(h);
+	h_feed_s(h, "GET /public HTTP/1.1\r\nHost: a\r\n\r\n");
+	h_resp(h, "HTTP/1.1 200 OK\r\n\r\nxyz");
+	assert_false(h->c.up_reusable);
+	/* an HTTP/1.0 client's keep-alive still reaches the upstream */
+	h_reset(h);
+	h_feed_s(h, "GET /public HTTP/1.0\r\nConnection: Keep-Alive\r\nX-A: 1\r\n\r\n");
+	assert_true(h_up_is(h, "GET /public HTTP/1.0\r\nX-A: 1\r\nConnection: keep-alive\r\n\r\n"));
+	h_reset(h);
+	h_feed_s(h, "GET /public HTTP/1.0\r\nX-A: 1\r\n\r\n");
+	assert_true(h_up_is(h, "GET /public HTTP/1.0\r\nX-A: 1\r\n\r\n"));
+	/* a retry on a fresh connection: idempotent, no body, once */
+	h_reset(h);
+	h_feed_s(h, "GET /public HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+	h->uplen = 0;
+	assert_true(http_conn_retry(&h->c));
+	assert_true(h_up_is(h, "GET /public HTTP/1.1\r\nHost: a\r\n\r\n"));
+	assert_false(http_conn_retry(&h->c));
+	h_reset(h);
+	h_feed_s(h, "POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n");
+	assert_false(http_conn_retry(&h->c)); /* not idempotent */
+	h_reset(h);
+	h_feed_s(h, "GET /public HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nab");
+	assert_false(http_conn_retry(&h->c)); /* a body */
+	h_reset(h);
+	h_feed_s(h, "GET /public HTTP/1.1\r\nHost: a\r\n\r\n");
+	h_resp(h, "HTTP/1.1 200 OK\r\nContent-Le");
+	assert_false(http_conn_retry(&h->c)); /* the response had begun */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -754,6 +820,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_upgrade_and_connect, h_setup, h_teardown),
 		cmocka_unit_test_setup_teardown(test_timeouts_and_eof, h_setup, h_teardown),
 		cmocka_unit_test_setup_teardown(test_one_parse_same, h_setup, h_teardown),
+		cmocka_unit_test_setup_teardown(test_hop_by_hop, h_setup, h_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
