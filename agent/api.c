@@ -10,6 +10,7 @@
 #include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -161,6 +162,45 @@ int api_client_send_text(struct api_client *c, char *text)
 	return rc;
 }
 
+/*
+ * Sends len bytes as they are (a batch of lines or binary frames): written
+ * at once when the socket takes them and nothing is queued before, the rest
+ * queued as a copy. The caller keeps buf, so a stream reuses one buffer
+ * instead of allocating one per batch.
+ */
+int api_client_write(struct api_client *c, const void *buf, size_t len)
+{
+	uv_buf_t b = uv_buf_init((char *)buf, (unsigned)len);
+	uv_write_t *w;
+	char *copy;
+	int rc, n;
+
+	if (c->closing)
+		return -EPIPE;
+	if (!len)
+		return 0;
+	n = uv_try_write((uv_stream_t *)&c->pipe, &b, 1);
+	if (n < 0 && n != UV_EAGAIN)
+		return n;
+	if (n < 0)
+		n = 0;
+	if ((size_t)n == len)
+		return 0;
+	copy = malloc(len - (size_t)n);
+	if (!copy)
+		abort();
+	memcpy(copy, (const char *)buf + n, len - (size_t)n);
+	w = sl_xcalloc(1, sizeof(*w));
+	w->data = copy;
+	b = uv_buf_init(copy, (unsigned)(len - (size_t)n));
+	rc = uv_write(w, (uv_stream_t *)&c->pipe, &b, 1, on_write);
+	if (rc) {
+		free(copy);
+		free(w);
+	}
+	return rc;
+}
+
 size_t api_client_queued(struct api_client *c)
 {
 	return uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe);
@@ -168,8 +208,17 @@ size_t api_client_queued(struct api_client *c)
 
 void api_client_stream(struct api_client *c, void *ctx, void (*on_close)(void *ctx))
 {
+	uv_os_fd_t fd;
+	int size = 4 << 20;
+
 	c->stream_ctx = ctx;
 	c->stream_closed = on_close;
+	/* a stream (observe) sends bursts: a larger socket buffer takes a
+	 * burst in one write instead of queueing it in the agent (the agent
+	 * runs as root, so FORCE may pass the system's wmem_max) */
+	if (!uv_fileno((uv_handle_t *)&c->pipe, &fd) &&
+	    setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size)))
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
 }
 
 static void answer(struct api_client *c, json_t *req)

@@ -36,6 +36,8 @@ extern const size_t agent_ncommands;
 int api_client_send(struct api_client *c, json_t *msg);
 /* Sends a malloc'd JSON text as one line; takes ownership. */
 int api_client_send_text(struct api_client *c, char *text);
+/* Sends raw bytes (copied if they cannot go at once). */
+int api_client_write(struct api_client *c, const void *buf, size_t len);
 size_t api_client_queued(struct api_client *c);
 void api_client_close(struct api_client *c);
 /* Makes c a stream: on_close(ctx) runs once when the client goes away

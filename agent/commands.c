@@ -434,7 +434,14 @@ static json_t *cmd_status(struct agent *a, struct api_client *c, json_t *req, ch
 			    json_integer((json_int_t)((sl_now_ns() - a->started_ns) / 1000000000ull)));
 	json_object_set_new(o, "bpf_root", json_string(a->cfg.bpf_root));
 	json_object_set_new(o, "cgroup_root", json_string(a->cfg.cgroup_root));
-	json_object_set_new(o, "pod_cidr", json_string(a->cfg.pod_cidr));
+	if (a->k8s) {
+		/* the primary CNI gives pods their addresses (--pod-cidr is not
+		 * used): say so, and the Node's podCIDRs once read */
+		json_object_set_new(o, "pod_addresses", json_string("primary CNI"));
+		json_object_set_new(o, "node_pod_cidrs", agent_k8s_node_pod_cidrs(a));
+	} else {
+		json_object_set_new(o, "pod_cidr", json_string(a->cfg.pod_cidr));
+	}
 	json_object_set_new(o, "service_cidr", json_string(a->cfg.service_cidr));
 	json_object_set_new(o, "adopted_pinned_state", json_boolean(a->adopted));
 	{

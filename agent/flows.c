@@ -4,9 +4,16 @@
  *
  * A flow is enriched when its event arrives, not when it is read: the ring
  * keeps the pod name, namespace and labels that were true at that moment,
- * so a flow still names a pod that has since been deleted. Flows are
- * rendered to Hubble-style JSON by hand (snprintf), because at 100k events/s
- * a general JSON library would cost more than everything else together.
+ * so a flow still names a pod that has since been deleted.
+ *
+ * Streams: the CLI asks for the binary wire form (common/flow_wire.h, about
+ * 70 bytes a flow, the ends' names sent once) and renders the JSON itself;
+ * other clients get JSON lines (common/flow_json.c, the same renderer),
+ * rendered once per flow for all of them. Each stream collects what one
+ * drain of the ring buffer produced in one reused buffer and writes it at
+ * the end of the drain; a client more than OBSERVER_QUEUE_MAX behind loses
+ * flows, counted (flows_lost_by_slow_observers) and, in the binary form,
+ * told to the client.
  */
 #include <errno.h>
 #include <pcre2.h>
@@ -16,6 +23,8 @@
 #include <time.h>
 
 #include "../common/flow_filter.h"
+#include "../common/flow_json.h"
+#include "../common/flow_wire.h"
 #include "../common/util.h"
 #include "api.h"
 #include "flows.h"
@@ -29,6 +38,7 @@
  */
 struct peer_info {
 	unsigned refs;
+	uint64_t id;          /* unique for the agent's life: the wire form's peer id */
 	uint32_t identity;
 	uint8_t addr[16];
 	char *ns, *pod;       /* NULL: not a known pod */
@@ -87,17 +97,28 @@ struct filter {
 	pcre2_code *re; /* http-path */
 };
 
+/* What an observe client is sent, batched: JSON lines, or binary frames
+ * whose header is filled in when the batch is written. */
+struct stream {
+	struct api_client *client;
+	struct sl_wire_enc *wire; /* NULL: JSON lines */
+	uint8_t *batch;
+	size_t batch_len, batch_cap;
+	uint64_t lost, lost_told;
+};
+
 struct subscriber {
 	struct flows *flows; /* NULL once the pipeline stopped */
-	struct api_client *client;
 	struct filter *filters;
 	size_t nfilters;
-	uint64_t lost;
-	/* lines waiting for the end of the current drain: one write per batch */
-	char *batch;
-	size_t batch_len, batch_cap;
+	struct stream st;
 	struct subscriber *next;
 };
+
+/* how far behind an observe client may fall before it loses flows */
+#define OBSERVER_QUEUE_MAX (16u << 20)
+/* a batch is written when it grows past this, even within a drain */
+#define BATCH_FLUSH (1u << 20)
 
 /*
  * Formatted labels per identity: an identity's labels never change while
@@ -123,7 +144,12 @@ struct flows {
 	} label_cache[LABEL_CACHE];
 	uint64_t label_cache_gen;
 	struct peer_info *peer_cache[PEER_CACHE];
-	uint64_t peer_cache_gen, peer_cache_born_ns;
+	uint64_t peer_cache_gen, peer_cache_born_ns, peer_next_id;
+	/* the JSON line of the flow being delivered, rendered once for all
+	 * JSON streams (json_for: the flow it belongs to) */
+	char *json;
+	size_t json_len, json_cap;
+	const struct flow *json_for;
 };
 
 static void peer_info_unref(struct peer_info *pi)
@@ -250,6 +276,7 @@ static void peer_fill(struct agent *a, struct flow_peer *p, const uint8_t addr[1
 
 		pi = sl_xcalloc(1, sizeof(*pi));
 		pi->refs = 1; /* the cache's */
+		pi->id = ++fl->peer_next_id;
 		pi->identity = identity;
 		memcpy(pi->addr, addr, 16);
 		if (pod) {
@@ -308,27 +335,6 @@ static bool label_matches(const struct flow_peer *p, const char *want)
 	return false;
 }
 
-static const char *verdict_name(uint8_t v)
-{
-	switch (v) {
-	case SLUICE_VERDICT_FORWARDED: return "FORWARDED";
-	case SLUICE_VERDICT_DROPPED: return "DROPPED";
-	case SLUICE_VERDICT_REDIRECTED: return "REDIRECTED";
-	}
-	return "UNKNOWN";
-}
-
-static const char *proto_name(uint8_t p)
-{
-	switch (p) {
-	case 6: return "TCP";
-	case 17: return "UDP";
-	case 1: return "ICMPv4";
-	case 132: return "SCTP";
-	}
-	return "UNKNOWN";
-}
-
 static bool filter_one(const struct filter *fl, const struct flow *f)
 {
 	const char *v = fl->value;
@@ -340,7 +346,7 @@ static bool filter_one(const struct filter *fl, const struct flow *f)
 			return f->verdict != SLUICE_VERDICT_DROPPED;
 		if (!strcasecmp(v, "DENIED"))
 			return f->verdict == SLUICE_VERDICT_DROPPED;
-		return !strcasecmp(v, verdict_name(f->verdict));
+		return !strcasecmp(v, sl_flow_verdict_name(f->verdict));
 	case F_POD: return pod_matches(&f->src, v) || pod_matches(&f->dst, v);
 	case F_FROM_POD: return pod_matches(&f->src, v);
 	case F_TO_POD: return pod_matches(&f->dst, v);
@@ -363,7 +369,7 @@ static bool filter_one(const struct filter *fl, const struct flow *f)
 			return f->kind != FLOW_L3L4;
 		if (!strcasecmp(v, "icmp"))
 			return f->protocol == 1;
-		return !strcasecmp(v, proto_name(f->protocol)) && f->kind == FLOW_L3L4;
+		return !strcasecmp(v, sl_flow_proto_name(f->protocol)) && f->kind == FLOW_L3L4;
 	case F_TYPE:
 		if (!strcasecmp(v, "l7"))
 			return f->kind != FLOW_L3L4;
@@ -431,148 +437,43 @@ static bool flow_matches(const struct filter *fs, size_t n, const struct flow *f
 	return true;
 }
 
-/* ---- rendering --------------------------------------------------------------- */
+/* ---- rendering ---------------------------------------------------------------- */
 
-/* Hubble's name for a drop reason (abi.h's one list) */
-static const char *drop_reason_name(uint16_t r)
+static void end_view(struct sl_flow_end *e, const struct flow_peer *p)
 {
-#define DROP_NAME_(name, num, hubble, metric, text) case num: return hubble;
-	switch (r) {
-	SLUICE_DROP_REASONS(DROP_NAME_)
-	case 0: return "DROP_REASON_UNKNOWN";
-	}
-#undef DROP_NAME_
-	return "DROP_REASON_UNKNOWN";
+	e->identity = p->identity;
+	e->ns = p->ns;
+	e->pod = p->pod;
+	e->labels = p->labels;
 }
 
-static void fmt_time(uint64_t ns, char *buf, size_t len)
+static void flow_view(const struct flow *f, struct sl_flow_view *v)
 {
-	time_t s = (time_t)(ns / 1000000000ull);
-	struct tm tm;
-
-	gmtime_r(&s, &tm);
-	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%09lluZ", tm.tm_year + 1900, tm.tm_mon + 1,
-		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (unsigned long long)(ns % 1000000000ull));
-}
-
-static size_t peer_json(char *out, size_t cap, const struct flow_peer *p)
-{
-	char ns[300], pod[300];
-
-	json_escape(ns, sizeof(ns), p->ns);
-	json_escape(pod, sizeof(pod), p->pod);
-	return (size_t)snprintf(out, cap,
-				"{\"identity\":%u,\"namespace\":\"%s\",\"labels\":%s,\"pod_name\":\"%s\"}",
-				p->identity, ns, p->labels ? p->labels : "[]", pod);
-}
-
-/* Renders a flow as one line of JSON with Hubble's field names and shapes
- * (api/v1/flow/flow.proto as protojson prints it): an L7 REQUEST carries no
- * code and no latency, its RESPONSE carries both and is a reply (source =
- * the server); policy_match_type is Cilium's number. */
-static char *flow_json(const struct flow *f, const char *node)
-{
-	size_t cap = 4096 + (f->src.labels ? strlen(f->src.labels) : 0) +
-		     (f->dst.labels ? strlen(f->dst.labels) : 0) + (f->url ? 2 * strlen(f->url) : 0) +
-		     (f->host ? 2 * strlen(f->host) : 0) + 2048;
-	char *out = malloc(cap), t[64], sip[64], dip[64];
-	size_t n = 0;
-	bool l7 = f->kind != FLOW_L3L4;
-
-	if (!out)
-		abort();
-	fmt_time(f->time_ns, t, sizeof(t));
-	sl_addr_str(f->saddr, sip, sizeof(sip));
-	sl_addr_str(f->daddr, dip, sizeof(dip));
-	n += (size_t)snprintf(out + n, cap - n,
-			      "{\"flow\":{\"time\":\"%s\",\"verdict\":\"%s\",", t, verdict_name(f->verdict));
-	if (f->verdict == SLUICE_VERDICT_DROPPED && !l7)
-		n += (size_t)snprintf(out + n, cap - n, "\"drop_reason\":%u,\"drop_reason_desc\":\"%s\",",
-				      f->drop_reason, drop_reason_name(f->drop_reason));
-	n += (size_t)snprintf(out + n, cap - n,
-			      "\"IP\":{\"source\":\"%s\",\"destination\":\"%s\",\"ipVersion\":\"%s\"},",
-			      sip, dip, sl_addr_is_ipv4(f->saddr) ? "IPv4" : "IPv6");
-	if (f->protocol == 6 || f->protocol == 17 || f->protocol == 132) {
-		n += (size_t)snprintf(out + n, cap - n,
-				      "\"l4\":{\"%s\":{\"source_port\":%u,\"destination_port\":%u",
-				      proto_name(f->protocol), f->sport, f->dport);
-		if (f->protocol == 6 && f->kind == FLOW_L3L4)
-			n += (size_t)snprintf(out + n, cap - n, ",\"flags\":{%s%s%s%s}",
-					      f->tcp_flags & 0x02 ? "\"SYN\":true" : "",
-					      (f->tcp_flags & 0x02) && (f->tcp_flags & 0x10) ? "," : "",
-					      f->tcp_flags & 0x10 ? "\"ACK\":true" : "",
-					      !(f->tcp_flags & 0x12) && (f->tcp_flags & 0x04) ? "\"RST\":true" : "");
-		n += (size_t)snprintf(out + n, cap - n, "}},");
-	} else if (f->protocol == 1) {
-		n += (size_t)snprintf(out + n, cap - n, "\"l4\":{\"ICMPv4\":{}},");
-	}
-	n += (size_t)snprintf(out + n, cap - n, "\"source\":");
-	n += peer_json(out + n, cap - n, &f->src);
-	n += (size_t)snprintf(out + n, cap - n, ",\"destination\":");
-	n += peer_json(out + n, cap - n, &f->dst);
-	if (f->svc_name) {
-		char sns[300], sname[300];
-
-		json_escape(sns, sizeof(sns), f->svc_ns);
-		json_escape(sname, sizeof(sname), f->svc_name);
-		n += (size_t)snprintf(out + n, cap - n,
-				      ",\"destination_service\":{\"name\":\"%s\",\"namespace\":\"%s\"},"
-				      "\"destination_service_port\":%u", sname, sns, f->svc_port);
-	}
-	n += (size_t)snprintf(out + n, cap - n, ",\"Type\":\"%s\",\"node_name\":\"%s\",",
-			      l7 ? "L7" : "L3_L4", node);
-	if (!l7) {
-		/* Cilium's monitor types: 1 drop (sub_type = reason), 5 policy verdict */
-		bool drop = f->verdict == SLUICE_VERDICT_DROPPED;
-
-		n += (size_t)snprintf(out + n, cap - n,
-				      "\"event_type\":{\"type\":%d,\"sub_type\":%u},\"policy_match_type\":%u,"
-				      "\"is_reply\":false,",
-				      drop ? 1 : 5, drop ? f->drop_reason : 0, f->match_kind);
-	} else {
-		char method[64], url[4096], host[512], proto[32], code[32] = "", lat[48] = "";
-		bool resp = f->kind == FLOW_L7_RESPONSE;
-
-		json_escape(method, sizeof(method), f->method);
-		json_escape(url, sizeof(url), f->url);
-		json_escape(host, sizeof(host), f->host);
-		json_escape(proto, sizeof(proto), f->http_protocol);
-		if (resp) {
-			snprintf(code, sizeof(code), "\"code\":%u,", f->code);
-			snprintf(lat, sizeof(lat), "\"latency_ns\":\"%llu\",", (unsigned long long)f->latency_ns);
-		}
-		/* Hubble's url is absolute: http://HOST/PATH */
-		n += (size_t)snprintf(out + n, cap - n,
-				      "\"event_type\":{\"type\":129},\"l7\":{\"type\":\"%s\",%s"
-				      "\"http\":{%s\"method\":\"%s\",\"url\":\"%s://%s%s\",\"protocol\":\"%s\"}},"
-				      "\"is_reply\":%s,",
-				      resp ? "RESPONSE" : "REQUEST", lat, code, method, f->https ? "https" : "http",
-				      host[0] ? host : (resp ? sip : dip), url, proto, resp ? "true" : "false");
-	}
-	n += (size_t)snprintf(out + n, cap - n, "\"traffic_direction\":\"%s\",",
-			      f->direction == SLUICE_DIR_INGRESS ? "INGRESS" : "EGRESS");
-	/* Summary as Hubble writes it (the URL absolute, as in l7.http.url) */
-	if (l7) {
-		char method[64], url[4096], host[512];
-		const char *proto = f->http_protocol ? f->http_protocol : "HTTP/1.1";
-
-		json_escape(method, sizeof(method), f->method);
-		json_escape(url, sizeof(url), f->url);
-		json_escape(host, sizeof(host), f->host);
-		if (!host[0])
-			snprintf(host, sizeof(host), "%s", f->kind == FLOW_L7_RESPONSE ? sip : dip);
-		if (f->kind == FLOW_L7_RESPONSE)
-			n += (size_t)snprintf(out + n, cap - n, "\"Summary\":\"%s %u %llums (%s %s://%s%s)\"}}",
-					      proto, f->code, (unsigned long long)(f->latency_ns / 1000000), method,
-					      f->https ? "https" : "http", host, url);
-		else
-			n += (size_t)snprintf(out + n, cap - n, "\"Summary\":\"%s %s %s://%s%s\"}}", proto,
-					      method, f->https ? "https" : "http", host, url);
-	} else {
-		n += (size_t)snprintf(out + n, cap - n, "\"Summary\":\"%s\"}}", proto_name(f->protocol));
-	}
-	(void)n;
-	return out;
+	memset(v, 0, sizeof(*v));
+	v->time_ns = f->time_ns;
+	v->kind = f->kind;
+	v->verdict = f->verdict;
+	v->direction = f->direction;
+	v->protocol = f->protocol;
+	v->match_kind = f->match_kind;
+	v->tcp_flags = f->tcp_flags;
+	v->https = f->https;
+	v->drop_reason = f->drop_reason;
+	memcpy(v->saddr, f->saddr, 16);
+	memcpy(v->daddr, f->daddr, 16);
+	v->sport = f->sport;
+	v->dport = f->dport;
+	end_view(&v->src, &f->src);
+	end_view(&v->dst, &f->dst);
+	v->method = f->method;
+	v->url = f->url;
+	v->host = f->host;
+	v->http_protocol = f->http_protocol;
+	v->code = f->code;
+	v->latency_ns = f->latency_ns;
+	v->svc_ns = f->svc_ns;
+	v->svc_name = f->svc_name;
+	v->svc_port = f->svc_port;
 }
 
 /* Names the service a client reached this backend through, if any. */
@@ -596,57 +497,103 @@ static void flow_service(struct agent *a, struct flow *f, const uint8_t client[1
 
 /* ---- ring and subscribers ------------------------------------------------------ */
 
-static void batch_append(struct subscriber *s, const char *line);
-static void batch_flush(struct subscriber *s);
+static uint8_t *batch_room(struct stream *st, size_t need)
+{
+	if (st->batch_len + need > st->batch_cap) {
+		st->batch_cap = (st->batch_len + need) * 2;
+		if (st->batch_cap < 65536)
+			st->batch_cap = 65536;
+		st->batch = realloc(st->batch, st->batch_cap);
+		if (!st->batch)
+			abort();
+	}
+	if (st->wire && !st->batch_len)
+		st->batch_len = SL_WIRE_HEADER; /* the frame header, filled at the write */
+	return st->batch + st->batch_len;
+}
+
+/* Writes the batch (one write for a whole drain); the buffer is kept. */
+static void stream_flush(struct stream *st)
+{
+	if (!st->batch_len)
+		return;
+	if (st->wire)
+		sl_wire_frame_header(st->batch, (uint32_t)(st->batch_len - SL_WIRE_HEADER));
+	api_client_write(st->client, st->batch, st->batch_len);
+	st->batch_len = 0;
+	/* a burst's buffer is not kept for the quiet times after it */
+	if (st->batch_cap > 4 * BATCH_FLUSH) {
+		free(st->batch);
+		st->batch = NULL;
+		st->batch_cap = 0;
+	}
+}
+
+/* The JSON line of f, rendered once however many JSON streams want it. */
+static const char *flow_json_once(struct flows *fl, const struct flow *f, size_t *len)
+{
+	if (fl->json_for != f) {
+		struct sl_flow_view v;
+		size_t max;
+
+		flow_view(f, &v);
+		max = sl_flow_json_max(&v, fl->agent->cfg.node_name);
+		if (max > fl->json_cap) {
+			free(fl->json);
+			fl->json_cap = max;
+			fl->json = sl_xcalloc(1, max);
+		}
+		fl->json_len = sl_flow_json(&v, fl->agent->cfg.node_name, fl->json);
+		fl->json_for = f;
+	}
+	*len = fl->json_len;
+	return fl->json;
+}
+
+static void stream_put(struct flows *fl, struct stream *st, const struct flow *f)
+{
+	if (st->wire) {
+		struct sl_flow_view v;
+		uint8_t *p;
+
+		flow_view(f, &v);
+		if (st->lost != st->lost_told) {
+			p = batch_room(st, SL_WIRE_LOST_SIZE);
+			st->batch_len += sl_wire_put_lost(p, st->lost - st->lost_told);
+			st->lost_told = st->lost;
+		}
+		p = batch_room(st, sl_wire_flow_max(&v));
+		st->batch_len += sl_wire_put_flow(st->wire, p, &v, f->src.info ? f->src.info->id : 0,
+						  f->dst.info ? f->dst.info->id : 0);
+	} else {
+		size_t len;
+		const char *line = flow_json_once(fl, f, &len);
+		uint8_t *p = batch_room(st, len + 1);
+
+		memcpy(p, line, len);
+		p[len] = '\n';
+		st->batch_len += len + 1;
+	}
+	if (st->batch_len > BATCH_FLUSH)
+		stream_flush(st);
+}
 
 static void deliver(struct flows *fl, struct flow *f)
 {
 	struct subscriber *s;
 
 	for (s = fl->subscribers; s; s = s->next) {
-		char *text;
-
 		if (!flow_matches(s->filters, s->nfilters, f))
 			continue;
 		/* a slow reader loses flows (counted) instead of growing the agent */
-		if (api_client_queued(s->client) > (16u << 20)) {
-			s->lost++;
+		if (api_client_queued(s->st.client) > OBSERVER_QUEUE_MAX) {
+			s->st.lost++;
 			fl->agent->counters.observer_flows_lost++;
 			continue;
 		}
-		text = flow_json(f, fl->agent->cfg.node_name);
-		batch_append(s, text);
-		free(text);
+		stream_put(fl, &s->st, f);
 	}
-}
-
-static void batch_append(struct subscriber *s, const char *line)
-{
-	size_t len = strlen(line);
-
-	if (s->batch_len + len + 2 > s->batch_cap) {
-		s->batch_cap = (s->batch_len + len + 2) * 2;
-		s->batch = realloc(s->batch, s->batch_cap);
-		if (!s->batch)
-			abort();
-	}
-	memcpy(s->batch + s->batch_len, line, len);
-	s->batch_len += len;
-	s->batch[s->batch_len++] = '\n';
-	s->batch[s->batch_len] = 0;
-	if (s->batch_len > (1u << 20))
-		batch_flush(s);
-}
-
-static void batch_flush(struct subscriber *s)
-{
-	if (!s->batch_len)
-		return;
-	/* api_client_send_text adds the final newline itself */
-	s->batch[--s->batch_len] = 0;
-	api_client_send_text(s->client, s->batch);
-	s->batch = NULL;
-	s->batch_len = s->batch_cap = 0;
+	fl->json_for = NULL; /* the slot f lives in is reused by a later flow */
 }
 
 static void flush_all(struct flows *fl)
@@ -654,7 +601,7 @@ static void flush_all(struct flows *fl)
 	struct subscriber *s;
 
 	for (s = fl->subscribers; s; s = s->next)
-		batch_flush(s);
+		stream_flush(&s->st);
 }
 
 static struct flow *ring_push(struct flows *fl)
@@ -728,10 +675,12 @@ static void on_datapath_event(void *ctx, const struct sluice_flow_event *ev)
 	deliver(a->flows, f);
 }
 
-void flows_drain_datapath(struct agent *a)
+int flows_drain_datapath(struct agent *a)
 {
-	sluice_dp_events_drain(a->dp, on_datapath_event, a);
+	int n = sluice_dp_events_drain(a->dp, on_datapath_event, a);
+
 	flush_all(a->flows);
+	return n;
 }
 
 void flows_add_l7(struct agent *a, const struct flow_l7 *ev)
@@ -859,6 +808,12 @@ static int filters_parse(json_t *arr, struct filter **out, size_t *nout, char **
 	return 0;
 }
 
+static void stream_free(struct stream *st)
+{
+	free(st->wire);
+	free(st->batch);
+}
+
 static void subscriber_closed(void *ctx)
 {
 	struct subscriber **pp, *s = ctx;
@@ -870,7 +825,7 @@ static void subscriber_closed(void *ctx)
 		}
 	}
 	filters_free(s->filters, s->nfilters);
-	free(s->batch);
+	stream_free(&s->st);
 	free(s);
 }
 
@@ -882,10 +837,22 @@ json_t *flows_cmd_observe(struct agent *a, struct api_client *c, json_t *req, ch
 	bool follow = json_is_true(json_object_get(req, "follow"));
 	json_int_t last = json_integer_value(json_object_get(req, "last"));
 	uint64_t since = (uint64_t)json_integer_value(json_object_get(req, "since_ns"));
+	const char *wire = json_string_value(json_object_get(req, "wire"));
+	struct stream st = { .client = c };
 	size_t *idx;
 
+	if (json_object_get(req, "wire") && (!wire || (strcmp(wire, "binary") && strcmp(wire, "json")))) {
+		sl_fail(err, EINVAL, "unknown wire form (binary or json)");
+		return NULL;
+	}
 	if (filters_parse(json_object_get(req, "filters"), &fs, &nfs, err))
 		return NULL;
+	if (wire && !strcmp(wire, "binary")) {
+		const char *node = a->cfg.node_name;
+
+		st.wire = sl_xcalloc(1, sizeof(*st.wire));
+		st.batch_len += sl_wire_put_node(batch_room(&st, sl_wire_node_max(node)), node);
+	}
 	if (!json_object_get(req, "last") && !since)
 		last = follow ? 0 : 20;
 	if (json_object_get(req, "last") && last < 0)
@@ -904,18 +871,22 @@ json_t *flows_cmd_observe(struct agent *a, struct api_client *c, json_t *req, ch
 	if (!last && !since)
 		start = matched; /* follow without --last: new flows only */
 	for (i = start; i < matched; i++) {
-		api_client_send_text(c, flow_json(&fl->ring[idx[i]], a->cfg.node_name));
+		stream_put(fl, &st, &fl->ring[idx[i]]);
+		fl->json_for = NULL;
 	}
 	free(idx);
+	/* before the answer (non-follow) or the first live flow */
+	stream_flush(&st);
 	if (!follow) {
 		filters_free(fs, nfs);
+		stream_free(&st);
 		return json_pack("{s:b,s:b}", "ok", 1, "end", 1);
 	}
 	{
 		struct subscriber *s = sl_xcalloc(1, sizeof(*s));
 
 		s->flows = fl;
-		s->client = c;
+		s->st = st;
 		s->filters = fs;
 		s->nfilters = nfs;
 		s->next = fl->subscribers;
@@ -970,6 +941,7 @@ void flows_stop(struct agent *a)
 	free(fl->ring);
 	label_cache_clear(fl);
 	peer_cache_clear(fl);
+	free(fl->json);
 	free(fl);
 	a->flows = NULL;
 }

@@ -8,12 +8,13 @@
 #ifndef SLUICE_FLOWS_H
 #define SLUICE_FLOWS_H
 
+#include "../common/flow_json.h"
 #include "agent.h"
 
 enum flow_kind {
-	FLOW_L3L4 = 1,
-	FLOW_L7_REQUEST = 2,
-	FLOW_L7_RESPONSE = 3,
+	FLOW_L3L4 = SL_FLOW_L3L4,
+	FLOW_L7_REQUEST = SL_FLOW_L7_REQUEST,
+	FLOW_L7_RESPONSE = SL_FLOW_L7_RESPONSE,
 };
 
 /*
@@ -38,8 +39,9 @@ struct flow_l7 {
 
 int flows_init(struct agent *a, char **err);
 void flows_stop(struct agent *a);
-/* Reads every pending record from the datapath's ring buffer. */
-void flows_drain_datapath(struct agent *a);
+/* Reads every pending record from the datapath's ring buffer; returns how
+ * many (0: it was empty; negative: an error). */
+int flows_drain_datapath(struct agent *a);
 /* Adds one L7 flow; the observers get it at the next flows_flush(). */
 void flows_add_l7(struct agent *a, const struct flow_l7 *ev);
 /* Sends what the observers are owed (one write per observer). */

@@ -5,8 +5,9 @@
  * the datapath handle, the agent's own "serving and every source synced"
  * (agent_not_ready, the same test CNI ADD and the conflist writer use),
  * the conflist entry (written only once that test passes; ready means the
- * chain is installed, so Ready never comes before it) and the proxy's state
- * (proxy_ctl_status).
+ * chain is installed, so Ready never comes before it), the proxy's state
+ * (proxy_ctl_status) and, in Kubernetes mode, the TLS Secrets not listed
+ * yet (agent_k8s_not_ready).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include "../common/util.h"
 #include "cni.h"
 #include "health.h"
+#include "k8s.h"
 #include "proxy_ctl.h"
 
 struct health {
@@ -56,6 +58,11 @@ bool health_ready(struct agent *a, char **why)
 		add_reason(why, "agent", starting);
 	else if ((starting = agent_cni_conf_pending(a)))
 		add_reason(why, "cni", starting);
+	if (a->k8s && (r = agent_k8s_not_ready(a))) {
+		add_reason(why, "kubernetes", r);
+		free(r);
+		r = NULL;
+	}
 	if (proxy_check(a, &r)) {
 		add_reason(why, "proxy", r ? r : "not ready");
 		free(r);

@@ -135,6 +135,7 @@ struct agent_k8s {
 
 	/* node taint */
 	bool taint_done;
+	json_t *node_pod_cidrs; /* the Node's spec.podCIDRs once read, NULL before */
 
 	/* services */
 	const char *slice_version; /* "discovery.k8s.io/v1" or "/v1beta1", NULL: not yet */
@@ -146,6 +147,8 @@ struct agent_k8s {
 	struct k8s_secret_watch **secrets;
 	size_t nsecrets;
 	uint64_t secret_events, secret_watch_starts, secret_watch_stops;
+	json_t *secret_missing;           /* "kind|ns|name" of policies in force -> why */
+	uint64_t secret_missing_reports;  /* TLSSecretMissing reports (log, Event) */
 
 	uint64_t errors;
 };
@@ -154,6 +157,8 @@ struct agent_k8s {
 int agent_k8s_start(struct agent *a, const struct agent_k8s_options *opt, char **err);
 void agent_k8s_stop(struct agent *a);
 json_t *agent_k8s_status(struct agent *a);
+/* why the Kubernetes source keeps /readyz at 503 (malloc'd), NULL: it does not */
+char *agent_k8s_not_ready(struct agent *a);
 /* Prometheus lines for /metrics (malloc'd) */
 char *agent_k8s_metrics(struct agent *a);
 /* asks for one commit on the next loop turn */
@@ -191,6 +196,10 @@ const char *k8s_policy_error(struct agent_k8s *k, int kind, const char *ns, cons
 /* objects that failed to load and have no previous version in force */
 void k8s_policies_list_failed(struct agent_k8s *k, json_t *arr);
 void k8s_policies_free(struct agent_k8s *k);
+/* an Event on the policy object (found in the watch cache; nothing if it
+ * is not there): Warning or Normal, with this reason and message */
+void k8s_policy_event(struct agent_k8s *k, int kind, const char *ns, const char *name, bool warning,
+		      const char *reason, const char *msg);
 
 /* k8s_identity.c */
 void k8s_identity_event(struct agent_k8s *k, int type, json_t *obj);
@@ -231,8 +240,19 @@ void k8s_secrets_sync(struct agent_k8s *k);
 bool k8s_secrets_ready(struct agent_k8s *k, json_t *obj, char **why);
 json_t *k8s_secrets_status(struct agent_k8s *k);
 void k8s_secrets_free(struct agent_k8s *k);
+/* after each commit: the policies in force whose TLS Secrets are missing
+ * (deleted, refused or not usable): status, log, Events when it changes */
+void k8s_secrets_check(struct agent_k8s *k);
+/* why the policy in force lacks a TLS Secret, NULL when it lacks none */
+const char *k8s_secrets_policy_missing(struct agent_k8s *k, int kind, const char *ns, const char *name);
+/* watched Secrets listed (or refused) and absent; those named by the
+ * policies in force and not listed yet (just after a restart) */
+size_t k8s_secrets_missing(struct agent_k8s *k);
+size_t k8s_secrets_waiting(struct agent_k8s *k);
 
 /* k8s_node.c */
 void k8s_node_ready(struct agent_k8s *k);
+/* the Node's spec.podCIDRs (a new reference), JSON null while not read */
+json_t *agent_k8s_node_pod_cidrs(struct agent *a);
 
 #endif

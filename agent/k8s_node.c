@@ -8,6 +8,9 @@
  * agent removes the taint from its own Node with a JSON patch that tests
  * the taints it read, so a concurrent change is never overwritten (the
  * patch then fails and the next commit tries again). Done once per run.
+ * The same read gives the Node's spec.podCIDRs for `sluice status`: in
+ * Kubernetes mode the primary CNI gives pods their addresses, usually
+ * from those ranges, and --pod-cidr is not used.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +54,16 @@ static void on_node(void *ctx, int status, json_t *body, const char *errmsg)
 			k8s_note_error(k, "node %s: HTTP %d %s", k->node, status, errmsg ? errmsg : "");
 		return;
 	}
+	{
+		json_t *spec = json_object_get(body, "spec"), *cidrs = json_object_get(spec, "podCIDRs");
+		const char *one = json_string_value(json_object_get(spec, "podCIDR"));
+
+		json_decref(k->node_pod_cidrs);
+		if (json_is_array(cidrs))
+			k->node_pod_cidrs = json_deep_copy(cidrs);
+		else
+			k->node_pod_cidrs = one ? json_pack("[s]", one) : json_array();
+	}
 	taints = json_object_get(json_object_get(body, "spec"), "taints");
 	keep = json_array();
 	json_array_foreach(taints, i, t) {
@@ -84,4 +97,11 @@ void k8s_node_ready(struct agent_k8s *k)
 	if (k8s_request(k->client, "GET", path, NULL, NULL, on_node, k))
 		k->taint_done = false;
 	free(path);
+}
+
+json_t *agent_k8s_node_pod_cidrs(struct agent *a)
+{
+	if (!a->k8s || !a->k8s->node_pod_cidrs)
+		return json_null();
+	return json_incref(a->k8s->node_pod_cidrs);
 }

@@ -115,7 +115,9 @@ const char *k8s_policy_error(struct agent_k8s *k, int kind, const char *ns, cons
 {
 	struct k8s_policy_status *s = pstat_find(k, kind, ns, name, false);
 
-	return s ? s->error : NULL;
+	/* a newer version that does not load says more than the Secret
+	 * the version in force lacks */
+	return s && s->error ? s->error : k8s_secrets_policy_missing(k, kind, ns, name);
 }
 
 static bool in_force(struct agent *a, int kind, const char *ns, const char *name)
@@ -164,7 +166,8 @@ static void on_event_posted(void *ctx, int status, json_t *body, const char *err
 		k8s_note_error(k, "posting an Event: HTTP %d %s", status, errmsg ? errmsg : "");
 }
 
-static void post_event(struct agent_k8s *k, const struct kind_info *ki, json_t *obj, const char *msg)
+static void post_event_as(struct agent_k8s *k, const struct kind_info *ki, json_t *obj, const char *type,
+			  const char *reason, const char *msg)
 {
 	const char *ns = k8s_meta(obj, "namespace"), *name = k8s_meta(obj, "name");
 	const char *evns = ns && *ns ? ns : "default";
@@ -175,7 +178,7 @@ static void post_event(struct agent_k8s *k, const struct kind_info *ki, json_t *
 		"metadata", "generateName", gen, "namespace", evns, "involvedObject", "apiVersion",
 		ki->api_version, "kind", ki->kind_name, "name", name, "namespace", ns ? ns : "", "uid",
 		k8s_meta(obj, "uid") ?: "", "resourceVersion", k8s_meta(obj, "resourceVersion") ?: "",
-		"reason", "PolicyLoadFailed", "message", msg, "type", "Warning", "source", "component",
+		"reason", reason, "message", msg, "type", type, "source", "component",
 		"sluice-agent", "host", k->node, "firstTimestamp", now, "lastTimestamp", now, "count", 1,
 		"reportingComponent", "sluice.io/agent", "reportingInstance", k->node);
 
@@ -185,6 +188,21 @@ static void post_event(struct agent_k8s *k, const struct kind_info *ki, json_t *
 	free(now);
 	free(path);
 	free(gen);
+}
+
+static void post_event(struct agent_k8s *k, const struct kind_info *ki, json_t *obj, const char *msg)
+{
+	post_event_as(k, ki, obj, "Warning", "PolicyLoadFailed", msg);
+}
+
+void k8s_policy_event(struct agent_k8s *k, int kind, const char *ns, const char *name, bool warning,
+		      const char *reason, const char *msg)
+{
+	const struct kind_info *ki = kind_of(kind);
+	json_t *obj = ki ? k8s_watch_get(k->coll[ki->coll].w, ns, name) : NULL;
+
+	if (obj)
+		post_event_as(k, ki, obj, warning ? "Warning" : "Normal", reason, msg);
 }
 
 /* ---- loading -------------------------------------------------------------------- */

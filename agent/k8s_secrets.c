@@ -11,8 +11,21 @@
  * namespaces an operator listed (a Role per namespace, chart value
  * tls.secretsNamespaces), so a watch elsewhere gets 403: the policy
  * naming that Secret does not load (status, metric, Event; its previous
- * version stays), and the reflector keeps listing with backoff, so a Role
- * or a Secret made later makes the policy load.
+ * version stays), and the reflector keeps listing with backoff (1 s
+ * doubling to 30 s, as client-go does), so a Role or a Secret made later
+ * makes the policy load. Two things the agent can see short-cut that
+ * backoff: a new version of a policy naming the Secret, and another
+ * Secret of the same namespace listed (a Role granted there).
+ *
+ * A Secret deleted (or refused) while a policy naming it is in force:
+ * the policy stays in force and the proxy refuses the new TLS connections
+ * that need that Secret (fail closed, as Envoy resets connections whose
+ * SDS secret is not supplied, and as after an agent restart, when the
+ * keys are not on disk). k8s_secrets_check says so once per change: the
+ * policy's status in `sluice policy list`, a TLSSecretMissing Warning
+ * Event on the policy, the gauges sluice_k8s_policies_secret_missing and
+ * sluice_k8s_secrets_missing, and a TLSSecretRestored Normal Event when
+ * it is back (which the next connections use at once).
  *
  * Watches follow the policies: each commit recomputes the set of named
  * Secrets from the policy caches, starts the new watches and stops the
@@ -43,6 +56,7 @@ struct k8s_secret_watch {
 	bool in_store;     /* the store holds it from here */
 	bool wanted;       /* scratch: named by a policy in this round */
 	char *error;       /* why the last list/object did not give a Secret */
+	json_t *seen;      /* "kind|ns|name" of the policies naming it -> resourceVersion */
 };
 
 /* ---- what the policies name ----------------------------------------------------- */
@@ -249,14 +263,35 @@ static void on_secret_event(void *ctx, enum k8s_event_type type, json_t *obj)
 	requeue(sw->k, sw->ns, sw->name);
 }
 
+/* The agent cannot read Roles; a Secret of this namespace listed after
+ * others were refused there is the sign that one was granted: those list
+ * again now rather than at the end of their backoff. */
+static void retry_namespace(struct k8s_secret_watch *ok)
+{
+	struct agent_k8s *k = ok->k;
+
+	for (size_t i = 0; i < k->nsecrets; i++) {
+		struct k8s_secret_watch *sw = k->secrets[i];
+
+		if (sw != ok && sw->refused && !strcmp(sw->ns, ok->ns) && k8s_watch_retry_now(sw->w))
+			fprintf(stderr,
+				"sluiced: kubernetes: Secret %s/%s listed: listing %s/%s again now (refused "
+				"before; the namespace's RBAC may have changed)\n",
+				ok->ns, ok->name, sw->ns, sw->name);
+	}
+}
+
 static void on_secret_synced(void *ctx)
 {
 	struct k8s_secret_watch *sw = ctx;
+	bool was_refused = sw->refused;
 
 	if (sw->k->stopping)
 		return;
 	sw->synced = true;
 	sw->refused = false;
+	if (was_refused)
+		retry_namespace(sw);
 	if (!sw->in_store && !sw->error)
 		sw_seterr(sw, sl_strdupf("Secret %s/%s not found", sw->ns, sw->name));
 	/* the policies that waited for this list (or failed without it) */
@@ -300,6 +335,7 @@ static void sw_start(struct agent_k8s *k, const char *ns, const char *name)
 	sw->ns = sl_xstrdup(ns);
 	sw->name = sl_xstrdup(name);
 	sw->wanted = true;
+	sw->seen = json_object();
 	k->secrets = realloc(k->secrets, (k->nsecrets + 1) * sizeof(*k->secrets));
 	if (!k->secrets)
 		abort();
@@ -327,6 +363,7 @@ static void sw_free(struct k8s_secret_watch *sw, bool drop)
 	free(sw->ns);
 	free(sw->name);
 	free(sw->error);
+	json_decref(sw->seen);
 	free(sw);
 }
 
@@ -346,6 +383,33 @@ static void want_obj(void *ctx, json_t *obj)
 	policy_refs(obj, want_ref, ctx);
 }
 
+/* A policy version in the commit queue names the Secret: a version not
+ * seen before (a user's change, not our own re-queue) may be what fixes a
+ * refusal (a Secret moved to a namespace the agent may read, or RBAC
+ * fixed alongside): list it again now. */
+struct pending {
+	struct agent_k8s *k;
+	const char *key, *rv;
+};
+
+static void pending_ref(void *ctx, const char *ns, const char *name)
+{
+	struct pending *p = ctx;
+	struct k8s_secret_watch *sw;
+	const char *old;
+
+	want_ref(p->k, ns, name);
+	sw = sw_find(p->k, ns, name);
+	if (!sw)
+		return;
+	old = json_string_value(json_object_get(sw->seen, p->key));
+	if ((!old || strcmp(old, p->rv)) && sw->refused && k8s_watch_retry_now(sw->w))
+		fprintf(stderr,
+			"sluiced: kubernetes: Secret %s/%s: a policy naming it changed, listing it again now\n",
+			sw->ns, sw->name);
+	json_object_set_new(sw->seen, p->key, json_string(p->rv));
+}
+
 void k8s_secrets_sync(struct agent_k8s *k)
 {
 	const char *key;
@@ -362,9 +426,12 @@ void k8s_secrets_sync(struct agent_k8s *k)
 		k8s_watch_foreach(k->coll[K8S_C_CCNP].w, want_obj, k);
 	in_force_refs(k->a, want_ref, k);
 	/* and what waits in the commit queue (deferred for its Secrets) */
-	json_object_foreach(k->policy_pending, key, obj)
+	json_object_foreach(k->policy_pending, key, obj) {
+		struct pending p = { k, key, k8s_meta(obj, "resourceVersion") ?: "" };
+
 		if (!json_is_null(obj))
-			policy_refs(obj, want_ref, k);
+			policy_refs(obj, pending_ref, &p);
+	}
 	for (i = 0; i < k->nsecrets;) {
 		struct k8s_secret_watch *sw = k->secrets[i];
 
@@ -418,16 +485,213 @@ bool k8s_secrets_ready(struct agent_k8s *k, json_t *obj, char **why)
 	return r.ready;
 }
 
+/* ---- policies in force whose Secrets are missing -------------------------------- */
+
+/* listed (or refused) and not in the store: missing, not merely not read yet */
+static bool sw_missing(const struct k8s_secret_watch *sw)
+{
+	return sw && !sw->in_store && (sw->synced || sw->refused);
+}
+
+struct missing {
+	struct agent_k8s *k;
+	char *msg;              /* the first missing Secret of one policy */
+	const char *ns, *name;  /* or: which Secret's policies to list */
+	json_t *names;          /* ... into this array */
+	const struct sluice_policy *pol;
+};
+
+static void missing_ref(void *ctx, const struct sluice_tls_context *t, bool terminating)
+{
+	struct missing *m = ctx;
+	struct k8s_secret_watch *sw;
+
+	/* t: NULL for a port without TLS */
+	if (!t || !t->secret_name || m->msg)
+		return;
+	sw = sw_find(m->k, t->secret_ns ? t->secret_ns : "default", t->secret_name);
+	if (!sw_missing(sw))
+		return;
+	m->msg = sl_strdupf("TLS Secret %s/%s is missing (%s): this version stays in force and the new "
+			    "TLS connections its %s needs are refused until the Secret is back",
+			    sw->ns, sw->name, sw->error ? sw->error : "not in the agent's store",
+			    terminating ? "terminatingTLS" : "originatingTLS");
+}
+
+static char *policy_key(const struct sluice_policy *pol)
+{
+	return sl_strdupf("%d|%s|%s", (int)pol->kind, pol->namespace ? pol->namespace : "", pol->name);
+}
+
+void k8s_secrets_check(struct agent_k8s *k)
+{
+	struct agent *a = k->a;
+	json_t *now = json_object(), *v;
+	const char *key;
+	void *tmp;
+
+	if (k->stopping)
+		return;
+	for (size_t p = 0; p < a->policies.n; p++) {
+		const struct sluice_policy *pol = &a->policies.v[p];
+		struct missing m = { .k = k };
+		const char *old;
+		char *pk;
+
+		if (!pol->file || strncmp(pol->file, "k8s:", 4))
+			continue;
+		agent_secrets_walk(pol, missing_ref, &m);
+		if (!m.msg)
+			continue;
+		pk = policy_key(pol);
+		old = json_string_value(json_object_get(k->secret_missing, pk));
+		if (!old || strcmp(old, m.msg)) {
+			k->secret_missing_reports++;
+			fprintf(stderr, "sluiced: kubernetes: policy %s%s%s: %s\n",
+				pol->namespace ? pol->namespace : "", pol->namespace ? "/" : "", pol->name,
+				m.msg);
+			k8s_policy_event(k, (int)pol->kind, pol->namespace, pol->name, true,
+					 "TLSSecretMissing", m.msg);
+		}
+		json_object_set_new(now, pk, json_string(m.msg));
+		free(pk);
+		free(m.msg);
+	}
+	/* back (or the policy changed so that it needs it no more) */
+	json_object_foreach_safe(k->secret_missing, tmp, key, v) {
+		int kind = atoi(key);
+		char *dup, *ns, *name;
+
+		if (json_object_get(now, key))
+			continue;
+		dup = sl_xstrdup(key);
+		ns = strchr(dup, '|') + 1;
+		name = strchr(ns, '|');
+		*name++ = 0;
+		for (size_t p = 0; p < a->policies.n; p++) {
+			const struct sluice_policy *pol = &a->policies.v[p];
+
+			if ((int)pol->kind != kind || strcmp(pol->name, name) ||
+			    strcmp(pol->namespace ? pol->namespace : "", ns))
+				continue;
+			fprintf(stderr, "sluiced: kubernetes: policy %s%s%s: its TLS Secrets are all present again\n",
+				ns, *ns ? "/" : "", name);
+			k8s_policy_event(k, kind, *ns ? ns : NULL, name, false, "TLSSecretRestored",
+					 "every TLS Secret this policy names is present again: new TLS "
+					 "connections use it");
+			break;
+		}
+		free(dup);
+	}
+	json_decref(k->secret_missing);
+	k->secret_missing = now;
+}
+
+const char *k8s_secrets_policy_missing(struct agent_k8s *k, int kind, const char *ns, const char *name)
+{
+	char *key;
+	const char *msg;
+
+	if (!k->secret_missing)
+		return NULL;
+	key = sl_strdupf("%d|%s|%s", kind, ns ? ns : "", name);
+	msg = json_string_value(json_object_get(k->secret_missing, key));
+	free(key);
+	return msg;
+}
+
+size_t k8s_secrets_missing(struct agent_k8s *k)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < k->nsecrets; i++)
+		n += sw_missing(k->secrets[i]);
+	return n;
+}
+
+struct named {
+	const char *ns, *name;
+	bool hit;
+};
+
+static void named_ref(void *ctx, const char *ns, const char *name)
+{
+	struct named *nm = ctx;
+
+	if (!strcmp(ns, nm->ns) && !strcmp(name, nm->name))
+		nm->hit = true;
+}
+
+/* only those of policies in force: their TLS ports refuse connections
+ * until then (a new policy merely waits to load) */
+size_t k8s_secrets_waiting(struct agent_k8s *k)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < k->nsecrets; i++) {
+		struct k8s_secret_watch *sw = k->secrets[i];
+		struct named nm = { sw->ns, sw->name, false };
+
+		if (sw->synced || sw->refused)
+			continue;
+		in_force_refs(k->a, named_ref, &nm);
+		n += nm.hit;
+	}
+	return n;
+}
+
+static const char *kind_word(int kind)
+{
+	return kind == SLUICE_KIND_CCNP ? "CiliumClusterwideNetworkPolicy" : "CiliumNetworkPolicy";
+}
+
+static void names_ref(void *ctx, const struct sluice_tls_context *t, bool terminating)
+{
+	struct missing *m = ctx;
+	const struct sluice_policy *pol = m->pol;
+	char *s;
+	size_t i;
+	json_t *x;
+
+	(void)terminating;
+	if (!t || !t->secret_name || strcmp(t->secret_name, m->name) ||
+	    strcmp(t->secret_ns ? t->secret_ns : "default", m->ns))
+		return;
+	s = sl_strdupf("%s %s%s%s", kind_word((int)pol->kind), pol->namespace ? pol->namespace : "",
+		       pol->namespace ? "/" : "", pol->name);
+	json_array_foreach(m->names, i, x)
+		if (!strcmp(json_string_value(x), s)) {
+			free(s);
+			return;
+		}
+	json_array_append_new(m->names, json_string(s));
+	free(s);
+}
+
 json_t *k8s_secrets_status(struct agent_k8s *k)
 {
 	json_t *arr = json_array();
 
 	for (size_t i = 0; i < k->nsecrets; i++) {
 		struct k8s_secret_watch *sw = k->secrets[i];
+		struct missing m = { .k = k, .ns = sw->ns, .name = sw->name, .names = json_array() };
+		unsigned refusals;
+		uint64_t delay;
 
-		json_array_append_new(arr, json_pack("{s:s,s:s,s:b,s:b,s:s?}", "namespace", sw->ns, "name",
-						     sw->name, "synced", sw->synced, "present",
-						     sw->in_store, "error", sw->error));
+		/* the policies in force that name it (those it leaves without
+		 * their TLS when missing) */
+		for (size_t p = 0; p < k->a->policies.n; p++) {
+			m.pol = &k->a->policies.v[p];
+			if (m.pol->file && !strncmp(m.pol->file, "k8s:", 4))
+				agent_secrets_walk(m.pol, names_ref, &m);
+		}
+		k8s_watch_refusals(sw->w, &refusals, &delay);
+		json_array_append_new(arr, json_pack("{s:s,s:s,s:b,s:b,s:b,s:s?,s:o,s:i,s:I}", "namespace",
+						     sw->ns, "name", sw->name, "synced", sw->synced,
+						     "present", sw->in_store, "missing", sw_missing(sw),
+						     "error", sw->error, "in_force_policies", m.names,
+						     "refusals", (int)refusals, "retry_delay_ms",
+						     (json_int_t)delay));
 	}
 	return arr;
 }

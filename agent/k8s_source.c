@@ -109,6 +109,8 @@ static void on_commit(uv_timer_t *t)
 	 * been the last to name a Secret */
 	k8s_secrets_sync(k);
 	agent_commit_end(k->a, "kubernetes", NULL);
+	/* what the policies now in force lack */
+	k8s_secrets_check(k);
 	k8s_endpoints_schedule(k);
 	/* the taint goes once the node enforces and new pods are chained
 	 * through sluice-cni (cni.c calls this again when it has chained) */
@@ -336,6 +338,8 @@ void agent_k8s_stop(struct agent *a)
 	json_decref(k->id_by_key);
 	json_decref(k->id_by_id);
 	json_decref(k->id_unmarking);
+	json_decref(k->secret_missing);
+	json_decref(k->node_pod_cidrs);
 	free(k->server);
 	free(k->namespace);
 	free(k->lease_rv);
@@ -362,16 +366,20 @@ json_t *agent_k8s_status(struct agent *a)
 					      "events", (json_int_t)cs->events, "last_error",
 					      cs->last_error));
 	}
-	o = json_pack("{s:s,s:s,s:s,s:b,s:o,s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I},s:I,s:I}",
+	o = json_pack("{s:s,s:s,s:s,s:b,s:o,s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I},s:I,s:I}",
 		      "server", k->server, "node", k->node, "namespace", k->namespace, "synced",
 		      k->all_synced, "collections", colls_j, "client", "requests",
-		      (json_int_t)st.requests, "errors", (json_int_t)st.errors, "relists",
+		      (json_int_t)st.requests, "errors", (json_int_t)st.errors, "forbidden",
+		      (json_int_t)st.forbidden, "not_found", (json_int_t)st.not_found, "relists",
 		      (json_int_t)st.relists, "rewatches", (json_int_t)st.rewatches, "events",
 		      (json_int_t)st.events, "token_reloads", (json_int_t)st.token_reloads,
 		      "connections", (json_int_t)st.connections, "reused", (json_int_t)st.reused,
 		      "commits", (json_int_t)k->commits, "errors", (json_int_t)k->errors);
 	json_object_set_new(o, "services", k8s_services_status(k));
 	json_object_set_new(o, "secrets", k8s_secrets_status(k));
+	json_object_set_new(o, "secrets_waiting", json_integer((json_int_t)k8s_secrets_waiting(k)));
+	json_object_set_new(o, "policies_secret_missing",
+			    json_integer((json_int_t)(k->secret_missing ? json_object_size(k->secret_missing) : 0)));
 	json_object_set_new(o, "identities",
 			    json_pack("{s:I,s:I,s:I}", "allocated", (json_int_t)k->ids_allocated, "conflicts",
 				      (json_int_t)k->id_conflicts, "errors", (json_int_t)k->id_alloc_errors));
@@ -383,6 +391,20 @@ json_t *agent_k8s_status(struct agent *a)
 				      (json_int_t)k->gc_rounds, "marked", (json_int_t)k->gc_marked,
 				      "deleted", (json_int_t)k->gc_deleted));
 	return o;
+}
+
+char *agent_k8s_not_ready(struct agent *a)
+{
+	struct agent_k8s *k = a->k8s;
+	size_t n = k ? k8s_secrets_waiting(k) : 0;
+
+	/* after a restart: the keys are not on disk, so the TLS ports of the
+	 * policies in force refuse connections until the Secrets are listed */
+	if (!n)
+		return NULL;
+	return sl_strdupf("waiting for %zu TLS Secret%s to be listed (their TLS connections are refused "
+			  "meanwhile)",
+			  n, n == 1 ? "" : "s");
 }
 
 char *agent_k8s_metrics(struct agent *a)
@@ -407,9 +429,13 @@ char *agent_k8s_metrics(struct agent *a)
 		"# HELP sluice_k8s_api_requests_total Requests made to the Kubernetes API server.\n"
 		"# TYPE sluice_k8s_api_requests_total counter\n"
 		"sluice_k8s_api_requests_total %llu\n"
-		"# HELP sluice_k8s_api_errors_total Failed requests to the Kubernetes API server.\n"
+		"# HELP sluice_k8s_api_errors_total Failed requests to the Kubernetes API server (transport, 5xx, 429, 401...; 403 and 404 are in sluice_k8s_api_refusals_total).\n"
 		"# TYPE sluice_k8s_api_errors_total counter\n"
 		"sluice_k8s_api_errors_total %llu\n"
+		"# HELP sluice_k8s_api_refusals_total Requests the API server refused: forbidden (403, RBAC) or not_found (404: a CRD not installed, an object that does not exist).\n"
+		"# TYPE sluice_k8s_api_refusals_total counter\n"
+		"sluice_k8s_api_refusals_total{reason=\"forbidden\"} %llu\n"
+		"sluice_k8s_api_refusals_total{reason=\"not_found\"} %llu\n"
 		"# HELP sluice_k8s_relists_total Collections listed again (410 Gone, expired watch).\n"
 		"# TYPE sluice_k8s_relists_total counter\n"
 		"sluice_k8s_relists_total %llu\n"
@@ -428,12 +454,24 @@ char *agent_k8s_metrics(struct agent *a)
 		"# HELP sluice_k8s_secret_watches Secrets watched because a TLS policy names them.\n"
 		"# TYPE sluice_k8s_secret_watches gauge\n"
 		"sluice_k8s_secret_watches %zu\n"
+		"# HELP sluice_k8s_secrets_missing Watched Secrets that are absent, refused or not usable.\n"
+		"# TYPE sluice_k8s_secrets_missing gauge\n"
+		"sluice_k8s_secrets_missing %zu\n"
+		"# HELP sluice_k8s_secrets_waiting Watched Secrets not listed yet (their TLS connections are refused meanwhile).\n"
+		"# TYPE sluice_k8s_secrets_waiting gauge\n"
+		"sluice_k8s_secrets_waiting %zu\n"
+		"# HELP sluice_k8s_policies_secret_missing Policies in force that name a missing TLS Secret (their new TLS connections are refused).\n"
+		"# TYPE sluice_k8s_policies_secret_missing gauge\n"
+		"sluice_k8s_policies_secret_missing %zu\n"
 		"# HELP sluice_k8s_synced Whether every watched collection has been listed.\n"
 		"# TYPE sluice_k8s_synced gauge\n"
 		"sluice_k8s_synced %d\n",
 		(unsigned long long)k->policy_failures, failing, (unsigned long long)st.requests,
-		(unsigned long long)st.errors, (unsigned long long)st.relists, (unsigned long long)st.events,
-		(unsigned long long)k->ids_allocated, (unsigned long long)st.connections,
-		(unsigned long long)st.token_reloads, k->nsecrets, k->all_synced ? 1 : 0);
+		(unsigned long long)st.errors, (unsigned long long)st.forbidden,
+		(unsigned long long)st.not_found, (unsigned long long)st.relists,
+		(unsigned long long)st.events, (unsigned long long)k->ids_allocated,
+		(unsigned long long)st.connections, (unsigned long long)st.token_reloads, k->nsecrets,
+		k8s_secrets_missing(k), k8s_secrets_waiting(k),
+		k->secret_missing ? json_object_size(k->secret_missing) : 0, k->all_synced ? 1 : 0);
 	return out;
 }

@@ -66,6 +66,8 @@ static const struct tls_series {
 };
 #define TLS_NSERIES (sizeof(tls_series) / sizeof(tls_series[0]))
 
+#define NCARRIED 5
+
 /* a->metrics: the series only metrics keep (the counters are in
  * a->counters), and the HTTP server (http_local). Freed by metrics_stop. */
 struct metrics {
@@ -75,13 +77,16 @@ struct metrics {
 	struct histogram http_duration, apply_duration;
 	struct http_local *http; /* NULL: not served */
 	uint64_t tls_base[TLS_NSERIES], tls_last[TLS_NSERIES];
-	/* the proxy's drop counters, carried the same way */
-	uint64_t drop_base[2], drop_last[2];
+	/* the proxy's drop and upstream counters, carried the same way */
+	uint64_t drop_base[NCARRIED], drop_last[NCARRIED];
+	uint64_t upstream_idle; /* a gauge: the last stats' value */
 };
 
-/* The proxy's drop counters on /metrics (stats keys), monotonic across
- * proxy restarts like the TLS series. */
-static const char *const drop_keys[2] = { "access_dropped", "access_log_dropped" };
+/* The proxy's drop and upstream-connection counters on /metrics (stats
+ * keys), monotonic across proxy restarts like the TLS series. */
+static const char *const drop_keys[NCARRIED] = { "access_dropped", "access_log_dropped",
+						 "upstream_connects", "upstream_reused",
+						 "upstream_retries" };
 
 /* v is a counter of the current proxy: a value lower than the last one
  * means a new proxy, whose count starts again from zero. */
@@ -161,9 +166,10 @@ void metrics_proxy_stats(struct agent *a, json_t *stats)
 		}
 		carry(&mx->tls_base[i], &mx->tls_last[i], v);
 	}
-	for (size_t i = 0; i < 2; i++)
+	for (size_t i = 0; i < NCARRIED; i++)
 		carry(&mx->drop_base[i], &mx->drop_last[i],
 		      json_integer_value(json_object_get(stats, drop_keys[i])));
+	mx->upstream_idle = (uint64_t)json_integer_value(json_object_get(stats, "upstream_idle"));
 }
 
 struct out {
@@ -334,6 +340,22 @@ char *metrics_render(struct agent *a)
 	     "Access-log lines the proxy dropped because stdout did not keep up.");
 	outf(&o, "sluice_proxy_access_log_dropped_total %llu\n",
 	     (unsigned long long)(mx->drop_base[1] + mx->drop_last[1]));
+	/* upstream connections: new ones against requests on pooled ones */
+	head(&o, "sluice_proxy_upstream_connections_total", "counter",
+	     "Upstream connections the proxy opened (connect attempts).");
+	outf(&o, "sluice_proxy_upstream_connections_total %llu\n",
+	     (unsigned long long)(mx->drop_base[2] + mx->drop_last[2]));
+	head(&o, "sluice_proxy_upstream_reused_total", "counter",
+	     "Requests the proxy sent on an idle upstream connection from its pool.");
+	outf(&o, "sluice_proxy_upstream_reused_total %llu\n",
+	     (unsigned long long)(mx->drop_base[3] + mx->drop_last[3]));
+	head(&o, "sluice_proxy_upstream_retries_total", "counter",
+	     "Requests sent again on a new connection after a reused one failed before answering.");
+	outf(&o, "sluice_proxy_upstream_retries_total %llu\n",
+	     (unsigned long long)(mx->drop_base[4] + mx->drop_last[4]));
+	head(&o, "sluice_proxy_upstream_idle_connections", "gauge",
+	     "Idle upstream connections in the proxy's pool.");
+	outf(&o, "sluice_proxy_upstream_idle_connections %llu\n", (unsigned long long)mx->upstream_idle);
 	head(&o, "sluice_http_requests_total", "counter",
 	     "HTTP requests seen by the proxy, by method, status and verdict.");
 	for (i = 0; i < mx->nhttp_series; i++)

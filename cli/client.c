@@ -2,6 +2,8 @@
 /* client.c - see client.h. */
 #include "client.h"
 
+#include "../common/flow_wire.h"
+
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -101,42 +103,87 @@ int client_send(int fd, json_t *req)
 }
 
 
+/* Reads more into rbuf, with room for at least `need` unread bytes after
+ * roff; output is flushed before blocking, so a pipe sees lines promptly.
+ * Returns the bytes read, 0 at EOF, -1 on error. */
+static ssize_t fill(int fd, size_t need)
+{
+	ssize_t n;
+
+	/* consumed bytes are dropped only when the buffer needs room, so a
+	 * burst of lines costs no quadratic copying */
+	if (roff && (rcap - rlen < 65536 || rcap - roff < need)) {
+		memmove(rbuf, rbuf + roff, rlen - roff);
+		rlen -= roff;
+		roff = 0;
+	}
+	while (rcap - rlen < 65536 || rcap - roff < need) {
+		rcap = rcap ? rcap * 2 : 262144;
+		rbuf = realloc(rbuf, rcap);
+		if (!rbuf)
+			abort();
+	}
+	fflush(stdout);
+	do
+		n = read(fd, rbuf + rlen, rcap - rlen);
+	while (n < 0 && errno == EINTR);
+	if (n > 0)
+		rlen += (size_t)n;
+	return n;
+}
+
+const char *client_read_msg(int fd, size_t *len, bool *binary)
+{
+	for (;;) {
+		size_t avail = rlen - roff;
+
+		if (avail && (uint8_t)rbuf[roff] == SL_WIRE_MAGIC) {
+			/* a binary frame: magic, 32-bit little-endian length, payload */
+			if (avail >= SL_WIRE_HEADER) {
+				const uint8_t *h = (const uint8_t *)rbuf + roff;
+				size_t flen = (size_t)h[1] | (size_t)h[2] << 8 | (size_t)h[3] << 16 | (size_t)h[4] << 24;
+
+				if (flen > SL_WIRE_FRAME_MAX)
+					return NULL;
+				if (avail >= SL_WIRE_HEADER + flen) {
+					const char *payload = rbuf + roff + SL_WIRE_HEADER;
+
+					roff += SL_WIRE_HEADER + flen;
+					*len = flen;
+					*binary = true;
+					return payload;
+				}
+				if (fill(fd, SL_WIRE_HEADER + flen) <= 0)
+					return NULL;
+				continue;
+			}
+		} else if (avail) {
+			char *nl = memchr(rbuf + roff, '\n', avail);
+
+			if (nl) {
+				char *line = rbuf + roff;
+
+				*nl = 0;
+				roff = (size_t)(nl + 1 - rbuf);
+				*len = (size_t)(nl - line);
+				*binary = false;
+				return line;
+			}
+		}
+		if (fill(fd, avail + 65536) <= 0)
+			return NULL;
+	}
+}
+
 /* The next line (without its newline), valid until the next read; NULL at
- * EOF. Output is flushed before blocking, so a pipe sees lines promptly. */
+ * EOF (or at a binary frame, which only observe asks for). */
 const char *client_read_raw(int fd)
 {
-	/* lines are consumed from rbuf[roff..rlen); compacted only when the
-	 * buffer needs room, so a burst of lines costs no quadratic copying */
-	for (;;) {
-		char *nl = rlen > roff ? memchr(rbuf + roff, '\n', rlen - roff) : NULL;
-		ssize_t n;
+	size_t len;
+	bool binary;
+	const char *msg = client_read_msg(fd, &len, &binary);
 
-		if (nl) {
-			char *line = rbuf + roff;
-
-			*nl = 0;
-			roff = (size_t)(nl + 1 - rbuf);
-			return line;
-		}
-		if (roff) {
-			memmove(rbuf, rbuf + roff, rlen - roff);
-			rlen -= roff;
-			roff = 0;
-		}
-		if (rcap - rlen < 65536) {
-			rcap = rcap ? rcap * 2 : 131072;
-			rbuf = realloc(rbuf, rcap);
-			if (!rbuf)
-				abort();
-		}
-		fflush(stdout);
-		n = read(fd, rbuf + rlen, rcap - rlen);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return NULL;
-		rlen += (size_t)n;
-	}
+	return msg && !binary ? msg : NULL;
 }
 
 json_t *client_read(int fd)

@@ -4,6 +4,8 @@
 #define SLUICE_CLI_CLIENT_H
 
 #include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
 
 /* Socket path from --socket, else $SLUICE_SOCKET, else the default. */
 void client_set_socket(const char *path);
@@ -20,6 +22,11 @@ json_t *client_call_attached(json_t *req, char *const *data, const size_t *lens,
 /* Reads the next JSON line from fd; NULL at EOF or error. */
 json_t *client_read(int fd);
 const char *client_read_raw(int fd);
+/* The next message: a JSON line (*binary false: NUL-terminated, without its
+ * newline) or a binary frame's payload (*binary true, common/flow_wire.h),
+ * len bytes, valid until the next read. NULL at EOF, on error or on a frame
+ * over SL_WIRE_FRAME_MAX. */
+const char *client_read_msg(int fd, size_t *len, bool *binary);
 int client_send(int fd, json_t *req);
 
 #endif

@@ -996,10 +996,26 @@ static int cmd_status(int argc, char **argv)
 	if (mem)
 		printf("Memory:        %.1f MiB resident (peak %.1f MiB)\n", jint(mem, "rss_bytes") / 1048576.0,
 		       jint(mem, "rss_peak_bytes") / 1048576.0);
-	printf("Pins:          %s\nCgroup root:   %s\nPod CIDR:      %s\n",
-	       json_string_value(json_object_get(res, "bpf_root")),
-	       json_string_value(json_object_get(res, "cgroup_root")),
-	       json_string_value(json_object_get(res, "pod_cidr")));
+	printf("Pins:          %s\nCgroup root:   %s\n", json_string_value(json_object_get(res, "bpf_root")),
+	       json_string_value(json_object_get(res, "cgroup_root")));
+	if (json_object_get(res, "pod_cidr")) {
+		printf("Pod CIDR:      %s\n", json_string_value(json_object_get(res, "pod_cidr")));
+	} else {
+		/* Kubernetes mode: the primary CNI gives the addresses */
+		json_t *nc = json_object_get(res, "node_pod_cidrs"), *c;
+		size_t j;
+
+		printf("Pod addresses: from the %s", json_string_value(json_object_get(res, "pod_addresses")) ?: "primary CNI");
+		if (json_array_size(nc)) {
+			printf(" (Node podCIDRs");
+			json_array_foreach(nc, j, c)
+				printf("%s%s", j ? ", " : " ", json_string_value(c));
+			printf(")");
+		} else if (json_is_array(nc)) {
+			printf(" (the Node has no podCIDRs)");
+		}
+		printf("\n");
+	}
 	printf("Endpoints:     %lld\nIdentities:    %lld\nPolicies:      %lld\n", jint(res, "endpoints"),
 	       jint(res, "identities"), jint(res, "policies"));
 	printf("Last apply:    %lld us\n", jint(res, "last_policy_apply_us"));
@@ -1022,9 +1038,9 @@ static int cmd_status(int argc, char **argv)
 		       json_is_true(json_object_get(kube, "synced")) ? "synced" : "syncing",
 		       json_string_value(json_object_get(kube, "node")),
 		       json_string_value(json_object_get(kube, "namespace")));
-		printf("  requests %lld, errors %lld, events %lld, relists %lld, rewatches %lld, token reloads %lld\n",
-		       jint(cl, "requests"), jint(cl, "errors"), jint(cl, "events"), jint(cl, "relists"),
-		       jint(cl, "rewatches"), jint(cl, "token_reloads"));
+		printf("  requests %lld, errors %lld, forbidden %lld, not found %lld, events %lld, relists %lld, rewatches %lld, token reloads %lld\n",
+		       jint(cl, "requests"), jint(cl, "errors"), jint(cl, "forbidden"), jint(cl, "not_found"),
+		       jint(cl, "events"), jint(cl, "relists"), jint(cl, "rewatches"), jint(cl, "token_reloads"));
 		json_object_foreach(json_object_get(kube, "collections"), k, p) {
 			const char *e = json_string_value(json_object_get(p, "last_error"));
 
@@ -1033,6 +1049,23 @@ static int cmd_status(int argc, char **argv)
 			       : json_is_true(json_object_get(p, "absent")) ? "absent" : "syncing",
 			       jint(p, "events"), e ? "  last error: " : "", e ? e : "");
 		}
+		json_array_foreach(json_object_get(kube, "secrets"), i, p) {
+			/* a TLS Secret that is not there: name it and what it leaves without TLS */
+			json_t *pols = json_object_get(p, "in_force_policies"), *x;
+			size_t j;
+
+			if (!json_is_true(json_object_get(p, "missing")))
+				continue;
+			printf("  TLS Secret %s/%s missing: %s", json_string_value(json_object_get(p, "namespace")),
+			       json_string_value(json_object_get(p, "name")),
+			       json_string_value(json_object_get(p, "error")) ?: "not present");
+			json_array_foreach(pols, j, x)
+				printf("%s%s", j ? ", " : "; new TLS connections refused for ", json_string_value(x));
+			printf("\n");
+		}
+		if (jint(kube, "secrets_waiting"))
+			printf("  waiting for %lld TLS Secrets to be listed (their TLS connections are refused meanwhile)\n",
+			       jint(kube, "secrets_waiting"));
 		printf("  policy load failures %lld, identities allocated %lld, GC leader %s\n",
 		       jint(kube, "policy_load_failures"), jint(json_object_get(kube, "identities"), "allocated"),
 		       json_is_true(json_object_get(json_object_get(kube, "identity_gc"), "leader")) ? "yes" : "no");

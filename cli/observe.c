@@ -16,6 +16,8 @@
 #include <unistd.h>
 
 #include "../common/flow_filter.h"
+#include "../common/flow_json.h"
+#include "../common/flow_wire.h"
 #include "../common/names.h"
 #include "../common/util.h"
 #include "sluice/abi.h"
@@ -248,6 +250,39 @@ static void print_compact(json_t *flow)
 	}
 }
 
+/* Flows that came in the binary wire form: rendered here, with the agent's
+ * own renderer, as the line the agent would have sent. */
+struct render {
+	bool json_out;
+	char *buf;
+	size_t cap;
+};
+
+static int on_wire_flow(void *ctx, const struct sl_flow_view *f, const char *node)
+{
+	struct render *r = ctx;
+	size_t need = sl_flow_json_max(f, node) + 1, n;
+
+	if (need > r->cap) {
+		free(r->buf);
+		r->cap = need * 2;
+		r->buf = malloc(r->cap);
+		if (!r->buf)
+			abort();
+	}
+	n = sl_flow_json(f, node, r->buf);
+	if (r->json_out) {
+		r->buf[n++] = '\n';
+		fwrite(r->buf, 1, n, stdout);
+	} else {
+		json_t *msg = json_loadb(r->buf, n, 0, NULL);
+
+		print_compact(json_object_get(msg, "flow"));
+		json_decref(msg);
+	}
+	return 0;
+}
+
 static const char *clock_str(uint64_t ns, char *buf, size_t len)
 {
 	time_t t = (time_t)(ns / 1000000000ull);
@@ -289,6 +324,8 @@ int cli_observe(int argc, char **argv)
 					"from-label", "to-label", "identity", "port", "protocol",
 					"type", "http-method", "http-path", "http-status" };
 	json_t *filters = json_array();
+	struct render render = { 0 };
+	struct sl_wire_dec *wire = NULL;
 	bool follow = false, json_out = false, negate = false, reconnecting = false, reconnect = false;
 	uint64_t lost_at = 0;
 	json_int_t last = -1;
@@ -354,11 +391,20 @@ int cli_observe(int argc, char **argv)
 		return 2;
 	}
 	color = isatty(STDOUT_FILENO) && !json_out;
+	/* a pipe or a file gets large writes; the reader flushes stdout
+	 * before it waits for the agent, so lines never sit in the buffer */
 	if (isatty(STDOUT_FILENO))
 		setvbuf(stdout, NULL, _IOLBF, 0);
+	else
+		setvbuf(stdout, NULL, _IOFBF, 1 << 20);
+	render.json_out = json_out;
 	for (;;) {
-		json_t *req = json_pack("{s:s,s:b,s:O}", "cmd", "observe", "follow", follow, "filters", filters);
+		/* the binary wire form: the agent sends ~70 bytes a flow instead
+		 * of its JSON line, and this process renders the line */
+		json_t *req = json_pack("{s:s,s:b,s:O,s:s}", "cmd", "observe", "follow", follow, "filters", filters,
+					"wire", "binary");
 		json_t *msg;
+		uint64_t lost_told = 0;
 		int fd;
 
 		if (last >= 0 && !reconnecting)
@@ -387,17 +433,49 @@ int cli_observe(int argc, char **argv)
 		}
 		client_send(fd, req);
 		json_decref(req);
+		/* a new stream: the agent describes the peers again */
+		if (wire)
+			sl_wire_dec_free(wire);
+		free(wire);
+		wire = calloc(1, sizeof(*wire));
+		if (!wire)
+			abort();
 		for (;;) {
-			const char *raw = json_out ? client_read_raw(fd) : NULL;
+			size_t len;
+			bool binary;
+			const char *raw = client_read_msg(fd, &len, &binary);
 			json_t *flow;
 
-			/* -o json: a flow line is printed as the agent wrote it */
-			if (raw && !strncmp(raw, "{\"flow\":", 8)) {
-				fputs(raw, stdout);
+			if (raw && binary) {
+				char *err = NULL;
+
+				if (sl_wire_decode(wire, (const uint8_t *)raw, len, on_wire_flow, &render, &err)) {
+					fprintf(stderr, "sluice: %s\n", err);
+					free(err);
+					close(fd);
+					return 1;
+				}
+				/* loss stays visible: the agent says when this client
+				 * fell so far behind that it dropped flows for it */
+				if (wire->lost != lost_told) {
+					fflush(stdout);
+					fprintf(stderr,
+						"sluice: %llu flows lost: this client fell behind the agent (%llu on "
+						"this connection)\n",
+						(unsigned long long)(wire->lost - lost_told),
+						(unsigned long long)wire->lost);
+					lost_told = wire->lost;
+				}
+				continue;
+			}
+			/* -o json: a flow line is printed as the agent wrote it
+			 * (an agent without the binary form) */
+			if (raw && json_out && !strncmp(raw, "{\"flow\":", 8)) {
+				fwrite(raw, 1, len, stdout);
 				fputc('\n', stdout);
 				continue;
 			}
-			msg = raw ? json_loads(raw, 0, NULL) : (json_out ? NULL : client_read(fd));
+			msg = raw ? json_loads(raw, 0, NULL) : NULL;
 			if (!msg)
 				break;
 			flow = json_object_get(msg, "flow");

@@ -60,6 +60,39 @@ static unsigned client_env_uint(const char *name, unsigned dflt, unsigned max)
 	return (unsigned)n;
 }
 
+/* The backoff of collections answered 403/404: client-go's reflector
+ * backs off from 800 ms to a 30 s cap; ours from 1 s. "BASE,CAP" in ms
+ * from the environment (tests); a bad value keeps the defaults. */
+static void client_refused_retry(struct k8s_client *c)
+{
+	const char *v = getenv("SLUICE_K8S_REFUSED_RETRY_MS");
+	unsigned long base, cap;
+	char *end;
+
+	c->refused_base_ms = 1000;
+	c->refused_cap_ms = 30000;
+	if (!v || !*v)
+		return;
+	base = strtoul(v, &end, 10);
+	if (*end != ',' || !base)
+		return;
+	cap = strtoul(end + 1, &end, 10);
+	if (*end || cap < base || cap > 3600000)
+		return;
+	c->refused_base_ms = base;
+	c->refused_cap_ms = cap;
+}
+
+void k8s_client_count_status(struct k8s_client *c, int status)
+{
+	if (status == 403)
+		c->stats.forbidden++;
+	else if (status == 404)
+		c->stats.not_found++;
+	else
+		c->stats.errors++;
+}
+
 /* "https://host[:port][/prefix]" -> parts; IPv6 literals in brackets. */
 static int client_parse_server(struct k8s_client *c, const char *server, bool *tls, char **err)
 {
@@ -139,6 +172,7 @@ int k8s_client_new(uv_loop_t *loop, const struct k8s_config *cfg, struct k8s_cli
 	k8s_http_pool_init(&c->pool, K8S_POOL_MAX_IDLE, K8S_POOL_IDLE_MS);
 	c->watch_timeout_s = client_env_uint("SLUICE_K8S_WATCH_TIMEOUT", 0, 86400);
 	c->page_size = client_env_uint("SLUICE_K8S_PAGE_SIZE", 500, 100000);
+	client_refused_retry(c);
 	c->debug = client_env_uint("SLUICE_K8S_DEBUG", 0, 1) == 1;
 	/* tests that rotate tokens need the 401 path, not a periodic re-read
 	 * that may or may not fall between the rotation and the next request */

@@ -97,6 +97,13 @@ json_t *k8s_watch_get(struct k8s_watch *w, const char *ns, const char *name);
 /* Calls fn for every cached object. */
 void k8s_watch_foreach(struct k8s_watch *w, void (*fn)(void *ctx, json_t *obj), void *ctx);
 bool k8s_watch_synced(const struct k8s_watch *w);
+/* A watch waiting to list again after a 403/404: list now, with its
+ * refusal backoff reset (the caller saw a change that may have granted
+ * access). false when the watch is not waiting for that. */
+bool k8s_watch_retry_now(struct k8s_watch *w);
+/* consecutive 403/404 answers to its LIST and the delay chosen after the
+ * last one (0, 0 once a list succeeded) */
+void k8s_watch_refusals(const struct k8s_watch *w, unsigned *refusals, uint64_t *delay_ms);
 
 /* Counters for `sluice status` and metrics.
  * Test knobs, read by k8s_client_new from the environment:
@@ -104,9 +111,14 @@ bool k8s_watch_synced(const struct k8s_watch *w);
  * random 300-600), SLUICE_K8S_PAGE_SIZE=N (LIST limit, default 500),
  * SLUICE_K8S_DEBUG=1 (each request and watch transition on stderr),
  * SLUICE_K8S_TOKEN_MAX_AGE=N (re-read the token file every N s instead of
- * 60 s; a 401 still re-reads it at once). */
+ * 60 s; a 401 still re-reads it at once), SLUICE_K8S_REFUSED_RETRY_MS=BASE,CAP
+ * (the backoff of a collection answered 403/404, default 1000,30000).
+ * errors: transport failures, 5xx, 429, 401 and the like; 403 and 404
+ * are counted apart (forbidden, not_found): RBAC and absent CRDs or
+ * objects, not the server's health. */
 struct k8s_client_stats {
 	uint64_t requests, errors, relists, rewatches, events;
+	uint64_t forbidden, not_found;
 	uint64_t token_reloads; /* re-reads of the token file that found a new token */
 	uint64_t connections;   /* one-shot requests that opened a connection */
 	uint64_t reused;        /* one-shot requests sent on a kept-alive one */

@@ -50,6 +50,7 @@ struct k8s_client {
 	struct k8s_backoff rng; /* randomness for timeouts and jitter */
 	unsigned watch_timeout_s; /* fixed timeoutSeconds (tests), 0: 300-600 */
 	unsigned page_size;       /* LIST limit */
+	uint64_t refused_base_ms, refused_cap_ms; /* backoff after 403/404 on LIST */
 	enum k8s_watchlist_support watchlist;
 	bool debug;               /* SLUICE_K8S_DEBUG: transitions on stderr */
 	struct k8s_call *calls;   /* one-shot calls in flight */
@@ -84,6 +85,9 @@ void k8s_call_cancel(struct k8s_call *call);
 const char *k8s_status_message(json_t *body);
 
 void k8s_watch_stop_all(struct k8s_client *c);
+
+/* counts a failed answer: 403 forbidden, 404 not_found, else errors */
+void k8s_client_count_status(struct k8s_client *c, int status);
 
 void k8s_client_debug(const struct k8s_client *c, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

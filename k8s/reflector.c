@@ -20,7 +20,13 @@
  *     without a single event back off exponentially with jitter, and
  *     re-watch (the resourceVersion is still good);
  *   - 403/404 on LIST: the collection is forbidden or not served (a CRD
- *     installed later): `failed`, then retry slowly.
+ *     installed later): `failed`, then list again with a backoff of its
+ *     own, exponential from 1 s to a 30 s cap as client-go's reflector
+ *     does (test knob SLUICE_K8S_REFUSED_RETRY_MS=BASE,CAP), reset by a
+ *     list that succeeds or by k8s_watch_retry_now (the consumer saw
+ *     something change: the RBAC or the object that needs the
+ *     collection). These answers are counted as refusals (forbidden,
+ *     not_found), not as errors: an RBAC gap is not an unhealthy server.
  *
  * Streaming lists (sendInitialEvents=true) replace the LIST when the server
  * has them. Whether it does cannot be learnt from an error alone: servers
@@ -45,8 +51,6 @@
 #include "list_diff.h"
 #include "util.h"
 
-/* A forbidden or missing collection is retried this often (ms, jittered). */
-#define WATCH_SLOW_RETRY_MS 10000
 /* A watch shorter than this with no event counts as a failure. */
 #define WATCH_MIN_HEALTHY_NS 1000000000ull
 /* Largest error body kept from a refused watch. */
@@ -100,6 +104,12 @@ struct k8s_watch {
 	uv_timer_t timer;
 	enum watch_next next_action;
 	struct k8s_backoff backoff;
+	/* 403/404 on LIST: consecutive refusals, their own backoff, the
+	 * last delay chosen (status) and whether the timer waits for one */
+	struct k8s_backoff refused_backoff;
+	unsigned refusals;
+	uint64_t refused_delay_ms;
+	bool refused_wait;
 };
 
 static void watch_list(struct k8s_watch *w);
@@ -133,6 +143,7 @@ static void watch_on_timer(uv_timer_t *t)
 	struct k8s_watch *w = t->data;
 	if (w->stopped)
 		return;
+	w->refused_wait = false; /* the list goes now: nothing to hurry */
 	if (w->next_action == WATCH_NEXT_LIST)
 		watch_list(w);
 	else
@@ -144,6 +155,7 @@ static void watch_schedule(struct k8s_watch *w, enum watch_next next, uint64_t d
 	if (w->stopped)
 		return;
 	w->next_action = next;
+	w->refused_wait = false;
 	k8s_client_debug(w->c, "%s: %s in %llu ms", w->path,
 			 next == WATCH_NEXT_LIST ? "list" : "watch", (unsigned long long)delay_ms);
 	uv_timer_start(&w->timer, watch_on_timer, delay_ms, 0);
@@ -242,12 +254,13 @@ static void watch_on_list(void *ctx, int status, json_t *body, const char *errms
 		return;
 	}
 	if (status == 403 || status == 404) {
+		w->refusals++;
+		/* chosen before `failed`, which may ask for a retry now */
+		w->refused_delay_ms = k8s_backoff_next(&w->refused_backoff);
+		watch_schedule(w, WATCH_NEXT_LIST, w->refused_delay_ms);
+		w->refused_wait = true;
 		if (w->ops.failed)
 			w->ops.failed(w->ctx, status, errmsg ? errmsg : "");
-		if (!w->stopped)
-			watch_schedule(w, WATCH_NEXT_LIST,
-				       k8s_backoff_random(&w->backoff, WATCH_SLOW_RETRY_MS / 2,
-							  WATCH_SLOW_RETRY_MS));
 		return;
 	}
 	if (status < 200 || status >= 300) {
@@ -289,6 +302,9 @@ static void watch_on_list(void *ctx, int status, json_t *body, const char *errms
 	json_t *all = w->pages;
 	w->pages = json_array();
 	watch_fill_kind(w, all);
+	w->refusals = 0;
+	w->refused_delay_ms = 0;
+	k8s_backoff_reset(&w->refused_backoff);
 	watch_list_complete(w, all, list_rv);
 	json_decref(all);
 	if (w->stopped)
@@ -594,8 +610,10 @@ static void watch_on_done(void *ctx, int status, const char *errmsg)
 	if (w->stopped)
 		return;
 	w->streaming = false;
-	if (errmsg || status != 200)
+	if (errmsg)
 		w->c->stats.errors++;
+	else if (status != 200)
+		k8s_client_count_status(w->c, status);
 
 	if (status == 200 && initial && !errmsg) {
 		/* ended cleanly before the initial events did: not usable */
@@ -722,6 +740,8 @@ int k8s_watch_start(struct k8s_client *c, const char *path, const char *query,
 	w->initial_items = json_object();
 	k8s_json_stream_init(&w->stream, 0);
 	k8s_backoff_init(&w->backoff, 0, 0, k8s_backoff_random(&c->rng, 1, UINT64_MAX - 1));
+	k8s_backoff_init(&w->refused_backoff, c->refused_base_ms, c->refused_cap_ms,
+			 k8s_backoff_random(&c->rng, 1, UINT64_MAX - 1));
 	uv_timer_init(c->loop, &w->timer);
 	w->timer.data = w;
 	w->next = c->watches;
@@ -801,4 +821,20 @@ void k8s_watch_foreach(struct k8s_watch *w, void (*fn)(void *ctx, json_t *obj), 
 bool k8s_watch_synced(const struct k8s_watch *w)
 {
 	return w && w->synced;
+}
+
+bool k8s_watch_retry_now(struct k8s_watch *w)
+{
+	if (!w || w->stopped || !w->refused_wait)
+		return false;
+	k8s_client_debug(w->c, "%s: list again now (asked after %u refusals)", w->path, w->refusals);
+	k8s_backoff_reset(&w->refused_backoff);
+	watch_schedule(w, WATCH_NEXT_LIST, 0);
+	return true;
+}
+
+void k8s_watch_refusals(const struct k8s_watch *w, unsigned *refusals, uint64_t *delay_ms)
+{
+	*refusals = w ? w->refusals : 0;
+	*delay_ms = w ? w->refused_delay_ms : 0;
 }

@@ -96,7 +96,7 @@ static void call_report(struct k8s_call *call, int status, json_t *body, const c
 {
 	struct k8s_client *c = call->c;
 	if (status == 0 || status >= 400)
-		c->stats.errors++;
+		k8s_client_count_status(c, status);
 	call->http = NULL;
 	k8s_response_cb cb = call->cb;
 	void *ctx = call->ctx;

@@ -27,12 +27,29 @@
 #include <unistd.h>
 
 #include "access_log.h"
+#include "upstream_pool.h"
 
 #define PROXY_READ_BUF (64u * 1024u)
 #define PROXY_CIN_MAX (64u * 1024u)
 #define PROXY_LINGER_MS 2000u
 #define PROXY_QUEUE_KEEP (64u * 1024u) /* keep queue buffers up to this while busy */
 #define PROXY_TLS_RELEASE_MS 1000u /* TLS record buffers of connections idle this long are freed */
+
+/*
+ * Idle upstream connections (upstream_pool.h). The idle timeout is 4 s:
+ * under the 5 s keep-alive timeout of Apache httpd's and Node.js's defaults
+ * (nginx: 75 s), so the proxy normally closes an idle connection before the
+ * server does and seldom sends a request into a connection being closed;
+ * short enough that a pool holds a pod's netns and its registered source
+ * ports only seconds after its last request. A connection the server closes
+ * while it waits here is seen at once (it stays read-watched) and dropped.
+ * Bounds: 32 per key (more than the concurrency of one client pod's busy
+ * keep-alive load to one server), 1024 in all.
+ */
+#define PROXY_POOL_IDLE_MS 4000u
+#define PROXY_POOL_SWEEP_MS 1000u
+#define PROXY_POOL_PER_KEY 32u
+#define PROXY_POOL_TOTAL 1024u
 
 #define PROXY_SPARE_SIZE 4096u
 #define PROXY_SPARES 32u
@@ -67,13 +84,25 @@ struct proxy_up_tls_info {
 	char verify[160];
 };
 
+/* One upstream connection: owned by a client connection while it carries
+ * its request (pc), else idle in the server's pool (pc NULL) or closing. */
+struct proxy_upstream {
+	uv_tcp_t h;
+	uv_connect_t connect_req;
+	struct proxy_server *srv;
+	struct proxy_conn *pc;
+	void *res_data;            /* the resolver's up_data */
+	bool has_res;              /* upstream_closed() is due at close */
+	bool reused;               /* taken from the pool (retry rule) */
+	struct proxy_pool_entry pool;
+};
+
 struct proxy_conn {
 	struct proxy_server *srv;
 	struct proxy_conn *prev, *next;
 	uv_tcp_t client;
-	uv_tcp_t up;
+	struct proxy_upstream *up; /* while up_state != UP_NONE */
 	uv_timer_t timer;
-	uv_connect_t connect_req;
 	uv_shutdown_t shutdown_req;
 	struct proxy_outq to_client, to_up;
 	char *cin;                 /* unparsed client bytes */
@@ -87,6 +116,7 @@ struct proxy_conn {
 	uint8_t up_state, close_state, timer_kind;
 	uint8_t handles;
 	bool client_reading, up_reading, client_eof, oom;
+	bool up_fresh;             /* the next upstream is a new connection (a retry) */
 	/* TLS (NULL: plaintext on that side) */
 	struct proxy_tls_spec *tls_spec;
 	struct proxy_tls_conn *ctls, *utls;
@@ -133,6 +163,9 @@ struct proxy_server {
 	uv_timer_t tls_sweep;                 /* frees idle sessions' buffers */
 	uint32_t hs_count;
 	struct proxy_spares spares;
+	struct proxy_pool pool;               /* idle upstream connections */
+	uv_timer_t pool_sweep;                /* their idle timeout */
+	uint32_t nups;                        /* upstream structs alive */
 	char readbuf[PROXY_READ_BUF];
 	char tlsbuf[PROXY_READ_BUF];          /* plaintext out of / ciphertext into sessions */
 };
@@ -421,20 +454,37 @@ static void proxy_on_handle_close(uv_handle_t *h)
 {
 	struct proxy_conn *pc = h->data;
 
-	if (h == (uv_handle_t *)&pc->up) {
-		struct proxy_resolver *res = pc->srv->resolver;
-		if (res->upstream_closed)
-			res->upstream_closed(res, &pc->flow);
-		/* what is queued now was queued for the next connection */
-		pc->up_state = UP_NONE;
-		pc->up_reading = false;
-		pc->to_up.writing = false;
+	if (--pc->handles == 0)
+		proxy_conn_free(pc);
+}
+
+/* An upstream connection is closed: its owner (if any) may connect again
+ * for a queued request. */
+static void proxy_on_up_close(uv_handle_t *h)
+{
+	struct proxy_upstream *up = h->data;
+	struct proxy_server *srv = up->srv;
+	struct proxy_conn *pc = up->pc;
+	struct proxy_resolver *res = srv->resolver;
+
+	if (up->has_res && res->upstream_closed)
+		res->upstream_closed(res, up->res_data);
+	free(up);
+	srv->nups--;
+	if (!pc) {
+		proxy_server_maybe_free(srv);
+		return;
 	}
+	/* what is queued now was queued for the next connection */
+	pc->up = NULL;
+	pc->up_state = UP_NONE;
+	pc->up_reading = false;
+	pc->to_up.writing = false;
 	if (--pc->handles == 0) {
 		proxy_conn_free(pc);
 		return;
 	}
-	if (h == (uv_handle_t *)&pc->up && pc->close_state == CL_OPEN)
+	if (pc->close_state == CL_OPEN)
 		proxy_after_event(pc); /* maybe reconnect for a queued request */
 }
 
@@ -446,7 +496,17 @@ static void proxy_up_close(struct proxy_conn *pc)
 	pc->up_reading = false;
 	pc->to_up.len = 0;
 	proxy_tls_conn_end(pc, &pc->utls); /* tickets were kept as they came */
-	uv_close((uv_handle_t *)&pc->up, proxy_on_handle_close);
+	uv_close((uv_handle_t *)&pc->up->h, proxy_on_up_close);
+}
+
+/* Closes an upstream connection nobody owns (idle in the pool, or not
+ * pooled after all). */
+static void proxy_up_close_idle(struct proxy_upstream *up)
+{
+	proxy_pool_remove(&up->srv->pool, &up->pool);
+	up->pc = NULL;
+	if (!uv_is_closing((uv_handle_t *)&up->h))
+		uv_close((uv_handle_t *)&up->h, proxy_on_up_close);
 }
 
 static void proxy_close_all(struct proxy_conn *pc)
@@ -468,6 +528,14 @@ static void proxy_on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	*buf = uv_buf_init(pc->srv->readbuf, PROXY_READ_BUF);
 }
 
+static void proxy_on_up_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct proxy_upstream *up = h->data;
+
+	(void)suggested;
+	*buf = uv_buf_init(up->srv->readbuf, PROXY_READ_BUF);
+}
+
 static void proxy_on_client_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 static void proxy_on_up_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 
@@ -477,7 +545,8 @@ static void proxy_set_reading(struct proxy_conn *pc, uv_stream_t *s, bool *state
 	if (want == *state)
 		return;
 	if (want)
-		uv_read_start(s, proxy_on_alloc, cb);
+		uv_read_start(s, s == (uv_stream_t *)&pc->client ? proxy_on_alloc : proxy_on_up_alloc,
+			      cb);
 	else
 		uv_read_stop(s);
 	*state = want;
@@ -508,7 +577,7 @@ static void proxy_update_reading(struct proxy_conn *pc)
 	proxy_set_reading(pc, (uv_stream_t *)&pc->client, &pc->client_reading, want_client,
 			  proxy_on_client_read);
 	if (pc->up_state == UP_CONNECTED)
-		proxy_set_reading(pc, (uv_stream_t *)&pc->up, &pc->up_reading, want_up,
+		proxy_set_reading(pc, (uv_stream_t *)&pc->up->h, &pc->up_reading, want_up,
 				  proxy_on_up_read);
 }
 
@@ -609,53 +678,139 @@ static void proxy_on_connect(uv_connect_t *req, int status);
 static int proxy_up_tls_start(struct proxy_conn *pc);
 static void proxy_tls_socket(struct proxy_conn *pc, uv_handle_t *h);
 
+/* Once a second while connections are idle in the pool: those idle for
+ * PROXY_POOL_IDLE_MS are closed (oldest first: the list is in idle order). */
+static void proxy_pool_sweep(uv_timer_t *t)
+{
+	struct proxy_server *srv = t->data;
+	uint64_t now = uv_now(srv->loop);
+	struct proxy_pool_entry *e;
+
+	while ((e = proxy_pool_oldest(&srv->pool)) && now - e->idle_since_ms >= PROXY_POOL_IDLE_MS)
+		proxy_up_close_idle((struct proxy_upstream *)((char *)e -
+							     offsetof(struct proxy_upstream, pool)));
+	if (!srv->pool.count)
+		uv_timer_stop(t);
+}
+
+/* Closes every idle connection (drain, close). */
+static void proxy_pool_flush(struct proxy_server *srv)
+{
+	struct proxy_pool_entry *e;
+
+	while ((e = proxy_pool_oldest(&srv->pool)))
+		proxy_up_close_idle((struct proxy_upstream *)((char *)e -
+							     offsetof(struct proxy_upstream, pool)));
+	uv_timer_stop(&srv->pool_sweep);
+}
+
+void proxy_server_upstream_forget(struct proxy_server *srv, const void *scope)
+{
+	struct proxy_pool_entry *e = proxy_pool_oldest(&srv->pool), *next;
+
+	for (; e; e = next) {
+		next = e->newer;
+		if (e->key.scope == scope)
+			proxy_up_close_idle((struct proxy_upstream *)((char *)e -
+								     offsetof(struct proxy_upstream, pool)));
+	}
+}
+
+/* Whether this connection's upstream connections may be pooled and taken
+ * from the pool: plain HTTP both ways. TLS-originating upstreams (their
+ * session is per name and trust), passed-through TLS and TCP tunnels are
+ * this connection's own. */
+static bool proxy_poolable(const struct proxy_conn *pc)
+{
+	return !pc->passthrough && !(pc->tls_spec && (pc->tls_spec->orig.secret || pc->tls_spec->tcp)) &&
+	       http_conn_phase(&pc->http) != HTTP_PH_TUNNEL;
+}
+
+/* An idle connection of the same key from the pool, or NULL. */
+static bool proxy_up_from_pool(struct proxy_conn *pc)
+{
+	struct proxy_server *srv = pc->srv;
+	struct proxy_pool_key key;
+	struct proxy_pool_entry *e;
+	struct proxy_upstream *up;
+
+	if (!srv->pool.count || pc->up_fresh || !proxy_poolable(pc))
+		return false;
+	proxy_pool_key_of(&key, &pc->flow);
+	if (!(e = proxy_pool_take(&srv->pool, &key)))
+		return false;
+	up = (struct proxy_upstream *)((char *)e - offsetof(struct proxy_upstream, pool));
+	up->pc = pc;
+	up->reused = true;
+	pc->up = up;
+	pc->handles++;
+	pc->up_state = UP_CONNECTED;
+	pc->up_reading = true; /* it was read-watched while idle */
+	srv->cnt.upstream_reused++;
+	return true;
+}
+
 static void proxy_connect(struct proxy_conn *pc)
 {
-	struct proxy_resolver *res = pc->srv->resolver;
+	struct proxy_server *srv = pc->srv;
+	struct proxy_resolver *res = srv->resolver;
+	struct proxy_upstream *up;
+	void *res_data = NULL;
 	int sfd = -1, r;
 
+	if (proxy_up_from_pool(pc))
+		return;
+	pc->up_fresh = false;
 	if (res->upstream_socket) {
 		/* fail closed: a resolver that cannot make its socket (e.g. in
 		 * the pod's netns) never gets a plain one instead */
-		sfd = res->upstream_socket(res, &pc->flow);
+		sfd = res->upstream_socket(res, &pc->flow, &res_data);
 		if (sfd < 0)
 			goto fail;
 	}
-	r = uv_tcp_init(pc->srv->loop, &pc->up);
-	if (r < 0) {
+	up = calloc(1, sizeof(*up));
+	if (!up || (r = uv_tcp_init(srv->loop, &up->h)) < 0) {
+		free(up);
 		if (sfd >= 0) {
 			close(sfd);
 			if (res->upstream_closed)
-				res->upstream_closed(res, &pc->flow);
+				res->upstream_closed(res, res_data);
 		}
 		goto fail;
 	}
-	pc->up.data = pc;
+	srv->nups++;
+	up->srv = srv;
+	up->pc = pc;
+	up->h.data = up;
+	up->res_data = res_data;
+	up->has_res = sfd >= 0;
+	pc->up = up;
 	pc->handles++;
 	pc->up_state = UP_CONNECTING;
-	if (sfd >= 0 && (r = uv_tcp_open(&pc->up, sfd)) < 0) {
+	if (sfd >= 0 && (r = uv_tcp_open(&up->h, sfd)) < 0) {
 		close(sfd);
 		proxy_up_close(pc);
 		goto fail;
 	}
-	pc->connect_req.data = pc;
-	pc->srv->cnt.upstream_connects++;
-	r = uv_tcp_connect(&pc->connect_req, &pc->up, &pc->flow.orig_dst.sa, proxy_on_connect);
+	up->connect_req.data = up;
+	srv->cnt.upstream_connects++;
+	r = uv_tcp_connect(&up->connect_req, &up->h, &pc->flow.orig_dst.sa, proxy_on_connect);
 	if (r < 0) {
 		proxy_up_close(pc);
 		goto fail;
 	}
 	return;
 fail:
-	pc->srv->cnt.upstream_connect_errors++;
+	srv->cnt.upstream_connect_errors++;
 	http_conn_upstream_error(&pc->http, HTTP_R_UPSTREAM_CONNECT);
 }
 
 static void proxy_on_connect(uv_connect_t *req, int status)
 {
-	struct proxy_conn *pc = req->data;
+	struct proxy_upstream *up = req->data;
+	struct proxy_conn *pc = up->pc;
 
-	if (status == UV_ECANCELED || pc->up_state != UP_CONNECTING)
+	if (status == UV_ECANCELED || !pc || pc->up != up || pc->up_state != UP_CONNECTING)
 		return;
 	if (status < 0) {
 		pc->srv->cnt.upstream_connect_errors++;
@@ -663,9 +818,9 @@ static void proxy_on_connect(uv_connect_t *req, int status)
 		http_conn_upstream_error(&pc->http, HTTP_R_UPSTREAM_CONNECT);
 	} else {
 		pc->up_state = UP_CONNECTED;
-		uv_tcp_nodelay(&pc->up, 1);
+		uv_tcp_nodelay(&up->h, 1);
 		if (pc->passthrough)
-			proxy_tls_socket(pc, (uv_handle_t *)&pc->up); /* the client's TLS */
+			proxy_tls_socket(pc, (uv_handle_t *)&up->h); /* the client's TLS */
 		if (pc->tls_spec && pc->tls_spec->orig.secret && !pc->passthrough &&
 		    proxy_up_tls_start(pc) < 0) {
 			pc->srv->cnt.tls_upstream_errors++;
@@ -674,6 +829,65 @@ static void proxy_on_connect(uv_connect_t *req, int status)
 		}
 	}
 	proxy_after_event(pc);
+}
+
+/*
+ * The exchange is over and left the upstream connection clean
+ * (http.up_reusable): it goes to the pool, for the next request of any
+ * client connection with the same key (this one's next request too). It
+ * stays read-watched there: a close by the server, or bytes nobody asked
+ * for, drop it at once. Not pooled (bounds, a drain): closed.
+ */
+static void proxy_up_release(struct proxy_conn *pc)
+{
+	struct proxy_server *srv = pc->srv;
+	struct proxy_upstream *up = pc->up;
+	struct proxy_pool_key key;
+
+	pc->http.up_reusable = false;
+	if (pc->up_state != UP_CONNECTED || pc->utls || pc->to_up.writing || pc->to_up.len ||
+	    !proxy_poolable(pc) || http_conn_request_pending(&pc->http))
+		return; /* stays with this connection, as before pooling */
+	pc->up = NULL;
+	pc->up_state = UP_NONE;
+	pc->handles--; /* never the last: the client handle and the timer */
+	up->pc = NULL;
+	up->reused = false;
+	if (srv->draining || srv->closing) {
+		proxy_up_close_idle(up);
+		return;
+	}
+	proxy_pool_key_of(&key, &pc->flow);
+	if (!proxy_pool_put(&srv->pool, &up->pool, &key, uv_now(srv->loop))) {
+		proxy_up_close_idle(up);
+		return;
+	}
+	if (!pc->up_reading)
+		uv_read_start((uv_stream_t *)&up->h, proxy_on_up_alloc, proxy_on_up_read);
+	pc->up_reading = false;
+	if (!uv_is_active((uv_handle_t *)&srv->pool_sweep))
+		uv_timer_start(&srv->pool_sweep, proxy_pool_sweep, PROXY_POOL_SWEEP_MS,
+			       PROXY_POOL_SWEEP_MS);
+}
+
+/* The upstream connection failed under a request (EOF/RST, a write error).
+ * A reused connection that failed before any response byte: the request
+ * goes out again once on a fresh connection when http_conn_retry() allows
+ * it (see there); otherwise 502 or a cut response, as before pooling. */
+static void proxy_up_lost(struct proxy_conn *pc, bool eof)
+{
+	bool reused = pc->up && pc->up->reused;
+
+	proxy_up_close(pc);
+	if (reused && http_conn_retry(&pc->http)) {
+		pc->up_fresh = true;
+		pc->srv->cnt.upstream_retries++;
+		return; /* connects again once this one is closed */
+	}
+	if (eof)
+		http_conn_upstream_eof(&pc->http);
+	else
+		http_conn_upstream_error(&pc->http, HTTP_R_UPSTREAM_RESET);
 }
 
 /* Runs after every event: feeds waiting bytes, connects, flushes, re-arms. */
@@ -693,6 +907,8 @@ static void proxy_after_event(struct proxy_conn *pc)
 		memmove(pc->cin, pc->cin + n, pc->cin_len - n);
 		pc->cin_len -= (uint32_t)n;
 	}
+	if (pc->http.up_reusable)
+		proxy_up_release(pc);
 	if (pc->oom)
 		http_conn_release(&pc->http, HTTP_R_NONE);
 	if (http_conn_phase(&pc->http) == HTTP_PH_CLOSING) {
@@ -702,10 +918,8 @@ static void proxy_after_event(struct proxy_conn *pc)
 	if (pc->to_up.len && pc->up_state == UP_NONE)
 		proxy_connect(pc);
 	if (pc->up_state == UP_CONNECTED &&
-	    proxy_outq_flush(pc, &pc->to_up, (uv_stream_t *)&pc->up) < 0) {
-		proxy_up_close(pc);
-		http_conn_upstream_error(&pc->http, HTTP_R_UPSTREAM_RESET);
-	}
+	    proxy_outq_flush(pc, &pc->to_up, (uv_stream_t *)&pc->up->h) < 0)
+		proxy_up_lost(pc, false);
 	if (http_conn_phase(&pc->http) == HTTP_PH_CLOSING) {
 		proxy_progress_close(pc);
 		return;
@@ -748,8 +962,7 @@ static void proxy_on_write(uv_write_t *req, int status)
 			proxy_close_all(pc);
 			return;
 		}
-		proxy_up_close(pc);
-		http_conn_upstream_error(&pc->http, HTTP_R_UPSTREAM_RESET);
+		proxy_up_lost(pc, false);
 	}
 	proxy_after_event(pc);
 }
@@ -825,20 +1038,26 @@ static void proxy_on_client_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *
 
 static void proxy_on_up_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
-	struct proxy_conn *pc = s->data;
+	struct proxy_upstream *up = s->data;
+	struct proxy_conn *pc = up->pc;
 	bool in_use;
 
 	if (nread == 0)
 		return;
+	if (!pc) {
+		/* idle in the pool: the server closed it (or spoke out of
+		 * turn, e.g. a 408): never reused */
+		uv_read_stop(s);
+		proxy_up_close_idle(up);
+		return;
+	}
 	in_use = http_conn_phase(&pc->http) == HTTP_PH_TUNNEL ||
 		 http_conn_request_pending(&pc->http);
 	if (nread < 0) {
-		proxy_up_close(pc);
 		if (in_use) {
-			if (nread == UV_EOF)
-				http_conn_upstream_eof(&pc->http);
-			else
-				http_conn_upstream_error(&pc->http, HTTP_R_UPSTREAM_RESET);
+			proxy_up_lost(pc, nread == UV_EOF);
+		} else {
+			proxy_up_close(pc);
 		}
 		/* not in use: the upstream closed an idle connection; the next
 		 * allowed request reconnects */
@@ -1122,7 +1341,7 @@ static int proxy_up_tls_start(struct proxy_conn *pc)
 		free(err);
 		return r;
 	}
-	proxy_tls_socket(pc, (uv_handle_t *)&pc->up);
+	proxy_tls_socket(pc, (uv_handle_t *)&pc->up->h);
 	proxy_tls_sweep_start(srv);
 	/* what the engine queued before the connection was up goes in first */
 	if (pc->to_up.len) {
@@ -1431,7 +1650,11 @@ struct proxy_server *proxy_server_new(uv_loop_t *loop, const struct proxy_config
 	uv_timer_init(loop, &srv->tls_sweep);
 	srv->tls_sweep.data = srv;
 	uv_unref((uv_handle_t *)&srv->tls_sweep);
-	srv->handles = 3; /* async, prepare, tls_sweep; listeners add theirs */
+	proxy_pool_init(&srv->pool, PROXY_POOL_PER_KEY, PROXY_POOL_TOTAL);
+	uv_timer_init(loop, &srv->pool_sweep);
+	srv->pool_sweep.data = srv;
+	uv_unref((uv_handle_t *)&srv->pool_sweep);
+	srv->handles = 4; /* async, prepare, tls_sweep, pool_sweep; listeners add theirs */
 	return srv;
 }
 
@@ -1574,11 +1797,12 @@ struct proxy_tls_store *proxy_server_tls_store(struct proxy_server *srv)
 void proxy_server_counters(const struct proxy_server *srv, struct proxy_counters *out)
 {
 	*out = srv->cnt;
+	out->upstream_idle = srv->pool.count;
 }
 
 static void proxy_server_maybe_free(struct proxy_server *srv)
 {
-	if (!srv->closing || srv->handles || srv->conns)
+	if (!srv->closing || srv->handles || srv->conns || srv->nups)
 		return;
 	proxy_log_sink_flush(srv->cfg.access_log);
 	proxy_rules_table_free(srv->rules);
@@ -1624,6 +1848,7 @@ void proxy_server_drain(struct proxy_server *srv, uint32_t timeout_ms)
 	srv->drain_timer.data = srv;
 	srv->handles++;
 	uv_timer_start(&srv->drain_timer, proxy_on_drain_timeout, timeout_ms, 0);
+	proxy_pool_flush(srv); /* idle: closed now, as idle client connections */
 	if (!srv->conns) {
 		proxy_server_close(srv);
 		return;
@@ -1651,4 +1876,6 @@ void proxy_server_close(struct proxy_server *srv)
 	uv_close((uv_handle_t *)&srv->async, proxy_on_server_handle_close);
 	uv_close((uv_handle_t *)&srv->prepare, proxy_on_server_handle_close);
 	uv_close((uv_handle_t *)&srv->tls_sweep, proxy_on_server_handle_close);
+	proxy_pool_flush(srv);
+	uv_close((uv_handle_t *)&srv->pool_sweep, proxy_on_server_handle_close);
 }

@@ -9,10 +9,15 @@
  *   proxy_server_listen(srv, &addr);
  *   uv_run(loop, UV_RUN_DEFAULT);
  *
- * One upstream connection per client connection, opened at the first
- * allowed request and reused for the following ones. Bytes are streamed both
- * ways; when a side's output queue exceeds cfg.buffer_cap, reading from the
- * other side stops until it drains. Idle connections hold no buffers.
+ * Upstream connections are the proxy's own, not the client's: one is taken
+ * (from the pool of idle ones with the same key, upstream_pool.h, else
+ * connected) when an allowed request goes out, and goes back to the pool
+ * when its response was complete and framed and the server did not close;
+ * hop-by-hop fields stay on the client's side (http_conn.c). TLS-originating
+ * upstreams, passed-through TLS and tunnels stay per client connection.
+ * Bytes are streamed both ways; when a side's output queue exceeds
+ * cfg.buffer_cap, reading from the other side stops until it drains. Idle
+ * connections hold no buffers.
  */
 #ifndef SLUICE_PROXY_PROXY_H
 #define SLUICE_PROXY_PROXY_H
@@ -52,8 +57,12 @@ struct proxy_counters {
 	uint64_t by_reason[HTTP_R_COUNT];
 	uint64_t bytes_from_clients;
 	uint64_t bytes_to_clients;
-	uint64_t upstream_connects;
+	uint64_t upstream_connects;      /* new upstream connections (attempts) */
 	uint64_t upstream_connect_errors;
+	uint64_t upstream_reused;        /* requests sent on a pooled connection */
+	uint64_t upstream_retries;       /* requests sent again after a reused
+					  * connection failed before answering */
+	uint64_t upstream_idle;          /* gauge: idle connections in the pool now */
 	uint64_t tls_handshakes;         /* client side, completed */
 	uint64_t tls_resumed;            /* of which resumed (tickets) */
 	uint64_t tls_handshake_errors;   /* client side: failed, timed out, evicted
@@ -131,6 +140,14 @@ struct proxy_tls_store *proxy_server_tls_store(struct proxy_server *srv);
 void proxy_server_set_event_cb(struct proxy_server *srv, proxy_event_cb cb, void *ctx);
 
 void proxy_server_counters(const struct proxy_server *srv, struct proxy_counters *out);
+
+/* Closes the idle upstream connections made for scope (proxy_flow.up_scope):
+ * the resolver calls it when that scope goes away (an endpoint deleted or
+ * replaced), so idle sockets do not keep a gone pod's netns and source
+ * ports. A connection in use at that moment finishes its request and may
+ * still serve the old scope's open client connections (it holds its own
+ * reference) until the idle timeout. */
+void proxy_server_upstream_forget(struct proxy_server *srv, const void *scope);
 
 /* Called once the server is gone (from proxy_server_close() or a drain). */
 void proxy_server_set_closed_cb(struct proxy_server *srv, void (*cb)(void *ctx), void *ctx);

@@ -56,6 +56,13 @@ struct proxy_flow {
 	union proxy_sockaddr orig_dst; /* where the upstream connection goes */
 	struct proxy_flow_end src, dst;
 	void *resolver_data;     /* for release() */
+	/* Where upstream_socket() makes its sockets (datapath: the endpoint,
+	 * i.e. the pod's netns and the source address). With ep_id, direction
+	 * and orig_dst it is the key of the proxy's idle upstream connections:
+	 * a pooled connection serves any flow with the same key. It must stay
+	 * valid while an upstream connection made for it lives (its up_data
+	 * holds a reference). NULL: one scope (static mode). */
+	const void *up_scope;
 };
 
 struct proxy_resolver {
@@ -70,11 +77,14 @@ struct proxy_resolver {
 	 * where tc lets it out. Not connected yet; the proxy owns it and
 	 * connects it to flow->orig_dst. A negative errno fails the request
 	 * (503, never a fallback to a plain socket); no hook = a plain socket.
-	 * Called for every (re)connect of the flow; upstream_closed() follows
-	 * every successful call. */
-	int (*upstream_socket)(struct proxy_resolver *r, struct proxy_flow *flow);
+	 * Called for every new upstream connection; upstream_closed() follows
+	 * every successful call, with what it put in *up_data. The connection
+	 * may outlive the flow (the pool: it then serves other flows of the
+	 * same up_scope, ep_id, direction and orig_dst), so what it needs is
+	 * held through *up_data, not through the flow. */
+	int (*upstream_socket)(struct proxy_resolver *r, struct proxy_flow *flow, void **up_data);
 	/* Optional. That upstream connection is closed (unregister it). */
-	void (*upstream_closed)(struct proxy_resolver *r, struct proxy_flow *flow);
+	void (*upstream_closed)(struct proxy_resolver *r, void *up_data);
 	/* Optional. fd (the client's or an upstream socket) carries TLS: take
 	 * it out of any kernel fast path that would move its bytes around the
 	 * session (the sk_msg redirect). */

@@ -59,6 +59,13 @@ struct dpr_names {
 struct dpr_conn {
 	struct dpr_endpoint *ep;
 	struct dpr_names *names;
+};
+
+/* What one upstream connection holds (its up_data): it may outlive the
+ * client connection that made it (the proxy's pool), so it keeps its own
+ * reference on the endpoint (flow->up_scope) and its registration. */
+struct dpr_up {
+	struct dpr_endpoint *ep;
 	struct sluice_proxy_flow_key key; /* the registered upstream tuple */
 	bool registered;
 };
@@ -70,6 +77,7 @@ struct resolver_datapath {
 	struct dpr_endpoint **eps;
 	size_t neps, cap;
 	struct dpr_names *names;
+	struct proxy_server *srv;     /* of the listeners, for its upstream pool */
 };
 
 static void dpr_endpoint_unref(struct dpr_endpoint *ep)
@@ -206,6 +214,7 @@ static int dpr_resolve(struct proxy_resolver *r, int fd, void *listener_data,
 		out->dst.addr = *local;
 	}
 	out->ep_id = ep->ep_id;
+	out->up_scope = ep;
 	c->ep = ep;
 	ep->refs++;
 	c->names = d->names;
@@ -218,12 +227,26 @@ refuse:
 	return -ENOENT;
 }
 
-static int dpr_upstream_socket(struct proxy_resolver *r, struct proxy_flow *flow)
+static void dpr_upstream_closed(struct proxy_resolver *r, void *up_data)
+{
+	struct resolver_datapath *d = (struct resolver_datapath *)r;
+	struct dpr_up *u = up_data;
+
+	if (!u)
+		return;
+	if (u->registered)
+		sluice_dp_proxy_flow_del(d->dp, &u->key);
+	dpr_endpoint_unref(u->ep);
+	free(u);
+}
+
+static int dpr_upstream_socket(struct proxy_resolver *r, struct proxy_flow *flow, void **up_data)
 {
 	struct resolver_datapath *d = (struct resolver_datapath *)r;
 	struct dpr_conn *c = flow->resolver_data;
 	struct sockaddr_in src = { .sin_family = AF_INET };
 	socklen_t len = sizeof(src);
+	struct dpr_up *u;
 	int fd, e;
 
 	if (!c->ep->nspare) {
@@ -235,9 +258,15 @@ static int dpr_upstream_socket(struct proxy_resolver *r, struct proxy_flow *flow
 			return n;
 		c->ep->nspare = (unsigned)n;
 	}
+	if (!(u = calloc(1, sizeof(*u))))
+		return -ENOMEM;
 	fd = c->ep->spare[--c->ep->nspare];
-	if (flow->direction == SLUICE_DIR_INGRESS)
+	u->ep = c->ep;
+	c->ep->refs++;
+	if (flow->direction == SLUICE_DIR_INGRESS) {
+		*up_data = u;
 		return fd; /* connects to podIP:port inside the pod: never crosses tc */
+	}
 
 	/*
 	 * Egress leaves through the pod's veth and is judged by its egress
@@ -251,40 +280,30 @@ static int dpr_upstream_socket(struct proxy_resolver *r, struct proxy_flow *flow
 		e = -errno;
 		goto fail;
 	}
-	memset(&c->key, 0, sizeof(c->key));
-	c->key.protocol = IPPROTO_TCP;
-	dpr_addr_v4(c->key.saddr, c->ep->ip_be);
-	dpr_addr_v4(c->key.daddr, flow->orig_dst.in.sin_addr.s_addr);
-	c->key.sport = ntohs(src.sin_port);
-	c->key.dport = proxy_sockaddr_port(&flow->orig_dst);
-	e = sluice_dp_proxy_flow_add(d->dp, &c->key);
+	u->key.protocol = IPPROTO_TCP;
+	dpr_addr_v4(u->key.saddr, c->ep->ip_be);
+	dpr_addr_v4(u->key.daddr, flow->orig_dst.in.sin_addr.s_addr);
+	u->key.sport = ntohs(src.sin_port);
+	u->key.dport = proxy_sockaddr_port(&flow->orig_dst);
+	e = sluice_dp_proxy_flow_add(d->dp, &u->key);
 	if (e)
 		goto fail;
-	c->registered = true;
+	u->registered = true;
+	*up_data = u;
 	return fd;
 fail:
 	close(fd);
+	dpr_upstream_closed(r, u);
 	return e;
-}
-
-static void dpr_upstream_closed(struct proxy_resolver *r, struct proxy_flow *flow)
-{
-	struct resolver_datapath *d = (struct resolver_datapath *)r;
-	struct dpr_conn *c = flow->resolver_data;
-
-	if (c && c->registered) {
-		sluice_dp_proxy_flow_del(d->dp, &c->key);
-		c->registered = false;
-	}
 }
 
 static void dpr_release(struct proxy_resolver *r, struct proxy_flow *flow)
 {
 	struct dpr_conn *c = flow->resolver_data;
 
+	(void)r;
 	if (!c)
 		return;
-	dpr_upstream_closed(r, flow);
 	dpr_endpoint_unref(c->ep);
 	dpr_names_unref(c->names);
 	free(c);
@@ -385,6 +404,7 @@ int proxy_resolver_datapath_endpoint_set(struct proxy_resolver *r, struct proxy_
 		d->cap = ncap;
 	}
 	ep->listener_fd = listener_fd;
+	d->srv = srv;
 	e = proxy_server_listen_fd(srv, listener_fd, ep, &ep->listener);
 	listener_fd = -1; /* the server's now, also on failure */
 	if (e) {
@@ -399,6 +419,7 @@ int proxy_resolver_datapath_endpoint_set(struct proxy_resolver *r, struct proxy_
 
 		if (prev->listener)
 			proxy_listener_close(prev->listener);
+		proxy_server_upstream_forget(srv, prev); /* new flows get new sockets */
 		d->eps[old] = ep;
 		dpr_endpoint_unref(prev);
 	} else {
@@ -429,6 +450,8 @@ int proxy_resolver_datapath_endpoint_delete(struct proxy_resolver *r, uint32_t e
 	if (ep->listener)
 		proxy_listener_close(ep->listener);
 	ep->listener = NULL;
+	if (d->srv)
+		proxy_server_upstream_forget(d->srv, ep); /* the pod is gone */
 	d->eps[i] = d->eps[--d->neps];
 	dpr_endpoint_unref(ep);
 	return 0;

@@ -178,9 +178,10 @@ static void print_stats(struct tool *t)
 {
 	struct k8s_client_stats s;
 	k8s_client_stats(t->c, &s);
-	printf("STATS requests=%llu errors=%llu relists=%llu rewatches=%llu events=%llu "
-	       "token_reloads=%llu connections=%llu reused=%llu\n",
+	printf("STATS requests=%llu errors=%llu forbidden=%llu not_found=%llu relists=%llu "
+	       "rewatches=%llu events=%llu token_reloads=%llu connections=%llu reused=%llu\n",
 	       (unsigned long long)s.requests, (unsigned long long)s.errors,
+	       (unsigned long long)s.forbidden, (unsigned long long)s.not_found,
 	       (unsigned long long)s.relists, (unsigned long long)s.rewatches,
 	       (unsigned long long)s.events, (unsigned long long)s.token_reloads,
 	       (unsigned long long)s.connections, (unsigned long long)s.reused);

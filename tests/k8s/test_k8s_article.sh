@@ -6,21 +6,51 @@
 # (the previous one stays, the failure shows in `sluice policy list`, the
 # metric and an Event), the policy's deletion, and a NetworkPolicy from the
 # upstream e2e suite (namespaceSelector) with a namespace relabelled.
+# Also: the agent-not-ready taint goes only once sluice-cni is chained in
+# the CNI config (a directory with no primary network first), and `sluice
+# status` shows the Node's podCIDRs, not --pod-cidr.
 source "$(dirname "$0")/agents.sh"
 ka_begin a
-# the node registered with the agent-not-ready taint (no kubelet here)
+# the node registered with the agent-not-ready taint (no kubelet here), and
+# the pod ranges a controller-manager would have given it
 kapply <<EOF
 {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "${KA_NAME[a]}"},
- "spec": {"taints": [{"key": "sluice.io/agent-not-ready", "value": "true", "effect": "NoSchedule"},
+ "spec": {"podCIDR": "10.244.${KA_IDX[a]}.0/24", "podCIDRs": ["10.244.${KA_IDX[a]}.0/24"],
+          "taints": [{"key": "sluice.io/agent-not-ready", "value": "true", "effect": "NoSchedule"},
                      {"key": "example.com/other", "value": "x", "effect": "NoSchedule"}]}}
 EOF
-ka_start a || { fail "agent starts in Kubernetes mode and syncs"; t_finish; }
+# a CNI config directory with no primary network yet: the agent syncs but
+# cannot chain sluice-cni, and the taint must stay until it has
+CNI_DIR=$KA_WORK/net.d
+mkdir -p "$CNI_DIR"
+ka_start a --cni-conf-dir "$CNI_DIR" || { fail "agent starts in Kubernetes mode and syncs"; t_finish; }
 pass "agent starts with --kubeconfig (ServiceAccount token, RBAC enforced) and syncs"
 taints() { kc get node "$1" -o jsonpath='{.spec.taints[*].key}'; }
 export -f taints
-check "once synced, the agent removes its node's agent-not-ready taint" \
+sleep 4.5 # synced, and two tries of the conflist writer (every 2 s) that found no network
+check "synced but sluice-cni not chained (no primary network): the taint stays" \
+	bash -c "taints ${KA_NAME[a]} | grep -q agent-not-ready"
+cat >"$CNI_DIR/10-bridge.conflist" <<'JSON'
+{"cniVersion": "1.0.0", "name": "cbr0", "plugins": [{"type": "bridge", "bridge": "cni0", "ipam": {"type": "host-local", "subnet": "10.99.0.0/24"}}]}
+JSON
+check "the primary network appears: the agent chains sluice-cni, then removes its node's agent-not-ready taint" \
 	kwait 20 bash -c "! taints ${KA_NAME[a]} | grep -q agent-not-ready"
 check "  and keeps the node's other taints" bash -c "taints ${KA_NAME[a]} | grep -q example.com/other"
+expect_eq "  the conflist's last plugin is sluice-cni" sluice-cni \
+	"$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["plugins"][-1]["type"])' "$CNI_DIR/10-bridge.conflist")"
+chained=$(grep -n 'sluice-cni chained in' "$KA_WORK/a/agent.log" | head -1 | cut -d: -f1)
+untainted=$(grep -n 'removed taint sluice.io/agent-not-ready' "$KA_WORK/a/agent.log" | head -1 | cut -d: -f1)
+check "  in that order: the conflist written (log line ${chained:-none}) before the taint went (line ${untainted:-none})" \
+	test "${chained:-0}" -gt 0 -a "${untainted:-0}" -gt "${chained:-0}"
+
+# in Kubernetes mode the primary CNI gives the addresses: status shows the
+# Node's podCIDRs, not the agent's unused --pod-cidr
+expect_eq "status -o json: no pod_cidr, pod addresses from the primary CNI, the Node's podCIDRs" \
+	"None primary CNI ['10.244.${KA_IDX[a]}.0/24']" \
+	"$(ka a status -o json | jq_py 'd.get("pod_cidr"), d.get("pod_addresses"), d.get("node_pod_cidrs")' | tr -d ',()')"
+check "  sluice status: 'Pod addresses: from the primary CNI (Node podCIDRs 10.244.${KA_IDX[a]}.0/24)'" bash -c \
+	"ka a status | grep -qx 'Pod addresses: from the primary CNI (Node podCIDRs 10.244.${KA_IDX[a]}.0/24)'"
+check_not "  and no 'Pod CIDR:' line" bash -c "ka a status | grep -q '^Pod CIDR:'"
 
 kpod a default/frontend app=frontend,security.level=trusted
 kpod a default/frontend-untrusted app=frontend

@@ -14,6 +14,17 @@
 #    the Role granted later: the new version loads;
 #  - a policy naming a Secret that does not exist yet: load error, then the
 #    Secret is created and the policy loads;
+#  - a Secret deleted while its policy is in force: the policy stays, its
+#    new TLS connections are refused (fail closed), and it says so (policy
+#    list, sluice status, metrics, a TLSSecretMissing Event); the Secret
+#    created again: served again, status clear, a TLSSecretRestored Event;
+#  - a forbidden Secret: listed again with an exponential backoff and a cap
+#    (SLUICE_K8S_REFUSED_RETRY_MS=500,4000 here; 1 s to 30 s by default),
+#    counted as forbidden and not as an API error; a new version of the
+#    policy lists it again at once;
+#  - the agent restarted while the Secrets' lists are held (fault relay):
+#    /readyz and `sluice status` say it waits for the TLS Secrets, TLS
+#    connections are refused meanwhile, served once the lists are in;
 #  - deleting the policies stops their Secrets' watches.
 source "$(dirname "$0")/agents.sh"
 ka_begin a
@@ -28,6 +39,8 @@ check "RBAC: the agent may watch Secrets in tls-secrets (the Role)" \
 check "RBAC: and nowhere else (the ClusterRole has no Secret)" \
 	bash -c "[ \"\$(kc auth can-i list secrets -n no-role --as=$SA)\" = no ]"
 
+# the refused-Secret backoff, shortened: 0.5 s doubling to a 4 s cap
+export SLUICE_K8S_REFUSED_RETRY_MS=500,4000
 ka_start a || { fail "agent starts in Kubernetes mode and syncs"; t_finish; }
 
 C=$KA_WORK/certs
@@ -118,7 +131,7 @@ expect_eq "  which is still the rotated one" "$(fp "$C/front2/tls.crt")" "$(pres
 sed 's/namespace: sluice-secrets/namespace: no-role/' "$ROOT/deploy/kubernetes/rbac-secrets.yaml" | kc apply -f - >/dev/null ||
 	fail "apply deploy/kubernetes/rbac-secrets.yaml for no-role"
 check "the Role granted later: the new version loads (the agent lists again)" \
-	kwait 40 bash -c "listed server-https && loaded server-https"
+	kwait 60 bash -c "listed server-https && loaded server-https"
 expect_eq "  DELETE now 200 (the new version allows it)" 200 "$(https /api/x -X DELETE)"
 expect_eq "  with no-role/front's certificate" "$(fp "$C/front/tls.crt")" "$(presented)"
 
@@ -134,6 +147,118 @@ check "a policy naming a missing Secret: load error (not found)" \
 	kwait 30 bash -c "ka a policy list | grep late | grep -q 'not found'"
 kc -n tls-secrets create secret tls late --cert "$C/front/tls.crt" --key "$C/front/tls.key" >/dev/null
 check "the Secret created: the policy loads" kwait 30 bash -c "listed late && loaded late"
+
+MPORT=$((19000 + KA_IDX[a]))
+metric() { curl -s "http://127.0.0.1:$MPORT/metrics" | awk -v k="$1" '$1 == k {print $2}'; }
+export -f metric
+export MPORT
+
+echo "# a Secret deleted while its policy is in force"
+# server-https's version in force terminates with no-role/front
+kc -n no-role delete secret front >/dev/null
+check "policy list: the policy in force names the missing Secret" \
+	kwait 20 bash -c "ka a policy list | grep server-https | grep -q 'TLS Secret no-role/front is missing'"
+ka a policy list | grep server-https | sed 's/^/    /'
+check "  sluice status names the Secret and the policy it leaves without TLS" bash -c \
+	"ka a status | grep -q 'TLS Secret no-role/front missing: .*CiliumNetworkPolicy default/server-https'"
+check "  metrics: sluice_k8s_policies_secret_missing 1, sluice_k8s_secrets_missing 1" bash -c \
+	'[ "$(metric sluice_k8s_policies_secret_missing)" = 1 ] && [ "$(metric sluice_k8s_secrets_missing)" = 1 ]'
+check "  a TLSSecretMissing Warning Event on the policy" kwait 20 bash -c \
+	"kc get events -n default --field-selector involvedObject.name=server-https,reason=TLSSecretMissing,type=Warning -o jsonpath='{.items[*].message}' | grep -q no-role/front"
+check "  the policy stays in force (not removed, not failed)" bash -c "ka a policy list | grep -q '^CiliumNetworkPolicy  *default/server-https '"
+expect_eq "  a new TLS connection fails closed (no certificate to present)" 000 "$(https /api/x)"
+kc -n no-role create secret tls front --cert "$C/front2/tls.crt" --key "$C/front2/tls.key" >/dev/null
+ok=0
+for _ in $(seq 1 100); do [ "$(https /api/x)" = 200 ] && { ok=1; break; }; sleep 0.3; done
+expect_eq "the Secret created again: GET /api/x -> 200 again" 1 "$ok"
+expect_eq "  with the new Secret's certificate" "$(fp "$C/front2/tls.crt")" "$(presented)"
+check "  policy list: ok again" bash -c "loaded server-https"
+check "  metrics back to 0" bash -c \
+	'[ "$(metric sluice_k8s_policies_secret_missing)" = 0 ] && [ "$(metric sluice_k8s_secrets_missing)" = 0 ]'
+check "  a TLSSecretRestored Normal Event" kwait 20 bash -c \
+	"[ -n \"\$(kc get events -n default --field-selector involvedObject.name=server-https,reason=TLSSecretRestored,type=Normal -o name)\" ]"
+
+echo "# a forbidden Secret: backoff, accounted apart from API errors"
+kc create namespace no-role2 >/dev/null
+# fb VALUE: a policy (no pod selected) naming two Secrets of no-role2
+fb() {
+	kapply <<EOF
+{"apiVersion": "cilium.io/v2", "kind": "CiliumNetworkPolicy",
+ "metadata": {"name": "rbac-gap", "namespace": "default", "labels": {"try": "t$1"}},
+ "spec": {"endpointSelector": {"matchLabels": {"app": "nobody"}},
+  "ingress": [{"toPorts": [{"ports": [{"port": "9443", "protocol": "TCP"}],
+     "terminatingTLS": {"secret": {"namespace": "no-role2", "name": "front"}},
+     "originatingTLS": {"secret": {"namespace": "no-role2", "name": "ca"}}}]}]}}
+EOF
+}
+# refusals NAME: consecutive refused lists of no-role2/NAME (status), and
+# the delay chosen after the last one
+refusals() { ka a status -o json | python3 -c '
+import json, sys
+for s in json.load(sys.stdin)["kubernetes"]["secrets"]:
+    if s["namespace"] == "no-role2" and s["name"] == sys.argv[1]:
+        print(s["refusals"], s["retry_delay_ms"])' "$1"; }
+errs0=$(metric sluice_k8s_api_errors_total)
+forb0=$(metric 'sluice_k8s_api_refusals_total{reason="forbidden"}')
+fb 0
+check "the policy does not load: forbidden" kwait 30 bash -c "ka a policy list | grep rbac-gap | grep -qi forbidden"
+read -r r0 _ <<<"$(refusals front)"
+sleep 16
+read -r r1 d1 <<<"$(refusals front)"
+errs1=$(metric sluice_k8s_api_errors_total)
+forb1=$(metric 'sluice_k8s_api_refusals_total{reason="forbidden"}')
+# 0.25-0.5, 0.5-1, 1-2, 2-4 s, then 2-4 s apart: 6 to 10 tries in 16 s;
+# the old fixed 5-10 s gave at most 4, no backoff at 0.5 s more than 30
+check "  listed again with backoff: $((r1 - r0)) more refusals in 16 s (5 to 20)" \
+	test $((r1 - r0)) -ge 5 -a $((r1 - r0)) -le 20
+check "  the backoff reached its cap: the last delay ${d1:-?} ms is within 2000-4000" \
+	test "${d1:-0}" -ge 2000 -a "${d1:-0}" -le 4000
+check "  counted as forbidden (sluice_k8s_api_refusals_total{reason=\"forbidden\"} $forb0 -> $forb1)" \
+	test "$((forb1 - forb0))" -ge "$((r1 - r0))"
+expect_eq "  and not as API errors (sluice_k8s_api_errors_total)" "$errs0" "$errs1"
+check "  sluice status counts them apart" bash -c "ka a status | grep -q 'errors $errs1, forbidden [1-9]'"
+# a new version of the policy: the agent lists its Secrets again at once
+# (tried a few times: a list already on the wire at that instant is not
+# hurried)
+n=0
+relisted() {
+	n=$((n + 1))
+	fb "$n"
+	sleep 1
+	grep -q 'Secret no-role2/front: a policy naming it changed, listing it again now' "$KA_WORK/a/agent.log"
+}
+check "a new version of the policy lists the refused Secret again at once" kwait 15 relisted
+sed 's/namespace: sluice-secrets/namespace: no-role2/' "$ROOT/deploy/kubernetes/rbac-secrets.yaml" | kc apply -f - >/dev/null ||
+	fail "apply deploy/kubernetes/rbac-secrets.yaml for no-role2"
+kc -n no-role2 create secret tls front --cert "$C/front/tls.crt" --key "$C/front/tls.key" >/dev/null
+kc -n no-role2 create secret generic ca --from-file=ca.crt="$C/ca/ca.crt" >/dev/null
+check "the Role and the Secrets made: the policy loads (within the 4 s cap)" \
+	kwait 30 bash -c "listed rbac-gap && loaded rbac-gap"
+read -r r2 d2 <<<"$(refusals front)"
+expect_eq "  the refusals reset once listed" "0 0" "$r2 $d2"
+kc delete cnp rbac-gap >/dev/null
+
+echo "# after a restart, TLS waits for the Secrets (not on disk)"
+ka_kill a
+k8s_relay_start sec --hold /secrets || fail "relay"
+HPORT=$((19100 + KA_IDX[a]))
+SLUICE_K8S_TOKEN_MAX_AGE=3600 K8S_SERVER=$K8S_RELAY_URL KA_IN_CLUSTER=1 ka_start a --health "127.0.0.1:$HPORT" ||
+	fail "agent restarts through the relay and syncs"
+readyz() { curl -s --max-time 5 "http://127.0.0.1:$HPORT/readyz"; }
+export -f readyz
+export HPORT
+# three: no-role/front, tls-secrets/upstream-ca (server-https), tls-secrets/late
+check "/readyz says it waits for the TLS Secrets (their lists held)" kwait 20 bash -c \
+	"readyz | grep -q 'kubernetes: waiting for 3 TLS Secrets to be listed'"
+readyz | sed 's/^/    /'
+check "  sluice status too" bash -c "ka a status | grep -q 'waiting for 3 TLS Secrets to be listed'"
+check "  metric sluice_k8s_secrets_waiting 3" bash -c '[ "$(metric sluice_k8s_secrets_waiting)" = 3 ]'
+expect_eq "  meanwhile a TLS connection fails closed" 000 "$(https /api/x)"
+k8s_relay_set sec '{"hold": ""}'
+check "the lists released: /readyz no longer waits for Secrets" kwait 30 bash -c "! readyz | grep -q 'TLS Secret'"
+ok=0
+for _ in $(seq 1 100); do [ "$(https /api/x)" = 200 ] && { ok=1; break; }; sleep 0.3; done
+expect_eq "  GET /api/x -> 200 again" 1 "$ok"
 
 echo "# deleting the policies stops the watches"
 kc delete cnp late >/dev/null

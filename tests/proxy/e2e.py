@@ -30,6 +30,7 @@ RULES = {"rules": [
     {"method": "GET", "path": "/chunked"},
     {"method": "GET", "path": "/close"},
     {"method": "GET", "path": "/drop"},
+    {"method": "GET", "path": "/swallow-next"},
     {"method": "GET", "path": "/ws", "headers": ["Upgrade: websocket"]},
 ]}
 
@@ -298,6 +299,54 @@ def test_bodies(px, rec):
     c.close()
     check(st1 == 200 and st2 == 200 and body.startswith(b"GET /api/users/after-drop"),
           "upstream closed an idle connection: the next request reconnects")
+
+
+def test_upstream_pool(px, rec):
+    """Upstream connections outlive client connections (issue #16): hop-by-hop
+    fields stay on the client side, idle upstream connections are reused,
+    one that fails under a request before answering is retried once when
+    that is safe."""
+    time.sleep(0.1)
+    conns = []
+    for i in range(6):
+        c = Conn(px.port)
+        c.send(req("/api/users/pool%d" % i, extra=b"Connection: close\r\nKeep-Alive: timeout=9\r\n"))
+        st, hd, body = c.response()
+        conns.append(st == 200 and c.closed())
+        c.close()
+    heads = [h for i in range(6) for h in rec.seen("/api/users/pool%d" % i)]
+    check(all(conns), "6 client connections with Connection: close: each answered 200 and then closed")
+    check(len(heads) == 6 and len({h["conn"] for h in heads}) == 1,
+          "... and the upstream saw them on one connection: %s" % sorted({h["conn"] for h in heads}))
+    check(all(k not in ("connection", "keep-alive") for h in heads for k, _ in h["headers"]),
+          "Connection and Keep-Alive never reach the upstream")
+    # a client connection's keep-alive requests and another client's share it
+    a, b = Conn(px.port), Conn(px.port)
+    a.send(req("/api/users/poolA1"))
+    a.response()
+    b.send(req("/api/users/poolB1"))
+    b.response()
+    a.send(req("/api/users/poolA2"))
+    a.response()
+    a.close()
+    b.close()
+    ids = {h["conn"] for t in ("poolA1", "poolB1", "poolA2") for h in rec.seen(t)}
+    check(ids == {heads[0]["conn"]} if heads else False,
+          "two client connections take turns on the same idle upstream connection: %s" % ids)
+    # the server closes a pooled connection as a request arrives on it: an
+    # idempotent request without a body goes out again on a new connection
+    st, _, _ = one(px.port, req("/swallow-next"))
+    st2, _, body = one(px.port, req("/api/users/retried"))
+    seen = rec.seen("/api/users/retried")
+    check(st == 200 and st2 == 200 and body.startswith(b"GET /api/users/retried")
+          and len(seen) == 2 and seen[0]["conn"] != seen[1]["conn"],
+          "a reused connection closed under a GET: retried once on a new connection (%s)"
+          % [h["conn"] for h in seen])
+    # ... but a request with a body is not sent twice: 502
+    one(px.port, req("/swallow-next"))
+    st3, _, body = one(px.port, req("/upload?no-retry", "POST", b"Content-Length: 3\r\n") + b"abc")
+    check(st3 == 502 and len(rec.seen("/upload?no-retry")) == 1,
+          "a POST on a reused connection closed under it: 502, sent once (%s)" % st3)
 
 
 def test_big_response(px, rec):
@@ -696,6 +745,7 @@ def main():
         test_bodies(px, rec)
         test_hardening(px, rec)
         test_upgrade(px, rec)
+        test_upstream_pool(px, rec)
         test_reload(px, rec)
         test_reload_continuity(px, rec)
         test_big_response(px, rec)

@@ -10,6 +10,10 @@ Paths:
   /close           answers with Connection: close and closes
   /drop            answers as keep-alive, then closes the connection anyway
   /ws              101 for "Upgrade: websocket", then echoes bytes
+  /swallow-next    answers as keep-alive; the next request on that
+                   connection is read (and recorded), then the connection
+                   closes without an answer (a server closing as a reused
+                   connection's request arrives)
   anything else    200, body = "METHOD TARGET body_len=N sha256=..."
 
 Run alone: upstream.py --port 8080 [--log heads.jsonl]
@@ -49,9 +53,14 @@ class BadRequest(Exception):
     pass
 
 
+_conn_ids = iter(range(1, 1 << 30))
+
+
 class Handler(socketserver.BaseRequestHandler):
     def setup(self):
         self.buf = b""
+        self.conn = next(_conn_ids)  # heads record which connection carried them
+        self.swallow = False
         self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def fill(self):
@@ -92,8 +101,10 @@ class Handler(socketserver.BaseRequestHandler):
                     headers.append((k.strip().lower(), v.strip()))
                 hd = dict(headers)
                 r = {"method": method, "target": target, "version": version,
-                     "headers": headers}
+                     "headers": headers, "conn": self.conn}
                 rec.add("head", r)
+                if self.swallow:
+                    return
                 h = hashlib.sha256()
                 blen = 0
                 if hd.get("transfer-encoding", "").lower() == "chunked":
@@ -153,6 +164,8 @@ class Handler(socketserver.BaseRequestHandler):
             return keep
         body = ("%s %s body_len=%d sha256=%s" % (method, target, r["body_len"],
                                                  r["sha256"])).encode()
+        if path == "/swallow-next":
+            self.swallow = True
         if path == "/drop":
             self.send(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
             return False

@@ -42,8 +42,10 @@
 # OBSERVE (default 1), STATIC (default 0), OUT (a directory to keep the raw
 # results, wrk outputs and agent logs in), PERF=1 (`perf record -a -g` during one
 # extra l7 ka16 run, into OUT/perf.data), STRACE=1 (syscalls per request of the
-# proxy and the agent during one more l7 ka16 run: perf's syscall
-# tracepoints, else strace -c; raw counts in OUT/syscalls.*.txt).
+# proxy and the agent during one more l7 run of load STRACE_LOAD, default
+# ka16: perf's syscall tracepoints, else strace -c; raw counts in
+# OUT/syscalls.*.txt; also the proxy's new upstream connections and pooled
+# reuses per request, from its stats).
 # Needs: wrk, nginx (nginx-light), haproxy, python3, curl.
 set -u
 
@@ -271,7 +273,7 @@ if [ "${STRACE:-0}" = 1 ] && [ -n "${OUT:-}" ]; then
 	if command -v perf >/dev/null && perf stat -e raw_syscalls:sys_enter -- true >/dev/null 2>&1; then
 		how="perf stat, syscall tracepoints"
 		ev=raw_syscalls:sys_enter
-		for sc in read write readv writev epoll_wait sendmsg recvmsg sendto recvfrom bpf; do
+		for sc in read write readv writev epoll_wait epoll_ctl sendmsg recvmsg sendto recvfrom bpf connect accept4 close shutdown setsockopt socket setns; do
 			ev=$ev,syscalls:sys_enter_$sc
 		done
 		perf stat -x, -e "$ev" -o "$OUT/syscalls.proxy.txt" -p "$(proxy_pid)" -- sleep $((DUR + 8)) &
@@ -285,10 +287,14 @@ if [ "${STRACE:-0}" = 1 ] && [ -n "${OUT:-}" ]; then
 		timeout -s INT $((DUR + 8)) strace -f -c -o "$OUT/syscalls.agent.txt" -p "$SL_AGENT_PID" &
 		sa=$!
 	fi
+	up_stats() { sl status -o json | python3 -c 'import json,sys; p=json.load(sys.stdin)["proxy"]; print(p.get("upstream_connects",0), p.get("upstream_reused",0))'; }
+	read -r uc0 ur0 <<<"$(up_stats)"
 	sleep 4
-	out=$(wrk_run ka16)
+	out=$(wrk_run "${STRACE_LOAD:-ka16}")
 	wait $sp $sa
-	echo "syscalls during l7 ka16 ($how; wrk made ${out%% *} requests), per request:"
+	read -r uc1 ur1 <<<"$(up_stats)"
+	echo "upstream connections during l7 ${STRACE_LOAD:-ka16}: $((uc1 - uc0)) new, $((ur1 - ur0)) pooled reuses (wrk made ${out%% *} requests)"
+	echo "syscalls during l7 ${STRACE_LOAD:-ka16} ($how; wrk made ${out%% *} requests), per request:"
 	for w in proxy agent; do
 		python3 - "$OUT/syscalls.$w.txt" "${out%% *}" "$w" <<'PY'
 import sys

@@ -3,7 +3,8 @@
  * test_client.c - the client handle without a server: server URLs (https,
  * http, IPv6 literals, default ports, path prefixes) and their errors, and
  * the request bytes it sends (request line, Host, User-Agent, Accept,
- * bearer token, body headers, Connection: close).
+ * bearer token, body headers, Connection: close), the refusal backoff's
+ * knob and how failed answers are counted (403/404 apart from errors).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -159,6 +160,47 @@ static void test_unreachable(void **state)
 	assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* SLUICE_K8S_REFUSED_RETRY_MS: "BASE,CAP" in ms, anything else keeps 1 s / 30 s */
+static void test_refused_retry_knob(void **state)
+{
+	static const struct {
+		const char *env;
+		uint64_t base, cap;
+	} cases[] = {
+		{ NULL, 1000, 30000 },     { "500,4000", 500, 4000 }, { "200,200", 200, 200 },
+		{ "4000,500", 1000, 30000 }, { "500", 1000, 30000 },    { "0,100", 1000, 30000 },
+		{ "5,x", 1000, 30000 },     { "", 1000, 30000 },
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (cases[i].env)
+			setenv("SLUICE_K8S_REFUSED_RETRY_MS", cases[i].env, 1);
+		else
+			unsetenv("SLUICE_K8S_REFUSED_RETRY_MS");
+		struct k8s_client *c = client("https://127.0.0.1:6443", NULL);
+		assert_int_equal(c->refused_base_ms, cases[i].base);
+		assert_int_equal(c->refused_cap_ms, cases[i].cap);
+		k8s_client_free(c);
+	}
+	unsetenv("SLUICE_K8S_REFUSED_RETRY_MS");
+}
+
+/* an RBAC gap or an absent CRD is not an unhealthy server */
+static void test_count_status(void **state)
+{
+	(void)state;
+	struct k8s_client *c = client("https://127.0.0.1:6443", NULL);
+	struct k8s_client_stats st;
+	static const int statuses[] = { 403, 403, 404, 401, 500, 429, 0 };
+	for (size_t i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++)
+		k8s_client_count_status(c, statuses[i]);
+	k8s_client_stats(c, &st);
+	assert_int_equal(st.forbidden, 2);
+	assert_int_equal(st.not_found, 1);
+	assert_int_equal(st.errors, 4);
+	k8s_client_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -166,6 +208,8 @@ int main(void)
 		cmocka_unit_test(test_servers),
 		cmocka_unit_test(test_tls_config_errors),
 		cmocka_unit_test(test_unreachable),
+		cmocka_unit_test(test_refused_retry_knob),
+		cmocka_unit_test(test_count_status),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -238,18 +238,19 @@ static int hook_resolve(struct proxy_resolver *r, int fd, void *listener_data,
 	return 0;
 }
 
-static int hook_upstream_socket(struct proxy_resolver *r, struct proxy_flow *flow)
+static int hook_upstream_socket(struct proxy_resolver *r, struct proxy_flow *flow, void **up_data)
 {
 	struct hook_resolver *h = (struct hook_resolver *)r;
 
 	assert_int_equal(flow->ep_id, 9);
+	*up_data = h;
 	atomic_fetch_add(&h->sockets, 1);
 	return socket(AF_INET, SOCK_STREAM, 0);
 }
 
-static void hook_upstream_closed(struct proxy_resolver *r, struct proxy_flow *flow)
+static void hook_upstream_closed(struct proxy_resolver *r, void *up_data)
 {
-	(void)flow;
+	assert_ptr_equal(up_data, r);
 	atomic_fetch_add(&((struct hook_resolver *)r)->closed, 1);
 }
 

@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * flow_json.h - one flow as the line of JSON `sluice observe -o json`
+ * prints: Hubble's field names and shapes (api/v1/flow/flow.proto as
+ * protojson prints it). One renderer for the agent (JSON API clients, the
+ * JSON fallback) and the CLI (flows received in the binary wire form,
+ * common/flow_wire.h), so both print the same bytes.
+ */
+#ifndef SLUICE_COMMON_FLOW_JSON_H
+#define SLUICE_COMMON_FLOW_JSON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum sl_flow_kind {
+	SL_FLOW_L3L4 = 1,
+	SL_FLOW_L7_REQUEST = 2,
+	SL_FLOW_L7_RESPONSE = 3,
+};
+
+/* One end of a flow, as enriched by the agent at event time. NULL strings
+ * print as "" (labels as []). labels is JSON array text, printed as is. */
+struct sl_flow_end {
+	uint32_t identity;
+	const char *ns, *pod, *labels;
+};
+
+/* A flow; the strings belong to the caller. */
+struct sl_flow_view {
+	uint64_t time_ns;      /* wall clock */
+	uint8_t kind;          /* enum sl_flow_kind */
+	uint8_t verdict;       /* enum sluice_verdict */
+	uint8_t direction;     /* SLUICE_DIR_* */
+	uint8_t protocol;      /* IP protocol number */
+	uint8_t match_kind;    /* Cilium's policy_match_type */
+	uint8_t tcp_flags;
+	bool https;            /* L7 over TLS: the URL's scheme */
+	uint16_t drop_reason;  /* enum sluice_drop_reason */
+	uint8_t saddr[16], daddr[16];
+	uint16_t sport, dport;
+	struct sl_flow_end src, dst;
+	/* L7 only */
+	const char *method, *url, *host, *http_protocol;
+	uint16_t code;
+	uint64_t latency_ns;
+	/* the service the client went through; svc_name NULL: none */
+	const char *svc_ns, *svc_name;
+	uint16_t svc_port;
+};
+
+/* Hubble's names: FORWARDED, DROPPED, REDIRECTED (else UNKNOWN); TCP, UDP,
+ * ICMPv4, SCTP (else UNKNOWN). */
+const char *sl_flow_verdict_name(uint8_t verdict);
+const char *sl_flow_proto_name(uint8_t protocol);
+
+/* An upper bound of the line's length for sl_flow_json (with its NUL). */
+size_t sl_flow_json_max(const struct sl_flow_view *f, const char *node);
+/* Writes the line (no newline, NUL-terminated) into out, which has room for
+ * sl_flow_json_max() bytes; returns its length. */
+size_t sl_flow_json(const struct sl_flow_view *f, const char *node, char *out);
+
+#endif

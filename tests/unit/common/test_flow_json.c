@@ -1,0 +1,269 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * test_flow_json.c - the JSON line of a flow, byte for byte: the expected
+ * lines are what the agent printed before the renderer moved to common/
+ * and lost printf (agent/flows.c at a37a881), for every case of
+ * flow_cases.h; the one change is that the node name is escaped now.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "flow_cases.h"
+#include "flow_json.h"
+
+static const char *const expected[FLOW_CASES] = {
+	"{\"flow\":{\"time\":\"2025-12-05T16:00:00.123456789Z\",\"verdict\":\"DROPPED\",\"drop_reaso"
+	"n\":133,\"drop_reason_desc\":\"POLICY_DENIED\",\"IP\":{\"source\":\"10.244.241.2\",\"destin"
+	"ation\":\"10.244.241.3\",\"ipVersion\":\"IPv4\"},\"l4\":{\"UDP\":{\"source_port\":40000,\"d"
+	"estination_port\":1024}},\"source\":{\"identity\":256,\"namespace\":\"default\",\"labels\":"
+	"[\"k8s:app=src\",\"k8s:io.kubernetes.pod.namespace=default\"],\"pod_name\":\"src\"},\"desti"
+	"nation\":{\"identity\":257,\"namespace\":\"default\",\"labels\":[\"k8s:app=dst\",\"k8s:io.k"
+	"ubernetes.pod.namespace=default\"],\"pod_name\":\"dst\"},\"Type\":\"L3_L4\",\"node_name\":\""
+	"sluice-bench\",\"event_type\":{\"type\":1,\"sub_type\":133},\"policy_match_type\":0,\"is_re"
+	"ply\":false,\"traffic_direction\":\"EGRESS\",\"Summary\":\"UDP\"}}",
+	"{\"flow\":{\"time\":\"2025-12-05T16:00:00.123456789Z\",\"verdict\":\"REDIRECTED\",\"IP\":{\""
+	"source\":\"10.244.241.2\",\"destination\":\"10.244.241.3\",\"ipVersion\":\"IPv4\"},\"l4\":{"
+	"\"TCP\":{\"source_port\":40000,\"destination_port\":1024,\"flags\":{\"SYN\":true}}},\"sourc"
+	"e\":{\"identity\":256,\"namespace\":\"default\",\"labels\":[\"k8s:app=src\",\"k8s:io.kubern"
+	"etes.pod.namespace=default\"],\"pod_name\":\"src\"},\"destination\":{\"identity\":257,\"nam"
+	"espace\":\"default\",\"labels\":[\"k8s:app=dst\",\"k8s:io.kubernetes.pod.namespace=default\""
+	"],\"pod_name\":\"dst\"},\"destination_service\":{\"name\":\"backend\",\"namespace\":\"defau"
+	"lt\"},\"destination_service_port\":80,\"Type\":\"L3_L4\",\"node_name\":\"sluice-bench\",\"e"
+	"vent_type\":{\"type\":5,\"sub_type\":0},\"policy_match_type\":2,\"is_reply\":false,\"traffi"
+	"c_direction\":\"INGRESS\",\"Summary\":\"TCP\"}}",
+	"{\"flow\":{\"time\":\"1970-01-01T00:00:00.000000000Z\",\"verdict\":\"FORWARDED\",\"IP\":{\""
+	"source\":\"10.244.241.2\",\"destination\":\"10.244.241.3\",\"ipVersion\":\"IPv4\"},\"l4\":{"
+	"\"TCP\":{\"source_port\":40000,\"destination_port\":1024,\"flags\":{\"SYN\":true,\"ACK\":tr"
+	"ue}}},\"source\":{\"identity\":2,\"namespace\":\"\",\"labels\":[\"reserved:world\"],\"pod_n"
+	"ame\":\"\"},\"destination\":{\"identity\":257,\"namespace\":\"default\",\"labels\":[\"k8s:a"
+	"pp=dst\",\"k8s:io.kubernetes.pod.namespace=default\"],\"pod_name\":\"dst\"},\"Type\":\"L3_L"
+	"4\",\"node_name\":\"sluice-bench\",\"event_type\":{\"type\":5,\"sub_type\":0},\"policy_matc"
+	"h_type\":4,\"is_reply\":false,\"traffic_direction\":\"EGRESS\",\"Summary\":\"TCP\"}}",
+	"{\"flow\":{\"time\":\"2025-12-05T16:00:00.123456789Z\",\"verdict\":\"DROPPED\",\"drop_reaso"
+	"n\":181,\"drop_reason_desc\":\"POLICY_DENY\",\"IP\":{\"source\":\"10.244.241.2\",\"destinat"
+	"ion\":\"10.244.241.3\",\"ipVersion\":\"IPv4\"},\"l4\":{\"TCP\":{\"source_port\":40000,\"des"
+	"tination_port\":1024,\"flags\":{\"RST\":true}}},\"source\":{\"identity\":256,\"namespace\":"
+	"\"default\",\"labels\":[\"k8s:app=src\",\"k8s:io.kubernetes.pod.namespace=default\"],\"pod_"
+	"name\":\"src\"},\"destination\":{\"identity\":1,\"namespace\":\"\",\"labels\":[],\"pod_name"
+	"\":\"\"},\"Type\":\"L3_L4\",\"node_name\":\"node-\\\"b\\\"\",\"event_type\":{\"type\":1,\"sub_t"
+	"ype\":181},\"policy_match_type\":0,\"is_reply\":false,\"traffic_direction\":\"EGRESS\",\"Su"
+	"mmary\":\"TCP\"}}",
+	"{\"flow\":{\"time\":\"2025-12-05T16:00:00.123456789Z\",\"verdict\":\"FORWARDED\",\"IP\":{\""
+	"source\":\"10.244.241.2\",\"destination\":\"10.244.241.3\",\"ipVersion\":\"IPv4\"},\"l4\":{"
+	"\"ICMPv4\":{}},\"source\":{\"identity\":256,\"namespace\":\"default\",\"labels\":[\"k8s:app"
+	"=src\",\"k8s:io.kubernetes.pod.namespace=default\"],\"pod_name\":\"src\"},\"destination\":{"
+	"\"identity\":257,\"namespace\":\"default\",\"labels\":[\"k8s:app=dst\",\"k8s:io.kubernetes."
+	"pod.namespace=default\"],\"pod_name\":\"dst\"},\"Type\":\"L3_L4\",\"node_name\":\"sluice-be"
+	"nch\",\"event_type\":{\"type\":5,\"sub_type\":0},\"policy_match_type\":1,\"is_reply\":false"
+	",\"traffic_direction\":\"EGRESS\",\"Summary\":\"ICMPv4\"}}",
+	"{\"flow\":{\"time\":\"2025-12-05T16:00:00.123456789Z\",\"verdict\":\"FORWARDED\",\"IP\":{\""
+	"source\":\"10.244.241.2\",\"destination\":\"10.244.241.3\",\"ipVersion\":\"IPv4\"},\"l4\":{"
+	"\"TCP\":{\"source_port\":40000,\"destination_port\":1024}},\"source\":{\"identity\":256,\"n"
+	"amespace\":\"default\",\"labels\":[\"k8s:app=src\",\"k8s:io.kubernetes.pod.namespace=defaul"
+	"t\"],\"pod_name\":\"src\"},\"destination\":{\"identity\":257,\"namespace\":\"default\",\"la"
+	"bels\":[\"k8s:app=dst\",\"k8s:io.kubernetes.pod.namespace=default\"],\"pod_name\":\"dst\"},"
+	"\"Type\":\"L7\",\"node_name\":\"sluice-bench\",\"event_type\":{\"type\":129},\"l7\":{\"type"
+	"\":\"REQUEST\",\"http\":{\"method\":\"GET\",\"url\":\"http://api.example:8080/api/users/7?q"
+	"=\\\"x\\\"\\\\&t=\\u0009\",\"protocol\":\"HTTP/1.1\"}},\"is_reply\":false,\"traffic_directi"
+	"on\":\"INGRESS\",\"Summary\":\"HTTP/1.1 GET http://api.example:8080/api/users/7?q=\\\"x\\\""
+	"\\\\&t=\\u0009\"}}",
+	"{\"flow\":{\"time\":\"2025-12-05T16:00:00.123456789Z\",\"verdict\":\"FORWARDED\",\"IP\":{\""
+	"source\":\"10.244.241.2\",\"destination\":\"10.244.241.3\",\"ipVersion\":\"IPv4\"},\"l4\":{"
+	"\"TCP\":{\"source_port\":40000,\"destination_port\":1024}},\"source\":{\"identity\":256,\"n"
+	"amespace\":\"default\",\"labels\":[\"k8s:app=src\",\"k8s:io.kubernetes.pod.namespace=defaul"
+	"t\"],\"pod_name\":\"src\"},\"destination\":{\"identity\":257,\"namespace\":\"default\",\"la"
+	"bels\":[\"k8s:app=dst\",\"k8s:io.kubernetes.pod.namespace=default\"],\"pod_name\":\"dst\"},"
+	"\"Type\":\"L7\",\"node_name\":\"sluice-bench\",\"event_type\":{\"type\":129},\"l7\":{\"type"
+	"\":\"RESPONSE\",\"latency_ns\":\"12345678\",\"http\":{\"code\":403,\"method\":\"POST\",\"ur"
+	"l\":\"https://10.244.241.2/admin\",\"protocol\":\"HTTP/1.0\"}},\"is_reply\":true,\"traffic_"
+	"direction\":\"INGRESS\",\"Summary\":\"HTTP/1.0 403 12ms (POST https://10.244.241.2/admin)\""
+	"}}",
+	"{\"flow\":{\"time\":\"2025-12-05T16:00:00.123456789Z\",\"verdict\":\"DROPPED\",\"IP\":{\"so"
+	"urce\":\"10.244.241.2\",\"destination\":\"10.244.241.3\",\"ipVersion\":\"IPv4\"},\"l4\":{\""
+	"TCP\":{\"source_port\":40000,\"destination_port\":1024}},\"source\":{\"identity\":256,\"nam"
+	"espace\":\"default\",\"labels\":[\"k8s:app=src\",\"k8s:io.kubernetes.pod.namespace=default\""
+	"],\"pod_name\":\"src\"},\"destination\":{\"identity\":257,\"namespace\":\"default\",\"label"
+	"s\":[\"k8s:app=dst\",\"k8s:io.kubernetes.pod.namespace=default\"],\"pod_name\":\"dst\"},\"T"
+	"ype\":\"L7\",\"node_name\":\"sluice-bench\",\"event_type\":{\"type\":129},\"l7\":{\"type\":"
+	"\"REQUEST\",\"http\":{\"method\":\"DELETE\",\"url\":\"http://10.244.241.3/\",\"protocol\":\""
+	"\"}},\"is_reply\":false,\"traffic_direction\":\"EGRESS\",\"Summary\":\"HTTP/1.1 DELETE http"
+	"://10.244.241.3/\"}}",
+	"{\"flow\":{\"time\":\"2025-12-05T16:00:00.123456789Z\",\"verdict\":\"DROPPED\",\"drop_reaso"
+	"n\":133,\"drop_reason_desc\":\"POLICY_DENIED\",\"IP\":{\"source\":\"fd00::1\",\"destination"
+	"\":\"fd00::2\",\"ipVersion\":\"IPv6\"},\"l4\":{\"SCTP\":{\"source_port\":40000,\"destinatio"
+	"n_port\":1024}},\"source\":{\"identity\":256,\"namespace\":\"default\",\"labels\":[\"k8s:ap"
+	"p=src\",\"k8s:io.kubernetes.pod.namespace=default\"],\"pod_name\":\"src\"},\"destination\":"
+	"{\"identity\":257,\"namespace\":\"default\",\"labels\":[\"k8s:app=dst\",\"k8s:io.kubernetes"
+	".pod.namespace=default\"],\"pod_name\":\"dst\"},\"Type\":\"L3_L4\",\"node_name\":\"sluice-b"
+	"ench\",\"event_type\":{\"type\":1,\"sub_type\":133},\"policy_match_type\":0,\"is_reply\":fa"
+	"lse,\"traffic_direction\":\"EGRESS\",\"Summary\":\"SCTP\"}}",
+	"{\"flow\":{\"time\":\"2025-12-05T16:00:00.123456789Z\",\"verdict\":\"FORWARDED\",\"IP\":{\""
+	"source\":\"10.244.241.2\",\"destination\":\"10.244.241.3\",\"ipVersion\":\"IPv4\"},\"source"
+	"\":{\"identity\":256,\"namespace\":\"default\",\"labels\":[\"k8s:app=src\",\"k8s:io.kuberne"
+	"tes.pod.namespace=default\"],\"pod_name\":\"src\"},\"destination\":{\"identity\":257,\"name"
+	"space\":\"default\",\"labels\":[\"k8s:app=dst\",\"k8s:io.kubernetes.pod.namespace=default\""
+	"],\"pod_name\":\"dst\"},\"Type\":\"L3_L4\",\"node_name\":\"sluice-bench\",\"event_type\":{\""
+	"type\":5,\"sub_type\":0},\"policy_match_type\":0,\"is_reply\":false,\"traffic_direction\":\""
+	"EGRESS\",\"Summary\":\"UNKNOWN\"}}",
+	"{\"flow\":{\"time\":\"2025-12-05T16:00:00.123456789Z\",\"verdict\":\"DROPPED\",\"drop_reaso"
+	"n\":133,\"drop_reason_desc\":\"POLICY_DENIED\",\"IP\":{\"source\":\"10.244.241.2\",\"destin"
+	"ation\":\"10.244.241.3\",\"ipVersion\":\"IPv4\"},\"l4\":{\"UDP\":{\"source_port\":40000,\"d"
+	"estination_port\":1024}},\"source\":{\"identity\":256,\"namespace\":\"default\",\"labels\":"
+	"[\"k8s:app=src\",\"k8s:io.kubernetes.pod.namespace=default\"],\"pod_name\":\"a\\u001b\\u000"
+	"a\\\"c\\\\\"},\"destination\":{\"identity\":257,\"namespace\":\"ns\\u001f\",\"labels\":[\"k"
+	"8s:app=dst\",\"k8s:io.kubernetes.pod.namespace=default\"],\"pod_name\":\"dst\"},\"destinati"
+	"on_service\":{\"name\":\"s\\\\n\",\"namespace\":\"s\\\"ns\"},\"destination_service_port\":6"
+	"5535,\"Type\":\"L3_L4\",\"node_name\":\"sluice-bench\",\"event_type\":{\"type\":1,\"sub_typ"
+	"e\":133},\"policy_match_type\":0,\"is_reply\":false,\"traffic_direction\":\"EGRESS\",\"Summ"
+	"ary\":\"UDP\"}}",
+	/* 11: 10075 bytes */ NULL,
+	"{\"flow\":{\"time\":\"2099-12-31T23:59:59.999999999Z\",\"verdict\":\"UNKNOWN\",\"IP\":{\"so"
+	"urce\":\"10.244.241.2\",\"destination\":\"10.244.241.3\",\"ipVersion\":\"IPv4\"},\"l4\":{\""
+	"UDP\":{\"source_port\":65535,\"destination_port\":65535}},\"source\":{\"identity\":42949672"
+	"95,\"namespace\":\"default\",\"labels\":[\"k8s:app=src\",\"k8s:io.kubernetes.pod.namespace="
+	"default\"],\"pod_name\":\"src\"},\"destination\":{\"identity\":16777216,\"namespace\":\"def"
+	"ault\",\"labels\":[\"k8s:app=dst\",\"k8s:io.kubernetes.pod.namespace=default\"],\"pod_name\""
+	":\"dst\"},\"Type\":\"L3_L4\",\"node_name\":\"sluice-bench\",\"event_type\":{\"type\":5,\"su"
+	"b_type\":0},\"policy_match_type\":0,\"is_reply\":false,\"traffic_direction\":\"EGRESS\",\"S"
+	"ummary\":\"UDP\"}}",
+	"{\"flow\":{\"time\":\"2025-12-05T16:00:00.123456789Z\",\"verdict\":\"FORWARDED\",\"IP\":{\""
+	"source\":\"10.244.241.2\",\"destination\":\"10.244.241.3\",\"ipVersion\":\"IPv4\"},\"l4\":{"
+	"\"TCP\":{\"source_port\":40000,\"destination_port\":1024,\"flags\":{}}},\"source\":{\"ident"
+	"ity\":256,\"namespace\":\"default\",\"labels\":[\"k8s:app=src\",\"k8s:io.kubernetes.pod.nam"
+	"espace=default\"],\"pod_name\":\"src\"},\"destination\":{\"identity\":257,\"namespace\":\"d"
+	"efault\",\"labels\":[\"k8s:app=dst\",\"k8s:io.kubernetes.pod.namespace=default\"],\"pod_nam"
+	"e\":\"dst\"},\"Type\":\"L3_L4\",\"node_name\":\"sluice-bench\",\"event_type\":{\"type\":5,\""
+	"sub_type\":0},\"policy_match_type\":0,\"is_reply\":false,\"traffic_direction\":\"EGRESS\",\""
+	"Summary\":\"TCP\"}}",
+};
+
+/* case 11: the URL and the Host are cut (505 and 1 + 4088 bytes) */
+static const char case11_fmt[] =
+	"{\"flow\":{\"time\":\"2025-12-05T16:00:00.123456789Z\",\"verdict\":\"FORWARDED\",\"IP\":{\"so"
+	"urce\":\"10.244.241.2\",\"destination\":\"10.244.241.3\",\"ipVersion\":\"IPv4\"},\"l4\":{\"TCP"
+	"\":{\"source_port\":40000,\"destination_port\":1024}},\"source\":{\"identity\":256,\"names"
+	"pace\":\"default\",\"labels\":[\"k8s:app=src\",\"k8s:io.kubernetes.pod.namespace=default"
+	"\"],\"pod_name\":\"src\"},\"destination\":{\"identity\":257,\"namespace\":\"default\",\"labels"
+	"\":[\"k8s:app=dst\",\"k8s:io.kubernetes.pod.namespace=default\"],\"pod_name\":\"dst\"},\"T"
+	"ype\":\"L7\",\"node_name\":\"sluice-bench\",\"event_type\":{\"type\":129},\"l7\":{\"type\":\"RES"
+	"PONSE\",\"latency_ns\":\"18446744073709551615\",\"http\":{\"code\":200,\"method\":\"GETTTTTT"
+	"TTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTT\",\"url\":\"http://%s/%s\",\"protoco"
+	"l\":\"HTTP/1.1\"}},\"is_reply\":true,\"traffic_direction\":\"EGRESS\",\"Summary\":\"HTTP/1.1"
+	" 200 18446744073709ms (GETTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTT"
+	" http://%s/%s)\"}}";
+
+static const char *node_of(int i)
+{
+	return i == 3 ? "node-\"b\"" : "sluice-bench";
+}
+
+static char *render(const struct sl_flow_view *f, const char *node)
+{
+	size_t max = sl_flow_json_max(f, node);
+	char *out = malloc(max + 1);
+	size_t n;
+
+	assert_non_null(out);
+	memset(out, 0x5a, max + 1);
+	n = sl_flow_json(f, node, out);
+	assert_true(n < max);
+	assert_int_equal(strlen(out), n);
+	/* nothing written past the bound */
+	assert_int_equal((unsigned char)out[max], 0x5a);
+	return out;
+}
+
+static void test_cases_byte_for_byte(void **state)
+{
+	(void)state;
+	for (int i = 0; i < FLOW_CASES; i++) {
+		struct sl_flow_view f = flow_case(i);
+		char *got = render(&f, node_of(i)), want[16384];
+
+		if (expected[i]) {
+			snprintf(want, sizeof(want), "%s", expected[i]);
+		} else {
+			char host[506], url[4090];
+
+			memset(host, 'a', 505);
+			host[505] = 0;
+			memset(url, 'a', 4088);
+			url[4088] = 0;
+			snprintf(want, sizeof(want), case11_fmt, host, url, host, url);
+		}
+		if (strcmp(got, want))
+			fail_msg("case %d:\n got  %s\n want %s", i, got, want);
+		free(got);
+	}
+}
+
+/* the time memo must not leak one second's date into another's */
+static void test_time_changes_with_second(void **state)
+{
+	struct sl_flow_view f = flow_case(0);
+	char *a, *b, *c;
+
+	(void)state;
+	a = render(&f, "n");
+	f.time_ns += 86400ull * 1000000000ull + 1;
+	b = render(&f, "n");
+	f.time_ns -= 86400ull * 1000000000ull + 1;
+	c = render(&f, "n");
+	assert_non_null(strstr(a, "\"time\":\"2025-12-05T16:00:00.123456789Z\""));
+	assert_non_null(strstr(b, "\"time\":\"2025-12-06T16:00:00.123456790Z\""));
+	assert_string_equal(a, c);
+	free(a);
+	free(b);
+	free(c);
+}
+
+/* every case is one JSON object jansson-free checks can rely on: balanced,
+ * no raw control character */
+static void test_lines_are_clean(void **state)
+{
+	(void)state;
+	for (int i = 0; i < FLOW_CASES; i++) {
+		struct sl_flow_view f = flow_case(i);
+		char *got = render(&f, node_of(i));
+		int depth = 0;
+		bool in_str = false;
+
+		for (const char *p = got; *p; p++) {
+			assert_true((unsigned char)*p >= 0x20);
+			if (in_str) {
+				if (*p == '\\')
+					p++;
+				else if (*p == '"')
+					in_str = false;
+				continue;
+			}
+			if (*p == '"')
+				in_str = true;
+			else if (*p == '{' || *p == '[')
+				depth++;
+			else if (*p == '}' || *p == ']')
+				depth--;
+		}
+		assert_false(in_str);
+		assert_int_equal(depth, 0);
+		free(got);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_cases_byte_for_byte),
+		cmocka_unit_test(test_time_changes_with_second),
+		cmocka_unit_test(test_lines_are_clean),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
