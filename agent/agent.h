@@ -36,6 +36,7 @@ struct agent_config {
 	 * DaemonSet) at this control socket; never started or signalled here */
 	const char *proxy_control;
 	unsigned flow_buffer;
+	size_t observer_queue; /* bytes queued for an observe client before it loses flows */
 	unsigned proxy_restart_delay_ms;
 	unsigned proxy_orphan_grace_ms; /* a proxy without an agent fails closed after */
 	bool no_proxy;

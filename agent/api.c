@@ -208,17 +208,18 @@ size_t api_client_queued(struct api_client *c)
 
 void api_client_stream(struct api_client *c, void *ctx, void (*on_close)(void *ctx))
 {
-	uv_os_fd_t fd;
-	int size = 4 << 20;
-
 	c->stream_ctx = ctx;
 	c->stream_closed = on_close;
-	/* a stream (observe) sends bursts: a larger socket buffer takes a
-	 * burst in one write instead of queueing it in the agent (the agent
-	 * runs as root, so FORCE may pass the system's wmem_max) */
+}
+
+void api_client_sndbuf(struct api_client *c, int bytes)
+{
+	uv_os_fd_t fd;
+
+	/* the agent runs as root: FORCE may pass the system's wmem_max */
 	if (!uv_fileno((uv_handle_t *)&c->pipe, &fd) &&
-	    setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size)))
-		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+	    setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &bytes, sizeof(bytes)))
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof(bytes));
 }
 
 static void answer(struct api_client *c, json_t *req)

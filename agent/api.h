@@ -43,5 +43,7 @@ void api_client_close(struct api_client *c);
 /* Makes c a stream: on_close(ctx) runs once when the client goes away
  * (disconnects, or the agent stops). */
 void api_client_stream(struct api_client *c, void *ctx, void (*on_close)(void *ctx));
+/* Sets the socket's send buffer (a stream's bursts go in one write). */
+void api_client_sndbuf(struct api_client *c, int bytes);
 
 #endif

@@ -11,7 +11,7 @@
  * other clients get JSON lines (common/flow_json.c, the same renderer),
  * rendered once per flow for all of them. Each stream collects what one
  * drain of the ring buffer produced in one reused buffer and writes it at
- * the end of the drain; a client more than OBSERVER_QUEUE_MAX behind loses
+ * the end of the drain; a client more than --observer-queue bytes behind loses
  * flows, counted (flows_lost_by_slow_observers) and, in the binary form,
  * told to the client.
  */
@@ -115,8 +115,6 @@ struct subscriber {
 	struct subscriber *next;
 };
 
-/* how far behind an observe client may fall before it loses flows */
-#define OBSERVER_QUEUE_MAX (16u << 20)
 /* a batch is written when it grows past this, even within a drain */
 #define BATCH_FLUSH (1u << 20)
 
@@ -586,7 +584,7 @@ static void deliver(struct flows *fl, struct flow *f)
 		if (!flow_matches(s->filters, s->nfilters, f))
 			continue;
 		/* a slow reader loses flows (counted) instead of growing the agent */
-		if (api_client_queued(s->st.client) > OBSERVER_QUEUE_MAX) {
+		if (api_client_queued(s->st.client) > fl->agent->cfg.observer_queue) {
 			s->st.lost++;
 			fl->agent->counters.observer_flows_lost++;
 			continue;
@@ -892,6 +890,11 @@ json_t *flows_cmd_observe(struct agent *a, struct api_client *c, json_t *req, ch
 		s->next = fl->subscribers;
 		fl->subscribers = s;
 		api_client_stream(c, s, subscriber_closed);
+		/* a burst goes to the socket in one write instead of queueing in
+		 * the agent; a quarter of what the client may fall behind, so
+		 * the queue bound still decides (--observer-queue) */
+		api_client_sndbuf(c, (int)(a->cfg.observer_queue / 4 < (4u << 20) ? a->cfg.observer_queue / 4
+										   : (4u << 20)));
 	}
 	return API_STREAMING;
 }

@@ -65,6 +65,9 @@ static void usage(FILE *f)
 		"  --node-name NAME    this node's name (default: $K8S_NODE_NAME, else the\n"
 		"                      hostname)\n"
 		"  --flows N           flows kept in memory for `sluice observe` (default 4096)\n"
+		"  --observer-queue BYTES  how far an observe client may fall behind (bytes\n"
+		"                      queued for it) before it loses flows, counted in\n"
+		"                      flows_lost_by_slow_observers (default 16777216)\n"
 		"  --metrics ADDR      Prometheus metrics address (default 127.0.0.1:9962, 'off')\n"
 		"  --log-format FMT    text (default) or json: one JSON object per log line\n"
 		"  --health ADDR       /healthz and /readyz for probes, e.g. 127.0.0.1:9877\n"
@@ -203,6 +206,7 @@ static int parse_args(struct agent *a, int argc, char **argv, bool *cleanup, boo
 		{ "netns-prefix", required_argument, NULL, 'n' },
 		{ "node-name", required_argument, NULL, 'N' },
 		{ "flows", required_argument, NULL, 'f' },
+		{ "observer-queue", required_argument, NULL, 0x130 },
 		{ "metrics", required_argument, NULL, 'm' },
 		{ "health", required_argument, NULL, 'H' },
 		{ "log-format", required_argument, NULL, 'L' },
@@ -245,6 +249,7 @@ static int parse_args(struct agent *a, int argc, char **argv, bool *cleanup, boo
 	a->cfg.netns_prefix = "sluice-";
 	a->cfg.metrics_addr = "127.0.0.1:9962";
 	a->cfg.flow_buffer = 4096;
+	a->cfg.observer_queue = 16u << 20;
 	a->cfg.proxy_restart_delay_ms = 1000;
 	a->cfg.proxy_orphan_grace_ms = 30000;
 	gethostname(host, sizeof(host) - 1);
@@ -269,6 +274,7 @@ static int parse_args(struct agent *a, int argc, char **argv, bool *cleanup, boo
 		case 'R': a->cfg.proxy_restart_delay_ms = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'G': a->cfg.proxy_orphan_grace_ms = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'X': a->cfg.no_proxy = true; break;
+		case 0x130: a->cfg.observer_queue = strtoul(optarg, NULL, 10); break;
 		case 0x120: a->cfg.proxy_control = *optarg ? optarg : NULL; break;
 		case 'K': k8s_opt.in_cluster = true; break;
 		case 'k': k8s_opt.kubeconfig = optarg; break;

@@ -967,7 +967,8 @@ static int cmd_status(int argc, char **argv)
 	if (cli_want_help(argc, argv)) {
 		printf("Usage: sluice status [-o json|yaml]\n\n"
 		       "Agent health, memory, attached programs, map fill levels, the L7 proxy\n"
-		       "(pid, state, restarts, connections, requests) and counters.\n");
+		       "(pid, state, mode, restarts, connections, requests, TLS handshakes and\n"
+		       "failures by reason, clients and upstreams) and counters.\n");
 		return 0;
 	}
 	rc = cli_take_output(&argc, argv, CLI_FMT_DATA, &fmt);

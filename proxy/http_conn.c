@@ -2,11 +2,16 @@
 /*
  * http_conn.c - per-connection HTTP/1.x state machine (see http_conn.h).
  *
- * Every request goes through two parsers on purpose: a strict byte scanner of
- * our own that also copies the header section, then llhttp on the complete
- * copy. Where the two could disagree (bare LF, obs-fold, "Host :", junk in
- * the request line) the scanner has already said no, so llhttp's own
- * leniencies never decide what a request means.
+ * Every request goes through a strict byte scanner of our own that also
+ * copies the header section, then llhttp on the complete copy. Where the two
+ * could disagree (bare LF, obs-fold, "Host :", junk in the request line) the
+ * scanner has already said no, so llhttp's own leniencies never decide what
+ * a request means. llhttp's part is the method, the body framing, keep-alive
+ * and upgrades; for a head without the fields those come from and with a
+ * method from a short list, its answer is known and it is not asked
+ * (http_head_plain(): a second parse of the most common request was a
+ * tenth of the proxy's instructions). The unit tests run every case both
+ * ways (http_conn_set_full_parse()).
  */
 #include "http_conn.h"
 
@@ -43,9 +48,11 @@ struct http_head {
 	bool val_started;
 	bool hdr_seen;           /* llhttp called on_headers_complete */
 	bool chunked;
+	bool llhttp_fields;      /* a field llhttp interprets (http_head_plain()) */
 	bool hop;                /* has hop-by-hop fields to drop (http_forward_head) */
 	bool has_body;           /* Content-Length > 0 or chunked */
 	bool retried;            /* sent again once (http_conn_retry) */
+	bool upgrade;            /* llhttp: an upgrade request (not CONNECT's) */
 	uint8_t method;          /* llhttp method */
 	/* canonical target, stored in raw after the header section */
 	uint32_t canon_off, canon_len, path_len;
@@ -115,14 +122,23 @@ static uint64_t http_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* RFC 9110 tchar */
-static bool http_tchar(unsigned char c)
-{
-	static const char extra[] = "!#$%&'*+-.^_`|~";
+/* RFC 9110 tchar: ALPHA DIGIT and "!#$%&'*+-.^_`|~" */
+static const bool http_tchar_tab[256] = {
+	['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1,
+	['+'] = 1, ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1,
+	['~'] = 1, ['0' ... '9'] = 1, ['A' ... 'Z'] = 1, ['a' ... 'z'] = 1,
+};
 
-	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
-		return true;
-	return c && memchr(extra, c, sizeof(extra) - 1) != NULL;
+static inline bool http_tchar(unsigned char c)
+{
+	return http_tchar_tab[c];
+}
+
+/* A byte of a request target or a field value that needs no decision:
+ * visible ASCII or obs-text (not SP, HTAB, controls or DEL). */
+static inline bool http_vchar(unsigned char c)
+{
+	return c > 0x20 && c != 0x7f;
 }
 
 /* ---- local responses ---------------------------------------------------- */
@@ -427,14 +443,17 @@ static int http_head_scan(struct http_conn *c, const char *p, size_t n, size_t *
 	int ret = 0;
 	uint8_t st = c->scan_state;
 
-	for (i = 0; i < n; i++) {
+	/* no byte at or past HTTP_MAX_HEADER_BYTES is looked at */
+	size_t end = base >= HTTP_MAX_HEADER_BYTES ? 0 :
+		     n < HTTP_MAX_HEADER_BYTES - base ? n : HTTP_MAX_HEADER_BYTES - base;
+
+	/* The runs inside a method, target, field name or value take inner
+	 * loops (nothing to decide per byte there); every other byte goes
+	 * through the switch. */
+	for (i = 0; i < end; i++) {
 		unsigned char ch = (unsigned char)p[i];
 		uint32_t off = base + (uint32_t)i;
 
-		if (off >= HTTP_MAX_HEADER_BYTES) {
-			ret = -HTTP_R_HEADERS_TOO_LARGE;
-			break;
-		}
 		switch (st) {
 		case SC_START:
 			if (ch == '\r') {
@@ -459,10 +478,16 @@ static int http_head_scan(struct http_conn *c, const char *p, size_t n, size_t *
 				st = SC_TARGET;
 			} else if (!http_tchar(ch)) {
 				ret = -HTTP_R_REQUEST_LINE;
+			} else {
+				while (i + 1 < end && http_tchar((unsigned char)p[i + 1]))
+					i++;
 			}
 			break;
 		case SC_TARGET:
-			if (ch == ' ') {
+			if (http_vchar(ch)) {
+				while (i + 1 < end && http_vchar((unsigned char)p[i + 1]))
+					i++;
+			} else if (ch == ' ') {
 				h->target_len = off - h->target_off;
 				if (!h->target_len)
 					ret = -HTTP_R_REQUEST_LINE;
@@ -532,6 +557,9 @@ static int http_head_scan(struct http_conn *c, const char *p, size_t n, size_t *
 				ret = -HTTP_R_BARE_LF;
 			} else if (!http_tchar(ch)) {
 				ret = -HTTP_R_HEADER_NAME;
+			} else {
+				while (i + 1 < end && http_tchar((unsigned char)p[i + 1]))
+					i++;
 			}
 			break;
 		case SC_VALUE:
@@ -548,7 +576,9 @@ static int http_head_scan(struct http_conn *c, const char *p, size_t n, size_t *
 					h->val_started = true;
 					h->val_start = off;
 				}
-				h->val_end = off + 1;
+				while (i + 1 < end && http_vchar((unsigned char)p[i + 1]))
+					i++;
+				h->val_end = base + (uint32_t)i + 1;
 			}
 			break;
 		case SC_VALUE_LF:
@@ -573,6 +603,8 @@ static int http_head_scan(struct http_conn *c, const char *p, size_t n, size_t *
 		if (ret)
 			break;
 	}
+	if (!ret && end < n)
+		ret = -HTTP_R_HEADERS_TOO_LARGE;
 	c->scan_state = st;
 	if (ret < 0)
 		return ret;
@@ -613,12 +645,16 @@ static bool http_authority_valid(const char *s, size_t n, bool need_port)
 			return false;
 		i++;
 	} else {
-		static const char ok[] = "-._~!$&'()*+,;=%";
-		for (; i < n && s[i] != ':'; i++) {
-			unsigned char ch = (unsigned char)s[i];
-			if (!isalnum(ch) && !memchr(ok, ch, sizeof(ok) - 1))
+		/* reg-name: ALPHA DIGIT "-._~!$&'()*+,;=%" */
+		static const bool ok[256] = {
+			['-'] = 1, ['.'] = 1, ['_'] = 1, ['~'] = 1, ['!'] = 1, ['$'] = 1,
+			['&'] = 1, ['\''] = 1, ['('] = 1, [')'] = 1, ['*'] = 1, ['+'] = 1,
+			[','] = 1, [';'] = 1, ['='] = 1, ['%'] = 1, ['0' ... '9'] = 1,
+			['A' ... 'Z'] = 1, ['a' ... 'z'] = 1,
+		};
+		for (; i < n && s[i] != ':'; i++)
+			if (!ok[(unsigned char)s[i]])
 				return false;
-		}
 		if (i == 0)
 			return false;
 	}
@@ -706,7 +742,7 @@ static bool http_field_forwarded(const struct http_conn *c, unsigned i)
 {
 	const struct http_head *h = c->head;
 	const struct http_field *f = &h->f[i];
-	bool upgrade = c->req.upgrade && h->method != HTTP_CONNECT;
+	bool upgrade = h->upgrade && h->method != HTTP_CONNECT;
 
 	if (http_name_is(h, f, "host", 4) || http_name_is(h, f, "content-length", 14) ||
 	    http_name_is(h, f, "transfer-encoding", 17))
@@ -729,6 +765,13 @@ static void http_forward_head(struct http_conn *c)
 	struct http_head *h = c->head;
 	uint32_t run = h->rl_end; /* start of the lines not yet sent */
 
+	if (!h->hop && h->method_off == 0 && h->canon_len == h->target_len &&
+	    !memcmp(h->raw + h->canon_off, h->raw + h->target_off, h->target_len)) {
+		/* nothing to drop and the target is canonical already: the
+		 * scanner's copy is what would be rebuilt, byte for byte */
+		c->ops->to_upstream(c->ctx, h->raw, h->len);
+		return;
+	}
 	c->ops->to_upstream(c->ctx, h->x.method, h->method_len + 1u);
 	c->ops->to_upstream(c->ctx, h->raw + h->canon_off, h->canon_len);
 	c->ops->to_upstream(c->ctx, h->minor ? v11 : v10, sizeof(v11) - 1);
@@ -774,17 +817,23 @@ static int http_head_check(struct http_conn *c)
 		} else if (http_name_is(h, f, "content-length", 14)) {
 			cl = f;
 			ncl++;
+			h->llhttp_fields = true;
 		} else if (http_name_is(h, f, "transfer-encoding", 17)) {
 			te = f;
 			nte++;
+			h->llhttp_fields = true;
 		} else if (http_name_is(h, f, "upgrade", 7)) {
 			if (http_token_list_has(h->raw + f->val_off, f->val_len, "h2c"))
 				return -HTTP_R_UPGRADE_H2C;
 			h->hop = true;
+			h->llhttp_fields = true;
 		} else if (http_name_is(h, f, "http2-settings", 14)) {
 			return -HTTP_R_UPGRADE_H2C;
 		} else if (http_hop_fixed(h, f)) {
 			h->hop = true;
+			if (f->name_len >= 10 && (http_name_is(h, f, "connection", 10) ||
+						  http_name_is(h, f, "proxy-connection", 16)))
+				h->llhttp_fields = true;
 		}
 	}
 	if (nhost > 1 || (h->minor == 1 && nhost == 0))
@@ -857,6 +906,35 @@ static int http_head_check(struct http_conn *c)
 	return 0;
 }
 
+/*
+ * The llhttp method of a checked head whose outcome in llhttp is known, or
+ * -1 (ask llhttp). Known: a method llhttp accepts from this list, and none
+ * of the fields llhttp reads meaning from (Connection, Proxy-Connection,
+ * Content-Length, Transfer-Encoding, Upgrade): llhttp then sees a complete
+ * message without a body, no upgrade, kept alive for HTTP/1.1 and not for
+ * HTTP/1.0, and has nothing to refuse that the scanner and the checks let
+ * through (token names, values without controls, an origin-form or "*"
+ * target of visible bytes, HTTP/1.0 or 1.1: the unit tests compare every
+ * case and every byte both ways).
+ */
+static int http_head_plain(const struct http_conn *c)
+{
+	static const struct { char name[8]; uint8_t len, method; } known[] = {
+		{ "GET", 3, HTTP_GET }, { "HEAD", 4, HTTP_HEAD }, { "POST", 4, HTTP_POST },
+		{ "PUT", 3, HTTP_PUT }, { "DELETE", 6, HTTP_DELETE },
+		{ "OPTIONS", 7, HTTP_OPTIONS }, { "PATCH", 5, HTTP_PATCH },
+	};
+	const struct http_head *h = c->head;
+
+	if (c->full_parse || h->llhttp_fields)
+		return -1;
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (h->method_len == known[i].len &&
+		    !memcmp(h->raw + h->method_off, known[i].name, known[i].len))
+			return known[i].method;
+	return -1;
+}
+
 static int http_reason_status(enum http_reason r)
 {
 	switch (r) {
@@ -905,23 +983,34 @@ static void http_head_complete(struct http_conn *c)
 	struct proxy_request_view view;
 	enum proxy_match m;
 	llhttp_errno_t e;
-	int rc;
+	uint64_t content_length = 0;
+	int rc, plain;
 
 	rc = http_head_check(c);
 	if (rc) {
 		http_reject(c, http_reason_status((enum http_reason)-rc), (enum http_reason)-rc);
 		return;
 	}
-	e = llhttp_execute(&c->req, h->raw, h->len);
-	if ((e != HPE_OK && e != HPE_PAUSED && e != HPE_PAUSED_UPGRADE) || !h->hdr_seen ||
-	    (e != HPE_OK && llhttp_get_error_pos(&c->req) != h->raw + h->len)) {
-		http_reject(c, 400, e == HPE_OK || e == HPE_PAUSED ||
-			    e == HPE_PAUSED_UPGRADE ? HTTP_R_PARSER : http_llhttp_reason(e));
-		return;
+	plain = http_head_plain(c);
+	if (plain >= 0) {
+		/* what llhttp would say: complete, no body (see above) */
+		e = HPE_PAUSED;
+		h->method = (uint8_t)plain;
+		c->keep_alive = h->minor == 1;
+	} else {
+		e = llhttp_execute(&c->req, h->raw, h->len);
+		if ((e != HPE_OK && e != HPE_PAUSED && e != HPE_PAUSED_UPGRADE) || !h->hdr_seen ||
+		    (e != HPE_OK && llhttp_get_error_pos(&c->req) != h->raw + h->len)) {
+			http_reject(c, 400, e == HPE_OK || e == HPE_PAUSED ||
+				    e == HPE_PAUSED_UPGRADE ? HTTP_R_PARSER : http_llhttp_reason(e));
+			return;
+		}
+		h->method = llhttp_get_method(&c->req);
+		c->keep_alive = llhttp_should_keep_alive(&c->req);
+		content_length = c->req.content_length;
+		h->upgrade = c->req.upgrade;
 	}
-	h->method = llhttp_get_method(&c->req);
-	c->keep_alive = llhttp_should_keep_alive(&c->req);
-	h->has_body = h->chunked || c->req.content_length > 0;
+	h->has_body = h->chunked || content_length > 0;
 
 	for (unsigned i = 0; i < h->nfields; i++) {
 		hv[i].name = h->raw + h->f[i].name_off;
@@ -945,7 +1034,7 @@ static void http_head_complete(struct http_conn *c)
 	} else {
 		bool has_body = h->has_body;
 		bool close = !c->keep_alive || h->method == HTTP_CONNECT ||
-			(has_body && !h->chunked && c->req.content_length > HTTP_DRAIN_MAX);
+			(has_body && !h->chunked && content_length > HTTP_DRAIN_MAX);
 		for (unsigned i = 0; i < h->nfields && has_body && !close; i++)
 			if (http_name_is(h, &h->f[i], "expect", 6))
 				close = true; /* the client may never send the body */

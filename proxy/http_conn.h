@@ -13,11 +13,15 @@
  *  1. The header section is checked byte by byte by a strict scanner of our
  *     own (request line shape, CRLF only, no obs-fold, no whitespace before
  *     ':', token names, no control bytes in values, <= 60 KiB and <= 100
- *     fields) and copied; only then is it handed whole to llhttp (no lenient
- *     flags), whose view must agree. Then the semantic checks: one valid Host
+ *     fields) and copied. Then the semantic checks: one valid Host
  *     (HTTP/1.1), Content-Length and Transfer-Encoding rules, target form,
- *     path canonicalisation (path.h). Any failure answers 400 (431 for size)
- *     and closes; nothing reaches the upstream.
+ *     path canonicalisation (path.h). Then it is handed whole to llhttp (no
+ *     lenient flags), whose view must agree, unless llhttp's answer is
+ *     already known: a head with a common method and none of the fields
+ *     llhttp interprets (Connection, Proxy-Connection, Content-Length,
+ *     Transfer-Encoding, Upgrade) is a complete request without a body,
+ *     kept alive unless it is HTTP/1.0 (http_head_plain()). Any failure
+ *     answers 400 (431 for size) and closes; nothing reaches the upstream.
  *  2. ops->decide() gives the verdict. Allowed: the head is rebuilt with the
  *     canonical target and without the hop-by-hop fields (Connection and
  *     what it names, Keep-Alive, TE...: http_conn.c) and sent upstream,
@@ -162,6 +166,7 @@ struct http_conn {
 	bool last_chunk;
 	bool client_eof;
 	bool draining;           /* finish the current exchange, then close */
+	bool full_parse;         /* every head through llhttp too (tests, fuzzer) */
 };
 
 void http_conn_init(struct http_conn *c, const struct http_conn_ops *ops, void *ctx);
@@ -177,6 +182,12 @@ size_t http_conn_feed_request(struct http_conn *c, const char *p, size_t n);
 void http_conn_feed_response(struct http_conn *c, const char *p, size_t n);
 
 bool http_conn_accepts_request_bytes(const struct http_conn *c);
+/* Tests and the fuzzer: parse every request head twice (scanner and
+ * llhttp), to show that the one-parse path decides the same. */
+static inline void http_conn_set_full_parse(struct http_conn *c, bool on)
+{
+	c->full_parse = on;
+}
 static inline enum http_phase http_conn_phase(const struct http_conn *c)
 {
 	return (enum http_phase)c->phase;

@@ -2,12 +2,19 @@
 /*
  * path.c - request-target canonicalisation (see path.h for the rules).
  * Two passes over the path: escapes and byte checks, then slash merging and
- * dot-segment removal in place.
+ * dot-segment removal in place. Most targets need neither: one scan finds
+ * out (path_plain()) and the target is copied as it is.
  */
 #include "path.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
+
+/* 1: never the shortcut (the unit test's reference build) */
+#ifndef PROXY_PATH_ALWAYS_FULL
+#define PROXY_PATH_ALWAYS_FULL 0
+#endif
 
 static int path_hex(unsigned char c)
 {
@@ -193,6 +200,31 @@ static long path_resolve(char *d, size_t n)
 	return (long)w;
 }
 
+/* Bytes that pass both passes unchanged, whatever surrounds them: printable
+ * ASCII but '%' (escapes), '\\' and '#'. '/' and '.' too, unless together
+ * (see path_plain()). */
+static const unsigned char path_plain_byte[256] = {
+	[0x21 ... 0x22] = 1, [0x24] = 1, [0x26 ... 0x5b] = 1, [0x5d ... 0x7e] = 1,
+};
+
+/*
+ * True when [p, p+n) is its own canonical form: plain bytes only, and no
+ * "//" (merged) and no "/." (a dot segment, or a dot-parameter segment, or
+ * a plain name starting with a dot such as "/.well-known": those take the
+ * full passes, which keep them). Then pass 1 copies byte for byte, no
+ * "%25" can appear, and pass 2 finds no empty or dot segment.
+ */
+static bool path_plain(const unsigned char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (!path_plain_byte[p[i]])
+			return false;
+		if (p[i] == '/' && i + 1 < n && (p[i + 1] == '/' || p[i + 1] == '.'))
+			return false;
+	}
+	return true;
+}
+
 int proxy_path_canon(const char *target, size_t len, char *out, size_t cap,
 		     size_t *path_len, size_t *total_len)
 {
@@ -207,12 +239,17 @@ int proxy_path_canon(const char *target, size_t len, char *out, size_t cap,
 		return PROXY_PATH_ERR_NOSPACE;
 	q = memchr(target, '?', len);
 	plen = q ? (size_t)(q - target) : len;
-	n = path_decode(t, plen, out);
-	if (n < 0)
-		return (int)n;
-	n = path_resolve(out, (size_t)n);
-	if (n < 0)
-		return (int)n;
+	if (!PROXY_PATH_ALWAYS_FULL && path_plain(t, plen)) {
+		memcpy(out, target, plen);
+		n = (long)plen;
+	} else {
+		n = path_decode(t, plen, out);
+		if (n < 0)
+			return (int)n;
+		n = path_resolve(out, (size_t)n);
+		if (n < 0)
+			return (int)n;
+	}
 	*path_len = (size_t)n;
 	if (q) {
 		const unsigned char *qs = t + plen + 1;

@@ -33,8 +33,22 @@ struct rules_header {
 	size_t value_len;
 };
 
+/* One full-match regex. Most rules are a literal ("GET") or a literal
+ * followed by ".*" ("/api/users/.*"): those are answered by a compare,
+ * exactly as PCRE2 would answer them; the rest go to PCRE2 (JIT when it
+ * compiled). */
+enum rules_re_kind { RE_ANY, RE_LITERAL, RE_PREFIX, RE_PCRE };
+
+struct rules_re {
+	pcre2_code *code;   /* always compiled: checks the pattern, and the fallback */
+	char *lit;          /* RE_LITERAL / RE_PREFIX: the literal part */
+	size_t lit_len;
+	uint8_t kind;       /* enum rules_re_kind */
+	bool jit;
+};
+
 struct rules_rule {
-	pcre2_code *method, *path, *host;
+	struct rules_re method, path, host;
 	struct rules_header *headers;
 	size_t nheaders;
 };
@@ -107,15 +121,34 @@ static void rules_shared_free(struct rules_shared *s)
 	free(s);
 }
 
+/* The literal part of a pattern that is one (*prefix false) or one followed
+ * by ".*" (*prefix true): no byte PCRE2 reads as syntax (no extended or
+ * caseless option is set, so everything else stands for itself). */
+static bool rules_regex_literal(const char *pattern, size_t *lit_len, bool *prefix)
+{
+	size_t n = strlen(pattern);
+
+	*prefix = n >= 2 && !strcmp(pattern + n - 2, ".*");
+	if (*prefix)
+		n -= 2;
+	for (size_t i = 0; i < n; i++)
+		if (strchr("\\^$.[]|()?*+{}", pattern[i]))
+			return false;
+	*lit_len = n;
+	return true;
+}
+
 /* Compiles a full-match regex; NULL pattern = match anything (returns 0). */
-static int rules_regex_compile(const char *pattern, pcre2_code **out,
+static int rules_regex_compile(const char *pattern, struct rules_re *out,
 			       const char *field, size_t rule_idx, char **err)
 {
 	int ecode;
 	PCRE2_SIZE eoff;
 	pcre2_code *re;
+	size_t lit_len;
+	bool prefix;
 
-	*out = NULL;
+	memset(out, 0, sizeof(*out));
 	if (!pattern)
 		return 0;
 	re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
@@ -129,9 +162,21 @@ static int rules_regex_compile(const char *pattern, pcre2_code **out,
 		return -EINVAL;
 	}
 	/* JIT is an optimisation: without it (no exec memory) matching still works. */
-	(void)pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
-	*out = re;
+	out->jit = pcre2_jit_compile(re, PCRE2_JIT_COMPLETE) == 0;
+	out->code = re;
+	out->kind = RE_PCRE;
+	if (rules_regex_literal(pattern, &lit_len, &prefix) &&
+	    (out->lit = strndup(pattern, lit_len))) {
+		out->lit_len = lit_len;
+		out->kind = prefix ? RE_PREFIX : RE_LITERAL;
+	}
 	return 0;
+}
+
+static void rules_regex_free(struct rules_re *re)
+{
+	pcre2_code_free(re->code);
+	free(re->lit);
 }
 
 static int rules_header_parse(const char *spec, struct rules_header *h)
@@ -165,9 +210,9 @@ static void rules_set_release(struct proxy_rule_set *rs)
 {
 	for (size_t i = 0; i < rs->nrules; i++) {
 		struct rules_rule *r = &rs->rules[i];
-		pcre2_code_free(r->method);
-		pcre2_code_free(r->path);
-		pcre2_code_free(r->host);
+		rules_regex_free(&r->method);
+		rules_regex_free(&r->path);
+		rules_regex_free(&r->host);
 		for (size_t k = 0; k < r->nheaders; k++) {
 			free(r->headers[k].name);
 			free(r->headers[k].value);
@@ -468,14 +513,44 @@ const struct proxy_rule_set *proxy_rules_lookup(const struct proxy_rules_table *
 	return e ? &e->set : NULL;
 }
 
-static int rules_regex_match(const struct rules_shared *sh, const pcre2_code *re,
+/* Bytes some newline convention of PCRE2 counts as a line end (LF, VT, FF,
+ * CR, NEL), which "." does not match: a subject with one of them after the
+ * literal goes to PCRE2, whatever convention it was built with. */
+static bool rules_dot_safe(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if ((c >= 0x0a && c <= 0x0d) || c == 0x85)
+			return false;
+	}
+	return true;
+}
+
+static int rules_regex_match(const struct rules_shared *sh, const struct rules_re *re,
 			     const char *s, size_t len)
 {
 	int rc;
 
-	if (!re)
+	s = s ? s : "";
+	switch (re->kind) {
+	case RE_ANY:
 		return 1;
-	rc = pcre2_match(re, (PCRE2_SPTR)(s ? s : ""), len, 0, 0, sh->md, sh->mctx);
+	case RE_LITERAL:
+		return len == re->lit_len && !memcmp(s, re->lit, len);
+	case RE_PREFIX:
+		if (len < re->lit_len)
+			return 0;
+		if (rules_dot_safe(s + re->lit_len, len - re->lit_len))
+			return !memcmp(s, re->lit, re->lit_len);
+		break;
+	default:
+		break;
+	}
+	if (re->jit)
+		rc = pcre2_jit_match(re->code, (PCRE2_SPTR)s, len, 0, 0, sh->md, sh->mctx);
+	else
+		rc = pcre2_match(re->code, (PCRE2_SPTR)s, len, 0, 0, sh->md, sh->mctx);
 	if (rc >= 0)
 		return 1;
 	if (rc == PCRE2_ERROR_NOMATCH)
@@ -526,11 +601,11 @@ enum proxy_match proxy_rule_set_match(const struct proxy_rule_set *rs,
 		int m;
 		size_t k;
 
-		m = rules_regex_match(rs->shared, r->method, req->method, req->method_len);
+		m = rules_regex_match(rs->shared, &r->method, req->method, req->method_len);
 		if (m == 1)
-			m = rules_regex_match(rs->shared, r->path, req->path, req->path_len);
+			m = rules_regex_match(rs->shared, &r->path, req->path, req->path_len);
 		if (m == 1)
-			m = rules_regex_match(rs->shared, r->host, req->host, req->host_len);
+			m = rules_regex_match(rs->shared, &r->host, req->host, req->host_len);
 		if (m < 0)
 			limit = true;
 		if (m != 1)

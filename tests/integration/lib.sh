@@ -119,7 +119,7 @@ t_slot_own() {
 }
 
 # pid_cmdline PID: the process's arguments, separated by spaces
-pid_cmdline() { tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null; }
+pid_cmdline() { tr '\0' ' ' 2>/dev/null <"/proc/$1/cmdline"; }
 
 # kill_recorded PID CMDLINE-PART: SIGKILL to PID only while its command line
 # still has CMDLINE-PART (the PID may be another process's by now)

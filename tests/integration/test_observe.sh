@@ -106,6 +106,32 @@ assert f[\"l7\"][\"http\"][\"method\"] == \"GET\" and f[\"l7\"][\"http\"][\"url\
 assert f[\"l7\"][\"type\"] == \"RESPONSE\" and \"latency_ns\" in f[\"l7\"], f
 assert f[\"source\"][\"pod_name\"] == \"backend\" and f[\"destination\"][\"pod_name\"] == \"frontend\", f
 '"
+# the CLI gets flows in the binary wire form and renders them itself: its
+# -o json lines are byte for byte what the agent sends a JSON client
+sl observe --last 1000 -o json >"$SL_WORK/cli.json"
+check "CLI -o json = the agent's own JSON lines, byte for byte ($(wc -l <"$SL_WORK/cli.json") flows)" python3 - "$SL_SOCK" "$SL_WORK/cli.json" <<'PY'
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+s.sendall(json.dumps({"cmd": "observe", "last": 1000, "wire": "json"}).encode() + b"\n")
+f = s.makefile("rb")
+agent = []
+for line in f:
+    if line.startswith(b'{"flow":'):
+        agent.append(line)
+    else:
+        assert json.loads(line).get("end"), line
+        break
+cli = open(sys.argv[2], "rb").read().splitlines(keepends=True)
+assert len(agent) >= 10 and any(b'"Type":"L7"' in l for l in agent), len(agent)
+assert cli == agent, next((a, c) for a, c in zip(agent, cli) if a != c) if len(cli) == len(agent) else (len(cli), len(agent))
+PY
+check_exit 1 "an unknown wire form is refused" python3 - "$SL_SOCK" <<'PY'
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+s.sendall(json.dumps({"cmd": "observe", "wire": "xml"}).encode() + b"\n")
+r = json.loads(s.makefile().readline())
+sys.exit(1 if r.get("ok") is False and "wire" in r.get("error", "") else 0)
+PY
 [ "$(count --verdict DROPPED --pod malicious)" -le "$(count --pod malicious)" ] && [ "$(count --verdict DROPPED --to-pod default/backend)" -ge 1 ] && pass "filters combine as AND" || fail "filters combine as AND"
 [ "$(sl observe --last 2 | wc -l)" = 2 ] && pass "--last 2 gives 2 flows" || fail "--last 2 gives 2 flows"
 sleep 3

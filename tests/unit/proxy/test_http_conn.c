@@ -2,7 +2,8 @@
 /*
  * The HTTP state machine on raw bytes: every hardening rule (the request is
  * answered 400/431 and not one byte goes upstream), keep-alive, pipelining,
- * bodies, response framing, upgrades, timeouts.
+ * bodies, response framing, upgrades, timeouts; and the one-parse path of
+ * common heads against llhttp's second parse, case by case and byte by byte.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -642,6 +643,105 @@ static void test_timeouts_and_eof(void **state)
 	assert_int_equal(http_conn_phase(&h->c), HTTP_PH_CLOSING);
 }
 
+/* ---- one parse against two ------------------------------------------ */
+
+/* Runs req (then answers each request the upstream got with a 200 and
+ * feeds what waited) and keeps what the client and the upstream saw. */
+static void h_run(struct harness *h, bool full, const char *req, size_t len, bool bytewise)
+{
+	static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+
+	h_reset(h);
+	http_conn_set_full_parse(&h->c, full);
+	if (bytewise) {
+		for (size_t k = 0; k < len && http_conn_phase(&h->c) != HTTP_PH_CLOSING; k++)
+			h_feed(h, req + k, 1);
+	} else {
+		h_feed(h, req, len);
+	}
+	for (int i = 0; i < 4 && http_conn_request_pending(&h->c); i++)
+		h_resp(h, ok);
+	http_conn_client_eof(&h->c);
+}
+
+static void h_same(struct harness *a, struct harness *b, const char *req, size_t len,
+		   bool bytewise)
+{
+	h_run(a, false, req, len, bytewise);
+	h_run(b, true, req, len, bytewise);
+	if (a->cllen != b->cllen || memcmp(a->cl, b->cl, a->cllen) || a->uplen != b->uplen ||
+	    memcmp(a->up, b->up, a->uplen) || a->ndone != b->ndone || a->ndecide != b->ndecide ||
+	    a->last.verdict != b->last.verdict || a->last.reason != b->last.reason ||
+	    a->last.status != b->last.status || a->last.bytes_in != b->last.bytes_in ||
+	    http_conn_phase(&a->c) != http_conn_phase(&b->c) || a->c.keep_alive != b->c.keep_alive ||
+	    a->c.up_reusable != b->c.up_reusable)
+		fail_msg("\"%.*s\"%s: one parse: %d %s to client %zu up %zu; llhttp too: %d %s "
+			 "to client %zu up %zu", (int)(len > 120 ? 120 : len), req,
+			 bytewise ? " (bytewise)" : "", a->last.status,
+			 http_reason_name(a->last.reason), a->cllen, a->uplen, b->last.status,
+			 http_reason_name(b->last.reason), b->cllen, b->uplen);
+}
+
+static void test_one_parse_same(void **state)
+{
+	static const char *const methods[] = {
+		"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "TRACE", "CONNECT",
+		"FOO", "PRI", "MKCOL", "get", "GETT",
+	};
+	static const char *const targets[] = { "/public", "/upload", "*", "allowed:443", "/api/users/1?a=b" };
+	static const char *const fields[] = {
+		"", "Connection: close\r\n", "Connection: keep-alive\r\n", "connection: CLOSE\r\n",
+		"Connection: Upgrade\r\nUpgrade: websocket\r\n", "Keep-Alive: 5\r\n",
+		"Proxy-Connection: close\r\n", "Proxy-Connection: keep-alive\r\n",
+		"Content-Length: 0\r\n", "Content-Length: 2\r\n", "Transfer-Encoding: chunked\r\n",
+		"Expect: 100-continue\r\n", "Upgrade: websocket\r\n", "Connectio: close\r\n",
+		"X-Connection: close\r\n", "Content-Lengths: 5\r\n", "TE: trailers\r\n",
+		"TE: gzip\r\nTrailer: X-T\r\n",
+	};
+	struct harness *a = *state, *b;
+	char req[512];
+
+	h_setup((void **)&b);
+	/* the hardening table */
+	for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
+		h_same(a, b, bad_cases[i].req, bad_cases[i].len, false);
+		h_same(a, b, bad_cases[i].req, bad_cases[i].len, true);
+	}
+	/* methods x targets x versions x fields, alone and pipelined, then a
+	 * body or the next request */
+	for (size_t m = 0; m < sizeof(methods) / sizeof(methods[0]); m++)
+		for (size_t t = 0; t < sizeof(targets) / sizeof(targets[0]); t++)
+			for (int v = 0; v < 2; v++)
+				for (size_t f = 0; f < sizeof(fields) / sizeof(fields[0]); f++) {
+					int n = snprintf(req, sizeof(req),
+							 "%s %s HTTP/1.%d\r\nHost: allowed:443\r\n%s\r\n"
+							 "okGET /public HTTP/1.1\r\nHost: a\r\n\r\n",
+							 methods[m], targets[t], v, fields[f]);
+					h_same(a, b, req, (size_t)n, false);
+					h_same(a, b, req, (size_t)n, true);
+				}
+	/* every byte in the path, the query, a field value and a field name */
+	for (int c = 0; c < 256; c++) {
+		static const char *const shapes[] = {
+			"GET /api/users/a%cb HTTP/1.1\r\nHost: a\r\n\r\n",
+			"GET /public?q=a%cb HTTP/1.1\r\nHost: a\r\n\r\n",
+			"GET /public HTTP/1.1\r\nHost: a\r\nX-A: a%cb\r\n\r\n",
+			"GET /public HTTP/1.1\r\nHost: a\r\nX-%cA: b\r\n\r\n",
+			"GET /public HTTP/1.1\r\nHost: a%c\r\n\r\n",
+			"%cGET /public HTTP/1.1\r\nHost: a\r\n\r\n",
+			"G%cT /public HTTP/1.1\r\nHost: a\r\n\r\n",
+		};
+		for (size_t k = 0; k < sizeof(shapes) / sizeof(shapes[0]); k++) {
+			int n = snprintf(req, sizeof(req), shapes[k], c ? c : 'x');
+
+			if (!c) /* a NUL byte in place of the 'x' */
+				*strchr(req, 'x') = '\0';
+			h_same(a, b, req, (size_t)n, false);
+		}
+	}
+	h_teardown((void **)&b);
+}
+
 /* Hop-by-hop fields (RFC 9110 7.6.1) stay on the client's connection: the
  * upstream connection is the proxy's own and may carry other requests. */
 static void test_hop_by_hop(void **state)
@@ -719,6 +819,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_response_framing, h_setup, h_teardown),
 		cmocka_unit_test_setup_teardown(test_upgrade_and_connect, h_setup, h_teardown),
 		cmocka_unit_test_setup_teardown(test_timeouts_and_eof, h_setup, h_teardown),
+		cmocka_unit_test_setup_teardown(test_one_parse_same, h_setup, h_teardown),
 		cmocka_unit_test_setup_teardown(test_hop_by_hop, h_setup, h_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Path canonicalisation: a table of targets and what they become (or why not). */
+/* Path canonicalisation: a table of targets and what they become (or why
+ * not); the shortcut for targets that are already canonical against the
+ * full passes on random targets. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +12,16 @@
 #include <cmocka.h>
 
 #include "path.h"
+
+/* the reference: path.c again, always through both passes, renamed */
+#define PROXY_PATH_ALWAYS_FULL 1
+#define proxy_path_canon ref_path_canon
+#define proxy_path_strerror ref_path_strerror
+#define proxy_utf8_valid ref_utf8_valid
+#include "path.c"
+#undef proxy_path_canon
+#undef proxy_path_strerror
+#undef proxy_utf8_valid
 
 struct path_case {
 	const char *in;
@@ -138,12 +150,46 @@ static void test_path_nospace(void **state)
 			 PROXY_PATH_ERR_NOSPACE);
 }
 
+/* Random targets over the bytes that matter (slashes, dots, escapes,
+ * ';', '?', '#', controls, non-ASCII): the same answer either way. */
+static void test_path_shortcut(void **state)
+{
+	static const char alphabet[] = "//..aZ9-_~%%2eEfF5c;?#\\ \t\x01\x7f\xc3\xa9!$&'()*+,=:@";
+	uint32_t seed = 12345;
+	unsigned plain = 0;
+
+	(void)state;
+	for (int k = 0; k < 200000; k++) {
+		char in[24], out[24], ref[24];
+		size_t len, a = 0, b = 0, ra = 0, rb = 0;
+		int rc, rrc;
+
+		seed = seed * 1103515245u + 12345u;
+		len = 1 + (seed >> 16) % (sizeof(in) - 1);
+		in[0] = '/';
+		for (size_t i = 1; i < len; i++) {
+			seed = seed * 1103515245u + 12345u;
+			/* mostly plain bytes, so that the shortcut is taken too */
+			in[i] = (seed >> 24) < 200 ? "abc/-x.yz"[(seed >> 16) % 9]
+						   : alphabet[(seed >> 16) % (sizeof(alphabet) - 1)];
+		}
+		rc = proxy_path_canon(in, len, out, len, &a, &b);
+		rrc = ref_path_canon(in, len, ref, len, &ra, &rb);
+		if (rc != rrc || (rc == 0 && (a != ra || b != rb || memcmp(out, ref, b))))
+			fail_msg("\"%.*s\": %d \"%.*s\" vs reference %d \"%.*s\"", (int)len, in,
+				 rc, rc ? 0 : (int)b, out, rrc, rrc ? 0 : (int)rb, ref);
+		plain += rc == 0 && b == len && !memcmp(out, in, len);
+	}
+	assert_true(plain > 10000); /* the shortcut was exercised */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_path_table),
 		cmocka_unit_test(test_path_names),
 		cmocka_unit_test(test_path_nospace),
+		cmocka_unit_test(test_path_shortcut),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,6 +10,9 @@
 #include <string.h>
 #include <cmocka.h>
 
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
 #include "rules.h"
 #include "rules_json.h"
 #include "sluice/policy_api.h"
@@ -313,6 +316,60 @@ static void test_from_l7_and_json_roundtrip(void **state)
 	free(json);
 }
 
+/* Literal and literal-".*" patterns are answered without PCRE2: the same
+ * answers as PCRE2 itself on subjects with line ends, NUL, high bytes,
+ * escapes and other patterns as controls. */
+static void test_literal_shortcut(void **state)
+{
+	static const char *const patterns[] = {
+		"GET", "/api/users/.*", ".*", "/a", "", "/a.b", "/a.*b", "/a\\.*", "/x/.*.*",
+		"(GET|PUT)", "/a]}", "caf\xc3\xa9.*",
+	};
+	static const char *const subjects[] = {
+		"", "GET", "GETX", "get", "/api/users/", "/api/users/42", "/api/users",
+		"/api/users/4\n2", "/api/users/\r", "/api/users/\x0b", "/api/users/\x0c",
+		"/api/users/\x85", "/api/users/\xc4\x85", "/a", "/a.", "/a.b", "/axb", "/a]}",
+		"/a\\.x", "/x/", "/x/..", "caf\xc3\xa9", "caf\xc3\xa9/\t", "\n", "PUT",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(patterns) / sizeof(patterns[0]); i++) {
+		char json[256];
+		struct proxy_rules_table *t;
+		const struct proxy_rule_set *rs;
+		int ecode;
+		PCRE2_SIZE eoff;
+		pcre2_code *re = pcre2_compile((PCRE2_SPTR)patterns[i], PCRE2_ZERO_TERMINATED,
+					       PCRE2_ANCHORED | PCRE2_ENDANCHORED, &ecode, &eoff, NULL);
+		pcre2_match_data *md = pcre2_match_data_create(1, NULL);
+
+		assert_non_null(re);
+		snprintf(json, sizeof(json), "{\"rules\": [{\"path\": \"%s\"}]}", patterns[i]);
+		for (char *q = json; (q = strstr(q, "\\")); q += 2)
+			memmove(q + 1, q, strlen(q) + 1); /* a JSON string: \ for \ */
+		t = load(json, 0);
+		rs = proxy_rules_lookup(t, KEY(1, 80, 7));
+		assert_non_null(rs);
+		for (size_t k = 0; k < sizeof(subjects) / sizeof(subjects[0]); k++) {
+			struct proxy_request_view v = {
+				.method = "GET", .method_len = 3,
+				.path = subjects[k], .path_len = strlen(subjects[k]),
+				.host = "", .host_len = 0,
+			};
+			bool want = pcre2_match(re, (PCRE2_SPTR)subjects[k], strlen(subjects[k]),
+						0, 0, md, NULL) >= 0;
+			enum proxy_match got = proxy_rule_set_match(rs, &v);
+
+			if (got != (want ? PROXY_MATCH_ALLOW : PROXY_MATCH_DENY))
+				fail_msg("pattern \"%s\" subject %zu: %d, PCRE2 says %d", patterns[i],
+					 k, got, want);
+		}
+		pcre2_match_data_free(md);
+		pcre2_code_free(re);
+		proxy_rules_table_free(t);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -325,6 +382,7 @@ int main(void)
 		cmocka_unit_test(test_bad_documents),
 		cmocka_unit_test(test_regex_limit),
 		cmocka_unit_test(test_from_l7_and_json_roundtrip),
+		cmocka_unit_test(test_literal_shortcut),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
