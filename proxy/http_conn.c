@@ -180,9 +180,16 @@ static void http_reply(struct http_conn *c, int status, bool close)
 
 /* ---- exchange lifecycle -------------------------------------------------- */
 
+void http_head_cache_clear(struct http_head_cache *hc)
+{
+	while (hc->n)
+		free(hc->v[--hc->n]);
+}
+
 static bool http_head_start(struct http_conn *c)
 {
-	struct http_head *h = malloc(sizeof(*h) + HTTP_HEAD_INLINE);
+	struct http_head *h = c->heads && c->heads->n ? c->heads->v[--c->heads->n] :
+			      malloc(sizeof(*h) + HTTP_HEAD_INLINE);
 
 	if (!h)
 		return false;
@@ -224,8 +231,11 @@ static void http_head_free(struct http_conn *c)
 	if (!c->head)
 		return;
 	if (c->head->raw != c->head->inl)
-		free(c->head->raw);
-	free(c->head);
+		free(c->head->raw); /* grown: only the inline part is kept */
+	if (c->heads && c->heads->n < HTTP_HEAD_CACHE_MAX)
+		c->heads->v[c->heads->n++] = c->head;
+	else
+		free(c->head);
 	c->head = NULL;
 }
 

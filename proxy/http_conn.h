@@ -143,6 +143,19 @@ enum http_phase {
 
 struct http_head;
 
+#define HTTP_HEAD_CACHE_MAX 32u
+
+/* Request heads kept for the next request of any connection of one loop (a
+ * head is about 2.3 KiB: without it, a malloc and a free per request; an
+ * idle connection still holds none). Zeroed = empty. */
+struct http_head_cache {
+	struct http_head *v[HTTP_HEAD_CACHE_MAX];
+	unsigned n;
+};
+
+/* Frees the heads it holds. */
+void http_head_cache_clear(struct http_head_cache *hc);
+
 struct http_conn {
 	llhttp_t req;
 	llhttp_t resp;
@@ -167,6 +180,7 @@ struct http_conn {
 	bool client_eof;
 	bool draining;           /* finish the current exchange, then close */
 	bool full_parse;         /* every head through llhttp too (tests, fuzzer) */
+	struct http_head_cache *heads; /* optional, set after http_conn_init() */
 };
 
 void http_conn_init(struct http_conn *c, const struct http_conn_ops *ops, void *ctx);

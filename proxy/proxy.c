@@ -163,6 +163,7 @@ struct proxy_server {
 	uv_timer_t tls_sweep;                 /* frees idle sessions' buffers */
 	uint32_t hs_count;
 	struct proxy_spares spares;
+	struct http_head_cache heads;         /* request heads between requests */
 	struct proxy_pool pool;               /* idle upstream connections */
 	uv_timer_t pool_sweep;                /* their idle timeout */
 	uint32_t nups;                        /* upstream structs alive */
@@ -1575,6 +1576,7 @@ static void proxy_on_connection(uv_stream_t *ls, int status)
 	srv->cnt.conns_total++;
 	srv->cnt.conns_active++;
 	http_conn_init(&pc->http, &proxy_http_ops, pc);
+	pc->http.heads = &srv->heads;
 	if (proxy_tls_accept(pc) < 0) {
 		srv->cnt.conns_refused++;
 		proxy_close_all(pc);
@@ -1810,6 +1812,7 @@ static void proxy_server_maybe_free(struct proxy_server *srv)
 	proxy_tls_store_free(srv->tls);
 	while (srv->spares.n)
 		free(srv->spares.buf[--srv->spares.n]);
+	http_head_cache_clear(&srv->heads);
 	uv_mutex_destroy(&srv->lock);
 	if (srv->resolver->destroy)
 		srv->resolver->destroy(srv->resolver);

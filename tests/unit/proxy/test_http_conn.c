@@ -643,6 +643,70 @@ static void test_timeouts_and_eof(void **state)
 	assert_int_equal(http_conn_phase(&h->c), HTTP_PH_CLOSING);
 }
 
+/* Heads come back to the cache between requests and serve the next
+ * request of any connection; a head grown past its inline part (a large
+ * header section) is kept small; the cache holds at most its bound. The
+ * ASan build checks that nothing is used after its return or leaked. */
+static void test_head_cache(void **state)
+{
+	struct harness *h = *state, *b;
+	struct http_head_cache hc = { .n = 0 };
+	static char big[8192];
+	int n;
+
+	h_setup((void **)&b);
+	h_reset(h);
+	h->c.heads = &hc;
+	b->c.heads = &hc;
+	h_feed_s(h, "GET /public HTTP/1.1\r\nHost: a\r\n\r\n");
+	assert_int_equal(hc.n, 0); /* in use until the response */
+	h_resp(h, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+	assert_int_equal(hc.n, 1);
+	assert_string_equal(h->last_path, "/public");
+	/* the other connection's request takes it, and a pipelined pair on
+	 * this one needs a second head */
+	h_feed_s(b, "GET /api/users/7 HTTP/1.1\r\nHost: b\r\n\r\n");
+	assert_int_equal(hc.n, 0);
+	h_feed_s(h, "DELETE /x HTTP/1.1\r\nHost: a\r\n\r\nGET /public HTTP/1.1\r\nHost: a\r\n\r\n");
+	assert_int_equal(h->ndone, 2); /* the 403 went out, the GET waits */
+	assert_int_equal(hc.n, 0);     /* with the DELETE's head */
+	h_resp(h, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+	h_resp(b, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+	assert_string_equal(b->last_path, "/api/users/7");
+	assert_string_equal(b->last_host, "b");
+	assert_int_equal(hc.n, 2);
+	/* a head that grew (8 KiB of fields) comes back with its inline part only */
+	n = snprintf(big, sizeof(big), "GET /public HTTP/1.1\r\nHost: a\r\nX-Big: ");
+	memset(big + n, 'v', 6000);
+	memcpy(big + n + 6000, "\r\n\r\n", 4);
+	h_feed(h, big, (size_t)n + 6004);
+	assert_true(h->uplen > 6000);
+	h_resp(h, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+	assert_int_equal(hc.n, 2);
+	h->uplen = 0;
+	h_feed_s(h, "GET /public HTTP/1.1\r\nHost: a\r\n\r\n");
+	assert_true(h_up_is(h, "GET /public HTTP/1.1\r\nHost: a\r\n\r\n"));
+	h_resp(h, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+	/* bounded: more requests in flight than it keeps, then all released */
+	{
+		struct harness *x[HTTP_HEAD_CACHE_MAX + 3];
+
+		for (unsigned i = 0; i < HTTP_HEAD_CACHE_MAX + 3; i++) {
+			h_setup((void **)&x[i]);
+			x[i]->c.heads = &hc;
+			h_feed_s(x[i], "GET /public HTTP/1.1\r\nHost: a\r\n\r\n");
+		}
+		assert_int_equal(hc.n, 0);
+		for (unsigned i = 0; i < HTTP_HEAD_CACHE_MAX + 3; i++)
+			h_teardown((void **)&x[i]); /* releases its head mid-request */
+	}
+	assert_int_equal(hc.n, HTTP_HEAD_CACHE_MAX);
+	h->c.heads = NULL;
+	h_teardown((void **)&b);
+	http_head_cache_clear(&hc);
+	assert_int_equal(hc.n, 0);
+}
+
 /* ---- one parse against two ------------------------------------------ */
 
 /* Runs req (then answers each request the upstream got with a 200 and
@@ -820,6 +884,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_upgrade_and_connect, h_setup, h_teardown),
 		cmocka_unit_test_setup_teardown(test_timeouts_and_eof, h_setup, h_teardown),
 		cmocka_unit_test_setup_teardown(test_one_parse_same, h_setup, h_teardown),
+		cmocka_unit_test_setup_teardown(test_head_cache, h_setup, h_teardown),
 		cmocka_unit_test_setup_teardown(test_hop_by_hop, h_setup, h_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
