@@ -416,6 +416,9 @@ void http_conn_release(struct http_conn *c, enum http_reason why)
 			c->ops->done(c->ctx, &h->x);
 	}
 	http_head_free(c);
+	free(c->rh_buf);
+	c->rh_buf = NULL;
+	c->rh_len = c->rh_cap = 0;
 	c->phase = HTTP_PH_CLOSING;
 }
 
@@ -775,6 +778,9 @@ static void http_forward_head(struct http_conn *c)
 	struct http_head *h = c->head;
 	uint32_t run = h->rl_end; /* start of the lines not yet sent */
 
+	c->rh_pending = true; /* the response's head is rewritten (http_resp_out) */
+	c->rh_len = 0;
+
 	if (!h->hop && h->method_off == 0 && h->canon_len == h->target_len &&
 	    !memcmp(h->raw + h->canon_off, h->raw + h->target_off, h->target_len)) {
 		/* nothing to drop and the target is canonical already: the
@@ -1133,6 +1139,192 @@ size_t http_conn_feed_request(struct http_conn *c, const char *p, size_t n)
 	return off;
 }
 
+/* ---- response heads: hop-by-hop fields ---------------------------------- */
+
+/* Is the line [l, l+n) (a field line) the field name? */
+static bool http_line_is(const char *l, size_t n, const char *name, size_t len)
+{
+	return n > len && l[len] == ':' && !strncasecmp(l, name, len);
+}
+
+/* Whether a response field line names a field a Connection value lists. */
+static bool http_line_named(const char *l, size_t n, const char *const *cv, const size_t *cvn,
+			    unsigned ncv)
+{
+	const char *colon = memchr(l, ':', n);
+	size_t len = colon ? (size_t)(colon - l) : 0;
+
+	for (unsigned i = 0; i < ncv && len; i++) {
+		const char *v = cv[i], *end = v + cvn[i];
+
+		while (v < end) {
+			const char *t;
+
+			while (v < end && (*v == ',' || *v == ' ' || *v == '\t'))
+				v++;
+			t = v;
+			while (v < end && *v != ',' && *v != ' ' && *v != '\t')
+				v++;
+			if ((size_t)(v - t) == len && !strncasecmp(t, l, len))
+				return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * One complete response head (status line to the empty line) on its way to
+ * the client. The server's hop-by-hop fields describe its connection to us,
+ * not ours to the client: Connection and what it names, Keep-Alive and
+ * Proxy-Connection are dropped (never Content-Length or Transfer-Encoding:
+ * the client frames the body by them), and the client is told what its own
+ * connection does: "Connection: close" when it closes after this response
+ * (the client asked, the server closed, a close-delimited body, a drain),
+ * "Connection: keep-alive" to an HTTP/1.0 client that keeps it. Interim
+ * (1xx), 101 and CONNECT heads pass as they are. Returns the bytes sent.
+ */
+static size_t http_resp_head_out(struct http_conn *c, const char *h, size_t len)
+{
+	const char *cv[8];
+	size_t cvn[8], out = 0;
+	unsigned ncv = 0;
+	int status = len >= 12 ? (h[9] - '0') * 100 + (h[10] - '0') * 10 + (h[11] - '0') : 0;
+	const char *line, *end = h + len - 2, *run, *eol;
+	bool close, hop = false;
+
+	if (status >= 100 && status < 200 && status != 101) {
+		c->rh_pending = true; /* the final response's head follows */
+		c->ops->to_client(c->ctx, h, len);
+		return len;
+	}
+	c->rh_pending = false;
+	if (status == 101 || (c->head && c->head->method == HTTP_CONNECT)) {
+		c->ops->to_client(c->ctx, h, len);
+		return len;
+	}
+	close = !c->keep_alive || c->client_eof || c->draining || !c->req_done ||
+		!llhttp_should_keep_alive(&c->resp);
+	line = memchr(h, '\n', len);
+	line = line ? line + 1 : end;
+	for (const char *l = line; l < end; l = eol + 1) {
+		eol = memchr(l, '\n', (size_t)(end - l));
+		if (!eol)
+			break;
+		if (http_line_is(l, (size_t)(eol - l), "connection", 10)) {
+			const char *v = l + 11, *ve = eol - 1; /* before the CR */
+			while (v < ve && (*v == ' ' || *v == '\t'))
+				v++;
+			if (ncv < 8) {
+				cv[ncv] = v;
+				cvn[ncv++] = (size_t)(ve - v);
+			}
+			hop = true;
+		} else if (http_line_is(l, (size_t)(eol - l), "keep-alive", 10) ||
+			   http_line_is(l, (size_t)(eol - l), "proxy-connection", 16)) {
+			hop = true;
+		}
+	}
+	if (!hop && !close && !(c->head && c->head->minor == 0)) {
+		c->ops->to_client(c->ctx, h, len); /* the common case: as it is */
+		return len;
+	}
+	run = h;
+	for (const char *l = line; l < end; l = eol + 1) {
+		size_t n;
+
+		eol = memchr(l, '\n', (size_t)(end - l));
+		if (!eol)
+			break;
+		n = (size_t)(eol - l);
+		if (http_line_is(l, n, "content-length", 14) || http_line_is(l, n, "transfer-encoding", 17))
+			continue;
+		if (!http_line_is(l, n, "connection", 10) && !http_line_is(l, n, "keep-alive", 10) &&
+		    !http_line_is(l, n, "proxy-connection", 16) && !http_line_named(l, n, cv, cvn, ncv))
+			continue;
+		if (l > run) {
+			c->ops->to_client(c->ctx, run, (size_t)(l - run));
+			out += (size_t)(l - run);
+		}
+		run = eol + 1;
+	}
+	if (end > run) {
+		c->ops->to_client(c->ctx, run, (size_t)(end - run));
+		out += (size_t)(end - run);
+	}
+	if (close) {
+		c->ops->to_client(c->ctx, "Connection: close\r\n\r\n", 21);
+		out += 21;
+	} else if (c->head && c->head->minor == 0) {
+		c->ops->to_client(c->ctx, "Connection: keep-alive\r\n\r\n", 26);
+		out += 26;
+	} else {
+		c->ops->to_client(c->ctx, "\r\n", 2);
+		out += 2;
+	}
+	return out;
+}
+
+/* Response bytes (already parsed by llhttp) to the client, heads through
+ * http_resp_head_out(); a head split across reads waits in rh_buf.
+ * Returns the bytes sent. */
+static size_t http_resp_out(struct http_conn *c, const char *p, size_t n)
+{
+	size_t out = 0;
+
+	while (n) {
+		const char *e;
+		size_t used;
+
+		if (!c->rh_pending) {
+			c->ops->to_client(c->ctx, p, n);
+			return out + n;
+		}
+		if (!c->rh_len && (e = memmem(p, n, "\r\n\r\n", 4))) {
+			used = (size_t)(e - p) + 4;
+			out += http_resp_head_out(c, p, used);
+		} else {
+			uint32_t old = c->rh_len;
+			size_t need = old + n;
+
+			if (need > HTTP_MAX_HEADER_BYTES) {
+				/* llhttp took it, we cannot hold it: as it is */
+				if (old)
+					c->ops->to_client(c->ctx, c->rh_buf, old);
+				c->ops->to_client(c->ctx, p, n);
+				c->rh_len = 0;
+				c->rh_pending = false;
+				return out + old + n;
+			}
+			if (need > c->rh_cap) {
+				char *nb = realloc(c->rh_buf, need);
+				if (!nb) {
+					/* out of memory: the head as it is */
+					if (old)
+						c->ops->to_client(c->ctx, c->rh_buf, old);
+					out += old;
+					c->rh_len = 0;
+					c->rh_pending = false;
+					continue;
+				}
+				c->rh_buf = nb;
+				c->rh_cap = (uint32_t)need;
+			}
+			memcpy(c->rh_buf + old, p, n);
+			c->rh_len = (uint32_t)need;
+			e = memmem(c->rh_buf + (old >= 3 ? old - 3 : 0), need - (old >= 3 ? old - 3 : 0),
+				   "\r\n\r\n", 4);
+			if (!e)
+				return out;
+			used = (size_t)(e - c->rh_buf) + 4 - old; /* of p */
+			c->rh_len = 0;
+			out += http_resp_head_out(c, c->rh_buf, (size_t)(e - c->rh_buf) + 4);
+		}
+		p += used;
+		n -= used;
+	}
+	return out;
+}
+
 void http_conn_feed_response(struct http_conn *c, const char *p, size_t n)
 {
 	llhttp_errno_t e;
@@ -1165,9 +1357,11 @@ void http_conn_feed_response(struct http_conn *c, const char *p, size_t n)
 	}
 	fwd = e == HPE_OK ? n : (size_t)(llhttp_get_error_pos(&c->resp) - p);
 	if (fwd) {
-		c->ops->to_client(c->ctx, p, fwd);
-		c->resp_started = true;
-		c->head->x.bytes_out += fwd;
+		size_t out = http_resp_out(c, p, fwd);
+
+		if (out)
+			c->resp_started = true;
+		c->head->x.bytes_out += out;
 	}
 	if (e == HPE_OK)
 		return;

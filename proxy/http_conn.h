@@ -176,6 +176,9 @@ struct http_conn {
 	bool keep_alive;         /* the client side may continue after this exchange */
 	bool up_reusable;        /* the last response left the upstream connection
 				  * clean: it may carry another request */
+	bool rh_pending;         /* response bytes to the client are inside a head */
+	char *rh_buf;            /* a response head split across reads */
+	uint32_t rh_len, rh_cap;
 	bool last_chunk;
 	bool client_eof;
 	bool draining;           /* finish the current exchange, then close */

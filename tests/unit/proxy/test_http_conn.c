@@ -851,6 +851,41 @@ static void test_hop_by_hop(void **state)
 	h_reset(h);
 	h_feed_s(h, "GET /public HTTP/1.0\r\nX-A: 1\r\n\r\n");
 	assert_true(h_up_is(h, "GET /public HTTP/1.0\r\nX-A: 1\r\n\r\n"));
+	/* the response: the server's hop-by-hop fields are dropped, the client
+	 * is told what its own connection does */
+	h_reset(h);
+	h_feed_s(h, "GET /public HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+	h_resp(h, "HTTP/1.1 200 OK\r\nConnection: keep-alive, X-Up\r\nKeep-Alive: timeout=5\r\n"
+		  "X-Up: 1\r\nX-End: 2\r\nContent-Length: 1\r\n\r\nx");
+	assert_true(h_client_has(h, "HTTP/1.1 200 OK\r\nX-End: 2\r\nContent-Length: 1\r\n"
+				"Connection: close\r\n\r\nx"));
+	assert_int_equal(h->last.bytes_out, h->cllen);
+	h_reset(h);
+	h_feed_s(h, "GET /public HTTP/1.1\r\nHost: a\r\n\r\n");
+	h_resp(h, "HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nContent-Length: 1\r\n\r\nx");
+	assert_true(h_client_has(h, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx"));
+	assert_int_equal(http_conn_phase(&h->c), HTTP_PH_IDLE);
+	/* a head split across reads, after a 100 Continue; the server closes */
+	h->cllen = 0;
+	h_feed_s(h, "GET /public HTTP/1.1\r\nHost: a\r\n\r\n");
+	h_resp(h, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nConn");
+	h_resp(h, "ection: close\r\nContent-Length: 2\r");
+	h_resp(h, "\n\r\nok");
+	assert_true(h_client_has(h, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n"
+				"Content-Length: 2\r\nConnection: close\r\n\r\nok"));
+	assert_int_equal(http_conn_phase(&h->c), HTTP_PH_CLOSING);
+	/* close-delimited: the client is told too */
+	h_reset(h);
+	h_feed_s(h, "GET /public HTTP/1.1\r\nHost: a\r\n\r\n");
+	h_resp(h, "HTTP/1.1 200 OK\r\nX-A: 1\r\n\r\nabc");
+	assert_true(h_client_has(h, "HTTP/1.1 200 OK\r\nX-A: 1\r\nConnection: close\r\n\r\nabc"));
+	/* an HTTP/1.0 client that keeps its connection is told so */
+	h_reset(h);
+	h_feed_s(h, "GET /public HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+	h_resp(h, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx");
+	assert_true(h_client_has(h, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n"
+				"Connection: keep-alive\r\n\r\nx"));
+	assert_int_equal(http_conn_phase(&h->c), HTTP_PH_IDLE);
 	/* a retry on a fresh connection: idempotent, no body, once */
 	h_reset(h);
 	h_feed_s(h, "GET /public HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
