@@ -2,6 +2,7 @@
 /* flow_wire.c - see flow_wire.h. */
 #include "flow_wire.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -228,6 +229,48 @@ static const char *get_str(struct reader *r)
 	return (const char *)p;
 }
 
+/*
+ * A peer's labels travel pre-rendered (a JSON array of strings) and are put
+ * into every line as they are, so the decoder checks that they are one: a
+ * corrupt or hostile frame must not add fields or lines to the output.
+ * Accepts ["a","b\"c"] and [], with the escapes JSON allows and no raw
+ * control character.
+ */
+static bool labels_ok(const char *s)
+{
+	if (!s)
+		return true;
+	if (*s++ != '[')
+		return false;
+	if (*s == ']')
+		return !s[1];
+	for (;;) {
+		if (*s++ != '"')
+			return false;
+		while (*s != '"') {
+			unsigned char ch = (unsigned char)*s++;
+
+			if (ch < 0x20)
+				return false; /* also the end of the string */
+			if (ch != '\\')
+				continue;
+			ch = (unsigned char)*s++;
+			if (ch == 'u') {
+				for (int i = 0; i < 4; i++, s++)
+					if (!isxdigit((unsigned char)*s))
+						return false;
+			} else if (!ch || !strchr("\"\\/bfnrt", ch)) {
+				return false;
+			}
+		}
+		s++;
+		if (*s == ']')
+			return !s[1];
+		if (*s++ != ',')
+			return false;
+	}
+}
+
 static char *dup_or_null(const char *s)
 {
 	return s ? sl_xstrdup(s) : NULL;
@@ -268,6 +311,8 @@ int sl_wire_decode(struct sl_wire_dec *d, const uint8_t *payload, size_t len, sl
 			uint32_t identity = get_u32(&r);
 			const char *ns = get_str(&r), *pod = get_str(&r), *labels = get_str(&r);
 
+			if (!labels_ok(labels))
+				r.bad = true;
 			if (r.bad || !id)
 				break;
 			end_free(&d->peers[id % SL_WIRE_PEERS].end);

@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -273,6 +274,52 @@ static void test_malformed_records(void **state)
 	free(e);
 }
 
+/* A peer's labels go into every line as they are: the decoder takes only a
+ * JSON array of strings (found by the flow_wire fuzzer: a raw newline in a
+ * label split the CLI's output line in two). */
+static void test_peer_labels_checked(void **state)
+{
+	static const char *const bad[] = {
+		"[\"k8s:a\nb\"]", "\"k8s:a\"", "[\"a\",]", "[\"a\"]x", "[\"a\\q\"]", "[\"a\\u12\"]",
+		"[\"a\"", "[", "[\"a\" ,\"b\"]", "",
+	};
+	static const char *const good[] = {
+		"[]", "[\"k8s:app=a\"]", "[\"a\\\"b\",\"c\\u0001\\n\\\\\"]",
+	};
+	struct sl_flow_view f = flow_case(0);
+	uint8_t buf[4096];
+	char *err = NULL;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]) + sizeof(good) / sizeof(good[0]); i++) {
+		bool ok = i >= sizeof(bad) / sizeof(bad[0]);
+		struct sl_wire_enc *e = calloc(1, sizeof(*e));
+		struct sl_wire_dec *d = calloc(1, sizeof(*d));
+		struct sink s = { 0 };
+		size_t n;
+
+		f.src.labels = ok ? good[i - sizeof(bad) / sizeof(bad[0])] : bad[i];
+		n = sl_wire_put_flow(e, buf, &f, 1, 2);
+		if (!ok) {
+			assert_int_equal(sl_wire_decode(d, buf, n, collect, &s, &err), -EPROTO);
+			assert_int_equal(s.n, 0);
+			free(err);
+			err = NULL;
+		} else {
+			char *want = direct(&f, NULL);
+
+			assert_int_equal(sl_wire_decode(d, buf, n, collect, &s, &err), 0);
+			assert_int_equal(s.n, 1);
+			assert_string_equal(s.lines[0], want);
+			free(want);
+		}
+		sink_free(&s);
+		sl_wire_dec_free(d);
+		free(d);
+		free(e);
+	}
+}
+
 /* random bytes, and random corruptions of a valid stream */
 static void test_random_input(void **state)
 {
@@ -324,6 +371,7 @@ int main(void)
 		cmocka_unit_test(test_frame_header),
 		cmocka_unit_test(test_cut_frames_fail_cleanly),
 		cmocka_unit_test(test_malformed_records),
+		cmocka_unit_test(test_peer_labels_checked),
 		cmocka_unit_test(test_random_input),
 	};
 
