@@ -70,10 +70,10 @@ HAP
 bench_workdir() {
 	work=$(mktemp -d "/tmp/$1-XXXXXX")
 	pids=()
-	trap bench_cleanup EXIT
+	trap bench_workdir_cleanup EXIT
 }
 
-bench_cleanup() {
+bench_workdir_cleanup() {
 	local p
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true
