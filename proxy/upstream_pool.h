@@ -45,6 +45,7 @@ struct proxy_pool_entry {
 
 struct proxy_pool {
 	struct proxy_pool_entry *buckets[PROXY_POOL_BUCKETS];
+	uint32_t nbucket[PROXY_POOL_BUCKETS]; /* entries per bucket */
 	struct proxy_pool_entry *oldest, *newest;
 	uint32_t count;
 	uint32_t max_per_key, max_total;
