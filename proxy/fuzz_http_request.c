@@ -7,7 +7,8 @@
  *  - canonicalisation is idempotent and never yields "//", "/./", "/../";
  *  - whatever reaches the upstream starts with a request line whose target
  *    is already canonical, and no request the rules deny ever reaches it;
- *  - the response parser survives any upstream bytes.
+ *  - the response parser and the response head rewrite survive any
+ *    upstream bytes, in any pieces.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -133,13 +134,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	http_conn_release(&f.c, HTTP_R_CLIENT_CLOSED);
 
-	/* the response side: any upstream bytes after an allowed request */
-	memset(&f, 0, sizeof(f));
-	f.rules = rules;
-	http_conn_init(&f.c, &fz_ops, &f);
-	http_conn_feed_request(&f.c, "GET /api/users/1 HTTP/1.1\r\nHost: a\r\n\r\n", 39);
-	http_conn_feed_response(&f.c, (const char *)data, size);
-	http_conn_upstream_eof(&f.c);
+	/* the response side: any upstream bytes after an allowed request (one
+	 * of three, so each way of rewriting the response head is taken),
+	 * delivered in pieces of 1 to 64 bytes (a head split across reads is
+	 * held and completed: http_resp_out) */
+	{
+		static const char *const reqs[] = {
+			"GET /api/users/1 HTTP/1.1\r\nHost: a\r\n\r\n",
+			"GET /api/users/1 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+			"GET /api/users/1 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+		};
+		const char *rq = reqs[size ? data[0] % 3 : 0];
+		size_t piece = size > 1 ? 1 + data[1] % 64 : 1;
+
+		memset(&f, 0, sizeof(f));
+		f.rules = rules;
+		http_conn_init(&f.c, &fz_ops, &f);
+		http_conn_feed_request(&f.c, rq, strlen(rq));
+		for (off = 0; off < size && http_conn_phase(&f.c) != HTTP_PH_CLOSING; off += piece)
+			http_conn_feed_response(&f.c, (const char *)data + off,
+						size - off < piece ? size - off : piece);
+		http_conn_upstream_eof(&f.c);
+	}
 	http_conn_release(&f.c, HTTP_R_CLIENT_CLOSED);
 	return 0;
 }
