@@ -725,27 +725,33 @@ static bool http_hop_fixed(const struct http_head *h, const struct http_field *f
 	}
 }
 
+/* Does the Connection value [v, end) list the token name (any case)? */
+static bool http_token_listed(const char *v, const char *end, const char *name, size_t len)
+{
+	while (v < end) {
+		const char *t;
+
+		while (v < end && (*v == ',' || *v == ' ' || *v == '\t'))
+			v++;
+		t = v;
+		while (v < end && *v != ',' && *v != ' ' && *v != '\t')
+			v++;
+		if ((size_t)(v - t) == len && len && !strncasecmp(t, name, len))
+			return true;
+	}
+	return false;
+}
+
 /* Is field f's name one of the tokens of a Connection field? */
 static bool http_named_by_connection(const struct http_head *h, const struct http_field *f)
 {
 	for (unsigned i = 0; i < h->nfields; i++) {
 		const struct http_field *cf = &h->f[i];
-		const char *v = h->raw + cf->val_off, *end = v + cf->val_len;
+		const char *v = h->raw + cf->val_off;
 
-		if (!http_name_is(h, cf, "connection", 10))
-			continue;
-		while (v < end) {
-			const char *t;
-
-			while (v < end && (*v == ',' || *v == ' ' || *v == '\t'))
-				v++;
-			t = v;
-			while (v < end && *v != ',' && *v != ' ' && *v != '\t')
-				v++;
-			if ((size_t)(v - t) == f->name_len &&
-			    !strncasecmp(t, h->raw + f->name_off, f->name_len))
-				return true;
-		}
+		if (http_name_is(h, cf, "connection", 10) &&
+		    http_token_listed(v, v + cf->val_len, h->raw + f->name_off, f->name_len))
+			return true;
 	}
 	return false;
 }
@@ -1154,21 +1160,9 @@ static bool http_line_named(const char *l, size_t n, const char *const *cv, cons
 	const char *colon = memchr(l, ':', n);
 	size_t len = colon ? (size_t)(colon - l) : 0;
 
-	for (unsigned i = 0; i < ncv && len; i++) {
-		const char *v = cv[i], *end = v + cvn[i];
-
-		while (v < end) {
-			const char *t;
-
-			while (v < end && (*v == ',' || *v == ' ' || *v == '\t'))
-				v++;
-			t = v;
-			while (v < end && *v != ',' && *v != ' ' && *v != '\t')
-				v++;
-			if ((size_t)(v - t) == len && !strncasecmp(t, l, len))
-				return true;
-		}
-	}
+	for (unsigned i = 0; i < ncv && len; i++)
+		if (http_token_listed(cv[i], cv[i] + cvn[i], l, len))
+			return true;
 	return false;
 }
 
