@@ -136,6 +136,7 @@ struct proxy_listener {
 	struct proxy_listener *prev, *next;
 	uv_tcp_t h;
 	void *data;              /* for the resolver */
+	bool nodelay;            /* set on the listener: accepted sockets inherit it */
 };
 
 struct proxy_server {
@@ -1582,7 +1583,8 @@ static void proxy_on_connection(uv_stream_t *ls, int status)
 		proxy_close_all(pc);
 		return;
 	}
-	uv_tcp_nodelay(&pc->client, 1);
+	if (!l->nodelay)
+		uv_tcp_nodelay(&pc->client, 1);
 	pc->last_activity_ms = uv_now(srv->loop);
 	proxy_update_reading(pc);
 	proxy_update_timer(pc);
@@ -1674,7 +1676,13 @@ static void proxy_on_listener_close(uv_handle_t *h)
 static int proxy_listener_start(struct proxy_listener *l, struct proxy_listener **out)
 {
 	struct proxy_server *srv = l->srv;
-	int r = uv_listen((uv_stream_t *)&l->h, 1024, proxy_on_connection);
+	int r;
+
+	/* Linux copies TCP_NODELAY from the listener into every socket it
+	 * accepts (sk_lookup's steered ones too): one setsockopt here instead
+	 * of one per connection */
+	l->nodelay = uv_tcp_nodelay(&l->h, 1) == 0;
+	r = uv_listen((uv_stream_t *)&l->h, 1024, proxy_on_connection);
 
 	if (r) {
 		srv->handles++;
