@@ -82,12 +82,16 @@ struct flow {
 enum filter_field {
 	F_VERDICT, F_POD, F_FROM_POD, F_TO_POD, F_NAMESPACE, F_LABEL, F_FROM_LABEL, F_TO_LABEL,
 	F_IDENTITY, F_PORT, F_PROTOCOL, F_TYPE, F_HTTP_METHOD, F_HTTP_PATH, F_HTTP_STATUS,
+	F_IP, F_FROM_IP, F_TO_IP, F_FROM_NAMESPACE, F_TO_NAMESPACE, F_FROM_IDENTITY, F_TO_IDENTITY,
+	F_FROM_PORT, F_TO_PORT, F_TRAFFIC_DIRECTION,
 	F_MAX,
 };
 
 static const char *const filter_names[F_MAX] = {
 	"verdict", "pod", "from-pod", "to-pod", "namespace", "label", "from-label", "to-label",
 	"identity", "port", "protocol", "type", "http-method", "http-path", "http-status",
+	"ip", "from-ip", "to-ip", "from-namespace", "to-namespace", "from-identity", "to-identity",
+	"from-port", "to-port", "traffic-direction",
 };
 
 struct filter {
@@ -95,6 +99,8 @@ struct filter {
 	bool negate;
 	char *value;
 	pcre2_code *re; /* http-path */
+	uint8_t net[16]; /* ip, from-ip, to-ip */
+	unsigned plen;
 };
 
 /* What an observe client is sent, batched: JSON lines, or binary frames
@@ -362,6 +368,18 @@ static bool filter_one(const struct filter *fl, const struct flow *f)
 
 		return f->sport == port || f->dport == port;
 	}
+	case F_FROM_PORT: return f->sport == strtoul(v, &end, 10);
+	case F_TO_PORT: return f->dport == strtoul(v, &end, 10);
+	case F_FROM_IDENTITY: return f->src.identity == strtoul(v, &end, 10);
+	case F_TO_IDENTITY: return f->dst.identity == strtoul(v, &end, 10);
+	case F_FROM_NAMESPACE: return str_eq(f->src.ns, v);
+	case F_TO_NAMESPACE: return str_eq(f->dst.ns, v);
+	case F_IP:
+		return sl_flow_ip_in(f->saddr, fl->net, fl->plen) || sl_flow_ip_in(f->daddr, fl->net, fl->plen);
+	case F_FROM_IP: return sl_flow_ip_in(f->saddr, fl->net, fl->plen);
+	case F_TO_IP: return sl_flow_ip_in(f->daddr, fl->net, fl->plen);
+	case F_TRAFFIC_DIRECTION:
+		return f->direction == (strcasecmp(v, "ingress") ? SLUICE_DIR_EGRESS : SLUICE_DIR_INGRESS);
 	case F_PROTOCOL:
 		if (!strcasecmp(v, "http"))
 			return f->kind != FLOW_L3L4;
@@ -784,6 +802,8 @@ static int filters_parse(json_t *arr, struct filter **out, size_t *nout, char **
 		fs[n].field = (enum filter_field)field;
 		fs[n].negate = json_is_true(json_object_get(v, "not"));
 		fs[n].value = sl_xstrdup(value);
+		if (field == F_IP || field == F_FROM_IP || field == F_TO_IP)
+			sl_flow_ip_parse(value, fs[n].net, &fs[n].plen); /* checked above */
 		if (field == F_HTTP_PATH) {
 			int ec;
 			PCRE2_SIZE off;

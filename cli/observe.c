@@ -41,12 +41,14 @@ static void usage(FILE *f)
 		"      --verdict V         FORWARDED, DROPPED, REDIRECTED, ERROR, AUDIT\n"
 		"                          (also ALLOWED = not dropped, DENIED = DROPPED)\n"
 		"      --pod [NS/]NAME     either side     --from-pod, --to-pod\n"
-		"      --namespace NS      either side\n"
+		"  -n, --namespace NS      either side     --from-namespace, --to-namespace\n"
 		"      --label K=V         either side     --from-label, --to-label\n"
-		"      --identity N        either side (a number)\n"
-		"      --port N            either side (0-65535)\n"
+		"      --identity N        either side     --from-identity, --to-identity\n"
+		"      --ip IP|CIDR        either side     --from-ip, --to-ip\n"
+		"      --port N            either side     --from-port, --to-port (0-65535)\n"
 		"      --protocol P        tcp, udp, sctp, icmp, http\n"
-		"      --type T            l3-l4, l7, policy-verdict, drop\n"
+		"      --traffic-direction ingress or egress (whose policy decided)\n"
+		"  -t, --type T            l3-l4, l7, policy-verdict, drop\n"
 		"      --http-method M     --http-path REGEX     --http-status CODE|4xx\n"
 		"      --not               invert the next filter\n");
 }
@@ -316,13 +318,25 @@ int cli_observe(int argc, char **argv)
 		{ "http-method", required_argument, NULL, 1012 },
 		{ "http-path", required_argument, NULL, 1013 },
 		{ "http-status", required_argument, NULL, 1014 },
+		{ "ip", required_argument, NULL, 1015 },
+		{ "from-ip", required_argument, NULL, 1016 },
+		{ "to-ip", required_argument, NULL, 1017 },
+		{ "from-namespace", required_argument, NULL, 1018 },
+		{ "to-namespace", required_argument, NULL, 1019 },
+		{ "from-identity", required_argument, NULL, 1020 },
+		{ "to-identity", required_argument, NULL, 1021 },
+		{ "from-port", required_argument, NULL, 1022 },
+		{ "to-port", required_argument, NULL, 1023 },
+		{ "traffic-direction", required_argument, NULL, 1024 },
 		{ "reconnect", no_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	static const char *fields[] = { "verdict", "pod", "from-pod", "to-pod", "namespace", "label",
 					"from-label", "to-label", "identity", "port", "protocol",
-					"type", "http-method", "http-path", "http-status" };
+					"type", "http-method", "http-path", "http-status", "ip", "from-ip",
+					"to-ip", "from-namespace", "to-namespace", "from-identity",
+					"to-identity", "from-port", "to-port", "traffic-direction" };
 	json_t *filters = json_array();
 	struct render render = { 0 };
 	struct sl_wire_dec *wire = NULL;
@@ -333,7 +347,12 @@ int cli_observe(int argc, char **argv)
 	int c;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "fo:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "fo:hn:t:", opts, NULL)) != -1) {
+		/* Hubble's short forms */
+		if (c == 'n')
+			c = 1004;
+		else if (c == 't')
+			c = 1011;
 		switch (c) {
 		case 'f': follow = true; break;
 		case 'L': {
@@ -366,7 +385,7 @@ int cli_observe(int argc, char **argv)
 		case 'N': negate = true; break;
 		case 'h': usage(stdout); return 0;
 		default:
-			if (c >= 1000 && c <= 1014) {
+			if (c >= 1000 && c < 1000 + (int)(sizeof(fields) / sizeof(fields[0]))) {
 				if (check_filter(fields[c - 1000], optarg))
 					return 2;
 				json_array_append_new(filters, json_pack("{s:s,s:s,s:b}", "field", fields[c - 1000],

@@ -2,7 +2,9 @@
 /* flow_filter.c - see flow_filter.h. */
 #include "flow_filter.h"
 
+#include <arpa/inet.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +25,45 @@ static bool digits(const char *v, size_t max)
 	return n && !v[n] && n <= max;
 }
 
+int sl_flow_ip_parse(const char *v, uint8_t net[16], unsigned *plen)
+{
+	char tmp[64], *slash, *end;
+	unsigned long p;
+	bool v4;
+
+	if (!v || strlen(v) >= sizeof(tmp))
+		return -1;
+	strcpy(tmp, v);
+	slash = strchr(tmp, '/');
+	if (slash)
+		*slash = 0;
+	memset(net, 0, 16);
+	v4 = inet_pton(AF_INET, tmp, net + 12) == 1;
+	if (v4)
+		net[10] = net[11] = 0xff;
+	else if (inet_pton(AF_INET6, tmp, net) != 1)
+		return -1;
+	p = v4 ? 32 : 128;
+	if (slash) {
+		if (!digits(slash + 1, 3))
+			return -1;
+		p = strtoul(slash + 1, &end, 10);
+		if (p > (v4 ? 32u : 128u))
+			return -1;
+	}
+	*plen = (unsigned)p + (v4 ? 96 : 0);
+	return 0;
+}
+
+bool sl_flow_ip_in(const uint8_t a[16], const uint8_t net[16], unsigned plen)
+{
+	unsigned full = plen / 8, rest = plen % 8;
+
+	if (memcmp(a, net, full))
+		return false;
+	return !rest || !((a[full] ^ net[full]) & (uint8_t)(0xff << (8 - rest)));
+}
+
 const char *sl_flow_filter_check(const char *field, const char *v)
 {
 	static const char *const verdicts[] = { "FORWARDED", "DROPPED", "REDIRECTED", "ERROR", "AUDIT",
@@ -38,10 +79,19 @@ const char *sl_flow_filter_check(const char *field, const char *v)
 		return "want l3-l4, l7, policy-verdict or drop (sluice has no trace, capture or debug events)";
 	if (!strcmp(field, "protocol") && !one_of(v, protocols))
 		return "want tcp, udp, sctp, icmp or http";
-	if (!strcmp(field, "identity") && (!digits(v, 10) || strtoull(v, NULL, 10) > UINT32_MAX))
+	if (strstr(field, "identity") && (!digits(v, 10) || strtoull(v, NULL, 10) > UINT32_MAX))
 		return "want a numeric identity";
-	if (!strcmp(field, "port") && (!digits(v, 5) || strtoul(v, NULL, 10) > 65535))
+	if (strstr(field, "port") && (!digits(v, 5) || strtoul(v, NULL, 10) > 65535))
 		return "want a port number 0-65535";
+	if (!strcmp(field, "ip") || !strcmp(field, "from-ip") || !strcmp(field, "to-ip")) {
+		uint8_t net[16];
+		unsigned plen;
+
+		if (sl_flow_ip_parse(v, net, &plen))
+			return "want an IP address or a CIDR (10.0.0.1, 10.0.0.0/8, fd00::/64)";
+	}
+	if (!strcmp(field, "traffic-direction") && strcasecmp(v, "ingress") && strcasecmp(v, "egress"))
+		return "want ingress or egress";
 	if (!strcmp(field, "http-status")) {
 		bool code = digits(v, 3) && strlen(v) == 3;
 		bool cls = strlen(v) >= 2 && v[0] >= '1' && v[0] <= '5' &&

@@ -13,4 +13,13 @@
  * but an empty value. */
 const char *sl_flow_filter_check(const char *field, const char *value);
 
+#include <stdbool.h>
+#include <stdint.h>
+
+/* An --ip value: an IPv4 or IPv6 address, or a CIDR; IPv4 as ::ffff:a.b.c.d
+ * (the flows' form) with the prefix length counted in 128 bits. 0 or -1. */
+int sl_flow_ip_parse(const char *v, uint8_t net[16], unsigned *plen);
+/* Whether a (16 bytes, IPv4 mapped) lies in net/plen. */
+bool sl_flow_ip_in(const uint8_t a[16], const uint8_t net[16], unsigned plen);
+
 #endif

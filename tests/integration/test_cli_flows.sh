@@ -16,6 +16,11 @@ check_exit 2 "--verdict BOGUS" sl observe --verdict BOGUS
 check_exit 2 "--type trace" sl observe --type trace
 check_exit 2 "--identity foo" sl observe --identity foo
 check_exit 2 "--port 99999" sl observe --port 99999
+check_exit 2 "--to-port 70000" sl observe --to-port 70000
+check_exit 2 "--ip 10.0.0.300" sl observe --ip 10.0.0.300
+check_exit 2 "--from-ip 10.0.0.0/33" sl observe --from-ip 10.0.0.0/33
+check_exit 2 "--traffic-direction sideways" sl observe --traffic-direction sideways
+check_exit 2 "--from-identity x" sl observe --from-identity x
 check_exit 2 "--last abc" sl observe --last abc
 check_exit 2 "--last -5" sl observe --last -5
 check_exit 2 "--since 5x" sl observe --since 5x
@@ -149,6 +154,28 @@ lines=$(sl observe --last 2 --to-pod default/database --protocol tcp)
 printf '%s' "$lines" | grep -q "tcp-connect ALLOWED (L3_L4, egress policy of default/backend)" &&
 	printf '%s' "$lines" | grep -q "tcp-connect ALLOWED (L3_L4, ingress policy of default/database)" &&
 	pass "both ends enforce: one line each, naming its side" || fail "both ends: $lines"
+# Hubble's other filters on the same two lines: the direction is whose
+# policy decided; addresses and CIDRs, ports, identities and namespaces per side
+lines=$(sl observe --last 100 --to-pod default/database --protocol tcp --traffic-direction egress)
+[ "$(printf '%s\n' "$lines" | grep -c 'tcp-connect')" = 1 ] && printf '%s' "$lines" | grep -q "egress policy of default/backend" &&
+	pass "--traffic-direction egress: the backend's egress line only" || fail "--traffic-direction egress: $lines"
+lines=$(sl observe --last 100 --to-pod default/database --protocol tcp --traffic-direction INGRESS)
+[ "$(printf '%s\n' "$lines" | grep -c 'tcp-connect')" -ge 1 ] && ! printf '%s' "$lines" | grep -q "egress policy" &&
+	pass "--traffic-direction ingress: the database's ingress lines only" || fail "--traffic-direction ingress: $lines"
+n=$(sl observe --last 100 --from-ip "$IP_backend" --to-ip "${IP_database%.*}.0/24" --to-port 5432 -t l3-l4 -n default | grep -c tcp-connect)
+[ "$n" -ge 2 ] && pass "--from-ip IP --to-ip CIDR --to-port -t -n: $n lines" || fail "--from-ip/--to-ip/--to-port: $n lines"
+n=$(sl observe --last 100 --from-ip "$IP_backend" --from-port 5432 | grep -c tcp-connect)
+[ "$n" = 0 ] && pass "--from-port 5432 (the destination's port) matches no connect" || fail "--from-port 5432: $n lines"
+n=$(sl observe --last 100 --to-port 5432 --not --from-ip "$IP_backend/32" | grep -c tcp-connect)
+[ "$n" = 0 ] && pass "--not --from-ip: nobody else connected to 5432" || fail "--not --from-ip: $n lines"
+n=$(sl observe --last 100 --ip "$IP_database" --to-port 5432 | grep -c tcp-connect)
+[ "$n" -ge 2 ] && pass "--ip matches either side ($n lines)" || fail "--ip: $n lines"
+id=$(sl observe --last 1 -o json --to-pod default/database --protocol tcp | jq -r .flow.source.identity)
+n=$(sl observe --last 100 --from-identity "$id" --to-namespace default --to-port 5432 | grep -c tcp-connect)
+m=$(sl observe --last 100 --from-identity "$id" --to-namespace kube-system --to-port 5432 | grep -c tcp-connect)
+k=$(sl observe --last 100 --to-identity "$id" --from-namespace default --to-port 5432 | grep -c tcp-connect)
+[ "$n" -ge 2 ] && [ "$m" = 0 ] && [ "$k" = 0 ] && pass "--from-identity $id --to-namespace: $n lines; other namespace, reversed identity: none" ||
+	fail "--from-identity/--to-namespace: $n, $m, $k"
 sl policy delete default/backend-egress >/dev/null
 skipped=$(sl status -o json | jq .flows_near_duplicates_skipped)
 [ "${skipped:-0}" -ge 2 ] && pass "unenforced ends are counted, not shown ($skipped)" || fail "near duplicates skipped: $skipped"
