@@ -25,6 +25,11 @@
 #include "client.h"
 
 static bool color;
+/* -o: compact (Hubble's default), dict and table render the same fields;
+ * json prints the agent's lines. table prints its header once. */
+enum out_mode { OUT_COMPACT, OUT_DICT, OUT_TABLE };
+static enum out_mode out_mode;
+static unsigned long long out_count;
 
 static void usage(FILE *f)
 {
@@ -36,7 +41,7 @@ static void usage(FILE *f)
 		"                          report the gap instead of exiting\n"
 		"      --last N            the last N matching flows (default 20 without --follow)\n"
 		"      --since DURATION    flows of the last DURATION (e.g. 30s, 5m, 1h)\n"
-		"  -o, --output FORMAT     compact (default) or json\n"
+		"  -o, --output FORMAT     compact (default), dict, table or json (jsonpb)\n"
 		"Filters (same filter repeated: OR; different filters: AND):\n"
 		"      --verdict V         FORWARDED, DROPPED, REDIRECTED, ERROR, AUDIT\n"
 		"                          (also ALLOWED = not dropped, DENIED = DROPPED)\n"
@@ -243,6 +248,30 @@ static void print_compact(json_t *flow)
 				 sl_escape_ctl(json_string_value(json_object_get(svc, "name")), sb, sizeof(sb)),
 				 (long long)json_integer_value(json_object_get(flow, "destination_service_port")));
 		}
+		if (out_mode != OUT_COMPACT) {
+			/* Hubble's dict and table: the flow's own source and
+			 * destination (a reply's source is the server), with ports */
+			char s2[330], d2[1040], sum[700];
+
+			if (sport)
+				snprintf(s2, sizeof(s2), "%s:%lld", src, (long long)sport);
+			else
+				snprintf(s2, sizeof(s2), "%s", src);
+			snprintf(d2, sizeof(d2), "%s%s%s", dst, port, svcbuf);
+			snprintf(sum, sizeof(sum), "%s (%s)", word, detail);
+			if (out_mode == OUT_DICT)
+				printf("%s  TIMESTAMP: %s\n     SOURCE: %s\nDESTINATION: %s\n       TYPE: %s\n"
+				       "    VERDICT: %s%s%s\n    SUMMARY: %s\n",
+				       out_count ? "------------\n" : "", when, s2, d2, kind, col,
+				       verdict ? verdict : "?", color ? "\033[0m" : "", sum);
+			else
+				printf("%s%-20s %-40s %-40s %-14s %s%-10s%s %s\n",
+				       out_count ? "" : "TIMESTAMP            SOURCE                                   "
+							"DESTINATION                              TYPE           VERDICT    SUMMARY\n",
+				       when, s2, d2, kind, col, verdict ? verdict : "?", color ? "\033[0m" : "", sum);
+			out_count++;
+			return;
+		}
 		if (reply) /* as Hubble prints a reply: client <- server */
 			printf("%s  %s ← %s:%lld%s  %s %s%s%s (%s)\n", when, dst, src, (long long)sport, svcbuf,
 			       kind, col, word, color ? "\033[0m" : "", detail);
@@ -347,6 +376,8 @@ int cli_observe(int argc, char **argv)
 	int c;
 
 	optind = 1;
+	out_mode = OUT_COMPACT;
+	out_count = 0;
 	while ((c = getopt_long(argc, argv, "fo:hn:t:", opts, NULL)) != -1) {
 		/* Hubble's short forms */
 		if (c == 'n')
@@ -374,11 +405,17 @@ int cli_observe(int argc, char **argv)
 				return 2;
 			}
 			break;
-		case 'o':
+		case 'o': /* the last -o counts */
+			json_out = false;
+			out_mode = OUT_COMPACT;
 			if (!strcmp(optarg, "json") || !strcmp(optarg, "jsonpb"))
 				json_out = true;
+			else if (!strcmp(optarg, "dict"))
+				out_mode = OUT_DICT;
+			else if (!strcmp(optarg, "table") || !strcmp(optarg, "tab"))
+				out_mode = OUT_TABLE;
 			else if (strcmp(optarg, "compact")) {
-				fprintf(stderr, "sluice: unknown output \"%s\" (compact or json)\n", optarg);
+				fprintf(stderr, "sluice: unknown output \"%s\" (compact, dict, table or json)\n", optarg);
 				return 2;
 			}
 			break;

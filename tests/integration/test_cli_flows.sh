@@ -176,6 +176,23 @@ m=$(sl observe --last 100 --from-identity "$id" --to-namespace kube-system --to-
 k=$(sl observe --last 100 --to-identity "$id" --from-namespace default --to-port 5432 | grep -c tcp-connect)
 [ "$n" -ge 2 ] && [ "$m" = 0 ] && [ "$k" = 0 ] && pass "--from-identity $id --to-namespace: $n lines; other namespace, reversed identity: none" ||
 	fail "--from-identity/--to-namespace: $n, $m, $k"
+# Hubble's dict and table outputs: the same flows, field per line / column
+out=$(sl observe --last 100 --to-pod default/database --protocol tcp -o dict)
+n=$(printf '%s\n' "$out" | grep -c '^DESTINATION: default/database:5432$')
+sep=$(printf '%s\n' "$out" | grep -c '^------------$')
+if [ "$n" -ge 2 ] && [ "$sep" = $((n - 1)) ] && printf '%s\n' "$out" | grep -q "^     SOURCE: default/backend:[0-9]*$" &&
+	printf '%s\n' "$out" | grep -q '^    VERDICT: FORWARDED$' && printf '%s\n' "$out" | grep -q '^       TYPE: tcp-connect$' &&
+	printf '%s\n' "$out" | grep -q '^  TIMESTAMP: [A-Z][a-z][a-z] [0-9][0-9] '; then
+	pass "-o dict: $n records, $sep separators, Hubble's keys"
+else
+	fail "-o dict: $out"
+fi
+out=$(sl observe --last 100 --to-pod default/database --protocol tcp -o table)
+rows=$(printf '%s\n' "$out" | grep -c 'default/database:5432')
+printf '%s\n' "$out" | head -1 | grep -qE '^TIMESTAMP +SOURCE +DESTINATION +TYPE +VERDICT +SUMMARY$' && [ "$rows" -ge 2 ] &&
+	[ "$(printf '%s\n' "$out" | wc -l)" = $((rows + 1)) ] &&
+	pass "-o table: one header, $rows rows" || fail "-o table: $out"
+check_exit 2 "-o yaml (not a flow format)" sl observe -o yaml --last 0
 sl policy delete default/backend-egress >/dev/null
 skipped=$(sl status -o json | jq .flows_near_duplicates_skipped)
 [ "${skipped:-0}" -ge 2 ] && pass "unenforced ends are counted, not shown ($skipped)" || fail "near duplicates skipped: $skipped"
