@@ -855,12 +855,23 @@ json_t *flows_cmd_observe(struct agent *a, struct api_client *c, json_t *req, ch
 	bool follow = json_is_true(json_object_get(req, "follow"));
 	json_int_t last = json_integer_value(json_object_get(req, "last"));
 	uint64_t since = (uint64_t)json_integer_value(json_object_get(req, "since_ns"));
+	uint64_t until = (uint64_t)json_integer_value(json_object_get(req, "until_ns"));
+	json_int_t first = json_integer_value(json_object_get(req, "first"));
+	bool has_first = json_object_get(req, "first") != NULL;
 	const char *wire = json_string_value(json_object_get(req, "wire"));
 	struct stream st = { .client = c };
 	size_t *idx;
 
 	if (json_object_get(req, "wire") && (!wire || (strcmp(wire, "binary") && strcmp(wire, "json")))) {
 		sl_fail(err, EINVAL, "unknown wire form (binary or json)");
+		return NULL;
+	}
+	if (has_first && (follow || json_object_get(req, "last") || first < 0)) {
+		sl_fail(err, EINVAL, "first: a number of flows, not with last or follow");
+		return NULL;
+	}
+	if (until && follow) {
+		sl_fail(err, EINVAL, "until: not with follow");
 		return NULL;
 	}
 	if (filters_parse(json_object_get(req, "filters"), &fs, &nfs, err))
@@ -871,7 +882,9 @@ json_t *flows_cmd_observe(struct agent *a, struct api_client *c, json_t *req, ch
 		st.wire = sl_xcalloc(1, sizeof(*st.wire));
 		st.batch_len += sl_wire_put_node(batch_room(&st, sl_wire_node_max(node)), node);
 	}
-	if (!json_object_get(req, "last") && !since)
+	/* without --last, --first or a time window: the last 20 (new flows
+	 * only when following) */
+	if (!json_object_get(req, "last") && !since && !until && !has_first)
 		last = follow ? 0 : 20;
 	if (json_object_get(req, "last") && last < 0)
 		last = 0;
@@ -880,14 +893,16 @@ json_t *flows_cmd_observe(struct agent *a, struct api_client *c, json_t *req, ch
 	for (i = 0; i < fl->ring_count; i++) {
 		struct flow *f = &fl->ring[(fl->ring_head + i) % fl->ring_cap];
 
-		if (since && f->time_ns < since)
+		if ((since && f->time_ns < since) || (until && f->time_ns > until))
 			continue;
 		if (flow_matches(fs, nfs, f))
 			idx[matched++] = (fl->ring_head + i) % fl->ring_cap;
 	}
 	start = last && (size_t)last < matched ? matched - (size_t)last : 0;
-	if (!last && !since)
+	if (!last && !since && !until && !has_first)
 		start = matched; /* follow without --last: new flows only */
+	if (has_first && (size_t)first < matched)
+		matched = (size_t)first; /* the oldest ones */
 	for (i = start; i < matched; i++) {
 		stream_put(fl, &st, &fl->ring[idx[i]]);
 		fl->json_for = NULL;

@@ -40,7 +40,10 @@ static void usage(FILE *f)
 		"      --reconnect         with --follow: wait for the agent to come back and\n"
 		"                          report the gap instead of exiting\n"
 		"      --last N            the last N matching flows (default 20 without --follow)\n"
-		"      --since DURATION    flows of the last DURATION (e.g. 30s, 5m, 1h)\n"
+		"      --first N           the first N matching flows the agent holds\n"
+		"      --since WHEN        flows from WHEN: a duration back (30s, 5m, 1h)\n"
+		"                          or an RFC 3339 time (2026-12-05T10:12:52Z)\n"
+		"      --until WHEN        flows up to WHEN (not with --follow)\n"
 		"  -o, --output FORMAT     compact (default), dict, table or json (jsonpb)\n"
 		"Filters (same filter repeated: OR; different filters: AND):\n"
 		"      --verdict V         FORWARDED, DROPPED, REDIRECTED, ERROR, AUDIT\n"
@@ -78,7 +81,59 @@ static int parse_duration(const char *s, uint64_t *ns)
 		mult = 86400e9;
 	else
 		return -EINVAL;
+	if (!(v * mult < 1e19)) /* also NaN and infinity */
+		return -EINVAL;
 	*ns = (uint64_t)(v * mult);
+	return 0;
+}
+
+/*
+ * --since/--until as Hubble takes them: a duration back from now (30s, 5m,
+ * 1h) or an RFC 3339 time (2026-12-05T10:12:52Z, with a fraction or an
+ * offset such as +01:00). The answer is wall-clock ns since the epoch.
+ */
+static int parse_when(const char *s, uint64_t *abs_ns)
+{
+	struct tm tm = { 0 };
+	const char *p;
+	uint64_t ns = 0, frac = 0, scale = 1000000000ull;
+	long off = 0;
+	time_t t;
+
+	if (!parse_duration(s, &ns)) {
+		uint64_t now = sl_now_ns();
+
+		*abs_ns = ns < now ? now - ns : 1;
+		return 0;
+	}
+	p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (!p)
+		return -EINVAL;
+	if (*p == '.') {
+		for (p++; *p >= '0' && *p <= '9'; p++)
+			if (scale > 1) {
+				scale /= 10;
+				frac += (uint64_t)(*p - '0') * scale;
+			}
+	}
+	if (*p == 'Z' || *p == 'z') {
+		p++;
+	} else if ((*p == '+' || *p == '-') && strlen(p) == 6 && p[3] == ':') {
+		int hh, mm;
+
+		if (sscanf(p + 1, "%2d:%2d", &hh, &mm) != 2 || hh > 23 || mm > 59)
+			return -EINVAL;
+		off = (hh * 3600L + mm * 60L) * (*p == '-' ? -1 : 1);
+		p += 6;
+	} else {
+		return -EINVAL;
+	}
+	if (*p)
+		return -EINVAL;
+	t = timegm(&tm) - off;
+	if (t <= 0)
+		return -EINVAL;
+	*abs_ns = (uint64_t)t * 1000000000ull + frac;
 	return 0;
 }
 
@@ -330,6 +385,8 @@ int cli_observe(int argc, char **argv)
 		{ "follow", no_argument, NULL, 'f' },
 		{ "last", required_argument, NULL, 'L' },
 		{ "since", required_argument, NULL, 'S' },
+		{ "until", required_argument, NULL, 'U' },
+		{ "first", required_argument, NULL, 'F' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "not", no_argument, NULL, 'N' },
 		{ "verdict", required_argument, NULL, 1000 },
@@ -372,7 +429,8 @@ int cli_observe(int argc, char **argv)
 	bool follow = false, json_out = false, negate = false, reconnecting = false, reconnect = false;
 	uint64_t lost_at = 0;
 	json_int_t last = -1;
-	uint64_t since = 0;
+	uint64_t since = 0, until = 0;
+	json_int_t first = -1;
 	int c;
 
 	optind = 1;
@@ -386,22 +444,28 @@ int cli_observe(int argc, char **argv)
 			c = 1011;
 		switch (c) {
 		case 'f': follow = true; break;
-		case 'L': {
+		case 'L':
+		case 'F': {
 			char *end;
+			json_int_t n;
 
 			errno = 0;
-			last = strtoll(optarg, &end, 10);
+			n = strtoll(optarg, &end, 10);
 			if (!all_digits(optarg) || *end || errno) {
-				fprintf(stderr, "sluice: invalid --last \"%s\": want a number of flows (0 or more)\n",
-					optarg);
+				fprintf(stderr, "sluice: invalid --%s \"%s\": want a number of flows (0 or more)\n",
+					c == 'L' ? "last" : "first", optarg);
 				return 2;
 			}
+			*(c == 'L' ? &last : &first) = n;
 			break;
 		}
 		case 'R': reconnect = true; break;
 		case 'S':
-			if (parse_duration(optarg, &since)) {
-				fprintf(stderr, "sluice: invalid --since \"%s\" (e.g. 30s, 5m, 1h)\n", optarg);
+		case 'U':
+			if (parse_when(optarg, c == 'S' ? &since : &until)) {
+				fprintf(stderr, "sluice: invalid --%s \"%s\" (a duration such as 30s, 5m, 1h, "
+						"or an RFC 3339 time such as 2026-12-05T10:12:52Z)\n",
+					c == 'S' ? "since" : "until", optarg);
 				return 2;
 			}
 			break;
@@ -442,6 +506,18 @@ int cli_observe(int argc, char **argv)
 		fprintf(stderr, "sluice: --not must come before a filter\n");
 		return 2;
 	}
+	if (first >= 0 && (last >= 0 || follow)) {
+		fprintf(stderr, "sluice: --first cannot be combined with --last or --follow\n");
+		return 2;
+	}
+	if (until && follow) {
+		fprintf(stderr, "sluice: --until cannot be combined with --follow\n");
+		return 2;
+	}
+	if (since && until && until < since) {
+		fprintf(stderr, "sluice: --until is before --since\n");
+		return 2;
+	}
 	if (reconnect && !follow) {
 		fprintf(stderr, "sluice: --reconnect needs --follow\n");
 		return 2;
@@ -466,7 +542,11 @@ int cli_observe(int argc, char **argv)
 		if (last >= 0 && !reconnecting)
 			json_object_set_new(req, "last", json_integer(last));
 		if (since && !reconnecting)
-			json_object_set_new(req, "since_ns", json_integer((json_int_t)(sl_now_ns() - since)));
+			json_object_set_new(req, "since_ns", json_integer((json_int_t)since));
+		if (until)
+			json_object_set_new(req, "until_ns", json_integer((json_int_t)until));
+		if (first >= 0)
+			json_object_set_new(req, "first", json_integer(first));
 		if (reconnecting) /* what the agent still holds from the moment it was lost */
 			json_object_set_new(req, "since_ns", json_integer((json_int_t)lost_at));
 		fd = reconnecting ? client_connect_quiet() : client_connect();

@@ -193,6 +193,27 @@ printf '%s\n' "$out" | head -1 | grep -qE '^TIMESTAMP +SOURCE +DESTINATION +TYPE
 	[ "$(printf '%s\n' "$out" | wc -l)" = $((rows + 1)) ] &&
 	pass "-o table: one header, $rows rows" || fail "-o table: $out"
 check_exit 2 "-o yaml (not a flow format)" sl observe -o yaml --last 0
+# --first, and --since/--until with RFC 3339 times (Hubble's forms)
+sl observe --last 100 -o json --to-pod default/database --protocol tcp >"$SL_WORK/db.json"
+all=$(wc -l <"$SL_WORK/db.json")
+t2=$(sed -n 2p "$SL_WORK/db.json" | jq -r .flow.time)
+first=$(sl observe --first 1 -o json --to-pod default/database --protocol tcp)
+[ "$all" -ge 3 ] && [ "$first" = "$(head -1 "$SL_WORK/db.json")" ] &&
+	pass "--first 1: the oldest of $all" || fail "--first 1: $first"
+n=$(sl observe --until "$t2" -o json --to-pod default/database --protocol tcp | wc -l)
+w=$(sl observe --since "$t2" --until "$t2" -o json --to-pod default/database --protocol tcp | jq -r .flow.time)
+[ "$n" = 2 ] && [ "$w" = "$t2" ] && pass "--until $t2: the first two; --since = --until: that one flow" ||
+	fail "--until/--since RFC 3339: $n, $w"
+n=$(sl observe --since "$(date -u -d '-1 hour' +%Y-%m-%dT%H:%M:%S.5+00:00)" -o json --to-pod default/database --protocol tcp | wc -l)
+m=$(sl observe --until 1h -o json --to-pod default/database --protocol tcp | wc -l)
+[ "$n" = "$all" ] && [ "$m" = 0 ] && pass "--since an hour ago (offset form): all $n; --until 1h (ago): none" ||
+	fail "--since/--until: $n of $all, $m"
+check_exit 2 "--first with --last" sl observe --first 1 --last 1
+check_exit 2 "--first with --follow" sl observe --first 1 --follow
+check_exit 2 "--until with --follow" sl observe --until 1m --follow
+check_exit 2 "--until before --since" sl observe --since 1m --until 5m
+check_exit 2 "--since 2026-13-01T00:00:00Z" sl observe --since 2026-13-01T00:00:00Z
+check_exit 2 "--since inf" sl observe --since inf
 sl policy delete default/backend-egress >/dev/null
 skipped=$(sl status -o json | jq .flows_near_duplicates_skipped)
 [ "${skipped:-0}" -ge 2 ] && pass "unenforced ends are counted, not shown ($skipped)" || fail "near duplicates skipped: $skipped"
