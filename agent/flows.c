@@ -83,7 +83,7 @@ enum filter_field {
 	F_VERDICT, F_POD, F_FROM_POD, F_TO_POD, F_NAMESPACE, F_LABEL, F_FROM_LABEL, F_TO_LABEL,
 	F_IDENTITY, F_PORT, F_PROTOCOL, F_TYPE, F_HTTP_METHOD, F_HTTP_PATH, F_HTTP_STATUS,
 	F_IP, F_FROM_IP, F_TO_IP, F_FROM_NAMESPACE, F_TO_NAMESPACE, F_FROM_IDENTITY, F_TO_IDENTITY,
-	F_FROM_PORT, F_TO_PORT, F_TRAFFIC_DIRECTION,
+	F_FROM_PORT, F_TO_PORT, F_TRAFFIC_DIRECTION, F_SERVICE, F_TO_SERVICE,
 	F_MAX,
 };
 
@@ -91,7 +91,7 @@ static const char *const filter_names[F_MAX] = {
 	"verdict", "pod", "from-pod", "to-pod", "namespace", "label", "from-label", "to-label",
 	"identity", "port", "protocol", "type", "http-method", "http-path", "http-status",
 	"ip", "from-ip", "to-ip", "from-namespace", "to-namespace", "from-identity", "to-identity",
-	"from-port", "to-port", "traffic-direction",
+	"from-port", "to-port", "traffic-direction", "service", "to-service",
 };
 
 struct filter {
@@ -378,6 +378,17 @@ static bool filter_one(const struct filter *fl, const struct flow *f)
 		return sl_flow_ip_in(f->saddr, fl->net, fl->plen) || sl_flow_ip_in(f->daddr, fl->net, fl->plen);
 	case F_FROM_IP: return sl_flow_ip_in(f->saddr, fl->net, fl->plen);
 	case F_TO_IP: return sl_flow_ip_in(f->daddr, fl->net, fl->plen);
+	case F_SERVICE: /* a flow's source is never a service here */
+	case F_TO_SERVICE: {
+		const char *slash = strchr(v, '/');
+
+		if (!f->svc_name)
+			return false;
+		if (!slash)
+			return !strcmp(f->svc_name, v);
+		return f->svc_ns && strlen(f->svc_ns) == (size_t)(slash - v) &&
+		       !strncmp(f->svc_ns, v, (size_t)(slash - v)) && !strcmp(f->svc_name, slash + 1);
+	}
 	case F_TRAFFIC_DIRECTION:
 		return f->direction == (strcasecmp(v, "ingress") ? SLUICE_DIR_EGRESS : SLUICE_DIR_INGRESS);
 	case F_PROTOCOL:

@@ -55,6 +55,8 @@ static void usage(FILE *f)
 		"      --ip IP|CIDR        either side     --from-ip, --to-ip\n"
 		"      --port N            either side     --from-port, --to-port (0-65535)\n"
 		"      --protocol P        tcp, udp, sctp, icmp, http\n"
+		"      --to-service [NS/]NAME  through that ClusterIP (--service: the same;\n"
+		"                          a source is never a service here)\n"
 		"      --traffic-direction ingress or egress (whose policy decided)\n"
 		"  -t, --type T            l3-l4, l7, policy-verdict, drop\n"
 		"      --http-method M     --http-path REGEX     --http-status CODE|4xx\n"
@@ -414,6 +416,8 @@ int cli_observe(int argc, char **argv)
 		{ "from-port", required_argument, NULL, 1022 },
 		{ "to-port", required_argument, NULL, 1023 },
 		{ "traffic-direction", required_argument, NULL, 1024 },
+		{ "service", required_argument, NULL, 1025 },
+		{ "to-service", required_argument, NULL, 1026 },
 		{ "reconnect", no_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -422,7 +426,8 @@ int cli_observe(int argc, char **argv)
 					"from-label", "to-label", "identity", "port", "protocol",
 					"type", "http-method", "http-path", "http-status", "ip", "from-ip",
 					"to-ip", "from-namespace", "to-namespace", "from-identity",
-					"to-identity", "from-port", "to-port", "traffic-direction" };
+					"to-identity", "from-port", "to-port", "traffic-direction",
+					"service", "to-service" };
 	json_t *filters = json_array();
 	struct render render = { 0 };
 	struct sl_wire_dec *wire = NULL;
