@@ -84,14 +84,14 @@ enum filter_field {
 	F_IDENTITY, F_PORT, F_PROTOCOL, F_TYPE, F_HTTP_METHOD, F_HTTP_PATH, F_HTTP_STATUS,
 	F_IP, F_FROM_IP, F_TO_IP, F_FROM_NAMESPACE, F_TO_NAMESPACE, F_FROM_IDENTITY, F_TO_IDENTITY,
 	F_FROM_PORT, F_TO_PORT, F_TRAFFIC_DIRECTION, F_SERVICE, F_TO_SERVICE,
-	F_MAX,
+	F_TCP_FLAGS, F_MAX,
 };
 
 static const char *const filter_names[F_MAX] = {
 	"verdict", "pod", "from-pod", "to-pod", "namespace", "label", "from-label", "to-label",
 	"identity", "port", "protocol", "type", "http-method", "http-path", "http-status",
 	"ip", "from-ip", "to-ip", "from-namespace", "to-namespace", "from-identity", "to-identity",
-	"from-port", "to-port", "traffic-direction", "service", "to-service",
+	"from-port", "to-port", "traffic-direction", "service", "to-service", "tcp-flags",
 };
 
 struct filter {
@@ -100,7 +100,7 @@ struct filter {
 	char *value;
 	pcre2_code *re; /* http-path */
 	uint8_t net[16]; /* ip, from-ip, to-ip */
-	unsigned plen;
+	unsigned plen;   /* their prefix length; tcp-flags: the mask */
 };
 
 /* What an observe client is sent, batched: JSON lines, or binary frames
@@ -389,6 +389,8 @@ static bool filter_one(const struct filter *fl, const struct flow *f)
 		return f->svc_ns && strlen(f->svc_ns) == (size_t)(slash - v) &&
 		       !strncmp(f->svc_ns, v, (size_t)(slash - v)) && !strcmp(f->svc_name, slash + 1);
 	}
+	case F_TCP_FLAGS:
+		return f->kind == FLOW_L3L4 && f->protocol == 6 && (f->tcp_flags & fl->plen) == fl->plen;
 	case F_TRAFFIC_DIRECTION:
 		return f->direction == (strcasecmp(v, "ingress") ? SLUICE_DIR_EGRESS : SLUICE_DIR_INGRESS);
 	case F_PROTOCOL:
@@ -815,6 +817,8 @@ static int filters_parse(json_t *arr, struct filter **out, size_t *nout, char **
 		fs[n].value = sl_xstrdup(value);
 		if (field == F_IP || field == F_FROM_IP || field == F_TO_IP)
 			sl_flow_ip_parse(value, fs[n].net, &fs[n].plen); /* checked above */
+		if (field == F_TCP_FLAGS) /* the mask, in plen */
+			fs[n].plen = (unsigned)sl_flow_tcp_flags_parse(value);
 		if (field == F_HTTP_PATH) {
 			int ec;
 			PCRE2_SIZE off;

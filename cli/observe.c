@@ -55,6 +55,7 @@ static void usage(FILE *f)
 		"      --ip IP|CIDR        either side     --from-ip, --to-ip\n"
 		"      --port N            either side     --from-port, --to-port (0-65535)\n"
 		"      --protocol P        tcp, udp, sctp, icmp, http\n"
+		"      --tcp-flags F[,F]   all of these set (SYN, ACK, FIN, RST, ...)\n"
 		"      --to-service [NS/]NAME  through that ClusterIP (--service: the same;\n"
 		"                          a source is never a service here)\n"
 		"      --traffic-direction ingress or egress (whose policy decided)\n"
@@ -418,6 +419,7 @@ int cli_observe(int argc, char **argv)
 		{ "traffic-direction", required_argument, NULL, 1024 },
 		{ "service", required_argument, NULL, 1025 },
 		{ "to-service", required_argument, NULL, 1026 },
+		{ "tcp-flags", required_argument, NULL, 1027 },
 		{ "reconnect", no_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -427,7 +429,7 @@ int cli_observe(int argc, char **argv)
 					"type", "http-method", "http-path", "http-status", "ip", "from-ip",
 					"to-ip", "from-namespace", "to-namespace", "from-identity",
 					"to-identity", "from-port", "to-port", "traffic-direction",
-					"service", "to-service" };
+					"service", "to-service", "tcp-flags" };
 	json_t *filters = json_array();
 	struct render render = { 0 };
 	struct sl_wire_dec *wire = NULL;

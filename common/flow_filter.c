@@ -55,6 +55,28 @@ int sl_flow_ip_parse(const char *v, uint8_t net[16], unsigned *plen)
 	return 0;
 }
 
+int sl_flow_tcp_flags_parse(const char *v)
+{
+	static const char *const names[8] = { "FIN", "SYN", "RST", "PSH", "ACK", "URG", "ECE", "CWR" };
+	int mask = 0;
+
+	while (v && *v) {
+		size_t n = strcspn(v, ",");
+		int bit = -1;
+
+		for (int i = 0; i < 8; i++)
+			if (strlen(names[i]) == n && !strncasecmp(v, names[i], n))
+				bit = i;
+		if (bit < 0)
+			return -1;
+		mask |= 1 << bit;
+		v += n;
+		if (*v == ',' && !*++v)
+			return -1; /* a trailing comma */
+	}
+	return mask ? mask : -1;
+}
+
 bool sl_flow_ip_in(const uint8_t a[16], const uint8_t net[16], unsigned plen)
 {
 	unsigned full = plen / 8, rest = plen % 8;
@@ -90,6 +112,8 @@ const char *sl_flow_filter_check(const char *field, const char *v)
 		if (sl_flow_ip_parse(v, net, &plen))
 			return "want an IP address or a CIDR (10.0.0.1, 10.0.0.0/8, fd00::/64)";
 	}
+	if (!strcmp(field, "tcp-flags") && sl_flow_tcp_flags_parse(v) < 0)
+		return "want TCP flags such as SYN or syn,ack (FIN SYN RST PSH ACK URG ECE CWR)";
 	if (!strcmp(field, "traffic-direction") && strcasecmp(v, "ingress") && strcasecmp(v, "egress"))
 		return "want ingress or egress";
 	if (!strcmp(field, "http-status")) {

@@ -19,6 +19,9 @@ const char *sl_flow_filter_check(const char *field, const char *value);
 /* An --ip value: an IPv4 or IPv6 address, or a CIDR; IPv4 as ::ffff:a.b.c.d
  * (the flows' form) with the prefix length counted in 128 bits. 0 or -1. */
 int sl_flow_ip_parse(const char *v, uint8_t net[16], unsigned *plen);
+/* A --tcp-flags value ("SYN", "syn,ack"): the TCP header's flag bits that
+ * must all be set (FIN 0x01 ... CWR 0x80), or -1. */
+int sl_flow_tcp_flags_parse(const char *v);
 /* Whether a (16 bytes, IPv4 mapped) lies in net/plen. */
 bool sl_flow_ip_in(const uint8_t a[16], const uint8_t net[16], unsigned plen);
 

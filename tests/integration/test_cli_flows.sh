@@ -21,6 +21,7 @@ check_exit 2 "--ip 10.0.0.300" sl observe --ip 10.0.0.300
 check_exit 2 "--from-ip 10.0.0.0/33" sl observe --from-ip 10.0.0.0/33
 check_exit 2 "--traffic-direction sideways" sl observe --traffic-direction sideways
 check_exit 2 "--from-identity x" sl observe --from-identity x
+check_exit 2 "--tcp-flags SYNACK" sl observe --tcp-flags SYNACK
 check_exit 2 "--last abc" sl observe --last abc
 check_exit 2 "--last -5" sl observe --last -5
 check_exit 2 "--since 5x" sl observe --since 5x
@@ -176,6 +177,12 @@ m=$(sl observe --last 100 --from-identity "$id" --to-namespace kube-system --to-
 k=$(sl observe --last 100 --to-identity "$id" --from-namespace default --to-port 5432 | grep -c tcp-connect)
 [ "$n" -ge 2 ] && [ "$m" = 0 ] && [ "$k" = 0 ] && pass "--from-identity $id --to-namespace: $n lines; other namespace, reversed identity: none" ||
 	fail "--from-identity/--to-namespace: $n, $m, $k"
+# --tcp-flags: the connects carry SYN (and no ACK: the first packet)
+n=$(sl observe --last 100 --to-pod default/database --tcp-flags SYN | grep -c tcp-connect)
+m=$(sl observe --last 100 --to-pod default/database --tcp-flags syn,ack | grep -c tcp-connect)
+k=$(sl observe --last 100 --to-pod default/database --tcp-flags FIN | grep -c tcp-connect)
+[ "$n" -ge 2 ] && [ "$m" = 0 ] && [ "$k" = 0 ] && pass "--tcp-flags SYN: $n connects; syn,ack and FIN: none" ||
+	fail "--tcp-flags: $n, $m, $k"
 # Hubble's dict and table outputs: the same flows, field per line / column
 out=$(sl observe --last 100 --to-pod default/database --protocol tcp -o dict)
 n=$(printf '%s\n' "$out" | grep -c '^DESTINATION: default/database:5432$')

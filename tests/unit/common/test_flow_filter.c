@@ -21,7 +21,7 @@ static void test_good(void **state)
 		{ "to-ip", "fd00::/64" }, { "ip", "::1" }, { "ip", "0.0.0.0/0" }, { "to-port", "443" },
 		{ "from-port", "0" }, { "from-identity", "256" }, { "to-identity", "2" },
 		{ "traffic-direction", "ingress" }, { "traffic-direction", "EGRESS" },
-		{ "from-namespace", "default" },
+		{ "from-namespace", "default" }, { "tcp-flags", "SYN" }, { "tcp-flags", "syn,ack" },
 	};
 	size_t i;
 
@@ -40,7 +40,8 @@ static void test_bad(void **state)
 		{ "ip", "10.0.0.256" }, { "ip", "10.0.0.0/33" }, { "to-ip", "fd00::/129" }, { "ip", "" },
 		{ "from-ip", "10.0.0.0/" }, { "ip", "10.0.0.0/-1" }, { "ip", "example.com" },
 		{ "to-port", "65536" }, { "from-port", "x" }, { "from-identity", "-2" },
-		{ "traffic-direction", "up" }, { "to-namespace", "" },
+		{ "traffic-direction", "up" }, { "to-namespace", "" }, { "tcp-flags", "SYNACK" },
+		{ "tcp-flags", "syn," }, { "tcp-flags", "" }, { "tcp-flags", ",syn" },
 	};
 	size_t i;
 
@@ -80,6 +81,9 @@ static void test_ip(void **state)
 	assert_int_equal(sl_flow_ip_parse("fd00::5", net, &plen), 0);
 	assert_true(sl_flow_ip_in(v6, net, plen));
 	assert_int_equal(sl_flow_ip_parse("10.1.1.1/x", net, &plen), -1);
+	assert_int_equal(sl_flow_tcp_flags_parse("SYN"), 0x02);
+	assert_int_equal(sl_flow_tcp_flags_parse("syn,ACK"), 0x12);
+	assert_int_equal(sl_flow_tcp_flags_parse("fin,syn,rst,psh,ack,urg,ece,cwr"), 0xff);
 }
 
 int main(void)
