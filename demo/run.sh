@@ -15,7 +15,13 @@ bash scripts/install-deps.sh
 BUILD=${SLUICE_BUILD_DIR:-$ROOT/build}
 if [ ! -x "$BUILD/agent/sluiced" ] || [ "${DEMO_REBUILD:-1}" = 1 ]; then
 	echo "demo: building in $BUILD..." >&2
-	cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSLUICE_TESTS=OFF >/dev/null
+	# a fresh tree without the tests; an existing one keeps its choice
+	# (turning them off there would leave `ctest` with no tests)
+	if [ -f "$BUILD/CMakeCache.txt" ]; then
+		cmake -S . -B "$BUILD" >/dev/null
+	else
+		cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSLUICE_TESTS=OFF >/dev/null
+	fi
 	cmake --build "$BUILD" -j"$(nproc)" --target sluiced sluice sluice-proxy >/dev/null
 fi
 
