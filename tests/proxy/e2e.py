@@ -8,8 +8,10 @@ got AND what the upstream received. Every process started here is killed by
 PID on exit, success or not.
 """
 import argparse
+import atexit
 import json
 import select
+import shutil
 import os
 import signal
 import socket
@@ -54,6 +56,8 @@ def check(cond, msg):
 class Proxy:
     def __init__(self, binary, up_port, rules=RULES, extra=(), stdout=None):
         self.dir = tempfile.mkdtemp(prefix="sluice-e2e-")
+        # removed when the test ends (its logs are read after stop())
+        atexit.register(shutil.rmtree, self.dir, True)
         self.rules_path = os.path.join(self.dir, "rules.json")
         self.write_rules(rules)
         port_file = os.path.join(self.dir, "port")
