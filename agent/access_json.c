@@ -28,16 +28,9 @@ static void addr_of(json_t *peer, uint8_t out[16])
  * began; now if it is missing or unreadable. */
 static uint64_t record_time_ns(const char *t)
 {
-	struct tm tm = { 0 };
-	unsigned us = 0;
-	int n = 0;
+	uint64_t ns;
 
-	if (!t || sscanf(t, "%4d-%2d-%2dT%2d:%2d:%2d.%6uZ%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-			 &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &us, &n) != 7 || !n)
-		return sl_now_ns();
-	tm.tm_year -= 1900;
-	tm.tm_mon -= 1;
-	return (uint64_t)timegm(&tm) * 1000000000ull + (uint64_t)us * 1000ull;
+	return sl_parse_rfc3339(t, &ns) ? sl_now_ns() : ns;
 }
 
 bool access_json_flow(json_t *m, struct flow_l7 *ev)

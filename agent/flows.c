@@ -99,8 +99,13 @@ struct filter {
 	bool negate;
 	char *value;
 	pcre2_code *re; /* http-path */
+	pcre2_match_data *md;
 	uint8_t net[16]; /* ip, from-ip, to-ip */
 	unsigned plen;   /* their prefix length; tcp-flags: the mask */
+	/* identities, ports, a status code (or its class, cls set): parsed
+	 * once here, not for every flow the filter looks at */
+	unsigned long num;
+	bool cls;
 };
 
 /* What an observe client is sent, batched: JSON lines, or binary frames
@@ -342,7 +347,6 @@ static bool label_matches(const struct flow_peer *p, const char *want)
 static bool filter_one(const struct filter *fl, const struct flow *f)
 {
 	const char *v = fl->value;
-	char *end;
 
 	switch (fl->field) {
 	case F_VERDICT:
@@ -358,20 +362,12 @@ static bool filter_one(const struct filter *fl, const struct flow *f)
 	case F_LABEL: return label_matches(&f->src, v) || label_matches(&f->dst, v);
 	case F_FROM_LABEL: return label_matches(&f->src, v);
 	case F_TO_LABEL: return label_matches(&f->dst, v);
-	case F_IDENTITY: {
-		unsigned long id = strtoul(v, &end, 10);
-
-		return f->src.identity == id || f->dst.identity == id;
-	}
-	case F_PORT: {
-		unsigned long port = strtoul(v, &end, 10);
-
-		return f->sport == port || f->dport == port;
-	}
-	case F_FROM_PORT: return f->sport == strtoul(v, &end, 10);
-	case F_TO_PORT: return f->dport == strtoul(v, &end, 10);
-	case F_FROM_IDENTITY: return f->src.identity == strtoul(v, &end, 10);
-	case F_TO_IDENTITY: return f->dst.identity == strtoul(v, &end, 10);
+	case F_IDENTITY: return f->src.identity == fl->num || f->dst.identity == fl->num;
+	case F_PORT: return f->sport == fl->num || f->dport == fl->num;
+	case F_FROM_PORT: return f->sport == fl->num;
+	case F_TO_PORT: return f->dport == fl->num;
+	case F_FROM_IDENTITY: return f->src.identity == fl->num;
+	case F_TO_IDENTITY: return f->dst.identity == fl->num;
 	case F_FROM_NAMESPACE: return str_eq(f->src.ns, v);
 	case F_TO_NAMESPACE: return str_eq(f->dst.ns, v);
 	case F_IP:
@@ -410,25 +406,11 @@ static bool filter_one(const struct filter *fl, const struct flow *f)
 			return f->verdict == SLUICE_VERDICT_DROPPED;
 		return false;
 	case F_HTTP_METHOD: return f->method && !strcasecmp(f->method, v);
-	case F_HTTP_PATH: {
-		pcre2_match_data *md;
-		int rc;
-
-		if (!f->url || !fl->re)
-			return false;
-		md = pcre2_match_data_create_from_pattern(fl->re, NULL);
-		rc = pcre2_match(fl->re, (PCRE2_SPTR)f->url, strlen(f->url), 0, 0, md, NULL);
-		pcre2_match_data_free(md);
-		return rc >= 0;
-	}
-	case F_HTTP_STATUS: {
-		/* "404", or a class such as "4+" / "4xx" */
-		if (!f->code)
-			return false;
-		if (strlen(v) >= 2 && (v[1] == '+' || v[1] == 'x' || v[1] == 'X'))
-			return f->code / 100 == (unsigned)(v[0] - '0');
-		return f->code == strtoul(v, &end, 10);
-	}
+	case F_HTTP_PATH:
+		return f->url && fl->re &&
+		       pcre2_match(fl->re, (PCRE2_SPTR)f->url, strlen(f->url), 0, 0, fl->md, NULL) >= 0;
+	case F_HTTP_STATUS: /* "404", or a class such as "4+" / "4xx" */
+		return f->code && (fl->cls ? f->code / 100 == fl->num : f->code == fl->num);
 	case F_MAX:
 		break;
 	}
@@ -785,6 +767,7 @@ static void filters_free(struct filter *fs, size_t n)
 		free(fs[i].value);
 		if (fs[i].re)
 			pcre2_code_free(fs[i].re);
+		pcre2_match_data_free(fs[i].md);
 	}
 	free(fs);
 }
@@ -819,6 +802,9 @@ static int filters_parse(json_t *arr, struct filter **out, size_t *nout, char **
 			sl_flow_ip_parse(value, fs[n].net, &fs[n].plen); /* checked above */
 		if (field == F_TCP_FLAGS) /* the mask, in plen */
 			fs[n].plen = (unsigned)sl_flow_tcp_flags_parse(value);
+		/* numbers were checked above (digits, in range) */
+		fs[n].cls = field == F_HTTP_STATUS && (value[1] == '+' || value[1] == 'x' || value[1] == 'X');
+		fs[n].num = fs[n].cls ? (unsigned long)(value[0] - '0') : strtoul(value, NULL, 10);
 		if (field == F_HTTP_PATH) {
 			int ec;
 			PCRE2_SIZE off;
@@ -832,6 +818,12 @@ static int filters_parse(json_t *arr, struct filter **out, size_t *nout, char **
 				filters_free(fs, n);
 				return sl_fail(err, EINVAL, "--http-path %s: %s at offset %zu", value, msg,
 					       (size_t)off);
+			}
+			fs[n].md = pcre2_match_data_create_from_pattern(fs[n].re, NULL);
+			if (!fs[n].md) {
+				n++;
+				filters_free(fs, n);
+				return sl_fail(err, ENOMEM, "--http-path: out of memory");
 			}
 		}
 		n++;

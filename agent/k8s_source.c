@@ -54,11 +54,9 @@ char *k8s_key(const char *ns, const char *name)
 
 int64_t k8s_time_parse(const char *s)
 {
-	struct tm tm = { 0 };
+	uint64_t ns;
 
-	if (!s || !strptime(s, "%Y-%m-%dT%H:%M:%S", &tm))
-		return 0;
-	return (int64_t)timegm(&tm);
+	return sl_parse_rfc3339(s, &ns) ? 0 : (int64_t)(ns / 1000000000ull);
 }
 
 char *k8s_time_now(void)

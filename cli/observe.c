@@ -97,11 +97,7 @@ static int parse_duration(const char *s, uint64_t *ns)
  */
 static int parse_when(const char *s, uint64_t *abs_ns)
 {
-	struct tm tm = { 0 };
-	const char *p;
-	uint64_t ns = 0, frac = 0, scale = 1000000000ull;
-	long off = 0;
-	time_t t;
+	uint64_t ns = 0;
 
 	if (!parse_duration(s, &ns)) {
 		uint64_t now = sl_now_ns();
@@ -109,35 +105,7 @@ static int parse_when(const char *s, uint64_t *abs_ns)
 		*abs_ns = ns < now ? now - ns : 1;
 		return 0;
 	}
-	p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-	if (!p)
-		return -EINVAL;
-	if (*p == '.') {
-		for (p++; *p >= '0' && *p <= '9'; p++)
-			if (scale > 1) {
-				scale /= 10;
-				frac += (uint64_t)(*p - '0') * scale;
-			}
-	}
-	if (*p == 'Z' || *p == 'z') {
-		p++;
-	} else if ((*p == '+' || *p == '-') && strlen(p) == 6 && p[3] == ':') {
-		int hh, mm;
-
-		if (sscanf(p + 1, "%2d:%2d", &hh, &mm) != 2 || hh > 23 || mm > 59)
-			return -EINVAL;
-		off = (hh * 3600L + mm * 60L) * (*p == '-' ? -1 : 1);
-		p += 6;
-	} else {
-		return -EINVAL;
-	}
-	if (*p)
-		return -EINVAL;
-	t = timegm(&tm) - off;
-	if (t <= 0)
-		return -EINVAL;
-	*abs_ns = (uint64_t)t * 1000000000ull + frac;
-	return 0;
+	return sl_parse_rfc3339(s, abs_ns);
 }
 
 static bool all_digits(const char *v)

@@ -329,3 +329,41 @@ int sl_socket_in_netns(int netns_fd, int self_netns_fd, int domain, int type, in
 
 	return r < 0 ? r : fd;
 }
+
+int sl_parse_rfc3339(const char *s, uint64_t *ns)
+{
+	struct tm tm = { 0 };
+	const char *p = s ? strptime(s, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
+	uint64_t frac = 0, scale = 1000000000ull;
+	long off = 0;
+	time_t t;
+
+	if (!p)
+		return -EINVAL;
+	if (*p == '.') {
+		for (p++; *p >= '0' && *p <= '9'; p++)
+			if (scale > 1) {
+				scale /= 10;
+				frac += (uint64_t)(*p - '0') * scale;
+			}
+	}
+	if (*p == 'Z' || *p == 'z') {
+		p++;
+	} else if ((*p == '+' || *p == '-') && strlen(p) == 6 && p[3] == ':') {
+		int hh, mm;
+
+		if (sscanf(p + 1, "%2d:%2d", &hh, &mm) != 2 || hh > 23 || mm > 59)
+			return -EINVAL;
+		off = (hh * 3600L + mm * 60L) * (*p == '-' ? -1 : 1);
+		p += 6;
+	} else {
+		return -EINVAL;
+	}
+	if (*p)
+		return -EINVAL;
+	t = timegm(&tm) - off;
+	if (t <= 0)
+		return -EINVAL;
+	*ns = (uint64_t)t * 1000000000ull + frac;
+	return 0;
+}

@@ -501,6 +501,12 @@ static void proxy_up_close(struct proxy_conn *pc)
 	uv_close((uv_handle_t *)&pc->up->h, proxy_on_up_close);
 }
 
+/* The upstream connection a pool entry belongs to. */
+static struct proxy_upstream *proxy_up_of(struct proxy_pool_entry *e)
+{
+	return (struct proxy_upstream *)((char *)e - offsetof(struct proxy_upstream, pool));
+}
+
 /* Closes an upstream connection nobody owns (idle in the pool, or not
  * pooled after all). */
 static void proxy_up_close_idle(struct proxy_upstream *up)
@@ -689,8 +695,7 @@ static void proxy_pool_sweep(uv_timer_t *t)
 	struct proxy_pool_entry *e;
 
 	while ((e = proxy_pool_oldest(&srv->pool)) && now - e->idle_since_ms >= PROXY_POOL_IDLE_MS)
-		proxy_up_close_idle((struct proxy_upstream *)((char *)e -
-							     offsetof(struct proxy_upstream, pool)));
+		proxy_up_close_idle(proxy_up_of(e));
 	if (!srv->pool.count)
 		uv_timer_stop(t);
 }
@@ -701,8 +706,7 @@ static void proxy_pool_flush(struct proxy_server *srv)
 	struct proxy_pool_entry *e;
 
 	while ((e = proxy_pool_oldest(&srv->pool)))
-		proxy_up_close_idle((struct proxy_upstream *)((char *)e -
-							     offsetof(struct proxy_upstream, pool)));
+		proxy_up_close_idle(proxy_up_of(e));
 	uv_timer_stop(&srv->pool_sweep);
 }
 
@@ -713,8 +717,7 @@ void proxy_server_upstream_forget(struct proxy_server *srv, const void *scope)
 	for (; e; e = next) {
 		next = e->newer;
 		if (e->key.scope == scope)
-			proxy_up_close_idle((struct proxy_upstream *)((char *)e -
-								     offsetof(struct proxy_upstream, pool)));
+			proxy_up_close_idle(proxy_up_of(e));
 	}
 }
 
@@ -741,7 +744,7 @@ static bool proxy_up_from_pool(struct proxy_conn *pc)
 	proxy_pool_key_of(&key, &pc->flow);
 	if (!(e = proxy_pool_take(&srv->pool, &key)))
 		return false;
-	up = (struct proxy_upstream *)((char *)e - offsetof(struct proxy_upstream, pool));
+	up = proxy_up_of(e);
 	up->pc = pc;
 	up->reused = true;
 	pc->up = up;
