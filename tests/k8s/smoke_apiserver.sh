@@ -145,13 +145,18 @@ if k8s_relay_start smoke --split; then
 	# the watch starts late, kube-apiserver sends the queued events in one
 	# chunk, and the relay, which cuts at chunk boundaries, let both through.)
 	k8s_relay_set smoke '{"cut_after_events": 1, "fault_times": 1}'
+	e0=$(k8s_relay_stat smoke events)
 	curl -sS -N -m 20 --cacert "$K8S_CA" -H "Authorization: Bearer $K8S_TOKEN" \
 		"$K8S_RELAY_URL/api/v1/namespaces/smoke/configmaps?watch=1&resourceVersion=$rv" >"$WORK/cut.out" 2>"$WORK/cut.err" &
 	c_pid=$!
 	wait $c_pid
 	c_rc=$?
 	check "cut_after_events: curl sees the stream cut (exit $c_rc)" test $c_rc != 0 -a $c_rc != 28
-	check "cut_after_events: exactly one event got through" test "$(grep -c '"type"' "$WORK/cut.out")" = 1
+	# Counted at the relay: the cut is an RST (as a dying server's would be),
+	# and an RST makes the client's kernel drop what curl had not read yet,
+	# so curl itself may see the event or, on a loaded machine, nothing.
+	check "cut_after_events: exactly one event got through" test "$(( $(k8s_relay_stat smoke events) - e0 ))" = 1
+	check "cut_after_events: curl saw no more than that" test "$(grep -c '"type"' "$WORK/cut.out")" -le 1
 	check "cut_after_events: the relay counted the cut" test "$(k8s_relay_stat smoke cuts)" = 1
 	k8s_relay_set smoke '{"latency_ms": 600}'
 	t1=$(date +%s%N)
