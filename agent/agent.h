@@ -97,6 +97,10 @@ struct agent_counters {
 	uint64_t commits;          /* commit.c: commits that saved state */
 	uint64_t state_save_failures;
 	uint64_t connections_cut;  /* revalidate.c */
+	uint64_t reval_walks;      /* revalidate.c: walks, and the last one's */
+	uint64_t reval_last_entries; /* conntrack entries and sockets looked at */
+	uint64_t reval_last_lookups; /* verdicts asked of the kernel's maps */
+	uint64_t reval_last_ns;
 	/* flows.c: every flow seen, by [enum flow_kind][verdict], and the
 	 * datapath's drops by [reason][direction] */
 	uint64_t flows_seen;

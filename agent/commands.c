@@ -479,6 +479,11 @@ static json_t *cmd_status(struct agent *a, struct api_client *c, json_t *req, ch
 	json_object_set_new(o, "datapath", stats);
 	json_object_set_new(o, "proxy", proxy_ctl_status(a));
 	json_object_set_new(o, "connections_cut", json_integer((json_int_t)a->counters.connections_cut));
+	json_object_set_new(o, "revalidation",
+			    json_pack("{s:I, s:I, s:I, s:I}", "walks", (json_int_t)a->counters.reval_walks,
+				      "last_entries", (json_int_t)a->counters.reval_last_entries,
+				      "last_verdict_lookups", (json_int_t)a->counters.reval_last_lookups,
+				      "last_us", (json_int_t)(a->counters.reval_last_ns / 1000)));
 	json_object_set_new(o, "rollbacks_failed", json_integer((json_int_t)a->counters.rollbacks_failed));
 	json_object_set_new(o, "commits", json_integer((json_int_t)a->counters.commits));
 	json_object_set_new(o, "state_save_failures", json_integer((json_int_t)a->counters.state_save_failures));

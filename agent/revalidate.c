@@ -51,11 +51,97 @@ struct cut {
 	uint8_t protocol;
 };
 
+/*
+ * A small exact-key hash set with a one-byte value per key (linear probing,
+ * power-of-two capacity, grown at 50% load, never shrunk: it lives for one
+ * walk). Slot layout: [used][value][key bytes].
+ */
+struct ktab {
+	uint8_t *slots;
+	size_t cap, n, ksize;
+};
+
+static uint64_t ktab_hash(const void *p, size_t len)
+{
+	const uint8_t *s = p;
+	uint64_t h = 1469598103934665603ull; /* FNV-1a */
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		h ^= s[i];
+		h *= 1099511628211ull;
+	}
+	return h ^ (h >> 29);
+}
+
+/* the value byte of key, or NULL */
+static uint8_t *ktab_get(const struct ktab *t, const void *key)
+{
+	size_t stride = 2 + t->ksize, mask = t->cap - 1, i;
+
+	if (!t->cap)
+		return NULL;
+	for (i = ktab_hash(key, t->ksize) & mask; t->slots[i * stride]; i = (i + 1) & mask)
+		if (!memcmp(t->slots + i * stride + 2, key, t->ksize))
+			return t->slots + i * stride + 1;
+	return NULL;
+}
+
+static void ktab_put(struct ktab *t, const void *key, uint8_t value)
+{
+	size_t stride = 2 + t->ksize, mask, i;
+	uint8_t *v = ktab_get(t, key);
+
+	if (v) {
+		*v = value;
+		return;
+	}
+	if ((t->n + 1) * 2 > t->cap) {
+		struct ktab g = { .cap = t->cap ? t->cap * 2 : 256, .ksize = t->ksize };
+
+		g.slots = sl_xcalloc(g.cap, stride);
+		for (i = 0; i < t->cap; i++)
+			if (t->slots[i * stride])
+				ktab_put(&g, t->slots + i * stride + 2, t->slots[i * stride + 1]);
+		free(t->slots);
+		*t = g;
+	}
+	mask = t->cap - 1;
+	for (i = ktab_hash(key, t->ksize) & mask; t->slots[i * stride]; i = (i + 1) & mask)
+		;
+	t->slots[i * stride] = 1;
+	t->slots[i * stride + 1] = value;
+	memcpy(t->slots + i * stride + 2, key, t->ksize);
+	t->n++;
+}
+
+/* what a verdict depends on, besides the endpoint's policy map */
+struct verdict_key {
+	uint32_t ep_id;
+	uint8_t peer[16];
+	uint8_t direction, protocol;
+	uint16_t port;
+};
+
+/* a cut flow's socket, from its own side */
+struct cut_key {
+	uint8_t local[16], remote[16];
+	uint16_t lport, rport;
+};
+
 struct walk {
 	struct agent *a;
 	bool all;
 	struct cut *cuts;
-	size_t ncuts;
+	size_t ncuts, cuts_cap;
+	/*
+	 * Per walk: the verdict of each (endpoint, peer, direction, protocol,
+	 * port) asked once (a burst of connections between two pods shares
+	 * one; each answer costs three map lookups in the kernel), and the
+	 * cut sockets as a set (a revocation may cut thousands).
+	 */
+	struct ktab verdicts, cut_set;
+	uint64_t entries, lookups;
 	/* inner policy map fds, one per endpoint, for the length of a walk */
 	uint32_t *fd_ep;
 	int *fds;
@@ -94,22 +180,64 @@ static bool walk_denied(struct walk *w, const struct agent_pod *p, const uint8_t
 {
 	uint32_t identity, flag = direction == SLUICE_DIR_INGRESS ? SLUICE_EP_F_ENFORCE_INGRESS
 								  : SLUICE_EP_F_ENFORCE_EGRESS;
-	bool allowed = true;
+	struct verdict_key k = { .ep_id = p->ep_id, .direction = direction, .protocol = protocol, .port = port };
+	const uint8_t *cached;
+	bool allowed = true, denied;
 
+	memcpy(k.peer, peer, 16);
+	cached = ktab_get(&w->verdicts, &k);
+	if (cached)
+		return *cached;
+	w->lookups++;
 	sluice_dp_ipcache_lookup(w->a->dp, peer, &identity);
-	return !sluice_dp_policy_verdict_fd(walk_inner_fd(w, p->ep_id), identity, direction, protocol,
-					    port, p->written_flags & flag, &allowed) && !allowed;
+	denied = !sluice_dp_policy_verdict_fd(walk_inner_fd(w, p->ep_id), identity, direction, protocol,
+					      port, p->written_flags & flag, &allowed) &&
+		 !allowed;
+	ktab_put(&w->verdicts, &k, denied);
+	return denied;
+}
+
+static struct cut_key cut_key_of(const uint8_t *local, uint16_t lport, const uint8_t *remote, uint16_t rport)
+{
+	struct cut_key k = { .lport = lport, .rport = rport };
+
+	memcpy(k.local, local, 16);
+	memcpy(k.remote, remote, 16);
+	return k;
+}
+
+static bool cut_seen(const struct walk *w, const uint8_t *local, uint16_t lport, const uint8_t *remote,
+		     uint16_t rport)
+{
+	struct cut_key k = cut_key_of(local, lport, remote, rport);
+
+	return ktab_get(&w->cut_set, &k) != NULL;
+}
+
+static void cut_remember(struct walk *w, const struct cut *c)
+{
+	struct cut_key k = cut_key_of(c->local, c->lport, c->remote, c->rport);
+
+	ktab_put(&w->cut_set, &k, 1);
+}
+
+/* room for one more cut (a revocation may cut thousands: grown by half) */
+static struct cut *walk_next_cut(struct walk *w)
+{
+	if (w->ncuts == w->cuts_cap) {
+		w->cuts_cap = w->cuts_cap ? w->cuts_cap + w->cuts_cap / 2 : 64;
+		w->cuts = realloc(w->cuts, w->cuts_cap * sizeof(*w->cuts));
+		if (!w->cuts)
+			abort();
+	}
+	return &w->cuts[w->ncuts++];
 }
 
 /* a new cut of one of pod p's flows, the rest to be filled in */
 static struct cut *walk_add_cut(struct walk *w, const struct agent_pod *p, uint8_t protocol)
 {
-	struct cut *c;
+	struct cut *c = walk_next_cut(w);
 
-	w->cuts = realloc(w->cuts, (w->ncuts + 1) * sizeof(*w->cuts));
-	if (!w->cuts)
-		abort();
-	c = &w->cuts[w->ncuts++];
 	memset(c, 0, sizeof(*c));
 	snprintf(c->netns, sizeof(c->netns), "%s", p->net.netns);
 	c->protocol = protocol;
@@ -123,22 +251,16 @@ static bool check_entry(void *ctx, const struct sluice_ct_key *k, const struct s
 	bool ingress = k->direction == SLUICE_DIR_INGRESS;
 	struct cut *c;
 
+	w->entries++;
 	if (!p || !(w->all || p->reval_dirty))
 		return false; /* not ours, or nothing changed for it */
 	if (!walk_denied(w, p, ingress ? k->saddr : k->daddr, k->direction, k->protocol, k->dport))
 		return false;
 	if (v->flags & SLUICE_CT_F_SEEN_FIN)
 		return true; /* already closing: only the entry goes */
-	{
-		size_t i;
-		const uint8_t *local = ingress ? k->daddr : k->saddr, *remote = ingress ? k->saddr : k->daddr;
-		uint16_t lport = ingress ? k->dport : k->sport, rport = ingress ? k->sport : k->dport;
-
-		for (i = 0; i < w->ncuts; i++)
-			if (w->cuts[i].lport == lport && w->cuts[i].rport == rport &&
-			    !memcmp(w->cuts[i].local, local, 16) && !memcmp(w->cuts[i].remote, remote, 16))
-				return true; /* cut on the fast path already: only the entry goes */
-	}
+	if (ingress ? cut_seen(w, k->daddr, k->dport, k->saddr, k->sport)
+		    : cut_seen(w, k->saddr, k->sport, k->daddr, k->dport))
+		return true; /* cut on the fast path already: only the entry goes */
 	c = walk_add_cut(w, p, k->protocol);
 	/* the pod's own side of the flow */
 	if (ingress) {
@@ -155,6 +277,7 @@ static bool check_entry(void *ctx, const struct sluice_ct_key *k, const struct s
 	c->cookie = 0;
 	if (c->protocol == IPPROTO_TCP)
 		sluice_dp_socks_cookie(w->a->dp, c->local, c->lport, c->remote, c->rport, &c->cookie);
+	cut_remember(w, c);
 	return true;
 }
 
@@ -230,17 +353,6 @@ static void destroy_sockets(struct cut *cuts, size_t n)
 	close(self);
 }
 
-static bool already_cut(const struct walk *w, const struct sluice_sock_key *k)
-{
-	size_t i;
-
-	for (i = 0; i < w->ncuts; i++)
-		if (w->cuts[i].lport == k->local_port && w->cuts[i].rport == k->remote_port &&
-		    !memcmp(w->cuts[i].local, k->local_addr, 16) && !memcmp(w->cuts[i].remote, k->remote_addr, 16))
-			return true;
-	return false;
-}
-
 /*
  * The fast path's sockets, judged from their own side: an accepted socket
  * is its pod's ingress (the port is its own), a connected one its egress
@@ -255,10 +367,11 @@ static bool check_sock(void *ctx, const struct sluice_sock_key *k, uint8_t side)
 	uint64_t cookie = 0;
 	struct cut *c;
 
+	w->entries++;
 	/* a pod talking to itself (the proxy's upstream leg for ingress is one)
 	 * never crosses the veth: no policy applies to it */
 	if (!p || !(w->all || p->reval_dirty) || !memcmp(k->remote_addr, k->local_addr, 16) ||
-	    already_cut(w, k))
+	    cut_seen(w, k->local_addr, k->local_port, k->remote_addr, k->remote_port))
 		return false;
 	/* closed sockets leave the sockhash by themselves: forget their side */
 	if (sluice_dp_socks_cookie(w->a->dp, k->local_addr, k->local_port, k->remote_addr, k->remote_port,
@@ -273,6 +386,7 @@ static bool check_sock(void *ctx, const struct sluice_sock_key *k, uint8_t side)
 	c->lport = k->local_port;
 	c->rport = k->remote_port;
 	c->cookie = cookie;
+	cut_remember(w, c);
 	return true;
 }
 
@@ -296,10 +410,7 @@ static void cut_flows(struct walk *w, size_t from)
 		    sluice_dp_socks_cookie(w->a->dp, w->cuts[i].remote, w->cuts[i].rport, w->cuts[i].local,
 					   w->cuts[i].lport, &cookie))
 			continue;
-		w->cuts = realloc(w->cuts, (w->ncuts + 1) * sizeof(*w->cuts));
-		if (!w->cuts)
-			abort();
-		m = &w->cuts[w->ncuts++];
+		m = walk_next_cut(w);
 		*m = w->cuts[i];
 		snprintf(m->netns, sizeof(m->netns), "%s", peer->net.netns);
 		memcpy(m->local, w->cuts[i].remote, 16);
@@ -308,18 +419,23 @@ static void cut_flows(struct walk *w, size_t from)
 		m->rport = w->cuts[i].lport;
 		m->cookie = cookie;
 		m->mirror = true;
+		cut_remember(w, m);
 	}
 	destroy_sockets(w->cuts + from, w->ncuts - from);
+	/* off the fast path: only sockets the sockhash held have an entry */
 	for (i = from; i < w->ncuts; i++) {
 		const struct cut *c = &w->cuts[i];
 
-		sluice_dp_socks_delete(w->a->dp, c->local, c->lport, c->remote, c->rport);
+		if (c->cookie)
+			sluice_dp_socks_delete(w->a->dp, c->local, c->lport, c->remote, c->rport);
 	}
 }
 
 static void run(uv_timer_t *t)
 {
-	struct walk w = { .a = ((struct revalidate *)t->data)->agent };
+	struct walk w = { .a = ((struct revalidate *)t->data)->agent,
+			  .verdicts = { .ksize = sizeof(struct verdict_key) },
+			  .cut_set = { .ksize = sizeof(struct cut_key) } };
 	uint64_t t0 = sl_mono_ns();
 	size_t i, live = 0, after_socks;
 
@@ -346,7 +462,13 @@ static void run(uv_timer_t *t)
 		fprintf(stderr, "sluiced: cut %zu connection(s) whose right was revoked (%.1f ms)\n", live,
 			(double)(sl_mono_ns() - t0) / 1e6);
 	w.a->counters.connections_cut += live;
+	w.a->counters.reval_walks++;
+	w.a->counters.reval_last_entries = w.entries;
+	w.a->counters.reval_last_lookups = w.lookups;
+	w.a->counters.reval_last_ns = sl_mono_ns() - t0;
 	free(w.cuts);
+	free(w.verdicts.slots);
+	free(w.cut_set.slots);
 }
 
 void revalidate_soon(struct agent *a)

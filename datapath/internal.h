@@ -92,6 +92,7 @@ size_t dp_maps(struct sluice_datapath *dp, struct dp_map_ref *out, size_t n);
 size_t dp_objects(struct sluice_datapath *dp, struct bpf_object **out);
 int dp_update_many(int fd, const void *keys, size_t ksize, const void *values, size_t vsize,
 		   size_t n);
+int dp_delete_many(int fd, const void *keys, size_t ksize, size_t n);
 int dp_dump(int fd, size_t key_size, size_t value_size, size_t max, void **keys_out,
 	    void **vals_out, size_t *n_out);
 

@@ -99,6 +99,34 @@ int dp_update_many(int fd, const void *keys, size_t ksize, const void *values, s
 	return 0;
 }
 
+/*
+ * Deletes n keys in as few calls as the kernel allows: one batch call stops
+ * at the first key it cannot delete (a key the datapath removed meanwhile:
+ * ENOENT), so that key is skipped and the batch goes on after it.
+ */
+int dp_delete_many(int fd, const void *keys, size_t ksize, size_t n)
+{
+	size_t done = 0;
+
+	while (done < n) {
+		uint32_t count = (uint32_t)(n - done);
+
+		LIBBPF_OPTS(bpf_map_batch_opts, opts);
+		if (bpf_map_delete_batch(fd, (const char *)keys + done * ksize, &count, &opts) == 0) {
+			done += count;
+			continue;
+		}
+		if (errno != ENOENT) {
+			/* not a vanished key (a map without batches): one by one */
+			for (; done < n; done++)
+				dp_delete(fd, (const char *)keys + done * ksize);
+			return 0;
+		}
+		done += count + 1; /* the deleted ones, and the one that was gone */
+	}
+	return 0;
+}
+
 static uint32_t dp_count_keys(struct bpf_map *map)
 {
 	char key[64], next[64];

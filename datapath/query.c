@@ -188,15 +188,17 @@ int sluice_dp_ct_foreach(struct sluice_datapath *dp, sluice_dp_ct_cb cb, void *c
 	int fd = bpf_map__fd(dp->lxc->maps.sluice_ct_v1);
 	struct sluice_ct_key *keys;
 	struct sluice_ct_entry *vals;
-	size_t n, i;
+	size_t n, i, ndel = 0;
 	int e = dp_dump(fd, sizeof(*keys), sizeof(*vals), SLUICE_CT_MAX, (void **)&keys, (void **)&vals, &n);
 
 	if (e)
 		return e;
-	/* the callback may delete: done after the dump, never during it */
+	/* the callback may delete: done after the dump, never during it, and
+	 * in batches (the keys to delete are gathered at the array's front) */
 	for (i = 0; i < n; i++)
 		if (cb(ctx, &keys[i], &vals[i]))
-			dp_delete(fd, &keys[i]);
+			keys[ndel++] = keys[i];
+	dp_delete_many(fd, keys, sizeof(*keys), ndel);
 	free(keys);
 	free(vals);
 	return 0;
@@ -207,7 +209,7 @@ int sluice_dp_sock_sides_foreach(struct sluice_datapath *dp, sluice_dp_sock_cb c
 	int fd = bpf_map__fd(dp->sockops->maps.sluice_sdir_v1);
 	struct sluice_sock_key *keys;
 	uint8_t *sides;
-	size_t n, i;
+	size_t n, i, ndel = 0;
 	int e = dp_dump(fd, sizeof(*keys), sizeof(*sides), SLUICE_SOCKS_MAX, (void **)&keys, (void **)&sides,
 			&n);
 
@@ -215,7 +217,8 @@ int sluice_dp_sock_sides_foreach(struct sluice_datapath *dp, sluice_dp_sock_cb c
 		return e;
 	for (i = 0; i < n; i++)
 		if (cb(ctx, &keys[i], sides[i]))
-			dp_delete(fd, &keys[i]);
+			keys[ndel++] = keys[i];
+	dp_delete_many(fd, keys, sizeof(*keys), ndel);
 	free(keys);
 	free(sides);
 	return 0;
