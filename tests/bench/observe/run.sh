@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tests/bench/observe/run.sh [BUILD_DIR] - how many flow events per second
 # the pipeline carries from the kernel to `sluice observe -o json --follow`
-# without loss, and what each part costs per 10k events.
+# without loss, and what each part costs per 10k events (OUTPUT=compact,
+# dict or table: the client's text printers instead of its JSON).
 #
 # A pod sends UDP datagrams to a pod whose policy denies them, each a new
 # flow (its own source port and destination port: drops are aggregated per
@@ -13,16 +14,26 @@
 #   rb-lost   events the kernel ring buffer had no room for
 #   agent-rx  flows the agent read and enriched (flows_seen)
 #   slow-obs  flows not sent to an observe client that fell behind
-#   printed   lines `sluice observe -o json --follow` wrote to its stdout
+#   printed   flows `sluice observe -o $OUTPUT --follow` wrote to its stdout
 #   agent, cli  CPU (utime+stime) per 10k events of sluiced and of sluice
 #   sender    the load generator's CPU per 10k datagrams (the datapath's
 #             per-packet work, the tc program included, runs in its context)
 # "lossless" when every dropped packet was printed, and nothing was lost.
 #
 # Env: RATES (offered flows/s, default 25k 50k 100k 150k 200k), SECS (per
-# rate, default 2), PERF=1 with OUT=DIR: perf record -g of the agent and
-# the client during each step (OUT/perf-agent-RATE.data, perf-cli-RATE.data).
+# rate, default 2), OUTPUT (the client's -o, default json), PERF=1 with
+# OUT=DIR: perf record -g of the agent and the client during each step
+# (OUT/perf-agent-RATE.data, perf-cli-RATE.data).
 set -euo pipefail
+OUTPUT=${OUTPUT:-json}
+# a printed flow, as a line of each output matches it (only drops are asked for)
+case $OUTPUT in
+json) PRINTED_RE='"DROPPED"' ;;
+compact) PRINTED_RE=' DENIED ' ;;
+dict) PRINTED_RE='VERDICT: DROPPED' ;;
+table) PRINTED_RE=' DROPPED ' ;;
+*) echo "OUTPUT: json, compact, dict or table" >&2; exit 2 ;;
+esac
 ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
 SL_BUILD=${1:-$ROOT/build}
 SL_NSPFX=bo-
@@ -48,7 +59,7 @@ delivered() { python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(d["f
 step() {
 	local rate=$1 secs=$2 n obs before after a0 c0 a1 c1 flood_out i base want got last perfs=()
 	n=$((rate * secs))
-	"$SL_BUILD/cli/sluice" --socket "$SL_SOCK" observe --follow -o json --verdict DROPPED >"$SL_WORK/observe.json" &
+	"$SL_BUILD/cli/sluice" --socket "$SL_SOCK" observe --follow -o "$OUTPUT" --verdict DROPPED >"$SL_WORK/observe.out" &
 	obs=$!
 	SL_PIDS+=("$obs")
 	sleep 0.5
@@ -69,7 +80,7 @@ step() {
 	for i in $(seq 1 100); do
 		sleep 0.25
 		want=$(($(delivered "$(sl status -o json)") - base))
-		got=$(grep -c '"DROPPED"' "$SL_WORK/observe.json" || true)
+		got=$(grep -c "$PRINTED_RE" "$SL_WORK/observe.out" || true)
 		[ "$got" -ge "$want" ] && [ "$i" -gt 2 ] && break
 		[ "$got" = "$last" ] && [ "$i" -gt 4 ] && break
 		last=$got
@@ -80,12 +91,13 @@ step() {
 	kill "$obs" 2>/dev/null
 	wait "$obs" 2>/dev/null || true
 	[ ${#perfs[@]} -gt 0 ] && wait "${perfs[@]}" 2>/dev/null || true
-	python3 "$ROOT/tests/bench/observe/row.py" "$before" "$after" "$(grep -c '"DROPPED"' "$SL_WORK/observe.json" || true)" \
+	python3 "$ROOT/tests/bench/observe/row.py" "$before" "$after" "$(grep -c "$PRINTED_RE" "$SL_WORK/observe.out" || true)" \
 		"$((a1 - a0))" "$((c1 - c0))" "$flood_out" "$rate"
-	rm -f "$SL_WORK/observe.json"
+	rm -f "$SL_WORK/observe.out"
 }
 
 [ "${PERF:-0}" = 1 ] && mkdir -p "${OUT:?PERF=1 needs OUT=DIR}"
+echo "output: -o $OUTPUT"
 echo "machine: $(nproc) vCPU, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), Linux $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "                                                                    CPU ms per 10k events"
 echo "  offered   sent/s    dropped  rb-lost  agent-rx slow-obs   printed     agent    cli    sender"
@@ -96,6 +108,6 @@ echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "offered: flows/s asked of the sender; sent/s: what it achieved (it shares the"
 echo "CPUs); dropped: packets the datapath dropped; rb-lost: events lost in the"
 echo "kernel ring buffer; agent-rx: flows the agent read; slow-obs: flows not sent"
-echo "to a slow observe client; printed: lines 'sluice observe -o json' printed;"
+echo "to a slow observe client; printed: flows 'sluice observe -o $OUTPUT' printed;"
 echo "CPU: utime+stime of sluiced, of the observe client and of the sender;"
 echo "lossless: every dropped packet was printed and nothing was counted lost."
