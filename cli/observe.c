@@ -18,18 +18,10 @@
 #include "../common/flow_filter.h"
 #include "../common/flow_json.h"
 #include "../common/flow_wire.h"
-#include "../common/names.h"
 #include "../common/util.h"
-#include "sluice/abi.h"
 #include "cli.h"
 #include "client.h"
-
-static bool color;
-/* -o: compact (Hubble's default), dict and table render the same fields;
- * json prints the agent's lines. table prints its header once. */
-enum out_mode { OUT_COMPACT, OUT_DICT, OUT_TABLE };
-static enum out_mode out_mode;
-static unsigned long long out_count;
+#include "flow_print.h"
 
 static void usage(FILE *f)
 {
@@ -124,193 +116,12 @@ static int check_filter(const char *field, const char *v)
 	return 2;
 }
 
-static const char *peer_name(json_t *p, char *buf, size_t len)
-{
-	const char *ns = json_string_value(json_object_get(p, "namespace"));
-	const char *pod = json_string_value(json_object_get(p, "pod_name"));
-	json_int_t id = json_integer_value(json_object_get(p, "identity"));
-
-	if (pod && *pod) {
-		char nb[140], pb[280];
-
-		snprintf(buf, len, "%s/%s", sl_escape_ctl(ns, nb, sizeof(nb)), sl_escape_ctl(pod, pb, sizeof(pb)));
-	} else if (id == 1)
-		snprintf(buf, len, "host");
-	else if (id == 2)
-		snprintf(buf, len, "world");
-	else
-		snprintf(buf, len, "identity %lld", (long long)id);
-	return buf;
-}
-
-/* The text of a drop reason, from abi.h's one list (by Hubble's name). */
-static const char *drop_text(const char *desc)
-{
-#define DROP_TEXT_(name, num, hubble, metric, text) if (!strcmp(desc, hubble)) return text;
-	if (!desc)
-		return "Dropped";
-	SLUICE_DROP_REASONS(DROP_TEXT_)
-#undef DROP_TEXT_
-	return desc;
-}
-
-/* Cilium's policy match types, by number */
-static const char *match_text(json_int_t m)
-{
-	static const char *const names[] = { "no rule", "L3_ONLY", "L3_L4", "L4_ONLY", "ALL" };
-
-	return m >= 0 && m <= 4 ? names[m] : "?";
-}
-
-static void print_compact(json_t *flow)
-{
-	json_t *l4 = json_object_get(flow, "l4"), *l7 = json_object_get(flow, "l7");
-	json_t *ip = json_object_get(flow, "IP");
-	const char *verdict = json_string_value(json_object_get(flow, "verdict"));
-	const char *t = json_string_value(json_object_get(flow, "time"));
-	bool denied = verdict && !strcmp(verdict, "DROPPED");
-	bool redirected = verdict && !strcmp(verdict, "REDIRECTED");
-	bool reply = json_is_true(json_object_get(flow, "is_reply"));
-	char src[300], dst[400], when[64] = "", detail[600], kind[32];
-	const char *proto = "ip";
-	json_int_t sport = 0, dport = 0;
-	const char *k;
-	json_t *v;
-
-	json_object_foreach(l4, k, v) {
-		proto = k;
-		sport = json_integer_value(json_object_get(v, "source_port"));
-		dport = json_integer_value(json_object_get(v, "destination_port"));
-	}
-	if (t) {
-		struct tm tm = { 0 };
-		static const char *mon[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
-					     "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
-		int ms = 0;
-
-		if (sscanf(t, "%d-%d-%dT%d:%d:%d.%3d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
-			   &tm.tm_min, &tm.tm_sec, &ms) >= 6 && tm.tm_mon >= 1 && tm.tm_mon <= 12)
-			snprintf(when, sizeof(when), "%s %02d %02d:%02d:%02d.%03d", mon[tm.tm_mon - 1],
-				 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
-	}
-	peer_name(json_object_get(flow, "source"), src, sizeof(src));
-	peer_name(json_object_get(flow, "destination"), dst, sizeof(dst));
-	if (!strncmp(dst, "identity", 8) || !strcmp(dst, "world") || !strcmp(dst, "host")) {
-		char tmp[400];
-
-		snprintf(tmp, sizeof(tmp), "%.300s(%.64s)", dst,
-			 json_string_value(json_object_get(ip, "destination")) ?: "?");
-		snprintf(dst, sizeof(dst), "%s", tmp);
-	}
-	if (l7) {
-		json_t *http = json_object_get(l7, "http");
-		const char *type = json_string_value(json_object_get(l7, "type"));
-		const char *url = json_string_value(json_object_get(http, "url")) ?: "";
-		const char *path = url;
-		char pathbuf[520], methbuf[64];
-		const char *method = sl_escape_ctl(json_string_value(json_object_get(http, "method")), methbuf,
-						   sizeof(methbuf));
-		bool resp = type && !strcmp(type, "RESPONSE");
-
-		/* the compact line shows the path; -o json has Hubble's absolute URL */
-		if (!strncmp(url, "http://", 7) && strchr(url + 7, '/'))
-			path = strchr(url + 7, '/');
-		else if (!strncmp(url, "https://", 8) && strchr(url + 8, '/'))
-			path = strchr(url + 8, '/');
-		/* what a client sent never reaches the terminal raw */
-		path = sl_escape_ctl(path, pathbuf, sizeof(pathbuf));
-		snprintf(kind, sizeof(kind), "http-%s", resp ? "response" : "request");
-		if (resp) {
-			const char *lat = json_string_value(json_object_get(l7, "latency_ns"));
-			double ms = lat ? strtod(lat, NULL) / 1e6 : (double)json_integer_value(json_object_get(l7, "latency_ns")) / 1e6;
-
-			snprintf(detail, sizeof(detail), "%s %.500s => %lld, %.1f ms", method, path,
-				 (long long)json_integer_value(json_object_get(http, "code")), ms);
-		} else if (!*method) {
-			/* no request: a connection refused at its TLS handshake
-			 * (serverNames), shown by its URL (https://SNI) */
-			snprintf(detail, sizeof(detail), "%.500s", path);
-		} else {
-			snprintf(detail, sizeof(detail), "%s %.500s", method, path);
-		}
-	} else {
-		const char *dir = json_string_value(json_object_get(flow, "traffic_direction"));
-		bool in = dir && !strcmp(dir, "INGRESS");
-		/* which end decided: the destination on ingress, the source on egress */
-		const char *decider = in ? dst : src;
-
-		if (!strcmp(proto, "TCP"))
-			snprintf(kind, sizeof(kind), "tcp-connect");
-		else if (!strcmp(proto, "UDP"))
-			snprintf(kind, sizeof(kind), "udp");
-		else if (!strcmp(proto, "ICMPv4"))
-			snprintf(kind, sizeof(kind), "icmp");
-		else
-			snprintf(kind, sizeof(kind), "%s", proto);
-		if (denied)
-			snprintf(detail, sizeof(detail), "%s",
-				 drop_text(json_string_value(json_object_get(flow, "drop_reason_desc"))));
-		else
-			snprintf(detail, sizeof(detail), "%s%s, %s policy of %.300s",
-				 redirected ? "to-proxy, " : "",
-				 match_text(json_integer_value(json_object_get(flow, "policy_match_type"))),
-				 in ? "ingress" : "egress", decider);
-	}
-	{
-		const char *word = denied ? "DENIED" : redirected ? "REDIRECTED" : reply ? "FORWARDED" : "ALLOWED";
-		const char *col = !color ? "" : denied ? "\033[31m" : redirected ? "\033[33m" : "\033[32m";
-		char port[16] = "";
-
-		json_t *svc = json_object_get(flow, "destination_service");
-		char svcbuf[600] = "";
-
-		if (dport)
-			snprintf(port, sizeof(port), ":%lld", (long long)dport);
-		if (json_is_object(svc)) {
-			char nb[140], sb[280];
-
-			snprintf(svcbuf, sizeof(svcbuf), " (svc %s/%s:%lld)",
-				 sl_escape_ctl(json_string_value(json_object_get(svc, "namespace")), nb, sizeof(nb)),
-				 sl_escape_ctl(json_string_value(json_object_get(svc, "name")), sb, sizeof(sb)),
-				 (long long)json_integer_value(json_object_get(flow, "destination_service_port")));
-		}
-		if (out_mode != OUT_COMPACT) {
-			/* Hubble's dict and table: the flow's own source and
-			 * destination (a reply's source is the server), with ports */
-			char s2[330], d2[1040], sum[700];
-
-			if (sport)
-				snprintf(s2, sizeof(s2), "%s:%lld", src, (long long)sport);
-			else
-				snprintf(s2, sizeof(s2), "%s", src);
-			snprintf(d2, sizeof(d2), "%s%s%s", dst, port, svcbuf);
-			snprintf(sum, sizeof(sum), "%s (%s)", word, detail);
-			if (out_mode == OUT_DICT)
-				printf("%s  TIMESTAMP: %s\n     SOURCE: %s\nDESTINATION: %s\n       TYPE: %s\n"
-				       "    VERDICT: %s%s%s\n    SUMMARY: %s\n",
-				       out_count ? "------------\n" : "", when, s2, d2, kind, col,
-				       verdict ? verdict : "?", color ? "\033[0m" : "", sum);
-			else
-				printf("%s%-20s %-40s %-40s %-14s %s%-10s%s %s\n",
-				       out_count ? "" : "TIMESTAMP            SOURCE                                   "
-							"DESTINATION                              TYPE           VERDICT    SUMMARY\n",
-				       when, s2, d2, kind, col, verdict ? verdict : "?", color ? "\033[0m" : "", sum);
-			out_count++;
-			return;
-		}
-		if (reply) /* as Hubble prints a reply: client <- server */
-			printf("%s  %s ← %s:%lld%s  %s %s%s%s (%s)\n", when, dst, src, (long long)sport, svcbuf,
-			       kind, col, word, color ? "\033[0m" : "", detail);
-		else
-			printf("%s  %s → %s%s%s  %s %s%s%s (%s)\n", when, src, dst, port, svcbuf, kind, col,
-			       word, color ? "\033[0m" : "", detail);
-	}
-}
-
-/* Flows that came in the binary wire form: rendered here, with the agent's
- * own renderer, as the line the agent would have sent. */
+/* Flows that came in the binary wire form: -o json renders them here, with
+ * the agent's own renderer, as the line the agent would have sent; the
+ * text forms print the decoded flow as it is (flow_print.c). */
 struct render {
 	bool json_out;
+	struct flow_printer text;
 	char *buf;
 	size_t cap;
 };
@@ -318,8 +129,13 @@ struct render {
 static int on_wire_flow(void *ctx, const struct sl_flow_view *f, const char *node)
 {
 	struct render *r = ctx;
-	size_t need = sl_flow_json_max(f, node) + 1, n;
+	size_t need, n;
 
+	if (!r->json_out) {
+		flow_print(&r->text, stdout, f);
+		return 0;
+	}
+	need = sl_flow_json_max(f, node) + 1;
 	if (need > r->cap) {
 		free(r->buf);
 		r->cap = need * 2;
@@ -328,15 +144,8 @@ static int on_wire_flow(void *ctx, const struct sl_flow_view *f, const char *nod
 			abort();
 	}
 	n = sl_flow_json(f, node, r->buf);
-	if (r->json_out) {
-		r->buf[n++] = '\n';
-		fwrite(r->buf, 1, n, stdout);
-	} else {
-		json_t *msg = json_loadb(r->buf, n, 0, NULL);
-
-		print_compact(json_object_get(msg, "flow"));
-		json_decref(msg);
-	}
+	r->buf[n++] = '\n';
+	fwrite(r->buf, 1, n, stdout);
 	return 0;
 }
 
@@ -409,8 +218,6 @@ int cli_observe(int argc, char **argv)
 	int c;
 
 	optind = 1;
-	out_mode = OUT_COMPACT;
-	out_count = 0;
 	while ((c = getopt_long(argc, argv, "fo:hn:t:", opts, NULL)) != -1) {
 		/* Hubble's short forms */
 		if (c == 'n')
@@ -446,13 +253,13 @@ int cli_observe(int argc, char **argv)
 			break;
 		case 'o': /* the last -o counts */
 			json_out = false;
-			out_mode = OUT_COMPACT;
+			render.text.form = FLOW_PRINT_COMPACT;
 			if (!strcmp(optarg, "json") || !strcmp(optarg, "jsonpb"))
 				json_out = true;
 			else if (!strcmp(optarg, "dict"))
-				out_mode = OUT_DICT;
+				render.text.form = FLOW_PRINT_DICT;
 			else if (!strcmp(optarg, "table") || !strcmp(optarg, "tab"))
-				out_mode = OUT_TABLE;
+				render.text.form = FLOW_PRINT_TABLE;
 			else if (strcmp(optarg, "compact")) {
 				fprintf(stderr, "sluice: unknown output \"%s\" (compact, dict, table or json)\n", optarg);
 				return 2;
@@ -497,7 +304,7 @@ int cli_observe(int argc, char **argv)
 		fprintf(stderr, "sluice: --reconnect needs --follow\n");
 		return 2;
 	}
-	color = isatty(STDOUT_FILENO) && !json_out;
+	render.text.color = isatty(STDOUT_FILENO) && !json_out;
 	/* a pipe or a file gets large writes; the reader flushes stdout
 	 * before it waits for the agent, so lines never sit in the buffer */
 	if (isatty(STDOUT_FILENO))
@@ -598,7 +405,10 @@ int cli_observe(int argc, char **argv)
 					printf("%s\n", s);
 					free(s);
 				} else {
-					print_compact(flow);
+					struct flow_json_view v;
+
+					flow_view_from_json(flow, &v);
+					flow_print(&render.text, stdout, &v.f);
 				}
 			} else if (json_object_get(msg, "ok") && !json_is_true(json_object_get(msg, "ok"))) {
 				fprintf(stderr, "sluice: %s\n",

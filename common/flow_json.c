@@ -19,11 +19,11 @@
 #include "sluice/abi.h"
 
 /* how much of each string a line keeps (escaped); see the top */
-#define CAP_NAME 300
-#define CAP_METHOD 64
-#define CAP_URL 4096
-#define CAP_HOST 512
-#define CAP_PROTO 32
+#define CAP_NAME SL_FLOW_CAP_NAME
+#define CAP_METHOD SL_FLOW_CAP_METHOD
+#define CAP_URL SL_FLOW_CAP_URL
+#define CAP_HOST SL_FLOW_CAP_HOST
+#define CAP_PROTO SL_FLOW_CAP_PROTO
 
 struct out {
 	char *p;
@@ -81,6 +81,19 @@ static void put_escaped(struct out *o, const char *s, size_t cap)
 	o->p += n;
 }
 
+/* the same walk as put_escaped, counting what it takes of s */
+size_t sl_flow_json_kept(const char *s, size_t cap)
+{
+	size_t n = 0, i = 0;
+
+	for (; s && s[i] && n + 7 < cap; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		n += c == '"' || c == '\\' ? 2 : c < 0x20 ? 6 : 1;
+	}
+	return i;
+}
+
 static bool is_v4(const uint8_t a[16])
 {
 	static const uint8_t v4pfx[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
@@ -102,6 +115,17 @@ static void put_addr(struct out *o, const uint8_t a[16])
 	}
 	inet_ntop(AF_INET6, a, buf, sizeof(buf));
 	puts_(o, buf);
+}
+
+_Static_assert(SL_FLOW_ADDR_MAX == INET6_ADDRSTRLEN, "an address's text");
+
+const char *sl_flow_addr(const uint8_t a[16], char buf[SL_FLOW_ADDR_MAX])
+{
+	struct out o = { buf };
+
+	put_addr(&o, a);
+	*o.p = 0;
+	return buf;
 }
 
 /* "YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ"; the part up to the seconds is kept for
@@ -159,8 +183,7 @@ const char *sl_flow_proto_name(uint8_t p)
 	return "UNKNOWN";
 }
 
-/* Hubble's name for a drop reason (abi.h's one list) */
-static const char *drop_reason_name(uint16_t r)
+const char *sl_flow_drop_reason_name(uint16_t r)
 {
 #define DROP_NAME_(name, num, hubble, metric, text) case num: return hubble;
 	switch (r) {
@@ -219,7 +242,7 @@ size_t sl_flow_json(const struct sl_flow_view *f, const char *node, char *out)
 		PUT(&o, "\"drop_reason\":");
 		put_u64(&o, f->drop_reason);
 		PUT(&o, ",\"drop_reason_desc\":\"");
-		puts_(&o, drop_reason_name(f->drop_reason));
+		puts_(&o, sl_flow_drop_reason_name(f->drop_reason));
 		PUT(&o, "\",");
 	}
 	PUT(&o, "\"IP\":{\"source\":\"");

@@ -50,9 +50,28 @@ struct sl_flow_view {
 };
 
 /* Hubble's names: FORWARDED, DROPPED, REDIRECTED (else UNKNOWN); TCP, UDP,
- * ICMPv4, SCTP (else UNKNOWN). */
+ * ICMPv4, SCTP (else UNKNOWN); a drop reason's (abi.h, else
+ * DROP_REASON_UNKNOWN). */
 const char *sl_flow_verdict_name(uint8_t verdict);
 const char *sl_flow_proto_name(uint8_t protocol);
+const char *sl_flow_drop_reason_name(uint16_t reason);
+
+/* An address as the line has it: dotted for v4-mapped, else IPv6 text. */
+#define SL_FLOW_ADDR_MAX 46 /* INET6_ADDRSTRLEN */
+const char *sl_flow_addr(const uint8_t a[16], char buf[SL_FLOW_ADDR_MAX]);
+
+/*
+ * How much of each string a line keeps, in escaped bytes: a string is cut
+ * where the agent's fixed buffers always cut it. sl_flow_json_kept() is how
+ * many bytes of s survive a cut at cap, so a printer that reads the view
+ * (cli/flow_print.c) shows what a reader of the line sees.
+ */
+#define SL_FLOW_CAP_NAME 300
+#define SL_FLOW_CAP_METHOD 64
+#define SL_FLOW_CAP_URL 4096
+#define SL_FLOW_CAP_HOST 512
+#define SL_FLOW_CAP_PROTO 32
+size_t sl_flow_json_kept(const char *s, size_t cap);
 
 /* An upper bound of the line's length for sl_flow_json (with its NUL). */
 size_t sl_flow_json_max(const struct sl_flow_view *f, const char *node);

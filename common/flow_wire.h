@@ -7,7 +7,9 @@
  * than everything else it does per flow. In this form a flow is about 70
  * bytes: the names and labels of its two ends are sent once per stream (a
  * peer record), and flows point at them; the CLI renders the JSON line
- * (common/flow_json.c, the same renderer the agent uses for JSON clients).
+ * for -o json (common/flow_json.c, the same renderer the agent uses for
+ * JSON clients) and prints its text forms from the decoded flow
+ * (cli/flow_print.c).
  * A client asks for it with "wire":"binary" in its observe request; the
  * stream's other messages (errors, the end) stay JSON lines.
  *

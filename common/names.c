@@ -17,11 +17,20 @@
 
 const char *sl_escape_ctl(const char *s, char *buf, size_t len)
 {
+	return sl_escape_ctl_n(s, s ? strlen(s) : 0, buf, len);
+}
+
+const char *sl_escape_ctl_n(const char *s, size_t slen, char *buf, size_t len)
+{
+	const char *end;
 	size_t n = 0;
 
 	if (!len)
 		return buf;
-	for (; s && *s && n + 5 < len; s++) {
+	if (!s)
+		s = "", slen = 0;
+	end = s + slen;
+	for (; s < end && *s && n + 5 < len; s++) {
 		unsigned char c = (unsigned char)*s;
 
 		if (c == '\n') {
@@ -42,7 +51,7 @@ const char *sl_escape_ctl(const char *s, char *buf, size_t len)
 			buf[n++] = (char)c;
 		}
 	}
-	if (s && *s && n + 4 <= len) { /* cut: say so */
+	if (s < end && *s && n + 4 <= len) { /* cut: say so */
 		memcpy(buf + n, "...", 3);
 		n += 3;
 	}

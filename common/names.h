@@ -40,5 +40,7 @@ int sl_check_target_port_name(const char *name, char **err);
  * and backslash written as C escapes (\n, \t, \x1b, \\), so that a table
  * line can never be split or recoloured by what a user typed. */
 const char *sl_escape_ctl(const char *s, char *buf, size_t len);
+/* The same for the first slen bytes of s (or up to its NUL). */
+const char *sl_escape_ctl_n(const char *s, size_t slen, char *buf, size_t len);
 
 #endif

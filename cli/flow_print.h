@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * flow_print.h - the text forms of `sluice observe`: compact (Hubble's
+ * default line), dict and table, printed from the decoded flow (struct
+ * sl_flow_view, what common/flow_wire.c hands the CLI).
+ *
+ * They print what a reader of the flow's JSON line (common/flow_json.c)
+ * would: the strings cut where the line cuts them, the URL's path as the
+ * line's absolute URL has it. Until now the CLI rendered that line and
+ * parsed it back for each flow; tests/unit/cli/test_flow_print.c holds the
+ * bytes that path printed.
+ */
+#ifndef SLUICE_CLI_FLOW_PRINT_H
+#define SLUICE_CLI_FLOW_PRINT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "../common/flow_json.h"
+
+enum flow_print_form {
+	FLOW_PRINT_COMPACT,
+	FLOW_PRINT_DICT,
+	FLOW_PRINT_TABLE,
+};
+
+struct flow_printer {
+	enum flow_print_form form;
+	bool color; /* the verdict in colour (a terminal) */
+	/* flows printed so far: the table's header and dict's separators */
+	unsigned long long count;
+	/* "Mon DD HH:MM:SS" of the last flow's second, kept for the next */
+	bool memo_valid;
+	uint64_t memo_sec;
+	char memo[24];
+};
+
+/* Prints f (ending with a newline) in p's form. */
+void flow_print(struct flow_printer *p, FILE *out, const struct sl_flow_view *f);
+
+/*
+ * A flow line's "flow" object (an agent without the binary wire form) as a
+ * view for flow_print. The strings point into flow, but for the host,
+ * which is cut from the URL into host.
+ */
+struct flow_json_view {
+	struct sl_flow_view f;
+	char host[SL_FLOW_CAP_HOST];
+};
+void flow_view_from_json(json_t *flow, struct flow_json_view *v);
+
+#endif
