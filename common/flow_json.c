@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "sluice/abi.h"
+#include "util.h"
 
 /* how much of each string a line keeps (escaped); see the top */
 #define CAP_NAME SL_FLOW_CAP_NAME
@@ -54,43 +55,69 @@ static void put_u64(struct out *o, uint64_t v)
 }
 
 /*
- * A JSON string body: '"' and '\' escaped, control characters as \u00XX.
- * Stops where the agent's fixed buffers of cap bytes stopped (room for one
- * more escape and the NUL).
+ * One step of a JSON string body: how many bytes of s the next character
+ * takes (*in) and writes (the return value): '"' and '\' escaped, control
+ * characters as \u00XX, valid UTF-8 as it is, and a byte that starts no
+ * valid sequence as U+FFFD (as Go's encoding/json, and so Hubble, writes
+ * it), so every line is valid UTF-8 whatever a client sent. out may be
+ * NULL (counting only).
+ */
+static size_t json_char(const unsigned char *s, size_t *in, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char c = s[0];
+	size_t n;
+
+	if (c == '"' || c == '\\') {
+		if (out)
+			out[0] = '\\', out[1] = (char)c;
+		*in = 1;
+		return 2;
+	}
+	if (c < 0x20) {
+		if (out) {
+			memcpy(out, "\\u00", 4);
+			out[4] = hex[c >> 4];
+			out[5] = hex[c & 15];
+		}
+		*in = 1;
+		return 6;
+	}
+	n = sl_utf8_seq(s);
+	if (!n) {
+		if (out)
+			memcpy(out, "\\ufffd", 6);
+		*in = 1;
+		return 6;
+	}
+	if (out)
+		memcpy(out, s, n);
+	*in = n;
+	return n;
+}
+
+/*
+ * A JSON string body. Stops where the agent's fixed buffers of cap bytes
+ * stopped (room for one more escape and the NUL), never inside a character.
  */
 static void put_escaped(struct out *o, const char *s, size_t cap)
 {
-	static const char hex[] = "0123456789abcdef";
-	size_t n = 0;
+	const unsigned char *u = (const unsigned char *)s;
+	size_t n = 0, in;
 
-	for (; s && *s && n + 7 < cap; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\') {
-			o->p[n++] = '\\';
-			o->p[n++] = (char)c;
-		} else if (c < 0x20) {
-			memcpy(o->p + n, "\\u00", 4);
-			o->p[n + 4] = hex[c >> 4];
-			o->p[n + 5] = hex[c & 15];
-			n += 6;
-		} else {
-			o->p[n++] = (char)c;
-		}
-	}
+	for (; u && *u && n + 7 < cap; u += in)
+		n += json_char(u, &in, o->p + n);
 	o->p += n;
 }
 
 /* the same walk as put_escaped, counting what it takes of s */
 size_t sl_flow_json_kept(const char *s, size_t cap)
 {
-	size_t n = 0, i = 0;
+	const unsigned char *u = (const unsigned char *)s;
+	size_t n = 0, i = 0, in;
 
-	for (; s && s[i] && n + 7 < cap; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		n += c == '"' || c == '\\' ? 2 : c < 0x20 ? 6 : 1;
-	}
+	for (; u && u[i] && n + 7 < cap; i += in)
+		n += json_char(u + i, &in, NULL);
 	return i;
 }
 

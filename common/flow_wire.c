@@ -233,8 +233,9 @@ static const char *get_str(struct reader *r)
  * A peer's labels travel pre-rendered (a JSON array of strings) and are put
  * into every line as they are, so the decoder checks that they are one: a
  * corrupt or hostile frame must not add fields or lines to the output.
- * Accepts ["a","b\"c"] and [], with the escapes JSON allows and no raw
- * control character.
+ * Accepts ["a","b\"c"] and [], with the escapes JSON allows, no raw
+ * control character, valid UTF-8 only and no \u escape of a surrogate
+ * (the agent writes neither; a JSON reader would refuse the line).
  */
 static bool labels_ok(const char *s)
 {
@@ -252,6 +253,14 @@ static bool labels_ok(const char *s)
 
 			if (ch < 0x20)
 				return false; /* also the end of the string */
+			if (ch >= 0x80) {
+				size_t n = sl_utf8_seq((const unsigned char *)s - 1);
+
+				if (!n)
+					return false;
+				s += n - 1;
+				continue;
+			}
 			if (ch != '\\')
 				continue;
 			ch = (unsigned char)*s++;
@@ -259,6 +268,8 @@ static bool labels_ok(const char *s)
 				for (int i = 0; i < 4; i++, s++)
 					if (!isxdigit((unsigned char)*s))
 						return false;
+				if ((s[-4] == 'd' || s[-4] == 'D') && strchr("89abcdefABCDEF", s[-3]))
+					return false;
 			} else if (!ch || !strchr("\"\\/bfnrt", ch)) {
 				return false;
 			}

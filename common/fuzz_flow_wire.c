@@ -8,12 +8,15 @@
  * real stream. Checked besides
  * memory safety: the decoder answers 0 or -EPROTO, and every decoded flow
  * renders within sl_flow_json_max() (the line goes to a buffer of exactly
- * that size, so ASan sees any overrun) as one NUL-free line.
+ * that size, so ASan sees any overrun) as one NUL-free line that a JSON
+ * reader accepts (valid JSON, valid UTF-8: jansson checks both).
  */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <jansson.h>
 
 #include "flow_json.h"
 #include "flow_wire.h"
@@ -22,6 +25,7 @@ static int fuzz_render(void *ctx, const struct sl_flow_view *f, const char *node
 {
 	size_t max = sl_flow_json_max(f, node), n;
 	char *line = malloc(max);
+	json_t *j;
 
 	(void)ctx;
 	if (!line)
@@ -29,6 +33,10 @@ static int fuzz_render(void *ctx, const struct sl_flow_view *f, const char *node
 	n = sl_flow_json(f, node, line);
 	if (n >= max || strlen(line) != n || memchr(line, '\n', n))
 		abort();
+	j = json_loadb(line, n, 0, NULL);
+	if (!j)
+		abort();
+	json_decref(j);
 	free(line);
 	return 0;
 }

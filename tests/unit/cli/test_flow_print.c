@@ -130,9 +130,11 @@ static void test_json_line(void **state)
 }
 
 /*
- * A method of 40 'é': the line keeps 57 bytes of it, the last one half of a
- * character, and jansson refused the line; the old path printed
- * "identity 0 → identity 0(?)" for it. The flow is printed now.
+ * A method of 40 'é': the line used to keep 57 bytes of it, the last one
+ * half of a character, and jansson refused the line; the old path printed
+ * "identity 0 → identity 0(?)" for it. The line now stops before a
+ * character it cannot keep whole (common_flow_json), and the flow is
+ * printed.
  */
 static void test_cut_character(void **state)
 {

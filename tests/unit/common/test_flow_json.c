@@ -257,12 +257,95 @@ static void test_lines_are_clean(void **state)
 	}
 }
 
+/* RFC 3629: what a JSON reader (and jq) accepts as UTF-8 */
+static bool valid_utf8(const unsigned char *s)
+{
+	while (*s) {
+		size_t n = *s < 0x80 ? 1 : (*s & 0xe0) == 0xc0 ? 2 : (*s & 0xf0) == 0xe0 ? 3 : (*s & 0xf8) == 0xf0 ? 4 : 0;
+		uint32_t cp;
+
+		if (!n)
+			return false;
+		cp = n == 1 ? *s : *s & (0x7f >> n);
+		for (size_t i = 1; i < n; i++) {
+			if ((s[i] & 0xc0) != 0x80)
+				return false;
+			cp = cp << 6 | (s[i] & 0x3f);
+		}
+		if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+		    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return false;
+		s += n;
+	}
+	return true;
+}
+
+/*
+ * Every line is valid UTF-8 whatever a client sent: a cut never splits a
+ * character, and a byte that starts no valid sequence (a stray
+ * continuation, an overlong form, a surrogate, a truncated sequence) is
+ * written as U+FFFD, as Go's encoding/json (Hubble) writes it.
+ */
+static void test_lines_are_utf8(void **state)
+{
+	static const struct {
+		const char *url, *want;
+	} cases[] = {
+		{ "/caf\xc3\xa9/\xf0\x9f\x98\x80", "/caf\xc3\xa9/\xf0\x9f\x98\x80" },
+		{ "/\xff", "/\\ufffd" },
+		{ "/\xc0\xaf", "/\\ufffd\\ufffd" },
+		{ "/\xed\xa0\x80", "/\\ufffd\\ufffd\\ufffd" },
+		{ "/\xe6\x97", "/\\ufffd\\ufffd" },
+		{ "/\xf4\x90\x80\x80", "/\\ufffd\\ufffd\\ufffd\\ufffd" },
+	};
+	struct sl_flow_view f = flow_case(5);
+	char method[201], url[8193];
+	char *got;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char want[64];
+
+		f.url = cases[i].url;
+		got = render(&f, "n");
+		assert_true(valid_utf8((const unsigned char *)got));
+		snprintf(want, sizeof(want), "%s", cases[i].want);
+		if (!strstr(got, want))
+			fail_msg("url case %zu: %s lacks %s", i, got, want);
+		free(got);
+	}
+	/* long strings of 2-, 3- and 4-byte characters, cut at every offset */
+	for (size_t w = 2; w <= 4; w++) {
+		static const char *ch[] = { NULL, NULL, "\xc3\xa9", "\xe6\x97\xa5", "\xf0\x9f\x98\x80" };
+
+		for (size_t lead = 0; lead < 4; lead++) {
+			size_t n = 0;
+
+			for (; n < lead; n++)
+				method[n] = url[n] = 'a';
+			for (; n + w < sizeof(method); n += w)
+				memcpy(method + n, ch[w], w);
+			method[n] = 0;
+			for (n = lead; n + w < sizeof(url); n += w)
+				memcpy(url + n, ch[w], w);
+			url[n] = 0;
+			f.method = method;
+			f.url = url;
+			got = render(&f, "n");
+			if (!valid_utf8((const unsigned char *)got))
+				fail_msg("width %zu, lead %zu: a cut split a character", w, lead);
+			free(got);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cases_byte_for_byte),
 		cmocka_unit_test(test_time_changes_with_second),
 		cmocka_unit_test(test_lines_are_clean),
+		cmocka_unit_test(test_lines_are_utf8),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

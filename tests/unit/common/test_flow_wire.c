@@ -282,9 +282,13 @@ static void test_peer_labels_checked(void **state)
 	static const char *const bad[] = {
 		"[\"k8s:a\nb\"]", "\"k8s:a\"", "[\"a\",]", "[\"a\"]x", "[\"a\\q\"]", "[\"a\\u12\"]",
 		"[\"a\"", "[", "[\"a\" ,\"b\"]", "",
+		/* not UTF-8 (a JSON reader refuses the line): a stray continuation
+		 * byte, an overlong '/', a cut sequence, an escaped surrogate */
+		"[\"k8\x8ds:a\"]", "[\"\xc0\xaf\"]", "[\"\xe6\x97\"]", "[\"a\\ud800\"]", "[\"a\\uDC00\"]",
 	};
 	static const char *const good[] = {
 		"[]", "[\"k8s:app=a\"]", "[\"a\\\"b\",\"c\\u0001\\n\\\\\"]",
+		"[\"k8s:caf\xc3\xa9=\xf0\x9f\x98\x80\",\"\\u00e9\\uD7FF\"]",
 	};
 	struct sl_flow_view f = flow_case(0);
 	uint8_t buf[4096];
