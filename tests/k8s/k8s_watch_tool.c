@@ -243,6 +243,7 @@ static void run_command(struct tool *t, char *line)
 	int n = ++t->ncommands;
 	if (sscanf(line, "%15s %8191s %n", method, path, &off) < 2) {
 		printf("RESPONSE %d 0 bad command\n", n);
+		fflush(stdout);
 		return;
 	}
 	json_t *body = NULL;
@@ -251,6 +252,7 @@ static void run_command(struct tool *t, char *line)
 		body = json_loads(line + off, 0, &e);
 		if (!body) {
 			printf("RESPONSE %d 0 bad JSON body: %s\n", n, e.text);
+			fflush(stdout);
 			return;
 		}
 	}

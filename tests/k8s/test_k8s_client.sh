@@ -69,23 +69,41 @@ tool_stop() {
 	fi
 	wait "$pid"
 }
+# tool_lines NAME: the tool's complete output lines, from one read of the
+# file (a line being written may be seen in part: a RESPONSE longer than
+# stdio's buffer takes several writes, and any line can straddle a page)
+tool_lines() {
+	local s
+	s=$(cat "$WORK/$1/out"; printf x)
+	s=${s%x}
+	case $s in
+	*$'\n') ;;
+	*$'\n'*) s=${s%$'\n'*}$'\n' ;;
+	*) s= ;;
+	esac
+	printf '%s' "$s"
+}
+# tool_count NAME PREFIX: how many complete lines start with PREFIX
+tool_count() { tool_lines "$1" | grep -c "^$2"; }
+# tool_answered NAME PREFIX N: more than N complete PREFIX lines (counted
+# anew on each call: k8s_wait runs it until the tool has answered)
+tool_answered() { [ "$(tool_count "$1" "$2")" -gt "$3" ]; }
 # tool_stats NAME KEY: one counter (asks the tool, waits for the answer)
 tool_stats() {
-	local d=$WORK/$1 n
-	n=$(grep -c '^STATS' "$d/out")
+	local n
+	n=$(tool_count "$1" STATS)
 	tool_cmd "$1" STATS
-	k8s_wait 10 test "$(grep -c '^STATS' "$d/out")" -gt "$n" || { echo -1; return; }
-	grep '^STATS' "$d/out" | tail -1 | tr ' ' '\n' | sed -n "s/^$2=//p"
+	k8s_wait 10 tool_answered "$1" STATS "$n" || { echo -1; return; }
+	tool_lines "$1" | grep '^STATS' | tail -1 | tr ' ' '\n' | sed -n "s/^$2=//p"
 }
 # tool_request NAME LINE: one request; prints "STATUS BODY-OR-MESSAGE"
-TOOL_REQS=()
 tool_request() {
-	local d=$WORK/$1 n
-	n=$(grep -c '^RESPONSE' "$d/out")
+	local n
+	n=$(tool_count "$1" RESPONSE)
 	tool_cmd "$1" "$2"
 	n=$((n + 1))
-	k8s_wait 60 grep -q "^RESPONSE $n " "$d/out" || { echo "0 no answer"; return; }
-	grep "^RESPONSE $n " "$d/out" | cut -d' ' -f3-
+	k8s_wait 60 tool_answered "$1" "RESPONSE $n " 0 || { echo "0 no answer"; return; }
+	tool_lines "$1" | grep "^RESPONSE $n " | cut -d' ' -f3-
 }
 
 # expected STATE-KUBECTL-ARGS...: what kubectl shows, as the tool writes it
