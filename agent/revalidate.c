@@ -18,6 +18,9 @@
  * Entries of flows that already closed (FIN/RST seen) are simply removed.
  * The walk runs right after the change is written (a zero timer), not inside
  * the apply call, so applying stays fast; it is bounded by the CT map size.
+ * The timer runs before the loop polls again, so the walk is done before the
+ * agent reads any request sent after the change was answered: such a call
+ * (tests use `status`) comes back with the change's cuts made.
  */
 #include <arpa/inet.h>
 #include <errno.h>

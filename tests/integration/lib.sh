@@ -356,6 +356,24 @@ for k in sys.argv[1:]:
 print(v)' "$@"
 }
 
+# cut_barrier: "COUNT TIME": the agent's connections_cut counter and the
+# wall time its answer came back. The agent cuts the connections a change
+# revoked (revalidate.c) on its loop before it reads its next request, so
+# after a change this is that cut done: a request sent after TIME on a
+# connection the change revoked must fail. (The change's own answer may come
+# back just before the cut: that one is no barrier.)
+cut_barrier() {
+	local out t
+	out=$(sl status -o json 2>/dev/null)
+	t=$(date +%s.%N)
+	echo "$(python3 -c 'import json,sys; print(json.load(sys.stdin)["connections_cut"])' <<<"$out" 2>/dev/null || echo none) $t"
+}
+# time_before T1 T2: wall time T1 (tests/tools/loop.py's, None when there
+# was none) is before T2
+time_before() {
+	python3 -c 'import sys; sys.exit(not (sys.argv[1] == "None" or float(sys.argv[1]) < float(sys.argv[2])))' "$1" "$2"
+}
+
 # wait_until TRIES INTERVAL command... : retries the command until it
 # succeeds (bounded); returns 1 when it never did
 wait_until() {

@@ -7,8 +7,10 @@ after an error; close: a new connection per request) until SECONDS pass or
 STOPFILE exists. OUTFILE.started appears once the first request got an
 answer or failed (tests wait for it instead of guessing how long python
 takes to start in a pod). Writes a JSON summary to OUTFILE: ok, fail, the wall time
-of the first failure and of each failure's kind, so tests can assert zero
-failures or measure when a revocation took effect.
+of the first failure and of each failure's kind, when the first failed request
+was sent (first_fail_start), and when the last request that succeeded and the
+last of all were sent (last_ok_start, last_start), so tests can assert zero
+failures, or that no request sent after some moment succeeded.
 """
 import json
 import os
@@ -23,6 +25,8 @@ req = ("GET %s HTTP/1.1\r\nHost: t\r\n%s\r\n" % (path, "" if mode == "keepalive"
 ok = fail = 0
 first_fail = None
 first_fail_start = None  # when the first failed request was sent
+last_ok_start = None  # when the last request that succeeded was sent
+last_start = None
 errors = []
 sock = None
 deadline = time.monotonic() + seconds
@@ -75,13 +79,14 @@ def one():
 
 
 while time.monotonic() < deadline and not (stop and os.path.exists(stop)):
-    started = time.time()
+    started = last_start = time.time()
     try:
         try:
             one()
         except Stale:
             one()
         ok += 1
+        last_ok_start = started
     except Exception as e:  # noqa: BLE001 - every failure counts
         fail += 1
         if first_fail is None:
@@ -96,4 +101,4 @@ while time.monotonic() < deadline and not (stop and os.path.exists(stop)):
     if ok + fail == 1:
         open(out + ".started", "w").close()
 json.dump({"ok": ok, "fail": fail, "first_fail": first_fail, "first_fail_start": first_fail_start,
-           "errors": errors}, open(out, "w"))
+           "last_ok_start": last_ok_start, "last_start": last_start, "errors": errors}, open(out, "w"))
