@@ -89,6 +89,7 @@ struct proxy_ctl {
 	uint64_t spawned_ns;
 	unsigned failures;     /* consecutive, for the backoff; reset when ready */
 	unsigned restarts;     /* every replacement since the agent started */
+	unsigned rules_pending; /* tables sent on fd not answered yet */
 	bool child;            /* pid is our child (we spawned it) */
 	bool external;         /* --proxy-control: not ours to start or signal */
 	bool waiting_logged;   /* said once that we wait for the external proxy */
@@ -204,7 +205,8 @@ static void send_names(struct proxy_ctl *pc, int fd)
 	json_decref(m);
 }
 
-static void send_rules_text(int fd, const char *text)
+/* The proxy answers each table (rules_ok or rules_error), in order. */
+static void send_rules_text(struct proxy_ctl *pc, const char *text)
 {
 	size_t len = strlen(text);
 	int mfd = memfd_create("sluice-l7-rules", MFD_CLOEXEC);
@@ -218,7 +220,8 @@ static void send_rules_text(int fd, const char *text)
 	}
 	lseek(mfd, 0, SEEK_SET);
 	m = json_pack("{s:s,s:I}", "type", "rules", "size", (json_int_t)len);
-	send_msg(fd, m, &mfd, 1);
+	if (!send_msg(pc->fd, m, &mfd, 1))
+		pc->rules_pending++;
 	json_decref(m);
 	close(mfd);
 }
@@ -610,7 +613,7 @@ static void configure(struct proxy_ctl *pc)
 	/* rules first: a listener handed over starts accepting at once, and a
 	 * request must never meet a proxy that has no table yet */
 	if (pc->last_rules)
-		send_rules_text(pc->fd, pc->last_rules);
+		send_rules_text(pc, pc->last_rules);
 	send_names(pc, pc->fd);
 	for (i = 0; i < a->reg.npods; i++)
 		send_endpoint(pc, pc->fd, a->reg.pods[i]);
@@ -655,9 +658,14 @@ static void handle(struct proxy_ctl *pc, json_t *m, int *fds, int nfds)
 		json_decref(pc->stats);
 		pc->stats = json_incref(m);
 		metrics_proxy_stats(pc->agent, m);
+	} else if (!strcmp(type, "rules_ok")) {
+		if (pc->rules_pending)
+			pc->rules_pending--;
 	} else if (!strcmp(type, "rules_error")) {
 		fprintf(stderr, "sluiced: proxy rejected the L7 table: %s\n",
 			json_string_value(json_object_get(m, "error")) ?: "?");
+		if (pc->rules_pending)
+			pc->rules_pending--;
 	}
 close_fds:
 	for (i = 0; i < nfds; i++)
@@ -793,6 +801,7 @@ static void connected(struct proxy_ctl *pc, int fd)
 	bool out_ok;
 
 	pc->fd = fd;
+	pc->rules_pending = 0;
 	uv_poll_init(pc->agent->loop, &pc->poll, fd);
 	pc->poll.data = pc;
 	uv_poll_start(&pc->poll, UV_READABLE | UV_DISCONNECT, on_readable);
@@ -1121,7 +1130,7 @@ void proxy_ctl_rules(struct agent *a, const struct sluice_compiled *c)
 	free(pc->last_rules);
 	pc->last_rules = text;
 	if (pc->ready)
-		send_rules_text(pc->fd, text);
+		send_rules_text(pc, text);
 }
 
 int proxy_ctl_restart(struct agent *a, char **err)
@@ -1174,6 +1183,9 @@ json_t *proxy_ctl_status(struct agent *a)
 	if (pc->external)
 		json_object_set_new(o, "control", json_string(pc->control));
 	json_object_set_new(o, "consecutive_failures", json_integer(pc->failures));
+	/* 0: every table sent is answered, so in force for every later
+	 * request (tests wait on it instead of on time) */
+	json_object_set_new(o, "rules_pending", json_integer(pc->rules_pending));
 	if (pc->stats) {
 		const char *k;
 		json_t *v;
