@@ -100,8 +100,10 @@ check "GET allowed again" test "$(http default/client "http://$IP_server:8080/c"
 # without an agent, `sluice pod exec` is gone: curl from the client's netns
 CLIENT_NS=$(pod_netns "$IP_client")
 nscurl() { ip netns exec "$CLIENT_NS" curl -s -o /dev/null -w '%{http_code}' --connect-timeout 1 -m 3 "$1"; }
-sl_agent_kill KILL
+# from before the kill: the grace starts when the proxy sees the agent go,
+# which is after this, however late the shell gets to run again
 t0=$(date +%s%N)
+sl_agent_kill KILL
 check "within the grace period the orphaned proxy still serves" test "$(nscurl "http://$IP_server:8080/d")" = 200
 check "after the grace period the orphaned proxy exits" pid_gone "$P3" 20
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
