@@ -374,6 +374,15 @@ time_before() {
 	python3 -c 'import sys; sys.exit(not (sys.argv[1] == "None" or float(sys.argv[1]) < float(sys.argv[2])))' "$1" "$2"
 }
 
+# wait_proxy_rules: waits (bounded, 10 s) until the L7 proxy has answered
+# every table the agent sent it (status proxy.rules_pending 0): from then on
+# each request it reads meets the rules of every change applied before.
+# Fails the test when it never does.
+proxy_rules_answered() { [ "$(proxy_field rules_pending)" = 0 ]; }
+wait_proxy_rules() {
+	wait_until 100 0.1 proxy_rules_answered || { fail "the proxy did not answer the L7 tables sent to it"; return 1; }
+}
+
 # wait_until TRIES INTERVAL command... : retries the command until it
 # succeeds (bounded); returns 1 when it never did
 wait_until() {

@@ -164,8 +164,7 @@ server_policy 'app: client, n: "2"' | apply_yaml >/dev/null
 # (revalidate.c) drops the flow. A status call that finds the table the apply
 # sent answered (rules_pending 0) comes after both, so from then on no request
 # of client1 may get through: judged by that order, not by a time.
-rules_answered() { [ "$(proxy_field rules_pending)" = 0 ]; }
-wait_until 100 0.1 rules_answered || fail "the proxy did not answer the new L7 table"
+wait_proxy_rules
 t_cut=$(date +%s.%N)
 sleep 2.5
 touch "$SL_WORK/stop"

@@ -83,7 +83,7 @@ wait "${SL_PIDS[-1]}" 2>/dev/null
 
 echo "# a policy without GET"
 policy POST
-sleep 0.5
+wait_proxy_rules
 read -r n403 others <<<"$(get50)"
 echo "  50 GETs: $n403 got 403, others:$others"
 check "all 50 GETs answered 403 under the new rules" test "$n403" = 50
@@ -95,7 +95,7 @@ check "it is the agent's proxy ($P3)" test "$(instance_proxies)" = "$P3"
 
 echo "# the agent goes away for good: the proxy serves for the grace period, then fails closed"
 policy GET
-sleep 0.5
+wait_proxy_rules
 check "GET allowed again" test "$(http default/client "http://$IP_server:8080/c")" = 200
 # without an agent, `sluice pod exec` is gone: curl from the client's netns
 CLIENT_NS=$(pod_netns "$IP_client")
