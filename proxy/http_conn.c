@@ -207,6 +207,7 @@ static bool http_head_start(struct http_conn *c)
 	c->req_done = false;
 	c->resp_started = false;
 	c->resp_done = false;
+	c->resp_left = 0;
 	c->req_upgrade = false;
 	c->up_reusable = false;
 	c->last_chunk = false;
@@ -1319,10 +1320,255 @@ static size_t http_resp_out(struct http_conn *c, const char *p, size_t n)
 	return out;
 }
 
+/* ---- simple responses: one parse ----------------------------------------- */
+
+#define HTTP_RESP_DROP_MAX 4u
+
+/* A response head http_resp_simple() took, and where its hop-by-hop lines
+ * are (offsets into the head). */
+struct http_resp_simple {
+	uint32_t head_len;
+	unsigned ndrop;
+	uint32_t drop_off[HTTP_RESP_DROP_MAX], drop_end[HTTP_RESP_DROP_MAX];
+	uint64_t content_length;
+	int status;
+};
+
+/* Is [s, s+len) the lowercase name (letters and '-') in any case? */
+static inline bool http_lower_is(const unsigned char *s, const char *name, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if ((s[i] | 0x20) != (unsigned char)name[i])
+			return false;
+	return true;
+}
+
+/* SP, HTAB and visible ASCII: a reason phrase or field value byte whose
+ * meaning to llhttp needs no thought (no controls, DEL or obs-text) */
+static inline bool http_resp_text(unsigned char c)
+{
+	return (unsigned char)(c - 0x20) < 0x5f || c == '\t';
+}
+
+/*
+ * Is p[0, n) the start of a response whose framing and keep-alive llhttp
+ * would agree on without being asked? Takes: "HTTP/1.1 NNN reason" with a
+ * status of 200-599 but 204 and 304, a reason phrase of SP, HTAB and visible
+ * ASCII; field lines "token:" OWS value CRLF whose values are SP, HTAB and
+ * visible ASCII (no obs-fold, bare CR or LF, obs-text); exactly one
+ * Content-Length of 1-18 digits (leading zeros allowed, nothing after
+ * them); no Transfer-Encoding, Upgrade or Proxy-Connection; at most one
+ * Connection, whose value is "keep-alive"; all of it, up to the empty line,
+ * inside p[0, n). Everything else is llhttp's (a simpler parser that says
+ * no too often only costs time; one that says yes once too often would
+ * frame a pooled upstream connection wrongly). The unit tests and the
+ * fuzzer compare both ways, byte for byte.
+ */
+static bool http_resp_simple(const char *p, size_t n, struct http_resp_simple *s)
+{
+	const unsigned char *b = (const unsigned char *)p, *q, *end = b + n;
+	bool has_cl = false, has_conn = false;
+
+	if (n < 19 || memcmp(b, "HTTP/1.1 ", 9) || (unsigned char)(b[9] - '0') > 9 ||
+	    (unsigned char)(b[10] - '0') > 9 || (unsigned char)(b[11] - '0') > 9 || b[12] != ' ')
+		return false;
+	s->status = (b[9] - '0') * 100 + (b[10] - '0') * 10 + (b[11] - '0');
+	if (s->status < 200 || s->status > 599 || s->status == 204 || s->status == 304)
+		return false;
+	s->ndrop = 0;
+	q = b + 13;
+	while (q < end && http_resp_text(*q))
+		q++;
+	if (end - q < 2 || q[0] != '\r' || q[1] != '\n')
+		return false;
+	q += 2;
+	for (;;) {
+		const unsigned char *line = q, *v;
+		size_t nlen, vlen;
+
+		if (end - q < 2)
+			return false;
+		if (q[0] == '\r') {
+			if (q[1] != '\n')
+				return false;
+			q += 2;
+			break;
+		}
+		while (q < end && http_tchar(*q))
+			q++;
+		nlen = (size_t)(q - line);
+		if (!nlen || q == end || *q != ':')
+			return false;
+		q++;
+		while (q < end && (*q == ' ' || *q == '\t'))
+			q++;
+		v = q;
+		while (q < end && http_resp_text(*q))
+			q++;
+		if (end - q < 2 || q[0] != '\r' || q[1] != '\n')
+			return false;
+		vlen = (size_t)(q - v);
+		q += 2;
+		switch (line[0] | 0x20) {
+		case 'c':
+			if (nlen == 14 && http_lower_is(line, "content-length", 14)) {
+				uint64_t cl = 0;
+
+				if (has_cl || !vlen || vlen > 18)
+					return false;
+				for (size_t i = 0; i < vlen; i++) {
+					if ((unsigned char)(v[i] - '0') > 9)
+						return false;
+					cl = cl * 10 + (uint64_t)(v[i] - '0');
+				}
+				has_cl = true;
+				s->content_length = cl;
+			} else if (nlen == 10 && http_lower_is(line, "connection", 10)) {
+				if (has_conn || vlen != 10 || !http_lower_is(v, "keep-alive", 10))
+					return false;
+				has_conn = true;
+				goto drop;
+			}
+			break;
+		case 'k':
+			if (nlen == 10 && http_lower_is(line, "keep-alive", 10))
+				goto drop;
+			break;
+		case 'p':
+			if (nlen == 16 && http_lower_is(line, "proxy-connection", 16))
+				return false;
+			break;
+		case 't':
+			if (nlen == 17 && http_lower_is(line, "transfer-encoding", 17))
+				return false;
+			break;
+		case 'u':
+			if (nlen == 7 && http_lower_is(line, "upgrade", 7))
+				return false;
+			break;
+		default:
+			break;
+		}
+		continue;
+drop:
+		/* a line http_resp_head_out() drops: Connection, and
+		 * Keep-Alive (also what "Connection: keep-alive" names) */
+		if (s->ndrop == HTTP_RESP_DROP_MAX)
+			return false;
+		s->drop_off[s->ndrop] = (uint32_t)(line - b);
+		s->drop_end[s->ndrop++] = (uint32_t)(q - b);
+	}
+	if (!has_cl || (size_t)(q - b) > UINT32_MAX)
+		return false;
+	s->head_len = (uint32_t)(q - b);
+	return true;
+}
+
+/* http_resp_head_out() for a head http_resp_simple() took (final, not 101,
+ * not to CONNECT, kept alive by the server), without a second scan: the
+ * same bytes to the client. Returns the bytes sent. */
+static size_t http_resp_simple_out(struct http_conn *c, const char *h,
+				   const struct http_resp_simple *s)
+{
+	bool close = !c->keep_alive || c->client_eof || c->draining || !c->req_done;
+	bool minor0 = c->head->minor == 0;
+	uint32_t run = 0, end = s->head_len - 2, out = 0;
+
+	c->rh_pending = false;
+	if (!s->ndrop && !close && !minor0) {
+		c->ops->to_client(c->ctx, h, s->head_len); /* as it is */
+		return s->head_len;
+	}
+	for (unsigned i = 0; i < s->ndrop; i++) {
+		if (s->drop_off[i] > run) {
+			c->ops->to_client(c->ctx, h + run, s->drop_off[i] - run);
+			out += s->drop_off[i] - run;
+		}
+		run = s->drop_end[i];
+	}
+	if (!close && !minor0) {
+		/* the empty line that ends it is the server's own */
+		c->ops->to_client(c->ctx, h + run, s->head_len - run);
+		return out + s->head_len - run;
+	}
+	if (end > run) {
+		c->ops->to_client(c->ctx, h + run, end - run);
+		out += end - run;
+	}
+	if (close) {
+		c->ops->to_client(c->ctx, "Connection: close\r\n\r\n", 21);
+		out += 21;
+	} else {
+		c->ops->to_client(c->ctx, "Connection: keep-alive\r\n\r\n", 26);
+		out += 26;
+	}
+	return out;
+}
+
+/* The final response is over: fwd of the n bytes at hand were its last
+ * (keep: the server keeps its connection open). */
+static void http_resp_complete(struct http_conn *c, bool keep, size_t fwd, size_t n)
+{
+	c->resp_done = true;
+	c->resp_left = 0;
+	/* the upstream connection may serve another request (of any client):
+	 * framed response (not close-delimited), no close from the server,
+	 * nothing beyond it, and the whole request was sent */
+	c->up_reusable = keep && fwd == n && c->req_done;
+	if (!keep)
+		c->keep_alive = false;
+	if (fwd < n)
+		c->keep_alive = false; /* bytes beyond the response: do not reuse */
+	http_exchange_end(c, !c->req_done);
+}
+
+/*
+ * The first bytes of a response: when they hold a simple response's whole
+ * head (http_resp_simple()), the head goes out rewritten and the body is
+ * framed by counting its Content-Length (c->resp_left), llhttp never sees
+ * them and stays where the previous response left it, at the start of a
+ * message. Returns false, having changed nothing, for llhttp to parse them.
+ */
+static bool http_resp_fast(struct http_conn *c, const char *p, size_t n)
+{
+	struct http_head *h = c->head;
+	struct http_resp_simple s;
+	size_t out, body;
+
+	if (c->full_parse || c->req_upgrade || h->method == HTTP_HEAD ||
+	    h->method == HTTP_CONNECT || !c->rh_pending || c->rh_len || c->resp_started ||
+	    !http_resp_simple(p, n, &s))
+		return false;
+	h->x.status = s.status;
+	out = http_resp_simple_out(c, p, &s);
+	body = n - s.head_len < s.content_length ? n - s.head_len : (size_t)s.content_length;
+	if (body)
+		c->ops->to_client(c->ctx, p + s.head_len, body);
+	c->resp_started = true;
+	h->x.bytes_out += out + body;
+	c->resp_left = s.content_length - body;
+	if (!c->resp_left)
+		http_resp_complete(c, true, s.head_len + body, n);
+	return true;
+}
+
+/* More of a body http_resp_fast() frames. */
+static void http_resp_fast_body(struct http_conn *c, const char *p, size_t n)
+{
+	size_t k = n < c->resp_left ? n : (size_t)c->resp_left;
+
+	c->ops->to_client(c->ctx, p, k);
+	c->head->x.bytes_out += k;
+	c->resp_left -= k;
+	if (!c->resp_left)
+		http_resp_complete(c, true, k, n);
+}
+
 void http_conn_feed_response(struct http_conn *c, const char *p, size_t n)
 {
 	llhttp_errno_t e;
 	size_t fwd;
+	bool keep;
 
 	if (c->phase == HTTP_PH_TUNNEL) {
 		c->ops->to_client(c->ctx, p, n);
@@ -1335,8 +1581,15 @@ void http_conn_feed_response(struct http_conn *c, const char *p, size_t n)
 		c->phase = HTTP_PH_CLOSING;
 		return;
 	}
-	if (!c->head->x.upstream_first_ns)
+	if (c->resp_left) {
+		http_resp_fast_body(c, p, n);
+		return;
+	}
+	if (!c->head->x.upstream_first_ns) {
 		c->head->x.upstream_first_ns = http_now_ns();
+		if (http_resp_fast(c, p, n))
+			return;
+	}
 	e = llhttp_execute(&c->resp, p, n);
 	if (e != HPE_OK && e != HPE_PAUSED && e != HPE_PAUSED_UPGRADE) {
 		if (!c->resp_started) {
@@ -1377,20 +1630,9 @@ void http_conn_feed_response(struct http_conn *c, const char *p, size_t n)
 		return;
 	}
 	/* HPE_PAUSED: the final response is complete */
-	c->resp_done = true;
-	/* the upstream connection may serve another request (of any client):
-	 * framed response (not close-delimited), no close from the server,
-	 * nothing beyond it, and the whole request was sent */
-	c->up_reusable = llhttp_should_keep_alive(&c->resp) && fwd == n && c->req_done;
-	if (!llhttp_should_keep_alive(&c->resp))
-		c->keep_alive = false;
+	keep = llhttp_should_keep_alive(&c->resp);
 	llhttp_resume(&c->resp);
-	if (fwd < n)
-		c->keep_alive = false; /* bytes beyond the response: do not reuse */
-	if (c->req_done)
-		http_exchange_end(c, false);
-	else
-		http_exchange_end(c, true);
+	http_resp_complete(c, keep, fwd, n);
 }
 
 bool http_conn_accepts_request_bytes(const struct http_conn *c)
@@ -1438,7 +1680,8 @@ void http_conn_upstream_eof(struct http_conn *c)
 		c->phase = HTTP_PH_CLOSING;
 		return;
 	}
-	if (c->resp_started && llhttp_message_needs_eof(&c->resp)) {
+	/* a body framed by its Content-Length (c->resp_left) never ends at EOF */
+	if (c->resp_started && !c->resp_left && llhttp_message_needs_eof(&c->resp)) {
 		llhttp_errno_t e = llhttp_finish(&c->resp);
 		if (e == HPE_OK || e == HPE_PAUSED) {
 			c->resp_done = true;

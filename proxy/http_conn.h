@@ -31,8 +31,11 @@
  *     (up to HTTP_DRAIN_MAX, else the connection closes) and the connection
  *     stays open when HTTP keep-alive allows it.
  *  3. The response is parsed (HEAD, 1xx, 204, 304 and CONNECT framing) and
- *     streamed to the client as is; its end completes the exchange and
- *     ops->done() reports it. A 101 (or 2xx to CONNECT) turns the connection
+ *     streamed to the client, its head without the server's hop-by-hop
+ *     fields; its end completes the exchange and ops->done() reports it.
+ *     A simple response (HTTP/1.1, one Content-Length, no field llhttp
+ *     reads more from but "Connection: keep-alive", head in one read) is
+ *     parsed and framed by our own code, anything else by llhttp. A 101 (or 2xx to CONNECT) turns the connection
  *     into a byte tunnel.
  */
 #ifndef SLUICE_PROXY_HTTP_CONN_H
@@ -177,6 +180,8 @@ struct http_conn {
 	bool up_reusable;        /* the last response left the upstream connection
 				  * clean: it may carry another request */
 	bool rh_pending;         /* response bytes to the client are inside a head */
+	uint64_t resp_left;      /* body bytes still to come of a response framed
+				  * without llhttp (http_resp_simple()) */
 	char *rh_buf;            /* a response head split across reads */
 	uint32_t rh_len, rh_cap;
 	bool last_chunk;
@@ -200,7 +205,8 @@ void http_conn_feed_response(struct http_conn *c, const char *p, size_t n);
 
 bool http_conn_accepts_request_bytes(const struct http_conn *c);
 /* Tests and the fuzzer: parse every request head twice (scanner and
- * llhttp), to show that the one-parse path decides the same. */
+ * llhttp) and every response with llhttp, to show that the one-parse paths
+ * decide the same. */
 static inline void http_conn_set_full_parse(struct http_conn *c, bool on)
 {
 	c->full_parse = on;

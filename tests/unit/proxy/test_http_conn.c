@@ -806,6 +806,230 @@ static void test_one_parse_same(void **state)
 	h_teardown((void **)&b);
 }
 
+/* ---- responses: one parse against llhttp ---------------------------- */
+
+/* req, then resp in two pieces (at split; 0: whole) or byte by byte
+ * (split < 0), then tail (the rest of the request body), the upstream's EOF
+ * if it is still awaited, and on a connection still open a next exchange
+ * that llhttp parses (chunked): it starts where the first left llhttp. */
+static void h_run_resp(struct harness *h, bool full, const char *req, const char *resp,
+		       size_t len, long split, const char *tail)
+{
+	static const char next_req[] = "GET /public HTTP/1.1\r\nHost: a\r\n\r\n";
+	static const char next_resp[] = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+					"2\r\nok\r\n0\r\n\r\n";
+
+	h_reset(h);
+	http_conn_set_full_parse(&h->c, full);
+	h_feed_s(h, req);
+	if (split < 0) {
+		for (size_t k = 0; k < len && http_conn_phase(&h->c) != HTTP_PH_CLOSING; k++) {
+			http_conn_feed_response(&h->c, resp + k, 1);
+			h_feed(h, "", 0);
+		}
+	} else {
+		if (split)
+			http_conn_feed_response(&h->c, resp, (size_t)split);
+		h_feed(h, "", 0);
+		if ((size_t)split < len)
+			http_conn_feed_response(&h->c, resp + split, len - (size_t)split);
+		h_feed(h, "", 0);
+	}
+	h_feed_s(h, tail);
+	if (http_conn_request_pending(&h->c))
+		http_conn_upstream_eof(&h->c);
+	h_feed(h, "", 0);
+	if (http_conn_phase(&h->c) == HTTP_PH_IDLE) {
+		h_feed_s(h, next_req);
+		h_resp(h, next_resp);
+	}
+}
+
+static void h_same_resp(struct harness *a, struct harness *b, const char *req, const char *resp,
+			size_t len, long split, const char *tail)
+{
+	h_run_resp(a, false, req, resp, len, split, tail);
+	h_run_resp(b, true, req, resp, len, split, tail);
+	if (a->cllen != b->cllen || memcmp(a->cl, b->cl, a->cllen) || a->uplen != b->uplen ||
+	    memcmp(a->up, b->up, a->uplen) || a->ndone != b->ndone ||
+	    a->last.verdict != b->last.verdict || a->last.reason != b->last.reason ||
+	    a->last.status != b->last.status || a->last.bytes_out != b->last.bytes_out ||
+	    a->last.bytes_in != b->last.bytes_in ||
+	    !a->last.upstream_first_ns != !b->last.upstream_first_ns ||
+	    http_conn_phase(&a->c) != http_conn_phase(&b->c) || a->c.keep_alive != b->c.keep_alive ||
+	    a->c.up_reusable != b->c.up_reusable)
+		fail_msg("%s then \"%.*s\" split %ld: one parse: %d %s to client %zu (%.*s) "
+			 "phase %d reusable %d; llhttp: %d %s to client %zu (%.*s) phase %d "
+			 "reusable %d", req, (int)(len > 160 ? 160 : len), resp, split,
+			 a->last.status, http_reason_name(a->last.reason), a->cllen,
+			 (int)(a->cllen > 200 ? 200 : a->cllen), a->cl, http_conn_phase(&a->c),
+			 a->c.up_reusable, b->last.status, http_reason_name(b->last.reason),
+			 b->cllen, (int)(b->cllen > 200 ? 200 : b->cllen), b->cl,
+			 http_conn_phase(&b->c), b->c.up_reusable);
+}
+
+/* Both must agree, and the fast path must have been taken where it should:
+ * the common nginx response is not llhttp's. */
+static void test_response_one_parse_same(void **state)
+{
+	static const struct { const char *req, *tail; } reqs[] = {
+		{ "GET /public HTTP/1.1\r\nHost: a\r\n\r\n", "" },
+		{ "GET /public HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", "" },
+		{ "GET /public HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", "" },
+		{ "GET /public HTTP/1.0\r\n\r\n", "" },
+		{ "HEAD /public HTTP/1.1\r\nHost: a\r\n\r\n", "" },
+		{ "POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n", "ab" },
+		{ "GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n", "" },
+		{ "CONNECT allowed:443 HTTP/1.1\r\nHost: allowed:443\r\n\r\n", "" },
+	};
+	static const char *const status_lines[] = {
+		"HTTP/1.1 200 OK", "HTTP/1.1 200 ", "HTTP/1.1 200", "HTTP/1.1 404 Not Found",
+		"HTTP/1.1 599 X", "HTTP/1.1 600 X", "HTTP/1.1 999 X", "HTTP/1.1 199 X",
+		"HTTP/1.1 099 X", "HTTP/1.1 2000 X", "HTTP/1.1 20 X", "HTTP/1.1 2x0 X",
+		"HTTP/1.0 200 OK", "HTTP/1.2 200 OK", "HTTP/2 200 OK", "http/1.1 200 OK",
+		"HTTP/1.1  200 OK", "HTTP/1.1 200 O\tK", "HTTP/1.1 200 O\x01K", "HTTP/1.1 200 O\x7fK",
+		"HTTP/1.1 200 \xc3\xa9", "HTTP/1.1 200 OK\r", "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK",
+		"HTTP/1.1 101 Switching Protocols", "HTTP/1.1 204 No Content", "HTTP/1.1 304 Not Modified",
+		"HTTP/1.1 205 Reset Content", "HTTP/1.1 103 Early Hints\r\nLink: x\r\n\r\nHTTP/1.1 200 OK",
+		" HTTP/1.1 200 OK", "\r\nHTTP/1.1 200 OK",
+	};
+	static const char *const fields[] = {
+		"Content-Length: 2\r\n", "Content-Length:2\r\n", "Content-Length: \t2\r\n",
+		"Content-Length:\t2\r\n", "Content-Length: 2 \r\n", "Content-Length: 2\t\r\n",
+		"Content-Length: 02\r\n", "Content-Length: 0000000000000000002\r\n",
+		"Content-Length: +2\r\n", "Content-Length: -2\r\n", "Content-Length: 2, 2\r\n",
+		"Content-Length: 2,2\r\n", "Content-Length: 0x2\r\n", "Content-Length: 2e0\r\n",
+		"Content-Length: 2\r\nContent-Length: 2\r\n", "Content-Length: 2\r\nContent-Length: 3\r\n",
+		"Content-Length: 2\r\ncontent-length: 2\r\n",
+		"Content-Length: 99999999999999999999\r\n", "Content-Length: 18446744073709551615\r\n",
+		"Content-Length: 18446744073709551616\r\n", "Content-Length: 999999999999999999\r\n",
+		"Content-Length: 1000000000000000000\r\n", "Content-Length: \r\n", "Content-Length:\r\n",
+		"Content-Length : 2\r\n", "Content-Length\t: 2\r\n", " Content-Length: 2\r\n",
+		"content-length: 2\r\n", "CONTENT-LENGTH: 2\r\n", "cOnTeNt-LeNgTh: 2\r\n",
+		"Content-Length: 0\r\n", "Content-Length: 00\r\n", "Content-Length: 1\r\n",
+		"Content-Length: 5\r\n", "Content-Length: 100000\r\n",
+		"", "X-A: 1\r\n",
+		"Transfer-Encoding: chunked\r\nContent-Length: 2\r\n",
+		"Content-Length: 2\r\nTransfer-Encoding: chunked\r\n",
+		"Content-Length: 2\r\ntransfer-encoding: identity\r\n",
+		"Transfer-Encoding: chunked\r\n", "Transfer-Encoding: gzip\r\nContent-Length: 2\r\n",
+		"Content-Length: 2\r\nConnection: keep-alive\r\n",
+		"Connection: keep-alive\r\nContent-Length: 2\r\n",
+		"Content-Length: 2\r\nConnection:keep-alive\r\n",
+		"Content-Length: 2\r\nConnection: \tkeep-alive\r\n",
+		"Content-Length: 2\r\nConnection: keep-alive \r\n",
+		"Content-Length: 2\r\nConnection: close\r\n",
+		"Content-Length: 2\r\nConnection: Close\r\n",
+		"Content-Length: 2\r\nconnection: Keep-Alive\r\n",
+		"Content-Length: 2\r\nCONNECTION: KEEP-ALIVE\r\n",
+		"Content-Length: 2\r\nConnection: keep-alive, close\r\n",
+		"Content-Length: 2\r\nConnection: keep-alive, X-A\r\nX-A: 1\r\n",
+		"Content-Length: 2\r\nConnection: X-A\r\nX-A: 1\r\n",
+		"Content-Length: 2\r\nConnection: keep-alive\r\nConnection: keep-alive\r\n",
+		"Content-Length: 2\r\nConnection: keep-alive\r\nConnection: close\r\n",
+		"Content-Length: 2\r\nConnection: keep-alivex\r\n",
+		"Content-Length: 2\r\nConnection: upgrade\r\nUpgrade: x\r\n",
+		"Content-Length: 2\r\nConnection: content-length\r\n",
+		"Content-Length: 2\r\nKeep-Alive: timeout=5\r\n",
+		"Keep-Alive: timeout=5\r\nContent-Length: 2\r\nConnection: keep-alive\r\n",
+		"Content-Length: 2\r\nKeep-Alive: 1\r\nKeep-Alive: 2\r\nKeep-Alive: 3\r\n"
+		"Connection: keep-alive\r\n",
+		"Content-Length: 2\r\nKeep-Alive: 1\r\nKeep-Alive: 2\r\nKeep-Alive: 3\r\n"
+		"Keep-Alive: 4\r\nConnection: keep-alive\r\n",
+		"Content-Length: 2\r\nProxy-Connection: keep-alive\r\n",
+		"Content-Length: 2\r\nProxy-Connection: close\r\n",
+		"Content-Length: 2\r\nUpgrade: h2c\r\n",
+		"Content-Length: 2\r\nTrailer: X-T\r\n", "Content-Length: 2\r\nTE: trailers\r\n",
+		"Content-Length: 2\r\nX-A: a\tb\r\n", "Content-Length: 2\r\nX-A:\r\n",
+		"Content-Length: 2\r\nX-A: \r\n", "Content-Length: 2\r\nX-A: \x7f\r\n",
+		"Content-Length: 2\r\nX-A: \x01\r\n", "Content-Length: 2\r\nX-A: \xc3\xa9\r\n",
+		"Content-Length: 2\r\nX-A: a\r\n b\r\n", "Content-Length: 2\r\nX-A: a\r\n\tb\r\n",
+		"Content-Length: 2\r\nX-A: a\rb\r\n", "Content-Length: 2\r\nX-A: a\nb\r\n",
+		"Content-Length: 2\nX-A: 1\r\n", "Content-Length: 2\r\nX-A: 1\n",
+		"Content-Length: 2\r\nX A: 1\r\n", "Content-Length: 2\r\n: 1\r\n",
+		"Content-Length: 2\r\nX-A : 1\r\n", "Content-Length: 2\r\nX-A\r\n",
+		"Content-Length: 2\r\nX-\x01: 1\r\n", "Content-Length: 2\r\nX-\xc3\xa9: 1\r\n",
+		"Content-Length: 2\r\nContent-Lengthx: 3\r\n", "Content-Length: 2\r\nContent-Lengt: 3\r\n",
+		"Content-Length: 2\r\nConnectionx: close\r\n", "Content-Length: 2\r\nKeep-Alivex: 1\r\n",
+		"Content-Length: 2\r\nX-Connection: close\r\n",
+		"Server: nginx/1.26.0\r\nDate: Sat, 05 Dec 2026 22:00:00 GMT\r\n"
+		"Content-Type: text/plain\r\nContent-Length: 2\r\nConnection: keep-alive\r\n",
+	};
+	static const char *const ends[] = { "\r\n", "\n", "\r\r\n", "\r" };
+	static const char *const bodies[] = {
+		"ok", "", "o", "okEXTRA", "okHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+	};
+	struct harness *a = *state, *b;
+	char *resp = malloc(4096);
+	int n;
+
+	h_setup((void **)&b);
+	/* every request x status line x fields x end x body, whole */
+	for (size_t r = 0; r < sizeof(reqs) / sizeof(reqs[0]); r++)
+		for (size_t s = 0; s < sizeof(status_lines) / sizeof(status_lines[0]); s++)
+			for (size_t f = 0; f < sizeof(fields) / sizeof(fields[0]); f++)
+				for (size_t e = 0; e < sizeof(ends) / sizeof(ends[0]); e++)
+					for (size_t k = 0; k < sizeof(bodies) / sizeof(bodies[0]); k++) {
+						n = snprintf(resp, 4096, "%s\r\n%s%s%s", status_lines[s],
+							     fields[f], ends[e], bodies[k]);
+						h_same_resp(a, b, reqs[r].req, resp, (size_t)n, 0,
+							    reqs[r].tail);
+					}
+	/* the first four requests, each status line and fields, split at
+	 * every byte and byte by byte */
+	for (size_t r = 0; r < 4; r++)
+		for (size_t s = 0; s < sizeof(status_lines) / sizeof(status_lines[0]); s++)
+			for (size_t f = 0; f < sizeof(fields) / sizeof(fields[0]); f++) {
+				n = snprintf(resp, 4096, "%s\r\n%s\r\nokEXTRA", status_lines[s], fields[f]);
+				for (long k = -1; k <= n; k++)
+					h_same_resp(a, b, reqs[r].req, resp, (size_t)n, k, reqs[r].tail);
+			}
+	/* every byte in the reason phrase, a field value and a field name, and
+	 * in place of the Content-Length digits */
+	for (int c = 0; c < 256; c++) {
+		static const char *const shapes[] = {
+			"HTTP/1.1 200 O%cK\r\nContent-Length: 2\r\n\r\nok",
+			"HTTP/1.1 200 OK\r\nX-A: a%cb\r\nContent-Length: 2\r\n\r\nok",
+			"HTTP/1.1 200 OK\r\nX-%cA: b\r\nContent-Length: 2\r\n\r\nok",
+			"HTTP/1.1 200 OK\r\nContent-Length: %c\r\n\r\nok",
+			"HTTP/1.1 200 OK\r\nContent-Length: 2%c\r\n\r\nok",
+			"HTTP/1.1 200 OK\r\nContent-Length:%c2\r\n\r\nok",
+			"HTTP/1.1 200 OK\r\nConnection: keep-alive%c\r\nContent-Length: 2\r\n\r\nok",
+			"HTTP/1.1 2%c0 OK\r\nContent-Length: 2\r\n\r\nok",
+		};
+		for (size_t k = 0; k < sizeof(shapes) / sizeof(shapes[0]); k++) {
+			n = snprintf(resp, 4096, shapes[k], c ? c : 'x');
+			if (!c) /* a NUL byte in place of the 'x' */
+				*strchr(resp, 'x') = '\0';
+			for (size_t r = 0; r < 2; r++)
+				h_same_resp(a, b, reqs[r].req, resp, (size_t)n, 0, reqs[r].tail);
+		}
+	}
+	/* the fast path is taken: llhttp never sees the nginx response (its
+	 * parser would say where it stopped) */
+	h_reset(a);
+	h_feed_s(a, reqs[0].req);
+	h_resp(a, "HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Length: 2\r\n"
+		  "Connection: keep-alive\r\n\r\nok");
+	assert_true(llhttp_get_errno(&a->c.resp) == HPE_OK && a->c.resp.status_code == 0);
+	assert_true(h_client_has(a, "HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Length: 2\r\n\r\nok"));
+	assert_int_equal(a->last.status, 200);
+	assert_true(a->c.up_reusable);
+	/* a body that comes in pieces is counted to its end */
+	h_feed_s(a, reqs[0].req);
+	h_resp(a, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nab");
+	assert_int_equal(a->ndone, 1);
+	h_resp(a, "cd");
+	assert_int_equal(a->ndone, 1);
+	h_resp(a, "eHTTP");
+	assert_int_equal(a->ndone, 2);
+	assert_false(a->c.up_reusable); /* bytes beyond the response */
+	assert_int_equal(http_conn_phase(&a->c), HTTP_PH_CLOSING);
+	assert_true(llhttp_get_errno(&a->c.resp) == HPE_OK && a->c.resp.status_code == 0);
+	free(resp);
+	h_teardown((void **)&b);
+}
+
 /* Hop-by-hop fields (RFC 9110 7.6.1) stay on the client's connection: the
  * upstream connection is the proxy's own and may carry other requests. */
 static void test_hop_by_hop(void **state)
@@ -919,6 +1143,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_upgrade_and_connect, h_setup, h_teardown),
 		cmocka_unit_test_setup_teardown(test_timeouts_and_eof, h_setup, h_teardown),
 		cmocka_unit_test_setup_teardown(test_one_parse_same, h_setup, h_teardown),
+		cmocka_unit_test_setup_teardown(test_response_one_parse_same, h_setup, h_teardown),
 		cmocka_unit_test_setup_teardown(test_head_cache, h_setup, h_teardown),
 		cmocka_unit_test_setup_teardown(test_hop_by_hop, h_setup, h_teardown),
 	};
