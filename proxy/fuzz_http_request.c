@@ -8,7 +8,11 @@
  *  - whatever reaches the upstream starts with a request line whose target
  *    is already canonical, and no request the rules deny ever reaches it;
  *  - the response parser and the response head rewrite survive any
- *    upstream bytes, in any pieces.
+ *    upstream bytes, in any pieces;
+ *  - the one-parse path of simple responses (http_resp_simple()) and llhttp
+ *    (http_conn_set_full_parse()) send the client the same bytes and end
+ *    the exchange the same way: status, bytes, phase, keep-alive and
+ *    whether the upstream connection may be reused.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -22,7 +26,10 @@ struct fz {
 	struct http_conn c;
 	char up[1 << 16];
 	size_t uplen;
-	size_t cllen;
+	char cl[1 << 16];        /* the first bytes to the client */
+	size_t cllen;            /* all of them */
+	int ndone;
+	struct http_exchange last;
 	struct proxy_rules_table *rules;
 };
 
@@ -37,8 +44,17 @@ static void fz_to_up(void *ctx, const char *p, size_t n)
 static void fz_to_client(void *ctx, const char *p, size_t n)
 {
 	struct fz *f = ctx;
-	(void)p;
+	size_t k = f->cllen >= sizeof(f->cl) ? 0 :
+		   n < sizeof(f->cl) - f->cllen ? n : sizeof(f->cl) - f->cllen;
+	memcpy(f->cl + f->cllen, p, k);
 	f->cllen += n;
+}
+
+static void fz_done(void *ctx, const struct http_exchange *x)
+{
+	struct fz *f = ctx;
+	f->ndone++;
+	f->last = *x;
 }
 
 static enum proxy_match fz_decide(void *ctx, const struct proxy_request_view *req)
@@ -57,7 +73,7 @@ static enum proxy_match fz_decide(void *ctx, const struct proxy_request_view *re
 }
 
 static const struct http_conn_ops fz_ops = {
-	.to_upstream = fz_to_up, .to_client = fz_to_client, .decide = fz_decide,
+	.to_upstream = fz_to_up, .to_client = fz_to_client, .decide = fz_decide, .done = fz_done,
 };
 
 static void fz_path(const uint8_t *data, size_t size)
@@ -78,15 +94,59 @@ static void fz_path(const uint8_t *data, size_t size)
 	free(b);
 }
 
+/*
+ * The response side: any upstream bytes after an allowed request (one of
+ * several, chosen by the last byte, so each way of rewriting and framing the
+ * response is taken), delivered in pieces of 1 to 64 bytes (by the second
+ * byte; a head split across reads is held and completed: http_resp_out), or,
+ * when the last byte's top bit is set, all at once (one read, as the
+ * one-parse path needs it); then the rest of the request body and the
+ * upstream's EOF.
+ */
+static void fz_response(struct fz *f, struct proxy_rules_table *rules, const uint8_t *data,
+			size_t size, bool full)
+{
+	static const struct { const char *req, *tail; } reqs[] = {
+		{ "GET /api/users/1 HTTP/1.1\r\nHost: a\r\n\r\n", "" },
+		{ "GET /api/users/1 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", "" },
+		{ "GET /api/users/1 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", "" },
+		{ "GET /api/users/1 HTTP/1.0\r\n\r\n", "" },
+		{ "HEAD /api/users/1 HTTP/1.1\r\nHost: a\r\n\r\n", "" },
+		{ "POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n", "ab" },
+		{ "GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
+		  "" },
+	};
+	size_t r = size ? data[size - 1] % (sizeof(reqs) / sizeof(reqs[0])) : 0;
+	size_t piece = size > 1 ? 1 + data[1] % 64 : 1;
+	size_t off = 0;
+
+	memset(f, 0, sizeof(*f));
+	f->rules = rules;
+	http_conn_init(&f->c, &fz_ops, f);
+	http_conn_set_full_parse(&f->c, full);
+	http_conn_feed_request(&f->c, reqs[r].req, strlen(reqs[r].req));
+	if (size && (data[size - 1] & 0x80)) {
+		http_conn_feed_response(&f->c, (const char *)data, size);
+		off = size;
+	}
+	for (; off < size && http_conn_phase(&f->c) != HTTP_PH_CLOSING; off += piece)
+		http_conn_feed_response(&f->c, (const char *)data + off,
+					size - off < piece ? size - off : piece);
+	if (http_conn_accepts_request_bytes(&f->c))
+		http_conn_feed_request(&f->c, reqs[r].tail, strlen(reqs[r].tail));
+	http_conn_upstream_eof(&f->c);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct proxy_rules_table *rules;
-	static struct fz f;
+	static struct fz f, g;
 	size_t split, used, off = 0;
 
 	if (!rules) {
 		static const char json[] =
 			"{\"rules\":[{\"method\":\"GET\",\"path\":\"/api/users/.*\"},"
+			"{\"method\":\"HEAD\",\"path\":\"/api/users/.*\"},"
 			"{\"method\":\"POST\",\"path\":\"/upload\"},"
 			"{\"path\":\"/ws\",\"headers\":[\"Upgrade: websocket\"]}]}";
 		struct proxy_rules_key k = { .ep_id = 1, .port = 80 };
@@ -134,28 +194,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	http_conn_release(&f.c, HTTP_R_CLIENT_CLOSED);
 
-	/* the response side: any upstream bytes after an allowed request (one
-	 * of three, so each way of rewriting the response head is taken),
-	 * delivered in pieces of 1 to 64 bytes (a head split across reads is
-	 * held and completed: http_resp_out) */
-	{
-		static const char *const reqs[] = {
-			"GET /api/users/1 HTTP/1.1\r\nHost: a\r\n\r\n",
-			"GET /api/users/1 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
-			"GET /api/users/1 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
-		};
-		const char *rq = reqs[size ? data[0] % 3 : 0];
-		size_t piece = size > 1 ? 1 + data[1] % 64 : 1;
-
-		memset(&f, 0, sizeof(f));
-		f.rules = rules;
-		http_conn_init(&f.c, &fz_ops, &f);
-		http_conn_feed_request(&f.c, rq, strlen(rq));
-		for (off = 0; off < size && http_conn_phase(&f.c) != HTTP_PH_CLOSING; off += piece)
-			http_conn_feed_response(&f.c, (const char *)data + off,
-						size - off < piece ? size - off : piece);
-		http_conn_upstream_eof(&f.c);
-	}
+	/* the response side, both ways (one parse and llhttp alone), which must
+	 * agree */
+	fz_response(&f, rules, data, size, false);
+	fz_response(&g, rules, data, size, true);
+	if (f.cllen != g.cllen ||
+	    memcmp(f.cl, g.cl, f.cllen < sizeof(f.cl) ? f.cllen : sizeof(f.cl)) ||
+	    f.ndone != g.ndone || f.last.status != g.last.status ||
+	    f.last.verdict != g.last.verdict || f.last.reason != g.last.reason ||
+	    f.last.bytes_out != g.last.bytes_out || f.uplen != g.uplen ||
+	    http_conn_phase(&f.c) != http_conn_phase(&g.c) || f.c.keep_alive != g.c.keep_alive ||
+	    f.c.up_reusable != g.c.up_reusable)
+		abort();
+	http_conn_release(&g.c, HTTP_R_CLIENT_CLOSED);
 	http_conn_release(&f.c, HTTP_R_CLIENT_CLOSED);
 	return 0;
 }

@@ -1334,13 +1334,38 @@ struct http_resp_simple {
 	int status;
 };
 
-/* Is [s, s+len) the lowercase name (letters and '-') in any case? */
+/* Eight bytes at a time (byte order does not matter: every test is per
+ * byte, and exact) */
+#define HTTP_W1 0x0101010101010101ull
+#define HTTP_W80 0x8080808080808080ull
+
+static inline uint64_t http_word(const unsigned char *s)
+{
+	uint64_t w;
+
+	memcpy(&w, s, 8);
+	return w;
+}
+
+/* Is [s, s+len) the name (lowercase letters and '-') in any case? Exact
+ * for tchar and http_resp_text() bytes: b | 0x20 is a lowercase letter only
+ * for that letter in either case, and '-' only for '-' or CR. */
 static inline bool http_lower_is(const unsigned char *s, const char *name, size_t len)
 {
-	for (size_t i = 0; i < len; i++)
-		if ((s[i] | 0x20) != (unsigned char)name[i])
-			return false;
-	return true;
+	const unsigned char *n = (const unsigned char *)name;
+	uint64_t d = 0;
+	size_t i;
+
+	if (len < 8) {
+		for (i = 0; i < len; i++)
+			if ((s[i] | 0x20) != n[i])
+				return false;
+		return true;
+	}
+	for (i = 0; i + 8 < len; i += 8)
+		d |= (http_word(s + i) | 0x20 * HTTP_W1) ^ http_word(n + i);
+	d |= (http_word(s + len - 8) | 0x20 * HTTP_W1) ^ http_word(n + len - 8);
+	return !d;
 }
 
 /* SP, HTAB and visible ASCII: a reason phrase or field value byte whose
@@ -1348,6 +1373,47 @@ static inline bool http_lower_is(const unsigned char *s, const char *name, size_
 static inline bool http_resp_text(unsigned char c)
 {
 	return (unsigned char)(c - 0x20) < 0x5f || c == '\t';
+}
+
+/* Are all eight bytes of w SP or visible ASCII? No byte >= 0x80 (w), none
+ * of 0x7f (w + 1 sets bit 7: without such a byte nothing carries), none
+ * below 0x20 (the lowest such borrows and sets its bit 7; bytes below it
+ * are 0x20-0x7e and do not borrow). */
+static inline bool http_word_text(uint64_t w)
+{
+	return !((w | (w + HTTP_W1) | (w - 0x20 * HTTP_W1)) & HTTP_W80);
+}
+
+/* Are all eight bytes of w ASCII letters or '-' (tchars)? Each test sets
+ * bit 7 of a byte from that byte alone: with bit 7 forced on, subtracting
+ * a constant below 0x80 never borrows. */
+static inline bool http_word_name(uint64_t w)
+{
+	uint64_t l = (w | 0x20 * HTTP_W1) | HTTP_W80;  /* letters in lowercase */
+	uint64_t e = (w ^ 0x2d * HTTP_W1) | HTTP_W80;  /* 0x80 where '-' was */
+	uint64_t letter = (l - 0x61 * HTTP_W1) & ~(l - 0x7b * HTTP_W1);
+	uint64_t dash = ~(e - HTTP_W1);
+
+	return !(w & HTTP_W80) && ((letter | dash) & HTTP_W80) == HTTP_W80;
+}
+
+/* The end of a run of tchars (names) or of text bytes (values) from q. */
+static inline const unsigned char *http_name_span(const unsigned char *q, const unsigned char *end)
+{
+	while (end - q >= 8 && http_word_name(http_word(q)))
+		q += 8;
+	while (q < end && http_tchar(*q))
+		q++;
+	return q;
+}
+
+static inline const unsigned char *http_text_span(const unsigned char *q, const unsigned char *end)
+{
+	while (end - q >= 8 && http_word_text(http_word(q)))
+		q += 8;
+	while (q < end && http_resp_text(*q))
+		q++;
+	return q;
 }
 
 /*
@@ -1376,9 +1442,7 @@ static bool http_resp_simple(const char *p, size_t n, struct http_resp_simple *s
 	if (s->status < 200 || s->status > 599 || s->status == 204 || s->status == 304)
 		return false;
 	s->ndrop = 0;
-	q = b + 13;
-	while (q < end && http_resp_text(*q))
-		q++;
+	q = http_text_span(b + 13, end);
 	if (end - q < 2 || q[0] != '\r' || q[1] != '\n')
 		return false;
 	q += 2;
@@ -1394,8 +1458,7 @@ static bool http_resp_simple(const char *p, size_t n, struct http_resp_simple *s
 			q += 2;
 			break;
 		}
-		while (q < end && http_tchar(*q))
-			q++;
+		q = http_name_span(q, end);
 		nlen = (size_t)(q - line);
 		if (!nlen || q == end || *q != ':')
 			return false;
@@ -1403,8 +1466,7 @@ static bool http_resp_simple(const char *p, size_t n, struct http_resp_simple *s
 		while (q < end && (*q == ' ' || *q == '\t'))
 			q++;
 		v = q;
-		while (q < end && http_resp_text(*q))
-			q++;
+		q = http_text_span(q, end);
 		if (end - q < 2 || q[0] != '\r' || q[1] != '\n')
 			return false;
 		vlen = (size_t)(q - v);
@@ -1465,20 +1527,18 @@ drop:
 }
 
 /* http_resp_head_out() for a head http_resp_simple() took (final, not 101,
- * not to CONNECT, kept alive by the server), without a second scan: the
- * same bytes to the client. Returns the bytes sent. */
+ * not to CONNECT, kept alive by the server), from its drop list instead of
+ * a second scan: the same bytes to the client; then the body bytes that
+ * follow it in h (in the same piece when the head ends as the server's
+ * did). Returns the bytes sent. */
 static size_t http_resp_simple_out(struct http_conn *c, const char *h,
-				   const struct http_resp_simple *s)
+				   const struct http_resp_simple *s, size_t body)
 {
 	bool close = !c->keep_alive || c->client_eof || c->draining || !c->req_done;
 	bool minor0 = c->head->minor == 0;
-	uint32_t run = 0, end = s->head_len - 2, out = 0;
+	size_t run = 0, end = s->head_len - 2, out = 0;
 
 	c->rh_pending = false;
-	if (!s->ndrop && !close && !minor0) {
-		c->ops->to_client(c->ctx, h, s->head_len); /* as it is */
-		return s->head_len;
-	}
 	for (unsigned i = 0; i < s->ndrop; i++) {
 		if (s->drop_off[i] > run) {
 			c->ops->to_client(c->ctx, h + run, s->drop_off[i] - run);
@@ -1488,8 +1548,8 @@ static size_t http_resp_simple_out(struct http_conn *c, const char *h,
 	}
 	if (!close && !minor0) {
 		/* the empty line that ends it is the server's own */
-		c->ops->to_client(c->ctx, h + run, s->head_len - run);
-		return out + s->head_len - run;
+		c->ops->to_client(c->ctx, h + run, s->head_len + body - run);
+		return out + s->head_len + body - run;
 	}
 	if (end > run) {
 		c->ops->to_client(c->ctx, h + run, end - run);
@@ -1502,7 +1562,9 @@ static size_t http_resp_simple_out(struct http_conn *c, const char *h,
 		c->ops->to_client(c->ctx, "Connection: keep-alive\r\n\r\n", 26);
 		out += 26;
 	}
-	return out;
+	if (body)
+		c->ops->to_client(c->ctx, h + s->head_len, body);
+	return out + body;
 }
 
 /* The final response is over: fwd of the n bytes at hand were its last
@@ -1540,12 +1602,10 @@ static bool http_resp_fast(struct http_conn *c, const char *p, size_t n)
 	    !http_resp_simple(p, n, &s))
 		return false;
 	h->x.status = s.status;
-	out = http_resp_simple_out(c, p, &s);
 	body = n - s.head_len < s.content_length ? n - s.head_len : (size_t)s.content_length;
-	if (body)
-		c->ops->to_client(c->ctx, p + s.head_len, body);
+	out = http_resp_simple_out(c, p, &s, body);
 	c->resp_started = true;
-	h->x.bytes_out += out + body;
+	h->x.bytes_out += out;
 	c->resp_left = s.content_length - body;
 	if (!c->resp_left)
 		http_resp_complete(c, true, s.head_len + body, n);
