@@ -1334,8 +1334,7 @@ struct http_resp_simple {
 	int status;
 };
 
-/* Eight bytes at a time (byte order does not matter: every test is per
- * byte, and exact) */
+/* Eight bytes at a time */
 #define HTTP_W1 0x0101010101010101ull
 #define HTTP_W80 0x8080808080808080ull
 
@@ -1375,33 +1374,55 @@ static inline bool http_resp_text(unsigned char c)
 	return (unsigned char)(c - 0x20) < 0x5f || c == '\t';
 }
 
-/* Are all eight bytes of w SP or visible ASCII? No byte >= 0x80 (w), none
- * of 0x7f (w + 1 sets bit 7: without such a byte nothing carries), none
- * below 0x20 (the lowest such borrows and sets its bit 7; bytes below it
- * are 0x20-0x7e and do not borrow). */
-static inline bool http_word_text(uint64_t w)
+/*
+ * Bit 7 of each byte of w that is not SP or visible ASCII (not text), or
+ * not an ASCII letter or '-' (not name): each test looks at one byte alone,
+ * its low seven bits with bit 7 forced on (subtracting a constant below
+ * 0x80 then never borrows from the next byte), and ~w rules out obs-text.
+ */
+static inline uint64_t http_word_not_text(uint64_t w)
 {
-	return !((w | (w + HTTP_W1) | (w - 0x20 * HTTP_W1)) & HTTP_W80);
+	uint64_t x = (w & ~HTTP_W80) | HTTP_W80;
+	uint64_t text = (x - 0x20 * HTTP_W1) & ~(x - 0x7f * HTTP_W1) & ~w;
+
+	return ~text & HTTP_W80;
 }
 
-/* Are all eight bytes of w ASCII letters or '-' (tchars)? Each test sets
- * bit 7 of a byte from that byte alone: with bit 7 forced on, subtracting
- * a constant below 0x80 never borrows. */
-static inline bool http_word_name(uint64_t w)
+static inline uint64_t http_word_not_name(uint64_t w)
 {
-	uint64_t l = (w | 0x20 * HTTP_W1) | HTTP_W80;  /* letters in lowercase */
-	uint64_t e = (w ^ 0x2d * HTTP_W1) | HTTP_W80;  /* 0x80 where '-' was */
+	uint64_t l = w | 0x20 * HTTP_W1 | HTTP_W80;  /* letters in lowercase */
+	uint64_t e = (w ^ 0x2d * HTTP_W1) | HTTP_W80; /* 0x80 where '-' was */
 	uint64_t letter = (l - 0x61 * HTTP_W1) & ~(l - 0x7b * HTTP_W1);
 	uint64_t dash = ~(e - HTTP_W1);
 
-	return !(w & HTTP_W80) && ((letter | dash) & HTTP_W80) == HTTP_W80;
+	return ~((letter | dash) & ~w) & HTTP_W80;
 }
 
-/* The end of a run of tchars (names) or of text bytes (values) from q. */
+/* The place in memory of the first byte a http_word_not_*() mask marks. */
+static inline unsigned http_word_first(uint64_t m)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	return (unsigned)__builtin_ctzll(m) >> 3;
+#else
+	return (unsigned)__builtin_clzll(m) >> 3;
+#endif
+}
+
+/* The end of a run of tchars (names) or of text bytes (values) from q:
+ * eight bytes at a time up to the first byte that is not a letter or '-'
+ * (not SP or visible ASCII), then byte by byte (digits and other tchars in
+ * names, HTAB in values, or the end). */
 static inline const unsigned char *http_name_span(const unsigned char *q, const unsigned char *end)
 {
-	while (end - q >= 8 && http_word_name(http_word(q)))
+	while (end - q >= 8) {
+		uint64_t m = http_word_not_name(http_word(q));
+
+		if (m) {
+			q += http_word_first(m);
+			break;
+		}
 		q += 8;
+	}
 	while (q < end && http_tchar(*q))
 		q++;
 	return q;
@@ -1409,8 +1430,15 @@ static inline const unsigned char *http_name_span(const unsigned char *q, const 
 
 static inline const unsigned char *http_text_span(const unsigned char *q, const unsigned char *end)
 {
-	while (end - q >= 8 && http_word_text(http_word(q)))
+	while (end - q >= 8) {
+		uint64_t m = http_word_not_text(http_word(q));
+
+		if (m) {
+			q += http_word_first(m);
+			break;
+		}
 		q += 8;
+	}
 	while (q < end && http_resp_text(*q))
 		q++;
 	return q;
