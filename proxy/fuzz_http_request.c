@@ -97,10 +97,11 @@ static void fz_path(const uint8_t *data, size_t size)
 /*
  * The response side: any upstream bytes after an allowed request (one of
  * several, chosen by the last byte, so each way of rewriting and framing the
- * response is taken), delivered in pieces of 1 to 64 bytes (by the second
- * byte; a head split across reads is held and completed: http_resp_out), or,
- * when the last byte's top bit is set, all at once (one read, as the
- * one-parse path needs it); then the rest of the request body and the
+ * response is taken), delivered in pieces of 1 to 64 bytes (by the byte
+ * before the last; a head split across reads is held and completed:
+ * http_resp_out; a short head in the first piece takes the one-parse path,
+ * its body counted over the next pieces), or, when the last byte's top bit
+ * is set, all at once (one read); then the rest of the request body and the
  * upstream's EOF.
  */
 static void fz_response(struct fz *f, struct proxy_rules_table *rules, const uint8_t *data,
@@ -117,7 +118,7 @@ static void fz_response(struct fz *f, struct proxy_rules_table *rules, const uin
 		  "" },
 	};
 	size_t r = size ? data[size - 1] % (sizeof(reqs) / sizeof(reqs[0])) : 0;
-	size_t piece = size > 1 ? 1 + data[1] % 64 : 1;
+	size_t piece = size > 1 ? 1 + data[size - 2] % 64 : 1;
 	size_t off = 0;
 
 	memset(f, 0, sizeof(*f));
