@@ -114,11 +114,14 @@ static void cidr_remove_leftovers(struct agent *a, const struct sluice_compiled 
 
 int agent_cidrs_sync(struct agent *a, const struct sluice_compiled *c, char **err)
 {
-	uint8_t (*addrs)[16] = sl_xcalloc(c->ncidrs + 1, sizeof(*addrs));
-	uint8_t *plens = sl_xcalloc(c->ncidrs + 1, 1);
-	uint32_t *ids = sl_xcalloc(c->ncidrs + 1, sizeof(*ids));
-	size_t *gone = sl_xcalloc(a->ncidrs + 1, sizeof(*gone));
+	/* not zeroed: only the first n (ngone) are written and read, and a
+	 * one-rule change of a large set writes none */
+	uint8_t (*addrs)[16] = sl_xmalloc((c->ncidrs + 1) * sizeof(*addrs));
+	uint8_t *plens = sl_xmalloc(c->ncidrs + 1);
+	uint32_t *ids = sl_xmalloc((c->ncidrs + 1) * sizeof(*ids));
+	size_t *gone = sl_xmalloc((a->ncidrs + 1) * sizeof(*gone));
 	size_t i = 0, j = 0, n = 0, ngone = 0;
+	bool same = c->ncidrs == a->ncidrs; /* the list kept is the new one */
 	struct node_addrs na;
 	int rc;
 
@@ -134,8 +137,11 @@ int agent_cidrs_sync(struct agent *a, const struct sluice_compiled *c, char **er
 
 		if (cmp > 0) {
 			gone[ngone++] = j++; /* no policy names it any more */
+			same = false;
 			continue;
 		}
+		if (cmp < 0 || a->cidrs[j].identity != c->cidrs[i].identity)
+			same = false;
 		/* unchanged entries stay; a /32 may have been a pod's meanwhile,
 		 * so after a pod left, host-length entries are written again */
 		if (cmp < 0 || a->cidrs[j].identity != c->cidrs[i].identity ||
@@ -164,6 +170,8 @@ int agent_cidrs_sync(struct agent *a, const struct sluice_compiled *c, char **er
 	if (rc)
 		return sl_fail(err, rc, "ipcache update for a CIDR failed: %s", strerror(-rc));
 	a->cidr_pods_changed = false;
+	if (same) /* every prefix and identity as kept: no copy */
+		return 0;
 	free(a->cidrs);
 	a->cidrs = sl_xcalloc(c->ncidrs, sizeof(*a->cidrs));
 	if (c->ncidrs)

@@ -14,7 +14,9 @@ char *journal_splice(char *text, size_t tlen, size_t at, size_t old_len, const c
 		if (!text)
 			abort();
 	}
-	memmove(text + at + len, text + at + old_len, tlen - at - old_len + 1);
+	/* a change of the same length leaves the rest where it is */
+	if (len != old_len)
+		memmove(text + at + len, text + at + old_len, tlen - at - old_len + 1);
 	memcpy(text + at, repl, len);
 	return text;
 }

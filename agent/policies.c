@@ -244,8 +244,9 @@ out:
  * Gives freed heap back to the kernel. A large apply (or one that failed or
  * was a dry run, whose parse is all garbage now) and every delete leave
  * megabytes of free chunks that glibc keeps, so an agent that applied and
- * deleted a 10 MB set would stay at twice its size. Small applies (the
- * one-rule edits that must stay fast) skip it: they free little.
+ * deleted a 10 MB set would stay at twice its size. Small applies, and
+ * one-rule edits of a large file (they must stay fast), skip it: they free
+ * little.
  */
 #define RELEASE_AFTER_BYTES (1u << 20)
 static void release_memory(json_t *files, bool always)
@@ -266,6 +267,7 @@ int agent_policy_apply(struct agent *a, json_t *files, bool dry_run, json_t *res
 	char **texts = NULL, **refs = NULL;
 	bool *created = NULL, *whole = NULL;
 	size_t n = 0, i;
+	bool edited = false;
 	json_t *jerr = json_array(), *jwarn = json_array(), *japplied = json_array();
 	json_t *f;
 	uint64_t t0 = sl_mono_ns();
@@ -276,10 +278,14 @@ int agent_policy_apply(struct agent *a, json_t *files, bool dry_run, json_t *res
 	json_object_set_new(result, "warnings", jwarn);
 	json_object_set_new(result, "applied", japplied);
 
-	/* 0. one item of a policy changed: parse and write only that */
+	/* 0. one item of a policy changed: parse and write only that (it
+	 * frees little: no trim before the answer; the connection's close
+	 * trims after a large request) */
 	if (json_array_size(files) == 1 &&
-	    apply_edit(a, json_array_get(files, 0), dry_run, jerr, jwarn, japplied, err, &rc))
+	    apply_edit(a, json_array_get(files, 0), dry_run, jerr, jwarn, japplied, err, &rc)) {
+		edited = true;
 		goto out;
+	}
 
 	/* 1. parse and validate everything */
 	json_array_foreach(files, i, f) {
@@ -415,7 +421,8 @@ out:
 		a->last_phases = a->phases;
 		metrics_apply_observe(a, (double)a->last_apply_ns / 1e9);
 	}
-	release_memory(files, rc || dry_run);
+	if (!edited)
+		release_memory(files, rc || dry_run);
 	return rc;
 }
 

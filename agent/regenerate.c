@@ -161,7 +161,8 @@ int agent_regenerate_edit(struct agent *a, const struct agent_edit_hint *h, char
 			}
 			p->reval_dirty = true;
 			free(p->written);
-			p->written = sl_xcalloc(c->nentries, sizeof(*p->written));
+			/* copied whole: not zeroed first */
+			p->written = sl_xmalloc(c->nentries * sizeof(*p->written));
 			if (c->nentries)
 				memcpy(p->written, c->entries, c->nentries * sizeof(*p->written));
 			p->nwritten = c->nentries;

@@ -48,6 +48,15 @@ void *sl_xcalloc(size_t n, size_t size)
 	return p;
 }
 
+void *sl_xmalloc(size_t size)
+{
+	void *p = malloc(size ? size : 1);
+
+	if (!p)
+		abort();
+	return p;
+}
+
 char *sl_xstrdup(const char *s)
 {
 	char *d = strdup(s ? s : "");

@@ -12,6 +12,8 @@
  * a message cannot do anything useful either). */
 char *sl_strdupf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void *sl_xcalloc(size_t n, size_t size);
+/* not zeroed: for memory written whole before it is read */
+void *sl_xmalloc(size_t size);
 char *sl_xstrdup(const char *s);
 /* Replaces *err with a new message (frees the old one); returns -code,
  * always negative (-EIO for a code of 0). */

@@ -182,7 +182,10 @@ static int compile_edit_merge(const struct sluice_ep_compiled *prev, uint8_t dir
 
 	out->ep_id = prev->ep_id;
 	out->flags = prev->flags;
-	out->entries = calloc(prev->nentries + o->nentries + 1, sizeof(*out->entries));
+	/* not zeroed first: the merge writes the first ne, the rest is
+	 * cleared below (as calloc left it), and a large endpoint's entries
+	 * need not be written twice */
+	out->entries = malloc((prev->nentries + o->nentries + 1) * sizeof(*out->entries));
 	out->l7 = calloc(prev->nl7 + o->nl7 + 1, sizeof(*out->l7));
 	if (!out->entries || !out->l7)
 		return -ENOMEM;
@@ -227,6 +230,7 @@ static int compile_edit_merge(const struct sluice_ep_compiled *prev, uint8_t dir
 		out->l7[nl++] = o->l7[i]; /* takes its rules array */
 		o->l7[i].rules = NULL;
 	}
+	memset(out->entries + ne, 0, (prev->nentries + o->nentries + 1 - ne) * sizeof(*out->entries));
 	out->nentries = ne;
 	out->nl7 = nl;
 	if (nl)
@@ -370,10 +374,13 @@ static int compile_edit_cidrs(const struct sluice_compiled *prev, struct sluice_
 {
 	int rc = 0;
 
-	res->cidrs = calloc(prev->ncidrs + ed->nchanged + 1, sizeof(*res->cidrs));
+	/* the previous list copied, the room after it cleared (as calloc would
+	 * have it, padding included): the copy is not preceded by a clear */
+	res->cidrs = malloc((prev->ncidrs + ed->nchanged + 1) * sizeof(*res->cidrs));
 	if (!res->cidrs)
 		return -ENOMEM;
 	memcpy(res->cidrs, prev->cidrs, prev->ncidrs * sizeof(*res->cidrs));
+	memset(res->cidrs + prev->ncidrs, 0, (ed->nchanged + 1) * sizeof(*res->cidrs));
 	res->ncidrs = prev->ncidrs;
 	for (size_t k = 0; k < ed->nchanged && !rc; k++) {
 		struct sluice_cidr_ident *ch = &ed->changed[k];

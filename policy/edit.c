@@ -298,7 +298,8 @@ void sluice_policy_edit_swap(struct sluice_policy *p, struct sluice_policy_edit 
 							  (e->applied ? -e->delta : e->delta));
 				w[i].src_end = (size_t)((ptrdiff_t)w[i].src_end +
 							(e->applied ? -e->delta : e->delta));
-				edit_shift_lines(&w[i], e->applied ? -e->lines : e->lines);
+				if (e->lines) /* most edits keep the line count */
+					edit_shift_lines(&w[i], e->applied ? -e->lines : e->lines);
 			}
 		}
 	}
