@@ -144,6 +144,10 @@ struct agent {
 	uint64_t saved_idt_generation; /* CIDR identities file is this recent */
 	bool pods_saved;               /* pods.json written by this agent */
 	bool saved_idt_valid;
+	/* state.json as this agent last wrote it: a save that would write the
+	 * same bytes again (a one-rule edit of a file applied under the same
+	 * name: its text goes to the journal) leaves the file as it is */
+	char *saved_state_json;
 
 	uint8_t (*host_addrs)[16];
 	size_t nhost_addrs;

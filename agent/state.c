@@ -282,6 +282,8 @@ static int state_save_policies(struct agent *a)
 	struct state_policy_ref *refs = sl_xcalloc(a->nsrcs + 1, sizeof(*refs));
 	char *tmp = state_path(a, ".tmp"), *final = state_path(a, "");
 	json_t *root;
+	char *dump;
+	bool same;
 	size_t i;
 	int rc;
 
@@ -293,10 +295,18 @@ static int state_save_policies(struct agent *a)
 						     .name = a->srcs[i].name, .file = a->srcs[i].file,
 						     .text_file = a->srcs[i].text_file };
 	root = state_policies_json(refs, a->nsrcs, a->next_text_id);
-	if (!rc && (json_dump_file(root, tmp, JSON_COMPACT) || rename(tmp, final)))
+	dump = json_dumps(root, JSON_COMPACT);
+	same = dump && a->saved_state_json && !strcmp(dump, a->saved_state_json);
+	if (!rc && !same && (json_dump_file(root, tmp, JSON_COMPACT) || rename(tmp, final)))
 		rc = -errno ? -errno : -EIO;
+	if (!rc && !same) {
+		free(a->saved_state_json);
+		a->saved_state_json = dump; /* NULL (out of memory): written next time */
+		dump = NULL;
+	}
 	if (!rc)
 		state_remove_stale(a);
+	free(dump);
 	json_decref(root);
 	free(refs);
 	free(tmp);
@@ -312,6 +322,8 @@ void agent_state_remove(struct agent *a)
 	struct dirent *de;
 	size_t i;
 
+	free(a->saved_state_json); /* gone: the next save writes it */
+	a->saved_state_json = NULL;
 	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		char *path = sl_strdupf("%s/%s", a->cfg.state_dir, files[i]);
 
