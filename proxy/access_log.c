@@ -96,21 +96,66 @@ static void alog_u64(struct alog_buf *b, uint64_t v)
 }
 
 /* Bytes a JSON string cannot carry as they are: '"', '\\', controls, DEL
- * and everything >= 0x80 (escaped as \u00XX so the line stays valid JSON
- * (and ASCII) whatever a client sent). */
+ * and everything >= 0x80 (escaped, so the line stays valid JSON and ASCII
+ * whatever a client sent). */
 static const unsigned char alog_esc[256] = {
 	[0x00 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1, [0x7f ... 0xff] = 1,
 };
 
-/* A JSON string. Runs of plain bytes are copied at once. */
-static void alog_str(struct alog_buf *b, const char *s, size_t n)
+/*
+ * The code point of the valid UTF-8 sequence at s (at most left bytes; RFC
+ * 3629: no overlong form, no surrogate, nothing above U+10FFFF) and its
+ * length, or 0 when s does not start one.
+ */
+static size_t alog_utf8(const unsigned char *s, size_t left, uint32_t *cp)
+{
+	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
+	size_t n;
+
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2;
+	else if (c >= 0xe0 && c <= 0xef)
+		n = 3, lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
+	else if (c >= 0xf0 && c <= 0xf4)
+		n = 4, lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
+	else
+		return 0;
+	if (left < n || s[1] < lo || s[1] > hi)
+		return 0;
+	*cp = c & (0x7f >> n);
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		*cp = *cp << 6 | (s[i] & 0x3f);
+	}
+	return n;
+}
+
+static void alog_u16(struct alog_buf *b, uint32_t u)
 {
 	static const char hex[] = "0123456789abcdef";
+	char e[6] = { '\\', 'u', hex[u >> 12 & 15], hex[u >> 8 & 15], hex[u >> 4 & 15], hex[u & 15] };
+
+	alog_raw(b, e, 6);
+}
+
+/*
+ * A JSON string. Runs of plain bytes are copied at once. A valid UTF-8
+ * character is written as its \uXXXX escape (a surrogate pair above
+ * U+FFFF), so a JSON reader gets the client's text back; a byte that starts
+ * no valid sequence as U+FFFD, as the flows' JSON (common/flow_json.c) and
+ * Go's encoding/json write it.
+ */
+static void alog_str(struct alog_buf *b, const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
 	size_t run = 0;
 
 	alog_lit(b, "\"");
 	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
+		unsigned char c = u[i];
+		uint32_t cp;
+		size_t len;
 
 		if (!alog_esc[c])
 			continue;
@@ -119,9 +164,19 @@ static void alog_str(struct alog_buf *b, const char *s, size_t n)
 		if (c == '"' || c == '\\') {
 			char e[2] = { '\\', (char)c };
 			alog_raw(b, e, 2);
+		} else if (c < 0x80) {
+			alog_u16(b, c);
+		} else if ((len = alog_utf8(u + i, n - i, &cp)) == 0) {
+			alog_u16(b, 0xfffd);
 		} else {
-			char e[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
-			alog_raw(b, e, 6);
+			if (cp >= 0x10000) {
+				alog_u16(b, 0xd800 | ((cp - 0x10000) >> 10));
+				alog_u16(b, 0xdc00 | ((cp - 0x10000) & 0x3ff));
+			} else {
+				alog_u16(b, cp);
+			}
+			i += len - 1;
+			run = i + 1;
 		}
 	}
 	alog_raw(b, s + run, n - run);

@@ -49,7 +49,7 @@ static const char line_odd[] =
 	"{\"time\":\"2000-02-29T23:59:59.000001Z\","
 	"\"source\":{\"pod\":null,\"namespace\":null,\"identity\":0,\"ip\":\"fd00::1:2\",\"port\":65535},"
 	"\"destination\":{\"pod\":\"w\\\"eb\",\"namespace\":\"n\\\\s\",\"identity\":4294967295,\"ip\":\"255.255.255.0\",\"port\":0},"
-	"\"method\":\"\",\"path\":\"/a\\\"b\\\\c\\u0001\\u00ff\\u007f\",\"host\":\"\",\"protocol\":\"HTTP/1.0\","
+	"\"method\":\"\",\"path\":\"/a\\\"b\\\\c\\u0001\\ufffd\\u007f\",\"host\":\"\",\"protocol\":\"HTTP/1.0\","
 	"\"status\":0,\"verdict\":\"error\",\"reason\":\"bad_path\","
 	"\"bytes_in\":18446744073709551615,\"bytes_out\":0,\"duration_us\":0,\"upstream_latency_us\":1234567}\n";
 
@@ -261,6 +261,42 @@ static void test_long_escaped_path(void **state)
 	assert_string_equal(big + n - 3, "0}\n");
 }
 
+/*
+ * Text a client sent in UTF-8 comes back to a JSON reader as it was: each
+ * character as its \\uXXXX escape (a surrogate pair above U+FFFF; the line
+ * stays ASCII), and a byte that starts no valid sequence (stray, overlong,
+ * surrogate, above U+10FFFF, or cut by the field's end) as U+FFFD.
+ */
+static void test_utf8_path(void **state)
+{
+	static const struct {
+		const char *in;
+		size_t len;
+		const char *want;
+	} cases[] = {
+		{ "/caf\xc3\xa9", 6, "\"path\":\"/caf\\u00e9\"" },
+		{ "/\xe6\x97\xa5\xf0\x9f\x98\x80", 8, "\"path\":\"/\\u65e5\\ud83d\\ude00\"" },
+		{ "/\xc3\xa9", 2, "\"path\":\"/\\ufffd\"" },
+		{ "/\xc0\xaf\xed\xa0\x80", 6, "\"path\":\"/\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd\"" },
+		{ "/\xf4\x90\x80\x80x", 6, "\"path\":\"/\\ufffd\\ufffd\\ufffd\\ufffdx\"" },
+		{ "/\xef\xbf\xbd\x7f", 5, "\"path\":\"/\\ufffd\\u007f\"" },
+	};
+	struct log_case c;
+	char buf[4096];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		log_case_init(&c);
+		c.r.x.path = cases[i].in;
+		c.r.x.path_len = cases[i].len;
+		proxy_access_log_format(&c.r.ev, buf, sizeof(buf));
+		if (!strstr(buf, cases[i].want))
+			fail_msg("case %zu: %s lacks %s", i, buf, cases[i].want);
+		for (const char *p = buf; *p; p++)
+			assert_true((unsigned char)*p < 0x80);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -268,6 +304,7 @@ int main(void)
 		cmocka_unit_test(test_agent_line),
 		cmocka_unit_test(test_ends_small),
 		cmocka_unit_test(test_long_escaped_path),
+		cmocka_unit_test(test_utf8_path),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
