@@ -401,6 +401,13 @@ char *metrics_render(struct agent *a)
 	     "State directory writes that failed (a restart would adopt older state).");
 	outf(&o, "sluice_agent_state_save_failures_total %llu\n", (unsigned long long)fc->state_save_failures);
 
+	head(&o, "sluice_connections_cut_total", "counter",
+	     "Established connections cut because a change revoked the right they relied on.");
+	outf(&o, "sluice_connections_cut_total %llu\n", (unsigned long long)fc->connections_cut);
+	head(&o, "sluice_revalidation_walks_total", "counter",
+	     "Walks over conntrack and the fast path's sockets after a change.");
+	outf(&o, "sluice_revalidation_walks_total %llu\n", (unsigned long long)fc->reval_walks);
+
 	head(&o, "sluice_policy_apply_duration_seconds", "histogram",
 	     "Time to validate, compile and write one policy apply.");
 	hist_render(&o, "sluice_policy_apply_duration_seconds", &mx->apply_duration);

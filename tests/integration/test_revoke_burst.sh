@@ -92,6 +92,14 @@ after82=$(ct_count 8082)
 # one per (endpoint, peer, direction, protocol, port): a handful, whatever N
 [ "$lookups" -le 16 ] && pass "... and asked the kernel $lookups verdicts for them (walk: $us us)" ||
 	fail "the walk asked $lookups verdicts for $entries entries (want <= 16; walk: $us us)"
+# the same walk on /metrics
+M=http://127.0.0.1:$SL_METRICS_PORT/metrics
+metric() { curl -s "$M" | awk -v k="$1" '$1 == k { print $2 }'; }
+mw=$(metric sluice_revalidation_walks_total)
+[ "${mw:-0}" -gt "$walks0" ] && pass "sluice_revalidation_walks_total counts the walk ($mw)" ||
+	fail "sluice_revalidation_walks_total ${mw:-missing}, want > $walks0"
+[ -n "$(metric sluice_connections_cut_total)" ] && pass "sluice_connections_cut_total is exported" ||
+	fail "sluice_connections_cut_total missing"
 check "new connections to the revoked port are dropped" dropped default/client tcp "$IP_server" 8081
 check "the allowed port still connects" can default/client tcp "$IP_server" 8082
 t_finish
