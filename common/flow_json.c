@@ -83,7 +83,7 @@ static size_t json_char(const unsigned char *s, size_t *in, char *out)
 		*in = 1;
 		return 6;
 	}
-	n = sl_utf8_seq(s);
+	n = sl_utf8_decode(s, SIZE_MAX, NULL);
 	if (!n) {
 		if (out)
 			memcpy(out, "\\ufffd", 6);

@@ -254,7 +254,7 @@ static bool labels_ok(const char *s)
 			if (ch < 0x20)
 				return false; /* also the end of the string */
 			if (ch >= 0x80) {
-				size_t n = sl_utf8_seq((const unsigned char *)s - 1);
+				size_t n = sl_utf8_decode((const unsigned char *)s - 1, SIZE_MAX, NULL);
 
 				if (!n)
 					return false;

@@ -378,26 +378,42 @@ int sl_parse_rfc3339(const char *s, uint64_t *ns)
 }
 
 /*
- * The length of the valid UTF-8 sequence at s (RFC 3629: no overlong forms,
- * no surrogates, nothing above U+10FFFF), or 0 when s does not start one.
+ * The valid UTF-8 sequence at s, of at most left bytes (RFC 3629: no
+ * overlong form, no surrogate, nothing above U+10FFFF): its length, and its
+ * code point in *cp unless cp is NULL; 0 when s does not start one. A NUL
+ * ends a sequence like any byte that is not a continuation, so a
+ * NUL-terminated string may pass SIZE_MAX.
  */
-size_t sl_utf8_seq(const unsigned char *s)
+size_t sl_utf8_decode(const unsigned char *s, size_t left, uint32_t *cp)
 {
-	unsigned char c = s[0];
+	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
+	uint32_t v;
+	size_t n, i;
 
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		return (s[1] & 0xc0) == 0x80 ? 2 : 0;
-	if (c >= 0xe0 && c <= 0xef) {
-		unsigned char lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
-
-		return s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 ? 3 : 0;
+	if (c < 0x80) {
+		n = 1;
+	} else if (c >= 0xc2 && c <= 0xdf) {
+		n = 2;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		n = 3;
+		lo = c == 0xe0 ? 0xa0 : 0x80;
+		hi = c == 0xed ? 0x9f : 0xbf;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		n = 4;
+		lo = c == 0xf0 ? 0x90 : 0x80;
+		hi = c == 0xf4 ? 0x8f : 0xbf;
+	} else {
+		return 0;
 	}
-	if (c >= 0xf0 && c <= 0xf4) {
-		unsigned char lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
-
-		return s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 && (s[3] & 0xc0) == 0x80 ? 4 : 0;
+	if (left < n || (n > 1 && (s[1] < lo || s[1] > hi)))
+		return 0;
+	v = n == 1 ? c : c & (0x7fu >> n);
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		v = v << 6 | (s[i] & 0x3f);
 	}
-	return 0;
+	if (cp)
+		*cp = v;
+	return n;
 }

@@ -44,9 +44,9 @@ uint64_t sl_now_ns(void);      /* CLOCK_REALTIME */
 /* An RFC 3339 time (2026-12-05T10:12:52Z; a fraction of up to 9 digits and
  * an offset such as +01:00 allowed) as ns since the epoch; 0 or -EINVAL. */
 int sl_parse_rfc3339(const char *s, uint64_t *ns);
-/* The length of the valid UTF-8 sequence at s (RFC 3629: no overlong form,
- * no surrogate, nothing above U+10FFFF; s is NUL-terminated), 0 if none. */
-size_t sl_utf8_seq(const unsigned char *s);
+/* The valid UTF-8 sequence at s, at most left bytes (RFC 3629): its length
+ * and code point (cp may be NULL), 0 if none; see util.c. */
+size_t sl_utf8_decode(const unsigned char *s, size_t left, uint32_t *cp);
 /* A connected unix socket of this type (SOCK_STREAM, ...) or -errno. */
 int sl_unix_connect(const char *path, int type);
 uint64_t sl_mono_ns(void);     /* CLOCK_MONOTONIC (same clock as bpf_ktime_get_ns) */

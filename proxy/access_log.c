@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "sluice/abi.h"
+#include "util.h"
 
 /* Where the line goes: p the next byte, end the last byte a line may use
  * (the NUL's place). Appends that fit are plain stores; one that does not
@@ -102,35 +103,6 @@ static const unsigned char alog_esc[256] = {
 	[0x00 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1, [0x7f ... 0xff] = 1,
 };
 
-/*
- * The code point of the valid UTF-8 sequence at s (at most left bytes; RFC
- * 3629: no overlong form, no surrogate, nothing above U+10FFFF) and its
- * length, or 0 when s does not start one.
- */
-static size_t alog_utf8(const unsigned char *s, size_t left, uint32_t *cp)
-{
-	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
-	size_t n;
-
-	if (c >= 0xc2 && c <= 0xdf)
-		n = 2;
-	else if (c >= 0xe0 && c <= 0xef)
-		n = 3, lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
-	else if (c >= 0xf0 && c <= 0xf4)
-		n = 4, lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
-	else
-		return 0;
-	if (left < n || s[1] < lo || s[1] > hi)
-		return 0;
-	*cp = c & (0x7f >> n);
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		*cp = *cp << 6 | (s[i] & 0x3f);
-	}
-	return n;
-}
-
 static void alog_u16(struct alog_buf *b, uint32_t u)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -166,7 +138,7 @@ static void alog_str(struct alog_buf *b, const char *s, size_t n)
 			alog_raw(b, e, 2);
 		} else if (c < 0x80) {
 			alog_u16(b, c);
-		} else if ((len = alog_utf8(u + i, n - i, &cp)) == 0) {
+		} else if ((len = sl_utf8_decode(u + i, n - i, &cp)) == 0) {
 			alog_u16(b, 0xfffd);
 		} else {
 			if (cp >= 0x10000) {
