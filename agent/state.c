@@ -280,7 +280,7 @@ static int state_save_pods(struct agent *a)
 static int state_save_policies(struct agent *a)
 {
 	struct state_policy_ref *refs = sl_xcalloc(a->nsrcs + 1, sizeof(*refs));
-	char *tmp = state_path(a, ".tmp"), *final = state_path(a, "");
+	char *final = state_path(a, "");
 	json_t *root;
 	char *dump;
 	bool same;
@@ -295,13 +295,16 @@ static int state_save_policies(struct agent *a)
 						     .name = a->srcs[i].name, .file = a->srcs[i].file,
 						     .text_file = a->srcs[i].text_file };
 	root = state_policies_json(refs, a->nsrcs, a->next_text_id);
+	/* serialised once: compared with what was written last, and written */
 	dump = json_dumps(root, JSON_COMPACT);
+	if (!dump && !rc)
+		rc = -ENOMEM;
 	same = dump && a->saved_state_json && !strcmp(dump, a->saved_state_json);
-	if (!rc && !same && (json_dump_file(root, tmp, JSON_COMPACT) || rename(tmp, final)))
-		rc = -errno ? -errno : -EIO;
+	if (!rc && !same)
+		rc = state_write(final, dump, strlen(dump));
 	if (!rc && !same) {
 		free(a->saved_state_json);
-		a->saved_state_json = dump; /* NULL (out of memory): written next time */
+		a->saved_state_json = dump;
 		dump = NULL;
 	}
 	if (!rc)
@@ -309,7 +312,6 @@ static int state_save_policies(struct agent *a)
 	free(dump);
 	json_decref(root);
 	free(refs);
-	free(tmp);
 	free(final);
 	return rc;
 }

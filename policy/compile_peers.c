@@ -111,13 +111,8 @@ bool compile_prefix_inside(const uint8_t *net, unsigned int net_plen,
 		return false;
 	if (net_plen == 0)
 		return true;
-	if (net_plen > 128) { /* not a prefix of the 16-byte form */
-		unsigned int full = net_plen / 8, rest = net_plen % 8;
-
-		if (memcmp(net, addr, full))
-			return false;
-		return !rest || !((net[full] ^ addr[full]) & (uint8_t)(0xffu << (8 - rest)));
-	}
+	if (net_plen > 128)
+		return false; /* not a prefix of the 16-byte form */
 	hi = compile_addr_half(net, 0) ^ compile_addr_half(addr, 0);
 	if (net_plen <= 64)
 		return !(hi & (~UINT64_C(0) << (64 - net_plen)));
