@@ -104,7 +104,7 @@ struct agent_counters {
 	/* flows.c: every flow seen, by [enum flow_kind][verdict], and the
 	 * datapath's drops by [reason][direction] */
 	uint64_t flows_seen;
-	uint64_t flows_by_kind_verdict[4][4];
+	uint64_t flows_by_kind_verdict[5][4];
 	uint64_t drops_by_reason_dir[256][2];
 	uint64_t observer_flows_lost; /* not sent to a slow `sluice observe` */
 	uint64_t flows_near_duplicates; /* unenforced ends of flows another end judged */

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "../common/flow_filter.h"
@@ -61,7 +62,8 @@ struct flow {
 	uint8_t protocol;
 	uint8_t match_kind;
 	uint8_t tcp_flags;
-	bool is_reply;        /* an L7 response: source is the server */
+	bool is_reply;        /* an L7 response, a TRACE against the flow's first direction */
+	uint8_t trace_point;  /* TRACE: SLUICE_TRACE_TO_* */
 	uint16_t drop_reason;
 	bool https;           /* L7 over TLS: the URL's scheme */
 	uint8_t saddr[16], daddr[16];
@@ -78,6 +80,12 @@ struct flow {
 };
 
 /* ---- filters ------------------------------------------------------------- */
+
+/* a REQUEST or a RESPONSE (else a policy verdict, a drop or a trace) */
+static bool flow_is_l7(const struct flow *f)
+{
+	return f->kind == FLOW_L7_REQUEST || f->kind == FLOW_L7_RESPONSE;
+}
 
 enum filter_field {
 	F_VERDICT, F_POD, F_FROM_POD, F_TO_POD, F_NAMESPACE, F_LABEL, F_FROM_LABEL, F_TO_LABEL,
@@ -386,24 +394,29 @@ static bool filter_one(const struct filter *fl, const struct flow *f)
 		       !strncmp(f->svc_ns, v, (size_t)(slash - v)) && !strcmp(f->svc_name, slash + 1);
 	}
 	case F_TCP_FLAGS:
-		return f->kind == FLOW_L3L4 && f->protocol == 6 && (f->tcp_flags & fl->plen) == fl->plen;
+		return !flow_is_l7(f) && f->protocol == 6 && (f->tcp_flags & fl->plen) == fl->plen;
 	case F_TRAFFIC_DIRECTION:
 		return f->direction == (strcasecmp(v, "ingress") ? SLUICE_DIR_EGRESS : SLUICE_DIR_INGRESS);
 	case F_PROTOCOL:
 		if (!strcasecmp(v, "http"))
-			return f->kind != FLOW_L3L4;
+			return flow_is_l7(f);
 		if (!strcasecmp(v, "icmp"))
 			return f->protocol == 1;
-		return !strcasecmp(v, sl_flow_proto_name(f->protocol)) && f->kind == FLOW_L3L4;
+		return !strcasecmp(v, sl_flow_proto_name(f->protocol)) && !flow_is_l7(f);
 	case F_TYPE:
 		if (!strcasecmp(v, "l7"))
-			return f->kind != FLOW_L3L4;
+			return flow_is_l7(f);
 		if (!strcasecmp(v, "l3-l4") || !strcasecmp(v, "l3_l4"))
-			return f->kind == FLOW_L3L4;
+			return !flow_is_l7(f);
 		if (!strcasecmp(v, "policy-verdict"))
 			return f->kind == FLOW_L3L4;
 		if (!strcasecmp(v, "drop"))
 			return f->verdict == SLUICE_VERDICT_DROPPED;
+		if (!strcasecmp(v, "trace"))
+			return f->kind == FLOW_TRACE;
+		/* Hubble's trace:to-endpoint, trace:to-proxy, trace:to-stack */
+		if (!strncasecmp(v, "trace:", 6))
+			return f->kind == FLOW_TRACE && !strcasecmp(v + 6, sl_flow_trace_point_text(f->trace_point));
 		return false;
 	case F_HTTP_METHOD: return f->method && !strcasecmp(f->method, v);
 	case F_HTTP_PATH:
@@ -469,6 +482,8 @@ static void flow_view(const struct flow *f, struct sl_flow_view *v)
 	v->match_kind = f->match_kind;
 	v->tcp_flags = f->tcp_flags;
 	v->https = f->https;
+	v->is_reply = f->is_reply;
+	v->trace_point = f->trace_point;
 	v->drop_reason = f->drop_reason;
 	memcpy(v->saddr, f->saddr, 16);
 	memcpy(v->daddr, f->daddr, 16);
@@ -657,18 +672,26 @@ static void on_datapath_event(void *ctx, const struct sluice_flow_event *ev)
 {
 	struct agent *a = ctx;
 	struct flow *f;
+	/* the hook's side: the packet was delivered to (ingress) or sent by
+	 * the endpoint, so the endpoint is its destination or its source */
 	bool ingress = ev->direction == SLUICE_DIR_INGRESS;
+	bool trace = ev->type == SLUICE_EVENT_TRACE;
+	bool reply = trace && (ev->trace & SLUICE_TRACE_REPLY);
 
-	if (near_duplicate(a, ev)) {
+	if (!trace && near_duplicate(a, ev)) {
 		a->counters.flows_near_duplicates++;
 		return;
 	}
 	f = ring_push(a->flows);
 
 	f->time_ns = ev->ts_ns + a->flows->mono_to_real;
-	f->kind = FLOW_L3L4;
+	f->kind = trace ? FLOW_TRACE : FLOW_L3L4;
 	f->verdict = ev->verdict;
-	f->direction = ev->direction;
+	/* traffic_direction is the connection's, as in Hubble: a reply
+	 * delivered to the pod belongs to a connection the pod made (egress) */
+	f->direction = reply ? ev->direction ^ 1 : ev->direction;
+	f->is_reply = reply;
+	f->trace_point = trace ? ev->trace & SLUICE_TRACE_POINT_MASK : 0;
 	f->protocol = ev->protocol;
 	f->match_kind = ev->match_kind;
 	f->tcp_flags = ev->tcp_flags;
@@ -679,8 +702,10 @@ static void on_datapath_event(void *ctx, const struct sluice_flow_event *ev)
 	f->dport = ev->dport;
 	peer_fill(a, &f->src, ev->saddr, ingress ? ev->peer_identity : ev->ep_identity);
 	peer_fill(a, &f->dst, ev->daddr, ingress ? ev->ep_identity : ev->peer_identity);
-	flow_service(a, f, ev->saddr, ev->daddr, ev->dport, ingress ? 0 : ev->ep_id);
-	a->counters.flows_by_kind_verdict[FLOW_L3L4][ev->verdict & 3]++;
+	/* a reply goes back from the service's backend: no destination service */
+	if (!reply)
+		flow_service(a, f, ev->saddr, ev->daddr, ev->dport, ingress ? 0 : ev->ep_id);
+	a->counters.flows_by_kind_verdict[f->kind][ev->verdict & 3]++;
 	if (ev->verdict == SLUICE_VERDICT_DROPPED)
 		a->counters.drops_by_reason_dir[ev->drop_reason & 0xff][ev->direction & 1]++;
 	deliver(a->flows, f);

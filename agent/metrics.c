@@ -291,7 +291,7 @@ char *metrics_render(struct agent *a)
 {
 	const struct agent_counters *fc = &a->counters;
 	struct metrics *mx = a->metrics;
-	static const char *kinds[4] = { NULL, "L3_L4", "L7", "L7" };
+	static const char *kinds[5] = { NULL, "L3_L4", "L7", "L7", "Trace" };
 	static const char *verdicts[4] = { NULL, "FORWARDED", "DROPPED", "REDIRECTED" };
 	uint64_t st[SLUICE_STAT_MAX] = { 0 };
 	struct sluice_dp_map_fill fill[SLUICE_DP_MAPS_MAX];
@@ -303,11 +303,14 @@ char *metrics_render(struct agent *a)
 	sluice_dp_stats(a->dp, st);
 
 	head(&o, "sluice_flows_processed_total", "counter",
-	     "Flows seen by the agent, by type (L3_L4, L7) and verdict.");
-	for (k = 1; k < 3; k++)
+	     "Flows seen by the agent, by type (L3_L4: policy verdicts and drops; L7; Trace) and verdict.");
+	for (k = 1; k < 5; k++)
 		for (v = 1; v < 4; v++) {
 			uint64_t n = fc->flows_by_kind_verdict[k][v] + (k == 2 ? fc->flows_by_kind_verdict[3][v] : 0);
 
+			/* responses count with the L7 requests; a trace is always FORWARDED */
+			if (k == 3 || (k == 4 && v != SLUICE_VERDICT_FORWARDED))
+				continue;
 			outf(&o, "sluice_flows_processed_total{type=\"%s\",verdict=\"%s\"} %llu\n", kinds[k],
 			     verdicts[v], (unsigned long long)n);
 		}

@@ -13,7 +13,8 @@
  *   tc egress of the host veth  = what is delivered to it = the pod's INGRESS
  *
  * Per packet: find the endpoint by ifindex (not an endpoint: pass), parse,
- * look up conntrack (a live flow passes without policy), else judge the first
+ * look up conntrack (a live flow passes without policy; its SYN-ACK, FINs and
+ * RSTs are reported as TRACE events, lib/trace.h), else judge the first
  * packet by policy, record the flow and report one POLICY_VERDICT event, or
  * drop with a reason and report (rate limited) a DROP event.
  */
@@ -25,6 +26,7 @@
 #include "lib/conntrack.h"
 #include "lib/proxy.h"
 #include "lib/events.h"
+#include "lib/trace.h"
 #include "lib/version.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -99,6 +101,7 @@ static __always_inline int lxc_handle(struct __sk_buff *skb, __u8 direction)
 	ec.peer_identity = SLUICE_ID_ANY;
 	ec.ifindex = skb->ifindex;
 	ec.direction = direction;
+	ec.trace = 0;
 
 	ret = parse_packet(skb, &fl);
 	if (ret == PARSE_NOT_IP)
@@ -118,8 +121,10 @@ static __always_inline int lxc_handle(struct __sk_buff *skb, __u8 direction)
 		return drop_packet(&ec, SLUICE_DROP_INVALID_SOURCE, SLUICE_MATCH_NONE);
 
 	ret = ct_lookup(&fl, direction, ep->ep_id, &ct);
-	if (ret != CT_NEW)
+	if (ret != CT_NEW) {
+		trace_packet(&ec, ct, ret == CT_REPLY);
 		return forward_packet(direction);
+	}
 
 	/*
 	 * First packet of a flow, or a packet of a flow we do not remember

@@ -139,7 +139,10 @@ static const char *url_path(const struct sl_flow_view *f, char *buf, size_t len)
 void flow_print(struct flow_printer *p, FILE *out, const struct sl_flow_view *f)
 {
 	bool denied = f->verdict == SLUICE_VERDICT_DROPPED, redirected = f->verdict == SLUICE_VERDICT_REDIRECTED;
-	bool reply = f->kind == SL_FLOW_L7_RESPONSE;
+	bool trace = f->kind == SL_FLOW_TRACE;
+	bool l7 = f->kind == SL_FLOW_L7_REQUEST || f->kind == SL_FLOW_L7_RESPONSE;
+	/* a reply is printed as Hubble prints it: client <- server */
+	bool reply = f->kind == SL_FLOW_L7_RESPONSE || (trace && f->is_reply);
 	const char *verdict = sl_flow_verdict_name(f->verdict);
 	char src[300], dst[400], when[32], detail[600], kind[32];
 	const char *proto = "ip";
@@ -167,7 +170,7 @@ void flow_print(struct flow_printer *p, FILE *out, const struct sl_flow_view *f)
 		snprintf(tmp, sizeof(tmp), "%.300s(%.64s)", dst, sl_flow_addr(f->daddr, addr));
 		snprintf(dst, sizeof(dst), "%s", tmp);
 	}
-	if (f->kind != SL_FLOW_L3L4) {
+	if (l7) {
 		char pathbuf[520], methbuf[64];
 		const char *method = shown(f->method, SL_FLOW_CAP_METHOD, methbuf, sizeof(methbuf));
 		/* the compact line shows the path; -o json has Hubble's absolute URL */
@@ -183,6 +186,11 @@ void flow_print(struct flow_printer *p, FILE *out, const struct sl_flow_view *f)
 			snprintf(detail, sizeof(detail), "%.500s", path);
 		else
 			snprintf(detail, sizeof(detail), "%s %.500s", method, path);
+	} else if (trace) {
+		char fl[SL_FLOW_TCP_FLAGS_TEXT_MAX];
+
+		snprintf(kind, sizeof(kind), "%s", sl_flow_trace_point_text(f->trace_point));
+		snprintf(detail, sizeof(detail), "TCP Flags: %s", sl_flow_tcp_flags_text(f->tcp_flags, fl));
 	} else {
 		bool in = f->direction == SLUICE_DIR_INGRESS;
 		/* which end decided: the destination on ingress, the source on egress */
@@ -203,7 +211,8 @@ void flow_print(struct flow_printer *p, FILE *out, const struct sl_flow_view *f)
 				 match_text(f->match_kind), in ? "ingress" : "egress", decider);
 	}
 	{
-		const char *word = denied ? "DENIED" : redirected ? "REDIRECTED" : reply ? "FORWARDED" : "ALLOWED";
+		/* a judged flow is ALLOWED; what passes on an earlier verdict is FORWARDED */
+		const char *word = denied ? "DENIED" : redirected ? "REDIRECTED" : reply || trace ? "FORWARDED" : "ALLOWED";
 		const char *col = !p->color ? "" : denied ? "\033[31m" : redirected ? "\033[33m" : "\033[32m";
 		const char *reset = p->color ? "\033[0m" : "";
 		char port[16] = "", svcbuf[600] = "";
@@ -240,7 +249,7 @@ void flow_print(struct flow_printer *p, FILE *out, const struct sl_flow_view *f)
 			p->count++;
 			return;
 		}
-		if (reply) /* as Hubble prints a reply: client <- server */
+		if (reply)
 			fprintf(out, "%s  %s ← %s:%u%s  %s %s%s%s (%s)\n", when, dst, src, sport, svcbuf, kind, col, word,
 				reset, detail);
 		else
@@ -270,6 +279,18 @@ static void addr_from_json(json_t *v, uint8_t a[16])
 	}
 }
 
+/* l4.TCP.flags: {"SYN":true,"ACK":true} -> 0x12 */
+static uint8_t tcp_flags_from_json(json_t *flags)
+{
+	static const char *const names[8] = { "FIN", "SYN", "RST", "PSH", "ACK", "URG", "ECE", "CWR" };
+	uint8_t out = 0;
+
+	for (int i = 0; i < 8; i++)
+		if (json_is_true(json_object_get(flags, names[i])))
+			out |= (uint8_t)(1u << i);
+	return out;
+}
+
 void flow_view_from_json(json_t *flow, struct flow_json_view *v)
 {
 	struct sl_flow_view *f = &v->f;
@@ -297,6 +318,7 @@ void flow_view_from_json(json_t *flow, struct flow_json_view *v)
 				f->protocol = protos[i];
 		f->sport = (uint16_t)json_integer_value(json_object_get(l4, "source_port"));
 		f->dport = (uint16_t)json_integer_value(json_object_get(l4, "destination_port"));
+		f->tcp_flags = tcp_flags_from_json(json_object_get(l4, "flags"));
 	}
 	addr_from_json(json_object_get(json_object_get(flow, "IP"), "source"), f->saddr);
 	addr_from_json(json_object_get(json_object_get(flow, "IP"), "destination"), f->daddr);
@@ -311,6 +333,15 @@ void flow_view_from_json(json_t *flow, struct flow_json_view *v)
 		f->svc_port = (uint16_t)json_integer_value(json_object_get(flow, "destination_service_port"));
 	}
 	f->kind = !l7 ? SL_FLOW_L3L4 : type && !strcmp(type, "RESPONSE") ? SL_FLOW_L7_RESPONSE : SL_FLOW_L7_REQUEST;
+	if (json_integer_value(json_object_get(json_object_get(flow, "event_type"), "type")) == 4) {
+		const char *point = json_string_value(json_object_get(flow, "trace_observation_point"));
+
+		f->kind = SL_FLOW_TRACE;
+		f->is_reply = json_is_true(json_object_get(flow, "is_reply"));
+		for (n = SLUICE_TRACE_TO_ENDPOINT; n <= SLUICE_TRACE_TO_STACK; n++)
+			if (point && !strcmp(point, sl_flow_trace_point_name(n)))
+				f->trace_point = n;
+	}
 	if (!l7)
 		return;
 	f->method = json_string_value(json_object_get(http, "method"));

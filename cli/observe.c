@@ -51,7 +51,8 @@ static void usage(FILE *f)
 		"      --to-service [NS/]NAME  through that ClusterIP (--service: the same;\n"
 		"                          a source is never a service here)\n"
 		"      --traffic-direction ingress or egress (whose policy decided)\n"
-		"  -t, --type T            l3-l4, l7, policy-verdict, drop\n"
+		"  -t, --type T            l3-l4, l7, policy-verdict, drop, trace[:to-endpoint|\n"
+		"                          :to-proxy|:to-stack]\n"
 		"      --http-method M     --http-path REGEX     --http-status CODE|4xx\n"
 		"      --not               invert the next filter\n");
 }

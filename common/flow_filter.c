@@ -90,7 +90,8 @@ const char *sl_flow_filter_check(const char *field, const char *v)
 {
 	static const char *const verdicts[] = { "FORWARDED", "DROPPED", "REDIRECTED", "ERROR", "AUDIT",
 						"ALLOWED", "DENIED", NULL };
-	static const char *const types[] = { "l3-l4", "l3_l4", "l7", "policy-verdict", "drop", NULL };
+	static const char *const types[] = { "l3-l4", "l3_l4", "l7", "policy-verdict", "drop", "trace",
+					     "trace:to-endpoint", "trace:to-proxy", "trace:to-stack", NULL };
 	static const char *const protocols[] = { "tcp", "udp", "sctp", "icmp", "icmpv4", "http", NULL };
 
 	if (!field || !v)
@@ -98,7 +99,8 @@ const char *sl_flow_filter_check(const char *field, const char *v)
 	if (!strcmp(field, "verdict") && !one_of(v, verdicts))
 		return "want FORWARDED, DROPPED, REDIRECTED, ERROR, AUDIT, ALLOWED or DENIED";
 	if (!strcmp(field, "type") && !one_of(v, types))
-		return "want l3-l4, l7, policy-verdict or drop (sluice has no trace, capture or debug events)";
+		return "want l3-l4, l7, policy-verdict, drop, trace or trace:to-endpoint|to-proxy|to-stack "
+		       "(sluice has no capture or debug events)";
 	if (!strcmp(field, "protocol") && !one_of(v, protocols))
 		return "want tcp, udp, sctp, icmp or http";
 	if (strstr(field, "identity") && (!digits(v, 10) || strtoull(v, NULL, 10) > UINT32_MAX))

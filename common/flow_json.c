@@ -220,6 +220,72 @@ const char *sl_flow_drop_reason_name(uint16_t r)
 	return "DROP_REASON_UNKNOWN";
 }
 
+const char *sl_flow_trace_point_name(uint8_t point)
+{
+	switch (point) {
+	case SLUICE_TRACE_TO_ENDPOINT: return "TO_ENDPOINT";
+	case SLUICE_TRACE_TO_PROXY: return "TO_PROXY";
+	case SLUICE_TRACE_TO_STACK: return "TO_STACK";
+	}
+	return "UNKNOWN_POINT";
+}
+
+const char *sl_flow_trace_point_text(uint8_t point)
+{
+	switch (point) {
+	case SLUICE_TRACE_TO_ENDPOINT: return "to-endpoint";
+	case SLUICE_TRACE_TO_PROXY: return "to-proxy";
+	case SLUICE_TRACE_TO_STACK: return "to-stack";
+	}
+	return "trace";
+}
+
+/* Cilium's trace sub_type (monitor TraceToLxc 0, TraceToProxy 1, TraceToStack 3) */
+static unsigned trace_sub_type(uint8_t point)
+{
+	return point == SLUICE_TRACE_TO_PROXY ? 1 : point == SLUICE_TRACE_TO_STACK ? 3 : 0;
+}
+
+const char *sl_flow_tcp_flags_text(uint8_t flags, char out[SL_FLOW_TCP_FLAGS_TEXT_MAX])
+{
+	/* Hubble's order (its printer and Summary): SYN, ACK, RST, FIN, PSH, URG, ECE, CWR */
+	static const struct {
+		uint8_t bit;
+		const char *name;
+	} order[] = { { 0x02, "SYN" }, { 0x10, "ACK" }, { 0x04, "RST" }, { 0x01, "FIN" },
+		      { 0x08, "PSH" }, { 0x20, "URG" }, { 0x40, "ECE" }, { 0x80, "CWR" } };
+	size_t n = 0;
+
+	out[0] = 0;
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		if (!(flags & order[i].bit))
+			continue;
+		n += (size_t)snprintf(out + n, SL_FLOW_TCP_FLAGS_TEXT_MAX - n, "%s%s", n ? ", " : "", order[i].name);
+	}
+	return out;
+}
+
+/* l4.TCP.flags as protojson prints Hubble's TCPFlags: set flags only, in
+ * field order (FIN, SYN, RST, PSH, ACK, URG, ECE, CWR) */
+static void put_tcp_flags(struct out *o, uint8_t flags)
+{
+	static const char *const names[8] = { "FIN", "SYN", "RST", "PSH", "ACK", "URG", "ECE", "CWR" };
+	bool first = true;
+
+	PUT(o, ",\"flags\":{");
+	for (int i = 0; i < 8; i++) {
+		if (!(flags & (1u << i)))
+			continue;
+		if (!first)
+			PUT(o, ",");
+		PUT(o, "\"");
+		puts_(o, names[i]);
+		PUT(o, "\":true");
+		first = false;
+	}
+	PUT(o, "}");
+}
+
 static void put_end(struct out *o, const struct sl_flow_end *e)
 {
 	PUT(o, "{\"identity\":");
@@ -258,7 +324,8 @@ size_t sl_flow_json_max(const struct sl_flow_view *f, const char *node)
 size_t sl_flow_json(const struct sl_flow_view *f, const char *node, char *out)
 {
 	struct out o = { out };
-	bool l7 = f->kind != SL_FLOW_L3L4, resp = f->kind == SL_FLOW_L7_RESPONSE;
+	bool trace = f->kind == SL_FLOW_TRACE;
+	bool l7 = f->kind != SL_FLOW_L3L4 && !trace, resp = f->kind == SL_FLOW_L7_RESPONSE;
 
 	PUT(&o, "{\"flow\":{\"time\":\"");
 	put_time(&o, f->time_ns);
@@ -286,20 +353,8 @@ size_t sl_flow_json(const struct sl_flow_view *f, const char *node, char *out)
 		put_u64(&o, f->sport);
 		PUT(&o, ",\"destination_port\":");
 		put_u64(&o, f->dport);
-		if (f->protocol == 6 && !l7) {
-			bool syn = f->tcp_flags & 0x02, ack = f->tcp_flags & 0x10;
-
-			PUT(&o, ",\"flags\":{");
-			if (syn)
-				PUT(&o, "\"SYN\":true");
-			if (syn && ack)
-				PUT(&o, ",");
-			if (ack)
-				PUT(&o, "\"ACK\":true");
-			if (!syn && !ack && (f->tcp_flags & 0x04))
-				PUT(&o, "\"RST\":true");
-			PUT(&o, "}");
-		}
+		if (f->protocol == 6 && !l7)
+			put_tcp_flags(&o, f->tcp_flags);
 		PUT(&o, "}},");
 	} else if (f->protocol == 1) {
 		PUT(&o, "\"l4\":{\"ICMPv4\":{}},");
@@ -319,7 +374,15 @@ size_t sl_flow_json(const struct sl_flow_view *f, const char *node, char *out)
 	puts_(&o, l7 ? ",\"Type\":\"L7\",\"node_name\":\"" : ",\"Type\":\"L3_L4\",\"node_name\":\"");
 	put_escaped(&o, node, CAP_NAME);
 	PUT(&o, "\",");
-	if (!l7) {
+	if (trace) {
+		/* Cilium's monitor type 4, trace (sub_type = observation point) */
+		PUT(&o, "\"event_type\":{\"type\":4,\"sub_type\":");
+		put_u64(&o, trace_sub_type(f->trace_point));
+		PUT(&o, "},\"trace_observation_point\":\"");
+		puts_(&o, sl_flow_trace_point_name(f->trace_point));
+		puts_(&o, f->is_reply ? "\",\"trace_reason\":\"REPLY\",\"is_reply\":true,"
+				      : "\",\"trace_reason\":\"ESTABLISHED\",\"is_reply\":false,");
+	} else if (!l7) {
 		/* Cilium's monitor types: 1 drop (sub_type = reason), 5 policy verdict */
 		bool drop = f->verdict == SLUICE_VERDICT_DROPPED;
 
@@ -371,6 +434,11 @@ size_t sl_flow_json(const struct sl_flow_view *f, const char *node, char *out)
 		put_url(&o, f);
 		if (resp)
 			PUT(&o, ")");
+	} else if (f->protocol == 6) {
+		char fl[SL_FLOW_TCP_FLAGS_TEXT_MAX];
+
+		PUT(&o, "TCP Flags: ");
+		puts_(&o, sl_flow_tcp_flags_text(f->tcp_flags, fl));
 	} else {
 		puts_(&o, sl_flow_proto_name(f->protocol));
 	}

@@ -17,6 +17,7 @@ enum sl_flow_kind {
 	SL_FLOW_L3L4 = 1,
 	SL_FLOW_L7_REQUEST = 2,
 	SL_FLOW_L7_RESPONSE = 3,
+	SL_FLOW_TRACE = 4, /* a later packet of a known flow (SYN-ACK, FIN, RST) */
 };
 
 /* One end of a flow, as enriched by the agent at event time. NULL strings
@@ -36,6 +37,8 @@ struct sl_flow_view {
 	uint8_t match_kind;    /* Cilium's policy_match_type */
 	uint8_t tcp_flags;
 	bool https;            /* L7 over TLS: the URL's scheme */
+	bool is_reply;         /* TRACE: against the flow's first direction */
+	uint8_t trace_point;   /* TRACE: SLUICE_TRACE_TO_* */
 	uint16_t drop_reason;  /* enum sluice_drop_reason */
 	uint8_t saddr[16], daddr[16];
 	uint16_t sport, dport;
@@ -55,6 +58,14 @@ struct sl_flow_view {
 const char *sl_flow_verdict_name(uint8_t verdict);
 const char *sl_flow_proto_name(uint8_t protocol);
 const char *sl_flow_drop_reason_name(uint16_t reason);
+/* A TRACE flow's observation point as Hubble names it (TO_ENDPOINT,
+ * TO_PROXY, TO_STACK; else UNKNOWN_POINT) and as its compact line does
+ * (to-endpoint, ...). */
+const char *sl_flow_trace_point_name(uint8_t point);
+const char *sl_flow_trace_point_text(uint8_t point);
+/* Hubble's summary of TCP flags: "SYN, ACK" (its order); returns out. */
+#define SL_FLOW_TCP_FLAGS_TEXT_MAX 40
+const char *sl_flow_tcp_flags_text(uint8_t flags, char out[SL_FLOW_TCP_FLAGS_TEXT_MAX]);
 
 /* An address as the line has it: dotted for v4-mapped, else IPv6 text. */
 #define SL_FLOW_ADDR_MAX 46 /* INET6_ADDRSTRLEN */

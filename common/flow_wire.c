@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sluice/abi.h"
 #include "util.h"
 
 #define STR_NULL 0xffff
@@ -92,7 +93,9 @@ size_t sl_wire_flow_max(const struct sl_flow_view *f)
 
 	if (f->svc_name)
 		n += str_size(f->svc_ns) + str_size(f->svc_name) + 2;
-	if (f->kind != SL_FLOW_L3L4)
+	if (f->kind == SL_FLOW_TRACE)
+		n += 1;
+	if (f->kind == SL_FLOW_L7_REQUEST || f->kind == SL_FLOW_L7_RESPONSE)
 		n += str_size(f->method) + str_size(f->url) + str_size(f->host) + str_size(f->http_protocol) + 2 + 8;
 	return n;
 }
@@ -101,7 +104,8 @@ size_t sl_wire_put_flow(struct sl_wire_enc *e, uint8_t *out, const struct sl_flo
 			uint64_t dst_id)
 {
 	uint8_t *p = out;
-	uint8_t flags = (f->https ? F_HTTPS : 0) | (f->svc_name ? F_SVC : 0) | (f->kind != SL_FLOW_L3L4 ? F_L7 : 0);
+	bool l7 = f->kind == SL_FLOW_L7_REQUEST || f->kind == SL_FLOW_L7_RESPONSE;
+	uint8_t flags = (f->https ? F_HTTPS : 0) | (f->svc_name ? F_SVC : 0) | (l7 ? F_L7 : 0);
 
 	p = put_peer(e, p, &f->src, src_id);
 	p = put_peer(e, p, &f->dst, dst_id);
@@ -135,6 +139,8 @@ size_t sl_wire_put_flow(struct sl_wire_enc *e, uint8_t *out, const struct sl_flo
 		p = put_u16(p, f->code);
 		p = put_u64(p, f->latency_ns);
 	}
+	if (f->kind == SL_FLOW_TRACE)
+		*p++ = (uint8_t)((f->trace_point & SLUICE_TRACE_POINT_MASK) | (f->is_reply ? SLUICE_TRACE_REPLY : 0));
 	return (size_t)(p - out);
 }
 
@@ -373,8 +379,16 @@ int sl_wire_decode(struct sl_wire_dec *d, const uint8_t *payload, size_t len, sl
 				f.code = get_u16(&r);
 				f.latency_ns = get_u64(&r);
 			}
-			if ((f.kind == SL_FLOW_L3L4) != !(flags & F_L7) || f.kind < SL_FLOW_L3L4 ||
-			    f.kind > SL_FLOW_L7_RESPONSE)
+			if (f.kind == SL_FLOW_TRACE) {
+				uint8_t t = get_u8(&r);
+
+				f.trace_point = t & SLUICE_TRACE_POINT_MASK;
+				f.is_reply = (t & SLUICE_TRACE_REPLY) != 0;
+				if (t & ~(SLUICE_TRACE_POINT_MASK | SLUICE_TRACE_REPLY))
+					r.bad = true;
+			}
+			if ((f.kind == SL_FLOW_L7_REQUEST || f.kind == SL_FLOW_L7_RESPONSE) != !!(flags & F_L7) ||
+			    f.kind < SL_FLOW_L3L4 || f.kind > SL_FLOW_TRACE)
 				r.bad = true;
 			if (r.bad)
 				break;

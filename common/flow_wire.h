@@ -23,7 +23,8 @@
  *              u16 sport dport, u64 source peer id, u64 destination peer id,
  *              then if flags & SVC: str ns, str name, u16 port;
  *              if flags & L7: str method url host protocol, u16 code,
- *              u64 latency
+ *              u64 latency; if kind is TRACE: u8 trace (point | 0x80
+ *              when a reply)
  *   'L' lost:  u64 flows this stream lost since its last 'L' (a slow reader)
  * Integers little-endian; str: u16 length (0xffff: NULL) then the bytes and
  * a NUL, so a decoded string points into the frame.

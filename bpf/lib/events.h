@@ -61,6 +61,7 @@ struct event_ctx {
 	__u32 peer_identity;
 	__u32 ifindex;
 	__u8 direction;
+	__u8 trace;   /* TRACE events: SLUICE_TRACE_*; else 0 */
 };
 
 static __always_inline void event_emit(const struct event_ctx *ec, __u32 type,
@@ -89,7 +90,7 @@ static __always_inline void event_emit(const struct event_ctx *ec, __u32 type,
 	ev->match_kind = match_kind;
 	ev->drop_reason = drop_reason;
 	ev->tcp_flags = ec->fl->tcp_flags;
-	ev->pad = 0;
+	ev->trace = ec->trace;
 	ev->ifindex = ec->ifindex;
 	ev->len = ec->fl->len;
 	bpf_ringbuf_submit(ev, 0);

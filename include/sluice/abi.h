@@ -201,6 +201,18 @@ struct sluice_ct_entry {
 };
 #define SLUICE_CT_F_REDIRECT 0x1
 #define SLUICE_CT_F_SEEN_FIN 0x2
+/*
+ * Trace aggregation (Cilium's monitor aggregation "medium"): the TCP flags
+ * SYN, FIN and RST already reported for this flow, forward (the flow's
+ * first direction) and reverse. A packet of a known flow is reported as a
+ * TRACE event only when it carries one of them for the first time in its
+ * direction: the SYN-ACK, each side's FIN, a RST; never the bulk of ACKs.
+ */
+#define SLUICE_CT_F_TRACED_SHIFT_FWD 2
+#define SLUICE_CT_F_TRACED_SHIFT_REV 5
+#define SLUICE_CT_F_TRACED_SYN 0x1 /* shifted by one of the above */
+#define SLUICE_CT_F_TRACED_FIN 0x2
+#define SLUICE_CT_F_TRACED_RST 0x4
 
 /*
  * L7 steering maps.
@@ -383,7 +395,22 @@ enum sluice_drop_reason {
 enum sluice_event_type {
 	SLUICE_EVENT_POLICY_VERDICT = 1, /* first packet of a flow, allowed */
 	SLUICE_EVENT_DROP = 2,
+	SLUICE_EVENT_TRACE = 3,          /* a known flow's packet with new SYN/FIN/RST */
 };
+
+/*
+ * A TRACE event's trace byte: where the packet was seen (Hubble's
+ * trace_observation_point) and whether it goes against the flow's first
+ * direction (is_reply). to-endpoint: delivered to the pod (the hook of its
+ * ingress); to-proxy: the same, but to the proxy's listener in the pod;
+ * to-stack: sent by the pod to an address that is not a local pod (a
+ * packet between two local pods is reported once, where it is delivered).
+ */
+#define SLUICE_TRACE_TO_ENDPOINT 1
+#define SLUICE_TRACE_TO_PROXY 2
+#define SLUICE_TRACE_TO_STACK 3
+#define SLUICE_TRACE_POINT_MASK 0x3
+#define SLUICE_TRACE_REPLY 0x80
 
 /* One record in the events ring buffer. */
 struct sluice_flow_event {
@@ -402,7 +429,7 @@ struct sluice_flow_event {
 	__u8 match_kind;
 	__u16 drop_reason;    /* enum sluice_drop_reason */
 	__u8 tcp_flags;
-	__u8 pad;
+	__u8 trace;           /* TRACE events: SLUICE_TRACE_*; else 0 */
 	__u32 ifindex;
 	__u32 len;
 };

@@ -541,10 +541,11 @@ static void test_ct_reply_and_established(void **state)
 	assert_int_equal(ct.packets_rev, 1);
 	assert_int_equal(ct.peer_identity, PEER_ID);
 	assert_int_equal(ct.match_kind, SLUICE_MATCH_L3_L4);
-	/* one POLICY_VERDICT per flow, not per packet */
-	assert_int_equal(drain(f), 2);
+	/* one POLICY_VERDICT per flow, not per packet; the SYN-ACK is a trace */
+	assert_int_equal(drain(f), 3);
 	assert_int_equal(f->ev[0].type, SLUICE_EVENT_POLICY_VERDICT);
-	assert_int_equal(f->ev[1].type, SLUICE_EVENT_DROP);
+	assert_int_equal(f->ev[1].type, SLUICE_EVENT_TRACE);
+	assert_int_equal(f->ev[2].type, SLUICE_EVENT_DROP);
 
 	/* an established flow is not judged again, even after the policy changed */
 	pol_set(f, NULL, 0);
@@ -556,6 +557,98 @@ static void test_ct_reply_and_established(void **state)
 	assert_int_equal(egress(f, IPPROTO_TCP, PEER_IP, 40000, 80, ACK), DROP);
 	assert_int_equal(stat_get(f, SLUICE_STAT_FORWARDED_EGRESS), 3);
 	assert_int_equal(stat_get(f, SLUICE_STAT_FORWARDED_INGRESS), 2);
+}
+
+#define FIN 0x01
+#define RST 0x04
+
+/*
+ * Trace events (lib/trace.h): after the policy verdict of a flow's first
+ * packet, a packet is reported when it carries SYN, FIN or RST for the first
+ * time in its direction, once per node: delivered to the pod (to-endpoint),
+ * or sent by it to an address that is not a local pod (to-stack).
+ */
+static void test_trace_events(void **state)
+{
+	struct fx *f = *state;
+	struct sluice_policy_map_entry e[] = {
+		pe(PEER_ID, SLUICE_DIR_EGRESS, IPPROTO_TCP, 80, 64, 0, SLUICE_MATCH_L3_L4),
+		pe(OTHER_ID, SLUICE_DIR_EGRESS, IPPROTO_TCP, 80, 64, 0, SLUICE_MATCH_L3_L4),
+		pe(PEER_ID, SLUICE_DIR_INGRESS, IPPROTO_TCP, 81, 64, 0, SLUICE_MATCH_L3_L4),
+	};
+	uint8_t other[16];
+
+	ep_set(f, SLUICE_EP_F_ENFORCE_INGRESS | SLUICE_EP_F_ENFORCE_EGRESS);
+	ipc_set(f, PEER_IP, 32, PEER_ID);
+	ipc_set(f, OTHER_IP, 32, OTHER_ID);
+	pol_set(f, e, 3);
+	drain(f);
+
+	/* the pod connects to a peer that is not a local pod */
+	assert_int_equal(egress(f, IPPROTO_TCP, PEER_IP, 40000, 80, SYN), PASS);
+	assert_int_equal(drain(f), 1);
+	assert_int_equal(f->ev[0].type, SLUICE_EVENT_POLICY_VERDICT);
+	assert_int_equal(f->ev[0].trace, 0);
+	/* a retransmitted SYN: nothing new */
+	assert_int_equal(egress(f, IPPROTO_TCP, PEER_IP, 40000, 80, SYN), PASS);
+	assert_int_equal(drain(f), 0);
+	/* the SYN-ACK delivered to the pod: a reply, to-endpoint */
+	assert_int_equal(ingress(f, IPPROTO_TCP, PEER_IP, 80, 40000, SYN | ACK), PASS);
+	assert_int_equal(drain(f), 1);
+	assert_int_equal(f->ev[0].type, SLUICE_EVENT_TRACE);
+	assert_int_equal(f->ev[0].trace, SLUICE_TRACE_TO_ENDPOINT | SLUICE_TRACE_REPLY);
+	assert_int_equal(f->ev[0].direction, SLUICE_DIR_INGRESS);
+	assert_int_equal(f->ev[0].tcp_flags, SYN | ACK);
+	assert_int_equal(f->ev[0].verdict, SLUICE_VERDICT_FORWARDED);
+	assert_int_equal(f->ev[0].ep_identity, EP_IDENTITY);
+	assert_int_equal(f->ev[0].peer_identity, PEER_ID);
+	assert_int_equal(f->ev[0].sport, 80);
+	/* its retransmission, the ACKs, the data: nothing */
+	assert_int_equal(ingress(f, IPPROTO_TCP, PEER_IP, 80, 40000, SYN | ACK), PASS);
+	assert_int_equal(egress(f, IPPROTO_TCP, PEER_IP, 40000, 80, ACK), PASS);
+	assert_int_equal(egress(f, IPPROTO_TCP, PEER_IP, 40000, 80, ACK | 0x08), PASS);
+	assert_int_equal(ingress(f, IPPROTO_TCP, PEER_IP, 80, 40000, ACK), PASS);
+	assert_int_equal(drain(f), 0);
+	/* the pod's FIN leaves for the peer: to-stack, forward, once */
+	assert_int_equal(egress(f, IPPROTO_TCP, PEER_IP, 40000, 80, FIN | ACK), PASS);
+	assert_int_equal(egress(f, IPPROTO_TCP, PEER_IP, 40000, 80, FIN | ACK), PASS);
+	assert_int_equal(drain(f), 1);
+	assert_int_equal(f->ev[0].type, SLUICE_EVENT_TRACE);
+	assert_int_equal(f->ev[0].trace, SLUICE_TRACE_TO_STACK);
+	assert_int_equal(f->ev[0].direction, SLUICE_DIR_EGRESS);
+	assert_int_equal(f->ev[0].tcp_flags, FIN | ACK);
+	/* the peer's FIN, then its RST: each reported, as replies */
+	assert_int_equal(ingress(f, IPPROTO_TCP, PEER_IP, 80, 40000, FIN | ACK), PASS);
+	assert_int_equal(ingress(f, IPPROTO_TCP, PEER_IP, 80, 40000, RST), PASS);
+	assert_int_equal(ingress(f, IPPROTO_TCP, PEER_IP, 80, 40000, RST), PASS);
+	assert_int_equal(drain(f), 2);
+	assert_int_equal(f->ev[0].tcp_flags, FIN | ACK);
+	assert_int_equal(f->ev[1].tcp_flags, RST);
+	assert_int_equal(f->ev[1].trace, SLUICE_TRACE_TO_ENDPOINT | SLUICE_TRACE_REPLY);
+
+	/* to a local pod: its own hook reports the packet, not this one */
+	addr_v4(other, OTHER_IP);
+	assert_int_equal(sluice_dp_ep_addr_update(f->dp, other, EP_ID + 1), 0);
+	assert_int_equal(egress(f, IPPROTO_TCP, OTHER_IP, 40001, 80, SYN), PASS);
+	assert_int_equal(drain(f), 1);
+	assert_int_equal(egress(f, IPPROTO_TCP, OTHER_IP, 40001, 80, FIN | ACK), PASS);
+	assert_int_equal(drain(f), 0);
+	assert_int_equal(ingress(f, IPPROTO_TCP, OTHER_IP, 80, 40001, FIN | ACK), PASS);
+	assert_int_equal(drain(f), 1);
+	assert_int_equal(f->ev[0].trace, SLUICE_TRACE_TO_ENDPOINT | SLUICE_TRACE_REPLY);
+
+	/* a connection to the pod: its FIN is forward at to-endpoint */
+	assert_int_equal(ingress(f, IPPROTO_TCP, PEER_IP, 45000, 81, SYN), PASS);
+	assert_int_equal(egress(f, IPPROTO_TCP, PEER_IP, 81, 45000, SYN | ACK), PASS);
+	assert_int_equal(ingress(f, IPPROTO_TCP, PEER_IP, 45000, 81, FIN | ACK), PASS);
+	assert_int_equal(drain(f), 3);
+	assert_int_equal(f->ev[0].type, SLUICE_EVENT_POLICY_VERDICT);
+	assert_int_equal(f->ev[1].trace, SLUICE_TRACE_TO_STACK | SLUICE_TRACE_REPLY);
+	assert_int_equal(f->ev[2].trace, SLUICE_TRACE_TO_ENDPOINT);
+	assert_int_equal(f->ev[2].peer_identity, PEER_ID);
+	/* UDP: no flags, no traces */
+	assert_int_equal(egress(f, IPPROTO_UDP, PEER_IP, 40000, 80, 0), DROP);
+	drain(f);
 }
 
 static void test_tcp_without_syn_is_judged(void **state)
@@ -1324,6 +1417,7 @@ int main(int argc, char **argv)
 						fx_teardown),
 		cmocka_unit_test_setup_teardown(test_default_deny, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_ct_reply_and_established, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_trace_events, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_tcp_without_syn_is_judged, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_ct_closed_tuple_reuse_is_judged, fx_setup,
 						fx_teardown),

@@ -376,11 +376,11 @@ d2=$(($(kc -n demo logs server2 -c http 2>/dev/null | grep -c .) - b2))
 	bad "12 requests via the ClusterIP: $n200 x 200, server +$d1, server2 +$d2 log lines"
 c=$(svc_code intruder /public)
 [ "$c" = 000 ] && ok "intruder via the ClusterIP: no answer (judged as the server's peer)" || bad "intruder via ClusterIP: $c"
-svcflow=$(kc -n kube-system exec ds/sluice -c agent -- sluice observe --last 200 2>&1 | grep 'svc demo/web' | tail -1)
+svcflow=$(kc -n kube-system exec ds/sluice -c agent -- sluice observe --last 2000 2>&1 | grep "svc demo/web" | tail -1)
 [ -n "$svcflow" ] && ok "sluice observe names the service: $svcflow" || bad "no flow naming svc demo/web in observe"
 
 # 4. observe and logs
-obs=$(kc -n kube-system exec ds/sluice -c agent -- sluice observe --last 500 2>&1)
+obs=$(kc -n kube-system exec ds/sluice -c agent -- sluice observe --last 4000 2>&1)
 drop=$(echo "$obs" | grep 'demo/intruder' | grep DENIED | tail -1)
 [ -n "$drop" ] && ok "sluice observe shows the drop: $drop" || bad "no DENIED flow from demo/intruder in sluice observe"
 echo "$obs" | grep 'GET /private' | grep -q '403' && ok "sluice observe shows the L7 flows: $(echo "$obs" | grep 'GET /private' | tail -1)" ||

@@ -4,8 +4,9 @@
 # the flows of one allowed L7 request are compared field by field with what
 # Hubble prints for the same exchange (policy verdict REDIRECTED once, the
 # REQUEST without code or latency, the RESPONSE as a reply with code and
-# latency); drop reasons carry Cilium's numbers and names; metrics and
-# flows name drops from the same list.
+# latency, the connection's SYN-ACK and FINs as traces); drop reasons
+# carry Cilium's numbers and names; metrics and flows name drops from the
+# same list.
 source "$(dirname "$0")/lib.sh"
 t_begin
 
@@ -13,7 +14,8 @@ SLB=$SL_BUILD/cli/sluice
 
 # ---- item 9: filters are checked ----------------------------------------
 check_exit 2 "--verdict BOGUS" sl observe --verdict BOGUS
-check_exit 2 "--type trace" sl observe --type trace
+check_exit 2 "--type capture" sl observe --type capture
+check_exit 2 "--type trace:from-endpoint" sl observe --type trace:from-endpoint
 check_exit 2 "--identity foo" sl observe --identity foo
 check_exit 2 "--port 99999" sl observe --port 99999
 check_exit 2 "--to-port 70000" sl observe --to-port 70000
@@ -32,9 +34,10 @@ check_exit 2 "--reconnect without --follow" sl observe --reconnect
 check_exit 2 "--not with no filter after it" sl observe --not
 check_exit 0 "good filters pass" sl observe --verdict dropped --type l7 --identity 2 --port 80 --last 0 --http-status 4xx --protocol tcp
 check_exit 0 "--last 0" sl observe --last 0
+check_exit 0 "--type trace and trace:to-endpoint pass" sl observe --type trace --type trace:to-endpoint --last 0
 check "the agent refuses a bad filter too (the API is the trust boundary)" python3 - "$SL_SOCK" <<'PY'
 import json, socket, sys
-for field, value in (("port", "99999"), ("verdict", "BOGUS"), ("type", "trace"), ("identity", "foo")):
+for field, value in (("port", "99999"), ("verdict", "BOGUS"), ("type", "capture"), ("identity", "foo")):
     s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
     s.sendall(json.dumps({"cmd": "observe", "filters": [{"field": field, "value": value}]}).encode() + b"\n")
     r = json.loads(s.makefile().readline())
@@ -115,11 +118,12 @@ response = {
            "http": {"code": 200, "method": "GET", "url": f"http://{be}:8080/api/users/7", "protocol": "HTTP/1.1"}},
     "is_reply": True, "traffic_direction": "INGRESS",
 }
-l34 = [f for f in flows if f["Type"] == "L3_L4" and f["l4"]["TCP"]["destination_port"] == 8080]
+l34 = [f for f in flows if f["Type"] == "L3_L4" and f["event_type"]["type"] == 5 and f["l4"]["TCP"]["destination_port"] == 8080]
 l7 = [f for f in flows if f["Type"] == "L7"]
 assert len(l34) == 1, f"one tcp-connect flow per enforcement point, got {len(l34)}: {[ (f['verdict'], f['traffic_direction']) for f in l34]}"
 assert len(l7) == 2, f"a REQUEST and a RESPONSE, got {[f['l7']['type'] for f in l7]}"
 compare(l34[0], verdict, "policy-verdict")
+verdict_port = l34[0]["l4"]["TCP"]["source_port"]
 req = [f for f in l7 if f["l7"]["type"] == "REQUEST"][0]
 resp = [f for f in l7 if f["l7"]["type"] == "RESPONSE"][0]
 compare(req, request, "request")
@@ -128,6 +132,28 @@ assert resp["l4"]["TCP"]["destination_port"] == req["l4"]["TCP"]["source_port"],
 assert resp["Summary"].startswith("HTTP/1.1 200 ") and resp["Summary"].endswith(f"ms (GET http://{be}:8080/api/users/7)"), resp["Summary"]
 # their own times: the request when it began, the response when it ended
 assert req["time"] != resp["time"] and req["time"] < resp["time"], (req["time"], resp["time"])
+# 4. traces (Cilium's monitor aggregation "medium"): the connection's later
+# packets with a new SYN, FIN or RST, once each, where they are delivered
+traces = [f for f in flows if f["event_type"]["type"] == 4 and 8080 in (f["l4"]["TCP"]["source_port"], f["l4"]["TCP"]["destination_port"])]
+synack = [f for f in traces if f["l4"]["TCP"]["flags"] == {"SYN": True, "ACK": True}]
+assert len(synack) == 1, f"one SYN-ACK trace, got {[(f['trace_observation_point'], f['l4']['TCP']['flags']) for f in traces]}"
+compare(synack[0], {
+    "verdict": "FORWARDED", "Type": "L3_L4", "event_type": {"type": 4, "sub_type": 0},
+    "IP": {"source": be, "destination": fe, "ipVersion": "IPv4"},
+    "l4": {"TCP": {"source_port": 8080, "destination_port": verdict_port}},
+    "source": endpoint("backend", "backend"), "destination": endpoint("frontend", "frontend"),
+    "trace_observation_point": "TO_ENDPOINT", "trace_reason": "REPLY", "is_reply": True,
+    "traffic_direction": "EGRESS", "Summary": "TCP Flags: SYN, ACK", "l7": ABSENT,
+}, "syn-ack trace")
+fin_in = [f for f in traces if f["l4"]["TCP"]["flags"].get("FIN") and f["l4"]["TCP"]["destination_port"] == 8080]
+fin_out = [f for f in traces if f["l4"]["TCP"]["flags"].get("FIN") and f["l4"]["TCP"]["source_port"] == 8080]
+assert len(fin_in) == 1 and len(fin_out) == 1, f"one FIN each way, got {[(f['trace_observation_point'], f['l4']['TCP']) for f in traces]}"
+# the client's FIN goes to the proxy's listener in the backend's netns
+compare(fin_in[0], {"trace_observation_point": "TO_PROXY", "event_type": {"type": 4, "sub_type": 1},
+                    "is_reply": False, "traffic_direction": "INGRESS", "source": endpoint("frontend", "frontend")}, "fin to the proxy")
+compare(fin_out[0], {"trace_observation_point": "TO_ENDPOINT", "is_reply": True, "traffic_direction": "EGRESS",
+                     "destination": endpoint("frontend", "frontend")}, "fin back to the client")
+assert all(f["Summary"].startswith("TCP Flags: ") for f in traces), [f["Summary"] for f in traces]
 PY
 check "compact: the response is a reply (client ← server) with code and latency" sh -c "$SLB --socket $SL_SOCK observe --last 100 --type l7 | grep -qE 'default/frontend ← default/backend:8080  http-response FORWARDED \(GET /api/users/7 => 200, [0-9.]+ ms\)'"
 check "compact: the request has no code" sh -c "$SLB --socket $SL_SOCK observe --last 100 --type l7 | grep 'http-request' | grep -v '=>' | grep -q 'ALLOWED (GET /api/users/7)'"
@@ -151,7 +177,7 @@ spec:
 YAML
 can default/backend tcp "$IP_database" 5432 >/dev/null
 sleep 0.4
-lines=$(sl observe --last 2 --to-pod default/database --protocol tcp)
+lines=$(sl observe --last 2 --to-pod default/database --type policy-verdict)
 printf '%s' "$lines" | grep -q "tcp-connect ALLOWED (L3_L4, egress policy of default/backend)" &&
 	printf '%s' "$lines" | grep -q "tcp-connect ALLOWED (L3_L4, ingress policy of default/database)" &&
 	pass "both ends enforce: one line each, naming its side" || fail "both ends: $lines"

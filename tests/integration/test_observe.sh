@@ -76,7 +76,14 @@ only_lines "--from-pod" 'default/malicious →' --from-pod default/malicious
 [ "$(count --namespace other)" = 0 ] && [ "$(count --namespace default)" = "$all" ] && pass "--namespace" || fail "--namespace"
 [ "$(count --label app=malicious)" = "$(count --pod malicious)" ] && pass "--label" || fail "--label"
 # (L7 replies go to the frontend, as in Hubble: the probe on 8080 got the proxy's 400)
-[ "$(count --from-label app=frontend)" -ge 1 ] && [ "$(count --to-label app=frontend --type l3-l4)" = 0 ] && pass "--from-label / --to-label" || fail "--from-label / --to-label"
+[ "$(count --from-label app=frontend)" -ge 1 ] && [ "$(count --to-label app=frontend --type policy-verdict)" = 0 ] && pass "--from-label / --to-label" || fail "--from-label / --to-label"
+# traces: each TCP connection's SYN-ACK and FINs (as Hubble's monitor
+# aggregation "medium" shows them), filtered by --type trace and --tcp-flags
+only_lines "--type trace shows only traces" ' to-\(endpoint\|proxy\|stack\) FORWARDED (TCP Flags: ' --type trace
+only_lines "--tcp-flags FIN shows the FINs" 'TCP Flags: .*FIN' --tcp-flags FIN
+only_lines "--tcp-flags SYN,ACK: the SYN-ACK, as a reply (client ← server)" 'default/frontend ← default/backend:8080  to-endpoint FORWARDED (TCP Flags: SYN, ACK)' --tcp-flags SYN,ACK --to-pod default/frontend
+only_lines "--type trace:to-proxy: the client's packets that reach the proxy's listener" 'default/frontend → default/backend:8080  to-proxy' --type trace:to-proxy
+[ "$(count --type trace --verdict DROPPED)" = 0 ] && pass "a trace is never a drop" || fail "a trace is never a drop"
 MAL_ID=$(sl pod get default/malicious -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["identity"])')
 [ "$(count --identity "$MAL_ID")" = "$(count --pod malicious)" ] && pass "--identity" || fail "--identity"
 [ "$(count --port 5432)" -ge 1 ] && [ "$(sl observe --last 1000 --port 5432 | grep -vc ':5432')" = 0 ] && pass "--port" || fail "--port"
@@ -89,6 +96,7 @@ http default/frontend "http://$IP_backend:8080/admin" >/dev/null
 sleep 0.5
 l34=$(count --type l3-l4)
 l7=$(count --type l7)
+[ "$l34" = "$(( $(count --type policy-verdict) + $(count --type trace) ))" ] && pass "--type l3-l4 = policy verdicts and drops + traces" || fail "l3-l4 $l34 vs policy-verdict $(count --type policy-verdict) + trace $(count --type trace)"
 [ "$l7" -ge 3 ] && [ "$((l34 + l7))" = "$(count)" ] && pass "--type l3-l4 ($l34) and l7 ($l7) split the flows" || fail "--type l3-l4 ($l34) / l7 ($l7) / all $(count)"
 only_lines "--type l7 shows only HTTP flows" 'http-' --type l7
 [ "$(count --http-method GET)" -ge 3 ] && [ "$(count --http-method POST)" = 0 ] && pass "--http-method" || fail "--http-method"
@@ -159,6 +167,7 @@ after=$(metric 'sluice_drops_total{reason="policy_denied",direction="ingress"}')
 [ "$(metric 'sluice_http_requests_total{method="GET",status="403",verdict="denied"}')" = 1 ] && pass "the one denied GET counted in sluice_http_requests_total" || fail "sluice_http_requests_total for the denied GET: $(metric 'sluice_http_requests_total{method="GET",status="403",verdict="denied"}')"
 # two L7 requests were refused: the raw "probe" line (400) and GET /admin (403)
 [ "$(metric 'sluice_flows_processed_total{type="L7",verdict="DROPPED"}')" = 2 ] && pass "two dropped L7 flows in sluice_flows_processed_total" || fail "L7 dropped flows: $(metric 'sluice_flows_processed_total{type="L7",verdict="DROPPED"}')"
+[ "$(metric 'sluice_flows_processed_total{type="Trace",verdict="FORWARDED"}')" -ge 3 ] && pass "traces counted in sluice_flows_processed_total" || fail "trace flows: $(metric 'sluice_flows_processed_total{type="Trace",verdict="FORWARDED"}')"
 [ "$(metric sluice_endpoints)" = 5 ] && pass "sluice_endpoints = 5" || fail "sluice_endpoints = $(metric sluice_endpoints)"
 [ "$(metric sluice_policies)" = 2 ] && pass "sluice_policies = 2" || fail "sluice_policies"
 

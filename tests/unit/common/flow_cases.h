@@ -28,7 +28,7 @@ static const char *flow_case_url_long(void)
 	return flow_case_long_url;
 }
 
-#define FLOW_CASES 14
+#define FLOW_CASES 18
 
 static struct sl_flow_view flow_case(int i)
 {
@@ -159,6 +159,41 @@ static struct sl_flow_view flow_case(int i)
 		f.protocol = 6;
 		f.tcp_flags = 0;
 		f.drop_reason = 0;
+		break;
+	case 14: /* trace: the client's FIN delivered to the server */
+	case 15: /* trace: the server's SYN-ACK delivered to the client */
+	case 16: /* trace: a RST to the proxy's listener */
+	case 17: /* trace: a FIN leaving for the world */
+		f.kind = SL_FLOW_TRACE;
+		f.verdict = SLUICE_VERDICT_FORWARDED;
+		f.direction = SLUICE_DIR_INGRESS;
+		f.protocol = 6;
+		f.drop_reason = 0;
+		f.tcp_flags = 0x11;
+		f.trace_point = SLUICE_TRACE_TO_ENDPOINT;
+		if (i == 15) {
+			struct sl_flow_end e = f.src;
+			uint8_t a[16];
+
+			f.is_reply = true;
+			f.direction = SLUICE_DIR_EGRESS; /* the client's connection */
+			f.tcp_flags = 0x12;
+			memcpy(a, f.saddr, 16);
+			memcpy(f.saddr, f.daddr, 16);
+			memcpy(f.daddr, a, 16);
+			f.sport = 1024;
+			f.dport = 40000;
+			f.src = f.dst;
+			f.dst = e;
+		} else if (i == 16) {
+			f.tcp_flags = 0xfc;
+			f.trace_point = SLUICE_TRACE_TO_PROXY;
+		} else if (i == 17) {
+			f.direction = SLUICE_DIR_EGRESS;
+			f.trace_point = SLUICE_TRACE_TO_STACK;
+			f.time_ns = 0;
+			f.dst = (struct sl_flow_end){ 2, NULL, NULL, "[\"reserved:world\"]" };
+		}
 		break;
 	}
 	return f;

@@ -33,7 +33,7 @@ static void test_good(void **state)
 static void test_bad(void **state)
 {
 	static const char *const bad[][2] = {
-		{ "verdict", "BOGUS" }, { "type", "trace" }, { "type", "capture" }, { "identity", "foo" },
+		{ "verdict", "BOGUS" }, { "type", "trace:from-endpoint" }, { "type", "capture" }, { "identity", "foo" },
 		{ "identity", "-1" }, { "identity", "4294967296" }, { "port", "99999" }, { "port", "65536" },
 		{ "port", "8o" }, { "port", "" }, { "protocol", "foo" }, { "http-status", "99" },
 		{ "http-status", "4000" }, { "http-status", "6xx" }, { "http-status", "x" }, { "pod", "" },
