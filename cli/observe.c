@@ -32,11 +32,14 @@ static void usage(FILE *f)
 		"      --reconnect         with --follow: wait for the agent to come back and\n"
 		"                          report the gap instead of exiting\n"
 		"      --last N            the last N matching flows (default 20 without --follow)\n"
+		"      --all               every matching flow the agent holds\n"
 		"      --first N           the first N matching flows the agent holds\n"
 		"      --since WHEN        flows from WHEN: a duration back (30s, 5m, 1h)\n"
 		"                          or an RFC 3339 time (2026-12-05T10:12:52Z)\n"
 		"      --until WHEN        flows up to WHEN (not with --follow)\n"
 		"  -o, --output FORMAT     compact (default), dict, table or json (jsonpb)\n"
+		"  -j, --json              the same as -o json\n"
+		"      --color WHEN        auto (default: on a terminal), always or never\n"
 		"Filters (same filter repeated: OR; different filters: AND):\n"
 		"      --verdict V         FORWARDED, DROPPED, REDIRECTED, ERROR, AUDIT\n"
 		"                          (also ALLOWED = not dropped, DENIED = DROPPED)\n"
@@ -199,6 +202,9 @@ int cli_observe(int argc, char **argv)
 		{ "to-service", required_argument, NULL, 1026 },
 		{ "tcp-flags", required_argument, NULL, 1027 },
 		{ "reconnect", no_argument, NULL, 'R' },
+		{ "all", no_argument, NULL, 'A' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "color", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -211,7 +217,8 @@ int cli_observe(int argc, char **argv)
 	json_t *filters = json_array();
 	struct render render = { 0 };
 	struct sl_wire_dec *wire = NULL;
-	bool follow = false, json_out = false, negate = false, reconnecting = false, reconnect = false;
+	bool follow = false, json_out = false, negate = false, reconnecting = false, reconnect = false, all = false;
+	int color = -1; /* --color: -1 auto (a terminal), 0 never, 1 always */
 	uint64_t lost_at = 0;
 	json_int_t last = -1;
 	uint64_t since = 0, until = 0;
@@ -219,7 +226,7 @@ int cli_observe(int argc, char **argv)
 	int c;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "fo:hn:t:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "fo:hn:t:j", opts, NULL)) != -1) {
 		/* Hubble's short forms */
 		if (c == 'n')
 			c = 1004;
@@ -243,6 +250,22 @@ int cli_observe(int argc, char **argv)
 			break;
 		}
 		case 'R': reconnect = true; break;
+		case 'A': all = true; break;
+		case 'j': /* Hubble's older spelling of -o json */
+			json_out = true;
+			break;
+		case 'C':
+			if (!strcmp(optarg, "auto")) {
+				color = -1;
+			} else if (!strcmp(optarg, "always")) {
+				color = 1;
+			} else if (!strcmp(optarg, "never")) {
+				color = 0;
+			} else {
+				fprintf(stderr, "sluice: invalid --color \"%s\" (auto, always or never)\n", optarg);
+				return 2;
+			}
+			break;
 		case 'S':
 		case 'U':
 			if (parse_when(optarg, c == 'S' ? &since : &until)) {
@@ -289,6 +312,12 @@ int cli_observe(int argc, char **argv)
 		fprintf(stderr, "sluice: --not must come before a filter\n");
 		return 2;
 	}
+	if (all && (first >= 0 || last >= 0)) {
+		fprintf(stderr, "sluice: --all cannot be combined with --first or --last\n");
+		return 2;
+	}
+	if (all) /* every flow the agent holds (it keeps --flow-buffer of them) */
+		last = (json_int_t)1 << 40;
 	if (first >= 0 && (last >= 0 || follow)) {
 		fprintf(stderr, "sluice: --first cannot be combined with --last or --follow\n");
 		return 2;
@@ -305,7 +334,7 @@ int cli_observe(int argc, char **argv)
 		fprintf(stderr, "sluice: --reconnect needs --follow\n");
 		return 2;
 	}
-	render.text.color = isatty(STDOUT_FILENO) && !json_out;
+	render.text.color = !json_out && (color < 0 ? isatty(STDOUT_FILENO) : color);
 	/* a pipe or a file gets large writes; the reader flushes stdout
 	 * before it waits for the agent, so lines never sit in the buffer */
 	if (isatty(STDOUT_FILENO))

@@ -59,6 +59,14 @@ PY
 count() { sl observe --last 1000 "$@" 2>/dev/null | wc -l; }
 all=$(count)
 [ "$all" -ge 4 ] && pass "history has the flows ($all)" || fail "history has the flows ($all)"
+# Hubble's habits: --all, -j, --color
+[ "$(sl observe --all 2>/dev/null | wc -l)" = "$all" ] && pass "--all shows every flow held ($all)" || fail "--all: $(sl observe --all | wc -l) lines, want $all"
+check_exit 2 "--all with --last" sl observe --all --last 5
+sl observe --last 3 -j 2>/dev/null | python3 -c 'import json,sys; n=sum(1 for l in sys.stdin if json.loads(l)["flow"]); assert n == 3, n' && pass "-j prints JSON lines" || fail "-j prints JSON lines"
+esc=$'\033'
+[[ "$(sl observe --last 3 --color always 2>/dev/null)" == *"$esc["3[123]m* ]] && pass "--color always colours the verdict" || fail "--color always colours the verdict"
+[[ "$(sl observe --last 3 --color never 2>/dev/null)" != *"$esc"* ]] && pass "--color never does not" || fail "--color never does not"
+check_exit 2 "--color sometimes" sl observe --color sometimes
 [ "$(count --verdict DROPPED)" -ge 2 ] && [ "$(count --verdict DROPPED)" -lt "$all" ] && pass "--verdict narrows" || fail "--verdict narrows"
 # only_lines "description" PATTERN observe-args...: the filter shows at
 # least one flow, and every line it shows matches PATTERN
