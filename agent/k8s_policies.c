@@ -5,7 +5,11 @@
  * loader and compiler as `sluice policy apply`.
  *
  * Each object is one policy, all or nothing: it is loaded alone first, and
- * one that fails keeps its previous version in force. The failure shows in
+ * one that fails keeps its previous version in force. A change of one
+ * object that is the only one pending (a `kubectl apply` or `edit`) is
+ * applied directly instead, which is all or nothing too: when one rule of
+ * it changed, the apply parses and compiles that item alone (the object's
+ * JSON text is kept, and policy/edit.c reads it as a file applied again). The failure shows in
  * `sluice policy list` (status), in the sluice_k8s_policy_load_failures_total
  * metric and as a Warning Event on the object. The objects that load are
  * applied together, one compile per commit; if that compile fails (map
@@ -387,6 +391,26 @@ void k8s_policies_commit(struct agent_k8s *k)
 		old = stored(a, kind, ns, name);
 		if (old && old->text && !strcmp(old->text, text)) {
 			loaded(k, kind, ns, name); /* unchanged (a relist): nothing to do */
+		} else if (old && old->text && json_object_size(k->policy_pending) == 1) {
+			/*
+			 * A live change of one object: applied alone, without
+			 * loading it first, so that when one rule of it changed
+			 * only that item is parsed and compiled (policy/edit.c
+			 * reads the object's JSON text as it reads a file). The
+			 * apply is all or nothing: a version that does not load
+			 * leaves the previous one in force, as below.
+			 */
+			json_t *one = json_array();
+
+			json_array_append_new(one, json_pack("{s:s,s:s}", "name", file, "content", text));
+			if (apply_files(a, one, &err)) {
+				failed_why(k, ki, obj, err ? err : "apply failed", why);
+				free(err);
+				err = NULL;
+			} else {
+				loaded(k, kind, ns, name);
+			}
+			json_decref(one);
 		} else if (sluice_policy_load(file, text, strlen(text), &set, &errors, &warnings) ||
 			   set.n != 1) {
 			failed_why(k, ki, obj, errors.n ? errors.v[0].msg : "not exactly one policy", why);

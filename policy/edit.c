@@ -9,10 +9,13 @@
  * egress, ingressDeny or egressDeny list (the spans the loader recorded),
  * that item's lines are parsed on their own, with the same decoder and the
  * same messages (file, line and field path as a whole parse gives), and
- * swapped into the policy in force. Anything else (a change that touches
- * two items, the list structure, the metadata, a flow-style list, anchors
- * or aliases reaching across items, a Kubernetes NetworkPolicy) is left to
- * a whole parse: prepare returns 0.
+ * swapped into the policy in force. The item is a block mapping ("- " and
+ * its lines), or a flow mapping in braces: the JSON text of a Kubernetes
+ * object, so that one rule changed in a CiliumNetworkPolicy of the API is
+ * parsed and compiled alone too. Anything else (a change that touches two
+ * items, the list structure, the metadata, anchors or aliases reaching
+ * across items, a Kubernetes NetworkPolicy) is left to a whole parse:
+ * prepare returns 0.
  */
 #include "internal.h"
 #include "load.h"
@@ -138,7 +141,7 @@ int sluice_policy_edit_prepare(const struct sluice_policy *p, const char *file,
 	yaml_document_t doc;
 	yaml_node_t *root, *node;
 	struct yctx c = { .file = file ? file : "<input>", .errors = errors, .warnings = warnings };
-	bool have_doc = false;
+	bool have_doc = false, flow;
 	int rc = 0;
 
 	memset(e, 0, sizeof(*e));
@@ -154,28 +157,46 @@ int sluice_policy_edit_prepare(const struct sluice_policy *p, const char *file,
 	if (!edit_find(p, pre, old_len - suf, e))
 		return 0;
 	item = &rule_section(&p->rules[e->rule], e->section, &n)[e->index];
-	/* the item's line must read "<spaces>- <item>" up to its start */
-	for (line_start = item->src_start; line_start && old_text[line_start - 1] != '\n'; line_start--)
-		;
-	k = line_start;
-	while (k < item->src_start && old_text[k] == ' ')
-		k++;
-	if (k >= item->src_start || old_text[k] != '-' || pre < item->src_start)
+	if (pre < item->src_start)
 		return 0;
-	for (k++; k < item->src_start; k++)
-		if (old_text[k] != ' ')
-			return 0;
 	e->delta = (ptrdiff_t)new_len - (ptrdiff_t)old_len;
 	frag_end = (size_t)((ptrdiff_t)item->src_end + e->delta);
-	/* the item must end where a line of the next token starts, in both
-	 * texts: a fragment cut inside a line would parse differently alone */
-	if (!edit_ends_line(old_text, old_len, item->src_end) ||
-	    !edit_ends_line(new_text, new_len, frag_end))
-		return 0;
-	/* ... and the next token's indentation must be as it was (what follows
-	 * it is the common suffix) */
-	if (edit_indent_before(old_text, item->src_end) != edit_indent_before(new_text, frag_end))
-		return 0;
+	flow = old_text[item->src_start] == '{';
+	if (flow) {
+		/*
+		 * A flow mapping in a flow sequence: JSON, as the agent keeps a
+		 * Kubernetes object's text. Its braces delimit it wherever the
+		 * lines break, and inside them the fragment parses alone as it
+		 * does in place (flow context either way); both texts must
+		 * still close it where the item ends.
+		 */
+		line_start = item->src_start;
+		if (frag_end <= line_start || frag_end > new_len || new_text[line_start] != '{' ||
+		    old_text[item->src_end - 1] != '}' || new_text[frag_end - 1] != '}')
+			return 0;
+	} else {
+		/* the item's line must read "<spaces>- <item>" up to its start */
+		for (line_start = item->src_start; line_start && old_text[line_start - 1] != '\n'; line_start--)
+			;
+		k = line_start;
+		while (k < item->src_start && old_text[k] == ' ')
+			k++;
+		if (k >= item->src_start || old_text[k] != '-')
+			return 0;
+		for (k++; k < item->src_start; k++)
+			if (old_text[k] != ' ')
+				return 0;
+		/* the item must end where a line of the next token starts, in
+		 * both texts: a fragment cut inside a line would parse
+		 * differently alone */
+		if (!edit_ends_line(old_text, old_len, item->src_end) ||
+		    !edit_ends_line(new_text, new_len, frag_end))
+			return 0;
+		/* ... and the next token's indentation must be as it was (what
+		 * follows it is the common suffix) */
+		if (edit_indent_before(old_text, item->src_end) != edit_indent_before(new_text, frag_end))
+			return 0;
+	}
 	/* an anchor in the item may be used by others: they change too */
 	if (memchr(old_text + line_start, '&', item->src_end - line_start) ||
 	    memchr(new_text + line_start, '&', frag_end - line_start))
@@ -183,7 +204,8 @@ int sluice_policy_edit_prepare(const struct sluice_policy *p, const char *file,
 	e->lines = edit_count_lines(new_text + line_start, frag_end - line_start) -
 		   edit_count_lines(old_text + line_start, item->src_end - line_start);
 
-	/* the fragment alone: a block sequence with exactly one mapping */
+	/* the fragment alone: a block sequence with exactly one mapping, or
+	 * that flow mapping */
 	if (!yaml_parser_initialize(&parser))
 		return -ENOMEM;
 	yaml_parser_set_input_string(&parser, (const unsigned char *)new_text + line_start,
@@ -192,8 +214,9 @@ int sluice_policy_edit_prepare(const struct sluice_policy *p, const char *file,
 		goto whole; /* the whole parse gives the message, with its context */
 	have_doc = true;
 	root = yaml_document_get_root_node(&doc);
-	if (!root || root->type != YAML_SEQUENCE_NODE ||
-	    root->data.sequence.items.top - root->data.sequence.items.start != 1)
+	if (!root || (flow ? root->type != YAML_MAPPING_NODE
+			   : root->type != YAML_SEQUENCE_NODE ||
+				     root->data.sequence.items.top - root->data.sequence.items.start != 1))
 		goto whole;
 	{
 		yaml_document_t next;
@@ -213,7 +236,7 @@ int sluice_policy_edit_prepare(const struct sluice_policy *p, const char *file,
 		node->start_mark.index += line_start;
 		node->end_mark.index += line_start;
 	}
-	node = yaml_document_get_node(&doc, root->data.sequence.items.start[0]);
+	node = flow ? root : yaml_document_get_node(&doc, root->data.sequence.items.start[0]);
 	if (!node || node->type != YAML_MAPPING_NODE)
 		goto whole;
 	c.doc = &doc;

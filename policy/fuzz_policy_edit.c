@@ -3,7 +3,8 @@
  * fuzz_policy_edit.c - libFuzzer target for the loader and the one-item
  * edit path (built with -DSLUICE_FUZZ=ON, clang).
  *
- * The input is a new text for a fixed policy that is in force. Properties
+ * The input is a new text for a fixed policy that is in force (its items
+ * block mappings, and one flow mapping, as JSON has them). Properties
  * checked besides memory safety:
  *  - when sluice_policy_edit_prepare() takes the text as a one-item edit,
  *    a whole load of it succeeds too, and compiling incrementally
@@ -35,6 +36,8 @@ static const char base[] =
 	"        protocol: TCP\n"
 	"  - fromEndpoints: [{matchLabels: {app: db}}]\n"
 	"    toPorts: [{ports: [{port: \"82\", protocol: TCP}]}]\n"
+	"  - {fromCIDR: [10.4.0.0/16],\n"
+	"     toPorts: [{ports: [{port: \"83\", protocol: TCP}]}]}\n"
 	"  - toPorts:\n"
 	"    - ports: [{port: \"8080\", protocol: TCP}]\n"
 	"      rules: {http: [{method: GET}]}\n"

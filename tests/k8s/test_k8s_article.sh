@@ -172,6 +172,55 @@ kc delete cnp backend-ingress >/dev/null
 check "kubectl delete cnp: the policy is gone from the agent" kwait 20 bash -c "! ka a policy list | grep -q backend-ingress"
 check "kubectl delete cnp: malicious -> backend allowed again" kcan a default/malicious tcp "$IP_backend" 8080
 
+# one rule of a CiliumNetworkPolicy changed through the API: the agent
+# parses and compiles that item alone (policy/edit.c reads the object's
+# JSON as it reads a file applied again), all or nothing as before
+kedits() { ka a status -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["policy_item_edits"])'; }
+export -f kedits
+cnp_database_extra() {
+	kapply <<YAML
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata:
+  name: database-extra
+spec:
+  endpointSelector:
+    matchLabels:
+      app: database
+  ingress:
+  - fromEndpoints:
+    - matchLabels:
+        app: frontend
+    toPorts:
+    - ports:
+      - port: "5499"
+        protocol: TCP
+  - fromEndpoints:
+    - matchLabels:
+        app: malicious
+    toPorts:
+    - ports:
+      - port: "$1"
+        protocol: TCP
+YAML
+}
+cnp_database_extra 5498
+check "database-extra in force from the API" kwait 20 bash -c "ka a policy list | grep -q database-extra"
+edits0=$(kedits)
+cnp_database_extra 5432
+check "kubectl apply of one changed rule: a one-item edit ($edits0 -> $((edits0 + 1)))" \
+	kwait 20 bash -c "[ \"\$(kedits)\" = $((edits0 + 1)) ]"
+check "the edited rule is in force: malicious -> database:5432 allowed" kcan a default/malicious tcp "$IP_database" 5432
+cnp_database_extra 99999
+check "a changed rule that does not load is refused (sluice policy list says why)" \
+	kwait 20 bash -c "ka a policy list | grep database-extra | grep -q 'invalid port'"
+check "... and the version in force stays: malicious -> database:5432 still allowed" kcan a default/malicious tcp "$IP_database" 5432
+[ "$(kedits)" = $((edits0 + 1)) ] && pass "the refused version counted no edit" || fail "edits after the refused version: $(kedits)"
+cnp_database_extra 5498
+check "changed back: a second one-item edit" kwait 20 bash -c "[ \"\$(kedits)\" = $((edits0 + 2)) ]"
+check "malicious -> database:5432 dropped again" kdropped a default/malicious tcp "$IP_database" 5432
+kc delete cnp database-extra >/dev/null
+
 # a NetworkPolicy from the upstream e2e suite ("should enforce policy to
 # allow traffic only from a pod in a different namespace based on its
 # namespace label"), with the namespace relabelled through the API

@@ -269,6 +269,153 @@ static void test_declined(void **state)
 			       "  egressDeny: []\n    toPorts:\n    - ports:\n      - port: \"10001\""));
 }
 
+/* the policy as the agent keeps a Kubernetes object's text: JSON, as
+ * jansson indents it (agent/k8s_policies.c) */
+static const char json_base[] =
+	"{\n"
+	"  \"apiVersion\": \"cilium.io/v2\",\n"
+	"  \"kind\": \"CiliumNetworkPolicy\",\n"
+	"  \"metadata\": {\n"
+	"    \"name\": \"edits\",\n"
+	"    \"namespace\": \"default\"\n"
+	"  },\n"
+	"  \"spec\": {\n"
+	"    \"endpointSelector\": {\n"
+	"      \"matchLabels\": {\n"
+	"        \"app\": \"web\"\n"
+	"      }\n"
+	"    },\n"
+	"    \"ingress\": [\n"
+	"      {\n"
+	"        \"fromEndpoints\": [\n"
+	"          {\n"
+	"            \"matchLabels\": {\n"
+	"              \"app\": \"client\"\n"
+	"            }\n"
+	"          }\n"
+	"        ],\n"
+	"        \"toPorts\": [\n"
+	"          {\n"
+	"            \"ports\": [\n"
+	"              {\n"
+	"                \"port\": \"80\",\n"
+	"                \"protocol\": \"TCP\"\n"
+	"              }\n"
+	"            ],\n"
+	"            \"rules\": {\n"
+	"              \"http\": [\n"
+	"                {\n"
+	"                  \"method\": \"GET\",\n"
+	"                  \"path\": \"/api/.*\"\n"
+	"                }\n"
+	"              ]\n"
+	"            }\n"
+	"          }\n"
+	"        ]\n"
+	"      },\n"
+	"      {\n"
+	"        \"fromCIDR\": [\n"
+	"          \"10.250.0.1/32\"\n"
+	"        ],\n"
+	"        \"toPorts\": [\n"
+	"          {\n"
+	"            \"ports\": [\n"
+	"              {\n"
+	"                \"port\": \"10001\",\n"
+	"                \"protocol\": \"TCP\"\n"
+	"              }\n"
+	"            ]\n"
+	"          }\n"
+	"        ]\n"
+	"      },\n"
+	"      {\n"
+	"        \"fromCIDR\": [\n"
+	"          \"10.250.0.2/32\"\n"
+	"        ],\n"
+	"        \"toPorts\": [\n"
+	"          {\n"
+	"            \"ports\": [\n"
+	"              {\n"
+	"                \"port\": \"10002\",\n"
+	"                \"protocol\": \"TCP\"\n"
+	"              }\n"
+	"            ]\n"
+	"          }\n"
+	"        ]\n"
+	"      }\n"
+	"    ],\n"
+	"    \"egress\": [\n"
+	"      {\n"
+	"        \"toEndpoints\": [\n"
+	"          {\n"
+	"            \"matchLabels\": {\n"
+	"              \"app\": \"db\"\n"
+	"            }\n"
+	"          }\n"
+	"        ],\n"
+	"        \"toPorts\": [\n"
+	"          {\n"
+	"            \"ports\": [\n"
+	"              {\n"
+	"                \"port\": \"5432\",\n"
+	"                \"protocol\": \"TCP\"\n"
+	"              }\n"
+	"            ]\n"
+	"          }\n"
+	"        ]\n"
+	"      }\n"
+	"    ]\n"
+	"  }\n"
+	"}\n";
+
+/* a policy in force loaded from text */
+static void fixture_text(struct fixture *f, char *text)
+{
+	sluice_policy_set_free(&f->set);
+	free(f->text);
+	f->text = text;
+	load_ok(&f->set, f->text);
+}
+
+/* flow mappings: JSON items edited one at a time, as a block list's */
+static void test_json(void **state)
+{
+	struct fixture *f = *state;
+
+	fixture_text(f, strdup(json_base));
+	edit_ok(f, subst(f->text, "\"10001\"", "\"9000\""));
+	edit_ok(f, subst(f->text, "\"10.250.0.2/32\"", "\"10.250.7.0/24\""));
+	/* lines added inside an item move what follows */
+	edit_ok(f, subst(f->text, "\"10.250.0.1/32\"\n", "\"10.250.0.1/32\",\n\"10.250.0.3/32\",\n\"10.250.0.4/32\"\n"));
+	edit_rejected(f, subst(f->text, "\"10002\"", "\"70000\""));
+	edit_rejected(f, subst(f->text, "\"10.250.0.3/32\"", "\"10.250.0.300/32\""));
+	edit_ok(f, subst(f->text, "\"5432\"", "\"5433\""));
+	/* the HTTP rule's item too (compiled whole by the caller) */
+	edit_ok(f, subst(f->text, "\"/api/.*\"", "\"/v2/.*\""));
+	/* two items; the comma between two items; a change that closes the
+	 * item early and opens another inside it: parsed alone it is no
+	 * longer one mapping */
+	{
+		char *t = subst(f->text, "\"9000\"", "\"1\"");
+		char *t2 = subst(t, "\"10.250.7.0/24\"", "\"10.250.8.0/24\"");
+
+		free(t);
+		edit_declined(f, t2);
+	}
+	edit_declined(f, subst(f->text, "      },\n      {\n        \"fromCIDR\": [\n          \"10.250.7.0/24\"",
+			       "      }\n      {\n        \"fromCIDR\": [\n          \"10.250.7.0/24\""));
+	edit_declined(f, subst(f->text, "\"port\": \"9000\"", "\"port\": \"9000\"}]}]}, {\"toPorts\": [{\"ports\": [{\"x\": \"1\""));
+	/* the policy in force still edits */
+	edit_ok(f, subst(f->text, "\"9000\"", "\"9001\""));
+
+	/* a flow mapping as an item of a block list */
+	fixture_text(f, subst(base, "  - fromCIDR:\n    - 10.250.0.2/32\n    toPorts:\n    - ports:\n"
+				    "      - port: \"10002\"\n        protocol: TCP\n",
+			      "  - {fromCIDR: [10.250.0.2/32], toPorts: [{ports: [{port: \"10002\", protocol: TCP}]}]}\n"));
+	edit_ok(f, subst(f->text, "\"10002\"", "\"10012\""));
+	edit_rejected(f, subst(f->text, "\"10012\"", "\"-3\""));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -277,6 +424,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_lines_move, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_specs_path, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_declined, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_json, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
