@@ -190,7 +190,10 @@ void flow_print(struct flow_printer *p, FILE *out, const struct sl_flow_view *f)
 		char fl[SL_FLOW_TCP_FLAGS_TEXT_MAX];
 
 		snprintf(kind, sizeof(kind), "%s", sl_flow_trace_point_text(f->trace_point));
-		snprintf(detail, sizeof(detail), "TCP Flags: %s", sl_flow_tcp_flags_text(f->tcp_flags, fl));
+		if (f->protocol == 6)
+			snprintf(detail, sizeof(detail), "TCP Flags: %s", sl_flow_tcp_flags_text(f->tcp_flags, fl));
+		else /* a UDP or ICMP flow's first reply */
+			snprintf(detail, sizeof(detail), "%s", sl_flow_proto_name(f->protocol));
 	} else {
 		bool in = f->direction == SLUICE_DIR_INGRESS;
 		/* which end decided: the destination on ingress, the source on egress */

@@ -160,8 +160,9 @@ static __always_inline int ct_create(const struct flow *fl, __u8 direction, __u3
 	e.flags = flags;
 	if (fl->tcp_flags & (TCP_FLAG_FIN | TCP_FLAG_RST))
 		e.flags |= SLUICE_CT_F_SEEN_FIN;
-	/* the POLICY_VERDICT event of this first packet tells its SYN */
-	if (fl->tcp_flags & TCP_FLAG_SYN)
+	/* the POLICY_VERDICT event of this first packet tells its SYN (and a
+	 * UDP or ICMP flow's first packet, lib/trace.h) */
+	if (fl->protocol != IPPROTO_TCP || (fl->tcp_flags & TCP_FLAG_SYN))
 		e.flags |= SLUICE_CT_F_TRACED_SYN << SLUICE_CT_F_TRACED_SHIFT_FWD;
 	e.match_kind = match_kind;
 	e.proxy_port = proxy_port;

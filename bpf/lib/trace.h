@@ -5,7 +5,8 @@
  *
  * Aggregated as Cilium's default monitor aggregation ("medium") does: a
  * packet of a known flow is reported only when it carries SYN, FIN or RST
- * for the first time in its direction of that flow. The conntrack entry
+ * for the first time in its direction of that flow (UDP, ICMP: the first
+ * packet of each direction, the first being the policy verdict's). The conntrack entry
  * remembers what was reported (SLUICE_CT_F_TRACED_*), so a connection costs
  * about three events after its policy verdict, however much data it moves,
  * and a retransmitted SYN-ACK or FIN is not reported twice.
@@ -24,11 +25,16 @@
 #include "events.h"
 #include "proxy.h"
 
-/* The SLUICE_CT_F_TRACED_* bits a packet's flags would set (unshifted). */
+/* The SLUICE_CT_F_TRACED_* bits a packet's flags would set (unshifted).
+ * Without TCP's flags (UDP, ICMP) the SYN bit stands for the direction's
+ * first packet: a flow's first reply (a DNS answer, an echo reply) is
+ * reported once, as Cilium reports it. */
 static __always_inline __u8 trace_flags_of(const struct flow *fl)
 {
 	__u8 t = 0;
 
+	if (fl->protocol != IPPROTO_TCP)
+		return SLUICE_CT_F_TRACED_SYN;
 	if (fl->tcp_flags & TCP_FLAG_SYN)
 		t |= SLUICE_CT_F_TRACED_SYN;
 	if (fl->tcp_flags & TCP_FLAG_FIN)
@@ -60,8 +66,6 @@ static __always_inline void trace_packet(struct event_ctx *ec, struct sluice_ct_
 	const struct flow *fl = ec->fl;
 	__u8 bits, point;
 
-	if (fl->protocol != IPPROTO_TCP)
-		return;
 	bits = trace_flags_of(fl);
 	if (!bits)
 		return;

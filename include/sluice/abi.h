@@ -207,6 +207,7 @@ struct sluice_ct_entry {
  * first direction) and reverse. A packet of a known flow is reported as a
  * TRACE event only when it carries one of them for the first time in its
  * direction: the SYN-ACK, each side's FIN, a RST; never the bulk of ACKs.
+ * For UDP and ICMP the SYN bit means the direction's first packet.
  */
 #define SLUICE_CT_F_TRACED_SHIFT_FWD 2
 #define SLUICE_CT_F_TRACED_SHIFT_REV 5
@@ -395,7 +396,7 @@ enum sluice_drop_reason {
 enum sluice_event_type {
 	SLUICE_EVENT_POLICY_VERDICT = 1, /* first packet of a flow, allowed */
 	SLUICE_EVENT_DROP = 2,
-	SLUICE_EVENT_TRACE = 3,          /* a known flow's packet with new SYN/FIN/RST */
+	SLUICE_EVENT_TRACE = 3,          /* a known flow's packet with new SYN/FIN/RST, a first reply */
 };
 
 /*

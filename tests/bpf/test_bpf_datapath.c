@@ -646,9 +646,23 @@ static void test_trace_events(void **state)
 	assert_int_equal(f->ev[1].trace, SLUICE_TRACE_TO_STACK | SLUICE_TRACE_REPLY);
 	assert_int_equal(f->ev[2].trace, SLUICE_TRACE_TO_ENDPOINT);
 	assert_int_equal(f->ev[2].peer_identity, PEER_ID);
-	/* UDP: no flags, no traces */
-	assert_int_equal(egress(f, IPPROTO_UDP, PEER_IP, 40000, 80, 0), DROP);
+	/* UDP: the first reply is reported, once; the requests are the policy
+	 * verdict's */
+	pol_set(f, (struct sluice_policy_map_entry[]){ pe(PEER_ID, SLUICE_DIR_EGRESS, IPPROTO_UDP, 53, 64, 0,
+							  SLUICE_MATCH_L3_L4) }, 1);
 	drain(f);
+	assert_int_equal(egress(f, IPPROTO_UDP, PEER_IP, 40000, 53, 0), PASS);
+	assert_int_equal(egress(f, IPPROTO_UDP, PEER_IP, 40000, 53, 0), PASS);
+	assert_int_equal(drain(f), 1);
+	assert_int_equal(f->ev[0].type, SLUICE_EVENT_POLICY_VERDICT);
+	assert_int_equal(ingress(f, IPPROTO_UDP, PEER_IP, 53, 40000, 0), PASS);
+	assert_int_equal(ingress(f, IPPROTO_UDP, PEER_IP, 53, 40000, 0), PASS);
+	assert_int_equal(drain(f), 1);
+	assert_int_equal(f->ev[0].type, SLUICE_EVENT_TRACE);
+	assert_int_equal(f->ev[0].trace, SLUICE_TRACE_TO_ENDPOINT | SLUICE_TRACE_REPLY);
+	assert_int_equal(f->ev[0].protocol, IPPROTO_UDP);
+	assert_int_equal(egress(f, IPPROTO_UDP, PEER_IP, 40000, 53, 0), PASS);
+	assert_int_equal(drain(f), 0);
 }
 
 static void test_tcp_without_syn_is_judged(void **state)

@@ -5,7 +5,7 @@
  * printed for the same flows when it rendered each one to its JSON line and
  * parsed that back (the printer before this one, run on
  * flow_print_cases.h), byte for byte, in each form, with and without
- * colour. The trace flows (flow_cases.h 14-17) came after that path was
+ * colour. The trace flows (flow_cases.h 14-18) came after that path was
  * gone: their lines were read and added when the trace events came. Also: an older agent's JSON line, read back into a view
  * (flow_view_from_json), prints as the flow itself does; and a line the old
  * path could not parse (its cut splits a UTF-8 character) prints its flow.

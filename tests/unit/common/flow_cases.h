@@ -28,7 +28,7 @@ static const char *flow_case_url_long(void)
 	return flow_case_long_url;
 }
 
-#define FLOW_CASES 18
+#define FLOW_CASES 19
 
 static struct sl_flow_view flow_case(int i)
 {
@@ -164,6 +164,7 @@ static struct sl_flow_view flow_case(int i)
 	case 15: /* trace: the server's SYN-ACK delivered to the client */
 	case 16: /* trace: a RST to the proxy's listener */
 	case 17: /* trace: a FIN leaving for the world */
+	case 18: /* trace: a UDP flow's first reply, delivered to the client */
 		f.kind = SL_FLOW_TRACE;
 		f.verdict = SLUICE_VERDICT_FORWARDED;
 		f.direction = SLUICE_DIR_INGRESS;
@@ -171,7 +172,7 @@ static struct sl_flow_view flow_case(int i)
 		f.drop_reason = 0;
 		f.tcp_flags = 0x11;
 		f.trace_point = SLUICE_TRACE_TO_ENDPOINT;
-		if (i == 15) {
+		if (i == 15 || i == 18) {
 			struct sl_flow_end e = f.src;
 			uint8_t a[16];
 
@@ -185,6 +186,11 @@ static struct sl_flow_view flow_case(int i)
 			f.dport = 40000;
 			f.src = f.dst;
 			f.dst = e;
+			if (i == 18) {
+				f.protocol = 17;
+				f.tcp_flags = 0;
+				f.sport = 53;
+			}
 		} else if (i == 16) {
 			f.tcp_flags = 0xfc;
 			f.trace_point = SLUICE_TRACE_TO_PROXY;

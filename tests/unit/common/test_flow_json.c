@@ -5,7 +5,7 @@
  * and lost printf (agent/flows.c at a37a881), for every case of
  * flow_cases.h, with two changes since: the node name is escaped, and a
  * TCP flow's Summary is Hubble's "TCP Flags: SYN, ACK" (its flags in
- * Hubble's order) instead of "TCP". Cases 14-17, the trace flows, came
+ * Hubble's order) instead of "TCP". Cases 14-18, the trace flows, came
  * with the trace events and were checked field by field against
  * Hubble's flow.proto.
  */
@@ -191,6 +191,16 @@ static const char *const expected[FLOW_CASES] = {
 	"},\"Type\":\"L3_L4\",\"node_name\":\"sluice-bench\",\"event_type\":{\"type\":4,\"sub_typ"
 	"e\":3},\"trace_observation_point\":\"TO_STACK\",\"trace_reason\":\"ESTABLISHED\",\"is_re"
 	"ply\":false,\"traffic_direction\":\"EGRESS\",\"Summary\":\"TCP Flags: ACK, FIN\"}}",
+	/* 18: a UDP flow's first reply (the trace of a DNS answer) */
+	"{\"flow\":{\"time\":\"2025-12-05T16:00:00.123456789Z\",\"verdict\":\"FORWARDED\",\"IP\":"
+	"{\"source\":\"10.244.241.3\",\"destination\":\"10.244.241.2\",\"ipVersion\":\"IPv4\"},\""
+	"l4\":{\"UDP\":{\"source_port\":53,\"destination_port\":40000}},\"source\":{\"identity\":"
+	"257,\"namespace\":\"default\",\"labels\":[\"k8s:app=dst\",\"k8s:io.kubernetes.pod.namesp"
+	"ace=default\"],\"pod_name\":\"dst\"},\"destination\":{\"identity\":256,\"namespace\":\"d"
+	"efault\",\"labels\":[\"k8s:app=src\",\"k8s:io.kubernetes.pod.namespace=default\"],\"pod_"
+	"name\":\"src\"},\"Type\":\"L3_L4\",\"node_name\":\"sluice-bench\",\"event_type\":{\"type"
+	"\":4,\"sub_type\":0},\"trace_observation_point\":\"TO_ENDPOINT\",\"trace_reason\":\"REPL"
+	"Y\",\"is_reply\":true,\"traffic_direction\":\"EGRESS\",\"Summary\":\"UDP\"}}",
 };
 
 /* case 11: the URL and the Host are cut (505 and 1 + 4088 bytes) */
