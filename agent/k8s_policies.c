@@ -4,16 +4,18 @@
  * CiliumClusterwideNetworkPolicy objects from the API, through the same
  * loader and compiler as `sluice policy apply`.
  *
- * Each object is one policy, all or nothing: it is loaded alone first, and
- * one that fails keeps its previous version in force. A change of one
- * object that is the only one pending (a `kubectl apply` or `edit`) is
- * applied directly instead, which is all or nothing too: when one rule of
- * it changed, the apply parses and compiles that item alone (the object's
- * JSON text is kept, and policy/edit.c reads it as a file applied again). The failure shows in
- * `sluice policy list` (status), in the sluice_k8s_policy_load_failures_total
- * metric and as a Warning Event on the object. The objects that load are
- * applied together, one compile per commit; if that compile fails (map
+ * Each object is one policy, all or nothing: one that fails to load keeps
+ * its previous version in force. The objects that changed are applied
+ * together, one parse of each and one compile per commit; when one rule of
+ * a lone changed object changed (a `kubectl apply` or `edit`), that item
+ * alone is parsed and compiled (the object's JSON text is kept, and
+ * policy/edit.c reads it as a file applied again). Only if that apply
+ * fails is each object loaded alone, to refuse just the ones that do not
+ * load, and the others applied together; if that compile fails (map
  * sizes), they are applied one by one so that only the culprit is refused.
+ * A failure shows in `sluice policy list` (status), in the
+ * sluice_k8s_policy_load_failures_total metric and as a Warning Event on
+ * the object.
  *
  * A policy from the API is stored with file "k8s:<resource>/<ns>/<name>",
  * which tells the reconcile after a (re)list which stored policies came
@@ -350,6 +352,34 @@ static void reconcile(struct agent_k8s *k)
 	}
 }
 
+/* Loads an object alone: NULL when it loads, else why not (malloc'd). */
+static char *load_alone(const char *file, const char *text)
+{
+	struct sluice_policy_set set = { 0 };
+	struct sluice_diags errors = { 0 }, warnings = { 0 };
+	char *why = NULL;
+
+	if (sluice_policy_load(file, text, strlen(text), &set, &errors, &warnings) || set.n != 1)
+		why = sl_xstrdup(errors.n ? errors.v[0].msg : "not exactly one policy");
+	sluice_policy_set_free(&set);
+	sluice_diags_free(&errors);
+	sluice_diags_free(&warnings);
+	return why;
+}
+
+static void staged_loaded(struct agent_k8s *k, const struct staged *s)
+{
+	loaded(k, s->ki->kind, k8s_meta(s->obj, "namespace"), k8s_meta(s->obj, "name"));
+}
+
+/*
+ * The objects that changed are applied together first: one parse of each
+ * and one compile (and a lone object with one rule changed is a one-item
+ * edit, policy/edit.c). Only when that fails (an object that does not
+ * load, or the whole not fitting the maps) is each loaded alone, the ones
+ * that load applied together, and if that fails too, one by one: only the
+ * culprits are refused, the others go in.
+ */
 void k8s_policies_commit(struct agent_k8s *k)
 {
 	struct agent *a = k->a;
@@ -358,14 +388,11 @@ void k8s_policies_commit(struct agent_k8s *k)
 	size_t nst = 0, i;
 	const char *key;
 	char *err = NULL;
-	int rc;
 
 	json_object_foreach(k->policy_pending, key, obj) {
 		int kind = atoi(key);
 		const struct kind_info *ki = kind_of(kind);
 		const char *ns, *name;
-		struct sluice_policy_set set = { 0 };
-		struct sluice_diags errors = { 0 }, warnings = { 0 };
 		const struct agent_policy_src *old;
 		char *text, *file, *why = NULL;
 
@@ -391,41 +418,14 @@ void k8s_policies_commit(struct agent_k8s *k)
 		old = stored(a, kind, ns, name);
 		if (old && old->text && !strcmp(old->text, text)) {
 			loaded(k, kind, ns, name); /* unchanged (a relist): nothing to do */
-		} else if (old && old->text && json_object_size(k->policy_pending) == 1) {
-			/*
-			 * A live change of one object: applied alone, without
-			 * loading it first, so that when one rule of it changed
-			 * only that item is parsed and compiled (policy/edit.c
-			 * reads the object's JSON text as it reads a file). The
-			 * apply is all or nothing: a version that does not load
-			 * leaves the previous one in force, as below.
-			 */
-			json_t *one = json_array();
-
-			json_array_append_new(one, json_pack("{s:s,s:s}", "name", file, "content", text));
-			if (apply_files(a, one, &err)) {
-				failed_why(k, ki, obj, err ? err : "apply failed", why);
-				free(err);
-				err = NULL;
-			} else {
-				loaded(k, kind, ns, name);
-			}
-			json_decref(one);
-		} else if (sluice_policy_load(file, text, strlen(text), &set, &errors, &warnings) ||
-			   set.n != 1) {
-			failed_why(k, ki, obj, errors.n ? errors.v[0].msg : "not exactly one policy", why);
+			free(why);
 		} else {
 			json_array_append_new(files, json_pack("{s:s,s:s}", "name", file, "content", text));
 			st[nst].ki = ki;
 			st[nst].obj = json_incref(obj);
 			st[nst].why = why;
-			why = NULL;
 			nst++;
 		}
-		free(why);
-		sluice_policy_set_free(&set);
-		sluice_diags_free(&errors);
-		sluice_diags_free(&warnings);
 		free(text);
 		free(file);
 	}
@@ -433,32 +433,53 @@ void k8s_policies_commit(struct agent_k8s *k)
 	json_object_update(k->policy_pending, deferred);
 	json_decref(deferred);
 
-	if (nst) {
-		rc = apply_files(a, files, &err);
-		if (!rc) {
-			for (i = 0; i < nst; i++)
-				loaded(k, st[i].ki->kind, k8s_meta(st[i].obj, "namespace"),
-				       k8s_meta(st[i].obj, "name"));
+	if (nst && apply_files(a, files, &err) == 0) {
+		for (i = 0; i < nst; i++)
+			staged_loaded(k, &st[i]);
+	} else if (nst) {
+		json_t *good = json_array();
+		size_t *gi = sl_xcalloc(nst, sizeof(*gi)), ng = 0;
+
+		free(err);
+		err = NULL;
+		for (i = 0; i < nst; i++) {
+			json_t *f = json_array_get(files, i);
+			char *why = load_alone(json_string_value(json_object_get(f, "name")),
+					       json_string_value(json_object_get(f, "content")));
+
+			if (why) {
+				failed_why(k, st[i].ki, st[i].obj, why, st[i].why);
+				free(why);
+				continue;
+			}
+			json_array_append(good, f);
+			gi[ng++] = i;
+		}
+		/* all of them load alone: the whole did not fit, no use trying it again */
+		if (ng && ng < nst && apply_files(a, good, &err) == 0) {
+			for (i = 0; i < ng; i++)
+				staged_loaded(k, &st[gi[i]]);
 		} else {
 			free(err);
 			err = NULL;
 			/* one by one: only what does not fit is refused */
-			for (i = 0; i < nst; i++) {
+			for (i = 0; i < ng; i++) {
 				json_t *one = json_array();
 
-				json_array_append(one, json_array_get(files, i));
+				json_array_append(one, json_array_get(good, i));
 				if (apply_files(a, one, &err)) {
-					failed_why(k, st[i].ki, st[i].obj, err ? err : "apply failed",
-						   st[i].why);
+					failed_why(k, st[gi[i]].ki, st[gi[i]].obj, err ? err : "apply failed",
+						   st[gi[i]].why);
 					free(err);
 					err = NULL;
 				} else {
-					loaded(k, st[i].ki->kind, k8s_meta(st[i].obj, "namespace"),
-					       k8s_meta(st[i].obj, "name"));
+					staged_loaded(k, &st[gi[i]]);
 				}
 				json_decref(one);
 			}
 		}
+		free(gi);
+		json_decref(good);
 	}
 	for (i = 0; i < nst; i++) {
 		json_decref(st[i].obj);

@@ -65,6 +65,43 @@ spec:
     - matchLabels:
         app: other
 YAML
+# two more that the relist brings with it, one of them not loading: the
+# batch fails, and only that one is refused
+kapply <<'YAML'
+apiVersion: "cilium.io/v2"
+kind: CiliumNetworkPolicy
+metadata:
+  name: restart-extra
+spec:
+  endpointSelector:
+    matchLabels:
+      app: server
+  ingress:
+  - fromEndpoints:
+    - matchLabels:
+        app: client
+    toPorts:
+    - ports:
+      - port: "9999"
+        protocol: TCP
+---
+apiVersion: "cilium.io/v2"
+kind: CiliumNetworkPolicy
+metadata:
+  name: restart-bad
+spec:
+  endpointSelector:
+    matchLabels:
+      app: server
+  ingress:
+  - fromEndpoints:
+    - matchLabels:
+        app: client
+    toPorts:
+    - ports:
+      - port: "80a"
+        protocol: TCP
+YAML
 kc delete pod doomed --grace-period=0 --force >/dev/null 2>&1
 kc delete sluiceidentity "$server_id" >/dev/null
 check "agent down: the pinned datapath still enforces (other -> server dropped)" \
@@ -101,6 +138,10 @@ k8s_relay_set slow '{}'
 check "restarted agent syncs" kwait 60 synced
 check "policy deleted while down is gone" kwait 20 bash -c "! ka a policy list | grep -q 'server-ingress '"
 check "policy created while down is in force" kwait 20 bash -c "ka a policy list | grep -q server-ingress-v2"
+check "listed with the others, a policy that does not load is refused alone" \
+	kwait 20 bash -c "ka a policy list | grep restart-bad | grep -q 'invalid port'"
+check "  and the others listed with it are in force" \
+	bash -c "ka a policy list | grep restart-extra | grep -vq 'invalid port'"
 check "converged: other -> server allowed (v2)" kwait 10 kcan a default/other tcp "$IP_server" 8080
 check "converged: client -> server dropped (v2)" kdropped a default/client tcp "$IP_server" 8080
 check "pod deleted while down is gone from the agent" kwait 20 bash -c "! ka a pod list | grep -q default/doomed"
