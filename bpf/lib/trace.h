@@ -6,10 +6,11 @@
  * Aggregated as Cilium's default monitor aggregation ("medium") does: a
  * packet of a known flow is reported only when it carries SYN, FIN or RST
  * for the first time in its direction of that flow (UDP, ICMP: the first
- * packet of each direction, the first being the policy verdict's). The conntrack entry
- * remembers what was reported (SLUICE_CT_F_TRACED_*), so a connection costs
- * about three events after its policy verdict, however much data it moves,
- * and a retransmitted SYN-ACK or FIN is not reported twice.
+ * packet of each direction, the first one being the policy verdict's). The
+ * conntrack entry remembers what was reported (SLUICE_CT_F_TRACED_*), so a
+ * connection costs about three events after its policy verdict, however
+ * much data it moves, and a retransmitted SYN-ACK or FIN is not reported
+ * twice.
  *
  * One report per packet on the node: a packet between two local pods
  * crosses the sender's hook and then the receiver's; only the receiver's
