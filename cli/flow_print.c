@@ -285,11 +285,10 @@ static void addr_from_json(json_t *v, uint8_t a[16])
 /* l4.TCP.flags: {"SYN":true,"ACK":true} -> 0x12 */
 static uint8_t tcp_flags_from_json(json_t *flags)
 {
-	static const char *const names[8] = { "FIN", "SYN", "RST", "PSH", "ACK", "URG", "ECE", "CWR" };
 	uint8_t out = 0;
 
 	for (int i = 0; i < 8; i++)
-		if (json_is_true(json_object_get(flags, names[i])))
+		if (json_is_true(json_object_get(flags, sl_flow_tcp_flag_names[i])))
 			out |= (uint8_t)(1u << i);
 	return out;
 }

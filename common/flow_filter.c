@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* flow_filter.c - see flow_filter.h. */
 #include "flow_filter.h"
+#include "flow_json.h"
 
 #include <arpa/inet.h>
 #include <stdbool.h>
@@ -57,7 +58,7 @@ int sl_flow_ip_parse(const char *v, uint8_t net[16], unsigned *plen)
 
 int sl_flow_tcp_flags_parse(const char *v)
 {
-	static const char *const names[8] = { "FIN", "SYN", "RST", "PSH", "ACK", "URG", "ECE", "CWR" };
+	const char *const *names = sl_flow_tcp_flag_names;
 	int mask = 0;
 
 	while (v && *v) {

@@ -265,11 +265,12 @@ const char *sl_flow_tcp_flags_text(uint8_t flags, char out[SL_FLOW_TCP_FLAGS_TEX
 	return out;
 }
 
+const char *const sl_flow_tcp_flag_names[8] = { "FIN", "SYN", "RST", "PSH", "ACK", "URG", "ECE", "CWR" };
+
 /* l4.TCP.flags as protojson prints Hubble's TCPFlags: set flags only, in
- * field order (FIN, SYN, RST, PSH, ACK, URG, ECE, CWR) */
+ * field order, which is the bit order */
 static void put_tcp_flags(struct out *o, uint8_t flags)
 {
-	static const char *const names[8] = { "FIN", "SYN", "RST", "PSH", "ACK", "URG", "ECE", "CWR" };
 	bool first = true;
 
 	PUT(o, ",\"flags\":{");
@@ -279,7 +280,7 @@ static void put_tcp_flags(struct out *o, uint8_t flags)
 		if (!first)
 			PUT(o, ",");
 		PUT(o, "\"");
-		puts_(o, names[i]);
+		puts_(o, sl_flow_tcp_flag_names[i]);
 		PUT(o, "\":true");
 		first = false;
 	}

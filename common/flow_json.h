@@ -63,6 +63,9 @@ const char *sl_flow_drop_reason_name(uint16_t reason);
  * (to-endpoint, ...). */
 const char *sl_flow_trace_point_name(uint8_t point);
 const char *sl_flow_trace_point_text(uint8_t point);
+/* The TCP flags by bit of the header's flags byte (FIN 0x01 ... CWR 0x80),
+ * as Hubble's TCPFlags names them: the JSON's l4.TCP.flags, --tcp-flags */
+extern const char *const sl_flow_tcp_flag_names[8];
 /* Hubble's summary of TCP flags: "SYN, ACK" (its order); returns out. */
 #define SL_FLOW_TCP_FLAGS_TEXT_MAX 40
 const char *sl_flow_tcp_flags_text(uint8_t flags, char out[SL_FLOW_TCP_FLAGS_TEXT_MAX]);
