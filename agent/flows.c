@@ -81,11 +81,6 @@ struct flow {
 
 /* ---- filters ------------------------------------------------------------- */
 
-/* a REQUEST or a RESPONSE (else a policy verdict, a drop or a trace) */
-static bool flow_is_l7(const struct flow *f)
-{
-	return f->kind == FLOW_L7_REQUEST || f->kind == FLOW_L7_RESPONSE;
-}
 
 enum filter_field {
 	F_VERDICT, F_POD, F_FROM_POD, F_TO_POD, F_NAMESPACE, F_LABEL, F_FROM_LABEL, F_TO_LABEL,
@@ -394,20 +389,20 @@ static bool filter_one(const struct filter *fl, const struct flow *f)
 		       !strncmp(f->svc_ns, v, (size_t)(slash - v)) && !strcmp(f->svc_name, slash + 1);
 	}
 	case F_TCP_FLAGS:
-		return !flow_is_l7(f) && f->protocol == 6 && (f->tcp_flags & fl->plen) == fl->plen;
+		return !sl_flow_kind_is_l7(f->kind) && f->protocol == 6 && (f->tcp_flags & fl->plen) == fl->plen;
 	case F_TRAFFIC_DIRECTION:
 		return f->direction == (strcasecmp(v, "ingress") ? SLUICE_DIR_EGRESS : SLUICE_DIR_INGRESS);
 	case F_PROTOCOL:
 		if (!strcasecmp(v, "http"))
-			return flow_is_l7(f);
+			return sl_flow_kind_is_l7(f->kind);
 		if (!strcasecmp(v, "icmp"))
 			return f->protocol == 1;
-		return !strcasecmp(v, sl_flow_proto_name(f->protocol)) && !flow_is_l7(f);
+		return !strcasecmp(v, sl_flow_proto_name(f->protocol)) && !sl_flow_kind_is_l7(f->kind);
 	case F_TYPE:
 		if (!strcasecmp(v, "l7"))
-			return flow_is_l7(f);
+			return sl_flow_kind_is_l7(f->kind);
 		if (!strcasecmp(v, "l3-l4") || !strcasecmp(v, "l3_l4"))
-			return !flow_is_l7(f);
+			return !sl_flow_kind_is_l7(f->kind);
 		if (!strcasecmp(v, "policy-verdict"))
 			return f->kind == FLOW_L3L4;
 		if (!strcasecmp(v, "drop"))

@@ -375,10 +375,10 @@ static void staged_loaded(struct agent_k8s *k, const struct staged *s)
 /*
  * The objects that changed are applied together first: one parse of each
  * and one compile (and a lone object with one rule changed is a one-item
- * edit, policy/edit.c). Only when that fails (an object that does not
- * load, or the whole not fitting the maps) is each loaded alone, the ones
- * that load applied together, and if that fails too, one by one: only the
- * culprits are refused, the others go in.
+ * edit, policy/edit.c). Only when that fails for several (an object that
+ * does not load, or the whole not fitting the maps) is each loaded alone,
+ * the ones that load applied together, and if that fails too, one by one:
+ * only the culprits are refused, the others go in.
  */
 void k8s_policies_commit(struct agent_k8s *k)
 {
@@ -436,6 +436,12 @@ void k8s_policies_commit(struct agent_k8s *k)
 	if (nst && apply_files(a, files, &err) == 0) {
 		for (i = 0; i < nst; i++)
 			staged_loaded(k, &st[i]);
+	} else if (nst == 1) {
+		/* the apply's message is the object's own (the loader's first,
+		 * as a load alone would give it): no second try */
+		failed_why(k, st[0].ki, st[0].obj, err ? err : "apply failed", st[0].why);
+		free(err);
+		err = NULL;
 	} else if (nst) {
 		json_t *good = json_array();
 		size_t *gi = sl_xcalloc(nst, sizeof(*gi)), ng = 0;

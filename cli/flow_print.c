@@ -140,7 +140,7 @@ void flow_print(struct flow_printer *p, FILE *out, const struct sl_flow_view *f)
 {
 	bool denied = f->verdict == SLUICE_VERDICT_DROPPED, redirected = f->verdict == SLUICE_VERDICT_REDIRECTED;
 	bool trace = f->kind == SL_FLOW_TRACE;
-	bool l7 = f->kind == SL_FLOW_L7_REQUEST || f->kind == SL_FLOW_L7_RESPONSE;
+	bool l7 = sl_flow_kind_is_l7(f->kind);
 	/* a reply is printed as Hubble prints it: client <- server */
 	bool reply = f->kind == SL_FLOW_L7_RESPONSE || (trace && f->is_reply);
 	const char *verdict = sl_flow_verdict_name(f->verdict);

@@ -326,7 +326,7 @@ size_t sl_flow_json(const struct sl_flow_view *f, const char *node, char *out)
 {
 	struct out o = { out };
 	bool trace = f->kind == SL_FLOW_TRACE;
-	bool l7 = f->kind != SL_FLOW_L3L4 && !trace, resp = f->kind == SL_FLOW_L7_RESPONSE;
+	bool l7 = sl_flow_kind_is_l7(f->kind), resp = f->kind == SL_FLOW_L7_RESPONSE;
 
 	PUT(&o, "{\"flow\":{\"time\":\"");
 	put_time(&o, f->time_ns);

@@ -20,6 +20,13 @@ enum sl_flow_kind {
 	SL_FLOW_TRACE = 4, /* a later packet of a known flow (SYN-ACK, FIN, RST) */
 };
 
+/* An HTTP REQUEST or RESPONSE (else a policy verdict, a drop or a trace:
+ * Hubble's L3_L4 flows) */
+static inline bool sl_flow_kind_is_l7(uint8_t kind)
+{
+	return kind == SL_FLOW_L7_REQUEST || kind == SL_FLOW_L7_RESPONSE;
+}
+
 /* One end of a flow, as enriched by the agent at event time. NULL strings
  * print as "" (labels as []). labels is JSON array text, printed as is. */
 struct sl_flow_end {

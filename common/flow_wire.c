@@ -95,7 +95,7 @@ size_t sl_wire_flow_max(const struct sl_flow_view *f)
 		n += str_size(f->svc_ns) + str_size(f->svc_name) + 2;
 	if (f->kind == SL_FLOW_TRACE)
 		n += 1;
-	if (f->kind == SL_FLOW_L7_REQUEST || f->kind == SL_FLOW_L7_RESPONSE)
+	if (sl_flow_kind_is_l7(f->kind))
 		n += str_size(f->method) + str_size(f->url) + str_size(f->host) + str_size(f->http_protocol) + 2 + 8;
 	return n;
 }
@@ -104,8 +104,7 @@ size_t sl_wire_put_flow(struct sl_wire_enc *e, uint8_t *out, const struct sl_flo
 			uint64_t dst_id)
 {
 	uint8_t *p = out;
-	bool l7 = f->kind == SL_FLOW_L7_REQUEST || f->kind == SL_FLOW_L7_RESPONSE;
-	uint8_t flags = (f->https ? F_HTTPS : 0) | (f->svc_name ? F_SVC : 0) | (l7 ? F_L7 : 0);
+	uint8_t flags = (f->https ? F_HTTPS : 0) | (f->svc_name ? F_SVC : 0) | (sl_flow_kind_is_l7(f->kind) ? F_L7 : 0);
 
 	p = put_peer(e, p, &f->src, src_id);
 	p = put_peer(e, p, &f->dst, dst_id);
@@ -387,7 +386,7 @@ int sl_wire_decode(struct sl_wire_dec *d, const uint8_t *payload, size_t len, sl
 				if (t & ~(SLUICE_TRACE_POINT_MASK | SLUICE_TRACE_REPLY))
 					r.bad = true;
 			}
-			if ((f.kind == SL_FLOW_L7_REQUEST || f.kind == SL_FLOW_L7_RESPONSE) != !!(flags & F_L7) ||
+			if (sl_flow_kind_is_l7(f.kind) != !!(flags & F_L7) ||
 			    f.kind < SL_FLOW_L3L4 || f.kind > SL_FLOW_TRACE)
 				r.bad = true;
 			if (r.bad)

@@ -21,6 +21,7 @@
 #include "load.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -129,6 +130,54 @@ static int edit_count_lines(const char *s, size_t n)
 	return lines;
 }
 
+/*
+ * Where the fragment that is parsed alone starts, for an item whose old
+ * text spans [src_start, src_end) and whose new text ends at frag_end
+ * (SIZE_MAX: the item cannot be parsed alone).
+ *
+ * A flow mapping in a flow sequence (JSON, as the agent keeps a Kubernetes
+ * object's text): its braces delimit it wherever the lines break, and
+ * inside them the fragment parses alone as it does in place (flow context
+ * either way); both texts must still close it where the item ends.
+ */
+static size_t edit_flow_fragment(const struct sluice_peer_rule *item, const char *old_text,
+				 const char *new_text, size_t new_len, size_t frag_end)
+{
+	size_t start = item->src_start;
+
+	if (frag_end <= start || frag_end > new_len || new_text[start] != '{' ||
+	    old_text[item->src_end - 1] != '}' || new_text[frag_end - 1] != '}')
+		return SIZE_MAX;
+	return start;
+}
+
+/* A block item: its line, "<spaces>- <item>", from the line's start. */
+static size_t edit_block_fragment(const struct sluice_peer_rule *item, const char *old_text, size_t old_len,
+				  const char *new_text, size_t new_len, size_t frag_end)
+{
+	size_t line_start, k;
+
+	for (line_start = item->src_start; line_start && old_text[line_start - 1] != '\n'; line_start--)
+		;
+	k = line_start;
+	while (k < item->src_start && old_text[k] == ' ')
+		k++;
+	if (k >= item->src_start || old_text[k] != '-')
+		return SIZE_MAX;
+	for (k++; k < item->src_start; k++)
+		if (old_text[k] != ' ')
+			return SIZE_MAX;
+	/* the item must end where a line of the next token starts, in both
+	 * texts: a fragment cut inside a line would parse differently alone */
+	if (!edit_ends_line(old_text, old_len, item->src_end) || !edit_ends_line(new_text, new_len, frag_end))
+		return SIZE_MAX;
+	/* ... and the next token's indentation must be as it was (what follows
+	 * it is the common suffix) */
+	if (edit_indent_before(old_text, item->src_end) != edit_indent_before(new_text, frag_end))
+		return SIZE_MAX;
+	return line_start;
+}
+
 int sluice_policy_edit_prepare(const struct sluice_policy *p, const char *file,
 			       const char *old_text, size_t old_len,
 			       const char *new_text, size_t new_len,
@@ -136,7 +185,7 @@ int sluice_policy_edit_prepare(const struct sluice_policy *p, const char *file,
 			       struct sluice_diags *warnings)
 {
 	struct sluice_peer_rule *item;
-	size_t pre, suf, max, n, line_start, frag_end, k;
+	size_t pre, suf, max, n, line_start, frag_end;
 	yaml_parser_t parser;
 	yaml_document_t doc;
 	yaml_node_t *root, *node;
@@ -162,41 +211,10 @@ int sluice_policy_edit_prepare(const struct sluice_policy *p, const char *file,
 	e->delta = (ptrdiff_t)new_len - (ptrdiff_t)old_len;
 	frag_end = (size_t)((ptrdiff_t)item->src_end + e->delta);
 	flow = old_text[item->src_start] == '{';
-	if (flow) {
-		/*
-		 * A flow mapping in a flow sequence: JSON, as the agent keeps a
-		 * Kubernetes object's text. Its braces delimit it wherever the
-		 * lines break, and inside them the fragment parses alone as it
-		 * does in place (flow context either way); both texts must
-		 * still close it where the item ends.
-		 */
-		line_start = item->src_start;
-		if (frag_end <= line_start || frag_end > new_len || new_text[line_start] != '{' ||
-		    old_text[item->src_end - 1] != '}' || new_text[frag_end - 1] != '}')
-			return 0;
-	} else {
-		/* the item's line must read "<spaces>- <item>" up to its start */
-		for (line_start = item->src_start; line_start && old_text[line_start - 1] != '\n'; line_start--)
-			;
-		k = line_start;
-		while (k < item->src_start && old_text[k] == ' ')
-			k++;
-		if (k >= item->src_start || old_text[k] != '-')
-			return 0;
-		for (k++; k < item->src_start; k++)
-			if (old_text[k] != ' ')
-				return 0;
-		/* the item must end where a line of the next token starts, in
-		 * both texts: a fragment cut inside a line would parse
-		 * differently alone */
-		if (!edit_ends_line(old_text, old_len, item->src_end) ||
-		    !edit_ends_line(new_text, new_len, frag_end))
-			return 0;
-		/* ... and the next token's indentation must be as it was (what
-		 * follows it is the common suffix) */
-		if (edit_indent_before(old_text, item->src_end) != edit_indent_before(new_text, frag_end))
-			return 0;
-	}
+	line_start = flow ? edit_flow_fragment(item, old_text, new_text, new_len, frag_end)
+			  : edit_block_fragment(item, old_text, old_len, new_text, new_len, frag_end);
+	if (line_start == SIZE_MAX)
+		return 0;
 	/* an anchor in the item may be used by others: they change too */
 	if (memchr(old_text + line_start, '&', item->src_end - line_start) ||
 	    memchr(new_text + line_start, '&', frag_end - line_start))
@@ -214,9 +232,15 @@ int sluice_policy_edit_prepare(const struct sluice_policy *p, const char *file,
 		goto whole; /* the whole parse gives the message, with its context */
 	have_doc = true;
 	root = yaml_document_get_root_node(&doc);
-	if (!root || (flow ? root->type != YAML_MAPPING_NODE
-			   : root->type != YAML_SEQUENCE_NODE ||
-				     root->data.sequence.items.top - root->data.sequence.items.start != 1))
+	/* the item's mapping: the flow mapping itself, or the sequence's one item */
+	if (flow)
+		node = root;
+	else if (root && root->type == YAML_SEQUENCE_NODE &&
+		 root->data.sequence.items.top - root->data.sequence.items.start == 1)
+		node = yaml_document_get_node(&doc, root->data.sequence.items.start[0]);
+	else
+		node = NULL;
+	if (!node || node->type != YAML_MAPPING_NODE)
 		goto whole;
 	{
 		yaml_document_t next;
@@ -230,15 +254,12 @@ int sluice_policy_edit_prepare(const struct sluice_policy *p, const char *file,
 			goto whole;
 	}
 	/* marks as if the fragment had been parsed in place */
-	for (node = doc.nodes.start; node < doc.nodes.top; node++) {
-		node->start_mark.line += (size_t)item->line - 1;
-		node->end_mark.line += (size_t)item->line - 1;
-		node->start_mark.index += line_start;
-		node->end_mark.index += line_start;
+	for (yaml_node_t *m = doc.nodes.start; m < doc.nodes.top; m++) {
+		m->start_mark.line += (size_t)item->line - 1;
+		m->end_mark.line += (size_t)item->line - 1;
+		m->start_mark.index += line_start;
+		m->end_mark.index += line_start;
 	}
-	node = flow ? root : yaml_document_get_node(&doc, root->data.sequence.items.start[0]);
-	if (!node || node->type != YAML_MAPPING_NODE)
-		goto whole;
 	c.doc = &doc;
 	{
 		const struct sluice_rule *r = &p->rules[e->rule];
