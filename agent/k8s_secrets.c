@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * k8s_secrets.c - the Secrets that TLS policies name, from the API, into
+ * k8s_secrets.c - the Secrets that policies name (TLS contexts, headerMatches), from the API, into
  * the agent's secret store (secrets.c), where the policy checks and the
  * proxy find them as they find `sluice secret create`'s.
  *
@@ -63,7 +63,8 @@ struct k8s_secret_watch {
 
 typedef void (*ref_fn)(void *ctx, const char *ns, const char *name);
 
-/* every terminatingTLS/originatingTLS .secret under v; ns: the default */
+/* every terminatingTLS/originatingTLS .secret and headerMatches[].secret
+ * under v; ns: the default */
 static void walk_refs(json_t *v, const char *dflt_ns, ref_fn fn, void *ctx)
 {
 	const char *key;
@@ -78,6 +79,21 @@ static void walk_refs(json_t *v, const char *dflt_ns, ref_fn fn, void *ctx)
 	if (!json_is_object(v))
 		return;
 	json_object_foreach(v, key, x) {
+		if (!strcmp(key, "headerMatches")) {
+			json_t *hm;
+			size_t k;
+
+			/* [{name, secret: {namespace, name}, ...}] */
+			json_array_foreach(x, k, hm) {
+				json_t *sec = json_object_get(hm, "secret");
+				const char *name = json_string_value(json_object_get(sec, "name"));
+				const char *ns = json_string_value(json_object_get(sec, "namespace"));
+
+				if (name && *name)
+					fn(ctx, ns && *ns ? ns : dflt_ns, name);
+			}
+			continue;
+		}
 		if (!strcmp(key, "terminatingTLS") || !strcmp(key, "originatingTLS")) {
 			json_t *sec = json_object_get(x, "secret");
 			const char *name = json_string_value(json_object_get(sec, "name"));
@@ -109,11 +125,11 @@ struct force_walk {
 	void *ctx;
 };
 
-static void force_ref(void *ctx, const struct sluice_tls_context *t, bool terminating)
+static void force_ref(void *ctx, const struct sluice_tls_context *t, enum agent_secret_use use)
 {
 	struct force_walk *w = ctx;
 
-	(void)terminating;
+	(void)use;
 	if (t && t->secret_name)
 		w->fn(w->ctx, t->secret_ns ? t->secret_ns : "default", t->secret_name);
 }
@@ -503,7 +519,7 @@ struct missing {
 	const struct sluice_policy *pol;
 };
 
-static void missing_ref(void *ctx, const struct sluice_tls_context *t, bool terminating)
+static void missing_ref(void *ctx, const struct sluice_tls_context *t, enum agent_secret_use use)
 {
 	struct missing *m = ctx;
 	struct k8s_secret_watch *sw;
@@ -514,10 +530,17 @@ static void missing_ref(void *ctx, const struct sluice_tls_context *t, bool term
 	sw = sw_find(m->k, t->secret_ns ? t->secret_ns : "default", t->secret_name);
 	if (!sw_missing(sw))
 		return;
-	m->msg = sl_strdupf("TLS Secret %s/%s is missing (%s): this version stays in force and the new "
-			    "TLS connections its %s needs are refused until the Secret is back",
-			    sw->ns, sw->name, sw->error ? sw->error : "not in the agent's store",
-			    terminating ? "terminatingTLS" : "originatingTLS");
+	if (use == AGENT_SECRET_HEADER)
+		m->msg = sl_strdupf("Secret %s/%s is missing (%s): this version stays in force and the "
+				    "HTTP rules whose headerMatches compare its value deny until the "
+				    "Secret is back", sw->ns, sw->name,
+				    sw->error ? sw->error : "not in the agent's store");
+	else
+		m->msg = sl_strdupf("TLS Secret %s/%s is missing (%s): this version stays in force and "
+				    "the new TLS connections its %s needs are refused until the Secret "
+				    "is back", sw->ns, sw->name,
+				    sw->error ? sw->error : "not in the agent's store",
+				    use == AGENT_SECRET_TERMINATING ? "terminatingTLS" : "originatingTLS");
 }
 
 static char *policy_key(const struct sluice_policy *pol)
@@ -647,7 +670,7 @@ static const char *kind_word(int kind)
 	return kind == SLUICE_KIND_CCNP ? "CiliumClusterwideNetworkPolicy" : "CiliumNetworkPolicy";
 }
 
-static void names_ref(void *ctx, const struct sluice_tls_context *t, bool terminating)
+static void names_ref(void *ctx, const struct sluice_tls_context *t, enum agent_secret_use use)
 {
 	struct missing *m = ctx;
 	const struct sluice_policy *pol = m->pol;
@@ -655,7 +678,7 @@ static void names_ref(void *ctx, const struct sluice_tls_context *t, bool termin
 	size_t i;
 	json_t *x;
 
-	(void)terminating;
+	(void)use;
 	if (!t || !t->secret_name || strcmp(t->secret_name, m->name) ||
 	    strcmp(t->secret_ns ? t->secret_ns : "default", m->ns))
 		return;

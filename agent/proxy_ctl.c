@@ -50,6 +50,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../common/http_rule_json.h"
 #include "../common/util.h"
 #include "access_json.h"
 #include "flows.h"
@@ -1065,23 +1066,6 @@ void proxy_ctl_pod_removed(struct agent *a, struct agent_pod *p)
 		send_names(pc, pc->fd);
 }
 
-static json_t *http_rule_json(const struct sluice_http_rule *r)
-{
-	json_t *o = json_object(), *h = json_array();
-	size_t i;
-
-	if (r->method)
-		json_object_set_new(o, "method", json_string(r->method));
-	if (r->path)
-		json_object_set_new(o, "path", json_string(r->path));
-	if (r->host)
-		json_object_set_new(o, "host", json_string(r->host));
-	for (i = 0; i < r->nheaders; i++)
-		json_array_append_new(h, json_string(r->headers[i]));
-	json_object_set_new(o, "headers", h);
-	return o;
-}
-
 void proxy_ctl_rules(struct agent *a, const struct sluice_compiled *c)
 {
 	struct proxy_ctl *pc = a->proxy;
@@ -1097,7 +1081,7 @@ void proxy_ctl_rules(struct agent *a, const struct sluice_compiled *c)
 			json_t *rules = json_array(), *o;
 
 			for (k = 0; k < l->nrules; k++)
-				json_array_append_new(rules, http_rule_json(l->rules[k]));
+				json_array_append_new(rules, sl_http_rule_json(l->rules[k]));
 			o = json_pack("{s:i,s:s,s:i,s:i,s:i,s:I,s:b,s:o}", "ep_id", (int)l->ep_id, "direction",
 				      l->direction == SLUICE_DIR_EGRESS ? "egress" : "ingress", "port",
 				      (int)l->port, "end_port", (int)(l->end_port ? l->end_port : l->port),

@@ -409,14 +409,15 @@ int agent_secret_delete(struct agent *a, const char *ns, const char *name, char 
 
 /* ---- policy checks ------------------------------------------------------ */
 
-static size_t check_context(struct agent *a, const struct sluice_tls_context *t, bool terminating,
-			    struct sluice_diags *errors)
+static size_t check_context(struct agent *a, const struct sluice_tls_context *t,
+			    enum agent_secret_use use, struct sluice_diags *errors)
 {
 	const struct agent_secret *s;
 	const char *need[2];
 	size_t nneed = 0, bad = 0;
+	bool terminating = use == AGENT_SECRET_TERMINATING;
 
-	if (!t || !t->secret_name)
+	if (!t || !t->secret_name || use == AGENT_SECRET_HEADER)
 		return 0;
 	s = agent_secret_find(a, t->secret_ns ? t->secret_ns : "default", t->secret_name);
 	if (!s) {
@@ -444,12 +445,19 @@ static size_t check_context(struct agent *a, const struct sluice_tls_context *t,
 	return bad;
 }
 
-/* calls fn for both TLS contexts of every port of one allow item */
+/* calls fn for both TLS contexts of every port of one allow item, and for
+ * its header matches' secrets */
 static void walk_item(const struct sluice_peer_rule *item, agent_secret_ref_fn fn, void *ctx)
 {
 	for (size_t i = 0; i < item->nto_ports; i++) {
-		fn(ctx, item->to_ports[i].terminating_tls, true);
-		fn(ctx, item->to_ports[i].originating_tls, false);
+		const struct sluice_port_rule *pr = &item->to_ports[i];
+
+		fn(ctx, pr->terminating_tls, AGENT_SECRET_TERMINATING);
+		fn(ctx, pr->originating_tls, AGENT_SECRET_ORIGINATING);
+		for (size_t h = 0; h < pr->nhttp; h++)
+			for (size_t k = 0; k < pr->http[h].nheader_matches; k++)
+				if (pr->http[h].header_matches[k].secret)
+					fn(ctx, pr->http[h].header_matches[k].secret, AGENT_SECRET_HEADER);
 	}
 }
 
@@ -471,11 +479,11 @@ struct check_walk {
 	size_t bad;
 };
 
-static void check_one(void *ctx, const struct sluice_tls_context *t, bool terminating)
+static void check_one(void *ctx, const struct sluice_tls_context *t, enum agent_secret_use use)
 {
 	struct check_walk *w = ctx;
 
-	w->bad += check_context(w->a, t, terminating, w->errors);
+	w->bad += check_context(w->a, t, use, w->errors);
 }
 
 size_t agent_secrets_check_item(struct agent *a, const struct sluice_peer_rule *item,
@@ -565,12 +573,16 @@ json_t *agent_secrets_proxy_json(struct agent *a, const struct sluice_compiled *
 
 	for (size_t i = 0; i < c->neps; i++)
 		for (size_t j = 0; j < c->eps[i].nl7; j++) {
-			const struct sluice_port_rule *pr = c->eps[i].l7[j].tls;
+			const struct sluice_l7_policy *l = &c->eps[i].l7[j];
+			const struct sluice_port_rule *pr = l->tls;
 
-			if (!pr)
-				continue;
-			add_secret_json(a, out, pr->terminating_tls);
-			add_secret_json(a, out, pr->originating_tls);
+			if (pr) {
+				add_secret_json(a, out, pr->terminating_tls);
+				add_secret_json(a, out, pr->originating_tls);
+			}
+			for (size_t r = 0; r < l->nrules; r++)
+				for (size_t k = 0; k < l->rules[r]->nheader_matches; k++)
+					add_secret_json(a, out, l->rules[r]->header_matches[k].secret);
 		}
 	return out;
 }

@@ -61,18 +61,27 @@ int agent_secret_delete(struct agent *a, const char *ns, const char *name, char 
  * Every TLS context of the set must name an existing secret holding the
  * keys its role needs (terminating: certificate and key; originating: the
  * CA): one message per problem, "file:line: field: reason". Returns the
- * number of problems.
+ * number of problems. A headerMatches secret is not checked: as in Cilium,
+ * a missing one fails its rule's match in the proxy (fail closed).
  */
 size_t agent_secrets_check(struct agent *a, const struct sluice_policy_set *set,
 			   struct sluice_diags *errors);
 size_t agent_secrets_check_item(struct agent *a, const struct sluice_peer_rule *item,
 				struct sluice_diags *errors);
 
+/* What a policy names a secret for. */
+enum agent_secret_use {
+	AGENT_SECRET_TERMINATING, /* terminatingTLS: certificate and key */
+	AGENT_SECRET_ORIGINATING, /* originatingTLS: the CA */
+	AGENT_SECRET_HEADER,      /* headerMatches: one item, the value */
+};
+
 /* Calls fn for both TLS contexts (terminating, originating; either may be
- * NULL) of every port of every allow rule of p: the one walk of "which
- * secrets does this policy name". */
+ * NULL) of every port of every allow rule of p, and for the secret of each
+ * of their HTTP rules' headerMatches that names one: the one walk of
+ * "which secrets does this policy name". */
 typedef void (*agent_secret_ref_fn)(void *ctx, const struct sluice_tls_context *t,
-				    bool terminating);
+				    enum agent_secret_use use);
 void agent_secrets_walk(const struct sluice_policy *p, agent_secret_ref_fn fn, void *ctx);
 
 /* The proxy feed: "tls" of one L7 entry (NULL when it has none), and the

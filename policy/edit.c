@@ -90,8 +90,14 @@ static void edit_shift_lines(struct sluice_peer_rule *r, int dl)
 		pr->line += dl;
 		for (size_t j = 0; j < pr->nports; j++)
 			pr->ports[j].line += dl;
-		for (size_t j = 0; j < pr->nhttp; j++)
+		for (size_t j = 0; j < pr->nhttp; j++) {
 			pr->http[j].line += dl;
+			for (size_t k = 0; k < pr->http[j].nheader_matches; k++) {
+				pr->http[j].header_matches[k].line += dl;
+				if (pr->http[j].header_matches[k].secret)
+					pr->http[j].header_matches[k].secret->line += dl;
+			}
+		}
 		/* "where" keeps its text: a TLS context's line in messages is
 		 * that of the edit's own document */
 		if (pr->terminating_tls)

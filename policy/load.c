@@ -428,6 +428,12 @@ void load_peer_rule_free(struct sluice_peer_rule *p)
 			for (size_t k = 0; k < h->nheaders; k++)
 				free(h->headers[k]);
 			free(h->headers);
+			for (size_t k = 0; k < h->nheader_matches; k++) {
+				free(h->header_matches[k].name);
+				free(h->header_matches[k].value);
+				load_tls_context_free(h->header_matches[k].secret);
+			}
+			free(h->header_matches);
 		}
 		free(pr->http);
 		load_tls_context_free(pr->terminating_tls);

@@ -468,10 +468,129 @@ static char *cilium_header(const char *s)
 	return out;
 }
 
-static void cilium_http_rule(struct yctx *c, yaml_node_t *n, struct sluice_http_rule *out)
+/* Fields headerMatches may compare but not edit (ADD, DELETE, REPLACE):
+ * the message's framing and the hop-by-hop fields (RFC 9110 7.6.1). */
+static bool cilium_header_framing(const char *name)
 {
-	static const char *const known[] = { "method", "path", "host", "headers", NULL };
-	static const char *const unsupported[] = { "headerMatches", NULL };
+	static const char *const v[] = {
+		"host", "content-length", "transfer-encoding", "connection", "keep-alive",
+		"proxy-connection", "te", "trailer", "upgrade", "expect", NULL,
+	};
+
+	for (size_t i = 0; v[i]; i++)
+		if (!strcasecmp(name, v[i]))
+			return true;
+	return false;
+}
+
+/* A secret reference {namespace, name}; namespace defaults to the policy's. */
+static struct sluice_tls_context *cilium_secret_ref(struct yctx *c, yaml_node_t *sn, const char *ns)
+{
+	static const char *const secret_known[] = { "namespace", "name", NULL };
+	struct sluice_tls_context *t;
+	yaml_node_t *f;
+	const char *s;
+
+	if (!y_mapping(c, sn) || !(t = y_calloc(c, 1, sizeof(*t))))
+		return NULL;
+	t->line = y_line(sn);
+	if (asprintf(&t->where, "%s:%d: %s", c->file, t->line, c->path[0] ? c->path + 1 : "") < 0)
+		t->where = NULL;
+	y_check_fields(c, sn, secret_known, NULL);
+	if ((f = y_field(c, sn, "name", NULL)) && (s = y_string(c, f)) && *s)
+		t->secret_name = y_strdup(c, s);
+	else
+		y_error(c, y_line(sn), "name: missing required field");
+	if ((f = y_field(c, sn, "namespace", NULL)) && !y_is_null(f) && (s = y_string(c, f)) && *s)
+		t->secret_ns = y_strdup(c, s);
+	else
+		t->secret_ns = y_strdup(c, ns ? ns : "default");
+	return t;
+}
+
+/*
+ * headerMatches: [{name, value, secret: {namespace, name}, mismatch}].
+ * mismatch is "" (deny), LOG, ADD, DELETE or REPLACE (Cilium's
+ * MismatchAction); the proxy does the actions (proxy/rules.h).
+ */
+static void cilium_header_matches(struct yctx *c, yaml_node_t *n, const char *ns,
+				  struct sluice_http_rule *out)
+{
+	static const char *const known[] = { "name", "value", "secret", "mismatch", NULL };
+	static const char *const actions[] = { "", "LOG", "ADD", "DELETE", "REPLACE" };
+	size_t base = y_push_field(c, "headerMatches");
+	long cnt = y_sequence(c, n);
+
+	if (cnt > 0 && (out->header_matches = y_calloc(c, (size_t)cnt, sizeof(*out->header_matches))))
+		out->nheader_matches = (size_t)cnt;
+	for (size_t i = 0; i < out->nheader_matches; i++) {
+		struct sluice_header_match *hm = &out->header_matches[i];
+		yaml_node_t *item = y_item(c, n, (long)i), *f;
+		size_t old = y_push_index(c, i), fb;
+		const char *s;
+
+		hm->line = y_line(item);
+		if (!y_mapping(c, item)) {
+			y_pop(c, old);
+			continue;
+		}
+		y_check_fields(c, item, known, NULL);
+		fb = y_push_field(c, "name");
+		if (!(f = y_field(c, item, "name", NULL)) || y_is_null(f)) {
+			y_error(c, hm->line, "missing required field");
+		} else if ((s = y_string(c, f))) {
+			const char *p = s;
+
+			while (*p && cilium_is_tchar((unsigned char)*p))
+				p++;
+			if (!*s || *p)
+				y_error(c, y_line(f), "invalid header name \"%s\"", s);
+			else
+				hm->name = y_strdup(c, s);
+		}
+		y_pop(c, fb);
+		if ((f = y_field(c, item, "value", NULL)) && !y_is_null(f)) {
+			fb = y_push_field(c, "value");
+			if ((s = y_string(c, f))) {
+				if (strpbrk(s, "\r\n"))
+					y_error(c, y_line(f), "a header value cannot hold CR or LF");
+				else
+					hm->value = y_strdup(c, s);
+			}
+			y_pop(c, fb);
+		}
+		if ((f = y_field(c, item, "mismatch", NULL)) && !y_is_null(f)) {
+			size_t k;
+
+			fb = y_push_field(c, "mismatch");
+			if ((s = y_string(c, f))) {
+				for (k = 0; k < sizeof(actions) / sizeof(actions[0]); k++)
+					if (!strcmp(s, actions[k]))
+						break;
+				if (k == sizeof(actions) / sizeof(actions[0]))
+					y_error(c, y_line(f), "unknown action \"%s\" (want LOG, ADD, DELETE, REPLACE, or none to deny)", s);
+				else
+					hm->mismatch = (uint8_t)k;
+			}
+			y_pop(c, fb);
+		}
+		if ((f = y_field(c, item, "secret", NULL)) && !y_is_null(f)) {
+			fb = y_push_field(c, "secret");
+			hm->secret = cilium_secret_ref(c, f, ns);
+			y_pop(c, fb);
+		}
+		if (hm->name && hm->mismatch >= SLUICE_MISMATCH_ADD && cilium_header_framing(hm->name))
+			y_error(c, hm->line, "%s cannot change %s: it frames the request or describes one hop, so an edit could make the server read another request than the one the rules judged",
+				actions[hm->mismatch], hm->name);
+		y_pop(c, old);
+	}
+	y_pop(c, base);
+}
+
+static void cilium_http_rule(struct yctx *c, yaml_node_t *n, const char *ns,
+			     struct sluice_http_rule *out)
+{
+	static const char *const known[] = { "method", "path", "host", "headers", "headerMatches", NULL };
 	const char *names[] = { "method", "path", "host" };
 	char **dst[] = { &out->method, &out->path, &out->host };
 	size_t base = c->plen;
@@ -481,7 +600,9 @@ static void cilium_http_rule(struct yctx *c, yaml_node_t *n, struct sluice_http_
 	out->line = y_line(n);
 	if (y_is_null(n) || !y_mapping(c, n))
 		return;
-	y_check_fields(c, n, known, unsupported);
+	y_check_fields(c, n, known, NULL);
+	if ((hn = y_field(c, n, "headerMatches", NULL)) && !y_is_null(hn))
+		cilium_header_matches(c, hn, ns, out);
 	for (size_t i = 0; i < 3; i++) {
 		yaml_node_t *f = y_field(c, n, names[i], NULL);
 		const char *s;
@@ -745,7 +866,7 @@ static void cilium_port_rule(struct yctx *c, yaml_node_t *n, bool deny, const ch
 	for (size_t i = 0; i < out->nhttp; i++) {
 		size_t old = y_push_index(c, i);
 
-		cilium_http_rule(c, y_item(c, hn, (long)i), &out->http[i]);
+		cilium_http_rule(c, y_item(c, hn, (long)i), ns, &out->http[i]);
 		y_pop(c, old);
 	}
 	if (out->nhttp && !out->nports)

@@ -59,6 +59,10 @@ struct http_head {
 	uint8_t method;          /* llhttp method */
 	/* canonical target, stored in raw after the header section */
 	uint32_t canon_off, canon_len, path_len;
+	/* the head as it goes upstream when headerMatches edited its fields
+	 * (built once: a retry sends it again; malloc'd, NULL: none) */
+	char *edited;
+	uint32_t edited_len;
 	struct http_exchange x;
 	struct http_field f[HTTP_MAX_FIELDS];
 	char inl[];              /* raw's first HTTP_HEAD_INLINE bytes, same block */
@@ -236,6 +240,7 @@ static void http_head_free(struct http_conn *c)
 		return;
 	if (c->head->raw != c->head->inl)
 		free(c->head->raw); /* grown: only the inline part is kept */
+	free(c->head->edited); /* may hold a secret's value: see http_head_edit */
 	if (c->heads && c->heads->n < HTTP_HEAD_CACHE_MAX)
 		c->heads->v[c->heads->n++] = c->head;
 	else
@@ -791,6 +796,10 @@ static void http_forward_head(struct http_conn *c)
 	c->rh_pending = true; /* the response's head is rewritten (http_resp_out) */
 	c->rh_len = 0;
 
+	if (h->edited) {
+		c->ops->to_upstream(c->ctx, h->edited, h->edited_len);
+		return;
+	}
 	if (!h->hop && h->method_off == 0 && h->canon_len == h->target_len &&
 	    !memcmp(h->raw + h->canon_off, h->raw + h->target_off, h->target_len)) {
 		/* nothing to drop and the target is canonical already: the
@@ -822,6 +831,89 @@ static void http_forward_head(struct http_conn *c)
 		return;
 	}
 	c->ops->to_upstream(c->ctx, h->raw + run, h->len - run);
+}
+
+struct http_buf {
+	char *p;
+	size_t len, cap;
+	bool oom;
+};
+
+static void http_buf_add(struct http_buf *b, const char *p, size_t n)
+{
+	if (b->oom)
+		return;
+	if (b->len + n > b->cap) {
+		size_t ncap = (b->len + n) * 2;
+		char *np = malloc(ncap);
+
+		if (!np) {
+			b->oom = true;
+			return;
+		}
+		if (b->len)
+			memcpy(np, b->p, b->len);
+		if (b->p)
+			explicit_bzero(b->p, b->len);
+		free(b->p);
+		b->p = np;
+		b->cap = ncap;
+	}
+	memcpy(b->p + b->len, p, n);
+	b->len += n;
+}
+
+/*
+ * The head with headerMatches' edits (rules.h): the request line and the
+ * fields http_forward_head would send, less the fields an edit removed,
+ * then the fields the edits added that no later edit removed, in order.
+ * The edits' strings belong to the rules table, which a swap may free
+ * before a retry: the head is built here, once. Its bytes may include a
+ * secret's value (a REPLACE from a secret), so the buffer is wiped before
+ * it is freed when it grows; http_head_free frees it. false: no memory.
+ */
+static bool http_head_edit(struct http_conn *c, const struct proxy_header_edits *ed)
+{
+	static const char v10[] = " HTTP/1.0\r\n", v11[] = " HTTP/1.1\r\n";
+	struct http_head *h = c->head;
+	struct http_buf b = { 0 };
+
+	http_buf_add(&b, h->x.method, h->method_len + 1u);
+	http_buf_add(&b, h->raw + h->canon_off, h->canon_len);
+	http_buf_add(&b, h->minor ? v11 : v10, sizeof(v11) - 1);
+	for (unsigned i = 0; i < h->nfields; i++) {
+		const struct http_field *f = &h->f[i];
+		uint32_t end = i + 1 < h->nfields ? h->f[i + 1].name_off : h->len - 2;
+
+		if ((h->hop && !http_field_forwarded(c, i)) ||
+		    proxy_header_edits_remove(ed, 0, h->raw + f->name_off, f->name_len))
+			continue;
+		http_buf_add(&b, h->raw + f->name_off, end - f->name_off);
+	}
+	for (size_t k = 0; k < ed->n; k++) {
+		const struct proxy_header_edit *e = &ed->v[k];
+
+		if (!e->value || proxy_header_edits_remove(ed, k + 1, e->name, e->name_len))
+			continue;
+		http_buf_add(&b, e->name, e->name_len);
+		http_buf_add(&b, ": ", 2);
+		http_buf_add(&b, e->value, e->value_len);
+		http_buf_add(&b, "\r\n", 2);
+	}
+	if (h->minor == 0 && c->keep_alive && h->hop) {
+		static const char ka[] = "Connection: keep-alive\r\n";
+		http_buf_add(&b, ka, sizeof(ka) - 1);
+	}
+	http_buf_add(&b, "\r\n", 2);
+	if (b.oom || b.len > UINT32_MAX) {
+		if (b.p)
+			explicit_bzero(b.p, b.len);
+		free(b.p);
+		return false;
+	}
+	h->edited = b.p;
+	h->edited_len = (uint32_t)b.len;
+	return true;
 }
 
 /* Returns 0 or a negative enum http_reason. Sets host/canonical target. */
@@ -1006,6 +1098,7 @@ static void http_head_complete(struct http_conn *c)
 {
 	struct http_head *h = c->head;
 	struct proxy_header hv[HTTP_MAX_FIELDS];
+	struct proxy_header_edits ed;
 	struct proxy_request_view view;
 	enum proxy_match m;
 	llhttp_errno_t e;
@@ -1048,9 +1141,14 @@ static void http_head_complete(struct http_conn *c)
 		.method = h->x.method, .method_len = h->x.method_len,
 		.path = h->x.path, .path_len = h->x.path_len,
 		.host = h->x.host, .host_len = h->x.host_len,
-		.headers = hv, .nheaders = h->nfields,
+		.headers = hv, .nheaders = h->nfields, .edits = &ed,
 	};
+	ed.n = 0;
 	m = c->ops->decide(c->ctx, &view);
+	if (m == PROXY_MATCH_ALLOW && ed.n && !http_head_edit(c, &ed)) {
+		http_reject(c, 500, HTTP_R_NONE);
+		return;
+	}
 	if (m == PROXY_MATCH_ALLOW) {
 		c->allowed = true;
 		h->x.verdict = HTTP_VERDICT_ALLOWED;

@@ -17,6 +17,9 @@
 #include "sluice/policy_api.h"
 #include "tls.h"
 
+/* Fields a rule set with edits keeps on the stack (more: malloc). */
+#define HTTP_LIVE_INLINE 64u
+
 /* Backtracking budget per regex match; hitting it means "no match". */
 #define RULES_MATCH_LIMIT 100000u
 #define RULES_DEPTH_LIMIT 5000u
@@ -47,15 +50,29 @@ struct rules_re {
 	bool jit;
 };
 
+/* One headerMatches entry, its secret resolved at build time. */
+struct rules_hmatch {
+	char *name;
+	size_t name_len;
+	char *value;        /* what is compared ("" = presence) */
+	size_t value_len;
+	bool missing;       /* a secret named, absent, no value: fails */
+	bool secret;        /* compare in constant time */
+	uint8_t mismatch;   /* enum sluice_mismatch */
+};
+
 struct rules_rule {
 	struct rules_re method, path, host;
 	struct rules_header *headers;
 	size_t nheaders;
+	struct rules_hmatch *hm;
+	size_t nhm;
 };
 
 struct proxy_rule_set {
 	bool allow_all;
 	bool invalid;
+	bool edits;   /* some rule may edit headers: every rule is evaluated */
 	struct rules_rule *rules;
 	size_t nrules;
 	struct rules_shared *shared;
@@ -218,12 +235,59 @@ static void rules_set_release(struct proxy_rule_set *rs)
 			free(r->headers[k].value);
 		}
 		free(r->headers);
+		for (size_t k = 0; k < r->nhm; k++) {
+			free(r->hm[k].name);
+			if (r->hm[k].value) /* wipe a secret's copy */
+				explicit_bzero(r->hm[k].value, r->hm[k].value_len);
+			free(r->hm[k].value);
+		}
+		free(r->hm);
 	}
 	free(rs->rules);
 	rs->rules = NULL;
 	rs->nrules = 0;
 	proxy_tls_spec_unref(rs->tls);
 	rs->tls = NULL;
+}
+
+static int rules_hmatch_build(struct proxy_rule_set *rs, struct rules_rule *r,
+			      const struct proxy_rule_spec *sp, size_t rule_idx, char **err)
+{
+	r->hm = calloc(sp->nmatches, sizeof(*r->hm));
+	if (!r->hm)
+		return -ENOMEM;
+	r->nhm = sp->nmatches;
+	for (size_t k = 0; k < sp->nmatches; k++) {
+		const struct proxy_header_match_spec *ms = &sp->matches[k];
+		struct rules_hmatch *h = &r->hm[k];
+		const char *v = ms->value ? ms->value : "";
+		size_t vlen = strlen(v);
+
+		if (!ms->name || !*ms->name || ms->mismatch > SLUICE_MISMATCH_REPLACE) {
+			rules_errf(err, "rules[%zu].header_matches[%zu]: %s", rule_idx, k,
+				   !ms->name || !*ms->name ? "empty header name" : "unknown mismatch action");
+			return -EINVAL;
+		}
+		if (ms->secret && ms->secret_value) {
+			v = ms->secret_value;
+			vlen = ms->secret_len;
+		} else if (ms->secret && !vlen) {
+			h->missing = true;
+		}
+		h->secret = ms->secret;
+		h->mismatch = ms->mismatch;
+		h->name_len = strlen(ms->name);
+		h->name = strdup(ms->name);
+		h->value = malloc(vlen + 1);
+		if (!h->name || !h->value)
+			return -ENOMEM;
+		memcpy(h->value, v, vlen);
+		h->value[vlen] = 0;
+		h->value_len = vlen;
+		if (h->mismatch >= SLUICE_MISMATCH_ADD)
+			rs->edits = true;
+	}
+	return 0;
 }
 
 struct proxy_rules_builder *proxy_rules_builder_new(void)
@@ -301,6 +365,8 @@ int proxy_rules_builder_add(struct proxy_rules_builder *b,
 				}
 			}
 		}
+		if (!rc && sp->nmatches)
+			rc = rules_hmatch_build(&e->set, r, sp, i, err);
 		if (rc) {
 			/* fail closed: the entry stays, denying everything */
 			e->set.invalid = true;
@@ -415,59 +481,6 @@ size_t proxy_rules_table_size(const struct proxy_rules_table *t)
 	return t ? t->n : 0;
 }
 
-int proxy_rules_table_from_l7(const struct sluice_l7_policy *pol, size_t n,
-			      struct proxy_rules_table **out, char **err)
-{
-	struct proxy_rules_builder *b = proxy_rules_builder_new();
-	int ret = 0;
-
-	*out = NULL;
-	if (!b)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++) {
-		const struct sluice_l7_policy *p = &pol[i];
-		struct proxy_rules_key key = {
-			.ep_id = p->ep_id,
-			.peer_identity = p->peer_identity,
-			.port = p->port,
-			.direction = p->direction,
-			.end_port = p->end_port,
-		};
-		struct proxy_rule_spec *specs = NULL;
-		int rc;
-
-		if (p->nrules) {
-			specs = calloc(p->nrules, sizeof(*specs));
-			if (!specs) {
-				proxy_rules_builder_free(b);
-				return -ENOMEM;
-			}
-		}
-		for (size_t k = 0; k < p->nrules; k++) {
-			const struct sluice_http_rule *r = p->rules[k];
-			specs[k] = (struct proxy_rule_spec){
-				.method = r->method, .path = r->path, .host = r->host,
-				.headers = (const char *const *)r->headers,
-				.nheaders = r->nheaders,
-			};
-		}
-		rc = proxy_rules_builder_add(b, &key, p->allow_all, specs, p->nrules, err);
-		free(specs);
-		if (rc == -ENOMEM) {
-			proxy_rules_builder_free(b);
-			return rc;
-		}
-		if (rc && !ret)
-			ret = rc; /* keep going: the bad entry denies, the rest works */
-	}
-	{
-		int rc = proxy_rules_builder_finish(b, out, err);
-		if (rc)
-			return rc;
-	}
-	return ret;
-}
-
 /* The narrowest entry of one (ep_id, direction, peer) group containing port. */
 static const struct rules_entry *rules_lookup_group(const struct proxy_rules_table *t,
 						    const struct proxy_rules_key *key)
@@ -558,16 +571,20 @@ static int rules_regex_match(const struct rules_shared *sh, const struct rules_r
 	return -1;
 }
 
+static bool rules_name_is(const struct proxy_header *rh, const char *name, size_t len)
+{
+	return rh->name_len == len && !strncasecmp(rh->name, name, len);
+}
+
 static bool rules_header_match(const struct rules_header *h,
-			       const struct proxy_request_view *req)
+			       const struct proxy_header *hs, size_t n)
 {
 	size_t pos = 0;
 	bool seen = false;
 
-	for (size_t i = 0; i < req->nheaders; i++) {
-		const struct proxy_header *rh = &req->headers[i];
-		if (rh->name_len != h->name_len ||
-		    strncasecmp(rh->name, h->name, h->name_len))
+	for (size_t i = 0; i < n; i++) {
+		const struct proxy_header *rh = &hs[i];
+		if (!rules_name_is(rh, h->name, h->name_len))
 			continue;
 		if (!h->value)
 			return true;
@@ -585,36 +602,225 @@ static bool rules_header_match(const struct rules_header *h,
 	return seen && pos == h->value_len;
 }
 
+/* method, path, host and headers: 1 match, 0 not, -1 a regex's limit */
+static int rules_rule_match(const struct proxy_rule_set *rs, const struct rules_rule *r,
+			    const struct proxy_request_view *req,
+			    const struct proxy_header *hs, size_t n)
+{
+	int m = rules_regex_match(rs->shared, &r->method, req->method, req->method_len);
+
+	if (m == 1)
+		m = rules_regex_match(rs->shared, &r->path, req->path, req->path_len);
+	if (m == 1)
+		m = rules_regex_match(rs->shared, &r->host, req->host, req->host_len);
+	for (size_t k = 0; m == 1 && k < r->nheaders; k++)
+		if (!rules_header_match(&r->headers[k], hs, n))
+			m = 0;
+	return m;
+}
+
+/* ---- headerMatches ------------------------------------------------------- */
+
+/* The request's fields as the actions so far left them. */
+struct rules_live {
+	struct proxy_header *v;
+	size_t n, cap;
+	struct proxy_header_edits *ed; /* NULL: edits cannot be applied */
+	bool failed;                   /* an edit could not be made: deny */
+};
+
+static void rules_live_remove(struct rules_live *L, const char *name, size_t len)
+{
+	size_t w = 0;
+
+	for (size_t i = 0; i < L->n; i++)
+		if (!rules_name_is(&L->v[i], name, len))
+			L->v[w++] = L->v[i];
+	L->n = w;
+}
+
+static bool rules_live_edit(struct rules_live *L, const struct rules_hmatch *h, bool add)
+{
+	struct proxy_header_edit *e;
+
+	if (!L->ed || L->ed->n == PROXY_EDITS_MAX || (add && L->n == L->cap)) {
+		L->failed = true;
+		return false;
+	}
+	e = &L->ed->v[L->ed->n++];
+	*e = (struct proxy_header_edit){ .name = h->name, .name_len = h->name_len };
+	if (!add) {
+		rules_live_remove(L, h->name, h->name_len);
+		return true;
+	}
+	e->value = h->value;
+	e->value_len = h->value_len;
+	L->v[L->n++] = (struct proxy_header){
+		.name = h->name, .name_len = h->name_len,
+		.value = h->value, .value_len = h->value_len,
+	};
+	return true;
+}
+
+/* Whether the fields named h->name, joined with ",", equal h->value; in
+ * constant time over the value's length for a secret's value. *present
+ * says whether there is any such field. */
+static bool rules_hmatch_equal(const struct rules_live *L, const struct rules_hmatch *h,
+			       bool *present)
+{
+	unsigned char diff = 0;
+	size_t pos = 0;
+	bool seen = false, ok = true;
+
+	for (size_t i = 0; i < L->n; i++) {
+		const struct proxy_header *rh = &L->v[i];
+
+		if (!rules_name_is(rh, h->name, h->name_len))
+			continue;
+		if (seen) {
+			if (pos < h->value_len)
+				diff |= (unsigned char)(h->value[pos] ^ ',');
+			pos++;
+		}
+		for (size_t k = 0; k < rh->value_len; k++, pos++)
+			if (pos < h->value_len)
+				diff |= (unsigned char)(h->value[pos] ^ rh->value[k]);
+		seen = true;
+	}
+	*present = seen;
+	if (!seen || pos != h->value_len)
+		ok = false;
+	return ok && !diff;
+}
+
+/* One entry (Cilium's HeaderMatch::allowed): true when the rule may go on. */
+static bool rules_hmatch_run(struct rules_live *L, const struct rules_hmatch *h)
+{
+	bool present, matches;
+
+	if (h->missing)
+		return false;
+	if (!h->value_len) {
+		present = false;
+		for (size_t i = 0; i < L->n && !present; i++)
+			present = rules_name_is(&L->v[i], h->name, h->name_len);
+		matches = present;
+	} else {
+		matches = rules_hmatch_equal(L, h, &present);
+	}
+	if (matches)
+		return true;
+	switch (h->mismatch) {
+	case SLUICE_MISMATCH_LOG:
+		return true;
+	case SLUICE_MISMATCH_ADD:
+		return rules_live_edit(L, h, true);
+	case SLUICE_MISMATCH_DELETE:
+		/* a presence test that failed has nothing to remove */
+		if (!h->value_len || !present)
+			return true;
+		return rules_live_edit(L, h, false);
+	case SLUICE_MISMATCH_REPLACE:
+		return rules_live_edit(L, h, false) && rules_live_edit(L, h, true);
+	case SLUICE_MISMATCH_FAIL:
+	default:
+		return false;
+	}
+}
+
+/* Every entry runs, even after one failed (their actions are made). */
+static bool rules_hmatch_all(struct rules_live *L, const struct rules_rule *r)
+{
+	bool ok = true;
+
+	for (size_t k = 0; k < r->nhm; k++)
+		if (!rules_hmatch_run(L, &r->hm[k]))
+			ok = false;
+	return ok;
+}
+
+bool proxy_header_edits_remove(const struct proxy_header_edits *ed, size_t from,
+			       const char *name, size_t name_len)
+{
+	if (!ed)
+		return false;
+	for (size_t i = from; i < ed->n; i++)
+		if (!ed->v[i].value && ed->v[i].name_len == name_len &&
+		    !strncasecmp(ed->v[i].name, name, name_len))
+			return true;
+	return false;
+}
+
+/* A rule set whose rules may edit: every rule whose method, path, host and
+ * headers match runs its actions on the live fields (Cilium does not
+ * short-circuit such a set, so that all actions are made). */
+static enum proxy_match rules_match_edits(const struct proxy_rule_set *rs,
+					  const struct proxy_request_view *req)
+{
+	struct proxy_header stackv[HTTP_LIVE_INLINE];
+	struct rules_live L = { .v = stackv, .cap = HTTP_LIVE_INLINE, .ed = req->edits };
+	bool allowed = false, limit = false;
+
+	if (req->nheaders + PROXY_EDITS_MAX > L.cap) {
+		L.cap = req->nheaders + PROXY_EDITS_MAX;
+		L.v = malloc(L.cap * sizeof(*L.v));
+		if (!L.v)
+			return PROXY_MATCH_DENY;
+	}
+	memcpy(L.v, req->headers, req->nheaders * sizeof(*L.v));
+	L.n = req->nheaders;
+	if (L.ed)
+		L.ed->n = 0;
+	for (size_t i = 0; i < rs->nrules; i++) {
+		const struct rules_rule *r = &rs->rules[i];
+		int m = rules_rule_match(rs, r, req, L.v, L.n);
+
+		if (m < 0)
+			limit = true;
+		if (m == 1 && rules_hmatch_all(&L, r))
+			allowed = true;
+	}
+	if (L.v != stackv)
+		free(L.v);
+	if (L.failed)
+		return PROXY_MATCH_DENY; /* fail closed: an action not made */
+	if (allowed)
+		return PROXY_MATCH_ALLOW;
+	return limit ? PROXY_MATCH_REGEX_LIMIT : PROXY_MATCH_DENY;
+}
+
 enum proxy_match proxy_rule_set_match(const struct proxy_rule_set *rs,
 				      const struct proxy_request_view *req)
 {
 	bool limit = false;
 
+	if (req->edits)
+		req->edits->n = 0;
 	if (!rs)
 		return PROXY_MATCH_NO_POLICY;
 	if (rs->invalid)
 		return PROXY_MATCH_INVALID;
 	if (rs->allow_all)
 		return PROXY_MATCH_ALLOW;
+	if (rs->edits)
+		return rules_match_edits(rs, req);
 	for (size_t i = 0; i < rs->nrules; i++) {
 		const struct rules_rule *r = &rs->rules[i];
-		int m;
-		size_t k;
+		int m = rules_rule_match(rs, r, req, req->headers, req->nheaders);
 
-		m = rules_regex_match(rs->shared, &r->method, req->method, req->method_len);
-		if (m == 1)
-			m = rules_regex_match(rs->shared, &r->path, req->path, req->path_len);
-		if (m == 1)
-			m = rules_regex_match(rs->shared, &r->host, req->host, req->host_len);
 		if (m < 0)
 			limit = true;
 		if (m != 1)
 			continue;
-		for (k = 0; k < r->nheaders; k++)
-			if (!rules_header_match(&r->headers[k], req))
-				break;
-		if (k == r->nheaders)
-			return PROXY_MATCH_ALLOW;
+		if (r->nhm) {
+			/* deny and LOG entries only: nothing to edit */
+			struct rules_live L = {
+				.v = (struct proxy_header *)req->headers, .n = req->nheaders,
+			};
+			if (!rules_hmatch_all(&L, r))
+				continue;
+		}
+		return PROXY_MATCH_ALLOW;
 	}
 	return limit ? PROXY_MATCH_REGEX_LIMIT : PROXY_MATCH_DENY;
 }

@@ -15,6 +15,20 @@
  *    case-insensitively); "Name: value" requires its value, after trimming
  *    optional whitespace, to equal value exactly. Several instances of one
  *    header are compared joined with "," (as Envoy does).
+ *  - headerMatches (Cilium S5, Envoy's cilium.HeaderMatch): each compares
+ *    one header, joined as above, with a value (a secret's lone item when
+ *    the policy names one: constant-time; no value = presence). A match
+ *    continues; a mismatch does what the entry says: deny (the rule does
+ *    not match), LOG (continue), ADD (one more field "name: value"),
+ *    DELETE (drop the fields of that name, when present with another
+ *    value), REPLACE (drop them and add "name: value"). A secret that is
+ *    named but missing (or not of exactly one item), with no value to fall
+ *    back on, fails the rule whatever its action (fail closed). As in
+ *    Cilium's filter, a rule set with such actions is not short-circuited:
+ *    every rule whose method, path, host and headers match runs its
+ *    actions, in order, on the request as the earlier ones left it, and the
+ *    request is allowed when any of them accepted it. The edits go out with
+ *    the request (struct proxy_header_edits).
  *
  * A table maps (ep_id, direction, port range, peer identity) to a rule set.
  * A lookup takes the narrowest entry whose [port, end_port] contains the
@@ -44,6 +58,30 @@ struct proxy_header {
 	size_t value_len;
 };
 
+/*
+ * The header edits a matching rule set made, in order: add "name: value",
+ * or remove every field named name. Strings point into the rule set (valid
+ * until the table is swapped: copy them to keep them).
+ */
+#define PROXY_EDITS_MAX 32u
+
+struct proxy_header_edit {
+	const char *name;
+	size_t name_len;
+	const char *value; /* add: the value; remove: NULL */
+	size_t value_len;
+};
+
+struct proxy_header_edits {
+	struct proxy_header_edit v[PROXY_EDITS_MAX];
+	size_t n;
+};
+
+/* Whether an edit removes the fields named name that came before edit
+ * `from` (from = 0: the request's own fields). */
+bool proxy_header_edits_remove(const struct proxy_header_edits *ed, size_t from,
+			       const char *name, size_t name_len);
+
 /* What rules look at. Strings are not NUL-terminated. */
 struct proxy_request_view {
 	const char *method;
@@ -54,6 +92,10 @@ struct proxy_request_view {
 	size_t host_len;
 	const struct proxy_header *headers;
 	size_t nheaders;
+	/* out: the edits of headerMatches' actions (n = 0: none); NULL: the
+	 * caller cannot apply edits, and a rule set that would make some
+	 * denies instead (PROXY_MATCH_DENY) */
+	struct proxy_header_edits *edits;
 };
 
 struct proxy_rule_set;
@@ -69,6 +111,16 @@ struct proxy_rules_key {
 				 * range); 0 = port alone. Ignored by lookup. */
 };
 
+/* One headerMatches entry as input to the builder. */
+struct proxy_header_match_spec {
+	const char *name;
+	const char *value;        /* NULL: none written */
+	bool secret;              /* the policy named a secret ... */
+	const char *secret_value; /* ... holding this (NULL: missing) */
+	size_t secret_len;
+	uint8_t mismatch;         /* enum sluice_mismatch */
+};
+
 /* One HTTP rule as input to the builder; NULL fields match anything. */
 struct proxy_rule_spec {
 	const char *method;
@@ -76,6 +128,8 @@ struct proxy_rule_spec {
 	const char *host;
 	const char *const *headers;
 	size_t nheaders;
+	const struct proxy_header_match_spec *matches;
+	size_t nmatches;
 };
 
 /* Match outcome. */
@@ -112,7 +166,9 @@ int proxy_rules_builder_finish(struct proxy_rules_builder *b,
 			       struct proxy_rules_table **out, char **err);
 void proxy_rules_builder_free(struct proxy_rules_builder *b);
 
-/* Builds a table straight from the policy compiler's output. */
+/* Builds a table from the policy compiler's output, through the one
+ * serialized form the agent sends (rules_json.c; no secrets: a header
+ * match naming one is missing). */
 int proxy_rules_table_from_l7(const struct sluice_l7_policy *pol, size_t n,
 			      struct proxy_rules_table **out, char **err);
 

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "http_rule_json.h"
 #include "sluice/policy_api.h"
 #include "tls.h"
 
@@ -151,17 +152,79 @@ static int rjson_tls(struct proxy_rules_builder *b, json_t *tls, const char *whe
 	return ret;
 }
 
+
+/*
+ * A rule's "header_matches": [{"name", "value", "secret": "ns/name",
+ * "mismatch"}]. A secret's value is its lone item in the document's
+ * "secrets"; a secret that is not there (or has more items) is missing.
+ */
+static int rjson_header_matches(json_t *hm, json_t *secrets, struct proxy_header_match_spec *out,
+				const char *rw, char **err)
+{
+	static const char *const keys[] = { "name", "value", "secret", "mismatch", NULL };
+
+	for (size_t k = 0; k < json_array_size(hm); k++) {
+		json_t *m = json_array_get(hm, k), *v;
+		struct proxy_header_match_spec *ms = &out[k];
+		const char *act = NULL, *sec = NULL;
+		char w[160];
+		size_t a;
+		int ret;
+
+		snprintf(w, sizeof(w), "%s.header_matches[%zu]", rw, k);
+		if (!json_is_object(m)) {
+			rjson_errf(err, "%s: expected an object", w);
+			return -EINVAL;
+		}
+		if ((ret = rjson_check_keys(m, keys, w, err)) ||
+		    (ret = rjson_opt_str(m, "name", &ms->name, w, err)) ||
+		    (ret = rjson_opt_str(m, "value", &ms->value, w, err)) ||
+		    (ret = rjson_opt_str(m, "secret", &sec, w, err)) ||
+		    (ret = rjson_opt_str(m, "mismatch", &act, w, err)))
+			return ret;
+		if (!ms->name || !*ms->name) {
+			rjson_errf(err, "%s.name: expected a header name", w);
+			return -EINVAL;
+		}
+		for (a = 0; act && a < sizeof(sl_mismatch_names) / sizeof(sl_mismatch_names[0]); a++)
+			if (!strcmp(act, sl_mismatch_names[a]))
+				break;
+		if (act && a == sizeof(sl_mismatch_names) / sizeof(sl_mismatch_names[0])) {
+			rjson_errf(err, "%s.mismatch: unknown action \"%s\"", w, act);
+			return -EINVAL;
+		}
+		ms->mismatch = act ? (uint8_t)a : 0;
+		if (sec) {
+			json_t *items = json_object_get(secrets, sec);
+
+			ms->secret = true;
+			if (json_is_object(items) && json_object_size(items) == 1) {
+				void *it = json_object_iter(items);
+
+				v = json_object_iter_value(it);
+				if (json_is_string(v)) {
+					ms->secret_value = json_string_value(v);
+					ms->secret_len = json_string_length(v);
+				}
+			}
+		}
+	}
+	return 0;
+}
+
 /* Parses one policy body and adds it to the builder. */
-static int rjson_add_policy(struct proxy_rules_builder *b, json_t *pol,
+static int rjson_add_policy(struct proxy_rules_builder *b, json_t *pol, json_t *secrets,
 			    const struct proxy_rules_key *key, const char *where,
 			    char **err, bool *compile_error)
 {
-	static const char *const rule_keys[] = { "method", "path", "host", "headers", NULL };
+	static const char *const rule_keys[] = { "method", "path", "host", "headers",
+						 "header_matches", NULL };
 	json_t *rules = json_object_get(pol, "rules");
 	json_t *aa = json_object_get(pol, "allow_all");
 	struct proxy_rule_spec *specs = NULL;
+	struct proxy_header_match_spec *hms = NULL;
 	const char **hdrs = NULL;
-	size_t nrules = 0, nhdrs = 0, hi = 0;
+	size_t nrules = 0, nhdrs = 0, hi = 0, nhm = 0, mi = 0;
 	int ret = 0;
 
 	if (aa && !json_is_boolean(aa)) {
@@ -177,11 +240,15 @@ static int rjson_add_policy(struct proxy_rules_builder *b, json_t *pol,
 		json_t *h = json_object_get(json_array_get(rules, i), "headers");
 		if (h && json_is_array(h))
 			nhdrs += json_array_size(h);
+		h = json_object_get(json_array_get(rules, i), "header_matches");
+		if (h && json_is_array(h))
+			nhm += json_array_size(h);
 	}
-	if (nrules && !(specs = calloc(nrules, sizeof(*specs))))
-		return -ENOMEM;
-	if (nhdrs && !(hdrs = calloc(nhdrs, sizeof(*hdrs)))) {
+	if ((nrules && !(specs = calloc(nrules, sizeof(*specs)))) ||
+	    (nhdrs && !(hdrs = calloc(nhdrs, sizeof(*hdrs)))) ||
+	    (nhm && !(hms = calloc(nhm, sizeof(*hms))))) {
 		free(specs);
+		free(hdrs);
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < nrules && !ret; i++) {
@@ -220,6 +287,18 @@ static int rjson_add_policy(struct proxy_rules_builder *b, json_t *pol,
 				hdrs[hi++] = json_string_value(s);
 			}
 		}
+		h = json_object_get(r, "header_matches");
+		if (!ret && h && !json_is_null(h)) {
+			if (!json_is_array(h)) {
+				rjson_errf(err, "%s.header_matches: expected an array", rw);
+				ret = -EINVAL;
+				break;
+			}
+			specs[i].matches = hms + mi;
+			specs[i].nmatches = json_array_size(h);
+			mi += specs[i].nmatches;
+			ret = rjson_header_matches(h, secrets, hms + (mi - specs[i].nmatches), rw, err);
+		}
 	}
 	if (!ret) {
 		char *cerr = NULL;
@@ -235,6 +314,7 @@ static int rjson_add_policy(struct proxy_rules_builder *b, json_t *pol,
 	if (!ret && json_object_get(pol, "tls") && !json_is_null(json_object_get(pol, "tls")))
 		ret = rjson_tls(b, json_object_get(pol, "tls"), where, err);
 	free(hdrs);
+	free(hms);
 	free(specs);
 	return ret;
 }
@@ -309,7 +389,7 @@ int proxy_rules_json_load(const char *text, size_t len,
 			  struct proxy_rules_table **out, char **err)
 {
 	static const char *const top_keys[] = { "version", "policies", "secrets", NULL };
-	static const char *const single_keys[] = { "allow_all", "rules", "tls", NULL };
+	static const char *const single_keys[] = { "allow_all", "rules", "tls", "secrets", NULL };
 	static const char *const pol_keys[] = { "ep_id", "direction", "port", "end_port",
 						"protocol", "peer_identity", "allow_all",
 						"rules", "tls", NULL };
@@ -339,7 +419,8 @@ int proxy_rules_json_load(const char *text, size_t len,
 	if (!pols && single_key) {
 		ret = rjson_check_keys(doc, single_keys, "", err);
 		if (!ret)
-			ret = rjson_add_policy(b, doc, single_key, "policy", err, &compile_error);
+			ret = rjson_add_policy(b, doc, json_object_get(doc, "secrets"), single_key,
+					       "policy", err, &compile_error);
 		goto finish;
 	}
 	ret = rjson_check_keys(doc, top_keys, "", err);
@@ -411,7 +492,8 @@ int proxy_rules_json_load(const char *text, size_t len,
 			ret = -EINVAL;
 			break;
 		}
-		ret = rjson_add_policy(b, p, &key, where, err, &compile_error);
+		ret = rjson_add_policy(b, p, json_object_get(doc, "secrets"), &key, where, err,
+				       &compile_error);
 	}
 finish:
 	if (ret)
@@ -452,24 +534,8 @@ char *proxy_rules_json_from_l7(const struct sluice_l7_policy *pol, size_t n)
 			json_object_set_new(o, "end_port", json_integer(p->end_port));
 		json_object_set_new(o, "peer_identity", json_integer(p->peer_identity));
 		json_object_set_new(o, "allow_all", json_boolean(p->allow_all));
-		for (size_t k = 0; k < p->nrules; k++) {
-			const struct sluice_http_rule *r = p->rules[k];
-			json_t *ro = json_object();
-
-			if (r->method)
-				json_object_set_new(ro, "method", json_string(r->method));
-			if (r->path)
-				json_object_set_new(ro, "path", json_string(r->path));
-			if (r->host)
-				json_object_set_new(ro, "host", json_string(r->host));
-			if (r->nheaders) {
-				json_t *h = json_array();
-				for (size_t j = 0; j < r->nheaders; j++)
-					json_array_append_new(h, json_string(r->headers[j]));
-				json_object_set_new(ro, "headers", h);
-			}
-			json_array_append_new(rules, ro);
-		}
+		for (size_t k = 0; k < p->nrules; k++)
+			json_array_append_new(rules, sl_http_rule_json(p->rules[k]));
 		json_object_set_new(o, "rules", rules);
 		json_array_append_new(arr, o);
 	}
@@ -478,4 +544,18 @@ out:
 	json_decref(arr);
 	json_decref(doc);
 	return s;
+}
+
+int proxy_rules_table_from_l7(const struct sluice_l7_policy *pol, size_t n,
+			      struct proxy_rules_table **out, char **err)
+{
+	char *text = proxy_rules_json_from_l7(pol, n);
+	int rc;
+
+	*out = NULL;
+	if (!text)
+		return -ENOMEM;
+	rc = proxy_rules_json_load(text, strlen(text), NULL, out, err);
+	free(text);
+	return rc;
 }

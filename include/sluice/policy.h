@@ -84,12 +84,38 @@ struct sluice_port {
 	int line;
 };
 
+/*
+ * headerMatches[].mismatch, Cilium's MismatchAction: what a rule does when
+ * the header is absent or has another value. A match always continues.
+ */
+enum sluice_mismatch {
+	SLUICE_MISMATCH_FAIL = 0, /* "" (the default): the rule does not match */
+	SLUICE_MISMATCH_LOG,      /* LOG: the rule matches; the miss is logged */
+	SLUICE_MISMATCH_ADD,      /* ADD: one more field "name: value" is added */
+	SLUICE_MISMATCH_DELETE,   /* DELETE: a field of that name is removed */
+	SLUICE_MISMATCH_REPLACE,  /* REPLACE: the field is set to value */
+};
+
+struct sluice_tls_context;
+
+/* One headerMatches entry. The value to compare is the secret's lone item
+ * when it names one that exists, else value; neither: presence. */
+struct sluice_header_match {
+	char *name;
+	char *value;                      /* NULL: none written */
+	struct sluice_tls_context *secret; /* only secret_ns/secret_name/where/line */
+	uint8_t mismatch;                 /* enum sluice_mismatch */
+	int line;
+};
+
 struct sluice_http_rule {
 	char *method;  /* full-match regex or NULL */
 	char *path;    /* full-match regex or NULL */
 	char *host;    /* full-match regex or NULL */
 	char **headers; /* "Name" (presence) or "Name: value" (exact) */
 	size_t nheaders;
+	struct sluice_header_match *header_matches;
+	size_t nheader_matches;
 	int line;
 };
 

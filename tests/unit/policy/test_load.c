@@ -452,6 +452,75 @@ static void test_tls_fields(void **state)
 		   "bad.yaml:7: spec.ingress[0].toPorts[0].terminatingTLS.bogus: unknown field");
 }
 
+static void test_header_matches(void **state)
+{
+	struct sluice_policy_set set = { 0 };
+	const struct sluice_http_rule *r;
+
+	(void)state;
+	/* the CLI's client-egress-l7-http-matchheader-secret */
+	load_ok(&set,
+		"apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\n"
+		"metadata: {name: p, namespace: cilium-test-1}\n"
+		"spec:\n  endpointSelector: {matchLabels: {other: client}}\n"
+		"  egress:\n"
+		"  - toEndpoints: [{matchLabels: {kind: echo}}]\n"
+		"    toPorts:\n"
+		"    - ports: [{port: \"8080\", protocol: TCP}]\n"
+		"      rules:\n"
+		"        http:\n"
+		"        - method: \"POST\"\n"
+		"          path: \"/auth-header-required$\"\n"
+		"          headerMatches:\n"
+		"          - name: Authorization\n"
+		"            mismatch: REPLACE\n"
+		"            secret:\n"
+		"              name: header-match\n"
+		"          - {name: X-Log, value: \"1\", mismatch: LOG}\n"
+		"          - {name: X-Need, value: \"2\", mismatch: \"\"}\n"
+		"          - {name: X-Present}\n"
+		"          - {name: X-Other, secret: {namespace: ops, name: s}, value: v, mismatch: DELETE}\n"
+		"          - {name: X-Add, value: a, mismatch: ADD}\n");
+	r = &set.v[0].rules[0].egress[0].to_ports[0].http[0];
+	assert_int_equal(r->nheader_matches, 6);
+	assert_string_equal(r->header_matches[0].name, "Authorization");
+	assert_null(r->header_matches[0].value);
+	assert_int_equal(r->header_matches[0].mismatch, SLUICE_MISMATCH_REPLACE);
+	assert_string_equal(r->header_matches[0].secret->secret_ns, "cilium-test-1");
+	assert_string_equal(r->header_matches[0].secret->secret_name, "header-match");
+	assert_int_equal(r->header_matches[0].line, 15);
+	assert_int_equal(r->header_matches[1].mismatch, SLUICE_MISMATCH_LOG);
+	assert_int_equal(r->header_matches[2].mismatch, SLUICE_MISMATCH_FAIL);
+	assert_string_equal(r->header_matches[2].value, "2");
+	assert_null(r->header_matches[3].value);
+	assert_null(r->header_matches[3].secret);
+	assert_string_equal(r->header_matches[4].secret->secret_ns, "ops");
+	assert_int_equal(r->header_matches[4].mismatch, SLUICE_MISMATCH_DELETE);
+	assert_int_equal(r->header_matches[5].mismatch, SLUICE_MISMATCH_ADD);
+	sluice_policy_set_free(&set);
+
+#define HM(x) HDR "  ingress: [{toPorts: [{ports: [{port: \"80\"}], rules: {http: [{headerMatches: [" x "]}]}}]}]\n"
+#define HM_AT "bad.yaml:7: spec.ingress[0].toPorts[0].rules.http[0].headerMatches[0]"
+	load_fails(HM("{value: x}"), HM_AT ".name: missing required field");
+	load_fails(HM("{name: \"Bad Name\"}"), HM_AT ".name: invalid header name \"Bad Name\"");
+	load_fails(HM("{name: X, mismatch: DROP}"),
+		   HM_AT ".mismatch: unknown action \"DROP\" (want LOG, ADD, DELETE, REPLACE, or none to deny)");
+	load_fails(HM("{name: X, mismatch: replace}"),
+		   HM_AT ".mismatch: unknown action \"replace\" (want LOG, ADD, DELETE, REPLACE, or none to deny)");
+	load_fails(HM("{name: X, secret: {namespace: a}}"), HM_AT ".secret: name: missing required field");
+	load_fails(HM("{name: X, secret: {name: a, key: b}}"), HM_AT ".secret.key: unknown field");
+	load_fails(HM("{name: X, bogus: 1}"), HM_AT ".bogus: unknown field");
+	load_fails(HM("{name: Content-Length, value: \"0\", mismatch: REPLACE}"),
+		   HM_AT ": REPLACE cannot change Content-Length: it frames the request or describes one hop, so an edit could make the server read another request than the one the rules judged");
+	load_fails(HM("{name: transfer-encoding, mismatch: DELETE}"),
+		   HM_AT ": DELETE cannot change transfer-encoding: it frames the request or describes one hop, so an edit could make the server read another request than the one the rules judged");
+	/* comparing a framing field is fine */
+	load_ok(&set, HM("{name: Content-Length, value: \"0\"}, {name: Host, value: a, mismatch: LOG}"));
+	sluice_policy_set_free(&set);
+#undef HM
+#undef HM_AT
+}
+
 static void test_accepts_cilium_extras(void **state)
 {
 	(void)state;
@@ -499,6 +568,7 @@ int main(void)
 		cmocka_unit_test(test_warning_denies_nothing),
 		cmocka_unit_test(test_accepts_cilium_extras),
 		cmocka_unit_test(test_tls_fields),
+		cmocka_unit_test(test_header_matches),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

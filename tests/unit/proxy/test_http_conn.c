@@ -1054,6 +1054,51 @@ static void test_response_one_parse_same(void **state)
 
 /* Hop-by-hop fields (RFC 9110 7.6.1) stay on the client's connection: the
  * upstream connection is the proxy's own and may carry other requests. */
+/* headerMatches' edits reach the upstream as one rebuilt head, which a
+ * retry sends again after the rules table it came from is gone. */
+static void test_header_edits(void **state)
+{
+	struct harness *h = *state;
+	struct proxy_rules_key k = { .ep_id = 1, .port = 80, .peer_identity = 2 };
+	static const char doc[] =
+		"{\"rules\":[{\"path\":\"/auth\",\"header_matches\":["
+		"{\"name\":\"Authorization\",\"secret\":\"ns/s\",\"mismatch\":\"REPLACE\"},"
+		"{\"name\":\"X-Drop\",\"value\":\"ok\",\"mismatch\":\"DELETE\"},"
+		"{\"name\":\"X-Add\",\"value\":\"1\",\"mismatch\":\"ADD\"}]}],"
+		"\"secrets\":{\"ns/s\":{\"value\":\"Bearer 123456\"}}}";
+	const char *want = "GET /auth HTTP/1.1\r\nHost: a\r\nX-Keep: 1\r\n"
+			   "Authorization: Bearer 123456\r\nX-Add: 1\r\n\r\n";
+	struct proxy_rules_table *old = h->rules, *t = NULL;
+	char *err = NULL;
+
+	assert_int_equal(proxy_rules_json_load(doc, strlen(doc), &k, &t, &err), 0);
+	h->rules = t;
+	h_reset(h);
+	h_feed_s(h, "GET /auth HTTP/1.1\r\nHost: a\r\nauthorization: Basic eA==\r\n"
+		    "X-Drop: bad\r\nConnection: x-keep2\r\nX-Keep: 1\r\nX-Keep2: hop\r\n"
+		    "AUTHORIZATION: again\r\n\r\n");
+	assert_true(h_up_is(h, want));
+	/* the table goes away (a policy change); the retry sends the same bytes */
+	h->rules = old;
+	proxy_rules_table_free(t);
+	h->uplen = 0;
+	h->c.req_done = true;
+	assert_true(http_conn_retry(&h->c));
+	assert_true(h_up_is(h, want));
+	h_resp(h, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx");
+	assert_int_equal(h->last.verdict, HTTP_VERDICT_ALLOWED);
+	/* a request that needs no edit goes as before */
+	h->rules = t = NULL;
+	assert_int_equal(proxy_rules_json_load(doc, strlen(doc), &k, &t, &err), 0);
+	h->rules = t;
+	h->uplen = 0;
+	h_feed_s(h, "GET /auth HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer 123456\r\nX-Add: 1\r\n\r\n");
+	assert_true(h_up_is(h, "GET /auth HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer 123456\r\nX-Add: 1\r\n\r\n"));
+	h_resp(h, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx");
+	h->rules = old;
+	proxy_rules_table_free(t);
+}
+
 static void test_hop_by_hop(void **state)
 {
 	struct harness *h = *state;
@@ -1168,6 +1213,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_response_one_parse_same, h_setup, h_teardown),
 		cmocka_unit_test_setup_teardown(test_head_cache, h_setup, h_teardown),
 		cmocka_unit_test_setup_teardown(test_hop_by_hop, h_setup, h_teardown),
+		cmocka_unit_test_setup_teardown(test_header_edits, h_setup, h_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -316,6 +316,185 @@ static void test_from_l7_and_json_roundtrip(void **state)
 	free(json);
 }
 
+/* ---- headerMatches (cilium/proxy's HEADER_ACTION_POLICY cases, as a
+ * CiliumNetworkPolicy can write them: a match always continues) ---------- */
+
+static struct proxy_header_edits g_ed;
+
+/* Matches with an edits buffer; *edits gets them rendered as
+ * "-name" and "+name: value" joined by " " (or ""). */
+static enum proxy_match match_ed(const struct proxy_rule_set *rs, const struct req *r,
+				 char *edits, size_t cap)
+{
+	struct proxy_header h[4];
+	size_t n = 0, off = 0;
+	enum proxy_match m;
+	struct proxy_request_view v = {
+		.method = r->method, .method_len = strlen(r->method),
+		.path = r->path, .path_len = strlen(r->path),
+		.host = r->host ? r->host : "", .host_len = r->host ? strlen(r->host) : 0,
+		.headers = h, .edits = &g_ed,
+	};
+	for (; n < 4 && r->hdrs[2 * n]; n++) {
+		h[n].name = r->hdrs[2 * n];
+		h[n].name_len = strlen(r->hdrs[2 * n]);
+		h[n].value = r->hdrs[2 * n + 1];
+		h[n].value_len = strlen(r->hdrs[2 * n + 1]);
+	}
+	v.nheaders = n;
+	g_ed.n = 99; /* the matcher resets it */
+	m = proxy_rule_set_match(rs, &v);
+	edits[0] = 0;
+	for (size_t i = 0; i < g_ed.n; i++) {
+		const struct proxy_header_edit *e = &g_ed.v[i];
+		off += (size_t)snprintf(edits + off, cap - off, "%s%s%.*s%s%.*s", i ? " " : "",
+					e->value ? "+" : "-", (int)e->name_len, e->name,
+					e->value ? ": " : "", e->value ? (int)e->value_len : 0,
+					e->value ? e->value : "");
+	}
+	return m;
+}
+
+#define EXPECT(rs, want, want_edits, ...) do { \
+		char ed_[512]; \
+		assert_int_equal(match_ed(rs, &(struct req){ __VA_ARGS__ }, ed_, sizeof(ed_)), want); \
+		assert_string_equal(ed_, want_edits); \
+	} while (0)
+
+static void test_header_matches(void **state)
+{
+	struct proxy_rules_table *t = load(
+		"{\"rules\":["
+		/* R1: the bearer token from a secret, replaced when wrong */
+		"{\"path\":\"/allowed\",\"header_matches\":[{\"name\":\"bearer-token\","
+		"\"secret\":\"default/tok\",\"mismatch\":\"REPLACE\"}]},"
+		/* R2: a wrong User-Agent is deleted */
+		"{\"path\":\".*public$\",\"header_matches\":[{\"name\":\"user-agent\",\"value\":\"CuRL\","
+		"\"mismatch\":\"DELETE\"}]},"
+		/* R3: header2 added when missing */
+		"{\"host\":\"allowedHOST\",\"header_matches\":[{\"name\":\"header2\",\"value\":\"value2\","
+		"\"mismatch\":\"ADD\"}]},"
+		/* R4: a wrong header42 is deleted */
+		"{\"host\":\".*REGEX.*\",\"header_matches\":[{\"name\":\"header42\",\"value\":\"42\","
+		"\"mismatch\":\"DELETE\"}]},"
+		"{\"method\":\"PUT\",\"path\":\"/public/opinions\"},"
+		/* deny on mismatch (the default), presence, LOG */
+		"{\"path\":\"/deny\",\"header_matches\":[{\"name\":\"X-Token\",\"value\":\"42\"}]},"
+		"{\"path\":\"/present\",\"header_matches\":[{\"name\":\"X-Present\"}]},"
+		"{\"path\":\"/log\",\"header_matches\":[{\"name\":\"X-Token\",\"value\":\"42\","
+		"\"mismatch\":\"LOG\"}]},"
+		/* a secret that is not there, with and without a value to fall back on */
+		"{\"path\":\"/nosecret\",\"header_matches\":[{\"name\":\"X-S\","
+		"\"secret\":\"default/gone\",\"mismatch\":\"REPLACE\"}]},"
+		"{\"path\":\"/fallback\",\"header_matches\":[{\"name\":\"X-S\",\"value\":\"v\","
+		"\"secret\":\"default/gone\"}]},"
+		/* a secret of two items is no value either */
+		"{\"path\":\"/two\",\"header_matches\":[{\"name\":\"X-S\",\"secret\":\"default/two\","
+		"\"mismatch\":\"LOG\"}]}],"
+		"\"secrets\":{\"default/tok\":{\"value\":\"d4ef0f5011f163ac\"},"
+		"\"default/two\":{\"a\":\"1\",\"b\":\"2\"}}}", 0);
+	const struct proxy_rule_set *rs = proxy_rules_lookup(t, KEY(1, 80, 7));
+
+	(void)state;
+	assert_non_null(rs);
+	/* DeniedPathPrefix, AllowedPathPrefix, AllowedPathPrefixWrongHeader */
+	EXPECT(rs, PROXY_MATCH_DENY, "", "GET", "/prefix", "host");
+	EXPECT(rs, PROXY_MATCH_ALLOW, "", "GET", "/allowed", "host", { "bearer-token", "d4ef0f5011f163ac" });
+	EXPECT(rs, PROXY_MATCH_ALLOW, "-bearer-token +bearer-token: d4ef0f5011f163ac",
+	       "GET", "/allowed", "host", { "Bearer-Token", "wrong-value" });
+	EXPECT(rs, PROXY_MATCH_ALLOW, "-bearer-token +bearer-token: d4ef0f5011f163ac",
+	       "GET", "/allowed", "host");
+	/* AllowedPathRegex (no User-Agent: nothing to delete), ...DeleteHeader */
+	EXPECT(rs, PROXY_MATCH_ALLOW, "", "GET", "/maybe/public", "host");
+	EXPECT(rs, PROXY_MATCH_ALLOW, "", "GET", "/maybe/public", "host", { "User-Agent", "CuRL" });
+	EXPECT(rs, PROXY_MATCH_ALLOW, "-user-agent", "GET", "/maybe/public", "host",
+	       { "User-Agent", "curl/7.88" });
+	/* AllowedHostRegexDeleteHeader, DeniedPath, AllowedHostString, AllowedHostRegex */
+	EXPECT(rs, PROXY_MATCH_ALLOW, "-header42", "GET", "/maybe/private", "hostREGEXname",
+	       { "header42", "test" });
+	EXPECT(rs, PROXY_MATCH_DENY, "", "GET", "/maybe/private", "host");
+	EXPECT(rs, PROXY_MATCH_ALLOW, "+header2: value2", "GET", "/maybe/private", "allowedHOST");
+	EXPECT(rs, PROXY_MATCH_ALLOW, "", "GET", "/maybe/private", "allowedHOST", { "header2", "value2" });
+	EXPECT(rs, PROXY_MATCH_ALLOW, "", "GET", "/maybe/private", "hostREGEXname");
+	/* DeniedMethod, AcceptedMethod */
+	EXPECT(rs, PROXY_MATCH_DENY, "", "POST", "/maybe/private", "host");
+	EXPECT(rs, PROXY_MATCH_ALLOW, "", "PUT", "/public/opinions", "host");
+	/* every matching rule runs its actions, in order, on what the earlier
+	 * ones left: R2 and R4 both match here */
+	EXPECT(rs, PROXY_MATCH_ALLOW, "-user-agent -header42", "GET", "/x/public", "aREGEXb",
+	       { "User-Agent", "x", "header42", "41" });
+	/* deny on mismatch; presence; LOG continues without an edit */
+	EXPECT(rs, PROXY_MATCH_ALLOW, "", "GET", "/deny", "h", { "x-token", "42" });
+	EXPECT(rs, PROXY_MATCH_DENY, "", "GET", "/deny", "h", { "X-Token", "43" });
+	EXPECT(rs, PROXY_MATCH_DENY, "", "GET", "/deny", "h", { "X-Token", "4" });
+	EXPECT(rs, PROXY_MATCH_DENY, "", "GET", "/deny", "h", { "X-Token", "42", "X-Token", "42" });
+	EXPECT(rs, PROXY_MATCH_DENY, "", "GET", "/deny", "h");
+	EXPECT(rs, PROXY_MATCH_ALLOW, "", "GET", "/present", "h", { "X-Present", "" });
+	EXPECT(rs, PROXY_MATCH_DENY, "", "GET", "/present", "h");
+	EXPECT(rs, PROXY_MATCH_ALLOW, "", "GET", "/log", "h", { "X-Token", "1" });
+	EXPECT(rs, PROXY_MATCH_ALLOW, "", "GET", "/log", "h");
+	/* a secret named but missing fails the rule, whatever its action (fail
+	 * closed); with a value written, that value is compared */
+	EXPECT(rs, PROXY_MATCH_DENY, "", "GET", "/nosecret", "h", { "X-S", "anything" });
+	EXPECT(rs, PROXY_MATCH_DENY, "", "GET", "/nosecret", "h");
+	EXPECT(rs, PROXY_MATCH_ALLOW, "", "GET", "/fallback", "h", { "X-S", "v" });
+	EXPECT(rs, PROXY_MATCH_DENY, "", "GET", "/fallback", "h", { "X-S", "w" });
+	EXPECT(rs, PROXY_MATCH_DENY, "", "GET", "/two", "h", { "X-S", "1" });
+	/* a caller that cannot apply edits gets a deny when one is needed */
+	DENY(rs, "GET", "/allowed", "host", { "bearer-token", "wrong" });
+	ALLOW(rs, "GET", "/allowed", "host", { "bearer-token", "d4ef0f5011f163ac" });
+	proxy_rules_table_free(t);
+
+	/* malformed header matches are load errors that name the field */
+	{
+		struct proxy_rules_table *bad = NULL;
+		char *err = NULL;
+		const char *doc = "{\"rules\":[{\"header_matches\":[{\"name\":\"X\",\"mismatch\":\"DROP\"}]}]}";
+
+		assert_int_equal(proxy_rules_json_load(doc, strlen(doc), KEY(1, 80, 7), &bad, &err), -EINVAL);
+		assert_non_null(strstr(err, "policy.rules[0].header_matches[0].mismatch"));
+		free(err);
+		err = NULL;
+		doc = "{\"rules\":[{\"header_matches\":[{\"value\":\"v\"}]}]}";
+		assert_int_equal(proxy_rules_json_load(doc, strlen(doc), KEY(1, 80, 7), &bad, &err), -EINVAL);
+		assert_non_null(strstr(err, "header_matches[0].name"));
+		free(err);
+		assert_null(bad);
+	}
+}
+
+/* A rule with header matches through the compiler's form and the JSON
+ * serializer the agent uses: the same answers. */
+static void test_header_matches_from_l7(void **state)
+{
+	struct sluice_tls_context sec = { .secret_ns = "default", .secret_name = "tok" };
+	struct sluice_header_match hm[] = {
+		{ .name = "X-Token", .value = "42", .mismatch = SLUICE_MISMATCH_REPLACE },
+		{ .name = "X-Secret", .secret = &sec, .mismatch = SLUICE_MISMATCH_LOG },
+	};
+	struct sluice_http_rule r = { .path = "/p", .header_matches = hm, .nheader_matches = 2 };
+	const struct sluice_http_rule *rules[] = { &r };
+	struct sluice_l7_policy pol = { .ep_id = 1, .port = 80, .peer_identity = 7, .protocol = 6,
+					.rules = rules, .nrules = 1 };
+	struct proxy_rules_table *t = NULL;
+	char *err = NULL, *json = proxy_rules_json_from_l7(&pol, 1);
+
+	(void)state;
+	assert_non_null(strstr(json, "\"header_matches\":[{\"name\":\"X-Token\",\"value\":\"42\",\"mismatch\":\"REPLACE\"},"
+				     "{\"name\":\"X-Secret\",\"secret\":\"default/tok\",\"mismatch\":\"LOG\"}]"));
+	free(json);
+	assert_int_equal(proxy_rules_table_from_l7(&pol, 1, &t, &err), 0);
+	/* no secrets document: X-Secret's secret is missing, the rule fails */
+	EXPECT(proxy_rules_lookup(t, KEY(1, 80, 7)), PROXY_MATCH_DENY, "", "GET", "/p", "h",
+	       { "X-Token", "42" });
+	proxy_rules_table_free(t);
+	hm[1].secret = NULL;
+	assert_int_equal(proxy_rules_table_from_l7(&pol, 1, &t, &err), 0);
+	EXPECT(proxy_rules_lookup(t, KEY(1, 80, 7)), PROXY_MATCH_ALLOW, "-X-Token +X-Token: 42",
+	       "GET", "/p", "h", { "X-Token", "41" });
+	proxy_rules_table_free(t);
+}
+
 /* Literal and literal-".*" patterns are answered without PCRE2: the same
  * answers as PCRE2 itself on subjects with line ends, NUL, high bytes,
  * escapes and other patterns as controls. */
@@ -375,6 +554,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_full_match),
 		cmocka_unit_test(test_host_and_headers),
+		cmocka_unit_test(test_header_matches),
+		cmocka_unit_test(test_header_matches_from_l7),
 		cmocka_unit_test(test_empty_rule_allow_all_and_deny),
 		cmocka_unit_test(test_table_keys_and_any_peer),
 		cmocka_unit_test(test_port_ranges),
