@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * secret.c - `sluice secret ...`: the secrets TLS policies name, kubectl
- * style (standalone mode; on Kubernetes they are ordinary secrets).
+ * secret.c - `sluice secret ...`: the secrets policies name (TLS contexts,
+ * headerMatches), kubectl style (standalone mode; on Kubernetes they are
+ * ordinary secrets).
  *
  *   sluice secret create tls NS/NAME --cert FILE --key FILE [--ca FILE]
- *   sluice secret create generic NS/NAME --from-file=[KEY=]FILE...
+ *   sluice secret create generic NS/NAME --from-file=[KEY=]FILE... --from-literal=KEY=VALUE...
  *   sluice secret list [-n NS] [-o json|yaml|wide|name]
  *   sluice secret get NS/NAME [-o json|yaml|wide|name]
  *   sluice secret delete NS/NAME
@@ -44,9 +45,23 @@ static char *b64(const unsigned char *p, size_t n)
 }
 
 /* data[key] = base64(file); prints why not. */
+static int add_bytes(json_t *data, const char *key, const char *p, size_t len)
+{
+	char *enc;
+
+	if (json_object_get(data, key)) {
+		fprintf(stderr, "sluice: key %s given twice\n", key);
+		return 1;
+	}
+	enc = b64((const unsigned char *)p, len);
+	json_object_set_new(data, key, json_string(enc));
+	free(enc);
+	return 0;
+}
+
 static int add_file(json_t *data, const char *key, const char *path)
 {
-	char *text = NULL, *enc;
+	char *text = NULL;
 	size_t len = 0;
 	int rc = sl_read_file(path, SECRET_FILE_MAX, &text, &len);
 
@@ -54,16 +69,26 @@ static int add_file(json_t *data, const char *key, const char *path)
 		fprintf(stderr, "sluice: %s: %s\n", path, strerror(-rc));
 		return 1;
 	}
-	if (json_object_get(data, key)) {
-		fprintf(stderr, "sluice: key %s given twice\n", key);
-		free(text);
-		return 1;
-	}
-	enc = b64((const unsigned char *)text, len);
-	json_object_set_new(data, key, json_string(enc));
-	free(enc);
+	rc = add_bytes(data, key, text, len);
 	free(text);
-	return 0;
+	return rc;
+}
+
+/* kubectl's --from-literal=KEY=VALUE */
+static int add_literal(json_t *data, const char *kv)
+{
+	const char *eq = strchr(kv, '=');
+	char *key;
+	int rc;
+
+	if (!eq || eq == kv) {
+		fprintf(stderr, "sluice: --from-literal=%s: want KEY=VALUE\n", kv);
+		return 2;
+	}
+	key = sl_strdupf("%.*s", (int)(eq - kv), kv);
+	rc = add_bytes(data, key, eq + 1, strlen(eq + 1));
+	free(key);
+	return rc;
 }
 
 /* --opt FILE or --opt=FILE at argv[*i]; NULL when argv[*i] is not --opt. */
@@ -80,7 +105,7 @@ static const char *opt_value(int argc, char **argv, int *i, const char *opt)
 
 static const char create_usage[] =
 	"create tls NAMESPACE/NAME --cert FILE --key FILE [--ca FILE] [--overwrite]\n"
-	"       sluice secret create generic NAMESPACE/NAME --from-file=[KEY=]FILE... [--overwrite]";
+	"       sluice secret create generic NAMESPACE/NAME [--from-file=[KEY=]FILE]... [--from-literal=KEY=VALUE]... [--overwrite]";
 
 static int secret_create(int argc, char **argv)
 {
@@ -115,6 +140,8 @@ static int secret_create(int argc, char **argv)
 
 			rc = add_file(data, key, eq ? eq + 1 : v);
 			free(key);
+		} else if (!tls && (v = opt_value(argc, argv, &i, "--from-literal"))) {
+			rc = add_literal(data, v);
 		} else {
 			fprintf(stderr, "sluice: secret create %s: unexpected argument %s\n", kind, argv[i]);
 			rc = 2;
@@ -125,7 +152,7 @@ static int secret_create(int argc, char **argv)
 		rc = 2;
 	}
 	if (!rc && !tls && !json_object_size(data)) {
-		fprintf(stderr, "sluice: secret create generic: at least one --from-file\n");
+		fprintf(stderr, "sluice: secret create generic: at least one --from-file or --from-literal\n");
 		rc = 2;
 	}
 	if (rc) {
@@ -304,7 +331,8 @@ static const struct subcmd secret_cmds[] = {
 	{ "create", secret_create, create_usage,
 	  "Creates a secret from files. tls: a certificate (chain) and its private\n"
 	  "key (tls.crt, tls.key; --ca adds ca.crt), for terminatingTLS. generic:\n"
-	  "any keys, e.g. --from-file=ca.crt=bundle.pem for originatingTLS.\n"
+	  "any keys, e.g. --from-file=ca.crt=bundle.pem for originatingTLS, or one\n"
+	  "key for headerMatches' value: --from-literal=value='Bearer 123456'.\n"
 	  "--overwrite replaces an existing secret; new connections use the new data.\n"
 	  "Making the files: certs/README.md.\n" },
 	{ "list", secret_list, "list [-n NAMESPACE|-A] [-o json|yaml|wide|name]",

@@ -5,6 +5,10 @@ Listens on the given TCP ports (answers HTTP: 200 with a body naming the pod
 and echoing method and path; a non-HTTP line is echoed back) and UDP ports
 (echoes each datagram prefixed with the pod name). Every request it receives
 is appended to a log file, so tests can assert what reached the backend.
+Two kinds of path answer differently: a target with "headers" in it (and
+/auth-header-required...) gets the request's header lines, as they arrived,
+added to the body; /auth-header-required... answers 401 without an
+Authorization field (as the Cilium CLI's echo server does).
 
 A tls:PORT:CERTDIR spec serves the same HTTP over TLS with CERTDIR/tls.crt
 and tls.key; its log lines start with "tls:PORT <version> sni=<name>
@@ -110,8 +114,14 @@ def serve_conn(conn, port, tag=None):
                         left -= len(chunk)
                 else:
                     payload = ("%s %s %s %d\n" % (NAME, words[0], words[1], got)).encode()
-                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n%s\r\n%s"
-                                 % (len(payload), b"Connection: close\r\n" if close else b"", payload))
+                    status = b"200 OK"
+                    if "headers" in words[1] or words[1].startswith("/auth-header-required"):
+                        # the header lines as they arrived, in order
+                        payload += head.split(b"\r\n", 1)[1] + b"\n" if b"\r\n" in head else b""
+                    if words[1].startswith("/auth-header-required") and "authorization" not in headers:
+                        status = b"401 Unauthorized"  # as the CLI's json-mock echo server
+                    conn.sendall(b"HTTP/1.1 %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n%s\r\n%s"
+                                 % (status, len(payload), b"Connection: close\r\n" if close else b"", payload))
                 if close:
                     return
             else:
