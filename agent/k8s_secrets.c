@@ -365,7 +365,7 @@ static void sw_start(struct agent_k8s *k, const char *ns, const char *name)
 		free(err);
 	} else {
 		k->secret_watch_starts++;
-		fprintf(stderr, "sluiced: kubernetes: watching Secret %s/%s (named by a TLS policy)\n", ns,
+		fprintf(stderr, "sluiced: kubernetes: watching Secret %s/%s (named by a policy)\n", ns,
 			name);
 	}
 	free(path);

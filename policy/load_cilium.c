@@ -579,6 +579,10 @@ static void cilium_header_matches(struct yctx *c, yaml_node_t *n, const char *ns
 			hm->secret = cilium_secret_ref(c, f, ns);
 			y_pop(c, fb);
 		}
+		if (hm->name && (hm->mismatch == SLUICE_MISMATCH_ADD || hm->mismatch == SLUICE_MISMATCH_REPLACE) &&
+		    !hm->value && !hm->secret)
+			y_warn(c, hm->line, "%s without a value or a secret sets %s to an empty value",
+			       actions[hm->mismatch], hm->name);
 		if (hm->name && hm->mismatch >= SLUICE_MISMATCH_ADD && cilium_header_framing(hm->name))
 			y_error(c, hm->line, "%s cannot change %s: it frames the request or describes one hop, so an edit could make the server read another request than the one the rules judged",
 				actions[hm->mismatch], hm->name);

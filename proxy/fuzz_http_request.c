@@ -6,7 +6,8 @@
  * Properties checked besides memory safety:
  *  - canonicalisation is idempotent and never yields "//", "/./", "/../";
  *  - whatever reaches the upstream starts with a request line whose target
- *    is already canonical, and no request the rules deny ever reaches it;
+ *    is already canonical, and no request the rules deny ever reaches it
+ *    (one rule's headerMatches edit the head: REPLACE, DELETE, ADD);
  *  - the response parser and the response head rewrite survive any
  *    upstream bytes, in any pieces;
  *  - the one-parse path of simple responses (http_resp_simple()) and llhttp
@@ -149,7 +150,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			"{\"rules\":[{\"method\":\"GET\",\"path\":\"/api/users/.*\"},"
 			"{\"method\":\"HEAD\",\"path\":\"/api/users/.*\"},"
 			"{\"method\":\"POST\",\"path\":\"/upload\"},"
-			"{\"path\":\"/ws\",\"headers\":[\"Upgrade: websocket\"]}]}";
+			"{\"path\":\"/ws\",\"headers\":[\"Upgrade: websocket\"]},"
+			/* headerMatches' edits: the head rebuilt (http_head_edit) */
+			"{\"method\":\"PUT\",\"path\":\"/edit.*\",\"header_matches\":["
+			"{\"name\":\"X-A\",\"value\":\"1\",\"mismatch\":\"REPLACE\"},"
+			"{\"name\":\"X-D\",\"value\":\"ok\",\"mismatch\":\"DELETE\"},"
+			"{\"name\":\"X-N\",\"value\":\"n\",\"mismatch\":\"ADD\"}]}]}";
 		struct proxy_rules_key k = { .ep_id = 1, .port = 80 };
 		char *err = NULL;
 		proxy_rules_json_load(json, sizeof(json) - 1, &k, &rules, &err);

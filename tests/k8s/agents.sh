@@ -276,14 +276,16 @@ kexec() {
 	ip netns exec "$(_ka_netns_of "$n" "$ns" "$name")" "$@"
 }
 kcan() { kexec "$1" "$2" python3 "$TOOLS/probe.py" "$3" "$4" "$5" 1.0; }
-# kcan from the pods' cgroup as well as the pod's netns, where a container
-# runs: the agent's socket programs (ClusterIP translation) see it there
-kcan_cg() {
+# kexec from the pods' cgroup as well as the pod's netns, where a container
+# runs: the agent's socket programs (ClusterIP translation, a pod's own L7
+# connects steered to the proxy) see it there
+kexec_cg() {
 	local n=$1 ns=${2%%/*} name=${2#*/} idx=${KA_IDX[$1]}
+	shift 2
 	bash -c 'echo $$ >"$1/cgroup.procs" || exit 3; shift; exec ip netns exec "$@"' _ \
-		"$SL_CGROUP_BASE/sluice-k8s-$idx/k$idx-pods" "$(_ka_netns_of "$n" "$ns" "$name")" \
-		python3 "$TOOLS/probe.py" "$3" "$4" "$5" 1.0
+		"$SL_CGROUP_BASE/sluice-k8s-$idx/k$idx-pods" "$(_ka_netns_of "$n" "$ns" "$name")" "$@"
 }
+kcan_cg() { kexec_cg "$1" "$2" python3 "$TOOLS/probe.py" "$3" "$4" "$5" 1.0; }
 kdropped() {
 	kexec "$1" "$2" python3 "$TOOLS/probe.py" "$3" "$4" "$5" 0.7
 	[ $? -eq 2 ]

@@ -25,7 +25,10 @@
 #  - the agent restarted while the Secrets' lists are held (fault relay):
 #    /readyz and `sluice status` say it waits for the TLS Secrets, TLS
 #    connections are refused meanwhile, served once the lists are in;
-#  - deleting the policies stops their Secrets' watches.
+#  - deleting the policies stops their Secrets' watches;
+#  - headerMatches (the Cilium CLI's set-header test): a Secret's value
+#    replaces the request's Authorization, the Secret rotated reaches the
+#    next request, deleted fails the rule closed (403, reported missing).
 source "$(dirname "$0")/agents.sh"
 ka_begin a
 ROOT=$KA_ROOT
@@ -280,4 +283,41 @@ check "server-https deleted: no Secret is watched" kwait 20 nsec_is 0
 check "  (metric sluice_k8s_secret_watches 0)" bash -c \
 	"curl -s http://127.0.0.1:$((19000 + KA_IDX[a]))/metrics | grep -qx 'sluice_k8s_secret_watches 0'"
 check "  and the API's Secrets left the agent's store" bash -c "store_has 'tls-secrets|no-role'; [ \$? = 1 ]"
+
+echo "# headerMatches: a Secret's value injected (the Cilium CLI's client-egress-l7-set-header)"
+kpod a default/echo app=echo http=8080/TCP
+kserve a default/echo tcp:8080
+kc -n tls-secrets create secret generic header-match --save-config --from-literal=value='Bearer 123456' >/dev/null
+kapply <<'EOF'
+{"apiVersion": "cilium.io/v2", "kind": "CiliumNetworkPolicy",
+ "metadata": {"name": "client-egress-l7-http-matchheader-secret", "namespace": "default"},
+ "spec": {"endpointSelector": {"matchLabels": {"app": "client"}},
+  "egress": [{"toEndpoints": [{"matchLabels": {"app": "echo"}}],
+   "toPorts": [{"ports": [{"port": "8080", "protocol": "TCP"}],
+     "rules": {"http": [{"method": "POST", "path": "/auth-header-required$",
+       "headerMatches": [{"name": "Authorization", "mismatch": "REPLACE",
+         "secret": {"namespace": "tls-secrets", "name": "header-match"}}]}]}}]}]}}
+EOF
+check "the policy loads" kwait 30 bash -c "listed client-egress-l7-http-matchheader-secret && loaded client-egress-l7-http-matchheader-secret"
+# auth: the body of POST /auth-header-required (the echo server lists the fields it got),
+# from the pods' cgroup: an egress L7 connect is steered there
+auth() { kexec_cg a default/client curl -s --connect-timeout 1 -m 2 -X POST -w ' %{http_code}' "$@" "http://$IP_echo:8080/auth-header-required"; }
+has_auth() { auth -H 'Authorization: wrong' | grep -q "^Authorization: $1"; }
+export -f auth has_auth
+export IP_echo
+check "client's POST carries the Secret's value (REPLACE) -> 200" kwait 30 has_auth 'Bearer 123456'
+expect_eq "  status 200" 200 "$(auth | awk 'END {print $NF}')"
+expect_eq "  the agent watches the Secret headerMatches names" "tls-secrets/header-match present=True " "$(sec)"
+kc -n tls-secrets create secret generic header-match --from-literal=value='Bearer 654321' \
+	--dry-run=client -o yaml | kc apply -f - >/dev/null
+check "the Secret rotated: the next request carries the new value" kwait 30 has_auth 'Bearer 654321'
+kc -n tls-secrets delete secret header-match >/dev/null
+denied() { [ "$(auth | awk 'END {print $NF}')" = 403 ]; }
+export -f denied
+check "the Secret deleted: the rule fails closed (403)" kwait 30 denied
+check "  the policy stays in force, reported missing (sluice_k8s_secrets_missing 1)" \
+	kwait 20 bash -c '[ "$(metric sluice_k8s_secrets_missing)" = 1 ]'
+check "  a Warning Event on the policy says so" kwait 20 bash -c \
+	"kc get events -n default --field-selector involvedObject.name=client-egress-l7-http-matchheader-secret -o jsonpath='{.items[*].message}' | grep -q 'headerMatches compare its value'"
+check_not "the value is in no agent output (logs, access log)" grep -q 'Bearer 654321' "$KA_WORK/a/agent.log" "$KA_WORK/a/agent.stdout"
 t_finish

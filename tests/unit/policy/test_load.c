@@ -514,6 +514,17 @@ static void test_header_matches(void **state)
 		   HM_AT ": REPLACE cannot change Content-Length: it frames the request or describes one hop, so an edit could make the server read another request than the one the rules judged");
 	load_fails(HM("{name: transfer-encoding, mismatch: DELETE}"),
 		   HM_AT ": DELETE cannot change transfer-encoding: it frames the request or describes one hop, so an edit could make the server read another request than the one the rules judged");
+	{
+		struct sluice_diags errs = { 0 }, warns = { 0 };
+		const char *y = HM("{name: X-Empty, mismatch: ADD}");
+
+		assert_int_equal(sluice_policy_load("w.yaml", y, strlen(y), &set, &errs, &warns), 0);
+		assert_int_equal(warns.n, 1);
+		assert_string_equal(warns.v[0].msg, "w.yaml:7: spec.ingress[0].toPorts[0].rules.http[0].headerMatches[0]: "
+				    "ADD without a value or a secret sets X-Empty to an empty value");
+		sluice_diags_free(&warns);
+		sluice_policy_set_free(&set);
+	}
 	/* comparing a framing field is fine */
 	load_ok(&set, HM("{name: Content-Length, value: \"0\"}, {name: Host, value: a, mismatch: LOG}"));
 	sluice_policy_set_free(&set);
