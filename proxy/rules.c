@@ -18,7 +18,7 @@
 #include "tls.h"
 
 /* Fields a rule set with edits keeps on the stack (more: malloc). */
-#define HTTP_LIVE_INLINE 64u
+#define RULES_LIVE_INLINE 64u
 
 /* Backtracking budget per regex match; hitting it means "no match". */
 #define RULES_MATCH_LIMIT 100000u
@@ -57,7 +57,6 @@ struct rules_hmatch {
 	char *value;        /* what is compared ("" = presence) */
 	size_t value_len;
 	bool missing;       /* a secret named, absent, no value: fails */
-	bool secret;        /* compare in constant time */
 	uint8_t mismatch;   /* enum sluice_mismatch */
 };
 
@@ -274,7 +273,6 @@ static int rules_hmatch_build(struct proxy_rule_set *rs, struct rules_rule *r,
 		} else if (ms->secret && !vlen) {
 			h->missing = true;
 		}
-		h->secret = ms->secret;
 		h->mismatch = ms->mismatch;
 		h->name_len = strlen(ms->name);
 		h->name = strdup(ms->name);
@@ -662,9 +660,10 @@ static bool rules_live_edit(struct rules_live *L, const struct rules_hmatch *h, 
 	return true;
 }
 
-/* Whether the fields named h->name, joined with ",", equal h->value; in
- * constant time over the value's length for a secret's value. *present
- * says whether there is any such field. */
+/* Whether the fields named h->name, joined with ",", equal h->value,
+ * without stopping at the first differing byte (the value may be a
+ * secret's: Envoy compares with CRYPTO_memcmp). *present says whether
+ * there is any such field. */
 static bool rules_hmatch_equal(const struct rules_live *L, const struct rules_hmatch *h,
 			       bool *present)
 {
@@ -757,8 +756,8 @@ bool proxy_header_edits_remove(const struct proxy_header_edits *ed, size_t from,
 static enum proxy_match rules_match_edits(const struct proxy_rule_set *rs,
 					  const struct proxy_request_view *req)
 {
-	struct proxy_header stackv[HTTP_LIVE_INLINE];
-	struct rules_live L = { .v = stackv, .cap = HTTP_LIVE_INLINE, .ed = req->edits };
+	struct proxy_header stackv[RULES_LIVE_INLINE];
+	struct rules_live L = { .v = stackv, .cap = RULES_LIVE_INLINE, .ed = req->edits };
 	bool allowed = false, limit = false;
 
 	if (req->nheaders + PROXY_EDITS_MAX > L.cap) {
