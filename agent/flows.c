@@ -366,9 +366,10 @@ static bool filter_one(const struct filter *fl, const struct flow *f)
 	case F_FROM_LABEL: return label_matches(&f->src, v);
 	case F_TO_LABEL: return label_matches(&f->dst, v);
 	case F_IDENTITY: return f->src.identity == fl->num || f->dst.identity == fl->num;
-	case F_PORT: return f->sport == fl->num || f->dport == fl->num;
-	case F_FROM_PORT: return f->sport == fl->num;
-	case F_TO_PORT: return f->dport == fl->num;
+	/* ports are TCP's, UDP's and SCTP's (an ICMP flow's are its type and code) */
+	case F_PORT: return f->protocol != 1 && (f->sport == fl->num || f->dport == fl->num);
+	case F_FROM_PORT: return f->protocol != 1 && f->sport == fl->num;
+	case F_TO_PORT: return f->protocol != 1 && f->dport == fl->num;
 	case F_FROM_IDENTITY: return f->src.identity == fl->num;
 	case F_TO_IDENTITY: return f->dst.identity == fl->num;
 	case F_FROM_NAMESPACE: return str_eq(f->src.ns, v);
@@ -698,7 +699,7 @@ static void on_datapath_event(void *ctx, const struct sluice_flow_event *ev)
 	peer_fill(a, &f->src, ev->saddr, ingress ? ev->peer_identity : ev->ep_identity);
 	peer_fill(a, &f->dst, ev->daddr, ingress ? ev->ep_identity : ev->peer_identity);
 	/* a reply goes back from the service's backend: no destination service */
-	if (!reply)
+	if (!reply && ev->protocol != IPPROTO_ICMP)
 		flow_service(a, f, ev->saddr, ev->daddr, ev->dport, ingress ? 0 : ev->ep_id);
 	a->counters.flows_by_kind_verdict[f->kind][ev->verdict & 3]++;
 	if (ev->verdict == SLUICE_VERDICT_DROPPED)

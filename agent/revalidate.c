@@ -257,7 +257,8 @@ static bool check_entry(void *ctx, const struct sluice_ct_key *k, const struct s
 	w->entries++;
 	if (!p || !(w->all || p->reval_dirty))
 		return false; /* not ours, or nothing changed for it */
-	if (!walk_denied(w, p, ingress ? k->saddr : k->daddr, k->direction, k->protocol, k->dport))
+	if (!walk_denied(w, p, ingress ? k->saddr : k->daddr, k->direction, k->protocol,
+			 k->protocol == IPPROTO_ICMP ? sluice_ct_icmp_type(k->sport, k->dport) : k->dport))
 		return false;
 	if (v->flags & SLUICE_CT_F_SEEN_FIN)
 		return true; /* already closing: only the entry goes */

@@ -137,7 +137,7 @@ static __always_inline int lxc_handle(struct __sk_buff *skb, __u8 direction)
 						      : SLUICE_EP_F_ENFORCE_INGRESS;
 	ec.peer_identity = policy_judge(ep->ep_id,
 					direction == SLUICE_DIR_EGRESS ? fl.daddr : fl.saddr,
-					direction, fl.protocol, fl.dport,
+					direction, fl.protocol, flow_policy_port(&fl),
 					(ep->flags & enforce_flag) != 0, &pv);
 
 	switch (pv.action) {

@@ -252,9 +252,14 @@ void flow_print(struct flow_printer *p, FILE *out, const struct sl_flow_view *f)
 			p->count++;
 			return;
 		}
-		if (reply)
-			fprintf(out, "%s  %s ← %s:%u%s  %s %s%s%s (%s)\n", when, dst, src, sport, svcbuf, kind, col, word,
+		if (reply) {
+			char sp[16] = "";
+
+			if (sport) /* ports are TCP's, UDP's and SCTP's only */
+				snprintf(sp, sizeof(sp), ":%u", sport);
+			fprintf(out, "%s  %s ← %s%s%s  %s %s%s%s (%s)\n", when, dst, src, sp, svcbuf, kind, col, word,
 				reset, detail);
+		}
 		else
 			fprintf(out, "%s  %s → %s%s%s  %s %s%s%s (%s)\n", when, src, dst, port, svcbuf, kind, col, word,
 				reset, detail);
@@ -320,6 +325,10 @@ void flow_view_from_json(json_t *flow, struct flow_json_view *v)
 				f->protocol = protos[i];
 		f->sport = (uint16_t)json_integer_value(json_object_get(l4, "source_port"));
 		f->dport = (uint16_t)json_integer_value(json_object_get(l4, "destination_port"));
+		if (f->protocol == 1) { /* the flow's sport and dport: type and code */
+			f->sport = (uint16_t)json_integer_value(json_object_get(l4, "type"));
+			f->dport = (uint16_t)json_integer_value(json_object_get(l4, "code"));
+		}
 		f->tcp_flags = tcp_flags_from_json(json_object_get(l4, "flags"));
 	}
 	addr_from_json(json_object_get(json_object_get(flow, "IP"), "source"), f->saddr);

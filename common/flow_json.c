@@ -199,6 +199,56 @@ const char *sl_flow_verdict_name(uint8_t v)
 	return "UNKNOWN";
 }
 
+/* ICMPv4 types and codes as gopacket's ICMPv4TypeCode.String() names them
+ * (Hubble's Summary): "EchoRequest", "DestinationUnreachable(Port)",
+ * "Redirect(Code: 9)", "42(0)" for a type it does not know. */
+static const char *const icmp_unreach[] = {
+	"Net", "Host", "Protocol", "Port", "FragmentationNeeded", "SourceRoutingFailed",
+	"NetUnknown", "HostUnknown", "SourceIsolated", "NetAdminProhibited",
+	"HostAdminProhibited", "NetTOS", "HostTOS", "CommAdminProhibited", "HostPrecedence",
+	"PrecedenceCutoff",
+};
+static const char *const icmp_redirect[] = { "Network", "Host", "TOS+Network", "TOS+Host" };
+static const char *const icmp_time[] = { "TTLExceeded", "FragmentReassemblyTimeExceeded" };
+static const char *const icmp_param[] = { "PointerIndicatesError", "MissingOption", "BadLength" };
+
+static const struct {
+	const char *name;
+	const char *const *codes;
+	size_t ncodes;
+} icmp_types[19] = {
+	[0] = { "EchoReply", NULL, 0 },
+	[3] = { "DestinationUnreachable", icmp_unreach, 16 },
+	[4] = { "SourceQuench", NULL, 0 },
+	[5] = { "Redirect", icmp_redirect, 4 },
+	[8] = { "EchoRequest", NULL, 0 },
+	[9] = { "RouterAdvertisement", NULL, 0 },
+	[10] = { "RouterSolicitation", NULL, 0 },
+	[11] = { "TimeExceeded", icmp_time, 2 },
+	[12] = { "ParameterProblem", icmp_param, 3 },
+	[13] = { "TimestampRequest", NULL, 0 },
+	[14] = { "TimestampReply", NULL, 0 },
+	[15] = { "InfoRequest", NULL, 0 },
+	[16] = { "InfoReply", NULL, 0 },
+	[17] = { "AddressMaskRequest", NULL, 0 },
+	[18] = { "AddressMaskReply", NULL, 0 },
+};
+
+const char *sl_flow_icmp_text(uint8_t type, uint8_t code, char out[SL_FLOW_ICMP_TEXT_MAX])
+{
+	const char *name = type < 19 ? icmp_types[type].name : NULL;
+
+	if (!name)
+		snprintf(out, SL_FLOW_ICMP_TEXT_MAX, "%u(%u)", type, code);
+	else if (!icmp_types[type].codes && !code)
+		snprintf(out, SL_FLOW_ICMP_TEXT_MAX, "%s", name);
+	else if (code < icmp_types[type].ncodes)
+		snprintf(out, SL_FLOW_ICMP_TEXT_MAX, "%s(%s)", name, icmp_types[type].codes[code]);
+	else
+		snprintf(out, SL_FLOW_ICMP_TEXT_MAX, "%s(Code: %u)", name, code);
+	return out;
+}
+
 const char *sl_flow_proto_name(uint8_t p)
 {
 	switch (p) {
@@ -358,7 +408,19 @@ size_t sl_flow_json(const struct sl_flow_view *f, const char *node, char *out)
 			put_tcp_flags(&o, f->tcp_flags);
 		PUT(&o, "}},");
 	} else if (f->protocol == 1) {
-		PUT(&o, "\"l4\":{\"ICMPv4\":{}},");
+		/* protojson leaves zero fields out: an echo reply is {} */
+		uint8_t type = (uint8_t)f->sport, code = (uint8_t)f->dport;
+
+		PUT(&o, "\"l4\":{\"ICMPv4\":{");
+		if (type) {
+			PUT(&o, "\"type\":");
+			put_u64(&o, type);
+		}
+		if (code) {
+			puts_(&o, type ? ",\"code\":" : "\"code\":");
+			put_u64(&o, code);
+		}
+		PUT(&o, "}},");
 	}
 	PUT(&o, "\"source\":");
 	put_end(&o, &f->src);
@@ -440,6 +502,11 @@ size_t sl_flow_json(const struct sl_flow_view *f, const char *node, char *out)
 
 		PUT(&o, "TCP Flags: ");
 		puts_(&o, sl_flow_tcp_flags_text(f->tcp_flags, fl));
+	} else if (f->protocol == 1) {
+		char ic[SL_FLOW_ICMP_TEXT_MAX];
+
+		PUT(&o, "ICMPv4 ");
+		puts_(&o, sl_flow_icmp_text((uint8_t)f->sport, (uint8_t)f->dport, ic));
 	} else {
 		puts_(&o, sl_flow_proto_name(f->protocol));
 	}

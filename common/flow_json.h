@@ -48,7 +48,7 @@ struct sl_flow_view {
 	uint8_t trace_point;   /* TRACE: SLUICE_TRACE_TO_* */
 	uint16_t drop_reason;  /* enum sluice_drop_reason */
 	uint8_t saddr[16], daddr[16];
-	uint16_t sport, dport;
+	uint16_t sport, dport;  /* ICMP: the message's type and code */
 	struct sl_flow_end src, dst;
 	/* L7 only */
 	const char *method, *url, *host, *http_protocol;
@@ -64,6 +64,10 @@ struct sl_flow_view {
  * DROP_REASON_UNKNOWN). */
 const char *sl_flow_verdict_name(uint8_t verdict);
 const char *sl_flow_proto_name(uint8_t protocol);
+/* An ICMPv4 type and code as Hubble's Summary names them ("EchoRequest",
+ * "DestinationUnreachable(Port)"). */
+#define SL_FLOW_ICMP_TEXT_MAX 64
+const char *sl_flow_icmp_text(uint8_t type, uint8_t code, char out[SL_FLOW_ICMP_TEXT_MAX]);
 const char *sl_flow_drop_reason_name(uint16_t reason);
 /* A TRACE flow's observation point as Hubble names it (TO_ENDPOINT,
  * TO_PROXY, TO_STACK; else UNKNOWN_POINT) and as its compact line does

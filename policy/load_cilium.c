@@ -15,6 +15,7 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 #include <strings.h>
 
@@ -926,26 +927,164 @@ static void cilium_entities_list(struct yctx *c, yaml_node_t *n, uint32_t *bits)
 	}
 }
 
+/* Cilium's ICMP type names (api/v2 ICMPField), by family. */
+struct icmp_name {
+	const char *name;
+	uint8_t type;
+};
+
+static const struct icmp_name icmp4_names[] = {
+	{ "EchoReply", 0 }, { "DestinationUnreachable", 3 }, { "Redirect", 5 },
+	{ "Echo", 8 }, { "EchoRequest", 8 }, { "RouterAdvertisement", 9 },
+	{ "RouterSelection", 10 }, { "TimeExceeded", 11 }, { "ParameterProblem", 12 },
+	{ "Timestamp", 13 }, { "TimestampReply", 14 }, { "Photuris", 40 },
+	{ "ExtendedEchoRequest", 42 }, { "ExtendedEchoReply", 43 }, { NULL, 0 },
+};
+
+static const struct icmp_name icmp6_names[] = {
+	{ "DestinationUnreachable", 1 }, { "PacketTooBig", 2 }, { "TimeExceeded", 3 },
+	{ "ParameterProblem", 4 }, { "EchoRequest", 128 }, { "EchoReply", 129 },
+	{ "MulticastListenerQuery", 130 }, { "MulticastListenerReport", 131 },
+	{ "MulticastListenerDone", 132 }, { "RouterSolicitation", 133 },
+	{ "RouterAdvertisement", 134 }, { "NeighborSolicitation", 135 },
+	{ "NeighborAdvertisement", 136 }, { "RedirectMessage", 137 },
+	{ "RouterRenumbering", 138 }, { "ICMPNodeInformationQuery", 139 },
+	{ "ICMPNodeInformationResponse", 140 }, { "InverseNeighborDiscoverySolicitation", 141 },
+	{ "InverseNeighborDiscoveryAdvertisement", 142 },
+	{ "HomeAgentAddressDiscoveryRequest", 144 }, { "HomeAgentAddressDiscoveryReply", 145 },
+	{ "MobilePrefixSolicitation", 146 }, { "MobilePrefixAdvertisement", 147 },
+	{ "DuplicateAddressRequestCodeSuffix", 157 },
+	{ "DuplicateAddressConfirmationCodeSuffix", 158 },
+	{ "ExtendedEchoRequest", 160 }, { "ExtendedEchoReply", 161 }, { NULL, 0 },
+};
+
+/*
+ * icmps: [{fields: [{type: 8 | EchoRequest, family: IPv4 | IPv6}]}], as
+ * Cilium reads it: each type becomes a "port" of protocol ICMP (or ICMPv6)
+ * in one port rule, judged by the datapath with the message's type as the
+ * port (bpf/lib/parse.h). A query's reply rides its conntrack entry. As in
+ * Cilium, type 0 is port 0, which means every type of the family.
+ */
+static void cilium_icmps(struct yctx *c, yaml_node_t *n, struct sluice_peer_rule *out)
+{
+	static const char *const rule_known[] = { "fields", NULL };
+	static const char *const field_known[] = { "type", "family", NULL };
+	size_t base = y_push_field(c, "icmps");
+	long nr = y_sequence(c, n), total = 0;
+	struct sluice_port_rule *pr;
+
+	for (long i = 0; i < nr; i++) {
+		yaml_node_t *r = y_item(c, n, i), *f;
+
+		if (r && r->type == YAML_MAPPING_NODE && (f = y_field(c, r, "fields", NULL)) &&
+		    f->type == YAML_SEQUENCE_NODE)
+			total += (long)(f->data.sequence.items.top - f->data.sequence.items.start);
+	}
+	if (nr <= 0 || !(out->to_ports = y_calloc(c, 1, sizeof(*out->to_ports)))) {
+		y_pop(c, base);
+		return;
+	}
+	out->nto_ports = 1;
+	pr = &out->to_ports[0];
+	pr->line = y_line(n);
+	if (total > 0 && !(pr->ports = y_calloc(c, (size_t)total, sizeof(*pr->ports)))) {
+		y_pop(c, base);
+		return;
+	}
+	for (long i = 0; i < nr; i++) {
+		yaml_node_t *r = y_item(c, n, i), *fn;
+		size_t old = y_push_index(c, (size_t)i), fb;
+		long nf;
+
+		if (!y_mapping(c, r)) {
+			y_pop(c, old);
+			continue;
+		}
+		y_check_fields(c, r, rule_known, NULL);
+		fn = y_field(c, r, "fields", NULL);
+		fb = y_push_field(c, "fields");
+		nf = fn ? y_sequence(c, fn) : 0;
+		if (!fn)
+			y_error(c, y_line(r), "missing required field");
+		if (nf > 40)
+			y_error(c, y_line(fn), "at most 40 fields (got %ld)", nf);
+		for (long k = 0; k < nf; k++) {
+			yaml_node_t *item = y_item(c, fn, k), *tn, *famn;
+			size_t ko = y_push_index(c, (size_t)k), tb;
+			const struct icmp_name *names = icmp4_names;
+			struct sluice_port *p;
+			const char *t, *fam = "IPv4";
+			unsigned long v;
+			char *end;
+
+			if (!y_mapping(c, item)) {
+				y_pop(c, ko);
+				continue;
+			}
+			y_check_fields(c, item, field_known, NULL);
+			if ((famn = y_field(c, item, "family", NULL)) && !y_is_null(famn)) {
+				tb = y_push_field(c, "family");
+				if ((fam = y_string(c, famn)) && strcmp(fam, "IPv4") && strcmp(fam, "IPv6"))
+					y_error(c, y_line(famn), "unknown family \"%s\" (want IPv4 or IPv6)", fam);
+				y_pop(c, tb);
+				if (!fam)
+					fam = "IPv4";
+			}
+			if (!strcmp(fam, "IPv6"))
+				names = icmp6_names;
+			tn = y_field(c, item, "type", NULL);
+			tb = y_push_field(c, "type");
+			if (!tn || y_is_null(tn)) {
+				y_error(c, y_line(item), "missing required field");
+			} else if ((t = y_string(c, tn))) {
+				const struct icmp_name *nm;
+
+				errno = 0;
+				v = strtoul(t, &end, 10);
+				if (*t >= '0' && *t <= '9') {
+					if (*end || errno || v > 255)
+						y_error(c, y_line(tn), "invalid ICMP type \"%s\" (0-255 or a name)", t);
+				} else {
+					for (nm = names; nm->name && strcmp(nm->name, t); nm++)
+						;
+					if (!nm->name)
+						y_error(c, y_line(tn), "unknown %s ICMP type \"%s\"", fam, t);
+					v = nm->type;
+				}
+				p = &pr->ports[pr->nports++];
+				p->port = (uint16_t)(v & 0xff);
+				p->protocol = strcmp(fam, "IPv6") ? IPPROTO_ICMP : IPPROTO_ICMPV6;
+				p->line = y_line(item);
+			}
+			y_pop(c, tb);
+			y_pop(c, ko);
+		}
+		y_pop(c, fb);
+		y_pop(c, old);
+	}
+	y_pop(c, base);
+}
+
 static void cilium_peer_rule(struct yctx *c, yaml_node_t *n, bool ingress, bool deny,
 			     const char *ns, struct sluice_peer_rule *out)
 {
 	static const char *const in_known[] = {
-		"fromEndpoints", "fromEntities", "fromCIDR", "fromCIDRSet", "toPorts", NULL,
+		"fromEndpoints", "fromEntities", "fromCIDR", "fromCIDRSet", "toPorts", "icmps", NULL,
 	};
 	static const char *const in_unsupported[] = {
-		"fromRequires", "fromGroups", "fromNodes", "icmps", "authentication", NULL,
+		"fromRequires", "fromGroups", "fromNodes", "authentication", NULL,
 	};
 	static const char *const out_known[] = {
-		"toEndpoints", "toEntities", "toCIDR", "toCIDRSet", "toServices", "toPorts", NULL,
+		"toEndpoints", "toEntities", "toCIDR", "toCIDRSet", "toServices", "toPorts", "icmps", NULL,
 	};
 	static const char *const out_unsupported[] = {
-		"toRequires", "toFQDNs", "toGroups", "toNodes", "icmps", "authentication", NULL,
+		"toRequires", "toFQDNs", "toGroups", "toNodes", "authentication", NULL,
 	};
 	const char *f_ep = ingress ? "fromEndpoints" : "toEndpoints";
 	const char *f_ent = ingress ? "fromEntities" : "toEntities";
 	const char *f_cidr = ingress ? "fromCIDR" : "toCIDR";
 	const char *f_set = ingress ? "fromCIDRSet" : "toCIDRSet";
-	yaml_node_t *ep, *ent, *cidr, *set, *tp, *svc = NULL;
+	yaml_node_t *ep, *ent, *cidr, *set, *tp, *icmps, *svc = NULL;
 	size_t base = c->plen;
 	long nep = 0, ncidr = 0, nset = 0, ntp = 0, nsvc = 0;
 
@@ -963,6 +1102,7 @@ static void cilium_peer_rule(struct yctx *c, yaml_node_t *n, bool ingress, bool 
 	cidr = y_field(c, n, f_cidr, NULL);
 	set = y_field(c, n, f_set, NULL);
 	tp = y_field(c, n, "toPorts", NULL);
+	icmps = y_field(c, n, "icmps", NULL);
 	if (!ingress)
 		svc = y_field(c, n, "toServices", NULL);
 
@@ -1044,6 +1184,14 @@ static void cilium_peer_rule(struct yctx *c, yaml_node_t *n, bool ingress, bool 
 			y_pop(c, old);
 		}
 		y_pop(c, base);
+	}
+	if (icmps && !y_is_null(icmps)) {
+		if (tp && !y_is_null(tp)) {
+			y_push_field(c, "icmps");
+			y_error(c, y_line(icmps), "the icmps block may only be present without toPorts (define a separate rule to use toPorts)");
+			y_pop(c, base);
+		} else
+			cilium_icmps(c, icmps, out);
 	}
 	/*
 	 * Cilium: a rule with ports but no peer selector applies to every

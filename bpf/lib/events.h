@@ -84,6 +84,11 @@ static __always_inline void event_emit(const struct event_ctx *ec, __u32 type,
 	__builtin_memcpy(ev->daddr, ec->fl->daddr, 16);
 	ev->sport = ec->fl->sport;
 	ev->dport = ec->fl->dport;
+	if (ec->fl->protocol == IPPROTO_ICMP) {
+		/* what Hubble shows of ICMP (abi.h) */
+		ev->sport = ec->fl->icmp_type;
+		ev->dport = ec->fl->icmp_code;
+	}
 	ev->protocol = ec->fl->protocol;
 	ev->direction = ec->direction;
 	ev->verdict = verdict;

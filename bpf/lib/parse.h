@@ -22,9 +22,46 @@ struct flow {
 	__u16 dport;     /* host order */
 	__u8 protocol;
 	__u8 tcp_flags;  /* byte 13 of the TCP header: FIN 0x01 SYN 0x02 RST 0x04 ACK 0x10 */
-	__u16 pad;
+	__u8 icmp_type;  /* ICMP: the message's type and code (policy_port()) */
+	__u8 icmp_code;
 	__u32 len;
 } __attribute__((aligned(4)));
+
+/*
+ * ICMP queries and their replies share one conntrack entry: the query is
+ * keyed (sport = identifier, dport = query type), its reply (daddr, saddr,
+ * sport = query type, dport = identifier), which is the query's key
+ * reversed (ct_key_fill). Other messages (errors, router and redirect
+ * messages) get (0, type): a flow of their own, judged by policy.
+ */
+static __always_inline void parse_icmp_ports(struct flow *fl, __u16 id)
+{
+	__u8 query;
+
+	switch (fl->icmp_type) {
+	case 8: case 13: case 15: case 17: /* echo, timestamp, info, mask requests */
+		fl->sport = id;
+		fl->dport = fl->icmp_type;
+		return;
+	case 0: query = 8; break;
+	case 14: query = 13; break;
+	case 16: query = 15; break;
+	case 18: query = 17; break;
+	default:
+		fl->sport = 0;
+		fl->dport = fl->icmp_type;
+		return;
+	}
+	fl->sport = query;
+	fl->dport = id;
+}
+
+/* The port a policy key is looked up with: ICMP's is the message type, as
+ * Cilium's icmps rules write it (fields[].type); the others' the dport. */
+static __always_inline __u16 flow_policy_port(const struct flow *fl)
+{
+	return fl->protocol == IPPROTO_ICMP ? fl->icmp_type : fl->dport;
+}
 
 #define TCP_FLAG_FIN 0x01
 #define TCP_FLAG_SYN 0x02
@@ -91,7 +128,16 @@ static __always_inline int parse_packet(struct __sk_buff *skb, struct flow *fl)
 		    bpf_skb_load_bytes(skb, l4_off + 13, &fl->tcp_flags, 1) < 0)
 			return PARSE_INVALID;
 	}
-	/* ICMP and everything else: a protocol with port 0 */
+	if (ip.protocol == IPPROTO_ICMP) {
+		__u8 h[6];
+
+		if (bpf_skb_load_bytes(skb, l4_off, h, sizeof(h)) < 0)
+			return PARSE_INVALID;
+		fl->icmp_type = h[0];
+		fl->icmp_code = h[1];
+		parse_icmp_ports(fl, (__u16)(h[4] << 8 | h[5]));
+	}
+	/* everything else: a protocol with port 0 */
 	return PARSE_IPV4;
 }
 

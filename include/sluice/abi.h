@@ -175,7 +175,13 @@ struct sluice_policy_map_entry {
 	struct sluice_policy_entry value;
 };
 
-/* ct: LRU hash, one entry per flow and endpoint, in the flow's first direction. */
+/*
+ * ct: LRU hash, one entry per flow and endpoint, in the flow's first
+ * direction. ICMP (bpf/lib/parse.h): a query (echo, timestamp, info, mask
+ * request) is (sport = identifier, dport = type); a reply seen first is
+ * (sport = its query's type, dport = identifier); any other message is
+ * (0, type).
+ */
 struct sluice_ct_key {
 	__u8 saddr[16];
 	__u8 daddr[16];
@@ -186,6 +192,17 @@ struct sluice_ct_key {
 	__u16 pad;
 	__u32 ep_id;
 };
+
+/* The ICMP type of a ct key's first packet (see above), which is the port
+ * its policy was looked up with. */
+static inline __u16 sluice_ct_icmp_type(__u16 sport, __u16 dport)
+{
+	if (dport == 8 || dport == 13 || dport == 15 || dport == 17)
+		return dport;
+	if (sport == 8 || sport == 13 || sport == 15 || sport == 17)
+		return sport == 8 ? 0 : (__u16)(sport + 1); /* their replies: 0, 14, 16, 18 */
+	return dport;
+}
 
 struct sluice_ct_entry {
 	__u64 created_ns;
@@ -422,8 +439,8 @@ struct sluice_flow_event {
 	__u32 peer_identity;
 	__u8 saddr[16];
 	__u8 daddr[16];
-	__u16 sport;
-	__u16 dport;
+	__u16 sport;          /* ICMP: the type */
+	__u16 dport;          /* ICMP: the code */
 	__u8 protocol;
 	__u8 direction;
 	__u8 verdict;         /* enum sluice_verdict */

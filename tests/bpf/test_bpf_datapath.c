@@ -205,7 +205,10 @@ static size_t pkt_v4(uint8_t *buf, uint8_t proto, const char *src, uint16_t spor
 			l4[13] = tcp_flags;
 		}
 	} else if (proto == IPPROTO_ICMP) {
-		l4[0] = 8; /* echo request */
+		/* ICMP: dport is the type, sport the (echo) identifier */
+		l4[0] = (uint8_t)dport;
+		p = htons(sport);
+		memcpy(l4 + 4, &p, 2);
 	}
 	return sizeof(*eth) + 40;
 }
@@ -379,13 +382,66 @@ static void test_l3_only_allows_any_port_and_icmp(void **state)
 	assert_int_equal(egress(f, IPPROTO_TCP, PEER_IP, 40000, 1, SYN), PASS);
 	assert_int_equal(egress(f, IPPROTO_TCP, PEER_IP, 40000, 65535, SYN), PASS);
 	assert_int_equal(egress(f, IPPROTO_UDP, PEER_IP, 40000, 53, 0), PASS);
-	assert_int_equal(egress(f, IPPROTO_ICMP, PEER_IP, 0, 0, 0), PASS);
-	assert_int_equal(egress(f, IPPROTO_ICMP, OTHER_IP, 0, 0, 0), DROP);
+	assert_int_equal(egress(f, IPPROTO_ICMP, PEER_IP, 0, 8, 0), PASS);
+	assert_int_equal(egress(f, IPPROTO_ICMP, OTHER_IP, 0, 8, 0), DROP);
 	assert_int_equal(egress(f, IPPROTO_TCP, OTHER_IP, 40000, 80, SYN), PASS);
 	assert_int_equal(drain(f), 6);
 	assert_int_equal(f->ev[0].match_kind, SLUICE_MATCH_L3_ONLY);
 	assert_int_equal(f->ev[3].protocol, IPPROTO_ICMP);
 	assert_int_equal(f->ev[4].drop_reason, SLUICE_DROP_POLICY_DENIED);
+}
+
+/*
+ * icmps rules: the policy port of ICMP is the message type (parse.h). A
+ * query and its reply share one conntrack entry keyed by the identifier;
+ * another type from the same peer is judged on its own.
+ */
+static void test_icmp_types(void **state)
+{
+	struct fx *f = *state;
+	struct sluice_policy_map_entry e[] = {
+		pe(PEER_ID, SLUICE_DIR_EGRESS, IPPROTO_ICMP, 8, 64, 0, SLUICE_MATCH_L3_L4),
+		pe(PEER_ID, SLUICE_DIR_INGRESS, IPPROTO_ICMP, 3, 64, 0, SLUICE_MATCH_L3_L4),
+	};
+
+	ep_set(f, SLUICE_EP_F_ENFORCE_INGRESS | SLUICE_EP_F_ENFORCE_EGRESS);
+	ipc_set(f, PEER_IP, 32, PEER_ID);
+	ipc_set(f, OTHER_IP, 32, OTHER_ID);
+	pol_set(f, e, 2);
+
+	/* echo request (type 8, id 77) allowed; its reply rides the entry */
+	assert_int_equal(egress(f, IPPROTO_ICMP, PEER_IP, 77, 8, 0), PASS);
+	assert_true(ct_has(f, POD_IP, 77, PEER_IP, 8, IPPROTO_ICMP, SLUICE_DIR_EGRESS, NULL));
+	assert_int_equal(ingress(f, IPPROTO_ICMP, PEER_IP, 77, 0, 0), PASS);
+	/* a reply with another identifier is no reply: judged, denied */
+	assert_int_equal(ingress(f, IPPROTO_ICMP, PEER_IP, 78, 0, 0), DROP);
+	/* another query type to the same peer is judged on its own: denied */
+	assert_int_equal(egress(f, IPPROTO_ICMP, PEER_IP, 77, 13, 0), DROP);
+	assert_int_equal(egress(f, IPPROTO_ICMP, OTHER_IP, 77, 8, 0), DROP);
+	/* destination unreachable (3) from the peer: allowed by its own rule;
+	 * the peer's echo request (8) is not */
+	assert_int_equal(ingress(f, IPPROTO_ICMP, PEER_IP, 0, 3, 0), PASS);
+	assert_int_equal(ingress(f, IPPROTO_ICMP, PEER_IP, 5, 8, 0), DROP);
+	/* events carry type and code where Hubble shows them (abi.h) */
+	assert_int_equal(drain(f), 7);
+	assert_int_equal(f->ev[0].type, SLUICE_EVENT_POLICY_VERDICT);
+	assert_int_equal(f->ev[0].protocol, IPPROTO_ICMP);
+	assert_int_equal(f->ev[0].sport, 8);
+	assert_int_equal(f->ev[0].dport, 0);
+	assert_int_equal(f->ev[1].type, SLUICE_EVENT_TRACE); /* the echo reply */
+	assert_int_equal(f->ev[1].sport, 0);
+	assert_int_equal(f->ev[2].type, SLUICE_EVENT_DROP);
+	assert_int_equal(f->ev[3].sport, 13);
+	assert_int_equal(f->ev[3].drop_reason, SLUICE_DROP_POLICY_DENIED);
+	assert_int_equal(f->ev[5].sport, 3);
+	assert_int_equal(f->ev[5].verdict, SLUICE_VERDICT_FORWARDED);
+	assert_int_equal(f->ev[6].sport, 8);
+	assert_int_equal(f->ev[6].direction, SLUICE_DIR_INGRESS);
+	/* the abi helper reads a ct key's type back (agent/revalidate.c) */
+	assert_int_equal(sluice_ct_icmp_type(77, 8), 8);
+	assert_int_equal(sluice_ct_icmp_type(8, 77), 0);
+	assert_int_equal(sluice_ct_icmp_type(13, 5), 14);
+	assert_int_equal(sluice_ct_icmp_type(0, 3), 3);
 }
 
 static void test_port_range_blocks(void **state)
@@ -1423,6 +1479,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_allow_by_any_peer, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_l3_only_allows_any_port_and_icmp, fx_setup,
 						fx_teardown),
+		cmocka_unit_test_setup_teardown(test_icmp_types, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_port_range_blocks, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_deny_wins_across_lookups, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_longest_match_inside_one_trie, fx_setup,

@@ -147,5 +147,5 @@ check "converged: client -> server dropped (v2)" kdropped a default/client tcp "
 check "pod deleted while down is gone from the agent" kwait 20 bash -c "! ka a pod list | grep -q default/doomed"
 check "  and from the datapath (no programs on its veth)" bash -c "! tc filter show dev $doomed_ep ingress 2>/dev/null | grep -q bpf"
 check "identity deleted while down but still used is created again" kwait 20 kc get sluiceidentity "$server_id"
-check "the pod keeps its identity number" bash -c "[ \"\$(kident a default/server)\" = '$server_id' ]"
+check "the pod keeps its identity number" kwait 10 bash -c "[ \"\$(kident a default/server)\" = '$server_id' ]"
 t_finish

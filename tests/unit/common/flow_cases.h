@@ -76,11 +76,12 @@ static struct sl_flow_view flow_case(int i)
 		f.drop_reason = SLUICE_DROP_POLICY_DENY;
 		f.dst = (struct sl_flow_end){ 1, NULL, NULL, NULL };
 		break;
-	case 4: /* ICMP, allowed by L3 */
+	case 4: /* ICMP, allowed by L3: an echo request (type 8, code 0) */
 		f.verdict = SLUICE_VERDICT_FORWARDED;
 		f.protocol = 1;
 		f.match_kind = 1;
-		f.sport = f.dport = 0;
+		f.sport = 8;
+		f.dport = 0;
 		break;
 	case 5: /* an L7 request with a host and characters to escape */
 		f.kind = SL_FLOW_L7_REQUEST;

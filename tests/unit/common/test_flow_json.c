@@ -63,12 +63,12 @@ static const char *const expected[FLOW_CASES] = {
 	"mmary\":\"TCP Flags: RST\"}}",
 	"{\"flow\":{\"time\":\"2025-12-05T16:00:00.123456789Z\",\"verdict\":\"FORWARDED\",\"IP\":{\""
 	"source\":\"10.244.241.2\",\"destination\":\"10.244.241.3\",\"ipVersion\":\"IPv4\"},\"l4\":{"
-	"\"ICMPv4\":{}},\"source\":{\"identity\":256,\"namespace\":\"default\",\"labels\":[\"k8s:app"
+	"\"ICMPv4\":{\"type\":8}},\"source\":{\"identity\":256,\"namespace\":\"default\",\"labels\":[\"k8s:app"
 	"=src\",\"k8s:io.kubernetes.pod.namespace=default\"],\"pod_name\":\"src\"},\"destination\":{"
 	"\"identity\":257,\"namespace\":\"default\",\"labels\":[\"k8s:app=dst\",\"k8s:io.kubernetes."
 	"pod.namespace=default\"],\"pod_name\":\"dst\"},\"Type\":\"L3_L4\",\"node_name\":\"sluice-be"
 	"nch\",\"event_type\":{\"type\":5,\"sub_type\":0},\"policy_match_type\":1,\"is_reply\":false"
-	",\"traffic_direction\":\"EGRESS\",\"Summary\":\"ICMPv4\"}}",
+	",\"traffic_direction\":\"EGRESS\",\"Summary\":\"ICMPv4 EchoRequest\"}}",
 	"{\"flow\":{\"time\":\"2025-12-05T16:00:00.123456789Z\",\"verdict\":\"FORWARDED\",\"IP\":{\""
 	"source\":\"10.244.241.2\",\"destination\":\"10.244.241.3\",\"ipVersion\":\"IPv4\"},\"l4\":{"
 	"\"TCP\":{\"source_port\":40000,\"destination_port\":1024}},\"source\":{\"identity\":256,\"n"
@@ -264,6 +264,24 @@ static void test_cases_byte_for_byte(void **state)
 }
 
 /* the time memo must not leak one second's date into another's */
+/* gopacket's ICMPv4TypeCode names, which Hubble's Summary uses */
+static void test_icmp_text(void **state)
+{
+	char b[SL_FLOW_ICMP_TEXT_MAX];
+
+	(void)state;
+	assert_string_equal(sl_flow_icmp_text(8, 0, b), "EchoRequest");
+	assert_string_equal(sl_flow_icmp_text(0, 0, b), "EchoReply");
+	assert_string_equal(sl_flow_icmp_text(8, 5, b), "EchoRequest(Code: 5)");
+	assert_string_equal(sl_flow_icmp_text(3, 3, b), "DestinationUnreachable(Port)");
+	assert_string_equal(sl_flow_icmp_text(3, 0, b), "DestinationUnreachable(Net)");
+	assert_string_equal(sl_flow_icmp_text(3, 16, b), "DestinationUnreachable(Code: 16)");
+	assert_string_equal(sl_flow_icmp_text(11, 0, b), "TimeExceeded(TTLExceeded)");
+	assert_string_equal(sl_flow_icmp_text(13, 0, b), "TimestampRequest");
+	assert_string_equal(sl_flow_icmp_text(7, 1, b), "7(1)");
+	assert_string_equal(sl_flow_icmp_text(255, 255, b), "255(255)");
+}
+
 static void test_time_changes_with_second(void **state)
 {
 	struct sl_flow_view f = flow_case(0);
@@ -402,6 +420,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cases_byte_for_byte),
+		cmocka_unit_test(test_icmp_text),
 		cmocka_unit_test(test_time_changes_with_second),
 		cmocka_unit_test(test_lines_are_clean),
 		cmocka_unit_test(test_lines_are_utf8),

@@ -532,6 +532,56 @@ static void test_header_matches(void **state)
 #undef HM_AT
 }
 
+/* icmps (Cilium's ICMPRule): each type a "port" of protocol ICMP or ICMPv6 */
+static void test_icmps(void **state)
+{
+	struct sluice_policy_set set = { 0 };
+	const struct sluice_peer_rule *r;
+
+	(void)state;
+	load_ok(&set, HDR
+		"  ingress:\n"
+		"  - fromEndpoints: [{matchLabels: {other: client}}]\n"
+		"    icmps:\n"
+		"    - fields:\n"
+		"      - {family: IPv4, type: 8}\n"
+		"      - {family: IPv6, type: 128}\n"
+		"    - fields: [{type: EchoReply}, {type: TimeExceeded}, {family: IPv6, type: NeighborSolicitation}]\n"
+		"  ingressDeny:\n"
+		"  - icmps: [{fields: [{type: \"13\"}]}]\n");
+	r = &set.v[0].rules[0].ingress[0];
+	assert_true(r->has_l3);
+	assert_int_equal(r->nto_ports, 1);
+	assert_int_equal(r->to_ports[0].nports, 5);
+	assert_int_equal(r->to_ports[0].ports[0].protocol, IPPROTO_ICMP);
+	assert_int_equal(r->to_ports[0].ports[0].port, 8);
+	assert_int_equal(r->to_ports[0].ports[1].protocol, IPPROTO_ICMPV6);
+	assert_int_equal(r->to_ports[0].ports[1].port, 128);
+	assert_int_equal(r->to_ports[0].ports[2].port, 0);
+	assert_int_equal(r->to_ports[0].ports[3].port, 11);
+	assert_int_equal(r->to_ports[0].ports[4].port, 135);
+	assert_int_equal(r->to_ports[0].ports[4].protocol, IPPROTO_ICMPV6);
+	r = &set.v[0].rules[0].ingress_deny[0];
+	assert_false(r->has_l3 && r->nendpoints); /* no peer: every peer */
+	assert_int_equal(r->to_ports[0].ports[0].port, 13);
+	sluice_policy_set_free(&set);
+
+	load_fails(HDR "  ingress: [{icmps: [{fields: [{type: 8}]}], toPorts: [{ports: [{port: \"80\"}]}]}]\n",
+		   "bad.yaml:7: spec.ingress[0].icmps: the icmps block may only be present without toPorts (define a separate rule to use toPorts)");
+	load_fails(HDR "  ingress: [{icmps: [{fields: [{type: 300}]}]}]\n",
+		   "bad.yaml:7: spec.ingress[0].icmps[0].fields[0].type: invalid ICMP type \"300\" (0-255 or a name)");
+	load_fails(HDR "  ingress: [{icmps: [{fields: [{type: Ping}]}]}]\n",
+		   "bad.yaml:7: spec.ingress[0].icmps[0].fields[0].type: unknown IPv4 ICMP type \"Ping\"");
+	load_fails(HDR "  ingress: [{icmps: [{fields: [{type: EchoRequest, family: IPv4}, {type: PacketTooBig}]}]}]\n",
+		   "bad.yaml:7: spec.ingress[0].icmps[0].fields[1].type: unknown IPv4 ICMP type \"PacketTooBig\"");
+	load_fails(HDR "  ingress: [{icmps: [{fields: [{family: IPv4}]}]}]\n",
+		   "bad.yaml:7: spec.ingress[0].icmps[0].fields[0].type: missing required field");
+	load_fails(HDR "  ingress: [{icmps: [{}]}]\n",
+		   "bad.yaml:7: spec.ingress[0].icmps[0].fields: missing required field");
+	load_fails(HDR "  ingress: [{icmps: [{fields: [{type: 8, code: 0}]}]}]\n",
+		   "bad.yaml:7: spec.ingress[0].icmps[0].fields[0].code: unknown field");
+}
+
 static void test_accepts_cilium_extras(void **state)
 {
 	(void)state;
@@ -580,6 +630,7 @@ int main(void)
 		cmocka_unit_test(test_accepts_cilium_extras),
 		cmocka_unit_test(test_tls_fields),
 		cmocka_unit_test(test_header_matches),
+		cmocka_unit_test(test_icmps),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
