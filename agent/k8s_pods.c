@@ -34,9 +34,16 @@ void k8s_labels_from_json(json_t *map, struct sluice_labels *out)
 			sluice_labels_add(out, "k8s", key, json_string_value(v));
 }
 
+/* The pod's labels, and as Cilium adds them, its service account's name
+ * (k8s:io.cilium.k8s.policy.serviceaccount: policies select by it). */
 static void pod_labels(json_t *pod, struct sluice_labels *out)
 {
+	const char *sa = json_string_value(json_object_get(json_object_get(pod, "spec"),
+							   "serviceAccountName"));
+
 	k8s_labels_from_json(json_object_get(json_object_get(pod, "metadata"), "labels"), out);
+	if (sa && *sa)
+		sluice_labels_add(out, "k8s", SLUICE_LABEL_SERVICE_ACCOUNT, sa);
 }
 
 static void ns_labels(json_t *ns, struct sluice_labels *out)

@@ -190,9 +190,14 @@ void flow_print(struct flow_printer *p, FILE *out, const struct sl_flow_view *f)
 		char fl[SL_FLOW_TCP_FLAGS_TEXT_MAX];
 
 		snprintf(kind, sizeof(kind), "%s", sl_flow_trace_point_text(f->trace_point));
+		char ic[SL_FLOW_ICMP_TEXT_MAX];
+
 		if (f->protocol == 6)
 			snprintf(detail, sizeof(detail), "TCP Flags: %s", sl_flow_tcp_flags_text(f->tcp_flags, fl));
-		else /* a UDP or ICMP flow's first reply */
+		else if (f->protocol == 1) /* Hubble's Summary: "ICMPv4 EchoReply" */
+			snprintf(detail, sizeof(detail), "ICMPv4 %s",
+				 sl_flow_icmp_text((uint8_t)f->sport, (uint8_t)f->dport, ic));
+		else /* a UDP flow's first reply */
 			snprintf(detail, sizeof(detail), "%s", sl_flow_proto_name(f->protocol));
 	} else {
 		bool in = f->direction == SLUICE_DIR_INGRESS;

@@ -18,6 +18,7 @@
 
 #define SLUICE_LABEL_NAMESPACE   "io.kubernetes.pod.namespace"
 #define SLUICE_LABEL_CLUSTER     "io.cilium.k8s.policy.cluster"
+#define SLUICE_LABEL_SERVICE_ACCOUNT "io.cilium.k8s.policy.serviceaccount"
 #define SLUICE_LABEL_NS_PREFIX   "io.cilium.k8s.namespace.labels."
 #define SLUICE_CLUSTER_NAME      "default"
 

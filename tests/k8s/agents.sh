@@ -204,7 +204,7 @@ _ka_cni() {
 		"$SL_BUILD/cni/sluice-cni" <<<"$conf"
 }
 
-# kpod NODE NS/NAME LABELS [PORTS]
+# kpod NODE NS/NAME LABELS [PORTS] (KPOD_SA=NAME: its service account)
 kpod() {
 	local n=$1 ref=$2 labels=$3 ports=${4:-} ns=${2%%/*} name=${2#*/}
 	local idx=${KA_IDX[$1]} k ip netns hif cid lbl='' prt='' kv p
@@ -222,12 +222,14 @@ kpod() {
 			prt+="${prt:+, }{\"name\": \"${p%%=*}\", \"containerPort\": $(echo "${p#*=}" | cut -d/ -f1), \"protocol\": \"$(echo "${p#*=}/TCP" | cut -d/ -f2)\"}"
 		done
 	fi
+	# KPOD_SA=NAME: the pod's spec.serviceAccountName
+	local sa=${KPOD_SA:+"\"serviceAccountName\": \"$KPOD_SA\","}
 	kc get namespace "$ns" >/dev/null 2>&1 || kc create namespace "$ns" >/dev/null
 	kc apply -f - >/dev/null <<EOF || { fail "create pod $ref"; return 1; }
 {"apiVersion": "v1", "kind": "Pod",
  "metadata": {"name": "$name", "namespace": "$ns", "labels": {$lbl}},
- "spec": {"nodeName": "${KA_NAME[$n]}", "containers": [{"name": "c", "image": "busybox",
-   "ports": [$prt]}]}}
+ "spec": {"nodeName": "${KA_NAME[$n]}", $sa
+   "containers": [{"name": "c", "image": "busybox", "ports": [$prt]}]}}
 EOF
 	k8s_set_pod_ip "$ns" "$name" "$ip" || { fail "pod $ref status"; return 1; }
 	_ka_netns "$netns" "$hif" "$ip" || { fail "pod $ref network"; return 1; }

@@ -256,5 +256,47 @@ kc label namespace e2e-b ns-name=e2e-a --overwrite >/dev/null
 check "namespace relabelled through the API: client in e2e-b -> server allowed" \
 	kwait 20 kcan a e2e-b/client-b tcp "$IP_server" 80
 
+echo "# service accounts (the Cilium CLI's client-egress-to-echo-service-account-deny)"
+KPOD_SA=client kpod a sa/client kind=client
+KPOD_SA=echo-same-node kpod a sa/echo kind=echo
+kpod a sa/echo-nosa kind=echo
+kserve a sa/echo tcp:8080
+kserve a sa/echo-nosa tcp:8080
+check "the pod's service account is one of its labels" kwait 20 bash -c \
+	"ka a pod list | grep 'sa/echo ' | grep -q 'io.cilium.k8s.policy.serviceaccount=echo-same-node'"
+check "  and of its identity's" bash -c \
+	"ka a identity list | grep -q 'k8s:io.cilium.k8s.policy.serviceaccount=echo-same-node'"
+kapply <<'YAML'
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: allow-all-egress, namespace: sa}
+spec:
+  endpointSelector: {}
+  egress:
+  - toEntities: [all]
+---
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata:
+  name: client-egress-to-echo-service-account-deny
+  namespace: sa
+spec:
+  description: "Deny client to echo endpoint with service account label"
+  endpointSelector:
+    matchLabels:
+      io.cilium.k8s.policy.serviceaccount: client
+  egressDeny:
+  - toPorts:
+    - ports:
+      - port: "8080"
+        protocol: TCP
+    toEndpoints:
+    - matchLabels:
+        io.cilium.k8s.policy.serviceaccount: echo-same-node
+YAML
+check "the deny is in force" kwait 20 bash -c "ka a policy list | grep -q client-egress-to-echo-service-account-deny"
+check "client (sa client) -> echo (sa echo-same-node):8080 dropped" kwait 10 kdropped a sa/client tcp "$IP_echo" 8080
+check "client -> an echo without that service account: allowed" kcan a sa/client tcp "$IP_echo_nosa" 8080
+
 check "sluice status shows the Kubernetes source" bash -c "ka a status | grep -q '^Kubernetes: .*synced'"
 t_finish
