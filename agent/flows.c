@@ -87,7 +87,7 @@ enum filter_field {
 	F_IDENTITY, F_PORT, F_PROTOCOL, F_TYPE, F_HTTP_METHOD, F_HTTP_PATH, F_HTTP_STATUS,
 	F_IP, F_FROM_IP, F_TO_IP, F_FROM_NAMESPACE, F_TO_NAMESPACE, F_FROM_IDENTITY, F_TO_IDENTITY,
 	F_FROM_PORT, F_TO_PORT, F_TRAFFIC_DIRECTION, F_SERVICE, F_TO_SERVICE,
-	F_TCP_FLAGS, F_MAX,
+	F_TCP_FLAGS, F_HTTP_URL, F_NODE_NAME, F_DROP_REASON_DESC, F_IP_VERSION, F_MAX,
 };
 
 static const char *const filter_names[F_MAX] = {
@@ -95,13 +95,14 @@ static const char *const filter_names[F_MAX] = {
 	"identity", "port", "protocol", "type", "http-method", "http-path", "http-status",
 	"ip", "from-ip", "to-ip", "from-namespace", "to-namespace", "from-identity", "to-identity",
 	"from-port", "to-port", "traffic-direction", "service", "to-service", "tcp-flags",
+	"http-url", "node-name", "drop-reason-desc", "ip-version",
 };
 
 struct filter {
 	enum filter_field field;
 	bool negate;
 	char *value;
-	pcre2_code *re; /* http-path */
+	pcre2_code *re; /* http-path, http-url */
 	pcre2_match_data *md;
 	uint8_t net[16]; /* ip, from-ip, to-ip */
 	unsigned plen;   /* their prefix length; tcp-flags: the mask */
@@ -109,6 +110,7 @@ struct filter {
 	 * once here, not for every flow the filter looks at */
 	unsigned long num;
 	bool cls;
+	const char *node;  /* node-name: this agent's node name */
 };
 
 /* What an observe client is sent, batched: JSON lines, or binary frames
@@ -418,6 +420,31 @@ static bool filter_one(const struct filter *fl, const struct flow *f)
 	case F_HTTP_PATH:
 		return f->url && fl->re &&
 		       pcre2_match(fl->re, (PCRE2_SPTR)f->url, strlen(f->url), 0, 0, fl->md, NULL) >= 0;
+	case F_HTTP_URL: {
+		/* l7.http.url as the JSON has it: scheme, Host (else the
+		 * server's address), path */
+		char u[2400], addr[INET6_ADDRSTRLEN];
+		int n;
+
+		if (!f->url || !fl->re)
+			return false;
+		if (!f->host || !*f->host)
+			sl_flow_addr(f->kind == FLOW_L7_RESPONSE ? f->saddr : f->daddr, addr);
+		n = snprintf(u, sizeof(u), "%s://%.256s%.2000s", f->https ? "https" : "http",
+			     f->host && *f->host ? f->host : addr, f->url);
+		return n > 0 && pcre2_match(fl->re, (PCRE2_SPTR)u, strlen(u), 0, 0, fl->md, NULL) >= 0;
+	}
+	case F_NODE_NAME: /* Hubble's glob, "node" or "cluster/node" */
+		return sl_flow_node_matches(v, fl->node);
+	case F_DROP_REASON_DESC:
+		return f->verdict == SLUICE_VERDICT_DROPPED && !sl_flow_kind_is_l7(f->kind) &&
+		       !strcasecmp(v, sl_flow_drop_reason_name(f->drop_reason));
+	case F_IP_VERSION: { /* every flow here is IP: v4 or v6 by its address */
+		static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
+		bool v4 = !memcmp(f->saddr, mapped, sizeof(mapped));
+
+		return !strcasecmp(v, v4 ? "v4" : "v6") || !strcasecmp(v, v4 ? "ipv4" : "ipv6");
+	}
 	case F_HTTP_STATUS: /* "404", or a class such as "4+" / "4xx" */
 		return f->code && (fl->cls ? f->code / 100 == fl->num : f->code == fl->num);
 	case F_MAX:
@@ -793,7 +820,8 @@ static void filters_free(struct filter *fs, size_t n)
 	free(fs);
 }
 
-static int filters_parse(json_t *arr, struct filter **out, size_t *nout, char **err)
+static int filters_parse(json_t *arr, const char *node, struct filter **out, size_t *nout,
+			 char **err)
 {
 	struct filter *fs = sl_xcalloc(json_array_size(arr) + 1, sizeof(*fs));
 	size_t n = 0, i;
@@ -826,7 +854,9 @@ static int filters_parse(json_t *arr, struct filter **out, size_t *nout, char **
 		/* numbers were checked above (digits, in range) */
 		fs[n].cls = field == F_HTTP_STATUS && (value[1] == '+' || value[1] == 'x' || value[1] == 'X');
 		fs[n].num = fs[n].cls ? (unsigned long)(value[0] - '0') : strtoul(value, NULL, 10);
-		if (field == F_HTTP_PATH) {
+		if (field == F_NODE_NAME)
+			fs[n].node = node;
+		if (field == F_HTTP_PATH || field == F_HTTP_URL) {
 			int ec;
 			PCRE2_SIZE off;
 
@@ -837,14 +867,14 @@ static int filters_parse(json_t *arr, struct filter **out, size_t *nout, char **
 				pcre2_get_error_message(ec, msg, sizeof(msg));
 				n++;
 				filters_free(fs, n);
-				return sl_fail(err, EINVAL, "--http-path %s: %s at offset %zu", value, msg,
+				return sl_fail(err, EINVAL, "--%s %s: %s at offset %zu", name, value, msg,
 					       (size_t)off);
 			}
 			fs[n].md = pcre2_match_data_create_from_pattern(fs[n].re, NULL);
 			if (!fs[n].md) {
 				n++;
 				filters_free(fs, n);
-				return sl_fail(err, ENOMEM, "--http-path: out of memory");
+				return sl_fail(err, ENOMEM, "--%s: out of memory", name);
 			}
 		}
 		n++;
@@ -902,7 +932,7 @@ json_t *flows_cmd_observe(struct agent *a, struct api_client *c, json_t *req, ch
 		sl_fail(err, EINVAL, "until: not with follow");
 		return NULL;
 	}
-	if (filters_parse(json_object_get(req, "filters"), &fs, &nfs, err))
+	if (filters_parse(json_object_get(req, "filters"), a->cfg.node_name, &fs, &nfs, err))
 		return NULL;
 	if (wire && !strcmp(wire, "binary")) {
 		const char *node = a->cfg.node_name;

@@ -57,6 +57,10 @@ static void usage(FILE *f)
 		"  -t, --type T            l3-l4, l7, policy-verdict, drop, trace[:to-endpoint|\n"
 		"                          :to-proxy|:to-stack]\n"
 		"      --http-method M     --http-path REGEX     --http-status CODE|4xx\n"
+		"      --http-url REGEX    the absolute URL (http://host/path)\n"
+		"      --drop-reason-desc R  e.g. POLICY_DENIED, PROXY_UNAVAILABLE\n"
+		"      --node-name GLOB    the agent's node (\"node-*\", \"default/node-a\")\n"
+		"      --ip-version V      v4, v6 or none\n"
 		"      --not               invert the next filter\n");
 }
 
@@ -201,6 +205,10 @@ int cli_observe(int argc, char **argv)
 		{ "service", required_argument, NULL, 1025 },
 		{ "to-service", required_argument, NULL, 1026 },
 		{ "tcp-flags", required_argument, NULL, 1027 },
+		{ "http-url", required_argument, NULL, 1028 },
+		{ "node-name", required_argument, NULL, 1029 },
+		{ "drop-reason-desc", required_argument, NULL, 1030 },
+		{ "ip-version", required_argument, NULL, 1031 },
 		{ "reconnect", no_argument, NULL, 'R' },
 		{ "all", no_argument, NULL, 'A' },
 		{ "json", no_argument, NULL, 'j' },
@@ -213,7 +221,8 @@ int cli_observe(int argc, char **argv)
 					"type", "http-method", "http-path", "http-status", "ip", "from-ip",
 					"to-ip", "from-namespace", "to-namespace", "from-identity",
 					"to-identity", "from-port", "to-port", "traffic-direction",
-					"service", "to-service", "tcp-flags" };
+					"service", "to-service", "tcp-flags", "http-url", "node-name",
+					"drop-reason-desc", "ip-version" };
 	json_t *filters = json_array();
 	struct render render = { 0 };
 	struct sl_wire_dec *wire = NULL;

@@ -4,6 +4,7 @@
 #include "flow_json.h"
 
 #include <arpa/inet.h>
+#include <fnmatch.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdint.h>
@@ -94,6 +95,7 @@ const char *sl_flow_filter_check(const char *field, const char *v)
 	static const char *const types[] = { "l3-l4", "l3_l4", "l7", "policy-verdict", "drop", "trace",
 					     "trace:to-endpoint", "trace:to-proxy", "trace:to-stack", NULL };
 	static const char *const protocols[] = { "tcp", "udp", "sctp", "icmp", "icmpv4", "http", NULL };
+	static const char *const ip_versions[] = { "v4", "v6", "ipv4", "ipv6", "none", NULL };
 
 	if (!field || !v)
 		return "missing";
@@ -119,6 +121,8 @@ const char *sl_flow_filter_check(const char *field, const char *v)
 		return "want TCP flags such as SYN or syn,ack (FIN SYN RST PSH ACK URG ECE CWR)";
 	if (!strcmp(field, "traffic-direction") && strcasecmp(v, "ingress") && strcasecmp(v, "egress"))
 		return "want ingress or egress";
+	if (!strcmp(field, "ip-version") && !one_of(v, ip_versions))
+		return "want v4, v6 or none";
 	if (!strcmp(field, "http-status")) {
 		bool code = digits(v, 3) && strlen(v) == 3;
 		bool cls = strlen(v) >= 2 && v[0] >= '1' && v[0] <= '5' &&
@@ -130,4 +134,17 @@ const char *sl_flow_filter_check(const char *field, const char *v)
 	if (!*v)
 		return "must not be empty";
 	return NULL;
+}
+
+bool sl_flow_node_matches(const char *pattern, const char *node)
+{
+	char full[512];
+
+	if (!pattern || !node)
+		return false;
+	if (!strchr(pattern, '/'))
+		return !fnmatch(pattern, node, 0);
+	/* "cluster/node": the one cluster here is Cilium's default */
+	snprintf(full, sizeof(full), "default/%s", node);
+	return !fnmatch(pattern, full, 0);
 }

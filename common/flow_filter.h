@@ -8,10 +8,15 @@
 #ifndef SLUICE_FLOW_FILTER_H
 #define SLUICE_FLOW_FILTER_H
 
+#include <stdbool.h>
+
 /* NULL when value suits the filter named field ("verdict", "port", ...),
  * else why not (a static string). Fields without a rule accept anything
  * but an empty value. */
 const char *sl_flow_filter_check(const char *field, const char *value);
+/* --node-name: Hubble's glob against "node", or "cluster/node" when the
+ * pattern has a '/' (the cluster here is "default"). */
+bool sl_flow_node_matches(const char *pattern, const char *node);
 
 #include <stdbool.h>
 #include <stdint.h>

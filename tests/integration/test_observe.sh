@@ -111,6 +111,17 @@ only_lines "--type l7 shows only HTTP flows" 'http-' --type l7
 [ "$(count --http-path '^/admin$')" -ge 1 ] && [ "$(sl observe --last 1000 --http-path '^/admin$' | grep -vc '/admin')" = 0 ] && pass "--http-path" || fail "--http-path"
 [ "$(count --http-status 403)" = 1 ] && [ "$(sl observe --last 1000 --http-status 403 | grep -c 'GET /admin')" = 1 ] && pass "--http-status 403" || fail "--http-status 403 ($(count --http-status 403))"
 [ "$(count --http-status 2xx)" -ge 1 ] && pass "--http-status 2xx" || fail "--http-status 2xx"
+# Hubble's --http-url (the absolute URL), --drop-reason-desc, --node-name, --ip-version
+[ "$(count --http-url "^http://$IP_backend:8080/admin\$")" -ge 1 ] && [ "$(count --http-url '^http://[^/]*/admin$')" = "$(count --http-path '^/admin$')" ] &&
+	[ "$(count --http-url '^https://')" = 0 ] && pass "--http-url" || fail "--http-url ($(count --http-url "^http://$IP_backend:8080/admin\$"))"
+[ "$(count --drop-reason-desc POLICY_DENIED)" -ge 1 ] && [ "$(count --drop-reason-desc POLICY_DENIED)" = "$(count --verdict DROPPED --type l3-l4)" ] &&
+	[ "$(count --drop-reason-desc PROXY_UNAVAILABLE)" = 0 ] && pass "--drop-reason-desc" || fail "--drop-reason-desc"
+now=$(count)
+[ "$(count --node-name "sluice-$SL_ID")" = "$now" ] && [ "$(count --node-name 'sluice-*')" = "$now" ] &&
+	[ "$(count --node-name "default/sluice-$SL_ID")" = "$now" ] && [ "$(count --node-name other-node)" = 0 ] &&
+	pass "--node-name (name, glob, cluster/name)" || fail "--node-name ($now; $(count --node-name "sluice-$SL_ID"))"
+[ "$(count --ip-version v4)" = "$now" ] && [ "$(count --ip-version v6)" = 0 ] && pass "--ip-version" || fail "--ip-version"
+check_exit 2 "--ip-version v5 refused" sl observe --ip-version v5
 check "compact L7 line: http-request DENIED (GET /admin)" sh -c "$SL_BUILD/cli/sluice --socket $SL_SOCK observe --last 1000 | grep -q 'default/frontend → default/backend:8080  http-request DENIED (GET /admin)'"
 check "compact L7 line: http-request ALLOWED (GET /api/users/7)" sh -c "$SL_BUILD/cli/sluice --socket $SL_SOCK observe --last 1000 | grep -q 'default/frontend → default/backend:8080  http-request ALLOWED (GET /api/users/7)'"
 check "json L7 flow fields" sh -c "$SL_BUILD/cli/sluice --socket $SL_SOCK observe --last 1000 -o json --http-status 403 | python3 -c '
