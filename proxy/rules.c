@@ -330,8 +330,21 @@ int proxy_rules_builder_add(struct proxy_rules_builder *b,
 	e->set.allow_all = allow_all;
 	e->set.shared = b->t.shared;
 	b->t.n++;
-	if (allow_all || nrules == 0)
-		return 0; /* allow_all needs no rules; no rules and no allow_all = deny */
+	if (nrules == 0)
+		return 0; /* no rules: allow_all allows, else deny */
+	if (allow_all) {
+		/* allow_all needs no rules to allow, but header actions still
+		 * run (Cilium's wildcard rule does not short-circuit a set with
+		 * headerMatches): keep only rules that have some */
+		size_t k = 0;
+
+		for (size_t i = 0; i < nrules; i++)
+			for (size_t j = 0; j < rules[i].nmatches; j++)
+				if (rules[i].matches[j].mismatch >= SLUICE_MISMATCH_ADD)
+					k = 1;
+		if (!k)
+			return 0;
+	}
 	e->set.rules = calloc(nrules, sizeof(*e->set.rules));
 	if (!e->set.rules) {
 		e->set.invalid = true;
@@ -754,12 +767,13 @@ bool proxy_header_edits_remove(const struct proxy_header_edits *ed, size_t from,
  * headers match runs its actions on the live fields (Cilium does not
  * short-circuit such a set, so that all actions are made). */
 static enum proxy_match rules_match_edits(const struct proxy_rule_set *rs,
-					  const struct proxy_request_view *req)
+					  const struct proxy_request_view *req, bool *failed)
 {
 	struct proxy_header stackv[RULES_LIVE_INLINE];
 	struct rules_live L = { .v = stackv, .cap = RULES_LIVE_INLINE, .ed = req->edits };
 	bool allowed = false, limit = false;
 
+	*failed = true;
 	if (req->nheaders + PROXY_EDITS_MAX > L.cap) {
 		L.cap = req->nheaders + PROXY_EDITS_MAX;
 		L.v = malloc(L.cap * sizeof(*L.v));
@@ -781,6 +795,7 @@ static enum proxy_match rules_match_edits(const struct proxy_rule_set *rs,
 	}
 	if (L.v != stackv)
 		free(L.v);
+	*failed = L.failed;
 	if (L.failed)
 		return PROXY_MATCH_DENY; /* fail closed: an action not made */
 	if (allowed)
@@ -791,7 +806,7 @@ static enum proxy_match rules_match_edits(const struct proxy_rule_set *rs,
 enum proxy_match proxy_rule_set_match(const struct proxy_rule_set *rs,
 				      const struct proxy_request_view *req)
 {
-	bool limit = false;
+	bool limit = false, failed;
 
 	if (req->edits)
 		req->edits->n = 0;
@@ -799,10 +814,16 @@ enum proxy_match proxy_rule_set_match(const struct proxy_rule_set *rs,
 		return PROXY_MATCH_NO_POLICY;
 	if (rs->invalid)
 		return PROXY_MATCH_INVALID;
+	if (rs->allow_all && rs->edits) {
+		/* allowed whatever the rules say; their actions are made
+		 * (an action that could not be: denied, fail closed) */
+		(void)rules_match_edits(rs, req, &failed);
+		return failed ? PROXY_MATCH_DENY : PROXY_MATCH_ALLOW;
+	}
 	if (rs->allow_all)
 		return PROXY_MATCH_ALLOW;
 	if (rs->edits)
-		return rules_match_edits(rs, req);
+		return rules_match_edits(rs, req, &failed);
 	for (size_t i = 0; i < rs->nrules; i++) {
 		const struct rules_rule *r = &rs->rules[i];
 		int m = rules_rule_match(rs, r, req, req->headers, req->nheaders);

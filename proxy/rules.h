@@ -28,7 +28,8 @@
  *    every rule whose method, path, host and headers match runs its
  *    actions, in order, on the request as the earlier ones left it, and the
  *    request is allowed when any of them accepted it. The edits go out with
- *    the request (struct proxy_header_edits).
+ *    the request (struct proxy_header_edits). With allow_all too, every
+ *    request is allowed and the actions are still made.
  *
  * A table maps (ep_id, direction, port range, peer identity) to a rule set.
  * A lookup takes the narrowest entry whose [port, end_port] contains the

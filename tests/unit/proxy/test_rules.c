@@ -463,6 +463,25 @@ static void test_header_matches(void **state)
 	}
 }
 
+/* An L4 allow of the same peer (allow_all) allows every request, and the
+ * rules' header actions still run, as Cilium's wildcard rule does not
+ * short-circuit a set with headerMatches. */
+static void test_header_matches_allow_all(void **state)
+{
+	struct proxy_rules_table *t = load(
+		"{\"allow_all\":true,\"rules\":[{\"path\":\"/auth\",\"header_matches\":["
+		"{\"name\":\"Authorization\",\"value\":\"Bearer 1\",\"mismatch\":\"REPLACE\"}]},"
+		"{\"path\":\"/need\",\"header_matches\":[{\"name\":\"X\",\"value\":\"1\"}]}]}", 0);
+	const struct proxy_rule_set *rs = proxy_rules_lookup(t, KEY(1, 80, 7));
+
+	(void)state;
+	EXPECT(rs, PROXY_MATCH_ALLOW, "-Authorization +Authorization: Bearer 1", "GET", "/auth", "h");
+	EXPECT(rs, PROXY_MATCH_ALLOW, "", "GET", "/need", "h");
+	EXPECT(rs, PROXY_MATCH_ALLOW, "", "GET", "/other", "h");
+	DENY(rs, "GET", "/auth", "h"); /* an edit that cannot be made: fail closed */
+	proxy_rules_table_free(t);
+}
+
 /* A rule with header matches through the compiler's form and the JSON
  * serializer the agent uses: the same answers. */
 static void test_header_matches_from_l7(void **state)
@@ -556,6 +575,7 @@ int main(void)
 		cmocka_unit_test(test_host_and_headers),
 		cmocka_unit_test(test_header_matches),
 		cmocka_unit_test(test_header_matches_from_l7),
+		cmocka_unit_test(test_header_matches_allow_all),
 		cmocka_unit_test(test_empty_rule_allow_all_and_deny),
 		cmocka_unit_test(test_table_keys_and_any_peer),
 		cmocka_unit_test(test_port_ranges),
