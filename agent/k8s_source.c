@@ -403,11 +403,13 @@ char *agent_k8s_not_ready(struct agent *a)
 	size_t n = k ? k8s_secrets_waiting(k) : 0;
 
 	/* after a restart: the keys are not on disk, so the TLS ports of the
-	 * policies in force refuse connections until the Secrets are listed */
+	 * policies in force refuse connections (and the HTTP rules whose
+	 * headerMatches compare a Secret's value deny) until the Secrets are
+	 * listed */
 	if (!n)
 		return NULL;
-	return sl_strdupf("waiting for %zu TLS Secret%s to be listed (their TLS connections are refused "
-			  "meanwhile)",
+	return sl_strdupf("waiting for %zu Secret%s to be listed (the TLS connections and header matches "
+			  "that need them are refused meanwhile)",
 			  n, n == 1 ? "" : "s");
 }
 

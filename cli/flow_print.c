@@ -144,7 +144,7 @@ void flow_print(struct flow_printer *p, FILE *out, const struct sl_flow_view *f)
 	/* a reply is printed as Hubble prints it: client <- server */
 	bool reply = f->kind == SL_FLOW_L7_RESPONSE || (trace && f->is_reply);
 	const char *verdict = sl_flow_verdict_name(f->verdict);
-	char src[300], dst[400], when[32], detail[600], kind[32];
+	char src[300], dst[400], when[320], detail[600], kind[32];
 	const char *proto = "ip";
 	unsigned sport = 0, dport = 0;
 
@@ -245,10 +245,17 @@ void flow_print(struct flow_printer *p, FILE *out, const struct sl_flow_view *f)
 				snprintf(s2, sizeof(s2), "%s", src);
 			snprintf(d2, sizeof(d2), "%s%s%s", dst, port, svcbuf);
 			snprintf(sum, sizeof(sum), "%s (%s)", word, detail);
+			/* --print-node-name: Hubble's NODE line and column */
 			if (p->form == FLOW_PRINT_DICT)
-				fprintf(out, "%s  TIMESTAMP: %s\n     SOURCE: %s\nDESTINATION: %s\n       TYPE: %s\n"
+				fprintf(out, "%s  TIMESTAMP: %s\n%s%.256s%s     SOURCE: %s\nDESTINATION: %s\n       TYPE: %s\n"
 					     "    VERDICT: %s%s%s\n    SUMMARY: %s\n",
-					p->count ? "------------\n" : "", when, s2, d2, kind, col, verdict, reset, sum);
+					p->count ? "------------\n" : "", when, p->node ? "       NODE: " : "",
+					p->node ? p->node : "", p->node ? "\n" : "", s2, d2, kind, col, verdict, reset, sum);
+			else if (p->node)
+				fprintf(out, "%s%-20s %-20.256s %-40s %-40s %-14s %s%-10s%s %s\n",
+					p->count ? "" : "TIMESTAMP            NODE                 SOURCE                                   "
+							"DESTINATION                              TYPE           VERDICT    SUMMARY\n",
+					when, p->node, s2, d2, kind, col, verdict, reset, sum);
 			else
 				fprintf(out, "%s%-20s %-40s %-40s %-14s %s%-10s%s %s\n",
 					p->count ? "" : "TIMESTAMP            SOURCE                                   "
@@ -256,6 +263,11 @@ void flow_print(struct flow_printer *p, FILE *out, const struct sl_flow_view *f)
 					when, s2, d2, kind, col, verdict, reset, sum);
 			p->count++;
 			return;
+		}
+		if (p->node) { /* Hubble's compact line: "TIME [NODE]: ..." */
+			size_t wl = strlen(when);
+
+			snprintf(when + wl, sizeof(when) - wl, " [%.256s]", p->node);
 		}
 		if (reply) {
 			char sp[16] = "";

@@ -29,6 +29,7 @@ enum flow_print_form {
 struct flow_printer {
 	enum flow_print_form form;
 	bool color; /* the verdict in colour (a terminal) */
+	const char *node; /* --print-node-name: the flow's node, else NULL */
 	/* flows printed so far: the table's header and dict's separators */
 	unsigned long long count;
 	/* "Mon DD HH:MM:SS" of the last flow's second, kept for the next */

@@ -39,6 +39,7 @@ static void usage(FILE *f)
 		"      --until WHEN        flows up to WHEN (not with --follow)\n"
 		"  -o, --output FORMAT     compact (default), dict, table or json (jsonpb)\n"
 		"  -j, --json              the same as -o json\n"
+		"      --print-node-name   the node of each flow (compact, dict, table)\n"
 		"      --color WHEN        auto (default: on a terminal), always or never\n"
 		"Filters (same filter repeated: OR; different filters: AND):\n"
 		"      --verdict V         FORWARDED, DROPPED, REDIRECTED, ERROR, AUDIT\n"
@@ -129,6 +130,7 @@ static int check_filter(const char *field, const char *v)
  * text forms print the decoded flow as it is (flow_print.c). */
 struct render {
 	bool json_out;
+	bool print_node;   /* --print-node-name */
 	struct flow_printer text;
 	char *buf;
 	size_t cap;
@@ -140,6 +142,7 @@ static int on_wire_flow(void *ctx, const struct sl_flow_view *f, const char *nod
 	size_t need, n;
 
 	if (!r->json_out) {
+		r->text.node = r->print_node ? node : NULL;
 		flow_print(&r->text, stdout, f);
 		return 0;
 	}
@@ -209,6 +212,7 @@ int cli_observe(int argc, char **argv)
 		{ "node-name", required_argument, NULL, 1029 },
 		{ "drop-reason-desc", required_argument, NULL, 1030 },
 		{ "ip-version", required_argument, NULL, 1031 },
+		{ "print-node-name", no_argument, NULL, 'P' },
 		{ "reconnect", no_argument, NULL, 'R' },
 		{ "all", no_argument, NULL, 'A' },
 		{ "json", no_argument, NULL, 'j' },
@@ -259,6 +263,7 @@ int cli_observe(int argc, char **argv)
 			break;
 		}
 		case 'R': reconnect = true; break;
+		case 'P': render.print_node = true; break;
 		case 'A': all = true; break;
 		case 'j': /* Hubble's older spelling of -o json */
 			json_out = true;
@@ -447,6 +452,8 @@ int cli_observe(int argc, char **argv)
 					struct flow_json_view v;
 
 					flow_view_from_json(flow, &v);
+					render.text.node = render.print_node ?
+						json_string_value(json_object_get(flow, "node_name")) : NULL;
 					flow_print(&render.text, stdout, &v.f);
 				}
 			} else if (json_object_get(msg, "ok") && !json_is_true(json_object_get(msg, "ok"))) {

@@ -122,6 +122,11 @@ now=$(count)
 	pass "--node-name (name, glob, cluster/name)" || fail "--node-name ($now; $(count --node-name "sluice-$SL_ID"))"
 [ "$(count --ip-version v4)" = "$now" ] && [ "$(count --ip-version v6)" = 0 ] && pass "--ip-version" || fail "--ip-version"
 check_exit 2 "--ip-version v5 refused" sl observe --ip-version v5
+# --print-node-name, as Hubble prints it in each form
+out=$(sl observe --last 3 --print-node-name)
+[ "$(grep -c "^[A-Z][a-z][a-z] [0-9][0-9] [0-9:.]* \[sluice-$SL_ID\]  " <<<"$out")" = 3 ] && pass "--print-node-name: TIME [NODE] on each compact line" || fail "--print-node-name: $out"
+sl observe --last 2 --print-node-name -o table | head -1 | grep -q '^TIMESTAMP  *NODE  *SOURCE' && pass "  a NODE column in -o table" || fail "  -o table"
+[ "$(sl observe --last 2 --print-node-name -o dict | grep -c "^       NODE: sluice-$SL_ID$")" = 2 ] && pass "  a NODE line in -o dict" || fail "  -o dict"
 check "compact L7 line: http-request DENIED (GET /admin)" sh -c "$SL_BUILD/cli/sluice --socket $SL_SOCK observe --last 1000 | grep -q 'default/frontend → default/backend:8080  http-request DENIED (GET /admin)'"
 check "compact L7 line: http-request ALLOWED (GET /api/users/7)" sh -c "$SL_BUILD/cli/sluice --socket $SL_SOCK observe --last 1000 | grep -q 'default/frontend → default/backend:8080  http-request ALLOWED (GET /api/users/7)'"
 check "json L7 flow fields" sh -c "$SL_BUILD/cli/sluice --socket $SL_SOCK observe --last 1000 -o json --http-status 403 | python3 -c '
