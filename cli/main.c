@@ -1064,7 +1064,7 @@ static int cmd_status(int argc, char **argv)
 			printf("\n");
 		}
 		if (jint(kube, "secrets_waiting"))
-			printf("  waiting for %lld TLS Secrets to be listed (their TLS connections are refused meanwhile)\n",
+			printf("  waiting for %lld Secrets to be listed (the TLS connections and header matches that need them are refused meanwhile)\n",
 			       jint(kube, "secrets_waiting"));
 		printf("  policy load failures %lld, identities allocated %lld, GC leader %s\n",
 		       jint(kube, "policy_load_failures"), jint(json_object_get(kube, "identities"), "allocated"),
