@@ -240,7 +240,10 @@ static void http_head_free(struct http_conn *c)
 		return;
 	if (c->head->raw != c->head->inl)
 		free(c->head->raw); /* grown: only the inline part is kept */
-	free(c->head->edited); /* may hold a secret's value: see http_head_edit */
+	if (c->head->edited) { /* may hold a secret's value: see http_head_edit */
+		explicit_bzero(c->head->edited, c->head->edited_len);
+		free(c->head->edited);
+	}
 	if (c->heads && c->heads->n < HTTP_HEAD_CACHE_MAX)
 		c->heads->v[c->heads->n++] = c->head;
 	else
@@ -870,7 +873,7 @@ static void http_buf_add(struct http_buf *b, const char *p, size_t n)
  * The edits' strings belong to the rules table, which a swap may free
  * before a retry: the head is built here, once. Its bytes may include a
  * secret's value (a REPLACE from a secret), so the buffer is wiped before
- * it is freed when it grows; http_head_free frees it. false: no memory.
+ * it is freed, when it grows and in http_head_free. false: no memory.
  */
 static bool http_head_edit(struct http_conn *c, const struct proxy_header_edits *ed)
 {
