@@ -485,18 +485,15 @@ static bool cilium_header_framing(const char *name)
 }
 
 /* A secret reference {namespace, name}; namespace defaults to the policy's. */
-static struct sluice_tls_context *cilium_secret_ref(struct yctx *c, yaml_node_t *sn, const char *ns)
+/* A secret's {namespace, name} mapping sn into t (namespace: the
+ * policy's by default); the TLS contexts' and headerMatches' one reader. */
+static void cilium_secret_fields(struct yctx *c, yaml_node_t *sn, const char *ns,
+				 struct sluice_tls_context *t)
 {
 	static const char *const secret_known[] = { "namespace", "name", NULL };
-	struct sluice_tls_context *t;
 	yaml_node_t *f;
 	const char *s;
 
-	if (!y_mapping(c, sn) || !(t = y_calloc(c, 1, sizeof(*t))))
-		return NULL;
-	t->line = y_line(sn);
-	if (asprintf(&t->where, "%s:%d: %s", c->file, t->line, c->path[0] ? c->path + 1 : "") < 0)
-		t->where = NULL;
 	y_check_fields(c, sn, secret_known, NULL);
 	if ((f = y_field(c, sn, "name", NULL)) && (s = y_string(c, f)) && *s)
 		t->secret_name = y_strdup(c, s);
@@ -506,6 +503,18 @@ static struct sluice_tls_context *cilium_secret_ref(struct yctx *c, yaml_node_t 
 		t->secret_ns = y_strdup(c, s);
 	else
 		t->secret_ns = y_strdup(c, ns ? ns : "default");
+}
+
+static struct sluice_tls_context *cilium_secret_ref(struct yctx *c, yaml_node_t *sn, const char *ns)
+{
+	struct sluice_tls_context *t;
+
+	if (!y_mapping(c, sn) || !(t = y_calloc(c, 1, sizeof(*t))))
+		return NULL;
+	t->line = y_line(sn);
+	if (asprintf(&t->where, "%s:%d: %s", c->file, t->line, c->path[0] ? c->path + 1 : "") < 0)
+		t->where = NULL;
+	cilium_secret_fields(c, sn, ns, t);
 	return t;
 }
 
@@ -710,7 +719,6 @@ static struct sluice_tls_context *cilium_tls_context(struct yctx *c, yaml_node_t
 	static const char *const known[] = {
 		"secret", "trustedCA", "certificate", "privateKey", NULL,
 	};
-	static const char *const secret_known[] = { "namespace", "name", NULL };
 	static const char *const keys[] = { "trustedCA", "certificate", "privateKey" };
 	struct sluice_tls_context *t;
 	yaml_node_t *sn, *f;
@@ -745,16 +753,7 @@ static struct sluice_tls_context *cilium_tls_context(struct yctx *c, yaml_node_t
 	if (!sn || y_is_null(sn)) {
 		y_error(c, t->line, "missing required field");
 	} else if (y_mapping(c, sn)) {
-		y_check_fields(c, sn, secret_known, NULL);
-		if ((f = y_field(c, sn, "name", NULL)) && (s = y_string(c, f)) && *s)
-			t->secret_name = y_strdup(c, s);
-		else
-			y_error(c, y_line(sn), "name: missing required field");
-		if ((f = y_field(c, sn, "namespace", NULL)) && !y_is_null(f) &&
-		    (s = y_string(c, f)) && *s)
-			t->secret_ns = y_strdup(c, s);
-		else
-			t->secret_ns = y_strdup(c, ns ? ns : "default");
+		cilium_secret_fields(c, sn, ns, t);
 	}
 	y_pop(c, base);
 	return t;

@@ -24,7 +24,9 @@ struct req {
 	const char *hdrs[8]; /* "Name", "value" pairs */
 };
 
-static enum proxy_match match(const struct proxy_rule_set *rs, const struct req *r)
+/* Matches r; ed: where header edits go (NULL: a caller that applies none). */
+static enum proxy_match match_into(const struct proxy_rule_set *rs, const struct req *r,
+				   struct proxy_header_edits *ed)
 {
 	struct proxy_header h[4];
 	size_t n = 0;
@@ -32,7 +34,7 @@ static enum proxy_match match(const struct proxy_rule_set *rs, const struct req 
 		.method = r->method, .method_len = strlen(r->method),
 		.path = r->path, .path_len = strlen(r->path),
 		.host = r->host ? r->host : "", .host_len = r->host ? strlen(r->host) : 0,
-		.headers = h,
+		.headers = h, .edits = ed,
 	};
 	for (; n < 4 && r->hdrs[2 * n]; n++) {
 		h[n].name = r->hdrs[2 * n];
@@ -42,6 +44,11 @@ static enum proxy_match match(const struct proxy_rule_set *rs, const struct req 
 	}
 	v.nheaders = n;
 	return proxy_rule_set_match(rs, &v);
+}
+
+static enum proxy_match match(const struct proxy_rule_set *rs, const struct req *r)
+{
+	return match_into(rs, r, NULL);
 }
 
 static struct proxy_rules_table *load(const char *json, int want_rc)
@@ -326,24 +333,11 @@ static struct proxy_header_edits g_ed;
 static enum proxy_match match_ed(const struct proxy_rule_set *rs, const struct req *r,
 				 char *edits, size_t cap)
 {
-	struct proxy_header h[4];
-	size_t n = 0, off = 0;
+	size_t off = 0;
 	enum proxy_match m;
-	struct proxy_request_view v = {
-		.method = r->method, .method_len = strlen(r->method),
-		.path = r->path, .path_len = strlen(r->path),
-		.host = r->host ? r->host : "", .host_len = r->host ? strlen(r->host) : 0,
-		.headers = h, .edits = &g_ed,
-	};
-	for (; n < 4 && r->hdrs[2 * n]; n++) {
-		h[n].name = r->hdrs[2 * n];
-		h[n].name_len = strlen(r->hdrs[2 * n]);
-		h[n].value = r->hdrs[2 * n + 1];
-		h[n].value_len = strlen(r->hdrs[2 * n + 1]);
-	}
-	v.nheaders = n;
+
 	g_ed.n = 99; /* the matcher resets it */
-	m = proxy_rule_set_match(rs, &v);
+	m = match_into(rs, r, &g_ed);
 	edits[0] = 0;
 	for (size_t i = 0; i < g_ed.n; i++) {
 		const struct proxy_header_edit *e = &g_ed.v[i];
