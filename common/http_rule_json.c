@@ -4,14 +4,6 @@
 
 #include "sluice/policy.h"
 
-const char *const sl_mismatch_names[5] = {
-	[SLUICE_MISMATCH_FAIL] = "",
-	[SLUICE_MISMATCH_LOG] = "LOG",
-	[SLUICE_MISMATCH_ADD] = "ADD",
-	[SLUICE_MISMATCH_DELETE] = "DELETE",
-	[SLUICE_MISMATCH_REPLACE] = "REPLACE",
-};
-
 static json_t *header_match_json(const struct sluice_header_match *hm)
 {
 	json_t *o = json_object();
@@ -24,8 +16,8 @@ static json_t *header_match_json(const struct sluice_header_match *hm)
 					   hm->secret->secret_name);
 		json_object_set_new(o, "secret", ref);
 	}
-	if (hm->mismatch != SLUICE_MISMATCH_FAIL && hm->mismatch <= SLUICE_MISMATCH_REPLACE)
-		json_object_set_new(o, "mismatch", json_string(sl_mismatch_names[hm->mismatch]));
+	if (hm->mismatch != SLUICE_MISMATCH_FAIL && sluice_mismatch_name(hm->mismatch))
+		json_object_set_new(o, "mismatch", json_string(sluice_mismatch_name(hm->mismatch)));
 	return o;
 }
 

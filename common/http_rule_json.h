@@ -19,9 +19,6 @@
 
 struct sluice_http_rule;
 
-/* headerMatches' mismatch actions by enum sluice_mismatch ("" = deny). */
-extern const char *const sl_mismatch_names[5];
-
 json_t *sl_http_rule_json(const struct sluice_http_rule *r);
 
 #endif /* SLUICE_COMMON_HTTP_RULE_JSON_H */

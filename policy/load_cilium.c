@@ -527,7 +527,6 @@ static void cilium_header_matches(struct yctx *c, yaml_node_t *n, const char *ns
 				  struct sluice_http_rule *out)
 {
 	static const char *const known[] = { "name", "value", "secret", "mismatch", NULL };
-	static const char *const actions[] = { "", "LOG", "ADD", "DELETE", "REPLACE" };
 	size_t base = y_push_field(c, "headerMatches");
 	long cnt = y_sequence(c, n);
 
@@ -570,17 +569,14 @@ static void cilium_header_matches(struct yctx *c, yaml_node_t *n, const char *ns
 			y_pop(c, fb);
 		}
 		if ((f = y_field(c, item, "mismatch", NULL)) && !y_is_null(f)) {
-			size_t k;
+			int m;
 
 			fb = y_push_field(c, "mismatch");
 			if ((s = y_string(c, f))) {
-				for (k = 0; k < sizeof(actions) / sizeof(actions[0]); k++)
-					if (!strcmp(s, actions[k]))
-						break;
-				if (k == sizeof(actions) / sizeof(actions[0]))
+				if ((m = sluice_mismatch_parse(s)) < 0)
 					y_error(c, y_line(f), "unknown action \"%s\" (want LOG, ADD, DELETE, REPLACE, or none to deny)", s);
 				else
-					hm->mismatch = (uint8_t)k;
+					hm->mismatch = (uint8_t)m;
 			}
 			y_pop(c, fb);
 		}
@@ -592,10 +588,10 @@ static void cilium_header_matches(struct yctx *c, yaml_node_t *n, const char *ns
 		if (hm->name && (hm->mismatch == SLUICE_MISMATCH_ADD || hm->mismatch == SLUICE_MISMATCH_REPLACE) &&
 		    !hm->value && !hm->secret)
 			y_warn(c, hm->line, "%s without a value or a secret sets %s to an empty value",
-			       actions[hm->mismatch], hm->name);
+			       sluice_mismatch_name(hm->mismatch), hm->name);
 		if (hm->name && hm->mismatch >= SLUICE_MISMATCH_ADD && cilium_header_framing(hm->name))
 			y_error(c, hm->line, "%s cannot change %s: it frames the request or describes one hop, so an edit could make the server read another request than the one the rules judged",
-				actions[hm->mismatch], hm->name);
+				sluice_mismatch_name(hm->mismatch), hm->name);
 		y_pop(c, old);
 	}
 	y_pop(c, base);

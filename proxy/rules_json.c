@@ -153,6 +153,23 @@ static int rjson_tls(struct proxy_rules_builder *b, json_t *tls, const char *whe
 }
 
 
+/* An optional array field: *out is the array, or NULL when absent or null. */
+static int rjson_opt_array(json_t *obj, const char *key, json_t **out, const char *where,
+			   char **err)
+{
+	json_t *v = json_object_get(obj, key);
+
+	*out = NULL;
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_array(v)) {
+		rjson_errf(err, "%s.%s: expected an array", where, key);
+		return -EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
 /*
  * A rule's "header_matches": [{"name", "value", "secret": "ns/name",
  * "mismatch"}]. A secret's value is its lone item in the document's
@@ -168,8 +185,7 @@ static int rjson_header_matches(json_t *hm, json_t *secrets, struct proxy_header
 		struct proxy_header_match_spec *ms = &out[k];
 		const char *act = NULL, *sec = NULL;
 		char w[160];
-		size_t a;
-		int ret;
+		int a, ret;
 
 		snprintf(w, sizeof(w), "%s.header_matches[%zu]", rw, k);
 		if (!json_is_object(m)) {
@@ -186,14 +202,12 @@ static int rjson_header_matches(json_t *hm, json_t *secrets, struct proxy_header
 			rjson_errf(err, "%s.name: expected a header name", w);
 			return -EINVAL;
 		}
-		for (a = 0; act && a < sizeof(sl_mismatch_names) / sizeof(sl_mismatch_names[0]); a++)
-			if (!strcmp(act, sl_mismatch_names[a]))
-				break;
-		if (act && a == sizeof(sl_mismatch_names) / sizeof(sl_mismatch_names[0])) {
+		a = act ? sluice_mismatch_parse(act) : SLUICE_MISMATCH_FAIL;
+		if (a < 0) {
 			rjson_errf(err, "%s.mismatch: unknown action \"%s\"", w, act);
 			return -EINVAL;
 		}
-		ms->mismatch = act ? (uint8_t)a : 0;
+		ms->mismatch = (uint8_t)a;
 		if (sec) {
 			json_t *items = json_object_get(secrets, sec);
 
@@ -268,13 +282,9 @@ static int rjson_add_policy(struct proxy_rules_builder *b, json_t *pol, json_t *
 			ret = rjson_opt_str(r, "path", &specs[i].path, rw, err);
 		if (!ret)
 			ret = rjson_opt_str(r, "host", &specs[i].host, rw, err);
-		h = json_object_get(r, "headers");
-		if (!ret && h && !json_is_null(h)) {
-			if (!json_is_array(h)) {
-				rjson_errf(err, "%s.headers: expected an array", rw);
-				ret = -EINVAL;
-				break;
-			}
+		if (!ret)
+			ret = rjson_opt_array(r, "headers", &h, rw, err);
+		if (!ret && h) {
 			specs[i].headers = hdrs + hi;
 			specs[i].nheaders = json_array_size(h);
 			for (size_t k = 0; k < specs[i].nheaders; k++) {
@@ -287,17 +297,13 @@ static int rjson_add_policy(struct proxy_rules_builder *b, json_t *pol, json_t *
 				hdrs[hi++] = json_string_value(s);
 			}
 		}
-		h = json_object_get(r, "header_matches");
-		if (!ret && h && !json_is_null(h)) {
-			if (!json_is_array(h)) {
-				rjson_errf(err, "%s.header_matches: expected an array", rw);
-				ret = -EINVAL;
-				break;
-			}
+		if (!ret)
+			ret = rjson_opt_array(r, "header_matches", &h, rw, err);
+		if (!ret && h) {
 			specs[i].matches = hms + mi;
 			specs[i].nmatches = json_array_size(h);
+			ret = rjson_header_matches(h, secrets, hms + mi, rw, err);
 			mi += specs[i].nmatches;
-			ret = rjson_header_matches(h, secrets, hms + (mi - specs[i].nmatches), rw, err);
 		}
 	}
 	if (!ret) {

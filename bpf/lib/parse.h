@@ -36,24 +36,18 @@ struct flow {
  */
 static __always_inline void parse_icmp_ports(struct flow *fl, __u16 id)
 {
-	__u8 query;
+	__u16 query = sluice_icmp_query_of(fl->icmp_type);
 
-	switch (fl->icmp_type) {
-	case 8: case 13: case 15: case 17: /* echo, timestamp, info, mask requests */
+	if (sluice_icmp_is_query(fl->icmp_type)) {
 		fl->sport = id;
 		fl->dport = fl->icmp_type;
-		return;
-	case 0: query = 8; break;
-	case 14: query = 13; break;
-	case 16: query = 15; break;
-	case 18: query = 17; break;
-	default:
+	} else if (query != 0xffff) {
+		fl->sport = query;
+		fl->dport = id;
+	} else {
 		fl->sport = 0;
 		fl->dport = fl->icmp_type;
-		return;
 	}
-	fl->sport = query;
-	fl->dport = id;
 }
 
 /* The port a policy key is looked up with: ICMP's is the message type, as

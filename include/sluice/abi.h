@@ -193,14 +193,35 @@ struct sluice_ct_key {
 	__u32 ep_id;
 };
 
+/* ICMP queries (echo, timestamp, info, mask requests) and their replies
+ * (0, 14, 16, 18): the one statement of the pairs, for the datapath's
+ * conntrack keys (bpf/lib/parse.h) and the agent's reading of them. */
+static inline int sluice_icmp_is_query(__u16 type)
+{
+	return type == 8 || type == 13 || type == 15 || type == 17;
+}
+
+static inline __u16 sluice_icmp_reply_of(__u16 query)
+{
+	return query == 8 ? 0 : (__u16)(query + 1);
+}
+
+/* The query a reply answers, or 0xffff when type is no reply. */
+static inline __u16 sluice_icmp_query_of(__u16 type)
+{
+	__u16 q = type == 0 ? 8 : (__u16)(type - 1);
+
+	return type <= 255 && sluice_icmp_is_query(q) && sluice_icmp_reply_of(q) == type ? q : 0xffff;
+}
+
 /* The ICMP type of a ct key's first packet (see above), which is the port
  * its policy was looked up with. */
 static inline __u16 sluice_ct_icmp_type(__u16 sport, __u16 dport)
 {
-	if (dport == 8 || dport == 13 || dport == 15 || dport == 17)
+	if (sluice_icmp_is_query(dport))
 		return dport;
-	if (sport == 8 || sport == 13 || sport == 15 || sport == 17)
-		return sport == 8 ? 0 : (__u16)(sport + 1); /* their replies: 0, 14, 16, 18 */
+	if (sluice_icmp_is_query(sport))
+		return sluice_icmp_reply_of(sport);
 	return dport;
 }
 

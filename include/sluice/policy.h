@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define SLUICE_LABEL_NAMESPACE   "io.kubernetes.pod.namespace"
 #define SLUICE_LABEL_CLUSTER     "io.cilium.k8s.policy.cluster"
@@ -95,7 +96,29 @@ enum sluice_mismatch {
 	SLUICE_MISMATCH_ADD,      /* ADD: one more field "name: value" is added */
 	SLUICE_MISMATCH_DELETE,   /* DELETE: a field of that name is removed */
 	SLUICE_MISMATCH_REPLACE,  /* REPLACE: the field is set to value */
+	SLUICE_MISMATCH_COUNT,
 };
+
+/* The actions' names as policies and the proxy's rules document write
+ * them ("" = deny): the one table of the loader, the serializer and the
+ * proxy's reader. */
+static inline const char *sluice_mismatch_name(unsigned m)
+{
+	static const char *const names[SLUICE_MISMATCH_COUNT] = {
+		"", "LOG", "ADD", "DELETE", "REPLACE",
+	};
+
+	return m < SLUICE_MISMATCH_COUNT ? names[m] : NULL;
+}
+
+/* The action named s (enum sluice_mismatch), or -1. */
+static inline int sluice_mismatch_parse(const char *s)
+{
+	for (unsigned m = 0; m < SLUICE_MISMATCH_COUNT; m++)
+		if (!strcmp(s, sluice_mismatch_name(m)))
+			return (int)m;
+	return -1;
+}
 
 struct sluice_tls_context;
 
