@@ -18,20 +18,10 @@
 #include "metrics.h"
 #include "secrets.h"
 
-static const char *kind_name(int kind)
-{
-	switch (kind) {
-	case SLUICE_KIND_CNP: return "CiliumNetworkPolicy";
-	case SLUICE_KIND_CCNP: return "CiliumClusterwideNetworkPolicy";
-	case SLUICE_KIND_K8S: return "NetworkPolicy";
-	}
-	return "?";
-}
-
 static char *policy_ref(int kind, const char *ns, const char *name)
 {
-	return ns ? sl_strdupf("%s %s/%s", kind_name(kind), ns, name)
-		  : sl_strdupf("%s %s", kind_name(kind), name);
+	return ns ? sl_strdupf("%s %s/%s", sluice_policy_kind_name(kind), ns, name)
+		  : sl_strdupf("%s %s", sluice_policy_kind_name(kind), name);
 }
 
 static bool same_key(int k1, const char *ns1, const char *n1, int k2, const char *ns2, const char *n2)
@@ -517,7 +507,7 @@ json_t *agent_policy_list(struct agent *a)
 		struct sluice_policy *p = &a->policies.v[i];
 		json_t *o = json_object();
 
-		json_object_set_new(o, "kind", json_string(kind_name(p->kind)));
+		json_object_set_new(o, "kind", json_string(sluice_policy_kind_name(p->kind)));
 		json_object_set_new(o, "namespace", p->namespace ? json_string(p->namespace) : json_null());
 		json_object_set_new(o, "name", json_string(p->name));
 		json_object_set_new(o, "rules", json_integer((json_int_t)p->nrules));
@@ -548,7 +538,7 @@ json_t *agent_policy_get(struct agent *a, const char *ref, char **err)
 		if (!strcmp(s->name, name) && ((!ns && !s->ns) || (ns && s->ns && !strcmp(ns, s->ns)))) {
 			json_t *o = json_object();
 
-			json_object_set_new(o, "kind", json_string(kind_name(s->kind)));
+			json_object_set_new(o, "kind", json_string(sluice_policy_kind_name(s->kind)));
 			json_object_set_new(o, "file", json_string(s->file));
 			json_object_set_new(o, "yaml", json_string(s->text));
 			json_array_append_new(arr, o);

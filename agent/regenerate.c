@@ -84,6 +84,9 @@ int agent_regenerate_edit(struct agent *a, const struct agent_edit_hint *h, char
 		free(eps);
 		return rc;
 	}
+	/* groups first: their prefixes go before the toServices ones */
+	if (sluice_policy_set_resolve_cidr_groups(&a->policies))
+		h = NULL; /* a group may have changed: compile whole */
 	if (agent_services_resolve_policies(a))
 		h = NULL; /* resolved peers may have moved: compile whole */
 	for (i = 0; i < a->reg.npods; i++) {

@@ -33,10 +33,12 @@
  */
 
 /* An item this path handles: CIDR peers (no excepts, not the world) and
- * label selectors (not the wildcard), no entities, no http rules. */
+ * label selectors (not the wildcard), no entities, no http rules, nothing
+ * resolved before the compile (CIDR groups, toServices). */
 static bool compile_edit_item_ok(const struct sluice_peer_rule *it)
 {
-	if (!it->has_l3 || it->entities || it->cidrs_select_pods || (!it->ncidrs && !it->nendpoints))
+	if (!it->has_l3 || it->entities || it->cidrs_select_pods || it->ngroups || it->nservices ||
+	    (!it->ncidrs && !it->nendpoints))
 		return false;
 	for (size_t i = 0; i < it->ncidrs; i++)
 		if (it->cidrs[i].nexcept || compile_cidr_is_world(&it->cidrs[i]))

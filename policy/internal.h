@@ -12,7 +12,7 @@
 
 /* labels.c */
 /* True when s[0..len) names a label source a selector key may carry
- * ("k8s", "any", "reserved", "cidr", "unspec", "container"). */
+ * ("k8s", "any", "reserved", "cidr", "unspec", "container", "cidrgroup"). */
 bool labels_is_known_source(const char *s, size_t len);
 /* Splits "src:key" at the first ':' when src is a known source; otherwise
  * the whole text is the key and the source is default_source. */

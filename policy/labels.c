@@ -11,7 +11,7 @@
 #include <string.h>
 
 static const char *const labels_sources[] = {
-	"k8s", "any", "reserved", "cidr", "unspec", "container",
+	"k8s", "any", "reserved", "cidr", "unspec", "container", "cidrgroup",
 };
 
 bool labels_is_known_source(const char *s, size_t len)

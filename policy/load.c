@@ -17,15 +17,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *load_kind_name(enum sluice_policy_kind k)
+const char *sluice_policy_kind_name(int k)
 {
-	switch (k) {
+	switch ((enum sluice_policy_kind)k) {
 	case SLUICE_KIND_CNP:
 		return "CiliumNetworkPolicy";
 	case SLUICE_KIND_CCNP:
 		return "CiliumClusterwideNetworkPolicy";
 	case SLUICE_KIND_K8S:
 		return "NetworkPolicy";
+	case SLUICE_KIND_CCG:
+		return "CiliumCIDRGroup";
 	}
 	return "?";
 }
@@ -142,7 +144,7 @@ void load_metadata(struct yctx *c, yaml_node_t *root, struct sluice_policy *p,
 	n = y_field(c, meta, "namespace", &line);
 	if (n && !y_is_null(n) && (s = y_string(c, n))) {
 		if (!namespaced)
-			y_error(c, y_line(n), "a %s has no namespace", load_kind_name(p->kind));
+			y_error(c, y_line(n), "a %s has no namespace", sluice_policy_kind_name(p->kind));
 		else if (!load_is_dns1123_label(s))
 			y_error(c, y_line(n), "invalid namespace \"%s\" (want a DNS-1123 label)", s);
 		else
@@ -206,17 +208,24 @@ static void load_document(struct yctx *c, yaml_node_t *root, struct sluice_polic
 		p->kind = SLUICE_KIND_CCNP;
 	} else if (!strcmp(kind, "NetworkPolicy")) {
 		p->kind = SLUICE_KIND_K8S;
+	} else if (!strcmp(kind, "CiliumCIDRGroup")) {
+		p->kind = SLUICE_KIND_CCG;
 	} else {
-		y_error(c, y_line(n), "unsupported kind \"%s\" (want CiliumNetworkPolicy, CiliumClusterwideNetworkPolicy or NetworkPolicy)", kind);
+		y_error(c, y_line(n), "unsupported kind \"%s\" (want CiliumNetworkPolicy, CiliumClusterwideNetworkPolicy, CiliumCIDRGroup or NetworkPolicy)", kind);
 		y_pop(c, old);
 		return;
 	}
 	y_pop(c, old);
-	if (strcmp(api, p->kind == SLUICE_KIND_K8S ? "networking.k8s.io/v1" : "cilium.io/v2")) {
+	/* CiliumCIDRGroup is served as v2alpha1 since Cilium 1.13 and as v2
+	 * since 1.18: the same object */
+	if (strcmp(api, p->kind == SLUICE_KIND_K8S ? "networking.k8s.io/v1" : "cilium.io/v2") &&
+	    !(p->kind == SLUICE_KIND_CCG && !strcmp(api, "cilium.io/v2alpha1"))) {
 		y_push_field(c, "apiVersion");
 		y_error(c, y_line(y_field(c, root, "apiVersion", NULL)),
 			"unsupported apiVersion \"%s\" for %s (want %s)", api, kind,
-			p->kind == SLUICE_KIND_K8S ? "networking.k8s.io/v1" : "cilium.io/v2");
+			p->kind == SLUICE_KIND_K8S ? "networking.k8s.io/v1"
+			: p->kind == SLUICE_KIND_CCG ? "cilium.io/v2alpha1 or cilium.io/v2"
+						     : "cilium.io/v2");
 		y_pop(c, old);
 		return;
 	}
@@ -225,6 +234,10 @@ static void load_document(struct yctx *c, yaml_node_t *root, struct sluice_polic
 		return;
 	}
 	y_check_fields(c, root, known, NULL);
+	if (p->kind == SLUICE_KIND_CCG) {
+		cilium_load_cidr_group(c, root, p);
+		return;
+	}
 	load_metadata(c, root, p, p->kind == SLUICE_KIND_CNP);
 	cilium_load_document(c, root, p);
 }
@@ -244,7 +257,7 @@ static void load_report_duplicate(struct sluice_diags *errors, const struct slui
 				  const struct sluice_policy *dup)
 {
 	sluice_diags_add(errors, "%s:%d: metadata.name: duplicate %s \"%s%s%s\" (first defined at %s:%d)",
-			 dup->file, dup->line, load_kind_name(dup->kind),
+			 dup->file, dup->line, sluice_policy_kind_name(dup->kind),
 			 dup->namespace ? dup->namespace : "", dup->namespace ? "/" : "",
 			 dup->name, first->file, first->line);
 }
@@ -413,6 +426,12 @@ void load_peer_rule_free(struct sluice_peer_rule *p)
 		selector_free(&p->services[i].selector);
 	}
 	free(p->services);
+	for (size_t i = 0; i < p->ngroups; i++) {
+		free(p->groups[i].name);
+		selector_free(&p->groups[i].selector);
+		load_cidrs_free(p->groups[i].except, p->groups[i].nexcept);
+	}
+	free(p->groups);
 	for (size_t i = 0; i < p->nto_ports; i++) {
 		struct sluice_port_rule *pr = &p->to_ports[i];
 
@@ -467,6 +486,8 @@ void sluice_policy_free(struct sluice_policy *p)
 	for (size_t i = 0; i < p->nrules; i++)
 		load_rule_free(&p->rules[i]);
 	free(p->rules);
+	load_cidrs_free(p->group_cidrs, p->ngroup_cidrs);
+	sluice_labels_free(&p->group_labels);
 	free(p->name);
 	free(p->namespace);
 	free(p->file);

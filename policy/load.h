@@ -32,6 +32,9 @@ void cilium_lint_shadowed(struct yctx *c, const char *section,
 			  const struct sluice_peer_rule *v, size_t n);
 bool cilium_item_has_http(const struct sluice_peer_rule *it);
 
+/* cidr_group.c */
+void cilium_load_cidr_group(struct yctx *c, yaml_node_t *root, struct sluice_policy *p);
+
 /* load_k8s.c */
 void k8s_load_document(struct yctx *c, yaml_node_t *root, struct sluice_policy *p);
 

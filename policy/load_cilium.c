@@ -243,38 +243,80 @@ bool load_cidr(struct yctx *c, yaml_node_t *n, struct sluice_cidr *out)
 	return true;
 }
 
-static void cilium_cidr_set(struct yctx *c, yaml_node_t *n, struct sluice_cidr *out)
+/*
+ * One CIDR set entry: exactly one of cidr, cidrGroupRef and
+ * cidrGroupSelector, with excepts. A plain cidr goes into out->cidrs (its
+ * excepts must lie inside it); a group reference into out->groups (both
+ * arrays have room for every entry of the list).
+ */
+static void cilium_cidr_set(struct yctx *c, yaml_node_t *n, struct sluice_peer_rule *out)
 {
-	static const char *const known[] = { "cidr", "except", NULL };
-	static const char *const unsupported[] = { "cidrGroupRef", "cidrGroupSelector", NULL };
-	yaml_node_t *cn, *en;
-	size_t base = c->plen;
+	static const char *const known[] = { "cidr", "cidrGroupRef", "cidrGroupSelector", "except",
+					     NULL };
+	yaml_node_t *cn, *gn, *sn, *en;
+	struct sluice_cidr *cidr = NULL, **exceptp, *except;
+	size_t *nexceptp, base = c->plen;
 	bool ok = false;
 	long cnt;
 
 	if (!y_mapping(c, n))
 		return;
-	y_check_fields(c, n, known, unsupported);
+	y_check_fields(c, n, known, NULL);
 	cn = y_field(c, n, "cidr", NULL);
+	gn = y_field(c, n, "cidrGroupRef", NULL);
+	sn = y_field(c, n, "cidrGroupSelector", NULL);
 	en = y_field(c, n, "except", NULL);
-	y_push_field(c, "cidr");
-	if (!cn)
-		y_error(c, y_line(n), "missing required field");
-	else
-		ok = load_cidr(c, cn, out);
-	y_pop(c, base);
+	if ((cn != NULL) + (gn != NULL) + (sn != NULL) != 1) {
+		y_error(c, y_line(n), (cn || gn || sn)
+			? "cidr, cidrGroupRef and cidrGroupSelector are exclusive: give one"
+			: "missing required field: one of cidr, cidrGroupRef or cidrGroupSelector");
+		return;
+	}
+	if (cn) {
+		cidr = &out->cidrs[out->ncidrs++];
+		y_push_field(c, "cidr");
+		ok = load_cidr(c, cn, cidr);
+		y_pop(c, base);
+		exceptp = &cidr->except;
+		nexceptp = &cidr->nexcept;
+	} else {
+		struct sluice_cidr_group_ref *g = &out->groups[out->ngroups++];
+
+		g->line = y_line(n);
+		if (gn) {
+			const char *name;
+
+			y_push_field(c, "cidrGroupRef");
+			if ((name = y_string(c, gn))) {
+				if (!load_is_dns1123_subdomain(name))
+					y_error(c, y_line(gn), "invalid CiliumCIDRGroup name \"%s\" (want a DNS-1123 subdomain)", name);
+				else
+					g->name = y_strdup(c, name);
+			}
+		} else {
+			y_push_field(c, "cidrGroupSelector");
+			g->by_selector = true;
+			if (y_is_null(sn) || y_mapping(c, sn))
+				load_selector(c, sn, &g->selector);
+		}
+		y_pop(c, base);
+		exceptp = &g->except;
+		nexceptp = &g->nexcept;
+	}
 	if (!en)
 		return;
 	y_push_field(c, "except");
 	cnt = y_sequence(c, en);
-	if (cnt > 0 && (out->except = y_calloc(c, (size_t)cnt, sizeof(*out->except))))
-		out->nexcept = (size_t)cnt;
-	for (size_t i = 0; i < out->nexcept; i++) {
+	if (cnt > 0 && (*exceptp = y_calloc(c, (size_t)cnt, sizeof(**exceptp))))
+		*nexceptp = (size_t)cnt;
+	for (size_t i = 0; i < *nexceptp; i++) {
 		size_t old = y_push_index(c, i);
 		yaml_node_t *item = y_item(c, en, (long)i);
 
-		if (load_cidr(c, item, &out->except[i]) && ok &&
-		    !load_cidr_contains(out, &out->except[i]))
+		except = &(*exceptp)[i];
+		/* a group's excepts are not checked against prefixes the group may
+		 * only get later */
+		if (load_cidr(c, item, except) && cidr && ok && !load_cidr_contains(cidr, except))
 			y_error(c, y_line(item), "\"%s\" is not inside cidr \"%s\"",
 				y_string(c, item), y_string(c, cn));
 		y_pop(c, old);
@@ -1147,7 +1189,9 @@ static void cilium_peer_rule(struct yctx *c, yaml_node_t *n, bool ingress, bool 
 		nset = y_sequence(c, set);
 		y_pop(c, base);
 	}
-	if (ncidr + nset > 0 &&
+	if (nset > 0)
+		out->groups = y_calloc(c, (size_t)nset, sizeof(*out->groups));
+	if (ncidr + nset > 0 && (nset <= 0 || out->groups) &&
 	    (out->cidrs = y_calloc(c, (size_t)(ncidr > 0 ? ncidr : 0) + (size_t)(nset > 0 ? nset : 0),
 				   sizeof(*out->cidrs)))) {
 		y_push_field(c, f_cidr);
@@ -1162,7 +1206,7 @@ static void cilium_peer_rule(struct yctx *c, yaml_node_t *n, bool ingress, bool 
 		for (long i = 0; i < nset; i++) {
 			size_t old = y_push_index(c, (size_t)i);
 
-			cilium_cidr_set(c, y_item(c, set, i), &out->cidrs[out->ncidrs++]);
+			cilium_cidr_set(c, y_item(c, set, i), out);
 			y_pop(c, old);
 		}
 		y_pop(c, base);
@@ -1193,8 +1237,8 @@ static void cilium_peer_rule(struct yctx *c, yaml_node_t *n, bool ingress, bool 
 	 * peer (an L4-only rule); a rule with neither ("- {}") selects no
 	 * peer at all, which is how "ingress: [{}]" denies everything.
 	 */
-	out->has_l3 = out->nendpoints || out->entities || out->ncidrs || out->nservices ||
-		      !out->nto_ports;
+	out->has_l3 = out->nendpoints || out->entities || out->ncidrs || out->ngroups ||
+		      out->nservices || !out->nto_ports;
 }
 
 /* ---- lint: L7 rules that an L4 allow makes moot ---------------------- */

@@ -189,6 +189,21 @@ struct sluice_service_ref {
 	int line;
 };
 
+/*
+ * A toCIDRSet / fromCIDRSet entry naming CiliumCIDRGroups: one by name
+ * (cidrGroupRef) or those whose labels a selector matches
+ * (cidrGroupSelector), minus the except prefixes, as Cilium reads it: an
+ * except that holds a group's prefix removes it, one inside it is cut out.
+ */
+struct sluice_cidr_group_ref {
+	bool by_selector;
+	char *name;
+	struct sluice_selector selector;
+	struct sluice_cidr *except;
+	size_t nexcept;
+	int line;
+};
+
 /* One element of ingress / egress / ingressDeny / egressDeny. */
 struct sluice_peer_rule {
 	/* Peers. has_l3 == false means "any peer" (an L4-only rule). */
@@ -212,6 +227,17 @@ struct sluice_peer_rule {
 	struct sluice_service_ref *services;
 	size_t nservices;
 	size_t nsvc_endpoints, nsvc_cidrs;
+	/*
+	 * CIDR sets naming CiliumCIDRGroups (cidrGroupRef, cidrGroupSelector).
+	 * Resolved before each compile (sluice_policy_set_resolve_cidr_groups())
+	 * into the groups' prefixes, with the set's excepts: ngroup_cidrs entries
+	 * of cidrs, just before the toServices ones. A group that does not exist
+	 * (yet) stands for no prefix; the item still names peers (has_l3), so it
+	 * never widens into an L4-only rule.
+	 */
+	struct sluice_cidr_group_ref *groups;
+	size_t ngroups;
+	size_t ngroup_cidrs;
 	struct sluice_port_rule *to_ports; /* none = all ports */
 	size_t nto_ports;
 	int line;
@@ -276,6 +302,7 @@ enum sluice_policy_kind {
 	SLUICE_KIND_CNP,   /* cilium.io/v2 CiliumNetworkPolicy */
 	SLUICE_KIND_CCNP,  /* cilium.io/v2 CiliumClusterwideNetworkPolicy */
 	SLUICE_KIND_K8S,   /* networking.k8s.io/v1 NetworkPolicy */
+	SLUICE_KIND_CCG,   /* cilium.io/v2alpha1 (or v2) CiliumCIDRGroup: no rules */
 };
 
 struct sluice_policy {
@@ -287,6 +314,11 @@ struct sluice_policy {
 	char *file;        /* where it was loaded from */
 	int line;          /* line of the document start */
 	bool has_http;     /* some rule has http rules (the edit path's lint) */
+	/* SLUICE_KIND_CCG: spec.externalCIDRs and metadata.labels (source
+	 * "cidrgroup", what cidrGroupSelector matches) */
+	struct sluice_cidr *group_cidrs;
+	size_t ngroup_cidrs;
+	struct sluice_labels group_labels;
 };
 
 struct sluice_policy_set {

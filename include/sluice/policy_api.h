@@ -46,6 +46,15 @@ int sluice_policy_set_take(struct sluice_policy_set *s, int kind, const char *ns
 /* Removes one policy; returns -ENOENT if absent. kind -1 = any kind. */
 int sluice_policy_set_remove(struct sluice_policy_set *s, int kind,
 			     const char *ns, const char *name);
+/* "CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy", "NetworkPolicy",
+ * "CiliumCIDRGroup"; "?" for another number. */
+const char *sluice_policy_kind_name(int kind);
+
+/* cidr_group.c: spells every CIDR set entry that names CiliumCIDRGroups as
+ * the prefixes of the set's groups it names now (struct sluice_peer_rule's
+ * ngroup_cidrs). Call before each compile; true when some entry names
+ * groups (a group change then changes what such entries select). */
+bool sluice_policy_set_resolve_cidr_groups(struct sluice_policy_set *set);
 
 /* edit.c: one list item of a policy changed (see policy/edit.c) */
 struct sluice_policy_edit {

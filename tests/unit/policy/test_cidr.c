@@ -379,6 +379,152 @@ static void test_ipblock_errors(void **state)
 		   "bad.yaml:6: spec.egress[0].to[0].ipBlock.cidr: invalid CIDR \"10.0.0.0/40\"");
 }
 
+/* ---- CiliumCIDRGroup --------------------------------------------------- */
+
+#define CCG(name, labels, cidrs) \
+	"apiVersion: cilium.io/v2alpha1\nkind: CiliumCIDRGroup\nmetadata: {name: " name \
+	", labels: {" labels "}}\nspec: {externalCIDRs: [" cidrs "]}\n---\n"
+
+static const struct sluice_ep_compiled *compile_groups(struct world *w, const char *yaml)
+{
+	struct sluice_diags errs = { 0 };
+
+	sluice_compiled_free(&w->out);
+	sluice_policy_set_free(&w->set);
+	load_ok(&w->set, yaml);
+	sluice_policy_set_resolve_cidr_groups(&w->set);
+	assert_int_equal(sluice_policy_compile(&w->set, w->idt, w->eps, w->neps, &w->out, &errs), 0);
+	assert_int_equal(errs.n, 0);
+	return &w->out.eps[0];
+}
+
+/* the CNP of the set (groups come first in these documents) */
+static struct sluice_policy *cnp_of(struct world *w)
+{
+	for (size_t i = 0; i < w->set.n; i++)
+		if (w->set.v[i].kind == SLUICE_KIND_CNP)
+			return &w->set.v[i];
+	fail();
+	return NULL;
+}
+
+static void test_cidr_groups(void **state)
+{
+	struct world *w = *state;
+	const struct sluice_ep_compiled *e;
+	struct sluice_peer_rule *pr;
+	uint32_t ten, c192, ex;
+
+	/* cilium-cli's client-egress-to-cidrgroup-deny: deny the group but one
+	 * address, allow the world */
+	e = compile_groups(w, CCG("ext", "destination: external", "10.0.0.0/8, 192.168.0.0/16")
+		CNP "spec:\n"
+		"  endpointSelector: {matchLabels: {app: web}}\n"
+		"  egress: [{toEntities: [world]}]\n"
+		"  egressDeny:\n"
+		"  - toCIDRSet: [{cidrGroupRef: ext, except: [10.1.2.3/32]}]\n");
+	ten = cidr_id(w, "10.0.0.0/8");
+	c192 = cidr_id(w, "192.168.0.0/16");
+	ex = cidr_id(w, "10.1.2.3/32");
+	assert_true(ten && c192 && ex);
+	assert_true(has(e, EG, ten, true));
+	assert_true(has(e, EG, c192, true));
+	assert_false(has(e, EG, ex, true));
+	assert_true(has(e, EG, ex, false)); /* world's allow still reaches it */
+	/* resolving again replaces, it does not add */
+	pr = &cnp_of(w)->rules[0].egress_deny[0];
+	assert_int_equal(pr->ncidrs, 2);
+	assert_int_equal(pr->ngroup_cidrs, 2);
+	assert_true(sluice_policy_set_resolve_cidr_groups(&w->set));
+	assert_int_equal(pr->ncidrs, 2);
+	assert_int_equal(pr->cidrs[0].nexcept, 1);
+	assert_int_equal(pr->cidrs[1].nexcept, 0);
+
+	/* by label (-by-label variant): the same; a group without the label is
+	 * not named */
+	e = compile_groups(w, CCG("ext", "destination: external", "10.0.0.0/8")
+		CCG("other", "destination: internal", "172.16.0.0/12")
+		CNP "spec:\n"
+		"  endpointSelector: {matchLabels: {app: web}}\n"
+		"  egress: [{toEntities: [world]}]\n"
+		"  egressDeny:\n"
+		"  - toCIDRSet: [{cidrGroupSelector: {matchLabels: {destination: external}},\n"
+		"                 except: [10.1.2.3/32]}]\n");
+	assert_true(has(e, EG, cidr_id(w, "10.0.0.0/8"), true));
+	assert_false(has(e, EG, cidr_id(w, "10.1.2.3/32"), true));
+	assert_int_equal(cidr_id(w, "172.16.0.0/12"), 0);
+	e = compile_groups(w, CCG("ext", "destination: external", "10.0.0.0/8")
+		CCG("other", "destination: internal", "172.16.0.0/12")
+		CNP "spec:\n"
+		"  endpointSelector: {matchLabels: {app: web}}\n"
+		"  ingress: [{fromCIDRSet: [{cidrGroupSelector: {matchExpressions:\n"
+		"      [{key: destination, operator: In, values: [external, internal]}]}}]}]\n");
+	assert_true(has(e, IN, cidr_id(w, "10.0.0.0/8"), false));
+	assert_true(has(e, IN, cidr_id(w, "172.16.0.0/12"), false));
+	assert_int_equal(count_dir(e, IN), 2);
+
+	/* a group that does not exist names no address: the rule with ports
+	 * allows nothing (it must not become an L4 rule for every peer) */
+	e = compile_groups(w, CNP "spec:\n"
+		"  endpointSelector: {matchLabels: {app: web}}\n"
+		"  egress:\n"
+		"  - toCIDRSet: [{cidrGroupRef: not-yet}]\n"
+		"    toPorts: [{ports: [{port: \"443\", protocol: TCP}]}]\n");
+	assert_true(cnp_of(w)->rules[0].egress[0].has_l3);
+	assert_int_equal(count_dir(e, EG), 0);
+	/* created: it allows */
+	e = compile_groups(w, CCG("not-yet", "", "203.0.113.0/24")
+		CNP "spec:\n"
+		"  endpointSelector: {matchLabels: {app: web}}\n"
+		"  egress:\n"
+		"  - toCIDRSet: [{cidrGroupRef: not-yet}]\n"
+		"    toPorts: [{ports: [{port: \"443\", protocol: TCP}]}]\n");
+	assert_true(has(e, EG, cidr_id(w, "203.0.113.0/24"), false));
+	assert_int_equal(count_dir(e, EG), 1);
+
+	/* an except that holds a group's prefix removes it; the same prefix in
+	 * two groups is named once */
+	e = compile_groups(w, CCG("a", "", "10.1.0.0/16, 11.0.0.0/8")
+		CCG("b", "", "11.0.0.0/8")
+		CNP "spec:\n"
+		"  endpointSelector: {matchLabels: {app: web}}\n"
+		"  ingress: [{fromCIDRSet: [{cidrGroupRef: a, except: [10.0.0.0/8]}, {cidrGroupRef: b}]}]\n");
+	assert_int_equal(cidr_id(w, "10.1.0.0/16"), 0);
+	assert_true(has(e, IN, cidr_id(w, "11.0.0.0/8"), false));
+	assert_int_equal(count_dir(e, IN), 1);
+}
+
+static void test_cidr_group_errors(void **state)
+{
+	(void)state;
+	load_fails(CNP "spec:\n  endpointSelector: {}\n"
+		   "  egress: [{toCIDRSet: [{cidr: 10.0.0.0/8, cidrGroupRef: g}]}]\n",
+		   "bad.yaml:6: spec.egress[0].toCIDRSet[0]: cidr, cidrGroupRef and cidrGroupSelector are exclusive: give one");
+	load_fails(CNP "spec:\n  endpointSelector: {}\n"
+		   "  egress: [{toCIDRSet: [{except: [10.0.0.0/8]}]}]\n",
+		   "bad.yaml:6: spec.egress[0].toCIDRSet[0]: missing required field: one of cidr, cidrGroupRef or cidrGroupSelector");
+	load_fails(CNP "spec:\n  endpointSelector: {}\n"
+		   "  egress: [{toCIDRSet: [{cidrGroupRef: Bad_Name}]}]\n",
+		   "bad.yaml:6: spec.egress[0].toCIDRSet[0].cidrGroupRef: invalid CiliumCIDRGroup name \"Bad_Name\" (want a DNS-1123 subdomain)");
+	load_fails(CNP "spec:\n  endpointSelector: {}\n"
+		   "  egress: [{toCIDRSet: [{cidrGroupRef: g, except: [10.0.0.0/33]}]}]\n",
+		   "bad.yaml:6: spec.egress[0].toCIDRSet[0].except[0]: invalid CIDR \"10.0.0.0/33\"");
+	load_fails("apiVersion: cilium.io/v2alpha1\nkind: CiliumCIDRGroup\nmetadata: {name: g}\n"
+		   "spec:\n  externalCIDRs:\n  - 10.0.0.0/8\n  - 10.0.0/8\n",
+		   "bad.yaml:7: spec.externalCIDRs[1]: invalid CIDR \"10.0.0/8\"");
+	load_fails("apiVersion: cilium.io/v2alpha1\nkind: CiliumCIDRGroup\nmetadata: {name: g}\nspec: {}\n",
+		   "bad.yaml:4: spec.externalCIDRs: missing required field");
+	load_fails("apiVersion: cilium.io/v2alpha1\nkind: CiliumCIDRGroup\nmetadata: {name: g}\n"
+		   "spec: {externalCIDRs: [], cidrs: []}\n",
+		   "bad.yaml:4: spec.cidrs: unknown field");
+	load_fails("apiVersion: cilium.io/v2alpha1\nkind: CiliumCIDRGroup\nmetadata: {name: g, namespace: x}\n"
+		   "spec: {externalCIDRs: []}\n",
+		   "bad.yaml:3: metadata.namespace: a CiliumCIDRGroup has no namespace");
+	load_fails("apiVersion: cilium.io/v1\nkind: CiliumCIDRGroup\nmetadata: {name: g}\n"
+		   "spec: {externalCIDRs: []}\n",
+		   "bad.yaml:1: apiVersion: unsupported apiVersion \"cilium.io/v1\" for CiliumCIDRGroup (want cilium.io/v2alpha1 or cilium.io/v2)");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -391,6 +537,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ipblock_split_identity, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ipblock_remote_pods, setup, teardown),
 		cmocka_unit_test(test_ipblock_errors),
+		cmocka_unit_test_setup_teardown(test_cidr_groups, setup, teardown),
+		cmocka_unit_test(test_cidr_group_errors),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

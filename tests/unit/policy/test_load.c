@@ -305,7 +305,7 @@ static void test_errors(void **state)
 	load_fails("apiVersion: cilium.io/v1\nkind: CiliumNetworkPolicy\nmetadata: {name: p}\n",
 		   "bad.yaml:1: apiVersion: unsupported apiVersion \"cilium.io/v1\" for CiliumNetworkPolicy (want cilium.io/v2)");
 	load_fails("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n",
-		   "bad.yaml:2: kind: unsupported kind \"Pod\" (want CiliumNetworkPolicy, CiliumClusterwideNetworkPolicy or NetworkPolicy)");
+		   "bad.yaml:2: kind: unsupported kind \"Pod\" (want CiliumNetworkPolicy, CiliumClusterwideNetworkPolicy, CiliumCIDRGroup or NetworkPolicy)");
 	load_fails("apiVersion: cilium.io/v2\nkind: CiliumClusterwideNetworkPolicy\nmetadata: {name: p, namespace: x}\n"
 		   "spec: {endpointSelector: {}, ingress: [{}]}\n",
 		   "bad.yaml:3: metadata.namespace: a CiliumClusterwideNetworkPolicy has no namespace");
