@@ -48,6 +48,7 @@ enum k8s_coll {
 	K8S_C_NETPOL,
 	K8S_C_CNP,
 	K8S_C_CCNP,
+	K8S_C_CCG,        /* CiliumCIDRGroups: policy-set items without rules */
 	K8S_C_IDENTITIES,
 	K8S_C_ENDPOINTS,
 	K8S_C_SERVICES,

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * k8s_policies.c - NetworkPolicy, CiliumNetworkPolicy and
- * CiliumClusterwideNetworkPolicy objects from the API, through the same
- * loader and compiler as `sluice policy apply`.
+ * k8s_policies.c - NetworkPolicy, CiliumNetworkPolicy,
+ * CiliumClusterwideNetworkPolicy and CiliumCIDRGroup objects from the API,
+ * through the same loader and compiler as `sluice policy apply`.
  *
  * Each object is one policy, all or nothing: one that fails to load keeps
  * its previous version in force. The objects that changed are applied
@@ -43,6 +43,9 @@ static const struct kind_info kinds[] = {
 	{ SLUICE_KIND_CNP, K8S_C_CNP, "ciliumnetworkpolicies", "cilium.io/v2", "CiliumNetworkPolicy" },
 	{ SLUICE_KIND_CCNP, K8S_C_CCNP, "ciliumclusterwidenetworkpolicies", "cilium.io/v2",
 	  "CiliumClusterwideNetworkPolicy" },
+	/* a CiliumCIDRGroup is an item of the policy set too (policy/cidr_group.c):
+	 * loaded, refused and removed the same way */
+	{ SLUICE_KIND_CCG, K8S_C_CCG, "ciliumcidrgroups", "cilium.io/v2alpha1", "CiliumCIDRGroup" },
 };
 
 static const struct kind_info *kind_of(int kind)

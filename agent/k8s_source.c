@@ -35,6 +35,7 @@ static const struct {
 	[K8S_C_CNP] = { "ciliumnetworkpolicies", "/apis/cilium.io/v2/ciliumnetworkpolicies", false },
 	[K8S_C_CCNP] = { "ciliumclusterwidenetworkpolicies",
 			 "/apis/cilium.io/v2/ciliumclusterwidenetworkpolicies", false },
+	[K8S_C_CCG] = { "ciliumcidrgroups", "/apis/cilium.io/v2alpha1/ciliumcidrgroups", false },
 	[K8S_C_IDENTITIES] = { "sluiceidentities", "/apis/sluice.io/v1alpha1/sluiceidentities", false },
 	[K8S_C_ENDPOINTS] = { "sluiceendpoints", "/apis/sluice.io/v1alpha1/sluiceendpoints", false },
 	[K8S_C_SERVICES] = { "services", "/api/v1/services", false },
@@ -138,6 +139,7 @@ static void on_event(void *ctx, enum k8s_event_type type, json_t *obj)
 	case K8S_C_NETPOL: k8s_policies_event(k, SLUICE_KIND_K8S, type, obj); break;
 	case K8S_C_CNP: k8s_policies_event(k, SLUICE_KIND_CNP, type, obj); break;
 	case K8S_C_CCNP: k8s_policies_event(k, SLUICE_KIND_CCNP, type, obj); break;
+	case K8S_C_CCG: k8s_policies_event(k, SLUICE_KIND_CCG, type, obj); break;
 	case K8S_C_IDENTITIES: k8s_identity_event(k, type, obj); break;
 	case K8S_C_ENDPOINTS: k8s_endpoints_event(k, type, obj); break;
 	case K8S_C_SERVICES:

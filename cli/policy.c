@@ -389,7 +389,7 @@ static const struct subcmd policy_cmds[] = {
 int cli_policy(int argc, char **argv)
 {
 	return cli_dispatch("policy",
-			    "CiliumNetworkPolicy, CiliumClusterwideNetworkPolicy and Kubernetes\n"
-			    "NetworkPolicy documents, applied live.",
+			    "CiliumNetworkPolicy, CiliumClusterwideNetworkPolicy, CiliumCIDRGroup and\n"
+			    "Kubernetes NetworkPolicy documents, applied live.",
 			    policy_cmds, sizeof(policy_cmds) / sizeof(policy_cmds[0]), argc, argv);
 }

@@ -101,4 +101,70 @@ check "the world server two logged the client's probes" grep -q "line probe" "$K
 kc delete service ext >/dev/null
 kc delete endpointslices.discovery.k8s.io ext-1 >/dev/null
 check "Service ext deleted: client -> $W2:8080 dropped" kwait 20 kdropped a default/client tcp "$W2" 8080
+kc delete ciliumnetworkpolicy client-to-ext other-egress >/dev/null
+
+# CiliumCIDRGroup from the API (cilium-cli's client-egress-to-cidrgroup-deny):
+# the policy names the group before it exists, then follows kubectl's
+# create, edit and delete of it
+kapply <<YAML
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: client-egress-to-cidrgroup-deny, namespace: default}
+spec:
+  endpointSelector: {matchLabels: {app: client}}
+  egress:
+  - toEntities: [world]
+  egressDeny:
+  - toCIDRSet:
+    - cidrGroupRef: test-external-cidr
+      except: ["$W1/32"]
+YAML
+check "group not created yet: client -> $W2:8080 allowed (nothing denied)" kwait 20 kcan a default/client tcp "$W2" 8080
+kapply <<'YAML'
+apiVersion: cilium.io/v2alpha1
+kind: CiliumCIDRGroup
+metadata:
+  name: test-external-cidr
+  labels: {destination: external}
+spec:
+  externalCIDRs: ["198.51.100.48/28"]
+YAML
+check "group created: client -> $W2:8080 denied by the group" kwait 20 kdropped a default/client tcp "$W2" 8080
+check "group created: client -> $W1:8080 allowed (the except)" kcan a default/client tcp "$W1" 8080
+check "the group is listed with the policies" bash -c "ka a policy list | grep -q '^CiliumCIDRGroup  *test-external-cidr .*k8s:ciliumcidrgroups/test-external-cidr'"
+# the -by-label variant, and the group edited through cilium.io/v2
+kapply <<YAML
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: client-egress-to-cidrgroup-deny, namespace: default}
+spec:
+  endpointSelector: {matchLabels: {app: client}}
+  egress:
+  - toEntities: [world]
+  egressDeny:
+  - toCIDRSet:
+    - cidrGroupSelector: {matchLabels: {destination: external}}
+      except: ["$W1/32"]
+YAML
+kapply <<YAML
+apiVersion: cilium.io/v2
+kind: CiliumCIDRGroup
+metadata:
+  name: test-external-cidr
+  labels: {destination: external}
+spec:
+  externalCIDRs: ["$W1/32"]
+YAML
+check "group edited to $W1/32 only: client -> $W2:8080 allowed again" kwait 20 kcan a default/client tcp "$W2" 8080
+check "group edited: client -> $W1:8080 still allowed (the except holds the group's prefix)" kcan a default/client tcp "$W1" 8080
+kc patch ciliumcidrgroup test-external-cidr --type=merge -p "{\"spec\":{\"externalCIDRs\":[\"$W2/32\"]}}" >/dev/null
+check "group patched to $W2/32: client -> $W2:8080 denied" kwait 20 kdropped a default/client tcp "$W2" 8080
+# a bad group is refused whole and reported; the one in force stays
+kc patch ciliumcidrgroup test-external-cidr --type=merge -p '{"spec":{"externalCIDRs":["198.51.100.300/32"]}}' >/dev/null
+check "a bad CIDR: the group's status in policy list names the field" \
+	kwait 20 bash -c "ka a policy list | grep test-external-cidr | grep -q 'spec.externalCIDRs\[0\]: invalid CIDR'"
+check "a bad CIDR: the group in force still denies $W2:8080" kdropped a default/client tcp "$W2" 8080
+kc delete ciliumcidrgroup test-external-cidr >/dev/null
+check "group deleted: client -> $W2:8080 allowed" kwait 20 kcan a default/client tcp "$W2" 8080
+check_not "group deleted: no longer listed" bash -c "ka a policy list | grep -q '^CiliumCIDRGroup'"
 t_finish
