@@ -81,36 +81,56 @@ struct flow {
 
 /* ---- filters ------------------------------------------------------------- */
 
-
+/*
+ * Hubble's FlowFilter (flow.proto), which the CLI builds from the flags as
+ * `hubble observe` does (cli/observe_filter.c), or takes as raw JSON:
+ * inside one FlowFilter every field given must match, and a field matches
+ * when one of its values does. A flow is shown when no allowlist was given
+ * or one of its FlowFilters matches, and none of the denylist's does.
+ */
 enum filter_field {
-	F_VERDICT, F_POD, F_FROM_POD, F_TO_POD, F_NAMESPACE, F_LABEL, F_FROM_LABEL, F_TO_LABEL,
-	F_IDENTITY, F_PORT, F_PROTOCOL, F_TYPE, F_HTTP_METHOD, F_HTTP_PATH, F_HTTP_STATUS,
-	F_IP, F_FROM_IP, F_TO_IP, F_FROM_NAMESPACE, F_TO_NAMESPACE, F_FROM_IDENTITY, F_TO_IDENTITY,
-	F_FROM_PORT, F_TO_PORT, F_TRAFFIC_DIRECTION, F_SERVICE, F_TO_SERVICE,
-	F_TCP_FLAGS, F_HTTP_URL, F_NODE_NAME, F_DROP_REASON_DESC, F_IP_VERSION, F_MAX,
+	F_SOURCE_IP, F_DESTINATION_IP, F_SOURCE_POD, F_DESTINATION_POD, F_SOURCE_LABEL,
+	F_DESTINATION_LABEL, F_SOURCE_SERVICE, F_DESTINATION_SERVICE, F_SOURCE_IDENTITY,
+	F_DESTINATION_IDENTITY, F_SOURCE_PORT, F_DESTINATION_PORT, F_SOURCE_FQDN, F_DESTINATION_FQDN,
+	F_VERDICT, F_EVENT_TYPE, F_HTTP_STATUS_CODE, F_HTTP_METHOD, F_HTTP_PATH, F_HTTP_URL,
+	F_PROTOCOL, F_TCP_FLAGS, F_NODE_NAME, F_TRAFFIC_DIRECTION, F_DROP_REASON_DESC, F_IP_VERSION,
+	F_MAX,
 };
 
 static const char *const filter_names[F_MAX] = {
-	"verdict", "pod", "from-pod", "to-pod", "namespace", "label", "from-label", "to-label",
-	"identity", "port", "protocol", "type", "http-method", "http-path", "http-status",
-	"ip", "from-ip", "to-ip", "from-namespace", "to-namespace", "from-identity", "to-identity",
-	"from-port", "to-port", "traffic-direction", "service", "to-service", "tcp-flags",
-	"http-url", "node-name", "drop-reason-desc", "ip-version",
+	"source_ip", "destination_ip", "source_pod", "destination_pod", "source_label",
+	"destination_label", "source_service", "destination_service", "source_identity",
+	"destination_identity", "source_port", "destination_port", "source_fqdn", "destination_fqdn",
+	"verdict", "event_type", "http_status_code", "http_method", "http_path", "http_url",
+	"protocol", "tcp_flags", "node_name", "traffic_direction", "drop_reason_desc", "ip_version",
 };
 
+/* One value of one field. */
 struct filter {
 	enum filter_field field;
-	bool negate;
-	char *value;
-	pcre2_code *re; /* http-path, http-url */
+	char *value;       /* strings; pods and services: the name prefix */
+	char *ns;          /* pods and services: the namespace */
+	pcre2_code *re;    /* http_path, http_url */
 	pcre2_match_data *md;
-	uint8_t net[16]; /* ip, from-ip, to-ip */
-	unsigned plen;   /* their prefix length; tcp-flags: the mask */
-	/* identities, ports, a status code (or its class, cls set): parsed
-	 * once here, not for every flow the filter looks at */
-	unsigned long num;
-	bool cls;
-	const char *node;  /* node-name: this agent's node name */
+	uint8_t net[16];   /* source_ip, destination_ip */
+	unsigned plen;     /* their prefix length; tcp_flags: the mask */
+	/* identities, ports, a status code (or its class, cls set), an event
+	 * type (sub: its sub-type when match_sub): parsed once here, not for
+	 * every flow the filter looks at */
+	unsigned long num, sub;
+	bool cls, match_sub;
+	const char *node;  /* node_name: this agent's node name */
+};
+
+/* One FlowFilter: its values, those of one field next to each other. */
+struct flow_filter {
+	struct filter *v;
+	size_t n;
+};
+
+struct filter_set {
+	struct flow_filter *allow, *deny;
+	size_t nallow, ndeny;
 };
 
 /* What an observe client is sent, batched: JSON lines, or binary frames
@@ -125,8 +145,7 @@ struct stream {
 
 struct subscriber {
 	struct flows *flows; /* NULL once the pipeline stopped */
-	struct filter *filters;
-	size_t nfilters;
+	struct filter_set filters;
 	struct stream st;
 	struct subscriber *next;
 };
@@ -311,42 +330,147 @@ static void peer_fill(struct agent *a, struct flow_peer *p, const uint8_t addr[1
 
 /* ---- matching -------------------------------------------------------------- */
 
-static bool str_eq(const char *a, const char *b)
+/* Hubble's namespaced-name filter: the namespace, and a prefix of the name
+ * ("" for any); an end that is no pod (the world, the host) has no name. */
+static bool name_matches(const char *ns, const char *name, const struct filter *fl)
 {
-	return a && b && !strcmp(a, b);
-}
-
-static bool pod_matches(const struct flow_peer *p, const char *want)
-{
-	const char *slash = strchr(want, '/');
-
-	if (!p->pod)
+	if (!ns || !name)
 		return false;
-	if (!slash)
-		return !strcmp(p->pod, want);
-	return strlen(p->ns) == (size_t)(slash - want) && !strncmp(p->ns, want, slash - want) &&
-	       !strcmp(p->pod, slash + 1);
+	return !strcmp(ns, fl->ns) && !strncmp(name, fl->value, strlen(fl->value));
 }
 
-/* "k=v" matches a label of any source ("src:k=v" in the list); "k" matches
- * presence of the key. */
-static bool label_matches(const struct flow_peer *p, const char *want)
+/* The labels of an end, one at a time: its text is the JSON array
+ * ["k8s:app=x",...] (labels_text()). Returns the position after the label
+ * copied into buf (empty when none is left). */
+static const char *next_label(const char *p, char *buf, size_t cap)
 {
-	char pat[600];
+	size_t n = 0;
+
+	buf[0] = 0;
+	if (!p || !(p = strchr(p, '"')))
+		return NULL;
+	for (p++; *p && *p != '"'; p++) {
+		if (*p == '\\' && p[1])
+			p++;
+		if (n + 1 < cap)
+			buf[n++] = *p;
+	}
+	buf[n] = 0;
+	return *p ? p + 1 : p;
+}
+
+/*
+ * One requirement of a label selector, as Kubernetes writes them: "key",
+ * "!key", "key=value" ("=="), "key!=value", "key in (a,b)",
+ * "key notin (a,b)". A key may name its source ("k8s:app"); without one
+ * any source matches, as in Hubble ("any:").
+ */
+static bool label_req_matches(const char *labels, const char *req, size_t len)
+{
+	char r[512], key[520], vals[520] = "", lbl[1100];
+	enum { EXISTS, NOT_EXISTS, EQ, NE, IN, NOTIN } op = EXISTS;
+	const char *p, *colon;
+	size_t kl;
+	bool found = false, hit = false;
+
+	while (len && (*req == ' ')) {
+		req++;
+		len--;
+	}
+	while (len && req[len - 1] == ' ')
+		len--;
+	if (!len || len >= sizeof(r))
+		return false;
+	memcpy(r, req, len);
+	r[len] = 0;
+	if (r[0] == '!') {
+		op = NOT_EXISTS;
+		snprintf(key, sizeof(key), "%s", r + 1);
+	} else if ((p = strstr(r, " notin ")) || (p = strstr(r, " in "))) {
+		const char *open = strchr(p, '('), *close = strrchr(p, ')');
+
+		op = p[1] == 'n' ? NOTIN : IN;
+		snprintf(key, sizeof(key), "%.*s", (int)(p - r), r);
+		if (!open || !close || close < open)
+			return false;
+		snprintf(vals, sizeof(vals), ",%.*s,", (int)(close - open - 1), open + 1);
+	} else if ((p = strstr(r, "!="))) {
+		op = NE;
+		snprintf(key, sizeof(key), "%.*s", (int)(p - r), r);
+		snprintf(vals, sizeof(vals), ",%s,", p + 2);
+	} else if ((p = strchr(r, '='))) {
+		op = EQ;
+		snprintf(key, sizeof(key), "%.*s", (int)(p - r), r);
+		snprintf(vals, sizeof(vals), ",%s,", p + (p[1] == '=' ? 2 : 1));
+	} else {
+		snprintf(key, sizeof(key), "%s", r);
+	}
+	/* drop blanks inside the value list: "(a, b)" */
+	for (char *w = vals, *q = vals;; q++) {
+		if (*q != ' ')
+			*w++ = *q;
+		if (!*q)
+			break;
+	}
+	kl = strlen(key);
+	while (kl && key[kl - 1] == ' ')
+		key[--kl] = 0;
+	/* "any:key" is a key of any source, like "key" */
+	if (!strncmp(key, "any:", 4))
+		memmove(key, key + 4, strlen(key + 4) + 1);
+	colon = strchr(key, ':');
+	for (p = labels; (p = next_label(p, lbl, sizeof(lbl))) && lbl[0];) {
+		const char *k = colon ? lbl : strchr(lbl, ':');
+		const char *eq;
+		size_t klen;
+		char v[1100];
+
+		if (!k)
+			continue;
+		if (!colon)
+			k++;
+		eq = strchr(k, '=');
+		klen = eq ? (size_t)(eq - k) : strlen(k);
+		if (klen != strlen(key) || strncmp(k, key, klen))
+			continue;
+		found = true;
+		snprintf(v, sizeof(v), ",%s,", eq ? eq + 1 : "");
+		if (strstr(vals, v))
+			hit = true;
+	}
+	switch (op) {
+	case EXISTS: return found;
+	case NOT_EXISTS: return !found;
+	case EQ:
+	case IN: return hit;
+	case NE:
+	case NOTIN: return !hit;
+	}
+	return false;
+}
+
+/* A selector: requirements separated by commas outside parentheses, all
+ * of which must hold. */
+static bool label_matches(const struct flow_peer *p, const char *sel)
+{
+	const char *s = sel;
+	int depth = 0;
 
 	if (!p->labels)
 		return false;
-	if (strchr(want, '='))
-		snprintf(pat, sizeof(pat), ":%s\"", want);
-	else
-		snprintf(pat, sizeof(pat), ":%s", want);
-	if (strstr(p->labels, pat))
-		return true;
-	if (!strchr(want, '=')) {
-		snprintf(pat, sizeof(pat), ":%s=", want);
-		return strstr(p->labels, pat) != NULL;
+	for (const char *c = sel;; c++) {
+		if (*c == '(')
+			depth++;
+		else if (*c == ')')
+			depth--;
+		else if ((*c == ',' && depth <= 0) || !*c) {
+			if (c > s && !label_req_matches(p->labels, s, (size_t)(c - s)))
+				return false;
+			if (!*c)
+				return true;
+			s = c + 1;
+		}
 	}
-	return false;
 }
 
 static bool filter_one(const struct filter *fl, const struct flow *f)
@@ -354,68 +478,39 @@ static bool filter_one(const struct filter *fl, const struct flow *f)
 	const char *v = fl->value;
 
 	switch (fl->field) {
-	case F_VERDICT:
-		if (!strcasecmp(v, "ALLOWED"))
-			return f->verdict != SLUICE_VERDICT_DROPPED;
-		if (!strcasecmp(v, "DENIED"))
-			return f->verdict == SLUICE_VERDICT_DROPPED;
-		return !strcasecmp(v, sl_flow_verdict_name(f->verdict));
-	case F_POD: return pod_matches(&f->src, v) || pod_matches(&f->dst, v);
-	case F_FROM_POD: return pod_matches(&f->src, v);
-	case F_TO_POD: return pod_matches(&f->dst, v);
-	case F_NAMESPACE: return str_eq(f->src.ns, v) || str_eq(f->dst.ns, v);
-	case F_LABEL: return label_matches(&f->src, v) || label_matches(&f->dst, v);
-	case F_FROM_LABEL: return label_matches(&f->src, v);
-	case F_TO_LABEL: return label_matches(&f->dst, v);
-	case F_IDENTITY: return f->src.identity == fl->num || f->dst.identity == fl->num;
+	case F_SOURCE_IP: return sl_flow_ip_in(f->saddr, fl->net, fl->plen);
+	case F_DESTINATION_IP: return sl_flow_ip_in(f->daddr, fl->net, fl->plen);
+	case F_SOURCE_POD: return name_matches(f->src.ns, f->src.pod, fl);
+	case F_DESTINATION_POD: return name_matches(f->dst.ns, f->dst.pod, fl);
+	case F_SOURCE_LABEL: return label_matches(&f->src, v);
+	case F_DESTINATION_LABEL: return label_matches(&f->dst, v);
+	case F_SOURCE_SERVICE: return false; /* a flow's source is never a service here */
+	case F_DESTINATION_SERVICE: return name_matches(f->svc_ns, f->svc_name, fl);
+	case F_SOURCE_IDENTITY: return f->src.identity == fl->num;
+	case F_DESTINATION_IDENTITY: return f->dst.identity == fl->num;
 	/* ports are TCP's, UDP's and SCTP's (an ICMP flow's are its type and code) */
-	case F_PORT: return f->protocol != 1 && (f->sport == fl->num || f->dport == fl->num);
-	case F_FROM_PORT: return f->protocol != 1 && f->sport == fl->num;
-	case F_TO_PORT: return f->protocol != 1 && f->dport == fl->num;
-	case F_FROM_IDENTITY: return f->src.identity == fl->num;
-	case F_TO_IDENTITY: return f->dst.identity == fl->num;
-	case F_FROM_NAMESPACE: return str_eq(f->src.ns, v);
-	case F_TO_NAMESPACE: return str_eq(f->dst.ns, v);
-	case F_IP:
-		return sl_flow_ip_in(f->saddr, fl->net, fl->plen) || sl_flow_ip_in(f->daddr, fl->net, fl->plen);
-	case F_FROM_IP: return sl_flow_ip_in(f->saddr, fl->net, fl->plen);
-	case F_TO_IP: return sl_flow_ip_in(f->daddr, fl->net, fl->plen);
-	case F_SERVICE: /* a flow's source is never a service here */
-	case F_TO_SERVICE: {
-		const char *slash = strchr(v, '/');
+	case F_SOURCE_PORT: return f->protocol != 1 && f->sport == fl->num;
+	case F_DESTINATION_PORT: return f->protocol != 1 && f->dport == fl->num;
+	case F_SOURCE_FQDN:
+	case F_DESTINATION_FQDN:
+		return false; /* sluice has no DNS proxy: no flow carries names */
+	case F_VERDICT: return !strcasecmp(v, sl_flow_verdict_name(f->verdict));
+	case F_EVENT_TYPE: {
+		unsigned type, sub;
 
-		if (!f->svc_name)
-			return false;
-		if (!slash)
-			return !strcmp(f->svc_name, v);
-		return f->svc_ns && strlen(f->svc_ns) == (size_t)(slash - v) &&
-		       !strncmp(f->svc_ns, v, (size_t)(slash - v)) && !strcmp(f->svc_name, slash + 1);
+		sl_flow_event_type(f->kind, f->verdict, f->trace_point, f->drop_reason, &type, &sub);
+		return type == fl->num && (!fl->match_sub || sub == fl->sub);
 	}
 	case F_TCP_FLAGS:
 		return !sl_flow_kind_is_l7(f->kind) && f->protocol == 6 && (f->tcp_flags & fl->plen) == fl->plen;
 	case F_TRAFFIC_DIRECTION:
-		return f->direction == (strcasecmp(v, "ingress") ? SLUICE_DIR_EGRESS : SLUICE_DIR_INGRESS);
+		return f->direction == (strcasecmp(v, "INGRESS") ? SLUICE_DIR_EGRESS : SLUICE_DIR_INGRESS);
 	case F_PROTOCOL:
 		if (!strcasecmp(v, "http"))
 			return sl_flow_kind_is_l7(f->kind);
-		if (!strcasecmp(v, "icmp"))
+		if (!strcasecmp(v, "icmp") || !strcasecmp(v, "icmpv4"))
 			return f->protocol == 1;
 		return !strcasecmp(v, sl_flow_proto_name(f->protocol)) && !sl_flow_kind_is_l7(f->kind);
-	case F_TYPE:
-		if (!strcasecmp(v, "l7"))
-			return sl_flow_kind_is_l7(f->kind);
-		if (!strcasecmp(v, "l3-l4") || !strcasecmp(v, "l3_l4"))
-			return !sl_flow_kind_is_l7(f->kind);
-		if (!strcasecmp(v, "policy-verdict"))
-			return f->kind == FLOW_L3L4;
-		if (!strcasecmp(v, "drop"))
-			return f->verdict == SLUICE_VERDICT_DROPPED;
-		if (!strcasecmp(v, "trace"))
-			return f->kind == FLOW_TRACE;
-		/* Hubble's trace:to-endpoint, trace:to-proxy, trace:to-stack */
-		if (!strncasecmp(v, "trace:", 6))
-			return f->kind == FLOW_TRACE && !strcasecmp(v + 6, sl_flow_trace_point_text(f->trace_point));
-		return false;
 	case F_HTTP_METHOD: return f->method && !strcasecmp(f->method, v);
 	case F_HTTP_PATH:
 		return f->url && fl->re &&
@@ -443,9 +538,9 @@ static bool filter_one(const struct filter *fl, const struct flow *f)
 		static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
 		bool v4 = !memcmp(f->saddr, mapped, sizeof(mapped));
 
-		return !strcasecmp(v, v4 ? "v4" : "v6") || !strcasecmp(v, v4 ? "ipv4" : "ipv6");
+		return !strcasecmp(v, v4 ? "IPv4" : "IPv6");
 	}
-	case F_HTTP_STATUS: /* "404", or a class such as "4+" / "4xx" */
+	case F_HTTP_STATUS_CODE: /* "404", or a class such as "4+" / "4xx" */
 		return f->code && (fl->cls ? f->code / 100 == fl->num : f->code == fl->num);
 	case F_MAX:
 		break;
@@ -453,34 +548,35 @@ static bool filter_one(const struct filter *fl, const struct flow *f)
 	return false;
 }
 
-/* Filters of the same field are ORed (as in Hubble: --pod a --pod b),
- * different fields are ANDed; --not inverts one filter. */
-static bool flow_matches(const struct filter *fs, size_t n, const struct flow *f)
+/* Every field of the FlowFilter holds for one of its values. */
+static bool flow_filter_matches(const struct flow_filter *ff, const struct flow *f)
 {
-	int field;
+	size_t i = 0;
 
-	for (field = 0; field < F_MAX; field++) {
-		bool any = false, hit = false;
-		size_t i;
+	while (i < ff->n) {
+		enum filter_field field = ff->v[i].field;
+		bool hit = false;
 
-		for (i = 0; i < n; i++) {
-			bool m;
-
-			if (fs[i].field != (enum filter_field)field)
-				continue;
-			m = filter_one(&fs[i], f);
-			if (fs[i].negate) {
-				/* a negated filter must hold on its own */
-				if (m)
-					return false;
-				continue;
-			}
-			any = true;
-			hit |= m;
-		}
-		if (any && !hit)
+		for (; i < ff->n && ff->v[i].field == field; i++)
+			hit = hit || filter_one(&ff->v[i], f);
+		if (!hit)
 			return false;
 	}
+	return true;
+}
+
+static bool flow_matches(const struct filter_set *fs, const struct flow *f)
+{
+	size_t i;
+	bool allowed = !fs->nallow;
+
+	for (i = 0; i < fs->nallow && !allowed; i++)
+		allowed = flow_filter_matches(&fs->allow[i], f);
+	if (!allowed)
+		return false;
+	for (i = 0; i < fs->ndeny; i++)
+		if (flow_filter_matches(&fs->deny[i], f))
+			return false;
 	return true;
 }
 
@@ -632,7 +728,7 @@ static void deliver(struct flows *fl, struct flow *f)
 	struct subscriber *s;
 
 	for (s = fl->subscribers; s; s = s->next) {
-		if (!flow_matches(s->filters, s->nfilters, f))
+		if (!flow_matches(&s->filters, f))
 			continue;
 		/* a slow reader loses flows (counted) instead of growing the agent */
 		if (api_client_queued(s->st.client) > fl->agent->cfg.observer_queue) {
@@ -807,80 +903,216 @@ void flows_flush(struct agent *a)
 
 /* ---- API: observe ---------------------------------------------------------------- */
 
-static void filters_free(struct filter *fs, size_t n)
+static void filters_free(struct filter_set *fs)
 {
-	size_t i;
+	struct flow_filter *lists[2] = { fs->allow, fs->deny };
+	size_t counts[2] = { fs->nallow, fs->ndeny };
 
-	for (i = 0; i < n; i++) {
-		free(fs[i].value);
-		if (fs[i].re)
-			pcre2_code_free(fs[i].re);
-		pcre2_match_data_free(fs[i].md);
+	for (size_t l = 0; l < 2; l++) {
+		for (size_t i = 0; i < counts[l]; i++) {
+			for (size_t j = 0; j < lists[l][i].n; j++) {
+				struct filter *fl = &lists[l][i].v[j];
+
+				free(fl->value);
+				free(fl->ns);
+				if (fl->re)
+					pcre2_code_free(fl->re);
+				pcre2_match_data_free(fl->md);
+			}
+			free(lists[l][i].v);
+		}
+		free(lists[l]);
 	}
-	free(fs);
+	memset(fs, 0, sizeof(*fs));
 }
 
-static int filters_parse(json_t *arr, const char *node, struct filter **out, size_t *nout,
-			 char **err)
+/* Enum fields may come as their names or their numbers (protojson takes
+ * both). */
+static const char *enum_name(json_t *v, const char *const *names, size_t n)
 {
-	struct filter *fs = sl_xcalloc(json_array_size(arr) + 1, sizeof(*fs));
-	size_t n = 0, i;
+	if (json_is_integer(v))
+		return json_integer_value(v) >= 0 && (size_t)json_integer_value(v) < n
+			       ? names[json_integer_value(v)]
+			       : NULL;
+	for (size_t i = 0; json_is_string(v) && i < n; i++)
+		if (names[i] && !strcasecmp(json_string_value(v), names[i]))
+			return names[i];
+	return NULL;
+}
+
+static const char *const verdict_names[] = { "VERDICT_UNKNOWN", "FORWARDED", "DROPPED", "ERROR",
+					     "AUDIT", "REDIRECTED", "TRACED", "TRANSLATED" };
+static const char *const direction_names[] = { "TRAFFIC_DIRECTION_UNKNOWN", "INGRESS", "EGRESS" };
+static const char *const ip_version_names[] = { "IP_NOT_USED", "IPv4", "IPv6" };
+
+/* One value of a FlowFilter field into fl; 0, or -EINVAL with *err. */
+static int filter_value(enum filter_field field, json_t *v, const char *node, struct filter *fl,
+			char **err)
+{
+	const char *name = filter_names[field], *s = json_string_value(v), *why;
+
+	fl->field = field;
+	switch (field) {
+	case F_SOURCE_IDENTITY:
+	case F_DESTINATION_IDENTITY:
+		if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 0xffffffffLL)
+			return sl_fail(err, EINVAL, "%s: want identity numbers", name);
+		fl->num = (unsigned long)json_integer_value(v);
+		return 0;
+	case F_EVENT_TYPE: {
+		json_t *t = json_object_get(v, "type"), *st = json_object_get(v, "sub_type");
+
+		if (!json_is_object(v) || !json_is_integer(t) || (st && !json_is_integer(st)))
+			return sl_fail(err, EINVAL, "event_type: want {\"type\": N, \"match_sub_type\": B, \"sub_type\": N}");
+		fl->num = (unsigned long)json_integer_value(t);
+		fl->match_sub = json_is_true(json_object_get(v, "match_sub_type"));
+		fl->sub = st ? (unsigned long)json_integer_value(st) : 0;
+		return 0;
+	}
+	case F_TCP_FLAGS: {
+		static const char *const bits[] = { "FIN", "SYN", "RST", "PSH", "ACK", "URG", "ECE", "CWR", "NS" };
+		const char *k;
+		json_t *b;
+
+		if (!json_is_object(v))
+			return sl_fail(err, EINVAL, "tcp_flags: want objects such as {\"SYN\": true}");
+		json_object_foreach(v, k, b) {
+			size_t i;
+
+			for (i = 0; i < 9 && strcmp(k, bits[i]); i++)
+				;
+			if (i == 9)
+				return sl_fail(err, EINVAL, "tcp_flags: unknown flag %s", k);
+			if (json_is_true(b))
+				fl->plen |= 1u << i; /* NS (bit 8) is never set on a flow here */
+		}
+		return 0;
+	}
+	case F_VERDICT:
+	case F_TRAFFIC_DIRECTION:
+	case F_IP_VERSION: {
+		const char *e = field == F_VERDICT ? enum_name(v, verdict_names, 8)
+				: field == F_TRAFFIC_DIRECTION ? enum_name(v, direction_names, 3)
+							       : enum_name(v, ip_version_names, 3);
+
+		if (!e)
+			return sl_fail(err, EINVAL, "invalid %s value", name);
+		fl->value = sl_xstrdup(e);
+		return 0;
+	}
+	default:
+		break;
+	}
+	if (!s || !*s) {
+		/* "" is how --namespace NS reads without a pod name: "NS/" */
+		if (!(s && (field == F_SOURCE_POD || field == F_DESTINATION_POD)))
+			return sl_fail(err, EINVAL, "%s: want non-empty strings", name);
+	}
+	/* the CLI's checks, by the flag's name */
+	why = field == F_SOURCE_IP || field == F_DESTINATION_IP ? sl_flow_filter_check("ip", s)
+	      : field == F_SOURCE_PORT || field == F_DESTINATION_PORT ? sl_flow_filter_check("port", s)
+	      : field == F_PROTOCOL ? sl_flow_filter_check("protocol", s)
+	      : field == F_HTTP_STATUS_CODE ? sl_flow_filter_check("http-status", s)
+					    : NULL;
+	if (why)
+		return sl_fail(err, EINVAL, "invalid %s \"%.200s\": %s", name, s, why);
+	if (field == F_SOURCE_POD || field == F_DESTINATION_POD || field == F_SOURCE_SERVICE ||
+	    field == F_DESTINATION_SERVICE) {
+		/* Hubble's [namespace/][name prefix]; no namespace: "default" */
+		const char *slash = strchr(s, '/');
+
+		if (!*s)
+			return sl_fail(err, EINVAL, "invalid filter, must be [namespace/][<name>], got \"\"");
+		fl->ns = slash ? sl_strdupf("%.*s", (int)(slash - s), s) : sl_xstrdup("default");
+		fl->value = sl_xstrdup(slash ? slash + 1 : s);
+		return 0;
+	}
+	fl->value = sl_xstrdup(s);
+	if (field == F_SOURCE_IP || field == F_DESTINATION_IP)
+		sl_flow_ip_parse(s, fl->net, &fl->plen); /* checked above */
+	if (field == F_SOURCE_PORT || field == F_DESTINATION_PORT)
+		fl->num = strtoul(s, NULL, 10);
+	if (field == F_HTTP_STATUS_CODE) {
+		fl->cls = s[1] == '+' || s[1] == 'x' || s[1] == 'X';
+		fl->num = fl->cls ? (unsigned long)(s[0] - '0') : strtoul(s, NULL, 10);
+	}
+	if (field == F_NODE_NAME)
+		fl->node = node;
+	if (field == F_HTTP_PATH || field == F_HTTP_URL) {
+		int ec;
+		PCRE2_SIZE off;
+
+		fl->re = pcre2_compile((PCRE2_SPTR)s, PCRE2_ZERO_TERMINATED, 0, &ec, &off, NULL);
+		if (!fl->re) {
+			PCRE2_UCHAR msg[128];
+
+			pcre2_get_error_message(ec, msg, sizeof(msg));
+			return sl_fail(err, EINVAL, "%s %s: %s at offset %zu", name, s, msg, (size_t)off);
+		}
+		fl->md = pcre2_match_data_create_from_pattern(fl->re, NULL);
+		if (!fl->md)
+			return sl_fail(err, ENOMEM, "%s: out of memory", name);
+	}
+	return 0;
+}
+
+/* One FlowFilter object; its values grouped by field. */
+static int flow_filter_parse(json_t *obj, const char *node, struct flow_filter *out, char **err)
+{
+	const char *key;
+	json_t *arr, *v;
+	size_t total = 0, i;
+	int field;
+
+	if (!json_is_object(obj))
+		return sl_fail(err, EINVAL, "a FlowFilter must be an object");
+	json_object_foreach(obj, key, arr) {
+		for (field = 0; field < F_MAX && strcmp(key, filter_names[field]); field++)
+			;
+		if (field == F_MAX)
+			return sl_fail(err, EINVAL, "FlowFilter field %s is not supported by sluice", key);
+		if (!json_is_array(arr))
+			return sl_fail(err, EINVAL, "%s: want a list", key);
+		total += json_array_size(arr);
+	}
+	out->v = sl_xcalloc(total + 1, sizeof(*out->v));
+	for (field = 0; field < F_MAX; field++) {
+		json_array_foreach(json_object_get(obj, filter_names[field]), i, v) {
+			int rc = filter_value((enum filter_field)field, v, node, &out->v[out->n], err);
+
+			out->n++; /* freed with the rest, whole or half filled */
+			if (rc)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+static int filters_parse(json_t *req, const char *node, struct filter_set *fs, char **err)
+{
+	json_t *lists[2] = { json_object_get(req, "allowlist"), json_object_get(req, "denylist") };
+	struct flow_filter **outs[2] = { &fs->allow, &fs->deny };
+	size_t *counts[2] = { &fs->nallow, &fs->ndeny };
+	size_t i;
 	json_t *v;
 
-	json_array_foreach(arr, i, v) {
-		const char *name = json_string_value(json_object_get(v, "field"));
-		const char *value = json_string_value(json_object_get(v, "value"));
-		int field;
+	memset(fs, 0, sizeof(*fs));
+	if (json_object_get(req, "filters"))
+		return sl_fail(err, EINVAL, "\"filters\" is gone: send \"allowlist\" and \"denylist\" (Hubble FlowFilters)");
+	for (int l = 0; l < 2; l++) {
+		if (lists[l] && !json_is_array(lists[l]))
+			return sl_fail(err, EINVAL, "%s: want a list of FlowFilters", l ? "denylist" : "allowlist");
+		*outs[l] = sl_xcalloc(json_array_size(lists[l]) + 1, sizeof(**outs[l]));
+		json_array_foreach(lists[l], i, v) {
+			int rc = flow_filter_parse(v, node, &(*outs[l])[i], err);
 
-		for (field = 0; field < F_MAX; field++)
-			if (name && !strcmp(name, filter_names[field]))
-				break;
-		if (field == F_MAX || !value) {
-			filters_free(fs, n);
-			return sl_fail(err, EINVAL, "unknown filter %s", name ? name : "?");
-		}
-		if (sl_flow_filter_check(name, value)) {
-			filters_free(fs, n);
-			return sl_fail(err, EINVAL, "invalid --%s \"%.200s\": %s", name, value,
-				       sl_flow_filter_check(name, value));
-		}
-		fs[n].field = (enum filter_field)field;
-		fs[n].negate = json_is_true(json_object_get(v, "not"));
-		fs[n].value = sl_xstrdup(value);
-		if (field == F_IP || field == F_FROM_IP || field == F_TO_IP)
-			sl_flow_ip_parse(value, fs[n].net, &fs[n].plen); /* checked above */
-		if (field == F_TCP_FLAGS) /* the mask, in plen */
-			fs[n].plen = (unsigned)sl_flow_tcp_flags_parse(value);
-		/* numbers were checked above (digits, in range) */
-		fs[n].cls = field == F_HTTP_STATUS && (value[1] == '+' || value[1] == 'x' || value[1] == 'X');
-		fs[n].num = fs[n].cls ? (unsigned long)(value[0] - '0') : strtoul(value, NULL, 10);
-		if (field == F_NODE_NAME)
-			fs[n].node = node;
-		if (field == F_HTTP_PATH || field == F_HTTP_URL) {
-			int ec;
-			PCRE2_SIZE off;
-
-			fs[n].re = pcre2_compile((PCRE2_SPTR)value, PCRE2_ZERO_TERMINATED, 0, &ec, &off, NULL);
-			if (!fs[n].re) {
-				PCRE2_UCHAR msg[128];
-
-				pcre2_get_error_message(ec, msg, sizeof(msg));
-				n++;
-				filters_free(fs, n);
-				return sl_fail(err, EINVAL, "--%s %s: %s at offset %zu", name, value, msg,
-					       (size_t)off);
-			}
-			fs[n].md = pcre2_match_data_create_from_pattern(fs[n].re, NULL);
-			if (!fs[n].md) {
-				n++;
-				filters_free(fs, n);
-				return sl_fail(err, ENOMEM, "--%s: out of memory", name);
+			(*counts[l])++;
+			if (rc) {
+				filters_free(fs);
+				return rc;
 			}
 		}
-		n++;
 	}
-	*out = fs;
-	*nout = n;
 	return 0;
 }
 
@@ -900,7 +1132,7 @@ static void subscriber_closed(void *ctx)
 			break;
 		}
 	}
-	filters_free(s->filters, s->nfilters);
+	filters_free(&s->filters);
 	stream_free(&s->st);
 	free(s);
 }
@@ -908,8 +1140,8 @@ static void subscriber_closed(void *ctx)
 json_t *flows_cmd_observe(struct agent *a, struct api_client *c, json_t *req, char **err)
 {
 	struct flows *fl = a->flows;
-	struct filter *fs = NULL;
-	size_t nfs = 0, i, start, matched = 0;
+	struct filter_set fs;
+	size_t i, start, matched = 0;
 	bool follow = json_is_true(json_object_get(req, "follow"));
 	json_int_t last = json_integer_value(json_object_get(req, "last"));
 	uint64_t since = (uint64_t)json_integer_value(json_object_get(req, "since_ns"));
@@ -932,7 +1164,7 @@ json_t *flows_cmd_observe(struct agent *a, struct api_client *c, json_t *req, ch
 		sl_fail(err, EINVAL, "until: not with follow");
 		return NULL;
 	}
-	if (filters_parse(json_object_get(req, "filters"), a->cfg.node_name, &fs, &nfs, err))
+	if (filters_parse(req, a->cfg.node_name, &fs, err))
 		return NULL;
 	if (wire && !strcmp(wire, "binary")) {
 		const char *node = a->cfg.node_name;
@@ -953,7 +1185,7 @@ json_t *flows_cmd_observe(struct agent *a, struct api_client *c, json_t *req, ch
 
 		if ((since && f->time_ns < since) || (until && f->time_ns > until))
 			continue;
-		if (flow_matches(fs, nfs, f))
+		if (flow_matches(&fs, f))
 			idx[matched++] = (fl->ring_head + i) % fl->ring_cap;
 	}
 	start = last && (size_t)last < matched ? matched - (size_t)last : 0;
@@ -969,7 +1201,7 @@ json_t *flows_cmd_observe(struct agent *a, struct api_client *c, json_t *req, ch
 	/* before the answer (non-follow) or the first live flow */
 	stream_flush(&st);
 	if (!follow) {
-		filters_free(fs, nfs);
+		filters_free(&fs);
 		stream_free(&st);
 		return json_pack("{s:b,s:b}", "ok", 1, "end", 1);
 	}
@@ -979,7 +1211,6 @@ json_t *flows_cmd_observe(struct agent *a, struct api_client *c, json_t *req, ch
 		s->flows = fl;
 		s->st = st;
 		s->filters = fs;
-		s->nfilters = nfs;
 		s->next = fl->subscribers;
 		fl->subscribers = s;
 		api_client_stream(c, s, subscriber_closed);

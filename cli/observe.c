@@ -22,6 +22,7 @@
 #include "cli.h"
 #include "client.h"
 #include "flow_print.h"
+#include "observe_filter.h"
 
 static void usage(FILE *f)
 {
@@ -41,28 +42,38 @@ static void usage(FILE *f)
 		"  -j, --json              the same as -o json\n"
 		"      --print-node-name   the node of each flow (compact, dict, table)\n"
 		"      --color WHEN        auto (default: on a terminal), always or never\n"
-		"Filters (same filter repeated: OR; different filters: AND):\n"
+		"  -A, --all-namespaces    every namespace (the default)\n"
+		"      --print-raw-filters print the allowlist and denylist (Hubble FlowFilters)\n"
+		"                          and exit\n"
+		"      --allowlist JSON    a raw FlowFilter to allow   --denylist JSON  to deny\n"
+		"Filters, as hubble observe builds them: the same flag repeated is OR,\n"
+		"different flags AND; an \"either side\" flag matches the source (with the\n"
+		"source side of the others) or the destination:\n"
 		"      --verdict V         FORWARDED, DROPPED, REDIRECTED, ERROR, AUDIT\n"
 		"                          (also ALLOWED = not dropped, DENIED = DROPPED)\n"
-		"      --pod [NS/]NAME     either side     --from-pod, --to-pod\n"
+		"      --pod [NS/]PREFIX   either side     --from-pod, --to-pod (NS: default)\n"
 		"  -n, --namespace NS      either side     --from-namespace, --to-namespace\n"
-		"      --label K=V         either side     --from-label, --to-label\n"
-		"      --identity N        either side     --from-identity, --to-identity\n"
+		"  -l, --label SELECTOR    either side     --from-label, --to-label\n"
+		"                          (k=v,k2!=v,k3,!k4,k5 in (a,b); k8s:app=x)\n"
+		"      --identity N|NAME   either side     --from-identity, --to-identity\n"
 		"      --ip IP|CIDR        either side     --from-ip, --to-ip\n"
 		"      --port N            either side     --from-port, --to-port (0-65535)\n"
 		"      --protocol P        tcp, udp, sctp, icmp, http\n"
 		"      --tcp-flags F[,F]   all of these set (SYN, ACK, FIN, RST, ...)\n"
-		"      --to-service [NS/]NAME  through that ClusterIP (--service: the same;\n"
+		"      --to-service [NS/]NAME  through that ClusterIP (--service: either side;\n"
 		"                          a source is never a service here)\n"
 		"      --traffic-direction ingress or egress (whose policy decided)\n"
-		"  -t, --type T            l3-l4, l7, policy-verdict, drop, trace[:to-endpoint|\n"
-		"                          :to-proxy|:to-stack]\n"
+		"  -t, --type T[:SUB]      drop, trace[:to-endpoint|:to-proxy|:to-stack],\n"
+		"                          policy-verdict, l7, l3-l4 (drop, trace and\n"
+		"                          policy-verdict), or numbers (129, 4:1)\n"
 		"      --http-method M     --http-path REGEX     --http-status CODE|4xx\n"
 		"      --http-url REGEX    the absolute URL (http://host/path)\n"
 		"      --drop-reason-desc R  e.g. POLICY_DENIED, PROXY_UNAVAILABLE\n"
 		"      --node-name GLOB    the agent's node (\"node-*\", \"default/node-a\")\n"
-		"      --ip-version V      v4, v6 or none\n"
-		"      --not               invert the next filter\n");
+		"  -4, -6, --ip-version V  IPv4 or IPv6 flows\n"
+		"      --fqdn NAME         either side (no flow has names: sluice has no DNS proxy)\n"
+		"      --not               the next filter goes to the denylist: a flow matching\n"
+		"                          all of the --not filters is not shown\n");
 }
 
 static int parse_duration(const char *s, uint64_t *ns)
@@ -114,17 +125,6 @@ static bool all_digits(const char *v)
 	return *v && strspn(v, "0123456789") == strlen(v);
 }
 
-/* A filter value the agent can use, or exit 2 with why (as hubble does). */
-static int check_filter(const char *field, const char *v)
-{
-	const char *why = sl_flow_filter_check(field, v);
-
-	if (!why)
-		return 0;
-	fprintf(stderr, "sluice: invalid --%s \"%s\": %s\n", field, v, why);
-	return 2;
-}
-
 /* Flows that came in the binary wire form: -o json renders them here, with
  * the agent's own renderer, as the line the agent would have sent; the
  * text forms print the decoded flow as it is (flow_print.c). */
@@ -170,81 +170,74 @@ static const char *clock_str(uint64_t ns, char *buf, size_t len)
 	return buf;
 }
 
+/* the filter flags (observe_filter.c), as getopt codes 1000 + index */
+static const char *const filter_flags[] = {
+	"verdict", "pod", "from-pod", "to-pod", "namespace", "label", "from-label", "to-label",
+	"identity", "port", "protocol", "type", "http-method", "http-path", "http-status", "ip",
+	"from-ip", "to-ip", "from-namespace", "to-namespace", "from-identity", "to-identity",
+	"from-port", "to-port", "traffic-direction", "service", "to-service", "tcp-flags", "http-url",
+	"node-name", "drop-reason-desc", "ip-version", "from-service", "fqdn", "from-fqdn", "to-fqdn",
+	"ipv4", "ipv6", "not",
+};
+#define NFILTER_FLAGS (sizeof(filter_flags) / sizeof(filter_flags[0]))
+
 int cli_observe(int argc, char **argv)
 {
-	static const struct option opts[] = {
+	static const struct option base_opts[] = {
 		{ "follow", no_argument, NULL, 'f' },
 		{ "last", required_argument, NULL, 'L' },
 		{ "since", required_argument, NULL, 'S' },
 		{ "until", required_argument, NULL, 'U' },
 		{ "first", required_argument, NULL, 'F' },
 		{ "output", required_argument, NULL, 'o' },
-		{ "not", no_argument, NULL, 'N' },
-		{ "verdict", required_argument, NULL, 1000 },
-		{ "pod", required_argument, NULL, 1001 },
-		{ "from-pod", required_argument, NULL, 1002 },
-		{ "to-pod", required_argument, NULL, 1003 },
-		{ "namespace", required_argument, NULL, 1004 },
-		{ "label", required_argument, NULL, 1005 },
-		{ "from-label", required_argument, NULL, 1006 },
-		{ "to-label", required_argument, NULL, 1007 },
-		{ "identity", required_argument, NULL, 1008 },
-		{ "port", required_argument, NULL, 1009 },
-		{ "protocol", required_argument, NULL, 1010 },
-		{ "type", required_argument, NULL, 1011 },
-		{ "http-method", required_argument, NULL, 1012 },
-		{ "http-path", required_argument, NULL, 1013 },
-		{ "http-status", required_argument, NULL, 1014 },
-		{ "ip", required_argument, NULL, 1015 },
-		{ "from-ip", required_argument, NULL, 1016 },
-		{ "to-ip", required_argument, NULL, 1017 },
-		{ "from-namespace", required_argument, NULL, 1018 },
-		{ "to-namespace", required_argument, NULL, 1019 },
-		{ "from-identity", required_argument, NULL, 1020 },
-		{ "to-identity", required_argument, NULL, 1021 },
-		{ "from-port", required_argument, NULL, 1022 },
-		{ "to-port", required_argument, NULL, 1023 },
-		{ "traffic-direction", required_argument, NULL, 1024 },
-		{ "service", required_argument, NULL, 1025 },
-		{ "to-service", required_argument, NULL, 1026 },
-		{ "tcp-flags", required_argument, NULL, 1027 },
-		{ "http-url", required_argument, NULL, 1028 },
-		{ "node-name", required_argument, NULL, 1029 },
-		{ "drop-reason-desc", required_argument, NULL, 1030 },
-		{ "ip-version", required_argument, NULL, 1031 },
 		{ "print-node-name", no_argument, NULL, 'P' },
 		{ "reconnect", no_argument, NULL, 'R' },
-		{ "all", no_argument, NULL, 'A' },
+		{ "all", no_argument, NULL, 'a' },
+		{ "all-namespaces", no_argument, NULL, 'A' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "color", required_argument, NULL, 'C' },
+		{ "print-raw-filters", no_argument, NULL, 'p' },
+		{ "allowlist", required_argument, NULL, 'W' },
+		{ "denylist", required_argument, NULL, 'B' },
 		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
 	};
-	static const char *fields[] = { "verdict", "pod", "from-pod", "to-pod", "namespace", "label",
-					"from-label", "to-label", "identity", "port", "protocol",
-					"type", "http-method", "http-path", "http-status", "ip", "from-ip",
-					"to-ip", "from-namespace", "to-namespace", "from-identity",
-					"to-identity", "from-port", "to-port", "traffic-direction",
-					"service", "to-service", "tcp-flags", "http-url", "node-name",
-					"drop-reason-desc", "ip-version" };
-	json_t *filters = json_array();
+	struct option opts[sizeof(base_opts) / sizeof(base_opts[0]) + NFILTER_FLAGS + 1];
+	struct obs_filter *filter = obs_filter_new();
+	json_t *allowlist = NULL, *denylist = NULL;
 	struct render render = { 0 };
 	struct sl_wire_dec *wire = NULL;
-	bool follow = false, json_out = false, negate = false, reconnecting = false, reconnect = false, all = false;
+	bool follow = false, json_out = false, reconnecting = false, reconnect = false, all = false;
+	bool print_raw = false;
 	int color = -1; /* --color: -1 auto (a terminal), 0 never, 1 always */
 	uint64_t lost_at = 0;
 	json_int_t last = -1;
 	uint64_t since = 0, until = 0;
 	json_int_t first = -1;
+	char *ferr = NULL;
 	int c;
 
+	memcpy(opts, base_opts, sizeof(base_opts));
+	for (size_t i = 0; i < NFILTER_FLAGS; i++)
+		opts[sizeof(base_opts) / sizeof(base_opts[0]) + i] = (struct option){
+			filter_flags[i], strcmp(filter_flags[i], "not") && strncmp(filter_flags[i], "ipv", 3)
+						 ? required_argument
+						 : no_argument,
+			NULL, 1000 + (int)i
+		};
+	memset(&opts[sizeof(opts) / sizeof(opts[0]) - 1], 0, sizeof(opts[0]));
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "fo:hn:t:j", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "fo:hn:t:jl:A46", opts, NULL)) != -1) {
 		/* Hubble's short forms */
 		if (c == 'n')
 			c = 1004;
 		else if (c == 't')
 			c = 1011;
+		else if (c == 'l')
+			c = 1005;
+		else if (c == '4')
+			c = 1036;
+		else if (c == '6')
+			c = 1037;
 		switch (c) {
 		case 'f': follow = true; break;
 		case 'L':
@@ -257,6 +250,7 @@ int cli_observe(int argc, char **argv)
 			if (!all_digits(optarg) || *end || errno) {
 				fprintf(stderr, "sluice: invalid --%s \"%s\": want a number of flows (0 or more)\n",
 					c == 'L' ? "last" : "first", optarg);
+				obs_filter_free(filter);
 				return 2;
 			}
 			*(c == 'L' ? &last : &first) = n;
@@ -264,7 +258,14 @@ int cli_observe(int argc, char **argv)
 		}
 		case 'R': reconnect = true; break;
 		case 'P': render.print_node = true; break;
-		case 'A': all = true; break;
+		case 'a': all = true; break;
+		case 'A': break; /* every namespace is the default: no filter */
+		case 'p': print_raw = true; break;
+		case 'W':
+		case 'B':
+			if (obs_filter_add_raw(filter, c == 'B', optarg, &ferr))
+				goto bad_filter;
+			break;
 		case 'j': /* Hubble's older spelling of -o json */
 			json_out = true;
 			break;
@@ -277,6 +278,7 @@ int cli_observe(int argc, char **argv)
 				color = 0;
 			} else {
 				fprintf(stderr, "sluice: invalid --color \"%s\" (auto, always or never)\n", optarg);
+				obs_filter_free(filter);
 				return 2;
 			}
 			break;
@@ -286,6 +288,7 @@ int cli_observe(int argc, char **argv)
 				fprintf(stderr, "sluice: invalid --%s \"%s\" (a duration such as 30s, 5m, 1h, "
 						"or an RFC 3339 time such as 2026-12-05T10:12:52Z)\n",
 					c == 'S' ? "since" : "until", optarg);
+				obs_filter_free(filter);
 				return 2;
 			}
 			break;
@@ -300,31 +303,39 @@ int cli_observe(int argc, char **argv)
 				render.text.form = FLOW_PRINT_TABLE;
 			else if (strcmp(optarg, "compact")) {
 				fprintf(stderr, "sluice: unknown output \"%s\" (compact, dict, table or json)\n", optarg);
+				obs_filter_free(filter);
 				return 2;
 			}
 			break;
-		case 'N': negate = true; break;
-		case 'h': usage(stdout); return 0;
+		case 'h': usage(stdout); obs_filter_free(filter); return 0;
 		default:
-			if (c >= 1000 && c < 1000 + (int)(sizeof(fields) / sizeof(fields[0]))) {
-				if (check_filter(fields[c - 1000], optarg))
-					return 2;
-				json_array_append_new(filters, json_pack("{s:s,s:s,s:b}", "field", fields[c - 1000],
-									  "value", optarg, "not", negate));
-				negate = false;
+			if (c >= 1000 && c < 1000 + (int)NFILTER_FLAGS) {
+				if (obs_filter_set(filter, filter_flags[c - 1000], optarg, &ferr))
+					goto bad_filter;
 				break;
 			}
 			usage(stderr);
+			obs_filter_free(filter);
 			return 2;
 		}
 	}
 	if (optind < argc) {
 		fprintf(stderr, "sluice: unexpected argument \"%s\"\n", argv[optind]);
+		obs_filter_free(filter);
 		return 2;
 	}
-	if (negate) {
-		fprintf(stderr, "sluice: --not must come before a filter\n");
-		return 2;
+	if (obs_filter_lists(filter, &allowlist, &denylist, &ferr))
+		goto bad_filter;
+	obs_filter_free(filter);
+	filter = NULL;
+	if (print_raw) { /* as hubble: the request's filters, nothing sent */
+		char *y = obs_filter_yaml(allowlist, denylist);
+
+		fputs(y, stdout);
+		free(y);
+		json_decref(allowlist);
+		json_decref(denylist);
+		return 0;
 	}
 	if (all && (first >= 0 || last >= 0)) {
 		fprintf(stderr, "sluice: --all cannot be combined with --first or --last\n");
@@ -359,8 +370,8 @@ int cli_observe(int argc, char **argv)
 	for (;;) {
 		/* the binary wire form: the agent sends ~70 bytes a flow instead
 		 * of its JSON line, and this process renders the line */
-		json_t *req = json_pack("{s:s,s:b,s:O,s:s}", "cmd", "observe", "follow", follow, "filters", filters,
-					"wire", "binary");
+		json_t *req = json_pack("{s:s,s:b,s:O,s:O,s:s}", "cmd", "observe", "follow", follow,
+					"allowlist", allowlist, "denylist", denylist, "wire", "binary");
 		json_t *msg;
 		uint64_t lost_told = 0;
 		int fd;
@@ -484,4 +495,9 @@ int cli_observe(int argc, char **argv)
 		reconnecting = true;
 		sleep(1);
 	}
+bad_filter: /* as hubble: the flag's problem, exit 2 */
+	fprintf(stderr, "sluice: %s\n", ferr ? ferr : "invalid filter");
+	free(ferr);
+	obs_filter_free(filter);
+	return 2;
 }

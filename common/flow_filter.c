@@ -94,7 +94,7 @@ const char *sl_flow_filter_check(const char *field, const char *v)
 						"ALLOWED", "DENIED", NULL };
 	static const char *const types[] = { "l3-l4", "l3_l4", "l7", "policy-verdict", "drop", "trace",
 					     "trace:to-endpoint", "trace:to-proxy", "trace:to-stack", NULL };
-	static const char *const protocols[] = { "tcp", "udp", "sctp", "icmp", "icmpv4", "http", NULL };
+	static const char *const protocols[] = { "tcp", "udp", "sctp", "icmp", "icmpv4", "icmpv6", "http", "dns", "kafka", NULL };
 	static const char *const ip_versions[] = { "v4", "v6", "ipv4", "ipv6", "none", NULL };
 
 	if (!field || !v)
@@ -105,7 +105,7 @@ const char *sl_flow_filter_check(const char *field, const char *v)
 		return "want l3-l4, l7, policy-verdict, drop, trace or trace:to-endpoint|to-proxy|to-stack "
 		       "(sluice has no capture or debug events)";
 	if (!strcmp(field, "protocol") && !one_of(v, protocols))
-		return "want tcp, udp, sctp, icmp or http";
+		return "want tcp, udp, sctp, icmp, icmpv4, icmpv6, http, dns or kafka";
 	if (strstr(field, "identity") && (!digits(v, 10) || strtoull(v, NULL, 10) > UINT32_MAX))
 		return "want a numeric identity";
 	if (strstr(field, "port") && (!digits(v, 5) || strtoul(v, NULL, 10) > 65535))

@@ -296,6 +296,24 @@ static unsigned trace_sub_type(uint8_t point)
 	return point == SLUICE_TRACE_TO_PROXY ? 1 : point == SLUICE_TRACE_TO_STACK ? 3 : 0;
 }
 
+void sl_flow_event_type(uint8_t kind, uint8_t verdict, uint8_t trace_point, uint16_t drop_reason,
+			unsigned *type, unsigned *sub_type)
+{
+	if (kind == SL_FLOW_TRACE) {
+		*type = 4;
+		*sub_type = trace_sub_type(trace_point);
+	} else if (sl_flow_kind_is_l7(kind)) {
+		*type = 129;
+		*sub_type = 0;
+	} else if (verdict == SLUICE_VERDICT_DROPPED) {
+		*type = 1;
+		*sub_type = drop_reason;
+	} else {
+		*type = 5;
+		*sub_type = 0;
+	}
+}
+
 const char *sl_flow_tcp_flags_text(uint8_t flags, char out[SL_FLOW_TCP_FLAGS_TEXT_MAX])
 {
 	/* Hubble's order (its printer and Summary): SYN, ACK, RST, FIN, PSH, URG, ECE, CWR */
@@ -376,6 +394,7 @@ size_t sl_flow_json(const struct sl_flow_view *f, const char *node, char *out)
 {
 	struct out o = { out };
 	bool trace = f->kind == SL_FLOW_TRACE;
+	unsigned type, sub_type;
 	bool l7 = sl_flow_kind_is_l7(f->kind), resp = f->kind == SL_FLOW_L7_RESPONSE;
 
 	PUT(&o, "{\"flow\":{\"time\":\"");
@@ -437,22 +456,21 @@ size_t sl_flow_json(const struct sl_flow_view *f, const char *node, char *out)
 	puts_(&o, l7 ? ",\"Type\":\"L7\",\"node_name\":\"" : ",\"Type\":\"L3_L4\",\"node_name\":\"");
 	put_escaped(&o, node, CAP_NAME);
 	PUT(&o, "\",");
+	sl_flow_event_type(f->kind, f->verdict, f->trace_point, f->drop_reason, &type, &sub_type);
 	if (trace) {
 		/* Cilium's monitor type 4, trace (sub_type = observation point) */
 		PUT(&o, "\"event_type\":{\"type\":4,\"sub_type\":");
-		put_u64(&o, trace_sub_type(f->trace_point));
+		put_u64(&o, sub_type);
 		PUT(&o, "},\"trace_observation_point\":\"");
 		puts_(&o, sl_flow_trace_point_name(f->trace_point));
 		puts_(&o, f->is_reply ? "\",\"trace_reason\":\"REPLY\",\"is_reply\":true,"
 				      : "\",\"trace_reason\":\"ESTABLISHED\",\"is_reply\":false,");
 	} else if (!l7) {
 		/* Cilium's monitor types: 1 drop (sub_type = reason), 5 policy verdict */
-		bool drop = f->verdict == SLUICE_VERDICT_DROPPED;
-
 		PUT(&o, "\"event_type\":{\"type\":");
-		put_u64(&o, drop ? 1 : 5);
+		put_u64(&o, type);
 		PUT(&o, ",\"sub_type\":");
-		put_u64(&o, drop ? f->drop_reason : 0);
+		put_u64(&o, sub_type);
 		PUT(&o, "},\"policy_match_type\":");
 		put_u64(&o, f->match_kind);
 		PUT(&o, ",\"is_reply\":false,");

@@ -63,6 +63,11 @@ struct sl_flow_view {
  * ICMPv4, SCTP (else UNKNOWN); a drop reason's (abi.h, else
  * DROP_REASON_UNKNOWN). */
 const char *sl_flow_verdict_name(uint8_t verdict);
+/* Cilium's monitor event type of a flow, as its event_type: 1 drop
+ * (sub_type: the drop reason), 4 trace (sub_type: the observation point),
+ * 5 policy verdict, 129 L7. */
+void sl_flow_event_type(uint8_t kind, uint8_t verdict, uint8_t trace_point, uint16_t drop_reason,
+			unsigned *type, unsigned *sub_type);
 const char *sl_flow_proto_name(uint8_t protocol);
 /* An ICMPv4 type and code as Hubble's Summary names them ("EchoRequest",
  * "DestinationUnreachable(Port)"). */

@@ -14,8 +14,13 @@ SLB=$SL_BUILD/cli/sluice
 
 # ---- item 9: filters are checked ----------------------------------------
 check_exit 2 "--verdict BOGUS" sl observe --verdict BOGUS
-check_exit 2 "--type capture" sl observe --type capture
-check_exit 2 "--type trace:from-endpoint" sl observe --type trace:from-endpoint
+check_exit 2 "--type some-invalid-type" sl observe --type some-invalid-type
+check_exit 2 "--type trace:some-invalid-sub-type" sl observe --type trace:some-invalid-sub-type
+check_exit 0 "--type capture, trace:from-endpoint, 129, 4:1 and agent:policy-updated are Hubble types" \
+	sl observe --type capture --type trace:from-endpoint --type 129 --type 4:1 --type agent:policy-updated --last 0
+check_exit 2 "--from-ip and --namespace cannot be combined (Hubble)" sl observe --from-ip 10.0.0.1 -n default
+check_exit 2 "--port and --to-port cannot be combined (Hubble)" sl observe --port 80 --to-port 80
+check_exit 2 "a namespace that does not hold the pod (Hubble)" sl observe --to-namespace a --to-pod b/c
 check_exit 2 "--identity foo" sl observe --identity foo
 check_exit 2 "--port 99999" sl observe --port 99999
 check_exit 2 "--to-port 70000" sl observe --to-port 70000
@@ -37,11 +42,12 @@ check_exit 0 "--last 0" sl observe --last 0
 check_exit 0 "--type trace and trace:to-endpoint pass" sl observe --type trace --type trace:to-endpoint --last 0
 check "the agent refuses a bad filter too (the API is the trust boundary)" python3 - "$SL_SOCK" <<'PY'
 import json, socket, sys
-for field, value in (("port", "99999"), ("verdict", "BOGUS"), ("type", "capture"), ("identity", "foo")):
+for field, value in (("source_port", "99999"), ("verdict", "BOGUS"), ("event_type", {"type": "x"}),
+                     ("source_identity", "foo"), ("source_workload", "x"), ("http_path", "(")):
     s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
-    s.sendall(json.dumps({"cmd": "observe", "filters": [{"field": field, "value": value}]}).encode() + b"\n")
+    s.sendall(json.dumps({"cmd": "observe", "allowlist": [{field: [value]}]}).encode() + b"\n")
     r = json.loads(s.makefile().readline())
-    assert r.get("ok") is False and value in r.get("error", ""), (field, r)
+    assert r.get("ok") is False and field in r.get("error", ""), (field, r)
 PY
 
 # ---- item 10: one allowed L7 request, as Hubble prints it ------------------
@@ -189,8 +195,8 @@ lines=$(sl observe --last 100 --to-pod default/database --protocol tcp --traffic
 lines=$(sl observe --last 100 --to-pod default/database --protocol tcp --traffic-direction INGRESS)
 [ "$(printf '%s\n' "$lines" | grep -c 'tcp-connect')" -ge 1 ] && ! printf '%s' "$lines" | grep -q "egress policy" &&
 	pass "--traffic-direction ingress: the database's ingress lines only" || fail "--traffic-direction ingress: $lines"
-n=$(sl observe --last 100 --from-ip "$IP_backend" --to-ip "${IP_database%.*}.0/24" --to-port 5432 -t l3-l4 -n default | grep -c tcp-connect)
-[ "$n" -ge 2 ] && pass "--from-ip IP --to-ip CIDR --to-port -t -n: $n lines" || fail "--from-ip/--to-ip/--to-port: $n lines"
+n=$(sl observe --last 100 --from-ip "$IP_backend" --to-ip "${IP_database%.*}.0/24" --to-port 5432 -t l3-l4 | grep -c tcp-connect)
+[ "$n" -ge 2 ] && pass "--from-ip IP --to-ip CIDR --to-port -t: $n lines" || fail "--from-ip/--to-ip/--to-port: $n lines"
 n=$(sl observe --last 100 --from-ip "$IP_backend" --from-port 5432 | grep -c tcp-connect)
 [ "$n" = 0 ] && pass "--from-port 5432 (the destination's port) matches no connect" || fail "--from-port 5432: $n lines"
 n=$(sl observe --last 100 --to-port 5432 --not --from-ip "$IP_backend/32" | grep -c tcp-connect)

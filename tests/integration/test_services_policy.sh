@@ -97,9 +97,9 @@ c2=$(sl observe --last 500 --from-pod default/client2 --verdict DROPPED 2>/dev/n
 check "client2's drop names the backend and the service" sh -c "echo '$c2' | grep -Eq '→ default/backend-[12]:8080 \(svc default/api:80\).*DENIED'"
 n=$(sl observe --last 500 --to-service default/api 2>/dev/null | grep -c '(svc default/api:80)')
 m=$(sl observe --last 500 --to-service default/api 2>/dev/null | grep -vc '(svc default/api:80)')
-k=$(sl observe --last 500 --service api --from-pod default/client2 --verdict DROPPED 2>/dev/null | grep -c 'DENIED')
+k=$(sl observe --last 500 --service api --verdict DROPPED 2>/dev/null | grep -c 'DENIED')
 z=$(sl observe --last 500 --to-service kube-system/api 2>/dev/null | wc -l)
-check "--to-service default/api: $n flows, all through it; --service api (name only); another namespace's: none" \
+check "--to-service default/api: $n flows, all through it; --service api (namespace default, as Hubble reads it); another namespace's: none" \
 	sh -c "[ $n -ge 1 ] && [ $m = 0 ] && [ $k -ge 1 ] && [ $z = 0 ]"
 
 echo "== toServices"
