@@ -112,6 +112,7 @@ struct agent_k8s {
 	size_t npstat;
 	uint64_t policy_failures; /* loads that failed (metric) */
 	uint64_t events_posted;
+	uint64_t policy_status_writes; /* Valid conditions written (the lease holder) */
 
 	/* identities */
 	struct k8s_id_alloc *allocs;
@@ -193,6 +194,9 @@ int k8s_pod_identity_labels(struct agent_k8s *k, json_t *pod, struct sluice_labe
 /* k8s_policies.c */
 void k8s_policies_event(struct agent_k8s *k, int kind, int type, json_t *obj);
 void k8s_policies_commit(struct agent_k8s *k);
+/* The lease holder writes the Valid condition of every CNP and CCNP
+ * (after each commit for what it looked at; all of them when it wins). */
+void k8s_policies_status_all(struct agent_k8s *k);
 /* `sluice policy list`: status of one policy, NULL when fine */
 const char *k8s_policy_error(struct agent_k8s *k, int kind, const char *ns, const char *name);
 /* objects that failed to load and have no previous version in force */

@@ -151,10 +151,14 @@ static void lease_won(struct agent_k8s *k, json_t *lease)
 {
 	uint64_t now = sl_mono_ns();
 
-	if (!k->leader)
-		fprintf(stderr, "sluiced: kubernetes: this agent now runs the identity GC (lease %s/%s)\n",
+	bool won = !k->leader;
+
+	if (won)
+		fprintf(stderr, "sluiced: kubernetes: this agent now runs the identity GC and writes the policies' status (lease %s/%s)\n",
 			k->namespace, LEASE_NAME);
 	k->leader = true;
+	if (won)
+		k8s_policies_status_all(k);
 	free(k->lease_rv);
 	k->lease_rv = sl_xstrdup(k8s_meta(lease, "resourceVersion") ?: "");
 	if (k->coll[K8S_C_IDENTITIES].synced && k->coll[K8S_C_ENDPOINTS].synced &&

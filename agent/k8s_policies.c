@@ -383,10 +383,12 @@ static void staged_loaded(struct agent_k8s *k, const struct staged *s)
  * the ones that load applied together, and if that fails too, one by one:
  * only the culprits are refused, the others go in.
  */
+static void status_sync(struct agent_k8s *k, const struct kind_info *ki, json_t *obj);
+
 void k8s_policies_commit(struct agent_k8s *k)
 {
 	struct agent *a = k->a;
-	json_t *files = json_array(), *deferred = json_object(), *obj;
+	json_t *files = json_array(), *deferred = json_object(), *obj, *seen = json_array();
 	struct staged *st = sl_xcalloc(json_object_size(k->policy_pending) + 1, sizeof(*st));
 	size_t nst = 0, i;
 	const char *key;
@@ -419,6 +421,7 @@ void k8s_policies_commit(struct agent_k8s *k)
 		text = policy_text(ki, obj);
 		file = file_name(ki, ns, name);
 		old = stored(a, kind, ns, name);
+		json_array_append_new(seen, json_pack("{s:i,s:O}", "kind", kind, "obj", obj));
 		if (old && old->text && !strcmp(old->text, text)) {
 			loaded(k, kind, ns, name); /* unchanged (a relist): nothing to do */
 			free(why);
@@ -497,6 +500,110 @@ void k8s_policies_commit(struct agent_k8s *k)
 	free(st);
 	json_decref(files);
 	reconcile(k);
+	/* what this commit looked at, now that it is in force or refused */
+	json_array_foreach(seen, i, obj)
+		status_sync(k, kind_of((int)json_integer_value(json_object_get(obj, "kind"))),
+			    json_object_get(obj, "obj"));
+	json_decref(seen);
+}
+
+/* ---- status.conditions: Valid --------------------------------------------------- */
+
+/*
+ * As Cilium's policy validator does, the "Valid" condition of each
+ * CiliumNetworkPolicy and CiliumClusterwideNetworkPolicy says whether its
+ * spec loads, with the loader's message (file, line, field) when not, so
+ * `kubectl get cnp` shows it in its VALID column and `kubectl describe`
+ * says why. One agent writes it, the one holding the identity GC's Lease:
+ * every agent would write the same thing. A version in force is valid; one
+ * that is not (refused, or not fitting the maps) is loaded alone to tell a
+ * spec that is wrong from a node that could not take it.
+ */
+static void on_status_patched(void *ctx, int status, json_t *body, const char *errmsg)
+{
+	struct agent_k8s *k = ctx;
+
+	(void)body;
+	if (k->stopping)
+		return;
+	if (status == 200)
+		k->policy_status_writes++;
+	else /* 403 without the status Role; 404 when the object went meanwhile */
+		k8s_note_error(k, "writing a policy's status: HTTP %d %s", status, errmsg ? errmsg : "");
+}
+
+static void status_sync(struct agent_k8s *k, const struct kind_info *ki, json_t *obj)
+{
+	const char *ns = k8s_meta(obj, "namespace"), *name = k8s_meta(obj, "name");
+	json_t *conds = json_object_get(json_object_get(obj, "status"), "conditions"), *c, *valid = NULL;
+	json_t *out, *cond, *patch;
+	const struct agent_policy_src *old;
+	char *text, *file, *why = NULL, *now, *path;
+	const char *want, *msg;
+	size_t i;
+
+	if (!k->leader || !name || (ki->kind != SLUICE_KIND_CNP && ki->kind != SLUICE_KIND_CCNP))
+		return;
+	text = policy_text(ki, obj);
+	file = file_name(ki, ns, name);
+	old = stored(k->a, ki->kind, ns, name);
+	if (!old || !old->text || strcmp(old->text, text))
+		why = load_alone(file, text);
+	want = why ? "False" : "True";
+	msg = why ? why : "Policy validation succeeded";
+	json_array_foreach(conds, i, c)
+		if (!strcmp(json_string_value(json_object_get(c, "type")) ?: "", "Valid"))
+			valid = c;
+	if (valid && !strcmp(json_string_value(json_object_get(valid, "status")) ?: "", want) &&
+	    !strcmp(json_string_value(json_object_get(valid, "message")) ?: "", msg))
+		goto out; /* says so already */
+	now = k8s_time_now();
+	cond = json_pack("{s:s,s:s,s:s,s:s}", "type", "Valid", "status", want, "lastTransitionTime",
+			 /* the message alone changed: not a transition */
+			 valid && !strcmp(json_string_value(json_object_get(valid, "status")) ?: "", want) &&
+				 json_string_value(json_object_get(valid, "lastTransitionTime"))
+			 ? json_string_value(json_object_get(valid, "lastTransitionTime"))
+			 : now,
+			 "message", msg);
+	free(now);
+	out = json_array();
+	json_array_foreach(conds, i, c)
+		if (c != valid)
+			json_array_append(out, c);
+	json_array_append_new(out, cond);
+	patch = json_pack("{s:{s:o}}", "status", "conditions", out);
+	path = ns && *ns ? sl_strdupf("/apis/cilium.io/v2/namespaces/%s/%s/%s/status", ns, ki->resource, name)
+			 : sl_strdupf("/apis/cilium.io/v2/%s/%s/status", ki->resource, name);
+	if (k8s_request(k->client, "PATCH", path, "application/merge-patch+json", patch, on_status_patched, k))
+		k8s_note_error(k, "cannot write the status of %s %s", ki->kind_name, name);
+	json_decref(patch);
+	free(path);
+out:
+	free(why);
+	free(text);
+	free(file);
+}
+
+struct status_ctx {
+	struct agent_k8s *k;
+	const struct kind_info *ki;
+};
+
+static void status_sync_one(void *ctx, json_t *obj)
+{
+	struct status_ctx *c = ctx;
+
+	status_sync(c->k, c->ki, obj);
+}
+
+void k8s_policies_status_all(struct agent_k8s *k)
+{
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		struct status_ctx c = { k, &kinds[i] };
+
+		if (k->coll[kinds[i].coll].w && k->coll[kinds[i].coll].synced)
+			k8s_watch_foreach(k->coll[kinds[i].coll].w, status_sync_one, &c);
+	}
 }
 
 void k8s_policies_free(struct agent_k8s *k)

@@ -391,6 +391,7 @@ json_t *agent_k8s_status(struct agent *a)
 				      (json_int_t)k->id_conflicts, "errors", (json_int_t)k->id_alloc_errors));
 	json_object_set_new(o, "policy_load_failures", json_integer((json_int_t)k->policy_failures));
 	json_object_set_new(o, "events_posted", json_integer((json_int_t)k->events_posted));
+	json_object_set_new(o, "policy_status_writes", json_integer((json_int_t)k->policy_status_writes));
 	json_object_set_new(o, "endpoint_writes", json_integer((json_int_t)k->ep_writes));
 	json_object_set_new(o, "identity_gc",
 			    json_pack("{s:b,s:I,s:I,s:I}", "leader", k->leader, "rounds",

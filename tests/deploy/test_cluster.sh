@@ -148,7 +148,7 @@ r=$(kc -n kube-system get pods -l k8s-app=sluice-proxy -o jsonpath='{.items[0].s
 
 POD=$(kc -n kube-system get pods -l k8s-app=sluice -o jsonpath='{.items[0].metadata.name}')
 st=$(kc -n kube-system exec "$POD" -c agent -- sluice status 2>&1)
-echo "$st" | grep -qi kubernetes && ok "sluice status in the agent's container answers" ||
+grep -qi kubernetes <<<"$st" && ok "sluice status in the agent's container answers" ||
 	bad "sluice status: $(echo "$st" | head -5)"
 pst=$(kc -n kube-system exec "$POD" -c agent -- sluice status -o json 2>/dev/null |
 	python3 -c 'import json,sys; p=json.load(sys.stdin)["proxy"]; print(p.get("state"), p.get("mode"), p.get("control"))' 2>/dev/null)
@@ -158,7 +158,7 @@ pst=$(kc -n kube-system exec "$POD" -c agent -- sluice status -o json 2>/dev/nul
 sl=$(kc -n kube-system logs "$POD" -c agent 2>/dev/null | grep 'sluiced: ready on' | tail -1)
 case $sl in
 *"(kubernetes, node $K8S_NODE_NAME;"*"pods cgroup $CG/kubepods, pod addresses from the primary CNI)"*)
-	echo "$sl" | grep -q '10\.244\.0\.0/16' && bad "start line names the unused pod CIDR: $sl" ||
+	grep -q '10\.244\.0\.0/16' <<<"$sl" && bad "start line names the unused pod CIDR: $sl" ||
 		ok "the start line says what it uses: ${sl#*sluiced: }" ;;
 *) bad "start line: $sl" ;;
 esac
@@ -170,10 +170,10 @@ esac
 taints=
 for _ in $(seq 1 30); do
 	taints=$(kc get node "$K8S_NODE_NAME" -o jsonpath='{.spec.taints}')
-	echo "$taints" | grep -q agent-not-ready || break
+	grep -q agent-not-ready <<<"$taints" || break
 	sleep 1
 done
-echo "$taints" | grep -q agent-not-ready && bad "taint still there: $taints" ||
+grep -q agent-not-ready <<<"$taints" && bad "taint still there: $taints" ||
 	ok "the agent removed sluice.io/agent-not-ready from its node"
 chain_of() {
 	python3 -c '
@@ -272,7 +272,7 @@ fi
 SERVER_IP=$(kc -n demo get pod server -o jsonpath='{.status.podIP}')
 attached=$(kc -n kube-system exec "$POD" -c agent -- sluice pod list 2>&1)
 n=0
-for p in server server2 client egress intruder; do echo "$attached" | grep -q "$p" && n=$((n + 1)); done
+for p in server server2 client egress intruder; do grep -q "$p" <<<"$attached" && n=$((n + 1)); done
 [ "$n" = 5 ] && ok "sluice-cni attached the 5 pods (sluice pod list)" || bad "pods not attached: $attached"
 ids=
 for _ in $(seq 1 20); do

@@ -82,7 +82,7 @@ rootfs=$WORK/bundle/rootfs
 # library resolved)
 for b in sluiced sluice sluice-proxy; do
 	if chroot "$rootfs" "/usr/bin/$b" --help 2>&1 | grep -q -- --version; then
-		if v=$(chroot "$rootfs" "/usr/bin/$b" --version 2>&1) && echo "$v" | grep -q "$VERSION"; then
+		if v=$(chroot "$rootfs" "/usr/bin/$b" --version 2>&1) && grep -q "$VERSION" <<<"$v"; then
 			ok "chroot: $b --version: $(echo "$v" | head -1)"
 		else
 			bad "chroot: $b --version: $v"

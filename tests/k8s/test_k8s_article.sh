@@ -145,6 +145,11 @@ check "the failure is counted in a metric" bash -c \
 	"curl -s http://127.0.0.1:$((19000 + KA_IDX[a]))/metrics | grep -Eq '^sluice_k8s_policy_load_failures_total [1-9]'"
 check "the failure is an Event on the object" kwait 20 bash -c \
 	"kc get events -n default --field-selector involvedObject.name=backend-ingress,reason=PolicyLoadFailed -o name | grep -q ."
+valid() { kc get cnp backend-ingress -o jsonpath='{.status.conditions[?(@.type=="Valid")].status}|{.status.conditions[?(@.type=="Valid")].message}'; }
+export -f valid
+check "the object's Valid condition is False, with the loader's line and field (as Cilium's validator)" kwait 20 bash -c \
+	"valid | grep -q '^False|k8s:ciliumnetworkpolicies/default/backend-ingress:[0-9]*: spec.ingress\[0\].toPorts\[0\].ports\[0\].port: invalid port'"
+check "kubectl get cnp shows it in the VALID column" bash -c "kc get cnp backend-ingress | grep -Eq '^NAME +AGE +VALID' && kc get cnp backend-ingress | grep -Eq '^backend-ingress +[0-9a-z]+ +False'"
 # fixed again: loads
 kapply <<'YAML'
 apiVersion: "cilium.io/v2"
@@ -165,6 +170,7 @@ spec:
         protocol: TCP
 YAML
 check "a good version loads again (status ok)" kwait 20 bash -c "ka a policy list | grep backend-ingress | grep -q ' ok$'"
+check "  and its Valid condition is True again" kwait 20 bash -c "valid | grep -qx 'True|Policy validation succeeded'"
 check "  and is in force: frontend (any) -> backend allowed" kwait 10 kcan a default/frontend tcp "$IP_backend" 8080
 
 # deleting the policy restores access

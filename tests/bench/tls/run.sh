@@ -179,7 +179,7 @@ keepalive() {
 	out=$(taskset -c "$CPU_LOAD" wrk -t1 -c32 -d"${SECS}s" "https://127.0.0.1:$port/api/x" 2>&1)
 	t1=$(ticks "$pid")
 	reqs=$(echo "$out" | awk '/requests in/ {print $1}')
-	echo "$out" | grep -q "Non-2xx" && { echo "wrk: non-2xx answers on port $port" >&2; exit 1; }
+	grep -q "Non-2xx" <<<"$out" && { echo "wrk: non-2xx answers on port $port" >&2; exit 1; }
 	echo "$(awk -v n="$reqs" -v s="$SECS" 'BEGIN { printf "%.0f", n / s }') $(cpu "$pid" "$t0" "$t1" "$reqs")"
 }
 # handshakes PID PORT [s_time args]: NCLIENT s_time -new at once; "per_s cpu_us_per_op busy%"
