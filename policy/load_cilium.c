@@ -273,9 +273,16 @@ static void cilium_cidr_set(struct yctx *c, yaml_node_t *n, struct sluice_peer_r
 		return;
 	}
 	if (cn) {
+		const char *txt = cn->type == YAML_SCALAR_NODE ? y_string(c, cn) : NULL;
+
 		cidr = &out->cidrs[out->ncidrs++];
 		y_push_field(c, "cidr");
-		ok = load_cidr(c, cn, cidr);
+		/* a CIDR set's entries are prefixes (Cilium parses them as such);
+		 * a bare address is for fromCIDR/toCIDR */
+		if (txt && !strchr(txt, '/'))
+			y_error(c, y_line(cn), "invalid CIDR \"%s\": want ADDRESS/LENGTH (a bare address goes in toCIDR/fromCIDR)", txt);
+		else
+			ok = load_cidr(c, cn, cidr);
 		y_pop(c, base);
 		exceptp = &cidr->except;
 		nexceptp = &cidr->nexcept;
@@ -314,6 +321,11 @@ static void cilium_cidr_set(struct yctx *c, yaml_node_t *n, struct sluice_peer_r
 		yaml_node_t *item = y_item(c, en, (long)i);
 
 		except = &(*exceptp)[i];
+		if (item && item->type == YAML_SCALAR_NODE && !strchr(y_string(c, item) ?: "/", '/')) {
+			y_error(c, y_line(item), "invalid CIDR \"%s\": want ADDRESS/LENGTH", y_string(c, item));
+			y_pop(c, old);
+			continue;
+		}
 		/* a group's excepts are not checked against prefixes the group may
 		 * only get later */
 		if (load_cidr(c, item, except) && cidr && ok && !load_cidr_contains(cidr, except))
@@ -868,6 +880,9 @@ static void cilium_port_rule(struct yctx *c, yaml_node_t *n, bool deny, const ch
 			cilium_port(c, y_item(c, pn, (long)i), &out->ports[i]);
 			y_pop(c, old);
 		}
+		/* Cilium's limit (maxPorts), per toPorts entry */
+		if (out->nports > 40)
+			y_error(c, y_line(pn), "too many ports (%zu), the max is 40", out->nports);
 		y_pop(c, base);
 	}
 	if (sluice_port_rule_has_tls(out)) {
@@ -913,11 +928,18 @@ static void cilium_port_rule(struct yctx *c, yaml_node_t *n, bool deny, const ch
 	}
 	if (out->nhttp && !out->nports)
 		y_error(c, y_line(hn), "L7 rules need at least one port");
-	for (size_t j = 0; out->nhttp && j < out->nports; j++)
-			if (out->ports[j].protocol == IPPROTO_UDP ||
-			    out->ports[j].protocol == IPPROTO_SCTP)
-			y_error(c, y_line(hn), "L7 rules can only apply to TCP (ports[%zu] is %s)",
-				j, out->ports[j].protocol == IPPROTO_UDP ? "UDP" : "SCTP");
+	/* as Cilium's PortRule validation: HTTP is TCP's, on a port */
+	for (size_t j = 0; out->nhttp && j < out->nports; j++) {
+		if (out->ports[j].protocol != IPPROTO_TCP)
+			y_error(c, y_line(hn), "L7 rules can only apply to TCP (ports[%zu] is %s)", j,
+				out->ports[j].protocol == IPPROTO_UDP    ? "UDP"
+				: out->ports[j].protocol == IPPROTO_SCTP ? "SCTP"
+									 : "ANY: write protocol: TCP");
+		else if (!out->ports[j].port && !out->ports[j].name)
+			y_error(c, y_line(hn), "L7 rules can not be used when a port is 0 (ports[%zu])", j);
+	}
+	if (out->nhttp && out->nserver_names && !out->terminating_tls)
+		y_error(c, y_line(hn), "serverNames are not allowed with L7 rules without TLS termination (terminatingTLS)");
 out:
 	y_pop(c, base);
 }

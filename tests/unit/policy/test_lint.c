@@ -167,7 +167,7 @@ static void test_l7_shadowed_by_l4(void **state)
 		      "    toPorts: [{ports: [{port: \"80\", protocol: TCP}]}]", true);
 	/* "http: []" is an L4 allow too */
 	expect_shadow(a, "fromEndpoints: [{matchLabels: {app: a}}]\n"
-		      "    toPorts: [{ports: [{port: \"80\"}], rules: {http: []}}]", true);
+		      "    toPorts: [{ports: [{port: \"80\", protocol: TCP}], rules: {http: []}}]", true);
 	/* any peer, a range holding 80, ANY protocol, all TCP ports */
 	expect_shadow(a, "toPorts: [{ports: [{port: \"80\", protocol: ANY}]}]", true);
 	expect_shadow(a, "fromEndpoints: [{matchLabels: {app: a}}]\n"
@@ -191,7 +191,7 @@ static void test_l7_shadowed_by_l4(void **state)
 		struct sluice_diags w = warnings_of(HDR "  egress:\n"
 			"  - toEndpoints: [{matchLabels: {app: db}}]\n"
 			"    toPorts:\n"
-			"    - ports: [{port: \"8080\"}]\n"
+			"    - ports: [{port: \"8080\", protocol: TCP}]\n"
 			"      rules: {http: [{path: /api/.*}]}\n"
 			"    - ports: [{port: \"8000\", endPort: 9000}]\n");
 

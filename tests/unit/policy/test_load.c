@@ -46,7 +46,9 @@ static void test_valid_cnp(void **state)
 		"        protocol: TCP\n"
 		"      - port: 9000\n"
 		"        endPort: 9010\n"
+		"        protocol: TCP\n"
 		"      - port: HTTP-alt\n"
+		"        protocol: TCP\n"
 		"      rules:\n"
 		"        http:\n"
 		"        - method: GET\n"
@@ -89,7 +91,7 @@ static void test_valid_cnp(void **state)
 	assert_int_equal(ports->ports[0].protocol, IPPROTO_TCP);
 	assert_int_equal(ports->ports[1].port, 9000);
 	assert_int_equal(ports->ports[1].end_port, 9010);
-	assert_int_equal(ports->ports[1].protocol, 0);
+	assert_int_equal(ports->ports[1].protocol, IPPROTO_TCP);
 	assert_string_equal(ports->ports[2].name, "http-alt");
 	assert_true(ports->has_http);
 	assert_int_equal(ports->nhttp, 2);
@@ -265,18 +267,40 @@ static void test_errors(void **state)
 		   "bad.yaml:7: spec.ingress[0].toPorts[0].ports[0].endPort: endPort 79 is lower than port 80");
 	load_fails(HDR "  ingress: [{toPorts: [{ports: [{port: \"80\", protocol: tcp}]}]}]\n",
 		   "bad.yaml:7: spec.ingress[0].toPorts[0].ports[0].protocol: unknown protocol \"tcp\" (want TCP, UDP, SCTP or ANY)");
-	load_fails(HDR "  ingress: [{toPorts: [{ports: [{port: \"80\"}], rules: {http: [{path: \"/a(\"}]}}]}]\n",
+	load_fails(HDR "  ingress: [{toPorts: [{ports: [{port: \"80\", protocol: TCP}], rules: {http: [{path: \"/a(\"}]}}]}]\n",
 		   "bad.yaml:7: spec.ingress[0].toPorts[0].rules.http[0].path: invalid regex \"/a(\": missing closing parenthesis at offset 3");
-	load_fails(HDR "  ingress: [{toPorts: [{ports: [{port: \"80\"}], rules: {http: [{method: \"a)|(b\"}]}}]}]\n",
+	load_fails(HDR "  ingress: [{toPorts: [{ports: [{port: \"80\", protocol: TCP}], rules: {http: [{method: \"a)|(b\"}]}}]}]\n",
 		   "bad.yaml:7: spec.ingress[0].toPorts[0].rules.http[0].method: invalid regex \"a)|(b\": unmatched closing parenthesis at offset 1");
-	load_fails(HDR "  ingress: [{toPorts: [{ports: [{port: \"80\"}], rules: {http: [{headers: [\"Bad Name: x\"]}]}}]}]\n",
+	load_fails(HDR "  ingress: [{toPorts: [{ports: [{port: \"80\", protocol: TCP}], rules: {http: [{headers: [\"Bad Name: x\"]}]}}]}]\n",
 		   "bad.yaml:7: spec.ingress[0].toPorts[0].rules.http[0].headers[0]: invalid header \"Bad Name: x\" (want \"Name\" or \"Name: value\")");
-	load_fails(HDR "  ingress: [{toPorts: [{ports: [{port: \"80\"}], rules: {http: [{headers: [\": x\"]}]}}]}]\n",
+	load_fails(HDR "  ingress: [{toPorts: [{ports: [{port: \"80\", protocol: TCP}], rules: {http: [{headers: [\": x\"]}]}}]}]\n",
 		   "bad.yaml:7: spec.ingress[0].toPorts[0].rules.http[0].headers[0]: invalid header \": x\" (want \"Name\" or \"Name: value\")");
 	load_fails(HDR "  ingressDeny:\n  - toPorts:\n    - ports: [{port: \"80\"}]\n      rules: {http: [{}]}\n",
 		   "bad.yaml:10: spec.ingressDeny[0].toPorts[0].rules: L7 rules are not allowed in a deny section");
 	load_fails(HDR "  ingress: [{toPorts: [{ports: [{port: \"53\", protocol: UDP}], rules: {http: [{}]}}]}]\n",
 		   "bad.yaml:7: spec.ingress[0].toPorts[0].rules.http: L7 rules can only apply to TCP (ports[0] is UDP)");
+	/* Cilium's PortRule and CIDRRule validation */
+	load_fails(HDR "  ingress: [{toPorts: [{ports: [{port: \"80\", protocol: ANY}], rules: {http: [{}]}}]}]\n",
+		   "bad.yaml:7: spec.ingress[0].toPorts[0].rules.http: L7 rules can only apply to TCP (ports[0] is ANY: write protocol: TCP)");
+	load_fails(HDR "  ingress: [{toPorts: [{ports: [{port: \"80\"}], rules: {http: [{}]}}]}]\n",
+		   "bad.yaml:7: spec.ingress[0].toPorts[0].rules.http: L7 rules can only apply to TCP (ports[0] is ANY: write protocol: TCP)");
+	load_fails(HDR "  ingress: [{toPorts: [{ports: [{port: \"0\", protocol: TCP}], rules: {http: [{}]}}]}]\n",
+		   "bad.yaml:7: spec.ingress[0].toPorts[0].rules.http: L7 rules can not be used when a port is 0 (ports[0])");
+	load_fails(HDR "  egress: [{toPorts: [{ports: [{port: \"443\", protocol: TCP}], serverNames: [a.com], rules: {http: [{}]}}]}]\n",
+		   "bad.yaml:7: spec.egress[0].toPorts[0].rules.http: serverNames are not allowed with L7 rules without TLS termination (terminatingTLS)");
+	load_fails(HDR "  egress: [{toCIDRSet: [{cidr: 10.0.0.1}]}]\n",
+		   "bad.yaml:7: spec.egress[0].toCIDRSet[0].cidr: invalid CIDR \"10.0.0.1\": want ADDRESS/LENGTH (a bare address goes in toCIDR/fromCIDR)");
+	load_fails(HDR "  egress: [{toCIDRSet: [{cidr: 10.0.0.0/8, except: [10.0.0.1]}]}]\n",
+		   "bad.yaml:7: spec.egress[0].toCIDRSet[0].except[0]: invalid CIDR \"10.0.0.1\": want ADDRESS/LENGTH");
+	{
+		char y[4096];
+		int n = snprintf(y, sizeof(y), "%s", HDR "  ingress: [{toPorts: [{ports: [");
+
+		for (int i = 0; i < 41; i++)
+			n += snprintf(y + n, sizeof(y) - (size_t)n, "%s{port: \"%d\"}", i ? "," : "", 100 + i);
+		snprintf(y + n, sizeof(y) - (size_t)n, "]}]}]\n");
+		load_fails(y, "bad.yaml:7: spec.ingress[0].toPorts[0].ports: too many ports (41), the max is 40");
+	}
 	load_fails(HDR "  egress: [{toFQDNs: [{matchName: a.com}]}]\n",
 		   "bad.yaml:7: spec.egress[0].toFQDNs: field not supported by sluice");
 	load_fails(HDR "  ingress: [{fromEntities: [everything]}]\n",
@@ -499,7 +523,7 @@ static void test_header_matches(void **state)
 	assert_int_equal(r->header_matches[5].mismatch, SLUICE_MISMATCH_ADD);
 	sluice_policy_set_free(&set);
 
-#define HM(x) HDR "  ingress: [{toPorts: [{ports: [{port: \"80\"}], rules: {http: [{headerMatches: [" x "]}]}}]}]\n"
+#define HM(x) HDR "  ingress: [{toPorts: [{ports: [{port: \"80\", protocol: TCP}], rules: {http: [{headerMatches: [" x "]}]}}]}]\n"
 #define HM_AT "bad.yaml:7: spec.ingress[0].toPorts[0].rules.http[0].headerMatches[0]"
 	load_fails(HM("{value: x}"), HM_AT ".name: missing required field");
 	load_fails(HM("{name: \"Bad Name\"}"), HM_AT ".name: invalid header name \"Bad Name\"");
