@@ -316,6 +316,16 @@ spec:
             http: [{method: GET, path: "/public"}]
 EOF
 kc apply -f "$WORK/cnp.yaml" >/dev/null && ok "kubectl apply of the CiliumNetworkPolicies" || bad "apply CNP"
+# the agent (it holds the Lease, with the chart's RBAC) writes each one's Valid condition
+valid= ncnp=$(kc -n demo get cnp -o name | wc -l)
+for _ in $(seq 1 40); do
+	valid=$(kc -n demo get cnp -o jsonpath='{range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Valid")].status}{" "}{end}' 2>/dev/null)
+	[ "$ncnp" -gt 0 ] && [ "$(grep -o '=True' <<<"$valid" | wc -l)" = "$ncnp" ] && break
+	sleep 0.5
+done
+[ "$ncnp" -gt 0 ] && [ "$(grep -o '=True' <<<"$valid" | wc -l)" = "$ncnp" ] &&
+	ok "kubectl get cnp: every policy VALID True (status written by the agent: $valid)" ||
+	bad "the policies' Valid conditions: '$valid'; $(kc -n demo get cnp 2>&1 | head -5)"
 code() { # POD PATH -> HTTP code, 000 when no answer
 	kc -n demo exec "$1" -- curl -s -o /dev/null -w '%{http_code}' --max-time 3 "http://$SERVER_IP:8080$2" 2>/dev/null
 }
