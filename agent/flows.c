@@ -21,7 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "../common/flow_filter.h"
 #include "../common/flow_json.h"
@@ -77,6 +79,7 @@ struct flow {
 	/* the service the client went through (Hubble's destination_service) */
 	char *svc_ns, *svc_name;
 	uint16_t svc_port;
+	uint64_t seq;         /* its number since the agent started: its uuid */
 };
 
 /* ---- filters ------------------------------------------------------------- */
@@ -94,7 +97,7 @@ enum filter_field {
 	F_DESTINATION_IDENTITY, F_SOURCE_PORT, F_DESTINATION_PORT, F_SOURCE_FQDN, F_DESTINATION_FQDN,
 	F_VERDICT, F_EVENT_TYPE, F_HTTP_STATUS_CODE, F_HTTP_METHOD, F_HTTP_PATH, F_HTTP_URL,
 	F_PROTOCOL, F_TCP_FLAGS, F_NODE_NAME, F_TRAFFIC_DIRECTION, F_DROP_REASON_DESC, F_IP_VERSION,
-	F_MAX,
+	F_UUID, F_MAX,
 };
 
 static const char *const filter_names[F_MAX] = {
@@ -103,6 +106,7 @@ static const char *const filter_names[F_MAX] = {
 	"destination_identity", "source_port", "destination_port", "source_fqdn", "destination_fqdn",
 	"verdict", "event_type", "http_status_code", "http_method", "http_path", "http_url",
 	"protocol", "tcp_flags", "node_name", "traffic_direction", "drop_reason_desc", "ip_version",
+	"uuid",
 };
 
 /* One value of one field. */
@@ -120,6 +124,7 @@ struct filter {
 	unsigned long num, sub;
 	bool cls, match_sub;
 	const char *node;  /* node_name: this agent's node name */
+	uint64_t boot;     /* uuid: this agent's boot id (the flows' uuids) */
 };
 
 /* One FlowFilter: its values, those of one field next to each other. */
@@ -170,6 +175,7 @@ struct flows {
 	struct flow *ring;
 	size_t ring_cap, ring_head, ring_count;
 	uint64_t mono_to_real;
+	uint64_t uuid_boot, seq; /* the flows' uuids: a random id, then their number */
 	struct subscriber *subscribers;
 	struct {
 		uint32_t identity;
@@ -540,6 +546,11 @@ static bool filter_one(const struct filter *fl, const struct flow *f)
 
 		return !strcasecmp(v, v4 ? "IPv4" : "IPv6");
 	}
+	case F_UUID: {
+		char u[SL_FLOW_UUID_TEXT];
+
+		return !strcasecmp(v, sl_flow_uuid_text(fl->boot, f->seq, u));
+	}
 	case F_HTTP_STATUS_CODE: /* "404", or a class such as "4+" / "4xx" */
 		return f->code && (fl->cls ? f->code / 100 == fl->num : f->code == fl->num);
 	case F_MAX:
@@ -619,6 +630,7 @@ static void flow_view(const struct flow *f, struct sl_flow_view *v)
 	v->svc_ns = f->svc_ns;
 	v->svc_name = f->svc_name;
 	v->svc_port = f->svc_port;
+	v->uuid_seq = f->seq;
 }
 
 /* Names the service a client reached this backend through, if any. */
@@ -682,6 +694,7 @@ static const char *flow_json_once(struct flows *fl, const struct flow *f, size_t
 		size_t max;
 
 		flow_view(f, &v);
+		v.uuid_boot = fl->uuid_boot;
 		max = sl_flow_json_max(&v, fl->agent->cfg.node_name);
 		if (max > fl->json_cap) {
 			free(fl->json);
@@ -761,6 +774,7 @@ static struct flow *ring_push(struct flows *fl)
 	f = &fl->ring[(fl->ring_head + fl->ring_count) % fl->ring_cap];
 	fl->ring_count++;
 	fl->agent->counters.flows_seen++;
+	f->seq = ++fl->seq;
 	return f;
 }
 
@@ -946,8 +960,8 @@ static const char *const direction_names[] = { "TRAFFIC_DIRECTION_UNKNOWN", "ING
 static const char *const ip_version_names[] = { "IP_NOT_USED", "IPv4", "IPv6" };
 
 /* One value of a FlowFilter field into fl; 0, or -EINVAL with *err. */
-static int filter_value(enum filter_field field, json_t *v, const char *node, struct filter *fl,
-			char **err)
+static int filter_value(enum filter_field field, json_t *v, const char *node, uint64_t boot,
+			struct filter *fl, char **err)
 {
 	const char *name = filter_names[field], *s = json_string_value(v), *why;
 
@@ -1038,6 +1052,7 @@ static int filter_value(enum filter_field field, json_t *v, const char *node, st
 	}
 	if (field == F_NODE_NAME)
 		fl->node = node;
+	fl->boot = boot;
 	if (field == F_HTTP_PATH || field == F_HTTP_URL) {
 		int ec;
 		PCRE2_SIZE off;
@@ -1057,7 +1072,8 @@ static int filter_value(enum filter_field field, json_t *v, const char *node, st
 }
 
 /* One FlowFilter object; its values grouped by field. */
-static int flow_filter_parse(json_t *obj, const char *node, struct flow_filter *out, char **err)
+static int flow_filter_parse(json_t *obj, const char *node, uint64_t boot, struct flow_filter *out,
+			     char **err)
 {
 	const char *key;
 	json_t *arr, *v;
@@ -1078,7 +1094,7 @@ static int flow_filter_parse(json_t *obj, const char *node, struct flow_filter *
 	out->v = sl_xcalloc(total + 1, sizeof(*out->v));
 	for (field = 0; field < F_MAX; field++) {
 		json_array_foreach(json_object_get(obj, filter_names[field]), i, v) {
-			int rc = filter_value((enum filter_field)field, v, node, &out->v[out->n], err);
+			int rc = filter_value((enum filter_field)field, v, node, boot, &out->v[out->n], err);
 
 			out->n++; /* freed with the rest, whole or half filled */
 			if (rc)
@@ -1088,7 +1104,8 @@ static int flow_filter_parse(json_t *obj, const char *node, struct flow_filter *
 	return 0;
 }
 
-static int filters_parse(json_t *req, const char *node, struct filter_set *fs, char **err)
+static int filters_parse(json_t *req, const char *node, uint64_t boot, struct filter_set *fs,
+			 char **err)
 {
 	json_t *lists[2] = { json_object_get(req, "allowlist"), json_object_get(req, "denylist") };
 	struct flow_filter **outs[2] = { &fs->allow, &fs->deny };
@@ -1104,7 +1121,7 @@ static int filters_parse(json_t *req, const char *node, struct filter_set *fs, c
 			return sl_fail(err, EINVAL, "%s: want a list of FlowFilters", l ? "denylist" : "allowlist");
 		*outs[l] = sl_xcalloc(json_array_size(lists[l]) + 1, sizeof(**outs[l]));
 		json_array_foreach(lists[l], i, v) {
-			int rc = flow_filter_parse(v, node, &(*outs[l])[i], err);
+			int rc = flow_filter_parse(v, node, boot, &(*outs[l])[i], err);
 
 			(*counts[l])++;
 			if (rc) {
@@ -1164,13 +1181,13 @@ json_t *flows_cmd_observe(struct agent *a, struct api_client *c, json_t *req, ch
 		sl_fail(err, EINVAL, "until: not with follow");
 		return NULL;
 	}
-	if (filters_parse(req, a->cfg.node_name, &fs, err))
+	if (filters_parse(req, a->cfg.node_name, fl->uuid_boot, &fs, err))
 		return NULL;
 	if (wire && !strcmp(wire, "binary")) {
 		const char *node = a->cfg.node_name;
 
 		st.wire = sl_xcalloc(1, sizeof(*st.wire));
-		st.batch_len += sl_wire_put_node(batch_room(&st, sl_wire_node_max(node)), node);
+		st.batch_len += sl_wire_put_node(batch_room(&st, sl_wire_node_max(node)), node, fl->uuid_boot);
 	}
 	/* without --last, --first or a time window: the last 20 (new flows
 	 * only when following) */
@@ -1248,6 +1265,9 @@ int flows_init(struct agent *a, char **err)
 	fl->ring = sl_xcalloc(fl->ring_cap, sizeof(*fl->ring));
 	fl->mono_to_real = sl_now_ns() - sl_mono_ns();
 	fl->label_cache_gen = (uint64_t)-1;
+	/* a new id per start, so a uuid is never given twice */
+	if (getrandom(&fl->uuid_boot, sizeof(fl->uuid_boot), 0) != sizeof(fl->uuid_boot))
+		fl->uuid_boot = sl_now_ns() ^ ((uint64_t)getpid() << 32);
 	a->flows = fl;
 	return 0;
 }

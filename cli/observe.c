@@ -72,6 +72,7 @@ static void usage(FILE *f)
 		"      --node-name GLOB    the agent's node (\"node-*\", \"default/node-a\")\n"
 		"  -4, -6, --ip-version V  IPv4 or IPv6 flows\n"
 		"      --fqdn NAME         either side (no flow has names: sluice has no DNS proxy)\n"
+		"      --uuid UUID         the flow of that uuid (-o json shows each flow's)\n"
 		"      --not               the next filter goes to the denylist: a flow matching\n"
 		"                          all of the --not filters is not shown\n");
 }
@@ -177,7 +178,7 @@ static const char *const filter_flags[] = {
 	"from-ip", "to-ip", "from-namespace", "to-namespace", "from-identity", "to-identity",
 	"from-port", "to-port", "traffic-direction", "service", "to-service", "tcp-flags", "http-url",
 	"node-name", "drop-reason-desc", "ip-version", "from-service", "fqdn", "from-fqdn", "to-fqdn",
-	"ipv4", "ipv6", "not",
+	"ipv4", "ipv6", "not", "uuid",
 };
 #define NFILTER_FLAGS (sizeof(filter_flags) / sizeof(filter_flags[0]))
 

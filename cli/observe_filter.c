@@ -82,7 +82,7 @@ static const char *const flags[] = {
 	"to-service", "port", "from-port", "to-port", "identity", "from-identity", "to-identity",
 	"fqdn", "from-fqdn", "to-fqdn", "verdict", "type", "http-status", "http-method", "http-path",
 	"http-url", "protocol", "tcp-flags", "node-name", "traffic-direction", "drop-reason-desc",
-	"ip-version", "ipv4", "ipv6",
+	"ip-version", "ipv4", "ipv6", "uuid",
 };
 
 bool obs_filter_is_flag(const char *name)
@@ -512,7 +512,7 @@ static int tracker_set(struct tracker *t, const char *name, const char *v, char 
 			{ "http-status", "http_status_code" }, { "http-method", "http_method" },
 			{ "http-path", "http_path" },          { "http-url", "http_url" },
 			{ "protocol", "protocol" },            { "node-name", "node_name" },
-			{ "drop-reason-desc", "drop_reason_desc" },
+			{ "drop-reason-desc", "drop_reason_desc" }, { "uuid", "uuid" },
 		};
 		size_t i;
 

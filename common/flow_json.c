@@ -296,6 +296,28 @@ static unsigned trace_sub_type(uint8_t point)
 	return point == SLUICE_TRACE_TO_PROXY ? 1 : point == SLUICE_TRACE_TO_STACK ? 3 : 0;
 }
 
+const char *sl_flow_uuid_text(uint64_t boot, uint64_t seq, char out[SL_FLOW_UUID_TEXT])
+{
+	uint8_t b[16];
+
+	if (!seq) {
+		out[0] = 0;
+		return out;
+	}
+	for (int i = 0; i < 8; i++) {
+		b[i] = (uint8_t)(boot >> (56 - 8 * i));
+		b[8 + i] = (uint8_t)(seq >> (56 - 8 * i));
+	}
+	/* the form of a random (version 4, RFC 4122 variant) UUID: unique per
+	 * agent start (the boot id) and flow (the number) */
+	b[6] = (uint8_t)(0x40 | (b[6] & 0x0f));
+	b[8] = (uint8_t)(0x80 | (b[8] & 0x3f));
+	snprintf(out, SL_FLOW_UUID_TEXT,
+		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2],
+		 b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+	return out;
+}
+
 void sl_flow_event_type(uint8_t kind, uint8_t verdict, uint8_t trace_point, uint16_t drop_reason,
 			unsigned *type, unsigned *sub_type)
 {
@@ -399,6 +421,12 @@ size_t sl_flow_json(const struct sl_flow_view *f, const char *node, char *out)
 
 	PUT(&o, "{\"flow\":{\"time\":\"");
 	put_time(&o, f->time_ns);
+	if (f->uuid_seq) {
+		char u[SL_FLOW_UUID_TEXT];
+
+		PUT(&o, "\",\"uuid\":\"");
+		puts_(&o, sl_flow_uuid_text(f->uuid_boot, f->uuid_seq, u));
+	}
 	PUT(&o, "\",\"verdict\":\"");
 	puts_(&o, sl_flow_verdict_name(f->verdict));
 	PUT(&o, "\",");

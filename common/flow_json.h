@@ -57,7 +57,15 @@ struct sl_flow_view {
 	/* the service the client went through; svc_name NULL: none */
 	const char *svc_ns, *svc_name;
 	uint16_t svc_port;
+	/* Hubble's uuid: the agent's random boot id and the flow's number
+	 * since (uuid_seq 0: none) */
+	uint64_t uuid_boot, uuid_seq;
 };
+
+#define SL_FLOW_UUID_TEXT 37
+/* "xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx" of the flow into out; "" when the
+ * flow has none. */
+const char *sl_flow_uuid_text(uint64_t boot, uint64_t seq, char out[SL_FLOW_UUID_TEXT]);
 
 /* Hubble's names: FORWARDED, DROPPED, REDIRECTED (else UNKNOWN); TCP, UDP,
  * ICMPv4, SCTP (else UNKNOWN); a drop reason's (abi.h, else

@@ -89,7 +89,7 @@ static uint8_t *put_peer(struct sl_wire_enc *e, uint8_t *p, const struct sl_flow
 
 size_t sl_wire_flow_max(const struct sl_flow_view *f)
 {
-	size_t n = 1 + 8 + 7 + 2 + 32 + 4 + 16 + peer_size(&f->src) + peer_size(&f->dst);
+	size_t n = 1 + 8 + 8 + 7 + 2 + 32 + 4 + 16 + peer_size(&f->src) + peer_size(&f->dst);
 
 	if (f->svc_name)
 		n += str_size(f->svc_ns) + str_size(f->svc_name) + 2;
@@ -110,6 +110,7 @@ size_t sl_wire_put_flow(struct sl_wire_enc *e, uint8_t *out, const struct sl_flo
 	p = put_peer(e, p, &f->dst, dst_id);
 	*p++ = 'F';
 	p = put_u64(p, f->time_ns);
+	p = put_u64(p, f->uuid_seq);
 	*p++ = f->kind;
 	*p++ = f->verdict;
 	*p++ = f->direction;
@@ -145,13 +146,13 @@ size_t sl_wire_put_flow(struct sl_wire_enc *e, uint8_t *out, const struct sl_flo
 
 size_t sl_wire_node_max(const char *node)
 {
-	return 1 + str_size(node);
+	return 1 + str_size(node) + 8;
 }
 
-size_t sl_wire_put_node(uint8_t *out, const char *node)
+size_t sl_wire_put_node(uint8_t *out, const char *node, uint64_t boot)
 {
 	out[0] = 'N';
-	return (size_t)(put_str(out + 1, node) - out);
+	return (size_t)(put_u64(put_str(out + 1, node), boot) - out);
 }
 
 size_t sl_wire_put_lost(uint8_t *out, uint64_t lost)
@@ -318,6 +319,7 @@ int sl_wire_decode(struct sl_wire_dec *d, const uint8_t *payload, size_t len, sl
 		if (type == 'N') {
 			const char *node = get_str(&r);
 
+			d->boot = get_u64(&r);
 			if (r.bad)
 				break;
 			free(d->node);
@@ -345,6 +347,8 @@ int sl_wire_decode(struct sl_wire_dec *d, const uint8_t *payload, size_t len, sl
 			int rc;
 
 			f.time_ns = get_u64(&r);
+			f.uuid_seq = get_u64(&r);
+			f.uuid_boot = d->boot;
 			f.kind = get_u8(&r);
 			f.verdict = get_u8(&r);
 			f.direction = get_u8(&r);

@@ -101,6 +101,14 @@ only_lines "--from-pod" 'default/malicious →' --from-pod default/malicious
 [ "$(count --allowlist '{"source_pod":["default/malicious"]}')" = "$(count --from-pod default/malicious)" ] &&
 	[ "$(count --denylist '{"source_pod":["default/malicious"]}')" = "$((all - $(count --from-pod default/malicious)))" ] &&
 	pass "--allowlist / --denylist take raw FlowFilters" || fail "--allowlist / --denylist"
+# Hubble's uuid: one per flow, and --uuid finds it
+uuids=$(sl observe --last 1000 -o json | python3 -c 'import json,sys; print("\n".join(json.loads(l)["flow"].get("uuid","") for l in sys.stdin))')
+u=$(tail -1 <<<"$uuids")
+[ "$(grep -c . <<<"$uuids")" = "$all" ] && [ "$(sort -u <<<"$uuids" | grep -c .)" = "$all" ] &&
+	[[ $u =~ ^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$ ]] &&
+	pass "every flow has its own uuid ($all)" || fail "uuids: $(grep -c . <<<"$uuids") lines, $(sort -u <<<"$uuids" | grep -c .) distinct, want $all; last $u"
+[ "$(count --uuid "$u")" = 1 ] && [ "$(sl observe --last 1 --uuid "$u" -o json | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["flow"]["uuid"])')" = "$u" ] &&
+	pass "--uuid shows that flow" || fail "--uuid $u: $(count --uuid "$u") flows"
 raw=$(sl observe --print-raw-filters --namespace default --verdict DROPPED --not --to-port 53)
 [ "$raw" = "allowlist:
     - '{\"source_pod\":[\"default/\"],\"verdict\":[\"DROPPED\"]}'

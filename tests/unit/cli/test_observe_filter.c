@@ -108,6 +108,9 @@ static void test_default_and_dispatch(void **state)
 	       "\"http_path\":[\"/page/\\\\d+\"],\"node_name\":[\"k8s*\"]}]",
 	       "[{\"source_pod\":[\"deathstar\"],\"http_status_code\":[\"200\"]},"
 	       "{\"destination_pod\":[\"deathstar\"],\"http_status_code\":[\"200\"]}]");
+	/* TestUuid */
+	expect(A("--uuid", "b9fab269-04ae-495c-9d12-b6c36d41de0d"),
+	       "[{\"uuid\":[\"b9fab269-04ae-495c-9d12-b6c36d41de0d\"]}]", "[]");
 	/* TestHTTPURL */
 	expect(A("--http-url", "http://.*cilium\\.io/foo", "--http-url", "http://www\\.cilium\\.io/bar"),
 	       "[{\"http_url\":[\"http://.*cilium\\\\.io/foo\",\"http://www\\\\.cilium\\\\.io/bar\"]}]", "[]");

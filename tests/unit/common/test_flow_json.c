@@ -282,6 +282,26 @@ static void test_icmp_text(void **state)
 	assert_string_equal(sl_flow_icmp_text(255, 255, b), "255(255)");
 }
 
+/* Hubble's uuid: the form of a version 4 UUID, from the boot id and the
+ * flow's number, after "time" in the line; none for number 0 */
+static void test_uuid(void **state)
+{
+	char u[SL_FLOW_UUID_TEXT], *line;
+	struct sl_flow_view f = flow_case(0);
+
+	(void)state;
+	assert_string_equal(sl_flow_uuid_text(0x0123456789abcdefull, 1, u), "01234567-89ab-4def-8000-000000000001");
+	assert_string_equal(sl_flow_uuid_text(0x0123456789abcdefull, 0xffffffffffffffffull, u),
+			    "01234567-89ab-4def-bfff-ffffffffffff");
+	assert_string_equal(sl_flow_uuid_text(7, 0, u), "");
+	f.uuid_boot = 0x0123456789abcdefull;
+	f.uuid_seq = 42;
+	line = malloc(sl_flow_json_max(&f, "n") + 1);
+	line[sl_flow_json(&f, "n", line)] = 0;
+	assert_non_null(strstr(line, "Z\",\"uuid\":\"01234567-89ab-4def-8000-00000000002a\",\"verdict\":"));
+	free(line);
+}
+
 static void test_time_changes_with_second(void **state)
 {
 	struct sl_flow_view f = flow_case(0);
@@ -421,6 +441,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cases_byte_for_byte),
 		cmocka_unit_test(test_icmp_text),
+		cmocka_unit_test(test_uuid),
 		cmocka_unit_test(test_time_changes_with_second),
 		cmocka_unit_test(test_lines_are_clean),
 		cmocka_unit_test(test_lines_are_utf8),

@@ -61,12 +61,24 @@ static uint64_t id_of(int i, int end)
 	return (uint64_t)(2 * i + end + 1);
 }
 
+#define BOOT 0x1122334455667788ull
+
+/* the case with a uuid (every other one: the number travels, 0 means none) */
+static struct sl_flow_view uuid_case(int i)
+{
+	struct sl_flow_view f = flow_case(i);
+
+	f.uuid_boot = BOOT;
+	f.uuid_seq = i % 2 ? 0 : (uint64_t)i * 1000003 + 1;
+	return f;
+}
+
 static size_t encode_all(struct sl_wire_enc *e, uint8_t *buf, const char *node)
 {
-	size_t n = sl_wire_put_node(buf, node);
+	size_t n = sl_wire_put_node(buf, node, BOOT);
 
 	for (int i = 0; i < FLOW_CASES; i++) {
-		struct sl_flow_view f = flow_case(i);
+		struct sl_flow_view f = uuid_case(i);
 		size_t max = sl_wire_flow_max(&f), got = sl_wire_put_flow(e, buf + n, &f, id_of(i, 0), id_of(i, 1));
 
 		assert_true(got <= max);
@@ -89,8 +101,11 @@ static void test_round_trip_every_case(void **state)
 	assert_int_equal(sl_wire_decode(d, buf, n, collect, &s, &err), 0);
 	assert_int_equal(s.n, FLOW_CASES);
 	for (int i = 0; i < FLOW_CASES; i++) {
-		struct sl_flow_view f = flow_case(i);
+		struct sl_flow_view f = uuid_case(i);
 		char *want = direct(&f, "sluice-bench");
+
+		/* Hubble's uuid, version 4 form, on the flows that have one */
+		assert_true(!f.uuid_seq == !strstr(s.lines[i], "\"uuid\":\""));
 
 		if (strcmp(s.lines[i], want))
 			fail_msg("case %d:\n got  %s\n want %s", i, s.lines[i], want);
@@ -104,7 +119,7 @@ static void test_round_trip_every_case(void **state)
 }
 
 /* the second flow between the same ends carries no peer records: that is
- * what makes a flow ~70 bytes; a reused slot sends the new peer again */
+ * what makes a flow ~80 bytes; a reused slot sends the new peer again */
 static void test_peers_sent_once_per_slot(void **state)
 {
 	struct sl_wire_enc *e = calloc(1, sizeof(*e));
@@ -248,8 +263,8 @@ static void test_malformed_records(void **state)
 	{
 		struct sl_wire_dec *d = calloc(1, sizeof(*d));
 
-		n = sl_wire_put_node(buf, "abc");
-		buf[n - 1] = 'x';
+		n = sl_wire_put_node(buf, "abc", 7);
+		buf[n - 1 - 8] = 'x'; /* the NUL before the boot id */
 		assert_int_equal(sl_wire_decode(d, buf, n, collect, &s, &err), -EPROTO);
 		free(err);
 		err = NULL;
@@ -260,10 +275,10 @@ static void test_malformed_records(void **state)
 	{
 		struct sl_wire_dec *d = calloc(1, sizeof(*d));
 
-		/* an L3/L4 flow record is 70 bytes, its kind 9 bytes in */
+		/* an L3/L4 flow record is 78 bytes, its kind 17 bytes in */
 		n = sl_wire_put_flow(e, buf, &f, 1, 2);
-		assert_int_equal(buf[n - 70], 'F');
-		buf[n - 70 + 9] = SL_FLOW_L7_REQUEST;
+		assert_int_equal(buf[n - 78], 'F');
+		buf[n - 78 + 17] = SL_FLOW_L7_REQUEST;
 		assert_int_equal(sl_wire_decode(d, buf, n, collect, &s, &err), -EPROTO);
 		free(err);
 		err = NULL;
