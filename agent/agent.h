@@ -332,7 +332,9 @@ int agent_cidrs_sync(struct agent *a, const struct sluice_compiled *c, char **er
 
 /* policies.c */
 int agent_policy_apply(struct agent *a, json_t *files, bool dry_run, json_t *result, char **err);
-int agent_policy_delete(struct agent *a, const char *ref, char **err);
+/* kind -1: every kind of that name (a clusterwide NAME may be a
+ * CiliumClusterwideNetworkPolicy and a CiliumCIDRGroup) */
+int agent_policy_delete(struct agent *a, const char *ref, int kind, char **err);
 /* one policy of one kind (ns NULL: clusterwide) */
 int agent_policy_delete_kind(struct agent *a, int kind, const char *ns, const char *name, char **err);
 json_t *agent_policy_list(struct agent *a);

@@ -520,8 +520,15 @@ static json_t *cmd_policy_apply(struct agent *a, struct api_client *c, json_t *r
 
 static json_t *cmd_policy_delete(struct agent *a, struct api_client *c, json_t *req, char **err)
 {
+	const char *k = req_str(req, "kind");
+	int kind = k ? sluice_policy_kind_parse(k) : -1;
+
 	(void)c;
-	if (agent_policy_delete(a, req_str(req, "ref") ?: "", err))
+	if (k && kind < 0) {
+		sl_fail(err, EINVAL, "unknown kind \"%s\" (CiliumNetworkPolicy or cnp, CiliumClusterwideNetworkPolicy or ccnp, NetworkPolicy or netpol, CiliumCIDRGroup or ccg)", k);
+		return NULL;
+	}
+	if (agent_policy_delete(a, req_str(req, "ref") ?: "", kind, err))
 		return NULL;
 	return json_object();
 }

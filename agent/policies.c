@@ -475,13 +475,13 @@ out:
 	return rc;
 }
 
-int agent_policy_delete(struct agent *a, const char *ref, char **err)
+int agent_policy_delete(struct agent *a, const char *ref, int kind, char **err)
 {
 	char *ns, *name;
 	int rc;
 
 	split_ref(ref, &ns, &name);
-	rc = policy_delete(a, -1, ns, name, ref, err);
+	rc = policy_delete(a, kind, ns, name, ref, err);
 	free(ns);
 	free(name);
 	if (!rc)

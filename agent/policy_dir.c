@@ -86,7 +86,7 @@ static void delete_refs(struct agent *a, char **refs, size_t n, char **keep, siz
 
 		if (has_ref(keep, nkeep, refs[i]))
 			continue;
-		if (agent_policy_delete(a, refs[i], &err) == 0)
+		if (agent_policy_delete(a, refs[i], -1, &err) == 0)
 			fprintf(stderr, "sluiced: policy-dir: deleted policy %s\n", refs[i]);
 		free(err);
 	}

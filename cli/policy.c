@@ -295,14 +295,28 @@ static int policy_get(int argc, char **argv)
 
 static int policy_delete(int argc, char **argv)
 {
-	json_t *res;
+	const char *kind = NULL, *ref = NULL;
+	json_t *req, *res;
 
-	if (argc != 2)
-		return usage_error("policy", "delete", "NAMESPACE/NAME|NAME");
-	res = cli_request(json_pack("{s:s,s:s}", "cmd", "policy.delete", "ref", argv[1]));
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--kind") && i + 1 < argc)
+			kind = argv[++i];
+		else if (!strncmp(argv[i], "--kind=", 7))
+			kind = argv[i] + 7;
+		else if (!ref && argv[i][0] != '-')
+			ref = argv[i];
+		else
+			return usage_error("policy", "delete", "[--kind KIND] NAMESPACE/NAME|NAME");
+	}
+	if (!ref)
+		return usage_error("policy", "delete", "[--kind KIND] NAMESPACE/NAME|NAME");
+	req = json_pack("{s:s,s:s}", "cmd", "policy.delete", "ref", ref);
+	if (kind)
+		json_object_set_new(req, "kind", json_string(kind));
+	res = cli_request(req);
 	if (!res)
 		return 1;
-	printf("policy %s deleted\n", argv[1]);
+	printf("policy %s deleted\n", ref);
 	json_decref(res);
 	return 0;
 }
@@ -373,8 +387,10 @@ static const struct subcmd policy_cmds[] = {
 	  "Creates or replaces the policies in the files (a directory: its *.yaml,\n"
 	  "*.yml and *.json files), all or none. --dry-run checks without applying.\n"
 	  "A file with no policy in it is an error.\n" },
-	{ "delete", policy_delete, "delete NAMESPACE/NAME|NAME",
-	  "Deletes a policy (NAME alone for a clusterwide one).\n" },
+	{ "delete", policy_delete, "delete [--kind KIND] NAMESPACE/NAME|NAME",
+	  "Deletes a policy (NAME alone for a clusterwide one or a CiliumCIDRGroup),\n"
+	  "of every kind of that name unless --kind says which (cnp, ccnp, netpol,\n"
+	  "ccg, or the kind's name).\n" },
 	{ "list", policy_list, "list [-n NAMESPACE|-A] [-o json|yaml|wide|name]",
 	  "Policies in force: kind, name, rules, file. -o json and -o yaml print a\n"
 	  "kubectl-style List of the stored objects.\n" },

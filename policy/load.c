@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 const char *sluice_policy_kind_name(int k)
 {
@@ -30,6 +31,35 @@ const char *sluice_policy_kind_name(int k)
 		return "CiliumCIDRGroup";
 	}
 	return "?";
+}
+
+int sluice_policy_kind_parse(const char *s)
+{
+	static const struct {
+		const char *name;
+		int kind;
+	} names[] = {
+		{ "cnp", SLUICE_KIND_CNP },   { "ciliumnetworkpolicy", SLUICE_KIND_CNP },
+		{ "ccnp", SLUICE_KIND_CCNP }, { "ciliumclusterwidenetworkpolicy", SLUICE_KIND_CCNP },
+		{ "netpol", SLUICE_KIND_K8S }, { "networkpolicy", SLUICE_KIND_K8S },
+		{ "ccg", SLUICE_KIND_CCG },   { "ciliumcidrgroup", SLUICE_KIND_CCG },
+	};
+	size_t n = s ? strlen(s) : 0;
+
+	/* the plural as kubectl takes it: "...policies", "...groups" */
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		size_t l = strlen(names[i].name);
+
+		if (n == l && !strcasecmp(s, names[i].name))
+			return names[i].kind;
+		if (l > 4 && names[i].name[l - 1] == 'y' && n == l + 2 &&
+		    !strncasecmp(s, names[i].name, l - 1) && !strcasecmp(s + l - 1, "ies"))
+			return names[i].kind;
+		if (l > 4 && names[i].name[l - 1] == 'p' && n == l + 1 &&
+		    !strncasecmp(s, names[i].name, l) && (s[l] == 's' || s[l] == 'S'))
+			return names[i].kind;
+	}
+	return -1;
 }
 
 bool load_is_dns1123_label(const char *s)

@@ -49,6 +49,9 @@ int sluice_policy_set_remove(struct sluice_policy_set *s, int kind,
 /* "CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy", "NetworkPolicy",
  * "CiliumCIDRGroup"; "?" for another number. */
 const char *sluice_policy_kind_name(int kind);
+/* A kind as kubectl takes it: its name or plural (any case) or short name
+ * (cnp, ccnp, netpol, ccg); -1 when none. */
+int sluice_policy_kind_parse(const char *s);
 
 /* cidr_group.c: spells every CIDR set entry that names CiliumCIDRGroups as
  * the prefixes of the set's groups it names now (struct sluice_peer_rule's

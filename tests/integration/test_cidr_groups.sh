@@ -136,8 +136,20 @@ sl_agent_start
 check "after restart: $W2 allowed by the group" from_w two
 check_not "after restart: $W1 still dropped" from_w one 0.7
 
-sl policy delete partners >/dev/null
-check_not "group deleted: $W2 dropped" from_w two 0.7
+# a clusterwide policy of the same name: --kind says which one goes
+apply_yaml >/dev/null <<'YAML'
+apiVersion: cilium.io/v2
+kind: CiliumClusterwideNetworkPolicy
+metadata: {name: partners}
+spec:
+  endpointSelector: {matchLabels: {app: nobody}}
+  ingress: [{fromEntities: [world]}]
+YAML
+check_exit 1 "policy delete --kind bogus is refused" sl policy delete --kind bogus partners
+sl policy delete --kind ccg partners >/dev/null
+check_not "group deleted (--kind ccg): $W2 dropped" from_w two 0.7
+check "... and the clusterwide policy of the same name stays" sh -c "'$SL_BUILD/cli/sluice' --socket '$SL_SOCK' policy list | grep -q '^CiliumClusterwideNetworkPolicy  *partners '"
+sl policy delete --kind CiliumClusterwideNetworkPolicy partners >/dev/null
 sl policy delete default/server >/dev/null
 check "policy deleted: $W1 reaches the server" from_w one
 t_finish
