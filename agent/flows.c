@@ -15,7 +15,9 @@
  * flows, counted (flows_lost_by_slow_observers) and, in the binary form,
  * told to the client.
  */
+#include <ctype.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <pcre2.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,7 +126,7 @@ struct filter {
 	unsigned long num, sub;
 	bool cls, match_sub;
 	const char *node;  /* node_name: this agent's node name */
-	uint64_t boot;     /* uuid: this agent's boot id (the flows' uuids) */
+	struct label_sel *sel; /* source_label, destination_label */
 };
 
 /* One FlowFilter: its values, those of one field next to each other. */
@@ -345,9 +347,131 @@ static bool name_matches(const char *ns, const char *name, const struct filter *
 	return !strcmp(ns, fl->ns) && !strncmp(name, fl->value, strlen(fl->value));
 }
 
+/*
+ * A label selector as Kubernetes writes them, parsed once per filter:
+ * requirements separated by commas outside parentheses, all of which must
+ * hold: "key", "!key", "key=value" ("=="), "key!=value", "key in (a,b)",
+ * "key notin (a,b)". A key may name its source ("k8s:app"); without one
+ * (or with "any:") any source matches, as in Hubble.
+ */
+enum label_op { L_EXISTS, L_NOT_EXISTS, L_EQ, L_NE, L_IN, L_NOTIN };
+
+struct label_req {
+	enum label_op op;
+	char *key;    /* "src:key" when has_source, else "key" */
+	bool has_source;
+	char *values; /* ",a,b," (blanks dropped) */
+};
+
+struct label_sel {
+	struct label_req *v;
+	size_t n;
+};
+
+static void label_sel_free(struct label_sel *s)
+{
+	for (size_t i = 0; s && i < s->n; i++) {
+		free(s->v[i].key);
+		free(s->v[i].values);
+	}
+	if (s)
+		free(s->v);
+	free(s);
+}
+
+/* one requirement of text[0..len), or false when it is not one */
+static bool label_req_parse(const char *text, size_t len, struct label_req *out)
+{
+	char r[512], key[520], vals[520] = "";
+	const char *p;
+	size_t kl;
+
+	while (len && *text == ' ') {
+		text++;
+		len--;
+	}
+	while (len && text[len - 1] == ' ')
+		len--;
+	if (!len || len >= sizeof(r))
+		return false;
+	memcpy(r, text, len);
+	r[len] = 0;
+	out->op = L_EXISTS;
+	if (r[0] == '!') {
+		out->op = L_NOT_EXISTS;
+		snprintf(key, sizeof(key), "%s", r + 1);
+	} else if ((p = strstr(r, " notin ")) || (p = strstr(r, " in "))) {
+		const char *open = strchr(p, '('), *close = strrchr(p, ')');
+
+		out->op = p[1] == 'n' ? L_NOTIN : L_IN;
+		snprintf(key, sizeof(key), "%.*s", (int)(p - r), r);
+		if (!open || !close || close < open)
+			return false;
+		snprintf(vals, sizeof(vals), ",%.*s,", (int)(close - open - 1), open + 1);
+	} else if ((p = strstr(r, "!="))) {
+		out->op = L_NE;
+		snprintf(key, sizeof(key), "%.*s", (int)(p - r), r);
+		snprintf(vals, sizeof(vals), ",%s,", p + 2);
+	} else if ((p = strchr(r, '='))) {
+		out->op = L_EQ;
+		snprintf(key, sizeof(key), "%.*s", (int)(p - r), r);
+		snprintf(vals, sizeof(vals), ",%s,", p + (p[1] == '=' ? 2 : 1));
+	} else {
+		snprintf(key, sizeof(key), "%s", r);
+	}
+	/* drop blanks inside the value list: "(a, b)" */
+	for (char *w = vals, *q = vals;; q++) {
+		if (*q != ' ')
+			*w++ = *q;
+		if (!*q)
+			break;
+	}
+	kl = strlen(key);
+	while (kl && key[kl - 1] == ' ')
+		key[--kl] = 0;
+	if (!strncmp(key, "any:", 4))
+		memmove(key, key + 4, strlen(key + 4) + 1);
+	if (!*key)
+		return false;
+	out->key = sl_xstrdup(key);
+	out->has_source = strchr(key, ':') != NULL;
+	out->values = sl_xstrdup(vals);
+	return true;
+}
+
+static struct label_sel *label_sel_parse(const char *sel)
+{
+	struct label_sel *s = sl_xcalloc(1, sizeof(*s));
+	const char *start = sel;
+	int depth = 0;
+
+	for (const char *c = sel;; c++) {
+		if (*c == '(')
+			depth++;
+		else if (*c == ')')
+			depth--;
+		else if ((*c == ',' && depth <= 0) || !*c) {
+			if (c > start) {
+				s->v = realloc(s->v, (s->n + 1) * sizeof(*s->v));
+				if (!s->v)
+					abort();
+				memset(&s->v[s->n], 0, sizeof(s->v[s->n]));
+				if (!label_req_parse(start, (size_t)(c - start), &s->v[s->n])) {
+					label_sel_free(s);
+					return NULL;
+				}
+				s->n++;
+			}
+			if (!*c)
+				return s;
+			start = c + 1;
+		}
+	}
+}
+
 /* The labels of an end, one at a time: its text is the JSON array
  * ["k8s:app=x",...] (labels_text()). Returns the position after the label
- * copied into buf (empty when none is left). */
+ * copied into buf, NULL when none is left. */
 static const char *next_label(const char *p, char *buf, size_t cap)
 {
 	size_t n = 0;
@@ -365,118 +489,48 @@ static const char *next_label(const char *p, char *buf, size_t cap)
 	return *p ? p + 1 : p;
 }
 
-/*
- * One requirement of a label selector, as Kubernetes writes them: "key",
- * "!key", "key=value" ("=="), "key!=value", "key in (a,b)",
- * "key notin (a,b)". A key may name its source ("k8s:app"); without one
- * any source matches, as in Hubble ("any:").
- */
-static bool label_req_matches(const char *labels, const char *req, size_t len)
+static bool label_req_matches(const char *labels, const struct label_req *q)
 {
-	char r[512], key[520], vals[520] = "", lbl[1100];
-	enum { EXISTS, NOT_EXISTS, EQ, NE, IN, NOTIN } op = EXISTS;
-	const char *p, *colon;
-	size_t kl;
+	char lbl[1100], v[1100];
+	const char *p;
 	bool found = false, hit = false;
+	size_t klen = strlen(q->key);
 
-	while (len && (*req == ' ')) {
-		req++;
-		len--;
-	}
-	while (len && req[len - 1] == ' ')
-		len--;
-	if (!len || len >= sizeof(r))
-		return false;
-	memcpy(r, req, len);
-	r[len] = 0;
-	if (r[0] == '!') {
-		op = NOT_EXISTS;
-		snprintf(key, sizeof(key), "%s", r + 1);
-	} else if ((p = strstr(r, " notin ")) || (p = strstr(r, " in "))) {
-		const char *open = strchr(p, '('), *close = strrchr(p, ')');
-
-		op = p[1] == 'n' ? NOTIN : IN;
-		snprintf(key, sizeof(key), "%.*s", (int)(p - r), r);
-		if (!open || !close || close < open)
-			return false;
-		snprintf(vals, sizeof(vals), ",%.*s,", (int)(close - open - 1), open + 1);
-	} else if ((p = strstr(r, "!="))) {
-		op = NE;
-		snprintf(key, sizeof(key), "%.*s", (int)(p - r), r);
-		snprintf(vals, sizeof(vals), ",%s,", p + 2);
-	} else if ((p = strchr(r, '='))) {
-		op = EQ;
-		snprintf(key, sizeof(key), "%.*s", (int)(p - r), r);
-		snprintf(vals, sizeof(vals), ",%s,", p + (p[1] == '=' ? 2 : 1));
-	} else {
-		snprintf(key, sizeof(key), "%s", r);
-	}
-	/* drop blanks inside the value list: "(a, b)" */
-	for (char *w = vals, *q = vals;; q++) {
-		if (*q != ' ')
-			*w++ = *q;
-		if (!*q)
-			break;
-	}
-	kl = strlen(key);
-	while (kl && key[kl - 1] == ' ')
-		key[--kl] = 0;
-	/* "any:key" is a key of any source, like "key" */
-	if (!strncmp(key, "any:", 4))
-		memmove(key, key + 4, strlen(key + 4) + 1);
-	colon = strchr(key, ':');
 	for (p = labels; (p = next_label(p, lbl, sizeof(lbl))) && lbl[0];) {
-		const char *k = colon ? lbl : strchr(lbl, ':');
+		const char *k = q->has_source ? lbl : strchr(lbl, ':');
 		const char *eq;
-		size_t klen;
-		char v[1100];
 
 		if (!k)
 			continue;
-		if (!colon)
+		if (!q->has_source)
 			k++;
 		eq = strchr(k, '=');
-		klen = eq ? (size_t)(eq - k) : strlen(k);
-		if (klen != strlen(key) || strncmp(k, key, klen))
+		if ((eq ? (size_t)(eq - k) : strlen(k)) != klen || strncmp(k, q->key, klen))
 			continue;
 		found = true;
 		snprintf(v, sizeof(v), ",%s,", eq ? eq + 1 : "");
-		if (strstr(vals, v))
+		if (strstr(q->values, v))
 			hit = true;
 	}
-	switch (op) {
-	case EXISTS: return found;
-	case NOT_EXISTS: return !found;
-	case EQ:
-	case IN: return hit;
-	case NE:
-	case NOTIN: return !hit;
+	switch (q->op) {
+	case L_EXISTS: return found;
+	case L_NOT_EXISTS: return !found;
+	case L_EQ:
+	case L_IN: return hit;
+	case L_NE:
+	case L_NOTIN: return !hit;
 	}
 	return false;
 }
 
-/* A selector: requirements separated by commas outside parentheses, all
- * of which must hold. */
-static bool label_matches(const struct flow_peer *p, const char *sel)
+static bool label_matches(const struct flow_peer *p, const struct label_sel *sel)
 {
-	const char *s = sel;
-	int depth = 0;
-
-	if (!p->labels)
+	if (!p->labels || !sel)
 		return false;
-	for (const char *c = sel;; c++) {
-		if (*c == '(')
-			depth++;
-		else if (*c == ')')
-			depth--;
-		else if ((*c == ',' && depth <= 0) || !*c) {
-			if (c > s && !label_req_matches(p->labels, s, (size_t)(c - s)))
-				return false;
-			if (!*c)
-				return true;
-			s = c + 1;
-		}
-	}
+	for (size_t i = 0; i < sel->n; i++)
+		if (!label_req_matches(p->labels, &sel->v[i]))
+			return false;
+	return true;
 }
 
 static bool filter_one(const struct filter *fl, const struct flow *f)
@@ -488,8 +542,8 @@ static bool filter_one(const struct filter *fl, const struct flow *f)
 	case F_DESTINATION_IP: return sl_flow_ip_in(f->daddr, fl->net, fl->plen);
 	case F_SOURCE_POD: return name_matches(f->src.ns, f->src.pod, fl);
 	case F_DESTINATION_POD: return name_matches(f->dst.ns, f->dst.pod, fl);
-	case F_SOURCE_LABEL: return label_matches(&f->src, v);
-	case F_DESTINATION_LABEL: return label_matches(&f->dst, v);
+	case F_SOURCE_LABEL: return label_matches(&f->src, fl->sel);
+	case F_DESTINATION_LABEL: return label_matches(&f->dst, fl->sel);
 	case F_SOURCE_SERVICE: return false; /* a flow's source is never a service here */
 	case F_DESTINATION_SERVICE: return name_matches(f->svc_ns, f->svc_name, fl);
 	case F_SOURCE_IDENTITY: return f->src.identity == fl->num;
@@ -546,11 +600,7 @@ static bool filter_one(const struct filter *fl, const struct flow *f)
 
 		return !strcasecmp(v, v4 ? "IPv4" : "IPv6");
 	}
-	case F_UUID: {
-		char u[SL_FLOW_UUID_TEXT];
-
-		return !strcasecmp(v, sl_flow_uuid_text(fl->boot, f->seq, u));
-	}
+	case F_UUID: return fl->num && f->seq == fl->num; /* parsed: this agent's flow number */
 	case F_HTTP_STATUS_CODE: /* "404", or a class such as "4+" / "4xx" */
 		return f->code && (fl->cls ? f->code / 100 == fl->num : f->code == fl->num);
 	case F_MAX:
@@ -929,6 +979,7 @@ static void filters_free(struct filter_set *fs)
 
 				free(fl->value);
 				free(fl->ns);
+				label_sel_free(fl->sel);
 				if (fl->re)
 					pcre2_code_free(fl->re);
 				pcre2_match_data_free(fl->md);
@@ -984,7 +1035,6 @@ static int filter_value(enum filter_field field, json_t *v, const char *node, ui
 		return 0;
 	}
 	case F_TCP_FLAGS: {
-		static const char *const bits[] = { "FIN", "SYN", "RST", "PSH", "ACK", "URG", "ECE", "CWR", "NS" };
 		const char *k;
 		json_t *b;
 
@@ -993,9 +1043,9 @@ static int filter_value(enum filter_field field, json_t *v, const char *node, ui
 		json_object_foreach(v, k, b) {
 			size_t i;
 
-			for (i = 0; i < 9 && strcmp(k, bits[i]); i++)
+			for (i = 0; i < 8 && strcmp(k, sl_flow_tcp_flag_names[i]); i++)
 				;
-			if (i == 9)
+			if (i == 8 && strcmp(k, "NS"))
 				return sl_fail(err, EINVAL, "tcp_flags: unknown flag %s", k);
 			if (json_is_true(b))
 				fl->plen |= 1u << i; /* NS (bit 8) is never set on a flow here */
@@ -1052,7 +1102,29 @@ static int filter_value(enum filter_field field, json_t *v, const char *node, ui
 	}
 	if (field == F_NODE_NAME)
 		fl->node = node;
-	fl->boot = boot;
+	if ((field == F_SOURCE_LABEL || field == F_DESTINATION_LABEL) && !(fl->sel = label_sel_parse(s)))
+		return sl_fail(err, EINVAL, "%s: invalid label selector \"%.200s\"", name, s);
+	if (field == F_UUID) {
+		/* one of this agent's flows: its boot id, then the flow's number
+		 * (0, matching nothing, for another agent's or no uuid) */
+		char u[SL_FLOW_UUID_TEXT], want[SL_FLOW_UUID_TEXT];
+		uint64_t seq = 0;
+
+		snprintf(want, sizeof(want), "%s", s);
+		for (char *c = want; *c; c++)
+			*c = (char)tolower((unsigned char)*c);
+		if (strlen(want) == 36 && sscanf(want + 19, "%4" SCNx64, &seq) == 1) {
+			uint64_t lo = 0;
+
+			if (sscanf(want + 24, "%12" SCNx64, &lo) == 1)
+				seq = ((seq & 0x3fff) << 48) | lo;
+			else
+				seq = 0;
+		} else {
+			seq = 0;
+		}
+		fl->num = seq && !strcmp(sl_flow_uuid_text(boot, seq, u), want) ? seq : 0;
+	}
 	if (field == F_HTTP_PATH || field == F_HTTP_URL) {
 		int ec;
 		PCRE2_SIZE off;

@@ -421,7 +421,8 @@ void k8s_policies_commit(struct agent_k8s *k)
 		text = policy_text(ki, obj);
 		file = file_name(ki, ns, name);
 		old = stored(a, kind, ns, name);
-		json_array_append_new(seen, json_pack("{s:i,s:O}", "kind", kind, "obj", obj));
+		if (k->leader) /* the one that writes the status */
+			json_array_append_new(seen, json_pack("{s:i,s:O}", "kind", kind, "obj", obj));
 		if (old && old->text && !strcmp(old->text, text)) {
 			loaded(k, kind, ns, name); /* unchanged (a relist): nothing to do */
 			free(why);

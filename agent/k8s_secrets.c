@@ -665,11 +665,6 @@ size_t k8s_secrets_waiting(struct agent_k8s *k)
 	return n;
 }
 
-static const char *kind_word(int kind)
-{
-	return kind == SLUICE_KIND_CCNP ? "CiliumClusterwideNetworkPolicy" : "CiliumNetworkPolicy";
-}
-
 static void names_ref(void *ctx, const struct sluice_tls_context *t, enum agent_secret_use use)
 {
 	struct missing *m = ctx;
@@ -682,7 +677,7 @@ static void names_ref(void *ctx, const struct sluice_tls_context *t, enum agent_
 	if (!t || !t->secret_name || strcmp(t->secret_name, m->name) ||
 	    strcmp(t->secret_ns ? t->secret_ns : "default", m->ns))
 		return;
-	s = sl_strdupf("%s %s%s%s", kind_word((int)pol->kind), pol->namespace ? pol->namespace : "",
+	s = sl_strdupf("%s %s%s%s", sluice_policy_kind_name((int)pol->kind), pol->namespace ? pol->namespace : "",
 		       pol->namespace ? "/" : "", pol->name);
 	json_array_foreach(m->names, i, x)
 		if (!strcmp(json_string_value(x), s)) {

@@ -171,16 +171,16 @@ static const char *clock_str(uint64_t ns, char *buf, size_t len)
 	return buf;
 }
 
-/* the filter flags (observe_filter.c), as getopt codes 1000 + index */
-static const char *const filter_flags[] = {
-	"verdict", "pod", "from-pod", "to-pod", "namespace", "label", "from-label", "to-label",
-	"identity", "port", "protocol", "type", "http-method", "http-path", "http-status", "ip",
-	"from-ip", "to-ip", "from-namespace", "to-namespace", "from-identity", "to-identity",
-	"from-port", "to-port", "traffic-direction", "service", "to-service", "tcp-flags", "http-url",
-	"node-name", "drop-reason-desc", "ip-version", "from-service", "fqdn", "from-fqdn", "to-fqdn",
-	"ipv4", "ipv6", "not", "uuid",
-};
-#define NFILTER_FLAGS (sizeof(filter_flags) / sizeof(filter_flags[0]))
+/* the getopt code of a filter flag (observe_filter.c): 1000 + its index */
+static int filter_code(const char *name)
+{
+	for (size_t i = 0; i < obs_filter_nflags(); i++)
+		if (!strcmp(obs_filter_flag(i), name))
+			return 1000 + (int)i;
+	abort();
+}
+
+#define NFILTER_FLAGS_MAX 64
 
 int cli_observe(int argc, char **argv)
 {
@@ -202,7 +202,7 @@ int cli_observe(int argc, char **argv)
 		{ "denylist", required_argument, NULL, 'B' },
 		{ "help", no_argument, NULL, 'h' },
 	};
-	struct option opts[sizeof(base_opts) / sizeof(base_opts[0]) + NFILTER_FLAGS + 1];
+	struct option opts[sizeof(base_opts) / sizeof(base_opts[0]) + NFILTER_FLAGS_MAX + 1];
 	struct obs_filter *filter = obs_filter_new();
 	json_t *allowlist = NULL, *denylist = NULL;
 	struct render render = { 0 };
@@ -217,28 +217,30 @@ int cli_observe(int argc, char **argv)
 	char *ferr = NULL;
 	int c;
 
+	size_t nbase = sizeof(base_opts) / sizeof(base_opts[0]), nflags = obs_filter_nflags();
+
+	if (nflags > NFILTER_FLAGS_MAX)
+		abort();
 	memcpy(opts, base_opts, sizeof(base_opts));
-	for (size_t i = 0; i < NFILTER_FLAGS; i++)
-		opts[sizeof(base_opts) / sizeof(base_opts[0]) + i] = (struct option){
-			filter_flags[i], strcmp(filter_flags[i], "not") && strncmp(filter_flags[i], "ipv", 3)
-						 ? required_argument
-						 : no_argument,
-			NULL, 1000 + (int)i
-		};
-	memset(&opts[sizeof(opts) / sizeof(opts[0]) - 1], 0, sizeof(opts[0]));
+	for (size_t i = 0; i < nflags; i++)
+		opts[nbase + i] = (struct option){ obs_filter_flag(i),
+						   obs_filter_flag_has_value(obs_filter_flag(i)) ? required_argument
+												  : no_argument,
+						   NULL, 1000 + (int)i };
+	memset(&opts[nbase + nflags], 0, sizeof(opts[0]));
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "fo:hn:t:jl:A46", opts, NULL)) != -1) {
 		/* Hubble's short forms */
 		if (c == 'n')
-			c = 1004;
+			c = filter_code("namespace");
 		else if (c == 't')
-			c = 1011;
+			c = filter_code("type");
 		else if (c == 'l')
-			c = 1005;
+			c = filter_code("label");
 		else if (c == '4')
-			c = 1036;
+			c = filter_code("ipv4");
 		else if (c == '6')
-			c = 1037;
+			c = filter_code("ipv6");
 		switch (c) {
 		case 'f': follow = true; break;
 		case 'L':
@@ -310,8 +312,8 @@ int cli_observe(int argc, char **argv)
 			break;
 		case 'h': usage(stdout); obs_filter_free(filter); return 0;
 		default:
-			if (c >= 1000 && c < 1000 + (int)NFILTER_FLAGS) {
-				if (obs_filter_set(filter, filter_flags[c - 1000], optarg, &ferr))
+			if (c >= 1000 && c < 1000 + (int)obs_filter_nflags()) {
+				if (obs_filter_set(filter, obs_filter_flag((size_t)(c - 1000)), optarg, &ferr))
 					goto bad_filter;
 				break;
 			}

@@ -31,6 +31,7 @@
 #include <strings.h>
 
 #include "../common/flow_filter.h"
+#include "../common/flow_json.h"
 #include "../common/util.h"
 
 struct tracker {
@@ -85,12 +86,19 @@ static const char *const flags[] = {
 	"ip-version", "ipv4", "ipv6", "uuid",
 };
 
-bool obs_filter_is_flag(const char *name)
+size_t obs_filter_nflags(void)
 {
-	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
-		if (!strcmp(flags[i], name))
-			return true;
-	return false;
+	return sizeof(flags) / sizeof(flags[0]);
+}
+
+const char *obs_filter_flag(size_t i)
+{
+	return i < obs_filter_nflags() ? flags[i] : NULL;
+}
+
+bool obs_filter_flag_has_value(const char *name)
+{
+	return strcmp(name, "not") && strcmp(name, "ipv4") && strcmp(name, "ipv6");
 }
 
 struct obs_filter *obs_filter_new(void)
@@ -398,22 +406,22 @@ static int add_verdict(struct tracker *t, const char *v, char **err)
 
 static int add_tcp_flags(struct tracker *t, const char *v, char **err)
 {
-	static const char *const names[] = { "FIN", "SYN", "RST", "PSH", "ACK", "URG", "ECE", "CWR",
-					     "NS" };
 	json_t *o = json_object();
 	const char *p = v;
 
 	for (;;) {
 		size_t n = strcspn(p, ","), i;
+		/* the eight of the TCP header's flags byte, and NS (Hubble's too) */
+		const char *name = n == 2 && !strncasecmp(p, "NS", 2) ? "NS" : NULL;
 
-		for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-			if (strlen(names[i]) == n && !strncasecmp(p, names[i], n))
-				break;
-		if (i == sizeof(names) / sizeof(names[0])) {
+		for (i = 0; i < 8 && !name; i++)
+			if (strlen(sl_flow_tcp_flag_names[i]) == n && !strncasecmp(p, sl_flow_tcp_flag_names[i], n))
+				name = sl_flow_tcp_flag_names[i];
+		if (!name) {
 			json_decref(o);
 			return fail(err, "unknown tcp flag: %.*s", (int)n, p);
 		}
-		json_object_set_new(o, names[i], json_true());
+		json_object_set_new(o, name, json_true());
 		if (!p[n])
 			break;
 		p += n + 1;

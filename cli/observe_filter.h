@@ -15,8 +15,11 @@ struct obs_filter;
 
 struct obs_filter *obs_filter_new(void);
 void obs_filter_free(struct obs_filter *f);
-/* True when name is a filter flag ("pod", "not", ...). */
-bool obs_filter_is_flag(const char *name);
+/* The filter flags ("pod", "not", ...): how many, the i-th, and whether
+ * one takes a value ("not", "ipv4" and "ipv6" do not). */
+size_t obs_filter_nflags(void);
+const char *obs_filter_flag(size_t i);
+bool obs_filter_flag_has_value(const char *name);
 /* One flag with its value ("not" takes none). 0, or -1 with *err (malloc'd). */
 int obs_filter_set(struct obs_filter *f, const char *name, const char *value, char **err);
 /* A raw FlowFilter (JSON) for the allowlist (deny false) or the denylist. */

@@ -24,7 +24,7 @@ static char *run(struct obs_filter *f, const char *const *args)
 
 	for (size_t i = 0; args[i]; i++) {
 		const char *name = args[i] + 2; /* "--" */
-		bool takes = strcmp(name, "not") && strcmp(name, "ipv4") && strcmp(name, "ipv6");
+		bool takes = obs_filter_flag_has_value(name);
 
 		if (obs_filter_set(f, name, takes ? args[i + 1] : NULL, &err))
 			return err;
