@@ -60,13 +60,77 @@ static const char *match_text(uint8_t m)
 	return m <= 4 ? names[m] : "?";
 }
 
-/* "Mon DD HH:MM:SS.mmm" in UTC, as the line's time reads */
+int flow_time_format_parse(const char *name)
+{
+	static const char *const names[] = { "StampMilli",   "YearMonthDay", "YearMonthDayHour",
+					     "YearMonthDayHourMinute", "RFC3339", "RFC3339Milli",
+					     "RFC3339Micro", "RFC3339Nano", "RFC1123Z" };
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(name, names[i]))
+			return (int)i;
+	return -1;
+}
+
+/* The other formats than StampMilli, as Go's layouts print a UTC time. */
+static const char *when_layout(enum flow_time_format fmt, uint64_t ns, char *buf, size_t len)
+{
+	static const char *const day[] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
+	static const char *const mon[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
+					   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+	time_t t = (time_t)(ns / 1000000000ull);
+	unsigned frac = (unsigned)(ns % 1000000000ull), digits;
+	char fr[16] = "";
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	switch (fmt) {
+	case FLOW_TIME_YMD:
+		snprintf(buf, len, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+		return buf;
+	case FLOW_TIME_YMDH:
+		snprintf(buf, len, "%04d-%02d-%02dT%02dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour);
+		return buf;
+	case FLOW_TIME_YMDHM:
+		snprintf(buf, len, "%04d-%02d-%02dT%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+			 tm.tm_hour, tm.tm_min);
+		return buf;
+	case FLOW_TIME_RFC1123Z:
+		snprintf(buf, len, "%s, %02d %s %04d %02d:%02d:%02d +0000", day[tm.tm_wday], tm.tm_mday,
+			 mon[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+		return buf;
+	default:
+		break;
+	}
+	/* RFC 3339 with Go's ".999...": as many digits as asked, trailing
+	 * zeros dropped, no dot for a whole second */
+	digits = fmt == FLOW_TIME_RFC3339_MILLI ? 3 : fmt == FLOW_TIME_RFC3339_MICRO ? 6
+		 : fmt == FLOW_TIME_RFC3339_NANO ? 9 : 0;
+	if (digits) {
+		size_t n;
+
+		snprintf(fr, sizeof(fr), ".%09u", frac);
+		fr[1 + digits] = 0;
+		for (n = strlen(fr); n > 1 && fr[n - 1] == '0'; n--)
+			fr[n - 1] = 0;
+		if (n == 1)
+			fr[0] = 0;
+	}
+	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d%sZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+		 tm.tm_hour, tm.tm_min, tm.tm_sec, fr);
+	return buf;
+}
+
+/* "Mon _D HH:MM:SS.mmm" in UTC (Go's StampMilli, as Hubble prints it), or
+ * the --time-format asked for */
 static const char *when_text(struct flow_printer *p, uint64_t ns, char *buf)
 {
 	uint64_t sec = ns / 1000000000ull;
 	unsigned ms = (unsigned)(ns % 1000000000ull / 1000000);
 	size_t n;
 
+	if (p->time_format != FLOW_TIME_STAMP_MILLI)
+		return when_layout(p->time_format, ns, buf, 64);
 	if (!p->memo_valid || p->memo_sec != sec) {
 		static const char *mon[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
 					     "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
@@ -74,7 +138,7 @@ static const char *when_text(struct flow_printer *p, uint64_t ns, char *buf)
 		struct tm tm;
 
 		gmtime_r(&t, &tm);
-		snprintf(p->memo, sizeof(p->memo), "%s %02d %02d:%02d:%02d", mon[tm.tm_mon], tm.tm_mday,
+		snprintf(p->memo, sizeof(p->memo), "%s %2d %02d:%02d:%02d", mon[tm.tm_mon], tm.tm_mday,
 			 tm.tm_hour, tm.tm_min, tm.tm_sec);
 		p->memo_sec = sec;
 		p->memo_valid = true;

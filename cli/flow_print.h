@@ -26,13 +26,30 @@ enum flow_print_form {
 	FLOW_PRINT_TABLE,
 };
 
+/* Hubble's --time-format names, in Go's layouts, always in UTC */
+enum flow_time_format {
+	FLOW_TIME_STAMP_MILLI,    /* "Jan _2 15:04:05.000" (the default) */
+	FLOW_TIME_YMD,            /* "2006-01-02" */
+	FLOW_TIME_YMDH,           /* "2006-01-02T15Z07:00" */
+	FLOW_TIME_YMDHM,          /* "2006-01-02T15:04Z07:00" */
+	FLOW_TIME_RFC3339,        /* "2006-01-02T15:04:05Z07:00" */
+	FLOW_TIME_RFC3339_MILLI,  /* fraction ".999": trailing zeros dropped */
+	FLOW_TIME_RFC3339_MICRO,  /* ".999999" */
+	FLOW_TIME_RFC3339_NANO,   /* ".999999999" */
+	FLOW_TIME_RFC1123Z,       /* "Mon, 02 Jan 2006 15:04:05 -0700" */
+};
+
+/* Hubble's name (StampMilli, RFC3339, ...) of a format; -1 when unknown. */
+int flow_time_format_parse(const char *name);
+
 struct flow_printer {
 	enum flow_print_form form;
+	enum flow_time_format time_format;
 	bool color; /* the verdict in colour (a terminal) */
 	const char *node; /* --print-node-name: the flow's node, else NULL */
 	/* flows printed so far: the table's header and dict's separators */
 	unsigned long long count;
-	/* "Mon DD HH:MM:SS" of the last flow's second, kept for the next */
+	/* "Mon _D HH:MM:SS" of the last flow's second, kept for the next */
 	bool memo_valid;
 	uint64_t memo_sec;
 	char memo[24];

@@ -42,6 +42,8 @@ static void usage(FILE *f)
 		"  -j, --json              the same as -o json\n"
 		"      --print-node-name   the node of each flow (compact, dict, table)\n"
 		"      --color WHEN        auto (default: on a terminal), always or never\n"
+		"      --time-format F     StampMilli (default, \"Dec  6 10:12:52.123\"), RFC3339,\n"
+		"                          RFC3339Milli/Micro/Nano, RFC1123Z, YearMonthDay[Hour[Minute]]\n"
 		"  -A, --all-namespaces    every namespace (the default)\n"
 		"      --print-raw-filters print the allowlist and denylist (Hubble FlowFilters)\n"
 		"                          and exit\n"
@@ -198,6 +200,7 @@ int cli_observe(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ "color", required_argument, NULL, 'C' },
 		{ "print-raw-filters", no_argument, NULL, 'p' },
+		{ "time-format", required_argument, NULL, 'T' },
 		{ "allowlist", required_argument, NULL, 'W' },
 		{ "denylist", required_argument, NULL, 'B' },
 		{ "help", no_argument, NULL, 'h' },
@@ -264,6 +267,19 @@ int cli_observe(int argc, char **argv)
 		case 'a': all = true; break;
 		case 'A': break; /* every namespace is the default: no filter */
 		case 'p': print_raw = true; break;
+		case 'T': {
+			int tf = flow_time_format_parse(optarg);
+
+			if (tf < 0) {
+				fprintf(stderr, "sluice: invalid --time-format \"%s\" (StampMilli, YearMonthDay, "
+						"YearMonthDayHour, YearMonthDayHourMinute, RFC3339, RFC3339Milli, "
+						"RFC3339Micro, RFC3339Nano or RFC1123Z)\n", optarg);
+				obs_filter_free(filter);
+				return 2;
+			}
+			render.text.time_format = (enum flow_time_format)tf;
+			break;
+		}
 		case 'W':
 		case 'B':
 			if (obs_filter_add_raw(filter, c == 'B', optarg, &ferr))

@@ -34,7 +34,8 @@ first_allowed=$(grep -n "frontend → default/backend:8080  tcp-connect REDIRECT
 first_denied=$(grep -n "malicious → default/database:5432  tcp-connect DENIED" "$OBS_C" | head -1 | cut -d: -f1)
 [ -n "$first_allowed" ] && [ -n "$first_denied" ] && [ "$first_allowed" -lt "$first_denied" ] \
 	&& pass "compact lines come in order" || fail "compact lines come in order"
-check "compact lines carry a time" grep -qE "^[A-Z][a-z]{2} [0-9]{2} [0-9:]{8}\.[0-9]{3}  " "$OBS_C"
+check "compact lines carry a time (Go's StampMilli, as Hubble: Dec  6)" grep -qE "^[A-Z][a-z]{2} [ 1-3][0-9] [0-9:]{8}\.[0-9]{3}  " "$OBS_C"
+check "--time-format RFC3339Milli" sh -c "'$SL_BUILD/cli/sluice' --socket '$SL_SOCK' observe --last 3 --time-format RFC3339Milli | grep -qE '^20[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9:]{8}(\.[0-9]{1,3})?Z  '"
 
 check "json: fields of the denied flow" python3 - "$OBS_J" "$IP_malicious" "$IP_database" <<'PY'
 import json, sys
@@ -156,7 +157,7 @@ now=$(count)
 [ "$(count --ip-version v5)" = 0 ] && pass "--ip-version v5: IP_NOT_USED, as Hubble reads it: no flow" || fail "--ip-version v5"
 # --print-node-name, as Hubble prints it in each form
 out=$(sl observe --last 3 --print-node-name)
-[ "$(grep -c "^[A-Z][a-z][a-z] [0-9][0-9] [0-9:.]* \[sluice-$SL_ID\]  " <<<"$out")" = 3 ] && pass "--print-node-name: TIME [NODE] on each compact line" || fail "--print-node-name: $out"
+[ "$(grep -c "^[A-Z][a-z][a-z] [ 1-3][0-9] [0-9:.]* \[sluice-$SL_ID\]  " <<<"$out")" = 3 ] && pass "--print-node-name: TIME [NODE] on each compact line" || fail "--print-node-name: $out"
 sl observe --last 2 --print-node-name -o table | head -1 | grep -q '^TIMESTAMP  *NODE  *SOURCE' && pass "  a NODE column in -o table" || fail "  -o table"
 [ "$(sl observe --last 2 --print-node-name -o dict | grep -c "^       NODE: sluice-$SL_ID$")" = 2 ] && pass "  a NODE line in -o dict" || fail "  -o dict"
 check "compact L7 line: http-request DENIED (GET /admin)" sh -c "$SL_BUILD/cli/sluice --socket $SL_SOCK observe --last 1000 | grep -q 'default/frontend → default/backend:8080  http-request DENIED (GET /admin)'"

@@ -153,12 +153,57 @@ static void test_cut_character(void **state)
 	free(out);
 }
 
+/* --time-format: Hubble's names, Go's layouts, in UTC (case 0 is
+ * 2025-12-05T16:00:00.123456789Z, a Friday) */
+static void test_time_formats(void **state)
+{
+	static const struct {
+		const char *name, *want;
+		uint64_t frac; /* the flow's nanoseconds instead, when not 0 */
+	} cases[] = {
+		{ "StampMilli", "Dec  5 16:00:00.123", 0 },
+		{ "YearMonthDay", "2025-12-05", 0 },
+		{ "YearMonthDayHour", "2025-12-05T16Z", 0 },
+		{ "YearMonthDayHourMinute", "2025-12-05T16:00Z", 0 },
+		{ "RFC3339", "2025-12-05T16:00:00Z", 0 },
+		{ "RFC3339Milli", "2025-12-05T16:00:00.123Z", 0 },
+		{ "RFC3339Micro", "2025-12-05T16:00:00.123456Z", 0 },
+		{ "RFC3339Nano", "2025-12-05T16:00:00.123456789Z", 0 },
+		{ "RFC1123Z", "Fri, 05 Dec 2025 16:00:00 +0000", 0 },
+		/* Go's .999: trailing zeros go, and the dot with them */
+		{ "RFC3339Milli", "2025-12-05T16:00:00.12Z", 120000000 },
+		{ "RFC3339Nano", "2025-12-05T16:00:00Z", 1000000000 },
+	};
+
+	(void)state;
+	assert_int_equal(flow_time_format_parse("Kitchen"), -1);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct flow_printer p = { .form = FLOW_PRINT_COMPACT };
+		struct sl_flow_view v = print_case(0);
+		char *out = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&out, &len);
+		int tf = flow_time_format_parse(cases[i].name);
+
+		assert_true(tf >= 0);
+		p.time_format = (enum flow_time_format)tf;
+		if (cases[i].frac)
+			v.time_ns = v.time_ns / 1000000000ull * 1000000000ull + cases[i].frac % 1000000000ull;
+		flow_print(&p, f, &v);
+		fclose(f);
+		if (strncmp(out, cases[i].want, strlen(cases[i].want)) || out[strlen(cases[i].want)] != ' ')
+			fail_msg("%s: %s", cases[i].name, out);
+		free(out);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_golden),
 		cmocka_unit_test(test_json_line),
 		cmocka_unit_test(test_cut_character),
+		cmocka_unit_test(test_time_formats),
 	};
 
 	if (argc != 2) {
