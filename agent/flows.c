@@ -99,7 +99,7 @@ enum filter_field {
 	F_DESTINATION_IDENTITY, F_SOURCE_PORT, F_DESTINATION_PORT, F_SOURCE_FQDN, F_DESTINATION_FQDN,
 	F_VERDICT, F_EVENT_TYPE, F_HTTP_STATUS_CODE, F_HTTP_METHOD, F_HTTP_PATH, F_HTTP_URL,
 	F_PROTOCOL, F_TCP_FLAGS, F_NODE_NAME, F_TRAFFIC_DIRECTION, F_DROP_REASON_DESC, F_IP_VERSION,
-	F_UUID, F_MAX,
+	F_UUID, F_SOURCE_WORKLOAD, F_DESTINATION_WORKLOAD, F_MAX,
 };
 
 static const char *const filter_names[F_MAX] = {
@@ -108,7 +108,7 @@ static const char *const filter_names[F_MAX] = {
 	"destination_identity", "source_port", "destination_port", "source_fqdn", "destination_fqdn",
 	"verdict", "event_type", "http_status_code", "http_method", "http_path", "http_url",
 	"protocol", "tcp_flags", "node_name", "traffic_direction", "drop_reason_desc", "ip_version",
-	"uuid",
+	"uuid", "source_workload", "destination_workload",
 };
 
 /* One value of one field. */
@@ -601,6 +601,9 @@ static bool filter_one(const struct filter *fl, const struct flow *f)
 		return !strcasecmp(v, v4 ? "IPv4" : "IPv6");
 	}
 	case F_UUID: return fl->num && f->seq == fl->num; /* parsed: this agent's flow number */
+	case F_SOURCE_WORKLOAD:
+	case F_DESTINATION_WORKLOAD:
+		return false; /* the pods' owners are not read: no flow names a workload */
 	case F_HTTP_STATUS_CODE: /* "404", or a class such as "4+" / "4xx" */
 		return f->code && (fl->cls ? f->code / 100 == fl->num : f->code == fl->num);
 	case F_MAX:
@@ -1050,6 +1053,14 @@ static int filter_value(enum filter_field field, json_t *v, const char *node, ui
 			if (json_is_true(b))
 				fl->plen |= 1u << i; /* NS (bit 8) is never set on a flow here */
 		}
+		return 0;
+	}
+	case F_SOURCE_WORKLOAD:
+	case F_DESTINATION_WORKLOAD: {
+		json_t *k = json_object_get(v, "kind"), *n = json_object_get(v, "name");
+
+		if (!json_is_object(v) || (k && !json_is_string(k)) || (n && !json_is_string(n)))
+			return sl_fail(err, EINVAL, "%s: want objects such as {\"kind\": \"Deployment\", \"name\": \"web\"}", name);
 		return 0;
 	}
 	case F_VERDICT:

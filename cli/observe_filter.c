@@ -65,13 +65,15 @@ static const char *const conflicts[][7] = {
 	{ "port", "from-port" },
 	{ "identity", "to-identity" },
 	{ "identity", "from-identity" },
+	{ "workload", "to-workload" },
+	{ "workload", "from-workload" },
 };
 
 /* FlowFilter's fields in flow.proto's order (what protojson prints). */
 static const char *const field_order[] = {
 	"uuid", "source_ip", "source_pod", "source_fqdn", "source_label", "source_service",
-	"destination_ip", "destination_pod", "destination_fqdn", "destination_label",
-	"destination_service", "traffic_direction", "verdict", "drop_reason_desc", "event_type",
+	"source_workload", "destination_ip", "destination_pod", "destination_fqdn",
+	"destination_label", "destination_service", "destination_workload", "traffic_direction", "verdict", "drop_reason_desc", "event_type",
 	"http_status_code", "protocol", "source_port", "destination_port", "source_identity",
 	"destination_identity", "http_method", "http_path", "http_url", "tcp_flags", "node_name",
 	"ip_version",
@@ -83,7 +85,7 @@ static const char *const flags[] = {
 	"to-service", "port", "from-port", "to-port", "identity", "from-identity", "to-identity",
 	"fqdn", "from-fqdn", "to-fqdn", "verdict", "type", "http-status", "http-method", "http-path",
 	"http-url", "protocol", "tcp-flags", "node-name", "traffic-direction", "drop-reason-desc",
-	"ip-version", "ipv4", "ipv6", "uuid",
+	"ip-version", "ipv4", "ipv6", "uuid", "workload", "from-workload", "to-workload",
 };
 
 size_t obs_filter_nflags(void)
@@ -464,6 +466,16 @@ static int tracker_set(struct tracker *t, const char *name, const char *v, char 
 	if (!strcmp(name, "pod") || !strcmp(name, "fqdn") || !strcmp(name, "label") ||
 	    !strcmp(name, "service")) {
 		sides(t, name, json_string(v));
+	} else if (strstr(name, "workload")) {
+		/* hubble's parseWorkload: "KIND/NAME" or "NAME" */
+		const char *slash = strchr(v, '/');
+		json_t *w = slash ? json_pack("{s:s%,s:s}", "kind", v, (size_t)(slash - v), "name", slash + 1)
+				  : json_pack("{s:s}", "name", v);
+
+		if (!strcmp(name, "workload"))
+			sides(t, name, w);
+		else
+			both(t, name[0] == 'f' ? "source_workload" : "destination_workload", w);
 	} else if (!strcmp(name, "ip") || !strcmp(name, "port")) {
 		if (check_value(name, v, err))
 			return -1;

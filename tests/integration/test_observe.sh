@@ -102,6 +102,10 @@ only_lines "--from-pod" 'default/malicious →' --from-pod default/malicious
 [ "$(count --allowlist '{"source_pod":["default/malicious"]}')" = "$(count --from-pod default/malicious)" ] &&
 	[ "$(count --denylist '{"source_pod":["default/malicious"]}')" = "$((all - $(count --from-pod default/malicious)))" ] &&
 	pass "--allowlist / --denylist take raw FlowFilters" || fail "--allowlist / --denylist"
+check_exit 0 "--workload and --fqdn are taken (hubble's flags)" sl observe --last 5 --to-workload Deployment/backend --not --fqdn x
+[ "$(count --workload backend)" = 0 ] && [ "$(count --from-fqdn a.example)" = 0 ] &&
+	pass "  and match no flow (no workloads, no DNS names here)" || fail "--workload / --fqdn matched flows"
+check_exit 2 "--workload with --to-workload is refused (hubble's conflict)" sl observe --workload a --to-workload b
 # Hubble's uuid: one per flow, and --uuid finds it
 uuids=$(sl observe --last 1000 -o json | python3 -c 'import json,sys; print("\n".join(json.loads(l)["flow"].get("uuid","") for l in sys.stdin))')
 u=$(tail -1 <<<"$uuids")

@@ -150,6 +150,17 @@ static void test_labels_identities(void **state)
 	refused(A("--from-identity", "bad"), "invalid security identity");
 	refused(A("--to-identity", "bad"), NULL);
 	refused(A("--identity", "bad"), NULL);
+	/* TestFromToWorkloadCombined */
+	expect(A("--from-pod", "cilium", "--to-workload", "app"),
+	       "[{\"source_pod\":[\"cilium\"],\"destination_workload\":[{\"name\":\"app\"}]}]", "[]");
+	expect(A("--pod", "cilium", "--to-workload", "app"),
+	       "[{\"source_pod\":[\"cilium\"],\"destination_workload\":[{\"name\":\"app\"}]},"
+	       "{\"destination_pod\":[\"cilium\"],\"destination_workload\":[{\"name\":\"app\"}]}]",
+	       "[]");
+	expect(A("--workload", "Deployment/web"),
+	       "[{\"source_workload\":[{\"kind\":\"Deployment\",\"name\":\"web\"}]},"
+	       "{\"destination_workload\":[{\"kind\":\"Deployment\",\"name\":\"web\"}]}]",
+	       "[]");
 	/* TestFromToIdentityCombined */
 	expect(A("--from-pod", "cilium", "--to-identity", "42"),
 	       "[{\"source_pod\":[\"cilium\"],\"destination_identity\":[42]}]", "[]");
@@ -232,6 +243,7 @@ static void test_conflicts(void **state)
 	static const char *const pairs[][2] = {
 		{ "--port", "--to-port" },       { "--port", "--from-port" },
 		{ "--identity", "--to-identity" }, { "--identity", "--from-identity" },
+		{ "--workload", "--to-workload" }, { "--workload", "--from-workload" },
 		{ "--fqdn", "--from-fqdn" },     { "--fqdn", "--to-fqdn" },
 		{ "--ip", "--from-ip" },         { "--ip", "--to-ip" },
 		{ "--label", "--from-label" },   { "--label", "--to-label" },
@@ -272,11 +284,17 @@ static void test_conflicts(void **state)
 		"filters --from-fqdn and --from-ip cannot be combined");
 	refused(A("--from-service", "foo", "--service", "bar"),
 		"filters --service and --from-service cannot be combined");
+	/* "complex ok" */
 	expect(A("--to-service", "foo", "--from-service", "bar", "--from-identity", "world", "--to-identity",
 		 "world", "--to-ip", "1.2.3.4", "--from-pod", "blib", "--from-port", "1172", "--to-port",
-		 "11245"),
-	       "[{\"source_pod\":[\"blib\"],\"source_service\":[\"bar\"],\"destination_ip\":[\"1.2.3.4\"],"
+		 "11245", "--workload", "buzz"),
+	       "[{\"source_pod\":[\"blib\"],\"source_service\":[\"bar\"],\"source_workload\":[{\"name\":\"buzz\"}],"
+	       "\"destination_ip\":[\"1.2.3.4\"],"
 	       "\"destination_service\":[\"foo\"],\"source_port\":[\"1172\"],\"destination_port\":[\"11245\"],"
+	       "\"source_identity\":[2],\"destination_identity\":[2]},"
+	       "{\"source_pod\":[\"blib\"],\"source_service\":[\"bar\"],"
+	       "\"destination_ip\":[\"1.2.3.4\"],\"destination_service\":[\"foo\"],\"destination_workload\":[{\"name\":\"buzz\"}],"
+	       "\"source_port\":[\"1172\"],\"destination_port\":[\"11245\"],"
 	       "\"source_identity\":[2],\"destination_identity\":[2]}]",
 	       "[]");
 	refused(A("--from-ip", "1.2.3.4", "--not"), "trailing --not");
