@@ -389,7 +389,7 @@ static int add_verdict(struct tracker *t, const char *v, char **err)
 	static const char *const names[] = { "FORWARDED", "DROPPED", "ERROR", "AUDIT", "REDIRECTED",
 					     "TRACED", "TRANSLATED", "VERDICT_UNKNOWN" };
 
-	/* sluice's words: ALLOWED is every verdict but a drop */
+	/* sluice's words: ALLOWED is every verdict but a drop (or an error) */
 	if (!strcasecmp(v, "ALLOWED")) {
 		for (size_t i = 0; i < 7; i++)
 			if (i != 1 && i != 2)
@@ -408,26 +408,16 @@ static int add_verdict(struct tracker *t, const char *v, char **err)
 
 static int add_tcp_flags(struct tracker *t, const char *v, char **err)
 {
-	json_t *o = json_object();
-	const char *p = v;
+	int mask = sl_flow_tcp_flags_parse(v);
+	json_t *o;
 
-	for (;;) {
-		size_t n = strcspn(p, ","), i;
-		/* the eight of the TCP header's flags byte, and NS (Hubble's too) */
-		const char *name = n == 2 && !strncasecmp(p, "NS", 2) ? "NS" : NULL;
-
-		for (i = 0; i < 8 && !name; i++)
-			if (strlen(sl_flow_tcp_flag_names[i]) == n && !strncasecmp(p, sl_flow_tcp_flag_names[i], n))
-				name = sl_flow_tcp_flag_names[i];
-		if (!name) {
-			json_decref(o);
-			return fail(err, "unknown tcp flag: %.*s", (int)n, p);
-		}
-		json_object_set_new(o, name, json_true());
-		if (!p[n])
-			break;
-		p += n + 1;
-	}
+	if (mask < 0)
+		return fail(err, "unknown tcp flag in \"%s\" (FIN, SYN, RST, PSH, ACK, URG, ECE, CWR, NS)", v);
+	/* TCPFlags' fields, in flow.proto's order */
+	o = json_object();
+	for (int i = 0; i < 9; i++)
+		if (mask & (1 << i))
+			json_object_set_new(o, i < 8 ? sl_flow_tcp_flag_names[i] : "NS", json_true());
 	both(t, "tcp_flags", o);
 	return 0;
 }

@@ -10,9 +10,10 @@
 
 #include <stdbool.h>
 
-/* NULL when value suits the filter named field ("verdict", "port", ...),
- * else why not (a static string). Fields without a rule accept anything
- * but an empty value. */
+/* NULL when value suits the filter flag named field ("ip", "from-port",
+ * "protocol", "http-status"), else why not (a static string). Other fields
+ * (their values parsed where Hubble parses them: cli/observe_filter.c, the
+ * agent's FlowFilters) accept anything but an empty value. */
 const char *sl_flow_filter_check(const char *field, const char *value);
 /* --node-name: Hubble's glob against "node", or "cluster/node" when the
  * pattern has a '/' (the cluster here is "default"). */
@@ -25,7 +26,7 @@ bool sl_flow_node_matches(const char *pattern, const char *node);
  * (the flows' form) with the prefix length counted in 128 bits. 0 or -1. */
 int sl_flow_ip_parse(const char *v, uint8_t net[16], unsigned *plen);
 /* A --tcp-flags value ("SYN", "syn,ack"): the TCP header's flag bits that
- * must all be set (FIN 0x01 ... CWR 0x80), or -1. */
+ * must all be set (FIN 0x01 ... CWR 0x80, and Hubble's NS 0x100), or -1. */
 int sl_flow_tcp_flags_parse(const char *v);
 /* Whether a (16 bytes, IPv4 mapped) lies in net/plen. */
 bool sl_flow_ip_in(const uint8_t a[16], const uint8_t net[16], unsigned plen);

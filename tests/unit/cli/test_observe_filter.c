@@ -148,6 +148,18 @@ static void test_labels_identities(void **state)
 	expect(A("--from-identity", "kube-apiserver"), "[{\"source_identity\":[7]}]", "[]");
 	expect(A("--to-identity", "remote-node"), "[{\"destination_identity\":[6]}]", "[]");
 	refused(A("--from-identity", "bad"), "invalid security identity");
+	/* the values test_flow_filter checked when the CLI judged them there */
+	expect(A("--identity", "0", "--identity", "4294967295"),
+	       "[{\"source_identity\":[0,4294967295]},{\"destination_identity\":[0,4294967295]}]", "[]");
+	refused(A("--identity", "-1"), "invalid security identity");
+	refused(A("--identity", "4294967296"), "invalid security identity");
+	refused(A("--from-identity", "-2"), "invalid security identity");
+	refused(A("--verdict", "BOGUS"), "invalid --verdict value");
+	expect(A("--verdict", "forwarded", "--verdict", "REDIRECTED", "--verdict", "DENIED"),
+	       "[{\"verdict\":[\"FORWARDED\",\"REDIRECTED\",\"DROPPED\"]}]", "[]");
+	expect(A("--verdict", "ALLOWED"),
+	       "[{\"verdict\":[\"FORWARDED\",\"AUDIT\",\"REDIRECTED\",\"TRACED\",\"TRANSLATED\"]}]",
+	       "[]");
 	refused(A("--to-identity", "bad"), NULL);
 	refused(A("--identity", "bad"), NULL);
 	/* TestFromToWorkloadCombined */
@@ -193,6 +205,9 @@ static void test_tcp_flags_direction(void **state)
 	expect(A("--traffic-direction", "ingress"), "[{\"traffic_direction\":[\"INGRESS\"]}]", "[]");
 	expect(A("--traffic-direction", "INGRESS", "--traffic-direction", "EgrEss"),
 	       "[{\"traffic_direction\":[\"INGRESS\",\"EGRESS\"]}]", "[]");
+	refused(A("--traffic-direction", "up"), "invalid traffic direction");
+	refused(A("--tcp-flags", "SYNACK"), "unknown tcp flag");
+	refused(A("--tcp-flags", ""), "unknown tcp flag");
 	refused(A("--traffic-direction", "to the moon"),
 		"to the moon: invalid traffic direction, expected ingress or egress");
 }
