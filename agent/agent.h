@@ -188,6 +188,9 @@ struct agent {
 	struct policy_dir *policy_dir;
 	struct revalidate *reval;
 	struct health *health;    /* health.c */
+	/* memory.c: gives freed heap back once requests stop */
+	uv_timer_t memory_timer;
+	bool memory_timer_on;
 	/* Kubernetes mode (k8s_source.c), NULL in standalone mode */
 	struct agent_k8s *k8s;
 

@@ -7,7 +7,6 @@
  * is root-only (0600): whoever can talk to it can change the node's policy.
  */
 #include <errno.h>
-#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -17,6 +16,7 @@
 #include "../common/util.h"
 #include "agent.h"
 #include "api.h"
+#include "memory.h"
 
 #define API_MAX_REQUEST (64u << 20) /* policy files can be large */
 
@@ -104,7 +104,7 @@ static void on_close(uv_handle_t *h)
 	/* a large request (a policy set) is garbage now, with what parsing
 	 * it cost: give it back instead of keeping it for the next one */
 	if (c->cap >= (1u << 20))
-		malloc_trim(0);
+		agent_memory_release_soon(srv->agent);
 	free(c);
 	server_unref(srv);
 }

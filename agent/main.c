@@ -21,6 +21,7 @@
 
 #include "../common/util.h"
 #include "agent.h"
+#include "memory.h"
 #include "cni.h"
 #include "config_dir.h"
 #include "flows.h"
@@ -433,6 +434,7 @@ int main(int argc, char **argv)
 	}
 	if (cni_uninstall) /* a preStop hook: no datapath needed */
 		return agent_cni_uninstall_cmd(a);
+	agent_memory_setup();
 	a->loop = uv_default_loop();
 	a->started_ns = sl_now_ns();
 	rc = prepare(a, cleanup, &err);
@@ -479,6 +481,7 @@ int main(int argc, char **argv)
 		if (rc)
 			goto fail;
 	}
+	agent_memory_start(a);
 	rc = health_start(a, &err); /* last: answering means started */
 	if (rc)
 		goto fail;
@@ -513,6 +516,7 @@ int main(int argc, char **argv)
 	agent_cni_stop(a);
 
 	health_stop(a);
+	agent_memory_stop(a);
 	agent_k8s_stop(a);
 	agent_api_stop(a);
 	policy_dir_stop(a);

@@ -8,12 +8,12 @@
  * restored and the datapath is not touched.
  */
 #include <errno.h>
-#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../common/util.h"
 #include "agent.h"
+#include "memory.h"
 #include "k8s.h"
 #include "metrics.h"
 #include "secrets.h"
@@ -231,15 +231,14 @@ out:
 }
 
 /*
- * Gives freed heap back to the kernel. A large apply (or one that failed or
- * was a dry run, whose parse is all garbage now) and every delete leave
- * megabytes of free chunks that glibc keeps, so an agent that applied and
- * deleted a 10 MB set would stay at twice its size. Small applies, and
- * one-rule edits of a large file (they must stay fast), skip it: they free
- * little.
+ * Gives freed heap back to the kernel (memory.c). A large apply (or one that
+ * failed or was a dry run, whose parse is all garbage now) and every delete
+ * leave megabytes of free chunks, so an agent that applied and deleted a 10
+ * MB set would stay at twice its size. Small applies, and one-rule edits of
+ * a large file, skip it: they free little.
  */
 #define RELEASE_AFTER_BYTES (1u << 20)
-static void release_memory(json_t *files, bool always)
+static void release_memory(struct agent *a, json_t *files, bool always)
 {
 	size_t total = 0, i;
 	json_t *f;
@@ -247,7 +246,7 @@ static void release_memory(json_t *files, bool always)
 	json_array_foreach(files, i, f)
 		total += json_string_length(json_object_get(f, "content"));
 	if (always || total >= RELEASE_AFTER_BYTES)
-		malloc_trim(0);
+		agent_memory_release_soon(a);
 }
 
 int agent_policy_apply(struct agent *a, json_t *files, bool dry_run, json_t *result, char **err)
@@ -412,7 +411,7 @@ out:
 		metrics_apply_observe(a, (double)a->last_apply_ns / 1e9);
 	}
 	if (!edited)
-		release_memory(files, rc || dry_run);
+		release_memory(a, files, rc || dry_run);
 	return rc;
 }
 
@@ -485,7 +484,7 @@ int agent_policy_delete(struct agent *a, const char *ref, int kind, char **err)
 	free(ns);
 	free(name);
 	if (!rc)
-		malloc_trim(0); /* see release_memory() */
+		agent_memory_release_soon(a); /* see release_memory() */
 	return rc;
 }
 

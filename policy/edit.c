@@ -19,6 +19,7 @@
  */
 #include "internal.h"
 #include "load.h"
+#include "yaml_doc.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -193,7 +194,7 @@ int sluice_policy_edit_prepare(const struct sluice_policy *p, const char *file,
 	struct sluice_peer_rule *item;
 	size_t pre, suf, max, n, line_start, frag_end;
 	yaml_parser_t parser;
-	yaml_document_t doc;
+	struct y_doc doc;
 	yaml_node_t *root, *node;
 	struct yctx c = { .file = file ? file : "<input>", .errors = errors, .warnings = warnings };
 	bool have_doc = false, flow;
@@ -234,33 +235,35 @@ int sluice_policy_edit_prepare(const struct sluice_policy *p, const char *file,
 		return -ENOMEM;
 	yaml_parser_set_input_string(&parser, (const unsigned char *)new_text + line_start,
 				     frag_end - line_start);
-	if (!yaml_parser_load(&parser, &doc))
+	if (!y_doc_load(&parser, &doc))
 		goto whole; /* the whole parse gives the message, with its context */
 	have_doc = true;
-	root = yaml_document_get_root_node(&doc);
+	root = y_doc_root(&doc);
 	/* the item's mapping: the flow mapping itself, or the sequence's one item */
 	if (flow)
 		node = root;
 	else if (root && root->type == YAML_SEQUENCE_NODE &&
 		 root->data.sequence.items.top - root->data.sequence.items.start == 1)
-		node = yaml_document_get_node(&doc, root->data.sequence.items.start[0]);
+		node = y_doc_node(&doc, root->data.sequence.items.start[0]);
 	else
 		node = NULL;
 	if (!node || node->type != YAML_MAPPING_NODE)
 		goto whole;
 	{
-		yaml_document_t next;
+		struct y_doc next;
 		bool more;
 
-		if (!yaml_parser_load(&parser, &next))
+		if (!y_doc_load(&parser, &next))
 			goto whole;
-		more = yaml_document_get_root_node(&next) != NULL;
-		yaml_document_delete(&next);
+		more = y_doc_root(&next) != NULL;
+		y_doc_free(&next);
 		if (more)
 			goto whole;
 	}
 	/* marks as if the fragment had been parsed in place */
-	for (yaml_node_t *m = doc.nodes.start; m < doc.nodes.top; m++) {
+	for (int i = 1; i <= doc.nnodes; i++) {
+		yaml_node_t *m = y_doc_node(&doc, i);
+
 		m->start_mark.line += (size_t)item->line - 1;
 		m->end_mark.line += (size_t)item->line - 1;
 		m->start_mark.index += line_start;
@@ -314,7 +317,7 @@ whole:
 	rc = 0;
 out:
 	if (have_doc)
-		yaml_document_delete(&doc);
+		y_doc_free(&doc);
 	yaml_parser_delete(&parser);
 	return rc;
 }

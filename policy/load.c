@@ -10,6 +10,7 @@
  */
 #include "load.h"
 #include "hash.h"
+#include "yaml_doc.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -358,10 +359,10 @@ int sluice_policy_load(const char *file, const char *text, size_t len,
 	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
 	for (;;) {
 		struct sluice_policy p = { 0 };
-		yaml_document_t doc;
+		struct y_doc doc;
 		yaml_node_t *root;
 
-		if (!yaml_parser_load(&parser, &doc)) {
+		if (!y_doc_load(&parser, &doc)) {
 			sluice_diags_add(errors, "%s:%zu: yaml syntax error: %s%s%s", c.file,
 					 parser.problem_mark.line + 1,
 					 parser.problem ? parser.problem : "unknown",
@@ -370,13 +371,13 @@ int sluice_policy_load(const char *file, const char *text, size_t len,
 			c.nerrors++;
 			break;
 		}
-		root = yaml_document_get_root_node(&doc);
+		root = y_doc_root(&doc);
 		if (!root) { /* end of stream */
-			yaml_document_delete(&doc);
+			y_doc_free(&doc);
 			break;
 		}
 		if (y_is_null(root)) { /* an empty document between two "---" */
-			yaml_document_delete(&doc);
+			y_doc_free(&doc);
 			continue;
 		}
 		c.doc = &doc;
@@ -385,7 +386,7 @@ int sluice_policy_load(const char *file, const char *text, size_t len,
 		p.line = y_line(root);
 		p.file = strdup(c.file);
 		load_document(&c, root, &p);
-		yaml_document_delete(&doc);
+		y_doc_free(&doc);
 		if (!p.file || c.nerrors || load_append(&loaded, &p)) {
 			if (!p.file || (!c.nerrors && !rc))
 				rc = -ENOMEM;

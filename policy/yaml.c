@@ -87,7 +87,7 @@ bool y_is_null(const yaml_node_t *n)
 
 yaml_node_t *y_node(struct yctx *c, int index)
 {
-	return yaml_document_get_node(c->doc, index);
+	return y_doc_node(c->doc, index);
 }
 
 const char *y_string(struct yctx *c, yaml_node_t *n)

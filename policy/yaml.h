@@ -11,9 +11,11 @@
 
 #include <yaml.h>
 
+#include "yaml_doc.h"
+
 struct yctx {
 	const char *file;
-	yaml_document_t *doc;
+	struct y_doc *doc;
 	struct sluice_diags *errors;
 	struct sluice_diags *warnings;
 	int nerrors;
