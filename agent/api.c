@@ -300,7 +300,12 @@ static bool attachments_bind(struct api_client *c, json_t *req, const char *data
 			return false;
 		}
 		if (memchr(data + offs[at], '\0', offs[at + 1] - offs[at])) {
-			answer_error(c, "a policy file contains a NUL byte: not a YAML file");
+			const char *name = json_string_value(json_object_get(f, "name"));
+			char *msg = sl_strdupf("%s: contains a NUL byte, not a YAML file",
+					       name ? name : "a policy file");
+
+			answer_error(c, msg);
+			free(msg);
 			free(offs);
 			return false;
 		}

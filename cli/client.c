@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -83,6 +84,25 @@ static int send_all(int fd, const char *p, size_t len)
 		}
 		p += n;
 		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* the first len bytes of file to the socket; -EIO when the file is shorter
+ * now than when it was measured */
+static int send_file(int fd, int file, size_t len)
+{
+	off_t off = 0;
+
+	while ((size_t)off < len) {
+		ssize_t n = sendfile(fd, file, &off, len - (size_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EIO;
 	}
 	return 0;
 }
@@ -195,10 +215,10 @@ json_t *client_read(int fd)
 
 json_t *client_call(json_t *req)
 {
-	return client_call_attached(req, NULL, NULL, 0);
+	return client_call_attached(req, NULL, 0);
 }
 
-json_t *client_call_attached(json_t *req, char *const *data, const size_t *lens, size_t n)
+json_t *client_call_attached(json_t *req, const struct client_attachment *att, size_t n)
 {
 	int fd = client_connect(), rc;
 	json_t *res;
@@ -210,12 +230,12 @@ json_t *client_call_attached(json_t *req, char *const *data, const size_t *lens,
 		json_t *arr = json_array();
 
 		for (i = 0; i < n; i++)
-			json_array_append_new(arr, json_integer((json_int_t)lens[i]));
+			json_array_append_new(arr, json_integer((json_int_t)att[i].len));
 		json_object_set_new(req, "attach", arr);
 	}
 	rc = client_send(fd, req);
 	for (i = 0; i < n && !rc; i++)
-		rc = send_all(fd, data[i], lens[i]);
+		rc = att[i].data ? send_all(fd, att[i].data, att[i].len) : send_file(fd, att[i].fd, att[i].len);
 	if (rc) {
 		fprintf(stderr, "sluice: cannot send request to %s\n", client_socket());
 		close(fd);

@@ -1,15 +1,19 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * policy.c - `sluice policy`: apply, delete, list, get. The CLI reads the
- * files and sends their text; the agent parses, validates and applies them
+ * policy.c - `sluice policy`: apply, delete, list, get. The CLI sends the
+ * files' text; the agent parses, validates and applies them
  * all or none, and its errors name file:line: field: reason.
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "../common/util.h"
 #include "cli.h"
@@ -18,35 +22,56 @@
 
 #define POLICY_MAX_FILE (32u << 20)
 
-/* file texts travel as attachments, not escaped into the request line */
-static char **texts;
-static size_t *text_lens, ntexts;
+/* file texts travel as attachments, not escaped into the request line: a
+ * regular file as its open descriptor (sent with sendfile, see client.h),
+ * standard input or a pipe as the bytes read */
+static struct client_attachment *atts;
+static size_t natts;
 
 static int add_file(json_t *files, const char *path)
 {
+	struct client_attachment at = { .fd = -1 };
+	bool in = !strcmp(path, "-");
+	struct stat st;
 	char *text = NULL;
-	size_t len = 0;
-	int rc = sl_read_file(path, POLICY_MAX_FILE, &text, &len);
+	int rc = 0;
 
+	if (!in) {
+		at.fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (at.fd < 0) /* out of descriptors (a large directory): read it */
+			rc = errno == EMFILE || errno == ENFILE ? 0 : -errno;
+		else if (fstat(at.fd, &st))
+			rc = -errno;
+		else if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > POLICY_MAX_FILE)
+			rc = -EFBIG;
+		else if (S_ISREG(st.st_mode))
+			at.len = (size_t)st.st_size;
+		if (at.fd >= 0 && (rc || !S_ISREG(st.st_mode))) {
+			close(at.fd);
+			at.fd = -1;
+		}
+	}
+	/* the NUL check of a sent file is the agent's (it names the file) */
+	if (!rc && at.fd < 0) {
+		rc = sl_read_file(path, POLICY_MAX_FILE, &text, &at.len);
+		if (!rc && strlen(text) != at.len) {
+			fprintf(stderr, "sluice: %s: contains a NUL byte, not a YAML file\n", path);
+			free(text);
+			return -EINVAL;
+		}
+		at.data = text;
+	}
 	if (rc) {
-		fprintf(stderr, "sluice: cannot read %s: %s\n", !strcmp(path, "-") ? "standard input" : path,
-			strerror(-rc));
+		fprintf(stderr, "sluice: cannot read %s: %s\n", in ? "standard input" : path, strerror(-rc));
 		return rc;
 	}
-	if (strlen(text) != len) {
-		fprintf(stderr, "sluice: %s: contains a NUL byte, not a YAML file\n", path);
-		free(text);
-		return -EINVAL;
-	}
-	texts = realloc(texts, (ntexts + 1) * sizeof(*texts));
-	text_lens = realloc(text_lens, (ntexts + 1) * sizeof(*text_lens));
-	if (!texts || !text_lens)
+	atts = realloc(atts, (natts + 1) * sizeof(*atts));
+	if (!atts)
 		abort();
-	texts[ntexts] = text;
-	text_lens[ntexts] = len;
-	json_array_append_new(files, json_pack("{s:s,s:I}", "name", !strcmp(path, "-") ? "<stdin>" : path,
-					       "content_attachment", (json_int_t)ntexts));
-	ntexts++;
+	atts[natts] = at;
+	json_array_append_new(files, json_pack("{s:s,s:I}", "name", in ? "<stdin>" : path,
+					       "content_attachment", (json_int_t)natts));
+	natts++;
 	return 0;
 }
 
@@ -124,12 +149,14 @@ static int policy_apply(int argc, char **argv)
 	{
 		json_t *req = json_pack("{s:s,s:o,s:b}", "cmd", "policy.apply", "files", files, "dry_run", dry);
 
-		res = client_call_attached(req, texts, text_lens, ntexts);
+		res = client_call_attached(req, atts, natts);
 		json_decref(req);
-		for (size_t k = 0; k < ntexts; k++)
-			free(texts[k]);
-		free(texts);
-		free(text_lens);
+		for (size_t k = 0; k < natts; k++) {
+			free((char *)atts[k].data);
+			if (atts[k].fd >= 0)
+				close(atts[k].fd);
+		}
+		free(atts);
 	}
 	if (!res)
 		return 1;

@@ -106,6 +106,12 @@ spec:
   endpointSelector: {matchLabels: {app: server}}
 YAML
 expect_error "$SL_WORK/dup.yaml" "dup.yaml:"
+# a file goes to the agent unread (sendfile); a NUL in it is still refused,
+# naming the file, and so is one read from standard input
+printf 'apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: nul}\n\0spec: {}\n' >"$SL_WORK/nul.yaml"
+expect_error "$SL_WORK/nul.yaml" "nul.yaml: contains a NUL byte, not a YAML file"
+out=$(sl policy apply -f - <"$SL_WORK/nul.yaml" 2>&1) && fail "a NUL from stdin accepted" ||
+	{ grep -qF -- "-: contains a NUL byte" <<<"$out" && pass "stdin with a NUL refused" || fail "stdin NUL: $out"; }
 
 # all-or-nothing: a good and a bad file together change nothing
 cat >"$SL_WORK/open.yaml" <<'YAML'
