@@ -32,6 +32,9 @@ static int compile_direction(struct compile_state *st, size_t ep_index, bool ing
 	return compile_direction_with(st, ep_index, ingress, out, flags, NULL);
 }
 
+/* items ahead whose CIDR arrays are fetched early (see below) */
+#define PREFETCH_AHEAD 8
+
 int compile_direction_with(struct compile_state *st, size_t ep_index, bool ingress,
 			   struct compile_out *out, uint32_t *flags,
 			   const struct compile_peers_fn *only)
@@ -62,7 +65,19 @@ int compile_direction_with(struct compile_state *st, size_t ep_index, bool ingre
 			default_deny = true;
 		for (size_t j = 0; j < nallow + ndeny && !rc; j++) {
 			const struct sluice_peer_rule *item = j < nallow ? &allow[j] : &deny[j - nallow];
+			size_t k = j + PREFETCH_AHEAD;
 
+			/* Every item is asked about its peers, and most of that
+			 * time is the cache miss on the item's own CIDR array
+			 * (allocated apart from the items): a one-rule edit at
+			 * 25,000 items spent 22 % of its time on that one load.
+			 * Ask for an item's array a few items before it is read. */
+			if (k < nallow + ndeny) {
+				const struct sluice_peer_rule *ahead = k < nallow ? &allow[k] : &deny[k - nallow];
+
+				if (ahead->ncidrs)
+					__builtin_prefetch(ahead->cidrs);
+			}
 			if (!only) {
 				rc = compile_peer_rule(st, &m, ep_index, item, ingress, j >= nallow, ref,
 						       &peers, &keys);
