@@ -6,6 +6,7 @@
  * helpers the writers and readers share (batch update, batch dump).
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -127,20 +128,68 @@ int dp_delete_many(int fd, const void *keys, size_t ksize, size_t n)
 	return 0;
 }
 
-static uint32_t dp_count_keys(struct bpf_map *map)
+/* one key at a time: for map types without batch lookups */
+static uint32_t dp_count_keys_slow(int fd, uint32_t max, uint32_t key_size)
 {
 	char key[64], next[64];
-	uint32_t n = 0, max = bpf_map__max_entries(map);
-	int fd = bpf_map__fd(map);
+	uint32_t n = 0;
 	void *prev = NULL;
 
-	if (bpf_map__key_size(map) > sizeof(key))
+	if (key_size > sizeof(key))
 		return 0;
 	while (n <= max && bpf_map_get_next_key(fd, prev, next) == 0) {
 		memcpy(key, next, sizeof(key));
 		prev = key;
 		n++;
 	}
+	return n;
+}
+
+/*
+ * Entries in a map, for `sluice status`. By batch lookups of DP_COUNT_BATCH
+ * entries: one get_next_key call per entry made a status of an agent with
+ * 25,000 rules take 60 ms (two maps of 25,000 entries, a syscall each).
+ * The batch token is a bucket number for hash maps and a key for the
+ * others (LPM tries), so it gets a key's size.
+ */
+#define DP_COUNT_BATCH 1024u
+static uint32_t dp_count_keys(struct bpf_map *map)
+{
+	uint32_t max = bpf_map__max_entries(map), n = 0;
+	uint32_t key_size = bpf_map__key_size(map), value_size = bpf_map__value_size(map);
+	size_t tok = key_size > 8 ? key_size : 8;
+	char *keys = malloc((size_t)DP_COUNT_BATCH * key_size);
+	char *vals = malloc((size_t)DP_COUNT_BATCH * value_size);
+	char *in = calloc(1, tok), *out = calloc(1, tok);
+	int fd = bpf_map__fd(map);
+	bool first = true;
+
+	for (;;) {
+		__u32 count = DP_COUNT_BATCH;
+		LIBBPF_OPTS(bpf_map_batch_opts, opts);
+		int rc;
+
+		if (!keys || !vals || !in || !out) {
+			n = dp_count_keys_slow(fd, max, key_size);
+			break;
+		}
+		rc = bpf_map_lookup_batch(fd, first ? NULL : in, out, keys, vals, &count, &opts);
+		if (rc && errno != ENOENT) {
+			/* no batch ops for this map type (or it changed under
+			 * us): count again, one key at a time */
+			n = dp_count_keys_slow(fd, max, key_size);
+			break;
+		}
+		n += count;
+		first = false;
+		memcpy(in, out, tok);
+		if (rc || n > max) /* ENOENT: that was the last of them */
+			break;
+	}
+	free(keys);
+	free(vals);
+	free(in);
+	free(out);
 	return n;
 }
 

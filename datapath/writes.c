@@ -106,6 +106,26 @@ int sluice_dp_ipcache_delete(struct sluice_datapath *dp, const uint8_t addr[16],
 	return dp_delete(bpf_map__fd(dp->lxc->maps.sluice_ipc_v1), &key);
 }
 
+int sluice_dp_ipcache_delete_many(struct sluice_datapath *dp, const uint8_t (*addrs)[16],
+				  const uint8_t *prefixlens, size_t n)
+{
+	struct sluice_ipcache_key *keys;
+	size_t i;
+	int e = 0;
+
+	if (n == 0)
+		return 0;
+	keys = calloc(n, sizeof(*keys));
+	if (!keys)
+		return -ENOMEM;
+	for (i = 0; i < n && !e; i++)
+		e = dp_ipcache_key(&keys[i], addrs[i], prefixlens[i]);
+	if (!e)
+		e = dp_delete_many(bpf_map__fd(dp->lxc->maps.sluice_ipc_v1), keys, sizeof(*keys), n);
+	free(keys);
+	return e;
+}
+
 /* Writes entries into a fresh inner map (dp_update_many). */
 static int dp_policy_fill(int fd, const struct sluice_policy_map_entry *entries, size_t n)
 {

@@ -67,6 +67,10 @@ int sluice_dp_ipcache_update_many(struct sluice_datapath *dp, const uint8_t (*ad
 				  const uint8_t *prefixlens, const uint32_t *identities, size_t n);
 int sluice_dp_ipcache_delete(struct sluice_datapath *dp, const uint8_t addr[16],
 			     unsigned prefixlen);
+/* The same for n prefixes, in as few calls as the kernel allows; prefixes
+ * already gone are skipped. */
+int sluice_dp_ipcache_delete_many(struct sluice_datapath *dp, const uint8_t (*addrs)[16],
+				  const uint8_t *prefixlens, size_t n);
 
 /*
  * Replaces an endpoint's whole policy in one atomic step: a new inner map

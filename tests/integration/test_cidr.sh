@@ -231,4 +231,21 @@ sl_agent_start
 sl pod create default/nudge --labels app=nudge >/dev/null # runs a regeneration
 check_not "restart without the policy: the stale CIDR entry is removed" ipc_has_w2_prefix
 check "restart without the policy: $W2 reaches the server" from_w two
+
+# A policy of many prefixes and its delete: the prefixes go into the
+# ipcache in one batch and leave it in one batch (datapath/maps.c), and
+# `sluice status` counts them in batches too.
+ipc_count() { sl status | awk '$1 == "sluice_ipc_v1" { print $2 }'; }
+base=$(ipc_count)
+python3 - >"$SL_WORK/many.yaml" <<'PY'
+print("apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: many}\nspec:\n"
+      "  endpointSelector: {matchLabels: {app: server}}\n  ingress:")
+for i in range(3000):
+    print(f"  - fromCIDR: [10.251.{i >> 8}.{i & 255}/32]")
+PY
+apply "$SL_WORK/many.yaml"
+expect_eq "3000 prefixes in the ipcache (status counts them)" "$((base + 3000))" "$(ipc_count)"
+expect_eq "bpftool sees as many" "$((base + 3000))" "$(bpftool map dump pinned "$SL_PIN/sluice_ipc_v1" | grep -c '"prefixlen"')"
+sl policy delete default/many >/dev/null
+expect_eq "after the delete: the 3000 prefixes are gone" "$base" "$(ipc_count)"
 t_finish
