@@ -352,6 +352,7 @@ int sluice_policy_load(const char *file, const char *text, size_t len,
 		.errors = errors,
 		.warnings = &warns,
 	};
+	bool ascii = sluice_text_is_ascii(text, len);
 	int rc = 0;
 
 	if (!yaml_parser_initialize(&parser))
@@ -384,6 +385,7 @@ int sluice_policy_load(const char *file, const char *text, size_t len,
 		c.plen = 0;
 		c.path[0] = '\0';
 		p.line = y_line(root);
+		p.text_ascii = ascii;
 		p.file = strdup(c.file);
 		load_document(&c, root, &p);
 		y_doc_free(&doc);

@@ -10,26 +10,39 @@
 #include <stdio.h>
 #include <string.h>
 
+/* appends n bytes to the path, as many as fit; returns the old length
+ * (pushed for every field and item the loader reads: no printf here) */
+static size_t y_append(struct yctx *c, const char *s, size_t n)
+{
+	size_t old = c->plen, room = sizeof(c->path) - 1 - c->plen;
+
+	if (n > room)
+		n = room;
+	memcpy(c->path + c->plen, s, n);
+	c->plen += n;
+	c->path[c->plen] = '\0';
+	return old;
+}
+
 size_t y_push_field(struct yctx *c, const char *name)
 {
-	size_t old = c->plen;
-	int n = snprintf(c->path + c->plen, sizeof(c->path) - c->plen, ".%s", name);
+	size_t old = y_append(c, ".", 1);
 
-	if (n > 0)
-		c->plen = c->plen + (size_t)n < sizeof(c->path) ? c->plen + (size_t)n
-							       : sizeof(c->path) - 1;
+	y_append(c, name, strlen(name));
 	return old;
 }
 
 size_t y_push_index(struct yctx *c, size_t i)
 {
-	size_t old = c->plen;
-	int n = snprintf(c->path + c->plen, sizeof(c->path) - c->plen, "[%zu]", i);
+	char b[24];
+	size_t n = sizeof(b);
 
-	if (n > 0)
-		c->plen = c->plen + (size_t)n < sizeof(c->path) ? c->plen + (size_t)n
-							       : sizeof(c->path) - 1;
-	return old;
+	b[--n] = ']';
+	do
+		b[--n] = (char)('0' + i % 10);
+	while ((i /= 10));
+	b[--n] = '[';
+	return y_append(c, b + n, sizeof(b) - n);
 }
 
 void y_pop(struct yctx *c, size_t len)
@@ -169,12 +182,16 @@ bool y_check_fields(struct yctx *c, yaml_node_t *map, const char *const *known,
 			continue;
 		}
 		name = (const char *)k->data.scalar.value;
-		old = y_push_field(c, name);
+		/* the field's path is pushed only to name it in an error */
 		if (y_in_list(unsupported, name)) {
+			old = y_push_field(c, name);
 			y_error(c, y_line(k), "field not supported by sluice");
+			y_pop(c, old);
 			ok = false;
 		} else if (!y_in_list(known, name)) {
+			old = y_push_field(c, name);
 			y_error(c, y_line(k), "unknown field");
+			y_pop(c, old);
 			ok = false;
 		} else {
 			for (q = map->data.mapping.pairs.start; q < p; q++) {
@@ -182,14 +199,15 @@ bool y_check_fields(struct yctx *c, yaml_node_t *map, const char *const *known,
 
 				if (k2 && k2->type == YAML_SCALAR_NODE &&
 				    !strcmp((const char *)k2->data.scalar.value, name)) {
+					old = y_push_field(c, name);
 					y_error(c, y_line(k), "duplicate field (first at line %d)",
 						y_line(k2));
+					y_pop(c, old);
 					ok = false;
 					break;
 				}
 			}
 		}
-		y_pop(c, old);
 	}
 	return ok;
 }

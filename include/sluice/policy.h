@@ -314,6 +314,10 @@ struct sluice_policy {
 	char *file;        /* where it was loaded from */
 	int line;          /* line of the document start */
 	bool has_http;     /* some rule has http rules (the edit path's lint) */
+	/* the text it came from has no byte above 0x7f: libyaml's marks count
+	 * characters, so only then are the items' source spans byte offsets,
+	 * which the one-item edit path (edit.c) needs */
+	bool text_ascii;
 	/* SLUICE_KIND_CCG: spec.externalCIDRs and metadata.labels (source
 	 * "cidrgroup", what cidrGroupSelector matches) */
 	struct sluice_cidr *group_cidrs;

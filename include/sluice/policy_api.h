@@ -59,6 +59,9 @@ int sluice_policy_kind_parse(const char *s);
  * groups (a group change then changes what such entries select). */
 bool sluice_policy_set_resolve_cidr_groups(struct sluice_policy_set *set);
 
+/* edit.c: no byte of text[0, len) is above 0x7f */
+bool sluice_text_is_ascii(const char *text, size_t len);
+
 /* edit.c: one list item of a policy changed (see policy/edit.c) */
 struct sluice_policy_edit {
 	bool unchanged;  /* the texts are equal: nothing to do */

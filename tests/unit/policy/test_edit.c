@@ -179,6 +179,75 @@ static void edit_declined(struct fixture *f, char *new_text)
 	free(new_text);
 }
 
+/*
+ * libyaml's marks count characters, the edit path's spans are bytes: a
+ * text with a byte above 0x7f is loaded whole. Before, a comment of as
+ * many two-byte characters as an item has bytes shifted every span by
+ * one item: changing item 0's port gave item 1 that port (and left item 0
+ * and its old port in force), unlike the file.
+ */
+static void test_non_ascii(void **state)
+{
+	static const char item0[] =
+		"  - fromCIDR: [10.1.0.0/16]\n    toPorts: [{ports: [{port: \"80\", protocol: TCP}]}]\n";
+	static const char item1[] =
+		"  - fromCIDR: [10.2.0.0/16]\n    toPorts: [{ports: [{port: \"81\", protocol: TCP}]}]\n";
+	struct sluice_policy_set set = { 0 }, whole = { 0 };
+	struct sluice_diags e = { 0 }, w = { 0 };
+	struct sluice_policy_edit ed;
+	char text[4096], *changed, *ascii_text;
+	size_t n = 0, i;
+
+	(void)state;
+	n += (size_t)snprintf(text + n, sizeof(text) - n, "# ");
+	for (i = 0; i < strlen(item0); i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n, "\xc3\xa9");
+	snprintf(text + n, sizeof(text) - n,
+		 "\napiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\n"
+		 "metadata: {name: web, namespace: default}\nspec:\n"
+		 "  endpointSelector: {matchLabels: {app: web}}\n  ingress:\n%s%s",
+		 item0, item1);
+	assert_false(sluice_text_is_ascii(text, strlen(text)));
+	load_ok(&set, text);
+	assert_false(set.v[0].text_ascii);
+	changed = subst(text, "\"80\"", "\"89\"");
+	assert_int_equal(sluice_policy_edit_prepare(&set.v[0], "p.yaml", text, strlen(text), changed,
+						    strlen(changed), &ed, &e, &w),
+			 0);
+	/* what the whole load (the path taken) says */
+	load_ok(&whole, changed);
+	assert_int_equal(whole.v[0].rules[0].ingress[0].to_ports[0].ports[0].port, 89);
+	assert_int_equal(whole.v[0].rules[0].ingress[1].to_ports[0].ports[0].port, 81);
+	free(changed);
+	sluice_policy_set_free(&whole);
+	sluice_policy_set_free(&set);
+
+	/* an ASCII text whose changed item brings a non-ASCII byte: whole too */
+	ascii_text = strchr(text, '\n') + 1;
+	load_ok(&set, ascii_text);
+	assert_true(set.v[0].text_ascii);
+	changed = subst(ascii_text, "[10.1.0.0/16]\n", "[10.1.0.0/16] # \xc3\xa9\n");
+	assert_int_equal(sluice_policy_edit_prepare(&set.v[0], "p.yaml", ascii_text, strlen(ascii_text),
+						    changed, strlen(changed), &ed, &e, &w),
+			 0);
+	assert_int_equal(e.n, 0);
+	free(changed);
+	sluice_policy_set_free(&set);
+	sluice_diags_free(&w);
+
+	/* the check itself, at every length around a word */
+	for (i = 0; i < 20; i++) {
+		char b[32];
+
+		memset(b, 'a', sizeof(b));
+		assert_true(sluice_text_is_ascii(b, i));
+		if (i) {
+			b[i - 1] = (char)0x80;
+			assert_false(sluice_text_is_ascii(b, i));
+		}
+	}
+}
+
 static void test_one_port(void **state)
 {
 	struct fixture *f = *state;
@@ -424,6 +493,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_lines_move, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_specs_path, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_declined, setup, teardown),
+		cmocka_unit_test(test_non_ascii),
 		cmocka_unit_test_setup_teardown(test_json, setup, teardown),
 	};
 
