@@ -326,9 +326,28 @@ int compile_cidr_labels(const struct sluice_cidr_ident *ci, struct sluice_labels
 	bool is4 = ci->prefixlen >= 96 && !memcmp(ci->addr, v4, 12);
 	int rc;
 
-	if (!inet_ntop(is4 ? AF_INET : AF_INET6, is4 ? ci->addr + 12 : ci->addr, addr, sizeof(addr)))
-		return -EINVAL;
-	snprintf(key, sizeof(key), "%s/%u", addr, is4 ? ci->prefixlen - 96u : ci->prefixlen);
+	if (is4) {
+		/* by hand: a policy of 25,000 new prefixes formats 25,000 of
+		 * these, and inet_ntop + snprintf were a fifth of its compile */
+		char *p = key;
+
+		for (int i = 0; i < 5; i++) {
+			unsigned v = i < 4 ? ci->addr[12 + i] : ci->prefixlen - 96u;
+
+			if (i)
+				*p++ = i < 4 ? '.' : '/';
+			if (v >= 100)
+				*p++ = (char)('0' + v / 100);
+			if (v >= 10)
+				*p++ = (char)('0' + v / 10 % 10);
+			*p++ = (char)('0' + v % 10);
+		}
+		*p = '\0';
+	} else {
+		if (!inet_ntop(AF_INET6, ci->addr, addr, sizeof(addr)))
+			return -EINVAL;
+		snprintf(key, sizeof(key), "%s/%u", addr, ci->prefixlen);
+	}
 	for (char *p = key; *p; p++)
 		if (*p == ':')
 			*p = '-';
