@@ -353,17 +353,32 @@ int sluice_policy_load(const char *file, const char *text, size_t len,
 		.warnings = &warns,
 	};
 	bool ascii = sluice_text_is_ascii(text, len);
+	struct y_doc *fast = NULL;
+	size_t nfast = 0, next = 0;
+	/* the common shape of YAML without libyaml's scanner (yaml_fast.c);
+	 * anything else, and every error, is libyaml's */
+	int fast_rc = y_fast_load(text, len, &fast, &nfast);
 	int rc = 0;
 
-	if (!yaml_parser_initialize(&parser))
+	if (fast_rc < 0)
 		return -ENOMEM;
+	if (!yaml_parser_initialize(&parser)) {
+		for (size_t k = 0; k < nfast; k++)
+			y_doc_free(&fast[k]);
+		free(fast);
+		return -ENOMEM;
+	}
 	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
 	for (;;) {
 		struct sluice_policy p = { 0 };
 		struct y_doc doc;
 		yaml_node_t *root;
 
-		if (!y_doc_load(&parser, &doc)) {
+		if (fast_rc == 1) {
+			if (next == nfast)
+				break;
+			doc = fast[next++]; /* moved: freed below */
+		} else if (!y_doc_load(&parser, &doc)) {
 			sluice_diags_add(errors, "%s:%zu: yaml syntax error: %s%s%s", c.file,
 					 parser.problem_mark.line + 1,
 					 parser.problem ? parser.problem : "unknown",
@@ -396,6 +411,7 @@ int sluice_policy_load(const char *file, const char *text, size_t len,
 		}
 	}
 	yaml_parser_delete(&parser);
+	free(fast); /* its documents were each freed in the loop */
 
 	if (!c.nerrors && !rc) {
 		int dups = load_find_duplicates(&loaded, errors);

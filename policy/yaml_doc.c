@@ -374,6 +374,33 @@ int y_doc_load(yaml_parser_t *parser, struct y_doc *d)
 	return ok;
 }
 
+struct y_build *y_build_new(struct y_doc *d, yaml_parser_t *errors)
+{
+	struct y_build *b = calloc(1, sizeof(*b));
+
+	memset(d, 0, sizeof(*d));
+	if (b) {
+		b->d = d;
+		b->parser = errors;
+	}
+	return b;
+}
+
+int y_build_event(struct y_build *b, const yaml_event_t *ev)
+{
+	return y_event(b, ev);
+}
+
+void y_build_free(struct y_build *b)
+{
+	if (!b)
+		return;
+	free(b->kids);
+	free(b->open);
+	free(b->anchors);
+	free(b);
+}
+
 void y_doc_free(struct y_doc *d)
 {
 	struct y_block *b = d->blocks, *next;

@@ -24,4 +24,17 @@ void y_doc_free(struct y_doc *d);
 yaml_node_t *y_doc_node(const struct y_doc *d, int index);
 yaml_node_t *y_doc_root(const struct y_doc *d);
 
+/* The builder alone, for another source of events (yaml_fast.c): the
+ * content events of one document (scalars, collection starts and ends);
+ * errors go to the fields of *errors. */
+struct y_build;
+struct y_build *y_build_new(struct y_doc *d, yaml_parser_t *errors);
+int y_build_event(struct y_build *b, const yaml_event_t *ev);
+void y_build_free(struct y_build *b);
+
+/* yaml_fast.c: every document of text, when it keeps to the common shape
+ * yaml_fast.c reads (1, *docs to y_doc_free and free), else 0 (nothing
+ * made: read it with libyaml), or -ENOMEM. */
+int y_fast_load(const char *text, size_t len, struct y_doc **docs, size_t *ndocs);
+
 #endif /* SLUICE_POLICY_YAML_DOC_H */

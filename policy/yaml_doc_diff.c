@@ -8,6 +8,7 @@
 #include "yaml_doc_diff.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static bool mark_same(const yaml_mark_t *a, const yaml_mark_t *b)
@@ -75,8 +76,76 @@ static bool error_same(const yaml_parser_t *a, const yaml_parser_t *b)
 	       mark_same(&a->context_mark, &b->context_mark);
 }
 
+/*
+ * The fast reader (yaml_fast.c), when it takes the text: libyaml must load
+ * every document without an error, and the same nodes.
+ */
+static bool fast_same(const char *text, size_t len, char *why, size_t whylen, int *taken)
+{
+	struct y_doc *fd = NULL;
+	size_t nfd = 0, k;
+	yaml_parser_t pa;
+	bool same = true;
+	int rc = y_fast_load(text, len, &fd, &nfd);
+
+	*taken = rc == 1;
+	if (rc != 1)
+		return true;
+	yaml_parser_initialize(&pa);
+	yaml_parser_set_input_string(&pa, (const unsigned char *)text, len);
+	for (k = 0; same; k++) {
+		yaml_document_t a;
+		int n;
+
+		if (!yaml_parser_load(&pa, &a)) {
+			snprintf(why, whylen, "fast reader took a text libyaml refuses (document %zu: %s)",
+				 k, pa.problem ? pa.problem : "?");
+			same = false;
+			break;
+		}
+		n = (int)(a.nodes.top - a.nodes.start);
+		if (!n) {
+			yaml_document_delete(&a);
+			if (k != nfd) {
+				snprintf(why, whylen, "fast reader: %zu documents, libyaml %zu", nfd, k);
+				same = false;
+			}
+			break;
+		}
+		if (k >= nfd || n != fd[k].nnodes) {
+			snprintf(why, whylen, "fast reader, document %zu: %d nodes / %d", k, n,
+				 k < nfd ? fd[k].nnodes : -1);
+			same = false;
+		}
+		for (int i = 1; same && i <= n; i++)
+			same = node_same(yaml_document_get_node(&a, i), y_doc_node(&fd[k], i), why,
+					 whylen, i);
+		if (!same) {
+			size_t l = strlen(why);
+
+			snprintf(why + l, whylen - l, " (fast reader, document %zu)", k);
+		}
+		yaml_document_delete(&a);
+	}
+	yaml_parser_delete(&pa);
+	for (k = 0; k < nfd; k++)
+		y_doc_free(&fd[k]);
+	free(fd);
+	return same;
+}
+
+bool yaml_doc_diff_fast(const char *text, size_t len, char *why, size_t whylen, int *taken)
+{
+	return fast_same(text, len, why, whylen, taken);
+}
+
 bool yaml_doc_diff(const char *text, size_t len, char *why, size_t whylen, int *ndocs)
 {
+	int taken;
+
+	if (!fast_same(text, len, why, whylen, &taken))
+		return false;
+
 	yaml_parser_t pa, pb;
 	bool same = true;
 	int docs = 0;

@@ -12,7 +12,12 @@
 #include "yaml_doc.h"
 
 /* true when every document of text loads the same both ways (or fails with
- * the same error); else false with why. *ndocs: documents compared. */
+ * the same error), and the fast reader (yaml_fast.c), if it takes the text,
+ * gives the same documents; else false with why. *ndocs: documents
+ * compared. */
 bool yaml_doc_diff(const char *text, size_t len, char *why, size_t whylen, int *ndocs);
+
+/* The fast reader's part alone; *taken: it took the text. */
+bool yaml_doc_diff_fast(const char *text, size_t len, char *why, size_t whylen, int *taken);
 
 #endif /* SLUICE_POLICY_YAML_DOC_DIFF_H */

@@ -5,7 +5,10 @@
  * and marks, and the same errors, on hand-picked cases (anchors, aliases,
  * tags, flow and block styles, several documents, syntax and composer
  * errors), on a document of 100,000 nodes (many chunks and arena blocks),
- * and on every YAML file of the source tree.
+ * and on every YAML file of the source tree. The fast reader
+ * (policy/yaml_fast.c) gives the same documents wherever it takes a text,
+ * and it takes the common shapes (asserted, or a reader that declines
+ * everything would pass).
  */
 #include "testutil.h"
 
@@ -25,6 +28,58 @@ static void same(const char *text, size_t len, int min_docs)
 	if (!yaml_doc_diff(text, len, why, sizeof(why), &docs))
 		fail_msg("%s\n--- input:\n%.*s", why, (int)(len > 400 ? 400 : len), text);
 	assert_true(docs >= min_docs);
+}
+
+/* the fast reader takes text, and gives libyaml's documents */
+static void fast_takes(const char *text)
+{
+	char why[256] = "";
+	int taken = 0;
+
+	if (!yaml_doc_diff_fast(text, strlen(text), why, sizeof(why), &taken))
+		fail_msg("%s\n--- input:\n%s", why, text);
+	if (!taken)
+		fail_msg("the fast reader declined:\n%s", text);
+}
+
+static void test_fast_shapes(void **state)
+{
+	static const char *const taken[] = {
+		"a: 1\n",
+		"a: 1",
+		"a: 1\n---\n# c\nb:\n- x\n- \"y\"\n-\n  - z\nc:\n  d: [1, {e: f}]\n  g: {}\n---\n",
+		"apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata:\n  name: x # why\n"
+		"spec:\n  endpointSelector:\n    matchLabels: {app: web}\n  ingress:\n"
+		"  - fromEndpoints:\n    - matchLabels:\n        app: client\n    toPorts:\n"
+		"    - ports:\n      - port: \"80\"\n        protocol: TCP\n      rules:\n"
+		"        http:\n        - method: GET\n          path: '/api/.*'\n",
+		"k:\n  - a\n  -   b: 1\n      c: 2\n  -\nz: \n",
+		"- a\n- b:\n  - c\n",
+		"a:\n  b:\n    c: 1\n  d:   \n",  /* an empty value, trailing spaces */
+		"a:\n  b:\n    c: 1\n   ",         /* the end in spaces, no line feed */
+		"x: http://a.b/c#d e\ny: -1\n",
+		"---\n---\n",
+		"  a: 1\n  b: 2\n",
+		"[a, 'b', \"c\", [d], {e: f}]\n",
+	};
+	static const char *const declined[] = {
+		"a: |\n  x\n", "a: &x 1\n", "a: !t 1\n", "a: b\n  c\n", "a:\tb\n", "a: 1\r\n",
+		"a: [1,\n 2]\n", "a: \"x\\ty\"\n", "%YAML 1.1\n---\na: 1\n", "? a\n: b\n",
+		"a: 'it''s'\n", "a: caf\xc3\xa9\n", "a: b: c\n", "- - a\n", "a: 1\n...\n",
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(taken) / sizeof(taken[0]); i++)
+		fast_takes(taken[i]);
+	for (i = 0; i < sizeof(declined) / sizeof(declined[0]); i++) {
+		char why[256] = "";
+		int t = 1;
+
+		assert_true(yaml_doc_diff_fast(declined[i], strlen(declined[i]), why, sizeof(why), &t));
+		if (t)
+			fail_msg("the fast reader took:\n%s", declined[i]);
+	}
 }
 
 static void test_cases(void **state)
@@ -83,12 +138,20 @@ static void test_large(void **state)
 				      "  - fromCIDR:\n    - 10.%d.%d.0/24\n    toPorts: [{ports: "
 				      "[{port: \"%d\", protocol: TCP}]}]\n",
 				      i >> 8, i & 255, 1000 + i);
+	{
+		char why[256] = "";
+		int taken = 0;
+
+		/* as generated: the fast reader takes it */
+		assert_true(yaml_doc_diff_fast(t, n, why, sizeof(why), &taken));
+		assert_true(taken);
+	}
 	n += (size_t)snprintf(t + n, cap - n, "  - &last {a: 1}\n  - *last\n");
 	same(t, n, 1);
 	free(t);
 }
 
-static int files_checked;
+static int files_checked, files_taken;
 
 static void walk(const char *dir, int depth)
 {
@@ -124,6 +187,12 @@ static void walk(const char *dir, int depth)
 			fclose(f);
 			if (!yaml_doc_diff(text, len, why, sizeof(why), NULL))
 				fail_msg("%s: %s", path, why);
+			{
+				int taken = 0;
+
+				yaml_doc_diff_fast(text, len, why, sizeof(why), &taken);
+				files_taken += taken;
+			}
 			files_checked++;
 			free(text);
 		}
@@ -137,12 +206,15 @@ static void test_source_tree(void **state)
 	walk(SLUICE_SOURCE_DIR, 0);
 	/* deploy/, examples/, tests/ hold dozens */
 	assert_true(files_checked >= 20);
+	/* most are policies in the common shape */
+	assert_true(files_taken >= files_checked / 2);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cases),
+		cmocka_unit_test(test_fast_shapes),
 		cmocka_unit_test(test_large),
 		cmocka_unit_test(test_source_tree),
 	};
