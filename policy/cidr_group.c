@@ -27,9 +27,9 @@
 
 /* ---- the document -------------------------------------------------------- */
 
-static void group_labels(struct yctx *c, yaml_node_t *root, struct sluice_policy *p)
+static void group_labels(struct yctx *c, y_node_t *root, struct sluice_policy *p)
 {
-	yaml_node_t *meta = y_field(c, root, "metadata", NULL), *n;
+	y_node_t *meta = y_field(c, root, "metadata", NULL), *n;
 	yaml_node_pair_t *pr;
 
 	if (!meta || meta->type != YAML_MAPPING_NODE)
@@ -46,10 +46,10 @@ static void group_labels(struct yctx *c, yaml_node_t *root, struct sluice_policy
 	}
 }
 
-void cilium_load_cidr_group(struct yctx *c, yaml_node_t *root, struct sluice_policy *p)
+void cilium_load_cidr_group(struct yctx *c, y_node_t *root, struct sluice_policy *p)
 {
 	static const char *const spec_known[] = { "externalCIDRs", NULL };
-	yaml_node_t *spec, *list;
+	y_node_t *spec, *list;
 	size_t base;
 	long n;
 	int line;

@@ -211,7 +211,7 @@ int sluice_policy_edit_prepare(const struct sluice_policy *p, const char *file,
 	size_t pre, suf, max, n, line_start, frag_end;
 	yaml_parser_t parser;
 	struct y_doc doc;
-	yaml_node_t *root, *node;
+	y_node_t *root, *node;
 	struct yctx c = { .file = file ? file : "<input>", .errors = errors, .warnings = warnings };
 	bool have_doc = false, flow;
 	int rc = 0;
@@ -284,7 +284,7 @@ int sluice_policy_edit_prepare(const struct sluice_policy *p, const char *file,
 	}
 	/* marks as if the fragment had been parsed in place */
 	for (int i = 1; i <= doc.nnodes; i++) {
-		yaml_node_t *m = y_doc_node(&doc, i);
+		y_node_t *m = y_doc_node(&doc, i);
 
 		m->start_mark.line += (size_t)item->line - 1;
 		m->end_mark.line += (size_t)item->line - 1;

@@ -136,7 +136,7 @@ int load_parse_uint16(const char *s, uint16_t *port)
 	return 0;
 }
 
-void load_metadata(struct yctx *c, yaml_node_t *root, struct sluice_policy *p,
+void load_metadata(struct yctx *c, y_node_t *root, struct sluice_policy *p,
 		   bool namespaced)
 {
 	static const char *const known[] = {
@@ -145,7 +145,7 @@ void load_metadata(struct yctx *c, yaml_node_t *root, struct sluice_policy *p,
 		"deletionGracePeriodSeconds", "managedFields", "selfLink",
 		"finalizers", "ownerReferences", "generateName", NULL,
 	};
-	yaml_node_t *meta, *n;
+	y_node_t *meta, *n;
 	int line = y_line(root);
 	size_t old = y_push_field(c, "metadata");
 	const char *s;
@@ -204,13 +204,13 @@ out:
 	y_pop(c, old);
 }
 
-static void load_document(struct yctx *c, yaml_node_t *root, struct sluice_policy *p)
+static void load_document(struct yctx *c, y_node_t *root, struct sluice_policy *p)
 {
 	static const char *const known[] = {
 		"apiVersion", "kind", "metadata", "spec", "specs", "status", NULL,
 	};
 	const char *api = NULL, *kind = NULL;
-	yaml_node_t *n;
+	y_node_t *n;
 	int line;
 	size_t old;
 
@@ -372,7 +372,7 @@ int sluice_policy_load(const char *file, const char *text, size_t len,
 	for (;;) {
 		struct sluice_policy p = { 0 };
 		struct y_doc doc;
-		yaml_node_t *root;
+		y_node_t *root;
 
 		if (fast_rc == 1) {
 			if (next == nfast)

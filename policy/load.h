@@ -13,11 +13,11 @@
 #include "yaml.h"
 
 /* load_cilium.c */
-void cilium_load_document(struct yctx *c, yaml_node_t *root, struct sluice_policy *p);
+void cilium_load_document(struct yctx *c, y_node_t *root, struct sluice_policy *p);
 /* matchLabels / matchExpressions, keys with an optional "source:" prefix */
-void load_selector(struct yctx *c, yaml_node_t *n, struct sluice_selector *out);
+void load_selector(struct yctx *c, y_node_t *n, struct sluice_selector *out);
 /* "10.0.0.0/8", "2001:db8::/32" or a bare address; false after an error */
-bool load_cidr(struct yctx *c, yaml_node_t *n, struct sluice_cidr *out);
+bool load_cidr(struct yctx *c, y_node_t *n, struct sluice_cidr *out);
 /* inner lies inside outer (equal counts) */
 bool load_cidr_contains(const struct sluice_cidr *outer, const struct sluice_cidr *inner);
 /* Cilium's namespace scoping of a peer selector (see load_cilium.c). */
@@ -25,7 +25,7 @@ int load_scope_peer_selector(struct sluice_selector *s, const char *ns);
 
 /* One item of a rule's ingress, egress, ingressDeny or egressDeny list,
  * its text span recorded. */
-void cilium_peer_item(struct yctx *c, yaml_node_t *n, enum sluice_section section, const char *ns,
+void cilium_peer_item(struct yctx *c, y_node_t *n, enum sluice_section section, const char *ns,
 		      struct sluice_peer_rule *out);
 /* the warning for http rules an L4 allow of the same list makes useless */
 void cilium_lint_shadowed(struct yctx *c, const char *section,
@@ -33,14 +33,14 @@ void cilium_lint_shadowed(struct yctx *c, const char *section,
 bool cilium_item_has_http(const struct sluice_peer_rule *it);
 
 /* cidr_group.c */
-void cilium_load_cidr_group(struct yctx *c, yaml_node_t *root, struct sluice_policy *p);
+void cilium_load_cidr_group(struct yctx *c, y_node_t *root, struct sluice_policy *p);
 
 /* load_k8s.c */
-void k8s_load_document(struct yctx *c, yaml_node_t *root, struct sluice_policy *p);
+void k8s_load_document(struct yctx *c, y_node_t *root, struct sluice_policy *p);
 
 /* load.c */
 /* metadata.name / .namespace; namespaced policies default to "default" */
-void load_metadata(struct yctx *c, yaml_node_t *root, struct sluice_policy *p,
+void load_metadata(struct yctx *c, y_node_t *root, struct sluice_policy *p,
 		   bool namespaced);
 bool load_is_dns1123_label(const char *s);
 bool load_is_dns1123_subdomain(const char *s);

@@ -21,14 +21,14 @@
 
 /* ---- selectors -------------------------------------------------------- */
 
-static void cilium_match_labels(struct yctx *c, yaml_node_t *n, struct sluice_selector *out)
+static void cilium_match_labels(struct yctx *c, y_node_t *n, struct sluice_selector *out)
 {
 	yaml_node_pair_t *p;
 
 	if (y_is_null(n) || !y_mapping(c, n))
 		return;
 	for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
-		yaml_node_t *k = y_node(c, p->key), *v = y_node(c, p->value);
+		y_node_t *k = y_node(c, p->key), *v = y_node(c, p->value);
 		const char *key = y_string(c, k), *value;
 		char *source = NULL, *name = NULL;
 		size_t old;
@@ -50,11 +50,11 @@ static void cilium_match_labels(struct yctx *c, yaml_node_t *n, struct sluice_se
 	}
 }
 
-static void cilium_match_expression(struct yctx *c, yaml_node_t *n, struct sluice_selector *out)
+static void cilium_match_expression(struct yctx *c, y_node_t *n, struct sluice_selector *out)
 {
 	static const char *const known[] = { "key", "operator", "values", NULL };
 	static const char *const ops[] = { "In", "NotIn", "Exists", "DoesNotExist" };
-	yaml_node_t *kn, *on, *vn;
+	y_node_t *kn, *on, *vn;
 	const char *key = NULL, *op = NULL;
 	const char **values = NULL;
 	long nvalues = 0;
@@ -124,10 +124,10 @@ static void cilium_match_expression(struct yctx *c, yaml_node_t *n, struct sluic
 	free(values);
 }
 
-void load_selector(struct yctx *c, yaml_node_t *n, struct sluice_selector *out)
+void load_selector(struct yctx *c, y_node_t *n, struct sluice_selector *out)
 {
 	static const char *const known[] = { "matchLabels", "matchExpressions", NULL };
-	yaml_node_t *ml, *me;
+	y_node_t *ml, *me;
 	size_t base = c->plen;
 	long cnt;
 
@@ -230,7 +230,7 @@ bool load_cidr_contains(const struct sluice_cidr *outer, const struct sluice_cid
 	return true;
 }
 
-bool load_cidr(struct yctx *c, yaml_node_t *n, struct sluice_cidr *out)
+bool load_cidr(struct yctx *c, y_node_t *n, struct sluice_cidr *out)
 {
 	const char *s = y_string(c, n);
 
@@ -249,11 +249,11 @@ bool load_cidr(struct yctx *c, yaml_node_t *n, struct sluice_cidr *out)
  * excepts must lie inside it); a group reference into out->groups (both
  * arrays have room for every entry of the list).
  */
-static void cilium_cidr_set(struct yctx *c, yaml_node_t *n, struct sluice_peer_rule *out)
+static void cilium_cidr_set(struct yctx *c, y_node_t *n, struct sluice_peer_rule *out)
 {
 	static const char *const known[] = { "cidr", "cidrGroupRef", "cidrGroupSelector", "except",
 					     NULL };
-	yaml_node_t *cn, *gn, *sn, *en;
+	y_node_t *cn, *gn, *sn, *en;
 	struct sluice_cidr *cidr = NULL, **exceptp, *except;
 	size_t *nexceptp, base = c->plen;
 	bool ok = false;
@@ -318,7 +318,7 @@ static void cilium_cidr_set(struct yctx *c, yaml_node_t *n, struct sluice_peer_r
 		*nexceptp = (size_t)cnt;
 	for (size_t i = 0; i < *nexceptp; i++) {
 		size_t old = y_push_index(c, i);
-		yaml_node_t *item = y_item(c, en, (long)i);
+		y_node_t *item = y_item(c, en, (long)i);
 
 		except = &(*exceptp)[i];
 		if (item && item->type == YAML_SCALAR_NODE && !strchr(y_string(c, item) ?: "/", '/')) {
@@ -341,13 +341,13 @@ static void cilium_cidr_set(struct yctx *c, yaml_node_t *n, struct sluice_peer_r
  * {selector, namespace}}]. A missing namespace is the policy's own (any
  * namespace in a clusterwide policy), as Cilium scopes it.
  */
-static void cilium_service_ref(struct yctx *c, yaml_node_t *n, const char *ns,
+static void cilium_service_ref(struct yctx *c, y_node_t *n, const char *ns,
 			       struct sluice_service_ref *out)
 {
 	static const char *const known[] = { "k8sService", "k8sServiceSelector", NULL };
 	static const char *const svc_known[] = { "serviceName", "namespace", NULL };
 	static const char *const sel_known[] = { "selector", "namespace", NULL };
-	yaml_node_t *byname, *bysel, *v;
+	y_node_t *byname, *bysel, *v;
 	size_t base = c->plen;
 	const char *s;
 
@@ -409,10 +409,10 @@ static void cilium_service_ref(struct yctx *c, yaml_node_t *n, const char *ns,
 
 /* ---- ports and L7 rules ----------------------------------------------- */
 
-static void cilium_port(struct yctx *c, yaml_node_t *n, struct sluice_port *out)
+static void cilium_port(struct yctx *c, y_node_t *n, struct sluice_port *out)
 {
 	static const char *const known[] = { "port", "protocol", "endPort", NULL };
-	yaml_node_t *pn, *prn, *en;
+	y_node_t *pn, *prn, *en;
 	size_t base = c->plen;
 	const char *s;
 	bool named = false, port_ok = false;
@@ -541,11 +541,11 @@ static bool cilium_header_framing(const char *name)
 /* A secret reference {namespace, name}; namespace defaults to the policy's. */
 /* A secret's {namespace, name} mapping sn into t (namespace: the
  * policy's by default); the TLS contexts' and headerMatches' one reader. */
-static void cilium_secret_fields(struct yctx *c, yaml_node_t *sn, const char *ns,
+static void cilium_secret_fields(struct yctx *c, y_node_t *sn, const char *ns,
 				 struct sluice_tls_context *t)
 {
 	static const char *const secret_known[] = { "namespace", "name", NULL };
-	yaml_node_t *f;
+	y_node_t *f;
 	const char *s;
 
 	y_check_fields(c, sn, secret_known, NULL);
@@ -559,7 +559,7 @@ static void cilium_secret_fields(struct yctx *c, yaml_node_t *sn, const char *ns
 		t->secret_ns = y_strdup(c, ns ? ns : "default");
 }
 
-static struct sluice_tls_context *cilium_secret_ref(struct yctx *c, yaml_node_t *sn, const char *ns)
+static struct sluice_tls_context *cilium_secret_ref(struct yctx *c, y_node_t *sn, const char *ns)
 {
 	struct sluice_tls_context *t;
 
@@ -577,7 +577,7 @@ static struct sluice_tls_context *cilium_secret_ref(struct yctx *c, yaml_node_t 
  * mismatch is "" (deny), LOG, ADD, DELETE or REPLACE (Cilium's
  * MismatchAction); the proxy does the actions (proxy/rules.h).
  */
-static void cilium_header_matches(struct yctx *c, yaml_node_t *n, const char *ns,
+static void cilium_header_matches(struct yctx *c, y_node_t *n, const char *ns,
 				  struct sluice_http_rule *out)
 {
 	static const char *const known[] = { "name", "value", "secret", "mismatch", NULL };
@@ -588,7 +588,7 @@ static void cilium_header_matches(struct yctx *c, yaml_node_t *n, const char *ns
 		out->nheader_matches = (size_t)cnt;
 	for (size_t i = 0; i < out->nheader_matches; i++) {
 		struct sluice_header_match *hm = &out->header_matches[i];
-		yaml_node_t *item = y_item(c, n, (long)i), *f;
+		y_node_t *item = y_item(c, n, (long)i), *f;
 		size_t old = y_push_index(c, i), fb;
 		const char *s;
 
@@ -651,14 +651,14 @@ static void cilium_header_matches(struct yctx *c, yaml_node_t *n, const char *ns
 	y_pop(c, base);
 }
 
-static void cilium_http_rule(struct yctx *c, yaml_node_t *n, const char *ns,
+static void cilium_http_rule(struct yctx *c, y_node_t *n, const char *ns,
 			     struct sluice_http_rule *out)
 {
 	static const char *const known[] = { "method", "path", "host", "headers", "headerMatches", NULL };
 	const char *names[] = { "method", "path", "host" };
 	char **dst[] = { &out->method, &out->path, &out->host };
 	size_t base = c->plen;
-	yaml_node_t *hn;
+	y_node_t *hn;
 	long cnt;
 
 	out->line = y_line(n);
@@ -668,7 +668,7 @@ static void cilium_http_rule(struct yctx *c, yaml_node_t *n, const char *ns,
 	if ((hn = y_field(c, n, "headerMatches", NULL)) && !y_is_null(hn))
 		cilium_header_matches(c, hn, ns, out);
 	for (size_t i = 0; i < 3; i++) {
-		yaml_node_t *f = y_field(c, n, names[i], NULL);
+		y_node_t *f = y_field(c, n, names[i], NULL);
 		const char *s;
 		char *err = NULL;
 
@@ -702,7 +702,7 @@ static void cilium_http_rule(struct yctx *c, yaml_node_t *n, const char *ns,
 	if (cnt > 0 && (out->headers = y_calloc(c, (size_t)cnt, sizeof(*out->headers))))
 		out->nheaders = (size_t)cnt;
 	for (size_t i = 0; i < out->nheaders; i++) {
-		yaml_node_t *item = y_item(c, hn, (long)i);
+		y_node_t *item = y_item(c, hn, (long)i);
 		size_t old = y_push_index(c, i);
 		const char *s = y_string(c, item);
 
@@ -735,14 +735,14 @@ static bool tls_server_name_valid(const char *s)
 	return true;
 }
 
-static void cilium_dns_rules(struct yctx *c, yaml_node_t *n)
+static void cilium_dns_rules(struct yctx *c, y_node_t *n)
 {
 	static const char *const known[] = { "matchName", "matchPattern", NULL };
 	bool wildcard = false;
 	long cnt = y_sequence(c, n);
 
 	for (long i = 0; i < cnt; i++) {
-		yaml_node_t *item = y_item(c, n, i), *pat;
+		y_node_t *item = y_item(c, n, i), *pat;
 		size_t old = y_push_index(c, (size_t)i);
 
 		if (y_mapping(c, item)) {
@@ -763,7 +763,7 @@ static void cilium_dns_rules(struct yctx *c, yaml_node_t *n)
  * certificate, privateKey}. Only the shape is checked here; the secret's
  * existence and keys are checked by the agent, which knows the secrets.
  */
-static struct sluice_tls_context *cilium_tls_context(struct yctx *c, yaml_node_t *n,
+static struct sluice_tls_context *cilium_tls_context(struct yctx *c, y_node_t *n,
 						     const char *field, const char *ns)
 {
 	static const char *const known[] = {
@@ -771,7 +771,7 @@ static struct sluice_tls_context *cilium_tls_context(struct yctx *c, yaml_node_t
 	};
 	static const char *const keys[] = { "trustedCA", "certificate", "privateKey" };
 	struct sluice_tls_context *t;
-	yaml_node_t *sn, *f;
+	y_node_t *sn, *f;
 	size_t base = y_push_field(c, field);
 	const char *s;
 
@@ -809,7 +809,7 @@ static struct sluice_tls_context *cilium_tls_context(struct yctx *c, yaml_node_t
 	return t;
 }
 
-static void cilium_server_names(struct yctx *c, yaml_node_t *n, struct sluice_port_rule *out)
+static void cilium_server_names(struct yctx *c, y_node_t *n, struct sluice_port_rule *out)
 {
 	size_t base = y_push_field(c, "serverNames");
 	long cnt = y_sequence(c, n);
@@ -817,7 +817,7 @@ static void cilium_server_names(struct yctx *c, yaml_node_t *n, struct sluice_po
 	if (cnt > 0 && (out->server_names = y_calloc(c, (size_t)cnt, sizeof(char *))))
 		out->nserver_names = (size_t)cnt;
 	for (size_t i = 0; i < out->nserver_names; i++) {
-		yaml_node_t *item = y_item(c, n, (long)i);
+		y_node_t *item = y_item(c, n, (long)i);
 		size_t old = y_push_index(c, i);
 		const char *s = y_string(c, item);
 
@@ -831,7 +831,7 @@ static void cilium_server_names(struct yctx *c, yaml_node_t *n, struct sluice_po
 	y_pop(c, base);
 }
 
-static void cilium_port_rule(struct yctx *c, yaml_node_t *n, bool deny, const char *ns,
+static void cilium_port_rule(struct yctx *c, y_node_t *n, bool deny, const char *ns,
 			     struct sluice_port_rule *out)
 {
 	static const char *const known[] = {
@@ -841,7 +841,7 @@ static void cilium_port_rule(struct yctx *c, yaml_node_t *n, bool deny, const ch
 	static const char *const tls_fields[] = { "terminatingTLS", "originatingTLS", "serverNames" };
 	static const char *const rules_known[] = { "http", "dns", NULL };
 	static const char *const rules_unsupported[] = { "kafka", "l7proto", "l7", NULL };
-	yaml_node_t *pn, *rn, *hn, *dn;
+	y_node_t *pn, *rn, *hn, *dn;
 	size_t base = c->plen;
 	int rules_line = 0;
 	long cnt;
@@ -854,7 +854,7 @@ static void cilium_port_rule(struct yctx *c, yaml_node_t *n, bool deny, const ch
 	rn = y_field(c, n, "rules", &rules_line);
 	for (size_t i = 0; i < 3; i++) {
 		int kl = 0;
-		yaml_node_t *tn = y_field(c, n, tls_fields[i], &kl);
+		y_node_t *tn = y_field(c, n, tls_fields[i], &kl);
 
 		if (!tn || y_is_null(tn))
 			continue;
@@ -964,12 +964,12 @@ static const struct {
 	{ "ingress", SLUICE_ENTITY_INGRESS },
 };
 
-static void cilium_entities_list(struct yctx *c, yaml_node_t *n, uint32_t *bits)
+static void cilium_entities_list(struct yctx *c, y_node_t *n, uint32_t *bits)
 {
 	long cnt = y_sequence(c, n);
 
 	for (long i = 0; i < cnt; i++) {
-		yaml_node_t *item = y_item(c, n, i);
+		y_node_t *item = y_item(c, n, i);
 		size_t old = y_push_index(c, (size_t)i);
 		const char *s = y_string(c, item);
 		bool found = false;
@@ -1024,7 +1024,7 @@ static const struct icmp_name icmp6_names[] = {
  * port (bpf/lib/parse.h). A query's reply rides its conntrack entry. As in
  * Cilium, type 0 is port 0, which means every type of the family.
  */
-static void cilium_icmps(struct yctx *c, yaml_node_t *n, struct sluice_peer_rule *out)
+static void cilium_icmps(struct yctx *c, y_node_t *n, struct sluice_peer_rule *out)
 {
 	static const char *const rule_known[] = { "fields", NULL };
 	static const char *const field_known[] = { "type", "family", NULL };
@@ -1033,7 +1033,7 @@ static void cilium_icmps(struct yctx *c, yaml_node_t *n, struct sluice_peer_rule
 	struct sluice_port_rule *pr;
 
 	for (long i = 0; i < nr; i++) {
-		yaml_node_t *r = y_item(c, n, i), *f;
+		y_node_t *r = y_item(c, n, i), *f;
 
 		if (r && r->type == YAML_MAPPING_NODE && (f = y_field(c, r, "fields", NULL)) &&
 		    f->type == YAML_SEQUENCE_NODE)
@@ -1051,7 +1051,7 @@ static void cilium_icmps(struct yctx *c, yaml_node_t *n, struct sluice_peer_rule
 		return;
 	}
 	for (long i = 0; i < nr; i++) {
-		yaml_node_t *r = y_item(c, n, i), *fn;
+		y_node_t *r = y_item(c, n, i), *fn;
 		size_t old = y_push_index(c, (size_t)i), fb;
 		long nf;
 
@@ -1068,7 +1068,7 @@ static void cilium_icmps(struct yctx *c, yaml_node_t *n, struct sluice_peer_rule
 		if (nf > 40)
 			y_error(c, y_line(fn), "at most 40 fields (got %ld)", nf);
 		for (long k = 0; k < nf; k++) {
-			yaml_node_t *item = y_item(c, fn, k), *tn, *famn;
+			y_node_t *item = y_item(c, fn, k), *tn, *famn;
 			size_t ko = y_push_index(c, (size_t)k), tb;
 			const struct icmp_name *names = icmp4_names;
 			struct sluice_port *p;
@@ -1124,7 +1124,7 @@ static void cilium_icmps(struct yctx *c, yaml_node_t *n, struct sluice_peer_rule
 	y_pop(c, base);
 }
 
-static void cilium_peer_rule(struct yctx *c, yaml_node_t *n, bool ingress, bool deny,
+static void cilium_peer_rule(struct yctx *c, y_node_t *n, bool ingress, bool deny,
 			     const char *ns, struct sluice_peer_rule *out)
 {
 	static const char *const in_known[] = {
@@ -1143,7 +1143,7 @@ static void cilium_peer_rule(struct yctx *c, yaml_node_t *n, bool ingress, bool 
 	const char *f_ent = ingress ? "fromEntities" : "toEntities";
 	const char *f_cidr = ingress ? "fromCIDR" : "toCIDR";
 	const char *f_set = ingress ? "fromCIDRSet" : "toCIDRSet";
-	yaml_node_t *ep, *ent, *cidr, *set, *tp, *icmps, *svc = NULL;
+	y_node_t *ep, *ent, *cidr, *set, *tp, *icmps, *svc = NULL;
 	size_t base = c->plen;
 	long nep = 0, ncidr = 0, nset = 0, ntp = 0, nsvc = 0;
 
@@ -1185,7 +1185,7 @@ static void cilium_peer_rule(struct yctx *c, yaml_node_t *n, bool ingress, bool 
 			out->nendpoints = (size_t)nep;
 		for (size_t i = 0; i < out->nendpoints; i++) {
 			size_t old = y_push_index(c, i);
-			yaml_node_t *item = y_item(c, ep, (long)i);
+			y_node_t *item = y_item(c, ep, (long)i);
 
 			if (y_is_null(item) || y_mapping(c, item)) {
 				load_selector(c, item, &out->endpoints[i]);
@@ -1388,7 +1388,7 @@ bool cilium_item_has_http(const struct sluice_peer_rule *it)
 	return false;
 }
 
-void cilium_peer_item(struct yctx *c, yaml_node_t *n, enum sluice_section section, const char *ns,
+void cilium_peer_item(struct yctx *c, y_node_t *n, enum sluice_section section, const char *ns,
 		      struct sluice_peer_rule *out)
 {
 	cilium_peer_rule(c, n, sluice_section_is_ingress(section), sluice_section_is_deny(section), ns,
@@ -1399,11 +1399,11 @@ void cilium_peer_item(struct yctx *c, yaml_node_t *n, enum sluice_section sectio
 	}
 }
 
-static void cilium_section(struct yctx *c, yaml_node_t *rule, enum sluice_section section,
+static void cilium_section(struct yctx *c, y_node_t *rule, enum sluice_section section,
 			   const char *ns, struct sluice_peer_rule **list, size_t *n, bool *present)
 {
 	const char *name = sluice_section_name(section);
-	yaml_node_t *s = y_field(c, rule, name, NULL);
+	y_node_t *s = y_field(c, rule, name, NULL);
 	size_t base = c->plen;
 	long cnt;
 
@@ -1424,13 +1424,13 @@ static void cilium_section(struct yctx *c, yaml_node_t *rule, enum sluice_sectio
 	y_pop(c, base);
 }
 
-static void cilium_rule_labels(struct yctx *c, yaml_node_t *n)
+static void cilium_rule_labels(struct yctx *c, y_node_t *n)
 {
 	static const char *const known[] = { "key", "value", "source", NULL };
 	long cnt = y_sequence(c, n);
 
 	for (long i = 0; i < cnt; i++) {
-		yaml_node_t *item = y_item(c, n, i);
+		y_node_t *item = y_item(c, n, i);
 		size_t old = y_push_index(c, (size_t)i);
 
 		if (y_mapping(c, item)) {
@@ -1444,10 +1444,10 @@ static void cilium_rule_labels(struct yctx *c, yaml_node_t *n)
 	}
 }
 
-static void cilium_default_deny(struct yctx *c, yaml_node_t *n, struct sluice_rule *r)
+static void cilium_default_deny(struct yctx *c, y_node_t *n, struct sluice_rule *r)
 {
 	static const char *const known[] = { "ingress", "egress", NULL };
-	yaml_node_t *f;
+	y_node_t *f;
 	size_t base = c->plen;
 
 	r->default_deny_ingress = r->default_deny_egress = SLUICE_UNSET;
@@ -1474,13 +1474,13 @@ static void cilium_default_deny(struct yctx *c, yaml_node_t *n, struct sluice_ru
 	}
 }
 
-static void cilium_rule(struct yctx *c, yaml_node_t *n, const char *ns, struct sluice_rule *r)
+static void cilium_rule(struct yctx *c, y_node_t *n, const char *ns, struct sluice_rule *r)
 {
 	static const char *const known[] = {
 		"endpointSelector", "ingress", "egress", "ingressDeny", "egressDeny",
 		"description", "labels", "enableDefaultDeny", "nodeSelector", NULL,
 	};
-	yaml_node_t *es, *ns_sel, *f;
+	y_node_t *es, *ns_sel, *f;
 	size_t base = c->plen;
 	int line = 0;
 
@@ -1535,10 +1535,10 @@ static void cilium_rule(struct yctx *c, yaml_node_t *n, const char *ns, struct s
 		y_warn(c, r->line, "policy denies nothing: Cilium only enforces a direction that has an ingress or egress section (use `ingress: [{}]` to deny all ingress)");
 }
 
-void cilium_load_document(struct yctx *c, yaml_node_t *root, struct sluice_policy *p)
+void cilium_load_document(struct yctx *c, y_node_t *root, struct sluice_policy *p)
 {
-	yaml_node_t *spec = y_field(c, root, "spec", NULL);
-	yaml_node_t *specs = y_field(c, root, "specs", NULL);
+	y_node_t *spec = y_field(c, root, "spec", NULL);
+	y_node_t *specs = y_field(c, root, "specs", NULL);
 	const char *ns = p->kind == SLUICE_KIND_CNP ? p->namespace : NULL;
 	size_t base = c->plen, count = 0;
 	long nspecs = 0;

@@ -62,11 +62,11 @@ static int k8s_add_namespace_reqs(struct sluice_selector *dst, const struct slui
 	return selector_add_req(dst, "k8s", SLUICE_LABEL_NAMESPACE, SLUICE_SEL_EXISTS, NULL, 0);
 }
 
-static void k8s_peer(struct yctx *c, yaml_node_t *n, const char *ns,
+static void k8s_peer(struct yctx *c, y_node_t *n, const char *ns,
 		     struct sluice_peer_rule *out, size_t *nsel, size_t *ncidr)
 {
 	static const char *const known[] = { "podSelector", "namespaceSelector", "ipBlock", NULL };
-	yaml_node_t *ps, *nss, *ib;
+	y_node_t *ps, *nss, *ib;
 	size_t base = c->plen;
 
 	if (!y_mapping(c, n))
@@ -92,7 +92,7 @@ static void k8s_peer(struct yctx *c, yaml_node_t *n, const char *ns,
 	if (ib) {
 		static const char *const ib_known[] = { "cidr", "except", NULL };
 		struct sluice_cidr *cidr = &out->cidrs[(*ncidr)++];
-		yaml_node_t *cn, *en;
+		y_node_t *cn, *en;
 		bool ok = false;
 		long cnt;
 
@@ -116,7 +116,7 @@ static void k8s_peer(struct yctx *c, yaml_node_t *n, const char *ns,
 				cidr->nexcept = (size_t)cnt;
 			for (size_t i = 0; i < cidr->nexcept; i++) {
 				size_t old = y_push_index(c, i);
-				yaml_node_t *item = y_item(c, en, (long)i);
+				y_node_t *item = y_item(c, en, (long)i);
 				struct sluice_cidr *ex = &cidr->except[i];
 
 				/* the API server rejects an except that is not a strict
@@ -156,10 +156,10 @@ out:
 	y_pop(c, base);
 }
 
-static void k8s_port(struct yctx *c, yaml_node_t *n, struct sluice_port *out)
+static void k8s_port(struct yctx *c, y_node_t *n, struct sluice_port *out)
 {
 	static const char *const known[] = { "port", "protocol", "endPort", NULL };
-	yaml_node_t *pn, *prn, *en;
+	y_node_t *pn, *prn, *en;
 	size_t base = c->plen;
 	const char *s;
 	bool numeric = false;
@@ -217,13 +217,13 @@ static void k8s_port(struct yctx *c, yaml_node_t *n, struct sluice_port *out)
 	y_pop(c, base);
 }
 
-static void k8s_rule(struct yctx *c, yaml_node_t *n, bool ingress, const char *ns,
+static void k8s_rule(struct yctx *c, y_node_t *n, bool ingress, const char *ns,
 		     struct sluice_peer_rule *out)
 {
 	static const char *const in_known[] = { "from", "ports", NULL };
 	static const char *const out_known[] = { "to", "ports", NULL };
 	const char *peers_name = ingress ? "from" : "to";
-	yaml_node_t *pn, *portn;
+	y_node_t *pn, *portn;
 	size_t base = c->plen;
 	long npeers = 0, nports = 0;
 
@@ -271,11 +271,11 @@ static void k8s_rule(struct yctx *c, yaml_node_t *n, bool ingress, const char *n
 	}
 }
 
-static void k8s_section(struct yctx *c, yaml_node_t *spec, bool ingress, const char *ns,
+static void k8s_section(struct yctx *c, y_node_t *spec, bool ingress, const char *ns,
 			struct sluice_peer_rule **list, size_t *n, long *count)
 {
 	const char *name = ingress ? "ingress" : "egress";
-	yaml_node_t *s = y_field(c, spec, name, NULL);
+	y_node_t *s = y_field(c, spec, name, NULL);
 	size_t base = c->plen;
 
 	*count = 0;
@@ -294,13 +294,13 @@ static void k8s_section(struct yctx *c, yaml_node_t *spec, bool ingress, const c
 	y_pop(c, base);
 }
 
-void k8s_load_document(struct yctx *c, yaml_node_t *root, struct sluice_policy *p)
+void k8s_load_document(struct yctx *c, y_node_t *root, struct sluice_policy *p)
 {
 	static const char *const known[] = { "apiVersion", "kind", "metadata", "spec", "status", NULL };
 	static const char *const spec_known[] = {
 		"podSelector", "policyTypes", "ingress", "egress", NULL,
 	};
-	yaml_node_t *spec, *ps, *types;
+	y_node_t *spec, *ps, *types;
 	struct sluice_rule *r;
 	size_t base = c->plen;
 	long nin, neg;
@@ -348,7 +348,7 @@ void k8s_load_document(struct yctx *c, yaml_node_t *root, struct sluice_policy *
 		if (cnt > 0)
 			want_in = false;
 		for (long i = 0; i < cnt; i++) {
-			yaml_node_t *item = y_item(c, types, i);
+			y_node_t *item = y_item(c, types, i);
 			size_t old = y_push_index(c, (size_t)i);
 			const char *s = y_string(c, item);
 

@@ -82,12 +82,12 @@ void y_warn(struct yctx *c, int line, const char *fmt, ...)
 	va_end(ap);
 }
 
-int y_line(const yaml_node_t *n)
+int y_line(const y_node_t *n)
 {
 	return n ? (int)n->start_mark.line + 1 : 0;
 }
 
-bool y_is_null(const yaml_node_t *n)
+bool y_is_null(const y_node_t *n)
 {
 	const char *v;
 
@@ -98,12 +98,12 @@ bool y_is_null(const yaml_node_t *n)
 	       !strcmp(v, "NULL");
 }
 
-yaml_node_t *y_node(struct yctx *c, int index)
+y_node_t *y_node(struct yctx *c, int index)
 {
 	return y_doc_node(c->doc, index);
 }
 
-const char *y_string(struct yctx *c, yaml_node_t *n)
+const char *y_string(struct yctx *c, y_node_t *n)
 {
 	if (!n || n->type != YAML_SCALAR_NODE) {
 		y_error(c, y_line(n), "expected a string");
@@ -114,7 +114,7 @@ const char *y_string(struct yctx *c, yaml_node_t *n)
 	return (const char *)n->data.scalar.value;
 }
 
-bool y_mapping(struct yctx *c, yaml_node_t *n)
+bool y_mapping(struct yctx *c, y_node_t *n)
 {
 	if (n && n->type == YAML_MAPPING_NODE)
 		return true;
@@ -122,7 +122,7 @@ bool y_mapping(struct yctx *c, yaml_node_t *n)
 	return false;
 }
 
-long y_sequence(struct yctx *c, yaml_node_t *n)
+long y_sequence(struct yctx *c, y_node_t *n)
 {
 	if (y_is_null(n))
 		return 0;
@@ -133,12 +133,12 @@ long y_sequence(struct yctx *c, yaml_node_t *n)
 	return n->data.sequence.items.top - n->data.sequence.items.start;
 }
 
-yaml_node_t *y_item(struct yctx *c, yaml_node_t *seq, long i)
+y_node_t *y_item(struct yctx *c, y_node_t *seq, long i)
 {
 	return y_node(c, seq->data.sequence.items.start[i]);
 }
 
-int y_bool(struct yctx *c, yaml_node_t *n)
+int y_bool(struct yctx *c, y_node_t *n)
 {
 	static const char *const yes[] = { "true", "True", "TRUE" };
 	static const char *const no[] = { "false", "False", "FALSE" };
@@ -165,14 +165,14 @@ static bool y_in_list(const char *const *list, const char *s)
 	return false;
 }
 
-bool y_check_fields(struct yctx *c, yaml_node_t *map, const char *const *known,
+bool y_check_fields(struct yctx *c, y_node_t *map, const char *const *known,
 		    const char *const *unsupported)
 {
 	yaml_node_pair_t *p, *q;
 	bool ok = true;
 
 	for (p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
-		yaml_node_t *k = y_node(c, p->key);
+		y_node_t *k = y_node(c, p->key);
 		const char *name;
 		size_t old;
 
@@ -195,7 +195,7 @@ bool y_check_fields(struct yctx *c, yaml_node_t *map, const char *const *known,
 			ok = false;
 		} else {
 			for (q = map->data.mapping.pairs.start; q < p; q++) {
-				yaml_node_t *k2 = y_node(c, q->key);
+				y_node_t *k2 = y_node(c, q->key);
 
 				if (k2 && k2->type == YAML_SCALAR_NODE &&
 				    !strcmp((const char *)k2->data.scalar.value, name)) {
@@ -212,12 +212,12 @@ bool y_check_fields(struct yctx *c, yaml_node_t *map, const char *const *known,
 	return ok;
 }
 
-yaml_node_t *y_field(struct yctx *c, yaml_node_t *map, const char *name, int *key_line)
+y_node_t *y_field(struct yctx *c, y_node_t *map, const char *name, int *key_line)
 {
 	yaml_node_pair_t *p;
 
 	for (p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
-		yaml_node_t *k = y_node(c, p->key);
+		y_node_t *k = y_node(c, p->key);
 
 		if (k && k->type == YAML_SCALAR_NODE &&
 		    !strcmp((const char *)k->data.scalar.value, name)) {

@@ -34,29 +34,29 @@ void y_error(struct yctx *c, int line, const char *fmt, ...)
 void y_warn(struct yctx *c, int line, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-int y_line(const yaml_node_t *n);
-bool y_is_null(const yaml_node_t *n);
-yaml_node_t *y_node(struct yctx *c, int index);
+int y_line(const y_node_t *n);
+bool y_is_null(const y_node_t *n);
+y_node_t *y_node(struct yctx *c, int index);
 
 /* Scalar text, or NULL after "expected a string". A null scalar is "". */
-const char *y_string(struct yctx *c, yaml_node_t *n);
+const char *y_string(struct yctx *c, y_node_t *n);
 /* Checks n is a mapping (error otherwise). */
-bool y_mapping(struct yctx *c, yaml_node_t *n);
+bool y_mapping(struct yctx *c, y_node_t *n);
 /* Number of items of a sequence; null counts as empty. -1 after an error. */
-long y_sequence(struct yctx *c, yaml_node_t *n);
-yaml_node_t *y_item(struct yctx *c, yaml_node_t *seq, long i);
+long y_sequence(struct yctx *c, y_node_t *n);
+y_node_t *y_item(struct yctx *c, y_node_t *seq, long i);
 /* true / false; -1 after "expected a boolean" */
-int y_bool(struct yctx *c, yaml_node_t *n);
+int y_bool(struct yctx *c, y_node_t *n);
 
 /*
  * Checks the keys of a mapping: each must be a string, appear once and be
  * in known (NULL-terminated); keys in unsupported (Cilium fields sluice does
  * not implement) get their own message. Returns false when any was wrong.
  */
-bool y_check_fields(struct yctx *c, yaml_node_t *map, const char *const *known,
+bool y_check_fields(struct yctx *c, y_node_t *map, const char *const *known,
 		    const char *const *unsupported);
 /* Value of field name, or NULL when absent; *key_line gets the key's line. */
-yaml_node_t *y_field(struct yctx *c, yaml_node_t *map, const char *name, int *key_line);
+y_node_t *y_field(struct yctx *c, y_node_t *map, const char *name, int *key_line);
 
 /* Allocation that counts a failure as a load error ("out of memory"). */
 char *y_strdup(struct yctx *c, const char *s);

@@ -1,28 +1,26 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * yaml_doc.c - one YAML document as libyaml's yaml_document_t, built from
- * libyaml's events into a few large blocks instead of libyaml's own loader.
+ * yaml_doc.c - one YAML document as the loader reads it (y_node_t, a lean
+ * yaml_node_t), built from libyaml's events into a few large blocks
+ * instead of by libyaml's own loader.
  *
  * Why: yaml_parser_load() makes four allocations per node (the node's
  * tag, its value or its item stack, and the growth of each stack) and
  * yaml_document_delete() frees them one by one. On a 2.6 MB policy of
  * 25,000 rules (350,000 nodes) that was 155 ms to load and 70 ms to free,
  * while libyaml's parser alone, which reads the same text and checks the
- * same syntax, needs about 33 ms. Here the nodes live in one array, and
- * every scalar's text, tag and collection's items in an arena freed in a
- * few calls.
+ * same syntax, needs about 33 ms. Here the nodes live in chunks of an
+ * arena with every scalar's text and collection's items, freed in a few
+ * calls.
  *
  * The nodes are the ones yaml_parser_load() would make, field by field
- * (tests/unit/policy/test_yaml_doc.c and the fuzz_yaml_doc target compare
- * the two): the same numbering (a node is numbered when it starts, a
- * collection before its items), default tags for "!" and untagged nodes,
- * aliases resolved to the anchored node's number, a collection's end mark
- * taken from its end event, and libyaml's composer errors ("found
- * undefined alias", "found duplicate anchor; first occurrence") in the
- * parser's error fields. Syntax errors are the parser's own. What differs:
- * the nodes are reached with y_doc_node() (they are not one array), the
- * document's own fields (directives, marks) are not kept, and an item
- * array has no spare room (end == top).
+ * where y_node_t keeps the field (tests/unit/policy/test_yaml_doc.c and the
+ * fuzz_yaml_doc target compare the two): the same numbering (a node is
+ * numbered when it starts, a collection before its items), aliases
+ * resolved to the anchored node's number, a collection's end mark taken
+ * from its end event, and libyaml's composer errors ("found undefined
+ * alias", "found duplicate anchor; first occurrence") in the parser's
+ * error fields. Syntax errors are the parser's own.
  */
 #include "yaml_doc.h"
 
@@ -128,7 +126,7 @@ static int y_memory_error(yaml_parser_t *parser)
 	return 0;
 }
 
-yaml_node_t *y_doc_node(const struct y_doc *d, int index)
+y_node_t *y_doc_node(const struct y_doc *d, int index)
 {
 	size_t i = (size_t)index - 1;
 
@@ -137,7 +135,7 @@ yaml_node_t *y_doc_node(const struct y_doc *d, int index)
 	return &d->chunks[i >> Y_CHUNK_SHIFT][i & (Y_CHUNK - 1)];
 }
 
-yaml_node_t *y_doc_root(const struct y_doc *d)
+y_node_t *y_doc_root(const struct y_doc *d)
 {
 	return y_doc_node(d, 1);
 }
@@ -148,41 +146,41 @@ yaml_node_t *y_doc_root(const struct y_doc *d)
  * nodes by realloc copies it again and again, and every copy lands on
  * memory never touched before (page faults, the cost of a large load).
  */
-static int y_node_add(struct y_build *b, yaml_node_type_t type, const yaml_char_t *tag,
-		      const char *default_tag, const yaml_mark_t *start, const yaml_mark_t *end)
+static struct y_mark y_mark_of(const yaml_mark_t *m)
+{
+	return (struct y_mark){ .index = (uint32_t)m->index, .line = (uint32_t)m->line };
+}
+
+static int y_node_add(struct y_build *b, yaml_node_type_t type, const yaml_mark_t *start,
+		      const yaml_mark_t *end)
 {
 	struct y_doc *d = b->d;
 	size_t n = (size_t)d->nnodes;
-	yaml_node_t *node;
+	y_node_t *node;
 
-	if (n >= (size_t)INT32_MAX - 1)
+	/* marks are 32-bit here: a text over 4 GB is libyaml's alone (and no
+	 * policy file is allowed near that) */
+	if (n >= (size_t)INT32_MAX - 1 || end->index > UINT32_MAX || end->line > UINT32_MAX)
 		return y_memory_error(b->parser);
 	if (!(n & (Y_CHUNK - 1))) {
 		size_t k = n >> Y_CHUNK_SHIFT;
 
 		if (!y_grow((void **)&d->chunks, &d->capchunks, k + 1, sizeof(*d->chunks)) ||
-		    !(d->chunks[k] = y_alloc(d, Y_CHUNK * sizeof(yaml_node_t))))
+		    !(d->chunks[k] = y_alloc(d, Y_CHUNK * sizeof(y_node_t))))
 			return y_memory_error(b->parser);
 	}
 	d->nnodes++;
 	node = y_doc_node(d, (int)n + 1);
 	memset(node, 0, sizeof(*node));
 	node->type = type;
-	if (!tag || !strcmp((const char *)tag, "!")) {
-		node->tag = (yaml_char_t *)default_tag; /* shared: never freed */
-	} else {
-		node->tag = y_copy(b->d, tag, strlen((const char *)tag));
-		if (!node->tag)
-			return y_memory_error(b->parser);
-	}
-	node->start_mark = *start;
-	node->end_mark = *end;
+	node->start_mark = y_mark_of(start);
+	node->end_mark = y_mark_of(end);
 	return (int)n + 1;
 }
 
-static int y_anchor_add(struct y_build *b, const yaml_char_t *anchor, int node)
+static int y_anchor_add(struct y_build *b, const yaml_char_t *anchor, int node,
+			const yaml_mark_t *mark)
 {
-	yaml_node_t *n = y_doc_node(b->d, node);
 	size_t i;
 
 	if (!anchor)
@@ -193,7 +191,7 @@ static int y_anchor_add(struct y_build *b, const yaml_char_t *anchor, int node)
 			b->parser->context = "found duplicate anchor; first occurrence";
 			b->parser->context_mark = b->anchors[i].mark;
 			b->parser->problem = "second occurrence";
-			b->parser->problem_mark = n->start_mark;
+			b->parser->problem_mark = *mark;
 			return 0;
 		}
 	}
@@ -203,7 +201,7 @@ static int y_anchor_add(struct y_build *b, const yaml_char_t *anchor, int node)
 	if (!b->anchors[b->nanchors].name)
 		return y_memory_error(b->parser);
 	b->anchors[b->nanchors].node = node;
-	b->anchors[b->nanchors].mark = n->start_mark;
+	b->anchors[b->nanchors].mark = *mark;
 	b->nanchors++;
 	return 1;
 }
@@ -244,11 +242,11 @@ static int y_open(struct y_build *b, int node)
 static int y_close(struct y_build *b, const yaml_event_t *ev)
 {
 	struct y_open *o = &b->open[--b->nopen];
-	yaml_node_t *n = y_doc_node(b->d, o->node);
+	y_node_t *n = y_doc_node(b->d, o->node);
 	size_t k = b->nkids - o->kids, i;
 	const int *kid = b->kids + o->kids;
 
-	n->end_mark = ev->end_mark;
+	n->end_mark = y_mark_of(&ev->end_mark);
 	if (n->type == YAML_SEQUENCE_NODE) {
 		/* at least one slot, so start is never NULL (libyaml's never is) */
 		yaml_node_item_t *v = y_alloc(b->d, (k ? k : 1) * sizeof(*v));
@@ -257,7 +255,7 @@ static int y_close(struct y_build *b, const yaml_event_t *ev)
 			return y_memory_error(b->parser);
 		memcpy(v, kid, k * sizeof(*v));
 		n->data.sequence.items.start = v;
-		n->data.sequence.items.top = n->data.sequence.items.end = v + k;
+		n->data.sequence.items.top = v + k;
 	} else {
 		yaml_node_pair_t *v = y_alloc(b->d, (k / 2 ? k / 2 : 1) * sizeof(*v));
 
@@ -268,7 +266,7 @@ static int y_close(struct y_build *b, const yaml_event_t *ev)
 			v[i / 2].value = kid[i + 1];
 		}
 		n->data.mapping.pairs.start = v;
-		n->data.mapping.pairs.top = n->data.mapping.pairs.end = v + k / 2;
+		n->data.mapping.pairs.top = v + k / 2;
 	}
 	b->nkids = o->kids;
 	return y_kid(b, o->node);
@@ -284,34 +282,29 @@ static int y_event(struct y_build *b, const yaml_event_t *ev)
 		node = y_alias(b, ev);
 		return node ? y_kid(b, node) : 0;
 	case YAML_SCALAR_EVENT:
-		node = y_node_add(b, YAML_SCALAR_NODE, ev->data.scalar.tag, YAML_DEFAULT_SCALAR_TAG,
-				  &ev->start_mark, &ev->end_mark);
+		node = y_node_add(b, YAML_SCALAR_NODE, &ev->start_mark, &ev->end_mark);
 		if (!node)
 			return 0;
 		{
-			yaml_node_t *n = y_doc_node(b->d, node);
+			y_node_t *n = y_doc_node(b->d, node);
 
 			n->data.scalar.value = y_copy(b->d, ev->data.scalar.value, ev->data.scalar.length);
 			if (!n->data.scalar.value)
 				return y_memory_error(b->parser);
-			n->data.scalar.length = ev->data.scalar.length;
+			n->data.scalar.length = (uint32_t)ev->data.scalar.length;
 			n->data.scalar.style = ev->data.scalar.style;
 		}
-		return y_anchor_add(b, ev->data.scalar.anchor, node) && y_kid(b, node);
+		return y_anchor_add(b, ev->data.scalar.anchor, node, &ev->start_mark) && y_kid(b, node);
 	case YAML_SEQUENCE_START_EVENT:
-		node = y_node_add(b, YAML_SEQUENCE_NODE, ev->data.sequence_start.tag,
-				  YAML_DEFAULT_SEQUENCE_TAG, &ev->start_mark, &ev->end_mark);
+		node = y_node_add(b, YAML_SEQUENCE_NODE, &ev->start_mark, &ev->end_mark);
 		if (!node)
 			return 0;
-		y_doc_node(b->d, node)->data.sequence.style = ev->data.sequence_start.style;
-		return y_anchor_add(b, ev->data.sequence_start.anchor, node) && y_open(b, node);
+		return y_anchor_add(b, ev->data.sequence_start.anchor, node, &ev->start_mark) && y_open(b, node);
 	case YAML_MAPPING_START_EVENT:
-		node = y_node_add(b, YAML_MAPPING_NODE, ev->data.mapping_start.tag,
-				  YAML_DEFAULT_MAPPING_TAG, &ev->start_mark, &ev->end_mark);
+		node = y_node_add(b, YAML_MAPPING_NODE, &ev->start_mark, &ev->end_mark);
 		if (!node)
 			return 0;
-		y_doc_node(b->d, node)->data.mapping.style = ev->data.mapping_start.style;
-		return y_anchor_add(b, ev->data.mapping_start.anchor, node) && y_open(b, node);
+		return y_anchor_add(b, ev->data.mapping_start.anchor, node, &ev->start_mark) && y_open(b, node);
 	case YAML_SEQUENCE_END_EVENT:
 	case YAML_MAPPING_END_EVENT:
 		return y_close(b, ev);

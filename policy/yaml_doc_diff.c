@@ -16,13 +16,19 @@ static bool mark_same(const yaml_mark_t *a, const yaml_mark_t *b)
 	return a->index == b->index && a->line == b->line && a->column == b->column;
 }
 
-static bool node_same(const yaml_node_t *a, const yaml_node_t *b, char *why, size_t len, int i)
+/* what y_node_t keeps of a mark */
+static bool ymark_same(const yaml_mark_t *a, const struct y_mark *b)
+{
+	return a->index == b->index && a->line == b->line;
+}
+
+static bool node_same(const yaml_node_t *a, const y_node_t *b, char *why, size_t len, int i)
 {
 	long k, n;
 
-	if (a->type != b->type || strcmp((const char *)a->tag, (const char *)b->tag) ||
-	    !mark_same(&a->start_mark, &b->start_mark) || !mark_same(&a->end_mark, &b->end_mark)) {
-		snprintf(why, len, "node %d: type, tag or marks", i);
+	if (a->type != b->type || !ymark_same(&a->start_mark, &b->start_mark) ||
+	    !ymark_same(&a->end_mark, &b->end_mark)) {
+		snprintf(why, len, "node %d: type or marks", i);
 		return false;
 	}
 	switch (a->type) {
@@ -36,8 +42,7 @@ static bool node_same(const yaml_node_t *a, const yaml_node_t *b, char *why, siz
 		return true;
 	case YAML_SEQUENCE_NODE:
 		n = a->data.sequence.items.top - a->data.sequence.items.start;
-		if (a->data.sequence.style != b->data.sequence.style ||
-		    n != b->data.sequence.items.top - b->data.sequence.items.start) {
+		if (n != b->data.sequence.items.top - b->data.sequence.items.start) {
 			snprintf(why, len, "node %d: sequence", i);
 			return false;
 		}
@@ -49,8 +54,7 @@ static bool node_same(const yaml_node_t *a, const yaml_node_t *b, char *why, siz
 		return true;
 	case YAML_MAPPING_NODE:
 		n = a->data.mapping.pairs.top - a->data.mapping.pairs.start;
-		if (a->data.mapping.style != b->data.mapping.style ||
-		    n != b->data.mapping.pairs.top - b->data.mapping.pairs.start) {
+		if (n != b->data.mapping.pairs.top - b->data.mapping.pairs.start) {
 			snprintf(why, len, "node %d: mapping", i);
 			return false;
 		}
