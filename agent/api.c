@@ -349,7 +349,14 @@ static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 	struct api_client *c = h->data;
 
 	(void)hint;
-	if (c->cap - c->len < 65536) {
+	if (c->pending && c->need + 65536 > c->cap) {
+		/* the attachments' size is known: one buffer for all of them,
+		 * not a doubling that copies (and touches) ever more memory */
+		c->cap = c->need + 65536;
+		c->buf = realloc(c->buf, c->cap);
+		if (!c->buf)
+			abort();
+	} else if (c->cap - c->len < 65536) {
 		c->cap = c->cap ? c->cap * 2 : 131072;
 		c->buf = realloc(c->buf, c->cap);
 		if (!c->buf)
