@@ -2,7 +2,9 @@
 """tls_flood.py - bad TLS input against IP:PORT, bounded in count and time.
 
 usage: tls_flood.py IP PORT MODE [COUNT] [SECONDS]
-  garbage    random bytes
+  garbage    random bytes after a 0x00 (no TLS record type, no letter: a
+             random first byte of 0x16 made a handshake wait for a record
+             that never came, one run in 256)
   truncated  the first bytes of a ClientHello, then nothing
   plain      a plaintext HTTP request
   halfopen   COUNT connections that each send a partial ClientHello and
@@ -23,7 +25,7 @@ HELLO_START = bytes.fromhex("16030100c8010000c40303")
 soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
 resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, count + 64)), hard))
 payload = {
-    "garbage": os.urandom(600),
+    "garbage": b"\x00" + os.urandom(599),
     "truncated": HELLO_START + os.urandom(20),
     "plain": b"GET /api/users/42 HTTP/1.1\r\nHost: x\r\n\r\n",
     "halfopen": HELLO_START,
