@@ -46,7 +46,9 @@ static int add_file(json_t *files, const char *path)
 			rc = -EFBIG;
 		else if (S_ISREG(st.st_mode))
 			at.len = (size_t)st.st_size;
-		if (at.fd >= 0 && (rc || !S_ISREG(st.st_mode))) {
+		/* not a regular file, or one that says it is empty (procfs and
+		 * the like say so of files with content): read it */
+		if (at.fd >= 0 && (rc || !S_ISREG(st.st_mode) || !at.len)) {
 			close(at.fd);
 			at.fd = -1;
 		}

@@ -312,7 +312,18 @@ static void yf_flow(struct yf *f)
 			if (yf_at(f, f->p) == close || yf_at(f, f->p) == ',')
 				return yf_decline(f);
 		}
-		yf_flow_node(f);
+		if (map) {
+			/* a key: one scalar, short enough to be a simple key */
+			size_t key = f->p;
+
+			if (yf_at(f, f->p) == '[' || yf_at(f, f->p) == '{')
+				return yf_decline(f);
+			yf_flow_node(f);
+			if (f->p - key > YF_KEY_MAX)
+				return yf_decline(f);
+		} else {
+			yf_flow_node(f);
+		}
 		while (yf_at(f, f->p) == ' ')
 			f->p++;
 		if (map) {

@@ -72,6 +72,19 @@ static void test_fast_shapes(void **state)
 	(void)state;
 	for (i = 0; i < sizeof(taken) / sizeof(taken[0]); i++)
 		fast_takes(taken[i]);
+	/* keys over libyaml's simple-key limit (1024), block and flow: declined
+	 * (libyaml refuses them) */
+	for (i = 0; i < 2; i++) {
+		char t[1200], why[256] = "";
+		int took = 1;
+
+		memset(t, 'k', sizeof(t));
+		memcpy(t, i ? "{" : "", i);
+		memcpy(t + 1100, i ? ": v}\n" : ": v\n\0", 6);
+		t[1106] = '\0';
+		assert_true(yaml_doc_diff_fast(t, strlen(t), why, sizeof(why), &took));
+		assert_false(took);
+	}
 	for (i = 0; i < sizeof(declined) / sizeof(declined[0]); i++) {
 		char why[256] = "";
 		int t = 1;
