@@ -158,10 +158,7 @@ static bool yf_rest_blank(struct yf *f)
 static void yf_next_token(struct yf *f)
 {
 	for (;;) {
-		if (!yf_rest_blank(f)) {
-			return;
-		}
-		if (f->p >= f->len)
+		if (!yf_rest_blank(f) || f->p >= f->len)
 			return;
 		f->p++; /* the line feed */
 		f->line++;
