@@ -157,12 +157,25 @@ static uint32_t dp_count_keys(struct bpf_map *map)
 {
 	uint32_t max = bpf_map__max_entries(map), n = 0;
 	uint32_t key_size = bpf_map__key_size(map), value_size = bpf_map__value_size(map);
+	enum bpf_map_type type = bpf_map__type(map);
 	size_t tok = key_size > 8 ? key_size : 8;
-	char *keys = malloc((size_t)DP_COUNT_BATCH * key_size);
-	char *vals = malloc((size_t)DP_COUNT_BATCH * value_size);
-	char *in = calloc(1, tok), *out = calloc(1, tok);
+	char *keys, *vals, *in, *out;
 	int fd = bpf_map__fd(map);
 	bool first = true;
+
+	/* a per-CPU map's batch gives each value once per possible CPU */
+	if (type == BPF_MAP_TYPE_PERCPU_HASH || type == BPF_MAP_TYPE_PERCPU_ARRAY ||
+	    type == BPF_MAP_TYPE_LRU_PERCPU_HASH) {
+		int ncpus = libbpf_num_possible_cpus();
+
+		if (ncpus <= 0)
+			return dp_count_keys_slow(fd, max, key_size);
+		value_size = (value_size + 7) / 8 * 8 * (uint32_t)ncpus;
+	}
+	keys = malloc((size_t)DP_COUNT_BATCH * key_size);
+	vals = malloc((size_t)DP_COUNT_BATCH * value_size);
+	in = calloc(1, tok);
+	out = calloc(1, tok);
 
 	for (;;) {
 		__u32 count = DP_COUNT_BATCH;
