@@ -352,12 +352,13 @@ int sluice_policy_load(const char *file, const char *text, size_t len,
 		.errors = errors,
 		.warnings = &warns,
 	};
-	bool ascii = sluice_text_is_ascii(text, len);
 	struct y_doc *fast = NULL;
 	size_t nfast = 0, next = 0;
 	/* the common shape of YAML without libyaml's scanner (yaml_fast.c);
 	 * anything else, and every error, is libyaml's */
 	int fast_rc = y_fast_load(text, len, &fast, &nfast);
+	/* what the fast reader takes is printable ASCII already */
+	bool ascii = fast_rc == 1 || sluice_text_is_ascii(text, len);
 	int rc = 0;
 
 	if (fast_rc < 0)
