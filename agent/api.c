@@ -348,19 +348,20 @@ static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 {
 	struct api_client *c = h->data;
 
+	size_t cap = c->cap;
+
 	(void)hint;
-	if (c->pending && c->need + 65536 > c->cap) {
+	if (c->pending && c->need + 65536 > cap)
 		/* the attachments' size is known: one buffer for all of them,
 		 * not a doubling that copies (and touches) ever more memory */
-		c->cap = c->need + 65536;
-		c->buf = realloc(c->buf, c->cap);
+		cap = c->need + 65536;
+	else if (cap - c->len < 65536)
+		cap = cap ? cap * 2 : 131072;
+	if (cap != c->cap) {
+		c->buf = realloc(c->buf, cap);
 		if (!c->buf)
 			abort();
-	} else if (c->cap - c->len < 65536) {
-		c->cap = c->cap ? c->cap * 2 : 131072;
-		c->buf = realloc(c->buf, c->cap);
-		if (!c->buf)
-			abort();
+		c->cap = cap;
 	}
 	*buf = uv_buf_init(c->buf + c->len, (unsigned)(c->cap - c->len - 1));
 }

@@ -363,13 +363,12 @@ int sluice_policy_load(const char *file, const char *text, size_t len,
 
 	if (fast_rc < 0)
 		return -ENOMEM;
-	if (!yaml_parser_initialize(&parser)) {
-		for (size_t k = 0; k < nfast; k++)
-			y_doc_free(&fast[k]);
-		free(fast);
-		return -ENOMEM;
+	/* libyaml only for a text the fast reader declined */
+	if (fast_rc == 0) {
+		if (!yaml_parser_initialize(&parser))
+			return -ENOMEM;
+		yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
 	}
-	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
 	for (;;) {
 		struct sluice_policy p = { 0 };
 		struct y_doc doc;
@@ -411,7 +410,8 @@ int sluice_policy_load(const char *file, const char *text, size_t len,
 			sluice_policy_free(&p);
 		}
 	}
-	yaml_parser_delete(&parser);
+	if (fast_rc == 0)
+		yaml_parser_delete(&parser);
 	free(fast); /* its documents were each freed in the loop */
 
 	if (!c.nerrors && !rc) {

@@ -56,7 +56,6 @@ static void *y_alloc(struct y_doc *d, size_t n)
 
 		if (size > Y_BLOCK_MAX)
 			size = Y_BLOCK_MAX;
-
 		if (size < n)
 			size = n;
 		b = malloc(sizeof(*b) + size);
@@ -140,17 +139,17 @@ y_node_t *y_doc_root(const struct y_doc *d)
 	return y_doc_node(d, 1);
 }
 
-/*
- * A new node, numbered from 1 as libyaml numbers them. The table is a list
- * of fixed chunks in the arena, not one array: growing one array of 96-byte
- * nodes by realloc copies it again and again, and every copy lands on
- * memory never touched before (page faults, the cost of a large load).
- */
 static struct y_mark y_mark_of(const yaml_mark_t *m)
 {
 	return (struct y_mark){ .index = (uint32_t)m->index, .line = (uint32_t)m->line };
 }
 
+/*
+ * A new node, numbered from 1 as libyaml numbers them. The table is a list
+ * of fixed chunks in the arena, not one array: growing one array of node
+ * structs by realloc copies it again and again, and every copy lands on
+ * memory never touched before (page faults, the cost of a large load).
+ */
 static int y_node_add(struct y_build *b, yaml_node_type_t type, const yaml_mark_t *start,
 		      const yaml_mark_t *end)
 {
@@ -317,6 +316,14 @@ static int y_event(struct y_build *b, const yaml_event_t *ev)
 	}
 }
 
+/* the builder's stacks (not the document it built) */
+static void y_build_release(struct y_build *b)
+{
+	free(b->kids);
+	free(b->open);
+	free(b->anchors);
+}
+
 /* the document's events, after DOCUMENT-START, to DOCUMENT-END */
 static int y_document(struct y_build *b)
 {
@@ -359,9 +366,7 @@ int y_doc_load(yaml_parser_t *parser, struct y_doc *d)
 	}
 	ok = ev.type == YAML_DOCUMENT_START_EVENT && y_document(&b);
 	yaml_event_delete(&ev);
-	free(b.kids);
-	free(b.open);
-	free(b.anchors);
+	y_build_release(&b);
 	if (!ok)
 		y_doc_free(d);
 	return ok;
@@ -388,9 +393,7 @@ void y_build_free(struct y_build *b)
 {
 	if (!b)
 		return;
-	free(b->kids);
-	free(b->open);
-	free(b->anchors);
+	y_build_release(b);
 	free(b);
 }
 

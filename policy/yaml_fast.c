@@ -74,6 +74,12 @@ static bool yf_blankz(const struct yf *f, size_t i)
 	return c == ' ' || c == '\n' || c == '\0';
 }
 
+static void yf_spaces(struct yf *f)
+{
+	while (yf_at(f, f->p) == ' ')
+		f->p++;
+}
+
 static void yf_decline(struct yf *f)
 {
 	f->no = true;
@@ -145,8 +151,7 @@ static bool yf_plain_text(const char *t, size_t len)
 /* spaces, then a comment or nothing, to the end of the line */
 static bool yf_rest_blank(struct yf *f)
 {
-	while (yf_at(f, f->p) == ' ')
-		f->p++;
+	yf_spaces(f);
 	if (yf_at(f, f->p) == '#' && (f->p == f->ls || f->t[f->p - 1] == ' ')) {
 		while (f->p < f->len && f->t[f->p] != '\n')
 			f->p++;
@@ -293,18 +298,14 @@ static void yf_flow(struct yf *f)
 			   yf_mark_at(f, f->p), yf_mark_at(f, f->p + 1), true);
 	f->p++;
 	for (bool first = true; !f->no; first = false) {
-		while (yf_at(f, f->p) == ' ')
-			f->p++;
-		if (yf_at(f, f->p) == close && first)
+		yf_spaces(f);
+		if (yf_at(f, f->p) == close)
 			break;
 		if (!first) {
-			if (yf_at(f, f->p) == close)
-				break;
 			if (yf_at(f, f->p) != ',')
 				return yf_decline(f);
 			f->p++;
-			while (yf_at(f, f->p) == ' ')
-				f->p++;
+			yf_spaces(f);
 			/* a trailing comma, an empty entry: libyaml's */
 			if (yf_at(f, f->p) == close || yf_at(f, f->p) == ',')
 				return yf_decline(f);
@@ -321,20 +322,17 @@ static void yf_flow(struct yf *f)
 		} else {
 			yf_flow_node(f);
 		}
-		while (yf_at(f, f->p) == ' ')
-			f->p++;
+		yf_spaces(f);
 		if (map) {
 			/* key: value, both present */
 			if (!yf_colon(f) || yf_at(f, f->p + 1) != ' ')
 				return yf_decline(f);
 			f->p += 2;
-			while (yf_at(f, f->p) == ' ')
-				f->p++;
+			yf_spaces(f);
 			if (strchr(",}#\n", yf_at(f, f->p)))
 				return yf_decline(f);
 			yf_flow_node(f);
-			while (yf_at(f, f->p) == ' ')
-				f->p++;
+			yf_spaces(f);
 		} else if (yf_at(f, f->p) == ':') {
 			return yf_decline(f); /* a single pair in a sequence */
 		}
@@ -386,8 +384,7 @@ static void yf_inline_node(struct yf *f, int indent, bool after_dash)
 		return yf_decline(f); /* "- - a", "k: - a" */
 	if (!yf_scalar(f, false, &end, &vs, &vl, &st))
 		return yf_decline(f);
-	while (yf_at(f, f->p) == ' ')
-		f->p++;
+	yf_spaces(f);
 	if (yf_colon(f)) {
 		if (!after_dash)
 			return yf_decline(f); /* "a: b: c" */
@@ -438,15 +435,13 @@ static void yf_block_mapping(struct yf *f, int col, size_t key_start)
 		if (yf_at(f, f->p) == '[' || yf_at(f, f->p) == '{' ||
 		    !yf_scalar(f, false, &end, &vs, &vl, &st) || end - start > YF_KEY_MAX)
 			return yf_decline(f);
-		while (yf_at(f, f->p) == ' ')
-			f->p++;
+		yf_spaces(f);
 		if (!yf_colon(f))
 			return yf_decline(f);
 		yf_emit_scalar(f, start, end, vs, vl, st);
 		f->p++;
 		after_colon = yf_mark_at(f, f->p);
-		while (yf_at(f, f->p) == ' ')
-			f->p++;
+		yf_spaces(f);
 		if (yf_at(f, f->p) == '\n' || yf_at(f, f->p) == '\0' ||
 		    (yf_at(f, f->p) == '#' && f->t[f->p - 1] == ' '))
 			yf_nested(f, col, after_colon, true);
@@ -482,8 +477,7 @@ static void yf_block_sequence(struct yf *f, int col, int indent, bool indentless
 
 		f->p++; /* the dash */
 		after_dash = yf_mark_at(f, f->p);
-		while (yf_at(f, f->p) == ' ')
-			f->p++;
+		yf_spaces(f);
 		if (yf_at(f, f->p) == '\n' || yf_at(f, f->p) == '\0' ||
 		    (yf_at(f, f->p) == '#' && f->t[f->p - 1] == ' '))
 			yf_nested(f, col, after_dash, false);
@@ -523,8 +517,7 @@ static void yf_block(struct yf *f, int indent)
 	}
 	if (!yf_scalar(f, false, &end, &vs, &vl, &st))
 		return yf_decline(f);
-	while (yf_at(f, f->p) == ' ')
-		f->p++;
+	yf_spaces(f);
 	if (yf_colon(f)) {
 		f->p = start;
 		return yf_block_mapping(f, yf_col(f), start);
