@@ -198,13 +198,14 @@ struct agent {
 	 * Kubernetes mode: the labels and named ports of a local pod come from
 	 * the API. Set by the Kubernetes source; NULL in standalone mode (a pod
 	 * attached by CNI then has no labels until `sluice pod label`). Returns
-	 * 0 and fills the outputs (the caller frees them), -EAGAIN while the
+	 * 0 and fills the outputs (the caller frees them; the workload its
+	 * owners name, if any), -EAGAIN while the
 	 * pod is not yet in the watch cache (CNI ADD waits, bounded, and
 	 * retries), another -errno on error.
 	 */
 	int (*pod_meta)(struct agent *a, const char *ns, const char *name,
 			struct sluice_labels *labels_out, struct sluice_named_port **ports_out,
-			size_t *nports_out);
+			size_t *nports_out, struct agent_workload *workload_out);
 	void *pod_meta_ctx;
 	/* Sources still loading their initial state (e.g. the Kubernetes
 	 * source before its first lists): while > 0 the agent is not ready,

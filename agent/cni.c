@@ -176,6 +176,7 @@ int agent_endpoint_attach(struct agent *a, const struct agent_attach_req *req,
 {
 	struct sluice_labels labels = { 0 };
 	struct sluice_named_port *ports = NULL;
+	struct agent_workload workload = { 0 };
 	size_t nports = 0;
 	struct agent_pod *p, *other;
 	const char *why = agent_not_ready(a);
@@ -214,7 +215,7 @@ int agent_endpoint_attach(struct agent *a, const struct agent_attach_req *req,
 
 	/* labels from the Kubernetes source, for pods Kubernetes made */
 	if (a->pod_meta && req->name && *req->name) {
-		rc = a->pod_meta(a, ns, name, &labels, &ports, &nports);
+		rc = a->pod_meta(a, ns, name, &labels, &ports, &nports, &workload);
 		if (rc == -EAGAIN) {
 			sl_fail(err, EAGAIN, "pod %s/%s is not known to the Kubernetes source yet", ns, name);
 			goto out;
@@ -252,6 +253,8 @@ int agent_endpoint_attach(struct agent *a, const struct agent_attach_req *req,
 		goto out;
 
 	p = registry_pod_new(ns, name, &labels, ports, nports);
+	p->workload = workload; /* moved */
+	workload = (struct agent_workload){ 0 };
 	p->ep_id = a->reg.next_ep_id++;
 	p->net.foreign = true;
 	p->net.ip = req->ip;
@@ -280,6 +283,7 @@ int agent_endpoint_attach(struct agent *a, const struct agent_attach_req *req,
 	}
 out:
 	meta_free(&labels, ports, nports);
+	agent_workload_free(&workload);
 	free(name);
 	return rc;
 }

@@ -48,6 +48,9 @@ struct peer_info {
 	uint8_t addr[16];
 	char *ns, *pod;       /* NULL: not a known pod */
 	char *labels;         /* JSON array text: ["k8s:app=x",...] */
+	uint32_t ep_id;       /* a local pod's endpoint number (Hubble's ID), else 0 */
+	char *cluster;        /* its io.cilium.k8s.policy.cluster label, or NULL */
+	char *wl_kind, *wl_name; /* the pod's workload, or NULL */
 };
 
 /* The strings point into info (NULL when the flow has none). */
@@ -200,6 +203,9 @@ static void peer_info_unref(struct peer_info *pi)
 	free(pi->ns);
 	free(pi->pod);
 	free(pi->labels);
+	free(pi->cluster);
+	free(pi->wl_kind);
+	free(pi->wl_name);
 	free(pi);
 }
 
@@ -295,6 +301,23 @@ static void peer_cache_clear(struct flows *fl)
 	}
 }
 
+/* Hubble's Endpoint.cluster_name: the value of the identity's cluster
+ * label, found in the formatted labels; NULL when it has none (the world,
+ * the host). */
+static char *cluster_of(const char *labels)
+{
+	static const char key[] = "\"k8s:" SLUICE_LABEL_CLUSTER "=";
+	const char *v = labels ? strstr(labels, key) : NULL, *end;
+
+	if (!v)
+		return NULL;
+	v += sizeof(key) - 1;
+	end = strchr(v, '"');
+	if (!end || end == v || memchr(v, '\\', (size_t)(end - v)))
+		return NULL;
+	return sl_strdupf("%.*s", (int)(end - v), v);
+}
+
 /* Enriched at event time (see the top): names of that moment, cached. */
 static void peer_fill(struct agent *a, struct flow_peer *p, const uint8_t addr[16], uint32_t identity)
 {
@@ -323,8 +346,14 @@ static void peer_fill(struct agent *a, struct flow_peer *p, const uint8_t addr[1
 		if (pod) {
 			pi->ns = sl_xstrdup(pod->ns);
 			pi->pod = sl_xstrdup(pod->name);
+			pi->ep_id = pod->remote ? 0 : pod->ep_id;
+			if (pod->workload.kind) {
+				pi->wl_kind = sl_xstrdup(pod->workload.kind);
+				pi->wl_name = sl_xstrdup(pod->workload.name);
+			}
 		}
 		pi->labels = sl_xstrdup(labels_cached(a, identity));
+		pi->cluster = cluster_of(pi->labels);
 		peer_info_unref(fl->peer_cache[h % PEER_CACHE]);
 		fl->peer_cache[h % PEER_CACHE] = pi;
 	}
@@ -602,8 +631,12 @@ static bool filter_one(const struct filter *fl, const struct flow *f)
 	}
 	case F_UUID: return fl->num && f->seq == fl->num; /* parsed: this agent's flow number */
 	case F_SOURCE_WORKLOAD:
-	case F_DESTINATION_WORKLOAD:
-		return false; /* the pods' owners are not read: no flow names a workload */
+	case F_DESTINATION_WORKLOAD: { /* Hubble's: the kind and the name, each if given */
+		const struct peer_info *pi = (fl->field == F_SOURCE_WORKLOAD ? &f->src : &f->dst)->info;
+
+		return pi && pi->wl_kind && (!fl->value || !strcmp(fl->value, pi->wl_name)) &&
+		       (!fl->ns || !strcmp(fl->ns, pi->wl_kind));
+	}
 	case F_HTTP_STATUS_CODE: /* "404", or a class such as "4+" / "4xx" */
 		return f->code && (fl->cls ? f->code / 100 == fl->num : f->code == fl->num);
 	case F_MAX:
@@ -652,6 +685,12 @@ static void end_view(struct sl_flow_end *e, const struct flow_peer *p)
 	e->ns = p->ns;
 	e->pod = p->pod;
 	e->labels = p->labels;
+	if (p->info) {
+		e->ep_id = p->info->ep_id;
+		e->cluster = p->info->cluster;
+		e->wl_kind = p->info->wl_kind;
+		e->wl_name = p->info->wl_name;
+	}
 }
 
 static void flow_view(const struct flow *f, struct sl_flow_view *v)
@@ -1061,6 +1100,11 @@ static int filter_value(enum filter_field field, json_t *v, const char *node, ui
 
 		if (!json_is_object(v) || (k && !json_is_string(k)) || (n && !json_is_string(n)))
 			return sl_fail(err, EINVAL, "%s: want objects such as {\"kind\": \"Deployment\", \"name\": \"web\"}", name);
+		/* an empty kind or name matches any, as a missing one */
+		if (json_string_length(n))
+			fl->value = sl_xstrdup(json_string_value(n));
+		if (json_string_length(k))
+			fl->ns = sl_xstrdup(json_string_value(k));
 		return 0;
 	}
 	case F_VERDICT:

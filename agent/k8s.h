@@ -27,6 +27,7 @@
 
 #include "sluice/identity.h"
 #include "sluice/policy_api.h"
+#include "workload.h"
 
 struct agent;
 struct k8s_client;
@@ -186,7 +187,7 @@ void k8s_pods_event(struct agent_k8s *k, int type, json_t *obj);
 void k8s_namespaces_event(struct agent_k8s *k, int type, json_t *obj);
 void k8s_pods_commit(struct agent_k8s *k);
 int k8s_pod_meta(struct agent *a, const char *ns, const char *name, struct sluice_labels *labels_out,
-		 struct sluice_named_port **ports_out, size_t *nports_out);
+		 struct sluice_named_port **ports_out, size_t *nports_out, struct agent_workload *workload_out);
 /* the identity labels of a pod object, with its namespace's labels;
  * -EAGAIN while the namespace is not known */
 int k8s_pod_identity_labels(struct agent_k8s *k, json_t *pod, struct sluice_labels *out);

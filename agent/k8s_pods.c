@@ -187,8 +187,18 @@ static void pod_sync(struct agent_k8s *k, struct agent_pod *p, json_t *obj)
 	char **remove = NULL;
 	size_t nremove = 0, i;
 	char *err = NULL;
+	struct agent_workload wl;
 	int64_t id;
 
+	/* owners change when a controller adopts or orphans the pod; flows
+	 * pick the new name up within a second (their name cache) */
+	agent_workload_of_pod(obj, &wl);
+	if (!agent_workload_equal(&wl, &p->workload)) {
+		agent_workload_free(&p->workload);
+		p->workload = wl;
+	} else {
+		agent_workload_free(&wl);
+	}
 	pod_labels(obj, &want);
 	sluice_pod_identity_labels(&idl, p->ns, &want, &rn->labels);
 	id = k8s_identity_resolve(k, &idl);
@@ -265,7 +275,7 @@ void k8s_pods_commit(struct agent_k8s *k)
 }
 
 int k8s_pod_meta(struct agent *a, const char *ns, const char *name, struct sluice_labels *labels_out,
-		 struct sluice_named_port **ports_out, size_t *nports_out)
+		 struct sluice_named_port **ports_out, size_t *nports_out, struct agent_workload *workload_out)
 {
 	struct agent_k8s *k = a->k8s;
 	struct sluice_labels idl = { 0 };
@@ -294,5 +304,6 @@ int k8s_pod_meta(struct agent *a, const char *ns, const char *name, struct sluic
 		return (int)id;
 	pod_labels(pod, labels_out);
 	pod_ports(pod, ports_out, nports_out);
+	agent_workload_of_pod(pod, workload_out);
 	return 0;
 }

@@ -149,6 +149,7 @@ void registry_pod_free(struct agent_pod *p)
 	free(p->ports);
 	free(p->written);
 	cni_attachment_free(p->cni);
+	agent_workload_free(&p->workload);
 	free(p);
 }
 

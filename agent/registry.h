@@ -21,6 +21,7 @@
 #include "sluice/identity.h"
 #include "sluice/policy_api.h"
 #include "pod_net.h"
+#include "workload.h"
 
 /* set on every namespace, like Kubernetes does; users cannot change it */
 #define AGENT_NS_NAME_LABEL "kubernetes.io/metadata.name"
@@ -61,6 +62,8 @@ struct agent_pod {
 	/* set for a pod attached by the CNI plugin (agent_endpoint_attach):
 	 * its netns and veth belong to the container runtime */
 	struct agent_cni_attachment *cni;
+	/* Kubernetes mode: the workload the pod's owners name (flows show it) */
+	struct agent_workload workload;
 };
 
 struct agent_registry {

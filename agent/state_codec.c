@@ -50,6 +50,13 @@ static json_t *cni_json(const struct agent_cni_attachment *c)
 			 "ifname", c->ifname, "netns", c->netns_source);
 }
 
+static json_t *workload_json(const struct agent_workload *w)
+{
+	if (!w->kind)
+		return NULL;
+	return json_pack("{s:s,s:s}", "kind", w->kind, "name", w->name ?: "");
+}
+
 static json_t *pod_json(const struct agent_pod *p)
 {
 	json_t *ports = json_array();
@@ -59,11 +66,12 @@ static json_t *pod_json(const struct agent_pod *p)
 		json_array_append_new(ports, json_pack("{s:s,s:i,s:i}", "name", p->ports[j].name, "port",
 						       (json_int_t)p->ports[j].port, "protocol",
 						       (json_int_t)p->ports[j].protocol));
-	return json_pack("{s:s,s:s,s:o,s:o,s:I,s:I,s:I,s:s,s:s,s:s,s:I,s:o*}", "namespace", p->ns, "name",
+	return json_pack("{s:s,s:s,s:o,s:o,s:I,s:I,s:I,s:s,s:s,s:s,s:I,s:o*,s:o*}", "namespace", p->ns, "name",
 			 p->name, "labels", labels_array(&p->labels), "ports", ports, "endpoint",
 			 (json_int_t)p->ep_id, "identity", (json_int_t)p->identity, "ip", (json_int_t)p->net.ip,
 			 "netns", p->net.netns, "interface", p->net.host_ifname, "cgroup", p->net.cgroup,
-			 "created_ns", (json_int_t)p->created_ns, "cni", cni_json(p->cni));
+			 "created_ns", (json_int_t)p->created_ns, "cni", cni_json(p->cni), "workload",
+			 workload_json(&p->workload));
 }
 
 json_t *state_registry_json(const struct agent_registry *r)
@@ -137,6 +145,10 @@ static struct agent_pod *pod_parse(json_t *v, bool remote)
 		p->cni->ifname = sl_xstrdup(str(cni, "ifname") ?: "");
 		p->cni->netns_source = sl_xstrdup(str(cni, "netns") ?: "");
 		p->net.foreign = true;
+	}
+	if (str(json_object_get(v, "workload"), "kind")) {
+		p->workload.kind = sl_xstrdup(str(json_object_get(v, "workload"), "kind"));
+		p->workload.name = sl_xstrdup(str(json_object_get(v, "workload"), "name"));
 	}
 	return p;
 }

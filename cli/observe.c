@@ -75,8 +75,8 @@ static void usage(FILE *f)
 		"  -4, -6, --ip-version V  IPv4 or IPv6 flows\n"
 		"      --fqdn NAME         either side (no flow has names: sluice has no DNS proxy)\n"
 		"      --uuid UUID         the flow of that uuid (-o json shows each flow's)\n"
-		"      --workload [KIND/]NAME  either side (--from-workload, --to-workload);\n"
-		"                          flows name no workload yet: it matches no flow\n"
+		"      --workload [KIND/]NAME  either side (--from-workload, --to-workload): a\n"
+		"                          Kubernetes pod's owner, as Hubble names it (Deployment web)\n"
 		"      --not               the next filter goes to the denylist: a flow matching\n"
 		"                          all of the --not filters is not shown\n");
 }

@@ -377,17 +377,47 @@ static void put_tcp_flags(struct out *o, uint8_t flags)
 	PUT(o, "}");
 }
 
+/* Hubble's Endpoint, its fields in flow.proto's order; ID, cluster_name
+ * and workloads left out when empty, as protojson leaves them out */
 static void put_end(struct out *o, const struct sl_flow_end *e)
 {
-	PUT(o, "{\"identity\":");
+	PUT(o, "{");
+	if (e->ep_id) {
+		PUT(o, "\"ID\":");
+		put_u64(o, e->ep_id);
+		PUT(o, ",");
+	}
+	PUT(o, "\"identity\":");
 	put_u64(o, e->identity);
+	if (e->cluster && *e->cluster) {
+		PUT(o, ",\"cluster_name\":\"");
+		put_escaped(o, e->cluster, CAP_NAME);
+		PUT(o, "\"");
+	}
 	PUT(o, ",\"namespace\":\"");
 	put_escaped(o, e->ns, CAP_NAME);
 	PUT(o, "\",\"labels\":");
 	puts_(o, e->labels ? e->labels : "[]");
 	PUT(o, ",\"pod_name\":\"");
 	put_escaped(o, e->pod, CAP_NAME);
-	PUT(o, "\"}");
+	PUT(o, "\"");
+	if (e->wl_kind) {
+		bool named = e->wl_name && *e->wl_name;
+
+		PUT(o, ",\"workloads\":[{");
+		if (named) {
+			PUT(o, "\"name\":\"");
+			put_escaped(o, e->wl_name, CAP_NAME);
+			PUT(o, "\"");
+		}
+		if (*e->wl_kind) {
+			puts_(o, named ? ",\"kind\":\"" : "\"kind\":\"");
+			put_escaped(o, e->wl_kind, CAP_NAME);
+			PUT(o, "\"");
+		}
+		PUT(o, "}]");
+	}
+	PUT(o, "}");
 }
 
 /* SCHEME://HOST/PATH as Hubble has it; no Host header: the server's address */
@@ -407,7 +437,7 @@ size_t sl_flow_json_max(const struct sl_flow_view *f, const char *node)
 {
 	/* fixed text and numbers, the capped strings (twice: url and Summary),
 	 * what is printed as is */
-	return 2048 + 4 * CAP_NAME + 2 * CAP_NAME + 2 * (CAP_METHOD + CAP_URL + CAP_HOST + CAP_PROTO) +
+	return 2048 + 10 * CAP_NAME + 2 * CAP_NAME + 2 * (CAP_METHOD + CAP_URL + CAP_HOST + CAP_PROTO) +
 	       2 * INET6_ADDRSTRLEN * 2 + (f->src.labels ? strlen(f->src.labels) : 2) +
 	       (f->dst.labels ? strlen(f->dst.labels) : 2) + (node ? strlen(node) * 6 : 0);
 }

@@ -32,6 +32,10 @@ static inline bool sl_flow_kind_is_l7(uint8_t kind)
 struct sl_flow_end {
 	uint32_t identity;
 	const char *ns, *pod, *labels;
+	/* Hubble's ID (a local pod's endpoint number, 0: none), cluster_name
+	 * and workloads (one here, kind and name; NULL: none) */
+	uint32_t ep_id;
+	const char *cluster, *wl_kind, *wl_name;
 };
 
 /* A flow; the strings belong to the caller. */

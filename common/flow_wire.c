@@ -69,7 +69,8 @@ static uint8_t *put_str(uint8_t *p, const char *s)
 
 static size_t peer_size(const struct sl_flow_end *e)
 {
-	return 1 + 8 + 4 + str_size(e->ns) + str_size(e->pod) + str_size(e->labels);
+	return 1 + 8 + 4 + str_size(e->ns) + str_size(e->pod) + str_size(e->labels) + 4 + str_size(e->cluster) +
+	       str_size(e->wl_kind) + str_size(e->wl_name);
 }
 
 static uint8_t *put_peer(struct sl_wire_enc *e, uint8_t *p, const struct sl_flow_end *end, uint64_t id)
@@ -84,7 +85,11 @@ static uint8_t *put_peer(struct sl_wire_enc *e, uint8_t *p, const struct sl_flow
 	p = put_u32(p, end->identity);
 	p = put_str(p, end->ns);
 	p = put_str(p, end->pod);
-	return put_str(p, end->labels);
+	p = put_str(p, end->labels);
+	p = put_u32(p, end->ep_id);
+	p = put_str(p, end->cluster);
+	p = put_str(p, end->wl_kind);
+	return put_str(p, end->wl_name);
 }
 
 size_t sl_wire_flow_max(const struct sl_flow_view *f)
@@ -298,6 +303,9 @@ static void end_free(struct sl_flow_end *e)
 	free((char *)e->ns);
 	free((char *)e->pod);
 	free((char *)e->labels);
+	free((char *)e->cluster);
+	free((char *)e->wl_kind);
+	free((char *)e->wl_name);
 	memset(e, 0, sizeof(*e));
 }
 
@@ -328,6 +336,8 @@ int sl_wire_decode(struct sl_wire_dec *d, const uint8_t *payload, size_t len, sl
 			uint64_t id = get_u64(&r);
 			uint32_t identity = get_u32(&r);
 			const char *ns = get_str(&r), *pod = get_str(&r), *labels = get_str(&r);
+			uint32_t ep_id = get_u32(&r);
+			const char *cluster = get_str(&r), *wl_kind = get_str(&r), *wl_name = get_str(&r);
 
 			if (!labels_ok(labels))
 				r.bad = true;
@@ -335,8 +345,16 @@ int sl_wire_decode(struct sl_wire_dec *d, const uint8_t *payload, size_t len, sl
 				break;
 			end_free(&d->peers[id % SL_WIRE_PEERS].end);
 			d->peers[id % SL_WIRE_PEERS].id = id;
-			d->peers[id % SL_WIRE_PEERS].end = (struct sl_flow_end){ identity, dup_or_null(ns), dup_or_null(pod),
-										 dup_or_null(labels) };
+			d->peers[id % SL_WIRE_PEERS].end = (struct sl_flow_end){
+				.identity = identity,
+				.ns = dup_or_null(ns),
+				.pod = dup_or_null(pod),
+				.labels = dup_or_null(labels),
+				.ep_id = ep_id,
+				.cluster = dup_or_null(cluster),
+				.wl_kind = dup_or_null(wl_kind),
+				.wl_name = dup_or_null(wl_name),
+			};
 		} else if (type == 'L') {
 			d->lost += get_u64(&r);
 		} else if (type == 'F') {

@@ -18,7 +18,8 @@
  * Records: one type byte, then
  *   'N' node:  str node name (the agent's, for every flow that follows),
  *              u64 boot id (the flows' uuid: this and their number)
- *   'P' peer:  u64 id, u32 identity, str namespace, str pod, str labels
+ *   'P' peer:  u64 id, u32 identity, str namespace, str pod, str labels,
+ *              u32 endpoint id, str cluster, str workload kind, str name
  *   'F' flow:  u64 time, u64 number (0: no uuid), u8 kind verdict direction protocol match_kind
  *              tcp_flags flags, u16 drop_reason, 16 saddr, 16 daddr,
  *              u16 sport dport, u64 source peer id, u64 destination peer id,

@@ -20,7 +20,8 @@
 #      node): a Service over server and server2, curl to its ClusterIP gets
 #      200/403 from both backends, the intruder is dropped, observe names it;
 #   4. `kubectl exec ds/sluice -- sluice observe` shows the flows (the drop,
-#      the L7 requests), `kubectl logs` the access log (ingress and egress);
+#      the L7 requests; a Deployment's pod with its workload, selected by
+#      --from-workload), `kubectl logs` the access log (ingress and egress);
 #   5. `kubectl rollout restart ds/sluice` under traffic: an established L4
 #      connection carries every line across the restart, an established
 #      keep-alive L7 connection (one TCP connection through the proxy, many
@@ -395,6 +396,43 @@ drop=$(echo "$obs" | grep 'demo/intruder' | grep DENIED | tail -1)
 [ -n "$drop" ] && ok "sluice observe shows the drop: $drop" || bad "no DENIED flow from demo/intruder in sluice observe"
 echo "$obs" | grep 'GET /private' | grep -q '403' && ok "sluice observe shows the L7 flows: $(echo "$obs" | grep 'GET /private' | tail -1)" ||
 	bad "no L7 flow for GET /private in observe"
+# a Deployment's pod (the controller-manager makes its ReplicaSet and pod):
+# its flows name the workload as Hubble does, and select by it
+cat >"$WORK/prober.yaml" <<EOF
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: prober, namespace: demo}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: prober}}
+  template:
+    metadata: {labels: {app: prober}}
+    spec:
+      terminationGracePeriodSeconds: 0
+      containers: [{name: curl, image: sluice-test/curl:1, imagePullPolicy: Never}]
+EOF
+kc apply -f "$WORK/prober.yaml" >/dev/null
+if kc -n demo rollout status deploy/prober --timeout=120s >/dev/null 2>&1; then
+	prober=$(kc -n demo get pods -l app=prober -o jsonpath='{.items[0].metadata.name}')
+	kc -n demo exec "$prober" -- curl -s -m 2 -o /dev/null "http://$SERVER_IP:8080/public" >/dev/null 2>&1
+	wl=$(kc -n kube-system exec ds/sluice -c agent -- sluice observe --last 4000 -o json --from-workload Deployment/prober 2>&1 |
+		PROBER=$prober python3 -c '
+import json, os, sys
+n, bad = 0, []
+for line in sys.stdin:
+    s = json.loads(line)["flow"]["source"]
+    n += 1
+    if s.get("pod_name") != os.environ["PROBER"] or s.get("workloads") != [{"name": "prober", "kind": "Deployment"}] \
+            or not s.get("ID") or s.get("cluster_name") != "default":
+        bad.append(s)
+print(n if n and not bad else f"{n} flows, wrong: {bad[:1]}")')
+	[[ "$wl" =~ ^[1-9][0-9]*$ ]] &&
+		ok "observe -o json --from-workload Deployment/prober: $wl flows from pod $prober, each with workloads [prober, Deployment], its endpoint ID and cluster_name" ||
+		bad "observe --from-workload Deployment/prober: $wl"
+	kc -n demo delete deployment prober --timeout=60s >/dev/null 2>&1
+else
+	bad "deployment prober not rolled out"
+fi
 logs=$(kc -n kube-system logs ds/sluice -c agent 2>&1)
 line=$(echo "$logs" | grep '"direction":"ingress"' | grep '"pod":"client"' | grep '/private' | grep 403 | tail -1)
 [ -n "$line" ] && ok "kubectl logs: access log line for the client's GET /private 403: ${line:0:140}" ||

@@ -204,7 +204,9 @@ _ka_cni() {
 		"$SL_BUILD/cni/sluice-cni" <<<"$conf"
 }
 
-# kpod NODE NS/NAME LABELS [PORTS] (KPOD_SA=NAME: its service account)
+# kpod NODE NS/NAME LABELS [PORTS] (KPOD_SA=NAME: its service account;
+# KPOD_OWNER=KIND/NAME: a controlling owner and a generateName, as a
+# controller makes them)
 kpod() {
 	local n=$1 ref=$2 labels=$3 ports=${4:-} ns=${2%%/*} name=${2#*/}
 	local idx=${KA_IDX[$1]} k ip netns hif cid lbl='' prt='' kv p
@@ -223,11 +225,13 @@ kpod() {
 		done
 	fi
 	# KPOD_SA=NAME: the pod's spec.serviceAccountName
-	local sa=${KPOD_SA:+"\"serviceAccountName\": \"$KPOD_SA\","}
+	local sa=${KPOD_SA:+"\"serviceAccountName\": \"$KPOD_SA\","} owner=''
+	[ -n "${KPOD_OWNER:-}" ] &&
+		owner="\"generateName\": \"${KPOD_OWNER#*/}-\", \"ownerReferences\": [{\"apiVersion\": \"apps/v1\", \"kind\": \"${KPOD_OWNER%%/*}\", \"name\": \"${KPOD_OWNER#*/}\", \"uid\": \"00000000-0000-0000-0000-00000000000$idx\", \"controller\": true}],"
 	kc get namespace "$ns" >/dev/null 2>&1 || kc create namespace "$ns" >/dev/null
 	kc apply -f - >/dev/null <<EOF || { fail "create pod $ref"; return 1; }
 {"apiVersion": "v1", "kind": "Pod",
- "metadata": {"name": "$name", "namespace": "$ns", "labels": {$lbl}},
+ "metadata": {"name": "$name", "namespace": "$ns", $owner "labels": {$lbl}},
  "spec": {"nodeName": "${KA_NAME[$n]}", $sa
    "containers": [{"name": "c", "image": "busybox", "ports": [$prt]}]}}
 EOF

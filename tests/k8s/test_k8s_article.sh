@@ -52,7 +52,8 @@ check "  sluice status: 'Pod addresses: from the primary CNI (Node podCIDRs 10.2
 	"ka a status | grep -qx 'Pod addresses: from the primary CNI (Node podCIDRs 10.244.${KA_IDX[a]}.0/24)'"
 check_not "  and no 'Pod CIDR:' line" bash -c "ka a status | grep -q '^Pod CIDR:'"
 
-kpod a default/frontend app=frontend,security.level=trusted
+# frontend as a Deployment's pod: its ReplicaSet owns it (Hubble's workloads)
+KPOD_OWNER=ReplicaSet/frontend-6c9f7b8d4 kpod a default/frontend app=frontend,security.level=trusted,pod-template-hash=6c9f7b8d4
 kpod a default/frontend-untrusted app=frontend
 kpod a default/backend app=backend http=8080/TCP
 kpod a default/database app=database pg=5432/TCP
@@ -101,6 +102,41 @@ spec:
 YAML
 check "both policies in force from the API" kwait 20 bash -c "ka a policy list | grep -c 'k8s:ciliumnetworkpolicies/default' | grep -qx 2"
 check "frontend (trusted) -> backend:8080 allowed" kcan a default/frontend tcp "$IP_backend" 8080
+
+# flows name their ends as Hubble does: the endpoint ID, the cluster and
+# the workload (Deployment frontend, from the ReplicaSet frontend-6c9f7b8d4
+# and the pod's pod-template-hash); the workload filters select by it
+ep_of() { ka a pod list -o json | jq_py "[p['endpoint'] for p in d['items'] if p['name'] == '$1'][0]"; }
+# flows_check EXPECT_SRC_WORKLOAD [observe filters...]: "N ok" when every
+# flow's source is frontend as above and its destination backend, with
+# no workload
+flows_check() {
+	ka a observe --last 2000 -o json "$@" 2>/dev/null | EP_F=$(ep_of frontend) EP_B=$(ep_of backend) python3 -c '
+import json, os, sys
+n, bad = 0, []
+for line in sys.stdin:
+    f = json.loads(line)["flow"]
+    s, d = f["source"], f["destination"]
+    n += 1
+    want_s = {"ID": int(os.environ["EP_F"]), "cluster_name": "default", "pod_name": "frontend",
+              "workloads": [{"name": "frontend", "kind": "Deployment"}]}
+    want_d = {"ID": int(os.environ["EP_B"]), "cluster_name": "default", "pod_name": "backend"}
+    if any(s.get(k) != v for k, v in want_s.items()) or any(d.get(k) != v for k, v in want_d.items()) \
+            or "workloads" in d:
+        bad.append((s, d))
+print(f"{n} ok" if n and not bad else f"{n} flows, wrong: {bad[:2]}")'
+}
+for wf in --from-workload=Deployment/frontend --from-workload=frontend; do
+	expect_eq "observe -o json $wf --to-port 8080: frontend's flows carry ID, cluster_name default, workloads Deployment/frontend" \
+		ok "$(flows_check "$wf" --to-port 8080 | awk '{print $2}')"
+done
+expect_eq "  --from-workload StatefulSet/frontend (another kind) matches none" 0 \
+	"$(ka a observe --last 2000 -o json --from-workload StatefulSet/frontend 2>/dev/null | wc -l)"
+expect_eq "  --from-workload backend (a pod with no owner) matches none" 0 \
+	"$(ka a observe --last 2000 -o json --from-workload backend 2>/dev/null | wc -l)"
+notwl=$(ka a observe --last 2000 -o json --not --workload frontend 2>/dev/null)
+expect_eq "  --not --workload frontend: other pods' flows, none of frontend's" "yes 0" \
+	"$([ "$(echo "$notwl" | grep -c '"pod_name":"database"')" -gt 0 ] && echo yes || echo no) $(echo "$notwl" | grep -c '"pod_name":"frontend"')"
 check "frontend without security.level -> backend dropped" kdropped a default/frontend-untrusted tcp "$IP_backend" 8080
 check "malicious -> backend dropped" kdropped a default/malicious tcp "$IP_backend" 8080
 check "malicious -> database dropped" kdropped a default/malicious tcp "$IP_database" 5432

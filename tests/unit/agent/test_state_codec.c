@@ -58,6 +58,8 @@ static void fill(struct agent_registry *r)
 	p->cni->network = strdup("kindnet");
 	p->cni->ifname = strdup("eth0");
 	p->cni->netns_source = strdup("/proc/42/ns/net");
+	p->workload.kind = strdup("StatefulSet");
+	p->workload.name = strdup("db");
 	p->identity = registry_identity(r, p->ns, &p->labels);
 	registry_pod_add(r, p);
 
@@ -111,6 +113,7 @@ static void assert_pod_equal(const struct agent_registry *ra, const struct agent
 		assert_string_equal(a->cni->ifname, b->cni->ifname);
 		assert_string_equal(a->cni->netns_source, b->cni->netns_source);
 	}
+	assert_true(agent_workload_equal(&a->workload, &b->workload));
 }
 
 static void test_registry_round_trip(void **state)

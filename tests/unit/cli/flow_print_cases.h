@@ -44,8 +44,8 @@ static struct sl_flow_view print_case(int i)
 	case 2: /* to the host, from the world */
 		f.verdict = SLUICE_VERDICT_FORWARDED;
 		f.direction = SLUICE_DIR_INGRESS;
-		f.src = (struct sl_flow_end){ 2, NULL, NULL, NULL };
-		f.dst = (struct sl_flow_end){ 1, "", "", NULL };
+		f.src = (struct sl_flow_end){ .identity = 2 };
+		f.dst = (struct sl_flow_end){ .identity = 1, .ns = "", .pod = "" };
 		break;
 	case 3: /* to the world over IPv6, TCP */
 		f.protocol = 6;
@@ -54,7 +54,7 @@ static struct sl_flow_view print_case(int i)
 		f.daddr[1] = 0x01;
 		memset(f.daddr + 2, 0, 14);
 		f.daddr[15] = 0x53;
-		f.dst = (struct sl_flow_end){ 2, NULL, NULL, NULL };
+		f.dst = (struct sl_flow_end){ .identity = 2 };
 		break;
 	case 4: /* a namespace that starts like "identity" */
 		f.verdict = SLUICE_VERDICT_FORWARDED;

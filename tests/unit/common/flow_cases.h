@@ -28,7 +28,7 @@ static const char *flow_case_url_long(void)
 	return flow_case_long_url;
 }
 
-#define FLOW_CASES 19
+#define FLOW_CASES 21
 
 static struct sl_flow_view flow_case(int i)
 {
@@ -43,8 +43,8 @@ static struct sl_flow_view flow_case(int i)
 		.daddr = V4(10, 244, 241, 3),
 		.sport = 40000,
 		.dport = 1024,
-		.src = { 256, "default", "src", LABELS_SRC },
-		.dst = { 257, "default", "dst", LABELS_DST },
+		.src = { .identity = 256, .ns = "default", .pod = "src", .labels = LABELS_SRC },
+		.dst = { .identity = 257, .ns = "default", .pod = "dst", .labels = LABELS_DST },
 	};
 
 	switch (i) {
@@ -68,13 +68,13 @@ static struct sl_flow_view flow_case(int i)
 		f.match_kind = 4;
 		f.drop_reason = 0;
 		f.time_ns = 0;
-		f.src = (struct sl_flow_end){ 2, NULL, NULL, "[\"reserved:world\"]" };
+		f.src = (struct sl_flow_end){ .identity = 2, .labels = "[\"reserved:world\"]" };
 		break;
 	case 3: /* RST only, denied by a deny rule, labels unknown */
 		f.protocol = 6;
 		f.tcp_flags = 0x04;
 		f.drop_reason = SLUICE_DROP_POLICY_DENY;
-		f.dst = (struct sl_flow_end){ 1, NULL, NULL, NULL };
+		f.dst = (struct sl_flow_end){ .identity = 1 };
 		break;
 	case 4: /* ICMP, allowed by L3: an echo request (type 8, code 0) */
 		f.verdict = SLUICE_VERDICT_FORWARDED;
@@ -161,6 +161,25 @@ static struct sl_flow_view flow_case(int i)
 		f.tcp_flags = 0;
 		f.drop_reason = 0;
 		break;
+	case 19: /* Kubernetes pods: endpoint IDs, a cluster, workloads */
+		f.verdict = SLUICE_VERDICT_FORWARDED;
+		f.drop_reason = 0;
+		f.src.ep_id = 1234;
+		f.src.cluster = "default";
+		f.src.wl_kind = "Deployment";
+		f.src.wl_name = "src";
+		f.dst.ep_id = 4294967295u;
+		f.dst.cluster = "c\"1";
+		f.dst.wl_kind = "CronJob";
+		f.dst.wl_name = "nightly\\";
+		break;
+	case 20: /* a remote pod: a cluster but no endpoint ID; an empty cluster
+		  * name is left out */
+		f.src.cluster = "default";
+		f.dst.cluster = "";
+		f.dst.wl_kind = "StatefulSet";
+		f.dst.wl_name = "";
+		break;
 	case 14: /* trace: the client's FIN delivered to the server */
 	case 15: /* trace: the server's SYN-ACK delivered to the client */
 	case 16: /* trace: a RST to the proxy's listener */
@@ -199,7 +218,7 @@ static struct sl_flow_view flow_case(int i)
 			f.direction = SLUICE_DIR_EGRESS;
 			f.trace_point = SLUICE_TRACE_TO_STACK;
 			f.time_ns = 0;
-			f.dst = (struct sl_flow_end){ 2, NULL, NULL, "[\"reserved:world\"]" };
+			f.dst = (struct sl_flow_end){ .identity = 2, .labels = "[\"reserved:world\"]" };
 		}
 		break;
 	}

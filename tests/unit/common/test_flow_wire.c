@@ -131,7 +131,7 @@ static void test_peers_sent_once_per_slot(void **state)
 	char *err = NULL, *want_f, *want_g;
 
 	(void)state;
-	g.src = (struct sl_flow_end){ 9, "other", "x", "[\"k8s:app=x\"]" };
+	g.src = (struct sl_flow_end){ .identity = 9, .ns = "other", .pod = "x", .labels = "[\"k8s:app=x\"]" };
 	first = sl_wire_put_flow(e, buf, &f, 7, 8);
 	second = sl_wire_put_flow(e, buf + first, &f, 7, 8);
 	assert_true(second < first);
