@@ -166,6 +166,7 @@ static void put_time(struct out *o, uint64_t ns)
 		size_t len;
 	} memo;
 	uint64_t sec = ns / 1000000000ull, frac = ns % 1000000000ull;
+	int digits;
 	char *p;
 
 	if (!memo.valid || memo.sec != sec) {
@@ -180,12 +181,21 @@ static void put_time(struct out *o, uint64_t ns)
 		memo.valid = true;
 	}
 	put(o, memo.text, memo.len);
-	p = o->p + 9;
-	for (int i = 0; i < 9; i++) {
+	/* protojson's Timestamp: 0, 3, 6 or 9 digits, as few as the value
+	 * needs ("...:00Z", "...:00.120Z", "...:00.123456789Z") */
+	if (!frac) {
+		o->p[-1] = 'Z'; /* over the '.' */
+		return;
+	}
+	digits = frac % 1000000 == 0 ? 3 : frac % 1000 == 0 ? 6 : 9;
+	for (int i = digits; i < 9; i += 3)
+		frac /= 1000;
+	p = o->p + digits;
+	for (int i = 0; i < digits; i++) {
 		*--p = (char)('0' + frac % 10);
 		frac /= 10;
 	}
-	o->p += 9;
+	o->p += digits;
 	*o->p++ = 'Z';
 }
 
@@ -439,7 +449,7 @@ size_t sl_flow_json_max(const struct sl_flow_view *f, const char *node)
 	 * what is printed as is */
 	return 2048 + 10 * CAP_NAME + 2 * CAP_NAME + 2 * (CAP_METHOD + CAP_URL + CAP_HOST + CAP_PROTO) +
 	       2 * INET6_ADDRSTRLEN * 2 + (f->src.labels ? strlen(f->src.labels) : 2) +
-	       (f->dst.labels ? strlen(f->dst.labels) : 2) + (node ? strlen(node) * 6 : 0);
+	       (f->dst.labels ? strlen(f->dst.labels) : 2) + (node ? strlen(node) * 12 : 0);
 }
 
 size_t sl_flow_json(const struct sl_flow_view *f, const char *node, char *out)
@@ -586,7 +596,12 @@ size_t sl_flow_json(const struct sl_flow_view *f, const char *node, char *out)
 	} else {
 		puts_(&o, sl_flow_proto_name(f->protocol));
 	}
-	PUT(&o, "\"}}");
+	/* the rest of Hubble's GetFlowsResponse around the flow */
+	PUT(&o, "\"},\"node_name\":\"");
+	put_escaped(&o, node, CAP_NAME);
+	PUT(&o, "\",\"time\":\"");
+	put_time(&o, f->time_ns);
+	PUT(&o, "\"}");
 	*o.p = 0;
 	return (size_t)(o.p - out);
 }

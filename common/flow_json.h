@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * flow_json.h - one flow as the line of JSON `sluice observe -o json`
- * prints: Hubble's field names and shapes (api/v1/flow/flow.proto as
- * protojson prints it). One renderer for the agent (JSON API clients, the
+ * prints: Hubble's field names and shapes (a GetFlowsResponse, {"flow":
+ * {...}, "node_name", "time"}, of api/v1/observer and flow.proto as
+ * protojson prints it, the way `hubble observe -o json` prints it). One renderer for the agent (JSON API clients, the
  * JSON fallback) and the CLI (flows received in the binary wire form,
  * common/flow_wire.h), so both print the same bytes.
  */

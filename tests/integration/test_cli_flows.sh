@@ -90,7 +90,16 @@ def compare(got, want, path="flow"):
     assert got == want, f"{path}: want {want!r}, got {got!r}"
 
 def endpoint(pod, app):
-    return {"identity": INT, "namespace": "default", "pod_name": pod, "labels": ANY}
+    # a standalone pod: its endpoint number, the cluster of its identity's
+    # labels, no owner so no workloads
+    return {"ID": INT, "identity": INT, "cluster_name": "default", "namespace": "default", "pod_name": pod,
+            "labels": ANY, "workloads": ABSENT}
+
+# each line is Hubble's GetFlowsResponse: the flow, then node_name and time
+for l in open(sys.argv[1]):
+    r = json.loads(l)
+    assert list(r) == ["flow", "node_name", "time"], f"response fields: {list(r)}"
+    assert r["node_name"] == r["flow"]["node_name"] and r["time"] == r["flow"]["time"], r
 
 # What Hubble prints for the same exchange (api/v1/flow/flow.proto, as
 # `hubble observe -o json` prints it with proto names):

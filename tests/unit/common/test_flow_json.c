@@ -26,172 +26,191 @@
 static const char *const expected[FLOW_CASES] = {
 	/* 0-13: as the agent printed them at a37a881, but for the TCP Summary,
 	 * Hubble's "TCP Flags: ..." since the trace flows came */
-	"{\"flow\":{\"time\":\"2025-12-05T16:00:00.123456789Z\",\"verdict\":\"DROPPED\",\"drop_reaso"
-	"n\":133,\"drop_reason_desc\":\"POLICY_DENIED\",\"IP\":{\"source\":\"10.244.241.2\",\"destin"
-	"ation\":\"10.244.241.3\",\"ipVersion\":\"IPv4\"},\"l4\":{\"UDP\":{\"source_port\":40000,\"d"
-	"estination_port\":1024}},\"source\":{\"identity\":256,\"namespace\":\"default\",\"labels\":"
-	"[\"k8s:app=src\",\"k8s:io.kubernetes.pod.namespace=default\"],\"pod_name\":\"src\"},\"desti"
-	"nation\":{\"identity\":257,\"namespace\":\"default\",\"labels\":[\"k8s:app=dst\",\"k8s:io.k"
-	"ubernetes.pod.namespace=default\"],\"pod_name\":\"dst\"},\"Type\":\"L3_L4\",\"node_name\":\""
-	"sluice-bench\",\"event_type\":{\"type\":1,\"sub_type\":133},\"policy_match_type\":0,\"is_re"
-	"ply\":false,\"traffic_direction\":\"EGRESS\",\"Summary\":\"UDP\"}}",
-	"{\"flow\":{\"time\":\"2025-12-05T16:00:00.123456789Z\",\"verdict\":\"REDIRECTED\",\"IP\":{\""
-	"source\":\"10.244.241.2\",\"destination\":\"10.244.241.3\",\"ipVersion\":\"IPv4\"},\"l4\":{"
-	"\"TCP\":{\"source_port\":40000,\"destination_port\":1024,\"flags\":{\"SYN\":true}}},\"sourc"
-	"e\":{\"identity\":256,\"namespace\":\"default\",\"labels\":[\"k8s:app=src\",\"k8s:io.kubern"
-	"etes.pod.namespace=default\"],\"pod_name\":\"src\"},\"destination\":{\"identity\":257,\"nam"
-	"espace\":\"default\",\"labels\":[\"k8s:app=dst\",\"k8s:io.kubernetes.pod.namespace=default\""
-	"],\"pod_name\":\"dst\"},\"destination_service\":{\"name\":\"backend\",\"namespace\":\"defau"
-	"lt\"},\"destination_service_port\":80,\"Type\":\"L3_L4\",\"node_name\":\"sluice-bench\",\"e"
-	"vent_type\":{\"type\":5,\"sub_type\":0},\"policy_match_type\":2,\"is_reply\":false,\"traffi"
-	"c_direction\":\"INGRESS\",\"Summary\":\"TCP Flags: SYN\"}}",
-	"{\"flow\":{\"time\":\"1970-01-01T00:00:00.000000000Z\",\"verdict\":\"FORWARDED\",\"IP\":{\""
-	"source\":\"10.244.241.2\",\"destination\":\"10.244.241.3\",\"ipVersion\":\"IPv4\"},\"l4\":{"
-	"\"TCP\":{\"source_port\":40000,\"destination_port\":1024,\"flags\":{\"SYN\":true,\"ACK\":tr"
-	"ue}}},\"source\":{\"identity\":2,\"namespace\":\"\",\"labels\":[\"reserved:world\"],\"pod_n"
-	"ame\":\"\"},\"destination\":{\"identity\":257,\"namespace\":\"default\",\"labels\":[\"k8s:a"
-	"pp=dst\",\"k8s:io.kubernetes.pod.namespace=default\"],\"pod_name\":\"dst\"},\"Type\":\"L3_L"
-	"4\",\"node_name\":\"sluice-bench\",\"event_type\":{\"type\":5,\"sub_type\":0},\"policy_matc"
-	"h_type\":4,\"is_reply\":false,\"traffic_direction\":\"EGRESS\",\"Summary\":\"TCP Flags: SYN, ACK\"}}",
-	"{\"flow\":{\"time\":\"2025-12-05T16:00:00.123456789Z\",\"verdict\":\"DROPPED\",\"drop_reaso"
-	"n\":181,\"drop_reason_desc\":\"POLICY_DENY\",\"IP\":{\"source\":\"10.244.241.2\",\"destinat"
-	"ion\":\"10.244.241.3\",\"ipVersion\":\"IPv4\"},\"l4\":{\"TCP\":{\"source_port\":40000,\"des"
-	"tination_port\":1024,\"flags\":{\"RST\":true}}},\"source\":{\"identity\":256,\"namespace\":"
-	"\"default\",\"labels\":[\"k8s:app=src\",\"k8s:io.kubernetes.pod.namespace=default\"],\"pod_"
-	"name\":\"src\"},\"destination\":{\"identity\":1,\"namespace\":\"\",\"labels\":[],\"pod_name"
-	"\":\"\"},\"Type\":\"L3_L4\",\"node_name\":\"node-\\\"b\\\"\",\"event_type\":{\"type\":1,\"sub_t"
-	"ype\":181},\"policy_match_type\":0,\"is_reply\":false,\"traffic_direction\":\"EGRESS\",\"Su"
-	"mmary\":\"TCP Flags: RST\"}}",
-	"{\"flow\":{\"time\":\"2025-12-05T16:00:00.123456789Z\",\"verdict\":\"FORWARDED\",\"IP\":{\""
-	"source\":\"10.244.241.2\",\"destination\":\"10.244.241.3\",\"ipVersion\":\"IPv4\"},\"l4\":{"
-	"\"ICMPv4\":{\"type\":8}},\"source\":{\"identity\":256,\"namespace\":\"default\",\"labels\":[\"k8s:app"
-	"=src\",\"k8s:io.kubernetes.pod.namespace=default\"],\"pod_name\":\"src\"},\"destination\":{"
-	"\"identity\":257,\"namespace\":\"default\",\"labels\":[\"k8s:app=dst\",\"k8s:io.kubernetes."
-	"pod.namespace=default\"],\"pod_name\":\"dst\"},\"Type\":\"L3_L4\",\"node_name\":\"sluice-be"
-	"nch\",\"event_type\":{\"type\":5,\"sub_type\":0},\"policy_match_type\":1,\"is_reply\":false"
-	",\"traffic_direction\":\"EGRESS\",\"Summary\":\"ICMPv4 EchoRequest\"}}",
-	"{\"flow\":{\"time\":\"2025-12-05T16:00:00.123456789Z\",\"verdict\":\"FORWARDED\",\"IP\":{\""
-	"source\":\"10.244.241.2\",\"destination\":\"10.244.241.3\",\"ipVersion\":\"IPv4\"},\"l4\":{"
-	"\"TCP\":{\"source_port\":40000,\"destination_port\":1024}},\"source\":{\"identity\":256,\"n"
-	"amespace\":\"default\",\"labels\":[\"k8s:app=src\",\"k8s:io.kubernetes.pod.namespace=defaul"
-	"t\"],\"pod_name\":\"src\"},\"destination\":{\"identity\":257,\"namespace\":\"default\",\"la"
-	"bels\":[\"k8s:app=dst\",\"k8s:io.kubernetes.pod.namespace=default\"],\"pod_name\":\"dst\"},"
-	"\"Type\":\"L7\",\"node_name\":\"sluice-bench\",\"event_type\":{\"type\":129},\"l7\":{\"type"
-	"\":\"REQUEST\",\"http\":{\"method\":\"GET\",\"url\":\"http://api.example:8080/api/users/7?q"
-	"=\\\"x\\\"\\\\&t=\\u0009\",\"protocol\":\"HTTP/1.1\"}},\"is_reply\":false,\"traffic_directi"
-	"on\":\"INGRESS\",\"Summary\":\"HTTP/1.1 GET http://api.example:8080/api/users/7?q=\\\"x\\\""
-	"\\\\&t=\\u0009\"}}",
-	"{\"flow\":{\"time\":\"2025-12-05T16:00:00.123456789Z\",\"verdict\":\"FORWARDED\",\"IP\":{\""
-	"source\":\"10.244.241.2\",\"destination\":\"10.244.241.3\",\"ipVersion\":\"IPv4\"},\"l4\":{"
-	"\"TCP\":{\"source_port\":40000,\"destination_port\":1024}},\"source\":{\"identity\":256,\"n"
-	"amespace\":\"default\",\"labels\":[\"k8s:app=src\",\"k8s:io.kubernetes.pod.namespace=defaul"
-	"t\"],\"pod_name\":\"src\"},\"destination\":{\"identity\":257,\"namespace\":\"default\",\"la"
-	"bels\":[\"k8s:app=dst\",\"k8s:io.kubernetes.pod.namespace=default\"],\"pod_name\":\"dst\"},"
-	"\"Type\":\"L7\",\"node_name\":\"sluice-bench\",\"event_type\":{\"type\":129},\"l7\":{\"type"
-	"\":\"RESPONSE\",\"latency_ns\":\"12345678\",\"http\":{\"code\":403,\"method\":\"POST\",\"ur"
-	"l\":\"https://10.244.241.2/admin\",\"protocol\":\"HTTP/1.0\"}},\"is_reply\":true,\"traffic_"
-	"direction\":\"INGRESS\",\"Summary\":\"HTTP/1.0 403 12ms (POST https://10.244.241.2/admin)\""
-	"}}",
-	"{\"flow\":{\"time\":\"2025-12-05T16:00:00.123456789Z\",\"verdict\":\"DROPPED\",\"IP\":{\"so"
-	"urce\":\"10.244.241.2\",\"destination\":\"10.244.241.3\",\"ipVersion\":\"IPv4\"},\"l4\":{\""
-	"TCP\":{\"source_port\":40000,\"destination_port\":1024}},\"source\":{\"identity\":256,\"nam"
-	"espace\":\"default\",\"labels\":[\"k8s:app=src\",\"k8s:io.kubernetes.pod.namespace=default\""
-	"],\"pod_name\":\"src\"},\"destination\":{\"identity\":257,\"namespace\":\"default\",\"label"
-	"s\":[\"k8s:app=dst\",\"k8s:io.kubernetes.pod.namespace=default\"],\"pod_name\":\"dst\"},\"T"
-	"ype\":\"L7\",\"node_name\":\"sluice-bench\",\"event_type\":{\"type\":129},\"l7\":{\"type\":"
-	"\"REQUEST\",\"http\":{\"method\":\"DELETE\",\"url\":\"http://10.244.241.3/\",\"protocol\":\""
-	"\"}},\"is_reply\":false,\"traffic_direction\":\"EGRESS\",\"Summary\":\"HTTP/1.1 DELETE http"
-	"://10.244.241.3/\"}}",
-	"{\"flow\":{\"time\":\"2025-12-05T16:00:00.123456789Z\",\"verdict\":\"DROPPED\",\"drop_reaso"
-	"n\":133,\"drop_reason_desc\":\"POLICY_DENIED\",\"IP\":{\"source\":\"fd00::1\",\"destination"
-	"\":\"fd00::2\",\"ipVersion\":\"IPv6\"},\"l4\":{\"SCTP\":{\"source_port\":40000,\"destinatio"
-	"n_port\":1024}},\"source\":{\"identity\":256,\"namespace\":\"default\",\"labels\":[\"k8s:ap"
-	"p=src\",\"k8s:io.kubernetes.pod.namespace=default\"],\"pod_name\":\"src\"},\"destination\":"
-	"{\"identity\":257,\"namespace\":\"default\",\"labels\":[\"k8s:app=dst\",\"k8s:io.kubernetes"
-	".pod.namespace=default\"],\"pod_name\":\"dst\"},\"Type\":\"L3_L4\",\"node_name\":\"sluice-b"
-	"ench\",\"event_type\":{\"type\":1,\"sub_type\":133},\"policy_match_type\":0,\"is_reply\":fa"
-	"lse,\"traffic_direction\":\"EGRESS\",\"Summary\":\"SCTP\"}}",
-	"{\"flow\":{\"time\":\"2025-12-05T16:00:00.123456789Z\",\"verdict\":\"FORWARDED\",\"IP\":{\""
-	"source\":\"10.244.241.2\",\"destination\":\"10.244.241.3\",\"ipVersion\":\"IPv4\"},\"source"
-	"\":{\"identity\":256,\"namespace\":\"default\",\"labels\":[\"k8s:app=src\",\"k8s:io.kuberne"
-	"tes.pod.namespace=default\"],\"pod_name\":\"src\"},\"destination\":{\"identity\":257,\"name"
-	"space\":\"default\",\"labels\":[\"k8s:app=dst\",\"k8s:io.kubernetes.pod.namespace=default\""
-	"],\"pod_name\":\"dst\"},\"Type\":\"L3_L4\",\"node_name\":\"sluice-bench\",\"event_type\":{\""
-	"type\":5,\"sub_type\":0},\"policy_match_type\":0,\"is_reply\":false,\"traffic_direction\":\""
-	"EGRESS\",\"Summary\":\"UNKNOWN\"}}",
-	"{\"flow\":{\"time\":\"2025-12-05T16:00:00.123456789Z\",\"verdict\":\"DROPPED\",\"drop_reaso"
-	"n\":133,\"drop_reason_desc\":\"POLICY_DENIED\",\"IP\":{\"source\":\"10.244.241.2\",\"destin"
-	"ation\":\"10.244.241.3\",\"ipVersion\":\"IPv4\"},\"l4\":{\"UDP\":{\"source_port\":40000,\"d"
-	"estination_port\":1024}},\"source\":{\"identity\":256,\"namespace\":\"default\",\"labels\":"
-	"[\"k8s:app=src\",\"k8s:io.kubernetes.pod.namespace=default\"],\"pod_name\":\"a\\u001b\\u000"
-	"a\\\"c\\\\\"},\"destination\":{\"identity\":257,\"namespace\":\"ns\\u001f\",\"labels\":[\"k"
-	"8s:app=dst\",\"k8s:io.kubernetes.pod.namespace=default\"],\"pod_name\":\"dst\"},\"destinati"
-	"on_service\":{\"name\":\"s\\\\n\",\"namespace\":\"s\\\"ns\"},\"destination_service_port\":6"
-	"5535,\"Type\":\"L3_L4\",\"node_name\":\"sluice-bench\",\"event_type\":{\"type\":1,\"sub_typ"
-	"e\":133},\"policy_match_type\":0,\"is_reply\":false,\"traffic_direction\":\"EGRESS\",\"Summ"
-	"ary\":\"UDP\"}}",
-	/* 11: 10075 bytes */ NULL,
-	"{\"flow\":{\"time\":\"2099-12-31T23:59:59.999999999Z\",\"verdict\":\"UNKNOWN\",\"IP\":{\"so"
-	"urce\":\"10.244.241.2\",\"destination\":\"10.244.241.3\",\"ipVersion\":\"IPv4\"},\"l4\":{\""
-	"UDP\":{\"source_port\":65535,\"destination_port\":65535}},\"source\":{\"identity\":42949672"
-	"95,\"namespace\":\"default\",\"labels\":[\"k8s:app=src\",\"k8s:io.kubernetes.pod.namespace="
-	"default\"],\"pod_name\":\"src\"},\"destination\":{\"identity\":16777216,\"namespace\":\"def"
-	"ault\",\"labels\":[\"k8s:app=dst\",\"k8s:io.kubernetes.pod.namespace=default\"],\"pod_name\""
-	":\"dst\"},\"Type\":\"L3_L4\",\"node_name\":\"sluice-bench\",\"event_type\":{\"type\":5,\"su"
-	"b_type\":0},\"policy_match_type\":0,\"is_reply\":false,\"traffic_direction\":\"EGRESS\",\"S"
-	"ummary\":\"UDP\"}}",
-	"{\"flow\":{\"time\":\"2025-12-05T16:00:00.123456789Z\",\"verdict\":\"FORWARDED\",\"IP\":{\""
-	"source\":\"10.244.241.2\",\"destination\":\"10.244.241.3\",\"ipVersion\":\"IPv4\"},\"l4\":{"
-	"\"TCP\":{\"source_port\":40000,\"destination_port\":1024,\"flags\":{}}},\"source\":{\"ident"
-	"ity\":256,\"namespace\":\"default\",\"labels\":[\"k8s:app=src\",\"k8s:io.kubernetes.pod.nam"
-	"espace=default\"],\"pod_name\":\"src\"},\"destination\":{\"identity\":257,\"namespace\":\"d"
-	"efault\",\"labels\":[\"k8s:app=dst\",\"k8s:io.kubernetes.pod.namespace=default\"],\"pod_nam"
-	"e\":\"dst\"},\"Type\":\"L3_L4\",\"node_name\":\"sluice-bench\",\"event_type\":{\"type\":5,\""
-	"sub_type\":0},\"policy_match_type\":0,\"is_reply\":false,\"traffic_direction\":\"EGRESS\",\""
-	"Summary\":\"TCP Flags: \"}}",
-	/* 14: the client's FIN delivered to the server (Hubble's trace, to-endpoint) */
-	"{\"flow\":{\"time\":\"2025-12-05T16:00:00.123456789Z\",\"verdict\":\"FORWARDED\",\"IP\":{\""
-	"source\":\"10.244.241.2\",\"destination\":\"10.244.241.3\",\"ipVersion\":\"IPv4\"},\"l4\":{"
-	"\"TCP\":{\"source_port\":40000,\"destination_port\":1024,\"flags\":{\"FIN\":true,\"ACK\":tru"
-	"e}}},\"source\":{\"identity\":256,\"namespace\":\"default\",\"labels\":[\"k8s:app=src\",\"k8s"
-	":io.kubernetes.pod.namespace=default\"],\"pod_name\":\"src\"},\"destination\":{\"identity\":25"
-	"7,\"namespace\":\"default\",\"labels\":[\"k8s:app=dst\",\"k8s:io.kubernetes.pod.namespace=def"
-	"ault\"],\"pod_name\":\"dst\"},\"Type\":\"L3_L4\",\"node_name\":\"sluice-bench\",\"event_type"
-	"\":{\"type\":4,\"sub_type\":0},\"trace_observation_point\":\"TO_ENDPOINT\",\"trace_reason\""
-	":\"ESTABLISHED\",\"is_reply\":false,\"traffic_direction\":\"INGRESS\",\"Summary\":\"TCP Fla"
-	"gs: ACK, FIN\"}}",
-	/* 15: the server's SYN-ACK delivered to the client (a reply) */
-	"{\"flow\":{\"time\":\"2025-12-05T16:00:00.123456789Z\",\"verdict\":\"FORWARDED\",\"IP\":{\""
-	"source\":\"10.244.241.3\",\"destination\":\"10.244.241.2\",\"ipVersion\":\"IPv4\"},\"l4\":{"
-	"\"TCP\":{\"source_port\":1024,\"destination_port\":40000,\"flags\":{\"SYN\":true,\"ACK\":tru"
-	"e}}},\"source\":{\"identity\":257,\"namespace\":\"default\",\"labels\":[\"k8s:app=dst\",\"k8s"
-	":io.kubernetes.pod.namespace=default\"],\"pod_name\":\"dst\"},\"destination\":{\"identity\":25"
-	"6,\"namespace\":\"default\",\"labels\":[\"k8s:app=src\",\"k8s:io.kubernetes.pod.namespace=def"
-	"ault\"],\"pod_name\":\"src\"},\"Type\":\"L3_L4\",\"node_name\":\"sluice-bench\",\"event_type"
-	"\":{\"type\":4,\"sub_type\":0},\"trace_observation_point\":\"TO_ENDPOINT\",\"trace_reason\""
-	":\"REPLY\",\"is_reply\":true,\"traffic_direction\":\"EGRESS\",\"Summary\":\"TCP Flags: SYN, "
-	"ACK\"}}",
-	/* 16: a RST to the proxy's listener, every flag but SYN and FIN */
-	"{\"flow\":{\"time\":\"2025-12-05T16:00:00.123456789Z\",\"verdict\":\"FORWARDED\",\"IP\":{\""
-	"source\":\"10.244.241.2\",\"destination\":\"10.244.241.3\",\"ipVersion\":\"IPv4\"},\"l4\":{"
-	"\"TCP\":{\"source_port\":40000,\"destination_port\":1024,\"flags\":{\"RST\":true,\"PSH\":tru"
-	"e,\"ACK\":true,\"URG\":true,\"ECE\":true,\"CWR\":true}}},\"source\":{\"identity\":256,\"names"
-	"pace\":\"default\",\"labels\":[\"k8s:app=src\",\"k8s:io.kubernetes.pod.namespace=default\"],"
-	"\"pod_name\":\"src\"},\"destination\":{\"identity\":257,\"namespace\":\"default\",\"labels\""
-	":[\"k8s:app=dst\",\"k8s:io.kubernetes.pod.namespace=default\"],\"pod_name\":\"dst\"},\"Type\""
-	":\"L3_L4\",\"node_name\":\"sluice-bench\",\"event_type\":{\"type\":4,\"sub_type\":1},\"trac"
-	"e_observation_point\":\"TO_PROXY\",\"trace_reason\":\"ESTABLISHED\",\"is_reply\":false,\"traf"
-	"fic_direction\":\"INGRESS\",\"Summary\":\"TCP Flags: ACK, RST, PSH, URG, ECE, CWR\"}}",
-	/* 17: a FIN leaving for the world (to-stack) */
-	"{\"flow\":{\"time\":\"1970-01-01T00:00:00.000000000Z\",\"verdict\":\"FORWARDED\",\"IP\":"
+	"{\"flow\":{\"time\":\"2025-12-05T16:00:00.123456789Z\",\"verdict\":\"DROPPED\",\"drop_re"
+	"ason\":133,\"drop_reason_desc\":\"POLICY_DENIED\",\"IP\":{\"source\":\"10.244.241.2\",\""
+	"destination\":\"10.244.241.3\",\"ipVersion\":\"IPv4\"},\"l4\":{\"UDP\":{\"source_port\":"
+	"40000,\"destination_port\":1024}},\"source\":{\"identity\":256,\"namespace\":\"default\""
+	",\"labels\":[\"k8s:app=src\",\"k8s:io.kubernetes.pod.namespace=default\"],\"pod_name\":"
+	"\"src\"},\"destination\":{\"identity\":257,\"namespace\":\"default\",\"labels\":[\"k8s:a"
+	"pp=dst\",\"k8s:io.kubernetes.pod.namespace=default\"],\"pod_name\":\"dst\"},\"Type\":\"L"
+	"3_L4\",\"node_name\":\"sluice-bench\",\"event_type\":{\"type\":1,\"sub_type\":133},\"pol"
+	"icy_match_type\":0,\"is_reply\":false,\"traffic_direction\":\"EGRESS\",\"Summary\":\"UDP"
+	"\"},\"node_name\":\"sluice-bench\",\"time\":\"2025-12-05T16:00:00.123456789Z\"}",
+	"{\"flow\":{\"time\":\"2025-12-05T16:00:00.123456789Z\",\"verdict\":\"REDIRECTED\",\"IP\""
+	":{\"source\":\"10.244.241.2\",\"destination\":\"10.244.241.3\",\"ipVersion\":\"IPv4\"},"
+	"\"l4\":{\"TCP\":{\"source_port\":40000,\"destination_port\":1024,\"flags\":{\"SYN\":true"
+	"}}},\"source\":{\"identity\":256,\"namespace\":\"default\",\"labels\":[\"k8s:app=src\","
+	"\"k8s:io.kubernetes.pod.namespace=default\"],\"pod_name\":\"src\"},\"destination\":{\"id"
+	"entity\":257,\"namespace\":\"default\",\"labels\":[\"k8s:app=dst\",\"k8s:io.kubernetes.p"
+	"od.namespace=default\"],\"pod_name\":\"dst\"},\"destination_service\":{\"name\":\"backen"
+	"d\",\"namespace\":\"default\"},\"destination_service_port\":80,\"Type\":\"L3_L4\",\"node"
+	"_name\":\"sluice-bench\",\"event_type\":{\"type\":5,\"sub_type\":0},\"policy_match_type"
+	"\":2,\"is_reply\":false,\"traffic_direction\":\"INGRESS\",\"Summary\":\"TCP Flags: SYN\""
+	"},\"node_name\":\"sluice-bench\",\"time\":\"2025-12-05T16:00:00.123456789Z\"}",
+	"{\"flow\":{\"time\":\"1970-01-01T00:00:00Z\",\"verdict\":\"FORWARDED\",\"IP\":{\"source"
+	"\":\"10.244.241.2\",\"destination\":\"10.244.241.3\",\"ipVersion\":\"IPv4\"},\"l4\":{\"T"
+	"CP\":{\"source_port\":40000,\"destination_port\":1024,\"flags\":{\"SYN\":true,\"ACK\":tr"
+	"ue}}},\"source\":{\"identity\":2,\"namespace\":\"\",\"labels\":[\"reserved:world\"],\"po"
+	"d_name\":\"\"},\"destination\":{\"identity\":257,\"namespace\":\"default\",\"labels\":["
+	"\"k8s:app=dst\",\"k8s:io.kubernetes.pod.namespace=default\"],\"pod_name\":\"dst\"},\"Typ"
+	"e\":\"L3_L4\",\"node_name\":\"sluice-bench\",\"event_type\":{\"type\":5,\"sub_type\":0},"
+	"\"policy_match_type\":4,\"is_reply\":false,\"traffic_direction\":\"EGRESS\",\"Summary\":"
+	"\"TCP Flags: SYN, ACK\"},\"node_name\":\"sluice-bench\",\"time\":\"1970-01-01T00:00:00Z"
+	"\"}",
+	"{\"flow\":{\"time\":\"2025-12-05T16:00:00.123456789Z\",\"verdict\":\"DROPPED\",\"drop_re"
+	"ason\":181,\"drop_reason_desc\":\"POLICY_DENY\",\"IP\":{\"source\":\"10.244.241.2\",\"de"
+	"stination\":\"10.244.241.3\",\"ipVersion\":\"IPv4\"},\"l4\":{\"TCP\":{\"source_port\":40"
+	"000,\"destination_port\":1024,\"flags\":{\"RST\":true}}},\"source\":{\"identity\":256,\""
+	"namespace\":\"default\",\"labels\":[\"k8s:app=src\",\"k8s:io.kubernetes.pod.namespace=de"
+	"fault\"],\"pod_name\":\"src\"},\"destination\":{\"identity\":1,\"namespace\":\"\",\"labe"
+	"ls\":[],\"pod_name\":\"\"},\"Type\":\"L3_L4\",\"node_name\":\"node-\\\"b\\\"\",\"event_t"
+	"ype\":{\"type\":1,\"sub_type\":181},\"policy_match_type\":0,\"is_reply\":false,\"traffic"
+	"_direction\":\"EGRESS\",\"Summary\":\"TCP Flags: RST\"},\"node_name\":\"node-\\\"b\\\"\""
+	",\"time\":\"2025-12-05T16:00:00.123456789Z\"}",
+	"{\"flow\":{\"time\":\"2025-12-05T16:00:00.123456789Z\",\"verdict\":\"FORWARDED\",\"IP\":"
 	"{\"source\":\"10.244.241.2\",\"destination\":\"10.244.241.3\",\"ipVersion\":\"IPv4\"},\""
-	"l4\":{\"TCP\":{\"source_port\":40000,\"destination_port\":1024,\"flags\":{\"FIN\":true,\""
-	"ACK\":true}}},\"source\":{\"identity\":256,\"namespace\":\"default\",\"labels\":[\"k8s:a"
-	"pp=src\",\"k8s:io.kubernetes.pod.namespace=default\"],\"pod_name\":\"src\"},\"destinatio"
-	"n\":{\"identity\":2,\"namespace\":\"\",\"labels\":[\"reserved:world\"],\"pod_name\":\"\""
-	"},\"Type\":\"L3_L4\",\"node_name\":\"sluice-bench\",\"event_type\":{\"type\":4,\"sub_typ"
-	"e\":3},\"trace_observation_point\":\"TO_STACK\",\"trace_reason\":\"ESTABLISHED\",\"is_re"
-	"ply\":false,\"traffic_direction\":\"EGRESS\",\"Summary\":\"TCP Flags: ACK, FIN\"}}",
+	"l4\":{\"ICMPv4\":{\"type\":8}},\"source\":{\"identity\":256,\"namespace\":\"default\",\""
+	"labels\":[\"k8s:app=src\",\"k8s:io.kubernetes.pod.namespace=default\"],\"pod_name\":\"sr"
+	"c\"},\"destination\":{\"identity\":257,\"namespace\":\"default\",\"labels\":[\"k8s:app=d"
+	"st\",\"k8s:io.kubernetes.pod.namespace=default\"],\"pod_name\":\"dst\"},\"Type\":\"L3_L4"
+	"\",\"node_name\":\"sluice-bench\",\"event_type\":{\"type\":5,\"sub_type\":0},\"policy_ma"
+	"tch_type\":1,\"is_reply\":false,\"traffic_direction\":\"EGRESS\",\"Summary\":\"ICMPv4 Ec"
+	"hoRequest\"},\"node_name\":\"sluice-bench\",\"time\":\"2025-12-05T16:00:00.123456789Z\"}",
+	"{\"flow\":{\"time\":\"2025-12-05T16:00:00.123456789Z\",\"verdict\":\"FORWARDED\",\"IP\":"
+	"{\"source\":\"10.244.241.2\",\"destination\":\"10.244.241.3\",\"ipVersion\":\"IPv4\"},\""
+	"l4\":{\"TCP\":{\"source_port\":40000,\"destination_port\":1024}},\"source\":{\"identity"
+	"\":256,\"namespace\":\"default\",\"labels\":[\"k8s:app=src\",\"k8s:io.kubernetes.pod.nam"
+	"espace=default\"],\"pod_name\":\"src\"},\"destination\":{\"identity\":257,\"namespace\":"
+	"\"default\",\"labels\":[\"k8s:app=dst\",\"k8s:io.kubernetes.pod.namespace=default\"],\"p"
+	"od_name\":\"dst\"},\"Type\":\"L7\",\"node_name\":\"sluice-bench\",\"event_type\":{\"type"
+	"\":129},\"l7\":{\"type\":\"REQUEST\",\"http\":{\"method\":\"GET\",\"url\":\"http://api.e"
+	"xample:8080/api/users/7?q=\\\"x\\\"\\\\&t=\\u0009\",\"protocol\":\"HTTP/1.1\"}},\"is_rep"
+	"ly\":false,\"traffic_direction\":\"INGRESS\",\"Summary\":\"HTTP/1.1 GET http://api.examp"
+	"le:8080/api/users/7?q=\\\"x\\\"\\\\&t=\\u0009\"},\"node_name\":\"sluice-bench\",\"time\""
+	":\"2025-12-05T16:00:00.123456789Z\"}",
+	"{\"flow\":{\"time\":\"2025-12-05T16:00:00.123456789Z\",\"verdict\":\"FORWARDED\",\"IP\":"
+	"{\"source\":\"10.244.241.2\",\"destination\":\"10.244.241.3\",\"ipVersion\":\"IPv4\"},\""
+	"l4\":{\"TCP\":{\"source_port\":40000,\"destination_port\":1024}},\"source\":{\"identity"
+	"\":256,\"namespace\":\"default\",\"labels\":[\"k8s:app=src\",\"k8s:io.kubernetes.pod.nam"
+	"espace=default\"],\"pod_name\":\"src\"},\"destination\":{\"identity\":257,\"namespace\":"
+	"\"default\",\"labels\":[\"k8s:app=dst\",\"k8s:io.kubernetes.pod.namespace=default\"],\"p"
+	"od_name\":\"dst\"},\"Type\":\"L7\",\"node_name\":\"sluice-bench\",\"event_type\":{\"type"
+	"\":129},\"l7\":{\"type\":\"RESPONSE\",\"latency_ns\":\"12345678\",\"http\":{\"code\":403"
+	",\"method\":\"POST\",\"url\":\"https://10.244.241.2/admin\",\"protocol\":\"HTTP/1.0\"}},"
+	"\"is_reply\":true,\"traffic_direction\":\"INGRESS\",\"Summary\":\"HTTP/1.0 403 12ms (POS"
+	"T https://10.244.241.2/admin)\"},\"node_name\":\"sluice-bench\",\"time\":\"2025-12-05T16"
+	":00:00.123456789Z\"}",
+	"{\"flow\":{\"time\":\"2025-12-05T16:00:00.123456789Z\",\"verdict\":\"DROPPED\",\"IP\":{"
+	"\"source\":\"10.244.241.2\",\"destination\":\"10.244.241.3\",\"ipVersion\":\"IPv4\"},\"l"
+	"4\":{\"TCP\":{\"source_port\":40000,\"destination_port\":1024}},\"source\":{\"identity\""
+	":256,\"namespace\":\"default\",\"labels\":[\"k8s:app=src\",\"k8s:io.kubernetes.pod.names"
+	"pace=default\"],\"pod_name\":\"src\"},\"destination\":{\"identity\":257,\"namespace\":\""
+	"default\",\"labels\":[\"k8s:app=dst\",\"k8s:io.kubernetes.pod.namespace=default\"],\"pod"
+	"_name\":\"dst\"},\"Type\":\"L7\",\"node_name\":\"sluice-bench\",\"event_type\":{\"type\""
+	":129},\"l7\":{\"type\":\"REQUEST\",\"http\":{\"method\":\"DELETE\",\"url\":\"http://10.2"
+	"44.241.3/\",\"protocol\":\"\"}},\"is_reply\":false,\"traffic_direction\":\"EGRESS\",\"Su"
+	"mmary\":\"HTTP/1.1 DELETE http://10.244.241.3/\"},\"node_name\":\"sluice-bench\",\"time"
+	"\":\"2025-12-05T16:00:00.123456789Z\"}",
+	"{\"flow\":{\"time\":\"2025-12-05T16:00:00.123456789Z\",\"verdict\":\"DROPPED\",\"drop_re"
+	"ason\":133,\"drop_reason_desc\":\"POLICY_DENIED\",\"IP\":{\"source\":\"fd00::1\",\"desti"
+	"nation\":\"fd00::2\",\"ipVersion\":\"IPv6\"},\"l4\":{\"SCTP\":{\"source_port\":40000,\"d"
+	"estination_port\":1024}},\"source\":{\"identity\":256,\"namespace\":\"default\",\"labels"
+	"\":[\"k8s:app=src\",\"k8s:io.kubernetes.pod.namespace=default\"],\"pod_name\":\"src\"},"
+	"\"destination\":{\"identity\":257,\"namespace\":\"default\",\"labels\":[\"k8s:app=dst\","
+	"\"k8s:io.kubernetes.pod.namespace=default\"],\"pod_name\":\"dst\"},\"Type\":\"L3_L4\",\""
+	"node_name\":\"sluice-bench\",\"event_type\":{\"type\":1,\"sub_type\":133},\"policy_match"
+	"_type\":0,\"is_reply\":false,\"traffic_direction\":\"EGRESS\",\"Summary\":\"SCTP\"},\"no"
+	"de_name\":\"sluice-bench\",\"time\":\"2025-12-05T16:00:00.123456789Z\"}",
+	"{\"flow\":{\"time\":\"2025-12-05T16:00:00.123456789Z\",\"verdict\":\"FORWARDED\",\"IP\":"
+	"{\"source\":\"10.244.241.2\",\"destination\":\"10.244.241.3\",\"ipVersion\":\"IPv4\"},\""
+	"source\":{\"identity\":256,\"namespace\":\"default\",\"labels\":[\"k8s:app=src\",\"k8s:i"
+	"o.kubernetes.pod.namespace=default\"],\"pod_name\":\"src\"},\"destination\":{\"identity"
+	"\":257,\"namespace\":\"default\",\"labels\":[\"k8s:app=dst\",\"k8s:io.kubernetes.pod.nam"
+	"espace=default\"],\"pod_name\":\"dst\"},\"Type\":\"L3_L4\",\"node_name\":\"sluice-bench"
+	"\",\"event_type\":{\"type\":5,\"sub_type\":0},\"policy_match_type\":0,\"is_reply\":false"
+	",\"traffic_direction\":\"EGRESS\",\"Summary\":\"UNKNOWN\"},\"node_name\":\"sluice-bench"
+	"\",\"time\":\"2025-12-05T16:00:00.123456789Z\"}",
+	"{\"flow\":{\"time\":\"2025-12-05T16:00:00.123456789Z\",\"verdict\":\"DROPPED\",\"drop_re"
+	"ason\":133,\"drop_reason_desc\":\"POLICY_DENIED\",\"IP\":{\"source\":\"10.244.241.2\",\""
+	"destination\":\"10.244.241.3\",\"ipVersion\":\"IPv4\"},\"l4\":{\"UDP\":{\"source_port\":"
+	"40000,\"destination_port\":1024}},\"source\":{\"identity\":256,\"namespace\":\"default\""
+	",\"labels\":[\"k8s:app=src\",\"k8s:io.kubernetes.pod.namespace=default\"],\"pod_name\":"
+	"\"a\\u001b\\u000a\\\"c\\\\\"},\"destination\":{\"identity\":257,\"namespace\":\"ns\\u001"
+	"f\",\"labels\":[\"k8s:app=dst\",\"k8s:io.kubernetes.pod.namespace=default\"],\"pod_name"
+	"\":\"dst\"},\"destination_service\":{\"name\":\"s\\\\n\",\"namespace\":\"s\\\"ns\"},\"de"
+	"stination_service_port\":65535,\"Type\":\"L3_L4\",\"node_name\":\"sluice-bench\",\"event"
+	"_type\":{\"type\":1,\"sub_type\":133},\"policy_match_type\":0,\"is_reply\":false,\"traff"
+	"ic_direction\":\"EGRESS\",\"Summary\":\"UDP\"},\"node_name\":\"sluice-bench\",\"time\":"
+	"\"2025-12-05T16:00:00.123456789Z\"}",
+	/* 11: 10075 bytes */ NULL,
+	"{\"flow\":{\"time\":\"2099-12-31T23:59:59.999999999Z\",\"verdict\":\"UNKNOWN\",\"IP\":{"
+	"\"source\":\"10.244.241.2\",\"destination\":\"10.244.241.3\",\"ipVersion\":\"IPv4\"},\"l"
+	"4\":{\"UDP\":{\"source_port\":65535,\"destination_port\":65535}},\"source\":{\"identity"
+	"\":4294967295,\"namespace\":\"default\",\"labels\":[\"k8s:app=src\",\"k8s:io.kubernetes."
+	"pod.namespace=default\"],\"pod_name\":\"src\"},\"destination\":{\"identity\":16777216,\""
+	"namespace\":\"default\",\"labels\":[\"k8s:app=dst\",\"k8s:io.kubernetes.pod.namespace=de"
+	"fault\"],\"pod_name\":\"dst\"},\"Type\":\"L3_L4\",\"node_name\":\"sluice-bench\",\"event"
+	"_type\":{\"type\":5,\"sub_type\":0},\"policy_match_type\":0,\"is_reply\":false,\"traffic"
+	"_direction\":\"EGRESS\",\"Summary\":\"UDP\"},\"node_name\":\"sluice-bench\",\"time\":\"2"
+	"099-12-31T23:59:59.999999999Z\"}",
+	"{\"flow\":{\"time\":\"2025-12-05T16:00:00.123456789Z\",\"verdict\":\"FORWARDED\",\"IP\":"
+	"{\"source\":\"10.244.241.2\",\"destination\":\"10.244.241.3\",\"ipVersion\":\"IPv4\"},\""
+	"l4\":{\"TCP\":{\"source_port\":40000,\"destination_port\":1024,\"flags\":{}}},\"source\""
+	":{\"identity\":256,\"namespace\":\"default\",\"labels\":[\"k8s:app=src\",\"k8s:io.kubern"
+	"etes.pod.namespace=default\"],\"pod_name\":\"src\"},\"destination\":{\"identity\":257,\""
+	"namespace\":\"default\",\"labels\":[\"k8s:app=dst\",\"k8s:io.kubernetes.pod.namespace=de"
+	"fault\"],\"pod_name\":\"dst\"},\"Type\":\"L3_L4\",\"node_name\":\"sluice-bench\",\"event"
+	"_type\":{\"type\":5,\"sub_type\":0},\"policy_match_type\":0,\"is_reply\":false,\"traffic"
+	"_direction\":\"EGRESS\",\"Summary\":\"TCP Flags: \"},\"node_name\":\"sluice-bench\",\"ti"
+	"me\":\"2025-12-05T16:00:00.123456789Z\"}",
+	/* 14: the client's FIN delivered to the server (Hubble's trace, to-endpoint) */
+	"{\"flow\":{\"time\":\"2025-12-05T16:00:00.123456789Z\",\"verdict\":\"FORWARDED\",\"IP\":"
+	"{\"source\":\"10.244.241.2\",\"destination\":\"10.244.241.3\",\"ipVersion\":\"IPv4\"},\""
+	"l4\":{\"TCP\":{\"source_port\":40000,\"destination_port\":1024,\"flags\":{\"FIN\":true,"
+	"\"ACK\":true}}},\"source\":{\"identity\":256,\"namespace\":\"default\",\"labels\":[\"k8s"
+	":app=src\",\"k8s:io.kubernetes.pod.namespace=default\"],\"pod_name\":\"src\"},\"destinat"
+	"ion\":{\"identity\":257,\"namespace\":\"default\",\"labels\":[\"k8s:app=dst\",\"k8s:io.k"
+	"ubernetes.pod.namespace=default\"],\"pod_name\":\"dst\"},\"Type\":\"L3_L4\",\"node_name"
+	"\":\"sluice-bench\",\"event_type\":{\"type\":4,\"sub_type\":0},\"trace_observation_point"
+	"\":\"TO_ENDPOINT\",\"trace_reason\":\"ESTABLISHED\",\"is_reply\":false,\"traffic_directi"
+	"on\":\"INGRESS\",\"Summary\":\"TCP Flags: ACK, FIN\"},\"node_name\":\"sluice-bench\",\"t"
+	"ime\":\"2025-12-05T16:00:00.123456789Z\"}",
+	/* 15: the server's SYN-ACK delivered to the client (a reply) */
+	"{\"flow\":{\"time\":\"2025-12-05T16:00:00.123456789Z\",\"verdict\":\"FORWARDED\",\"IP\":"
+	"{\"source\":\"10.244.241.3\",\"destination\":\"10.244.241.2\",\"ipVersion\":\"IPv4\"},\""
+	"l4\":{\"TCP\":{\"source_port\":1024,\"destination_port\":40000,\"flags\":{\"SYN\":true,"
+	"\"ACK\":true}}},\"source\":{\"identity\":257,\"namespace\":\"default\",\"labels\":[\"k8s"
+	":app=dst\",\"k8s:io.kubernetes.pod.namespace=default\"],\"pod_name\":\"dst\"},\"destinat"
+	"ion\":{\"identity\":256,\"namespace\":\"default\",\"labels\":[\"k8s:app=src\",\"k8s:io.k"
+	"ubernetes.pod.namespace=default\"],\"pod_name\":\"src\"},\"Type\":\"L3_L4\",\"node_name"
+	"\":\"sluice-bench\",\"event_type\":{\"type\":4,\"sub_type\":0},\"trace_observation_point"
+	"\":\"TO_ENDPOINT\",\"trace_reason\":\"REPLY\",\"is_reply\":true,\"traffic_direction\":\""
+	"EGRESS\",\"Summary\":\"TCP Flags: SYN, ACK\"},\"node_name\":\"sluice-bench\",\"time\":\""
+	"2025-12-05T16:00:00.123456789Z\"}",
+	/* 16: a RST to the proxy's listener, every flag but SYN and FIN */
+	"{\"flow\":{\"time\":\"2025-12-05T16:00:00.123456789Z\",\"verdict\":\"FORWARDED\",\"IP\":"
+	"{\"source\":\"10.244.241.2\",\"destination\":\"10.244.241.3\",\"ipVersion\":\"IPv4\"},\""
+	"l4\":{\"TCP\":{\"source_port\":40000,\"destination_port\":1024,\"flags\":{\"RST\":true,"
+	"\"PSH\":true,\"ACK\":true,\"URG\":true,\"ECE\":true,\"CWR\":true}}},\"source\":{\"identi"
+	"ty\":256,\"namespace\":\"default\",\"labels\":[\"k8s:app=src\",\"k8s:io.kubernetes.pod.n"
+	"amespace=default\"],\"pod_name\":\"src\"},\"destination\":{\"identity\":257,\"namespace"
+	"\":\"default\",\"labels\":[\"k8s:app=dst\",\"k8s:io.kubernetes.pod.namespace=default\"],"
+	"\"pod_name\":\"dst\"},\"Type\":\"L3_L4\",\"node_name\":\"sluice-bench\",\"event_type\":{"
+	"\"type\":4,\"sub_type\":1},\"trace_observation_point\":\"TO_PROXY\",\"trace_reason\":\"E"
+	"STABLISHED\",\"is_reply\":false,\"traffic_direction\":\"INGRESS\",\"Summary\":\"TCP Flag"
+	"s: ACK, RST, PSH, URG, ECE, CWR\"},\"node_name\":\"sluice-bench\",\"time\":\"2025-12-05T"
+	"16:00:00.123456789Z\"}",
+	/* 17: a FIN leaving for the world (to-stack) */
+	"{\"flow\":{\"time\":\"1970-01-01T00:00:00Z\",\"verdict\":\"FORWARDED\",\"IP\":{\"source"
+	"\":\"10.244.241.2\",\"destination\":\"10.244.241.3\",\"ipVersion\":\"IPv4\"},\"l4\":{\"T"
+	"CP\":{\"source_port\":40000,\"destination_port\":1024,\"flags\":{\"FIN\":true,\"ACK\":tr"
+	"ue}}},\"source\":{\"identity\":256,\"namespace\":\"default\",\"labels\":[\"k8s:app=src\""
+	",\"k8s:io.kubernetes.pod.namespace=default\"],\"pod_name\":\"src\"},\"destination\":{\"i"
+	"dentity\":2,\"namespace\":\"\",\"labels\":[\"reserved:world\"],\"pod_name\":\"\"},\"Type"
+	"\":\"L3_L4\",\"node_name\":\"sluice-bench\",\"event_type\":{\"type\":4,\"sub_type\":3},"
+	"\"trace_observation_point\":\"TO_STACK\",\"trace_reason\":\"ESTABLISHED\",\"is_reply\":f"
+	"alse,\"traffic_direction\":\"EGRESS\",\"Summary\":\"TCP Flags: ACK, FIN\"},\"node_name\""
+	":\"sluice-bench\",\"time\":\"1970-01-01T00:00:00Z\"}",
 	/* 18: a UDP flow's first reply (the trace of a DNS answer) */
 	"{\"flow\":{\"time\":\"2025-12-05T16:00:00.123456789Z\",\"verdict\":\"FORWARDED\",\"IP\":"
 	"{\"source\":\"10.244.241.3\",\"destination\":\"10.244.241.2\",\"ipVersion\":\"IPv4\"},\""
@@ -201,7 +220,8 @@ static const char *const expected[FLOW_CASES] = {
 	"efault\",\"labels\":[\"k8s:app=src\",\"k8s:io.kubernetes.pod.namespace=default\"],\"pod_"
 	"name\":\"src\"},\"Type\":\"L3_L4\",\"node_name\":\"sluice-bench\",\"event_type\":{\"type"
 	"\":4,\"sub_type\":0},\"trace_observation_point\":\"TO_ENDPOINT\",\"trace_reason\":\"REPL"
-	"Y\",\"is_reply\":true,\"traffic_direction\":\"EGRESS\",\"Summary\":\"UDP\"}}",
+	"Y\",\"is_reply\":true,\"traffic_direction\":\"EGRESS\",\"Summary\":\"UDP\"},\"node_name"
+	"\":\"sluice-bench\",\"time\":\"2025-12-05T16:00:00.123456789Z\"}",
 	"{\"flow\":{\"time\":\"2025-12-05T16:00:00.123456789Z\",\"verdict\":\"FORWARDED\",\"IP\":"
 	"{\"source\":\"10.244.241.2\",\"destination\":\"10.244.241.3\",\"ipVersion\":\"IPv4\"},\""
 	"l4\":{\"UDP\":{\"source_port\":40000,\"destination_port\":1024}},\"source\":{\"ID\":1234"
@@ -212,7 +232,8 @@ static const char *const expected[FLOW_CASES] = {
 	"pp=dst\",\"k8s:io.kubernetes.pod.namespace=default\"],\"pod_name\":\"dst\",\"workloads\""
 	":[{\"name\":\"nightly\\\\\",\"kind\":\"CronJob\"}]},\"Type\":\"L3_L4\",\"node_name\":\"s"
 	"luice-bench\",\"event_type\":{\"type\":5,\"sub_type\":0},\"policy_match_type\":0,\"is_re"
-	"ply\":false,\"traffic_direction\":\"EGRESS\",\"Summary\":\"UDP\"}}",
+	"ply\":false,\"traffic_direction\":\"EGRESS\",\"Summary\":\"UDP\"},\"node_name\":\"sluice"
+	"-bench\",\"time\":\"2025-12-05T16:00:00.123456789Z\"}",
 	"{\"flow\":{\"time\":\"2025-12-05T16:00:00.123456789Z\",\"verdict\":\"DROPPED\",\"drop_re"
 	"ason\":133,\"drop_reason_desc\":\"POLICY_DENIED\",\"IP\":{\"source\":\"10.244.241.2\",\""
 	"destination\":\"10.244.241.3\",\"ipVersion\":\"IPv4\"},\"l4\":{\"UDP\":{\"source_port\":"
@@ -220,10 +241,10 @@ static const char *const expected[FLOW_CASES] = {
 	"t\",\"namespace\":\"default\",\"labels\":[\"k8s:app=src\",\"k8s:io.kubernetes.pod.namesp"
 	"ace=default\"],\"pod_name\":\"src\"},\"destination\":{\"identity\":257,\"namespace\":\"d"
 	"efault\",\"labels\":[\"k8s:app=dst\",\"k8s:io.kubernetes.pod.namespace=default\"],\"pod_"
-	"name\":\"dst\",\"workloads\":[{\"kind\":\"StatefulSet\"}]},\"Type\":\"L3_L"
-	"4\",\"node_name\":\"sluice-bench\",\"event_type\":{\"type\":1,\"sub_type\":133},\"policy"
-	"_match_type\":0,\"is_reply\":false,\"traffic_direction\":\"EGRESS\",\"Summary\":\"UDP\"}"
-	"}",
+	"name\":\"dst\",\"workloads\":[{\"kind\":\"StatefulSet\"}]},\"Type\":\"L3_L4\",\"node_nam"
+	"e\":\"sluice-bench\",\"event_type\":{\"type\":1,\"sub_type\":133},\"policy_match_type\":"
+	"0,\"is_reply\":false,\"traffic_direction\":\"EGRESS\",\"Summary\":\"UDP\"},\"node_name\""
+	":\"sluice-bench\",\"time\":\"2025-12-05T16:00:00.123456789Z\"}",
 };
 
 /* case 11: the URL and the Host are cut (505 and 1 + 4088 bytes) */
@@ -239,7 +260,7 @@ static const char case11_fmt[] =
 	"TTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTT\",\"url\":\"http://%s/%s\",\"protoco"
 	"l\":\"HTTP/1.1\"}},\"is_reply\":true,\"traffic_direction\":\"EGRESS\",\"Summary\":\"HTTP/1.1"
 	" 200 18446744073709ms (GETTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTT"
-	" http://%s/%s)\"}}";
+	" http://%s/%s)\"},\"node_name\":\"sluice-bench\",\"time\":\"2025-12-05T16:00:00.123456789Z\"}";
 
 static const char *node_of(int i)
 {
@@ -342,6 +363,40 @@ static void test_time_changes_with_second(void **state)
 	free(a);
 	free(b);
 	free(c);
+}
+
+/* protojson's Timestamp: as few of 0, 3, 6 or 9 fraction digits as the
+ * value needs; the response's "time" is the flow's */
+static void test_time_digits(void **state)
+{
+	static const struct {
+		uint64_t frac;
+		const char *text;
+	} cases[] = {
+		{ 0, "2025-12-05T16:00:00Z" },
+		{ 120000000, "2025-12-05T16:00:00.120Z" },
+		{ 1000000, "2025-12-05T16:00:00.001Z" },
+		{ 123456000, "2025-12-05T16:00:00.123456Z" },
+		{ 1000, "2025-12-05T16:00:00.000001Z" },
+		{ 1, "2025-12-05T16:00:00.000000001Z" },
+		{ 999999999, "2025-12-05T16:00:00.999999999Z" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct sl_flow_view f = flow_case(0);
+		char want[128], *got;
+
+		f.time_ns = 1764950400000000000ull + cases[i].frac;
+		got = render(&f, "n");
+		snprintf(want, sizeof(want), "{\"flow\":{\"time\":\"%s\",", cases[i].text);
+		if (strncmp(got, want, strlen(want)))
+			fail_msg("%s: got %.60s", cases[i].text, got);
+		snprintf(want, sizeof(want), "\"},\"node_name\":\"n\",\"time\":\"%s\"}", cases[i].text);
+		if (strlen(got) < strlen(want) || strcmp(got + strlen(got) - strlen(want), want))
+			fail_msg("%s: the response's end: %s", cases[i].text, got + strlen(got) - strlen(want));
+		free(got);
+	}
 }
 
 /* every case is one JSON object jansson-free checks can rely on: balanced,
@@ -466,6 +521,7 @@ int main(void)
 		cmocka_unit_test(test_icmp_text),
 		cmocka_unit_test(test_uuid),
 		cmocka_unit_test(test_time_changes_with_second),
+		cmocka_unit_test(test_time_digits),
 		cmocka_unit_test(test_lines_are_clean),
 		cmocka_unit_test(test_lines_are_utf8),
 	};
