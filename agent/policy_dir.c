@@ -17,10 +17,18 @@
 #include "agent.h"
 #include "policy_dir.h"
 
+/* A policy a file holds: its kind counts, a NetworkPolicy and a
+ * CiliumNetworkPolicy of the same name are two policies. */
+struct dir_ref {
+	int kind;
+	char *ns; /* NULL: cluster-wide */
+	char *name;
+};
+
 struct dir_file {
 	char *path;
 	char *content;
-	char **refs; /* "ns/name" or "name" of the policies it holds */
+	struct dir_ref *refs; /* the policies it holds */
 	size_t nrefs;
 	bool seen;
 };
@@ -40,14 +48,16 @@ static void free_refs(struct dir_file *f)
 {
 	size_t i;
 
-	for (i = 0; i < f->nrefs; i++)
-		free(f->refs[i]);
+	for (i = 0; i < f->nrefs; i++) {
+		free(f->refs[i].ns);
+		free(f->refs[i].name);
+	}
 	free(f->refs);
 	f->refs = NULL;
 	f->nrefs = 0;
 }
 
-static void refs_of(const char *path, const char *text, char ***refs, size_t *n)
+static void refs_of(const char *path, const char *text, struct dir_ref **refs, size_t *n)
 {
 	struct sluice_policy_set set = { 0 };
 	struct sluice_diags e = { 0 }, w = { 0 };
@@ -56,38 +66,73 @@ static void refs_of(const char *path, const char *text, char ***refs, size_t *n)
 	*refs = NULL;
 	*n = 0;
 	if (sluice_policy_load(path, text, strlen(text), &set, &e, &w) == 0) {
-		*refs = sl_xcalloc(set.n, sizeof(char *));
+		*refs = sl_xcalloc(set.n + 1, sizeof(**refs));
 		for (i = 0; i < set.n; i++)
-			(*refs)[(*n)++] = set.v[i].namespace
-				? sl_strdupf("%s/%s", set.v[i].namespace, set.v[i].name)
-				: sl_xstrdup(set.v[i].name);
+			(*refs)[(*n)++] = (struct dir_ref){
+				.kind = set.v[i].kind,
+				.ns = set.v[i].namespace ? sl_xstrdup(set.v[i].namespace) : NULL,
+				.name = sl_xstrdup(set.v[i].name),
+			};
 	}
 	sluice_policy_set_free(&set);
 	sluice_diags_free(&e);
 	sluice_diags_free(&w);
 }
 
-static bool has_ref(char **refs, size_t n, const char *ref)
+static bool ref_equal(const struct dir_ref *x, const struct dir_ref *y)
+{
+	return x->kind == y->kind && !strcmp(x->name, y->name) &&
+	       ((!x->ns && !y->ns) || (x->ns && y->ns && !strcmp(x->ns, y->ns)));
+}
+
+static bool has_ref(const struct dir_ref *refs, size_t n, const struct dir_ref *ref)
 {
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		if (!strcmp(refs[i], ref))
+		if (ref_equal(&refs[i], ref))
 			return true;
 	return false;
 }
 
-static void delete_refs(struct agent *a, char **refs, size_t n, char **keep, size_t nkeep)
+/*
+ * The policies of refs that keep does not hold leave. One that another
+ * file of the directory still holds stays, and that file is applied again
+ * (its version, not the one that left, is then in force): in this scan if
+ * it has not been read yet, else in the next one, within a second. Other
+ * files count unless only those read in this scan exist (removed: set
+ * after the directory was read).
+ */
+static void delete_refs(struct policy_dir *pd, const struct dir_file *from, const struct dir_ref *refs, size_t n,
+			const struct dir_ref *keep, size_t nkeep, bool removed)
 {
-	size_t i;
+	struct agent *a = pd->agent;
+	size_t i, j;
 
 	for (i = 0; i < n; i++) {
+		const struct dir_ref *r = &refs[i];
+		bool elsewhere = false;
 		char *err = NULL;
 
-		if (has_ref(keep, nkeep, refs[i]))
+		if (has_ref(keep, nkeep, r))
 			continue;
-		if (agent_policy_delete(a, refs[i], -1, &err) == 0)
-			fprintf(stderr, "sluiced: policy-dir: deleted policy %s\n", refs[i]);
+		for (j = 0; j < pd->nfiles; j++) {
+			struct dir_file *o = &pd->files[j];
+
+			if (o != from && (o->seen || !removed) && has_ref(o->refs, o->nrefs, r)) {
+				free(o->content); /* applied again at the next scan */
+				o->content = NULL;
+				elsewhere = true;
+			}
+		}
+		if (elsewhere) {
+			fprintf(stderr, "sluiced: policy-dir: %s%s%s (%s) is still in another file: kept\n",
+				r->ns ? r->ns : "", r->ns ? "/" : "", r->name, sluice_policy_kind_name(r->kind));
+			continue;
+		}
+		if (agent_policy_delete_kind(a, r->kind, r->ns, r->name, &err) == 0)
+			fprintf(stderr, "sluiced: policy-dir: deleted %s %s%s%s\n", sluice_policy_kind_name(r->kind),
+				r->ns ? r->ns : "", r->ns ? "/" : "", r->name);
 		free(err);
 	}
 }
@@ -138,7 +183,8 @@ static void scan(struct policy_dir *pd)
 		}
 		{
 			json_t *req = json_array(), *res = json_object();
-			char *err = NULL, **refs;
+			char *err = NULL;
+			struct dir_ref *refs;
 			size_t nrefs;
 
 			json_array_append_new(req, json_pack("{s:s,s:s}", "name", f->path, "content", text));
@@ -155,7 +201,7 @@ static void scan(struct policy_dir *pd)
 				fprintf(stderr, "sluiced: policy-dir: applied %s\n", f->path);
 				refs_of(f->path, text, &refs, &nrefs);
 				/* documents that left the file take their policy with them */
-				delete_refs(a, f->refs, f->nrefs, refs, nrefs);
+				delete_refs(pd, f, f->refs, f->nrefs, refs, nrefs, false);
 				free_refs(f);
 				f->refs = refs;
 				f->nrefs = nrefs;
@@ -173,7 +219,7 @@ static void scan(struct policy_dir *pd)
 			continue;
 		}
 		fprintf(stderr, "sluiced: policy-dir: %s removed\n", pd->files[i].path);
-		delete_refs(a, pd->files[i].refs, pd->files[i].nrefs, NULL, 0);
+		delete_refs(pd, &pd->files[i], pd->files[i].refs, pd->files[i].nrefs, NULL, 0, true);
 		free_refs(&pd->files[i]);
 		free(pd->files[i].path);
 		free(pd->files[i].content);

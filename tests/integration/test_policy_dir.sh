@@ -38,6 +38,46 @@ wait_until 60 0.5 has_n 2
 check_not "a removed file deletes its policy" sh -c "$SL_BUILD/cli/sluice --socket $SL_SOCK policy list | grep -qw p2"
 expect_eq "state.json follows (two left)" 2 "$(nstored)"
 
+# a policy is its kind, namespace and name: a file that leaves takes its
+# CiliumNetworkPolicy "web", not another file's NetworkPolicy "web"
+cat >"$POLDIR/knp.yaml" <<'YAML'
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: web, namespace: default}
+spec:
+  podSelector: {matchLabels: {app: web}}
+  policyTypes: [Ingress]
+YAML
+cat >"$POLDIR/cnp.yaml" <<'YAML'
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: web, namespace: default}
+spec:
+  endpointSelector: {matchLabels: {app: web}}
+  ingress:
+  - fromEndpoints: [{matchLabels: {app: c}}]
+YAML
+webkinds() { sl policy list -A -o json 2>/dev/null | python3 -c '
+import json, sys
+print(" ".join(sorted(p["kind"] for p in json.load(sys.stdin)["items"] if p["metadata"]["name"] == "web")))'; }
+has_kinds() { [ "$(webkinds)" = "$1" ]; }
+wait_until 60 0.5 has_kinds "CiliumNetworkPolicy NetworkPolicy"
+expect_eq "two policies named web, a CiliumNetworkPolicy and a NetworkPolicy" \
+	"CiliumNetworkPolicy NetworkPolicy" "$(webkinds)"
+rm "$POLDIR/cnp.yaml"
+wait_until 60 0.5 has_kinds NetworkPolicy
+sleep 1.5 # two more rescans: nothing else leaves
+expect_eq "the file of the CiliumNetworkPolicy removed: the NetworkPolicy web stays" NetworkPolicy "$(webkinds)"
+# the same policy in two files: one file leaving does not take it
+cp "$POLDIR/knp.yaml" "$POLDIR/knp-copy.yaml"
+sleep 1.5
+rm "$POLDIR/knp.yaml"
+sleep 1.5
+expect_eq "the same NetworkPolicy in two files, one removed: it stays (the other file holds it)" \
+	NetworkPolicy "$(webkinds)"
+rm "$POLDIR/knp-copy.yaml"
+wait_until 60 0.5 has_kinds ""
+expect_eq "  and goes with the last file that holds it" "" "$(webkinds)"
 
 # a restarted agent adopts what the state says and the directory agrees
 sl_agent_kill TERM
