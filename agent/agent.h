@@ -130,6 +130,9 @@ struct agent {
 	struct agent_registry reg;
 
 	struct sluice_policy_set policies;
+	/* the ref_id the next new policy gets (regenerate.c): the datapath's
+	 * events name the policy that decided by it (flows.c) */
+	uint32_t next_policy_ref;
 	/* the last compile's result, for the next one-item edit to update
 	 * (sluice_policy_compile_edit); invalid when the set changed otherwise */
 	struct sluice_compiled compiled;

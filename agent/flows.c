@@ -53,6 +53,17 @@ struct peer_info {
 	char *wl_kind, *wl_name; /* the pod's workload, or NULL */
 };
 
+/*
+ * The policy a datapath event names by the deciding entry's rule_ref (the
+ * policy's ref_id, see regenerate.c), shared by the flows it decided.
+ */
+struct policy_info {
+	unsigned refs;
+	uint32_t ref;
+	const char *kind;     /* static: sluice_policy_kind_name() */
+	char *ns, *name;      /* ns NULL: clusterwide */
+};
+
 /* The strings point into info (NULL when the flow has none). */
 struct flow_peer {
 	uint32_t identity;
@@ -85,6 +96,9 @@ struct flow {
 	char *svc_ns, *svc_name;
 	uint16_t svc_port;
 	uint64_t seq;         /* its number since the agent started: its uuid */
+	/* the policy whose allow (or, policy_denied, deny) decided, or NULL */
+	struct policy_info *policy;
+	bool policy_denied;
 };
 
 /* ---- filters ------------------------------------------------------------- */
@@ -169,6 +183,7 @@ struct subscriber {
  * of the event. The cache is dropped whenever identities may have changed.
  */
 #define LABEL_CACHE 1024
+#define POLICY_CACHE 256
 /* peer_info per (address, identity); rebuilt with every regeneration and
  * at least once a second, so a name is never staler than that */
 #define PEER_CACHE 1024
@@ -189,6 +204,9 @@ struct flows {
 	uint64_t label_cache_gen;
 	struct peer_info *peer_cache[PEER_CACHE];
 	uint64_t peer_cache_gen, peer_cache_born_ns, peer_next_id;
+	/* policy_info per ref_id, dropped with every regeneration */
+	struct policy_info *policy_cache[POLICY_CACHE];
+	uint64_t policy_cache_gen;
 	/* the JSON line of the flow being delivered, rendered once for all
 	 * JSON streams (json_for: the flow it belongs to) */
 	char *json;
@@ -209,6 +227,15 @@ static void peer_info_unref(struct peer_info *pi)
 	free(pi);
 }
 
+static void policy_info_unref(struct policy_info *pi)
+{
+	if (!pi || --pi->refs)
+		return;
+	free(pi->ns);
+	free(pi->name);
+	free(pi);
+}
+
 static void peer_clear(struct flow_peer *p)
 {
 	peer_info_unref(p->info);
@@ -219,6 +246,7 @@ static void flow_clear(struct flow *f)
 {
 	peer_clear(&f->src);
 	peer_clear(&f->dst);
+	policy_info_unref(f->policy);
 	free(f->strs);
 	free(f->svc_ns);
 	free(f->svc_name);
@@ -316,6 +344,51 @@ static char *cluster_of(const char *labels)
 	if (!end || end == v || memchr(v, '\\', (size_t)(end - v)))
 		return NULL;
 	return sl_strdupf("%.*s", (int)(end - v), v);
+}
+
+static void policy_cache_clear(struct flows *fl)
+{
+	for (size_t i = 0; i < POLICY_CACHE; i++) {
+		policy_info_unref(fl->policy_cache[i]);
+		fl->policy_cache[i] = NULL;
+	}
+}
+
+/*
+ * The policy of a rule_ref (a reference for the caller), or NULL when no
+ * policy in force has that number any more: a ref_id is never given to
+ * another policy, so a late event names its own policy or none.
+ */
+static struct policy_info *policy_of_ref(struct agent *a, uint32_t ref)
+{
+	struct flows *fl = a->flows;
+	struct policy_info *pi;
+	size_t i;
+
+	if (fl->policy_cache_gen != a->counters.regenerations) {
+		policy_cache_clear(fl);
+		fl->policy_cache_gen = a->counters.regenerations;
+	}
+	pi = fl->policy_cache[ref % POLICY_CACHE];
+	if (!pi || pi->ref != ref) {
+		const struct sluice_policy *p = NULL;
+
+		for (i = 0; i < a->policies.n && !p; i++)
+			if (a->policies.v[i].ref_id == ref)
+				p = &a->policies.v[i];
+		if (!p)
+			return NULL;
+		pi = sl_xcalloc(1, sizeof(*pi));
+		pi->refs = 1; /* the cache's */
+		pi->ref = ref;
+		pi->kind = sluice_policy_kind_name(p->kind);
+		pi->ns = p->namespace ? sl_xstrdup(p->namespace) : NULL;
+		pi->name = sl_xstrdup(p->name);
+		policy_info_unref(fl->policy_cache[ref % POLICY_CACHE]);
+		fl->policy_cache[ref % POLICY_CACHE] = pi;
+	}
+	pi->refs++;
+	return pi;
 }
 
 /* Enriched at event time (see the top): names of that moment, cached. */
@@ -723,6 +796,12 @@ static void flow_view(const struct flow *f, struct sl_flow_view *v)
 	v->svc_name = f->svc_name;
 	v->svc_port = f->svc_port;
 	v->uuid_seq = f->seq;
+	if (f->policy) {
+		v->pol_kind = f->policy->kind;
+		v->pol_ns = f->policy->ns;
+		v->pol_name = f->policy->name;
+		v->pol_denied = f->policy_denied;
+	}
 }
 
 /* Names the service a client reached this backend through, if any. */
@@ -930,6 +1009,12 @@ static void on_datapath_event(void *ctx, const struct sluice_flow_event *ev)
 	/* a reply goes back from the service's backend: no destination service */
 	if (!reply && ev->protocol != IPPROTO_ICMP)
 		flow_service(a, f, ev->saddr, ev->daddr, ev->dport, ingress ? 0 : ev->ep_id);
+	/* which policy's allow let it through, or whose deny dropped it */
+	if (ev->rule_ref && (ev->type == SLUICE_EVENT_POLICY_VERDICT ||
+			     (ev->type == SLUICE_EVENT_DROP && ev->drop_reason == SLUICE_DROP_POLICY_DENY))) {
+		f->policy = policy_of_ref(a, ev->rule_ref);
+		f->policy_denied = ev->type == SLUICE_EVENT_DROP;
+	}
 	a->counters.flows_by_kind_verdict[f->kind][ev->verdict & 3]++;
 	if (ev->verdict == SLUICE_VERDICT_DROPPED)
 		a->counters.drops_by_reason_dir[ev->drop_reason & 0xff][ev->direction & 1]++;
@@ -1415,6 +1500,7 @@ void flows_stop(struct agent *a)
 	free(fl->ring);
 	label_cache_clear(fl);
 	peer_cache_clear(fl);
+	policy_cache_clear(fl);
 	free(fl->json);
 	free(fl);
 	a->flows = NULL;

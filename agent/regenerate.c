@@ -104,6 +104,11 @@ int agent_regenerate_edit(struct agent *a, const struct agent_edit_hint *h, char
 		eps[i].peer_only = true;
 		sl_addr_from_ipv4(eps[i].addr, a->reg.remotes[j]->net.ip);
 	}
+	/* a policy new to the set gets its number before it decides an entry;
+	 * one that replaced another of its name kept that one's */
+	for (j = 0; j < a->policies.n; j++)
+		if (!a->policies.v[j].ref_id)
+			a->policies.v[j].ref_id = ++a->next_policy_ref;
 	rc = 0;
 	if (h && a->compiled_valid) {
 		rc = sluice_policy_compile_edit(&a->policies, a->reg.idt, eps, i, &a->compiled, h->pi, h->ri,

@@ -102,6 +102,7 @@ static __always_inline int lxc_handle(struct __sk_buff *skb, __u8 direction)
 	ec.ifindex = skb->ifindex;
 	ec.direction = direction;
 	ec.trace = 0;
+	ec.rule_ref = 0;
 
 	ret = parse_packet(skb, &fl);
 	if (ret == PARSE_NOT_IP)
@@ -139,6 +140,7 @@ static __always_inline int lxc_handle(struct __sk_buff *skb, __u8 direction)
 					direction == SLUICE_DIR_EGRESS ? fl.daddr : fl.saddr,
 					direction, fl.protocol, flow_policy_port(&fl),
 					(ep->flags & enforce_flag) != 0, &pv);
+	ec.rule_ref = pv.rule_ref;
 
 	switch (pv.action) {
 	case POLICY_DENY:

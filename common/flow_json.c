@@ -430,6 +430,35 @@ static void put_end(struct out *o, const struct sl_flow_end *e)
 	PUT(o, "}");
 }
 
+/*
+ * The policy that decided, as Hubble's Policy in {ingress,egress}_
+ * {allowed,denied}_by (after Summary in flow.proto): name, namespace, the
+ * labels Cilium derives from it, kind; no revision (left out as 0 is).
+ */
+static void put_policy(struct out *o, const struct sl_flow_view *f)
+{
+	bool ns = f->pol_ns && *f->pol_ns;
+
+	puts_(o, f->direction == SLUICE_DIR_INGRESS ? ",\"ingress_" : ",\"egress_");
+	puts_(o, f->pol_denied ? "denied_by\":[{\"name\":\"" : "allowed_by\":[{\"name\":\"");
+	put_escaped(o, f->pol_name, CAP_NAME);
+	if (ns) {
+		PUT(o, "\",\"namespace\":\"");
+		put_escaped(o, f->pol_ns, CAP_NAME);
+	}
+	PUT(o, "\",\"labels\":[\"k8s:io.cilium.k8s.policy.derived-from=");
+	put_escaped(o, f->pol_kind, CAP_NAME);
+	PUT(o, "\",\"k8s:io.cilium.k8s.policy.name=");
+	put_escaped(o, f->pol_name, CAP_NAME);
+	if (ns) {
+		PUT(o, "\",\"k8s:io.cilium.k8s.policy.namespace=");
+		put_escaped(o, f->pol_ns, CAP_NAME);
+	}
+	PUT(o, "\"],\"kind\":\"");
+	put_escaped(o, f->pol_kind, CAP_NAME);
+	PUT(o, "\"}]");
+}
+
 /* SCHEME://HOST/PATH as Hubble has it; no Host header: the server's address */
 static void put_url(struct out *o, const struct sl_flow_view *f)
 {
@@ -447,7 +476,7 @@ size_t sl_flow_json_max(const struct sl_flow_view *f, const char *node)
 {
 	/* fixed text and numbers, the capped strings (twice: url and Summary),
 	 * what is printed as is */
-	return 2048 + 10 * CAP_NAME + 2 * CAP_NAME + 2 * (CAP_METHOD + CAP_URL + CAP_HOST + CAP_PROTO) +
+	return 2048 + 10 * CAP_NAME + 2 * CAP_NAME + 6 * CAP_NAME + 2 * (CAP_METHOD + CAP_URL + CAP_HOST + CAP_PROTO) +
 	       2 * INET6_ADDRSTRLEN * 2 + (f->src.labels ? strlen(f->src.labels) : 2) +
 	       (f->dst.labels ? strlen(f->dst.labels) : 2) + (node ? strlen(node) * 12 : 0);
 }
@@ -596,8 +625,11 @@ size_t sl_flow_json(const struct sl_flow_view *f, const char *node, char *out)
 	} else {
 		puts_(&o, sl_flow_proto_name(f->protocol));
 	}
+	PUT(&o, "\"");
+	if (f->pol_kind)
+		put_policy(&o, f);
 	/* the rest of Hubble's GetFlowsResponse around the flow */
-	PUT(&o, "\"},\"node_name\":\"");
+	PUT(&o, "},\"node_name\":\"");
 	put_escaped(&o, node, CAP_NAME);
 	PUT(&o, "\",\"time\":\"");
 	put_time(&o, f->time_ns);

@@ -65,6 +65,11 @@ struct sl_flow_view {
 	/* Hubble's uuid: the agent's random boot id and the flow's number
 	 * since (uuid_seq 0: none) */
 	uint64_t uuid_boot, uuid_seq;
+	/* the policy that decided (Hubble's {ingress,egress}_{allowed,denied}_by):
+	 * its kind's name ("CiliumNetworkPolicy"; NULL: none), namespace (NULL:
+	 * clusterwide) and name; denied: a deny rule dropped the flow */
+	const char *pol_kind, *pol_ns, *pol_name;
+	bool pol_denied;
 };
 
 #define SL_FLOW_UUID_TEXT 37

@@ -19,6 +19,8 @@ enum {
 	F_HTTPS = 1,
 	F_SVC = 2,
 	F_L7 = 4,
+	F_POLICY = 8,        /* the deciding policy follows */
+	F_POLICY_DENIED = 16, /* ... a deny rule */
 };
 
 /* ---- encoding ------------------------------------------------------------ */
@@ -102,6 +104,8 @@ size_t sl_wire_flow_max(const struct sl_flow_view *f)
 		n += 1;
 	if (sl_flow_kind_is_l7(f->kind))
 		n += str_size(f->method) + str_size(f->url) + str_size(f->host) + str_size(f->http_protocol) + 2 + 8;
+	if (f->pol_kind)
+		n += str_size(f->pol_kind) + str_size(f->pol_ns) + str_size(f->pol_name);
 	return n;
 }
 
@@ -109,7 +113,8 @@ size_t sl_wire_put_flow(struct sl_wire_enc *e, uint8_t *out, const struct sl_flo
 			uint64_t dst_id)
 {
 	uint8_t *p = out;
-	uint8_t flags = (f->https ? F_HTTPS : 0) | (f->svc_name ? F_SVC : 0) | (sl_flow_kind_is_l7(f->kind) ? F_L7 : 0);
+	uint8_t flags = (f->https ? F_HTTPS : 0) | (f->svc_name ? F_SVC : 0) | (sl_flow_kind_is_l7(f->kind) ? F_L7 : 0) |
+			(f->pol_kind ? F_POLICY : 0) | (f->pol_kind && f->pol_denied ? F_POLICY_DENIED : 0);
 
 	p = put_peer(e, p, &f->src, src_id);
 	p = put_peer(e, p, &f->dst, dst_id);
@@ -146,6 +151,11 @@ size_t sl_wire_put_flow(struct sl_wire_enc *e, uint8_t *out, const struct sl_flo
 	}
 	if (f->kind == SL_FLOW_TRACE)
 		*p++ = (uint8_t)((f->trace_point & SLUICE_TRACE_POINT_MASK) | (f->is_reply ? SLUICE_TRACE_REPLY : 0));
+	if (flags & F_POLICY) {
+		p = put_str(p, f->pol_kind);
+		p = put_str(p, f->pol_ns);
+		p = put_str(p, f->pol_name);
+	}
 	return (size_t)(p - out);
 }
 
@@ -408,6 +418,17 @@ int sl_wire_decode(struct sl_wire_dec *d, const uint8_t *payload, size_t len, sl
 				if (t & ~(SLUICE_TRACE_POINT_MASK | SLUICE_TRACE_REPLY))
 					r.bad = true;
 			}
+			if (flags & F_POLICY) {
+				f.pol_kind = get_str(&r);
+				f.pol_ns = get_str(&r);
+				f.pol_name = get_str(&r);
+				f.pol_denied = flags & F_POLICY_DENIED;
+				if (!f.pol_kind || !f.pol_name)
+					r.bad = true;
+			}
+			if (flags & ~(F_HTTPS | F_SVC | F_L7 | F_POLICY | F_POLICY_DENIED) ||
+			    (flags & F_POLICY_DENIED && !(flags & F_POLICY)))
+				r.bad = true;
 			if (sl_flow_kind_is_l7(f.kind) != !!(flags & F_L7) ||
 			    f.kind < SL_FLOW_L3L4 || f.kind > SL_FLOW_TRACE)
 				r.bad = true;

@@ -26,7 +26,8 @@
  *              then if flags & SVC: str ns, str name, u16 port;
  *              if flags & L7: str method url host protocol, u16 code,
  *              u64 latency; if kind is TRACE: u8 trace (point | 0x80
- *              when a reply)
+ *              when a reply); if flags & POLICY: str kind namespace name
+ *              of the policy that decided (flags & POLICY_DENIED: a deny)
  *   'L' lost:  u64 flows this stream lost since its last 'L' (a slow reader)
  * Integers little-endian; str: u16 length (0xffff: NULL) then the bytes and
  * a NUL, so a decoded string points into the frame.

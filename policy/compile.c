@@ -56,7 +56,7 @@ int compile_direction_with(struct compile_state *st, size_t ep_index, bool ingre
 		const struct sluice_peer_rule *deny = ingress ? r->ingress_deny : r->egress_deny;
 		size_t nallow = ingress ? r->ningress : r->negress;
 		size_t ndeny = ingress ? r->ningress_deny : r->negress_deny;
-		uint32_t ref = er->v[i].policy + 1;
+		uint32_t ref = p->ref_id ? p->ref_id : (uint32_t)er->v[i].policy + 1;
 
 		if (!has)
 			continue;

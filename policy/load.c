@@ -611,6 +611,9 @@ int sluice_policy_set_replace(struct sluice_policy_set *dst, struct sluice_polic
 		if (!k) {
 			rc = -ENOMEM;
 		} else if (at) {
+			/* the same policy, another version: it keeps its number */
+			if (!src->v[i].ref_id)
+				src->v[i].ref_id = dst->v[*at].ref_id;
 			if (!replaced || load_set_append(replaced, &dst->v[*at]))
 				sluice_policy_free(&dst->v[*at]);
 			dst->v[*at] = src->v[i];

@@ -62,6 +62,7 @@ struct event_ctx {
 	__u32 ifindex;
 	__u8 direction;
 	__u8 trace;   /* TRACE events: SLUICE_TRACE_*; else 0 */
+	__u32 rule_ref; /* the deciding policy entry's, once judged; else 0 */
 };
 
 static __always_inline void event_emit(const struct event_ctx *ec, __u32 type,
@@ -98,6 +99,7 @@ static __always_inline void event_emit(const struct event_ctx *ec, __u32 type,
 	ev->trace = ec->trace;
 	ev->ifindex = ec->ifindex;
 	ev->len = ec->fl->len;
+	ev->rule_ref = ec->rule_ref;
 	bpf_ringbuf_submit(ev, 0);
 }
 

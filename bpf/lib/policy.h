@@ -50,6 +50,7 @@ struct policy_verdict {
 	__u8 action;      /* enum policy_action */
 	__u8 match_kind;  /* enum sluice_match_kind of the deciding entry */
 	__u16 proxy_port; /* for POLICY_REDIRECT */
+	__u32 rule_ref;   /* the deciding entry's (0: none decided) */
 };
 
 /*
@@ -83,6 +84,7 @@ static __always_inline void policy_decide(__u32 ep_id, __u32 peer_identity,
 
 	v->match_kind = SLUICE_MATCH_NONE;
 	v->proxy_port = 0;
+	v->rule_ref = 0;
 
 	inner = bpf_map_lookup_elem(&sluice_pol_v1, &ep_id);
 	if (inner) {
@@ -95,6 +97,7 @@ static __always_inline void policy_decide(__u32 ep_id, __u32 peer_identity,
 	if (deciding) {
 		v->match_kind = deciding->match_kind;
 		v->proxy_port = deciding->proxy_port;
+		v->rule_ref = deciding->rule_ref;
 	}
 }
 

@@ -16,8 +16,9 @@
 
 #include <linux/types.h>
 
-/* 2: drop reason numbers no longer collide with Cilium's (PROXY_UNAVAILABLE 250) */
-#define SLUICE_ABI_VERSION 2
+/* 2: drop reason numbers no longer collide with Cilium's (PROXY_UNAVAILABLE 250)
+ * 3: flow events carry the deciding policy entry's rule_ref */
+#define SLUICE_ABI_VERSION 3
 
 /* Map names, pinned under the agent's --bpf-root. */
 #define SLUICE_MAP_IPCACHE   "sluice_ipc_v1"
@@ -471,6 +472,9 @@ struct sluice_flow_event {
 	__u8 trace;           /* TRACE events: SLUICE_TRACE_*; else 0 */
 	__u32 ifindex;
 	__u32 len;
+	/* the deciding policy entry's rule_ref (policy verdicts, drops by a
+	 * deny entry), else 0: which policy allowed or denied the flow */
+	__u32 rule_ref;
 };
 
 /*

@@ -313,6 +313,10 @@ struct sluice_policy {
 	size_t nrules;
 	char *file;        /* where it was loaded from */
 	int line;          /* line of the document start */
+	/* the caller's number for it, kept while it exists, written as the
+	 * rule_ref of the entries it decides (the agent: flows name the
+	 * policy that allowed or denied them); 0: 1 + its index in the set */
+	uint32_t ref_id;
 	bool has_http;     /* some rule has http rules (the edit path's lint) */
 	/* the text it came from has no byte above 0x7f: libyaml's marks count
 	 * characters, so only then are the items' source spans byte offsets,

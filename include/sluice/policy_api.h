@@ -34,7 +34,8 @@ int sluice_policy_set_check(const struct sluice_policy_set *set,
 			    struct sluice_diags *errors);
 void sluice_policy_free(struct sluice_policy *p);
 void sluice_policy_set_free(struct sluice_policy_set *s);
-/* Moves policies of src into dst, replacing same kind/namespace/name. */
+/* Moves policies of src into dst, replacing same kind/namespace/name (a
+ * replacing policy without a ref_id takes the replaced one's). */
 int sluice_policy_set_merge(struct sluice_policy_set *dst, struct sluice_policy_set *src);
 /* The same, moving the policies src replaces into replaced (when not NULL)
  * instead of freeing them. */
@@ -180,8 +181,9 @@ struct sluice_compiled {
  * the others keep their numbers), so recompiling an unchanged set changes
  * nothing. Deterministic: the same input gives the same
  * entries in the same order (sorted by key bytes). Each entry's rule_ref
- * is 1 + the index in set of the policy that decided its verdict (0 for
- * the allow-all that enableDefaultDeny: false adds). The precedence rules
+ * names the policy that decided its verdict: its ref_id, or without one
+ * 1 + its index in set (the lowest when several did; 0 for the allow-all
+ * that enableDefaultDeny: false adds). The precedence rules
  * are explained above compile_materialize() in policy/compile_emit.c.
  */
 int sluice_policy_compile(const struct sluice_policy_set *set,

@@ -303,6 +303,7 @@ static void test_allow_by_identity_l4(void **state)
 
 	ep_set(f, SLUICE_EP_F_ENFORCE_EGRESS);
 	ipc_set(f, PEER_IP, 32, PEER_ID);
+	e[0].value.rule_ref = 77; /* the policy that wrote it */
 	pol_set(f, e, 1);
 
 	assert_int_equal(egress(f, IPPROTO_TCP, PEER_IP, 40000, 80, SYN), PASS);
@@ -318,6 +319,7 @@ static void test_allow_by_identity_l4(void **state)
 	assert_int_equal(f->ev[0].protocol, IPPROTO_TCP);
 	assert_int_equal(f->ev[0].direction, SLUICE_DIR_EGRESS);
 	assert_int_equal(f->ev[0].match_kind, SLUICE_MATCH_L3_L4);
+	assert_int_equal(f->ev[0].rule_ref, 77); /* observe names the policy by it */
 	assert_int_equal(f->ev[0].ifindex, g_ifindex);
 	assert_int_equal(f->ev[0].tcp_flags, SYN);
 	addr_v4(pod, POD_IP);
@@ -332,6 +334,7 @@ static void test_allow_by_identity_l4(void **state)
 	assert_int_equal(drain(f), 3);
 	assert_int_equal(f->ev[0].type, SLUICE_EVENT_DROP);
 	assert_int_equal(f->ev[0].drop_reason, SLUICE_DROP_POLICY_DENIED);
+	assert_int_equal(f->ev[0].rule_ref, 0); /* no entry decided: no policy */
 	assert_int_equal(f->ev[1].peer_identity, SLUICE_ID_WORLD); /* not in ipcache */
 	assert_false(ct_has(f, POD_IP, 40001, PEER_IP, 81, IPPROTO_TCP, SLUICE_DIR_EGRESS, NULL));
 	assert_int_equal(stat_get(f, SLUICE_STAT_FORWARDED_EGRESS), 1);
@@ -480,6 +483,8 @@ static void test_deny_wins_across_lookups(void **state)
 		pe(PEER_ID, SLUICE_DIR_EGRESS, 0, 0, 40, SLUICE_POL_F_DENY, SLUICE_MATCH_L3_ONLY),
 	};
 
+	a[0].value.rule_ref = 1;
+	a[1].value.rule_ref = 2;
 	ep_set(f, SLUICE_EP_F_ENFORCE_EGRESS);
 	ipc_set(f, PEER_IP, 32, PEER_ID);
 	ipc_set(f, OTHER_IP, 32, OTHER_ID);
@@ -489,6 +494,7 @@ static void test_deny_wins_across_lookups(void **state)
 	assert_int_equal(drain(f), 1);
 	assert_int_equal(f->ev[0].drop_reason, SLUICE_DROP_POLICY_DENY);
 	assert_int_equal(f->ev[0].match_kind, SLUICE_MATCH_ALL);
+	assert_int_equal(f->ev[0].rule_ref, 2); /* the deny's, which decided */
 
 	pol_set(f, b, 2);
 	assert_int_equal(egress(f, IPPROTO_TCP, PEER_IP, 40001, 80, SYN), DROP);

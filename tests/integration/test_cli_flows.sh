@@ -111,6 +111,11 @@ verdict = {
     "source": endpoint("frontend", "frontend"), "destination": endpoint("backend", "backend"),
     "traffic_direction": "INGRESS", "is_reply": False, "policy_match_type": 2,
     "drop_reason_desc": ABSENT, "l7": ABSENT,
+    # the policy whose rule decided, as Hubble's Policy
+    "ingress_allowed_by": [{"name": "secure-api", "namespace": "default", "labels": [
+        "k8s:io.cilium.k8s.policy.derived-from=CiliumNetworkPolicy", "k8s:io.cilium.k8s.policy.name=secure-api",
+        "k8s:io.cilium.k8s.policy.namespace=default"], "kind": "CiliumNetworkPolicy"}],
+    "egress_allowed_by": ABSENT, "ingress_denied_by": ABSENT,
 }
 # 2. the REQUEST: no code, no latency, the absolute URL
 request = {
@@ -120,7 +125,7 @@ request = {
     "source": endpoint("frontend", "frontend"), "destination": endpoint("backend", "backend"),
     "l7": {"type": "REQUEST", "latency_ns": ABSENT,
            "http": {"code": ABSENT, "method": "GET", "url": f"http://{be}:8080/api/users/7", "protocol": "HTTP/1.1"}},
-    "is_reply": False, "traffic_direction": "INGRESS",
+    "is_reply": False, "traffic_direction": "INGRESS", "ingress_allowed_by": ABSENT,
     "Summary": f"HTTP/1.1 GET http://{be}:8080/api/users/7",
 }
 # 3. the RESPONSE: a reply (source = the server), with code and latency

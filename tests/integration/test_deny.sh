@@ -30,6 +30,26 @@ YAML
 check "team a allowed on 80" can default/good tcp "$IP_server" 80
 check "team b denied on 80 (deny beats the L3 allow)" dropped default/evil tcp "$IP_server" 80
 check "team b still allowed on 81 (deny is for port 80 only)" can default/evil tcp "$IP_server" 81
+# observe -o json names the policy that decided, as Hubble's
+# ingress_allowed_by / ingress_denied_by (kind, namespace, name, labels)
+sleep 0.3
+# by_policy POD PORT FIELD: kind/namespace/name of FIELD's policy on that pod's flows to the port
+by_policy() {
+	sl observe --last 500 -o json --from-pod "$1" --to-port "$2" 2>/dev/null | python3 -c '
+import json, sys
+seen = set()
+for line in sys.stdin:
+    for p in json.loads(line)["flow"].get(sys.argv[1], []):
+        want = ["k8s:io.cilium.k8s.policy.derived-from=" + p["kind"], "k8s:io.cilium.k8s.policy.name=" + p["name"],
+                "k8s:io.cilium.k8s.policy.namespace=" + p["namespace"]]
+        seen.add(p["kind"] + "/" + p["namespace"] + "/" + p["name"] + ("" if p["labels"] == want else " (labels wrong)"))
+print(" ".join(sorted(seen)) or "none")' "$3"
+}
+expect_eq "observe: team a's flow to 80 says ingress_allowed_by allow-clients" \
+	CiliumNetworkPolicy/default/allow-clients "$(by_policy default/good 80 ingress_allowed_by)"
+expect_eq "observe: team b's drop on 80 says ingress_denied_by deny-team-b" \
+	CiliumNetworkPolicy/default/deny-team-b "$(by_policy default/evil 80 ingress_denied_by)"
+expect_eq "  and no policy allowed it" none "$(by_policy default/evil 80 ingress_allowed_by)"
 
 apply_yaml <<'YAML' >/dev/null
 apiVersion: cilium.io/v2

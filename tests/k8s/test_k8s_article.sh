@@ -134,6 +134,12 @@ expect_eq "  --from-workload StatefulSet/frontend (another kind) matches none" 0
 	"$(ka a observe --last 2000 -o json --from-workload StatefulSet/frontend 2>/dev/null | wc -l)"
 expect_eq "  --from-workload backend (a pod with no owner) matches none" 0 \
 	"$(ka a observe --last 2000 -o json --from-workload backend 2>/dev/null | wc -l)"
+expect_eq "  the policy verdict names the policy that allowed it (ingress_allowed_by)" \
+	"CiliumNetworkPolicy default backend-ingress" \
+	"$(ka a observe --last 2000 -o json --from-pod default/frontend --to-port 8080 --type policy-verdict 2>/dev/null |
+		python3 -c 'import json, sys
+print(" ".join(sorted({" ".join((p["kind"], p["namespace"], p["name"])) for l in sys.stdin
+                       for p in json.loads(l)["flow"].get("ingress_allowed_by", [])})))')"
 notwl=$(ka a observe --last 2000 -o json --not --workload frontend 2>/dev/null)
 expect_eq "  --not --workload frontend: other pods' flows, none of frontend's" "yes 0" \
 	"$([ "$(echo "$notwl" | grep -c '"pod_name":"database"')" -gt 0 ] && echo yes || echo no) $(echo "$notwl" | grep -c '"pod_name":"frontend"')"

@@ -28,7 +28,7 @@ static const char *flow_case_url_long(void)
 	return flow_case_long_url;
 }
 
-#define FLOW_CASES 21
+#define FLOW_CASES 23
 
 static struct sl_flow_view flow_case(int i)
 {
@@ -179,6 +179,25 @@ static struct sl_flow_view flow_case(int i)
 		f.dst.cluster = "";
 		f.dst.wl_kind = "StatefulSet";
 		f.dst.wl_name = "";
+		break;
+	case 21: /* a policy verdict: the namespaced policy whose allow decided */
+		f.verdict = SLUICE_VERDICT_FORWARDED;
+		f.direction = SLUICE_DIR_INGRESS;
+		f.protocol = 6;
+		f.tcp_flags = 0x02;
+		f.match_kind = 2;
+		f.drop_reason = 0;
+		f.pol_kind = "CiliumNetworkPolicy";
+		f.pol_ns = "default";
+		f.pol_name = "backend-ingress";
+		break;
+	case 22: /* dropped by a clusterwide deny: no namespace; a name to escape */
+		f.protocol = 6;
+		f.tcp_flags = 0x02;
+		f.drop_reason = SLUICE_DROP_POLICY_DENY;
+		f.pol_kind = "CiliumClusterwideNetworkPolicy";
+		f.pol_name = "no-\"exfil\"";
+		f.pol_denied = true;
 		break;
 	case 14: /* trace: the client's FIN delivered to the server */
 	case 15: /* trace: the server's SYN-ACK delivered to the client */

@@ -8,7 +8,8 @@
  * Hubble's order) instead of "TCP". Cases 14-18, the trace flows, came
  * with the trace events and were checked field by field against
  * Hubble's flow.proto; cases 19-20 (Endpoint's ID, cluster_name and
- * workloads, empty ones left out as protojson leaves them) likewise.
+ * workloads, empty ones left out as protojson leaves them) and 21-22 (the
+ * Policy that allowed or denied) likewise.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -245,6 +246,32 @@ static const char *const expected[FLOW_CASES] = {
 	"e\":\"sluice-bench\",\"event_type\":{\"type\":1,\"sub_type\":133},\"policy_match_type\":"
 	"0,\"is_reply\":false,\"traffic_direction\":\"EGRESS\",\"Summary\":\"UDP\"},\"node_name\""
 	":\"sluice-bench\",\"time\":\"2025-12-05T16:00:00.123456789Z\"}",
+	"{\"flow\":{\"time\":\"2025-12-05T16:00:00.123456789Z\",\"verdict\":\"FORWARDED\",\"IP\":"
+	"{\"source\":\"10.244.241.2\",\"destination\":\"10.244.241.3\",\"ipVersion\":\"IPv4\"},\""
+	"l4\":{\"TCP\":{\"source_port\":40000,\"destination_port\":1024,\"flags\":{\"SYN\":true}}"
+	"},\"source\":{\"identity\":256,\"namespace\":\"default\",\"labels\":[\"k8s:app=src\",\"k"
+	"8s:io.kubernetes.pod.namespace=default\"],\"pod_name\":\"src\"},\"destination\":{\"ident"
+	"ity\":257,\"namespace\":\"default\",\"labels\":[\"k8s:app=dst\",\"k8s:io.kubernetes.pod."
+	"namespace=default\"],\"pod_name\":\"dst\"},\"Type\":\"L3_L4\",\"node_name\":\"sluice-ben"
+	"ch\",\"event_type\":{\"type\":5,\"sub_type\":0},\"policy_match_type\":2,\"is_reply\":fal"
+	"se,\"traffic_direction\":\"INGRESS\",\"Summary\":\"TCP Flags: SYN\",\"ingress_allowed_by"
+	"\":[{\"name\":\"backend-ingress\",\"namespace\":\"default\",\"labels\":[\"k8s:io.cilium."
+	"k8s.policy.derived-from=CiliumNetworkPolicy\",\"k8s:io.cilium.k8s.policy.name=backend-in"
+	"gress\",\"k8s:io.cilium.k8s.policy.namespace=default\"],\"kind\":\"CiliumNetworkPolicy\""
+	"}]},\"node_name\":\"sluice-bench\",\"time\":\"2025-12-05T16:00:00.123456789Z\"}",
+	"{\"flow\":{\"time\":\"2025-12-05T16:00:00.123456789Z\",\"verdict\":\"DROPPED\",\"drop_re"
+	"ason\":181,\"drop_reason_desc\":\"POLICY_DENY\",\"IP\":{\"source\":\"10.244.241.2\",\"de"
+	"stination\":\"10.244.241.3\",\"ipVersion\":\"IPv4\"},\"l4\":{\"TCP\":{\"source_port\":40"
+	"000,\"destination_port\":1024,\"flags\":{\"SYN\":true}}},\"source\":{\"identity\":256,\""
+	"namespace\":\"default\",\"labels\":[\"k8s:app=src\",\"k8s:io.kubernetes.pod.namespace=de"
+	"fault\"],\"pod_name\":\"src\"},\"destination\":{\"identity\":257,\"namespace\":\"default"
+	"\",\"labels\":[\"k8s:app=dst\",\"k8s:io.kubernetes.pod.namespace=default\"],\"pod_name\""
+	":\"dst\"},\"Type\":\"L3_L4\",\"node_name\":\"sluice-bench\",\"event_type\":{\"type\":1,"
+	"\"sub_type\":181},\"policy_match_type\":0,\"is_reply\":false,\"traffic_direction\":\"EGR"
+	"ESS\",\"Summary\":\"TCP Flags: SYN\",\"egress_denied_by\":[{\"name\":\"no-\\\"exfil\\\""
+	"\",\"labels\":[\"k8s:io.cilium.k8s.policy.derived-from=CiliumClusterwideNetworkPolicy\","
+	"\"k8s:io.cilium.k8s.policy.name=no-\\\"exfil\\\"\"],\"kind\":\"CiliumClusterwideNetworkP"
+	"olicy\"}]},\"node_name\":\"sluice-bench\",\"time\":\"2025-12-05T16:00:00.123456789Z\"}",
 };
 
 /* case 11: the URL and the Host are cut (505 and 1 + 4088 bytes) */

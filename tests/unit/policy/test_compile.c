@@ -157,6 +157,18 @@ static void test_l3_only(void **state)
 	/* not selected: nothing */
 	assert_int_equal(f->out.eps[1].flags, 0);
 	assert_int_equal(f->out.eps[1].nentries, 0);
+
+	/* a policy with the caller's number is named by it */
+	{
+		struct sluice_diags errs = { 0 };
+
+		f->set.v[0].ref_id = 4242;
+		sluice_compiled_free(&f->out);
+		assert_int_equal(sluice_policy_compile(&f->set, f->idt, f->eps, 3, &f->out, &errs), 0);
+		v = entry(&f->out.eps[0], IN, f->client, 0, 40, 0);
+		assert_non_null(v);
+		assert_int_equal(v->rule_ref, 4242);
+	}
 }
 
 static void test_l4_and_any_protocol(void **state)

@@ -405,10 +405,17 @@ static void test_duplicates(void **state)
 		"spec: {endpointSelector: {}, ingress: [{}]}\n");
 	a.n--; /* drop the duplicate again */
 	sluice_policy_free(&a.v[a.n]);
+	a.v[0].ref_id = 7; /* the caller's number for default/p */
+	a.v[1].ref_id = 8;
+	b.v[1].ref_id = 0;
 	assert_int_equal(sluice_policy_set_merge(&a, &b), 0);
 	assert_int_equal(a.n, 4);
 	assert_int_equal(b.n, 0);
 	assert_true(a.v[0].rules[0].has_egress);
+	/* the new version of default/p keeps the number; q is new, without one */
+	assert_int_equal(a.v[0].ref_id, 7);
+	assert_int_equal(a.v[1].ref_id, 8);
+	assert_int_equal(a.v[3].ref_id, 0);
 	assert_int_equal(sluice_policy_set_remove(&a, SLUICE_KIND_CNP, "o", "p"), 0);
 	assert_int_equal(sluice_policy_set_remove(&a, SLUICE_KIND_CNP, "o", "p"), -2);
 	assert_int_equal(sluice_policy_set_remove(&a, -1, NULL, "p"), 0); /* the CCNP */
