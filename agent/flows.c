@@ -15,20 +15,17 @@
  * flows, counted (flows_lost_by_slow_observers) and, in the binary form,
  * told to the client.
  */
-#include <ctype.h>
 #include <errno.h>
-#include <inttypes.h>
-#include <pcre2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "../common/flow_filter.h"
 #include "../common/flow_json.h"
+#include "../common/flow_match.h"
 #include "../common/flow_wire.h"
 #include "../common/util.h"
 #include "api.h"
@@ -101,62 +98,6 @@ struct flow {
 	bool policy_denied;
 };
 
-/* ---- filters ------------------------------------------------------------- */
-
-/*
- * Hubble's FlowFilter (flow.proto), which the CLI builds from the flags as
- * `hubble observe` does (cli/observe_filter.c), or takes as raw JSON:
- * inside one FlowFilter every field given must match, and a field matches
- * when one of its values does. A flow is shown when no allowlist was given
- * or one of its FlowFilters matches, and none of the denylist's does.
- */
-enum filter_field {
-	F_SOURCE_IP, F_DESTINATION_IP, F_SOURCE_POD, F_DESTINATION_POD, F_SOURCE_LABEL,
-	F_DESTINATION_LABEL, F_SOURCE_SERVICE, F_DESTINATION_SERVICE, F_SOURCE_IDENTITY,
-	F_DESTINATION_IDENTITY, F_SOURCE_PORT, F_DESTINATION_PORT, F_SOURCE_FQDN, F_DESTINATION_FQDN,
-	F_VERDICT, F_EVENT_TYPE, F_HTTP_STATUS_CODE, F_HTTP_METHOD, F_HTTP_PATH, F_HTTP_URL,
-	F_PROTOCOL, F_TCP_FLAGS, F_NODE_NAME, F_TRAFFIC_DIRECTION, F_DROP_REASON_DESC, F_IP_VERSION,
-	F_UUID, F_SOURCE_WORKLOAD, F_DESTINATION_WORKLOAD, F_MAX,
-};
-
-static const char *const filter_names[F_MAX] = {
-	"source_ip", "destination_ip", "source_pod", "destination_pod", "source_label",
-	"destination_label", "source_service", "destination_service", "source_identity",
-	"destination_identity", "source_port", "destination_port", "source_fqdn", "destination_fqdn",
-	"verdict", "event_type", "http_status_code", "http_method", "http_path", "http_url",
-	"protocol", "tcp_flags", "node_name", "traffic_direction", "drop_reason_desc", "ip_version",
-	"uuid", "source_workload", "destination_workload",
-};
-
-/* One value of one field. */
-struct filter {
-	enum filter_field field;
-	char *value;       /* strings; pods and services: the name prefix */
-	char *ns;          /* pods and services: the namespace */
-	pcre2_code *re;    /* http_path, http_url */
-	pcre2_match_data *md;
-	uint8_t net[16];   /* source_ip, destination_ip */
-	unsigned plen;     /* their prefix length; tcp_flags: the mask */
-	/* identities, ports, a status code (or its class, cls set), an event
-	 * type (sub: its sub-type when match_sub): parsed once here, not for
-	 * every flow the filter looks at */
-	unsigned long num, sub;
-	bool cls, match_sub;
-	const char *node;  /* node_name: this agent's node name */
-	struct label_sel *sel; /* source_label, destination_label */
-};
-
-/* One FlowFilter: its values, those of one field next to each other. */
-struct flow_filter {
-	struct filter *v;
-	size_t n;
-};
-
-struct filter_set {
-	struct flow_filter *allow, *deny;
-	size_t nallow, ndeny;
-};
-
 /* What an observe client is sent, batched: JSON lines, or binary frames
  * whose header is filled in when the batch is written. */
 struct stream {
@@ -169,7 +110,7 @@ struct stream {
 
 struct subscriber {
 	struct flows *flows; /* NULL once the pipeline stopped */
-	struct filter_set filters;
+	struct sl_flow_filters *filters;
 	struct stream st;
 	struct subscriber *next;
 };
@@ -438,318 +379,6 @@ static void peer_fill(struct agent *a, struct flow_peer *p, const uint8_t addr[1
 	p->labels = pi->labels;
 }
 
-/* ---- matching -------------------------------------------------------------- */
-
-/* Hubble's namespaced-name filter: the namespace, and a prefix of the name
- * ("" for any); an end that is no pod (the world, the host) has no name. */
-static bool name_matches(const char *ns, const char *name, const struct filter *fl)
-{
-	if (!ns || !name)
-		return false;
-	return !strcmp(ns, fl->ns) && !strncmp(name, fl->value, strlen(fl->value));
-}
-
-/*
- * A label selector as Kubernetes writes them, parsed once per filter:
- * requirements separated by commas outside parentheses, all of which must
- * hold: "key", "!key", "key=value" ("=="), "key!=value", "key in (a,b)",
- * "key notin (a,b)". A key may name its source ("k8s:app"); without one
- * (or with "any:") any source matches, as in Hubble.
- */
-enum label_op { L_EXISTS, L_NOT_EXISTS, L_EQ, L_NE, L_IN, L_NOTIN };
-
-struct label_req {
-	enum label_op op;
-	char *key;    /* "src:key" when has_source, else "key" */
-	bool has_source;
-	char *values; /* ",a,b," (blanks dropped) */
-};
-
-struct label_sel {
-	struct label_req *v;
-	size_t n;
-};
-
-static void label_sel_free(struct label_sel *s)
-{
-	for (size_t i = 0; s && i < s->n; i++) {
-		free(s->v[i].key);
-		free(s->v[i].values);
-	}
-	if (s)
-		free(s->v);
-	free(s);
-}
-
-/* one requirement of text[0..len), or false when it is not one */
-static bool label_req_parse(const char *text, size_t len, struct label_req *out)
-{
-	char r[512], key[520], vals[520] = "";
-	const char *p;
-	size_t kl;
-
-	while (len && *text == ' ') {
-		text++;
-		len--;
-	}
-	while (len && text[len - 1] == ' ')
-		len--;
-	if (!len || len >= sizeof(r))
-		return false;
-	memcpy(r, text, len);
-	r[len] = 0;
-	out->op = L_EXISTS;
-	if (r[0] == '!') {
-		out->op = L_NOT_EXISTS;
-		snprintf(key, sizeof(key), "%s", r + 1);
-	} else if ((p = strstr(r, " notin ")) || (p = strstr(r, " in "))) {
-		const char *open = strchr(p, '('), *close = strrchr(p, ')');
-
-		out->op = p[1] == 'n' ? L_NOTIN : L_IN;
-		snprintf(key, sizeof(key), "%.*s", (int)(p - r), r);
-		if (!open || !close || close < open)
-			return false;
-		snprintf(vals, sizeof(vals), ",%.*s,", (int)(close - open - 1), open + 1);
-	} else if ((p = strstr(r, "!="))) {
-		out->op = L_NE;
-		snprintf(key, sizeof(key), "%.*s", (int)(p - r), r);
-		snprintf(vals, sizeof(vals), ",%s,", p + 2);
-	} else if ((p = strchr(r, '='))) {
-		out->op = L_EQ;
-		snprintf(key, sizeof(key), "%.*s", (int)(p - r), r);
-		snprintf(vals, sizeof(vals), ",%s,", p + (p[1] == '=' ? 2 : 1));
-	} else {
-		snprintf(key, sizeof(key), "%s", r);
-	}
-	/* drop blanks inside the value list: "(a, b)" */
-	for (char *w = vals, *q = vals;; q++) {
-		if (*q != ' ')
-			*w++ = *q;
-		if (!*q)
-			break;
-	}
-	kl = strlen(key);
-	while (kl && key[kl - 1] == ' ')
-		key[--kl] = 0;
-	if (!strncmp(key, "any:", 4))
-		memmove(key, key + 4, strlen(key + 4) + 1);
-	if (!*key)
-		return false;
-	out->key = sl_xstrdup(key);
-	out->has_source = strchr(key, ':') != NULL;
-	out->values = sl_xstrdup(vals);
-	return true;
-}
-
-static struct label_sel *label_sel_parse(const char *sel)
-{
-	struct label_sel *s = sl_xcalloc(1, sizeof(*s));
-	const char *start = sel;
-	int depth = 0;
-
-	for (const char *c = sel;; c++) {
-		if (*c == '(')
-			depth++;
-		else if (*c == ')')
-			depth--;
-		else if ((*c == ',' && depth <= 0) || !*c) {
-			if (c > start) {
-				s->v = realloc(s->v, (s->n + 1) * sizeof(*s->v));
-				if (!s->v)
-					abort();
-				memset(&s->v[s->n], 0, sizeof(s->v[s->n]));
-				if (!label_req_parse(start, (size_t)(c - start), &s->v[s->n])) {
-					label_sel_free(s);
-					return NULL;
-				}
-				s->n++;
-			}
-			if (!*c)
-				return s;
-			start = c + 1;
-		}
-	}
-}
-
-/* The labels of an end, one at a time: its text is the JSON array
- * ["k8s:app=x",...] (labels_text()). Returns the position after the label
- * copied into buf, NULL when none is left. */
-static const char *next_label(const char *p, char *buf, size_t cap)
-{
-	size_t n = 0;
-
-	buf[0] = 0;
-	if (!p || !(p = strchr(p, '"')))
-		return NULL;
-	for (p++; *p && *p != '"'; p++) {
-		if (*p == '\\' && p[1])
-			p++;
-		if (n + 1 < cap)
-			buf[n++] = *p;
-	}
-	buf[n] = 0;
-	return *p ? p + 1 : p;
-}
-
-static bool label_req_matches(const char *labels, const struct label_req *q)
-{
-	char lbl[1100], v[1100];
-	const char *p;
-	bool found = false, hit = false;
-	size_t klen = strlen(q->key);
-
-	for (p = labels; (p = next_label(p, lbl, sizeof(lbl))) && lbl[0];) {
-		const char *k = q->has_source ? lbl : strchr(lbl, ':');
-		const char *eq;
-
-		if (!k)
-			continue;
-		if (!q->has_source)
-			k++;
-		eq = strchr(k, '=');
-		if ((eq ? (size_t)(eq - k) : strlen(k)) != klen || strncmp(k, q->key, klen))
-			continue;
-		found = true;
-		snprintf(v, sizeof(v), ",%s,", eq ? eq + 1 : "");
-		if (strstr(q->values, v))
-			hit = true;
-	}
-	switch (q->op) {
-	case L_EXISTS: return found;
-	case L_NOT_EXISTS: return !found;
-	case L_EQ:
-	case L_IN: return hit;
-	case L_NE:
-	case L_NOTIN: return !hit;
-	}
-	return false;
-}
-
-static bool label_matches(const struct flow_peer *p, const struct label_sel *sel)
-{
-	if (!p->labels || !sel)
-		return false;
-	for (size_t i = 0; i < sel->n; i++)
-		if (!label_req_matches(p->labels, &sel->v[i]))
-			return false;
-	return true;
-}
-
-static bool filter_one(const struct filter *fl, const struct flow *f)
-{
-	const char *v = fl->value;
-
-	switch (fl->field) {
-	case F_SOURCE_IP: return sl_flow_ip_in(f->saddr, fl->net, fl->plen);
-	case F_DESTINATION_IP: return sl_flow_ip_in(f->daddr, fl->net, fl->plen);
-	case F_SOURCE_POD: return name_matches(f->src.ns, f->src.pod, fl);
-	case F_DESTINATION_POD: return name_matches(f->dst.ns, f->dst.pod, fl);
-	case F_SOURCE_LABEL: return label_matches(&f->src, fl->sel);
-	case F_DESTINATION_LABEL: return label_matches(&f->dst, fl->sel);
-	case F_SOURCE_SERVICE: return false; /* a flow's source is never a service here */
-	case F_DESTINATION_SERVICE: return name_matches(f->svc_ns, f->svc_name, fl);
-	case F_SOURCE_IDENTITY: return f->src.identity == fl->num;
-	case F_DESTINATION_IDENTITY: return f->dst.identity == fl->num;
-	/* ports are TCP's, UDP's and SCTP's (an ICMP flow's are its type and code) */
-	case F_SOURCE_PORT: return f->protocol != 1 && f->sport == fl->num;
-	case F_DESTINATION_PORT: return f->protocol != 1 && f->dport == fl->num;
-	case F_SOURCE_FQDN:
-	case F_DESTINATION_FQDN:
-		return false; /* sluice has no DNS proxy: no flow carries names */
-	case F_VERDICT: return !strcasecmp(v, sl_flow_verdict_name(f->verdict));
-	case F_EVENT_TYPE: {
-		unsigned type, sub;
-
-		sl_flow_event_type(f->kind, f->verdict, f->trace_point, f->drop_reason, &type, &sub);
-		return type == fl->num && (!fl->match_sub || sub == fl->sub);
-	}
-	case F_TCP_FLAGS:
-		return !sl_flow_kind_is_l7(f->kind) && f->protocol == 6 && (f->tcp_flags & fl->plen) == fl->plen;
-	case F_TRAFFIC_DIRECTION:
-		return f->direction == (strcasecmp(v, "INGRESS") ? SLUICE_DIR_EGRESS : SLUICE_DIR_INGRESS);
-	case F_PROTOCOL:
-		if (!strcasecmp(v, "http"))
-			return sl_flow_kind_is_l7(f->kind);
-		if (!strcasecmp(v, "icmp") || !strcasecmp(v, "icmpv4"))
-			return f->protocol == 1;
-		return !strcasecmp(v, sl_flow_proto_name(f->protocol)) && !sl_flow_kind_is_l7(f->kind);
-	case F_HTTP_METHOD: return f->method && !strcasecmp(f->method, v);
-	case F_HTTP_PATH:
-		return f->url && fl->re &&
-		       pcre2_match(fl->re, (PCRE2_SPTR)f->url, strlen(f->url), 0, 0, fl->md, NULL) >= 0;
-	case F_HTTP_URL: {
-		/* l7.http.url as the JSON has it: scheme, Host (else the
-		 * server's address), path */
-		char u[2400], addr[INET6_ADDRSTRLEN];
-		int n;
-
-		if (!f->url || !fl->re)
-			return false;
-		if (!f->host || !*f->host)
-			sl_flow_addr(f->kind == FLOW_L7_RESPONSE ? f->saddr : f->daddr, addr);
-		n = snprintf(u, sizeof(u), "%s://%.256s%.2000s", f->https ? "https" : "http",
-			     f->host && *f->host ? f->host : addr, f->url);
-		return n > 0 && pcre2_match(fl->re, (PCRE2_SPTR)u, strlen(u), 0, 0, fl->md, NULL) >= 0;
-	}
-	case F_NODE_NAME: /* Hubble's glob, "node" or "cluster/node" */
-		return sl_flow_node_matches(v, fl->node);
-	case F_DROP_REASON_DESC:
-		return f->verdict == SLUICE_VERDICT_DROPPED && !sl_flow_kind_is_l7(f->kind) &&
-		       !strcasecmp(v, sl_flow_drop_reason_name(f->drop_reason));
-	case F_IP_VERSION: { /* every flow here is IP: v4 or v6 by its address */
-		static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
-		bool v4 = !memcmp(f->saddr, mapped, sizeof(mapped));
-
-		return !strcasecmp(v, v4 ? "IPv4" : "IPv6");
-	}
-	case F_UUID: return fl->num && f->seq == fl->num; /* parsed: this agent's flow number */
-	case F_SOURCE_WORKLOAD:
-	case F_DESTINATION_WORKLOAD: { /* Hubble's: the kind and the name, each if given */
-		const struct peer_info *pi = (fl->field == F_SOURCE_WORKLOAD ? &f->src : &f->dst)->info;
-
-		return pi && pi->wl_kind && (!fl->value || !strcmp(fl->value, pi->wl_name)) &&
-		       (!fl->ns || !strcmp(fl->ns, pi->wl_kind));
-	}
-	case F_HTTP_STATUS_CODE: /* "404", or a class such as "4+" / "4xx" */
-		return f->code && (fl->cls ? f->code / 100 == fl->num : f->code == fl->num);
-	case F_MAX:
-		break;
-	}
-	return false;
-}
-
-/* Every field of the FlowFilter holds for one of its values. */
-static bool flow_filter_matches(const struct flow_filter *ff, const struct flow *f)
-{
-	size_t i = 0;
-
-	while (i < ff->n) {
-		enum filter_field field = ff->v[i].field;
-		bool hit = false;
-
-		for (; i < ff->n && ff->v[i].field == field; i++)
-			hit = hit || filter_one(&ff->v[i], f);
-		if (!hit)
-			return false;
-	}
-	return true;
-}
-
-static bool flow_matches(const struct filter_set *fs, const struct flow *f)
-{
-	size_t i;
-	bool allowed = !fs->nallow;
-
-	for (i = 0; i < fs->nallow && !allowed; i++)
-		allowed = flow_filter_matches(&fs->allow[i], f);
-	if (!allowed)
-		return false;
-	for (i = 0; i < fs->ndeny; i++)
-		if (flow_filter_matches(&fs->deny[i], f))
-			return false;
-	return true;
-}
-
 /* ---- rendering ---------------------------------------------------------------- */
 
 static void end_view(struct sl_flow_end *e, const struct flow_peer *p)
@@ -910,9 +539,14 @@ static void stream_put(struct flows *fl, struct stream *st, const struct flow *f
 static void deliver(struct flows *fl, struct flow *f)
 {
 	struct subscriber *s;
+	struct sl_flow_view v;
 
+	if (!fl->subscribers)
+		return;
+	flow_view(f, &v);
+	v.uuid_boot = fl->uuid_boot;
 	for (s = fl->subscribers; s; s = s->next) {
-		if (!flow_matches(&s->filters, f))
+		if (!sl_flow_filters_match(s->filters, &v, fl->agent->cfg.node_name, NULL))
 			continue;
 		/* a slow reader loses flows (counted) instead of growing the agent */
 		if (api_client_queued(s->st.client) > fl->agent->cfg.observer_queue) {
@@ -1094,257 +728,6 @@ void flows_flush(struct agent *a)
 
 /* ---- API: observe ---------------------------------------------------------------- */
 
-static void filters_free(struct filter_set *fs)
-{
-	struct flow_filter *lists[2] = { fs->allow, fs->deny };
-	size_t counts[2] = { fs->nallow, fs->ndeny };
-
-	for (size_t l = 0; l < 2; l++) {
-		for (size_t i = 0; i < counts[l]; i++) {
-			for (size_t j = 0; j < lists[l][i].n; j++) {
-				struct filter *fl = &lists[l][i].v[j];
-
-				free(fl->value);
-				free(fl->ns);
-				label_sel_free(fl->sel);
-				if (fl->re)
-					pcre2_code_free(fl->re);
-				pcre2_match_data_free(fl->md);
-			}
-			free(lists[l][i].v);
-		}
-		free(lists[l]);
-	}
-	memset(fs, 0, sizeof(*fs));
-}
-
-/* Enum fields may come as their names or their numbers (protojson takes
- * both). */
-static const char *enum_name(json_t *v, const char *const *names, size_t n)
-{
-	if (json_is_integer(v))
-		return json_integer_value(v) >= 0 && (size_t)json_integer_value(v) < n
-			       ? names[json_integer_value(v)]
-			       : NULL;
-	for (size_t i = 0; json_is_string(v) && i < n; i++)
-		if (names[i] && !strcasecmp(json_string_value(v), names[i]))
-			return names[i];
-	return NULL;
-}
-
-static const char *const verdict_names[] = { "VERDICT_UNKNOWN", "FORWARDED", "DROPPED", "ERROR",
-					     "AUDIT", "REDIRECTED", "TRACED", "TRANSLATED" };
-static const char *const direction_names[] = { "TRAFFIC_DIRECTION_UNKNOWN", "INGRESS", "EGRESS" };
-static const char *const ip_version_names[] = { "IP_NOT_USED", "IPv4", "IPv6" };
-
-/* One value of a FlowFilter field into fl; 0, or -EINVAL with *err. */
-static int filter_value(enum filter_field field, json_t *v, const char *node, uint64_t boot,
-			struct filter *fl, char **err)
-{
-	const char *name = filter_names[field], *s = json_string_value(v), *why;
-
-	fl->field = field;
-	switch (field) {
-	case F_SOURCE_IDENTITY:
-	case F_DESTINATION_IDENTITY:
-		if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 0xffffffffLL)
-			return sl_fail(err, EINVAL, "%s: want identity numbers", name);
-		fl->num = (unsigned long)json_integer_value(v);
-		return 0;
-	case F_EVENT_TYPE: {
-		json_t *t = json_object_get(v, "type"), *st = json_object_get(v, "sub_type");
-
-		if (!json_is_object(v) || !json_is_integer(t) || (st && !json_is_integer(st)))
-			return sl_fail(err, EINVAL, "event_type: want {\"type\": N, \"match_sub_type\": B, \"sub_type\": N}");
-		fl->num = (unsigned long)json_integer_value(t);
-		fl->match_sub = json_is_true(json_object_get(v, "match_sub_type"));
-		fl->sub = st ? (unsigned long)json_integer_value(st) : 0;
-		return 0;
-	}
-	case F_TCP_FLAGS: {
-		const char *k;
-		json_t *b;
-
-		if (!json_is_object(v))
-			return sl_fail(err, EINVAL, "tcp_flags: want objects such as {\"SYN\": true}");
-		json_object_foreach(v, k, b) {
-			size_t i;
-
-			for (i = 0; i < 8 && strcmp(k, sl_flow_tcp_flag_names[i]); i++)
-				;
-			if (i == 8 && strcmp(k, "NS"))
-				return sl_fail(err, EINVAL, "tcp_flags: unknown flag %s", k);
-			if (json_is_true(b))
-				fl->plen |= 1u << i; /* NS (bit 8) is never set on a flow here */
-		}
-		return 0;
-	}
-	case F_SOURCE_WORKLOAD:
-	case F_DESTINATION_WORKLOAD: {
-		json_t *k = json_object_get(v, "kind"), *n = json_object_get(v, "name");
-
-		if (!json_is_object(v) || (k && !json_is_string(k)) || (n && !json_is_string(n)))
-			return sl_fail(err, EINVAL, "%s: want objects such as {\"kind\": \"Deployment\", \"name\": \"web\"}", name);
-		/* an empty kind or name matches any, as a missing one */
-		if (json_string_length(n))
-			fl->value = sl_xstrdup(json_string_value(n));
-		if (json_string_length(k))
-			fl->ns = sl_xstrdup(json_string_value(k));
-		return 0;
-	}
-	case F_VERDICT:
-	case F_TRAFFIC_DIRECTION:
-	case F_IP_VERSION: {
-		const char *e = field == F_VERDICT ? enum_name(v, verdict_names, 8)
-				: field == F_TRAFFIC_DIRECTION ? enum_name(v, direction_names, 3)
-							       : enum_name(v, ip_version_names, 3);
-
-		if (!e)
-			return sl_fail(err, EINVAL, "invalid %s value", name);
-		fl->value = sl_xstrdup(e);
-		return 0;
-	}
-	default:
-		break;
-	}
-	if (!s || !*s) {
-		/* "" is how --namespace NS reads without a pod name: "NS/" */
-		if (!(s && (field == F_SOURCE_POD || field == F_DESTINATION_POD)))
-			return sl_fail(err, EINVAL, "%s: want non-empty strings", name);
-	}
-	/* the CLI's checks, by the flag's name */
-	why = field == F_SOURCE_IP || field == F_DESTINATION_IP ? sl_flow_filter_check("ip", s)
-	      : field == F_SOURCE_PORT || field == F_DESTINATION_PORT ? sl_flow_filter_check("port", s)
-	      : field == F_PROTOCOL ? sl_flow_filter_check("protocol", s)
-	      : field == F_HTTP_STATUS_CODE ? sl_flow_filter_check("http-status", s)
-					    : NULL;
-	if (why)
-		return sl_fail(err, EINVAL, "invalid %s \"%.200s\": %s", name, s, why);
-	if (field == F_SOURCE_POD || field == F_DESTINATION_POD || field == F_SOURCE_SERVICE ||
-	    field == F_DESTINATION_SERVICE) {
-		/* Hubble's [namespace/][name prefix]; no namespace: "default" */
-		const char *slash = strchr(s, '/');
-
-		if (!*s)
-			return sl_fail(err, EINVAL, "invalid filter, must be [namespace/][<name>], got \"\"");
-		fl->ns = slash ? sl_strdupf("%.*s", (int)(slash - s), s) : sl_xstrdup("default");
-		fl->value = sl_xstrdup(slash ? slash + 1 : s);
-		return 0;
-	}
-	fl->value = sl_xstrdup(s);
-	if (field == F_SOURCE_IP || field == F_DESTINATION_IP)
-		sl_flow_ip_parse(s, fl->net, &fl->plen); /* checked above */
-	if (field == F_SOURCE_PORT || field == F_DESTINATION_PORT)
-		fl->num = strtoul(s, NULL, 10);
-	if (field == F_HTTP_STATUS_CODE) {
-		fl->cls = s[1] == '+' || s[1] == 'x' || s[1] == 'X';
-		fl->num = fl->cls ? (unsigned long)(s[0] - '0') : strtoul(s, NULL, 10);
-	}
-	if (field == F_NODE_NAME)
-		fl->node = node;
-	if ((field == F_SOURCE_LABEL || field == F_DESTINATION_LABEL) && !(fl->sel = label_sel_parse(s)))
-		return sl_fail(err, EINVAL, "%s: invalid label selector \"%.200s\"", name, s);
-	if (field == F_UUID) {
-		/* one of this agent's flows: its boot id, then the flow's number
-		 * (0, matching nothing, for another agent's or no uuid) */
-		char u[SL_FLOW_UUID_TEXT], want[SL_FLOW_UUID_TEXT];
-		uint64_t seq = 0;
-
-		snprintf(want, sizeof(want), "%s", s);
-		for (char *c = want; *c; c++)
-			*c = (char)tolower((unsigned char)*c);
-		if (strlen(want) == 36 && sscanf(want + 19, "%4" SCNx64, &seq) == 1) {
-			uint64_t lo = 0;
-
-			if (sscanf(want + 24, "%12" SCNx64, &lo) == 1)
-				seq = ((seq & 0x3fff) << 48) | lo;
-			else
-				seq = 0;
-		} else {
-			seq = 0;
-		}
-		fl->num = seq && !strcmp(sl_flow_uuid_text(boot, seq, u), want) ? seq : 0;
-	}
-	if (field == F_HTTP_PATH || field == F_HTTP_URL) {
-		int ec;
-		PCRE2_SIZE off;
-
-		fl->re = pcre2_compile((PCRE2_SPTR)s, PCRE2_ZERO_TERMINATED, 0, &ec, &off, NULL);
-		if (!fl->re) {
-			PCRE2_UCHAR msg[128];
-
-			pcre2_get_error_message(ec, msg, sizeof(msg));
-			return sl_fail(err, EINVAL, "%s %s: %s at offset %zu", name, s, msg, (size_t)off);
-		}
-		fl->md = pcre2_match_data_create_from_pattern(fl->re, NULL);
-		if (!fl->md)
-			return sl_fail(err, ENOMEM, "%s: out of memory", name);
-	}
-	return 0;
-}
-
-/* One FlowFilter object; its values grouped by field. */
-static int flow_filter_parse(json_t *obj, const char *node, uint64_t boot, struct flow_filter *out,
-			     char **err)
-{
-	const char *key;
-	json_t *arr, *v;
-	size_t total = 0, i;
-	int field;
-
-	if (!json_is_object(obj))
-		return sl_fail(err, EINVAL, "a FlowFilter must be an object");
-	json_object_foreach(obj, key, arr) {
-		for (field = 0; field < F_MAX && strcmp(key, filter_names[field]); field++)
-			;
-		if (field == F_MAX)
-			return sl_fail(err, EINVAL, "FlowFilter field %s is not supported by sluice", key);
-		if (!json_is_array(arr))
-			return sl_fail(err, EINVAL, "%s: want a list", key);
-		total += json_array_size(arr);
-	}
-	out->v = sl_xcalloc(total + 1, sizeof(*out->v));
-	for (field = 0; field < F_MAX; field++) {
-		json_array_foreach(json_object_get(obj, filter_names[field]), i, v) {
-			int rc = filter_value((enum filter_field)field, v, node, boot, &out->v[out->n], err);
-
-			out->n++; /* freed with the rest, whole or half filled */
-			if (rc)
-				return rc;
-		}
-	}
-	return 0;
-}
-
-static int filters_parse(json_t *req, const char *node, uint64_t boot, struct filter_set *fs,
-			 char **err)
-{
-	json_t *lists[2] = { json_object_get(req, "allowlist"), json_object_get(req, "denylist") };
-	struct flow_filter **outs[2] = { &fs->allow, &fs->deny };
-	size_t *counts[2] = { &fs->nallow, &fs->ndeny };
-	size_t i;
-	json_t *v;
-
-	memset(fs, 0, sizeof(*fs));
-	if (json_object_get(req, "filters"))
-		return sl_fail(err, EINVAL, "\"filters\" is gone: send \"allowlist\" and \"denylist\" (Hubble FlowFilters)");
-	for (int l = 0; l < 2; l++) {
-		if (lists[l] && !json_is_array(lists[l]))
-			return sl_fail(err, EINVAL, "%s: want a list of FlowFilters", l ? "denylist" : "allowlist");
-		*outs[l] = sl_xcalloc(json_array_size(lists[l]) + 1, sizeof(**outs[l]));
-		json_array_foreach(lists[l], i, v) {
-			int rc = flow_filter_parse(v, node, boot, &(*outs[l])[i], err);
-
-			(*counts[l])++;
-			if (rc) {
-				filters_free(fs);
-				return rc;
-			}
-		}
-	}
-	return 0;
-}
-
 static void stream_free(struct stream *st)
 {
 	free(st->wire);
@@ -1361,7 +744,7 @@ static void subscriber_closed(void *ctx)
 			break;
 		}
 	}
-	filters_free(&s->filters);
+	sl_flow_filters_free(s->filters);
 	stream_free(&s->st);
 	free(s);
 }
@@ -1369,7 +752,7 @@ static void subscriber_closed(void *ctx)
 json_t *flows_cmd_observe(struct agent *a, struct api_client *c, json_t *req, char **err)
 {
 	struct flows *fl = a->flows;
-	struct filter_set fs;
+	struct sl_flow_filters *fs;
 	size_t i, start, matched = 0;
 	bool follow = json_is_true(json_object_get(req, "follow"));
 	json_int_t last = json_integer_value(json_object_get(req, "last"));
@@ -1393,7 +776,8 @@ json_t *flows_cmd_observe(struct agent *a, struct api_client *c, json_t *req, ch
 		sl_fail(err, EINVAL, "until: not with follow");
 		return NULL;
 	}
-	if (filters_parse(req, a->cfg.node_name, fl->uuid_boot, &fs, err))
+	fs = sl_flow_filters_parse(req, err);
+	if (!fs)
 		return NULL;
 	if (wire && !strcmp(wire, "binary")) {
 		const char *node = a->cfg.node_name;
@@ -1412,9 +796,13 @@ json_t *flows_cmd_observe(struct agent *a, struct api_client *c, json_t *req, ch
 	for (i = 0; i < fl->ring_count; i++) {
 		struct flow *f = &fl->ring[(fl->ring_head + i) % fl->ring_cap];
 
+		struct sl_flow_view v;
+
 		if ((since && f->time_ns < since) || (until && f->time_ns > until))
 			continue;
-		if (flow_matches(&fs, f))
+		flow_view(f, &v);
+		v.uuid_boot = fl->uuid_boot;
+		if (sl_flow_filters_match(fs, &v, a->cfg.node_name, NULL))
 			idx[matched++] = (fl->ring_head + i) % fl->ring_cap;
 	}
 	start = last && (size_t)last < matched ? matched - (size_t)last : 0;
@@ -1430,7 +818,7 @@ json_t *flows_cmd_observe(struct agent *a, struct api_client *c, json_t *req, ch
 	/* before the answer (non-follow) or the first live flow */
 	stream_flush(&st);
 	if (!follow) {
-		filters_free(&fs);
+		sl_flow_filters_free(fs);
 		stream_free(&st);
 		return json_pack("{s:b,s:b}", "ok", 1, "end", 1);
 	}

@@ -349,11 +349,29 @@ void flow_print(struct flow_printer *p, FILE *out, const struct sl_flow_view *f)
 
 /* ---- a flow line's object as a view --------------------------------------- */
 
-static void end_from_json(json_t *o, struct sl_flow_end *e)
+/* Hubble's Endpoint; labels: JSON array text, kept in *labels */
+static void end_from_json(json_t *o, struct sl_flow_end *e, char **labels)
 {
+	json_t *l = json_object_get(o, "labels"), *w = json_array_get(json_object_get(o, "workloads"), 0);
+
 	e->identity = (uint32_t)json_integer_value(json_object_get(o, "identity"));
 	e->ns = json_string_value(json_object_get(o, "namespace"));
 	e->pod = json_string_value(json_object_get(o, "pod_name"));
+	e->ep_id = (uint32_t)json_integer_value(json_object_get(o, "ID"));
+	e->cluster = json_string_value(json_object_get(o, "cluster_name"));
+	if (json_is_object(w)) {
+		e->wl_kind = json_string_value(json_object_get(w, "kind")) ?: "";
+		e->wl_name = json_string_value(json_object_get(w, "name")) ?: "";
+	}
+	*labels = json_is_array(l) ? json_dumps(l, JSON_COMPACT) : NULL;
+	e->labels = *labels;
+}
+
+void flow_json_view_free(struct flow_json_view *v)
+{
+	free(v->labels[0]);
+	free(v->labels[1]);
+	v->labels[0] = v->labels[1] = NULL;
 }
 
 static void addr_from_json(json_t *v, uint8_t a[16])
@@ -414,8 +432,22 @@ void flow_view_from_json(json_t *flow, struct flow_json_view *v)
 	}
 	addr_from_json(json_object_get(json_object_get(flow, "IP"), "source"), f->saddr);
 	addr_from_json(json_object_get(json_object_get(flow, "IP"), "destination"), f->daddr);
-	end_from_json(json_object_get(flow, "source"), &f->src);
-	end_from_json(json_object_get(flow, "destination"), &f->dst);
+	end_from_json(json_object_get(flow, "source"), &f->src, &v->labels[0]);
+	end_from_json(json_object_get(flow, "destination"), &f->dst, &v->labels[1]);
+	v->uuid = json_string_value(json_object_get(flow, "uuid"));
+	/* the policy that decided, as {ingress,egress}_{allowed,denied}_by */
+	for (int d = 0; d < 4; d++) {
+		static const char *const keys[] = { "ingress_allowed_by", "egress_allowed_by", "ingress_denied_by",
+						     "egress_denied_by" };
+		json_t *p = json_array_get(json_object_get(flow, keys[d]), 0);
+
+		if (json_is_object(p) && !f->pol_kind) {
+			f->pol_kind = json_string_value(json_object_get(p, "kind")) ?: "";
+			f->pol_ns = json_string_value(json_object_get(p, "namespace"));
+			f->pol_name = json_string_value(json_object_get(p, "name")) ?: "";
+			f->pol_denied = d >= 2;
+		}
+	}
 	f->direction = dir && !strcmp(dir, "INGRESS") ? SLUICE_DIR_INGRESS : SLUICE_DIR_EGRESS;
 	f->drop_reason = (uint16_t)json_integer_value(json_object_get(flow, "drop_reason"));
 	f->match_kind = (uint8_t)json_integer_value(json_object_get(flow, "policy_match_type"));
@@ -437,6 +469,7 @@ void flow_view_from_json(json_t *flow, struct flow_json_view *v)
 	if (!l7)
 		return;
 	f->method = json_string_value(json_object_get(http, "method"));
+	f->http_protocol = json_string_value(json_object_get(http, "protocol"));
 	f->code = (uint16_t)json_integer_value(json_object_get(http, "code"));
 	f->latency_ns = json_is_string(lat) ? strtoull(json_string_value(lat), NULL, 10)
 					    : (uint64_t)json_integer_value(lat);

@@ -66,7 +66,10 @@ void flow_print(struct flow_printer *p, FILE *out, const struct sl_flow_view *f)
 struct flow_json_view {
 	struct sl_flow_view f;
 	char host[SL_FLOW_CAP_HOST];
+	char *labels[2];   /* the ends' labels as JSON array text (malloc'd) */
+	const char *uuid;  /* the flow's uuid text, or NULL */
 };
 void flow_view_from_json(json_t *flow, struct flow_json_view *v);
+void flow_json_view_free(struct flow_json_view *v);
 
 #endif

@@ -17,6 +17,7 @@
 
 #include "../common/flow_filter.h"
 #include "../common/flow_json.h"
+#include "../common/flow_match.h"
 #include "../common/flow_wire.h"
 #include "../common/util.h"
 #include "cli.h"
@@ -45,6 +46,8 @@ static void usage(FILE *f)
 		"      --time-format F     StampMilli (default, \"Dec  6 10:12:52.123\"), RFC3339,\n"
 		"                          RFC3339Milli/Micro/Nano, RFC1123Z, YearMonthDay[Hour[Minute]]\n"
 		"  -A, --all-namespaces    every namespace (the default)\n"
+		"      --input-file FILE   flows from FILE (- for standard input), lines of\n"
+		"                          observe -o json or hubble observe -o json, not the agent's\n"
 		"      --print-raw-filters print the allowlist and denylist (Hubble FlowFilters)\n"
 		"                          and exit\n"
 		"      --allowlist JSON    a raw FlowFilter to allow   --denylist JSON  to deny\n"
@@ -175,6 +178,159 @@ static const char *clock_str(uint64_t ns, char *buf, size_t len)
 	return buf;
 }
 
+/* One flow line of an --input-file, selected: printed in the chosen form
+ * (-o json: the line as it was read). */
+static void file_print(struct render *r, const char *line, json_t *flow)
+{
+	struct flow_json_view v;
+
+	if (r->json_out) {
+		fputs(line, stdout);
+		fputc('\n', stdout);
+		return;
+	}
+	flow_view_from_json(flow, &v);
+	r->text.node = r->print_node ? json_string_value(json_object_get(flow, "node_name")) : NULL;
+	flow_print(&r->text, stdout, &v.f);
+	flow_json_view_free(&v);
+}
+
+/* the flow of a line: Hubble's GetFlowsResponse {"flow": ...}, or a bare
+ * Flow (a file made with jq .flow); NULL for the other responses
+ * (node_status, lost_events), which are skipped */
+static json_t *line_flow(json_t *msg)
+{
+	json_t *f = json_object_get(msg, "flow");
+
+	if (json_is_object(f))
+		return f;
+	return json_object_get(msg, "verdict") || json_object_get(msg, "IP") ? msg : NULL;
+}
+
+/*
+ * --input-file: flows from lines of `observe -o json` (Hubble's
+ * GetFlowsResponse, as `hubble observe -o json` writes them), instead of
+ * the agent's. The same filters select them, with the agent's code
+ * (common/flow_match.c), then --since/--until and --first/--last as the
+ * agent applies them; --follow prints each match as it is read, to the end
+ * of the input. Returns the exit code.
+ */
+static int observe_file(const char *path, json_t *allow, json_t *deny, bool follow, json_int_t first,
+			json_int_t last, uint64_t since, uint64_t until, struct render *r)
+{
+	json_t *req = json_pack("{s:O,s:O}", "allowlist", allow, "denylist", deny);
+	char *err = NULL, *line = NULL, **ring = NULL;
+	struct sl_flow_filters *fs = sl_flow_filters_parse(req, &err);
+	bool in = !strcmp(path, "-");
+	FILE *f = in ? stdin : fopen(path, "r");
+	size_t cap = 0, nring = 0, head = 0, matched = 0, lineno = 0;
+	int rc = 0;
+	ssize_t n;
+
+	json_decref(req);
+	if (!fs) {
+		fprintf(stderr, "sluice: %s\n", err ? err : "invalid filter");
+		free(err);
+		if (f && !in)
+			fclose(f);
+		return 2;
+	}
+	if (!f) {
+		fprintf(stderr, "sluice: %s: %s\n", path, strerror(errno));
+		sl_flow_filters_free(fs);
+		return 1;
+	}
+	/* as the agent: no --last, --first or window means the last 20 */
+	if (last < 0 && first < 0 && !since && !until && !follow)
+		last = 20;
+	/* --all (a last of 2^40) prints as it reads, like --follow */
+	if (last > 0 && last < (json_int_t)1 << 40 && !follow) {
+		ring = calloc((size_t)last, sizeof(*ring));
+		if (!ring)
+			abort();
+	}
+	while ((n = getline(&line, &cap, f)) >= 0) {
+		struct flow_json_view v;
+		json_error_t jerr;
+		json_t *msg, *flow;
+		bool hit;
+
+		lineno++;
+		while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+			line[--n] = 0;
+		if (!n)
+			continue;
+		msg = json_loadb(line, (size_t)n, 0, &jerr);
+		if (!json_is_object(msg)) {
+			fprintf(stderr, "sluice: %s:%zu: not a flow (a JSON object per line): %s\n", in ? "<stdin>" : path,
+				lineno, msg ? "not an object" : jerr.text);
+			json_decref(msg);
+			rc = 1;
+			break;
+		}
+		flow = line_flow(msg);
+		if (!flow) {
+			json_decref(msg);
+			continue;
+		}
+		flow_view_from_json(flow, &v);
+		hit = (!since || v.f.time_ns >= since) && (!until || v.f.time_ns <= until) &&
+		      sl_flow_filters_match(fs, &v.f, json_string_value(json_object_get(flow, "node_name")), v.uuid);
+		flow_json_view_free(&v);
+		if (hit && first >= 0 && matched >= (size_t)first)
+			hit = false;
+		if (hit) {
+			matched++;
+			if (ring) { /* the newest `last`, printed at the end */
+				size_t size = (size_t)last;
+
+				if (nring == size) {
+					free(ring[head]);
+					ring[head] = strdup(line);
+					head = (head + 1) % size;
+				} else {
+					ring[nring++] = strdup(line);
+				}
+			} else if (last != 0 || first >= 0 || since || until || follow) {
+				file_print(r, line, flow);
+				if (follow)
+					fflush(stdout);
+			}
+		}
+		json_decref(msg);
+		if (first >= 0 && matched >= (size_t)first && !follow)
+			break;
+	}
+	for (size_t i = 0; ring && i < nring; i++) {
+		char *l = ring[(head + i) % nring];
+		json_t *msg = json_loads(l, 0, NULL);
+
+		if (!rc)
+			file_print(r, l, line_flow(msg));
+		json_decref(msg);
+		free(l);
+	}
+	free(ring);
+	free(line);
+	if (!in)
+		fclose(f);
+	sl_flow_filters_free(fs);
+	return rc;
+}
+
+/* the live stream's end: what it held goes (a clean exit under ASan) */
+static int observe_done(int rc, json_t *allow, json_t *deny, struct sl_wire_dec *wire, struct render *r)
+{
+	fflush(stdout);
+	free(r->buf);
+	json_decref(allow);
+	json_decref(deny);
+	if (wire)
+		sl_wire_dec_free(wire);
+	free(wire);
+	return rc;
+}
+
 /* the getopt code of a filter flag (observe_filter.c): 1000 + its index */
 static int filter_code(const char *name)
 {
@@ -205,6 +361,7 @@ int cli_observe(int argc, char **argv)
 		{ "time-format", required_argument, NULL, 'T' },
 		{ "allowlist", required_argument, NULL, 'W' },
 		{ "denylist", required_argument, NULL, 'B' },
+		{ "input-file", required_argument, NULL, 'I' },
 		{ "help", no_argument, NULL, 'h' },
 	};
 	struct option opts[sizeof(base_opts) / sizeof(base_opts[0]) + NFILTER_FLAGS_MAX + 1];
@@ -219,6 +376,7 @@ int cli_observe(int argc, char **argv)
 	json_int_t last = -1;
 	uint64_t since = 0, until = 0;
 	json_int_t first = -1;
+	const char *input_file = NULL;
 	char *ferr = NULL;
 	int c;
 
@@ -269,6 +427,7 @@ int cli_observe(int argc, char **argv)
 		case 'a': all = true; break;
 		case 'A': break; /* every namespace is the default: no filter */
 		case 'p': print_raw = true; break;
+		case 'I': input_file = optarg; break;
 		case 'T': {
 			int tf = flow_time_format_parse(optarg);
 
@@ -360,25 +519,25 @@ int cli_observe(int argc, char **argv)
 	}
 	if (all && (first >= 0 || last >= 0)) {
 		fprintf(stderr, "sluice: --all cannot be combined with --first or --last\n");
-		return 2;
+		return observe_done(2, allowlist, denylist, NULL, &render);
 	}
 	if (all) /* every flow the agent holds (it keeps --flow-buffer of them) */
 		last = (json_int_t)1 << 40;
 	if (first >= 0 && (last >= 0 || follow)) {
 		fprintf(stderr, "sluice: --first cannot be combined with --last or --follow\n");
-		return 2;
+		return observe_done(2, allowlist, denylist, NULL, &render);
 	}
 	if (until && follow) {
 		fprintf(stderr, "sluice: --until cannot be combined with --follow\n");
-		return 2;
+		return observe_done(2, allowlist, denylist, NULL, &render);
 	}
 	if (since && until && until < since) {
 		fprintf(stderr, "sluice: --until is before --since\n");
-		return 2;
+		return observe_done(2, allowlist, denylist, NULL, &render);
 	}
 	if (reconnect && !follow) {
 		fprintf(stderr, "sluice: --reconnect needs --follow\n");
-		return 2;
+		return observe_done(2, allowlist, denylist, NULL, &render);
 	}
 	render.text.color = !json_out && (color < 0 ? isatty(STDOUT_FILENO) : color);
 	/* a pipe or a file gets large writes; the reader flushes stdout
@@ -388,6 +547,20 @@ int cli_observe(int argc, char **argv)
 	else
 		setvbuf(stdout, NULL, _IOFBF, 1 << 20);
 	render.json_out = json_out;
+	if (input_file) {
+		int rc;
+
+		if (reconnect) {
+			fprintf(stderr, "sluice: --reconnect cannot be combined with --input-file\n");
+			rc = 2;
+		} else {
+			rc = observe_file(input_file, allowlist, denylist, follow, first, last, since, until, &render);
+		}
+		json_decref(allowlist);
+		json_decref(denylist);
+		fflush(stdout);
+		return rc;
+	}
 	for (;;) {
 		/* the binary wire form: the agent sends ~70 bytes a flow instead
 		 * of its JSON line, and this process renders the line */
@@ -411,7 +584,7 @@ int cli_observe(int argc, char **argv)
 		if (fd < 0) {
 			json_decref(req);
 			if (!reconnecting)
-				return 1;
+				return observe_done(1, allowlist, denylist, wire, &render);
 			sleep(1);
 			continue;
 		}
@@ -447,7 +620,7 @@ int cli_observe(int argc, char **argv)
 					fprintf(stderr, "sluice: %s\n", err);
 					free(err);
 					close(fd);
-					return 1;
+					return observe_done(1, allowlist, denylist, wire, &render);
 				}
 				/* loss stays visible: the agent says when this client
 				 * fell so far behind that it dropped flows for it */
@@ -487,30 +660,31 @@ int cli_observe(int argc, char **argv)
 					render.text.node = render.print_node ?
 						json_string_value(json_object_get(flow, "node_name")) : NULL;
 					flow_print(&render.text, stdout, &v.f);
+					flow_json_view_free(&v);
 				}
 			} else if (json_object_get(msg, "ok") && !json_is_true(json_object_get(msg, "ok"))) {
 				fprintf(stderr, "sluice: %s\n",
 					json_string_value(json_object_get(msg, "error")) ?: "observe failed");
 				json_decref(msg);
 				close(fd);
-				return 1;
+				return observe_done(1, allowlist, denylist, wire, &render);
 			} else if (json_is_true(json_object_get(msg, "end"))) {
 				json_decref(msg);
 				close(fd);
-				return 0;
+				return observe_done(0, allowlist, denylist, wire, &render);
 			}
 			json_decref(msg);
 		}
 		close(fd);
 		if (!follow) {
 			fprintf(stderr, "sluice: the agent closed the connection before the end of the flows\n");
-			return 1;
+			return observe_done(1, allowlist, denylist, wire, &render);
 		}
 		lost_at = sl_now_ns();
 		if (!reconnect) {
 			fprintf(stderr, "sluice: lost the connection to the agent at %s (use --reconnect to wait "
 					"for it)\n", client_socket());
-			return 1;
+			return observe_done(1, allowlist, denylist, wire, &render);
 		}
 		fprintf(stderr, "sluice: lost the agent, reconnecting...\n");
 		reconnecting = true;

@@ -599,7 +599,7 @@ size_t sl_flow_json(const struct sl_flow_view *f, const char *node, char *out)
 	/* the summary as Hubble writes it, the URL absolute as in l7.http.url */
 	PUT(&o, "\"Summary\":\"");
 	if (l7) {
-		put_escaped(&o, f->http_protocol ? f->http_protocol : "HTTP/1.1", CAP_PROTO);
+		put_escaped(&o, f->http_protocol && *f->http_protocol ? f->http_protocol : "HTTP/1.1", CAP_PROTO);
 		PUT(&o, " ");
 		if (resp) {
 			put_u64(&o, f->code);

@@ -452,8 +452,12 @@ int sl_wire_decode(struct sl_wire_dec *d, const uint8_t *payload, size_t len, sl
 
 void sl_wire_dec_free(struct sl_wire_dec *d)
 {
-	for (unsigned i = 0; i < SL_WIRE_PEERS; i++)
-		end_free(&d->peers[i].end);
+	/* a slot holds strings only once a peer record filled it (id != 0) */
+	for (unsigned i = 0; i < SL_WIRE_PEERS; i++) {
+		if (d->peers[i].id)
+			end_free(&d->peers[i].end);
+		d->peers[i].id = 0;
+	}
 	free(d->node);
 	d->node = NULL;
 }

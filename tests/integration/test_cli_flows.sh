@@ -300,6 +300,73 @@ if command -v promtool >/dev/null; then
 fi
 check "status text names the proxy counters" sh -c "$SLB --socket $SL_SOCK status | grep -qE '^  requests +[0-9]+ allowed, [1-9][0-9]* denied'"
 
+# ---- --input-file: saved flows, selected as the agent selects them ----------
+# every flow up to T, saved; then each filter asked of the agent and of the
+# file (the same code decides, common/flow_match.c) gives the same lines
+sleep 0.3
+T=$(date -u +%Y-%m-%dT%H:%M:%S.%NZ)
+sl observe --all --until "$T" -o json >"$SL_WORK/saved.json"
+nsaved=$(wc -l <"$SL_WORK/saved.json")
+[ "$nsaved" -gt 20 ] && pass "saved $nsaved flows (observe --all -o json)" || fail "saved only $nsaved flows"
+one_uuid=$(sed -n 5p "$SL_WORK/saved.json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["flow"]["uuid"])')
+same=0 differ= nonempty=0
+set -f # the filter words are not globs (--node-name *)
+while IFS= read -r filters; do
+	# shellcheck disable=SC2086 # the filter flags are words
+	live=$(sl observe --all --until "$T" -o json $filters 2>&1 | md5sum)
+	# shellcheck disable=SC2086
+	file=$(sl observe --input-file "$SL_WORK/saved.json" --all -o json $filters 2>&1 | md5sum)
+	# shellcheck disable=SC2086
+	n=$(sl observe --all --until "$T" -o json $filters 2>/dev/null | wc -l)
+	if [ "$live" = "$file" ]; then same=$((same + 1)); else differ+=" [$filters]($n)"; fi
+	[ "$n" -gt 0 ] && [ "$n" -lt "$nsaved" ] && nonempty=$((nonempty + 1))
+done <<EOF
+--verdict DROPPED
+--verdict FORWARDED --verdict REDIRECTED
+--from-pod default/frontend
+--to-pod default/backend --to-port 8080
+--pod default/database
+--protocol tcp --not --type trace
+--type l7
+--type trace:to-endpoint
+--type policy-verdict
+--http-status 200
+--http-method GET --http-path /api/.*
+--label app=backend
+--from-label k8s:app=frontend,security.level=trusted
+--to-identity 2
+--traffic-direction ingress
+--tcp-flags SYN,ACK
+--ip $IP_database
+--from-ip 10.0.0.0/8 --to-port 5432
+--uuid $one_uuid
+--node-name *
+--drop-reason-desc POLICY_DENIED
+-4
+--not --verdict DROPPED --not --type l7
+EOF
+set +f
+expect_eq "--input-file FILE: each of 23 filter sets selects the same flows as the agent" "23 " "$same $differ"
+[ "$nonempty" -ge 18 ] && pass "  $nonempty of them select some flows but not all" || fail "  only $nonempty filter sets select some but not all flows"
+expect_eq "  --uuid finds its one flow in the file" 1 \
+	"$(sl observe --input-file "$SL_WORK/saved.json" --all --uuid "$one_uuid" | wc -l)"
+expect_eq "  --last 3 and --first 2 from the file, as from the agent" \
+	"$(sl observe --until "$T" --last 3 | md5sum) $(sl observe --first 2 --until "$T" | md5sum)" \
+	"$(sl observe --input-file "$SL_WORK/saved.json" --last 3 | md5sum) $(sl observe --input-file "$SL_WORK/saved.json" --first 2 | md5sum)"
+expect_eq "  the text forms too (-o dict of the L7 flows)" \
+	"$(sl observe --all --until "$T" -o dict --type l7 | md5sum)" \
+	"$(sl observe --input-file - -o dict --all --type l7 <"$SL_WORK/saved.json" | md5sum)"
+# bare Flow objects (jq .flow) and blank lines are read; a line that is not JSON names its line
+python3 -c 'import json,sys
+for l in open(sys.argv[1]): print(json.dumps(json.loads(l)["flow"])); print()' "$SL_WORK/saved.json" >"$SL_WORK/bare.json"
+expect_eq "  bare Flow objects: the same flows" "$(sl observe --input-file "$SL_WORK/saved.json" --all --type l7 | md5sum)" \
+	"$(sl observe --input-file "$SL_WORK/bare.json" --all --type l7 | md5sum)"
+printf '%s\n' "$(head -2 "$SL_WORK/saved.json")" 'not json' >"$SL_WORK/bad.json"
+check_exit 1 "  a line that is not JSON: exit 1" sl observe --input-file "$SL_WORK/bad.json"
+check "  ... naming the file and the line" sh -c "$SLB observe --input-file $SL_WORK/bad.json 2>&1 | grep -q 'bad.json:3: not a flow'"
+check_exit 1 "  a missing file: exit 1" sl observe --input-file "$SL_WORK/none.json"
+check_exit 2 "  a bad filter: exit 2 (as with the agent)" sl observe --input-file "$SL_WORK/saved.json" --http-path '('
+
 # ---- item 9: --follow loses the agent -------------------------------------
 "$SLB" --socket "$SL_SOCK" observe --follow >"$SL_WORK/f1.out" 2>"$SL_WORK/f1.err" &
 F1=$!

@@ -125,6 +125,20 @@ static void test_json_line(void **state)
 			free(want);
 			free(got);
 		}
+		/* everything a filter of --input-file looks at comes back: the
+		 * line rendered from the view read back is the line */
+		{
+			char *again = malloc(sl_flow_json_max(&back.f, "node-1"));
+
+			again[sl_flow_json(&back.f, "node-1", again)] = 0;
+			line[n] = 0;
+			if (strcmp(line, again)) {
+				fprintf(stderr, "case %d read back:\nwant: %s\ngot:  %s\n", i, line, again);
+				fail_msg("case %d read back differs", i);
+			}
+			free(again);
+		}
+		flow_json_view_free(&back);
 		json_decref(msg);
 		free(line);
 	}
