@@ -286,10 +286,10 @@ static int observe_file(const char *path, json_t *allow, json_t *deny, bool foll
 
 				if (nring == size) {
 					free(ring[head]);
-					ring[head] = strdup(line);
+					ring[head] = sl_xstrdup(line);
 					head = (head + 1) % size;
 				} else {
-					ring[nring++] = strdup(line);
+					ring[nring++] = sl_xstrdup(line);
 				}
 			} else if (last != 0 || first >= 0 || since || until || follow) {
 				file_print(r, line, flow);

@@ -201,8 +201,9 @@ static struct label_sel *label_sel_parse(const char *sel)
 }
 
 /* The labels of an end, one at a time: its text is the JSON array
- * ["k8s:app=x",...] (labels_text()). Returns the position after the label
- * copied into buf, NULL when none is left. */
+ * ["k8s:app=x",...] (the agent's labels_text(), or a saved flow's).
+ * Returns the position after the label copied into buf, NULL when none is
+ * left. */
 static const char *next_label(const char *p, char *buf, size_t cap)
 {
 	size_t n = 0;
