@@ -387,34 +387,60 @@ static void put_tcp_flags(struct out *o, uint8_t flags)
 	PUT(o, "}");
 }
 
-/* Hubble's Endpoint, its fields in flow.proto's order; ID, cluster_name
- * and workloads left out when empty, as protojson leaves them out */
+/* ",\"sub_type\":N" unless N is 0, which protojson leaves out */
+static void put_sub_type(struct out *o, unsigned sub_type)
+{
+	if (sub_type) {
+		PUT(o, ",\"sub_type\":");
+		put_u64(o, sub_type);
+	}
+}
+
+/* One string field of an object ("key":"value"), left out when empty. */
+static void put_str_field(struct out *o, bool *first, const char *key, const char *v)
+{
+	if (!v || !*v)
+		return;
+	if (!*first)
+		PUT(o, ",");
+	*first = false;
+	PUT(o, "\"");
+	puts_(o, key);
+	PUT(o, "\":\"");
+	put_escaped(o, v, CAP_NAME);
+	PUT(o, "\"");
+}
+
+/* Hubble's Endpoint, its fields in flow.proto's order; empty ones (an ID
+ * or identity of 0, an empty string or list) left out, as protojson
+ * leaves them out: the world is {"identity":2,"labels":["reserved:world"]} */
 static void put_end(struct out *o, const struct sl_flow_end *e)
 {
+	bool first = true;
+
 	PUT(o, "{");
 	if (e->ep_id) {
 		PUT(o, "\"ID\":");
 		put_u64(o, e->ep_id);
-		PUT(o, ",");
+		first = false;
 	}
-	PUT(o, "\"identity\":");
-	put_u64(o, e->identity);
-	if (e->cluster && *e->cluster) {
-		PUT(o, ",\"cluster_name\":\"");
-		put_escaped(o, e->cluster, CAP_NAME);
-		PUT(o, "\"");
+	if (e->identity) {
+		puts_(o, first ? "\"identity\":" : ",\"identity\":");
+		put_u64(o, e->identity);
+		first = false;
 	}
-	PUT(o, ",\"namespace\":\"");
-	put_escaped(o, e->ns, CAP_NAME);
-	PUT(o, "\",\"labels\":");
-	puts_(o, e->labels ? e->labels : "[]");
-	PUT(o, ",\"pod_name\":\"");
-	put_escaped(o, e->pod, CAP_NAME);
-	PUT(o, "\"");
+	put_str_field(o, &first, "cluster_name", e->cluster);
+	put_str_field(o, &first, "namespace", e->ns);
+	if (e->labels && strcmp(e->labels, "[]")) {
+		puts_(o, first ? "\"labels\":" : ",\"labels\":");
+		puts_(o, e->labels);
+		first = false;
+	}
+	put_str_field(o, &first, "pod_name", e->pod);
 	if (e->wl_kind) {
 		bool named = e->wl_name && *e->wl_name;
 
-		PUT(o, ",\"workloads\":[{");
+		puts_(o, first ? "\"workloads\":[{" : ",\"workloads\":[{");
 		if (named) {
 			PUT(o, "\"name\":\"");
 			put_escaped(o, e->wl_name, CAP_NAME);
@@ -556,8 +582,8 @@ size_t sl_flow_json(const struct sl_flow_view *f, const char *node, char *out)
 	sl_flow_event_type(f->kind, f->verdict, f->trace_point, f->drop_reason, &type, &sub_type);
 	if (trace) {
 		/* Cilium's monitor type 4, trace (sub_type = observation point) */
-		PUT(&o, "\"event_type\":{\"type\":4,\"sub_type\":");
-		put_u64(&o, sub_type);
+		PUT(&o, "\"event_type\":{\"type\":4");
+		put_sub_type(&o, sub_type);
 		PUT(&o, "},\"trace_observation_point\":\"");
 		puts_(&o, sl_flow_trace_point_name(f->trace_point));
 		puts_(&o, f->is_reply ? "\",\"trace_reason\":\"REPLY\",\"is_reply\":true,"
@@ -566,11 +592,14 @@ size_t sl_flow_json(const struct sl_flow_view *f, const char *node, char *out)
 		/* Cilium's monitor types: 1 drop (sub_type = reason), 5 policy verdict */
 		PUT(&o, "\"event_type\":{\"type\":");
 		put_u64(&o, type);
-		PUT(&o, ",\"sub_type\":");
-		put_u64(&o, sub_type);
-		PUT(&o, "},\"policy_match_type\":");
-		put_u64(&o, f->match_kind);
-		PUT(&o, ",\"is_reply\":false,");
+		put_sub_type(&o, sub_type);
+		PUT(&o, "},");
+		if (f->match_kind) {
+			PUT(&o, "\"policy_match_type\":");
+			put_u64(&o, f->match_kind);
+			PUT(&o, ",");
+		}
+		PUT(&o, "\"is_reply\":false,");
 	} else {
 		/* a REQUEST carries no code and no latency; its RESPONSE both */
 		PUT(&o, "\"event_type\":{\"type\":129},\"l7\":{\"type\":\"");

@@ -158,7 +158,7 @@ traces = [f for f in flows if f["event_type"]["type"] == 4 and 8080 in (f["l4"][
 synack = [f for f in traces if f["l4"]["TCP"]["flags"] == {"SYN": True, "ACK": True}]
 assert len(synack) == 1, f"one SYN-ACK trace, got {[(f['trace_observation_point'], f['l4']['TCP']['flags']) for f in traces]}"
 compare(synack[0], {
-    "verdict": "FORWARDED", "Type": "L3_L4", "event_type": {"type": 4, "sub_type": 0},
+    "verdict": "FORWARDED", "Type": "L3_L4", "event_type": {"type": 4, "sub_type": ABSENT},
     "IP": {"source": be, "destination": fe, "ipVersion": "IPv4"},
     "l4": {"TCP": {"source_port": 8080, "destination_port": verdict_port}},
     "source": endpoint("backend", "backend"), "destination": endpoint("frontend", "frontend"),
