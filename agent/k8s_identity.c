@@ -381,6 +381,16 @@ static void on_recreated(void *ctx, int status, json_t *body, const char *errmsg
 	if (!al->cancelled && status != 201 && status != 409)
 		k8s_note_error(al->k, "re-creating identity %u: HTTP %d %s", al->trying, status,
 			       errmsg ? errmsg : "");
+	/* Until the watch brings the object back, the labels resolve to this
+	 * number: without it, a resolve between this answer and that event
+	 * found neither an allocation in flight nor the object, allocated a
+	 * second number, and the pod moved to it (test_k8s_restart, once).
+	 * A 409 says only that the name is taken, maybe for other labels: the
+	 * watch decides then. */
+	if (!al->cancelled && status == 201) {
+		json_object_set_new(al->k->id_local, al->key, json_integer(al->trying));
+		k8s_schedule_commit(al->k);
+	}
 	al->done = true;
 }
 
