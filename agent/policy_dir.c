@@ -99,9 +99,10 @@ static bool has_ref(const struct dir_ref *refs, size_t n, const struct dir_ref *
  * The policies of refs that keep does not hold leave. One that another
  * file of the directory still holds stays, and that file is applied again
  * (its version, not the one that left, is then in force): in this scan if
- * it has not been read yet, else in the next one, within a second. Other
- * files count unless only those read in this scan exist (removed: set
- * after the directory was read).
+ * it has not been read yet, else in the next one, within a second. While
+ * the directory is read, every other file counts (one not read yet is read
+ * later in this scan); in the pass over removed files (removed), only the
+ * files this scan found.
  */
 static void delete_refs(struct policy_dir *pd, const struct dir_file *from, const struct dir_ref *refs, size_t n,
 			const struct dir_ref *keep, size_t nkeep, bool removed)
