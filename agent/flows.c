@@ -395,9 +395,11 @@ static void end_view(struct sl_flow_end *e, const struct flow_peer *p)
 	}
 }
 
-static void flow_view(const struct flow *f, struct sl_flow_view *v)
+/* f as the renderers, the wire form and the filters see it */
+static void flow_view(const struct flows *fl, const struct flow *f, struct sl_flow_view *v)
 {
 	memset(v, 0, sizeof(*v));
+	v->uuid_boot = fl->uuid_boot;
 	v->time_ns = f->time_ns;
 	v->kind = f->kind;
 	v->verdict = f->verdict;
@@ -487,45 +489,41 @@ static void stream_flush(struct stream *st)
 }
 
 /* The JSON line of f, rendered once however many JSON streams want it. */
-static const char *flow_json_once(struct flows *fl, const struct flow *f, size_t *len)
+static const char *flow_json_once(struct flows *fl, const struct flow *f, const struct sl_flow_view *v,
+				  size_t *len)
 {
 	if (fl->json_for != f) {
-		struct sl_flow_view v;
-		size_t max;
+		size_t max = sl_flow_json_max(v, fl->agent->cfg.node_name);
 
-		flow_view(f, &v);
-		v.uuid_boot = fl->uuid_boot;
-		max = sl_flow_json_max(&v, fl->agent->cfg.node_name);
 		if (max > fl->json_cap) {
 			free(fl->json);
 			fl->json_cap = max;
 			fl->json = sl_xcalloc(1, max);
 		}
-		fl->json_len = sl_flow_json(&v, fl->agent->cfg.node_name, fl->json);
+		fl->json_len = sl_flow_json(v, fl->agent->cfg.node_name, fl->json);
 		fl->json_for = f;
 	}
 	*len = fl->json_len;
 	return fl->json;
 }
 
-static void stream_put(struct flows *fl, struct stream *st, const struct flow *f)
+/* f and its view (flow_view()) */
+static void stream_put(struct flows *fl, struct stream *st, const struct flow *f, const struct sl_flow_view *v)
 {
 	if (st->wire) {
-		struct sl_flow_view v;
 		uint8_t *p;
 
-		flow_view(f, &v);
 		if (st->lost != st->lost_told) {
 			p = batch_room(st, SL_WIRE_LOST_SIZE);
 			st->batch_len += sl_wire_put_lost(p, st->lost - st->lost_told);
 			st->lost_told = st->lost;
 		}
-		p = batch_room(st, sl_wire_flow_max(&v));
-		st->batch_len += sl_wire_put_flow(st->wire, p, &v, f->src.info ? f->src.info->id : 0,
+		p = batch_room(st, sl_wire_flow_max(v));
+		st->batch_len += sl_wire_put_flow(st->wire, p, v, f->src.info ? f->src.info->id : 0,
 						  f->dst.info ? f->dst.info->id : 0);
 	} else {
 		size_t len;
-		const char *line = flow_json_once(fl, f, &len);
+		const char *line = flow_json_once(fl, f, v, &len);
 		uint8_t *p = batch_room(st, len + 1);
 
 		memcpy(p, line, len);
@@ -543,8 +541,7 @@ static void deliver(struct flows *fl, struct flow *f)
 
 	if (!fl->subscribers)
 		return;
-	flow_view(f, &v);
-	v.uuid_boot = fl->uuid_boot;
+	flow_view(fl, f, &v);
 	for (s = fl->subscribers; s; s = s->next) {
 		if (!sl_flow_filters_match(s->filters, &v, fl->agent->cfg.node_name, NULL))
 			continue;
@@ -554,7 +551,7 @@ static void deliver(struct flows *fl, struct flow *f)
 			fl->agent->counters.observer_flows_lost++;
 			continue;
 		}
-		stream_put(fl, &s->st, f);
+		stream_put(fl, &s->st, f, &v);
 	}
 	fl->json_for = NULL; /* the slot f lives in is reused by a later flow */
 }
@@ -800,8 +797,7 @@ json_t *flows_cmd_observe(struct agent *a, struct api_client *c, json_t *req, ch
 
 		if ((since && f->time_ns < since) || (until && f->time_ns > until))
 			continue;
-		flow_view(f, &v);
-		v.uuid_boot = fl->uuid_boot;
+		flow_view(fl, f, &v);
 		if (sl_flow_filters_match(fs, &v, a->cfg.node_name, NULL))
 			idx[matched++] = (fl->ring_head + i) % fl->ring_cap;
 	}
@@ -811,7 +807,10 @@ json_t *flows_cmd_observe(struct agent *a, struct api_client *c, json_t *req, ch
 	if (has_first && (size_t)first < matched)
 		matched = (size_t)first; /* the oldest ones */
 	for (i = start; i < matched; i++) {
-		stream_put(fl, &st, &fl->ring[idx[i]]);
+		struct sl_flow_view v;
+
+		flow_view(fl, &fl->ring[idx[i]], &v);
+		stream_put(fl, &st, &fl->ring[idx[i]], &v);
 		fl->json_for = NULL;
 	}
 	free(idx);
