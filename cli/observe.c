@@ -179,8 +179,9 @@ static const char *clock_str(uint64_t ns, char *buf, size_t len)
 }
 
 /* One flow line of an --input-file, selected: printed in the chosen form
- * (-o json: the line as it was read). */
-static void file_print(struct render *r, const char *line, json_t *flow)
+ * (-o json: the line as it was read); view: the flow's, when the caller
+ * already read it, else NULL. */
+static void file_print(struct render *r, const char *line, json_t *flow, const struct sl_flow_view *view)
 {
 	struct flow_json_view v;
 
@@ -189,8 +190,12 @@ static void file_print(struct render *r, const char *line, json_t *flow)
 		fputc('\n', stdout);
 		return;
 	}
-	flow_view_from_json(flow, &v);
 	r->text.node = r->print_node ? json_string_value(json_object_get(flow, "node_name")) : NULL;
+	if (view) {
+		flow_print(&r->text, stdout, view);
+		return;
+	}
+	flow_view_from_json(flow, &v);
 	flow_print(&r->text, stdout, &v.f);
 	flow_json_view_free(&v);
 }
@@ -276,7 +281,6 @@ static int observe_file(const char *path, json_t *allow, json_t *deny, bool foll
 		flow_view_from_json(flow, &v);
 		hit = (!since || v.f.time_ns >= since) && (!until || v.f.time_ns <= until) &&
 		      sl_flow_filters_match(fs, &v.f, json_string_value(json_object_get(flow, "node_name")), v.uuid);
-		flow_json_view_free(&v);
 		if (hit && first >= 0 && matched >= (size_t)first)
 			hit = false;
 		if (hit) {
@@ -292,11 +296,12 @@ static int observe_file(const char *path, json_t *allow, json_t *deny, bool foll
 					ring[nring++] = sl_xstrdup(line);
 				}
 			} else if (last != 0 || first >= 0 || since || until || follow) {
-				file_print(r, line, flow);
+				file_print(r, line, flow, &v.f);
 				if (follow)
 					fflush(stdout);
 			}
 		}
+		flow_json_view_free(&v);
 		json_decref(msg);
 		if (first >= 0 && matched >= (size_t)first && !follow)
 			break;
@@ -306,7 +311,7 @@ static int observe_file(const char *path, json_t *allow, json_t *deny, bool foll
 		json_t *msg = json_loads(l, 0, NULL);
 
 		if (!rc)
-			file_print(r, l, line_flow(msg));
+			file_print(r, l, line_flow(msg), NULL);
 		json_decref(msg);
 		free(l);
 	}
