@@ -23,41 +23,17 @@ static const char *shown(const char *s, size_t cap, char *buf, size_t len)
 	return sl_escape_ctl_n(s, sl_flow_json_kept(s, cap), buf, len);
 }
 
-static const char *peer_name(const struct sl_flow_end *e, char *buf, size_t len)
-{
-	size_t pod = sl_flow_json_kept(e->pod, SL_FLOW_CAP_NAME);
-
-	if (pod) {
-		char nb[140], pb[280];
-
-		snprintf(buf, len, "%s/%s", shown(e->ns, SL_FLOW_CAP_NAME, nb, sizeof(nb)),
-			 sl_escape_ctl_n(e->pod, pod, pb, sizeof(pb)));
-	} else if (e->identity == 1)
-		snprintf(buf, len, "host");
-	else if (e->identity == 2)
-		snprintf(buf, len, "world");
-	else
-		snprintf(buf, len, "identity %u", e->identity);
-	return buf;
-}
-
 /* The text of a drop reason, from abi.h's one list. */
-static const char *drop_text(uint16_t reason)
+static const char *drop_text(uint16_t reason, char num[8])
 {
 #define DROP_TEXT_(name, num, hubble, metric, text) case num: return text;
 	switch (reason) {
 	SLUICE_DROP_REASONS(DROP_TEXT_)
 	}
 #undef DROP_TEXT_
-	return sl_flow_drop_reason_name(reason);
-}
-
-/* Cilium's policy match types, by number */
-static const char *match_text(uint8_t m)
-{
-	static const char *const names[] = { "no rule", "L3_ONLY", "L3_L4", "L4_ONLY", "ALL" };
-
-	return m <= 4 ? names[m] : "?";
+	/* Cilium's DropReason(): the number of one it does not name */
+	snprintf(num, 8, "%u", reason);
+	return num;
 }
 
 int flow_time_format_parse(const char *name)
@@ -153,198 +129,632 @@ static const char *when_text(struct flow_printer *p, uint64_t ns, char *buf)
 	return buf;
 }
 
+/* ---- Hubble's printer ------------------------------------------------------ */
+
 /*
- * The path of the line's absolute URL, SCHEME://HOST then the URL (the
- * server's address when there is no Host), from its first '/' after the
- * scheme; the whole URL when it has none. Escaped into buf (len at most
- * 520): of the path, the escape reads at most len - 5 bytes, and one more to
- * know whether it goes on, so the first bytes copied out are enough.
+ * One flow as Hubble's printer (hubble/pkg/printer) lays it out, the same
+ * fields whether they come from the decoded flow or from a flow's JSON:
+ * "TIME [NODE]: SRC (ID) -> DST (ID) TYPE VERDICT (SUMMARY)" for compact,
+ * and dict's and table's rows of the same cells. Colours are Hubble's
+ * (fatih/color): host cyan, port yellow, identity magenta, the verdict
+ * green, red or yellow.
  */
-static const char *url_path(const struct sl_flow_view *f, char *buf, size_t len)
+#define COL_RED "\033[31m"
+#define COL_GREEN "\033[32m"
+#define COL_YELLOW "\033[33m"
+#define COL_MAGENTA "\033[35m"
+#define COL_CYAN "\033[36m"
+#define COL_RESET "\033[0m"
+
+#define SUMMARY_MAX 24576
+
+struct flow_text {
+	char when[64];
+	char src[1400], dst[1400];
+	char sid[48], did[48];
+	int reply; /* Hubble's is_reply: -1 unknown ("<>"), 0 or 1 */
+	char type[200];
+	char verdict[4400];
+	char summary[SUMMARY_MAX];
+};
+
+struct sbuf {
+	char *p;
+	size_t n, cap;
+};
+
+static void sb_put(struct sbuf *b, const char *s)
 {
-	const char *scheme = f->https ? "https://" : "http://";
-	char addr[SL_FLOW_ADDR_MAX], raw[600];
-	const char *host = f->host, *slash;
-	size_t hn = sl_flow_json_kept(f->host, SL_FLOW_CAP_HOST), un = sl_flow_json_kept(f->url, SL_FLOW_CAP_URL);
-	struct piece {
-		const char *s;
-		size_t n;
-	} part[3];
-	size_t parts = 0, i, n = 0;
+	size_t l = strlen(s);
 
-	if (!hn) {
-		host = sl_flow_addr(f->kind == SL_FLOW_L7_RESPONSE ? f->saddr : f->daddr, addr);
-		hn = strlen(host);
-	}
-	slash = memchr(host, '/', hn);
-	if (slash) {
-		part[parts++] = (struct piece){ slash, hn - (size_t)(slash - host) };
-		part[parts++] = (struct piece){ f->url, un };
-	} else if ((slash = memchr(f->url ? f->url : "", '/', un))) {
-		part[parts++] = (struct piece){ slash, un - (size_t)(slash - f->url) };
+	if (b->n + l >= b->cap)
+		l = b->cap - 1 - b->n;
+	memcpy(b->p + b->n, s, l);
+	b->n += l;
+	b->p[b->n] = 0;
+}
+
+/* a colour, when on; Hubble never colours a table (its tabwriter would
+ * count the escapes as text) */
+static const char *col(const struct flow_printer *p, const char *c)
+{
+	return p->color && p->form != FLOW_PRINT_TABLE ? c : "";
+}
+
+/* Hubble's Hostname(): ns/pod, else ns/service, else the DNS names, else
+ * the address (always the address with --numeric); then ":port" (IPv6 in
+ * brackets) unless there is no port or it is 0. Strings come escaped. */
+static void hostname(const struct flow_printer *p, char *out, size_t len, const char *ip, unsigned port, bool has_port,
+		     const char *ns, const char *pod, const char *svc, const char *names)
+{
+	struct sbuf b = { out, 0, len };
+	char host[1100];
+	const char *name = pod && *pod ? pod : svc && *svc ? svc : NULL;
+
+	out[0] = 0;
+	if (p->numeric)
+		snprintf(host, sizeof(host), "%s", ip);
+	else if (name && ns && *ns) /* path.Join: no slash for an empty namespace */
+		snprintf(host, sizeof(host), "%.500s/%.500s", ns, name);
+	else if (name)
+		snprintf(host, sizeof(host), "%s", name);
+	else if (names && *names)
+		snprintf(host, sizeof(host), "%s", names);
+	else
+		snprintf(host, sizeof(host), "%s", ip);
+	sb_put(&b, col(p, COL_CYAN));
+	if (has_port && port) {
+		char pt[40];
+
+		sb_put(&b, strchr(host, ':') ? "[" : "");
+		sb_put(&b, host);
+		sb_put(&b, strchr(host, ':') ? "]:" : ":");
+		snprintf(pt, sizeof(pt), "%s%u%s", col(p, COL_YELLOW), port, col(p, COL_RESET));
+		sb_put(&b, pt);
 	} else {
-		part[parts++] = (struct piece){ scheme, strlen(scheme) };
-		part[parts++] = (struct piece){ host, hn };
-		part[parts++] = (struct piece){ f->url, un };
+		sb_put(&b, host);
 	}
-	for (i = 0; i < parts && n < sizeof(raw); i++) {
-		size_t take = part[i].n;
+	sb_put(&b, col(p, COL_RESET));
+}
 
-		if (!take)
-			continue;
-		if (take > sizeof(raw) - n)
-			take = sizeof(raw) - n;
-		memcpy(raw + n, part[i].s, take);
-		n += take;
+/* Cilium's reserved identities by number (pkg/identity) */
+static const char *reserved_name(uint32_t id)
+{
+	static const char *const names[] = { NULL,	    "host",	     "world",	   "unmanaged",
+					     "health",	    "init",	     "remote-node", "kube-apiserver",
+					     "ingress",	    "world-ipv4",    "world-ipv6" };
+
+	return id < sizeof(names) / sizeof(names[0]) ? names[id] : NULL;
+}
+
+/* "(ID:1234)", or a reserved identity's "(world)" */
+static void identity_text(const struct flow_printer *p, uint32_t id, char *out, size_t len)
+{
+	const char *name = reserved_name(id);
+
+	if (id > 0 && id < 128 && name)
+		snprintf(out, len, "%s(%s)%s", col(p, COL_MAGENTA), name, col(p, COL_RESET));
+	else if (id > 0 && id < 128)
+		snprintf(out, len, "%s(%u)%s", col(p, COL_MAGENTA), id, col(p, COL_RESET));
+	else
+		snprintf(out, len, "%s(ID:%u)%s", col(p, COL_MAGENTA), id, col(p, COL_RESET));
+}
+
+/* Cilium's PolicyMatchType names */
+static const char *match_name(unsigned m)
+{
+	static const char *const names[] = { "none", "L3-Only", "L3-L4", "L4-Only", "all", "L3-Proto", "Proto-Only" };
+
+	return m < sizeof(names) / sizeof(names[0]) ? names[m] : "unknown";
+}
+
+/* Cilium's TraceObservationPoint names, by trace sub_type */
+static void trace_point_text(unsigned sub, char *out, size_t len)
+{
+	static const char *const names[] = { "to-endpoint",  "to-proxy",	  "to-host",	   "to-stack",
+					     "to-overlay",   "from-endpoint", "from-proxy",   "from-host",
+					     "from-stack",   "from-overlay",  "from-network", "to-network",
+					     "from-crypto",  "to-crypto" };
+
+	if (sub < sizeof(names) / sizeof(names[0]))
+		snprintf(out, len, "%s", names[sub]);
+	else
+		snprintf(out, len, "%u", sub);
+}
+
+/* Hubble's verdict: a policy verdict event's FORWARDED is ALLOWED (DROPPED
+ * DENIED, AUDIT AUDITED), with --print-policy-names " BY name (kind), ..."
+ * of the policies that decided; coloured by kind */
+static void verdict_text(const struct flow_printer *p, const char *name, bool policy_event, const char *by, char *out,
+			 size_t len)
+{
+	const char *c = "", *msg = name;
+
+	if (!strcmp(name, "FORWARDED") || !strcmp(name, "REDIRECTED")) {
+		c = COL_GREEN;
+		msg = policy_event ? "ALLOWED" : name;
+	} else if (!strcmp(name, "DROPPED") || !strcmp(name, "ERROR")) {
+		c = COL_RED;
+		msg = policy_event ? "DENIED" : name;
+	} else if (!strcmp(name, "AUDIT")) {
+		c = COL_YELLOW;
+		msg = policy_event ? "AUDITED" : name;
+	} else if (!strcmp(name, "TRACED") || !strcmp(name, "TRANSLATED")) {
+		c = COL_YELLOW;
 	}
-	return sl_escape_ctl_n(raw, n, buf, len);
+	if (!*c) {
+		snprintf(out, len, "%s", msg);
+		return;
+	}
+	snprintf(out, len, "%s%s%s%.4000s%s", col(p, c), msg, policy_event && by && *by ? " BY " : "",
+		 policy_event && by ? by : "", col(p, COL_RESET));
+}
+
+/* the cells of a table row (no colour): TIME, [NODE,] SRC, DST, TYPE,
+ * VERDICT and SUMMARY, tab-separated, kept for flow_print_flush */
+static void table_row(struct flow_printer *p, const char *node, const struct flow_text *t)
+{
+	char *row;
+
+	if (p->nrows == p->rows_cap) {
+		p->rows_cap = p->rows_cap ? p->rows_cap * 2 : 64;
+		p->rows = realloc(p->rows, p->rows_cap * sizeof(*p->rows));
+		if (!p->rows)
+			abort();
+	}
+	if (!p->nrows) /* Hubble's header, the first row */
+		p->rows[p->nrows++] = sl_xstrdup(node ? "TIMESTAMP\tNODE\tSOURCE\tDESTINATION\tTYPE\tVERDICT\tSUMMARY"
+						      : "TIMESTAMP\tSOURCE\tDESTINATION\tTYPE\tVERDICT\tSUMMARY");
+	if (asprintf(&row, "%s\t%s%s%s\t%s\t%s\t%s\t%s", t->when, node ? node : "", node ? "\t" : "", t->src, t->dst,
+		     t->type, t->verdict, t->summary) < 0)
+		abort();
+	p->rows[p->nrows++] = row;
+}
+
+static void text_out(struct flow_printer *p, FILE *out, const char *node, struct flow_text *t)
+{
+	char nodebuf[700];
+	const char *src = t->src, *dst = t->dst, *sid = t->sid, *did = t->did, *arrow = "->";
+
+	if (node)
+		node = sl_escape_ctl(node, nodebuf, sizeof(nodebuf));
+	switch (p->form) {
+	case FLOW_PRINT_TABLE:
+		table_row(p, node, t);
+		break;
+	case FLOW_PRINT_DICT:
+		fprintf(out, "%s  TIMESTAMP: %s\n%s%s%s     SOURCE: %s\nDESTINATION: %s\n       TYPE: %s\n"
+			     "    VERDICT: %s\n    SUMMARY: %s\n",
+			p->count ? "------------\n" : "", t->when, node ? "       NODE: " : "", node ? node : "",
+			node ? "\n" : "", t->src, t->dst, t->type, t->verdict, t->summary);
+		break;
+	case FLOW_PRINT_COMPACT:
+		if (t->reply < 0) {
+			arrow = "<>";
+		} else if (t->reply) { /* a reply: the client first, "<-" */
+			src = t->dst;
+			dst = t->src;
+			sid = t->did;
+			did = t->sid;
+			arrow = "<-";
+		}
+		fprintf(out, "%s%s%s%s: %s %s %s %s %s %s %s (%s)\n", t->when, node ? " [" : "", node ? node : "",
+			node ? "]" : "", src, sid, arrow, dst, did, t->type, t->verdict, t->summary);
+		break;
+	}
+	p->count++;
+}
+
+/* Go's tabwriter as Hubble sets it up (minwidth 2, padding 3, spaces): a
+ * column as wide as its widest cell, in characters, plus 3 */
+void flow_print_flush(struct flow_printer *p, FILE *out)
+{
+	size_t width[8] = { 0 }, cols = 0;
+
+	for (size_t r = 0; r < p->nrows; r++) {
+		const char *s = p->rows[r];
+		size_t c = 0, w = 0;
+
+		for (; *s; s++) {
+			if (*s == '\t') {
+				if (c < 8 && w > width[c])
+					width[c] = w;
+				c++;
+				w = 0;
+			} else if (((unsigned char)*s & 0xc0) != 0x80) {
+				w++;
+			}
+		}
+		if (c > cols)
+			cols = c;
+	}
+	for (size_t r = 0; r < p->nrows; r++) {
+		const char *s = p->rows[r];
+		size_t c = 0, w = 0;
+
+		for (; *s; s++) {
+			if (*s == '\t' && c < 8) {
+				size_t want = width[c] + 3 < 2 ? 2 : width[c] + 3;
+
+				for (; w < want; w++)
+					fputc(' ', out);
+				c++;
+				w = 0;
+				continue;
+			}
+			fputc(*s, out);
+			if (((unsigned char)*s & 0xc0) != 0x80)
+				w++;
+		}
+		fputc('\n', out);
+		free(p->rows[r]);
+	}
+	(void)cols;
+	p->nrows = 0;
+}
+
+void flow_printer_free(struct flow_printer *p)
+{
+	for (size_t r = 0; r < p->nrows; r++)
+		free(p->rows[r]);
+	free(p->rows);
+	free(p->scratch);
+	p->rows = NULL;
+	p->scratch = NULL;
+	p->nrows = p->rows_cap = 0;
+}
+
+static struct flow_text *scratch(struct flow_printer *p)
+{
+	if (!p->scratch) {
+		p->scratch = malloc(sizeof(*p->scratch));
+		if (!p->scratch)
+			abort();
+	}
+	return p->scratch;
+}
+
+/* The absolute URL as the JSON line has it (scheme://host, the server's
+ * address without a Host, then the URL), escaped, appended to b */
+static void put_url_text(struct sbuf *b, const struct sl_flow_view *f)
+{
+	char addr[SL_FLOW_ADDR_MAX], hb[SL_FLOW_CAP_HOST * 4 + 8];
+	char *ub = malloc(SL_FLOW_CAP_URL * 4 + 8);
+
+	if (!ub)
+		abort();
+	sb_put(b, f->https ? "https://" : "http://");
+	if (sl_flow_json_kept(f->host, SL_FLOW_CAP_HOST))
+		sb_put(b, shown(f->host, SL_FLOW_CAP_HOST, hb, sizeof(hb)));
+	else
+		sb_put(b, sl_flow_addr(f->kind == SL_FLOW_L7_RESPONSE ? f->saddr : f->daddr, addr));
+	sb_put(b, shown(f->url, SL_FLOW_CAP_URL, ub, SL_FLOW_CAP_URL * 4 + 8));
+	free(ub);
+}
+
+/* the JSON line's Summary (common/flow_json.c), escaped */
+static void summary_of_view(const struct sl_flow_view *f, char *out, size_t len)
+{
+	struct sbuf b = { out, 0, len };
+	char tmp[300];
+
+	out[0] = 0;
+	if (sl_flow_kind_is_l7(f->kind)) {
+		bool resp = f->kind == SL_FLOW_L7_RESPONSE;
+
+		sb_put(&b, f->http_protocol && *f->http_protocol ? shown(f->http_protocol, SL_FLOW_CAP_PROTO, tmp, sizeof(tmp))
+								 : "HTTP/1.1");
+		sb_put(&b, " ");
+		if (resp) {
+			snprintf(tmp, sizeof(tmp), "%u %llums (", f->code, (unsigned long long)(f->latency_ns / 1000000));
+			sb_put(&b, tmp);
+		}
+		sb_put(&b, shown(f->method, SL_FLOW_CAP_METHOD, tmp, sizeof(tmp)));
+		sb_put(&b, " ");
+		put_url_text(&b, f);
+		if (resp)
+			sb_put(&b, ")");
+	} else if (f->protocol == 6) {
+		char fl[SL_FLOW_TCP_FLAGS_TEXT_MAX];
+
+		sb_put(&b, "TCP Flags: ");
+		sb_put(&b, sl_flow_tcp_flags_text(f->tcp_flags, fl));
+	} else if (f->protocol == 1) {
+		char ic[SL_FLOW_ICMP_TEXT_MAX];
+
+		sb_put(&b, "ICMPv4 ");
+		sb_put(&b, sl_flow_icmp_text((uint8_t)f->sport, (uint8_t)f->dport, ic));
+	} else {
+		sb_put(&b, sl_flow_proto_name(f->protocol));
+	}
 }
 
 void flow_print(struct flow_printer *p, FILE *out, const struct sl_flow_view *f)
 {
-	bool denied = f->verdict == SLUICE_VERDICT_DROPPED, redirected = f->verdict == SLUICE_VERDICT_REDIRECTED;
-	bool trace = f->kind == SL_FLOW_TRACE;
-	bool l7 = sl_flow_kind_is_l7(f->kind);
-	/* a reply is printed as Hubble prints it: client <- server */
-	bool reply = f->kind == SL_FLOW_L7_RESPONSE || (trace && f->is_reply);
-	const char *verdict = sl_flow_verdict_name(f->verdict);
-	char src[300], dst[400], when[320], detail[600], kind[32];
-	const char *proto = "ip";
-	unsigned sport = 0, dport = 0;
+	struct flow_text *t = scratch(p);
+	bool ports = f->protocol == 6 || f->protocol == 17 || f->protocol == 132;
+	bool l7 = sl_flow_kind_is_l7(f->kind), policy_event = false;
+	char sa[SL_FLOW_ADDR_MAX], da[SL_FLOW_ADDR_MAX], by[700] = "";
+	char sns[1300], spod[1300], dns_[1300], dpod[1300], svc[1300];
+	unsigned type, sub;
 
-	/* the line's l4: ports for TCP, UDP and SCTP only */
-	switch (f->protocol) {
-	case 6:
-	case 17:
-	case 132:
-		proto = sl_flow_proto_name(f->protocol);
-		sport = f->sport;
-		dport = f->dport;
-		break;
-	case 1:
-		proto = "ICMPv4";
-		break;
-	}
-	when_text(p, f->time_ns, when);
-	peer_name(&f->src, src, sizeof(src));
-	peer_name(&f->dst, dst, sizeof(dst));
-	if (!strncmp(dst, "identity", 8) || !strcmp(dst, "world") || !strcmp(dst, "host")) {
-		char tmp[400], addr[SL_FLOW_ADDR_MAX];
-
-		snprintf(tmp, sizeof(tmp), "%.300s(%.64s)", dst, sl_flow_addr(f->daddr, addr));
-		snprintf(dst, sizeof(dst), "%s", tmp);
-	}
+	when_text(p, f->time_ns, t->when);
+	shown(f->src.ns, SL_FLOW_CAP_NAME, sns, sizeof(sns));
+	shown(f->src.pod, SL_FLOW_CAP_NAME, spod, sizeof(spod));
+	/* Hubble takes the namespace of the destination's service, if any */
+	shown(f->svc_name ? f->svc_ns : f->dst.ns, SL_FLOW_CAP_NAME, dns_, sizeof(dns_));
+	shown(f->dst.pod, SL_FLOW_CAP_NAME, dpod, sizeof(dpod));
+	shown(f->svc_name, SL_FLOW_CAP_NAME, svc, sizeof(svc));
+	hostname(p, t->src, sizeof(t->src), sl_flow_addr(f->saddr, sa), f->sport, ports, sns, spod, NULL, NULL);
+	hostname(p, t->dst, sizeof(t->dst), sl_flow_addr(f->daddr, da), f->dport, ports, dns_, dpod, svc, NULL);
+	identity_text(p, f->src.identity, t->sid, sizeof(t->sid));
+	identity_text(p, f->dst.identity, t->did, sizeof(t->did));
+	sl_flow_event_type(f->kind, f->verdict, f->trace_point, f->drop_reason, &type, &sub);
 	if (l7) {
-		char pathbuf[520], methbuf[64];
-		const char *method = shown(f->method, SL_FLOW_CAP_METHOD, methbuf, sizeof(methbuf));
-		/* the compact line shows the path; -o json has Hubble's absolute URL */
-		const char *path = url_path(f, pathbuf, sizeof(pathbuf));
+		snprintf(t->type, sizeof(t->type), "http-%s", f->kind == SL_FLOW_L7_RESPONSE ? "response" : "request");
+		t->reply = f->kind == SL_FLOW_L7_RESPONSE;
+	} else if (type == 4) {
+		trace_point_text(sub, t->type, sizeof(t->type));
+		t->reply = f->is_reply;
+	} else if (type == 1) {
+		char num[8];
 
-		snprintf(kind, sizeof(kind), "http-%s", reply ? "response" : "request");
-		if (reply)
-			snprintf(detail, sizeof(detail), "%s %.500s => %u, %.1f ms", method, path, f->code,
-				 (double)f->latency_ns / 1e6);
-		else if (!*method)
-			/* no request: a connection refused at its TLS handshake
-			 * (serverNames), shown by its URL (https://SNI) */
-			snprintf(detail, sizeof(detail), "%.500s", path);
-		else
-			snprintf(detail, sizeof(detail), "%s %.500s", method, path);
-	} else if (trace) {
-		char fl[SL_FLOW_TCP_FLAGS_TEXT_MAX];
-
-		snprintf(kind, sizeof(kind), "%s", sl_flow_trace_point_text(f->trace_point));
-		char ic[SL_FLOW_ICMP_TEXT_MAX];
-
-		if (f->protocol == 6)
-			snprintf(detail, sizeof(detail), "TCP Flags: %s", sl_flow_tcp_flags_text(f->tcp_flags, fl));
-		else if (f->protocol == 1) /* Hubble's Summary: "ICMPv4 EchoReply" */
-			snprintf(detail, sizeof(detail), "ICMPv4 %s",
-				 sl_flow_icmp_text((uint8_t)f->sport, (uint8_t)f->dport, ic));
-		else /* a UDP flow's first reply */
-			snprintf(detail, sizeof(detail), "%s", sl_flow_proto_name(f->protocol));
+		snprintf(t->type, sizeof(t->type), "%s", drop_text(f->drop_reason, num));
+		t->reply = -1;
 	} else {
-		bool in = f->direction == SLUICE_DIR_INGRESS;
-		/* which end decided: the destination on ingress, the source on egress */
-		const char *decider = in ? dst : src;
-
-		if (!strcmp(proto, "TCP"))
-			snprintf(kind, sizeof(kind), "tcp-connect");
-		else if (!strcmp(proto, "UDP"))
-			snprintf(kind, sizeof(kind), "udp");
-		else if (!strcmp(proto, "ICMPv4"))
-			snprintf(kind, sizeof(kind), "icmp");
-		else
-			snprintf(kind, sizeof(kind), "%s", proto);
-		if (denied)
-			snprintf(detail, sizeof(detail), "%s", drop_text(f->drop_reason));
-		else
-			snprintf(detail, sizeof(detail), "%s%s, %s policy of %.300s", redirected ? "to-proxy, " : "",
-				 match_text(f->match_kind), in ? "ingress" : "egress", decider);
+		snprintf(t->type, sizeof(t->type), "policy-verdict:%s %s", match_name(f->match_kind),
+			 f->direction == SLUICE_DIR_INGRESS ? "INGRESS" : "EGRESS");
+		t->reply = 0;
+		policy_event = true;
 	}
-	{
-		/* a judged flow is ALLOWED; what passes on an earlier verdict is FORWARDED */
-		const char *word = denied ? "DENIED" : redirected ? "REDIRECTED" : reply || trace ? "FORWARDED" : "ALLOWED";
-		const char *col = !p->color ? "" : denied ? "\033[31m" : redirected ? "\033[33m" : "\033[32m";
-		const char *reset = p->color ? "\033[0m" : "";
-		char port[16] = "", svcbuf[600] = "";
+	if (policy_event && p->policy_names && f->pol_kind && !f->pol_denied) {
+		char nb[1300], kb[1300];
 
-		if (dport)
-			snprintf(port, sizeof(port), ":%u", dport);
-		if (f->svc_name) {
-			char nb[140], sb[280];
-
-			snprintf(svcbuf, sizeof(svcbuf), " (svc %s/%s:%u)",
-				 shown(f->svc_ns, SL_FLOW_CAP_NAME, nb, sizeof(nb)),
-				 shown(f->svc_name, SL_FLOW_CAP_NAME, sb, sizeof(sb)), f->svc_port);
-		}
-		if (p->form != FLOW_PRINT_COMPACT) {
-			/* Hubble's dict and table: the flow's own source and
-			 * destination (a reply's source is the server), with ports */
-			char s2[330], d2[1040], sum[700];
-
-			if (sport)
-				snprintf(s2, sizeof(s2), "%s:%u", src, sport);
-			else
-				snprintf(s2, sizeof(s2), "%s", src);
-			snprintf(d2, sizeof(d2), "%s%s%s", dst, port, svcbuf);
-			snprintf(sum, sizeof(sum), "%s (%s)", word, detail);
-			/* --print-node-name: Hubble's NODE line and column */
-			if (p->form == FLOW_PRINT_DICT)
-				fprintf(out, "%s  TIMESTAMP: %s\n%s%.256s%s     SOURCE: %s\nDESTINATION: %s\n       TYPE: %s\n"
-					     "    VERDICT: %s%s%s\n    SUMMARY: %s\n",
-					p->count ? "------------\n" : "", when, p->node ? "       NODE: " : "",
-					p->node ? p->node : "", p->node ? "\n" : "", s2, d2, kind, col, verdict, reset, sum);
-			else if (p->node)
-				fprintf(out, "%s%-20s %-20.256s %-40s %-40s %-14s %s%-10s%s %s\n",
-					p->count ? "" : "TIMESTAMP            NODE                 SOURCE                                   "
-							"DESTINATION                              TYPE           VERDICT    SUMMARY\n",
-					when, p->node, s2, d2, kind, col, verdict, reset, sum);
-			else
-				fprintf(out, "%s%-20s %-40s %-40s %-14s %s%-10s%s %s\n",
-					p->count ? "" : "TIMESTAMP            SOURCE                                   "
-							"DESTINATION                              TYPE           VERDICT    SUMMARY\n",
-					when, s2, d2, kind, col, verdict, reset, sum);
-			p->count++;
-			return;
-		}
-		if (p->node) { /* Hubble's compact line: "TIME [NODE]: ..." */
-			size_t wl = strlen(when);
-
-			snprintf(when + wl, sizeof(when) - wl, " [%.256s]", p->node);
-		}
-		if (reply) {
-			char sp[16] = "";
-
-			if (sport) /* ports are TCP's, UDP's and SCTP's only */
-				snprintf(sp, sizeof(sp), ":%u", sport);
-			fprintf(out, "%s  %s ← %s%s%s  %s %s%s%s (%s)\n", when, dst, src, sp, svcbuf, kind, col, word,
-				reset, detail);
-		}
-		else
-			fprintf(out, "%s  %s → %s%s%s  %s %s%s%s (%s)\n", when, src, dst, port, svcbuf, kind, col, word,
-				reset, detail);
+		snprintf(by, sizeof(by), "%.300s (%.300s)", shown(f->pol_name, SL_FLOW_CAP_NAME, nb, sizeof(nb)),
+			 shown(f->pol_kind, SL_FLOW_CAP_NAME, kb, sizeof(kb)));
 	}
+	verdict_text(p, sl_flow_verdict_name(f->verdict), policy_event, by, t->verdict, sizeof(t->verdict));
+	summary_of_view(f, t->summary, sizeof(t->summary));
+	text_out(p, out, p->node, t);
+}
+
+/* ---- a Flow object (JSON), as Hubble prints any ---------------------------- */
+
+static const char *jstr(json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	return s ? s : "";
+}
+
+/* an escaped copy of a JSON string field into buf */
+static const char *jesc(json_t *o, const char *key, char *buf, size_t len)
+{
+	return sl_escape_ctl(jstr(o, key), buf, len);
+}
+
+/* "name (kind), ..." of a policy list (what follows " BY ") */
+static void policies_text(json_t *list, char *out, size_t len)
+{
+	struct sbuf b = { out, 0, len };
+	size_t i;
+	json_t *pol;
+
+	out[0] = 0;
+	json_array_foreach(list, i, pol) {
+		char nb[1300], kb[1300];
+
+		if (i)
+			sb_put(&b, ", ");
+		sb_put(&b, jesc(pol, "name", nb, sizeof(nb)));
+		sb_put(&b, " (");
+		sb_put(&b, jesc(pol, "kind", kb, sizeof(kb)));
+		sb_put(&b, ")");
+	}
+}
+
+/* Hubble's GetFlowType */
+static void type_of_json(json_t *flow, char *out, size_t len)
+{
+	json_t *l7 = json_object_get(flow, "l7"), *et = json_object_get(flow, "event_type");
+	long long type = json_integer_value(json_object_get(et, "type"));
+	unsigned sub = (unsigned)json_integer_value(json_object_get(et, "sub_type"));
+
+	if (json_is_object(l7)) {
+		const char *proto = json_object_get(l7, "http") ? "http" : json_object_get(l7, "dns") ? "dns"
+				    : json_object_get(l7, "kafka") ? "kafka" : "l7";
+		char lt[64];
+		size_t i;
+
+		snprintf(lt, sizeof(lt), "%s", *jstr(l7, "type") ? jstr(l7, "type") : "UNKNOWN_L7_TYPE");
+		for (i = 0; lt[i]; i++)
+			lt[i] = (char)(lt[i] >= 'A' && lt[i] <= 'Z' ? lt[i] + 32 : lt[i]);
+		if (!strcmp(proto, "dns")) {
+			char ob[128];
+
+			snprintf(out, len, "dns-%s %s", lt,
+				 jesc(json_object_get(l7, "dns"), "observation_source", ob, sizeof(ob)));
+		} else {
+			snprintf(out, len, "%s-%s", proto, lt);
+		}
+		return;
+	}
+	switch (type) {
+	case 4:
+		trace_point_text(sub, out, len);
+		return;
+	case 1: {
+		char num[8];
+
+		snprintf(out, len, "%s", drop_text((uint16_t)sub, num));
+		return;
+	}
+	case 5: {
+		const char *dir = jstr(flow, "traffic_direction");
+
+		snprintf(out, len, "policy-verdict:%s %s",
+			 match_name((unsigned)json_integer_value(json_object_get(flow, "policy_match_type"))),
+			 *dir ? dir : "TRAFFIC_DIRECTION_UNKNOWN");
+		return;
+	}
+	case 9: {
+		char cb[128];
+
+		snprintf(out, len, "%s", *jstr(flow, "debug_capture_point") ?
+			 jesc(flow, "debug_capture_point", cb, sizeof(cb)) : "DBG_CAPTURE_POINT_UNKNOWN");
+		return;
+	}
+	case 11: {
+		static const struct {
+			const char *name, *text;
+		} xl[] = { { "SOCK_XLATE_POINT_POST_DIRECTION_FWD", "post-xlate-fwd" },
+			   { "SOCK_XLATE_POINT_POST_DIRECTION_REV", "post-xlate-rev" },
+			   { "SOCK_XLATE_POINT_PRE_DIRECTION_FWD", "pre-xlate-fwd" },
+			   { "SOCK_XLATE_POINT_PRE_DIRECTION_REV", "pre-xlate-rev" } };
+		const char *pt = jstr(flow, "sock_xlate_point");
+		char pb[128];
+
+		for (size_t i = 0; i < sizeof(xl) / sizeof(xl[0]); i++)
+			if (!strcmp(pt, xl[i].name)) {
+				snprintf(out, len, "%s", xl[i].text);
+				return;
+			}
+		snprintf(out, len, "%s", *pt ? sl_escape_ctl(pt, pb, sizeof(pb)) : "SOCK_XLATE_POINT_UNKNOWN");
+		return;
+	}
+	}
+	snprintf(out, len, "UNKNOWN");
+}
+
+/* a flow's ports, from l4.TCP, l4.UDP or l4.SCTP */
+static bool json_ports(json_t *flow, unsigned *sport, unsigned *dport)
+{
+	static const char *const protos[] = { "TCP", "UDP", "SCTP" };
+	json_t *l4 = json_object_get(flow, "l4");
+
+	for (size_t i = 0; i < 3; i++) {
+		json_t *o = json_object_get(l4, protos[i]);
+
+		if (json_is_object(o)) {
+			*sport = (unsigned)json_integer_value(json_object_get(o, "source_port"));
+			*dport = (unsigned)json_integer_value(json_object_get(o, "destination_port"));
+			return true;
+		}
+	}
+	*sport = *dport = 0;
+	return false;
+}
+
+/* source_names / destination_names, joined with "," */
+static void names_text(json_t *list, char *out, size_t len)
+{
+	struct sbuf b = { out, 0, len };
+	size_t i;
+	json_t *n;
+
+	out[0] = 0;
+	json_array_foreach(list, i, n) {
+		char nb[600];
+
+		if (i)
+			sb_put(&b, ",");
+		sb_put(&b, sl_escape_ctl(json_string_value(n) ?: "", nb, sizeof(nb)));
+	}
+}
+
+/* Hubble's GetHostNames for one end */
+static void json_host(const struct flow_printer *p, json_t *flow, bool src, char *out, size_t len)
+{
+	json_t *ip = json_object_get(flow, "IP"), *end = json_object_get(flow, src ? "source" : "destination");
+	json_t *svc = json_object_get(flow, src ? "source_service" : "destination_service");
+	char addr[200], ns[1300], pod[1300], sname[1300], names[1300];
+	unsigned sport, dport;
+	bool ports = json_ports(flow, &sport, &dport);
+
+	if (!json_is_object(ip)) { /* Hubble: the Ethernet addresses, else nothing */
+		json_t *eth = json_object_get(flow, "ethernet");
+
+		snprintf(out, len, "%s%s%s", json_is_object(eth) ? col(p, COL_CYAN) : "",
+			 jesc(eth, src ? "source" : "destination", addr, sizeof(addr)),
+			 json_is_object(eth) ? col(p, COL_RESET) : "");
+		return;
+	}
+	jesc(ip, src ? "source" : "destination", addr, sizeof(addr));
+	jesc(end, "namespace", ns, sizeof(ns));
+	jesc(end, "pod_name", pod, sizeof(pod));
+	sname[0] = 0;
+	if (json_is_object(svc)) {
+		jesc(svc, "namespace", ns, sizeof(ns));
+		jesc(svc, "name", sname, sizeof(sname));
+	}
+	names_text(json_object_get(flow, src ? "source_names" : "destination_names"), names, sizeof(names));
+	hostname(p, out, len, addr, src ? sport : dport, ports, ns, pod, sname, names);
+}
+
+/* Hubble's getSummary: the trace id, the Summary, the auth type */
+static void json_summary(const struct flow_printer *p, json_t *flow, char *out, size_t len)
+{
+	struct sbuf b = { out, 0, len };
+	json_t *tid = json_object_get(json_object_get(flow, "ip_trace_id"), "trace_id");
+	const char *auth = jstr(flow, "auth_type");
+	char *esc = malloc(SUMMARY_MAX);
+	unsigned long long id = json_is_string(tid) ? strtoull(json_string_value(tid), NULL, 10)
+						    : (unsigned long long)json_integer_value(tid);
+
+	if (!esc)
+		abort();
+	out[0] = 0;
+	if (id) {
+		char t[64];
+
+		snprintf(t, sizeof(t), "IP Trace ID: %llu; ", id);
+		sb_put(&b, t);
+	}
+	sb_put(&b, jesc(flow, "Summary", esc, SUMMARY_MAX));
+	if (*auth && strcmp(auth, "DISABLED")) {
+		char ab[128];
+
+		sb_put(&b, "; ");
+		sb_put(&b, col(p, strcmp(auth, "TEST_ALWAYS_FAIL") ? COL_GREEN : COL_RED));
+		sb_put(&b, sl_escape_ctl(auth, ab, sizeof(ab)));
+		sb_put(&b, col(p, COL_RESET));
+	}
+	free(esc);
+}
+
+void flow_print_json(struct flow_printer *p, FILE *out, json_t *flow)
+{
+	struct flow_text *t = scratch(p);
+	json_t *reply = json_object_get(flow, "is_reply");
+	bool policy_event = json_integer_value(json_object_get(json_object_get(flow, "event_type"), "type")) == 5;
+	const char *verdict = jstr(flow, "verdict"), *dir = jstr(flow, "traffic_direction");
+	char by[4200] = "";
+	uint64_t ns;
+
+	if (sl_parse_rfc3339(json_string_value(json_object_get(flow, "time")), &ns))
+		snprintf(t->when, sizeof(t->when), "N/A");
+	else
+		when_text(p, ns, t->when);
+	json_host(p, flow, true, t->src, sizeof(t->src));
+	json_host(p, flow, false, t->dst, sizeof(t->dst));
+	identity_text(p, (uint32_t)json_integer_value(json_object_get(json_object_get(flow, "source"), "identity")),
+		      t->sid, sizeof(t->sid));
+	identity_text(p,
+		      (uint32_t)json_integer_value(json_object_get(json_object_get(flow, "destination"), "identity")),
+		      t->did, sizeof(t->did));
+	t->reply = json_is_boolean(reply) ? json_is_true(reply) : -1;
+	type_of_json(flow, t->type, sizeof(t->type));
+	if (policy_event && p->policy_names && (!strcmp(dir, "INGRESS") || !strcmp(dir, "EGRESS"))) {
+		bool allowed = !strcmp(verdict, "FORWARDED") || !strcmp(verdict, "REDIRECTED");
+		char key[32];
+
+		snprintf(key, sizeof(key), "%s_%s_by", !strcmp(dir, "INGRESS") ? "ingress" : "egress",
+			 allowed ? "allowed" : "denied");
+		policies_text(json_object_get(flow, key), by, sizeof(by));
+	}
+	verdict_text(p, *verdict ? verdict : "VERDICT_UNKNOWN", policy_event, by, t->verdict, sizeof(t->verdict));
+	json_summary(p, flow, t->summary, sizeof(t->summary));
+	text_out(p, out, p->node, t);
 }
 
 /* ---- a flow line's object as a view --------------------------------------- */

@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * flow_print.h - the text forms of `sluice observe`: compact (Hubble's
- * default line), dict and table, printed from the decoded flow (struct
- * sl_flow_view, what common/flow_wire.c hands the CLI).
+ * default line), dict and table, laid out as Hubble's printer
+ * (hubble/pkg/printer) lays out a flow. Printed from the decoded flow
+ * (struct sl_flow_view, what common/flow_wire.c hands the CLI), or from a
+ * flow's JSON (--input-file, an agent without the binary form).
  *
- * They print what a reader of the flow's JSON line (common/flow_json.c)
- * would: the strings cut where the line cuts them, the URL's path as the
- * line's absolute URL has it. Until now the CLI rendered that line and
- * parsed it back for each flow; tests/unit/cli/test_flow_print.c holds the
- * bytes that path printed.
+ * Both print what Hubble would print for the flow's JSON line
+ * (common/flow_json.c): the strings cut where the line cuts them, the
+ * Summary the line has. tests/unit/cli/test_flow_print.c holds both paths
+ * to the same bytes, and the JSON path to Hubble's own printer tests.
  */
 #ifndef SLUICE_CLI_FLOW_PRINT_H
 #define SLUICE_CLI_FLOW_PRINT_H
@@ -42,11 +43,19 @@ enum flow_time_format {
 /* Hubble's name (StampMilli, RFC3339, ...) of a format; -1 when unknown. */
 int flow_time_format_parse(const char *name);
 
+struct flow_text;
+
 struct flow_printer {
 	enum flow_print_form form;
 	enum flow_time_format time_format;
-	bool color; /* the verdict in colour (a terminal) */
+	bool color; /* Hubble's colours (a terminal) */
 	const char *node; /* --print-node-name: the flow's node, else NULL */
+	bool policy_names; /* --print-policy-names: ALLOWED BY name (kind) */
+	bool numeric;      /* --numeric: addresses, never pod or service names */
+	struct flow_text *scratch; /* one flow's cells, reused */
+	/* -o table: the rows so far, laid out by flow_print_flush */
+	char **rows;
+	size_t nrows, rows_cap;
 	/* flows printed so far: the table's header and dict's separators */
 	unsigned long long count;
 	/* "Mon _D HH:MM:SS" of the last flow's second, kept for the next */
@@ -55,8 +64,22 @@ struct flow_printer {
 	char memo[24];
 };
 
-/* Prints f (ending with a newline) in p's form. */
+/*
+ * Prints f (ending with a newline) in p's form, as Hubble's printer
+ * (hubble/pkg/printer) prints the flow's JSON: compact
+ * "TIME [NODE]: SRC (ID:n) -> DST (ID:m) TYPE VERDICT (SUMMARY)" ("<-"
+ * and the ends swapped for a reply, "<>" when that is unknown, as for a
+ * drop), dict, or table rows, which wait for flow_print_flush (Go's
+ * tabwriter aligns columns over all of them).
+ */
 void flow_print(struct flow_printer *p, FILE *out, const struct sl_flow_view *f);
+/* The same for a Flow object (a line of -o json, or of hubble observe -o
+ * json): every field Hubble's printer reads, also those sluice's flows
+ * never have (source_service, *_names, l7.dns, ip_trace_id, auth_type). */
+void flow_print_json(struct flow_printer *p, FILE *out, json_t *flow);
+/* -o table: prints the rows kept so far, aligned. */
+void flow_print_flush(struct flow_printer *p, FILE *out);
+void flow_printer_free(struct flow_printer *p);
 
 /*
  * A flow line's "flow" object (an agent without the binary wire form) as a

@@ -39,9 +39,14 @@ static void usage(FILE *f)
 		"      --since WHEN        flows from WHEN: a duration back (30s, 5m, 1h)\n"
 		"                          or an RFC 3339 time (2026-12-05T10:12:52Z)\n"
 		"      --until WHEN        flows up to WHEN (not with --follow)\n"
-		"  -o, --output FORMAT     compact (default), dict, table or json (jsonpb)\n"
+		"  -o, --output FORMAT     compact (default), dict, table (not with --follow)\n"
+		"                          or json (jsonpb), as hubble observe prints them\n"
 		"  -j, --json              the same as -o json\n"
 		"      --print-node-name   the node of each flow (compact, dict, table)\n"
+		"      --print-policy-names  the policies that decided a policy verdict\n"
+		"                          (ALLOWED BY name (kind), ...)\n"
+		"      --numeric           addresses, not pod or service names (also\n"
+		"                          --ip-translation=false)\n"
 		"      --color WHEN        auto (default: on a terminal), always or never\n"
 		"      --time-format F     StampMilli (default, \"Dec  6 10:12:52.123\"), RFC3339,\n"
 		"                          RFC3339Milli/Micro/Nano, RFC1123Z, YearMonthDay[Hour[Minute]]\n"
@@ -179,25 +184,17 @@ static const char *clock_str(uint64_t ns, char *buf, size_t len)
 }
 
 /* One flow line of an --input-file, selected: printed in the chosen form
- * (-o json: the line as it was read); view: the flow's, when the caller
- * already read it, else NULL. */
-static void file_print(struct render *r, const char *line, json_t *flow, const struct sl_flow_view *view)
+ * (-o json: the line as it was read), from the flow's own fields, as
+ * Hubble prints a flow of any agent. */
+static void file_print(struct render *r, const char *line, json_t *flow)
 {
-	struct flow_json_view v;
-
 	if (r->json_out) {
 		fputs(line, stdout);
 		fputc('\n', stdout);
 		return;
 	}
-	r->text.node = r->print_node ? json_string_value(json_object_get(flow, "node_name")) : NULL;
-	if (view) {
-		flow_print(&r->text, stdout, view);
-		return;
-	}
-	flow_view_from_json(flow, &v);
-	flow_print(&r->text, stdout, &v.f);
-	flow_json_view_free(&v);
+	r->text.node = r->print_node ? json_string_value(json_object_get(flow, "node_name")) ?: "" : NULL;
+	flow_print_json(&r->text, stdout, flow);
 }
 
 /* the flow of a line: Hubble's GetFlowsResponse {"flow": ...}, or a bare
@@ -296,7 +293,7 @@ static int observe_file(const char *path, json_t *allow, json_t *deny, bool foll
 					ring[nring++] = sl_xstrdup(line);
 				}
 			} else if (last != 0 || first >= 0 || since || until || follow) {
-				file_print(r, line, flow, &v.f);
+				file_print(r, line, flow);
 				if (follow)
 					fflush(stdout);
 			}
@@ -311,7 +308,7 @@ static int observe_file(const char *path, json_t *allow, json_t *deny, bool foll
 		json_t *msg = json_loads(l, 0, NULL);
 
 		if (!rc)
-			file_print(r, l, line_flow(msg), NULL);
+			file_print(r, l, line_flow(msg));
 		json_decref(msg);
 		free(l);
 	}
@@ -326,6 +323,8 @@ static int observe_file(const char *path, json_t *allow, json_t *deny, bool foll
 /* the live stream's end: what it held goes (a clean exit under ASan) */
 static int observe_done(int rc, json_t *allow, json_t *deny, struct sl_wire_dec *wire, struct render *r)
 {
+	flow_print_flush(&r->text, stdout);
+	flow_printer_free(&r->text);
 	fflush(stdout);
 	free(r->buf);
 	json_decref(allow);
@@ -367,6 +366,9 @@ int cli_observe(int argc, char **argv)
 		{ "allowlist", required_argument, NULL, 'W' },
 		{ "denylist", required_argument, NULL, 'B' },
 		{ "input-file", required_argument, NULL, 'I' },
+		{ "print-policy-names", no_argument, NULL, 'N' },
+		{ "numeric", no_argument, NULL, 'M' },
+		{ "ip-translation", optional_argument, NULL, 'X' },
 		{ "help", no_argument, NULL, 'h' },
 	};
 	struct option opts[sizeof(base_opts) / sizeof(base_opts[0]) + NFILTER_FLAGS_MAX + 1];
@@ -375,7 +377,7 @@ int cli_observe(int argc, char **argv)
 	struct render render = { 0 };
 	struct sl_wire_dec *wire = NULL;
 	bool follow = false, json_out = false, reconnecting = false, reconnect = false, all = false;
-	bool print_raw = false;
+	bool print_raw = false, numeric = false, translate = true;
 	int color = -1; /* --color: -1 auto (a terminal), 0 never, 1 always */
 	uint64_t lost_at = 0;
 	json_int_t last = -1;
@@ -429,6 +431,19 @@ int cli_observe(int argc, char **argv)
 		}
 		case 'R': reconnect = true; break;
 		case 'P': render.print_node = true; break;
+		case 'N': render.text.policy_names = true; break;
+		case 'M': numeric = true; break;
+		case 'X': /* Hubble's --ip-translation[=true|false] (default true) */
+			if (!optarg || !strcmp(optarg, "true")) {
+				translate = true;
+			} else if (!strcmp(optarg, "false")) {
+				translate = false;
+			} else {
+				fprintf(stderr, "sluice: invalid --ip-translation \"%s\" (true or false)\n", optarg);
+				obs_filter_free(filter);
+				return 2;
+			}
+			break;
 		case 'a': all = true; break;
 		case 'A': break; /* every namespace is the default: no filter */
 		case 'p': print_raw = true; break;
@@ -544,7 +559,17 @@ int cli_observe(int argc, char **argv)
 		fprintf(stderr, "sluice: --reconnect needs --follow\n");
 		return observe_done(2, allowlist, denylist, NULL, &render);
 	}
-	render.text.color = !json_out && (color < 0 ? isatty(STDOUT_FILENO) : color);
+	if (render.text.form == FLOW_PRINT_TABLE && follow && !json_out) {
+		fprintf(stderr, "sluice: table output format is not compatible with follow mode\n");
+		return observe_done(2, allowlist, denylist, NULL, &render);
+	}
+	render.text.numeric = numeric || !translate;
+	/* auto: a terminal, unless NO_COLOR or TERM=dumb (as Hubble's colours);
+	 * a table is never coloured */
+	if (color < 0)
+		color = isatty(STDOUT_FILENO) && !getenv("NO_COLOR") &&
+			!(getenv("TERM") && !strcmp(getenv("TERM"), "dumb"));
+	render.text.color = !json_out && color && render.text.form != FLOW_PRINT_TABLE;
 	/* a pipe or a file gets large writes; the reader flushes stdout
 	 * before it waits for the agent, so lines never sit in the buffer */
 	if (isatty(STDOUT_FILENO))
@@ -561,10 +586,7 @@ int cli_observe(int argc, char **argv)
 		} else {
 			rc = observe_file(input_file, allowlist, denylist, follow, first, last, since, until, &render);
 		}
-		json_decref(allowlist);
-		json_decref(denylist);
-		fflush(stdout);
-		return rc;
+		return observe_done(rc, allowlist, denylist, NULL, &render);
 	}
 	for (;;) {
 		/* the binary wire form: the agent sends ~70 bytes a flow instead
@@ -659,13 +681,9 @@ int cli_observe(int argc, char **argv)
 					printf("%s\n", s);
 					free(s);
 				} else {
-					struct flow_json_view v;
-
-					flow_view_from_json(flow, &v);
 					render.text.node = render.print_node ?
-						json_string_value(json_object_get(flow, "node_name")) : NULL;
-					flow_print(&render.text, stdout, &v.f);
-					flow_json_view_free(&v);
+						json_string_value(json_object_get(flow, "node_name")) ?: "" : NULL;
+					flow_print_json(&render.text, stdout, flow);
 				}
 			} else if (json_object_get(msg, "ok") && !json_is_true(json_object_get(msg, "ok"))) {
 				fprintf(stderr, "sluice: %s\n",

@@ -599,7 +599,10 @@ size_t sl_flow_json(const struct sl_flow_view *f, const char *node, char *out)
 			put_u64(&o, f->match_kind);
 			PUT(&o, ",");
 		}
-		PUT(&o, "\"is_reply\":false,");
+		/* a policy verdict is a flow's first packet; of a drop, Cilium
+		 * does not know whether it was a reply (is_reply left out) */
+		if (f->verdict != SLUICE_VERDICT_DROPPED)
+			PUT(&o, "\"is_reply\":false,");
 	} else {
 		/* a REQUEST carries no code and no latency; its RESPONSE both */
 		PUT(&o, "\"event_type\":{\"type\":129},\"l7\":{\"type\":\"");

@@ -371,7 +371,7 @@ int sl_parse_rfc3339(const char *s, uint64_t *ns)
 	if (*p)
 		return -EINVAL;
 	t = timegm(&tm) - off;
-	if (t <= 0)
+	if (t < 0)
 		return -EINVAL;
 	*ns = (uint64_t)t * 1000000000ull + frac;
 	return 0;

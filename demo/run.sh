@@ -89,7 +89,7 @@ try frontend "http://$DATABASE:5432/"
 sleep 0.5
 
 step "What sluice observe --follow showed meanwhile"
-grep -E "http-request|DENIED" "$SL_WORK/observe.txt" | grep -v "host →" | head -20
+grep -E "http-request|DROPPED" "$SL_WORK/observe.txt" | grep -v "(host)" | head -20
 
 step "Access log (the agent's stdout, one JSON line per HTTP request)"
 head -2 "$SL_AGENT_OUT"

@@ -387,14 +387,14 @@ d2=$(($(kc -n demo logs server2 -c http 2>/dev/null | grep -c .) - b2))
 	bad "12 requests via the ClusterIP: $n200 x 200, server +$d1, server2 +$d2 log lines"
 c=$(svc_code intruder /public)
 [ "$c" = 000 ] && ok "intruder via the ClusterIP: no answer (judged as the server's peer)" || bad "intruder via ClusterIP: $c"
-svcflow=$(kc -n kube-system exec ds/sluice -c agent -- sluice observe --last 2000 2>&1 | grep "svc demo/web" | tail -1)
+svcflow=$(kc -n kube-system exec ds/sluice -c agent -- sluice observe --last 2000 -o json 2>&1 | grep '"destination_service":{"name":"web","namespace":"demo"}' | tail -1)
 [ -n "$svcflow" ] && ok "sluice observe names the service: $svcflow" || bad "no flow naming svc demo/web in observe"
 
 # 4. observe and logs
 obs=$(kc -n kube-system exec ds/sluice -c agent -- sluice observe --last 4000 2>&1)
-drop=$(echo "$obs" | grep 'demo/intruder' | grep DENIED | tail -1)
-[ -n "$drop" ] && ok "sluice observe shows the drop: $drop" || bad "no DENIED flow from demo/intruder in sluice observe"
-echo "$obs" | grep 'GET /private' | grep -q '403' && ok "sluice observe shows the L7 flows: $(echo "$obs" | grep 'GET /private' | tail -1)" ||
+drop=$(echo "$obs" | grep 'demo/intruder' | grep ' DROPPED ' | tail -1)
+[ -n "$drop" ] && ok "sluice observe shows the drop: $drop" || bad "no DROPPED flow from demo/intruder in sluice observe"
+echo "$obs" | grep -E 'GET http://[^ ]*/private' | grep -q ' 403 ' && ok "sluice observe shows the L7 flows: $(echo "$obs" | grep 'GET http://[^ ]*/private' | tail -1)" ||
 	bad "no L7 flow for GET /private in observe"
 # a Deployment's pod (the controller-manager makes its ReplicaSet and pod):
 # its flows name the workload as Hubble does, and select by it

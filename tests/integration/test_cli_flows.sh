@@ -175,15 +175,15 @@ compare(fin_out[0], {"trace_observation_point": "TO_ENDPOINT", "is_reply": True,
                      "destination": endpoint("frontend", "frontend")}, "fin back to the client")
 assert all(f["Summary"].startswith("TCP Flags: ") for f in traces), [f["Summary"] for f in traces]
 PY
-check "compact: the response is a reply (client ← server) with code and latency" sh -c "$SLB --socket $SL_SOCK observe --last 100 --type l7 | grep -qE 'default/frontend ← default/backend:8080  http-response FORWARDED \(GET /api/users/7 => 200, [0-9.]+ ms\)'"
-check "compact: the request has no code" sh -c "$SLB --socket $SL_SOCK observe --last 100 --type l7 | grep 'http-request' | grep -v '=>' | grep -q 'ALLOWED (GET /api/users/7)'"
+check "compact: the response is a reply (client <- server) with code and latency" sh -c "$SLB --socket $SL_SOCK observe --last 100 --type l7 | grep -qE 'default/frontend:[0-9]+ \(ID:[0-9]+\) <- default/backend:8080 \(ID:[0-9]+\) http-response FORWARDED \(HTTP/1.1 200 [0-9]+ms \(GET http://[^ ]*/api/users/7\)\)'"
+check "compact: the request has no code" sh -c "$SLB --socket $SL_SOCK observe --last 100 --type l7 | grep 'http-request' | grep -q 'FORWARDED (HTTP/1.1 GET http://[^ ]*/api/users/7)\$'"
 
 # both ends local, L4 only: one line, naming the side that decided
 can default/backend tcp "$IP_database" 5432 >/dev/null
 sleep 0.4
 lines=$(sl observe --last 100 --to-pod default/database --protocol tcp)
-[ "$(printf '%s\n' "$lines" | grep -c 'tcp-connect')" = 1 ] && pass "one tcp-connect line (database's ingress decided)" || fail "tcp-connect lines: $lines"
-printf '%s' "$lines" | grep -q "tcp-connect ALLOWED (L3_L4, ingress policy of default/database)" && pass "the line says which side decided" || fail "which side decided: $lines"
+[ "$(printf '%s\n' "$lines" | grep -c 'policy-verdict:')" = 1 ] && pass "one policy-verdict line (database's ingress decided)" || fail "policy-verdict lines: $lines"
+printf '%s' "$lines" | grep -q "policy-verdict:L3-L4 INGRESS ALLOWED (TCP Flags: SYN)" && pass "the line says which side decided" || fail "which side decided: $lines"
 # both ends enforce (the backend gets an egress policy): two lines, one per enforcement point, each naming its side
 apply_yaml >/dev/null <<'YAML'
 apiVersion: cilium.io/v2
@@ -197,36 +197,36 @@ spec:
 YAML
 can default/backend tcp "$IP_database" 5432 >/dev/null
 sleep 0.4
-lines=$(sl observe --last 2 --to-pod default/database --type policy-verdict)
-printf '%s' "$lines" | grep -q "tcp-connect ALLOWED (L3_L4, egress policy of default/backend)" &&
-	printf '%s' "$lines" | grep -q "tcp-connect ALLOWED (L3_L4, ingress policy of default/database)" &&
-	pass "both ends enforce: one line each, naming its side" || fail "both ends: $lines"
+lines=$(sl observe --last 2 --to-pod default/database --type policy-verdict --print-policy-names)
+printf '%s' "$lines" | grep -q "policy-verdict:L3-L4 EGRESS ALLOWED BY backend-egress (CiliumNetworkPolicy) (TCP Flags: SYN)" &&
+	printf '%s' "$lines" | grep -q "policy-verdict:L3-L4 INGRESS ALLOWED BY [^ ]* (CiliumNetworkPolicy) (TCP Flags: SYN)" &&
+	pass "both ends enforce: one line each, naming its side and (--print-policy-names) its policy" || fail "both ends: $lines"
 # Hubble's other filters on the same two lines: the direction is whose
 # policy decided; addresses and CIDRs, ports, identities and namespaces per side
 lines=$(sl observe --last 100 --to-pod default/database --protocol tcp --traffic-direction egress)
-[ "$(printf '%s\n' "$lines" | grep -c 'tcp-connect')" = 1 ] && printf '%s' "$lines" | grep -q "egress policy of default/backend" &&
+[ "$(printf '%s\n' "$lines" | grep -c 'policy-verdict:')" = 1 ] && printf '%s' "$lines" | grep -q "default/backend:[0-9]* (ID:[0-9]*) -> default/database:5432 (ID:[0-9]*) policy-verdict:L3-L4 EGRESS" &&
 	pass "--traffic-direction egress: the backend's egress line only" || fail "--traffic-direction egress: $lines"
 lines=$(sl observe --last 100 --to-pod default/database --protocol tcp --traffic-direction INGRESS)
-[ "$(printf '%s\n' "$lines" | grep -c 'tcp-connect')" -ge 1 ] && ! printf '%s' "$lines" | grep -q "egress policy" &&
+[ "$(printf '%s\n' "$lines" | grep -c 'policy-verdict:')" -ge 1 ] && ! printf '%s' "$lines" | grep -q "EGRESS" &&
 	pass "--traffic-direction ingress: the database's ingress lines only" || fail "--traffic-direction ingress: $lines"
-n=$(sl observe --last 100 --from-ip "$IP_backend" --to-ip "${IP_database%.*}.0/24" --to-port 5432 -t l3-l4 | grep -c tcp-connect)
+n=$(sl observe --last 100 --from-ip "$IP_backend" --to-ip "${IP_database%.*}.0/24" --to-port 5432 -t l3-l4 | grep -c policy-verdict:)
 [ "$n" -ge 2 ] && pass "--from-ip IP --to-ip CIDR --to-port -t: $n lines" || fail "--from-ip/--to-ip/--to-port: $n lines"
-n=$(sl observe --last 100 --from-ip "$IP_backend" --from-port 5432 | grep -c tcp-connect)
+n=$(sl observe --last 100 --from-ip "$IP_backend" --from-port 5432 | grep -c policy-verdict:)
 [ "$n" = 0 ] && pass "--from-port 5432 (the destination's port) matches no connect" || fail "--from-port 5432: $n lines"
-n=$(sl observe --last 100 --to-port 5432 --not --from-ip "$IP_backend/32" | grep -c tcp-connect)
+n=$(sl observe --last 100 --to-port 5432 --not --from-ip "$IP_backend/32" | grep -c policy-verdict:)
 [ "$n" = 0 ] && pass "--not --from-ip: nobody else connected to 5432" || fail "--not --from-ip: $n lines"
-n=$(sl observe --last 100 --ip "$IP_database" --to-port 5432 | grep -c tcp-connect)
+n=$(sl observe --last 100 --ip "$IP_database" --to-port 5432 | grep -c policy-verdict:)
 [ "$n" -ge 2 ] && pass "--ip matches either side ($n lines)" || fail "--ip: $n lines"
 id=$(sl observe --last 1 -o json --to-pod default/database --protocol tcp | jq -r .flow.source.identity)
-n=$(sl observe --last 100 --from-identity "$id" --to-namespace default --to-port 5432 | grep -c tcp-connect)
-m=$(sl observe --last 100 --from-identity "$id" --to-namespace kube-system --to-port 5432 | grep -c tcp-connect)
-k=$(sl observe --last 100 --to-identity "$id" --from-namespace default --to-port 5432 | grep -c tcp-connect)
+n=$(sl observe --last 100 --from-identity "$id" --to-namespace default --to-port 5432 | grep -c policy-verdict:)
+m=$(sl observe --last 100 --from-identity "$id" --to-namespace kube-system --to-port 5432 | grep -c policy-verdict:)
+k=$(sl observe --last 100 --to-identity "$id" --from-namespace default --to-port 5432 | grep -c policy-verdict:)
 [ "$n" -ge 2 ] && [ "$m" = 0 ] && [ "$k" = 0 ] && pass "--from-identity $id --to-namespace: $n lines; other namespace, reversed identity: none" ||
 	fail "--from-identity/--to-namespace: $n, $m, $k"
 # --tcp-flags: the connects carry SYN (and no ACK: the first packet)
-n=$(sl observe --last 100 --to-pod default/database --tcp-flags SYN | grep -c tcp-connect)
-m=$(sl observe --last 100 --to-pod default/database --tcp-flags syn,ack | grep -c tcp-connect)
-k=$(sl observe --last 100 --to-pod default/database --tcp-flags FIN | grep -c tcp-connect)
+n=$(sl observe --last 100 --to-pod default/database --tcp-flags SYN | grep -c policy-verdict:)
+m=$(sl observe --last 100 --to-pod default/database --tcp-flags syn,ack | grep -c policy-verdict:)
+k=$(sl observe --last 100 --to-pod default/database --tcp-flags FIN | grep -c policy-verdict:)
 [ "$n" -ge 2 ] && [ "$m" = 0 ] && [ "$k" = 0 ] && pass "--tcp-flags SYN: $n connects; syn,ack and FIN: none" ||
 	fail "--tcp-flags: $n, $m, $k"
 # Hubble's dict and table outputs: the same flows, field per line / column
@@ -234,7 +234,7 @@ out=$(sl observe --last 100 --to-pod default/database --protocol tcp -o dict)
 n=$(printf '%s\n' "$out" | grep -c '^DESTINATION: default/database:5432$')
 sep=$(printf '%s\n' "$out" | grep -c '^------------$')
 if [ "$n" -ge 2 ] && [ "$sep" = $((n - 1)) ] && printf '%s\n' "$out" | grep -q "^     SOURCE: default/backend:[0-9]*$" &&
-	printf '%s\n' "$out" | grep -q '^    VERDICT: FORWARDED$' && printf '%s\n' "$out" | grep -q '^       TYPE: tcp-connect$' &&
+	printf '%s\n' "$out" | grep -q '^    VERDICT: ALLOWED$' && printf '%s\n' "$out" | grep -q '^       TYPE: policy-verdict:L3-L4 INGRESS$' &&
 	printf '%s\n' "$out" | grep -q '^  TIMESTAMP: [A-Z][a-z][a-z] [ 1-3][0-9] '; then
 	pass "-o dict: $n records, $sep separators, Hubble's keys"
 else
@@ -392,7 +392,7 @@ for i in $(seq 1 40); do grep -q reconnected "$SL_WORK/f2.err" && break; sleep 0
 grep -qE "reconnected to the agent at .* after losing it at .* \([0-9.]+ s\)" "$SL_WORK/f2.err" && pass "--reconnect reports the gap" || fail "gap: $(cat "$SL_WORK/f2.err")"
 dropped default/mallory tcp "$IP_database" 5432 >/dev/null
 sleep 0.5
-grep -q "default/mallory → default/database:5432  tcp-connect DENIED" "$SL_WORK/f2.out" && pass "flows after the reconnect arrive" || fail "no flow after the reconnect: $(tail -3 "$SL_WORK/f2.out")"
+grep -qE "default/mallory:[0-9]+ \(ID:[0-9]+\) <> default/database:5432 \(ID:[0-9]+\) Policy denied DROPPED" "$SL_WORK/f2.out" && pass "flows after the reconnect arrive" || fail "no flow after the reconnect: $(tail -3 "$SL_WORK/f2.out")"
 kill "$F2" 2>/dev/null
 
 t_finish

@@ -73,7 +73,7 @@ sl observe --last 300 -o json --protocol icmp >"$SL_WORK/icmp.json"
 check "observe: the echo's reply traced, {} (type 0), ICMPv4 EchoReply" \
 	grep -q '"ICMPv4":{}.*"trace_reason":"REPLY".*"Summary":"ICMPv4 EchoReply"' "$SL_WORK/icmp.json"
 sl observe --last 300 --protocol icmp >"$SL_WORK/icmp.txt"
-check "observe --protocol icmp: the reply's line has no port" grep -q "default/client2 ← default/client  to-endpoint FORWARDED (ICMPv4 EchoReply)" "$SL_WORK/icmp.txt"
+check "observe --protocol icmp: the reply's line has no port" grep -qE "default/client2 \(ID:[0-9]+\) <- default/client \(ID:[0-9]+\) to-endpoint FORWARDED \(ICMPv4 EchoReply\)" "$SL_WORK/icmp.txt"
 check "policy delete" sl policy delete default/client-ingress-from-client2-icmp
 
 echo "# a named type"

@@ -92,12 +92,13 @@ for line in sys.argv[1].splitlines():
         sys.exit(0)
 sys.exit(1)" "$j"
 c=$(sl observe --last 500 --from-pod default/client 2>/dev/null)
-check "compact: → default/backend-N:8080 (svc default/api:80)" sh -c "echo '$c' | grep -Eq '→ default/backend-[12]:8080 \(svc default/api:80\)'"
+# (Hubble's compact line names the backend pod; the service is in the JSON)
+check "compact: -> default/backend-N:8080" sh -c "echo '$c' | grep -Eq ' -> default/backend-[12]:8080 \(ID:[0-9]+\) '"
 c2=$(sl observe --last 500 --from-pod default/client2 --verdict DROPPED 2>/dev/null)
-check "client2's drop names the backend and the service" sh -c "echo '$c2' | grep -Eq '→ default/backend-[12]:8080 \(svc default/api:80\).*DENIED'"
-n=$(sl observe --last 500 --to-service default/api 2>/dev/null | grep -c '(svc default/api:80)')
-m=$(sl observe --last 500 --to-service default/api 2>/dev/null | grep -vc '(svc default/api:80)')
-k=$(sl observe --last 500 --service api --verdict DROPPED 2>/dev/null | grep -c 'DENIED')
+check "client2's drop names the backend" sh -c "echo '$c2' | grep -Eq ' <> default/backend-[12]:8080 \(ID:[0-9]+\) Policy denied DROPPED'"
+n=$(sl observe --last 500 --to-service default/api -o json 2>/dev/null | grep -c '"destination_service":{"name":"api","namespace":"default"}')
+m=$(sl observe --last 500 --to-service default/api -o json 2>/dev/null | grep -vc '"destination_service":{"name":"api","namespace":"default"}')
+k=$(sl observe --last 500 --service api --verdict DROPPED 2>/dev/null | grep -c ' DROPPED ')
 z=$(sl observe --last 500 --to-service kube-system/api 2>/dev/null | wc -l)
 check "--to-service default/api: $n flows, all through it; --service api (namespace default, as Hubble reads it); another namespace's: none" \
 	sh -c "[ $n -ge 1 ] && [ $m = 0 ] && [ $k -ge 1 ] && [ $z = 0 ]"

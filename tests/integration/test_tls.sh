@@ -210,7 +210,7 @@ sys.exit(0 if req == 1 and resp == 0 and nosni >= 1 else 1)
 PY
 sl observe --last 500 >"$SL_WORK/observe.txt" 2>&1
 check "observe (compact): the refusal is shown by its https:// URL" \
-	grep -q 'default/eclient → default/server:7443  http-request DENIED (https://other.test)' "$SL_WORK/observe.txt"
+	grep -qE 'default/eclient:[0-9]+ \(ID:[0-9]+\) -> default/server:7443 \(ID:[0-9]+\) http-request DROPPED \(HTTP/1.1  https://other.test\)' "$SL_WORK/observe.txt"
 
 echo "# TLS sockets stay out of the sk_msg redirect"
 sl_bg sl pod exec default/client -- sh -c "sleep 5 | openssl s_client -connect $IP_server:8443 -servername server.test >/dev/null 2>&1"

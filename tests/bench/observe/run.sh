@@ -29,7 +29,7 @@ OUTPUT=${OUTPUT:-json}
 # a printed flow, as a line of each output matches it (only drops are asked for)
 case $OUTPUT in
 json) PRINTED_RE='"DROPPED"' ;;
-compact) PRINTED_RE=' DENIED ' ;;
+compact) PRINTED_RE=' DROPPED ' ;;
 dict) PRINTED_RE='VERDICT: DROPPED' ;;
 table) PRINTED_RE=' DROPPED ' ;;
 *) echo "OUTPUT: json, compact, dict or table" >&2; exit 2 ;;

@@ -1,14 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * test_flow_print.c - `sluice observe`'s text forms (cli/flow_print.c),
- * printed from the decoded flow, against flow_print.golden: what the CLI
- * printed for the same flows when it rendered each one to its JSON line and
- * parsed that back (the printer before this one, run on
- * flow_print_cases.h), byte for byte, in each form, with and without
- * colour. The trace flows (flow_cases.h 14-18) came after that path was
- * gone: their lines were read and added when the trace events came. Also: an older agent's JSON line, read back into a view
- * (flow_view_from_json), prints as the flow itself does; and a line the old
- * path could not parse (its cut splits a UTF-8 character) prints its flow.
+ * test_flow_print.c - `sluice observe`'s text forms (cli/flow_print.c):
+ * every case of flow_print_cases.h in each form, with and without colour,
+ * against flow_print.golden (Hubble's layouts; a change of the printer
+ * shows there line by line; SLUICE_GOLDEN_UPDATE=FILE writes what is
+ * printed now). Also: each flow printed from its JSON line (--input-file,
+ * an agent without the binary form) is the same text as printed from the
+ * decoded flow; the JSON line read back into a view renders the same line;
+ * a cut that would split a UTF-8 character; --time-format; and Hubble's own
+ * printer tests, their flow and the text they expect.
  *
  * Usage: test_cli_flow_print GOLDEN
  */
@@ -45,6 +45,8 @@ static char *print_all(size_t *len)
 
 				flow_print(&p, f, &v);
 			}
+			flow_print_flush(&p, f);
+			flow_printer_free(&p);
 		}
 	fclose(f);
 	return out;
@@ -75,6 +77,13 @@ static void test_golden(void **state)
 	char *want = read_file(golden_path, &glen), *got = print_all(&len);
 
 	(void)state;
+	if (getenv("SLUICE_GOLDEN_UPDATE")) { /* write what is printed now, to read it */
+		FILE *f = fopen(getenv("SLUICE_GOLDEN_UPDATE"), "wb");
+
+		assert_non_null(f);
+		fwrite(got, 1, len, f);
+		fclose(f);
+	}
 	for (i = 0; i < glen && i < len && want[i] == got[i]; i++)
 		if (want[i] == '\n')
 			line++;
@@ -90,20 +99,32 @@ static void test_golden(void **state)
 	free(got);
 }
 
-static char *print_one(const struct sl_flow_view *v, enum flow_print_form form)
+/* one flow in one form (a table with its header), from the view or,
+ * when json is not NULL, from its Flow object */
+static char *print_one(const struct sl_flow_view *v, json_t *json, enum flow_print_form form)
 {
-	struct flow_printer p = { .form = form, .count = 1 };
+	struct flow_printer p = { .form = form, .count = 1, .policy_names = true };
 	char *out = NULL;
 	size_t len;
 	FILE *f = open_memstream(&out, &len);
 
 	assert_non_null(f);
-	flow_print(&p, f, v);
+	if (json)
+		flow_print_json(&p, f, json);
+	else
+		flow_print(&p, f, v);
+	flow_print_flush(&p, f);
+	flow_printer_free(&p);
 	fclose(f);
 	return out;
 }
 
-/* an agent without the binary form sends the JSON line: the same text */
+/*
+ * An agent without the binary form sends the JSON line, and --input-file
+ * reads it: printed from its Flow object as Hubble would print it, it is
+ * the same text as the flow printed from the view (with
+ * --print-policy-names).
+ */
 static void test_json_line(void **state)
 {
 	(void)state;
@@ -117,8 +138,8 @@ static void test_json_line(void **state)
 		assert_non_null(msg);
 		flow_view_from_json(json_object_get(msg, "flow"), &back);
 		for (int form = 0; form < 3; form++) {
-			char *want = print_one(&v, (enum flow_print_form)form);
-			char *got = print_one(&back.f, (enum flow_print_form)form);
+			char *want = print_one(&v, NULL, (enum flow_print_form)form);
+			char *got = print_one(NULL, json_object_get(msg, "flow"), (enum flow_print_form)form);
 
 			if (strcmp(want, got))
 				fail_msg("case %d, %s:\nwant: %sgot:  %s", i, form_names[form], want, got);
@@ -161,9 +182,10 @@ static void test_cut_character(void **state)
 		memcpy(method + 2 * i, "\xc3\xa9", 2);
 	method[80] = 0;
 	v.method = method;
-	out = print_one(&v, FLOW_PRINT_COMPACT);
-	assert_non_null(strstr(out, "default/src → default/dst:1024  http-request ALLOWED (\xc3\xa9\xc3\xa9"));
-	assert_null(strstr(out, "identity 0"));
+	out = print_one(&v, NULL, FLOW_PRINT_COMPACT);
+	assert_non_null(strstr(out, "default/src:40000 (ID:256) -> default/dst:1024 (ID:257) http-request FORWARDED "
+				    "(HTTP/1.1 \xc3\xa9\xc3\xa9"));
+	assert_null(strstr(out, "(ID:0)"));
 	free(out);
 }
 
@@ -204,11 +226,136 @@ static void test_time_formats(void **state)
 		if (cases[i].frac)
 			v.time_ns = v.time_ns / 1000000000ull * 1000000000ull + cases[i].frac % 1000000000ull;
 		flow_print(&p, f, &v);
+		flow_printer_free(&p);
 		fclose(f);
-		if (strncmp(out, cases[i].want, strlen(cases[i].want)) || out[strlen(cases[i].want)] != ' ')
+		if (strncmp(out, cases[i].want, strlen(cases[i].want)) || out[strlen(cases[i].want)] != ':')
 			fail_msg("%s: %s", cases[i].name, out);
 		free(out);
 	}
+}
+
+/*
+ * Hubble's own printer tests (hubble/pkg/printer/printer_test.go,
+ * TestPrinter_WriteProtoFlow): their flow, as the JSON it prints, and the
+ * text they expect, byte for byte (they compare with the whitespace at
+ * both ends trimmed; so do these).
+ */
+static json_t *hubble_flow(const char *change)
+{
+	json_t *f = json_loads("{\"time\":\"1970-01-01T00:20:34.567800Z\",\"verdict\":\"DROPPED\","
+			       "\"IP\":{\"source\":\"1.1.1.1\",\"destination\":\"2.2.2.2\"},"
+			       "\"l4\":{\"TCP\":{\"source_port\":31793,\"destination_port\":8080}},"
+			       "\"source\":{\"identity\":4},\"destination\":{\"identity\":12345},"
+			       "\"Type\":\"L3_L4\",\"node_name\":\"k8s1\","
+			       "\"event_type\":{\"type\":1,\"sub_type\":133},"
+			       "\"is_reply\":false,\"Summary\":\"TCP Flags: SYN\"}",
+			       0, NULL);
+	json_t *c = json_loads(change, 0, NULL);
+	const char *k;
+	json_t *v;
+
+	assert_non_null(f);
+	assert_non_null(c);
+	json_object_foreach(c, k, v) {
+		if (json_is_null(v))
+			json_object_del(f, k);
+		else
+			json_object_set(f, k, v);
+	}
+	json_decref(c);
+	return f;
+}
+
+static void test_hubble_printer(void **state)
+{
+#define POLICY_DENIED "{\"event_type\":{\"type\":5},\"is_reply\":null,\"traffic_direction\":\"EGRESS\"," \
+		      "\"egress_denied_by\":[{\"name\":\"my-policy\",\"namespace\":\"my-policy-namespace\"," \
+		      "\"kind\":\"CiliumNetworkPolicy\"}]}"
+#define POLICY_ALLOWED "{\"event_type\":{\"type\":5},\"verdict\":\"FORWARDED\",\"is_reply\":null," \
+		       "\"traffic_direction\":\"INGRESS\",\"ingress_allowed_by\":[{\"name\":\"my-policy\"," \
+		       "\"namespace\":\"my-policy-namespace\",\"kind\":\"CiliumNetworkPolicy\"},{\"name\":" \
+		       "\"my-policy-2\",\"kind\":\"CiliumClusterwideNetworkPolicy\"}],\"policy_match_type\":1}"
+#define POLICY_AUDITED "{\"event_type\":{\"type\":5},\"verdict\":\"AUDIT\",\"is_reply\":null," \
+		       "\"traffic_direction\":\"EGRESS\",\"egress_denied_by\":[{\"name\":\"my-policy\"," \
+		       "\"namespace\":\"my-policy-namespace\",\"kind\":\"CiliumNetworkPolicy\"}]}"
+	static const struct {
+		const char *name;
+		enum flow_print_form form;
+		bool node, policy_names;
+		const char *change, *want;
+	} cases[] = {
+		{ "tabular", FLOW_PRINT_TABLE, false, false, "{}",
+		  "TIMESTAMP             SOURCE          DESTINATION    TYPE            VERDICT   SUMMARY\n"
+		  "Jan  1 00:20:34.567   1.1.1.1:31793   2.2.2.2:8080   Policy denied   DROPPED   TCP Flags: SYN" },
+		{ "tabular-with-node", FLOW_PRINT_TABLE, true, false, "{}",
+		  "TIMESTAMP             NODE   SOURCE          DESTINATION    TYPE            VERDICT   SUMMARY\n"
+		  "Jan  1 00:20:34.567   k8s1   1.1.1.1:31793   2.2.2.2:8080   Policy denied   DROPPED   TCP Flags: SYN" },
+		{ "compact", FLOW_PRINT_COMPACT, false, false, "{}",
+		  "Jan  1 00:20:34.567: 1.1.1.1:31793 (health) -> 2.2.2.2:8080 (ID:12345) Policy denied DROPPED "
+		  "(TCP Flags: SYN)" },
+		{ "compact-with-node", FLOW_PRINT_COMPACT, true, false, "{}",
+		  "Jan  1 00:20:34.567 [k8s1]: 1.1.1.1:31793 (health) -> 2.2.2.2:8080 (ID:12345) Policy denied "
+		  "DROPPED (TCP Flags: SYN)" },
+		{ "compact-with-trace-id", FLOW_PRINT_COMPACT, true, false,
+		  "{\"ip_trace_id\":{\"trace_id\":\"1234\"}}",
+		  "Jan  1 00:20:34.567 [k8s1]: 1.1.1.1:31793 (health) -> 2.2.2.2:8080 (ID:12345) Policy denied "
+		  "DROPPED (IP Trace ID: 1234; TCP Flags: SYN)" },
+		{ "compact-reply", FLOW_PRINT_COMPACT, true, false, "{\"is_reply\":true}",
+		  "Jan  1 00:20:34.567 [k8s1]: 2.2.2.2:8080 (ID:12345) <- 1.1.1.1:31793 (health) Policy denied "
+		  "DROPPED (TCP Flags: SYN)" },
+		{ "compact-policy-verdict-denied", FLOW_PRINT_COMPACT, true, false, POLICY_DENIED,
+		  "Jan  1 00:20:34.567 [k8s1]: 1.1.1.1:31793 (health) <> 2.2.2.2:8080 (ID:12345) "
+		  "policy-verdict:none EGRESS DENIED (TCP Flags: SYN)" },
+		{ "compact-policy-verdict-denied-with-policy-name", FLOW_PRINT_COMPACT, true, true, POLICY_DENIED,
+		  "Jan  1 00:20:34.567 [k8s1]: 1.1.1.1:31793 (health) <> 2.2.2.2:8080 (ID:12345) "
+		  "policy-verdict:none EGRESS DENIED BY my-policy (CiliumNetworkPolicy) (TCP Flags: SYN)" },
+		{ "compact-policy-verdict-allowed-with-policy-name", FLOW_PRINT_COMPACT, true, true, POLICY_ALLOWED,
+		  "Jan  1 00:20:34.567 [k8s1]: 1.1.1.1:31793 (health) <> 2.2.2.2:8080 (ID:12345) "
+		  "policy-verdict:L3-Only INGRESS ALLOWED BY my-policy (CiliumNetworkPolicy), my-policy-2 "
+		  "(CiliumClusterwideNetworkPolicy) (TCP Flags: SYN)" },
+		{ "compact-policy-verdict-audited-with-policy-name", FLOW_PRINT_COMPACT, true, true, POLICY_AUDITED,
+		  "Jan  1 00:20:34.567 [k8s1]: 1.1.1.1:31793 (health) <> 2.2.2.2:8080 (ID:12345) "
+		  "policy-verdict:none EGRESS AUDITED BY my-policy (CiliumNetworkPolicy) (TCP Flags: SYN)" },
+		{ "compact-direction-unknown", FLOW_PRINT_COMPACT, true, false, "{\"is_reply\":null}",
+		  "Jan  1 00:20:34.567 [k8s1]: 1.1.1.1:31793 (health) <> 2.2.2.2:8080 (ID:12345) Policy denied "
+		  "DROPPED (TCP Flags: SYN)" },
+		{ "dict", FLOW_PRINT_DICT, false, false, "{}",
+		  "  TIMESTAMP: Jan  1 00:20:34.567\n     SOURCE: 1.1.1.1:31793\nDESTINATION: 2.2.2.2:8080\n"
+		  "       TYPE: Policy denied\n    VERDICT: DROPPED\n    SUMMARY: TCP Flags: SYN" },
+		{ "dict-with-node", FLOW_PRINT_DICT, true, false, "{}",
+		  "  TIMESTAMP: Jan  1 00:20:34.567\n       NODE: k8s1\n     SOURCE: 1.1.1.1:31793\n"
+		  "DESTINATION: 2.2.2.2:8080\n       TYPE: Policy denied\n    VERDICT: DROPPED\n"
+		  "    SUMMARY: TCP Flags: SYN" },
+		{ "dict-with-policy-name", FLOW_PRINT_DICT, false, true, POLICY_DENIED,
+		  "  TIMESTAMP: Jan  1 00:20:34.567\n     SOURCE: 1.1.1.1:31793\nDESTINATION: 2.2.2.2:8080\n"
+		  "       TYPE: policy-verdict:none EGRESS\n    VERDICT: DENIED BY my-policy (CiliumNetworkPolicy)\n"
+		  "    SUMMARY: TCP Flags: SYN" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct flow_printer p = { .form = cases[i].form, .policy_names = cases[i].policy_names };
+		json_t *flow = hubble_flow(cases[i].change);
+		char *out = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&out, &len);
+
+		assert_non_null(f);
+		p.node = cases[i].node ? json_string_value(json_object_get(flow, "node_name")) : NULL;
+		flow_print_json(&p, f, flow);
+		flow_print_flush(&p, f);
+		flow_printer_free(&p);
+		fclose(f);
+		while (len && out[len - 1] == '\n')
+			out[--len] = 0;
+		if (strcmp(out, cases[i].want))
+			fail_msg("%s:\nwant: %s\ngot:  %s", cases[i].name, cases[i].want, out);
+		free(out);
+		json_decref(flow);
+	}
+#undef POLICY_DENIED
+#undef POLICY_ALLOWED
+#undef POLICY_AUDITED
 }
 
 int main(int argc, char **argv)
@@ -218,6 +365,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_json_line),
 		cmocka_unit_test(test_cut_character),
 		cmocka_unit_test(test_time_formats),
+		cmocka_unit_test(test_hubble_printer),
 	};
 
 	if (argc != 2) {

@@ -37,9 +37,9 @@ static const char *const expected[FLOW_CASES] = {
 	",\"labels\":[\"k8s:app=src\",\"k8s:io.kubernetes.pod.namespace=default\"],\"pod_name\":"
 	"\"src\"},\"destination\":{\"identity\":257,\"namespace\":\"default\",\"labels\":[\"k8s:a"
 	"pp=dst\",\"k8s:io.kubernetes.pod.namespace=default\"],\"pod_name\":\"dst\"},\"Type\":\"L"
-	"3_L4\",\"node_name\":\"sluice-bench\",\"event_type\":{\"type\":1,\"sub_type\":133},\"is_"
-	"reply\":false,\"traffic_direction\":\"EGRESS\",\"Summary\":\"UDP\"},\"node_name\":\"slui"
-	"ce-bench\",\"time\":\"2025-12-05T16:00:00.123456789Z\"}",
+	"3_L4\",\"node_name\":\"sluice-bench\",\"event_type\":{\"type\":1,\"sub_type\":133},\"tra"
+	"ffic_direction\":\"EGRESS\",\"Summary\":\"UDP\"},\"node_name\":\"sluice-bench\",\"time\""
+	":\"2025-12-05T16:00:00.123456789Z\"}",
 	"{\"flow\":{\"time\":\"2025-12-05T16:00:00.123456789Z\",\"verdict\":\"REDIRECTED\",\"IP\""
 	":{\"source\":\"10.244.241.2\",\"destination\":\"10.244.241.3\",\"ipVersion\":\"IPv4\"},"
 	"\"l4\":{\"TCP\":{\"source_port\":40000,\"destination_port\":1024,\"flags\":{\"SYN\":true"
@@ -66,9 +66,9 @@ static const char *const expected[FLOW_CASES] = {
 	"000,\"destination_port\":1024,\"flags\":{\"RST\":true}}},\"source\":{\"identity\":256,\""
 	"namespace\":\"default\",\"labels\":[\"k8s:app=src\",\"k8s:io.kubernetes.pod.namespace=de"
 	"fault\"],\"pod_name\":\"src\"},\"destination\":{\"identity\":1},\"Type\":\"L3_L4\",\"nod"
-	"e_name\":\"node-\\\"b\\\"\",\"event_type\":{\"type\":1,\"sub_type\":181},\"is_reply\":fa"
-	"lse,\"traffic_direction\":\"EGRESS\",\"Summary\":\"TCP Flags: RST\"},\"node_name\":\"nod"
-	"e-\\\"b\\\"\",\"time\":\"2025-12-05T16:00:00.123456789Z\"}",
+	"e_name\":\"node-\\\"b\\\"\",\"event_type\":{\"type\":1,\"sub_type\":181},\"traffic_direc"
+	"tion\":\"EGRESS\",\"Summary\":\"TCP Flags: RST\"},\"node_name\":\"node-\\\"b\\\"\",\"tim"
+	"e\":\"2025-12-05T16:00:00.123456789Z\"}",
 	"{\"flow\":{\"time\":\"2025-12-05T16:00:00.123456789Z\",\"verdict\":\"FORWARDED\",\"IP\":"
 	"{\"source\":\"10.244.241.2\",\"destination\":\"10.244.241.3\",\"ipVersion\":\"IPv4\"},\""
 	"l4\":{\"ICMPv4\":{\"type\":8}},\"source\":{\"identity\":256,\"namespace\":\"default\",\""
@@ -120,9 +120,9 @@ static const char *const expected[FLOW_CASES] = {
 	"\":[\"k8s:app=src\",\"k8s:io.kubernetes.pod.namespace=default\"],\"pod_name\":\"src\"},"
 	"\"destination\":{\"identity\":257,\"namespace\":\"default\",\"labels\":[\"k8s:app=dst\","
 	"\"k8s:io.kubernetes.pod.namespace=default\"],\"pod_name\":\"dst\"},\"Type\":\"L3_L4\",\""
-	"node_name\":\"sluice-bench\",\"event_type\":{\"type\":1,\"sub_type\":133},\"is_reply\":f"
-	"alse,\"traffic_direction\":\"EGRESS\",\"Summary\":\"SCTP\"},\"node_name\":\"sluice-bench"
-	"\",\"time\":\"2025-12-05T16:00:00.123456789Z\"}",
+	"node_name\":\"sluice-bench\",\"event_type\":{\"type\":1,\"sub_type\":133},\"traffic_dire"
+	"ction\":\"EGRESS\",\"Summary\":\"SCTP\"},\"node_name\":\"sluice-bench\",\"time\":\"2025-"
+	"12-05T16:00:00.123456789Z\"}",
 	"{\"flow\":{\"time\":\"2025-12-05T16:00:00.123456789Z\",\"verdict\":\"FORWARDED\",\"IP\":"
 	"{\"source\":\"10.244.241.2\",\"destination\":\"10.244.241.3\",\"ipVersion\":\"IPv4\"},\""
 	"source\":{\"identity\":256,\"namespace\":\"default\",\"labels\":[\"k8s:app=src\",\"k8s:i"
@@ -141,9 +141,8 @@ static const char *const expected[FLOW_CASES] = {
 	"f\",\"labels\":[\"k8s:app=dst\",\"k8s:io.kubernetes.pod.namespace=default\"],\"pod_name"
 	"\":\"dst\"},\"destination_service\":{\"name\":\"s\\\\n\",\"namespace\":\"s\\\"ns\"},\"de"
 	"stination_service_port\":65535,\"Type\":\"L3_L4\",\"node_name\":\"sluice-bench\",\"event"
-	"_type\":{\"type\":1,\"sub_type\":133},\"is_reply\":false,\"traffic_direction\":\"EGRESS"
-	"\",\"Summary\":\"UDP\"},\"node_name\":\"sluice-bench\",\"time\":\"2025-12-05T16:00:00.12"
-	"3456789Z\"}",
+	"_type\":{\"type\":1,\"sub_type\":133},\"traffic_direction\":\"EGRESS\",\"Summary\":\"UDP"
+	"\"},\"node_name\":\"sluice-bench\",\"time\":\"2025-12-05T16:00:00.123456789Z\"}",
 	/* 11: 10075 bytes */ NULL,
 	"{\"flow\":{\"time\":\"2099-12-31T23:59:59.999999999Z\",\"verdict\":\"UNKNOWN\",\"IP\":{"
 	"\"source\":\"10.244.241.2\",\"destination\":\"10.244.241.3\",\"ipVersion\":\"IPv4\"},\"l"
@@ -243,9 +242,9 @@ static const char *const expected[FLOW_CASES] = {
 	"ace=default\"],\"pod_name\":\"src\"},\"destination\":{\"identity\":257,\"namespace\":\"d"
 	"efault\",\"labels\":[\"k8s:app=dst\",\"k8s:io.kubernetes.pod.namespace=default\"],\"pod_"
 	"name\":\"dst\",\"workloads\":[{\"kind\":\"StatefulSet\"}]},\"Type\":\"L3_L4\",\"node_nam"
-	"e\":\"sluice-bench\",\"event_type\":{\"type\":1,\"sub_type\":133},\"is_reply\":false,\"t"
-	"raffic_direction\":\"EGRESS\",\"Summary\":\"UDP\"},\"node_name\":\"sluice-bench\",\"time"
-	"\":\"2025-12-05T16:00:00.123456789Z\"}",
+	"e\":\"sluice-bench\",\"event_type\":{\"type\":1,\"sub_type\":133},\"traffic_direction\":"
+	"\"EGRESS\",\"Summary\":\"UDP\"},\"node_name\":\"sluice-bench\",\"time\":\"2025-12-05T16:"
+	"00:00.123456789Z\"}",
 	"{\"flow\":{\"time\":\"2025-12-05T16:00:00.123456789Z\",\"verdict\":\"FORWARDED\",\"IP\":"
 	"{\"source\":\"10.244.241.2\",\"destination\":\"10.244.241.3\",\"ipVersion\":\"IPv4\"},\""
 	"l4\":{\"TCP\":{\"source_port\":40000,\"destination_port\":1024,\"flags\":{\"SYN\":true}}"
@@ -267,11 +266,11 @@ static const char *const expected[FLOW_CASES] = {
 	"fault\"],\"pod_name\":\"src\"},\"destination\":{\"identity\":257,\"namespace\":\"default"
 	"\",\"labels\":[\"k8s:app=dst\",\"k8s:io.kubernetes.pod.namespace=default\"],\"pod_name\""
 	":\"dst\"},\"Type\":\"L3_L4\",\"node_name\":\"sluice-bench\",\"event_type\":{\"type\":1,"
-	"\"sub_type\":181},\"is_reply\":false,\"traffic_direction\":\"EGRESS\",\"Summary\":\"TCP "
-	"Flags: SYN\",\"egress_denied_by\":[{\"name\":\"no-\\\"exfil\\\"\",\"labels\":[\"k8s:io.c"
-	"ilium.k8s.policy.derived-from=CiliumClusterwideNetworkPolicy\",\"k8s:io.cilium.k8s.polic"
-	"y.name=no-\\\"exfil\\\"\"],\"kind\":\"CiliumClusterwideNetworkPolicy\"}]},\"node_name\":"
-	"\"sluice-bench\",\"time\":\"2025-12-05T16:00:00.123456789Z\"}",
+	"\"sub_type\":181},\"traffic_direction\":\"EGRESS\",\"Summary\":\"TCP Flags: SYN\",\"egre"
+	"ss_denied_by\":[{\"name\":\"no-\\\"exfil\\\"\",\"labels\":[\"k8s:io.cilium.k8s.policy.de"
+	"rived-from=CiliumClusterwideNetworkPolicy\",\"k8s:io.cilium.k8s.policy.name=no-\\\"exfil"
+	"\\\"\"],\"kind\":\"CiliumClusterwideNetworkPolicy\"}]},\"node_name\":\"sluice-bench\",\""
+	"time\":\"2025-12-05T16:00:00.123456789Z\"}",
 };
 
 /* case 11: the URL and the Host are cut (505 and 1 + 4088 bytes) */
