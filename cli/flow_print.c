@@ -823,7 +823,7 @@ void flow_view_from_json(json_t *flow, struct flow_json_view *v)
 	memset(v, 0, sizeof(*v));
 	if (sl_parse_rfc3339(json_string_value(json_object_get(flow, "time")), &f->time_ns))
 		f->time_ns = 0;
-	for (n = SLUICE_VERDICT_FORWARDED; n <= SLUICE_VERDICT_REDIRECTED; n++)
+	for (n = SLUICE_VERDICT_FORWARDED; n <= SL_FLOW_VERDICT_TRANSLATED; n++)
 		if (verdict && !strcmp(verdict, sl_flow_verdict_name(n)))
 			f->verdict = n;
 	json_object_foreach(json_object_get(flow, "l4"), k, l4) {

@@ -53,6 +53,7 @@ static void usage(FILE *f)
 		"  -A, --all-namespaces    every namespace (the default)\n"
 		"      --input-file FILE   flows from FILE (- for standard input), lines of\n"
 		"                          observe -o json or hubble observe -o json, not the agent's\n"
+		"                          (all of them without --last; a bad line is skipped)\n"
 		"      --print-raw-filters print the allowlist and denylist (Hubble FlowFilters)\n"
 		"                          and exit\n"
 		"      --allowlist JSON    a raw FlowFilter to allow   --denylist JSON  to deny\n"
@@ -242,9 +243,17 @@ static int observe_file(const char *path, json_t *allow, json_t *deny, bool foll
 		sl_flow_filters_free(fs);
 		return 1;
 	}
-	/* as the agent: no --last, --first or window means the last 20 */
-	if (last < 0 && first < 0 && !since && !until && !follow)
-		last = 20;
+	/* as hubble reads a file: without --last (or with --last 0) every flow,
+	 * and at most a million kept for --last */
+	if (last == 0)
+		last = -1;
+	if (last > 1000000 && last < (json_int_t)1 << 40) {
+		fprintf(stderr, "sluice: --last must be <= 1000000 with --input-file, got %lld\n", (long long)last);
+		sl_flow_filters_free(fs);
+		if (!in)
+			fclose(f);
+		return 2;
+	}
 	/* --all (a last of 2^40) prints as it reads, like --follow */
 	if (last > 0 && last < (json_int_t)1 << 40 && !follow) {
 		ring = calloc((size_t)last, sizeof(*ring));
@@ -255,6 +264,7 @@ static int observe_file(const char *path, json_t *allow, json_t *deny, bool foll
 		struct flow_json_view v;
 		json_error_t jerr;
 		json_t *msg, *flow;
+		uint64_t t;
 		bool hit;
 
 		lineno++;
@@ -263,12 +273,11 @@ static int observe_file(const char *path, json_t *allow, json_t *deny, bool foll
 		if (!n)
 			continue;
 		msg = json_loadb(line, (size_t)n, 0, &jerr);
-		if (!json_is_object(msg)) {
-			fprintf(stderr, "sluice: %s:%zu: not a flow (a JSON object per line): %s\n", in ? "<stdin>" : path,
-				lineno, msg ? "not an object" : jerr.text);
+		if (!json_is_object(msg)) { /* as hubble: said, skipped, and on to the next */
+			fprintf(stderr, "sluice: %s:%zu: not a flow (a JSON object per line), skipped: %s\n",
+				in ? "<stdin>" : path, lineno, msg ? "not an object" : jerr.text);
 			json_decref(msg);
-			rc = 1;
-			break;
+			continue;
 		}
 		flow = line_flow(msg);
 		if (!flow) {
@@ -276,7 +285,10 @@ static int observe_file(const char *path, json_t *allow, json_t *deny, bool foll
 			continue;
 		}
 		flow_view_from_json(flow, &v);
-		hit = (!since || v.f.time_ns >= since) && (!until || v.f.time_ns <= until) &&
+		/* the window reads the response's time (hubble's), else the flow's */
+		if (flow == msg || sl_parse_rfc3339(json_string_value(json_object_get(msg, "time")), &t))
+			t = v.f.time_ns;
+		hit = (!since || t >= since) && (!until || t <= until) &&
 		      sl_flow_filters_match(fs, &v.f, json_string_value(json_object_get(flow, "node_name")), v.uuid);
 		if (hit && first >= 0 && matched >= (size_t)first)
 			hit = false;

@@ -205,6 +205,10 @@ const char *sl_flow_verdict_name(uint8_t v)
 	case SLUICE_VERDICT_FORWARDED: return "FORWARDED";
 	case SLUICE_VERDICT_DROPPED: return "DROPPED";
 	case SLUICE_VERDICT_REDIRECTED: return "REDIRECTED";
+	case SL_FLOW_VERDICT_ERROR: return "ERROR";
+	case SL_FLOW_VERDICT_AUDIT: return "AUDIT";
+	case SL_FLOW_VERDICT_TRACED: return "TRACED";
+	case SL_FLOW_VERDICT_TRANSLATED: return "TRANSLATED";
 	}
 	return "UNKNOWN";
 }

@@ -77,7 +77,15 @@ struct sl_flow_view {
  * flow has none. */
 const char *sl_flow_uuid_text(uint64_t boot, uint64_t seq, char out[SL_FLOW_UUID_TEXT]);
 
-/* Hubble's names: FORWARDED, DROPPED, REDIRECTED (else UNKNOWN); TCP, UDP,
+/* Hubble's verdicts sluice's datapath never gives, for flows read from JSON
+ * (observe --input-file of another agent's flows): after abi.h's three */
+#define SL_FLOW_VERDICT_ERROR 4
+#define SL_FLOW_VERDICT_AUDIT 5
+#define SL_FLOW_VERDICT_TRACED 6
+#define SL_FLOW_VERDICT_TRANSLATED 7
+
+/* Hubble's names: FORWARDED, DROPPED, REDIRECTED, ERROR, AUDIT, TRACED,
+ * TRANSLATED (else UNKNOWN); TCP, UDP,
  * ICMPv4, SCTP (else UNKNOWN); a drop reason's (abi.h, else
  * DROP_REASON_UNKNOWN). */
 const char *sl_flow_verdict_name(uint8_t verdict);

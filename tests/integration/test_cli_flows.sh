@@ -361,9 +361,34 @@ python3 -c 'import json,sys
 for l in open(sys.argv[1]): print(json.dumps(json.loads(l)["flow"])); print()' "$SL_WORK/saved.json" >"$SL_WORK/bare.json"
 expect_eq "  bare Flow objects: the same flows" "$(sl observe --input-file "$SL_WORK/saved.json" --all --type l7 | md5sum)" \
 	"$(sl observe --input-file "$SL_WORK/bare.json" --all --type l7 | md5sum)"
-printf '%s\n' "$(head -2 "$SL_WORK/saved.json")" 'not json' >"$SL_WORK/bad.json"
-check_exit 1 "  a line that is not JSON: exit 1" sl observe --input-file "$SL_WORK/bad.json"
-check "  ... naming the file and the line" sh -c "$SLB observe --input-file $SL_WORK/bad.json 2>&1 | grep -q 'bad.json:3: not a flow'"
+printf '%s\n' "$(head -2 "$SL_WORK/saved.json")" 'not json' "$(sed -n 3p "$SL_WORK/saved.json")" >"$SL_WORK/bad.json"
+expect_eq "  a line that is not JSON is skipped, as hubble skips it: the 3 flows" "3" \
+	"$(sl observe --input-file "$SL_WORK/bad.json" -o json 2>/dev/null | wc -l)"
+check_exit 0 "  ... exit 0" sl observe --input-file "$SL_WORK/bad.json"
+check "  ... and said, naming the file and the line" sh -c "$SLB observe --input-file $SL_WORK/bad.json 2>&1 >/dev/null | grep -q 'bad.json:3: not a flow'"
+expect_eq "  no --last: every flow of the file (hubble's default for a file)" "$(wc -l <"$SL_WORK/saved.json")" \
+	"$(sl observe --input-file "$SL_WORK/saved.json" -o json | wc -l)"
+check_exit 2 "  --last above 1,000,000 (hubble's bound for a file)" sl observe --input-file "$SL_WORK/saved.json" --last 1000001
+# hubble's own --input-file tests (io_reader_observer_test.go): empty
+# responses, the window on the response's time, --last/--first, a verdict
+# filter, an unknown field
+printf '{}\n{}\n{}\n' >"$SL_WORK/h0.json"
+expect_eq "  hubble: three empty responses print nothing" "0" "$(sl observe --input-file "$SL_WORK/h0.json" | wc -l)"
+printf '%s\n' '{"flow":{"verdict":"FORWARDED"},"time":"1970-01-01T00:00:00Z"}' \
+	'{"flow":{"verdict":"DROPPED"},"time":"1970-01-01T00:01:40Z"}' \
+	'{"flow":{"verdict":"ERROR"},"time":"1970-01-01T00:03:20Z"}' >"$SL_WORK/h1.json"
+expect_eq "  hubble: --since 50 s --until 150 s (the response's time): the DROPPED one" \
+	'{"flow":{"verdict":"DROPPED"},"time":"1970-01-01T00:01:40Z"}' \
+	"$(sl observe --input-file "$SL_WORK/h1.json" -o json --since 1970-01-01T00:00:50Z --until 1970-01-01T00:02:30Z)"
+expect_eq "  hubble: --last 2" "DROPPED ERROR" "$(sl observe --input-file "$SL_WORK/h1.json" -o json --last 2 | jq -r .flow.verdict | xargs)"
+expect_eq "  hubble: --first 2" "FORWARDED DROPPED" "$(sl observe --input-file "$SL_WORK/h1.json" -o json --first 2 | jq -r .flow.verdict | xargs)"
+expect_eq "  hubble: --verdict FORWARDED --verdict ERROR" "FORWARDED ERROR" \
+	"$(sl observe --input-file "$SL_WORK/h1.json" -o json --verdict FORWARDED --verdict ERROR | jq -r .flow.verdict | xargs)"
+sed 's/"flow":{/"flow":{"foo":42,/' "$SL_WORK/h1.json" >"$SL_WORK/h2.json"
+expect_eq "  hubble: an unknown field is ignored" "3" "$(sl observe --input-file "$SL_WORK/h2.json" -o json | wc -l)"
+expect_eq "  hubble: printed compact as hubble prints them (no flow time: N/A; no address: empty ends)" \
+	"N/A:  (ID:0) <>  (ID:0) UNKNOWN DROPPED ()" \
+	"$(sl observe --input-file "$SL_WORK/h1.json" --verdict DROPPED --color never)"
 check_exit 1 "  a missing file: exit 1" sl observe --input-file "$SL_WORK/none.json"
 check_exit 2 "  a bad filter: exit 2 (as with the agent)" sl observe --input-file "$SL_WORK/saved.json" --http-path '('
 
