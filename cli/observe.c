@@ -81,6 +81,7 @@ static void usage(FILE *f)
 		"      --http-url REGEX    the absolute URL (http://host/path)\n"
 		"      --drop-reason-desc R  e.g. POLICY_DENIED, PROXY_UNAVAILABLE\n"
 		"      --node-name GLOB    the agent's node (\"node-*\", \"default/node-a\")\n"
+		"      --cluster NAME      either side's cluster (--from-cluster, --to-cluster)\n"
 		"  -4, -6, --ip-version V  IPv4 or IPv6 flows\n"
 		"      --fqdn NAME         either side (no flow has names: sluice has no DNS proxy)\n"
 		"      --uuid UUID         the flow of that uuid (-o json shows each flow's)\n"

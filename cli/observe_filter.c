@@ -72,8 +72,8 @@ static const char *const conflicts[][7] = {
 /* FlowFilter's fields in flow.proto's order (what protojson prints). */
 static const char *const field_order[] = {
 	"uuid", "source_ip", "source_pod", "source_fqdn", "source_label", "source_service",
-	"source_workload", "destination_ip", "destination_pod", "destination_fqdn",
-	"destination_label", "destination_service", "destination_workload", "traffic_direction", "verdict", "drop_reason_desc", "event_type",
+	"source_workload", "source_cluster_name", "destination_ip", "destination_pod", "destination_fqdn",
+	"destination_label", "destination_service", "destination_workload", "destination_cluster_name", "traffic_direction", "verdict", "drop_reason_desc", "event_type",
 	"http_status_code", "protocol", "source_port", "destination_port", "source_identity",
 	"destination_identity", "http_method", "http_path", "http_url", "tcp_flags", "node_name",
 	"ip_version",
@@ -86,6 +86,7 @@ static const char *const flags[] = {
 	"fqdn", "from-fqdn", "to-fqdn", "verdict", "type", "http-status", "http-method", "http-path",
 	"http-url", "protocol", "tcp-flags", "node-name", "traffic-direction", "drop-reason-desc",
 	"ip-version", "ipv4", "ipv6", "uuid", "workload", "from-workload", "to-workload",
+	"cluster", "from-cluster", "to-cluster",
 };
 
 size_t obs_filter_nflags(void)
@@ -466,6 +467,13 @@ static int tracker_set(struct tracker *t, const char *name, const char *v, char 
 			sides(t, name, w);
 		else
 			both(t, name[0] == 'f' ? "source_workload" : "destination_workload", w);
+	} else if (strstr(name, "cluster")) { /* hubble's cluster names: exact */
+		if (!*v)
+			return fail(err, "invalid --%s \"\": the cluster name must not be empty", name);
+		if (!strcmp(name, "cluster"))
+			sides(t, "cluster_name", json_string(v));
+		else
+			both(t, name[0] == 'f' ? "source_cluster_name" : "destination_cluster_name", json_string(v));
 	} else if (!strcmp(name, "ip") || !strcmp(name, "port")) {
 		if (check_value(name, v, err))
 			return -1;

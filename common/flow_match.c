@@ -28,7 +28,8 @@ enum filter_field {
 	F_DESTINATION_IDENTITY, F_SOURCE_PORT, F_DESTINATION_PORT, F_SOURCE_FQDN, F_DESTINATION_FQDN,
 	F_VERDICT, F_EVENT_TYPE, F_HTTP_STATUS_CODE, F_HTTP_METHOD, F_HTTP_PATH, F_HTTP_URL,
 	F_PROTOCOL, F_TCP_FLAGS, F_NODE_NAME, F_TRAFFIC_DIRECTION, F_DROP_REASON_DESC, F_IP_VERSION,
-	F_UUID, F_SOURCE_WORKLOAD, F_DESTINATION_WORKLOAD, F_MAX,
+	F_UUID, F_SOURCE_WORKLOAD, F_DESTINATION_WORKLOAD, F_SOURCE_CLUSTER_NAME, F_DESTINATION_CLUSTER_NAME,
+	F_MAX,
 };
 
 static const char *const filter_names[F_MAX] = {
@@ -37,7 +38,7 @@ static const char *const filter_names[F_MAX] = {
 	"destination_identity", "source_port", "destination_port", "source_fqdn", "destination_fqdn",
 	"verdict", "event_type", "http_status_code", "http_method", "http_path", "http_url",
 	"protocol", "tcp_flags", "node_name", "traffic_direction", "drop_reason_desc", "ip_version",
-	"uuid", "source_workload", "destination_workload",
+	"uuid", "source_workload", "destination_workload", "source_cluster_name", "destination_cluster_name",
 };
 
 /* One value of one field. */
@@ -353,6 +354,10 @@ static bool filter_one(const struct filter *fl, const struct match_ctx *m)
 		return e->wl_kind && (!fl->value || (e->wl_name && !strcmp(fl->value, e->wl_name))) &&
 		       (!fl->ns || !strcmp(fl->ns, e->wl_kind));
 	}
+	case F_SOURCE_CLUSTER_NAME: /* Hubble's: the end's cluster_name, exactly */
+		return f->src.cluster && !strcmp(f->src.cluster, v);
+	case F_DESTINATION_CLUSTER_NAME:
+		return f->dst.cluster && !strcmp(f->dst.cluster, v);
 	case F_HTTP_STATUS_CODE: /* "404", or a class such as "4+" / "4xx" */
 		return f->code && (fl->cls ? f->code / 100 == fl->num : f->code == fl->num);
 	case F_MAX:

@@ -173,6 +173,12 @@ static void test_labels_identities(void **state)
 	       "[{\"source_workload\":[{\"kind\":\"Deployment\",\"name\":\"web\"}]},"
 	       "{\"destination_workload\":[{\"kind\":\"Deployment\",\"name\":\"web\"}]}]",
 	       "[]");
+	/* cluster names (hubble's --cluster, --from-cluster, --to-cluster) */
+	expect(A("--cluster", "c1"),
+	       "[{\"source_cluster_name\":[\"c1\"]},{\"destination_cluster_name\":[\"c1\"]}]", "[]");
+	expect(A("--from-cluster", "c1", "--to-cluster", "c2"),
+	       "[{\"source_cluster_name\":[\"c1\"],\"destination_cluster_name\":[\"c2\"]}]", "[]");
+	expect(A("--not", "--to-cluster", "c2"), "[]", "[{\"destination_cluster_name\":[\"c2\"]}]");
 	/* TestFromToIdentityCombined */
 	expect(A("--from-pod", "cilium", "--to-identity", "42"),
 	       "[{\"source_pod\":[\"cilium\"],\"destination_identity\":[42]}]", "[]");

@@ -68,6 +68,12 @@ static void test_fields(void **state)
 	assert_int_equal(cases_matching("{\"allowlist\": [{\"source_workload\": [{\"kind\": \"StatefulSet\"}]}]}", "n"), 0);
 	assert_int_equal(
 		cases_matching("{\"allowlist\": [{\"destination_workload\": [{\"kind\": \"StatefulSet\"}]}]}", "n"), C(20));
+	/* cluster names, exactly (cases 19 and 20: source "default"; 19's
+	 * destination c"1, 20's "") */
+	assert_int_equal(cases_matching("{\"allowlist\": [{\"source_cluster_name\": [\"default\"]}]}", "n"),
+			 C(19) | C(20));
+	assert_int_equal(cases_matching("{\"allowlist\": [{\"destination_cluster_name\": [\"c\\\"1\"]}]}", "n"), C(19));
+	assert_int_equal(cases_matching("{\"allowlist\": [{\"source_cluster_name\": [\"defaul\"]}]}", "n"), 0);
 	/* the node is the caller's: a glob */
 	assert_int_equal(cases_matching("{\"allowlist\": [{\"node_name\": [\"node-*\"]}]}", "node-a"), ALL);
 	assert_int_equal(cases_matching("{\"allowlist\": [{\"node_name\": [\"node-*\"]}]}", "other"), 0);
