@@ -9,6 +9,7 @@
 #include "flow_print.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -827,14 +828,14 @@ void flow_view_from_json(json_t *flow, struct flow_json_view *v)
 		if (verdict && !strcmp(verdict, sl_flow_verdict_name(n)))
 			f->verdict = n;
 	json_object_foreach(json_object_get(flow, "l4"), k, l4) {
-		static const uint8_t protos[] = { 6, 17, 132, 1 };
+		static const uint8_t protos[] = { 6, 17, 132, 1, 58 };
 
 		for (size_t i = 0; i < sizeof(protos); i++)
 			if (!strcmp(k, sl_flow_proto_name(protos[i])))
 				f->protocol = protos[i];
 		f->sport = (uint16_t)json_integer_value(json_object_get(l4, "source_port"));
 		f->dport = (uint16_t)json_integer_value(json_object_get(l4, "destination_port"));
-		if (f->protocol == 1) { /* the flow's sport and dport: type and code */
+		if (f->protocol == 1 || f->protocol == 58) { /* the flow's sport and dport: type and code */
 			f->sport = (uint16_t)json_integer_value(json_object_get(l4, "type"));
 			f->dport = (uint16_t)json_integer_value(json_object_get(l4, "code"));
 		}
@@ -859,6 +860,25 @@ void flow_view_from_json(json_t *flow, struct flow_json_view *v)
 		}
 	}
 	f->direction = dir && !strcmp(dir, "INGRESS") ? SLUICE_DIR_INGRESS : SLUICE_DIR_EGRESS;
+	/* what the filters read as Hubble's do: the Flow's own fields */
+	{
+		json_t *reply = json_object_get(flow, "is_reply"), *et = json_object_get(flow, "event_type");
+		json_t *ip = json_object_get(flow, "IP"), *ssvc = json_object_get(flow, "source_service");
+		const char *ipv = json_string_value(json_object_get(ip, "ipVersion"));
+
+		f->jx.set = true;
+		f->jx.reply = json_is_boolean(reply) ? json_is_true(reply) : -1;
+		f->jx.ip_version = ipv && !strcmp(ipv, "IPv4") ? 1 : ipv && !strcmp(ipv, "IPv6") ? 2 : 0;
+		f->jx.has_event = json_is_object(et);
+		f->jx.type = (int32_t)json_integer_value(json_object_get(et, "type"));
+		f->jx.sub_type = (int32_t)json_integer_value(json_object_get(et, "sub_type"));
+		f->jx.dir_unknown = !dir || (strcmp(dir, "INGRESS") && strcmp(dir, "EGRESS"));
+		f->jx.drop_desc = json_string_value(json_object_get(flow, "drop_reason_desc"));
+		if (json_is_object(ssvc)) {
+			f->jx.src_svc_ns = json_string_value(json_object_get(ssvc, "namespace")) ?: "";
+			f->jx.src_svc_name = json_string_value(json_object_get(ssvc, "name")) ?: "";
+		}
+	}
 	f->drop_reason = (uint16_t)json_integer_value(json_object_get(flow, "drop_reason"));
 	f->match_kind = (uint8_t)json_integer_value(json_object_get(flow, "policy_match_type"));
 	if (json_is_object(svc)) {
@@ -883,8 +903,15 @@ void flow_view_from_json(json_t *flow, struct flow_json_view *v)
 	f->code = (uint16_t)json_integer_value(json_object_get(http, "code"));
 	f->latency_ns = json_is_string(lat) ? strtoull(json_string_value(lat), NULL, 10)
 					    : (uint64_t)json_integer_value(lat);
-	/* SCHEME://HOST/PATH: back into the scheme, the host and the rest */
+	/* SCHEME://HOST/PATH: back into the scheme, the host and the rest; as
+	 * Go's ParseRequestURI, a URL that is neither absolute nor a path has
+	 * no path to match */
 	url = url ? url : "";
+	{
+		size_t sch = strspn(url, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-");
+
+		f->jx.bad_uri = *url && *url != '/' && !(sch && isalpha((unsigned char)*url) && url[sch] == ':');
+	}
 	if (!strncmp(url, "https://", 8)) {
 		f->https = true;
 		url += 8;

@@ -4,7 +4,6 @@
 #include "flow_json.h"
 
 #include <arpa/inet.h>
-#include <fnmatch.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdint.h>
@@ -88,6 +87,22 @@ bool sl_flow_ip_in(const uint8_t a[16], const uint8_t net[16], unsigned plen)
 	return !rest || !((a[full] ^ net[full]) & (uint8_t)(0xff << (8 - rest)));
 }
 
+int sl_flow_http_status_kind(const char *v)
+{
+	size_t n = strlen(v);
+
+	/* Hubble's: a code ^[1-5][0-9]{2}$ or a prefix ^[1-5][0-9]?\+$;
+	 * sluice also takes a class such as 4xx */
+	if (n == 3 && v[0] >= '1' && v[0] <= '5' && v[1] >= '0' && v[1] <= '9' && v[2] >= '0' && v[2] <= '9')
+		return 1;
+	if (n >= 2 && v[0] >= '1' && v[0] <= '5' &&
+	    (!strcmp(v + 1, "+") || (v[1] >= '0' && v[1] <= '9' && !strcmp(v + 2, "+"))))
+		return 2;
+	if (n == 3 && v[0] >= '1' && v[0] <= '5' && !strcasecmp(v + 1, "xx"))
+		return 3;
+	return 0;
+}
+
 const char *sl_flow_filter_check(const char *field, const char *v)
 {
 	static const char *const protocols[] = { "tcp", "udp", "sctp", "icmp", "icmpv4", "icmpv6", "http", "dns", "kafka", NULL };
@@ -105,28 +120,103 @@ const char *sl_flow_filter_check(const char *field, const char *v)
 		if (sl_flow_ip_parse(v, net, &plen))
 			return "want an IP address or a CIDR (10.0.0.1, 10.0.0.0/8, fd00::/64)";
 	}
-	if (!strcmp(field, "http-status")) {
-		bool code = digits(v, 3) && strlen(v) == 3;
-		bool cls = strlen(v) >= 2 && v[0] >= '1' && v[0] <= '5' &&
-			   (!strcmp(v + 1, "+") || !strcasecmp(v + 1, "xx"));
+	if (!strcmp(field, "http-status") && !sl_flow_http_status_kind(v))
+		return "want a status code (403) or a prefix (4+, 40+; also 4xx)";
+	if (!strcmp(field, "node-name") && *v) {
+		char re[1200];
+		const char *why = sl_flow_node_regex(v, re, sizeof(re));
 
-		if (!code && !cls)
-			return "want a status code (403) or a class (4xx, 4+)";
+		if (why)
+			return why;
 	}
 	if (!*v)
 		return "must not be empty";
 	return NULL;
 }
 
-bool sl_flow_node_matches(const char *pattern, const char *node)
+/* One FQDN element of a node-name pattern as a regular expression
+ * (Hubble's appendFQDNPatternRegexp): trimmed, one trailing dot dropped,
+ * lowercase; '*' any run of [-.0-9a-z]. NULL, or why not. */
+static const char *fqdn_regex(const char *pat, size_t n, char *out, size_t len, size_t *used)
 {
-	char full[512];
+	char p[256];
+	size_t i, o = *used;
 
-	if (!pattern || !node)
-		return false;
-	if (!strchr(pattern, '/'))
-		return !fnmatch(pattern, node, 0);
-	/* "cluster/node": the one cluster here is Cilium's default */
-	snprintf(full, sizeof(full), "default/%s", node);
-	return !fnmatch(pattern, full, 0);
+	while (n && (*pat == ' ' || *pat == '\t'))
+		pat++, n--;
+	while (n && (pat[n - 1] == ' ' || pat[n - 1] == '\t'))
+		n--;
+	if (n && pat[n - 1] == '.')
+		n--;
+	if (!n)
+		return "empty pattern";
+	if (n >= sizeof(p))
+		return "pattern too long";
+	for (i = 0; i < n; i++)
+		p[i] = (char)(pat[i] >= 'A' && pat[i] <= 'Z' ? pat[i] + 32 : pat[i]);
+	if (p[n - 1] == '.')
+		return "multiple trailing dots in pattern";
+	for (i = 0; i < n; i++) {
+		const char *piece;
+		char one[2] = { p[i], 0 };
+
+		if (p[i] == '.')
+			piece = "\\.";
+		else if (p[i] == '*')
+			piece = "[-.0-9a-z]*";
+		else if (p[i] == '-' || p[i] == '_' || (p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'z'))
+			piece = one;
+		else
+			return "invalid character in pattern (want a-z, 0-9, '-', '_', '.' or '*')";
+		if (o + strlen(piece) >= len)
+			return "pattern too long";
+		memcpy(out + o, piece, strlen(piece));
+		o += strlen(piece);
+	}
+	out[o] = 0;
+	*used = o;
+	return NULL;
+}
+
+const char *sl_flow_fqdn_check(const char *pattern)
+{
+	char re[1200];
+	size_t o = 0;
+
+	return fqdn_regex(pattern, strlen(pattern), re, sizeof(re), &o);
+}
+
+#define FQDN_RE "(?:[-0-9_a-z]+(?:\\.[-0-9_a-z]+)*)"
+
+const char *sl_flow_node_regex(const char *pattern, char *out, size_t len)
+{
+	const char *slash = strchr(pattern, '/'), *why;
+	size_t o = 0;
+
+	if (!*pattern)
+		return "empty pattern";
+	if (slash && strchr(slash + 1, '/'))
+		return "too many slashes in pattern";
+	if (len < 2 * sizeof(FQDN_RE) + 16)
+		return "pattern too long";
+	memcpy(out, "\\A(?:", 5);
+	o = 5;
+	/* cluster/node; no slash: a node of any cluster; an empty side: any */
+	if (!slash || slash == pattern) {
+		memcpy(out + o, FQDN_RE, strlen(FQDN_RE));
+		o += strlen(FQDN_RE);
+	} else if ((why = fqdn_regex(pattern, (size_t)(slash - pattern), out, len - 4, &o))) {
+		return why;
+	}
+	out[o++] = '/';
+	if (!slash ? !*pattern : !slash[1]) {
+		memcpy(out + o, FQDN_RE, strlen(FQDN_RE));
+		o += strlen(FQDN_RE);
+	} else if ((why = fqdn_regex(slash ? slash + 1 : pattern, strlen(slash ? slash + 1 : pattern), out, len - 4,
+				      &o))) {
+		return why;
+	}
+	memcpy(out + o, ")\\z", 4);
+	out[o + 4] = 0;
+	return NULL;
 }

@@ -9,15 +9,24 @@
 #define SLUICE_FLOW_FILTER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 /* NULL when value suits the filter flag named field ("ip", "from-port",
  * "protocol", "http-status"), else why not (a static string). Other fields
  * (their values parsed where Hubble parses them: cli/observe_filter.c, the
  * agent's FlowFilters) accept anything but an empty value. */
 const char *sl_flow_filter_check(const char *field, const char *value);
-/* --node-name: Hubble's glob against "node", or "cluster/node" when the
- * pattern has a '/' (the cluster here is "default"). */
-bool sl_flow_node_matches(const char *pattern, const char *node);
+/* --node-name: Hubble's pattern ("node", "cluster/node", "k8s*",
+ * "cluster/", "/") as the regular expression Hubble makes of it, matched
+ * against "cluster/node" (a node name without a cluster is in "default").
+ * NULL, or why the pattern is refused. */
+const char *sl_flow_node_regex(const char *pattern, char *out, size_t len);
+/* --fqdn: Hubble's FQDN pattern (a-z, 0-9, '-', '_', '.', '*'; one
+ * trailing dot ignored): NULL, or why it is refused. */
+const char *sl_flow_fqdn_check(const char *pattern);
+/* --http-status: 1 a code (compared whole), 2 a prefix ("4+", "40+"), 3 a
+ * class ("4xx"), 0 neither. */
+int sl_flow_http_status_kind(const char *value);
 
 #include <stdbool.h>
 #include <stdint.h>

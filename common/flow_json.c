@@ -270,6 +270,7 @@ const char *sl_flow_proto_name(uint8_t p)
 	case 17: return "UDP";
 	case 1: return "ICMPv4";
 	case 132: return "SCTP";
+	case 58: return "ICMPv6"; /* only in flows read from JSON */
 	}
 	return "UNKNOWN";
 }

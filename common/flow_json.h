@@ -70,6 +70,21 @@ struct sl_flow_view {
 	 * clusterwide) and name; denied: a deny rule dropped the flow */
 	const char *pol_kind, *pol_ns, *pol_name;
 	bool pol_denied;
+	/* What a flow read from JSON (observe --input-file, another agent's
+	 * flows) says of itself where sluice's own flows derive it from the
+	 * fields above: the filters read these when set, as Hubble's read the
+	 * Flow. Zero for the agent's flows. */
+	struct sl_flow_json_facts {
+		bool set;
+		int8_t reply;          /* is_reply: -1 absent, 0 false, 1 true */
+		uint8_t ip_version;    /* IP.ipVersion: 0 IP_NOT_USED, 1 IPv4, 2 IPv6 */
+		bool has_event;        /* event_type present: its type and sub_type */
+		int32_t type, sub_type;
+		bool dir_unknown;      /* no traffic_direction */
+		const char *drop_desc; /* drop_reason_desc's name, or NULL */
+		const char *src_svc_ns, *src_svc_name; /* source_service, or NULL */
+		bool bad_uri;          /* l7.http.url is no request URI (no path to match) */
+	} jx;
 };
 
 #define SL_FLOW_UUID_TEXT 37

@@ -29,7 +29,7 @@ enum filter_field {
 	F_VERDICT, F_EVENT_TYPE, F_HTTP_STATUS_CODE, F_HTTP_METHOD, F_HTTP_PATH, F_HTTP_URL,
 	F_PROTOCOL, F_TCP_FLAGS, F_NODE_NAME, F_TRAFFIC_DIRECTION, F_DROP_REASON_DESC, F_IP_VERSION,
 	F_UUID, F_SOURCE_WORKLOAD, F_DESTINATION_WORKLOAD, F_SOURCE_CLUSTER_NAME, F_DESTINATION_CLUSTER_NAME,
-	F_MAX,
+	F_REPLY, F_MAX,
 };
 
 static const char *const filter_names[F_MAX] = {
@@ -39,6 +39,7 @@ static const char *const filter_names[F_MAX] = {
 	"verdict", "event_type", "http_status_code", "http_method", "http_path", "http_url",
 	"protocol", "tcp_flags", "node_name", "traffic_direction", "drop_reason_desc", "ip_version",
 	"uuid", "source_workload", "destination_workload", "source_cluster_name", "destination_cluster_name",
+	"reply",
 };
 
 /* One value of one field. */
@@ -161,9 +162,15 @@ static bool label_req_parse(const char *text, size_t len, struct label_req *out)
 	kl = strlen(key);
 	while (kl && key[kl - 1] == ' ')
 		key[--kl] = 0;
+	/* one source prefix at most ("any:k8s:app" is refused, as by Hubble) */
+	if (strchr(key, ':') && strchr(strchr(key, ':') + 1, ':'))
+		return false;
 	if (!strncmp(key, "any:", 4))
 		memmove(key, key + 4, strlen(key + 4) + 1);
-	if (!*key)
+	/* a Kubernetes label key, after one source prefix: [A-Za-z0-9._/-] */
+	if (!*key || strspn(strchr(key, ':') ? strchr(key, ':') + 1 : key,
+			    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._/-") !=
+			     strlen(strchr(key, ':') ? strchr(key, ':') + 1 : key))
 		return false;
 	out->key = sl_xstrdup(key);
 	out->has_source = strchr(key, ':') != NULL;
@@ -230,13 +237,19 @@ static bool label_req_matches(const char *labels, const struct label_req *q)
 	size_t klen = strlen(q->key);
 
 	for (p = labels; (p = next_label(p, lbl, sizeof(lbl))) && lbl[0];) {
-		const char *k = q->has_source ? lbl : strchr(lbl, ':');
-		const char *eq;
+		/* Cilium's label: "source:key=value", the source before a ':'
+		 * that comes before any '='; without one, "unspec" */
+		const char *colon = strchr(lbl, ':'), *eq0 = strchr(lbl, '=');
+		bool sourced = colon && (!eq0 || colon < eq0);
+		const char *k = lbl, *eq;
+		char tmp[1100];
 
-		if (!k)
-			continue;
-		if (!q->has_source)
-			k++;
+		if (q->has_source && !sourced) { /* the selector names a source: compare "unspec:key" */
+			snprintf(tmp, sizeof(tmp), "unspec:%s", lbl);
+			k = tmp;
+		} else if (!q->has_source && sourced) {
+			k = colon + 1;
+		}
 		eq = strchr(k, '=');
 		if ((eq ? (size_t)(eq - k) : strlen(k)) != klen || strncmp(k, q->key, klen))
 			continue;
@@ -258,12 +271,58 @@ static bool label_req_matches(const char *labels, const struct label_req *q)
 
 static bool label_matches(const struct sl_flow_end *p, const struct label_sel *sel)
 {
-	if (!p->labels || !sel)
+	if (!sel)
 		return false;
 	for (size_t i = 0; i < sel->n; i++)
-		if (!label_req_matches(p->labels, &sel->v[i]))
+		if (!label_req_matches(p->labels ? p->labels : "[]", &sel->v[i]))
 			return false;
 	return true;
+}
+
+/* What Hubble's filters read of the Flow: what a flow read from JSON says
+ * (jx), else what sluice's own flows imply. */
+static int view_reply(const struct sl_flow_view *f)
+{
+	if (f->jx.set)
+		return f->jx.reply;
+	if (f->kind == SL_FLOW_TRACE)
+		return f->is_reply;
+	if (sl_flow_kind_is_l7(f->kind))
+		return f->kind == SL_FLOW_L7_RESPONSE;
+	return f->verdict == SLUICE_VERDICT_DROPPED ? -1 : 0; /* a drop's is not known */
+}
+
+static bool view_event(const struct sl_flow_view *f, unsigned *type, unsigned *sub)
+{
+	if (f->jx.set) {
+		*type = (unsigned)f->jx.type;
+		*sub = (unsigned)f->jx.sub_type;
+		return f->jx.has_event;
+	}
+	sl_flow_event_type(f->kind, f->verdict, f->trace_point, f->drop_reason, type, sub);
+	return true;
+}
+
+static unsigned view_ip_version(const struct sl_flow_view *f)
+{
+	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
+
+	if (f->jx.set)
+		return f->jx.ip_version;
+	return memcmp(f->saddr, mapped, sizeof(mapped)) ? 2 : 1;
+}
+
+static const char *view_drop_desc(const struct sl_flow_view *f)
+{
+	if (f->jx.set)
+		return f->jx.drop_desc;
+	return sl_flow_kind_is_l7(f->kind) ? NULL : sl_flow_drop_reason_name(f->drop_reason);
+}
+
+/* ports are TCP's, UDP's and SCTP's (an ICMP flow's are its type and code) */
+static bool has_ports(const struct sl_flow_view *f)
+{
+	return f->protocol == 6 || f->protocol == 17 || f->protocol == 132;
 }
 
 /* the flow as one FlowFilter value sees it */
@@ -285,37 +344,41 @@ static bool filter_one(const struct filter *fl, const struct match_ctx *m)
 	case F_DESTINATION_POD: return name_matches(f->dst.ns, f->dst.pod, fl);
 	case F_SOURCE_LABEL: return label_matches(&f->src, fl->sel);
 	case F_DESTINATION_LABEL: return label_matches(&f->dst, fl->sel);
-	case F_SOURCE_SERVICE: return false; /* a flow's source is never a service here */
+	case F_SOURCE_SERVICE: /* a flow's source is never a service here; one read from JSON may be */
+		return f->jx.src_svc_name && name_matches(f->jx.src_svc_ns, f->jx.src_svc_name, fl);
 	case F_DESTINATION_SERVICE: return name_matches(f->svc_ns, f->svc_name, fl);
 	case F_SOURCE_IDENTITY: return f->src.identity == fl->num;
 	case F_DESTINATION_IDENTITY: return f->dst.identity == fl->num;
-	/* ports are TCP's, UDP's and SCTP's (an ICMP flow's are its type and code) */
-	case F_SOURCE_PORT: return f->protocol != 1 && f->sport == fl->num;
-	case F_DESTINATION_PORT: return f->protocol != 1 && f->dport == fl->num;
+	case F_SOURCE_PORT: return has_ports(f) && f->sport == fl->num;
+	case F_DESTINATION_PORT: return has_ports(f) && f->dport == fl->num;
 	case F_SOURCE_FQDN:
 	case F_DESTINATION_FQDN:
 		return false; /* sluice has no DNS proxy: no flow carries names */
 	case F_VERDICT: return !strcasecmp(v, sl_flow_verdict_name(f->verdict));
-	case F_EVENT_TYPE: {
+	case F_EVENT_TYPE: { /* Hubble's: type 0 is any type */
 		unsigned type, sub;
 
-		sl_flow_event_type(f->kind, f->verdict, f->trace_point, f->drop_reason, &type, &sub);
-		return type == fl->num && (!fl->match_sub || sub == fl->sub);
+		if (!view_event(f, &type, &sub))
+			return false;
+		return (!fl->num || type == fl->num) && (!fl->match_sub || sub == fl->sub);
 	}
 	case F_TCP_FLAGS:
 		return !sl_flow_kind_is_l7(f->kind) && f->protocol == 6 && (f->tcp_flags & fl->plen) == fl->plen;
 	case F_TRAFFIC_DIRECTION:
-		return f->direction == (strcasecmp(v, "INGRESS") ? SLUICE_DIR_EGRESS : SLUICE_DIR_INGRESS);
-	case F_PROTOCOL:
+		if (f->jx.dir_unknown)
+			return !strcmp(v, "TRAFFIC_DIRECTION_UNKNOWN");
+		return f->direction == (!strcmp(v, "INGRESS") ? SLUICE_DIR_INGRESS
+					: !strcmp(v, "EGRESS") ? SLUICE_DIR_EGRESS : 0xff);
+	case F_PROTOCOL: /* Hubble's: the flow's l4 (an HTTP flow's TCP too) or its l7 */
 		if (!strcasecmp(v, "http"))
 			return sl_flow_kind_is_l7(f->kind);
-		if (!strcasecmp(v, "icmp") || !strcasecmp(v, "icmpv4"))
-			return f->protocol == 1;
-		return !strcasecmp(v, sl_flow_proto_name(f->protocol)) && !sl_flow_kind_is_l7(f->kind);
+		if (!strcasecmp(v, "icmp"))
+			return f->protocol == 1 || f->protocol == 58;
+		return !strcasecmp(v, sl_flow_proto_name(f->protocol));
 	case F_HTTP_METHOD: return f->method && !strcasecmp(f->method, v);
-	case F_HTTP_PATH:
-		return f->url && fl->re &&
-		       pcre2_match(fl->re, (PCRE2_SPTR)f->url, strlen(f->url), 0, 0, fl->md, NULL) >= 0;
+	case F_HTTP_PATH: /* the URL's path, without its query (Hubble's uri.Path) */
+		return f->url && fl->re && !f->jx.bad_uri &&
+		       pcre2_match(fl->re, (PCRE2_SPTR)f->url, strcspn(f->url, "?#"), 0, 0, fl->md, NULL) >= 0;
 	case F_HTTP_URL: {
 		/* l7.http.url as the JSON has it: scheme, Host (else the
 		 * server's address), path */
@@ -330,16 +393,30 @@ static bool filter_one(const struct filter *fl, const struct match_ctx *m)
 			     f->host && *f->host ? f->host : addr, f->url);
 		return n > 0 && pcre2_match(fl->re, (PCRE2_SPTR)u, strlen(u), 0, 0, fl->md, NULL) >= 0;
 	}
-	case F_NODE_NAME: /* Hubble's glob, "node" or "cluster/node" */
-		return m->node && sl_flow_node_matches(v, m->node);
-	case F_DROP_REASON_DESC:
-		return f->verdict == SLUICE_VERDICT_DROPPED && !sl_flow_kind_is_l7(f->kind) &&
-		       !strcasecmp(v, sl_flow_drop_reason_name(f->drop_reason));
-	case F_IP_VERSION: { /* every flow here is IP: v4 or v6 by its address */
-		static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
-		bool v4 = !memcmp(f->saddr, mapped, sizeof(mapped));
+	case F_NODE_NAME: { /* Hubble's pattern against "cluster/node" */
+		char full[600];
 
-		return !strcasecmp(v, v4 ? "IPv4" : "IPv6");
+		if (!m->node || !*m->node || !fl->re)
+			return false;
+		snprintf(full, sizeof(full), "%s%.500s", strchr(m->node, '/') ? "" : "default/", m->node);
+		return pcre2_match(fl->re, (PCRE2_SPTR)full, strlen(full), 0, 0, fl->md, NULL) >= 0;
+	}
+	case F_DROP_REASON_DESC: {
+		const char *desc = view_drop_desc(f);
+
+		return f->verdict == SLUICE_VERDICT_DROPPED && desc && !strcasecmp(v, desc);
+	}
+	case F_IP_VERSION: {
+		static const char *const names[] = { "IP_NOT_USED", "IPv4", "IPv6" };
+
+		return !strcasecmp(v, names[view_ip_version(f)]);
+	}
+	case F_REPLY: { /* Hubble's: a flow of unknown direction is no reply only when dropped */
+		int r = view_reply(f);
+
+		if (r < 0 && f->verdict != SLUICE_VERDICT_DROPPED)
+			return false;
+		return (r > 0) == (fl->num != 0);
 	}
 	case F_UUID: { /* the text, lowercase (a flow's own, or made from its number) */
 		char u[SL_FLOW_UUID_TEXT];
@@ -358,8 +435,14 @@ static bool filter_one(const struct filter *fl, const struct match_ctx *m)
 		return f->src.cluster && !strcmp(f->src.cluster, v);
 	case F_DESTINATION_CLUSTER_NAME:
 		return f->dst.cluster && !strcmp(f->dst.cluster, v);
-	case F_HTTP_STATUS_CODE: /* "404", or a class such as "4+" / "4xx" */
-		return f->code && (fl->cls ? f->code / 100 == fl->num : f->code == fl->num);
+	case F_HTTP_STATUS_CODE: { /* Hubble's: "404" whole, "4+" / "40+" a prefix of "%03d"; also "4xx" */
+		char code[16];
+
+		if (!sl_flow_kind_is_l7(f->kind) || !f->code)
+			return false;
+		snprintf(code, sizeof(code), "%03u", f->code);
+		return fl->cls ? !strncmp(code, v, strcspn(v, "+xX")) : !strcmp(code, v);
+	}
 	case F_MAX:
 		break;
 	}
@@ -500,6 +583,11 @@ static int filter_value(enum filter_field field, json_t *v, struct filter *fl, c
 			fl->ns = sl_xstrdup(json_string_value(k));
 		return 0;
 	}
+	case F_REPLY:
+		if (!json_is_boolean(v))
+			return sl_fail(err, EINVAL, "reply: want true or false");
+		fl->num = json_is_true(v);
+		return 0;
 	case F_VERDICT:
 	case F_TRAFFIC_DIRECTION:
 	case F_IP_VERSION: {
@@ -516,8 +604,10 @@ static int filter_value(enum filter_field field, json_t *v, struct filter *fl, c
 		break;
 	}
 	if (!s || !*s) {
-		/* "" is how --namespace NS reads without a pod name: "NS/" */
-		if (!(s && (field == F_SOURCE_POD || field == F_DESTINATION_POD)))
+		/* "" is how --namespace NS reads without a pod name: "NS/"; a
+		 * label selector "" selects everything, as Hubble's */
+		if (!(s && (field == F_SOURCE_POD || field == F_DESTINATION_POD || field == F_SOURCE_LABEL ||
+			    field == F_DESTINATION_LABEL)))
 			return sl_fail(err, EINVAL, "%s: want non-empty strings", name);
 	}
 	/* the CLI's checks, by the flag's name */
@@ -544,9 +634,26 @@ static int filter_value(enum filter_field field, json_t *v, struct filter *fl, c
 		sl_flow_ip_parse(s, fl->net, &fl->plen); /* checked above */
 	if (field == F_SOURCE_PORT || field == F_DESTINATION_PORT)
 		fl->num = strtoul(s, NULL, 10);
-	if (field == F_HTTP_STATUS_CODE) {
-		fl->cls = s[1] == '+' || s[1] == 'x' || s[1] == 'X';
-		fl->num = fl->cls ? (unsigned long)(s[0] - '0') : strtoul(s, NULL, 10);
+	if (field == F_HTTP_STATUS_CODE)
+		fl->cls = sl_flow_http_status_kind(s) >= 2;
+	if (field == F_SOURCE_FQDN || field == F_DESTINATION_FQDN) {
+		const char *bad = sl_flow_fqdn_check(s);
+
+		if (bad)
+			return sl_fail(err, EINVAL, "%s \"%.200s\": %s", name, s, bad);
+	}
+	if (field == F_NODE_NAME) {
+		char re[1200];
+		const char *bad = sl_flow_node_regex(s, re, sizeof(re));
+		int ec;
+		PCRE2_SIZE off;
+
+		if (bad)
+			return sl_fail(err, EINVAL, "node_name \"%.200s\": %s", s, bad);
+		fl->re = pcre2_compile((PCRE2_SPTR)re, PCRE2_ZERO_TERMINATED, 0, &ec, &off, NULL);
+		fl->md = fl->re ? pcre2_match_data_create_from_pattern(fl->re, NULL) : NULL;
+		if (!fl->md)
+			return sl_fail(err, EINVAL, "node_name \"%.200s\": not a pattern", s);
 	}
 	if ((field == F_SOURCE_LABEL || field == F_DESTINATION_LABEL) && !(fl->sel = label_sel_parse(s)))
 		return sl_fail(err, EINVAL, "%s: invalid label selector \"%.200s\"", name, s);
@@ -587,6 +694,19 @@ static int flow_filter_parse(json_t *obj, struct flow_filter *out, char **err)
 		if (!json_is_array(arr))
 			return sl_fail(err, EINVAL, "%s: want a list", key);
 		total += json_array_size(arr);
+	}
+	/* Hubble's: the HTTP fields only with event types that take in L7 (129) */
+	{
+		static const char *const http[] = { "http_status_code", "http_method", "http_path", "http_url" };
+		json_t *types = json_object_get(obj, "event_type");
+		bool l7 = !json_array_size(types);
+
+		json_array_foreach(types, i, v)
+			l7 = l7 || json_integer_value(json_object_get(v, "type")) == 129;
+		for (size_t h = 0; h < 4 && !l7; h++)
+			if (json_object_get(obj, http[h]))
+				return sl_fail(err, EINVAL, "filtering by %s requires the event type filter to only match "
+						      "'l7' events", http[h]);
 	}
 	out->v = sl_xcalloc(total + 1, sizeof(*out->v));
 	for (field = 0; field < F_MAX; field++) {
