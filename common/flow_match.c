@@ -245,7 +245,7 @@ static bool label_req_matches(const char *labels, const struct label_req *q)
 		char tmp[1100];
 
 		if (q->has_source && !sourced) { /* the selector names a source: compare "unspec:key" */
-			snprintf(tmp, sizeof(tmp), "unspec:%s", lbl);
+			snprintf(tmp, sizeof(tmp), "unspec:%.1090s", lbl);
 			k = tmp;
 		} else if (!q->has_source && sourced) {
 			k = colon + 1;
