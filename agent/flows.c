@@ -649,6 +649,18 @@ static void on_datapath_event(void *ctx, const struct sluice_flow_event *ev)
 	a->counters.flows_by_kind_verdict[f->kind][ev->verdict & 3]++;
 	if (ev->verdict == SLUICE_VERDICT_DROPPED)
 		a->counters.drops_by_reason_dir[ev->drop_reason & 0xff][ev->direction & 1]++;
+	{
+		struct hubble_flow_facts hf = {
+			.protocol = f->protocol, .verdict = f->verdict, .drop_reason = f->drop_reason,
+			.direction = f->direction, .match_kind = f->match_kind, .tcp_flags = f->tcp_flags,
+			.ipv4 = sl_addr_is_ipv4(ev->saddr), .src_identity = f->src.identity,
+			.dst_identity = f->dst.identity,
+		};
+
+		sl_flow_event_type(trace ? SL_FLOW_TRACE : SL_FLOW_L3L4, f->verdict, f->trace_point, f->drop_reason,
+				   &hf.type, &hf.sub_type);
+		metrics_flow(a, &hf);
+	}
 	deliver(a->flows, f);
 }
 
@@ -715,6 +727,16 @@ void flows_add_l7(struct agent *a, const struct flow_l7 *ev)
 	a->counters.flows_by_kind_verdict[ev->kind & 3][f->verdict & 3]++;
 	if (resp)
 		metrics_http_observe(a, ev->method, ev->code, ev->allowed, (double)ev->latency_ns / 1e9);
+	{
+		struct hubble_flow_facts hf = {
+			.type = 129, .protocol = 6, .verdict = f->verdict, .direction = f->direction,
+			.ipv4 = sl_addr_is_ipv4(ev->saddr), .src_identity = f->src.identity,
+			.dst_identity = f->dst.identity, .response = resp, .method = f->method,
+			.http_protocol = f->http_protocol, .code = f->code, .latency_ns = f->latency_ns,
+		};
+
+		metrics_flow(a, &hf);
+	}
 	deliver(a->flows, f);
 }
 

@@ -80,6 +80,7 @@ struct metrics {
 	/* the proxy's drop and upstream counters, carried the same way */
 	uint64_t drop_base[NCARRIED], drop_last[NCARRIED];
 	uint64_t upstream_idle; /* a gauge: the last stats' value */
+	struct metrics_hubble *hubble; /* Hubble's names, the same flows */
 };
 
 /* The proxy's drop and upstream-connection counters on /metrics (stats
@@ -140,6 +141,12 @@ void metrics_http_observe(struct agent *a, const char *method, unsigned code, bo
 	}
 hist:
 	hist_observe(&mx->http_duration, seconds);
+}
+
+void metrics_flow(struct agent *a, const struct hubble_flow_facts *f)
+{
+	if (a->metrics)
+		metrics_hubble_flow(a->metrics->hubble, f);
 }
 
 void metrics_apply_observe(struct agent *a, double seconds)
@@ -369,6 +376,12 @@ char *metrics_render(struct agent *a)
 	     "Time from a request's first byte to its response, at the proxy.");
 	hist_render(&o, "sluice_http_request_duration_seconds", &mx->http_duration);
 	render_tls(&o, mx);
+	{
+		char *hub = metrics_hubble_render(mx->hubble);
+
+		outf(&o, "%s", hub);
+		free(hub);
+	}
 
 	head(&o, "sluice_endpoints", "gauge", "Local endpoints (pods).");
 	outf(&o, "sluice_endpoints %zu\n", a->reg.npods);
@@ -451,6 +464,7 @@ int metrics_start(struct agent *a, char **err)
 	struct metrics *mx = sl_xcalloc(1, sizeof(*mx));
 
 	mx->agent = a;
+	mx->hubble = metrics_hubble_new();
 	a->metrics = mx; /* series are kept even when not served */
 	if (!a->cfg.metrics_addr || !strcmp(a->cfg.metrics_addr, "off") || !*a->cfg.metrics_addr)
 		return 0;
@@ -467,5 +481,6 @@ void metrics_stop(struct agent *a)
 	a->metrics = NULL; /* a request still in flight gets a 404 */
 	http_local_stop(mx->http);
 	free(mx->http_series);
+	metrics_hubble_free(mx->hubble);
 	free(mx);
 }

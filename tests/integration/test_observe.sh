@@ -220,12 +220,30 @@ else
 	fail "promtool not installed"
 fi
 before=$(metric 'sluice_drops_total{reason="policy_denied",direction="ingress"}')
+hbefore=$(metric 'hubble_drop_total{protocol="TCP",reason="POLICY_DENIED"}')
+pbefore=$(metric 'hubble_policy_verdicts_total{action="dropped",direction="ingress",match="none"}')
 for i in 1 2 3; do
 	sl pod exec default/malicious -- python3 "$TOOLS/probe.py" tcp "$IP_database" 5432 0.3 >/dev/null
 done
 sleep 0.5
 after=$(metric 'sluice_drops_total{reason="policy_denied",direction="ingress"}')
 [ "$((after - before))" = 3 ] && pass "3 new denied flows move sluice_drops_total by 3 ($before -> $after)" || fail "3 new denied flows move sluice_drops_total by 3 ($before -> $after)"
+# Hubble's names for the same flows (metrics_hubble.c), as its dashboards read them
+hafter=$(metric 'hubble_drop_total{protocol="TCP",reason="POLICY_DENIED"}')
+pafter=$(metric 'hubble_policy_verdicts_total{action="dropped",direction="ingress",match="none"}')
+[ "$((hafter - ${hbefore:-0}))" = 3 ] && [ "$((pafter - ${pbefore:-0}))" = 3 ] &&
+	pass "... and hubble_drop_total, hubble_policy_verdicts_total{action=dropped} by 3" ||
+	fail "hubble_drop_total ${hbefore:-0} -> $hafter, policy verdicts ${pbefore:-0} -> $pafter"
+[ "$(metric 'hubble_flows_processed_total{protocol="HTTP",subtype="HTTP",type="L7",verdict="DROPPED"}')" = 2 ] &&
+	[ "$(metric 'hubble_http_requests_total{method="GET",protocol="HTTP/1.1",reporter="server",status="403"}')" = 1 ] &&
+	[ "$(metric 'hubble_policy_verdicts_total{action="dropped",direction="ingress",match="l7/http"}')" = 2 ] &&
+	[ "$(metric 'hubble_http_request_duration_seconds_count{method="GET",reporter="server"}')" -ge 1 ] &&
+	pass "hubble_flows_processed_total, hubble_http_requests_total, l7/http verdicts and durations count the L7 flows" ||
+	fail "hubble L7 series: $(grep '^hubble_\(flows_processed_total{protocol="HTTP"\|http_requests\|policy_verdicts\)' "$SL_WORK/metrics.txt" | tr '\n' ' ')"
+[ "$(metric 'hubble_tcp_flags_total{family="IPv4",flag="SYN-ACK"}')" -ge 1 ] &&
+	[ "$(metric 'hubble_policy_verdicts_total{action="redirected",direction="ingress",match="l3-l4"}')" -ge 1 ] &&
+	pass "hubble_tcp_flags_total (SYN-ACK) and the redirected policy verdicts" ||
+	fail "hubble tcp/policy: $(grep '^hubble_\(tcp\|policy\)' "$SL_WORK/metrics.txt" | tr '\n' ' ')"
 [ "$(metric 'sluice_http_requests_total{method="GET",status="403",verdict="denied"}')" = 1 ] && pass "the one denied GET counted in sluice_http_requests_total" || fail "sluice_http_requests_total for the denied GET: $(metric 'sluice_http_requests_total{method="GET",status="403",verdict="denied"}')"
 # two L7 requests were refused: the raw "probe" line (400) and GET /admin (403)
 [ "$(metric 'sluice_flows_processed_total{type="L7",verdict="DROPPED"}')" = 2 ] && pass "two dropped L7 flows in sluice_flows_processed_total" || fail "L7 dropped flows: $(metric 'sluice_flows_processed_total{type="L7",verdict="DROPPED"}')"
