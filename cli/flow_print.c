@@ -3,8 +3,8 @@
  * flow_print.c - see flow_print.h.
  *
  * Every string a flow carries is shown as the JSON line keeps it: cut at the
- * line's cap (sl_flow_json_kept), then escaped for the terminal
- * (sl_escape_ctl_n), so a cut, and its "...", fall where they always fell.
+ * line's cap (sl_flow_json_kept); the text is then escaped for the
+ * terminal as Hubble's writer escapes it (hubble_escape).
  */
 #include "flow_print.h"
 
@@ -18,10 +18,71 @@
 #include "../common/util.h"
 #include "sluice/abi.h"
 
-/* the part of s the JSON line keeps, escaped into buf */
+/* the part of s the JSON line keeps, copied into buf (the line is escaped
+ * for the terminal as a whole, as Hubble's writer does: hubble_escape) */
 static const char *shown(const char *s, size_t cap, char *buf, size_t len)
 {
-	return sl_escape_ctl_n(s, sl_flow_json_kept(s, cap), buf, len);
+	size_t n = s ? sl_flow_json_kept(s, cap) : 0;
+
+	if (n >= len)
+		n = len - 1;
+	if (n)
+		memcpy(buf, s, n);
+	buf[n] = 0;
+	return buf;
+}
+
+/* a copy of s into buf, cut to fit */
+static const char *copied(const char *s, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s", s ? s : "");
+	return buf;
+}
+
+/*
+ * Hubble's terminal escaper (hubble/pkg/printer/terminal.go), over the
+ * whole text it writes: ESC becomes "^[" and CR "\r", all else is as it
+ * came; with colours on, the printer's own colour sequences pass (in the
+ * flow's strings too, as in Hubble).
+ */
+static bool colour_at(const char *s)
+{
+	static const char *const seqs[] = { "\033[31m", "\033[32m", "\033[33m", "\033[34m",
+					    "\033[35m", "\033[36m", "\033[0m" };
+
+	for (size_t i = 0; i < sizeof(seqs) / sizeof(seqs[0]); i++)
+		if (!strncmp(s, seqs[i], strlen(seqs[i])))
+			return true;
+	return false;
+}
+
+static char *hubble_escape(const struct flow_printer *p, const char *s)
+{
+	bool colours = p->color && p->form != FLOW_PRINT_TABLE;
+	size_t n = strlen(s), o = 0;
+	char *out = malloc(2 * n + 1);
+
+	if (!out)
+		abort();
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '\033' && colours && colour_at(s + i)) {
+			size_t l = strchr(s + i, 'm') - (s + i) + 1;
+
+			memcpy(out + o, s + i, l);
+			o += l;
+			i += l - 1;
+		} else if (s[i] == '\033') {
+			out[o++] = '^';
+			out[o++] = '[';
+		} else if (s[i] == '\r') {
+			out[o++] = '\\';
+			out[o++] = 'r';
+		} else {
+			out[o++] = s[i];
+		}
+	}
+	out[o] = 0;
+	return out;
 }
 
 /* The text of a drop reason, from abi.h's one list. */
@@ -309,25 +370,25 @@ static void table_row(struct flow_printer *p, const char *node, const struct flo
 	if (asprintf(&row, "%s\t%s%s%s\t%s\t%s\t%s\t%s", t->when, node ? node : "", node ? "\t" : "", t->src, t->dst,
 		     t->type, t->verdict, t->summary) < 0)
 		abort();
-	p->rows[p->nrows++] = row;
+	p->rows[p->nrows++] = hubble_escape(p, row);
+	free(row);
 }
 
 static void text_out(struct flow_printer *p, FILE *out, const char *node, struct flow_text *t)
 {
-	char nodebuf[700];
 	const char *src = t->src, *dst = t->dst, *sid = t->sid, *did = t->did, *arrow = "->";
+	char *text = NULL, *esc;
+	int n = 0;
 
-	if (node)
-		node = sl_escape_ctl(node, nodebuf, sizeof(nodebuf));
 	switch (p->form) {
 	case FLOW_PRINT_TABLE:
 		table_row(p, node, t);
 		break;
 	case FLOW_PRINT_DICT:
-		fprintf(out, "%s  TIMESTAMP: %s\n%s%s%s     SOURCE: %s\nDESTINATION: %s\n       TYPE: %s\n"
-			     "    VERDICT: %s\n    SUMMARY: %s\n",
-			p->count ? "------------\n" : "", t->when, node ? "       NODE: " : "", node ? node : "",
-			node ? "\n" : "", t->src, t->dst, t->type, t->verdict, t->summary);
+		n = asprintf(&text, "%s  TIMESTAMP: %s\n%s%s%s     SOURCE: %s\nDESTINATION: %s\n       TYPE: %s\n"
+				    "    VERDICT: %s\n    SUMMARY: %s\n",
+			     p->count ? "------------\n" : "", t->when, node ? "       NODE: " : "", node ? node : "",
+			     node ? "\n" : "", t->src, t->dst, t->type, t->verdict, t->summary);
 		break;
 	case FLOW_PRINT_COMPACT:
 		if (t->reply < 0) {
@@ -339,9 +400,17 @@ static void text_out(struct flow_printer *p, FILE *out, const char *node, struct
 			did = t->sid;
 			arrow = "<-";
 		}
-		fprintf(out, "%s%s%s%s: %s %s %s %s %s %s %s (%s)\n", t->when, node ? " [" : "", node ? node : "",
-			node ? "]" : "", src, sid, arrow, dst, did, t->type, t->verdict, t->summary);
+		n = asprintf(&text, "%s%s%s%s: %s %s %s %s %s %s %s (%s)\n", t->when, node ? " [" : "", node ? node : "",
+			     node ? "]" : "", src, sid, arrow, dst, did, t->type, t->verdict, t->summary);
 		break;
+	}
+	if (n < 0)
+		abort();
+	if (text) {
+		esc = hubble_escape(p, text);
+		fputs(esc, out);
+		free(esc);
+		free(text);
 	}
 	p->count++;
 }
@@ -528,10 +597,10 @@ static const char *jstr(json_t *o, const char *key)
 	return s ? s : "";
 }
 
-/* an escaped copy of a JSON string field into buf */
+/* a copy of a JSON string field into buf */
 static const char *jesc(json_t *o, const char *key, char *buf, size_t len)
 {
-	return sl_escape_ctl(jstr(o, key), buf, len);
+	return copied(jstr(o, key), buf, len);
 }
 
 /* "name (kind), ..." of a policy list (what follows " BY ") */
@@ -545,7 +614,10 @@ static void policies_text(json_t *list, char *out, size_t len)
 	json_array_foreach(list, i, pol) {
 		char nb[1300], kb[1300];
 
-		if (i)
+		/* Hubble's: a policy without a kind or a name is left out */
+		if (!*jstr(pol, "kind") || !*jstr(pol, "name"))
+			continue;
+		if (b.n)
 			sb_put(&b, ", ");
 		sb_put(&b, jesc(pol, "name", nb, sizeof(nb)));
 		sb_put(&b, " (");
@@ -598,29 +670,34 @@ static void type_of_json(json_t *flow, char *out, size_t len)
 			 *dir ? dir : "TRAFFIC_DIRECTION_UNKNOWN");
 		return;
 	}
-	case 9: {
+	case 3: { /* Cilium's capture */
 		char cb[128];
 
 		snprintf(out, len, "%s", *jstr(flow, "debug_capture_point") ?
 			 jesc(flow, "debug_capture_point", cb, sizeof(cb)) : "DBG_CAPTURE_POINT_UNKNOWN");
 		return;
 	}
-	case 11: {
+	case 7: { /* Cilium's socket trace: its translation point (SocketTranslationPoint,
+		   by name, or by number as the event's sub_type) */
 		static const struct {
 			const char *name, *text;
-		} xl[] = { { "SOCK_XLATE_POINT_POST_DIRECTION_FWD", "post-xlate-fwd" },
-			   { "SOCK_XLATE_POINT_POST_DIRECTION_REV", "post-xlate-rev" },
+		} xl[] = { { "SOCK_XLATE_POINT_UNKNOWN", NULL },
 			   { "SOCK_XLATE_POINT_PRE_DIRECTION_FWD", "pre-xlate-fwd" },
-			   { "SOCK_XLATE_POINT_PRE_DIRECTION_REV", "pre-xlate-rev" } };
+			   { "SOCK_XLATE_POINT_POST_DIRECTION_FWD", "post-xlate-fwd" },
+			   { "SOCK_XLATE_POINT_PRE_DIRECTION_REV", "pre-xlate-rev" },
+			   { "SOCK_XLATE_POINT_POST_DIRECTION_REV", "post-xlate-rev" } };
 		const char *pt = jstr(flow, "sock_xlate_point");
+		size_t i = *pt ? 0 : sub;
 		char pb[128];
 
-		for (size_t i = 0; i < sizeof(xl) / sizeof(xl[0]); i++)
-			if (!strcmp(pt, xl[i].name)) {
-				snprintf(out, len, "%s", xl[i].text);
-				return;
-			}
-		snprintf(out, len, "%s", *pt ? sl_escape_ctl(pt, pb, sizeof(pb)) : "SOCK_XLATE_POINT_UNKNOWN");
+		for (; *pt && i < sizeof(xl) / sizeof(xl[0]) && strcmp(pt, xl[i].name); i++)
+			;
+		if (i < sizeof(xl) / sizeof(xl[0]) && xl[i].text)
+			snprintf(out, len, "%s", xl[i].text);
+		else if (i < sizeof(xl) / sizeof(xl[0]) || !*pt)
+			snprintf(out, len, "SOCK_XLATE_POINT_UNKNOWN");
+		else
+			snprintf(out, len, "%s", copied(pt, pb, sizeof(pb)));
 		return;
 	}
 	}
@@ -659,7 +736,7 @@ static void names_text(json_t *list, char *out, size_t len)
 
 		if (i)
 			sb_put(&b, ",");
-		sb_put(&b, sl_escape_ctl(json_string_value(n) ?: "", nb, sizeof(nb)));
+		sb_put(&b, copied(json_string_value(n), nb, sizeof(nb)));
 	}
 }
 
@@ -717,7 +794,7 @@ static void json_summary(const struct flow_printer *p, json_t *flow, char *out, 
 
 		sb_put(&b, "; ");
 		sb_put(&b, col(p, strcmp(auth, "TEST_ALWAYS_FAIL") ? COL_GREEN : COL_RED));
-		sb_put(&b, sl_escape_ctl(auth, ab, sizeof(ab)));
+		sb_put(&b, copied(auth, ab, sizeof(ab)));
 		sb_put(&b, col(p, COL_RESET));
 	}
 	free(esc);
@@ -756,6 +833,60 @@ void flow_print_json(struct flow_printer *p, FILE *out, json_t *flow)
 	verdict_text(p, *verdict ? verdict : "VERDICT_UNKNOWN", policy_event, by, t->verdict, sizeof(t->verdict));
 	json_summary(p, flow, t->summary, sizeof(t->summary));
 	text_out(p, out, p->node, t);
+}
+
+void flow_print_lost(struct flow_printer *p, FILE *out, json_t *msg)
+{
+	json_t *le = json_object_get(msg, "lost_events"), *num = json_object_get(le, "num_events_lost");
+	const char *src = *jstr(le, "source") ? jstr(le, "source") : "UNKNOWN_LOST_EVENTS_SOURCE";
+	unsigned long long n = json_is_string(num) ? strtoull(json_string_value(num), NULL, 10)
+						   : (unsigned long long)json_integer_value(num);
+	long long cpu = json_integer_value(json_object_get(le, "cpu"));
+	char when[64], first[64] = "", last[64] = "", span[160] = "", *text = NULL, *esc;
+	uint64_t ns;
+	int r = 0;
+
+	if (sl_parse_rfc3339(json_string_value(json_object_get(msg, "time")), &ns))
+		snprintf(when, sizeof(when), "N/A");
+	else
+		when_text(p, ns, when);
+	/* the newest Hubble says when the losses began and ended */
+	if (!sl_parse_rfc3339(json_string_value(json_object_get(le, "first")), &ns))
+		when_text(p, ns, first);
+	if (!sl_parse_rfc3339(json_string_value(json_object_get(le, "last")), &ns))
+		when_text(p, ns, last);
+	if (*first && *last)
+		snprintf(span, sizeof(span), " (first: %s, last: %s)", first, last);
+	switch (p->form) {
+	case FLOW_PRINT_TABLE: {
+		struct flow_text *t = scratch(p);
+
+		snprintf(t->when, sizeof(t->when), "%s", when);
+		snprintf(t->src, sizeof(t->src), "%.300s", src);
+		snprintf(t->dst, sizeof(t->dst), "-");
+		snprintf(t->type, sizeof(t->type), "EVENTS LOST");
+		snprintf(t->verdict, sizeof(t->verdict), "-");
+		snprintf(t->summary, sizeof(t->summary), "CPU(%lld) - %llu%s", cpu, n, span);
+		table_row(p, p->node, t);
+		return;
+	}
+	case FLOW_PRINT_DICT:
+		r = asprintf(&text, "%s  TIMESTAMP: %s\n%s%.300s%s     SOURCE: %.300s\n       TYPE: EVENTS LOST\n"
+				    "    VERDICT: -\n    SUMMARY: CPU(%lld) - %llu%s\n",
+			     p->count ? "------------\n" : "", when, p->node ? "       NODE: " : "",
+			     p->node ? p->node : "", p->node ? "\n" : "", src, cpu, n, span);
+		break;
+	case FLOW_PRINT_COMPACT:
+		r = asprintf(&text, "%s EVENTS LOST: %.300s CPU(%lld) %llu%s\n", when, src, cpu, n, span);
+		break;
+	}
+	if (r < 0)
+		abort();
+	esc = hubble_escape(p, text);
+	fputs(esc, out);
+	free(esc);
+	free(text);
+	p->count++;
 }
 
 /* ---- a flow line's object as a view --------------------------------------- */

@@ -77,6 +77,9 @@ void flow_print(struct flow_printer *p, FILE *out, const struct sl_flow_view *f)
  * json): every field Hubble's printer reads, also those sluice's flows
  * never have (source_service, *_names, l7.dns, ip_trace_id, auth_type). */
 void flow_print_json(struct flow_printer *p, FILE *out, json_t *flow);
+/* A lost_events response (hubble observe's "EVENTS LOST" line): its
+ * source, CPU and count, and the first and last lost when known. */
+void flow_print_lost(struct flow_printer *p, FILE *out, json_t *msg);
 /* -o table: prints the rows kept so far, aligned. */
 void flow_print_flush(struct flow_printer *p, FILE *out);
 void flow_printer_free(struct flow_printer *p);

@@ -36,8 +36,10 @@ static void usage(FILE *f)
 		"      --last N            the last N matching flows (default 20 without --follow)\n"
 		"      --all               every matching flow the agent holds\n"
 		"      --first N           the first N matching flows the agent holds\n"
-		"      --since WHEN        flows from WHEN: a duration back (30s, 5m, 1h)\n"
-		"                          or an RFC 3339 time (2026-12-05T10:12:52Z)\n"
+		"      --since WHEN        flows from WHEN: a duration back (30s, 5m, 1h), an\n"
+		"                          RFC 3339 time (2026-12-05T10:12:52Z), or hubble's\n"
+		"                          2026-12-05, 2026-12-05T10Z, 2026-12-05T10:12+01:00,\n"
+		"                          RFC 1123Z (Sat, 05 Dec 2026 10:12:52 +0000)\n"
 		"      --until WHEN        flows up to WHEN (not with --follow)\n"
 		"  -o, --output FORMAT     compact (default), dict, table (not with --follow)\n"
 		"                          or json (jsonpb), as hubble observe prints them\n"
@@ -50,7 +52,7 @@ static void usage(FILE *f)
 		"      --color WHEN        auto (default: on a terminal), always or never\n"
 		"      --time-format F     StampMilli (default, \"Dec  6 10:12:52.123\"), RFC3339,\n"
 		"                          RFC3339Milli/Micro/Nano, RFC1123Z, YearMonthDay[Hour[Minute]]\n"
-		"  -A, --all-namespaces    every namespace (the default)\n"
+		"  -A, --all-namespaces    pods of any namespace (--from-, --to-all-namespaces)\n"
 		"      --input-file FILE   flows from FILE (- for standard input), lines of\n"
 		"                          observe -o json or hubble observe -o json, not the agent's\n"
 		"                          (all of them without --last; a bad line is skipped)\n"
@@ -82,6 +84,10 @@ static void usage(FILE *f)
 		"      --drop-reason-desc R  e.g. POLICY_DENIED, PROXY_UNAVAILABLE\n"
 		"      --node-name GLOB    the agent's node (\"node-*\", \"default/node-a\")\n"
 		"      --cluster NAME      either side's cluster (--from-cluster, --to-cluster)\n"
+		"      --encrypted, --unencrypted  (no flow here is encrypted)\n"
+		"      --node-label, --snat-ip, --interface, --http-header K:V, --trace-id,\n"
+		"      --ip-trace-id, --ip-trace-option  hubble's; sluice's flows carry none of\n"
+		"                          these, so they match no flow\n"
 		"  -4, -6, --ip-version V  IPv4 or IPv6 flows\n"
 		"      --fqdn NAME         either side (no flow has names: sluice has no DNS proxy)\n"
 		"      --uuid UUID         the flow of that uuid (-o json shows each flow's)\n"
@@ -122,6 +128,79 @@ static int parse_duration(const char *s, uint64_t *ns)
  * 1h) or an RFC 3339 time (2026-12-05T10:12:52Z, with a fraction or an
  * offset such as +01:00). The answer is wall-clock ns since the epoch.
  */
+/* Go's "Z07:00" at p: "Z" or "+hh:mm"/"-hh:mm"; the offset in seconds, or
+ * -1 when p is not one (and nothing may follow it) */
+static long zone_offset(const char *p, bool *ok)
+{
+	int hh, mm;
+
+	*ok = false;
+	if (!strcmp(p, "Z") || !strcmp(p, "z")) {
+		*ok = true;
+		return 0;
+	}
+	if ((*p == '+' || *p == '-') && strlen(p) == 6 && p[3] == ':' && sscanf(p + 1, "%2d:%2d", &hh, &mm) == 2 &&
+	    hh <= 23 && mm <= 59) {
+		*ok = true;
+		return (hh * 3600L + mm * 60L) * (*p == '-' ? -1 : 1);
+	}
+	return 0;
+}
+
+/* s starts with shape ('d' a digit, anything else itself) */
+static bool has_shape(const char *s, const char *shape)
+{
+	for (; *shape; s++, shape++)
+		if (*shape == 'd' ? !(*s >= '0' && *s <= '9') : *s != *shape)
+			return false;
+	return true;
+}
+
+/*
+ * Hubble's other layouts (hubble/pkg/time FromString): YearMonthDay
+ * (2006-01-02, UTC), YearMonthDayHour (2006-01-02T15Z07:00),
+ * YearMonthDayHourMinute (2006-01-02T15:04Z07:00) and RFC1123Z
+ * (Mon, 02 Jan 2006 15:04:05 -0700).
+ */
+static int parse_layouts(const char *s, uint64_t *abs_ns)
+{
+	struct tm tm = { 0 };
+	const char *p = NULL;
+	long off = 0;
+	bool ok = false;
+	time_t t;
+
+	if (has_shape(s, "dddd-dd-dd")) {
+		sscanf(s, "%4d-%2d-%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday);
+		tm.tm_year -= 1900;
+		tm.tm_mon -= 1;
+		if (!s[10])
+			ok = true;
+		else if (has_shape(s + 10, "Tdd:dd")) {
+			sscanf(s + 11, "%2d:%2d", &tm.tm_hour, &tm.tm_min);
+			off = zone_offset(s + 16, &ok);
+		} else if (has_shape(s + 10, "Tdd")) {
+			sscanf(s + 11, "%2d", &tm.tm_hour);
+			off = zone_offset(s + 13, &ok);
+		}
+		ok = ok && tm.tm_mon >= 0 && tm.tm_mon < 12 && tm.tm_mday >= 1 && tm.tm_mday <= 31 &&
+		     tm.tm_hour < 24 && tm.tm_min < 60;
+	} else if ((p = strptime(s, "%a, %d %b %Y %H:%M:%S ", &tm)) && (*p == '+' || *p == '-') &&
+		   strlen(p) == 5 && strspn(p + 1, "0123456789") == 4) {
+		int v = atoi(p + 1);
+
+		off = ((v / 100) * 3600L + (v % 100) * 60L) * (*p == '-' ? -1 : 1);
+		ok = true;
+	}
+	if (!ok)
+		return -EINVAL;
+	t = timegm(&tm) - off;
+	if (t < 0)
+		return -EINVAL;
+	*abs_ns = (uint64_t)t * 1000000000ull;
+	return 0;
+}
+
 static int parse_when(const char *s, uint64_t *abs_ns)
 {
 	uint64_t ns = 0;
@@ -132,7 +211,9 @@ static int parse_when(const char *s, uint64_t *abs_ns)
 		*abs_ns = ns < now ? now - ns : 1;
 		return 0;
 	}
-	return sl_parse_rfc3339(s, abs_ns);
+	if (!sl_parse_rfc3339(s, abs_ns))
+		return 0;
+	return parse_layouts(s, abs_ns);
 }
 
 static bool all_digits(const char *v)
@@ -185,20 +266,6 @@ static const char *clock_str(uint64_t ns, char *buf, size_t len)
 	return buf;
 }
 
-/* One flow line of an --input-file, selected: printed in the chosen form
- * (-o json: the line as it was read), from the flow's own fields, as
- * Hubble prints a flow of any agent. */
-static void file_print(struct render *r, const char *line, json_t *flow)
-{
-	if (r->json_out) {
-		fputs(line, stdout);
-		fputc('\n', stdout);
-		return;
-	}
-	r->text.node = r->print_node ? json_string_value(json_object_get(flow, "node_name")) ?: "" : NULL;
-	flow_print_json(&r->text, stdout, flow);
-}
-
 /* the flow of a line: Hubble's GetFlowsResponse {"flow": ...}, or a bare
  * Flow (a file made with jq .flow); NULL for the other responses
  * (node_status, lost_events), which are skipped */
@@ -210,6 +277,28 @@ static json_t *line_flow(json_t *msg)
 		return f;
 	return json_object_get(msg, "verdict") || json_object_get(msg, "IP") ? msg : NULL;
 }
+
+/* One flow line of an --input-file, selected: printed in the chosen form
+ * (-o json: the line as it was read), from the flow's own fields, as
+ * Hubble prints a flow of any agent. */
+static void file_print(struct render *r, const char *line, json_t *msg)
+{
+	json_t *flow = line_flow(msg);
+
+	if (r->json_out) {
+		fputs(line, stdout);
+		fputc('\n', stdout);
+		return;
+	}
+	if (!flow) { /* a lost_events response: hubble's EVENTS LOST */
+		r->text.node = r->print_node ? json_string_value(json_object_get(msg, "node_name")) ?: "" : NULL;
+		flow_print_lost(&r->text, stdout, msg);
+		return;
+	}
+	r->text.node = r->print_node ? json_string_value(json_object_get(flow, "node_name")) ?: "" : NULL;
+	flow_print_json(&r->text, stdout, flow);
+}
+
 
 /*
  * --input-file: flows from lines of `observe -o json` (Hubble's
@@ -281,16 +370,21 @@ static int observe_file(const char *path, json_t *allow, json_t *deny, bool foll
 			continue;
 		}
 		flow = line_flow(msg);
-		if (!flow) {
+		memset(&v, 0, sizeof(v));
+		if (!flow && !(json_is_object(json_object_get(msg, "lost_events")) && sl_flow_filters_empty(fs))) {
+			/* node_status and the like, or lost events a filter would
+			 * not pass (they have no flow to match) */
 			json_decref(msg);
 			continue;
 		}
-		flow_view_from_json(flow, &v);
+		if (flow)
+			flow_view_from_json(flow, &v);
 		/* the window reads the response's time (hubble's), else the flow's */
 		if (flow == msg || sl_parse_rfc3339(json_string_value(json_object_get(msg, "time")), &t))
 			t = v.f.time_ns;
 		hit = (!since || t >= since) && (!until || t <= until) &&
-		      sl_flow_filters_match(fs, &v.f, json_string_value(json_object_get(flow, "node_name")), v.uuid);
+		      (!flow || sl_flow_filters_match(fs, &v.f, json_string_value(json_object_get(flow, "node_name")),
+						      v.uuid));
 		if (hit && first >= 0 && matched >= (size_t)first)
 			hit = false;
 		if (hit) {
@@ -306,7 +400,7 @@ static int observe_file(const char *path, json_t *allow, json_t *deny, bool foll
 					ring[nring++] = sl_xstrdup(line);
 				}
 			} else if (last != 0 || first >= 0 || since || until || follow) {
-				file_print(r, line, flow);
+				file_print(r, line, msg);
 				if (follow)
 					fflush(stdout);
 			}
@@ -321,7 +415,7 @@ static int observe_file(const char *path, json_t *allow, json_t *deny, bool foll
 		json_t *msg = json_loads(l, 0, NULL);
 
 		if (!rc)
-			file_print(r, l, line_flow(msg));
+			file_print(r, l, msg);
 		json_decref(msg);
 		free(l);
 	}
@@ -458,7 +552,10 @@ int cli_observe(int argc, char **argv)
 			}
 			break;
 		case 'a': all = true; break;
-		case 'A': break; /* every namespace is the default: no filter */
+		case 'A': /* Hubble's -A: pods of every namespace */
+			if (obs_filter_set(filter, "all-namespaces", NULL, &ferr))
+				goto bad_filter;
+			break;
 		case 'p': print_raw = true; break;
 		case 'I': input_file = optarg; break;
 		case 'T': {

@@ -48,15 +48,17 @@ struct obs_filter {
 };
 
 /* Hubble's conflict groups: two flags of one group cannot be combined. */
-static const char *const conflicts[][7] = {
-	{ "from-fqdn", "from-ip", "ip", "fqdn", "from-namespace", "namespace" },
+#define GROUP_MAX 9
+static const char *const conflicts[][GROUP_MAX] = {
+	{ "from-fqdn", "from-ip", "ip", "fqdn", "from-namespace", "namespace", "from-all-namespaces", "all-namespaces" },
 	{ "from-fqdn", "from-ip", "ip", "fqdn", "from-pod", "pod" },
-	{ "to-fqdn", "to-ip", "ip", "fqdn", "to-namespace", "namespace" },
+	{ "to-fqdn", "to-ip", "ip", "fqdn", "to-namespace", "namespace", "to-all-namespaces", "all-namespaces" },
 	{ "to-fqdn", "to-ip", "ip", "fqdn", "to-pod", "pod" },
-	{ "to-pod", "namespace" },
-	{ "from-pod", "namespace" },
-	{ "to-service", "namespace" },
-	{ "from-service", "namespace" },
+	{ "to-pod", "namespace", "all-namespaces" },
+	{ "from-pod", "namespace", "all-namespaces" },
+	{ "to-service", "namespace", "all-namespaces" },
+	{ "from-service", "namespace", "all-namespaces" },
+	{ "encrypted", "unencrypted" },
 	{ "label", "from-label" },
 	{ "label", "to-label" },
 	{ "service", "from-service" },
@@ -71,12 +73,14 @@ static const char *const conflicts[][7] = {
 
 /* FlowFilter's fields in flow.proto's order (what protojson prints). */
 static const char *const field_order[] = {
-	"uuid", "source_ip", "source_pod", "source_fqdn", "source_label", "source_service",
+	"uuid", "source_ip", "source_ip_xlated", "source_pod", "source_fqdn", "source_label", "source_service",
 	"source_workload", "source_cluster_name", "destination_ip", "destination_pod", "destination_fqdn",
-	"destination_label", "destination_service", "destination_workload", "destination_cluster_name", "traffic_direction", "verdict", "drop_reason_desc", "event_type",
-	"http_status_code", "protocol", "source_port", "destination_port", "source_identity",
-	"destination_identity", "http_method", "http_path", "http_url", "tcp_flags", "node_name",
-	"ip_version",
+	"destination_label", "destination_service", "destination_workload", "destination_cluster_name",
+	"traffic_direction", "verdict", "drop_reason_desc", "interface", "event_type", "http_status_code",
+	"protocol", "source_port", "destination_port", "reply", "dns_query", "source_identity",
+	"destination_identity", "http_method", "http_path", "http_url", "http_header", "tcp_flags",
+	"node_name", "node_labels", "ip_version", "trace_id", "ip_trace_id", "ip_trace_option", "encrypted",
+	"experimental",
 };
 
 static const char *const flags[] = {
@@ -86,7 +90,9 @@ static const char *const flags[] = {
 	"fqdn", "from-fqdn", "to-fqdn", "verdict", "type", "http-status", "http-method", "http-path",
 	"http-url", "protocol", "tcp-flags", "node-name", "traffic-direction", "drop-reason-desc",
 	"ip-version", "ipv4", "ipv6", "uuid", "workload", "from-workload", "to-workload",
-	"cluster", "from-cluster", "to-cluster",
+	"cluster", "from-cluster", "to-cluster", "all-namespaces", "from-all-namespaces",
+	"to-all-namespaces", "node-label", "snat-ip", "interface", "http-header", "trace-id", "ip-trace-id",
+	"ip-trace-option", "encrypted", "unencrypted",
 };
 
 size_t obs_filter_nflags(void)
@@ -101,7 +107,8 @@ const char *obs_filter_flag(size_t i)
 
 bool obs_filter_flag_has_value(const char *name)
 {
-	return strcmp(name, "not") && strcmp(name, "ipv4") && strcmp(name, "ipv6");
+	return strcmp(name, "not") && strcmp(name, "ipv4") && strcmp(name, "ipv6") && !strstr(name, "all-namespaces") &&
+	       strcmp(name, "encrypted") && strcmp(name, "unencrypted");
 }
 
 struct obs_filter *obs_filter_new(void)
@@ -196,10 +203,10 @@ static bool changed(const struct tracker *t, const char *name)
 static int check_conflicts(const struct tracker *t, char **err)
 {
 	for (size_t g = 0; g < sizeof(conflicts) / sizeof(conflicts[0]); g++)
-		for (size_t i = 0; i < 7 && conflicts[g][i]; i++) {
+		for (size_t i = 0; i < GROUP_MAX && conflicts[g][i]; i++) {
 			if (!changed(t, conflicts[g][i]))
 				continue;
-			for (size_t j = 0; j < 7 && conflicts[g][j]; j++)
+			for (size_t j = 0; j < GROUP_MAX && conflicts[g][j]; j++)
 				if (i != j && changed(t, conflicts[g][j]))
 					return fail(err, "filters --%s and --%s cannot be combined",
 						    conflicts[g][i], conflicts[g][j]);
@@ -454,14 +461,26 @@ static int tracker_set(struct tracker *t, const char *name, const char *v, char 
 		json_array_append_new(t->changed, json_string(name));
 	if (check_conflicts(t, err))
 		return -1;
-	if (!strcmp(name, "pod") || !strcmp(name, "fqdn") || !strcmp(name, "label") ||
+	if (!strcmp(name, "from-all-namespaces") || !strcmp(name, "to-all-namespaces")) {
+		json_t **l = name[0] == 'f' ? &t->src_ns : &t->dst_ns;
+
+		if (!*l)
+			*l = json_array();
+		json_array_append_new(*l, json_string(""));
+	} else if (!strcmp(name, "pod") || !strcmp(name, "fqdn") || !strcmp(name, "label") ||
 	    !strcmp(name, "service")) {
 		sides(t, name, json_string(v));
 	} else if (strstr(name, "workload")) {
-		/* hubble's parseWorkload: "KIND/NAME" or "NAME" */
+		/* hubble's parseWorkload: "KIND/NAME" or "NAME"; a Workload is
+		 * {name, kind} in flow.proto's order, empty fields left out */
 		const char *slash = strchr(v, '/');
-		json_t *w = slash ? json_pack("{s:s%,s:s}", "kind", v, (size_t)(slash - v), "name", slash + 1)
-				  : json_pack("{s:s}", "name", v);
+		const char *wname = slash ? slash + 1 : v;
+		json_t *w = json_object();
+
+		if (*wname)
+			json_object_set_new(w, "name", json_string(wname));
+		if (slash && slash > v)
+			json_object_set_new(w, "kind", json_stringn(v, (size_t)(slash - v)));
 
 		if (!strcmp(name, "workload"))
 			sides(t, name, w);
@@ -498,10 +517,34 @@ static int tracker_set(struct tracker *t, const char *name, const char *v, char 
 				return -1;
 			both(t, k, json_string(v));
 		}
-	} else if (!strcmp(name, "namespace")) {
+	} else if (!strcmp(name, "namespace") || !strcmp(name, "all-namespaces")) {
+		/* every namespace: "" (a pod "/NAME", any pod "/") */
 		if (!t->ns)
 			t->ns = json_array();
-		json_array_append_new(t->ns, json_string(v));
+		json_array_append_new(t->ns, json_string(name[0] == 'a' ? "" : v));
+	} else if (!strcmp(name, "http-header")) {
+		const char *colon = strchr(v, ':');
+
+		if (!colon)
+			return fail(err, "invalid http-header value \"%s\", expected name:value", v);
+		both(t, "http_header", json_pack("{s:s%,s:s}", "key", v, (size_t)(colon - v), "value", colon + 1));
+	} else if (!strcmp(name, "interface")) {
+		both(t, "interface", json_pack("{s:s}", "name", v));
+	} else if (!strcmp(name, "ip-trace-id") || !strcmp(name, "ip-trace-option")) {
+		bool id = !strcmp(name, "ip-trace-id");
+		char *end;
+		unsigned long long n;
+
+		errno = 0;
+		n = strtoull(v, &end, 10);
+		if (id && !strcmp(v, "0"))
+			return fail(err, "invalid --ip-trace-id value; must be greater than 0");
+		if (!*v || *end || errno || !isdigit((unsigned char)*v) || (!id && n > 0xffffffffULL))
+			return fail(err, "invalid --%s value: %s", name, v);
+		/* a uint64 is a string in protojson, a uint32 a number */
+		both(t, id ? "ip_trace_id" : "ip_trace_option", id ? json_string(v) : json_integer((json_int_t)n));
+	} else if (!strcmp(name, "encrypted") || !strcmp(name, "unencrypted")) {
+		both(t, "encrypted", json_boolean(name[0] == 'e'));
 	} else if (!strcmp(name, "identity")) {
 		if (parse_identity(v, &id, err))
 			return -1;
@@ -531,6 +574,8 @@ static int tracker_set(struct tracker *t, const char *name, const char *v, char 
 			{ "http-path", "http_path" },          { "http-url", "http_url" },
 			{ "protocol", "protocol" },            { "node-name", "node_name" },
 			{ "drop-reason-desc", "drop_reason_desc" }, { "uuid", "uuid" },
+			{ "node-label", "node_labels" },       { "snat-ip", "source_ip_xlated" },
+			{ "trace-id", "trace_id" },
 		};
 		size_t i;
 
@@ -567,12 +612,42 @@ int obs_filter_add_raw(struct obs_filter *f, bool deny, const char *text, char *
 	json_error_t je;
 	json_t *o = json_loads(text, JSON_REJECT_DUPLICATES, &je);
 
+	const char *key;
+	json_t *v, *norm;
+
 	if (!o || !json_is_object(o)) {
 		json_decref(o);
-		return fail(err, "invalid --%s \"%s\": want a FlowFilter as JSON (%s)",
-			    deny ? "denylist" : "allowlist", text, o ? "not an object" : je.text);
+		return fail(err, "invalid --%s flag: failed to decode '%s': %s", deny ? "denylist" : "allowlist", text,
+			    o ? "not an object" : je.text);
 	}
-	json_array_append_new(deny ? f->raw_deny : f->raw_allow, o);
+	/* as protojson reads a FlowFilter: its fields by their proto names or
+	 * JSON (lowerCamelCase) names, nothing else */
+	norm = json_object();
+	json_object_foreach(o, key, v) {
+		const char *field = NULL;
+
+		for (size_t i = 0; i < sizeof(field_order) / sizeof(field_order[0]) && !field; i++) {
+			char camel[64];
+			size_t n = 0;
+
+			for (const char *c = field_order[i]; *c && n + 1 < sizeof(camel); c++)
+				camel[n++] = *c == '_' && c[1] ? (char)toupper((unsigned char)*++c) : *c;
+			camel[n] = 0;
+			if (!strcmp(key, field_order[i]) || !strcmp(key, camel))
+				field = field_order[i];
+		}
+		if (!field) { /* said before o (and key with it) goes */
+			int rc = fail(err, "invalid --%s flag: failed to decode '%s': unknown field \"%s\"",
+				      deny ? "denylist" : "allowlist", text, key);
+
+			json_decref(norm);
+			json_decref(o);
+			return rc;
+		}
+		json_object_set(norm, field, v);
+	}
+	json_decref(o);
+	json_array_append_new(deny ? f->raw_deny : f->raw_allow, norm);
 	return 0;
 }
 

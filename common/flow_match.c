@@ -29,7 +29,10 @@ enum filter_field {
 	F_VERDICT, F_EVENT_TYPE, F_HTTP_STATUS_CODE, F_HTTP_METHOD, F_HTTP_PATH, F_HTTP_URL,
 	F_PROTOCOL, F_TCP_FLAGS, F_NODE_NAME, F_TRAFFIC_DIRECTION, F_DROP_REASON_DESC, F_IP_VERSION,
 	F_UUID, F_SOURCE_WORKLOAD, F_DESTINATION_WORKLOAD, F_SOURCE_CLUSTER_NAME, F_DESTINATION_CLUSTER_NAME,
-	F_REPLY, F_MAX,
+	F_REPLY, F_ENCRYPTED,
+	/* what sluice's flows never carry: taken, and matching no flow */
+	F_SOURCE_IP_XLATED, F_INTERFACE, F_HTTP_HEADER, F_IP_TRACE_ID, F_IP_TRACE_OPTION, F_TRACE_ID,
+	F_NODE_LABELS, F_DNS_QUERY, F_MAX,
 };
 
 static const char *const filter_names[F_MAX] = {
@@ -39,7 +42,8 @@ static const char *const filter_names[F_MAX] = {
 	"verdict", "event_type", "http_status_code", "http_method", "http_path", "http_url",
 	"protocol", "tcp_flags", "node_name", "traffic_direction", "drop_reason_desc", "ip_version",
 	"uuid", "source_workload", "destination_workload", "source_cluster_name", "destination_cluster_name",
-	"reply",
+	"reply", "encrypted", "source_ip_xlated", "interface", "http_header", "ip_trace_id", "ip_trace_option",
+	"trace_id", "node_labels", "dns_query",
 };
 
 /* One value of one field. */
@@ -75,9 +79,10 @@ struct sl_flow_filters {
  * ("" for any); an end that is no pod (the world, the host) has no name. */
 static bool name_matches(const char *ns, const char *name, const struct filter *fl)
 {
-	if (!ns || !name)
+	if (!ns || !name || (!*ns && !*name))
 		return false;
-	return !strcmp(ns, fl->ns) && !strncmp(name, fl->value, strlen(fl->value));
+	/* "/NAME": any namespace (hubble's --all-namespaces) */
+	return (!*fl->ns || !strcmp(ns, fl->ns)) && !strncmp(name, fl->value, strlen(fl->value));
 }
 
 /*
@@ -435,6 +440,17 @@ static bool filter_one(const struct filter *fl, const struct match_ctx *m)
 		return f->src.cluster && !strcmp(f->src.cluster, v);
 	case F_DESTINATION_CLUSTER_NAME:
 		return f->dst.cluster && !strcmp(f->dst.cluster, v);
+	case F_ENCRYPTED: /* no flow here was encrypted (sluice has no IPsec or WireGuard) */
+		return !fl->num;
+	case F_SOURCE_IP_XLATED: /* no SNAT */
+	case F_INTERFACE:
+	case F_HTTP_HEADER:	   /* L7 flows do not carry headers */
+	case F_IP_TRACE_ID:
+	case F_IP_TRACE_OPTION:
+	case F_TRACE_ID:
+	case F_NODE_LABELS:	   /* the node's labels are not known to its flows */
+	case F_DNS_QUERY:	   /* no DNS proxy */
+		return false;
 	case F_HTTP_STATUS_CODE: { /* Hubble's: "404" whole, "4+" / "40+" a prefix of "%03d"; also "4xx" */
 		char code[16];
 
@@ -483,6 +499,11 @@ bool sl_flow_filters_match(const struct sl_flow_filters *fs, const struct sl_flo
 	return true;
 }
 
+
+bool sl_flow_filters_empty(const struct sl_flow_filters *fs)
+{
+	return !fs->nallow && !fs->ndeny;
+}
 
 void sl_flow_filters_free(struct sl_flow_filters *fs)
 {
@@ -584,9 +605,21 @@ static int filter_value(enum filter_field field, json_t *v, struct filter *fl, c
 		return 0;
 	}
 	case F_REPLY:
+	case F_ENCRYPTED:
 		if (!json_is_boolean(v))
-			return sl_fail(err, EINVAL, "reply: want true or false");
+			return sl_fail(err, EINVAL, "%s: want true or false", name);
 		fl->num = json_is_true(v);
+		return 0;
+	case F_INTERFACE:
+	case F_HTTP_HEADER:
+		if (!json_is_object(v))
+			return sl_fail(err, EINVAL, "%s: want objects (%s)", name,
+				       field == F_INTERFACE ? "{\"name\": \"eth0\"}" : "{\"key\": K, \"value\": V}");
+		return 0;
+	case F_IP_TRACE_ID:
+	case F_IP_TRACE_OPTION:
+		if (!json_is_integer(v) && !(field == F_IP_TRACE_ID && json_is_string(v)))
+			return sl_fail(err, EINVAL, "%s: want numbers", name);
 		return 0;
 	case F_VERDICT:
 	case F_TRAFFIC_DIRECTION:

@@ -28,6 +28,8 @@ struct sl_flow_filters;
  * value it does not take.
  */
 struct sl_flow_filters *sl_flow_filters_parse(json_t *req, char **err);
+/* No allowlist and no denylist: every flow. */
+bool sl_flow_filters_empty(const struct sl_flow_filters *fs);
 void sl_flow_filters_free(struct sl_flow_filters *fs);
 /*
  * Whether f is shown. node: the name of the node the flow was seen on (the
