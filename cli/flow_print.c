@@ -279,25 +279,24 @@ static void hostname(const struct flow_printer *p, char *out, size_t len, const 
 	sb_put(&b, col(p, COL_RESET));
 }
 
-/* Cilium's reserved identities by number (pkg/identity) */
+/* Cilium's reserved identities by number (pkg/identity's
+ * reservedIdentityNames, 0 "unknown" included) */
 static const char *reserved_name(uint32_t id)
 {
-	static const char *const names[] = { NULL,	    "host",	     "world",	   "unmanaged",
+	static const char *const names[] = { "unknown",	    "host",	     "world",	   "unmanaged",
 					     "health",	    "init",	     "remote-node", "kube-apiserver",
 					     "ingress",	    "world-ipv4",    "world-ipv6" };
 
 	return id < sizeof(names) / sizeof(names[0]) ? names[id] : NULL;
 }
 
-/* "(ID:1234)", or a reserved identity's "(world)" */
+/* "(ID:1234)", or a reserved identity's "(world)" (Hubble's fmtIdentity) */
 static void identity_text(const struct flow_printer *p, uint32_t id, char *out, size_t len)
 {
 	const char *name = reserved_name(id);
 
-	if (id > 0 && id < 128 && name)
+	if (name)
 		snprintf(out, len, "%s(%s)%s", col(p, COL_MAGENTA), name, col(p, COL_RESET));
-	else if (id > 0 && id < 128)
-		snprintf(out, len, "%s(%u)%s", col(p, COL_MAGENTA), id, col(p, COL_RESET));
 	else
 		snprintf(out, len, "%s(ID:%u)%s", col(p, COL_MAGENTA), id, col(p, COL_RESET));
 }

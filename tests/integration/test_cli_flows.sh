@@ -387,7 +387,7 @@ expect_eq "  hubble: --verdict FORWARDED --verdict ERROR" "FORWARDED ERROR" \
 sed 's/"flow":{/"flow":{"foo":42,/' "$SL_WORK/h1.json" >"$SL_WORK/h2.json"
 expect_eq "  hubble: an unknown field is ignored" "3" "$(sl observe --input-file "$SL_WORK/h2.json" -o json | wc -l)"
 expect_eq "  hubble: printed compact as hubble prints them (no flow time: N/A; no address: empty ends)" \
-	"N/A:  (ID:0) <>  (ID:0) UNKNOWN DROPPED ()" \
+	"N/A:  (unknown) <>  (unknown) UNKNOWN DROPPED ()" \
 	"$(sl observe --input-file "$SL_WORK/h1.json" --verdict DROPPED --color never)"
 check_exit 1 "  a missing file: exit 1" sl observe --input-file "$SL_WORK/none.json"
 check_exit 2 "  a bad filter: exit 2 (as with the agent)" sl observe --input-file "$SL_WORK/saved.json" --http-path '('
