@@ -85,6 +85,16 @@ static char *hubble_escape(const struct flow_printer *p, const char *s)
 	return out;
 }
 
+/* text (malloc'd, taken) written to out as Hubble's writer writes it */
+static void emit(const struct flow_printer *p, FILE *out, char *text)
+{
+	char *esc = hubble_escape(p, text);
+
+	fputs(esc, out);
+	free(esc);
+	free(text);
+}
+
 /* The text of a drop reason, from abi.h's one list. */
 static const char *drop_text(uint16_t reason, char num[8])
 {
@@ -245,7 +255,7 @@ static const char *col(const struct flow_printer *p, const char *c)
 
 /* Hubble's Hostname(): ns/pod, else ns/service, else the DNS names, else
  * the address (always the address with --numeric); then ":port" (IPv6 in
- * brackets) unless there is no port or it is 0. Strings come escaped. */
+ * brackets) unless there is no port or it is 0. */
 static void hostname(const struct flow_printer *p, char *out, size_t len, const char *ip, unsigned port, bool has_port,
 		     const char *ns, const char *pod, const char *svc, const char *names)
 {
@@ -376,7 +386,7 @@ static void table_row(struct flow_printer *p, const char *node, const struct flo
 static void text_out(struct flow_printer *p, FILE *out, const char *node, struct flow_text *t)
 {
 	const char *src = t->src, *dst = t->dst, *sid = t->sid, *did = t->did, *arrow = "->";
-	char *text = NULL, *esc;
+	char *text = NULL;
 	int n = 0;
 
 	switch (p->form) {
@@ -405,12 +415,8 @@ static void text_out(struct flow_printer *p, FILE *out, const char *node, struct
 	}
 	if (n < 0)
 		abort();
-	if (text) {
-		esc = hubble_escape(p, text);
-		fputs(esc, out);
-		free(esc);
-		free(text);
-	}
+	if (text)
+		emit(p, out, text);
 	p->count++;
 }
 
@@ -484,7 +490,7 @@ static struct flow_text *scratch(struct flow_printer *p)
 }
 
 /* The absolute URL as the JSON line has it (scheme://host, the server's
- * address without a Host, then the URL), escaped, appended to b */
+ * address without a Host, then the URL), appended to b */
 static void put_url_text(struct sbuf *b, const struct sl_flow_view *f)
 {
 	char addr[SL_FLOW_ADDR_MAX], hb[SL_FLOW_CAP_HOST * 4 + 8];
@@ -501,7 +507,8 @@ static void put_url_text(struct sbuf *b, const struct sl_flow_view *f)
 	free(ub);
 }
 
-/* the JSON line's Summary (common/flow_json.c), escaped */
+/* the JSON line's Summary: the text common/flow_json.c writes there (the
+ * two are held equal by test_flow_print's test_json_line) */
 static void summary_of_view(const struct sl_flow_view *f, char *out, size_t len)
 {
 	struct sbuf b = { out, 0, len };
@@ -841,7 +848,7 @@ void flow_print_lost(struct flow_printer *p, FILE *out, json_t *msg)
 	unsigned long long n = json_is_string(num) ? strtoull(json_string_value(num), NULL, 10)
 						   : (unsigned long long)json_integer_value(num);
 	long long cpu = json_integer_value(json_object_get(le, "cpu"));
-	char when[64], first[64] = "", last[64] = "", span[160] = "", *text = NULL, *esc;
+	char when[64], first[64] = "", last[64] = "", span[160] = "", *text = NULL;
 	uint64_t ns;
 	int r = 0;
 
@@ -881,10 +888,7 @@ void flow_print_lost(struct flow_printer *p, FILE *out, json_t *msg)
 	}
 	if (r < 0)
 		abort();
-	esc = hubble_escape(p, text);
-	fputs(esc, out);
-	free(esc);
-	free(text);
+	emit(p, out, text);
 	p->count++;
 }
 
