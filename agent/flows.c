@@ -654,7 +654,9 @@ static void on_datapath_event(void *ctx, const struct sluice_flow_event *ev)
 			.protocol = f->protocol, .verdict = f->verdict, .drop_reason = f->drop_reason,
 			.direction = f->direction, .match_kind = f->match_kind, .tcp_flags = f->tcp_flags,
 			.ipv4 = sl_addr_is_ipv4(ev->saddr), .src_identity = f->src.identity,
-			.dst_identity = f->dst.identity,
+			.dst_identity = f->dst.identity, .dport = f->dport, .reply = f->is_reply,
+			/* an ICMP flow's ports are its type and code */
+			.icmp_type = (uint8_t)f->sport, .icmp_code = (uint8_t)f->dport,
 		};
 
 		sl_flow_event_type(trace ? SL_FLOW_TRACE : SL_FLOW_L3L4, f->verdict, f->trace_point, f->drop_reason,
@@ -733,6 +735,7 @@ void flows_add_l7(struct agent *a, const struct flow_l7 *ev)
 			.ipv4 = sl_addr_is_ipv4(ev->saddr), .src_identity = f->src.identity,
 			.dst_identity = f->dst.identity, .response = resp, .method = f->method,
 			.http_protocol = f->http_protocol, .code = f->code, .latency_ns = f->latency_ns,
+			.dport = f->dport, .reply = resp,
 		};
 
 		metrics_flow(a, &hf);

@@ -25,6 +25,7 @@ enum { P_TCP, P_UDP, P_ICMP4, P_ICMP6, P_SCTP, P_HTTP, P_UNKNOWN, NPROTOS };
 #define NHTTP 1024  /* HTTP series kept (method x protocol x status x reporter) */
 #define NHIST 128   /* duration histograms kept (method x reporter) */
 #define NBUCKETS 11 /* Prometheus' DefBuckets */
+#define NICMP 64    /* ICMP (type, code) series kept */
 
 static const double buckets[NBUCKETS] = { .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10 };
 static const char *const type_names[NTYPES] = { "Drop", "Trace", "PolicyVerdict", "L7" };
@@ -63,6 +64,16 @@ struct metrics_hubble {
 	size_t nhttp;
 	struct duration_hist *hist;
 	size_t nhist;
+	/* port-distribution: by destination port, TCP, UDP and SCTP (allocated
+	 * on their first flow); ICMP has no port ("0") */
+	uint64_t *ports[3];
+	uint64_t icmp_port0;
+	/* icmp: ICMPv4 messages by type and code (the first NICMP pairs seen) */
+	struct {
+		uint8_t type, code;
+		uint64_t count;
+	} icmp[NICMP];
+	size_t nicmp;
 };
 
 struct metrics_hubble *metrics_hubble_new(void)
@@ -76,6 +87,8 @@ void metrics_hubble_free(struct metrics_hubble *h)
 		return;
 	free(h->http);
 	free(h->hist);
+	for (int i = 0; i < 3; i++)
+		free(h->ports[i]);
 	free(h);
 }
 
@@ -205,6 +218,33 @@ void metrics_hubble_flow(struct metrics_hubble *h, const struct hubble_flow_fact
 	}
 	if (t == T_L7 && f->response)
 		count_http(h, f);
+	/* port-distribution: forwarded flows that are not replies (a drop's
+	 * direction is unknown: not counted either) */
+	if ((v == 1 || v == 5) && !f->reply) {
+		int pi = f->protocol == 6 ? 0 : f->protocol == 17 ? 1 : f->protocol == 132 ? 2 : -1;
+
+		if (pi >= 0) {
+			if (!h->ports[pi])
+				h->ports[pi] = sl_xcalloc(65536, sizeof(uint64_t));
+			h->ports[pi][f->dport]++;
+		} else if (f->protocol == 1) {
+			h->icmp_port0++;
+		}
+	}
+	/* icmp: every ICMPv4 flow, by its type and code */
+	if (f->protocol == 1 && t != T_L7) {
+		size_t i;
+
+		for (i = 0; i < h->nicmp && (h->icmp[i].type != f->icmp_type || h->icmp[i].code != f->icmp_code); i++)
+			;
+		if (i == h->nicmp && h->nicmp < NICMP) {
+			h->icmp[i].type = f->icmp_type;
+			h->icmp[i].code = f->icmp_code;
+			h->nicmp++;
+		}
+		if (i < h->nicmp)
+			h->icmp[i].count++;
+	}
 }
 
 /* a label value as Prometheus' text format escapes it */
@@ -278,6 +318,28 @@ char *metrics_hubble_render(const struct metrics_hubble *h)
 						action, d ? "egress" : "ingress", match_names[m],
 						(unsigned long long)h->policy[d][m][v]);
 				}
+	fputs("# HELP hubble_port_distribution_total Numbers of packets distributed by destination port\n"
+	      "# TYPE hubble_port_distribution_total counter\n", o);
+	for (int pi = 0; pi < 3; pi++) {
+		static const char *const protos[3] = { "TCP", "UDP", "SCTP" };
+
+		for (unsigned port = 0; h->ports[pi] && port < 65536; port++)
+			if (h->ports[pi][port])
+				fprintf(o, "hubble_port_distribution_total{port=\"%u\",protocol=\"%s\"} %llu\n", port,
+					protos[pi], (unsigned long long)h->ports[pi][port]);
+	}
+	if (h->icmp_port0)
+		fprintf(o, "hubble_port_distribution_total{port=\"0\",protocol=\"ICMPv4\"} %llu\n",
+			(unsigned long long)h->icmp_port0);
+	fputs("# HELP hubble_icmp_total Number of ICMP messages\n# TYPE hubble_icmp_total counter\n", o);
+	for (size_t i = 0; i < h->nicmp; i++) {
+		char name[SL_FLOW_ICMP_TEXT_MAX];
+
+		/* gopacket's ICMPv4TypeCode names, as in Hubble's Summary */
+		fprintf(o, "hubble_icmp_total{family=\"IPv4\",type=\"");
+		put_label(o, sl_flow_icmp_text(h->icmp[i].type, h->icmp[i].code, name));
+		fprintf(o, "\"} %llu\n", (unsigned long long)h->icmp[i].count);
+	}
 	fputs("# HELP hubble_http_requests_total Count of HTTP requests\n"
 	      "# TYPE hubble_http_requests_total counter\n", o);
 	for (size_t i = 0; i < h->nhttp; i++) {

@@ -2,7 +2,8 @@
 /*
  * metrics_hubble.h - Hubble's flow metrics, under Hubble's names and labels,
  * next to sluice's own on /metrics: what a Cilium user's dashboards read
- * (Cilium's hubble.metrics "flow", "drop", "tcp", "policy" and "httpV2"):
+ * (Cilium's hubble.metrics "flow", "drop", "tcp", "policy", "httpV2",
+ * "port-distribution" and "icmp"):
  *
  *   hubble_flows_processed_total{protocol,subtype,type,verdict}
  *   hubble_drop_total{protocol,reason}
@@ -10,6 +11,8 @@
  *   hubble_policy_verdicts_total{action,direction,match}
  *   hubble_http_requests_total{method,protocol,reporter,status}
  *   hubble_http_request_duration_seconds{method,reporter} (a histogram)
+ *   hubble_port_distribution_total{port,protocol}
+ *   hubble_icmp_total{family,type}
  *
  * Counted from each flow the agent reads (flows.c), as Hubble's handlers
  * (pkg/hubble/metrics) count the same flow's protobuf; no context labels.
@@ -30,6 +33,9 @@ struct hubble_flow_facts {
 	uint8_t direction;    /* SLUICE_DIR_*: the connection's */
 	uint8_t match_kind;   /* a policy verdict's policy_match_type */
 	uint8_t tcp_flags;
+	uint16_t dport;                 /* TCP, UDP, SCTP */
+	uint8_t icmp_type, icmp_code;   /* ICMPv4 */
+	bool reply;                     /* Hubble's is_reply, true (not unknown) */
 	bool ipv4;
 	uint32_t src_identity, dst_identity;
 	/* L7: a request or its response (method, protocol, code, latency) */

@@ -242,7 +242,8 @@ pafter=$(metric 'hubble_policy_verdicts_total{action="dropped",direction="ingres
 	fail "hubble L7 series: $(grep '^hubble_\(flows_processed_total{protocol="HTTP"\|http_requests\|policy_verdicts\)' "$SL_WORK/metrics.txt" | tr '\n' ' ')"
 [ "$(metric 'hubble_tcp_flags_total{family="IPv4",flag="SYN-ACK"}')" -ge 1 ] &&
 	[ "$(metric 'hubble_policy_verdicts_total{action="redirected",direction="ingress",match="l3-l4"}')" -ge 1 ] &&
-	pass "hubble_tcp_flags_total (SYN-ACK) and the redirected policy verdicts" ||
+	[ "$(metric 'hubble_port_distribution_total{port="8080",protocol="TCP"}')" -ge 1 ] &&
+	pass "hubble_tcp_flags_total (SYN-ACK), the redirected policy verdicts, hubble_port_distribution_total (8080)" ||
 	fail "hubble tcp/policy: $(grep '^hubble_\(tcp\|policy\)' "$SL_WORK/metrics.txt" | tr '\n' ' ')"
 [ "$(metric 'sluice_http_requests_total{method="GET",status="403",verdict="denied"}')" = 1 ] && pass "the one denied GET counted in sluice_http_requests_total" || fail "sluice_http_requests_total for the denied GET: $(metric 'sluice_http_requests_total{method="GET",status="403",verdict="denied"}')"
 # two L7 requests were refused: the raw "probe" line (400) and GET /admin (403)

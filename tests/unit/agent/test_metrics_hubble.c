@@ -128,12 +128,44 @@ static void test_http(void **state)
 	metrics_hubble_free(h);
 }
 
+/* port-distribution and icmp: forwarded non-replies by destination port
+ * (ICMP's is 0), ICMPv4 messages by gopacket's type name */
+static void test_ports_icmp(void **state)
+{
+	struct metrics_hubble *h = metrics_hubble_new();
+	struct hubble_flow_facts f = { .type = 5, .protocol = 6, .verdict = SLUICE_VERDICT_FORWARDED, .dport = 8080 };
+	char *out;
+
+	(void)state;
+	metrics_hubble_flow(h, &f);
+	f.verdict = SLUICE_VERDICT_REDIRECTED;
+	metrics_hubble_flow(h, &f);
+	f.reply = true; /* a reply's destination port is the client's */
+	metrics_hubble_flow(h, &f);
+	f = (struct hubble_flow_facts){ .type = 1, .protocol = 17, .verdict = SLUICE_VERDICT_DROPPED, .dport = 53 };
+	metrics_hubble_flow(h, &f); /* not forwarded */
+	f = (struct hubble_flow_facts){ .type = 5, .protocol = 1, .verdict = SLUICE_VERDICT_FORWARDED, .icmp_type = 8 };
+	metrics_hubble_flow(h, &f);
+	f = (struct hubble_flow_facts){ .type = 4, .protocol = 1, .verdict = SLUICE_VERDICT_FORWARDED, .reply = true };
+	metrics_hubble_flow(h, &f);
+	out = metrics_hubble_render(h);
+	has(out, "# TYPE hubble_port_distribution_total counter\n");
+	has(out, "hubble_port_distribution_total{port=\"8080\",protocol=\"TCP\"} 2\n");
+	has(out, "hubble_port_distribution_total{port=\"0\",protocol=\"ICMPv4\"} 1\n");
+	assert_null(strstr(out, "port=\"53\""));
+	has(out, "hubble_icmp_total{family=\"IPv4\",type=\"EchoRequest\"} 1\n");
+	has(out, "hubble_icmp_total{family=\"IPv4\",type=\"EchoReply\"} 1\n");
+	free(out);
+	metrics_hubble_free(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_flows),
 		cmocka_unit_test(test_policy),
 		cmocka_unit_test(test_http),
+		cmocka_unit_test(test_ports_icmp),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
