@@ -33,12 +33,6 @@ static const char *const proto_names[NPROTOS] = { "TCP", "UDP", "ICMPv4", "ICMPv
 /* Hubble's Verdict names (flow.proto), by number */
 static const char *const verdict_names[NVERDICT] = { "VERDICT_UNKNOWN", "FORWARDED", "DROPPED", "ERROR",
 						     "AUDIT",	       "REDIRECTED", "TRACED",  "TRANSLATED" };
-static const char *const match_names[NMATCH] = { "none", "l3-only", "l3-l4",	  "l4-only",
-						 "all",	 "l3-proto", "proto-only", "l7/http" };
-static const char *const trace_points[NSUB] = { "to-endpoint",	"to-proxy",   "to-host",      "to-stack",
-						"to-overlay",	"from-endpoint", "from-proxy", "from-host",
-						"from-stack",	"from-overlay", "from-network", "to-network",
-						"from-crypto",	"to-crypto" };
 static const char *const reporters[3] = { "client", "server", "unknown" };
 
 struct http_series {
@@ -247,6 +241,15 @@ void metrics_hubble_flow(struct metrics_hubble *h, const struct hubble_flow_fact
 	}
 }
 
+static void lower(char *out, size_t len, const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i] && i + 1 < len; i++)
+		out[i] = (char)(s[i] >= 'A' && s[i] <= 'Z' ? s[i] + 32 : s[i]);
+	out[i] = 0;
+}
+
 /* a label value as Prometheus' text format escapes it */
 static void put_label(FILE *o, const char *s)
 {
@@ -278,7 +281,7 @@ char *metrics_hubble_render(const struct metrics_hubble *h)
 						fprintf(o, "hubble_flows_processed_total{protocol=\"%s\",subtype=\"%s\","
 							   "type=\"%s\",verdict=\"%s\"} %llu\n",
 							proto_names[p],
-							t == T_TRACE ? (trace_points[s] ? trace_points[s] : "")
+							t == T_TRACE ? (sl_cilium_trace_point(s) ?: "")
 							: t == T_L7  ? "HTTP"
 								     : "",
 							type_names[t], verdict_names[v],
@@ -305,18 +308,15 @@ char *metrics_hubble_render(const struct metrics_hubble *h)
 		for (unsigned m = 0; m < NMATCH; m++)
 			for (unsigned v = 0; v < NVERDICT; v++)
 				if (h->policy[d][m][v]) {
-					char action[16];
-					size_t i;
+					char action[16], match[16];
 
-					/* Hubble's: the verdict's name, lowercase */
-					snprintf(action, sizeof(action), "%s", verdict_names[v]);
-					for (i = 0; action[i]; i++)
-						action[i] = (char)(action[i] >= 'A' && action[i] <= 'Z' ? action[i] + 32
-													 : action[i]);
+					/* Hubble's: the verdict's and the match type's names,
+					 * lowercase (an HTTP request's match is l7/http) */
+					lower(action, sizeof(action), verdict_names[v]);
+					lower(match, sizeof(match), m == MATCH_L7 ? "l7/http" : sl_cilium_match_type(m));
 					fprintf(o, "hubble_policy_verdicts_total{action=\"%s\",direction=\"%s\","
 						   "match=\"%s\"} %llu\n",
-						action, d ? "egress" : "ingress", match_names[m],
-						(unsigned long long)h->policy[d][m][v]);
+						action, d ? "egress" : "ingress", match, (unsigned long long)h->policy[d][m][v]);
 				}
 	fputs("# HELP hubble_port_distribution_total Numbers of packets distributed by destination port\n"
 	      "# TYPE hubble_port_distribution_total counter\n", o);

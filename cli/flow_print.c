@@ -289,21 +289,10 @@ static void hostname(const struct flow_printer *p, char *out, size_t len, const 
 	sb_put(&b, col(p, COL_RESET));
 }
 
-/* Cilium's reserved identities by number (pkg/identity's
- * reservedIdentityNames, 0 "unknown" included) */
-static const char *reserved_name(uint32_t id)
-{
-	static const char *const names[] = { "unknown",	    "host",	     "world",	   "unmanaged",
-					     "health",	    "init",	     "remote-node", "kube-apiserver",
-					     "ingress",	    "world-ipv4",    "world-ipv6" };
-
-	return id < sizeof(names) / sizeof(names[0]) ? names[id] : NULL;
-}
-
 /* "(ID:1234)", or a reserved identity's "(world)" (Hubble's fmtIdentity) */
 static void identity_text(const struct flow_printer *p, uint32_t id, char *out, size_t len)
 {
-	const char *name = reserved_name(id);
+	const char *name = sl_cilium_reserved_identity(id);
 
 	if (name)
 		snprintf(out, len, "%s(%s)%s", col(p, COL_MAGENTA), name, col(p, COL_RESET));
@@ -311,24 +300,13 @@ static void identity_text(const struct flow_printer *p, uint32_t id, char *out, 
 		snprintf(out, len, "%s(ID:%u)%s", col(p, COL_MAGENTA), id, col(p, COL_RESET));
 }
 
-/* Cilium's PolicyMatchType names */
-static const char *match_name(unsigned m)
-{
-	static const char *const names[] = { "none", "L3-Only", "L3-L4", "L4-Only", "all", "L3-Proto", "Proto-Only" };
-
-	return m < sizeof(names) / sizeof(names[0]) ? names[m] : "unknown";
-}
-
-/* Cilium's TraceObservationPoint names, by trace sub_type */
+/* Cilium's TraceObservationPoint name of a trace sub_type, or its number */
 static void trace_point_text(unsigned sub, char *out, size_t len)
 {
-	static const char *const names[] = { "to-endpoint",  "to-proxy",	  "to-host",	   "to-stack",
-					     "to-overlay",   "from-endpoint", "from-proxy",   "from-host",
-					     "from-stack",   "from-overlay",  "from-network", "to-network",
-					     "from-crypto",  "to-crypto" };
+	const char *name = sl_cilium_trace_point(sub);
 
-	if (sub < sizeof(names) / sizeof(names[0]))
-		snprintf(out, len, "%s", names[sub]);
+	if (name)
+		snprintf(out, len, "%s", name);
 	else
 		snprintf(out, len, "%u", sub);
 }
@@ -578,7 +556,7 @@ void flow_print(struct flow_printer *p, FILE *out, const struct sl_flow_view *f)
 		snprintf(t->type, sizeof(t->type), "%s", drop_text(f->drop_reason, num));
 		t->reply = -1;
 	} else {
-		snprintf(t->type, sizeof(t->type), "policy-verdict:%s %s", match_name(f->match_kind),
+		snprintf(t->type, sizeof(t->type), "policy-verdict:%s %s", sl_cilium_match_type(f->match_kind),
 			 f->direction == SLUICE_DIR_INGRESS ? "INGRESS" : "EGRESS");
 		t->reply = 0;
 		policy_event = true;
@@ -672,7 +650,7 @@ static void type_of_json(json_t *flow, char *out, size_t len)
 		const char *dir = jstr(flow, "traffic_direction");
 
 		snprintf(out, len, "policy-verdict:%s %s",
-			 match_name((unsigned)json_integer_value(json_object_get(flow, "policy_match_type"))),
+			 sl_cilium_match_type((unsigned)json_integer_value(json_object_get(flow, "policy_match_type"))),
 			 *dir ? dir : "TRAFFIC_DIRECTION_UNKNOWN");
 		return;
 	}

@@ -277,23 +277,15 @@ static int check_namespaces(const struct tracker *t, json_t *ff, char **err)
 	return pods_services_agree(sp, ss, err) ? -1 : pods_services_agree(dp, ds, err);
 }
 
-static const struct {
-	const char *name;
-	unsigned id;
-} reserved_ids[] = {
-	{ "host", 1 }, { "world", 2 }, { "unmanaged", 3 }, { "health", 4 }, { "init", 5 },
-	{ "remote-node", 6 }, { "kube-apiserver", 7 }, { "ingress", 8 }, { "world-ipv4", 9 },
-	{ "world-ipv6", 10 },
-};
-
 static int parse_identity(const char *v, json_t **out, char **err)
 {
 	char *end;
 	unsigned long n;
 
-	for (size_t i = 0; i < sizeof(reserved_ids) / sizeof(reserved_ids[0]); i++)
-		if (!strcmp(v, reserved_ids[i].name)) {
-			*out = json_integer(reserved_ids[i].id);
+	/* Cilium's reserved names (not "unknown": no flag takes identity 0 by name) */
+	for (uint32_t id = 1; sl_cilium_reserved_identity(id); id++)
+		if (!strcmp(v, sl_cilium_reserved_identity(id))) {
+			*out = json_integer(id);
 			return 0;
 		}
 	errno = 0;
@@ -311,11 +303,6 @@ static const struct {
 } msg_types[] = {
 	{ "drop", 1 }, { "debug", 2 }, { "capture", 3 }, { "trace", 4 }, { "policy-verdict", 5 },
 	{ "recorder", 6 }, { "trace-sock", 7 }, { "l7", 129 }, { "agent", 130 },
-};
-static const char *const trace_points[] = {
-	"to-endpoint", "to-proxy", "to-host", "to-stack", "to-overlay", "from-endpoint",
-	"from-proxy", "from-host", "from-stack", "from-overlay", "from-network", "to-network",
-	"from-crypto", "to-crypto",
 };
 static const char *const agent_subtypes[] = {
 	"unspecified", "message", "agent-started", "policy-updated", "policy-deleted",
@@ -365,8 +352,8 @@ static int add_type(struct tracker *t, const char *v, char **err)
 		const char *s = colon + 1;
 
 		if (type == 4)
-			for (size_t i = 0; i < sizeof(trace_points) / sizeof(trace_points[0]); i++)
-				if (!strcmp(s, trace_points[i])) {
+			for (unsigned i = 0; sl_cilium_trace_point(i); i++)
+				if (!strcmp(s, sl_cilium_trace_point(i))) {
 					sub = i;
 					match_sub = true;
 				}

@@ -305,6 +305,32 @@ const char *sl_flow_trace_point_text(uint8_t point)
 	return "trace";
 }
 
+const char *sl_cilium_trace_point(unsigned sub)
+{
+	static const char *const names[] = { "to-endpoint", "to-proxy",	     "to-host",	     "to-stack",
+					     "to-overlay",  "from-endpoint", "from-proxy",   "from-host",
+					     "from-stack",  "from-overlay",  "from-network", "to-network",
+					     "from-crypto", "to-crypto" };
+
+	return sub < sizeof(names) / sizeof(names[0]) ? names[sub] : NULL;
+}
+
+const char *sl_cilium_reserved_identity(uint32_t id)
+{
+	static const char *const names[] = { "unknown", "host",	      "world",		"unmanaged",
+					     "health",	"init",	      "remote-node",	"kube-apiserver",
+					     "ingress", "world-ipv4", "world-ipv6" };
+
+	return id < sizeof(names) / sizeof(names[0]) ? names[id] : NULL;
+}
+
+const char *sl_cilium_match_type(unsigned m)
+{
+	static const char *const names[] = { "none", "L3-Only", "L3-L4", "L4-Only", "all", "L3-Proto", "Proto-Only" };
+
+	return m < sizeof(names) / sizeof(names[0]) ? names[m] : "unknown";
+}
+
 /* Cilium's trace sub_type (monitor TraceToLxc 0, TraceToProxy 1, TraceToStack 3) */
 static unsigned trace_sub_type(uint8_t point)
 {

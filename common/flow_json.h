@@ -110,6 +110,15 @@ const char *sl_flow_verdict_name(uint8_t verdict);
 void sl_flow_event_type(uint8_t kind, uint8_t verdict, uint8_t trace_point, uint16_t drop_reason,
 			unsigned *type, unsigned *sub_type);
 const char *sl_flow_proto_name(uint8_t protocol);
+/* Cilium's names, one list each (pkg/monitor/api, pkg/identity): a trace
+ * observation point by its monitor sub_type (TraceObservationPoints, 0
+ * to-endpoint ... 13 to-crypto; NULL beyond), a reserved identity by number
+ * (reservedIdentityNames, 0 unknown ... 10 world-ipv6; NULL for any other)
+ * and a policy match type (PolicyMatchType: none, L3-Only, L3-L4, L4-Only,
+ * all, L3-Proto, Proto-Only; "unknown" beyond). */
+const char *sl_cilium_trace_point(unsigned sub_type);
+const char *sl_cilium_reserved_identity(uint32_t id);
+const char *sl_cilium_match_type(unsigned match);
 /* An ICMPv4 type and code as Hubble's Summary names them ("EchoRequest",
  * "DestinationUnreachable(Port)"). */
 #define SL_FLOW_ICMP_TEXT_MAX 64
