@@ -759,6 +759,29 @@ static void cilium_dns_rules(struct yctx *c, y_node_t *n)
 }
 
 /*
+ * Cilium's PortRule validation of DNS rules: they are an egress matter
+ * (the DNS proxy answers a pod's own lookups), on named ports (port 53,
+ * not a range), and one rules block holds one L7 protocol. sluice does not
+ * enforce the names (cilium_dns_rules warns), but a rule Cilium refuses is
+ * refused here too.
+ */
+static void cilium_dns_checks(struct yctx *c, y_node_t *dn, bool ingress, bool has_http,
+			      const struct sluice_port_rule *pr)
+{
+	if (ingress) {
+		y_error(c, y_line(dn), "DNS rules are not allowed on ingress");
+		return;
+	}
+	if (has_http)
+		y_error(c, y_line(dn), "multiple L7 protocol rule types (http and dns) in one rules block: write two toPorts entries");
+	if (!pr->nports)
+		y_error(c, y_line(dn), "port 53 must be specified for DNS rules (toPorts[].ports)");
+	for (size_t i = 0; i < pr->nports; i++)
+		if (pr->ports[i].end_port > pr->ports[i].port)
+			y_error(c, y_line(dn), "DNS rules do not support port ranges (ports[%zu] has endPort)", i);
+}
+
+/*
  * terminatingTLS / originatingTLS: {secret: {namespace, name}, trustedCA,
  * certificate, privateKey}. Only the shape is checked here; the secret's
  * existence and keys are checked by the agent, which knows the secrets.
@@ -831,7 +854,7 @@ static void cilium_server_names(struct yctx *c, y_node_t *n, struct sluice_port_
 	y_pop(c, base);
 }
 
-static void cilium_port_rule(struct yctx *c, y_node_t *n, bool deny, const char *ns,
+static void cilium_port_rule(struct yctx *c, y_node_t *n, bool ingress, bool deny, const char *ns,
 			     struct sluice_port_rule *out)
 {
 	static const char *const known[] = {
@@ -910,6 +933,7 @@ static void cilium_port_rule(struct yctx *c, y_node_t *n, bool deny, const char 
 	dn = y_field(c, rn, "dns", NULL);
 	if (dn) {
 		y_push_field(c, "dns");
+		cilium_dns_checks(c, dn, ingress, hn != NULL, out);
 		cilium_dns_rules(c, dn);
 		y_pop(c, base + strlen(".rules"));
 	}
@@ -1124,6 +1148,37 @@ static void cilium_icmps(struct yctx *c, y_node_t *n, struct sluice_peer_rule *o
 	y_pop(c, base);
 }
 
+static long seq_len(const y_node_t *n)
+{
+	return n && n->type == YAML_SEQUENCE_NODE ? n->data.sequence.items.top - n->data.sequence.items.start : 0;
+}
+
+/*
+ * Cilium's rule validation refuses two kinds of peer selector in one rule
+ * (IngressCommonRule/EgressCommonRule.Validate: "combining FromEndpoints
+ * and FromCIDR is not supported yet"), in allow and deny sections alike.
+ * What the union would mean is clear, but a policy Cilium refuses must not
+ * be one that sluice enforces: the same YAML would protect a pod here and
+ * do nothing on a Cilium cluster. Empty lists do not count, as in Cilium.
+ */
+static void cilium_peer_kinds_alone(struct yctx *c, y_node_t *rule, y_node_t *const nodes[5],
+				    const char *const names[5])
+{
+	const char *first = NULL;
+
+	for (size_t i = 0; i < 5; i++) {
+		if (seq_len(nodes[i]) <= 0)
+			continue;
+		if (first) {
+			y_error(c, y_line(rule),
+				"combining %s and %s in one rule is not supported (Cilium refuses it too): write them as two rules",
+				first, names[i]);
+			return;
+		}
+		first = names[i];
+	}
+}
+
 static void cilium_peer_rule(struct yctx *c, y_node_t *n, bool ingress, bool deny,
 			     const char *ns, struct sluice_peer_rule *out)
 {
@@ -1164,6 +1219,8 @@ static void cilium_peer_rule(struct yctx *c, y_node_t *n, bool ingress, bool den
 	icmps = y_field(c, n, "icmps", NULL);
 	if (!ingress)
 		svc = y_field(c, n, "toServices", NULL);
+	cilium_peer_kinds_alone(c, n, (y_node_t *[]){ ep, ent, cidr, set, svc },
+				(const char *[]){ f_ep, f_ent, f_cidr, f_set, "toServices" });
 
 	if (svc) {
 		y_push_field(c, "toServices");
@@ -1241,7 +1298,7 @@ static void cilium_peer_rule(struct yctx *c, y_node_t *n, bool ingress, bool den
 		for (size_t i = 0; i < out->nto_ports; i++) {
 			size_t old = y_push_index(c, i);
 
-			cilium_port_rule(c, y_item(c, tp, (long)i), deny, ns, &out->to_ports[i]);
+			cilium_port_rule(c, y_item(c, tp, (long)i), ingress, deny, ns, &out->to_ports[i]);
 			y_pop(c, old);
 		}
 		y_pop(c, base);

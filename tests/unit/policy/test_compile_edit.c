@@ -233,11 +233,11 @@ static void test_selector_change(void **state)
 	/* onto the port the cluster entity opens, and onto the proxy's port */
 	edit(f, subst(f->text, "[{port: \"82\", protocol: TCP}]", "[{port: \"7070\", protocol: TCP}]"), 1);
 	edit(f, subst(f->text, "[{port: \"7070\", protocol: TCP}]}]\n  - toPorts", "[{port: \"8080\", protocol: TCP}]}]\n  - toPorts"), 1);
-	/* selectors and CIDRs in one item, and back to CIDRs alone */
+	/* a selector onto CIDRs, two CIDRs, and back to one (a selector and
+	 * CIDRs in one item are refused, as Cilium refuses them) */
 	edit(f, subst(f->text, "  - fromEndpoints: [{matchLabels: {tier: back}}]\n",
-		      "  - fromEndpoints: [{matchLabels: {tier: back}}]\n    fromCIDR: [10.2.0.5/32]\n"), 1);
-	edit(f, subst(f->text, "  - fromEndpoints: [{matchLabels: {tier: back}}]\n    fromCIDR: [10.2.0.5/32]\n",
-		      "  - fromCIDR: [10.2.0.5/32]\n"), 1);
+		      "  - fromCIDR: [10.2.0.5/32, 10.2.0.6/32]\n"), 1);
+	edit(f, subst(f->text, "[10.2.0.5/32, 10.2.0.6/32]", "[10.2.0.5/32]"), 1);
 	/* the egress item: a selector on a named peer */
 	edit(f, subst(f->text, "  - toCIDR: [192.168.0.1/32]\n", "  - toEndpoints: [{matchLabels: {app: db}}]\n"), 1);
 }

@@ -161,7 +161,7 @@ static void test_ccnp_and_multidoc(void **state)
 		"- endpointSelector: {}\n"
 		"  egress: [{toEntities: [cluster, kube-apiserver]}]\n"
 		"- endpointSelector: {matchExpressions: [{key: tier, operator: Exists}]}\n"
-		"  ingressDeny: [{fromCIDR: [10.0.0.0/8, \"2001:db8::/32\"], fromCIDRSet: [{cidr: 192.168.0.0/16, except: [192.168.1.0/24]}]}]\n");
+		"  ingressDeny: [{fromCIDR: [10.0.0.0/8, \"2001:db8::/32\"]}, {fromCIDRSet: [{cidr: 192.168.0.0/16, except: [192.168.1.0/24]}]}]\n");
 	assert_int_equal(set.n, 2);
 	const struct sluice_policy *cw = &set.v[0];
 	assert_int_equal(cw->kind, SLUICE_KIND_CCNP);
@@ -188,13 +188,15 @@ static void test_ccnp_and_multidoc(void **state)
 	assert_int_equal(two->rules[0].egress[0].entities,
 			 SLUICE_ENTITY_CLUSTER | SLUICE_ENTITY_KUBE_APISERVER);
 	const struct sluice_peer_rule *d = &two->rules[1].ingress_deny[0];
-	assert_int_equal(d->ncidrs, 3);
+	assert_int_equal(d->ncidrs, 2);
 	assert_int_equal(d->cidrs[0].prefixlen, 104);
 	assert_int_equal(d->cidrs[0].addr[12], 10);
 	assert_int_equal(d->cidrs[0].addr[10], 0xff);
 	assert_int_equal(d->cidrs[1].prefixlen, 32);
-	assert_int_equal(d->cidrs[2].nexcept, 1);
-	assert_int_equal(d->cidrs[2].except[0].prefixlen, 120);
+	d = &two->rules[1].ingress_deny[1];
+	assert_int_equal(d->ncidrs, 1);
+	assert_int_equal(d->cidrs[0].nexcept, 1);
+	assert_int_equal(d->cidrs[0].except[0].prefixlen, 120);
 	const struct sluice_sel_req *r = find_req(&two->rules[1].subject, "tier");
 	assert_int_equal(r->op, SLUICE_SEL_EXISTS);
 	sluice_policy_set_free(&set);
@@ -309,6 +311,28 @@ static void test_errors(void **state)
 		   "bad.yaml:7: spec.ingress[0].fromCIDR[0]: invalid CIDR \"10.0.0.0/33\"");
 	load_fails(HDR "  ingress: [{fromCIDRSet: [{cidr: 10.0.0.0/8, except: [11.0.0.0/16]}]}]\n",
 		   "bad.yaml:7: spec.ingress[0].fromCIDRSet[0].except[0]: \"11.0.0.0/16\" is not inside cidr \"10.0.0.0/8\"");
+	/* Cilium's rule validation: one kind of peer selector per rule, in
+	 * every section; empty lists do not count */
+	load_fails(HDR "  ingress: [{fromEndpoints: [{}], fromCIDR: [10.0.0.0/8]}]\n",
+		   "bad.yaml:7: spec.ingress[0]: combining fromEndpoints and fromCIDR in one rule is not supported (Cilium refuses it too): write them as two rules");
+	load_fails(HDR "  ingressDeny: [{fromEntities: [world], fromCIDRSet: [{cidr: 10.0.0.0/8}]}]\n",
+		   "bad.yaml:7: spec.ingressDeny[0]: combining fromEntities and fromCIDRSet in one rule is not supported (Cilium refuses it too): write them as two rules");
+	load_fails(HDR "  egress: [{toEndpoints: [{}], toServices: [{k8sService: {serviceName: s}}]}]\n",
+		   "bad.yaml:7: spec.egress[0]: combining toEndpoints and toServices in one rule is not supported (Cilium refuses it too): write them as two rules");
+	load_fails(HDR "  egressDeny: [{toCIDR: [10.0.0.0/8], toEntities: [world]}]\n",
+		   "bad.yaml:7: spec.egressDeny[0]: combining toEntities and toCIDR in one rule is not supported (Cilium refuses it too): write them as two rules");
+	load_fails(HDR "  egress: [{toEndpoints: [], toCIDR: [10.0.0.0/8], toEntities: [world]}]\n",
+		   "bad.yaml:7: spec.egress[0]: combining toEntities and toCIDR in one rule is not supported (Cilium refuses it too): write them as two rules");
+	/* DNS rules: egress only, on explicit ports that are not ranges, alone
+	 * in their rules block */
+	load_fails(HDR "  ingress: [{toPorts: [{ports: [{port: \"53\", protocol: ANY}], rules: {dns: [{matchName: a.com}]}}]}]\n",
+		   "bad.yaml:7: spec.ingress[0].toPorts[0].rules.dns: DNS rules are not allowed on ingress");
+	load_fails(HDR "  egress: [{toPorts: [{rules: {dns: [{matchName: a.com}]}}]}]\n",
+		   "bad.yaml:7: spec.egress[0].toPorts[0].rules.dns: port 53 must be specified for DNS rules (toPorts[].ports)");
+	load_fails(HDR "  egress: [{toPorts: [{ports: [{port: \"443\", endPort: 445, protocol: TCP}], rules: {dns: [{matchName: a.com}]}}]}]\n",
+		   "bad.yaml:7: spec.egress[0].toPorts[0].rules.dns: DNS rules do not support port ranges (ports[0] has endPort)");
+	load_fails(HDR "  egress: [{toPorts: [{ports: [{port: \"53\", protocol: TCP}], rules: {http: [{}], dns: [{matchName: a.com}]}}]}]\n",
+		   "bad.yaml:7: spec.egress[0].toPorts[0].rules.dns: multiple L7 protocol rule types (http and dns) in one rules block: write two toPorts entries");
 	load_fails(HDR "  enableDefaultDeny: {ingress: maybe}\n",
 		   "bad.yaml:7: spec.enableDefaultDeny.ingress: expected a boolean");
 	load_fails("apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: p}\n"
