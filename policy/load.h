@@ -18,6 +18,8 @@ void cilium_load_document(struct yctx *c, y_node_t *root, struct sluice_policy *
 void load_selector(struct yctx *c, y_node_t *n, struct sluice_selector *out);
 /* "10.0.0.0/8", "2001:db8::/32" or a bare address; false after an error */
 bool load_cidr(struct yctx *c, y_node_t *n, struct sluice_cidr *out);
+/* load_cidr() of a prefix only ("10.0.0.1" refused): CIDR sets, ipBlock */
+bool load_prefix(struct yctx *c, y_node_t *n, struct sluice_cidr *out);
 /* inner lies inside outer (equal counts) */
 bool load_cidr_contains(const struct sluice_cidr *outer, const struct sluice_cidr *inner);
 /* Cilium's namespace scoping of a peer selector (see load_cilium.c). */

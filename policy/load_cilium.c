@@ -243,6 +243,17 @@ bool load_cidr(struct yctx *c, y_node_t *n, struct sluice_cidr *out)
 	return true;
 }
 
+bool load_prefix(struct yctx *c, y_node_t *n, struct sluice_cidr *out)
+{
+	const char *s = n && n->type == YAML_SCALAR_NODE ? y_string(c, n) : NULL;
+
+	if (s && !strchr(s, '/')) {
+		y_error(c, y_line(n), "invalid CIDR \"%s\": want ADDRESS/LENGTH", s);
+		return false;
+	}
+	return load_cidr(c, n, out);
+}
+
 /*
  * One CIDR set entry: exactly one of cidr, cidrGroupRef and
  * cidrGroupSelector, with excepts. A plain cidr goes into out->cidrs (its
@@ -429,25 +440,23 @@ static void cilium_port(struct yctx *c, y_node_t *n, struct sluice_port *out)
 	if (!pn) {
 		y_error(c, y_line(n), "missing required field");
 	} else if ((s = y_string(c, pn))) {
-		/* a port that starts with a digit is a number, never a name */
-		if (s[0] && isdigit((unsigned char)s[0])) {
-			if (load_parse_uint16(s, &out->port))
-				y_error(c, y_line(pn), "invalid port \"%s\"", s);
-			else
-				port_ok = true;
-		} else {
-			char lower[16];
-			size_t len = strlen(s);
+		char lower[16];
+		size_t len = strlen(s);
 
-			for (size_t i = 0; i < len && i < sizeof(lower) - 1; i++)
-				lower[i] = (char)tolower((unsigned char)s[i]);
-			lower[len < sizeof(lower) - 1 ? len : sizeof(lower) - 1] = '\0';
-			if (len >= sizeof(lower) || !load_is_iana_svc_name(lower)) {
-				y_error(c, y_line(pn), "invalid port \"%s\"", s);
-			} else {
-				out->name = y_strdup(c, lower);
-				named = port_ok = true;
-			}
+		for (size_t i = 0; i < len && i < sizeof(lower) - 1; i++)
+			lower[i] = (char)tolower((unsigned char)s[i]);
+		lower[len < sizeof(lower) - 1 ? len : sizeof(lower) - 1] = '\0';
+		/* As Cilium's PortProtocol: a string that is an IANA service name
+		 * (a letter somewhere, any case) is a name, also when it starts
+		 * with a digit ("8080a", "0x10": Cilium's own example); digits
+		 * alone are a number. */
+		if (len < sizeof(lower) && load_is_iana_svc_name(lower)) {
+			out->name = y_strdup(c, lower);
+			named = port_ok = true;
+		} else if (!s[0] || !isdigit((unsigned char)s[0]) || load_parse_uint16(s, &out->port)) {
+			y_error(c, y_line(pn), "invalid port \"%s\"", s);
+		} else {
+			port_ok = true;
 		}
 	}
 	y_pop(c, base);

@@ -18,6 +18,7 @@
  *     addresses lie inside it (cidrs_select_pods; see compile_peers.c).
  */
 #include "load.h"
+#include "names.h"
 
 #include <ctype.h>
 #include <netinet/in.h>
@@ -40,6 +41,99 @@ static int k8s_set_source(struct sluice_selector *s)
 		s->reqs[i].source = src;
 	}
 	return 0;
+}
+
+/* scalar text of a node, or NULL (no error: load_selector() reports shapes) */
+static const char *k8s_scalar(y_node_t *n)
+{
+	return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
+}
+
+/* one label key (value NULL) or one value of key, checked as the API
+ * server checks them; the error names the path pushed by the caller */
+static bool k8s_check_label(struct yctx *c, int line, const char *key, const char *value)
+{
+	char *err = NULL;
+	int rc = value ? sl_check_label_value(key, value, &err) : sl_check_label_key(key, &err);
+
+	if (rc)
+		y_error(c, line, "%s", err ? err : "invalid label");
+	free(err);
+	return !rc;
+}
+
+/*
+ * The API server's ValidateLabelSelector, which load_selector() (Cilium's
+ * selector reader) does not apply: keys are qualified names, values label
+ * values. A key with a ':' matters most: load_selector() would read
+ * "reserved:host" as a Cilium source and select the host, which no
+ * NetworkPolicy can name; the API server refuses the key, and so does this.
+ */
+static void k8s_selector_labels(struct yctx *c, y_node_t *sel)
+{
+	y_node_t *ml, *me;
+	size_t base = c->plen;
+
+	if (!sel || sel->type != YAML_MAPPING_NODE)
+		return;
+	ml = y_field(c, sel, "matchLabels", NULL);
+	if (ml && ml->type == YAML_MAPPING_NODE) {
+		y_push_field(c, "matchLabels");
+		for (yaml_node_pair_t *p = ml->data.mapping.pairs.start; p < ml->data.mapping.pairs.top; p++) {
+			y_node_t *k = y_node(c, p->key);
+			const char *key = k8s_scalar(k), *value = k8s_scalar(y_node(c, p->value));
+			size_t old;
+
+			if (!key || !*key)
+				continue;
+			old = y_push_field(c, key);
+			if (k8s_check_label(c, y_line(k), key, NULL) && value)
+				k8s_check_label(c, y_line(k), key, value);
+			y_pop(c, old);
+		}
+		y_pop(c, base);
+	}
+	me = y_field(c, sel, "matchExpressions", NULL);
+	if (!me || me->type != YAML_SEQUENCE_NODE)
+		return;
+	y_push_field(c, "matchExpressions");
+	for (long i = 0; i < me->data.sequence.items.top - me->data.sequence.items.start; i++) {
+		y_node_t *item = y_item(c, me, i), *kn = NULL, *vn = NULL;
+		const char *key = NULL;
+		size_t old = y_push_index(c, (size_t)i), fb;
+
+		if (item && item->type == YAML_MAPPING_NODE) {
+			kn = y_field(c, item, "key", NULL);
+			vn = y_field(c, item, "values", NULL);
+			key = k8s_scalar(kn);
+		}
+		if (key && *key) {
+			fb = y_push_field(c, "key");
+			k8s_check_label(c, y_line(kn), key, NULL);
+			y_pop(c, fb);
+		}
+		if (key && *key && vn && vn->type == YAML_SEQUENCE_NODE) {
+			fb = y_push_field(c, "values");
+			for (long j = 0; j < vn->data.sequence.items.top - vn->data.sequence.items.start; j++) {
+				y_node_t *v = y_item(c, vn, j);
+				size_t vb = y_push_index(c, (size_t)j);
+
+				if (k8s_scalar(v))
+					k8s_check_label(c, y_line(v), key, k8s_scalar(v));
+				y_pop(c, vb);
+			}
+			y_pop(c, fb);
+		}
+		y_pop(c, old);
+	}
+	y_pop(c, base);
+}
+
+/* load_selector() with the API server's label checks */
+static void k8s_selector(struct yctx *c, y_node_t *n, struct sluice_selector *out)
+{
+	load_selector(c, n, out);
+	k8s_selector_labels(c, n);
 }
 
 /* Appends the requirements of a namespaceSelector as namespace-label ones. */
@@ -105,8 +199,8 @@ static void k8s_peer(struct yctx *c, y_node_t *n, const char *ns,
 		y_push_field(c, "cidr");
 		if (!cn)
 			y_error(c, y_line(ib), "missing required field");
-		else
-			ok = load_cidr(c, cn, cidr);
+		else /* the API server parses both as prefixes (ParseCIDRSloppy) */
+			ok = load_prefix(c, cn, cidr);
 		y_pop(c, base + strlen(".ipBlock"));
 		out->cidrs_select_pods = true;
 		if (en) {
@@ -121,7 +215,7 @@ static void k8s_peer(struct yctx *c, y_node_t *n, const char *ns,
 
 				/* the API server rejects an except that is not a strict
 				 * subset of cidr */
-				if (load_cidr(c, item, ex) && ok &&
+				if (load_prefix(c, item, ex) && ok &&
 				    (!load_cidr_contains(cidr, ex) || ex->prefixlen == cidr->prefixlen))
 					y_error(c, y_line(item), "\"%s\" is not a strict subset of cidr \"%s\"",
 						y_string(c, item), y_string(c, cn));
@@ -135,7 +229,7 @@ static void k8s_peer(struct yctx *c, y_node_t *n, const char *ns,
 
 	if (ps) {
 		y_push_field(c, "podSelector");
-		load_selector(c, ps, sel);
+		k8s_selector(c, ps, sel);
 		y_pop(c, base);
 	}
 	if (k8s_set_source(sel))
@@ -144,7 +238,7 @@ static void k8s_peer(struct yctx *c, y_node_t *n, const char *ns,
 		struct sluice_selector tmp = { 0 };
 
 		y_push_field(c, "namespaceSelector");
-		load_selector(c, nss, &tmp);
+		k8s_selector(c, nss, &tmp);
 		y_pop(c, base);
 		if (k8s_add_namespace_reqs(sel, &tmp))
 			y_error(c, y_line(n), "out of memory");
@@ -175,15 +269,17 @@ static void k8s_port(struct yctx *c, y_node_t *n, struct sluice_port *out)
 
 	y_push_field(c, "port");
 	if (pn && !y_is_null(pn) && (s = y_string(c, pn))) {
-		if (s[0] && isdigit((unsigned char)s[0])) {
+		/* a name is an IANA service name (a lower case letter somewhere:
+		 * "1234a" is one); digits alone are a number, 1-65535 */
+		if (load_is_iana_svc_name(s)) {
+			out->name = y_strdup(c, s);
+		} else if (s[0] && isdigit((unsigned char)s[0])) {
 			if (load_parse_uint16(s, &out->port) || out->port == 0)
 				y_error(c, y_line(pn), "invalid port \"%s\"", s);
 			else
 				numeric = true;
-		} else if (!load_is_iana_svc_name(s)) {
-			y_error(c, y_line(pn), "invalid port \"%s\"", s);
 		} else {
-			out->name = y_strdup(c, s);
+			y_error(c, y_line(pn), "invalid port \"%s\"", s);
 		}
 	}
 	y_pop(c, base);
@@ -329,7 +425,7 @@ void k8s_load_document(struct yctx *c, y_node_t *root, struct sluice_policy *p)
 	if (!ps)
 		y_error(c, y_line(spec), "missing required field");
 	else
-		load_selector(c, ps, &r->subject);
+		k8s_selector(c, ps, &r->subject);
 	if (k8s_set_source(&r->subject) ||
 	    selector_add_req(&r->subject, "k8s", SLUICE_LABEL_NAMESPACE, SLUICE_SEL_IN,
 			     (const char *const *)&p->namespace, 1))
@@ -347,6 +443,9 @@ void k8s_load_document(struct yctx *c, y_node_t *root, struct sluice_policy *p)
 		cnt = y_sequence(c, types);
 		if (cnt > 0)
 			want_in = false;
+		/* the API server's limit (duplicates are allowed within it) */
+		if (cnt > 2)
+			y_error(c, y_line(types), "may not specify more than two policyTypes");
 		for (long i = 0; i < cnt; i++) {
 			y_node_t *item = y_item(c, types, i);
 			size_t old = y_push_index(c, (size_t)i);

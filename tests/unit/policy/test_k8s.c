@@ -215,6 +215,23 @@ static void test_errors(void **state)
 		   "bad.yaml:6: spec.ingress[0].ports[0].protocol: unknown protocol \"ANY\" (want TCP, UDP or SCTP)");
 	load_fails(NP "spec:\n  podSelector: {}\n  ingress: [{fromEndpoints: []}]\n",
 		   "bad.yaml:6: spec.ingress[0].fromEndpoints: unknown field");
+	/* the API server's ValidateNetworkPolicySpec (pkg/apis/networking/validation) */
+	load_fails(NP "spec:\n  podSelector: {}\n  policyTypes: [Ingress, Egress, Ingress]\n",
+		   "bad.yaml:6: spec.policyTypes: may not specify more than two policyTypes");
+	load_fails(NP "spec:\n  podSelector: {}\n  ingress: [{from: [{ipBlock: {cidr: 10.0.0.1}}]}]\n",
+		   "bad.yaml:6: spec.ingress[0].from[0].ipBlock.cidr: invalid CIDR \"10.0.0.1\": want ADDRESS/LENGTH");
+	load_fails(NP "spec:\n  podSelector: {}\n  ingress: [{from: [{ipBlock: {cidr: 10.0.0.0/8, except: [10.1.0.1]}}]}]\n",
+		   "bad.yaml:6: spec.ingress[0].from[0].ipBlock.except[0]: invalid CIDR \"10.1.0.1\": want ADDRESS/LENGTH");
+	load_fails(NP "spec:\n  podSelector: {matchLabels: {\"NoUppercaseOrSpecialCharsLike=Equals\": b}}\n",
+		   "bad.yaml:5: spec.podSelector.matchLabels.NoUppercaseOrSpecialCharsLike=Equals: label key \"NoUppercaseOrSpecialCharsLike=Equals\": name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (regex '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]', optional prefix 'example.com/')");
+	/* a Cilium source is no Kubernetes label key: "reserved:host" must not
+	 * select the host */
+	load_fails(NP "spec:\n  podSelector: {}\n  ingress: [{from: [{podSelector: {matchLabels: {\"reserved:host\": \"\"}}}]}]\n",
+		   "bad.yaml:6: spec.ingress[0].from[0].podSelector.matchLabels.reserved:host: label key \"reserved:host\": sources such as \"reserved:\" or \"k8s:\" are set by sluice, not by users; give the key alone (':' is not allowed in a label key)");
+	load_fails(NP "spec:\n  podSelector: {}\n  ingress: [{from: [{namespaceSelector: {matchExpressions: [{key: team, operator: In, values: [\"a b\"]}]}}]}]\n",
+		   "bad.yaml:6: spec.ingress[0].from[0].namespaceSelector.matchExpressions[0].values[0]: label team: value \"a b\": a valid label value must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (regex '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')");
+	load_fails(NP "spec:\n  podSelector: {}\n  ingress: [{ports: [{port: \"!@#$\"}]}]\n",
+		   "bad.yaml:6: spec.ingress[0].ports[0].port: invalid port \"!@#$\"");
 	load_fails("apiVersion: networking.k8s.io/v1beta1\nkind: NetworkPolicy\nmetadata: {name: a}\n",
 		   "bad.yaml:1: apiVersion: unsupported apiVersion \"networking.k8s.io/v1beta1\" for NetworkPolicy (want networking.k8s.io/v1)");
 }

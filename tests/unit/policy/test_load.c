@@ -49,6 +49,8 @@ static void test_valid_cnp(void **state)
 		"        protocol: TCP\n"
 		"      - port: HTTP-alt\n"
 		"        protocol: TCP\n"
+		"      - port: \"0X10\"\n" /* Cilium's example: a name, not 16 */
+		"        protocol: TCP\n"
 		"      rules:\n"
 		"        http:\n"
 		"        - method: GET\n"
@@ -86,13 +88,15 @@ static void test_valid_cnp(void **state)
 	assert_string_equal(req_value(r, 0), "shop");
 	assert_int_equal(pr->nto_ports, 1);
 	const struct sluice_port_rule *ports = &pr->to_ports[0];
-	assert_int_equal(ports->nports, 3);
+	assert_int_equal(ports->nports, 4);
 	assert_int_equal(ports->ports[0].port, 8080);
 	assert_int_equal(ports->ports[0].protocol, IPPROTO_TCP);
 	assert_int_equal(ports->ports[1].port, 9000);
 	assert_int_equal(ports->ports[1].end_port, 9010);
 	assert_int_equal(ports->ports[1].protocol, IPPROTO_TCP);
 	assert_string_equal(ports->ports[2].name, "http-alt");
+	assert_string_equal(ports->ports[3].name, "0x10");
+	assert_int_equal(ports->ports[3].port, 0);
 	assert_true(ports->has_http);
 	assert_int_equal(ports->nhttp, 2);
 	assert_string_equal(ports->http[0].method, "GET");
@@ -259,8 +263,8 @@ static void test_errors(void **state)
 		   "  ingress:\n"
 		   "  - toPorts:\n"
 		   "    - ports:\n"
-		   "      - port: \"80a\"\n",
-		   "bad.yaml:10: spec.ingress[0].toPorts[0].ports[0].port: invalid port \"80a\"");
+		   "      - port: \"80_a\"\n",
+		   "bad.yaml:10: spec.ingress[0].toPorts[0].ports[0].port: invalid port \"80_a\"");
 	load_fails(HDR "  ingress: [{toPorts: [{ports: [{port: \"65536\"}]}]}]\n",
 		   "bad.yaml:7: spec.ingress[0].toPorts[0].ports[0].port: invalid port \"65536\"");
 	load_fails(HDR "  ingress: [{toPorts: [{ports: [{port: \"-http\"}]}]}]\n",
