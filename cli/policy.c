@@ -135,15 +135,28 @@ static int policy_apply(int argc, char **argv)
 			if (add_path(files, argv[++i]))
 				return 1;
 			nfiles++;
-		} else if (!strcmp(argv[i], "--dry-run")) {
+		} else if (!strncmp(argv[i], "--filename=", 11) || !strncmp(argv[i], "-f=", 3)) {
+			if (add_path(files, strchr(argv[i], '=') + 1))
+				return 1;
+			nfiles++;
+		} else if (!strcmp(argv[i], "--dry-run") || !strcmp(argv[i], "--dry-run=client") ||
+			   !strcmp(argv[i], "--dry-run=server")) {
+			/* kubectl's forms: both check without applying here (the
+			 * checks are the agent's, so "client" is "server" too) */
 			dry = true;
+		} else if (!strcmp(argv[i], "--dry-run=none")) {
+			dry = false;
+		} else if (!strncmp(argv[i], "--dry-run=", 10)) {
+			fprintf(stderr, "sluice: invalid --dry-run value \"%s\" (want none, client or server)\n",
+				argv[i] + 10);
+			return usage_error("policy", "apply", "-f FILE|DIR|- [--dry-run[=client|server]]");
 		} else {
 			fprintf(stderr, "sluice: unexpected argument \"%s\"\n", argv[i]);
-			return usage_error("policy", "apply", "-f FILE|DIR|- [--dry-run]");
+			return usage_error("policy", "apply", "-f FILE|DIR|- [--dry-run[=client|server]]");
 		}
 	}
 	if (!nfiles)
-		return usage_error("policy", "apply", "-f FILE|DIR|- [--dry-run]");
+		return usage_error("policy", "apply", "-f FILE|DIR|- [--dry-run[=client|server]]");
 	if (!json_array_size(files)) {
 		fprintf(stderr, "sluice: no policy files found\n");
 		return 1;
@@ -322,32 +335,65 @@ static int policy_get(int argc, char **argv)
 	return 0;
 }
 
+#define DELETE_USAGE "[--kind KIND] [-n NAMESPACE] NAMESPACE/NAME|NAME [--ignore-not-found]"
+
 static int policy_delete(int argc, char **argv)
 {
-	const char *kind = NULL, *ref = NULL;
+	const char *kind = NULL, *ref = NULL, *ns = NULL;
+	bool ignore_missing = false;
+	char *nsref = NULL;
 	json_t *req, *res;
+	int rc = 1;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--kind") && i + 1 < argc)
 			kind = argv[++i];
 		else if (!strncmp(argv[i], "--kind=", 7))
 			kind = argv[i] + 7;
+		else if ((!strcmp(argv[i], "-n") || !strcmp(argv[i], "--namespace")) && i + 1 < argc)
+			ns = argv[++i];
+		else if (!strncmp(argv[i], "--namespace=", 12))
+			ns = argv[i] + 12;
+		else if (!strcmp(argv[i], "--ignore-not-found") || !strcmp(argv[i], "--ignore-not-found=true"))
+			ignore_missing = true;
 		else if (!ref && argv[i][0] != '-')
 			ref = argv[i];
 		else
-			return usage_error("policy", "delete", "[--kind KIND] NAMESPACE/NAME|NAME");
+			return usage_error("policy", "delete", DELETE_USAGE);
 	}
 	if (!ref)
-		return usage_error("policy", "delete", "[--kind KIND] NAMESPACE/NAME|NAME");
+		return usage_error("policy", "delete", DELETE_USAGE);
+	/* kubectl's "delete cnp NAME -n NS" */
+	if (ns) {
+		if (strchr(ref, '/')) {
+			fprintf(stderr, "sluice: give the namespace once: -n %s or %s, not both\n", ns, ref);
+			return 2;
+		}
+		if (asprintf(&nsref, "%s/%s", ns, ref) < 0)
+			return 1;
+		ref = nsref;
+	}
 	req = json_pack("{s:s,s:s}", "cmd", "policy.delete", "ref", ref);
 	if (kind)
 		json_object_set_new(req, "kind", json_string(kind));
-	res = cli_request(req);
-	if (!res)
-		return 1;
-	printf("policy %s deleted\n", ref);
+	res = client_call(req);
+	json_decref(req);
+	if (res && json_is_true(json_object_get(res, "ok"))) {
+		printf("policy %s deleted\n", ref);
+		rc = 0;
+	} else if (res) {
+		const char *e = json_string_value(json_object_get(res, "error")) ?: "request failed";
+		size_t n = strlen(e);
+
+		/* the agent's ENOENT answer is "policy REF not found" */
+		if (ignore_missing && n >= 10 && !strcmp(e + n - 10, " not found"))
+			rc = 0;
+		else
+			fprintf(stderr, "sluice: %s\n", e);
+	}
 	json_decref(res);
-	return 0;
+	free(nsref);
+	return rc;
 }
 
 static int policy_list(int argc, char **argv)
@@ -412,11 +458,11 @@ static int policy_list(int argc, char **argv)
 int cli_policy_lint(int argc, char **argv);
 
 static const struct subcmd policy_cmds[] = {
-	{ "apply", policy_apply, "apply -f FILE|DIR|- [--dry-run]",
+	{ "apply", policy_apply, "apply -f FILE|DIR|- [--dry-run[=client|server]]",
 	  "Creates or replaces the policies in the files (a directory: its *.yaml,\n"
 	  "*.yml and *.json files), all or none. --dry-run checks without applying.\n"
 	  "A file with no policy in it is an error.\n" },
-	{ "delete", policy_delete, "delete [--kind KIND] NAMESPACE/NAME|NAME",
+	{ "delete", policy_delete, "delete " DELETE_USAGE,
 	  "Deletes a policy (NAME alone for a clusterwide one or a CiliumCIDRGroup),\n"
 	  "of every kind of that name unless --kind says which (cnp, ccnp, netpol,\n"
 	  "ccg, or the kind's name).\n" },

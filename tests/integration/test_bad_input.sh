@@ -129,5 +129,19 @@ check "the policy in force stays: other dropped" dropped default/other tcp "$IP_
 [ "$(sl policy get default/clients -o yaml | grep -c 'app: client')" = 1 ] && pass "policy get shows the policy in force" || fail "policy get shows the policy in force"
 check "dry run of a good file succeeds" sl policy apply --dry-run -f "$SL_WORK/open.yaml"
 check "dry run changed nothing" dropped default/other tcp "$IP_server" 80
+# kubectl's habits: --dry-run=client|server, -f=FILE, delete -n NS NAME,
+# --ignore-not-found
+check "--dry-run=server of a good file succeeds" sl policy apply --dry-run=server -f "$SL_WORK/open.yaml"
+check "--dry-run=client -f=FILE succeeds" sl policy apply --dry-run=client -f="$SL_WORK/open.yaml"
+check "--dry-run=server changed nothing" dropped default/other tcp "$IP_server" 80
+out=$(sl policy apply --dry-run=maybe -f "$SL_WORK/open.yaml" 2>&1)
+[ $? = 2 ] && echo "$out" | grep -q 'invalid --dry-run value "maybe"' && pass "--dry-run=maybe is a usage error" ||
+	fail "--dry-run=maybe is a usage error: $out"
+check_not "delete of a missing policy fails" sl policy delete -n default nothere
+check "delete --ignore-not-found of a missing policy succeeds" sl policy delete -n default nothere --ignore-not-found
+out=$(sl policy delete -n default default/clients 2>&1)
+[ $? = 2 ] && pass "-n with NS/NAME is a usage error" || fail "-n with NS/NAME is a usage error: $out"
+check "delete -n default clients" sl policy delete -n default clients
+check_not "the policy is gone" sl policy get default/clients
 check "lint without an agent finds the error" sh -c "! $SL_BUILD/cli/sluice --socket /nonexistent policy lint $SL_WORK/port.yaml"
 t_finish
