@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "../common/util.h"
+#include "sluice/policy_api.h"
 #include "cli.h"
 #include "client.h"
 #include "format.h"
@@ -335,45 +336,15 @@ static int policy_get(int argc, char **argv)
 	return 0;
 }
 
-#define DELETE_USAGE "[--kind KIND] [-n NAMESPACE] NAMESPACE/NAME|NAME [--ignore-not-found]"
+#define DELETE_USAGE \
+	"[--kind KIND] [-n NAMESPACE] NAMESPACE/NAME|NAME | -f FILE... [--ignore-not-found]"
 
-static int policy_delete(int argc, char **argv)
+/* one delete request; 0 done (or missing and ignore_missing), else 1 */
+static int delete_one(const char *ref, const char *kind, bool ignore_missing)
 {
-	const char *kind = NULL, *ref = NULL, *ns = NULL;
-	bool ignore_missing = false;
-	char *nsref = NULL;
-	json_t *req, *res;
+	json_t *req = json_pack("{s:s,s:s}", "cmd", "policy.delete", "ref", ref), *res;
 	int rc = 1;
 
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--kind") && i + 1 < argc)
-			kind = argv[++i];
-		else if (!strncmp(argv[i], "--kind=", 7))
-			kind = argv[i] + 7;
-		else if ((!strcmp(argv[i], "-n") || !strcmp(argv[i], "--namespace")) && i + 1 < argc)
-			ns = argv[++i];
-		else if (!strncmp(argv[i], "--namespace=", 12))
-			ns = argv[i] + 12;
-		else if (!strcmp(argv[i], "--ignore-not-found") || !strcmp(argv[i], "--ignore-not-found=true"))
-			ignore_missing = true;
-		else if (!ref && argv[i][0] != '-')
-			ref = argv[i];
-		else
-			return usage_error("policy", "delete", DELETE_USAGE);
-	}
-	if (!ref)
-		return usage_error("policy", "delete", DELETE_USAGE);
-	/* kubectl's "delete cnp NAME -n NS" */
-	if (ns) {
-		if (strchr(ref, '/')) {
-			fprintf(stderr, "sluice: give the namespace once: -n %s or %s, not both\n", ns, ref);
-			return 2;
-		}
-		if (asprintf(&nsref, "%s/%s", ns, ref) < 0)
-			return 1;
-		ref = nsref;
-	}
-	req = json_pack("{s:s,s:s}", "cmd", "policy.delete", "ref", ref);
 	if (kind)
 		json_object_set_new(req, "kind", json_string(kind));
 	res = client_call(req);
@@ -392,6 +363,95 @@ static int policy_delete(int argc, char **argv)
 			fprintf(stderr, "sluice: %s\n", e);
 	}
 	json_decref(res);
+	return rc;
+}
+
+/*
+ * kubectl's "delete -f FILE": every object the file names, by its kind and
+ * name, one request each (as kubectl, not all or none); a file the loader
+ * refuses deletes nothing of it. 0 when every delete was done.
+ */
+static int delete_file(const char *path, bool ignore_missing)
+{
+	struct sluice_policy_set set = { 0 };
+	struct sluice_diags errors = { 0 }, warnings = { 0 };
+	char *text = NULL;
+	size_t len = 0;
+	int rc = 0;
+
+	if (sl_read_file(path, 32u << 20, &text, &len)) {
+		fprintf(stderr, "sluice: cannot read %s\n", path);
+		return 1;
+	}
+	if (sluice_policy_load(path, text, len, &set, &errors, &warnings)) {
+		for (size_t k = 0; k < errors.n; k++)
+			fprintf(stderr, "error: %s\n", errors.v[k].msg);
+		fprintf(stderr, "sluice: %s: cannot read its policies; nothing of it deleted\n", path);
+		rc = 1;
+	}
+	for (size_t i = 0; !rc && i < set.n; i++) {
+		const struct sluice_policy *p = &set.v[i];
+		char *ref = p->namespace ? sl_strdupf("%s/%s", p->namespace, p->name) : sl_strdupf("%s", p->name);
+
+		rc |= delete_one(ref, sluice_policy_kind_name(p->kind), ignore_missing);
+		free(ref);
+	}
+	sluice_policy_set_free(&set);
+	sluice_diags_free(&errors);
+	sluice_diags_free(&warnings);
+	free(text);
+	return rc;
+}
+
+static int policy_delete(int argc, char **argv)
+{
+	const char *kind = NULL, *ref = NULL, *ns = NULL;
+	const char **files = calloc((size_t)argc, sizeof(*files));
+	bool ignore_missing = false;
+	size_t nfiles = 0;
+	char *nsref = NULL;
+	int rc = 0;
+
+	for (int i = 1; i < argc && files; i++) {
+		if (!strcmp(argv[i], "--kind") && i + 1 < argc)
+			kind = argv[++i];
+		else if (!strncmp(argv[i], "--kind=", 7))
+			kind = argv[i] + 7;
+		else if ((!strcmp(argv[i], "-n") || !strcmp(argv[i], "--namespace")) && i + 1 < argc)
+			ns = argv[++i];
+		else if (!strncmp(argv[i], "--namespace=", 12))
+			ns = argv[i] + 12;
+		else if ((!strcmp(argv[i], "-f") || !strcmp(argv[i], "--filename")) && i + 1 < argc)
+			files[nfiles++] = argv[++i];
+		else if (!strncmp(argv[i], "-f=", 3) || !strncmp(argv[i], "--filename=", 11))
+			files[nfiles++] = strchr(argv[i], '=') + 1;
+		else if (!strcmp(argv[i], "--ignore-not-found") || !strcmp(argv[i], "--ignore-not-found=true"))
+			ignore_missing = true;
+		else if (!ref && argv[i][0] != '-')
+			ref = argv[i];
+		else
+			rc = 2;
+	}
+	/* a name or files, not both; -n and --kind only with a name */
+	if (!files || rc || !ref == !nfiles || (nfiles && (ns || kind))) {
+		free(files);
+		return usage_error("policy", "delete", DELETE_USAGE);
+	}
+	for (size_t i = 0; i < nfiles; i++)
+		rc |= delete_file(files[i], ignore_missing);
+	free(files);
+	if (nfiles)
+		return rc ? 1 : 0;
+	/* kubectl's "delete cnp NAME -n NS" */
+	if (ns) {
+		if (strchr(ref, '/')) {
+			fprintf(stderr, "sluice: give the namespace once: -n %s or %s, not both\n", ns, ref);
+			return 2;
+		}
+		nsref = sl_strdupf("%s/%s", ns, ref);
+		ref = nsref;
+	}
+	rc = delete_one(ref, kind, ignore_missing);
 	free(nsref);
 	return rc;
 }
@@ -463,9 +523,11 @@ static const struct subcmd policy_cmds[] = {
 	  "*.yml and *.json files), all or none. --dry-run checks without applying.\n"
 	  "A file with no policy in it is an error.\n" },
 	{ "delete", policy_delete, "delete " DELETE_USAGE,
-	  "Deletes a policy (NAME alone for a clusterwide one or a CiliumCIDRGroup),\n"
-	  "of every kind of that name unless --kind says which (cnp, ccnp, netpol,\n"
-	  "ccg, or the kind's name).\n" },
+	  "Deletes a policy (NAME alone for a clusterwide one or a CiliumCIDRGroup,\n"
+	  "-n NAMESPACE NAME as kubectl), of every kind of that name unless --kind\n"
+	  "says which (cnp, ccnp, netpol, ccg, or the kind's name); or, with -f,\n"
+	  "every object the files name, one by one. --ignore-not-found: a missing\n"
+	  "policy is no error.\n" },
 	{ "list", policy_list, "list [-n NAMESPACE|-A] [-o json|yaml|wide|name]",
 	  "Policies in force: kind, name, rules, file. -o json and -o yaml print a\n"
 	  "kubectl-style List of the stored objects.\n" },

@@ -143,5 +143,20 @@ out=$(sl policy delete -n default default/clients 2>&1)
 [ $? = 2 ] && pass "-n with NS/NAME is a usage error" || fail "-n with NS/NAME is a usage error: $out"
 check "delete -n default clients" sl policy delete -n default clients
 check_not "the policy is gone" sl policy get default/clients
+# delete -f FILE: every object of the file, by kind and name
+printf '%s\n' '{"apiVersion": "cilium.io/v2", "kind": "CiliumNetworkPolicy", "metadata": {"name": "two-a"},' \
+	' "spec": {"endpointSelector": {"matchLabels": {"app": "server"}}, "ingress": [{"fromEndpoints": [{"matchLabels": {"app": "client"}}]}]}}' \
+	'---' '{"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": "two-b", "namespace": "default"},' \
+	' "spec": {"podSelector": {"matchLabels": {"app": "server"}}}}' >"$SL_WORK/two.yaml"
+check "apply two.yaml" sl policy apply -f "$SL_WORK/two.yaml"
+check "the CNP is in force: other dropped" dropped default/other tcp "$IP_server" 80
+out=$(sl policy delete -f "$SL_WORK/two.yaml" 2>&1)
+[ $? = 0 ] && echo "$out" | grep -q 'policy default/two-a deleted' && echo "$out" | grep -q 'policy default/two-b deleted' &&
+	pass "delete -f deletes both objects of the file" || fail "delete -f deletes both objects of the file: $out"
+check_not "delete -f again: they are gone (exit 1)" sl policy delete -f "$SL_WORK/two.yaml"
+check "delete -f --ignore-not-found of deleted objects" sl policy delete -f "$SL_WORK/two.yaml" --ignore-not-found
+check "nothing selects server now: other reaches it" can default/other tcp "$IP_server" 80
+out=$(sl policy delete -f "$SL_WORK/two.yaml" -n default 2>&1)
+[ $? = 2 ] && pass "delete -f with -n is a usage error" || fail "delete -f with -n is a usage error: $out"
 check "lint without an agent finds the error" sh -c "! $SL_BUILD/cli/sluice --socket /nonexistent policy lint $SL_WORK/port.yaml"
 t_finish
