@@ -177,7 +177,7 @@ spec:
         app: malicious
     toPorts:
     - ports:
-      - port: "80a"
+      - port: "80_a"
         protocol: TCP
 YAML
 check "the failure shows in sluice policy list" kwait 20 bash -c "ka a policy list | grep backend-ingress | grep -q 'invalid port'"

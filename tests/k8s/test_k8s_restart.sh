@@ -99,7 +99,7 @@ spec:
         app: client
     toPorts:
     - ports:
-      - port: "80a"
+      - port: "80_a"
         protocol: TCP
 YAML
 kc delete pod doomed --grace-period=0 --force >/dev/null 2>&1
