@@ -83,7 +83,7 @@ int compile_direction_with(struct compile_state *st, size_t ep_index, bool ingre
 						       &peers, &keys);
 				continue;
 			}
-			rc = only->fn(st, item, &peers, only->ctx);
+			rc = only->fn(st, item, &st->eps[ep_index], &peers, only->ctx);
 			if (!rc && peers.n)
 				rc = compile_peer_rule_for(st, &m, ep_index, item, ingress, j >= nallow,
 							   ref, &peers, &keys);

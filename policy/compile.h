@@ -109,7 +109,7 @@ int compile_l7_cmp(const void *a, const void *b);
 
 /* The identities a peer rule names (sorted; ANY alone when it covers all). */
 int compile_peer_ids(struct compile_state *st, const struct sluice_peer_rule *pr,
-		     struct u32vec *out);
+		     const struct sluice_compile_endpoint *subject, struct u32vec *out);
 /* reserved identities the entities name (as compile_peer_ids() does) */
 bool compile_edit_entity_names(uint32_t entities, uint32_t id);
 /* addr/plen lies inside net/net_plen (both in the 16-byte form) */
@@ -172,7 +172,8 @@ int compile_emit(struct compile_state *st, const struct sluice_compile_endpoint 
 /* The peers of one item: compile_peer_ids(), or for an edit only those it
  * recompiles (compile_edit_peers()). */
 struct compile_peers_fn {
-	int (*fn)(struct compile_state *st, const struct sluice_peer_rule *pr, struct u32vec *out,
+	int (*fn)(struct compile_state *st, const struct sluice_peer_rule *pr,
+		  const struct sluice_compile_endpoint *subject, struct u32vec *out,
 		  const void *ctx);
 	const void *ctx;
 };

@@ -77,9 +77,22 @@ static bool compile_edit_block_selects_pods(struct compile_state *st, const stru
 	return all;
 }
 
-/* The recompiled identities an item names, or ANY (see compile_peer_ids()). */
+/* a pod identity's labels put it in the subject's namespace (the namespace
+ * entity, as compile_peer_ids() resolves it) */
+static bool compile_edit_same_namespace(const struct sluice_labels *l,
+					const struct sluice_compile_endpoint *subject)
+{
+	const struct sluice_label *ns = sluice_labels_find(l, "k8s", SLUICE_LABEL_NAMESPACE);
+
+	return ns && subject && subject->namespace && *subject->namespace &&
+	       !strcmp(ns->value, subject->namespace);
+}
+
+/* The recompiled identities an item names for one subject, or ANY (see
+ * compile_peer_ids()). */
 static int compile_edit_peers(struct compile_state *st, const struct sluice_peer_rule *pr,
-			      struct u32vec *out, const void *ctx)
+			      const struct sluice_compile_endpoint *subject, struct u32vec *out,
+			      const void *ctx)
 {
 	const struct compile_edit_ctx *c = ctx;
 	int rc = 0;
@@ -99,6 +112,8 @@ static int compile_edit_peers(struct compile_state *st, const struct sluice_peer
 			      : compile_edit_entity_names(pr->entities, x->identity);
 		if (!sel && !cidr_id && (pr->entities & SLUICE_ENTITY_CLUSTER) && l)
 			sel = sluice_selector_matches(&c->cluster, l);
+		if (!sel && !cidr_id && (pr->entities & SLUICE_ENTITY_NAMESPACE) && l)
+			sel = compile_edit_same_namespace(l, subject);
 		for (size_t k = 0; k < pr->ncidrs && !sel; k++) {
 			if (cidr_id)
 				sel = compile_cidr_selects(&pr->cidrs[k], x->addr, x->prefixlen);

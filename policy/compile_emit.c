@@ -169,7 +169,7 @@ int compile_peer_rule(struct compile_state *st, struct cmap *m, size_t ep_index,
 		      const struct sluice_peer_rule *prl, bool ingress, bool deny,
 		      uint32_t ref, struct u32vec *peers, struct compile_keys *keys)
 {
-	int rc = compile_peer_ids(st, prl, peers);
+	int rc = compile_peer_ids(st, prl, &st->eps[ep_index], peers);
 
 	return rc ? rc : compile_peer_rule_for(st, m, ep_index, prl, ingress, deny, ref, peers, keys);
 }

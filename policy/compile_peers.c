@@ -232,9 +232,32 @@ static const struct {
 	{ SLUICE_ENTITY_INGRESS, SLUICE_ID_INGRESS },
 };
 
-/* The identities a peer rule names (sorted; ANY alone when it covers all). */
+/*
+ * The namespace entity: the pods of the subject's own namespace (Cilium's
+ * "namespace" entity). In a clusterwide rule the subjects span namespaces,
+ * so the peers differ from one subject to the next and stay out of the
+ * per-selector cache; the index finds them by the namespace label alone.
+ */
+static int compile_namespace_ids(struct compile_state *st,
+				 const struct sluice_compile_endpoint *subject, struct u32vec *out)
+{
+	struct sluice_selector sel = { 0 };
+	const char *ns = subject ? subject->namespace : NULL;
+	int rc;
+
+	if (!ns || !*ns)
+		return 0;
+	rc = selector_add_req(&sel, "k8s", SLUICE_LABEL_NAMESPACE, SLUICE_SEL_IN, &ns, 1);
+	if (!rc)
+		rc = compile_select(&st->all, &sel, out);
+	selector_free(&sel);
+	return rc;
+}
+
+/* The identities a peer rule names for one subject (sorted; ANY alone when
+ * it covers all). */
 int compile_peer_ids(struct compile_state *st, const struct sluice_peer_rule *pr,
-		     struct u32vec *out)
+		     const struct sluice_compile_endpoint *subject, struct u32vec *out)
 {
 	int rc = 0;
 
@@ -259,6 +282,8 @@ int compile_peer_ids(struct compile_state *st, const struct sluice_peer_rule *pr
 		for (size_t j = 0; !rc && j < st->cluster.n; j++)
 			rc = u32vec_push(out, st->cluster.v[j]);
 	}
+	if (!rc && (pr->entities & SLUICE_ENTITY_NAMESPACE))
+		rc = compile_namespace_ids(st, subject, out);
 	for (size_t i = 0; i < pr->ncidrs && !rc; i++) {
 		const struct u32vec *ids;
 

@@ -995,6 +995,7 @@ static const struct {
 	{ "unmanaged", SLUICE_ENTITY_UNMANAGED },
 	{ "kube-apiserver", SLUICE_ENTITY_KUBE_APISERVER },
 	{ "ingress", SLUICE_ENTITY_INGRESS },
+	{ "namespace", SLUICE_ENTITY_NAMESPACE },
 };
 
 static void cilium_entities_list(struct yctx *c, y_node_t *n, uint32_t *bits)
@@ -1014,7 +1015,7 @@ static void cilium_entities_list(struct yctx *c, y_node_t *n, uint32_t *bits)
 			}
 		}
 		if (s && !found)
-			y_error(c, y_line(item), "unknown entity \"%s\" (want world, host, cluster, all, remote-node, init, health, unmanaged, kube-apiserver or ingress)", s);
+			y_error(c, y_line(item), "unknown entity \"%s\" (want world, host, cluster, all, remote-node, init, health, unmanaged, kube-apiserver, ingress or namespace)", s);
 		y_pop(c, old);
 	}
 }

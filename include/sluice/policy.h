@@ -68,6 +68,9 @@ enum sluice_entity {
 	SLUICE_ENTITY_UNMANAGED = 1u << 7,
 	SLUICE_ENTITY_KUBE_APISERVER = 1u << 8,
 	SLUICE_ENTITY_INGRESS = 1u << 9,
+	/* the pods of the subject's own namespace: resolved per subject, so one
+	 * clusterwide rule allows intra-namespace traffic in every namespace */
+	SLUICE_ENTITY_NAMESPACE = 1u << 10,
 };
 
 struct sluice_cidr {

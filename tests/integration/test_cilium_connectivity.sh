@@ -29,9 +29,15 @@ pod $NS/client3 kind=client,name=client3,other=client-other-node,$SA=client3
 pod $NS/echo-same-node kind=echo,name=echo-same-node,other=echo,$SA=echo-same-node --port http-8080=8080/TCP
 pod $NS/echo-other-node kind=echo,name=echo-other-node,first=echo,$SA=echo-other-node --port http-8080=8080/TCP
 pod kube-system/kube-dns k8s-app=kube-dns
+# the clusterwide scenarios' pods (kind=ccnp in two namespaces)
+pod cilium-test-ccnp1/ccnp-a kind=ccnp
+pod cilium-test-ccnp1/ccnp-b kind=ccnp
+pod cilium-test-ccnp2/ccnp-c kind=ccnp
 serve $NS/echo-same-node tcp:8080
 serve $NS/echo-other-node tcp:8080
 serve kube-system/kube-dns udp:53 tcp:53
+serve cilium-test-ccnp1/ccnp-b tcp:8080
+serve cilium-test-ccnp2/ccnp-c tcp:8080
 EXT=$(sl_world_create ext 44) || { fail "world ext"; t_finish; }      # ExternalIP
 OTHER=$(sl_world_create other 45) || { fail "world other"; t_finish; } # ExternalOtherIP
 HOST=$(sl_world_host_ip 44)
@@ -867,6 +873,22 @@ spec:
   - fromCIDR:
     - $EXT/32
 YAML
+manifest allow-intra-namespace-entity-ccnp <<'YAML'
+apiVersion: cilium.io/v2
+kind: CiliumClusterwideNetworkPolicy
+metadata:
+  name: allow-intra-namespace-entity
+spec:
+  endpointSelector:
+    matchLabels:
+      kind: ccnp
+  ingress:
+    - fromEntities:
+        - namespace
+  egress:
+    - toEntities:
+        - namespace
+YAML
 manifest deny-all-ingress-knp <<'YAML'
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
@@ -1112,6 +1134,16 @@ from_world() { ip netns exec "${SL_NSPFX}w$1" python3 "$TOOLS/probe.py" tcp "$2"
 check "$S: $EXT -> echo-same-node:8080 allowed" from_world ext "$IP_echo_same_node" 1.0
 check_not "$S: $OTHER -> echo-same-node:8080 dropped" from_world other "$IP_echo_same_node" 0.7
 pod_to_pod_dropped $S client echo-same-node
+
+S=allow-intra-namespace-entity-ccnp
+scenario "$S (entity namespace: the subject's own namespace)" allow-intra-namespace-entity-ccnp
+ccnp_ok() { check "$S: $1 -> $2:8080 allowed" can "$3/$1" tcp "$(ip_of "$2")" 8080; }
+ccnp_dropped() { check "$S: $1 -> $2:8080 dropped" dropped "$3/$1" tcp "$(ip_of "$2")" 8080; }
+ccnp_ok ccnp-a ccnp-b cilium-test-ccnp1
+ccnp_dropped ccnp-a ccnp-c cilium-test-ccnp1
+ccnp_dropped ccnp-c ccnp-b cilium-test-ccnp2
+pod_to_pod_ok $S client2 echo-same-node
+check "$S: client (not kind=ccnp) -> ccnp-b:8080 dropped" dropped "$NS/client" tcp "$IP_ccnp_b" 8080
 
 S=all-ingress-deny-knp
 scenario $S deny-all-ingress-knp

@@ -359,6 +359,55 @@ static void test_namespace_scoping(void **state)
 	assert_int_equal(count_dir(e, IN), 1);
 }
 
+/*
+ * Cilium's namespace entity (the connectivity test's
+ * allow-intra-namespace-entity-ccnp.yaml): the pods of the subject's own
+ * namespace, found per subject in a clusterwide rule, so each pod's peers
+ * are its own namespace's and no other; in a CNP, the policy's namespace.
+ */
+static void test_namespace_entity(void **state)
+{
+	struct fixture *f = *state;
+	uint32_t dbclient = pod(f, "other", "app=dbclient");
+	struct sluice_compile_endpoint eps[2] = {
+		f->eps[0],
+		{ .ep_id = 14, .identity = f->db, .namespace = "other" },
+	};
+	struct sluice_diags errs = { 0 };
+	const struct sluice_ep_compiled *web, *db, *e;
+
+	load_ok(&f->set, "apiVersion: cilium.io/v2\nkind: CiliumClusterwideNetworkPolicy\n"
+			 "metadata: {name: allow-intra-namespace-entity}\n"
+			 "spec:\n  endpointSelector: {}\n"
+			 "  ingress: [{fromEntities: [namespace]}]\n"
+			 "  egress: [{toEntities: [namespace]}]\n");
+	assert_int_equal(sluice_policy_compile(&f->set, f->idt, eps, 2, &f->out, &errs), 0);
+	assert_int_equal(errs.n, 0);
+	web = &f->out.eps[0];
+	db = &f->out.eps[1];
+	for (int dir = IN; dir <= EG; dir++) {
+		/* web, in default: default's three pods, nothing else */
+		assert_non_null(entry(web, (uint8_t)dir, f->web, 0, 40, 0));
+		assert_non_null(entry(web, (uint8_t)dir, f->client, 0, 40, 0));
+		assert_non_null(entry(web, (uint8_t)dir, f->clientb, 0, 40, 0));
+		assert_int_equal(count_dir(web, (uint8_t)dir), 3);
+		/* db, in other: other's two pods */
+		assert_non_null(entry(db, (uint8_t)dir, f->db, 0, 40, 0));
+		assert_non_null(entry(db, (uint8_t)dir, dbclient, 0, 40, 0));
+		assert_int_equal(count_dir(db, (uint8_t)dir), 2);
+	}
+	assert_int_equal(db->flags, SLUICE_EP_F_ENFORCE_INGRESS | SLUICE_EP_F_ENFORCE_EGRESS);
+	/* a CNP: the namespace of the policy, which is its subjects' */
+	e = compile_spec(f, "  endpointSelector: {matchLabels: {app: web}}\n"
+			    "  egress: [{toEntities: [namespace, host]}]\n");
+	assert_non_null(entry(e, EG, f->client, 0, 40, 0));
+	assert_non_null(entry(e, EG, SLUICE_ID_HOST, 0, 40, 0));
+	assert_null(entry(e, EG, f->db, 0, 40, 0));
+	assert_null(entry(e, EG, f->dns, 0, 40, 0));
+	assert_null(entry(e, EG, SLUICE_ID_WORLD, 0, 40, 0));
+	assert_int_equal(count_dir(e, EG), 4);
+}
+
 static void test_l7_union_and_allow_all(void **state)
 {
 	struct fixture *f = *state;
@@ -646,6 +695,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_deny_l3_covers_everything, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_default_deny_flags, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_entities, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_namespace_entity, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_namespace_scoping, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_l7_union_and_allow_all, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tls_redirect, setup, teardown),

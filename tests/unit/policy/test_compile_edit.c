@@ -6,7 +6,9 @@
  * and its number. The policies are built so that the edited identities
  * meet the hard cases: a covering /16, a deny, an L7 rule for any peer on
  * a port, a world entity in another endpoint's policy (new and vanishing
- * CIDR identities), a prefix still named elsewhere, nested prefixes.
+ * CIDR identities), a prefix still named elsewhere, nested prefixes, the
+ * namespace entity (the pods of the subject's namespace) beside the
+ * edited items.
  */
 #include "testutil.h"
 
@@ -33,6 +35,8 @@ static const char web_policy[] =
 	"      rules: {http: [{method: GET}]}\n"
 	"  - fromEntities: [cluster]\n"
 	"    toPorts: [{ports: [{port: \"7070\", protocol: TCP}]}]\n"
+	"  - fromEntities: [namespace]\n"
+	"    toPorts: [{ports: [{port: \"6060\", protocol: TCP}]}]\n"
 	"  ingressDeny:\n"
 	"  - fromCIDR: [10.3.0.0/24]\n"
 	"    toPorts: [{ports: [{port: \"83\", protocol: TCP}]}]\n"
