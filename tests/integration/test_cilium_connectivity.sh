@@ -76,6 +76,9 @@ client_to_client_dropped() { check "$1: $2 -> $3 ICMP echo dropped" ping_dropped
 world_ok() { check "$1: $2 -> $3:$4 allowed" can "$NS/$2" tcp "$3" "$4"; }
 world_dropped() { check "$1: $2 -> $3:$4 dropped" dropped "$NS/$2" tcp "$3" "$4"; }
 dns_ok() { check "$1: $2 -> kube-dns:53/udp allowed" can "$NS/$2" udp "$IP_kube_dns" 53; }
+# CCNPClienttoClient: FROM TO FROM-NAMESPACE, among the kind=ccnp pods
+ccnp_ok() { check "$S: $1 -> $2:8080 allowed" can "$3/$1" tcp "$(ip_of "$2")" 8080; }
+ccnp_dropped() { check "$S: $1 -> $2:8080 dropped" dropped "$3/$1" tcp "$(ip_of "$2")" 8080; }
 
 M=$SL_WORK/manifests
 mkdir -p "$M"
@@ -889,6 +892,38 @@ spec:
     - toEntities:
         - namespace
 YAML
+manifest allow-egress-specific-ns-ccnp <<'YAML'
+apiVersion: cilium.io/v2
+kind: CiliumClusterwideNetworkPolicy
+metadata:
+  name: allow-egress-specific-namespace-ccnp
+spec:
+  endpointSelector:
+    matchLabels:
+      io.kubernetes.pod.namespace: "cilium-test-ccnp1"
+      kind: ccnp
+  egress:
+  - toEndpoints:
+    - matchLabels:
+        io.kubernetes.pod.namespace: "cilium-test-ccnp2"
+YAML
+manifest allow-ingress-specific-ns <<'YAML'
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata:
+  name: allow-ingress-from-specific-namespace
+  namespace: cilium-test-ccnp2
+spec:
+  endpointSelector:
+    matchLabels:
+      io.kubernetes.pod.namespace: "cilium-test-ccnp2"
+      kind: ccnp
+  ingress:
+  - fromEndpoints:
+    - matchLabels:
+        io.kubernetes.pod.namespace: "cilium-test-ccnp1"
+        kind: ccnp
+YAML
 manifest deny-all-ingress-knp <<'YAML'
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
@@ -1137,13 +1172,23 @@ pod_to_pod_dropped $S client echo-same-node
 
 S=allow-intra-namespace-entity-ccnp
 scenario "$S (entity namespace: the subject's own namespace)" allow-intra-namespace-entity-ccnp
-ccnp_ok() { check "$S: $1 -> $2:8080 allowed" can "$3/$1" tcp "$(ip_of "$2")" 8080; }
-ccnp_dropped() { check "$S: $1 -> $2:8080 dropped" dropped "$3/$1" tcp "$(ip_of "$2")" 8080; }
 ccnp_ok ccnp-a ccnp-b cilium-test-ccnp1
 ccnp_dropped ccnp-a ccnp-c cilium-test-ccnp1
 ccnp_dropped ccnp-c ccnp-b cilium-test-ccnp2
 pod_to_pod_ok $S client2 echo-same-node
 check "$S: client (not kind=ccnp) -> ccnp-b:8080 dropped" dropped "$NS/client" tcp "$IP_ccnp_b" 8080
+
+# CCNPClienttoClient: the client of cilium-test-ccnp1 to that of ccnp2
+S=egress-to-specific-namespace-ccnp
+scenario $S allow-egress-specific-ns-ccnp
+ccnp_ok ccnp-a ccnp-c cilium-test-ccnp1
+ccnp_dropped ccnp-a ccnp-b cilium-test-ccnp1
+pod_to_pod_ok $S client echo-same-node
+
+S=ingress-from-specific-namespace-ccnp
+scenario $S allow-ingress-specific-ns
+ccnp_ok ccnp-a ccnp-c cilium-test-ccnp1
+check "$S: client (cilium-test) -> ccnp-c:8080 dropped" dropped "$NS/client" tcp "$IP_ccnp_c" 8080
 
 S=all-ingress-deny-knp
 scenario $S deny-all-ingress-knp
