@@ -3,7 +3,8 @@
  * load_k8s.c - Kubernetes NetworkPolicy (networking.k8s.io/v1) decoding into
  * the same model as the Cilium policies, with Kubernetes' semantics:
  *
- *   - podSelector selects pods of the policy's namespace ({} = all of them);
+ *   - podSelector selects pods of the policy's namespace ({} or left out =
+ *     all of them);
  *   - policyTypes says which directions the policy isolates; without it,
  *     Ingress always, and Egress when the egress list is not empty;
  *   - an isolated direction with no rules denies everything
@@ -420,11 +421,13 @@ void k8s_load_document(struct yctx *c, y_node_t *root, struct sluice_policy *p)
 	r->line = y_line(spec);
 	r->default_deny_ingress = r->default_deny_egress = SLUICE_UNSET;
 
+	/* podSelector may be left out: the API server decodes it as the empty
+	 * selector, every pod of the namespace (kubernetes/kubernetes#131354;
+	 * the e2e suite's "should work with Ingress,Egress specified together"
+	 * sends such a policy). */
 	ps = y_field(c, spec, "podSelector", NULL);
 	y_push_field(c, "podSelector");
-	if (!ps)
-		y_error(c, y_line(spec), "missing required field");
-	else
+	if (ps)
 		k8s_selector(c, ps, &r->subject);
 	if (k8s_set_source(&r->subject) ||
 	    selector_add_req(&r->subject, "k8s", SLUICE_LABEL_NAMESPACE, SLUICE_SEL_IN,

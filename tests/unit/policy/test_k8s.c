@@ -195,10 +195,30 @@ static void test_allow_all_and_deny_all(void **state)
 	assert_int_equal(e->nentries, 2);
 }
 
+/* podSelector left out is the empty selector (Kubernetes decodes it so):
+ * every pod of the namespace, as the e2e suite's legacy "should work with
+ * Ingress,Egress specified together" policy has it. */
+static void test_missing_pod_selector(void **state)
+{
+	struct world *w = *state;
+	const struct sluice_ep_compiled *e = compile(w,
+		"  policyTypes: [Ingress, Egress]\n"
+		"  ingress: [{ports: [{port: 80}]}]\n");
+
+	assert_int_equal(e->flags, SLUICE_EP_F_ENFORCE_INGRESS | SLUICE_EP_F_ENFORCE_EGRESS);
+	assert_int_equal(w->out.eps[1].flags, SLUICE_EP_F_ENFORCE_INGRESS | SLUICE_EP_F_ENFORCE_EGRESS);
+	assert_non_null(entry(e, IN, 0, IPPROTO_TCP, 64, 80));
+	assert_int_equal(e->nentries, 1);
+
+	/* podSelector: null is the same */
+	e = compile(w, "  podSelector:\n  ingress: [{}]\n");
+	assert_int_equal(e->flags, SLUICE_EP_F_ENFORCE_INGRESS);
+	assert_int_equal(w->out.eps[1].flags, SLUICE_EP_F_ENFORCE_INGRESS);
+}
+
 static void test_errors(void **state)
 {
 	(void)state;
-	load_fails(NP "spec:\n  ingress: [{}]\n", "bad.yaml:5: spec.podSelector: missing required field");
 	load_fails(NP "spec:\n  podSelector: {}\n  policyTypes: [Ingres]\n",
 		   "bad.yaml:6: spec.policyTypes[0]: unknown policy type \"Ingres\" (want Ingress or Egress)");
 	load_fails(NP "spec:\n  podSelector: {}\n  ingress: [{from: [{ipBlock: {cidr: 10.0.0.0/8}, podSelector: {}}]}]\n",
@@ -242,6 +262,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_decode, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_empty_selector_and_namespace_selector, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_allow_all_and_deny_all, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_missing_pod_selector, setup, teardown),
 		cmocka_unit_test(test_errors),
 	};
 
