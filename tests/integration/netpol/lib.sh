@@ -10,6 +10,13 @@
 #
 #   np_reset                           delete every policy, expect all allowed
 #   np_apply <<YAML ... YAML           apply policies (several documents ok)
+#   np_policy NAME [NS [PODSELECTOR]] <<YAML
+#                                      one NetworkPolicy document for
+#                                      np_apply: the rest of its spec
+#                                      (indented by two) from stdin; in
+#                                      namespace x on pod a unless told.
+#                                      Documents start with "---", so
+#                                      several in { ... } | np_apply add up
 #   np_expect FROM TO PORTS allow|deny change the expectation; FROM, TO and
 #                                      PORTS are globs: 'x/*', '*', 'y/a',
 #                                      'tcp/*', '*/81', 'udp/80'
@@ -123,6 +130,13 @@ np_apply() {
 		fail "apply failed: $out"
 		return 1
 	fi
+}
+
+np_policy() {
+	printf -- '---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n'
+	printf 'metadata: {name: %s, namespace: %s}\nspec:\n  podSelector: %s\n' \
+		"$1" "${2:-x}" "${3:-"{matchLabels: {pod: a}}"}"
+	cat
 }
 
 # one round: one prober per client pod, all at once
