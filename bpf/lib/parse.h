@@ -111,7 +111,11 @@ static __always_inline int parse_packet(struct __sk_buff *skb, struct flow *fl)
 		return PARSE_IPV4;
 
 	l4_off = sizeof(eth) + ip.ihl * 4;
-	if (ip.protocol == IPPROTO_TCP || ip.protocol == IPPROTO_UDP) {
+	/* SCTP's common header starts with the two ports too, as TCP's and
+	 * UDP's: without them an SCTP rule on a port (a NetworkPolicy's
+	 * "protocol: SCTP") would never match, its traffic seen as port 0. */
+	if (ip.protocol == IPPROTO_TCP || ip.protocol == IPPROTO_UDP ||
+	    ip.protocol == IPPROTO_SCTP) {
 		__be16 ports[2];
 
 		if (bpf_skb_load_bytes(skb, l4_off, ports, sizeof(ports)) < 0)

@@ -178,7 +178,7 @@ static void pol_set(struct fx *f, const struct sluice_policy_map_entry *e, size_
 	assert_int_equal(r, 0);
 }
 
-/* Ethernet + IPv4 + 20 bytes of TCP/UDP/ICMP header, zero padded. */
+/* Ethernet + IPv4 + 20 bytes of TCP/UDP/SCTP/ICMP header, zero padded. */
 static size_t pkt_v4(uint8_t *buf, uint8_t proto, const char *src, uint16_t sport,
 		     const char *dst, uint16_t dport, uint8_t tcp_flags)
 {
@@ -195,7 +195,7 @@ static size_t pkt_v4(uint8_t *buf, uint8_t proto, const char *src, uint16_t spor
 	assert_int_equal(inet_pton(AF_INET, src, &ip.saddr), 1);
 	assert_int_equal(inet_pton(AF_INET, dst, &ip.daddr), 1);
 	memcpy(buf + sizeof(*eth), &ip, sizeof(ip)); /* unaligned there: copy */
-	if (proto == IPPROTO_TCP || proto == IPPROTO_UDP) {
+	if (proto == IPPROTO_TCP || proto == IPPROTO_UDP || proto == IPPROTO_SCTP) {
 		p = htons(sport);
 		memcpy(l4, &p, 2);
 		p = htons(dport);
@@ -503,6 +503,31 @@ static void test_deny_wins_across_lookups(void **state)
 	assert_int_equal(f->ev[0].drop_reason, SLUICE_DROP_POLICY_DENY);
 	assert_int_equal(f->ev[0].peer_identity, PEER_ID);
 	assert_int_equal(stat_get(f, SLUICE_STAT_DROP_POLICY_DENY), 2);
+}
+
+/* SCTP ports are read as TCP's and UDP's: a NetworkPolicy rule on SCTP 81
+ * (the e2e suite's "using SCTP" cases) admits SCTP to 81 and its replies,
+ * and nothing else. */
+static void test_sctp_ports(void **state)
+{
+	struct fx *f = *state;
+	struct sluice_policy_map_entry e[] = {
+		pe(PEER_ID, SLUICE_DIR_INGRESS, IPPROTO_SCTP, 81, 64, 0, SLUICE_MATCH_L3_L4),
+	};
+
+	ep_set(f, SLUICE_EP_F_ENFORCE_INGRESS | SLUICE_EP_F_ENFORCE_EGRESS);
+	ipc_set(f, PEER_IP, 32, PEER_ID);
+	pol_set(f, e, 1);
+
+	assert_int_equal(ingress(f, IPPROTO_SCTP, PEER_IP, 50000, 81, 0), PASS);
+	assert_true(ct_has(f, PEER_IP, 50000, POD_IP, 81, IPPROTO_SCTP, SLUICE_DIR_INGRESS, NULL));
+	assert_int_equal(egress(f, IPPROTO_SCTP, PEER_IP, 81, 50000, 0), PASS);
+	assert_int_equal(ingress(f, IPPROTO_SCTP, PEER_IP, 50000, 80, 0), DROP);
+	assert_int_equal(ingress(f, IPPROTO_TCP, PEER_IP, 50000, 81, SYN), DROP);
+	assert_int_equal(ingress(f, IPPROTO_UDP, PEER_IP, 50000, 81, 0), DROP);
+	assert_int_equal(drain(f), 5);
+	assert_int_equal(f->ev[0].protocol, IPPROTO_SCTP);
+	assert_int_equal(f->ev[0].dport, 81);
 }
 
 static void test_longest_match_inside_one_trie(void **state)
@@ -1488,6 +1513,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_icmp_types, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_port_range_blocks, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_deny_wins_across_lookups, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_sctp_ports, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_longest_match_inside_one_trie, fx_setup,
 						fx_teardown),
 		cmocka_unit_test_setup_teardown(test_not_enforced_allows_but_deny_applies, fx_setup,
