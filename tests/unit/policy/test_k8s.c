@@ -231,6 +231,10 @@ static void test_errors(void **state)
 		   "bad.yaml:6: spec.ingress[0].ports[0].endPort: endPort 70 is lower than port 80");
 	load_fails(NP "spec:\n  podSelector: {}\n  ingress: [{ports: [{port: web, endPort: 90}]}]\n",
 		   "bad.yaml:6: spec.ingress[0].ports[0].endPort: endPort needs a numeric port");
+	/* the e2e suite's "should support creating NetworkPolicy API with
+	 * endport field": endPort without port is refused too */
+	load_fails(NP "spec:\n  podSelector: {}\n  egress: [{ports: [{endPort: 20000}]}]\n",
+		   "bad.yaml:6: spec.egress[0].ports[0].endPort: endPort needs a numeric port");
 	load_fails(NP "spec:\n  podSelector: {}\n  ingress: [{ports: [{protocol: ANY}]}]\n",
 		   "bad.yaml:6: spec.ingress[0].ports[0].protocol: unknown protocol \"ANY\" (want TCP, UDP or SCTP)");
 	load_fails(NP "spec:\n  podSelector: {}\n  ingress: [{fromEndpoints: []}]\n",
