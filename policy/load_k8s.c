@@ -4,7 +4,7 @@
  * the same model as the Cilium policies, with Kubernetes' semantics:
  *
  *   - podSelector selects pods of the policy's namespace ({} or left out =
- *     all of them);
+ *     all of them; a policy without spec isolates every pod's ingress);
  *   - policyTypes says which directions the policy isolates; without it,
  *     Ingress always, and Egress when the egress list is not empty;
  *   - an isolated direction with no rules denies everything
@@ -372,7 +372,7 @@ static void k8s_section(struct yctx *c, y_node_t *spec, bool ingress, const char
 			struct sluice_peer_rule **list, size_t *n, long *count)
 {
 	const char *name = ingress ? "ingress" : "egress";
-	y_node_t *s = y_field(c, spec, name, NULL);
+	y_node_t *s = spec ? y_field(c, spec, name, NULL) : NULL;
 	size_t base = c->plen;
 
 	*count = 0;
@@ -405,40 +405,42 @@ void k8s_load_document(struct yctx *c, y_node_t *root, struct sluice_policy *p)
 
 	y_check_fields(c, root, known, NULL);
 	load_metadata(c, root, p, true);
+	/* spec may be left out (or null) as well: the API server decodes the
+	 * empty spec, every pod of the namespace with its ingress isolated and
+	 * no rule, a default deny of ingress, as kubectl creates it. */
 	spec = y_field(c, root, "spec", NULL);
+	if (y_is_null(spec))
+		spec = NULL;
 	y_push_field(c, "spec");
-	if (!spec) {
-		y_error(c, y_line(root), "missing required field");
+	if ((spec && !y_mapping(c, spec)) || !p->namespace)
 		goto out;
-	}
-	if (!y_mapping(c, spec) || !p->namespace)
-		goto out;
-	y_check_fields(c, spec, spec_known, NULL);
+	if (spec)
+		y_check_fields(c, spec, spec_known, NULL);
 	if (!(p->rules = y_calloc(c, 1, sizeof(*p->rules))))
 		goto out;
 	p->nrules = 1;
 	r = &p->rules[0];
-	r->line = y_line(spec);
+	r->line = y_line(spec ? spec : root);
 	r->default_deny_ingress = r->default_deny_egress = SLUICE_UNSET;
 
 	/* podSelector may be left out: the API server decodes it as the empty
 	 * selector, every pod of the namespace (kubernetes/kubernetes#131354;
 	 * the e2e suite's "should work with Ingress,Egress specified together"
 	 * sends such a policy). */
-	ps = y_field(c, spec, "podSelector", NULL);
+	ps = spec ? y_field(c, spec, "podSelector", NULL) : NULL;
 	y_push_field(c, "podSelector");
 	if (ps)
 		k8s_selector(c, ps, &r->subject);
 	if (k8s_set_source(&r->subject) ||
 	    selector_add_req(&r->subject, "k8s", SLUICE_LABEL_NAMESPACE, SLUICE_SEL_IN,
 			     (const char *const *)&p->namespace, 1))
-		y_error(c, y_line(spec), "out of memory");
+		y_error(c, r->line, "out of memory");
 	y_pop(c, base + strlen(".spec"));
 
 	k8s_section(c, spec, true, p->namespace, &r->ingress, &r->ningress, &nin);
 	k8s_section(c, spec, false, p->namespace, &r->egress, &r->negress, &neg);
 
-	types = y_field(c, spec, "policyTypes", NULL);
+	types = spec ? y_field(c, spec, "policyTypes", NULL) : NULL;
 	if (types && !y_is_null(types)) {
 		long cnt;
 

@@ -195,9 +195,10 @@ static void test_allow_all_and_deny_all(void **state)
 	assert_int_equal(e->nentries, 2);
 }
 
-/* podSelector left out is the empty selector (Kubernetes decodes it so):
- * every pod of the namespace, as the e2e suite's legacy "should work with
- * Ingress,Egress specified together" policy has it. */
+/* podSelector left out is the empty selector, every pod of the namespace
+ * (the e2e suite's legacy "should work with Ingress,Egress specified
+ * together" policy has it so), and spec left out the empty spec: Kubernetes
+ * decodes them so. */
 static void test_missing_pod_selector(void **state)
 {
 	struct world *w = *state;
@@ -214,6 +215,18 @@ static void test_missing_pod_selector(void **state)
 	e = compile(w, "  podSelector:\n  ingress: [{}]\n");
 	assert_int_equal(e->flags, SLUICE_EP_F_ENFORCE_INGRESS);
 	assert_int_equal(w->out.eps[1].flags, SLUICE_EP_F_ENFORCE_INGRESS);
+
+	/* no spec (or spec: null) is the empty spec: every pod of the
+	 * namespace, ingress isolated and nothing allowed */
+	for (int i = 0; i < 2; i++) {
+		sluice_compiled_free(&w->out);
+		sluice_policy_set_free(&w->set);
+		load_ok(&w->set, i ? NP "spec:\n" : NP);
+		assert_int_equal(sluice_policy_compile(&w->set, w->idt, w->eps, 2, &w->out, NULL), 0);
+		assert_int_equal(w->out.eps[0].flags, SLUICE_EP_F_ENFORCE_INGRESS);
+		assert_int_equal(w->out.eps[1].flags, SLUICE_EP_F_ENFORCE_INGRESS);
+		assert_int_equal(w->out.eps[0].nentries, 0);
+	}
 }
 
 static void test_errors(void **state)
