@@ -37,7 +37,7 @@
  * resolved before the compile (CIDR groups, toServices). */
 static bool compile_edit_item_ok(const struct sluice_peer_rule *it)
 {
-	if (!it->has_l3 || it->entities || it->cidrs_select_pods || it->ngroups || it->nservices ||
+	if (!it->has_l3 || it->no_peers || it->entities || it->cidrs_select_pods || it->ngroups || it->nservices ||
 	    (!it->ncidrs && !it->nendpoints))
 		return false;
 	for (size_t i = 0; i < it->ncidrs; i++)

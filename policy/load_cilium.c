@@ -278,9 +278,12 @@ static void cilium_cidr_set(struct yctx *c, y_node_t *n, struct sluice_peer_rule
 		cidr = &out->cidrs[out->ncidrs++];
 		y_push_field(c, "cidr");
 		/* a CIDR set's entries are prefixes (Cilium parses them as such);
-		 * a bare address is for fromCIDR/toCIDR */
-		if (txt && !strchr(txt, '/'))
+		 * a bare address is for fromCIDR/toCIDR (the hint only for text
+		 * that is an address) */
+		if (txt && !strchr(txt, '/') && cilium_parse_cidr(txt, cidr))
 			y_error(c, y_line(cn), "invalid CIDR \"%s\": want ADDRESS/LENGTH (a bare address goes in toCIDR/fromCIDR)", txt);
+		else if (txt && !strchr(txt, '/'))
+			y_error(c, y_line(cn), "invalid CIDR \"%s\"", txt);
 		else
 			ok = load_cidr(c, cn, cidr);
 		y_pop(c, base);
@@ -986,6 +989,9 @@ static const struct {
 	{ "unmanaged", SLUICE_ENTITY_UNMANAGED },
 	{ "kube-apiserver", SLUICE_ENTITY_KUBE_APISERVER },
 	{ "ingress", SLUICE_ENTITY_INGRESS },
+	/* Cilium's "none": a label no identity has; the rule names peers (so it
+	 * is no L4-only rule) and selects none of them */
+	{ "none", 0 },
 };
 
 static void cilium_entities_list(struct yctx *c, y_node_t *n, uint32_t *bits)
@@ -1005,7 +1011,7 @@ static void cilium_entities_list(struct yctx *c, y_node_t *n, uint32_t *bits)
 			}
 		}
 		if (s && !found)
-			y_error(c, y_line(item), "unknown entity \"%s\" (want world, host, cluster, all, remote-node, init, health, unmanaged, kube-apiserver or ingress)", s);
+			y_error(c, y_line(item), "unknown entity \"%s\" (want world, host, cluster, all, remote-node, init, health, unmanaged, kube-apiserver, ingress or none)", s);
 		y_pop(c, old);
 	}
 }
@@ -1179,6 +1185,19 @@ static void cilium_peer_kinds_alone(struct yctx *c, y_node_t *rule, y_node_t *co
 	}
 }
 
+/*
+ * A peer list written empty ("fromEndpoints: []", not left out or null).
+ * Cilium tells the two apart (mergeEndpointSelectors(): a nil L3 matches
+ * nothing, an empty one everything): a rule with an empty peer list selects
+ * no peer at all, with toPorts too, where leaving the list out would make
+ * it an L4-only rule for every peer. Cilium's own tests keep "toCIDRSet:
+ * []" through a JSON round trip for that reason.
+ */
+static bool cilium_peer_list_empty(const y_node_t *n)
+{
+	return n && n->type == YAML_SEQUENCE_NODE && seq_len(n) == 0;
+}
+
 static void cilium_peer_rule(struct yctx *c, y_node_t *n, bool ingress, bool deny,
 			     const char *ns, struct sluice_peer_rule *out)
 {
@@ -1315,9 +1334,12 @@ static void cilium_peer_rule(struct yctx *c, y_node_t *n, bool ingress, bool den
 	 * Cilium: a rule with ports but no peer selector applies to every
 	 * peer (an L4-only rule); a rule with neither ("- {}") selects no
 	 * peer at all, which is how "ingress: [{}]" denies everything.
+	 * An entity list names peers even when it holds only "none".
 	 */
-	out->has_l3 = out->nendpoints || out->entities || out->ncidrs || out->ngroups ||
-		      out->nservices || !out->nto_ports;
+	out->no_peers = cilium_peer_list_empty(ep) || cilium_peer_list_empty(ent) ||
+			cilium_peer_list_empty(cidr) || cilium_peer_list_empty(set);
+	out->has_l3 = out->nendpoints || seq_len(ent) > 0 || out->ncidrs || out->ngroups ||
+		      out->nservices || !out->nto_ports || out->no_peers;
 }
 
 /* ---- lint: L7 rules that an L4 allow makes moot ---------------------- */
@@ -1342,6 +1364,8 @@ static bool lint_selector_equal(const struct sluice_selector *a, const struct sl
 /* every peer that l7 names is named by l4 too (compared as written) */
 static bool lint_peers_cover(const struct sluice_peer_rule *l4, const struct sluice_peer_rule *l7)
 {
+	if (l4->no_peers)
+		return false;
 	if (!l4->has_l3 || (l4->entities & SLUICE_ENTITY_ALL))
 		return true;
 	if (!l7->has_l3 || (l7->entities & ~l4->entities))

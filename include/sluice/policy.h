@@ -208,6 +208,9 @@ struct sluice_cidr_group_ref {
 struct sluice_peer_rule {
 	/* Peers. has_l3 == false means "any peer" (an L4-only rule). */
 	bool has_l3;
+	/* a CNP peer list written empty ("fromEndpoints: []"): the item
+	 * selects no peer whatever else it names, as in Cilium */
+	bool no_peers;
 	struct sluice_selector *endpoints; /* fromEndpoints / toEndpoints */
 	size_t nendpoints;
 	uint32_t entities;                 /* enum sluice_entity bits */

@@ -306,7 +306,7 @@ static void test_errors(void **state)
 	load_fails(HDR "  egress: [{toFQDNs: [{matchName: a.com}]}]\n",
 		   "bad.yaml:7: spec.egress[0].toFQDNs: field not supported by sluice");
 	load_fails(HDR "  ingress: [{fromEntities: [everything]}]\n",
-		   "bad.yaml:7: spec.ingress[0].fromEntities[0]: unknown entity \"everything\" (want world, host, cluster, all, remote-node, init, health, unmanaged, kube-apiserver or ingress)");
+		   "bad.yaml:7: spec.ingress[0].fromEntities[0]: unknown entity \"everything\" (want world, host, cluster, all, remote-node, init, health, unmanaged, kube-apiserver, ingress or none)");
 	load_fails(HDR "  ingress: [{fromCIDR: [10.0.0.0/33]}]\n",
 		   "bad.yaml:7: spec.ingress[0].fromCIDR[0]: invalid CIDR \"10.0.0.0/33\"");
 	load_fails(HDR "  ingress: [{fromCIDRSet: [{cidr: 10.0.0.0/8, except: [11.0.0.0/16]}]}]\n",

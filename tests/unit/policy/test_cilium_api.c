@@ -1,0 +1,504 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * test_cilium_api.c - Cilium's policy API tests (pkg/policy/api and the
+ * CRD validator of pkg/k8s/apis/cilium.io/v2), replayed as policies: each
+ * case names the upstream test it comes from and says what Cilium does
+ * with the same YAML, which sluice must do too (load, refuse, or select
+ * these peers). Cases of rule_validation_test.go live in test_load.c.
+ */
+#include "testutil.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#define IN SLUICE_DIR_INGRESS
+#define EG SLUICE_DIR_EGRESS
+
+/* A CNP in namespace ns-2 whose spec body (indented by 2) is spec. */
+#define CNP                            \
+	"apiVersion: cilium.io/v2\n"   \
+	"kind: CiliumNetworkPolicy\n"  \
+	"metadata:\n"                  \
+	"  name: t\n"                  \
+	"  namespace: ns-2\n"          \
+	"spec:\n"                      \
+	"  endpointSelector: {}\n"
+/* the first line of the spec's own fields */
+#define L8 "bad.yaml:8: spec."
+
+/* Loads the spec (after CNP) with no error. */
+static void api_ok(const char *spec)
+{
+	struct sluice_policy_set set = { 0 };
+	char *y = subst(CNP "@", "@", spec);
+
+	load_ok(&set, y);
+	sluice_policy_set_free(&set);
+	free(y);
+}
+
+static void api_fails(const char *spec, const char *msg)
+{
+	char *y = subst(CNP "@", "@", spec);
+
+	load_fails(y, msg);
+	free(y);
+}
+
+/* ---- compiled results -------------------------------------------------- */
+
+/* One pod "app=web" in ns-2 that every policy selects, and two peers. */
+struct api_world {
+	struct sluice_identity_table *idt;
+	uint32_t web, client, other_ns;
+	struct sluice_policy_set set;
+	struct sluice_compiled out;
+};
+
+static int api_setup(void **state)
+{
+	struct api_world *w = calloc(1, sizeof(*w));
+
+	w->idt = sluice_idt_new();
+	w->web = pod_identity_ns(w->idt, "ns-2", "app=web");
+	w->client = pod_identity_ns(w->idt, "ns-2", "app=client,bar=");
+	w->other_ns = pod_identity_ns(w->idt, "other", "app=client");
+	*state = w;
+	return 0;
+}
+
+/* forgets the last policy and its result */
+static void api_clear(struct api_world *w)
+{
+	sluice_compiled_free(&w->out);
+	sluice_policy_set_free(&w->set);
+}
+
+static int api_teardown(void **state)
+{
+	struct api_world *w = *state;
+
+	api_clear(w);
+	sluice_idt_free(w->idt);
+	free(w);
+	return 0;
+}
+
+/* The web pod's entries under the policy spec (after CNP). */
+static const struct sluice_ep_compiled *api_compile(struct api_world *w, const char *spec)
+{
+	struct sluice_compile_endpoint ep = { .ep_id = 1, .identity = w->web, .namespace = "ns-2" };
+	struct sluice_diags errs = { 0 };
+	char *y = subst(CNP "@", "@", spec);
+
+	api_clear(w);
+	load_ok(&w->set, y);
+	free(y);
+	assert_int_equal(sluice_policy_compile(&w->set, w->idt, &ep, 1, &w->out, &errs), 0);
+	assert_int_equal(errs.n, 0);
+	assert_int_equal(w->out.neps, 1);
+	return &w->out.eps[0];
+}
+
+/* the entry for (direction, peer identity, protocol, port) with any
+ * prefix length, or NULL */
+static const struct sluice_policy_entry *api_entry(const struct sluice_ep_compiled *e, uint8_t dir,
+						   uint32_t id, uint8_t proto, uint16_t port)
+{
+	for (size_t i = 0; i < e->nentries; i++) {
+		const struct sluice_policy_key *k = &e->entries[i].key;
+
+		if (k->direction == dir && ntohl(k->identity_be) == id && k->protocol == proto &&
+		    ntohs(k->dport_be) == port)
+			return &e->entries[i].value;
+	}
+	return NULL;
+}
+
+/* the CIDR identity of prefix (as "a.b.c.d/len"), or 0 */
+static uint32_t api_cidr_id(const struct api_world *w, const char *prefix)
+{
+	char buf[64];
+	const char *slash = strchr(prefix, '/');
+	uint8_t a4[4];
+
+	snprintf(buf, sizeof(buf), "%.*s", (int)(slash - prefix), prefix);
+	assert_int_equal(inet_pton(AF_INET, buf, a4), 1);
+	for (size_t i = 0; i < w->out.ncidrs; i++)
+		if (!memcmp(&w->out.cidrs[i].addr[12], a4, 4) &&
+		    w->out.cidrs[i].prefixlen == 96 + atoi(slash + 1))
+			return w->out.cidrs[i].identity;
+	return 0;
+}
+
+/* ---- entity_test.go ---------------------------------------------------- */
+
+/* TestEntityMatches: EntityNone matches no identity (reserved:none is a
+ * label nothing has), and the CRD lists "none" among the entities. A rule
+ * naming it still names peers: with toPorts it is no L4-only rule. */
+static void test_entity_none(void **state)
+{
+	struct api_world *w = *state;
+	const struct sluice_ep_compiled *e;
+
+	e = api_compile(w, "  ingress: [{fromEntities: [none]}]\n");
+	assert_int_equal(e->flags, SLUICE_EP_F_ENFORCE_INGRESS);
+	assert_int_equal(count_dir(e, IN), 0);
+	e = api_compile(w, "  ingress: [{fromEntities: [none], toPorts: [{ports: [{port: \"80\"}]}]}]\n");
+	assert_int_equal(count_dir(e, IN), 0);
+	/* TestEntitySliceMatches: a slice is the union of its entities */
+	e = api_compile(w, "  egress: [{toEntities: [none, host]}]\n");
+	assert_non_null(api_entry(e, EG, SLUICE_ID_HOST, 0, 0));
+	assert_int_equal(count_dir(e, EG), 1);
+	/* in a deny section: denies nothing */
+	e = api_compile(w, "  egressDeny: [{toEntities: [none]}]\n  egress: [{toEntities: [all]}]\n");
+	assert_non_null(api_entry(e, EG, 0, 0, 0));
+	assert_int_equal(count_dir(e, EG), 1);
+	api_fails("  ingress: [{fromEntities: [nothing]}]\n",
+		  L8 "ingress[0].fromEntities[0]: unknown entity \"nothing\" (want world, host, cluster, all, remote-node, init, health, unmanaged, kube-apiserver, ingress or none)");
+}
+
+/* TestEntitySliceMatches: [host, world] selects host and world, not
+ * health; [host, health] host and health, not world. */
+static void test_entity_slices(void **state)
+{
+	struct api_world *w = *state;
+	const struct sluice_ep_compiled *e;
+
+	e = api_compile(w, "  ingress: [{fromEntities: [host, world]}]\n");
+	assert_non_null(api_entry(e, IN, SLUICE_ID_HOST, 0, 0));
+	assert_non_null(api_entry(e, IN, SLUICE_ID_WORLD, 0, 0));
+	assert_null(api_entry(e, IN, SLUICE_ID_HEALTH, 0, 0));
+	e = api_compile(w, "  ingress: [{fromEntities: [host, health]}]\n");
+	assert_non_null(api_entry(e, IN, SLUICE_ID_HOST, 0, 0));
+	assert_non_null(api_entry(e, IN, SLUICE_ID_HEALTH, 0, 0));
+	assert_null(api_entry(e, IN, SLUICE_ID_WORLD, 0, 0));
+	/* TestEntityMatches: all matches everything (one ANY entry) */
+	e = api_compile(w, "  ingress: [{fromEntities: [all]}]\n");
+	assert_non_null(api_entry(e, IN, 0, 0, 0));
+	assert_int_equal(count_dir(e, IN), 1);
+}
+
+/* ---- ingress_test.go / egress_test.go ---------------------------------- */
+
+/*
+ * TestIngressCommonRuleDeepEqual, TestEgressCommonRuleDeepEqual,
+ * TestEgressCommonRuleMarshalling ("ToCIDRSet is empty" stays
+ * {"toCIDRSet":[]}): Cilium keeps an empty peer list apart from a missing
+ * one, and its rule parser (mergeEndpointSelectors) makes a rule with an
+ * empty list select no peer, with toPorts too, in allow and deny sections.
+ */
+static void test_empty_peer_lists(void **state)
+{
+	struct api_world *w = *state;
+	static const char *const lists[] = { "fromEndpoints", "fromEntities", "fromCIDR",
+					     "fromCIDRSet" };
+	const struct sluice_ep_compiled *e;
+	char spec[256];
+
+	for (size_t i = 0; i < 4; i++) {
+		snprintf(spec, sizeof(spec),
+			 "  ingress: [{%s: [], toPorts: [{ports: [{port: \"80\", protocol: TCP}]}]}]\n",
+			 lists[i]);
+		e = api_compile(w, spec);
+		assert_int_equal(e->flags, SLUICE_EP_F_ENFORCE_INGRESS);
+		assert_int_equal(count_dir(e, IN), 0);
+	}
+	/* left out or null: an L4-only rule for every peer */
+	e = api_compile(w, "  ingress: [{fromEndpoints: null, toPorts: [{ports: [{port: \"80\", protocol: TCP}]}]}]\n");
+	assert_non_null(api_entry(e, IN, 0, IPPROTO_TCP, 80));
+	/* an empty list beside a non-empty one of another kind: still nothing
+	 * (the one-kind check counts non-empty lists only, as Cilium's) */
+	e = api_compile(w, "  egress: [{toEndpoints: [{matchLabels: {app: client}}], toCIDR: []}]\n");
+	assert_int_equal(e->flags, SLUICE_EP_F_ENFORCE_EGRESS);
+	assert_int_equal(count_dir(e, EG), 0);
+	/* a deny rule with an empty list denies nothing */
+	e = api_compile(w, "  egressDeny: [{toCIDRSet: [], toPorts: [{ports: [{port: \"53\"}]}]}]\n"
+			   "  egress: [{toEntities: [all]}]\n");
+	assert_non_null(api_entry(e, EG, 0, 0, 0));
+	assert_int_equal(count_dir(e, EG), 1);
+}
+
+/* TestIsLabelBasedIngress / TestIsLabelBasedEgress: every rule there
+ * passes sanitize; fromRequires/toRequires and toFQDNs are Cilium's but
+ * not sluice's, refused by name. */
+static void test_is_label_based(void **state)
+{
+	(void)state;
+	api_ok("  ingress: [{fromEndpoints: [{matchLabels: {test: \"true\"}}]}]\n");
+	api_ok("  ingress: [{fromCIDR: [192.0.0.0/3]}]\n");
+	api_ok("  ingress: [{fromCIDRSet: [{cidr: 192.0.0.0/3}]}]\n");
+	api_ok("  ingress: [{fromEntities: [host]}]\n");
+	api_ok("  ingress: [{toPorts: [{ports: [{port: \"80\", protocol: TCP}]}]}]\n");
+	api_ok("  ingress: [{toPorts: [{ports: [{port: port-80, protocol: TCP}]}]}]\n");
+	api_ok("  ingress: [{icmps: [{fields: [{type: 8}]}]}]\n");
+	api_ok("  ingress: [{icmps: [{fields: [{family: IPv6, type: 128}]}]}]\n");
+	api_ok("  egress: [{toServices: [{k8sServiceSelector: {selector: {matchLabels: {app: tested-service}}, namespace: \"\"}}]}]\n");
+	api_fails("  ingress: [{fromRequires: [{matchLabels: {test: \"true\"}}]}]\n",
+		  L8 "ingress[0].fromRequires: field not supported by sluice");
+	api_fails("  egress: [{toRequires: [{matchLabels: {test: \"true\"}}]}]\n",
+		  L8 "egress[0].toRequires: field not supported by sluice");
+	api_fails("  egress: [{toFQDNs: [{matchName: cilium.io}]}]\n",
+		  L8 "egress[0].toFQDNs: field not supported by sluice");
+}
+
+/* ---- selector_test.go / cidr_test.go ----------------------------------- */
+
+/* TestSelectsAllEndpoints: a wildcard selector in a slice selects all,
+ * whatever else the slice holds; an empty slice selects none (above). In a
+ * CNP the wildcard is the policy's namespace (ParseToCiliumRule). */
+static void test_selects_all_endpoints(void **state)
+{
+	struct api_world *w = *state;
+	const struct sluice_ep_compiled *e;
+
+	e = api_compile(w, "  ingress: [{fromEndpoints: [{}, {matchLabels: {bar: \"\"}}]}]\n");
+	assert_non_null(api_entry(e, IN, w->web, 0, 0));
+	assert_non_null(api_entry(e, IN, w->client, 0, 0));
+	assert_null(api_entry(e, IN, w->other_ns, 0, 0));
+	e = api_compile(w, "  ingress: [{fromEndpoints: [{matchLabels: {bar: \"\"}}, {matchLabels: {foo: \"\"}}]}]\n");
+	assert_non_null(api_entry(e, IN, w->client, 0, 0));
+	assert_int_equal(count_dir(e, IN), 1);
+}
+
+/* TestGetAsEndpointSelectorsWithExceptions "exclude-cidr": 1.0.0.0/24
+ * except 1.0.0.4/30 selects the /24 and what lies inside it outside the
+ * except, never the except's own identity. "no exclude": the /24 only. */
+static void test_cidr_set_excepts(void **state)
+{
+	struct api_world *w = *state;
+	const struct sluice_ep_compiled *e;
+
+	e = api_compile(w, "  egress: [{toCIDRSet: [{cidr: 1.0.0.0/24, except: [1.0.0.4/30]}]}]\n"
+			   "  ingress: [{fromCIDR: [1.0.0.0/25, 2.0.0.0/24]}]\n");
+	assert_non_null(api_entry(e, EG, api_cidr_id(w, "1.0.0.0/24"), 0, 0));
+	assert_non_null(api_entry(e, EG, api_cidr_id(w, "1.0.0.0/25"), 0, 0));
+	assert_null(api_entry(e, EG, api_cidr_id(w, "1.0.0.4/30"), 0, 0));
+	assert_null(api_entry(e, EG, api_cidr_id(w, "2.0.0.0/24"), 0, 0));
+	assert_null(api_entry(e, EG, SLUICE_ID_WORLD, 0, 0));
+	/* TestGetAsEndpointSelectors: 0.0.0.0/0 is world */
+	e = api_compile(w, "  egress: [{toCIDR: [0.0.0.0/0]}]\n");
+	assert_non_null(api_entry(e, EG, SLUICE_ID_WORLD, 0, 0));
+}
+
+/* TestCIDRRegex: the prefixes a CIDR set entry takes. The bad ones that
+ * are not prefixes at all are refused; a bare address is fromCIDR's. */
+static void test_cidr_forms(void **state)
+{
+	static const char *const good[] = {
+		"192.0.2.3/32", "192.0.2.0/24", "0.0.0.0/0", "::/0", "::cafe/128",
+		"::f00d:cafe/128", "0:0:0:0:0:0:0:cafe/128",
+		"cafe:cafe:cafe:cafe:cafe:cafe:cafe:cafe/128", "bad:f00d:cafe:0:0:0:0:add/64",
+		"bad:f00d:cafe::bad/64", "f00d::/64", "f00d::0:0/120", "f00d:cafe::1:2/120",
+	};
+	static const char *const bad[] = {
+		"192.0.2.3/", "abcdef", "0.0.0.0/0/0", ":/", "0:0", "::cafe/128/12",
+		"abc:def/64", "f00d::/", "bad.f00d.cafe.0.0.0.0.add/20", "abcd:192.0.2.3/128",
+		":abcd:192.0.2.3/128", ":abcd::192.0.2.3/128", "bad::f00d::cafe/1",
+		":bad::f00d::cafe/1", "::bad::f00d::cafe/1", "::bad::food::cafe/1",
+	};
+	char spec[160], msg[200];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		snprintf(spec, sizeof(spec), "  ingress: [{fromCIDRSet: [{cidr: \"%s\"}]}]\n", good[i]);
+		api_ok(spec);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(spec, sizeof(spec), "  ingress: [{fromCIDRSet: [{cidr: \"%s\"}]}]\n", bad[i]);
+		snprintf(msg, sizeof(msg), L8 "ingress[0].fromCIDRSet[0].cidr: invalid CIDR \"%s\"", bad[i]);
+		api_fails(spec, msg);
+	}
+	api_fails("  ingress: [{fromCIDRSet: [{cidr: \"192.0.2.3\"}]}]\n",
+		  L8 "ingress[0].fromCIDRSet[0].cidr: invalid CIDR \"192.0.2.3\": want ADDRESS/LENGTH (a bare address goes in toCIDR/fromCIDR)");
+}
+
+/* ---- icmp_test.go / utils_test.go --------------------------------------- */
+
+/* TestICMPFieldUnmarshal: a number or a name of the family; "ICMP Node
+ * Information Query is only for IPv6". */
+static void test_icmp_fields(void **state)
+{
+	(void)state;
+	api_ok("  ingress: [{icmps: [{fields: [{family: IPv4, type: 8}]}]}]\n");
+	api_ok("  ingress: [{icmps: [{fields: [{family: IPv4, type: EchoRequest}]}]}]\n");
+	api_ok("  ingress: [{icmps: [{fields: [{family: IPv6, type: ICMPNodeInformationQuery}]}]}]\n");
+	api_fails("  ingress: [{icmps: [{fields: [{family: IPv4, type: ICMPNodeInformationQuery}]}]}]\n",
+		  L8 "ingress[0].icmps[0].fields[0].type: unknown IPv4 ICMP type \"ICMPNodeInformationQuery\"");
+}
+
+/* TestValidateL4Proto: TCP, UDP, ANY; not TCP2 or t. TestParseL4Proto
+ * reads "tcp" and "Any" too, but the CRD's enum (TCP;UDP;SCTP;ANY) refuses
+ * them before Cilium's parser sees them: so does sluice. */
+static void test_l4_protocols(void **state)
+{
+	static const char *const good[] = { "TCP", "UDP", "SCTP", "ANY", "\"\"" };
+	static const char *const bad[] = { "TCP2", "t", "tcp", "Any" };
+	char spec[160], msg[200];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		snprintf(spec, sizeof(spec), "  ingress: [{toPorts: [{ports: [{port: \"80\", protocol: %s}]}]}]\n", good[i]);
+		api_ok(spec);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(spec, sizeof(spec), "  ingress: [{toPorts: [{ports: [{port: \"80\", protocol: %s}]}]}]\n", bad[i]);
+		snprintf(msg, sizeof(msg), L8 "ingress[0].toPorts[0].ports[0].protocol: unknown protocol \"%s\" (want TCP, UDP, SCTP or ANY)", bad[i]);
+		api_fails(spec, msg);
+	}
+}
+
+/* ---- http.go: PortRuleHTTP.Sanitize ------------------------------------ */
+
+#define HTTP_RULE(r) "  ingress: [{toPorts: [{ports: [{port: \"80\", protocol: TCP}], rules: {http: [" r "]}}]}]\n"
+#define HTTP_AT L8 "ingress[0].toPorts[0].rules.http[0]."
+
+/* TestHTTPEqual's rules load; Sanitize refuses a path or method that is
+ * no regex, a headerMatches entry without a name, an unknown mismatch
+ * action and a secret without a name. */
+static void test_http_sanitize(void **state)
+{
+	(void)state;
+	api_ok(HTTP_RULE("{path: \"/foo$\", method: GET, headers: [\"X-Test: Foo\"]}"));
+	api_ok(HTTP_RULE("{path: \"/bar$\", method: GET, headers: [\"X-Test: Bar\"]}"));
+	api_ok(HTTP_RULE("{headerMatches: [{name: X-Token, value: a, mismatch: LOG}, {name: X-B, secret: {name: s}}]}"));
+	api_fails(HTTP_RULE("{path: \"/(foo\"}"),
+		  HTTP_AT "path: invalid regex \"/(foo\": missing closing parenthesis at offset 5");
+	api_fails(HTTP_RULE("{headerMatches: [{value: x}]}"), HTTP_AT "headerMatches[0].name: missing required field");
+	api_fails(HTTP_RULE("{headerMatches: [{name: X, mismatch: FOO}]}"),
+		  HTTP_AT "headerMatches[0].mismatch: unknown action \"FOO\" (want LOG, ADD, DELETE, REPLACE, or none to deny)");
+	api_fails(HTTP_RULE("{headerMatches: [{name: X, secret: {namespace: a}}]}"),
+		  HTTP_AT "headerMatches[0].secret: name: missing required field");
+}
+
+/* ---- validator_test.go: the CRD's schema -------------------------------- */
+
+#define DOC(kind, meta, rest) "apiVersion: cilium.io/v2\nkind: " kind "\nmetadata:\n" meta rest
+
+/* Test_GoodCNP, Test_GoodCCNP: matchLabels whose keys happen to be
+ * "key" and "operator" are plain labels. Test_BadMatchLabels: a list as a
+ * label value is refused. Test_GH10643: ports written as strings. */
+static void test_validator_cases(void **state)
+{
+	static const char *const good_spec =
+		"spec:\n"
+		"  egress:\n"
+		"  - toServices:\n"
+		"    - k8sService:\n"
+		"        namespace: default\n"
+		"        serviceName: kubernetes\n"
+		"  endpointSelector:\n"
+		"    matchLabels:\n"
+		"      key: app\n"
+		"      operator: In\n";
+	struct sluice_policy_set set = { 0 };
+	char *y;
+
+	(void)state;
+	y = subst(DOC("CiliumNetworkPolicy", "  name: cnp-test-1\n  namespace: ns-2\n", "@"), "@", good_spec);
+	load_ok(&set, y);
+	free(y);
+	y = subst(DOC("CiliumClusterwideNetworkPolicy", "  name: cnp-test-1\n", "@"), "@", good_spec);
+	load_ok(&set, y);
+	free(y);
+	sluice_policy_set_free(&set);
+	load_fails(DOC("CiliumNetworkPolicy", "  name: cnp-test-1\n  namespace: ns-2\n",
+		       "spec:\n"
+		       "  endpointSelector:\n"
+		       "    matchLabels:\n"
+		       "      key: app\n"
+		       "      values:\n"
+		       "      - prometheus\n"
+		       "  egress: [{}]\n"),
+		   "bad.yaml:11: spec.endpointSelector.matchLabels.values: expected a string");
+	load_fails(DOC("CiliumNetworkPolicy", "  name: exampleapp\n  namespace: examplens\n",
+		       "spec:\n"
+		       "  endpointSelector: {}\n"
+		       "  egress:\n"
+		       "  - toPorts:\n"
+		       "    - ports:\n"
+		       "      - port \"8050\"\n"
+		       "      - protocol TCP\n"),
+		   "bad.yaml:11: spec.egress[0].toPorts[0].ports[0]: expected a mapping");
+	/* Test_BadCCNP: endpointSelector and nodeSelector (host policies are
+	 * not sluice's at all) */
+	load_fails(DOC("CiliumClusterwideNetworkPolicy", "  name: cnp-test-1\n",
+		       "spec:\n"
+		       "  egress: [{}]\n"
+		       "  endpointSelector: {}\n"
+		       "  nodeSelector: {}\n"),
+		   "bad.yaml:8: spec.nodeSelector: host policies (nodeSelector) are not supported by sluice; use endpointSelector");
+}
+
+/* Test_UnknownFieldDetection: the metadata a cluster returns loads (GH-14526);
+ * a top-level description or unknown fields do not; "specs" holds rules. */
+static void test_validator_unknown_fields(void **state)
+{
+	struct sluice_policy_set set = { 0 };
+
+	(void)state;
+	load_ok(&set, DOC("CiliumNetworkPolicy",
+			  "  annotations:\n"
+			  "    kubectl.kubernetes.io/last-applied-configuration: |\n"
+			  "      {\"apiVersion\":\"cilium.io/v2\",\"kind\":\"CiliumNetworkPolicy\"}\n"
+			  "  creationTimestamp: \"2021-01-07T00:26:34Z\"\n"
+			  "  generation: 1\n"
+			  "  managedFields:\n"
+			  "  - apiVersion: cilium.io/v2\n"
+			  "    fieldsType: FieldsV1\n"
+			  "    fieldsV1:\n"
+			  "      f:spec:\n"
+			  "        .: {}\n"
+			  "    manager: kubectl-client-side-apply\n"
+			  "    operation: Update\n"
+			  "    time: \"2021-01-07T00:26:34Z\"\n"
+			  "  name: ccnp-default-deny-egress\n"
+			  "  resourceVersion: \"7849\"\n"
+			  "  selfLink: /apis/cilium.io/v2/ciliumnetworkpolicies/x\n"
+			  "  uid: f776ca84-86dc-4589-ab91-64fccdec468a\n",
+			  "spec:\n  egress:\n  - {}\n  endpointSelector: {}\n"));
+	load_ok(&set, DOC("CiliumNetworkPolicy", "  name: cnp-specs\n",
+			  "specs:\n"
+			  "  - description: \"Policy to test multiple rules in a single file\"\n"
+			  "    endpointSelector: {matchLabels: {app: ratings, version: v1}}\n"
+			  "    ingress:\n"
+			  "    - fromEndpoints: [{matchLabels: {app: reviews, track: stable, version: v1}}]\n"
+			  "      toPorts:\n"
+			  "      - ports: [{port: \"9080\", protocol: TCP}]\n"
+			  "        rules: {http: [{method: GET, path: /health}]}\n"
+			  "  - endpointSelector: {matchLabels: {app: details, track: stable, version: v1}}\n"
+			  "    ingress:\n"
+			  "    - fromEndpoints: [{matchLabels: {app: productpage, track: stable, version: v1}}]\n"
+			  "      toPorts:\n"
+			  "      - ports: [{port: \"9080\", protocol: TCP}]\n"
+			  "        rules: {http: [{method: GET, path: \"/.*\"}]}\n"));
+	assert_int_equal(set.n, 2);
+	assert_int_equal(set.v[1].nrules, 2);
+	sluice_policy_set_free(&set);
+	load_fails("apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\ndescription: \"default deny policy\"\n"
+		   "metadata:\n  name: cnp-test-1\nspec:\n  endpointSelector: {}\n",
+		   "bad.yaml:3: description: unknown field");
+	load_fails("apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nfoo: bar\n"
+		   "metadata:\n  name: ccnp-test-1\nspec:\n  endpointSelector: {}\n  bar: baz\n",
+		   "bad.yaml:8: spec.bar: unknown field");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_entity_none, api_setup, api_teardown),
+		cmocka_unit_test_setup_teardown(test_entity_slices, api_setup, api_teardown),
+		cmocka_unit_test_setup_teardown(test_empty_peer_lists, api_setup, api_teardown),
+		cmocka_unit_test(test_is_label_based),
+		cmocka_unit_test_setup_teardown(test_selects_all_endpoints, api_setup, api_teardown),
+		cmocka_unit_test_setup_teardown(test_cidr_set_excepts, api_setup, api_teardown),
+		cmocka_unit_test(test_cidr_forms),
+		cmocka_unit_test(test_icmp_fields),
+		cmocka_unit_test(test_l4_protocols),
+		cmocka_unit_test(test_http_sanitize),
+		cmocka_unit_test(test_validator_cases),
+		cmocka_unit_test(test_validator_unknown_fields),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
