@@ -496,6 +496,9 @@ static bool cilium_is_tchar(unsigned char ch)
 /*
  * Headers are "Name" (must be present) or "Name: value" (exact value);
  * "Name:value" is normalized to "Name: value" so the proxy knows one form.
+ * "Name value" is Cilium's form too: its proxy configuration splits a
+ * header at the first space and drops a ':' that ends the name, so the
+ * rule wants Name with that value (Cilium's Sanitize takes any text).
  */
 static char *cilium_header(const char *s)
 {
@@ -510,7 +513,7 @@ static char *cilium_header(const char *s)
 		return NULL;
 	if (!*p)
 		return strdup(s);
-	if (*p != ':')
+	if (*p != ':' && *p != ' ')
 		return NULL;
 	p++;
 	while (*p == ' ' || *p == '\t')
@@ -711,6 +714,9 @@ static void cilium_http_rule(struct yctx *c, y_node_t *n, const char *ns,
 
 		if (s && !(out->headers[i] = cilium_header(s)))
 			y_error(c, y_line(item), "invalid header \"%s\" (want \"Name\" or \"Name: value\")", s);
+		else if (s && strcspn(s, " ") < strcspn(s, ":") && strchr(s, ':'))
+			y_warn(c, y_line(item), "header \"%s\" wants %s (split at the first space, as Cilium does); a header name has no spaces",
+			       s, out->headers[i]);
 		y_pop(c, old);
 	}
 	y_pop(c, base);

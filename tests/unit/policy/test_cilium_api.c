@@ -371,6 +371,98 @@ static void test_http_sanitize(void **state)
 		  HTTP_AT "headerMatches[0].secret: name: missing required field");
 }
 
+/*
+ * PortRuleHTTP.Sanitize compiles path and method with Go's regexp (RE2,
+ * Envoy's engine too): what RE2 lacks is refused, what it has loads.
+ */
+static void test_http_regex_re2(void **state)
+{
+	static const char *const good[] = {
+		"/foo$", "GET|POST", "(?i)get", "(?P<n>/a)", "(?<n>/a)", "/[\\\\d(?=]+",
+		"/a{2,1000}", "/\\\\Q.*+\\\\E", "/a*?", "/a+?", "/(?s:.)", "/\\\\x41\\\\pL",
+	};
+	static const struct {
+		const char *re, *why;
+	} bad[] = {
+		{ "/(?=a)", "a lookaround \"(?=\"" },
+		{ "/(?!a)", "a lookaround \"(?!\"" },
+		{ "/(?<=a)b", "a lookaround \"(?<=\"" },
+		{ "/(?<!a)b", "a lookaround \"(?<!\"" },
+		{ "/(?>a)", "an atomic group \"(?>\"" },
+		{ "/(a)\\\\1", "a backreference (\\\\1)" },
+		{ "/(?<n>a)\\\\k<n>", "escape \\\\k" },
+		{ "/a++", "a possessive quantifier \"++\"" },
+		{ "/a*+", "a possessive quantifier \"*+\"" },
+		{ "/a{2}+", "a possessive quantifier \"{2}+\"" },
+		{ "/a{1001}", "a repetition count above 1000" },
+		{ "/(a|(?R))", "group \"(?R\"" },
+		{ "/a(*FAIL)|/b", "a PCRE verb \"(*...)\"" },
+		{ "/a\\\\K", "escape \\\\K" },
+		{ "/a\\\\Z", "escape \\\\Z" },
+		{ "(?x)/a b", "group \"(?x\"" },
+	};
+	char spec[256], msg[400];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		snprintf(spec, sizeof(spec), HTTP_RULE("{path: \"%s\"}"), good[i]);
+		api_ok(spec);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(spec, sizeof(spec), HTTP_RULE("{path: \"%s\"}"), bad[i].re);
+		/* the message shows the regex as YAML read it (one backslash) */
+		snprintf(msg, sizeof(msg), HTTP_AT "path: invalid regex \"%s\": RE2, the engine of Cilium's and Envoy's http rules, does not support %s",
+			 bad[i].re, bad[i].why);
+		for (char *b; (b = strstr(msg, "\\\\"));)
+			memmove(b, b + 1, strlen(b));
+		api_fails(spec, msg);
+	}
+}
+
+/* Loads the spec into set, no error; returns the warnings (caller frees). */
+static struct sluice_diags api_load_warn(struct sluice_policy_set *set, const char *spec)
+{
+	struct sluice_diags errs = { 0 }, warns = { 0 };
+	char *y = subst(CNP "@", "@", spec);
+
+	assert_int_equal(sluice_policy_load("t.yaml", y, strlen(y), set, &errs, &warns), 0);
+	free(y);
+	sluice_diags_free(&errs);
+	return warns;
+}
+
+/* The header of the first http rule of the first ingress item. */
+static const char *api_header(const struct sluice_policy_set *set, size_t i)
+{
+	const struct sluice_rule *r = &set->v[set->n - 1].rules[0];
+
+	assert_true(i < r->ingress[0].to_ports[0].http[0].nheaders);
+	return r->ingress[0].to_ports[0].http[0].headers[i];
+}
+
+/* Headers are not sanitized in Cilium ("Headers are not sanitized."); its
+ * proxy configuration splits each at the first space and trims a ':' off
+ * the name: "X-Key true" and "X-Key: true" both want X-Key equal to true. */
+static void test_http_headers(void **state)
+{
+	struct sluice_policy_set set = { 0 };
+	struct sluice_diags warns;
+
+	(void)state;
+	warns = api_load_warn(&set, HTTP_RULE("{headers: [\"X-Key true\", \"X-Test: Foo\", X-Present]}"));
+	assert_int_equal(warns.n, 0);
+	sluice_diags_free(&warns);
+	assert_string_equal(api_header(&set, 0), "X-Key: true");
+	assert_string_equal(api_header(&set, 1), "X-Test: Foo");
+	assert_string_equal(api_header(&set, 2), "X-Present");
+	/* a name with a space in it is read as Cilium reads it, with a warning */
+	warns = api_load_warn(&set, HTTP_RULE("{headers: [\"Bad Name: x\"]}"));
+	assert_string_equal(api_header(&set, 0), "Bad: Name: x");
+	assert_true(diags_have(&warns, "t.yaml:8: spec.ingress[0].toPorts[0].rules.http[0].headers[0]: header \"Bad Name: x\" wants Bad: Name: x (split at the first space, as Cilium does); a header name has no spaces"));
+	sluice_diags_free(&warns);
+	sluice_policy_set_free(&set);
+}
+
 /* ---- validator_test.go: the CRD's schema -------------------------------- */
 
 #define DOC(kind, meta, rest) "apiVersion: cilium.io/v2\nkind: " kind "\nmetadata:\n" meta rest
@@ -496,6 +588,8 @@ int main(void)
 		cmocka_unit_test(test_icmp_fields),
 		cmocka_unit_test(test_l4_protocols),
 		cmocka_unit_test(test_http_sanitize),
+		cmocka_unit_test(test_http_headers),
+		cmocka_unit_test(test_http_regex_re2),
 		cmocka_unit_test(test_validator_cases),
 		cmocka_unit_test(test_validator_unknown_fields),
 	};

@@ -273,8 +273,8 @@ static void test_errors(void **state)
 		   "bad.yaml:7: spec.ingress[0].toPorts[0].rules.http[0].path: invalid regex \"/a(\": missing closing parenthesis at offset 3");
 	load_fails(HDR "  ingress: [{toPorts: [{ports: [{port: \"80\", protocol: TCP}], rules: {http: [{method: \"a)|(b\"}]}}]}]\n",
 		   "bad.yaml:7: spec.ingress[0].toPorts[0].rules.http[0].method: invalid regex \"a)|(b\": unmatched closing parenthesis at offset 1");
-	load_fails(HDR "  ingress: [{toPorts: [{ports: [{port: \"80\", protocol: TCP}], rules: {http: [{headers: [\"Bad Name: x\"]}]}}]}]\n",
-		   "bad.yaml:7: spec.ingress[0].toPorts[0].rules.http[0].headers[0]: invalid header \"Bad Name: x\" (want \"Name\" or \"Name: value\")");
+	load_fails(HDR "  ingress: [{toPorts: [{ports: [{port: \"80\", protocol: TCP}], rules: {http: [{headers: [\"Bad@Name: x\"]}]}}]}]\n",
+		   "bad.yaml:7: spec.ingress[0].toPorts[0].rules.http[0].headers[0]: invalid header \"Bad@Name: x\" (want \"Name\" or \"Name: value\")");
 	load_fails(HDR "  ingress: [{toPorts: [{ports: [{port: \"80\", protocol: TCP}], rules: {http: [{headers: [\": x\"]}]}}]}]\n",
 		   "bad.yaml:7: spec.ingress[0].toPorts[0].rules.http[0].headers[0]: invalid header \": x\" (want \"Name\" or \"Name: value\")");
 	load_fails(HDR "  ingressDeny:\n  - toPorts:\n    - ports: [{port: \"80\"}]\n      rules: {http: [{}]}\n",
