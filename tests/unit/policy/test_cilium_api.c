@@ -23,6 +23,8 @@
 	"  namespace: ns-2\n"          \
 	"spec:\n"                      \
 	"  endpointSelector: {}\n"
+/* any document of kind, metadata fields meta (indented by 2) */
+#define DOC(kind, meta, rest) "apiVersion: cilium.io/v2\nkind: " kind "\nmetadata:\n" meta rest
 /* the first line of the spec's own fields */
 #define L8 "bad.yaml:8: spec."
 
@@ -47,10 +49,11 @@ static void api_fails(const char *spec, const char *msg)
 
 /* ---- compiled results -------------------------------------------------- */
 
-/* One pod "app=web" in ns-2 that every policy selects, and two peers. */
+/* One pod "app=web,role=backend" in ns-2 that the policies select, and
+ * peers in ns-2 and in another namespace. */
 struct api_world {
 	struct sluice_identity_table *idt;
-	uint32_t web, client, other_ns;
+	uint32_t web, client, other_ns, frontend, other_frontend;
 	struct sluice_policy_set set;
 	struct sluice_compiled out;
 };
@@ -60,9 +63,11 @@ static int api_setup(void **state)
 	struct api_world *w = calloc(1, sizeof(*w));
 
 	w->idt = sluice_idt_new();
-	w->web = pod_identity_ns(w->idt, "ns-2", "app=web");
+	w->web = pod_identity_ns(w->idt, "ns-2", "app=web,role=backend");
 	w->client = pod_identity_ns(w->idt, "ns-2", "app=client,bar=");
 	w->other_ns = pod_identity_ns(w->idt, "other", "app=client");
+	w->frontend = pod_identity_ns(w->idt, "ns-2", "role=frontend");
+	w->other_frontend = pod_identity_ns(w->idt, "other", "role=frontend");
 	*state = w;
 	return 0;
 }
@@ -85,19 +90,26 @@ static int api_teardown(void **state)
 }
 
 /* The web pod's entries under the policy spec (after CNP). */
-static const struct sluice_ep_compiled *api_compile(struct api_world *w, const char *spec)
+static const struct sluice_ep_compiled *api_compile_doc(struct api_world *w, const char *doc)
 {
 	struct sluice_compile_endpoint ep = { .ep_id = 1, .identity = w->web, .namespace = "ns-2" };
 	struct sluice_diags errs = { 0 };
-	char *y = subst(CNP "@", "@", spec);
 
 	api_clear(w);
-	load_ok(&w->set, y);
-	free(y);
+	load_ok(&w->set, doc);
 	assert_int_equal(sluice_policy_compile(&w->set, w->idt, &ep, 1, &w->out, &errs), 0);
 	assert_int_equal(errs.n, 0);
 	assert_int_equal(w->out.neps, 1);
 	return &w->out.eps[0];
+}
+
+static const struct sluice_ep_compiled *api_compile(struct api_world *w, const char *spec)
+{
+	char *y = subst(CNP "@", "@", spec);
+	const struct sluice_ep_compiled *e = api_compile_doc(w, y);
+
+	free(y);
+	return e;
 }
 
 /* the entry for (direction, peer identity, protocol, port) with any
@@ -463,9 +475,82 @@ static void test_http_headers(void **state)
 	sluice_policy_set_free(&set);
 }
 
-/* ---- validator_test.go: the CRD's schema -------------------------------- */
+/* ---- cnp_types_test.go: CiliumNetworkPolicy.Parse ----------------------- */
 
-#define DOC(kind, meta, rest) "apiVersion: cilium.io/v2\nkind: " kind "\nmetadata:\n" meta rest
+/* TestParseSpec's rawRule (JSON is YAML), in the policy's namespace. */
+#define RAW_RULE                                                                                   \
+	"{\"endpointSelector\": {\"matchLabels\": {\"role\": \"backend\"},\n"                       \
+	"   \"matchExpressions\": [{\"key\": \"role\", \"operator\": \"NotIn\", \"values\": [\"production\"]}]},\n" \
+	" \"ingress\": [{\"fromEndpoints\": [{\"matchLabels\": {\"role\": \"frontend\"}},\n"            \
+	"                                {\"matchLabels\": {\"reserved:world\": \"\"}}],\n"              \
+	"              \"toPorts\": [{\"ports\": [{\"port\": \"80\", \"protocol\": \"TCP\"}],\n"          \
+	"                           \"rules\": {\"http\": [{\"path\": \"/public\", \"method\": \"GET\"}]}}]}],\n" \
+	" \"egress\": [{\"toPorts\": [{\"ports\": [{\"port\": \"80\", \"protocol\": \"TCP\"}],\n"         \
+	"                           \"rules\": {\"http\": [{\"path\": \"/public\", \"method\": \"GET\"}]}}]},\n" \
+	"            {\"toCIDR\": [\"10.0.0.1\"]},\n"                                                   \
+	"            {\"toCIDRSet\": [{\"cidr\": \"10.0.0.0/8\", \"except\": [\"10.96.0.0/12\"]}]}],\n"  \
+	" \"labels\": [{\"key\": \"uuid\", \"value\": \"98678-9868976-78687678887678\"}]}"
+
+/*
+ * TestParseSpec, TestParseRules: the subject and the label peers get the
+ * policy's namespace, a reserved:world peer does not; "spec" and "specs"
+ * parse alike; a bare address in toCIDR is a /32; neither spec nor specs is
+ * ErrEmptyCNP (and ErrEmptyCCNP).
+ */
+static void test_parse_spec(void **state)
+{
+	struct api_world *w = *state;
+	static const char *const docs[] = {
+		"{\"apiVersion\": \"cilium.io/v2\", \"kind\": \"CiliumNetworkPolicy\",\n"
+		" \"metadata\": {\"namespace\": \"ns-2\", \"name\": \"rule1\", \"uid\": \"98678\"},\n"
+		" \"spec\": " RAW_RULE "}\n",
+		"{\"apiVersion\": \"cilium.io/v2\", \"kind\": \"CiliumNetworkPolicy\",\n"
+		" \"metadata\": {\"namespace\": \"ns-2\", \"name\": \"rule1\"},\n"
+		" \"specs\": [" RAW_RULE ", " RAW_RULE "]}\n",
+	};
+
+	for (size_t i = 0; i < 2; i++) {
+		const struct sluice_ep_compiled *e = api_compile_doc(w, docs[i]);
+		const struct sluice_l7_policy *l7 = NULL;
+
+		assert_int_equal(w->set.v[0].nrules, i + 1);
+		assert_non_null(api_entry(e, IN, w->frontend, IPPROTO_TCP, 80));
+		assert_null(api_entry(e, IN, w->other_frontend, IPPROTO_TCP, 80));
+		assert_non_null(api_entry(e, IN, SLUICE_ID_WORLD, IPPROTO_TCP, 80));
+		assert_int_equal(count_dir(e, IN), 2 + w->out.ncidrs); /* world's CIDRs too */
+		for (size_t k = 0; k < e->nl7 && !l7; k++)
+			if (e->l7[k].direction == IN && e->l7[k].port == 80 &&
+			    e->l7[k].peer_identity == w->frontend)
+				l7 = &e->l7[k];
+		assert_non_null(l7);
+		assert_non_null(api_entry(e, EG, 0, IPPROTO_TCP, 80));
+		assert_non_null(api_entry(e, EG, api_cidr_id(w, "10.0.0.1/32"), 0, 0));
+		assert_non_null(api_entry(e, EG, api_cidr_id(w, "10.0.0.0/8"), 0, 0));
+		assert_null(api_entry(e, EG, api_cidr_id(w, "10.96.0.0/12"), 0, 0));
+	}
+	load_fails("{\"apiVersion\": \"cilium.io/v2\", \"kind\": \"CiliumNetworkPolicy\",\n"
+		   " \"metadata\": {\"namespace\": \"default\", \"name\": \"rule1\"}}\n",
+		   "bad.yaml:1: spec: missing required field (spec or specs)");
+	load_fails("{\"apiVersion\": \"cilium.io/v2\", \"kind\": \"CiliumClusterwideNetworkPolicy\",\n"
+		   " \"metadata\": {\"name\": \"rule1\"}}\n",
+		   "bad.yaml:1: spec: missing required field (spec or specs)");
+}
+
+/* TestParseWithNodeSelector: a CNP with a nodeSelector is an error
+ * ("rule cannot have NodeSelector"); a CCNP may have one, but host
+ * policies are not sluice's: refused by name in both. */
+static void test_parse_node_selector(void **state)
+{
+	(void)state;
+	load_fails(DOC("CiliumNetworkPolicy", "  name: rule\n  namespace: default\n",
+		       "spec:\n  nodeSelector: {}\n  egress: [{toCIDR: [10.0.0.1]}]\n"),
+		   "bad.yaml:7: spec.nodeSelector: host policies (nodeSelector) are not supported by sluice; use endpointSelector");
+	load_fails(DOC("CiliumClusterwideNetworkPolicy", "  name: rule\n",
+		       "spec:\n  nodeSelector: {}\n  egress: [{toCIDR: [10.0.0.1]}]\n"),
+		   "bad.yaml:6: spec.nodeSelector: host policies (nodeSelector) are not supported by sluice; use endpointSelector");
+}
+
+/* ---- validator_test.go: the CRD's schema -------------------------------- */
 
 /* Test_GoodCNP, Test_GoodCCNP: matchLabels whose keys happen to be
  * "key" and "operator" are plain labels. Test_BadMatchLabels: a list as a
@@ -590,6 +675,8 @@ int main(void)
 		cmocka_unit_test(test_http_sanitize),
 		cmocka_unit_test(test_http_headers),
 		cmocka_unit_test(test_http_regex_re2),
+		cmocka_unit_test_setup_teardown(test_parse_spec, api_setup, api_teardown),
+		cmocka_unit_test(test_parse_node_selector),
 		cmocka_unit_test(test_validator_cases),
 		cmocka_unit_test(test_validator_unknown_fields),
 	};
