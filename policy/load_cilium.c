@@ -432,8 +432,10 @@ static void cilium_port(struct yctx *c, y_node_t *n, struct sluice_port *out)
 	if (!pn) {
 		y_error(c, y_line(n), "missing required field");
 	} else if ((s = y_string(c, pn))) {
-		/* a port that starts with a digit is a number, never a name */
-		if (s[0] && isdigit((unsigned char)s[0])) {
+		/* digits alone are a number; anything else is a name if it is an
+		 * IANA service name, as Cilium's Sanitize reads it (iana.IsSvcName
+		 * first): "80a" names a container port, as Kubernetes allows */
+		if (s[0] && strspn(s, "0123456789") == strlen(s)) {
 			if (load_parse_uint16(s, &out->port))
 				y_error(c, y_line(pn), "invalid port \"%s\"", s);
 			else
@@ -1569,7 +1571,7 @@ static void cilium_rule(struct yctx *c, y_node_t *n, const char *ns, struct slui
 	};
 	y_node_t *es, *ns_sel, *f;
 	size_t base = c->plen;
-	int line = 0;
+	int line = 0, errors = c->nerrors; /* a rule already wrong is not told more */
 
 	r->line = y_line(n);
 	r->default_deny_ingress = r->default_deny_egress = SLUICE_UNSET;
@@ -1617,9 +1619,16 @@ static void cilium_rule(struct yctx *c, y_node_t *n, const char *ns, struct slui
 	}
 	cilium_lint_shadowed(c, "ingress", r->ingress, r->ningress);
 	cilium_lint_shadowed(c, "egress", r->egress, r->negress);
-	if (!ns_sel && es && !r->has_ingress && !r->has_egress && !r->has_ingress_deny &&
+	/*
+	 * Cilium's Rule.Validate (and its CRD) refuse a rule without a
+	 * non-empty section: it would enforce nothing, as Cilium only turns on
+	 * a direction that has one ("ingress: []" is no section, as len()).
+	 * Said only of a rule with no other error: a misspelt or mistyped
+	 * section has its own.
+	 */
+	if (c->nerrors == errors && !r->has_ingress && !r->has_egress && !r->has_ingress_deny &&
 	    !r->has_egress_deny)
-		y_warn(c, r->line, "policy denies nothing: Cilium only enforces a direction that has an ingress or egress section (use `ingress: [{}]` to deny all ingress)");
+		y_error(c, r->line, "rule must have at least one of ingress, ingressDeny, egress or egressDeny: a rule without one enforces nothing (use `ingress: [{}]` to deny all ingress)");
 }
 
 void cilium_load_document(struct yctx *c, y_node_t *root, struct sluice_policy *p)

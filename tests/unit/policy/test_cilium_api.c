@@ -360,6 +360,47 @@ static void test_l4_protocols(void **state)
 	}
 }
 
+/* Loads the spec into set, no error; returns the warnings (caller frees). */
+static struct sluice_diags api_load_warn(struct sluice_policy_set *set, const char *spec)
+{
+	struct sluice_diags errs = { 0 }, warns = { 0 };
+	char *y = subst(CNP "@", "@", spec);
+
+	assert_int_equal(sluice_policy_load("t.yaml", y, strlen(y), set, &errs, &warns), 0);
+	free(y);
+	sluice_diags_free(&errs);
+	return warns;
+}
+
+/* rule_validation.go PortProtocol.sanitize: a port that is an IANA service
+ * name is a name (iana.IsSvcName first, so "80a" and "0x10" name container
+ * ports), else a number up to 65535; the name is compared in lower case. */
+static void test_port_names(void **state)
+{
+	static const struct {
+		const char *port, *name;
+	} named[] = { { "80a", "80a" }, { "0x10", "0x10" }, { "HTTP-Alt", "http-alt" } };
+	static const char *const bad[] = { "65536", "-http", "http-", "a--b", "80_a", "" };
+	struct sluice_policy_set set = { 0 };
+	char spec[160], msg[200];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(named) / sizeof(named[0]); i++) {
+		struct sluice_diags warns;
+
+		snprintf(spec, sizeof(spec), "  ingress: [{toPorts: [{ports: [{port: \"%s\"}]}]}]\n", named[i].port);
+		warns = api_load_warn(&set, spec);
+		sluice_diags_free(&warns);
+		assert_string_equal(set.v[i].rules[0].ingress[0].to_ports[0].ports[0].name, named[i].name);
+	}
+	sluice_policy_set_free(&set);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(spec, sizeof(spec), "  ingress: [{toPorts: [{ports: [{port: \"%s\"}]}]}]\n", bad[i]);
+		snprintf(msg, sizeof(msg), L8 "ingress[0].toPorts[0].ports[0].port: invalid port \"%s\"", bad[i]);
+		api_fails(spec, msg);
+	}
+}
+
 /* ---- http.go: PortRuleHTTP.Sanitize ------------------------------------ */
 
 #define HTTP_RULE(r) "  ingress: [{toPorts: [{ports: [{port: \"80\", protocol: TCP}], rules: {http: [" r "]}}]}]\n"
@@ -431,17 +472,6 @@ static void test_http_regex_re2(void **state)
 	}
 }
 
-/* Loads the spec into set, no error; returns the warnings (caller frees). */
-static struct sluice_diags api_load_warn(struct sluice_policy_set *set, const char *spec)
-{
-	struct sluice_diags errs = { 0 }, warns = { 0 };
-	char *y = subst(CNP "@", "@", spec);
-
-	assert_int_equal(sluice_policy_load("t.yaml", y, strlen(y), set, &errs, &warns), 0);
-	free(y);
-	sluice_diags_free(&errs);
-	return warns;
-}
 
 /* The header of the first http rule of the first ingress item. */
 static const char *api_header(const struct sluice_policy_set *set, size_t i)
@@ -607,6 +637,39 @@ static void test_validator_cases(void **state)
 		   "bad.yaml:8: spec.nodeSelector: host policies (nodeSelector) are not supported by sluice; use endpointSelector");
 }
 
+/*
+ * rules_test.go TestRuleMarshalling: a rule needs a selector ("Empty
+ * JSON"), one of endpointSelector and nodeSelector (host policies are not
+ * sluice's), and a section ("With valid EndpointSelector and no Rules":
+ * Rule.Validate's "rule must have at least one of Ingress, IngressDeny,
+ * Egress, EgressDeny", an empty list counting as none).
+ */
+static void test_rule_marshalling(void **state)
+{
+	static const char *const head = "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: r}\nspec: ";
+	static const char *const none = "rule must have at least one of ingress, ingressDeny, egress or egressDeny: a rule without one enforces nothing (use `ingress: [{}]` to deny all ingress)";
+	struct sluice_policy_set set = { 0 };
+	char y[512], msg[300];
+
+	(void)state;
+	snprintf(y, sizeof(y), "%s{\"endpointSelector\":{},\"ingress\":[{\"fromEndpoints\":[{}]}]}\n", head);
+	load_ok(&set, y);
+	snprintf(y, sizeof(y), "%s{\"endpointSelector\":{\"matchLabels\":{\"app\":\"frontend\"}},\"ingress\":[{\"fromEndpoints\":[{}]}]}\n", head);
+	load_ok(&set, y);
+	sluice_policy_set_free(&set);
+	snprintf(y, sizeof(y), "%s{\"ingress\":[{}]}\n", head);
+	load_fails(y, "bad.yaml:4: spec.endpointSelector: missing required field");
+	snprintf(y, sizeof(y), "%s{\"endpointSelector\":{}}\n", head);
+	snprintf(msg, sizeof(msg), "bad.yaml:4: spec: %s", none);
+	load_fails(y, msg);
+	snprintf(y, sizeof(y), "%s{\"endpointSelector\":{},\"ingress\":[],\"egressDeny\":[]}\n", head);
+	load_fails(y, msg);
+	snprintf(y, sizeof(y), "%s{}\n", head);
+	load_fails(y, "bad.yaml:4: spec.endpointSelector: missing required field");
+	snprintf(y, sizeof(y), "%s{\"endpointSelector\":{},\"nodeSelector\":{},\"ingress\":[{\"fromEndpoints\":[{}]}]}\n", head);
+	load_fails(y, "bad.yaml:4: spec.nodeSelector: host policies (nodeSelector) are not supported by sluice; use endpointSelector");
+}
+
 /* Test_UnknownFieldDetection: the metadata a cluster returns loads (GH-14526);
  * a top-level description or unknown fields do not; "specs" holds rules. */
 static void test_validator_unknown_fields(void **state)
@@ -672,11 +735,13 @@ int main(void)
 		cmocka_unit_test(test_cidr_forms),
 		cmocka_unit_test(test_icmp_fields),
 		cmocka_unit_test(test_l4_protocols),
+		cmocka_unit_test(test_port_names),
 		cmocka_unit_test(test_http_sanitize),
 		cmocka_unit_test(test_http_headers),
 		cmocka_unit_test(test_http_regex_re2),
 		cmocka_unit_test_setup_teardown(test_parse_spec, api_setup, api_teardown),
 		cmocka_unit_test(test_parse_node_selector),
+		cmocka_unit_test(test_rule_marshalling),
 		cmocka_unit_test(test_validator_cases),
 		cmocka_unit_test(test_validator_unknown_fields),
 	};
