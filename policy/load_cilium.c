@@ -21,6 +21,39 @@
 
 /* ---- selectors -------------------------------------------------------- */
 
+/*
+ * Cilium validates selectors as Kubernetes does (ValidateLabelSelector,
+ * values included) on its own spelling of the key: "source:name" becomes
+ * "source.name", any text before the first ':' being the source, and a key
+ * without one "any.name" (GetExtendedKeyFrom). A selector that could never
+ * match a label (a space, a '*') is refused rather than left to select
+ * nothing.
+ */
+static bool cilium_label_ok(struct yctx *c, y_node_t *kn, const char *key, const char *const *values,
+			    size_t nvalues)
+{
+	const char *colon = strchr(key, ':'), *why;
+	char *ext = NULL;
+	bool ok = true;
+
+	if ((colon ? asprintf(&ext, "%.*s.%s", (int)(colon - key), key, colon + 1)
+		   : asprintf(&ext, "any.%s", key)) < 0) {
+		y_error(c, y_line(kn), "out of memory");
+		return false;
+	}
+	if ((why = load_label_key_problem(ext))) {
+		y_error(c, y_line(kn), "invalid label key \"%s\": %s", key, why);
+		ok = false;
+	}
+	for (size_t i = 0; i < nvalues; i++)
+		if (values[i] && (why = load_label_value_problem(values[i]))) {
+			y_error(c, y_line(kn), "invalid label value \"%s\": %s", values[i], why);
+			ok = false;
+		}
+	free(ext);
+	return ok;
+}
+
 static void cilium_match_labels(struct yctx *c, y_node_t *n, struct sluice_selector *out)
 {
 	yaml_node_pair_t *p;
@@ -39,7 +72,7 @@ static void cilium_match_labels(struct yctx *c, y_node_t *n, struct sluice_selec
 		value = y_string(c, v);
 		if (!*key) {
 			y_error(c, y_line(k), "empty label key");
-		} else if (value) {
+		} else if (value && cilium_label_ok(c, k, key, &value, 1)) {
 			if (labels_split_key(key, "any", &source, &name) ||
 			    selector_add_req(out, source, name, SLUICE_SEL_IN, &value, 1))
 				y_error(c, y_line(k), "out of memory");
@@ -74,6 +107,8 @@ static void cilium_match_expression(struct yctx *c, y_node_t *n, struct sluice_s
 	else if ((key = y_string(c, kn)) && !*key) {
 		y_error(c, y_line(kn), "empty label key");
 		key = NULL;
+	} else if (key && !cilium_label_ok(c, kn, key, NULL, 0)) {
+		key = NULL;
 	}
 	y_pop(c, base);
 
@@ -97,7 +132,12 @@ static void cilium_match_expression(struct yctx *c, y_node_t *n, struct sluice_s
 		for (long i = 0; i < nvalues && values; i++) {
 			size_t old = y_push_index(c, (size_t)i);
 
-			values[i] = y_string(c, y_item(c, vn, i));
+			y_node_t *item = y_item(c, vn, i);
+			const char *why;
+
+			values[i] = y_string(c, item);
+			if (values[i] && (why = load_label_value_problem(values[i])))
+				y_error(c, y_line(item), "invalid label value \"%s\": %s", values[i], why);
 			y_pop(c, old);
 		}
 	}

@@ -273,6 +273,59 @@ static void test_selects_all_endpoints(void **state)
 	assert_int_equal(count_dir(e, IN), 1);
 }
 
+/*
+ * EndpointSelector.Sanitize: Kubernetes' ValidateLabelSelector on Cilium's
+ * spelling of each key ("source.name", "any.name" without a source) and on
+ * every value, matchExpressions' too. TestLabelSelectorToRequirements'
+ * selector loads.
+ */
+static void test_selector_validation(void **state)
+{
+	static const char *const good[] = {
+		"matchLabels: {any.foo: bar, k8s.baz: alice}, matchExpressions: [{key: any.foo, operator: NotIn, values: [default]}]",
+		"matchLabels: {\"k8s:io.kubernetes.pod.namespace\": kube-system, \"reserved:world\": \"\"}",
+		"matchLabels: {\"app.kubernetes.io/name\": web, \"foo:bar\": \"\", \"cidr:10.0.0.0/8\": \"\"}",
+		"matchExpressions: [{key: \"example.com/tier\", operator: In, values: [a-b, c.d, e_f, \"\"]}]",
+	};
+	static const struct {
+		const char *sel, *msg;
+	} bad[] = {
+		{ "matchLabels: {app: \"foo bar\"}", "matchLabels.app: invalid label value \"foo bar\"" },
+		{ "matchLabels: {app: \"-x\"}", "matchLabels.app: invalid label value \"-x\"" },
+		{ "matchLabels: {\"a b\": x}", "matchLabels.a b: invalid label key \"a b\"" },
+		{ "matchLabels: {\"Example.com/app\": x}", "matchLabels.Example.com/app: invalid label key \"Example.com/app\"" },
+		{ "matchLabels: {\"a/b/c\": x}", "matchLabels.a/b/c: invalid label key \"a/b/c\"" },
+		{ "matchExpressions: [{key: \"app*\", operator: Exists}]", "matchExpressions[0].key: invalid label key \"app*\"" },
+		{ "matchExpressions: [{key: app, operator: In, values: [ok, \"no way\"]}]", "matchExpressions[0].values[1]: invalid label value \"no way\"" },
+	};
+	char spec[300], msg[300];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		snprintf(spec, sizeof(spec), "  ingress: [{fromEndpoints: [{%s}]}]\n", good[i]);
+		api_ok(spec);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct sluice_policy_set set = { 0 };
+		struct sluice_diags errs = { 0 }, warns = { 0 };
+		char *y;
+		bool found = false;
+
+		snprintf(spec, sizeof(spec), "  ingress: [{fromEndpoints: [{%s}]}]\n", bad[i].sel);
+		snprintf(msg, sizeof(msg), L8 "ingress[0].fromEndpoints[0].%s: ", bad[i].msg);
+		y = subst(CNP "@", "@", spec);
+		assert_int_equal(sluice_policy_load("bad.yaml", y, strlen(y), &set, &errs, &warns), -22);
+		for (size_t k = 0; k < errs.n; k++)
+			found |= !strncmp(errs.v[k].msg, msg, strlen(msg));
+		if (!found)
+			print_diags(&errs);
+		assert_true(found);
+		sluice_diags_free(&errs);
+		sluice_diags_free(&warns);
+		free(y);
+	}
+}
+
 /* TestGetAsEndpointSelectorsWithExceptions "exclude-cidr": 1.0.0.0/24
  * except 1.0.0.4/30 selects the /24 and what lies inside it outside the
  * except, never the except's own identity. "no exclude": the /24 only. */
@@ -731,6 +784,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_empty_peer_lists, api_setup, api_teardown),
 		cmocka_unit_test(test_is_label_based),
 		cmocka_unit_test_setup_teardown(test_selects_all_endpoints, api_setup, api_teardown),
+		cmocka_unit_test(test_selector_validation),
 		cmocka_unit_test_setup_teardown(test_cidr_set_excepts, api_setup, api_teardown),
 		cmocka_unit_test(test_cidr_forms),
 		cmocka_unit_test(test_icmp_fields),
