@@ -400,9 +400,15 @@ static void cilium_service_ref(struct yctx *c, y_node_t *n, const char *ns,
 	y_check_fields(c, n, known, NULL);
 	byname = y_field(c, n, "k8sService", NULL);
 	bysel = y_field(c, n, "k8sServiceSelector", NULL);
-	if (!byname == !bysel) {
-		y_error(c, y_line(n), "want exactly one of k8sService and k8sServiceSelector");
+	if (!byname && !bysel) {
+		y_error(c, y_line(n), "want one of k8sService and k8sServiceSelector");
 		return;
+	}
+	/* Cilium takes both and its rule translator (serviceMatches()) looks
+	 * at the selector alone when there is one: so does sluice, saying so */
+	if (byname && bysel) {
+		y_warn(c, y_line(n), "k8sService is ignored beside k8sServiceSelector (Cilium selects by the selector alone): write two toServices entries for both");
+		byname = NULL;
 	}
 	if (byname) {
 		y_push_field(c, "k8sService");

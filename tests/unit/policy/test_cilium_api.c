@@ -254,6 +254,64 @@ static void test_is_label_based(void **state)
 		  L8 "egress[0].toFQDNs: field not supported by sluice");
 }
 
+/* Loads the spec into set, no error; returns the warnings (caller frees). */
+static struct sluice_diags api_load_warn(struct sluice_policy_set *set, const char *spec)
+{
+	struct sluice_diags errs = { 0 }, warns = { 0 };
+	char *y = subst(CNP "@", "@", spec);
+
+	assert_int_equal(sluice_policy_load("t.yaml", y, strlen(y), set, &errs, &warns), 0);
+	free(y);
+	sluice_diags_free(&errs);
+	return warns;
+}
+
+/* ---- service_test.go ----------------------------------------------------- */
+
+/* The toServices entry of the first egress item of the last policy. */
+static const struct sluice_service_ref *api_service(const struct sluice_policy_set *set)
+{
+	const struct sluice_rule *r = &set->v[set->n - 1].rules[0];
+
+	assert_int_equal(r->egress[0].nservices, 1);
+	return &r->egress[0].services[0];
+}
+
+/*
+ * TestK8sServiceMatches: a Service with both k8sService and
+ * k8sServiceSelector loads (Cilium's rule translator then matches by the
+ * selector alone); TestK8sServiceSelectorNamespaceMatches: no namespace
+ * is the policy's in a CNP (ParseToCiliumRule), any in a CCNP.
+ */
+static void test_services(void **state)
+{
+	struct sluice_policy_set set = { 0 };
+	struct sluice_diags warns;
+	const struct sluice_service_ref *svc;
+
+	(void)state;
+	warns = api_load_warn(&set, "  egress: [{toServices: [{k8sService: {serviceName: svc1, namespace: default},\n"
+				    "                          k8sServiceSelector: {namespace: default, selector: {matchLabels: {foo: bar}}}}]}]\n");
+	assert_true(diags_have(&warns, "t.yaml:8: spec.egress[0].toServices[0]: k8sService is ignored beside k8sServiceSelector (Cilium selects by the selector alone): write two toServices entries for both"));
+	sluice_diags_free(&warns);
+	svc = api_service(&set);
+	assert_true(svc->by_selector);
+	assert_null(svc->name);
+	assert_string_equal(svc->namespace, "default");
+	warns = api_load_warn(&set, "  egress: [{toServices: [{k8sServiceSelector: {namespace: \"\", selector: {matchLabels: {foo: bar}}}}]}]\n");
+	sluice_diags_free(&warns);
+	assert_string_equal(api_service(&set)->namespace, "ns-2");
+	warns = api_load_warn(&set, "  egress: [{toServices: [{k8sService: {serviceName: svc1}}]}]\n");
+	sluice_diags_free(&warns);
+	assert_string_equal(api_service(&set)->name, "svc1");
+	assert_string_equal(api_service(&set)->namespace, "ns-2");
+	load_ok(&set, DOC("CiliumClusterwideNetworkPolicy", "  name: c\n",
+			  "spec:\n  endpointSelector: {}\n  egress: [{toServices: [{k8sService: {serviceName: svc1}}]}]\n"));
+	assert_null(api_service(&set)->namespace);
+	sluice_policy_set_free(&set);
+	api_fails("  egress: [{toServices: [{}]}]\n", L8 "egress[0].toServices[0]: want one of k8sService and k8sServiceSelector");
+}
+
 /* ---- selector_test.go / cidr_test.go ----------------------------------- */
 
 /* TestSelectsAllEndpoints: a wildcard selector in a slice selects all,
@@ -413,17 +471,6 @@ static void test_l4_protocols(void **state)
 	}
 }
 
-/* Loads the spec into set, no error; returns the warnings (caller frees). */
-static struct sluice_diags api_load_warn(struct sluice_policy_set *set, const char *spec)
-{
-	struct sluice_diags errs = { 0 }, warns = { 0 };
-	char *y = subst(CNP "@", "@", spec);
-
-	assert_int_equal(sluice_policy_load("t.yaml", y, strlen(y), set, &errs, &warns), 0);
-	free(y);
-	sluice_diags_free(&errs);
-	return warns;
-}
 
 /* rule_validation.go PortProtocol.sanitize: a port that is an IANA service
  * name is a name (iana.IsSvcName first, so "80a" and "0x10" name container
@@ -783,6 +830,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_entity_slices, api_setup, api_teardown),
 		cmocka_unit_test_setup_teardown(test_empty_peer_lists, api_setup, api_teardown),
 		cmocka_unit_test(test_is_label_based),
+		cmocka_unit_test(test_services),
 		cmocka_unit_test_setup_teardown(test_selects_all_endpoints, api_setup, api_teardown),
 		cmocka_unit_test(test_selector_validation),
 		cmocka_unit_test_setup_teardown(test_cidr_set_excepts, api_setup, api_teardown),
