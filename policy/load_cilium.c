@@ -965,6 +965,9 @@ static void cilium_port_rule(struct yctx *c, y_node_t *n, bool ingress, bool den
 			y_error(c, y_line(pn), "too many ports (%zu), the max is 40", out->nports);
 		y_pop(c, base);
 	}
+	/* Cilium merges one filter per listed port (GetPortProtocols()): an
+	 * entry without ports is no port at all, not every port */
+	out->no_ports = !out->nports;
 	if (sluice_port_rule_has_tls(out)) {
 		/* as for http rules: TLS lives on TCP ports */
 		if (!out->nports)
@@ -1205,6 +1208,7 @@ static void cilium_icmps(struct yctx *c, y_node_t *n, struct sluice_peer_rule *o
 		y_pop(c, fb);
 		y_pop(c, old);
 	}
+	pr->no_ports = !pr->nports; /* "fields: []": no type, as in Cilium */
 	y_pop(c, base);
 }
 

@@ -158,8 +158,11 @@ struct sluice_tls_context {
 };
 
 struct sluice_port_rule {
-	struct sluice_port *ports;  /* none = all ports */
+	struct sluice_port *ports;  /* none = all ports (unless no_ports) */
 	size_t nports;
+	/* a CNP toPorts entry (or icmps) written without ports: Cilium makes
+	 * no port of it, so it allows (or denies) nothing */
+	bool no_ports;
 	bool has_http;              /* rules.http present (even if empty) */
 	struct sluice_http_rule *http;
 	size_t nhttp;

@@ -231,6 +231,33 @@ static void test_empty_peer_lists(void **state)
 	assert_int_equal(count_dir(e, EG), 1);
 }
 
+/*
+ * Cilium's mergeIngress/mergeEgress (pkg/policy/rule.go) make one filter
+ * per port a toPorts entry lists (GetPortProtocols()): an entry without
+ * ports, or icmps without fields, is no port at all, in allow and deny
+ * sections, where an item without toPorts is every port.
+ */
+static void test_port_rule_without_ports(void **state)
+{
+	struct api_world *w = *state;
+	const struct sluice_ep_compiled *e;
+
+	e = api_compile(w, "  ingress: [{fromEndpoints: [{matchLabels: {app: client}}], toPorts: [{}]}]\n");
+	assert_int_equal(e->flags, SLUICE_EP_F_ENFORCE_INGRESS);
+	assert_int_equal(count_dir(e, IN), 0);
+	e = api_compile(w, "  ingress: [{toPorts: [{ports: []}, {ports: [{port: \"80\", protocol: TCP}]}]}]\n");
+	assert_non_null(api_entry(e, IN, 0, IPPROTO_TCP, 80));
+	assert_int_equal(count_dir(e, IN), 1);
+	e = api_compile(w, "  egress: [{toEntities: [all]}]\n"
+			   "  egressDeny: [{toEntities: [world], toPorts: [{}]}]\n");
+	assert_int_equal(count_dir(e, EG), 1);
+	e = api_compile(w, "  ingress: [{fromEntities: [host], icmps: [{fields: []}]}]\n");
+	assert_int_equal(count_dir(e, IN), 0);
+	/* the item without toPorts: every port */
+	e = api_compile(w, "  ingress: [{fromEndpoints: [{matchLabels: {app: client}}]}]\n");
+	assert_non_null(api_entry(e, IN, w->client, 0, 0));
+}
+
 /* TestIsLabelBasedIngress / TestIsLabelBasedEgress: every rule there
  * passes sanitize; fromRequires/toRequires and toFQDNs are Cilium's but
  * not sluice's, refused by name. */
@@ -829,6 +856,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_entity_none, api_setup, api_teardown),
 		cmocka_unit_test_setup_teardown(test_entity_slices, api_setup, api_teardown),
 		cmocka_unit_test_setup_teardown(test_empty_peer_lists, api_setup, api_teardown),
+		cmocka_unit_test_setup_teardown(test_port_rule_without_ports, api_setup, api_teardown),
 		cmocka_unit_test(test_is_label_based),
 		cmocka_unit_test(test_services),
 		cmocka_unit_test_setup_teardown(test_selects_all_endpoints, api_setup, api_teardown),
