@@ -143,6 +143,16 @@ static uint32_t api_cidr_id(const struct api_world *w, const char *prefix)
 	return 0;
 }
 
+/* The policy spec enforces direction dir on the web pod and allows (or
+ * denies) nothing there. */
+static void api_selects_nothing(struct api_world *w, const char *spec, uint8_t dir)
+{
+	const struct sluice_ep_compiled *e = api_compile(w, spec);
+
+	assert_int_equal(e->flags, dir == IN ? SLUICE_EP_F_ENFORCE_INGRESS : SLUICE_EP_F_ENFORCE_EGRESS);
+	assert_int_equal(count_dir(e, dir), 0);
+}
+
 /* ---- entity_test.go ---------------------------------------------------- */
 
 /* TestEntityMatches: EntityNone matches no identity (reserved:none is a
@@ -153,9 +163,7 @@ static void test_entity_none(void **state)
 	struct api_world *w = *state;
 	const struct sluice_ep_compiled *e;
 
-	e = api_compile(w, "  ingress: [{fromEntities: [none]}]\n");
-	assert_int_equal(e->flags, SLUICE_EP_F_ENFORCE_INGRESS);
-	assert_int_equal(count_dir(e, IN), 0);
+	api_selects_nothing(w, "  ingress: [{fromEntities: [none]}]\n", IN);
 	e = api_compile(w, "  ingress: [{fromEntities: [none], toPorts: [{ports: [{port: \"80\"}]}]}]\n");
 	assert_int_equal(count_dir(e, IN), 0);
 	/* TestEntitySliceMatches: a slice is the union of its entities */
@@ -212,18 +220,14 @@ static void test_empty_peer_lists(void **state)
 		snprintf(spec, sizeof(spec),
 			 "  ingress: [{%s: [], toPorts: [{ports: [{port: \"80\", protocol: TCP}]}]}]\n",
 			 lists[i]);
-		e = api_compile(w, spec);
-		assert_int_equal(e->flags, SLUICE_EP_F_ENFORCE_INGRESS);
-		assert_int_equal(count_dir(e, IN), 0);
+		api_selects_nothing(w, spec, IN);
 	}
 	/* left out or null: an L4-only rule for every peer */
 	e = api_compile(w, "  ingress: [{fromEndpoints: null, toPorts: [{ports: [{port: \"80\", protocol: TCP}]}]}]\n");
 	assert_non_null(api_entry(e, IN, 0, IPPROTO_TCP, 80));
 	/* an empty list beside a non-empty one of another kind: still nothing
 	 * (the one-kind check counts non-empty lists only, as Cilium's) */
-	e = api_compile(w, "  egress: [{toEndpoints: [{matchLabels: {app: client}}], toCIDR: []}]\n");
-	assert_int_equal(e->flags, SLUICE_EP_F_ENFORCE_EGRESS);
-	assert_int_equal(count_dir(e, EG), 0);
+	api_selects_nothing(w, "  egress: [{toEndpoints: [{matchLabels: {app: client}}], toCIDR: []}]\n", EG);
 	/* a deny rule with an empty list denies nothing */
 	e = api_compile(w, "  egressDeny: [{toCIDRSet: [], toPorts: [{ports: [{port: \"53\"}]}]}]\n"
 			   "  egress: [{toEntities: [all]}]\n");
@@ -242,9 +246,7 @@ static void test_port_rule_without_ports(void **state)
 	struct api_world *w = *state;
 	const struct sluice_ep_compiled *e;
 
-	e = api_compile(w, "  ingress: [{fromEndpoints: [{matchLabels: {app: client}}], toPorts: [{}]}]\n");
-	assert_int_equal(e->flags, SLUICE_EP_F_ENFORCE_INGRESS);
-	assert_int_equal(count_dir(e, IN), 0);
+	api_selects_nothing(w, "  ingress: [{fromEndpoints: [{matchLabels: {app: client}}], toPorts: [{}]}]\n", IN);
 	e = api_compile(w, "  ingress: [{toPorts: [{ports: []}, {ports: [{port: \"80\", protocol: TCP}]}]}]\n");
 	assert_non_null(api_entry(e, IN, 0, IPPROTO_TCP, 80));
 	assert_int_equal(count_dir(e, IN), 1);
