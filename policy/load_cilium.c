@@ -524,8 +524,9 @@ static void cilium_port(struct yctx *c, y_node_t *n, struct sluice_port *out)
 
 		if (load_parse_uint16(s, &end))
 			y_error(c, y_line(en), "invalid endPort \"%s\"", s);
-		else if (end && named)
-			y_error(c, y_line(en), "endPort is not allowed with a named port");
+		else if (end && named) /* Cilium's API: "EndPort is ignored if Port is a named port" */
+			y_warn(c, y_line(en), "endPort is ignored with a named port (as Cilium ignores it): the rule is for port \"%s\" alone",
+			       out->name);
 		else if (end && port_ok && out->port == 0)
 			y_error(c, y_line(en), "endPort needs a non-zero port");
 		else if (end && port_ok && end < out->port)

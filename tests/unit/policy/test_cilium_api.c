@@ -522,6 +522,16 @@ static void test_port_names(void **state)
 		sluice_diags_free(&warns);
 		assert_string_equal(set.v[i].rules[0].ingress[0].to_ports[0].ports[0].name, named[i].name);
 	}
+	/* l4.go PortProtocol: "EndPort is ignored if Port is a named port" */
+	{
+		struct sluice_diags warns = api_load_warn(&set, "  ingress: [{toPorts: [{ports: [{port: http, endPort: 90}]}]}]\n");
+		const struct sluice_port *p = &set.v[set.n - 1].rules[0].ingress[0].to_ports[0].ports[0];
+
+		assert_string_equal(p->name, "http");
+		assert_int_equal(p->end_port, 0);
+		assert_true(diags_have(&warns, "t.yaml:8: spec.ingress[0].toPorts[0].ports[0].endPort: endPort is ignored with a named port (as Cilium ignores it): the rule is for port \"http\" alone"));
+		sluice_diags_free(&warns);
+	}
 	sluice_policy_set_free(&set);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		snprintf(spec, sizeof(spec), "  ingress: [{toPorts: [{ports: [{port: \"%s\"}]}]}]\n", bad[i]);
