@@ -245,7 +245,9 @@ static bool cilium_parse_cidr(const char *s, struct sluice_cidr *out)
 	if (slash) {
 		uint16_t v;
 
-		if (load_parse_uint16(slash + 1, &v) || v > max)
+		/* Go's netip.ParsePrefix, which Cilium's validation uses, takes no
+		 * leading zero in the length ("/08") */
+		if ((slash[1] == '0' && slash[2]) || load_parse_uint16(slash + 1, &v) || v > max)
 			return false;
 		plen = v;
 	}

@@ -448,6 +448,8 @@ static void test_cidr_forms(void **state)
 		"abc:def/64", "f00d::/", "bad.f00d.cafe.0.0.0.0.add/20", "abcd:192.0.2.3/128",
 		":abcd:192.0.2.3/128", ":abcd::192.0.2.3/128", "bad::f00d::cafe/1",
 		":bad::f00d::cafe/1", "::bad::f00d::cafe/1", "::bad::food::cafe/1",
+		/* and what Cilium's netip.ParsePrefix refuses besides */
+		"10.0.0.0/08", "10.0.0.0/33", "::/129", "010.0.0.0/8",
 	};
 	char spec[160], msg[200];
 
