@@ -768,6 +768,11 @@ static void cilium_http_rule(struct yctx *c, y_node_t *n, const char *ns,
 		else if (s && strcspn(s, " ") < strcspn(s, ":") && strchr(s, ':'))
 			y_warn(c, y_line(item), "header \"%s\" wants %s (split at the first space, as Cilium does); a header name has no spaces",
 			       s, out->headers[i]);
+		else if (s && !strchr(s, ' ') && strchr(s, ':'))
+			/* Cilium splits at a space only: with none the whole text is
+			 * the name of a header that must be present, and never is */
+			y_warn(c, y_line(item), "header \"%s\" is read as %s; Cilium reads it as a header named \"%s\", which no request has: write \"%s\" for both to agree",
+			       s, out->headers[i], s, out->headers[i]);
 		y_pop(c, old);
 	}
 	y_pop(c, base);
