@@ -131,7 +131,6 @@ static void cilium_match_expression(struct yctx *c, y_node_t *n, struct sluice_s
 			values = calloc((size_t)nvalues, sizeof(*values));
 		for (long i = 0; i < nvalues && values; i++) {
 			size_t old = y_push_index(c, (size_t)i);
-
 			y_node_t *item = y_item(c, vn, i);
 			const char *why;
 
@@ -580,6 +579,29 @@ static char *cilium_header(const char *s)
 	return out;
 }
 
+/*
+ * The same header as Cilium's proxy configuration reads it: split at the
+ * first space, a ':' that ends the name dropped; without a space the
+ * whole text is the name of a header that must be present ("X-Key:true"
+ * never is). For warnings where the two readings differ.
+ */
+static char *cilium_header_upstream(const char *s)
+{
+	const char *sp = strchr(s, ' ');
+	size_t nlen = sp ? (size_t)(sp - s) : strlen(s);
+	char *out;
+
+	if (!sp)
+		return strdup(s);
+	while (nlen && s[nlen - 1] == ':')
+		nlen--;
+	if (!sp[1])
+		return strndup(s, nlen);
+	if (asprintf(&out, "%.*s: %s", (int)nlen, s, sp + 1) < 0)
+		return NULL;
+	return out;
+}
+
 /* Fields headerMatches may compare but not edit (ADD, DELETE, REPLACE):
  * the message's framing and the hop-by-hop fields (RFC 9110 7.6.1). */
 static bool cilium_header_framing(const char *name)
@@ -763,16 +785,19 @@ static void cilium_http_rule(struct yctx *c, y_node_t *n, const char *ns,
 		size_t old = y_push_index(c, i);
 		const char *s = y_string(c, item);
 
-		if (s && !(out->headers[i] = cilium_header(s)))
+		if (s && !(out->headers[i] = cilium_header(s))) {
 			y_error(c, y_line(item), "invalid header \"%s\" (want \"Name\" or \"Name: value\")", s);
-		else if (s && strcspn(s, " ") < strcspn(s, ":") && strchr(s, ':'))
-			y_warn(c, y_line(item), "header \"%s\" wants %s (split at the first space, as Cilium does); a header name has no spaces",
-			       s, out->headers[i]);
-		else if (s && !strchr(s, ' ') && strchr(s, ':'))
-			/* Cilium splits at a space only: with none the whole text is
-			 * the name of a header that must be present, and never is */
-			y_warn(c, y_line(item), "header \"%s\" is read as %s; Cilium reads it as a header named \"%s\", which no request has: write \"%s\" for both to agree",
-			       s, out->headers[i], s, out->headers[i]);
+		} else if (s) {
+			char *theirs = cilium_header_upstream(s);
+
+			if (theirs && strcmp(theirs, out->headers[i]))
+				y_warn(c, y_line(item), "header \"%s\" is read as \"%s\"; Cilium reads it as \"%s\" (it splits at the first space only): write \"%s\" for both to agree",
+				       s, out->headers[i], theirs, out->headers[i]);
+			else if (strcspn(s, " ") < strcspn(s, ":") && strchr(s, ':'))
+				y_warn(c, y_line(item), "header \"%s\" wants %s (split at the first space, as Cilium does); a header name has no spaces",
+				       s, out->headers[i]);
+			free(theirs);
+		}
 		y_pop(c, old);
 	}
 	y_pop(c, base);
