@@ -29,8 +29,8 @@
  * match a label (a space, a '*') is refused rather than left to select
  * nothing.
  */
-static bool cilium_label_ok(struct yctx *c, y_node_t *kn, const char *key, const char *const *values,
-			    size_t nvalues)
+static bool cilium_label_ok(struct yctx *c, y_node_t *kn, const char *key,
+			    const char *const *values, size_t nvalues)
 {
 	const char *colon = strchr(key, ':'), *why;
 	char *ext = NULL;
