@@ -133,7 +133,7 @@ const char *load_label_key_problem(const char *key)
 			return "the prefix before '/' must be a DNS subdomain (lower case letters, digits, '-' and '.')";
 	}
 	if (!*name || !load_is_label_value(name, strlen(name)))
-		return "a label name is 1 to 63 letters, digits, '-', '_' or '.' (with its source, as \"any.name\"), starting and ending with a letter or digit";
+		return "a label name is 1 to 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit";
 	return NULL;
 }
 

@@ -24,10 +24,12 @@
 /*
  * Cilium validates selectors as Kubernetes does (ValidateLabelSelector,
  * values included) on its own spelling of the key: "source:name" becomes
- * "source.name", any text before the first ':' being the source, and a key
- * without one "any.name" (GetExtendedKeyFrom). A selector that could never
- * match a label (a space, a '*') is refused rather than left to select
- * nothing.
+ * "source.name", any text before the first ':' being the source
+ * (GetExtendedKeyFrom). A key without a source is checked as written, as
+ * the API server checks a NetworkPolicy's (this is the loader of both;
+ * Cilium's "any." would only take 4 characters off a name's 63). A
+ * selector that could never match a label (a space, a '*') is refused
+ * rather than left to select nothing.
  */
 static bool cilium_label_ok(struct yctx *c, y_node_t *kn, const char *key,
 			    const char *const *values, size_t nvalues)
@@ -37,7 +39,7 @@ static bool cilium_label_ok(struct yctx *c, y_node_t *kn, const char *key,
 	bool ok = true;
 
 	if ((colon ? asprintf(&ext, "%.*s.%s", (int)(colon - key), key, colon + 1)
-		   : asprintf(&ext, "any.%s", key)) < 0) {
+		   : asprintf(&ext, "%s", key)) < 0) {
 		y_error(c, y_line(kn), "out of memory");
 		return false;
 	}

@@ -373,6 +373,9 @@ static void test_selector_validation(void **state)
 		"matchLabels: {\"k8s:io.kubernetes.pod.namespace\": kube-system, \"reserved:world\": \"\"}",
 		"matchLabels: {\"app.kubernetes.io/name\": web, \"foo:bar\": \"\", \"cidr:10.0.0.0/8\": \"\"}",
 		"matchExpressions: [{key: \"example.com/tier\", operator: In, values: [a-b, c.d, e_f, \"\"]}]",
+		/* 63 characters: a Kubernetes label name (this loader reads
+		 * NetworkPolicies too; Cilium's "any." would make it 67) */
+		"matchLabels: {aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa: x}",
 	};
 	static const struct {
 		const char *sel, *msg;
@@ -382,6 +385,8 @@ static void test_selector_validation(void **state)
 		{ "matchLabels: {\"a b\": x}", "matchLabels.a b: invalid label key \"a b\"" },
 		{ "matchLabels: {\"Example.com/app\": x}", "matchLabels.Example.com/app: invalid label key \"Example.com/app\"" },
 		{ "matchLabels: {\"a/b/c\": x}", "matchLabels.a/b/c: invalid label key \"a/b/c\"" },
+		{ "matchLabels: {\"k8s:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\": x}",
+		  "matchLabels.k8s:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa: invalid label key \"k8s:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"" },
 		{ "matchExpressions: [{key: \"app*\", operator: Exists}]", "matchExpressions[0].key: invalid label key \"app*\"" },
 		{ "matchExpressions: [{key: app, operator: In, values: [ok, \"no way\"]}]", "matchExpressions[0].values[1]: invalid label value \"no way\"" },
 	};
