@@ -1735,6 +1735,14 @@ void cilium_load_document(struct yctx *c, y_node_t *root, struct sluice_policy *
 	}
 	if (spec && y_is_null(spec))
 		spec = NULL;
+	if (!spec && nspecs == 0 && specs && specs->type == YAML_SEQUENCE_NODE) {
+		/* Cilium's Parse: ErrEmptyCNP only when both are nil; "specs: []"
+		 * is a policy of no rule, which enforces nothing */
+		y_push_field(c, "specs");
+		y_warn(c, y_line(specs), "empty: the policy has no rule and enforces nothing");
+		y_pop(c, base);
+		return;
+	}
 	if (!spec && nspecs == 0) {
 		y_push_field(c, "spec");
 		y_error(c, y_line(root), "missing required field (spec or specs)");

@@ -719,6 +719,20 @@ static void test_parse_spec(void **state)
 	load_fails("{\"apiVersion\": \"cilium.io/v2\", \"kind\": \"CiliumNetworkPolicy\",\n"
 		   " \"metadata\": {\"namespace\": \"default\", \"name\": \"rule1\"}}\n",
 		   "bad.yaml:1: spec: missing required field (spec or specs)");
+	load_fails("{\"apiVersion\": \"cilium.io/v2\", \"kind\": \"CiliumNetworkPolicy\",\n"
+		   " \"metadata\": {\"namespace\": \"default\", \"name\": \"rule1\"}, \"specs\": null}\n",
+		   "bad.yaml:1: spec: missing required field (spec or specs)");
+	/* Parse errs only when spec and specs are both nil: "specs: []" is a
+	 * policy of no rule, enforcing nothing (the web pod stays open) */
+	{
+		const struct sluice_ep_compiled *e = api_compile_doc(w,
+			"{\"apiVersion\": \"cilium.io/v2\", \"kind\": \"CiliumNetworkPolicy\",\n"
+			" \"metadata\": {\"namespace\": \"ns-2\", \"name\": \"none\"}, \"specs\": []}\n");
+
+		assert_int_equal(w->set.v[0].nrules, 0);
+		assert_int_equal(e->flags, 0);
+		assert_int_equal(e->nentries, 0);
+	}
 	load_fails("{\"apiVersion\": \"cilium.io/v2\", \"kind\": \"CiliumClusterwideNetworkPolicy\",\n"
 		   " \"metadata\": {\"name\": \"rule1\"}}\n",
 		   "bad.yaml:1: spec: missing required field (spec or specs)");
