@@ -286,6 +286,15 @@ bool load_cidr(struct yctx *c, y_node_t *n, struct sluice_cidr *out)
 	return true;
 }
 
+/* the address of inner (its first one) lies inside outer */
+static bool cilium_cidr_holds_addr(const struct sluice_cidr *outer, const struct sluice_cidr *inner)
+{
+	struct sluice_cidr addr = *inner;
+
+	addr.prefixlen = 128;
+	return load_cidr_contains(outer, &addr);
+}
+
 /*
  * One CIDR set entry: exactly one of cidr, cidrGroupRef and
  * cidrGroupSelector, with excepts. A plain cidr goes into out->cidrs (its
@@ -373,8 +382,10 @@ static void cilium_cidr_set(struct yctx *c, y_node_t *n, struct sluice_peer_rule
 			continue;
 		}
 		/* a group's excepts are not checked against prefixes the group may
-		 * only get later */
-		if (load_cidr(c, item, except) && cidr && ok && !load_cidr_contains(cidr, except))
+		 * only get later. Cilium's CIDRRule.Validate wants the except's
+		 * address inside the cidr (prefix.Contains(except.Addr())), not its
+		 * whole prefix: a wider except then leaves the entry nothing */
+		if (load_cidr(c, item, except) && cidr && ok && !cilium_cidr_holds_addr(cidr, except))
 			y_error(c, y_line(item), "\"%s\" is not inside cidr \"%s\"",
 				y_string(c, item), y_string(c, cn));
 		y_pop(c, old);

@@ -433,6 +433,12 @@ static void test_cidr_set_excepts(void **state)
 	assert_null(api_entry(e, EG, api_cidr_id(w, "1.0.0.4/30"), 0, 0));
 	assert_null(api_entry(e, EG, api_cidr_id(w, "2.0.0.0/24"), 0, 0));
 	assert_null(api_entry(e, EG, SLUICE_ID_WORLD, 0, 0));
+	/* CIDRRule.Validate: the except's address inside the cidr suffices;
+	 * an except wider than the cidr leaves it nothing */
+	e = api_compile(w, "  egress: [{toCIDRSet: [{cidr: 10.0.0.0/16, except: [10.0.0.0/8]}]}]\n");
+	assert_int_equal(count_dir(e, EG), 0);
+	api_fails("  egress: [{toCIDRSet: [{cidr: 10.1.0.0/16, except: [10.0.0.0/8]}]}]\n",
+		  L8 "egress[0].toCIDRSet[0].except[0]: \"10.0.0.0/8\" is not inside cidr \"10.1.0.0/16\"");
 	/* TestGetAsEndpointSelectors: 0.0.0.0/0 is world */
 	e = api_compile(w, "  egress: [{toCIDR: [0.0.0.0/0]}]\n");
 	assert_non_null(api_entry(e, EG, SLUICE_ID_WORLD, 0, 0));
