@@ -37,8 +37,8 @@
  * resolved before the compile (CIDR groups, toServices). */
 static bool compile_edit_item_ok(const struct sluice_peer_rule *it)
 {
-	if (!it->has_l3 || it->entities || it->cidrs_select_pods || it->ngroups || it->nservices ||
-	    (!it->ncidrs && !it->nendpoints))
+	if (!it->has_l3 || it->no_peers || it->entities || it->cidrs_select_pods || it->ngroups ||
+	    it->nservices || (!it->ncidrs && !it->nendpoints))
 		return false;
 	for (size_t i = 0; i < it->ncidrs; i++)
 		if (it->cidrs[i].nexcept || compile_cidr_is_world(&it->cidrs[i]))

@@ -264,6 +264,8 @@ int compile_peer_ids(struct compile_state *st, const struct sluice_peer_rule *pr
 	out->n = 0;
 	if (!pr->has_l3)
 		return u32vec_push(out, SLUICE_ID_ANY);
+	if (pr->no_peers)
+		return 0;
 	for (size_t i = 0; i < pr->nendpoints && !rc; i++) {
 		const struct u32vec *ids;
 

@@ -114,6 +114,8 @@ int compile_rule_keys(const struct sluice_port_rule *pr,
 	bool l7 = pr && (pr->nhttp || sluice_port_rule_has_tls(pr));
 	int rc = 0;
 
+	if (pr && pr->no_ports)
+		return 0;
 	if (!pr || !pr->nports)
 		return compile_port_keys(k, 0, 0, 0, l7);
 	for (size_t i = 0; i < pr->nports && !rc; i++) {

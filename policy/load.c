@@ -100,6 +100,50 @@ bool load_is_dns1123_subdomain(const char *s)
 	}
 }
 
+/* Kubernetes' label value (and qualified name part): at most 63 of
+ * [A-Za-z0-9-_.], starting and ending with a letter or digit; "" allowed */
+static bool load_is_label_value(const char *s, size_t n)
+{
+	if (n > 63)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (!isalnum(ch) && ((i == 0 || i == n - 1) || !strchr("-_.", ch)))
+			return false;
+	}
+	return true;
+}
+
+const char *load_label_key_problem(const char *key)
+{
+	const char *slash = strchr(key, '/'), *name = slash ? slash + 1 : key;
+	char prefix[254];
+
+	if (slash) {
+		size_t plen = (size_t)(slash - key);
+
+		if (strchr(name, '/'))
+			return "a label key holds at most one '/' (prefix/name)";
+		if (!plen || plen >= sizeof(prefix))
+			return "the prefix before '/' must be a DNS subdomain";
+		memcpy(prefix, key, plen);
+		prefix[plen] = '\0';
+		if (!load_is_dns1123_subdomain(prefix))
+			return "the prefix before '/' must be a DNS subdomain (lower case letters, digits, '-' and '.')";
+	}
+	if (!*name || !load_is_label_value(name, strlen(name)))
+		return "a label name is 1 to 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit";
+	return NULL;
+}
+
+const char *load_label_value_problem(const char *value)
+{
+	if (!load_is_label_value(value, strlen(value)))
+		return "a label value is at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit";
+	return NULL;
+}
+
 /* IANA_SVC_NAME: 1-15 of [a-z0-9-], a letter somewhere, no "--", no '-' at the ends */
 bool load_is_iana_svc_name(const char *s)
 {

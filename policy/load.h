@@ -47,6 +47,10 @@ void load_metadata(struct yctx *c, y_node_t *root, struct sluice_policy *p,
 bool load_is_dns1123_label(const char *s);
 bool load_is_dns1123_subdomain(const char *s);
 bool load_is_iana_svc_name(const char *s);
+/* why a label key (source prefix taken off) or value is not Kubernetes'
+ * (IsQualifiedName, IsValidLabelValue), or NULL when it is */
+const char *load_label_key_problem(const char *key);
+const char *load_label_value_problem(const char *value);
 /* "0".."65535" (or an int scalar) -> 0 and *port; else -1 */
 int load_parse_uint16(const char *s, uint16_t *port);
 

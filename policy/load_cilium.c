@@ -21,6 +21,41 @@
 
 /* ---- selectors -------------------------------------------------------- */
 
+/*
+ * Cilium validates selectors as Kubernetes does (ValidateLabelSelector,
+ * values included) on its own spelling of the key: "source:name" becomes
+ * "source.name", any text before the first ':' being the source
+ * (GetExtendedKeyFrom). A key without a source is checked as written, as
+ * the API server checks a NetworkPolicy's (this is the loader of both;
+ * Cilium's "any." would only take 4 characters off a name's 63). A
+ * selector that could never match a label (a space, a '*') is refused
+ * rather than left to select nothing.
+ */
+static bool cilium_label_ok(struct yctx *c, y_node_t *kn, const char *key,
+			    const char *const *values, size_t nvalues)
+{
+	const char *colon = strchr(key, ':'), *why;
+	char *ext = NULL;
+	bool ok = true;
+
+	if ((colon ? asprintf(&ext, "%.*s.%s", (int)(colon - key), key, colon + 1)
+		   : asprintf(&ext, "%s", key)) < 0) {
+		y_error(c, y_line(kn), "out of memory");
+		return false;
+	}
+	if ((why = load_label_key_problem(ext))) {
+		y_error(c, y_line(kn), "invalid label key \"%s\": %s", key, why);
+		ok = false;
+	}
+	for (size_t i = 0; i < nvalues; i++)
+		if (values[i] && (why = load_label_value_problem(values[i]))) {
+			y_error(c, y_line(kn), "invalid label value \"%s\": %s", values[i], why);
+			ok = false;
+		}
+	free(ext);
+	return ok;
+}
+
 static void cilium_match_labels(struct yctx *c, y_node_t *n, struct sluice_selector *out)
 {
 	yaml_node_pair_t *p;
@@ -39,7 +74,7 @@ static void cilium_match_labels(struct yctx *c, y_node_t *n, struct sluice_selec
 		value = y_string(c, v);
 		if (!*key) {
 			y_error(c, y_line(k), "empty label key");
-		} else if (value) {
+		} else if (value && cilium_label_ok(c, k, key, &value, 1)) {
 			if (labels_split_key(key, "any", &source, &name) ||
 			    selector_add_req(out, source, name, SLUICE_SEL_IN, &value, 1))
 				y_error(c, y_line(k), "out of memory");
@@ -74,6 +109,8 @@ static void cilium_match_expression(struct yctx *c, y_node_t *n, struct sluice_s
 	else if ((key = y_string(c, kn)) && !*key) {
 		y_error(c, y_line(kn), "empty label key");
 		key = NULL;
+	} else if (key && !cilium_label_ok(c, kn, key, NULL, 0)) {
+		key = NULL;
 	}
 	y_pop(c, base);
 
@@ -96,8 +133,12 @@ static void cilium_match_expression(struct yctx *c, y_node_t *n, struct sluice_s
 			values = calloc((size_t)nvalues, sizeof(*values));
 		for (long i = 0; i < nvalues && values; i++) {
 			size_t old = y_push_index(c, (size_t)i);
+			y_node_t *item = y_item(c, vn, i);
+			const char *why;
 
-			values[i] = y_string(c, y_item(c, vn, i));
+			values[i] = y_string(c, item);
+			if (values[i] && (why = load_label_value_problem(values[i])))
+				y_error(c, y_line(item), "invalid label value \"%s\": %s", values[i], why);
 			y_pop(c, old);
 		}
 	}
@@ -205,7 +246,9 @@ static bool cilium_parse_cidr(const char *s, struct sluice_cidr *out)
 	if (slash) {
 		uint16_t v;
 
-		if (load_parse_uint16(slash + 1, &v) || v > max)
+		/* Go's netip.ParsePrefix, which Cilium's validation uses, takes no
+		 * leading zero in the length ("/08") */
+		if ((slash[1] == '0' && slash[2]) || load_parse_uint16(slash + 1, &v) || v > max)
 			return false;
 		plen = v;
 	}
@@ -254,6 +297,15 @@ bool load_prefix(struct yctx *c, y_node_t *n, struct sluice_cidr *out)
 	return load_cidr(c, n, out);
 }
 
+/* the address of inner (its first one) lies inside outer */
+static bool cilium_cidr_holds_addr(const struct sluice_cidr *outer, const struct sluice_cidr *inner)
+{
+	struct sluice_cidr addr = *inner;
+
+	addr.prefixlen = 128;
+	return load_cidr_contains(outer, &addr);
+}
+
 /*
  * One CIDR set entry: exactly one of cidr, cidrGroupRef and
  * cidrGroupSelector, with excepts. A plain cidr goes into out->cidrs (its
@@ -289,9 +341,12 @@ static void cilium_cidr_set(struct yctx *c, y_node_t *n, struct sluice_peer_rule
 		cidr = &out->cidrs[out->ncidrs++];
 		y_push_field(c, "cidr");
 		/* a CIDR set's entries are prefixes (Cilium parses them as such);
-		 * a bare address is for fromCIDR/toCIDR */
-		if (txt && !strchr(txt, '/'))
+		 * a bare address is for fromCIDR/toCIDR (the hint only for text
+		 * that is an address) */
+		if (txt && !strchr(txt, '/') && cilium_parse_cidr(txt, cidr))
 			y_error(c, y_line(cn), "invalid CIDR \"%s\": want ADDRESS/LENGTH (a bare address goes in toCIDR/fromCIDR)", txt);
+		else if (txt && !strchr(txt, '/'))
+			y_error(c, y_line(cn), "invalid CIDR \"%s\"", txt);
 		else
 			ok = load_cidr(c, cn, cidr);
 		y_pop(c, base);
@@ -338,8 +393,10 @@ static void cilium_cidr_set(struct yctx *c, y_node_t *n, struct sluice_peer_rule
 			continue;
 		}
 		/* a group's excepts are not checked against prefixes the group may
-		 * only get later */
-		if (load_cidr(c, item, except) && cidr && ok && !load_cidr_contains(cidr, except))
+		 * only get later. Cilium's CIDRRule.Validate wants the except's
+		 * address inside the cidr (prefix.Contains(except.Addr())), not its
+		 * whole prefix: a wider except then leaves the entry nothing */
+		if (load_cidr(c, item, except) && cidr && ok && !cilium_cidr_holds_addr(cidr, except))
 			y_error(c, y_line(item), "\"%s\" is not inside cidr \"%s\"",
 				y_string(c, item), y_string(c, cn));
 		y_pop(c, old);
@@ -368,9 +425,15 @@ static void cilium_service_ref(struct yctx *c, y_node_t *n, const char *ns,
 	y_check_fields(c, n, known, NULL);
 	byname = y_field(c, n, "k8sService", NULL);
 	bysel = y_field(c, n, "k8sServiceSelector", NULL);
-	if (!byname == !bysel) {
-		y_error(c, y_line(n), "want exactly one of k8sService and k8sServiceSelector");
+	if (!byname && !bysel) {
+		y_error(c, y_line(n), "want one of k8sService and k8sServiceSelector");
 		return;
+	}
+	/* Cilium takes both and its rule translator (serviceMatches()) looks
+	 * at the selector alone when there is one: so does sluice, saying so */
+	if (byname && bysel) {
+		y_warn(c, y_line(n), "k8sService is ignored beside k8sServiceSelector (Cilium selects by the selector alone): write two toServices entries for both");
+		byname = NULL;
 	}
 	if (byname) {
 		y_push_field(c, "k8sService");
@@ -482,8 +545,9 @@ static void cilium_port(struct yctx *c, y_node_t *n, struct sluice_port *out)
 
 		if (load_parse_uint16(s, &end))
 			y_error(c, y_line(en), "invalid endPort \"%s\"", s);
-		else if (end && named)
-			y_error(c, y_line(en), "endPort is not allowed with a named port");
+		else if (end && named) /* Cilium's API: "EndPort is ignored if Port is a named port" */
+			y_warn(c, y_line(en), "endPort is ignored with a named port (as Cilium ignores it): the rule is for port \"%s\" alone",
+			       out->name);
 		else if (end && port_ok && out->port == 0)
 			y_error(c, y_line(en), "endPort needs a non-zero port");
 		else if (end && port_ok && end < out->port)
@@ -502,6 +566,9 @@ static bool cilium_is_tchar(unsigned char ch)
 /*
  * Headers are "Name" (must be present) or "Name: value" (exact value);
  * "Name:value" is normalized to "Name: value" so the proxy knows one form.
+ * "Name value" is Cilium's form too: its proxy configuration splits a
+ * header at the first space and drops a ':' that ends the name, so the
+ * rule wants Name with that value (Cilium's Sanitize takes any text).
  */
 static char *cilium_header(const char *s)
 {
@@ -516,7 +583,7 @@ static char *cilium_header(const char *s)
 		return NULL;
 	if (!*p)
 		return strdup(s);
-	if (*p != ':')
+	if (*p != ':' && *p != ' ')
 		return NULL;
 	p++;
 	while (*p == ' ' || *p == '\t')
@@ -528,6 +595,29 @@ static char *cilium_header(const char *s)
 	if (!*value)
 		return strndup(s, nlen);
 	if (asprintf(&out, "%.*s: %s", (int)nlen, s, value) < 0)
+		return NULL;
+	return out;
+}
+
+/*
+ * The same header as Cilium's proxy configuration reads it: split at the
+ * first space, a ':' that ends the name dropped; without a space the
+ * whole text is the name of a header that must be present ("X-Key:true"
+ * never is). For warnings where the two readings differ.
+ */
+static char *cilium_header_upstream(const char *s)
+{
+	const char *sp = strchr(s, ' ');
+	size_t nlen = sp ? (size_t)(sp - s) : strlen(s);
+	char *out;
+
+	if (!sp)
+		return strdup(s);
+	while (nlen && s[nlen - 1] == ':')
+		nlen--;
+	if (!sp[1])
+		return strndup(s, nlen);
+	if (asprintf(&out, "%.*s: %s", (int)nlen, s, sp + 1) < 0)
 		return NULL;
 	return out;
 }
@@ -715,8 +805,19 @@ static void cilium_http_rule(struct yctx *c, y_node_t *n, const char *ns,
 		size_t old = y_push_index(c, i);
 		const char *s = y_string(c, item);
 
-		if (s && !(out->headers[i] = cilium_header(s)))
+		if (s && !(out->headers[i] = cilium_header(s))) {
 			y_error(c, y_line(item), "invalid header \"%s\" (want \"Name\" or \"Name: value\")", s);
+		} else if (s) {
+			char *theirs = cilium_header_upstream(s);
+
+			if (theirs && strcmp(theirs, out->headers[i]))
+				y_warn(c, y_line(item), "header \"%s\" is read as \"%s\"; Cilium reads it as \"%s\" (it splits at the first space only): write \"%s\" for both to agree",
+				       s, out->headers[i], theirs, out->headers[i]);
+			else if (strcspn(s, " ") < strcspn(s, ":") && strchr(s, ':'))
+				y_warn(c, y_line(item), "header \"%s\" wants %s (split at the first space, as Cilium does); a header name has no spaces",
+				       s, out->headers[i]);
+			free(theirs);
+		}
 		y_pop(c, old);
 	}
 	y_pop(c, base);
@@ -917,6 +1018,9 @@ static void cilium_port_rule(struct yctx *c, y_node_t *n, bool ingress, bool den
 			y_error(c, y_line(pn), "too many ports (%zu), the max is 40", out->nports);
 		y_pop(c, base);
 	}
+	/* Cilium merges one filter per listed port (GetPortProtocols()): an
+	 * entry without ports is no port at all, not every port */
+	out->no_ports = !out->nports;
 	if (sluice_port_rule_has_tls(out)) {
 		/* as for http rules: TLS lives on TCP ports */
 		if (!out->nports)
@@ -996,6 +1100,9 @@ static const struct {
 	{ "kube-apiserver", SLUICE_ENTITY_KUBE_APISERVER },
 	{ "ingress", SLUICE_ENTITY_INGRESS },
 	{ "namespace", SLUICE_ENTITY_NAMESPACE },
+	/* Cilium's "none": a label no identity has; the rule names peers (so it
+	 * is no L4-only rule) and selects none of them */
+	{ "none", 0 },
 };
 
 static void cilium_entities_list(struct yctx *c, y_node_t *n, uint32_t *bits)
@@ -1015,7 +1122,7 @@ static void cilium_entities_list(struct yctx *c, y_node_t *n, uint32_t *bits)
 			}
 		}
 		if (s && !found)
-			y_error(c, y_line(item), "unknown entity \"%s\" (want world, host, cluster, all, remote-node, init, health, unmanaged, kube-apiserver, ingress or namespace)", s);
+			y_error(c, y_line(item), "unknown entity \"%s\" (want world, host, cluster, all, remote-node, init, health, unmanaged, kube-apiserver, ingress, namespace or none)", s);
 		y_pop(c, old);
 	}
 }
@@ -1155,6 +1262,7 @@ static void cilium_icmps(struct yctx *c, y_node_t *n, struct sluice_peer_rule *o
 		y_pop(c, fb);
 		y_pop(c, old);
 	}
+	pr->no_ports = !pr->nports; /* "fields: []": no type, as in Cilium */
 	y_pop(c, base);
 }
 
@@ -1187,6 +1295,19 @@ static void cilium_peer_kinds_alone(struct yctx *c, y_node_t *rule, y_node_t *co
 		}
 		first = names[i];
 	}
+}
+
+/*
+ * A peer list written empty ("fromEndpoints: []", not left out or null).
+ * Cilium tells the two apart (mergeEndpointSelectors(): a nil L3 matches
+ * nothing, an empty one everything): a rule with an empty peer list selects
+ * no peer at all, with toPorts too, where leaving the list out would make
+ * it an L4-only rule for every peer. Cilium's own tests keep "toCIDRSet:
+ * []" through a JSON round trip for that reason.
+ */
+static bool cilium_peer_list_empty(const y_node_t *n)
+{
+	return n && n->type == YAML_SEQUENCE_NODE && seq_len(n) == 0;
 }
 
 static void cilium_peer_rule(struct yctx *c, y_node_t *n, bool ingress, bool deny,
@@ -1325,9 +1446,12 @@ static void cilium_peer_rule(struct yctx *c, y_node_t *n, bool ingress, bool den
 	 * Cilium: a rule with ports but no peer selector applies to every
 	 * peer (an L4-only rule); a rule with neither ("- {}") selects no
 	 * peer at all, which is how "ingress: [{}]" denies everything.
+	 * An entity list names peers even when it holds only "none".
 	 */
-	out->has_l3 = out->nendpoints || out->entities || out->ncidrs || out->ngroups ||
-		      out->nservices || !out->nto_ports;
+	out->no_peers = cilium_peer_list_empty(ep) || cilium_peer_list_empty(ent) ||
+			cilium_peer_list_empty(cidr) || cilium_peer_list_empty(set);
+	out->has_l3 = out->nendpoints || seq_len(ent) > 0 || out->ncidrs || out->ngroups ||
+		      out->nservices || !out->nto_ports || out->no_peers;
 }
 
 /* ---- lint: L7 rules that an L4 allow makes moot ---------------------- */
@@ -1352,6 +1476,8 @@ static bool lint_selector_equal(const struct sluice_selector *a, const struct sl
 /* every peer that l7 names is named by l4 too (compared as written) */
 static bool lint_peers_cover(const struct sluice_peer_rule *l4, const struct sluice_peer_rule *l7)
 {
+	if (l4->no_peers)
+		return false;
 	if (!l4->has_l3 || (l4->entities & SLUICE_ENTITY_ALL))
 		return true;
 	if (!l7->has_l3 || (l7->entities & ~l4->entities))
@@ -1549,7 +1675,7 @@ static void cilium_rule(struct yctx *c, y_node_t *n, const char *ns, struct slui
 	};
 	y_node_t *es, *ns_sel, *f;
 	size_t base = c->plen;
-	int line = 0;
+	int line = 0, errors = c->nerrors; /* a rule already wrong is not told more */
 
 	r->line = y_line(n);
 	r->default_deny_ingress = r->default_deny_egress = SLUICE_UNSET;
@@ -1597,9 +1723,16 @@ static void cilium_rule(struct yctx *c, y_node_t *n, const char *ns, struct slui
 	}
 	cilium_lint_shadowed(c, "ingress", r->ingress, r->ningress);
 	cilium_lint_shadowed(c, "egress", r->egress, r->negress);
-	if (!ns_sel && es && !r->has_ingress && !r->has_egress && !r->has_ingress_deny &&
+	/*
+	 * Cilium's Rule.Validate (and its CRD) refuse a rule without a
+	 * non-empty section: it would enforce nothing, as Cilium only turns on
+	 * a direction that has one ("ingress: []" is no section, as len()).
+	 * Said only of a rule with no other error: a misspelt or mistyped
+	 * section has its own.
+	 */
+	if (c->nerrors == errors && !r->has_ingress && !r->has_egress && !r->has_ingress_deny &&
 	    !r->has_egress_deny)
-		y_warn(c, r->line, "policy denies nothing: Cilium only enforces a direction that has an ingress or egress section (use `ingress: [{}]` to deny all ingress)");
+		y_error(c, r->line, "rule must have at least one of ingress, ingressDeny, egress or egressDeny: a rule without one enforces nothing (use `ingress: [{}]` to deny all ingress)");
 }
 
 void cilium_load_document(struct yctx *c, y_node_t *root, struct sluice_policy *p)
@@ -1621,6 +1754,14 @@ void cilium_load_document(struct yctx *c, y_node_t *root, struct sluice_policy *
 	}
 	if (spec && y_is_null(spec))
 		spec = NULL;
+	if (!spec && nspecs == 0 && specs && specs->type == YAML_SEQUENCE_NODE) {
+		/* Cilium's Parse: ErrEmptyCNP only when both are nil; "specs: []"
+		 * is a policy of no rule, which enforces nothing */
+		y_push_field(c, "specs");
+		y_warn(c, y_line(specs), "empty: the policy has no rule and enforces nothing");
+		y_pop(c, base);
+		return;
+	}
 	if (!spec && nspecs == 0) {
 		y_push_field(c, "spec");
 		y_error(c, y_line(root), "missing required field (spec or specs)");

@@ -14,6 +14,108 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* "{n}", "{n,}" or "{n,m}" at re: its length, 0 when re is no repetition */
+static size_t regex_repeat_len(const char *re, unsigned long *max)
+{
+	const char *p = re + 1;
+	char *end;
+
+	*max = 0;
+	while (*p && *p != '}') {
+		if (!isdigit((unsigned char)*p) && *p != ',')
+			return 0;
+		p++;
+	}
+	if (*p != '}' || !isdigit((unsigned char)re[1]))
+		return 0;
+	for (const char *q = re + 1; q < p; q = end + (*end == ',')) {
+		unsigned long v = strtoul(q, &end, 10);
+
+		if (v > *max)
+			*max = v;
+		if (end == q)
+			break;
+	}
+	return (size_t)(p - re) + 1;
+}
+
+/*
+ * Cilium compiles http paths and methods with Go's regexp and Envoy
+ * matches them with RE2: a construct PCRE2 has and RE2 lacks makes Cilium
+ * refuse the rule (PortRuleHTTP.Sanitize), so sluice refuses it too
+ * rather than enforce a rule Cilium never would. The text of a valid PCRE2
+ * regex is scanned (escapes, \Q...\E and classes skipped); what RE2 lacks
+ * is named into why.
+ */
+static bool regex_re2_lacks(const char *re, char *why, size_t len)
+{
+	bool in_class = false;
+
+	for (size_t i = 0; re[i]; i++) {
+		char c = re[i], e = re[i + 1];
+		unsigned long max;
+		size_t n;
+
+		if (c == '\\' && e == 'Q') {
+			const char *end = strstr(re + i + 2, "\\E");
+
+			if (!end)
+				return false;
+			i = (size_t)(end - re) + 1;
+		} else if (c == '\\') {
+			if (!in_class && e >= '1' && e <= '9') {
+				snprintf(why, len, "a backreference (\\%c)", e);
+				return true;
+			}
+			if (isalpha((unsigned char)e) && !strchr("afnrtvdDsSwWbBAzpPxE", e)) {
+				snprintf(why, len, "escape \\%c", e);
+				return true;
+			}
+			i++;
+		} else if (in_class) {
+			in_class = c != ']';
+		} else if (c == '[') {
+			in_class = true;
+			i += re[i + 1] == '^';
+			i += re[i + 1] == ']'; /* "[]...]": a literal ']' first */
+		} else if (c == '(' && e == '*') {
+			snprintf(why, len, "a PCRE verb \"(*...)\"");
+			return true;
+		} else if (c == '(' && e == '?') {
+			const char *p = re + i + 2;
+			size_t flags = strspn(p, "imsU-");
+
+			if (*p == ':' || (*p == 'P' && p[1] == '<') ||
+			    (*p == '<' && (isalpha((unsigned char)p[1]) || p[1] == '_')) ||
+			    (flags && (p[flags] == ')' || p[flags] == ':'))) {
+				i += 1 + (size_t)(*p == ':');
+				continue;
+			}
+			if (*p == '=' || *p == '!' || (*p == '<' && (p[1] == '=' || p[1] == '!')))
+				snprintf(why, len, "a lookaround \"(?%.*s\"", *p == '<' ? 2 : 1, p);
+			else if (*p == '>')
+				snprintf(why, len, "an atomic group \"(?>\"");
+			else
+				snprintf(why, len, "group \"(?%c\"", *p);
+			return true;
+		} else if (c == '{' && (n = regex_repeat_len(re + i, &max))) {
+			if (max > 1000) {
+				snprintf(why, len, "a repetition count above 1000");
+				return true;
+			}
+			i += n - 1;
+			if (re[i + 1] == '+') {
+				snprintf(why, len, "a possessive quantifier \"%.*s+\"", (int)n, re + i + 1 - n);
+				return true;
+			}
+		} else if ((c == '*' || c == '+' || c == '?') && e == '+') {
+			snprintf(why, len, "a possessive quantifier \"%c+\"", c);
+			return true;
+		}
+	}
+	return false;
+}
+
 int regex_validate(const char *re, char **err)
 {
 	PCRE2_UCHAR msg[256];
@@ -34,8 +136,15 @@ int regex_validate(const char *re, char **err)
 				     PCRE2_ANCHORED | PCRE2_UTF, &rc, &off, NULL);
 		free(wrapped);
 		if (code) {
+			char why[64];
+
 			pcre2_code_free(code);
-			return 0;
+			if (!regex_re2_lacks(re, why, sizeof(why)))
+				return 0;
+			if (asprintf(err, "RE2, the engine of Cilium's and Envoy's http rules, does not support %s",
+				     why) < 0)
+				*err = NULL;
+			return -EINVAL;
 		}
 		off = 0;
 	}

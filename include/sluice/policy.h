@@ -161,8 +161,11 @@ struct sluice_tls_context {
 };
 
 struct sluice_port_rule {
-	struct sluice_port *ports;  /* none = all ports */
+	struct sluice_port *ports;  /* none = all ports (unless no_ports) */
 	size_t nports;
+	/* a CNP toPorts entry (or icmps) written without ports: Cilium makes
+	 * no port of it, so it allows (or denies) nothing */
+	bool no_ports;
 	bool has_http;              /* rules.http present (even if empty) */
 	struct sluice_http_rule *http;
 	size_t nhttp;
@@ -211,6 +214,9 @@ struct sluice_cidr_group_ref {
 struct sluice_peer_rule {
 	/* Peers. has_l3 == false means "any peer" (an L4-only rule). */
 	bool has_l3;
+	/* a CNP peer list written empty ("fromEndpoints: []"): the item
+	 * selects no peer whatever else it names, as in Cilium */
+	bool no_peers;
 	struct sluice_selector *endpoints; /* fromEndpoints / toEndpoints */
 	size_t nendpoints;
 	uint32_t entities;                 /* enum sluice_entity bits */

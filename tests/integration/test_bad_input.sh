@@ -98,12 +98,14 @@ kind: CiliumNetworkPolicy
 metadata: {name: same}
 spec:
   endpointSelector: {matchLabels: {app: server}}
+  ingress: [{}]
 ---
 apiVersion: cilium.io/v2
 kind: CiliumNetworkPolicy
 metadata: {name: same}
 spec:
   endpointSelector: {matchLabels: {app: server}}
+  ingress: [{}]
 YAML
 expect_error "$SL_WORK/dup.yaml" "dup.yaml:"
 # a file goes to the agent unread (sendfile); a NUL in it is still refused,

@@ -39,13 +39,14 @@ sl policy delete default/deny-all-ingress >/dev/null
 sl policy delete default/a-egress >/dev/null
 check "policies deleted: b reaches a again" can default/b tcp "$IP_a" 80
 
-apply_yaml <<'YAML' 2>"$SL_WORK/warn" >/dev/null
+cat >"$SL_WORK/no-sections.yaml" <<'YAML'
 apiVersion: cilium.io/v2
 kind: CiliumNetworkPolicy
 metadata: {name: deny-all-default}
 spec:
   endpointSelector: {}
 YAML
-check "a rule with no sections denies nothing (Cilium semantics)" can default/b tcp "$IP_a" 80
-check "and apply warns about it" grep -q "denies nothing" "$SL_WORK/warn"
+check_exit 1 "a rule with no sections is refused, as Cilium refuses it" sl policy apply -f "$SL_WORK/no-sections.yaml"
+check_said "rule must have at least one of ingress, ingressDeny, egress or egressDeny"
+check "and nothing is enforced" can default/b tcp "$IP_a" 80
 t_finish

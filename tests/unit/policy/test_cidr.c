@@ -103,15 +103,6 @@ static bool has(const struct sluice_ep_compiled *e, uint8_t dir, uint32_t id, bo
 	return false;
 }
 
-static size_t count_dir(const struct sluice_ep_compiled *e, uint8_t dir)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < e->nentries; i++)
-		n += e->entries[i].key.direction == dir;
-	return n;
-}
-
 /* identity of the compiled prefix text/len, 0 when absent */
 static uint32_t cidr_id(const struct world *w, const char *text)
 {

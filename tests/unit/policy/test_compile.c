@@ -129,15 +129,6 @@ static const struct sluice_l7_policy *l7(const struct sluice_ep_compiled *e, uin
 	return NULL;
 }
 
-static size_t count_dir(const struct sluice_ep_compiled *e, uint8_t dir)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < e->nentries; i++)
-		n += e->entries[i].key.direction == dir;
-	return n;
-}
-
 static void test_l3_only(void **state)
 {
 	struct fixture *f = *state;

@@ -63,18 +63,35 @@ static inline void load_fails(const char *yaml, const char *msg)
 	sluice_diags_free(&warns);
 }
 
-/* A pod identity in namespace default with labels "k=v,..." (source k8s). */
-static inline uint32_t pod_identity(struct sluice_identity_table *t, const char *labels)
+/* A pod identity in namespace ns with labels "k=v,..." (source k8s). */
+static inline uint32_t pod_identity_ns(struct sluice_identity_table *t, const char *ns,
+				       const char *labels)
 {
 	struct sluice_labels l = { 0 }, id = { 0 };
 	uint32_t r;
 
 	assert_int_equal(sluice_labels_parse(&l, labels, "k8s", NULL), 0);
-	assert_int_equal(sluice_pod_identity_labels(&id, "default", &l, NULL), 0);
+	assert_int_equal(sluice_pod_identity_labels(&id, ns, &l, NULL), 0);
 	r = sluice_idt_acquire(t, &id);
 	sluice_labels_free(&l);
 	sluice_labels_free(&id);
 	return r;
+}
+
+/* A pod identity in namespace default. */
+static inline uint32_t pod_identity(struct sluice_identity_table *t, const char *labels)
+{
+	return pod_identity_ns(t, "default", labels);
+}
+
+/* how many of a compiled endpoint's entries are of direction dir */
+static inline size_t count_dir(const struct sluice_ep_compiled *e, uint8_t dir)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < e->nentries; i++)
+		n += e->entries[i].key.direction == dir;
+	return n;
 }
 
 /* text with the first occurrence of from replaced by to (malloc'd) */
