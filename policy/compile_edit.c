@@ -98,7 +98,11 @@ static int compile_edit_peers(struct compile_state *st, const struct sluice_peer
 	int rc = 0;
 
 	out->n = 0;
-	if (!pr->has_l3 || (pr->entities & SLUICE_ENTITY_ALL))
+	if (!pr->has_l3)
+		return u32vec_push(out, SLUICE_ID_ANY);
+	if (pr->no_peers) /* an empty list beside the others: nothing, as compile_peer_ids() */
+		return 0;
+	if (pr->entities & SLUICE_ENTITY_ALL)
 		return u32vec_push(out, SLUICE_ID_ANY);
 	for (size_t k = 0; k < pr->nendpoints; k++)
 		if (sluice_selector_is_wildcard(&pr->endpoints[k]))
