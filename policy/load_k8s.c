@@ -19,7 +19,6 @@
  *     addresses lie inside it (cidrs_select_pods; see compile_peers.c).
  */
 #include "load.h"
-#include "names.h"
 
 #include <ctype.h>
 #include <netinet/in.h>
@@ -50,27 +49,25 @@ static const char *k8s_scalar(y_node_t *n)
 	return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
 }
 
-/* one label key (value NULL) or one value of key, checked as the API
- * server checks them; the error names the path pushed by the caller */
-static bool k8s_check_label(struct yctx *c, int line, const char *key, const char *value)
+/* a key with a ':' (the API server refuses it), into errors */
+static void k8s_check_key(struct yctx *c, y_node_t *kn)
 {
-	char *err = NULL;
-	int rc = value ? sl_check_label_value(key, value, &err) : sl_check_label_key(key, &err);
+	const char *key = k8s_scalar(kn);
 
-	if (rc)
-		y_error(c, line, "%s", err ? err : "invalid label");
-	free(err);
-	return !rc;
+	if (key && strchr(key, ':'))
+		y_error(c, y_line(kn),
+			"invalid label key \"%s\": ':' is not allowed in a Kubernetes label key (sources such as \"reserved:\" or \"k8s:\" are Cilium's, not a NetworkPolicy's)",
+			key);
 }
 
 /*
- * The API server's ValidateLabelSelector, which load_selector() (Cilium's
- * selector reader) does not apply: keys are qualified names, values label
- * values. A key with a ':' matters most: load_selector() would read
- * "reserved:host" as a Cilium source and select the host, which no
- * NetworkPolicy can name; the API server refuses the key, and so does this.
+ * load_selector() checks keys and values as Cilium does, which is the API
+ * server's ValidateLabelSelector but for one thing: it reads "source:name"
+ * as a Cilium source, so "reserved:host" would select the host, which no
+ * NetworkPolicy can name. The API server refuses a ':' in a key, and so
+ * does this.
  */
-static void k8s_selector_labels(struct yctx *c, y_node_t *sel)
+static void k8s_selector_keys(struct yctx *c, y_node_t *sel)
 {
 	y_node_t *ml, *me;
 	size_t base = c->plen;
@@ -82,14 +79,12 @@ static void k8s_selector_labels(struct yctx *c, y_node_t *sel)
 		y_push_field(c, "matchLabels");
 		for (yaml_node_pair_t *p = ml->data.mapping.pairs.start; p < ml->data.mapping.pairs.top; p++) {
 			y_node_t *k = y_node(c, p->key);
-			const char *key = k8s_scalar(k), *value = k8s_scalar(y_node(c, p->value));
 			size_t old;
 
-			if (!key || !*key)
+			if (!k8s_scalar(k))
 				continue;
-			old = y_push_field(c, key);
-			if (k8s_check_label(c, y_line(k), key, NULL) && value)
-				k8s_check_label(c, y_line(k), key, value);
+			old = y_push_field(c, k8s_scalar(k));
+			k8s_check_key(c, k);
 			y_pop(c, old);
 		}
 		y_pop(c, base);
@@ -99,42 +94,24 @@ static void k8s_selector_labels(struct yctx *c, y_node_t *sel)
 		return;
 	y_push_field(c, "matchExpressions");
 	for (long i = 0; i < me->data.sequence.items.top - me->data.sequence.items.start; i++) {
-		y_node_t *item = y_item(c, me, i), *kn = NULL, *vn = NULL;
-		const char *key = NULL;
-		size_t old = y_push_index(c, (size_t)i), fb;
+		y_node_t *item = y_item(c, me, i);
+		size_t old = y_push_index(c, (size_t)i), kb;
 
 		if (item && item->type == YAML_MAPPING_NODE) {
-			kn = y_field(c, item, "key", NULL);
-			vn = y_field(c, item, "values", NULL);
-			key = k8s_scalar(kn);
-		}
-		if (key && *key) {
-			fb = y_push_field(c, "key");
-			k8s_check_label(c, y_line(kn), key, NULL);
-			y_pop(c, fb);
-		}
-		if (key && *key && vn && vn->type == YAML_SEQUENCE_NODE) {
-			fb = y_push_field(c, "values");
-			for (long j = 0; j < vn->data.sequence.items.top - vn->data.sequence.items.start; j++) {
-				y_node_t *v = y_item(c, vn, j);
-				size_t vb = y_push_index(c, (size_t)j);
-
-				if (k8s_scalar(v))
-					k8s_check_label(c, y_line(v), key, k8s_scalar(v));
-				y_pop(c, vb);
-			}
-			y_pop(c, fb);
+			kb = y_push_field(c, "key");
+			k8s_check_key(c, y_field(c, item, "key", NULL));
+			y_pop(c, kb);
 		}
 		y_pop(c, old);
 	}
 	y_pop(c, base);
 }
 
-/* load_selector() with the API server's label checks */
+/* load_selector() with the API server's key check */
 static void k8s_selector(struct yctx *c, y_node_t *n, struct sluice_selector *out)
 {
 	load_selector(c, n, out);
-	k8s_selector_labels(c, n);
+	k8s_selector_keys(c, n);
 }
 
 /* Appends the requirements of a namespaceSelector as namespace-label ones. */

@@ -260,13 +260,15 @@ static void test_errors(void **state)
 	load_fails(NP "spec:\n  podSelector: {}\n  ingress: [{from: [{ipBlock: {cidr: 10.0.0.0/8, except: [10.1.0.1]}}]}]\n",
 		   "bad.yaml:6: spec.ingress[0].from[0].ipBlock.except[0]: invalid CIDR \"10.1.0.1\": want ADDRESS/LENGTH");
 	load_fails(NP "spec:\n  podSelector: {matchLabels: {\"NoUppercaseOrSpecialCharsLike=Equals\": b}}\n",
-		   "bad.yaml:5: spec.podSelector.matchLabels.NoUppercaseOrSpecialCharsLike=Equals: label key \"NoUppercaseOrSpecialCharsLike=Equals\": name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (regex '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]', optional prefix 'example.com/')");
+		   "bad.yaml:5: spec.podSelector.matchLabels.NoUppercaseOrSpecialCharsLike=Equals: invalid label key \"NoUppercaseOrSpecialCharsLike=Equals\": a label name is 1 to 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit");
 	/* a Cilium source is no Kubernetes label key: "reserved:host" must not
 	 * select the host */
 	load_fails(NP "spec:\n  podSelector: {}\n  ingress: [{from: [{podSelector: {matchLabels: {\"reserved:host\": \"\"}}}]}]\n",
-		   "bad.yaml:6: spec.ingress[0].from[0].podSelector.matchLabels.reserved:host: label key \"reserved:host\": sources such as \"reserved:\" or \"k8s:\" are set by sluice, not by users; give the key alone (':' is not allowed in a label key)");
+		   "bad.yaml:6: spec.ingress[0].from[0].podSelector.matchLabels.reserved:host: invalid label key \"reserved:host\": ':' is not allowed in a Kubernetes label key (sources such as \"reserved:\" or \"k8s:\" are Cilium's, not a NetworkPolicy's)");
+	load_fails(NP "spec:\n  podSelector: {matchExpressions: [{key: \"k8s:app\", operator: Exists}]}\n",
+		   "bad.yaml:5: spec.podSelector.matchExpressions[0].key: invalid label key \"k8s:app\": ':' is not allowed in a Kubernetes label key (sources such as \"reserved:\" or \"k8s:\" are Cilium's, not a NetworkPolicy's)");
 	load_fails(NP "spec:\n  podSelector: {}\n  ingress: [{from: [{namespaceSelector: {matchExpressions: [{key: team, operator: In, values: [\"a b\"]}]}}]}]\n",
-		   "bad.yaml:6: spec.ingress[0].from[0].namespaceSelector.matchExpressions[0].values[0]: label team: value \"a b\": a valid label value must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (regex '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')");
+		   "bad.yaml:6: spec.ingress[0].from[0].namespaceSelector.matchExpressions[0].values[0]: invalid label value \"a b\": a label value is at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit");
 	load_fails(NP "spec:\n  podSelector: {}\n  ingress: [{ports: [{port: \"!@#$\"}]}]\n",
 		   "bad.yaml:6: spec.ingress[0].ports[0].port: invalid port \"!@#$\"");
 	load_fails("apiVersion: networking.k8s.io/v1beta1\nkind: NetworkPolicy\nmetadata: {name: a}\n",
