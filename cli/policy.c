@@ -125,6 +125,17 @@ static void print_strings(FILE *f, json_t *arr, const char *prefix)
 		fprintf(f, "%s%s\n", prefix, json_string_value(v));
 }
 
+/* kubectl's "-f FILE", "--filename FILE", "-f=FILE" and "--filename=FILE"
+ * at argv[*i] (moved past a separate value); NULL when it is none of them */
+static const char *filename_arg(int argc, char **argv, int *i)
+{
+	if ((!strcmp(argv[*i], "-f") || !strcmp(argv[*i], "--filename")) && *i + 1 < argc)
+		return argv[++*i];
+	if (!strncmp(argv[*i], "-f=", 3) || !strncmp(argv[*i], "--filename=", 11))
+		return strchr(argv[*i], '=') + 1;
+	return NULL;
+}
+
 static int policy_apply(int argc, char **argv)
 {
 	json_t *files = json_array(), *res;
@@ -132,12 +143,10 @@ static int policy_apply(int argc, char **argv)
 	int i, nfiles = 0;
 
 	for (i = 1; i < argc; i++) {
-		if ((!strcmp(argv[i], "-f") || !strcmp(argv[i], "--filename")) && i + 1 < argc) {
-			if (add_path(files, argv[++i]))
-				return 1;
-			nfiles++;
-		} else if (!strncmp(argv[i], "--filename=", 11) || !strncmp(argv[i], "-f=", 3)) {
-			if (add_path(files, strchr(argv[i], '=') + 1))
+		const char *path = filename_arg(argc, argv, &i);
+
+		if (path) {
+			if (add_path(files, path))
 				return 1;
 			nfiles++;
 		} else if (!strcmp(argv[i], "--dry-run") || !strcmp(argv[i], "--dry-run=client") ||
@@ -410,21 +419,17 @@ static int policy_delete(int argc, char **argv)
 	bool ignore_missing = false;
 	size_t nfiles = 0;
 	char *nsref = NULL;
-	int rc = 0;
+	int rc = cli_take_namespace(&argc, argv, &ns);
 
-	for (int i = 1; i < argc && files; i++) {
-		if (!strcmp(argv[i], "--kind") && i + 1 < argc)
+	for (int i = 1; i < argc && files && !rc; i++) {
+		const char *path = filename_arg(argc, argv, &i);
+
+		if (path)
+			files[nfiles++] = path;
+		else if (!strcmp(argv[i], "--kind") && i + 1 < argc)
 			kind = argv[++i];
 		else if (!strncmp(argv[i], "--kind=", 7))
 			kind = argv[i] + 7;
-		else if ((!strcmp(argv[i], "-n") || !strcmp(argv[i], "--namespace")) && i + 1 < argc)
-			ns = argv[++i];
-		else if (!strncmp(argv[i], "--namespace=", 12))
-			ns = argv[i] + 12;
-		else if ((!strcmp(argv[i], "-f") || !strcmp(argv[i], "--filename")) && i + 1 < argc)
-			files[nfiles++] = argv[++i];
-		else if (!strncmp(argv[i], "-f=", 3) || !strncmp(argv[i], "--filename=", 11))
-			files[nfiles++] = strchr(argv[i], '=') + 1;
 		else if (!strcmp(argv[i], "--ignore-not-found") || !strcmp(argv[i], "--ignore-not-found=true"))
 			ignore_missing = true;
 		else if (!ref && argv[i][0] != '-')

@@ -38,6 +38,15 @@ static bool cilium_label_ok(struct yctx *c, y_node_t *kn, const char *key,
 	char *ext = NULL;
 	bool ok = true;
 
+	/* the API server refuses a ':' in a NetworkPolicy's key: read as a
+	 * source, "reserved:host" would select the host, which no
+	 * NetworkPolicy can name */
+	if (colon && c->k8s_label_keys) {
+		y_error(c, y_line(kn),
+			"invalid label key \"%s\": ':' is not allowed in a Kubernetes label key (sources such as \"reserved:\" or \"k8s:\" are Cilium's, not a NetworkPolicy's)",
+			key);
+		return false;
+	}
 	if ((colon ? asprintf(&ext, "%.*s.%s", (int)(colon - key), key, colon + 1)
 		   : asprintf(&ext, "%s", key)) < 0) {
 		y_error(c, y_line(kn), "out of memory");

@@ -43,77 +43,6 @@ static int k8s_set_source(struct sluice_selector *s)
 	return 0;
 }
 
-/* scalar text of a node, or NULL (no error: load_selector() reports shapes) */
-static const char *k8s_scalar(y_node_t *n)
-{
-	return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
-}
-
-/* a key with a ':' (the API server refuses it), into errors */
-static void k8s_check_key(struct yctx *c, y_node_t *kn)
-{
-	const char *key = k8s_scalar(kn);
-
-	if (key && strchr(key, ':'))
-		y_error(c, y_line(kn),
-			"invalid label key \"%s\": ':' is not allowed in a Kubernetes label key (sources such as \"reserved:\" or \"k8s:\" are Cilium's, not a NetworkPolicy's)",
-			key);
-}
-
-/*
- * load_selector() checks keys and values as Cilium does, which is the API
- * server's ValidateLabelSelector but for one thing: it reads "source:name"
- * as a Cilium source, so "reserved:host" would select the host, which no
- * NetworkPolicy can name. The API server refuses a ':' in a key, and so
- * does this.
- */
-static void k8s_selector_keys(struct yctx *c, y_node_t *sel)
-{
-	y_node_t *ml, *me;
-	size_t base = c->plen;
-
-	if (!sel || sel->type != YAML_MAPPING_NODE)
-		return;
-	ml = y_field(c, sel, "matchLabels", NULL);
-	if (ml && ml->type == YAML_MAPPING_NODE) {
-		y_push_field(c, "matchLabels");
-		for (yaml_node_pair_t *p = ml->data.mapping.pairs.start; p < ml->data.mapping.pairs.top; p++) {
-			y_node_t *k = y_node(c, p->key);
-			size_t old;
-
-			if (!k8s_scalar(k))
-				continue;
-			old = y_push_field(c, k8s_scalar(k));
-			k8s_check_key(c, k);
-			y_pop(c, old);
-		}
-		y_pop(c, base);
-	}
-	me = y_field(c, sel, "matchExpressions", NULL);
-	if (!me || me->type != YAML_SEQUENCE_NODE)
-		return;
-	y_push_field(c, "matchExpressions");
-	for (long i = 0; i < me->data.sequence.items.top - me->data.sequence.items.start; i++) {
-		y_node_t *item = y_item(c, me, i);
-		size_t old = y_push_index(c, (size_t)i), kb;
-
-		if (item && item->type == YAML_MAPPING_NODE) {
-			kb = y_push_field(c, "key");
-			k8s_check_key(c, y_field(c, item, "key", NULL));
-			y_pop(c, kb);
-		}
-		y_pop(c, old);
-	}
-	y_pop(c, base);
-}
-
-/* load_selector() with the API server's key check */
-static void k8s_selector(struct yctx *c, y_node_t *n, struct sluice_selector *out)
-{
-	load_selector(c, n, out);
-	k8s_selector_keys(c, n);
-}
-
 /* Appends the requirements of a namespaceSelector as namespace-label ones. */
 static int k8s_add_namespace_reqs(struct sluice_selector *dst, const struct sluice_selector *ns_sel)
 {
@@ -207,7 +136,7 @@ static void k8s_peer(struct yctx *c, y_node_t *n, const char *ns,
 
 	if (ps) {
 		y_push_field(c, "podSelector");
-		k8s_selector(c, ps, sel);
+		load_selector(c, ps, sel);
 		y_pop(c, base);
 	}
 	if (k8s_set_source(sel))
@@ -216,7 +145,7 @@ static void k8s_peer(struct yctx *c, y_node_t *n, const char *ns,
 		struct sluice_selector tmp = { 0 };
 
 		y_push_field(c, "namespaceSelector");
-		k8s_selector(c, nss, &tmp);
+		load_selector(c, nss, &tmp);
 		y_pop(c, base);
 		if (k8s_add_namespace_reqs(sel, &tmp))
 			y_error(c, y_line(n), "out of memory");
@@ -380,6 +309,7 @@ void k8s_load_document(struct yctx *c, y_node_t *root, struct sluice_policy *p)
 	long nin, neg;
 	bool want_in = true, want_eg = false;
 
+	c->k8s_label_keys = true; /* load_selector() reads Kubernetes' keys */
 	y_check_fields(c, root, known, NULL);
 	load_metadata(c, root, p, true);
 	/* spec may be left out (or null) as well: the API server decodes the
@@ -407,7 +337,7 @@ void k8s_load_document(struct yctx *c, y_node_t *root, struct sluice_policy *p)
 	ps = spec ? y_field(c, spec, "podSelector", NULL) : NULL;
 	y_push_field(c, "podSelector");
 	if (ps)
-		k8s_selector(c, ps, &r->subject);
+		load_selector(c, ps, &r->subject);
 	if (k8s_set_source(&r->subject) ||
 	    selector_add_req(&r->subject, "k8s", SLUICE_LABEL_NAMESPACE, SLUICE_SEL_IN,
 			     (const char *const *)&p->namespace, 1))
@@ -465,5 +395,6 @@ void k8s_load_document(struct yctx *c, y_node_t *root, struct sluice_policy *p)
 	r->has_ingress = want_in;
 	r->has_egress = want_eg;
 out:
+	c->k8s_label_keys = false;
 	y_pop(c, base);
 }

@@ -21,6 +21,9 @@ struct yctx {
 	int nerrors;
 	char path[1024]; /* ".spec.ingress[0]": printed without the first '.' */
 	size_t plen;
+	/* a NetworkPolicy's selectors: label keys are Kubernetes', where a ':'
+	 * is refused, not Cilium's "source:name" */
+	bool k8s_label_keys;
 };
 
 /* Appends ".name" or "[i]" to the path; returns the length to pop back to. */
