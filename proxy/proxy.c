@@ -1557,6 +1557,16 @@ static void proxy_on_connection(uv_stream_t *ls, int status)
 		uv_close((uv_handle_t *)&pc->client, proxy_on_early_close);
 		return;
 	}
+	/*
+	 * libuv accepts a whole backlog in one loop iteration and its clock
+	 * stays at the iteration's start. Under a flood of connections on a
+	 * slow or starved node that iteration can outlast the handshake
+	 * deadline, and the next iteration runs timers before it reads: the
+	 * last client accepted would be timed out before its first byte was
+	 * read. Each connection's deadlines count from its own accept (a
+	 * vDSO clock read per connection).
+	 */
+	uv_update_time(srv->loop);
 	len = sizeof(peer);
 	memset(&peer, 0, sizeof(peer));
 	memset(&local, 0, sizeof(local));
