@@ -1019,8 +1019,11 @@ static int http_head_check(struct http_conn *c)
 			return -HTTP_R_FRAGMENT;
 		if (rc)
 			return -HTTP_R_PATH;
-		h->canon_len = (uint32_t)tlen;
-		h->path_len = (uint32_t)plen;
+		/* rules, access logs and flows see the canonical path WITH its
+		 * query, as Envoy's ":path" has it (Cilium S3): a rule "/public"
+		 * does not allow "/public?x=1" */
+		h->canon_len = h->path_len = (uint32_t)tlen;
+		(void)plen;
 	}
 	h->x.path = h->raw + h->canon_off;
 	h->x.path_len = h->path_len;

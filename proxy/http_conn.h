@@ -112,7 +112,7 @@ struct http_exchange {
 	uint64_t upstream_first_ns;  /* first response byte from the upstream */
 	const char *method;      /* not NUL-terminated; may be empty */
 	size_t method_len;
-	const char *path;        /* canonical path, no query */
+	const char *path;        /* canonical path with its query */
 	size_t path_len;
 	const char *host;
 	size_t host_len;

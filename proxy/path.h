@@ -2,14 +2,14 @@
 /*
  * path.h - request-target canonicalisation, done before any rule matches.
  *
- * The canonical form is what rules see (path only) and what goes upstream
- * (path plus the original query), so the proxy and the server agree on the
- * resource a request names. Steps, in order, on an origin-form target:
+ * The canonical form (path plus the original query) is what rules see and
+ * what goes upstream, so the proxy and the server agree on the resource a
+ * request names. Steps, in order, on an origin-form target:
  *
- *  1. Split off the query at the first '?'. Rules match the path WITHOUT the
- *     query (a documented difference from Envoy's ":path", cilium S3): a rule
- *     "/public" allows "/public?x=1". The query is forwarded unchanged, only
- *     checked for '#', control bytes and invalid UTF-8.
+ *  1. Split off the query at the first '?'. Only the path is canonicalised;
+ *     the query is kept unchanged, only checked for '#', control bytes and
+ *     invalid UTF-8. Rules match path and query together, as Envoy's
+ *     ":path" (Cilium S3): a rule "/public" does not allow "/public?x=1".
  *  2. Percent-escapes: an escape of an unreserved character (ALPHA DIGIT
  *     "-" "." "_" "~") is decoded; any other valid escape is kept with its
  *     hex digits uppercased ("%3b" -> "%3B").

@@ -9,7 +9,7 @@
  *  - method, path and host are PCRE2 regexes that must match the WHOLE
  *    subject (anchored at both ends), compiled with JIT and run with a match
  *    limit; hitting the limit counts as "no match" (fail closed);
- *  - path is the canonical path without the query (see path.h);
+ *  - path is the canonical path with its query, as Envoy's ":path" (path.h);
  *    host is the Host header value as sent (port included when present);
  *  - headers: "Name" requires the header to be present (name compared
  *    case-insensitively); "Name: value" requires its value, after trimming
@@ -87,7 +87,7 @@ bool proxy_header_edits_remove(const struct proxy_header_edits *ed, size_t from,
 struct proxy_request_view {
 	const char *method;
 	size_t method_len;
-	const char *path; /* canonical, no query */
+	const char *path; /* canonical, with the query (Envoy's :path) */
 	size_t path_len;
 	const char *host; /* "" when absent (HTTP/1.0) */
 	size_t host_len;

@@ -21,7 +21,8 @@ spec:
       rules:
         http:
         - {method: GET, path: "/api/users/.*"}
-        - {method: POST, path: "/api/upload"}
+        - {method: POST, path: "/api/upload(\\?.*)?"}
+        - {method: GET, path: "/api/status"}
 YAML
 wait_proxy_ready
 LOG=$SL_WORK/server-default_backend.log
@@ -81,7 +82,10 @@ case_ "encoded backslash" "400 closed" h33 "GET /api/users/%5Ch33 HTTP/1.1\r\n${
 case_ "encoded NUL" "400 closed" h34 "GET /api/users/h34%00 HTTP/1.1\r\n${H}\r\n"
 case_ "double encoding %25" "400 closed" h35 "GET /api/users/%252e%252e/h35 HTTP/1.1\r\n${H}\r\n"
 case_ "invalid UTF-8" "400 closed" h36 "GET /api/users/h36\300\257 HTTP/1.1\r\n${H}\r\n"
-case_ "query is not part of the match" "200 closed" "" "GET /api/users/h37?x=/admin HTTP/1.1\r\n${H}Connection: close\r\n\r\n"
+# the query is part of what rules match, as in Envoy's ":path" (Cilium S3)
+case_ "a query matched by the rule's .*" "200 closed" "" "GET /api/users/h37?x=/admin HTTP/1.1\r\n${H}Connection: close\r\n\r\n"
+case_ "a query beyond the rule's path: /api/status?h38 under /api/status" "403 closed" h38 "GET /api/status?h38 HTTP/1.1\r\n${H}Connection: close\r\n\r\n"
+case_ "the rule's path alone: /api/status" "200 closed" "" "GET /api/status HTTP/1.1\r\n${H}Connection: close\r\n\r\n"
 
 echo "# limits"
 big=$(head -c 62000 /dev/zero | tr '\0' a)

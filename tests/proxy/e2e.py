@@ -24,16 +24,19 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import upstream  # noqa: E402
 
+# rules match the path with its query (Envoy's ":path", Cilium S3): the
+# paths the tests mark with a query allow one; "/public" does not
+Q = r"(\?.*)?"
 RULES = {"rules": [
     {"method": "GET", "path": "/api/users/.*"},
     {"method": "GET", "path": "/public"},
-    {"method": "POST", "path": "/upload"},
-    {"method": "GET", "path": "/big"},
-    {"method": "GET", "path": "/chunked"},
-    {"method": "GET", "path": "/close"},
-    {"method": "GET", "path": "/drop"},
-    {"method": "GET", "path": "/swallow-next"},
-    {"method": "GET", "path": "/ws", "headers": ["Upgrade: websocket"]},
+    {"method": "POST", "path": "/upload" + Q},
+    {"method": "GET", "path": "/big" + Q},
+    {"method": "GET", "path": "/chunked" + Q},
+    {"method": "GET", "path": "/close" + Q},
+    {"method": "GET", "path": "/drop" + Q},
+    {"method": "GET", "path": "/swallow-next" + Q},
+    {"method": "GET", "path": "/ws" + Q, "headers": ["Upgrade: websocket"]},
 ]}
 
 FAILS = []
@@ -230,6 +233,11 @@ def test_basic(px, rec):
     st, _, body = one(px.port, req("/public/../api//users/%61?q=%2F..&x=1"))
     check(st == 200 and body.startswith(b"GET /api/users/a?q=%2F..&x=1 "),
           "the canonical path (with the original query) goes upstream")
+    # the query is part of what "path" matches, as in Envoy (Cilium S3)
+    st, _, _ = one(px.port, req("/public?x=1"))
+    check(st == 403 and not rec.seen("/public?x=1"), "/public?x=1 under path /public: 403")
+    st, _, _ = one(px.port, req("/public"))
+    check(st == 200, "/public under path /public: 200")
     st, _, _ = one(px.port, req("/api/users/%2e%2e/%2e%2e/admin"))
     check(st == 403, "/api/users/%2e%2e/%2e%2e/admin is /admin: 403")
     # spoofed X-Forwarded-For changes nothing (identity comes from the connection)
