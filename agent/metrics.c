@@ -382,6 +382,16 @@ char *metrics_render(struct agent *a)
 		outf(&o, "%s", hub);
 		free(hub);
 	}
+	/* Hubble's lost events, by its LostEventSource names: the datapath's
+	 * ring buffer full, and flows a slow observer did not get (Hubble's
+	 * reader falling behind its ring); a series once it counted one */
+	head(&o, "hubble_lost_events_total", "counter", "Number of lost events");
+	if (st[SLUICE_STAT_EVENTS_LOST])
+		outf(&o, "hubble_lost_events_total{source=\"perf_event_ring_buffer\"} %llu\n",
+		     (unsigned long long)st[SLUICE_STAT_EVENTS_LOST]);
+	if (fc->observer_flows_lost)
+		outf(&o, "hubble_lost_events_total{source=\"hubble_ring_buffer\"} %llu\n",
+		     (unsigned long long)fc->observer_flows_lost);
 
 	head(&o, "sluice_endpoints", "gauge", "Local endpoints (pods).");
 	outf(&o, "sluice_endpoints %zu\n", a->reg.npods);

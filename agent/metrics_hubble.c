@@ -54,6 +54,7 @@ struct metrics_hubble {
 	uint64_t drops[256][NPROTOS];
 	uint64_t tcp[2][4]; /* [IPv4, IPv6][FIN, RST, SYN, SYN-ACK] */
 	uint64_t policy[2][NMATCH][NVERDICT]; /* [ingress, egress] */
+	uint64_t to_world[NPROTOS][NVERDICT]; /* flows-to-world, Hubble's defaults */
 	struct http_series *http;
 	size_t nhttp;
 	struct duration_hist *hist;
@@ -212,6 +213,14 @@ void metrics_hubble_flow(struct metrics_hubble *h, const struct hubble_flow_fact
 	}
 	if (t == T_L7 && f->response)
 		count_http(h, f);
+	/* flows-to-world with Hubble's default options: flows whose
+	 * destination carries reserved:world (the world identity, and a CIDR
+	 * identity, whose labels include it) with an L4; of drops only policy
+	 * denials (not "any-drop"); no forwarded replies (ephemeral ports) */
+	if (p != P_UNKNOWN &&
+	    (f->dst_identity == SLUICE_ID_WORLD || f->dst_identity >= SLUICE_ID_LOCAL_MIN) &&
+	    (v == 2 ? f->drop_reason == SLUICE_DROP_POLICY_DENIED : !f->reply))
+		h->to_world[p][v]++;
 	/* port-distribution: forwarded flows that are not replies (a drop's
 	 * direction is unknown: not counted either) */
 	if ((v == 1 || v == 5) && !f->reply) {
@@ -318,6 +327,13 @@ char *metrics_hubble_render(const struct metrics_hubble *h)
 						   "match=\"%s\"} %llu\n",
 						action, d ? "egress" : "ingress", match, (unsigned long long)h->policy[d][m][v]);
 				}
+	fputs("# HELP hubble_flows_to_world_total Total number of flows to reserved:world\n"
+	      "# TYPE hubble_flows_to_world_total counter\n", o);
+	for (unsigned p = 0; p < NPROTOS; p++)
+		for (unsigned v = 0; v < NVERDICT; v++)
+			if (h->to_world[p][v])
+				fprintf(o, "hubble_flows_to_world_total{protocol=\"%s\",verdict=\"%s\"} %llu\n",
+					proto_names[p], verdict_names[v], (unsigned long long)h->to_world[p][v]);
 	fputs("# HELP hubble_port_distribution_total Numbers of packets distributed by destination port\n"
 	      "# TYPE hubble_port_distribution_total counter\n", o);
 	for (int pi = 0; pi < 3; pi++) {

@@ -183,6 +183,17 @@ DROPS="sluice_proxy_access_records_dropped_total:access_dropped sluice_proxy_acc
 declare -A drops_before
 for d in $DROPS; do drops_before[${d%%:*}]=$(metric "${d%%:*}"); done
 [ "${drops_before[sluice_proxy_access_records_dropped_total]:-0}" -gt 0 ] && pass "metrics show the drops (${drops_before[sluice_proxy_access_records_dropped_total]})" || fail "metrics show the drops ('${drops_before[sluice_proxy_access_records_dropped_total]}')"
+# Hubble's flows-to-world: the frontend (no egress policy) connects to
+# an address of the world; its SYN is a forwarded, non-reply flow to
+# reserved:world (a closed port: the RST that answers is a reply)
+wbefore=$(metric 'hubble_flows_to_world_total{protocol="TCP",verdict="FORWARDED"}')
+sl pod exec default/frontend -- python3 "$TOOLS/probe.py" tcp "$WORLD_IP" 9 0.5 >/dev/null
+sleep 0.5
+wafter=$(metric 'hubble_flows_to_world_total{protocol="TCP",verdict="FORWARDED"}')
+[ "$(( ${wafter:-0} - ${wbefore:-0} ))" -ge 1 ] &&
+	pass "hubble_flows_to_world_total{protocol=TCP,verdict=FORWARDED}: ${wbefore:-0} -> $wafter" ||
+	fail "hubble_flows_to_world_total{protocol=TCP,verdict=FORWARDED}: ${wbefore:-0} -> ${wafter:-none}"
+check "hubble_lost_events_total is declared" sh -c "curl -s -m 3 http://127.0.0.1:$SL_METRICS_PORT/metrics | grep -q '^# TYPE hubble_lost_events_total counter'"
 kill -KILL "$(proxy_stat pid)"
 sleep 0.3
 [ "$(code default/frontend "$B/api/users/1")" = 000 ] && pass "proxy down: L7 port refuses (fails closed)" || fail "proxy down: L7 port refuses"

@@ -60,6 +60,11 @@ told=$(grep -o '^sluice: [0-9]* flows lost' "$ERR" | awk '{s += $2} END {print s
 echo "  (agent saw $seen flows; client printed $printed, was told it lost $told; agent counted $lost lost)"
 [ "$told" = "$lost" ] && pass "the client was told exactly what the agent counted ($told)" || fail "told $told, counted $lost"
 [ "$((printed + told))" = "$seen" ] && pass "printed + lost = seen ($printed + $told = $seen)" || fail "printed $printed + lost $told != seen $seen"
+# Hubble's name for the same count (a reader falling behind Hubble's ring)
+hl=$(curl -s -m 3 "http://127.0.0.1:$SL_METRICS_PORT/metrics" | awk '$1 == "hubble_lost_events_total{source=\"hubble_ring_buffer\"}" {print $2}')
+[ "${hl:-0}" = "$(status_field flows_lost_by_slow_observers)" ] &&
+	pass "hubble_lost_events_total{source=hubble_ring_buffer} = flows lost by slow observers ($hl)" ||
+	fail "hubble_lost_events_total{source=hubble_ring_buffer} '${hl:-}' != $(status_field flows_lost_by_slow_observers)"
 # every line is a whole flow (nothing torn by the loss)
 check "every printed line is a flow" python3 -c '
 import json, sys

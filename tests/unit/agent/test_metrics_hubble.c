@@ -159,6 +159,62 @@ static void test_ports_icmp(void **state)
 	metrics_hubble_free(h);
 }
 
+/* flows-to-world (Hubble's defaults): TestFlowsToWorldHandler_MatchingFlow
+ * and _NonMatchingFlows, without their context labels; a CIDR identity's
+ * labels carry reserved:world too */
+static void test_flows_to_world(void **state)
+{
+	struct metrics_hubble *h = metrics_hubble_new();
+	static const uint8_t protos[] = { 6, 17, 1, 58 };
+	struct hubble_flow_facts f = { .type = 1, .verdict = SLUICE_VERDICT_DROPPED,
+				       .drop_reason = SLUICE_DROP_POLICY_DENIED, .src_identity = 300,
+				       .dst_identity = SLUICE_ID_WORLD, .dport = 80, .ipv4 = true };
+	char *out;
+
+	(void)state;
+	out = metrics_hubble_render(h);
+	has(out, "# TYPE hubble_flows_to_world_total counter\n");
+	assert_null(strstr(out, "hubble_flows_to_world_total{"));
+	free(out);
+	for (size_t i = 0; i < sizeof(protos); i++) {
+		f.protocol = protos[i];
+		metrics_hubble_flow(h, &f);
+	}
+	/* not counted: another reason's drop, a host destination, a
+	 * forwarded reply, a flow without L4 */
+	f.protocol = 6;
+	f.drop_reason = SLUICE_DROP_INVALID_PACKET;
+	metrics_hubble_flow(h, &f);
+	f.drop_reason = SLUICE_DROP_POLICY_DENIED;
+	f.dst_identity = SLUICE_ID_HOST;
+	metrics_hubble_flow(h, &f);
+	f = (struct hubble_flow_facts){ .type = 4, .protocol = 6, .verdict = SLUICE_VERDICT_FORWARDED,
+					.dst_identity = SLUICE_ID_WORLD, .reply = true, .ipv4 = true };
+	metrics_hubble_flow(h, &f);
+	f.reply = false;
+	f.protocol = 47; /* GRE: no L4 in Hubble's terms */
+	metrics_hubble_flow(h, &f);
+	/* counted: a forwarded connection to a CIDR identity, and its drop
+	 * as a reply by policy (Hubble skips only forwarded replies) */
+	f = (struct hubble_flow_facts){ .type = 5, .protocol = 6, .verdict = SLUICE_VERDICT_FORWARDED,
+					.src_identity = 300, .dst_identity = SLUICE_ID_LOCAL_MIN + 7, .ipv4 = true };
+	metrics_hubble_flow(h, &f);
+	f.verdict = SLUICE_VERDICT_DROPPED;
+	f.type = 1;
+	f.reply = true;
+	f.drop_reason = SLUICE_DROP_POLICY_DENIED;
+	metrics_hubble_flow(h, &f);
+	out = metrics_hubble_render(h);
+	has(out, "hubble_flows_to_world_total{protocol=\"TCP\",verdict=\"DROPPED\"} 2\n");
+	has(out, "hubble_flows_to_world_total{protocol=\"UDP\",verdict=\"DROPPED\"} 1\n");
+	has(out, "hubble_flows_to_world_total{protocol=\"ICMPv4\",verdict=\"DROPPED\"} 1\n");
+	has(out, "hubble_flows_to_world_total{protocol=\"ICMPv6\",verdict=\"DROPPED\"} 1\n");
+	has(out, "hubble_flows_to_world_total{protocol=\"TCP\",verdict=\"FORWARDED\"} 1\n");
+	assert_null(strstr(out, "hubble_flows_to_world_total{protocol=\"Unknown L4\""));
+	free(out);
+	metrics_hubble_free(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -166,6 +222,7 @@ int main(void)
 		cmocka_unit_test(test_policy),
 		cmocka_unit_test(test_http),
 		cmocka_unit_test(test_ports_icmp),
+		cmocka_unit_test(test_flows_to_world),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
