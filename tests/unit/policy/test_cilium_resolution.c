@@ -342,6 +342,39 @@ static char *one_cnp(const char *const items[8])
 	return y;
 }
 
+/*
+ * w's first policy, loaded from old_text and compiled into w->out, is
+ * edited into new_text (one item changed): the edit path's result, when it
+ * handles the edit, must be the whole compile's, which then becomes
+ * w->out. Returns whether the edit path handled it.
+ */
+static bool edit_agrees(struct world *w, const char *old_text, const char *new_text)
+{
+	struct sluice_diags e = { 0 }, wr = { 0 };
+	struct sluice_policy_edit ed;
+	struct sluice_compiled inc = { 0 }, whole = { 0 };
+	bool handled;
+
+	assert_int_equal(sluice_policy_edit_prepare(&w->set.v[0], "t.yaml", old_text, strlen(old_text), new_text,
+						    strlen(new_text), &ed, &e, &wr),
+			 1);
+	sluice_policy_edit_swap(&w->set.v[0], &ed);
+	assert_int_equal(sluice_policy_compile_edit(&w->set, w->idt, w->eps, 2, &w->out, 0, ed.rule, ed.section,
+						    ed.index, &ed.item, &inc, &handled, &e),
+			 0);
+	assert_int_equal(sluice_policy_compile(&w->set, w->idt, w->eps, 2, &whole, &e), 0);
+	if (handled) {
+		assert_compiled_same(&inc, &whole);
+		sluice_compiled_free(&inc);
+	}
+	sluice_compiled_free(&w->out);
+	w->out = whole;
+	sluice_policy_edit_free(&ed);
+	sluice_diags_free(&e);
+	sluice_diags_free(&wr);
+	return handled;
+}
+
 static void test_merge_rules_edit_path(void **state)
 {
 	struct world *w = *state;
@@ -359,35 +392,13 @@ static void test_merge_rules_edit_path(void **state)
 		text = one_cnp(items);
 		compile_docs(w, text);
 		for (unsigned i = 0; i < 8; i++) {
-			struct sluice_diags e = { 0 }, wr = { 0 };
-			struct sluice_policy_edit ed;
-			struct sluice_compiled inc = { 0 }, whole = { 0 };
-			bool handled;
 			char *next;
 
 			if (!(c & (1u << i)))
 				continue;
 			items[i] = real[i];
 			next = one_cnp(items);
-			assert_int_equal(sluice_policy_edit_prepare(&w->set.v[0], "one.yaml", text, strlen(text), next,
-								    strlen(next), &ed, &e, &wr),
-					 1);
-			sluice_policy_edit_swap(&w->set.v[0], &ed);
-			assert_int_equal(sluice_policy_compile_edit(&w->set, w->idt, w->eps, 2, &w->out, 0, ed.rule,
-								    ed.section, ed.index, &ed.item, &inc, &handled,
-								    &e),
-					 0);
-			assert_int_equal(sluice_policy_compile(&w->set, w->idt, w->eps, 2, &whole, &e), 0);
-			if (handled) {
-				assert_compiled_same(&inc, &whole);
-				sluice_compiled_free(&inc);
-				handled_edits++;
-			}
-			sluice_compiled_free(&w->out);
-			w->out = whole;
-			sluice_policy_edit_free(&ed);
-			sluice_diags_free(&e);
-			sluice_diags_free(&wr);
+			handled_edits += edit_agrees(w, text, next);
 			free(text);
 			text = next;
 		}
@@ -747,6 +758,19 @@ static void test_ports_and_protocols(void **state)
 	expect("deny 80/ANY", e, IN, w->bar, TCP, 80, "drop");
 	expect("deny 80/ANY", e, IN, w->bar, UDP, 80, "drop");
 	expect("deny 80/ANY", e, IN, w->foo, TCP, 80, "l7:GET /");
+	/* rule_test.go TestL4Policy: one port rule, two ports, http rules for
+	 * both; egress 3000/ANY is TCP, UDP and SCTP */
+	e = cnp(w, "  ingress:\n"
+		   "  - toPorts: [{ports: [{port: \"80\", protocol: TCP}, {port: \"8080\", protocol: TCP}],"
+		   " rules: {http: [{method: GET, path: /}]}}]\n"
+		   "  egress:\n  - toPorts: [{ports: [{port: \"3000\", protocol: ANY}]}]\n");
+	expect("TestL4Policy", e, IN, w->bar, TCP, 80, "l7:GET /");
+	expect("TestL4Policy", e, IN, w->bar, TCP, 8080, "l7:GET /");
+	expect("TestL4Policy", e, IN, w->bar, TCP, 81, "drop");
+	expect("TestL4Policy", e, EG, w->bar, TCP, 3000, "allow");
+	expect("TestL4Policy", e, EG, w->bar, UDP, 3000, "allow");
+	expect("TestL4Policy", e, EG, w->bar, SCTP, 3000, "allow");
+	expect("TestL4Policy", e, EG, w->bar, IPPROTO_ICMP, 8, "drop");
 	/* port 0: every port of the protocol */
 	e = cnp(w, "  ingress:\n" FOO "    toPorts: [{ports: [{port: \"0\", protocol: TCP}]}]\n");
 	expect("port 0/TCP", e, IN, w->foo, TCP, 1, "allow");
@@ -762,6 +786,9 @@ static void test_ports_and_protocols(void **state)
 	expect("deny 0/ANY", e, IN, w->foo, TCP, 80, "drop");
 	expect("deny 0/ANY", e, IN, w->foo, UDP, 9, "drop");
 	expect("deny 0/ANY", e, IN, w->bar, TCP, 80, "l7:GET /");
+	/* Cilium's 0/ANY filter is the L3 key (protocol 0): ICMP too */
+	expect("deny 0/ANY", e, IN, w->foo, IPPROTO_ICMP, 8, "drop");
+	expect("deny 0/ANY", e, IN, w->foo, IPPROTO_ICMPV6, 128, "drop");
 	/* a deny of every TCP port */
 	e = cnp(w, "  ingress:\n" ALL "  ingressDeny:\n" BAR "    toPorts: [{ports: [{port: \"0\", protocol: TCP}]}]\n");
 	expect("deny 0/TCP", e, IN, w->bar, TCP, 443, "drop");
@@ -949,6 +976,266 @@ static void test_l7_across_policies(void **state)
 	no_failures();
 }
 
+/* l4_filter_test.go TestMergeTLSTCPPolicy / TestMergeTLSHTTPPolicy /
+ * TestMergeTLSSNIPolicy: egress 443 to bar at L4, to baz with TLS */
+static void test_tls_merge(void **state)
+{
+	struct world *w = *state;
+	const struct sluice_ep_compiled *e;
+	/* the second: TLS with an empty http rule */
+	static const char *const baz_rules[] = { "", "      rules: {http: [{}]}\n" };
+	static const char *const baz_want[] = { "l7:*", "l7:* *" };
+
+	for (int i = 0; i < 2; i++) {
+		const struct sluice_l7_policy *l7;
+		char spec[2048];
+
+		/* TLS without http rules: bar is not redirected, baz is, and
+		 * every request of baz's passes */
+		snprintf(spec, sizeof(spec),
+			 "  egress:\n  - toEndpoints: [{matchLabels: {app: bar}}]\n"
+			 "    toPorts: [{ports: [{port: \"443\", protocol: TCP}]}]\n"
+			 "  - toEndpoints: [{matchLabels: {app: baz}}]\n"
+			 "    toPorts:\n    - ports: [{port: \"443\", protocol: TCP}]\n"
+			 "      terminatingTLS: {secret: {name: tls-cert}}\n"
+			 "      originatingTLS: {secret: {name: tls-ca-certs}}\n%s",
+			 baz_rules[i]);
+		e = cnp(w, spec);
+		expect("TLS", e, EG, w->bar, TCP, 443, "allow");
+		expect("TLS", e, EG, w->baz, TCP, 443, baz_want[i]);
+		l7 = sluice_l7_lookup(e, EG, TCP, 443, w->baz);
+		assert_non_null(l7);
+		assert_non_null(l7->tls);
+		assert_non_null(l7->tls->terminating_tls);
+	}
+	no_failures();
+}
+
+/*
+ * Random policies against the semantics the matrix's oracle spells out,
+ * generalised: peers foo, bar or every peer (or L3 only), TCP / UDP / ANY,
+ * single ports, ranges and port 0 around 78-92, http rules (each its own
+ * path) on TCP, denies. The verdict for (peer, protocol, port):
+ *   - drop if a deny covers it;
+ *   - else, of the allows covering it, the ones naming ports decide the
+ *     proxy: through it if one has http rules, every request allowed if
+ *     one has none (else the union of their rules), and an L3-only allow
+ *     never widens them;
+ *   - else allow if an (L3-only) allow covers it, drop if none.
+ * The trie keys sluice writes for this (LPM blocks of ranges, two tries,
+ * materialized keys, compile_emit.c) are where a mistake would let
+ * traffic through, so they are checked against this brute force.
+ */
+/* The probed peers: pods foo, bar, baz, world, and the CIDR identities of
+ * 10.0.0.0/8, 10.1.0.0/16, 10.1.2.0/24 and 10.2.0.0/16 (bits, in this
+ * order); each kind of peer an item may name, and which of them it selects */
+enum { R_FOO = 1, R_BAR = 2, R_BAZ = 4, R_WORLD = 8, R_C8 = 16, R_C16 = 32, R_C24 = 64, R_C16B = 128 };
+#define NRPROBES 8
+static const struct {
+	const char *yaml;
+	unsigned selects;
+} rpeers[] = {
+	{ "  - fromEndpoints: [{matchLabels: {app: foo}}]\n", R_FOO },
+	{ "  - fromEndpoints: [{matchLabels: {app: bar}}]\n", R_BAR },
+	{ "  - fromEntities: [all]\n", 255 },
+	{ "  - fromEntities: [cluster]\n", R_FOO | R_BAR | R_BAZ },
+	/* world is every address outside the cluster: every CIDR identity */
+	{ "  - fromEntities: [world]\n", R_WORLD | R_C8 | R_C16 | R_C24 | R_C16B },
+	{ "  - fromCIDR: [0.0.0.0/0]\n", R_WORLD | R_C8 | R_C16 | R_C24 | R_C16B },
+	{ "  - fromCIDR: [10.1.0.0/16]\n", R_C16 | R_C24 },
+	{ "  - fromCIDR: [10.1.2.0/24]\n", R_C24 },
+	/* an except cuts out every prefix inside it */
+	{ "  - fromCIDRSet: [{cidr: 10.0.0.0/8, except: [10.1.0.0/16]}]\n", R_C8 | R_C16B },
+};
+#define NRPEERS ((unsigned)(sizeof(rpeers) / sizeof(rpeers[0])))
+
+struct ritem {
+	bool deny, http, l3only;
+	int peer;        /* index into rpeers[] */
+	uint8_t proto;   /* TCP, UDP, or 0 = ANY */
+	uint16_t lo, hi; /* lo == 0: every port */
+	int path;        /* http: the rule's path is /p<path> */
+};
+
+static uint64_t rnd_state = 0x9e3779b97f4a7c15ull;
+
+static unsigned rnd(unsigned n)
+{
+	rnd_state ^= rnd_state << 13;
+	rnd_state ^= rnd_state >> 7;
+	rnd_state ^= rnd_state << 17;
+	return (unsigned)(rnd_state % n);
+}
+
+static void ritem_random(struct ritem *it, int path)
+{
+	memset(it, 0, sizeof(*it));
+	it->deny = rnd(10) < 3;
+	it->peer = (int)rnd(NRPEERS);
+	it->l3only = rnd(10) < 2;
+	if (it->l3only)
+		return;
+	it->proto = rnd(3) == 0 ? 0 : rnd(2) ? TCP : UDP;
+	switch (rnd(4)) {
+	case 0:
+		it->lo = 0; /* every port */
+		it->proto = it->proto ? it->proto : TCP; /* (port 0 of ANY is L3) */
+		break;
+	case 1:
+	case 2:
+		it->lo = it->hi = (uint16_t)(78 + rnd(15));
+		break;
+	default:
+		it->lo = (uint16_t)(78 + rnd(15));
+		it->hi = (uint16_t)(it->lo + rnd(10));
+	}
+	/* http rules: allows on TCP, a port or a range (not every port) */
+	if (!it->deny && it->proto == TCP && it->lo && rnd(2)) {
+		it->http = true;
+		it->path = path;
+	}
+}
+
+static int ritem_yaml(const struct ritem *it, char *buf, size_t len)
+{
+	char port[96] = "", rules[96] = "";
+
+	if (it->l3only)
+		return snprintf(buf, len, "%s", rpeers[it->peer].yaml);
+	if (it->lo && it->hi > it->lo)
+		snprintf(port, sizeof(port), "{port: \"%u\", endPort: %u%s%s}", it->lo, it->hi,
+			 it->proto ? ", protocol: " : "", it->proto == TCP ? "TCP" : it->proto == UDP ? "UDP" : "");
+	else
+		snprintf(port, sizeof(port), "{port: \"%u\"%s%s}", it->lo, it->proto ? ", protocol: " : "",
+			 it->proto == TCP ? "TCP" : it->proto == UDP ? "UDP" : "");
+	if (it->http)
+		snprintf(rules, sizeof(rules), ", rules: {http: [{path: /p%d}]}", it->path);
+	return snprintf(buf, len, "%s    toPorts: [{ports: [%s]%s}]\n", rpeers[it->peer].yaml, port, rules);
+}
+
+static bool ritem_covers(const struct ritem *it, int peer, uint8_t proto, uint16_t port)
+{
+	if (!(rpeers[it->peer].selects & (1u << peer)))
+		return false;
+	if (it->l3only)
+		return true;
+	if (it->proto && it->proto != proto)
+		return false;
+	return !it->lo || (port >= it->lo && port <= it->hi);
+}
+
+static const char *ritem_oracle(const struct ritem *v, size_t n, int peer, uint8_t proto, uint16_t port)
+{
+	static char buf[512];
+	bool l3 = false, plain = false, http = false;
+	bool seen[64] = { false };
+
+	for (size_t i = 0; i < n; i++)
+		if (v[i].deny && ritem_covers(&v[i], peer, proto, port))
+			return "drop";
+	for (size_t i = 0; i < n; i++) {
+		if (v[i].deny || !ritem_covers(&v[i], peer, proto, port))
+			continue;
+		if (v[i].l3only)
+			l3 = true;
+		else if (v[i].http)
+			http = seen[v[i].path] = true;
+		else
+			plain = true;
+	}
+	if (http && plain)
+		return "l7:*";
+	if (http) {
+		strcpy(buf, "l7:");
+		for (int p = 0; p < 64; p++)
+			if (seen[p])
+				snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), "%s* /p%d", strlen(buf) > 3 ? "|" : "", p);
+		return buf;
+	}
+	return plain || l3 ? "allow" : "drop";
+}
+
+/* one CNP of foo with the items: allows, then denies (two lists, each
+ * led by an item that allows / denies nothing, so that every item can be
+ * edited alone) */
+static void ritems_yaml(const struct ritem *items, size_t n, char *y, size_t cap)
+{
+	size_t len = (size_t)snprintf(y, cap,
+				      "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\n"
+				      "metadata: {name: r, namespace: default}\nspec:\n"
+				      "  endpointSelector: {matchLabels: {app: foo}}\n  ingress:\n  - {}\n");
+
+	for (int deny = 0; deny < 2; deny++) {
+		if (deny)
+			len += (size_t)snprintf(y + len, cap - len, "  ingressDeny:\n  - {fromEndpoints: []}\n");
+		for (size_t i = 0; i < n; i++)
+			if (items[i].deny == deny)
+				len += (size_t)ritem_yaml(&items[i], y + len, cap - len);
+	}
+}
+
+static void test_random_against_oracle(void **state)
+{
+	struct world *w = *state;
+	static const uint16_t ports[] = { 1, 77, 78, 79, 80, 81, 84, 85, 86, 87, 88, 90, 91, 92, 95, 100, 101, 1000 };
+	uint32_t ids[NRPROBES] = { w->foo, w->bar, w->baz, SLUICE_ID_WORLD };
+	unsigned edits = 0;
+
+	for (int round = 0; round < 1500; round++) {
+		struct ritem items[6];
+		size_t n = 1 + rnd(6);
+		char y[4096], y2[8192];
+		const struct sluice_ep_compiled *e;
+		size_t k;
+
+		for (size_t i = 0; i < n; i++)
+			ritem_random(&items[i], (int)i);
+		ritems_yaml(items, n, y, sizeof(y));
+		/* bar's policy names every probed prefix: each has its
+		 * identity whatever foo's items name */
+		snprintf(y2, sizeof(y2), "%s---\napiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\n"
+			 "metadata: {name: names, namespace: default}\nspec:\n"
+			 "  endpointSelector: {matchLabels: {app: bar}}\n"
+			 "  egress: [{toCIDR: [10.0.0.0/8, 10.1.0.0/16, 10.1.2.0/24, 10.2.0.0/16]}]\n", y);
+		e = compile_docs(w, y2);
+		ids[4] = cidr4(w, "10.0.0.0/8");
+		ids[5] = cidr4(w, "10.1.0.0/16");
+		ids[6] = cidr4(w, "10.1.2.0/24");
+		ids[7] = cidr4(w, "10.2.0.0/16");
+		for (int peer = 0; peer < NRPROBES; peer++)
+			for (size_t pi = 0; pi < sizeof(ports) / sizeof(ports[0]); pi++)
+				for (int pr = 0; pr < 3; pr++) {
+					uint8_t proto = pr == 0 ? TCP : pr == 1 ? UDP : SCTP;
+					const char *want = ritem_oracle(items, n, peer, proto, ports[pi]);
+					int before = failures;
+
+					expect("random", e, IN, ids[peer], proto, ports[pi], want);
+					if (failures != before && failures < 4)
+						fprintf(stderr, "policy:\n%s\n", y);
+				}
+		/*
+		 * The one-item edit path on the same policies: an item without
+		 * http rules becomes another one of the same list (and kind);
+		 * when compile_edit handles it, it must give the whole compile.
+		 */
+		k = rnd((unsigned)n);
+		if (items[k].http)
+			continue;
+		{
+			struct ritem old = items[k];
+
+			do
+				ritem_random(&items[k], (int)k);
+			while (items[k].http || items[k].deny != old.deny);
+			ritems_yaml(items, n, y2, sizeof(y2));
+			if (strcmp(y, y2))
+				edits += edit_agrees(w, y, y2);
+		}
+	}
+	assert_true(edits > 100);
+	no_failures();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -963,6 +1250,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ports_and_protocols, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_peers_and_denies, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_l7_across_policies, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tls_merge, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_random_against_oracle, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
