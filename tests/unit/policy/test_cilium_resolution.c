@@ -1013,9 +1013,11 @@ static void test_tls_merge(void **state)
 
 /*
  * Random policies against the semantics the matrix's oracle spells out,
- * generalised: peers foo, bar or every peer (or L3 only), TCP / UDP / ANY,
- * single ports, ranges and port 0 around 78-92, http rules (each its own
- * path) on TCP, denies. The verdict for (peer, protocol, port):
+ * generalised: peers (rpeers[]: pods, entities, CIDRs, an except) or L3
+ * only, TCP / UDP / ANY, single ports, ranges and port 0 around 78-92, the
+ * named port "http" (the subject's on ingress, each peer's on egress),
+ * http rules (each its own path) on TCP, denies; ingress and egress. The
+ * verdict for (peer, protocol, port):
  *   - drop if a deny covers it;
  *   - else, of the allows covering it, the ones naming ports decide the
  *     proxy: through it if one has http rules, every request allowed if
@@ -1051,6 +1053,7 @@ static const struct {
 
 struct ritem {
 	bool deny, http, l3only;
+	bool named;      /* port "http": foo's 80/TCP (only foo declares it) */
 	int peer;        /* index into rpeers[] */
 	uint8_t proto;   /* TCP, UDP, or 0 = ANY */
 	uint16_t lo, hi; /* lo == 0: every port */
@@ -1076,7 +1079,12 @@ static void ritem_random(struct ritem *it, int path)
 	if (it->l3only)
 		return;
 	it->proto = rnd(3) == 0 ? 0 : rnd(2) ? TCP : UDP;
-	switch (rnd(4)) {
+	switch (rnd(5)) {
+	case 4:
+		it->named = true;
+		it->lo = it->hi = 80;
+		it->proto = rnd(2) ? TCP : 0;
+		break;
 	case 0:
 		it->lo = 0; /* every port */
 		it->proto = it->proto ? it->proto : TCP; /* (port 0 of ANY is L3) */
@@ -1102,7 +1110,9 @@ static int ritem_yaml(const struct ritem *it, char *buf, size_t len)
 
 	if (it->l3only)
 		return snprintf(buf, len, "%s", rpeers[it->peer].yaml);
-	if (it->lo && it->hi > it->lo)
+	if (it->named)
+		snprintf(port, sizeof(port), "{port: http%s}", it->proto ? ", protocol: TCP" : "");
+	else if (it->lo && it->hi > it->lo)
 		snprintf(port, sizeof(port), "{port: \"%u\", endPort: %u%s%s}", it->lo, it->hi,
 			 it->proto ? ", protocol: " : "", it->proto == TCP ? "TCP" : it->proto == UDP ? "UDP" : "");
 	else
@@ -1113,28 +1123,33 @@ static int ritem_yaml(const struct ritem *it, char *buf, size_t len)
 	return snprintf(buf, len, "%s    toPorts: [{ports: [%s]%s}]\n", rpeers[it->peer].yaml, port, rules);
 }
 
-static bool ritem_covers(const struct ritem *it, int peer, uint8_t proto, uint16_t port)
+static bool ritem_covers(const struct ritem *it, bool egress, int peer, uint8_t proto, uint16_t port)
 {
 	if (!(rpeers[it->peer].selects & (1u << peer)))
 		return false;
 	if (it->l3only)
 		return true;
+	/* a named port is the subject's (ingress) or each peer's (egress):
+	 * only foo declares "http" */
+	if (it->named)
+		return proto == TCP && port == 80 && (!egress || peer == 0);
 	if (it->proto && it->proto != proto)
 		return false;
 	return !it->lo || (port >= it->lo && port <= it->hi);
 }
 
-static const char *ritem_oracle(const struct ritem *v, size_t n, int peer, uint8_t proto, uint16_t port)
+static const char *ritem_oracle(const struct ritem *v, size_t n, bool egress, int peer, uint8_t proto,
+				uint16_t port)
 {
 	static char buf[512];
 	bool l3 = false, plain = false, http = false;
 	bool seen[64] = { false };
 
 	for (size_t i = 0; i < n; i++)
-		if (v[i].deny && ritem_covers(&v[i], peer, proto, port))
+		if (v[i].deny && ritem_covers(&v[i], egress, peer, proto, port))
 			return "drop";
 	for (size_t i = 0; i < n; i++) {
-		if (v[i].deny || !ritem_covers(&v[i], peer, proto, port))
+		if (v[i].deny || !ritem_covers(&v[i], egress, peer, proto, port))
 			continue;
 		if (v[i].l3only)
 			l3 = true;
@@ -1158,7 +1173,22 @@ static const char *ritem_oracle(const struct ritem *v, size_t n, int peer, uint8
 /* one CNP of foo with the items: allows, then denies (two lists, each
  * led by an item that allows / denies nothing, so that every item can be
  * edited alone) */
-static void ritems_yaml(const struct ritem *items, size_t n, char *y, size_t cap)
+/* every "from" of text becomes "to" and every "ingress" "egress" (in
+ * place: both get shorter) */
+static void to_egress(char *text)
+{
+	static const char *const words[][2] = { { "from", "to" }, { "ingress", "egress" } };
+
+	for (size_t w = 0; w < 2; w++)
+		for (char *at; (at = strstr(text, words[w][0]));) {
+			size_t lf = strlen(words[w][0]), lt = strlen(words[w][1]);
+
+			memcpy(at, words[w][1], lt);
+			memmove(at + lt, at + lf, strlen(at + lf) + 1);
+		}
+}
+
+static void ritems_yaml(const struct ritem *items, size_t n, bool egress, char *y, size_t cap)
 {
 	size_t len = (size_t)snprintf(y, cap,
 				      "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\n"
@@ -1172,6 +1202,8 @@ static void ritems_yaml(const struct ritem *items, size_t n, char *y, size_t cap
 			if (items[i].deny == deny)
 				len += (size_t)ritem_yaml(&items[i], y + len, cap - len);
 	}
+	if (egress)
+		to_egress(y);
 }
 
 static void test_random_against_oracle(void **state)
@@ -1181,16 +1213,18 @@ static void test_random_against_oracle(void **state)
 	uint32_t ids[NRPROBES] = { w->foo, w->bar, w->baz, SLUICE_ID_WORLD };
 	unsigned edits = 0;
 
-	for (int round = 0; round < 1500; round++) {
+	/* even rounds ingress, odd ones the same kind of items as egress */
+	for (int round = 0; round < 3000; round++) {
 		struct ritem items[6];
 		size_t n = 1 + rnd(6);
+		bool egress = round & 1;
 		char y[4096], y2[8192];
 		const struct sluice_ep_compiled *e;
 		size_t k;
 
 		for (size_t i = 0; i < n; i++)
 			ritem_random(&items[i], (int)i);
-		ritems_yaml(items, n, y, sizeof(y));
+		ritems_yaml(items, n, egress, y, sizeof(y));
 		/* bar's policy names every probed prefix: each has its
 		 * identity whatever foo's items name */
 		snprintf(y2, sizeof(y2), "%s---\napiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\n"
@@ -1206,10 +1240,10 @@ static void test_random_against_oracle(void **state)
 			for (size_t pi = 0; pi < sizeof(ports) / sizeof(ports[0]); pi++)
 				for (int pr = 0; pr < 3; pr++) {
 					uint8_t proto = pr == 0 ? TCP : pr == 1 ? UDP : SCTP;
-					const char *want = ritem_oracle(items, n, peer, proto, ports[pi]);
+					const char *want = ritem_oracle(items, n, egress, peer, proto, ports[pi]);
 					int before = failures;
 
-					expect("random", e, IN, ids[peer], proto, ports[pi], want);
+					expect("random", e, egress ? EG : IN, ids[peer], proto, ports[pi], want);
 					if (failures != before && failures < 4)
 						fprintf(stderr, "policy:\n%s\n", y);
 				}
@@ -1227,12 +1261,12 @@ static void test_random_against_oracle(void **state)
 			do
 				ritem_random(&items[k], (int)k);
 			while (items[k].http || items[k].deny != old.deny);
-			ritems_yaml(items, n, y2, sizeof(y2));
+			ritems_yaml(items, n, egress, y2, sizeof(y2));
 			if (strcmp(y, y2))
 				edits += edit_agrees(w, y, y2);
 		}
 	}
-	assert_true(edits > 100);
+	assert_true(edits > 200);
 	no_failures();
 }
 
