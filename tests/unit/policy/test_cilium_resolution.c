@@ -811,6 +811,17 @@ static void test_ports_and_protocols(void **state)
 	 * deny nothing) */
 	e = cnp(w, "  ingress:\n" ALL "  ingressDeny:\n" FOO "    toPorts: [{ports: [{port: nosuch}]}]\n");
 	expect("deny unknown named port", e, IN, w->foo, TCP, 80, "allow");
+	/* icmps: the type is the "port" of protocol ICMP (ICMPv6) */
+	e = cnp(w, "  ingress:\n" FOO "  - fromEndpoints: [{matchLabels: {app: bar}}]\n"
+		   "    icmps: [{fields: [{type: EchoRequest, family: IPv4}]}]\n"
+		   "  ingressDeny:\n" FOO "    icmps: [{fields: [{type: 8}, {type: 128, family: IPv6}]}]\n");
+	expect("icmps", e, IN, w->foo, IPPROTO_ICMP, 8, "drop");
+	expect("icmps", e, IN, w->foo, IPPROTO_ICMPV6, 128, "drop");
+	expect("icmps", e, IN, w->foo, IPPROTO_ICMP, 0, "allow");
+	expect("icmps", e, IN, w->foo, TCP, 80, "allow");
+	expect("icmps", e, IN, w->bar, IPPROTO_ICMP, 8, "allow");
+	expect("icmps", e, IN, w->bar, IPPROTO_ICMP, 0, "drop");
+	expect("icmps", e, IN, w->bar, TCP, 80, "drop");
 	/* L7 on a range and a plain allow of one port inside it, one peer */
 	e = cnp(w, "  ingress:\n" FOO
 		   "    toPorts: [{ports: [{port: \"80\", endPort: 90, protocol: TCP}], rules: {http: [{method: GET, path: /}]}}]\n"
@@ -961,6 +972,18 @@ static void test_l7_across_policies(void **state)
 			    "  podSelector: {matchLabels: {app: foo}}\n"
 			    "  ingress: [{from: [{podSelector: {matchLabels: {app: bar}}}], ports: [{port: 80}]}]\n");
 	expect("NP + CNP L7", e, IN, w->bar, TCP, 80, "l7:*");
+	/* a CNP deny beats a NetworkPolicy allow */
+	e = compile_docs(w, "---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n"
+			    "metadata: {name: np, namespace: default}\nspec:\n"
+			    "  podSelector: {matchLabels: {app: foo}}\n"
+			    "  ingress: [{from: [{podSelector: {matchLabels: {app: bar}}}]}]\n"
+			    "---\napiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\n"
+			    "metadata: {name: d, namespace: default}\nspec:\n"
+			    "  endpointSelector: {matchLabels: {app: foo}}\n"
+			    "  ingressDeny:\n" BAR P80);
+	expect("NP + CNP deny", e, IN, w->bar, TCP, 80, "drop");
+	expect("NP + CNP deny", e, IN, w->bar, TCP, 81, "allow");
+	expect("NP + CNP deny", e, IN, w->baz, TCP, 81, "drop");
 	/* CVE-2023-30851: L7 for bar and baz, an L3-only allow of bar: baz's
 	 * requests are still filtered, and so are bar's on that port */
 	e = cnp(w, "  ingress:\n"
