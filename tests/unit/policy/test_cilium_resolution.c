@@ -722,6 +722,23 @@ static void test_default_allow_l7(void **state)
 		   "  ingress:\n" ALL P80GET);
 	expect("egress default-allow", e, EG, SLUICE_ID_WORLD, TCP, 80, "l7:*");
 	expect("egress default-allow", e, IN, w->bar, TCP, 80, "l7:GET /");
+	/* the edit path: an item edited beside the http rules of a
+	 * default-allow rule gives what the whole compile gives */
+	{
+		char *text = strdup("apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\n"
+				    "metadata: {name: c, namespace: default}\nspec:\n"
+				    "  endpointSelector: {matchLabels: {app: foo}}\n"
+				    "  enableDefaultDeny: {ingress: false}\n"
+				    "  ingress:\n" BAR P80GET FOO P80);
+		char *next = subst(text, "{app: foo}}]\n    toPorts", "{app: bar}}]\n    toPorts");
+
+		compile_docs(w, text);
+		assert_true(edit_agrees(w, text, next));
+		expect("default-allow, edited", &w->out.eps[0], IN, w->bar, TCP, 80, "l7:*");
+		expect("default-allow, edited", &w->out.eps[0], IN, w->foo, TCP, 80, "allow");
+		free(text);
+		free(next);
+	}
 	/* 18: denies are never widened: a deny beside the default-allow rule
 	 * still drops */
 	e = cnp(w, "  enableDefaultDeny: {ingress: false}\n"
