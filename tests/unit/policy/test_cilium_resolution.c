@@ -918,6 +918,17 @@ static void test_peers_and_denies(void **state)
 	expect("CIDR vs pods", e, IN, w->bar, TCP, 80, "drop");
 	expect("CIDR vs pods", e, IN, SLUICE_ID_WORLD, TCP, 80, "allow");
 	expect("CIDR vs pods", e, IN, SLUICE_ID_HOST, TCP, 80, "drop");
+	/* a CNP's label selectors are its namespace's; entities are not */
+	{
+		uint32_t far_bar = pod_identity_ns(w->idt, "other", "app=bar");
+
+		e = DOCS("  ingress:\n" BAR);
+		expect("namespace scoping", e, IN, w->bar, TCP, 80, "allow");
+		expect("namespace scoping", e, IN, far_bar, TCP, 80, "drop");
+		e = DOCS("  ingress: [{fromEntities: [cluster]}]\n  ingressDeny:\n" BAR);
+		expect("cluster entity", e, IN, far_bar, TCP, 80, "allow");
+		expect("deny namespace scoping", e, IN, w->bar, TCP, 80, "drop");
+	}
 	/* deny the cluster entity, allow all: pods, host, remote nodes drop */
 	e = DOCS("  ingress: [{fromEntities: [all]}]\n  ingressDeny: [{fromEntities: [cluster]}]\n");
 	expect("deny cluster", e, IN, w->bar, TCP, 80, "drop");
