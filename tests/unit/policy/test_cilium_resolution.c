@@ -1067,8 +1067,10 @@ static void test_tls_merge(void **state)
  * generalised: peers (rpeers[]: pods, entities, CIDRs, an except) or L3
  * only, TCP / UDP / ANY, single ports, ranges and port 0 around 78-92, the
  * named port "http" (the subject's on ingress, each peer's on egress),
- * http rules (each its own path) on TCP, denies; ingress and egress. The
- * verdict for (peer, protocol, port):
+ * http rules (each its own path) on TCP, denies; ingress and egress; a
+ * quarter of the rules with enableDefaultDeny: false (an L3 allow-all
+ * added, and http rules that allow every request). The verdict for
+ * (peer, protocol, port):
  *   - drop if a deny covers it;
  *   - else, of the allows covering it, the ones naming ports decide the
  *     proxy: through it if one has http rules, every request allowed if
@@ -1189,8 +1191,8 @@ static bool ritem_covers(const struct ritem *it, bool egress, int peer, uint8_t 
 	return !it->lo || (port >= it->lo && port <= it->hi);
 }
 
-static const char *ritem_oracle(const struct ritem *v, size_t n, bool egress, int peer, uint8_t proto,
-				uint16_t port)
+static const char *ritem_oracle(const struct ritem *v, size_t n, bool egress, bool open, int peer,
+				uint8_t proto, uint16_t port)
 {
 	static char buf[512];
 	bool l3 = false, plain = false, http = false;
@@ -1204,9 +1206,11 @@ static const char *ritem_oracle(const struct ritem *v, size_t n, bool egress, in
 			continue;
 		if (v[i].l3only)
 			l3 = true;
-		else if (v[i].http)
+		else if (v[i].http) {
 			http = seen[v[i].path] = true;
-		else
+			/* a default-allow rule's http rules deny nothing */
+			plain |= open;
+		} else
 			plain = true;
 	}
 	if (http && plain)
@@ -1218,12 +1222,10 @@ static const char *ritem_oracle(const struct ritem *v, size_t n, bool egress, in
 				snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), "%s* /p%d", strlen(buf) > 3 ? "|" : "", p);
 		return buf;
 	}
-	return plain || l3 ? "allow" : "drop";
+	/* default-allow: an allow-all (L3, it widens no L7 rule) */
+	return plain || l3 || open ? "allow" : "drop";
 }
 
-/* one CNP of foo with the items: allows, then denies (two lists, each
- * led by an item that allows / denies nothing, so that every item can be
- * edited alone) */
 /* every "from" of text becomes "to" and every "ingress" "egress" (in
  * place: both get shorter) */
 static void to_egress(char *text)
@@ -1239,12 +1241,16 @@ static void to_egress(char *text)
 		}
 }
 
-static void ritems_yaml(const struct ritem *items, size_t n, bool egress, char *y, size_t cap)
+/* one CNP of foo with the items: allows, then denies (two lists, each
+ * led by an item that allows / denies nothing, so that every item can be
+ * edited alone); open: the rule says enableDefaultDeny false */
+static void ritems_yaml(const struct ritem *items, size_t n, bool egress, bool open, char *y, size_t cap)
 {
 	size_t len = (size_t)snprintf(y, cap,
 				      "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\n"
 				      "metadata: {name: r, namespace: default}\nspec:\n"
-				      "  endpointSelector: {matchLabels: {app: foo}}\n  ingress:\n  - {}\n");
+				      "  endpointSelector: {matchLabels: {app: foo}}\n%s  ingress:\n  - {}\n",
+				      open ? "  enableDefaultDeny: {ingress: false}\n" : "");
 
 	for (int deny = 0; deny < 2; deny++) {
 		if (deny)
@@ -1268,14 +1274,14 @@ static void test_random_against_oracle(void **state)
 	for (int round = 0; round < 3000; round++) {
 		struct ritem items[6];
 		size_t n = 1 + rnd(6);
-		bool egress = round & 1;
+		bool egress = round & 1, open = rnd(4) == 0;
 		char y[4096], y2[8192];
 		const struct sluice_ep_compiled *e;
 		size_t k;
 
 		for (size_t i = 0; i < n; i++)
 			ritem_random(&items[i], (int)i);
-		ritems_yaml(items, n, egress, y, sizeof(y));
+		ritems_yaml(items, n, egress, open, y, sizeof(y));
 		/* bar's policy names every probed prefix: each has its
 		 * identity whatever foo's items name */
 		snprintf(y2, sizeof(y2), "%s---\napiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\n"
@@ -1291,7 +1297,7 @@ static void test_random_against_oracle(void **state)
 			for (size_t pi = 0; pi < sizeof(ports) / sizeof(ports[0]); pi++)
 				for (int pr = 0; pr < 3; pr++) {
 					uint8_t proto = pr == 0 ? TCP : pr == 1 ? UDP : SCTP;
-					const char *want = ritem_oracle(items, n, egress, peer, proto, ports[pi]);
+					const char *want = ritem_oracle(items, n, egress, open, peer, proto, ports[pi]);
 					int before = failures;
 
 					expect("random", e, egress ? EG : IN, ids[peer], proto, ports[pi], want);
@@ -1312,7 +1318,7 @@ static void test_random_against_oracle(void **state)
 			do
 				ritem_random(&items[k], (int)k);
 			while (items[k].http || items[k].deny != old.deny);
-			ritems_yaml(items, n, egress, y2, sizeof(y2));
+			ritems_yaml(items, n, egress, open, y2, sizeof(y2));
 			if (strcmp(y, y2))
 				edits += edit_agrees(w, y, y2);
 		}
