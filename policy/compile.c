@@ -63,6 +63,7 @@ int compile_direction_with(struct compile_state *st, size_t ep_index, bool ingre
 		enabled = true;
 		if (dd != SLUICE_FALSE)
 			default_deny = true;
+		st->l7_open = dd == SLUICE_FALSE;
 		for (size_t j = 0; j < nallow + ndeny && !rc; j++) {
 			const struct sluice_peer_rule *item = j < nallow ? &allow[j] : &deny[j - nallow];
 			size_t k = j + PREFETCH_AHEAD;

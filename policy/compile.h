@@ -95,6 +95,9 @@ struct compile_state {
 	bool http_done;               /* built on the first http rule met */
 	const struct sluice_http_rule **http; /* by ordinal */
 	size_t nhttp;
+	/* the rule being compiled says enableDefaultDeny: false for the
+	 * direction: its http rules allow every request (compile_contribute()) */
+	bool l7_open;
 	struct compile_ep_rules *ep_rules;
 };
 

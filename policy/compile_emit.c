@@ -60,10 +60,17 @@ static void compile_ref(uint32_t *ref, uint32_t r)
 		*ref = r;
 }
 
-/* One contribution: peer id at key k (packed with id 0). */
+/*
+ * One contribution: peer id at key k (packed with id 0). open: the rule
+ * says enableDefaultDeny: false for this direction. Cilium (since 1.18,
+ * cilium/cilium#38676) then adds an allow-all to that rule's L7 rules for
+ * its peers: a policy that may never deny must not make the proxy answer
+ * 403 either. The port still goes through the proxy (visibility); the
+ * peers' requests all pass, as with an L4-only allow of the port.
+ */
 static int compile_contribute(struct cmap *m, uint32_t id, uint64_t k, bool deny,
 			      const struct sluice_port_rule *pr, uint32_t http_base,
-			      uint32_t ref)
+			      uint32_t ref, bool open)
 {
 	struct centry *e = cmap_upsert(m, k | ((uint64_t)id << 32));
 	bool tls = sluice_port_rule_has_tls(pr);
@@ -87,6 +94,8 @@ static int compile_contribute(struct cmap *m, uint32_t id, uint64_t k, bool deny
 	}
 	e->http = true;
 	m->any_http = true;
+	if (open)
+		e->allow_l4 = true;
 	if (tls) {
 		/* TLS sends the port to the proxy; without http rules every
 		 * request passes (a TLS-aware TCP proxy, as in Cilium) */
@@ -138,7 +147,7 @@ int compile_peer_rule_for(struct compile_state *st, struct cmap *m, size_t ep_in
 			for (size_t i = 0; i < peers->n && !rc; i++)
 				for (size_t k = 0; k < keys->n && !rc; k++)
 					rc = compile_contribute(m, peers->v[i], keys->v[k], deny, pr,
-								hb, ref);
+								hb, ref, st->l7_open);
 			for (size_t i = 0; i < peers->n && !rc; i++) {
 				bool any = peers->v[i] == SLUICE_ID_ANY;
 				size_t *first = any ? NULL : u64map_get(&st->ep_by_identity, peers->v[i]);
@@ -150,7 +159,8 @@ int compile_peer_rule_for(struct compile_state *st, struct cmap *m, size_t ep_in
 					rc = compile_rule_keys(pr, &st->eps[e], true, keys);
 					for (size_t k = 0; k < keys->n && !rc; k++)
 						rc = compile_contribute(m, st->eps[e].identity,
-									keys->v[k], deny, pr, hb, ref);
+									keys->v[k], deny, pr, hb, ref,
+									st->l7_open);
 				}
 			}
 			continue;
@@ -159,7 +169,8 @@ int compile_peer_rule_for(struct compile_state *st, struct cmap *m, size_t ep_in
 		rc = compile_rule_keys(pr, ingress ? ep : NULL, false, keys);
 		for (size_t i = 0; i < peers->n && !rc; i++)
 			for (size_t k = 0; k < keys->n && !rc; k++)
-				rc = compile_contribute(m, peers->v[i], keys->v[k], deny, pr, hb, ref);
+				rc = compile_contribute(m, peers->v[i], keys->v[k], deny, pr, hb, ref,
+						       st->l7_open);
 	}
 	return rc;
 }

@@ -321,11 +321,14 @@ int sluice_policy_edit_prepare(const struct sluice_policy *p, const char *file,
 	}
 	/* the list-wide lint (about http rules), with the new item in its place */
 	if (p->has_http || cilium_item_has_http(&e->item)) {
+		const struct sluice_rule *r = &p->rules[e->rule];
 		struct sluice_peer_rule *v = rule_section(&p->rules[e->rule], e->section, &n);
 		struct sluice_peer_rule saved = v[e->index];
+		int dd = e->section == SLUICE_SECTION_INGRESS ? r->default_deny_ingress
+			 : e->section == SLUICE_SECTION_EGRESS ? r->default_deny_egress : SLUICE_UNSET;
 
 		v[e->index] = e->item;
-		cilium_lint_shadowed(&c, sluice_section_name(e->section), v, n);
+		cilium_lint_shadowed(&c, sluice_section_name(e->section), v, n, dd == SLUICE_FALSE);
 		v[e->index] = saved;
 	}
 	e->old_end = item->src_end;

@@ -29,9 +29,11 @@ int load_scope_peer_selector(struct sluice_selector *s, const char *ns);
  * its text span recorded. */
 void cilium_peer_item(struct yctx *c, y_node_t *n, enum sluice_section section, const char *ns,
 		      struct sluice_peer_rule *out);
-/* the warning for http rules an L4 allow of the same list makes useless */
+/* the warning for http rules an L4 allow of the same list makes useless,
+ * or (open: the rule says enableDefaultDeny: false for the list's
+ * direction) that every http rule of the list is */
 void cilium_lint_shadowed(struct yctx *c, const char *section,
-			  const struct sluice_peer_rule *v, size_t n);
+			  const struct sluice_peer_rule *v, size_t n, bool open);
 bool cilium_item_has_http(const struct sluice_peer_rule *it);
 
 /* cidr_group.c */

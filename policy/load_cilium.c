@@ -1540,8 +1540,19 @@ static bool lint_port_covered(const struct sluice_port_rule *pr, const struct sl
  * requests from those peers on that port all pass the proxy, whatever the
  * http rules of other allows say. Warned here when both are in one rule.
  */
+/* the path of section[i].toPorts[t].rules.http, for a warning there */
+static void lint_push_http(struct yctx *c, const char *section, size_t i, size_t t)
+{
+	y_push_field(c, section);
+	y_push_index(c, i);
+	y_push_field(c, "toPorts");
+	y_push_index(c, t);
+	y_push_field(c, "rules");
+	y_push_field(c, "http");
+}
+
 void cilium_lint_shadowed(struct yctx *c, const char *section,
-			  const struct sluice_peer_rule *v, size_t n)
+			  const struct sluice_peer_rule *v, size_t n, bool open)
 {
 	size_t base = c->plen;
 
@@ -1549,6 +1560,16 @@ void cilium_lint_shadowed(struct yctx *c, const char *section,
 		for (size_t t = 0; t < v[i].nto_ports; t++) {
 			const struct sluice_port_rule *l7 = &v[i].to_ports[t];
 			bool warned = false;
+
+			if (open && l7->nhttp) {
+				/* the compiler gives them allow_all (compile_contribute) */
+				lint_push_http(c, section, i, t);
+				y_warn(c, l7->http[0].line,
+				       "these http rules deny no request: the rule says enableDefaultDeny: {%s: false}, so every request passes the proxy (Cilium adds an allow-all http rule there); the port still goes through the proxy, for visibility",
+				       strcmp(section, "ingress") ? "egress" : "ingress");
+				y_pop(c, base);
+				continue;
+			}
 
 			for (size_t k = 0; l7->nhttp && k < l7->nports && !warned; k++)
 				for (size_t j = 0; j < n && !warned; j++)
@@ -1565,12 +1586,7 @@ void cilium_lint_shadowed(struct yctx *c, const char *section,
 							snprintf(port, sizeof(port), "%u-%u/TCP", p->port, p->end_port);
 						else
 							snprintf(port, sizeof(port), "%u/TCP", p->port);
-						y_push_field(c, section);
-						y_push_index(c, i);
-						y_push_field(c, "toPorts");
-						y_push_index(c, t);
-						y_push_field(c, "rules");
-						y_push_field(c, "http");
+						lint_push_http(c, section, i, t);
 						y_warn(c, l7->http[0].line,
 						       "these http rules restrict nothing on port %s: %s[%zu].toPorts[%zu] allows the same peers on that port without http rules, so every request passes the proxy (as in Cilium); add the http rules there too or drop the port from it",
 						       port, section, j, u);
@@ -1730,8 +1746,8 @@ static void cilium_rule(struct yctx *c, y_node_t *n, const char *ns, struct slui
 		cilium_default_deny(c, f, r);
 		y_pop(c, base);
 	}
-	cilium_lint_shadowed(c, "ingress", r->ingress, r->ningress);
-	cilium_lint_shadowed(c, "egress", r->egress, r->negress);
+	cilium_lint_shadowed(c, "ingress", r->ingress, r->ningress, r->default_deny_ingress == SLUICE_FALSE);
+	cilium_lint_shadowed(c, "egress", r->egress, r->negress, r->default_deny_egress == SLUICE_FALSE);
 	/*
 	 * Cilium's Rule.Validate (and its CRD) refuse a rule without a
 	 * non-empty section: it would enforce nothing, as Cilium only turns on

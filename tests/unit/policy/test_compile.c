@@ -273,7 +273,8 @@ static void test_default_deny_flags(void **state)
 	assert_int_equal(e->nentries, 1);
 	assert_int_equal(entry(e, IN, SLUICE_ID_WORLD, 0, 40, 0)->flags, SLUICE_POL_F_DENY);
 
-	/* enableDefaultDeny false: enforced for denies and L7, the rest allowed */
+	/* enableDefaultDeny false: enforced for denies (and L7 redirects, whose
+	 * rules then allow every request), the rest allowed */
 	e = compile_spec(f, "  endpointSelector: {matchLabels: {app: web}}\n"
 			    "  enableDefaultDeny: {ingress: false}\n"
 			    "  ingressDeny: [{fromEntities: [world]}]\n");

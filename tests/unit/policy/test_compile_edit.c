@@ -117,32 +117,6 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void assert_same(const struct sluice_compiled *a, const struct sluice_compiled *b)
-{
-	assert_int_equal(a->neps, b->neps);
-	for (size_t i = 0; i < a->neps; i++) {
-		const struct sluice_ep_compiled *x = &a->eps[i], *y = &b->eps[i];
-
-		assert_int_equal(x->ep_id, y->ep_id);
-		assert_int_equal(x->flags, y->flags);
-		assert_int_equal(x->nentries, y->nentries);
-		assert_memory_equal(x->entries, y->entries, x->nentries * sizeof(*x->entries));
-		assert_int_equal(x->nl7, y->nl7);
-		for (size_t j = 0; j < x->nl7; j++) {
-			assert_int_equal(x->l7[j].direction, y->l7[j].direction);
-			assert_int_equal(x->l7[j].port, y->l7[j].port);
-			assert_int_equal(x->l7[j].end_port, y->l7[j].end_port);
-			assert_int_equal(x->l7[j].peer_identity, y->l7[j].peer_identity);
-			assert_int_equal(x->l7[j].allow_all, y->l7[j].allow_all);
-			assert_int_equal(x->l7[j].nrules, y->l7[j].nrules);
-			for (size_t r = 0; r < x->l7[j].nrules; r++)
-				assert_ptr_equal(x->l7[j].rules[r], y->l7[j].rules[r]);
-		}
-	}
-	assert_int_equal(a->ncidrs, b->ncidrs);
-	assert_memory_equal(a->cidrs, b->cidrs, a->ncidrs * sizeof(*a->cidrs));
-}
-
 /* edits the web policy into new_text; want: whether compile_edit handles it
  * (1) or declines it to a whole compile (0) */
 static void edit(struct fixture *f, char *new_text, int want)
@@ -163,7 +137,7 @@ static void edit(struct fixture *f, char *new_text, int want)
 	assert_int_equal(handled, want);
 	compile_all(f, &whole);
 	if (handled) {
-		assert_same(&inc, &whole);
+		assert_compiled_same(&inc, &whole);
 		sluice_compiled_free(&inc);
 	}
 	sluice_compiled_free(&f->prev);

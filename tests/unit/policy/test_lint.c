@@ -201,12 +201,61 @@ static void test_l7_shadowed_by_l4(void **state)
 	}
 }
 
+/* http rules of a rule with enableDefaultDeny: false for their direction
+ * deny nothing (Cilium 1.18 adds an allow-all http rule); said by the
+ * whole load and by the one-item edit path alike */
+static void test_l7_in_default_allow_rule(void **state)
+{
+	static const char text[] =
+		HDR "  enableDefaultDeny: {ingress: false}\n"
+		"  ingress:\n"
+		"  - fromEndpoints: [{matchLabels: {app: a}}]\n"
+		"    toPorts:\n"
+		"    - ports: [{port: \"80\", protocol: TCP}]\n"
+		"      rules: {http: [{method: GET}]}\n"
+		"  egress:\n"
+		"  - toEndpoints: [{matchLabels: {app: b}}]\n"
+		"    toPorts:\n"
+		"    - ports: [{port: \"80\", protocol: TCP}]\n"
+		"      rules: {http: [{method: GET}]}\n";
+	const char *want = "t.yaml:11: spec.ingress[0].toPorts[0].rules.http: these http rules deny no "
+			   "request: the rule says enableDefaultDeny: {ingress: false}, so every request "
+			   "passes the proxy (Cilium adds an allow-all http rule there); the port still "
+			   "goes through the proxy, for visibility";
+	struct sluice_diags w = warnings_of(text);
+	struct sluice_policy_set set = { 0 };
+	struct sluice_diags e = { 0 }, we = { 0 };
+	struct sluice_policy_edit ed;
+	char *edited = subst(text, "{app: a}", "{app: c}");
+
+	(void)state;
+	if (!diags_have(&w, want)) {
+		print_diags(&w);
+		fail();
+	}
+	/* egress is default deny: its http rules restrict */
+	assert_false(diags_contain(&w, "spec.egress[0].toPorts[0].rules.http: these http rules deny no"));
+	sluice_diags_free(&w);
+	/* the edit path, the item edited, says it again */
+	load_ok(&set, text);
+	assert_int_equal(sluice_policy_edit_prepare(&set.v[0], "t.yaml", text, strlen(text), edited,
+						    strlen(edited), &ed, &e, &we),
+			 1);
+	assert_true(diags_have(&we, want));
+	sluice_policy_edit_free(&ed);
+	sluice_diags_free(&e);
+	sluice_diags_free(&we);
+	sluice_policy_set_free(&set);
+	free(edited);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_glob_like_regexes),
 		cmocka_unit_test(test_never_matching_regexes),
 		cmocka_unit_test(test_l7_shadowed_by_l4),
+		cmocka_unit_test(test_l7_in_default_allow_rule),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
