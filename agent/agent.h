@@ -51,6 +51,11 @@ struct agent_config {
 	const char *service_cidr;
 	uint32_t service_max_entries;
 	uint32_t backend_max_entries;
+	/* --allow-localhost auto|always|policy, resolved at start: the node
+	 * reaches local pods whatever their ingress policy (verdict.h's
+	 * sluice_ep_enforced); auto = always in Kubernetes mode, as Cilium */
+	const char *allow_localhost_opt;
+	bool allow_localhost;
 };
 
 /* One policy document as the user gave it, kept for `policy get` and for

@@ -94,6 +94,12 @@ static void usage(FILE *f)
 		"                      is deleted (default 1800)\n"
 		"  --k8s-endpoint-throttle MS  SluiceEndpoint writes at most this often\n"
 		"                      (default 500)\n"
+		"  --allow-localhost MODE  auto (default), always or policy, as Cilium's:\n"
+		"                      always lets the node (reserved:host) reach local pods\n"
+		"                      whatever their ingress policy says, unless a deny\n"
+		"                      names it (Kubernetes wants kubelet's probes to reach\n"
+		"                      pods); policy needs a rule that allows the host; auto\n"
+		"                      is always in Kubernetes mode, policy in standalone mode\n"
 		"  --pods-cgroup DIR   the cgroup holding the pods' processes, where egress L7\n"
 		"                      steering (connect4) attaches (default\n"
 		"                      <cgroup-root>/<netns-prefix>pods; on Kubernetes the\n"
@@ -225,6 +231,7 @@ static int parse_args(struct agent *a, int argc, char **argv, bool *cleanup, boo
 		{ "identity-gc-grace", required_argument, NULL, 1003 },
 		{ "k8s-endpoint-throttle", required_argument, NULL, 1004 },
 		{ "pods-cgroup", required_argument, NULL, 0x104 },
+		{ "allow-localhost", required_argument, NULL, 0x105 },
 		{ "service-cidr", required_argument, NULL, 0x110 },
 		{ "service-max-entries", required_argument, NULL, 0x111 },
 		{ "backend-max-entries", required_argument, NULL, 0x112 },
@@ -284,6 +291,7 @@ static int parse_args(struct agent *a, int argc, char **argv, bool *cleanup, boo
 		case 1003: k8s_opt.gc_grace_s = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 1004: k8s_opt.ep_throttle_ms = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 0x104: a->cfg.pods_cgroup = optarg; break;
+		case 0x105: a->cfg.allow_localhost_opt = optarg; break;
 		case 0x110: a->cfg.service_cidr = optarg; break;
 		case 0x111: a->cfg.service_max_entries = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case 0x112: a->cfg.backend_max_entries = (uint32_t)strtoul(optarg, NULL, 10); break;
@@ -312,6 +320,16 @@ static int parse_args(struct agent *a, int argc, char **argv, bool *cleanup, boo
 	}
 	if (!a->cfg.flow_buffer)
 		a->cfg.flow_buffer = 1;
+	if (!a->cfg.allow_localhost_opt || !strcmp(a->cfg.allow_localhost_opt, "auto")) {
+		a->cfg.allow_localhost = k8s_opt.in_cluster || k8s_opt.kubeconfig;
+	} else if (!strcmp(a->cfg.allow_localhost_opt, "always") ||
+		   !strcmp(a->cfg.allow_localhost_opt, "policy")) {
+		a->cfg.allow_localhost = !strcmp(a->cfg.allow_localhost_opt, "always");
+	} else {
+		fprintf(stderr, "sluiced: --allow-localhost %s: want auto, always or policy\n",
+			a->cfg.allow_localhost_opt);
+		return -EINVAL;
+	}
 	if (strlen(a->cfg.netns_prefix) > 32) {
 		fprintf(stderr, "sluiced: --netns-prefix is too long (32 characters at most)\n");
 		return -EINVAL;

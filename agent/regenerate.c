@@ -74,6 +74,8 @@ int agent_regenerate_edit(struct agent *a, const struct agent_edit_hint *h, char
 	struct sluice_compile_endpoint *eps = sl_xcalloc(a->reg.npods + a->reg.nremotes, sizeof(*eps));
 	struct sluice_compiled out = { 0 };
 	struct sluice_diags diags = { 0 };
+	/* Cilium's allow-localhost=always, on every endpoint (verdict.h) */
+	const uint32_t localhost = a->cfg.allow_localhost ? SLUICE_EP_F_ALLOW_LOCALHOST : 0;
 	bool edited = false;
 	size_t i, j;
 	int rc;
@@ -175,12 +177,12 @@ int agent_regenerate_edit(struct agent *a, const struct agent_edit_hint *h, char
 				memcpy(p->written, c->entries, c->nentries * sizeof(*p->written));
 			p->nwritten = c->nentries;
 		}
-		if (!p->written_valid || p->written_flags != c->flags ||
+		if (!p->written_valid || p->written_flags != (c->flags | localhost) ||
 		    p->written_identity != p->identity) {
 			struct sluice_endpoint ep = {
 				.ep_id = p->ep_id,
 				.identity = p->identity,
-				.flags = c->flags,
+				.flags = c->flags | localhost,
 			};
 
 			sl_addr_from_ipv4(ep.addr, p->net.ip);
@@ -189,7 +191,7 @@ int agent_regenerate_edit(struct agent *a, const struct agent_edit_hint *h, char
 				sl_fail(err, rc, "endpoint map update failed: %s", strerror(-rc));
 				goto out;
 			}
-			p->written_flags = c->flags;
+			p->written_flags = c->flags | localhost;
 			p->written_identity = p->identity;
 			p->reval_dirty = true;
 		}

@@ -37,6 +37,7 @@
 #include "../common/util.h"
 #include "agent.h"
 #include "revalidate.h"
+#include "sluice/verdict.h"
 
 /* a->reval: the zero timer a walk runs from (created on first use, freed
  * when closed); the walks' count is a->counters.connections_cut. */
@@ -181,8 +182,7 @@ static struct agent_pod *pod_by_ep(struct agent *a, uint32_t ep_id)
 static bool walk_denied(struct walk *w, const struct agent_pod *p, const uint8_t *peer,
 			uint8_t direction, uint8_t protocol, uint16_t port)
 {
-	uint32_t identity, flag = direction == SLUICE_DIR_INGRESS ? SLUICE_EP_F_ENFORCE_INGRESS
-								  : SLUICE_EP_F_ENFORCE_EGRESS;
+	uint32_t identity;
 	struct verdict_key k = { .ep_id = p->ep_id, .direction = direction, .protocol = protocol, .port = port };
 	const uint8_t *cached;
 	bool allowed = true, denied;
@@ -194,7 +194,8 @@ static bool walk_denied(struct walk *w, const struct agent_pod *p, const uint8_t
 	w->lookups++;
 	sluice_dp_ipcache_lookup(w->a->dp, peer, &identity);
 	denied = !sluice_dp_policy_verdict_fd(walk_inner_fd(w, p->ep_id), identity, direction, protocol,
-					      port, p->written_flags & flag, &allowed) &&
+					      port, sluice_ep_enforced(p->written_flags, direction, identity),
+					      &allowed) &&
 		 !allowed;
 	ktab_put(&w->verdicts, &k, denied);
 	return denied;

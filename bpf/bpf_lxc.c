@@ -82,7 +82,6 @@ static __always_inline int lxc_handle(struct __sk_buff *skb, __u8 direction)
 	struct policy_verdict pv;
 	struct event_ctx ec;
 	struct flow fl = {};
-	__u32 enforce_flag;
 	int ret;
 
 	/*
@@ -134,12 +133,9 @@ static __always_inline int lxc_handle(struct __sk_buff *skb, __u8 direction)
 	 * a connection that the current policy still allows survives a lost
 	 * conntrack. One that is no longer allowed breaks, as it should.
 	 */
-	enforce_flag = direction == SLUICE_DIR_EGRESS ? SLUICE_EP_F_ENFORCE_EGRESS
-						      : SLUICE_EP_F_ENFORCE_INGRESS;
-	ec.peer_identity = policy_judge(ep->ep_id,
-					direction == SLUICE_DIR_EGRESS ? fl.daddr : fl.saddr,
-					direction, fl.protocol, flow_policy_port(&fl),
-					(ep->flags & enforce_flag) != 0, &pv);
+	ec.peer_identity = ipcache_identity(direction == SLUICE_DIR_EGRESS ? fl.daddr : fl.saddr);
+	policy_decide(ep->ep_id, ec.peer_identity, direction, fl.protocol, flow_policy_port(&fl),
+		      sluice_ep_enforced(ep->flags, direction, ec.peer_identity), &pv);
 	ec.rule_ref = pv.rule_ref;
 
 	switch (pv.action) {

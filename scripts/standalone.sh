@@ -249,7 +249,9 @@ sl_world_create() {
 	# the host-side link: unique per run (two runs of one scenario share
 	# SL_ID's first letters, and an `ip link add` that fails leaves the
 	# world without its eth0)
-	local hif="slw$(printf '%s' "$SL_ID" | cksum | cut -c1-8)$idx"
+	# (cksum's first field only: a checksum of fewer than 8 digits would
+	# bring its separator into the name)
+	local hif="slw$(printf '%s' "$SL_ID" | cksum | awk '{print substr($1, 1, 8)}')$idx"
 	host_ip=$(sl_world_host_ip "$idx")
 	sl_world_claim "$idx" || return 1
 	# what the next owner removes should this run die before its cleanup

@@ -126,6 +126,9 @@ struct sluice_endpoint {
 };
 #define SLUICE_EP_F_ENFORCE_INGRESS 0x1 /* default deny on ingress */
 #define SLUICE_EP_F_ENFORCE_EGRESS  0x2 /* default deny on egress */
+/* the node (reserved:host) reaches the pod whatever its ingress default:
+ * Cilium's allow-localhost=always (verdict.h) */
+#define SLUICE_EP_F_ALLOW_LOCALHOST 0x4
 
 /*
  * policy: HASH_OF_MAPS, ep_id -> inner LPM trie of sluice_policy_key.

@@ -63,4 +63,23 @@ static __always_inline __u8 sluice_policy_order(const struct sluice_policy_entry
 	return enforced ? SLUICE_POLICY_DENIED : SLUICE_POLICY_ALLOW;
 }
 
+/*
+ * Whether "no entry" drops for this peer and direction (the `enforced`
+ * sluice_policy_order() takes). Kubernetes wants the node to reach its own
+ * pods whatever their NetworkPolicies say (kubelet's probes), so Cilium,
+ * in Kubernetes mode, allows reserved:host on every local endpoint's
+ * ingress (allow-localhost=always): the host's traffic then meets the
+ * pod's policy as if ingress were not enforced. An explicit deny of the
+ * host still drops, and an L7 rule that selects the host still sends it to
+ * the proxy, as Cilium's L3 allow-all entry for the host leaves them.
+ */
+static __always_inline int sluice_ep_enforced(__u32 ep_flags, __u8 direction, __u32 peer_identity)
+{
+	if (direction == SLUICE_DIR_INGRESS) {
+		if (peer_identity == SLUICE_ID_HOST && (ep_flags & SLUICE_EP_F_ALLOW_LOCALHOST))
+			return 0;
+		return (ep_flags & SLUICE_EP_F_ENFORCE_INGRESS) != 0;
+	}
+	return (ep_flags & SLUICE_EP_F_ENFORCE_EGRESS) != 0;
+}
 #endif

@@ -59,6 +59,7 @@
 #define OTHER_IP "10.0.0.3"
 #define OTHER_ID 1001
 #define WORLD_IP "192.0.2.9"
+#define HOST_IP "10.0.0.254"
 
 #define EVENTS_MAX 64
 
@@ -600,6 +601,35 @@ static void test_default_deny(void **state)
 	/* and with no inner map at all (endpoint enforced before its policy lands) */
 	assert_int_equal(sluice_dp_policy_delete(f->dp, EP_ID), 0);
 	assert_int_equal(egress(f, IPPROTO_TCP, PEER_IP, 40001, 80, SYN), DROP);
+}
+
+/* allow-localhost=always (verdict.h's sluice_ep_enforced): the node reaches
+ * the pod through an enforced ingress, but not through a deny that names
+ * it; other peers, and the pod's egress to the node, stay enforced */
+static void test_allow_localhost(void **state)
+{
+	struct fx *f = *state;
+	struct sluice_policy_map_entry e[] = {
+		pe(SLUICE_ID_HOST, SLUICE_DIR_INGRESS, IPPROTO_TCP, 81, 64, SLUICE_POL_F_DENY,
+		   SLUICE_MATCH_L3_L4),
+	};
+
+	ipc_set(f, HOST_IP, 32, SLUICE_ID_HOST);
+	pol_set(f, e, 1);
+	ep_set(f, SLUICE_EP_F_ENFORCE_INGRESS | SLUICE_EP_F_ENFORCE_EGRESS);
+	assert_int_equal(ingress(f, IPPROTO_TCP, HOST_IP, 40000, 80, SYN), DROP);
+	ep_set(f, SLUICE_EP_F_ENFORCE_INGRESS | SLUICE_EP_F_ENFORCE_EGRESS | SLUICE_EP_F_ALLOW_LOCALHOST);
+	assert_int_equal(ingress(f, IPPROTO_TCP, HOST_IP, 40001, 80, SYN), PASS);
+	assert_int_equal(ingress(f, IPPROTO_UDP, HOST_IP, 40002, 53, 0), PASS);
+	assert_int_equal(ingress(f, IPPROTO_TCP, HOST_IP, 40003, 81, SYN), DROP);
+	assert_int_equal(ingress(f, IPPROTO_TCP, PEER_IP, 40004, 80, SYN), DROP);
+	assert_int_equal(egress(f, IPPROTO_TCP, HOST_IP, 40005, 80, SYN), DROP);
+	assert_int_equal(drain(f), 6);
+	assert_int_equal(f->ev[1].verdict, SLUICE_VERDICT_FORWARDED);
+	assert_int_equal(f->ev[1].peer_identity, SLUICE_ID_HOST);
+	assert_int_equal(f->ev[3].drop_reason, SLUICE_DROP_POLICY_DENY);
+	assert_int_equal(f->ev[4].drop_reason, SLUICE_DROP_POLICY_DENIED);
+	assert_int_equal(f->ev[5].drop_reason, SLUICE_DROP_POLICY_DENIED);
 }
 
 /* conntrack */
@@ -1519,6 +1549,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_not_enforced_allows_but_deny_applies, fx_setup,
 						fx_teardown),
 		cmocka_unit_test_setup_teardown(test_default_deny, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_allow_localhost, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_ct_reply_and_established, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_trace_events, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_tcp_without_syn_is_judged, fx_setup, fx_teardown),

@@ -82,4 +82,36 @@ sl_bg ip netns exec "$WORLD_NS" python3 "$TOOLS/podserver.py" world "$WORLD_SRV"
 for i in $(seq 1 60); do [ -e "$WORLD_SRV.ready" ] && break; sleep 0.05; done
 check "toEntities world: client reaches the world" can default/client tcp "$WORLD_IP" 8000
 check "toEntities world: client cannot reach a pod" dropped default/client tcp "$IP_server" 80
+
+# --allow-localhost (Cilium's allow-localhost): standalone's default is
+# "policy" (the host needs a rule), "always" lets the node reach local pods
+# through an enforced ingress (Kubernetes wants kubelet's probes through)
+# unless a deny names the host; Kubernetes mode defaults to always
+apply_yaml <<'YAML' >/dev/null
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: host-only}
+spec:
+  endpointSelector: {matchLabels: {app: server}}
+  ingress:
+  - fromEndpoints: [{matchLabels: {app: client}}]
+YAML
+check_not "allow-localhost policy (standalone default): host dropped" from_host "$IP_server" 80 0.7
+out=$("$SL_BUILD/agent/sluiced" $(sl_agent_args) --allow-localhost sometimes 2>&1)
+[ $? -ne 0 ] && echo "$out" | grep -q -- "--allow-localhost sometimes: want auto, always or policy" &&
+	pass "--allow-localhost sometimes is refused, naming the flag" || fail "--allow-localhost sometimes: $out"
+sl_agent_kill KILL
+sl_agent_start --allow-localhost always || fail "agent restarts with --allow-localhost always"
+check "allow-localhost always: host reaches the pod through its enforced ingress" from_host "$IP_server" 80
+check_not "allow-localhost always: world still dropped" from_world "$IP_server" 80 0.7
+apply_yaml <<'YAML' >/dev/null
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: no-host}
+spec:
+  endpointSelector: {matchLabels: {app: server}}
+  ingressDeny:
+  - fromEntities: [host]
+YAML
+check_not "allow-localhost always: a deny of the host still drops it" from_host "$IP_server" 80 0.7
 t_finish
