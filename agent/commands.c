@@ -585,6 +585,7 @@ const struct api_command agent_commands[] = {
 	{ "policy.get", cmd_policy_get, 0 },
 	{ "proxy.restart", cmd_proxy_restart, 0 },
 	{ "service.create", services_cmd_create, 0 },
+	{ "service.update", services_cmd_update, 0 },
 	{ "service.delete", services_cmd_delete, 0 },
 	{ "service.list", services_cmd_list, 0 },
 	{ "service.get", services_cmd_get, 0 },

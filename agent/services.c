@@ -1339,13 +1339,22 @@ static uint8_t parse_proto(const char *s)
 		: !strcmp(s, "SCTP") ? IPPROTO_SCTP : 0;
 }
 
+/* Who hands service_from_json() a service. */
+enum svc_json_mode {
+	SVC_JSON_CREATE,  /* service.create: must not exist yet */
+	SVC_JSON_UPDATE,  /* service.update: must exist; its ClusterIP stays */
+	SVC_JSON_RESTORE, /* the state file: the frontend ids of before */
+};
+
 /*
  * A service from its JSON (the API's request or the state file):
  * {namespace, name, cluster_ip?, labels?, selector?, ports: [{name, port,
  * protocol, target_port: number | name}]}. Calls upsert.
  */
-static int service_from_json(struct agent *a, json_t *req, bool create_only, char **err)
+static int service_from_json(struct agent *a, json_t *req, enum svc_json_mode mode, char **err)
 {
+	const bool create_only = mode == SVC_JSON_CREATE;
+	const struct agent_service *have;
 	const char *ns = json_string_value(json_object_get(req, "namespace"));
 	const char *name = json_string_value(json_object_get(req, "name"));
 	json_t *ports = json_object_get(req, "ports"), *jp, *sel = json_object_get(req, "selector");
@@ -1357,11 +1366,23 @@ static int service_from_json(struct agent *a, json_t *req, bool create_only, cha
 
 	if (!ns || !name || !*ns || !*name)
 		return sl_fail(err, EINVAL, "service needs NAMESPACE/NAME");
-	if (create_only && agent_service_find(a, ns, name))
+	have = agent_service_find(a, ns, name);
+	if (create_only && have)
 		return sl_fail(err, EEXIST, "service %s/%s already exists", ns, name);
+	if (mode == SVC_JSON_UPDATE && !have)
+		return sl_fail(err, ENOENT, "service %s/%s not found", ns, name);
+	/* Kubernetes' headless form: a DNS-only service, nothing to translate */
+	if (json_is_string(json_object_get(req, "cluster_ip")) &&
+	    !strcmp(json_string_value(json_object_get(req, "cluster_ip")), "None"))
+		return sl_fail(err, EINVAL, "service %s/%s: cluster_ip None: a headless service has no "
+			       "ClusterIP to translate and sluice serves no DNS for it", ns, name);
 	if (json_object_get(req, "cluster_ip") && !json_is_null(json_object_get(req, "cluster_ip")) &&
 	    parse_ip(json_string_value(json_object_get(req, "cluster_ip")), &sp.cluster_ip))
 		return sl_fail(err, EINVAL, "service %s/%s: cluster_ip: not an IPv4 address", ns, name);
+	/* as the API server: "spec.clusterIP: field is immutable" (upsert
+	 * would otherwise move the service to the new address) */
+	if (mode == SVC_JSON_UPDATE && sp.cluster_ip && sp.cluster_ip != have->ip)
+		return sl_fail(err, EINVAL, "service %s/%s: cluster_ip: field is immutable", ns, name);
 	/* a user's request stays in the range (Kubernetes' addresses may not) */
 	if (create_only && sp.cluster_ip && sp.cluster_ip - a->services->net >= a->services->size)
 		return sl_fail(err, EINVAL, "service %s/%s: cluster_ip %s: not in --service-cidr %s", ns,
@@ -1383,7 +1404,7 @@ static int service_from_json(struct agent *a, json_t *req, bool create_only, cha
 		json_int_t port = json_integer_value(json_object_get(jp, "port"));
 
 		ps[i].name = json_string_value(json_object_get(jp, "name"));
-		if (!create_only) /* the state file: same frontend ids as before */
+		if (mode == SVC_JSON_RESTORE) /* the state file: same frontend ids as before */
 			ps[i].id = (uint32_t)json_integer_value(json_object_get(jp, "id"));
 		if (port < 1 || port > 65535) {
 			rc = sl_fail(err, EINVAL, "service %s/%s: spec.ports[%zu].port: %lld: must be "
@@ -1451,7 +1472,7 @@ int agent_services_restore(struct agent *a, char **err)
 		struct agent_service **slot;
 		size_t j;
 
-		rc = service_from_json(a, o, false, err);
+		rc = service_from_json(a, o, SVC_JSON_RESTORE, err);
 		if (rc) {
 			/* e.g. smaller map limits than before: that service is
 			 * lost, loudly, the others and the agent carry on */
@@ -1507,18 +1528,38 @@ bool agent_services_named_by_policies(const struct agent *a)
 	return a->services && a->services->policies_use_services;
 }
 
-json_t *services_cmd_create(struct agent *a, struct api_client *c, json_t *req, char **err)
+/* create and update: the spec, then toServices rules that may name the
+ * service get their peers again */
+static json_t *services_cmd_write(struct agent *a, json_t *req, enum svc_json_mode mode,
+				  const char *why, char **err)
 {
 	const char *ns = json_string_value(json_object_get(req, "namespace"));
 	const char *name = json_string_value(json_object_get(req, "name"));
 
-	(void)c;
-	if (service_from_json(a, req, true, err))
+	if (service_from_json(a, req, mode, err))
 		return NULL;
-	/* toServices rules may name it: their peers change */
 	if (a->services->policies_use_services)
-		agent_regenerate_after(a, "service create", false);
+		agent_regenerate_after(a, why, false);
 	return agent_service_json(a, agent_service_find(a, ns, name));
+}
+
+json_t *services_cmd_create(struct agent *a, struct api_client *c, json_t *req, char **err)
+{
+	(void)c;
+	return services_cmd_write(a, req, SVC_JSON_CREATE, "service create", err);
+}
+
+/*
+ * service.update: the whole spec again (selector, ports, labels), as
+ * `kubectl replace` of a Service; the ClusterIP stays, the frontends kept
+ * keep their entries (connections in flight are not disturbed), new ports
+ * translate and dropped ones stop at once (upstream e2e "should be updated
+ * after adding or deleting ports").
+ */
+json_t *services_cmd_update(struct agent *a, struct api_client *c, json_t *req, char **err)
+{
+	(void)c;
+	return services_cmd_write(a, req, SVC_JSON_UPDATE, "service update", err);
 }
 
 json_t *services_cmd_delete(struct agent *a, struct api_client *c, json_t *req, char **err)

@@ -132,6 +132,7 @@ int agent_services_restore(struct agent *a, char **err);
 
 /* The API's commands (commands.c's table) */
 json_t *services_cmd_create(struct agent *a, struct api_client *c, json_t *req, char **err);
+json_t *services_cmd_update(struct agent *a, struct api_client *c, json_t *req, char **err);
 json_t *services_cmd_delete(struct agent *a, struct api_client *c, json_t *req, char **err);
 json_t *services_cmd_list(struct agent *a, struct api_client *c, json_t *req, char **err);
 json_t *services_cmd_get(struct agent *a, struct api_client *c, json_t *req, char **err);
