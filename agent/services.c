@@ -60,6 +60,7 @@ struct agent_service {
 	size_t neps;
 	bool explicit_eps;
 	uint64_t created_ns;
+	char *note;               /* spec's note: what is not served, or NULL */
 };
 
 /* A backend address shared by every port that uses it. */
@@ -213,6 +214,7 @@ static void service_free(struct agent_service *s)
 		return;
 	free(s->ns);
 	free(s->name);
+	free(s->note);
 	sluice_labels_free(&s->labels);
 	sluice_labels_free(&s->selector);
 	for (i = 0; i < s->nports; i++)
@@ -898,6 +900,8 @@ static struct agent_service *service_from_spec(struct agent_services *S,
 
 	s->ns = sl_xstrdup(sp->ns);
 	s->name = sl_xstrdup(sp->name);
+	if (sp->note)
+		s->note = sl_xstrdup(sp->note);
 	if (sp->labels)
 		sluice_labels_copy(&s->labels, sp->labels);
 	if (sp->selector && sp->selector->n) {
@@ -962,6 +966,7 @@ int agent_service_upsert(struct agent *a, const struct agent_svc_spec *sp, char 
 {
 	struct agent_services *S = a->services;
 	struct agent_service **slot, *old = NULL, *s;
+	char *old_note = NULL;
 	uint32_t ip = 0;
 	bool in_range = false;
 	size_t i;
@@ -1005,6 +1010,8 @@ int agent_service_upsert(struct agent *a, const struct agent_svc_spec *sp, char 
 			goto undo;
 	}
 	if (old) {
+		old_note = old->note;
+		old->note = NULL;
 		service_unwrite(a, old); /* the frontends the update dropped */
 		if (old->ip != s->ip)
 			ip_give_back(S, old);
@@ -1018,9 +1025,15 @@ int agent_service_upsert(struct agent *a, const struct agent_svc_spec *sp, char 
 	}
 	for (i = 0; i < s->nports; i++)
 		by_id_set(S, s->ports[i].svc_id, s, i);
+	/* once per change, not per resync (the Kubernetes source applies every
+	 * Service again on each commit) */
+	if (s->note && (!old_note || strcmp(old_note, s->note)))
+		fprintf(stderr, "sluiced: service %s/%s: %s\n", s->ns, s->name, s->note);
+	free(old_note);
 	agent_services_save_later(a);
 	return 0;
 undo:
+	free(old_note);
 	for (i = 0; i < s->nports; i++) {
 		if (old && (m = port_match(old, s, &s->ports[i])) >= 0) {
 			char *e2 = NULL;
@@ -1143,6 +1156,8 @@ json_t *agent_service_json(const struct agent *a, const struct agent_service *s)
 			    json_string(s->explicit_eps ? "endpointslices" : s->has_selector ? "selector"
 											: "none"));
 	json_object_set_new(o, "created_unix_ns", json_integer((json_int_t)s->created_ns));
+	if (s->note)
+		json_object_set_new(o, "not_served", json_string(s->note));
 	for (i = 0; i < s->nports; i++) {
 		const struct svc_port *p = &s->ports[i];
 		json_t *po = json_object();

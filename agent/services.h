@@ -42,6 +42,7 @@ struct agent_svc_spec {
 	const struct sluice_labels *selector; /* NULL: no selector (endpoints given) */
 	const struct agent_svc_port_spec *ports;
 	size_t nports;
+	const char *note;        /* what of it is not served (Kubernetes mode), or NULL */
 };
 
 /* One ready backend address of an EndpointSlice, for one port name. */
