@@ -32,6 +32,21 @@ logs=$(server_log default/mp-1; server_log default/mp-2)
 check "port 80 reached targetPort 8080 only" sh -c "echo '$logs' | grep -q '^tcp:8080 GET /port80' && ! echo '$logs' | grep -q '^tcp:8081 GET /port80'"
 check "port 81 reached targetPort 8081 only" sh -c "echo '$logs' | grep -q '^tcp:8081 GET /port81' && ! echo '$logs' | grep -q '^tcp:8080 GET /port81'"
 check "all 12 requests answered" test "$(echo "$logs" | grep -c 'GET /port8[01]')" = 12
+# upstream's own shape: targetPorts by name, pod1 has only svc1 (100), pod2
+# only svc2 (101): each frontend has its own endpoints
+pod default/mpn-1 app=mpn --port svc1=100/TCP
+pod default/mpn-2 app=mpn --port svc2=101/TCP
+serve default/mpn-1 tcp:100
+serve default/mpn-2 tcp:101
+PIP=$(sl service create default/multi-endpoint-test --selector app=mpn --port portname1=80:svc1/TCP --port portname2=81:svc2/TCP)
+expect_eq "named targetPorts: portname1 -> pod1:100, portname2 -> pod2:101" \
+	"portname1 $IP_mpn_1:100 portname2 $IP_mpn_2:101" \
+	"$(sl service get default/multi-endpoint-test -o json | python3 -c 'import json,sys; print(" ".join(sorted("%s %s:%d" % (b["port_name"], b["ip"], b["port"]) for b in json.load(sys.stdin)["backends"])))')"
+expect_eq "through the ClusterIP: 80 is pod1, 81 is pod2" "mpn-1 mpn-2" \
+	"$(who default/client "http://$PIP:80/") $(who default/client "http://$PIP:81/")"
+sl pod delete default/mpn-1 >/dev/null 2>&1
+expect_eq "pod1 deleted: portname1 refuses at once, portname2 still pod2" "ECONNREFUSED 0 mpn-2" \
+	"$(connect_errno default/client "$PIP" 80) $(who default/client "http://$PIP:81/")"
 
 echo "== [sig-network] Services should serve endpoints on same port and different protocols"
 pod default/dual app=dual --port dns-tcp=8053/TCP --port dns-udp=5353/UDP
@@ -144,6 +159,10 @@ check_not "up-down-2 deleted: its ClusterIP no longer reaches the pod" can defau
 check "up-down-1 and -3 still answer" sh -c "$(declare -f sl can); SL_BUILD='$SL_BUILD' SL_SOCK='$SL_SOCK' TOOLS='$TOOLS'; can default/client tcp $UD_1 80 && can default/client tcp $UD_3 80"
 UD_4=$(sl service create default/up-down-4 --selector app=ud --port 80:http/TCP)
 check "a new service up-down-4 answers" can default/client tcp "$UD_4" 80
+
+echo "== [sig-network] Services should work after the service has been recreated"
+UD_2=$(sl service create default/up-down-2 --selector app=ud --port 80:http/TCP)
+check "up-down-2 created again (same name) answers on its new ClusterIP $UD_2" can default/client tcp "$UD_2" 80
 
 echo "== [sig-network] Services should find a service from listing all namespaces (services in several namespaces)"
 pod ns-one/web app=web --port http=8080/TCP
