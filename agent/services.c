@@ -26,6 +26,7 @@
 #include "../common/util.h"
 #include "sluice/abi.h"
 #include "api.h"
+#include "revalidate.h"
 #include "services.h"
 
 struct svc_port {
@@ -93,6 +94,7 @@ struct agent_services {
 	uv_timer_t save_timer;    /* services.json, written shortly after a change */
 	bool save_pending;
 	bool timer_init;
+	uint64_t udp_sockets_cut; /* connected UDP sockets of removed backends */
 };
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -320,7 +322,113 @@ static void be_release(struct agent *a, uint32_t id)
 	*b = S->bes[--S->nbes];
 }
 
+/* ---- connected UDP sockets of a backend that went -------------------------- */
+
+/*
+ * connect() on a UDP socket translates once: the socket then sends to that
+ * backend for good, and a backend that leaves the service (its pod deleted,
+ * relabelled, not ready) would leave it sending into nothing (upstream
+ * conntrack.go "should be able to preserve UDP traffic when server pod
+ * cycles for a ClusterIP service": kube-proxy flushes the conntrack entries
+ * of a removed UDP endpoint, Cilium's socket LB destroys such sockets). The
+ * agent destroys them, as revalidate.c does for a revoked TCP flow: the
+ * application's next call fails (ECONNABORTED) and its next connect() picks
+ * a live backend. Connected sockets only: an unconnected one picks per
+ * datagram already. Where to look: the pods whose endpoint reached that
+ * backend through this frontend (sluice_sflw_v1, written at translation);
+ * which sockets: those translated to it from this frontend (their
+ * sluice_srev_v1 entry), never one a pod connected to the backend's own
+ * address.
+ */
+struct udp_cut_ctx {
+	int rev_fd;
+	uint32_t svc_id, ip;
+	uint16_t port;
+};
+
+static bool udp_cut_translated(void *ctx, uint64_t cookie)
+{
+	const struct udp_cut_ctx *c = ctx;
+	struct sluice_svc_revnat_key rk = { .cookie = cookie, .port = c->port };
+	struct sluice_svc_revnat rv;
+
+	sl_addr_from_ipv4(rk.addr, c->ip);
+	return bpf_map_lookup_elem(c->rev_fd, &rk, &rv) == 0 && rv.svc_id == c->svc_id;
+}
+
+static void udp_cut_gone(struct agent *a, const struct svc_port *p, const struct svc_backend *gone,
+			 size_t ngone)
+{
+	struct sluice_svc_flow_key k, next;
+	int fd = map_fd(a, SLUICE_MAP_SVC_FLOWS);
+	uint32_t *eps = NULL, id;
+	size_t neps = 0, i, j, g, cut = 0;
+	bool first = true;
+
+	struct udp_cut_ctx cc = { .rev_fd = map_fd(a, SLUICE_MAP_SVC_REVNAT), .svc_id = p->svc_id };
+
+	if (fd < 0 || cc.rev_fd < 0 || !ngone)
+		return;
+	while (bpf_map_get_next_key(fd, first ? NULL : &k, &next) == 0) {
+		first = false;
+		k = next;
+		if (k.protocol != IPPROTO_UDP || bpf_map_lookup_elem(fd, &k, &id) || id != p->svc_id)
+			continue;
+		for (g = 0; g < ngone; g++)
+			if (sl_addr_ipv4(k.addr) == gone[g].ip && k.port == gone[g].port)
+				break;
+		for (j = 0; g < ngone && j < neps && eps[j] != k.ep_id; j++)
+			;
+		if (g == ngone || j < neps)
+			continue;
+		eps = realloc(eps, (neps + 1) * sizeof(*eps));
+		if (!eps)
+			abort();
+		eps[neps++] = k.ep_id;
+	}
+	for (i = 0; i < a->reg.npods; i++) {
+		const struct agent_pod *pod = a->reg.pods[i];
+
+		for (j = 0; j < neps && eps[j] != pod->ep_id; j++)
+			;
+		for (g = 0; j < neps && pod->net.netns[0] && g < ngone; g++) {
+			cc.ip = gone[g].ip;
+			cc.port = gone[g].port;
+			cut += revalidate_cut_udp_peer(pod->net.netns, cc.ip, cc.port,
+						       udp_cut_translated, &cc);
+		}
+	}
+	if (cut)
+		fprintf(stderr, "sluiced: %zu connected UDP socket(s) of a removed backend destroyed "
+			"(port %u/UDP)\n", cut, p->port);
+	a->services->udp_sockets_cut += cut;
+	free(eps);
+}
+
 /* ---- the datapath of one port ------------------------------------------- */
+
+/* The UDP backends port p had and ids no longer has: their sockets go. */
+static void port_cut_removed(struct agent *a, const struct svc_port *p, const uint32_t *ids,
+			     size_t n)
+{
+	struct svc_backend *gone = NULL;
+	size_t ngone = 0, i, j;
+
+	for (i = 0; i < p->nwritten; i++) {
+		const struct svc_backend *b = be_find(a->services, p->written[i]);
+
+		for (j = 0; j < n && ids[j] != p->written[i]; j++)
+			;
+		if (j < n || !b)
+			continue;
+		gone = realloc(gone, (ngone + 1) * sizeof(*gone));
+		if (!gone)
+			abort();
+		gone[ngone++] = *b;
+	}
+	udp_cut_gone(a, p, gone, ngone);
+	free(gone);
+}
 
 static int port_write(struct agent *a, struct agent_service *s, struct svc_port *p,
 		      const uint32_t *ids, size_t n, char **err)
@@ -363,6 +471,8 @@ static int port_write(struct agent *a, struct agent_service *s, struct svc_port 
 		}
 	}
 	S->entries = S->entries - have + need;
+	if (p->protocol == IPPROTO_UDP)
+		port_cut_removed(a, p, ids, n);
 	for (i = 0; i < p->nwritten; i++)
 		be_release(a, p->written[i]);
 	free(p->written);
@@ -1234,6 +1344,7 @@ void agent_services_counts(const struct agent *a, struct agent_services_counts *
 	out->backends = S->nbes;
 	out->entries = S->entries;
 	out->max_entries = S->max_entries;
+	out->udp_sockets_cut = S->udp_sockets_cut;
 }
 
 /* ---- state -------------------------------------------------------------- */

@@ -119,6 +119,7 @@ json_t *agent_service_json(const struct agent *a, const struct agent_service *s)
 json_t *agent_services_list_json(const struct agent *a);
 struct agent_services_counts {
 	uint64_t services, frontends, backends, entries, max_entries;
+	uint64_t udp_sockets_cut; /* connected UDP sockets of removed backends destroyed */
 };
 void agent_services_counts(const struct agent *a, struct agent_services_counts *out);
 

@@ -115,6 +115,69 @@ expect_eq "its pod gone: connect() refused at once (ECONNREFUSED, no SYN sent ag
 res=$(sendto_errno default/client "$VIP" 80)
 expect_eq "UDP to a port it does not have is not translated (no UDP frontend: sent, not refused)" sent "$res"
 
+echo "== [sig-network] Conntrack should be able to preserve UDP traffic when server pod cycles for a ClusterIP service"
+pod default/udp-1 app=udpcycle --port dns=5353/UDP
+serve default/udp-1 udp:5353
+CYC=$(sl service create default/udpcycle --selector app=udpcycle --port 53:dns/UDP)
+# one connected UDP socket that sends a datagram every 20 ms and reads the
+# reply; only an error (not a timeout) makes it connect again, as an
+# application would (ECONNREFUSED while the service has no backend; bounded:
+# 1500 rounds, or until a reply from udp-2)
+rm -f "$SL_WORK/udpcycle.log"
+sl_bg sl pod exec default/client -- python3 -c "
+import errno, socket, time
+log = open('$SL_WORK/udpcycle.log', 'a', buffering=1)
+s = None
+for i in range(1500):
+    time.sleep(0.02)
+    try:
+        if s is None:
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(0.2); s.connect(('$CYC', 53))
+        s.send(b'r%d' % i); d = s.recv(100).decode().split()[0]; log.write(d + '\\n')
+        if d == 'udp-2': break
+    except socket.timeout:
+        log.write('timeout\\n')
+    except OSError as e:
+        log.write(errno.errorcode.get(e.errno, str(e.errno)) + '\\n'); s.close(); s = None"
+wait_until 100 0.05 grep -q '^udp-1$' "$SL_WORK/udpcycle.log" || fail "the UDP client got a reply from udp-1"
+cut0=$(status_field services udp_sockets_cut)
+sl pod delete default/udp-1 >/dev/null 2>&1
+pod default/udp-2 app=udpcycle --port dns=5353/UDP
+serve default/udp-2 udp:5353
+check "the client's connected socket reaches the new pod udp-2" wait_until 200 0.05 grep -q '^udp-2$' "$SL_WORK/udpcycle.log"
+check "... because the socket pinned to udp-1 was destroyed (ECONNABORTED), not by a new socket of its own" \
+	grep -q '^ECONNABORTED$' "$SL_WORK/udpcycle.log"
+check "... and the agent counted it ($cut0 -> $(status_field services udp_sockets_cut))" \
+	test "$(status_field services udp_sockets_cut)" -gt "${cut0:-0}"
+# a backend relabelled out of the service (its pod alive): the socket
+# translated to it goes, one the pod connected to its own address stays
+rm -f "$SL_WORK/two.ready" "$SL_WORK/two.go" "$SL_WORK/two.out"
+sl_bg sl pod exec default/client -- python3 -c "
+import errno, os, socket, time
+def sock(ip, port):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(1); s.connect((ip, port)); return s
+def ask(s):
+    try:
+        s.send(b'x'); return s.recv(100).decode().split()[0]
+    except OSError as e:
+        return errno.errorcode.get(e.errno, str(e.errno)) if e.errno else 'timeout'
+via, direct = sock('$CYC', 53), sock('$IP_udp_2', 5353)
+open('$SL_WORK/two.ready', 'w').write(ask(via) + ' ' + ask(direct))
+for i in range(400):
+    if os.path.exists('$SL_WORK/two.go'): break
+    time.sleep(0.05)
+open('$SL_WORK/two.out', 'w').write(ask(via) + ' ' + ask(direct))"
+wait_until 100 0.05 test -s "$SL_WORK/two.ready" || fail "the two UDP sockets were set up"
+expect_eq "a socket via the ClusterIP and one to udp-2's own address both answered" "udp-2 udp-2" "$(cat "$SL_WORK/two.ready" 2>/dev/null)"
+sl pod label default/udp-2 app=retired >/dev/null
+touch "$SL_WORK/two.go"
+wait_until 100 0.05 test -s "$SL_WORK/two.out" || fail "the two UDP sockets were asked again"
+# (a socket destroyed while idle is disconnected: its next send() says
+# EDESTADDRREQ; one destroyed while it waited in recv() gets ECONNABORTED)
+two=$(cat "$SL_WORK/two.out" 2>/dev/null)
+check "udp-2 relabelled out: the translated socket is destroyed, the direct one still answers ($two)" \
+	sh -c "echo '$two' | grep -Eqx '(ECONNABORTED|EDESTADDRREQ) udp-2'"
+
 echo "== [sig-network] Services should be updated after adding or deleting ports"
 pod default/upd app=upd --port a=8080/TCP --port b=8081/TCP
 serve default/upd tcp:8080 tcp:8081
