@@ -9,8 +9,6 @@
 source "$(dirname "$0")/lib.sh"
 t_begin
 
-# svc_get NS/NAME FIELD: one top-level field of `service get -o json`
-svc_get() { sl service get "$1" -o json | python3 -c 'import json,sys; print(json.load(sys.stdin).get(sys.argv[1], ""))' "$2"; }
 # who FROM URL: the pod that answered (podserver's body starts with its name)
 who() { sl pod exec "$1" -- curl -s --connect-timeout 1 -m 3 "$2" | awk 'NR == 1 {print $1}'; }
 # answered FROM N URL: how many of N new connections each pod answered
@@ -18,6 +16,7 @@ answered() {
 	sl pod exec "$1" -- bash -c "for i in \$(seq 1 $2); do curl -s --connect-timeout 1 -m 3 '$3'; echo; done" |
 		awk 'NF {print $1}' | sort | uniq -c | awk '{print $2 "=" $1}' | tr '\n' ' ' | sed 's/ $//'
 }
+
 pod default/client app=client
 
 echo "== [sig-network] Services should serve multiport endpoints from pods"
