@@ -460,12 +460,13 @@ static json_t *cmd_status(struct agent *a, struct api_client *c, json_t *req, ch
 		struct agent_services_counts sc;
 
 		agent_services_counts(a, &sc);
-		json_object_set_new(o, "services", json_pack("{s:I,s:I,s:I,s:I,s:I}", "services",
+		json_object_set_new(o, "services", json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "services",
 							   (json_int_t)sc.services, "frontends",
 							   (json_int_t)sc.frontends, "backends",
 							   (json_int_t)sc.backends, "map_entries",
 							   (json_int_t)sc.entries, "map_max_entries",
-							   (json_int_t)sc.max_entries));
+							   (json_int_t)sc.max_entries, "udp_sockets_cut",
+							   (json_int_t)sc.udp_sockets_cut));
 	}
 	json_object_set_new(o, "regenerations", json_integer((json_int_t)a->counters.regenerations));
 	json_object_set_new(o, "policy_map_swaps", json_integer((json_int_t)a->counters.policy_swaps));
@@ -585,6 +586,7 @@ const struct api_command agent_commands[] = {
 	{ "policy.get", cmd_policy_get, 0 },
 	{ "proxy.restart", cmd_proxy_restart, 0 },
 	{ "service.create", services_cmd_create, 0 },
+	{ "service.update", services_cmd_update, 0 },
 	{ "service.delete", services_cmd_delete, 0 },
 	{ "service.list", services_cmd_list, 0 },
 	{ "service.get", services_cmd_get, 0 },

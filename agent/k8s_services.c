@@ -8,9 +8,12 @@
  * address and ports (targetPort a number or a container port's name); its
  * backends are the ready IPv4 addresses of the EndpointSlices labelled
  * kubernetes.io/service-name=<name>, as kube-proxy and Cilium read them (no
- * slices: no backends). Only a server without any EndpointSlice API leaves
- * selector Services to the registry's own pod matching. Headless and
- * ExternalName Services have nothing to translate.
+ * slices: no backends; none ready: the serving terminating ones). Only a
+ * server without any EndpointSlice API leaves selector Services to the
+ * registry's own pod matching. Headless and ExternalName Services, and those
+ * labelled for another proxy, have nothing to translate here; what of a
+ * Service is not served (node ports, SCTP, session affinity) is said in its
+ * "not_served" (service get) and logged when it changes.
  *
  * EndpointSlice moved from discovery.k8s.io/v1beta1 (Kubernetes 1.17-1.24)
  * to discovery.k8s.io/v1 (1.21+). The agent asks the server's discovery
@@ -25,6 +28,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,19 +117,49 @@ static void discover(struct agent_k8s *k)
 
 /* ---- into the service registry ---------------------------------------------- */
 
+/* A port's protocol; 0 for what the datapath does not translate (SCTP),
+ * which must not be read as TCP: "SCTP/80" beside "TCP/80" would then be a
+ * duplicate port and the whole Service would be refused. */
 static uint8_t svc_proto(const char *p)
 {
-	return p && !strcmp(p, "UDP") ? IPPROTO_UDP : IPPROTO_TCP;
+	return !p || !strcmp(p, "TCP") ? IPPROTO_TCP : !strcmp(p, "UDP") ? IPPROTO_UDP : 0;
 }
 
 struct slice_collect {
 	const char *ns, *name;
+	const char *node;  /* non-NULL: internalTrafficPolicy Local, this node's only */
 	struct agent_svc_endpoint *eps;
+	bool *fallback;    /* eps[i] is serving and terminating, not ready */
 	size_t n, cap;
 	bool any;        /* some slice names this service */
 };
 
-/* The ready IPv4 addresses of one slice of the service, for each port. */
+/* The node an endpoint is on: v1's nodeName, v1beta1's topology label. */
+static const char *ep_node_name(json_t *ep)
+{
+	const char *n = json_string_value(json_object_get(ep, "nodeName"));
+
+	return n ? n : json_string_value(json_object_get(json_object_get(ep, "topology"),
+							  "kubernetes.io/hostname"));
+}
+
+/* A condition of an endpoint: unset is dflt (the API's reading). */
+static bool ep_cond(json_t *ep, const char *what, bool dflt)
+{
+	json_t *v = json_object_get(json_object_get(ep, "conditions"), what);
+
+	return json_is_boolean(v) ? json_is_true(v) : dflt;
+}
+
+/*
+ * The IPv4 addresses of one slice of the service, for each port: the ready
+ * ones, and those serving while terminating as a fallback (kube-proxy's
+ * CategorizeEndpoints: a port without any ready endpoint uses the serving
+ * terminating ones, so a rolling update's last old pod keeps answering
+ * until it stops serving; upstream e2e "should fallback to terminating
+ * endpoints when there are no ready endpoints"). serving unset means ready,
+ * terminating unset means false, as kube-proxy reads them.
+ */
 static void collect_slice(void *ctx, json_t *slice)
 {
 	struct slice_collect *c = ctx;
@@ -141,8 +175,15 @@ static void collect_slice(void *ctx, json_t *slice)
 	if (!at || strcmp(at, "IPv4"))
 		return; /* the datapath translates IPv4 */
 	json_array_foreach(json_object_get(slice, "endpoints"), i, ep) {
-		if (json_is_false(json_object_get(json_object_get(ep, "conditions"), "ready")))
+		bool ready = ep_cond(ep, "ready", true);
+		bool serving = ep_cond(ep, "serving", ready);
+		bool terminating = ep_cond(ep, "terminating", false);
+		const char *node = ep_node_name(ep);
+
+		if (!ready && !(serving && terminating))
 			continue;
+		if (c->node && (!node || strcmp(node, c->node)))
+			continue; /* internalTrafficPolicy Local: another node's */
 		json_array_foreach(json_object_get(ep, "addresses"), j, addr) {
 			struct in_addr in;
 			const char *text = json_string_value(addr);
@@ -151,23 +192,87 @@ static void collect_slice(void *ctx, json_t *slice)
 				continue;
 			json_array_foreach(json_object_get(slice, "ports"), m, port) {
 				json_int_t pn = json_integer_value(json_object_get(port, "port"));
+				uint8_t proto = svc_proto(json_string_value(json_object_get(port, "protocol")));
 
-				if (pn <= 0 || pn > 65535)
+				if (pn <= 0 || pn > 65535 || !proto)
 					continue;
 				if (c->n == c->cap) {
 					c->cap = c->cap ? c->cap * 2 : 16;
 					c->eps = realloc(c->eps, c->cap * sizeof(*c->eps));
-					if (!c->eps)
+					c->fallback = realloc(c->fallback, c->cap * sizeof(*c->fallback));
+					if (!c->eps || !c->fallback)
 						abort();
 				}
+				c->fallback[c->n] = !ready;
 				c->eps[c->n++] = (struct agent_svc_endpoint){
 					.ip = ntohl(in.s_addr),
 					.port_name = json_string_value(json_object_get(port, "name")) ?: "",
 					.port = (uint16_t)pn,
-					.protocol = svc_proto(json_string_value(json_object_get(port, "protocol"))),
+					.protocol = proto,
 				};
 			}
 		}
+	}
+}
+
+/* Keeps the fallback endpoints of a port only when it has no ready one:
+ * first which to drop (the arrays untouched), then the compaction. */
+static void slice_pick(struct slice_collect *c)
+{
+	bool *drop = c->n ? sl_xcalloc(c->n, sizeof(*drop)) : NULL;
+	size_t i, j, n = 0;
+
+	for (i = 0; i < c->n; i++)
+		for (j = 0; c->fallback[i] && j < c->n && !drop[i]; j++)
+			drop[i] = !c->fallback[j] && c->eps[j].protocol == c->eps[i].protocol &&
+				  !strcmp(c->eps[j].port_name, c->eps[i].port_name);
+	for (i = 0; i < c->n; i++)
+		if (!drop[i])
+			c->eps[n++] = c->eps[i];
+	c->n = n;
+	free(drop);
+}
+
+/*
+ * Services kube-proxy leaves to someone else, and so do we: one labelled
+ * service.kubernetes.io/service-proxy-name (another proxy's; Cilium does
+ * the same without --k8s-service-proxy-name) and service.kubernetes.io/headless
+ * (upstream e2e "should implement service.kubernetes.io/service-proxy-name"
+ * and ".../headless"). kube-proxy's informers select on "label does not
+ * exist" for both.
+ */
+static bool svc_not_ours(json_t *svc)
+{
+	json_t *lbl = json_object_get(json_object_get(svc, "metadata"), "labels");
+
+	return json_object_get(lbl, "service.kubernetes.io/service-proxy-name") ||
+	       json_object_get(lbl, "service.kubernetes.io/headless");
+}
+
+/* What of a Service is not served here, for `service get` and the log. */
+static void note_add(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void note_add(char *buf, size_t n, const char *fmt, ...)
+{
+	size_t len = strlen(buf);
+	va_list ap;
+
+	if (len && len + 2 < n) {
+		strcpy(buf + len, "; ");
+		len += 2;
+	}
+	va_start(ap, fmt);
+	vsnprintf(buf + len, n - len, fmt, ap);
+	va_end(ap);
+}
+
+/* A Service with nothing to translate: out of the registry, if it was in. */
+static void svc_forget(struct agent_k8s *k, const char *ns, const char *name)
+{
+	char *err = NULL;
+
+	if (agent_service_find(k->a, ns, name) && agent_service_delete(k->a, ns, name, &err)) {
+		k8s_note_error(k, "service %s/%s: %s", ns, name, err);
+		free(err);
 	}
 }
 
@@ -180,42 +285,71 @@ static void svc_apply(struct agent_k8s *k, json_t *svc)
 	const char *ns = k8s_meta(svc, "namespace"), *name = k8s_meta(svc, "name");
 	const char *cip = json_string_value(json_object_get(spec, "clusterIP"));
 	struct sluice_labels labels = { 0 }, selector = { 0 };
+	const char *type = json_string_value(json_object_get(spec, "type"));
+	const char *aff = json_string_value(json_object_get(spec, "sessionAffinity"));
+	const char *itp = json_string_value(json_object_get(spec, "internalTrafficPolicy"));
 	struct agent_svc_port_spec *ports;
 	struct slice_collect sc = { .ns = ns, .name = name };
 	struct in_addr in;
 	size_t i, n = 0;
-	char *err = NULL;
+	char *err = NULL, note[512] = "";
 
-	if (!cip || inet_pton(AF_INET, cip, &in) != 1) {
-		/* headless, ExternalName, IPv6: nothing to translate */
-		if (agent_service_find(a, ns, name) && agent_service_delete(a, ns, name, &err)) {
-			k8s_note_error(k, "service %s/%s: %s", ns, name, err);
-			free(err);
-		}
+	if (!cip || inet_pton(AF_INET, cip, &in) != 1 || (type && !strcmp(type, "ExternalName")) ||
+	    svc_not_ours(svc)) {
+		/* headless, ExternalName, IPv6, another proxy's: nothing to
+		 * translate (a Service that becomes one stops translating) */
+		svc_forget(k, ns, name);
 		return;
 	}
 	ports = sl_xcalloc(json_array_size(json_object_get(spec, "ports")) + 1, sizeof(*ports));
 	json_array_foreach(json_object_get(spec, "ports"), i, p) {
 		json_t *tp = json_object_get(p, "targetPort");
 		json_int_t port = json_integer_value(json_object_get(p, "port"));
+		const char *proto = json_string_value(json_object_get(p, "protocol"));
 
 		if (port <= 0 || port > 65535)
 			continue;
+		if (!svc_proto(proto)) {
+			note_add(note, sizeof(note), "port %lld/%s: not translated (TCP and UDP only)",
+				 (long long)port, proto);
+			continue;
+		}
 		ports[n] = (struct agent_svc_port_spec){
 			.name = json_string_value(json_object_get(p, "name")) ?: "",
 			.port = (uint16_t)port,
-			.protocol = svc_proto(json_string_value(json_object_get(p, "protocol"))),
+			.protocol = svc_proto(proto),
 			.target_port = json_is_integer(tp) ? (uint16_t)json_integer_value(tp)
 			             : tp ? 0 : (uint16_t)port,
 			.target_name = json_string_value(tp),
 		};
 		n++;
 	}
+	if (!n) {
+		/* only SCTP ports (or none valid): nothing to translate, and no
+		 * "at least one port" error at every resync */
+		svc_forget(k, ns, name);
+		free(ports);
+		return;
+	}
+	/* Out of scope, said rather than half done: the ClusterIP of a
+	 * NodePort or LoadBalancer Service is translated like any other, its
+	 * node ports and external addresses are kube-proxy's; affinity is not
+	 * kept (each connect() picks at random). */
+	if (type && (!strcmp(type, "NodePort") || !strcmp(type, "LoadBalancer")))
+		note_add(note, sizeof(note), "type %s: only the ClusterIP is translated", type);
+	if (json_array_size(json_object_get(spec, "externalIPs")))
+		note_add(note, sizeof(note), "externalIPs: not translated");
+	if (aff && !strcmp(aff, "ClientIP"))
+		note_add(note, sizeof(note), "sessionAffinity ClientIP: not supported, each connection "
+			 "picks a backend at random");
+	if (itp && !strcmp(itp, "Local"))
+		sc.node = k->node;
 	k8s_labels_from_json(json_object_get(json_object_get(svc, "metadata"), "labels"), &labels);
 	k8s_labels_from_json(json_object_get(spec, "selector"), &selector);
 	struct agent_svc_spec s = {
 		.ns = ns, .name = name, .cluster_ip = ntohl(in.s_addr), .labels = &labels,
 		.selector = selector.n ? &selector : NULL, .ports = ports, .nports = n,
+		.note = note[0] ? note : NULL,
 	};
 	if (agent_service_upsert(a, &s, &err)) {
 		k8s_note_error(k, "service %s/%s: %s", ns, name, err);
@@ -224,12 +358,14 @@ static void svc_apply(struct agent_k8s *k, json_t *svc)
 	} else if (k->coll[K8S_C_EPSLICES].w) {
 		/* the slices are the endpoints, as for kube-proxy: none, none */
 		k8s_watch_foreach(k->coll[K8S_C_EPSLICES].w, collect_slice, &sc);
+		slice_pick(&sc);
 		if (agent_service_set_endpoints(a, ns, name, sc.eps, sc.n, &err)) {
 			k8s_note_error(k, "service %s/%s endpoints: %s", ns, name, err);
 			free(err);
 		}
 	}
 	free(sc.eps);
+	free(sc.fallback);
 	free(ports);
 	sluice_labels_free(&labels);
 	sluice_labels_free(&selector);

@@ -286,8 +286,9 @@ static bool check_entry(void *ctx, const struct sluice_ct_key *k, const struct s
 	return true;
 }
 
-/* One SOCK_DESTROY request for the pod's side of a TCP flow; nlfd is a
- * NETLINK_SOCK_DIAG socket created inside the pod's netns. */
+/* One SOCK_DESTROY request for the pod's side of a flow (TCP, or a
+ * connected UDP socket); nlfd is a NETLINK_SOCK_DIAG socket created inside
+ * the pod's netns. */
 static void destroy_socket(int nlfd, const struct cut *c)
 {
 	struct {
@@ -300,7 +301,7 @@ static void destroy_socket(int nlfd, const struct cut *c)
 	msg.nh.nlmsg_type = SOCK_DESTROY;
 	msg.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
 	msg.req.sdiag_family = AF_INET;
-	msg.req.sdiag_protocol = IPPROTO_TCP;
+	msg.req.sdiag_protocol = c->protocol;
 	msg.req.idiag_states = ~0u;
 	msg.req.id.idiag_sport = htons(c->lport);
 	msg.req.id.idiag_dport = htons(c->rport);
@@ -314,6 +315,26 @@ static void destroy_socket(int nlfd, const struct cut *c)
 		(void)!recv(nlfd, ack, sizeof(ack), 0); /* the ack; ENOENT: already gone */
 }
 
+/* A NETLINK_SOCK_DIAG socket inside the pod netns /run/netns/NAME (what
+ * SOCK_DESTROY and dumps act on), with a bounded receive; -1 if none. */
+static int diag_socket_in(const char *name, int self)
+{
+	struct timeval tv = { .tv_sec = 0, .tv_usec = 200000 };
+	char path[128];
+	int nsfd, nlfd;
+
+	snprintf(path, sizeof(path), "/run/netns/%s", name);
+	nsfd = open(path, O_RDONLY | O_CLOEXEC);
+	if (nsfd < 0)
+		return -1;
+	nlfd = sl_socket_in_netns(nsfd, self, AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC,
+				  NETLINK_SOCK_DIAG);
+	close(nsfd);
+	if (nlfd >= 0)
+		setsockopt(nlfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return nlfd;
+}
+
 /* Destroys the sockets of every cut flow, one netns at a time. */
 static void destroy_sockets(struct cut *cuts, size_t n)
 {
@@ -323,27 +344,13 @@ static void destroy_sockets(struct cut *cuts, size_t n)
 	if (self < 0)
 		return;
 	for (i = 0; i < n; i++) {
-		char path[128];
-		int nsfd, nlfd;
-
+		int nlfd;
 
 		if (!cuts[i].netns[0] || cuts[i].protocol != IPPROTO_TCP || !cuts[i].cookie)
 			continue;
-		snprintf(path, sizeof(path), "/run/netns/%s", cuts[i].netns);
-		nsfd = open(path, O_RDONLY | O_CLOEXEC);
-		if (nsfd < 0)
-			continue;
-		/* SOCK_DESTROY acts on the netns the netlink socket was made in */
-		nlfd = sl_socket_in_netns(nsfd, self, AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC,
-					  NETLINK_SOCK_DIAG);
-		close(nsfd);
+		nlfd = diag_socket_in(cuts[i].netns, self);
 		if (nlfd < 0)
 			continue;
-		{
-			struct timeval tv = { .tv_sec = 0, .tv_usec = 200000 };
-
-			setsockopt(nlfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-		}
 		/* every later cut of the same pod goes through this socket */
 		for (j = i; j < n; j++) {
 			if (strcmp(cuts[j].netns, cuts[i].netns) || cuts[j].protocol != IPPROTO_TCP ||
@@ -356,6 +363,90 @@ static void destroy_sockets(struct cut *cuts, size_t n)
 		close(nlfd);
 	}
 	close(self);
+}
+
+/* The connected UDP sockets of the dump on nlfd whose peer is ip:port. */
+static size_t udp_peers_of(int nlfd, uint32_t ip, uint16_t port, struct cut **out)
+{
+	struct {
+		struct nlmsghdr nh;
+		struct inet_diag_req_v2 req;
+	} msg = { 0 };
+	const size_t bufsize = 32768;
+	char *buf = sl_xcalloc(1, bufsize);
+	struct cut *v = NULL;
+	size_t n = 0, round;
+	bool done = false;
+
+	msg.nh.nlmsg_len = sizeof(msg);
+	msg.nh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+	msg.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	msg.req.sdiag_family = AF_INET;
+	msg.req.sdiag_protocol = IPPROTO_UDP;
+	/* a connected UDP socket is TCP_ESTABLISHED (1) in the diag's terms;
+	 * an unconnected one (TCP_CLOSE) picks a backend per datagram */
+	msg.req.idiag_states = 1u << 1;
+	if (send(nlfd, &msg, sizeof(msg), 0) < 0)
+		done = true;
+	for (round = 0; !done && round < 4096; round++) {
+		ssize_t len = recv(nlfd, buf, bufsize, 0);
+		const struct nlmsghdr *nh = (const struct nlmsghdr *)buf;
+		int left = (int)len;
+
+		if (len <= 0)
+			break;
+		for (; NLMSG_OK(nh, (unsigned)left); nh = NLMSG_NEXT(nh, left)) {
+			const struct inet_diag_msg *r = NLMSG_DATA(nh);
+			struct cut *c;
+
+			if (nh->nlmsg_type == NLMSG_DONE || nh->nlmsg_type == NLMSG_ERROR) {
+				done = true;
+				break;
+			}
+			if (r->id.idiag_dst[0] != htonl(ip) || ntohs(r->id.idiag_dport) != port)
+				continue;
+			v = realloc(v, (n + 1) * sizeof(*v));
+			if (!v)
+				abort();
+			c = &v[n++];
+			memset(c, 0, sizeof(*c));
+			sl_addr_from_ipv4(c->local, ntohl(r->id.idiag_src[0]));
+			sl_addr_from_ipv4(c->remote, ip);
+			c->lport = ntohs(r->id.idiag_sport);
+			c->rport = port;
+			c->protocol = IPPROTO_UDP;
+			c->cookie = (uint64_t)r->id.idiag_cookie[1] << 32 | r->id.idiag_cookie[0];
+		}
+	}
+	free(buf);
+	*out = v;
+	return n;
+}
+
+size_t revalidate_cut_udp_peer(const char *netns, uint32_t ip, uint16_t port,
+			       bool (*only)(void *ctx, uint64_t cookie), void *ctx)
+{
+	int self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC), nlfd;
+	struct cut *v = NULL;
+	size_t n = 0, i, cut = 0;
+
+	if (self < 0)
+		return 0;
+	nlfd = diag_socket_in(netns, self);
+	if (nlfd >= 0) {
+		/* the dump first, whole: destroying while it runs would skip
+		 * sockets of the same hash chain */
+		n = udp_peers_of(nlfd, ip, port, &v);
+		for (i = 0; i < n; i++)
+			if (v[i].cookie && only(ctx, v[i].cookie)) {
+				destroy_socket(nlfd, &v[i]);
+				cut++;
+			}
+		close(nlfd);
+	}
+	close(self);
+	free(v);
+	return cut;
 }
 
 /*

@@ -9,4 +9,13 @@
 void revalidate_soon(struct agent *a);
 void revalidate_stop(struct agent *a);
 
+/*
+ * Destroys (SOCK_DESTROY) the connected UDP sockets inside the pod netns
+ * /run/netns/NETNS whose peer is ip:port (host order) and which only(ctx,
+ * cookie) accepts: their next call fails with ECONNABORTED. Returns how
+ * many it destroyed.
+ */
+size_t revalidate_cut_udp_peer(const char *netns, uint32_t ip, uint16_t port,
+			       bool (*only)(void *ctx, uint64_t cookie), void *ctx);
+
 #endif

@@ -26,6 +26,7 @@
 #include "../common/util.h"
 #include "sluice/abi.h"
 #include "api.h"
+#include "revalidate.h"
 #include "services.h"
 
 struct svc_port {
@@ -60,6 +61,7 @@ struct agent_service {
 	size_t neps;
 	bool explicit_eps;
 	uint64_t created_ns;
+	char *note;               /* spec's note: what is not served, or NULL */
 };
 
 /* A backend address shared by every port that uses it. */
@@ -92,6 +94,7 @@ struct agent_services {
 	uv_timer_t save_timer;    /* services.json, written shortly after a change */
 	bool save_pending;
 	bool timer_init;
+	uint64_t udp_sockets_cut; /* connected UDP sockets of removed backends */
 };
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -213,6 +216,7 @@ static void service_free(struct agent_service *s)
 		return;
 	free(s->ns);
 	free(s->name);
+	free(s->note);
 	sluice_labels_free(&s->labels);
 	sluice_labels_free(&s->selector);
 	for (i = 0; i < s->nports; i++)
@@ -318,7 +322,113 @@ static void be_release(struct agent *a, uint32_t id)
 	*b = S->bes[--S->nbes];
 }
 
+/* ---- connected UDP sockets of a backend that went -------------------------- */
+
+/*
+ * connect() on a UDP socket translates once: the socket then sends to that
+ * backend for good, and a backend that leaves the service (its pod deleted,
+ * relabelled, not ready) would leave it sending into nothing (upstream
+ * conntrack.go "should be able to preserve UDP traffic when server pod
+ * cycles for a ClusterIP service": kube-proxy flushes the conntrack entries
+ * of a removed UDP endpoint, Cilium's socket LB destroys such sockets). The
+ * agent destroys them, as revalidate.c does for a revoked TCP flow: the
+ * application's next call fails (ECONNABORTED) and its next connect() picks
+ * a live backend. Connected sockets only: an unconnected one picks per
+ * datagram already. Where to look: the pods whose endpoint reached that
+ * backend through this frontend (sluice_sflw_v1, written at translation);
+ * which sockets: those translated to it from this frontend (their
+ * sluice_srev_v1 entry), never one a pod connected to the backend's own
+ * address.
+ */
+struct udp_cut_ctx {
+	int rev_fd;
+	uint32_t svc_id, ip;
+	uint16_t port;
+};
+
+static bool udp_cut_translated(void *ctx, uint64_t cookie)
+{
+	const struct udp_cut_ctx *c = ctx;
+	struct sluice_svc_revnat_key rk = { .cookie = cookie, .port = c->port };
+	struct sluice_svc_revnat rv;
+
+	sl_addr_from_ipv4(rk.addr, c->ip);
+	return bpf_map_lookup_elem(c->rev_fd, &rk, &rv) == 0 && rv.svc_id == c->svc_id;
+}
+
+static void udp_cut_gone(struct agent *a, const struct svc_port *p, const struct svc_backend *gone,
+			 size_t ngone)
+{
+	struct sluice_svc_flow_key k, next;
+	int fd = map_fd(a, SLUICE_MAP_SVC_FLOWS);
+	uint32_t *eps = NULL, id;
+	size_t neps = 0, i, j, g, cut = 0;
+	bool first = true;
+
+	struct udp_cut_ctx cc = { .rev_fd = map_fd(a, SLUICE_MAP_SVC_REVNAT), .svc_id = p->svc_id };
+
+	if (fd < 0 || cc.rev_fd < 0 || !ngone)
+		return;
+	while (bpf_map_get_next_key(fd, first ? NULL : &k, &next) == 0) {
+		first = false;
+		k = next;
+		if (k.protocol != IPPROTO_UDP || bpf_map_lookup_elem(fd, &k, &id) || id != p->svc_id)
+			continue;
+		for (g = 0; g < ngone; g++)
+			if (sl_addr_ipv4(k.addr) == gone[g].ip && k.port == gone[g].port)
+				break;
+		for (j = 0; g < ngone && j < neps && eps[j] != k.ep_id; j++)
+			;
+		if (g == ngone || j < neps)
+			continue;
+		eps = realloc(eps, (neps + 1) * sizeof(*eps));
+		if (!eps)
+			abort();
+		eps[neps++] = k.ep_id;
+	}
+	for (i = 0; i < a->reg.npods; i++) {
+		const struct agent_pod *pod = a->reg.pods[i];
+
+		for (j = 0; j < neps && eps[j] != pod->ep_id; j++)
+			;
+		for (g = 0; j < neps && pod->net.netns[0] && g < ngone; g++) {
+			cc.ip = gone[g].ip;
+			cc.port = gone[g].port;
+			cut += revalidate_cut_udp_peer(pod->net.netns, cc.ip, cc.port,
+						       udp_cut_translated, &cc);
+		}
+	}
+	if (cut)
+		fprintf(stderr, "sluiced: %zu connected UDP socket(s) of a removed backend destroyed "
+			"(port %u/UDP)\n", cut, p->port);
+	a->services->udp_sockets_cut += cut;
+	free(eps);
+}
+
 /* ---- the datapath of one port ------------------------------------------- */
+
+/* The UDP backends port p had and ids no longer has: their sockets go. */
+static void port_cut_removed(struct agent *a, const struct svc_port *p, const uint32_t *ids,
+			     size_t n)
+{
+	struct svc_backend *gone = NULL;
+	size_t ngone = 0, i, j;
+
+	for (i = 0; i < p->nwritten; i++) {
+		const struct svc_backend *b = be_find(a->services, p->written[i]);
+
+		for (j = 0; j < n && ids[j] != p->written[i]; j++)
+			;
+		if (j < n || !b)
+			continue;
+		gone = realloc(gone, (ngone + 1) * sizeof(*gone));
+		if (!gone)
+			abort();
+		gone[ngone++] = *b;
+	}
+	udp_cut_gone(a, p, gone, ngone);
+	free(gone);
+}
 
 static int port_write(struct agent *a, struct agent_service *s, struct svc_port *p,
 		      const uint32_t *ids, size_t n, char **err)
@@ -361,6 +471,8 @@ static int port_write(struct agent *a, struct agent_service *s, struct svc_port 
 		}
 	}
 	S->entries = S->entries - have + need;
+	if (p->protocol == IPPROTO_UDP)
+		port_cut_removed(a, p, ids, n);
 	for (i = 0; i < p->nwritten; i++)
 		be_release(a, p->written[i]);
 	free(p->written);
@@ -898,6 +1010,8 @@ static struct agent_service *service_from_spec(struct agent_services *S,
 
 	s->ns = sl_xstrdup(sp->ns);
 	s->name = sl_xstrdup(sp->name);
+	if (sp->note)
+		s->note = sl_xstrdup(sp->note);
 	if (sp->labels)
 		sluice_labels_copy(&s->labels, sp->labels);
 	if (sp->selector && sp->selector->n) {
@@ -962,6 +1076,7 @@ int agent_service_upsert(struct agent *a, const struct agent_svc_spec *sp, char 
 {
 	struct agent_services *S = a->services;
 	struct agent_service **slot, *old = NULL, *s;
+	char *old_note = NULL;
 	uint32_t ip = 0;
 	bool in_range = false;
 	size_t i;
@@ -1005,6 +1120,8 @@ int agent_service_upsert(struct agent *a, const struct agent_svc_spec *sp, char 
 			goto undo;
 	}
 	if (old) {
+		old_note = old->note;
+		old->note = NULL;
 		service_unwrite(a, old); /* the frontends the update dropped */
 		if (old->ip != s->ip)
 			ip_give_back(S, old);
@@ -1018,9 +1135,15 @@ int agent_service_upsert(struct agent *a, const struct agent_svc_spec *sp, char 
 	}
 	for (i = 0; i < s->nports; i++)
 		by_id_set(S, s->ports[i].svc_id, s, i);
+	/* once per change, not per resync (the Kubernetes source applies every
+	 * Service again on each commit) */
+	if (s->note && (!old_note || strcmp(old_note, s->note)))
+		fprintf(stderr, "sluiced: service %s/%s: %s\n", s->ns, s->name, s->note);
+	free(old_note);
 	agent_services_save_later(a);
 	return 0;
 undo:
+	free(old_note);
 	for (i = 0; i < s->nports; i++) {
 		if (old && (m = port_match(old, s, &s->ports[i])) >= 0) {
 			char *e2 = NULL;
@@ -1143,6 +1266,8 @@ json_t *agent_service_json(const struct agent *a, const struct agent_service *s)
 			    json_string(s->explicit_eps ? "endpointslices" : s->has_selector ? "selector"
 											: "none"));
 	json_object_set_new(o, "created_unix_ns", json_integer((json_int_t)s->created_ns));
+	if (s->note)
+		json_object_set_new(o, "not_served", json_string(s->note));
 	for (i = 0; i < s->nports; i++) {
 		const struct svc_port *p = &s->ports[i];
 		json_t *po = json_object();
@@ -1219,6 +1344,7 @@ void agent_services_counts(const struct agent *a, struct agent_services_counts *
 	out->backends = S->nbes;
 	out->entries = S->entries;
 	out->max_entries = S->max_entries;
+	out->udp_sockets_cut = S->udp_sockets_cut;
 }
 
 /* ---- state -------------------------------------------------------------- */
@@ -1339,13 +1465,22 @@ static uint8_t parse_proto(const char *s)
 		: !strcmp(s, "SCTP") ? IPPROTO_SCTP : 0;
 }
 
+/* Who hands service_from_json() a service. */
+enum svc_json_mode {
+	SVC_JSON_CREATE,  /* service.create: must not exist yet */
+	SVC_JSON_UPDATE,  /* service.update: must exist; its ClusterIP stays */
+	SVC_JSON_RESTORE, /* the state file: the frontend ids of before */
+};
+
 /*
  * A service from its JSON (the API's request or the state file):
  * {namespace, name, cluster_ip?, labels?, selector?, ports: [{name, port,
  * protocol, target_port: number | name}]}. Calls upsert.
  */
-static int service_from_json(struct agent *a, json_t *req, bool create_only, char **err)
+static int service_from_json(struct agent *a, json_t *req, enum svc_json_mode mode, char **err)
 {
+	const bool create_only = mode == SVC_JSON_CREATE;
+	const struct agent_service *have;
 	const char *ns = json_string_value(json_object_get(req, "namespace"));
 	const char *name = json_string_value(json_object_get(req, "name"));
 	json_t *ports = json_object_get(req, "ports"), *jp, *sel = json_object_get(req, "selector");
@@ -1357,11 +1492,23 @@ static int service_from_json(struct agent *a, json_t *req, bool create_only, cha
 
 	if (!ns || !name || !*ns || !*name)
 		return sl_fail(err, EINVAL, "service needs NAMESPACE/NAME");
-	if (create_only && agent_service_find(a, ns, name))
+	have = agent_service_find(a, ns, name);
+	if (create_only && have)
 		return sl_fail(err, EEXIST, "service %s/%s already exists", ns, name);
+	if (mode == SVC_JSON_UPDATE && !have)
+		return sl_fail(err, ENOENT, "service %s/%s not found", ns, name);
+	/* Kubernetes' headless form: a DNS-only service, nothing to translate */
+	if (json_is_string(json_object_get(req, "cluster_ip")) &&
+	    !strcmp(json_string_value(json_object_get(req, "cluster_ip")), "None"))
+		return sl_fail(err, EINVAL, "service %s/%s: cluster_ip None: a headless service has no "
+			       "ClusterIP to translate and sluice serves no DNS for it", ns, name);
 	if (json_object_get(req, "cluster_ip") && !json_is_null(json_object_get(req, "cluster_ip")) &&
 	    parse_ip(json_string_value(json_object_get(req, "cluster_ip")), &sp.cluster_ip))
 		return sl_fail(err, EINVAL, "service %s/%s: cluster_ip: not an IPv4 address", ns, name);
+	/* as the API server: "spec.clusterIP: field is immutable" (upsert
+	 * would otherwise move the service to the new address) */
+	if (mode == SVC_JSON_UPDATE && sp.cluster_ip && sp.cluster_ip != have->ip)
+		return sl_fail(err, EINVAL, "service %s/%s: cluster_ip: field is immutable", ns, name);
 	/* a user's request stays in the range (Kubernetes' addresses may not) */
 	if (create_only && sp.cluster_ip && sp.cluster_ip - a->services->net >= a->services->size)
 		return sl_fail(err, EINVAL, "service %s/%s: cluster_ip %s: not in --service-cidr %s", ns,
@@ -1383,7 +1530,7 @@ static int service_from_json(struct agent *a, json_t *req, bool create_only, cha
 		json_int_t port = json_integer_value(json_object_get(jp, "port"));
 
 		ps[i].name = json_string_value(json_object_get(jp, "name"));
-		if (!create_only) /* the state file: same frontend ids as before */
+		if (mode == SVC_JSON_RESTORE) /* the state file: same frontend ids as before */
 			ps[i].id = (uint32_t)json_integer_value(json_object_get(jp, "id"));
 		if (port < 1 || port > 65535) {
 			rc = sl_fail(err, EINVAL, "service %s/%s: spec.ports[%zu].port: %lld: must be "
@@ -1451,7 +1598,7 @@ int agent_services_restore(struct agent *a, char **err)
 		struct agent_service **slot;
 		size_t j;
 
-		rc = service_from_json(a, o, false, err);
+		rc = service_from_json(a, o, SVC_JSON_RESTORE, err);
 		if (rc) {
 			/* e.g. smaller map limits than before: that service is
 			 * lost, loudly, the others and the agent carry on */
@@ -1507,18 +1654,38 @@ bool agent_services_named_by_policies(const struct agent *a)
 	return a->services && a->services->policies_use_services;
 }
 
-json_t *services_cmd_create(struct agent *a, struct api_client *c, json_t *req, char **err)
+/* create and update: the spec, then toServices rules that may name the
+ * service get their peers again */
+static json_t *services_cmd_write(struct agent *a, json_t *req, enum svc_json_mode mode,
+				  const char *why, char **err)
 {
 	const char *ns = json_string_value(json_object_get(req, "namespace"));
 	const char *name = json_string_value(json_object_get(req, "name"));
 
-	(void)c;
-	if (service_from_json(a, req, true, err))
+	if (service_from_json(a, req, mode, err))
 		return NULL;
-	/* toServices rules may name it: their peers change */
 	if (a->services->policies_use_services)
-		agent_regenerate_after(a, "service create", false);
+		agent_regenerate_after(a, why, false);
 	return agent_service_json(a, agent_service_find(a, ns, name));
+}
+
+json_t *services_cmd_create(struct agent *a, struct api_client *c, json_t *req, char **err)
+{
+	(void)c;
+	return services_cmd_write(a, req, SVC_JSON_CREATE, "service create", err);
+}
+
+/*
+ * service.update: the whole spec again (selector, ports, labels), as
+ * `kubectl replace` of a Service; the ClusterIP stays, the frontends kept
+ * keep their entries (connections in flight are not disturbed), new ports
+ * translate and dropped ones stop at once (upstream e2e "should be updated
+ * after adding or deleting ports").
+ */
+json_t *services_cmd_update(struct agent *a, struct api_client *c, json_t *req, char **err)
+{
+	(void)c;
+	return services_cmd_write(a, req, SVC_JSON_UPDATE, "service update", err);
 }
 
 json_t *services_cmd_delete(struct agent *a, struct api_client *c, json_t *req, char **err)

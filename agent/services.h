@@ -42,6 +42,7 @@ struct agent_svc_spec {
 	const struct sluice_labels *selector; /* NULL: no selector (endpoints given) */
 	const struct agent_svc_port_spec *ports;
 	size_t nports;
+	const char *note;        /* what of it is not served (Kubernetes mode), or NULL */
 };
 
 /* One ready backend address of an EndpointSlice, for one port name. */
@@ -118,6 +119,7 @@ json_t *agent_service_json(const struct agent *a, const struct agent_service *s)
 json_t *agent_services_list_json(const struct agent *a);
 struct agent_services_counts {
 	uint64_t services, frontends, backends, entries, max_entries;
+	uint64_t udp_sockets_cut; /* connected UDP sockets of removed backends destroyed */
 };
 void agent_services_counts(const struct agent *a, struct agent_services_counts *out);
 
@@ -132,6 +134,7 @@ int agent_services_restore(struct agent *a, char **err);
 
 /* The API's commands (commands.c's table) */
 json_t *services_cmd_create(struct agent *a, struct api_client *c, json_t *req, char **err);
+json_t *services_cmd_update(struct agent *a, struct api_client *c, json_t *req, char **err);
 json_t *services_cmd_delete(struct agent *a, struct api_client *c, json_t *req, char **err);
 json_t *services_cmd_list(struct agent *a, struct api_client *c, json_t *req, char **err);
 json_t *services_cmd_get(struct agent *a, struct api_client *c, json_t *req, char **err);

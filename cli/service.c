@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * service.c - `sluice service`: create, list, get, delete ClusterIP
+ * service.c - `sluice service`: create, update, list, get, delete ClusterIP
  * services. The CLI checks the syntax it parses (selector, port specs) and
  * fails early with the agent's words; the agent checks everything again
  * (it is the trust boundary) and allocates the ClusterIP.
@@ -150,8 +150,10 @@ static int check_ref(const char *ns, const char *name)
 	return rc;
 }
 
-static int svc_create(int argc, char **argv)
+/* create and update: the same options, the whole spec each time */
+static int svc_write(int argc, char **argv, bool update)
 {
+	const char *sub = update ? "update" : "create";
 	static const struct option opts[] = {
 		{ "selector", required_argument, NULL, 's' },
 		{ "port", required_argument, NULL, 'p' },
@@ -185,7 +187,7 @@ static int svc_create(int argc, char **argv)
 		}
 	}
 	if (optind != argc - 1 || !json_array_size(ports)) {
-		rc = usage_error("service", "create",
+		rc = usage_error("service", sub,
 				 "NAMESPACE/NAME --selector k=v,... --port [NAME=]PORT:TARGETPORT/PROTO ...");
 		goto out;
 	}
@@ -196,7 +198,7 @@ static int svc_create(int argc, char **argv)
 		rc = 1;
 		goto out;
 	}
-	req = json_pack("{s:s,s:s,s:s,s:O,s:O}", "cmd", "service.create", "namespace", ns, "name", name,
+	req = json_pack("{s:s,s:s,s:s,s:O,s:O}", "cmd", update ? "service.update" : "service.create", "namespace", ns, "name", name,
 			"ports", ports, "labels", labels);
 	if (selector)
 		json_object_set(req, "selector", selector);
@@ -217,6 +219,9 @@ out:
 	json_decref(labels);
 	return rc;
 }
+
+static int svc_create(int argc, char **argv) { return svc_write(argc, argv, false); }
+static int svc_update(int argc, char **argv) { return svc_write(argc, argv, true); }
 
 static int svc_delete(int argc, char **argv)
 {
@@ -334,6 +339,14 @@ static const struct subcmd svc_cmds[] = {
 	  "  -l, --labels k=v,...     the service's own labels (k8sServiceSelector)\n"
 	  "      --cluster-ip IP      this address instead of the next free one\n\n"
 	  "A service without backends refuses connections at once (ECONNREFUSED).\n" },
+	{ "update", svc_update,
+	  "update NAMESPACE/NAME --selector k=v,... --port [NAME=]PORT:TARGETPORT/PROTO ... "
+	  "[--labels k=v,...]",
+	  "Replaces a service's selector, ports and labels with the ones given (what is\n"
+	  "not given is gone, as `kubectl replace`) and prints its ClusterIP, which\n"
+	  "stays (--cluster-ip, if given, must be the same: it is immutable). Backends\n"
+	  "follow the new selector and target ports at once; a port no longer listed\n"
+	  "stops translating, a new one starts.\n" },
 	{ "delete", svc_delete, "delete NAMESPACE/NAME", "Deletes a service.\n" },
 	{ "list", svc_list, "list [-n NAMESPACE|-A] [-o json|yaml|wide|name]",
 	  "Every service: cluster IP, ports, number of backends; -o wide adds the\n"

@@ -298,6 +298,35 @@ dropped() {
 	[ $? -eq 2 ]
 }
 
+# connect_errno FROM_REF IP PORT: "RESULT SYNS" of one TCP connect() from the
+# pod: RESULT the errno's name (or "connected"), SYNS how many SYNs the pod
+# sent again meanwhile (TCPSynRetrans of its netns). A refusal "at once" is
+# one with SYNS 0: judged by what happened, not by a time.
+connect_errno() {
+	sl pod exec "$1" -- python3 -c "
+import errno, socket
+def syn_retrans():
+    rows = [l.split() for l in open('/proc/net/netstat') if l.startswith('TcpExt:')]
+    return int(rows[1][rows[0].index('TCPSynRetrans')])
+r0 = syn_retrans()
+try:
+    socket.create_connection(('$2', $3), timeout=5); print('connected', syn_retrans() - r0)
+except OSError as e:
+    print(errno.errorcode.get(e.errno, e.errno), syn_retrans() - r0)"
+}
+
+# sendto_errno FROM_REF IP PORT: "sent", or the errno's name when one UDP
+# sendto() from the pod fails
+sendto_errno() {
+	sl pod exec "$1" -- python3 -c "
+import errno, socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+try:
+    s.sendto(b'x', ('$2', $3)); print('sent')
+except OSError as e:
+    print(errno.errorcode.get(e.errno, e.errno))"
+}
+
 # pod_netns IP : the netns of this run's pod with that address, found
 # without the agent (for probes while it is down or killed)
 pod_netns() {

@@ -82,13 +82,7 @@ check "TCP connect() fails with ECONNREFUSED ($res)" sh -c "echo '$res' | grep -
 check "... at once: the first SYN was refused, none was sent again ($(echo "$res" | awk '{print $2}') retransmitted, $(echo "$res" | awk '{print $3}') ms)" \
 	test "$(echo "$res" | awk '{print $2}')" = 0
 before=$(status_field datapath service_no_backend_udp)
-res=$(sl pod exec default/client -- python3 -c "
-import errno, socket
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-try:
-    s.sendto(b'x', ('$EIP', 53)); print('sent')
-except OSError as e:
-    print(errno.errorcode.get(e.errno, e.errno))")
+res=$(sendto_errno default/client "$EIP" 53)
 expect_eq "UDP to it is dropped (sendto refused)" ECONNREFUSED "$res"
 after=$(status_field datapath service_no_backend_udp)
 check "... and counted ($before -> $after)" test "${after:-0}" -gt "${before:-0}"

@@ -6,6 +6,9 @@
 # slices as they change. The ClusterIP is translated at connect() to the
 # same address, so the rule holds through the Service and directly.
 source "$(dirname "$0")/agents.sh"
+# EndpointSlice's serving and terminating conditions are alpha in 1.20 (the
+# API server drops them without the gate): the terminating fallback below
+export K8S_APISERVER_ARGS="${K8S_APISERVER_ARGS:-} --feature-gates=EndpointSliceTerminatingCondition=true"
 ka_begin a
 ka_start a || { fail "agent a syncs"; t_finish; }
 pass "agent in Kubernetes mode"
@@ -26,28 +29,37 @@ check "world servers answer on $W1:8080 and $W2:8080" \
 [ "$(cat /proc/sys/net/ipv4/ip_forward)" = 1 ] || echo 1 >/proc/sys/net/ipv4/ip_forward
 check "before policy: client -> $W1:8080 allowed" kwait 10 kcan a default/client tcp "$W1" 8080
 
-slice() { # ADDRESS: the one EndpointSlice of Service ext
+# kslice NAME SERVICE PORTS ENDPOINTS: an EndpointSlice of SERVICE in
+# default (PORTS and ENDPOINTS: YAML flow lists), as the controller writes it
+kslice() {
 	kapply <<YAML
 apiVersion: discovery.k8s.io/v1beta1
 kind: EndpointSlice
 metadata:
-  name: ext-1
+  name: $1
   namespace: default
-  labels: {kubernetes.io/service-name: ext}
+  labels: {kubernetes.io/service-name: $2}
 addressType: IPv4
-ports: [{name: http, port: 8080, protocol: TCP}]
-endpoints:
-- addresses: ["$1"]
-  conditions: {ready: true}
+ports: $3
+endpoints: $4
 YAML
 }
-kapply <<'YAML'
+HTTP_8080='[{name: http, port: 8080, protocol: TCP}]'
+slice() { # ADDRESS: the one EndpointSlice of Service ext
+	kslice ext-1 ext "$HTTP_8080" "[{addresses: [\"$1\"], conditions: {ready: true}}]"
+}
+# selectorless NAME: a Service without a selector, http 80 -> 8080 (its
+# endpoints are what its slices name)
+selectorless() {
+	kapply <<YAML
 apiVersion: v1
 kind: Service
-metadata: {name: ext, namespace: default}
+metadata: {name: $1, namespace: default}
 spec:
   ports: [{name: http, port: 80, targetPort: 8080}]
 YAML
+}
+selectorless ext
 slice "$W1"
 ext_ip=$(kc get service ext -o jsonpath='{.spec.clusterIP}')
 svc_backends() { ka a service get default/ext -o json | python3 -c '
@@ -167,4 +179,94 @@ check "a bad CIDR: the group in force still denies $W2:8080" kdropped a default/
 kc delete ciliumcidrgroup test-external-cidr >/dev/null
 check "group deleted: client -> $W2:8080 allowed" kwait 20 kcan a default/client tcp "$W2" 8080
 check_not "group deleted: no longer listed" bash -c "ka a policy list | grep -q '^CiliumCIDRGroup'"
+
+echo "== upstream Services e2e cases in Kubernetes mode (docs/services-e2e.md)"
+kc delete ciliumnetworkpolicy client-egress-to-cidrgroup-deny >/dev/null
+kpod a default/web-1 app=web "http=8080/TCP"
+kserve a default/web-1 tcp:8080
+# svc_field NAME EXPR: a Python expression over `service get -o json` (d)
+svc_field() { ka a service get "default/$1" -o json 2>/dev/null | python3 -c '
+import json,sys
+d=json.load(sys.stdin)
+d=d.get("service",d)
+print(eval(sys.argv[1]))' "$2"; }
+export -f svc_field
+kapply <<'YAML'
+apiVersion: v1
+kind: Service
+metadata: {name: other-proxy, namespace: default, labels: {service.kubernetes.io/service-proxy-name: foo-bar}}
+spec: {selector: {app: web}, ports: [{name: http, port: 80, targetPort: 8080}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: headless-label, namespace: default, labels: {service.kubernetes.io/headless: ""}}
+spec: {selector: {app: web}, ports: [{name: http, port: 80, targetPort: 8080}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: ext-name, namespace: default}
+spec: {type: ExternalName, externalName: example.com}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: sctp-only, namespace: default}
+spec: {selector: {app: web}, ports: [{port: 80, targetPort: 8080, protocol: SCTP}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: np, namespace: default}
+spec:
+  type: NodePort
+  sessionAffinity: ClientIP
+  selector: {app: web}
+  ports:
+  - {name: tcp, port: 80, targetPort: 8080, protocol: TCP}
+  - {name: sctp, port: 80, targetPort: 8080, protocol: SCTP}
+YAML
+check "a NodePort Service with TCP/80 and SCTP/80: its ClusterIP is served, TCP/80 only" \
+	kwait 20 bash -c "[ \"\$(svc_field np '\" \".join(\"%d/%s\" % (p[\"port\"], p[\"protocol\"]) for p in d[\"ports\"])')\" = 80/TCP ]"
+nots=$(svc_field np 'd.get("not_served", "")')
+check "... and says what it does not serve: the node port, SCTP, session affinity ($nots)" \
+	sh -c "echo '$nots' | grep -q 'type NodePort' && echo '$nots' | grep -q '80/SCTP' && echo '$nots' | grep -q 'sessionAffinity ClientIP'"
+np_ip=$(kc get service np -o jsonpath='{.spec.clusterIP}')
+# (no controller-manager here: the slice the EndpointSlice controller would write)
+kslice np-1 np '[{name: tcp, port: 8080, protocol: TCP}, {name: sctp, port: 8080, protocol: SCTP}]' \
+	"[{addresses: [\"$IP_web_1\"], conditions: {ready: true}}]"
+check "its EndpointSlice's SCTP port is not read as TCP: one backend, $IP_web_1:8080/TCP" \
+	kwait 20 bash -c "[ \"\$(svc_field np '\" \".join(\"%s:%d/%s\" % (b[\"ip\"], b[\"port\"], b[\"protocol\"]) for b in d[\"backends\"])')\" = $IP_web_1:8080/TCP ]"
+check "should serve endpoints on same port and different protocols: TCP via the ClusterIP" kwait 20 kcan_cg a default/client tcp "$np_ip" 80
+check "the agent logged the note once (not at every resync)" \
+	test "$(grep -c 'sluiced: service default/np: .*type NodePort' "$KA_WORK/a/agent.log")" = 1
+check_not "should implement service.kubernetes.io/service-proxy-name: another proxy's Service is not served" \
+	bash -c "ka a service get default/other-proxy"
+check_not "should implement service.kubernetes.io/headless: a Service so labelled is not served" \
+	bash -c "ka a service get default/headless-label"
+check_not "an ExternalName Service has nothing to translate" bash -c "ka a service get default/ext-name"
+check_not "nor has a Service of SCTP ports only" bash -c "ka a service get default/sctp-only"
+check_not "... and neither is an error of the agent's" grep -q "service default/sctp-only" "$KA_WORK/a/agent.log"
+kc label service other-proxy service.kubernetes.io/service-proxy-name- >/dev/null
+check "the label removed: other-proxy is served" kwait 20 bash -c "ka a service get default/other-proxy"
+
+# a selector-less Service whose only endpoint is terminating but serving
+selectorless term
+term_slice() { kslice term-1 term "$HTTP_8080" "$1"; } # ENDPOINTS
+term_slice "[{addresses: [\"$IP_web_1\"], conditions: {ready: false, serving: true, terminating: true}}]"
+check "the API server keeps the serving condition (gate on)" \
+	kwait 10 bash -c "[ \"\$(kc get endpointslices.discovery.k8s.io term-1 -o jsonpath='{.endpoints[0].conditions.serving}')\" = true ]"
+check "should fallback to terminating endpoints when there are no ready endpoints: the serving terminating one is the backend" \
+	kwait 20 bash -c "[ \"\$(svc_field term '\" \".join(b[\"ip\"] for b in d[\"backends\"])')\" = $IP_web_1 ]"
+term_ip=$(kc get service term -o jsonpath='{.spec.clusterIP}')
+check "... and answers through the ClusterIP" kcan_cg a default/client tcp "$term_ip" 80
+term_slice "[{addresses: [\"$IP_web_1\"], conditions: {ready: false, serving: true, terminating: true}}, {addresses: [\"$IP_other\"], conditions: {ready: true}}]"
+check "a ready endpoint besides: only the ready one" \
+	kwait 20 bash -c "[ \"\$(svc_field term '\" \".join(b[\"ip\"] for b in d[\"backends\"])')\" = $IP_other ]"
+term_slice "[{addresses: [\"$IP_web_1\"], conditions: {ready: false, serving: false, terminating: true}}]"
+check "should not be able to connect to terminating and unready endpoints: none serving, no backend" \
+	kwait 20 bash -c "[ \"\$(svc_field term 'len(d[\"backends\"])')\" = 0 ]"
+check_not "... the ClusterIP refuses" kcan_cg a default/client tcp "$term_ip" 80
+# endpointslice.go: one Service, its endpoints in two slices
+term_slice "[{addresses: [\"$IP_web_1\"], conditions: {ready: true}}]"
+kslice term-2 term "$HTTP_8080" "[{addresses: [\"$IP_other\"]}]"
+check "should support a Service with multiple endpoint IPs specified in multiple EndpointSlices" \
+	kwait 20 bash -c "[ \"\$(svc_field term '\" \".join(sorted(b[\"ip\"] for b in d[\"backends\"]))')\" = \"\$(printf '%s\n' $IP_web_1 $IP_other | LC_ALL=C sort | tr '\n' ' ' | sed 's/ \$//')\" ]"
 t_finish
