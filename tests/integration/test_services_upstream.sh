@@ -144,10 +144,13 @@ sl pod delete default/udp-1 >/dev/null 2>&1
 pod default/udp-2 app=udpcycle --port dns=5353/UDP
 serve default/udp-2 udp:5353
 check "the client's connected socket reaches the new pod udp-2" wait_until 200 0.05 grep -q '^udp-2$' "$SL_WORK/udpcycle.log"
-check "... because the socket pinned to udp-1 was destroyed (ECONNABORTED), not by a new socket of its own" \
-	grep -q '^ECONNABORTED$' "$SL_WORK/udpcycle.log"
-check "... and the agent counted it ($cut0 -> $(status_field services udp_sockets_cut))" \
-	test "$(status_field services udp_sockets_cut)" -gt "${cut0:-0}"
+# How the socket pinned to udp-1 went is a race, as on a real node: the
+# agent destroys it (ECONNABORTED) when it drops the backend, unless the
+# client's next datagram met the deleted pod's address first and its error
+# made the client reconnect (upstream asserts only the reply from udp-2).
+# The relabel below, where the old backend stays alive, shows the destroy.
+echo "  (the pinned socket ended with: $(grep -v '^udp-\|^timeout$' "$SL_WORK/udpcycle.log" | sort -u | tr '\n' ' ')" \
+	"sockets cut: $cut0 -> $(status_field services udp_sockets_cut))"
 # a backend relabelled out of the service (its pod alive): the socket
 # translated to it goes, one the pod connected to its own address stays
 rm -f "$SL_WORK/two.ready" "$SL_WORK/two.go" "$SL_WORK/two.out"
@@ -168,6 +171,7 @@ for i in range(400):
 open('$SL_WORK/two.out', 'w').write(ask(via) + ' ' + ask(direct))"
 wait_until 100 0.05 test -s "$SL_WORK/two.ready" || fail "the two UDP sockets were set up"
 expect_eq "a socket via the ClusterIP and one to udp-2's own address both answered" "udp-2 udp-2" "$(cat "$SL_WORK/two.ready" 2>/dev/null)"
+cut1=$(status_field services udp_sockets_cut)
 sl pod label default/udp-2 app=retired >/dev/null
 touch "$SL_WORK/two.go"
 wait_until 100 0.05 test -s "$SL_WORK/two.out" || fail "the two UDP sockets were asked again"
@@ -176,6 +180,8 @@ wait_until 100 0.05 test -s "$SL_WORK/two.out" || fail "the two UDP sockets were
 two=$(cat "$SL_WORK/two.out" 2>/dev/null)
 check "udp-2 relabelled out: the translated socket is destroyed, the direct one still answers ($two)" \
 	sh -c "echo '$two' | grep -Eqx '(ECONNABORTED|EDESTADDRREQ) udp-2'"
+check "... and the agent counted it ($cut1 -> $(status_field services udp_sockets_cut))" \
+	test "$(status_field services udp_sockets_cut)" -gt "${cut1:-0}"
 
 echo "== [sig-network] Services should be updated after adding or deleting ports"
 pod default/upd app=upd --port a=8080/TCP --port b=8081/TCP
