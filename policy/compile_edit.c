@@ -400,7 +400,8 @@ static int compile_edit_cidrs(const struct sluice_compiled *prev, struct sluice_
 	res->cidrs = malloc((prev->ncidrs + ed->nchanged + 1) * sizeof(*res->cidrs));
 	if (!res->cidrs)
 		return -ENOMEM;
-	memcpy(res->cidrs, prev->cidrs, prev->ncidrs * sizeof(*res->cidrs));
+	if (prev->ncidrs) /* (no list at all: memcpy wants a pointer even for 0 bytes) */
+		memcpy(res->cidrs, prev->cidrs, prev->ncidrs * sizeof(*res->cidrs));
 	memset(res->cidrs + prev->ncidrs, 0, (ed->nchanged + 1) * sizeof(*res->cidrs));
 	res->ncidrs = prev->ncidrs;
 	for (size_t k = 0; k < ed->nchanged && !rc; k++) {
