@@ -1066,11 +1066,48 @@ void proxy_ctl_pod_removed(struct agent *a, struct agent_pod *p)
 		send_names(pc, pc->fd);
 }
 
+/* One L7 entry as the proxy reads it, for peer (the entry's own, or the
+ * host's twin of an any-peer entry) */
+static json_t *l7_json(const struct sluice_l7_policy *l, uint32_t peer, bool allow_all)
+{
+	json_t *rules = json_array(), *o;
+
+	for (size_t k = 0; k < l->nrules; k++)
+		json_array_append_new(rules, sl_http_rule_json(l->rules[k]));
+	o = json_pack("{s:i,s:s,s:i,s:i,s:i,s:I,s:b,s:o}", "ep_id", (int)l->ep_id, "direction",
+		      l->direction == SLUICE_DIR_EGRESS ? "egress" : "ingress", "port", (int)l->port,
+		      "end_port", (int)(l->end_port ? l->end_port : l->port), "protocol", (int)l->protocol,
+		      "peer_identity", (json_int_t)peer, "allow_all", allow_all, "rules", rules);
+	if (l->tls) {
+		json_t *t = agent_secrets_tls_json(l);
+
+		/* no HTTP rules at all for this peer and port: a TLS-aware TCP
+		 * proxy, as Cilium does */
+		if (t && !l->nrules)
+			json_object_set_new(t, "tcp", json_true());
+		json_object_set_new(o, "tls", t);
+	}
+	return o;
+}
+
+/* An ingress L7 entry of ep for the host itself on l's ports. */
+static bool l7_host_entry(const struct sluice_ep_compiled *ep, const struct sluice_l7_policy *l)
+{
+	for (size_t i = 0; i < ep->nl7; i++) {
+		const struct sluice_l7_policy *h = &ep->l7[i];
+
+		if (h->peer_identity == SLUICE_ID_HOST && h->direction == l->direction &&
+		    h->protocol == l->protocol && h->port == l->port && h->end_port == l->end_port)
+			return true;
+	}
+	return false;
+}
+
 void proxy_ctl_rules(struct agent *a, const struct sluice_compiled *c)
 {
 	struct proxy_ctl *pc = a->proxy;
 	json_t *doc, *pols = json_array();
-	size_t i, j, k;
+	size_t i, j;
 	char *text;
 
 	if (!pc)
@@ -1078,25 +1115,22 @@ void proxy_ctl_rules(struct agent *a, const struct sluice_compiled *c)
 	for (i = 0; i < c->neps; i++) {
 		for (j = 0; j < c->eps[i].nl7; j++) {
 			const struct sluice_l7_policy *l = &c->eps[i].l7[j];
-			json_t *rules = json_array(), *o;
+			/*
+			 * allow-localhost=always (verdict.h): the node's requests
+			 * to a local pod are not judged at L7 either. Cilium
+			 * wildcards the host at L7 there (its distillery case 12:
+			 * "from host should go to proxy allow all"), so that a
+			 * kubelet probe is never answered 403: the host's entry
+			 * allows every request, and an any-peer entry gets a host
+			 * twin that does.
+			 */
+			bool host_open = a->cfg.allow_localhost && l->direction == SLUICE_DIR_INGRESS;
 
-			for (k = 0; k < l->nrules; k++)
-				json_array_append_new(rules, sl_http_rule_json(l->rules[k]));
-			o = json_pack("{s:i,s:s,s:i,s:i,s:i,s:I,s:b,s:o}", "ep_id", (int)l->ep_id, "direction",
-				      l->direction == SLUICE_DIR_EGRESS ? "egress" : "ingress", "port",
-				      (int)l->port, "end_port", (int)(l->end_port ? l->end_port : l->port),
-				      "protocol", (int)l->protocol, "peer_identity", (json_int_t)l->peer_identity,
-				      "allow_all", l->allow_all, "rules", rules);
-			if (l->tls) {
-				json_t *t = agent_secrets_tls_json(l->tls);
-
-				/* no HTTP rules at all for this peer and port: a
-				 * TLS-aware TCP proxy, as Cilium does */
-				if (t && !l->nrules)
-					json_object_set_new(t, "tcp", json_true());
-				json_object_set_new(o, "tls", t);
-			}
-			json_array_append_new(pols, o);
+			json_array_append_new(pols, l7_json(l, l->peer_identity,
+							    l->allow_all || (host_open &&
+									     l->peer_identity == SLUICE_ID_HOST)));
+			if (host_open && l->peer_identity == SLUICE_ID_ANY && !l7_host_entry(&c->eps[i], l))
+				json_array_append_new(pols, l7_json(l, SLUICE_ID_HOST, true));
 		}
 	}
 	/* the secrets the table names travel with it (the memfd and the 0600

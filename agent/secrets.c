@@ -522,8 +522,9 @@ static json_t *context_json(const struct sluice_tls_context *t, bool terminating
 	return o;
 }
 
-json_t *agent_secrets_tls_json(const struct sluice_port_rule *pr)
+json_t *agent_secrets_tls_json(const struct sluice_l7_policy *l)
 {
+	const struct sluice_port_rule *pr = l->tls;
 	json_t *o, *names;
 
 	if (!sluice_port_rule_has_tls(pr))
@@ -533,11 +534,12 @@ json_t *agent_secrets_tls_json(const struct sluice_port_rule *pr)
 		json_object_set_new(o, "terminating", context_json(pr->terminating_tls, true));
 	if (pr->originating_tls && pr->originating_tls->secret_name)
 		json_object_set_new(o, "originating", context_json(pr->originating_tls, false));
-	if (pr->nserver_names) {
+	/* every rule's names for this peer and port (compile_emit merges
+	 * them), not only those of the rule whose TLS contexts apply */
+	if (l->nserver_names) {
 		names = json_array();
-		for (size_t i = 0; i < pr->nserver_names; i++)
-			if (pr->server_names[i])
-				json_array_append_new(names, json_string(pr->server_names[i]));
+		for (size_t i = 0; i < l->nserver_names; i++)
+			json_array_append_new(names, json_string(l->server_names[i]));
 		json_object_set_new(o, "server_names", names);
 	}
 	return o;

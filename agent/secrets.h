@@ -24,6 +24,7 @@
 struct agent;
 struct api_client;
 struct sluice_compiled;
+struct sluice_l7_policy;
 
 #define AGENT_SECRET_TLS "kubernetes.io/tls"
 #define AGENT_SECRET_OPAQUE "Opaque"
@@ -86,7 +87,7 @@ void agent_secrets_walk(const struct sluice_policy *p, agent_secret_ref_fn fn, v
 
 /* The proxy feed: "tls" of one L7 entry (NULL when it has none), and the
  * "secrets" object with every secret the compiled table names. */
-json_t *agent_secrets_tls_json(const struct sluice_port_rule *pr);
+json_t *agent_secrets_tls_json(const struct sluice_l7_policy *l);
 json_t *agent_secrets_proxy_json(struct agent *a, const struct sluice_compiled *c);
 
 /* API commands: secret.create, secret.list, secret.get, secret.delete */

@@ -417,8 +417,10 @@ void sluice_compiled_free(struct sluice_compiled *c)
 		struct sluice_ep_compiled *e = &c->eps[i];
 
 		free(e->entries);
-		for (size_t j = 0; j < e->nl7; j++)
+		for (size_t j = 0; j < e->nl7; j++) {
 			free(e->l7[j].rules);
+			free(e->l7[j].server_names);
+		}
 		free(e->l7);
 	}
 	free(c->eps);

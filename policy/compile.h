@@ -34,6 +34,15 @@ struct u32vec {
 };
 
 int u32vec_push(struct u32vec *a, uint32_t x);
+
+/* pointers (port rules, names), in the order pushed */
+struct ptrvec {
+	const void **v;
+	size_t n, cap;
+};
+
+/* pushes p unless it is there already (these lists stay short) */
+int ptrvec_push_unique(struct ptrvec *a, const void *p);
 int compile_u32_cmp(const void *a, const void *b);
 void u32vec_sort_unique(struct u32vec *a);
 
@@ -135,6 +144,7 @@ struct centry {
 	uint64_t key;
 	bool deny, allow, allow_l4, http;
 	const struct sluice_port_rule *tls; /* the first contribution with TLS fields */
+	struct ptrvec tlsv;            /* every contribution with TLS fields */
 	uint32_t deny_ref, allow_ref; /* 1 + policy index, smallest wins */
 	struct u32vec hord;            /* http rule ordinals contributed here */
 };

@@ -237,19 +237,31 @@ static int compile_edit_merge(const struct sluice_ep_compiled *prev, uint8_t dir
 			continue;
 		out->l7[nl] = *l;
 		out->l7[nl].rules = NULL;
-		if (l->nrules) {
-			out->l7[nl].rules = calloc(l->nrules, sizeof(*l->rules));
-			if (!out->l7[nl].rules)
-				return -ENOMEM;
-			memcpy(out->l7[nl].rules, l->rules, l->nrules * sizeof(*l->rules));
-		}
+		out->l7[nl].server_names = NULL;
+		out->l7[nl].nserver_names = 0;
+		/* counted now: a failure below leaves nothing to free twice */
 		nl++;
+		if (l->nrules) {
+			out->l7[nl - 1].rules = calloc(l->nrules, sizeof(*l->rules));
+			if (!out->l7[nl - 1].rules)
+				return -ENOMEM;
+			memcpy(out->l7[nl - 1].rules, l->rules, l->nrules * sizeof(*l->rules));
+		}
+		if (l->nserver_names) {
+			out->l7[nl - 1].server_names = calloc(l->nserver_names, sizeof(*l->server_names));
+			if (!out->l7[nl - 1].server_names)
+				return -ENOMEM;
+			memcpy(out->l7[nl - 1].server_names, l->server_names,
+			       l->nserver_names * sizeof(*l->server_names));
+			out->l7[nl - 1].nserver_names = l->nserver_names;
+		}
 	}
 	for (size_t i = 0; i < o->nl7; i++) {
 		if (!compile_idset_has(ids, o->l7[i].peer_identity))
 			continue;
-		out->l7[nl++] = o->l7[i]; /* takes its rules array */
+		out->l7[nl++] = o->l7[i]; /* takes its rules and names arrays */
 		o->l7[i].rules = NULL;
+		o->l7[i].server_names = NULL;
 	}
 	memset(out->entries + ne, 0, (prev->nentries + o->nentries + 1 - ne) * sizeof(*out->entries));
 	out->nentries = ne;
@@ -261,8 +273,10 @@ static int compile_edit_merge(const struct sluice_ep_compiled *prev, uint8_t dir
 
 static void compile_out_free(struct compile_out *o)
 {
-	for (size_t i = 0; i < o->nl7; i++)
+	for (size_t i = 0; i < o->nl7; i++) {
 		free(o->l7[i].rules);
+		free(o->l7[i].server_names);
+	}
 	free(o->l7);
 	free(o->entries);
 	memset(o, 0, sizeof(*o));

@@ -47,8 +47,10 @@ struct centry *cmap_upsert(struct cmap *m, uint64_t key)
 
 void cmap_free(struct cmap *m)
 {
-	for (size_t i = 0; i < m->n; i++)
+	for (size_t i = 0; i < m->n; i++) {
 		free(m->v[i].hord.v);
+		free(m->v[i].tlsv.v);
+	}
 	free(m->v);
 	u64map_free(&m->index);
 	memset(m, 0, sizeof(*m));
@@ -103,6 +105,8 @@ static int compile_contribute(struct cmap *m, uint32_t id, uint64_t k, bool deny
 			e->tls = pr;
 		if (!pr->nhttp)
 			e->allow_l4 = true;
+		if (ptrvec_push_unique(&e->tlsv, pr))
+			return -ENOMEM;
 	}
 	for (size_t i = 0; i < pr->nhttp; i++)
 		if (u32vec_push(&e->hord, http_base + (uint32_t)i))
@@ -313,10 +317,25 @@ static uint8_t compile_match_kind(uint64_t k)
 	return l3 ? SLUICE_MATCH_L3_ONLY : SLUICE_MATCH_L3_L4;
 }
 
+/* a server name once in names (names differ in content, not only address) */
+static int compile_name_add(struct ptrvec *names, const char *name)
+{
+	for (size_t i = 0; i < names->n; i++)
+		if (!strcmp(names->v[i], name))
+			return 0;
+	return ptrvec_push_unique(names, name);
+}
+
+static int compile_name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 int compile_emit(struct compile_state *st, const struct sluice_compile_endpoint *ep,
 		 uint8_t dir, struct cmap *m, struct compile_out *out)
 {
 	struct u32vec hord = { 0 };
+	struct ptrvec names = { 0 };
 	int rc = compile_materialize(m);
 
 	for (size_t i = 0; i < m->n && !rc; i++) {
@@ -324,7 +343,7 @@ int compile_emit(struct compile_state *st, const struct sluice_compile_endpoint 
 		uint64_t k = e->key;
 		uint32_t id = KEY_ID(k);
 		bool deny = e->deny, redirect = false, allow_all = false;
-		const struct sluice_port_rule *tls = NULL;
+		const struct sluice_port_rule *tls = NULL, *tls_ctx = NULL;
 		uint32_t ref = e->deny ? e->deny_ref : e->allow_ref;
 		struct sluice_policy_map_entry *me;
 		const struct centry *c;
@@ -338,6 +357,7 @@ int compile_emit(struct compile_state *st, const struct sluice_compile_endpoint 
 			}
 		}
 		hord.n = 0;
+		names.n = 0;
 		if (!deny) {
 			/* 2 and 3: port-level allows covering k, here and in ANY */
 			for (int pass = 0; m->any_http && pass < (id == SLUICE_ID_ANY ? 1 : 2); pass++) {
@@ -352,6 +372,19 @@ int compile_emit(struct compile_state *st, const struct sluice_compile_endpoint 
 					allow_all |= c->allow_l4;
 					if (!tls)
 						tls = c->tls;
+					/* serverNames of every rule here are merged,
+					 * as Cilium merges them for one peer and port */
+					for (size_t t = 0; t < c->tlsv.n && !rc; t++) {
+						const struct sluice_port_rule *pr = c->tlsv.v[t];
+
+						/* the TLS contexts: the first rule that
+						 * has some (a rule of serverNames alone
+						 * has none to give) */
+						if (!tls_ctx && (pr->terminating_tls || pr->originating_tls))
+							tls_ctx = pr;
+						for (size_t s = 0; s < pr->nserver_names && !rc; s++)
+							rc = compile_name_add(&names, pr->server_names[s]);
+					}
 					for (size_t h = 0; h < c->hord.n && !rc; h++)
 						rc = u32vec_push(&hord, c->hord.v[h]);
 				}
@@ -405,7 +438,18 @@ int compile_emit(struct compile_state *st, const struct sluice_compile_endpoint 
 		l7->end_port = KEY_PLEN(k) == 64 ? KEY_PORT(k) : compile_block_end(k);
 		l7->peer_identity = id;
 		l7->allow_all = allow_all;
-		l7->tls = tls;
+		l7->tls = tls_ctx ? tls_ctx : tls;
+		if (names.n) {
+			/* sorted: the whole compile and the edit path agree */
+			qsort(names.v, names.n, sizeof(*names.v), compile_name_cmp);
+			l7->server_names = calloc(names.n, sizeof(*l7->server_names));
+			if (!l7->server_names) {
+				rc = -ENOMEM;
+				break;
+			}
+			memcpy(l7->server_names, names.v, names.n * sizeof(*names.v));
+			l7->nserver_names = names.n;
+		}
 		u32vec_sort_unique(&hord);
 		if (hord.n) {
 			l7->rules = calloc(hord.n, sizeof(*l7->rules));
@@ -419,5 +463,6 @@ int compile_emit(struct compile_state *st, const struct sluice_compile_endpoint 
 		}
 	}
 	free(hord.v);
+	free(names.v);
 	return rc;
 }

@@ -13,6 +13,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+int ptrvec_push_unique(struct ptrvec *a, const void *p)
+{
+	for (size_t i = 0; i < a->n; i++)
+		if (a->v[i] == p)
+			return 0;
+	if (a->n == a->cap) {
+		size_t ncap = a->cap ? a->cap * 2 : 4;
+		const void **v = realloc(a->v, ncap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		a->v = v;
+		a->cap = ncap;
+	}
+	a->v[a->n++] = p;
+	return 0;
+}
+
 int u32vec_push(struct u32vec *a, uint32_t x)
 {
 	if (a->n == a->cap) {

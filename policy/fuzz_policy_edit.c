@@ -72,10 +72,15 @@ static void fz_same(const struct sluice_compiled *a, const struct sluice_compile
 		if (x->flags != y->flags || x->nentries != y->nentries || x->nl7 != y->nl7 ||
 		    (x->nentries && memcmp(x->entries, y->entries, x->nentries * sizeof(*x->entries))))
 			abort();
-		for (size_t j = 0; j < x->nl7; j++)
+		for (size_t j = 0; j < x->nl7; j++) {
 			if (x->l7[j].port != y->l7[j].port || x->l7[j].peer_identity != y->l7[j].peer_identity ||
-			    x->l7[j].allow_all != y->l7[j].allow_all || x->l7[j].nrules != y->l7[j].nrules)
+			    x->l7[j].allow_all != y->l7[j].allow_all || x->l7[j].nrules != y->l7[j].nrules ||
+			    x->l7[j].nserver_names != y->l7[j].nserver_names)
 				abort();
+			for (size_t s = 0; s < x->l7[j].nserver_names; s++)
+				if (strcmp(x->l7[j].server_names[s], y->l7[j].server_names[s]))
+					abort();
+		}
 	}
 }
 

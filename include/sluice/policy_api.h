@@ -137,9 +137,14 @@ struct sluice_l7_policy {
 	bool allow_all;
 	const struct sluice_http_rule **rules; /* point into the policy set */
 	size_t nrules;
-	/* the port rule whose terminatingTLS / originatingTLS / serverNames
-	 * apply (into the policy set), NULL = plaintext */
+	/* the port rule whose terminatingTLS / originatingTLS apply (into the
+	 * policy set), NULL = plaintext */
 	const struct sluice_port_rule *tls;
+	/* serverNames: those of every rule with TLS fields for this peer and
+	 * port, merged (Cilium: any SNI of the applicable rules is allowed);
+	 * sorted, malloc'd array of names in the policy set; 0: no SNI check */
+	const char **server_names;
+	size_t nserver_names;
 };
 
 struct sluice_ep_compiled {

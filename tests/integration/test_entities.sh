@@ -114,4 +114,25 @@ spec:
   - fromEntities: [host]
 YAML
 check_not "allow-localhost always: a deny of the host still drops it" from_host "$IP_server" 80 0.7
+# ... and at L7: an http rule for every peer sends the host to the proxy,
+# which lets all its requests through (Cilium's distillery case 12: "from
+# host should go to proxy allow all"), so kubelet's probes are never 403
+sl policy delete default/no-host >/dev/null
+sl policy delete default/host-only >/dev/null
+apply_yaml <<'YAML' >/dev/null
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: server-l7}
+spec:
+  endpointSelector: {matchLabels: {app: server}}
+  ingress:
+  - toPorts:
+    - ports: [{port: "80", protocol: TCP}]
+      rules: {http: [{method: GET, path: "/api/.*"}]}
+YAML
+wait_proxy_ready
+from_curl() { curl -s -o /dev/null -w '%{http_code}' --connect-timeout 1 -m 3 "$@"; }
+expect_eq "allow-localhost always: the host's GET /healthz passes the proxy" 200 "$(from_curl "http://$IP_server/healthz")"
+expect_eq "the world's GET /healthz: 403" 403 "$(ip netns exec "$WORLD_NS" curl -s -o /dev/null -w '%{http_code}' --connect-timeout 1 -m 3 "http://$IP_server/healthz")"
+expect_eq "the world's GET /api/x: 200" 200 "$(ip netns exec "$WORLD_NS" curl -s -o /dev/null -w '%{http_code}' --connect-timeout 1 -m 3 "http://$IP_server/api/x")"
 t_finish

@@ -115,6 +115,10 @@ spec:
       serverNames: ["server.test", "*.wild.test"]
   - toEndpoints: [{matchLabels: {app: server}}]
     toPorts:
+    - ports: [{port: "7443", protocol: TCP}]
+      serverNames: ["merged.test"]
+  - toEndpoints: [{matchLabels: {app: server}}]
+    toPorts:
     - ports: [{port: "6443", protocol: TCP}]
       terminatingTLS: {secret: {name: front}}
       originatingTLS: {secret: {name: upstream-ca}}
@@ -159,6 +163,9 @@ out=$(sni "-servername a.wild.test")
 echo "$out" | grep -qE "Cipher is TLS|New, TLS" && pass "wildcard *.wild.test passes" || fail "wildcard: $(echo "$out" | tail -3)"
 out=$(sni "-servername a.b.wild.test")
 echo "$out" | grep -qE "Cipher is TLS|New, TLS" && fail "a.b.wild.test must not match *.wild.test" || pass "a.b.wild.test is closed (* is one label)"
+out=$(sni "-servername merged.test")
+echo "$out" | grep -qE "Cipher is TLS|New, TLS" && pass "another rule's serverNames for the same peer and port are merged: merged.test passes" ||
+	fail "merged serverNames: $(echo "$out" | tail -3)"
 out=$(sni "-servername other.test")
 echo "$out" | grep -qE "Cipher is TLS|New, TLS" && fail "another SNI must be closed" || pass "another SNI is closed"
 out=$(sni "-noservername")

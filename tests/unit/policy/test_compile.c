@@ -474,6 +474,46 @@ static void test_tls_redirect(void **state)
 	assert_null(l7(e, IN, 443, f->clientb));
 }
 
+/* Two rules for one peer and port: their serverNames are merged (Cilium's
+ * mergePortProto: "any SNI from all applicable rules is allowed"), and the
+ * TLS contexts come from the rule that has them, not from a rule of
+ * serverNames alone met first */
+static void test_tls_server_names_merged(void **state)
+{
+	struct fixture *f = *state;
+	const struct sluice_ep_compiled *e = compile_spec(f,
+		"  endpointSelector: {matchLabels: {app: web}}\n"
+		"  ingress:\n"
+		"  - fromEndpoints: [{matchLabels: {app: client}}]\n"
+		"    toPorts:\n"
+		"    - ports: [{port: \"8443\", protocol: TCP}]\n"
+		"      serverNames: [b.example.com]\n"
+		"  - fromEndpoints: [{matchLabels: {app: client}}]\n"
+		"    toPorts:\n"
+		"    - ports: [{port: \"8443\", protocol: TCP}]\n"
+		"      serverNames: [a.example.com, b.example.com]\n"
+		"      terminatingTLS: {secret: {name: front}}\n"
+		"      rules: {http: [{method: GET}]}\n"
+		"  - fromEndpoints: [{matchLabels: {app: clientb}}]\n"
+		"    toPorts:\n"
+		"    - ports: [{port: \"8443\", protocol: TCP}]\n"
+		"      serverNames: [c.example.com]\n");
+	const struct sluice_l7_policy *p = l7(e, IN, 8443, f->client);
+
+	assert_non_null(p);
+	assert_int_equal(p->nserver_names, 2);
+	assert_string_equal(p->server_names[0], "a.example.com");
+	assert_string_equal(p->server_names[1], "b.example.com");
+	assert_non_null(p->tls);
+	assert_non_null(p->tls->terminating_tls);
+	assert_string_equal(p->tls->terminating_tls->secret_name, "front");
+	/* another peer keeps its own */
+	p = l7(e, IN, 8443, f->clientb);
+	assert_non_null(p);
+	assert_int_equal(p->nserver_names, 1);
+	assert_string_equal(p->server_names[0], "c.example.com");
+}
+
 /* CVE-2023-30851: an L3 allow of peer B must not widen the L7 rules of A or B */
 static void test_cve_s11(void **state)
 {
@@ -691,6 +731,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_namespace_scoping, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_l7_union_and_allow_all, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tls_redirect, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tls_server_names_merged, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cve_s11, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_redirect_covers_narrower_allow, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_named_ports, setup, teardown),

@@ -132,6 +132,10 @@ static inline void assert_compiled_same(const struct sluice_compiled *a, const s
 			assert_int_equal(x->l7[j].nrules, y->l7[j].nrules);
 			for (size_t r = 0; r < x->l7[j].nrules; r++)
 				assert_ptr_equal(x->l7[j].rules[r], y->l7[j].rules[r]);
+			assert_ptr_equal(x->l7[j].tls, y->l7[j].tls);
+			assert_int_equal(x->l7[j].nserver_names, y->l7[j].nserver_names);
+			for (size_t r = 0; r < x->l7[j].nserver_names; r++)
+				assert_string_equal(x->l7[j].server_names[r], y->l7[j].server_names[r]);
 		}
 	}
 	assert_int_equal(a->ncidrs, b->ncidrs);
