@@ -322,9 +322,10 @@ static int parse_args(struct agent *a, int argc, char **argv, bool *cleanup, boo
 		a->cfg.flow_buffer = 1;
 	if (!a->cfg.allow_localhost_opt || !strcmp(a->cfg.allow_localhost_opt, "auto")) {
 		a->cfg.allow_localhost = k8s_opt.in_cluster || k8s_opt.kubeconfig;
-	} else if (!strcmp(a->cfg.allow_localhost_opt, "always") ||
-		   !strcmp(a->cfg.allow_localhost_opt, "policy")) {
-		a->cfg.allow_localhost = !strcmp(a->cfg.allow_localhost_opt, "always");
+	} else if (!strcmp(a->cfg.allow_localhost_opt, "always")) {
+		a->cfg.allow_localhost = true;
+	} else if (!strcmp(a->cfg.allow_localhost_opt, "policy")) {
+		a->cfg.allow_localhost = false;
 	} else {
 		fprintf(stderr, "sluiced: --allow-localhost %s: want auto, always or policy\n",
 			a->cfg.allow_localhost_opt);

@@ -191,7 +191,7 @@ int agent_regenerate_edit(struct agent *a, const struct agent_edit_hint *h, char
 				sl_fail(err, rc, "endpoint map update failed: %s", strerror(-rc));
 				goto out;
 			}
-			p->written_flags = c->flags | localhost;
+			p->written_flags = ep.flags;
 			p->written_identity = p->identity;
 			p->reval_dirty = true;
 		}

@@ -365,8 +365,10 @@ static void destroy_sockets(struct cut *cuts, size_t n)
 	close(self);
 }
 
-/* The connected UDP sockets of the dump on nlfd whose peer is ip:port. */
-static size_t udp_peers_of(int nlfd, uint32_t ip, uint16_t port, struct cut **out)
+/* The connected UDP sockets of the dump on nlfd whose peer is one of
+ * peers[0..np), each with that peer's index in *which. */
+static size_t udp_peers_of(int nlfd, const struct revalidate_udp_peer *peers, size_t np,
+			   struct cut **out, size_t **which)
 {
 	struct {
 		struct nlmsghdr nh;
@@ -375,7 +377,7 @@ static size_t udp_peers_of(int nlfd, uint32_t ip, uint16_t port, struct cut **ou
 	const size_t bufsize = 32768;
 	char *buf = sl_xcalloc(1, bufsize);
 	struct cut *v = NULL;
-	size_t n = 0, round;
+	size_t n = 0, cap = 0, *w = NULL, round, p;
 	bool done = false;
 
 	msg.nh.nlmsg_len = sizeof(msg);
@@ -403,32 +405,43 @@ static size_t udp_peers_of(int nlfd, uint32_t ip, uint16_t port, struct cut **ou
 				done = true;
 				break;
 			}
-			if (r->id.idiag_dst[0] != htonl(ip) || ntohs(r->id.idiag_dport) != port)
+			for (p = 0; p < np && (r->id.idiag_dst[0] != htonl(peers[p].ip) ||
+					       ntohs(r->id.idiag_dport) != peers[p].port); p++)
+				;
+			if (p == np)
 				continue;
-			v = realloc(v, (n + 1) * sizeof(*v));
-			if (!v)
-				abort();
+			if (n == cap) {
+				cap = cap ? cap * 2 : 8;
+				v = realloc(v, cap * sizeof(*v));
+				w = realloc(w, cap * sizeof(*w));
+				if (!v || !w)
+					abort();
+			}
+			w[n] = p;
 			c = &v[n++];
 			memset(c, 0, sizeof(*c));
 			sl_addr_from_ipv4(c->local, ntohl(r->id.idiag_src[0]));
-			sl_addr_from_ipv4(c->remote, ip);
+			sl_addr_from_ipv4(c->remote, peers[p].ip);
 			c->lport = ntohs(r->id.idiag_sport);
-			c->rport = port;
+			c->rport = peers[p].port;
 			c->protocol = IPPROTO_UDP;
 			c->cookie = (uint64_t)r->id.idiag_cookie[1] << 32 | r->id.idiag_cookie[0];
 		}
 	}
 	free(buf);
 	*out = v;
+	*which = w;
 	return n;
 }
 
-size_t revalidate_cut_udp_peer(const char *netns, uint32_t ip, uint16_t port,
-			       bool (*only)(void *ctx, uint64_t cookie), void *ctx)
+size_t revalidate_cut_udp_peers(const char *netns, const struct revalidate_udp_peer *peers, size_t np,
+				bool (*only)(void *ctx, uint64_t cookie,
+					     const struct revalidate_udp_peer *peer),
+				void *ctx)
 {
 	int self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC), nlfd;
 	struct cut *v = NULL;
-	size_t n = 0, i, cut = 0;
+	size_t n = 0, i, cut = 0, *which = NULL;
 
 	if (self < 0)
 		return 0;
@@ -436,9 +449,9 @@ size_t revalidate_cut_udp_peer(const char *netns, uint32_t ip, uint16_t port,
 	if (nlfd >= 0) {
 		/* the dump first, whole: destroying while it runs would skip
 		 * sockets of the same hash chain */
-		n = udp_peers_of(nlfd, ip, port, &v);
+		n = udp_peers_of(nlfd, peers, np, &v, &which);
 		for (i = 0; i < n; i++)
-			if (v[i].cookie && only(ctx, v[i].cookie)) {
+			if (v[i].cookie && only(ctx, v[i].cookie, &peers[which[i]])) {
 				destroy_socket(nlfd, &v[i]);
 				cut++;
 			}
@@ -446,6 +459,7 @@ size_t revalidate_cut_udp_peer(const char *netns, uint32_t ip, uint16_t port,
 	}
 	close(self);
 	free(v);
+	free(which);
 	return cut;
 }
 

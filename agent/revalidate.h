@@ -9,13 +9,22 @@
 void revalidate_soon(struct agent *a);
 void revalidate_stop(struct agent *a);
 
+/* A UDP peer, host order */
+struct revalidate_udp_peer {
+	uint32_t ip;
+	uint16_t port;
+};
+
 /*
  * Destroys (SOCK_DESTROY) the connected UDP sockets inside the pod netns
- * /run/netns/NETNS whose peer is ip:port (host order) and which only(ctx,
- * cookie) accepts: their next call fails with ECONNABORTED. Returns how
- * many it destroyed.
+ * /run/netns/NETNS whose peer is one of peers[0..n) and which only(ctx,
+ * cookie, that peer) accepts: their next call fails with ECONNABORTED. One
+ * dump of the netns' sockets for all the peers. Returns how many it
+ * destroyed.
  */
-size_t revalidate_cut_udp_peer(const char *netns, uint32_t ip, uint16_t port,
-			       bool (*only)(void *ctx, uint64_t cookie), void *ctx);
+size_t revalidate_cut_udp_peers(const char *netns, const struct revalidate_udp_peer *peers, size_t n,
+				bool (*only)(void *ctx, uint64_t cookie,
+					     const struct revalidate_udp_peer *peer),
+				void *ctx);
 
 #endif

@@ -342,17 +342,16 @@ static void be_release(struct agent *a, uint32_t id)
  */
 struct udp_cut_ctx {
 	int rev_fd;
-	uint32_t svc_id, ip;
-	uint16_t port;
+	uint32_t svc_id;
 };
 
-static bool udp_cut_translated(void *ctx, uint64_t cookie)
+static bool udp_cut_translated(void *ctx, uint64_t cookie, const struct revalidate_udp_peer *peer)
 {
 	const struct udp_cut_ctx *c = ctx;
-	struct sluice_svc_revnat_key rk = { .cookie = cookie, .port = c->port };
+	struct sluice_svc_revnat_key rk = { .cookie = cookie, .port = peer->port };
 	struct sluice_svc_revnat rv;
 
-	sl_addr_from_ipv4(rk.addr, c->ip);
+	sl_addr_from_ipv4(rk.addr, peer->ip);
 	return bpf_map_lookup_elem(c->rev_fd, &rk, &rv) == 0 && rv.svc_id == c->svc_id;
 }
 
@@ -364,8 +363,8 @@ static void udp_cut_gone(struct agent *a, const struct svc_port *p, const struct
 	uint32_t *eps = NULL, id;
 	size_t neps = 0, i, j, g, cut = 0;
 	bool first = true;
-
 	struct udp_cut_ctx cc = { .rev_fd = map_fd(a, SLUICE_MAP_SVC_REVNAT), .svc_id = p->svc_id };
+	struct revalidate_udp_peer *peers;
 
 	if (fd < 0 || cc.rev_fd < 0 || !ngone)
 		return;
@@ -386,18 +385,19 @@ static void udp_cut_gone(struct agent *a, const struct svc_port *p, const struct
 			abort();
 		eps[neps++] = k.ep_id;
 	}
+	peers = sl_xcalloc(ngone, sizeof(*peers));
+	for (g = 0; g < ngone; g++)
+		peers[g] = (struct revalidate_udp_peer){ .ip = gone[g].ip, .port = gone[g].port };
+	/* one dump of each such pod's sockets, for every backend that went */
 	for (i = 0; i < a->reg.npods; i++) {
 		const struct agent_pod *pod = a->reg.pods[i];
 
 		for (j = 0; j < neps && eps[j] != pod->ep_id; j++)
 			;
-		for (g = 0; j < neps && pod->net.netns[0] && g < ngone; g++) {
-			cc.ip = gone[g].ip;
-			cc.port = gone[g].port;
-			cut += revalidate_cut_udp_peer(pod->net.netns, cc.ip, cc.port,
-						       udp_cut_translated, &cc);
-		}
+		if (j < neps && pod->net.netns[0])
+			cut += revalidate_cut_udp_peers(pod->net.netns, peers, ngone, udp_cut_translated, &cc);
 	}
+	free(peers);
 	if (cut)
 		fprintf(stderr, "sluiced: %zu connected UDP socket(s) of a removed backend destroyed "
 			"(port %u/UDP)\n", cut, p->port);

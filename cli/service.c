@@ -198,8 +198,8 @@ static int svc_write(int argc, char **argv, bool update)
 		rc = 1;
 		goto out;
 	}
-	req = json_pack("{s:s,s:s,s:s,s:O,s:O}", "cmd", update ? "service.update" : "service.create", "namespace", ns, "name", name,
-			"ports", ports, "labels", labels);
+	req = json_pack("{s:s,s:s,s:s,s:O,s:O}", "cmd", update ? "service.update" : "service.create",
+			"namespace", ns, "name", name, "ports", ports, "labels", labels);
 	if (selector)
 		json_object_set(req, "selector", selector);
 	if (cip)
