@@ -12,7 +12,7 @@
  * server without any EndpointSlice API leaves selector Services to the
  * registry's own pod matching. Headless and ExternalName Services, and those
  * labelled for another proxy, have nothing to translate here; what of a
- * Service is not served (node ports, SCTP, session affinity) is said in its
+ * Service is not served (node ports, SCTP, external IPs) is said in its
  * "not_served" (service get) and logged when it changes.
  *
  * EndpointSlice moved from discovery.k8s.io/v1beta1 (Kubernetes 1.17-1.24)
@@ -293,6 +293,7 @@ static void svc_apply(struct agent_k8s *k, json_t *svc)
 	struct in_addr in;
 	size_t i, n = 0;
 	char *err = NULL, note[512] = "";
+	json_int_t affinity = 0;
 
 	if (!cip || inet_pton(AF_INET, cip, &in) != 1 || (type && !strcmp(type, "ExternalName")) ||
 	    svc_not_ours(svc)) {
@@ -333,15 +334,24 @@ static void svc_apply(struct agent_k8s *k, json_t *svc)
 	}
 	/* Out of scope, said rather than half done: the ClusterIP of a
 	 * NodePort or LoadBalancer Service is translated like any other, its
-	 * node ports and external addresses are kube-proxy's; affinity is not
-	 * kept (each connect() picks at random). */
+	 * node ports and external addresses are kube-proxy's. */
 	if (type && (!strcmp(type, "NodePort") || !strcmp(type, "LoadBalancer")))
 		note_add(note, sizeof(note), "type %s: only the ClusterIP is translated", type);
 	if (json_array_size(json_object_get(spec, "externalIPs")))
 		note_add(note, sizeof(note), "externalIPs: not translated");
-	if (aff && !strcmp(aff, "ClientIP"))
-		note_add(note, sizeof(note), "sessionAffinity ClientIP: not supported, each connection "
-			 "picks a backend at random");
+	/* ClientIP affinity: the API server defaults the timeout (10800 s) and
+	 * checks its range; the registry checks it again */
+	if (aff && !strcmp(aff, "ClientIP")) {
+		json_t *to = json_object_get(json_object_get(json_object_get(spec,
+			"sessionAffinityConfig"), "clientIP"), "timeoutSeconds");
+
+		affinity = json_is_integer(to) ? (json_int_t)json_integer_value(to)
+					       : (json_int_t)AGENT_SVC_AFFINITY_DEFAULT_S;
+		if (affinity <= 0)
+			affinity = AGENT_SVC_AFFINITY_DEFAULT_S;
+		if (affinity > (json_int_t)AGENT_SVC_AFFINITY_MAX_S)
+			affinity = AGENT_SVC_AFFINITY_MAX_S;
+	}
 	if (itp && !strcmp(itp, "Local"))
 		sc.node = k->node;
 	k8s_labels_from_json(json_object_get(json_object_get(svc, "metadata"), "labels"), &labels);
@@ -349,7 +359,7 @@ static void svc_apply(struct agent_k8s *k, json_t *svc)
 	struct agent_svc_spec s = {
 		.ns = ns, .name = name, .cluster_ip = ntohl(in.s_addr), .labels = &labels,
 		.selector = selector.n ? &selector : NULL, .ports = ports, .nports = n,
-		.note = note[0] ? note : NULL,
+		.note = note[0] ? note : NULL, .affinity_timeout = (uint32_t)affinity,
 	};
 	if (agent_service_upsert(a, &s, &err)) {
 		k8s_note_error(k, "service %s/%s: %s", ns, name, err);

@@ -39,6 +39,8 @@ struct svc_port {
 	uint32_t *written;        /* backend ids in slots 1..nwritten */
 	size_t nwritten;
 	bool in_map;              /* slot 0 written */
+	uint32_t aff_written;     /* affinity timeout slot 0 carries; its match
+				   * entries exist for written[] when non-zero */
 };
 
 struct svc_ep {                   /* an explicit backend (EndpointSlice) */
@@ -62,6 +64,7 @@ struct agent_service {
 	bool explicit_eps;
 	uint64_t created_ns;
 	char *note;               /* spec's note: what is not served, or NULL */
+	uint32_t affinity_timeout; /* ClientIP affinity, seconds; 0: None */
 };
 
 /* A backend address shared by every port that uses it. */
@@ -95,6 +98,11 @@ struct agent_services {
 	bool save_pending;
 	bool timer_init;
 	uint64_t udp_sockets_cut; /* connected UDP sockets of removed backends */
+	/* while restoring: the backends an earlier agent left in the map, so a
+	 * backend gets its old id back (ClientIP affinities name backends by id
+	 * and outlive the agent, as the pinned maps do) */
+	struct svc_backend *prev;
+	size_t nprev;
 };
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -274,6 +282,7 @@ static int be_acquire(struct agent *a, uint32_t ip, uint16_t port, uint8_t proto
 	struct agent_services *S = a->services;
 	struct sluice_backend v = {};
 	struct svc_backend *b;
+	uint32_t new_id;
 	size_t i;
 	int fd;
 
@@ -288,11 +297,20 @@ static int be_acquire(struct agent *a, uint32_t ip, uint16_t port, uint8_t proto
 	if (S->nbes >= S->max_backends)
 		return sl_fail(err, ENOSPC, "backend map full (%u backends, --backend-max-entries)",
 			       S->max_backends);
+	new_id = S->next_be_id;
+	for (i = 0; i < S->nprev; i++) {
+		b = &S->prev[i];
+		if (b->ip == ip && b->port == port && b->protocol == proto) {
+			if (!be_find(S, b->id))
+				new_id = b->id;
+			break;
+		}
+	}
 	sl_addr_from_ipv4(v.addr, ip);
 	v.port = port;
 	v.protocol = proto;
 	fd = map_fd(a, SLUICE_MAP_BACKENDS);
-	if (fd >= 0 && bpf_map_update_elem(fd, &S->next_be_id, &v, BPF_ANY) < 0) {
+	if (fd >= 0 && bpf_map_update_elem(fd, &new_id, &v, BPF_ANY) < 0) {
 		int e = errno;
 
 		return sl_fail(err, e, "writing backend to %s: %s%s", SLUICE_MAP_BACKENDS, strerror(e),
@@ -302,10 +320,37 @@ static int be_acquire(struct agent *a, uint32_t ip, uint16_t port, uint8_t proto
 	if (!S->bes)
 		abort();
 	b = &S->bes[S->nbes++];
-	*b = (struct svc_backend){ .ip = ip, .port = port, .protocol = proto, .id = S->next_be_id,
+	*b = (struct svc_backend){ .ip = ip, .port = port, .protocol = proto, .id = new_id,
 				   .refs = 1 };
-	*id = S->next_be_id++;
+	*id = new_id;
+	if (new_id == S->next_be_id)
+		S->next_be_id++;
 	return 0;
+}
+
+/* Before a restore: the backends an earlier agent left (be_acquire reuses
+ * their ids), and new ids above all of them. */
+static void be_prev_load(struct agent *a)
+{
+	struct agent_services *S = a->services;
+	int fd = map_fd(a, SLUICE_MAP_BACKENDS);
+	uint32_t id, next;
+	struct sluice_backend v;
+	bool first = true;
+
+	while (fd >= 0 && bpf_map_get_next_key(fd, first ? NULL : &id, &next) == 0) {
+		first = false;
+		id = next;
+		if (bpf_map_lookup_elem(fd, &id, &v) < 0)
+			continue;
+		S->prev = realloc(S->prev, (S->nprev + 1) * sizeof(*S->prev));
+		if (!S->prev)
+			abort();
+		S->prev[S->nprev++] = (struct svc_backend){ .ip = sl_addr_ipv4(v.addr), .port = v.port,
+							     .protocol = v.protocol, .id = id };
+		if (id >= S->next_be_id)
+			S->next_be_id = id + 1;
+	}
 }
 
 static void be_release(struct agent *a, uint32_t id)
@@ -430,6 +475,72 @@ static void port_cut_removed(struct agent *a, const struct svc_port *p, const ui
 	free(gone);
 }
 
+static int cmp_u32(const void *x, const void *y)
+{
+	uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
+
+	return a < b ? -1 : a > b;
+}
+
+/* The ids of a that are not in b, into *out (sorted copies: a port may have
+ * tens of thousands of backends). */
+static size_t ids_minus(const uint32_t *a, size_t na, const uint32_t *b, size_t nb, uint32_t **out)
+{
+	uint32_t *sa = na ? sl_xcalloc(na, sizeof(*sa)) : NULL;
+	uint32_t *sb = nb ? sl_xcalloc(nb, sizeof(*sb)) : NULL;
+	size_t i, j = 0, n = 0;
+
+	if (na)
+		memcpy(sa, a, na * sizeof(*a));
+	if (nb)
+		memcpy(sb, b, nb * sizeof(*b));
+	qsort(sa, na, sizeof(*sa), cmp_u32);
+	qsort(sb, nb, sizeof(*sb), cmp_u32);
+	for (i = 0; i < na; i++) {
+		while (j < nb && sb[j] < sa[i])
+			j++;
+		if (j == nb || sb[j] != sa[i])
+			sa[n++] = sa[i];
+	}
+	free(sb);
+	*out = sa;
+	return n;
+}
+
+/* Affinity match entries {svc_id, id} of ids (svc_aff_match). */
+static int aff_match_write(int fd, uint32_t svc_id, const uint32_t *ids, size_t n)
+{
+	struct sluice_svc_aff_match_key mk = { .svc_id = svc_id };
+	uint8_t one = 1;
+	size_t i;
+
+	for (i = 0; fd >= 0 && i < n; i++) {
+		mk.backend_id = ids[i];
+		if (bpf_map_update_elem(fd, &mk, &one, BPF_ANY) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+static void aff_match_delete(int fd, uint32_t svc_id, const uint32_t *ids, size_t n)
+{
+	struct sluice_svc_aff_match_key mk = { .svc_id = svc_id };
+	size_t i;
+
+	for (i = 0; fd >= 0 && i < n; i++) {
+		mk.backend_id = ids[i];
+		bpf_map_delete_elem(fd, &mk);
+	}
+}
+
+/*
+ * With ClientIP affinity a client keeps following its backend only while
+ * the backend has a match entry: the entries of new backends go in before
+ * the slots that make them reachable, those of backends that left go after
+ * slot 0 stopped counting them (and all of them when affinity is turned
+ * off). Affinity entries themselves are never rewritten here: one whose
+ * backend left is simply not followed (the client picks anew).
+ */
 static int port_write(struct agent *a, struct agent_service *s, struct svc_port *p,
 		      const uint32_t *ids, size_t n, char **err)
 {
@@ -437,8 +548,9 @@ static int port_write(struct agent *a, struct agent_service *s, struct svc_port 
 	struct sluice_svc_entry e = {};
 	struct sluice_svc_key k;
 	uint64_t need = 1 + n, have = p->in_map ? 1 + p->nwritten : 0;
-	int fd = map_fd(a, SLUICE_MAP_SERVICES);
-	size_t i;
+	int fd = map_fd(a, SLUICE_MAP_SERVICES), mfd = map_fd(a, SLUICE_MAP_SVC_AFF_MATCH);
+	uint32_t aff = s->affinity_timeout, *delta = NULL;
+	size_t i, nd;
 
 	if (n > 65535)
 		return sl_fail(err, E2BIG, "service %s/%s: %zu backends (65535 at most)", s->ns,
@@ -449,6 +561,19 @@ static int port_write(struct agent *a, struct agent_service *s, struct svc_port 
 			       "(--service-max-entries)", s->ns, s->name, p->port,
 			       (unsigned long long)need, (unsigned long long)S->entries, S->max_entries);
 	if (fd >= 0) {
+		if (aff) {
+			nd = p->aff_written && p->in_map
+				     ? ids_minus(ids, n, p->written, p->nwritten, &delta)
+				     : ids_minus(ids, n, NULL, 0, &delta);
+			int r = aff_match_write(mfd, p->svc_id, delta, nd);
+
+			free(delta);
+			delta = NULL;
+			if (r) {
+				errno = -r;
+				goto fail;
+			}
+		}
 		for (i = 0; i < n; i++) {
 			if (p->in_map && i < p->nwritten && p->written[i] == ids[i])
 				continue;
@@ -463,13 +588,24 @@ static int port_write(struct agent *a, struct agent_service *s, struct svc_port 
 		memset(&e, 0, sizeof(e));
 		e.svc_id = p->svc_id;
 		e.count = (uint16_t)n;
+		if (aff) {
+			e.flags = SLUICE_SVC_F_AFFINITY;
+			e.affinity_timeout = aff;
+		}
 		if (bpf_map_update_elem(fd, &k, &e, BPF_ANY) < 0)
 			goto fail;
 		for (i = n; p->in_map && i < p->nwritten; i++) {
 			svc_key(&k, s->ip, p, (uint16_t)(i + 1));
 			bpf_map_delete_elem(fd, &k);
 		}
+		if (p->aff_written && p->in_map) {
+			nd = aff ? ids_minus(p->written, p->nwritten, ids, n, &delta)
+				 : ids_minus(p->written, p->nwritten, NULL, 0, &delta);
+			aff_match_delete(mfd, p->svc_id, delta, nd);
+			free(delta);
+		}
 	}
+	p->aff_written = aff;
 	S->entries = S->entries - have + need;
 	if (p->protocol == IPPROTO_UDP)
 		port_cut_removed(a, p, ids, n);
@@ -507,6 +643,10 @@ static void port_unwrite(struct agent *a, struct agent_service *s, struct svc_po
 		svc_key(&k, s->ip, p, (uint16_t)i);
 		bpf_map_delete_elem(fd, &k);
 	}
+	if (p->aff_written)
+		aff_match_delete(map_fd(a, SLUICE_MAP_SVC_AFF_MATCH), p->svc_id, p->written,
+				 p->nwritten);
+	p->aff_written = 0;
 	S->entries -= 1 + p->nwritten;
 	for (i = 0; i < p->nwritten; i++)
 		be_release(a, p->written[i]);
@@ -610,7 +750,8 @@ static int port_sync(struct agent *a, struct agent_service *s, struct svc_port *
 			goto out;
 		got++;
 	}
-	if (p->in_map && n == p->nwritten && (!n || !memcmp(ids, p->written, n * sizeof(*ids))))
+	if (p->in_map && n == p->nwritten && (!n || !memcmp(ids, p->written, n * sizeof(*ids))) &&
+	    p->aff_written == s->affinity_timeout)
 		goto out; /* unchanged: drop the extra references below */
 	rc = port_write(a, s, p, ids, n, err);
 	if (!rc)
@@ -623,60 +764,97 @@ out:
 	return rc;
 }
 
+/*
+ * Deletes the keys of a map that keep() does not explain (what an earlier
+ * agent left); returns how many. The keys are collected first: deleting
+ * while walking with get_next_key restarts the walk.
+ */
+static size_t map_gc(int fd, size_t ksize, bool (*keep)(const struct agent_services *S,
+							const void *key),
+		     const struct agent_services *S)
+{
+	uint8_t k[64], next[64], *dead = NULL;
+	size_t ndead = 0, i;
+	bool first = true;
+
+	if (fd < 0 || ksize > sizeof(k))
+		return 0;
+	while (bpf_map_get_next_key(fd, first ? NULL : k, next) == 0) {
+		first = false;
+		memcpy(k, next, ksize);
+		if (keep(S, k))
+			continue;
+		dead = realloc(dead, (ndead + 1) * ksize);
+		if (!dead)
+			abort();
+		memcpy(dead + ndead++ * ksize, k, ksize);
+	}
+	for (i = 0; i < ndead; i++)
+		bpf_map_delete_elem(fd, dead + i * ksize);
+	free(dead);
+	return ndead;
+}
+
+/* a frontend slot of a port of ours */
+static bool svc_key_ours(const struct agent_services *S, const void *key)
+{
+	const struct sluice_svc_key *k = key;
+	size_t i, j;
+
+	for (i = 0; i < S->n; i++) {
+		const struct agent_service *s = S->v[i];
+
+		if (sl_addr_ipv4(k->addr) != s->ip)
+			continue;
+		for (j = 0; j < s->nports; j++)
+			if (s->ports[j].in_map && s->ports[j].port == k->port &&
+			    s->ports[j].protocol == k->protocol && k->slot <= s->ports[j].nwritten)
+				return true;
+	}
+	return false;
+}
+
+static bool backend_ours(const struct agent_services *S, const void *key)
+{
+	size_t i;
+
+	for (i = 0; i < S->nbes; i++)
+		if (S->bes[i].id == *(const uint32_t *)key)
+			return true;
+	return false;
+}
+
+/* an affinity match entry of a port of ours with affinity */
+static bool aff_match_ours(const struct agent_services *S, const void *key)
+{
+	const struct sluice_svc_aff_match_key *k = key;
+	const struct svc_port *p;
+	size_t i;
+
+	if (k->svc_id >= S->nby_id || !S->by_id[k->svc_id].s)
+		return false;
+	p = &S->by_id[k->svc_id].s->ports[S->by_id[k->svc_id].pi];
+	for (i = 0; p->aff_written && i < p->nwritten; i++)
+		if (p->written[i] == k->backend_id)
+			return true;
+	return false;
+}
+
 /* Deletes keys an earlier agent left that no service of ours explains. */
 static void services_map_gc(struct agent *a)
 {
-	struct agent_services *S = a->services;
-	int fd = map_fd(a, SLUICE_MAP_SERVICES), bfd = map_fd(a, SLUICE_MAP_BACKENDS);
-	struct sluice_svc_key k, next, *dead = NULL;
-	size_t ndead = 0, i, j;
-	uint32_t bid, bnext, *bdead = NULL;
-	size_t nbdead = 0;
-	bool first = true;
+	const struct agent_services *S = a->services;
+	size_t nsvc, nbe, nmatch;
 
-	if (fd < 0 || bfd < 0)
+	if (map_fd(a, SLUICE_MAP_SERVICES) < 0 || map_fd(a, SLUICE_MAP_BACKENDS) < 0)
 		return;
-	while (bpf_map_get_next_key(fd, first ? NULL : &k, &next) == 0) {
-		bool ours = false;
-
-		first = false;
-		k = next;
-		for (i = 0; i < S->n && !ours; i++) {
-			struct agent_service *s = S->v[i];
-
-			if (sl_addr_ipv4(k.addr) != s->ip)
-				continue;
-			for (j = 0; j < s->nports && !ours; j++)
-				ours = s->ports[j].in_map && s->ports[j].port == k.port &&
-				       s->ports[j].protocol == k.protocol && k.slot <= s->ports[j].nwritten;
-		}
-		if (!ours) {
-			dead = realloc(dead, (ndead + 1) * sizeof(*dead));
-			if (!dead)
-				abort();
-			dead[ndead++] = k;
-		}
-	}
-	for (i = 0; i < ndead; i++)
-		bpf_map_delete_elem(fd, &dead[i]);
-	first = true;
-	while (bpf_map_get_next_key(bfd, first ? NULL : &bid, &bnext) == 0) {
-		first = false;
-		bid = bnext;
-		if (!be_find(S, bid)) {
-			bdead = realloc(bdead, (nbdead + 1) * sizeof(*bdead));
-			if (!bdead)
-				abort();
-			bdead[nbdead++] = bid;
-		}
-	}
-	for (i = 0; i < nbdead; i++)
-		bpf_map_delete_elem(bfd, &bdead[i]);
-	if (ndead || nbdead)
-		fprintf(stderr, "sluiced: removed %zu service and %zu backend entries left by an earlier "
-			"agent\n", ndead, nbdead);
-	free(dead);
-	free(bdead);
+	nsvc = map_gc(map_fd(a, SLUICE_MAP_SERVICES), sizeof(struct sluice_svc_key), svc_key_ours, S);
+	nbe = map_gc(map_fd(a, SLUICE_MAP_BACKENDS), sizeof(uint32_t), backend_ours, S);
+	nmatch = map_gc(map_fd(a, SLUICE_MAP_SVC_AFF_MATCH), sizeof(struct sluice_svc_aff_match_key),
+			aff_match_ours, S);
+	if (nsvc || nbe || nmatch)
+		fprintf(stderr, "sluiced: removed %zu service, %zu backend and %zu affinity match "
+			"entries left by an earlier agent\n", nsvc, nbe, nmatch);
 }
 
 int agent_services_sync(struct agent *a, char **err)
@@ -961,6 +1139,11 @@ static int spec_check(const struct agent_svc_spec *sp, char **err)
 	if (!sp->nports)
 		return sl_fail(err, EINVAL, "service %s/%s: spec.ports: at least one port is required",
 			       sp->ns, sp->name);
+	if (sp->affinity_timeout > AGENT_SVC_AFFINITY_MAX_S)
+		return sl_fail(err, EINVAL, "service %s/%s: "
+			       "spec.sessionAffinityConfig.clientIP.timeoutSeconds: %u: must be greater "
+			       "than 0 and at most %u", sp->ns, sp->name, sp->affinity_timeout,
+			       AGENT_SVC_AFFINITY_MAX_S);
 	for (i = 0; i < sp->nports; i++) {
 		const struct agent_svc_port_spec *p = &sp->ports[i];
 		const char *pn = p->name ? p->name : "";
@@ -1033,6 +1216,7 @@ static struct agent_service *service_from_spec(struct agent_services *S,
 			S->next_svc_id = p->svc_id + 1;
 	}
 	s->created_ns = sl_now_ns();
+	s->affinity_timeout = sp->affinity_timeout;
 	return s;
 }
 
@@ -1055,9 +1239,11 @@ static void port_take(struct svc_port *to, struct svc_port *from)
 	to->written = from->written;
 	to->nwritten = from->nwritten;
 	to->in_map = from->in_map;
+	to->aff_written = from->aff_written;
 	from->written = NULL;
 	from->nwritten = 0;
 	from->in_map = false;
+	from->aff_written = 0;
 }
 
 /* The port of old with the same frontend as p (an update keeps it), or -1. */
@@ -1266,6 +1452,11 @@ json_t *agent_service_json(const struct agent *a, const struct agent_service *s)
 			    json_string(s->explicit_eps ? "endpointslices" : s->has_selector ? "selector"
 											: "none"));
 	json_object_set_new(o, "created_unix_ns", json_integer((json_int_t)s->created_ns));
+	json_object_set_new(o, "session_affinity",
+			    json_string(s->affinity_timeout ? "ClientIP" : "None"));
+	if (s->affinity_timeout)
+		json_object_set_new(o, "session_affinity_timeout_seconds",
+				    json_integer(s->affinity_timeout));
 	if (s->note)
 		json_object_set_new(o, "not_served", json_string(s->note));
 	for (i = 0; i < s->nports; i++) {
@@ -1473,9 +1664,49 @@ enum svc_json_mode {
 };
 
 /*
+ * session_affinity "ClientIP" | "None" (absent: None) and
+ * session_affinity_timeout_seconds (ClientIP only; absent: 10800), checked
+ * as the API server checks sessionAffinity and sessionAffinityConfig.
+ */
+static int affinity_from_json(json_t *req, const char *ns, const char *name, uint32_t *out,
+			      char **err)
+{
+	json_t *aff = json_object_get(req, "session_affinity");
+	json_t *to = json_object_get(req, "session_affinity_timeout_seconds");
+	const char *v = json_string_value(aff);
+	bool client_ip;
+
+	*out = 0;
+	if (aff && !json_is_null(aff) && (!v || (strcmp(v, "ClientIP") && strcmp(v, "None"))))
+		return sl_fail(err, EINVAL, "service %s/%s: spec.sessionAffinity: Unsupported value: "
+			       "%s%s%s: supported values: \"ClientIP\", \"None\"", ns, name,
+			       v ? "\"" : "", v ? v : "not a string", v ? "\"" : "");
+	client_ip = v && !strcmp(v, "ClientIP");
+	if (to && !json_is_null(to)) {
+		json_int_t t = json_integer_value(to);
+
+		if (!client_ip)
+			return sl_fail(err, EINVAL, "service %s/%s: spec.sessionAffinityConfig: "
+				       "Forbidden: must not be set when sessionAffinity is None "
+				       "(session_affinity_timeout_seconds without ClientIP)", ns, name);
+		if (!json_is_integer(to) || t <= 0 || t > (json_int_t)AGENT_SVC_AFFINITY_MAX_S)
+			return sl_fail(err, EINVAL, "service %s/%s: "
+				       "spec.sessionAffinityConfig.clientIP.timeoutSeconds: %s%lld: "
+				       "must be greater than 0 and at most %u", ns, name,
+				       json_is_integer(to) ? "" : "not a number ",
+				       (long long)t, AGENT_SVC_AFFINITY_MAX_S);
+		*out = (uint32_t)t;
+	} else if (client_ip) {
+		*out = AGENT_SVC_AFFINITY_DEFAULT_S;
+	}
+	return 0;
+}
+
+/*
  * A service from its JSON (the API's request or the state file):
- * {namespace, name, cluster_ip?, labels?, selector?, ports: [{name, port,
- * protocol, target_port: number | name}]}. Calls upsert.
+ * {namespace, name, cluster_ip?, labels?, selector?, session_affinity?,
+ * session_affinity_timeout_seconds?, ports: [{name, port, protocol,
+ * target_port: number | name}]}. Calls upsert.
  */
 static int service_from_json(struct agent *a, json_t *req, enum svc_json_mode mode, char **err)
 {
@@ -1514,6 +1745,9 @@ static int service_from_json(struct agent *a, json_t *req, enum svc_json_mode mo
 		return sl_fail(err, EINVAL, "service %s/%s: cluster_ip %s: not in --service-cidr %s", ns,
 			       name, json_string_value(json_object_get(req, "cluster_ip")),
 			       a->services->cidr);
+	rc = affinity_from_json(req, ns, name, &sp.affinity_timeout, err);
+	if (rc)
+		return rc;
 	rc = json_to_labels(json_object_get(req, "labels"), &labels, "labels", err);
 	if (!rc)
 		rc = json_to_labels(sel, &selector, "selector", err);
@@ -1583,8 +1817,15 @@ int agent_services_restore(struct agent *a, char **err)
 
 	free(path);
 	arr = json_object_get(root, "services");
+	if (S && a->dp && !S->map_checked)
+		be_prev_load(a);
 	if (!S || !json_is_array(arr)) {
 		json_decref(root);
+		if (S) {
+			free(S->prev);
+			S->prev = NULL;
+			S->nprev = 0;
+		}
 		if (S && a->dp && !S->map_checked) {
 			S->map_checked = true;
 			services_map_gc(a);
@@ -1631,6 +1872,9 @@ int agent_services_restore(struct agent *a, char **err)
 		}
 	}
 	json_decref(root);
+	free(S->prev);
+	S->prev = NULL;
+	S->nprev = 0;
 	if (rc) {
 		char *m = *err;
 

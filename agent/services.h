@@ -43,7 +43,14 @@ struct agent_svc_spec {
 	const struct agent_svc_port_spec *ports;
 	size_t nports;
 	const char *note;        /* what of it is not served (Kubernetes mode), or NULL */
+	/* sessionAffinity ClientIP: a client pod keeps its backend while its
+	 * last use is younger than this many seconds (1..86400); 0: None */
+	uint32_t affinity_timeout;
 };
+
+/* Kubernetes' limits and default for sessionAffinityConfig.clientIP.timeoutSeconds */
+#define AGENT_SVC_AFFINITY_MAX_S     86400u
+#define AGENT_SVC_AFFINITY_DEFAULT_S 10800u
 
 /* One ready backend address of an EndpointSlice, for one port name. */
 struct agent_svc_endpoint {

@@ -159,11 +159,14 @@ static int svc_write(int argc, char **argv, bool update)
 		{ "port", required_argument, NULL, 'p' },
 		{ "labels", required_argument, NULL, 'l' },
 		{ "cluster-ip", required_argument, NULL, 'c' },
+		{ "session-affinity", required_argument, NULL, 'a' },
+		{ "session-affinity-timeout", required_argument, NULL, 't' },
 		{ 0 },
 	};
 	json_t *selector = NULL, *ports = json_array(), *labels = json_object(), *req, *res;
-	const char *ns, *name, *cip = NULL;
-	char *buf;
+	const char *ns, *name, *cip = NULL, *aff = NULL;
+	char *buf, *end, shown[300];
+	long long timeout = 0;
 	int c, rc = 2;
 
 	optind = 1;
@@ -182,6 +185,23 @@ static int svc_write(int argc, char **argv, bool update)
 				goto out;
 		} else if (c == 'c') {
 			cip = optarg;
+		} else if (c == 'a') {
+			/* kubectl expose --session-affinity's values */
+			if (strcmp(optarg, "ClientIP") && strcmp(optarg, "None")) {
+				say(sl_strdupf("invalid --session-affinity \"%s\": want ClientIP or None",
+					       sl_escape_ctl(optarg, shown, sizeof(shown))));
+				goto out;
+			}
+			aff = optarg;
+		} else if (c == 't') {
+			errno = 0;
+			timeout = strtoll(optarg, &end, 10);
+			if (!*optarg || *end || errno || timeout < 1 || timeout > 86400) {
+				say(sl_strdupf("invalid --session-affinity-timeout \"%s\": want seconds, "
+					       "1-86400 (sessionAffinityConfig.clientIP.timeoutSeconds)",
+					       sl_escape_ctl(optarg, shown, sizeof(shown))));
+				goto out;
+			}
 		} else {
 			goto out;
 		}
@@ -204,6 +224,10 @@ static int svc_write(int argc, char **argv, bool update)
 		json_object_set(req, "selector", selector);
 	if (cip)
 		json_object_set_new(req, "cluster_ip", json_string(cip));
+	if (aff)
+		json_object_set_new(req, "session_affinity", json_string(aff));
+	if (timeout)
+		json_object_set_new(req, "session_affinity_timeout_seconds", json_integer(timeout));
 	free(buf);
 	res = cli_request(req);
 	if (!res) {
@@ -326,7 +350,8 @@ static int svc_list(int argc, char **argv) { return cli_resource_list(argc, argv
 static const struct subcmd svc_cmds[] = {
 	{ "create", svc_create,
 	  "create NAMESPACE/NAME --selector k=v,... --port [NAME=]PORT:TARGETPORT/PROTO ... "
-	  "[--labels k=v,...] [--cluster-ip IP]",
+	  "[--labels k=v,...] [--cluster-ip IP] [--session-affinity ClientIP|None]\n"
+	  "    [--session-affinity-timeout SECONDS]",
 	  "Creates a ClusterIP service and prints its address, allocated from the agent's\n"
 	  "--service-cidr. A connect() or sendto() from a pod to CLUSTER-IP:PORT goes to\n"
 	  "one of the service's backends, chosen at random; policy judges the backend pod.\n\n"
@@ -337,16 +362,27 @@ static const struct subcmd svc_cmds[] = {
 	  "                           number or a named port of the backend pods\n"
 	  "                           (default: PORT); NAME is required with several ports\n"
 	  "  -l, --labels k=v,...     the service's own labels (k8sServiceSelector)\n"
-	  "      --cluster-ip IP      this address instead of the next free one\n\n"
+	  "      --cluster-ip IP      this address instead of the next free one\n"
+	  "      --session-affinity ClientIP|None\n"
+	  "                           ClientIP: each client pod keeps reaching the backend\n"
+	  "                           it reached first, while its last connection or\n"
+	  "                           datagram is younger than the timeout (default None:\n"
+	  "                           every connection picks at random)\n"
+	  "      --session-affinity-timeout SECONDS\n"
+	  "                           ClientIP's timeout, 1-86400 (default 10800, as\n"
+	  "                           sessionAffinityConfig.clientIP.timeoutSeconds)\n\n"
 	  "A service without backends refuses connections at once (ECONNREFUSED).\n" },
 	{ "update", svc_update,
 	  "update NAMESPACE/NAME --selector k=v,... --port [NAME=]PORT:TARGETPORT/PROTO ... "
-	  "[--labels k=v,...]",
-	  "Replaces a service's selector, ports and labels with the ones given (what is\n"
-	  "not given is gone, as `kubectl replace`) and prints its ClusterIP, which\n"
-	  "stays (--cluster-ip, if given, must be the same: it is immutable). Backends\n"
-	  "follow the new selector and target ports at once; a port no longer listed\n"
-	  "stops translating, a new one starts.\n" },
+	  "[--labels k=v,...] [--session-affinity ClientIP|None]\n"
+	  "    [--session-affinity-timeout SECONDS]",
+	  "Replaces a service's selector, ports, labels and session affinity with the\n"
+	  "ones given (what is not given is gone, as `kubectl replace`) and prints its\n"
+	  "ClusterIP, which stays (--cluster-ip, if given, must be the same: it is\n"
+	  "immutable). Backends follow the new selector and target ports at once; a\n"
+	  "port no longer listed stops translating, a new one starts. Turning session\n"
+	  "affinity on or off, or changing its timeout, applies to the next connection;\n"
+	  "backends clients are attached to are kept while they stay in the service.\n" },
 	{ "delete", svc_delete, "delete NAMESPACE/NAME", "Deletes a service.\n" },
 	{ "list", svc_list, "list [-n NAMESPACE|-A] [-o json|yaml|wide|name]",
 	  "Every service: cluster IP, ports, number of backends; -o wide adds the\n"

@@ -286,10 +286,15 @@ static int dp_set_limits(struct sluice_datapath *dp, const struct sluice_dp_opti
 {
 	struct bpf_map *svc[] = { dp->connect->maps.sluice_svc_v1, dp->socksvc->maps.sluice_svc_v1 };
 	struct bpf_map *be[] = { dp->connect->maps.sluice_be_v1, dp->socksvc->maps.sluice_be_v1 };
+	/* an affinity frontend's match entries are at most its slots */
+	struct bpf_map *match[] = { dp->connect->maps.sluice_safm_v1,
+				    dp->socksvc->maps.sluice_safm_v1 };
 	size_t i;
 
 	for (i = 0; o && i < 2; i++) {
 		if ((o->service_max_entries && bpf_map__set_max_entries(svc[i], o->service_max_entries)) ||
+		    (o->service_max_entries &&
+		     bpf_map__set_max_entries(match[i], o->service_max_entries)) ||
 		    (o->backend_max_entries && bpf_map__set_max_entries(be[i], o->backend_max_entries))) {
 			return sl_fail(err, EINVAL, "sizing the service maps: %s", strerror(errno));
 		}

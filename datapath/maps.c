@@ -55,6 +55,8 @@ size_t dp_maps(struct sluice_datapath *dp, struct dp_map_ref *out, size_t n)
 		{ SLUICE_MAP_BACKENDS, dp->connect->maps.sluice_be_v1, false },
 		{ SLUICE_MAP_SVC_REVNAT, dp->connect->maps.sluice_srev_v1, false },
 		{ SLUICE_MAP_SVC_FLOWS, dp->connect->maps.sluice_sflw_v1, false },
+		{ SLUICE_MAP_SVC_AFFINITY, dp->connect->maps.sluice_saff_v1, false },
+		{ SLUICE_MAP_SVC_AFF_MATCH, dp->connect->maps.sluice_safm_v1, false },
 	};
 	size_t i, count = sizeof(all) / sizeof(all[0]);
 

@@ -12,8 +12,10 @@
  *
  * Maps: sluice_svc_v1 (frontend + slot), sluice_be_v1 (backends),
  * sluice_srev_v1 (reverse translation per socket), sluice_sflw_v1 (the last
- * service an endpoint used to reach a backend: observe names it).
- * The sizes of the first two are the agent's options (set before load).
+ * service an endpoint used to reach a backend: observe names it),
+ * sluice_saff_v1 and sluice_safm_v1 (ClientIP session affinity).
+ * The sizes of the services, backends and affinity match maps are the
+ * agent's options (set before load).
  */
 #ifndef SLUICE_BPF_SERVICE_H
 #define SLUICE_BPF_SERVICE_H
@@ -55,6 +57,22 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sluice_sflw_v1 SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SLUICE_SVC_AFFINITY_MAX);
+	__type(key, struct sluice_svc_aff_key);
+	__type(value, struct sluice_svc_aff);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sluice_saff_v1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SLUICE_SERVICES_MAX);
+	__type(key, struct sluice_svc_aff_match_key);
+	__type(value, __u8);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sluice_safm_v1 SEC(".maps");
+
 /* A reverse translation for a socket whose peer is addr:port (host order). */
 static __always_inline void svc_revnat_note(__u64 cookie, __be32 addr, __u16 port, __be32 front,
 					    __u16 front_port, __u32 svc_id)
@@ -82,20 +100,65 @@ enum svc_result {
 	SVC_NO_BACKEND = 2, /* a service with no backend: refuse */
 };
 
+/* An affinity is refreshed at most this often: sendmsg4 passes here per
+ * datagram, and the timeout is in seconds anyway. */
+#define SVC_AFF_REFRESH_NS (100ull * 1000 * 1000)
+
+/*
+ * ClientIP session affinity: the backend the client's netns last reached
+ * this frontend through, if that use is younger than the timeout and the
+ * backend is still one of the frontend's; NULL otherwise (pick anew).
+ */
+static __always_inline const struct sluice_backend *
+svc_affinity_backend(const struct sluice_svc_entry *svc, const struct sluice_svc_aff_key *ak,
+		     __u64 now, __u32 *backend_id)
+{
+	const struct sluice_svc_aff *aff = bpf_map_lookup_elem(&sluice_saff_v1, ak);
+	struct sluice_svc_aff_match_key mk = {};
+
+	if (!aff || now - aff->last_ns > (__u64)svc->affinity_timeout * 1000000000ull)
+		return NULL;
+	mk.svc_id = svc->svc_id;
+	mk.backend_id = aff->backend_id;
+	if (!bpf_map_lookup_elem(&sluice_safm_v1, &mk))
+		return NULL; /* the backend left the frontend */
+	*backend_id = mk.backend_id;
+	return bpf_map_lookup_elem(&sluice_be_v1, &mk.backend_id);
+}
+
+/* Records (or refreshes) the client's affinity to backend_id. */
+static __always_inline void svc_affinity_note(const struct sluice_svc_aff_key *ak, __u64 now,
+					      __u32 backend_id)
+{
+	const struct sluice_svc_aff *have = bpf_map_lookup_elem(&sluice_saff_v1, ak);
+	struct sluice_svc_aff v = {};
+
+	if (have && have->backend_id == backend_id && now - have->last_ns < SVC_AFF_REFRESH_NS)
+		return;
+	v.last_ns = now;
+	v.backend_id = backend_id;
+	bpf_map_update_elem(&sluice_saff_v1, ak, &v, BPF_ANY);
+}
+
 /*
  * Picks a backend of the service behind ctx's destination and rewrites the
  * destination to it. Random choice, as kube-proxy's iptables mode and
- * Cilium's socket LB make it: bpf_get_prandom_u32() is per-CPU and cheap.
+ * Cilium's socket LB make it: bpf_get_prandom_u32() is per-CPU and cheap;
+ * with ClientIP affinity, the pod's earlier choice while it is fresh.
  */
 static __always_inline enum svc_result svc_translate(struct bpf_sock_addr *ctx, __u8 protocol,
 						       __u32 *svc_id_out, __u8 backend_out[16],
 						       __u16 *bport_out)
 {
 	struct sluice_svc_key key = {};
+	struct sluice_svc_aff_key ak = {};
 	const struct sluice_svc_entry *svc, *slot;
-	const struct sluice_backend *be;
+	const struct sluice_backend *be = NULL;
 	__be32 front = ctx->user_ip4;
+	__u32 backend_id = 0;
+	__u64 now = 0;
 	__u16 count;
+	int affinity;
 
 	addr_from_ipv4(key.addr, ctx->user_ip4);
 	key.port = bpf_ntohs((__u16)ctx->user_port);
@@ -107,13 +170,25 @@ static __always_inline enum svc_result svc_translate(struct bpf_sock_addr *ctx, 
 	count = svc->count;
 	if (count == 0)
 		return SVC_NO_BACKEND;
-	key.slot = (__u16)(bpf_get_prandom_u32() % count) + 1;
-	slot = bpf_map_lookup_elem(&sluice_svc_v1, &key);
-	if (!slot)
-		return SVC_NO_BACKEND; /* only while the agent shrinks the set */
-	be = bpf_map_lookup_elem(&sluice_be_v1, &slot->backend_id);
-	if (!be)
-		return SVC_NO_BACKEND;
+	affinity = (svc->flags & SLUICE_SVC_F_AFFINITY) != 0;
+	if (affinity) {
+		ak.netns_cookie = bpf_get_netns_cookie(ctx);
+		ak.svc_id = svc->svc_id;
+		now = bpf_ktime_get_ns();
+		be = svc_affinity_backend(svc, &ak, now, &backend_id);
+	}
+	if (!be) {
+		key.slot = (__u16)(bpf_get_prandom_u32() % count) + 1;
+		slot = bpf_map_lookup_elem(&sluice_svc_v1, &key);
+		if (!slot)
+			return SVC_NO_BACKEND; /* only while the agent shrinks the set */
+		backend_id = slot->backend_id;
+		be = bpf_map_lookup_elem(&sluice_be_v1, &backend_id);
+		if (!be)
+			return SVC_NO_BACKEND;
+	}
+	if (affinity)
+		svc_affinity_note(&ak, now, backend_id);
 
 	/* best effort: without it a reply shows the backend's address */
 	svc_revnat_note(bpf_get_socket_cookie(ctx), ((const __u32 *)be->addr)[3], be->port, front,

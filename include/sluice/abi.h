@@ -50,6 +50,8 @@
 #define SLUICE_MAP_BACKENDS        "sluice_be_v1"    /* backend id -> address */
 #define SLUICE_MAP_SVC_REVNAT      "sluice_srev_v1"  /* socket cookie + backend -> frontend */
 #define SLUICE_MAP_SVC_FLOWS       "sluice_sflw_v1"  /* endpoint + backend -> frontend (observe) */
+#define SLUICE_MAP_SVC_AFFINITY    "sluice_saff_v1"  /* client netns + frontend -> backend, last use */
+#define SLUICE_MAP_SVC_AFF_MATCH   "sluice_safm_v1"  /* frontend + backend of an affinity frontend */
 /* One-slot array holding SLUICE_ABI_VERSION, written by the loader and
  * compared on adopt; unversioned name on purpose. */
 #define SLUICE_MAP_ABI       "sluice_abi"
@@ -72,6 +74,7 @@
 #define SLUICE_BACKENDS_MAX     65536
 #define SLUICE_SVC_REVNAT_MAX   65536
 #define SLUICE_SVC_FLOWS_MAX    16384
+#define SLUICE_SVC_AFFINITY_MAX 65536
 
 /*
  * The node-local proxy's listener inside each pod netns: 127.0.0.1:PORT.
@@ -357,8 +360,38 @@ struct sluice_svc_entry {
 	__u32 svc_id;         /* slot 0: the frontend's id (observe, metrics) */
 	__u32 backend_id;     /* slot > 0: key of the backends map */
 	__u16 count;          /* slot 0: number of backends (0: refuse) */
-	__u16 flags;
+	__u16 flags;          /* slot 0: SLUICE_SVC_F_* */
+	__u32 affinity_timeout; /* slot 0 with SLUICE_SVC_F_AFFINITY: seconds */
+};
+
+/* slot 0 flags */
+#define SLUICE_SVC_F_AFFINITY 0x1 /* sessionAffinity: ClientIP */
+
+/*
+ * svc_affinity (LRU hash): ClientIP session affinity, as Cilium's socket LB
+ * keeps it: the client is its network namespace (a pod), so every socket
+ * of one pod reaches the same backend of the frontend while the last use
+ * is younger than the frontend's timeout. An entry is only followed while
+ * its backend is still one of the frontend's (svc_aff_match), so a removed
+ * backend is never reached through an old affinity.
+ */
+struct sluice_svc_aff_key {
+	__u64 netns_cookie;   /* the client pod's netns */
+	__u32 svc_id;         /* the frontend */
 	__u32 pad;
+};
+
+struct sluice_svc_aff {
+	__u64 last_ns;        /* bpf_ktime_get_ns() of the last use */
+	__u32 backend_id;
+	__u32 pad;
+};
+
+/* svc_aff_match (hash): {svc_id, backend_id} -> 1 for every backend of a
+ * frontend with affinity (written by the agent with the slots) */
+struct sluice_svc_aff_match_key {
+	__u32 svc_id;
+	__u32 backend_id;
 };
 
 /* backends (hash): __u32 backend id -> where a backend listens */

@@ -226,8 +226,10 @@ YAML
 check "a NodePort Service with TCP/80 and SCTP/80: its ClusterIP is served, TCP/80 only" \
 	kwait 20 bash -c "[ \"\$(svc_field np '\" \".join(\"%d/%s\" % (p[\"port\"], p[\"protocol\"]) for p in d[\"ports\"])')\" = 80/TCP ]"
 nots=$(svc_field np 'd.get("not_served", "")')
-check "... and says what it does not serve: the node port, SCTP, session affinity ($nots)" \
-	sh -c "echo '$nots' | grep -q 'type NodePort' && echo '$nots' | grep -q '80/SCTP' && echo '$nots' | grep -q 'sessionAffinity ClientIP'"
+check "... and says what it does not serve: the node port, SCTP ($nots)" \
+	sh -c "echo '$nots' | grep -q 'type NodePort' && echo '$nots' | grep -q '80/SCTP' && ! echo '$nots' | grep -q 'sessionAffinity'"
+expect_eq "... its sessionAffinity ClientIP is served, with the API server's default timeout" "ClientIP 10800" \
+	"$(svc_field np 'd["session_affinity"], d.get("session_affinity_timeout_seconds")' | tr -d "(),'")"
 np_ip=$(kc get service np -o jsonpath='{.spec.clusterIP}')
 # (no controller-manager here: the slice the EndpointSlice controller would write)
 kslice np-1 np '[{name: tcp, port: 8080, protocol: TCP}, {name: sctp, port: 8080, protocol: SCTP}]' \
@@ -246,6 +248,47 @@ check_not "nor has a Service of SCTP ports only" bash -c "ka a service get defau
 check_not "... and neither is an error of the agent's" grep -q "service default/sctp-only" "$KA_WORK/a/agent.log"
 kc label service other-proxy service.kubernetes.io/service-proxy-name- >/dev/null
 check "the label removed: other-proxy is served" kwait 20 bash -c "ka a service get default/other-proxy"
+
+# session affinity (service.go "should have session affinity work / be able
+# to switch session affinity for service with type clusterIP"): two
+# backends, one client pod
+kpod a default/sticky-1 app=sticky "http=8080/TCP"
+kpod a default/sticky-2 app=sticky "http=8080/TCP"
+kserve a default/sticky-1 tcp:8080
+kserve a default/sticky-2 tcp:8080
+kapply <<'YAML'
+apiVersion: v1
+kind: Service
+metadata: {name: sticky, namespace: default}
+spec:
+  sessionAffinity: ClientIP
+  sessionAffinityConfig: {clientIP: {timeoutSeconds: 60}}
+  selector: {app: sticky}
+  ports: [{name: http, port: 80, targetPort: 8080}]
+YAML
+kslice sticky-1 sticky "$HTTP_8080" \
+	"[{addresses: [\"$IP_sticky_1\"], conditions: {ready: true}}, {addresses: [\"$IP_sticky_2\"], conditions: {ready: true}}]"
+check "a ClientIP Service with timeoutSeconds 60 and two endpoints" \
+	kwait 20 bash -c "[ \"\$(svc_field sticky 'd[\"session_affinity\"], d.get(\"session_affinity_timeout_seconds\"), len(d[\"backends\"])' | tr -d \"(),'\")\" = 'ClientIP 60 2' ]"
+sticky_ip=$(kc get service sticky -o jsonpath='{.spec.clusterIP}')
+# answered N: which backends answered N connections of the client pod
+answered() {
+	kexec_cg a default/client bash -c "for i in \$(seq 1 $1); do curl -s --connect-timeout 1 -m 3 http://$sticky_ip/; echo; done" |
+		awk 'NF {print $1}' | sort | uniq -c | awk '{print $2 "=" $1}' | tr '\n' ' ' | sed 's/ $//'
+}
+out=$(answered 10)
+check "should have session affinity work for service with type clusterIP: 10 connections, one backend ($out)" \
+	sh -c "echo '$out' | grep -Eqx 'sticky-[12]=10'"
+kc patch service sticky -p '{"spec": {"sessionAffinity": "None", "sessionAffinityConfig": null}}' >/dev/null
+check "switched to None in the API: the agent follows" kwait 20 bash -c "[ \"\$(svc_field sticky 'd[\"session_affinity\"]')\" = None ]"
+out=$(answered 20)
+check "should be able to switch session affinity: None, 20 connections reach both ($out)" \
+	sh -c "echo '$out' | grep -q 'sticky-1=' && echo '$out' | grep -q 'sticky-2='"
+kc patch service sticky -p '{"spec": {"sessionAffinity": "ClientIP"}}' >/dev/null
+check "... and back to ClientIP (the API server's default timeout again)" \
+	kwait 20 bash -c "[ \"\$(svc_field sticky 'd[\"session_affinity\"], d.get(\"session_affinity_timeout_seconds\")' | tr -d \"(),'\")\" = 'ClientIP 10800' ]"
+out=$(answered 10)
+check "ClientIP again: 10 connections, one backend ($out)" sh -c "echo '$out' | grep -Eqx 'sticky-[12]=10'"
 
 # a selector-less Service whose only endpoint is terminating but serving
 selectorless term
