@@ -159,6 +159,10 @@ struct agent {
 
 	uint8_t (*host_addrs)[16];
 	size_t nhost_addrs;
+	/* the other nodes' addresses, sorted (remote_nodes.c: remote-node) */
+	uint32_t *remote_nodes;
+	size_t nremote_nodes;
+	bool remote_nodes_checked; /* leftovers of an earlier agent removed */
 
 	/* CIDR prefixes last written to the ipcache (cidr.c) */
 	struct sluice_cidr_ident *cidrs;
@@ -260,6 +264,16 @@ void agent_pods_delete_all(struct agent *a);
 int agent_pod_enroll(struct agent *a, struct agent_pod *p, char **err);
 int agent_pod_attach_steering(struct agent *a, struct agent_pod *p, char **err);
 int agent_refresh_host_addrs(struct agent *a);
+/* remote_nodes.c: the other nodes' IPv4 addresses (host order), whole; they
+ * get the remote-node identity in the ipcache */
+int agent_remote_nodes_set(struct agent *a, const uint32_t *ips, size_t n);
+bool agent_is_remote_node(const struct agent *a, uint32_t ip);
+/* cidr.c: deletes the pinned ipcache's entries gone() says an earlier
+ * agent left (once per run, before the first write of their kind) */
+void agent_ipcache_prune(struct agent *a,
+			 bool (*gone)(void *ctx, const struct sluice_ipcache_key *k,
+				      const struct sluice_ipcache_value *v),
+			 void *ctx);
 
 /* cni.c: pods that the agent did not create (CNI plugin, Kubernetes). */
 struct agent_attach_req {

@@ -9,7 +9,8 @@
  * any more are removed. Called by agent_regenerate() before the policy
  * maps are written.
  *
- * Pods (of this node and others) and the host have /32 entries of their own: LPM prefers them over
+ * Pods (of this node and others), the host and the other nodes
+ * (remote_nodes.c) have /32 entries of their own: LPM prefers them over
  * any shorter prefix, and a prefix that is exactly a pod's or the host's
  * address is not written at all (it would replace that entry). A sync
  * writes the entries that are new or changed, and every /32 again: a pod
@@ -63,7 +64,8 @@ static bool cidr_is_node_address(const struct agent *a, const struct node_addrs 
 	if (sl_addr_is_ipv4(c->addr)) {
 		uint32_t ip = sl_addr_ipv4(c->addr);
 
-		if (bsearch(&ip, na->v, na->n, sizeof(*na->v), u32_cmp))
+		if (bsearch(&ip, na->v, na->n, sizeof(*na->v), u32_cmp) ||
+		    agent_is_remote_node(a, ip))
 			return true;
 	}
 	for (i = 0; i < a->nhost_addrs; i++)
@@ -84,12 +86,10 @@ static const struct sluice_cidr_ident *cidr_find(const struct sluice_cidr_ident 
 	return bsearch(&key, v, n, sizeof(*v), sluice_cidr_ident_cmp);
 }
 
-/*
- * Once per agent run: CIDR entries that a previous agent left in a pinned
- * ipcache and that the current policy set does not name. They are the only
- * entries with identities from SLUICE_ID_LOCAL_MIN up.
- */
-static void cidr_remove_leftovers(struct agent *a, const struct sluice_compiled *c)
+void agent_ipcache_prune(struct agent *a,
+			 bool (*gone)(void *ctx, const struct sluice_ipcache_key *k,
+				      const struct sluice_ipcache_value *v),
+			 void *ctx)
 {
 	struct sluice_ipcache_key key, next, *prev = NULL;
 	struct sluice_ipcache_value val;
@@ -103,13 +103,21 @@ static void cidr_remove_leftovers(struct agent *a, const struct sluice_compiled 
 	while (!bpf_map_get_next_key(fd, prev, &next)) {
 		key = next;
 		prev = &key;
-		if (bpf_map_lookup_elem(fd, &key, &val) || val.identity < SLUICE_ID_LOCAL_MIN ||
-		    cidr_find(c->cidrs, c->ncidrs, key.addr, key.prefixlen))
+		if (bpf_map_lookup_elem(fd, &key, &val) || !gone(ctx, &key, &val))
 			continue;
 		sluice_dp_ipcache_delete(a->dp, key.addr, key.prefixlen);
 		prev = NULL; /* the walk restarts: the deleted key is gone */
 	}
 	close(fd);
+}
+
+/* CIDR entries are the only ones with identities from SLUICE_ID_LOCAL_MIN up */
+static bool cidr_leftover(void *ctx, const struct sluice_ipcache_key *k,
+			  const struct sluice_ipcache_value *v)
+{
+	const struct sluice_compiled *c = ctx;
+
+	return v->identity >= SLUICE_ID_LOCAL_MIN && !cidr_find(c->cidrs, c->ncidrs, k->addr, k->prefixlen);
 }
 
 int agent_cidrs_sync(struct agent *a, const struct sluice_compiled *c, char **err)
@@ -127,7 +135,9 @@ int agent_cidrs_sync(struct agent *a, const struct sluice_compiled *c, char **er
 
 	node_addrs_build(a, &na);
 	if (!a->cidrs_checked) {
-		cidr_remove_leftovers(a, c);
+		/* what a previous agent left in a pinned ipcache and the
+		 * current policy set does not name */
+		agent_ipcache_prune(a, cidr_leftover, (void *)c);
 		a->cidrs_checked = true;
 	}
 	/* both lists are sorted the same way: one merge finds what is new,

@@ -12,6 +12,7 @@
  *   k8s_endpoints.c  SluiceEndpoint: publish local pods, learn remote ones
  *   k8s_gc.c         identity garbage collection under a Lease
  *   k8s_node.c       the node's agent-not-ready taint
+ *   k8s_nodes.c      the other nodes' addresses (the remote-node identity)
  *   k8s_services.c   Services and EndpointSlices (v1 or v1beta1, discovered)
  *   k8s_secrets.c    the Secrets TLS policies name, one watch each
  *
@@ -54,6 +55,7 @@ enum k8s_coll {
 	K8S_C_ENDPOINTS,
 	K8S_C_SERVICES,
 	K8S_C_EPSLICES,   /* started once discovery chose the API version */
+	K8S_C_NODES,      /* the other nodes' addresses: remote-node */
 	K8S_C_MAX,
 };
 
@@ -136,6 +138,9 @@ struct agent_k8s {
 	char *lease_rv;
 	uint64_t gc_marked, gc_deleted, gc_rounds;
 	uint64_t last_gc_ns;
+
+	/* other nodes (k8s_nodes.c) */
+	bool nodes_dirty;
 
 	/* node taint */
 	bool taint_done;
@@ -256,6 +261,10 @@ const char *k8s_secrets_policy_missing(struct agent_k8s *k, int kind, const char
  * policies in force and not listed yet (just after a restart) */
 size_t k8s_secrets_missing(struct agent_k8s *k);
 size_t k8s_secrets_waiting(struct agent_k8s *k);
+
+/* k8s_nodes.c: the other nodes' addresses into remote_nodes.c */
+void k8s_nodes_event(struct agent_k8s *k, int type, json_t *obj);
+void k8s_nodes_commit(struct agent_k8s *k);
 
 /* k8s_node.c */
 void k8s_node_ready(struct agent_k8s *k);

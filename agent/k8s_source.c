@@ -41,6 +41,7 @@ static const struct {
 	[K8S_C_SERVICES] = { "services", "/api/v1/services", false },
 	/* the path comes from discovery (k8s_services.c) */
 	[K8S_C_EPSLICES] = { "endpointslices", NULL, false },
+	[K8S_C_NODES] = { "nodes", "/api/v1/nodes", false },
 };
 
 const char *k8s_meta(json_t *obj, const char *field)
@@ -104,6 +105,8 @@ static void on_commit(uv_timer_t *t)
 	k8s_pods_commit(k);
 	k8s_services_commit(k);
 	k8s_endpoints_commit(k);
+	/* after the pods: an address that is also a pod's keeps the pod's */
+	k8s_nodes_commit(k);
 	/* and again: a policy gone (or replaced) with this commit may have
 	 * been the last to name a Secret */
 	k8s_secrets_sync(k);
@@ -144,6 +147,7 @@ static void on_event(void *ctx, enum k8s_event_type type, json_t *obj)
 	case K8S_C_ENDPOINTS: k8s_endpoints_event(k, type, obj); break;
 	case K8S_C_SERVICES:
 	case K8S_C_EPSLICES: k8s_services_event(k, type, obj); break;
+	case K8S_C_NODES: k8s_nodes_event(k, type, obj); break;
 	case K8S_C_MAX: break;
 	}
 	k8s_schedule_commit(k);
@@ -175,6 +179,7 @@ static void on_synced(void *ctx)
 	cs->refused = false;
 	/* a (re)list may have removed things: every consumer looks again */
 	cs->k->remotes_dirty = cs->k->pods_dirty = cs->k->nss_dirty = true;
+	cs->k->nodes_dirty = true;
 	if (cs->id == K8S_C_IDENTITIES)
 		k8s_identity_synced(cs->k);
 	check_all_synced(cs->k);
@@ -194,8 +199,10 @@ static void on_failed(void *ctx, int status, const char *msg)
 	free(cs->last_error);
 	cs->last_error = e;
 	/* a collection the server does not serve (no Cilium CRDs) holds
-	 * nothing: treat it as synced and empty */
-	if (status == 404) {
+	 * nothing: treat it as synced and empty; so do Nodes when the role
+	 * may not list them (an older ClusterRole: remote-node then matches
+	 * no address, said above and in status) */
+	if (status == 404 || (status == 403 && cs->id == K8S_C_NODES)) {
 		cs->absent = true;
 		check_all_synced(cs->k);
 		k8s_schedule_commit(cs->k);
@@ -382,6 +389,8 @@ json_t *agent_k8s_status(struct agent *a)
 		      "connections", (json_int_t)st.connections, "reused", (json_int_t)st.reused,
 		      "commits", (json_int_t)k->commits, "errors", (json_int_t)k->errors);
 	json_object_set_new(o, "services", k8s_services_status(k));
+	/* the other nodes' addresses with the remote-node identity */
+	json_object_set_new(o, "remote_node_addresses", json_integer((json_int_t)a->nremote_nodes));
 	json_object_set_new(o, "secrets", k8s_secrets_status(k));
 	json_object_set_new(o, "secrets_waiting", json_integer((json_int_t)k8s_secrets_waiting(k)));
 	json_object_set_new(o, "policies_secret_missing",
