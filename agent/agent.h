@@ -163,6 +163,8 @@ struct agent {
 	uint32_t *remote_nodes;
 	size_t nremote_nodes;
 	bool remote_nodes_checked; /* leftovers of an earlier agent removed */
+	uint32_t *apiservers;      /* the API server's addresses, sorted */
+	size_t napiservers;
 
 	/* CIDR prefixes last written to the ipcache (cidr.c) */
 	struct sluice_cidr_ident *cidrs;
@@ -268,6 +270,8 @@ int agent_refresh_host_addrs(struct agent *a);
  * get the remote-node identity in the ipcache */
 int agent_remote_nodes_set(struct agent *a, const uint32_t *ips, size_t n);
 bool agent_is_remote_node(const struct agent *a, uint32_t ip);
+/* the API server's IPv4 addresses (default/kubernetes' endpoints), whole */
+int agent_apiservers_set(struct agent *a, const uint32_t *ips, size_t n);
 /* cidr.c: deletes the pinned ipcache's entries gone() says an earlier
  * agent left (once per run, before the first write of their kind) */
 void agent_ipcache_prune(struct agent *a,

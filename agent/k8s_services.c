@@ -408,12 +408,37 @@ static void svc_apply_cb(void *ctx, json_t *svc)
 	svc_apply(ctx, svc);
 }
 
+/* The API server's addresses: the endpoints of default/kubernetes (the
+ * API servers write its slice themselves), for the kube-apiserver entity. */
+static void apiservers_commit(struct agent_k8s *k)
+{
+	struct k8s_coll_state *slices = &k->coll[K8S_C_EPSLICES];
+	struct slice_collect sc = { .ns = "default", .name = "kubernetes" };
+	uint32_t *ips;
+	size_t i;
+
+	if (slices->synced && slices->w) {
+		k8s_watch_foreach(slices->w, collect_slice, &sc);
+		slice_pick(&sc);
+	}
+	ips = sl_xcalloc(sc.n + 1, sizeof(*ips));
+	for (i = 0; i < sc.n; i++)
+		ips[i] = sc.eps[i].ip;
+	agent_apiservers_set(k->a, ips, sc.n);
+	free(ips);
+	free(sc.eps);
+	free(sc.fallback);
+}
+
 void k8s_services_commit(struct agent_k8s *k)
 {
 	struct k8s_coll_state *svcs = &k->coll[K8S_C_SERVICES], *slices = &k->coll[K8S_C_EPSLICES];
 
 	/* nothing before both first lists: a restart keeps what it restored */
-	if (!k->a->services || !k->services_dirty || !svcs->synced || !(slices->synced || slices->absent))
+	if (!k->services_dirty || !svcs->synced || !(slices->synced || slices->absent))
+		return;
+	apiservers_commit(k);
+	if (!k->a->services)
 		return;
 	k->services_dirty = false;
 	k8s_watch_foreach(svcs->w, svc_apply_cb, k);

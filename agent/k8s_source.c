@@ -103,10 +103,12 @@ static void on_commit(uv_timer_t *t)
 	 * selects its new labels already in force */
 	k8s_policies_commit(k);
 	k8s_pods_commit(k);
+	/* after the pods: an address that is also a pod's keeps the pod's;
+	 * before the services: the API server's addresses are read against
+	 * the nodes' */
+	k8s_nodes_commit(k);
 	k8s_services_commit(k);
 	k8s_endpoints_commit(k);
-	/* after the pods: an address that is also a pod's keeps the pod's */
-	k8s_nodes_commit(k);
 	/* and again: a policy gone (or replaced) with this commit may have
 	 * been the last to name a Secret */
 	k8s_secrets_sync(k);

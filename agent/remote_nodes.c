@@ -8,7 +8,10 @@
  * any world rule.
  *
  * The source of the list is Kubernetes' Node objects (k8s_nodes.c); this
- * file keeps the ipcache in step with it. An address that is also this
+ * file keeps the ipcache in step with it. A node the API server listens on
+ * gets Cilium's identity 7 instead (remote-node and kube-apiserver at
+ * once), and the host carries kube-apiserver when it listens here (see
+ * agent_apiservers_set()). An address that is also this
  * host's, or a pod's, keeps that entry (the more specific meaning); a CIDR
  * /32 of a policy naming a node's address is not written over it (cidr.c
  * asks agent_is_remote_node()), and comes back when the node goes.
@@ -34,6 +37,21 @@ bool agent_is_remote_node(const struct agent *a, uint32_t ip)
 	       bsearch(&ip, a->remote_nodes, a->nremote_nodes, sizeof(ip), u32_cmp) != NULL;
 }
 
+/* a sorted, duplicate-free copy of ips */
+static uint32_t *sorted_set(const uint32_t *ips, size_t n, size_t *m)
+{
+	uint32_t *v = sl_xcalloc(n + 1, sizeof(*v));
+	size_t i;
+
+	if (n)
+		memcpy(v, ips, n * sizeof(*v));
+	qsort(v, n, sizeof(*v), u32_cmp);
+	for (i = 0, *m = 0; i < n; i++)
+		if (!*m || v[*m - 1] != v[i])
+			v[(*m)++] = v[i];
+	return v;
+}
+
 /* a pod's (of any node) or the host's own address: its entry stays */
 static bool address_taken(const struct agent *a, uint32_t ip)
 {
@@ -49,6 +67,19 @@ static bool address_taken(const struct agent *a, uint32_t ip)
 	return false;
 }
 
+static bool in_sorted(const uint32_t *v, size_t n, uint32_t ip)
+{
+	return n && bsearch(&ip, v, n, sizeof(ip), u32_cmp) != NULL;
+}
+
+/* Cilium's 7 is a node the API server listens on: remote-node and
+ * kube-apiserver at once */
+static uint32_t node_identity(const struct agent *a, uint32_t ip)
+{
+	return in_sorted(a->apiservers, a->napiservers, ip) ? SLUICE_ID_KUBE_APISERVER
+							    : SLUICE_ID_REMOTE_NODE;
+}
+
 struct nodes_kept {
 	const uint32_t *v;
 	size_t n;
@@ -62,7 +93,8 @@ static bool node_leftover(void *ctx, const struct sluice_ipcache_key *k,
 	const struct nodes_kept *kept = ctx;
 	uint32_t ip;
 
-	if (v->identity != SLUICE_ID_REMOTE_NODE || k->prefixlen != 128 || !sl_addr_is_ipv4(k->addr))
+	if ((v->identity != SLUICE_ID_REMOTE_NODE && v->identity != SLUICE_ID_KUBE_APISERVER) ||
+	    k->prefixlen != 128 || !sl_addr_is_ipv4(k->addr))
 		return false;
 	ip = sl_addr_ipv4(k->addr);
 	return !kept->n || !bsearch(&ip, kept->v, kept->n, sizeof(ip), u32_cmp);
@@ -70,17 +102,11 @@ static bool node_leftover(void *ctx, const struct sluice_ipcache_key *k,
 
 int agent_remote_nodes_set(struct agent *a, const uint32_t *ips, size_t n)
 {
-	uint32_t *v = sl_xcalloc(n + 1, sizeof(*v));
-	size_t i, j, m = 0;
+	size_t i, j, m;
+	uint32_t *v = sorted_set(ips, n, &m);
 	bool changed = false;
 	uint8_t addr[16];
 
-	if (n)
-		memcpy(v, ips, n * sizeof(*v));
-	qsort(v, n, sizeof(*v), u32_cmp);
-	for (i = 0; i < n; i++)
-		if (!m || v[m - 1] != v[i])
-			v[m++] = v[i];
 	if (a->dp && !a->remote_nodes_checked) {
 		struct nodes_kept kept = { v, m };
 
@@ -110,7 +136,7 @@ int agent_remote_nodes_set(struct agent *a, const uint32_t *ips, size_t n)
 		 * have gone meanwhile */
 		if (a->dp && !address_taken(a, v[j])) {
 			sl_addr_from_ipv4(addr, v[j]);
-			sluice_dp_ipcache_update(a->dp, addr, 128, SLUICE_ID_REMOTE_NODE, 0);
+			sluice_dp_ipcache_update(a->dp, addr, 128, node_identity(a, v[j]), 0);
 		}
 	}
 	free(a->remote_nodes);
@@ -121,6 +147,67 @@ int agent_remote_nodes_set(struct agent *a, const uint32_t *ips, size_t n)
 		 * back at the next CIDR sync */
 		a->cidr_pods_changed = true;
 		agent_commit(a, AGENT_COMMIT_REGENERATE, "remote nodes", NULL);
+	}
+	return 0;
+}
+
+/*
+ * The API server's addresses (the default/kubernetes Service's endpoints),
+ * Cilium's kube-apiserver entity:
+ *   - one of this host's addresses: the host identity carries the label
+ *     (the identity table's flag: the entity then names the host);
+ *   - another node's: that address gets identity 7 instead of 6;
+ *   - any other address (an API server outside the cluster): not matched
+ *     by the entity here (Cilium gives it a CIDR identity labelled
+ *     kube-apiserver): said once, allow it with toCIDR.
+ */
+int agent_apiservers_set(struct agent *a, const uint32_t *ips, size_t n)
+{
+	size_t m, i, j;
+	uint32_t *v = sorted_set(ips, n, &m);
+	bool on_host = false, same = m == a->napiservers &&
+				      (!m || !memcmp(v, a->apiservers, m * sizeof(*v)));
+	uint8_t addr[16];
+
+	for (i = 0; i < m; i++) {
+		sl_addr_from_ipv4(addr, v[i]);
+		for (j = 0; j < a->nhost_addrs && !on_host; j++)
+			on_host = !memcmp(a->host_addrs[j], addr, 16);
+	}
+	if (a->reg.idt && sluice_idt_apiserver_on_host(a->reg.idt) != on_host) {
+		sluice_idt_set_apiserver_on_host(a->reg.idt, on_host);
+		agent_commit(a, AGENT_COMMIT_REGENERATE, "kube-apiserver on the host", NULL);
+	}
+	if (same) {
+		free(v);
+		return 0;
+	}
+	for (i = 0; i < m; i++) {
+		char text[16];
+		bool ours = false;
+
+		sl_addr_from_ipv4(addr, v[i]);
+		for (j = 0; j < a->nhost_addrs && !ours; j++)
+			ours = !memcmp(a->host_addrs[j], addr, 16);
+		if (ours || agent_is_remote_node(a, v[i]))
+			continue;
+		snprintf(text, sizeof(text), "%u.%u.%u.%u", v[i] >> 24, (v[i] >> 16) & 255,
+			 (v[i] >> 8) & 255, v[i] & 255);
+		fprintf(stderr, "sluiced: the API server's address %s is not a node's: toEntities "
+			"kube-apiserver does not match it here (allow it with toCIDR)\n", text);
+	}
+	free(a->apiservers);
+	a->apiservers = v;
+	a->napiservers = m;
+	/* the nodes' identities (6 or 7) again */
+	if (a->nremote_nodes) {
+		uint32_t *nodes = sl_xcalloc(a->nremote_nodes, sizeof(*nodes));
+		size_t k = a->nremote_nodes;
+
+		memcpy(nodes, a->remote_nodes, k * sizeof(*nodes));
+		agent_remote_nodes_set(a, nodes, k);
+		free(nodes);
+		agent_commit(a, AGENT_COMMIT_REGENERATE, "kube-apiserver", NULL);
 	}
 	return 0;
 }

@@ -123,7 +123,10 @@ int compile_l7_cmp(const void *a, const void *b);
 int compile_peer_ids(struct compile_state *st, const struct sluice_peer_rule *pr,
 		     const struct sluice_compile_endpoint *subject, struct u32vec *out);
 /* reserved identities the entities name (as compile_peer_ids() does) */
-bool compile_edit_entity_names(uint32_t entities, uint32_t id);
+bool compile_edit_entity_names(const struct sluice_identity_table *idt, uint32_t entities,
+			       uint32_t id);
+bool compile_entity_label_names(const struct sluice_identity_table *idt, uint32_t entities,
+				uint32_t id);
 /* addr/plen lies inside net/net_plen (both in the 16-byte form) */
 bool compile_prefix_inside(const uint8_t *net, unsigned int net_plen, const uint8_t *addr,
 			   unsigned int plen);

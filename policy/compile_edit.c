@@ -113,7 +113,7 @@ static int compile_edit_peers(struct compile_state *st, const struct sluice_peer
 		bool cidr_id = x->prefixlen != EDIT_NOT_CIDR, sel;
 
 		sel = cidr_id ? (pr->entities & SLUICE_ENTITY_WORLD) != 0
-			      : compile_edit_entity_names(pr->entities, x->identity);
+			      : compile_edit_entity_names(st->idt, pr->entities, x->identity);
 		if (!sel && !cidr_id && (pr->entities & SLUICE_ENTITY_CLUSTER) && l)
 			sel = sluice_selector_matches(&c->cluster, l);
 		if (!sel && !cidr_id && (pr->entities & SLUICE_ENTITY_NAMESPACE) && l)

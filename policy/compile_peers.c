@@ -276,6 +276,9 @@ int compile_peer_ids(struct compile_state *st, const struct sluice_peer_rule *pr
 	for (size_t i = 0; i < sizeof(compile_entity_ids) / sizeof(compile_entity_ids[0]) && !rc; i++)
 		if (pr->entities & compile_entity_ids[i].bit)
 			rc = u32vec_push(out, compile_entity_ids[i].id);
+	for (uint32_t id = SLUICE_ID_HOST; id <= SLUICE_ID_INGRESS && !rc; id++)
+		if (compile_entity_label_names(st->idt, pr->entities, id))
+			rc = u32vec_push(out, id);
 	/* world is every address outside the cluster: CIDR identities too */
 	for (size_t i = 0; (pr->entities & SLUICE_ENTITY_WORLD) && i < st->ncidrs && !rc; i++)
 		rc = u32vec_push(out, st->cidrs[i].identity);
@@ -301,9 +304,27 @@ int compile_peer_ids(struct compile_state *st, const struct sluice_peer_rule *pr
 	return 0;
 }
 
-/* reserved identities the entities name (as compile_peer_ids() does) */
-bool compile_edit_entity_names(uint32_t entities, uint32_t id)
+/*
+ * Entities are label selectors in Cilium, and two reserved identities carry
+ * a second label: 7 (the API server on another node) is also remote-node,
+ * and the host is also kube-apiserver while the API server listens on one
+ * of its addresses.
+ */
+bool compile_entity_label_names(const struct sluice_identity_table *idt, uint32_t entities,
+				uint32_t id)
 {
+	if (id == SLUICE_ID_KUBE_APISERVER && (entities & SLUICE_ENTITY_REMOTE_NODE))
+		return true;
+	return id == SLUICE_ID_HOST && (entities & SLUICE_ENTITY_KUBE_APISERVER) &&
+	       sluice_idt_apiserver_on_host(idt);
+}
+
+/* reserved identities the entities name (as compile_peer_ids() does) */
+bool compile_edit_entity_names(const struct sluice_identity_table *idt, uint32_t entities,
+			       uint32_t id)
+{
+	if (compile_entity_label_names(idt, entities, id))
+		return true;
 	for (size_t i = 0; i < sizeof(compile_entity_ids) / sizeof(compile_entity_ids[0]); i++)
 		if ((entities & compile_entity_ids[i].bit) && compile_entity_ids[i].id == id &&
 		    id != SLUICE_ID_ANY)

@@ -48,6 +48,7 @@ struct sluice_identity_table {
 	uint32_t next;           /* next-fit cursor */
 	uint32_t next_local;     /* next-fit cursor of CIDR identities */
 	uint64_t generation;     /* bumped when an identity comes or goes */
+	bool apiserver_on_host;  /* the host carries reserved:kube-apiserver */
 	struct u64map by_prefix; /* hash of a CIDR identity's prefix -> id
 				  * (checked against the entry: may be stale) */
 	uint64_t mark;
@@ -156,6 +157,9 @@ struct sluice_identity_table *sluice_idt_new(void)
 		struct sluice_labels l = { 0 };
 		int rc = sluice_labels_add(&l, "reserved", idt_reserved_names[id], "");
 
+		/* Cilium's 7 is the API server on a (remote) node: both labels */
+		if (!rc && id == SLUICE_ID_KUBE_APISERVER)
+			rc = sluice_labels_add(&l, "reserved", idt_reserved_names[SLUICE_ID_REMOTE_NODE], "");
 		if (!rc)
 			rc = idt_insert(t, id, &l, true);
 		sluice_labels_free(&l);
@@ -305,6 +309,18 @@ void sluice_idt_release(struct sluice_identity_table *t, uint32_t id)
 uint64_t sluice_idt_generation(const struct sluice_identity_table *t)
 {
 	return t->generation;
+}
+
+void sluice_idt_set_apiserver_on_host(struct sluice_identity_table *t, bool on)
+{
+	if (t->apiserver_on_host != on)
+		t->generation++;
+	t->apiserver_on_host = on;
+}
+
+bool sluice_idt_apiserver_on_host(const struct sluice_identity_table *t)
+{
+	return t && t->apiserver_on_host;
 }
 
 const struct sluice_labels *sluice_idt_labels(const struct sluice_identity_table *t,

@@ -66,6 +66,15 @@ size_t sluice_idt_count(const struct sluice_identity_table *t);
 uint32_t sluice_idt_at(const struct sluice_identity_table *t, size_t i);
 /* Changes whenever an identity is allocated or freed. */
 uint64_t sluice_idt_generation(const struct sluice_identity_table *t);
+/*
+ * Kubernetes mode: the API server listens on one of this node's addresses.
+ * The host identity then also carries reserved:kube-apiserver, as in
+ * Cilium, so the kube-apiserver entity names the host too. (On another
+ * node it is identity 7, whose labels are reserved:kube-apiserver and
+ * reserved:remote-node.) A change counts as an identity change.
+ */
+void sluice_idt_set_apiserver_on_host(struct sluice_identity_table *t, bool on);
+bool sluice_idt_apiserver_on_host(const struct sluice_identity_table *t);
 /* Restores an identity with a known number (agent restart). -EEXIST on clash.
  * It holds no reference: acquiring its labels takes the first one, and a
  * release of an identity without references frees it. */

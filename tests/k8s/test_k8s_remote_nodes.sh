@@ -5,7 +5,9 @@
 # toEntities/fromEntities remote-node match them, `world` and a CIDR naming
 # one no longer do (Cilium's default policy-cidr-match-mode), this node's
 # own Node is the host, and a Node deleted (also while the agent is down)
-# takes its addresses back to world.
+# takes its addresses back to world. The kube-apiserver entity follows
+# default/kubernetes' endpoints: the host when the API server is on this
+# node, Cilium's identity 7 (kube-apiserver and remote-node) on another.
 source "$(dirname "$0")/agents.sh"
 ka_begin a
 ka_start a || { fail "agent a syncs"; t_finish; }
@@ -131,4 +133,69 @@ ka_start a || fail "agent a restarts"
 check "after the restart node-c's address is world again: client -> $W1:8080 dropped" \
 	kwait 20 kdropped a default/client tcp "$W1" 8080
 check "... worldly -> $W1:8080 allowed" kwait 20 kcan a default/worldly tcp "$W1" 8080
+
+echo "== the kube-apiserver entity: the API server on this node, then on another node"
+# the API server's address is what default/kubernetes' EndpointSlice names
+# (the API servers write it; these tests' API server runs with
+# --endpoint-reconciler-type=none, so the test writes it as they would)
+apislice() {
+	kapply <<YAML
+apiVersion: discovery.k8s.io/v1beta1
+kind: EndpointSlice
+metadata: {name: kubernetes, namespace: default, labels: {kubernetes.io/service-name: kubernetes}}
+addressType: IPv4
+ports: [{name: https, port: 8080, protocol: TCP}]
+endpoints: [{addresses: ["$1"], conditions: {ready: true}}]
+YAML
+}
+kpod a default/apic app=apic
+kapply <<'YAML'
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: apic-to-apiserver, namespace: default}
+spec:
+  endpointSelector: {matchLabels: {app: apic}}
+  egress:
+  - toEntities: [kube-apiserver]
+YAML
+# a server on one of this host's addresses (world rn1's host side)
+HOSTIP=$(sl_world_host_ip 20)
+rm -f "$KA_WORK/hostsrv.ready"
+python3 -c "
+import socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('$HOSTIP', 8080)); s.listen(16); open('$KA_WORK/hostsrv.ready', 'w').close()
+while True:
+    c, a = s.accept(); c.sendall(b'host\n'); c.close()" >/dev/null 2>&1 &
+KA_BG+=($!)
+kwait 20 test -e "$KA_WORK/hostsrv.ready" || fail "the host server started"
+wait_host_addr "$HOSTIP"
+check "no API server address yet: apic -> $HOSTIP:8080 (the host) dropped" kwait 20 kdropped a default/apic tcp "$HOSTIP" 8080
+apislice "$HOSTIP"
+check "the API server on this node ($HOSTIP): apic -> $HOSTIP:8080 allowed (the host carries kube-apiserver)" \
+	kwait 20 kcan a default/apic tcp "$HOSTIP" 8080
+check "... apic -> $W1:8080 dropped" kdropped a default/apic tcp "$W1" 8080
+kapply <<YAML
+{"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node-api"},
+ "status": {"addresses": [{"type": "InternalIP", "address": "$W1"}]}}
+YAML
+apislice "$W1"
+check "the API server on node-api ($W1): apic -> $W1:8080 allowed" kwait 20 kcan a default/apic tcp "$W1" 8080
+check "... the host no longer: apic -> $HOSTIP:8080 dropped" kwait 20 kdropped a default/apic tcp "$HOSTIP" 8080
+check "... and node-api is still a remote node: client (toEntities remote-node) -> $W1:8080 allowed" \
+	kcan a default/client tcp "$W1" 8080
+check "observe: apic's flow to $W1 names reserved:kube-apiserver and reserved:remote-node (Cilium's identity 7)" \
+	bash -c "ka a observe --last 300 -o json | python3 -c '
+import json, sys
+for line in sys.stdin:
+    f = json.loads(line).get(\"flow\", {})
+    d = f.get(\"destination\", {})
+    if f.get(\"IP\", {}).get(\"destination\") == \"$W1\" and d.get(\"identity\") == 7 and \
+       {\"reserved:kube-apiserver\", \"reserved:remote-node\"} <= set(d.get(\"labels\", [])):
+        sys.exit(0)
+sys.exit(1)'"
+apislice "$W2"
+check "an API server outside the nodes ($W2): not matched by the entity here (documented), apic -> $W2:8080 dropped" \
+	kwait 20 bash -c "grep -q \"API server's address $W2 is not a node's\" '$KA_WORK/a/agent.log' && kdropped a default/apic tcp '$W2' 8080"
+check "... and $W1 is plain remote-node again: apic -> $W1:8080 dropped" kwait 20 kdropped a default/apic tcp "$W1" 8080
 t_finish

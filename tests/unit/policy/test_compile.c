@@ -318,6 +318,25 @@ static void test_entities(void **state)
 	assert_int_equal(f->out.ncidrs, 1);
 	assert_non_null(entry(e, EG, f->out.cidrs[0].identity, 0, 40, 0));
 	assert_int_equal(count_dir(e, EG), 6);
+
+	/* entities select by label, as in Cilium: 7 (the API server on a
+	 * node) is remote-node too; the host is kube-apiserver only while the
+	 * API server listens on one of its addresses */
+	e = compile_spec(f, "  endpointSelector: {matchLabels: {app: web}}\n"
+			    "  egress: [{toEntities: [remote-node]}, {toPorts: [{ports: [{port: \"443\"}]}],\n"
+			    "            toEntities: [kube-apiserver]}]\n");
+	assert_non_null(entry(e, EG, SLUICE_ID_REMOTE_NODE, 0, 40, 0));
+	assert_non_null(entry(e, EG, SLUICE_ID_KUBE_APISERVER, 0, 40, 0));
+	assert_non_null(entry(e, EG, SLUICE_ID_KUBE_APISERVER, IPPROTO_TCP, 64, 443));
+	assert_null(entry(e, EG, SLUICE_ID_HOST, IPPROTO_TCP, 64, 443));
+	sluice_idt_set_apiserver_on_host(f->idt, true);
+	e = compile_spec(f, "  endpointSelector: {matchLabels: {app: web}}\n"
+			    "  egress: [{toPorts: [{ports: [{port: \"443\"}]}], toEntities: [kube-apiserver]}]\n");
+	assert_non_null(entry(e, EG, SLUICE_ID_HOST, IPPROTO_TCP, 64, 443));
+	assert_non_null(entry(e, EG, SLUICE_ID_KUBE_APISERVER, IPPROTO_TCP, 64, 443));
+	assert_null(entry(e, EG, SLUICE_ID_REMOTE_NODE, IPPROTO_TCP, 64, 443));
+	assert_int_equal(count_dir(e, EG), 6); /* host and 7, TCP, UDP, SCTP */
+	sluice_idt_set_apiserver_on_host(f->idt, false);
 }
 
 static void test_namespace_scoping(void **state)

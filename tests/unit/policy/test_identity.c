@@ -23,11 +23,24 @@ static void test_reserved(void **state)
 		const struct sluice_labels *l = sluice_idt_labels(t, id);
 
 		assert_int_equal(sluice_idt_at(t, id - 1), id);
-		assert_int_equal(l->n, 1);
+		/* Cilium's 7: the API server on a node, reserved:kube-apiserver
+		 * and reserved:remote-node */
+		assert_int_equal(l->n, id == SLUICE_ID_KUBE_APISERVER ? 2 : 1);
 		assert_string_equal(l->v[0].source, "reserved");
 		assert_string_equal(l->v[0].key, names[id]);
 		assert_string_equal(l->v[0].value, "");
 	}
+	assert_string_equal(sluice_idt_labels(t, SLUICE_ID_KUBE_APISERVER)->v[1].key, "remote-node");
+	/* the API server on the host: an identity change (recompile) */
+	uint64_t gen = sluice_idt_generation(t);
+	assert_false(sluice_idt_apiserver_on_host(t));
+	sluice_idt_set_apiserver_on_host(t, true);
+	assert_true(sluice_idt_apiserver_on_host(t));
+	assert_true(sluice_idt_generation(t) != gen);
+	gen = sluice_idt_generation(t);
+	sluice_idt_set_apiserver_on_host(t, true);
+	assert_int_equal(sluice_idt_generation(t), gen);
+	sluice_idt_set_apiserver_on_host(t, false);
 	/* acquiring reserved labels gives the reserved id; release keeps it */
 	struct sluice_labels w = L("reserved:world");
 	assert_int_equal(sluice_idt_acquire(t, &w), SLUICE_ID_WORLD);
