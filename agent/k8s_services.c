@@ -294,6 +294,7 @@ static void svc_apply(struct agent_k8s *k, json_t *svc)
 	size_t i, n = 0;
 	char *err = NULL, note[512] = "";
 	json_int_t affinity = 0;
+	bool node_ports;
 
 	if (!cip || inet_pton(AF_INET, cip, &in) != 1 || (type && !strcmp(type, "ExternalName")) ||
 	    svc_not_ours(svc)) {
@@ -302,6 +303,9 @@ static void svc_apply(struct agent_k8s *k, json_t *svc)
 		svc_forget(k, ns, name);
 		return;
 	}
+	/* a NodePort (and LoadBalancer) Service's node ports: every node's
+	 * address, for this node's pods (connect4, as Cilium's socket LB) */
+	node_ports = type && (!strcmp(type, "NodePort") || !strcmp(type, "LoadBalancer"));
 	ports = sl_xcalloc(json_array_size(json_object_get(spec, "ports")) + 1, sizeof(*ports));
 	json_array_foreach(json_object_get(spec, "ports"), i, p) {
 		json_t *tp = json_object_get(p, "targetPort");
@@ -315,7 +319,10 @@ static void svc_apply(struct agent_k8s *k, json_t *svc)
 				 (long long)port, proto);
 			continue;
 		}
+		json_int_t np = node_ports ? json_integer_value(json_object_get(p, "nodePort")) : 0;
+
 		ports[n] = (struct agent_svc_port_spec){
+			.node_port = np > 0 && np <= 65535 ? (uint16_t)np : 0,
 			.name = json_string_value(json_object_get(p, "name")) ?: "",
 			.port = (uint16_t)port,
 			.protocol = svc_proto(proto),
@@ -332,11 +339,12 @@ static void svc_apply(struct agent_k8s *k, json_t *svc)
 		free(ports);
 		return;
 	}
-	/* Out of scope, said rather than half done: the ClusterIP of a
-	 * NodePort or LoadBalancer Service is translated like any other, its
-	 * node ports and external addresses are kube-proxy's. */
-	if (type && (!strcmp(type, "NodePort") || !strcmp(type, "LoadBalancer")))
-		note_add(note, sizeof(note), "type %s: only the ClusterIP is translated", type);
+	/* Out of scope, said rather than half done: a node port reached from
+	 * outside this node's pods (another host, the node's own processes)
+	 * and a LoadBalancer's addresses are kube-proxy's. */
+	if (node_ports)
+		note_add(note, sizeof(note), "type %s: node ports are translated for the pods of this "
+			 "node only; traffic from outside them is left to kube-proxy", type);
 	if (json_array_size(json_object_get(spec, "externalIPs")))
 		note_add(note, sizeof(note), "externalIPs: not translated");
 	/* ClientIP affinity: the API server defaults the timeout (10800 s) and

@@ -41,6 +41,8 @@ struct svc_port {
 	bool in_map;              /* slot 0 written */
 	uint32_t aff_written;     /* affinity timeout slot 0 carries; its match
 				   * entries exist for written[] when non-zero */
+	uint16_t node_port;       /* spec's nodePort, 0: none */
+	uint16_t np_written;      /* the node port whose frontend is in the map */
 };
 
 struct svc_ep {                   /* an explicit backend (EndpointSlice) */
@@ -126,12 +128,16 @@ static void bit_set(uint8_t *b, uint32_t i, bool v)
 		b[i / 8] &= (uint8_t)~(1u << (i % 8));
 }
 
-static void svc_key(struct sluice_svc_key *k, uint32_t ip, const struct svc_port *p, uint16_t slot)
+/* A frontend's key: ClusterIP:port, or a node port (ip 0: the wildcard
+ * address, which connect4 reads for any node's address). */
+static void svc_key(struct sluice_svc_key *k, uint32_t ip, uint16_t port, uint8_t protocol,
+		    uint16_t slot)
 {
 	memset(k, 0, sizeof(*k));
-	sl_addr_from_ipv4(k->addr, ip);
-	k->port = p->port;
-	k->protocol = p->protocol;
+	if (ip)
+		sl_addr_from_ipv4(k->addr, ip);
+	k->port = port;
+	k->protocol = protocol;
 	k->slot = slot;
 }
 
@@ -534,6 +540,50 @@ static void aff_match_delete(int fd, uint32_t svc_id, const uint32_t *ids, size_
 }
 
 /*
+ * One frontend's keys: the backend slots 1..n (those already holding the
+ * same backend skipped when the frontend had them: had), then slot 0 with
+ * the count that makes them reachable, then the slots past n go.
+ */
+static int front_write(int fd, uint32_t ip, uint16_t port, const struct svc_port *p, bool had,
+		       const uint32_t *ids, size_t n, const struct sluice_svc_entry *slot0)
+{
+	struct sluice_svc_entry e;
+	struct sluice_svc_key k;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (had && i < p->nwritten && p->written[i] == ids[i])
+			continue;
+		svc_key(&k, ip, port, p->protocol, (uint16_t)(i + 1));
+		memset(&e, 0, sizeof(e));
+		e.svc_id = p->svc_id;
+		e.backend_id = ids[i];
+		if (bpf_map_update_elem(fd, &k, &e, BPF_ANY) < 0)
+			return -errno;
+	}
+	svc_key(&k, ip, port, p->protocol, 0);
+	if (bpf_map_update_elem(fd, &k, slot0, BPF_ANY) < 0)
+		return -errno;
+	for (i = n; had && i < p->nwritten; i++) {
+		svc_key(&k, ip, port, p->protocol, (uint16_t)(i + 1));
+		bpf_map_delete_elem(fd, &k);
+	}
+	return 0;
+}
+
+/* One frontend's keys out, slot 0 first: from then on nobody picks a slot. */
+static void front_unwrite(int fd, uint32_t ip, uint16_t port, const struct svc_port *p)
+{
+	struct sluice_svc_key k;
+	size_t i;
+
+	for (i = 0; fd >= 0 && i <= p->nwritten; i++) {
+		svc_key(&k, ip, port, p->protocol, (uint16_t)i);
+		bpf_map_delete_elem(fd, &k);
+	}
+}
+
+/*
  * With ClientIP affinity a client keeps following its backend only while
  * the backend has a match entry: the entries of new backends go in before
  * the slots that make them reachable, those of backends that left go after
@@ -546,8 +596,9 @@ static int port_write(struct agent *a, struct agent_service *s, struct svc_port 
 {
 	struct agent_services *S = a->services;
 	struct sluice_svc_entry e = {};
-	struct sluice_svc_key k;
-	uint64_t need = 1 + n, have = p->in_map ? 1 + p->nwritten : 0;
+	/* the ClusterIP's keys, and the node port's as many */
+	uint64_t need = (1 + n) * (p->node_port ? 2 : 1);
+	uint64_t have = p->in_map ? (1 + p->nwritten) * (p->np_written ? 2 : 1) : 0;
 	int fd = map_fd(a, SLUICE_MAP_SERVICES), mfd = map_fd(a, SLUICE_MAP_SVC_AFF_MATCH);
 	uint32_t aff = s->affinity_timeout, *delta = NULL;
 	size_t i, nd;
@@ -574,17 +625,6 @@ static int port_write(struct agent *a, struct agent_service *s, struct svc_port 
 				goto fail;
 			}
 		}
-		for (i = 0; i < n; i++) {
-			if (p->in_map && i < p->nwritten && p->written[i] == ids[i])
-				continue;
-			svc_key(&k, s->ip, p, (uint16_t)(i + 1));
-			memset(&e, 0, sizeof(e));
-			e.svc_id = p->svc_id;
-			e.backend_id = ids[i];
-			if (bpf_map_update_elem(fd, &k, &e, BPF_ANY) < 0)
-				goto fail;
-		}
-		svc_key(&k, s->ip, p, 0);
 		memset(&e, 0, sizeof(e));
 		e.svc_id = p->svc_id;
 		e.count = (uint16_t)n;
@@ -592,12 +632,12 @@ static int port_write(struct agent *a, struct agent_service *s, struct svc_port 
 			e.flags = SLUICE_SVC_F_AFFINITY;
 			e.affinity_timeout = aff;
 		}
-		if (bpf_map_update_elem(fd, &k, &e, BPF_ANY) < 0)
+		if (front_write(fd, s->ip, p->port, p, p->in_map, ids, n, &e) ||
+		    (p->node_port && front_write(fd, 0, p->node_port, p,
+						 p->in_map && p->np_written == p->node_port, ids, n, &e)))
 			goto fail;
-		for (i = n; p->in_map && i < p->nwritten; i++) {
-			svc_key(&k, s->ip, p, (uint16_t)(i + 1));
-			bpf_map_delete_elem(fd, &k);
-		}
+		if (p->in_map && p->np_written && p->np_written != p->node_port)
+			front_unwrite(fd, 0, p->np_written, p);
 		if (p->aff_written && p->in_map) {
 			nd = aff ? ids_minus(p->written, p->nwritten, ids, n, &delta)
 				 : ids_minus(p->written, p->nwritten, NULL, 0, &delta);
@@ -606,6 +646,7 @@ static int port_write(struct agent *a, struct agent_service *s, struct svc_port 
 		}
 	}
 	p->aff_written = aff;
+	p->np_written = p->node_port;
 	S->entries = S->entries - have + need;
 	if (p->protocol == IPPROTO_UDP)
 		port_cut_removed(a, p, ids, n);
@@ -632,22 +673,20 @@ fail: {
 static void port_unwrite(struct agent *a, struct agent_service *s, struct svc_port *p)
 {
 	struct agent_services *S = a->services;
-	struct sluice_svc_key k;
 	int fd = map_fd(a, SLUICE_MAP_SERVICES);
 	size_t i;
 
 	if (!p->in_map)
 		return;
-	/* slot 0 first: from then on nobody picks a slot */
-	for (i = 0; fd >= 0 && i <= p->nwritten; i++) {
-		svc_key(&k, s->ip, p, (uint16_t)i);
-		bpf_map_delete_elem(fd, &k);
-	}
+	front_unwrite(fd, s->ip, p->port, p);
+	if (p->np_written)
+		front_unwrite(fd, 0, p->np_written, p);
 	if (p->aff_written)
 		aff_match_delete(map_fd(a, SLUICE_MAP_SVC_AFF_MATCH), p->svc_id, p->written,
 				 p->nwritten);
 	p->aff_written = 0;
-	S->entries -= 1 + p->nwritten;
+	S->entries -= (1 + p->nwritten) * (p->np_written ? 2 : 1);
+	p->np_written = 0;
 	for (i = 0; i < p->nwritten; i++)
 		be_release(a, p->written[i]);
 	free(p->written);
@@ -751,7 +790,7 @@ static int port_sync(struct agent *a, struct agent_service *s, struct svc_port *
 		got++;
 	}
 	if (p->in_map && n == p->nwritten && (!n || !memcmp(ids, p->written, n * sizeof(*ids))) &&
-	    p->aff_written == s->affinity_timeout)
+	    p->aff_written == s->affinity_timeout && p->np_written == p->node_port)
 		goto out; /* unchanged: drop the extra references below */
 	rc = port_write(a, s, p, ids, n, err);
 	if (!rc)
@@ -804,10 +843,13 @@ static bool svc_key_ours(const struct agent_services *S, const void *key)
 	for (i = 0; i < S->n; i++) {
 		const struct agent_service *s = S->v[i];
 
-		if (sl_addr_ipv4(k->addr) != s->ip)
+		bool wild = !sl_addr_ipv4(k->addr);
+
+		if (!wild && sl_addr_ipv4(k->addr) != s->ip)
 			continue;
 		for (j = 0; j < s->nports; j++)
-			if (s->ports[j].in_map && s->ports[j].port == k->port &&
+			if (s->ports[j].in_map &&
+			    (wild ? s->ports[j].np_written : s->ports[j].port) == k->port &&
 			    s->ports[j].protocol == k->protocol && k->slot <= s->ports[j].nwritten)
 				return true;
 	}
@@ -1180,6 +1222,10 @@ static int spec_check(const struct agent_svc_spec *sp, char **err)
 				return sl_fail(err, EEXIST, "service %s/%s: spec.ports[%zu]: duplicate port "
 					       "%u/%s", sp->ns, sp->name, i, p->port,
 					       proto_name(p->protocol));
+			if (p->node_port && q->node_port == p->node_port && q->protocol == p->protocol)
+				return sl_fail(err, EEXIST, "service %s/%s: spec.ports[%zu].nodePort: "
+					       "duplicate node port %u/%s", sp->ns, sp->name, i,
+					       p->node_port, proto_name(p->protocol));
 		}
 	}
 	return 0;
@@ -1211,6 +1257,7 @@ static struct agent_service *service_from_spec(struct agent_services *S,
 		p->protocol = sp->ports[i].protocol;
 		p->target_port = sp->ports[i].target_name ? 0 : sp->ports[i].target_port;
 		p->target_name = sp->ports[i].target_name ? sl_xstrdup(sp->ports[i].target_name) : NULL;
+		p->node_port = sp->ports[i].node_port;
 		p->svc_id = sp->ports[i].id ? sp->ports[i].id : S->next_svc_id++;
 		if (p->svc_id >= S->next_svc_id)
 			S->next_svc_id = p->svc_id + 1;
@@ -1240,10 +1287,12 @@ static void port_take(struct svc_port *to, struct svc_port *from)
 	to->nwritten = from->nwritten;
 	to->in_map = from->in_map;
 	to->aff_written = from->aff_written;
+	to->np_written = from->np_written;
 	from->written = NULL;
 	from->nwritten = 0;
 	from->in_map = false;
 	from->aff_written = 0;
+	from->np_written = 0;
 }
 
 /* The port of old with the same frontend as p (an update keeps it), or -1. */
@@ -1256,6 +1305,34 @@ static ssize_t port_match(const struct agent_service *old, const struct agent_se
 		if (old->ports[i].port == p->port && old->ports[i].protocol == p->protocol)
 			return (ssize_t)i;
 	return -1;
+}
+
+/* A node port is the cluster's: another service's is refused, as the API
+ * server's allocator refuses it. */
+static int node_ports_free(const struct agent_services *S, const struct agent_svc_spec *sp,
+			   char **err)
+{
+	size_t i, j, k;
+
+	for (i = 0; i < sp->nports; i++) {
+		const struct agent_svc_port_spec *p = &sp->ports[i];
+
+		for (j = 0; p->node_port && j < S->n; j++) {
+			const struct agent_service *o = S->v[j];
+
+			if (!strcmp(o->ns, sp->ns) && !strcmp(o->name, sp->name))
+				continue;
+			for (k = 0; k < o->nports; k++)
+				if (o->ports[k].node_port == p->node_port &&
+				    o->ports[k].protocol == p->protocol)
+					return sl_fail(err, EEXIST, "service %s/%s: "
+						       "spec.ports[%zu].nodePort: %u/%s: provided port is "
+						       "already allocated (service %s/%s)", sp->ns,
+						       sp->name, i, p->node_port, proto_name(p->protocol),
+						       o->ns, o->name);
+		}
+	}
+	return 0;
 }
 
 int agent_service_upsert(struct agent *a, const struct agent_svc_spec *sp, char **err)
@@ -1272,6 +1349,8 @@ int agent_service_upsert(struct agent *a, const struct agent_svc_spec *sp, char 
 	if (!S)
 		return sl_fail(err, ENOTSUP, "services are not enabled");
 	rc = spec_check(sp, err);
+	if (!rc)
+		rc = node_ports_free(S, sp, err);
 	if (rc)
 		return rc;
 	slot = find_slot(S, sp->ns, sp->name);
@@ -1469,6 +1548,8 @@ json_t *agent_service_json(const struct agent *a, const struct agent_service *s)
 		json_object_set_new(po, "target_port", p->target_name ? json_string(p->target_name)
 								     : json_integer(p->target_port));
 		json_object_set_new(po, "id", json_integer(p->svc_id));
+		if (p->node_port)
+			json_object_set_new(po, "node_port", json_integer(p->node_port));
 		json_object_set_new(po, "backends", json_integer((json_int_t)p->nwritten));
 		json_array_append_new(ports, po);
 		for (j = 0; j < p->nwritten; j++) {
@@ -1772,6 +1853,16 @@ static int service_from_json(struct agent *a, json_t *req, enum svc_json_mode mo
 			goto out;
 		}
 		ps[i].port = (uint16_t)port;
+		if (json_object_get(jp, "node_port") && !json_is_null(json_object_get(jp, "node_port"))) {
+			json_int_t np = json_integer_value(json_object_get(jp, "node_port"));
+
+			if (!json_is_integer(json_object_get(jp, "node_port")) || np < 1 || np > 65535) {
+				rc = sl_fail(err, EINVAL, "service %s/%s: spec.ports[%zu].nodePort: must "
+					     "be between 1 and 65535", ns, name, i);
+				goto out;
+			}
+			ps[i].node_port = (uint16_t)np;
+		}
 		ps[i].protocol = parse_proto(json_string_value(json_object_get(jp, "protocol")));
 		if (!ps[i].protocol) {
 			rc = sl_fail(err, EINVAL, "service %s/%s: spec.ports[%zu].protocol: want TCP or UDP",

@@ -33,6 +33,9 @@ struct agent_svc_port_spec {
 	uint16_t target_port;    /* 0: target_name */
 	const char *target_name; /* a named container port of the backends */
 	uint32_t id;             /* 0: a new one (restore keeps the old ids) */
+	/* NodePort: also reachable on every node's address at this port, from
+	 * this node's pods (connect4 translates it as the ClusterIP); 0: none */
+	uint16_t node_port;
 };
 
 struct agent_svc_spec {

@@ -24,6 +24,7 @@
 
 #include "common.h"
 #include "events.h"
+#include "ipcache.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -100,6 +101,34 @@ enum svc_result {
 	SVC_NO_BACKEND = 2, /* a service with no backend: refuse */
 };
 
+/*
+ * A node port: a Service's nodePort is reachable on every node's address
+ * (kube-proxy's NodePort). The agent keeps it under the wildcard address
+ * (all zero) and the node port; a connect to an address that is a node's
+ * (this host's or another node's, as the ipcache says) and a port with
+ * such a frontend is translated like a ClusterIP. A pod's own loopback is
+ * never a node.
+ */
+static __always_inline const struct sluice_svc_entry *svc_node_port(struct sluice_svc_key *key,
+								   __be32 daddr)
+{
+	const struct sluice_svc_entry *svc;
+	__u8 addr[16];
+	__u32 id;
+
+	if ((bpf_ntohl(daddr) >> 24) == 127)
+		return NULL;
+	__builtin_memcpy(addr, key->addr, 16);
+	__builtin_memset(key->addr, 0, 16);
+	svc = bpf_map_lookup_elem(&sluice_svc_v1, key);
+	if (!svc)
+		return NULL;
+	id = ipcache_identity(addr);
+	if (id != SLUICE_ID_HOST && id != SLUICE_ID_REMOTE_NODE && id != SLUICE_ID_KUBE_APISERVER)
+		return NULL;
+	return svc;
+}
+
 /* An affinity is refreshed at most this often: sendmsg4 passes here per
  * datagram, and the timeout is in seconds anyway. */
 #define SVC_AFF_REFRESH_NS (100ull * 1000 * 1000)
@@ -164,6 +193,8 @@ static __always_inline enum svc_result svc_translate(struct bpf_sock_addr *ctx, 
 	key.port = bpf_ntohs((__u16)ctx->user_port);
 	key.protocol = protocol;
 	svc = bpf_map_lookup_elem(&sluice_svc_v1, &key);
+	if (!svc)
+		svc = svc_node_port(&key, ctx->user_ip4); /* key.addr: the wildcard now */
 	if (!svc)
 		return SVC_NONE;
 	*svc_id_out = svc->svc_id;
@@ -251,6 +282,10 @@ static __always_inline void svc_reverse(struct bpf_sock_addr *ctx, __u8 protocol
 	key.port = rv->port;
 	key.protocol = protocol;
 	svc = bpf_map_lookup_elem(&sluice_svc_v1, &key);
+	if (!svc) { /* a node port: its frontend is the wildcard address */
+		__builtin_memset(key.addr, 0, 16);
+		svc = bpf_map_lookup_elem(&sluice_svc_v1, &key);
+	}
 	if (!svc || svc->svc_id != rv->svc_id)
 		return;
 	ctx->user_ip4 = ((const __u32 *)rv->addr)[3];

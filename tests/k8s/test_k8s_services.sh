@@ -237,6 +237,24 @@ kslice np-1 np '[{name: tcp, port: 8080, protocol: TCP}, {name: sctp, port: 8080
 check "its EndpointSlice's SCTP port is not read as TCP: one backend, $IP_web_1:8080/TCP" \
 	kwait 20 bash -c "[ \"\$(svc_field np '\" \".join(\"%s:%d/%s\" % (b[\"ip\"], b[\"port\"], b[\"protocol\"]) for b in d[\"backends\"])')\" = $IP_web_1:8080/TCP ]"
 check "should serve endpoints on same port and different protocols: TCP via the ClusterIP" kwait 20 kcan_cg a default/client tcp "$np_ip" 80
+# "should be able to create a functioning NodePort service": the exec pod
+# reaches nodeIP:nodePort of every node (Cilium's socket LB for pods)
+np_port=$(kc get service np -o jsonpath='{.spec.ports[?(@.protocol=="TCP")].nodePort}')
+expect_eq "the node port the API server allocated is served" "$np_port" \
+	"$(svc_field np '" ".join(str(p.get("node_port", "")) for p in d["ports"])')"
+HOST_NODE_IP=$(sl_world_host_ip 12) # one of this host's addresses
+wait_host_addr "$HOST_NODE_IP"
+kapply <<'YAML'
+{"apiVersion": "v1", "kind": "Node", "metadata": {"name": "np-node-b"},
+ "status": {"addresses": [{"type": "InternalIP", "address": "203.0.113.61"}]}}
+YAML
+check "client -> this node's address $HOST_NODE_IP:$np_port reaches the NodePort's backend" \
+	kwait 20 kcan_cg a default/client tcp "$HOST_NODE_IP" "$np_port"
+check "client -> another node's address 203.0.113.61:$np_port (a Node object) too" \
+	kwait 20 kcan_cg a default/client tcp 203.0.113.61 "$np_port"
+check "... the backend web-1 logged them" kwait 20 bash -c "[ \$(grep -c 'line probe' '$KA_WORK/server-default-web-1.log') -ge 3 ]"
+check_not "an address that is no node's ($W2:$np_port) is not translated" kcan_cg a default/client tcp "$W2" "$np_port"
+check_not "nor the pod's own loopback (127.0.0.1:$np_port)" kcan_cg a default/client tcp 127.0.0.1 "$np_port"
 check "the agent logged the note once (not at every resync)" \
 	test "$(grep -c 'sluiced: service default/np: .*type NodePort' "$KA_WORK/a/agent.log")" = 1
 check_not "should implement service.kubernetes.io/service-proxy-name: another proxy's Service is not served" \
