@@ -1991,13 +1991,25 @@ bool agent_services_named_by_policies(const struct agent *a)
 
 /* create and update: the spec, then toServices rules that may name the
  * service get their peers again */
+/* In Kubernetes mode the API server is the services' source of truth: a
+ * change here would be undone (or deleted) at the next resync. */
+static bool services_from_api(struct agent *a, const char *what, char **err)
+{
+	if (!a->k8s)
+		return false;
+	sl_fail(err, EPERM, "service %s: in Kubernetes mode services come from the API server; "
+		"change them with kubectl (sluice service list/get show them)", what);
+	return true;
+}
+
 static json_t *services_cmd_write(struct agent *a, json_t *req, enum svc_json_mode mode,
 				  const char *why, char **err)
 {
 	const char *ns = json_string_value(json_object_get(req, "namespace"));
 	const char *name = json_string_value(json_object_get(req, "name"));
 
-	if (service_from_json(a, req, mode, err))
+	if (services_from_api(a, mode == SVC_JSON_UPDATE ? "update" : "create", err) ||
+	    service_from_json(a, req, mode, err))
 		return NULL;
 	if (a->services->policies_use_services)
 		agent_regenerate_after(a, why, false);
@@ -2026,7 +2038,8 @@ json_t *services_cmd_update(struct agent *a, struct api_client *c, json_t *req, 
 json_t *services_cmd_delete(struct agent *a, struct api_client *c, json_t *req, char **err)
 {
 	(void)c;
-	if (agent_service_delete(a, json_string_value(json_object_get(req, "namespace")),
+	if (services_from_api(a, "delete", err) ||
+	    agent_service_delete(a, json_string_value(json_object_get(req, "namespace")),
 				 json_string_value(json_object_get(req, "name")), err))
 		return NULL;
 	/* toServices rules may have named it: their peers change */

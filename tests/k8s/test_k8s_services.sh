@@ -254,6 +254,14 @@ check "client -> another node's address 203.0.113.61:$np_port (a Node object) to
 	kwait 20 kcan_cg a default/client tcp 203.0.113.61 "$np_port"
 check "... the backend web-1 logged them" kwait 20 bash -c "[ \$(grep -c 'line probe' '$KA_WORK/server-default-web-1.log') -ge 3 ]"
 check_not "an address that is no node's ($W2:$np_port) is not translated" kcan_cg a default/client tcp "$W2" "$np_port"
+# the API server is the source of truth: the CLI does not change its services
+check_exit 1 "sluice service update of an API Service is refused" ka a service update default/np \
+	--selector app=web --port tcp=80:8080/TCP
+check_said "change them with kubectl"
+check_exit 1 "... so are create and delete" ka a service delete default/np
+check_said "in Kubernetes mode services come from the API server"
+expect_eq "... and np is as the API says (its node port still there)" "$np_port" \
+	"$(svc_field np '" ".join(str(p.get("node_port", "")) for p in d["ports"])')"
 check_not "nor the pod's own loopback (127.0.0.1:$np_port)" kcan_cg a default/client tcp 127.0.0.1 "$np_port"
 check "the agent logged the note once (not at every resync)" \
 	test "$(grep -c 'sluiced: service default/np: .*type NodePort' "$KA_WORK/a/agent.log")" = 1
