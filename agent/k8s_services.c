@@ -368,6 +368,7 @@ static void svc_apply(struct agent_k8s *k, json_t *svc)
 		.ns = ns, .name = name, .cluster_ip = ntohl(in.s_addr), .labels = &labels,
 		.selector = selector.n ? &selector : NULL, .ports = ports, .nports = n,
 		.note = note[0] ? note : NULL, .affinity_timeout = (uint32_t)affinity,
+		.type = node_ports ? type : NULL, .node_ports_fixed = true,
 	};
 	if (agent_service_upsert(a, &s, &err)) {
 		k8s_note_error(k, "service %s/%s: %s", ns, name, err);

@@ -67,6 +67,7 @@ struct agent_service {
 	uint64_t created_ns;
 	char *note;               /* spec's note: what is not served, or NULL */
 	uint32_t affinity_timeout; /* ClientIP affinity, seconds; 0: None */
+	char *type;               /* "ClusterIP", "NodePort", "LoadBalancer" */
 };
 
 /* A backend address shared by every port that uses it. */
@@ -231,6 +232,7 @@ static void service_free(struct agent_service *s)
 	free(s->ns);
 	free(s->name);
 	free(s->note);
+	free(s->type);
 	sluice_labels_free(&s->labels);
 	sluice_labels_free(&s->selector);
 	for (i = 0; i < s->nports; i++)
@@ -1264,6 +1266,7 @@ static struct agent_service *service_from_spec(struct agent_services *S,
 	}
 	s->created_ns = sl_now_ns();
 	s->affinity_timeout = sp->affinity_timeout;
+	s->type = sl_xstrdup(sp->type ? sp->type : "ClusterIP");
 	return s;
 }
 
@@ -1307,30 +1310,96 @@ static ssize_t port_match(const struct agent_service *old, const struct agent_se
 	return -1;
 }
 
-/* A node port is the cluster's: another service's is refused, as the API
- * server's allocator refuses it. */
-static int node_ports_free(const struct agent_services *S, const struct agent_svc_spec *sp,
-			   char **err)
+static bool node_port_held(const struct agent_services *S, const struct agent_svc_spec *sp,
+			   uint16_t np, uint8_t proto, const struct agent_service **by)
 {
-	size_t i, j, k;
+	size_t j, k;
 
+	for (j = 0; j < S->n; j++) {
+		const struct agent_service *o = S->v[j];
+
+		if (!strcmp(o->ns, sp->ns) && !strcmp(o->name, sp->name))
+			continue;
+		for (k = 0; k < o->nports; k++)
+			if (o->ports[k].node_port == np && o->ports[k].protocol == proto) {
+				*by = o;
+				return true;
+			}
+	}
+	return false;
+}
+
+/*
+ * The node ports of a spec, as the API server's allocator gives them: a
+ * port of a NodePort or LoadBalancer service without one keeps the one the
+ * service had for that port, or gets the lowest free one of the range; one
+ * given must be free (another service's is refused, as a duplicate within
+ * the spec is by spec_check()). *out is a copy of sp with them when one was
+ * given out (its ports array the caller's to free), else left empty.
+ */
+static int node_ports_take(const struct agent_services *S, const struct agent_svc_spec *sp,
+			   const struct agent_service *old, struct agent_svc_spec *out, char **err)
+{
+	bool want = sp->type && (!strcmp(sp->type, "NodePort") || !strcmp(sp->type, "LoadBalancer"));
+	struct agent_svc_port_spec *ports = NULL;
+	const struct agent_service *by;
+	size_t i, k;
+
+	if (sp->type && !want && strcmp(sp->type, "ClusterIP"))
+		return sl_fail(err, EINVAL, "service %s/%s: spec.type: Unsupported value: \"%s\": "
+			       "supported values: \"ClusterIP\", \"NodePort\", \"LoadBalancer\"",
+			       sp->ns, sp->name, sp->type);
 	for (i = 0; i < sp->nports; i++) {
 		const struct agent_svc_port_spec *p = &sp->ports[i];
+		uint16_t np = p->node_port;
 
-		for (j = 0; p->node_port && j < S->n; j++) {
-			const struct agent_service *o = S->v[j];
-
-			if (!strcmp(o->ns, sp->ns) && !strcmp(o->name, sp->name))
-				continue;
-			for (k = 0; k < o->nports; k++)
-				if (o->ports[k].node_port == p->node_port &&
-				    o->ports[k].protocol == p->protocol)
-					return sl_fail(err, EEXIST, "service %s/%s: "
-						       "spec.ports[%zu].nodePort: %u/%s: provided port is "
-						       "already allocated (service %s/%s)", sp->ns,
-						       sp->name, i, p->node_port, proto_name(p->protocol),
-						       o->ns, o->name);
+		if (np && !want) {
+			free(ports);
+			return sl_fail(err, EINVAL, "service %s/%s: spec.ports[%zu].nodePort: Forbidden: "
+				       "may not be used when `type` is 'ClusterIP'", sp->ns, sp->name, i);
 		}
+		if (np && !sp->node_ports_fixed &&
+		    (np < AGENT_SVC_NODE_PORT_MIN || np > AGENT_SVC_NODE_PORT_MAX)) {
+			free(ports);
+			return sl_fail(err, EINVAL, "service %s/%s: spec.ports[%zu].nodePort: Invalid "
+				       "value: %u: provided port is not in the valid range. The range of "
+				       "valid ports is %u-%u", sp->ns, sp->name, i, np,
+				       AGENT_SVC_NODE_PORT_MIN, AGENT_SVC_NODE_PORT_MAX);
+		}
+		if (np && node_port_held(S, sp, np, p->protocol, &by)) {
+			free(ports);
+			return sl_fail(err, EEXIST, "service %s/%s: spec.ports[%zu].nodePort: Invalid "
+				       "value: %u: provided port is already allocated (service %s/%s)",
+				       sp->ns, sp->name, i, np, by->ns, by->name);
+		}
+		if (np || !want || sp->node_ports_fixed)
+			continue;
+		for (k = 0; old && k < old->nports && !np; k++)
+			if (old->ports[k].port == p->port && old->ports[k].protocol == p->protocol)
+				np = old->ports[k].node_port;
+		for (uint32_t c = AGENT_SVC_NODE_PORT_MIN; !np && c <= AGENT_SVC_NODE_PORT_MAX; c++) {
+			bool taken = node_port_held(S, sp, (uint16_t)c, p->protocol, &by);
+
+			for (k = 0; k < sp->nports && !taken; k++)
+				taken = sp->ports[k].node_port == c || (ports && ports[k].node_port == c);
+			if (!taken)
+				np = (uint16_t)c;
+		}
+		if (!np) {
+			free(ports);
+			return sl_fail(err, ENOSPC, "service %s/%s: spec.ports[%zu].nodePort: no free "
+				       "node port in %u-%u", sp->ns, sp->name, i,
+				       AGENT_SVC_NODE_PORT_MIN, AGENT_SVC_NODE_PORT_MAX);
+		}
+		if (!ports) {
+			ports = sl_xcalloc(sp->nports, sizeof(*ports));
+			memcpy(ports, sp->ports, sp->nports * sizeof(*ports));
+		}
+		ports[i].node_port = np;
+	}
+	if (ports) {
+		*out = *sp;
+		out->ports = ports;
 	}
 	return 0;
 }
@@ -1338,6 +1407,7 @@ static int node_ports_free(const struct agent_services *S, const struct agent_sv
 int agent_service_upsert(struct agent *a, const struct agent_svc_spec *sp, char **err)
 {
 	struct agent_services *S = a->services;
+	struct agent_svc_spec np_spec = { 0 };
 	struct agent_service **slot, *old = NULL, *s;
 	char *old_note = NULL;
 	uint32_t ip = 0;
@@ -1349,19 +1419,24 @@ int agent_service_upsert(struct agent *a, const struct agent_svc_spec *sp, char 
 	if (!S)
 		return sl_fail(err, ENOTSUP, "services are not enabled");
 	rc = spec_check(sp, err);
-	if (!rc)
-		rc = node_ports_free(S, sp, err);
 	if (rc)
 		return rc;
 	slot = find_slot(S, sp->ns, sp->name);
 	old = slot ? *slot : NULL;
+	rc = node_ports_take(S, sp, old, &np_spec, err);
+	if (rc)
+		return rc;
+	if (np_spec.ports)
+		sp = &np_spec;
 	if (old && (!sp->cluster_ip || sp->cluster_ip == old->ip)) {
 		ip = old->ip; /* keeps its address (ClusterIP is immutable) */
 		in_range = old->ip_in_range;
 	} else {
 		rc = ip_take(S, sp->cluster_ip, &ip, &in_range, sp->ns, sp->name, err);
-		if (rc)
+		if (rc) {
+			free((void *)np_spec.ports);
 			return rc;
+		}
 	}
 	s = service_from_spec(S, sp);
 	s->ip = ip;
@@ -1406,6 +1481,7 @@ int agent_service_upsert(struct agent *a, const struct agent_svc_spec *sp, char 
 		fprintf(stderr, "sluiced: service %s/%s: %s\n", s->ns, s->name, s->note);
 	free(old_note);
 	agent_services_save_later(a);
+	free((void *)np_spec.ports);
 	return 0;
 undo:
 	free(old_note);
@@ -1433,6 +1509,7 @@ undo:
 	if (!old || old->ip != s->ip)
 		ip_give_back(S, s);
 	service_free(s);
+	free((void *)np_spec.ports);
 	return rc;
 }
 
@@ -1523,7 +1600,7 @@ json_t *agent_service_json(const struct agent *a, const struct agent_service *s)
 	ip_str(s->ip, ip, sizeof(ip));
 	json_object_set_new(o, "namespace", json_string(s->ns));
 	json_object_set_new(o, "name", json_string(s->name));
-	json_object_set_new(o, "type", json_string("ClusterIP"));
+	json_object_set_new(o, "type", json_string(s->type));
 	json_object_set_new(o, "cluster_ip", json_string(ip));
 	json_object_set_new(o, "labels", labels_obj(&s->labels));
 	json_object_set_new(o, "selector", s->has_selector ? labels_obj(&s->selector) : json_null());
@@ -1829,6 +1906,10 @@ static int service_from_json(struct agent *a, json_t *req, enum svc_json_mode mo
 	rc = affinity_from_json(req, ns, name, &sp.affinity_timeout, err);
 	if (rc)
 		return rc;
+	if (json_object_get(req, "type") && !json_is_null(json_object_get(req, "type")) &&
+	    !json_is_string(json_object_get(req, "type")))
+		return sl_fail(err, EINVAL, "service %s/%s: spec.type: not a string", ns, name);
+	sp.type = json_string_value(json_object_get(req, "type"));
 	rc = json_to_labels(json_object_get(req, "labels"), &labels, "labels", err);
 	if (!rc)
 		rc = json_to_labels(sel, &selector, "selector", err);

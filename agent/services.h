@@ -49,7 +49,16 @@ struct agent_svc_spec {
 	/* sessionAffinity ClientIP: a client pod keeps its backend while its
 	 * last use is younger than this many seconds (1..86400); 0: None */
 	uint32_t affinity_timeout;
+	/* "NodePort" or "LoadBalancer": ports without a node_port get one from
+	 * AGENT_SVC_NODE_PORT_MIN..MAX (an update keeps the old one); NULL or
+	 * "ClusterIP": none */
+	const char *type;
+	bool node_ports_fixed;   /* the source allocates them (Kubernetes): none is made up */
 };
+
+/* the API server's default --service-node-port-range */
+#define AGENT_SVC_NODE_PORT_MIN 30000
+#define AGENT_SVC_NODE_PORT_MAX 32767
 
 /* Kubernetes' limits and default for sessionAffinityConfig.clientIP.timeoutSeconds */
 #define AGENT_SVC_AFFINITY_MAX_S     86400u

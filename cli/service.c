@@ -161,12 +161,14 @@ static int svc_write(int argc, char **argv, bool update)
 		{ "cluster-ip", required_argument, NULL, 'c' },
 		{ "session-affinity", required_argument, NULL, 'a' },
 		{ "session-affinity-timeout", required_argument, NULL, 't' },
+		{ "type", required_argument, NULL, 'T' },
+		{ "node-port", required_argument, NULL, 'N' },
 		{ 0 },
 	};
 	json_t *selector = NULL, *ports = json_array(), *labels = json_object(), *req, *res;
-	const char *ns, *name, *cip = NULL, *aff = NULL;
+	const char *ns, *name, *cip = NULL, *aff = NULL, *type = NULL;
 	char *buf, *end, shown[300];
-	long long timeout = 0;
+	long long timeout = 0, node_port = 0;
 	int c, rc = 2;
 
 	optind = 1;
@@ -193,6 +195,21 @@ static int svc_write(int argc, char **argv, bool update)
 				goto out;
 			}
 			aff = optarg;
+		} else if (c == 'T') {
+			if (strcmp(optarg, "ClusterIP") && strcmp(optarg, "NodePort")) {
+				say(sl_strdupf("invalid --type \"%s\": want ClusterIP or NodePort",
+					       sl_escape_ctl(optarg, shown, sizeof(shown))));
+				goto out;
+			}
+			type = optarg;
+		} else if (c == 'N') {
+			errno = 0;
+			node_port = strtoll(optarg, &end, 10);
+			if (!*optarg || *end || errno || node_port < 1 || node_port > 65535) {
+				say(sl_strdupf("invalid --node-port \"%s\": want a port number",
+					       sl_escape_ctl(optarg, shown, sizeof(shown))));
+				goto out;
+			}
 		} else if (c == 't') {
 			errno = 0;
 			timeout = strtoll(optarg, &end, 10);
@@ -211,6 +228,15 @@ static int svc_write(int argc, char **argv, bool update)
 				 "NAMESPACE/NAME --selector k=v,... --port [NAME=]PORT:TARGETPORT/PROTO ...");
 		goto out;
 	}
+	if (node_port && json_array_size(ports) != 1) {
+		say(sl_strdupf("--node-port: the service must have exactly one --port (kubectl create "
+			       "service nodeport's rule)"));
+		goto out;
+	}
+	if (node_port)
+		json_object_set_new(json_array_get(ports, 0), "node_port", json_integer(node_port));
+	if (node_port && !type)
+		type = "NodePort";
 	if (cli_split_ref(argv[optind], &buf, &ns, &name))
 		goto out;
 	if (check_ref(ns, name)) {
@@ -226,6 +252,8 @@ static int svc_write(int argc, char **argv, bool update)
 		json_object_set_new(req, "cluster_ip", json_string(cip));
 	if (aff)
 		json_object_set_new(req, "session_affinity", json_string(aff));
+	if (type)
+		json_object_set_new(req, "type", json_string(type));
 	if (timeout)
 		json_object_set_new(req, "session_affinity_timeout_seconds", json_integer(timeout));
 	free(buf);
@@ -351,7 +379,7 @@ static const struct subcmd svc_cmds[] = {
 	{ "create", svc_create,
 	  "create NAMESPACE/NAME --selector k=v,... --port [NAME=]PORT:TARGETPORT/PROTO ... "
 	  "[--labels k=v,...] [--cluster-ip IP] [--session-affinity ClientIP|None]\n"
-	  "    [--session-affinity-timeout SECONDS]",
+	  "    [--session-affinity-timeout SECONDS] [--type ClusterIP|NodePort [--node-port N]]",
 	  "Creates a ClusterIP service and prints its address, allocated from the agent's\n"
 	  "--service-cidr. A connect() or sendto() from a pod to CLUSTER-IP:PORT goes to\n"
 	  "one of the service's backends, chosen at random; policy judges the backend pod.\n\n"
@@ -370,12 +398,16 @@ static const struct subcmd svc_cmds[] = {
 	  "                           every connection picks at random)\n"
 	  "      --session-affinity-timeout SECONDS\n"
 	  "                           ClientIP's timeout, 1-86400 (default 10800, as\n"
-	  "                           sessionAffinityConfig.clientIP.timeoutSeconds)\n\n"
+	  "                           sessionAffinityConfig.clientIP.timeoutSeconds)\n"
+	  "      --type NodePort      each port also gets a node port (30000-32767, the\n"
+	  "                           lowest free one): a pod's connect() to any node's\n"
+	  "                           address (this host's) at it reaches the backends\n"
+	  "      --node-port N        this node port (one --port only; implies NodePort)\n\n"
 	  "A service without backends refuses connections at once (ECONNREFUSED).\n" },
 	{ "update", svc_update,
 	  "update NAMESPACE/NAME --selector k=v,... --port [NAME=]PORT:TARGETPORT/PROTO ... "
 	  "[--labels k=v,...] [--session-affinity ClientIP|None]\n"
-	  "    [--session-affinity-timeout SECONDS]",
+	  "    [--session-affinity-timeout SECONDS] [--type ClusterIP|NodePort [--node-port N]]",
 	  "Replaces a service's selector, ports, labels and session affinity with the\n"
 	  "ones given (what is not given is gone, as `kubectl replace`) and prints its\n"
 	  "ClusterIP, which stays (--cluster-ip, if given, must be the same: it is\n"

@@ -253,6 +253,38 @@ check "list -A shows both" sh -c "$(declare -f sl); SL_BUILD='$SL_BUILD' SL_SOCK
 sl service delete ns-one/web >/dev/null
 check "deleting ns-one/web leaves ns-two/web answering" can ns-two/client tcp "$TWO" 80
 
+echo "== [sig-network] Services should be able to create a functioning NodePort service (from pods, as Cilium's socket LB)"
+pod default/nodeport app=nodeport --port http=8080/TCP
+serve default/nodeport tcp:8080
+NPIP=$(sl service create default/nodeport-test --selector app=nodeport --port http=80:http/TCP --type NodePort)
+svcj() { sl service get "$1" -o json | python3 -c "import json,sys; d=json.load(sys.stdin); print($2)"; }
+NP=$(svcj default/nodeport-test 'd["ports"][0].get("node_port", "")')
+expect_eq "type NodePort, a node port from 30000-32767 (the lowest free)" "NodePort 30000" \
+	"$(svcj default/nodeport-test 'd["type"]') $NP"
+# a node's address: one of this host's (any but loopback)
+NODE_IP=$(sl status -o json | python3 -c 'import json,sys; print([a for a in json.load(sys.stdin)["host_addresses"] if not a.startswith("127.")][0])')
+expect_eq "a pod reaches NODE_IP:nodePort ($NODE_IP:$NP): the backend answers" nodeport \
+	"$(who default/client "http://$NODE_IP:$NP/np")"
+check "... and the ClusterIP still answers" can default/client tcp "$NPIP" 80
+check_not "the pod's own loopback at the node port is not a node" can default/client tcp 127.0.0.1 "$NP"
+expect_eq "update without --node-port keeps the node port (as the API server does)" "$NP" \
+	"$(sl service update default/nodeport-test --selector app=nodeport --port http=80:http/TCP --type NodePort >/dev/null; svcj default/nodeport-test 'd["ports"][0].get("node_port", "")')"
+echo "== [sig-network] Services should prevent NodePort collisions / check NodePort out-of-range / release NodePorts on delete"
+check_exit 1 "a second service on the same node port is refused" sl service create default/np-collide \
+	--selector app=nodeport --port 81:http/TCP --node-port "$NP"
+check_said "provided port is already allocated"
+check_exit 1 "a node port out of range is refused" sl service create default/np-range \
+	--selector app=nodeport --port 81:http/TCP --node-port 80
+check_said "provided port is not in the valid range. The range of valid ports is 30000-32767"
+check_exit 1 "a node port on a ClusterIP service is refused" sl service create default/np-cip \
+	--selector app=nodeport --port 81:http/TCP --node-port 30100 --type ClusterIP
+check_said "may not be used when"
+sl service delete default/nodeport-test >/dev/null
+check_not "deleted: the node port no longer reaches the pod" can default/client tcp "$NODE_IP" "$NP"
+sl service create default/np-reuse --selector app=nodeport --port 82:http/TCP --node-port "$NP" >/dev/null
+expect_eq "the released node port is taken by a new service, which answers on it" nodeport \
+	"$(who default/client "http://$NODE_IP:$NP/reuse")"
+
 echo "== [sig-network] Services should implement service.kubernetes.io/headless (clusterIP None: not translated here)"
 check_exit 1 "a headless service (--cluster-ip None) is refused with a reason" \
 	sl service create default/headless --selector app=web --port 80/TCP --cluster-ip None
