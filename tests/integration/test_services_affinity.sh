@@ -124,12 +124,22 @@ sl pod label "default/$p1" app=aff >/dev/null
 echo "== affinity survives an agent restart (the spec is in the state dir)"
 out=$(answered default/client 6 "http://$AIP/before-restart")
 before=${out%%=*}
+# a NodePort service with affinity: its node port and its type are state too
+sl service create default/affinity-np --selector app=aff --port 80:http/TCP --type NodePort \
+	--session-affinity ClientIP >/dev/null
+np_of() { sl service get default/affinity-np -o json | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["type"], d["ports"][0].get("node_port"))'; }
+np_before=$(np_of)
 sl_agent_kill TERM
 sl_agent_start || fail "agent restarted"
 expect_eq "after the restart: sessionAffinity ClientIP, timeout 10800" "ClientIP 10800" \
 	"$(svc_field default/affinity-clusterip session_affinity) $(svc_field default/affinity-clusterip session_affinity_timeout_seconds)"
 expect_eq "the pod still reaches the backend it had, $before (affinities outlive the agent, as kube-proxy's do)" \
 	"$before=12" "$(answered default/client 12 "http://$AIP/after-restart")"
+expect_eq "a NodePort service keeps its type and node port ($np_before)" "$np_before" "$(np_of)"
+NODE_IP=$(sl status -o json | python3 -c 'import json,sys; print([a for a in json.load(sys.stdin)["host_addresses"] if not a.startswith("127.")][0])')
+out=$(answered default/client 12 "http://$NODE_IP:${np_before#* }/np")
+check "... and its node port answers, with affinity: one backend ($out)" \
+	sh -c "[ $(distinct "$out") = 1 ] && echo '$out' | grep -Eq '^aff-[123]=12$'"
 
 echo "== bad input"
 check_exit 2 "an unknown --session-affinity value" sl service create default/x --selector app=aff \
