@@ -348,7 +348,8 @@ struct sluice_sock_key {
  * never picks a slot that is not there.
  */
 struct sluice_svc_key {
-	__u8 addr[16];        /* the ClusterIP (IPv4-mapped) */
+	__u8 addr[16];        /* the ClusterIP (IPv4-mapped); all zero: a node
+			       * port, on any node's address (NodePort) */
 	__u16 port;           /* host order */
 	__u8 protocol;        /* IPPROTO_TCP / IPPROTO_UDP */
 	__u8 pad;
