@@ -272,6 +272,8 @@ int agent_remote_nodes_set(struct agent *a, const uint32_t *ips, size_t n);
 bool agent_is_remote_node(const struct agent *a, uint32_t ip);
 /* the API server's IPv4 addresses (default/kubernetes' endpoints), whole */
 int agent_apiservers_set(struct agent *a, const uint32_t *ips, size_t n);
+/* after the host's addresses changed: is the API server on the host? */
+void agent_apiservers_refresh(struct agent *a);
 /* cidr.c: deletes the pinned ipcache's entries gone() says an earlier
  * agent left (once per run, before the first write of their kind) */
 void agent_ipcache_prune(struct agent *a,

@@ -515,8 +515,16 @@ int agent_refresh_host_addrs(struct agent *a)
 		if (!known)
 			sluice_dp_ipcache_update(a->dp, addrs[j], 128, SLUICE_ID_HOST, 0);
 	}
-	free(a->host_addrs);
-	a->host_addrs = addrs;
-	a->nhost_addrs = n;
+	{
+		bool same = n == a->nhost_addrs && (!n || !memcmp(a->host_addrs, addrs, n * sizeof(*addrs)));
+
+		free(a->host_addrs);
+		a->host_addrs = addrs;
+		a->nhost_addrs = n;
+		/* the API server may listen on an address the host just got
+		 * (or lost): the host's kube-apiserver label follows */
+		if (!same && a->napiservers)
+			agent_apiservers_refresh(a);
+	}
 	return 0;
 }

@@ -211,3 +211,15 @@ int agent_apiservers_set(struct agent *a, const uint32_t *ips, size_t n)
 	}
 	return 0;
 }
+
+void agent_apiservers_refresh(struct agent *a)
+{
+	uint32_t *v = sl_xcalloc(a->napiservers + 1, sizeof(*v));
+	size_t n = a->napiservers;
+
+	if (n)
+		memcpy(v, a->apiservers, n * sizeof(*v));
+	/* the same list: only whether one is the host's is looked at again */
+	agent_apiservers_set(a, v, n);
+	free(v);
+}

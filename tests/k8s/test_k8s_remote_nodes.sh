@@ -198,4 +198,21 @@ apislice "$W2"
 check "an API server outside the nodes ($W2): not matched by the entity here (documented), apic -> $W2:8080 dropped" \
 	kwait 20 bash -c "grep -q \"API server's address $W2 is not a node's\" '$KA_WORK/a/agent.log' && kdropped a default/apic tcp '$W2' 8080"
 check "... and $W1 is plain remote-node again: apic -> $W1:8080 dropped" kwait 20 kdropped a default/apic tcp "$W1" 8080
+
+echo "== the API server's address comes to this host after its slice named it"
+HOST3=$(sl_world_host_ip 22)
+apislice "$HOST3"
+sl_world_create rn3 22 >/dev/null || fail "world rn3"
+rm -f "$KA_WORK/host3.ready"
+python3 -c "
+import socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('$HOST3', 8080)); s.listen(16); open('$KA_WORK/host3.ready', 'w').close()
+while True:
+    c, a = s.accept(); c.sendall(b'host\\n'); c.close()" >/dev/null 2>&1 &
+KA_BG+=($!)
+kwait 20 test -e "$KA_WORK/host3.ready" || fail "the host server on $HOST3 started"
+wait_host_addr "$HOST3"
+check "once the host has $HOST3 (the agent rescans its addresses): apic -> $HOST3:8080 allowed" \
+	kwait 20 kcan a default/apic tcp "$HOST3" 8080
 t_finish
