@@ -158,18 +158,21 @@ spec:
   egress:
   - toEntities: [kube-apiserver]
 YAML
-# a server on one of this host's addresses (world rn1's host side)
-HOSTIP=$(sl_world_host_ip 20)
-rm -f "$KA_WORK/hostsrv.ready"
-python3 -c "
+# host_server IP: a server on one of this host's addresses at 8080
+host_server() {
+	rm -f "$KA_WORK/host-$1.ready"
+	python3 -c "
 import socket
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(('$HOSTIP', 8080)); s.listen(16); open('$KA_WORK/hostsrv.ready', 'w').close()
+s.bind(('$1', 8080)); s.listen(16); open('$KA_WORK/host-$1.ready', 'w').close()
 while True:
-    c, a = s.accept(); c.sendall(b'host\n'); c.close()" >/dev/null 2>&1 &
-KA_BG+=($!)
-kwait 20 test -e "$KA_WORK/hostsrv.ready" || fail "the host server started"
-wait_host_addr "$HOSTIP"
+    c, a = s.accept(); c.sendall(b'host'); c.close()" >/dev/null 2>&1 &
+	KA_BG+=($!)
+	kwait 20 test -e "$KA_WORK/host-$1.ready" || fail "the host server on $1 started"
+	wait_host_addr "$1"
+}
+HOSTIP=$(sl_world_host_ip 20) # world rn1's host side
+host_server "$HOSTIP"
 check "no API server address yet: apic -> $HOSTIP:8080 (the host) dropped" kwait 20 kdropped a default/apic tcp "$HOSTIP" 8080
 apislice "$HOSTIP"
 check "the API server on this node ($HOSTIP): apic -> $HOSTIP:8080 allowed (the host carries kube-apiserver)" \
@@ -203,16 +206,7 @@ echo "== the API server's address comes to this host after its slice named it"
 HOST3=$(sl_world_host_ip 22)
 apislice "$HOST3"
 sl_world_create rn3 22 >/dev/null || fail "world rn3"
-rm -f "$KA_WORK/host3.ready"
-python3 -c "
-import socket
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(('$HOST3', 8080)); s.listen(16); open('$KA_WORK/host3.ready', 'w').close()
-while True:
-    c, a = s.accept(); c.sendall(b'host\\n'); c.close()" >/dev/null 2>&1 &
-KA_BG+=($!)
-kwait 20 test -e "$KA_WORK/host3.ready" || fail "the host server on $HOST3 started"
-wait_host_addr "$HOST3"
+host_server "$HOST3"
 check "once the host has $HOST3 (the agent rescans its addresses): apic -> $HOST3:8080 allowed" \
 	kwait 20 kcan a default/apic tcp "$HOST3" 8080
 t_finish
