@@ -1310,8 +1310,11 @@ static ssize_t port_match(const struct agent_service *old, const struct agent_se
 	return -1;
 }
 
+/* Another service's node port: the API server's allocator holds a number
+ * for every protocol (only one service may use the same one for TCP and
+ * UDP). */
 static bool node_port_held(const struct agent_services *S, const struct agent_svc_spec *sp,
-			   uint16_t np, uint8_t proto, const struct agent_service **by)
+			   uint16_t np, const struct agent_service **by)
 {
 	size_t j, k;
 
@@ -1321,7 +1324,7 @@ static bool node_port_held(const struct agent_services *S, const struct agent_sv
 		if (!strcmp(o->ns, sp->ns) && !strcmp(o->name, sp->name))
 			continue;
 		for (k = 0; k < o->nports; k++)
-			if (o->ports[k].node_port == np && o->ports[k].protocol == proto) {
+			if (o->ports[k].node_port == np) {
 				*by = o;
 				return true;
 			}
@@ -1366,7 +1369,7 @@ static int node_ports_take(const struct agent_services *S, const struct agent_sv
 				       "valid ports is %u-%u", sp->ns, sp->name, i, np,
 				       AGENT_SVC_NODE_PORT_MIN, AGENT_SVC_NODE_PORT_MAX);
 		}
-		if (np && node_port_held(S, sp, np, p->protocol, &by)) {
+		if (np && node_port_held(S, sp, np, &by)) {
 			free(ports);
 			return sl_fail(err, EEXIST, "service %s/%s: spec.ports[%zu].nodePort: Invalid "
 				       "value: %u: provided port is already allocated (service %s/%s)",
@@ -1378,7 +1381,7 @@ static int node_ports_take(const struct agent_services *S, const struct agent_sv
 			if (old->ports[k].port == p->port && old->ports[k].protocol == p->protocol)
 				np = old->ports[k].node_port;
 		for (uint32_t c = AGENT_SVC_NODE_PORT_MIN; !np && c <= AGENT_SVC_NODE_PORT_MAX; c++) {
-			bool taken = node_port_held(S, sp, (uint16_t)c, p->protocol, &by);
+			bool taken = node_port_held(S, sp, (uint16_t)c, &by);
 
 			for (k = 0; k < sp->nports && !taken; k++)
 				taken = sp->ports[k].node_port == c || (ports && ports[k].node_port == c);

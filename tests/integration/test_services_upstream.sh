@@ -267,6 +267,18 @@ expect_eq "a pod reaches NODE_IP:nodePort ($NODE_IP:$NP): the backend answers" n
 	"$(who default/client "http://$NODE_IP:$NP/np")"
 check "... and the ClusterIP still answers" can default/client tcp "$NPIP" 80
 check_not "the pod's own loopback at the node port is not a node" can default/client tcp 127.0.0.1 "$NP"
+# UDP: a datagram to NODE_IP:nodePort reaches the backend, and its reply
+# comes from NODE_IP:nodePort (recvmsg4 reverses the node port too)
+pod default/nodeport-udp app=nodeport-udp --port dns=5353/UDP
+serve default/nodeport-udp udp:5353
+sl service create default/nodeport-udp --selector app=nodeport-udp --port 53:dns/UDP --type NodePort >/dev/null
+UNP=$(svcj default/nodeport-udp 'd["ports"][0].get("node_port", "")')
+expect_eq "UDP to NODE_IP:$UNP: the backend answers, from NODE_IP:$UNP" "nodeport-udp $NODE_IP:$UNP" \
+	"$(sl pod exec default/client -- python3 -c "
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(2)
+s.sendto(b'q', ('$NODE_IP', $UNP)); d, a = s.recvfrom(100)
+print(d.decode().split()[0], '%s:%d' % a)")"
 expect_eq "update without --node-port keeps the node port (as the API server does)" "$NP" \
 	"$(sl service update default/nodeport-test --selector app=nodeport --port http=80:http/TCP --type NodePort >/dev/null; svcj default/nodeport-test 'd["ports"][0].get("node_port", "")')"
 echo "== [sig-network] Services should prevent NodePort collisions / check NodePort out-of-range / release NodePorts on delete"
