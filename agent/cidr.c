@@ -34,13 +34,6 @@ struct node_addrs {
 	size_t n;
 };
 
-static int u32_cmp(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 static void node_addrs_build(const struct agent *a, struct node_addrs *na)
 {
 	size_t i;
@@ -51,7 +44,7 @@ static void node_addrs_build(const struct agent *a, struct node_addrs *na)
 		na->v[na->n++] = a->reg.pods[i]->net.ip;
 	for (i = 0; i < a->reg.nremotes; i++)
 		na->v[na->n++] = a->reg.remotes[i]->net.ip;
-	qsort(na->v, na->n, sizeof(*na->v), u32_cmp);
+	qsort(na->v, na->n, sizeof(*na->v), sl_u32_cmp);
 }
 
 static bool cidr_is_node_address(const struct agent *a, const struct node_addrs *na,
@@ -64,7 +57,7 @@ static bool cidr_is_node_address(const struct agent *a, const struct node_addrs 
 	if (sl_addr_is_ipv4(c->addr)) {
 		uint32_t ip = sl_addr_ipv4(c->addr);
 
-		if (bsearch(&ip, na->v, na->n, sizeof(*na->v), u32_cmp) ||
+		if (bsearch(&ip, na->v, na->n, sizeof(*na->v), sl_u32_cmp) ||
 		    agent_is_remote_node(a, ip))
 			return true;
 	}

@@ -12,8 +12,9 @@
  * server without any EndpointSlice API leaves selector Services to the
  * registry's own pod matching. Headless and ExternalName Services, and those
  * labelled for another proxy, have nothing to translate here; what of a
- * Service is not served (node ports, SCTP, external IPs) is said in its
- * "not_served" (service get) and logged when it changes.
+ * Service is not served (node ports reached from outside the pods, SCTP,
+ * external IPs) is said in its "not_served" (service get) and logged when
+ * it changes.
  *
  * EndpointSlice moved from discovery.k8s.io/v1beta1 (Kubernetes 1.17-1.24)
  * to discovery.k8s.io/v1 (1.21+). The agent asks the server's discovery

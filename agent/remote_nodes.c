@@ -11,12 +11,11 @@
  * file keeps the ipcache in step with it. A node the API server listens on
  * gets Cilium's identity 7 instead (remote-node and kube-apiserver at
  * once), and the host carries kube-apiserver when it listens here (see
- * agent_apiservers_set()). An address that is also this
- * host's, or a pod's, keeps that entry (the more specific meaning); a CIDR
- * /32 of a policy naming a node's address is not written over it (cidr.c
- * asks agent_is_remote_node()), and comes back when the node goes.
+ * agent_apiservers_set()). An address that is also this host's, or a
+ * pod's, keeps that entry (the more specific meaning); a CIDR /32 of a
+ * policy naming a node's address is not written over it (cidr.c asks
+ * agent_is_remote_node()), and comes back when the node goes.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,17 +23,26 @@
 #include "../common/util.h"
 #include "agent.h"
 
-static int u32_cmp(const void *x, const void *y)
+static bool in_sorted(const uint32_t *v, size_t n, uint32_t ip)
 {
-	uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
-
-	return a < b ? -1 : a > b;
+	return n && bsearch(&ip, v, n, sizeof(ip), sl_u32_cmp) != NULL;
 }
 
 bool agent_is_remote_node(const struct agent *a, uint32_t ip)
 {
-	return a->nremote_nodes &&
-	       bsearch(&ip, a->remote_nodes, a->nremote_nodes, sizeof(ip), u32_cmp) != NULL;
+	return in_sorted(a->remote_nodes, a->nremote_nodes, ip);
+}
+
+static bool host_has(const struct agent *a, uint32_t ip)
+{
+	uint8_t addr[16];
+	size_t i;
+
+	sl_addr_from_ipv4(addr, ip);
+	for (i = 0; i < a->nhost_addrs; i++)
+		if (!memcmp(a->host_addrs[i], addr, 16))
+			return true;
+	return false;
 }
 
 /* a sorted, duplicate-free copy of ips */
@@ -45,7 +53,7 @@ static uint32_t *sorted_set(const uint32_t *ips, size_t n, size_t *m)
 
 	if (n)
 		memcpy(v, ips, n * sizeof(*v));
-	qsort(v, n, sizeof(*v), u32_cmp);
+	qsort(v, n, sizeof(*v), sl_u32_cmp);
 	for (i = 0, *m = 0; i < n; i++)
 		if (!*m || v[*m - 1] != v[i])
 			v[(*m)++] = v[i];
@@ -56,20 +64,9 @@ static uint32_t *sorted_set(const uint32_t *ips, size_t n, size_t *m)
 static bool address_taken(const struct agent *a, uint32_t ip)
 {
 	uint8_t addr[16];
-	size_t i;
 
 	sl_addr_from_ipv4(addr, ip);
-	if (registry_pod_by_addr(&a->reg, addr, true))
-		return true;
-	for (i = 0; i < a->nhost_addrs; i++)
-		if (!memcmp(a->host_addrs[i], addr, 16))
-			return true;
-	return false;
-}
-
-static bool in_sorted(const uint32_t *v, size_t n, uint32_t ip)
-{
-	return n && bsearch(&ip, v, n, sizeof(ip), u32_cmp) != NULL;
+	return registry_pod_by_addr(&a->reg, addr, true) || host_has(a, ip);
 }
 
 /* Cilium's 7 is a node the API server listens on: remote-node and
@@ -97,7 +94,7 @@ static bool node_leftover(void *ctx, const struct sluice_ipcache_key *k,
 	    k->prefixlen != 128 || !sl_addr_is_ipv4(k->addr))
 		return false;
 	ip = sl_addr_ipv4(k->addr);
-	return !kept->n || !bsearch(&ip, kept->v, kept->n, sizeof(ip), u32_cmp);
+	return !in_sorted(kept->v, kept->n, ip);
 }
 
 int agent_remote_nodes_set(struct agent *a, const uint32_t *ips, size_t n)
@@ -163,17 +160,13 @@ int agent_remote_nodes_set(struct agent *a, const uint32_t *ips, size_t n)
  */
 int agent_apiservers_set(struct agent *a, const uint32_t *ips, size_t n)
 {
-	size_t m, i, j;
+	size_t m, i;
 	uint32_t *v = sorted_set(ips, n, &m);
 	bool on_host = false, same = m == a->napiservers &&
 				      (!m || !memcmp(v, a->apiservers, m * sizeof(*v)));
-	uint8_t addr[16];
 
-	for (i = 0; i < m; i++) {
-		sl_addr_from_ipv4(addr, v[i]);
-		for (j = 0; j < a->nhost_addrs && !on_host; j++)
-			on_host = !memcmp(a->host_addrs[j], addr, 16);
-	}
+	for (i = 0; i < m && !on_host; i++)
+		on_host = host_has(a, v[i]);
 	if (a->reg.idt && sluice_idt_apiserver_on_host(a->reg.idt) != on_host) {
 		sluice_idt_set_apiserver_on_host(a->reg.idt, on_host);
 		agent_commit(a, AGENT_COMMIT_REGENERATE, "kube-apiserver on the host", NULL);
@@ -183,18 +176,15 @@ int agent_apiservers_set(struct agent *a, const uint32_t *ips, size_t n)
 		return 0;
 	}
 	for (i = 0; i < m; i++) {
-		char text[16];
-		bool ours = false;
+		char text[64];
+		uint8_t addr[16];
 
-		sl_addr_from_ipv4(addr, v[i]);
-		for (j = 0; j < a->nhost_addrs && !ours; j++)
-			ours = !memcmp(a->host_addrs[j], addr, 16);
-		if (ours || agent_is_remote_node(a, v[i]))
+		if (host_has(a, v[i]) || agent_is_remote_node(a, v[i]))
 			continue;
-		snprintf(text, sizeof(text), "%u.%u.%u.%u", v[i] >> 24, (v[i] >> 16) & 255,
-			 (v[i] >> 8) & 255, v[i] & 255);
+		sl_addr_from_ipv4(addr, v[i]);
 		fprintf(stderr, "sluiced: the API server's address %s is not a node's: toEntities "
-			"kube-apiserver does not match it here (allow it with toCIDR)\n", text);
+			"kube-apiserver does not match it here (allow it with toCIDR)\n",
+			sl_addr_str(addr, text, sizeof(text)));
 	}
 	free(a->apiservers);
 	a->apiservers = v;

@@ -483,13 +483,6 @@ static void port_cut_removed(struct agent *a, const struct svc_port *p, const ui
 	free(gone);
 }
 
-static int cmp_u32(const void *x, const void *y)
-{
-	uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
-
-	return a < b ? -1 : a > b;
-}
-
 /* The ids of a that are not in b, into *out (sorted copies: a port may have
  * tens of thousands of backends). */
 static size_t ids_minus(const uint32_t *a, size_t na, const uint32_t *b, size_t nb, uint32_t **out)
@@ -502,8 +495,10 @@ static size_t ids_minus(const uint32_t *a, size_t na, const uint32_t *b, size_t 
 		memcpy(sa, a, na * sizeof(*a));
 	if (nb)
 		memcpy(sb, b, nb * sizeof(*b));
-	qsort(sa, na, sizeof(*sa), cmp_u32);
-	qsort(sb, nb, sizeof(*sb), cmp_u32);
+	if (na > 1) /* (qsort of a NULL array is undefined even for 0 items) */
+		qsort(sa, na, sizeof(*sa), sl_u32_cmp);
+	if (nb > 1)
+		qsort(sb, nb, sizeof(*sb), sl_u32_cmp);
 	for (i = 0; i < na; i++) {
 		while (j < nb && sb[j] < sa[i])
 			j++;

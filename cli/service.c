@@ -414,7 +414,9 @@ static const struct subcmd svc_cmds[] = {
 	  "immutable). Backends follow the new selector and target ports at once; a\n"
 	  "port no longer listed stops translating, a new one starts. Turning session\n"
 	  "affinity on or off, or changing its timeout, applies to the next connection;\n"
-	  "backends clients are attached to are kept while they stay in the service.\n" },
+	  "backends clients are attached to are kept while they stay in the service.\n"
+	  "--type is replaced too (none: ClusterIP); a NodePort service's ports keep\n"
+	  "their node ports unless --node-port gives another.\n" },
 	{ "delete", svc_delete, "delete NAMESPACE/NAME", "Deletes a service.\n" },
 	{ "list", svc_list, "list [-n NAMESPACE|-A] [-o json|yaml|wide|name]",
 	  "Every service: cluster IP, ports, number of backends; -o wide adds the\n"

@@ -417,3 +417,10 @@ size_t sl_utf8_decode(const unsigned char *s, size_t left, uint32_t *cp)
 		*cp = v;
 	return n;
 }
+
+int sl_u32_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}

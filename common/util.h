@@ -33,6 +33,8 @@ int sl_read_file(const char *path, size_t max, char **out, size_t *len);
 void sl_addr_from_ipv4(uint8_t out[16], uint32_t ipv4_host_order);
 bool sl_addr_is_ipv4(const uint8_t a[16]);
 uint32_t sl_addr_ipv4(const uint8_t a[16]); /* host order */
+/* qsort/bsearch order of uint32_t values */
+int sl_u32_cmp(const void *a, const void *b);
 /* Formats into buf (>= 46 bytes); IPv4-mapped prints as dotted quad. */
 const char *sl_addr_str(const uint8_t a[16], char *buf, size_t len);
 int sl_parse_cidr4(const char *s, uint32_t *net, unsigned *prefixlen);
