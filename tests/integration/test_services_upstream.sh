@@ -281,6 +281,19 @@ s.sendto(b'q', ('$NODE_IP', $UNP)); d, a = s.recvfrom(100)
 print(d.decode().split()[0], '%s:%d' % a)")"
 expect_eq "update without --node-port keeps the node port (as the API server does)" "$NP" \
 	"$(sl service update default/nodeport-test --selector app=nodeport --port http=80:http/TCP --type NodePort >/dev/null; svcj default/nodeport-test 'd["ports"][0].get("node_port", "")')"
+echo "== [sig-network] Networking should update nodePort: http / udp"
+NP2=$((NP + 100))
+sl service update default/nodeport-test --selector app=nodeport --port http=80:http/TCP --node-port "$NP2" >/dev/null
+expect_eq "the node port moved to $NP2: it answers" nodeport "$(who default/client "http://$NODE_IP:$NP2/moved")"
+check_not "... and the old one, $NP, no longer reaches the pod" can default/client tcp "$NODE_IP" "$NP"
+UNP2=$((UNP + 100))
+sl service update default/nodeport-udp --selector app=nodeport-udp --port 53:dns/UDP --node-port "$UNP2" >/dev/null
+expect_eq "UDP: the node port moved to $UNP2: the backend answers there" nodeport-udp \
+	"$(sl pod exec default/client -- python3 -c "
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(2)
+s.sendto(b'q', ('$NODE_IP', $UNP2)); print(s.recvfrom(100)[0].decode().split()[0])")"
+sl service update default/nodeport-test --selector app=nodeport --port http=80:http/TCP --node-port "$NP" >/dev/null
 echo "== [sig-network] Services should prevent NodePort collisions / check NodePort out-of-range / release NodePorts on delete"
 check_exit 1 "a second service on the same node port is refused" sl service create default/np-collide \
 	--selector app=nodeport --port 81:http/TCP --node-port "$NP"
