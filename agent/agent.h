@@ -277,9 +277,9 @@ void agent_apiservers_refresh(struct agent *a);
 /* cidr.c: deletes the pinned ipcache's entries gone() says an earlier
  * agent left (once per run, before the first write of their kind) */
 void agent_ipcache_prune(struct agent *a,
-			 bool (*gone)(void *ctx, const struct sluice_ipcache_key *k,
+			 bool (*gone)(const void *ctx, const struct sluice_ipcache_key *k,
 				      const struct sluice_ipcache_value *v),
-			 void *ctx);
+			 const void *ctx);
 
 /* cni.c: pods that the agent did not create (CNI plugin, Kubernetes). */
 struct agent_attach_req {

@@ -80,9 +80,9 @@ static const struct sluice_cidr_ident *cidr_find(const struct sluice_cidr_ident 
 }
 
 void agent_ipcache_prune(struct agent *a,
-			 bool (*gone)(void *ctx, const struct sluice_ipcache_key *k,
+			 bool (*gone)(const void *ctx, const struct sluice_ipcache_key *k,
 				      const struct sluice_ipcache_value *v),
-			 void *ctx)
+			 const void *ctx)
 {
 	struct sluice_ipcache_key key, next, *prev = NULL;
 	struct sluice_ipcache_value val;
@@ -105,7 +105,7 @@ void agent_ipcache_prune(struct agent *a,
 }
 
 /* CIDR entries are the only ones with identities from SLUICE_ID_LOCAL_MIN up */
-static bool cidr_leftover(void *ctx, const struct sluice_ipcache_key *k,
+static bool cidr_leftover(const void *ctx, const struct sluice_ipcache_key *k,
 			  const struct sluice_ipcache_value *v)
 {
 	const struct sluice_compiled *c = ctx;
@@ -130,7 +130,7 @@ int agent_cidrs_sync(struct agent *a, const struct sluice_compiled *c, char **er
 	if (!a->cidrs_checked) {
 		/* what a previous agent left in a pinned ipcache and the
 		 * current policy set does not name */
-		agent_ipcache_prune(a, cidr_leftover, (void *)c);
+		agent_ipcache_prune(a, cidr_leftover, c);
 		a->cidrs_checked = true;
 	}
 	/* both lists are sorted the same way: one merge finds what is new,

@@ -84,7 +84,7 @@ struct nodes_kept {
 
 /* a remote-node entry an earlier agent left for an address that is not a
  * node any more (the pinned ipcache outlives the agent) */
-static bool node_leftover(void *ctx, const struct sluice_ipcache_key *k,
+static bool node_leftover(const void *ctx, const struct sluice_ipcache_key *k,
 			  const struct sluice_ipcache_value *v)
 {
 	const struct nodes_kept *kept = ctx;
@@ -97,7 +97,11 @@ static bool node_leftover(void *ctx, const struct sluice_ipcache_key *k,
 	return !in_sorted(kept->v, kept->n, ip);
 }
 
-int agent_remote_nodes_set(struct agent *a, const uint32_t *ips, size_t n)
+/* The node list, whole; the ipcache entries of the addresses that came
+ * (every one with all: their identity, 6 or 7, may have changed). Node
+ * objects change with every status update of every node, so an unchanged
+ * list writes nothing. */
+static void nodes_apply(struct agent *a, const uint32_t *ips, size_t n, bool all)
 {
 	size_t i, j, m;
 	uint32_t *v = sorted_set(ips, n, &m);
@@ -129,9 +133,7 @@ int agent_remote_nodes_set(struct agent *a, const uint32_t *ips, size_t n)
 			i++;
 		known = i < a->nremote_nodes && a->remote_nodes[i] == v[j];
 		changed |= !known;
-		/* every time, not only when new: a pod that had the address may
-		 * have gone meanwhile */
-		if (a->dp && !address_taken(a, v[j])) {
+		if ((all || !known) && a->dp && !address_taken(a, v[j])) {
 			sl_addr_from_ipv4(addr, v[j]);
 			sluice_dp_ipcache_update(a->dp, addr, 128, node_identity(a, v[j]), 0);
 		}
@@ -145,6 +147,11 @@ int agent_remote_nodes_set(struct agent *a, const uint32_t *ips, size_t n)
 		a->cidr_pods_changed = true;
 		agent_commit(a, AGENT_COMMIT_REGENERATE, "remote nodes", NULL);
 	}
+}
+
+int agent_remote_nodes_set(struct agent *a, const uint32_t *ips, size_t n)
+{
+	nodes_apply(a, ips, n, false);
 	return 0;
 }
 
@@ -195,7 +202,7 @@ int agent_apiservers_set(struct agent *a, const uint32_t *ips, size_t n)
 		size_t k = a->nremote_nodes;
 
 		memcpy(nodes, a->remote_nodes, k * sizeof(*nodes));
-		agent_remote_nodes_set(a, nodes, k);
+		nodes_apply(a, nodes, k, true);
 		free(nodes);
 		agent_commit(a, AGENT_COMMIT_REGENERATE, "kube-apiserver", NULL);
 	}

@@ -835,12 +835,11 @@ static size_t map_gc(int fd, size_t ksize, bool (*keep)(const struct agent_servi
 static bool svc_key_ours(const struct agent_services *S, const void *key)
 {
 	const struct sluice_svc_key *k = key;
+	bool wild = !sl_addr_ipv4(k->addr); /* a node port's frontend */
 	size_t i, j;
 
 	for (i = 0; i < S->n; i++) {
 		const struct agent_service *s = S->v[i];
-
-		bool wild = !sl_addr_ipv4(k->addr);
 
 		if (!wild && sl_addr_ipv4(k->addr) != s->ip)
 			continue;

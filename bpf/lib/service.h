@@ -139,10 +139,9 @@ static __always_inline const struct sluice_svc_entry *svc_node_port(struct sluic
  * backend is still one of the frontend's; NULL otherwise (pick anew).
  */
 static __always_inline const struct sluice_backend *
-svc_affinity_backend(const struct sluice_svc_entry *svc, const struct sluice_svc_aff_key *ak,
+svc_affinity_backend(const struct sluice_svc_entry *svc, const struct sluice_svc_aff *aff,
 		     __u64 now, __u32 *backend_id)
 {
-	const struct sluice_svc_aff *aff = bpf_map_lookup_elem(&sluice_saff_v1, ak);
 	struct sluice_svc_aff_match_key mk = {};
 
 	if (!aff || now - aff->last_ns > (__u64)svc->affinity_timeout * 1000000000ull)
@@ -155,11 +154,12 @@ svc_affinity_backend(const struct sluice_svc_entry *svc, const struct sluice_svc
 	return bpf_map_lookup_elem(&sluice_be_v1, &mk.backend_id);
 }
 
-/* Records (or refreshes) the client's affinity to backend_id. */
-static __always_inline void svc_affinity_note(const struct sluice_svc_aff_key *ak, __u64 now,
+/* Records (or refreshes) the client's affinity to backend_id; have is its
+ * entry as svc_translate() found it (NULL: none). */
+static __always_inline void svc_affinity_note(const struct sluice_svc_aff_key *ak,
+					      const struct sluice_svc_aff *have, __u64 now,
 					      __u32 backend_id)
 {
-	const struct sluice_svc_aff *have = bpf_map_lookup_elem(&sluice_saff_v1, ak);
 	struct sluice_svc_aff v = {};
 
 	if (have && have->backend_id == backend_id && now - have->last_ns < SVC_AFF_REFRESH_NS)
@@ -181,6 +181,7 @@ static __always_inline enum svc_result svc_translate(struct bpf_sock_addr *ctx, 
 {
 	struct sluice_svc_key key = {};
 	struct sluice_svc_aff_key ak = {};
+	const struct sluice_svc_aff *aff = NULL;
 	const struct sluice_svc_entry *svc, *slot;
 	const struct sluice_backend *be = NULL;
 	__be32 front = ctx->user_ip4;
@@ -206,7 +207,8 @@ static __always_inline enum svc_result svc_translate(struct bpf_sock_addr *ctx, 
 		ak.netns_cookie = bpf_get_netns_cookie(ctx);
 		ak.svc_id = svc->svc_id;
 		now = bpf_ktime_get_ns();
-		be = svc_affinity_backend(svc, &ak, now, &backend_id);
+		aff = bpf_map_lookup_elem(&sluice_saff_v1, &ak);
+		be = svc_affinity_backend(svc, aff, now, &backend_id);
 	}
 	if (!be) {
 		key.slot = (__u16)(bpf_get_prandom_u32() % count) + 1;
@@ -219,7 +221,7 @@ static __always_inline enum svc_result svc_translate(struct bpf_sock_addr *ctx, 
 			return SVC_NO_BACKEND;
 	}
 	if (affinity)
-		svc_affinity_note(&ak, now, backend_id);
+		svc_affinity_note(&ak, aff, now, backend_id);
 
 	/* best effort: without it a reply shows the backend's address */
 	svc_revnat_note(bpf_get_socket_cookie(ctx), ((const __u32 *)be->addr)[3], be->port, front,
