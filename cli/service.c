@@ -329,19 +329,20 @@ static void table_row(json_t *s, bool wide)
 	snprintf(full, sizeof(full), "%s/%s",
 		 cli_cell(json_string_value(json_object_get(s, "namespace")), nsb, sizeof(nsb)),
 		 cli_cell(json_string_value(json_object_get(s, "name")), nb, sizeof(nb)));
+	/* kubectl's PORT(S): port/proto, port:nodePort/proto for a node port
+	 * (the target port is in get -o json, as kubectl shows it in describe) */
 	json_array_foreach(json_object_get(s, "ports"), i, p) {
-		json_t *tp = json_object_get(p, "target_port");
+		json_int_t np = json_integer_value(json_object_get(p, "node_port"));
 		int w;
 
-		if (json_is_string(tp))
-			w = snprintf(ports + off, sizeof(ports) - off, "%s%lld:%s/%s", i ? "," : "",
-				     (long long)json_integer_value(json_object_get(p, "port")),
-				     cli_cell(json_string_value(tp), nb, sizeof(nb)),
-				     json_string_value(json_object_get(p, "protocol")) ?: "");
-		else
+		if (np > 0)
 			w = snprintf(ports + off, sizeof(ports) - off, "%s%lld:%lld/%s", i ? "," : "",
 				     (long long)json_integer_value(json_object_get(p, "port")),
-				     (long long)json_integer_value(tp),
+				     (long long)np,
+				     json_string_value(json_object_get(p, "protocol")) ?: "");
+		else
+			w = snprintf(ports + off, sizeof(ports) - off, "%s%lld/%s", i ? "," : "",
+				     (long long)json_integer_value(json_object_get(p, "port")),
 				     json_string_value(json_object_get(p, "protocol")) ?: "");
 		if (w < 0 || (size_t)w >= sizeof(ports) - off)
 			break;

@@ -261,6 +261,7 @@ svcj() { sl service get "$1" -o json | python3 -c "import json,sys; d=json.load(
 NP=$(svcj default/nodeport-test 'd["ports"][0].get("node_port", "")')
 expect_eq "type NodePort, a node port from 30000-32767 (the lowest free)" "NodePort 30000" \
 	"$(svcj default/nodeport-test 'd["type"]') $NP"
+check "service list shows PORT(S) as kubectl does: 80:\$NP/TCP" sh -c "$(declare -f sl); SL_BUILD='$SL_BUILD' SL_SOCK='$SL_SOCK'; sl service list | grep -q '^default/nodeport-test  *NodePort  *$NPIP  *80:$NP/TCP '"
 # a node's address: one of this host's (any but loopback)
 NODE_IP=$(sl status -o json | python3 -c 'import json,sys; print([a for a in json.load(sys.stdin)["host_addresses"] if not a.startswith("127.")][0])')
 expect_eq "a pod reaches NODE_IP:nodePort ($NODE_IP:$NP): the backend answers" nodeport \
