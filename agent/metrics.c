@@ -298,8 +298,8 @@ char *metrics_render(struct agent *a)
 {
 	const struct agent_counters *fc = &a->counters;
 	struct metrics *mx = a->metrics;
-	static const char *kinds[5] = { NULL, "L3_L4", "L7", "L7", "Trace" };
-	static const char *verdicts[4] = { NULL, "FORWARDED", "DROPPED", "REDIRECTED" };
+	static const char *const kinds[5] = { NULL, "L3_L4", "L7", "L7", "Trace" };
+	static const char *const verdicts[4] = { NULL, "FORWARDED", "DROPPED", "REDIRECTED" };
 	uint64_t st[SLUICE_STAT_MAX] = { 0 };
 	struct sluice_dp_map_fill fill[SLUICE_DP_MAPS_MAX];
 	struct out o = { 0 };
