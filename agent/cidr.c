@@ -115,17 +115,26 @@ static bool cidr_leftover(const void *ctx, const struct sluice_ipcache_key *k,
 
 int agent_cidrs_sync(struct agent *a, const struct sluice_compiled *c, char **err)
 {
-	/* not zeroed: only the first n (ngone) are written and read, and a
-	 * one-rule change of a large set writes none */
-	uint8_t (*addrs)[16] = sl_xmalloc((c->ncidrs + 1) * sizeof(*addrs));
-	uint8_t *plens = sl_xmalloc(c->ncidrs + 1);
-	uint32_t *ids = sl_xmalloc((c->ncidrs + 1) * sizeof(*ids));
-	size_t *gone = sl_xmalloc((a->ncidrs + 1) * sizeof(*gone));
+	uint8_t (*addrs)[16];
+	uint8_t *plens;
+	uint32_t *ids;
+	size_t *gone;
 	size_t i = 0, j = 0, n = 0, ngone = 0;
 	bool same = c->ncidrs == a->ncidrs; /* the list kept is the new one */
 	struct node_addrs na;
 	int rc;
 
+	/* most one-rule changes name no new prefix (a port, a selector): the
+	 * lists are the same bytes, and the merge below would write nothing */
+	if (same && a->cidrs_checked && !a->cidr_pods_changed &&
+	    (!c->ncidrs || !memcmp(c->cidrs, a->cidrs, c->ncidrs * sizeof(*c->cidrs))))
+		return 0;
+	/* not zeroed: only the first n (ngone) are written and read, and a
+	 * one-rule change of a large set writes none */
+	addrs = sl_xmalloc((c->ncidrs + 1) * sizeof(*addrs));
+	plens = sl_xmalloc(c->ncidrs + 1);
+	ids = sl_xmalloc((c->ncidrs + 1) * sizeof(*ids));
+	gone = sl_xmalloc((a->ncidrs + 1) * sizeof(*gone));
 	node_addrs_build(a, &na);
 	if (!a->cidrs_checked) {
 		/* what a previous agent left in a pinned ipcache and the

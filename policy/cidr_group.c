@@ -184,6 +184,8 @@ bool sluice_policy_set_resolve_cidr_groups(struct sluice_policy_set *set)
 	for (size_t pi = 0; pi < set->n; pi++) {
 		struct sluice_policy *p = &set->v[pi];
 
+		if (!p->has_groups)
+			continue;
 		for (size_t ri = 0; ri < p->nrules; ri++)
 			for (int s = 0; s < SLUICE_SECTION_COUNT; s++) {
 				size_t n;

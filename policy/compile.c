@@ -64,6 +64,37 @@ int compile_direction_with(struct compile_state *st, size_t ep_index, bool ingre
 		if (dd != SLUICE_FALSE)
 			default_deny = true;
 		st->l7_open = dd == SLUICE_FALSE;
+		if (only && only->cand) {
+			/* the edit path: only the items its index names, in
+			 * the same order (allow items, then deny ones) */
+			struct compile_item_ref lo = { .policy = er->v[i].policy, .rule = er->v[i].rule };
+			size_t a = 0, b = only->ncand;
+
+			while (a < b) {
+				size_t m = a + (b - a) / 2;
+
+				if (compile_item_ref_cmp(&only->cand[m], &lo) < 0)
+					a = m + 1;
+				else
+					b = m;
+			}
+			for (; a < only->ncand && !rc && only->cand[a].policy == lo.policy &&
+			       only->cand[a].rule == lo.rule; a++) {
+				const struct compile_item_ref *c = &only->cand[a];
+				bool is_deny = sluice_section_is_deny((enum sluice_section)c->section);
+				const struct sluice_peer_rule *item;
+
+				if (sluice_section_is_ingress((enum sluice_section)c->section) != ingress ||
+				    c->index >= (is_deny ? ndeny : nallow))
+					continue;
+				item = is_deny ? &deny[c->index] : &allow[c->index];
+				rc = only->fn(st, item, &st->eps[ep_index], &peers, only->ctx);
+				if (!rc && peers.n)
+					rc = compile_peer_rule_for(st, &m, ep_index, item, ingress, is_deny,
+								   ref, &peers, &keys);
+			}
+			continue;
+		}
 		for (size_t j = 0; j < nallow + ndeny && !rc; j++) {
 			const struct sluice_peer_rule *item = j < nallow ? &allow[j] : &deny[j - nallow];
 			size_t k = j + PREFETCH_AHEAD;
@@ -366,6 +397,9 @@ int sluice_policy_compile(const struct sluice_policy_set *set,
 		res.cidrs = st.cidrs;
 		res.ncidrs = st.ncidrs;
 		st.cidrs = NULL;
+		/* for the edits that may follow (compile_items.c); none when
+		 * it cannot be made: they then ask every item */
+		res.items = compile_items_build(set);
 	}
 	compile_state_free(&st);
 	if (rc) {
@@ -429,4 +463,6 @@ void sluice_compiled_free(struct sluice_compiled *c)
 	free(c->cidrs);
 	c->cidrs = NULL;
 	c->ncidrs = 0;
+	compile_items_free(c->items);
+	c->items = NULL;
 }

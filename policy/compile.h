@@ -192,7 +192,33 @@ struct compile_peers_fn {
 		  const struct sluice_compile_endpoint *subject, struct u32vec *out,
 		  const void *ctx);
 	const void *ctx;
+	/* the items to ask, sorted (compile_item_ref_cmp); NULL: every item */
+	const struct compile_item_ref *cand;
+	size_t ncand;
 };
+
+/* ---- the edit path's item index (compile_items.c) -------------------- */
+
+/* one item of a set: set->v[policy].rules[rule], section, index */
+struct compile_item_ref {
+	uint32_t policy, rule, index;
+	uint8_t section;
+};
+
+int compile_item_ref_cmp(const void *a, const void *b);
+/* NULL on allocation failure */
+struct sluice_item_index *compile_items_build(const struct sluice_policy_set *set);
+/* the item at r changed from old_item to new_item; -ENOMEM leaves the
+ * index unusable (free it) */
+int compile_items_update(struct sluice_item_index *x, const struct compile_item_ref *r,
+			 const struct sluice_peer_rule *old_item, const struct sluice_peer_rule *new_item);
+/* The items that may select one of ids (CIDR identities by prefix; the
+ * others match only always-asked items), and also (when not NULL), sorted
+ * and unique, into a malloc'd *out. */
+int compile_items_candidates(const struct sluice_item_index *x, const struct sluice_cidr_ident *ids,
+			     size_t n, const struct compile_item_ref *also,
+			     struct compile_item_ref **out, size_t *nout);
+void compile_items_free(struct sluice_item_index *x);
 
 
 /* only: NULL for every peer (the whole compile) */

@@ -170,7 +170,16 @@ struct compile_idset {
 
 static bool compile_idset_has(const struct compile_idset *s, uint32_t id)
 {
-	return s->n && bsearch(&id, s->v, s->n, sizeof(*s->v), compile_u32_cmp);
+	/* asked once per entry of every endpoint the edit touches (25,000
+	 * and more), mostly of one to a few identities: a short scan beats
+	 * bsearch's calls */
+	if (s->n <= 8) {
+		for (size_t i = 0; i < s->n; i++)
+			if (s->v[i] == id)
+				return true;
+		return false;
+	}
+	return bsearch(&id, s->v, s->n, sizeof(*s->v), compile_u32_cmp);
 }
 
 #define EDIT_MAX_PREFIXES 64
@@ -528,7 +537,7 @@ static int compile_edit_endpoints(struct compile_state *st, const struct sluice_
 int sluice_policy_compile_edit(const struct sluice_policy_set *set,
 			       struct sluice_identity_table *idt,
 			       const struct sluice_compile_endpoint *eps, size_t neps,
-			       const struct sluice_compiled *prev, size_t pi, size_t ri,
+			       struct sluice_compiled *prev, size_t pi, size_t ri,
 			       enum sluice_section section, size_t index,
 			       const struct sluice_peer_rule *old_item,
 			       struct sluice_compiled *out, bool *handled,
@@ -538,7 +547,10 @@ int sluice_policy_compile_edit(const struct sluice_policy_set *set,
 	struct compile_edit ed = { .old_item = old_item };
 	struct compile_edit_ctx ctx = { 0 };
 	struct compile_idset idset = { 0 };
-	struct compile_peers_fn fn = { compile_edit_peers, &ctx };
+	struct compile_peers_fn fn = { compile_edit_peers, &ctx, NULL, 0 };
+	struct compile_item_ref edited = { (uint32_t)pi, (uint32_t)ri, (uint32_t)index, (uint8_t)section };
+	struct compile_item_ref *cand = NULL;
+	struct sluice_item_index *items = NULL;
 	struct sluice_compiled res = { 0 };
 	const char *cluster = SLUICE_CLUSTER_NAME;
 	int rc;
@@ -585,13 +597,32 @@ int sluice_policy_compile_edit(const struct sluice_policy_set *set,
 		idset.v[idset.n++] = ed.ids[i].identity;
 	qsort(idset.v, idset.n, sizeof(*idset.v), compile_u32_cmp);
 
+	/* the items that may select the live ones (compile_items.c): the
+	 * previous result's index still files the edited item under its old
+	 * prefixes, so that item is asked in any case; without an index (none
+	 * could be made) every item is asked */
+	items = prev->items ? prev->items : compile_items_build(set);
+	if (items && compile_items_candidates(items, ctx.ids, ctx.n, &edited, &cand, &fn.ncand) == 0)
+		fn.cand = cand;
+
 	st.cidrs = res.cidrs;
 	st.ncidrs = res.ncidrs;
 	rc = compile_edit_endpoints(&st, prev, pi, ri, &ed, &fn, &idset, &res, errors);
 	st.cidrs = NULL; /* res's */
 	compile_state_free(&st);
+	free(cand);
 	if (rc)
 		goto fail;
+	/* the index moves to the result, the edited item filed anew (a
+	 * fresh one was made from the set as it is now) */
+	if (items && items == prev->items) {
+		prev->items = NULL;
+		if (compile_items_update(items, &edited, old_item, ed.new_item)) {
+			compile_items_free(items);
+			items = NULL;
+		}
+	}
+	res.items = items;
 	selector_free(&ctx.cluster);
 	free(idset.v);
 	free(ed.ids);
@@ -600,6 +631,8 @@ int sluice_policy_compile_edit(const struct sluice_policy_set *set,
 	*handled = true;
 	return 0;
 fail:
+	if (items != prev->items)
+		compile_items_free(items);
 	selector_free(&ctx.cluster);
 	free(idset.v);
 	free(ed.ids);

@@ -360,6 +360,8 @@ void sluice_policy_edit_swap(struct sluice_policy *p, struct sluice_policy_edit 
 	e->item = tmp;
 	if (cilium_item_has_http(&v[e->index]))
 		p->has_http = true;
+	if (v[e->index].ngroups)
+		p->has_groups = true;
 	/* what follows the item moves by delta bytes and lines; swapping back
 	 * moves it back */
 	end = e->applied ? (size_t)((ptrdiff_t)e->old_end + e->delta) : e->old_end;

@@ -1819,4 +1819,12 @@ void cilium_load_document(struct yctx *c, y_node_t *root, struct sluice_policy *
 			for (size_t j = 0; j < n && !p->has_http; j++)
 				p->has_http = cilium_item_has_http(&v[j]);
 		}
+	for (size_t r = 0; r < p->nrules && !p->has_groups; r++)
+		for (int sec = 0; sec < SLUICE_SECTION_COUNT && !p->has_groups; sec++) {
+			size_t n;
+			const struct sluice_peer_rule *v = rule_section(&p->rules[r], (enum sluice_section)sec, &n);
+
+			for (size_t j = 0; j < n && !p->has_groups; j++)
+				p->has_groups = v[j].ngroups != 0;
+		}
 }

@@ -327,6 +327,9 @@ struct sluice_policy {
 	 * policy that allowed or denied them); 0: 1 + its index in the set */
 	uint32_t ref_id;
 	bool has_http;     /* some rule has http rules (the edit path's lint) */
+	/* some item names CIDR groups: the others' policies are skipped by
+	 * sluice_policy_set_resolve_cidr_groups(), a pass over every item */
+	bool has_groups;
 	/* the text it came from has no byte above 0x7f: libyaml's marks count
 	 * characters, so only then are the items' source spans byte offsets,
 	 * which the one-item edit path (edit.c) needs */

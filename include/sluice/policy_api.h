@@ -172,11 +172,16 @@ struct sluice_cidr_ident {
 /* The order of sluice_compiled.cidrs: address, then prefix length (qsort). */
 int sluice_cidr_ident_cmp(const void *a, const void *b);
 
+struct sluice_item_index; /* the edit path's, opaque (policy/compile_items.c) */
+
 struct sluice_compiled {
 	struct sluice_ep_compiled *eps; /* one per endpoint that is not peer_only */
 	size_t neps;
 	struct sluice_cidr_ident *cidrs; /* sorted by address, then prefixlen */
 	size_t ncidrs;
+	/* the set's items by prefix: NULL after a whole compile, made by the
+	 * first edit and moved from result to result while edits follow */
+	struct sluice_item_index *items;
 };
 
 /*
@@ -206,12 +211,14 @@ void sluice_compiled_free(struct sluice_compiled *c);
  * what the item can change. Returns 0 or a negative errno (errors say
  * why). *handled says which of the two successes it was: true, out holds
  * the result; false, the change is not one it handles (the caller compiles
- * the whole set; out and prev are untouched). See policy/compile_edit.c.
+ * the whole set; out and prev are untouched). When handled, prev's item
+ * index (sluice_compiled.items) has moved into out. See
+ * policy/compile_edit.c.
  */
 int sluice_policy_compile_edit(const struct sluice_policy_set *set,
 			       struct sluice_identity_table *idt,
 			       const struct sluice_compile_endpoint *eps, size_t neps,
-			       const struct sluice_compiled *prev, size_t pi, size_t ri,
+			       struct sluice_compiled *prev, size_t pi, size_t ri,
 			       enum sluice_section section,
 			       size_t index, const struct sluice_peer_rule *old_item,
 			       struct sluice_compiled *out, bool *handled,

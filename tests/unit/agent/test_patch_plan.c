@@ -114,6 +114,52 @@ static void test_plan_keys(void **state)
 	assert_int_equal(plan.nsets, 3);
 }
 
+/* 2,000 entries, changes at the head, in the middle and at the tail:
+ * the block compares that skip the equal runs miss none of them */
+static void test_plan_large_runs(void **state)
+{
+	enum { N = 2000 };
+	struct sluice_policy_map_entry *old = calloc(N, sizeof(*old)), *new_ = calloc(N + 1, sizeof(*new_));
+	struct patch_plan plan;
+	size_t nnew = 0;
+
+	(void)state;
+	for (uint32_t i = 0; i < N; i++)
+		old[i] = entry(key(1000 + i, SLUICE_DIR_INGRESS, 6, 80, 64), 0);
+	qsort(old, N, sizeof(*old), cmp_entries);
+	for (size_t i = 0; i < N; i++) {
+		uint32_t id = ntohl(old[i].key.identity_be);
+
+		if (id == 1000 + N - 1)
+			continue; /* the last identity goes */
+		new_[nnew] = old[i];
+		if (id == 1000) /* the first one's value changes */
+			new_[nnew].value.flags = SLUICE_POL_F_DENY;
+		if (id == 1000 + N / 2 + 7) /* one in the middle moves to 81 */
+			new_[nnew].key.dport_be = htons(81);
+		nnew++;
+	}
+	new_[nnew++] = entry(key(1000 + N, SLUICE_DIR_INGRESS, 6, 80, 64), 0); /* one comes */
+	qsort(new_, nnew, sizeof(*new_), cmp_entries);
+	assert_int_equal(patch_plan(old, N, new_, nnew, &plan), PATCH_KEYS);
+	assert_int_equal(plan.ndels, 2); /* the middle one's old key, the last identity */
+	assert_int_equal(plan.nsets, 3); /* the first one's value, the middle one's new key, the new one */
+	for (size_t k = 0; k < plan.ndels; k++)
+		assert_true(ntohl(plan.dels[k].identity_be) == 1000 + N / 2 + 7 ||
+			    ntohl(plan.dels[k].identity_be) == 1000 + N - 1);
+	for (size_t k = 0; k < plan.nsets; k++) {
+		uint32_t id = ntohl(plan.sets[k].key.identity_be);
+
+		assert_true(id == 1000 || id == 1000 + N / 2 + 7 || id == 1000 + N);
+		if (id == 1000 + N / 2 + 7)
+			assert_int_equal(ntohs(plan.sets[k].key.dport_be), 81);
+	}
+	/* the same list: nothing */
+	assert_int_equal(patch_plan(old, N, old, N, &plan), PATCH_NOTHING);
+	free(old);
+	free(new_);
+}
+
 static void test_plan_swap_when_keys_meet(void **state)
 {
 	/* an allow for ANY on TCP/80 and a deny for 300 on TCP/80 arrive together:
@@ -155,6 +201,7 @@ int main(void)
 		cmocka_unit_test(test_keys_meet),
 		cmocka_unit_test(test_plan_nothing),
 		cmocka_unit_test(test_plan_keys),
+		cmocka_unit_test(test_plan_large_runs),
 		cmocka_unit_test(test_plan_swap_when_keys_meet),
 		cmocka_unit_test(test_plan_swap_when_large),
 	};

@@ -8,7 +8,8 @@
  * a port, a world entity in another endpoint's policy (new and vanishing
  * CIDR identities), a prefix still named elsewhere, nested prefixes, the
  * namespace entity (the pods of the subject's namespace) beside the
- * edited items.
+ * edited items. Each edit follows the previous one's result, as the
+ * agent's do, so the item index an edit carries on is checked too.
  */
 #include "testutil.h"
 
@@ -136,12 +137,17 @@ static void edit(struct fixture *f, char *new_text, int want)
 	assert_int_equal(rc, 0);
 	assert_int_equal(handled, want);
 	compile_all(f, &whole);
-	if (handled) {
-		assert_compiled_same(&inc, &whole);
-		sluice_compiled_free(&inc);
-	}
 	sluice_compiled_free(&f->prev);
-	f->prev = whole;
+	if (handled) {
+		/* the next edit follows this one's result, as the agent's do:
+		 * it carries the item index (compile_items.c) on */
+		assert_compiled_same(&inc, &whole);
+		assert_non_null(inc.items);
+		sluice_compiled_free(&whole);
+		f->prev = inc;
+	} else {
+		f->prev = whole;
+	}
 	sluice_policy_edit_free(&ed);
 	sluice_diags_free(&e);
 	sluice_diags_free(&w);
