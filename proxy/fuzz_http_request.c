@@ -63,11 +63,14 @@ static enum proxy_match fz_decide(void *ctx, const struct proxy_request_view *re
 	struct fz *f = ctx;
 	struct proxy_rules_key k = { .ep_id = 1, .port = 80 };
 	enum proxy_match m = proxy_rule_set_match(proxy_rules_lookup(f->rules, &k), req);
-	/* the policy only ever sees canonical paths */
+	/* the policy only ever sees canonical paths; the query after them
+	 * is as the client sent it (Envoy's :path), "/../" in it included */
 	if (req->path_len && req->path[0] == '/') {
-		if (memmem(req->path, req->path_len, "//", 2) ||
-		    memmem(req->path, req->path_len, "/./", 3) ||
-		    memmem(req->path, req->path_len, "/../", 4))
+		const char *q = memchr(req->path, '?', req->path_len);
+		size_t pl = q ? (size_t)(q - req->path) : req->path_len;
+
+		if (memmem(req->path, pl, "//", 2) || memmem(req->path, pl, "/./", 3) ||
+		    memmem(req->path, pl, "/../", 4))
 			abort();
 	}
 	return m;
