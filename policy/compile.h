@@ -18,9 +18,11 @@
 #ifndef SLUICE_POLICY_COMPILE_H
 #define SLUICE_POLICY_COMPILE_H
 
+#include <endian.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "internal.h"
 #include "hash.h"
@@ -118,6 +120,16 @@ int compile_entry_cmp(const void *a, const void *b);
 int compile_l7_cmp(const void *a, const void *b);
 
 /* ---- peers (compile_peers.c) ----------------------------------------- */
+
+/* the 16-byte form's first (i 0) or second (i 1) half, as a number whose
+ * high bit is the half's first bit */
+static inline uint64_t compile_addr_half(const uint8_t *a, int i)
+{
+	uint64_t v;
+
+	memcpy(&v, a + 8 * i, sizeof(v));
+	return be64toh(v);
+}
 
 /* The identities a peer rule names (sorted; ANY alone when it covers all). */
 int compile_peer_ids(struct compile_state *st, const struct sluice_peer_rule *pr,

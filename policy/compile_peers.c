@@ -89,16 +89,6 @@ static int compile_cluster_ids(struct compile_state *st)
 
 /* ---- CIDR peers ------------------------------------------------------- */
 
-/* the 16-byte form's first (i 0) or second (i 1) half, as a number whose
- * high bit is the half's first bit */
-static inline uint64_t compile_addr_half(const uint8_t *a, int i)
-{
-	uint64_t v;
-
-	memcpy(&v, a + 8 * i, sizeof(v));
-	return be64toh(v);
-}
-
 /* addr/plen lies inside net/net_plen (both in the 16-byte form). Asked
  * about every CIDR of an endpoint's rules: the first net_plen bits are
  * compared as two 64-bit words, not by a memcmp call of a varying length. */
