@@ -68,12 +68,56 @@ static size_t edit_common_suffix(const char *a, size_t na, const char *b, size_t
 	return i;
 }
 
+/* the item's span in the text as it is now: its stored one moved by the
+ * policy's pending shifts it has not taken (struct sluice_policy) */
+static void edit_span(const struct sluice_policy *p, const struct sluice_peer_rule *it, size_t *start,
+		      size_t *end)
+{
+	size_t s = it->src_start, e = it->src_end;
+
+	for (unsigned k = it->span_gen; k < p->nspan_shifts; k++)
+		if (s >= p->span_shifts[k].at) {
+			s = (size_t)((ptrdiff_t)s + p->span_shifts[k].delta);
+			e = (size_t)((ptrdiff_t)e + p->span_shifts[k].delta);
+		}
+	*start = s;
+	*end = e;
+}
+
+void sluice_policy_item_span(const struct sluice_policy *p, const struct sluice_peer_rule *it,
+			     size_t *start, size_t *end)
+{
+	if (!it->src_end) {
+		*start = *end = 0;
+		return;
+	}
+	edit_span(p, it, start, end);
+}
+
+/* every item's span written as it is now; no shift pending */
+static void edit_spans_settle(struct sluice_policy *p)
+{
+	if (!p->nspan_shifts)
+		return;
+	for (size_t ri = 0; ri < p->nrules; ri++)
+		for (enum sluice_section s = 0; s < SLUICE_SECTION_COUNT; s++) {
+			size_t n;
+			struct sluice_peer_rule *w = rule_section(&p->rules[ri], s, &n);
+
+			for (size_t i = 0; i < n; i++) {
+				edit_span(p, &w[i], &w[i].src_start, &w[i].src_end);
+				w[i].span_gen = 0;
+			}
+		}
+	p->nspan_shifts = 0;
+}
+
 /* the item whose span holds [lo, hi) of the old text */
 static bool edit_find(const struct sluice_policy *p, size_t lo, size_t hi, struct sluice_policy_edit *e)
 {
 	for (size_t ri = 0; ri < p->nrules; ri++)
 		for (enum sluice_section s = 0; s < SLUICE_SECTION_COUNT; s++) {
-			size_t n, a = 0, b;
+			size_t n, a = 0, b, st, en;
 			struct sluice_peer_rule *v = rule_section(&p->rules[ri], s, &n);
 
 			/* items are in text order: the last one starting at or before lo */
@@ -81,14 +125,16 @@ static bool edit_find(const struct sluice_policy *p, size_t lo, size_t hi, struc
 			while (a < b) {
 				size_t m = a + (b - a) / 2;
 
-				if (v[m].src_start <= lo)
+				edit_span(p, &v[m], &st, &en);
+				if (st <= lo)
 					a = m + 1;
 				else
 					b = m;
 			}
-			if (!a || !v[a - 1].src_end)
+			if (!a || !v[a - 1].src_end) /* no span known */
 				continue;
-			if (v[a - 1].src_start <= lo && hi <= v[a - 1].src_end) {
+			edit_span(p, &v[a - 1], &st, &en);
+			if (st <= lo && hi <= en) {
 				e->rule = ri;
 				e->section = s;
 				e->index = a - 1;
@@ -155,7 +201,7 @@ static int edit_count_lines(const char *s, size_t n)
 
 /*
  * Where the fragment that is parsed alone starts, for an item whose old
- * text spans [src_start, src_end) and whose new text ends at frag_end
+ * text spans [start, end) and whose new text ends at frag_end
  * (SIZE_MAX: the item cannot be parsed alone).
  *
  * A flow mapping in a flow sequence (JSON, as the agent keeps a Kubernetes
@@ -163,40 +209,38 @@ static int edit_count_lines(const char *s, size_t n)
  * inside them the fragment parses alone as it does in place (flow context
  * either way); both texts must still close it where the item ends.
  */
-static size_t edit_flow_fragment(const struct sluice_peer_rule *item, const char *old_text,
+static size_t edit_flow_fragment(size_t start, size_t end, const char *old_text,
 				 const char *new_text, size_t new_len, size_t frag_end)
 {
-	size_t start = item->src_start;
-
 	if (frag_end <= start || frag_end > new_len || new_text[start] != '{' ||
-	    old_text[item->src_end - 1] != '}' || new_text[frag_end - 1] != '}')
+	    old_text[end - 1] != '}' || new_text[frag_end - 1] != '}')
 		return SIZE_MAX;
 	return start;
 }
 
 /* A block item: its line, "<spaces>- <item>", from the line's start. */
-static size_t edit_block_fragment(const struct sluice_peer_rule *item, const char *old_text, size_t old_len,
+static size_t edit_block_fragment(size_t start, size_t end, const char *old_text, size_t old_len,
 				  const char *new_text, size_t new_len, size_t frag_end)
 {
 	size_t line_start, k;
 
-	for (line_start = item->src_start; line_start && old_text[line_start - 1] != '\n'; line_start--)
+	for (line_start = start; line_start && old_text[line_start - 1] != '\n'; line_start--)
 		;
 	k = line_start;
-	while (k < item->src_start && old_text[k] == ' ')
+	while (k < start && old_text[k] == ' ')
 		k++;
-	if (k >= item->src_start || old_text[k] != '-')
+	if (k >= start || old_text[k] != '-')
 		return SIZE_MAX;
-	for (k++; k < item->src_start; k++)
+	for (k++; k < start; k++)
 		if (old_text[k] != ' ')
 			return SIZE_MAX;
 	/* the item must end where a line of the next token starts, in both
 	 * texts: a fragment cut inside a line would parse differently alone */
-	if (!edit_ends_line(old_text, old_len, item->src_end) || !edit_ends_line(new_text, new_len, frag_end))
+	if (!edit_ends_line(old_text, old_len, end) || !edit_ends_line(new_text, new_len, frag_end))
 		return SIZE_MAX;
 	/* ... and the next token's indentation must be as it was (what follows
 	 * it is the common suffix) */
-	if (edit_indent_before(old_text, item->src_end) != edit_indent_before(new_text, frag_end))
+	if (edit_indent_before(old_text, end) != edit_indent_before(new_text, frag_end))
 		return SIZE_MAX;
 	return line_start;
 }
@@ -208,7 +252,7 @@ int sluice_policy_edit_prepare(const struct sluice_policy *p, const char *file,
 			       struct sluice_diags *warnings)
 {
 	struct sluice_peer_rule *item;
-	size_t pre, suf, max, n, line_start, frag_end;
+	size_t pre, suf, max, n, line_start, frag_end, item_start, item_end;
 	yaml_parser_t parser;
 	struct y_doc doc;
 	y_node_t *root, *node;
@@ -235,21 +279,23 @@ int sluice_policy_edit_prepare(const struct sluice_policy *p, const char *file,
 	if (!edit_find(p, pre, old_len - suf, e))
 		return 0;
 	item = &rule_section(&p->rules[e->rule], e->section, &n)[e->index];
-	if (pre < item->src_start)
+	edit_span(p, item, &item_start, &item_end);
+	if (pre < item_start)
 		return 0;
 	e->delta = (ptrdiff_t)new_len - (ptrdiff_t)old_len;
-	frag_end = (size_t)((ptrdiff_t)item->src_end + e->delta);
-	flow = old_text[item->src_start] == '{';
-	line_start = flow ? edit_flow_fragment(item, old_text, new_text, new_len, frag_end)
-			  : edit_block_fragment(item, old_text, old_len, new_text, new_len, frag_end);
+	frag_end = (size_t)((ptrdiff_t)item_end + e->delta);
+	flow = old_text[item_start] == '{';
+	line_start = flow ? edit_flow_fragment(item_start, item_end, old_text, new_text, new_len, frag_end)
+			  : edit_block_fragment(item_start, item_end, old_text, old_len, new_text, new_len,
+						frag_end);
 	if (line_start == SIZE_MAX)
 		return 0;
 	/* an anchor in the item may be used by others: they change too */
-	if (memchr(old_text + line_start, '&', item->src_end - line_start) ||
+	if (memchr(old_text + line_start, '&', item_end - line_start) ||
 	    memchr(new_text + line_start, '&', frag_end - line_start))
 		return 0;
 	e->lines = edit_count_lines(new_text + line_start, frag_end - line_start) -
-		   edit_count_lines(old_text + line_start, item->src_end - line_start);
+		   edit_count_lines(old_text + line_start, item_end - line_start);
 
 	/* the fragment alone: a block sequence with exactly one mapping, or
 	 * that flow mapping */
@@ -331,7 +377,7 @@ int sluice_policy_edit_prepare(const struct sluice_policy *p, const char *file,
 		cilium_lint_shadowed(&c, sluice_section_name(e->section), v, n, dd == SLUICE_FALSE);
 		v[e->index] = saved;
 	}
-	e->old_end = item->src_end;
+	e->old_end = item_end;
 	e->text_at = pre;
 	e->text_old_len = old_len - suf - pre;
 	e->text_new_len = new_len - suf - pre;
@@ -354,6 +400,13 @@ void sluice_policy_edit_swap(struct sluice_policy *p, struct sluice_policy_edit 
 
 	if (e->unchanged)
 		return;
+	/* An edit that moves lines shifts every later item's lines (and span)
+	 * here and now, from spans written whole; one that moves bytes only
+	 * leaves a pending shift (struct sluice_policy), spans written whole
+	 * first when no room is left. Swapping back follows at once (the
+	 * agent's rollback): it takes its shift back. */
+	if (!e->applied && (e->lines || p->nspan_shifts == SLUICE_SPAN_SHIFTS))
+		edit_spans_settle(p);
 	v = rule_section(&p->rules[e->rule], e->section, &n);
 	tmp = v[e->index];
 	v[e->index] = e->item;
@@ -365,24 +418,41 @@ void sluice_policy_edit_swap(struct sluice_policy *p, struct sluice_policy_edit 
 	/* what follows the item moves by delta bytes and lines; swapping back
 	 * moves it back */
 	end = e->applied ? (size_t)((ptrdiff_t)e->old_end + e->delta) : e->old_end;
-	for (size_t ri = 0; (e->delta || e->lines) && ri < p->nrules; ri++) {
-		struct sluice_rule *r = &p->rules[ri];
+	if (!e->delta && !e->lines) {
+		; /* nothing after the item moved */
+	} else if (!e->lines && !e->applied) {
+		p->span_shifts[p->nspan_shifts++] = (struct sluice_span_shift){ end, e->delta };
+	} else if (!e->lines && p->nspan_shifts &&
+		   p->span_shifts[p->nspan_shifts - 1].at == e->old_end &&
+		   p->span_shifts[p->nspan_shifts - 1].delta == e->delta) {
+		p->nspan_shifts--; /* swapped back: the shift it left is taken back */
+	} else {
+		/* lines moved, or (not done by the agent) a swap back whose
+		 * shift is no longer the last one: every span written here */
+		edit_spans_settle(p);
+		for (size_t ri = 0; ri < p->nrules; ri++) {
+			struct sluice_rule *r = &p->rules[ri];
 
-		for (enum sluice_section s = 0; s < SLUICE_SECTION_COUNT; s++) {
-			struct sluice_peer_rule *w = rule_section(r, s, &n);
+			for (enum sluice_section s = 0; s < SLUICE_SECTION_COUNT; s++) {
+				struct sluice_peer_rule *w = rule_section(r, s, &n);
 
-			for (size_t i = 0; i < n; i++) {
-				if (&w[i] == &v[e->index] || w[i].src_start < end)
-					continue;
-				w[i].src_start = (size_t)((ptrdiff_t)w[i].src_start +
-							  (e->applied ? -e->delta : e->delta));
-				w[i].src_end = (size_t)((ptrdiff_t)w[i].src_end +
-							(e->applied ? -e->delta : e->delta));
-				if (e->lines) /* most edits keep the line count */
-					edit_shift_lines(&w[i], e->applied ? -e->lines : e->lines);
+				for (size_t i = 0; i < n; i++) {
+					if (&w[i] == &v[e->index] || w[i].src_start < end)
+						continue;
+					w[i].src_start = (size_t)((ptrdiff_t)w[i].src_start +
+								  (e->applied ? -e->delta : e->delta));
+					w[i].src_end = (size_t)((ptrdiff_t)w[i].src_end +
+								(e->applied ? -e->delta : e->delta));
+					if (e->lines) /* most edits keep the line count */
+						edit_shift_lines(&w[i], e->applied ? -e->lines : e->lines);
+				}
 			}
 		}
 	}
+	/* the new item's span was read from the text as it is now: no shift
+	 * pending is its (the old one, swapped back, keeps its own) */
+	if (!e->applied)
+		v[e->index].span_gen = p->nspan_shifts;
 	e->applied = !e->applied;
 }
 

@@ -93,9 +93,13 @@ int sluice_policy_edit_prepare(const struct sluice_policy *p, const char *file,
 			       struct sluice_policy_edit *e, struct sluice_diags *errors,
 			       struct sluice_diags *warnings);
 /* Puts the edit's item in place (and the old one into the edit); calling
- * it again undoes it. */
+ * it again, before any other edit of p, undoes it. */
 void sluice_policy_edit_swap(struct sluice_policy *p, struct sluice_policy_edit *e);
 void sluice_policy_edit_free(struct sluice_policy_edit *e);
+/* Where item `it` of p lies in the text p holds now (byte offsets; both 0
+ * when unknown): its src_start/src_end moved by the shifts edits left. */
+void sluice_policy_item_span(const struct sluice_policy *p, const struct sluice_peer_rule *it,
+			     size_t *start, size_t *end);
 
 /* compile.c */
 struct sluice_named_port {

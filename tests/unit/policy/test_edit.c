@@ -118,6 +118,47 @@ static void assert_same_compiled(struct fixture *f, const struct sluice_policy_s
 	sluice_diags_free(&e);
 }
 
+static const struct sluice_peer_rule *section_items(const struct sluice_rule *r, int s, size_t *n)
+{
+	switch (s) {
+	case SLUICE_SECTION_INGRESS:
+		*n = r->ningress;
+		return r->ingress;
+	case SLUICE_SECTION_EGRESS:
+		*n = r->negress;
+		return r->egress;
+	case SLUICE_SECTION_INGRESS_DENY:
+		*n = r->ningress_deny;
+		return r->ingress_deny;
+	default:
+		*n = r->negress_deny;
+		return r->egress_deny;
+	}
+}
+
+/* every item of a lies where (and on the line) the same item of b does:
+ * the spans edits moved (some of them pending, see struct sluice_policy)
+ * against those of a whole load of the same text */
+static void assert_same_spans(const struct sluice_policy *a, const struct sluice_policy *b)
+{
+	assert_int_equal(a->nrules, b->nrules);
+	for (size_t r = 0; r < a->nrules; r++)
+		for (int s = 0; s < SLUICE_SECTION_COUNT; s++) {
+			size_t na, nb, sa, ea, sb, eb;
+			const struct sluice_peer_rule *va = section_items(&a->rules[r], s, &na);
+			const struct sluice_peer_rule *vb = section_items(&b->rules[r], s, &nb);
+
+			assert_int_equal(na, nb);
+			for (size_t i = 0; i < na; i++) {
+				sluice_policy_item_span(a, &va[i], &sa, &ea);
+				sluice_policy_item_span(b, &vb[i], &sb, &eb);
+				assert_int_equal(sa, sb);
+				assert_int_equal(ea, eb);
+				assert_int_equal(va[i].line, vb[i].line);
+			}
+		}
+}
+
 /* text with the first occurrence of from replaced by to */
 /* edits f's policy into new_text: must be a one-item edit that a whole
  * load agrees with */
@@ -135,6 +176,7 @@ static void edit_ok(struct fixture *f, char *new_text)
 	sluice_policy_edit_free(&ed);
 	load_ok(&whole, new_text);
 	assert_same_compiled(f, &f->set, &whole);
+	assert_same_spans(&f->set.v[0], &whole.v[0]);
 	sluice_policy_set_free(&whole);
 	sluice_diags_free(&e);
 	sluice_diags_free(&w);
@@ -257,6 +299,51 @@ static void test_one_port(void **state)
 	edit_ok(f, subst(f->text, "\"9000\"", "\"10001\""));
 	edit_ok(f, subst(f->text, "10.250.0.2/32", "10.250.7.0/24"));
 	edit_ok(f, subst(f->text, "\"5432\"", "\"5433\""));
+}
+
+/* Edits that move bytes but no lines leave their shifts pending (struct
+ * sluice_policy): more of them than there is room for, each checked
+ * against a whole load, spans included; one swapped back at once, as the
+ * agent's rollback does, takes its shift back */
+static void test_spans_follow(void **state)
+{
+	struct fixture *f = *state;
+	struct sluice_diags e = { 0 }, w = { 0 };
+	struct sluice_policy_edit ed;
+	struct sluice_policy_set whole = { 0 };
+	static const char *const ports[] = { "\"10001\"", "\"9\"", "\"1000\"", "\"77\"" };
+	char *next;
+
+	for (int i = 0; i < 3 * SLUICE_SPAN_SHIFTS; i++) {
+		/* the first CIDR item's port, then the egress one's: later
+		 * items move, earlier ones do not */
+		if (i % 2 == 0)
+			edit_ok(f, subst(f->text, ports[(i / 2) % 4], ports[(i / 2 + 1) % 4]));
+		else
+			edit_ok(f, subst(f->text, i % 4 == 1 ? "\"5432\"" : "\"54321\"",
+					 i % 4 == 1 ? "\"54321\"" : "\"5432\""));
+		if (i == SLUICE_SPAN_SHIFTS) /* lines move: every span written */
+			edit_ok(f, subst(f->text, "    - 10.250.0.2/32\n",
+					 "    - 10.250.0.2/32\n    - 10.250.0.5/32\n"));
+	}
+	assert_true(f->set.v[0].nspan_shifts > 0);
+	/* applied and swapped back: as it was */
+	next = subst(f->text, "10.250.0.2/32", "10.250.100.2/32");
+	assert_int_equal(sluice_policy_edit_prepare(&f->set.v[0], "p.yaml", f->text, strlen(f->text),
+						    next, strlen(next), &ed, &e, &w),
+			 1);
+	sluice_policy_edit_swap(&f->set.v[0], &ed);
+	sluice_policy_edit_swap(&f->set.v[0], &ed);
+	sluice_policy_edit_free(&ed);
+	free(next);
+	load_ok(&whole, f->text);
+	assert_same_compiled(f, &f->set, &whole);
+	assert_same_spans(&f->set.v[0], &whole.v[0]);
+	sluice_policy_set_free(&whole);
+	sluice_diags_free(&e);
+	sluice_diags_free(&w);
+	/* and the next edit finds its item */
+	edit_ok(f, subst(f->text, "\"10002\"", "\"10003\""));
 }
 
 static void test_unchanged(void **state)
@@ -490,6 +577,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_one_port, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unchanged, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_spans_follow, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lines_move, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_specs_path, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_declined, setup, teardown),
