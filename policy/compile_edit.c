@@ -202,6 +202,99 @@ static size_t compile_cidr_lower_bound(const struct sluice_cidr_ident *v, size_t
 	return a;
 }
 
+/* first position of the sorted entries v[0, n) not before the key
+ * (prefixlen, identity, 0, 0, 0) */
+static size_t compile_entry_lower_bound(const struct sluice_policy_map_entry *v, size_t n,
+					uint32_t prefixlen, uint64_t identity)
+{
+	struct sluice_policy_map_entry k;
+	size_t a = 0, b = n;
+
+	if (identity > UINT32_MAX) { /* past every identity: the next length */
+		prefixlen++;
+		identity = 0;
+	}
+	memset(&k, 0, sizeof(k));
+	k.key.prefixlen = prefixlen;
+	k.key.identity_be = htonl((uint32_t)identity);
+	while (a < b) {
+		size_t m = a + (b - a) / 2;
+
+		if (compile_entry_cmp(&v[m], &k) < 0)
+			a = m + 1;
+		else
+			b = m;
+	}
+	return a;
+}
+
+/*
+ * The entries of compile_edit_merge(): prev's, those of the identities in
+ * ids (direction dir) replaced by o's (sorted) of those identities, into
+ * out (*ne of them). Keys sort by prefix length, then identity, so each
+ * identity's entries of one length are one run of prev: only those runs
+ * (for every length prev or o has) are merged entry by entry, and what
+ * lies between them is copied whole. A one-rule change recompiles one to
+ * a few identities of an endpoint's 25,000 entries.
+ */
+static int compile_edit_merge_runs(const struct sluice_ep_compiled *prev, uint8_t dir,
+				   const struct compile_idset *ids, const struct compile_out *o,
+				   struct sluice_policy_map_entry *out, size_t *ne)
+{
+	const struct sluice_policy_map_entry *pv = prev->entries;
+	size_t np = prev->nentries, i = 0, j = 0, n = 0, nlens = 0;
+	uint32_t *lens = malloc((np + o->nentries + 1) * sizeof(*lens));
+
+	if (!lens)
+		return -ENOMEM;
+	/* the prefix lengths: prev's (a binary search per length), o's */
+	for (size_t at = 0; at < np; at = compile_entry_lower_bound(pv, np, pv[at].key.prefixlen + 1, 0))
+		lens[nlens++] = pv[at].key.prefixlen;
+	for (size_t k = 0; k < o->nentries; k++)
+		lens[nlens++] = o->entries[k].key.prefixlen;
+	qsort(lens, nlens, sizeof(*lens), compile_u32_cmp);
+	for (size_t l = 0; l < nlens; l++) {
+		if (l && lens[l] == lens[l - 1])
+			continue;
+		for (size_t x = 0; x < ids->n; x++) {
+			size_t lo = compile_entry_lower_bound(pv, np, lens[l], ids->v[x]);
+			size_t hi = compile_entry_lower_bound(pv, np, lens[l], (uint64_t)ids->v[x] + 1);
+
+			if (lo > i) { /* no identity of ids in between */
+				memcpy(out + n, pv + i, (lo - i) * sizeof(*out));
+				n += lo - i;
+				i = lo;
+			}
+			/* o's entries before this run are of other identities */
+			while (j < o->nentries && (o->entries[j].key.prefixlen < lens[l] ||
+						   (o->entries[j].key.prefixlen == lens[l] &&
+						    ntohl(o->entries[j].key.identity_be) < ids->v[x])))
+				j++;
+			/* the run merged with o's of this identity and length:
+			 * its entries of the direction recompiled go */
+			while (i < hi || (j < o->nentries && o->entries[j].key.prefixlen == lens[l] &&
+					  ntohl(o->entries[j].key.identity_be) == ids->v[x])) {
+				bool from_o = j < o->nentries && o->entries[j].key.prefixlen == lens[l] &&
+					      ntohl(o->entries[j].key.identity_be) == ids->v[x] &&
+					      (i == hi || compile_entry_cmp(&o->entries[j], &pv[i]) <= 0);
+
+				if (from_o)
+					out[n++] = o->entries[j++];
+				else if (dir != 0xff && pv[i].key.direction != dir)
+					out[n++] = pv[i++];
+				else
+					i++;
+			}
+		}
+	}
+	if (np > i) /* (prev may have no array at all) */
+		memcpy(out + n, pv + i, (np - i) * sizeof(*out));
+	n += np - i;
+	free(lens);
+	*ne = n;
+	return 0;
+}
+
 /* ep's previous result with the entries (and L7 entries) of the identities
  * in ids, direction dir (both when dir is 0xff), replaced by o's */
 static int compile_edit_merge(const struct sluice_ep_compiled *prev, uint8_t dir,
@@ -220,25 +313,11 @@ static int compile_edit_merge(const struct sluice_ep_compiled *prev, uint8_t dir
 	if (!out->entries || !out->l7)
 		return -ENOMEM;
 	/* both sides are sorted: one merge, the recompiled identities' old
-	 * entries left out */
+	 * entries left out; what lies between their runs is copied whole */
 	if (o->nentries)
 		qsort(o->entries, o->nentries, sizeof(*o->entries), compile_entry_cmp);
-	for (size_t i = 0, j = 0; i < prev->nentries || j < o->nentries;) {
-		const struct sluice_policy_map_entry *e;
-
-		if (j == o->nentries ||
-		    (i < prev->nentries && compile_entry_cmp(&prev->entries[i], &o->entries[j]) < 0)) {
-			e = &prev->entries[i++];
-			if ((dir == 0xff || e->key.direction == dir) &&
-			    compile_idset_has(ids, ntohl(e->key.identity_be)))
-				continue;
-		} else {
-			e = &o->entries[j++];
-			if (!compile_idset_has(ids, ntohl(e->key.identity_be)))
-				continue;
-		}
-		out->entries[ne++] = *e;
-	}
+	if (compile_edit_merge_runs(prev, dir, ids, o, out->entries, &ne))
+		return -ENOMEM;
 	for (size_t i = 0; i < prev->nl7; i++) {
 		const struct sluice_l7_policy *l = &prev->l7[i];
 

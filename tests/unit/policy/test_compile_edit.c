@@ -177,6 +177,18 @@ static void test_port_change(void **state)
 	edit(f, subst(f->text, "\"8080\", protocol: TCP}]}]\n  - toPorts", "\"9090\", protocol: TCP}]}]\n  - toPorts"), 1);
 }
 
+/* an identity with entries in both directions: an ingress edit replaces
+ * its ingress entries and keeps its egress ones (and the other way) */
+static void test_both_directions(void **state)
+{
+	struct fixture *f = *state;
+
+	edit(f, subst(f->text, "toCIDR: [192.168.0.1/32]", "toCIDR: [10.2.0.1/32]"), 1);
+	edit(f, subst(f->text, "\"82\"", "\"84\""), 1);
+	edit(f, subst(f->text, "\"53\", protocol: UDP", "\"5353\", protocol: UDP"), 1);
+	edit(f, subst(f->text, "\"84\"", "\"82\""), 1);
+}
+
 static void test_prefix_change(void **state)
 {
 	struct fixture *f = *state;
@@ -239,6 +251,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_port_change, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_both_directions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prefix_change, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_selector_change, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_handled, setup, teardown),
