@@ -20,7 +20,10 @@
 # created here (bnp-scratch), never into the host's tables. Every time is
 # wall clock around the whole command, process start included; for sluice
 # the agent's own figure (`sluice status -o json` last_policy_apply_us:
-# compile, map writes, state save) is shown too.
+# compile, map writes, state save) is shown too. sluice's one-rule change
+# is measured twice: applying the changed copy of the file (as the table
+# shows it), and the file edited in place and applied again under its name
+# (a line after the tables), as a user edits and re-applies a policy.
 set -u
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -143,6 +146,16 @@ sl policy apply -f "$F/sluice.$NMAX" >/dev/null || exit 1
 for i in $(seq 1 "$REPEAT"); do
 	if [ $((i % 2)) = 1 ]; then f=$F/sluice.$NMAX.change; else f=$F/sluice.$NMAX; fi
 	sluice_apply "$f" change || exit 1
+done
+sl policy delete bench/bench-rules >/dev/null 2>&1
+# the same change as a user makes it: the file edited in place and applied
+# again under its name (applying another file also rewrites the state
+# directory's state.json, which records where each policy came from)
+cp "$F/sluice.$NMAX" "$F/sluice.inplace"
+sl policy apply -f "$F/sluice.inplace" >/dev/null || exit 1
+for i in $(seq 1 "$REPEAT"); do
+	if [ $((i % 2)) = 1 ]; then cp "$F/sluice.$NMAX.change" "$F/sluice.inplace"; else cp "$F/sluice.$NMAX" "$F/sluice.inplace"; fi
+	sluice_apply "$F/sluice.inplace" inplace || exit 1
 done
 sl policy delete bench/bench-rules >/dev/null 2>&1
 # the same change at 10 rules, for scale
@@ -357,11 +370,21 @@ if data.get(("sluice-ids-cli", "ids")):
 t = [cell(k, "change10")[1] for k in ("sluice-agent", "sluice-cli")]
 if all(t):
     print("\nsluice, the same one-rule change at 10 rules: agent %s, end to end %s" % tuple(t))
+t = [cell(k, "inplace")[1] for k in ("sluice-agent", "sluice-cli")]
+if all(t):
+    print("sluice, the one-rule change at %s with the file edited in place (applied again under its name): agent %s, end to end %s"
+          % ((nmax,) + tuple(t)))
 a = data.get(("sluice-agent", nmax))
 c = data.get(("sluice-agent", "change"))
+ip = data.get(("sluice-agent", "inplace"))
 if a and c:
     am = statistics.median(float(v) for v in a) / 1e3
     cm = statistics.median(float(v) for v in c) / 1e3
     print("\nsluice targets: apply of %s rules %.1f ms (target < 50 ms: %s), one-rule change %.2f ms (target < 1 ms: %s)"
-          % (nmax, am, "met" if am < 50 else "NOT met", cm, "met" if cm < 1 else "NOT met"))
+          % (nmax, am, "met" if am < 50 else "NOT met", cm, "met" if cm < 1 else "NOT met"), end="")
+    if ip:
+        im = statistics.median(float(v) for v in ip) / 1e3
+        print(", %.2f ms edited in place (%s)" % (im, "met" if im < 1 else "NOT met"))
+    else:
+        print()
 PY
