@@ -170,9 +170,12 @@ int agent_regenerate_edit(struct agent *a, const struct agent_edit_hint *h, char
 				a->counters.policy_swaps++;
 			}
 			p->reval_dirty = true;
-			free(p->written);
-			/* copied whole: not zeroed first */
-			p->written = sl_xmalloc(c->nentries * sizeof(*p->written));
+			/* copied whole: not zeroed first; a one-rule change keeps
+			 * the count, and the buffer (no new pages to fault in) */
+			if (!p->written || p->nwritten != c->nentries) {
+				free(p->written);
+				p->written = sl_xmalloc(c->nentries * sizeof(*p->written));
+			}
 			if (c->nentries)
 				memcpy(p->written, c->entries, c->nentries * sizeof(*p->written));
 			p->nwritten = c->nentries;

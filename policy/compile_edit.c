@@ -382,6 +382,7 @@ struct compile_edit {
 	struct sluice_cidr_ident gone[EDIT_MAX_PREFIXES]; /* CIDR identities released */
 	size_t ngone;
 	bool idset_changed; /* a prefix started or stopped being named */
+	bool borrowed;      /* the result's CIDR list is prev's (compile_edit_cidrs()) */
 	/* the identities recompiled: ids[0, nsel) pod (and reserved) ones, then
 	 * CIDR ones up to nids (then the gone ones, for the merge) */
 	struct sluice_cidr_ident *ids;
@@ -491,12 +492,27 @@ static void compile_edit_count(const struct sluice_policy_set *set, struct compi
 }
 
 /* The new list of CIDR identities, into res: prefixes named for the first
- * time get one, prefixes no longer named lose theirs (into ed->gone). */
+ * time get one, prefixes no longer named lose theirs (into ed->gone).
+ * When none does (a port changed), res borrows prev's list (ed->borrowed:
+ * it moves to res when the edit succeeds) instead of a copy of 25,000. */
 static int compile_edit_cidrs(const struct sluice_compiled *prev, struct sluice_identity_table *idt,
 			      struct compile_edit *ed, struct sluice_compiled *res)
 {
+	bool same = true;
 	int rc = 0;
 
+	for (size_t k = 0; k < ed->nchanged && same; k++) {
+		size_t at = compile_cidr_lower_bound(prev->cidrs, prev->ncidrs, &ed->changed[k]);
+		bool named = at < prev->ncidrs && !sluice_cidr_ident_cmp(&prev->cidrs[at], &ed->changed[k]);
+
+		same = named == (ed->counts[k] != 0);
+	}
+	if (same) {
+		res->cidrs = prev->cidrs;
+		res->ncidrs = prev->ncidrs;
+		ed->borrowed = true;
+		return 0;
+	}
 	/* the previous list copied, the room after it cleared (as calloc would
 	 * have it, padding included): the copy is not preceded by a clear */
 	res->cidrs = malloc((prev->ncidrs + ed->nchanged + 1) * sizeof(*res->cidrs));
@@ -702,6 +718,10 @@ int sluice_policy_compile_edit(const struct sluice_policy_set *set,
 		}
 	}
 	res.items = items;
+	if (ed.borrowed) { /* the list is the result's now */
+		prev->cidrs = NULL;
+		prev->ncidrs = 0;
+	}
 	selector_free(&ctx.cluster);
 	free(idset.v);
 	free(ed.ids);
@@ -712,6 +732,10 @@ int sluice_policy_compile_edit(const struct sluice_policy_set *set,
 fail:
 	if (items != prev->items)
 		compile_items_free(items);
+	if (ed.borrowed) { /* prev's, not to be freed with res */
+		res.cidrs = NULL;
+		res.ncidrs = 0;
+	}
 	selector_free(&ctx.cluster);
 	free(idset.v);
 	free(ed.ids);

@@ -215,8 +215,9 @@ void sluice_compiled_free(struct sluice_compiled *c);
  * what the item can change. Returns 0 or a negative errno (errors say
  * why). *handled says which of the two successes it was: true, out holds
  * the result; false, the change is not one it handles (the caller compiles
- * the whole set; out and prev are untouched). When handled, prev's item
- * index (sluice_compiled.items) has moved into out. See
+ * the whole set; out and prev are untouched). When handled, some of prev's
+ * arrays may have moved into out (its item index, its CIDR list when no
+ * prefix changed): prev is then only to be freed. See
  * policy/compile_edit.c.
  */
 int sluice_policy_compile_edit(const struct sluice_policy_set *set,
