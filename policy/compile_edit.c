@@ -242,23 +242,27 @@ static int compile_edit_merge_runs(const struct sluice_ep_compiled *prev, uint8_
 				   struct sluice_policy_map_entry *out, size_t *ne)
 {
 	const struct sluice_policy_map_entry *pv = prev->entries;
-	size_t np = prev->nentries, i = 0, j = 0, n = 0, nlens = 0;
-	uint32_t *lens = malloc((np + o->nentries + 1) * sizeof(*lens));
+	size_t np = prev->nentries, i = 0, j = 0, n = 0;
+	/* the prefix lengths prev (a binary search per length) and o have */
+	bool has[SLUICE_POLICY_PREFIX_FULL + 1] = { false };
 
-	if (!lens)
-		return -ENOMEM;
-	/* the prefix lengths: prev's (a binary search per length), o's */
-	for (size_t at = 0; at < np; at = compile_entry_lower_bound(pv, np, pv[at].key.prefixlen + 1, 0))
-		lens[nlens++] = pv[at].key.prefixlen;
-	for (size_t k = 0; k < o->nentries; k++)
-		lens[nlens++] = o->entries[k].key.prefixlen;
-	qsort(lens, nlens, sizeof(*lens), compile_u32_cmp);
-	for (size_t l = 0; l < nlens; l++) {
-		if (l && lens[l] == lens[l - 1])
+	for (size_t at = 0; at < np; at = compile_entry_lower_bound(pv, np, pv[at].key.prefixlen + 1, 0)) {
+		if (pv[at].key.prefixlen > SLUICE_POLICY_PREFIX_FULL)
+			return -EINVAL; /* not a key the compile makes */
+		has[pv[at].key.prefixlen] = true;
+	}
+	for (size_t k = 0; k < o->nentries; k++) {
+		if (o->entries[k].key.prefixlen > SLUICE_POLICY_PREFIX_FULL)
+			return -EINVAL;
+		has[o->entries[k].key.prefixlen] = true;
+	}
+	/* (a key's length is its first byte, so keys sort by it) */
+	for (uint32_t len = 0; len <= SLUICE_POLICY_PREFIX_FULL; len++) {
+		if (!has[len])
 			continue;
 		for (size_t x = 0; x < ids->n; x++) {
-			size_t lo = compile_entry_lower_bound(pv, np, lens[l], ids->v[x]);
-			size_t hi = compile_entry_lower_bound(pv, np, lens[l], (uint64_t)ids->v[x] + 1);
+			size_t lo = compile_entry_lower_bound(pv, np, len, ids->v[x]);
+			size_t hi = compile_entry_lower_bound(pv, np, len, (uint64_t)ids->v[x] + 1);
 
 			if (lo > i) { /* no identity of ids in between */
 				memcpy(out + n, pv + i, (lo - i) * sizeof(*out));
@@ -266,15 +270,15 @@ static int compile_edit_merge_runs(const struct sluice_ep_compiled *prev, uint8_
 				i = lo;
 			}
 			/* o's entries before this run are of other identities */
-			while (j < o->nentries && (o->entries[j].key.prefixlen < lens[l] ||
-						   (o->entries[j].key.prefixlen == lens[l] &&
+			while (j < o->nentries && (o->entries[j].key.prefixlen < len ||
+						   (o->entries[j].key.prefixlen == len &&
 						    ntohl(o->entries[j].key.identity_be) < ids->v[x])))
 				j++;
 			/* the run merged with o's of this identity and length:
 			 * its entries of the direction recompiled go */
-			while (i < hi || (j < o->nentries && o->entries[j].key.prefixlen == lens[l] &&
+			while (i < hi || (j < o->nentries && o->entries[j].key.prefixlen == len &&
 					  ntohl(o->entries[j].key.identity_be) == ids->v[x])) {
-				bool from_o = j < o->nentries && o->entries[j].key.prefixlen == lens[l] &&
+				bool from_o = j < o->nentries && o->entries[j].key.prefixlen == len &&
 					      ntohl(o->entries[j].key.identity_be) == ids->v[x] &&
 					      (i == hi || compile_entry_cmp(&o->entries[j], &pv[i]) <= 0);
 
@@ -290,7 +294,6 @@ static int compile_edit_merge_runs(const struct sluice_ep_compiled *prev, uint8_
 	if (np > i) /* (prev may have no array at all) */
 		memcpy(out + n, pv + i, (np - i) * sizeof(*out));
 	n += np - i;
-	free(lens);
 	*ne = n;
 	return 0;
 }
@@ -302,6 +305,7 @@ static int compile_edit_merge(const struct sluice_ep_compiled *prev, uint8_t dir
 			      struct compile_out *o, struct sluice_ep_compiled *out)
 {
 	size_t ne = 0, nl = 0;
+	int rc;
 
 	out->ep_id = prev->ep_id;
 	out->flags = prev->flags;
@@ -316,8 +320,9 @@ static int compile_edit_merge(const struct sluice_ep_compiled *prev, uint8_t dir
 	 * entries left out; what lies between their runs is copied whole */
 	if (o->nentries)
 		qsort(o->entries, o->nentries, sizeof(*o->entries), compile_entry_cmp);
-	if (compile_edit_merge_runs(prev, dir, ids, o, out->entries, &ne))
-		return -ENOMEM;
+	rc = compile_edit_merge_runs(prev, dir, ids, o, out->entries, &ne);
+	if (rc)
+		return rc;
 	for (size_t i = 0; i < prev->nl7; i++) {
 		const struct sluice_l7_policy *l = &prev->l7[i];
 
