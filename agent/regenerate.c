@@ -24,28 +24,28 @@
 #include "revalidate.h"
 #include "services.h"
 
-static bool entries_equal(const struct sluice_policy_map_entry *a, size_t na,
-			  const struct sluice_policy_map_entry *b, size_t nb)
-{
-	return na == nb && (na == 0 || !memcmp(a, b, na * sizeof(*a)));
-}
-
 /*
- * Writes a small change into the live trie instead of swapping in a new
- * one, when patch_plan() says every packet sees at most one changed key.
- * True when patched; false: the caller swaps in the whole new trie.
+ * Writes an endpoint's new entries, one patch_plan() deciding how: nothing
+ * when they are the ones written, a small change into the live trie when
+ * every packet sees at most one changed key, else the whole new trie
+ * swapped in. *how says which (PATCH_NOTHING, PATCH_KEYS, PATCH_SWAP).
+ * 0 or the swap's negative errno.
  */
-static bool regen_patch(struct agent *a, struct agent_pod *p, const struct sluice_ep_compiled *c)
+static int regen_write(struct agent *a, struct agent_pod *p, const struct sluice_ep_compiled *c,
+		       enum patch_decision *how, char **err)
 {
 	struct patch_plan plan;
 
-	if (!p->written_valid)
-		return false;
-	if (patch_plan(p->written, p->nwritten, c->entries, c->nentries, &plan) != PATCH_KEYS)
-		return false;
+	*how = p->written_valid ? patch_plan(p->written, p->nwritten, c->entries, c->nentries, &plan)
+				: PATCH_SWAP;
+	if (*how == PATCH_NOTHING)
+		return 0;
 	/* half written on failure: the swap that follows replaces it all */
-	return sluice_dp_policy_patch(a->dp, p->ep_id, plan.dels, plan.ndels, plan.sets, plan.nsets,
-				      NULL) == 0;
+	if (*how == PATCH_KEYS && sluice_dp_policy_patch(a->dp, p->ep_id, plan.dels, plan.ndels,
+							 plan.sets, plan.nsets, NULL) == 0)
+		return 0;
+	*how = PATCH_SWAP;
+	return sluice_dp_policy_replace(a->dp, p->ep_id, c->entries, c->nentries, err);
 }
 
 int agent_regenerate(struct agent *a, char **err)
@@ -154,21 +154,21 @@ int agent_regenerate_edit(struct agent *a, const struct agent_edit_hint *h, char
 		struct agent_pod *p = a->reg.pods[i];
 		struct sluice_ep_compiled *c = NULL;
 		static const struct sluice_ep_compiled empty;
+		enum patch_decision how;
 
 		for (j = 0; j < out.neps; j++)
 			if (out.eps[j].ep_id == p->ep_id)
 				c = &out.eps[j];
 		if (!c)
 			c = (struct sluice_ep_compiled *)&empty;
-		if (!p->written_valid || !entries_equal(p->written, p->nwritten, c->entries, c->nentries)) {
-			if (regen_patch(a, p, c)) {
+		rc = regen_write(a, p, c, &how, err);
+		if (rc)
+			goto out;
+		if (how != PATCH_NOTHING) {
+			if (how == PATCH_KEYS)
 				a->counters.policy_patches++;
-			} else {
-				rc = sluice_dp_policy_replace(a->dp, p->ep_id, c->entries, c->nentries, err);
-				if (rc)
-					goto out;
+			else
 				a->counters.policy_swaps++;
-			}
 			p->reval_dirty = true;
 			/* copied whole: not zeroed first; a one-rule change keeps
 			 * the count, and the buffer (no new pages to fault in) */

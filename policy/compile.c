@@ -35,6 +35,20 @@ static int compile_direction(struct compile_state *st, size_t ep_index, bool ing
 /* items ahead whose CIDR arrays are fetched early (see below) */
 #define PREFETCH_AHEAD 8
 
+/* An item asked through only (the edit path): the recompiled identities
+ * it names, then their keys. */
+static int compile_item_only(struct compile_state *st, struct cmap *m, size_t ep_index,
+			     const struct sluice_peer_rule *item, bool ingress, bool deny, uint32_t ref,
+			     struct u32vec *peers, struct compile_keys *keys,
+			     const struct compile_peers_fn *only)
+{
+	int rc = only->fn(st, item, &st->eps[ep_index], peers, only->ctx);
+
+	if (!rc && peers->n)
+		rc = compile_peer_rule_for(st, m, ep_index, item, ingress, deny, ref, peers, keys);
+	return rc;
+}
+
 int compile_direction_with(struct compile_state *st, size_t ep_index, bool ingress,
 			   struct compile_out *out, uint32_t *flags,
 			   const struct compile_peers_fn *only)
@@ -68,16 +82,8 @@ int compile_direction_with(struct compile_state *st, size_t ep_index, bool ingre
 			/* the edit path: only the items its index names, in
 			 * the same order (allow items, then deny ones) */
 			struct compile_item_ref lo = { .policy = er->v[i].policy, .rule = er->v[i].rule };
-			size_t a = 0, b = only->ncand;
+			size_t a = compile_item_refs_lower_bound(only->cand, only->ncand, &lo);
 
-			while (a < b) {
-				size_t m = a + (b - a) / 2;
-
-				if (compile_item_ref_cmp(&only->cand[m], &lo) < 0)
-					a = m + 1;
-				else
-					b = m;
-			}
 			for (; a < only->ncand && !rc && only->cand[a].policy == lo.policy &&
 			       only->cand[a].rule == lo.rule; a++) {
 				const struct compile_item_ref *c = &only->cand[a];
@@ -88,10 +94,8 @@ int compile_direction_with(struct compile_state *st, size_t ep_index, bool ingre
 				    c->index >= (is_deny ? ndeny : nallow))
 					continue;
 				item = is_deny ? &deny[c->index] : &allow[c->index];
-				rc = only->fn(st, item, &st->eps[ep_index], &peers, only->ctx);
-				if (!rc && peers.n)
-					rc = compile_peer_rule_for(st, &m, ep_index, item, ingress, is_deny,
-								   ref, &peers, &keys);
+				rc = compile_item_only(st, &m, ep_index, item, ingress, is_deny, ref, &peers,
+						       &keys, only);
 			}
 			continue;
 		}
@@ -115,10 +119,8 @@ int compile_direction_with(struct compile_state *st, size_t ep_index, bool ingre
 						       &peers, &keys);
 				continue;
 			}
-			rc = only->fn(st, item, &st->eps[ep_index], &peers, only->ctx);
-			if (!rc && peers.n)
-				rc = compile_peer_rule_for(st, &m, ep_index, item, ingress, j >= nallow,
-							   ref, &peers, &keys);
+			rc = compile_item_only(st, &m, ep_index, item, ingress, j >= nallow, ref, &peers,
+					       &keys, only);
 		}
 	}
 	/*

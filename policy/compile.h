@@ -218,6 +218,9 @@ struct compile_item_ref {
 };
 
 int compile_item_ref_cmp(const void *a, const void *b);
+/* first position of the sorted v[0, n) not before r */
+size_t compile_item_refs_lower_bound(const struct compile_item_ref *v, size_t n,
+				     const struct compile_item_ref *r);
 /* NULL on allocation failure */
 struct sluice_item_index *compile_items_build(const struct sluice_policy_set *set);
 /* the item at r changed from old_item to new_item; -ENOMEM leaves the

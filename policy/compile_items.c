@@ -78,20 +78,25 @@ static int vec_push(struct compile_item_vec *v, const struct compile_item_ref *r
 	return 0;
 }
 
-/* first position of the sorted v not before r */
-static size_t items_lower_bound(const struct compile_item_vec *v, const struct compile_item_ref *r)
+size_t compile_item_refs_lower_bound(const struct compile_item_ref *v, size_t n,
+				     const struct compile_item_ref *r)
 {
-	size_t lo = 0, hi = v->n;
+	size_t lo = 0, hi = n;
 
 	while (lo < hi) {
 		size_t m = lo + (hi - lo) / 2;
 
-		if (compile_item_ref_cmp(&v->v[m], r) < 0)
+		if (compile_item_ref_cmp(&v[m], r) < 0)
 			lo = m + 1;
 		else
 			hi = m;
 	}
 	return lo;
+}
+
+static size_t items_lower_bound(const struct compile_item_vec *v, const struct compile_item_ref *r)
+{
+	return compile_item_refs_lower_bound(v->v, v->n, r);
 }
 
 /* An item filed by its prefixes; false: always asked. */
