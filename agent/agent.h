@@ -95,6 +95,7 @@ struct agent_phases {
 struct agent_counters {
 	uint64_t regenerations;
 	uint64_t policy_swaps;     /* inner policy maps swapped whole */
+	uint64_t policy_swaps_prepared; /* of which filled while the ipcache was written */
 	uint64_t policy_patches;   /* inner policy maps patched in place */
 	uint64_t policy_edits;     /* applies that parsed one changed item only */
 	uint64_t compile_edits;    /* compiles that updated the last result only */

@@ -113,11 +113,44 @@ static bool cidr_leftover(const void *ctx, const struct sluice_ipcache_key *k,
 	return v->identity >= SLUICE_ID_LOCAL_MIN && !cidr_find(c->cidrs, c->ncidrs, k->addr, k->prefixlen);
 }
 
+/*
+ * A write of n prefixes failed part way (the ipcache is full): the ones it
+ * added go, the ones it changed get their identity back (old_ids[i], 0 for
+ * a prefix that was not there), so the ipcache is again what the policy in
+ * force names. Best effort: it runs after a failure already reported.
+ */
+static void cidrs_undo(struct agent *a, uint8_t (*addrs)[16], uint8_t *plens, const uint32_t *old_ids,
+		       size_t n)
+{
+	size_t nnew = 0, nold = 0;
+	/* the new ones copied out; the changed ones moved to the front of
+	 * addrs and plens (index nold <= i: read before it is overwritten) */
+	uint8_t (*naddrs)[16] = sl_xmalloc((n + 1) * sizeof(*naddrs));
+	uint8_t *nplens = sl_xmalloc(n + 1);
+	uint32_t *oids = sl_xmalloc((n + 1) * sizeof(*oids));
+
+	for (size_t i = 0; i < n; i++) {
+		if (!old_ids[i]) {
+			memcpy(naddrs[nnew], addrs[i], 16);
+			nplens[nnew++] = plens[i];
+		} else {
+			memmove(addrs[nold], addrs[i], 16);
+			plens[nold] = plens[i];
+			oids[nold++] = old_ids[i];
+		}
+	}
+	sluice_dp_ipcache_delete_many(a->dp, (const uint8_t (*)[16])naddrs, nplens, nnew);
+	sluice_dp_ipcache_update_many(a->dp, (const uint8_t (*)[16])addrs, plens, oids, nold);
+	free(naddrs);
+	free(nplens);
+	free(oids);
+}
+
 int agent_cidrs_sync(struct agent *a, const struct sluice_compiled *c, char **err)
 {
 	uint8_t (*addrs)[16];
 	uint8_t *plens;
-	uint32_t *ids;
+	uint32_t *ids, *old_ids;
 	size_t *gone;
 	size_t i = 0, j = 0, n = 0, ngone = 0;
 	bool same = c->ncidrs == a->ncidrs; /* the list kept is the new one */
@@ -134,6 +167,7 @@ int agent_cidrs_sync(struct agent *a, const struct sluice_compiled *c, char **er
 	addrs = sl_xmalloc((c->ncidrs + 1) * sizeof(*addrs));
 	plens = sl_xmalloc(c->ncidrs + 1);
 	ids = sl_xmalloc((c->ncidrs + 1) * sizeof(*ids));
+	old_ids = sl_xmalloc((c->ncidrs + 1) * sizeof(*old_ids));
 	gone = sl_xmalloc((a->ncidrs + 1) * sizeof(*gone));
 	node_addrs_build(a, &na);
 	if (!a->cidrs_checked) {
@@ -161,6 +195,7 @@ int agent_cidrs_sync(struct agent *a, const struct sluice_compiled *c, char **er
 			if (!cidr_is_node_address(a, &na, &c->cidrs[i])) {
 				memcpy(addrs[n], c->cidrs[i].addr, 16);
 				plens[n] = c->cidrs[i].prefixlen;
+				old_ids[n] = cmp == 0 ? a->cidrs[j].identity : 0; /* 0: new */
 				ids[n++] = c->cidrs[i].identity;
 			}
 		}
@@ -169,6 +204,8 @@ int agent_cidrs_sync(struct agent *a, const struct sluice_compiled *c, char **er
 		i++;
 	}
 	rc = sluice_dp_ipcache_update_many(a->dp, (const uint8_t (*)[16])addrs, plens, ids, n);
+	if (rc)
+		cidrs_undo(a, addrs, plens, old_ids, n);
 	/* removed after the new ones are in: an address never lacks a prefix
 	 * that both the old and the new policy name (in one batch: a deleted
 	 * policy of 25,000 prefixes was 25,000 calls) */
@@ -189,6 +226,7 @@ int agent_cidrs_sync(struct agent *a, const struct sluice_compiled *c, char **er
 	free(addrs);
 	free(plens);
 	free(ids);
+	free(old_ids);
 	free(gone);
 	free(na.v);
 	if (rc)

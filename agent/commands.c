@@ -470,6 +470,8 @@ static json_t *cmd_status(struct agent *a, struct api_client *c, json_t *req, ch
 	}
 	json_object_set_new(o, "regenerations", json_integer((json_int_t)a->counters.regenerations));
 	json_object_set_new(o, "policy_map_swaps", json_integer((json_int_t)a->counters.policy_swaps));
+	json_object_set_new(o, "policy_map_swaps_prepared",
+			    json_integer((json_int_t)a->counters.policy_swaps_prepared));
 	json_object_set_new(o, "policy_map_patches", json_integer((json_int_t)a->counters.policy_patches));
 	json_object_set_new(o, "policy_item_edits", json_integer((json_int_t)a->counters.policy_edits));
 	json_object_set_new(o, "policy_compile_edits", json_integer((json_int_t)a->counters.compile_edits));

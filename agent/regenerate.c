@@ -13,9 +13,11 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../common/util.h"
 #include "agent.h"
@@ -31,21 +33,161 @@
  * swapped in. *how says which (PATCH_NOTHING, PATCH_KEYS, PATCH_SWAP).
  * 0 or the swap's negative errno.
  */
+static enum patch_decision regen_plan(const struct agent_pod *p, const struct sluice_ep_compiled *c,
+				      struct patch_plan *plan)
+{
+	return p->written_valid ? patch_plan(p->written, p->nwritten, c->entries, c->nentries, plan)
+				: PATCH_SWAP;
+}
+
+/* Carries out a decision of regen_plan(); *how says what was done. */
+static int regen_write_planned(struct agent *a, struct agent_pod *p, const struct sluice_ep_compiled *c,
+			       const struct patch_plan *plan, enum patch_decision *how, char **err)
+{
+	if (*how == PATCH_NOTHING)
+		return 0;
+	/* half written on failure: the swap that follows replaces it all */
+	if (*how == PATCH_KEYS && sluice_dp_policy_patch(a->dp, p->ep_id, plan->dels, plan->ndels,
+							 plan->sets, plan->nsets, NULL) == 0)
+		return 0;
+	*how = PATCH_SWAP;
+	return sluice_dp_policy_replace(a->dp, p->ep_id, c->entries, c->nentries, err);
+}
+
 static int regen_write(struct agent *a, struct agent_pod *p, const struct sluice_ep_compiled *c,
 		       enum patch_decision *how, char **err)
 {
 	struct patch_plan plan;
 
-	*how = p->written_valid ? patch_plan(p->written, p->nwritten, c->entries, c->nentries, &plan)
-				: PATCH_SWAP;
-	if (*how == PATCH_NOTHING)
-		return 0;
-	/* half written on failure: the swap that follows replaces it all */
-	if (*how == PATCH_KEYS && sluice_dp_policy_patch(a->dp, p->ep_id, plan.dels, plan.ndels,
-							 plan.sets, plan.nsets, NULL) == 0)
-		return 0;
-	*how = PATCH_SWAP;
-	return sluice_dp_policy_replace(a->dp, p->ep_id, c->entries, c->nentries, err);
+	*how = regen_plan(p, c, &plan);
+	return regen_write_planned(a, p, c, &plan, how, err);
+}
+
+/*
+ * Swaps prepared aside: an endpoint whose new trie is large and certainly
+ * replaced whole gets it built and filled on a second thread while this
+ * one writes the ipcache. Both are tens of thousands of LPM inserts in the
+ * kernel (a 25,000-rule apply: about 30 ms each on this project's VMs), and
+ * neither depends on the other until the swap, which stays here, after
+ * the ipcache, in endpoint order: what packets see is unchanged, and a
+ * failure anywhere still leaves the old policy in force (a prepared map
+ * that is not installed is closed).
+ */
+#define REGEN_PREPARE_MIN 4096 /* entries; smaller tries are filled inline */
+
+struct regen_prep {
+	uint32_t ep_id;
+	enum patch_decision how; /* regen_plan()'s: only PATCH_SWAP is filled aside */
+	struct patch_plan plan;  /* for PATCH_KEYS */
+	const struct sluice_policy_map_entry *entries;
+	size_t n;
+	int fd; /* the filled map; -1 when not (yet) made */
+	int rc;
+	char *err;
+};
+
+struct regen_preps {
+	struct regen_prep *v;
+	size_t n;
+	pthread_t thread;
+	bool running;
+};
+
+static void *regen_prepare_run(void *arg)
+{
+	struct regen_preps *ps = arg;
+
+	for (size_t i = 0; i < ps->n; i++) {
+		struct regen_prep *r = &ps->v[i];
+
+		if (r->how == PATCH_SWAP)
+			r->rc = sluice_dp_policy_prepare(r->ep_id, r->entries, r->n, &r->fd, &r->err);
+	}
+	return NULL;
+}
+
+static const struct sluice_ep_compiled *regen_compiled_of(const struct sluice_compiled *out, uint32_t ep_id)
+{
+	for (size_t j = 0; j < out->neps; j++)
+		if (out->eps[j].ep_id == ep_id)
+			return &out->eps[j];
+	return NULL;
+}
+
+/*
+ * Plans every large endpoint's write here (the plan is kept for the write)
+ * and starts filling the swaps' tries; without a thread, fills them here.
+ */
+static void regen_prepare_start(struct agent *a, const struct sluice_compiled *out, struct regen_preps *ps)
+{
+	bool swaps = false;
+	size_t nbig = 0;
+
+	for (size_t j = 0; j < out->neps; j++)
+		nbig += out->eps[j].nentries >= REGEN_PREPARE_MIN;
+	if (!nbig)
+		return;
+	ps->v = sl_xcalloc(nbig, sizeof(*ps->v));
+	for (size_t i = 0; i < a->reg.npods && ps->n < nbig; i++) {
+		const struct sluice_ep_compiled *c = regen_compiled_of(out, a->reg.pods[i]->ep_id);
+		struct regen_prep *r;
+
+		if (!c || c->nentries < REGEN_PREPARE_MIN)
+			continue;
+		r = &ps->v[ps->n++];
+		r->ep_id = c->ep_id;
+		r->entries = c->entries;
+		r->n = c->nentries;
+		r->fd = -1;
+		r->how = regen_plan(a->reg.pods[i], c, &r->plan);
+		swaps |= r->how == PATCH_SWAP;
+	}
+	if (!swaps)
+		return;
+	ps->running = pthread_create(&ps->thread, NULL, regen_prepare_run, ps) == 0;
+	if (!ps->running)
+		regen_prepare_run(ps);
+}
+
+static void regen_prepare_wait(struct regen_preps *ps)
+{
+	if (ps->running)
+		pthread_join(ps->thread, NULL);
+	ps->running = false;
+}
+
+static struct regen_prep *regen_prepared(struct regen_preps *ps, uint32_t ep_id)
+{
+	for (size_t i = 0; i < ps->n; i++)
+		if (ps->v[i].ep_id == ep_id)
+			return &ps->v[i];
+	return NULL;
+}
+
+/* Drops what was not installed. */
+static void regen_prepare_free(struct regen_preps *ps)
+{
+	regen_prepare_wait(ps);
+	for (size_t i = 0; i < ps->n; i++) {
+		if (ps->v[i].fd >= 0)
+			close(ps->v[i].fd);
+		free(ps->v[i].err);
+	}
+	free(ps->v);
+	memset(ps, 0, sizeof(*ps));
+}
+
+/* Installs a prepared swap (taking its fd), or reports why it failed. */
+static int regen_install(struct agent *a, struct regen_prep *r, char **err)
+{
+	int fd = r->fd;
+
+	if (r->rc) {
+		sl_fail(err, r->rc, "%s", r->err ? r->err : strerror(-r->rc));
+		return r->rc;
+	}
+	r->fd = -1;
+	return sluice_dp_policy_install(a->dp, r->ep_id, fd, err);
 }
 
 int agent_regenerate(struct agent *a, char **err)
@@ -74,6 +216,7 @@ int agent_regenerate_edit(struct agent *a, const struct agent_edit_hint *h, char
 	struct sluice_compile_endpoint *eps = sl_xcalloc(a->reg.npods + a->reg.nremotes, sizeof(*eps));
 	struct sluice_compiled out = { 0 };
 	struct sluice_diags diags = { 0 };
+	struct regen_preps preps = { 0 };
 	/* Cilium's allow-localhost=always, on every endpoint (verdict.h) */
 	const uint32_t localhost = a->cfg.allow_localhost ? SLUICE_EP_F_ALLOW_LOCALHOST : 0;
 	bool edited = false;
@@ -144,24 +287,33 @@ int agent_regenerate_edit(struct agent *a, const struct agent_edit_hint *h, char
 		}
 	}
 
-	/* addresses learn their CIDR identities before policies name them */
+	/* addresses learn their CIDR identities before policies name them
+	 * (large new tries are filled meanwhile, swapped in after) */
+	regen_prepare_start(a, &out, &preps);
 	rc = agent_cidrs_sync(a, &out, err);
+	regen_prepare_wait(&preps);
 	agent_phase(a, "ipcache");
 	if (rc)
 		goto out;
 
 	for (i = 0; i < a->reg.npods; i++) {
 		struct agent_pod *p = a->reg.pods[i];
-		struct sluice_ep_compiled *c = NULL;
+		const struct sluice_ep_compiled *c = regen_compiled_of(&out, p->ep_id);
 		static const struct sluice_ep_compiled empty;
-		enum patch_decision how;
+		struct regen_prep *prep = regen_prepared(&preps, p->ep_id);
+		enum patch_decision how = PATCH_SWAP;
 
-		for (j = 0; j < out.neps; j++)
-			if (out.eps[j].ep_id == p->ep_id)
-				c = &out.eps[j];
 		if (!c)
-			c = (struct sluice_ep_compiled *)&empty;
-		rc = regen_write(a, p, c, &how, err);
+			c = &empty;
+		if (prep && prep->how == PATCH_SWAP) {
+			rc = regen_install(a, prep, err);
+			if (!rc)
+				a->counters.policy_swaps_prepared++;
+		} else if (prep) {
+			how = prep->how;
+			rc = regen_write_planned(a, p, c, &prep->plan, &how, err);
+		} else
+			rc = regen_write(a, p, c, &how, err);
 		if (rc)
 			goto out;
 		if (how != PATCH_NOTHING) {
@@ -213,6 +365,7 @@ int agent_regenerate_edit(struct agent *a, const struct agent_edit_hint *h, char
 	a->compiled_valid = true;
 	memset(&out, 0, sizeof(out));
 out:
+	regen_prepare_free(&preps);
 	if (rc)
 		a->compiled_valid = false;
 	sluice_compiled_free(&out);

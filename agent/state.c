@@ -192,25 +192,34 @@ static int state_write_cidr_ids(struct agent *a)
 	if (a->saved_idt_valid && a->saved_idt_generation == gen)
 		return 0;
 	buf = sl_xcalloc(1, cap);
+	/* "ID LABELS\n" per CIDR identity (25,000 of them for as many
+	 * prefixes): the table's own text, the number written by hand */
 	for (i = 0; i < n; i++) {
 		uint32_t id = sluice_idt_at(a->reg.idt, i);
-		char *text;
-		size_t need;
+		const char *text;
+		char num[12], *p = num + sizeof(num);
+		size_t need, tlen;
 
 		if (id < SLUICE_ID_LOCAL_MIN)
 			continue;
-		text = sluice_labels_format(sluice_idt_labels(a->reg.idt, id));
-		if (!text)
-			abort();
-		need = strlen(text) + 16;
+		text = sluice_idt_text_at(a->reg.idt, i);
+		tlen = strlen(text);
+		need = tlen + sizeof(num) + 2;
 		if (len + need >= cap) {
 			cap = (len + need) * 2;
 			buf = realloc(buf, cap);
 			if (!buf)
 				abort();
 		}
-		len += (size_t)snprintf(buf + len, cap - len, "%u %s\n", id, text);
-		free(text);
+		do
+			*--p = (char)('0' + id % 10);
+		while (id /= 10);
+		memcpy(buf + len, p, (size_t)(num + sizeof(num) - p));
+		len += (size_t)(num + sizeof(num) - p);
+		buf[len++] = ' ';
+		memcpy(buf + len, text, tlen);
+		len += tlen;
+		buf[len++] = '\n';
 	}
 	path = sl_strdupf("%s/cidr-identities", a->cfg.state_dir);
 	rc = state_write(path, buf, len);

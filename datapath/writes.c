@@ -153,13 +153,14 @@ out:
 	return e;
 }
 
-int sluice_dp_policy_replace(struct sluice_datapath *dp, uint32_t ep_id,
-			     const struct sluice_policy_map_entry *entries, size_t n, char **err)
+int sluice_dp_policy_prepare(uint32_t ep_id, const struct sluice_policy_map_entry *entries, size_t n,
+			     int *fd_out, char **err)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, copts, .map_flags = BPF_F_NO_PREALLOC);
 	size_t i;
 	int fd, e;
 
+	*fd_out = -1;
 	if (err)
 		*err = NULL;
 	if (n > SLUICE_POLICY_INNER_MAX) {
@@ -181,18 +182,35 @@ int sluice_dp_policy_replace(struct sluice_datapath *dp, uint32_t ep_id,
 	}
 	e = dp_policy_fill(fd, entries, n);
 	if (e) {
-		sl_fail(err, e, "endpoint %u: filling policy map: %s", ep_id, strerror(-e));
-		goto out;
+		close(fd);
+		return sl_fail(err, e, "endpoint %u: filling policy map: %s", ep_id, strerror(-e));
 	}
+	*fd_out = fd;
+	return 0;
+}
+
+int sluice_dp_policy_install(struct sluice_datapath *dp, uint32_t ep_id, int fd, char **err)
+{
+	int e = 0;
+
+	if (err)
+		*err = NULL;
 	/* the swap: from here on new flows see the new trie; the old one is
 	 * freed by the kernel once no program holds it */
 	if (bpf_map_update_elem(bpf_map__fd(dp->lxc->maps.sluice_pol_v1), &ep_id, &fd, BPF_ANY) < 0) {
 		e = -errno;
 		sl_fail(err, e, "endpoint %u: installing policy map: %s", ep_id, strerror(-e));
 	}
-out:
 	close(fd);
 	return e;
+}
+
+int sluice_dp_policy_replace(struct sluice_datapath *dp, uint32_t ep_id,
+			     const struct sluice_policy_map_entry *entries, size_t n, char **err)
+{
+	int fd, e = sluice_dp_policy_prepare(ep_id, entries, n, &fd, err);
+
+	return e ? e : sluice_dp_policy_install(dp, ep_id, fd, err);
 }
 
 int sluice_dp_policy_patch(struct sluice_datapath *dp, uint32_t ep_id,

@@ -11,8 +11,9 @@
 #include <stdint.h>
 
 struct strmap_slot {
-	char *key;   /* owned; NULL = empty slot */
+	char *key;     /* owned; NULL = empty slot */
 	size_t value;
+	uint64_t hash; /* of key: a probe compares it before the string */
 };
 
 struct strmap {
@@ -29,10 +30,22 @@ int strmap_put(struct strmap *m, const char *key, size_t value);
 bool strmap_del(struct strmap *m, const char *key);
 void strmap_free(struct strmap *m);
 
+/* The same with key's strmap_hash() given: a caller asking several maps
+ * about one key hashes it once. */
+uint64_t strmap_hash(const char *key);
+size_t *strmap_get_h(const struct strmap *m, const char *key, uint64_t h);
+int strmap_put_h(struct strmap *m, const char *key, uint64_t h, size_t value);
+bool strmap_del_h(struct strmap *m, const char *key, uint64_t h);
+
+/* key, value and the slot's use side by side: a probe touches one line */
+struct u64map_slot {
+	uint64_t key;
+	size_t value;
+	bool used;
+};
+
 struct u64map {
-	uint64_t *keys;
-	size_t *values;
-	uint8_t *used;
+	struct u64map_slot *slots;
 	size_t cap;
 	size_t n;
 };

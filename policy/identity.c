@@ -97,7 +97,7 @@ static struct idt_entry *idt_find(const struct sluice_identity_table *t, uint32_
 
 /* Inserts (id, copy of labels); the id must be free. */
 static int idt_insert_text(struct sluice_identity_table *t, uint32_t id,
-			   struct sluice_labels *labels, char *text, bool reserved)
+			   struct sluice_labels *labels, char *text, uint64_t h, bool reserved)
 {
 	struct idt_entry e = { .id = id, .refs = 1, .reserved = reserved };
 	bool found;
@@ -114,7 +114,7 @@ static int idt_insert_text(struct sluice_identity_table *t, uint32_t id,
 		t->v = v;
 		t->cap = ncap;
 	}
-	if (strmap_put(&t->by_labels, text, id)) {
+	if (strmap_put_h(&t->by_labels, text, h, id)) {
 		free(text);
 		return -ENOMEM;
 	}
@@ -140,7 +140,7 @@ static int idt_insert(struct sluice_identity_table *t, uint32_t id,
 	if (sluice_labels_copy(&copy, labels))
 		return -ENOMEM;
 	text = sluice_labels_format(&copy);
-	rc = text ? idt_insert_text(t, id, &copy, text, reserved) : -ENOMEM;
+	rc = text ? idt_insert_text(t, id, &copy, text, strmap_hash(text), reserved) : -ENOMEM;
 	sluice_labels_free(&copy);
 	return rc;
 }
@@ -218,10 +218,10 @@ static uint32_t idt_next_free(struct sluice_identity_table *t, bool local)
  * CIDR identity format its labels three times and copy them once.
  */
 static uint32_t idt_acquire_text(struct sluice_identity_table *t, struct sluice_labels *labels,
-				 char *text, bool take_labels)
+				 char *text, uint64_t h, bool take_labels)
 {
 	struct sluice_labels copy = { 0 };
-	size_t *known = strmap_get(&t->by_labels, text);
+	size_t *known = strmap_get_h(&t->by_labels, text, h);
 	uint32_t id;
 	bool local;
 
@@ -233,13 +233,13 @@ static uint32_t idt_acquire_text(struct sluice_identity_table *t, struct sluice_
 			e->refs++;
 		return (uint32_t)*known;
 	}
-	known = strmap_get(&t->freed, text);
+	known = strmap_get_h(&t->freed, text, h);
 	if (known && !idt_find(t, (uint32_t)*known)) {
 		id = (uint32_t)*known;
-		strmap_del(&t->freed, text);
+		strmap_del_h(&t->freed, text, h);
 	} else {
 		if (known)
-			strmap_del(&t->freed, text);
+			strmap_del_h(&t->freed, text, h);
 		local = idt_labels_local(labels);
 		id = idt_next_free(t, local);
 		if (!id) {
@@ -258,7 +258,7 @@ static uint32_t idt_acquire_text(struct sluice_identity_table *t, struct sluice_
 		}
 		labels = &copy;
 	}
-	if (idt_insert_text(t, id, labels, text, false))
+	if (idt_insert_text(t, id, labels, text, h, false))
 		id = 0;
 	sluice_labels_free(&copy);
 	return id;
@@ -274,7 +274,7 @@ uint32_t sluice_idt_acquire(struct sluice_identity_table *t,
 	text = sluice_labels_format(labels);
 	if (!text)
 		return 0;
-	return idt_acquire_text(t, (struct sluice_labels *)labels, text, false);
+	return idt_acquire_text(t, (struct sluice_labels *)labels, text, strmap_hash(text), false);
 }
 
 void sluice_idt_release(struct sluice_identity_table *t, uint32_t id)
@@ -291,13 +291,14 @@ void sluice_idt_release(struct sluice_identity_table *t, uint32_t id)
 		return;
 	if (t->freed.n >= IDT_FREED_MAX)
 		strmap_free(&t->freed);
-	strmap_put(&t->freed, t->v[i].text, id); /* best effort */
 	{
+		uint64_t h = strmap_hash(t->v[i].text);
 		/* a rebound label set maps to its newer number: keep that */
-		size_t *cur = strmap_get(&t->by_labels, t->v[i].text);
+		size_t *cur = strmap_get_h(&t->by_labels, t->v[i].text, h);
 
+		strmap_put_h(&t->freed, t->v[i].text, h, id); /* best effort */
 		if (cur && *cur == id)
-			strmap_del(&t->by_labels, t->v[i].text);
+			strmap_del_h(&t->by_labels, t->v[i].text, h);
 	}
 	free(t->v[i].text);
 	sluice_labels_free(&t->v[i].labels);
@@ -346,6 +347,11 @@ size_t sluice_idt_count(const struct sluice_identity_table *t)
 uint32_t sluice_idt_at(const struct sluice_identity_table *t, size_t i)
 {
 	return t && i < t->n ? t->v[i].id : 0;
+}
+
+const char *sluice_idt_text_at(const struct sluice_identity_table *t, size_t i)
+{
+	return t && i < t->n ? t->v[i].text : NULL;
 }
 
 /* The restored identity holds no reference until its labels are acquired. */
@@ -409,7 +415,7 @@ static struct idt_entry *idt_cidr_get(struct sluice_identity_table *t,
 				      int *rc)
 {
 	uint8_t pfx[17];
-	uint64_t h;
+	uint64_t h, th = 0;
 	struct idt_entry *e;
 	struct sluice_labels l = { 0 };
 	char *text = NULL;
@@ -428,11 +434,14 @@ static struct idt_entry *idt_cidr_get(struct sluice_identity_table *t,
 	*rc = labels_of(want, &l);
 	if (!*rc && !(text = sluice_labels_format(&l)))
 		*rc = -ENOMEM;
-	if (!*rc && (known = strmap_get(&t->by_labels, text)) && (e = idt_find(t, (uint32_t)*known))) {
+	if (!*rc)
+		th = strmap_hash(text);
+	if (!*rc && (known = strmap_get_h(&t->by_labels, text, th)) &&
+	    (e = idt_find(t, (uint32_t)*known))) {
 		id = e->id;
 		free(text);
 	} else if (!*rc) {
-		id = idt_acquire_text(t, &l, text, true); /* takes text and l */
+		id = idt_acquire_text(t, &l, text, th, true); /* takes text and l */
 		e = id >= SLUICE_ID_LOCAL_MIN ? idt_find(t, id) : NULL;
 		if (!e)
 			*rc = -ENOSPC;

@@ -64,6 +64,9 @@ uint32_t sluice_idt_refcount(const struct sluice_identity_table *t, uint32_t id)
 /* Iterates identities in ascending numeric order, reserved ones included. */
 size_t sluice_idt_count(const struct sluice_identity_table *t);
 uint32_t sluice_idt_at(const struct sluice_identity_table *t, size_t i);
+/* The labels of the i-th identity as sluice_labels_format() writes them
+ * (kept by the table: not formatted again), or NULL past the end. */
+const char *sluice_idt_text_at(const struct sluice_identity_table *t, size_t i);
 /* Changes whenever an identity is allocated or freed. */
 uint64_t sluice_idt_generation(const struct sluice_identity_table *t);
 /*
