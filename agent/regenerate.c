@@ -14,6 +14,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,9 +65,9 @@ static int regen_write(struct agent *a, struct agent_pod *p, const struct sluice
 }
 
 /*
- * Swaps prepared aside: an endpoint whose new trie is large and certainly
- * replaced whole gets it built and filled on a second thread while this
- * one writes the ipcache. Both are tens of thousands of LPM inserts in the
+ * Swaps prepared aside: an endpoint whose new trie is large and replaced
+ * whole (regen_plan() says swap) gets it built and filled on a second
+ * thread while this one writes the ipcache. Both are tens of thousands of LPM inserts in the
  * kernel (a 25,000-rule apply: about 30 ms each on this project's VMs), and
  * neither depends on the other until the swap, which stays here, after
  * the ipcache, in endpoint order: what packets see is unchanged, and a
@@ -122,6 +123,7 @@ static void regen_prepare_start(struct agent *a, const struct sluice_compiled *o
 {
 	bool swaps = false;
 	size_t nbig = 0;
+	sigset_t all, old;
 
 	for (size_t j = 0; j < out->neps; j++)
 		nbig += out->eps[j].nentries >= REGEN_PREPARE_MIN;
@@ -144,7 +146,11 @@ static void regen_prepare_start(struct agent *a, const struct sluice_compiled *o
 	}
 	if (!swaps)
 		return;
+	/* the thread takes no signal: libuv's handlers belong to the loop's */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
 	ps->running = pthread_create(&ps->thread, NULL, regen_prepare_run, ps) == 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (!ps->running)
 		regen_prepare_run(ps);
 }
