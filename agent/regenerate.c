@@ -27,13 +27,8 @@
 #include "revalidate.h"
 #include "services.h"
 
-/*
- * Writes an endpoint's new entries, one patch_plan() deciding how: nothing
- * when they are the ones written, a small change into the live trie when
- * every packet sees at most one changed key, else the whole new trie
- * swapped in. *how says which (PATCH_NOTHING, PATCH_KEYS, PATCH_SWAP).
- * 0 or the swap's negative errno.
- */
+/* How an endpoint's new entries are written (patch_plan() over what is
+ * written now): PATCH_SWAP when nothing is written yet. */
 static enum patch_decision regen_plan(const struct agent_pod *p, const struct sluice_ep_compiled *c,
 				      struct patch_plan *plan)
 {
@@ -55,6 +50,13 @@ static int regen_write_planned(struct agent *a, struct agent_pod *p, const struc
 	return sluice_dp_policy_replace(a->dp, p->ep_id, c->entries, c->nentries, err);
 }
 
+/*
+ * Writes an endpoint's new entries, one patch_plan() deciding how: nothing
+ * when they are the ones written, a small change into the live trie when
+ * every packet sees at most one changed key, else the whole new trie
+ * swapped in. *how says which (PATCH_NOTHING, PATCH_KEYS, PATCH_SWAP).
+ * 0 or the swap's negative errno.
+ */
 static int regen_write(struct agent *a, struct agent_pod *p, const struct sluice_ep_compiled *c,
 		       enum patch_decision *how, char **err)
 {
@@ -67,12 +69,12 @@ static int regen_write(struct agent *a, struct agent_pod *p, const struct sluice
 /*
  * Swaps prepared aside: an endpoint whose new trie is large and replaced
  * whole (regen_plan() says swap) gets it built and filled on a second
- * thread while this one writes the ipcache. Both are tens of thousands of LPM inserts in the
- * kernel (a 25,000-rule apply: about 30 ms each on this project's VMs), and
- * neither depends on the other until the swap, which stays here, after
- * the ipcache, in endpoint order: what packets see is unchanged, and a
- * failure anywhere still leaves the old policy in force (a prepared map
- * that is not installed is closed).
+ * thread while this one writes the ipcache. Both are tens of thousands of
+ * LPM inserts in the kernel (a 25,000-rule apply: about 30 ms each on this
+ * project's VMs), and neither depends on the other until the swap, which
+ * stays here, after the ipcache, in endpoint order: what packets see is
+ * unchanged, and a failure anywhere still leaves the old policy in force
+ * (a prepared map that is not installed is closed).
  */
 #define REGEN_PREPARE_MIN 4096 /* entries; smaller tries are filled inline */
 
@@ -318,8 +320,9 @@ int agent_regenerate_edit(struct agent *a, const struct agent_edit_hint *h, char
 		} else if (prep) {
 			how = prep->how;
 			rc = regen_write_planned(a, p, c, &prep->plan, &how, err);
-		} else
+		} else {
 			rc = regen_write(a, p, c, &how, err);
+		}
 		if (rc)
 			goto out;
 		if (how != PATCH_NOTHING) {
