@@ -86,6 +86,9 @@ void agent_ipcache_prune(struct agent *a,
 {
 	struct sluice_ipcache_key key, next, *prev = NULL;
 	struct sluice_ipcache_value val;
+	uint8_t (*addrs)[16] = NULL;
+	uint8_t *plens = NULL;
+	size_t n = 0, cap = 0, steps = 0;
 	char path[4200];
 	int fd;
 
@@ -93,15 +96,31 @@ void agent_ipcache_prune(struct agent *a,
 	fd = bpf_obj_get(path);
 	if (fd < 0)
 		return;
-	while (!bpf_map_get_next_key(fd, prev, &next)) {
+	/* The leftovers are gathered first and deleted after, in one batch:
+	 * a walk that deletes as it goes must start again from the first key
+	 * after each delete (the deleted key has no successor), and with tens
+	 * of thousands of entries kept before them that was tens of thousands
+	 * of walks. The walk is bounded by the map's size. */
+	while (steps++ <= SLUICE_IPCACHE_MAX && !bpf_map_get_next_key(fd, prev, &next)) {
 		key = next;
 		prev = &key;
 		if (bpf_map_lookup_elem(fd, &key, &val) || !gone(ctx, &key, &val))
 			continue;
-		sluice_dp_ipcache_delete(a->dp, key.addr, key.prefixlen);
-		prev = NULL; /* the walk restarts: the deleted key is gone */
+		if (n == cap) {
+			cap = cap ? cap * 2 : 256;
+			addrs = realloc(addrs, cap * sizeof(*addrs));
+			plens = realloc(plens, cap);
+			if (!addrs || !plens)
+				abort(); /* as sl_xmalloc() */
+		}
+		memcpy(addrs[n], key.addr, 16);
+		plens[n++] = (uint8_t)key.prefixlen;
 	}
 	close(fd);
+	if (n)
+		sluice_dp_ipcache_delete_many(a->dp, (const uint8_t (*)[16])addrs, plens, n);
+	free(addrs);
+	free(plens);
 }
 
 /* CIDR entries are the only ones with identities from SLUICE_ID_LOCAL_MIN up */

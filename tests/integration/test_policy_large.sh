@@ -19,22 +19,24 @@ wait_host_addr "$(sl_world_host_ip 24)"
 
 # gen FILE NSERVER ALLOWED SECOND_OCTET [NCLIENT]: the policy "large": NSERVER
 # fromCIDR /32 rules to the server's port 80 (10.SECOND_OCTET.x.y, never
-# routed: no packet goes there), ALLOWED/32 in the middle of them; with
-# NCLIENT, a second policy gives the client as many toCIDR rules of
-# 10.(SECOND_OCTET+1).x.y
+# routed: no packet goes there), ALLOWED/32 in the middle of them (none
+# when NSERVER is 0); with NCLIENT, the policy "large-client" gives the
+# client as many toCIDR rules of 10.(SECOND_OCTET+1).x.y
 gen() {
 	python3 - "$@" <<'PY'
 import sys
 path, nserver, allowed, octet = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
 nclient = int(sys.argv[5]) if len(sys.argv) > 5 else 0
 with open(path, "w") as f:
-    f.write("apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata:\n  name: large\n  namespace: default\n"
-            "spec:\n  endpointSelector:\n    matchLabels:\n      app: server\n  ingress:\n")
+    if nserver:
+        f.write("apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata:\n  name: large\n  namespace: default\n"
+                "spec:\n  endpointSelector:\n    matchLabels:\n      app: server\n  ingress:\n")
     for i in range(nserver):
         cidr = allowed if i == nserver // 2 else f"10.{octet}.{i >> 8}.{i & 255}"
         f.write(f"  - fromCIDR:\n    - {cidr}/32\n    toPorts:\n    - ports:\n      - port: \"80\"\n        protocol: TCP\n")
     if nclient:
-        f.write("---\napiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata:\n  name: large-client\n"
+        f.write("---\n" if nserver else "")
+        f.write("apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata:\n  name: large-client\n"
                 "  namespace: default\nspec:\n  endpointSelector:\n    matchLabels:\n      app: client\n  egress:\n")
         for i in range(nclient):
             f.write(f"  - toCIDR:\n    - 10.{octet + 1}.{i >> 8}.{i & 255}/32\n    toPorts:\n    - ports:\n"
@@ -82,6 +84,36 @@ for _ in $(seq 1 20); do
 done
 [ "$fds_after" -le "$fds_before" ] && pass "the agent holds no fd of the dropped trie ($fds_before -> $fds_after)" ||
 	fail "the agent's fds grew: $fds_before -> $fds_after"
+
+# A policy deleted while the agent was down (its prefixes still in the
+# pinned ipcache): the restarted agent takes them out. 20,000 of them,
+# found after the 20,000 the agent keeps (the pinned trie walks 10.200
+# before 10.201); the prune used to walk from the first key again after
+# every delete, 20,000 walks of 20,000 keys.
+gen "$SL_WORK/keep.yaml" 20000 "$W2" 200
+gen "$SL_WORK/gone.yaml" 0 "$W2" 200 20000
+apply "$SL_WORK/keep.yaml"
+apply "$SL_WORK/gone.yaml"
+ipc_both=$(map_entries sluice_ipc_v1)
+check "20,000 prefixes kept: $W2 allowed" from_w lg2
+sl_agent_kill KILL
+python3 - "$SL_STATE/state.json" <<'PY'
+import json, sys
+p = sys.argv[1]
+s = json.load(open(p))
+s["policies"] = [x for x in s["policies"] if x["name"] != "large-client"]
+json.dump(s, open(p, "w"))
+PY
+t0=$(date +%s%N)
+sl_agent_start || fail "the agent restarts"
+pruned() { [ "$(map_entries sluice_ipc_v1)" = $((ipc_both - 20000)) ]; }
+wait_until 240 0.5 pruned
+echo "  (restart and prune: $(( ($(date +%s%N) - t0) / 1000000 )) ms)"
+expect_eq "restarted: the deleted policy's 20,000 prefixes are gone, the kept ones stay" \
+	$((ipc_both - 20000)) "$(map_entries sluice_ipc_v1)"
+check_not "restarted: large-client is not in force" sh -c "'$SL_BUILD/cli/sluice' --socket '$SL_SOCK' policy list | grep -q large-client"
+check "restarted: $W2 allowed" from_w lg2
+check_not "restarted: $W1 dropped" from_w lg1 0.7
 
 sl policy delete default/large >/dev/null
 check "deleted: $W1 reaches the server" from_w lg1
