@@ -248,6 +248,10 @@ int agent_cidrs_sync(struct agent *a, const struct sluice_compiled *c, char **er
 	free(old_ids);
 	free(gone);
 	free(na.v);
+	if (rc == -ENOSPC || rc == -E2BIG)
+		return sl_fail(err, ENOSPC,
+			       "ipcache full: the policy set names %zu CIDR prefixes, and the ipcache holds at most %u entries, pods' and nodes' addresses included",
+			       c->ncidrs, (unsigned)SLUICE_IPCACHE_MAX);
 	if (rc)
 		return sl_fail(err, rc, "ipcache update for a CIDR failed: %s", strerror(-rc));
 	a->cidr_pods_changed = false;

@@ -246,6 +246,7 @@ int agent_regenerate_edit(struct agent *a, const struct agent_edit_hint *h, char
 		eps[i].ep_id = a->reg.pods[i]->ep_id;
 		eps[i].identity = a->reg.pods[i]->identity;
 		eps[i].namespace = a->reg.pods[i]->ns;
+		eps[i].name = a->reg.pods[i]->name;
 		eps[i].named_ports = a->reg.pods[i]->ports;
 		eps[i].nnamed_ports = a->reg.pods[i]->nports;
 		sl_addr_from_ipv4(eps[i].addr, a->reg.pods[i]->net.ip);

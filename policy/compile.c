@@ -302,6 +302,17 @@ static int compile_setup(struct compile_state *st, struct sluice_identity_table 
 	return rc ? rc : compile_setup_endpoints(st);
 }
 
+int compile_too_big(struct sluice_diags *errors, const struct sluice_compile_endpoint *ep, size_t n)
+{
+	if (ep->name)
+		sluice_diags_add(errors, "policy map full: endpoint %s/%s would need %zu entries, the map holds %u",
+				 ep->namespace ? ep->namespace : "", ep->name, n, SLUICE_POLICY_INNER_MAX);
+	else
+		sluice_diags_add(errors, "endpoint %u: %zu policy entries exceed the map size %u", ep->ep_id,
+				 n, SLUICE_POLICY_INNER_MAX);
+	return -E2BIG;
+}
+
 /* Gives every endpoint the list of rules whose subject selects it. */
 int compile_subjects(struct compile_state *st)
 {
@@ -389,11 +400,8 @@ int sluice_policy_compile(const struct sluice_policy_set *set,
 		rc = compile_endpoint(&st, i, e);
 		res.neps++;
 		/* fail closed: a policy that does not fit is not half applied */
-		if (!rc && e->nentries > SLUICE_POLICY_INNER_MAX) {
-			sluice_diags_add(errors, "endpoint %u: %zu policy entries exceed the map size %u",
-					 e->ep_id, e->nentries, SLUICE_POLICY_INNER_MAX);
-			rc = -E2BIG;
-		}
+		if (!rc && e->nentries > SLUICE_POLICY_INNER_MAX)
+			rc = compile_too_big(errors, &eps[i], e->nentries);
 	}
 	if (!rc) {
 		res.cidrs = st.cidrs;

@@ -115,6 +115,9 @@ struct compile_state {
 int compile_http_ordinals(struct compile_state *st);
 int compile_setup_endpoints(struct compile_state *st);
 int compile_subjects(struct compile_state *st);
+/* An endpoint's policy is more than its trie holds: says so, naming the
+ * pod when the caller gave its name; -E2BIG. */
+int compile_too_big(struct sluice_diags *errors, const struct sluice_compile_endpoint *ep, size_t n);
 void compile_state_free(struct compile_state *st);
 int compile_entry_cmp(const void *a, const void *b);
 int compile_l7_cmp(const void *a, const void *b);

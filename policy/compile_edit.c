@@ -624,12 +624,8 @@ static int compile_edit_endpoints(struct compile_state *st, const struct sluice_
 						touched ? idset : &noids, &o, &res->eps[j]);
 		compile_out_free(&o);
 		res->neps = ++j;
-		if (!rc && res->eps[j - 1].nentries > SLUICE_POLICY_INNER_MAX) {
-			sluice_diags_add(errors, "endpoint %u: %zu policy entries exceed the map size %u",
-					 res->eps[j - 1].ep_id, res->eps[j - 1].nentries,
-					 SLUICE_POLICY_INNER_MAX);
-			rc = -E2BIG;
-		}
+		if (!rc && res->eps[j - 1].nentries > SLUICE_POLICY_INNER_MAX)
+			rc = compile_too_big(errors, &st->eps[i], res->eps[j - 1].nentries);
 	}
 	return rc;
 }

@@ -113,6 +113,7 @@ struct sluice_compile_endpoint {
 	uint32_t ep_id;
 	uint32_t identity;
 	const char *namespace;
+	const char *name; /* the pod's, for messages (NULL: the ep_id names it) */
 	const struct sluice_named_port *named_ports;
 	size_t nnamed_ports;
 	uint8_t addr[16]; /* the pod's address (IPv4-mapped); all zero = unknown.

@@ -66,12 +66,31 @@ check "set B (6000 other prefixes): $W2 allowed" from_w lg2
 check_not "set B: $W1 dropped" from_w lg1 0.7
 ipc_b=$(map_entries sluice_ipc_v1)
 
+# 1,000 prefixes with 70 ports each (two toPorts of 35): 70,000 entries for the server, more
+# than its trie holds: refused before anything is written
+python3 - "$SL_WORK/full.yaml" <<'PY'
+import sys
+with open(sys.argv[1], "w") as f:
+    f.write("apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata:\n  name: large\n  namespace: default\n"
+            "spec:\n  endpointSelector:\n    matchLabels:\n      app: server\n  ingress:\n")
+    for i in range(1000):
+        f.write(f"  - fromCIDR: [10.254.{i >> 8}.{i & 255}/32]\n    toPorts:\n")
+        for p in range(70):  # at most 40 ports per toPorts entry (Cilium's limit)
+            f.write("    - ports:\n" if p % 35 == 0 else "")
+            f.write(f"      - {{port: \"{1000 + p}\", protocol: TCP}}\n")
+PY
+check_exit 1 "70,000 entries for one endpoint: the apply is refused" sl policy apply -f "$SL_WORK/full.yaml"
+check_said "policy map full: endpoint default/server would need 70000 entries, the map holds 65536"
+check "after the refusal set B is in force: $W2 allowed" from_w lg2
+check_not "after the refusal: $W1 dropped" from_w lg1 0.7
+expect_eq "the ipcache holds set B's prefixes only" "$ipc_b" "$(map_entries sluice_ipc_v1)"
+
 # 40,000 prefixes for the server and 30,000 for the client: each trie fits
 # (65,536 entries), the ipcache does not. The server's trie is filled
 # aside while the ipcache write fails.
 fds_before=$(ls "/proc/$SL_AGENT_PID/fd" | wc -l)
 check_exit 1 "70,000 prefixes: the apply is refused" sl policy apply -f "$SL_WORK/c.yaml"
-check_said "ipcache"
+check_said "ipcache full: the policy set names 70000 CIDR prefixes"
 check "after the refusal set B is in force: $W2 allowed" from_w lg2
 check_not "after the refusal: $W1 dropped" from_w lg1 0.7
 [ "$(swaps)" = "$s2" ] && pass "no trie of the refused set was swapped in" || fail "swaps prepared moved: $s2 -> $(swaps)"
