@@ -152,6 +152,9 @@ static void nodes_apply(struct agent *a, const uint32_t *ips, size_t n, bool all
 int agent_remote_nodes_set(struct agent *a, const uint32_t *ips, size_t n)
 {
 	nodes_apply(a, ips, n, false);
+	/* an API server's address may have become, or stopped being, a node's */
+	if (a->napiservers)
+		agent_apiservers_refresh(a);
 	return 0;
 }
 
@@ -161,9 +164,12 @@ int agent_remote_nodes_set(struct agent *a, const uint32_t *ips, size_t n)
  *   - one of this host's addresses: the host identity carries the label
  *     (the identity table's flag: the entity then names the host);
  *   - another node's: that address gets identity 7 instead of 6;
- *   - any other address (an API server outside the cluster): not matched
- *     by the entity here (Cilium gives it a CIDR identity labelled
- *     kube-apiserver): said once, allow it with toCIDR.
+ *   - any other address (an API server outside the cluster, a managed
+ *     control plane): a CIDR identity of its own labelled kube-apiserver
+ *     (and world), as Cilium gives it; the compiler makes it
+ *     (sluice_idt_set_apiservers_external()).
+ * Which of the three an address is can change when nodes come and go:
+ * every call looks again (agent_apiservers_refresh()).
  */
 int agent_apiservers_set(struct agent *a, const uint32_t *ips, size_t n)
 {
@@ -178,20 +184,34 @@ int agent_apiservers_set(struct agent *a, const uint32_t *ips, size_t n)
 		sluice_idt_set_apiserver_on_host(a->reg.idt, on_host);
 		agent_commit(a, AGENT_COMMIT_REGENERATE, "kube-apiserver on the host", NULL);
 	}
+	if (a->reg.idt) {
+		uint32_t *ext = sl_xcalloc(m + 1, sizeof(*ext));
+		size_t next = 0, nold;
+		const uint32_t *old = sluice_idt_apiservers_external(a->reg.idt, &nold);
+
+		for (i = 0; i < m; i++)
+			if (!host_has(a, v[i]) && !agent_is_remote_node(a, v[i]))
+				ext[next++] = v[i];
+		/* (both sorted and unique: v is a sorted set) */
+		if (next != nold || (next && memcmp(ext, old, next * sizeof(*ext)))) {
+			for (i = 0; i < next; i++) {
+				char text[64];
+				uint8_t addr[16];
+
+				sl_addr_from_ipv4(addr, ext[i]);
+				fprintf(stderr, "sluiced: the API server's address %s is not a node's: a CIDR "
+					"identity labelled kube-apiserver (and world) names it\n",
+					sl_addr_str(addr, text, sizeof(text)));
+			}
+			if (!sluice_idt_set_apiservers_external(a->reg.idt, ext, next))
+				agent_commit(a, AGENT_COMMIT_REGENERATE, "kube-apiserver outside the cluster",
+					     NULL);
+		}
+		free(ext);
+	}
 	if (same) {
 		free(v);
 		return 0;
-	}
-	for (i = 0; i < m; i++) {
-		char text[64];
-		uint8_t addr[16];
-
-		if (host_has(a, v[i]) || agent_is_remote_node(a, v[i]))
-			continue;
-		sl_addr_from_ipv4(addr, v[i]);
-		fprintf(stderr, "sluiced: the API server's address %s is not a node's: toEntities "
-			"kube-apiserver does not match it here (allow it with toCIDR)\n",
-			sl_addr_str(addr, text, sizeof(text)));
 	}
 	free(a->apiservers);
 	a->apiservers = v;

@@ -112,7 +112,9 @@ static int compile_edit_peers(struct compile_state *st, const struct sluice_peer
 		const struct sluice_labels *l = c->labels[i];
 		bool cidr_id = x->prefixlen != EDIT_NOT_CIDR, sel;
 
-		sel = cidr_id ? (pr->entities & SLUICE_ENTITY_WORLD) != 0
+		sel = cidr_id ? (pr->entities & SLUICE_ENTITY_WORLD) ||
+					((pr->entities & SLUICE_ENTITY_KUBE_APISERVER) &&
+					 (x->flags & SLUICE_CIDR_F_APISERVER))
 			      : compile_edit_entity_names(st->idt, pr->entities, x->identity);
 		if (!sel && !cidr_id && (pr->entities & SLUICE_ENTITY_CLUSTER) && l)
 			sel = sluice_selector_matches(&c->cluster, l);
@@ -460,6 +462,26 @@ static bool compile_edit_pick_pods(struct sluice_identity_table *idt, struct com
 	return true;
 }
 
+/* A changed prefix is an API server's /32: its identity stays while the API
+ * server does, whatever the policies name, which the edit's counting of
+ * names does not know; the whole compile does. */
+static bool compile_edit_names_apiserver(const struct sluice_identity_table *idt,
+					 const struct compile_edit *ed)
+{
+	size_t n;
+	const uint32_t *ips = sluice_idt_apiservers_external(idt, &n);
+
+	for (size_t k = 0; k < ed->nchanged; k++) {
+		const uint8_t *a = ed->changed[k].addr;
+		uint32_t ip = (uint32_t)a[12] << 24 | (uint32_t)a[13] << 16 | (uint32_t)a[14] << 8 | a[15];
+
+		for (size_t i = 0; ed->changed[k].prefixlen == 128 && i < n; i++)
+			if (ips[i] == ip && a[10] == 0xff && a[11] == 0xff)
+				return true;
+	}
+	return false;
+}
+
 /* How many CIDRs of the new set name each changed prefix exactly; when the
  * item names the same prefixes as before (a port changed), all stay. */
 static void compile_edit_count(const struct sluice_policy_set *set, struct compile_edit *ed)
@@ -659,7 +681,8 @@ int sluice_policy_compile_edit(const struct sluice_policy_set *set,
 		return 0;
 	ed.dir = sluice_section_is_ingress(section) ? SLUICE_DIR_INGRESS : SLUICE_DIR_EGRESS;
 	if (compile_edit_prefixes(old_item, ed.changed, &ed.nchanged, EDIT_MAX_PREFIXES) ||
-	    compile_edit_prefixes(ed.new_item, ed.changed, &ed.nchanged, EDIT_MAX_PREFIXES))
+	    compile_edit_prefixes(ed.new_item, ed.changed, &ed.nchanged, EDIT_MAX_PREFIXES) ||
+	    compile_edit_names_apiserver(idt, &ed))
 		return 0;
 	ed.ids = calloc(EDIT_MAX_IDS + EDIT_MAX_PREFIXES, sizeof(*ed.ids));
 	ed.labels = calloc(EDIT_MAX_IDS + EDIT_MAX_PREFIXES, sizeof(*ed.labels));

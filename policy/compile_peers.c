@@ -272,9 +272,12 @@ int compile_peer_ids(struct compile_state *st, const struct sluice_peer_rule *pr
 	     (pr->entities & (SLUICE_ENTITY_REMOTE_NODE | SLUICE_ENTITY_KUBE_APISERVER)); id++)
 		if (compile_entity_label_names(st->idt, pr->entities, id))
 			rc = u32vec_push(out, id);
-	/* world is every address outside the cluster: CIDR identities too */
-	for (size_t i = 0; (pr->entities & SLUICE_ENTITY_WORLD) && i < st->ncidrs && !rc; i++)
-		rc = u32vec_push(out, st->cidrs[i].identity);
+	/* world is every address outside the cluster: CIDR identities too;
+	 * an API server outside the cluster is kube-apiserver as well */
+	for (size_t i = 0; (pr->entities & (SLUICE_ENTITY_WORLD | SLUICE_ENTITY_KUBE_APISERVER)) &&
+			   i < st->ncidrs && !rc; i++)
+		if ((pr->entities & SLUICE_ENTITY_WORLD) || (st->cidrs[i].flags & SLUICE_CIDR_F_APISERVER))
+			rc = u32vec_push(out, st->cidrs[i].identity);
 	if (!rc && (pr->entities & SLUICE_ENTITY_CLUSTER)) {
 		rc = compile_cluster_ids(st);
 		for (size_t j = 0; !rc && j < st->cluster.n; j++)
@@ -359,7 +362,32 @@ static int compile_cidr_push(struct compile_state *st, size_t *cap, const struct
 	return 0;
 }
 
-/* "cidr:10.0.0.0/8,reserved:world"; IPv6 as Cilium writes it, ':' -> '-' */
+/* The API servers outside the cluster: a /32 each, named or not by a
+ * policy, so that the kube-apiserver entity has an identity to select. */
+static int compile_apiservers_push(struct compile_state *st, size_t *cap,
+				   const struct sluice_identity_table *idt)
+{
+	size_t n;
+	const uint32_t *ips = sluice_idt_apiservers_external(idt, &n);
+	int rc = 0;
+
+	for (size_t i = 0; i < n && !rc; i++) {
+		struct sluice_cidr c = { .prefixlen = 128 };
+
+		c.addr[10] = c.addr[11] = 0xff;
+		c.addr[12] = (uint8_t)(ips[i] >> 24);
+		c.addr[13] = (uint8_t)(ips[i] >> 16);
+		c.addr[14] = (uint8_t)(ips[i] >> 8);
+		c.addr[15] = (uint8_t)ips[i];
+		rc = compile_cidr_push(st, cap, &c);
+		if (!rc)
+			st->cidrs[st->ncidrs - 1].flags = SLUICE_CIDR_F_APISERVER;
+	}
+	return rc;
+}
+
+/* "cidr:10.0.0.0/8,reserved:world"; IPv6 as Cilium writes it, ':' -> '-';
+ * an API server outside the cluster adds reserved:kube-apiserver */
 int compile_cidr_labels(const struct sluice_cidr_ident *ci, struct sluice_labels *out)
 {
 	static const uint8_t v4[12] = { [10] = 0xff, [11] = 0xff };
@@ -393,6 +421,8 @@ int compile_cidr_labels(const struct sluice_cidr_ident *ci, struct sluice_labels
 		if (*p == ':')
 			*p = '-';
 	rc = sluice_labels_add(out, "cidr", key, "");
+	if (!rc && (ci->flags & SLUICE_CIDR_F_APISERVER))
+		rc = sluice_labels_add(out, "reserved", "kube-apiserver", "");
 	if (!rc)
 		rc = sluice_labels_add(out, "reserved", "world", "");
 	return rc;
@@ -428,11 +458,16 @@ int compile_cidr_identities(struct compile_state *st, struct sluice_identity_tab
 					}
 		}
 	}
+	if (!rc)
+		rc = compile_apiservers_push(st, &cap, idt);
 	if (!rc && st->ncidrs) {
 		qsort(st->cidrs, st->ncidrs, sizeof(*st->cidrs), sluice_cidr_ident_cmp);
-		for (size_t i = 1; i < st->ncidrs; i++)
+		for (size_t i = 1; i < st->ncidrs; i++) {
 			if (sluice_cidr_ident_cmp(&st->cidrs[i], &st->cidrs[w]))
 				st->cidrs[++w] = st->cidrs[i];
+			else /* a policy names an API server's /32 too: one identity */
+				st->cidrs[w].flags |= st->cidrs[i].flags;
+		}
 		st->ncidrs = w + 1;
 		ids = calloc(st->ncidrs, sizeof(*ids));
 		rc = ids ? 0 : -ENOMEM;

@@ -35,7 +35,7 @@ struct idt_entry {
 	bool reserved;
 	struct sluice_labels labels;
 	char *text; /* sluice_labels_format(labels): the map key */
-	uint8_t prefix[17]; /* CIDR identities: address and prefix length */
+	uint8_t prefix[18]; /* CIDR identities: address, prefix length, flags */
 	bool has_prefix;
 	uint64_t mark;      /* last idt_cidr_sync() that named it */
 };
@@ -49,6 +49,8 @@ struct sluice_identity_table {
 	uint32_t next_local;     /* next-fit cursor of CIDR identities */
 	uint64_t generation;     /* bumped when an identity comes or goes */
 	bool apiserver_on_host;  /* the host carries reserved:kube-apiserver */
+	uint32_t *apiservers_ext; /* API servers outside the cluster (IPv4, host order, sorted) */
+	size_t napiservers_ext;
 	struct u64map by_prefix; /* hash of a CIDR identity's prefix -> id
 				  * (checked against the entry: may be stale) */
 	uint64_t mark;
@@ -183,6 +185,7 @@ void sluice_idt_free(struct sluice_identity_table *t)
 	strmap_free(&t->by_labels);
 	strmap_free(&t->freed);
 	u64map_free(&t->by_prefix);
+	free(t->apiservers_ext);
 	free(t);
 }
 
@@ -324,6 +327,42 @@ bool sluice_idt_apiserver_on_host(const struct sluice_identity_table *t)
 	return t && t->apiserver_on_host;
 }
 
+static int idt_u32_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+int sluice_idt_set_apiservers_external(struct sluice_identity_table *t, const uint32_t *ips, size_t n)
+{
+	uint32_t *v = NULL;
+	size_t m = 0;
+
+	if (n) {
+		v = malloc(n * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		memcpy(v, ips, n * sizeof(*v));
+		qsort(v, n, sizeof(*v), idt_u32_cmp);
+		for (size_t i = 0; i < n; i++)
+			if (!m || v[m - 1] != v[i])
+				v[m++] = v[i];
+	}
+	if (m != t->napiservers_ext || (m && memcmp(v, t->apiservers_ext, m * sizeof(*v))))
+		t->generation++;
+	free(t->apiservers_ext);
+	t->apiservers_ext = v;
+	t->napiservers_ext = m;
+	return 0;
+}
+
+const uint32_t *sluice_idt_apiservers_external(const struct sluice_identity_table *t, size_t *n)
+{
+	*n = t ? t->napiservers_ext : 0;
+	return t ? t->apiservers_ext : NULL;
+}
+
 const struct sluice_labels *sluice_idt_labels(const struct sluice_identity_table *t,
 					      uint32_t id)
 {
@@ -414,7 +453,7 @@ static struct idt_entry *idt_cidr_get(struct sluice_identity_table *t,
 						       struct sluice_labels *),
 				      int *rc)
 {
-	uint8_t pfx[17];
+	uint8_t pfx[18];
 	uint64_t h, th = 0;
 	struct idt_entry *e;
 	struct sluice_labels l = { 0 };
@@ -425,6 +464,7 @@ static struct idt_entry *idt_cidr_get(struct sluice_identity_table *t,
 
 	memcpy(pfx, want->addr, 16);
 	pfx[16] = want->prefixlen;
+	pfx[17] = want->flags; /* other labels: another identity */
 	h = hash_bytes(pfx, sizeof(pfx));
 	e = idt_cidr_lookup(t, pfx, h);
 	if (e)

@@ -70,6 +70,15 @@ const char *sluice_idt_text_at(const struct sluice_identity_table *t, size_t i);
 /* Changes whenever an identity is allocated or freed. */
 uint64_t sluice_idt_generation(const struct sluice_identity_table *t);
 /*
+ * Kubernetes mode: the API server's addresses that are neither this node's
+ * nor another node's (an API server outside the cluster: a managed control
+ * plane). The compiler gives each a CIDR identity of its own labelled
+ * reserved:kube-apiserver, which the kube-apiserver entity selects, as
+ * Cilium does. ips: IPv4 in host order; a change bumps the generation.
+ */
+int sluice_idt_set_apiservers_external(struct sluice_identity_table *t, const uint32_t *ips, size_t n);
+const uint32_t *sluice_idt_apiservers_external(const struct sluice_identity_table *t, size_t *n);
+/*
  * Kubernetes mode: the API server listens on one of this node's addresses.
  * The host identity then also carries reserved:kube-apiserver, as in
  * Cilium, so the kube-apiserver entity names the host too. (On another

@@ -171,8 +171,12 @@ struct sluice_ep_compiled {
 struct sluice_cidr_ident {
 	uint8_t addr[16];  /* IPv4-mapped for IPv4, host bits clear */
 	uint8_t prefixlen; /* bits of the 16-byte form (IPv4 /8 = 104) */
+	uint8_t flags;     /* SLUICE_CIDR_F_*: labels beyond cidr: and world */
 	uint32_t identity;
 };
+/* an API server outside the cluster (Cilium labels its CIDR identity
+ * reserved:kube-apiserver too: the kube-apiserver entity selects it) */
+#define SLUICE_CIDR_F_APISERVER 0x01
 
 /* The order of sluice_compiled.cidrs: address, then prefix length (qsort). */
 int sluice_cidr_ident_cmp(const void *a, const void *b);

@@ -7,7 +7,8 @@
 # own Node is the host, and a Node deleted (also while the agent is down)
 # takes its addresses back to world. The kube-apiserver entity follows
 # default/kubernetes' endpoints: the host when the API server is on this
-# node, Cilium's identity 7 (kube-apiserver and remote-node) on another.
+# node, Cilium's identity 7 (kube-apiserver and remote-node) on another,
+# and outside the cluster a CIDR identity labelled kube-apiserver and world.
 source "$(dirname "$0")/agents.sh"
 ka_begin a
 ka_start a || { fail "agent a syncs"; t_finish; }
@@ -198,9 +199,30 @@ for line in sys.stdin:
         sys.exit(0)
 sys.exit(1)'"
 apislice "$W2"
-check "an API server outside the nodes ($W2): not matched by the entity here (documented), apic -> $W2:8080 dropped" \
-	kwait 20 bash -c "grep -q \"API server's address $W2 is not a node's\" '$KA_WORK/a/agent.log' && kdropped a default/apic tcp '$W2' 8080"
+# Cilium: an API server outside the cluster (a managed control plane) has
+# a CIDR identity labelled kube-apiserver and world
+check "an API server outside the nodes ($W2): apic -> $W2:8080 allowed (its CIDR identity is kube-apiserver)" \
+	kwait 20 bash -c "grep -q \"API server's address $W2 is not a node's: a CIDR identity labelled kube-apiserver\" '$KA_WORK/a/agent.log' && kcan a default/apic tcp '$W2' 8080"
 check "... and $W1 is plain remote-node again: apic -> $W1:8080 dropped" kwait 20 kdropped a default/apic tcp "$W1" 8080
+check "... $W2 is world too: worldly (toEntities world) -> $W2:8080 allowed" kcan a default/worldly tcp "$W2" 8080
+check "... client (remote-node only) -> $W2:8080 dropped" kdropped a default/client tcp "$W2" 8080
+check "identity list: $W2's CIDR identity carries reserved:kube-apiserver and reserved:world" \
+	bash -c "ka a identity list -o json | python3 -c '
+import json, sys
+ids = json.load(sys.stdin)
+ids = ids.get(\"items\", []) if isinstance(ids, dict) else ids
+sys.exit(0 if any({\"cidr:$W2/32\", \"reserved:kube-apiserver\", \"reserved:world\"} <= set(i[\"labels\"])
+                  and i[\"identity\"] >= 16777216 for i in ids) else 1)'"
+check "observe: apic's flow to $W2 names reserved:kube-apiserver and cidr:$W2/32" \
+	bash -c "ka a observe --last 300 -o json | python3 -c '
+import json, sys
+for line in sys.stdin:
+    f = json.loads(line).get(\"flow\", {})
+    d = f.get(\"destination\", {})
+    if f.get(\"IP\", {}).get(\"destination\") == \"$W2\" and \
+       {\"reserved:kube-apiserver\", \"cidr:$W2/32\"} <= set(d.get(\"labels\", [])):
+        sys.exit(0)
+sys.exit(1)'"
 
 echo "== the API server's address comes to this host after its slice named it"
 HOST3=$(sl_world_host_ip 22)

@@ -339,6 +339,57 @@ static void test_entities(void **state)
 	sluice_idt_set_apiserver_on_host(f->idt, false);
 }
 
+/* An API server outside the cluster (a managed control plane): a CIDR
+ * identity of its own, labelled kube-apiserver and world, as Cilium gives
+ * it; selected by both entities and by CIDRs covering it, one identity when
+ * a policy names its /32 too, gone with the API server. */
+static void test_apiserver_outside(void **state)
+{
+	struct fixture *f = *state;
+	const uint32_t ext = 0xc6336462; /* 198.51.100.98 */
+	const struct sluice_ep_compiled *e;
+	const struct sluice_labels *l;
+	uint32_t id;
+
+	assert_int_equal(sluice_idt_set_apiservers_external(f->idt, &ext, 1), 0);
+	e = compile_spec(f, "  endpointSelector: {matchLabels: {app: web}}\n"
+			    "  egress: [{toPorts: [{ports: [{port: \"443\"}]}], toEntities: [kube-apiserver]}]\n");
+	assert_int_equal(f->out.ncidrs, 1);
+	assert_int_equal(f->out.cidrs[0].prefixlen, 128);
+	assert_int_equal(f->out.cidrs[0].addr[15], 98);
+	assert_int_equal(f->out.cidrs[0].flags, SLUICE_CIDR_F_APISERVER);
+	id = f->out.cidrs[0].identity;
+	assert_true(id >= SLUICE_ID_LOCAL_MIN);
+	l = sluice_idt_labels(f->idt, id);
+	assert_non_null(l);
+	assert_true(sluice_labels_find(l, "reserved", "kube-apiserver") != NULL);
+	assert_true(sluice_labels_find(l, "reserved", "world") != NULL);
+	assert_true(sluice_labels_find(l, "cidr", "198.51.100.98/32") != NULL);
+	assert_non_null(entry(e, EG, id, IPPROTO_TCP, 64, 443));
+	assert_non_null(entry(e, EG, SLUICE_ID_KUBE_APISERVER, IPPROTO_TCP, 64, 443));
+	assert_null(entry(e, EG, SLUICE_ID_WORLD, IPPROTO_TCP, 64, 443));
+	assert_int_equal(count_dir(e, EG), 6); /* 7 and the CIDR identity, TCP, UDP, SCTP */
+
+	/* world and a covering CIDR select it too; a policy naming its /32
+	 * shares the one identity */
+	e = compile_spec(f, "  endpointSelector: {matchLabels: {app: web}}\n"
+			    "  egress: [{toEntities: [world]}, {toCIDR: [198.51.100.96/30], toPorts: [{ports: [{port: \"80\"}]}]},\n"
+			    "           {toCIDR: [198.51.100.98/32], toPorts: [{ports: [{port: \"81\"}]}]}]\n");
+	assert_int_equal(f->out.ncidrs, 2);
+	assert_int_equal(f->out.cidrs[1].identity, id); /* /32 after /30: sorted by address, then length */
+	assert_non_null(entry(e, EG, id, 0, 40, 0));
+	assert_non_null(entry(e, EG, id, IPPROTO_TCP, 64, 80));
+	assert_non_null(entry(e, EG, id, IPPROTO_TCP, 64, 81));
+
+	/* the API server gone: so is its identity's kube-apiserver label */
+	assert_int_equal(sluice_idt_set_apiservers_external(f->idt, NULL, 0), 0);
+	e = compile_spec(f, "  endpointSelector: {matchLabels: {app: web}}\n"
+			    "  egress: [{toPorts: [{ports: [{port: \"443\"}]}], toEntities: [kube-apiserver]}]\n");
+	assert_int_equal(f->out.ncidrs, 0);
+	assert_null(sluice_idt_labels(f->idt, id));
+	assert_int_equal(count_dir(e, EG), 3);
+}
+
 static void test_namespace_scoping(void **state)
 {
 	struct fixture *f = *state;
@@ -747,6 +798,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_default_deny_flags, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_entities, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_namespace_entity, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_apiserver_outside, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_namespace_scoping, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_l7_union_and_allow_all, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tls_redirect, setup, teardown),

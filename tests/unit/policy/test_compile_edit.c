@@ -238,6 +238,25 @@ static void test_selector_change(void **state)
 	edit(f, subst(f->text, "  - toCIDR: [192.168.0.1/32]\n", "  - toEndpoints: [{matchLabels: {app: db}}]\n"), 1);
 }
 
+/* An API server outside the cluster has a CIDR identity whatever the
+ * policies name: an edit that names its /32 (or stops naming it) is a
+ * whole compile; one whose prefix covers it recompiles it, flag and all. */
+static void test_apiserver_outside(void **state)
+{
+	struct fixture *f = *state;
+	const uint32_t ext = 0x0a020007; /* 10.2.0.7 */
+
+	assert_int_equal(sluice_idt_set_apiservers_external(f->idt, &ext, 1), 0);
+	sluice_compiled_free(&f->prev);
+	compile_all(f, &f->prev);
+	edit(f, subst(f->text, "\"82\"", "\"84\""), 1);
+	edit(f, subst(f->text, "10.2.0.1/32", "10.2.0.7/32"), 0);
+	edit(f, subst(f->text, "10.2.0.7/32", "10.2.0.0/24"), 0);
+	edit(f, subst(f->text, "10.2.0.0/24", "10.2.0.0/16"), 1);
+	edit(f, subst(f->text, "10.2.0.0/16", "10.2.0.1/32"), 1);
+	assert_int_equal(sluice_idt_set_apiservers_external(f->idt, NULL, 0), 0);
+}
+
 static void test_not_handled(void **state)
 {
 	struct fixture *f = *state;
@@ -254,6 +273,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_both_directions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prefix_change, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_selector_change, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_apiserver_outside, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_handled, setup, teardown),
 	};
 
