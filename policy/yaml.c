@@ -182,15 +182,13 @@ bool y_check_fields(struct yctx *c, y_node_t *map, const char *const *known,
 			continue;
 		}
 		name = (const char *)k->data.scalar.value;
-		/* the field's path is pushed only to name it in an error */
-		if (y_in_list(unsupported, name)) {
+		/* the field's path is pushed only to name it in an error; the
+		 * known list first (no name is in both): a 25,000-item policy
+		 * asks this 50,000 times, nearly always of a known field */
+		if (!y_in_list(known, name)) {
 			old = y_push_field(c, name);
-			y_error(c, y_line(k), "field not supported by sluice");
-			y_pop(c, old);
-			ok = false;
-		} else if (!y_in_list(known, name)) {
-			old = y_push_field(c, name);
-			y_error(c, y_line(k), "unknown field");
+			y_error(c, y_line(k), y_in_list(unsupported, name) ? "field not supported by sluice"
+									 : "unknown field");
 			y_pop(c, old);
 			ok = false;
 		} else {
