@@ -177,9 +177,12 @@ int agent_cidrs_sync(struct agent *a, const struct sluice_compiled *c, char **er
 	int rc;
 
 	/* most one-rule changes name no new prefix (a port, a selector): the
-	 * lists are the same bytes, and the merge below would write nothing */
+	 * lists are the same bytes, and the merge below would write nothing.
+	 * An edit that moved the previous result's list on says so
+	 * (cidrs_kept), and that list is the one synced last (a result is kept
+	 * only after its regeneration succeeded): not even compared then. */
 	if (same && a->cidrs_checked && !a->cidr_pods_changed &&
-	    (!c->ncidrs || !memcmp(c->cidrs, a->cidrs, c->ncidrs * sizeof(*c->cidrs))))
+	    (c->cidrs_kept || !c->ncidrs || !memcmp(c->cidrs, a->cidrs, c->ncidrs * sizeof(*c->cidrs))))
 		return 0;
 	/* not zeroed: only the first n (ngone) are written and read, and a
 	 * one-rule change of a large set writes none */

@@ -745,6 +745,7 @@ int sluice_policy_compile_edit(const struct sluice_policy_set *set,
 	if (ed.borrowed) { /* the list is the result's now */
 		prev->cidrs = NULL;
 		prev->ncidrs = 0;
+		res.cidrs_kept = true;
 	}
 	selector_free(&ctx.cluster);
 	free(idset.v);

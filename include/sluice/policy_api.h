@@ -188,6 +188,9 @@ struct sluice_compiled {
 	size_t neps;
 	struct sluice_cidr_ident *cidrs; /* sorted by address, then prefixlen */
 	size_t ncidrs;
+	/* an edit's result whose CIDR list is the previous result's, moved
+	 * unchanged (no prefix came or went): the ipcache has nothing to do */
+	bool cidrs_kept;
 	/* the set's items by prefix: NULL after a whole compile, made by the
 	 * first edit and moved from result to result while edits follow */
 	struct sluice_item_index *items;
