@@ -263,7 +263,11 @@ int sluice_policy_edit_prepare(const struct sluice_policy *p, const char *file,
 	memset(e, 0, sizeof(*e));
 	if (p->kind != SLUICE_KIND_CNP && p->kind != SLUICE_KIND_CCNP)
 		return 0;
-	if (old_len == new_len && !memcmp(old_text, new_text, old_len)) {
+	/* the common prefix also says whether anything changed: an edit that
+	 * keeps the length (8080 -> 9090) read the texts twice before */
+	max = old_len < new_len ? old_len : new_len;
+	pre = edit_common_prefix(old_text, new_text, max);
+	if (old_len == new_len && pre == old_len) {
 		e->unchanged = true;
 		return 1;
 	}
@@ -271,8 +275,6 @@ int sluice_policy_edit_prepare(const struct sluice_policy *p, const char *file,
 	 * struct sluice_policy): anything else is loaded whole */
 	if (!p->text_ascii)
 		return 0;
-	max = old_len < new_len ? old_len : new_len;
-	pre = edit_common_prefix(old_text, new_text, max);
 	suf = edit_common_suffix(old_text, old_len, new_text, new_len, max - pre);
 	if (!sluice_text_is_ascii(new_text + pre, new_len - suf - pre))
 		return 0;
