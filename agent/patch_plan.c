@@ -87,6 +87,8 @@ enum patch_decision patch_plan(const struct sluice_policy_map_entry *old, size_t
 	 * left finds the same changes) */
 	pre = patch_same_head(old, new_, nold < nnew ? nold : nnew);
 	suf = patch_same_tail(old, nold, new_, nnew, (nold < nnew ? nold : nnew) - pre);
+	plan->head = pre;
+	plan->tail = suf;
 	nold -= suf;
 	nnew -= suf;
 	i = j = pre;

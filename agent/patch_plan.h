@@ -26,6 +26,9 @@ struct patch_plan {
 	size_t ndels;
 	struct sluice_policy_map_entry sets[PATCH_PLAN_MAX];
 	size_t nsets;
+	/* entries equal at the same place at the front (head) and at the back
+	 * (tail) of both lists: set whatever the answer */
+	size_t head, tail;
 };
 
 /* Can one packet's verdict depend on both keys? */

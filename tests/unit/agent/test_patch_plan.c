@@ -156,6 +156,16 @@ static void test_plan_large_runs(void **state)
 	}
 	/* the same list: nothing */
 	assert_int_equal(patch_plan(old, N, old, N, &plan), PATCH_NOTHING);
+	/* one value changed, the count kept: the equal head and tail around
+	 * it, and what lies between them copied over the old list makes the
+	 * new one (how regenerate.c updates an endpoint's written entries) */
+	memcpy(new_, old, N * sizeof(*old));
+	new_[N / 2 + 3].value.flags = SLUICE_POL_F_DENY;
+	assert_int_equal(patch_plan(old, N, new_, N, &plan), PATCH_KEYS);
+	assert_true(plan.head <= N / 2 + 3 && N / 2 + 3 < N - plan.tail);
+	assert_true(plan.head >= N / 2 + 3 - 64 && plan.tail >= N - (N / 2 + 3) - 1 - 64);
+	memcpy(old + plan.head, new_ + plan.head, (N - plan.tail - plan.head) * sizeof(*old));
+	assert_memory_equal(old, new_, N * sizeof(*old));
 	free(old);
 	free(new_);
 }
