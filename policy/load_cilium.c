@@ -495,7 +495,7 @@ static void cilium_service_ref(struct yctx *c, y_node_t *n, const char *ns,
 static void cilium_port(struct yctx *c, y_node_t *n, struct sluice_port *out)
 {
 	static const char *const known[] = { "port", "protocol", "endPort", NULL };
-	y_node_t *pn, *prn, *en;
+	y_node_t *pn, *prn, *en, *v[3];
 	size_t base = c->plen;
 	const char *s;
 	bool named = false, port_ok = false;
@@ -503,10 +503,10 @@ static void cilium_port(struct yctx *c, y_node_t *n, struct sluice_port *out)
 	out->line = y_line(n);
 	if (!y_mapping(c, n))
 		return;
-	y_check_fields(c, n, known, NULL);
-	pn = y_field(c, n, "port", NULL);
-	prn = y_field(c, n, "protocol", NULL);
-	en = y_field(c, n, "endPort", NULL);
+	y_check_fields_get(c, n, known, NULL, v, NULL);
+	pn = v[0];
+	prn = v[1];
+	en = v[2];
 
 	y_push_field(c, "port");
 	if (!pn) {
@@ -983,20 +983,22 @@ static void cilium_port_rule(struct yctx *c, y_node_t *n, bool ingress, bool den
 	static const char *const tls_fields[] = { "terminatingTLS", "originatingTLS", "serverNames" };
 	static const char *const rules_known[] = { "http", "dns", NULL };
 	static const char *const rules_unsupported[] = { "kafka", "l7proto", "l7", NULL };
-	y_node_t *pn, *rn, *hn, *dn;
+	y_node_t *pn, *rn, *hn, *dn, *v[5];
 	size_t base = c->plen;
-	int rules_line = 0;
+	int rules_line = 0, lines[5];
 	long cnt;
 
 	out->line = y_line(n);
 	if (!y_mapping(c, n))
 		return;
-	y_check_fields(c, n, known, unsupported);
-	pn = y_field(c, n, "ports", NULL);
-	rn = y_field(c, n, "rules", &rules_line);
+	/* known's order: the TLS fields at 2, 3, 4, as tls_fields */
+	y_check_fields_get(c, n, known, unsupported, v, lines);
+	pn = v[0];
+	rn = v[1];
+	rules_line = lines[1];
 	for (size_t i = 0; i < 3; i++) {
-		int kl = 0;
-		y_node_t *tn = y_field(c, n, tls_fields[i], &kl);
+		int kl = lines[2 + i];
+		y_node_t *tn = v[2 + i];
 
 		if (!tn || y_is_null(tn))
 			continue;
@@ -1328,8 +1330,9 @@ static void cilium_peer_rule(struct yctx *c, y_node_t *n, bool ingress, bool den
 	static const char *const in_unsupported[] = {
 		"fromRequires", "fromGroups", "fromNodes", "authentication", NULL,
 	};
+	/* in the order of in_known, toServices last (the fields are read by index) */
 	static const char *const out_known[] = {
-		"toEndpoints", "toEntities", "toCIDR", "toCIDRSet", "toServices", "toPorts", "icmps", NULL,
+		"toEndpoints", "toEntities", "toCIDR", "toCIDRSet", "toPorts", "icmps", "toServices", NULL,
 	};
 	static const char *const out_unsupported[] = {
 		"toRequires", "toFQDNs", "toGroups", "toNodes", "authentication", NULL,
@@ -1338,7 +1341,7 @@ static void cilium_peer_rule(struct yctx *c, y_node_t *n, bool ingress, bool den
 	const char *f_ent = ingress ? "fromEntities" : "toEntities";
 	const char *f_cidr = ingress ? "fromCIDR" : "toCIDR";
 	const char *f_set = ingress ? "fromCIDRSet" : "toCIDRSet";
-	y_node_t *ep, *ent, *cidr, *set, *tp, *icmps, *svc = NULL;
+	y_node_t *ep, *ent, *cidr, *set, *tp, *icmps, *svc = NULL, *v[8];
 	size_t base = c->plen;
 	long nep = 0, ncidr = 0, nset = 0, ntp = 0, nsvc = 0;
 
@@ -1349,16 +1352,16 @@ static void cilium_peer_rule(struct yctx *c, y_node_t *n, bool ingress, bool den
 	}
 	if (!y_mapping(c, n))
 		return;
-	y_check_fields(c, n, ingress ? in_known : out_known,
-		       ingress ? in_unsupported : out_unsupported);
-	ep = y_field(c, n, f_ep, NULL);
-	ent = y_field(c, n, f_ent, NULL);
-	cidr = y_field(c, n, f_cidr, NULL);
-	set = y_field(c, n, f_set, NULL);
-	tp = y_field(c, n, "toPorts", NULL);
-	icmps = y_field(c, n, "icmps", NULL);
+	y_check_fields_get(c, n, ingress ? in_known : out_known,
+			   ingress ? in_unsupported : out_unsupported, v, NULL);
+	ep = v[0];
+	ent = v[1];
+	cidr = v[2];
+	set = v[3];
+	tp = v[4];
+	icmps = v[5];
 	if (!ingress)
-		svc = y_field(c, n, "toServices", NULL);
+		svc = v[6];
 	cilium_peer_kinds_alone(c, n, (y_node_t *[]){ ep, ent, cidr, set, svc },
 				(const char *[]){ f_ep, f_ent, f_cidr, f_set, "toServices" });
 

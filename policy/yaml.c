@@ -157,24 +157,42 @@ int y_bool(struct yctx *c, y_node_t *n)
 	return -1;
 }
 
+/* the index of s in a NULL-ended list, or -1 */
+static int y_list_index(const char *const *list, const char *s)
+{
+	for (int i = 0; list && list[i]; i++)
+		if (!strcmp(list[i], s))
+			return i;
+	return -1;
+}
+
 static bool y_in_list(const char *const *list, const char *s)
 {
-	for (; list && *list; list++)
-		if (!strcmp(*list, s))
-			return true;
-	return false;
+	return y_list_index(list, s) >= 0;
 }
 
 bool y_check_fields(struct yctx *c, y_node_t *map, const char *const *known,
 		    const char *const *unsupported)
 {
+	return y_check_fields_get(c, map, known, unsupported, NULL, NULL);
+}
+
+bool y_check_fields_get(struct yctx *c, y_node_t *map, const char *const *known,
+			const char *const *unsupported, y_node_t **vals, int *lines)
+{
 	yaml_node_pair_t *p, *q;
 	bool ok = true;
 
+	for (int i = 0; vals && known[i]; i++) {
+		vals[i] = NULL;
+		if (lines)
+			lines[i] = 0;
+	}
 	for (p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
 		y_node_t *k = y_node(c, p->key);
 		const char *name;
 		size_t old;
+		int at;
 
 		if (!k || k->type != YAML_SCALAR_NODE) {
 			y_error(c, y_line(k), "expected a string as field name");
@@ -185,13 +203,19 @@ bool y_check_fields(struct yctx *c, y_node_t *map, const char *const *known,
 		/* the field's path is pushed only to name it in an error; the
 		 * known list first (no name is in both): a 25,000-item policy
 		 * asks this 50,000 times, nearly always of a known field */
-		if (!y_in_list(known, name)) {
+		if ((at = y_list_index(known, name)) < 0) {
 			old = y_push_field(c, name);
 			y_error(c, y_line(k), y_in_list(unsupported, name) ? "field not supported by sluice"
 									 : "unknown field");
 			y_pop(c, old);
 			ok = false;
 		} else {
+			/* the first pair of the name, as y_field() finds it */
+			if (vals && !vals[at]) {
+				vals[at] = y_node(c, p->value);
+				if (lines)
+					lines[at] = y_line(k);
+			}
 			for (q = map->data.mapping.pairs.start; q < p; q++) {
 				y_node_t *k2 = y_node(c, q->key);
 
