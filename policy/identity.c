@@ -220,13 +220,13 @@ static uint32_t idt_next_free(struct sluice_identity_table *t, bool local)
  * copied (left empty then): a policy naming 25,000 new prefixes made each
  * CIDR identity format its labels three times and copy them once.
  */
+static uint32_t idt_acquire_absent(struct sluice_identity_table *t, struct sluice_labels *labels,
+				   char *text, uint64_t h, bool take_labels);
+
 static uint32_t idt_acquire_text(struct sluice_identity_table *t, struct sluice_labels *labels,
 				 char *text, uint64_t h, bool take_labels)
 {
-	struct sluice_labels copy = { 0 };
 	size_t *known = strmap_get_h(&t->by_labels, text, h);
-	uint32_t id;
-	bool local;
 
 	if (known) {
 		struct idt_entry *e = idt_find(t, (uint32_t)*known);
@@ -236,7 +236,18 @@ static uint32_t idt_acquire_text(struct sluice_identity_table *t, struct sluice_
 			e->refs++;
 		return (uint32_t)*known;
 	}
-	known = strmap_get_h(&t->freed, text, h);
+	return idt_acquire_absent(t, labels, text, h, take_labels);
+}
+
+/* idt_acquire_text() for labels known not to have an identity */
+static uint32_t idt_acquire_absent(struct sluice_identity_table *t, struct sluice_labels *labels,
+				   char *text, uint64_t h, bool take_labels)
+{
+	struct sluice_labels copy = { 0 };
+	size_t *known = strmap_get_h(&t->freed, text, h);
+	uint32_t id;
+	bool local;
+
 	if (known && !idt_find(t, (uint32_t)*known)) {
 		id = (uint32_t)*known;
 		strmap_del_h(&t->freed, text, h);
@@ -481,7 +492,10 @@ static struct idt_entry *idt_cidr_get(struct sluice_identity_table *t,
 		id = e->id;
 		free(text);
 	} else if (!*rc) {
-		id = idt_acquire_text(t, &l, text, th, true); /* takes text and l */
+		/* takes text and l; a stale by_labels entry (no identity of that
+		 * number) is the full path's */
+		id = known ? idt_acquire_text(t, &l, text, th, true)
+			   : idt_acquire_absent(t, &l, text, th, true);
 		e = id >= SLUICE_ID_LOCAL_MIN ? idt_find(t, id) : NULL;
 		if (!e)
 			*rc = -ENOSPC;

@@ -73,6 +73,35 @@ static size_t labels_search(const struct sluice_labels *l, const char *source,
 	return lo;
 }
 
+/*
+ * A label's three strings live in one block, "source\0key\0value\0", which
+ * source points to: one allocation instead of three (a policy of 25,000
+ * prefixes makes 50,000 labels), and free(source) frees them all. Only this
+ * file allocates and frees label strings.
+ */
+static int label_make(struct sluice_label *out, const char *source, const char *key,
+		      const char *value)
+{
+	size_t ls = strlen(source) + 1, lk = strlen(key) + 1, lv = strlen(value) + 1;
+	char *b = malloc(ls + lk + lv);
+
+	if (!b)
+		return -ENOMEM;
+	memcpy(b, source, ls);
+	memcpy(b + ls, key, lk);
+	memcpy(b + ls + lk, value, lv);
+	out->source = b;
+	out->key = b + ls;
+	out->value = b + ls + lk;
+	return 0;
+}
+
+static void label_free(struct sluice_label *l)
+{
+	free(l->source);
+	l->source = l->key = l->value = NULL;
+}
+
 int sluice_labels_add(struct sluice_labels *l, const char *source,
 		      const char *key, const char *value)
 {
@@ -84,24 +113,17 @@ int sluice_labels_add(struct sluice_labels *l, const char *source,
 		return -EINVAL;
 	i = labels_search(l, source, key, &found);
 	if (found) {
-		char *nv = strdup(value ? value : "");
-
-		if (!nv)
+		if (label_make(&nl, source, key, value ? value : ""))
 			return -ENOMEM;
-		free(l->v[i].value);
-		l->v[i].value = nv;
+		label_free(&l->v[i]);
+		l->v[i] = nl;
 		return 0;
 	}
-	nl.source = strdup(source);
-	nl.key = strdup(key);
-	nl.value = strdup(value ? value : "");
+	if (label_make(&nl, source, key, value ? value : ""))
+		return -ENOMEM;
 	v = realloc(l->v, (l->n + 1) * sizeof(*v));
-	if (!nl.source || !nl.key || !nl.value || !v) {
-		free(nl.source);
-		free(nl.key);
-		free(nl.value);
-		if (v)
-			l->v = v;
+	if (!v) {
+		label_free(&nl);
 		return -ENOMEM;
 	}
 	l->v = v;
@@ -118,9 +140,7 @@ int sluice_labels_remove(struct sluice_labels *l, const char *source, const char
 
 	if (!found)
 		return -ENOENT;
-	free(l->v[i].source);
-	free(l->v[i].key);
-	free(l->v[i].value);
+	label_free(&l->v[i]);
 	memmove(&l->v[i], &l->v[i + 1], (l->n - i - 1) * sizeof(l->v[0]));
 	l->n--;
 	return 0;
@@ -145,14 +165,11 @@ int sluice_labels_copy(struct sluice_labels *dst, const struct sluice_labels *sr
 			return -ENOMEM;
 	}
 	for (size_t i = 0; i < src->n; i++) {
-		n.v[i].source = strdup(src->v[i].source);
-		n.v[i].key = strdup(src->v[i].key);
-		n.v[i].value = strdup(src->v[i].value);
-		n.n++;
-		if (!n.v[i].source || !n.v[i].key || !n.v[i].value) {
+		if (label_make(&n.v[i], src->v[i].source, src->v[i].key, src->v[i].value)) {
 			sluice_labels_free(&n);
 			return -ENOMEM;
 		}
+		n.n++;
 	}
 	*dst = n;
 	return 0;
@@ -174,11 +191,8 @@ void sluice_labels_free(struct sluice_labels *l)
 {
 	if (!l)
 		return;
-	for (size_t i = 0; i < l->n; i++) {
-		free(l->v[i].source);
-		free(l->v[i].key);
-		free(l->v[i].value);
-	}
+	for (size_t i = 0; i < l->n; i++)
+		label_free(&l->v[i]);
 	free(l->v);
 	l->v = NULL;
 	l->n = 0;
