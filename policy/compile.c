@@ -183,7 +183,7 @@ static int compile_endpoint(struct compile_state *st, size_t i, struct sluice_ep
 	if (!rc)
 		rc = compile_direction(st, i, false, &o, &out->flags);
 	if (o.nentries)
-		qsort(o.entries, o.nentries, sizeof(*o.entries), compile_entry_cmp);
+		compile_sort(o.entries, o.nentries, sizeof(*o.entries), compile_entry_cmp);
 	if (o.nl7)
 		qsort(o.l7, o.nl7, sizeof(*o.l7), compile_l7_cmp);
 	out->entries = o.entries;
@@ -300,6 +300,17 @@ static int compile_setup(struct compile_state *st, struct sluice_identity_table 
 		}
 	}
 	return rc ? rc : compile_setup_endpoints(st);
+}
+
+void compile_sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+	const char *p = base;
+
+	for (size_t i = 1; i < n; i++)
+		if (cmp(p + (i - 1) * size, p + i * size) > 0) {
+			qsort(base, n, size, cmp);
+			return;
+		}
 }
 
 int compile_too_big(struct sluice_diags *errors, const struct sluice_compile_endpoint *ep, size_t n)

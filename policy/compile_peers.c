@@ -461,7 +461,7 @@ int compile_cidr_identities(struct compile_state *st, struct sluice_identity_tab
 	if (!rc)
 		rc = compile_apiservers_push(st, &cap, idt);
 	if (!rc && st->ncidrs) {
-		qsort(st->cidrs, st->ncidrs, sizeof(*st->cidrs), sluice_cidr_ident_cmp);
+		compile_sort(st->cidrs, st->ncidrs, sizeof(*st->cidrs), sluice_cidr_ident_cmp);
 		for (size_t i = 1; i < st->ncidrs; i++) {
 			if (sluice_cidr_ident_cmp(&st->cidrs[i], &st->cidrs[w]))
 				st->cidrs[++w] = st->cidrs[i];
