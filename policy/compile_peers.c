@@ -420,11 +420,17 @@ int compile_cidr_labels(const struct sluice_cidr_ident *ci, struct sluice_labels
 	for (char *p = key; *p; p++)
 		if (*p == ':')
 			*p = '-';
-	rc = sluice_labels_add(out, "cidr", key, "");
-	if (!rc && (ci->flags & SLUICE_CIDR_F_APISERVER))
-		rc = sluice_labels_add(out, "reserved", "kube-apiserver", "");
-	if (!rc)
-		rc = sluice_labels_add(out, "reserved", "world", "");
+	{
+		/* in the set's order: cidr < reserved, kube-apiserver < world */
+		const char *const all[3][3] = {
+			{ "cidr", key, "" }, { "reserved", "kube-apiserver", "" }, { "reserved", "world", "" },
+		};
+		const char *const plain[2][3] = { { "cidr", key, "" }, { "reserved", "world", "" } };
+
+		sluice_labels_free(out);
+		rc = (ci->flags & SLUICE_CIDR_F_APISERVER) ? labels_build_sorted(out, all, 3)
+							   : labels_build_sorted(out, plain, 2);
+	}
 	return rc;
 }
 

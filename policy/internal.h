@@ -14,6 +14,11 @@
 /* True when s[0..len) names a label source a selector key may carry
  * ("k8s", "any", "reserved", "cidr", "unspec", "container", "cidrgroup"). */
 bool labels_is_known_source(const char *s, size_t len);
+/* A label set of n (source, key, value) triples given in the set's order
+ * (sorted by source, then key; no two alike): one allocation per label and
+ * one for the array, none of sluice_labels_add()'s searching and growing.
+ * out must be empty. 0 or -ENOMEM (out left empty). */
+int labels_build_sorted(struct sluice_labels *out, const char *const (*triples)[3], size_t n);
 /* Splits "src:key" at the first ':' when src is a known source; otherwise
  * the whole text is the key and the source is default_source. */
 int labels_split_key(const char *text, const char *default_source,

@@ -102,6 +102,23 @@ static void label_free(struct sluice_label *l)
 	l->source = l->key = l->value = NULL;
 }
 
+int labels_build_sorted(struct sluice_labels *out, const char *const (*triples)[3], size_t n)
+{
+	struct sluice_labels l = { 0 };
+
+	if (n && !(l.v = malloc(n * sizeof(*l.v))))
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		if (label_make(&l.v[i], triples[i][0], triples[i][1], triples[i][2])) {
+			sluice_labels_free(&l);
+			return -ENOMEM;
+		}
+		l.n++;
+	}
+	*out = l;
+	return 0;
+}
+
 int sluice_labels_add(struct sluice_labels *l, const char *source,
 		      const char *key, const char *value)
 {
