@@ -28,7 +28,8 @@
 #include "services.h"
 
 /* How an endpoint's new entries are written (patch_plan() over what is
- * written now): PATCH_SWAP when nothing is written yet. */
+ * written now): nothing, patched in place, or swapped whole (PATCH_SWAP
+ * also when nothing is written yet). */
 static enum patch_decision regen_plan(const struct agent_pod *p, const struct sluice_ep_compiled *c,
 				      struct patch_plan *plan)
 {
@@ -36,32 +37,25 @@ static enum patch_decision regen_plan(const struct agent_pod *p, const struct sl
 				: PATCH_SWAP;
 }
 
-/* Carries out a decision of regen_plan(); *how says what was done. */
-static int regen_write_planned(struct agent *a, struct agent_pod *p, const struct sluice_ep_compiled *c,
-			       const struct patch_plan *plan, enum patch_decision *how, char **err)
+/*
+ * Carries out a decision of regen_plan() for one endpoint: nothing; a small
+ * change into the live trie when every packet sees at most one changed key
+ * (PATCH_KEYS); else (or when the patch fails: half written, the swap
+ * replaces it all) a new trie built and filled aside, *fd, for the caller
+ * to swap in (*how PATCH_SWAP). 0 or a negative errno.
+ */
+static int regen_write_or_fill(struct agent *a, struct agent_pod *p, const struct sluice_ep_compiled *c,
+			       const struct patch_plan *plan, enum patch_decision *how, int *fd,
+			       char **err)
 {
+	*fd = -1;
 	if (*how == PATCH_NOTHING)
 		return 0;
-	/* half written on failure: the swap that follows replaces it all */
 	if (*how == PATCH_KEYS && sluice_dp_policy_patch(a->dp, p->ep_id, plan->dels, plan->ndels,
 							 plan->sets, plan->nsets, NULL) == 0)
 		return 0;
 	*how = PATCH_SWAP;
-	return sluice_dp_policy_replace(a->dp, p->ep_id, c->entries, c->nentries, err);
-}
-
-/*
- * Writes an endpoint's new entries, one patch_plan() deciding how: nothing
- * when they are the ones written, a small change into the live trie when
- * every packet sees at most one changed key, else the whole new trie
- * swapped in. *how says which (PATCH_NOTHING, PATCH_KEYS, PATCH_SWAP),
- * plan how the entries compared. 0 or the swap's negative errno.
- */
-static int regen_write(struct agent *a, struct agent_pod *p, const struct sluice_ep_compiled *c,
-		       struct patch_plan *plan, enum patch_decision *how, char **err)
-{
-	*how = regen_plan(p, c, plan);
-	return regen_write_planned(a, p, c, plan, how, err);
+	return sluice_dp_policy_prepare(p->ep_id, c->entries, c->nentries, fd, err);
 }
 
 /*
@@ -183,18 +177,28 @@ static void regen_prepare_free(struct regen_preps *ps)
 	memset(ps, 0, sizeof(*ps));
 }
 
-/* Installs a prepared swap (taking its fd), or reports why it failed. */
-static int regen_install(struct agent *a, struct regen_prep *r, char **err)
+/* A prepared swap's filled trie (*fd, taken from it), or why it failed. */
+static int regen_take_prepared(struct regen_prep *r, int *fd, char **err)
 {
-	int fd = r->fd;
-
+	*fd = -1;
 	if (r->rc) {
 		sl_fail(err, r->rc, "%s", r->err ? r->err : strerror(-r->rc));
 		return r->rc;
 	}
+	*fd = r->fd;
 	r->fd = -1;
-	return sluice_dp_policy_install(a->dp, r->ep_id, fd, err);
+	return 0;
 }
+
+/* One endpoint's write, between the two loops of agent_regenerate_edit(). */
+struct regen_write {
+	const struct sluice_ep_compiled *c;
+	enum patch_decision how;
+	size_t head, tail; /* the plan's, for a patch */
+	bool prepared;     /* its trie was filled on the second thread */
+};
+
+static const struct sluice_ep_compiled regen_empty;
 
 int agent_regenerate(struct agent *a, char **err)
 {
@@ -223,6 +227,10 @@ int agent_regenerate_edit(struct agent *a, const struct agent_edit_hint *h, char
 	struct sluice_compiled out = { 0 };
 	struct sluice_diags diags = { 0 };
 	struct regen_preps preps = { 0 };
+	struct regen_write *writes = NULL;
+	uint32_t *swap_ids = NULL;
+	int *swap_fds = NULL;
+	size_t nswaps = 0;
 	/* Cilium's allow-localhost=always, on every endpoint (verdict.h) */
 	const uint32_t localhost = a->cfg.allow_localhost ? SLUICE_EP_F_ALLOW_LOCALHOST : 0;
 	bool edited = false;
@@ -303,31 +311,54 @@ int agent_regenerate_edit(struct agent *a, const struct agent_edit_hint *h, char
 	if (rc)
 		goto out;
 
+	/* Every endpoint's entries: patches at once, swaps (filled aside or
+	 * here) installed together after the loop, in one update of the
+	 * outer map; then each endpoint's record, after its policy. */
+	writes = sl_xcalloc(a->reg.npods + 1, sizeof(*writes));
+	swap_ids = sl_xcalloc(a->reg.npods + 1, sizeof(*swap_ids));
+	swap_fds = sl_xcalloc(a->reg.npods + 1, sizeof(*swap_fds));
 	for (i = 0; i < a->reg.npods; i++) {
 		struct agent_pod *p = a->reg.pods[i];
 		const struct sluice_ep_compiled *c = regen_compiled_of(&out, p->ep_id);
-		static const struct sluice_ep_compiled empty;
 		struct regen_prep *prep = regen_prepared(&preps, p->ep_id);
-		enum patch_decision how = PATCH_SWAP;
+		struct regen_write *w = &writes[i];
 		struct patch_plan own;
-		const struct patch_plan *plan = prep ? &prep->plan : &own;
+		int fd = -1;
 
-		if (!c)
-			c = &empty;
+		own.head = own.tail = 0; /* (patch_plan() sets them; a first write does not ask it) */
+		w->c = c ? c : &regen_empty;
 		if (prep && prep->how == PATCH_SWAP) {
-			rc = regen_install(a, prep, err);
-			if (!rc)
-				a->counters.policy_swaps_prepared++;
-		} else if (prep) {
-			how = prep->how;
-			rc = regen_write_planned(a, p, c, &prep->plan, &how, err);
+			w->how = PATCH_SWAP;
+			rc = regen_take_prepared(prep, &fd, err);
+			w->prepared = true;
 		} else {
-			rc = regen_write(a, p, c, &own, &how, err);
+			const struct patch_plan *plan = prep ? &prep->plan : &own;
+
+			w->how = prep ? prep->how : regen_plan(p, w->c, &own);
+			w->head = plan->head;
+			w->tail = plan->tail;
+			rc = regen_write_or_fill(a, p, w->c, plan, &w->how, &fd, err);
 		}
 		if (rc)
 			goto out;
-		if (how != PATCH_NOTHING) {
-			if (how == PATCH_KEYS)
+		if (fd >= 0) {
+			swap_ids[nswaps] = p->ep_id;
+			swap_fds[nswaps++] = fd;
+		}
+	}
+	rc = sluice_dp_policy_install_many(a->dp, swap_ids, swap_fds, nswaps, err);
+	nswaps = 0; /* closed, installed or not */
+	if (rc)
+		goto out;
+	for (i = 0; i < a->reg.npods; i++) {
+		struct agent_pod *p = a->reg.pods[i];
+		const struct regen_write *w = &writes[i];
+		const struct sluice_ep_compiled *c = w->c;
+
+		if (w->prepared)
+			a->counters.policy_swaps_prepared++;
+		if (w->how != PATCH_NOTHING) {
+			if (w->how == PATCH_KEYS)
 				a->counters.policy_patches++;
 			else
 				a->counters.policy_swaps++;
@@ -337,8 +368,8 @@ int agent_regenerate_edit(struct agent *a, const struct agent_edit_hint *h, char
 			 * 25,000 entries: a few, not 600 KB); otherwise copied
 			 * whole, not zeroed first, into the same buffer when the
 			 * count is kept (no new pages to fault in) */
-			if (how == PATCH_KEYS && p->written && p->nwritten == c->nentries) {
-				size_t lo = plan->head, hi = c->nentries - plan->tail;
+			if (w->how == PATCH_KEYS && p->written && p->nwritten == c->nentries) {
+				size_t lo = w->head, hi = c->nentries - w->tail;
 
 				memcpy(p->written + lo, c->entries + lo, (hi - lo) * sizeof(*p->written));
 			} else {
@@ -384,6 +415,11 @@ int agent_regenerate_edit(struct agent *a, const struct agent_edit_hint *h, char
 	a->compiled_valid = true;
 	memset(&out, 0, sizeof(out));
 out:
+	for (i = 0; i < nswaps; i++) /* filled, never installed */
+		close(swap_fds[i]);
+	free(writes);
+	free(swap_ids);
+	free(swap_fds);
 	regen_prepare_free(&preps);
 	if (rc)
 		a->compiled_valid = false;

@@ -90,6 +90,11 @@ int sluice_dp_policy_replace(struct sluice_datapath *dp, uint32_t ep_id,
 int sluice_dp_policy_prepare(uint32_t ep_id, const struct sluice_policy_map_entry *entries, size_t n,
 			     int *fd_out, char **err);
 int sluice_dp_policy_install(struct sluice_datapath *dp, uint32_t ep_id, int fd, char **err);
+/* n prepared maps installed in one update call (the kernel's grace-period
+ * wait is paid once, not per endpoint); every fd is closed. A failure may
+ * leave the first ones installed, each whole. */
+int sluice_dp_policy_install_many(struct sluice_datapath *dp, const uint32_t *ep_ids, const int *fds,
+				  size_t n, char **err);
 /*
  * Changes the endpoint's live trie entry by entry: dels removed, then sets
  * written. Each write is atomic on its own, so the caller uses this only
