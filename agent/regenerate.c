@@ -2,12 +2,13 @@
 /*
  * regenerate.c - the one path from declared state to the datapath.
  *
- * Compile the policy set for every local endpoint, then, endpoint by
- * endpoint, write only what changed: a changed rule set replaces the
- * endpoint's inner policy map in one atomic swap (sluice_dp_policy_replace),
- * or, when only a few keys changed and no packet depends on two of them,
- * is patched in place key by key (regen_patch()); a changed identity or
- * default-deny flag rewrites its endpoint record. An
+ * Compile the policy set for every local endpoint, then write only what
+ * changed: a changed rule set replaces the endpoint's inner policy map in
+ * one atomic swap (a new map filled aside, all the endpoints' swaps in one
+ * update of the outer map: sluice_dp_policy_install_many()), or, when only
+ * a few keys changed and no packet depends on two of them, is patched in
+ * place key by key (regen_write_or_fill()); a changed identity or
+ * default-deny flag rewrites its endpoint record, after its policy. An
  * endpoint whose compiled result did not change is not touched, so adding
  * a pod with an existing identity costs no map writes for the others.
  */
