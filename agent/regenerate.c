@@ -7,7 +7,7 @@
  * one atomic swap (a new map filled aside, all the endpoints' swaps in one
  * update of the outer map: sluice_dp_policy_install_many()), or, when only
  * a few keys changed and no packet depends on two of them, is patched in
- * place key by key (regen_write_or_fill()); a changed identity or
+ * place key by key (regen_write()); a changed identity or
  * default-deny flag rewrites its endpoint record, after its policy. An
  * endpoint whose compiled result did not change is not touched, so adding
  * a pod with an existing identity costs no map writes for the others.
@@ -39,167 +39,139 @@ static enum patch_decision regen_plan(const struct agent_pod *p, const struct sl
 }
 
 /*
- * Carries out a decision of regen_plan() for one endpoint: nothing; a small
- * change into the live trie when every packet sees at most one changed key
- * (PATCH_KEYS); else (or when the patch fails: half written, the swap
- * replaces it all) a new trie built and filled aside, *fd, for the caller
- * to swap in (*how PATCH_SWAP). 0 or a negative errno.
- */
-static int regen_write_or_fill(struct agent *a, struct agent_pod *p, const struct sluice_ep_compiled *c,
-			       const struct patch_plan *plan, enum patch_decision *how, int *fd,
-			       char **err)
-{
-	*fd = -1;
-	if (*how == PATCH_NOTHING)
-		return 0;
-	if (*how == PATCH_KEYS && sluice_dp_policy_patch(a->dp, p->ep_id, plan->dels, plan->ndels,
-							 plan->sets, plan->nsets, NULL) == 0)
-		return 0;
-	*how = PATCH_SWAP;
-	return sluice_dp_policy_prepare(p->ep_id, c->entries, c->nentries, fd, err);
-}
-
-/*
- * Swaps prepared aside: an endpoint whose new trie is large and replaced
- * whole (regen_plan() says swap) gets it built and filled on a second
+ * One endpoint's write, planned before the ipcache is written and carried
+ * out after it. A swap of a large trie is filled "aside": on a second
  * thread while this one writes the ipcache. Both are tens of thousands of
  * LPM inserts in the kernel (a 25,000-rule apply: about 30 ms each on this
  * project's VMs), and neither depends on the other until the swap, which
- * stays here, after the ipcache, in endpoint order: what packets see is
- * unchanged, and a failure anywhere still leaves the old policy in force
- * (a prepared map that is not installed is closed).
+ * stays here, after the ipcache: what packets see is unchanged, and a
+ * failure anywhere still leaves the old policy in force (a filled map that
+ * is not installed is closed).
  */
-#define REGEN_PREPARE_MIN 4096 /* entries; smaller tries are filled inline */
+#define REGEN_ASIDE_MIN 4096 /* entries; smaller tries are filled inline */
 
-struct regen_prep {
-	uint32_t ep_id;
-	enum patch_decision how; /* regen_plan()'s: only PATCH_SWAP is filled aside */
-	struct patch_plan plan;  /* for PATCH_KEYS */
-	const struct sluice_policy_map_entry *entries;
-	size_t n;
-	int fd; /* the filled map; -1 when not (yet) made */
-	int rc;
+struct regen_write {
+	struct agent_pod *p;
+	const struct sluice_ep_compiled *c;
+	enum patch_decision how;
+	struct patch_plan *plan; /* PATCH_KEYS: the keys to write (owned) */
+	bool aside;              /* a swap filled on the second thread */
+	int fd;                  /* the swap's filled trie; -1: none (yet) */
+	int rc;                  /* the fill's, when aside */
 	char *err;
 };
 
-struct regen_preps {
-	struct regen_prep *v;
+struct regen_writes {
+	struct regen_write *v;
 	size_t n;
 	pthread_t thread;
 	bool running;
 };
 
-static void *regen_prepare_run(void *arg)
-{
-	struct regen_preps *ps = arg;
-
-	for (size_t i = 0; i < ps->n; i++) {
-		struct regen_prep *r = &ps->v[i];
-
-		if (r->how == PATCH_SWAP)
-			r->rc = sluice_dp_policy_prepare(r->ep_id, r->entries, r->n, &r->fd, &r->err);
-	}
-	return NULL;
-}
+static const struct sluice_ep_compiled regen_empty;
 
 static const struct sluice_ep_compiled *regen_compiled_of(const struct sluice_compiled *out, uint32_t ep_id)
 {
 	for (size_t j = 0; j < out->neps; j++)
 		if (out->eps[j].ep_id == ep_id)
 			return &out->eps[j];
+	return &regen_empty;
+}
+
+static void *regen_fill_aside(void *arg)
+{
+	struct regen_writes *ws = arg;
+
+	for (size_t i = 0; i < ws->n; i++) {
+		struct regen_write *w = &ws->v[i];
+
+		if (w->aside)
+			w->rc = sluice_dp_policy_prepare(w->p->ep_id, w->c->entries, w->c->nentries, &w->fd,
+							 &w->err);
+	}
 	return NULL;
 }
 
 /*
- * Plans every large endpoint's write here (the plan is kept for the write)
- * and starts filling the swaps' tries; without a thread, fills them here.
+ * Plans every endpoint's write (regen_plan()) and starts filling the large
+ * swaps' tries on a second thread; without a thread, fills them here.
  */
-static void regen_prepare_start(struct agent *a, const struct sluice_compiled *out, struct regen_preps *ps)
+static void regen_plan_all(struct agent *a, const struct sluice_compiled *out, struct regen_writes *ws)
 {
-	bool swaps = false;
-	size_t nbig = 0;
+	bool aside = false;
 	sigset_t all, old;
 
-	for (size_t j = 0; j < out->neps; j++)
-		nbig += out->eps[j].nentries >= REGEN_PREPARE_MIN;
-	if (!nbig)
-		return;
-	ps->v = sl_xcalloc(nbig, sizeof(*ps->v));
-	for (size_t i = 0; i < a->reg.npods && ps->n < nbig; i++) {
-		const struct sluice_ep_compiled *c = regen_compiled_of(out, a->reg.pods[i]->ep_id);
-		struct regen_prep *r;
+	ws->v = sl_xcalloc(a->reg.npods + 1, sizeof(*ws->v));
+	ws->n = a->reg.npods;
+	for (size_t i = 0; i < ws->n; i++) {
+		struct regen_write *w = &ws->v[i];
+		struct patch_plan plan;
 
-		if (!c || c->nentries < REGEN_PREPARE_MIN)
-			continue;
-		r = &ps->v[ps->n++];
-		r->ep_id = c->ep_id;
-		r->entries = c->entries;
-		r->n = c->nentries;
-		r->fd = -1;
-		r->how = regen_plan(a->reg.pods[i], c, &r->plan);
-		swaps |= r->how == PATCH_SWAP;
+		w->p = a->reg.pods[i];
+		w->c = regen_compiled_of(out, w->p->ep_id);
+		w->fd = -1;
+		w->how = regen_plan(w->p, w->c, &plan);
+		if (w->how == PATCH_KEYS) {
+			w->plan = sl_xmalloc(sizeof(*w->plan));
+			*w->plan = plan;
+		}
+		w->aside = w->how == PATCH_SWAP && w->c->nentries >= REGEN_ASIDE_MIN;
+		aside |= w->aside;
 	}
-	if (!swaps)
+	if (!aside)
 		return;
 	/* the thread takes no signal: libuv's handlers belong to the loop's */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
-	ps->running = pthread_create(&ps->thread, NULL, regen_prepare_run, ps) == 0;
+	ws->running = pthread_create(&ws->thread, NULL, regen_fill_aside, ws) == 0;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (!ps->running)
-		regen_prepare_run(ps);
+	if (!ws->running)
+		regen_fill_aside(ws);
 }
 
-static void regen_prepare_wait(struct regen_preps *ps)
+static void regen_fill_wait(struct regen_writes *ws)
 {
-	if (ps->running)
-		pthread_join(ps->thread, NULL);
-	ps->running = false;
-}
-
-static struct regen_prep *regen_prepared(struct regen_preps *ps, uint32_t ep_id)
-{
-	for (size_t i = 0; i < ps->n; i++)
-		if (ps->v[i].ep_id == ep_id)
-			return &ps->v[i];
-	return NULL;
+	if (ws->running)
+		pthread_join(ws->thread, NULL);
+	ws->running = false;
 }
 
 /* Drops what was not installed. */
-static void regen_prepare_free(struct regen_preps *ps)
+static void regen_writes_free(struct regen_writes *ws)
 {
-	regen_prepare_wait(ps);
-	for (size_t i = 0; i < ps->n; i++) {
-		if (ps->v[i].fd >= 0)
-			close(ps->v[i].fd);
-		free(ps->v[i].err);
+	regen_fill_wait(ws);
+	for (size_t i = 0; i < ws->n; i++) {
+		if (ws->v[i].fd >= 0)
+			close(ws->v[i].fd);
+		free(ws->v[i].plan);
+		free(ws->v[i].err);
 	}
-	free(ps->v);
-	memset(ps, 0, sizeof(*ps));
+	free(ws->v);
+	memset(ws, 0, sizeof(*ws));
 }
 
-/* A prepared swap's filled trie (*fd, taken from it), or why it failed. */
-static int regen_take_prepared(struct regen_prep *r, int *fd, char **err)
+/*
+ * Carries out one endpoint's planned write: nothing; a patch of the live
+ * trie (PATCH_KEYS); else (or when the patch fails: half written, the swap
+ * replaces it all) the swap's filled trie in w->fd, from the second thread
+ * or filled here, for the caller to install (w->how PATCH_SWAP). 0 or a
+ * negative errno.
+ */
+static int regen_write(struct agent *a, struct regen_write *w, char **err)
 {
-	*fd = -1;
-	if (r->rc) {
-		sl_fail(err, r->rc, "%s", r->err ? r->err : strerror(-r->rc));
-		return r->rc;
+	if (w->aside) {
+		if (w->rc)
+			return sl_fail(err, w->rc, "%s", w->err ? w->err : strerror(-w->rc));
+		return 0;
 	}
-	*fd = r->fd;
-	r->fd = -1;
-	return 0;
+	if (w->how == PATCH_NOTHING)
+		return 0;
+	if (w->how == PATCH_KEYS && sluice_dp_policy_patch(a->dp, w->p->ep_id, w->plan->dels, w->plan->ndels,
+							   w->plan->sets, w->plan->nsets, NULL) == 0)
+		return 0;
+	w->how = PATCH_SWAP;
+	return sluice_dp_policy_prepare(w->p->ep_id, w->c->entries, w->c->nentries, &w->fd, err);
 }
-
-/* One endpoint's write, between the two loops of agent_regenerate_edit(). */
-struct regen_write {
-	const struct sluice_ep_compiled *c;
-	enum patch_decision how;
-	size_t head, tail; /* the plan's, for a patch */
-	bool prepared;     /* its trie was filled on the second thread */
-};
-
-static const struct sluice_ep_compiled regen_empty;
 
 int agent_regenerate(struct agent *a, char **err)
 {
@@ -227,8 +199,7 @@ int agent_regenerate_edit(struct agent *a, const struct agent_edit_hint *h, char
 	struct sluice_compile_endpoint *eps = sl_xcalloc(a->reg.npods + a->reg.nremotes, sizeof(*eps));
 	struct sluice_compiled out = { 0 };
 	struct sluice_diags diags = { 0 };
-	struct regen_preps preps = { 0 };
-	struct regen_write *writes = NULL;
+	struct regen_writes ws = { 0 };
 	uint32_t *swap_ids = NULL;
 	int *swap_fds = NULL;
 	size_t nswaps = 0;
@@ -289,25 +260,14 @@ int agent_regenerate_edit(struct agent *a, const struct agent_edit_hint *h, char
 	}
 	sluice_diags_free(&diags);
 
-	/* Check capacity before writing anything: a policy that does not fit is
-	 * rejected whole and the one in force stays. */
-	for (j = 0; j < out.neps; j++) {
-		if (out.eps[j].nentries > SLUICE_POLICY_INNER_MAX) {
-			for (i = 0; i < a->reg.npods && a->reg.pods[i]->ep_id != out.eps[j].ep_id; i++)
-				;
-			rc = sl_fail(err, ENOSPC,
-				     "policy map full: endpoint %s/%s would need %zu entries, the map holds %u",
-				     i < a->reg.npods ? a->reg.pods[i]->ns : "?", i < a->reg.npods ? a->reg.pods[i]->name : "?",
-				     out.eps[j].nentries, SLUICE_POLICY_INNER_MAX);
-			goto out;
-		}
-	}
+	/* (a policy that does not fit an endpoint's trie was refused by the
+	 * compile, naming the pod: compile_too_big()) */
 
 	/* addresses learn their CIDR identities before policies name them
 	 * (large new tries are filled meanwhile, swapped in after) */
-	regen_prepare_start(a, &out, &preps);
+	regen_plan_all(a, &out, &ws);
 	rc = agent_cidrs_sync(a, &out, err);
-	regen_prepare_wait(&preps);
+	regen_fill_wait(&ws);
 	agent_phase(a, "ipcache");
 	if (rc)
 		goto out;
@@ -315,48 +275,30 @@ int agent_regenerate_edit(struct agent *a, const struct agent_edit_hint *h, char
 	/* Every endpoint's entries: patches at once, swaps (filled aside or
 	 * here) installed together after the loop, in one update of the
 	 * outer map; then each endpoint's record, after its policy. */
-	writes = sl_xcalloc(a->reg.npods + 1, sizeof(*writes));
-	swap_ids = sl_xcalloc(a->reg.npods + 1, sizeof(*swap_ids));
-	swap_fds = sl_xcalloc(a->reg.npods + 1, sizeof(*swap_fds));
-	for (i = 0; i < a->reg.npods; i++) {
-		struct agent_pod *p = a->reg.pods[i];
-		const struct sluice_ep_compiled *c = regen_compiled_of(&out, p->ep_id);
-		struct regen_prep *prep = regen_prepared(&preps, p->ep_id);
-		struct regen_write *w = &writes[i];
-		struct patch_plan own;
-		int fd = -1;
+	swap_ids = sl_xcalloc(ws.n + 1, sizeof(*swap_ids));
+	swap_fds = sl_xcalloc(ws.n + 1, sizeof(*swap_fds));
+	for (i = 0; i < ws.n; i++) {
+		struct regen_write *w = &ws.v[i];
 
-		own.head = own.tail = 0; /* (patch_plan() sets them; a first write does not ask it) */
-		w->c = c ? c : &regen_empty;
-		if (prep && prep->how == PATCH_SWAP) {
-			w->how = PATCH_SWAP;
-			rc = regen_take_prepared(prep, &fd, err);
-			w->prepared = true;
-		} else {
-			const struct patch_plan *plan = prep ? &prep->plan : &own;
-
-			w->how = prep ? prep->how : regen_plan(p, w->c, &own);
-			w->head = plan->head;
-			w->tail = plan->tail;
-			rc = regen_write_or_fill(a, p, w->c, plan, &w->how, &fd, err);
-		}
+		rc = regen_write(a, w, err);
 		if (rc)
 			goto out;
-		if (fd >= 0) {
-			swap_ids[nswaps] = p->ep_id;
-			swap_fds[nswaps++] = fd;
+		if (w->fd >= 0) {
+			swap_ids[nswaps] = w->p->ep_id;
+			swap_fds[nswaps++] = w->fd;
+			w->fd = -1; /* the install's now */
 		}
 	}
 	rc = sluice_dp_policy_install_many(a->dp, swap_ids, swap_fds, nswaps, err);
 	nswaps = 0; /* closed, installed or not */
 	if (rc)
 		goto out;
-	for (i = 0; i < a->reg.npods; i++) {
-		struct agent_pod *p = a->reg.pods[i];
-		const struct regen_write *w = &writes[i];
+	for (i = 0; i < ws.n; i++) {
+		const struct regen_write *w = &ws.v[i];
+		struct agent_pod *p = w->p;
 		const struct sluice_ep_compiled *c = w->c;
 
-		if (w->prepared)
+		if (w->aside)
 			a->counters.policy_swaps_prepared++;
 		if (w->how != PATCH_NOTHING) {
 			if (w->how == PATCH_KEYS)
@@ -370,7 +312,7 @@ int agent_regenerate_edit(struct agent *a, const struct agent_edit_hint *h, char
 			 * whole, not zeroed first, into the same buffer when the
 			 * count is kept (no new pages to fault in) */
 			if (w->how == PATCH_KEYS && p->written && p->nwritten == c->nentries) {
-				size_t lo = w->head, hi = c->nentries - w->tail;
+				size_t lo = w->plan->head, hi = c->nentries - w->plan->tail;
 
 				memcpy(p->written + lo, c->entries + lo, (hi - lo) * sizeof(*p->written));
 			} else {
@@ -418,10 +360,9 @@ int agent_regenerate_edit(struct agent *a, const struct agent_edit_hint *h, char
 out:
 	for (i = 0; i < nswaps; i++) /* filled, never installed */
 		close(swap_fds[i]);
-	free(writes);
 	free(swap_ids);
 	free(swap_fds);
-	regen_prepare_free(&preps);
+	regen_writes_free(&ws);
 	if (rc)
 		a->compiled_valid = false;
 	sluice_compiled_free(&out);

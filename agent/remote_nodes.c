@@ -186,14 +186,15 @@ int agent_apiservers_set(struct agent *a, const uint32_t *ips, size_t n)
 	}
 	if (a->reg.idt) {
 		uint32_t *ext = sl_xcalloc(m + 1, sizeof(*ext));
-		size_t next = 0, nold;
-		const uint32_t *old = sluice_idt_apiservers_external(a->reg.idt, &nold);
+		uint64_t gen = sluice_idt_generation(a->reg.idt);
+		size_t next = 0;
 
 		for (i = 0; i < m; i++)
 			if (!host_has(a, v[i]) && !agent_is_remote_node(a, v[i]))
 				ext[next++] = v[i];
-		/* (both sorted and unique: v is a sorted set) */
-		if (next != nold || (next && memcmp(ext, old, next * sizeof(*ext)))) {
+		/* the table's generation moves when the list changed */
+		if (!sluice_idt_set_apiservers_external(a->reg.idt, ext, next) &&
+		    sluice_idt_generation(a->reg.idt) != gen) {
 			for (i = 0; i < next; i++) {
 				char text[64];
 				uint8_t addr[16];
@@ -203,9 +204,7 @@ int agent_apiservers_set(struct agent *a, const uint32_t *ips, size_t n)
 					"identity labelled kube-apiserver (and world) names it\n",
 					sl_addr_str(addr, text, sizeof(text)));
 			}
-			if (!sluice_idt_set_apiservers_external(a->reg.idt, ext, next))
-				agent_commit(a, AGENT_COMMIT_REGENERATE, "kube-apiserver outside the cluster",
-					     NULL);
+			agent_commit(a, AGENT_COMMIT_REGENERATE, "kube-apiserver outside the cluster", NULL);
 		}
 		free(ext);
 	}

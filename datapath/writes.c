@@ -189,22 +189,6 @@ int sluice_dp_policy_prepare(uint32_t ep_id, const struct sluice_policy_map_entr
 	return 0;
 }
 
-int sluice_dp_policy_install(struct sluice_datapath *dp, uint32_t ep_id, int fd, char **err)
-{
-	int e = 0;
-
-	if (err)
-		*err = NULL;
-	/* the swap: from here on new flows see the new trie; the old one is
-	 * freed by the kernel once no program holds it */
-	if (bpf_map_update_elem(bpf_map__fd(dp->lxc->maps.sluice_pol_v1), &ep_id, &fd, BPF_ANY) < 0) {
-		e = -errno;
-		sl_fail(err, e, "endpoint %u: installing policy map: %s", ep_id, strerror(-e));
-	}
-	close(fd);
-	return e;
-}
-
 int sluice_dp_policy_install_many(struct sluice_datapath *dp, const uint32_t *ep_ids, const int *fds,
 				  size_t n, char **err)
 {
@@ -218,7 +202,11 @@ int sluice_dp_policy_install_many(struct sluice_datapath *dp, const uint32_t *ep
 	if (n)
 		e = dp_update_many(bpf_map__fd(dp->lxc->maps.sluice_pol_v1), ep_ids, sizeof(*ep_ids), fds,
 				   sizeof(*fds), n);
-	if (e)
+	/* the swap: from here on new flows see the new tries; the old ones
+	 * are freed by the kernel once no program holds them */
+	if (e && n == 1)
+		sl_fail(err, e, "endpoint %u: installing policy map: %s", ep_ids[0], strerror(-e));
+	else if (e)
 		sl_fail(err, e, "installing %zu policy maps: %s", n, strerror(-e));
 	for (size_t i = 0; i < n; i++)
 		close(fds[i]);
@@ -230,7 +218,7 @@ int sluice_dp_policy_replace(struct sluice_datapath *dp, uint32_t ep_id,
 {
 	int fd, e = sluice_dp_policy_prepare(ep_id, entries, n, &fd, err);
 
-	return e ? e : sluice_dp_policy_install(dp, ep_id, fd, err);
+	return e ? e : sluice_dp_policy_install_many(dp, &ep_id, &fd, 1, err);
 }
 
 int sluice_dp_policy_patch(struct sluice_datapath *dp, uint32_t ep_id,

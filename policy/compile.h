@@ -138,6 +138,17 @@ static inline uint64_t compile_addr_half(const uint8_t *a, int i)
 	return be64toh(v);
 }
 
+/* an IPv4 address (host order) in the 16-byte form (IPv4-mapped) */
+static inline void compile_addr_v4(uint8_t out[16], uint32_t ip)
+{
+	memset(out, 0, 10);
+	out[10] = out[11] = 0xff;
+	out[12] = (uint8_t)(ip >> 24);
+	out[13] = (uint8_t)(ip >> 16);
+	out[14] = (uint8_t)(ip >> 8);
+	out[15] = (uint8_t)ip;
+}
+
 /* The identities a peer rule names (sorted; ANY alone when it covers all). */
 int compile_peer_ids(struct compile_state *st, const struct sluice_peer_rule *pr,
 		     const struct sluice_compile_endpoint *subject, struct u32vec *out);

@@ -471,12 +471,12 @@ static bool compile_edit_names_apiserver(const struct sluice_identity_table *idt
 	size_t n;
 	const uint32_t *ips = sluice_idt_apiservers_external(idt, &n);
 
-	for (size_t k = 0; k < ed->nchanged; k++) {
-		const uint8_t *a = ed->changed[k].addr;
-		uint32_t ip = (uint32_t)a[12] << 24 | (uint32_t)a[13] << 16 | (uint32_t)a[14] << 8 | a[15];
+	for (size_t i = 0; i < n; i++) {
+		uint8_t a[16];
 
-		for (size_t i = 0; ed->changed[k].prefixlen == 128 && i < n; i++)
-			if (ips[i] == ip && a[10] == 0xff && a[11] == 0xff)
+		compile_addr_v4(a, ips[i]);
+		for (size_t k = 0; k < ed->nchanged; k++)
+			if (ed->changed[k].prefixlen == 128 && !memcmp(ed->changed[k].addr, a, 16))
 				return true;
 	}
 	return false;

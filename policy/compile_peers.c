@@ -374,11 +374,7 @@ static int compile_apiservers_push(struct compile_state *st, size_t *cap,
 	for (size_t i = 0; i < n && !rc; i++) {
 		struct sluice_cidr c = { .prefixlen = 128 };
 
-		c.addr[10] = c.addr[11] = 0xff;
-		c.addr[12] = (uint8_t)(ips[i] >> 24);
-		c.addr[13] = (uint8_t)(ips[i] >> 16);
-		c.addr[14] = (uint8_t)(ips[i] >> 8);
-		c.addr[15] = (uint8_t)ips[i];
+		compile_addr_v4(c.addr, ips[i]);
 		rc = compile_cidr_push(st, cap, &c);
 		if (!rc)
 			st->cidrs[st->ncidrs - 1].flags = SLUICE_CIDR_F_APISERVER;

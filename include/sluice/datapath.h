@@ -83,13 +83,12 @@ int sluice_dp_policy_replace(struct sluice_datapath *dp, uint32_t ep_id,
 /*
  * The two halves of sluice_dp_policy_replace(). prepare builds and fills
  * the new inner map aside (*fd_out; nothing any packet sees, and it touches
- * no datapath state, so it may run on another thread); install swaps it in
- * and closes fd, failed or not. A prepared map that is not installed is
- * dropped by closing its fd.
+ * no datapath state, so it may run on another thread); install_many swaps
+ * prepared maps in. A prepared map that is not installed is dropped by
+ * closing its fd.
  */
 int sluice_dp_policy_prepare(uint32_t ep_id, const struct sluice_policy_map_entry *entries, size_t n,
 			     int *fd_out, char **err);
-int sluice_dp_policy_install(struct sluice_datapath *dp, uint32_t ep_id, int fd, char **err);
 /* n prepared maps installed in one update call (the kernel's grace-period
  * wait is paid once, not per endpoint); every fd is closed. A failure may
  * leave the first ones installed, each whole. */
