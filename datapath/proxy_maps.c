@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -32,6 +33,9 @@ struct sluice_dp_proxy {
 	int flows_fd;
 	int listeners_fd;
 	int socks_fd;      /* the sk_msg SOCKHASH; -1 when the agent has none */
+	int splice_fd;     /* the response splice (abi.h); -1: none */
+	int slots_fd;
+	struct sluice_splice_slot *slots; /* mmap'd, SLUICE_SPLICE_SLOTS of them */
 };
 
 static int dpp_map_open(const char *root, const char *name, uint32_t key_size,
@@ -64,6 +68,35 @@ static int dpp_map_open(const char *root, const char *name, uint32_t key_size,
 	return fd;
 }
 
+/* Optional too: an agent without the response splice (an older build)
+ * leaves every response to the proxy. */
+static void dpp_splice_open(struct sluice_dp_proxy *p, const char *bpf_root)
+{
+	char *err = NULL;
+	void *m;
+
+	p->splice_fd = dpp_map_open(bpf_root, SLUICE_MAP_SPLICE, sizeof(struct sluice_sock_key),
+				    sizeof(struct sluice_splice_ref), &err);
+	if (p->splice_fd >= 0)
+		p->slots_fd = dpp_map_open(bpf_root, SLUICE_MAP_SPLICE_SLOTS, sizeof(uint32_t),
+					   sizeof(struct sluice_splice_slot), &err);
+	free(err);
+	if (p->slots_fd < 0)
+		goto none;
+	m = mmap(NULL, (size_t)SLUICE_SPLICE_SLOTS * sizeof(struct sluice_splice_slot),
+		 PROT_READ | PROT_WRITE, MAP_SHARED, p->slots_fd, 0);
+	if (m == MAP_FAILED)
+		goto none;
+	p->slots = m;
+	return;
+none:
+	if (p->splice_fd >= 0)
+		close(p->splice_fd);
+	if (p->slots_fd >= 0)
+		close(p->slots_fd);
+	p->splice_fd = p->slots_fd = -1;
+}
+
 int sluice_dp_proxy_open(struct sluice_dp_proxy **out, const char *bpf_root, char **err)
 {
 	struct sluice_dp_proxy *p = calloc(1, sizeof(*p));
@@ -75,6 +108,7 @@ int sluice_dp_proxy_open(struct sluice_dp_proxy **out, const char *bpf_root, cha
 	if (!p)
 		return -ENOMEM;
 	p->ipcache_fd = p->orig_dst_fd = p->flows_fd = p->listeners_fd = p->socks_fd = -1;
+	p->splice_fd = p->slots_fd = -1;
 	p->ipcache_fd = dpp_map_open(bpf_root, SLUICE_MAP_IPCACHE, sizeof(struct sluice_ipcache_key),
 				     sizeof(struct sluice_ipcache_value), err);
 	if (p->ipcache_fd < 0) {
@@ -114,6 +148,8 @@ int sluice_dp_proxy_open(struct sluice_dp_proxy **out, const char *bpf_root, cha
 			p->socks_fd = -1;
 		}
 	}
+	if (p->socks_fd >= 0)
+		dpp_splice_open(p, bpf_root);
 	*out = p;
 	return 0;
 fail:
@@ -135,7 +171,37 @@ void sluice_dp_proxy_close(struct sluice_dp_proxy *p)
 		close(p->listeners_fd);
 	if (p->socks_fd >= 0)
 		close(p->socks_fd);
+	if (p->slots)
+		munmap(p->slots, (size_t)SLUICE_SPLICE_SLOTS * sizeof(struct sluice_splice_slot));
+	if (p->splice_fd >= 0)
+		close(p->splice_fd);
+	if (p->slots_fd >= 0)
+		close(p->slots_fd);
 	free(p);
+}
+
+struct sluice_splice_slot *sluice_dp_proxy_splice_slots(struct sluice_dp_proxy *p)
+{
+	return p->slots;
+}
+
+int sluice_dp_proxy_splice_bind(struct sluice_dp_proxy *p, const struct sluice_sock_key *up,
+				uint32_t slot, uint32_t gen)
+{
+	struct sluice_splice_ref ref = { .slot = slot, .gen = gen };
+
+	if (p->splice_fd < 0)
+		return -EOPNOTSUPP;
+	return bpf_map_update_elem(p->splice_fd, up, &ref, BPF_ANY) ? -errno : 0;
+}
+
+int sluice_dp_proxy_splice_unbind(struct sluice_dp_proxy *p, const struct sluice_sock_key *up)
+{
+	if (p->splice_fd < 0)
+		return -EOPNOTSUPP;
+	if (bpf_map_delete_elem(p->splice_fd, up) && errno != ENOENT)
+		return -errno;
+	return 0;
 }
 
 int sluice_dp_proxy_sock_forget(struct sluice_dp_proxy *p, int fd)

@@ -257,7 +257,8 @@ static void http_exchange_end(struct http_conn *c, bool close)
 	struct http_head *h = c->head;
 
 	if (h) {
-		h->x.end_ns = http_now_ns();
+		h->x.end_ns = c->end_ns ? c->end_ns : http_now_ns();
+		c->end_ns = 0;
 		if (c->ops->done)
 			c->ops->done(c->ctx, &h->x);
 		http_head_free(c);
@@ -1757,6 +1758,42 @@ static void http_resp_fast_body(struct http_conn *c, const char *p, size_t n)
 	c->resp_left -= k;
 	if (!c->resp_left)
 		http_resp_complete(c, true, k, n);
+}
+
+/* ---- spliced responses (include/sluice/abi.h, "Response splice") -------- */
+
+bool http_conn_splice_ok(const struct http_conn *c)
+{
+	const struct http_head *h = c->head;
+
+	/* http_resp_fast()'s conditions, and http_resp_simple_out()'s for
+	 * passing the head on as the server sent it but for the dropped lines
+	 * (kept alive, HTTP/1.1, the whole request sent); no body, so that the
+	 * request is complete when it is written */
+	return h && c->allowed && c->req_done && !h->has_body && !c->full_parse &&
+	       !c->req_upgrade && h->method != HTTP_HEAD && h->method != HTTP_CONNECT &&
+	       c->rh_pending && !c->rh_len && !c->resp_started && !c->resp_done &&
+	       !h->x.upstream_first_ns && h->minor == 1 && c->keep_alive && !c->client_eof &&
+	       !c->draining && c->phase != HTTP_PH_TUNNEL && c->phase != HTTP_PH_CLOSING;
+}
+
+void http_conn_spliced_head(struct http_conn *c, int status, uint64_t first_ns)
+{
+	if (!http_conn_request_pending(c) || c->resp_started)
+		return;
+	c->head->x.status = status;
+	c->head->x.upstream_first_ns = first_ns;
+	c->rh_pending = false;
+	c->resp_started = true;
+}
+
+void http_conn_spliced_done(struct http_conn *c, uint64_t bytes, uint64_t last_ns)
+{
+	if (!http_conn_request_pending(c) || !c->resp_started)
+		return;
+	c->head->x.bytes_out += bytes;
+	c->end_ns = last_ns;
+	http_resp_complete(c, true, 0, 0);
 }
 
 void http_conn_feed_response(struct http_conn *c, const char *p, size_t n)

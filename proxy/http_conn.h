@@ -188,6 +188,7 @@ struct http_conn {
 	bool client_eof;
 	bool draining;           /* finish the current exchange, then close */
 	bool full_parse;         /* every head through llhttp too (tests, fuzzer) */
+	uint64_t end_ns;         /* when a spliced response ended (0: now) */
 	struct http_head_cache *heads; /* optional, set after http_conn_init() */
 };
 
@@ -229,6 +230,19 @@ bool http_conn_retry(struct http_conn *c);
  * ClientHello was checked): bytes both ways from now on. Only before the
  * first request. */
 void http_conn_tunnel(struct http_conn *c);
+
+/*
+ * The response splice (include/sluice/abi.h): the kernel may send the
+ * response to the request just queued for the upstream straight to the
+ * client when this is true (the proxy would pass a simple response on as
+ * the server sent it but for its hop-by-hop lines). Then, as the kernel
+ * reports it: the head went (status, CLOCK_MONOTONIC ns), and the whole
+ * response went (bytes as the client got them): the exchange ends as
+ * http_resp_fast() would have ended it.
+ */
+bool http_conn_splice_ok(const struct http_conn *c);
+void http_conn_spliced_head(struct http_conn *c, int status, uint64_t first_ns);
+void http_conn_spliced_done(struct http_conn *c, uint64_t bytes, uint64_t last_ns);
 
 /* Events from the transport. */
 void http_conn_client_eof(struct http_conn *c);

@@ -50,6 +50,7 @@
 #include "proxy.h"
 #include "resolver_datapath.h"
 #include "rules_json.h"
+#include "splice.h"
 #include "sluice/abi.h"
 #include "sluice/dp_proxy.h"
 
@@ -64,6 +65,7 @@ struct main_ctx {
 	uv_signal_t sig_hup, sig_int, sig_term;
 	struct proxy_control *ctl;      /* agent mode */
 	struct proxy_health *health;    /* agent mode, --health */
+	struct proxy_splice *splice;    /* agent mode, unless SLUICE_PROXY_NO_SPLICE */
 	bool draining;
 	const char *secrets[16];        /* --secret specs, static mode */
 	size_t nsecrets;
@@ -336,6 +338,17 @@ static int main_join_cgroup(const char *dir)
 	return e;
 }
 
+static int main_splice_bind(void *ctx, const struct sluice_sock_key *up, uint32_t slot,
+			    uint32_t gen)
+{
+	return sluice_dp_proxy_splice_bind(ctx, up, slot, gen);
+}
+
+static int main_splice_unbind(void *ctx, const struct sluice_sock_key *up)
+{
+	return sluice_dp_proxy_splice_unbind(ctx, up);
+}
+
 static int main_agent(struct main_ctx *m, struct proxy_config *cfg, const char *control,
 		      const char *bpf_root, const char *node, const char *pid_file,
 		      uint32_t orphan_grace_ms, const char *cgroup, const char *health)
@@ -368,6 +381,14 @@ static int main_agent(struct main_ctx *m, struct proxy_config *cfg, const char *
 	if (!m->srv) {
 		fprintf(stderr, "sluice-proxy: %s\n", err ? err : "out of memory");
 		return 1;
+	}
+	if (!getenv("SLUICE_PROXY_NO_SPLICE")) {
+		/* responses straight from the server to the client where the
+		 * kernel can (splice.h); without the maps, none */
+		struct proxy_splice_maps maps = { main_splice_bind, main_splice_unbind, dp };
+
+		m->splice = proxy_splice_new(sluice_dp_proxy_splice_slots(dp), &maps);
+		proxy_server_set_splice(m->srv, m->splice);
 	}
 	rc = proxy_control_start(m->loop, m->srv, res, control, node, main_agent_drain, m,
 				 &m->ctl, &err);
@@ -406,6 +427,7 @@ static int main_agent(struct main_ctx *m, struct proxy_config *cfg, const char *
 		control, bpf_root);
 	uv_run(m->loop, UV_RUN_DEFAULT);
 	uv_loop_close(m->loop);
+	proxy_splice_free(m->splice);
 	fflush(stdout);
 	if (pid_file)
 		unlink(pid_file);

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "access_log.h"
+#include "splice.h"
 #include "upstream_pool.h"
 
 #define PROXY_READ_BUF (64u * 1024u)
@@ -50,6 +51,11 @@
 #define PROXY_POOL_SWEEP_MS 1000u
 #define PROXY_POOL_PER_KEY 32u
 #define PROXY_POOL_TOTAL 1024u
+
+/* How often armed response splices are looked at when nothing else wakes
+ * their connection (the client's next request normally does first): the
+ * access log of a spliced response is at most this late. */
+#define PROXY_SPLICE_SWEEP_MS 5u
 
 #define PROXY_SPARE_SIZE 4096u
 #define PROXY_SPARES 32u
@@ -94,6 +100,7 @@ struct proxy_upstream {
 	void *res_data;            /* the resolver's up_data */
 	bool has_res;              /* upstream_closed() is due at close */
 	bool reused;               /* taken from the pool (retry rule) */
+	uint32_t splice;           /* its splice slot (splice.h), 0: none */
 	struct proxy_pool_entry pool;
 };
 
@@ -126,6 +133,13 @@ struct proxy_conn {
 	bool tls_bufs;                /* sessions may hold record buffers (proxy_tls_sweep) */
 	char req_host[PROXY_TLS_MAX_NAME + 1]; /* Host of the current request, no port */
 	struct proxy_up_tls_info up_info;
+	/* the response splice (splice.h): the client socket's key, and the
+	 * response armed on the upstream's slot (in srv's splice list) */
+	struct sluice_sock_key ckey;
+	bool ckey_ok, spl_armed, spl_head;
+	uint32_t spl_slot, spl_nreq;
+	uint64_t spl_bytes;
+	struct proxy_conn *spl_prev, *spl_next;
 	char *log_ends;            /* the flow's ends as access lines show them */
 	uint16_t log_ends_len;     /* (rendered at the first request) */
 	bool log_ends_tried;
@@ -167,6 +181,9 @@ struct proxy_server {
 	struct http_head_cache heads;         /* request heads between requests */
 	struct proxy_pool pool;               /* idle upstream connections */
 	uv_timer_t pool_sweep;                /* their idle timeout */
+	struct proxy_splice *splice;          /* NULL: every response through us */
+	struct proxy_conn *spl_list;          /* connections with an armed slot */
+	uv_timer_t spl_sweep;
 	uint32_t nups;                        /* upstream structs alive */
 	char readbuf[PROXY_READ_BUF];
 	char tlsbuf[PROXY_READ_BUF];          /* plaintext out of / ciphertext into sessions */
@@ -174,6 +191,7 @@ struct proxy_server {
 
 static void proxy_after_event(struct proxy_conn *pc);
 static void proxy_close_all(struct proxy_conn *pc);
+static void proxy_spl_end(struct proxy_conn *pc);
 static void proxy_server_maybe_free(struct proxy_server *srv);
 
 void proxy_config_defaults(struct proxy_config *cfg)
@@ -430,6 +448,7 @@ static void proxy_conn_free(struct proxy_conn *pc)
 	struct proxy_server *srv = pc->srv;
 
 	http_conn_release(&pc->http, HTTP_R_CLIENT_CLOSED);
+	proxy_spl_end(pc);
 	proxy_tls_conn_end(pc, &pc->ctls);
 	proxy_tls_conn_end(pc, &pc->utls);
 	proxy_tls_spec_unref(pc->tls_spec);
@@ -490,10 +509,140 @@ static void proxy_on_up_close(uv_handle_t *h)
 		proxy_after_event(pc); /* maybe reconnect for a queued request */
 }
 
+/* ---- the response splice (splice.h) -------------------------------------- */
+
+static void proxy_spl_end(struct proxy_conn *pc)
+{
+	struct proxy_server *srv = pc->srv;
+
+	if (!pc->spl_armed)
+		return;
+	pc->spl_armed = false;
+	if (pc->spl_prev)
+		pc->spl_prev->spl_next = pc->spl_next;
+	else
+		srv->spl_list = pc->spl_next;
+	if (pc->spl_next)
+		pc->spl_next->spl_prev = pc->spl_prev;
+	pc->spl_prev = pc->spl_next = NULL;
+}
+
+/* An upstream connection is given up or closed: its slot goes inert now,
+ * before its socket closes (what the server still sends goes to the socket,
+ * never to a client). */
+static void proxy_up_splice_detach(struct proxy_upstream *up)
+{
+	if (up->pc && up->pc->spl_armed && up->pc->spl_slot == up->splice)
+		proxy_spl_end(up->pc);
+	if (up->splice) {
+		proxy_splice_detach(up->srv->splice, up->splice);
+		up->splice = 0;
+	}
+}
+
+static void proxy_spl_sweep(uv_timer_t *t);
+
+/*
+ * Before the request's first byte goes upstream: when the exchange allows it
+ * (http_conn_splice_ok()), the kernel may send the response straight to the
+ * client. Once per request (a retry goes through the proxy).
+ */
+static void proxy_splice_maybe_arm(struct proxy_conn *pc)
+{
+	struct proxy_server *srv = pc->srv;
+	struct proxy_upstream *up = pc->up;
+
+	if (pc->spl_armed || !up->splice || !pc->ckey_ok || !pc->to_up.len || pc->to_up.writing ||
+	    pc->spl_nreq == pc->http.nreq || pc->ctls || pc->utls)
+		return;
+	pc->spl_nreq = pc->http.nreq;
+	if (!http_conn_splice_ok(&pc->http))
+		return;
+	proxy_splice_arm(srv->splice, up->splice, &pc->ckey);
+	pc->spl_armed = true;
+	pc->spl_slot = up->splice;
+	pc->spl_head = false;
+	pc->spl_bytes = 0;
+	pc->spl_prev = NULL;
+	pc->spl_next = srv->spl_list;
+	if (srv->spl_list)
+		srv->spl_list->spl_prev = pc;
+	srv->spl_list = pc;
+	if (!uv_is_active((uv_handle_t *)&srv->spl_sweep))
+		uv_timer_start(&srv->spl_sweep, proxy_spl_sweep, PROXY_SPLICE_SWEEP_MS,
+			       PROXY_SPLICE_SWEEP_MS);
+}
+
+/*
+ * What the kernel did with the armed response. True when the exchange
+ * moved on (the caller runs proxy_after_event(), or finds the connection
+ * closed).
+ */
+static bool proxy_splice_poll(struct proxy_conn *pc)
+{
+	struct proxy_server *srv = pc->srv;
+	const struct sluice_splice_slot *s;
+	uint64_t st;
+
+	if (!pc->spl_armed)
+		return false;
+	s = proxy_splice_slot(srv->splice, pc->spl_slot, &st);
+	switch (st) {
+	case SLUICE_SPLICE_BODY:
+	case SLUICE_SPLICE_DONE:
+		if (!pc->spl_head) {
+			http_conn_spliced_head(&pc->http, (int)s->status, s->first_ns);
+			pc->spl_head = true;
+		}
+		if (s->bytes != pc->spl_bytes) {
+			/* bytes moved: the stream is not idle */
+			pc->spl_bytes = s->bytes;
+			pc->last_activity_ms = uv_now(srv->loop);
+		}
+		if (st == SLUICE_SPLICE_BODY)
+			return false;
+		srv->cnt.bytes_to_clients += s->bytes;
+		srv->cnt.responses_spliced++;
+		proxy_splice_reset(srv->splice, pc->spl_slot);
+		proxy_spl_end(pc);
+		http_conn_spliced_done(&pc->http, pc->spl_bytes, s->last_ns);
+		return true;
+	case SLUICE_SPLICE_PASSED:
+		/* the response comes to the upstream socket, as without splice */
+		proxy_splice_reset(srv->splice, pc->spl_slot);
+		proxy_spl_end(pc);
+		return true;
+	case SLUICE_SPLICE_BROKEN:
+		/* the client went away mid-response (or its head could not be
+		 * rewritten): neither side can be used again */
+		proxy_spl_end(pc);
+		http_conn_release(&pc->http, HTTP_R_CLIENT_CLOSED);
+		proxy_close_all(pc);
+		return true;
+	default:
+		return false; /* ARMED, BUSY: not yet */
+	}
+}
+
+static void proxy_spl_sweep(uv_timer_t *t)
+{
+	struct proxy_server *srv = t->data;
+	struct proxy_conn *pc, *next;
+
+	for (pc = srv->spl_list; pc; pc = next) {
+		next = pc->spl_next;
+		if (proxy_splice_poll(pc) && pc->close_state != CL_CLOSED)
+			proxy_after_event(pc);
+	}
+	if (!srv->spl_list)
+		uv_timer_stop(t);
+}
+
 static void proxy_up_close(struct proxy_conn *pc)
 {
 	if (pc->up_state != UP_CONNECTING && pc->up_state != UP_CONNECTED)
 		return;
+	proxy_up_splice_detach(pc->up);
 	pc->up_state = UP_CLOSING;
 	pc->up_reading = false;
 	pc->to_up.len = 0;
@@ -511,6 +660,7 @@ static struct proxy_upstream *proxy_up_of(struct proxy_pool_entry *e)
  * pooled after all). */
 static void proxy_up_close_idle(struct proxy_upstream *up)
 {
+	proxy_up_splice_detach(up);
 	proxy_pool_remove(&up->srv->pool, &up->pool);
 	up->pc = NULL;
 	if (!uv_is_closing((uv_handle_t *)&up->h))
@@ -824,6 +974,13 @@ static void proxy_on_connect(uv_connect_t *req, int status)
 	} else {
 		pc->up_state = UP_CONNECTED;
 		uv_tcp_nodelay(&up->h, 1);
+		if (pc->srv->splice && pc->flow.direction == SLUICE_DIR_INGRESS && !pc->passthrough &&
+		    !(pc->tls_spec && pc->tls_spec->orig.secret)) {
+			int fd = -1;
+
+			uv_fileno((uv_handle_t *)&up->h, &fd);
+			up->splice = proxy_splice_attach(pc->srv->splice, fd);
+		}
 		if (pc->passthrough)
 			proxy_tls_socket(pc, (uv_handle_t *)&up->h); /* the client's TLS */
 		if (pc->tls_spec && pc->tls_spec->orig.secret && !pc->passthrough &&
@@ -922,6 +1079,8 @@ static void proxy_after_event(struct proxy_conn *pc)
 	}
 	if (pc->to_up.len && pc->up_state == UP_NONE)
 		proxy_connect(pc);
+	if (pc->up_state == UP_CONNECTED && pc->srv->splice)
+		proxy_splice_maybe_arm(pc);
 	if (pc->up_state == UP_CONNECTED &&
 	    proxy_outq_flush(pc, &pc->to_up, (uv_stream_t *)&pc->up->h) < 0)
 		proxy_up_lost(pc, false);
@@ -1012,6 +1171,11 @@ static void proxy_on_client_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *
 	if (nread == 0)
 		return;
 	if (nread < 0) {
+		if (pc->spl_armed) {
+			proxy_splice_poll(pc);
+			if (pc->close_state == CL_CLOSED)
+				return;
+		}
 		pc->client_eof = true;
 		pc->client_reading = false;
 		uv_read_stop(s);
@@ -1028,6 +1192,13 @@ static void proxy_on_client_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *
 		http_conn_client_eof(&pc->http);
 		proxy_after_event(pc);
 		return;
+	}
+	/* the client's next request is the usual sign that the spliced
+	 * response is over: the exchange ends before the request is read */
+	if (pc->spl_armed) {
+		proxy_splice_poll(pc);
+		if (pc->close_state == CL_CLOSED)
+			return;
 	}
 	pc->srv->cnt.bytes_from_clients += (uint64_t)nread;
 	pc->last_activity_ms = uv_now(pc->srv->loop);
@@ -1056,6 +1227,24 @@ static void proxy_on_up_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		proxy_up_close_idle(up);
 		return;
 	}
+	if (pc->spl_armed) {
+		proxy_splice_poll(pc);
+		if (pc->close_state == CL_CLOSED)
+			return;
+		if (pc->spl_armed && nread > 0) {
+			if (!proxy_splice_disarm(pc->srv->splice, pc->spl_slot)) {
+				/* bytes on the socket while the kernel is sending
+				 * a response to the client: out of turn */
+				proxy_spl_end(pc);
+				http_conn_release(&pc->http, HTTP_R_BAD_RESPONSE);
+				proxy_close_all(pc);
+				return;
+			}
+			/* still armed: the server is not on the fast path,
+			 * its response is ours as before */
+			proxy_spl_end(pc);
+		}
+	}
 	in_use = http_conn_phase(&pc->http) == HTTP_PH_TUNNEL ||
 		 http_conn_request_pending(&pc->http);
 	if (nread < 0) {
@@ -1081,8 +1270,16 @@ static void proxy_on_up_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 static void proxy_on_timer(uv_timer_t *t)
 {
 	struct proxy_conn *pc = t->data;
-	enum proxy_timer_kind kind = pc->timer_kind;
+	enum proxy_timer_kind kind;
 	uint64_t now = uv_now(pc->srv->loop);
+
+	if (pc->spl_armed && proxy_splice_poll(pc)) {
+		/* the deadline was the spliced exchange's */
+		if (pc->close_state != CL_CLOSED)
+			proxy_after_event(pc);
+		return;
+	}
+	kind = pc->timer_kind;
 
 	if (kind != T_NONE && now < pc->deadline_ms) {
 		/* armed for an earlier deadline that has moved (see above) */
@@ -1580,6 +1777,8 @@ static void proxy_on_connection(uv_stream_t *ls, int status)
 			uv_close((uv_handle_t *)&pc->client, proxy_on_early_close);
 		return;
 	}
+	if (srv->splice && pc->flow.direction == SLUICE_DIR_INGRESS)
+		pc->ckey_ok = proxy_splice_client_key(&peer.sa, &local.sa, &pc->ckey);
 	uv_timer_init(srv->loop, &pc->timer);
 	pc->timer.data = pc;
 	pc->handles = 2;
@@ -1671,7 +1870,11 @@ struct proxy_server *proxy_server_new(uv_loop_t *loop, const struct proxy_config
 	uv_timer_init(loop, &srv->pool_sweep);
 	srv->pool_sweep.data = srv;
 	uv_unref((uv_handle_t *)&srv->pool_sweep);
-	srv->handles = 4; /* async, prepare, tls_sweep, pool_sweep; listeners add theirs */
+	uv_timer_init(loop, &srv->spl_sweep);
+	srv->spl_sweep.data = srv;
+	uv_unref((uv_handle_t *)&srv->spl_sweep);
+	/* async, prepare, tls_sweep, pool_sweep, spl_sweep; listeners add theirs */
+	srv->handles = 5;
 	return srv;
 }
 
@@ -1806,6 +2009,11 @@ int proxy_server_publish_rules(struct proxy_server *srv, struct proxy_rules_tabl
 	return uv_async_send(&srv->async);
 }
 
+void proxy_server_set_splice(struct proxy_server *srv, struct proxy_splice *sp)
+{
+	srv->splice = sp;
+}
+
 void proxy_server_set_event_cb(struct proxy_server *srv, proxy_event_cb cb, void *ctx)
 {
 	srv->ev_cb = cb;
@@ -1902,4 +2110,5 @@ void proxy_server_close(struct proxy_server *srv)
 	uv_close((uv_handle_t *)&srv->tls_sweep, proxy_on_server_handle_close);
 	proxy_pool_flush(srv);
 	uv_close((uv_handle_t *)&srv->pool_sweep, proxy_on_server_handle_close);
+	uv_close((uv_handle_t *)&srv->spl_sweep, proxy_on_server_handle_close);
 }

@@ -79,6 +79,8 @@ struct proxy_counters {
 	uint64_t tls_upstream_resumed;
 	uint64_t tls_upstream_errors;    /* verification or handshake failures: 502 */
 	uint64_t tls_upstream_verify_failed; /* of which the certificate check */
+	uint64_t responses_spliced;      /* sent by the kernel straight to the
+					  * client (splice.h) */
 };
 
 /* What the event hook and the access log see for each request. */
@@ -135,6 +137,14 @@ int proxy_server_publish_rules(struct proxy_server *srv, struct proxy_rules_tabl
  * change applies to the next connection.
  */
 struct proxy_tls_store *proxy_server_tls_store(struct proxy_server *srv);
+
+/*
+ * The response splice (splice.h; agent mode): set before the first
+ * connection, owned by the caller, outlives the server. NULL (the default):
+ * every response goes through the proxy.
+ */
+struct proxy_splice;
+void proxy_server_set_splice(struct proxy_server *srv, struct proxy_splice *sp);
 
 /* One call per finished request (after the access log line). */
 void proxy_server_set_event_cb(struct proxy_server *srv, proxy_event_cb cb, void *ctx);

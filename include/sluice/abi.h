@@ -41,6 +41,9 @@
 #define SLUICE_MAP_PROXY_FLOWS     "sluice_pflw_v1"  /* proxy upstream tuples */
 #define SLUICE_MAP_SOCKS           "sluice_sock_v1"  /* SOCKHASH for sk_msg redirect */
 #define SLUICE_MAP_SOCK_SIDE       "sluice_sdir_v1"  /* sock key -> SLUICE_SOCK_ACTIVE/PASSIVE */
+#define SLUICE_MAP_SPLICE          "sluice_splc_v1"  /* proxy upstream sock key -> splice slot */
+#define SLUICE_MAP_SPLICE_SLOTS    "sluice_spls_v1"  /* splice slots (mmap'd by the proxy) */
+#define SLUICE_MAP_SPLICE_SCRATCH  "sluice_splh_v1"  /* per-CPU: a response head being read */
 /*
  * Services (ClusterIP translated at the socket, see bpf/README.md): the
  * frontends and their backend slots, the backends, and per socket what it
@@ -68,6 +71,8 @@
 #define SLUICE_PROXY_LISTENERS_MAX 4096
 #define SLUICE_ORIG_DST_MAX     65536
 #define SLUICE_PROXY_FLOWS_MAX  65536
+#define SLUICE_SPLICE_SLOTS     4096
+#define SLUICE_SPLICE_HEAD_MAX  512   /* a spliced response's head fits in this */
 #define SLUICE_SOCKS_MAX        65536
 /* defaults of the agent's --service-max-entries / --backend-max-entries */
 #define SLUICE_SERVICES_MAX     65536
@@ -338,6 +343,60 @@ struct sluice_sock_key {
  */
 #define SLUICE_SOCK_ACTIVE  1 /* this side connected (its endpoint's egress) */
 #define SLUICE_SOCK_PASSIVE 2 /* this side accepted (its endpoint's ingress) */
+
+/*
+ * Response splice: the bytes of a simple HTTP response go from the server's
+ * socket straight into the client's receive queue, not through the proxy.
+ *
+ * The proxy serves one request at a time on an upstream connection. Before
+ * it writes a request whose response it would pass on unchanged but for
+ * the hop-by-hop lines (HTTP/1.1, keep-alive, not HEAD/CONNECT/upgrade, no
+ * body), it arms the connection's slot: the client socket's key, then state
+ * ARMED. sk_msg on the server's next send takes the slot (ARMED -> BUSY) and
+ * reads the response head as http_conn.c's http_resp_simple() does: when it
+ * is simple, whole in the first SLUICE_SPLICE_HEAD_MAX bytes and alone in
+ * its message (nothing after its body), the program drops the Connection /
+ * Keep-Alive lines (as the proxy would), redirects the message to the
+ * client, and counts the body by its Content-Length over further sends
+ * (BODY) to DONE. Anything else is PASSED: the bytes go to the proxy's
+ * upstream socket as before, and the proxy frames the response itself.
+ * Bytes after a counted body go to the proxy too (as today: an upstream
+ * talking out of turn). The proxy reads DONE, PASSED or BROKEN (the client
+ * socket was gone mid-body) from the mmap'd slot and sets IDLE again.
+ *
+ * splice (hash): the proxy's upstream socket's key (as in socks) -> which
+ * slot, and its generation; the slot is used only while its gen matches,
+ * so an entry outliving its socket or slot is inert. A proxy claims a slot
+ * by compare-and-swap of owner and raises its gen at every claim and
+ * release (proxy/splice.c); the program never reads owner.
+ */
+#define SLUICE_SPLICE_IDLE   0
+#define SLUICE_SPLICE_ARMED  1  /* proxy: the next response may be spliced */
+#define SLUICE_SPLICE_BUSY   2  /* sk_msg: reading its head */
+#define SLUICE_SPLICE_BODY   3  /* sk_msg: head sent to the client, body_left to go */
+#define SLUICE_SPLICE_DONE   4  /* sk_msg: the whole response went to the client */
+#define SLUICE_SPLICE_PASSED 5  /* sk_msg: not spliced, the proxy gets it */
+#define SLUICE_SPLICE_BROKEN 6  /* sk_msg: the client went away mid-body */
+
+struct sluice_splice_ref {
+	__u32 slot;
+	__u32 gen;
+};
+
+struct sluice_splice_slot {
+	__u64 state;          /* SLUICE_SPLICE_* (64 bits: BPF's cmpxchg) */
+	__u32 gen;
+	__u32 status;
+	struct sluice_sock_key client; /* the client socket's own key (socks) */
+	__u64 body_left;      /* BODY: bytes of the body still to come */
+	__u64 first_ns;       /* bpf_ktime_get_ns() when the head went */
+	__u64 last_ns;        /* ... when the last byte went */
+	__u64 bytes;          /* bytes sent to the client (head as rewritten) */
+	__u64 spliced;        /* responses spliced through this slot (stats) */
+	__u32 owner;          /* the pid of the proxy using the slot, 0: free
+			       * (several proxies run while one drains) */
+	__u32 pad;
+};
 
 /*
  * services (hash). One frontend (ClusterIP, port, protocol) takes

@@ -78,4 +78,14 @@ int sluice_dp_proxy_upstream_socket(struct sluice_dp_proxy *p, int netns_fd, uin
 				    uint32_t dst_v4, uint16_t dport, int *fd_out,
 				    struct sluice_proxy_flow_key *key_out);
 
+/*
+ * The response splice (abi.h, "Response splice"): the slots, mmap'd (NULL
+ * when the agent has no splice maps), and the entry naming an upstream
+ * socket's slot. The proxy owns the slots: it is their only user.
+ */
+struct sluice_splice_slot *sluice_dp_proxy_splice_slots(struct sluice_dp_proxy *p);
+int sluice_dp_proxy_splice_bind(struct sluice_dp_proxy *p, const struct sluice_sock_key *up,
+				uint32_t slot, uint32_t gen);
+int sluice_dp_proxy_splice_unbind(struct sluice_dp_proxy *p, const struct sluice_sock_key *up);
+
 #endif /* SLUICE_DP_PROXY_H */

@@ -17,7 +17,10 @@
  *            not; proxy down: connect() fails with EPERM.
  *   skmsg    two netns using the same 127.0.0.1 tuple do not cross-talk and
  *            bytes arrive intact; between two pods over a veth, tc sees the
- *            handshake only.
+ *            handshake only. Response splice: with the proxy upstream's
+ *            slot armed, a simple response from the server lands in the
+ *            client socket (keep-alive lines dropped, body counted over
+ *            sends); anything else, or a slot not armed, goes to the proxy.
  *   links    an agent restart moves the pinned links to its new programs.
  *
  * Isolation: the process moves into a private netns (the "host"; its veths
@@ -42,6 +45,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -919,6 +923,459 @@ static void test_skmsg_pod_to_pod(void **state)
 	assert_true(e.packets_fwd + e.packets_rev < 40);
 }
 
+/*
+ * Response splice (include/sluice/abi.h): two connections between pods A
+ * and B, as the proxy would hold them: C -> P1 (the client's, P1 the
+ * proxy's accepted socket) and P2 -> N (the proxy's upstream P2, the server
+ * N). With splice[P2] armed for C, N's response goes into C's receive
+ * queue when it is simple, to P2 otherwise.
+ */
+#define SPLICE_SLOT 7
+#define SPLICE_GEN 3
+
+struct splice_fx {
+	struct pod *a, *b;
+	int c, p1, p2, n;
+	struct sluice_sock_key ckey, p2key;
+	int splc, spls, socks;
+};
+
+/* a socket's own key, as bpf/lib/socks.h sock_key_fill() makes it */
+static struct sluice_sock_key sock_key_of(int fd)
+{
+	struct sluice_sock_key k;
+	char ip[16];
+	uint16_t port;
+
+	memset(&k, 0, sizeof(k));
+	sock_name(fd, 0, ip, &port);
+	addr_v4(k.local_addr, ip);
+	k.local_port = port;
+	assert_int_not_equal(strncmp(ip, "127.", 4), 0); /* cookie 0: not loopback */
+	sock_name(fd, 1, ip, &port);
+	addr_v4(k.remote_addr, ip);
+	k.remote_port = port;
+	return k;
+}
+
+static void splice_setup(struct fx *f, struct splice_fx *x, int net)
+{
+	char na[16], nb[16];
+	uint64_t v;
+	int l1, l2;
+
+	memset(x, 0, sizeof(*x));
+	snprintf(na, sizeof(na), "10.%d.1", net);
+	snprintf(nb, sizeof(nb), "10.%d.2", net);
+	cgroups_attach(f);
+	x->a = pod_add(f, (uint32_t)net * 2, ID_A, na, 0, 1);
+	x->b = pod_add(f, (uint32_t)net * 2 + 1, ID_B, nb, 0, 1);
+	l1 = keep_fd(f, listen_in(x->b->nsfd, x->b->ip, 9000));
+	l2 = keep_fd(f, listen_in(x->b->nsfd, x->b->ip, 9001));
+	assert_true(l1 >= 0 && l2 >= 0);
+	x->c = keep_fd(f, connect_from(x->a->nsfd, NULL, 0, x->b->ip, 9000, 2000));
+	assert_true(x->c >= 0);
+	x->p1 = keep_fd(f, accept_within(l1, 2000));
+	assert_true(x->p1 >= 0);
+	x->p2 = keep_fd(f, connect_from(x->a->nsfd, NULL, 0, x->b->ip, 9001, 2000));
+	assert_true(x->p2 >= 0);
+	x->n = keep_fd(f, accept_within(l2, 2000));
+	assert_true(x->n >= 0);
+	fcntl(x->p1, F_SETFL, fcntl(x->p1, F_GETFL) & ~O_NONBLOCK);
+	fcntl(x->n, F_SETFL, fcntl(x->n, F_GETFL) & ~O_NONBLOCK);
+	x->ckey = sock_key_of(x->c);
+	x->p2key = sock_key_of(x->p2);
+	x->splc = sluice_dp_map_fd(f->dp, SLUICE_MAP_SPLICE);
+	x->spls = sluice_dp_map_fd(f->dp, SLUICE_MAP_SPLICE_SLOTS);
+	x->socks = sluice_dp_map_fd(f->dp, SLUICE_MAP_SOCKS);
+	assert_true(x->splc >= 0 && x->spls >= 0 && x->socks >= 0);
+	/* all four sockets are in socks */
+	assert_int_equal(bpf_map_lookup_elem(x->socks, &x->ckey, &v), 0);
+	assert_int_equal(bpf_map_lookup_elem(x->socks, &x->p2key, &v), 0);
+	{
+		struct sluice_sock_key kp1 = sock_key_of(x->p1), kn = sock_key_of(x->n);
+
+		assert_int_equal(bpf_map_lookup_elem(x->socks, &kp1, &v), 0);
+		assert_int_equal(bpf_map_lookup_elem(x->socks, &kn, &v), 0);
+	}
+}
+
+static void splice_ref_set(struct splice_fx *x, uint32_t slot, uint32_t gen)
+{
+	struct sluice_splice_ref r = { .slot = slot, .gen = gen };
+
+	assert_int_equal(bpf_map_update_elem(x->splc, &x->p2key, &r, BPF_ANY), 0);
+}
+
+static struct sluice_splice_slot splice_slot_get(struct splice_fx *x, uint32_t slot)
+{
+	struct sluice_splice_slot s;
+
+	assert_int_equal(bpf_map_lookup_elem(x->spls, &slot, &s), 0);
+	return s;
+}
+
+/* (re)arms a slot for C the way the proxy does: client, gen, state; the
+ * counters (spliced) stay */
+static void splice_slot_set(struct splice_fx *x, uint32_t slot, uint32_t gen,
+			    const struct sluice_sock_key *client, uint64_t state)
+{
+	struct sluice_splice_slot s = splice_slot_get(x, slot);
+
+	s.gen = gen;
+	s.client = *client;
+	s.state = state;
+	s.status = 0;
+	s.body_left = 0;
+	s.bytes = 0;
+	assert_int_equal(bpf_map_update_elem(x->spls, &slot, &s, BPF_ANY), 0);
+}
+
+static void splice_arm(struct splice_fx *x)
+{
+	splice_slot_set(x, SPLICE_SLOT, SPLICE_GEN, &x->ckey, SLUICE_SPLICE_ARMED);
+}
+
+static void send_str(int fd, const char *s)
+{
+	assert_int_equal(write(fd, s, strlen(s)), (ssize_t)strlen(s));
+}
+
+/* Everything that arrives on fd: the first byte within first_ms, then until
+ * quiet for 100 ms (or EOF). */
+static size_t drain(int fd, char *buf, size_t cap, int first_ms)
+{
+	size_t got = 0;
+	int ms = first_ms;
+
+	while (got < cap && wait_fd(fd, POLLIN, ms)) {
+		ssize_t r = recv(fd, buf + got, cap - got, MSG_DONTWAIT);
+
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+		ms = 100;
+	}
+	return got;
+}
+
+static void dump_bytes(const char *what, const char *b, size_t n)
+{
+	size_t i;
+
+	fprintf(stderr, "%s (%zu bytes): \"", what, n);
+	for (i = 0; i < n; i++) {
+		if (b[i] == '\r')
+			fputs("\\r", stderr);
+		else if (b[i] == '\n')
+			fputs("\\n", stderr);
+		else if (b[i] >= 0x20 && b[i] < 0x7f)
+			fputc(b[i], stderr);
+		else
+			fprintf(stderr, "\\x%02x", (unsigned char)b[i]);
+	}
+	fputs("\"\n", stderr);
+}
+
+/* fd gets exactly want (NULL or "": nothing within 200 ms) */
+static void expect_bytes(int fd, const char *name, const char *want)
+{
+	char buf[2048];
+	size_t wl = want ? strlen(want) : 0;
+	size_t got = drain(fd, buf, sizeof(buf), wl ? 2000 : 200);
+
+	if (got != wl || memcmp(buf, want ? want : "", wl) != 0) {
+		char what[64];
+
+		snprintf(what, sizeof(what), "%s got", name);
+		dump_bytes(what, buf, got);
+		snprintf(what, sizeof(what), "%s wanted", name);
+		dump_bytes(what, want ? want : "", wl);
+	}
+	assert_int_equal(got, wl);
+	assert_memory_equal(buf, want ? want : "", wl);
+}
+
+static void slot_dump(const char *why, const struct sluice_splice_slot *s)
+{
+	fprintf(stderr, "%s: slot state %llu gen %u status %u body_left %llu bytes %llu "
+		"spliced %llu first_ns %llu last_ns %llu\n", why, (unsigned long long)s->state,
+		s->gen, s->status, (unsigned long long)s->body_left, (unsigned long long)s->bytes,
+		(unsigned long long)s->spliced, (unsigned long long)s->first_ns,
+		(unsigned long long)s->last_ns);
+}
+
+static void expect_state(struct splice_fx *x, uint32_t slot, uint64_t state)
+{
+	struct sluice_splice_slot s = splice_slot_get(x, slot);
+
+	if (s.state != state)
+		slot_dump("unexpected state", &s);
+	assert_int_equal(s.state, state);
+}
+
+/* 1: a simple response goes to C with the keep-alive line dropped */
+static void test_splice_simple(void **state)
+{
+	struct fx *f = *state;
+	struct splice_fx x;
+	struct sluice_splice_slot s, *m;
+	const char *want = "HTTP/1.1 200 OK\r\nServer: x\r\nContent-Length: 5\r\n\r\nhello";
+	size_t len = (size_t)SLUICE_SPLICE_SLOTS * sizeof(s);
+	uint32_t slot = SPLICE_SLOT;
+
+	splice_setup(f, &x, 210);
+	splice_ref_set(&x, SPLICE_SLOT, SPLICE_GEN);
+	memset(&s, 0, sizeof(s));
+	s.gen = SPLICE_GEN;
+	s.client = x.ckey;
+	s.state = SLUICE_SPLICE_ARMED;
+	assert_int_equal(bpf_map_update_elem(x.spls, &slot, &s, BPF_ANY), 0);
+
+	send_str(x.n, "HTTP/1.1 200 OK\r\nServer: x\r\nContent-Length: 5\r\n"
+		 "Connection: keep-alive\r\n\r\nhello");
+	expect_bytes(x.c, "C", want);
+	expect_bytes(x.p2, "P2", NULL);
+	expect_bytes(x.p1, "P1", NULL);
+
+	/* the proxy reads the slot through its mmap */
+	m = mmap(NULL, len, PROT_READ, MAP_SHARED, x.spls, 0);
+	assert_true(m != MAP_FAILED);
+	s = m[SPLICE_SLOT];
+	munmap(m, len);
+	slot_dump("after simple", &s);
+	assert_int_equal(s.state, SLUICE_SPLICE_DONE);
+	assert_int_equal(s.gen, SPLICE_GEN);
+	assert_int_equal(s.status, 200);
+	assert_int_equal(s.bytes, strlen(want));
+	assert_int_equal(s.body_left, 0);
+	assert_int_equal(s.spliced, 1);
+	assert_true(s.first_ns != 0);
+	assert_true(s.last_ns >= s.first_ns);
+
+	/* DONE: the connection is back to normal, both ways */
+	send_str(x.n, "late");
+	expect_bytes(x.p2, "P2", "late");
+	expect_bytes(x.c, "C", NULL);
+	send_str(x.p2, "GET / HTTP/1.1\r\n\r\n");
+	expect_bytes(x.n, "N", "GET / HTTP/1.1\r\n\r\n");
+	expect_state(&x, SPLICE_SLOT, SLUICE_SPLICE_DONE);
+}
+
+/* 2: a body over several sends; bytes after the body go to P2 */
+static void test_splice_body(void **state)
+{
+	struct fx *f = *state;
+	struct splice_fx x;
+	struct sluice_splice_slot s;
+	const char *head = "HTTP/1.1 200 OK\r\nContent-Length: 10\r\nKeep-Alive: timeout=5\r\n"
+			   "Connection: keep-alive\r\n\r\n";
+	const char *head_out = "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n";
+	char buf[256];
+
+	splice_setup(f, &x, 211);
+	splice_ref_set(&x, SPLICE_SLOT, SPLICE_GEN);
+	splice_arm(&x);
+
+	snprintf(buf, sizeof(buf), "%s012", head);
+	send_str(x.n, buf);
+	snprintf(buf, sizeof(buf), "%s012", head_out);
+	expect_bytes(x.c, "C", buf);
+	s = splice_slot_get(&x, SPLICE_SLOT);
+	slot_dump("after head", &s);
+	assert_int_equal(s.state, SLUICE_SPLICE_BODY);
+	assert_int_equal(s.body_left, 7);
+	assert_int_equal(s.bytes, strlen(buf));
+	assert_int_equal(s.spliced, 0);
+	assert_int_equal(s.status, 200);
+
+	send_str(x.n, "3456789");
+	expect_bytes(x.c, "C", "3456789");
+	expect_bytes(x.p2, "P2", NULL);
+	s = splice_slot_get(&x, SPLICE_SLOT);
+	slot_dump("after body", &s);
+	assert_int_equal(s.state, SLUICE_SPLICE_DONE);
+	assert_int_equal(s.body_left, 0);
+	assert_int_equal(s.bytes, strlen(head_out) + 10);
+	assert_int_equal(s.spliced, 1);
+	assert_true(s.last_ns >= s.first_ns);
+
+	send_str(x.n, "EXTRA");
+	expect_bytes(x.p2, "P2", "EXTRA");
+	expect_bytes(x.c, "C", NULL);
+	expect_state(&x, SPLICE_SLOT, SLUICE_SPLICE_DONE);
+
+	/* the last body bytes and more in one send: split at the body's end */
+	splice_arm(&x);
+	snprintf(buf, sizeof(buf), "%sabcdef", head);
+	send_str(x.n, buf);
+	snprintf(buf, sizeof(buf), "%sabcdef", head_out);
+	expect_bytes(x.c, "C", buf);
+	expect_state(&x, SPLICE_SLOT, SLUICE_SPLICE_BODY);
+	send_str(x.n, "ghijEXTRA2");
+	expect_bytes(x.c, "C", "ghij");
+	expect_bytes(x.p2, "P2", "EXTRA2");
+	s = splice_slot_get(&x, SPLICE_SLOT);
+	slot_dump("after split", &s);
+	assert_int_equal(s.state, SLUICE_SPLICE_DONE);
+	assert_int_equal(s.body_left, 0);
+	assert_int_equal(s.bytes, strlen(head_out) + 10);
+	assert_int_equal(s.spliced, 2);
+}
+
+/* 3: anything not simple goes to P2 unchanged, state PASSED */
+static void test_splice_not_simple(void **state)
+{
+	static const char *const cases[] = {
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello",
+		"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n",
+		"HTTP/1.1 304 Not Modified\r\nContent-Length: 0\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
+		"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: keep-alive, x\r\n\r\nhello",
+		"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: keep-alive\r\n"
+		"Connection: keep-alive\r\n\r\nhello",
+		"HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+		"HTTP/1.1 200 OK\r\nServer: x\r\n\r\n",                   /* no Content-Length */
+		"HTTP/1.1 200 OK\r\nContent-Length: 5x\r\n\r\nhello",
+		"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nUpgrade: h2c\r\n\r\nhello",
+		"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nProxy-Connection: keep-alive\r\n\r\nhello",
+		"HTTP/1.1 101 Switching Protocols\r\nContent-Length: 0\r\n\r\n",
+		"HTTP/1.1 600 Odd\r\nContent-Length: 0\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhelloEXTRA", /* more than the body */
+		"HTTP/1.1 200 OK\r\nContent-Length : 5\r\n\r\nhello",     /* bad name */
+	};
+	struct fx *f = *state;
+	struct splice_fx x;
+	struct sluice_splice_slot s;
+	char big[1024];
+	size_t i;
+
+	splice_setup(f, &x, 212);
+	splice_ref_set(&x, SPLICE_SLOT, SPLICE_GEN);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]) + 1; i++) {
+		const char *r = cases[i < sizeof(cases) / sizeof(cases[0]) ? i : 0];
+
+		if (i == sizeof(cases) / sizeof(cases[0])) {
+			/* a head beyond SLUICE_SPLICE_HEAD_MAX */
+			snprintf(big, sizeof(big), "HTTP/1.1 200 OK\r\nX-Pad: %0500d\r\n"
+				 "Content-Length: 5\r\n\r\nhello", 0);
+			r = big;
+		}
+		fprintf(stderr, "case %zu\n", i);
+		splice_arm(&x);
+		send_str(x.n, r);
+		expect_bytes(x.p2, "P2", r);
+		expect_bytes(x.c, "C", NULL);
+		s = splice_slot_get(&x, SPLICE_SLOT);
+		if (s.state != SLUICE_SPLICE_PASSED)
+			slot_dump("not passed", &s);
+		assert_int_equal(s.state, SLUICE_SPLICE_PASSED);
+		assert_int_equal(s.spliced, 0);
+		assert_int_equal(s.bytes, 0);
+	}
+}
+
+/* 4: a slot not armed, of another generation, or no entry: P2, slot as it was */
+static void test_splice_not_armed(void **state)
+{
+	const char *r = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
+	struct fx *f = *state;
+	struct splice_fx x;
+	struct sluice_splice_slot s;
+
+	splice_setup(f, &x, 213);
+	splice_ref_set(&x, SPLICE_SLOT, SPLICE_GEN);
+
+	splice_slot_set(&x, SPLICE_SLOT, SPLICE_GEN, &x.ckey, SLUICE_SPLICE_IDLE);
+	send_str(x.n, r);
+	expect_bytes(x.p2, "P2", r);
+	expect_bytes(x.c, "C", NULL);
+	expect_state(&x, SPLICE_SLOT, SLUICE_SPLICE_IDLE);
+
+	/* the slot belongs to another generation now */
+	splice_slot_set(&x, SPLICE_SLOT, SPLICE_GEN + 1, &x.ckey, SLUICE_SPLICE_ARMED);
+	send_str(x.n, r);
+	expect_bytes(x.p2, "P2", r);
+	expect_bytes(x.c, "C", NULL);
+	expect_state(&x, SPLICE_SLOT, SLUICE_SPLICE_ARMED);
+
+	/* armed, but P2 has no entry */
+	splice_arm(&x);
+	assert_int_equal(bpf_map_delete_elem(x.splc, &x.p2key), 0);
+	send_str(x.n, r);
+	expect_bytes(x.p2, "P2", r);
+	expect_bytes(x.c, "C", NULL);
+	expect_state(&x, SPLICE_SLOT, SLUICE_SPLICE_ARMED);
+
+	/* an entry naming a slot beyond the array */
+	splice_ref_set(&x, SLUICE_SPLICE_SLOTS, SPLICE_GEN);
+	send_str(x.n, r);
+	expect_bytes(x.p2, "P2", r);
+	expect_bytes(x.c, "C", NULL);
+	s = splice_slot_get(&x, SPLICE_SLOT);
+	assert_int_equal(s.state, SLUICE_SPLICE_ARMED);
+	assert_int_equal(s.spliced, 0);
+}
+
+/* 5: field names and the keep-alive token in any case */
+static void test_splice_mixed_case(void **state)
+{
+	struct fx *f = *state;
+	struct splice_fx x;
+	struct sluice_splice_slot s;
+	const char *want = "HTTP/1.1 201 Created\r\nCONTENT-LENGTH: 3\r\nX-A: b\r\n\r\nabc";
+
+	splice_setup(f, &x, 214);
+	splice_ref_set(&x, SPLICE_SLOT, SPLICE_GEN);
+	splice_arm(&x);
+	send_str(x.n, "HTTP/1.1 201 Created\r\nCONTENT-LENGTH: 3\r\nconnection: Keep-Alive\r\n"
+		 "X-A: b\r\nKEEP-ALIVE: timeout=5, max=100\r\n\r\nabc");
+	expect_bytes(x.c, "C", want);
+	expect_bytes(x.p2, "P2", NULL);
+	s = splice_slot_get(&x, SPLICE_SLOT);
+	slot_dump("after mixed case", &s);
+	assert_int_equal(s.state, SLUICE_SPLICE_DONE);
+	assert_int_equal(s.status, 201);
+	assert_int_equal(s.bytes, strlen(want));
+	assert_int_equal(s.spliced, 1);
+}
+
+/* 6: the client socket is not in socks: PASSED at the head, BROKEN mid-body */
+static void test_splice_client_gone(void **state)
+{
+	const char *r = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
+	struct fx *f = *state;
+	struct splice_fx x;
+	struct sluice_sock_key ghost;
+	uint64_t v;
+	int i;
+
+	splice_setup(f, &x, 215);
+	splice_ref_set(&x, SPLICE_SLOT, SPLICE_GEN);
+	ghost = x.ckey;
+	ghost.local_port ^= 1;
+	assert_int_not_equal(bpf_map_lookup_elem(x.socks, &ghost, &v), 0);
+	splice_slot_set(&x, SPLICE_SLOT, SPLICE_GEN, &ghost, SLUICE_SPLICE_ARMED);
+	send_str(x.n, r);
+	expect_bytes(x.p2, "P2", r);
+	expect_bytes(x.c, "C", NULL);
+	expect_state(&x, SPLICE_SLOT, SLUICE_SPLICE_PASSED);
+
+	/* mid-body: C closes after the head */
+	splice_arm(&x);
+	send_str(x.n, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n012");
+	expect_bytes(x.c, "C", "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n012");
+	expect_state(&x, SPLICE_SLOT, SLUICE_SPLICE_BODY);
+	drop_fd(f, x.c);
+	for (i = 0; i < 50 && bpf_map_lookup_elem(x.socks, &x.ckey, &v) == 0; i++)
+		usleep(10 * 1000);
+	assert_int_not_equal(bpf_map_lookup_elem(x.socks, &x.ckey, &v), 0);
+	send_str(x.n, "3456789");
+	expect_bytes(x.p2, "P2", "3456789");
+	expect_state(&x, SPLICE_SLOT, SLUICE_SPLICE_BROKEN);
+}
+
 /* restart */
 
 static uint32_t link_prog_id(const char *path)
@@ -1158,6 +1615,12 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_skmsg_loopback_isolation, fx_setup,
 						fx_teardown),
 		cmocka_unit_test_setup_teardown(test_skmsg_pod_to_pod, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_splice_simple, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_splice_body, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_splice_not_simple, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_splice_not_armed, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_splice_mixed_case, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_splice_client_gone, fx_setup, fx_teardown),
 	};
 	const char *group = argc > 1 ? argv[1] : "all";
 	int failed = 0, all = strcmp(group, "all") == 0;

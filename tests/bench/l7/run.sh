@@ -185,6 +185,8 @@ config_set() {
 
 proxy_pid() { sl status -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["proxy"].get("pid",0))'; }
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# the whole machine's busy ticks (all CPUs, everything but idle and iowait)
+busy() { awk '/^cpu /{print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; }
 HZ=$(getconf CLK_TCK)
 
 # wrk_run LOAD : prints "requests req_per_s p50_us p99_us errors"
@@ -220,11 +222,13 @@ measure() {
 	if [ "$conf" = haproxy ]; then ppid=$HAP_PROC; else ppid=$(proxy_pid); fi
 	a0=$(ticks "$SL_AGENT_PID")
 	p0=$(ticks "$ppid")
+	m0=$(busy)
 	out=$(wrk_run "$load")
+	m1=$(busy)
 	a1=$(ticks "$SL_AGENT_PID")
 	p1=$(ticks "$ppid")
-	# conf load round requests rps p50 p99 errors proxy_ticks agent_ticks
-	echo "$conf $load $ROUND $out $((p1 - p0)) $((a1 - a0))" >>"$SL_WORK/results"
+	# conf load round requests rps p50 p99 errors proxy_ticks agent_ticks machine_ticks
+	echo "$conf $load $ROUND $out $((p1 - p0)) $((a1 - a0)) $((m1 - m0))" >>"$SL_WORK/results"
 }
 
 echo "sluice L7 bench: $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), DUR=${DUR}s, ROUNDS=$ROUNDS, $(date -u +%FT%TZ)"
@@ -324,9 +328,9 @@ rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
 hz = float(sys.argv[2]); confs = sys.argv[3].split(); loads = sys.argv[4].split()
 def med(xs): return st.median(xs) if xs else float("nan")
 R = {}
-for c, load, rnd, n, rps, p50, p99, errs, pt, at in rows:
+for c, load, rnd, n, rps, p50, p99, errs, pt, at, mt in rows:
     R.setdefault((c, load), []).append(dict(n=int(n), rps=float(rps), p50=float(p50), p99=float(p99),
-                                            errs=int(errs), pt=int(pt), at=int(at)))
+                                            errs=int(errs), pt=int(pt), at=int(at), mt=int(mt)))
 def cell(c, load, k):
     return med([r[k] for r in R.get((c, load), [])])
 def cpu(c, which):
@@ -338,18 +342,18 @@ names = {"none": "no policy", "l4": "L4 policy only", "l7": "L7 rule GET /api/us
          "haproxy": "HAProxy sidecar in the server pod, same ACL"}
 base = lambda load: cell("none", load, "rps")
 print()
-print("| path | ka c16 req/s | vs no policy | close c16 req/s | vs no policy | c1 p50 / p99 (us) | proxy CPU us/req | agent CPU us/req | errors |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+print("| path | ka c16 req/s | vs no policy | close c16 req/s | vs no policy | c1 p50 / p99 (us) | proxy CPU us/req | agent CPU us/req | machine CPU us/req | errors |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for c in confs:
     ka, cl = cell(c, "ka16", "rps"), cell(c, "close16", "rps")
     errs = sum(r["errs"] for k, v in R.items() if k[0] == c for r in v)
     pc = cpu(c, "pt") if c in ("l7", "haproxy") else float("nan")
     ac = cpu(c, "at")
-    print("| %s | %.0f | %.2f | %.0f | %.2f | %.0f / %.0f | %s | %.2f | %d |" % (
+    print("| %s | %.0f | %.2f | %.0f | %.2f | %.0f / %.0f | %s | %.2f | %.2f | %d |" % (
         names.get(c, c), ka, ka / base("ka16") if "ka16" in loads else float("nan"),
         cl, cl / base("close16") if "close16" in loads else float("nan"),
         cell(c, "c1", "p50"), cell(c, "c1", "p99"),
-        "-" if pc != pc else "%.2f" % pc, ac, errs))
+        "-" if pc != pc else "%.2f" % pc, ac, cpu(c, "mt"), errs))
 print()
 if "l7" in confs and "none" in confs:
     l7, no = cell("l7", "ka16", "rps"), cell("none", "ka16", "rps")

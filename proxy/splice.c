@@ -1,0 +1,215 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * splice.c - the proxy's half of the response splice (splice.h).
+ *
+ * The slots live in an mmap'd BPF array shared with the sk_msg program, so
+ * arming one and reading it back cost no system call; only attaching and
+ * detaching an upstream connection (once per connection, which the pool
+ * keeps for many requests) touch the splice hash. Ordering: the proxy
+ * writes the client key before the state (release), the program takes
+ * ARMED with a compare-and-swap and writes status and counts before the
+ * state it ends in; the proxy reads the state first (acquire).
+ *
+ * Ownership: a replaced proxy drains its connections while the new one
+ * serves, and both map the same slots. A proxy uses only slots it claimed
+ * (owner 0 -> its pid, compare-and-swap), keeps them for its life and
+ * frees them when it exits; a slot whose owner died without freeing it is
+ * claimed again. Every claim and every detach raises the slot's generation,
+ * so no hash entry written before (by this proxy or another) can reach it.
+ */
+#include "splice.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct proxy_splice {
+	struct proxy_splice_maps maps;
+	struct sluice_splice_slot *slots;
+	uint32_t pid;
+	uint32_t cursor;                                  /* where claiming goes on */
+	uint32_t nfree;                                   /* claimed, not in use */
+	uint32_t free[SLUICE_SPLICE_SLOTS];
+	bool mine[SLUICE_SPLICE_SLOTS];                   /* claimed by us */
+	struct sluice_sock_key keys[SLUICE_SPLICE_SLOTS]; /* each slot's upstream */
+};
+
+struct proxy_splice *proxy_splice_new(struct sluice_splice_slot *slots,
+				      const struct proxy_splice_maps *maps)
+{
+	struct proxy_splice *sp;
+
+	if (!slots || !(sp = calloc(1, sizeof(*sp))))
+		return NULL;
+	sp->maps = *maps;
+	sp->slots = slots;
+	sp->pid = (uint32_t)getpid();
+	return sp;
+}
+
+/* The next generation of a slot we own: never 0 (a fresh map's value). */
+static void splice_next_gen(struct sluice_splice_slot *s)
+{
+	uint32_t g = __atomic_load_n(&s->gen, __ATOMIC_RELAXED) + 1;
+
+	__atomic_store_n(&s->gen, g ? g : 1, __ATOMIC_RELEASE);
+}
+
+void proxy_splice_free(struct proxy_splice *sp)
+{
+	if (!sp)
+		return;
+	for (uint32_t i = 0; i < SLUICE_SPLICE_SLOTS; i++) {
+		struct sluice_splice_slot *s = &sp->slots[i];
+
+		if (!sp->mine[i])
+			continue;
+		splice_next_gen(s);
+		__atomic_store_n(&s->state, SLUICE_SPLICE_IDLE, __ATOMIC_RELAXED);
+		__atomic_store_n(&s->owner, 0, __ATOMIC_RELEASE);
+	}
+	free(sp);
+}
+
+/* A slot owned by nobody, or by a proxy that is gone (or by an earlier
+ * process with our pid: a restarted container's). */
+static bool splice_claim(struct proxy_splice *sp, uint32_t i)
+{
+	struct sluice_splice_slot *s = &sp->slots[i];
+	uint32_t owner = __atomic_load_n(&s->owner, __ATOMIC_ACQUIRE);
+
+	if (sp->mine[i])
+		return false;
+	if (owner && owner != sp->pid && !(kill((pid_t)owner, 0) < 0 && errno == ESRCH))
+		return false;
+	if (!__atomic_compare_exchange_n(&s->owner, &owner, sp->pid, false, __ATOMIC_ACQ_REL,
+					 __ATOMIC_ACQUIRE))
+		return false;
+	sp->mine[i] = true;
+	splice_next_gen(s);
+	__atomic_store_n(&s->state, SLUICE_SPLICE_IDLE, __ATOMIC_RELEASE);
+	return true;
+}
+
+/* A slot of ours that no connection uses: from the free list, else one more
+ * claimed (a bounded scan from where the last one stopped). */
+static int64_t splice_take(struct proxy_splice *sp)
+{
+	if (sp->nfree)
+		return sp->free[--sp->nfree];
+	for (uint32_t n = 0; n < SLUICE_SPLICE_SLOTS; n++) {
+		uint32_t i = sp->cursor;
+
+		sp->cursor = (sp->cursor + 1) % SLUICE_SPLICE_SLOTS;
+		if (splice_claim(sp, i))
+			return i;
+	}
+	return -1;
+}
+
+/* A socket's key in the socks map (bpf/lib/socks.h), for tuples without
+ * a loopback address (whose keys would need the netns cookie). */
+static void splice_key(struct sluice_sock_key *k, const struct sockaddr_in *local,
+		       const struct sockaddr_in *remote)
+{
+	memset(k, 0, sizeof(*k));
+	k->local_addr[10] = k->local_addr[11] = 0xff;
+	memcpy(k->local_addr + 12, &local->sin_addr, 4);
+	k->remote_addr[10] = k->remote_addr[11] = 0xff;
+	memcpy(k->remote_addr + 12, &remote->sin_addr, 4);
+	k->local_port = ntohs(local->sin_port);
+	k->remote_port = ntohs(remote->sin_port);
+}
+
+static bool splice_v4(const struct sockaddr *sa)
+{
+	const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+
+	return sa->sa_family == AF_INET && (ntohl(in->sin_addr.s_addr) >> 24) != 127;
+}
+
+bool proxy_splice_client_key(const struct sockaddr *peer, const struct sockaddr *local,
+			     struct sluice_sock_key *out)
+{
+	if (!splice_v4(peer) || !splice_v4(local))
+		return false;
+	/* the client's own key: its address is our peer, its peer our address */
+	splice_key(out, (const struct sockaddr_in *)peer, (const struct sockaddr_in *)local);
+	return true;
+}
+
+uint32_t proxy_splice_attach(struct proxy_splice *sp, int fd)
+{
+	struct sockaddr_in local, remote;
+	socklen_t l1 = sizeof(local), l2 = sizeof(remote);
+	struct sluice_splice_slot *s;
+	int64_t i;
+
+	if (!sp || fd < 0)
+		return 0;
+	if (getsockname(fd, (struct sockaddr *)&local, &l1) < 0 ||
+	    getpeername(fd, (struct sockaddr *)&remote, &l2) < 0 ||
+	    !splice_v4((struct sockaddr *)&local) || !splice_v4((struct sockaddr *)&remote))
+		return 0;
+	if ((i = splice_take(sp)) < 0)
+		return 0;
+	s = &sp->slots[i];
+	__atomic_store_n(&s->state, SLUICE_SPLICE_IDLE, __ATOMIC_RELEASE);
+	splice_key(&sp->keys[i], &local, &remote);
+	if (sp->maps.bind(sp->maps.ctx, &sp->keys[i], (uint32_t)i,
+			  __atomic_load_n(&s->gen, __ATOMIC_RELAXED))) {
+		sp->free[sp->nfree++] = (uint32_t)i;
+		return 0;
+	}
+	return (uint32_t)i + 1;
+}
+
+void proxy_splice_detach(struct proxy_splice *sp, uint32_t h)
+{
+	struct sluice_splice_slot *s;
+
+	if (!sp || !h || h > SLUICE_SPLICE_SLOTS || !sp->mine[h - 1])
+		return;
+	s = &sp->slots[h - 1];
+	/* the generation first: from here on the program leaves this slot
+	 * alone, even if the hash entry outlives this call */
+	splice_next_gen(s);
+	__atomic_store_n(&s->state, SLUICE_SPLICE_IDLE, __ATOMIC_RELEASE);
+	sp->maps.unbind(sp->maps.ctx, &sp->keys[h - 1]);
+	sp->free[sp->nfree++] = h - 1;
+}
+
+void proxy_splice_arm(struct proxy_splice *sp, uint32_t h, const struct sluice_sock_key *client)
+{
+	struct sluice_splice_slot *s = &sp->slots[h - 1];
+
+	s->client = *client;
+	s->body_left = 0;
+	__atomic_store_n(&s->state, SLUICE_SPLICE_ARMED, __ATOMIC_RELEASE);
+}
+
+bool proxy_splice_disarm(struct proxy_splice *sp, uint32_t h)
+{
+	uint64_t armed = SLUICE_SPLICE_ARMED;
+
+	return __atomic_compare_exchange_n(&sp->slots[h - 1].state, &armed, SLUICE_SPLICE_IDLE,
+					   false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+}
+
+const struct sluice_splice_slot *proxy_splice_slot(struct proxy_splice *sp, uint32_t h,
+						    uint64_t *state)
+{
+	const struct sluice_splice_slot *s = &sp->slots[h - 1];
+
+	*state = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE);
+	return s;
+}
+
+void proxy_splice_reset(struct proxy_splice *sp, uint32_t h)
+{
+	__atomic_store_n(&sp->slots[h - 1].state, SLUICE_SPLICE_IDLE, __ATOMIC_RELEASE);
+}
