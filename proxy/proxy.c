@@ -974,8 +974,7 @@ static void proxy_on_connect(uv_connect_t *req, int status)
 	} else {
 		pc->up_state = UP_CONNECTED;
 		uv_tcp_nodelay(&up->h, 1);
-		if (pc->srv->splice && pc->flow.direction == SLUICE_DIR_INGRESS && !pc->passthrough &&
-		    !(pc->tls_spec && pc->tls_spec->orig.secret)) {
+		if (pc->srv->splice && !pc->passthrough && !(pc->tls_spec && pc->tls_spec->orig.secret)) {
 			int fd = -1;
 
 			uv_fileno((uv_handle_t *)&up->h, &fd);
@@ -1777,8 +1776,8 @@ static void proxy_on_connection(uv_stream_t *ls, int status)
 			uv_close((uv_handle_t *)&pc->client, proxy_on_early_close);
 		return;
 	}
-	if (srv->splice && pc->flow.direction == SLUICE_DIR_INGRESS)
-		pc->ckey_ok = proxy_splice_client_key(&peer.sa, &local.sa, &pc->ckey);
+	if (srv->splice)
+		pc->ckey_ok = proxy_splice_client_key(fd, &peer.sa, &local.sa, &pc->ckey);
 	uv_timer_init(srv->loop, &pc->timer);
 	pc->timer.data = pc;
 	pc->handles = 2;

@@ -111,10 +111,10 @@ static int64_t splice_take(struct proxy_splice *sp)
 	return -1;
 }
 
-/* A socket's key in the socks map (bpf/lib/socks.h), for tuples without
- * a loopback address (whose keys would need the netns cookie). */
+/* A socket's key in the socks map (bpf/lib/socks.h): the netns cookie
+ * only for loopback tuples (they repeat in every pod). */
 static void splice_key(struct sluice_sock_key *k, const struct sockaddr_in *local,
-		       const struct sockaddr_in *remote)
+		       const struct sockaddr_in *remote, uint64_t netns_cookie)
 {
 	memset(k, 0, sizeof(*k));
 	k->local_addr[10] = k->local_addr[11] = 0xff;
@@ -123,22 +123,42 @@ static void splice_key(struct sluice_sock_key *k, const struct sockaddr_in *loca
 	memcpy(k->remote_addr + 12, &remote->sin_addr, 4);
 	k->local_port = ntohs(local->sin_port);
 	k->remote_port = ntohs(remote->sin_port);
+	k->netns_cookie = netns_cookie;
+}
+
+static bool splice_loopback(const struct sockaddr *sa)
+{
+	return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
 }
 
 static bool splice_v4(const struct sockaddr *sa)
 {
-	const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-
-	return sa->sa_family == AF_INET && (ntohl(in->sin_addr.s_addr) >> 24) != 127;
+	return sa->sa_family == AF_INET && !splice_loopback(sa);
 }
 
-bool proxy_splice_client_key(const struct sockaddr *peer, const struct sockaddr *local,
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE 71
+#endif
+
+bool proxy_splice_client_key(int fd, const struct sockaddr *peer, const struct sockaddr *local,
 			     struct sluice_sock_key *out)
 {
-	if (!splice_v4(peer) || !splice_v4(local))
+	uint64_t cookie = 0;
+	socklen_t len = sizeof(cookie);
+
+	if (peer->sa_family != AF_INET || local->sa_family != AF_INET)
+		return false;
+	if (splice_loopback(peer) != splice_loopback(local))
+		return false;
+	/* egress: the client connected to the proxy's listener on loopback
+	 * in its own pod (connect4), so its key holds that netns's cookie,
+	 * which the accepted socket shares */
+	if (splice_loopback(peer) &&
+	    getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &len) < 0)
 		return false;
 	/* the client's own key: its address is our peer, its peer our address */
-	splice_key(out, (const struct sockaddr_in *)peer, (const struct sockaddr_in *)local);
+	splice_key(out, (const struct sockaddr_in *)peer, (const struct sockaddr_in *)local,
+		   cookie);
 	return true;
 }
 
@@ -159,7 +179,7 @@ uint32_t proxy_splice_attach(struct proxy_splice *sp, int fd)
 		return 0;
 	s = &sp->slots[i];
 	__atomic_store_n(&s->state, SLUICE_SPLICE_IDLE, __ATOMIC_RELEASE);
-	splice_key(&sp->keys[i], &local, &remote);
+	splice_key(&sp->keys[i], &local, &remote, 0);
 	if (sp->maps.bind(sp->maps.ctx, &sp->keys[i], (uint32_t)i,
 			  __atomic_load_n(&s->gen, __ATOMIC_RELAXED))) {
 		sp->free[sp->nfree++] = (uint32_t)i;

@@ -39,9 +39,9 @@ uint32_t proxy_splice_attach(struct proxy_splice *sp, int fd);
  * generation), whatever the server still sends goes to its socket. */
 void proxy_splice_detach(struct proxy_splice *sp, uint32_t h);
 
-/* The client socket's key in the socks map, from the accepted connection's
- * addresses; false for what is not spliced to (IPv6, loopback tuples). */
-bool proxy_splice_client_key(const struct sockaddr *peer, const struct sockaddr *local,
+/* The client socket's key in the socks map, from the accepted connection
+ * (fd) and its addresses; false for what is not spliced to (IPv6). */
+bool proxy_splice_client_key(int fd, const struct sockaddr *peer, const struct sockaddr *local,
 			     struct sluice_sock_key *out);
 
 /* Before the request's first byte is written. */

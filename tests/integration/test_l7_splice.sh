@@ -36,9 +36,10 @@ http {
 	scgi_temp_path $NG/tmp;
 	server {
 		listen 8080;
+		listen 8081;
 		root $NG/www;
 		default_type application/octet-stream;
-		sendfile off;
+		sendfile on;
 		gzip on;
 		gzip_types text/plain;
 		gzip_min_length 1;
@@ -47,6 +48,7 @@ http {
 		location = /api/empty { return 204; }
 		location = /api/bye { keepalive_timeout 0; return 200 "bye\n"; }
 		location /api/ { }
+		location /copy/ { sendfile off; alias $NG/www/api/; }
 	}
 }
 NGINX
@@ -63,7 +65,26 @@ spec:
     toPorts:
     - ports: [{port: "8080", protocol: TCP}]
       rules:
-        http: [{method: GET, path: "/api/.*"}, {method: HEAD, path: "/api/.*"}]
+        http: [{method: GET, path: "/api/.*"}, {method: GET, path: "/copy/.*"}, {method: HEAD, path: "/api/.*"}]
+  - fromEndpoints: [{matchLabels: {app: client}}]
+    toPorts: [{ports: [{port: "8081", protocol: TCP}]}]
+YAML
+# egress: the client's own L7 rule on 8081 (connect4 steers it to the
+# proxy's listener on loopback in the client pod)
+apply_yaml <<'YAML' >/dev/null
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: client-l7}
+spec:
+  endpointSelector: {matchLabels: {app: client}}
+  egress:
+  - toEndpoints: [{matchLabels: {app: server}}]
+    toPorts:
+    - ports: [{port: "8081", protocol: TCP}]
+      rules:
+        http: [{method: GET, path: "/api/.*"}]
+  - toEndpoints: [{matchLabels: {app: server}}]
+    toPorts: [{ports: [{port: "8080", protocol: TCP}]}]
 YAML
 wait_proxy_ready
 URL=http://$IP_server:8080
@@ -95,14 +116,27 @@ check "the spliced head: nginx's, its Connection line dropped as the proxy drops
 	sh -c "echo '$hdr' | grep -q '^HTTP/1.1 200 OK$' && echo '$hdr' | grep -q '^Content-Length: 3$' &&
 	       echo '$hdr' | grep -q '^Server: nginx' && ! echo '$hdr' | grep -qi '^connection:'"
 
+echo "# egress: the client pod's own L7 rule"
+settle
+s0=$(spliced)
+out=$(each '%{http_code} %{num_connects} %{size_download}\n' \
+	"http://$IP_server:8081/api/small" "http://$IP_server:8081/api/small" "http://$IP_server:8081/nope")
+expect_eq "egress, one connection: 200, 200, then 403 (the client's own rule)" \
+	"$(printf '200 1 3\n200 0 3\n403 0 15')" "$out"
+got=$(cx sh -c "curl -s --http1.1 -m 10 http://$IP_server:8081/api/big.bin | sha256sum | cut -d' ' -f1")
+expect_eq "... a 1 MiB body whole" "$(sha256sum <"$NG/www/api/big.bin" | cut -d' ' -f1)" "$got"
+check "... the three 200s spliced" wait_until 30 0.1 spliced_at_least $((s0 + 3))
+
 echo "# a 1 MiB body counted over many sends, twice on one connection"
 settle
 s0=$(spliced)
 want=$(sha256sum <"$NG/www/api/big.bin" | cut -d' ' -f1)
 got=$(cx sh -c "curl -s --http1.1 -m 10 $URL/api/big.bin $URL/api/big.bin | sha256sum | cut -d' ' -f1")
 want2=$(cat "$NG/www/api/big.bin" "$NG/www/api/big.bin" | sha256sum | cut -d' ' -f1)
-expect_eq "both bodies arrive whole (sha256 of the two)" "$want2" "$got"
-check "... both spliced" wait_until 30 0.1 spliced_at_least $((s0 + 2))
+expect_eq "both bodies arrive whole (sha256 of the two; nginx's sendfile)" "$want2" "$got"
+got=$(cx sh -c "curl -s --http1.1 -m 10 $URL/copy/big.bin | sha256sum | cut -d' ' -f1")
+expect_eq "... and once more written from user space (sendfile off)" "$want" "$got"
+check "... all three spliced" wait_until 30 0.1 spliced_at_least $((s0 + 3))
 
 echo "# what stays with the proxy"
 settle
