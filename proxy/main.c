@@ -65,7 +65,6 @@ struct main_ctx {
 	uv_signal_t sig_hup, sig_int, sig_term;
 	struct proxy_control *ctl;      /* agent mode */
 	struct proxy_health *health;    /* agent mode, --health */
-	struct proxy_splice *splice;    /* agent mode, unless SLUICE_PROXY_NO_SPLICE */
 	bool draining;
 	const char *secrets[16];        /* --secret specs, static mode */
 	size_t nsecrets;
@@ -387,8 +386,8 @@ static int main_agent(struct main_ctx *m, struct proxy_config *cfg, const char *
 		 * kernel can (splice.h); without the maps, none */
 		struct proxy_splice_maps maps = { main_splice_bind, main_splice_unbind, dp };
 
-		m->splice = proxy_splice_new(sluice_dp_proxy_splice_slots(dp), &maps);
-		proxy_server_set_splice(m->srv, m->splice);
+		proxy_server_set_splice(m->srv,
+					proxy_splice_new(sluice_dp_proxy_splice_slots(dp), &maps));
 	}
 	rc = proxy_control_start(m->loop, m->srv, res, control, node, main_agent_drain, m,
 				 &m->ctl, &err);
@@ -427,7 +426,6 @@ static int main_agent(struct main_ctx *m, struct proxy_config *cfg, const char *
 		control, bpf_root);
 	uv_run(m->loop, UV_RUN_DEFAULT);
 	uv_loop_close(m->loop);
-	proxy_splice_free(m->splice);
 	fflush(stdout);
 	if (pid_file)
 		unlink(pid_file);

@@ -2042,6 +2042,8 @@ static void proxy_server_maybe_free(struct proxy_server *srv)
 		free(srv->spares.buf[--srv->spares.n]);
 	http_head_cache_clear(&srv->heads);
 	uv_mutex_destroy(&srv->lock);
+	/* the slots are the resolver's mapping: freed before it goes */
+	proxy_splice_free(srv->splice);
 	if (srv->resolver->destroy)
 		srv->resolver->destroy(srv->resolver);
 	if (srv->closed_cb)

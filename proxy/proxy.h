@@ -140,8 +140,9 @@ struct proxy_tls_store *proxy_server_tls_store(struct proxy_server *srv);
 
 /*
  * The response splice (splice.h; agent mode): set before the first
- * connection, owned by the caller, outlives the server. NULL (the default):
- * every response goes through the proxy.
+ * connection; the server owns it from then on and frees it (its slots go
+ * back) before it destroys its resolver, whose maps hold the slots. NULL
+ * (the default): every response goes through the proxy.
  */
 struct proxy_splice;
 void proxy_server_set_splice(struct proxy_server *srv, struct proxy_splice *sp);

@@ -185,6 +185,40 @@ out=$(each '%{http_code} ' "$URL/api/small" "$URL/api/small")
 expect_eq "... and small ones still work" "200 200 " "$out"
 check "nginx logged no errors" sh -c "! grep -q '\[error\]\|\[crit\]\|\[alert\]' '$NG/error.log'"
 
+echo "# proxies replaced while a keep-alive client keeps asking"
+# a replaced proxy drains while the new one serves: both splice, each on
+# slots it claimed (owner = its pid); a proxy killed outright leaves its
+# slots to be claimed again
+owners() {
+	bpftool map dump pinned "$SL_PIN/sluice_spls_v1" -j 2>/dev/null | python3 -c '
+import json, sys
+print(" ".join(sorted({str(e["formatted"]["value"]["owner"]) for e in json.load(sys.stdin)} - {"0"})))'
+}
+P1=$(proxy_wait_ready 0) || fail "proxy ready"
+rm -f "$SL_WORK/stop" "$SL_WORK/ka.json"
+sl_bg sl pod exec default/client -- python3 "$TOOLS/loop.py" "$IP_server" 8080 /api/small 30 "$SL_WORK/ka.json" keepalive "$SL_WORK/stop"
+wait_loops_started "$SL_WORK/ka.json"
+expect_eq "slots owned by the running proxy only" "$P1" "$(owners)"
+check "proxy restart requested" sl proxy restart
+P2=$(proxy_wait_ready "$P1") || fail "new proxy ready"
+out=$(each '%{http_code} ' "$URL/api/small" "$URL/api/small" "$URL/api/small")
+expect_eq "new connections through the new proxy" "200 200 200 " "$out"
+check "... spliced by it" wait_until 30 0.1 spliced_at_least 3
+o=$(owners)
+case " $o " in *" $P2 "*) pass "the new proxy claimed slots of its own ($o)" ;; *) fail "the new proxy owns no slot ($o, new $P2)" ;; esac
+check "the old proxy drained and exited" pid_gone "$P1" 15
+touch "$SL_WORK/stop"
+wait_until 100 0.1 test -s "$SL_WORK/ka.json"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d["fail"] == 0 and d["ok"] > 50 else 1)' "$SL_WORK/ka.json" &&
+	pass "the keep-alive client through both proxies: $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["ok"])' "$SL_WORK/ka.json") answers, none failed" ||
+	fail "the keep-alive client failed: $(cat "$SL_WORK/ka.json")"
+kill -KILL "$P2"
+P3=$(proxy_wait_ready "$P2") || fail "proxy after kill -9 ready"
+out=$(each '%{http_code} ' "$URL/api/small" "$URL/api/small")
+expect_eq "after kill -9 of the proxy: answers through the next one" "200 200 " "$out"
+check "... spliced" wait_until 30 0.1 spliced_at_least 2
+check "no slot is owned by the drained proxy any more" sh -c "! echo ' $(owners) ' | grep -q ' $P1 '"
+
 echo "# the access log and observe see spliced exchanges as before"
 settle
 check "access log: a 200 line for each big.bin GET, bytes_out its size plus the head" python3 - "$SL_AGENT_OUT" <<'PY'
