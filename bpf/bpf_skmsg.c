@@ -76,17 +76,7 @@ static __always_inline int splice_head(struct sk_msg_md *msg, struct sluice_spli
 		goto pass;
 	if (bpf_probe_read_kernel(h->buf, n & (2 * SLUICE_SPLICE_HEAD_MAX - 1), data))
 		goto pass;
-	h->n = n;
-	h->st = HS_STATUS;
-	h->status = 0;
-	h->has_cl = h->has_conn = 0;
-	h->ndrop = 0;
-	h->head_len = 0;
-	for (i = 0; i < SLUICE_SPLICE_HEAD_MAX; i++) {
-		if (i >= n || splice_head_step(h, i))
-			break;
-	}
-	if (h->st != HS_DONE || h->head_len > n)
+	if (!splice_head_read(h, n))
 		goto pass;
 	/* the response must be alone in its message (nothing after its body):
 	 * the proxy serves one request at a time, so more is out of turn */

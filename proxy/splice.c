@@ -214,7 +214,7 @@ void proxy_splice_arm(struct proxy_splice *sp, uint32_t h, const struct sluice_s
 
 bool proxy_splice_disarm(struct proxy_splice *sp, uint32_t h)
 {
-	uint64_t armed = SLUICE_SPLICE_ARMED;
+	__u64 armed = SLUICE_SPLICE_ARMED;
 
 	return __atomic_compare_exchange_n(&sp->slots[h - 1].state, &armed, SLUICE_SPLICE_IDLE,
 					   false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
