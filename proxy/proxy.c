@@ -1273,10 +1273,14 @@ static void proxy_on_timer(uv_timer_t *t)
 	uint64_t now = uv_now(pc->srv->loop);
 
 	if (pc->spl_armed && proxy_splice_poll(pc)) {
-		/* the deadline was the spliced exchange's */
-		if (pc->close_state != CL_CLOSED)
-			proxy_after_event(pc);
-		return;
+		/* the exchange moved on: its next deadline, if that re-armed the
+		 * timer; else (the response comes to the proxy after all) the
+		 * deadline that fired is still the one to check */
+		if (pc->close_state == CL_CLOSED)
+			return;
+		proxy_after_event(pc);
+		if (pc->close_state == CL_CLOSED || uv_is_active((uv_handle_t *)&pc->timer))
+			return;
 	}
 	kind = pc->timer_kind;
 

@@ -24,7 +24,12 @@
 #   c1        one keep-alive connection, DUR s: p50 / p99 latency (wrk)
 #   close16   16 connections, `Connection: close`: one connection per request
 # CPU per request of the proxy (sluice-proxy, or HAProxy) and of sluiced,
-# separately: utime+stime from /proc/PID/stat over the ka16 run / requests.
+# separately: utime+stime from /proc/PID/stat over the ka16 run / requests;
+# and of the whole machine (every process and the kernel: busy ticks of
+# /proc/stat), which shows whether a row was bound by CPU or by waiting.
+# The response splice (proxy/README.md) is on as users run it;
+# SLUICE_PROXY_NO_SPLICE=1 in the environment turns it off for a
+# comparison (the agent passes it to the proxy).
 #
 # Then the lossless check (OBSERVE=1, the default): the l7 configuration
 # again under ka16 with `sluice observe -o json --follow` attached and
@@ -369,7 +374,7 @@ if [ "$OBSERVE" = 1 ]; then
 	config_set l7 || exit 1
 	CONF=l7
 	sleep 1.2 # the proxy's stats are at most 1 s old
-	px0=$(sl status -o json | python3 -c 'import json,sys; p=json.load(sys.stdin)["proxy"]; print(p.get("requests_allowed",0)+p.get("requests_denied",0)+p.get("requests_error",0))')
+	px0=$(sl status -o json | python3 -c 'import json,sys; p=json.load(sys.stdin)["proxy"]; print(p.get("requests_allowed",0)+p.get("requests_denied",0)+p.get("requests_error",0), p.get("responses_spliced",0))')
 	log0=$(grep -c '"method"' "$SL_AGENT_OUT")
 	"$SL_BUILD/cli/sluice" --socket "$SL_SOCK" observe -o json --follow --type l7 >"$SL_WORK/observe.json" 2>"$SL_WORK/observe.err" &
 	OBS_PID=$!
@@ -382,7 +387,7 @@ if [ "$OBSERVE" = 1 ]; then
 	wait "$OBS_PID" 2>/dev/null
 	python3 - "$st" "$px0" "$log0" "$SL_AGENT_OUT" "$SL_WORK/observe.json" "$out" "$DUR" <<'PY'
 import json, sys
-st = json.loads(sys.argv[1]); px0 = int(sys.argv[2]); log0 = int(sys.argv[3])
+st = json.loads(sys.argv[1]); px0, spl0 = map(int, sys.argv[2].split()); log0 = int(sys.argv[3])
 p = st["proxy"]
 proxy_n = p.get("requests_allowed", 0) + p.get("requests_denied", 0) + p.get("requests_error", 0) - px0
 log_n = sum(1 for l in open(sys.argv[4]) if '"method"' in l) - log0
@@ -402,6 +407,8 @@ print("lossless check (L7 rule, ka c16, observe -o json --follow attached, %s s)
 print("  wrk completed %d requests (%.0f req/s)" % (wrk_n, rps))
 print("  proxy counted %d, access log lines %d, observe REQUEST flows %d, RESPONSE flows %d%s" % (
     proxy_n, log_n, req, resp, ", %d unreadable lines" % bad if bad else ""))
+print("  of them, responses the kernel sent straight to the client (the response splice): %d" % (
+    p.get("responses_spliced", 0) - spl0))
 print("  access_dropped %s, access_log_dropped %s, flows lost by slow observers %s, datapath events lost %s" % (
     p.get("access_dropped"), p.get("access_log_dropped"), st.get("flows_lost_by_slow_observers"),
     st.get("events_lost")))
