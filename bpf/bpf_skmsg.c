@@ -125,11 +125,13 @@ int sk_msg_redirect(struct sk_msg_md *msg)
 	struct sluice_splice_ref *ref;
 	struct sluice_splice_slot *s;
 
-	if (msg->family != 2 /* AF_INET */)
+	__be32 lip, rip;
+
+	if (!sock_v4_addrs(msg, &lip, &rip))
 		return SK_PASS;
 	/* the peer's key is ours reversed */
-	sock_key_fill(&peer, msg->remote_ip4, (__u16)bpf_ntohl(msg->remote_port),
-		      msg->local_ip4, (__u16)msg->local_port, bpf_get_netns_cookie(msg));
+	sock_key_fill(&peer, rip, (__u16)bpf_ntohl(msg->remote_port), lip, (__u16)msg->local_port,
+		      bpf_get_netns_cookie(msg));
 	ref = bpf_map_lookup_elem(&sluice_splc_v1, &peer);
 	if (ref) {
 		__u32 slot = ref->slot;

@@ -24,7 +24,7 @@
 char LICENSE[] SEC("license") = "GPL";
 
 static __always_inline void sockops_move_orig_dst(struct bpf_sock_ops *skops,
-						  __u64 netns_cookie)
+						  __u64 netns_cookie, __be32 local_ip)
 {
 	struct sluice_orig_dst_key key = {};
 	struct sluice_orig_dst *od;
@@ -34,7 +34,7 @@ static __always_inline void sockops_move_orig_dst(struct bpf_sock_ops *skops,
 	if (!od)
 		return;
 	key.netns_cookie = netns_cookie;
-	addr_from_ipv4(key.addr, skops->local_ip4);
+	addr_from_ipv4(key.addr, local_ip);
 	key.port = (__u16)skops->local_port;
 	bpf_map_update_elem(&sluice_odst_v1, &key, od, BPF_ANY);
 	bpf_map_delete_elem(&sluice_odsk_v1, &cookie);
@@ -46,14 +46,15 @@ int sock_ops_established(struct bpf_sock_ops *skops)
 	struct sluice_sock_key key;
 	__u64 netns_cookie;
 	__u32 op = skops->op;
+	__be32 lip, rip;
 
 	if (op != BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB &&
 	    op != BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB && op != BPF_SOCK_OPS_STATE_CB)
 		return 1;
-	if (skops->family != 2 /* AF_INET */)
+	if (!sock_v4_addrs(skops, &lip, &rip))
 		return 1;
 	netns_cookie = bpf_get_netns_cookie(skops);
-	sock_key_fill(&key, skops->local_ip4, (__u16)skops->local_port, skops->remote_ip4,
+	sock_key_fill(&key, lip, (__u16)skops->local_port, rip,
 		      (__u16)bpf_ntohl(skops->remote_port), netns_cookie);
 	/* a closed socket leaves the sockhash by itself; its side record goes
 	 * with it here, so the agent's revocation walk only sees live flows */
@@ -72,6 +73,6 @@ int sock_ops_established(struct bpf_sock_ops *skops)
 		bpf_map_update_elem(&sluice_sdir_v1, &key, &side, BPF_ANY);
 	}
 	if (op == BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB)
-		sockops_move_orig_dst(skops, netns_cookie);
+		sockops_move_orig_dst(skops, netns_cookie, lip);
 	return 1;
 }

@@ -36,6 +36,7 @@ struct sluice_dp_proxy {
 	int splice_fd;     /* the response splice (abi.h); -1: none */
 	int slots_fd;
 	struct sluice_splice_slot *slots; /* mmap'd, SLUICE_SPLICE_SLOTS of them */
+	char *bpf_root;
 };
 
 static int dpp_map_open(const char *root, const char *name, uint32_t key_size,
@@ -74,6 +75,9 @@ static void dpp_splice_open(struct sluice_dp_proxy *p, const char *bpf_root)
 {
 	char *err = NULL;
 	void *m;
+
+	if (p->slots)
+		return;
 
 	p->splice_fd = dpp_map_open(bpf_root, SLUICE_MAP_SPLICE, sizeof(struct sluice_sock_key),
 				    sizeof(struct sluice_splice_ref), &err);
@@ -150,6 +154,7 @@ int sluice_dp_proxy_open(struct sluice_dp_proxy **out, const char *bpf_root, cha
 	}
 	if (p->socks_fd >= 0)
 		dpp_splice_open(p, bpf_root);
+	p->bpf_root = strdup(bpf_root);
 	*out = p;
 	return 0;
 fail:
@@ -177,11 +182,14 @@ void sluice_dp_proxy_close(struct sluice_dp_proxy *p)
 		close(p->splice_fd);
 	if (p->slots_fd >= 0)
 		close(p->slots_fd);
+	free(p->bpf_root);
 	free(p);
 }
 
 struct sluice_splice_slot *sluice_dp_proxy_splice_slots(struct sluice_dp_proxy *p)
 {
+	if (!p->slots && p->socks_fd >= 0 && p->bpf_root)
+		dpp_splice_open(p, p->bpf_root);
 	return p->slots;
 }
 

@@ -65,6 +65,8 @@ struct main_ctx {
 	uv_signal_t sig_hup, sig_int, sig_term;
 	struct proxy_control *ctl;      /* agent mode */
 	struct proxy_health *health;    /* agent mode, --health */
+	struct sluice_dp_proxy *dp;     /* agent mode: for the splice maps */
+	uv_timer_t splice_timer;        /* until they are there */
 	bool draining;
 	const char *secrets[16];        /* --secret specs, static mode */
 	size_t nsecrets;
@@ -288,6 +290,8 @@ static void main_agent_closed(void *ctx)
 
 	/* the server (and its resolver) is gone: close the rest, the loop ends */
 	m->srv = NULL;
+	if (m->dp && !uv_is_closing((uv_handle_t *)&m->splice_timer))
+		uv_close((uv_handle_t *)&m->splice_timer, NULL);
 	proxy_health_stop(m->health);
 	m->health = NULL;
 	proxy_control_close(m->ctl);
@@ -348,6 +352,28 @@ static int main_splice_unbind(void *ctx, const struct sluice_sock_key *up)
 	return sluice_dp_proxy_splice_unbind(ctx, up);
 }
 
+static void main_splice_try(uv_timer_t *t)
+{
+	struct main_ctx *m = t->data;
+	struct proxy_splice_maps maps = { main_splice_bind, main_splice_unbind, m->dp };
+	struct sluice_splice_slot *slots = m->srv ? sluice_dp_proxy_splice_slots(m->dp) : NULL;
+	struct proxy_splice *sp = slots ? proxy_splice_new(slots, &maps) : NULL;
+
+	if (sp) {
+		proxy_server_set_splice(m->srv, sp);
+		uv_close((uv_handle_t *)t, NULL);
+		return;
+	}
+	if (!m->srv) {
+		uv_close((uv_handle_t *)t, NULL);
+		return;
+	}
+	if (!uv_is_active((uv_handle_t *)t)) {
+		uv_timer_start(t, main_splice_try, 1000, 1000);
+		uv_unref((uv_handle_t *)t);
+	}
+}
+
 static int main_agent(struct main_ctx *m, struct proxy_config *cfg, const char *control,
 		      const char *bpf_root, const char *node, const char *pid_file,
 		      uint32_t orphan_grace_ms, const char *cgroup, const char *health)
@@ -383,11 +409,12 @@ static int main_agent(struct main_ctx *m, struct proxy_config *cfg, const char *
 	}
 	if (!getenv("SLUICE_PROXY_NO_SPLICE")) {
 		/* responses straight from the server to the client where the
-		 * kernel can (splice.h); without the maps, none */
-		struct proxy_splice_maps maps = { main_splice_bind, main_splice_unbind, dp };
-
-		proxy_server_set_splice(m->srv,
-					proxy_splice_new(sluice_dp_proxy_splice_slots(dp), &maps));
+		 * kernel can (splice.h); until the agent has pinned the maps
+		 * (a proxy pod may start first), looked for once a second */
+		m->dp = dp;
+		uv_timer_init(m->loop, &m->splice_timer);
+		m->splice_timer.data = m;
+		main_splice_try(&m->splice_timer);
 	}
 	rc = proxy_control_start(m->loop, m->srv, res, control, node, main_agent_drain, m,
 				 &m->ctl, &err);

@@ -139,10 +139,11 @@ int proxy_server_publish_rules(struct proxy_server *srv, struct proxy_rules_tabl
 struct proxy_tls_store *proxy_server_tls_store(struct proxy_server *srv);
 
 /*
- * The response splice (splice.h; agent mode): set before the first
- * connection; the server owns it from then on and frees it (its slots go
- * back) before it destroys its resolver, whose maps hold the slots. NULL
- * (the default): every response goes through the proxy.
+ * The response splice (splice.h; agent mode): set once, at any time
+ * (connections accepted before never splice); the server owns it from then
+ * on and frees it (its slots go back) before it destroys its resolver,
+ * whose maps hold the slots. NULL (the default): every response goes
+ * through the proxy.
  */
 struct proxy_splice;
 void proxy_server_set_splice(struct proxy_server *srv, struct proxy_splice *sp);

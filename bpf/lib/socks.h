@@ -51,4 +51,37 @@ static __always_inline void sock_key_fill(struct sluice_sock_key *k, __be32 loca
 		k->netns_cookie = netns_cookie;
 }
 
+/*
+ * The IPv4 addresses of a socket (bpf_sock_ops or sk_msg_md): AF_INET, or
+ * AF_INET6 with both addresses IPv4-mapped, i.e. a dual-stack socket (a
+ * server listening on [::], the default of many runtimes) carrying an IPv4
+ * connection: IPv4 on the wire, judged by tc like any other, and found by
+ * the IPv4 lookups (SOCK_DESTROY too). Its key is the same as an AF_INET
+ * socket's would be. False for anything else (real IPv6).
+ */
+#define SOCK_LD(ctx, f) (*(volatile __u32 *)&(ctx)->f)
+#define sock_v4_addrs(ctx, lip, rip)                                                       \
+	({                                                                                  \
+		/* every field read as it is, then chosen: a compiler that picks \
+		 * between field addresses makes a ctx pointer the verifier refuses */ \
+		__u32 fam_ = SOCK_LD(ctx, family), l4_ = SOCK_LD(ctx, local_ip4);           \
+		__u32 r4_ = SOCK_LD(ctx, remote_ip4);                                       \
+		__u32 l0_ = SOCK_LD(ctx, local_ip6[0]), l1_ = SOCK_LD(ctx, local_ip6[1]);   \
+		__u32 l2_ = SOCK_LD(ctx, local_ip6[2]), l3_ = SOCK_LD(ctx, local_ip6[3]);   \
+		__u32 r0_ = SOCK_LD(ctx, remote_ip6[0]), r1_ = SOCK_LD(ctx, remote_ip6[1]); \
+		__u32 r2_ = SOCK_LD(ctx, remote_ip6[2]), r3_ = SOCK_LD(ctx, remote_ip6[3]); \
+		int ok_ = 0;                                                                \
+		if (fam_ == 2 /* AF_INET */) {                                              \
+			*(lip) = l4_;                                                       \
+			*(rip) = r4_;                                                       \
+			ok_ = 1;                                                            \
+		} else if (fam_ == 10 /* AF_INET6 */ && !(l0_ | l1_ | r0_ | r1_) &&        \
+			   l2_ == bpf_htonl(0x0000ffff) && r2_ == bpf_htonl(0x0000ffff)) { \
+			*(lip) = l3_;                                                       \
+			*(rip) = r3_;                                                       \
+			ok_ = 1;                                                            \
+		}                                                                           \
+		ok_;                                                                        \
+	})
+
 #endif /* SLUICE_BPF_SOCKS_H */

@@ -80,8 +80,9 @@ int sluice_dp_proxy_upstream_socket(struct sluice_dp_proxy *p, int netns_fd, uin
 
 /*
  * The response splice (abi.h, "Response splice"): the slots, mmap'd (NULL
- * when the agent has no splice maps), and the entry naming an upstream
- * socket's slot. The proxy owns the slots: it is their only user.
+ * while the agent has not pinned the splice maps: each call looks again,
+ * a proxy may start before the agent has loaded everything), and the entry
+ * naming an upstream socket's slot. Proxies claim slots (proxy/splice.c).
  */
 struct sluice_splice_slot *sluice_dp_proxy_splice_slots(struct sluice_dp_proxy *p);
 int sluice_dp_proxy_splice_bind(struct sluice_dp_proxy *p, const struct sluice_sock_key *up,

@@ -520,6 +520,15 @@ echo "     (keep-alive L7: $ka_lines responses, $ka_wrong wrong, $ka_conns TCP c
 	bad "keep-alive L7 across the restart: $ka_lines of $KA_N, $ka_wrong wrong, curl exit $ka_rc ($(tail -c 200 "$WORK/ka.err"))"
 [ "$ka_conns" = 1 ] && ok "one TCP connection carried them all: no reset, no reconnect" ||
 	bad "the keep-alive client needed $ka_conns connections (reset across the restart)"
+# the 200s of that connection are simple responses (one Content-Length, one
+# write): the kernel sends them from the server's socket (busybox nc's, a
+# dual-stack one: AF_INET6, IPv4-mapped) straight to the client (the
+# response splice), also across the agent's restart
+spl=$(kc -n kube-system exec "$NEWPOD" -c agent -- sluice status -o json 2>/dev/null |
+	python3 -c 'import json,sys; print(json.load(sys.stdin)["proxy"].get("responses_spliced", 0))' 2>/dev/null)
+[ "${spl:-0}" -ge $((KA_N / 4)) ] 2>/dev/null &&
+	ok "responses spliced by the kernel on the node: $spl (at least a quarter of the $KA_N above)" ||
+	bad "responses spliced by the kernel: '$spl' (the keep-alive connection's $((KA_N / 2)) 200s expected)"
 lines=$(grep -c '^line' "$WORK/conn.log")
 [ "$lines" = 80 ] && ok "the established L4 connection carried all 80 lines across the restart" ||
 	bad "the established connection: $lines of 80 lines ($(tail -2 "$WORK/conn.log" | tr '\n' ' '))"
