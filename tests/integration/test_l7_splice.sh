@@ -172,7 +172,11 @@ want2=$(cat "$NG/www/api/big.bin" "$NG/www/api/big.bin" | sha256sum | cut -d' ' 
 expect_eq "both bodies arrive whole (sha256 of the two; nginx's sendfile)" "$want2" "$got"
 got=$(cx sh -c "curl -s --http1.1 -m 10 $URL/copy/big.bin | sha256sum | cut -d' ' -f1")
 expect_eq "... and once more written from user space (sendfile off)" "$want" "$got"
-check "... all three spliced" wait_until 30 0.1 spliced_at_least $((s0 + 3))
+# a client reading slower than nginx writes: the kernel's queue for it
+# fills, nginx waits (backpressure), nothing is lost or reordered
+got=$(cx sh -c "curl -s --http1.1 -m 20 --limit-rate 400K $URL/api/big.bin | sha256sum | cut -d' ' -f1")
+expect_eq "... and to a client reading at 400 KB/s" "$want" "$got"
+check "... all four spliced" wait_until 30 0.1 spliced_at_least $((s0 + 4))
 
 echo "# what stays with the proxy"
 settle
@@ -220,8 +224,10 @@ expect_eq "the next client gets its whole body" "$want" "$got"
 out=$(each '%{http_code} ' "$URL/api/small" "$URL/api/small")
 expect_eq "... and small ones still work" "200 200 " "$out"
 # (but for the revoked connection on 8084, which the agent destroyed:
-# ECONNABORTED, what shows its dual-stack socket was found and cut)
-errs=$(grep '\[error\]\|\[crit\]\|\[alert\]' "$NG/error.log" | grep -v 'Software caused connection abort.*server: \[::\]:8084')
+# ECONNABORTED in recv() or writev(), what shows its dual-stack socket,
+# the only one an IPv4-mapped client address is logged for that is cut,
+# was found)
+errs=$(grep '\[error\]\|\[crit\]\|\[alert\]' "$NG/error.log" | grep -v '(103: Software caused connection abort).*client: ::ffff:')
 [ -z "$errs" ] && pass "nginx logged no errors" || fail "nginx logged errors: $(echo "$errs" | head -3)"
 
 echo "# proxies replaced while a keep-alive client keeps asking"
