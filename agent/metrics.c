@@ -66,7 +66,7 @@ static const struct tls_series {
 };
 #define TLS_NSERIES (sizeof(tls_series) / sizeof(tls_series[0]))
 
-#define NCARRIED 5
+#define NCARRIED 6
 
 /* a->metrics: the series only metrics keep (the counters are in
  * a->counters), and the HTTP server (http_local). Freed by metrics_stop. */
@@ -87,7 +87,7 @@ struct metrics {
  * keys), monotonic across proxy restarts like the TLS series. */
 static const char *const drop_keys[NCARRIED] = { "access_dropped", "access_log_dropped",
 						 "upstream_connects", "upstream_reused",
-						 "upstream_retries" };
+						 "upstream_retries", "responses_spliced" };
 
 /* v is a counter of the current proxy: a value lower than the last one
  * means a new proxy, whose count starts again from zero. */
@@ -363,6 +363,10 @@ char *metrics_render(struct agent *a)
 	     "Requests sent again on a new connection after a reused one failed before answering.");
 	outf(&o, "sluice_proxy_upstream_retries_total %llu\n",
 	     (unsigned long long)(mx->drop_base[4] + mx->drop_last[4]));
+	head(&o, "sluice_proxy_responses_spliced_total", "counter",
+	     "Responses the kernel sent from the server straight to the client (the response splice).");
+	outf(&o, "sluice_proxy_responses_spliced_total %llu\n",
+	     (unsigned long long)(mx->drop_base[5] + mx->drop_last[5]));
 	head(&o, "sluice_proxy_upstream_idle_connections", "gauge",
 	     "Idle upstream connections in the proxy's pool.");
 	outf(&o, "sluice_proxy_upstream_idle_connections %llu\n", (unsigned long long)mx->upstream_idle);

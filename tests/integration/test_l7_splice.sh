@@ -124,6 +124,8 @@ out=$(each '%{http_code} %{num_connects} %{size_download}\n' \
 expect_eq "5 requests, one connection: each 200, 3 bytes" \
 	"$(printf '200 1 3\n200 0 3\n200 0 3\n200 0 3\n200 0 3')" "$out"
 check "... all 5 spliced by the kernel (responses_spliced $s0 -> +5)" wait_until 30 0.1 spliced_at_least $((s0 + 5))
+check "/metrics: sluice_proxy_responses_spliced_total counts them" sh -c \
+	"curl -s http://127.0.0.1:$SL_METRICS_PORT/metrics | awk '/^sluice_proxy_responses_spliced_total / {n = \$2} END {exit !(n >= $((s0 + 5)))}'"
 hdr=$(cx curl -s --http1.1 -m 5 -D - -o /dev/null "$URL/api/small" | tr -d '\r')
 check "the spliced head: nginx's, its Connection line dropped as the proxy drops it" \
 	sh -c "echo '$hdr' | grep -q '^HTTP/1.1 200 OK$' && echo '$hdr' | grep -q '^Content-Length: 3$' &&
