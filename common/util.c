@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sluice/abi.h"
+
 extern char **environ;
 
 static char *vstrdupf(const char *fmt, va_list ap)
@@ -203,6 +205,23 @@ void sl_addr_from_ipv4(uint8_t out[16], uint32_t ip)
 	out[13] = ip >> 16;
 	out[14] = ip >> 8;
 	out[15] = ip;
+}
+
+bool sl_ipv4_loopback(uint32_t ip)
+{
+	return ip >> 24 == 127;
+}
+
+void sl_sock_key_v4(struct sluice_sock_key *k, uint32_t local_ip, uint16_t local_port,
+		    uint32_t remote_ip, uint16_t remote_port, uint64_t netns_cookie)
+{
+	memset(k, 0, sizeof(*k));
+	sl_addr_from_ipv4(k->local_addr, local_ip);
+	sl_addr_from_ipv4(k->remote_addr, remote_ip);
+	k->local_port = local_port;
+	k->remote_port = remote_port;
+	if (sl_ipv4_loopback(local_ip) || sl_ipv4_loopback(remote_ip))
+		k->netns_cookie = netns_cookie;
 }
 
 bool sl_addr_is_ipv4(const uint8_t a[16])

@@ -31,6 +31,13 @@ int sl_read_file(const char *path, size_t max, char **out, size_t *len);
 
 /* 16-byte IPv4-mapped address helpers. */
 void sl_addr_from_ipv4(uint8_t out[16], uint32_t ipv4_host_order);
+/* A socket's key in the sk_msg SOCKHASH (include/sluice/abi.h), as
+ * bpf/lib/socks.h sock_key_fill() makes it: its own addresses and ports
+ * (host order), the netns cookie kept only for a loopback tuple. */
+struct sluice_sock_key;
+void sl_sock_key_v4(struct sluice_sock_key *k, uint32_t local_ip, uint16_t local_port,
+		    uint32_t remote_ip, uint16_t remote_port, uint64_t netns_cookie);
+bool sl_ipv4_loopback(uint32_t ipv4_host_order);
 bool sl_addr_is_ipv4(const uint8_t a[16]);
 uint32_t sl_addr_ipv4(const uint8_t a[16]); /* host order */
 /* qsort/bsearch order of uint32_t values */

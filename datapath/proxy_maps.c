@@ -216,7 +216,7 @@ int sluice_dp_proxy_sock_forget(struct sluice_dp_proxy *p, int fd)
 {
 	struct sockaddr_in local, remote;
 	socklen_t ll = sizeof(local), rl = sizeof(remote);
-	struct sluice_sock_key key = {};
+	struct sluice_sock_key key;
 	uint64_t cookie = 0;
 	socklen_t cl = sizeof(cookie);
 
@@ -226,16 +226,13 @@ int sluice_dp_proxy_sock_forget(struct sluice_dp_proxy *p, int fd)
 		return -errno;
 	if (local.sin_family != AF_INET || remote.sin_family != AF_INET)
 		return 0; /* the fast path is IPv4 only */
-	sl_addr_from_ipv4(key.local_addr, ntohl(local.sin_addr.s_addr));
-	sl_addr_from_ipv4(key.remote_addr, ntohl(remote.sin_addr.s_addr));
-	key.local_port = ntohs(local.sin_port);
-	key.remote_port = ntohs(remote.sin_port);
 	/* as bpf/lib/socks.h: the netns cookie only for loopback tuples */
-	if ((ntohl(local.sin_addr.s_addr) >> 24) == 127 || (ntohl(remote.sin_addr.s_addr) >> 24) == 127) {
-		if (getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &cl))
-			return -errno;
-		key.netns_cookie = cookie;
-	}
+	if ((sl_ipv4_loopback(ntohl(local.sin_addr.s_addr)) ||
+	     sl_ipv4_loopback(ntohl(remote.sin_addr.s_addr))) &&
+	    getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &cl))
+		return -errno;
+	sl_sock_key_v4(&key, ntohl(local.sin_addr.s_addr), ntohs(local.sin_port),
+		       ntohl(remote.sin_addr.s_addr), ntohs(remote.sin_port), cookie);
 	if (bpf_map_delete_elem(p->socks_fd, &key) && errno != ENOENT)
 		return -errno;
 	return 0;

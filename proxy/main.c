@@ -352,19 +352,17 @@ static int main_splice_unbind(void *ctx, const struct sluice_sock_key *up)
 	return sluice_dp_proxy_splice_unbind(ctx, up);
 }
 
+/* Until it has the splice maps (main_agent_closed() stops it with the
+ * server). */
 static void main_splice_try(uv_timer_t *t)
 {
 	struct main_ctx *m = t->data;
 	struct proxy_splice_maps maps = { main_splice_bind, main_splice_unbind, m->dp };
-	struct sluice_splice_slot *slots = m->srv ? sluice_dp_proxy_splice_slots(m->dp) : NULL;
+	struct sluice_splice_slot *slots = sluice_dp_proxy_splice_slots(m->dp);
 	struct proxy_splice *sp = slots ? proxy_splice_new(slots, &maps) : NULL;
 
 	if (sp) {
 		proxy_server_set_splice(m->srv, sp);
-		uv_close((uv_handle_t *)t, NULL);
-		return;
-	}
-	if (!m->srv) {
 		uv_close((uv_handle_t *)t, NULL);
 		return;
 	}

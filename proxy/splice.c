@@ -19,12 +19,13 @@
  */
 #include "splice.h"
 
+#include "../common/util.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
 
 struct proxy_splice {
@@ -111,29 +112,25 @@ static int64_t splice_take(struct proxy_splice *sp)
 	return -1;
 }
 
-/* A socket's key in the socks map (bpf/lib/socks.h): the netns cookie
- * only for loopback tuples (they repeat in every pod). */
-static void splice_key(struct sluice_sock_key *k, const struct sockaddr_in *local,
-		       const struct sockaddr_in *remote, uint64_t netns_cookie)
-{
-	memset(k, 0, sizeof(*k));
-	k->local_addr[10] = k->local_addr[11] = 0xff;
-	memcpy(k->local_addr + 12, &local->sin_addr, 4);
-	k->remote_addr[10] = k->remote_addr[11] = 0xff;
-	memcpy(k->remote_addr + 12, &remote->sin_addr, 4);
-	k->local_port = ntohs(local->sin_port);
-	k->remote_port = ntohs(remote->sin_port);
-	k->netns_cookie = netns_cookie;
-}
-
 static bool splice_loopback(const struct sockaddr *sa)
 {
-	return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
+	return sl_ipv4_loopback(ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr));
 }
 
 static bool splice_v4(const struct sockaddr *sa)
 {
 	return sa->sa_family == AF_INET && !splice_loopback(sa);
+}
+
+/* The key of the socket whose own addresses are local and remote. */
+static void splice_key(struct sluice_sock_key *k, const struct sockaddr *local,
+		       const struct sockaddr *remote, uint64_t netns_cookie)
+{
+	const struct sockaddr_in *l = (const struct sockaddr_in *)local;
+	const struct sockaddr_in *r = (const struct sockaddr_in *)remote;
+
+	sl_sock_key_v4(k, ntohl(l->sin_addr.s_addr), ntohs(l->sin_port), ntohl(r->sin_addr.s_addr),
+		       ntohs(r->sin_port), netns_cookie);
 }
 
 #ifndef SO_NETNS_COOKIE
@@ -157,8 +154,7 @@ bool proxy_splice_client_key(int fd, const struct sockaddr *peer, const struct s
 	    getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &len) < 0)
 		return false;
 	/* the client's own key: its address is our peer, its peer our address */
-	splice_key(out, (const struct sockaddr_in *)peer, (const struct sockaddr_in *)local,
-		   cookie);
+	splice_key(out, peer, local, cookie);
 	return true;
 }
 
@@ -179,7 +175,7 @@ uint32_t proxy_splice_attach(struct proxy_splice *sp, int fd)
 		return 0;
 	s = &sp->slots[i];
 	__atomic_store_n(&s->state, SLUICE_SPLICE_IDLE, __ATOMIC_RELEASE);
-	splice_key(&sp->keys[i], &local, &remote, 0);
+	splice_key(&sp->keys[i], (struct sockaddr *)&local, (struct sockaddr *)&remote, 0);
 	if (sp->maps.bind(sp->maps.ctx, &sp->keys[i], (uint32_t)i,
 			  __atomic_load_n(&s->gen, __ATOMIC_RELAXED))) {
 		sp->free[sp->nfree++] = (uint32_t)i;
