@@ -103,13 +103,14 @@ fuzz_one() { # BIN:SEEDS
 fuzz_pass() {
 	CC=clang cmake -S . -B build-fuzz -DSLUICE_FUZZ=ON -DSLUICE_TESTS=OFF -DCMAKE_BUILD_TYPE=Debug >/dev/null
 	cmake --build build-fuzz -j"$JOBS" --target fuzz_policy_edit fuzz_http_request \
-		fuzz_watch_stream fuzz_tls_client_hello fuzz_flow_wire fuzz_yaml_doc fuzz_splice_head
+		fuzz_watch_stream fuzz_tls_client_hello fuzz_flow_wire fuzz_yaml_doc fuzz_splice_head \
+		fuzz_req_head
 	echo "== fuzz targets (libFuzzer, $FUZZ_SECONDS s each, from $(since))"
 	local t pids=() rc=0
 	for t in policy/fuzz_policy_edit:policy_edit proxy/fuzz_http_request:http_request \
 		k8s/fuzz_watch_stream:watch_stream proxy/fuzz_tls_client_hello:tls_client_hello \
 		common/fuzz_flow_wire:flow_wire policy/fuzz_yaml_doc:yaml_doc \
-		proxy/fuzz_splice_head:splice_head; do
+		proxy/fuzz_splice_head:splice_head proxy/fuzz_req_head:req_head; do
 		fuzz_one "$t" &
 		pids+=($!)
 	done

@@ -21,6 +21,7 @@
 #include <linux/types.h>
 
 #include "sluice/abi.h"
+#include "http_chars.h"
 
 #ifndef __noinline
 #define __noinline __attribute__((noinline))
@@ -56,25 +57,6 @@ enum {
 	HS_STATUS, HS_REASON, HS_REASON_LF, HS_LINE, HS_END_LF, HS_NAME, HS_OWS, HS_VALUE,
 	HS_VALUE_LF, HS_DONE, HS_FAIL,
 };
-
-/* tchar (RFC 9110): "!#$%&'*+-.^_`|~", digits, letters */
-static __always_inline int splice_tchar(__u8 c)
-{
-	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
-		return 1;
-	switch (c) {
-	case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-	case '-': case '.': case '^': case '_': case '`': case '|': case '~':
-		return 1;
-	}
-	return 0;
-}
-
-/* SP, HTAB and visible ASCII (http_resp_text()) */
-static __always_inline int splice_text(__u8 c)
-{
-	return (c >= 0x20 && c < 0x7f) || c == '\t';
-}
 
 /* up to 8 bytes of a lowercase name, packed as the reader packs them */
 static __always_inline __u64 splice_pack(const char *s, int n)
@@ -162,7 +144,7 @@ __noinline int splice_head_step(struct splice_head *h, __u32 i)
 	case HS_REASON:
 		if (c == '\r')
 			h->st = HS_REASON_LF;
-		else if (!splice_text(c))
+		else if (!http_text_b(c))
 			goto fail;
 		return 0;
 	case HS_REASON_LF:
@@ -195,7 +177,7 @@ __noinline int splice_head_step(struct splice_head *h, __u32 i)
 			h->st = HS_OWS;
 			return 0;
 		}
-		if (!splice_tchar(c))
+		if (!http_tchar_b(c))
 			goto fail;
 		{
 			__u64 lc = c | 0x20;
@@ -221,7 +203,7 @@ __noinline int splice_head_step(struct splice_head *h, __u32 i)
 			h->st = HS_VALUE_LF;
 			return 0;
 		}
-		if (!splice_text(c))
+		if (!http_text_b(c))
 			goto fail;
 		{
 			__u64 lc = c | 0x20;

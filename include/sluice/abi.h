@@ -73,6 +73,7 @@
 #define SLUICE_PROXY_FLOWS_MAX  65536
 #define SLUICE_SPLICE_SLOTS     4096
 #define SLUICE_SPLICE_HEAD_MAX  512   /* a spliced response's head fits in this */
+#define SLUICE_REQ_HEAD_MAX     512   /* a request the kernel sends on fits in this */
 #define SLUICE_SOCKS_MAX        65536
 /* defaults of the agent's --service-max-entries / --backend-max-entries */
 #define SLUICE_SERVICES_MAX     65536

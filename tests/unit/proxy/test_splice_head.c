@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <cmocka.h>
 
+#include "head_mutate.h"
 #include "splice_diff.h"
 
 static int diff(const char *r)
@@ -72,18 +73,7 @@ static void test_left_to_the_proxy(void **state)
 		assert_int_equal(diff(heads[i]), 0);
 }
 
-/* Mutations of real heads: bytes changed to the ones that matter to a
- * parser, lines that change framing inserted, bytes dropped, the end cut. */
-static uint64_t rng = 0x9e3779b97f4a7c15ull;
-
-static uint32_t rnd(uint32_t n)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return (uint32_t)(rng % n);
-}
-
+/* Mutations of real heads (head_mutate.h). */
 static void test_mutations(void **state)
 {
 	static const char *const seeds[] = {
@@ -99,49 +89,18 @@ static void test_mutations(void **state)
 		"CONTENT-LENGTH:  5\r\n", "Connection: close\r\n", "Upgrade: h2c\r\n",
 		"Content-Length: 2\r\n", "Proxy-Connection: close\r\n", "\r\n",
 	};
+	struct head_mutator m = { 0x9e3779b97f4a7c15ull, bytes, lines,
+				   sizeof(lines) / sizeof(lines[0]) };
 	char r[1024];
 	unsigned taken = 0, left = 0;
 
 	(void)state;
 	for (int it = 0; it < 500000; it++) {
-		const char *s = seeds[rnd(sizeof(seeds) / sizeof(seeds[0]))], *why;
-		size_t n = strlen(s), k = 1 + rnd(3);
+		const char *why;
+		size_t n = head_mutate(&m, seeds[head_rnd(&m, sizeof(seeds) / sizeof(seeds[0]))], r,
+				       sizeof(r));
 		int rc;
 
-		memcpy(r, s, n);
-		while (k--) {
-			size_t at = rnd((uint32_t)n + 1);
-
-			switch (rnd(4)) {
-			case 0:
-				if (at < n)
-					r[at] = bytes[rnd(sizeof(bytes) - 1)];
-				break;
-			case 1: {
-				/* at a line start, so that it is a field line */
-				const char *l = lines[rnd(sizeof(lines) / sizeof(lines[0]))];
-				size_t ll = strlen(l), p = at;
-
-				while (p > 0 && r[p - 1] != '\n')
-					p--;
-				if (n + ll < sizeof(r)) {
-					memmove(r + p + ll, r + p, n - p);
-					memcpy(r + p, l, ll);
-					n += ll;
-				}
-				break;
-			}
-			case 2:
-				if (at < n) {
-					memmove(r + at, r + at + 1, n - at - 1);
-					n--;
-				}
-				break;
-			default:
-				n = at;
-				break;
-			}
-		}
 		rc = splice_diff(r, n, &why);
 		if (rc < 0)
 			fail_msg("mutation %d: %s for:\n%.*s", it, why, (int)n, r);

@@ -1,0 +1,303 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * req_head.h - the request splice's reader of a request head (see "Request
+ * splice" in include/sluice/abi.h). Plain C over a buffer, like
+ * splice_head.h, so that tests/unit/proxy/test_req_head.c and
+ * proxy/fuzz_req_head.c run this very code against the proxy itself.
+ *
+ * It takes only a request head that proxy/http_conn.c would send upstream
+ * byte for byte as it came, without a body, kept alive, with its rules
+ * seeing exactly the method, target and Host bytes this reader reports:
+ *  - "METHOD SP target SP HTTP/1.1 CRLF", METHOD one of GET POST PUT DELETE
+ *    OPTIONS PATCH (http_head_plain()'s list without HEAD, whose response
+ *    has no body to count);
+ *  - the target: '/', then ALPHA DIGIT and "-._~!$&'()*+,;=:@/?"; before
+ *    its first '?', no "//" and no segment that starts with '.': such a
+ *    target is its own canonical form (proxy/path.h), and a rule sees it
+ *    as it is;
+ *  - fields "name: value": tchar names, values of SP, HTAB and visible
+ *    ASCII; none named Content-Length, Transfer-Encoding, Connection,
+ *    Keep-Alive, Proxy-Connection, TE, Trailer, Upgrade, HTTP2-Settings or
+ *    Expect (framing, hop-by-hop, or a body to come); at most
+ *    REQ_FIELDS_MAX of them;
+ *  - exactly one Host, a reg-name of ALPHA DIGIT "-._~" with an optional
+ *    ":" and 1 to 5 digits.
+ * It may refuse more than the proxy would (it does: '%' anywhere, any
+ * other byte, a longer head); it must never take more.
+ *
+ * Why a global function per byte: see splice_head.h.
+ */
+#ifndef SLUICE_BPF_REQ_HEAD_H
+#define SLUICE_BPF_REQ_HEAD_H
+
+#include <linux/types.h>
+
+#include "sluice/abi.h"
+#include "http_chars.h"
+
+#ifndef __noinline
+#define __noinline __attribute__((noinline))
+#endif
+#ifndef __always_inline
+#define __always_inline inline __attribute__((always_inline))
+#endif
+
+#define REQ_FIELDS_MAX 32
+
+/* The reader's state, in a per-CPU scratch slot with the head's bytes. */
+struct req_head {
+	__u8 buf[SLUICE_REQ_HEAD_MAX];
+	__u32 st;              /* RQ_* */
+	__u32 k;               /* RQ_VERSION: bytes of " HTTP/1.1\r\n" seen */
+	__u32 nlen;
+	__u32 nfields;
+	__u64 w0, w1, w2;      /* the name (method first), lowercased, packed */
+	__u32 prev;            /* the target's previous byte */
+	__u32 query;           /* the target's '?' was seen */
+	__u32 is_host, nhost;
+	__u32 hs;              /* the Host value: HV_* */
+	__u32 port_digits;
+	__u32 method_len;
+	__u32 target_off, target_len;
+	__u32 host_off, host_end;
+	__u32 head_len;        /* set when the head ends */
+};
+
+enum {
+	RQ_METHOD, RQ_TARGET, RQ_VERSION, RQ_LINE, RQ_NAME, RQ_VALUE, RQ_VALUE_LF, RQ_END_LF,
+	RQ_DONE, RQ_FAIL,
+};
+
+/* the Host value: leading OWS, the name, the port, trailing OWS */
+enum { HV_LEAD, HV_NAME, HV_PORT, HV_TRAIL };
+
+/* a byte of a target the reader takes: pchar without '%', '/' and '?' */
+static __always_inline int req_target_byte(__u8 c)
+{
+	if (http_alpha(c) || http_digit(c))
+		return 1;
+	switch (c) {
+	case '-': case '.': case '_': case '~': case '!': case '$': case '&': case '\'':
+	case '(': case ')': case '*': case '+': case ',': case ';': case '=': case ':':
+	case '@': case '/': case '?':
+		return 1;
+	}
+	return 0;
+}
+
+/* bytes [off, off + 8) of the name s of n bytes, packed as the reader packs */
+static __always_inline __u64 req_pack_at(const char *s, int n, int off)
+{
+	__u64 w = 0;
+
+	for (int i = off; i < n && i < off + 8; i++)
+		w |= (__u64)(__u8)s[i] << (8 * (i - off));
+	return w;
+}
+
+#define req_pack(s, n) req_pack_at(s, n, 0)
+
+/* the name being read is s (a lowercase literal of at most 17 bytes) */
+#define REQ_NAME_IS(h, s)                                                                \
+	((h)->nlen == sizeof(s) - 1 && (h)->w0 == req_pack_at(s, sizeof(s) - 1, 0) &&    \
+	 (h)->w1 == req_pack_at(s, sizeof(s) - 1, 8) &&                                  \
+	 (h)->w2 == req_pack_at(s, sizeof(s) - 1, 16))
+
+/* The method (packed as it is, uppercase): one of those the reader takes. */
+static __always_inline int req_method_ok(const struct req_head *h)
+{
+	__u32 n = h->nlen;
+	__u64 w = h->w0;
+
+	return (n == 3 && (w == req_pack("GET", 3) || w == req_pack("PUT", 3))) ||
+	       (n == 4 && w == req_pack("POST", 4)) ||
+	       (n == 5 && w == req_pack("PATCH", 5)) ||
+	       (n == 6 && w == req_pack("DELETE", 6)) ||
+	       (n == 7 && w == req_pack("OPTIONS", 7));
+}
+
+/* A field name (lowercased) the reader refuses: the request leaves it to
+ * the proxy. */
+static __always_inline int req_name_refused(const struct req_head *h)
+{
+	return REQ_NAME_IS(h, "content-length") || REQ_NAME_IS(h, "transfer-encoding") ||
+	       REQ_NAME_IS(h, "connection") || REQ_NAME_IS(h, "keep-alive") ||
+	       REQ_NAME_IS(h, "proxy-connection") || REQ_NAME_IS(h, "te") ||
+	       REQ_NAME_IS(h, "trailer") || REQ_NAME_IS(h, "upgrade") ||
+	       REQ_NAME_IS(h, "http2-settings") || REQ_NAME_IS(h, "expect");
+}
+
+/* One byte of the Host value (not CR). 0: go on, -1: refused. */
+static __always_inline int req_host_byte(struct req_head *h, __u8 c, __u32 i)
+{
+	if (c == ' ' || c == '\t') {
+		if (h->hs == HV_PORT && !h->port_digits)
+			return -1;
+		if (h->hs != HV_LEAD)
+			h->hs = HV_TRAIL;
+		return 0;
+	}
+	if (c == ':') {
+		if (h->hs != HV_NAME)
+			return -1;
+		h->hs = HV_PORT;
+	} else if (http_digit(c) && h->hs == HV_PORT) {
+		if (++h->port_digits > 5)
+			return -1;
+	} else if (http_alpha(c) || http_digit(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+		if (h->hs == HV_LEAD) {
+			h->hs = HV_NAME;
+			h->host_off = i;
+		} else if (h->hs != HV_NAME) {
+			return -1;
+		}
+	} else {
+		return -1;
+	}
+	h->host_end = i + 1;
+	return 0;
+}
+
+/* One byte of the head at i. Returns 1 when the reader is done (RQ_DONE or
+ * RQ_FAIL), 0 to go on. */
+__noinline int req_head_step(struct req_head *h, __u32 i)
+{
+	__u8 c;
+
+	if (!h || i >= SLUICE_REQ_HEAD_MAX)
+		return 1;
+	c = h->buf[i & (SLUICE_REQ_HEAD_MAX - 1)];
+	switch (h->st) {
+	case RQ_METHOD:
+		if (c == ' ') {
+			if (!req_method_ok(h))
+				goto fail;
+			h->method_len = i;
+			h->target_off = i + 1;
+			h->prev = 0;
+			h->st = RQ_TARGET;
+			return 0;
+		}
+		if (c < 'A' || c > 'Z' || i >= 8)
+			goto fail;
+		h->w0 |= (__u64)c << ((i & 7) * 8);
+		h->nlen = i + 1;
+		return 0;
+	case RQ_TARGET:
+		if (c == ' ' && i > h->target_off) {
+			h->target_len = i - h->target_off;
+			h->k = 0;
+			h->st = RQ_VERSION;
+			return 0;
+		}
+		if (i == h->target_off ? c != '/' : !req_target_byte(c))
+			goto fail;
+		if (!h->query) {
+			if (c == '?')
+				h->query = 1;
+			else if (h->prev == '/' && (c == '/' || c == '.'))
+				goto fail;
+		}
+		h->prev = c;
+		return 0;
+	case RQ_VERSION:
+		/* "HTTP/1.1\r\n", packed little-endian in two words */
+		if (h->k < 8 ? c != (__u8)(0x312e312f50545448ull >> ((h->k & 7) * 8)) :
+			       c != (h->k == 8 ? '\r' : '\n'))
+			goto fail;
+		if (++h->k == 10)
+			h->st = RQ_LINE;
+		return 0;
+	case RQ_LINE:
+		if (c == '\r') {
+			h->st = RQ_END_LF;
+			return 0;
+		}
+		if (++h->nfields > REQ_FIELDS_MAX)
+			goto fail;
+		h->nlen = 0;
+		h->w0 = h->w1 = h->w2 = 0;
+		h->st = RQ_NAME;
+		/* the line's first byte is the name's */
+		__attribute__((fallthrough));
+	case RQ_NAME:
+		if (c == ':') {
+			if (!h->nlen || req_name_refused(h))
+				goto fail;
+			h->is_host = REQ_NAME_IS(h, "host");
+			if (h->is_host) {
+				if (h->nhost++)
+					goto fail;
+				h->hs = HV_LEAD;
+				h->port_digits = 0;
+			}
+			h->st = RQ_VALUE;
+			return 0;
+		}
+		if (!http_tchar_b(c))
+			goto fail;
+		{
+			__u64 lc = http_alpha(c) ? c | 0x20 : c;
+			__u32 k = h->nlen;
+
+			if (k < 8)
+				h->w0 |= lc << ((k & 7) * 8);
+			else if (k < 16)
+				h->w1 |= lc << ((k & 7) * 8);
+			else if (k == 16)
+				h->w2 = lc;
+			if (k < 0xffff)
+				h->nlen = k + 1;
+		}
+		return 0;
+	case RQ_VALUE:
+		if (c == '\r') {
+			if (h->is_host &&
+			    (h->hs == HV_LEAD || (h->hs == HV_PORT && !h->port_digits)))
+				goto fail;
+			h->st = RQ_VALUE_LF;
+			return 0;
+		}
+		if (!http_text_b(c))
+			goto fail;
+		if (h->is_host && req_host_byte(h, c, i))
+			goto fail;
+		return 0;
+	case RQ_VALUE_LF:
+		if (c != '\n')
+			goto fail;
+		h->st = RQ_LINE;
+		return 0;
+	case RQ_END_LF:
+		if (c != '\n' || h->nhost != 1)
+			goto fail;
+		h->head_len = i + 1;
+		h->st = RQ_DONE;
+		return 1;
+	default:
+		return 1;
+	}
+fail:
+	h->st = RQ_FAIL;
+	return 1;
+}
+
+/* Reads the head in h->buf[0, n): true when it is a whole request head the
+ * reader takes (head_len, and the method, target and Host spans). */
+static __always_inline int req_head_read(struct req_head *h, __u32 n)
+{
+	__u32 i;
+
+	h->st = RQ_METHOD;
+	h->nlen = h->nfields = 0;
+	h->w0 = h->w1 = h->w2 = 0;
+	h->query = h->nhost = h->is_host = 0;
+	h->head_len = 0;
+	for (i = 0; i < SLUICE_REQ_HEAD_MAX; i++) {
+		if (i >= n || req_head_step(h, i))
+			break;
+	}
+	return h->st == RQ_DONE && h->head_len <= n;
+}
+
+#endif /* SLUICE_BPF_REQ_HEAD_H */
