@@ -66,7 +66,7 @@ static const struct tls_series {
 };
 #define TLS_NSERIES (sizeof(tls_series) / sizeof(tls_series[0]))
 
-#define NCARRIED 6
+#define NCARRIED 7
 
 /* a->metrics: the series only metrics keep (the counters are in
  * a->counters), and the HTTP server (http_local). Freed by metrics_stop. */
@@ -87,7 +87,8 @@ struct metrics {
  * keys), monotonic across proxy restarts like the TLS series. */
 static const char *const drop_keys[NCARRIED] = { "access_dropped", "access_log_dropped",
 						 "upstream_connects", "upstream_reused",
-						 "upstream_retries", "responses_spliced" };
+						 "upstream_retries", "responses_spliced",
+						 "requests_spliced" };
 
 /* v is a counter of the current proxy: a value lower than the last one
  * means a new proxy, whose count starts again from zero. */
@@ -367,6 +368,10 @@ char *metrics_render(struct agent *a)
 	     "Responses the kernel sent from the server straight to the client (the response splice).");
 	outf(&o, "sluice_proxy_responses_spliced_total %llu\n",
 	     (unsigned long long)(mx->drop_base[5] + mx->drop_last[5]));
+	head(&o, "sluice_proxy_requests_spliced_total", "counter",
+	     "Requests the kernel sent from the client straight to the server (the request splice).");
+	outf(&o, "sluice_proxy_requests_spliced_total %llu\n",
+	     (unsigned long long)(mx->drop_base[6] + mx->drop_last[6]));
 	head(&o, "sluice_proxy_upstream_idle_connections", "gauge",
 	     "Idle upstream connections in the proxy's pool.");
 	outf(&o, "sluice_proxy_upstream_idle_connections %llu\n", (unsigned long long)mx->upstream_idle);

@@ -50,8 +50,12 @@ size_t dp_maps(struct sluice_datapath *dp, struct dp_map_ref *out, size_t n)
 		{ SLUICE_MAP_SOCKS, dp->sockops->maps.sluice_sock_v1, true },
 		{ SLUICE_MAP_SOCK_SIDE, dp->sockops->maps.sluice_sdir_v1, false },
 		{ SLUICE_MAP_SPLICE, dp->skmsg->maps.sluice_splc_v1, false },
-		{ SLUICE_MAP_SPLICE_SLOTS, dp->skmsg->maps.sluice_spls_v1, false },
+		{ SLUICE_MAP_SPLICE_SLOTS, dp->skmsg->maps.sluice_spls_v2, false },
 		{ SLUICE_MAP_SPLICE_SCRATCH, dp->skmsg->maps.sluice_splh_v1, false },
+		{ SLUICE_MAP_REQ_VERDICTS, dp->skmsg->maps.sluice_rqv_v1, false },
+		{ SLUICE_MAP_REQ_RINGS, dp->skmsg->maps.sluice_rqr_v1, false },
+		{ SLUICE_MAP_REQ_RECORDS, dp->skmsg->maps.sluice_rql_v1, false },
+		{ SLUICE_MAP_REQ_SCRATCH, dp->skmsg->maps.sluice_rqh_v1, false },
 		/* the Services maps (their fill levels are not in the status yet:
 		 * tests/bpf pins the count of reported maps at 12) */
 		{ SLUICE_MAP_SERVICES, dp->connect->maps.sluice_svc_v1, false },

@@ -36,6 +36,9 @@ struct sluice_dp_proxy {
 	int splice_fd;     /* the response splice (abi.h); -1: none */
 	int slots_fd;
 	struct sluice_splice_slot *slots; /* mmap'd, SLUICE_SPLICE_SLOTS of them */
+	int rqv_fd;        /* the request splice (abi.h); -1: none */
+	struct sluice_rq_ring *rings;     /* mmap'd, SLUICE_RQ_RINGS */
+	struct sluice_rq_rec *recs;       /* mmap'd, SLUICE_RQ_RINGS * SLUICE_RQ_RING_LEN */
 	char *bpf_root;
 };
 
@@ -101,6 +104,69 @@ none:
 	p->splice_fd = p->slots_fd = -1;
 }
 
+#define DPP_RINGS_BYTES ((size_t)SLUICE_RQ_RINGS * sizeof(struct sluice_rq_ring))
+#define DPP_RECS_BYTES  ((size_t)SLUICE_RQ_RINGS * SLUICE_RQ_RING_LEN * sizeof(struct sluice_rq_rec))
+
+/* Optional as the response splice is. */
+static void dpp_req_open(struct sluice_dp_proxy *p, const char *bpf_root)
+{
+	int rings_fd = -1, recs_fd = -1;
+	char *err = NULL;
+	void *r = MAP_FAILED, *l = MAP_FAILED;
+
+	if (p->rings)
+		return;
+	p->rqv_fd = dpp_map_open(bpf_root, SLUICE_MAP_REQ_VERDICTS, sizeof(struct sluice_rq_key),
+				 sizeof(uint32_t), &err);
+	if (p->rqv_fd >= 0)
+		rings_fd = dpp_map_open(bpf_root, SLUICE_MAP_REQ_RINGS, sizeof(uint32_t),
+					sizeof(struct sluice_rq_ring), &err);
+	if (rings_fd >= 0)
+		recs_fd = dpp_map_open(bpf_root, SLUICE_MAP_REQ_RECORDS, sizeof(uint32_t),
+				       sizeof(struct sluice_rq_rec), &err);
+	free(err);
+	if (recs_fd >= 0) {
+		r = mmap(NULL, DPP_RINGS_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, rings_fd, 0);
+		l = mmap(NULL, DPP_RECS_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, recs_fd, 0);
+	}
+	/* the mappings hold the maps */
+	if (rings_fd >= 0)
+		close(rings_fd);
+	if (recs_fd >= 0)
+		close(recs_fd);
+	if (r != MAP_FAILED && l != MAP_FAILED) {
+		p->rings = r;
+		p->recs = l;
+		return;
+	}
+	if (r != MAP_FAILED)
+		munmap(r, DPP_RINGS_BYTES);
+	if (l != MAP_FAILED)
+		munmap(l, DPP_RECS_BYTES);
+	if (p->rqv_fd >= 0)
+		close(p->rqv_fd);
+	p->rqv_fd = -1;
+}
+
+bool sluice_dp_proxy_req_maps(struct sluice_dp_proxy *p, struct sluice_rq_ring **rings,
+			      struct sluice_rq_rec **recs)
+{
+	if (!p->rings && p->socks_fd >= 0 && p->bpf_root)
+		dpp_req_open(p, p->bpf_root);
+	*rings = p->rings;
+	*recs = p->recs;
+	return p->rings != NULL;
+}
+
+int sluice_dp_proxy_req_allow(struct sluice_dp_proxy *p, const struct sluice_rq_key *k)
+{
+	uint32_t allow = SLUICE_RQ_ALLOW;
+
+	if (p->rqv_fd < 0)
+		return -EOPNOTSUPP;
+	return bpf_map_update_elem(p->rqv_fd, k, &allow, BPF_ANY) ? -errno : 0;
+}
+
 int sluice_dp_proxy_open(struct sluice_dp_proxy **out, const char *bpf_root, char **err)
 {
 	struct sluice_dp_proxy *p = calloc(1, sizeof(*p));
@@ -112,7 +178,7 @@ int sluice_dp_proxy_open(struct sluice_dp_proxy **out, const char *bpf_root, cha
 	if (!p)
 		return -ENOMEM;
 	p->ipcache_fd = p->orig_dst_fd = p->flows_fd = p->listeners_fd = p->socks_fd = -1;
-	p->splice_fd = p->slots_fd = -1;
+	p->splice_fd = p->slots_fd = p->rqv_fd = -1;
 	p->ipcache_fd = dpp_map_open(bpf_root, SLUICE_MAP_IPCACHE, sizeof(struct sluice_ipcache_key),
 				     sizeof(struct sluice_ipcache_value), err);
 	if (p->ipcache_fd < 0) {
@@ -182,6 +248,12 @@ void sluice_dp_proxy_close(struct sluice_dp_proxy *p)
 		close(p->splice_fd);
 	if (p->slots_fd >= 0)
 		close(p->slots_fd);
+	if (p->rings)
+		munmap(p->rings, DPP_RINGS_BYTES);
+	if (p->recs)
+		munmap(p->recs, DPP_RECS_BYTES);
+	if (p->rqv_fd >= 0)
+		close(p->rqv_fd);
 	free(p->bpf_root);
 	free(p);
 }

@@ -416,7 +416,9 @@ static void ctl_send_stats(struct proxy_control *c)
 		     ",\"upstream_connects\":%" PRIu64 ",\"upstream_reused\":%" PRIu64
 		     ",\"upstream_retries\":%" PRIu64 ",\"upstream_idle\":%" PRIu64
 		     /* responses the kernel sent straight to the client */
-		     ",\"responses_spliced\":%" PRIu64 "}",
+		     ",\"responses_spliced\":%" PRIu64
+		     /* ... and requests straight to the server */
+		     ",\"requests_spliced\":%" PRIu64 "}",
 		     k.conns_active, k.conns_total, k.conns_refused, k.requests_allowed,
 		     k.requests_denied, k.requests_error, c->access_dropped, ctl_log_dropped(c),
 		     c->draining ? (size_t)0 : proxy_resolver_datapath_endpoint_count(c->res),
@@ -425,7 +427,7 @@ static void ctl_send_stats(struct proxy_control *c)
 		     k.tls_hs_timeout, k.tls_hs_untrusted, k.tls_hs_plain_http, k.tls_hs_protocol,
 		     k.tls_hs_closed, k.tls_hs_evicted, k.tls_upstream_verify_failed,
 		     k.upstream_connects, k.upstream_reused, k.upstream_retries, k.upstream_idle,
-		     k.responses_spliced);
+		     k.responses_spliced, k.requests_spliced);
 	ctl_send(c, msg, (size_t)n, -1, true, 0);
 }
 

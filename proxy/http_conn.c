@@ -799,6 +799,8 @@ static void http_forward_head(struct http_conn *c)
 
 	c->rh_pending = true; /* the response's head is rewritten (http_resp_out) */
 	c->rh_len = 0;
+	if (c->adopting)
+		return; /* the kernel sent it (http_conn_adopt()) */
 
 	if (h->edited) {
 		c->ops->to_upstream(c->ctx, h->edited, h->edited_len);
@@ -1151,7 +1153,7 @@ static void http_head_complete(struct http_conn *c)
 		.headers = hv, .nheaders = h->nfields, .edits = &ed,
 	};
 	ed.n = 0;
-	m = c->ops->decide(c->ctx, &view);
+	m = c->adopting ? PROXY_MATCH_ALLOW : c->ops->decide(c->ctx, &view);
 	if (m == PROXY_MATCH_ALLOW && ed.n && !http_head_edit(c, &ed)) {
 		http_reject(c, 500, HTTP_R_NONE);
 		return;
@@ -1252,6 +1254,24 @@ size_t http_conn_feed_request(struct http_conn *c, const char *p, size_t n)
 		}
 	}
 	return off;
+}
+
+bool http_conn_adopt(struct http_conn *c, const char *head, size_t n, uint64_t start_ns,
+		     uint64_t bytes_in)
+{
+	size_t used;
+
+	if (c->phase != HTTP_PH_IDLE)
+		return false;
+	c->adopting = true;
+	used = http_conn_feed_request(c, head, n);
+	c->adopting = false;
+	if (used != n || !c->head || !c->allowed || !c->req_done || c->phase != HTTP_PH_WAIT)
+		return false;
+	c->head->x.start_ns = start_ns;
+	c->head->x.upstream_sent_ns = start_ns;
+	c->head->x.bytes_in = bytes_in;
+	return true;
 }
 
 /* ---- response heads: hop-by-hop fields ---------------------------------- */

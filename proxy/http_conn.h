@@ -188,6 +188,7 @@ struct http_conn {
 	bool client_eof;
 	bool draining;           /* finish the current exchange, then close */
 	bool full_parse;         /* every head through llhttp too (tests, fuzzer) */
+	bool adopting;           /* http_conn_adopt(): allowed and sent already */
 	uint64_t end_ns;         /* when a spliced response ended (0: now) */
 	struct http_head_cache *heads; /* optional, set after http_conn_init() */
 };
@@ -230,6 +231,17 @@ bool http_conn_retry(struct http_conn *c);
  * ClientHello was checked): bytes both ways from now on. Only before the
  * first request. */
 void http_conn_tunnel(struct http_conn *c);
+
+/*
+ * The request splice (include/sluice/abi.h): the kernel sent this request
+ * (head: a whole head, no body) to the upstream itself, under a verdict the
+ * proxy had made, and its response comes to the proxy. Idle only. The
+ * exchange goes on as if the proxy had forwarded it (not decided again,
+ * nothing sent), started at start_ns, bytes_in as the client sent it.
+ * False: not idle, or not one whole head without a body.
+ */
+bool http_conn_adopt(struct http_conn *c, const char *head, size_t n, uint64_t start_ns,
+		     uint64_t bytes_in);
 
 /*
  * The response splice (include/sluice/abi.h): the kernel may send the

@@ -50,6 +50,7 @@
 #include "proxy.h"
 #include "resolver_datapath.h"
 #include "rules_json.h"
+#include "req_splice.h"
 #include "splice.h"
 #include "sluice/abi.h"
 #include "sluice/dp_proxy.h"
@@ -352,6 +353,11 @@ static int main_splice_unbind(void *ctx, const struct sluice_sock_key *up)
 	return sluice_dp_proxy_splice_unbind(ctx, up);
 }
 
+static int main_req_allow(void *ctx, const struct sluice_rq_key *k)
+{
+	return sluice_dp_proxy_req_allow(ctx, k);
+}
+
 /* Until it has the splice maps (main_agent_closed() stops it with the
  * server). */
 static void main_splice_try(uv_timer_t *t)
@@ -362,7 +368,16 @@ static void main_splice_try(uv_timer_t *t)
 	struct proxy_splice *sp = slots ? proxy_splice_new(slots, &maps) : NULL;
 
 	if (sp) {
+		struct proxy_rq_maps rmaps = { main_req_allow, m->dp };
+		struct sluice_rq_ring *rings;
+		struct sluice_rq_rec *recs;
+
 		proxy_server_set_splice(m->srv, sp);
+		/* and requests straight to the server (req_splice.h), unless
+		 * turned off; an agent without the maps: responses only */
+		if (!getenv("SLUICE_PROXY_NO_REQ_SPLICE") &&
+		    sluice_dp_proxy_req_maps(m->dp, &rings, &recs))
+			proxy_server_set_req_splice(m->srv, proxy_rq_new(sp, rings, recs, &rmaps));
 		uv_close((uv_handle_t *)t, NULL);
 		return;
 	}

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "access_log.h"
+#include "req_splice.h"
 #include "splice.h"
 #include "upstream_pool.h"
 
@@ -100,6 +101,8 @@ struct proxy_upstream {
 	void *res_data;            /* the resolver's up_data */
 	bool has_res;              /* upstream_closed() is due at close */
 	bool reused;               /* taken from the pool (retry rule) */
+	bool spliced;              /* a response went the kernel's way: the server
+				    * is on this node's fast path */
 	uint32_t splice;           /* its splice slot (splice.h), 0: none */
 	struct proxy_pool_entry pool;
 };
@@ -140,6 +143,13 @@ struct proxy_conn {
 	uint32_t spl_slot, spl_nreq;
 	uint64_t spl_bytes;
 	struct proxy_conn *spl_prev, *spl_next;
+	/* the request splice (req_splice.h): paired on the upstream's slot */
+	bool rq_paired, rq_wait, rq_close, rq_never, rq_rules_ok;
+	bool rq_after;               /* the armed response was granted AFTER */
+	uint32_t rq_slot, rq_gen;
+	uint32_t rq_grants;          /* since rq_grants_taken was read */
+	uint64_t rq_taken_seen, rq_grants_taken;
+	struct proxy_conn *rq_prev, *rq_next;
 	char *log_ends;            /* the flow's ends as access lines show them */
 	uint16_t log_ends_len;     /* (rendered at the first request) */
 	bool log_ends_tried;
@@ -184,6 +194,10 @@ struct proxy_server {
 	struct proxy_splice *splice;          /* NULL: every response through us */
 	struct proxy_conn *spl_list;          /* connections with an armed slot */
 	uv_timer_t spl_sweep;
+	struct proxy_rq *rq;                  /* NULL: every request through us */
+	struct proxy_conn *rq_list;           /* paired connections */
+	struct proxy_conn *rq_pc[SLUICE_SPLICE_SLOTS]; /* ... by slot */
+	bool rq_polling;
 	uint32_t nups;                        /* upstream structs alive */
 	char readbuf[PROXY_READ_BUF];
 	char tlsbuf[PROXY_READ_BUF];          /* plaintext out of / ciphertext into sessions */
@@ -192,6 +206,9 @@ struct proxy_server {
 static void proxy_after_event(struct proxy_conn *pc);
 static void proxy_close_all(struct proxy_conn *pc);
 static void proxy_spl_end(struct proxy_conn *pc);
+static void proxy_rq_unpair_pc(struct proxy_conn *pc);
+static void proxy_rq_sync(struct proxy_server *srv);
+static bool proxy_rq_ensure_paired(struct proxy_conn *pc);
 static void proxy_server_maybe_free(struct proxy_server *srv);
 
 void proxy_config_defaults(struct proxy_config *cfg)
@@ -346,9 +363,26 @@ static enum proxy_match proxy_decide(void *ctx, const struct proxy_request_view 
 		.direction = pc->flow.direction,
 	};
 
+	const struct proxy_rule_set *rs = proxy_rules_lookup(pc->srv->rules, &key);
+	enum proxy_match m;
+
 	if (pc->tls_spec && pc->tls_spec->orig.secret)
 		proxy_tls_request_host(pc, req);
-	return proxy_rule_set_match(proxy_rules_lookup(pc->srv->rules, &key), req);
+	m = proxy_rule_set_match(rs, req);
+	if (pc->srv->rq && pc->ckey_ok && !pc->tls_spec && !pc->ctls && !pc->rq_never) {
+		/* the request splice: by these alone, the kernel may allow the
+		 * same request again (abi.h) */
+		pc->rq_rules_ok = proxy_rule_set_request_only(rs);
+		if (m == PROXY_MATCH_ALLOW && pc->rq_rules_ok && (!req->edits || !req->edits->n)) {
+			struct proxy_rq_ctx ctx = {
+				.ep_id = key.ep_id, .peer_identity = key.peer_identity,
+				.port = key.port, .direction = key.direction,
+			};
+			proxy_rq_allow(pc->srv->rq, &ctx, req->method, req->method_len, req->path,
+				       req->path_len, req->host, req->host_len);
+		}
+	}
+	return m;
 }
 
 static int64_t proxy_wall_us(uint64_t mono_ns)
@@ -532,6 +566,8 @@ static void proxy_spl_end(struct proxy_conn *pc)
  * never to a client). */
 static void proxy_up_splice_detach(struct proxy_upstream *up)
 {
+	if (up->pc && up->pc->rq_paired && up->pc->rq_slot == up->splice)
+		proxy_rq_unpair_pc(up->pc);
 	if (up->pc && up->pc->spl_armed && up->pc->spl_slot == up->splice)
 		proxy_spl_end(up->pc);
 	if (up->splice) {
@@ -552,13 +588,21 @@ static void proxy_splice_maybe_arm(struct proxy_conn *pc)
 	struct proxy_server *srv = pc->srv;
 	struct proxy_upstream *up = pc->up;
 
+	/* bytes of ours still on their way to the client (a 403 to a pipelined
+	 * request before this one): the kernel's response would overtake them */
 	if (pc->spl_armed || !up->splice || !pc->ckey_ok || !pc->to_up.len || pc->to_up.writing ||
-	    pc->spl_nreq == pc->http.nreq || pc->ctls || pc->utls)
+	    pc->to_client.len || pc->to_client.writing || pc->spl_nreq == pc->http.nreq ||
+	    pc->ctls || pc->utls)
 		return;
 	pc->spl_nreq = pc->http.nreq;
 	if (!http_conn_splice_ok(&pc->http))
 		return;
 	proxy_splice_arm(srv->splice, up->splice, &pc->ckey);
+	/* the request splice: once this response is over, the kernel may
+	 * take the client's next request (nothing of the client's waits) */
+	pc->rq_after = srv->rq && !pc->cin_len && !pc->to_client.len && !pc->to_client.writing &&
+		       proxy_rq_ensure_paired(pc) && pc->rq_slot == up->splice &&
+		       proxy_rq_grant_after(srv->rq, pc->rq_slot);
 	pc->spl_armed = true;
 	pc->spl_slot = up->splice;
 	pc->spl_head = false;
@@ -586,6 +630,20 @@ static bool proxy_splice_poll(struct proxy_conn *pc)
 
 	if (!pc->spl_armed)
 		return false;
+	if (pc->rq_after) {
+		/* AFTER: the kernel may end it with a record of ours (rq moves
+		 * on first, then the record is read), else it is ours as ever */
+		uint64_t rq = proxy_rq_state(srv->rq, pc->spl_slot);
+
+		if (rq == SLUICE_RQ_AFTER)
+			return false;
+		proxy_rq_sync(srv);
+		if (!pc->spl_armed)
+			return true;
+		if (rq != SLUICE_RQ_OFF)
+			return false;
+		pc->rq_after = false;
+	}
 	s = proxy_splice_slot(srv->splice, pc->spl_slot, &st);
 	switch (st) {
 	case SLUICE_SPLICE_BODY:
@@ -603,6 +661,8 @@ static bool proxy_splice_poll(struct proxy_conn *pc)
 			return false;
 		srv->cnt.bytes_to_clients += s->bytes;
 		srv->cnt.responses_spliced++;
+		if (pc->up && pc->up->splice == pc->spl_slot)
+			pc->up->spliced = true;
 		proxy_splice_reset(srv->splice, pc->spl_slot);
 		proxy_spl_end(pc);
 		http_conn_spliced_done(&pc->http, pc->spl_bytes, s->last_ns);
@@ -624,6 +684,8 @@ static bool proxy_splice_poll(struct proxy_conn *pc)
 	}
 }
 
+static void proxy_rq_sweep(struct proxy_server *srv);
+
 static void proxy_spl_sweep(uv_timer_t *t)
 {
 	struct proxy_server *srv = t->data;
@@ -634,8 +696,242 @@ static void proxy_spl_sweep(uv_timer_t *t)
 		if (proxy_splice_poll(pc) && pc->close_state != CL_CLOSED)
 			proxy_after_event(pc);
 	}
-	if (!srv->spl_list)
+	proxy_rq_sweep(srv);
+	if (!srv->spl_list && !srv->rq_list)
 		uv_timer_stop(t);
+}
+
+static void proxy_sweep_start(struct proxy_server *srv)
+{
+	if (!uv_is_active((uv_handle_t *)&srv->spl_sweep))
+		uv_timer_start(&srv->spl_sweep, proxy_spl_sweep, PROXY_SPLICE_SWEEP_MS,
+			       PROXY_SPLICE_SWEEP_MS);
+}
+
+/* ---- the request splice (req_splice.h) ---------------------------------- */
+
+/*
+ * An exchange the kernel carried is over: logged as if we had carried it.
+ * A response that came to us after all (PASSED) is adopted: the exchange
+ * goes on here. Connections to close are only marked (rq_close): this runs
+ * inside the ring's poll.
+ */
+static void proxy_rq_record(void *ctx, const struct sluice_rq_rec *rec)
+{
+	struct proxy_server *srv = ctx;
+	struct proxy_conn *pc = rec->slot < SLUICE_SPLICE_SLOTS ? srv->rq_pc[rec->slot] : NULL;
+	const struct sluice_rq_key *k = &rec->key;
+	const char *text = (const char *)k->text;
+	struct http_exchange x;
+
+	if (rec->own) {
+		/* the response of our own exchange (AFTER) */
+		if (!pc || pc->rq_gen != rec->gen || !pc->spl_armed || !pc->rq_after ||
+		    pc->spl_slot != rec->slot + 1)
+			return;
+		pc->rq_after = false;
+		http_conn_spliced_head(&pc->http, (int)rec->status, rec->first_ns);
+		srv->cnt.bytes_to_clients += rec->bytes_out;
+		srv->cnt.responses_spliced++;
+		if (pc->up && pc->up->splice == pc->spl_slot)
+			pc->up->spliced = true;
+		proxy_spl_end(pc);
+		http_conn_spliced_done(&pc->http, rec->bytes_out, rec->last_ns);
+		pc->last_activity_ms = uv_now(srv->loop);
+		return;
+	}
+	srv->cnt.requests_spliced++;
+	srv->cnt.bytes_from_clients += rec->bytes_in;
+	if (!pc || pc->rq_gen != rec->gen || pc->close_state == CL_CLOSED)
+		return; /* its connection is gone: nothing left to log it with */
+	pc->last_activity_ms = uv_now(srv->loop);
+	if (rec->outcome == SLUICE_SPLICE_PASSED) {
+		char head[SLUICE_RQ_TEXT_MAX + 64];
+		int n = snprintf(head, sizeof(head), "%.*s %.*s HTTP/1.1\r\nHost: %.*s\r\n\r\n",
+				 (int)k->method_len, text, (int)k->target_len, text + k->method_len,
+				 (int)k->host_len, text + k->method_len + k->target_len);
+
+		if (n <= 0 || (size_t)n >= sizeof(head) ||
+		    !http_conn_adopt(&pc->http, head, (size_t)n, rec->req_ns, rec->bytes_in)) {
+			http_conn_release(&pc->http, HTTP_R_BAD_RESPONSE);
+			pc->rq_close = true;
+		}
+		return;
+	}
+	memset(&x, 0, sizeof(x));
+	x.start_ns = x.upstream_sent_ns = rec->req_ns;
+	x.upstream_first_ns = rec->first_ns;
+	x.end_ns = rec->last_ns ? rec->last_ns : rec->req_ns;
+	x.method = text;
+	x.method_len = k->method_len;
+	x.path = text + k->method_len;
+	x.path_len = k->target_len;
+	x.host = text + k->method_len + k->target_len;
+	x.host_len = k->host_len;
+	x.http_minor = 1;
+	x.status = (int)rec->status;
+	x.bytes_in = rec->bytes_in;
+	x.bytes_out = rec->bytes_out;
+	if (rec->outcome == SLUICE_SPLICE_DONE) {
+		x.verdict = HTTP_VERDICT_ALLOWED;
+		x.reason = HTTP_R_POLICY_ALLOWED;
+		srv->cnt.responses_spliced++;
+		srv->cnt.bytes_to_clients += rec->bytes_out;
+	} else {
+		/* BROKEN (the client went away mid-body) or given up: neither
+		 * side can be used again */
+		x.verdict = HTTP_VERDICT_ERROR;
+		x.reason = HTTP_R_CLIENT_CLOSED;
+		pc->rq_close = true;
+	}
+	proxy_done(pc, &x);
+}
+
+/* Reads the ring: every ended exchange logged, in order as far as it can. */
+static void proxy_rq_sync(struct proxy_server *srv)
+{
+	if (!srv->rq || srv->rq_polling)
+		return;
+	srv->rq_polling = true;
+	proxy_rq_poll(srv->rq, proxy_rq_record, srv);
+	srv->rq_polling = false;
+}
+
+static void proxy_rq_unlist(struct proxy_conn *pc)
+{
+	struct proxy_server *srv = pc->srv;
+
+	if (pc->rq_prev)
+		pc->rq_prev->rq_next = pc->rq_next;
+	else
+		srv->rq_list = pc->rq_next;
+	if (pc->rq_next)
+		pc->rq_next->rq_prev = pc->rq_prev;
+	pc->rq_prev = pc->rq_next = NULL;
+}
+
+/* No more requests the kernel's way; what it carried is logged first. */
+static void proxy_rq_unpair_pc(struct proxy_conn *pc)
+{
+	struct proxy_server *srv = pc->srv;
+
+	if (!pc->rq_paired)
+		return;
+	proxy_rq_sync(srv);
+	proxy_rq_unpair(srv->rq, pc->rq_slot, &pc->ckey);
+	proxy_rq_sync(srv);
+	srv->rq_pc[pc->rq_slot - 1] = NULL;
+	proxy_rq_unlist(pc);
+	pc->rq_paired = false;
+	pc->rq_wait = false;
+}
+
+/*
+ * Could this connection's requests go the kernel's way: plaintext both
+ * sides, a client socket on the fast path, an upstream whose server is too
+ * (a response was spliced on it), and rules that look at method, path and
+ * Host alone. Such a connection keeps its upstream connection between
+ * requests (no pool): the kernel sends on it.
+ */
+static bool proxy_rq_pairable(const struct proxy_conn *pc)
+{
+	return pc->srv->rq && !pc->rq_never && pc->ckey_ok && pc->rq_rules_ok && !pc->ctls &&
+	       !pc->utls && !pc->tls_spec && !pc->passthrough && pc->up &&
+	       pc->up_state == UP_CONNECTED && pc->up->splice && pc->up->spliced &&
+	       !pc->srv->draining && !pc->http.draining && pc->http.keep_alive && !pc->client_eof;
+}
+
+/* Between two exchanges, nothing held: pair if not yet, and let the kernel
+ * take the next request. A connection whose requests the kernel mostly
+ * leaves to us (other paths every time, say) stops being offered. */
+static void proxy_rq_maybe_grant(struct proxy_conn *pc)
+{
+	struct proxy_server *srv = pc->srv;
+
+	if (pc->close_state != CL_OPEN || pc->rq_wait ||
+	    http_conn_phase(&pc->http) != HTTP_PH_IDLE || pc->cin_len || pc->client_eof ||
+	    pc->to_client.len || pc->to_client.writing || pc->to_up.len || pc->to_up.writing ||
+	    pc->spl_armed || !proxy_rq_ensure_paired(pc))
+		return;
+	if (proxy_rq_grant(srv->rq, pc->rq_slot) <= 0)
+		return;
+	if (++pc->rq_grants >= 64) {
+		uint64_t taken = proxy_rq_taken(srv->rq, pc->rq_slot);
+
+		if (taken - pc->rq_grants_taken < 16) {
+			pc->rq_never = true;
+			proxy_rq_reclaim(srv->rq, pc->rq_slot);
+			return;
+		}
+		pc->rq_grants = 0;
+		pc->rq_grants_taken = taken;
+	}
+}
+
+/* Paired (now, if it can be): the kernel knows this client connection. */
+static bool proxy_rq_ensure_paired(struct proxy_conn *pc)
+{
+	struct proxy_server *srv = pc->srv;
+
+	if (pc->rq_paired)
+		return pc->up && pc->rq_slot == pc->up->splice && !pc->rq_never;
+	if (!proxy_rq_pairable(pc))
+		return false;
+	{
+		struct proxy_rq_ctx ctx = {
+			.ep_id = pc->flow.ep_id, .peer_identity = pc->flow.peer_identity,
+			.port = proxy_sockaddr_port(&pc->flow.orig_dst),
+			.direction = pc->flow.direction,
+		};
+		const struct sluice_splice_slot *s;
+		uint64_t st;
+
+		if (!proxy_rq_pair(srv->rq, pc->up->splice, &pc->ckey, &ctx)) {
+			pc->rq_never = true;
+			return false;
+		}
+		s = proxy_splice_slot(srv->splice, pc->up->splice, &st);
+		pc->rq_paired = true;
+		pc->rq_slot = pc->up->splice;
+		pc->rq_gen = s->gen;
+		pc->rq_taken_seen = pc->rq_grants_taken = s->rq_taken;
+		pc->rq_grants = 0;
+		srv->rq_pc[pc->rq_slot - 1] = pc;
+		pc->rq_prev = NULL;
+		pc->rq_next = srv->rq_list;
+		if (srv->rq_list)
+			srv->rq_list->rq_prev = pc;
+		srv->rq_list = pc;
+		proxy_sweep_start(srv);
+	}
+	return true;
+}
+
+/* Every sweep: ended exchanges logged, marked connections closed, waiting
+ * ones resumed, idle ones offered again; a draining server takes its
+ * connections back. */
+static void proxy_rq_sweep(struct proxy_server *srv)
+{
+	struct proxy_conn *pc, *next;
+
+	proxy_rq_sync(srv);
+	for (pc = srv->rq_list; pc; pc = next) {
+		next = pc->rq_next;
+		if (pc->rq_close) {
+			proxy_close_all(pc);
+			continue;
+		}
+		if ((srv->draining || pc->rq_never) && !pc->rq_wait &&
+		    proxy_rq_reclaim(srv->rq, pc->rq_slot) == 0) {
+			proxy_rq_unpair_pc(pc);
+			proxy_after_event(pc);
+			continue;
+		}
+		if (pc->rq_wait || http_conn_phase(&pc->http) != HTTP_PH_IDLE)
+			proxy_after_event(pc);
+		else
+			proxy_rq_maybe_grant(pc);
+	}
 }
 
 static void proxy_up_close(struct proxy_conn *pc)
@@ -1009,6 +1305,8 @@ static void proxy_up_release(struct proxy_conn *pc)
 	if (pc->up_state != UP_CONNECTED || pc->utls || pc->to_up.writing || pc->to_up.len ||
 	    !proxy_poolable(pc) || http_conn_request_pending(&pc->http))
 		return; /* stays with this connection, as before pooling */
+	if (pc->rq_paired || proxy_rq_pairable(pc))
+		return; /* the kernel may send this client's next request on it */
 	pc->up = NULL;
 	pc->up_state = UP_NONE;
 	pc->handles--; /* never the last: the client handle and the timer */
@@ -1056,9 +1354,24 @@ static void proxy_after_event(struct proxy_conn *pc)
 {
 	if (pc->close_state == CL_CLOSED)
 		return;
+	if (pc->rq_close) {
+		proxy_close_all(pc);
+		return;
+	}
 	if (pc->close_state != CL_OPEN) {
 		proxy_progress_close(pc);
 		return;
+	}
+	if (pc->rq_wait) {
+		/* client bytes after an exchange the kernel still carries */
+		proxy_rq_sync(pc->srv);
+		if (pc->rq_close) {
+			proxy_close_all(pc);
+			return;
+		}
+		if (proxy_rq_reclaim(pc->srv->rq, pc->rq_slot))
+			return;
+		pc->rq_wait = false;
 	}
 	while (pc->cin_len && http_conn_accepts_request_bytes(&pc->http) &&
 	       http_conn_phase(&pc->http) != HTTP_PH_CLOSING) {
@@ -1105,6 +1418,8 @@ static void proxy_after_event(struct proxy_conn *pc)
 		proxy_outq_trim(&pc->to_client, false);
 		proxy_outq_trim(&pc->to_up, false);
 	}
+	if (pc->srv->rq)
+		proxy_rq_maybe_grant(pc);
 	proxy_update_reading(pc);
 	proxy_update_timer(pc);
 }
@@ -1207,6 +1522,20 @@ static void proxy_on_client_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *
 		proxy_client_tls_in(pc, buf->base, (size_t)nread);
 		return;
 	}
+	if (pc->rq_paired) {
+		/* the kernel's exchanges first (logs, an adopted response);
+		 * these bytes wait while it still carries one */
+		proxy_rq_read(pc->srv->rq, pc->rq_slot, (uint64_t)nread);
+		proxy_rq_sync(pc->srv);
+		if (!pc->rq_wait && proxy_rq_reclaim(pc->srv->rq, pc->rq_slot))
+			pc->rq_wait = true;
+		if (pc->rq_wait) {
+			if (proxy_cin_append(pc, buf->base, (size_t)nread))
+				pc->oom = true;
+			proxy_after_event(pc);
+			return;
+		}
+	}
 	proxy_client_plain(pc, buf->base, (size_t)nread);
 	proxy_after_event(pc);
 }
@@ -1225,6 +1554,15 @@ static void proxy_on_up_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		uv_read_stop(s);
 		proxy_up_close_idle(up);
 		return;
+	}
+	if (pc->rq_paired) {
+		/* a response the kernel passed to us belongs to an exchange it
+		 * started: adopted from its record before its bytes are read */
+		proxy_rq_sync(pc->srv);
+		if (pc->rq_close) {
+			proxy_close_all(pc);
+			return;
+		}
 	}
 	if (pc->spl_armed) {
 		proxy_splice_poll(pc);
@@ -1283,6 +1621,18 @@ static void proxy_on_timer(uv_timer_t *t)
 			return;
 	}
 	kind = pc->timer_kind;
+	if (pc->rq_paired && kind == T_IDLE) {
+		/* requests the kernel carried are this connection's activity */
+		uint64_t taken = proxy_rq_taken(pc->srv->rq, pc->rq_slot);
+
+		proxy_rq_sync(pc->srv);
+		if (taken != pc->rq_taken_seen || proxy_rq_reclaim(pc->srv->rq, pc->rq_slot)) {
+			pc->rq_taken_seen = taken;
+			pc->deadline_ms = now + pc->srv->cfg.idle_timeout_ms;
+		} else {
+			proxy_rq_grant(pc->srv->rq, pc->rq_slot);
+		}
+	}
 
 	if (kind != T_NONE && now < pc->deadline_ms) {
 		/* armed for an earlier deadline that has moved (see above) */
@@ -1997,6 +2347,8 @@ void proxy_server_set_rules(struct proxy_server *srv, struct proxy_rules_table *
 	/* requests are evaluated synchronously, so nothing holds the old table */
 	srv->rules = t;
 	proxy_rules_table_free(old);
+	/* and the kernel forgets what the old one allowed */
+	proxy_rq_new_epoch(srv->rq);
 }
 
 int proxy_server_publish_rules(struct proxy_server *srv, struct proxy_rules_table *t)
@@ -2015,6 +2367,12 @@ int proxy_server_publish_rules(struct proxy_server *srv, struct proxy_rules_tabl
 void proxy_server_set_splice(struct proxy_server *srv, struct proxy_splice *sp)
 {
 	srv->splice = sp;
+}
+
+void proxy_server_set_req_splice(struct proxy_server *srv, struct proxy_rq *rq)
+{
+	srv->rq = rq;
+	proxy_rq_new_epoch(rq); /* the table it has now */
 }
 
 void proxy_server_set_event_cb(struct proxy_server *srv, proxy_event_cb cb, void *ctx)
@@ -2047,6 +2405,7 @@ static void proxy_server_maybe_free(struct proxy_server *srv)
 	http_head_cache_clear(&srv->heads);
 	uv_mutex_destroy(&srv->lock);
 	/* the slots are the resolver's mapping: freed before it goes */
+	proxy_rq_free(srv->rq);
 	proxy_splice_free(srv->splice);
 	if (srv->resolver->destroy)
 		srv->resolver->destroy(srv->resolver);

@@ -81,6 +81,8 @@ struct proxy_counters {
 	uint64_t tls_upstream_verify_failed; /* of which the certificate check */
 	uint64_t responses_spliced;      /* sent by the kernel straight to the
 					  * client (splice.h) */
+	uint64_t requests_spliced;       /* sent by the kernel straight to the
+					  * server (req_splice.h) */
 };
 
 /* What the event hook and the access log see for each request. */
@@ -147,6 +149,10 @@ struct proxy_tls_store *proxy_server_tls_store(struct proxy_server *srv);
  */
 struct proxy_splice;
 void proxy_server_set_splice(struct proxy_server *srv, struct proxy_splice *sp);
+/* The request splice (req_splice.h), on the slots of the splice above;
+ * the server frees it. */
+struct proxy_rq;
+void proxy_server_set_req_splice(struct proxy_server *srv, struct proxy_rq *rq);
 
 /* One call per finished request (after the access log line). */
 void proxy_server_set_event_cb(struct proxy_server *srv, proxy_event_cb cb, void *ctx);

@@ -844,3 +844,15 @@ enum proxy_match proxy_rule_set_match(const struct proxy_rule_set *rs,
 	}
 	return limit ? PROXY_MATCH_REGEX_LIMIT : PROXY_MATCH_DENY;
 }
+
+bool proxy_rule_set_request_only(const struct proxy_rule_set *rs)
+{
+	if (!rs || rs->invalid || rs->edits || rs->tls)
+		return false;
+	if (rs->allow_all)
+		return true;
+	for (size_t i = 0; i < rs->nrules; i++)
+		if (rs->rules[i].nheaders || rs->rules[i].nhm)
+			return false;
+	return true;
+}

@@ -188,4 +188,12 @@ struct proxy_tls_spec *proxy_rule_set_tls(const struct proxy_rule_set *rs);
 enum proxy_match proxy_rule_set_match(const struct proxy_rule_set *rs,
 				      const struct proxy_request_view *req);
 
+/*
+ * True when rs's verdict on a request depends on its method, path and Host
+ * alone: no header rules, no headerMatches, no TLS, not invalid. The
+ * request splice may then remember an allowed request by those
+ * (include/sluice/abi.h, "Request splice").
+ */
+bool proxy_rule_set_request_only(const struct proxy_rule_set *rs);
+
 #endif /* SLUICE_PROXY_RULES_H */

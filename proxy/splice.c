@@ -93,6 +93,7 @@ static bool splice_claim(struct proxy_splice *sp, uint32_t i)
 	sp->mine[i] = true;
 	splice_next_gen(s);
 	__atomic_store_n(&s->state, SLUICE_SPLICE_IDLE, __ATOMIC_RELEASE);
+	__atomic_store_n(&s->rq, SLUICE_RQ_OFF, __ATOMIC_RELEASE);
 	return true;
 }
 
@@ -195,6 +196,7 @@ void proxy_splice_detach(struct proxy_splice *sp, uint32_t h)
 	 * alone, even if the hash entry outlives this call */
 	splice_next_gen(s);
 	__atomic_store_n(&s->state, SLUICE_SPLICE_IDLE, __ATOMIC_RELEASE);
+	__atomic_store_n(&s->rq, SLUICE_RQ_OFF, __ATOMIC_RELEASE);
 	sp->maps.unbind(sp->maps.ctx, &sp->keys[h - 1]);
 	sp->free[sp->nfree++] = h - 1;
 }
@@ -228,4 +230,32 @@ const struct sluice_splice_slot *proxy_splice_slot(struct proxy_splice *sp, uint
 void proxy_splice_reset(struct proxy_splice *sp, uint32_t h)
 {
 	__atomic_store_n(&sp->slots[h - 1].state, SLUICE_SPLICE_IDLE, __ATOMIC_RELEASE);
+}
+
+struct sluice_splice_slot *proxy_splice_slot_mut(struct proxy_splice *sp, uint32_t h)
+{
+	if (!sp || !h || h > SLUICE_SPLICE_SLOTS || !sp->mine[h - 1])
+		return NULL;
+	return &sp->slots[h - 1];
+}
+
+const struct sluice_sock_key *proxy_splice_up_key(const struct proxy_splice *sp, uint32_t h)
+{
+	return &sp->keys[h - 1];
+}
+
+int proxy_splice_bind_key(struct proxy_splice *sp, const struct sluice_sock_key *k, uint32_t ref,
+			  uint32_t gen)
+{
+	return sp->maps.bind(sp->maps.ctx, k, ref, gen);
+}
+
+void proxy_splice_unbind_key(struct proxy_splice *sp, const struct sluice_sock_key *k)
+{
+	sp->maps.unbind(sp->maps.ctx, k);
+}
+
+uint32_t proxy_splice_pid(const struct proxy_splice *sp)
+{
+	return sp->pid;
 }

@@ -55,4 +55,14 @@ const struct sluice_splice_slot *proxy_splice_slot(struct proxy_splice *sp, uint
 /* DONE, PASSED or BROKEN seen: IDLE again. */
 void proxy_splice_reset(struct proxy_splice *sp, uint32_t h);
 
+/* For the request splice (req_splice.c): the slot of a handle of ours
+ * (NULL: not ours), its upstream socket's key, a splice entry of another
+ * key (ref: a slot number, maybe with SLUICE_SPLICE_REF_CLIENT), our pid. */
+struct sluice_splice_slot *proxy_splice_slot_mut(struct proxy_splice *sp, uint32_t h);
+const struct sluice_sock_key *proxy_splice_up_key(const struct proxy_splice *sp, uint32_t h);
+int proxy_splice_bind_key(struct proxy_splice *sp, const struct sluice_sock_key *k, uint32_t ref,
+			  uint32_t gen);
+void proxy_splice_unbind_key(struct proxy_splice *sp, const struct sluice_sock_key *k);
+uint32_t proxy_splice_pid(const struct proxy_splice *sp);
+
 #endif /* SLUICE_PROXY_SPLICE_H */

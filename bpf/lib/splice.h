@@ -24,7 +24,7 @@ struct {
 	__type(key, __u32);
 	__type(value, struct sluice_splice_slot);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} sluice_spls_v1 SEC(".maps");
+} sluice_spls_v2 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

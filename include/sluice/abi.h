@@ -42,8 +42,12 @@
 #define SLUICE_MAP_SOCKS           "sluice_sock_v1"  /* SOCKHASH for sk_msg redirect */
 #define SLUICE_MAP_SOCK_SIDE       "sluice_sdir_v1"  /* sock key -> SLUICE_SOCK_ACTIVE/PASSIVE */
 #define SLUICE_MAP_SPLICE          "sluice_splc_v1"  /* proxy upstream sock key -> splice slot */
-#define SLUICE_MAP_SPLICE_SLOTS    "sluice_spls_v1"  /* splice slots (mmap'd by the proxy) */
+#define SLUICE_MAP_SPLICE_SLOTS    "sluice_spls_v2"  /* splice slots (mmap'd by the proxy) */
 #define SLUICE_MAP_SPLICE_SCRATCH  "sluice_splh_v1"  /* per-CPU: a response head being read */
+#define SLUICE_MAP_REQ_VERDICTS    "sluice_rqv_v1"   /* request splice: what the proxy allowed */
+#define SLUICE_MAP_REQ_RINGS       "sluice_rqr_v1"   /* request splice: each proxy's ring (mmap'd) */
+#define SLUICE_MAP_REQ_RECORDS     "sluice_rql_v1"   /* request splice: the rings' records (mmap'd) */
+#define SLUICE_MAP_REQ_SCRATCH     "sluice_rqh_v1"   /* per-CPU: a request head being read */
 /*
  * Services (ClusterIP translated at the socket, see bpf/README.md): the
  * frontends and their backend slots, the backends, and per socket what it
@@ -74,6 +78,11 @@
 #define SLUICE_SPLICE_SLOTS     4096
 #define SLUICE_SPLICE_HEAD_MAX  512   /* a spliced response's head fits in this */
 #define SLUICE_REQ_HEAD_MAX     512   /* a request the kernel sends on fits in this */
+#define SLUICE_RQ_TEXT_MAX      256   /* its method, target and Host together */
+#define SLUICE_RQ_VERDICTS      65536
+#define SLUICE_RQ_RINGS         4     /* proxies at once (a replaced one drains) */
+#define SLUICE_RQ_RING_LEN      4096  /* records per ring (a power of 2) */
+#define SLUICE_RQ_RING_SLACK    64    /* kept free: reservations racing on other CPUs */
 #define SLUICE_SOCKS_MAX        65536
 /* defaults of the agent's --service-max-entries / --backend-max-entries */
 #define SLUICE_SERVICES_MAX     65536
@@ -397,6 +406,126 @@ struct sluice_splice_slot {
 	__u32 owner;          /* the pid of the proxy using the slot, 0: free
 			       * (several proxies run while one drains) */
 	__u32 pad;
+	/* the request splice, while a client connection is paired with the
+	 * upstream connection (see below) */
+	__u64 rq;             /* SLUICE_RQ_* (64 bits: BPF's cmpxchg) */
+	struct sluice_sock_key server; /* the server socket's own key (socks) */
+	__u64 rq_seq;         /* TAKEN / HOLD: the exchange's record (ring seq) */
+	__u64 rq_taken;       /* requests the kernel sent on (stats, activity) */
+	__u64 rq_passed;      /* sk_msg: client bytes it let go to the proxy */
+	__u64 rq_read;        /* proxy: client bytes it read (both since pairing) */
+	__u32 ep_id;          /* what the proxy looks the rules up by */
+	__u32 peer_identity;
+	__u16 port;
+	__u8 direction;
+	__u8 ring;            /* the owner's record ring */
+	__u32 self;           /* this slot's number (for records) */
+};
+
+/*
+ * Request splice: a request the proxy would pass on unchanged, on a client
+ * connection the proxy paired with its upstream connection, goes from the
+ * client's socket straight to the server's, when the proxy allowed the
+ * same request (rules context, method, target, Host) before.
+ *
+ * Pairing (proxy, between two exchanges): the slot of the upstream
+ * connection gets the client and server socket keys and the rules context,
+ * and a second splice entry: the proxy's client-facing socket's key ->
+ * the slot with SLUICE_SPLICE_REF_CLIENT. Then rq = READY.
+ *
+ * sk_msg on the client's send, with rq READY (-> BUSY), no response
+ * under way and every byte it let go to the proxy read by the proxy
+ * (rq_passed == rq_read: so no earlier request can still be waiting in the
+ * proxy's socket; bytes sent before the pairing are not counted, which
+ * only ever makes rq_read larger and keeps the kernel out of that
+ * connection): the message must be exactly one request head that
+ * bpf/lib/req_head.h takes (what http_conn would send upstream byte for
+ * byte, its rules seeing those method, target and Host bytes). Its key
+ * (struct sluice_rq_key, with the ring's epoch) must be in the verdicts
+ * map: the proxy writes a key there when it allowed such a request by
+ * rules that look at nothing else (no header rules, no header edits), under
+ * its current rules table (epoch; a new table, a new epoch: old keys never
+ * match again). Then the message goes to the server socket's receive queue,
+ * a record is reserved in the owner's ring (never when the ring is full:
+ * the request then goes to the proxy), the response is armed on the slot
+ * as the proxy would arm it, rq = TAKEN. Anything else: rq = OFF and the
+ * bytes go to the proxy, which frames the request as always and sets READY
+ * again when it is idle.
+ *
+ * The response ends as in the response splice; for a TAKEN exchange the
+ * program itself completes the record (outcome, status, bytes, times, then
+ * done = seq + 1) and moves on: DONE -> rq READY (the next request may go
+ * the same way), PASSED -> OFF (the response comes to the proxy's upstream
+ * socket: the proxy takes the exchange over from the record), BROKEN ->
+ * OFF (the proxy closes both sides). Bytes from the client while TAKEN
+ * (pipelined) go to the proxy and make it HOLD: OFF when the exchange ends.
+ *
+ * The proxy's own exchanges hand over too: a paired connection's client
+ * keeps sending, so the proxy is rarely idle between its requests. When
+ * it arms a response (every client byte read), the proxy may set AFTER:
+ * at DONE the program writes a record of that response (own = 1: status,
+ * bytes, times; the proxy ends its exchange from it) and sets READY, so
+ * the client's next request may already go the kernel's way. Client bytes
+ * meanwhile (-> OFF), a full ring, or any other end: the slot's state is
+ * left to the proxy as in the response splice.
+ *
+ * The proxy reads its ring's completed records in order (out of order
+ * ones wait) and logs each exchange as if it had carried it: access log,
+ * flows, counters. It only ever moves rq OFF <-> READY by compare-and-swap.
+ */
+#define SLUICE_SPLICE_REF_CLIENT (1u << 31) /* in sluice_splice_ref.slot */
+
+#define SLUICE_RQ_OFF   0  /* the proxy reads the client's requests */
+#define SLUICE_RQ_READY 1  /* proxy: idle; the kernel may send the next request on */
+#define SLUICE_RQ_BUSY  2  /* sk_msg: reading a request */
+#define SLUICE_RQ_TAKEN 3  /* sk_msg: a request went to the server, its response is armed */
+#define SLUICE_RQ_HOLD  4  /* TAKEN, and the client sent more (to the proxy): OFF at its end */
+#define SLUICE_RQ_AFTER 5  /* proxy: the response it armed is its own; once DONE, the
+			    * program records it (own = 1) and goes READY */
+
+#define SLUICE_RQ_ALLOW 1  /* a verdict's value */
+
+struct sluice_rq_key {
+	__u64 epoch;          /* the proxy's rules table (its ring's epoch) */
+	__u32 ep_id;
+	__u32 peer_identity;
+	__u16 port;
+	__u8 direction;
+	__u8 pad;
+	__u16 method_len;
+	__u16 target_len;
+	__u16 host_len;
+	__u16 pad2;
+	__u32 pad3;
+	__u8 text[SLUICE_RQ_TEXT_MAX]; /* method, target, Host; zeros after */
+};
+
+/* One proxy's ring; head and tail on their own cache lines. */
+struct sluice_rq_ring {
+	__u64 head;           /* sk_msg: records reserved (fetch-and-add) */
+	__u64 pad0[7];
+	__u64 tail;           /* proxy: records consumed */
+	__u64 epoch;          /* proxy: its rules table, in every key it writes */
+	__u32 owner;          /* proxy pid, 0: free (claimed as slots are) */
+	__u32 pad1;
+	__u64 pad2[5];
+};
+
+struct sluice_rq_rec {
+	__u64 done;           /* seq + 1 once the exchange is over, else older */
+	__u64 seq;            /* whose record it is now (a late writer checks) */
+	__u32 slot;
+	__u32 gen;
+	__u32 outcome;        /* SLUICE_SPLICE_DONE / PASSED / BROKEN */
+	__u32 status;
+	__u32 own;            /* 1: the proxy's exchange (AFTER); key unused */
+	__u32 pad;
+	__u64 req_ns;         /* bpf_ktime_get_ns() when the request went */
+	__u64 first_ns;
+	__u64 last_ns;
+	__u64 bytes_in;
+	__u64 bytes_out;
+	struct sluice_rq_key key;
 };
 
 /*

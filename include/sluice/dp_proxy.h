@@ -88,5 +88,13 @@ struct sluice_splice_slot *sluice_dp_proxy_splice_slots(struct sluice_dp_proxy *
 int sluice_dp_proxy_splice_bind(struct sluice_dp_proxy *p, const struct sluice_sock_key *up,
 				uint32_t slot, uint32_t gen);
 int sluice_dp_proxy_splice_unbind(struct sluice_dp_proxy *p, const struct sluice_sock_key *up);
+/*
+ * The request splice (abi.h, "Request splice"): the rings and their
+ * records, mmap'd (false while the agent has not pinned them, or an older
+ * agent has none), and writing a verdict.
+ */
+bool sluice_dp_proxy_req_maps(struct sluice_dp_proxy *p, struct sluice_rq_ring **rings,
+			      struct sluice_rq_rec **recs);
+int sluice_dp_proxy_req_allow(struct sluice_dp_proxy *p, const struct sluice_rq_key *k);
 
 #endif /* SLUICE_DP_PROXY_H */

@@ -456,6 +456,34 @@ wait_host_addr() {
 }
 
 # proxy_field KEY: a field of `sluice status -o json`'s "proxy" object
+# nginx_pod POD DIR: a one-process nginx in POD, its files under DIR
+# (nginx.conf, error.log, temp files); the lines of its http block
+# (servers, logs, options beyond keep-alive for 60 s) come on stdin.
+nginx_pod() {
+	local pod=$1 dir=$2
+	mkdir -p "$dir/tmp"
+	{
+		cat <<NGINX
+worker_processes 1;
+master_process off;
+daemon off;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 1024; }
+http {
+	keepalive_timeout 60s;
+	client_body_temp_path $dir/tmp;
+	proxy_temp_path $dir/tmp;
+	fastcgi_temp_path $dir/tmp;
+	uwsgi_temp_path $dir/tmp;
+	scgi_temp_path $dir/tmp;
+NGINX
+		cat
+		echo "}"
+	} >"$dir/nginx.conf"
+	sl_bg sl pod exec "$pod" -- nginx -e "$dir/error.log" -p "$dir" -c "$dir/nginx.conf"
+}
+
 proxy_field() { sl status -o json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["proxy"].get(sys.argv[1], ""))' "$1" 2>/dev/null; }
 
 # proxy_wait_ready OLD_PID: waits (20 s at most) for a ready proxy with

@@ -15,23 +15,9 @@ pod default/client1 app=client,n=1
 pod default/client2 app=client,n=2
 
 NG=$SL_WORK/nginx
-mkdir -p "$NG/tmp"
-cat >"$NG/nginx.conf" <<NGINX
-worker_processes 1;
-master_process off;
-daemon off;
-pid $NG/nginx.pid;
-error_log $NG/error.log warn;
-events { worker_connections 1024; }
-http {
+nginx_pod default/server "$NG" <<NGINX
 	log_format pool '\$msec \$connection \$remote_addr "\$request" conn="\$http_connection" ka="\$http_keep_alive"';
 	access_log $NG/access.log pool;
-	keepalive_timeout 60s;
-	client_body_temp_path $NG/tmp;
-	proxy_temp_path $NG/tmp;
-	fastcgi_temp_path $NG/tmp;
-	uwsgi_temp_path $NG/tmp;
-	scgi_temp_path $NG/tmp;
 	server {
 		listen 8080;
 		listen 8090;
@@ -44,9 +30,7 @@ http {
 		default_type text/plain;
 		location / { return 200 "ok\n"; }
 	}
-}
 NGINX
-sl_bg sl pod exec default/server -- nginx -e "$NG/error.log" -p "$NG" -c "$NG/nginx.conf"
 
 # server_policy LABELS: the server's ingress, L7 on 8080 and 8092 for the
 # clients LABELS selects (the revocation below narrows it to client2)

@@ -15,25 +15,12 @@ pod default/server app=server
 pod default/client app=client
 
 NG=$SL_WORK/nginx
-mkdir -p "$NG/tmp" "$NG/www/api"
+mkdir -p "$NG/www/api"
 head -c 1048576 /dev/urandom >"$NG/www/api/big.bin"
 python3 -c 'print("x" * 4000)' >"$NG/www/api/text.txt"
-cat >"$NG/nginx.conf" <<NGINX
-worker_processes 1;
-master_process off;
-daemon off;
-pid $NG/nginx.pid;
-error_log $NG/error.log warn;
-events { worker_connections 1024; }
-http {
+nginx_pod default/server "$NG" <<NGINX
 	access_log off;
-	keepalive_timeout 60s;
 	keepalive_requests 100000;
-	client_body_temp_path $NG/tmp;
-	proxy_temp_path $NG/tmp;
-	fastcgi_temp_path $NG/tmp;
-	uwsgi_temp_path $NG/tmp;
-	scgi_temp_path $NG/tmp;
 	server {
 		listen 8080;
 		listen 8081;
@@ -54,9 +41,7 @@ http {
 		location /api/ { }
 		location /copy/ { sendfile off; alias $NG/www/api/; }
 	}
-}
 NGINX
-sl_bg sl pod exec default/server -- nginx -e "$NG/error.log" -p "$NG" -c "$NG/nginx.conf"
 
 # server_policy [L4PORT]: the server's ingress; with L4PORT also that port
 # (L4 only) for the client
@@ -237,7 +222,7 @@ echo "# proxies replaced while a keep-alive client keeps asking"
 # slots it claimed (owner = its pid); a proxy killed outright leaves its
 # slots to be claimed again
 owners() {
-	bpftool map dump pinned "$SL_PIN/sluice_spls_v1" -j 2>/dev/null | python3 -c '
+	bpftool map dump pinned "$SL_PIN/sluice_spls_v2" -j 2>/dev/null | python3 -c '
 import json, sys
 print(" ".join(sorted({str(e["formatted"]["value"]["owner"]) for e in json.load(sys.stdin)} - {"0"})))'
 }
