@@ -299,6 +299,7 @@ static __always_inline int req_take(struct sk_msg_md *msg, struct sluice_splice_
 	rec->gen = s->gen;
 	rec->outcome = 0;
 	rec->status = 0;
+	rec->own = 0;
 	rec->req_ns = bpf_ktime_get_ns();
 	rec->first_ns = rec->last_ns = 0;
 	rec->bytes_in = n;

@@ -742,9 +742,11 @@ static void proxy_rq_record(void *ctx, const struct sluice_rq_rec *rec)
 	}
 	srv->cnt.requests_spliced++;
 	srv->cnt.bytes_from_clients += rec->bytes_in;
-	if (!pc || pc->rq_gen != rec->gen || pc->close_state == CL_CLOSED)
+	if (!pc || pc->rq_gen != rec->gen)
 		return; /* its connection is gone: nothing left to log it with */
 	pc->last_activity_ms = uv_now(srv->loop);
+	if (rec->outcome == SLUICE_SPLICE_PASSED && pc->close_state == CL_CLOSED)
+		return;
 	if (rec->outcome == SLUICE_SPLICE_PASSED) {
 		char head[SLUICE_RQ_TEXT_MAX + 64];
 		int n = snprintf(head, sizeof(head), "%.*s %.*s HTTP/1.1\r\nHost: %.*s\r\n\r\n",
@@ -967,6 +969,8 @@ static void proxy_close_all(struct proxy_conn *pc)
 {
 	if (pc->close_state == CL_CLOSED)
 		return;
+	/* what the kernel carried for it is logged while it is still open */
+	proxy_rq_unpair_pc(pc);
 	pc->close_state = CL_CLOSED;
 	proxy_up_close(pc);
 	uv_close((uv_handle_t *)&pc->timer, proxy_on_handle_close);
@@ -1490,6 +1494,8 @@ static void proxy_on_client_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *
 			if (pc->close_state == CL_CLOSED)
 				return;
 		}
+		/* the kernel's exchanges first: the last ones end before EOF */
+		proxy_rq_sync(pc->srv);
 		pc->client_eof = true;
 		pc->client_reading = false;
 		uv_read_stop(s);

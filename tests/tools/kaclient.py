@@ -7,6 +7,7 @@ usage: kaclient.py IP PORT STEP...
 Steps:
   get:PATH[:N]      N times (default 1): send the request, read its response
   gz:PATH[:N]       the same with "Accept-Encoding: gzip" (nginx chunks it)
+  uniq:PATH:N       N requests, PATH?u=1 ... PATH?u=N (each one new)
   pipe:P1,P2,...    all requests in one send, then every response
   overlap:P1,P2     P1 sent, P2 sent before P1's response is read
   wait:FILE         until FILE exists (at most 30 s)
@@ -87,6 +88,11 @@ try:
             path, _, n = arg.partition(":")
             for _ in range(int(n or 1)):
                 s.sendall(req(path, kind == "gz"))
+                print(response(), flush=True)
+        elif kind == "uniq":
+            path, _, n = arg.partition(":")
+            for i in range(int(n)):
+                s.sendall(req("%s?u=%d" % (path, i + 1)))
                 print(response(), flush=True)
         elif kind == "pipe":
             paths = arg.split(",")
