@@ -140,7 +140,7 @@ void proxy_rq_unpair(struct proxy_rq *rq, uint32_t h, const struct sluice_sock_k
 {
 	struct sluice_splice_slot *s;
 	struct sluice_sock_key ours;
-	uint64_t st;
+	__u64 st;
 
 	if (!rq || !(s = proxy_splice_slot_mut(rq->sp, h)))
 		return;
@@ -149,7 +149,7 @@ void proxy_rq_unpair(struct proxy_rq *rq, uint32_t h, const struct sluice_sock_k
 	/* READY or OFF: nothing under way; else give the exchange up */
 	st = __atomic_load_n(&s->rq, __ATOMIC_ACQUIRE);
 	if (st == SLUICE_RQ_TAKEN || st == SLUICE_RQ_HOLD || st == SLUICE_RQ_BUSY) {
-		uint64_t seq = s->rq_seq, zero = 0;
+		__u64 seq = s->rq_seq, zero = 0;
 		struct sluice_rq_rec *rec = &rq->recs[seq & (SLUICE_RQ_RING_LEN - 1)];
 
 		if (__atomic_load_n(&rec->seq, __ATOMIC_ACQUIRE) == seq)
@@ -170,7 +170,7 @@ void proxy_rq_read(struct proxy_rq *rq, uint32_t h, uint64_t n)
 int proxy_rq_grant(struct proxy_rq *rq, uint32_t h)
 {
 	struct sluice_splice_slot *s = rq ? proxy_splice_slot_mut(rq->sp, h) : NULL;
-	uint64_t off = SLUICE_RQ_OFF;
+	__u64 off = SLUICE_RQ_OFF;
 
 	if (!s || __atomic_load_n(&s->rq_passed, __ATOMIC_ACQUIRE) != s->rq_read ||
 	    __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != SLUICE_SPLICE_IDLE)
@@ -184,7 +184,7 @@ int proxy_rq_grant(struct proxy_rq *rq, uint32_t h)
 int proxy_rq_reclaim(struct proxy_rq *rq, uint32_t h)
 {
 	struct sluice_splice_slot *s = rq ? proxy_splice_slot_mut(rq->sp, h) : NULL;
-	uint64_t st;
+	__u64 st;
 
 	if (!s)
 		return 0;
@@ -199,7 +199,7 @@ int proxy_rq_reclaim(struct proxy_rq *rq, uint32_t h)
 bool proxy_rq_grant_after(struct proxy_rq *rq, uint32_t h)
 {
 	struct sluice_splice_slot *s = rq ? proxy_splice_slot_mut(rq->sp, h) : NULL;
-	uint64_t off = SLUICE_RQ_OFF;
+	__u64 off = SLUICE_RQ_OFF;
 
 	if (!s || __atomic_load_n(&s->rq_passed, __ATOMIC_ACQUIRE) != s->rq_read)
 		return false;

@@ -529,6 +529,14 @@ spl=$(kc -n kube-system exec "$NEWPOD" -c agent -- sluice status -o json 2>/dev/
 [ "${spl:-0}" -ge $((KA_N / 4)) ] 2>/dev/null &&
 	ok "responses spliced by the kernel on the node: $spl (at least a quarter of the $KA_N above)" ||
 	bad "responses spliced by the kernel: '$spl' (the keep-alive connection's $((KA_N / 2)) 200s expected)"
+# and its /public requests after the first, allowed before, go from curl's
+# socket straight to the server's (the request splice); the /private ones
+# (403) are the proxy's every time
+rqs=$(kc -n kube-system exec "$NEWPOD" -c agent -- sluice status -o json 2>/dev/null |
+	python3 -c 'import json,sys; print(json.load(sys.stdin)["proxy"].get("requests_spliced", 0))' 2>/dev/null)
+[ "${rqs:-0}" -ge 1 ] 2>/dev/null && [ "${rqs:-0}" -lt "$KA_N" ] 2>/dev/null &&
+	ok "requests sent on by the kernel on the node: $rqs (of the $((KA_N / 2)) allowed ones)" ||
+	bad "requests sent on by the kernel: '$rqs' (some of the keep-alive connection's /public ones expected)"
 lines=$(grep -c '^line' "$WORK/conn.log")
 [ "$lines" = 80 ] && ok "the established L4 connection carried all 80 lines across the restart" ||
 	bad "the established connection: $lines of 80 lines ($(tail -2 "$WORK/conn.log" | tr '\n' ' '))"
