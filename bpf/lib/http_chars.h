@@ -12,6 +12,10 @@
 #define __always_inline inline __attribute__((always_inline))
 #endif
 
+/* Keeps v as computed (in a register): no strength reduction of an index
+ * into a walking pointer, which the verifier could not bound. */
+#define http_barrier_var(v) __asm__ __volatile__("" : "+r"(v))
+
 static __always_inline int http_alpha(__u8 c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');

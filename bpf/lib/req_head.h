@@ -25,7 +25,8 @@
  * It may refuse more than the proxy would (it does: '%' anywhere, any
  * other byte, a longer head); it must never take more.
  *
- * Why a global function per byte: see splice_head.h.
+ * Why a global function per byte (or per run of bytes that are only
+ * checked): see splice_head.h.
  */
 #ifndef SLUICE_BPF_REQ_HEAD_H
 #define SLUICE_BPF_REQ_HEAD_H
@@ -47,6 +48,7 @@
 /* The reader's state, in a per-CPU scratch slot with the head's bytes. */
 struct req_head {
 	__u8 buf[SLUICE_REQ_HEAD_MAX];
+	__u32 n;               /* bytes in buf */
 	__u32 st;              /* RQ_* */
 	__u32 k;               /* RQ_VERSION: bytes of " HTTP/1.1\r\n" seen */
 	__u32 nlen;
@@ -158,14 +160,46 @@ static __always_inline int req_host_byte(struct req_head *h, __u8 c, __u32 i)
 	return 0;
 }
 
-/* One byte of the head at i. Returns 1 when the reader is done (RQ_DONE or
- * RQ_FAIL), 0 to go on. */
+/* a target byte with no meaning of its own ('/', '.', '?' have one) */
+static __always_inline int req_target_plain(__u8 c)
+{
+	return req_target_byte(c) && c != '/' && c != '.' && c != '?';
+}
+
+/*
+ * A run of plain target bytes (target) or of SP, HTAB and visible ASCII
+ * (a field value nothing depends on) from i on, at most REQ_RUN bytes:
+ * where it ends. Such bytes are only checked, so they go in runs rather
+ * than a call per byte (the reader runs in every client's send).
+ */
+#define REQ_RUN 64
+
+static __always_inline int req_run(const struct req_head *h, __u32 i, int target)
+{
+	for (int k = 0; k < REQ_RUN; k++) {
+		__u32 j = i & (SLUICE_REQ_HEAD_MAX - 1);
+		__u8 c;
+
+		/* the index as masked, not a pointer the compiler walks */
+		http_barrier_var(j);
+		if (i >= h->n || i >= SLUICE_REQ_HEAD_MAX)
+			break;
+		c = h->buf[j];
+		if (target ? !req_target_plain(c) : !http_text_b(c))
+			break;
+		i++;
+	}
+	return (int)i;
+}
+
+/* The byte at i. Returns where to go on (a run may be consumed at once), or
+ * -1 when the reader is done (RQ_DONE or RQ_FAIL). */
 __noinline int req_head_step(struct req_head *h, __u32 i)
 {
 	__u8 c;
 
 	if (!h || i >= SLUICE_REQ_HEAD_MAX)
-		return 1;
+		return -1;
 	c = h->buf[i & (SLUICE_REQ_HEAD_MAX - 1)];
 	switch (h->st) {
 	case RQ_METHOD:
@@ -176,19 +210,19 @@ __noinline int req_head_step(struct req_head *h, __u32 i)
 			h->target_off = i + 1;
 			h->prev = 0;
 			h->st = RQ_TARGET;
-			return 0;
+			return (int)i + 1;
 		}
 		if (c < 'A' || c > 'Z' || i >= 8)
 			goto fail;
 		h->w0 |= (__u64)c << ((i & 7) * 8);
 		h->nlen = i + 1;
-		return 0;
+		return (int)i + 1;
 	case RQ_TARGET:
 		if (c == ' ' && i > h->target_off) {
 			h->target_len = i - h->target_off;
 			h->k = 0;
 			h->st = RQ_VERSION;
-			return 0;
+			return (int)i + 1;
 		}
 		if (i == h->target_off ? c != '/' : !req_target_byte(c))
 			goto fail;
@@ -199,7 +233,9 @@ __noinline int req_head_step(struct req_head *h, __u32 i)
 				goto fail;
 		}
 		h->prev = c;
-		return 0;
+		if (req_target_plain(c))
+			return req_run(h, i + 1, 1); /* prev stays a plain byte */
+		return (int)i + 1;
 	case RQ_VERSION:
 		/* "HTTP/1.1\r\n", packed little-endian in two words */
 		if (h->k < 8 ? c != (__u8)(0x312e312f50545448ull >> ((h->k & 7) * 8)) :
@@ -207,11 +243,11 @@ __noinline int req_head_step(struct req_head *h, __u32 i)
 			goto fail;
 		if (++h->k == 10)
 			h->st = RQ_LINE;
-		return 0;
+		return (int)i + 1;
 	case RQ_LINE:
 		if (c == '\r') {
 			h->st = RQ_END_LF;
-			return 0;
+			return (int)i + 1;
 		}
 		if (++h->nfields > REQ_FIELDS_MAX)
 			goto fail;
@@ -232,7 +268,7 @@ __noinline int req_head_step(struct req_head *h, __u32 i)
 				h->port_digits = 0;
 			}
 			h->st = RQ_VALUE;
-			return 0;
+			return (int)i + 1;
 		}
 		if (!http_tchar_b(c))
 			goto fail;
@@ -249,37 +285,39 @@ __noinline int req_head_step(struct req_head *h, __u32 i)
 			if (k < 0xffff)
 				h->nlen = k + 1;
 		}
-		return 0;
+		return (int)i + 1;
 	case RQ_VALUE:
 		if (c == '\r') {
 			if (h->is_host &&
 			    (h->hs == HV_LEAD || (h->hs == HV_PORT && !h->port_digits)))
 				goto fail;
 			h->st = RQ_VALUE_LF;
-			return 0;
+			return (int)i + 1;
 		}
 		if (!http_text_b(c))
 			goto fail;
-		if (h->is_host && req_host_byte(h, c, i))
+		if (!h->is_host)
+			return req_run(h, i + 1, 0);
+		if (req_host_byte(h, c, i))
 			goto fail;
-		return 0;
+		return (int)i + 1;
 	case RQ_VALUE_LF:
 		if (c != '\n')
 			goto fail;
 		h->st = RQ_LINE;
-		return 0;
+		return (int)i + 1;
 	case RQ_END_LF:
 		if (c != '\n' || h->nhost != 1)
 			goto fail;
 		h->head_len = i + 1;
 		h->st = RQ_DONE;
-		return 1;
+		return -1;
 	default:
-		return 1;
+		return -1;
 	}
 fail:
 	h->st = RQ_FAIL;
-	return 1;
+	return -1;
 }
 
 /* Reads the head in h->buf[0, n): true when it is a whole request head the
@@ -288,14 +326,22 @@ static __always_inline int req_head_read(struct req_head *h, __u32 n)
 {
 	__u32 i;
 
+	h->n = n;
 	h->st = RQ_METHOD;
 	h->nlen = h->nfields = 0;
 	h->w0 = h->w1 = h->w2 = 0;
 	h->query = h->nhost = h->is_host = 0;
 	h->head_len = 0;
-	for (i = 0; i < SLUICE_REQ_HEAD_MAX; i++) {
-		if (i >= n || req_head_step(h, i))
+	i = 0;
+	for (__u32 k = 0; k < SLUICE_REQ_HEAD_MAX; k++) {
+		int next;
+
+		if (i >= n)
 			break;
+		next = req_head_step(h, i);
+		if (next < 0)
+			break;
+		i = (__u32)next;
 	}
 	return h->st == RQ_DONE && h->head_len <= n;
 }

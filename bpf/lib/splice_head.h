@@ -14,6 +14,9 @@
  * Why a global function per byte: the verifier checks a global function once
  * with unknown arguments, so the caller's loop over up to 512 bytes stays a
  * few instructions per round instead of every path of a parser per byte.
+ * The bytes nothing depends on (a reason phrase, the value of a field the
+ * reader does not look at) are only checked, in runs of one call each: the
+ * reader runs in the server's send, once per response.
  */
 #ifndef SLUICE_BPF_SPLICE_HEAD_H
 #define SLUICE_BPF_SPLICE_HEAD_H
@@ -45,6 +48,7 @@ struct splice_head {
 	__u64 cl;              /* the value as digits */
 	__u32 cl_bad;          /* a byte of the value is not a digit */
 	__u32 has_cl, has_conn;
+	__u32 boring;          /* the field's value needs no look but its bytes */
 	__u32 status;
 	__u32 head_len;        /* set when the head ends */
 	__u32 ndrop;
@@ -111,14 +115,49 @@ drop:
 	return 0;
 }
 
-/* One byte of the head at i. Returns 1 when the reader is done (HS_DONE or
- * HS_FAIL), 0 to go on. */
+/*
+ * A run of SP, HTAB and visible ASCII from i on (at most SPLICE_RUN bytes):
+ * where it ends. A reason phrase or the value of a field nothing depends on
+ * is only checked, so it goes in runs rather than a call per byte.
+ */
+#define SPLICE_RUN 64
+
+static __always_inline int splice_text_run(const struct splice_head *h, __u32 i)
+{
+	for (int k = 0; k < SPLICE_RUN; k++) {
+		__u32 j = i & (SLUICE_SPLICE_HEAD_MAX - 1);
+
+		/* the index as masked, not a pointer the compiler walks (the
+		 * verifier could not bound that) */
+		http_barrier_var(j);
+		if (i >= h->n || i >= SLUICE_SPLICE_HEAD_MAX || !http_text_b(h->buf[j]))
+			break;
+		i++;
+	}
+	return (int)i;
+}
+
+/* The field just named is one splice_field_end() looks at. */
+static __always_inline int splice_name_matters(const struct splice_head *h)
+{
+	__u32 nlen = h->nlen;
+
+	return (nlen == 14 && h->w0 == splice_pack("content-", 8)) ||
+	       (nlen == 10 && (h->w0 == splice_pack("connecti", 8) ||
+			       h->w0 == splice_pack("keep-ali", 8))) ||
+	       (nlen == 16 && h->w0 == splice_pack("proxy-co", 8)) ||
+	       (nlen == 17 && h->w0 == splice_pack("transfer", 8)) ||
+	       (nlen == 7 && h->w0 == splice_pack("upgrade", 7));
+}
+
+/* The byte at i. Returns where to go on (a run may be consumed at once), or
+ * -1 when the reader is done (HS_DONE or HS_FAIL). */
 __noinline int splice_head_step(struct splice_head *h, __u32 i)
 {
 	__u8 c;
 
 	if (!h || i >= SLUICE_SPLICE_HEAD_MAX)
-		return 1;
+		return -1;
 	c = h->buf[i & (SLUICE_SPLICE_HEAD_MAX - 1)];
 	switch (h->st) {
 	case HS_STATUS:
@@ -140,13 +179,15 @@ __noinline int splice_head_step(struct splice_head *h, __u32 i)
 				goto fail;
 			h->st = HS_REASON;
 		}
-		return 0;
+		return (int)i + 1;
 	case HS_REASON:
-		if (c == '\r')
+		if (c == '\r') {
 			h->st = HS_REASON_LF;
-		else if (!http_text_b(c))
+			return (int)i + 1;
+		}
+		if (!http_text_b(c))
 			goto fail;
-		return 0;
+		return splice_text_run(h, i + 1);
 	case HS_REASON_LF:
 	case HS_VALUE_LF:
 		if (c != '\n')
@@ -155,11 +196,11 @@ __noinline int splice_head_step(struct splice_head *h, __u32 i)
 			goto fail;
 		h->st = HS_LINE;
 		h->line = i + 1;
-		return 0;
+		return (int)i + 1;
 	case HS_LINE:
 		if (c == '\r') {
 			h->st = HS_END_LF;
-			return 0;
+			return (int)i + 1;
 		}
 		h->nlen = 0;
 		h->w0 = h->w1 = h->w2 = 0;
@@ -174,8 +215,9 @@ __noinline int splice_head_step(struct splice_head *h, __u32 i)
 			h->v0 = h->v1 = 0;
 			h->cl = 0;
 			h->cl_bad = 0;
+			h->boring = !splice_name_matters(h);
 			h->st = HS_OWS;
-			return 0;
+			return (int)i + 1;
 		}
 		if (!http_tchar_b(c))
 			goto fail;
@@ -192,19 +234,21 @@ __noinline int splice_head_step(struct splice_head *h, __u32 i)
 			if (k < 0xffff)
 				h->nlen = k + 1;
 		}
-		return 0;
+		return (int)i + 1;
 	case HS_OWS:
 		if (c == ' ' || c == '\t')
-			return 0;
+			return (int)i + 1;
 		h->st = HS_VALUE;
 		__attribute__((fallthrough));
 	case HS_VALUE:
 		if (c == '\r') {
 			h->st = HS_VALUE_LF;
-			return 0;
+			return (int)i + 1;
 		}
 		if (!http_text_b(c))
 			goto fail;
+		if (h->boring)
+			return splice_text_run(h, i + 1);
 		{
 			__u64 lc = c | 0x20;
 			__u32 k = h->vlen;
@@ -220,19 +264,19 @@ __noinline int splice_head_step(struct splice_head *h, __u32 i)
 			if (k < 0xffff)
 				h->vlen = k + 1;
 		}
-		return 0;
+		return (int)i + 1;
 	case HS_END_LF:
 		if (c != '\n' || !h->has_cl)
 			goto fail;
 		h->head_len = i + 1;
 		h->st = HS_DONE;
-		return 1;
+		return -1;
 	default:
-		return 1;
+		return -1;
 	}
 fail:
 	h->st = HS_FAIL;
-	return 1;
+	return -1;
 }
 
 /* Reads the head in h->buf[0, n): true when it is a simple response's
@@ -247,9 +291,16 @@ static __always_inline int splice_head_read(struct splice_head *h, __u32 n)
 	h->has_cl = h->has_conn = 0;
 	h->ndrop = 0;
 	h->head_len = 0;
-	for (i = 0; i < SLUICE_SPLICE_HEAD_MAX; i++) {
-		if (i >= n || splice_head_step(h, i))
+	i = 0;
+	for (__u32 k = 0; k < SLUICE_SPLICE_HEAD_MAX; k++) {
+		int next;
+
+		if (i >= n)
 			break;
+		next = splice_head_step(h, i);
+		if (next < 0)
+			break;
+		i = (__u32)next;
 	}
 	return h->st == HS_DONE && h->head_len <= n;
 }
