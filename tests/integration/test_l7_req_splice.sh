@@ -23,6 +23,7 @@ nginx_pod default/server "$NG" <<NGINX
 	keepalive_requests 100000;
 	server {
 		listen 8080;
+		listen [::]:8081 ipv6only=off;
 		root $NG/www;
 		gzip on;
 		gzip_types text/plain;
@@ -35,7 +36,8 @@ nginx_pod default/server "$NG" <<NGINX
 	}
 NGINX
 
-# policy PATHREGEX: GET on it from the client, nothing else
+# policy PATHREGEX: GET on it from the client on 8080, L4 on 8081 (the
+# client's own egress rule judges that one)
 policy() {
 	apply_yaml <<YAML
 apiVersion: cilium.io/v2
@@ -49,9 +51,29 @@ spec:
     - ports: [{port: "8080", protocol: TCP}]
       rules:
         http: [{method: GET, path: "$1"}]
+  - fromEndpoints: [{matchLabels: {app: client}}]
+    toPorts: [{ports: [{port: "8081", protocol: TCP}]}]
 YAML
 }
 policy "/api/.*" >/dev/null
+# egress: the client pod's own rule on 8081 (connect4 steers it to the
+# proxy's listener on loopback in the client pod); nginx's socket there is
+# a dual-stack one
+apply_yaml <<'YAML' >/dev/null
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: client-l7}
+spec:
+  endpointSelector: {matchLabels: {app: client}}
+  egress:
+  - toEndpoints: [{matchLabels: {app: server}}]
+    toPorts:
+    - ports: [{port: "8081", protocol: TCP}]
+      rules:
+        http: [{method: GET, path: "/api/.*"}]
+  - toEndpoints: [{matchLabels: {app: server}}]
+    toPorts: [{ports: [{port: "8080", protocol: TCP}]}]
+YAML
 wait_proxy_ready
 URL=http://$IP_server:8080
 cx() { sl pod exec default/client -- "$@"; }
@@ -76,6 +98,15 @@ t1=$(taken)
 check "... the kernel sent at least 17 of them on by itself ($t0 -> $t1)" test $((t1 - t0)) -ge 17
 check "/metrics: sluice_proxy_requests_spliced_total counts them" sh -c \
 	"curl -s http://127.0.0.1:$SL_METRICS_PORT/metrics | awk '/^sluice_proxy_requests_spliced_total / {n = \$2} END {exit !(n >= $t1)}'"
+
+echo "# egress, to a dual-stack server socket"
+settle
+t0=$(taken)
+out=$(cx python3 "$TOOLS/kaclient.py" "$IP_server" 8081 "get:/api/small?e=1:20" get:/other)
+expect_eq "20 x 200, then 403 for /other" "$(oks 20; echo '403 15')" "$out"
+settle
+t1=$(taken)
+check "... the kernel sent at least 17 of them on by itself ($t0 -> $t1)" test $((t1 - t0)) -ge 17
 
 echo "# new paths, a 403 between: the proxy decides what the kernel has not seen"
 settle
@@ -143,6 +174,8 @@ recs = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
 # exactly one line per request, whoever carried it
 a1 = [r for r in recs if r.get("path") == "/api/small?a=1"]
 assert len(a1) == 20 and all(r["status"] == 200 for r in a1), len(a1)
+e1 = [r for r in recs if r.get("path") == "/api/small?e=1"]
+assert len(e1) == 20 and all(r["status"] == 200 and r["direction"] == "egress" for r in e1), e1[:2]
 b1 = [r for r in recs if r.get("path") == "/api/small?b=1"]
 assert len(b1) == 4200 and all(r["status"] == 200 for r in b1), len(b1)
 u = [r for r in recs if r.get("path", "").startswith("/api/small?u=")]
