@@ -192,6 +192,42 @@ static __always_inline int req_run(const struct req_head *h, __u32 i, int target
 	return (int)i;
 }
 
+/* One more byte of a field name, lowercased and packed (17 bytes kept). */
+static __always_inline void req_name_add(struct req_head *h, __u8 c)
+{
+	__u64 lc = http_alpha(c) ? c | 0x20 : c;
+	__u32 k = h->nlen;
+
+	if (k < 8)
+		h->w0 |= lc << ((k & 7) * 8);
+	else if (k < 16)
+		h->w1 |= lc << ((k & 7) * 8);
+	else if (k == 16)
+		h->w2 = lc;
+	if (k < 0xffff)
+		h->nlen = k + 1;
+}
+
+/* A run of name bytes from i on (at most REQ_RUN): packed, and where the
+ * run ends. */
+static __always_inline int req_name_run(struct req_head *h, __u32 i)
+{
+	for (int k = 0; k < REQ_RUN; k++) {
+		__u32 j = i & (SLUICE_REQ_HEAD_MAX - 1);
+		__u8 c;
+
+		http_barrier_var(j);
+		if (i >= h->n || i >= SLUICE_REQ_HEAD_MAX)
+			break;
+		c = h->buf[j];
+		if (!http_tchar_b(c))
+			break;
+		req_name_add(h, c);
+		i++;
+	}
+	return (int)i;
+}
+
 /* The byte at i. Returns where to go on (a run may be consumed at once), or
  * -1 when the reader is done (RQ_DONE or RQ_FAIL). */
 __noinline int req_head_step(struct req_head *h, __u32 i)
@@ -272,20 +308,8 @@ __noinline int req_head_step(struct req_head *h, __u32 i)
 		}
 		if (!http_tchar_b(c))
 			goto fail;
-		{
-			__u64 lc = http_alpha(c) ? c | 0x20 : c;
-			__u32 k = h->nlen;
-
-			if (k < 8)
-				h->w0 |= lc << ((k & 7) * 8);
-			else if (k < 16)
-				h->w1 |= lc << ((k & 7) * 8);
-			else if (k == 16)
-				h->w2 = lc;
-			if (k < 0xffff)
-				h->nlen = k + 1;
-		}
-		return (int)i + 1;
+		req_name_add(h, c);
+		return req_name_run(h, i + 1);
 	case RQ_VALUE:
 		if (c == '\r') {
 			if (h->is_host &&
