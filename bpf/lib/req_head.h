@@ -51,9 +51,8 @@ struct req_head {
 	__u32 n;               /* bytes in buf */
 	__u32 st;              /* RQ_* */
 	__u32 k;               /* RQ_VERSION: bytes of " HTTP/1.1\r\n" seen */
-	__u32 nlen;
 	__u32 nfields;
-	__u64 w0, w1, w2;      /* the name (method first), lowercased, packed */
+	struct http_name nm;   /* the field's name (the method first, as it is) */
 	__u32 prev;            /* the target's previous byte */
 	__u32 query;           /* the target's '?' was seen */
 	__u32 is_host, nhost;
@@ -87,46 +86,28 @@ static __always_inline int req_target_byte(__u8 c)
 	return 0;
 }
 
-/* bytes [off, off + 8) of the name s of n bytes, packed as the reader packs */
-static __always_inline __u64 req_pack_at(const char *s, int n, int off)
-{
-	__u64 w = 0;
-
-	for (int i = off; i < n && i < off + 8; i++)
-		w |= (__u64)(__u8)s[i] << (8 * (i - off));
-	return w;
-}
-
-#define req_pack(s, n) req_pack_at(s, n, 0)
-
-/* the name being read is s (a lowercase literal of at most 17 bytes) */
-#define REQ_NAME_IS(h, s)                                                                \
-	((h)->nlen == sizeof(s) - 1 && (h)->w0 == req_pack_at(s, sizeof(s) - 1, 0) &&    \
-	 (h)->w1 == req_pack_at(s, sizeof(s) - 1, 8) &&                                  \
-	 (h)->w2 == req_pack_at(s, sizeof(s) - 1, 16))
-
 /* The method (packed as it is, uppercase): one of those the reader takes. */
 static __always_inline int req_method_ok(const struct req_head *h)
 {
-	__u32 n = h->nlen;
-	__u64 w = h->w0;
+	__u32 n = h->nm.len;
+	__u64 w = h->nm.w0;
 
-	return (n == 3 && (w == req_pack("GET", 3) || w == req_pack("PUT", 3))) ||
-	       (n == 4 && w == req_pack("POST", 4)) ||
-	       (n == 5 && w == req_pack("PATCH", 5)) ||
-	       (n == 6 && w == req_pack("DELETE", 6)) ||
-	       (n == 7 && w == req_pack("OPTIONS", 7));
+	return (n == 3 && (w == http_pack_at("GET", 3, 0) || w == http_pack_at("PUT", 3, 0))) ||
+	       (n == 4 && w == http_pack_at("POST", 4, 0)) ||
+	       (n == 5 && w == http_pack_at("PATCH", 5, 0)) ||
+	       (n == 6 && w == http_pack_at("DELETE", 6, 0)) ||
+	       (n == 7 && w == http_pack_at("OPTIONS", 7, 0));
 }
 
 /* A field name (lowercased) the reader refuses: the request leaves it to
  * the proxy. */
 static __always_inline int req_name_refused(const struct req_head *h)
 {
-	return REQ_NAME_IS(h, "content-length") || REQ_NAME_IS(h, "transfer-encoding") ||
-	       REQ_NAME_IS(h, "connection") || REQ_NAME_IS(h, "keep-alive") ||
-	       REQ_NAME_IS(h, "proxy-connection") || REQ_NAME_IS(h, "te") ||
-	       REQ_NAME_IS(h, "trailer") || REQ_NAME_IS(h, "upgrade") ||
-	       REQ_NAME_IS(h, "http2-settings") || REQ_NAME_IS(h, "expect");
+	return HTTP_NAME_IS(&h->nm, "content-length") || HTTP_NAME_IS(&h->nm, "transfer-encoding") ||
+	       HTTP_NAME_IS(&h->nm, "connection") || HTTP_NAME_IS(&h->nm, "keep-alive") ||
+	       HTTP_NAME_IS(&h->nm, "proxy-connection") || HTTP_NAME_IS(&h->nm, "te") ||
+	       HTTP_NAME_IS(&h->nm, "trailer") || HTTP_NAME_IS(&h->nm, "upgrade") ||
+	       HTTP_NAME_IS(&h->nm, "http2-settings") || HTTP_NAME_IS(&h->nm, "expect");
 }
 
 /* One byte of the Host value (not CR). 0: go on, -1: refused. */
@@ -160,74 +141,6 @@ static __always_inline int req_host_byte(struct req_head *h, __u8 c, __u32 i)
 	return 0;
 }
 
-/* a target byte with no meaning of its own ('/', '.', '?' have one) */
-static __always_inline int req_target_plain(__u8 c)
-{
-	return req_target_byte(c) && c != '/' && c != '.' && c != '?';
-}
-
-/*
- * A run of plain target bytes (target) or of SP, HTAB and visible ASCII
- * (a field value nothing depends on) from i on, at most REQ_RUN bytes:
- * where it ends. Such bytes are only checked, so they go in runs rather
- * than a call per byte (the reader runs in every client's send).
- */
-#define REQ_RUN 64
-
-static __always_inline int req_run(const struct req_head *h, __u32 i, int target)
-{
-	for (int k = 0; k < REQ_RUN; k++) {
-		__u32 j = i & (SLUICE_REQ_HEAD_MAX - 1);
-		__u8 c;
-
-		/* the index as masked, not a pointer the compiler walks */
-		http_barrier_var(j);
-		if (i >= h->n || i >= SLUICE_REQ_HEAD_MAX)
-			break;
-		c = h->buf[j];
-		if (target ? !req_target_plain(c) : !http_text_b(c))
-			break;
-		i++;
-	}
-	return (int)i;
-}
-
-/* One more byte of a field name, lowercased and packed (17 bytes kept). */
-static __always_inline void req_name_add(struct req_head *h, __u8 c)
-{
-	__u64 lc = http_alpha(c) ? c | 0x20 : c;
-	__u32 k = h->nlen;
-
-	if (k < 8)
-		h->w0 |= lc << ((k & 7) * 8);
-	else if (k < 16)
-		h->w1 |= lc << ((k & 7) * 8);
-	else if (k == 16)
-		h->w2 = lc;
-	if (k < 0xffff)
-		h->nlen = k + 1;
-}
-
-/* A run of name bytes from i on (at most REQ_RUN): packed, and where the
- * run ends. */
-static __always_inline int req_name_run(struct req_head *h, __u32 i)
-{
-	for (int k = 0; k < REQ_RUN; k++) {
-		__u32 j = i & (SLUICE_REQ_HEAD_MAX - 1);
-		__u8 c;
-
-		http_barrier_var(j);
-		if (i >= h->n || i >= SLUICE_REQ_HEAD_MAX)
-			break;
-		c = h->buf[j];
-		if (!http_tchar_b(c))
-			break;
-		req_name_add(h, c);
-		i++;
-	}
-	return (int)i;
-}
-
 /* The byte at i. Returns where to go on (a run may be consumed at once), or
  * -1 when the reader is done (RQ_DONE or RQ_FAIL). */
 __noinline int req_head_step(struct req_head *h, __u32 i)
@@ -250,8 +163,8 @@ __noinline int req_head_step(struct req_head *h, __u32 i)
 		}
 		if (c < 'A' || c > 'Z' || i >= 8)
 			goto fail;
-		h->w0 |= (__u64)c << ((i & 7) * 8);
-		h->nlen = i + 1;
+		h->nm.w0 |= (__u64)c << ((i & 7) * 8);
+		h->nm.len = i + 1;
 		return (int)i + 1;
 	case RQ_TARGET:
 		if (c == ' ' && i > h->target_off) {
@@ -269,8 +182,8 @@ __noinline int req_head_step(struct req_head *h, __u32 i)
 				goto fail;
 		}
 		h->prev = c;
-		if (req_target_plain(c))
-			return req_run(h, i + 1, 1); /* prev stays a plain byte */
+		if (http_target_plain(c))
+			return http_run(h->buf, h->n, i + 1, HTTP_RUN_TARGET, &h->nm); /* prev stays a plain byte */
 		return (int)i + 1;
 	case RQ_VERSION:
 		/* "HTTP/1.1\r\n", packed little-endian in two words */
@@ -287,16 +200,16 @@ __noinline int req_head_step(struct req_head *h, __u32 i)
 		}
 		if (++h->nfields > REQ_FIELDS_MAX)
 			goto fail;
-		h->nlen = 0;
-		h->w0 = h->w1 = h->w2 = 0;
+		h->nm.len = 0;
+		h->nm.w0 = h->nm.w1 = h->nm.w2 = 0;
 		h->st = RQ_NAME;
 		/* the line's first byte is the name's */
 		__attribute__((fallthrough));
 	case RQ_NAME:
 		if (c == ':') {
-			if (!h->nlen || req_name_refused(h))
+			if (!h->nm.len || req_name_refused(h))
 				goto fail;
-			h->is_host = REQ_NAME_IS(h, "host");
+			h->is_host = HTTP_NAME_IS(&h->nm, "host");
 			if (h->is_host) {
 				if (h->nhost++)
 					goto fail;
@@ -308,8 +221,8 @@ __noinline int req_head_step(struct req_head *h, __u32 i)
 		}
 		if (!http_tchar_b(c))
 			goto fail;
-		req_name_add(h, c);
-		return req_name_run(h, i + 1);
+		http_name_add(&h->nm, c);
+		return http_run(h->buf, h->n, i + 1, HTTP_RUN_NAME, &h->nm);
 	case RQ_VALUE:
 		if (c == '\r') {
 			if (h->is_host &&
@@ -321,7 +234,7 @@ __noinline int req_head_step(struct req_head *h, __u32 i)
 		if (!http_text_b(c))
 			goto fail;
 		if (!h->is_host)
-			return req_run(h, i + 1, 0);
+			return http_run(h->buf, h->n, i + 1, HTTP_RUN_TEXT, &h->nm);
 		if (req_host_byte(h, c, i))
 			goto fail;
 		return (int)i + 1;
@@ -352,8 +265,8 @@ static __always_inline int req_head_read(struct req_head *h, __u32 n)
 
 	h->n = n;
 	h->st = RQ_METHOD;
-	h->nlen = h->nfields = 0;
-	h->w0 = h->w1 = h->w2 = 0;
+	h->nm.len = h->nfields = 0;
+	h->nm.w0 = h->nm.w1 = h->nm.w2 = 0;
 	h->query = h->nhost = h->is_host = 0;
 	h->head_len = 0;
 	i = 0;

@@ -42,8 +42,8 @@ struct splice_head {
 	__u32 n;               /* bytes in buf */
 	__u32 st;              /* HS_* */
 	__u32 line;            /* offset of the current field line */
-	__u32 nlen, vlen;
-	__u64 w0, w1, w2;      /* the name, lowercased, packed (17 bytes) */
+	__u32 vlen;
+	struct http_name nm;   /* the current field's name */
 	__u64 v0, v1;          /* the value, lowercased, packed (10 bytes) */
 	__u64 cl;              /* the value as digits */
 	__u32 cl_bad;          /* a byte of the value is not a digit */
@@ -62,45 +62,29 @@ enum {
 	HS_VALUE_LF, HS_DONE, HS_FAIL,
 };
 
-/* up to 8 bytes of a lowercase name, packed as the reader packs them */
-static __always_inline __u64 splice_pack(const char *s, int n)
-{
-	__u64 w = 0;
-
-	for (int i = 0; i < n && i < 8; i++)
-		w |= (__u64)(__u8)s[i] << (8 * i);
-	return w;
-}
-
-/* The end of a field line: what its name means (the names' bytes are
- * lowercase letters and '-'; b | 0x20 is one of those only for itself or
- * its uppercase form, or CR for '-', which a name never holds). */
+/* The end of a field line: what its name means. */
 static __always_inline int splice_field_end(struct splice_head *h, __u32 end)
 {
-	__u32 nlen = h->nlen;
+	const struct http_name *nm = &h->nm;
 
-	if (nlen == 14 && h->w0 == splice_pack("content-", 8) && h->w1 == splice_pack("length", 6)) {
+	if (HTTP_NAME_IS(nm, "content-length")) {
 		if (h->has_cl || !h->vlen || h->vlen > 18 || h->cl_bad)
 			return -1;
 		h->has_cl = 1;
 		h->content_length = h->cl;
 		return 0;
 	}
-	if (nlen == 10 && h->w0 == splice_pack("connecti", 8) && h->w1 == splice_pack("on", 2)) {
-		if (h->has_conn || h->vlen != 10 || h->v0 != splice_pack("keep-ali", 8) ||
-		    h->v1 != splice_pack("ve", 2))
+	if (HTTP_NAME_IS(nm, "connection")) {
+		if (h->has_conn || h->vlen != 10 || h->v0 != http_pack_at("keep-ali", 8, 0) ||
+		    h->v1 != http_pack_at("ve", 2, 0))
 			return -1;
 		h->has_conn = 1;
 		goto drop;
 	}
-	if (nlen == 10 && h->w0 == splice_pack("keep-ali", 8) && h->w1 == splice_pack("ve", 2))
+	if (HTTP_NAME_IS(nm, "keep-alive"))
 		goto drop;
-	if (nlen == 16 && h->w0 == splice_pack("proxy-co", 8) && h->w1 == splice_pack("nnection", 8))
-		return -1;
-	if (nlen == 17 && h->w0 == splice_pack("transfer", 8) &&
-	    h->w1 == splice_pack("-encodin", 8) && h->w2 == 'g')
-		return -1;
-	if (nlen == 7 && h->w0 == splice_pack("upgrade", 7))
+	if (HTTP_NAME_IS(nm, "proxy-connection") || HTTP_NAME_IS(nm, "transfer-encoding") ||
+	    HTTP_NAME_IS(nm, "upgrade"))
 		return -1;
 	return 0;
 drop:
@@ -115,75 +99,14 @@ drop:
 	return 0;
 }
 
-/*
- * A run of SP, HTAB and visible ASCII from i on (at most SPLICE_RUN bytes):
- * where it ends. A reason phrase or the value of a field nothing depends on
- * is only checked, so it goes in runs rather than a call per byte.
- */
-#define SPLICE_RUN 64
-
-static __always_inline int splice_text_run(const struct splice_head *h, __u32 i)
-{
-	for (int k = 0; k < SPLICE_RUN; k++) {
-		__u32 j = i & (SLUICE_SPLICE_HEAD_MAX - 1);
-
-		/* the index as masked, not a pointer the compiler walks (the
-		 * verifier could not bound that) */
-		http_barrier_var(j);
-		if (i >= h->n || i >= SLUICE_SPLICE_HEAD_MAX || !http_text_b(h->buf[j]))
-			break;
-		i++;
-	}
-	return (int)i;
-}
-
-/* One more byte of a field name, lowercased and packed (17 bytes kept). */
-static __always_inline void splice_name_add(struct splice_head *h, __u8 c)
-{
-	__u64 lc = c | 0x20;
-	__u32 k = h->nlen;
-
-	if (k < 8)
-		h->w0 |= lc << ((k & 7) * 8);
-	else if (k < 16)
-		h->w1 |= lc << ((k & 7) * 8);
-	else if (k == 16)
-		h->w2 = lc;
-	if (k < 0xffff)
-		h->nlen = k + 1;
-}
-
-/* A run of name bytes from i on (at most SPLICE_RUN): packed, and where
- * the run ends. */
-static __always_inline int splice_name_run(struct splice_head *h, __u32 i)
-{
-	for (int k = 0; k < SPLICE_RUN; k++) {
-		__u32 j = i & (SLUICE_SPLICE_HEAD_MAX - 1);
-		__u8 c;
-
-		http_barrier_var(j);
-		if (i >= h->n || i >= SLUICE_SPLICE_HEAD_MAX)
-			break;
-		c = h->buf[j];
-		if (!http_tchar_b(c))
-			break;
-		splice_name_add(h, c);
-		i++;
-	}
-	return (int)i;
-}
-
 /* The field just named is one splice_field_end() looks at. */
 static __always_inline int splice_name_matters(const struct splice_head *h)
 {
-	__u32 nlen = h->nlen;
+	const struct http_name *nm = &h->nm;
 
-	return (nlen == 14 && h->w0 == splice_pack("content-", 8)) ||
-	       (nlen == 10 && (h->w0 == splice_pack("connecti", 8) ||
-			       h->w0 == splice_pack("keep-ali", 8))) ||
-	       (nlen == 16 && h->w0 == splice_pack("proxy-co", 8)) ||
-	       (nlen == 17 && h->w0 == splice_pack("transfer", 8)) ||
-	       (nlen == 7 && h->w0 == splice_pack("upgrade", 7));
+	return HTTP_NAME_IS(nm, "content-length") || HTTP_NAME_IS(nm, "connection") ||
+	       HTTP_NAME_IS(nm, "keep-alive") || HTTP_NAME_IS(nm, "proxy-connection") ||
+	       HTTP_NAME_IS(nm, "transfer-encoding") || HTTP_NAME_IS(nm, "upgrade");
 }
 
 /* The byte at i. Returns where to go on (a run may be consumed at once), or
@@ -223,7 +146,7 @@ __noinline int splice_head_step(struct splice_head *h, __u32 i)
 		}
 		if (!http_text_b(c))
 			goto fail;
-		return splice_text_run(h, i + 1);
+		return http_run(h->buf, h->n, i + 1, HTTP_RUN_TEXT, &h->nm);
 	case HS_REASON_LF:
 	case HS_VALUE_LF:
 		if (c != '\n')
@@ -238,14 +161,14 @@ __noinline int splice_head_step(struct splice_head *h, __u32 i)
 			h->st = HS_END_LF;
 			return (int)i + 1;
 		}
-		h->nlen = 0;
-		h->w0 = h->w1 = h->w2 = 0;
+		h->nm.len = 0;
+		h->nm.w0 = h->nm.w1 = h->nm.w2 = 0;
 		h->st = HS_NAME;
 		/* the line's first byte is the name's */
 		__attribute__((fallthrough));
 	case HS_NAME:
 		if (c == ':') {
-			if (!h->nlen)
+			if (!h->nm.len)
 				goto fail;
 			h->vlen = 0;
 			h->v0 = h->v1 = 0;
@@ -257,8 +180,8 @@ __noinline int splice_head_step(struct splice_head *h, __u32 i)
 		}
 		if (!http_tchar_b(c))
 			goto fail;
-		splice_name_add(h, c);
-		return splice_name_run(h, i + 1);
+		http_name_add(&h->nm, c);
+		return http_run(h->buf, h->n, i + 1, HTTP_RUN_NAME, &h->nm);
 	case HS_OWS:
 		if (c == ' ' || c == '\t')
 			return (int)i + 1;
@@ -272,7 +195,7 @@ __noinline int splice_head_step(struct splice_head *h, __u32 i)
 		if (!http_text_b(c))
 			goto fail;
 		if (h->boring)
-			return splice_text_run(h, i + 1);
+			return http_run(h->buf, h->n, i + 1, HTTP_RUN_TEXT, &h->nm);
 		{
 			__u64 lc = c | 0x20;
 			__u32 k = h->vlen;
