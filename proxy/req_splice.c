@@ -53,6 +53,15 @@ struct proxy_rq *proxy_rq_new(struct proxy_splice *sp, struct sluice_rq_ring *ri
 	if (!sp || !rings || !recs)
 		return NULL;
 	pid = proxy_splice_pid(sp);
+	/* a proxy that died (kill -9) left its verdicts behind: void them now,
+	 * before anything else, whatever ring this one gets (its connections'
+	 * clients may still send into the half-closed sockets) */
+	for (uint32_t i = 0; i < SLUICE_RQ_RINGS; i++) {
+		uint32_t owner = __atomic_load_n(&rings[i].owner, __ATOMIC_ACQUIRE);
+
+		if (owner && owner != pid && kill((pid_t)owner, 0) < 0 && errno == ESRCH)
+			__atomic_store_n(&rings[i].epoch, 0, __ATOMIC_RELEASE);
+	}
 	for (uint32_t i = 0; i < SLUICE_RQ_RINGS; i++) {
 		struct sluice_rq_ring *r = &rings[i];
 		uint32_t owner = __atomic_load_n(&r->owner, __ATOMIC_ACQUIRE);
