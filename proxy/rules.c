@@ -72,6 +72,7 @@ struct proxy_rule_set {
 	bool allow_all;
 	bool invalid;
 	bool edits;   /* some rule may edit headers: every rule is evaluated */
+	bool headers; /* some rule looks at headers (headers, headerMatches) */
 	struct rules_rule *rules;
 	size_t nrules;
 	struct rules_shared *shared;
@@ -355,6 +356,9 @@ int proxy_rules_builder_add(struct proxy_rules_builder *b,
 		const struct proxy_rule_spec *sp = &rules[i];
 		struct rules_rule *r = &e->set.rules[i];
 		int rc;
+
+		if (sp->nheaders || sp->nmatches)
+			e->set.headers = true;
 
 		rc = rules_regex_compile(sp->method, &r->method, "method", i, err);
 		if (!rc)
@@ -847,12 +851,7 @@ enum proxy_match proxy_rule_set_match(const struct proxy_rule_set *rs,
 
 bool proxy_rule_set_request_only(const struct proxy_rule_set *rs)
 {
-	if (!rs || rs->invalid || rs->edits || rs->tls)
-		return false;
-	if (rs->allow_all)
-		return true;
-	for (size_t i = 0; i < rs->nrules; i++)
-		if (rs->rules[i].nheaders || rs->rules[i].nhm)
-			return false;
-	return true;
+	/* allow_all with header actions has edits; without, its rules are not
+	 * even kept: what is allowed does not depend on them */
+	return rs && !rs->invalid && !rs->edits && !rs->tls && (rs->allow_all || !rs->headers);
 }

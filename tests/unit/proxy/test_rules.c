@@ -241,6 +241,34 @@ static void test_invalid_regex_fails_closed(void **state)
 	proxy_rules_table_free(t);
 }
 
+/* The request splice may remember a verdict only where it depends on
+ * method, path and Host alone. */
+static void test_request_only(void **state)
+{
+	static const struct { const char *json; bool want; } cases[] = {
+		{ "{\"rules\":[{\"method\":\"GET\",\"path\":\"/api/.*\"}]}", true },
+		{ "{\"rules\":[{\"host\":\"a\\\\.b\",\"path\":\"/p\"},{}]}", true },
+		{ "{\"allow_all\":true}", true },
+		{ "{\"rules\":[{\"path\":\"/p\"},{\"path\":\"/q\",\"headers\":[\"X-Token: 1\"]}]}", false },
+		{ "{\"rules\":[{\"path\":\"/p\",\"header_matches\":[{\"name\":\"x\",\"value\":\"1\"}]}]}", false },
+		{ "{\"rules\":[{\"path\":\"(\"}]}", false },
+	};
+
+	(void)state;
+	assert_false(proxy_rule_set_request_only(NULL));
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct proxy_rules_table *t = NULL;
+		char *err = NULL;
+
+		proxy_rules_json_load(cases[i].json, strlen(cases[i].json), KEY(1, 80, 7), &t, &err);
+		free(err);
+		assert_non_null(t);
+		if (proxy_rule_set_request_only(proxy_rules_lookup(t, KEY(1, 80, 7))) != cases[i].want)
+			fail_msg("request_only(%s) != %d", cases[i].json, cases[i].want);
+		proxy_rules_table_free(t);
+	}
+}
+
 static void test_bad_documents(void **state)
 {
 	static const char *const bad[] = {
@@ -566,6 +594,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_full_match),
+		cmocka_unit_test(test_request_only),
 		cmocka_unit_test(test_host_and_headers),
 		cmocka_unit_test(test_header_matches),
 		cmocka_unit_test(test_header_matches_from_l7),
