@@ -338,7 +338,8 @@ static void peer_fill(struct agent *a, struct flow_peer *p, const uint8_t addr[1
 	struct flows *fl = a->flows;
 	uint32_t h = identity * 2654435761u;
 	struct peer_info *pi;
-	uint64_t now = sl_mono_ns();
+	/* the cache's age (1 s): the coarse clock, twice per flow */
+	uint64_t now = sl_mono_coarse_ns();
 
 	if (fl->peer_cache_gen != a->counters.regenerations ||
 	    now - fl->peer_cache_born_ns > PEER_CACHE_MAX_AGE_NS) {

@@ -121,7 +121,7 @@ void metrics_http_observe(struct agent *a, const char *method, unsigned code, bo
 
 	if (!mx)
 		return;
-	snprintf(m, sizeof(m), "%s", method && *method ? method : "UNKNOWN");
+	sl_strlcpy(m, method && *method ? method : "UNKNOWN", sizeof(m));
 	for (i = 0; i < mx->nhttp_series; i++) {
 		if (!strcmp(mx->http_series[i].method, m) && mx->http_series[i].code == code &&
 		    mx->http_series[i].allowed == allowed) {
@@ -134,7 +134,7 @@ void metrics_http_observe(struct agent *a, const char *method, unsigned code, bo
 		if (!mx->http_series)
 			abort();
 		memset(&mx->http_series[mx->nhttp_series], 0, sizeof(*mx->http_series));
-		snprintf(mx->http_series[mx->nhttp_series].method, sizeof(m), "%s", m);
+		sl_strlcpy(mx->http_series[mx->nhttp_series].method, m, sizeof(m));
 		mx->http_series[mx->nhttp_series].code = code;
 		mx->http_series[mx->nhttp_series].allowed = allowed;
 		mx->http_series[mx->nhttp_series].count = 1;

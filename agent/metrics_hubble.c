@@ -128,8 +128,8 @@ static void count_http(struct metrics_hubble *h, const struct hubble_flow_facts 
 	size_t i;
 	double s = (double)f->latency_ns / 1e9;
 
-	snprintf(m, sizeof(m), "%s", f->method ? f->method : "");
-	snprintf(p, sizeof(p), "%s", f->http_protocol ? f->http_protocol : "");
+	sl_strlcpy(m, f->method ? f->method : "", sizeof(m));
+	sl_strlcpy(p, f->http_protocol ? f->http_protocol : "", sizeof(p));
 	for (i = 0; i < h->nhttp; i++)
 		if (h->http[i].code == f->code && h->http[i].reporter == reporter && !strcmp(h->http[i].method, m) &&
 		    !strcmp(h->http[i].protocol, p))

@@ -297,6 +297,19 @@ uint64_t sl_mono_ns(void)
 	return clock_ns(CLOCK_MONOTONIC);
 }
 
+uint64_t sl_mono_coarse_ns(void)
+{
+	return clock_ns(CLOCK_MONOTONIC_COARSE);
+}
+
+void sl_strlcpy(char *dst, const char *src, size_t cap)
+{
+	size_t n = strnlen(src, cap - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = 0;
+}
+
 int sl_unix_connect(const char *path, int type)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };

@@ -59,6 +59,12 @@ size_t sl_utf8_decode(const unsigned char *s, size_t left, uint32_t *cp);
 /* A connected unix socket of this type (SOCK_STREAM, ...) or -errno. */
 int sl_unix_connect(const char *path, int type);
 uint64_t sl_mono_ns(void);     /* CLOCK_MONOTONIC (same clock as bpf_ktime_get_ns) */
+/* CLOCK_MONOTONIC_COARSE: a few ms of resolution, a fraction of the cost;
+ * for ages and deadlines looked at per event, not for durations */
+uint64_t sl_mono_coarse_ns(void);
+/* src into dst[cap], cut to cap - 1 bytes, always terminated (cap > 0):
+ * what snprintf(dst, cap, "%s", src) gives, without the format engine */
+void sl_strlcpy(char *dst, const char *src, size_t cap);
 
 /*
  * A socket(domain, type, protocol) made inside the network namespace

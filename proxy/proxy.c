@@ -198,6 +198,8 @@ struct proxy_server {
 	struct proxy_conn *rq_list;           /* paired connections */
 	struct proxy_conn *rq_pc[SLUICE_SPLICE_SLOTS]; /* ... by slot */
 	bool rq_polling;
+	int64_t wall_off_us;                  /* proxy_wall_us() */
+	uint64_t wall_at_ns;
 	uint32_t nups;                        /* upstream structs alive */
 	char readbuf[PROXY_READ_BUF];
 	char tlsbuf[PROXY_READ_BUF];          /* plaintext out of / ciphertext into sessions */
@@ -385,16 +387,22 @@ static enum proxy_match proxy_decide(void *ctx, const struct proxy_request_view 
 	return m;
 }
 
-static int64_t proxy_wall_us(uint64_t mono_ns)
+/* The wall-clock time of a CLOCK_MONOTONIC instant. The offset between
+ * the two clocks is read again when the instants it served are 100 ms
+ * apart (two clock reads per exchange otherwise; it moves only when the
+ * wall clock is set or slewed). */
+static int64_t proxy_wall_us(struct proxy_server *srv, uint64_t mono_ns)
 {
-	struct timespec rt, mt;
-	int64_t now_rt, now_mt;
+	if (!srv->wall_at_ns || mono_ns - srv->wall_at_ns > 100000000ull) {
+		struct timespec rt, mt;
 
-	clock_gettime(CLOCK_REALTIME, &rt);
-	clock_gettime(CLOCK_MONOTONIC, &mt);
-	now_rt = (int64_t)rt.tv_sec * 1000000 + rt.tv_nsec / 1000;
-	now_mt = (int64_t)mt.tv_sec * 1000000 + mt.tv_nsec / 1000;
-	return now_rt - (now_mt - (int64_t)(mono_ns / 1000));
+		clock_gettime(CLOCK_REALTIME, &rt);
+		clock_gettime(CLOCK_MONOTONIC, &mt);
+		srv->wall_off_us = ((int64_t)rt.tv_sec * 1000000 + rt.tv_nsec / 1000) -
+				   ((int64_t)mt.tv_sec * 1000000 + mt.tv_nsec / 1000);
+		srv->wall_at_ns = mono_ns;
+	}
+	return srv->wall_off_us + (int64_t)(mono_ns / 1000);
 }
 
 /* The access-log line and the event hook for one exchange (or, refused,
@@ -407,7 +415,7 @@ static void proxy_report(struct proxy_conn *pc, const struct http_exchange *x, b
 
 	if (!srv->cfg.access_log && !srv->ev_cb)
 		return;
-	ev.wall_start_us = proxy_wall_us(x->start_ns);
+	ev.wall_start_us = proxy_wall_us(srv, x->start_ns);
 	if (!pc->log_ends_tried) {
 		/* the same for every request of the connection: rendered once */
 		char ends[1024];
