@@ -208,7 +208,7 @@ wrk_run() {
 	# connection waits 1 ms between its requests (wrk's delay())
 	paced)
 		echo 'function delay() return 1 end' >"$SL_WORK/paced.lua"
-		args=(-c"${PACED_CONNS:-96}" -s "$SL_WORK/paced.lua") ;;
+		args=(-c"${PACED_CONNS:-104}" -s "$SL_WORK/paced.lua") ;;
 	esac
 	out=$(timeout $((DUR + 20)) "$SL_BUILD/cli/sluice" --socket "$SL_SOCK" pod exec bench/client -- \
 		wrk -t1 "${args[@]}" -d"${DUR}s" --timeout 2s --latency "$URL" 2>&1)
