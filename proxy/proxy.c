@@ -625,6 +625,22 @@ static void proxy_splice_maybe_arm(struct proxy_conn *pc)
 			       PROXY_SPLICE_SWEEP_MS);
 }
 
+/* The kernel sent the armed response whole (read from the slot, or from
+ * the record of an AFTER grant): the exchange ends as if we had sent it. */
+static void proxy_spliced_done(struct proxy_conn *pc, int status, uint64_t first_ns,
+			       uint64_t bytes, uint64_t last_ns)
+{
+	struct proxy_server *srv = pc->srv;
+
+	http_conn_spliced_head(&pc->http, status, first_ns); /* once: it says so */
+	srv->cnt.bytes_to_clients += bytes;
+	srv->cnt.responses_spliced++;
+	if (pc->up && pc->up->splice == pc->spl_slot)
+		pc->up->spliced = true;
+	proxy_spl_end(pc);
+	http_conn_spliced_done(&pc->http, bytes, last_ns);
+}
+
 /*
  * What the kernel did with the armed response. True when the exchange
  * moved on (the caller runs proxy_after_event(), or finds the connection
@@ -667,13 +683,8 @@ static bool proxy_splice_poll(struct proxy_conn *pc)
 		}
 		if (st == SLUICE_SPLICE_BODY)
 			return false;
-		srv->cnt.bytes_to_clients += s->bytes;
-		srv->cnt.responses_spliced++;
-		if (pc->up && pc->up->splice == pc->spl_slot)
-			pc->up->spliced = true;
 		proxy_splice_reset(srv->splice, pc->spl_slot);
-		proxy_spl_end(pc);
-		http_conn_spliced_done(&pc->http, pc->spl_bytes, s->last_ns);
+		proxy_spliced_done(pc, (int)s->status, s->first_ns, pc->spl_bytes, s->last_ns);
 		return true;
 	case SLUICE_SPLICE_PASSED:
 		/* the response comes to the upstream socket, as without splice */
@@ -738,13 +749,7 @@ static void proxy_rq_record(void *ctx, const struct sluice_rq_rec *rec)
 		    pc->spl_slot != rec->slot + 1)
 			return;
 		pc->rq_after = false;
-		http_conn_spliced_head(&pc->http, (int)rec->status, rec->first_ns);
-		srv->cnt.bytes_to_clients += rec->bytes_out;
-		srv->cnt.responses_spliced++;
-		if (pc->up && pc->up->splice == pc->spl_slot)
-			pc->up->spliced = true;
-		proxy_spl_end(pc);
-		http_conn_spliced_done(&pc->http, rec->bytes_out, rec->last_ns);
+		proxy_spliced_done(pc, (int)rec->status, rec->first_ns, rec->bytes_out, rec->last_ns);
 		pc->last_activity_ms = uv_now(srv->loop);
 		return;
 	}

@@ -137,4 +137,24 @@ static __always_inline int http_run(const __u8 *buf, __u32 n, __u32 i, int kind,
 	return (int)i;
 }
 
+/*
+ * Drives a reader over its buffer's first n bytes: step(h, i) from i = 0,
+ * each call returning where to go on, or -1 when the reader is done; at
+ * most max calls (the bound the verifier sees: every call consumes one
+ * byte at least).
+ */
+#define http_read_steps(step, h, n, max)                                       \
+	do {                                                                    \
+		__u32 i_ = 0;                                                   \
+		for (__u32 k_ = 0; k_ < (max); k_++) {                          \
+			int next_;                                              \
+			if (i_ >= (n))                                          \
+				break;                                          \
+			next_ = step((h), i_);                                  \
+			if (next_ < 0)                                          \
+				break;                                          \
+			i_ = (__u32)next_;                                      \
+		}                                                               \
+	} while (0)
+
 #endif /* SLUICE_BPF_HTTP_CHARS_H */

@@ -261,25 +261,13 @@ fail:
  * reader takes (head_len, and the method, target and Host spans). */
 static __always_inline int req_head_read(struct req_head *h, __u32 n)
 {
-	__u32 i;
-
 	h->n = n;
 	h->st = RQ_METHOD;
 	h->nm.len = h->nfields = 0;
 	h->nm.w0 = h->nm.w1 = h->nm.w2 = 0;
 	h->query = h->nhost = h->is_host = 0;
 	h->head_len = 0;
-	i = 0;
-	for (__u32 k = 0; k < SLUICE_REQ_HEAD_MAX; k++) {
-		int next;
-
-		if (i >= n)
-			break;
-		next = req_head_step(h, i);
-		if (next < 0)
-			break;
-		i = (__u32)next;
-	}
+	http_read_steps(req_head_step, h, n, SLUICE_REQ_HEAD_MAX);
 	return h->st == RQ_DONE && h->head_len <= n;
 }
 

@@ -230,25 +230,13 @@ fail:
  * whole head (h->head_len, status, content_length, the lines to drop). */
 static __always_inline int splice_head_read(struct splice_head *h, __u32 n)
 {
-	__u32 i;
-
 	h->n = n;
 	h->st = HS_STATUS;
 	h->status = 0;
 	h->has_cl = h->has_conn = 0;
 	h->ndrop = 0;
 	h->head_len = 0;
-	i = 0;
-	for (__u32 k = 0; k < SLUICE_SPLICE_HEAD_MAX; k++) {
-		int next;
-
-		if (i >= n)
-			break;
-		next = splice_head_step(h, i);
-		if (next < 0)
-			break;
-		i = (__u32)next;
-	}
+	http_read_steps(splice_head_step, h, n, SLUICE_SPLICE_HEAD_MAX);
 	return h->st == HS_DONE && h->head_len <= n;
 }
 

@@ -10,6 +10,7 @@
 #define SLUICE_TEST_HEAD_MUTATE_H
 
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 struct head_mutator {
@@ -69,6 +70,32 @@ static size_t head_mutate(struct head_mutator *m, const char *seed, char *r, siz
 		}
 	}
 	return n;
+}
+
+/*
+ * iters mutations of seeds[0, nseeds) through diff(r, n, &why), which says
+ * -1 (the kernel and the proxy disagree: the test fails, naming the
+ * bytes), 1 (the kernel takes them) or 0 (it leaves them to the proxy);
+ * both of the latter must come often (cmocka's assertions: include
+ * cmocka.h first).
+ */
+static void head_mutate_run(struct head_mutator *m, const char *const *seeds, size_t nseeds,
+			    int iters, int (*diff)(const char *, size_t, const char **))
+{
+	char r[1024];
+	unsigned taken = 0, left = 0;
+
+	for (int it = 0; it < iters; it++) {
+		const char *why;
+		size_t n = head_mutate(m, seeds[head_rnd(m, (uint32_t)nseeds)], r, sizeof(r));
+		int rc = diff(r, n, &why);
+
+		if (rc < 0)
+			fail_msg("mutation %d: %s for:\n%.*s", it, why, (int)n, r);
+		rc ? taken++ : left++;
+	}
+	printf("  %u taken by the kernel, %u left to the proxy\n", taken, left);
+	assert_true(taken > 20000 && left > 20000);
 }
 
 #endif /* SLUICE_TEST_HEAD_MUTATE_H */

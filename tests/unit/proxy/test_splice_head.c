@@ -91,24 +91,9 @@ static void test_mutations(void **state)
 	};
 	struct head_mutator m = { 0x9e3779b97f4a7c15ull, bytes, lines,
 				   sizeof(lines) / sizeof(lines[0]) };
-	char r[1024];
-	unsigned taken = 0, left = 0;
 
 	(void)state;
-	for (int it = 0; it < 500000; it++) {
-		const char *why;
-		size_t n = head_mutate(&m, seeds[head_rnd(&m, sizeof(seeds) / sizeof(seeds[0]))], r,
-				       sizeof(r));
-		int rc;
-
-		rc = splice_diff(r, n, &why);
-		if (rc < 0)
-			fail_msg("mutation %d: %s for:\n%.*s", it, why, (int)n, r);
-		rc ? taken++ : left++;
-	}
-	/* both sides of the decision were exercised, often */
-	printf("  %u taken by the kernel, %u left to the proxy\n", taken, left);
-	assert_true(taken > 20000 && left > 20000);
+	head_mutate_run(&m, seeds, sizeof(seeds) / sizeof(seeds[0]), 500000, splice_diff);
 }
 
 int main(void)
